@@ -1,0 +1,100 @@
+/**
+ * Arvados records as the controller's REST API returns them (ARVADOS.md
+ * section 1). Only the fields this daemon reads or writes are typed.
+ */
+
+export const CONTAINER_STATES = ['Queued', 'Locked', 'Running', 'Complete', 'Cancelled'] as const;
+export type ContainerState = (typeof CONTAINER_STATES)[number];
+
+export interface GPURuntimeConstraints {
+  stack: string;
+  driver_version: string;
+  hardware_target: string[];
+  device_count: number;
+  /** Bytes per device. */
+  vram: number;
+}
+
+export interface RuntimeConstraints {
+  /** Bytes. */
+  ram: number;
+  vcpus: number;
+  /** Bytes. */
+  keep_cache_ram?: number;
+  /** Bytes. */
+  keep_cache_disk?: number;
+  API?: boolean;
+  gpu?: GPURuntimeConstraints;
+}
+
+export interface SchedulingParameters {
+  partitions?: string[];
+  preemptible?: boolean;
+  /** Seconds; 0 = no limit. */
+  max_run_time?: number;
+  supervisor?: boolean;
+}
+
+export interface Mount {
+  kind: string;
+  /** Bytes, for `tmp` mounts. */
+  capacity?: number;
+  [key: string]: unknown;
+}
+
+export interface Container {
+  uuid: string;
+  state: ContainerState;
+  priority: number;
+  locked_by_uuid?: string | null;
+  lock_count?: number;
+  runtime_constraints: RuntimeConstraints;
+  scheduling_parameters: SchedulingParameters;
+  mounts?: Record<string, Mount>;
+  container_image: string;
+  command?: string[];
+  /** RFC 3339. */
+  created_at: string;
+  runtime_status?: Record<string, unknown>;
+  exit_code?: number | null;
+  started_at?: string | null;
+  finished_at?: string | null;
+}
+
+/** `GET /arvados/v1/api_client_authorizations/current`. */
+export interface ApiClientAuthorization {
+  uuid: string;
+  [key: string]: unknown;
+}
+
+/** A list response. */
+export interface ItemList<T> {
+  items: T[];
+  items_available?: number;
+  limit?: number;
+  offset?: number;
+}
+
+/** `Queued -> Locked | Cancelled; Locked -> Queued | Running | Cancelled; Running -> Complete | Cancelled`. */
+export const LEGAL_TRANSITIONS: Record<ContainerState, readonly ContainerState[]> = {
+  Queued: ['Locked', 'Cancelled'],
+  Locked: ['Queued', 'Running', 'Cancelled'],
+  Running: ['Complete', 'Cancelled'],
+  Complete: [],
+  Cancelled: [],
+};
+
+/** The JSON crunch-run reads on stdin with `--stdin-config` (ARVADOS.md section 2). */
+export interface CrunchRunConfig {
+  Env: {
+    ARVADOS_API_HOST: string;
+    ARVADOS_API_TOKEN: string;
+    ARVADOS_API_INSECURE?: string;
+    InstanceType: string;
+    GatewayAddress?: string;
+    GatewayAuthSecret?: string;
+    [key: string]: string | undefined;
+  };
+  KeepBuffers: number;
+  EC2SpotCheck: boolean;
+}

@@ -1,0 +1,58 @@
+/**
+ * Time, injected. Every component gets a Clock instead of calling the
+ * platform's timers, so unit tests can step time exactly and the simulator
+ * can run a day of cluster life in seconds (DESIGN.md, rule 1).
+ */
+
+/** A scheduled callback; `cancel()` is idempotent and harmless after it fired. */
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds. If `signal` aborts first, rejects with
+   * the signal's reason (an `AbortError` DOMException unless the caller gave
+   * another) and releases the timer at once.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `fn` once after `ms` milliseconds unless cancelled first. */
+  setTimer(ms: number, fn: () => void): Timer;
+  /** Calls `fn` every `ms` milliseconds until cancelled. */
+  setRepeatingTimer(ms: number, fn: () => void): Timer;
+}
+
+/** The current time as a `Date`, for records and logs. */
+export function nowDate(clock: Clock): Date {
+  return new Date(clock.now());
+}
+
+/** Shared by both clocks: a sleep built on `setTimer`, honouring an AbortSignal. */
+export function sleepWithTimer(clock: Pick<Clock, 'setTimer'>, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const onAbort = (): void => {
+      timer.cancel();
+      reject(abortReason(signal!));
+    };
+    const timer = clock.setTimer(ms, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** True for the rejection `sleep` gives when its signal aborts without a custom reason. */
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}

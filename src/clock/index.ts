@@ -1,0 +1,3 @@
+export * from './clock.js';
+export * from './system.js';
+export * from './manual.js';

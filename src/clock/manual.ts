@@ -1,0 +1,165 @@
+import { type Clock, type Timer, sleepWithTimer } from './clock.js';
+
+interface Pending {
+  due: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * A clock that moves only when told to. `advance(ms)` fires every timer due in
+ * that span in time order (ties in the order they were set), setting `now()`
+ * to each timer's due time before calling it, and lets the event loop turn
+ * between timers so promise continuations (an `await clock.sleep()` waking
+ * up, then scheduling its next sleep) run before the next timer fires.
+ *
+ * Timers live in a binary heap: the simulator keeps tens of thousands of them.
+ */
+export class ManualClock implements Clock {
+  private current: number;
+  private heap: Pending[] = [];
+  private seq = 0;
+
+  /** @param start epoch ms to start at; defaults to 2026-01-01T00:00:00Z so logs read sensibly. */
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepWithTimer(this, ms, signal);
+  }
+
+  setTimer(ms: number, fn: () => void): Timer {
+    const entry: Pending = { due: this.current + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    this.push(entry);
+    return {
+      cancel: () => {
+        entry.cancelled = true;
+      },
+    };
+  }
+
+  setRepeatingTimer(ms: number, fn: () => void): Timer {
+    const period = Math.max(1, ms);
+    let inner: Timer;
+    let cancelled = false;
+    const arm = (): void => {
+      inner = this.setTimer(period, () => {
+        if (cancelled) return;
+        arm();
+        fn();
+      });
+    };
+    arm();
+    return {
+      cancel: () => {
+        cancelled = true;
+        inner.cancel();
+      },
+    };
+  }
+
+  /** Number of live (not cancelled) timers: lets a test assert that a component cleaned up. */
+  pendingTimers(): number {
+    return this.heap.filter((t) => !t.cancelled).length;
+  }
+
+  /** Due time of the earliest live timer, or undefined. */
+  nextTimerAt(): number | undefined {
+    this.dropCancelledHead();
+    return this.heap[0]?.due;
+  }
+
+  /**
+   * Moves time forward by `ms`, firing due timers in order with event-loop
+   * turns in between, and ends with `now()` exactly `ms` later.
+   */
+  async advance(ms: number): Promise<void> {
+    await this.advanceTo(this.current + ms);
+  }
+
+  /** Like `advance`, to an absolute time (never backwards). */
+  async advanceTo(target: number): Promise<void> {
+    await settle();
+    for (;;) {
+      this.dropCancelledHead();
+      const next = this.heap[0];
+      if (!next || next.due > target) break;
+      this.pop();
+      this.current = Math.max(this.current, next.due);
+      next.fn();
+      await settle();
+    }
+    this.current = Math.max(this.current, target);
+    await settle();
+  }
+
+  /**
+   * Fires timers until none is left or `limitMs` of simulated time has
+   * passed; returns the time reached. For simulations that run to quiescence.
+   */
+  async runAll(limitMs = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const end = this.current + limitMs;
+    for (;;) {
+      const next = this.nextTimerAt();
+      if (next === undefined || next > end) break;
+      await this.advanceTo(next);
+    }
+    return this.current;
+  }
+
+  private dropCancelledHead(): void {
+    while (this.heap.length > 0 && this.heap[0].cancelled) this.pop();
+  }
+
+  private less(a: Pending, b: Pending): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+
+  private push(entry: Pending): void {
+    const h = this.heap;
+    h.push(entry);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(h[i], h[parent])) break;
+      [h[i], h[parent]] = [h[parent], h[i]];
+      i = parent;
+    }
+  }
+
+  private pop(): Pending | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l], h[m])) m = l;
+        if (r < h.length && this.less(h[r], h[m])) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * Lets pending promise continuations run: a few macrotask turns, each of
+ * which drains the microtask queue. Chains of awaits that do no real I/O
+ * finish within these turns.
+ */
+export async function settle(turns = 4): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,113 @@
+/**
+ * The compiled cluster configuration: every field present, defaults applied,
+ * units resolved. Field names are the Arvados config key names, so a key in
+ * `/etc/arvados/config.yml` and the field that holds its value read the same.
+ *
+ * Units: every duration is a number of milliseconds; every size (RAM,
+ * scratch, VRAM) is a number of bytes; prices are per hour.
+ */
+
+/** GPU features of an instance type (`InstanceTypes.<name>.GPU`). */
+export interface GPUFeatures {
+  /** `cuda`, `rocm` or "" for none. */
+  Stack: string;
+  /** Driver version, compared as numbers ("11.0" < "12.4"). */
+  DriverVersion: string;
+  /** CUDA compute capability (e.g. "9.0") or ROCm target. */
+  HardwareTarget: string;
+  DeviceCount: number;
+  /** Memory per device, bytes. */
+  VRAM: number;
+}
+
+/** One entry of `InstanceTypes`, including the generated `.preemptible` variants. */
+export interface InstanceType {
+  /** The Arvados name: the key under `InstanceTypes` (plus `.preemptible` for variants). */
+  Name: string;
+  /** The provider's name for the type; defaults to `Name` (without the `.preemptible` suffix). */
+  ProviderType: string;
+  VCPUs: number;
+  /** Bytes. */
+  RAM: number;
+  /** Bytes: `IncludedScratch + AddedScratch`. */
+  Scratch: number;
+  /** Bytes of scratch the type comes with. */
+  IncludedScratch: number;
+  /** Bytes of scratch the driver must attach as an extra volume. */
+  AddedScratch: number;
+  /** Per hour. */
+  Price: number;
+  Preemptible: boolean;
+  GPU: GPUFeatures;
+}
+
+/** `Containers.CloudVMs`. Durations in ms. */
+export interface CloudVMsConfig {
+  Enable: boolean;
+  SSHPort: string;
+  PollInterval: number;
+  BootProbeCommand: string;
+  ProbeInterval: number;
+  MaxProbesPerSecond: number;
+  TimeoutSignal: number;
+  TimeoutStaleRunLock: number;
+  TimeoutTERM: number;
+  MaxCloudOpsPerSecond: number;
+  MaxConcurrentInstanceCreateOps: number;
+  /** 0 means no limit. */
+  MaxInstances: number;
+  /** 0 means no limit. */
+  MaxRunningContainersPerInstance: number;
+  InitialQuotaEstimate: number;
+  SupervisorFraction: number;
+  SyncInterval: number;
+  TimeoutIdle: number;
+  TimeoutBooting: number;
+  TimeoutProbe: number;
+  TimeoutShutdown: number;
+  ImageID: string;
+  InstanceInitCommand: string;
+  DeployRunnerBinary: string;
+  DeployRunnerDirectory: string;
+  DeployPublicKey: boolean;
+  ResourceTags: Record<string, string>;
+  TagKeyPrefix: string;
+  Driver: string;
+  /** Passed to the driver as is; each driver validates its own parameters. */
+  DriverParameters: Record<string, unknown>;
+}
+
+/** The part of `Containers` this daemon uses. Durations in ms, sizes in bytes. */
+export interface ContainersConfig {
+  /** PEM text of the SSH private key (a `file:///path` value is read at load time). */
+  DispatchPrivateKey: string;
+  StaleLockTimeout: number;
+  ReserveExtraRAM: number;
+  MaxDispatchAttempts: number;
+  MaximumPriceFactor: number;
+  PreemptiblePriceFactor: number;
+  AlwaysUsePreemptibleInstances: boolean;
+  RuntimeEngine: string;
+  CrunchRunCommand: string;
+  CrunchRunArgumentsList: string[];
+  LocalKeepBlobBuffersPerVCPU: number;
+  CloudVMs: CloudVMsConfig;
+}
+
+/** One cluster's compiled config. */
+export interface Cluster {
+  /** The key under `Clusters` (five characters, e.g. `zzzzz`). */
+  ClusterID: string;
+  ManagementToken: string;
+  SystemRootToken: string;
+  Services: {
+    Controller: { ExternalURL: string };
+    /** The keys of `Services.DispatchCloud.InternalURLs`, `SAMPLE` dropped. */
+    DispatchCloud: { InternalURLs: string[] };
+  };
+  TLS: { Insecure: boolean };
+  SystemLogs: { LogLevel: string };
+  Containers: ContainersConfig;
+  /** Keyed by `InstanceType.Name`, including `.preemptible` variants. */
+  InstanceTypes: Record<string, InstanceType>;
+}

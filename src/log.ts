@@ -1,0 +1,193 @@
+/**
+ * Logging: winston, one JSON object per line on stdout (journald keeps them),
+ * with fields (`ContainerUUID`, `Instance`, `InstanceType`, `State`) merged in
+ * by child loggers.
+ *
+ * Secrets never reach the output: every value given to `createLogger` in
+ * `secrets` (tokens, the instance secrets the pool learns later through
+ * `addSecret`) is replaced wherever it appears, in messages, fields, nested
+ * objects and error stacks; and fields whose names say they hold a secret
+ * (`Authorization`, `*Token`, `*Secret`, `PrivateKey`, ...) are redacted
+ * whatever their value.
+ */
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import type { Clock } from './clock/index.js';
+
+export type Logger = winston.Logger;
+
+export const REDACTED = '[REDACTED]';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const SECRET_FIELD = /(authorization|token|secret|password|privatekey|private_key|cookie)$/i;
+
+/** Tokens shorter than this are not redacted by value (redacting "a" would mangle every line). */
+const MIN_SECRET_LENGTH = 8;
+
+export interface LoggerOptions {
+  /** Arvados `SystemLogs.LogLevel`; `LOG_LEVEL` in the environment overrides it. Default info. */
+  level?: string;
+  /** Values to scrub from every line. More can be added later with `addSecret`. */
+  secrets?: Iterable<string>;
+  /** Where the lines go; default stdout. Tests pass a stream to capture them. */
+  stream?: Writable;
+  /** Fields on every line. */
+  defaultMeta?: Record<string, unknown>;
+  /** Timestamps from this clock (the simulator's logs then carry simulated time). */
+  clock?: Clock;
+}
+
+/** The holder of the secret values a logger scrubs; shared with its children. */
+export class SecretSet {
+  private values = new Set<string>();
+  private pattern: RegExp | undefined;
+
+  add(value: string | undefined): void {
+    if (!value || value.length < MIN_SECRET_LENGTH || this.values.has(value)) return;
+    this.values.add(value);
+    const alternatives = [...this.values]
+      .sort((a, b) => b.length - a.length)
+      .map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    this.pattern = new RegExp(alternatives.join('|'), 'g');
+  }
+
+  scrub(text: string): string {
+    return this.pattern ? text.replace(this.pattern, REDACTED) : text;
+  }
+}
+
+const secretSets = new WeakMap<Logger, SecretSet>();
+
+/** Registers another value to scrub, e.g. an instance secret learned at runtime. */
+export function addSecret(log: Logger, value: string | undefined): void {
+  secretSets.get(log)?.add(value);
+}
+
+/** Turns an Error into plain fields (name, message, stack, cause) that JSON can carry. */
+export function serializeError(err: unknown, depth = 0): unknown {
+  if (!(err instanceof Error)) return err;
+  const out: Record<string, unknown> = { name: err.name, message: err.message };
+  if (err.stack) out.stack = err.stack;
+  for (const [k, v] of Object.entries(err)) {
+    if (k !== 'cause' && typeof v !== 'function') out[k] = v;
+  }
+  if (err.cause !== undefined && depth < 5) out.cause = serializeError(err.cause, depth + 1);
+  return out;
+}
+
+function sanitize(value: unknown, secrets: SecretSet, depth: number, seen: WeakSet<object>): unknown {
+  if (typeof value === 'string') return secrets.scrub(value);
+  if (value instanceof Error) return sanitize(serializeError(value), secrets, depth, seen);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 8 || seen.has(value)) return '[...]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => sanitize(v, secrets, depth + 1, seen));
+  if (value instanceof Date) return value.toISOString();
+  if (Buffer.isBuffer(value)) return `<${value.length} bytes>`;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_FIELD.test(k) && v !== '' && v !== undefined && v !== null ? REDACTED : sanitize(v, secrets, depth + 1, seen);
+  }
+  return out;
+}
+
+function scrubFormat(secrets: SecretSet) {
+  return winston.format((info) => {
+    const seen = new WeakSet<object>();
+    for (const key of Object.keys(info)) {
+      if (key === 'level') continue;
+      const v = (info as Record<string, unknown>)[key];
+      (info as Record<string, unknown>)[key] =
+        SECRET_FIELD.test(key) && typeof v === 'string' && v !== '' ? REDACTED : sanitize(v, secrets, 0, seen);
+    }
+    return info;
+  })();
+}
+
+/** Resolves the level: `LOG_LEVEL` wins over the config's; unknown names fall back to info. */
+export function resolveLevel(configured?: string): LogLevel {
+  const wanted = (process.env.LOG_LEVEL || configured || 'info').toLowerCase();
+  return (LOG_LEVELS as readonly string[]).includes(wanted) ? (wanted as LogLevel) : 'info';
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const secrets = new SecretSet();
+  for (const s of opts.secrets ?? []) secrets.add(s);
+  const clock = opts.clock;
+  const logger = winston.createLogger({
+    level: resolveLevel(opts.level),
+    defaultMeta: opts.defaultMeta,
+    format: winston.format.combine(
+      winston.format.errors({ stack: true }),
+      winston.format.timestamp(clock ? { format: () => new Date(clock.now()).toISOString() } : {}),
+      scrubFormat(secrets),
+      winston.format.json(),
+    ),
+    transports: [new winston.transports.Stream({ stream: opts.stream ?? process.stdout })],
+  });
+  secretSets.set(logger, secrets);
+  // Children share the parent's transports and format, hence its SecretSet.
+  const originalChild = logger.child;
+  logger.child = function child(this: Logger, meta: Record<string, unknown>) {
+    // Called with `this` = the logger being extended, so grandchildren keep every ancestor's fields.
+    const c = originalChild.call(this, meta);
+    secretSets.set(c, secrets);
+    return c;
+  };
+  return logger;
+}
+
+/** A logger that writes nothing: for tests that don't look at logs. */
+export function silentLogger(): Logger {
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  return createLogger({ stream: sink, level: 'error' });
+}
+
+/**
+ * Logs a given message at most once per `intervalMs` (per key), and says on
+ * the next line how many were held back. For warnings a broken peer could
+ * otherwise repeat thousands of times a minute.
+ */
+export class RateLimitedLog {
+  private last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly clock: Clock,
+    private readonly intervalMs = 60_000,
+  ) {}
+
+  warn(message: string, fields: Record<string, unknown> = {}, key = message): void {
+    this.emit('warn', message, fields, key);
+  }
+
+  error(message: string, fields: Record<string, unknown> = {}, key = message): void {
+    this.emit('error', message, fields, key);
+  }
+
+  private emit(level: 'warn' | 'error', message: string, fields: Record<string, unknown>, key: string): void {
+    const now = this.clock.now();
+    const entry = this.last.get(key);
+    if (entry && now - entry.at < this.intervalMs) {
+      entry.suppressed++;
+      return;
+    }
+    const extra = entry && entry.suppressed > 0 ? { Suppressed: entry.suppressed } : {};
+    this.last.set(key, { at: now, suppressed: 0 });
+    this.log.log(level, message, { ...fields, ...extra });
+  }
+}
+
+/** A stream that collects lines, for tests and for the demo's summary. */
+export class LineCollector extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.lines.push(line);
+    cb();
+  }
+  records(): Record<string, unknown>[] {
+    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}

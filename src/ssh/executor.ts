@@ -1,0 +1,36 @@
+/**
+ * The interface the worker pool uses to run commands on a VM. The ssh2
+ * implementation keeps one connection per VM, shared by concurrent commands;
+ * tests and the simulator hand the pool an in-process one instead
+ * (`newExecutor(instance)` factory).
+ */
+
+export interface ExecuteOptions {
+  /** Bytes or text written to the command's stdin, which is then closed. */
+  stdin?: string | Buffer;
+  /** Environment variables to set for the command (sent as `VAR=value` prefixes). */
+  env?: Record<string, string>;
+  /** Give up (and close the channel) after this many ms. Default: the executor's command timeout. */
+  timeoutMs?: number;
+}
+
+export interface ExecuteResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  /** The command's exit status; a command killed by a signal gives 128 + signal number, or -1 if unknown. */
+  exitCode: number;
+}
+
+export interface Executor {
+  /**
+   * Runs `command` (a shell command line) on the VM. Resolves with the
+   * result whatever the exit code; rejects only when the command could not
+   * be run or its result not obtained (connection refused, host key refused,
+   * timeout, connection lost).
+   */
+  execute(command: string, options?: ExecuteOptions): Promise<ExecuteResult>;
+  /** Points the executor at a new address (the VM got one after boot); drops the old connection. */
+  setTarget(address: string): void;
+  /** Closes the connection; later `execute` calls reconnect. */
+  close(): void;
+}

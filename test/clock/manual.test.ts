@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { ManualClock, SystemClock, isAbortError, nowDate } from '../../src/clock/index.js';
+
+describe('ManualClock', () => {
+  it('starts at the given time and moves only when advanced', async () => {
+    const clock = new ManualClock(1_000_000);
+    assert.equal(clock.now(), 1_000_000);
+    await clock.advance(250);
+    assert.equal(clock.now(), 1_000_250);
+    assert.equal(nowDate(clock).getTime(), 1_000_250);
+  });
+
+  it('fires timers in time order, ties in the order they were set, with now() at each due time', async () => {
+    const clock = new ManualClock(0);
+    const fired: Array<[string, number]> = [];
+    clock.setTimer(30, () => fired.push(['c', clock.now()]));
+    clock.setTimer(10, () => fired.push(['a', clock.now()]));
+    clock.setTimer(10, () => fired.push(['b', clock.now()]));
+    clock.setTimer(40, () => fired.push(['late', clock.now()]));
+    await clock.advance(35);
+    assert.deepEqual(fired, [
+      ['a', 10],
+      ['b', 10],
+      ['c', 30],
+    ]);
+    assert.equal(clock.now(), 35);
+    assert.equal(clock.pendingTimers(), 1);
+  });
+
+  it('does not fire cancelled timers', async () => {
+    const clock = new ManualClock(0);
+    let fired = false;
+    const t = clock.setTimer(5, () => (fired = true));
+    t.cancel();
+    await clock.advance(10);
+    assert.equal(fired, false);
+    assert.equal(clock.pendingTimers(), 0);
+  });
+
+  it('lets promise continuations run between timers, so async loops step exactly', async () => {
+    const clock = new ManualClock(0);
+    const ticks: number[] = [];
+    const controller = new AbortController();
+    const loop = (async () => {
+      try {
+        for (;;) {
+          await clock.sleep(100, controller.signal);
+          // An extra await chain between sleeps, like a real loop body doing work.
+          await Promise.resolve();
+          await Promise.resolve();
+          ticks.push(clock.now());
+        }
+      } catch (err) {
+        if (!isAbortError(err)) throw err;
+      }
+    })();
+    await clock.advance(350);
+    assert.deepEqual(ticks, [100, 200, 300]);
+    await clock.advance(50);
+    assert.deepEqual(ticks, [100, 200, 300, 400]);
+    controller.abort();
+    await loop;
+    assert.equal(clock.pendingTimers(), 0, 'aborting a sleep releases its timer');
+  });
+
+  it('rejects a sleep at once when its signal is already aborted, and with a custom reason when given one', async () => {
+    const clock = new ManualClock(0);
+    await assert.rejects(clock.sleep(10, AbortSignal.abort()), (err: unknown) => isAbortError(err));
+    const c = new AbortController();
+    const p = clock.sleep(1000, c.signal);
+    c.abort(new Error('shutting down'));
+    await assert.rejects(p, /shutting down/);
+  });
+
+  it('repeating timers fire once per period until cancelled', async () => {
+    const clock = new ManualClock(0);
+    const at: number[] = [];
+    const t = clock.setRepeatingTimer(20, () => at.push(clock.now()));
+    await clock.advance(70);
+    assert.deepEqual(at, [20, 40, 60]);
+    t.cancel();
+    await clock.advance(100);
+    assert.deepEqual(at, [20, 40, 60]);
+  });
+
+  it('timers set by a firing timer within the advanced span fire in the same advance', async () => {
+    const clock = new ManualClock(0);
+    const at: number[] = [];
+    clock.setTimer(10, () => {
+      at.push(clock.now());
+      clock.setTimer(10, () => at.push(clock.now()));
+    });
+    await clock.advance(25);
+    assert.deepEqual(at, [10, 20]);
+  });
+
+  it('runAll runs to quiescence and reports the time reached', async () => {
+    const clock = new ManualClock(0);
+    let n = 0;
+    const step = (): void => {
+      if (++n < 5) clock.setTimer(1000, step);
+    };
+    clock.setTimer(1000, step);
+    assert.equal(await clock.runAll(), 5000);
+    assert.equal(n, 5);
+  });
+
+  it('keeps order with many timers (heap)', async () => {
+    const clock = new ManualClock(0);
+    const order: number[] = [];
+    const dues = Array.from({ length: 500 }, (_, i) => (i * 7919) % 1000);
+    for (const d of dues) clock.setTimer(d, () => order.push(clock.now()));
+    await clock.advance(1000);
+    assert.equal(order.length, 500);
+    for (let i = 1; i < order.length; i++) assert.ok(order[i - 1] <= order[i]);
+  });
+});
+
+describe('SystemClock', () => {
+  it('tells real time and sleeps for real', async () => {
+    const clock = new SystemClock();
+    const before = clock.now();
+    await clock.sleep(5);
+    assert.ok(clock.now() - before >= 4);
+  });
+});

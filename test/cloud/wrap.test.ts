@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock/index.js';
+import { RateLimitError, isRateLimitError } from '../../src/cloud/errors.js';
+import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
+import { type CloudOperation, wrapInstanceSet } from '../../src/cloud/wrap.js';
+import type { InstanceType } from '../../src/config/types.js';
+import { silentLogger } from '../../src/log.js';
+
+const TYPE: InstanceType = {
+  Name: 'small',
+  ProviderType: 'p.small',
+  VCPUs: 1,
+  RAM: 1 << 30,
+  Scratch: 0,
+  IncludedScratch: 0,
+  AddedScratch: 0,
+  Price: 0.1,
+  Preemptible: false,
+  GPU: { Stack: '', DriverVersion: '', HardwareTarget: '', DeviceCount: 0, VRAM: 0 },
+};
+
+/** A minimal in-memory driver recording what reached it and when. */
+function fakeDriver(clock: ManualClock) {
+  const calls: Array<{ op: string; at: number; tags?: InstanceTags }> = [];
+  const instances: Instance[] = [];
+  let nextError: unknown;
+  const make = (id: string, tags: InstanceTags): Instance => ({
+    id,
+    providerType: 'p.small',
+    tags,
+    address: '10.0.0.1',
+    remoteUser: 'root',
+    setTags: async (t) => {
+      calls.push({ op: 'setTags', at: clock.now(), tags: t });
+    },
+    destroy: async () => {
+      calls.push({ op: 'destroy', at: clock.now() });
+    },
+    verifyHostKey: async () => {},
+  });
+  const set: InstanceSet = {
+    async create(_type, _image, tags) {
+      calls.push({ op: 'create', at: clock.now(), tags });
+      if (nextError) {
+        const e = nextError;
+        nextError = undefined;
+        throw e;
+      }
+      const inst = make(`i-${instances.length}`, tags);
+      instances.push(inst);
+      return inst;
+    },
+    async instances() {
+      calls.push({ op: 'list', at: clock.now() });
+      return [...instances, ...instances]; // duplicates across "pages"
+    },
+    stop() {},
+  };
+  return {
+    set,
+    calls,
+    instances,
+    failNext(err: unknown) {
+      nextError = err;
+    },
+    add(id: string, tags: InstanceTags) {
+      instances.push(make(id, tags));
+    },
+  };
+}
+
+describe('wrapInstanceSet', () => {
+  it('merges ResourceTags into create tags, the dispatcher tags winning', async () => {
+    const clock = new ManualClock(0);
+    const d = fakeDriver(clock);
+    const set = wrapInstanceSet(d.set, {
+      clock,
+      logger: silentLogger(),
+      maxCloudOpsPerSecond: 0,
+      resourceTags: { team: 'genomics', ArvadosInstanceSetID: 'should-lose' },
+    });
+    const inst = await set.create(TYPE, 'img', { ArvadosInstanceSetID: 'abc' }, 'true', 'ssh-ed25519 AAAA');
+    assert.deepEqual(d.calls[0].tags, { team: 'genomics', ArvadosInstanceSetID: 'abc' });
+    assert.equal(inst.id, 'i-0');
+  });
+
+  it('filters listed instances by tag and de-duplicates them by id', async () => {
+    const clock = new ManualClock(0);
+    const d = fakeDriver(clock);
+    d.add('mine', { ArvadosInstanceSetID: 'abc', x: '1' });
+    d.add('theirs', { ArvadosInstanceSetID: 'other' });
+    d.add('untagged', {});
+    const set = wrapInstanceSet(d.set, { clock, logger: silentLogger(), maxCloudOpsPerSecond: 0, resourceTags: {} });
+    const got = await set.instances({ ArvadosInstanceSetID: 'abc' });
+    assert.deepEqual(
+      got.map((i) => i.id),
+      ['mine'],
+    );
+  });
+
+  it('spaces mutating calls at MaxCloudOpsPerSecond on the injected clock', async () => {
+    const clock = new ManualClock(0);
+    const d = fakeDriver(clock);
+    const set = wrapInstanceSet(d.set, { clock, logger: silentLogger(), maxCloudOpsPerSecond: 4, resourceTags: {} });
+    const creates = [1, 2, 3].map(() => set.create(TYPE, 'img', {}, '', ''));
+    await clock.advance(0);
+    assert.equal(d.calls.length, 1, 'only the first call goes at once');
+    await clock.advance(250);
+    assert.equal(d.calls.length, 2);
+    await clock.advance(250);
+    const made = await Promise.all(creates);
+    assert.deepEqual(
+      d.calls.map((c) => c.at),
+      [0, 250, 500],
+    );
+    // Destroy and setTags share the same budget.
+    const p = made[0].destroy();
+    await clock.advance(250);
+    await p;
+    assert.equal(d.calls.at(-1)?.op, 'destroy');
+    assert.equal(d.calls.at(-1)?.at, 750);
+  });
+
+  it('fails fast after a RateLimitError until its retry time, then calls the driver again', async () => {
+    const clock = new ManualClock(0);
+    const d = fakeDriver(clock);
+    const seen: Array<[CloudOperation, boolean]> = [];
+    const set = wrapInstanceSet(d.set, {
+      clock,
+      logger: silentLogger(),
+      maxCloudOpsPerSecond: 0,
+      resourceTags: {},
+      observe: (op, err) => seen.push([op, err !== undefined]),
+    });
+    d.failNext(new Error('provider said', { cause: new RateLimitError('RequestLimitExceeded', 10_000) }));
+    await assert.rejects(set.create(TYPE, 'img', {}, '', ''), (e: unknown) => isRateLimitError(e));
+    assert.equal(d.calls.length, 1);
+    await assert.rejects(set.create(TYPE, 'img', {}, '', ''), (e: unknown) => isRateLimitError(e));
+    await assert.rejects(set.instances({}), (e: unknown) => isRateLimitError(e));
+    assert.equal(d.calls.length, 1, 'no driver call while holding');
+    assert.equal(set.throttle.heldUntil, 10_000);
+    await clock.advance(10_000);
+    await set.create(TYPE, 'img', {}, '', '');
+    assert.equal(d.calls.length, 2);
+    assert.deepEqual(seen, [
+      ['Create', true],
+      ['Create', false],
+    ]);
+  });
+
+  it('reports every driver call to observe, with its error', async () => {
+    const clock = new ManualClock(0);
+    const d = fakeDriver(clock);
+    const seen: Array<[CloudOperation, boolean]> = [];
+    const set = wrapInstanceSet(d.set, {
+      clock,
+      logger: silentLogger(),
+      maxCloudOpsPerSecond: 0,
+      resourceTags: {},
+      observe: (op, err) => seen.push([op, err !== undefined]),
+    });
+    const inst = await set.create(TYPE, 'img', { a: 'b' }, '', '');
+    await inst.setTags({ a: 'c' });
+    await set.instances({});
+    await inst.destroy();
+    d.failNext(new Error('boom'));
+    await assert.rejects(set.create(TYPE, 'img', {}, '', ''), /boom/);
+    assert.deepEqual(seen, [
+      ['Create', false],
+      ['SetTags', false],
+      ['List', false],
+      ['Destroy', false],
+      ['Create', true],
+    ]);
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * House rule 1: time comes from the injected Clock. Outside src/clock/, no
+ * file under src/ or drivers/ may read the wall clock or arm a platform
+ * timer; otherwise the manual clock cannot drive it and tests and the
+ * simulator stop being exact.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const FORBIDDEN: Array<[RegExp, string]> = [
+  [/\bDate\s*\.\s*now\s*\(/, 'Date.now()'],
+  [/\bnew\s+Date\s*\(\s*\)/, 'new Date() without an argument'],
+  [/\bsetTimeout\s*\(/, 'setTimeout'],
+  [/\bsetInterval\s*\(/, 'setInterval'],
+  [/\bperformance\s*\.\s*now\s*\(/, 'performance.now()'],
+  [/from\s+['"](node:)?timers(\/promises)?['"]/, 'an import of node:timers'],
+];
+
+/** Blanks out comments and string/template literal contents, keeping line numbers. */
+export function stripCommentsAndStrings(src: string): string {
+  return src.replace(
+    /\/\*[\s\S]*?\*\/|\/\/[^\n]*|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"|`(?:\\.|[^`\\])*`/g,
+    (m) => {
+      // Keep import specifiers visible: they are how a timers import is spotted.
+      if (/^['"](node:)?timers/.test(m)) return m;
+      return m.replace(/[^\n]/g, ' ');
+    },
+  );
+}
+
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
+    else if (/\.(ts|mts|js|mjs)$/.test(name)) out.push(p);
+  }
+  return out;
+}
+
+/** Every use of a forbidden timer, as `path:line: what`. */
+export function findRawTimers(root: string): string[] {
+  const files = [...tsFiles(join(root, 'src')), ...tsFiles(join(root, 'drivers'))].filter(
+    (f) => !relative(root, f).startsWith(join('src', 'clock')),
+  );
+  const found: string[] = [];
+  for (const file of files) {
+    const lines = stripCommentsAndStrings(readFileSync(file, 'utf8')).split('\n');
+    lines.forEach((line, i) => {
+      for (const [re, what] of FORBIDDEN) {
+        if (re.test(line)) found.push(`${relative(root, file)}:${i + 1}: ${what}`);
+      }
+    });
+  }
+  return found;
+}
+
+describe('no raw timers outside src/clock', () => {
+  it('finds none in src/ and drivers/', () => {
+    assert.deepEqual(findRawTimers(ROOT), []);
+  });
+
+  it('would catch each forbidden form, and ignores comments and strings', () => {
+    const src = [
+      'const a = Date.now();',
+      'const b = new Date();',
+      'setTimeout(() => {}, 1);',
+      'const h = setInterval(f, 5);',
+      "import { setTimeout as st } from 'node:timers/promises';",
+      'const ok = new Date(clock.now());',
+      '// setTimeout( in a comment is fine',
+      "const s = 'Date.now() in a string is fine';",
+    ].join('\n');
+    const stripped = stripCommentsAndStrings(src).split('\n');
+    const hits = stripped.map((line) => FORBIDDEN.some(([re]) => re.test(line)));
+    assert.deepEqual(hits, [true, true, true, true, true, false, false, false]);
+  });
+});

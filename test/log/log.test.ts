@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock/index.js';
+import { LineCollector, RateLimitedLog, REDACTED, addSecret, createLogger, resolveLevel } from '../../src/log.js';
+
+const TOKEN = 'v2/zzzzz-gj3su-000000000000000/3kbp9yq0r7dglyzdsxk1wl6gmf8eakhjm7kxl5g1b5e5ml0u0h';
+
+function capture(opts: Parameters<typeof createLogger>[0] = {}) {
+  const out = new LineCollector();
+  const log = createLogger({ ...opts, stream: out });
+  return { out, log };
+}
+
+describe('log', () => {
+  let savedLevel: string | undefined;
+  beforeEach(() => {
+    savedLevel = process.env.LOG_LEVEL;
+    delete process.env.LOG_LEVEL;
+  });
+  afterEach(() => {
+    if (savedLevel === undefined) delete process.env.LOG_LEVEL;
+    else process.env.LOG_LEVEL = savedLevel;
+  });
+
+  it('writes one JSON object per line with level, message, timestamp and fields', () => {
+    const { out, log } = capture();
+    log.info('instance created', { Instance: 'i-1', InstanceType: 'm5.large' });
+    const [rec] = out.records();
+    assert.equal(rec.level, 'info');
+    assert.equal(rec.message, 'instance created');
+    assert.equal(rec.Instance, 'i-1');
+    assert.match(String(rec.timestamp), /^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('child loggers carry their fields', () => {
+    const { out, log } = capture();
+    log.child({ ContainerUUID: 'zzzzz-dz642-000000000000001' }).child({ State: 'Locked' }).warn('lock held');
+    const [rec] = out.records();
+    assert.equal(rec.ContainerUUID, 'zzzzz-dz642-000000000000001');
+    assert.equal(rec.State, 'Locked');
+  });
+
+  it('takes the level from config, with LOG_LEVEL overriding it', () => {
+    assert.equal(resolveLevel('debug'), 'debug');
+    assert.equal(resolveLevel('bogus'), 'info');
+    process.env.LOG_LEVEL = 'warn';
+    assert.equal(resolveLevel('debug'), 'warn');
+    const { out, log } = capture({ level: 'debug' });
+    log.info('hidden');
+    log.warn('shown');
+    assert.deepEqual(
+      out.records().map((r) => r.message),
+      ['shown'],
+    );
+  });
+
+  it('serialises errors with message and stack, also in fields and causes', () => {
+    const { out, log } = capture();
+    const err = new Error('create failed', { cause: new Error('InsufficientInstanceCapacity') });
+    log.error('cloud call failed', { error: err });
+    log.error(new Error('top-level error'));
+    const [a, b] = out.records() as Array<Record<string, any>>;
+    assert.equal(a.error.message, 'create failed');
+    assert.match(a.error.stack, /create failed\n\s+at /);
+    assert.equal(a.error.cause.message, 'InsufficientInstanceCapacity');
+    assert.equal(b.message, 'top-level error');
+    assert.match(String(b.stack), /at /);
+  });
+
+  it('never writes a secret: not in messages, fields, nested objects, errors, or secret-named fields', () => {
+    const { out, log } = capture({ level: 'debug', secrets: [TOKEN] });
+    const child = log.child({ Component: 'controller-client' });
+    // The shapes the request-logging paths produce: a request line, headers, a body, an error.
+    child.debug(`GET https://ctrl/arvados/v1/containers?api_token=${TOKEN}`);
+    child.debug('request', { headers: { Authorization: `Bearer ${TOKEN}`, Accept: 'application/json' } });
+    child.debug('crunch-run config', { stdin: JSON.stringify({ Env: { ARVADOS_API_TOKEN: TOKEN } }) });
+    child.debug('env', { ARVADOS_API_TOKEN: 'short', SystemRootToken: 'anything at all' });
+    child.error('request failed', { error: new Error(`401 for token ${TOKEN}`) });
+    const secret = 'f3a9c1e2b4d5f6a7b8c9d0e1f2a3b4c5d6e7f8a9';
+    addSecret(child, secret);
+    log.info(`instance secret is ${secret}`);
+    const text = out.lines.join('\n');
+    assert.ok(!text.includes(TOKEN), text);
+    assert.ok(!text.includes('3kbp9yq0r7dglyzdsxk1wl6gmf8eakhjm7kxl5g1b5e5ml0u0h'));
+    assert.ok(!text.includes(secret));
+    assert.ok(!text.includes('anything at all'));
+    const recs = out.records() as Array<Record<string, any>>;
+    assert.equal(recs[1].headers.Authorization, REDACTED);
+    assert.equal(recs[1].headers.Accept, 'application/json');
+    assert.equal(recs[3].ARVADOS_API_TOKEN, REDACTED);
+    assert.equal(recs.length, 6);
+  });
+
+  it('rate-limits repeated warnings and says how many were held back', async () => {
+    const clock = new ManualClock(0);
+    const { out, log } = capture();
+    const rl = new RateLimitedLog(log, clock, 60_000);
+    for (let i = 0; i < 100; i++) rl.warn('probe failed', { Instance: 'i-1' });
+    rl.warn('other warning');
+    await clock.advance(60_000);
+    rl.warn('probe failed', { Instance: 'i-1' });
+    const recs = out.records();
+    assert.deepEqual(
+      recs.map((r) => [r.message, r.Suppressed]),
+      [
+        ['probe failed', undefined],
+        ['other warning', undefined],
+        ['probe failed', 99],
+      ],
+    );
+  });
+});
