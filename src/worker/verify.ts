@@ -1,0 +1,53 @@
+/**
+ * Host key trust. Before the pool trusts a VM's SSH host key it asks the
+ * driver (`Instance.verifyHostKey`); a driver that cannot tell defers to the
+ * InstanceSecret check: the create call put a random secret both in the
+ * instance's tags and in its init script, which wrote it to a root-only file;
+ * a host that can show us that file's content is the VM we created.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { isHostKeyVerificationNotImplemented } from '../cloud/errors.js';
+import type { Instance } from '../cloud/types.js';
+import type { Executor } from '../ssh/executor.js';
+
+/** Where the init command leaves the secret on the VM. */
+export const INSTANCE_SECRET_PATH = '/var/run/arvados-instance-secret';
+
+export class HostKeyMismatchError extends Error {
+  override name = 'HostKeyMismatchError';
+}
+
+/**
+ * Returns a verifier for the SSH executor of `instance`. `secretTag` is the
+ * full tag key (`<TagKeyPrefix>InstanceSecret`); `withSudo` prefixes the read
+ * when the remote user is not root (the file is root-only).
+ */
+export function hostKeyVerifier(
+  instance: Instance,
+  secretTag: string,
+  withSudo: (cmd: string) => string,
+): (key: Buffer, untrusted: Executor) => Promise<void> {
+  return async (key, untrusted) => {
+    try {
+      await instance.verifyHostKey(key, untrusted);
+      return;
+    } catch (err) {
+      if (!isHostKeyVerificationNotImplemented(err)) throw err;
+    }
+    const expected = instance.tags[secretTag];
+    if (!expected) {
+      throw new HostKeyMismatchError(`instance ${instance.id} has no ${secretTag} tag, so its host key cannot be verified`);
+    }
+    const result = await untrusted.execute(withSudo(`cat ${INSTANCE_SECRET_PATH}`));
+    if (result.exitCode !== 0) {
+      throw new HostKeyMismatchError(
+        `instance ${instance.id}: reading ${INSTANCE_SECRET_PATH} failed with exit code ${result.exitCode}: ${result.stderr.toString().trim()}`,
+      );
+    }
+    const got = Buffer.from(result.stdout.toString().trim());
+    const want = Buffer.from(expected);
+    if (got.length !== want.length || !timingSafeEqual(got, want)) {
+      throw new HostKeyMismatchError(`instance ${instance.id}: the host's ${INSTANCE_SECRET_PATH} does not match the ${secretTag} tag`);
+    }
+  };
+}

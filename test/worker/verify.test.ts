@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
+import type { Instance } from '../../src/cloud/types.js';
+import type { ExecuteResult, Executor } from '../../src/ssh/executor.js';
+import { HostKeyMismatchError, hostKeyVerifier } from '../../src/worker/verify.js';
+
+const SECRET = '0123456789abcdef0123456789abcdef01234567';
+
+function instance(tags: Record<string, string>, verify?: Instance['verifyHostKey']): Instance {
+  return {
+    id: 'i-1',
+    providerType: 't',
+    tags,
+    address: '127.0.0.1:22',
+    remoteUser: 'crunch',
+    setTags: async () => {},
+    destroy: async () => {},
+    verifyHostKey: verify ?? (async () => Promise.reject(new HostKeyVerificationNotImplemented())),
+  };
+}
+
+function executor(result: Partial<ExecuteResult>, seen: string[]): Executor {
+  return {
+    execute: async (cmd) => {
+      seen.push(cmd);
+      return { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: 0, ...result };
+    },
+    setTarget: () => {},
+    close: () => {},
+  };
+}
+
+const sudo = (cmd: string) => `sudo ${cmd}`;
+
+describe('hostKeyVerifier', () => {
+  it('trusts the key when the driver verifies it, without reading the secret', async () => {
+    const seen: string[] = [];
+    const v = hostKeyVerifier(instance({}, async () => {}), 'ArvadosInstanceSecret', sudo);
+    await v(Buffer.from('key'), executor({}, seen));
+    assert.deepEqual(seen, []);
+  });
+
+  it('refuses when the driver refuses, without falling back', async () => {
+    const v = hostKeyVerifier(
+      instance({ ArvadosInstanceSecret: SECRET }, async () => Promise.reject(new Error('fingerprint mismatch'))),
+      'ArvadosInstanceSecret',
+      sudo,
+    );
+    await assert.rejects(v(Buffer.from('key'), executor({ stdout: Buffer.from(SECRET) }, [])), /fingerprint mismatch/);
+  });
+
+  it('falls back to the InstanceSecret file when the driver cannot verify', async () => {
+    const seen: string[] = [];
+    const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', sudo);
+    await v(Buffer.from('key'), executor({ stdout: Buffer.from(SECRET + '\n') }, seen));
+    assert.deepEqual(seen, ['sudo cat /var/run/arvados-instance-secret']);
+  });
+
+  it('refuses a host whose secret differs, or cannot be read, or an instance without the tag', async () => {
+    const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', sudo);
+    await assert.rejects(v(Buffer.from('k'), executor({ stdout: Buffer.from('f'.repeat(40)) }, [])), HostKeyMismatchError);
+    await assert.rejects(
+      v(Buffer.from('k'), executor({ exitCode: 1, stderr: Buffer.from('No such file') }, [])),
+      /exit code 1: No such file/,
+    );
+    const untagged = hostKeyVerifier(instance({}), 'ArvadosInstanceSecret', sudo);
+    await assert.rejects(untagged(Buffer.from('k'), executor({ stdout: Buffer.from(SECRET) }, [])), /no ArvadosInstanceSecret tag/);
+  });
+});
