@@ -1,0 +1,166 @@
+/**
+ * Compiles one cluster's section of the config file into a `Cluster`, and
+ * says what a starting daemon still needs that a config file may lack.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Cluster } from './types.js';
+import { bool, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
+import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
+import { compileInstanceTypes } from './instance-types.js';
+
+/** Arvados's rule for cluster ids (lib/config/load.go checkClusterID). */
+const CLUSTER_ID = /^[a-z0-9]{5}$/;
+
+/** Arvados's rule for token characters and its advice on length (load.go checkToken). */
+const TOKEN_CHARS = /^[a-zA-Z0-9]+$/;
+const TOKEN_MIN_LENGTH = 32;
+
+/** Levels Arvados (logrus) accepts, plus those of this daemon's logger. */
+const LOG_LEVELS = ['trace', 'debug', 'verbose', 'info', 'warn', 'warning', 'error', 'fatal', 'panic'];
+
+/** How a PEM private key starts ("-----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", ...). */
+const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/** Compiles `Clusters.<id>`; problems go to `ctx.problems`. */
+export function compileCluster(ctx: ReadContext, id: string, raw: Record<string, unknown>): Cluster {
+  const path: Path = ['Clusters', id];
+  if (!CLUSTER_ID.test(id)) ctx.problems.error(path, 'cluster ID should be 5 alphanumeric characters (a-z, 0-9)');
+
+  const top = readSection(ctx, raw, path, { ManagementToken: str(''), SystemRootToken: str('') }, { strict: false });
+  checkToken(ctx, [...path, 'ManagementToken'], top.ManagementToken);
+  checkToken(ctx, [...path, 'SystemRootToken'], top.SystemRootToken);
+
+  const servicesPath = [...path, 'Services'];
+  const services = readMap(ctx, raw.Services, servicesPath) ?? {};
+  const controllerPath = [...servicesPath, 'Controller'];
+  const controller = readSection(ctx, readMap(ctx, services.Controller, controllerPath) ?? {}, controllerPath, { ExternalURL: str('') }, { strict: false });
+  if (controller.ExternalURL !== '') checkURL(ctx, [...controllerPath, 'ExternalURL'], controller.ExternalURL);
+  const dispatchPath = [...servicesPath, 'DispatchCloud'];
+  const dispatch = readMap(ctx, services.DispatchCloud, dispatchPath) ?? {};
+  const internalPath = [...dispatchPath, 'InternalURLs'];
+  // A map whose keys are the URLs (values hold per-URL settings such as
+  // ListenURL); SAMPLE was already dropped with the other SAMPLE keys.
+  const internalURLs = Object.keys(readMap(ctx, dispatch.InternalURLs, internalPath) ?? {});
+  for (const url of internalURLs) checkURL(ctx, [...internalPath, url], url);
+
+  const tlsPath = [...path, 'TLS'];
+  const tls = readSection(ctx, readMap(ctx, raw.TLS, tlsPath) ?? {}, tlsPath, { Insecure: bool(false) }, { strict: false });
+  const logsPath = [...path, 'SystemLogs'];
+  const logs = readSection(ctx, readMap(ctx, raw.SystemLogs, logsPath) ?? {}, logsPath, { LogLevel: str('info') }, { strict: false });
+  if (!LOG_LEVELS.includes(logs.LogLevel.toLowerCase())) {
+    ctx.problems.error([...logsPath, 'LogLevel'], `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logs.LogLevel)}`);
+  }
+
+  const containersPath = [...path, 'Containers'];
+  const containersRaw = readMap(ctx, raw.Containers, containersPath) ?? {};
+  const containers = readSection(ctx, containersRaw, containersPath, CONTAINERS_FIELDS, { strict: false });
+  const keyPath = [...containersPath, 'DispatchPrivateKey'];
+  const keyValue = containersRaw.DispatchPrivateKey;
+  const privateKey = keyValue === undefined || keyValue === null ? '' : (readPrivateKey(ctx, keyValue, keyPath) ?? '');
+  const cloudPath = [...containersPath, 'CloudVMs'];
+  const cloudVMs = readSection(ctx, readMap(ctx, containersRaw.CloudVMs, cloudPath) ?? {}, cloudPath, CLOUD_VMS_FIELDS, { strict: true });
+
+  return {
+    ClusterID: id,
+    ManagementToken: top.ManagementToken,
+    SystemRootToken: top.SystemRootToken,
+    Services: {
+      Controller: { ExternalURL: controller.ExternalURL },
+      DispatchCloud: { InternalURLs: internalURLs },
+    },
+    TLS: { Insecure: tls.Insecure },
+    SystemLogs: { LogLevel: logs.LogLevel },
+    Containers: { DispatchPrivateKey: privateKey, ...containers, CloudVMs: cloudVMs },
+    InstanceTypes: compileInstanceTypes(ctx, raw.InstanceTypes, [...path, 'InstanceTypes'], containers.PreemptiblePriceFactor),
+  };
+}
+
+/** Empty tokens are the daemon's concern (daemonConfigProblems); bad characters are an error, as in Arvados. */
+function checkToken(ctx: ReadContext, path: Path, token: string): void {
+  if (token === '') return;
+  if (!TOKEN_CHARS.test(token)) ctx.problems.error(path, 'unacceptable characters in token (only a-z, A-Z, 0-9 are acceptable)');
+  else if (token.length < TOKEN_MIN_LENGTH) ctx.problems.warn(path, `token is too short (should be at least ${TOKEN_MIN_LENGTH} characters)`);
+}
+
+function checkURL(ctx: ReadContext, path: Path, text: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    ctx.problems.error(path, `expected an http:// or https:// URL, got ${JSON.stringify(text)}`);
+  }
+}
+
+/**
+ * `DispatchPrivateKey`: the PEM text itself, or `file:///path` naming a file
+ * that holds it, read now so a missing file fails at start, not at the first
+ * SSH connection. Messages never quote the value: it is a secret.
+ */
+function readPrivateKey(ctx: ReadContext, value: unknown, path: Path): string | undefined {
+  const text = readString(ctx, value, path);
+  if (text === undefined || text === '') return text;
+  if (!text.startsWith('file:')) {
+    if (PEM_PRIVATE_KEY.test(text)) return text;
+    ctx.problems.error(path, 'expected a PEM private key ("-----BEGIN ... PRIVATE KEY-----") or file:///path/to/key');
+    return undefined;
+  }
+  let file: string;
+  try {
+    file = fileURLToPath(text);
+  } catch {
+    ctx.problems.error(path, `expected file:///absolute/path/to/key, got ${JSON.stringify(text)}`);
+    return undefined;
+  }
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    ctx.problems.error(path, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return undefined;
+  }
+  if (!PEM_PRIVATE_KEY.test(pem)) {
+    ctx.problems.error(path, `${file} does not hold a PEM private key ("-----BEGIN ... PRIVATE KEY-----")`);
+    return undefined;
+  }
+  return pem;
+}
+
+/**
+ * What the daemon needs to run that a config file may legitimately lack (so
+ * check-config only warns): the messages a starting daemon fails with, empty
+ * when it can start. An empty DispatchPrivateKey is fine with the lame driver,
+ * for which the daemon makes a throwaway key.
+ */
+export function daemonConfigProblems(cluster: Cluster): string[] {
+  const path = `Clusters.${cluster.ClusterID}`;
+  const problems: string[] = [];
+  if (cluster.SystemRootToken === '') problems.push(`${path}.SystemRootToken: required to run the dispatcher, but empty`);
+  if (cluster.Services.Controller.ExternalURL === '') problems.push(`${path}.Services.Controller.ExternalURL: required to run the dispatcher, but empty`);
+  if (cluster.Containers.DispatchPrivateKey === '' && cluster.Containers.CloudVMs.Driver !== 'lame') {
+    problems.push(`${path}.Containers.DispatchPrivateKey: required to run the dispatcher (with any driver but lame), but empty`);
+  }
+  return problems;
+}
+
+/**
+ * Warnings about a config that compiles: what would stop the daemon, and what
+ * would make it run badly.
+ */
+export function clusterWarnings(cluster: Cluster): string[] {
+  const path: Path = ['Clusters', cluster.ClusterID];
+  const warnings = daemonConfigProblems(cluster);
+  if (Object.keys(cluster.InstanceTypes).length === 0) {
+    warnings.push(`${showPath([...path, 'InstanceTypes'])}: none configured, so every container will be cancelled ("site configuration does not list any instance types")`);
+  }
+  if (cluster.ManagementToken === '') {
+    warnings.push(`${showPath([...path, 'ManagementToken'])}: empty, so the management API and /metrics refuse every request`);
+  }
+  if (cluster.Services.DispatchCloud.InternalURLs.length === 0) {
+    warnings.push(`${showPath([...path, 'Services', 'DispatchCloud', 'InternalURLs'])}: empty, so the management API and /metrics have no address to listen on`);
+  }
+  return warnings;
+}

@@ -1,0 +1,92 @@
+/**
+ * The compiled config written back for people (check-config): durations and
+ * sizes with units again, secrets replaced by "[REDACTED]", in the shape of
+ * an Arvados config file, so the output can be read like one and, secrets
+ * apart, loaded again as one.
+ */
+import { stringify } from 'yaml';
+import type { Cluster, InstanceType } from './types.js';
+import type { Field } from './fields.js';
+import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS, GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
+import { formatByteSize, formatDuration } from './units.js';
+
+/** What replaces a non-empty secret. */
+export const REDACTED = '[REDACTED]';
+
+/**
+ * DriverParameters keys that hold secrets: SecretAccessKey, ClientSecret,
+ * ServiceAccountKey, Password, ... A name such as AccessKeyID, which ends in
+ * "ID", is not a secret and stays visible.
+ */
+const SECRET_KEY = /secret|token|password|key$/i;
+
+/** The compiled cluster as a plain object shaped like `{Clusters: {<id>: {...}}}`. */
+export function clusterForDisplay(cluster: Cluster): Record<string, unknown> {
+  const { CloudVMs, DispatchPrivateKey, ...containers } = cluster.Containers;
+  return {
+    Clusters: {
+      [cluster.ClusterID]: {
+        ManagementToken: redact(cluster.ManagementToken),
+        SystemRootToken: redact(cluster.SystemRootToken),
+        Services: {
+          Controller: { ExternalURL: cluster.Services.Controller.ExternalURL },
+          DispatchCloud: { InternalURLs: Object.fromEntries(cluster.Services.DispatchCloud.InternalURLs.map((url) => [url, {}])) },
+        },
+        TLS: { ...cluster.TLS },
+        SystemLogs: { ...cluster.SystemLogs },
+        Containers: {
+          DispatchPrivateKey: redact(DispatchPrivateKey),
+          ...withUnits(CONTAINERS_FIELDS, containers),
+          CloudVMs: {
+            ...withUnits(CLOUD_VMS_FIELDS, CloudVMs),
+            DriverParameters: redactParameters(CloudVMs.DriverParameters),
+          },
+        },
+        InstanceTypes: Object.fromEntries(Object.entries(cluster.InstanceTypes).map(([name, it]) => [name, instanceTypeForDisplay(it)])),
+      },
+    },
+  };
+}
+
+/** `clusterForDisplay` as YAML text. */
+export function clusterToYAML(cluster: Cluster): string {
+  // YAML 1.1 output quotes strings such as "yes" and "on", which the loader
+  // (like Arvados) would read back as booleans.
+  return stringify(clusterForDisplay(cluster), { version: '1.1', lineWidth: 0 });
+}
+
+function instanceTypeForDisplay(it: InstanceType): Record<string, unknown> {
+  const { GPU, ...rest } = it;
+  return { ...withUnits(INSTANCE_TYPE_FIELDS, rest), GPU: withUnits(GPU_FIELDS, GPU) };
+}
+
+/** Copies `values`, writing the fields the table calls durations or sizes with units. */
+function withUnits(fields: Record<string, Field<unknown>>, values: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const kind = fields[key]?.kind;
+    if (kind === 'duration' && typeof value === 'number') out[key] = formatDuration(value);
+    else if (kind === 'size' && typeof value === 'number') out[key] = formatByteSize(value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function redact(secret: string): string {
+  return secret === '' ? '' : REDACTED;
+}
+
+/** Copies driver parameters with the values of secret-looking keys replaced, at any depth. */
+export function redactParameters(params: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (SECRET_KEY.test(key)) out[key] = isEmpty(value) ? value : REDACTED;
+    else if (typeof value === 'object' && value !== null && !Array.isArray(value)) out[key] = redactParameters(value as Record<string, unknown>);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function isEmpty(value: unknown): boolean {
+  return value === '' || value === null || value === undefined;
+}

@@ -1,0 +1,328 @@
+/**
+ * The small toolkit the config compiler is written with: typed field readers
+ * that know their default and their unit, a section reader that applies a
+ * table of them to one YAML map, and the collector of problems.
+ *
+ * Hand-written rather than zod because the loader must report every problem
+ * at once, each as `full.yaml.path: what was expected`, must ignore the
+ * hundreds of keys other Arvados components use while rejecting unknown keys
+ * in the sections this daemon owns, and must read some string values from
+ * their YAML source text (an unquoted `DriverVersion: 12.0` is "12.0", not 12).
+ */
+import { parseByteSize, parseDuration } from './units.js';
+
+/** A location in the YAML document, one key per element. */
+export type Path = readonly string[];
+
+/** `Clusters.zzzzz.Containers.CloudVMs.TimeoutIdle`. */
+export function showPath(path: Path): string {
+  return path.join('.');
+}
+
+/** What reading one config document found wrong (errors) or worth saying (warnings). */
+export class Problems {
+  readonly errors: string[] = [];
+  readonly warnings: string[] = [];
+
+  error(path: Path, message: string): void {
+    this.errors.push(`${showPath(path)}: ${message}`);
+  }
+
+  warn(path: Path, message: string): void {
+    this.warnings.push(`${showPath(path)}: ${message}`);
+  }
+}
+
+/** What a field reader needs besides the value. */
+export interface ReadContext {
+  readonly problems: Problems;
+  /**
+   * The text the YAML file wrote for the scalar at `path`, when it is there
+   * to be found; lets a string field take `SSHPort: 22` or `DriverVersion: 12.0`
+   * as written rather than as the number YAML made of it.
+   */
+  sourceText(path: Path): string | undefined;
+}
+
+/** How a field's value is shown by check-config (durations and sizes get units back). */
+export type FieldKind = 'string' | 'bool' | 'int' | 'number' | 'duration' | 'size' | 'stringList' | 'stringMap' | 'object';
+
+/** One config key: its kind, its default, and how to read it. */
+export interface Field<T> {
+  readonly kind: FieldKind;
+  defaultValue(): T;
+  /** Returns the compiled value, or undefined after recording an error in `ctx.problems`. */
+  read(ctx: ReadContext, value: unknown, path: Path): T | undefined;
+}
+
+/** The compiled object a table of fields produces. */
+export type Compiled<F extends Record<string, Field<unknown>>> = { [K in keyof F]: F[K] extends Field<infer T> ? T : never };
+
+/** A YAML map as a plain object; arrays and scalars are not maps. */
+export function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+/** Absent and null both mean "use the default", as in Arvados (which drops null keys before merging). */
+function isAbsent(value: unknown): value is null | undefined {
+  return value === undefined || value === null;
+}
+
+/** Describes a wrong value briefly, for "expected X, got Y" messages. */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (isMap(value)) return 'a map';
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}
+
+export function str(def: string): Field<string> {
+  return {
+    kind: 'string',
+    defaultValue: () => def,
+    read: (ctx, value, path) => readString(ctx, value, path),
+  };
+}
+
+/** Reads a string; a plain scalar YAML typed as a number or boolean is taken as written. */
+export function readString(ctx: ReadContext, value: unknown, path: Path): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return ctx.sourceText(path) ?? String(value);
+  ctx.problems.error(path, `expected a string, got ${describe(value)}`);
+  return undefined;
+}
+
+export function bool(def: boolean): Field<boolean> {
+  return {
+    kind: 'bool',
+    defaultValue: () => def,
+    read: (ctx, value, path) => {
+      if (typeof value === 'boolean') return value;
+      ctx.problems.error(path, `expected true or false, got ${describe(value)}`);
+      return undefined;
+    },
+  };
+}
+
+interface NumberRules {
+  /** Smallest accepted value (inclusive); default 0, since no count, factor, rate or size here may be negative. */
+  min?: number;
+  /** Zero is not accepted either (an instance type's VCPUs and RAM). */
+  positive?: boolean;
+}
+
+/** Checks `rules`; returns the message when `value` breaks them. */
+function breaksRules(value: number, what: string, rules: NumberRules): string | undefined {
+  if (rules.positive && value <= 0) return `expected ${what} > 0`;
+  const min = rules.min ?? 0;
+  if (value < min) return `expected ${what} >= ${min}`;
+  return undefined;
+}
+
+function readNumber(ctx: ReadContext, value: unknown, path: Path, integer: boolean, rules: NumberRules): number | undefined {
+  const what = integer ? 'a whole number' : 'a number';
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    ctx.problems.error(path, `expected ${what}, got ${describe(value)}`);
+    return undefined;
+  }
+  if (integer && !Number.isInteger(value)) {
+    ctx.problems.error(path, `expected ${what}, got ${value}`);
+    return undefined;
+  }
+  const broken = breaksRules(value, what, rules);
+  if (broken) {
+    ctx.problems.error(path, `${broken}, got ${value}`);
+    return undefined;
+  }
+  return value;
+}
+
+export function int(def: number, rules: NumberRules = {}): Field<number> {
+  return { kind: 'int', defaultValue: () => def, read: (ctx, value, path) => readNumber(ctx, value, path, true, rules) };
+}
+
+export function num(def: number, rules: NumberRules = {}): Field<number> {
+  return { kind: 'number', defaultValue: () => def, read: (ctx, value, path) => readNumber(ctx, value, path, false, rules) };
+}
+
+/** A Go-style duration ("10s"), compiled to ms; the default is written the same way. */
+export function duration(def: string): Field<number> {
+  const ms = parseDuration(def);
+  return {
+    kind: 'duration',
+    defaultValue: () => ms,
+    read: (ctx, value, path) => {
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        ctx.problems.error(path, `expected a duration like "10s", "1m30s" or "2h", got ${describe(value)}`);
+        return undefined;
+      }
+      let result: number;
+      try {
+        result = parseDuration(value);
+      } catch (err) {
+        ctx.problems.error(path, (err as Error).message);
+        return undefined;
+      }
+      if (result < 0) {
+        ctx.problems.error(path, `expected a duration that is not negative, got "${value}"`);
+        return undefined;
+      }
+      return result;
+    },
+  };
+}
+
+/** A byte size (a number of bytes, or "550MiB"), compiled to bytes. */
+export function size(def: string | number, rules: NumberRules = {}): Field<number> {
+  const bytes = parseByteSize(def);
+  return {
+    kind: 'size',
+    defaultValue: () => bytes,
+    read: (ctx, value, path) => {
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        ctx.problems.error(path, `expected a size like 1073741824 or "1GiB", got ${describe(value)}`);
+        return undefined;
+      }
+      let result: number;
+      try {
+        result = parseByteSize(value);
+      } catch (err) {
+        ctx.problems.error(path, (err as Error).message);
+        return undefined;
+      }
+      const broken = breaksRules(result, 'a size', rules);
+      if (broken) {
+        ctx.problems.error(path, `${broken}, got ${JSON.stringify(value)}`);
+        return undefined;
+      }
+      return result;
+    },
+  };
+}
+
+export function stringList(): Field<string[]> {
+  return {
+    kind: 'stringList',
+    defaultValue: () => [],
+    read: (ctx, value, path) => {
+      if (!Array.isArray(value)) {
+        ctx.problems.error(path, `expected a list of strings, got ${describe(value)}`);
+        return undefined;
+      }
+      const out: string[] = [];
+      value.forEach((item, i) => {
+        const s = readString(ctx, item, [...path, String(i)]);
+        if (s !== undefined) out.push(s);
+      });
+      return out.length === value.length ? out : undefined;
+    },
+  };
+}
+
+export function stringMap(): Field<Record<string, string>> {
+  return {
+    kind: 'stringMap',
+    defaultValue: () => ({}),
+    read: (ctx, value, path) => {
+      if (!isMap(value)) {
+        ctx.problems.error(path, `expected a map of names to strings, got ${describe(value)}`);
+        return undefined;
+      }
+      const out: Record<string, string> = {};
+      let ok = true;
+      for (const [k, v] of Object.entries(value)) {
+        const s = isAbsent(v) ? '' : readString(ctx, v, [...path, k]);
+        if (s === undefined) ok = false;
+        else out[k] = s;
+      }
+      return ok ? out : undefined;
+    },
+  };
+}
+
+/** A map passed on as is (DriverParameters: each driver validates its own). */
+export function object(): Field<Record<string, unknown>> {
+  return {
+    kind: 'object',
+    defaultValue: () => ({}),
+    read: (ctx, value, path) => {
+      if (!isMap(value)) {
+        ctx.problems.error(path, `expected a map, got ${describe(value)}`);
+        return undefined;
+      }
+      return value;
+    },
+  };
+}
+
+/**
+ * Reads a map node that must be a map (or absent/null, meaning empty).
+ * Returns undefined after recording an error when it is something else.
+ */
+export function readMap(ctx: ReadContext, value: unknown, path: Path): Record<string, unknown> | undefined {
+  if (isAbsent(value)) return {};
+  if (isMap(value)) return value;
+  ctx.problems.error(path, `expected a map of keys to values, got ${describe(value)}`);
+  return undefined;
+}
+
+/**
+ * Applies a table of fields to one YAML map: every field is read or
+ * defaulted, so the result is always complete (a field with an error gets its
+ * default, and the error is recorded). With `strict`, a key that is neither a
+ * field nor in `alsoKnown` is an error; other sections ignore keys they don't
+ * know, since an Arvados config holds keys for every component.
+ */
+export function readSection<F extends Record<string, Field<unknown>>>(
+  ctx: ReadContext,
+  raw: Record<string, unknown>,
+  path: Path,
+  fields: F,
+  opts: { strict: boolean; alsoKnown?: readonly string[] },
+): Compiled<F> {
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(fields)) {
+    const value = raw[key];
+    const read = isAbsent(value) ? undefined : field.read(ctx, value, [...path, key]);
+    out[key] = read === undefined ? field.defaultValue() : read;
+  }
+  if (opts.strict) checkKnownKeys(ctx, raw, path, [...Object.keys(fields), ...(opts.alsoKnown ?? [])]);
+  return out as Compiled<F>;
+}
+
+/** Records `path.key: unknown key` for every key of `raw` not in `known`, with a hint when one is close. */
+export function checkKnownKeys(ctx: ReadContext, raw: Record<string, unknown>, path: Path, known: readonly string[]): void {
+  for (const key of Object.keys(raw)) {
+    if (known.includes(key)) continue;
+    const hint = closestKey(key, known);
+    ctx.problems.error([...path, key], `unknown key${hint ? ` (did you mean ${hint}?)` : ''}`);
+  }
+}
+
+/** A known key that differs only in case, or by at most two edits. */
+function closestKey(key: string, known: readonly string[]): string | undefined {
+  const sameCase = known.find((k) => k.toLowerCase() === key.toLowerCase());
+  if (sameCase) return sameCase;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}

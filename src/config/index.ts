@@ -1,0 +1,9 @@
+/**
+ * The config module's public face: load a config file into a compiled
+ * `Cluster`, and the unit helpers for code that shows durations and sizes.
+ */
+export type { Cluster, CloudVMsConfig, ContainersConfig, GPUFeatures, InstanceType } from './types.js';
+export { ConfigError, daemonConfigProblems, loadConfigFile, loadConfigText, type LoadOptions, type LoadResult } from './load.js';
+export { clusterForDisplay, clusterToYAML, REDACTED } from './dump.js';
+export { formatByteSize, formatDuration, parseByteSize, parseDuration } from './units.js';
+export { PREEMPTIBLE_SUFFIX } from './instance-types.js';

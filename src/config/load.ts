@@ -1,0 +1,156 @@
+/**
+ * Loads an Arvados cluster config file (`/etc/arvados/config.yml`) into the
+ * compiled, fully-defaulted `Cluster` the daemon runs on.
+ *
+ * The file is the whole cluster's config, shared by every Arvados component:
+ * keys this daemon does not use are ignored, but a key it does not know in
+ * the sections it owns (`Containers.CloudVMs`, each `InstanceTypes` entry) is
+ * an error, because there a misspelling silently changes behaviour. All
+ * problems are reported together, each as `Clusters.zzzzz.Some.Key: what was
+ * expected`.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument, isScalar, type DocumentOptions, type ParseOptions, type SchemaOptions, type ScalarTag, type YAMLError } from 'yaml';
+import type { Cluster } from './types.js';
+import { isMap, Problems, readMap, type Path, type ReadContext } from './fields.js';
+import { clusterWarnings, compileCluster } from './cluster.js';
+
+export { daemonConfigProblems } from './cluster.js';
+
+/** The config is unusable; `errors` lists every problem found, one line each. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+
+  constructor(
+    readonly errors: string[],
+    /** Warnings found on the way, worth showing with the errors. */
+    readonly warnings: string[] = [],
+  ) {
+    super(errors.join('\n'));
+  }
+}
+
+export interface LoadOptions {
+  /** Which cluster to use when the file defines several (the `--cluster` option). */
+  clusterId?: string;
+}
+
+export interface LoadResult {
+  cluster: Cluster;
+  /** Problems that do not stop check-config, one line each (see also `daemonConfigProblems`). */
+  warnings: string[];
+}
+
+/**
+ * Reads and compiles a config file. Throws `ConfigError` for a file that
+ * cannot be read or parsed and for every kind of bad config.
+ */
+export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${path}: cannot read the config file: ${(err as Error).message}`]);
+  }
+  return loadConfigText(text, { ...opts, source: path });
+}
+
+/** Compiles config text; `source` names it in YAML syntax errors (default "config"). */
+export function loadConfigText(text: string, opts: LoadOptions & { source?: string } = {}): LoadResult {
+  const source = opts.source ?? 'config';
+  const doc = parseDocument(text, YAML_OPTIONS);
+  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => yamlProblem(source, e)));
+  const problems = new Problems();
+  problems.warnings.push(...doc.warnings.map((e) => yamlProblem(source, e)));
+
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    throw new ConfigError([`${source}: ${(err as Error).message}`]);
+  }
+  dropSampleKeys(root);
+
+  const ctx: ReadContext = {
+    problems,
+    sourceText(path: Path) {
+      const node = doc.getIn(path, true);
+      return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+    },
+  };
+  if (!isMap(root)) throw new ConfigError([`${source}: expected a map with a Clusters key at the top level`]);
+  const picked = pickCluster(ctx, root, opts.clusterId);
+  if (!picked) throw new ConfigError(problems.errors, problems.warnings);
+
+  const cluster = compileCluster(ctx, picked.id, picked.raw);
+  if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
+  return { cluster, warnings: [...problems.warnings, ...clusterWarnings(cluster)] };
+}
+
+/** Finds the cluster to compile: the only one, or the one asked for. */
+function pickCluster(ctx: ReadContext, root: Record<string, unknown>, wanted: string | undefined): { id: string; raw: Record<string, unknown> } | undefined {
+  const clusters = readMap(ctx, root.Clusters, ['Clusters']);
+  if (!clusters) return undefined;
+  const ids = Object.keys(clusters);
+  if (ids.length === 0) {
+    ctx.problems.error(['Clusters'], 'config does not define any clusters');
+    return undefined;
+  }
+  let id: string;
+  if (wanted !== undefined) {
+    if (!ids.includes(wanted)) {
+      ctx.problems.error(['Clusters', wanted], `not defined in this config file (it defines ${ids.join(', ')})`);
+      return undefined;
+    }
+    id = wanted;
+  } else if (ids.length > 1) {
+    ctx.problems.error(['Clusters'], `the config file defines several clusters (${ids.join(', ')}): choose one with --cluster`);
+    return undefined;
+  } else {
+    id = ids[0];
+  }
+  const raw = readMap(ctx, clusters[id], ['Clusters', id]);
+  return raw ? { id, raw } : undefined;
+}
+
+/**
+ * Removes every map entry named SAMPLE, at any depth. Arvados's default
+ * config uses SAMPLE entries to document map-valued keys (InstanceTypes,
+ * ResourceTags, InternalURLs, DriverParameters.SecurityGroupIDs, ...) and
+ * removes them all before use, so a copy of that file must not create an
+ * instance type called SAMPLE.
+ */
+function dropSampleKeys(value: unknown): void {
+  if (!isMap(value)) return;
+  delete value.SAMPLE;
+  for (const child of Object.values(value)) dropSampleKeys(child);
+}
+
+/**
+ * YAML 1.2 as the `yaml` package reads it, plus the YAML 1.1 booleans
+ * (yes/no/on/off/y/n) of the Go YAML library Arvados uses, so `Enable: yes`
+ * means what it means to the reference (for keys too: a key written `on`
+ * becomes "true", as there). Duplicate keys are errors; Arvados accepts them
+ * (a FIXME in its loader), but the second silently wins.
+ */
+const YAML_1_1_BOOL: ScalarTag = {
+  tag: 'tag:yaml.org,2002:bool',
+  default: true,
+  test: /^(?:y|Y|yes|Yes|YES|on|On|ON|n|N|no|No|NO|off|Off|OFF)$/,
+  resolve: (s: string) => /^(?:y|Y|yes|Yes|YES|on|On|ON)$/.test(s),
+};
+
+const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
+  schema: 'core',
+  merge: true,
+  uniqueKeys: true,
+  prettyErrors: true,
+  customTags: (tags) => [YAML_1_1_BOOL, ...tags],
+};
+
+/** `config.yml: line 3, column 5: Map keys must be unique`. */
+function yamlProblem(source: string, e: YAMLError): string {
+  const message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  const pos = e.linePos?.[0];
+  return pos ? `${source}: line ${pos.line}, column ${pos.col}: ${message}` : `${source}: ${message}`;
+}

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { clusterForDisplay, clusterToYAML, redactParameters, REDACTED } from '../../src/config/dump.js';
+import type { Cluster } from '../../src/config/types.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const EXAMPLE = join(REPO, 'config.example.yml');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the installed command from the repository root. */
+function run(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/arvados-dispatch-cloud.mjs', ...args], { cwd: REPO }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const BAD = `
+Clusters:
+  zzzzz:
+    Containers:
+      CloudVMs:
+        TimeoutIdle: 1 minute
+        TimeoutIdel: 1m
+    InstanceTypes:
+      foo:
+        VCPUs: 2
+`;
+
+describe('check-config', function () {
+  // Each run starts node and the TypeScript loader.
+  this.timeout(30_000);
+
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'check-config-'));
+  });
+  after(() => rmSync(dir, { recursive: true }));
+
+  it('accepts config.example.yml: exit 0, YAML on stdout, no warnings, no secrets', async () => {
+    const { cluster } = loadConfigFile(EXAMPLE);
+    const r = await run('check-config', '--config', 'config.example.yml');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const out = parse(r.stdout) as { Clusters: Record<string, { Containers: { CloudVMs: Record<string, unknown> }; SystemRootToken: string }> };
+    assert.deepEqual(Object.keys(out.Clusters), ['zzzzz']);
+    assert.equal(out.Clusters.zzzzz.Containers.CloudVMs.Driver, 'lame');
+    assert.equal(out.Clusters.zzzzz.SystemRootToken, REDACTED);
+    for (const secret of [cluster.SystemRootToken, cluster.ManagementToken]) {
+      assert.ok(secret.length > 0);
+      assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'a token appears in the output');
+    }
+  });
+
+  it('accepts the Arvados defaults file (exit 0, with warnings)', async () => {
+    const r = await run('check-config', '--config', '../shared/arvados-config.default.yml');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^warning: Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty$/m);
+    assert.match(r.stdout, /^ {6}StaleLockTimeout: 1m0s$/m);
+    assert.match(r.stdout, /^ {6}ReserveExtraRAM: 550MiB$/m);
+  });
+
+  it('rejects a bad config: exit 2 and every problem on stderr', async () => {
+    const file = join(dir, 'bad.yml');
+    writeFileSync(file, BAD);
+    const r = await run('check-config', '--config', file);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    for (const path of ['Clusters.zzzzz.Containers.CloudVMs.TimeoutIdle: ', 'Clusters.zzzzz.Containers.CloudVMs.TimeoutIdel: ', 'Clusters.zzzzz.InstanceTypes.foo.RAM: ']) {
+      assert.ok(r.stderr.includes(path), `${path} missing from:\n${r.stderr}`);
+    }
+  });
+
+  it('fails with exit 2 on a file it cannot read', async () => {
+    const r = await run('--config', join(dir, 'missing.yml'), 'check-config');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /missing\.yml: cannot read the config file: ENOENT/);
+  });
+
+  it('takes --cluster, before or after the subcommand', async () => {
+    const file = join(dir, 'two.yml');
+    writeFileSync(file, 'Clusters:\n  aaaaa: {}\n  bbbbb:\n    ManagementToken: b\n');
+    const without = await run('check-config', '--config', file);
+    assert.equal(without.code, 2);
+    assert.match(without.stderr, /several clusters \(aaaaa, bbbbb\)/);
+    for (const args of [['check-config', '--config', file, '--cluster', 'bbbbb'], ['--cluster', 'bbbbb', 'check-config', '--config', file]]) {
+      const r = await run(...args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(Object.keys((parse(r.stdout) as { Clusters: object }).Clusters), ['bbbbb']);
+    }
+  });
+
+  describe('output', () => {
+    it('redacts secret-looking driver parameters at any depth, and keeps the others', () => {
+      const params = {
+        AccessKeyID: 'AKIAEXAMPLE',
+        SecretAccessKey: 'secret1',
+        ClientSecret: 'secret2',
+        ServiceAccountKey: 'secret3',
+        AuthToken: 'secret4',
+        Password: 'secret5',
+        EmptySecret: '',
+        Region: 'us-east-1',
+        Nested: { APIKey: 'secret6', Zone: 'a' },
+        SubnetID: ['subnet-1'],
+      };
+      assert.deepEqual(redactParameters(params), {
+        AccessKeyID: 'AKIAEXAMPLE',
+        SecretAccessKey: REDACTED,
+        ClientSecret: REDACTED,
+        ServiceAccountKey: REDACTED,
+        AuthToken: REDACTED,
+        Password: REDACTED,
+        EmptySecret: '',
+        Region: 'us-east-1',
+        Nested: { APIKey: REDACTED, Zone: 'a' },
+        SubnetID: ['subnet-1'],
+      });
+    });
+
+    it('redacts the tokens and the private key, and leaves empty ones empty', () => {
+      const { cluster } = loadConfigFile(EXAMPLE);
+      const withKey: Cluster = { ...cluster, ManagementToken: '', Containers: { ...cluster.Containers, DispatchPrivateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n' } };
+      const shown = (clusterForDisplay(withKey).Clusters as Record<string, Record<string, unknown>>).zzzzz;
+      assert.equal(shown.SystemRootToken, REDACTED);
+      assert.equal(shown.ManagementToken, '');
+      assert.equal((shown.Containers as Record<string, unknown>).DispatchPrivateKey, REDACTED);
+    });
+
+    it('loads back to the same cluster (secrets apart)', () => {
+      const { cluster } = loadConfigFile(EXAMPLE);
+      const noSecrets: Cluster = { ...cluster, SystemRootToken: '', ManagementToken: '' };
+      const again = loadConfigText(clusterToYAML(noSecrets)).cluster;
+      assert.deepEqual(again, noSecrets);
+    });
+  });
+});
