@@ -1,0 +1,94 @@
+/**
+ * Why an SSH command could not be run, classified by what the caller should
+ * do about it (DESIGN.md, rule 4): a connect failure or a lost connection is
+ * worth retrying at the next probe; a refused host key means the VM is not
+ * (yet) the one we think it is; a timeout means the VM is too slow or stuck.
+ */
+
+/** The kinds of connect failure, so callers can tell "not up yet" from "our key is not accepted". */
+export type SshConnectFailure =
+  | 'no-address' // the executor has no (valid) target yet
+  | 'refused' // TCP connection refused: nothing listens yet
+  | 'unreachable' // DNS failure, no route
+  | 'timeout' // no SSH handshake within connectTimeoutMs
+  | 'authentication' // the server did not accept our key
+  | 'handshake' // SSH protocol negotiation failed
+  | 'closed'; // the server hung up before the session was ready
+
+/** The SSH connection could not be established (or not authenticated). */
+export class SshConnectError extends Error {
+  override readonly name = 'SshConnectError';
+  constructor(
+    /** `host:port` we tried. */
+    readonly target: string,
+    readonly kind: SshConnectFailure,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`SSH connection to ${target} failed: ${detail}`, options);
+  }
+}
+
+/**
+ * The host key the server presented was not trusted: the verifier (the
+ * instance's `verifyHostKey`, or the InstanceSecret check) said no. Its
+ * reason is the `cause`.
+ */
+export class HostKeyRefusedError extends Error {
+  override readonly name = 'HostKeyRefusedError';
+  constructor(
+    readonly target: string,
+    /** `SHA256:...`, as `ssh-keygen -l` prints it. */
+    readonly fingerprint: string,
+    cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`host key ${fingerprint} presented by ${target} was refused: ${reason}`, { cause });
+  }
+}
+
+/** The command did not finish within its timeout; its channel was closed. */
+export class CommandTimeoutError extends Error {
+  override readonly name = 'CommandTimeoutError';
+  constructor(
+    readonly target: string,
+    /** The command line without its environment prefixes. */
+    readonly command: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`command on ${target} timed out after ${timeoutMs} ms: ${command}`);
+  }
+}
+
+/**
+ * The connection went away while a command was in flight (or was closed by
+ * the dispatcher: `close()`, `setTarget()`). Whether the command ran is
+ * unknown unless `started` is false.
+ */
+export class SshConnectionLostError extends Error {
+  override readonly name = 'SshConnectionLostError';
+  constructor(
+    readonly target: string,
+    detail: string,
+    /** False when the command certainly never reached the server. */
+    readonly started: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(`SSH connection to ${target} ${detail}`, options);
+  }
+}
+
+/**
+ * The connection is fine but the server would not run the command: it
+ * refused to open a session (e.g. sshd's MaxSessions) or the exec request.
+ */
+export class SshSessionError extends Error {
+  override readonly name = 'SshSessionError';
+  constructor(
+    readonly target: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`SSH server at ${target} did not run the command: ${detail}`, options);
+  }
+}

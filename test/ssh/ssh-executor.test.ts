@@ -1,0 +1,476 @@
+/**
+ * SshExecutor against a real SshServer on 127.0.0.1. Real clock (ssh2 has
+ * its own timers); no fixed sleeps: tests wait on events (a command reaching
+ * the handler, a connection closing).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { type CommandContext, type CommandResult, generateHostKey, SshServer } from '../../drivers/lame/sshd.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import type { Executor } from '../../src/ssh/executor.js';
+import {
+  CommandTimeoutError,
+  HostKeyRefusedError,
+  SshConnectError,
+  SshConnectionLostError,
+  SshExecutor,
+  type SshExecutorOptions,
+} from '../../src/ssh/ssh-executor.js';
+import { fingerprint } from '../../src/ssh/util.js';
+
+// generateHostKey, not utils.generateKeyPairSync: see its comment (1 in 256 ssh2 keys is malformed).
+const clientKey = generateHostKey();
+const SECRET = 'f00dfeedf00dfeedf00dfeedf00dfeedf00dfeed';
+
+/** Runs a command line in a real shell: lets the env test check the quoting as sh sees it. */
+function shell(command: string, stdin: Buffer): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', command], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(stdin);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ stdout, stderr, exitCode: code ?? -1 }));
+  });
+}
+
+/**
+ * A VM: an SshServer whose handler speaks a tiny command language, records
+ * what it ran, and lets a test hold a command ("block") until released.
+ */
+class TestVm {
+  readonly seen: CommandContext[] = [];
+  readonly events = new EventEmitter();
+  running = 0;
+  maxRunning = 0;
+  private releases: Array<() => void> = [];
+  readonly server: SshServer;
+
+  constructor() {
+    this.server = new SshServer({
+      hostKey: generateHostKey().private,
+      authorizedKeys: [clientKey.public],
+      handler: (ctx) => this.handle(ctx),
+    });
+  }
+
+  /** The caller's commands (the verifier's `cat-secret` excluded). */
+  callerCommands(): string[] {
+    return this.seen.map((c) => c.command).filter((c) => c !== 'cat-secret');
+  }
+
+  releaseOne(): void {
+    this.releases.shift()?.();
+  }
+
+  releaseAll(): void {
+    for (const r of this.releases.splice(0)) r();
+  }
+
+  private async handle(ctx: CommandContext): Promise<CommandResult> {
+    this.seen.push(ctx);
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    try {
+      return await this.dispatch(ctx);
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async dispatch(ctx: CommandContext): Promise<CommandResult> {
+    const [word, ...rest] = ctx.command.split(' ');
+    const arg = rest.join(' ');
+    switch (word) {
+      case 'echo':
+        return { stdout: `${arg}\n`, exitCode: 0 };
+      case 'cat':
+        return { stdout: ctx.stdin, exitCode: 0 };
+      case 'cat-secret':
+        return { stdout: SECRET, exitCode: 0 };
+      case 'stderr':
+        return { stdout: 'out', stderr: `${arg}\n`, exitCode: 0 };
+      case 'exit':
+        return { exitCode: Number(arg) };
+      case 'sleep-ms':
+        await new Promise((resolve) => setTimeout(resolve, Number(arg)));
+        return { stdout: 'slept', exitCode: 0 };
+      case 'block':
+        this.events.emit('block', ctx);
+        await new Promise<void>((resolve) => this.releases.push(resolve));
+        return { stdout: 'released', exitCode: 0 };
+      default:
+        // Anything else (env-prefixed lines) goes to a real shell.
+        return shell(ctx.command, ctx.stdin);
+    }
+  }
+}
+
+describe('SshExecutor', function () {
+  this.timeout(5000);
+  const vms: TestVm[] = [];
+  const executors: SshExecutor[] = [];
+
+  async function newVm(): Promise<TestVm> {
+    const vm = new TestVm();
+    vms.push(vm);
+    await vm.server.start();
+    return vm;
+  }
+
+  /** Verifier calls, and a verifier that does the InstanceSecret check through the untrusted executor. */
+  function secretVerifier(expected = SECRET): { calls: Buffer[]; verify: SshExecutorOptions['verifyHostKey'] } {
+    const calls: Buffer[] = [];
+    return {
+      calls,
+      verify: async (key: Buffer, untrusted: Executor) => {
+        calls.push(key);
+        const res = await untrusted.execute('cat-secret');
+        if (res.stdout.toString() !== expected) throw new Error('instance secret mismatch');
+      },
+    };
+  }
+
+  function newExecutor(vm: TestVm, opts: Partial<SshExecutorOptions> = {}): SshExecutor {
+    const exr = new SshExecutor({
+      target: vm.server.address,
+      username: 'crunch',
+      privateKey: clientKey.private,
+      verifyHostKey: secretVerifier().verify,
+      connectTimeoutMs: 2000,
+      ...opts,
+    });
+    executors.push(exr);
+    return exr;
+  }
+
+  afterEach(async () => {
+    for (const e of executors.splice(0)) e.close();
+    for (const vm of vms) vm.releaseAll();
+    await Promise.all(vms.splice(0).map((vm) => vm.server.close()));
+  });
+
+  it('returns stdout, stderr and the exit code, and feeds stdin', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm);
+    const echo = await exr.execute('echo hello');
+    assert.equal(echo.stdout.toString(), 'hello\n');
+    assert.equal(echo.stderr.length, 0);
+    assert.equal(echo.exitCode, 0);
+
+    const err = await exr.execute('stderr oops');
+    assert.equal(err.stdout.toString(), 'out');
+    assert.equal(err.stderr.toString(), 'oops\n');
+
+    assert.equal((await exr.execute('exit 3')).exitCode, 3);
+
+    const big = Buffer.alloc(1 << 20, 'x');
+    const cat = await exr.execute('cat', { stdin: big });
+    assert.ok(cat.stdout.equals(big));
+    // Empty stdin is still closed: a command reading it sees EOF.
+    assert.equal((await exr.execute('cat')).stdout.length, 0);
+    assert.equal((await exr.execute('cat', { stdin: 'text' })).stdout.toString(), 'text');
+  });
+
+  it('sends env as quoted VAR=value prefixes that a shell reads back intact', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm);
+    const tricky = `it's a 'quoted'  value; $HOME "x" \\`;
+    // printenv, not "$FOO": prefix assignments reach the command's
+    // environment, not the expansion of its own arguments.
+    const res = await exr.execute('printenv FOO EMPTY', { env: { FOO: tricky, EMPTY: '' } });
+    assert.equal(res.stderr.toString(), '');
+    assert.equal(res.stdout.toString(), `${tricky}\n\n`);
+    const line = vm.seen.at(-1)?.command ?? '';
+    assert.ok(line.startsWith(`EMPTY='' FOO='it'\\''s a '\\''quoted'\\''  value; $HOME "x" \\' printenv FOO EMPTY`), line);
+    assert.deepEqual(vm.seen.at(-1)?.env, {}, 'no SSH env requests');
+    await assert.rejects(exr.execute('true', { env: { 'BAD NAME': 'x' } }), /invalid environment variable name/);
+  });
+
+  it('shares one connection among concurrent commands, connecting and verifying once', async () => {
+    const vm = await newVm();
+    const v = secretVerifier();
+    const exr = newExecutor(vm, { verifyHostKey: v.verify });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => exr.execute(`echo ${i}`)));
+    assert.deepEqual(
+      results.map((r) => r.stdout.toString()),
+      Array.from({ length: 20 }, (_, i) => `${i}\n`),
+    );
+    assert.equal(vm.callerCommands().length, 20);
+    assert.equal(vm.server.connectionCount(), 1);
+    assert.equal(v.calls.length, 1);
+  });
+
+  it('runs at most maxSessions commands at once', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm, { maxSessions: 3 });
+    let blockedCount = 0;
+    let threeBlocked!: () => void;
+    const three = new Promise<void>((resolve) => (threeBlocked = resolve));
+    vm.events.on('block', () => {
+      if (++blockedCount === 3) threeBlocked();
+    });
+    const all = Promise.all(Array.from({ length: 6 }, () => exr.execute('block')));
+    await three;
+    // Release one at a time: each release lets exactly one more start.
+    for (let next = 4; next <= 6; next++) {
+      const arrived = once(vm.events, 'block');
+      vm.releaseOne();
+      await arrived;
+      assert.equal(vm.running, 3);
+    }
+    vm.releaseAll();
+    await all;
+    assert.equal(vm.maxRunning, 3);
+    assert.equal(vm.callerCommands().length, 6);
+  });
+
+  it('verifies a host key once, through an executor that works before trust', async () => {
+    const vm = await newVm();
+    const v = secretVerifier();
+    const exr = newExecutor(vm, { verifyHostKey: v.verify });
+    await exr.execute('echo 1');
+    await exr.execute('echo 2');
+    assert.equal(v.calls.length, 1);
+    assert.ok(v.calls[0].equals(vm.server.hostPublicKey));
+    // The verifier's command ran before any of ours.
+    assert.deepEqual(
+      vm.seen.map((c) => c.command),
+      ['cat-secret', 'echo 1', 'echo 2'],
+    );
+  });
+
+  it('refuses a host key the verifier rejects, before running the caller’s command', async () => {
+    const vm = await newVm();
+    const v = secretVerifier('some other secret');
+    const exr = newExecutor(vm, { verifyHostKey: v.verify });
+    const fp = fingerprint(vm.server.hostPublicKey);
+    const attempts = await Promise.allSettled([exr.execute('echo a'), exr.execute('echo b'), exr.execute('echo c')]);
+    for (const a of attempts) {
+      assert.equal(a.status, 'rejected');
+      const err = (a as PromiseRejectedResult).reason as HostKeyRefusedError;
+      assert.ok(err instanceof HostKeyRefusedError, String(err));
+      assert.equal(err.fingerprint, fp);
+      assert.ok(err.message.includes(fp) && err.message.includes(vm.server.address), err.message);
+      assert.match(err.message, /instance secret mismatch/);
+      assert.match(String((err.cause as Error).message), /instance secret mismatch/);
+    }
+    assert.equal(v.calls.length, 1, 'concurrent callers wait on one verification');
+    assert.deepEqual(vm.callerCommands(), []);
+    // A later attempt verifies again (the secret may not have been written yet).
+    await assert.rejects(exr.execute('echo d'), HostKeyRefusedError);
+    assert.equal(v.calls.length, 2);
+    assert.deepEqual(vm.callerCommands(), []);
+  });
+
+  it('a connection lost during verification is retried, not reported as a refused key', async () => {
+    const vm = await newVm();
+    let calls = 0;
+    const exr = newExecutor(vm, {
+      verifyHostKey: async (_key, untrusted) => {
+        if (++calls === 1) vm.server.dropConnections();
+        const res = await untrusted.execute('cat-secret');
+        if (res.stdout.toString() !== SECRET) throw new Error('instance secret mismatch');
+      },
+    });
+    assert.equal((await exr.execute('echo ok')).stdout.toString(), 'ok\n');
+    assert.equal(calls, 2);
+  });
+
+  it('the untrusted executor stops working once verification is over', async () => {
+    const vm = await newVm();
+    let kept: Executor | undefined;
+    const exr = newExecutor(vm, {
+      verifyHostKey: async (_key, untrusted) => {
+        kept = untrusted;
+      },
+    });
+    await exr.execute('echo 1');
+    await assert.rejects(kept!.execute('echo 2'), /verification .* is over/);
+  });
+
+  it('verifies again when the host key changes, and refuses when the verifier says no', async () => {
+    const vm = await newVm();
+    let accept = true;
+    const calls: Buffer[] = [];
+    const exr = newExecutor(vm, {
+      verifyHostKey: async (key) => {
+        calls.push(key);
+        if (!accept) throw new Error('not this instance');
+      },
+    });
+    await exr.execute('echo 1');
+    await vm.server.restart({ hostKey: generateHostKey().private });
+    await exr.execute('echo 2');
+    assert.equal(calls.length, 2);
+    assert.ok(calls[1].equals(vm.server.hostPublicKey));
+    assert.ok(!calls[0].equals(calls[1]));
+
+    // Same key again after a drop: no new verification.
+    vm.server.dropConnections();
+    await exr.execute('echo 3');
+    assert.equal(calls.length, 2);
+
+    accept = false;
+    await vm.server.restart({ hostKey: generateHostKey().private });
+    const err = await exr.execute('echo 4').catch((e: unknown) => e);
+    assert.ok(err instanceof HostKeyRefusedError, String(err));
+    assert.equal(err.fingerprint, fingerprint(vm.server.hostPublicKey));
+    assert.deepEqual(vm.callerCommands(), ['echo 1', 'echo 2', 'echo 3']);
+  });
+
+  it('reconnects after the server drops the connection', async () => {
+    const vm = await newVm();
+    const v = secretVerifier();
+    const exr = newExecutor(vm, { verifyHostKey: v.verify });
+    await exr.execute('echo 0');
+    // Execute right after the drop, before the client can have noticed:
+    // the command must not be lost to the race.
+    for (let i = 1; i <= 5; i++) {
+      vm.server.dropConnections();
+      assert.equal((await exr.execute(`echo ${i}`)).stdout.toString(), `${i}\n`);
+    }
+    assert.equal(vm.server.connectionCount(), 1);
+    assert.equal(v.calls.length, 1);
+  });
+
+  it('rejects a command in flight when the connection drops', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm);
+    await exr.execute('echo warm');
+    const blocked = once(vm.events, 'block');
+    const pending = exr.execute('block');
+    await blocked;
+    vm.server.dropConnections();
+    const err = await pending.catch((e: unknown) => e);
+    assert.ok(err instanceof SshConnectionLostError, String(err));
+    assert.equal(err.started, true);
+    assert.match(err.message, /lost while the command was running/);
+    // And the next one reconnects.
+    assert.equal((await exr.execute('echo again')).stdout.toString(), 'again\n');
+  });
+
+  it('close() rejects commands in flight; later commands reconnect', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm);
+    const blocked = once(vm.events, 'block');
+    const pending = exr.execute('block');
+    await blocked;
+    exr.close();
+    await assert.rejects(pending, SshConnectionLostError);
+    assert.equal((await exr.execute('echo back')).stdout.toString(), 'back\n');
+  });
+
+  it('setTarget moves to the new address and drops the old connection', async () => {
+    const a = await newVm();
+    const b = await newVm();
+    const exr = newExecutor(a, { verifyHostKey: async () => undefined });
+    await exr.execute('echo on-a');
+    exr.setTarget(a.server.address); // unchanged: keeps the connection
+    assert.equal(a.server.connectionCount(), 1);
+    exr.setTarget(b.server.address);
+    await exr.execute('echo on-b');
+    assert.deepEqual(a.callerCommands(), ['echo on-a']);
+    assert.deepEqual(b.callerCommands(), ['echo on-b']);
+  });
+
+  it('times out a command and keeps the connection usable', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm, { commandTimeoutMs: 100 });
+    const blocked = once(vm.events, 'block');
+    const err = await exr.execute('block').catch((e: unknown) => e);
+    await blocked;
+    assert.ok(err instanceof CommandTimeoutError, String(err));
+    assert.equal(err.timeoutMs, 100);
+    assert.match(err.message, /timed out after 100 ms: block/);
+    await assert.rejects(exr.execute('sleep-ms 1000', { timeoutMs: 50 }), CommandTimeoutError);
+    assert.equal((await exr.execute('echo fine', { timeoutMs: 1000 })).stdout.toString(), 'fine\n');
+    assert.equal(vm.server.connectionCount(), 1);
+  });
+
+  it('fails with SshConnectError (authentication) when our key is not accepted', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm, { privateKey: generateHostKey().private });
+    const err = await exr.execute('echo x').catch((e: unknown) => e);
+    assert.ok(err instanceof SshConnectError, String(err));
+    assert.equal(err.kind, 'authentication');
+    assert.match(err.message, /authentication as "crunch" failed/);
+    assert.ok(err.message.includes(vm.server.address));
+  });
+
+  it('fails fast with SshConnectError (refused) when nothing listens', async () => {
+    const vm = await newVm();
+    await vm.server.close();
+    const exr = newExecutor(vm);
+    const started = performance.now();
+    const err = await exr.execute('echo x').catch((e: unknown) => e);
+    assert.ok(performance.now() - started < 1000);
+    assert.ok(err instanceof SshConnectError, String(err));
+    assert.equal(err.kind, 'refused');
+    assert.match(err.message, /connection refused/);
+    // The VM comes up: the same executor connects.
+    await vm.server.start();
+    assert.equal((await exr.execute('echo up')).stdout.toString(), 'up\n');
+  });
+
+  it('fails with SshConnectError (timeout) when the server never speaks SSH', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      const exr = new SshExecutor({
+        target: `127.0.0.1:${port}`,
+        username: 'crunch',
+        privateKey: clientKey.private,
+        verifyHostKey: async () => undefined,
+        connectTimeoutMs: 150,
+      });
+      executors.push(exr);
+      const err = await exr.execute('echo x').catch((e: unknown) => e);
+      assert.ok(err instanceof SshConnectError, String(err));
+      assert.equal(err.kind, 'timeout');
+      assert.match(err.message, /no SSH handshake within 150 ms/);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('without an address, rejects with SshConnectError until setTarget', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm, { target: '' });
+    const err = await exr.execute('echo x').catch((e: unknown) => e);
+    assert.ok(err instanceof SshConnectError, String(err));
+    assert.equal(err.kind, 'no-address');
+    exr.setTarget(vm.server.address);
+    assert.equal((await exr.execute('echo now')).stdout.toString(), 'now\n');
+    // A bare host gets defaultPort.
+    const exr2 = newExecutor(vm, { target: '127.0.0.1', defaultPort: vm.server.port });
+    assert.equal((await exr2.execute('echo port')).stdout.toString(), 'port\n');
+  });
+
+  it('refuses an unusable private key at construction', () => {
+    const base = { target: '127.0.0.1:22', username: 'u', verifyHostKey: async () => undefined };
+    assert.throws(() => new SshExecutor({ ...base, privateKey: 'not a key' }), /cannot parse the SSH private key/);
+    assert.throws(() => new SshExecutor({ ...base, privateKey: clientKey.public }), /is a public key/);
+  });
+
+  it('never logs env values or stdin', async () => {
+    const vm = await newVm();
+    const lines = new LineCollector();
+    const logger = createLogger({ level: 'debug', stream: lines });
+    const exr = newExecutor(vm, { logger });
+    await exr.execute('cat', { stdin: 'stdin-secret-0123456789', env: { ARVADOS_API_TOKEN: 'token-secret-0123456789' } });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const all = lines.lines.join('\n');
+    assert.match(all, /SSH execute/);
+    assert.match(all, /ARVADOS_API_TOKEN/);
+    assert.doesNotMatch(all, /token-secret|stdin-secret/);
+    assert.match(all, /SSH host key verified/);
+  });
+});
