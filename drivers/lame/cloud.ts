@@ -1,0 +1,242 @@
+/**
+ * The lame cloud: the provider-side state behind lame instance sets. Its VMs,
+ * their tags, the fault knobs and the seeded RNG live here, in a process-wide
+ * map keyed by cloud name (default: the InstanceSetID), so that a dispatcher
+ * stopped and started again inside the same process (tests, the demo) finds
+ * its VMs still running, exactly as it would in a real cloud.
+ *
+ * The test hooks in the style of the reference's stub driver are methods
+ * here (`failNextCreate`, `holdCreates`, `callCounts`, `listVMs`, ...) and on
+ * each VM (`dropConnections`, `break`, `crashCrunchRun`, `setBooted`).
+ */
+import { CapacityError, QuotaError } from '../../src/cloud/errors.js';
+import type { DriverContext, InstanceTags } from '../../src/cloud/types.js';
+import type { Timer } from '../../src/clock/index.js';
+import type { InstanceType } from '../../src/config/types.js';
+import { type LameParams, LameParamsError } from './params.js';
+import { Random } from './random.js';
+import { LameVM } from './vm.js';
+
+/** How many times each cloud API was called on this cloud (failed calls included). */
+export interface CallCounts {
+  create: number;
+  instances: number;
+  destroy: number;
+  setTags: number;
+}
+
+export class LameCloud {
+  /** Every random choice of this cloud; survives later factory calls so a seeded run stays repeatable. */
+  readonly rng: Random;
+  private readonly vms = new Map<string, LameVM>();
+  private readonly removalTimers = new Map<string, Timer>();
+  private nextId = 1;
+  /** Creates reserved but not finished: counted against QuotaMaxInstances. */
+  private pendingCreates = 0;
+  private readonly injectedCreateErrors: unknown[] = [];
+  private held: { promise: Promise<void>; release: () => void } | undefined;
+  private readonly calls: CallCounts = { create: 0, instances: 0, destroy: 0, setTags: 0 };
+
+  constructor(
+    readonly name: string,
+    /** The parameters in force: replaced by a later factory call, or by `configure()`. */
+    public params: LameParams,
+    /** Clock, logger and cluster of the latest factory call. */
+    public ctx: DriverContext,
+  ) {
+    this.rng = new Random(params.Seed);
+  }
+
+  // ------------------------------------------------------------ provider API (used by the instance set)
+
+  /** Creates a VM, applying the fault knobs in a fixed order: injected, ErrorRateCreate, capacity, quota. */
+  async createVM(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<LameVM> {
+    this.calls.create++;
+    while (this.held) await this.held.promise;
+    if (this.injectedCreateErrors.length > 0) throw this.injectedCreateErrors.shift();
+    // Draw every number this create needs now, whatever happens next, so a
+    // seeded run's later choices do not depend on which knobs are set.
+    const errorDraw = this.rng.next();
+    const bootTime = this.rng.between(this.params.MinBootTime, this.params.MaxBootTime);
+    const brokenDraw = this.rng.next();
+    if (errorDraw < this.params.ErrorRateCreate) {
+      throw new Error(`lame: create ${type.ProviderType} failed (injected by ErrorRateCreate)`);
+    }
+    if (this.params.CapacityErrorTypes.includes(type.ProviderType)) {
+      throw new CapacityError(`lame: insufficient capacity for instance type ${type.ProviderType}`, { instanceType: type.ProviderType });
+    }
+    const quota = this.params.QuotaMaxInstances;
+    if (quota > 0 && this.liveCount() + this.pendingCreates >= quota) {
+      throw new QuotaError(`lame: instance quota exceeded (QuotaMaxInstances ${quota})`);
+    }
+    const now = this.ctx.clock.now();
+    const bootAt = now + bootTime;
+    const vm = new LameVM(this, {
+      id: `lame-${this.nextId++}`,
+      instanceType: type,
+      imageId,
+      tags,
+      initCommand,
+      publicKey,
+      createdAt: now,
+      bootAt,
+      brokenAt: brokenDraw < this.params.BrokenRate ? bootAt + this.params.BrokenAfter : undefined,
+    });
+    this.pendingCreates++;
+    try {
+      await vm.start();
+    } finally {
+      this.pendingCreates--;
+    }
+    this.vms.set(vm.id, vm);
+    this.ctx.logger.info('lame: instance created', { Instance: vm.id, InstanceType: type.Name, Address: vm.address });
+    return vm;
+  }
+
+  /** The listed VMs carrying every tag in `filter`, in creation order. */
+  listMatching(filter: InstanceTags): LameVM[] {
+    this.calls.instances++;
+    return this.listVMs().filter((vm) => Object.entries(filter).every(([k, v]) => vm.tags[k] === v));
+  }
+
+  /** Replaces `vm`'s tags. Fails for a VM that is no longer listed, as a real cloud would. */
+  setTags(vm: LameVM, tags: InstanceTags): void {
+    this.calls.setTags++;
+    if (!this.vms.has(vm.id)) throw new Error(`lame: instance ${vm.id} not found`);
+    vm.tags = { ...tags };
+  }
+
+  /**
+   * Terminates `vm`: its processes vanish and its SSH server closes at once;
+   * it leaves the list DestroyDelay later. Destroying a VM that is already
+   * terminating or gone is not an error.
+   */
+  async destroyVM(vm: LameVM): Promise<void> {
+    this.calls.destroy++;
+    const fail = this.rng.chance(this.params.ErrorRateDestroy);
+    if (vm.state === 'terminated') return;
+    if (fail) throw new Error(`lame: destroy ${vm.id} failed (injected by ErrorRateDestroy)`);
+    this.ctx.logger.info('lame: instance destroyed', { Instance: vm.id });
+    await vm.terminate();
+    const delay = this.params.DestroyDelay;
+    if (delay <= 0) {
+      this.vms.delete(vm.id);
+      return;
+    }
+    this.removalTimers.set(
+      vm.id,
+      this.ctx.clock.setTimer(delay, () => {
+        this.removalTimers.delete(vm.id);
+        this.vms.delete(vm.id);
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------ test hooks
+
+  /** Every listed VM (terminating ones included until DestroyDelay passes), in creation order. */
+  listVMs(): LameVM[] {
+    return [...this.vms.values()];
+  }
+
+  /** A listed VM by id. */
+  vm(id: string): LameVM | undefined {
+    return this.vms.get(id);
+  }
+
+  /** Makes the next create fail with `err` (one-shot; several calls queue up, first in first out). */
+  failNextCreate(err: unknown): void {
+    this.injectedCreateErrors.push(err);
+  }
+
+  /** Makes every create wait (after being counted) until `releaseCreates()`. */
+  holdCreates(): void {
+    if (this.held) return;
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    this.held = { promise, release };
+  }
+
+  /** Lets held creates (and later ones) proceed. */
+  releaseCreates(): void {
+    const held = this.held;
+    this.held = undefined;
+    held?.release();
+  }
+
+  /** A copy of the call counters. */
+  callCounts(): CallCounts {
+    return { ...this.calls };
+  }
+
+  /**
+   * Changes knobs at run time (fault injection in the middle of a test).
+   * Transport cannot change: existing VMs were built for the old one.
+   */
+  configure(changes: Partial<LameParams>): void {
+    if (changes.Transport !== undefined && changes.Transport !== this.params.Transport) {
+      throw new LameParamsError(`DriverParameters.Transport: cloud ${this.name} already uses ${this.params.Transport}`);
+    }
+    this.params = { ...this.params, ...changes };
+  }
+
+  /** Closes every VM's server and forgets every VM; used by `resetLameClouds`. */
+  async shutdown(): Promise<void> {
+    this.releaseCreates();
+    for (const t of this.removalTimers.values()) t.cancel();
+    this.removalTimers.clear();
+    const vms = this.listVMs();
+    this.vms.clear();
+    await Promise.all(vms.map((vm) => vm.terminate()));
+  }
+
+  private liveCount(): number {
+    let n = 0;
+    for (const vm of this.vms.values()) if (vm.state !== 'terminated') n++;
+    return n;
+  }
+}
+
+const clouds = new Map<string, LameCloud>();
+
+/**
+ * The cloud named by `params.CloudName` (default: the InstanceSetID),
+ * created on first use. A later call for the same name keeps the VMs, tags
+ * and RNG state and adopts the new parameters and context, as a restarted
+ * dispatcher with the same config would see; a different Transport is
+ * refused.
+ */
+export function lameCloudFor(params: LameParams, ctx: DriverContext): LameCloud {
+  const name = params.CloudName ?? ctx.instanceSetId;
+  const existing = clouds.get(name);
+  if (!existing) {
+    const cloud = new LameCloud(name, params, ctx);
+    clouds.set(name, cloud);
+    return cloud;
+  }
+  if (existing.params.Transport !== params.Transport) {
+    throw new LameParamsError(
+      `DriverParameters.Transport: lame cloud ${JSON.stringify(name)} already exists with Transport ${existing.params.Transport}`,
+    );
+  }
+  existing.params = params;
+  existing.ctx = ctx;
+  return existing;
+}
+
+/** The cloud of that name, if any instance set has used it. */
+export function getLameCloud(name: string): LameCloud | undefined {
+  return clouds.get(name);
+}
+
+/** Every lame cloud in this process. */
+export function lameClouds(): LameCloud[] {
+  return [...clouds.values()];
+}
+
+/** Closes every VM of every lame cloud and forgets them all: for test cleanup. */
+export async function resetLameClouds(): Promise<void> {
+  const all = [...clouds.values()];
+  clouds.clear();
+  await Promise.all(all.map((c) => c.shutdown()));
+}

@@ -1,0 +1,339 @@
+/**
+ * The emulated crunch-run: its command line (`--list`, `--kill`,
+ * `--detach --stdin-config`) and its background process, which moves the
+ * container Locked -> Running -> Complete/Cancelled through the controller's
+ * real HTTP API, as the real crunch-run does (lib/crunchrun/background.go and
+ * crunchrun.go in the reference).
+ *
+ * Each process stands for both the crunch-run process and its lockfile
+ * (`/var/lock/crunch-run-UUID.lock`), because `--list` reports on lockfiles:
+ *
+ * | process | lock       | `--list` prints | and then                           |
+ * | ------- | ---------- | --------------- | ---------------------------------- |
+ * | alive   | held       | `UUID`          |                                    |
+ * | dead    | held       | `UUID stale`    | (a crashed crunch-run whose child, e.g. arv-mount, still holds the lock) |
+ * | dead    | released   | nothing         | the lockfile is removed            |
+ */
+import type { CrunchRunConfig } from '../../src/arvados/types.js';
+import type { Timer } from '../../src/clock/index.js';
+import type { Logger } from '../../src/log.js';
+import { ControllerApi } from './api.js';
+import type { CommandResult } from './sshd.js';
+import type { LameVM } from './vm.js';
+
+/** Where the real crunch-run keeps the price history `--list` receives on stdin. */
+export const PRICES_FILE = '/var/lock/crunch-run-prices.json';
+
+/** How long `--kill` waits for the process to die before saying it is still alive (as the reference). */
+export const KILL_WAIT_MS = 1000;
+
+// ------------------------------------------------------------ command line
+
+export interface CrunchRunArgs {
+  list: boolean;
+  detach: boolean;
+  stdinConfig: boolean;
+  /** Signal number for `--kill`; -1 when not given. */
+  kill: number;
+  runtimeEngine: string | undefined;
+  /** Arguments after the flags: the container UUID. */
+  positional: string[];
+}
+
+/** Flags that take a value; every other flag is a boolean (or an ignored `--name=value`). */
+const VALUE_FLAGS = new Set(['kill', 'runtime-engine']);
+
+/**
+ * Parses crunch-run's arguments with Go `flag` rules: `-name` and `--name`
+ * alike, values as `-name=v` or `-name v`, flags end at the first non-flag
+ * or `--`. Unknown flags (from CrunchRunArgumentsList) are accepted and
+ * ignored when they are `--name` or `--name=value`. Throws on a bad `--kill`.
+ */
+export function parseCrunchRunArgs(args: readonly string[]): CrunchRunArgs {
+  const out: CrunchRunArgs = { list: false, detach: false, stdinConfig: false, kill: -1, runtimeEngine: undefined, positional: [] };
+  let i = 0;
+  for (; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--') {
+      i++;
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') break;
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    let value = eq >= 0 ? body.slice(eq + 1) : undefined;
+    if (VALUE_FLAGS.has(name) && value === undefined) {
+      if (i + 1 >= args.length) throw new Error(`flag needs an argument: -${name}`);
+      value = args[++i];
+    }
+    const on = value === undefined || value === 'true' || value === '1';
+    switch (name) {
+      case 'list':
+        out.list = on;
+        break;
+      case 'detach':
+        out.detach = on;
+        break;
+      case 'stdin-config':
+        out.stdinConfig = on;
+        break;
+      case 'kill':
+        if (!/^\d+$/.test(value!)) throw new Error(`invalid value ${JSON.stringify(value)} for flag -kill: parse error`);
+        out.kill = Number(value);
+        break;
+      case 'runtime-engine':
+        out.runtimeEngine = value;
+        break;
+      default:
+      // Other crunch-run flags change nothing in the emulation.
+    }
+  }
+  out.positional = args.slice(i);
+  return out;
+}
+
+/** Runs `crunch-run ARGS` on `vm` (the caller has checked that crunch-run is installed and the VM booted). */
+export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buffer): Promise<CommandResult> {
+  let parsed: CrunchRunArgs;
+  try {
+    parsed = parseCrunchRunArgs(args);
+  } catch (err) {
+    return { stderr: `${(err as Error).message}\n`, exitCode: 2 };
+  }
+  if (parsed.list) return list(vm, stdin);
+  if (parsed.kill >= 0) return kill(vm, parsed.positional[0], parsed.kill);
+  if (parsed.detach) return detach(vm, parsed.positional[0], stdin, parsed.stdinConfig);
+  return { stderr: 'lame crunch-run: only --list, --kill and --detach are emulated\n', exitCode: 2 };
+}
+
+function list(vm: LameVM, stdin: Buffer): CommandResult {
+  if (stdin.length > 0) vm.files.set(PRICES_FILE, Buffer.from(stdin));
+  const lines: string[] = [];
+  if (vm.reportsBroken) lines.push('broken');
+  for (const uuid of [...vm.processes.keys()].sort()) {
+    const proc = vm.processes.get(uuid)!;
+    if (!proc.lockHeld) {
+      // Nobody holds the lock: the reference deletes the abandoned lockfile.
+      vm.processes.delete(uuid);
+    } else {
+      lines.push(proc.alive ? uuid : `${uuid} stale`);
+    }
+  }
+  return { stdout: lines.map((l) => `${l}\n`).join(''), exitCode: 0 };
+}
+
+async function kill(vm: LameVM, uuid: string | undefined, signal: number): Promise<CommandResult> {
+  if (!uuid) return { stderr: 'crunch-run --kill: missing container UUID\n', exitCode: 2 };
+  const proc = vm.processes.get(uuid);
+  if (!proc) return { exitCode: 0 }; // no lockfile: never ran here
+  const gone = { stderr: `${uuid}: pid ${proc.pid}: os: process already finished\n`, exitCode: 0 };
+  if (!proc.alive) return gone;
+  proc.signal(signal);
+  if (proc.alive) {
+    const clock = vm.cloud.ctx.clock;
+    const stopWaiting = new AbortController();
+    await Promise.race([proc.exited, clock.sleep(KILL_WAIT_MS, stopWaiting.signal).catch(() => undefined)]);
+    stopWaiting.abort();
+  }
+  if (!proc.alive) return gone;
+  return {
+    stderr: `${uuid}: pid ${proc.pid}: sent signal ${signal} (${signalName(signal)}) but process is still alive\n`,
+    exitCode: 1,
+  };
+}
+
+function signalName(signal: number): string {
+  return { 0: 'signal 0', 1: 'hangup', 2: 'interrupt', 9: 'killed', 15: 'terminated' }[signal] ?? `signal ${signal}`;
+}
+
+function detach(vm: LameVM, uuid: string | undefined, stdin: Buffer, stdinConfig: boolean): CommandResult {
+  if (!uuid) return { stderr: 'crunch-run --detach: missing container UUID\n', exitCode: 2 };
+  const existing = vm.processes.get(uuid);
+  if (existing?.lockHeld) {
+    return { stderr: `lock /var/lock/crunch-run-${uuid}.lock: resource temporarily unavailable\n`, exitCode: 1 };
+  }
+  const rng = vm.cloud.rng;
+  const params = vm.cloud.params;
+  // Every random choice of this run is made now, so a seeded run does not
+  // depend on how fast the controller answers.
+  const crashes = rng.chance(params.CrunchRunCrashRate);
+  const crashPoint = rng.next();
+  const runMs = rng.between(params.MinRunTime, params.MaxRunTime);
+  const proc = new CrunchRunProcess(vm, uuid, vm.allocatePid(), {
+    config: stdinConfig ? stdin.toString('utf8') : undefined,
+    crashAfterFraction: crashes ? crashPoint : undefined,
+    defaultRunMs: runMs,
+  });
+  vm.processes.set(uuid, proc);
+  proc.start();
+  return { stdout: `${JSON.stringify({ UUID: uuid, PID: proc.pid })}\n`, exitCode: 0 };
+}
+
+// ------------------------------------------------------------ the process
+
+/** Where a process is in its life; tests wait for `running` before moving a manual clock. */
+export type ProcessPhase = 'starting' | 'running' | 'finishing' | 'exited';
+
+export interface ProcessPlan {
+  /** The JSON given with --stdin-config (undefined: none was given). */
+  config: string | undefined;
+  /** Crash this fraction of the way through the run; undefined: no crash. */
+  crashAfterFraction: number | undefined;
+  /** Run time for a container whose command says nothing about it. */
+  defaultRunMs: number;
+}
+
+/** How long the container runs and how it exits, from its `command`. */
+export function runPlan(command: unknown, defaultRunMs: number): { runMs: number; exitCode: number } {
+  if (Array.isArray(command)) {
+    if (command[0] === 'false' && command.length === 1) return { runMs: 0, exitCode: 1 };
+    if (command[0] === 'sleep' && command.length === 2 && /^\d+(\.\d+)?$/.test(String(command[1]))) {
+      return { runMs: Number(command[1]) * 1000, exitCode: 0 };
+    }
+  }
+  return { runMs: defaultRunMs, exitCode: 0 };
+}
+
+function apiSettings(configJson: string | undefined): { apiHost: string; token: string; insecure: boolean } {
+  if (configJson === undefined) throw new Error('no --stdin-config: the lame crunch-run needs its config on stdin');
+  let config: Partial<CrunchRunConfig>;
+  try {
+    config = JSON.parse(configJson) as Partial<CrunchRunConfig>;
+  } catch (err) {
+    throw new Error(`config on stdin is not JSON: ${(err as Error).message}`);
+  }
+  const env = config.Env ?? ({} as Partial<CrunchRunConfig['Env']>);
+  if (!env.ARVADOS_API_HOST || !env.ARVADOS_API_TOKEN) throw new Error('config on stdin lacks Env.ARVADOS_API_HOST or Env.ARVADOS_API_TOKEN');
+  const flag = env.ARVADOS_API_HOST_INSECURE ?? env.ARVADOS_API_INSECURE ?? '';
+  return { apiHost: env.ARVADOS_API_HOST, token: env.ARVADOS_API_TOKEN, insecure: flag !== '' && flag !== '0' && flag !== 'false' };
+}
+
+export class CrunchRunProcess {
+  /** The crunch-run process exists. */
+  alive = true;
+  /** Its lockfile's lock is held (by it, or after a crash by its leftover children). */
+  lockHeld = true;
+  phase: ProcessPhase = 'starting';
+  /** Resolves when the process dies (exit, crash, or VM termination). */
+  readonly exited: Promise<void>;
+  /** Set once a signal has been delivered (after KillDelay): the run is being cancelled. */
+  private terminating = false;
+  private signalled = false;
+  private resolveExited!: () => void;
+  /** Wakes the run's sleep when a signal arrives. */
+  private readonly wake = new AbortController();
+  /** Stops everything, HTTP retries included, when the process dies. */
+  private readonly death = new AbortController();
+  private readonly timers: Timer[] = [];
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly vm: LameVM,
+    readonly uuid: string,
+    readonly pid: number,
+    private readonly plan: ProcessPlan,
+  ) {
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    this.logger = vm.logger.child({ ContainerUUID: uuid, PID: pid });
+  }
+
+  start(): void {
+    void this.main();
+  }
+
+  /** Delivers `signal` (after KillDelay). crunch-run then cancels the container and exits. */
+  signal(signal: number): void {
+    if (!this.alive || signal === 0 || this.signalled) return;
+    this.signalled = true;
+    const deliver = (): void => {
+      if (!this.alive) return;
+      this.terminating = true;
+      this.wake.abort();
+    };
+    const delay = this.vm.cloud.params.KillDelay;
+    if (delay > 0) this.timers.push(this.vm.cloud.ctx.clock.setTimer(delay, deliver));
+    else deliver();
+  }
+
+  /** Dies without updating the container; the lock stays held `staleLockMs` longer. */
+  crash(staleLockMs: number): void {
+    if (!this.alive) return;
+    this.logger.info('lame: crunch-run crashed', { StaleLockMs: staleLockMs });
+    this.die();
+    if (staleLockMs > 0) {
+      this.timers.push(this.vm.cloud.ctx.clock.setTimer(staleLockMs, () => (this.lockHeld = false)));
+    } else {
+      this.lockHeld = false;
+    }
+  }
+
+  /** The VM went away: the process and its lock vanish at once. */
+  vanish(): void {
+    for (const t of this.timers.splice(0)) t.cancel();
+    this.lockHeld = false;
+    this.die();
+  }
+
+  private die(): void {
+    if (!this.alive) return;
+    for (const t of this.timers.splice(0)) t.cancel();
+    this.alive = false;
+    this.phase = 'exited';
+    this.death.abort();
+    this.wake.abort();
+    this.resolveExited();
+  }
+
+  /** Normal exit: the lock goes with the process. */
+  private exit(): void {
+    if (!this.alive) return;
+    this.lockHeld = false;
+    this.die();
+  }
+
+  private async main(): Promise<void> {
+    const clock = this.vm.cloud.ctx.clock;
+    try {
+      if (this.vm.reportsBroken) throw new Error('the VM is broken; not starting the container');
+      const api = new ControllerApi(apiSettings(this.plan.config), clock, this.logger, this.death.signal);
+      const ctr = await api.getContainer(this.uuid);
+      if (!this.alive) return;
+      if (ctr.state !== 'Locked') throw new Error(`container state is ${String(ctr.state)}, not Locked`);
+      if (this.terminating) return await this.cancel(api);
+      const { runMs, exitCode } = runPlan(ctr.command, this.plan.defaultRunMs);
+      await api.updateContainer(this.uuid, { state: 'Running' });
+      if (!this.alive) return;
+      if (this.terminating) return await this.cancel(api);
+      const crashAt = this.plan.crashAfterFraction === undefined ? undefined : runMs * this.plan.crashAfterFraction;
+      this.phase = 'running';
+      this.logger.debug('lame: container running', { RunMs: runMs });
+      // A zero-length run must not wait for a manual clock to be moved.
+      const sleepMs = crashAt ?? runMs;
+      if (sleepMs > 0) await clock.sleep(sleepMs, this.wake.signal).catch(() => undefined);
+      if (!this.alive) return;
+      if (this.terminating) return await this.cancel(api);
+      if (crashAt !== undefined) {
+        this.crash(this.vm.cloud.params.StaleLockTime);
+        return;
+      }
+      this.phase = 'finishing';
+      await api.updateContainer(this.uuid, { state: 'Complete', exit_code: exitCode });
+      this.logger.info('lame: container complete', { ExitCode: exitCode });
+    } catch (err) {
+      if (this.alive) this.logger.warn('lame: crunch-run exiting after an error', { error: (err as Error).message });
+    } finally {
+      this.exit();
+    }
+  }
+
+  /** SIGTERM: cancel the container if it is still ours to cancel, then exit. */
+  private async cancel(api: ControllerApi): Promise<void> {
+    this.phase = 'finishing';
+    const ctr = await api.getContainer(this.uuid);
+    if (ctr.state === 'Locked' || ctr.state === 'Running') {
+      await api.updateContainer(this.uuid, { state: 'Cancelled' });
+      this.logger.info('lame: container cancelled after a signal');
+    }
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The lame cloud driver: an in-memory cloud whose VMs are real SSH servers
+ * on 127.0.0.1 (or, with `Transport: inprocess`, handlers called directly)
+ * that emulate what the dispatcher runs on a worker: the boot probe, the
+ * instance secret, runner deployment and crunch-run, which reports container
+ * progress to the controller over its real HTTP API. It exists for tests,
+ * the demo and the simulator; README.md beside this file lists its
+ * parameters.
+ *
+ * The lead registers it: `registerDriver(LAME_DRIVER_NAME, async () => lameDriver)`.
+ */
+import type { DriverFactory } from '../../src/cloud/types.js';
+import { lameCloudFor } from './cloud.js';
+import { LameInstanceSet } from './instance-set.js';
+import { parseLameParams } from './params.js';
+
+/** The name under `Containers.CloudVMs.Driver`. */
+export const LAME_DRIVER_NAME = 'lame';
+
+/**
+ * Builds a lame instance set from DriverParameters (validated; errors name
+ * the parameter). Calls with the same cloud name (CloudName, default the
+ * InstanceSetID) share one cloud: its VMs and tags outlive any instance set.
+ */
+export const lameDriver: DriverFactory = (params, ctx) => {
+  const parsed = parseLameParams(params);
+  return new LameInstanceSet(lameCloudFor(parsed, ctx), ctx);
+};
+
+export { type CallCounts, getLameCloud, LameCloud, lameClouds, resetLameClouds } from './cloud.js';
+export { type CrunchRunProcess, type ProcessPhase } from './crunch-run.js';
+export { InProcessExecutor } from './inprocess.js';
+export { LameInstance, LameInstanceSet } from './instance-set.js';
+export { DEFAULT_PARAMS, type LameParams, LameParamsError, type LameTransport, parseDuration, parseLameParams } from './params.js';
+export { LameVM } from './vm.js';

@@ -1,0 +1,93 @@
+/**
+ * The lame driver's InstanceSet and Instance: thin views of a LameCloud. An
+ * Instance is a snapshot (tags as of the list or create that produced it),
+ * like a real provider's API record; the VM behind it keeps living and
+ * changing.
+ */
+import { HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
+import type { DriverContext, Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
+import type { InstanceType } from '../../src/config/types.js';
+import type { Executor } from '../../src/ssh/executor.js';
+import type { LameCloud } from './cloud.js';
+import { InProcessExecutor } from './inprocess.js';
+import type { LameVM } from './vm.js';
+
+export class LameInstance implements Instance {
+  readonly id: string;
+  readonly providerType: string;
+  readonly tags: InstanceTags;
+  readonly address: string;
+  readonly remoteUser: string;
+
+  constructor(
+    /** Test hook: the VM behind this instance. */
+    readonly vm: LameVM,
+  ) {
+    this.id = vm.id;
+    this.providerType = vm.instanceType.ProviderType;
+    this.tags = { ...vm.tags };
+    this.address = vm.address;
+    this.remoteUser = vm.remoteUser;
+  }
+
+  async setTags(tags: InstanceTags): Promise<void> {
+    this.vm.cloud.setTags(this.vm, tags);
+  }
+
+  destroy(): Promise<void> {
+    return this.vm.cloud.destroyVM(this.vm);
+  }
+
+  /**
+   * The lame cloud publishes no host keys (as most real clouds do not), so
+   * the dispatcher must fall back to the InstanceSecret check, which the VM
+   * supports through its init command.
+   */
+  async verifyHostKey(): Promise<void> {
+    throw new HostKeyVerificationNotImplemented();
+  }
+}
+
+export class LameInstanceSet implements InstanceSet {
+  private stopped = false;
+
+  constructor(
+    /** Test hook: the cloud behind this instance set. */
+    readonly cloud: LameCloud,
+    private readonly ctx: DriverContext,
+  ) {}
+
+  /** The InstanceSetID this instance set was built for. */
+  get instanceSetId(): string {
+    return this.ctx.instanceSetId;
+  }
+
+  async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {
+    this.checkRunning();
+    const vm = await this.cloud.createVM(type, imageId, tags, initCommand, publicKey);
+    return new LameInstance(vm);
+  }
+
+  async instances(tagFilter: InstanceTags): Promise<Instance[]> {
+    this.checkRunning();
+    return this.cloud.listMatching(tagFilter).map((vm) => new LameInstance(vm));
+  }
+
+  /** Leaves every VM running (the next instance set for this cloud adopts them); later calls fail. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * With `Transport: inprocess`, an executor that calls the VM's command
+   * handler directly; with `ssh`, undefined (the pool connects over SSH).
+   */
+  executorFor(instance: Instance): Executor | undefined {
+    if (this.cloud.params.Transport !== 'inprocess') return undefined;
+    return new InProcessExecutor(this.cloud, instance.id, instance.remoteUser || this.cloud.params.AdminUsername);
+  }
+
+  private checkRunning(): void {
+    if (this.stopped) throw new Error('lame: instance set used after stop()');
+  }
+}

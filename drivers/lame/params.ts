@@ -1,0 +1,194 @@
+/**
+ * The lame driver's `DriverParameters`: parsed and validated once, with an
+ * error naming the parameter for anything wrong, and unknown names rejected
+ * (a typo in a fault knob would otherwise silently test nothing).
+ */
+import { parseDuration as parseGoDuration } from '../../src/config/units.js';
+
+/** How the dispatcher reaches the VMs. */
+export type LameTransport = 'ssh' | 'inprocess';
+
+/** Validated parameters; durations in ms, rates in [0, 1]. */
+export interface LameParams {
+  /** Boot time of each VM is drawn from [MinBootTime, MaxBootTime]. */
+  MinBootTime: number;
+  MaxBootTime: number;
+  /** Run time of a container whose command is not `sleep N` / `false`, drawn from [MinRunTime, MaxRunTime]. */
+  MinRunTime: number;
+  MaxRunTime: number;
+  /** Fraction of create calls that fail with a plain Error. */
+  ErrorRateCreate: number;
+  /** Fraction of destroy calls that fail with a plain Error. */
+  ErrorRateDestroy: number;
+  /** Creates beyond this many live VMs fail with QuotaError; 0 = no quota. */
+  QuotaMaxInstances: number;
+  /** Provider types whose create always fails with CapacityError for that type. */
+  CapacityErrorTypes: string[];
+  /** Chance that a crunch-run process dies mid-run without updating its container. */
+  CrunchRunCrashRate: number;
+  /**
+   * How long a crashed crunch-run's lock stays held by its leftover children
+   * (a stuck arv-mount), during which `--list` prints `UUID stale`. 0: the
+   * lock is released at once and the next `--list` removes the lockfile.
+   */
+  StaleLockTime: number;
+  /** Chance per VM that it starts reporting `broken` BrokenAfter after boot. */
+  BrokenRate: number;
+  BrokenAfter: number;
+  /** How long a signalled crunch-run takes to start shutting down (then it PUTs Cancelled and exits). */
+  KillDelay: number;
+  /** How long a destroyed VM stays in the instance list (its SSH server closes at once). */
+  DestroyDelay: number;
+  /** Seed for every random choice; undefined = a random seed. */
+  Seed: number | undefined;
+  Transport: LameTransport;
+  /** The remote user (`Instance.remoteUser`). Not root, so commands arrive with `sudo`. */
+  AdminUsername: string;
+  /** Extra public keys every VM accepts besides the one given to create (an image's baked-in keys). */
+  AuthorizedKeys: string[];
+  /**
+   * The name of the cloud (its VMs live in a process-wide map under this
+   * name). Default: the InstanceSetID, so a restarted dispatcher finds its
+   * VMs; give two instance sets the same CloudName to let them share a cloud.
+   */
+  CloudName: string | undefined;
+}
+
+export const DEFAULT_PARAMS: Readonly<LameParams> = {
+  MinBootTime: 1000,
+  MaxBootTime: 3000,
+  MinRunTime: 5000,
+  MaxRunTime: 20000,
+  ErrorRateCreate: 0,
+  ErrorRateDestroy: 0,
+  QuotaMaxInstances: 0,
+  CapacityErrorTypes: [],
+  CrunchRunCrashRate: 0,
+  StaleLockTime: 0,
+  BrokenRate: 0,
+  BrokenAfter: 10000,
+  KillDelay: 0,
+  DestroyDelay: 0,
+  Seed: undefined,
+  Transport: 'ssh',
+  AdminUsername: 'crunch',
+  AuthorizedKeys: [],
+  CloudName: undefined,
+};
+
+/** A DriverParameters value the lame driver cannot use; the message names the parameter. */
+export class LameParamsError extends Error {
+  override name = 'LameParamsError';
+}
+
+/**
+ * A duration parameter in ms: a Go duration string ("1s", "1m30s", "0"; the
+ * config loader's parser) or a number, taken as ms, for programmatic use.
+ * Throws an Error saying what was expected.
+ */
+export function parseDuration(value: unknown): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw new Error(`expected a non-negative duration, got ${value}`);
+    return value;
+  }
+  if (typeof value !== 'string') throw new Error(`expected a duration like "10s", got ${JSON.stringify(value)}`);
+  const ms = parseGoDuration(value.trim());
+  if (ms < 0) throw new Error(`expected a non-negative duration, got ${JSON.stringify(value)}`);
+  return ms;
+}
+
+type Parser<T> = (value: unknown) => T;
+
+const duration: Parser<number> = parseDuration;
+
+const rate: Parser<number> = (v) => {
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new Error(`expected a number from 0 to 1, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const count: Parser<number> = (v) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`expected a non-negative integer, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const seed: Parser<number | undefined> = (v) => {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`expected an integer, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const name: Parser<string> = (v) => {
+  if (typeof v !== 'string' || v === '') throw new Error(`expected a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const optionalName: Parser<string | undefined> = name;
+
+const username: Parser<string> = (v) => {
+  if (typeof v !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(v)) throw new Error(`expected a user name, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const stringList: Parser<string[]> = (v) => {
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new Error(`expected a list of strings, got ${JSON.stringify(v)}`);
+  return [...(v as string[])];
+};
+
+const transport: Parser<LameTransport> = (v) => {
+  if (v !== 'ssh' && v !== 'inprocess') throw new Error(`expected "ssh" or "inprocess", got ${JSON.stringify(v)}`);
+  return v;
+};
+
+const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
+  MinBootTime: duration,
+  MaxBootTime: duration,
+  MinRunTime: duration,
+  MaxRunTime: duration,
+  ErrorRateCreate: rate,
+  ErrorRateDestroy: rate,
+  QuotaMaxInstances: count,
+  CapacityErrorTypes: stringList,
+  CrunchRunCrashRate: rate,
+  StaleLockTime: duration,
+  BrokenRate: rate,
+  BrokenAfter: duration,
+  KillDelay: duration,
+  DestroyDelay: duration,
+  Seed: seed,
+  Transport: transport,
+  AdminUsername: username,
+  AuthorizedKeys: stringList,
+  CloudName: optionalName,
+};
+
+/**
+ * Validates `raw` (the YAML `DriverParameters` mapping) and fills in
+ * defaults. Throws LameParamsError naming the first bad parameter as
+ * `DriverParameters.<Name>`.
+ */
+export function parseLameParams(raw: Record<string, unknown> | undefined | null): LameParams {
+  const out: LameParams = { ...DEFAULT_PARAMS, CapacityErrorTypes: [], AuthorizedKeys: [] };
+  const values = raw ?? {};
+  if (typeof values !== 'object' || Array.isArray(values)) throw new LameParamsError('DriverParameters: expected a mapping');
+  for (const [key, value] of Object.entries(values)) {
+    if (!Object.hasOwn(PARSERS, key)) {
+      throw new LameParamsError(`DriverParameters.${key}: unknown parameter for the lame driver (known: ${Object.keys(PARSERS).join(', ')})`);
+    }
+    if (value === undefined || value === null) continue;
+    const k = key as keyof LameParams;
+    try {
+      (out as unknown as Record<string, unknown>)[k] = PARSERS[k](value);
+    } catch (err) {
+      throw new LameParamsError(`DriverParameters.${key}: ${(err as Error).message}`);
+    }
+  }
+  for (const [min, max] of [
+    ['MinBootTime', 'MaxBootTime'],
+    ['MinRunTime', 'MaxRunTime'],
+  ] as const) {
+    // Only one bound given: the other follows, so "MaxBootTime: 0" means instant boot.
+    if (values[min] === undefined && out[min] > out[max]) out[min] = out[max];
+    if (values[max] === undefined && out[max] < out[min]) out[max] = out[min];
+    if (out[min] > out[max]) throw new LameParamsError(`DriverParameters.${max}: must not be less than ${min}`);
+  }
+  return out;
+}

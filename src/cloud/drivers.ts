@@ -1,0 +1,7 @@
+/**
+ * The drivers this build knows, by their `Containers.CloudVMs.Driver` name.
+ * Each is imported only when configured.
+ */
+import { registerDriver } from './registry.js';
+
+registerDriver('lame', async () => (await import('../../drivers/lame/index.js')).lameDriver);

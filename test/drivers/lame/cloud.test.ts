@@ -1,0 +1,255 @@
+/**
+ * The lame cloud's knobs and hooks: parameters, quota, capacity, seeded
+ * error rates, destroy delay, held creates, and VMs that outlive an
+ * instance set (a dispatcher restart in the same process). In-process
+ * transport and a manual clock unless a test says otherwise.
+ */
+import assert from 'node:assert/strict';
+import { asCapacityError, isCapacityError, isQuotaError, isRateLimitError } from '../../../src/cloud/errors.js';
+import type { DriverContext } from '../../../src/cloud/types.js';
+import { ManualClock } from '../../../src/clock/index.js';
+import { CommandTimeoutError, SshConnectError } from '../../../src/ssh/errors.js';
+import {
+  DEFAULT_PARAMS,
+  getLameCloud,
+  type LameInstance,
+  lameDriver,
+  type LameInstanceSet,
+  LameParamsError,
+  parseDuration,
+  parseLameParams,
+  resetLameClouds,
+} from '../../../drivers/lame/index.js';
+import { createArgs, DISPATCH_KEY, LARGE, makeContext, SMALL } from './helpers.js';
+
+describe('lame driver parameters', () => {
+  it('defaults suit a demo', () => {
+    const p = parseLameParams({});
+    assert.deepEqual(p, { ...DEFAULT_PARAMS });
+    assert.equal(p.MinBootTime, 1000);
+    assert.equal(p.MaxRunTime, 20_000);
+    assert.equal(p.Transport, 'ssh');
+    assert.equal(p.AdminUsername, 'crunch');
+  });
+
+  it('parses Go durations and numbers of ms', () => {
+    assert.equal(parseDuration('1m30s'), 90_000);
+    assert.equal(parseDuration('1.5h'), 5_400_000);
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('0'), 0);
+    assert.equal(parseDuration(42), 42);
+    for (const bad of ['', '10', '1x', 's', '-1s', 'abc', '1s2']) assert.throws(() => parseDuration(bad), Error, bad);
+    const p = parseLameParams({ MinBootTime: '2s', MaxBootTime: '1m', MinRunTime: 0, MaxRunTime: '0' });
+    assert.deepEqual([p.MinBootTime, p.MaxBootTime, p.MinRunTime, p.MaxRunTime], [2000, 60_000, 0, 0]);
+  });
+
+  it('rejects bad values, naming the parameter', () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ Bogus: 1 }, /DriverParameters\.Bogus: unknown parameter/],
+      [{ ErrorRateCreate: 1.5 }, /DriverParameters\.ErrorRateCreate: expected a number from 0 to 1/],
+      [{ ErrorRateDestroy: '0.1' }, /DriverParameters\.ErrorRateDestroy/],
+      [{ MinBootTime: 'soon' }, /DriverParameters\.MinBootTime: invalid duration/],
+      [{ MinRunTime: '10s', MaxRunTime: '5s' }, /DriverParameters\.MaxRunTime: must not be less than MinRunTime/],
+      [{ QuotaMaxInstances: -1 }, /DriverParameters\.QuotaMaxInstances/],
+      [{ CapacityErrorTypes: 'm5.large' }, /DriverParameters\.CapacityErrorTypes: expected a list of strings/],
+      [{ Transport: 'carrier-pigeon' }, /DriverParameters\.Transport: expected "ssh" or "inprocess"/],
+      [{ Seed: 1.5 }, /DriverParameters\.Seed/],
+      [{ AdminUsername: 'Not A User' }, /DriverParameters\.AdminUsername/],
+    ];
+    for (const [params, re] of cases) assert.throws(() => parseLameParams(params), (e: unknown) => e instanceof LameParamsError && re.test(e.message));
+  });
+
+  it('lets one bound imply the other', () => {
+    assert.deepEqual([parseLameParams({ MaxBootTime: 0 }).MinBootTime, parseLameParams({ MaxBootTime: 0 }).MaxBootTime], [0, 0]);
+    assert.equal(parseLameParams({ MinRunTime: '1m' }).MaxRunTime, 60_000);
+  });
+
+  it('the factory throws for bad parameters', () => {
+    assert.throws(() => lameDriver({ Nope: true }, makeContext()), /DriverParameters\.Nope/);
+  });
+});
+
+describe('lame cloud', function () {
+  this.timeout(20_000);
+  let clock: ManualClock;
+  let ctx: DriverContext;
+
+  const driver = async (params: Record<string, unknown> = {}, c: DriverContext = ctx): Promise<LameInstanceSet> =>
+    (await lameDriver({ Transport: 'inprocess', MinBootTime: 0, MaxBootTime: 0, ...params }, c)) as LameInstanceSet;
+
+  const create = async (set: LameInstanceSet, type = SMALL, id = ctx.instanceSetId): Promise<LameInstance> => {
+    const { tags, init } = createArgs(id, type.Name);
+    return (await set.create(type, 'lame-image', tags, init, DISPATCH_KEY.public)) as LameInstance;
+  };
+
+  const outcome = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      () => 'ok',
+      (e: unknown) => (isQuotaError(e) ? 'quota' : isCapacityError(e) ? 'capacity' : isRateLimitError(e) ? 'ratelimit' : 'error'),
+    );
+
+  beforeEach(() => {
+    clock = new ManualClock();
+    ctx = makeContext({ clock });
+  });
+
+  afterEach(async () => {
+    await resetLameClouds();
+  });
+
+  it('gives ids lame-<n>, unique per cloud, and the admin user as remote user', async () => {
+    const set = await driver({ AdminUsername: 'admin' });
+    const a = await create(set);
+    const b = await create(set);
+    assert.deepEqual([a.id, b.id], ['lame-1', 'lame-2']);
+    assert.equal(a.remoteUser, 'admin');
+    assert.equal(a.providerType, 'lame.small');
+  });
+
+  it('QuotaMaxInstances: creates beyond it fail with QuotaError until an instance goes away', async () => {
+    const set = await driver({ QuotaMaxInstances: 2 });
+    const results = await Promise.all([0, 1, 2].map(() => outcome(create(set))));
+    assert.deepEqual(results.sort(), ['ok', 'ok', 'quota']);
+    const [first] = await set.instances({});
+    await first.destroy();
+    assert.equal(await outcome(create(set)), 'ok');
+  });
+
+  it('CapacityErrorTypes: that type always fails with CapacityError for it; others work', async () => {
+    const set = await driver({ CapacityErrorTypes: ['lame.large'] });
+    const err = await create(set, LARGE).then(
+      () => assert.fail('expected a failure'),
+      (e: unknown) => e,
+    );
+    assert.equal(asCapacityError(err)?.instanceType, 'lame.large');
+    assert.equal(await outcome(create(set, SMALL)), 'ok');
+  });
+
+  it('ErrorRateCreate with a Seed fails the same creates every run', async () => {
+    const pattern = async (seed: number): Promise<string[]> => {
+      const c = makeContext({ clock });
+      const set = await driver({ ErrorRateCreate: 0.5, Seed: seed }, c);
+      const out: string[] = [];
+      for (let i = 0; i < 20; i++) out.push(await outcome(create(set, SMALL, c.instanceSetId)));
+      return out;
+    };
+    const a = await pattern(42);
+    const b = await pattern(42);
+    const c = await pattern(43);
+    assert.deepEqual(a, b);
+    assert.ok(a.includes('ok') && a.includes('error'), `a mix of outcomes: ${a.join(',')}`);
+    assert.notDeepEqual(a, c);
+  });
+
+  it('ErrorRateDestroy 1: destroy fails and the VM stays', async () => {
+    const set = await driver({ ErrorRateDestroy: 1 });
+    const inst = await create(set);
+    await assert.rejects(inst.destroy(), /ErrorRateDestroy/);
+    assert.equal((await set.instances({})).length, 1);
+    assert.equal(inst.vm.state, 'running');
+  });
+
+  it('DestroyDelay: a destroyed VM stops answering at once and leaves the list later', async () => {
+    const set = await driver({ DestroyDelay: '30s' });
+    const inst = await create(set);
+    const exec = set.executorFor(inst)!;
+    assert.equal((await exec.execute('true')).exitCode, 0);
+    await inst.destroy();
+    await assert.rejects(exec.execute('true'), (e: unknown) => e instanceof SshConnectError && e.kind === 'refused');
+    assert.deepEqual((await set.instances({})).map((i) => i.id), [inst.id]);
+    await clock.advance(30_000);
+    assert.deepEqual(await set.instances({}), []);
+    await inst.destroy(); // already gone: not an error
+  });
+
+  it('boots after a time drawn from [MinBootTime, MaxBootTime] on the clock', async () => {
+    const set = await driver({ MinBootTime: '1s', MaxBootTime: '3s', Seed: 1 });
+    const inst = await create(set);
+    const exec = set.executorFor(inst)!;
+    assert.equal((await exec.execute('systemctl is-system-running')).exitCode, 1);
+    assert.ok(inst.vm.bootAt >= clock.now() + 1000 && inst.vm.bootAt <= clock.now() + 3000);
+    await clock.advance(999);
+    assert.equal((await exec.execute('systemctl is-system-running')).exitCode, 1);
+    await clock.advance(2001);
+    assert.equal((await exec.execute('systemctl is-system-running')).exitCode, 0);
+  });
+
+  it('test hooks: failNextCreate is one-shot, holdCreates holds, calls are counted', async () => {
+    const set = await driver();
+    const cloud = set.cloud;
+    cloud.failNextCreate(new Error('boom'));
+    await assert.rejects(create(set), /boom/);
+    assert.equal(await outcome(create(set)), 'ok');
+
+    cloud.holdCreates();
+    let done = false;
+    const held = create(set).then((i) => {
+      done = true;
+      return i;
+    });
+    await clock.advance(0);
+    assert.equal(done, false);
+    cloud.releaseCreates();
+    await held;
+    assert.equal(done, true);
+
+    const [inst] = await set.instances({});
+    await inst.setTags({ a: 'b' });
+    await inst.destroy();
+    assert.deepEqual(cloud.callCounts(), { create: 3, instances: 1, destroy: 1, setTags: 1 });
+    assert.deepEqual(cloud.listVMs().map((v) => v.id), ['lame-2']);
+  });
+
+  it('instances(filter) returns only VMs with every tag of the filter', async () => {
+    const set = await driver();
+    const a = await create(set);
+    await a.setTags({ ...a.tags, Color: 'red' });
+    await create(set);
+    assert.deepEqual((await set.instances({ Color: 'red' })).map((i) => i.id), [a.id]);
+    assert.equal((await set.instances({ ArvadosInstanceSetID: ctx.instanceSetId })).length, 2);
+    assert.deepEqual(await set.instances({ ArvadosInstanceSetID: 'someone-else' }), []);
+  });
+
+  it('a second factory call with the same InstanceSetID sees the same VMs and tags; stop() leaves them running', async () => {
+    const first = await driver();
+    const inst = await create(first);
+    await inst.setTags({ ...inst.tags, ArvadosIdleBehavior: 'hold' });
+    first.stop();
+    await assert.rejects(first.instances({}), /after stop/);
+    assert.equal(inst.vm.state, 'running');
+
+    const second = await driver();
+    assert.equal(second.cloud, first.cloud);
+    assert.equal(getLameCloud(ctx.instanceSetId), first.cloud);
+    const listed = await second.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
+    assert.deepEqual(listed.map((i) => [i.id, i.tags.ArvadosIdleBehavior]), [[inst.id, 'hold']]);
+    assert.equal((await second.executorFor(listed[0])!.execute('true')).exitCode, 0);
+    // A different transport cannot adopt VMs built for this one.
+    assert.throws(() => lameDriver({ Transport: 'ssh' }, ctx), /DriverParameters\.Transport/);
+  });
+
+  it('CloudName lets two instance sets share a cloud', async () => {
+    const a = await driver({ CloudName: 'shared' });
+    const other = makeContext({ clock });
+    const b = await driver({ CloudName: 'shared' }, other);
+    await create(a);
+    await create(b, SMALL, other.instanceSetId);
+    assert.equal(a.cloud, b.cloud);
+    assert.equal((await a.instances({ ArvadosInstanceSetID: ctx.instanceSetId })).length, 1);
+    assert.equal((await a.instances({})).length, 2);
+  });
+
+  it('the in-process executor honours timeoutMs on the clock', async () => {
+    const set = await driver({ KillDelay: '1h', MinRunTime: '1h', MaxRunTime: '1h' });
+    const inst = await create(set);
+    const exec = set.executorFor(inst)!;
+    // A crunch-run with no reachable controller sits in its retry backoff; --kill then waits for it.
+    const detached = await exec.execute("sudo crunch-run --detach --stdin-config 'zzzzz-dz642-000000000000001'", {
+      stdin: JSON.stringify({ Env: { ARVADOS_API_HOST: 'http://127.0.0.1:1', ARVADOS_API_TOKEN: 'x' } }),
+    });
+    assert.equal(detached.exitCode, 0);
+    const killing = assert.rejects(exec.execute('sudo crunch-run --kill 15 zzzzz-dz642-000000000000001', { timeoutMs: 500 }), CommandTimeoutError);
+    await clock.advance(500);
+    await killing;
+  });
+});

@@ -1,0 +1,255 @@
+/**
+ * The emulated crunch-run against the test controller, over the in-process
+ * transport under a manual clock: the controller is reached over real HTTP
+ * (so the test polls, boundedly, for what the process reports), while run
+ * times move only when the test advances the clock.
+ */
+import assert from 'node:assert/strict';
+import type { Instance } from '../../../src/cloud/types.js';
+import { ManualClock } from '../../../src/clock/index.js';
+import type { Cluster } from '../../../src/config/types.js';
+import type { Executor } from '../../../src/ssh/executor.js';
+import {
+  crunchRunConfig,
+  crunchRunDetachCommand,
+  crunchRunKillCommand,
+  crunchRunListCommand,
+  withSudo,
+} from '../../../src/worker/runner.js';
+import { type LameInstance, lameDriver, type LameInstanceSet, resetLameClouds } from '../../../drivers/lame/index.js';
+import { TestController } from '../../fixtures/controller.js';
+import { createArgs, DISPATCH_KEY, makeCluster, makeContext, ROOT_TOKEN, SMALL, waitFor } from './helpers.js';
+
+describe('lame crunch-run', function () {
+  this.timeout(20_000);
+  let clock: ManualClock;
+  let ctl: TestController;
+  let cluster: Cluster;
+  let set: LameInstanceSet;
+  let inst: LameInstance;
+  let exec: Executor;
+
+  const setup = async (params: Record<string, unknown> = {}, transport: 'inprocess' | 'ssh' = 'inprocess'): Promise<void> => {
+    const ctx = makeContext({ cluster, clock });
+    set = (await lameDriver(
+      { Transport: transport, MinBootTime: 0, MaxBootTime: 0, MinRunTime: '10s', MaxRunTime: '10s', Seed: 7, ...params },
+      ctx,
+    )) as LameInstanceSet;
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    inst = (await set.create(SMALL, 'lame-image', tags, init, DISPATCH_KEY.public)) as LameInstance;
+    exec = inst.vm.executor();
+  };
+
+  const sudo = (cmd: string): string => withSudo(cmd, inst.remoteUser);
+
+  const detach = async (uuid: string) => {
+    const cfg = crunchRunConfig({ cluster, instanceType: SMALL, instanceAddress: inst.address, uuid });
+    return exec.execute(sudo(crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: 'docker', argumentsList: [], uuid })), {
+      stdin: JSON.stringify(cfg),
+    });
+  };
+
+  const list = async (): Promise<string> => {
+    const r = await exec.execute(sudo(crunchRunListCommand('crunch-run')));
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    return r.stdout.toString();
+  };
+
+  const kill = (uuid: string) => exec.execute(sudo(crunchRunKillCommand('crunch-run', uuid)));
+
+  const state = (uuid: string) => ctl.get(uuid)?.state;
+
+  /** Waits until the process has armed its run timer, so advancing the clock moves it. */
+  const waitRunning = (uuid: string) => waitFor(`${uuid} to be running`, () => inst.vm.processes.get(uuid)?.phase === 'running');
+
+  const waitGone = (uuid: string) => waitFor(`${uuid}'s crunch-run to exit`, () => inst.vm.processes.get(uuid)?.alive === false);
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    ctl = new TestController({ rootToken: ROOT_TOKEN, clock });
+    await ctl.start();
+    cluster = makeCluster({ controllerURL: ctl.url });
+  });
+
+  afterEach(async () => {
+    exec?.close();
+    await resetLameClouds();
+    await ctl.stop();
+  });
+
+  it('runs a container: Locked -> Running -> Complete with exit code 0, listed while alive', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked' });
+    const r = await detach(c.uuid);
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    const out = JSON.parse(r.stdout.toString()) as { UUID: string; PID: number };
+    assert.equal(out.UUID, c.uuid);
+    assert.ok(out.PID > 0);
+    await waitRunning(c.uuid);
+    assert.equal(state(c.uuid), 'Running');
+    assert.equal(await list(), `${c.uuid}\n`);
+    await clock.advance(10_000);
+    await waitFor('Complete', () => state(c.uuid) === 'Complete');
+    assert.equal(ctl.get(c.uuid)?.exit_code, 0);
+    await waitGone(c.uuid);
+    assert.equal(await list(), '');
+    assert.equal(inst.vm.processes.size, 0, '--list removes the released lockfile');
+    assert.deepEqual(
+      ctl.history(c.uuid).map((h) => h.state),
+      ['Locked', 'Running', 'Complete'],
+    );
+  });
+
+  it('["sleep", "N"] runs N seconds of clock time', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '30'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitRunning(c.uuid);
+    await clock.advance(29_999);
+    assert.equal(state(c.uuid), 'Running');
+    assert.equal(inst.vm.processes.get(c.uuid)?.phase, 'running');
+    await clock.advance(1);
+    await waitFor('Complete', () => state(c.uuid) === 'Complete');
+  });
+
+  it('["false"] completes with exit code 1', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked', command: ['false'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitFor('Complete', () => state(c.uuid) === 'Complete');
+    assert.equal(ctl.get(c.uuid)?.exit_code, 1);
+  });
+
+  it('--kill 15 cancels a running container and exits 0 once the process is gone', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitRunning(c.uuid);
+    const r = await kill(c.uuid);
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    assert.equal(state(c.uuid), 'Cancelled');
+    assert.equal(await list(), '');
+    // Killing what is not there (any more, or ever) succeeds.
+    assert.equal((await kill(c.uuid)).exitCode, 0);
+    assert.equal((await kill('zzzzz-dz642-999999999999999')).exitCode, 0);
+  });
+
+  it('--kill exits 1 while a slow process is still alive (KillDelay), 0 after', async () => {
+    await setup({ KillDelay: '3s' });
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitRunning(c.uuid);
+    // The kill handler arms its one-second wait before execute() returns its promise.
+    const first = kill(c.uuid);
+    await clock.advance(1000);
+    const r = await first;
+    assert.equal(r.exitCode, 1);
+    assert.match(r.stderr.toString(), /still alive/);
+    assert.equal(state(c.uuid), 'Running');
+    await clock.advance(2000);
+    await waitFor('Cancelled', () => state(c.uuid) === 'Cancelled');
+    await waitGone(c.uuid);
+    assert.equal((await kill(c.uuid)).exitCode, 0);
+  });
+
+  it('a crashed crunch-run leaves the container Running and shows as stale while its lock is held', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitRunning(c.uuid);
+    assert.ok(inst.vm.crashCrunchRun(c.uuid, { staleLockMs: 5000 }));
+    assert.equal(await list(), `${c.uuid} stale\n`);
+    assert.equal((await kill(c.uuid)).exitCode, 0, 'the process is already gone');
+    await clock.advance(5000);
+    assert.equal(await list(), '');
+    assert.equal(state(c.uuid), 'Running', 'nobody finalised the container');
+  });
+
+  it('refuses a second detach while the lock is held', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    const again = await detach(c.uuid);
+    assert.equal(again.exitCode, 1);
+    assert.match(again.stderr.toString(), /resource temporarily unavailable/);
+  });
+
+  it('CrunchRunCrashRate 1 crashes every run mid-way without finalising', async () => {
+    await setup({ CrunchRunCrashRate: 1 });
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '100'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitRunning(c.uuid);
+    await clock.advance(100_000);
+    await waitGone(c.uuid);
+    assert.equal(state(c.uuid), 'Running');
+    assert.equal(await list(), '');
+  });
+
+  it('a crunch-run for a container that is not Locked exits without touching it', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Queued' });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitGone(c.uuid);
+    assert.equal(state(c.uuid), 'Queued');
+  });
+
+  it('gives up, after retries on the clock, when the controller cannot be reached', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked' });
+    ctl.fail503(100);
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    const alive = () => inst.vm.processes.get(c.uuid)?.alive === true;
+    // While a request is in flight the only timer is its 30 s timeout; a
+    // backoff timer is sooner. Step the clock to each backoff as it is armed.
+    const backoffArmed = () => (clock.nextTimerAt() ?? Infinity) < clock.now() + 30_000;
+    let backoffs = 0;
+    for (;;) {
+      await waitFor('a backoff or the exit', () => backoffArmed() || !alive());
+      if (!alive()) break;
+      await clock.advanceTo(clock.nextTimerAt()!);
+      backoffs++;
+    }
+    assert.equal(backoffs, 4, 'five attempts, four waits');
+    assert.equal(ctl.requestLog().filter((e) => e.status === 503).length, 5);
+    assert.equal(state(c.uuid), 'Locked');
+  });
+
+  it('prints broken in --list once the VM is broken', async () => {
+    await setup();
+    assert.equal(await list(), '');
+    inst.vm.break();
+    assert.equal(await list(), 'broken\n');
+  });
+
+  it('BrokenRate 1 makes every VM report broken BrokenAfter its boot', async () => {
+    await setup({ BrokenRate: 1, BrokenAfter: '1m' });
+    assert.equal(await list(), '');
+    await clock.advance(60_000);
+    assert.equal(await list(), 'broken\n');
+  });
+
+  it('gives the same results over SSH as in-process', async () => {
+    // SSH needs the real clock for its own timeouts; run times are zero here.
+    await ctl.stop();
+    ctl = new TestController({ rootToken: ROOT_TOKEN });
+    await ctl.start();
+    cluster = makeCluster({ controllerURL: ctl.url });
+    const ctx = makeContext({ cluster });
+    set = (await lameDriver({ MinBootTime: 0, MaxBootTime: 0, MinRunTime: 0, MaxRunTime: 0 }, ctx)) as LameInstanceSet;
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    inst = (await set.create(SMALL, 'lame-image', tags, init, DISPATCH_KEY.public)) as LameInstance;
+    const { SshExecutor } = await import('../../../src/ssh/ssh-executor.js');
+    exec = new SshExecutor({ target: inst.address, username: inst.remoteUser, privateKey: DISPATCH_KEY.private, verifyHostKey: async () => {} });
+    const ok = ctl.addContainer({ state: 'Locked', command: ['true'] });
+    const bad = ctl.addContainer({ state: 'Locked', command: ['false'] });
+    assert.equal((await detach(ok.uuid)).exitCode, 0);
+    assert.equal((await detach(bad.uuid)).exitCode, 0);
+    await waitFor('both Complete', () => state(ok.uuid) === 'Complete' && state(bad.uuid) === 'Complete');
+    assert.equal(ctl.get(ok.uuid)?.exit_code, 0);
+    assert.equal(ctl.get(bad.uuid)?.exit_code, 1);
+    await waitGone(ok.uuid);
+    await waitGone(bad.uuid);
+    assert.equal(await list(), '');
+    assert.equal(set.executorFor(inst as Instance), undefined, 'no in-process executor with Transport ssh');
+  });
+});
