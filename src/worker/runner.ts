@@ -23,20 +23,15 @@
 import { createHmac } from 'node:crypto';
 import type { CrunchRunConfig } from '../arvados/types.js';
 import type { Cluster, InstanceType } from '../config/types.js';
-import { INSTANCE_SECRET_PATH } from './verify.js';
+import { shellQuote } from '../ssh/util.js';
 
-export { INSTANCE_SECRET_PATH };
+/** Where the init command leaves the instance secret on the VM (root-only). */
+export const INSTANCE_SECRET_PATH = '/var/run/arvados-instance-secret';
 
 // ---------------------------------------------------------------- quoting
 
-/**
- * Quotes `arg` as one POSIX shell word: single quotes around it, each `'`
- * inside written as `'\''` (close, escaped quote, reopen). Every byte other
- * than `'` is literal inside single quotes, so this is safe for any string.
- */
-export function shellQuote(arg: string): string {
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
+/** One POSIX shell word, single-quoted (`'` written as `'\''`); shared with the SSH executor. */
+export { shellQuote };
 
 /** A shell word that needs no quoting (`~` is special only at the start of a word). */
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-][A-Za-z0-9_@%+=:,./~-]*$/;

@@ -9,9 +9,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { isHostKeyVerificationNotImplemented } from '../cloud/errors.js';
 import type { Instance } from '../cloud/types.js';
 import type { Executor } from '../ssh/executor.js';
+import { INSTANCE_SECRET_PATH, instanceSecretCommand } from './runner.js';
 
-/** Where the init command leaves the secret on the VM. */
-export const INSTANCE_SECRET_PATH = '/var/run/arvados-instance-secret';
 
 export class HostKeyMismatchError extends Error {
   override name = 'HostKeyMismatchError';
@@ -38,7 +37,7 @@ export function hostKeyVerifier(
     if (!expected) {
       throw new HostKeyMismatchError(`instance ${instance.id} has no ${secretTag} tag, so its host key cannot be verified`);
     }
-    const result = await untrusted.execute(withSudo(`cat ${INSTANCE_SECRET_PATH}`));
+    const result = await untrusted.execute(withSudo(instanceSecretCommand()));
     if (result.exitCode !== 0) {
       throw new HostKeyMismatchError(
         `instance ${instance.id}: reading ${INSTANCE_SECRET_PATH} failed with exit code ${result.exitCode}: ${result.stderr.toString().trim()}`,
