@@ -5,7 +5,8 @@
  */
 import { Command } from 'commander';
 
-const DEFAULT_CONFIG = '/etc/arvados/config.yml';
+/** As the reference: `ARVADOS_CONFIG` overrides the default path. */
+const DEFAULT_CONFIG = process.env.ARVADOS_CONFIG || '/etc/arvados/config.yml';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,7 +15,11 @@ export function buildProgram(): Command {
     .description("Runs an Arvados cluster's containers on cloud VMs.")
     .option('--config <file>', 'Arvados cluster config file', DEFAULT_CONFIG)
     .option('--cluster <id>', 'cluster id, when the config file holds several clusters')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .action(async () => {
+      const { runDaemonCommand } = await import('./daemon.js');
+      process.exitCode = await runDaemonCommand(program.opts());
+    });
 
   program
     .command('check-config')
@@ -22,6 +27,15 @@ export function buildProgram(): Command {
     .action(async () => {
       const { checkConfigCommand } = await import('./config/check-config.js');
       process.exitCode = await checkConfigCommand(program.opts());
+    });
+
+  program
+    .command('demo')
+    .description('queue a few containers on an in-process controller and run them on the lame cloud, step by step (uses config.example.yml unless --config is given)')
+    .action(async () => {
+      const { runDemoCommand, EXAMPLE_CONFIG } = await import('./demo.js');
+      const explicit = program.getOptionValueSource('config') !== 'default';
+      process.exitCode = await runDemoCommand({ ...program.opts(), config: explicit ? program.opts().config : EXAMPLE_CONFIG });
     });
 
   return program;
