@@ -1,0 +1,115 @@
+/**
+ * What the scheduler needs from the container queue, the worker pool and the
+ * controller client: small enough that a test passes object literals.
+ *
+ * Implemented by `src/queue/queue.ts` (ContainerQueue), `src/worker/pool.ts`
+ * (WorkerPool) and `src/arvados/client.ts` (ControllerHealth), and by the
+ * fakes in the scheduler's tests.
+ *
+ * Times are epoch ms from the injected Clock.
+ */
+import type { Container } from '../arvados/types.js';
+import type { InstanceType } from '../config/types.js';
+
+/** A worker's lifecycle state; `src/worker/states.md` has the transitions. */
+export const WORKER_STATES = ['unknown', 'booting', 'idle', 'running', 'shutdown'] as const;
+export type WorkerState = (typeof WORKER_STATES)[number];
+
+/** What the scheduler may do with an idle worker; kept in the instance's IdleBehavior tag. */
+export const IDLE_BEHAVIORS = ['run', 'hold', 'drain'] as const;
+export type IdleBehavior = (typeof IDLE_BEHAVIORS)[number];
+
+/** Resources a container needs, or an instance has to spare. Bytes for sizes. */
+export interface InstanceResources {
+  vcpus: number;
+  ram: number;
+  scratch: number;
+  gpus: number;
+  /** Per GPU device. */
+  gpuVRAM: number;
+}
+
+/** One container the queue tracks. */
+export interface QueueEntry {
+  container: Container;
+  /** Eligible types, cheapest first (see `src/queue/instance-types.ts`). */
+  instanceTypes: InstanceType[];
+  /** What the container needs of an instance (RAM includes ReserveExtraRAM etc.). */
+  instanceResources: InstanceResources;
+  /** When this dispatcher first saw the container: the tie-break among equal priorities. */
+  firstSeenAt: number;
+}
+
+/**
+ * The container queue: the controller's containers as last polled, with
+ * the operations the scheduler performs on them. Lock, unlock and cancel
+ * resolve when the controller has answered and the entry is updated; they
+ * reject with a clear error otherwise. At most one operation per container
+ * is in flight; a second one for the same container rejects at once.
+ */
+export interface ContainerQueue {
+  /** The current entries by uuid, and when they were last refreshed from the controller. */
+  entries(): { entries: Map<string, QueueEntry>; updated: number };
+  lock(uuid: string): Promise<void>;
+  unlock(uuid: string): Promise<void>;
+  /** Cancels the container; `reason` goes into runtime_status.error first when given. */
+  cancel(uuid: string, reason?: string): Promise<void>;
+  /** Stops tracking a container in a final state (or priority 0 and not ours). */
+  forget(uuid: string): void;
+  get(uuid: string): Container | undefined;
+  /** Calls `listener` (coalesced, asynchronously) after the entries change; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void;
+  /** Polls the controller now. */
+  update(): Promise<void>;
+}
+
+/** One instance as the pool sees it (also the management API's instance record). */
+export interface InstanceView {
+  instance: string;
+  address: string;
+  price: number;
+  arvadosInstanceType: string;
+  providerInstanceType: string;
+  lastContainerUUID: string;
+  /** Epoch ms when it last ran something (or was created). */
+  lastBusy: number;
+  /** Containers running or starting on it (the scheduler appends the ones it allocates in a pass). */
+  runningContainerUUIDs: string[];
+  workerState: WorkerState;
+  idleBehavior: IdleBehavior;
+}
+
+/**
+ * The worker pool: creates and destroys VMs, starts and stops containers on
+ * them. Every method returns at once; the cloud and SSH work happens in the
+ * background and shows up in later calls and as notifications.
+ */
+export interface WorkerPool {
+  /** Containers with a live crunch-run (or being started), uuid -> when it was started or first seen. */
+  running(): Map<string, number>;
+  /** Every instance, except those already shut down. */
+  instances(): InstanceView[];
+  countWorkers(): Record<WorkerState, number>;
+  /** True while creates of this type (or its quota group) recently failed with a CapacityError. */
+  atCapacity(type: InstanceType): boolean;
+  /** True while the cloud quota or MaxInstances stops new instances. */
+  atQuota(): boolean;
+  /** Starts creating an instance; the view (state booting, new id placeholder) or undefined if the pool declined. */
+  create(type: InstanceType): InstanceView | undefined;
+  /** Shuts the instance down if it is idle (run behaviour) and has nothing to run; true if it did. */
+  shutdown(instanceId: string): boolean;
+  /** Starts the container on that instance if it is ready; false if the instance is still booting or gone. */
+  startContainer(instanceId: string, container: Container): boolean;
+  /** Asks crunch-run to stop the container (SIGTERM, escalating); true if a crunch-run was (still) there. */
+  killContainer(uuid: string, reason: string): boolean;
+  /** Forgets a finished container's crunch-run record (it has exited). */
+  forgetContainer(uuid: string): void;
+  /** Calls `listener` (coalesced, asynchronously) after the pool's state changes; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void;
+}
+
+/** The controller client's view the scheduler uses for the dynamic concurrency limit. */
+export interface ControllerHealth {
+  /** Epoch ms of the last HTTP 503 from the controller, or 0. */
+  last503(): number;
+}
