@@ -25,3 +25,17 @@ export function generateSshKeyPair(): { private: string; public: string } {
   }
 }
 
+
+/**
+ * The OpenSSH public key line (`ssh-ed25519 AAAA...`) of a private key, as a
+ * VM's authorized_keys wants it. Throws naming what is wrong when the text is
+ * not a usable private key (encrypted keys are refused: the daemon runs
+ * unattended and has no passphrase to give).
+ */
+export function publicKeyLine(privateKey: string): string {
+  const parsed = utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new Error(`cannot parse the private key: ${parsed.message}`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || !key.isPrivateKey()) throw new Error('the key is not a private key');
+  return `${key.type} ${key.getPublicSSH().toString('base64')}`;
+}
