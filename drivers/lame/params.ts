@@ -52,6 +52,14 @@ export interface LameParams {
    * VMs; give two instance sets the same CloudName to let them share a cloud.
    */
   CloudName: string | undefined;
+  /**
+   * Where a separate `arvados-dispatch-cloud lame-cloud` process serves the
+   * cloud (`http://HOST:PORT`). Set: the driver is an HTTP client of that
+   * process, whose VMs outlive any dispatcher, and the other parameters here
+   * are the server's business. The server reads it as its listen address
+   * (port 0: any free port, logged at start).
+   */
+  CloudURL: string | undefined;
 }
 
 export const DEFAULT_PARAMS: Readonly<LameParams> = {
@@ -74,6 +82,7 @@ export const DEFAULT_PARAMS: Readonly<LameParams> = {
   AdminUsername: 'crunch',
   AuthorizedKeys: [],
   CloudName: undefined,
+  CloudURL: undefined,
 };
 
 /** A DriverParameters value the lame driver cannot use; the message names the parameter. */
@@ -138,6 +147,22 @@ const transport: Parser<LameTransport> = (v) => {
   return v;
 };
 
+/** `http://host:port` and nothing more: a path, query or credentials would be silently ignored. */
+const cloudURL: Parser<string | undefined> = (v) => {
+  if (typeof v !== 'string' || v === '') throw new Error(`expected an http URL like "http://127.0.0.1:9100", got ${JSON.stringify(v)}`);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new Error(`expected an http URL like "http://127.0.0.1:9100", got ${JSON.stringify(v)}`);
+  }
+  if (url.protocol !== 'http:') throw new Error(`expected an http:// URL, got ${JSON.stringify(v)}`);
+  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new Error(`expected only a scheme, host and port (like "http://127.0.0.1:9100"), got ${JSON.stringify(v)}`);
+  }
+  return url.origin;
+};
+
 const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   MinBootTime: duration,
   MaxBootTime: duration,
@@ -158,6 +183,7 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   AdminUsername: username,
   AuthorizedKeys: stringList,
   CloudName: optionalName,
+  CloudURL: cloudURL,
 };
 
 /**
@@ -189,6 +215,11 @@ export function parseLameParams(raw: Record<string, unknown> | undefined | null)
     if (values[min] === undefined && out[min] > out[max]) out[min] = out[max];
     if (values[max] === undefined && out[max] < out[min]) out[max] = out[min];
     if (out[min] > out[max]) throw new LameParamsError(`DriverParameters.${max}: must not be less than ${min}`);
+  }
+  if (out.CloudURL !== undefined && out.Transport !== 'ssh') {
+    throw new LameParamsError(
+      'DriverParameters.Transport: must be "ssh" when CloudURL is set (the VMs live in the lame-cloud process and are reached over SSH)',
+    );
   }
   return out;
 }
