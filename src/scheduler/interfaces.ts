@@ -87,6 +87,23 @@ export interface InstanceView {
 export interface WorkerPool {
   /** Containers with a live crunch-run (or being started), uuid -> when it was started or first seen. */
   running(): Map<string, number>;
+  /**
+   * Containers whose crunch-run has exited but whose record the pool keeps
+   * until `forgetContainer`, uuid -> when the exit was noticed. The
+   * scheduler compares that time with the queue's `updated` to tell "Locked
+   * (or Running) after crunch-run exited" (unlock, or cancel) from "state not
+   * refreshed yet". Optional: without it those two cases are only caught
+   * once the pool has dropped the record (then: restart, or cancel as
+   * running nowhere).
+   */
+  exited?(): Map<string, number>;
+  /**
+   * True once the cloud's instance list has been loaded; until then
+   * `running()`, `instances()` and `countWorkers()` miss whatever already
+   * runs, and the scheduler makes no decision (it waits for a notification).
+   * Optional: a pool without it is taken as loaded from the start.
+   */
+  loaded?(): boolean;
   /** Every instance, except those already shut down. */
   instances(): InstanceView[];
   countWorkers(): Record<WorkerState, number>;

@@ -1,0 +1,69 @@
+/**
+ * The scheduler's actions on one container, each under the container's
+ * operation slot (`UUIDOps`), each logged once when decided. Controller
+ * calls run in the background: errors are logged, never thrown, and the
+ * queue's next poll shows the outcome either way.
+ */
+import type { PassContext } from './deps.js';
+
+/** Locks a Queued container, unless something changed it since the pass looked. */
+export function lockContainer(ctx: PassContext, uuid: string, fields: Record<string, unknown> = {}): boolean {
+  const started = ctx.ops.run(uuid, 'lock', async () => {
+    const ctr = ctx.queue.get(uuid);
+    if (!ctr || ctr.state !== 'Queued') {
+      // Cancelled, or locked by an earlier pass's call, since the pass read
+      // the entries; the queue's change notification brings another pass.
+      ctx.logger.debug('container no longer queued, not locking', { ContainerUUID: uuid, State: ctr?.state });
+      return;
+    }
+    ctx.logger.info('locking container', { ContainerUUID: uuid, ...fields });
+    try {
+      await ctx.queue.lock(uuid);
+    } catch (err) {
+      ctx.logger.warn('error locking container', { ContainerUUID: uuid, error: err });
+    }
+  });
+  return started !== undefined;
+}
+
+/** Unlocks (requeues) a Locked container; `reason` says why in the log. */
+export function unlockContainer(ctx: PassContext, uuid: string, reason: string): Promise<void> | undefined {
+  return ctx.ops.run(uuid, 'unlock', async () => {
+    const ctr = ctx.queue.get(uuid);
+    if (!ctr || ctr.state !== 'Locked') {
+      ctx.logger.debug('container no longer locked, not unlocking', { ContainerUUID: uuid, State: ctr?.state });
+      return;
+    }
+    ctx.logger.info(`unlocking container: ${reason}`, { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority });
+    try {
+      await ctx.queue.unlock(uuid);
+    } catch (err) {
+      ctx.logger.warn('error unlocking container', { ContainerUUID: uuid, error: err });
+    }
+  });
+}
+
+/** Cancels a container; `reason` also goes into its runtime_status.error. */
+export function cancelContainer(ctx: PassContext, uuid: string, reason: string): void {
+  ctx.ops.run(uuid, 'cancel', async () => {
+    ctx.logger.info(`cancelling container: ${reason}`, { ContainerUUID: uuid });
+    try {
+      await ctx.queue.cancel(uuid, reason);
+    } catch (err) {
+      ctx.logger.warn('error cancelling container', { ContainerUUID: uuid, error: err });
+    }
+  });
+}
+
+/**
+ * Asks the pool to stop the container's crunch-run and to drop its record
+ * once it has exited. Re-sent on every pass while the process lingers (the
+ * pool escalates), logged once per reason.
+ */
+export function killCrunchRun(ctx: PassContext, uuid: string, reason: string): void {
+  ctx.ops.runSync(uuid, 'kill', () => {
+    ctx.once.info(uuid, `killing crunch-run: ${reason}`);
+    ctx.pool.killContainer(uuid, reason);
+    ctx.pool.forgetContainer(uuid);
+  });
+}

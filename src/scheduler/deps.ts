@@ -1,0 +1,87 @@
+/**
+ * What the scheduler's activities (run queue, sync, stale-lock fix) share:
+ * the injected collaborators, the per-container operation slots, and a log
+ * that says each repeated decision once.
+ */
+import type { Clock } from '../clock/index.js';
+import type { Cluster } from '../config/types.js';
+import type { Logger, RateLimitedLog } from '../log.js';
+import type { ContainerQueue, ControllerHealth, WorkerPool } from './interfaces.js';
+import type { UUIDOps } from './ops.js';
+
+/** The scheduler's constructor argument. */
+export interface SchedulerDeps {
+  queue: ContainerQueue;
+  pool: WorkerPool;
+  client: ControllerHealth;
+  cluster: Cluster;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface PassContext extends SchedulerDeps {
+  ops: UUIDOps;
+  once: OnceLog;
+  /** For warnings a pass could repeat every time (a misconfigured type). */
+  rateLimited: RateLimitedLog;
+}
+
+/**
+ * The pool's crunch-run records: every container it runs, is starting, or
+ * saw exit and has not forgotten yet, with the exit time for the latter.
+ * Like the reference's `Running()`, which the scheduler counts as "running".
+ */
+export function crunchRunRecords(pool: WorkerPool): Map<string, { exitedAt?: number }> {
+  const out = new Map<string, { exitedAt?: number }>();
+  for (const uuid of pool.running().keys()) out.set(uuid, {});
+  for (const [uuid, at] of pool.exited?.() ?? []) out.set(uuid, { exitedAt: at });
+  return out;
+}
+
+/**
+ * Logs a decision about a container the first time it is taken, not on
+ * every pass that takes it again (a kill re-sent while crunch-run lingers,
+ * a lock held back while a previous attempt exits). `prune` drops the
+ * memory of containers the scheduler no longer sees.
+ */
+export class OnceLog {
+  private readonly said = new Map<string, Set<string>>();
+
+  constructor(private readonly logger: Logger) {}
+
+  info(uuid: string, message: string, fields: Record<string, unknown> = {}): void {
+    this.emit('info', uuid, message, fields);
+  }
+
+  error(uuid: string, message: string, fields: Record<string, unknown> = {}): void {
+    this.emit('error', uuid, message, fields);
+  }
+
+  prune(keep: (uuid: string) => boolean): void {
+    for (const uuid of this.said.keys()) if (!keep(uuid)) this.said.delete(uuid);
+  }
+
+  private emit(level: 'info' | 'error', uuid: string, message: string, fields: Record<string, unknown>): void {
+    let seen = this.said.get(uuid);
+    if (!seen) {
+      seen = new Set();
+      this.said.set(uuid, seen);
+    }
+    if (seen.has(message)) return;
+    seen.add(message);
+    this.logger.log(level, message, { ContainerUUID: uuid, ...fields });
+  }
+}
+
+/**
+ * Resolves or rejects as `p` does, or rejects with the signal's reason once
+ * it aborts: lets `stop()` return without waiting for a slow controller.
+ */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * Resource arithmetic for packing several containers onto one instance:
+ * what an instance type offers, what is left after each allocation, and
+ * whether a container still fits.
+ */
+import type { InstanceType } from '../config/types.js';
+import type { InstanceResources } from './interfaces.js';
+
+/**
+ * What a container asking for 0 VCPUs is charged. It must be more than
+ * nothing, so that an N-VCPU container never shares an N-VCPU instance even
+ * with 0-VCPU ones; a power of two keeps the float sums exact.
+ */
+export const ZERO_VCPU_SHARE = 1 / 1024;
+
+/** Everything an instance of this type offers. */
+export function resourcesOfType(it: InstanceType | undefined): InstanceResources {
+  if (!it) return noResources();
+  return { vcpus: it.VCPUs, ram: it.RAM, scratch: it.Scratch, gpus: it.GPU.DeviceCount, gpuVRAM: it.GPU.VRAM };
+}
+
+/** An instance with nothing to spare (e.g. it runs a container whose size is unknown). */
+export function noResources(): InstanceResources {
+  return { vcpus: 0, ram: 0, scratch: 0, gpus: 0, gpuVRAM: 0 };
+}
+
+/** What a container takes from an instance, with 0 VCPUs charged as a small share. */
+export function containerCharge(needed: InstanceResources): InstanceResources {
+  return needed.vcpus > 0 ? needed : { ...needed, vcpus: ZERO_VCPU_SHARE };
+}
+
+/**
+ * What remains after a container's charge is taken. VRAM is per device, so
+ * it is not consumed: a second container on the instance gets other devices.
+ */
+export function minus(available: InstanceResources, charge: InstanceResources): InstanceResources {
+  return {
+    vcpus: available.vcpus - charge.vcpus,
+    ram: available.ram - charge.ram,
+    scratch: available.scratch - charge.scratch,
+    gpus: available.gpus - charge.gpus,
+    gpuVRAM: available.gpuVRAM,
+  };
+}
+
+/** True if the charge fits in what is available. */
+export function fits(available: InstanceResources, charge: InstanceResources): boolean {
+  return (
+    available.vcpus >= charge.vcpus &&
+    available.ram >= charge.ram &&
+    available.scratch >= charge.scratch &&
+    available.gpus >= charge.gpus &&
+    (charge.gpus === 0 || available.gpuVRAM >= charge.gpuVRAM)
+  );
+}

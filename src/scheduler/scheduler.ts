@@ -1,0 +1,212 @@
+/**
+ * The scheduler: maps queued containers onto the worker pool in priority
+ * order, creating instances when needed, and keeps queue and pool in
+ * agreement. It locks containers it can place, starts locked ones on ready
+ * instances, unlocks what cannot run while the cloud is at quota, and
+ * cancels or kills what the queue and the pool disagree about.
+ *
+ * Lifecycle: `new` -> `start()` -> running -> `stop()` -> stopped.
+ * Running: wait for the queue's first poll and the pool's first cloud
+ * listing, fix stale locks once, then loop `runQueue(); sync();` and wait
+ * for a queue change, a pool change, a retry of a container whose operation
+ * was busy, or PollInterval. Changes arriving during a pass cause one more
+ * pass, however many there were.
+ */
+import type { Timer } from '../clock/index.js';
+import { RateLimitedLog } from '../log.js';
+import { OnceLog, crunchRunRecords, untilAborted, type PassContext, type SchedulerDeps } from './deps.js';
+import { fixStaleLocks, waitForPoolLoaded } from './fix-stale-locks.js';
+import { ConcurrencyLimit } from './limits.js';
+import { UUIDOps } from './ops.js';
+import { runQueue, type QueueViewEntry, type RunQueueResult } from './run-queue.js';
+import { sync } from './sync.js';
+
+export type { SchedulerDeps } from './deps.js';
+export type { QueueViewEntry } from './run-queue.js';
+
+/** How soon to look again at a container whose previous operation was still in flight. */
+export const RETRY_DELAY_MS = 250;
+
+type LifecycleState = 'new' | 'running' | 'stopped';
+
+export class Scheduler {
+  private readonly ctx: PassContext;
+  private readonly limit: ConcurrencyLimit;
+  private last: RunQueueResult = { view: [], allocatedNotStarted: 0, notAllocatedOverQuota: 0 };
+  /** created_at (epoch ms) of the longest-waiting container not started yet, or undefined. */
+  private earliestWaiting: number | undefined;
+
+  private state: LifecycleState = 'new';
+  private readonly abort = new AbortController();
+  private loopDone: Promise<void> = Promise.resolve();
+  private pending = false;
+  private wakeLoop: (() => void) | undefined;
+  private retryTimer: { timer: Timer; at: number } | undefined;
+
+  constructor(deps: SchedulerDeps) {
+    const ops = new UUIDOps(deps.logger, () => this.wakeAfter(RETRY_DELAY_MS));
+    this.ctx = { ...deps, ops, once: new OnceLog(deps.logger), rateLimited: new RateLimitedLog(deps.logger, deps.clock) };
+    this.limit = new ConcurrencyLimit(deps.cluster.Containers.CloudVMs);
+  }
+
+  /** Starts the loop in the background. Throws if already started. */
+  start(): void {
+    if (this.state !== 'new') throw new Error(`scheduler: start() when ${this.state}`);
+    this.state = 'running';
+    this.loopDone = this.loop();
+  }
+
+  /**
+   * Stops the loop; resolves once it has exited and its timers are gone.
+   * Controller calls already under way finish in the background.
+   */
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    this.abort.abort();
+    this.wakeLoop?.();
+    await this.loopDone;
+    this.retryTimer?.timer.cancel();
+    this.retryTimer = undefined;
+  }
+
+  /** One run-queue pass (the loop calls it; tests and the simulator may too). */
+  runQueue(): void {
+    this.last = runQueue(this.ctx, this.limit);
+    this.earliestWaiting = earliestWaiting(this.ctx);
+  }
+
+  /** One sync pass (see `sync.ts`). */
+  sync(): void {
+    sync(this.ctx);
+  }
+
+  /** The start-up stale-lock fix (see `fix-stale-locks.ts`). */
+  fixStaleLocks(signal: AbortSignal = this.abort.signal): Promise<void> {
+    return fixStaleLocks(this.ctx, signal);
+  }
+
+  /** Every queue entry with its scheduling status, in scheduling order, as of the last pass. */
+  queueView(): QueueViewEntry[] {
+    return [...this.last.view];
+  }
+
+  /** The dynamic concurrency limit; 0 = none. */
+  get maxContainers(): number {
+    return this.limit.maxContainers;
+  }
+
+  /** Containers placed on an instance that is not ready for them yet. */
+  get containersAllocatedNotStarted(): number {
+    return this.last.allocatedNotStarted;
+  }
+
+  /** Containers waiting because of the cloud quota or the supervisor cap. */
+  get containersNotAllocatedOverQuota(): number {
+    return this.last.notAllocatedOverQuota;
+  }
+
+  /** How long the longest-waiting queued or locked container (not started yet) has existed. */
+  get longestWaitTimeSeconds(): number {
+    return this.earliestWaiting === undefined ? 0 : Math.max(0, (this.ctx.clock.now() - this.earliestWaiting) / 1000);
+  }
+
+  get atQuota(): boolean {
+    return this.ctx.pool.atQuota();
+  }
+
+  /** Number of lock/unlock/cancel calls in flight. */
+  get operationsInFlight(): number {
+    return this.ctx.ops.size();
+  }
+
+  private readonly notify = (): void => {
+    this.pending = true;
+    this.wakeLoop?.();
+  };
+
+  /** Arms (or brings forward) the one retry timer. */
+  private wakeAfter(ms: number): void {
+    if (this.state !== 'running') return;
+    const at = this.ctx.clock.now() + ms;
+    if (this.retryTimer && this.retryTimer.at <= at) return;
+    this.retryTimer?.timer.cancel();
+    const timer = this.ctx.clock.setTimer(ms, () => {
+      this.retryTimer = undefined;
+      this.notify();
+    });
+    this.retryTimer = { timer, at };
+  }
+
+  private async loop(): Promise<void> {
+    const { queue, pool, logger, clock } = this.ctx;
+    const signal = this.abort.signal;
+    const unsubscribe = [queue.subscribe(this.notify), pool.subscribe(this.notify)];
+    try {
+      await this.firstQueueUpdate(signal);
+      await waitForPoolLoaded(this.ctx, signal);
+      const t0 = clock.now();
+      logger.info('fixing stale locks');
+      await fixStaleLocks(this.ctx, signal);
+      logger.info('stale locks fixed, starting scheduling', { ElapsedMs: clock.now() - t0 });
+      const pollInterval = this.ctx.cluster.Containers.CloudVMs.PollInterval;
+      while (!signal.aborted) {
+        this.pending = false;
+        try {
+          this.runQueue();
+          this.sync();
+        } catch (err) {
+          logger.error('scheduling pass failed', { error: err });
+        }
+        await this.waitForChange(pollInterval, signal);
+      }
+    } catch (err) {
+      if (!signal.aborted) logger.error('scheduler loop failed', { error: err });
+    } finally {
+      for (const u of unsubscribe) u();
+    }
+  }
+
+  /** Nothing can be decided on an empty picture: poll until the queue has been read once. */
+  private async firstQueueUpdate(signal: AbortSignal): Promise<void> {
+    const { queue, clock, logger } = this.ctx;
+    const retry = Math.max(this.ctx.cluster.Containers.CloudVMs.PollInterval / 10, 1000);
+    while (queue.entries().updated === 0) {
+      try {
+        await untilAborted(queue.update(), signal);
+        return;
+      } catch (err) {
+        logger.error('error updating queue, will retry', { error: err, RetryMs: retry });
+        await clock.sleep(retry, signal);
+      }
+    }
+  }
+
+  /** Resolves at the next notification (at once if one came during the pass), after `ms`, or on stop. */
+  private async waitForChange(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.pending || signal.aborted) {
+      // Let I/O and timers run between back-to-back passes.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = this.ctx.clock.setTimer(ms, () => this.wakeLoop?.());
+      this.wakeLoop = () => {
+        timer.cancel();
+        this.wakeLoop = undefined;
+        resolve();
+      };
+    });
+  }
+}
+
+/** created_at of the earliest Queued/Locked container with priority > 0 and no crunch-run yet. */
+function earliestWaiting(ctx: PassContext): number | undefined {
+  const records = crunchRunRecords(ctx.pool);
+  let earliest: number | undefined;
+  for (const { container: c } of ctx.queue.entries().entries.values()) {
+    if (c.priority <= 0 || (c.state !== 'Queued' && c.state !== 'Locked') || records.has(c.uuid)) continue;
+    const t = Date.parse(c.created_at);
+    if (!Number.isNaN(t) && (earliest === undefined || t < earliest)) earliest = t;
+  }
+  return earliest;
+}

@@ -1,0 +1,86 @@
+/**
+ * Reconciles the queue (the controller's view) with the pool (what
+ * crunch-run processes exist), once per scheduling pass:
+ *
+ * | container state     | crunch-run record                 | action                                 |
+ * | ------------------- | --------------------------------- | -------------------------------------- |
+ * | Running             | none, and no worker is unknown    | cancel: it runs nowhere                |
+ * | Running             | exited before the last queue poll | cancel: crunch-run died without ending |
+ * | Running             | live, priority 0                  | kill                                   |
+ * | Complete, Cancelled | any                               | kill (and forget the record)           |
+ * | Complete, Cancelled | none                              | drop from the queue                    |
+ * | Queued              | any (a late start after unlock)   | kill                                   |
+ * | Queued, priority 0  | none                              | drop from the queue                    |
+ * | Locked              | exited before the last queue poll | unlock (requeue)                       |
+ * | Locked, priority 0  | live                              | kill (unlocked once it has exited)     |
+ * | Locked, priority 0  | none                              | unlock                                 |
+ * | not in the queue    | any                               | kill                                   |
+ *
+ * "Exited before the last queue poll" matters: a crunch-run that exited
+ * after the poll may have moved the container on, and the queue does not
+ * know yet.
+ */
+import { cancelContainer, killCrunchRun, unlockContainer } from './actions.js';
+import { crunchRunRecords, type PassContext } from './deps.js';
+
+export function sync(ctx: PassContext): void {
+  const { queue, pool, logger } = ctx;
+  // A worker not probed yet may be running anything: no container is
+  // "running nowhere" until every worker has answered.
+  const anyUnknown = (pool.countWorkers().unknown ?? 0) > 0;
+  const records = crunchRunRecords(pool);
+  const { entries, updated } = queue.entries();
+
+  for (const [uuid, ent] of entries) {
+    const ctr = ent.container;
+    const rec = records.get(uuid);
+    const exitedBeforePoll = rec?.exitedAt !== undefined && updated > rec.exitedAt;
+    switch (ctr.state) {
+      case 'Running':
+        if (!rec) {
+          if (!anyUnknown) cancelContainer(ctx, uuid, 'container is not running on any worker');
+        } else if (exitedBeforePoll) {
+          cancelContainer(ctx, uuid, 'container state is Running but crunch-run has exited');
+        } else if (ctr.priority === 0) {
+          killCrunchRun(ctx, uuid, 'priority=0');
+        }
+        break;
+      case 'Complete':
+      case 'Cancelled':
+        if (rec) {
+          // crunch-run may be stuck; nothing it does matters now. If it has
+          // already exited, this frees its record, hence the worker.
+          killCrunchRun(ctx, uuid, `state=${ctr.state}`);
+        } else if (!ctx.ops.busy(uuid)) {
+          logger.info('container finished, dropping it from the queue', { ContainerUUID: uuid, State: ctr.state });
+          queue.forget(uuid);
+        }
+        break;
+      case 'Queued':
+        if (rec) {
+          // A worker back from a network outage may still be starting a
+          // container that was requeued meanwhile.
+          killCrunchRun(ctx, uuid, `state=${ctr.state}`);
+        } else if (ctr.priority === 0 && !ctx.ops.busy(uuid)) {
+          logger.info('container on hold, dropping it from the queue', { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority });
+          queue.forget(uuid);
+        }
+        break;
+      case 'Locked':
+        if (rec && exitedBeforePoll) {
+          void unlockContainer(ctx, uuid, 'crunch-run exited');
+        } else if (rec && rec.exitedAt === undefined && ctr.priority === 0) {
+          killCrunchRun(ctx, uuid, 'priority=0');
+        } else if (!rec && ctr.priority === 0) {
+          void unlockContainer(ctx, uuid, 'priority=0');
+        }
+        break;
+      default:
+        ctx.once.error(uuid, 'BUG: container in an unexpected state', { State: ctr.state });
+    }
+  }
+  for (const uuid of records.keys()) {
+    if (!entries.has(uuid)) killCrunchRun(ctx, uuid, 'not in queue');
+  }
+  ctx.once.prune((uuid) => entries.has(uuid) || records.has(uuid));
+}

@@ -1,0 +1,75 @@
+/**
+ * The start-up stale-lock fix.
+ */
+import assert from 'node:assert/strict';
+import { harness, uuid, type Harness } from './harness.js';
+
+/** Two containers Locked by a previous process; one unknown worker that turns out to run the first. */
+function restart(): { h: Harness; worker: string } {
+  const h = harness();
+  h.queue.add({ uuid: uuid(1), state: 'Locked' }, { uuid: uuid(2), state: 'Locked' }, { uuid: uuid(3), state: 'Queued' });
+  const worker = h.pool.addWorker(h.type(1), 'unknown');
+  return { h, worker };
+}
+
+describe('scheduler fixStaleLocks', () => {
+  it('waits for unknown workers to be probed, then unlocks what runs nowhere', async () => {
+    const { h, worker } = restart();
+    let done = false;
+    const fixing = h.sch.fixStaleLocks().then(() => (done = true));
+    await h.clock.advance(5_000);
+    assert.equal(done, false);
+    assert.deepEqual(h.queue.calls, []);
+
+    // The probe finds container 1's crunch-run.
+    h.pool.runOn(worker, uuid(1));
+    h.pool.notify();
+    await h.clock.advance(0);
+    await fixing;
+    assert.deepEqual(h.queue.changes, [{ uuid: uuid(2), from: 'Locked', to: 'Queued' }]);
+    assert.equal(h.clock.pendingTimers(), 0);
+    assert.equal(h.pool.listenerCount(), 0);
+  });
+
+  it('keeps waiting while workers stay unknown, and gives up after StaleLockTimeout', async () => {
+    const { h } = restart();
+    let done = false;
+    const fixing = h.sch.fixStaleLocks().then(() => (done = true));
+    h.pool.notify();
+    await h.clock.advance(59_000);
+    assert.equal(done, false, 'a notification with workers still unknown is not the end');
+    await h.clock.advance(1_000);
+    await fixing;
+    assert.deepEqual(
+      h.queue.changes.map((c) => c.uuid),
+      [uuid(1), uuid(2)],
+    );
+    assert.equal(h.clock.pendingTimers(), 0);
+  });
+
+  it('unlocks at once when no worker is unknown', async () => {
+    const { h, worker } = restart();
+    h.pool.workers.get(worker)!.workerState = 'idle';
+    await h.sch.fixStaleLocks();
+    assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`, `unlock ${uuid(2)}`]);
+  });
+
+  it('returns at once when there is no stale lock to wait for', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Queued' });
+    h.pool.addWorker(h.type(1), 'unknown');
+    await h.sch.fixStaleLocks();
+    assert.equal(h.clock.pendingTimers(), 0);
+  });
+
+  it('rejects with the abort reason when stopped, leaving no timer', async () => {
+    const { h } = restart();
+    const ac = new AbortController();
+    const fixing = h.sch.fixStaleLocks(ac.signal);
+    await h.clock.advance(1_000);
+    ac.abort(new Error('stopping'));
+    await assert.rejects(fixing, /stopping/);
+    assert.equal(h.clock.pendingTimers(), 0);
+    assert.deepEqual(h.queue.calls, []);
+  });
+});

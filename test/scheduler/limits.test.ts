@@ -1,0 +1,52 @@
+/**
+ * The concurrency limit on its own: start value, quota clamp, supervisor cap.
+ */
+import assert from 'node:assert/strict';
+import { ConcurrencyLimit } from '../../src/scheduler/limits.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function limit(cfg: { InitialQuotaEstimate?: number; MaxInstances?: number; SupervisorFraction?: number } = {}): ConcurrencyLimit {
+  return new ConcurrencyLimit({ InitialQuotaEstimate: 0, MaxInstances: 64, SupervisorFraction: 0.5, ...cfg });
+}
+
+describe('scheduler ConcurrencyLimit', () => {
+  it('starts at InitialQuotaEstimate, or MaxInstances when that is 0', () => {
+    assert.equal(limit({ InitialQuotaEstimate: 5 }).maxContainers, 5);
+    assert.equal(limit().maxContainers, 64);
+    assert.equal(limit({ MaxInstances: 0 }).maxContainers, 0, 'no limit');
+  });
+
+  it('clamps to the workload at quota, and regrows no further than one past the known-good level', () => {
+    const l = limit();
+    l.observe({ now: T0, last503: 0, running: 3, totalInstances: 4, atQuota: true });
+    assert.equal(l.maxContainers, 4);
+    l.observe({ now: T0, last503: 0, running: 8, totalInstances: 4, atQuota: false });
+    assert.equal(l.maxContainers, 9, 'regrowth to floor(8 x 1.1) + 1 = 9 is within known-good 8, plus one');
+    l.observe({ now: T0, last503: 0, running: 3, totalInstances: 3, atQuota: true });
+    assert.equal(l.maxContainers, 3);
+    l.observe({ now: T0, last503: 0, running: 30, totalInstances: 3, atQuota: false });
+    assert.equal(l.maxContainers, 31, 'regrowth to 34 held to known-good 30, plus one');
+  });
+
+  it('counts packed containers in the workload, so a quota hit does not freeze a packed cluster', () => {
+    const l = limit();
+    l.observe({ now: T0, last503: 0, running: 20, totalInstances: 5, atQuota: true });
+    assert.equal(l.maxContainers, 20, 'the reference would say 5, and start nothing until under 6 run');
+    l.observe({ now: T0, last503: 0, running: 20, totalInstances: 5, atQuota: false });
+    assert.equal(l.maxContainers, 21);
+  });
+
+  it('is 1 at quota with no instance at all', () => {
+    const l = limit();
+    l.observe({ now: T0, last503: 0, running: 0, totalInstances: 0, atQuota: true });
+    assert.equal(l.maxContainers, 1);
+  });
+
+  it('caps supervisors at floor(limit x SupervisorFraction), at least 1', () => {
+    assert.equal(limit({ MaxInstances: 10, SupervisorFraction: 0.2 }).maxSupervisors(), 2);
+    assert.equal(limit({ MaxInstances: 3, SupervisorFraction: 0.2 }).maxSupervisors(), 1);
+    assert.equal(limit({ MaxInstances: 3, SupervisorFraction: 0 }).maxSupervisors(), 0, 'no cap');
+    assert.equal(limit({ MaxInstances: 0 }).maxSupervisors(), 0, 'no limit, no cap');
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * The scheduler loop: start-up order, coalesced notifications, timers, stop.
+ */
+import assert from 'node:assert/strict';
+import { harness, logged, uuid, type Harness } from './harness.js';
+
+/** Counts passes by wrapping runQueue; `during` runs inside each pass. */
+function countPasses(h: Harness, during: (pass: number) => void = () => {}): { passes: () => number } {
+  let n = 0;
+  const original = h.sch.runQueue.bind(h.sch);
+  h.sch.runQueue = () => {
+    n++;
+    during(n);
+    original();
+  };
+  return { passes: () => n };
+}
+
+describe('scheduler loop', () => {
+  it('polls the queue once, fixes stale locks, then runs a pass', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Locked' }, { uuid: uuid(2), state: 'Locked' });
+    h.queue.updated = 0;
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
+    h.pool.addWorker(h.type(1));
+    const { passes } = countPasses(h);
+    h.sch.start();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, ['update', `unlock ${uuid(2)}`, `lock ${uuid(2)}`]);
+    assert.equal(passes(), 2, 'the lock is a queue change: one more pass, which starts it on the idle instance');
+    assert.deepEqual(h.pool.starts, [uuid(2)]);
+    assert.equal(logged(h, /stale locks fixed/).length, 1);
+    await h.sch.stop();
+  });
+
+  it('makes no decision until the pool has listed the cloud', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Running' }, { uuid: uuid(2), state: 'Locked' });
+    h.pool.isLoaded = false;
+    const { passes } = countPasses(h);
+    h.sch.start();
+    await h.clock.advance(120_000);
+    assert.equal(passes(), 0);
+    assert.deepEqual(h.queue.calls, [], 'neither the Running one cancelled nor the Locked one unlocked');
+    const w = h.pool.addWorker(h.type(1), 'running');
+    h.pool.runOn(w, uuid(1));
+    h.pool.runOn(w, uuid(2));
+    h.pool.isLoaded = true;
+    h.pool.notify();
+    await h.clock.advance(0);
+    assert.equal(passes(), 1);
+    assert.deepEqual(h.queue.calls, []);
+    await h.sch.stop();
+    assert.equal(h.clock.pendingTimers(), 0);
+  });
+
+  it('retries the first queue poll on the clock until it succeeds', async () => {
+    const h = harness();
+    h.queue.updated = 0;
+    h.queue.failUpdates = 2;
+    const { passes } = countPasses(h);
+    h.sch.start();
+    await h.clock.advance(999);
+    assert.deepEqual(h.queue.calls, ['update']);
+    await h.clock.advance(1);
+    assert.deepEqual(h.queue.calls, ['update', 'update']);
+    assert.equal(passes(), 0);
+    await h.clock.advance(1000);
+    assert.equal(passes(), 1);
+    await h.sch.stop();
+    assert.equal(h.clock.pendingTimers(), 0);
+  });
+
+  it('coalesces notifications: ten while idle cause one pass, ten during a pass cause one more', async () => {
+    const h = harness();
+    const { passes } = countPasses(h, (n) => {
+      if (n === 2) for (let i = 0; i < 10; i++) h.pool.notifyNow();
+    });
+    h.sch.start();
+    await h.clock.advance(0);
+    assert.equal(passes(), 1);
+    for (let i = 0; i < 5; i++) h.pool.notify();
+    for (let i = 0; i < 5; i++) h.queue.notify();
+    await h.clock.advance(0);
+    assert.equal(passes(), 3, 'one pass for the ten, one more for the ten during it');
+    await h.clock.advance(0);
+    assert.equal(passes(), 3);
+    await h.sch.stop();
+  });
+
+  it('runs a pass every PollInterval when nothing changes', async () => {
+    const h = harness();
+    const { passes } = countPasses(h);
+    h.sch.start();
+    await h.clock.advance(0);
+    assert.equal(passes(), 1);
+    await h.clock.advance(9_999);
+    assert.equal(passes(), 1);
+    await h.clock.advance(1);
+    assert.equal(passes(), 2);
+    await h.sch.stop();
+  });
+
+  it('looks again ~250 ms after a busy container operation clears', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1) });
+    h.pool.addWorker(h.type(1));
+    h.queue.hold = true;
+    // Keep the queue's own notifications out of the way: only the retry should wake the loop.
+    h.queue.subscribe = () => () => {};
+    const { passes } = countPasses(h);
+    h.sch.start();
+    await h.clock.advance(0);
+    assert.equal(passes(), 1);
+    h.pool.notify();
+    await h.clock.advance(0);
+    assert.equal(passes(), 2, 'the second pass finds the lock in flight');
+    assert.deepEqual(h.queue.calls, [`lock ${uuid(1)}`]);
+    h.queue.release();
+    await h.clock.advance(249);
+    assert.equal(passes(), 2);
+    await h.clock.advance(1);
+    assert.equal(passes(), 3);
+    assert.deepEqual(h.pool.starts, [uuid(1)]);
+    await h.sch.stop();
+  });
+
+  it('stop() resolves once the loop has exited, with no timer or subscription left', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1) });
+    h.sch.start();
+    await h.clock.advance(0);
+    assert.ok(h.clock.pendingTimers() > 0);
+    await h.sch.stop();
+    assert.equal(h.clock.pendingTimers(), 0);
+    assert.equal(h.pool.listenerCount(), 0);
+    assert.equal(h.queue.listenerCount(), 0);
+    const before = h.queue.calls.length;
+    h.pool.notify();
+    await h.clock.advance(20_000);
+    assert.equal(h.queue.calls.length, before, 'no pass after stop');
+  });
+
+  it('stop() during the stale-lock wait returns at once', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Locked' });
+    h.pool.addWorker(h.type(1), 'unknown');
+    h.sch.start();
+    await h.clock.advance(1_000);
+    await h.sch.stop();
+    assert.equal(h.clock.pendingTimers(), 0);
+    assert.deepEqual(h.queue.calls, []);
+  });
+
+  it('refuses a second start', () => {
+    const h = harness();
+    h.sch.start();
+    assert.throws(() => h.sch.start(), /start\(\) when running/);
+    return h.sch.stop();
+  });
+
+  it('reports the longest wait of a container not started yet', async () => {
+    const h = harness();
+    const t = h.clock.now();
+    h.queue.add({ uuid: uuid(1), createdAt: new Date(t - 10_000).toISOString(), state: 'Locked' });
+    h.sch.runQueue();
+    assert.equal(h.sch.longestWaitTimeSeconds, 10);
+    assert.deepEqual(h.pool.creates, ['type1']);
+    h.pool.bootAll();
+    h.sch.runQueue();
+    assert.equal(h.sch.longestWaitTimeSeconds, 0, 'started');
+  });
+});

@@ -1,0 +1,243 @@
+/**
+ * Limits: cloud quota and capacity, the dynamic concurrency limit after
+ * controller 503s, the supervisor cap, and no lock/unlock churn.
+ */
+import assert from 'node:assert/strict';
+import { harness, testCluster, uuid } from './harness.js';
+
+const atCloudLimits = (n: number): string =>
+  `Waiting in queue at position ${n}.  Cluster is at cloud account limits and cannot start any new instances right now.`;
+const atCapacity = (n: number): string =>
+  `Waiting in queue at position ${n}.  Cluster is at capacity and cannot start any new instances right now.`;
+
+describe('scheduler run queue: quota and limits', () => {
+  describe('at quota', () => {
+    for (const quota of [1, 2]) {
+      it(`shuts down unneeded instances and keeps only the head locked (quota ${quota})`, async () => {
+        const h = harness();
+        h.queue.add({ uuid: uuid(2), priority: 2, vcpus: 2, ram: 2, state: 'Locked' });
+        h.queue.add({ uuid: uuid(3), priority: 3, vcpus: 3, ram: 3, state: 'Locked' });
+        const a = h.pool.addWorker(h.type(2));
+        const b = h.pool.addWorker(h.type(2));
+        h.pool.quota = quota;
+        h.sch.sync();
+        h.sch.runQueue();
+        h.sch.sync();
+        await h.clock.advance(0);
+        assert.deepEqual(h.pool.starts, [], 'the head needs a type3, so nothing starts on the type2s');
+        assert.deepEqual(h.pool.creates, []);
+        assert.deepEqual(h.pool.shutdowns, [a, b]);
+        assert.deepEqual(h.queue.changes, [{ uuid: uuid(2), from: 'Locked', to: 'Queued' }]);
+        assert.equal(h.status(uuid(3)), atCloudLimits(1));
+        assert.equal(h.status(uuid(2)), atCloudLimits(2));
+        assert.equal(h.sch.containersNotAllocatedOverQuota, 2);
+        assert.equal(h.sch.maxContainers, 2, 'clamped to the instance count');
+      });
+    }
+
+    it('creates what it can below quota and starts the rest on idle instances', async () => {
+      const h = harness();
+      h.queue.add({ uuid: uuid(2), priority: 2, vcpus: 2, ram: 2, state: 'Locked' });
+      h.queue.add({ uuid: uuid(3), priority: 3, vcpus: 3, ram: 3, state: 'Locked' });
+      h.pool.addWorker(h.type(2));
+      h.pool.addWorker(h.type(2));
+      h.pool.quota = 3;
+      h.sch.runQueue();
+      h.sch.sync();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.creates, ['type3']);
+      assert.deepEqual(h.pool.starts, [uuid(2)]);
+      assert.deepEqual(h.pool.shutdowns, []);
+      assert.deepEqual(h.queue.changes, []);
+    });
+
+    it('unlocks the head too when no instance exists at all', async () => {
+      const h = harness();
+      h.queue.add({ uuid: uuid(1), priority: 2, state: 'Locked' }, { uuid: uuid(2), priority: 1, state: 'Locked' });
+      h.pool.quota = 0;
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(
+        h.queue.changes.map((c) => c.uuid),
+        [uuid(1), uuid(2)],
+      );
+    });
+
+    it('keeps a lone over-quota head locked while instances exist', async () => {
+      const h = harness();
+      h.queue.add({ uuid: uuid(1), vcpus: 3, ram: 3, state: 'Locked' });
+      h.pool.addWorker(h.type(1));
+      h.pool.quota = 1;
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(h.queue.changes, []);
+      assert.equal(h.pool.shutdowns.length, 1);
+    });
+
+    it('locks no more queued containers than the instances at quota can take', async () => {
+      const h = harness();
+      h.queue.add({ uuid: uuid(1), priority: 2 }, { uuid: uuid(2), priority: 1 });
+      h.pool.addWorker(h.type(1));
+      h.pool.quota = 1;
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(h.queue.calls, [`lock ${uuid(1)}`], 'at quota the limit is the workload: one instance');
+      assert.equal(h.status(uuid(2)), atCloudLimits(2));
+    });
+  });
+
+  describe('capacity', () => {
+    it('skips a type the pool reports at capacity, for the next eligible type', () => {
+      const h = harness(testCluster({ containers: { MaximumPriceFactor: 1.5 } }));
+      h.queue.add({ uuid: uuid(1), vcpus: 2, ram: 2, state: 'Locked' });
+      h.pool.capacity.set('type2', 0);
+      h.sch.runQueue();
+      assert.deepEqual(h.pool.creates, ['type3']);
+      assert.equal(h.status(uuid(1)), 'Waiting for a type3 instance to boot and be ready to accept work.');
+    });
+
+    it('tries lower priorities on other types while every eligible type of a higher one is at capacity', async () => {
+      const h = harness();
+      h.queue.add(
+        { uuid: uuid(1), priority: 1, state: 'Locked' },
+        { uuid: uuid(2), priority: 2, vcpus: 4, ram: 4 },
+        { uuid: uuid(3), priority: 3, vcpus: 4, ram: 4, state: 'Locked' },
+        { uuid: uuid(4), priority: 4, vcpus: 4, ram: 4, state: 'Locked' },
+      );
+      h.pool.capacity.set('type4', 1);
+      h.pool.addWorker(h.type(4));
+      h.sch.sync();
+      h.sch.runQueue();
+      h.sch.sync();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.starts, [uuid(4)]);
+      assert.deepEqual(h.pool.creates, ['type1']);
+      assert.deepEqual(h.queue.calls, [], 'container 2 is not locked: its type is at capacity');
+      assert.deepEqual(h.pool.shutdowns, []);
+      assert.equal(
+        h.status(uuid(3)),
+        'Waiting in queue at position 1.  Cluster is at capacity for all eligible instance types (type4) and cannot start a new instance right now.',
+      );
+      assert.equal(h.status(uuid(2)), atCapacity(2));
+    });
+  });
+
+  describe('dynamic concurrency limit', () => {
+    /** Two containers started, two Locked waiting, one Queued; four idle-able instances. */
+    function busyCluster() {
+      const h = harness();
+      h.queue.add(
+        { uuid: uuid(1), priority: 1000, vcpus: 2, ram: 2, state: 'Locked' },
+        { uuid: uuid(2), priority: 1000, vcpus: 2, ram: 2, state: 'Locked' },
+        { uuid: uuid(3), priority: 1000, vcpus: 3, ram: 3, state: 'Locked' },
+        { uuid: uuid(4), priority: 1000, vcpus: 3, ram: 3, state: 'Locked' },
+        { uuid: uuid(5), priority: 1000, vcpus: 3, ram: 3 },
+      );
+      const w2 = [h.pool.addWorker(h.type(2)), h.pool.addWorker(h.type(2))];
+      const w3 = [h.pool.addWorker(h.type(3)), h.pool.addWorker(h.type(3))];
+      h.pool.runOn(w2[0], uuid(1));
+      h.pool.runOn(w3[0], uuid(3));
+      return h;
+    }
+
+    it('neither unlocks nor shuts down during the quiet period after a 503', async () => {
+      const h = busyCluster();
+      h.client.at = h.clock.now();
+      h.sch.sync();
+      h.sch.runQueue();
+      h.sch.sync();
+      await h.clock.advance(0);
+      assert.equal(h.sch.maxContainers, 1, 'max(1, running - 1)');
+      assert.deepEqual(h.pool.starts, []);
+      assert.deepEqual(h.pool.shutdowns, []);
+      assert.deepEqual(h.pool.creates, []);
+      assert.deepEqual(h.queue.calls, []);
+      assert.equal(h.status(uuid(1)), 'Container is allocated to an instance and preparing to run.');
+      assert.equal(h.status(uuid(2)), atCapacity(1));
+      assert.equal(h.status(uuid(4)), atCapacity(2));
+      assert.equal(h.status(uuid(5)), atCapacity(3));
+    });
+
+    it('drops to running - 1 on a 503 and regrows by ~10% once a minute passes without one', async () => {
+      const h = harness(testCluster({ cloudVMs: { MaxInstances: 100 } }));
+      for (let i = 1; i <= 30; i++) h.queue.add({ uuid: uuid(i), priority: 1, state: i <= 10 ? 'Running' : 'Queued' });
+      for (let i = 1; i <= 10; i++) h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(i));
+      h.pool.canCreate = 0;
+      h.client.at = h.clock.now();
+      h.sch.runQueue();
+      assert.equal(h.sch.maxContainers, 9);
+      await h.clock.advance(30_000);
+      h.sch.runQueue();
+      assert.equal(h.sch.maxContainers, 9, 'still quiet period');
+      await h.clock.advance(31_000);
+      h.sch.runQueue();
+      assert.equal(h.sch.maxContainers, 12, 'floor(10 x 1.1) + 1');
+      for (let i = 11; i <= 12; i++) h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(i));
+      h.sch.runQueue();
+      assert.equal(h.sch.maxContainers, 14, 'floor(12 x 1.1) + 1');
+      h.client.at = h.clock.now();
+      h.sch.runQueue();
+      assert.equal(h.sch.maxContainers, 11, 'a new 503: running - 1');
+    });
+
+    it('starts at InitialQuotaEstimate and locks no more than that', async () => {
+      const h = harness(testCluster({ cloudVMs: { InitialQuotaEstimate: 3 } }));
+      for (let i = 1; i <= 6; i++) h.queue.add({ uuid: uuid(i), priority: 10 - i });
+      for (let i = 0; i < 6; i++) h.pool.addWorker(h.type(1));
+      assert.equal(h.sch.maxContainers, 3);
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(h.queue.calls, [1, 2, 3].map((i) => `lock ${uuid(i)}`));
+    });
+  });
+
+  describe('supervisors', () => {
+    it('unlocks supervisors over floor(limit x SupervisorFraction) but lets their instances boot', async () => {
+      const h = harness();
+      for (let i = 1; i <= 6; i++) h.queue.add({ uuid: uuid(i), priority: 1000 - i, vcpus: 2, ram: 2, supervisor: true, state: 'Locked' });
+      const ws = Array.from({ length: 6 }, () => h.pool.addWorker(h.type(2)));
+      for (let i = 0; i < 4; i++) h.pool.runOn(ws[i], uuid(i + 1));
+      h.sch.sync();
+      h.sch.runQueue();
+      h.sch.sync();
+      await h.clock.advance(0);
+      assert.deepEqual(h.queue.changes, [
+        { uuid: uuid(5), from: 'Locked', to: 'Queued' },
+        { uuid: uuid(6), from: 'Locked', to: 'Queued' },
+      ]);
+      assert.deepEqual(h.pool.shutdowns, []);
+      assert.deepEqual(h.pool.starts, []);
+      assert.equal(h.status(uuid(5)), 'Waiting in workflow queue at position 1.  Cluster is at capacity and cannot start any new workflows right now.');
+      assert.equal(h.status(uuid(6)), 'Waiting in workflow queue at position 2.  Cluster is at capacity and cannot start any new workflows right now.');
+    });
+
+    it('does not shut down idle instances just because supervisors are over the cap', async () => {
+      const h = harness();
+      for (let i = 1; i <= 8; i++) h.queue.add({ uuid: uuid(i), priority: 1000 + i, vcpus: 2, ram: 2, supervisor: true, state: i === 3 || i === 4 ? 'Locked' : 'Queued' });
+      for (let i = 0; i < 3; i++) h.pool.addWorker(h.type(2));
+      h.sch.runQueue();
+      h.sch.sync();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.starts, [uuid(4), uuid(3)]);
+      assert.deepEqual(h.pool.shutdowns, []);
+      assert.deepEqual(h.queue.calls, []);
+    });
+  });
+
+  it('does not flap locks among equal priorities competing for few instances', async () => {
+    const h = harness();
+    for (let i = 0; i < 8; i++) h.queue.add({ uuid: uuid(i), priority: 333, vcpus: 3, ram: 3 });
+    h.pool.addWorker(h.type(3));
+    h.pool.addWorker(h.type(3));
+    h.pool.quota = 2;
+    for (let pass = 0; pass < 10; pass++) {
+      h.sch.runQueue();
+      h.sch.sync();
+      await h.clock.advance(1);
+    }
+    assert.deepEqual(h.pool.starts, [uuid(0), uuid(1)]);
+    assert.deepEqual(h.pool.shutdowns, []);
+    assert.deepEqual(h.queue.changes.filter((c) => c.to === 'Queued'), [], 'nothing just locked is unlocked');
+    assert.deepEqual(h.queue.calls, [`lock ${uuid(0)}`, `lock ${uuid(1)}`]);
+  });
+});

@@ -1,0 +1,224 @@
+/**
+ * Placement: which instance each container goes to, packing several per
+ * instance, and what the scheduler creates when nothing fits.
+ */
+import assert from 'node:assert/strict';
+import { harness, testCluster, uuid, type Harness } from './harness.js';
+
+const WAIT_TYPE2 = 'Waiting for a type2 instance to boot and be ready to accept work.';
+const PREPARING = 'Container is allocated to an instance and preparing to run.';
+
+/** Four Locked 1-VCPU/1-GiB containers, priorities 1..4, on a menu without type1 (so type2 holds two). */
+function packing(cloudVMs: Record<string, unknown> = {}): Harness {
+  const types = Array.from({ length: 15 }, (_, i) => i + 2);
+  const h = harness(testCluster({ types, containers: { MaximumPriceFactor: 1.5 }, cloudVMs }));
+  for (let i = 1; i <= 4; i++) h.queue.add({ uuid: uuid(i), priority: i, state: 'Locked' });
+  return h;
+}
+
+describe('scheduler run queue: placement', () => {
+  it('uses idle workers first, then creates instances of the cheapest eligible type', () => {
+    const h = harness();
+    for (let i = 1; i <= 4; i++) h.queue.add({ uuid: uuid(i), priority: i, state: 'Locked' });
+    h.pool.addWorker(h.type(1));
+    h.pool.addWorker(h.type(2));
+    h.pool.addWorker(h.type(2));
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, [uuid(4)]);
+    assert.deepEqual(h.pool.creates, ['type1', 'type1', 'type1']);
+    assert.equal(h.status(uuid(4)), PREPARING);
+    for (const i of [1, 2, 3]) assert.equal(h.status(uuid(i)), 'Waiting for a type1 instance to boot and be ready to accept work.');
+    assert.equal(h.sch.containersAllocatedNotStarted, 3);
+  });
+
+  it('packs several containers onto each new instance', () => {
+    const h = packing();
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, ['type2', 'type2']);
+    assert.deepEqual(h.pool.starts, []);
+    for (let i = 1; i <= 4; i++) assert.equal(h.status(uuid(i)), WAIT_TYPE2);
+  });
+
+  it('packs containers onto an idle instance within MaximumPriceFactor, and creates for the rest', () => {
+    const h = packing();
+    const big = h.pool.addWorker(h.type(3));
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, [uuid(4), uuid(3), uuid(2)]);
+    assert.deepEqual(h.pool.workers.get(big)!.runningContainerUUIDs, [uuid(4), uuid(3), uuid(2)]);
+    assert.deepEqual(h.pool.creates, ['type2']);
+    assert.equal(h.status(uuid(2)), PREPARING);
+    assert.equal(h.status(uuid(1)), WAIT_TYPE2);
+  });
+
+  it('does not use an idle instance priced over MaximumPriceFactor', () => {
+    const h = packing();
+    h.pool.addWorker(h.type(4));
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, []);
+    assert.deepEqual(h.pool.creates, ['type2', 'type2']);
+  });
+
+  it('packs onto the spare room of an instance already running a container', () => {
+    const h = packing();
+    const big = h.pool.addWorker(h.type(3));
+    h.pool.runOn(big, uuid(4));
+    h.queue.set(uuid(4), { state: 'Running' });
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, [uuid(3), uuid(2)]);
+    assert.deepEqual(h.pool.creates, ['type2']);
+  });
+
+  it('never places a container on a held or draining instance', () => {
+    for (const behavior of ['hold', 'drain'] as const) {
+      const h = packing();
+      const held = h.pool.addWorker(h.type(3), 'idle', behavior);
+      h.pool.runOn(held, uuid(4));
+      h.queue.set(uuid(4), { state: 'Running' });
+      h.sch.runQueue();
+      assert.deepEqual(h.pool.starts, [], behavior);
+      assert.deepEqual(h.pool.creates, ['type2', 'type2'], behavior);
+      assert.deepEqual(h.pool.workers.get(held)!.runningContainerUUIDs, [uuid(4)], behavior);
+    }
+  });
+
+  it('starts one container per instance with MaxRunningContainersPerInstance 1', () => {
+    const h = packing({ MaxRunningContainersPerInstance: 1 });
+    h.pool.addWorker(h.type(2));
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, [uuid(4)]);
+    assert.deepEqual(h.pool.creates, ['type2', 'type2', 'type2']);
+  });
+
+  it('stops packing at MaxRunningContainersPerInstance 2 though there is room for 3', () => {
+    const h = packing({ MaxRunningContainersPerInstance: 2 });
+    h.pool.addWorker(h.type(3));
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, [uuid(4), uuid(3)]);
+    assert.deepEqual(h.pool.creates, ['type2']);
+  });
+
+  it('counts an unknown-state instance as room but never starts on it', () => {
+    const h = packing();
+    h.pool.addWorker(h.type(2), 'unknown');
+    h.sch.runQueue();
+    assert.equal(h.pool.creates.length, 1, 'one new instance: the unknown one holds two');
+    assert.deepEqual(h.pool.starts, []);
+    assert.equal(h.status(uuid(4)), WAIT_TYPE2);
+
+    h.sch.runQueue();
+    assert.equal(h.pool.creates.length, 1, 'the booting one is not created again');
+    assert.deepEqual(h.pool.starts, []);
+
+    h.pool.bootAll();
+    h.sch.runQueue();
+    assert.equal(h.pool.creates.length, 1);
+    assert.deepEqual(h.pool.starts, [uuid(4), uuid(3)], 'the ready instance takes the highest priorities');
+    assert.equal(h.sch.containersAllocatedNotStarted, 2);
+  });
+
+  it('starts lower-priority containers on ready instances while a VM for a higher one boots', () => {
+    const h = harness();
+    const spec = [
+      [1, 1],
+      [2, 1],
+      [3, 1],
+      [4, 2],
+      [5, 2],
+      [6, 2],
+    ];
+    for (const [p, vcpus] of spec) h.queue.add({ uuid: uuid(p), priority: p, vcpus, ram: vcpus, state: 'Locked' });
+    h.pool.addWorker(h.type(1), 'booting');
+    h.pool.addWorker(h.type(1), 'idle');
+    h.pool.addWorker(h.type(2), 'booting');
+    h.pool.addWorker(h.type(2), 'idle');
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, [uuid(6), uuid(3)]);
+    assert.deepEqual(h.pool.creates, ['type2', 'type1']);
+    assert.equal(h.status(uuid(5)), WAIT_TYPE2);
+    assert.equal(h.status(uuid(2)), 'Waiting for a type1 instance to boot and be ready to accept work.');
+  });
+
+  it('charges a 0-VCPU container a sliver, so an N-VCPU container gets an N-VCPU instance to itself', () => {
+    const h = harness(testCluster({ types: Array.from({ length: 15 }, (_, i) => i + 2) }));
+    h.queue.add({ uuid: uuid(1), priority: 1, vcpus: 1, ram: 0.125, scratch: 0.125, state: 'Locked' });
+    for (let i = 2; i <= 5; i++) h.queue.add({ uuid: uuid(i), priority: i, vcpus: 0, ram: 0.125, scratch: 0.125, state: 'Locked' });
+    h.queue.add({ uuid: uuid(6), priority: 6, vcpus: 2, ram: 0.125, scratch: 0.125, state: 'Locked' });
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, ['type2', 'type2']);
+    h.pool.bootAll();
+    h.sch.runQueue();
+    const [a, b] = [...h.pool.workers.values()];
+    assert.deepEqual(a.runningContainerUUIDs, [uuid(6)]);
+    assert.deepEqual(b.runningContainerUUIDs, [uuid(5), uuid(4), uuid(3), uuid(2), uuid(1)]);
+  });
+
+  it('assumes no room on an instance running a container the queue does not know', () => {
+    const h = packing();
+    const w = h.pool.addWorker(h.type(3));
+    h.pool.runOn(w, 'zzzzz-dz642-unknownunknown1');
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, []);
+    assert.deepEqual(h.pool.creates, ['type2', 'type2']);
+  });
+
+  it('waits for a previous attempt to exit before starting a locked container again', () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Locked' });
+    h.pool.addWorker(h.type(1));
+    h.pool.lingering.add(uuid(1));
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, []);
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(1), reason: 'about to start' }]);
+    assert.equal(h.status(uuid(1)), 'Waiting for previous container attempt to exit.');
+  });
+
+  it('does not lock a queued container while a previous attempt lingers', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1) });
+    h.pool.addWorker(h.type(1));
+    h.pool.lingering.add(uuid(1));
+    h.sch.runQueue();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, []);
+    assert.equal(h.status(uuid(1)), 'Waiting in queue at position 1.  Cluster is at capacity and cannot start any new instances right now.');
+  });
+
+  it('locks queued containers it can place, then starts them once locked', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 2 }, { uuid: uuid(2), priority: 1 });
+    h.pool.addWorker(h.type(1));
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, [], 'a queued container gets an instance only once locked');
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [`lock ${uuid(1)}`, `lock ${uuid(2)}`]);
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.starts, [uuid(1)]);
+    assert.deepEqual(h.pool.creates, ['type1']);
+  });
+
+  it('says why a priority-0 container will not run', () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
+    h.sch.runQueue();
+    assert.equal(h.status(uuid(1)), 'This container will not be scheduled to run because its priority is 0 and state is Locked.');
+    assert.deepEqual(h.pool.creates, []);
+  });
+
+  it('orders the view: running first, Locked before Queued, priority, first seen', () => {
+    const h = harness();
+    h.queue.add(
+      { uuid: uuid(1), priority: 9 },
+      { uuid: uuid(2), priority: 1, state: 'Locked' },
+      { uuid: uuid(3), priority: 5 },
+      { uuid: uuid(4), priority: 5 },
+      { uuid: uuid(5), priority: 1, state: 'Running' },
+    );
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(5));
+    h.pool.quota = 0;
+    h.sch.runQueue();
+    assert.deepEqual(
+      h.sch.queueView().map((e) => e.entry.container.uuid),
+      [uuid(5), uuid(2), uuid(1), uuid(3), uuid(4)],
+    );
+  });
+});

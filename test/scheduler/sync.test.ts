@@ -1,0 +1,156 @@
+/**
+ * Sync: what happens when the queue and the pool disagree.
+ */
+import assert from 'node:assert/strict';
+import { harness, logged, uuid } from './harness.js';
+
+describe('scheduler sync', () => {
+  it('kills a crunch-run whose container is not in the queue, and forgets its record', () => {
+    const h = harness();
+    const w = h.pool.addWorker(h.type(2));
+    h.pool.runOn(w, uuid(2));
+    h.queue.add({ uuid: uuid(1), state: 'Locked' });
+    h.sch.sync();
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(2), reason: 'not in queue' }]);
+    assert.deepEqual(h.pool.forgotten, [uuid(2)]);
+    assert.equal(h.pool.running().size, 0);
+  });
+
+  it('logs a kill once however many passes re-send it', () => {
+    const h = harness();
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
+    h.pool.lingering.add(uuid(1));
+    h.pool.killContainer = (u, reason) => {
+      h.pool.kills.push({ uuid: u, reason });
+      return true;
+    };
+    for (let i = 0; i < 3; i++) h.sch.sync();
+    assert.equal(h.pool.kills.length, 3);
+    assert.equal(logged(h, /killing crunch-run: not in queue/).length, 1);
+  });
+
+  it('forgets finished containers once nothing runs them, and priority-0 queued ones', () => {
+    const h = harness();
+    h.queue.add(
+      { uuid: uuid(1), priority: 0, state: 'Queued' },
+      { uuid: uuid(2), priority: 12345, state: 'Complete' },
+      { uuid: uuid(3), priority: 1, state: 'Cancelled' },
+    );
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(3));
+    h.sch.sync();
+    assert.deepEqual(h.queue.forgotten, [uuid(1), uuid(2)]);
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(3), reason: 'state=Cancelled' }]);
+    assert.deepEqual(h.pool.forgotten, [uuid(3)]);
+    h.sch.sync();
+    assert.deepEqual(h.queue.forgotten, [uuid(1), uuid(2), uuid(3)]);
+    assert.equal(h.queue.map.size, 0);
+  });
+
+  it('kills a priority-0 container whose crunch-run is live, and unlocks one that runs nowhere', async () => {
+    const h = harness();
+    h.queue.add(
+      { uuid: uuid(1), priority: 0, state: 'Locked' },
+      { uuid: uuid(2), priority: 0, state: 'Locked' },
+      { uuid: uuid(3), priority: 0, state: 'Running' },
+    );
+    const w = h.pool.addWorker(h.type(4));
+    h.pool.runOn(w, uuid(1));
+    h.pool.runOn(w, uuid(3));
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.pool.kills, [
+      { uuid: uuid(1), reason: 'priority=0' },
+      { uuid: uuid(3), reason: 'priority=0' },
+    ]);
+    assert.deepEqual(h.queue.changes, [{ uuid: uuid(2), from: 'Locked', to: 'Queued' }]);
+  });
+
+  it('kills a crunch-run still starting a container that was requeued', () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Queued' });
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
+    h.sch.sync();
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(1), reason: 'state=Queued' }]);
+  });
+
+  it('cancels an orphaned Running container only once no worker is unknown', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Running' });
+    const w = h.pool.addWorker(h.type(1), 'unknown');
+    for (let i = 0; i < 5; i++) {
+      h.sch.sync();
+      await h.clock.advance(1);
+    }
+    assert.equal(h.queue.state(uuid(1)), 'Running', 'it may be on the unknown worker');
+    h.pool.workers.get(w)!.workerState = 'idle';
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.equal(h.queue.state(uuid(1)), 'Cancelled');
+    assert.equal(h.queue.cancelReasons.get(uuid(1)), 'container is not running on any worker');
+    h.sch.sync();
+    assert.deepEqual(h.queue.forgotten, [uuid(1)]);
+  });
+
+  it('cancels a Running container whose crunch-run exited before the last poll, not after', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Running' });
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
+    await h.clock.advance(1000);
+    h.pool.exit(uuid(1));
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [], 'the queue has not been polled since the exit: it may be Complete by now');
+    await h.clock.advance(1000);
+    await h.queue.update();
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.equal(h.queue.state(uuid(1)), 'Cancelled');
+    assert.equal(h.queue.cancelReasons.get(uuid(1)), 'container state is Running but crunch-run has exited');
+  });
+
+  it('requeues a Locked container whose crunch-run exited, then forgets the record', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Locked' });
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
+    h.pool.exit(uuid(1));
+    await h.clock.advance(1000);
+    await h.queue.update();
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.changes, [{ uuid: uuid(1), from: 'Locked', to: 'Queued' }]);
+    assert.deepEqual(h.pool.forgotten, []);
+    h.sch.sync();
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(1), reason: 'state=Queued' }]);
+    assert.deepEqual(h.pool.forgotten, [uuid(1)]);
+  });
+
+  it('sends one controller call per container at a time', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Running' });
+    h.queue.hold = true;
+    for (let i = 0; i < 3; i++) {
+      h.sch.sync();
+      await h.clock.advance(1);
+    }
+    assert.deepEqual(h.queue.calls, [`cancel ${uuid(1)}`]);
+    assert.equal(h.sch.operationsInFlight, 1);
+    h.queue.release();
+    await h.clock.advance(0);
+    assert.equal(h.sch.operationsInFlight, 0);
+    assert.equal(h.queue.state(uuid(1)), 'Cancelled');
+  });
+
+  it('logs controller errors and carries on', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
+    h.queue.unlock = async () => {
+      throw new Error('500 Internal Server Error');
+    };
+    h.sch.sync();
+    await h.clock.advance(0);
+    const warnings = logged(h, /error unlocking container/);
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0].ContainerUUID, uuid(1));
+    assert.equal(h.sch.operationsInFlight, 0);
+  });
+});
