@@ -1,0 +1,127 @@
+/**
+ * What the worker pool is built from (`PoolDeps`), and the settings it
+ * derives once from the cluster config (`PoolConfig`), so the rest of the
+ * pool reads plain numbers and strings instead of walking `Cluster`.
+ */
+import type { Instance, InstanceSet } from '../cloud/types.js';
+import type { Clock } from '../clock/index.js';
+import type { Cluster } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { Executor } from '../ssh/executor.js';
+import { deployedRunnerPath } from './runner.js';
+
+/** The crunch-run binary to copy to each VM (`Containers.CloudVMs.DeployRunnerBinary`, loaded by the dispatcher). */
+export interface RunnerBinary {
+  /** Lower-case hex MD5 of `bytes`: names the file on the VM and is checked with `md5sum`. */
+  md5hex: string;
+  bytes: Buffer;
+}
+
+/** Everything the pool needs from outside; the dispatcher builds these once. */
+export interface PoolDeps {
+  cluster: Cluster;
+  /** The driver's instance set, already wrapped (`wrapInstanceSet`): rate-limited and tag-filtered. */
+  instanceSet: InstanceSet;
+  /** One executor per worker; the dispatcher's builds an SshExecutor that verifies host keys with `hostKeyVerifier`. */
+  newExecutor: (instance: Instance) => Executor;
+  clock: Clock;
+  logger: Logger;
+  /** The value of the `<TagKeyPrefix>InstanceSetID` tag this dispatcher owns. */
+  instanceSetId: string;
+  /** The dispatcher's OpenSSH public key line, given to create; '' when DeployPublicKey is false. */
+  publicKey: string;
+  /** Set when DeployRunnerBinary is configured and could be read. */
+  runnerBinary?: RunnerBinary | undefined;
+}
+
+/** Tag names (without TagKeyPrefix) the pool reads and writes (ARVADOS.md section 3). */
+export const TAG_INSTANCE_SET_ID = 'InstanceSetID';
+export const TAG_INSTANCE_TYPE = 'InstanceType';
+export const TAG_IDLE_BEHAVIOR = 'IdleBehavior';
+export const TAG_INSTANCE_SECRET = 'InstanceSecret';
+
+/** After a QuotaError, creates wait this long unless an instance goes away first (the reference's quotaErrorTTL). */
+export const QUOTA_ERROR_TTL_MS = 60_000;
+/** After a CapacityError, that type (or group, or every type) is skipped this long (the reference's capacityErrorTTL). */
+export const CAPACITY_ERROR_TTL_MS = 60_000;
+/**
+ * After a create fails for a reason that is neither quota, capacity nor rate
+ * limit, creates pause this long, so a failing provider is not hammered by
+ * every scheduling pass. The reference uses the same 5 s hold for its
+ * MaxConcurrentInstanceCreateOps throttle.
+ */
+export const CREATE_ERROR_BACKOFF_MS = 5_000;
+/** Repeated identical warnings (probe failures, create errors) are logged at most this often. */
+export const WARNING_LOG_INTERVAL_MS = 60_000;
+/** The reference's fallback when MaxProbesPerSecond is below 1. */
+export const DEFAULT_MAX_PROBES_PER_SECOND = 10;
+
+/** The pool's settings, derived from the cluster config once. Durations in ms. */
+export interface PoolConfig {
+  clusterId: string;
+  tagKeyPrefix: string;
+  imageId: string;
+  instanceInitCommand: string;
+  /** What runs crunch-run on a VM: the deployed runner's path, or `Containers.CrunchRunCommand`. */
+  crunchRunCommand: string;
+  runtimeEngine: string;
+  crunchRunArguments: readonly string[];
+  /** `BootProbeCommand`, or `true` when it is empty (the reference's rule). */
+  bootProbeCommand: string;
+  runner: RunnerBinary | undefined;
+  /** DeployRunnerBinary is configured but the dispatcher could not load it: no VM can become ready. */
+  runnerMissing: boolean;
+  probeInterval: number;
+  maxProbesPerSecond: number;
+  syncInterval: number;
+  timeoutIdle: number;
+  timeoutBooting: number;
+  timeoutProbe: number;
+  timeoutShutdown: number;
+  timeoutTERM: number;
+  timeoutSignal: number;
+  timeoutStaleRunLock: number;
+  maxConcurrentCreates: number;
+  maxInstances: number;
+  maxRunningPerInstance: number;
+  /**
+   * Deadline for one probe-like command (boot probe, `--list`, `md5sum`,
+   * `--kill`, `--detach`). A command that hangs would otherwise block every
+   * later probe of its worker, and with them the boot and probe timeouts.
+   */
+  commandTimeout: number;
+  /** Deadline for copying the runner binary, which may be tens of MB over a slow link. */
+  installTimeout: number;
+}
+
+export function compilePoolConfig(cluster: Cluster, runner: RunnerBinary | undefined): PoolConfig {
+  const c = cluster.Containers;
+  const vm = c.CloudVMs;
+  return {
+    clusterId: cluster.ClusterID,
+    tagKeyPrefix: vm.TagKeyPrefix,
+    imageId: vm.ImageID,
+    instanceInitCommand: vm.InstanceInitCommand,
+    crunchRunCommand: runner ? deployedRunnerPath(vm.DeployRunnerDirectory, runner.md5hex) : c.CrunchRunCommand,
+    runtimeEngine: c.RuntimeEngine,
+    crunchRunArguments: [...c.CrunchRunArgumentsList],
+    bootProbeCommand: vm.BootProbeCommand.trim() || 'true',
+    runner,
+    runnerMissing: vm.DeployRunnerBinary !== '' && runner === undefined,
+    probeInterval: vm.ProbeInterval,
+    maxProbesPerSecond: vm.MaxProbesPerSecond >= 1 ? vm.MaxProbesPerSecond : DEFAULT_MAX_PROBES_PER_SECOND,
+    syncInterval: vm.SyncInterval,
+    timeoutIdle: vm.TimeoutIdle,
+    timeoutBooting: vm.TimeoutBooting,
+    timeoutProbe: vm.TimeoutProbe,
+    timeoutShutdown: vm.TimeoutShutdown,
+    timeoutTERM: vm.TimeoutTERM,
+    timeoutSignal: vm.TimeoutSignal,
+    timeoutStaleRunLock: vm.TimeoutStaleRunLock,
+    maxConcurrentCreates: vm.MaxConcurrentInstanceCreateOps,
+    maxInstances: vm.MaxInstances,
+    maxRunningPerInstance: vm.MaxRunningContainersPerInstance,
+    commandTimeout: Math.max(vm.ProbeInterval, 60_000),
+    installTimeout: Math.max(vm.TimeoutBooting, 60_000),
+  };
+}

@@ -1,0 +1,211 @@
+/**
+ * The worker pool's shared state: the workers, the creates in flight, the
+ * exited-process records, the create limits, and the counters the metrics
+ * read. The activities (create, sync, probe loop, the public API in
+ * `pool.ts`) all work on one PoolCore.
+ */
+import type { Instance } from '../cloud/types.js';
+import type { Clock } from '../clock/index.js';
+import type { Cluster, InstanceType } from '../config/types.js';
+import { addSecret, type Logger, RateLimitedLog } from '../log.js';
+import { IDLE_BEHAVIORS, type IdleBehavior, type InstanceView, type WorkerState } from '../scheduler/interfaces.js';
+import { Notifier } from './notifier.js';
+import {
+  compilePoolConfig,
+  type PoolConfig,
+  type PoolDeps,
+  TAG_IDLE_BEHAVIOR,
+  TAG_INSTANCE_SECRET,
+  TAG_INSTANCE_TYPE,
+  WARNING_LOG_INTERVAL_MS,
+} from './pool-config.js';
+import type { RemoteRunner } from './remote-runner.js';
+import { CreateLimits } from './throttle.js';
+import { type BootOutcome, Worker, type WorkerEnv } from './worker.js';
+
+/** The id a pending create shows in `instances()` until the cloud has given it a real one. */
+export const PENDING_ID_PREFIX = 'pending-';
+
+/** A create call in flight. */
+export interface PendingCreate {
+  placeholderId: string;
+  type: InstanceType;
+  secret: string;
+  startedAt: number;
+  /** Set once a listing (or the create's answer) has shown the instance: it is a worker now. */
+  instanceId?: string;
+}
+
+export class PoolCore implements WorkerEnv {
+  readonly cfg: PoolConfig;
+  readonly cluster: Cluster;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly warnings: RateLimitedLog;
+  readonly workers = new Map<string, Worker>();
+  /** Creates in flight, by instance secret (how a listed instance is matched to its create). */
+  readonly creating = new Map<string, PendingCreate>();
+  /** Container uuid -> the worker with a crunch-run record for it (starting or running). */
+  private readonly runnerIndex = new Map<string, Worker>();
+  /** Containers whose crunch-run exited, uuid -> when noticed; kept until `forgetContainer`. */
+  readonly exitedAt = new Map<string, number>();
+  readonly limits: CreateLimits;
+  readonly notifier: Notifier;
+  readonly bootOutcomes: Record<BootOutcome, number> = { success: 0, failure: 0, aborted: 0, disappeared: 0 };
+  readonly disappeared: Record<WorkerState, number> = { unknown: 0, booting: 0, idle: 0, running: 0, shutdown: 0 };
+  stopped = false;
+  /** The cloud list has been loaded at least once. */
+  loaded = false;
+  /** Set by the pool: asks for a cloud listing soon (coalesced). */
+  onSyncRequest: () => void = () => undefined;
+  private seqCounter = 0;
+  private pendingCounter = 0;
+
+  constructor(readonly deps: PoolDeps) {
+    this.cluster = deps.cluster;
+    this.clock = deps.clock;
+    this.log = deps.logger;
+    this.cfg = compilePoolConfig(deps.cluster, deps.runnerBinary);
+    this.warnings = new RateLimitedLog(deps.logger, deps.clock, WARNING_LOG_INTERVAL_MS);
+    this.notifier = new Notifier((err) => this.log.error('pool subscriber failed', { error: err }));
+    this.limits = new CreateLimits({ clock: deps.clock, notify: () => this.notify(), maxInstances: this.cfg.maxInstances });
+  }
+
+  tagKey(name: string): string {
+    return this.cfg.tagKeyPrefix + name;
+  }
+
+  nextSeq(): number {
+    return ++this.seqCounter;
+  }
+
+  nextPlaceholderId(): string {
+    return `${PENDING_ID_PREFIX}${++this.pendingCounter}`;
+  }
+
+  notify(): void {
+    if (!this.stopped) this.notifier.notify();
+  }
+
+  noteExited(uuid: string, at: number): void {
+    this.exitedAt.set(uuid, at);
+  }
+
+  noteBootOutcome(outcome: BootOutcome): void {
+    this.bootOutcomes[outcome]++;
+  }
+
+  requestSync(): void {
+    if (!this.stopped) this.onSyncRequest();
+  }
+
+  /** What the provider counts: every listed worker (shut down or not) and every create not yet listed. */
+  instanceCount(): number {
+    let n = this.workers.size;
+    for (const c of this.creating.values()) if (c.instanceId === undefined) n++;
+    return n;
+  }
+
+  indexRunner(uuid: string, worker: Worker, present: boolean): void {
+    if (present) this.runnerIndex.set(uuid, worker);
+    // Two VMs listing one container (should not happen, but a cloud can
+    // surprise) must not lose the other's entry.
+    else if (this.runnerIndex.get(uuid) === worker) this.runnerIndex.delete(uuid);
+  }
+
+  /** The crunch-run record for `uuid` on any worker. */
+  findRunner(uuid: string): { worker: Worker; runner: RemoteRunner } | undefined {
+    const worker = this.runnerIndex.get(uuid);
+    const runner = worker?.running.get(uuid) ?? worker?.starting.get(uuid);
+    return worker && runner ? { worker, runner } : undefined;
+  }
+
+  /**
+   * Adds a worker for `inst`, or refreshes the one it has. A new worker is
+   * booting when one of our creates is waiting for it, unknown otherwise (it
+   * may be running containers for a previous dispatcher). Its idle behaviour
+   * comes from the IdleBehavior tag, so hold and drain survive restarts; an
+   * instance whose InstanceType tag names no configured type is drained.
+   */
+  addOrUpdateWorker(inst: Instance): { worker: Worker; isNew: boolean } {
+    const secret = inst.tags[this.tagKey(TAG_INSTANCE_SECRET)] ?? '';
+    addSecret(this.log, secret);
+    const pending = secret ? this.creating.get(secret) : undefined;
+    if (pending) pending.instanceId = inst.id;
+    const existing = this.workers.get(inst.id);
+    if (existing) {
+      existing.updateInstance(inst);
+      return { worker: existing, isNew: false };
+    }
+    const typeName = inst.tags[this.tagKey(TAG_INSTANCE_TYPE)] ?? '';
+    const known = Object.hasOwn(this.cluster.InstanceTypes, typeName) ? this.cluster.InstanceTypes[typeName] : undefined;
+    const type = known ?? standInType(typeName, inst.providerType);
+    const tagged = inst.tags[this.tagKey(TAG_IDLE_BEHAVIOR)] as IdleBehavior;
+    let idleBehavior: IdleBehavior = (IDLE_BEHAVIORS as readonly string[]).includes(tagged) ? tagged : 'run';
+    const state = pending ? 'booting' : 'unknown';
+    const log = this.log.child({ Instance: inst.id, InstanceType: type.Name });
+    if (!known && idleBehavior !== 'hold') {
+      log.error('instance has an InstanceType tag that names no configured instance type; draining it', {
+        InstanceTypeTag: typeName,
+      });
+      idleBehavior = 'drain';
+    }
+    log.info('instance appeared in cloud', { State: state, IdleBehavior: idleBehavior, Address: inst.address });
+    const worker = new Worker(this, {
+      instance: inst,
+      type,
+      typeKnown: known !== undefined,
+      state,
+      idleBehavior,
+      executor: this.deps.newExecutor(inst),
+      log,
+    });
+    this.workers.set(inst.id, worker);
+    worker.saveTags().catch(() => undefined);
+    return { worker, isNew: true };
+  }
+
+  /** The instance left the cloud list. */
+  removeWorker(w: Worker): void {
+    w.log.info('instance disappeared in cloud', { State: w.state });
+    w.reportBootOutcome('disappeared');
+    this.disappeared[w.state]++;
+    this.workers.delete(w.id);
+    w.close('gone');
+  }
+
+  /** The view of a create in flight (booting, placeholder id). */
+  pendingView(c: PendingCreate): InstanceView {
+    return {
+      instance: c.placeholderId,
+      address: '',
+      price: c.type.Price,
+      arvadosInstanceType: c.type.Name,
+      providerInstanceType: c.type.ProviderType,
+      lastContainerUUID: '',
+      lastBusy: c.startedAt,
+      runningContainerUUIDs: [],
+      workerState: 'booting',
+      idleBehavior: 'run',
+    };
+  }
+}
+
+/**
+ * A stand-in for a type no longer configured: enough to track and drain the
+ * instance, priced at 0 since its price is unknown.
+ */
+function standInType(name: string, providerType: string): InstanceType {
+  return {
+    Name: name,
+    ProviderType: providerType,
+    VCPUs: 0,
+    RAM: 0,
+    Scratch: 0,
+    IncludedScratch: 0,
+    AddedScratch: 0,
+    Price: 0,
+    Preemptible: false,
+    GPU: { Stack: '', DriverVersion: '', HardwareTarget: '', DeviceCount: 0, VRAM: 0 },
+  };
+}

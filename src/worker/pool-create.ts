@@ -1,0 +1,111 @@
+/**
+ * Creating instances: the checks that decline a create at once (quota,
+ * MaxInstances, rate limit, back-off, MaxConcurrentInstanceCreateOps), the
+ * cloud call in the background, and what each kind of failure does to later
+ * creates (ARVADOS.md section 8).
+ */
+import { randomBytes } from 'node:crypto';
+import { asCapacityError, asQuotaError, asRateLimitError } from '../cloud/errors.js';
+import type { InstanceTags } from '../cloud/types.js';
+import type { InstanceType } from '../config/types.js';
+import { addSecret } from '../log.js';
+import type { InstanceView } from '../scheduler/interfaces.js';
+import type { PendingCreate, PoolCore } from './pool-core.js';
+import { CREATE_ERROR_BACKOFF_MS, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_SECRET, TAG_INSTANCE_SET_ID, TAG_INSTANCE_TYPE } from './pool-config.js';
+import { initCommandForSecret } from './runner.js';
+
+/** Length in hex digits of the InstanceSecret tag (the reference's instanceSecretLength). */
+export const INSTANCE_SECRET_HEX_LENGTH = 40;
+
+/** Why a create would be declined right now, or undefined if it may go ahead. */
+export function createBlocker(core: PoolCore, type: InstanceType): string | undefined {
+  if (core.stopped) return 'pool stopped';
+  if (core.cfg.runnerMissing) return 'runner binary not loaded';
+  const count = core.instanceCount();
+  if (core.limits.atMaxInstances(count)) return 'at MaxInstances';
+  if (core.limits.quotaErrorActive(count)) return 'at cloud quota';
+  if (core.limits.createHold.active) return core.limits.createHold.reason;
+  if (core.limits.atCapacity(type)) return 'at capacity for this instance type';
+  const inFlight = core.creating.size;
+  if (core.cfg.maxConcurrentCreates > 0 && inFlight >= core.cfg.maxConcurrentCreates) return 'reached MaxConcurrentInstanceCreateOps';
+  return undefined;
+}
+
+/**
+ * Starts creating an instance of `type`. Returns the pending create's view
+ * (booting, placeholder id) for the scheduler to allocate onto, or
+ * undefined when declined.
+ */
+export function startCreate(core: PoolCore, type: InstanceType): InstanceView | undefined {
+  // The scheduler may ask for many creates a pass while the pool declines
+  // them all: keep the declined path cheap (no child logger).
+  const blocker = createBlocker(core, type);
+  if (blocker !== undefined) {
+    core.log.debug('create declined', { InstanceType: type.Name, Reason: blocker });
+    return undefined;
+  }
+  const secret = randomBytes(INSTANCE_SECRET_HEX_LENGTH / 2).toString('hex');
+  // Registered before any log line could mention it (tags are logged nowhere, but errors may quote them).
+  addSecret(core.log, secret);
+  const pending: PendingCreate = { placeholderId: core.nextPlaceholderId(), type, secret, startedAt: core.clock.now() };
+  core.creating.set(secret, pending);
+  if (core.limits.atMaxInstances(core.instanceCount())) {
+    core.log.info(`now at MaxInstances limit of ${core.cfg.maxInstances} instances`, { InstanceType: type.Name });
+  }
+  void runCreate(core, pending);
+  core.notify();
+  return core.pendingView(pending);
+}
+
+async function runCreate(core: PoolCore, pending: PendingCreate): Promise<void> {
+  const { type, secret } = pending;
+  const log = core.log.child({ InstanceType: type.Name });
+  const tags: InstanceTags = {
+    [core.tagKey(TAG_INSTANCE_SET_ID)]: core.deps.instanceSetId,
+    [core.tagKey(TAG_INSTANCE_TYPE)]: type.Name,
+    [core.tagKey(TAG_IDLE_BEHAVIOR)]: 'run',
+    [core.tagKey(TAG_INSTANCE_SECRET)]: secret,
+  };
+  const initCommand = [core.cfg.instanceInitCommand, initCommandForSecret(secret)].filter((s) => s.trim() !== '').join('\n');
+  try {
+    const inst = await core.deps.instanceSet.create(type, core.cfg.imageId, tags, initCommand, core.deps.publicKey);
+    if (core.stopped) return;
+    // Still in `creating`, so a new worker starts as booting.
+    const { worker, isNew } = core.addOrUpdateWorker(inst);
+    if (isNew) worker.log.info('instance created');
+  } catch (err) {
+    if (core.stopped) return;
+    noteCreateFailure(core, type, err);
+  } finally {
+    core.creating.delete(secret);
+    core.limits.noteInstanceCount(core.instanceCount());
+    core.notify();
+    core.requestSync();
+  }
+}
+
+function noteCreateFailure(core: PoolCore, type: InstanceType, err: unknown): void {
+  const fields = { InstanceType: type.Name, error: err };
+  const quota = asQuotaError(err);
+  const capacity = asCapacityError(err);
+  const rateLimit = asRateLimitError(err);
+  if (quota) {
+    // The failed create is still counted in `creating`; the others are what must go away.
+    const others = core.instanceCount() - 1;
+    core.limits.noteQuotaError(others);
+    core.warnings.warn('create failed: cloud quota reached; pausing creates', { ...fields, Instances: others }, 'create quota');
+  } else if (capacity) {
+    core.limits.noteCapacityError(capacity, type);
+    core.warnings.warn('create failed: insufficient capacity', fields, `create capacity ${type.ProviderType}`);
+  } else if (rateLimit) {
+    core.limits.noteRateLimit(rateLimit);
+    core.warnings.warn(
+      'create failed: cloud rate limit; suspending creates',
+      { ...fields, ResumeAt: new Date(rateLimit.earliestRetry).toISOString() },
+      'create rate limit',
+    );
+  } else {
+    core.limits.noteCreateError(CREATE_ERROR_BACKOFF_MS, err instanceof Error ? err.message : String(err));
+    core.warnings.error('create failed', fields, `create failed ${type.Name}`);
+  }
+}

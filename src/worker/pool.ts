@@ -1,0 +1,281 @@
+/**
+ * The worker pool: the scheduler's view of the cloud's VMs (`WorkerPool` in
+ * `src/scheduler/interfaces.ts`) plus what the management API needs. It
+ * creates and destroys instances, keeps one state machine per VM
+ * (`worker.ts`, `states.md`), and starts and stops crunch-run on them.
+ *
+ * Its picture is rebuilt from the cloud alone: instance tags (type, idle
+ * behaviour, secret) and `crunch-run --list` on each VM. So `stop()` leaves
+ * every VM and container as it is, and the next pool over the same
+ * InstanceSetID adopts them.
+ *
+ * Activities live beside this file: `pool-create.ts`, `pool-sync.ts`,
+ * `pool-probe.ts` (loops), `worker-probe.ts` (one probe), `throttle.ts`.
+ */
+import type { Container } from '../arvados/types.js';
+import type { Timer } from '../clock/index.js';
+import type { InstanceType } from '../config/types.js';
+import {
+  IDLE_BEHAVIORS,
+  type IdleBehavior,
+  type InstanceView,
+  WORKER_STATES,
+  type WorkerPool,
+  type WorkerState,
+} from '../scheduler/interfaces.js';
+import { InstanceNotFoundError } from './errors.js';
+import type { PoolDeps } from './pool-config.js';
+import { PoolCore } from './pool-core.js';
+import { createBlocker, startCreate } from './pool-create.js';
+import { ProbeLoop } from './pool-probe.js';
+import { listAndSync } from './pool-sync.js';
+import type { BootOutcome } from './worker.js';
+
+export { type PoolDeps, type RunnerBinary } from './pool-config.js';
+export { PENDING_ID_PREFIX } from './pool-core.js';
+export { InstanceNotFoundError, isInstanceNotFoundError } from './errors.js';
+
+/** One worker in more detail than `InstanceView`, for the management API and metrics. */
+export interface WorkerDetail extends InstanceView {
+  /** Epoch ms it first appeared (create returned, or first listed). */
+  appearedAt: number;
+  /** Epoch ms of the last successful probe (its appearance until then). */
+  lastProbeAt: number;
+  /** Epoch ms of the last destroy request; 0 if none. */
+  destroyedAt: number;
+  /** A probe is in flight. */
+  probing: boolean;
+  /** Containers whose crunch-run we are stopping, and whether we gave up. */
+  killing: { uuid: string; givenUp: boolean }[];
+}
+
+/** Counters and gauges the metrics endpoint reads. */
+export interface PoolStats {
+  bootOutcomes: Record<BootOutcome, number>;
+  /** Instances that left the cloud list, by the state they were in. */
+  disappeared: Record<WorkerState, number>;
+  /** The longest time since a worker's last successful probe, ms (0 without workers). */
+  maxProbeAgeMs: number;
+  creating: number;
+}
+
+export class WorkerPoolImpl implements WorkerPool {
+  private readonly core: PoolCore;
+  private readonly probes: ProbeLoop;
+  private timers: Timer[] = [];
+  private started = false;
+  private syncing: Promise<void> | undefined;
+  private syncAgain = false;
+
+  constructor(deps: PoolDeps) {
+    this.core = new PoolCore(deps);
+    this.probes = new ProbeLoop(this.core);
+    this.core.onSyncRequest = () => void this.syncNow();
+  }
+
+  /** Starts the sync loop (a listing now, then every SyncInterval) and the probe loop (every ProbeInterval). */
+  start(): void {
+    if (this.started) throw new Error('worker pool already started');
+    if (this.core.stopped) throw new Error('worker pool was stopped; build a new one');
+    this.started = true;
+    const { cfg, clock } = this.core;
+    this.timers.push(clock.setRepeatingTimer(cfg.syncInterval, () => void this.syncNow()));
+    this.timers.push(clock.setRepeatingTimer(cfg.probeInterval, () => void this.probes.round()));
+    // After a restart, adopting the running containers quickly matters more
+    // than pacing: probe as soon as the first listing is in.
+    void this.syncNow().then(() => this.probes.round());
+  }
+
+  /** Stops the loops and closes every executor. Leaves every VM and container alone. */
+  stop(): void {
+    const core = this.core;
+    if (core.stopped) return;
+    core.stopped = true;
+    for (const t of this.timers) t.cancel();
+    this.timers = [];
+    this.probes.stop();
+    core.limits.stop();
+    for (const w of core.workers.values()) w.close('stop');
+    core.notifier.clear();
+    core.log.debug('worker pool stopped');
+  }
+
+  /**
+   * Lists the cloud now (coalesced: while a listing runs, one more follows
+   * it). Resolves when the listings asked for so far are done.
+   */
+  syncNow(): Promise<void> {
+    if (this.core.stopped) return Promise.resolve();
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      try {
+        do {
+          this.syncAgain = false;
+          await listAndSync(this.core);
+        } while (this.syncAgain && !this.core.stopped);
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
+    return this.syncing;
+  }
+
+  /** Runs one probe round now (tests, and the management API's "probe now"). */
+  probeNow(): Promise<void> {
+    return this.probes.round();
+  }
+
+  /** True once the cloud has been listed (the stale-lock fixer waits for this and for no unknown workers). */
+  loaded(): boolean {
+    return this.core.loaded;
+  }
+
+  /** Throws when the pool cannot work: DeployRunnerBinary is configured but the binary was not loaded. */
+  checkHealth(): void {
+    if (this.core.cfg.runnerMissing) {
+      throw new Error(`error loading runner binary ${this.core.cluster.Containers.CloudVMs.DeployRunnerBinary}`);
+    }
+  }
+
+  subscribe(listener: () => void): () => void {
+    return this.core.notifier.subscribe(listener);
+  }
+
+  running(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const w of this.core.workers.values()) {
+      for (const rr of w.starting.values()) out.set(rr.uuid, rr.since);
+      for (const rr of w.running.values()) out.set(rr.uuid, rr.since);
+    }
+    return out;
+  }
+
+  exited(): Map<string, number> {
+    return new Map(this.core.exitedAt);
+  }
+
+  forgetContainer(uuid: string): void {
+    if (this.core.exitedAt.delete(uuid)) {
+      this.core.log.debug('clearing placeholder for exited crunch-run process', { ContainerUUID: uuid });
+    }
+  }
+
+  /** Every worker not shut down, and every create in flight (booting, placeholder id), sorted by id. */
+  instances(): InstanceView[] {
+    const out: InstanceView[] = [];
+    for (const w of this.core.workers.values()) if (w.state !== 'shutdown') out.push(w.view());
+    for (const c of this.core.creating.values()) if (c.instanceId === undefined) out.push(this.core.pendingView(c));
+    return out.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
+  }
+
+  /** Every worker, shut-down ones included (not pending creates), in more detail, sorted by id. */
+  details(): WorkerDetail[] {
+    return [...this.core.workers.keys()].sort().map((id) => this.detail(id)!);
+  }
+
+  detail(instanceId: string): WorkerDetail | undefined {
+    const w = this.core.workers.get(instanceId);
+    if (!w) return undefined;
+    return {
+      ...w.view(),
+      appearedAt: w.appeared,
+      lastProbeAt: w.probed,
+      destroyedAt: w.destroyed,
+      probing: w.probing,
+      killing: [...w.starting.values(), ...w.running.values()]
+        .filter((rr) => rr.stopping)
+        .map((rr) => ({ uuid: rr.uuid, givenUp: rr.givenUp })),
+    };
+  }
+
+  stats(): PoolStats {
+    const now = this.core.clock.now();
+    let maxProbeAgeMs = 0;
+    for (const w of this.core.workers.values()) {
+      if (w.state !== 'shutdown') maxProbeAgeMs = Math.max(maxProbeAgeMs, now - w.probed);
+    }
+    return {
+      bootOutcomes: { ...this.core.bootOutcomes },
+      disappeared: { ...this.core.disappeared },
+      maxProbeAgeMs,
+      creating: this.core.creating.size,
+    };
+  }
+
+  /** Workers by state, shut-down ones included; creates in flight count as booting. */
+  countWorkers(): Record<WorkerState, number> {
+    const out = Object.fromEntries(WORKER_STATES.map((s) => [s, 0])) as Record<WorkerState, number>;
+    for (const w of this.core.workers.values()) out[w.state]++;
+    for (const c of this.core.creating.values()) if (c.instanceId === undefined) out.booting++;
+    return out;
+  }
+
+  atCapacity(type: InstanceType): boolean {
+    return this.core.limits.atCapacity(type);
+  }
+
+  atQuota(): boolean {
+    return this.core.limits.atQuota(this.core.instanceCount());
+  }
+
+  /** Why `create(type)` would decline now, or undefined (for scheduling_status and logs). */
+  createBlocker(type: InstanceType): string | undefined {
+    return createBlocker(this.core, type);
+  }
+
+  create(type: InstanceType): InstanceView | undefined {
+    return startCreate(this.core, type);
+  }
+
+  shutdown(instanceId: string): boolean {
+    const w = this.core.workers.get(instanceId);
+    if (!w || w.idleBehavior === 'hold' || (w.state !== 'booting' && w.state !== 'idle') || w.containerCount() > 0) return false;
+    w.log.info('shutting down', { Reason: 'requested by the scheduler', State: w.state });
+    w.reportBootOutcome('aborted');
+    w.shutdown();
+    return true;
+  }
+
+  startContainer(instanceId: string, container: Container): boolean {
+    const core = this.core;
+    const w = core.workers.get(instanceId);
+    if (!w || core.stopped) return false;
+    if (w.idleBehavior !== 'run' || (w.state !== 'idle' && w.state !== 'running') || w.startsBlocked) return false;
+    // Never two crunch-runs for one container at once, on any worker.
+    if (core.findRunner(container.uuid)) return false;
+    if (core.cfg.maxRunningPerInstance > 0 && w.containerCount() >= core.cfg.maxRunningPerInstance) return false;
+    core.exitedAt.delete(container.uuid);
+    w.startContainer(container);
+    return true;
+  }
+
+  killContainer(uuid: string, reason: string): boolean {
+    const found = this.core.findRunner(uuid);
+    if (!found) {
+      this.core.log.debug('cannot kill: already disappeared', { ContainerUUID: uuid, Reason: reason });
+      return false;
+    }
+    found.runner.kill(reason);
+    return true;
+  }
+
+  /** Sets the idle behaviour and writes its tag; rejects with InstanceNotFoundError for an unknown id, or the cloud's error if the tag write failed (the behaviour applies anyway). */
+  async setIdleBehavior(instanceId: string, behavior: IdleBehavior): Promise<void> {
+    if (!(IDLE_BEHAVIORS as readonly string[]).includes(behavior)) throw new TypeError(`invalid idle behavior ${JSON.stringify(behavior)}`);
+    const w = this.core.workers.get(instanceId);
+    if (!w) throw new InstanceNotFoundError(instanceId);
+    await w.setIdleBehavior(behavior);
+  }
+
+  /** Destroys the instance now, whatever it runs and whatever its idle behaviour. Throws InstanceNotFoundError for an unknown id. */
+  killInstance(instanceId: string, reason: string): void {
+    const w = this.core.workers.get(instanceId);
+    if (!w) throw new InstanceNotFoundError(instanceId);
+    w.log.info('shutting down', { Reason: reason });
+    w.reportBootOutcome('aborted');
+    w.shutdown();
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * When the pool may create instances: the provider's quota, per-type (or
+ * per-group) capacity, its rate limit, and the short back-off after other
+ * create failures. Each state ends by itself; when it does, `notify` runs so
+ * the scheduler takes another look instead of waiting for its next pass.
+ */
+import type { CapacityError, RateLimitError } from '../cloud/errors.js';
+import type { Clock, Timer } from '../clock/index.js';
+import type { InstanceType } from '../config/types.js';
+import { CAPACITY_ERROR_TTL_MS, QUOTA_ERROR_TTL_MS } from './pool-config.js';
+
+/** A "not before" time with a reason; calls `onExpire` when it passes. Only ever extended, never shortened. */
+export class Hold {
+  private untilMs = 0;
+  private why = '';
+  private timer: Timer | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onExpire: () => void,
+  ) {}
+
+  /** Holds until `until` (epoch ms) unless already held longer. */
+  extend(until: number, why: string): void {
+    const now = this.clock.now();
+    if (until <= now || until <= this.untilMs) return;
+    this.untilMs = until;
+    this.why = why;
+    this.timer?.cancel();
+    this.timer = this.clock.setTimer(until - now, () => {
+      this.timer = undefined;
+      this.onExpire();
+    });
+  }
+
+  get active(): boolean {
+    return this.clock.now() < this.untilMs;
+  }
+
+  /** Epoch ms the hold ends, 0 when not holding. */
+  get until(): number {
+    return this.active ? this.untilMs : 0;
+  }
+
+  get reason(): string {
+    return this.active ? this.why : '';
+  }
+
+  cancel(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+}
+
+const ALL_TYPES = '*';
+const typeKey = (providerType: string): string => `type:${providerType}`;
+const groupKey = (group: string): string => `group:${group}`;
+
+export interface CreateLimitsOptions {
+  clock: Clock;
+  notify: () => void;
+  /** 0 = no limit. */
+  maxInstances: number;
+}
+
+/**
+ * The create-side limits. Counts ("instances") are what the provider bills
+ * and counts against quota: every worker still listed, shut down or not,
+ * plus creates not yet listed.
+ */
+export class CreateLimits {
+  /** Rate-limit and error back-off: no create before this. */
+  readonly createHold: Hold;
+  private quotaUntil = 0;
+  /** Quota lifts early once the instance count drops below this; 0: only the TTL lifts it. */
+  private quotaFewerThan = 0;
+  private quotaTimer: Timer | undefined;
+  /** Capacity key -> epoch ms until which creates of it are expected to fail. */
+  private readonly capacityUntil = new Map<string, number>();
+  private readonly capacityTimers = new Map<string, Timer>();
+  /** Provider type -> quota group, as learned from CapacityErrors (the contract has no other way to tell). */
+  private readonly groupOfType = new Map<string, string>();
+
+  constructor(private readonly opts: CreateLimitsOptions) {
+    this.createHold = new Hold(opts.clock, opts.notify);
+  }
+
+  /**
+   * A create failed with a QuotaError while `others` instances existed (not
+   * counting the failed one). Like the reference, the pool stays at quota
+   * until the count drops below `others`; unlike it, also at most
+   * QUOTA_ERROR_TTL_MS, since the quota may be shared with instances this
+   * dispatcher does not own (ARVADOS.md section 8).
+   */
+  noteQuotaError(others: number): void {
+    const now = this.opts.clock.now();
+    const wasActive = this.quotaUntil > now;
+    this.quotaUntil = now + QUOTA_ERROR_TTL_MS;
+    this.quotaFewerThan = wasActive && this.quotaFewerThan > 0 ? Math.min(this.quotaFewerThan, others) : others;
+    this.quotaTimer?.cancel();
+    this.quotaTimer = this.opts.clock.setTimer(QUOTA_ERROR_TTL_MS, () => {
+      this.quotaTimer = undefined;
+      this.opts.notify();
+    });
+  }
+
+  /** A create of `type` failed with `err`: mark that type, its quota group, or every type, for a minute. */
+  noteCapacityError(err: CapacityError, type: InstanceType): void {
+    let key = ALL_TYPES;
+    if (err.quotaGroup !== undefined) {
+      this.groupOfType.set(type.ProviderType, err.quotaGroup);
+      key = groupKey(err.quotaGroup);
+    } else if (err.instanceType !== undefined) {
+      key = typeKey(type.ProviderType);
+    }
+    this.capacityUntil.set(key, this.opts.clock.now() + CAPACITY_ERROR_TTL_MS);
+    this.capacityTimers.get(key)?.cancel();
+    this.capacityTimers.set(
+      key,
+      this.opts.clock.setTimer(CAPACITY_ERROR_TTL_MS, () => {
+        this.capacityTimers.delete(key);
+        this.opts.notify();
+      }),
+    );
+  }
+
+  noteRateLimit(err: RateLimitError): void {
+    this.createHold.extend(err.earliestRetry, `cloud provider rate limit: ${err.message}`);
+  }
+
+  /** Any other create failure: a short pause. */
+  noteCreateError(backoffMs: number, message: string): void {
+    this.createHold.extend(this.opts.clock.now() + backoffMs, `create failed: ${message}`);
+  }
+
+  /** The instance count changed (a sync or a create settled): a quota error lifts once it is below the count then. */
+  noteInstanceCount(count: number): void {
+    if (this.quotaUntil > this.opts.clock.now() && this.quotaFewerThan > 0 && count < this.quotaFewerThan) {
+      this.clearQuota();
+      this.opts.notify();
+    }
+  }
+
+  /** True while a quota error is in force or `count` has reached MaxInstances. */
+  atQuota(count: number): boolean {
+    return this.quotaErrorActive(count) || this.atMaxInstances(count);
+  }
+
+  atMaxInstances(count: number): boolean {
+    return this.opts.maxInstances > 0 && count >= this.opts.maxInstances;
+  }
+
+  quotaErrorActive(count: number): boolean {
+    if (this.quotaUntil === 0) return false;
+    if (this.opts.clock.now() >= this.quotaUntil || (this.quotaFewerThan > 0 && count < this.quotaFewerThan)) {
+      this.clearQuota();
+      return false;
+    }
+    return true;
+  }
+
+  atCapacity(type: InstanceType): boolean {
+    const group = this.groupOfType.get(type.ProviderType);
+    return (
+      this.capacityActive(typeKey(type.ProviderType)) ||
+      (group !== undefined && this.capacityActive(groupKey(group))) ||
+      this.capacityActive(ALL_TYPES)
+    );
+  }
+
+  stop(): void {
+    this.createHold.cancel();
+    this.quotaTimer?.cancel();
+    for (const t of this.capacityTimers.values()) t.cancel();
+    this.capacityTimers.clear();
+  }
+
+  private capacityActive(key: string): boolean {
+    const until = this.capacityUntil.get(key);
+    if (until === undefined) return false;
+    if (this.opts.clock.now() < until) return true;
+    this.capacityUntil.delete(key);
+    return false;
+  }
+
+  private clearQuota(): void {
+    this.quotaUntil = 0;
+    this.quotaFewerThan = 0;
+    this.quotaTimer?.cancel();
+    this.quotaTimer = undefined;
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * One probe of one worker, and the state change it implies (see
+ * `states.md`):
+ *
+ * - unknown: boot probe and `crunch-run --list`, both;
+ * - booting: boot probe (plus the runner deploy); `--list` once it passes;
+ * - idle, running: `--list`;
+ * - shutdown: nothing.
+ *
+ * Both passing makes the worker idle (or running, if it has processes).
+ * `--list` alone passing updates its processes but leaves it unknown. A
+ * failure only counts time: past TimeoutBooting (unknown, booting) or
+ * TimeoutProbe (idle, running) since the last success, the worker is shut
+ * down. `broken`, or a stale run lock for longer than TimeoutStaleRunLock,
+ * drains it (unless it is on hold).
+ */
+import { createHash } from 'node:crypto';
+import type { ExecuteResult } from '../ssh/executor.js';
+import { crunchRunListCommand, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from './runner.js';
+import type { Worker, WorkerEnv } from './worker.js';
+
+/** What `crunch-run --list` printed, for this cluster's containers. */
+export interface ListOutput {
+  /** Containers whose crunch-run is alive. */
+  running: string[];
+  /** Containers whose lock is held but whose crunch-run is gone. */
+  stale: string[];
+  /** The VM says it cannot run containers. */
+  broken: boolean;
+}
+
+/**
+ * Parses `--list` output. Lines for UUIDs of other clusters are ignored (a
+ * host shared by several clusters' dispatchers lists them all).
+ */
+export function parseListOutput(stdout: string, clusterId: string): ListOutput {
+  const out: ListOutput = { running: [], stale: [], broken: false };
+  for (const line of stdout.split('\n')) {
+    const s = line.trim();
+    if (s === '') continue;
+    if (s === 'broken') {
+      out.broken = true;
+      continue;
+    }
+    if (!s.startsWith(clusterId)) continue;
+    const [uuid, flag] = s.split(/\s+/);
+    if (flag === undefined) out.running.push(uuid);
+    else if (flag === 'stale') out.stale.push(uuid);
+  }
+  return out;
+}
+
+function outputFields(r: ExecuteResult): Record<string, unknown> {
+  return { ExitCode: r.exitCode, stdout: r.stdout.toString().slice(0, 1000), stderr: r.stderr.toString().slice(0, 1000) };
+}
+
+/** Probes `w` once (unless a probe of it is already in flight) and applies the outcome. */
+export async function probeAndUpdate(w: Worker, env: WorkerEnv): Promise<void> {
+  if (w.probing || w.removed || w.state === 'shutdown') return;
+  w.probing = true;
+  try {
+    await probe(w, env);
+  } finally {
+    w.probing = false;
+  }
+}
+
+async function probe(w: Worker, env: WorkerEnv): Promise<void> {
+  const seqAtStart = w.seq;
+  const initial = w.state;
+  // The timeouts compare against when the probe began, so a slow failure
+  // never condemns a VM that recovered before its deadline, and at least one
+  // probe starts after the deadline before the worker is given up on.
+  const probeStart = env.clock.now();
+  let booted = initial === 'idle' || initial === 'running';
+  let bootStderr = '';
+  if (!booted) {
+    const b = await probeBooted(w, env);
+    booted = b.ok;
+    bootStderr = b.stderr;
+    if (booted) w.log.info('instance booted; will try probeRunning');
+  }
+  let list: ListOutput | undefined;
+  if (booted || w.state === 'unknown') list = await probeRunning(w, env);
+  if (w.removed || w.state === 'shutdown') return;
+
+  if (list?.broken && w.idleBehavior === 'run') {
+    w.log.info('probe reported broken instance');
+    w.reportBootOutcome('failure');
+    w.setIdleBehavior('drain').catch(() => undefined);
+    // Draining may have shut it down already (it was idle or booting).
+    if (isShutDown(w)) return;
+  }
+
+  if (!list || (!booted && list.running.length === 0 && w.running.size === 0)) {
+    const dur = probeStart - w.probed;
+    if (w.shutdownIfBroken(dur) && !booted) {
+      w.reportBootOutcome('failure');
+      // Boot probe failures are normal while booting, so they are logged at
+      // debug; this is the one place to say why the VM never came up.
+      w.log.info('boot failed', { DurationMs: dur, stderr: bootStderr.slice(0, 1000) });
+    }
+    return;
+  }
+
+  const now = env.clock.now();
+  w.probed = now;
+  w.startsBlocked = false;
+  if (w.seq !== seqAtStart) {
+    // A start, kill or sync changed the worker while the probe ran; its
+    // `--list` may predate that change. The next probe catches up.
+    w.log.debug('skipping worker state update due to probe/sync race');
+    return;
+  }
+  if (list.running.length > 0) {
+    w.busy = now;
+    w.lastUUID = list.running[0];
+  } else if (w.running.size > 0) {
+    // It stopped being busy some time since the last probe; now is the
+    // earliest the idle timeout can fairly count from.
+    w.busy = now;
+  }
+  let changed = w.updateRunning(list.running);
+  if (booted && (w.state === 'unknown' || w.state === 'booting')) {
+    w.state = 'idle';
+    changed = true;
+  }
+  if (!changed) return;
+  if (w.state === 'unknown') {
+    w.log.info('crunch-run probe succeeded, but boot probe is still failing', { RunningContainers: w.running.size });
+  }
+  if (w.state === 'idle' && w.containerCount() > 0) w.state = 'running';
+  else if (w.state === 'running' && w.containerCount() === 0) w.state = 'idle';
+  w.seq = env.nextSeq();
+  if (booted && (initial === 'unknown' || initial === 'booting')) {
+    w.reportBootOutcome('success');
+    w.log.info('probes succeeded, instance is in service', { State: w.state, RunningContainers: w.running.size });
+  }
+  env.notify();
+  // A drained worker whose last container just ended goes now, not at the next round.
+  if (w.idleBehavior === 'drain') w.shutdownIfIdle();
+}
+
+/** The boot probe, then (if configured) the runner deploy. */
+async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; stderr: string }> {
+  const cmd = env.cfg.bootProbeCommand;
+  let r: ExecuteResult;
+  try {
+    r = await w.executor.execute(cmd, { timeoutMs: env.cfg.commandTimeout });
+  } catch (err) {
+    w.log.debug('boot probe failed', { Command: cmd, error: err });
+    return { ok: false, stderr: String((err as Error)?.message ?? err) };
+  }
+  if (r.exitCode !== 0) {
+    w.log.debug('boot probe failed', { Command: cmd, ...outputFields(r) });
+    return { ok: false, stderr: r.stderr.toString() };
+  }
+  w.log.info('boot probe succeeded', { Command: cmd });
+  if (env.cfg.runnerMissing) {
+    env.warnings.warn('cannot boot worker: the runner binary (DeployRunnerBinary) could not be loaded', { Instance: w.id }, 'runner missing');
+    return { ok: false, stderr: '' };
+  }
+  if (env.cfg.runner && !(await deployRunner(w, env))) return { ok: false, stderr: '' };
+  return { ok: true, stderr: r.stderr.toString() };
+}
+
+/**
+ * Makes sure the runner binary is on the VM: `md5sum` first, and a copy
+ * (binary on stdin) only when the hash is not the expected one.
+ */
+async function deployRunner(w: Worker, env: WorkerEnv): Promise<boolean> {
+  const runner = env.cfg.runner!;
+  const path = env.cfg.crunchRunCommand;
+  const log = w.log.child({ Hash: runner.md5hex, Path: path });
+  try {
+    const sum = await w.executor.execute(runnerMd5Command(path), { timeoutMs: env.cfg.commandTimeout });
+    if (sum.exitCode === 0 && sum.stderr.length === 0 && sum.stdout.toString() === runnerMd5Expected(runner.md5hex, path)) {
+      log.info('runner binary already exists on worker, with correct hash');
+      return true;
+    }
+    log.info('installing runner binary on worker');
+    const r = await w.executor.execute(runnerInstallCommand(path, w.remoteUser), {
+      stdin: runner.bytes,
+      timeoutMs: env.cfg.installTimeout,
+    });
+    if (r.exitCode !== 0) {
+      env.warnings.warn('error copying runner binary', { Instance: w.id, ...outputFields(r) }, `install ${w.id}`);
+      return false;
+    }
+    return true;
+  } catch (err) {
+    env.warnings.warn('error copying runner binary', { Instance: w.id, error: err }, `install ${w.id}`);
+    return false;
+  }
+}
+
+/** `crunch-run --list` (with the price history on stdin when the driver has one). Undefined when it failed. */
+async function probeRunning(w: Worker, env: WorkerEnv): Promise<ListOutput | undefined> {
+  const cmd = withSudo(crunchRunListCommand(env.cfg.crunchRunCommand), w.remoteUser);
+  const prices = w.instance.priceHistory?.(w.type) ?? [];
+  // crunch-run reads the reference's Go encoding: [{"StartTime": RFC 3339, "Price": n}].
+  const stdin =
+    prices.length > 0 ? JSON.stringify(prices.map((p) => ({ StartTime: new Date(p.startTime).toISOString(), Price: p.price }))) : undefined;
+  let r: ExecuteResult;
+  try {
+    r = await w.executor.execute(cmd, { stdin, timeoutMs: env.cfg.commandTimeout });
+  } catch (err) {
+    env.warnings.warn('probe failed', { Instance: w.id, State: w.state, Command: cmd, error: err }, `probe ${w.id}`);
+    return undefined;
+  }
+  if (r.exitCode !== 0) {
+    env.warnings.warn('probe failed', { Instance: w.id, State: w.state, Command: cmd, ...outputFields(r) }, `probe ${w.id}`);
+    return undefined;
+  }
+  const out = parseListOutput(r.stdout.toString(), env.cfg.clusterId);
+  const now = env.clock.now();
+  for (const uuid of out.stale) w.log.info('probe reported stale run lock', { ContainerUUID: uuid });
+  if (out.stale.length === 0) {
+    w.staleRunLockSince = 0;
+  } else if (w.staleRunLockSince === 0) {
+    w.staleRunLockSince = now;
+  } else if (now - w.staleRunLockSince > env.cfg.timeoutStaleRunLock) {
+    w.log.warn('reporting broken after reporting stale run lock for too long', { DurationMs: now - w.staleRunLockSince });
+    out.broken = true;
+  }
+  return out;
+}
+
+/** Read through a function so the compiler does not assume the state stayed what an earlier check saw. */
+function isShutDown(w: Worker): boolean {
+  return w.state === 'shutdown';
+}
+
+/** MD5 of a runner binary, as `RunnerBinary.md5hex` wants it. */
+export function runnerMd5Hex(bytes: Buffer): string {
+  return createHash('md5').update(bytes).digest('hex');
+}

@@ -1,0 +1,364 @@
+/**
+ * One cloud VM as the pool tracks it: its state (unknown, booting, idle,
+ * running, shutdown), its idle behaviour (run, hold, drain), the crunch-run
+ * processes on it, and the rules that shut it down. The probe that moves it
+ * between states is in `worker-probe.ts`; `states.md` has the table.
+ *
+ * Everything here runs on the one event loop. Async work (probes, starts,
+ * tag writes, destroys) records `seq` before it awaits and compares after,
+ * so a result that raced with a newer change is dropped rather than applied
+ * over it.
+ */
+import type { Container } from '../arvados/types.js';
+import type { Instance, InstanceTags } from '../cloud/types.js';
+import type { Clock } from '../clock/index.js';
+import type { Cluster, InstanceType } from '../config/types.js';
+import type { Logger, RateLimitedLog } from '../log.js';
+import type { IdleBehavior, InstanceView, WorkerState } from '../scheduler/interfaces.js';
+import type { Executor } from '../ssh/executor.js';
+import { type PoolConfig, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
+import { RemoteRunner, type RunnerHost } from './remote-runner.js';
+import { crunchRunConfig, crunchRunDetachCommand, withSudo } from './runner.js';
+
+/** How a worker's boot ended, for the `boot_outcomes` metric (the reference's labels). */
+export type BootOutcome = 'success' | 'failure' | 'aborted' | 'disappeared';
+
+/** What a worker needs from its pool. */
+export interface WorkerEnv {
+  readonly cfg: PoolConfig;
+  readonly cluster: Cluster;
+  readonly clock: Clock;
+  readonly warnings: RateLimitedLog;
+  /** A fresh, increasing number: marks a change that in-flight probes and syncs must not overwrite. */
+  nextSeq(): number;
+  /** Something the scheduler may care about changed. */
+  notify(): void;
+  /** A crunch-run process exited (or was killed) at `at`. */
+  noteExited(uuid: string, at: number): void;
+  noteBootOutcome(outcome: BootOutcome): void;
+  /** A destroy settled: list the cloud soon. */
+  requestSync(): void;
+  /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
+  indexRunner(uuid: string, worker: Worker, present: boolean): void;
+}
+
+export interface WorkerInit {
+  instance: Instance;
+  type: InstanceType;
+  /** False when the InstanceType tag names no configured type (`type` is then a stand-in). */
+  typeKnown: boolean;
+  state: 'unknown' | 'booting';
+  idleBehavior: IdleBehavior;
+  executor: Executor;
+  log: Logger;
+}
+
+export class Worker implements RunnerHost {
+  readonly id: string;
+  readonly type: InstanceType;
+  readonly typeKnown: boolean;
+  readonly executor: Executor;
+  readonly log: Logger;
+  state: WorkerState;
+  idleBehavior: IdleBehavior;
+  instance: Instance;
+  /** Epoch ms it first appeared (create returned, or first listed). */
+  readonly appeared: number;
+  /** Last successful probe (starts at `appeared`): the boot and probe timeouts count from here. */
+  probed: number;
+  /** Last time it ran something (starts at `appeared`): the idle timeout counts from here. */
+  busy: number;
+  /** When we last asked the cloud to destroy it; 0 if never. */
+  destroyed = 0;
+  seq: number;
+  lastUUID = '';
+  readonly starting = new Map<string, RemoteRunner>();
+  readonly running = new Map<string, RemoteRunner>();
+  /** A probe is in flight (probes of one worker never overlap). */
+  probing = false;
+  /** A `--detach` failed: take no more containers until a probe has succeeded again. */
+  startsBlocked = false;
+  /** Since when `--list` has reported a stale run lock; 0 if it does not. */
+  staleRunLockSince = 0;
+  /** The pool dropped it (it left the cloud list, or the pool stopped). */
+  removed = false;
+  private bootOutcomeReported = false;
+  private target: string;
+  /** Tags as last listed, or as we last wrote them. */
+  private tags: InstanceTags;
+
+  constructor(
+    private readonly env: WorkerEnv,
+    init: WorkerInit,
+  ) {
+    this.instance = init.instance;
+    this.id = init.instance.id;
+    this.type = init.type;
+    this.typeKnown = init.typeKnown;
+    this.state = init.state;
+    this.idleBehavior = init.idleBehavior;
+    this.executor = init.executor;
+    this.log = init.log;
+    this.target = init.instance.address;
+    this.tags = { ...init.instance.tags };
+    const now = env.clock.now();
+    this.appeared = now;
+    this.probed = now;
+    this.busy = now;
+    this.seq = env.nextSeq();
+  }
+
+  get remoteUser(): string {
+    return this.instance.remoteUser;
+  }
+
+  /** A newer listing (or the create's answer) of the same instance. */
+  updateInstance(instance: Instance): void {
+    this.instance = instance;
+    this.tags = { ...instance.tags };
+    // The SSH executor drops its connection on setTarget, so only a real
+    // change of address is passed on.
+    if (instance.address !== this.target && instance.address !== '') {
+      this.target = instance.address;
+      this.executor.setTarget(instance.address);
+    }
+    this.seq = this.env.nextSeq();
+    this.saveTags().catch(() => undefined);
+  }
+
+  /** Containers started or running here. */
+  containerCount(): number {
+    return this.starting.size + this.running.size;
+  }
+
+  /** Writes the InstanceType and IdleBehavior tags if the cloud's copy differs. Rejects if the cloud refuses. */
+  async saveTags(): Promise<void> {
+    const prefix = this.env.cfg.tagKeyPrefix;
+    const want: InstanceTags = { [prefix + TAG_IDLE_BEHAVIOR]: this.idleBehavior };
+    // A stand-in type keeps whatever the instance was tagged with.
+    if (this.typeKnown) want[prefix + TAG_INSTANCE_TYPE] = this.type.Name;
+    if (Object.entries(want).every(([k, v]) => this.tags[k] === v)) return;
+    const tags = { ...this.tags, ...want };
+    this.tags = tags;
+    try {
+      await this.instance.setTags(tags);
+    } catch (err) {
+      this.env.warnings.warn('error updating tags', { Instance: this.id, error: err }, `setTags ${this.id}`);
+      throw err;
+    }
+  }
+
+  /** Changes the idle behaviour and its tag; a drained idle worker is shut down at once. Resolves when the tag is saved. */
+  setIdleBehavior(behavior: IdleBehavior): Promise<void> {
+    if (behavior !== this.idleBehavior) this.log.info('set idle behavior', { IdleBehavior: behavior });
+    this.idleBehavior = behavior;
+    const saved = this.saveTags();
+    this.shutdownIfIdle();
+    this.env.notify();
+    return saved;
+  }
+
+  /** Runs `crunch-run --detach` for `ctr` in the background; the caller has checked that this worker may take it. */
+  startContainer(ctr: Container): void {
+    const now = this.env.clock.now();
+    const rr = new RemoteRunner(ctr.uuid, now, this, this.env.clock, this.env.cfg, false);
+    this.starting.set(ctr.uuid, rr);
+    this.env.indexRunner(ctr.uuid, this, true);
+    this.state = 'running';
+    this.seq = this.env.nextSeq();
+    rr.log.debug('starting container', { Priority: ctr.priority });
+    this.env.notify();
+    void this.finishStart(rr);
+  }
+
+  private async finishStart(rr: RemoteRunner): Promise<void> {
+    const { cfg, cluster } = this.env;
+    const command = withSudo(
+      crunchRunDetachCommand({
+        crunchRunCommand: cfg.crunchRunCommand,
+        runtimeEngine: cfg.runtimeEngine,
+        argumentsList: cfg.crunchRunArguments,
+        uuid: rr.uuid,
+      }),
+      this.remoteUser,
+    );
+    const config = crunchRunConfig({ cluster, instanceType: this.type, instanceAddress: this.instance.address, uuid: rr.uuid });
+    const outcome = await rr.start(command, JSON.stringify(config));
+    if (rr.closed) return;
+    if (this.running.get(rr.uuid) === rr) {
+      // A probe listed it while the start was in flight.
+      rr.markSettled();
+      return;
+    }
+    if (this.starting.get(rr.uuid) !== rr) return;
+    this.starting.delete(rr.uuid);
+    this.seq = this.env.nextSeq();
+    if (outcome === 'failed') {
+      // Forgotten, so the scheduler can try it again; this worker waits for
+      // a good probe first, so a VM that cannot start anything does not
+      // swallow the queue one container at a time.
+      rr.close();
+      this.env.indexRunner(rr.uuid, this, false);
+      this.startsBlocked = true;
+      if (this.state === 'running' && this.containerCount() === 0) this.state = 'idle';
+      this.env.notify();
+      return;
+    }
+    this.busy = this.env.clock.now();
+    this.running.set(rr.uuid, rr);
+    this.lastUUID = rr.uuid;
+    rr.markSettled();
+    this.env.notify();
+  }
+
+  /**
+   * Matches `running` to the UUIDs a `--list` printed: adopts processes we
+   * did not start (a previous dispatcher did), promotes our starts, and
+   * closes those that are gone. True if anything changed.
+   */
+  updateRunning(uuids: readonly string[]): boolean {
+    const alive = new Set(uuids);
+    let changed = false;
+    for (const uuid of uuids) {
+      if (this.running.has(uuid)) continue;
+      const rr = this.starting.get(uuid);
+      if (rr) {
+        this.starting.delete(uuid);
+        this.running.set(uuid, rr);
+      } else {
+        this.log.info('crunch-run process detected', { ContainerUUID: uuid });
+        this.running.set(uuid, new RemoteRunner(uuid, this.env.clock.now(), this, this.env.clock, this.env.cfg, true));
+        this.env.indexRunner(uuid, this, true);
+      }
+      changed = true;
+    }
+    for (const uuid of [...this.running.keys()]) {
+      if (!alive.has(uuid)) {
+        this.closeRunner(uuid);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** The process for `uuid` has exited: forget it and record the exit for the scheduler. */
+  closeRunner(uuid: string): void {
+    const rr = this.running.get(uuid);
+    if (!rr) return;
+    rr.log.info('crunch-run process ended');
+    this.running.delete(uuid);
+    rr.close();
+    this.env.indexRunner(uuid, this, false);
+    const now = this.env.clock.now();
+    this.seq = this.env.nextSeq();
+    this.busy = now;
+    this.env.noteExited(uuid, now);
+    if (this.state === 'running' && this.containerCount() === 0) this.state = 'idle';
+  }
+
+  onKilled(uuid: string): void {
+    this.closeRunner(uuid);
+    this.env.notify();
+  }
+
+  onUnkillable(uuid: string): void {
+    if (this.idleBehavior === 'hold') {
+      this.log.warn('unkillable container, but worker has IdleBehavior=hold', { ContainerUUID: uuid });
+      return;
+    }
+    this.log.warn('unkillable container, draining worker', { ContainerUUID: uuid });
+    this.setIdleBehavior('drain').catch(() => undefined);
+  }
+
+  reportBootOutcome(outcome: BootOutcome): void {
+    if (this.bootOutcomeReported) return;
+    this.bootOutcomeReported = true;
+    this.env.noteBootOutcome(outcome);
+  }
+
+  /** Idle too long with behaviour run, or drained with nothing (it can still stop) running. Never on hold. */
+  eligibleForShutdown(): boolean {
+    if (this.idleBehavior === 'hold') return false;
+    const draining = this.idleBehavior === 'drain';
+    switch (this.state) {
+      case 'booting':
+        return draining;
+      case 'idle':
+        return draining || this.env.clock.now() - this.busy >= this.env.cfg.timeoutIdle;
+      case 'running':
+        // Draining, and every process left is one we gave up signalling.
+        return draining && [...this.starting.values(), ...this.running.values()].every((rr) => rr.givenUp);
+      default:
+        return false;
+    }
+  }
+
+  shutdownIfIdle(): boolean {
+    if (!this.eligibleForShutdown()) return false;
+    this.log.info('shutdown worker', {
+      State: this.state,
+      IdleBehavior: this.idleBehavior,
+      IdleDurationMs: this.env.clock.now() - this.busy,
+    });
+    this.reportBootOutcome('aborted');
+    this.shutdown();
+    return true;
+  }
+
+  /**
+   * Probes have failed for `dur` ms since the last success: shut down past
+   * TimeoutBooting (unknown, booting) or TimeoutProbe (otherwise). Never on hold.
+   */
+  shutdownIfBroken(dur: number): boolean {
+    if (this.idleBehavior === 'hold') return false;
+    const booting = this.state === 'unknown' || this.state === 'booting';
+    const threshold = booting ? this.env.cfg.timeoutBooting : this.env.cfg.timeoutProbe;
+    if (dur < threshold) return false;
+    this.log.warn(`${booting ? 'new ' : ''}instance unresponsive, shutting down`, {
+      State: this.state,
+      DurationMs: dur,
+      Since: new Date(this.probed).toISOString(),
+    });
+    this.shutdown();
+    return true;
+  }
+
+  /** Asks the cloud to destroy the instance (again, if it is still listed long after the first try). */
+  shutdown(): void {
+    const now = this.env.clock.now();
+    this.seq = this.env.nextSeq();
+    this.destroyed = now;
+    this.state = 'shutdown';
+    this.env.notify();
+    this.instance.destroy().then(
+      () => this.env.requestSync(),
+      (err: unknown) => this.env.warnings.warn('shutdown failed', { Instance: this.id, error: err }, `destroy ${this.id}`),
+    );
+  }
+
+  /** The instance left the cloud list, or the pool stops: abandon its processes (they are not ours to end) and close the executor. */
+  close(reason: 'gone' | 'stop'): void {
+    this.removed = true;
+    for (const rr of [...this.starting.values(), ...this.running.values()]) {
+      if (reason === 'gone') rr.log.info('crunch-run process abandoned');
+      rr.close();
+      this.env.indexRunner(rr.uuid, this, false);
+    }
+    this.executor.close();
+  }
+
+  view(): InstanceView {
+    return {
+      instance: this.id,
+      address: this.instance.address,
+      price: this.type.Price,
+      arvadosInstanceType: this.type.Name,
+      providerInstanceType: this.instance.providerType || this.type.ProviderType,
+      lastContainerUUID: this.lastUUID,
+      lastBusy: this.busy,
+      runningContainerUUIDs: [...this.starting.keys(), ...this.running.keys()].sort(),
+      workerState: this.state,
+      idleBehavior: this.idleBehavior,
+    };
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Create throttling: MaxConcurrentInstanceCreateOps, MaxInstances, and what
+ * quota, capacity, rate-limit and other create errors do to later creates.
+ */
+import assert from 'node:assert/strict';
+import { CapacityError, QuotaError, RateLimitError } from '../../src/cloud/errors.js';
+import { Harness, LARGE, SMALL } from './helpers.js';
+
+describe('worker pool: create throttling', function () {
+  this.timeout(20_000);
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  async function started(cloudVMs: Parameters<typeof Harness.start>[0] = {}): Promise<void> {
+    h = await Harness.start({ controller: false, ...cloudVMs });
+    h.pool.start();
+    await h.tick(0);
+  }
+
+  it('keeps at most MaxConcurrentInstanceCreateOps creates in flight; pending creates show as booting', async () => {
+    await started({ cloudVMs: { MaxConcurrentInstanceCreateOps: 2 } });
+    h.cloud.holdCreates();
+    const a = h.pool.create(SMALL);
+    const b = h.pool.create(LARGE);
+    assert.ok(a && b);
+    assert.notEqual(a.instance, b.instance);
+    assert.equal(h.pool.create(SMALL), undefined, 'third declined');
+    assert.equal(h.pool.createBlocker(SMALL), 'reached MaxConcurrentInstanceCreateOps');
+    assert.deepEqual(
+      h.pool.instances().map((v) => [v.instance, v.workerState, v.arvadosInstanceType]),
+      [
+        [a.instance, 'booting', 'small'],
+        [b.instance, 'booting', 'large'],
+      ],
+    );
+    assert.equal(h.pool.countWorkers().booting, 2);
+    assert.equal(h.pool.atQuota(), false);
+    h.cloud.releaseCreates();
+    await h.tick(0);
+    assert.deepEqual(
+      h.pool.instances().map((v) => v.workerState),
+      ['booting', 'booting'],
+    );
+    assert.ok(h.pool.instances().every((v) => v.instance.startsWith('lame-')));
+    assert.ok(h.pool.create(SMALL), 'accepted again once the creates returned');
+  });
+
+  it('counts booting and pending instances against MaxInstances, and is at quota there', async () => {
+    await started({ params: { DestroyDelay: 0 }, cloudVMs: { MaxInstances: 2, MaxConcurrentInstanceCreateOps: 0 } });
+    h.cloud.holdCreates();
+    assert.ok(h.pool.create(SMALL));
+    assert.equal(h.pool.atQuota(), false);
+    assert.ok(h.pool.create(SMALL));
+    assert.equal(h.pool.atQuota(), true);
+    assert.equal(h.pool.create(SMALL), undefined);
+    h.cloud.releaseCreates();
+    await h.tick(0);
+    assert.equal(h.pool.atQuota(), true, 'two booting instances');
+    const [first] = h.pool.instances();
+    h.pool.killInstance(first.instance, 'test');
+    await h.tick(0);
+    assert.equal(h.pool.atQuota(), false, 'one went away');
+    assert.ok(h.pool.create(SMALL));
+  });
+
+  it('QuotaError with no instances: at quota for a minute, then creates again (and notifies)', async () => {
+    await started();
+    let notified = 0;
+    h.pool.subscribe(() => notified++);
+    h.cloud.failNextCreate(new QuotaError('too many instances'));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.deepEqual(h.pool.instances(), [], 'the failed create is dropped');
+    assert.equal(h.pool.atQuota(), true);
+    assert.equal(h.pool.create(LARGE), undefined);
+    await h.tick(59_000);
+    assert.equal(h.pool.atQuota(), true);
+    notified = 0;
+    await h.tick(1000);
+    assert.equal(h.pool.atQuota(), false);
+    assert.ok(notified > 0, 'subscribers hear that the quota hold ended');
+    assert.ok(h.pool.create(SMALL));
+  });
+
+  it('QuotaError with instances running: at quota until one goes away', async () => {
+    await started({ params: { DestroyDelay: 0 }, cloudVMs: { TimeoutIdle: 3_600_000 } });
+    const a = await h.createIdle();
+    await h.createIdle();
+    h.cloud.failNextCreate(new QuotaError('too many instances'));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.equal(h.pool.atQuota(), true);
+    await h.tick(10_000);
+    assert.equal(h.pool.atQuota(), true);
+    h.pool.killInstance(a, 'make room');
+    await h.tick(0);
+    assert.equal(h.pool.atQuota(), false, 'an instance went away: try again at once');
+  });
+
+  it('CapacityError for a type: only that type is at capacity, for a minute', async () => {
+    await started();
+    h.cloud.failNextCreate(new CapacityError('no small ones', { instanceType: SMALL.ProviderType }));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.equal(h.pool.atCapacity(SMALL), true);
+    assert.equal(h.pool.atCapacity(LARGE), false);
+    assert.equal(h.pool.atQuota(), false);
+    assert.equal(h.pool.create(SMALL), undefined);
+    assert.ok(h.pool.create(LARGE), 'another type is fine');
+    await h.tick(60_000);
+    assert.equal(h.pool.atCapacity(SMALL), false);
+    assert.ok(h.pool.create(SMALL));
+  });
+
+  it('CapacityError for a quota group marks the group; without type or group, every type', async () => {
+    await started();
+    h.cloud.failNextCreate(new CapacityError('vcpu limit for family', { quotaGroup: 'standard' }));
+    h.pool.create(SMALL);
+    await h.tick(0);
+    assert.equal(h.pool.atCapacity(SMALL), true, 'the failed type is in the group');
+    assert.equal(h.pool.atCapacity(LARGE), false, 'a type never seen failing is not known to be in it');
+    await h.tick(60_000);
+    assert.equal(h.pool.atCapacity(SMALL), false);
+
+    h.cloud.failNextCreate(new CapacityError('out of everything'));
+    h.pool.create(SMALL);
+    await h.tick(0);
+    assert.equal(h.pool.atCapacity(SMALL), true);
+    assert.equal(h.pool.atCapacity(LARGE), true);
+    await h.tick(60_000);
+    assert.equal(h.pool.atCapacity(LARGE), false);
+  });
+
+  it('RateLimitError: no create until its earliest retry time', async () => {
+    await started();
+    h.cloud.failNextCreate(new RateLimitError('slow down', h.clock.now() + 30_000));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.equal(h.pool.create(SMALL), undefined);
+    assert.match(h.pool.createBlocker(SMALL) ?? '', /rate limit/);
+    assert.equal(h.pool.atQuota(), false);
+    await h.tick(29_000);
+    assert.equal(h.pool.create(SMALL), undefined);
+    await h.tick(1000);
+    assert.ok(h.pool.create(SMALL));
+  });
+
+  it('other errors: the create is dropped, creates pause 5 s, and the error is logged (rate-limited)', async () => {
+    await started();
+    for (let i = 0; i < 3; i++) {
+      h.cloud.failNextCreate(new Error('provider fell over'));
+      assert.ok(h.pool.create(SMALL), `attempt ${i}`);
+      await h.tick(0);
+      assert.deepEqual(h.pool.instances(), []);
+      assert.equal(h.pool.create(SMALL), undefined, 'backing off');
+      await h.tick(5000);
+    }
+    const logged = h.logs.records().filter((r) => r.message === 'create failed');
+    assert.equal(logged.length, 1, 'repeats within a minute are held back');
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.equal(h.only().workerState, 'booting');
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * Runner deployment (DeployRunnerBinary): after the boot probe passes, the
+ * pool checks `md5sum` of `DeployRunnerDirectory/crunch-run~<md5>` and
+ * copies the binary only when the hash is not already right; every
+ * crunch-run command then uses that path.
+ */
+import assert from 'node:assert/strict';
+import { runnerMd5Hex } from '../../src/worker/worker-probe.js';
+import { Harness, SMALL } from './helpers.js';
+
+const BYTES = Buffer.from('#!/bin/sh\n# a stand-in crunch-run binary\n');
+const MD5 = runnerMd5Hex(BYTES);
+const PATH = `/tmp/arvados-crunch-run/crunch-run~${MD5}`;
+
+describe('worker pool: runner deployment', function () {
+  this.timeout(20_000);
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('installs the runner once, skips the copy when md5sum matches, and copies again when it does not', async () => {
+    h = await Harness.start({
+      controller: false,
+      runnerBinary: { md5hex: MD5, bytes: BYTES },
+      cloudVMs: { DeployRunnerBinary: '/usr/local/bin/crunch-run', TimeoutIdle: 3_600_000 },
+    });
+    h.pool.start();
+    await h.tick(0);
+    h.pool.checkHealth();
+    const id = await h.createIdle();
+    const vm = h.cloud.vm(id)!;
+    assert.deepEqual(vm.files.get(PATH), BYTES);
+    assert.equal(h.sent(`md5sum ${PATH}`, id).length, 1);
+    assert.equal(h.sent('cat >', id).length, 1, 'copied once');
+    assert.ok(h.sent(`sudo ${PATH} --list`, id).length > 0, 'crunch-run runs from the deployed path');
+
+    // A restarted dispatcher finds the right file and does not copy it again.
+    await h.restart();
+    assert.equal(h.pool.detail(id)?.workerState, 'idle');
+    assert.equal(h.sent(`md5sum ${PATH}`, id).length, 2);
+    assert.equal(h.sent('cat >', id).length, 1, 'md5 matched: no copy');
+
+    // A damaged file is replaced.
+    vm.files.set(PATH, Buffer.from('garbage'));
+    await h.restart();
+    assert.equal(h.pool.detail(id)?.workerState, 'idle');
+    assert.equal(h.sent('cat >', id).length, 2);
+    assert.deepEqual(vm.files.get(PATH), BYTES);
+  });
+
+  it('with DeployRunnerBinary configured but not loaded: unhealthy, and no create', async () => {
+    h = await Harness.start({ controller: false, cloudVMs: { DeployRunnerBinary: '/usr/local/bin/crunch-run' } });
+    h.pool.start();
+    await h.tick(0);
+    assert.throws(() => h.pool.checkHealth(), /error loading runner binary/);
+    assert.equal(h.pool.create(SMALL), undefined);
+  });
+});

@@ -1,0 +1,160 @@
+/**
+ * Object-literal fakes for the worker pool's unit tests: an in-memory
+ * InstanceSet and an executor whose answers each test scripts per instance
+ * (boot probe, `--list`, `--detach`, `--kill`), including answers that never
+ * come until the test releases them.
+ */
+import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
+import { ManualClock, settle } from '../../src/clock/index.js';
+import type { Cluster } from '../../src/config/types.js';
+import { silentLogger } from '../../src/log.js';
+import { SshConnectError } from '../../src/ssh/errors.js';
+import type { ExecuteOptions, ExecuteResult, Executor } from '../../src/ssh/executor.js';
+import { WorkerPoolImpl } from '../../src/worker/pool.js';
+import { makeCluster } from '../drivers/lame/helpers.js';
+
+/** One scripted answer: an exit status with output, a connection error, or a function of the command. */
+export type Answer = { exit: number; stdout?: string; stderr?: string } | 'error' | ((cmd: string, options?: ExecuteOptions) => Promise<ExecuteResult>);
+
+export interface Script {
+  boot: Answer;
+  list: Answer;
+  detach: Answer;
+  kill: Answer;
+}
+
+export const ok = (stdout = ''): Answer => ({ exit: 0, stdout });
+export const fail = (stderr = 'nope'): Answer => ({ exit: 1, stderr });
+
+interface FakeVM {
+  id: string;
+  tags: InstanceTags;
+  providerType: string;
+  destroyed: number;
+  /** Where the VM is reached; '' until the provider assigns one. */
+  address?: string;
+}
+
+export class FakeCloud {
+  readonly clock = new ManualClock();
+  readonly cluster: Cluster = makeCluster();
+  readonly vms = new Map<string, FakeVM>();
+  readonly scripts = new Map<string, Script>();
+  readonly commands: { instance: string; command: string }[] = [];
+  readonly setTagCalls: { instance: string; tags: InstanceTags }[] = [];
+  /** Every `setTarget` call, in order. */
+  readonly targets: { instance: string; address: string }[] = [];
+  readonly instanceSetId = 'fake-set';
+  /** The answer for instances without their own script. */
+  defaultScript: Script = { boot: ok('running\n'), list: ok(), detach: ok('{}'), kill: ok() };
+  pool: WorkerPoolImpl;
+  private next = 1;
+
+  constructor(cloudVMs: Partial<Cluster['Containers']['CloudVMs']> = {}) {
+    Object.assign(this.cluster.Containers.CloudVMs, { MaxConcurrentInstanceCreateOps: 0 }, cloudVMs);
+    this.pool = this.newPool();
+  }
+
+  newPool(): WorkerPoolImpl {
+    this.pool = new WorkerPoolImpl({
+      cluster: this.cluster,
+      instanceSet: this.instanceSet(),
+      newExecutor: (inst) => this.executor(inst.id),
+      clock: this.clock,
+      logger: silentLogger(),
+      instanceSetId: this.instanceSetId,
+      publicKey: '',
+    });
+    return this.pool;
+  }
+
+  /** An instance already in the cloud (a previous dispatcher created it). */
+  seed(tags: Partial<InstanceTags> = {}): string {
+    const id = `i-${this.next++}`;
+    this.vms.set(id, {
+      id,
+      providerType: 'lame.small',
+      destroyed: 0,
+      tags: {
+        ArvadosInstanceSetID: this.instanceSetId,
+        ArvadosInstanceType: 'small',
+        ArvadosIdleBehavior: 'run',
+        ArvadosInstanceSecret: 'f'.repeat(40),
+        ...tags,
+      } as InstanceTags,
+    });
+    return id;
+  }
+
+  script(id: string, changes: Partial<Script>): void {
+    this.scripts.set(id, { ...(this.scripts.get(id) ?? this.defaultScript), ...changes });
+  }
+
+  async tick(ms = 0): Promise<void> {
+    await this.clock.advance(ms);
+    await settle(8);
+  }
+
+  /** One probe round, run to the end. */
+  async probe(): Promise<void> {
+    let done = false;
+    const round = this.pool.probeNow().then(() => (done = true));
+    await this.tick(0);
+    // Only a round of several workers waits on the clock (MaxProbesPerSecond pacing).
+    while (!done) await this.tick(100);
+    await round;
+  }
+
+  private instanceSet(): InstanceSet {
+    const snapshot = (vm: FakeVM): Instance => ({
+      id: vm.id,
+      providerType: vm.providerType,
+      tags: { ...vm.tags },
+      address: vm.address ?? `${vm.id}.example`,
+      remoteUser: 'crunch',
+      setTags: async (tags) => {
+        this.setTagCalls.push({ instance: vm.id, tags });
+        vm.tags = { ...tags };
+      },
+      destroy: async () => {
+        vm.destroyed++;
+      },
+      verifyHostKey: async () => {},
+    });
+    return {
+      create: async (type, _image, tags) => {
+        const id = `i-${this.next++}`;
+        const vm: FakeVM = { id, tags: { ...tags }, providerType: type.ProviderType, destroyed: 0 };
+        this.vms.set(id, vm);
+        return snapshot(vm);
+      },
+      instances: async () => [...this.vms.values()].map(snapshot),
+      stop: () => undefined,
+    };
+  }
+
+  private executor(id: string): Executor {
+    return {
+      execute: async (command, options) => {
+        this.commands.push({ instance: id, command });
+        const s = this.scripts.get(id) ?? this.defaultScript;
+        const answer = command.includes('--list')
+          ? s.list
+          : command.includes('--detach')
+            ? s.detach
+            : command.includes('--kill')
+              ? s.kill
+              : command.includes('is-system-running')
+                ? s.boot
+                : ok();
+        if (answer === 'error') throw new SshConnectError(id, 'refused', 'scripted');
+        if (typeof answer === 'function') return answer(command, options);
+        return { exitCode: answer.exit, stdout: Buffer.from(answer.stdout ?? ''), stderr: Buffer.from(answer.stderr ?? '') };
+      },
+      setTarget: (address) => {
+        this.targets.push({ instance: id, address });
+      },
+      close: () => undefined,
+    };
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Starting containers, with scripted `--detach` outcomes: what a failure
+ * (certain or not) leaves behind, a kill that arrives while the start is in
+ * flight, per-instance limits; and the pool's notifications and stop().
+ */
+import assert from 'node:assert/strict';
+import type { Container } from '../../src/arvados/types.js';
+import { SshConnectionLostError } from '../../src/ssh/errors.js';
+import type { ExecuteResult } from '../../src/ssh/executor.js';
+import { fail, FakeCloud, ok } from './fake-cloud.js';
+
+const ctr = (n: number): Container => ({
+  uuid: `zzzzz-dz642-00000000000000${n}`,
+  state: 'Locked',
+  priority: 1,
+  runtime_constraints: { ram: 1 << 30, vcpus: 1 },
+  scheduling_parameters: {},
+  container_image: 'img',
+  created_at: '2026-01-01T00:00:00Z',
+});
+
+async function idleWorker(f: FakeCloud): Promise<string> {
+  const id = f.seed();
+  await f.pool.syncNow();
+  await f.probe();
+  assert.equal(f.pool.detail(id)?.workerState, 'idle');
+  return id;
+}
+
+describe('worker pool: starting containers', () => {
+  it('sends --detach with the crunch-run config on stdin; the container is running at once', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    let stdin = '';
+    f.script(id, {
+      detach: async (_cmd, options) => {
+        stdin = String(options?.stdin ?? '');
+        return { exitCode: 0, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) };
+      },
+    });
+    const orig = f.pool;
+    assert.equal(orig.startContainer(id, ctr(1)), true);
+    assert.equal(orig.detail(id)?.workerState, 'running');
+    assert.ok(orig.running().has(ctr(1).uuid));
+    assert.equal(orig.running().get(ctr(1).uuid), f.clock.now());
+    await f.tick(0);
+    const detach = f.commands.find((c) => c.command.includes('--detach'));
+    assert.equal(detach?.command, `sudo crunch-run --detach --stdin-config '--runtime-engine=docker' '${ctr(1).uuid}'`);
+    const config = JSON.parse(stdin) as { Env: Record<string, string>; KeepBuffers: number; EC2SpotCheck: boolean };
+    assert.equal(config.Env.ARVADOS_API_TOKEN, f.cluster.SystemRootToken);
+    assert.equal(JSON.parse(config.Env.InstanceType).Name, 'small');
+    assert.equal(config.Env.GatewayAddress, `${id}.example:0`);
+    assert.equal(config.KeepBuffers, 2);
+    assert.equal(config.EC2SpotCheck, false);
+    assert.equal(orig.detail(id)?.lastContainerUUID, ctr(1).uuid);
+  });
+
+  it('a certain failure forgets the container (the scheduler may retry) and blocks the worker until a probe passes', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    f.script(id, { detach: fail('docker: not running') });
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    assert.equal(f.pool.running().has(ctr(1).uuid), false);
+    assert.equal(f.pool.exited().has(ctr(1).uuid), false, 'forgotten, not exited');
+    assert.equal(f.pool.detail(id)?.workerState, 'idle');
+    assert.equal(f.pool.startContainer(id, ctr(1)), false, 'no more starts before a good probe');
+    await f.probe();
+    f.script(id, { detach: ok('{}') });
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+  });
+
+  it('an uncertain failure (connection lost mid-command) keeps it running until a probe says otherwise', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    f.script(id, {
+      detach: async (): Promise<ExecuteResult> => {
+        throw new SshConnectionLostError(id, 'dropped', true);
+      },
+    });
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    assert.ok(f.pool.running().has(ctr(1).uuid), 'may have started');
+    await f.probe();
+    assert.equal(f.pool.running().has(ctr(1).uuid), false, '--list did not show it');
+    assert.ok(f.pool.exited().has(ctr(1).uuid), 'recorded as exited for the scheduler');
+  });
+
+  it('a kill during the start waits for the start to settle, then signals', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    f.script(id, {
+      detach: async () => {
+        await gate;
+        return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+      },
+      kill: ok(),
+    });
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    assert.equal(f.pool.killContainer(ctr(1).uuid, 'cancelled'), true);
+    await f.tick(10_000);
+    assert.equal(f.commands.filter((c) => c.command.includes('--kill')).length, 0, 'nothing to signal yet');
+    release();
+    await f.tick(0);
+    assert.equal(f.commands.filter((c) => c.command.includes('--kill')).length, 1);
+    assert.equal(f.pool.running().has(ctr(1).uuid), false, '--kill exit 0: gone');
+    assert.ok(f.pool.exited().has(ctr(1).uuid));
+  });
+
+  it('refuses a worker that is booting, on hold, draining, or full (MaxRunningContainersPerInstance)', async () => {
+    const f = new FakeCloud({ MaxRunningContainersPerInstance: 2 });
+    const id = await idleWorker(f);
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    assert.equal(f.pool.startContainer(id, ctr(2)), true);
+    assert.equal(f.pool.startContainer(id, ctr(3)), false, 'full');
+    const held = f.seed({ ArvadosIdleBehavior: 'hold' });
+    await f.pool.syncNow();
+    await f.probe();
+    assert.equal(f.pool.startContainer(held, ctr(4)), false);
+    const pending = f.pool.create(f.cluster.InstanceTypes.small)!;
+    assert.equal(f.pool.startContainer(pending.instance, ctr(5)), false, 'a pending create takes nothing yet');
+    await f.tick(0);
+    const booting = f.pool.instances().find((v) => v.workerState === 'booting')!;
+    assert.equal(f.pool.startContainer(booting.instance, ctr(5)), false);
+  });
+});
+
+describe('worker pool: notifications, addresses and stop', () => {
+  it('points the executor at a new address only when the listing shows a change', async () => {
+    const f = new FakeCloud();
+    const id = f.seed();
+    f.vms.get(id)!.address = '';
+    await f.pool.syncNow();
+    await f.pool.syncNow();
+    assert.deepEqual(f.targets, [], 'no address yet');
+    f.vms.get(id)!.address = '10.0.0.7';
+    await f.pool.syncNow();
+    await f.pool.syncNow();
+    assert.deepEqual(f.targets, [{ instance: id, address: '10.0.0.7' }]);
+    assert.equal(f.pool.detail(id)?.address, '10.0.0.7');
+  });
+
+  it('coalesces notifications and delivers them asynchronously', async () => {
+    const f = new FakeCloud();
+    let calls = 0;
+    const unsubscribe = f.pool.subscribe(() => calls++);
+    f.pool.create(f.cluster.InstanceTypes.small);
+    f.pool.create(f.cluster.InstanceTypes.small);
+    assert.equal(calls, 0, 'not synchronously');
+    await Promise.resolve();
+    assert.equal(calls, 1, 'once for both');
+    unsubscribe();
+    f.pool.create(f.cluster.InstanceTypes.small);
+    await f.tick(0);
+    assert.equal(calls, 1);
+  });
+
+  it('stop() leaves every VM and container alone and stops the loops', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 1000 });
+    const id = f.seed();
+    f.script(id, { list: ok('zzzzz-dz642-000000000000001\n') });
+    f.pool.start();
+    await f.tick(0);
+    assert.equal(f.pool.detail(id)?.workerState, 'running');
+    assert.throws(() => f.pool.start(), /already started/);
+    f.pool.stop();
+    const before = f.commands.length;
+    await f.tick(60 * 60_000);
+    assert.equal(f.commands.length, before, 'no probes after stop');
+    assert.equal(f.vms.get(id)!.destroyed, 0);
+    assert.equal(f.clock.pendingTimers(), 0, 'no timers left behind');
+    assert.equal(f.pool.create(f.cluster.InstanceTypes.small), undefined);
+  });
+});

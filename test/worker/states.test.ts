@@ -1,0 +1,223 @@
+/**
+ * The worker state machine as a table: a worker in some state, one probe
+ * with scripted outcomes (boot probe, `crunch-run --list`) after some time,
+ * and the state, idle behaviour and processes that must follow. The table
+ * mirrors `src/worker/states.md`.
+ */
+import assert from 'node:assert/strict';
+import type { IdleBehavior, WorkerState } from '../../src/scheduler/interfaces.js';
+import { parseListOutput } from '../../src/worker/worker-probe.js';
+import { type Answer, fail, FakeCloud, ok } from './fake-cloud.js';
+
+const U1 = 'zzzzz-dz642-000000000000001';
+const OTHER_CLUSTER = 'yyyyy-dz642-000000000000009';
+const MIN = 60_000;
+
+interface Row {
+  from: 'unknown' | 'booting' | 'idle' | 'running';
+  behavior?: IdleBehavior;
+  boot?: Answer;
+  list?: Answer;
+  /** ms between the last successful probe (or appearance) and this probe. */
+  after?: number;
+  state: WorkerState;
+  expectBehavior?: IdleBehavior;
+  running?: string[];
+}
+
+// TimeoutBooting and TimeoutProbe are 10m, TimeoutIdle is raised out of the way.
+const TABLE: Row[] = [
+  { from: 'unknown', boot: ok(), list: ok(), state: 'idle' },
+  { from: 'unknown', boot: ok(), list: ok(`${U1}\n`), state: 'running', running: [U1] },
+  { from: 'unknown', boot: fail(), list: ok(`${U1}\n`), state: 'unknown', running: [U1] },
+  { from: 'unknown', boot: fail(), list: ok(), state: 'unknown' },
+  { from: 'unknown', boot: fail(), list: fail(), after: 9 * MIN, state: 'unknown' },
+  { from: 'unknown', boot: 'error', list: 'error', after: 10 * MIN, state: 'shutdown' },
+  { from: 'unknown', behavior: 'hold', boot: 'error', list: 'error', after: 10 * MIN, state: 'unknown', expectBehavior: 'hold' },
+  { from: 'unknown', behavior: 'drain', boot: ok(), list: ok(), state: 'shutdown', expectBehavior: 'drain' },
+  { from: 'unknown', behavior: 'drain', boot: ok(), list: ok(`${U1}\n`), state: 'running', expectBehavior: 'drain', running: [U1] },
+  { from: 'unknown', boot: ok(), list: ok(`${OTHER_CLUSTER}\n`), state: 'idle' },
+  { from: 'booting', boot: fail(), state: 'booting' },
+  { from: 'booting', boot: ok(), list: ok(), state: 'idle' },
+  { from: 'booting', boot: ok(), list: fail(), state: 'booting' },
+  { from: 'booting', boot: ok(), list: ok('broken\n'), state: 'shutdown', expectBehavior: 'drain' },
+  { from: 'booting', boot: 'error', after: 9 * MIN, state: 'booting' },
+  { from: 'booting', boot: 'error', after: 10 * MIN, state: 'shutdown' },
+  { from: 'idle', list: ok(), state: 'idle' },
+  { from: 'idle', list: ok(`${U1}\n`), state: 'running', running: [U1] },
+  { from: 'idle', list: fail(), after: 9 * MIN, state: 'idle' },
+  { from: 'idle', list: 'error', after: 10 * MIN, state: 'shutdown' },
+  { from: 'idle', behavior: 'hold', list: 'error', after: 10 * MIN, state: 'idle', expectBehavior: 'hold' },
+  { from: 'idle', list: ok('broken\n'), state: 'shutdown', expectBehavior: 'drain' },
+  { from: 'idle', behavior: 'hold', list: ok('broken\n'), state: 'idle', expectBehavior: 'hold' },
+  { from: 'running', list: ok(`${U1}\n`), state: 'running', running: [U1] },
+  { from: 'running', list: ok(), state: 'idle' },
+  { from: 'running', list: ok(`${U1}\nbroken\n`), state: 'running', expectBehavior: 'drain', running: [U1] },
+  { from: 'running', behavior: 'drain', list: ok(), state: 'shutdown', expectBehavior: 'drain' },
+  { from: 'running', list: fail(), after: 10 * MIN, state: 'shutdown', running: [U1] },
+];
+
+function describeRow(r: Row): string {
+  const show = (a: Answer | undefined): string =>
+    a === undefined ? '-' : a === 'error' ? 'conn error' : typeof a === 'function' ? 'fn' : a.exit === 0 ? `ok ${JSON.stringify(a.stdout ?? '')}` : `exit ${a.exit}`;
+  return `${r.from}${r.behavior ? `/${r.behavior}` : ''}: boot ${show(r.boot)}, list ${show(r.list)}${r.after ? ` after ${r.after / MIN}m` : ''} -> ${r.state}`;
+}
+
+/** A worker in `row.from` with `row.behavior`, its last good probe just now. */
+async function workerIn(f: FakeCloud, row: Row): Promise<string> {
+  const behavior = row.behavior ?? 'run';
+  if (row.from === 'booting') {
+    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
+    await f.tick(0);
+    const id = [...f.vms.keys()][0];
+    f.script(id, { boot: fail() });
+    if (behavior !== 'run') await f.pool.setIdleBehavior(id, behavior);
+    return id;
+  }
+  const id = f.seed({ ArvadosIdleBehavior: behavior });
+  await f.pool.syncNow();
+  if (row.from === 'unknown') return id;
+  f.script(id, { boot: ok(), list: ok(row.from === 'running' ? `${U1}\n` : '') });
+  await f.probe();
+  assert.equal(f.pool.detail(id)?.workerState, row.from, 'setup');
+  return id;
+}
+
+describe('worker state machine: probe outcomes -> transitions', () => {
+  for (const row of TABLE) {
+    it(describeRow(row), async () => {
+      const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+      const id = await workerIn(f, row);
+      f.script(id, { ...(row.boot ? { boot: row.boot } : {}), ...(row.list ? { list: row.list } : {}) });
+      if (row.after) await f.tick(row.after);
+      await f.probe();
+      const d = f.pool.detail(id);
+      assert.equal(d?.workerState, row.state, 'state');
+      assert.equal(d?.idleBehavior, row.expectBehavior ?? row.behavior ?? 'run', 'idle behaviour');
+      assert.deepEqual(d?.runningContainerUUIDs, row.running ?? [], 'processes');
+      assert.equal(f.vms.get(id)!.destroyed > 0, row.state === 'shutdown', 'destroy called');
+      f.pool.stop();
+    });
+  }
+});
+
+describe('worker state machine: other rules', () => {
+  it('a stale run lock for longer than TimeoutStaleRunLock counts as broken', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutStaleRunLock: 5000 });
+    const id = f.seed();
+    await f.pool.syncNow();
+    f.script(id, { list: ok(`${U1} stale\n`) });
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.idleBehavior, 'run', 'first sighting');
+    await f.tick(5000);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.idleBehavior, 'run', 'not longer than TimeoutStaleRunLock yet');
+    await f.tick(1);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.idleBehavior, 'drain');
+    assert.equal(f.pool.detail(id)?.workerState, 'shutdown');
+  });
+
+  it('a stale lock that clears resets the clock', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutStaleRunLock: 5000 });
+    const id = f.seed();
+    await f.pool.syncNow();
+    f.script(id, { list: ok(`${U1} stale\n`) });
+    await f.probe();
+    f.script(id, { list: ok() });
+    await f.tick(4000);
+    await f.probe();
+    f.script(id, { list: ok(`${U1} stale\n`) });
+    await f.tick(4000);
+    await f.probe();
+    await f.tick(4000);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.idleBehavior, 'run');
+  });
+
+  it('idle with behaviour run shuts down at the first probe round after TimeoutIdle; booting never does', async () => {
+    const f = new FakeCloud({ TimeoutIdle: MIN });
+    const idle = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
+    await f.tick(0);
+    const booting = [...f.vms.keys()].find((k) => k !== idle)!;
+    f.script(booting, { boot: fail() });
+    await f.tick(MIN - 1);
+    await f.probe();
+    assert.equal(f.pool.detail(idle)?.workerState, 'idle');
+    await f.tick(1);
+    await f.probe();
+    assert.equal(f.pool.detail(idle)?.workerState, 'shutdown');
+    assert.equal(f.pool.detail(booting)?.workerState, 'booting');
+  });
+
+  it('starts at most MaxProbesPerSecond probes a second across the pool', async () => {
+    const f = new FakeCloud({ MaxProbesPerSecond: 2 });
+    for (let i = 0; i < 5; i++) f.seed();
+    await f.pool.syncNow();
+    const probes = () => f.commands.filter((c) => c.command.includes('is-system-running')).length;
+    void f.pool.probeNow();
+    await f.tick(0);
+    assert.equal(probes(), 1);
+    await f.tick(499);
+    assert.equal(probes(), 1);
+    await f.tick(1);
+    assert.equal(probes(), 2);
+    await f.tick(1500);
+    assert.equal(probes(), 5);
+  });
+
+  it('probes of one worker never overlap', async () => {
+    const f = new FakeCloud();
+    const id = f.seed();
+    await f.pool.syncNow();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    f.script(id, {
+      boot: async () => {
+        await gate;
+        return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+      },
+    });
+    await f.probe();
+    await f.probe();
+    await f.probe();
+    assert.equal(f.commands.filter((c) => c.command.includes('is-system-running')).length, 1);
+    assert.equal(f.pool.detail(id)?.probing, true);
+    release();
+    await f.tick(0);
+    assert.equal(f.pool.detail(id)?.workerState, 'idle');
+  });
+
+  it('the scheduler may shut down a booting or idle worker with nothing to run, but not one on hold or running', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    const idle = f.seed();
+    const held = f.seed({ ArvadosIdleBehavior: 'hold' });
+    const busy = f.seed();
+    f.script(busy, { list: ok(`${U1}\n`) });
+    await f.pool.syncNow();
+    await f.probe();
+    assert.equal(f.pool.shutdown(busy), false);
+    assert.equal(f.pool.shutdown(held), false);
+    assert.equal(f.pool.shutdown('nope'), false);
+    assert.equal(f.pool.shutdown(idle), true);
+    assert.equal(f.pool.detail(idle)?.workerState, 'shutdown');
+    assert.equal(
+      f.pool.instances().some((v) => v.instance === idle),
+      false,
+      'instances() leaves shut-down workers out',
+    );
+    assert.equal(f.pool.countWorkers().shutdown, 1);
+  });
+
+  it('parses crunch-run --list output', () => {
+    assert.deepEqual(parseListOutput(`${U1}\nzzzzz-dz642-000000000000002 stale\nbroken\n${OTHER_CLUSTER}\n\n`, 'zzzzz'), {
+      running: [U1],
+      stale: ['zzzzz-dz642-000000000000002'],
+      broken: true,
+    });
+    assert.deepEqual(parseListOutput('', 'zzzzz'), { running: [], stale: [], broken: false });
+  });
+});
