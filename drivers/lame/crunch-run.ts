@@ -294,9 +294,10 @@ export class CrunchRunProcess {
 
   private async main(): Promise<void> {
     const clock = this.vm.cloud.ctx.clock;
+    let api: ControllerApi | undefined;
     try {
       if (this.vm.reportsBroken) throw new Error('the VM is broken; not starting the container');
-      const api = new ControllerApi(apiSettings(this.plan.config), clock, this.logger, this.death.signal);
+      api = new ControllerApi(apiSettings(this.plan.config), clock, this.logger, this.death.signal);
       const ctr = await api.getContainer(this.uuid);
       if (!this.alive) return;
       if (ctr.state !== 'Locked') throw new Error(`container state is ${String(ctr.state)}, not Locked`);
@@ -323,6 +324,7 @@ export class CrunchRunProcess {
     } catch (err) {
       if (this.alive) this.logger.warn('lame: crunch-run exiting after an error', { error: (err as Error).message });
     } finally {
+      api?.close();
       this.exit();
     }
   }

@@ -1,0 +1,303 @@
+/**
+ * The controller REST client: the handful of calls in ARVADOS.md section 1,
+ * with retries (exponential backoff on the injected clock) for network
+ * errors, timeouts and 5xx, and a `ControllerError` carrying the
+ * controller's own error text for 4xx.
+ *
+ * Retries and idempotency: GET and PUT are retried blindly (sending the same
+ * attributes twice leaves the same record). `lock` and `unlock` are not
+ * idempotent: when an attempt fails without an answer (or with a 5xx) the
+ * controller may still have done it, and the retry is then refused (422
+ * "cannot lock when Locked"). So when a retried lock is refused, the client
+ * reads the container: Locked by our own token means the earlier attempt
+ * worked, and the call succeeds with that record. Likewise a retried unlock
+ * that is refused succeeds if the container is no longer locked by us. A
+ * refusal on the first attempt is always an error.
+ *
+ * Logs: every request at debug (method, path, status, duration); retries at
+ * warn, rate-limited. Never the token, the headers or the query string.
+ */
+import type { Clock } from '../clock/index.js';
+import type { Cluster } from '../config/types.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+import type { ControllerHealth } from '../scheduler/interfaces.js';
+import type { ApiClientAuthorization, Container, ItemList } from './types.js';
+import { ControllerError } from './errors.js';
+import { describeNetworkError, RequestTimeoutError, Transport, type RawResponse } from './http.js';
+
+export { ControllerError, findControllerError, isControllerError, isControllerRefusal } from './errors.js';
+
+/** How hard to try. */
+export interface RetryOptions {
+  /** Attempts per call, the first included. */
+  attempts: number;
+  /** Wait before the second attempt; doubles for each later one. */
+  firstBackoffMs: number;
+  /** The wait between attempts never exceeds this. */
+  maxBackoffMs: number;
+  /** One attempt with no complete answer after this long is abandoned (and retried). */
+  requestTimeoutMs: number;
+}
+
+/** About a minute of trying before a call fails: longer than a controller restart takes. */
+export const DEFAULT_RETRY: RetryOptions = { attempts: 6, firstBackoffMs: 1000, maxBackoffMs: 30_000, requestTimeoutMs: 60_000 };
+
+export interface ControllerClientOptions {
+  /** `Services.Controller.ExternalURL`: `http://` or `https://`, with or without a trailing slash. */
+  baseURL: string;
+  token: string;
+  /** `TLS.Insecure`: accept any certificate (self-signed test clusters). */
+  insecure?: boolean;
+  clock: Clock;
+  logger: Logger;
+  retry?: Partial<RetryOptions>;
+  /** Most connections open at once; more requests wait their turn. Default 16. */
+  maxConnections?: number;
+  /** Aborts every call, retries included (the owner is going away). */
+  signal?: AbortSignal;
+}
+
+/** Parameters of `GET /arvados/v1/containers`. */
+export interface ListParams {
+  filters: Array<[string, string, unknown]>;
+  select?: string[];
+  /** `"uuid"`, `"priority desc"`, or several terms. */
+  order?: string | string[];
+  limit?: number;
+  offset?: number;
+}
+
+/**
+ * What lock and unlock answer: the controller returns only a few attributes
+ * (uuid, state, priority, locked_by_uuid, ...), so merge it, don't replace.
+ */
+export type ContainerPatch = Partial<Container> & Pick<Container, 'uuid' | 'state'>;
+
+/** Above this URL length a GET travels as a POST with `X-Http-Method-Override`, as the Go SDK does. */
+const MAX_URL_LENGTH = 4000;
+
+/** Statuses worth another try besides 5xx: request timeout and throttling. */
+const RETRY_STATUSES = new Set([408, 429]);
+
+const API = '/arvados/v1';
+
+interface CallOptions {
+  query?: Record<string, string>;
+  body?: unknown;
+  /** The call may be sent again after an attempt that got no usable answer. */
+  retry: boolean;
+}
+
+interface CallResult {
+  value: unknown;
+}
+
+/** A call refused after an earlier attempt may have been carried out: see `lockish`. */
+class AmbiguousRefusal extends Error {
+  constructor(readonly error: ControllerError) {
+    super(error.message);
+  }
+}
+
+export class ControllerClient implements ControllerHealth {
+  private readonly base: string;
+  private readonly transport: Transport;
+  private readonly retry: RetryOptions;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly retryLog: RateLimitedLog;
+  private tokenUuid?: Promise<string>;
+  private last503At = 0;
+
+  constructor(private readonly opts: ControllerClientOptions) {
+    const url = new URL(opts.baseURL);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`controller URL must be http:// or https://, not ${url.protocol}//`);
+    }
+    this.base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+    this.clock = opts.clock;
+    this.logger = opts.logger;
+    this.retryLog = new RateLimitedLog(opts.logger, opts.clock, 10_000);
+    this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.transport = new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: opts.maxConnections ?? 16 });
+  }
+
+  /** The client the dispatcher uses: the controller's ExternalURL, the SystemRootToken, TLS.Insecure. */
+  static fromCluster(cluster: Cluster, clock: Clock, logger: Logger): ControllerClient {
+    return new ControllerClient({
+      baseURL: cluster.Services.Controller.ExternalURL,
+      token: cluster.SystemRootToken,
+      insecure: cluster.TLS.Insecure,
+      clock,
+      logger,
+    });
+  }
+
+  /** Epoch ms of the last HTTP 503 any call got (retried or not), or 0. */
+  last503(): number {
+    return this.last503At;
+  }
+
+  /** The uuid of our token (`locked_by_uuid` of the containers we lock); asked once, then remembered. */
+  currentTokenUuid(): Promise<string> {
+    if (!this.tokenUuid) {
+      const p = this.call('GET', `${API}/api_client_authorizations/current`, { retry: true }).then(({ value }) => {
+        const uuid = (value as ApiClientAuthorization).uuid;
+        if (typeof uuid !== 'string' || uuid === '') throw new Error('api_client_authorizations/current: the answer has no uuid');
+        return uuid;
+      });
+      // A failure is not remembered: the next caller asks again.
+      p.catch(() => {
+        if (this.tokenUuid === p) this.tokenUuid = undefined;
+      });
+      this.tokenUuid = p;
+    }
+    return this.tokenUuid;
+  }
+
+  /** `GET /arvados/v1/containers` with `count=none` (the controller then skips counting the matches). */
+  async listContainers(params: ListParams): Promise<ItemList<Container>> {
+    const query: Record<string, string> = { filters: JSON.stringify(params.filters), count: 'none' };
+    if (params.select) query.select = JSON.stringify(params.select);
+    if (params.order !== undefined) query.order = typeof params.order === 'string' ? params.order : JSON.stringify(params.order);
+    if (params.limit !== undefined) query.limit = String(params.limit);
+    if (params.offset !== undefined) query.offset = String(params.offset);
+    const { value } = await this.call('GET', `${API}/containers`, { query, retry: true });
+    const list = value as ItemList<Container>;
+    if (!list || !Array.isArray(list.items)) throw new Error('GET /arvados/v1/containers: the answer has no items array');
+    return list;
+  }
+
+  /** `GET /arvados/v1/containers/{uuid}`, all attributes unless `select` names some. */
+  async getContainer(uuid: string, select?: string[]): Promise<Container> {
+    const query = select ? { select: JSON.stringify(select) } : undefined;
+    return (await this.call('GET', containerPath(uuid), { query, retry: true })).value as Container;
+  }
+
+  /** `POST .../lock`: Queued -> Locked by us. A retry that finds it already Locked by us succeeds. */
+  lockContainer(uuid: string): Promise<ContainerPatch> {
+    return this.lockish(uuid, 'lock');
+  }
+
+  /** `POST .../unlock`: Locked -> Queued (or Cancelled past MaxDispatchAttempts). A retry that finds it no longer ours succeeds. */
+  unlockContainer(uuid: string): Promise<ContainerPatch> {
+    return this.lockish(uuid, 'unlock');
+  }
+
+  /** `PUT /arvados/v1/containers/{uuid}` with `{"container": attrs}`; the full record after the change. */
+  async updateContainer(uuid: string, attrs: Partial<Container>): Promise<Container> {
+    return (await this.call('PUT', containerPath(uuid), { body: { container: attrs }, retry: true })).value as Container;
+  }
+
+  /** Closes pooled connections (at shutdown, and in tests so the process can exit). */
+  close(): void {
+    this.transport.close();
+  }
+
+  private async lockish(uuid: string, action: 'lock' | 'unlock'): Promise<ContainerPatch> {
+    const path = `${containerPath(uuid)}/${action}`;
+    try {
+      return (await this.call('POST', path, { retry: true, body: undefined })).value as ContainerPatch;
+    } catch (err) {
+      if (!(err instanceof AmbiguousRefusal)) throw err;
+      // An earlier attempt may have done it: look before reporting a refusal.
+      const [ctr, ours] = await Promise.all([this.getContainer(uuid), this.currentTokenUuid()]);
+      const heldByUs = ctr.locked_by_uuid === ours && (ctr.state === 'Locked' || ctr.state === 'Running');
+      const done = action === 'lock' ? ctr.state === 'Locked' && heldByUs : !heldByUs;
+      if (!done) throw err.error;
+      this.logger.info(`controller: retried ${action} was refused, but an earlier attempt had succeeded`, {
+        ContainerUUID: uuid,
+        State: ctr.state,
+      });
+      return ctr;
+    }
+  }
+
+  /**
+   * One call with retries. A refusal (4xx) after an attempt that got no
+   * usable answer comes back as `AmbiguousRefusal` for POSTs, so `lockish`
+   * can check what happened; every other failure is a `ControllerError`.
+   */
+  private async call(method: string, path: string, o: CallOptions): Promise<CallResult> {
+    const signal = this.opts.signal;
+    let last: ControllerError | undefined;
+    for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
+      if (attempt > 1) {
+        const backoff = Math.min(this.retry.maxBackoffMs, this.retry.firstBackoffMs * 2 ** (attempt - 2));
+        await this.clock.sleep(backoff, signal);
+      }
+      signal?.throwIfAborted();
+      const started = this.clock.now();
+      let res: RawResponse;
+      try {
+        res = await this.transport.send({ ...this.prepare(method, path, o), timeoutMs: this.retry.requestTimeoutMs, signal });
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        const what = err instanceof RequestTimeoutError ? err.message : describeNetworkError(err);
+        this.logger.debug('controller request failed', { Method: method, Path: path, DurationMs: this.clock.now() - started, error: what });
+        last = new ControllerError({ method, path, errors: [what], attempts: attempt, temporary: true, cause: err });
+        if (!o.retry) break;
+        this.noteRetry(method, path, attempt, what);
+        continue;
+      }
+      this.logger.debug('controller request', { Method: method, Path: path, Status: res.status, DurationMs: this.clock.now() - started });
+      if (res.status === 503) this.last503At = this.clock.now();
+      if (res.status >= 200 && res.status < 300) return { value: parseBody(method, path, res, attempt) };
+      const temporary = res.status >= 500 || RETRY_STATUSES.has(res.status);
+      const error = new ControllerError({ method, path, status: res.status, errors: errorsOf(res), attempts: attempt, temporary });
+      if (!temporary) {
+        if (attempt > 1 && method === 'POST') throw new AmbiguousRefusal(error);
+        throw error;
+      }
+      last = error;
+      if (!o.retry) break;
+      this.noteRetry(method, path, attempt, `HTTP ${res.status}`);
+    }
+    throw last!;
+  }
+
+  private noteRetry(method: string, path: string, attempt: number, what: string): void {
+    if (attempt >= this.retry.attempts) return;
+    this.retryLog.warn('controller request failed, will retry', { Method: method, Path: path, Attempt: attempt, error: what }, `retry ${method}`);
+  }
+
+  /** The URL, headers and body of one attempt. */
+  private prepare(method: string, path: string, o: CallOptions): { method: string; url: URL; headers: Record<string, string>; body?: string } {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.opts.token}`, Accept: 'application/json' };
+    const query = new URLSearchParams(o.query ?? {}).toString();
+    const url = new URL(`${this.base}${path}${query ? `?${query}` : ''}`);
+    if (method === 'GET' && url.href.length > MAX_URL_LENGTH) {
+      // Long filter lists (uuid in [...]) would not fit a URL: send them as a form body.
+      headers['X-Http-Method-Override'] = 'GET';
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      return { method: 'POST', url: new URL(`${this.base}${path}`), headers, body: query };
+    }
+    if (o.body === undefined) return { method, url, headers };
+    headers['Content-Type'] = 'application/json';
+    return { method, url, headers, body: JSON.stringify(o.body) };
+  }
+}
+
+function containerPath(uuid: string): string {
+  return `${API}/containers/${encodeURIComponent(uuid)}`;
+}
+
+function parseBody(method: string, path: string, res: RawResponse, attempts: number): unknown {
+  try {
+    return JSON.parse(res.text) as unknown;
+  } catch {
+    throw new ControllerError({ method, path, status: res.status, errors: ['malformed JSON in the response'], attempts, temporary: false });
+  }
+}
+
+/** The controller's `{"errors":[...]}`, else the start of whatever it sent. */
+function errorsOf(res: RawResponse): string[] {
+  try {
+    const body = JSON.parse(res.text) as { errors?: unknown };
+    if (Array.isArray(body.errors) && body.errors.length > 0) return body.errors.map((e) => String(e));
+  } catch {
+    // Not JSON: a proxy's HTML error page, say.
+  }
+  const text = res.text.trim().slice(0, 300);
+  return [text === '' ? 'no error message' : text];
+}

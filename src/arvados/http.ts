@@ -1,0 +1,108 @@
+/**
+ * One HTTP exchange with the controller over node:http or node:https, timed
+ * on the injected clock (so a manual clock decides when a request times out)
+ * and abortable. Retries, JSON and error classification live in `client.ts`.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Clock } from '../clock/index.js';
+
+/** The request got no complete answer within its time limit. */
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(`no response within ${timeoutMs} ms`);
+  }
+}
+
+export interface RawRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  /** Aborts the request; it then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface RawResponse {
+  status: number;
+  text: string;
+}
+
+/** Keep-alive connection pools, one per scheme, shared by every call of one client. */
+export class Transport {
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+
+  constructor(
+    private readonly clock: Clock,
+    opts: { insecure: boolean; maxSockets: number },
+  ) {
+    // maxSockets caps the client's fan-out (DESIGN.md rule 5): requests past
+    // it wait in the agent's queue, inside their own time limit.
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets, rejectUnauthorized: !opts.insecure });
+  }
+
+  /** Sends one request and reads the whole answer. Rejects on network errors, timeout or abort. */
+  send(req: RawRequest): Promise<RawResponse> {
+    return new Promise<RawResponse>((resolve, reject) => {
+      if (req.signal?.aborted) {
+        reject(abortReason(req.signal));
+        return;
+      }
+      let settled = false;
+      const finish = (err: unknown, res?: RawResponse): void => {
+        if (settled) return;
+        settled = true;
+        timer.cancel();
+        req.signal?.removeEventListener('abort', onAbort);
+        if (err === undefined && res) resolve(res);
+        else reject(err);
+      };
+      const isHttps = req.url.protocol === 'https:';
+      const headers: Record<string, string | number> = { ...req.headers };
+      if (req.body !== undefined) headers['Content-Length'] = Buffer.byteLength(req.body);
+      const options: http.RequestOptions = { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent };
+      const request = (isHttps ? https : http).request(req.url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => finish(err));
+        res.on('close', () => {
+          if (!res.complete) finish(new Error('connection closed before the response was complete'));
+        });
+      });
+      const timer = this.clock.setTimer(req.timeoutMs, () => {
+        const err = new RequestTimeoutError(req.timeoutMs);
+        finish(err);
+        request.destroy(err);
+      });
+      const onAbort = (): void => {
+        finish(abortReason(req.signal!));
+        request.destroy();
+      };
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      request.on('error', (err) => finish(err));
+      request.end(req.body);
+    });
+  }
+
+  /** Closes idle pooled connections; later requests open new ones. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** A short description of a network error, with its code (ECONNREFUSED, ...) when it has one. */
+export function describeNetworkError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}

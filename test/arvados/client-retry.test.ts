@@ -1,0 +1,227 @@
+/**
+ * The controller client when the controller misbehaves: 5xx, nothing
+ * listening, slow answers, and lock/unlock retries whose first attempt
+ * took effect although its answer was lost.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { ControllerError, type ControllerClient } from '../../src/arvados/client.js';
+import { ManualClock } from '../../src/clock/index.js';
+import type { TestController } from '../fixtures/controller.js';
+import { captureLogger, drive, makeClient, OTHER_UUID, ROOT_TOKEN, started, startController, waitFor } from './helpers.js';
+
+const GET_ONE = 'GET /arvados/v1/containers/{uuid}';
+const LOCK = 'POST /arvados/v1/containers/{uuid}/lock';
+
+/** A port nothing listens on (just released by a server that had it). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+describe('ControllerClient retries', () => {
+  let ctl: TestController | undefined;
+  let client: ControllerClient | undefined;
+
+  afterEach(async () => {
+    client?.close();
+    await ctl?.stop();
+    client = undefined;
+    ctl = undefined;
+  });
+
+  it('retries 5xx until the controller answers, and records when the last 503 came', async () => {
+    ctl = await startController();
+    client = makeClient(ctl.url);
+    const c = ctl.addContainer();
+    assert.equal(client.last503(), 0);
+    ctl.fail503(2);
+    const before = Date.now();
+    const got = await client.getContainer(c.uuid);
+    assert.equal(got.uuid, c.uuid);
+    assert.deepEqual(ctl.requestLog().map((r) => r.status), [503, 503, 200]);
+    assert.ok(client.last503() >= before && client.last503() <= Date.now());
+  });
+
+  it('takes last503 from the injected clock, at the moment the 503 arrives', async () => {
+    const clock = new ManualClock();
+    ctl = await startController({ clock });
+    client = makeClient(ctl.url, { clock, retry: { firstBackoffMs: 1000 } });
+    ctl.fail503(1);
+    const p = client.currentTokenUuid();
+    await waitFor('the first answer', () => ctl!.requestLog().length === 1);
+    await waitFor('the 503 to be recorded', () => client!.last503() !== 0);
+    assert.equal(client.last503(), clock.now(), 'before any clock movement');
+    await clock.advance(1000);
+    assert.equal(await p, ctl.rootTokenUuid);
+  });
+
+  it('gives up after the configured attempts with a temporary ControllerError', async () => {
+    ctl = await startController();
+    const { logger, lines } = captureLogger();
+    client = makeClient(ctl.url, { logger });
+    ctl.fail503(3);
+    await assert.rejects(client.currentTokenUuid(), (e: ControllerError) => {
+      assert.ok(e instanceof ControllerError);
+      assert.equal(e.status, 503);
+      assert.equal(e.temporary, true);
+      assert.equal(e.attempts, 3);
+      assert.match(e.message, /^GET \/arvados\/v1\/api_client_authorizations\/current: giving up after 3 attempts: HTTP 503: 503 Service Unavailable/);
+      return true;
+    });
+    assert.equal(ctl.requestLog().length, 3);
+    assert.ok(lines.records().some((r) => r.level === 'warn' && r.message === 'controller request failed, will retry'));
+    assert.ok(!lines.lines.join('\n').includes(ROOT_TOKEN));
+    // A failure is not remembered: the next call asks again.
+    assert.equal(await client.currentTokenUuid(), ctl.rootTokenUuid);
+  });
+
+  it('retries a network error (nothing listening yet), then reaches the controller', async () => {
+    const port = await freePort();
+    const clock = new ManualClock();
+    const { logger, lines } = captureLogger();
+    client = makeClient(`http://127.0.0.1:${port}`, { clock, logger, retry: { attempts: 5, firstBackoffMs: 1000, maxBackoffMs: 1000 } });
+    const p = client.currentTokenUuid();
+    // Let the first attempt fail against the closed port; it then sleeps on the manual clock.
+    await waitFor('the first attempt to fail', () => lines.records().some((r) => r.message === 'controller request failed'));
+    assert.match(String(lines.records().find((r) => r.message === 'controller request failed')?.error), /ECONNREFUSED/);
+    ctl = await startController({ clock, port });
+    await clock.advance(1000);
+    assert.equal(await p, ctl.rootTokenUuid);
+  });
+
+  it('describes a network error it gave up on', async () => {
+    const port = await freePort();
+    client = makeClient(`http://127.0.0.1:${port}`, { retry: { attempts: 2 } });
+    await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => {
+      assert.equal(e.status, undefined);
+      assert.equal(e.temporary, true);
+      assert.match(e.message, /^GET \/arvados\/v1\/containers\/zzzzz-dz642-000000000000001: giving up after 2 attempts: connect ECONNREFUSED/);
+      return true;
+    });
+  });
+
+  it('waits out a slow controller on the clock when it answers within the timeout', async () => {
+    const clock = new ManualClock();
+    ctl = await startController({ clock });
+    client = makeClient(ctl.url, { clock, retry: { requestTimeoutMs: 5000 } });
+    const c = ctl.addContainer();
+    ctl.setLatency(4000);
+    const p = client.getContainer(c.uuid);
+    await waitFor('the request to arrive', () => started(ctl!, GET_ONE) === 1);
+    await clock.advance(4000);
+    assert.equal((await p).uuid, c.uuid);
+    assert.equal(started(ctl, GET_ONE), 1, 'no retry');
+  });
+
+  it('abandons an attempt after requestTimeoutMs on the clock and retries', async () => {
+    const clock = new ManualClock();
+    ctl = await startController({ clock });
+    client = makeClient(ctl.url, { clock, retry: { requestTimeoutMs: 1000, firstBackoffMs: 100, maxBackoffMs: 100 } });
+    const c = ctl.addContainer();
+    ctl.setLatency(60_000);
+    const p = client.getContainer(c.uuid);
+    await waitFor('the first attempt to arrive', () => started(ctl!, GET_ONE) === 1);
+    let settled = false;
+    p.finally(() => (settled = true)).catch(() => undefined);
+    await clock.advance(999);
+    assert.equal(settled, false, 'still waiting 1 ms before the timeout');
+    ctl.setLatency(0);
+    await clock.advance(1);
+    // Timed out: now the 100 ms backoff.
+    await waitFor('the backoff timer', () => clock.nextTimerAt() === clock.now() + 100);
+    await clock.advance(100);
+    assert.equal((await p).uuid, c.uuid);
+    assert.equal(started(ctl, GET_ONE), 2);
+  });
+
+  it('fails with a timeout message when every attempt times out', async () => {
+    const clock = new ManualClock();
+    ctl = await startController({ clock });
+    client = makeClient(ctl.url, { clock, retry: { attempts: 2, requestTimeoutMs: 1000, firstBackoffMs: 100 } });
+    ctl.setLatency(60_000);
+    const p = client.currentTokenUuid();
+    await assert.rejects(drive(clock, p, 100), /giving up after 2 attempts: no response within 1000 ms/);
+  });
+
+  it('stops at once, retries included, when its signal aborts', async () => {
+    ctl = await startController();
+    const abort = new AbortController();
+    const clock = new ManualClock();
+    client = makeClient(ctl.url, { clock, signal: abort.signal, retry: { firstBackoffMs: 60_000, maxBackoffMs: 60_000 } });
+    ctl.fail503(5);
+    const p = client.currentTokenUuid();
+    await waitFor('the first 503', () => client!.last503() !== 0);
+    await waitFor('the backoff', () => clock.nextTimerAt() === clock.now() + 60_000);
+    abort.abort();
+    await assert.rejects(p, (e: Error) => e.name === 'AbortError');
+    assert.equal(ctl.requestLog().length, 1);
+  });
+
+  describe('lock and unlock, whose effect may outlive a lost answer', () => {
+    /** Makes the first request on `route` take effect through `apply`, then answers 502 as a broken proxy would. */
+    const loseFirstAnswer = (route: RegExp, apply: (uuid: string) => void) => {
+      let done = false;
+      ctl!.setHook((req) => {
+        const m = route.exec(req.path);
+        if (!m || done) return undefined;
+        done = true;
+        apply(m[1]);
+        return { status: 502, body: { errors: ['502 Bad Gateway'] } };
+      });
+    };
+
+    it('counts a retried lock that finds the container Locked by us as success', async () => {
+      ctl = await startController();
+      const { logger, lines } = captureLogger();
+      client = makeClient(ctl.url, { logger });
+      const c = ctl.addContainer();
+      const me = ctl.rootTokenUuid;
+      loseFirstAnswer(/\/containers\/([^/]+)\/lock$/, (uuid) => ctl!.setFields(uuid, { state: 'Locked', locked_by_uuid: me, lock_count: 1 }));
+      const got = await client.lockContainer(c.uuid);
+      assert.equal(got.state, 'Locked');
+      assert.equal(got.locked_by_uuid, me);
+      assert.equal(started(ctl, LOCK), 2, 'the retry was refused with 422, then checked');
+      assert.ok(lines.records().some((r) => r.message === 'controller: retried lock was refused, but an earlier attempt had succeeded'));
+    });
+
+    it('reports the refusal when a retried lock finds the container locked by someone else', async () => {
+      ctl = await startController();
+      client = makeClient(ctl.url);
+      const c = ctl.addContainer();
+      loseFirstAnswer(/\/containers\/([^/]+)\/lock$/, (uuid) => ctl!.setFields(uuid, { state: 'Locked', locked_by_uuid: OTHER_UUID, lock_count: 1 }));
+      await assert.rejects(client.lockContainer(c.uuid), (e: ControllerError) => e.status === 422 && e.errors[0] === 'cannot lock when Locked');
+    });
+
+    it('refuses a lock on its first attempt without looking further', async () => {
+      ctl = await startController();
+      client = makeClient(ctl.url);
+      const c = ctl.addContainer({ state: 'Locked' });
+      await assert.rejects(client.lockContainer(c.uuid), /HTTP 422: cannot lock when Locked/);
+      assert.equal(ctl.stats[GET_ONE], undefined, 'no check: nothing was ambiguous');
+    });
+
+    it('counts a retried unlock that finds the container no longer ours as success', async () => {
+      ctl = await startController();
+      client = makeClient(ctl.url);
+      const c = ctl.addContainer();
+      await client.lockContainer(c.uuid);
+      loseFirstAnswer(/\/containers\/([^/]+)\/unlock$/, (uuid) => ctl!.setFields(uuid, { state: 'Queued', locked_by_uuid: null }));
+      const got = await client.unlockContainer(c.uuid);
+      assert.equal(got.state, 'Queued');
+    });
+
+    it('retries a lock after a 503 that did nothing, like any call', async () => {
+      ctl = await startController();
+      client = makeClient(ctl.url);
+      const c = ctl.addContainer();
+      ctl.fail503(1, (r) => r.path.endsWith('/lock'));
+      assert.equal((await client.lockContainer(c.uuid)).state, 'Locked');
+      assert.equal(ctl.get(c.uuid)?.lock_count, 1);
+    });
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * Shared by the container queue's tests: a test controller under a manual
+ * clock, a real client over HTTP, a small cluster config, and a queue.
+ */
+import type { ControllerClient, ListParams, RetryOptions } from '../../src/arvados/client.js';
+import { ManualClock } from '../../src/clock/index.js';
+import { type Cluster, loadConfigText } from '../../src/config/index.js';
+import type { LineCollector, Logger } from '../../src/log.js';
+import { ContainerQueueImpl, type ContainerQueueOptions, type QueueClient } from '../../src/queue/queue.js';
+import type { TestController } from '../fixtures/controller.js';
+import { captureLogger, makeClient, ROOT_TOKEN, startController } from '../arvados/helpers.js';
+
+export const SMALL_TYPES = `      small: {VCPUs: 2, RAM: 4GiB, Price: 0.1, IncludedScratch: 50GiB}\n      large: {VCPUs: 8, RAM: 32GiB, Price: 0.8, IncludedScratch: 200GiB}\n`;
+
+/** A cluster pointed at `url`, with two instance types unless `types` says otherwise (YAML lines). */
+export function queueCluster(url: string, types = SMALL_TYPES, cloudVMs = ''): Cluster {
+  const yaml =
+    `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    Services:\n      Controller:\n        ExternalURL: ${url}\n` +
+    `    Containers:\n      CloudVMs:\n        PollInterval: 10s\n${cloudVMs}` +
+    `    InstanceTypes:\n${types || '      {}\n'}`;
+  return loadConfigText(yaml).cluster;
+}
+
+export interface Harness {
+  clock: ManualClock;
+  ctl: TestController;
+  client: ControllerClient;
+  cluster: Cluster;
+  queue: ContainerQueueImpl;
+  logger: Logger;
+  lines: LineCollector;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  types?: string;
+  /** Wraps the real client, e.g. to hold a call or count them. */
+  wrap?: (client: ControllerClient) => QueueClient;
+  queue?: Partial<ContainerQueueOptions>;
+  retry?: Partial<RetryOptions>;
+}
+
+export async function harness(o: HarnessOptions = {}): Promise<Harness> {
+  const clock = new ManualClock();
+  const ctl = await startController({ clock });
+  const { logger, lines } = captureLogger();
+  const client = makeClient(ctl.url, { clock, logger, retry: { requestTimeoutMs: 600_000, ...o.retry } });
+  const cluster = queueCluster(ctl.url, o.types);
+  const queue = new ContainerQueueImpl({ client: o.wrap ? o.wrap(client) : client, cluster, clock, logger, ...o.queue });
+  return {
+    clock,
+    ctl,
+    client,
+    cluster,
+    queue,
+    logger,
+    lines,
+    async close() {
+      await queue.stop();
+      client.close();
+      await ctl.stop();
+    },
+  };
+}
+
+/** The same client with `listContainers` replaced (the rest bound to the real one). */
+export function withList(client: ControllerClient, listContainers: QueueClient['listContainers']): QueueClient {
+  return {
+    currentTokenUuid: () => client.currentTokenUuid(),
+    listContainers,
+    getContainer: (uuid, select) => client.getContainer(uuid, select),
+    lockContainer: (uuid) => client.lockContainer(uuid),
+    unlockContainer: (uuid) => client.unlockContainer(uuid),
+    updateContainer: (uuid, attrs) => client.updateContainer(uuid, attrs),
+  };
+}
+
+/** Which poll phase a list request belongs to. */
+export function phaseOf(p: Pick<ListParams, 'filters'>): 'mine' | 'queued' | 'tracked' {
+  const attrs = p.filters.map((f) => f[0]);
+  if (attrs.includes('locked_by_uuid')) return 'mine';
+  if (attrs.includes('state')) return 'queued';
+  return 'tracked';
+}
+
+/** A promise with its resolve function, to hold a call until the test lets it go. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}

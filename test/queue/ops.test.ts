@@ -1,0 +1,218 @@
+/**
+ * The queue's lock, unlock and cancel: one at a time per container, merged
+ * into the entry, winning over a poll that was in flight; and the
+ * coalesced notifications.
+ */
+import assert from 'node:assert/strict';
+import type { ItemList } from '../../src/arvados/types.js';
+import type { Container } from '../../src/arvados/types.js';
+import { ContainerBusyError } from '../../src/queue/queue.js';
+import { OTHER_TOKEN, OTHER_UUID, makeClient } from '../arvados/helpers.js';
+import { gate, harness, type Harness, phaseOf, withList } from './helpers.js';
+
+describe('container queue operations', () => {
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it('locks and unlocks, merging the short answers into the entry', async () => {
+    h = await harness();
+    const c = h.ctl.addContainer({ priority: 4, runtime_constraints: { vcpus: 2, ram: 2 ** 31 } });
+    await h.queue.update();
+    const before = h.queue.entries().entries.get(c.uuid)!;
+    await h.queue.lock(c.uuid);
+    const locked = h.queue.entries().entries.get(c.uuid)!;
+    assert.equal(locked.container.state, 'Locked');
+    assert.equal(locked.container.locked_by_uuid, h.ctl.rootTokenUuid);
+    assert.deepEqual(locked.container.runtime_constraints, { vcpus: 2, ram: 2 ** 31 }, 'merged, not replaced');
+    assert.equal(locked.container.container_image, before.container.container_image);
+    assert.equal(locked.instanceTypes, before.instanceTypes);
+    assert.equal(locked.firstSeenAt, before.firstSeenAt);
+    assert.equal(before.container.state, 'Queued', 'an earlier snapshot is left as it was');
+    await h.queue.unlock(c.uuid);
+    assert.equal(h.queue.get(c.uuid)?.state, 'Queued');
+    assert.equal(h.queue.get(c.uuid)?.locked_by_uuid, null);
+    assert.equal((h.queue.get(c.uuid) as unknown as Record<string, unknown>).kind, undefined);
+  });
+
+  it('rejects with the controller error when the lock is refused', async () => {
+    h = await harness();
+    const c = h.ctl.addContainer();
+    await h.queue.update();
+    await makeClient(h.ctl.url, { token: OTHER_TOKEN }).lockContainer(c.uuid);
+    await assert.rejects(h.queue.lock(c.uuid), /HTTP 422: cannot lock when Locked/);
+    assert.equal(h.queue.get(c.uuid)?.state, 'Queued', 'unchanged until a poll says otherwise');
+    await h.queue.lock(c.uuid).catch(() => undefined);
+    await h.queue.update();
+    assert.equal(h.queue.get(c.uuid)?.locked_by_uuid, OTHER_UUID);
+  });
+
+  it('runs one operation per container at a time: a second one rejects at once', async () => {
+    const hold = gate();
+    h = await harness({
+      wrap: (client) => ({
+        ...withList(client, (p) => client.listContainers(p)),
+        lockContainer: async (uuid) => {
+          await hold.promise;
+          return client.lockContainer(uuid);
+        },
+      }),
+    });
+    const a = h.ctl.addContainer();
+    const b = h.ctl.addContainer();
+    await h.queue.update();
+    const first = h.queue.lock(a.uuid);
+    await assert.rejects(h.queue.lock(a.uuid), (e: ContainerBusyError) => {
+      assert.ok(e instanceof ContainerBusyError);
+      assert.equal(e.message, `cannot lock ${a.uuid}: lock already in progress`);
+      return true;
+    });
+    await assert.rejects(h.queue.cancel(a.uuid), /cannot cancel .*: lock already in progress/);
+    await assert.rejects(h.queue.unlock(a.uuid), ContainerBusyError);
+    const other = h.queue.lock(b.uuid);
+    hold.open();
+    await Promise.all([first, other]);
+    assert.equal(h.queue.get(a.uuid)?.state, 'Locked');
+    assert.equal(h.queue.get(b.uuid)?.state, 'Locked');
+    await h.queue.unlock(a.uuid);
+    assert.equal(h.ctl.get(a.uuid)?.state, 'Queued');
+  });
+
+  it('frees the container for the next operation after a failure', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    const c = h.ctl.addContainer();
+    await h.queue.update();
+    h.ctl.fail503(1);
+    await assert.rejects(h.queue.lock(c.uuid), /HTTP 503/);
+    await h.queue.lock(c.uuid);
+    assert.equal(h.queue.get(c.uuid)?.state, 'Locked');
+  });
+
+  describe('cancel', () => {
+    it('records the reason in runtime_status.error first when the container is Locked', async () => {
+      h = await harness();
+      const c = h.ctl.addContainer();
+      await h.queue.update();
+      await h.queue.lock(c.uuid);
+      await h.queue.cancel(c.uuid, 'boot failed 3 times');
+      const after = h.ctl.get(c.uuid)!;
+      assert.equal(after.state, 'Cancelled');
+      assert.deepEqual(after.runtime_status, { error: 'boot failed 3 times' });
+      assert.equal(h.queue.get(c.uuid)?.state, 'Cancelled');
+      const puts = h.ctl.requestLog().filter((r) => r.method === 'PUT');
+      assert.equal(puts.length, 2, 'runtime_status, then state');
+    });
+
+    it('cancels a Queued container without the reason (the controller takes none then)', async () => {
+      h = await harness();
+      const c = h.ctl.addContainer();
+      await h.queue.update();
+      await h.queue.cancel(c.uuid, 'not wanted');
+      assert.equal(h.ctl.get(c.uuid)?.state, 'Cancelled');
+      assert.deepEqual(h.ctl.get(c.uuid)?.runtime_status, {});
+      assert.ok(h.lines.records().some((r) => r.message === 'cancelled container' && r.Reason === 'not wanted'));
+    });
+
+    it('still cancels when the reason is refused', async () => {
+      h = await harness();
+      const c = h.ctl.addContainer({ state: 'Locked', locked_by_uuid: OTHER_UUID });
+      await h.queue.cancel(c.uuid, 'stale');
+      assert.equal(h.ctl.get(c.uuid)?.state, 'Cancelled');
+      assert.ok(h.lines.records().some((r) => r.message === 'could not record why the container is cancelled'));
+    });
+
+    it('cancels without a reason with one PUT', async () => {
+      h = await harness();
+      const c = h.ctl.addContainer({ state: 'Running' });
+      await h.queue.update();
+      await h.queue.cancel(c.uuid);
+      assert.equal(h.ctl.get(c.uuid)?.state, 'Cancelled');
+      assert.equal(h.ctl.requestLog().filter((r) => r.method === 'PUT').length, 1);
+    });
+  });
+
+  it('ignores what a poll in flight says about a container locked meanwhile (stale), and applies the rest', async () => {
+    const hold = gate();
+    let holdQueued = false;
+    let held = false;
+    h = await harness({
+      wrap: (client) =>
+        withList(client, async (p): Promise<ItemList<Container>> => {
+          const page = await client.listContainers(p);
+          if (holdQueued && phaseOf(p) === 'queued' && page.items.length > 0) {
+            held = true;
+            await hold.promise;
+          }
+          return page;
+        }),
+    });
+    const a = h.ctl.addContainer();
+    const b = h.ctl.addContainer();
+    await h.queue.update();
+    h.ctl.setPriority(b.uuid, 9);
+    holdQueued = true;
+    const poll = h.queue.update();
+    while (!held) await new Promise((resolve) => setImmediate(resolve));
+    // The poll has read a as Queued; now we lock it before the poll ends.
+    await h.queue.lock(a.uuid);
+    assert.equal(h.queue.get(a.uuid)?.state, 'Locked');
+    hold.open();
+    await poll;
+    assert.equal(h.queue.get(a.uuid)?.state, 'Locked', 'the stale Queued record was dropped');
+    assert.equal(h.queue.get(b.uuid)?.priority, 9, 'the rest of the poll was applied');
+    holdQueued = false;
+    await h.queue.update();
+    assert.equal(h.queue.get(a.uuid)?.state, 'Locked');
+  });
+
+  it('runs a poll asked for during a poll after it, and shares it between callers', async () => {
+    h = await harness();
+    h.ctl.addContainer();
+    const first = h.queue.update();
+    const second = h.queue.update();
+    const third = h.queue.update();
+    assert.equal(second, third);
+    await Promise.all([first, second]);
+    assert.equal(h.ctl.requestLog().filter((r) => r.path === '/arvados/v1/containers').length, 8, 'two polls of 4 requests');
+  });
+
+  it('notifies subscribers once per batch of changes, and not after unsubscribing', async () => {
+    h = await harness();
+    let calls = 0;
+    const unsubscribe = h.queue.subscribe(() => calls++);
+    for (let i = 0; i < 50; i++) h.ctl.addContainer();
+    await h.queue.update();
+    await Promise.resolve();
+    assert.equal(calls, 1, '50 new entries, one call');
+    const [uuid] = h.queue.entries().entries.keys();
+    await h.queue.lock(uuid);
+    await Promise.resolve();
+    assert.equal(calls, 2);
+    await h.queue.update();
+    await Promise.resolve();
+    assert.equal(calls, 3, 'a poll always notifies: `updated` moved');
+    unsubscribe();
+    await h.queue.update();
+    await Promise.resolve();
+    assert.equal(calls, 3);
+  });
+
+  it('forgets only final containers and those with priority 0 that are not ours', async () => {
+    h = await harness();
+    const done = h.ctl.addContainer();
+    const mine = h.ctl.addContainer();
+    const idle = h.ctl.addContainer();
+    await h.queue.update();
+    await h.queue.lock(mine.uuid);
+    await h.queue.cancel(done.uuid);
+    h.ctl.setPriority(mine.uuid, 0);
+    h.ctl.setPriority(idle.uuid, 0);
+    await h.queue.update();
+    for (const c of [done, mine, idle]) h.queue.forget(c.uuid);
+    assert.equal(h.queue.get(done.uuid), undefined);
+    assert.equal(h.queue.get(idle.uuid), undefined);
+    assert.equal(h.queue.get(mine.uuid)?.priority, 0, 'Locked by us: the scheduler must unlock or kill it first');
+  });
+});

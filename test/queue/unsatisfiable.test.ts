@@ -1,0 +1,105 @@
+/**
+ * Containers no configured instance type can run: locked, given the
+ * reference's runtime_status.error, cancelled; logged once; tried on a
+ * bounded number of polls.
+ */
+import assert from 'node:assert/strict';
+import { waitFor } from '../arvados/helpers.js';
+import { harness, type Harness } from './helpers.js';
+
+const NOT_SATISFIABLE = 'constraints not satisfiable by any configured instance type';
+
+describe('container queue: unsatisfiable containers', () => {
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  const cancelled = (uuid: string) => waitFor(`${uuid} to be cancelled`, () => h.ctl.get(uuid)?.state === 'Cancelled');
+  const warnings = () => h.lines.records().filter((r) => r.message === 'cancel container with no suitable instance type');
+
+  it('locks a Queued one, sets runtime_status.error, cancels it, and never lists it', async () => {
+    h = await harness();
+    const big = h.ctl.addContainer({ runtime_constraints: { vcpus: 64, ram: 1 << 30 } });
+    const ok = h.ctl.addContainer();
+    await h.queue.update();
+    assert.deepEqual([...h.queue.entries().entries.keys()], [ok.uuid]);
+    await cancelled(big.uuid);
+    assert.deepEqual(h.ctl.get(big.uuid)?.runtime_status, { error: NOT_SATISFIABLE });
+    assert.deepEqual(
+      h.ctl.history(big.uuid).map((e) => [e.state, e.by]),
+      [
+        ['Queued', undefined],
+        ['Locked', h.ctl.rootTokenUuid],
+        ['Cancelled', h.ctl.rootTokenUuid],
+      ],
+    );
+    assert.equal(warnings().length, 1);
+    assert.equal(warnings()[0].ContainerUUID, big.uuid);
+    assert.equal(warnings()[0].error, NOT_SATISFIABLE);
+    await h.queue.update();
+    await h.queue.update();
+    assert.equal(h.queue.get(big.uuid), undefined);
+    assert.equal(warnings().length, 1, 'logged once');
+  });
+
+  it('skips the lock for one already Locked by us', async () => {
+    h = await harness();
+    const big = h.ctl.addContainer({ state: 'Locked', runtime_constraints: { vcpus: 1, ram: 2 ** 40 } });
+    await h.queue.update();
+    await cancelled(big.uuid);
+    assert.deepEqual(h.ctl.get(big.uuid)?.runtime_status, { error: NOT_SATISFIABLE });
+    assert.equal(h.ctl.stats['POST /arvados/v1/containers/{uuid}/lock'], undefined);
+  });
+
+  it('says when the site lists no instance types at all', async () => {
+    h = await harness({ types: '' });
+    const c = h.ctl.addContainer();
+    await h.queue.update();
+    await cancelled(c.uuid);
+    assert.equal(h.ctl.get(c.uuid)?.runtime_status.error, 'site configuration does not list any instance types');
+  });
+
+  it('keeps a Running one, with no instance types, for the scheduler to watch', async () => {
+    h = await harness();
+    const c = h.ctl.addContainer({ state: 'Running', runtime_constraints: { vcpus: 64, ram: 1 << 30 } });
+    await h.queue.update();
+    assert.deepEqual(h.queue.entries().entries.get(c.uuid)?.instanceTypes, []);
+    assert.equal(h.ctl.get(c.uuid)?.state, 'Running');
+  });
+
+  it('tries again on later polls when the lock fails, then gives up with one error', async () => {
+    h = await harness({ retry: { attempts: 1 }, queue: { unsatisfiableAttempts: 3 } });
+    const big = h.ctl.addContainer({ runtime_constraints: { vcpus: 64, ram: 1 << 30 } });
+    h.ctl.setHook((req) => (req.path.endsWith('/lock') ? { status: 422, body: { errors: ['refused for the test'] } } : undefined));
+    const locks = () => h.ctl.stats['POST /arvados/v1/containers/{uuid}/lock'] ?? 0;
+    for (let poll = 1; poll <= 3; poll++) {
+      await h.queue.update();
+      await waitFor(`lock attempt ${poll}`, () => locks() === poll);
+      await waitFor('the failure to be logged', () => h.lines.records().filter((r) => r.message === 'lock failed').length === poll);
+    }
+    await h.queue.update();
+    await h.queue.update();
+    assert.equal(locks(), 3);
+    const gaveUp = h.lines.records().filter((r) => r.message === 'giving up cancelling a container with no suitable instance type');
+    assert.equal(gaveUp.length, 1);
+    assert.equal(gaveUp[0].level, 'error');
+    assert.equal(warnings().length, 1);
+    assert.equal(h.ctl.get(big.uuid)?.state, 'Queued');
+  });
+
+  it('does not warn when it loses the race to a user who cancelled first', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    const big = h.ctl.addContainer({ state: 'Locked', runtime_constraints: { vcpus: 64, ram: 1 << 30 } });
+    h.ctl.setHook((req) => {
+      if (req.method !== 'PUT') return undefined;
+      h.ctl.cancel(big.uuid, 'user');
+      return { status: 422, body: { errors: ['runtime_status cannot be modified in state Cancelled'] } };
+    });
+    await h.queue.update();
+    await waitFor('the state check', () => (h.ctl.stats['GET /arvados/v1/containers/{uuid}'] ?? 0) === 1);
+    await h.queue.update();
+    assert.equal(h.lines.records().filter((r) => r.message === 'error while trying to cancel unsatisfiable container').length, 0);
+  });
+});
