@@ -3,7 +3,7 @@
  * modules and are imported lazily, so `--help` starts fast and the daemon
  * does not load what only a subcommand needs.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 
 /** As the reference: `ARVADOS_CONFIG` overrides the default path. */
 const DEFAULT_CONFIG = process.env.ARVADOS_CONFIG || '/etc/arvados/config.yml';
@@ -31,22 +31,27 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('queue a few containers on an in-process controller and run them on the lame cloud, step by step (uses config.example.yml unless --config is given)')
-    .action(async () => {
-      const { runDemoCommand, EXAMPLE_CONFIG } = await import('./demo.js');
+    .description('run the dispatcher on the lame cloud against an in-process controller with a mixed workload, and summarise (uses config.example.yml unless --config is given)')
+    .option('--containers <n>', 'how many containers to submit', (v) => positiveInt('--containers', v), 60)
+    .option('--seed <s>', 'seed for the workload and the lame cloud', (v) => positiveInt('--seed', v), 1)
+    .option('--verbose', "send the dispatcher's JSON logs to stdout instead of a file")
+    .action(async (cmdOpts: { containers: number; seed: number; verbose?: boolean }) => {
+      const { runDemoCommand, EXAMPLE_CONFIG } = await import('./demo/run.js');
       const explicit = program.getOptionValueSource('config') !== 'default';
-      process.exitCode = await runDemoCommand({ ...program.opts(), config: explicit ? program.opts().config : EXAMPLE_CONFIG });
-    });
-
-  program
-    .command('lame-cloud')
-    .description('serve the lame test cloud from this process at DriverParameters.CloudURL, so its VMs outlive dispatchers (until SIGTERM/SIGINT)')
-    .action(async () => {
-      const { runLameCloudCommand } = await import('../drivers/lame/command.js');
-      process.exitCode = await runLameCloudCommand(program.opts());
+      process.exitCode = await runDemoCommand({
+        ...program.opts(),
+        ...cmdOpts,
+        config: explicit ? program.opts().config : EXAMPLE_CONFIG,
+      });
     });
 
   return program;
+}
+
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} wants a whole number, not "${value}"`);
+  return n;
 }
 
 /** Runs the command line; the exit status goes to `process.exitCode`. */

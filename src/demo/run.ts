@@ -1,0 +1,130 @@
+/**
+ * `arvados-dispatch-cloud demo` (what `npm start` runs): the real dispatcher
+ * in one process with an in-process Arvados controller on loopback and the
+ * lame cloud, whose VMs are real SSH servers. It submits a mixed workload,
+ * shows a live progress line, and ends with a summary once every container
+ * is final and every VM is gone. The dispatcher's JSON logs go to a file
+ * (its path is printed) unless --verbose sends them to stdout.
+ */
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TestController } from '../../test/fixtures/controller.js';
+import { systemClock } from '../clock/index.js';
+import { loadConfigFile } from '../config/index.js';
+import type { Cluster } from '../config/types.js';
+import { createDispatcher, type Dispatcher } from '../dispatcher.js';
+import { createLogger } from '../log.js';
+import { progressLine, summary, VMTracker } from './report.js';
+import { type DemoContainer, demoWorkload } from './workload.js';
+
+export const EXAMPLE_CONFIG = join(fileURLToPath(new URL('../..', import.meta.url)), 'config.example.yml');
+
+export interface DemoOptions {
+  config: string;
+  cluster?: string;
+  containers: number;
+  seed: number;
+  verbose?: boolean;
+  /** Give up (exit 1) after this long. */
+  deadlineMs?: number;
+}
+
+const TICK_MS = 250;
+
+export async function runDemoCommand(opts: DemoOptions): Promise<number> {
+  const clock = systemClock;
+  const { cluster: loaded } = loadConfigFile(opts.config, { clusterId: opts.cluster });
+  const logPath = join(tmpdir(), `arvados-dispatch-cloud-demo-${process.pid}.log`);
+  const logStream = opts.verbose ? process.stdout : createWriteStream(logPath);
+  const log = createLogger({ level: loaded.SystemLogs.LogLevel, stream: logStream, secrets: [loaded.SystemRootToken, loaded.ManagementToken] });
+  const controller = new TestController({ clusterId: loaded.ClusterID, rootToken: loaded.SystemRootToken, logger: log.child({ Component: 'test-controller' }) });
+  await controller.start();
+  const cluster: Cluster = {
+    ...loaded,
+    Services: { ...loaded.Services, Controller: { ExternalURL: controller.url } },
+    Containers: {
+      ...loaded.Containers,
+      CloudVMs: {
+        ...loaded.Containers.CloudVMs,
+        DriverParameters: { ...loaded.Containers.CloudVMs.DriverParameters, Seed: opts.seed, CloudName: `demo-${process.pid}` },
+      },
+    },
+  };
+  const out = process.stdout;
+  const tty = out.isTTY === true;
+  out.write(`Demo: ${opts.containers} containers on the ${cluster.Containers.CloudVMs.Driver} cloud, seed ${opts.seed}.\n`);
+  out.write(`Controller ${controller.url}; dispatcher logs: ${opts.verbose ? 'stdout' : logPath}\n`);
+
+  let dispatcher: Dispatcher | undefined;
+  const started = clock.now();
+  const deadline = started + (opts.deadlineMs ?? 180_000);
+  const tracker = new VMTracker();
+  const notes = new Map<string, string>();
+  try {
+    dispatcher = await createDispatcher(cluster, { logger: log, clock });
+    dispatcher.start();
+    const pending: DemoContainer[] = demoWorkload(cluster, opts.containers, opts.seed);
+    const submitted: string[] = [];
+    let lastLine = 0;
+    const show = (force = false): void => {
+      const now = clock.now();
+      const vms = dispatcher!.pool.instances();
+      tracker.observe(now, vms);
+      if (!force && !tty && now - lastLine < 2000) return;
+      lastLine = now;
+      const line = progressLine(now - started, submitted.map((u) => controller.get(u)!), vms);
+      out.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    };
+    // Submit on schedule, and watch until every container is final.
+    for (;;) {
+      const now = clock.now();
+      while (pending.length > 0 && pending[0].at <= now - started) {
+        const c = pending.shift()!;
+        const rec = controller.addContainer({
+          command: c.command,
+          priority: c.priority,
+          runtime_constraints: { vcpus: c.vcpus, ram: c.ram },
+          scheduling_parameters: { preemptible: c.preemptible },
+        });
+        if (c.note) notes.set(rec.uuid, c.note);
+        submitted.push(rec.uuid);
+      }
+      show();
+      const allFinal = pending.length === 0 && submitted.every((u) => ['Complete', 'Cancelled'].includes(controller.get(u)!.state));
+      if (allFinal || now > deadline) break;
+      await clock.sleep(TICK_MS);
+    }
+    // The queue is empty: drain every VM rather than wait TimeoutIdle, and wait for the cloud to be clean.
+    for (const vm of dispatcher.pool.instances()) {
+      if (!vm.instance.startsWith('pending-')) await dispatcher.pool.setIdleBehavior(vm.instance, 'drain').catch(() => undefined);
+    }
+    while (clock.now() < deadline && (await listOurs(dispatcher)) > 0) {
+      show();
+      await clock.sleep(TICK_MS);
+    }
+    show(true);
+    if (tty) out.write('\n');
+    const containers = submitted.map((u) => controller.get(u)!);
+    const vmsLeft = await listOurs(dispatcher);
+    const waits = containers.flatMap((c) => {
+      const h = controller.history(c.uuid);
+      const queued = h.find((e) => e.state === 'Queued')?.at;
+      const running = h.find((e) => e.state === 'Running')?.at;
+      return queued !== undefined && running !== undefined ? [running - queued] : [];
+    });
+    out.write(summary({ elapsedMs: clock.now() - started, containers, waits, vms: tracker, vmsLeft, notes }));
+    const ok = containers.every((c) => c.state === 'Complete' || (c.state === 'Cancelled' && c.runtime_status?.error)) && vmsLeft === 0;
+    return ok ? 0 : 1;
+  } finally {
+    await dispatcher?.stop();
+    await controller.stop();
+    if (logStream !== process.stdout) (logStream as NodeJS.WritableStream).end();
+  }
+}
+
+async function listOurs(d: Dispatcher): Promise<number> {
+  const tag = `${d.cluster.Containers.CloudVMs.TagKeyPrefix}InstanceSetID`;
+  return (await d.instanceSet.instances({ [tag]: d.instanceSetId })).length;
+}

@@ -1,0 +1,192 @@
+/**
+ * `createDispatcher(cluster, deps)`: the one place that wires every
+ * component with one Clock, one logger and one driver. The daemon, the demo,
+ * the end-to-end tests and the simulator all build the dispatcher here, and
+ * hand in what they want to replace (a manual clock, a shared lame instance
+ * set, a logger that writes to a test's buffer).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ControllerClient } from './arvados/client.js';
+import { type Clock, systemClock } from './clock/index.js';
+import './cloud/drivers.js';
+import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
+import type { Instance, InstanceSet } from './cloud/types.js';
+import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
+import type { Cluster } from './config/types.js';
+import { createLogger, type Logger } from './log.js';
+import { ContainerQueueImpl } from './queue/queue.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import type { Executor } from './ssh/executor.js';
+import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
+import { SshExecutor } from './ssh/ssh-executor.js';
+import { type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
+import { withSudo } from './worker/runner.js';
+import { hostKeyVerifier } from './worker/verify.js';
+
+/** The reference's default DeployRunnerBinary: its own executable, which carries crunch-run. */
+const SELF_EXE = '/proc/self/exe';
+
+export interface DispatcherDeps {
+  clock?: Clock;
+  logger?: Logger;
+  /**
+   * The driver's instance set, unwrapped. Default: built from the config by
+   * the driver registry. Tests pass one lame instance set to two dispatchers
+   * in turn to show a restart adopts what the first left running.
+   */
+  instanceSet?: InstanceSet;
+  /** Called after every cloud call (metrics). */
+  observeCloud?: (op: CloudOperation, err: unknown, durationMs: number) => void;
+}
+
+export interface Dispatcher {
+  readonly cluster: Cluster;
+  readonly instanceSetId: string;
+  readonly logger: Logger;
+  readonly client: ControllerClient;
+  readonly queue: ContainerQueueImpl;
+  readonly pool: WorkerPoolImpl;
+  readonly scheduler: Scheduler;
+  readonly instanceSet: InstanceSet;
+  /** Starts polling, probing and scheduling. */
+  start(): void;
+  /** Stops every loop and closes connections; leaves every VM and container alone. */
+  stop(): Promise<void>;
+}
+
+/** The logger a daemon uses: JSON lines on stdout, the cluster's tokens scrubbed from every line. */
+export function dispatcherLogger(cluster: Cluster, clock?: Clock): Logger {
+  return createLogger({
+    level: cluster.SystemLogs.LogLevel,
+    secrets: [cluster.SystemRootToken, cluster.ManagementToken],
+    clock,
+  });
+}
+
+export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = {}): Promise<Dispatcher> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? dispatcherLogger(cluster, deps.clock);
+  const vms = cluster.Containers.CloudVMs;
+  const { privateKey, publicKey } = dispatcherKeys(cluster, logger);
+  const runnerBinary = loadRunnerBinary(cluster, logger);
+  const instanceSetId = instanceSetIdFor(cluster);
+  const instanceSet = deps.instanceSet
+    ? wrapInstanceSet(deps.instanceSet, {
+        clock,
+        logger,
+        maxCloudOpsPerSecond: vms.MaxCloudOpsPerSecond,
+        resourceTags: vms.ResourceTags,
+        observe: deps.observeCloud,
+      })
+    : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe: deps.observeCloud });
+
+  const secretTag = `${vms.TagKeyPrefix}InstanceSecret`;
+  const newExecutor = (instance: Instance): Executor =>
+    instanceSet.executorFor?.(instance) ??
+    new SshExecutor({
+      target: instance.address,
+      defaultPort: Number(vms.SSHPort) || 22,
+      username: instance.remoteUser,
+      privateKey,
+      verifyHostKey: hostKeyVerifier(instance, secretTag, (cmd) => withSudo(cmd, instance.remoteUser)),
+      // A VM that accepts TCP but never finishes the SSH handshake must not
+      // hold a probe slot for long; the probe interval retries soon enough.
+      connectTimeoutMs: Math.max(5_000, Math.min(vms.ProbeInterval * 3, 60_000)),
+      clock,
+      logger: logger.child({ Instance: instance.id }),
+    });
+
+  const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }));
+  const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }) });
+  const pool = new WorkerPoolImpl({
+    cluster,
+    instanceSet,
+    newExecutor,
+    clock,
+    logger: logger.child({ Component: 'pool' }),
+    instanceSetId,
+    publicKey,
+    runnerBinary,
+  });
+  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }) });
+
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  return {
+    cluster,
+    instanceSetId,
+    logger,
+    client,
+    queue,
+    pool,
+    scheduler,
+    instanceSet,
+    start() {
+      if (started) throw new Error('dispatcher already started');
+      started = true;
+      logger.info('dispatcher starting', { InstanceSetID: instanceSetId, Driver: vms.Driver });
+      queue.start();
+      pool.start();
+      scheduler.start();
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (started) await scheduler.stop();
+        await queue.stop();
+        pool.stop();
+        instanceSet.stop();
+        client.close();
+        logger.info('dispatcher stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * The SSH key the dispatcher logs in with. With the lame driver and no key
+ * configured, a throwaway key is generated: fine for a demo, but a restarted
+ * dispatcher then cannot log in to the VMs the first one created.
+ */
+export function dispatcherKeys(cluster: Cluster, logger: Logger): { privateKey: string; publicKey: string } {
+  let privateKey = cluster.Containers.DispatchPrivateKey;
+  if (!privateKey) {
+    if (cluster.Containers.CloudVMs.Driver !== 'lame') {
+      throw new Error(`Clusters.${cluster.ClusterID}.Containers.DispatchPrivateKey: required to run the dispatcher, but empty`);
+    }
+    logger.warn('no DispatchPrivateKey configured: using a throwaway key (a restarted dispatcher will not be able to log in to these VMs)');
+    privateKey = generateSshKeyPair().private;
+  }
+  let line: string;
+  try {
+    line = publicKeyLine(privateKey);
+  } catch (err) {
+    throw new Error(`Clusters.${cluster.ClusterID}.Containers.DispatchPrivateKey: ${(err as Error).message}`);
+  }
+  return { privateKey, publicKey: cluster.Containers.CloudVMs.DeployPublicKey ? line : '' };
+}
+
+/**
+ * The crunch-run binary to deploy, when DeployRunnerBinary names one. The
+ * reference's default, /proc/self/exe, means "this program", which for the
+ * reference is a binary that contains crunch-run; ours is a Node process, so
+ * that value means the VM image provides crunch-run itself.
+ */
+export function loadRunnerBinary(cluster: Cluster, logger: Logger): RunnerBinary | undefined {
+  const path = cluster.Containers.CloudVMs.DeployRunnerBinary;
+  if (!path) return undefined;
+  if (path === SELF_EXE) {
+    logger.info('DeployRunnerBinary is /proc/self/exe: this dispatcher is not a crunch-run binary, so crunch-run must be on the VM image', {
+      CrunchRunCommand: cluster.Containers.CrunchRunCommand,
+    });
+    return undefined;
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new Error(`Clusters.${cluster.ClusterID}.Containers.CloudVMs.DeployRunnerBinary: cannot read ${path}: ${(err as Error).message}`);
+  }
+  return { md5hex: createHash('md5').update(bytes).digest('hex'), bytes };
+}
