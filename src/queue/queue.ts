@@ -20,6 +20,7 @@ import type { Container } from '../arvados/types.js';
 import { isAbortError, type Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import { RateLimitedLog, type Logger } from '../log.js';
+import { Notifier } from '../notifier.js';
 import type { ContainerQueue, QueueEntry } from '../scheduler/interfaces.js';
 import { chooseInstanceTypes, instanceResourcesNeeded } from './instance-types.js';
 import { pollContainers, SELECT_FIELDS, type PollResult } from './poll.js';
@@ -88,8 +89,7 @@ export class ContainerQueueImpl implements ContainerQueue {
   private touched?: Set<string>;
   /** Container uuid -> the operation in flight on it. */
   private readonly busy = new Map<string, string>();
-  private readonly listeners = new Set<() => void>();
-  private notifyQueued = false;
+  private readonly notifier: Notifier;
   private polling?: Promise<void>;
   private nextPoll?: Promise<void>;
   private loop?: { abort: AbortController; done: Promise<void> };
@@ -101,6 +101,7 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.logger = opts.logger;
     this.chooseTypes = opts.chooseTypes ?? ((c) => chooseInstanceTypes(opts.cluster, c));
     this.pollErrors = new RateLimitedLog(opts.logger, opts.clock, 60_000);
+    this.notifier = new Notifier((err) => this.logger.error('queue subscriber threw', { error: err }));
     this.unsatisfiable = new UnsatisfiableCanceller({
       client: opts.client,
       logger: opts.logger,
@@ -165,11 +166,9 @@ export class ContainerQueueImpl implements ContainerQueue {
   }
 
   subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.notifier.subscribe(listener);
   }
+
 
   /**
    * Polls now. A call while a poll is in flight waits for one more poll that
@@ -342,17 +341,7 @@ export class ContainerQueueImpl implements ContainerQueue {
 
   /** Calls the listeners once, after the current turn, however many changes it made. */
   private notify(): void {
-    if (this.notifyQueued) return;
-    this.notifyQueued = true;
-    queueMicrotask(() => {
-      this.notifyQueued = false;
-      for (const listener of [...this.listeners]) {
-        try {
-          listener();
-        } catch (err) {
-          this.logger.error('queue subscriber threw', { error: err });
-        }
-      }
-    });
+    this.notifier.notify();
   }
+
 }

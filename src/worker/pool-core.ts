@@ -9,7 +9,7 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import { addSecret, type Logger, RateLimitedLog } from '../log.js';
 import { IDLE_BEHAVIORS, type IdleBehavior, type InstanceView, type WorkerState } from '../scheduler/interfaces.js';
-import { Notifier } from './notifier.js';
+import { Notifier } from '../notifier.js';
 import {
   compilePoolConfig,
   type PoolConfig,

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { Notifier } from '../src/notifier.js';
+
+describe('Notifier', () => {
+  it('coalesces many notifications in one turn into one call per listener, a microtask later', async () => {
+    const n = new Notifier(() => {});
+    let a = 0;
+    let b = 0;
+    n.subscribe(() => a++);
+    n.subscribe(() => b++);
+    for (let i = 0; i < 10; i++) n.notify();
+    assert.deepEqual([a, b], [0, 0], 'not called synchronously');
+    await Promise.resolve();
+    assert.deepEqual([a, b], [1, 1]);
+    n.notify();
+    await Promise.resolve();
+    assert.deepEqual([a, b], [2, 2]);
+  });
+
+  it('keeps calling the other listeners when one throws, and reports the error', async () => {
+    const errors: unknown[] = [];
+    const n = new Notifier((e) => errors.push(e));
+    let called = 0;
+    n.subscribe(() => {
+      throw new Error('bad listener');
+    });
+    n.subscribe(() => called++);
+    n.notify();
+    await Promise.resolve();
+    assert.equal(called, 1);
+    assert.match(String(errors[0]), /bad listener/);
+  });
+
+  it('unsubscribe stops the calls', async () => {
+    const n = new Notifier(() => {});
+    let called = 0;
+    const off = n.subscribe(() => called++);
+    off();
+    n.notify();
+    await Promise.resolve();
+    assert.equal(called, 0);
+  });
+});
