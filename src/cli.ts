@@ -45,6 +45,14 @@ export function buildProgram(): Command {
       });
     });
 
+  program
+    .command('lame-cloud')
+    .description('serve the lame test cloud from this process at DriverParameters.CloudURL, so its VMs outlive dispatchers (until SIGTERM/SIGINT)')
+    .action(async () => {
+      const { runLameCloudCommand } = await import('../drivers/lame/command.js');
+      process.exitCode = await runLameCloudCommand(program.opts());
+    });
+
   return program;
 }
 

@@ -25,6 +25,7 @@ describe('arvados-dispatch-cloud command', function () {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /check-config/);
     assert.match(r.stdout, /demo/);
+    assert.match(r.stdout, /lame-cloud/);
     assert.match(r.stdout, /--config <file>/);
   });
 
