@@ -34,7 +34,7 @@ const SHAPES: Array<{ vcpus: number; ram: number; weight: number }> = [
  * preemptible instance (when the config offers preemptible variants), one
  * in twenty fails (`false`), and the last asks for more VCPUs than any type has.
  */
-export function demoWorkload(cluster: Cluster, count: number, seed: number, spreadMs = 10_000): DemoContainer[] {
+export function demoWorkload(cluster: Cluster, count: number, seed: number, spreadMs = 8_000): DemoContainer[] {
   const rnd = new Random(seed);
   const hasPreemptible = Object.values(cluster.InstanceTypes).some((t) => t.Preemptible);
   const maxVCPUs = Math.max(0, ...Object.values(cluster.InstanceTypes).map((t) => t.VCPUs));
@@ -43,7 +43,7 @@ export function demoWorkload(cluster: Cluster, count: number, seed: number, spre
   for (let i = 0; i < count - 1; i++) {
     let pick = rnd.next() * totalWeight;
     const shape = SHAPES.find((s) => (pick -= s.weight) < 0) ?? SHAPES[0];
-    const seconds = Math.round(rnd.between(2, 8));
+    const seconds = Math.round(rnd.between(1, 5));
     const fails = i % 20 === 19;
     out.push({
       at: Math.round(rnd.between(0, spreadMs)),
