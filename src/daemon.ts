@@ -4,6 +4,7 @@
  * can be wrong with the configuration is reported here, before any cloud or
  * controller call, with the YAML path of the key to fix.
  */
+import { holdProcessOpen } from './clock/index.js';
 import { ConfigError, daemonConfigProblems, loadConfigFile } from './config/index.js';
 import type { Cluster } from './config/types.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
@@ -48,12 +49,33 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
     process.stderr.write(`cannot start: ${(err as Error).message}\n`);
     return EXIT_BAD_CONFIG;
   }
+  const stopSignal = waitForStopSignal();
   dispatcher.start();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   log.info('stopping: VMs and containers are left as they are for the next start to adopt', { Signal: signal });
   await dispatcher.stop();
   return 0;
+}
+
+/**
+ * Resolves with the first SIGTERM or SIGINT `signals` emits, and keeps the
+ * process alive until then. Signal listeners do not hold Node's event loop
+ * open, and the system clock's timers are unref'd, so without a ref'd handle
+ * the daemon would exit (status 13, an unsettled top-level await) the first
+ * time nothing happened to be in flight, e.g. between two queue polls.
+ */
+export function waitForStopSignal(signals: NodeJS.EventEmitter = process): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const release = holdProcessOpen();
+    const stop = (signal: NodeJS.Signals): void => {
+      release();
+      signals.off('SIGTERM', onTerm);
+      signals.off('SIGINT', onInt);
+      resolve(signal);
+    };
+    const onTerm = (): void => stop('SIGTERM');
+    const onInt = (): void => stop('SIGINT');
+    signals.on('SIGTERM', onTerm);
+    signals.on('SIGINT', onInt);
+  });
 }

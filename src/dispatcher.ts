@@ -21,11 +21,9 @@ import type { Executor } from './ssh/executor.js';
 import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
+import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './worker/runner.js';
 import { hostKeyVerifier } from './worker/verify.js';
-
-/** The reference's default DeployRunnerBinary: its own executable, which carries crunch-run. */
-const SELF_EXE = '/proc/self/exe';
 
 export interface DispatcherDeps {
   clock?: Clock;
@@ -174,14 +172,14 @@ export function dispatcherKeys(cluster: Cluster, logger: Logger): { privateKey: 
  * that value means the VM image provides crunch-run itself.
  */
 export function loadRunnerBinary(cluster: Cluster, logger: Logger): RunnerBinary | undefined {
-  const path = cluster.Containers.CloudVMs.DeployRunnerBinary;
-  if (!path) return undefined;
-  if (path === SELF_EXE) {
+  const configured = cluster.Containers.CloudVMs.DeployRunnerBinary;
+  if (configured === SELF_EXE_RUNNER) {
     logger.info('DeployRunnerBinary is /proc/self/exe: this dispatcher is not a crunch-run binary, so crunch-run must be on the VM image', {
       CrunchRunCommand: cluster.Containers.CrunchRunCommand,
     });
-    return undefined;
   }
+  const path = runnerBinaryToDeploy(cluster.Containers.CloudVMs);
+  if (path === undefined) return undefined;
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);

@@ -59,6 +59,7 @@ export class LameCloud {
     const errorDraw = this.rng.next();
     const bootTime = this.rng.between(this.params.MinBootTime, this.params.MaxBootTime);
     const brokenDraw = this.rng.next();
+    const neverBootDraw = this.rng.next();
     if (errorDraw < this.params.ErrorRateCreate) {
       throw new Error(`lame: create ${type.ProviderType} failed (injected by ErrorRateCreate)`);
     }
@@ -81,6 +82,7 @@ export class LameCloud {
       createdAt: now,
       bootAt,
       brokenAt: brokenDraw < this.params.BrokenRate ? bootAt + this.params.BrokenAfter : undefined,
+      neverBoots: neverBootDraw < this.params.NeverBootRate,
     });
     this.pendingCreates++;
     try {
@@ -89,7 +91,12 @@ export class LameCloud {
       this.pendingCreates--;
     }
     this.vms.set(vm.id, vm);
-    this.ctx.logger.info('lame: instance created', { Instance: vm.id, InstanceType: type.Name, Address: vm.address });
+    this.ctx.logger.info('lame: instance created', {
+      Instance: vm.id,
+      InstanceType: type.Name,
+      Address: vm.address,
+      ...(vm.neverBoots ? { NeverBoots: true } : {}),
+    });
     return vm;
   }
 

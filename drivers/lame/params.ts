@@ -32,6 +32,13 @@ export interface LameParams {
    * lock is released at once and the next `--list` removes the lockfile.
    */
   StaleLockTime: number;
+  /**
+   * Chance per VM that it never finishes booting: its boot probe keeps
+   * failing (and crunch-run with it) until it is destroyed, as a VM whose
+   * image hangs in boot would. The dispatcher must give up on it after
+   * TimeoutBooting.
+   */
+  NeverBootRate: number;
   /** Chance per VM that it starts reporting `broken` BrokenAfter after boot. */
   BrokenRate: number;
   BrokenAfter: number;
@@ -73,6 +80,7 @@ export const DEFAULT_PARAMS: Readonly<LameParams> = {
   CapacityErrorTypes: [],
   CrunchRunCrashRate: 0,
   StaleLockTime: 0,
+  NeverBootRate: 0,
   BrokenRate: 0,
   BrokenAfter: 10000,
   KillDelay: 0,
@@ -174,6 +182,7 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   CapacityErrorTypes: stringList,
   CrunchRunCrashRate: rate,
   StaleLockTime: duration,
+  NeverBootRate: rate,
   BrokenRate: rate,
   BrokenAfter: duration,
   KillDelay: duration,

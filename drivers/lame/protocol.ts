@@ -64,6 +64,8 @@ export interface WireVM {
   state: 'running' | 'terminated';
   /** The boot probe succeeds. */
   booted: boolean;
+  /** The VM hangs in boot (NeverBootRate): it will not boot unless told to. */
+  neverBoots: boolean;
   /** `crunch-run --list` says `broken`. */
   broken: boolean;
   address: string;
@@ -99,6 +101,7 @@ export function vmToWire(vm: LameVM): WireVM {
     instanceTypeName: vm.instanceType.Name,
     state: vm.state,
     booted: vm.booted,
+    neverBoots: vm.neverBoots,
     broken: vm.reportsBroken,
     address: vm.address,
     tags: { ...vm.tags },

@@ -28,6 +28,8 @@ export interface LameVMSpec {
   bootAt: number;
   /** When `crunch-run --list` starts to print `broken`; undefined: never. */
   brokenAt: number | undefined;
+  /** True: the boot probe never succeeds (bootAt is then never reached), until `setBooted()`. */
+  neverBoots?: boolean;
 }
 
 export class LameVM {
@@ -41,6 +43,8 @@ export class LameVM {
   tags: InstanceTags;
   bootAt: number;
   brokenAt: number | undefined;
+  /** The VM hangs in boot: `booted` stays false whatever the clock says, until `setBooted()`. */
+  neverBoots: boolean;
   state: 'running' | 'terminated' = 'running';
   /** The emulated filesystem: absolute path to content. */
   readonly files = new Map<string, Buffer>();
@@ -64,6 +68,7 @@ export class LameVM {
     this.tags = { ...spec.tags };
     this.bootAt = spec.bootAt;
     this.brokenAt = spec.brokenAt;
+    this.neverBoots = spec.neverBoots ?? false;
     this.logger = cloud.ctx.logger.child({ Instance: spec.id });
     // The init command runs early in boot (cloud-init), before sshd accepts
     // anyone, so the secret is in place whenever the dispatcher can connect.
@@ -100,9 +105,9 @@ export class LameVM {
     return this.server?.hostPublicKey;
   }
 
-  /** True once the boot time has passed (and until termination). */
+  /** True once the boot time has passed (and until termination); never for a VM that hangs in boot. */
   get booted(): boolean {
-    return this.state === 'running' && this.cloud.ctx.clock.now() >= this.bootAt;
+    return this.state === 'running' && !this.neverBoots && this.cloud.ctx.clock.now() >= this.bootAt;
   }
 
   /** True when `crunch-run --list` prints `broken`. */
@@ -122,8 +127,9 @@ export class LameVM {
 
   // ------------------------------------------------------------ test hooks
 
-  /** Finishes booting now: the boot probe succeeds from here on. */
+  /** Finishes booting now: the boot probe succeeds from here on (also for a VM that would never boot). */
   setBooted(): void {
+    this.neverBoots = false;
     this.bootAt = Math.min(this.bootAt, this.cloud.ctx.clock.now());
   }
 

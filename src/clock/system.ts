@@ -29,3 +29,15 @@ export class SystemClock implements Clock {
 
 /** The process-wide real clock. */
 export const systemClock: Clock = new SystemClock();
+
+/**
+ * Keeps the process alive until the returned function is called: the
+ * counterpart of the unref'd timers above, for a daemon whose lifetime is
+ * "until a signal" and which may have nothing else holding the event loop
+ * open (signal listeners do not). Calling the release function twice is
+ * harmless.
+ */
+export function holdProcessOpen(): () => void {
+  const handle = setInterval(() => undefined, 1 << 30);
+  return () => clearInterval(handle);
+}

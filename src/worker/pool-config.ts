@@ -10,6 +10,24 @@ import type { Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
 import { deployedRunnerPath } from './runner.js';
 
+/**
+ * The reference's default DeployRunnerBinary: its own executable, which
+ * carries crunch-run. Ours is a Node process, so that value means "deploy
+ * nothing: crunch-run is on the VM image" (run as CrunchRunCommand).
+ */
+export const SELF_EXE_RUNNER = '/proc/self/exe';
+
+/**
+ * The file DeployRunnerBinary asks to copy to each VM, or undefined when
+ * nothing is to be deployed (empty, or the reference's /proc/self/exe). The
+ * dispatcher loads exactly this file, and the pool is unhealthy exactly when
+ * it names one that was not loaded: both decide by this function.
+ */
+export function runnerBinaryToDeploy(vm: { DeployRunnerBinary: string }): string | undefined {
+  const path = vm.DeployRunnerBinary;
+  return path === '' || path === SELF_EXE_RUNNER ? undefined : path;
+}
+
 /** The crunch-run binary to copy to each VM (`Containers.CloudVMs.DeployRunnerBinary`, loaded by the dispatcher). */
 export interface RunnerBinary {
   /** Lower-case hex MD5 of `bytes`: names the file on the VM and is checked with `md5sum`. */
@@ -107,7 +125,7 @@ export function compilePoolConfig(cluster: Cluster, runner: RunnerBinary | undef
     crunchRunArguments: [...c.CrunchRunArgumentsList],
     bootProbeCommand: vm.BootProbeCommand.trim() || 'true',
     runner,
-    runnerMissing: vm.DeployRunnerBinary !== '' && runner === undefined,
+    runnerMissing: runnerBinaryToDeploy(vm) !== undefined && runner === undefined,
     probeInterval: vm.ProbeInterval,
     maxProbesPerSecond: vm.MaxProbesPerSecond >= 1 ? vm.MaxProbesPerSecond : DEFAULT_MAX_PROBES_PER_SECOND,
     syncInterval: vm.SyncInterval,

@@ -5,6 +5,8 @@
  * crunch-run command then uses that path.
  */
 import assert from 'node:assert/strict';
+import { loadRunnerBinary } from '../../src/dispatcher.js';
+import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from '../../src/worker/pool-config.js';
 import { runnerMd5Hex } from '../../src/worker/worker-probe.js';
 import { Harness, SMALL } from './helpers.js';
 
@@ -48,6 +50,26 @@ describe('worker pool: runner deployment', function () {
     assert.equal(h.pool.detail(id)?.workerState, 'idle');
     assert.equal(h.sent('cat >', id).length, 2);
     assert.deepEqual(vm.files.get(PATH), BYTES);
+  });
+
+  it("with the reference's default DeployRunnerBinary (/proc/self/exe): nothing to deploy, healthy, and crunch-run from the image", async () => {
+    h = await Harness.start({ controller: false, cloudVMs: { DeployRunnerBinary: SELF_EXE_RUNNER, TimeoutIdle: 3_600_000 } });
+    // The dispatcher loads nothing for it (this process is no crunch-run binary)...
+    assert.equal(loadRunnerBinary(h.cluster, h.log), undefined);
+    // ...and the pool must not take that for a binary that failed to load.
+    h.pool.start();
+    await h.tick(0);
+    h.pool.checkHealth();
+    const id = await h.createIdle();
+    assert.equal(h.sent('md5sum', id).length, 0);
+    assert.equal(h.sent('cat >', id).length, 0);
+    assert.ok(h.sent('sudo crunch-run --list', id).length > 0, 'crunch-run runs as CrunchRunCommand');
+  });
+
+  it('runnerBinaryToDeploy: only a real path is a binary to deploy', () => {
+    assert.equal(runnerBinaryToDeploy({ DeployRunnerBinary: '' }), undefined);
+    assert.equal(runnerBinaryToDeploy({ DeployRunnerBinary: '/proc/self/exe' }), undefined);
+    assert.equal(runnerBinaryToDeploy({ DeployRunnerBinary: '/usr/local/bin/crunch-run' }), '/usr/local/bin/crunch-run');
   });
 
   it('with DeployRunnerBinary configured but not loaded: unhealthy, and no create', async () => {

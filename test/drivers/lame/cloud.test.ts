@@ -174,6 +174,40 @@ describe('lame cloud', function () {
     assert.equal((await exec.execute('systemctl is-system-running')).exitCode, 0);
   });
 
+  it('NeverBootRate 1: the boot probe and crunch-run keep failing whatever the clock says, until setBooted', async () => {
+    const set = await driver({ NeverBootRate: 1, MinBootTime: '1s', MaxBootTime: '1s' });
+    const inst = await create(set);
+    const exec = set.executorFor(inst)!;
+    assert.equal(inst.vm.neverBoots, true);
+    await clock.advance(3_600_000);
+    assert.equal(inst.vm.booted, false);
+    assert.equal((await exec.execute('systemctl is-system-running')).exitCode, 1);
+    assert.equal((await exec.execute('sudo crunch-run --list')).exitCode, 1);
+    inst.vm.setBooted();
+    assert.equal((await exec.execute('systemctl is-system-running')).exitCode, 0);
+    // It is still an ordinary VM for the cloud: listed, and destroyed normally.
+    assert.deepEqual((await set.instances({})).map((i) => i.id), [inst.id]);
+    await inst.destroy();
+    assert.deepEqual(await set.instances({}), []);
+  });
+
+  it('NeverBootRate with a Seed hangs the same VMs every run, and some boot', async () => {
+    const pattern = async (seed: number): Promise<boolean[]> => {
+      const c = makeContext({ clock });
+      const set = await driver({ NeverBootRate: 0.3, Seed: seed }, c);
+      const out: boolean[] = [];
+      for (let i = 0; i < 20; i++) out.push((await create(set, SMALL, c.instanceSetId)).vm.neverBoots);
+      return out;
+    };
+    const a = await pattern(42);
+    assert.deepEqual(a, await pattern(42));
+    assert.ok(a.includes(true) && a.includes(false), `a mix of outcomes: ${a.join(',')}`);
+    // The default is 0: every VM boots.
+    const set = await driver();
+    assert.equal((await create(set)).vm.neverBoots, false);
+    assert.throws(() => parseLameParams({ NeverBootRate: 2 }), /DriverParameters\.NeverBootRate: expected a number from 0 to 1/);
+  });
+
   it('test hooks: failNextCreate is one-shot, holdCreates holds, calls are counted', async () => {
     const set = await driver();
     const cloud = set.cloud;

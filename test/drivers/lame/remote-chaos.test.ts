@@ -118,6 +118,21 @@ describe('lame cloud server test endpoints', function () {
     assert.equal((await run(exec, 'echo back')).out, 'back\n', 'the executor reconnects');
   });
 
+  it('NeverBootRate: a VM that hangs in boot shows neverBoots, fails its boot probe, and boots when told to', async () => {
+    await admin.configure({ NeverBootRate: 1, MinBootTime: 0, MaxBootTime: 0 });
+    const { instance, exec } = await createVM();
+    let vm = await admin.vm(instance.id);
+    assert.deepEqual([vm.neverBoots, vm.booted], [true, false]);
+    const probe = makeCluster().Containers.CloudVMs.BootProbeCommand;
+    assert.equal((await run(exec, probe)).code, 1, 'boot time has passed, but it never boots');
+    vm = await admin.setBooted(instance.id);
+    assert.deepEqual([vm.neverBoots, vm.booted], [false, true]);
+    assert.equal((await run(exec, probe)).code, 0);
+    await admin.configure({ NeverBootRate: 0 });
+    const { instance: next } = await createVM();
+    assert.equal((await admin.vm(next.id)).neverBoots, false);
+  });
+
   it('fail-next-create, configure and calls', async () => {
     await admin.failNextCreate({ class: 'QuotaError', message: 'injected quota' });
     await assert.rejects(createVM(), { name: 'QuotaError', message: 'injected quota' });

@@ -1,0 +1,99 @@
+/**
+ * The daemon's lifetime: `arvados-dispatch-cloud --config FILE` runs until
+ * SIGTERM or SIGINT, however idle it is (no management server, an empty
+ * queue, unref'd timers), and then stops cleanly with status 0.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitForStopSignal } from '../src/daemon.js';
+import { createLogger, LineCollector } from '../src/log.js';
+import { TestController } from './fixtures/controller.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+describe('daemon', function () {
+  this.timeout(30_000);
+
+  it('waitForStopSignal resolves with the first stop signal and removes its listeners', async () => {
+    const signals = new EventEmitter();
+    const waiting = waitForStopSignal(signals);
+    assert.equal(signals.listenerCount('SIGTERM'), 1);
+    assert.equal(signals.listenerCount('SIGINT'), 1);
+    signals.emit('SIGINT');
+    signals.emit('SIGTERM');
+    assert.equal(await waiting, 'SIGINT');
+    assert.equal(signals.listenerCount('SIGTERM'), 0);
+    assert.equal(signals.listenerCount('SIGINT'), 0);
+  });
+
+  it('stays up while idle, until SIGTERM, then exits 0', async () => {
+    const token = randomBytes(24).toString('hex');
+    const controller = new TestController({ rootToken: token, logger: createLogger({ stream: new LineCollector(), level: 'error' }) });
+    await controller.start();
+    const dir = mkdtempSync(join(tmpdir(), 'daemon-test-'));
+    const config = join(dir, 'config.yml');
+    writeFileSync(
+      config,
+      `Clusters:
+  zzzzz:
+    SystemRootToken: ${token}
+    Services:
+      Controller:
+        ExternalURL: ${controller.url}
+    Containers:
+      CloudVMs:
+        Driver: lame
+        DriverParameters:
+          CloudName: daemon-test
+        PollInterval: 200ms
+        SyncInterval: 200ms
+    InstanceTypes:
+      small:
+        VCPUs: 2
+        RAM: 4GiB
+        Price: 0.1
+`,
+    );
+    const proc = spawn(process.execPath, ['bin/arvados-dispatch-cloud.mjs', '--config', config], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'info' },
+    });
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    let exit: number | string | undefined;
+    const exited = new Promise<number | string>((resolve) =>
+      proc.on('exit', (code, signal) => {
+        exit = code ?? signal ?? -1;
+        resolve(exit);
+      }),
+    );
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!out.includes('starting scheduling')) {
+        assert.equal(exit, undefined, `the daemon exited early:\n${out}`);
+        assert.ok(Date.now() < deadline, `the daemon did not start scheduling:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Many poll intervals with nothing to do: the daemon must still be there.
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.equal(exit, undefined, `the daemon exited while idle:\n${out}`);
+      assert.ok((controller.stats['GET /arvados/v1/containers'] ?? 0) >= 3, 'it kept polling the queue');
+      proc.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+      assert.match(out, /"message":"dispatcher stopped"/);
+    } finally {
+      if (exit === undefined) proc.kill('SIGKILL');
+      await exited;
+      await controller.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,315 @@
+/**
+ * Helpers for the whole-daemon chaos test (`chaos.test.ts`): child processes
+ * whose output goes to log files (and whose tails go into assertion
+ * messages), the cluster config the daemon and the lame-cloud process read,
+ * and a sampler that watches the lame cloud's VMs from outside for the
+ * invariants no log can prove: no container has two live crunch-runs at
+ * once, and the instance count stays within the quota.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { LameCloudAdmin } from '../../drivers/lame/chaos-client.js';
+import type { WireVM } from '../../drivers/lame/protocol.js';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+// ------------------------------------------------------------ waiting
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `fn` until it returns true; rejects naming `what` (and `detail()`, if given) after `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  fn: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+  detail?: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${detail()}` : ''}`);
+    await sleep(intervalMs);
+  }
+}
+
+// ------------------------------------------------------------ child processes
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** `node bin/arvados-dispatch-cloud.mjs ARGS` with stdout and stderr appended to `logPath`. */
+export class DaemonProcess {
+  readonly proc: ChildProcess;
+  readonly exited: Promise<Exit>;
+  private exit: Exit | undefined;
+
+  constructor(
+    readonly name: string,
+    args: string[],
+    readonly logPath: string,
+  ) {
+    const fd = openSync(logPath, 'a');
+    try {
+      this.proc = spawn(process.execPath, ['bin/arvados-dispatch-cloud.mjs', ...args], {
+        cwd: REPO,
+        stdio: ['ignore', fd, fd],
+        // The config's LogLevel decides, unless CHAOS_LOG_LEVEL (e.g. debug) asks for more.
+        env: { ...process.env, LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? '' },
+      });
+    } finally {
+      closeSync(fd);
+    }
+    this.exited = new Promise((resolve) => {
+      this.proc.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+      this.proc.once('error', () => {
+        this.exit ??= { code: null, signal: null };
+        resolve(this.exit);
+      });
+    });
+  }
+
+  get running(): boolean {
+    return this.exit === undefined;
+  }
+
+  get exitStatus(): Exit | undefined {
+    return this.exit;
+  }
+
+  /** Sends `signal` and waits up to `timeoutMs` for the exit; then SIGKILLs and waits for that. */
+  async stop(signal: NodeJS.Signals, timeoutMs: number): Promise<{ exit: Exit; timedOut: boolean }> {
+    if (!this.running) return { exit: this.exit!, timedOut: false };
+    this.proc.kill(signal);
+    const timedOut = await Promise.race([this.exited.then(() => false), sleep(timeoutMs).then(() => true)]);
+    if (timedOut) this.proc.kill('SIGKILL');
+    return { exit: await this.exited, timedOut };
+  }
+
+  /** SIGKILL now, from a synchronous context (process exit): no waiting. */
+  killNow(): void {
+    if (this.running) this.proc.kill('SIGKILL');
+  }
+
+  /** The JSON log records written so far (lines that do not parse are skipped). */
+  records(): Array<Record<string, unknown>> {
+    return logRecords(this.logPath);
+  }
+}
+
+export function logRecords(path: string): Array<Record<string, unknown>> {
+  if (!existsSync(path)) return [];
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // A line being written as we read, or not JSON: skip.
+    }
+  }
+  return out;
+}
+
+/** The last `n` lines of a file, each cut to `width` characters. */
+export function tail(path: string, n = 30, width = 400): string {
+  if (!existsSync(path)) return `(${path}: no such file)`;
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n').slice(-n);
+  return lines.map((l) => (l.length > width ? `${l.slice(0, width)}...` : l)).join('\n');
+}
+
+// ------------------------------------------------------------ config
+
+export interface ChaosInstanceType {
+  name: string;
+  vcpus: number;
+  price: number;
+}
+
+/**
+ * 1, 2, 3, 4, 6, 8 and 16 VCPUs; 4 GiB per VCPU + 2 GiB; price rising with
+ * size, a little less than in proportion, so that within MaximumPriceFactor
+ * (1.5) most containers have two eligible types: the cheapest, and the next
+ * bigger one where a smaller container can share the room.
+ */
+export const INSTANCE_TYPES: ChaosInstanceType[] = [1, 2, 3, 4, 6, 8, 16].map((vcpus) => ({
+  name: `c${vcpus}`,
+  vcpus,
+  price: Math.round((vcpus + 1) * 0.01 * 1000) / 1000,
+}));
+
+export interface ChaosConfig {
+  rootToken: string;
+  managementToken: string;
+  controllerURL: string;
+  /** `http://127.0.0.1:0` for the lame-cloud process to pick a port; its real URL for the dispatcher. */
+  cloudURL: string;
+  privateKey: string;
+  /** ProviderTypes the lame cloud always fails with CapacityError. */
+  capacityErrorTypes: string[];
+  quota: number;
+  maxDispatchAttempts: number;
+  seed?: number;
+}
+
+/** The cluster config both processes read (the lame-cloud process reads the DriverParameters; the daemon, the rest). */
+export function chaosConfigYAML(c: ChaosConfig): string {
+  const indent = (text: string, n: number): string =>
+    text
+      .trimEnd()
+      .split('\n')
+      .map((l) => ' '.repeat(n) + l)
+      .join('\n');
+  const types = INSTANCE_TYPES.map(
+    (t) => `      ${t.name}:
+        ProviderType: lame.${t.name}
+        VCPUs: ${t.vcpus}
+        RAM: ${4 * t.vcpus + 2}GiB
+        IncludedScratch: 100GB
+        Price: ${t.price}`,
+  ).join('\n');
+  return `Clusters:
+  zzzzz:
+    SystemRootToken: ${c.rootToken}
+    ManagementToken: ${c.managementToken}
+    Services:
+      Controller:
+        ExternalURL: ${c.controllerURL}
+    SystemLogs:
+      LogLevel: info
+    Containers:
+      DispatchPrivateKey: |
+${indent(c.privateKey, 8)}
+      StaleLockTimeout: 5s
+      MaxDispatchAttempts: ${c.maxDispatchAttempts}
+      PreemptiblePriceFactor: 0
+      CloudVMs:
+        Driver: lame
+        DriverParameters:
+          CloudURL: ${c.cloudURL}
+          MinBootTime: 200ms
+          MaxBootTime: 1s
+          QuotaMaxInstances: ${c.quota}
+          ErrorRateCreate: 0.1
+          ErrorRateDestroy: 0.1
+          CrunchRunCrashRate: 0.1
+          BrokenRate: 0.05
+          BrokenAfter: 3s
+          NeverBootRate: 0.05
+          CapacityErrorTypes: [${c.capacityErrorTypes.map((t) => JSON.stringify(t)).join(', ')}]${c.seed === undefined ? '' : `\n          Seed: ${c.seed}`}
+        MaxInstances: 0
+        InitialQuotaEstimate: 8
+        PollInterval: 500ms
+        ProbeInterval: 500ms
+        SyncInterval: 1s
+        MaxProbesPerSecond: 1000
+        MaxCloudOpsPerSecond: 1000
+        TimeoutIdle: 2s
+        TimeoutBooting: 5s
+        TimeoutProbe: 5s
+        TimeoutShutdown: 2s
+        TimeoutSignal: 1s
+        TimeoutTERM: 5s
+        TimeoutStaleRunLock: 5s
+    InstanceTypes:
+${types}
+`;
+}
+
+// ------------------------------------------------------------ the VM sampler
+
+/** Two live crunch-runs for one container, as one sample saw them. */
+export interface DoubleRun {
+  at: number;
+  uuid: string;
+  /** `vm-id:pid:phase` of each live process. */
+  where: string[];
+}
+
+/**
+ * Lists the lame cloud's VMs every `intervalMs` until stopped, and keeps
+ * what the invariants need: the most live VMs seen at once, every VM id
+ * seen, and every sample where one container had more than one live
+ * crunch-run (on two VMs, or two processes on one).
+ */
+export class VMSampler {
+  samples = 0;
+  errors = 0;
+  lastError: string | undefined;
+  maxLive = 0;
+  maxLiveAt = 0;
+  /** The most live crunch-runs seen on one VM at once (containers packed together). */
+  maxPerVM = 0;
+  readonly vmsSeen = new Set<string>();
+  readonly neverBooting = new Set<string>();
+  readonly broken = new Set<string>();
+  readonly doubles: DoubleRun[] = [];
+  private stopped = false;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly admin: LameCloudAdmin,
+    private readonly intervalMs = 200,
+  ) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  /** Takes one sample now (the loop calls this; so may a test that wants a fresh look). */
+  async sample(): Promise<WireVM[]> {
+    const vms = await this.admin.vms();
+    this.observe(vms);
+    return vms;
+  }
+
+  observe(vms: WireVM[]): void {
+    const at = Date.now();
+    this.samples++;
+    const live = vms.filter((vm) => vm.state === 'running');
+    if (live.length > this.maxLive) {
+      this.maxLive = live.length;
+      this.maxLiveAt = at;
+    }
+    const byUuid = new Map<string, string[]>();
+    for (const vm of vms) {
+      this.vmsSeen.add(vm.id);
+      this.maxPerVM = Math.max(this.maxPerVM, vm.processes.filter((p) => p.alive).length);
+      if (vm.neverBoots) this.neverBooting.add(vm.id);
+      if (vm.broken) this.broken.add(vm.id);
+      for (const p of vm.processes) {
+        if (p.phase === 'exited' || !p.alive) continue;
+        const list = byUuid.get(p.uuid) ?? [];
+        list.push(`${vm.id}:${p.pid}:${p.phase}`);
+        byUuid.set(p.uuid, list);
+      }
+    }
+    for (const [uuid, where] of byUuid) if (where.length > 1) this.doubles.push({ at, uuid, where });
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const t0 = Date.now();
+      try {
+        await this.sample();
+      } catch (err) {
+        this.errors++;
+        this.lastError = (err as Error).message;
+      }
+      await sleep(Math.max(0, this.intervalMs - (Date.now() - t0)));
+    }
+  }
+}
