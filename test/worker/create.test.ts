@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { CapacityError, QuotaError, RateLimitError } from '../../src/cloud/errors.js';
 import { Harness, LARGE, SMALL } from './helpers.js';
+import { CREATE_ERROR_BACKOFF_MS } from '../../src/worker/pool-config.js';
 
 describe('worker pool: create throttling', function () {
   this.timeout(20_000);
@@ -148,7 +149,7 @@ describe('worker pool: create throttling', function () {
     assert.ok(h.pool.create(SMALL));
   });
 
-  it('other errors: the create is dropped, creates pause 5 s, and the error is logged (rate-limited)', async () => {
+  it('other errors: the create is dropped, creates pause CREATE_ERROR_BACKOFF_MS, and the error is logged (rate-limited)', async () => {
     await started();
     for (let i = 0; i < 3; i++) {
       h.cloud.failNextCreate(new Error('provider fell over'));
@@ -156,7 +157,9 @@ describe('worker pool: create throttling', function () {
       await h.tick(0);
       assert.deepEqual(h.pool.instances(), []);
       assert.equal(h.pool.create(SMALL), undefined, 'backing off');
-      await h.tick(5000);
+      await h.tick(CREATE_ERROR_BACKOFF_MS - 1);
+      assert.equal(h.pool.create(SMALL), undefined, 'still backing off');
+      await h.tick(1);
     }
     const logged = h.logs.records().filter((r) => r.message === 'create failed');
     assert.equal(logged.length, 1, 'repeats within a minute are held back');
