@@ -143,7 +143,10 @@ export class Worker implements RunnerHost {
     try {
       await this.instance.setTags(tags);
     } catch (err) {
-      this.env.warnings.warn('error updating tags', { Instance: this.id, error: err }, `setTags ${this.id}`);
+      // An instance we are destroying may already be gone from the cloud:
+      // not worth a warning, since its tags no longer matter.
+      if (this.state === 'shutdown') this.log.debug('error updating tags of an instance being shut down', { error: err });
+      else this.env.warnings.warn('error updating tags', { Instance: this.id, error: err }, `setTags ${this.id}`);
       throw err;
     }
   }

@@ -175,6 +175,21 @@ describe('worker pool: lifecycle on the lame cloud', function () {
     assert.equal(h.pool.detail(id), undefined);
   });
 
+  it('does not warn when a tag write fails on an instance it is destroying', async () => {
+    h = await Harness.start({ params: { DestroyDelay: '1m' }, cloudVMs: { TimeoutIdle: 3_600_000, SyncInterval: 3_600_000 } });
+    h.pool.start();
+    const id = await h.createIdle();
+    h.pool.killInstance(id, 'test');
+    await h.tick(0);
+    // The instance leaves the cloud's list before the pool's next listing.
+    await h.tick(60_000);
+    assert.equal(h.cloud.listVMs().length, 0);
+    assert.equal(h.pool.detail(id)?.workerState, 'shutdown');
+    await assert.rejects(h.pool.setIdleBehavior(id, 'drain'), /not found/);
+    const warned = h.logs.records().filter((r) => r.message === 'error updating tags');
+    assert.deepEqual(warned, []);
+  });
+
   it('throws InstanceNotFoundError for unknown ids', async () => {
     h = await Harness.start({ controller: false });
     h.pool.start();
