@@ -53,6 +53,62 @@ export function buildProgram(): Command {
       process.exitCode = await runLameCloudCommand(program.opts());
     });
 
+  // Operator commands against a running daemon's management API; the URL
+  // and token come from the same config file, so there is nothing else to pass.
+  const instances = program
+    .command('instances')
+    .description("list a running dispatcher's VMs (the default), or hold, drain, run or kill one");
+  instances
+    .command('list', { isDefault: true })
+    .description('list the VMs as a table')
+    .option('--json', 'print the management API items as JSON')
+    .action(async (cmdOpts: { json?: boolean }) => {
+      const { listInstances } = await import('./admin/commands.js');
+      process.exitCode = await listInstances(program.opts(), cmdOpts);
+    });
+  const behaviors = {
+    hold: 'keep the VM, but start no new containers on it',
+    drain: 'start no new containers on the VM, and shut it down when idle',
+    run: 'use the VM normally (undoes hold and drain)',
+  } as const;
+  for (const [action, what] of Object.entries(behaviors) as Array<[keyof typeof behaviors, string]>) {
+    instances
+      .command(`${action} <instance-id>`)
+      .description(what)
+      .action(async (id: string) => {
+        const { instanceAction } = await import('./admin/commands.js');
+        process.exitCode = await instanceAction(program.opts(), action, id);
+      });
+  }
+  instances
+    .command('kill <instance-id>')
+    .description('destroy the VM now, whatever runs on it')
+    .option('--reason <text>', 'why, for the logs')
+    .action(async (id: string, cmdOpts: { reason?: string }) => {
+      const { instanceAction } = await import('./admin/commands.js');
+      process.exitCode = await instanceAction(program.opts(), 'kill', id, cmdOpts.reason);
+    });
+
+  const containers = program
+    .command('containers')
+    .description("list a running dispatcher's queue in scheduling order (the default), or kill a container");
+  containers
+    .command('list', { isDefault: true })
+    .description('list the queued and running containers as a table')
+    .option('--json', 'print the management API items as JSON')
+    .action(async (cmdOpts: { json?: boolean }) => {
+      const { listContainers } = await import('./admin/commands.js');
+      process.exitCode = await listContainers(program.opts(), cmdOpts);
+    });
+  containers
+    .command('kill <container-uuid>')
+    .description('stop the container wherever it runs (crunch-run gets SIGTERM)')
+    .option('--reason <text>', 'why, for the logs and the container record')
+    .action(async (uuid: string, cmdOpts: { reason?: string }) => {
+      const { killContainer } = await import('./admin/commands.js');
+      process.exitCode = await killContainer(program.opts(), uuid, cmdOpts.reason);
+    });
+
   return program;
 }
 

@@ -1,0 +1,78 @@
+/**
+ * The `instances` and `containers` subcommands: an operator's view of, and
+ * levers on, a running dispatcher, through its management API. Each function
+ * returns the exit status (0 done, 1 the daemon could not be reached or said
+ * no, 2 the config does not say how to reach it) and writes only to the
+ * streams it is given, so tests can run them in-process.
+ */
+import { AdminError, type ConfigOptions, ManagementClient, type ManagementTarget, targetFromConfig } from './client.js';
+import { type ContainerItem, containersTable, type InstanceItem, instancesTable } from './format.js';
+
+const API = '/arvados/v1/dispatch';
+
+/** What every admin command is given: how to find the daemon and where to write. */
+export interface AdminContext extends ConfigOptions {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  /** Skips the config file (tests, or callers that already loaded the cluster). */
+  target?: ManagementTarget;
+}
+
+export type InstanceAction = 'hold' | 'drain' | 'run' | 'kill';
+
+export interface ListOptions {
+  json?: boolean;
+}
+
+/** `instances list`: the dispatcher's VMs as a table, or the raw items with --json. */
+export function listInstances(ctx: AdminContext, opts: ListOptions = {}): Promise<number> {
+  return run(ctx, async (client, out) => {
+    const items = itemsOf(await client.get(`${API}/instances`)) as InstanceItem[];
+    out.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : instancesTable(items));
+  });
+}
+
+/** `instances hold|drain|run|kill ID`: sets an instance's idle behaviour, or destroys it now. */
+export function instanceAction(ctx: AdminContext, action: InstanceAction, instanceId: string, reason?: string): Promise<number> {
+  return run(ctx, async (client, out) => {
+    await client.post(`${API}/instances/${action}`, { instance_id: instanceId, reason: action === 'kill' ? reason : undefined });
+    out.write(action === 'kill' ? `${instanceId}: shutting down\n` : `${instanceId}: idle behavior set to ${action}\n`);
+  });
+}
+
+/** `containers list`: the queue in scheduling order as a table, or the raw items with --json. */
+export function listContainers(ctx: AdminContext, opts: ListOptions = {}): Promise<number> {
+  return run(ctx, async (client, out) => {
+    const items = itemsOf(await client.get(`${API}/containers`)) as ContainerItem[];
+    out.write(opts.json ? `${JSON.stringify(items, null, 2)}\n` : containersTable(items));
+  });
+}
+
+/** `containers kill UUID`: asks crunch-run to stop the container wherever it runs. */
+export function killContainer(ctx: AdminContext, uuid: string, reason?: string): Promise<number> {
+  return run(ctx, async (client, out) => {
+    await client.post(`${API}/containers/kill`, { container_uuid: uuid, reason: reason ?? 'killed by operator (arvados-dispatch-cloud containers kill)' });
+    out.write(`${uuid}: kill requested\n`);
+  });
+}
+
+/** Resolves the target, runs `fn`, and turns an AdminError into its message and exit status. */
+async function run(ctx: AdminContext, fn: (client: ManagementClient, out: NodeJS.WritableStream) => Promise<void>): Promise<number> {
+  const out = ctx.stdout ?? process.stdout;
+  const err = ctx.stderr ?? process.stderr;
+  try {
+    const client = new ManagementClient(ctx.target ?? targetFromConfig(ctx));
+    await fn(client, out);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof AdminError)) throw e;
+    err.write(`arvados-dispatch-cloud: ${e.message}\n`);
+    return e.exitCode;
+  }
+}
+
+function itemsOf(body: unknown): unknown[] {
+  const items = (body as { items?: unknown } | null)?.items;
+  if (!Array.isArray(items)) throw new AdminError('the dispatcher answered without an "items" list; is the InternalURL really the dispatcher?');
+  return items;
+}

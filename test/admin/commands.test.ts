@@ -1,0 +1,165 @@
+/**
+ * The admin commands in-process against the fake management API: what they
+ * send, what they print, and the exit status for every kind of failure.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { AdminError, connectableURL, type ManagementTarget, targetFromCluster } from '../../src/admin/client.js';
+import { type AdminContext, instanceAction, killContainer, listContainers, listInstances } from '../../src/admin/commands.js';
+import { renderTable, truncate } from '../../src/admin/format.js';
+import { loadConfigText } from '../../src/config/index.js';
+import { CONTAINERS, FakeManagementServer, INSTANCES, TOKEN } from './fake-management.js';
+
+class Buffered extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+describe('admin commands (in-process, fake management API)', () => {
+  let server: FakeManagementServer;
+  let stdout: Buffered;
+  let stderr: Buffered;
+  const ctx = (target: Partial<ManagementTarget> = {}): AdminContext => ({
+    config: '/nonexistent',
+    stdout,
+    stderr,
+    target: { baseURL: server.url, token: TOKEN, insecure: false, ...target },
+  });
+
+  beforeEach(async () => {
+    server = new FakeManagementServer();
+    await server.start();
+    stdout = new Buffered();
+    stderr = new Buffered();
+  });
+  afterEach(() => server.stop());
+
+  it('instances list: an aligned table, with the bearer token sent', async () => {
+    assert.equal(await listInstances(ctx()), 0, stderr.text);
+    assert.deepEqual(server.requests.map((r) => [r.method, r.path, r.authorization]), [['GET', '/arvados/v1/dispatch/instances', `Bearer ${TOKEN}`]]);
+    const lines = stdout.text.trimEnd().split('\n');
+    assert.equal(lines.length, 3);
+    assert.match(lines[0]!, /^ID +TYPE +STATE +IDLE BEHAVIOR +PRICE +CONTAINERS +LAST BUSY +ADDRESS$/);
+    // Every column starts at the same offset on every line.
+    for (const col of ['TYPE', 'STATE', 'IDLE BEHAVIOR', 'PRICE', 'CONTAINERS', 'LAST BUSY']) {
+      const at = lines[0]!.indexOf(col);
+      for (const l of lines.slice(1)) assert.notEqual(l[at - 1], undefined);
+      for (const l of lines.slice(1)) assert.equal(l.slice(at - 2, at), '  ', `column ${col} in ${JSON.stringify(l)}`);
+    }
+    assert.match(lines[1]!, /^lame-0000000001 +small +running +run +0\.10 +zzzzz-dz642-000000000000001 +2024-05-01T12:34:56Z +127\.0\.0\.1:40001$/);
+    // The provider type shows when it differs; Go's zero time and an empty address show as "-".
+    assert.match(lines[2]!, /^lame-0000000002-with-a-long-name +large \(m5\.4xlarge\) +booting +hold +0\.0116 +- +- +-$/);
+  });
+
+  it('instances list --json: the raw items', async () => {
+    assert.equal(await listInstances(ctx(), { json: true }), 0);
+    assert.deepEqual(JSON.parse(stdout.text), INSTANCES);
+  });
+
+  for (const action of ['hold', 'drain', 'run'] as const) {
+    it(`instances ${action}: POSTs the instance id`, async () => {
+      assert.equal(await instanceAction(ctx(), action, 'lame-0000000001'), 0, stderr.text);
+      assert.deepEqual(server.requests.map((r) => [r.method, r.path, r.query]), [
+        ['POST', `/arvados/v1/dispatch/instances/${action}`, { instance_id: 'lame-0000000001' }],
+      ]);
+      assert.match(stdout.text, new RegExp(`lame-0000000001: idle behavior set to ${action}`));
+    });
+  }
+
+  it('instances kill --reason: POSTs the id and the reason', async () => {
+    assert.equal(await instanceAction(ctx(), 'kill', 'lame-0000000001', 'bad disk'), 0, stderr.text);
+    assert.deepEqual(server.requests[0]!.query, { instance_id: 'lame-0000000001', reason: 'bad disk' });
+    assert.match(stdout.text, /shutting down/);
+  });
+
+  it("an unknown instance: the server's error text, exit 1", async () => {
+    assert.equal(await instanceAction(ctx(), 'hold', 'nope'), 1);
+    assert.equal(stdout.text, '');
+    assert.match(stderr.text, /POST \/arvados\/v1\/dispatch\/instances\/hold: 404 Not Found: instance not found: nope\n$/);
+  });
+
+  it('containers list: UUID, state, priority, type names, status cut to fit', async () => {
+    assert.equal(await listContainers(ctx()), 0, stderr.text);
+    const lines = stdout.text.trimEnd().split('\n');
+    assert.match(lines[0]!, /^UUID +STATE +PRIORITY +INSTANCE TYPES +SCHEDULING STATUS$/);
+    assert.match(lines[1]!, /^zzzzz-dz642-000000000000001 +Running +500 +small,m5\.4xlarge +-$/);
+    assert.match(lines[2]!, /^zzzzz-dz642-000000000000002 +Queued +1 +huge +waiting for a cloud VM: .*…$/);
+    assert.equal(lines[0]!.indexOf('STATE'), lines[2]!.indexOf('Queued'));
+    assert.equal(lines[0]!.indexOf('SCHEDULING STATUS'), lines[2]!.indexOf('waiting'));
+    assert.ok(lines[2]!.length < 160, 'the long status is truncated');
+  });
+
+  it('containers list --json: the raw items', async () => {
+    assert.equal(await listContainers(ctx(), { json: true }), 0);
+    assert.deepEqual(JSON.parse(stdout.text), CONTAINERS);
+  });
+
+  it('containers kill: POSTs the uuid and reason; unknown uuid exits 1 with the error', async () => {
+    assert.equal(await killContainer(ctx(), 'zzzzz-dz642-000000000000001', 'stuck'), 0, stderr.text);
+    assert.deepEqual(server.requests[0]!.query, { container_uuid: 'zzzzz-dz642-000000000000001', reason: 'stuck' });
+    assert.equal(await killContainer(ctx(), 'zzzzz-dz642-999999999999999'), 1);
+    assert.match(stderr.text, /404 Not Found: container not found/);
+  });
+
+  it('a wrong token: 403 and the error text, exit 1', async () => {
+    assert.equal(await listInstances(ctx({ token: 'wrong' })), 1);
+    assert.match(stderr.text, /403 Forbidden: permission denied/);
+  });
+
+  it('an unreachable daemon: a clear message, exit 1', async () => {
+    await server.stop();
+    assert.equal(await listContainers(ctx()), 1);
+    assert.match(stderr.text, /cannot reach the dispatcher at http:\/\/127\.0\.0\.1:\d+ \(is arvados-dispatch-cloud running\?.*ECONNREFUSED/);
+  });
+});
+
+describe('admin target from config', () => {
+  const cluster = (extra: string) =>
+    loadConfigText(`
+Clusters:
+  zzzzz:
+${extra}
+`).cluster;
+
+  it('takes the first InternalURL and the ManagementToken; a wildcard listen address becomes loopback', () => {
+    const t = targetFromCluster(
+      cluster(`    ManagementToken: ${TOKEN}
+    Services:
+      DispatchCloud:
+        InternalURLs:
+          "http://0.0.0.0:9006/": {}`),
+    );
+    assert.deepEqual(t, { baseURL: 'http://127.0.0.1:9006', token: TOKEN, insecure: false });
+    assert.equal(connectableURL('https://[::]:9006'), 'https://[::1]:9006');
+  });
+
+  it('names the missing key, exit status 2', () => {
+    assert.throws(
+      () => targetFromCluster(cluster(`    ManagementToken: ${TOKEN}`)),
+      (e: unknown) => e instanceof AdminError && e.exitCode === 2 && /Clusters\.zzzzz\.Services\.DispatchCloud\.InternalURLs: empty/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        targetFromCluster(
+          cluster(`    Services:
+      DispatchCloud:
+        InternalURLs:
+          "http://127.0.0.1:9006": {}`),
+        ),
+      (e: unknown) => e instanceof AdminError && e.exitCode === 2 && /Clusters\.zzzzz\.ManagementToken: empty/.test(e.message),
+    );
+  });
+});
+
+describe('admin table helpers', () => {
+  it('pads every column but the last, and trims trailing blanks', () => {
+    assert.equal(renderTable(['A', 'BB', 'C'], [['xxx', '', ''], ['y', 'z', 'w']]), 'A    BB  C\nxxx\ny    z   w\n');
+  });
+  it('truncates with an ellipsis to the limit', () => {
+    assert.equal(truncate('abcdef', 4), 'abc…');
+    assert.equal(truncate('abcd', 4), 'abcd');
+  });
+});

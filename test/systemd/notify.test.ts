@@ -1,0 +1,146 @@
+/**
+ * Readiness and status reach systemd: the real systemd-notify program sends
+ * to a fake notify socket (a Python listener, since Node has no AF_UNIX
+ * datagram sockets), and the test reads what arrived.
+ */
+import assert from 'node:assert/strict';
+import { notify, notifyArgs, readinessGate, startSystemdNotifier } from '../../src/admin/sd-notify.js';
+import { ManualClock, settle } from '../../src/clock/index.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { waitFor } from '../cloud/conformance.js';
+import { FakeNotifySocket, have } from './fake-notify-socket.js';
+
+/** A queue and a pool the test sets by hand, shaped as the real ones. */
+function fakeDispatcher() {
+  const listeners: Array<() => void> = [];
+  const state = {
+    updated: 0,
+    loaded: false,
+    containers: new Map<string, { container: { state: string } }>(),
+    workers: { unknown: 0, booting: 0, idle: 0, running: 0, shutdown: 0 } as Record<string, number>,
+  };
+  const subscribe = (l: () => void) => {
+    listeners.push(l);
+    return () => listeners.splice(listeners.indexOf(l), 1);
+  };
+  return {
+    state,
+    changed: () => listeners.forEach((l) => l()),
+    listeners,
+    dispatcher: {
+      queue: { entries: () => ({ entries: state.containers, updated: state.updated }), subscribe },
+      pool: { loaded: () => state.loaded, countWorkers: () => ({ ...state.workers }), subscribe },
+    },
+  };
+}
+
+describe('systemd notify', function () {
+  this.timeout(20_000);
+
+  it('without NOTIFY_SOCKET nothing runs', async () => {
+    let calls = 0;
+    await notify({ ready: true, status: 'x' }, { env: {}, command: async () => void calls++ });
+    const n = startSystemdNotifier({ ...fakeDispatcher(), clock: new ManualClock(), logger: createLogger({ stream: new LineCollector() }), env: {}, command: async () => void calls++ });
+    await n.stop();
+    assert.equal(calls, 0);
+  });
+
+  it('builds one-line arguments', () => {
+    assert.deepEqual(notifyArgs({ ready: true, status: 'a\nb' }), ['--ready', '--status=a b']);
+    assert.deepEqual(notifyArgs({ stopping: true }), ['STOPPING=1']);
+  });
+
+  it('a failing systemd-notify is logged once, never thrown', async () => {
+    const out = new LineCollector();
+    const logger = createLogger({ stream: out, level: 'info' });
+    await notify({ ready: true }, { env: { NOTIFY_SOCKET: '/nonexistent' }, logger, command: async () => Promise.reject(new Error('boom')) });
+    assert.deepEqual(
+      out.records().map((r) => [r.level, r.message, r.error]),
+      [['warn', 'cannot notify systemd', 'boom']],
+    );
+  });
+
+  it('summarises the queue and the pool in one line', () => {
+    const f = fakeDispatcher();
+    const gate = readinessGate(f.dispatcher);
+    assert.equal(gate.isReady(), false);
+    assert.equal(gate.summary(), '0 containers, 0 VMs');
+    f.state.updated = 1;
+    f.state.loaded = true;
+    for (const [i, s] of ['Running', 'Queued', 'Queued', 'Locked', 'Complete'].entries()) f.state.containers.set(`c${i}`, { container: { state: s } });
+    Object.assign(f.state.workers, { running: 1, booting: 2, idle: 1 });
+    assert.equal(gate.isReady(), true);
+    assert.equal(gate.summary(), '4 containers (1 running, 1 locked, 2 queued), 4 VMs (1 running, 1 idle, 2 booting)');
+  });
+
+  describe('through the real systemd-notify', () => {
+    let sock: FakeNotifySocket;
+    before(function () {
+      if (!have('systemd-notify') || !have('python3')) this.skip();
+    });
+    beforeEach(async () => {
+      sock = new FakeNotifySocket();
+      await sock.start();
+    });
+    afterEach(() => sock.stop());
+
+    it('notify() sends READY=1 and STATUS', async () => {
+      await notify({ ready: true, status: 'all good' }, { env: { ...process.env, NOTIFY_SOCKET: sock.path } });
+      await waitFor('READY=1', () => sock.lines().includes('READY=1'));
+      assert.deepEqual(sock.lines(), ['READY=1', 'STATUS=all good']);
+    });
+
+    it('the notifier: starting status, READY=1 after the first poll and cloud list, rate-limited status, STOPPING=1', async () => {
+      const f = fakeDispatcher();
+      const clock = new ManualClock();
+      const out = new LineCollector();
+      const n = startSystemdNotifier({
+        dispatcher: f.dispatcher,
+        clock,
+        logger: createLogger({ stream: out, level: 'info' }),
+        env: { ...process.env, NOTIFY_SOCKET: sock.path },
+        minIntervalMs: 5_000,
+      });
+      await n.idle();
+      await waitFor('the starting status', () => sock.lines().length === 1);
+      assert.match(sock.lines()[0]!, /^STATUS=starting: waiting for the first queue poll and cloud instance list$/);
+
+      // The queue has polled but the cloud list is not in yet: not ready.
+      f.state.updated = clock.now();
+      f.state.containers.set('c1', { container: { state: 'Queued' } });
+      f.changed();
+      await clock.advance(1_000);
+      await n.idle();
+      assert.equal(sock.lines().length, 1);
+
+      f.state.loaded = true;
+      f.changed();
+      await n.idle();
+      await waitFor('READY=1', () => sock.lines().length === 3);
+      assert.deepEqual(sock.lines().slice(1), ['READY=1', 'STATUS=1 container (1 queued), 0 VMs']);
+      assert.match(out.lines.join('\n'), /ready: first queue poll and cloud instance list done/);
+
+      // A change within 5 s waits; the timer sends the latest state once the interval has passed.
+      f.state.workers.booting = 1;
+      f.changed();
+      await clock.advance(1_000);
+      f.state.workers.booting = 0;
+      f.state.workers.running = 1;
+      f.state.containers.set('c1', { container: { state: 'Running' } });
+      await clock.advance(2_000);
+      await n.idle();
+      assert.equal(sock.lines().length, 3);
+      await clock.advance(3_000);
+      await settle();
+      await n.idle();
+      await waitFor('the status update', () => sock.lines().length === 4);
+      assert.equal(sock.lines()[3], 'STATUS=1 container (1 running), 1 VM (1 running)');
+
+      await n.stop();
+      await waitFor('STOPPING=1', () => sock.lines().length === 6);
+      assert.deepEqual(sock.lines().slice(4), ['STATUS=stopping: VMs and containers are left for the next start to adopt', 'STOPPING=1']);
+      assert.equal(f.listeners.length, 0, 'unsubscribed from queue and pool');
+      assert.equal(clock.pendingTimers(), 0, 'the check timer is cancelled');
+    });
+  });
+});
