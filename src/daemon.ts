@@ -4,10 +4,13 @@
  * can be wrong with the configuration is reported here, before any cloud or
  * controller call, with the YAML path of the key to fix.
  */
-import { holdProcessOpen } from './clock/index.js';
+import { startSystemdNotifier } from './admin/sd-notify.js';
+import { holdProcessOpen, systemClock } from './clock/index.js';
 import { ConfigError, daemonConfigProblems, loadConfigFile } from './config/index.js';
 import type { Cluster } from './config/types.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
+import { listenAddressOf, type ManagementServer, startManagementServer } from './http/server.js';
+import type { Logger } from './log.js';
 
 /** Exit status for a config the daemon cannot run with. */
 export const EXIT_BAD_CONFIG = 2;
@@ -49,12 +52,44 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
     process.stderr.write(`cannot start: ${(err as Error).message}\n`);
     return EXIT_BAD_CONFIG;
   }
+  let server: ManagementServer | undefined;
+  try {
+    server = await startManagementAPI(dispatcher, log);
+  } catch (err) {
+    log.error('cannot start the management API', { error: err });
+    await dispatcher.stop();
+    return 1;
+  }
   const stopSignal = waitForStopSignal();
   dispatcher.start();
+  // systemd (Type=notify): READY=1 after the first queue poll and cloud list, then a status line.
+  const notifier = startSystemdNotifier({ dispatcher, clock: systemClock, logger: log });
   const signal = await stopSignal;
   log.info('stopping: VMs and containers are left as they are for the next start to adopt', { Signal: signal });
+  await notifier.stop();
+  await server?.close();
   await dispatcher.stop();
   return 0;
+}
+
+/**
+ * Listens on the first `Services.DispatchCloud.InternalURLs` entry, as the
+ * reference does. Without one the dispatcher still runs, unobserved.
+ * Rejects when it cannot listen (e.g. the port is taken): a dispatcher its
+ * operators cannot see or steer should not start.
+ */
+async function startManagementAPI(dispatcher: Dispatcher, log: Logger): Promise<ManagementServer | undefined> {
+  const internalURL = dispatcher.cluster.Services.DispatchCloud.InternalURLs[0];
+  if (internalURL === undefined) {
+    log.warn('Services.DispatchCloud.InternalURLs is empty: running without the management API and /metrics');
+    return undefined;
+  }
+  if (internalURL.startsWith('https:')) {
+    log.warn('the management API serves plain HTTP; put a TLS proxy in front for an https InternalURL', { InternalURL: internalURL });
+  }
+  const server = await startManagementServer(dispatcher, { listen: listenAddressOf(internalURL) });
+  log.info('management API listening', { Address: server.url, InternalURL: internalURL });
+  return server;
 }
 
 /**

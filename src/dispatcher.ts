@@ -14,6 +14,7 @@ import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
 import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
 import type { Cluster } from './config/types.js';
+import { DispatcherMetrics } from './http/metrics.js';
 import { createLogger, type Logger } from './log.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -34,7 +35,7 @@ export interface DispatcherDeps {
    * in turn to show a restart adopts what the first left running.
    */
   instanceSet?: InstanceSet;
-  /** Called after every cloud call (metrics). */
+  /** Called after every cloud call, besides the dispatcher's own metrics. */
   observeCloud?: (op: CloudOperation, err: unknown, durationMs: number) => void;
 }
 
@@ -47,6 +48,8 @@ export interface Dispatcher {
   readonly pool: WorkerPoolImpl;
   readonly scheduler: Scheduler;
   readonly instanceSet: InstanceSet;
+  /** This dispatcher's Prometheus metrics, on a registry of its own (served at /metrics by `src/http/server.ts`). */
+  readonly metrics: DispatcherMetrics;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -69,15 +72,20 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
   const { privateKey, publicKey } = dispatcherKeys(cluster, logger);
   const runnerBinary = loadRunnerBinary(cluster, logger);
   const instanceSetId = instanceSetIdFor(cluster);
+  const metrics = new DispatcherMetrics(cluster);
+  const observe = (op: CloudOperation, err: unknown, durationMs: number): void => {
+    metrics.observeCloud(op, err);
+    deps.observeCloud?.(op, err, durationMs);
+  };
   const instanceSet = deps.instanceSet
     ? wrapInstanceSet(deps.instanceSet, {
         clock,
         logger,
         maxCloudOpsPerSecond: vms.MaxCloudOpsPerSecond,
         resourceTags: vms.ResourceTags,
-        observe: deps.observeCloud,
+        observe,
       })
-    : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe: deps.observeCloud });
+    : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe });
 
   const secretTag = `${vms.TagKeyPrefix}InstanceSecret`;
   const newExecutor = (instance: Instance): Executor =>
@@ -106,8 +114,17 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSetId,
     publicKey,
     runnerBinary,
+    onEvent: metrics.observePool,
   });
   const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }) });
+  metrics.attach({
+    queueEntries: () => queue.entries().entries.values(),
+    workers: () => pool.details(),
+    poolStats: () => pool.stats(),
+    containersRunning: () => pool.running().size,
+    scheduler,
+    last503: () => client.last503(),
+  });
 
   let started = false;
   let stopping: Promise<void> | undefined;
@@ -120,6 +137,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     pool,
     scheduler,
     instanceSet,
+    metrics,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

@@ -50,7 +50,27 @@ export interface PoolDeps {
   publicKey: string;
   /** Set when DeployRunnerBinary is configured and could be read. */
   runnerBinary?: RunnerBinary | undefined;
+  /**
+   * Told of the moments the timing metrics measure. Optional, so the pool
+   * knows nothing of metrics and tests need not pass it; an exception it
+   * throws is logged and otherwise ignored.
+   */
+  onEvent?: (event: PoolEvent) => void;
 }
+
+/**
+ * A moment in a worker's or a container's life that the metrics time (the
+ * reference's `instances_time_to_ssh_seconds`,
+ * `instances_time_to_ready_for_container_seconds` and
+ * `containers_time_from_queue_to_crunch_run_seconds`). Durations in ms.
+ */
+export type PoolEvent =
+  /** The first command of a booting worker got an answer: SSH works. `sinceAppearedMs` counts from create (or first listing). */
+  | { type: 'sshConnected'; instanceId: string; sinceAppearedMs: number }
+  /** A booting worker passed its boot probe and is ready for containers; counts from `sshConnected`. */
+  | { type: 'readyForContainer'; instanceId: string; sinceSshMs: number }
+  /** `crunch-run --detach` succeeded; counts from the container's created_at. */
+  | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number };
 
 /** Tag names (without TagKeyPrefix) the pool reads and writes (ARVADOS.md section 3). */
 export const TAG_INSTANCE_SET_ID = 'InstanceSetID';

@@ -14,6 +14,7 @@ import {
   compilePoolConfig,
   type PoolConfig,
   type PoolDeps,
+  type PoolEvent,
   TAG_IDLE_BEHAVIOR,
   TAG_INSTANCE_SECRET,
   TAG_INSTANCE_TYPE,
@@ -93,6 +94,14 @@ export class PoolCore implements WorkerEnv {
 
   noteBootOutcome(outcome: BootOutcome): void {
     this.bootOutcomes[outcome]++;
+  }
+
+  emit(event: PoolEvent): void {
+    try {
+      this.deps.onEvent?.(event);
+    } catch (err) {
+      this.log.error('pool event observer failed', { error: err, Event: event.type });
+    }
   }
 
   requestSync(): void {

@@ -31,7 +31,7 @@ import { ProbeLoop } from './pool-probe.js';
 import { listAndSync } from './pool-sync.js';
 import type { BootOutcome } from './worker.js';
 
-export { type PoolDeps, type RunnerBinary } from './pool-config.js';
+export { type PoolDeps, type PoolEvent, type RunnerBinary } from './pool-config.js';
 export { PENDING_ID_PREFIX } from './pool-core.js';
 export { InstanceNotFoundError, isInstanceNotFoundError } from './errors.js';
 

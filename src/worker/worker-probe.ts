@@ -134,6 +134,9 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   w.seq = env.nextSeq();
   if (booted && (initial === 'unknown' || initial === 'booting')) {
     w.reportBootOutcome('success');
+    if (initial === 'booting' && w.firstSSHAt > 0) {
+      env.emit?.({ type: 'readyForContainer', instanceId: w.id, sinceSshMs: now - w.firstSSHAt });
+    }
     w.log.info('probes succeeded, instance is in service', { State: w.state, RunningContainers: w.running.size });
   }
   env.notify();
@@ -150,6 +153,12 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
   } catch (err) {
     w.log.debug('boot probe failed', { Command: cmd, error: err });
     return { ok: false, stderr: String((err as Error)?.message ?? err) };
+  }
+  // Any answer, even a failing one, means SSH works. As the reference, only
+  // a worker we created is timed: an adopted one's boot began before us.
+  if (w.firstSSHAt === 0 && w.state === 'booting') {
+    w.firstSSHAt = env.clock.now();
+    env.emit?.({ type: 'sshConnected', instanceId: w.id, sinceAppearedMs: w.firstSSHAt - w.appeared });
   }
   if (r.exitCode !== 0) {
     w.log.debug('boot probe failed', { Command: cmd, ...outputFields(r) });

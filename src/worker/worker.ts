@@ -16,7 +16,7 @@ import type { Cluster, InstanceType } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
 import type { IdleBehavior, InstanceView, WorkerState } from '../scheduler/interfaces.js';
 import type { Executor } from '../ssh/executor.js';
-import { type PoolConfig, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
+import { type PoolConfig, type PoolEvent, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
 import { RemoteRunner, type RunnerHost } from './remote-runner.js';
 import { crunchRunConfig, crunchRunDetachCommand, withSudo } from './runner.js';
 
@@ -36,6 +36,8 @@ export interface WorkerEnv {
   /** A crunch-run process exited (or was killed) at `at`. */
   noteExited(uuid: string, at: number): void;
   noteBootOutcome(outcome: BootOutcome): void;
+  /** Reports a moment the metrics time (optional: test fakes leave it out). */
+  emit?(event: PoolEvent): void;
   /** A destroy settled: list the cloud soon. */
   requestSync(): void;
   /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
@@ -68,6 +70,8 @@ export class Worker implements RunnerHost {
   probed: number;
   /** Last time it ran something (starts at `appeared`): the idle timeout counts from here. */
   busy: number;
+  /** When a command first got an answer while booting (SSH works); 0 until then, and for adopted workers. */
+  firstSSHAt = 0;
   /** When we last asked the cloud to destroy it; 0 if never. */
   destroyed = 0;
   seq: number;
@@ -171,10 +175,11 @@ export class Worker implements RunnerHost {
     this.seq = this.env.nextSeq();
     rr.log.debug('starting container', { Priority: ctr.priority });
     this.env.notify();
-    void this.finishStart(rr);
+    void this.finishStart(rr, Date.parse(ctr.created_at));
   }
 
-  private async finishStart(rr: RemoteRunner): Promise<void> {
+  /** `createdAt`: the container's created_at (epoch ms, NaN if unparseable), for the queue-to-crunch-run metric. */
+  private async finishStart(rr: RemoteRunner, createdAt: number): Promise<void> {
     const { cfg, cluster } = this.env;
     const command = withSudo(
       crunchRunDetachCommand({
@@ -211,6 +216,9 @@ export class Worker implements RunnerHost {
     this.running.set(rr.uuid, rr);
     this.lastUUID = rr.uuid;
     rr.markSettled();
+    if (!Number.isNaN(createdAt)) {
+      this.env.emit?.({ type: 'crunchRunStarted', instanceId: this.id, containerUUID: rr.uuid, sinceQueuedMs: this.busy - createdAt });
+    }
     this.env.notify();
   }
 

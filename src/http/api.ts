@@ -1,0 +1,222 @@
+/**
+ * The management API (ARVADOS.md section 7): the reference dispatcher's
+ * routes, status codes and error texts, over node:http. It sees the
+ * dispatcher only through `ManagementTarget`, small enough for a test to
+ * pass an object literal; `managementTarget(dispatcher)` builds the real one.
+ *
+ * Order of checks, as the reference: no ManagementToken configured -> 403
+ * on every path; then the token (401 none offered, 403 wrong); then the
+ * route (404 unknown path, 405 known path with another method); then the
+ * parameters (400 missing, 404 unknown container or instance).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import type { IdleBehavior, InstanceView } from '../scheduler/interfaces.js';
+import type { QueueViewEntry } from '../scheduler/scheduler.js';
+import { isInstanceNotFoundError } from '../worker/pool.js';
+import { requestTokens, requireHealthToken, requireToken } from './auth.js';
+import { instanceViewJSON, queueEntJSON } from './format.js';
+
+/** What the management API needs from a dispatcher. */
+export interface ManagementTarget {
+  /** `ManagementToken`; '' refuses every request. */
+  readonly managementToken: string;
+  readonly logger: Logger;
+  /** The queue in scheduling order with each entry's scheduling status, as of the last scheduling pass. */
+  queueView(): QueueViewEntry[];
+  /** Instances the cloud has listed or returned (not creates still in flight), sorted by id. */
+  instances(): InstanceView[];
+  /** SIGTERM to the container's crunch-run; false when it runs nowhere. */
+  killContainer(uuid: string, reason: string): boolean;
+  /** Rejects with InstanceNotFoundError for an unknown id. */
+  setIdleBehavior(instanceId: string, behavior: IdleBehavior): Promise<void>;
+  /** Throws InstanceNotFoundError for an unknown id. */
+  killInstance(instanceId: string, reason: string): void;
+  /** Throws when the dispatcher cannot work (the health check's error text). */
+  checkHealth(): void;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+const API = '/arvados/v1/dispatch';
+/** Bigger form bodies are refused: the API's parameters are a few ids and a reason. */
+const MAX_BODY_BYTES = 1 << 20;
+
+interface Request {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** `r.FormValue`: the form body's value first, then the query string's; '' when absent. */
+  param(name: string): string;
+}
+
+type Handler = (r: Request, t: ManagementTarget) => void | Promise<void>;
+
+const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
+  [`${API}/containers`]: { GET: listContainers },
+  [`${API}/container`]: { GET: getContainer },
+  [`${API}/containers/kill`]: { POST: killContainer },
+  [`${API}/instances`]: { GET: listInstances },
+  [`${API}/instances/hold`]: { POST: (r, t) => setIdleBehavior(r, t, 'hold') },
+  [`${API}/instances/drain`]: { POST: (r, t) => setIdleBehavior(r, t, 'drain') },
+  [`${API}/instances/run`]: { POST: (r, t) => setIdleBehavior(r, t, 'run') },
+  [`${API}/instances/kill`]: { POST: killInstance },
+  '/metrics': { GET: metrics },
+  '/metrics.json': { GET: metrics },
+};
+
+/** The request handler for `http.createServer`. */
+export function managementHandler(target: ManagementTarget): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(req, res, target).catch((err: unknown) => {
+      target.logger.error('management API request failed', { Method: req.method, Path: pathOf(req), error: err });
+      if (!res.headersSent) jsonError(res, 500, String((err as Error)?.message ?? err));
+      else res.destroy();
+    });
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, target: ManagementTarget): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  res.on('finish', () => {
+    // The path only: the query string may carry a token.
+    target.logger.debug('management API request', { Method: req.method, Path: url.pathname, Status: res.statusCode });
+  });
+  if (target.managementToken === '') {
+    textError(res, 403, 'Management API authentication is not configured');
+    return;
+  }
+  const auth = requireToken(target.managementToken, requestTokens(req, url.searchParams));
+  if (!auth.ok) {
+    textError(res, auth.status, auth.message);
+    return;
+  }
+  if (url.pathname.startsWith('/_health/') && !url.pathname.slice('/_health/'.length).includes('/')) {
+    if (req.method !== 'GET') return methodNotAllowed(res, ['GET']);
+    return health(req, res, target, url.pathname.slice('/_health/'.length));
+  }
+  const route = ROUTES[url.pathname];
+  if (!route) {
+    textError(res, 404, '404 page not found');
+    return;
+  }
+  const handler = route[req.method ?? ''];
+  if (!handler) return methodNotAllowed(res, Object.keys(route));
+  const form = await readForm(req);
+  if (form === undefined) {
+    jsonError(res, 413, 'request body too large');
+    return;
+  }
+  const param = (name: string): string => form.get(name) ?? url.searchParams.get(name) ?? '';
+  await handler({ req, res, param }, target);
+}
+
+function listContainers(r: Request, t: ManagementTarget): void {
+  sendJSON(r.res, { items: t.queueView().map((v) => queueEntJSON(v.entry, v.schedulingStatus)) });
+}
+
+function getContainer(r: Request, t: ManagementTarget): void {
+  const uuid = r.param('container_uuid');
+  const found = t.queueView().find((v) => v.entry.container.uuid === uuid);
+  if (!found) return jsonError(r.res, 404, 'container not found');
+  sendJSON(r.res, queueEntJSON(found.entry, found.schedulingStatus));
+}
+
+function killContainer(r: Request, t: ManagementTarget): void {
+  const uuid = r.param('container_uuid');
+  if (uuid === '') return jsonError(r.res, 400, 'container_uuid parameter not provided');
+  if (!t.killContainer(uuid, `via management API: ${r.param('reason')}`)) return jsonError(r.res, 404, 'container not found');
+  r.res.end();
+}
+
+function listInstances(r: Request, t: ManagementTarget): void {
+  sendJSON(r.res, { items: t.instances().map(instanceViewJSON) });
+}
+
+async function setIdleBehavior(r: Request, t: ManagementTarget, behavior: IdleBehavior): Promise<void> {
+  const id = r.param('instance_id');
+  if (id === '') return jsonError(r.res, 400, 'instance_id parameter not provided');
+  try {
+    await t.setIdleBehavior(id, behavior);
+  } catch (err) {
+    if (isInstanceNotFoundError(err)) return jsonError(r.res, 404, 'requested instance does not exist');
+    // The behaviour applies whatever the cloud said (the worker logged the
+    // tag failure, and the next sync writes the tag again): as the
+    // reference, the request succeeded.
+    t.logger.warn('idle behavior set, but saving its tag failed', { Instance: id, IdleBehavior: behavior, error: err });
+  }
+  r.res.end();
+}
+
+function killInstance(r: Request, t: ManagementTarget): void {
+  const id = r.param('instance_id');
+  if (id === '') return jsonError(r.res, 400, 'instance_id parameter not provided');
+  try {
+    t.killInstance(id, `via management API: ${r.param('reason')}`);
+  } catch (err) {
+    if (isInstanceNotFoundError(err)) return jsonError(r.res, 404, 'instance not found');
+    throw err;
+  }
+  r.res.end();
+}
+
+async function metrics(r: Request, t: ManagementTarget): Promise<void> {
+  const { contentType, body } = await t.metrics();
+  r.res.writeHead(200, { 'Content-Type': contentType });
+  r.res.end(body);
+}
+
+/** The reference's health handler (sdk/go/health): its own token check, then `{"health":"OK"}` or the error. */
+function health(req: IncomingMessage, res: ServerResponse, t: ManagementTarget, check: string): void {
+  if (check !== 'ping') return textError(res, 404, '404 page not found');
+  const auth = requireHealthToken(t.managementToken, req.headers.authorization);
+  if (!auth.ok) return textError(res, auth.status, auth.message);
+  try {
+    t.checkHealth();
+  } catch (err) {
+    return sendJSON(res, { health: 'ERROR', error: String((err as Error)?.message ?? err) });
+  }
+  sendJSON(res, { health: 'OK' });
+}
+
+/** The form body of a urlencoded POST (Go's ParseForm); an empty form otherwise; undefined when too large. */
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (req.method !== 'POST' || type !== 'application/x-www-form-urlencoded') {
+    req.resume();
+    return new URLSearchParams();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(buf);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+function sendJSON(res: ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.end(`${JSON.stringify(body)}\n`);
+}
+
+/** The reference's httpserver.Error: `{"errors":["..."]}`. */
+function jsonError(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(`${JSON.stringify({ errors: [message] })}\n`);
+}
+
+/** Go's http.Error: the text and a newline, as text/plain. */
+function textError(res: ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+  res.end(`${message}\n`);
+}
+
+function methodNotAllowed(res: ServerResponse, allowed: string[]): void {
+  res.setHeader('Allow', [...allowed, 'OPTIONS'].join(', '));
+  textError(res, 405, 'Method Not Allowed');
+}
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '').split('?')[0];
+}

@@ -1,0 +1,104 @@
+/**
+ * The management API's JSON records, field for field as the reference
+ * encodes them (Go's encoding/json over its structs), so that scripts and
+ * tools written against the reference read ours unchanged.
+ */
+import type { Container } from '../arvados/types.js';
+import type { GPUFeatures, InstanceType } from '../config/types.js';
+import type { InstanceResources, InstanceView, QueueEntry } from '../scheduler/interfaces.js';
+
+/** The reference's `arvados.InstanceType` as JSON: its Go field names; `Name` and `Scratch` are `json:"-"` there. */
+export interface InstanceTypeJSON {
+  ProviderType: string;
+  VCPUs: number;
+  RAM: number;
+  IncludedScratch: number;
+  AddedScratch: number;
+  Price: number;
+  Preemptible: boolean;
+  GPU: GPUFeatures;
+}
+
+/** The reference's `container.InstanceResources` (no JSON tags: Go field names). */
+export interface InstanceResourcesJSON {
+  VCPUs: number;
+  RAM: number;
+  Scratch: number;
+  GPUs: number;
+  GPUVRAM: number;
+}
+
+/** One item of GET /arvados/v1/dispatch/containers (the reference's `scheduler.QueueEnt`). */
+export interface QueueEntJSON {
+  container: Container;
+  instance_types: InstanceTypeJSON[];
+  instance_resources: InstanceResourcesJSON;
+  first_seen_at: string;
+  scheduling_status: string;
+}
+
+/** One item of GET /arvados/v1/dispatch/instances (the reference's `worker.InstanceView`). */
+export interface InstanceViewJSON {
+  instance: string;
+  address: string;
+  price: number;
+  arvados_instance_type: string;
+  provider_instance_type: string;
+  last_container_uuid: string;
+  last_busy: string;
+  running_container_uuids: string[];
+  worker_state: string;
+  idle_behavior: string;
+}
+
+/**
+ * Epoch ms as Go's time.Time encodes to JSON (RFC 3339 with only the
+ * fraction digits needed), UTC; 0 is Go's zero time, as the reference shows
+ * a time it never set.
+ */
+export function goTime(ms: number): string {
+  if (!(ms > 0)) return '0001-01-01T00:00:00Z';
+  return new Date(ms).toISOString().replace(/\.(\d*?)0*Z$/, (_m, frac: string) => (frac ? `.${frac}Z` : 'Z'));
+}
+
+export function instanceTypeJSON(it: InstanceType): InstanceTypeJSON {
+  return {
+    ProviderType: it.ProviderType,
+    VCPUs: it.VCPUs,
+    RAM: it.RAM,
+    IncludedScratch: it.IncludedScratch,
+    AddedScratch: it.AddedScratch,
+    Price: it.Price,
+    Preemptible: it.Preemptible,
+    GPU: { ...it.GPU },
+  };
+}
+
+export function instanceResourcesJSON(r: InstanceResources): InstanceResourcesJSON {
+  return { VCPUs: r.vcpus, RAM: r.ram, Scratch: r.scratch, GPUs: r.gpus, GPUVRAM: r.gpuVRAM };
+}
+
+export function queueEntJSON(entry: QueueEntry, schedulingStatus: string): QueueEntJSON {
+  return {
+    container: entry.container,
+    instance_types: entry.instanceTypes.map(instanceTypeJSON),
+    instance_resources: instanceResourcesJSON(entry.instanceResources),
+    first_seen_at: goTime(entry.firstSeenAt),
+    scheduling_status: schedulingStatus,
+  };
+}
+
+export function instanceViewJSON(v: InstanceView): InstanceViewJSON {
+  return {
+    instance: v.instance,
+    address: v.address,
+    price: v.price,
+    arvados_instance_type: v.arvadosInstanceType,
+    provider_instance_type: v.providerInstanceType,
+    last_container_uuid: v.lastContainerUUID,
+    last_busy: goTime(v.lastBusy),
+    running_container_uuids: [...v.runningContainerUUIDs],
+    worker_state: v.workerState,
+    idle_behavior: v.idleBehavior,
+  };
+}

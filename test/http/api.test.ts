@@ -1,0 +1,246 @@
+/**
+ * The management API against a real dispatcher on the lame cloud (in-process
+ * transport) with the test controller: every route, every auth case, the
+ * 400/404/405 answers, and the effects (tags on the cloud's VM, a cancelled
+ * container, a destroyed VM).
+ */
+import assert from 'node:assert/strict';
+import type { InstanceViewJSON, QueueEntJSON } from '../../src/http/format.js';
+import { call, type Stack, startStack, until } from './helpers.js';
+
+const API = '/arvados/v1/dispatch';
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+describe('management API', function () {
+  this.timeout(30_000);
+  let stack: Stack;
+
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  describe('auth', () => {
+    const paths: Array<['GET' | 'POST', string]> = [
+      ['GET', `${API}/containers`],
+      ['GET', `${API}/container?container_uuid=x`],
+      ['POST', `${API}/containers/kill?container_uuid=x`],
+      ['GET', `${API}/instances`],
+      ['POST', `${API}/instances/hold?instance_id=x`],
+      ['POST', `${API}/instances/drain?instance_id=x`],
+      ['POST', `${API}/instances/run?instance_id=x`],
+      ['POST', `${API}/instances/kill?instance_id=x`],
+      ['GET', '/metrics'],
+      ['GET', '/_health/ping'],
+      ['GET', '/no/such/path'],
+    ];
+
+    it('answers 401 without a token, on every path', async () => {
+      for (const [method, path] of paths) {
+        const r = await call(stack, method, path);
+        assert.equal(r.status, 401, `${method} ${path}`);
+        assert.equal(r.text, 'Unauthorized\n');
+      }
+    });
+
+    it('answers 403 with a wrong token, on every path', async () => {
+      for (const [method, path] of paths) {
+        const r = await call(stack, method, path, { token: `${stack.token}x` });
+        assert.equal(r.status, 403, `${method} ${path}`);
+        assert.equal(r.text, 'Forbidden\n');
+      }
+      // A prefix of the right token is just as wrong.
+      assert.equal((await call(stack, 'GET', `${API}/instances`, { token: stack.token.slice(0, 10) })).status, 403);
+      assert.equal((await call(stack, 'GET', `${API}/instances`, { authorization: 'Bearer' })).status, 401);
+    });
+
+    it('accepts the token as Bearer, OAuth2 or api_token, as the reference', async () => {
+      assert.equal((await call(stack, 'GET', `${API}/instances`, { token: stack.token })).status, 200);
+      assert.equal((await call(stack, 'GET', `${API}/instances`, { authorization: `OAuth2 ${stack.token}` })).status, 200);
+      assert.equal((await call(stack, 'GET', `${API}/instances?api_token=${stack.token}`)).status, 200);
+    });
+
+    it('health wants the Bearer header itself', async () => {
+      const r = await call(stack, 'GET', `/_health/ping?api_token=${stack.token}`);
+      assert.equal(r.status, 401);
+      assert.equal(r.text, 'authorization required\n');
+    });
+
+    it('refuses everything with 403 when no ManagementToken is configured', async () => {
+      const bare = await startStack({ managementToken: '', start: false });
+      try {
+        for (const [method, path] of paths) {
+          const r = await call(bare, method, path, { token: 'anything' });
+          assert.equal(r.status, 403, `${method} ${path}`);
+          assert.equal(r.text, 'Management API authentication is not configured\n');
+        }
+        assert.equal((await call(bare, 'GET', '/metrics')).status, 403);
+      } finally {
+        await bare.stop();
+      }
+    });
+  });
+
+  describe('routes', () => {
+    it('answers 404 for an unknown path and 405 for a wrong method', async () => {
+      const r = await call(stack, 'GET', '/arvados/v1/dispatch/nothing', { token: stack.token });
+      assert.equal(r.status, 404);
+      const m = await call(stack, 'POST', `${API}/instances`, { token: stack.token });
+      assert.equal(m.status, 405);
+      const g = await call(stack, 'GET', `${API}/instances/hold?instance_id=x`, { token: stack.token });
+      assert.equal(g.status, 405);
+      assert.equal((await call(stack, 'GET', '/_health/nothing', { token: stack.token })).status, 404);
+    });
+
+    it('serves the status page at / without a token, and nothing else without one', async () => {
+      const page = await call(stack, 'GET', '/');
+      assert.equal(page.status, 200);
+      assert.match(page.contentType, /text\/html/);
+      assert.equal((await call(stack, 'POST', '/')).status, 401);
+      assert.equal((await call(stack, 'GET', '/index.html')).status, 401);
+    });
+
+    it('health: {"health":"OK"}', async () => {
+      const r = await call(stack, 'GET', '/_health/ping', { token: stack.token });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.json(), { health: 'OK' });
+    });
+
+    it('400 for missing parameters, 404 for unknown ids', async () => {
+      const t = { token: stack.token };
+      for (const path of [`${API}/instances/hold`, `${API}/instances/drain`, `${API}/instances/run`, `${API}/instances/kill`]) {
+        const missing = await call(stack, 'POST', path, t);
+        assert.equal(missing.status, 400, path);
+        assert.deepEqual(missing.json(), { errors: ['instance_id parameter not provided'] });
+        const unknown = await call(stack, 'POST', `${path}?instance_id=i-nonesuch`, t);
+        assert.equal(unknown.status, 404, path);
+        assert.match(unknown.contentType, /application\/json/);
+      }
+      assert.deepEqual((await call(stack, 'POST', `${API}/instances/hold?instance_id=i-nonesuch`, t)).json(), {
+        errors: ['requested instance does not exist'],
+      });
+      assert.deepEqual((await call(stack, 'POST', `${API}/instances/kill?instance_id=i-nonesuch`, t)).json(), { errors: ['instance not found'] });
+      const noUUID = await call(stack, 'POST', `${API}/containers/kill`, t);
+      assert.equal(noUUID.status, 400);
+      assert.deepEqual(noUUID.json(), { errors: ['container_uuid parameter not provided'] });
+      const notRunning = await call(stack, 'POST', `${API}/containers/kill?container_uuid=zzzzz-dz642-000000000000000`, t);
+      assert.equal(notRunning.status, 404);
+      assert.deepEqual(notRunning.json(), { errors: ['container not found'] });
+      const noEntry = await call(stack, 'GET', `${API}/container?container_uuid=zzzzz-dz642-000000000000000`, t);
+      assert.equal(noEntry.status, 404);
+      assert.deepEqual(noEntry.json(), { errors: ['container not found'] });
+    });
+  });
+
+  describe('with a container running', () => {
+    let uuid: string;
+    let instanceId: string;
+    const t = (): { token: string } => ({ token: stack.token });
+
+    before(async () => {
+      uuid = stack.controller.addContainer({ command: ['sleep', '60'], priority: 5 }).uuid;
+      await until('the container to run', () => stack.controller.get(uuid)?.state === 'Running', 15_000);
+      // The API shows the queue as of the last scheduling pass.
+      await until('a scheduling pass to see it running', () =>
+        stack.dispatcher.scheduler.queueView().some((v) => v.entry.container.uuid === uuid && v.entry.container.state === 'Running'),
+      );
+    });
+
+    it('GET containers lists the queue with the reference fields', async () => {
+      const r = await call(stack, 'GET', `${API}/containers`, t());
+      assert.equal(r.status, 200);
+      assert.match(r.contentType, /application\/json/);
+      const { items } = r.json<{ items: QueueEntJSON[] }>();
+      const ent = items.find((i) => i.container.uuid === uuid);
+      assert.ok(ent, r.text);
+      assert.deepEqual(Object.keys(ent).sort(), ['container', 'first_seen_at', 'instance_resources', 'instance_types', 'scheduling_status']);
+      assert.equal(ent.container.state, 'Running');
+      assert.match(ent.first_seen_at, RFC3339);
+      assert.equal(ent.instance_types[0].ProviderType, 'small');
+      assert.equal(ent.instance_types[0].VCPUs, 2);
+      assert.deepEqual(Object.keys(ent.instance_resources).sort(), ['GPUVRAM', 'GPUs', 'RAM', 'Scratch', 'VCPUs']);
+      assert.equal(ent.scheduling_status, '', 'a running container has no scheduling status');
+    });
+
+    it('GET container?container_uuid= shows one entry', async () => {
+      const r = await call(stack, 'GET', `${API}/container?container_uuid=${uuid}`, t());
+      assert.equal(r.status, 200);
+      const ent = r.json<QueueEntJSON>();
+      assert.equal(ent.container.uuid, uuid);
+      assert.equal(typeof ent.scheduling_status, 'string');
+    });
+
+    it('GET instances lists the VM with the reference fields', async () => {
+      const r = await call(stack, 'GET', `${API}/instances`, t());
+      assert.equal(r.status, 200);
+      const { items } = r.json<{ items: InstanceViewJSON[] }>();
+      const vm = items.find((i) => i.running_container_uuids.includes(uuid));
+      assert.ok(vm, r.text);
+      instanceId = vm.instance;
+      assert.deepEqual(Object.keys(vm).sort(), [
+        'address',
+        'arvados_instance_type',
+        'idle_behavior',
+        'instance',
+        'last_busy',
+        'last_container_uuid',
+        'price',
+        'provider_instance_type',
+        'running_container_uuids',
+        'worker_state',
+      ]);
+      assert.equal(vm.arvados_instance_type, 'small');
+      assert.equal(vm.price, 0.1);
+      assert.equal(vm.worker_state, 'running');
+      assert.equal(vm.idle_behavior, 'run');
+      assert.match(vm.last_busy, RFC3339);
+      assert.ok(stack.cloud().vm(instanceId), 'the listed id is the cloud VM id');
+    });
+
+    it('hold, drain and run set the idle behaviour and the VM tag', async () => {
+      const tag = (): string | undefined => stack.cloud().vm(instanceId)?.tags.ArvadosIdleBehavior;
+      const behavior = async (): Promise<string | undefined> =>
+        (await call(stack, 'GET', `${API}/instances`, t())).json<{ items: InstanceViewJSON[] }>().items.find((i) => i.instance === instanceId)?.idle_behavior;
+
+      const hold = await call(stack, 'POST', `${API}/instances/hold?instance_id=${instanceId}`, t());
+      assert.equal(hold.status, 200, hold.text);
+      assert.equal(tag(), 'hold');
+      assert.equal(await behavior(), 'hold');
+
+      // The parameter may come in a form body too (r.FormValue).
+      const drain = await call(stack, 'POST', `${API}/instances/drain`, { ...t(), form: { instance_id: instanceId } });
+      assert.equal(drain.status, 200, drain.text);
+      assert.equal(tag(), 'drain');
+      assert.equal(await behavior(), 'drain');
+
+      const run = await call(stack, 'POST', `${API}/instances/run?instance_id=${instanceId}`, t());
+      assert.equal(run.status, 200, run.text);
+      assert.equal(tag(), 'run');
+      assert.equal(await behavior(), 'run');
+      // Draining a busy VM left its container alone.
+      assert.equal(stack.controller.get(uuid)?.state, 'Running');
+    });
+
+    it('containers/kill stops the crunch-run: the container ends Cancelled', async () => {
+      const r = await call(stack, 'POST', `${API}/containers/kill?container_uuid=${uuid}&reason=test`, t());
+      assert.equal(r.status, 200, r.text);
+      await until('the container to be cancelled', () => stack.controller.get(uuid)?.state === 'Cancelled', 10_000);
+    });
+
+    it('instances/kill destroys the VM now', async () => {
+      const r = await call(stack, 'POST', `${API}/instances/kill`, { ...t(), form: { instance_id: instanceId, reason: 'test' } });
+      assert.equal(r.status, 200, r.text);
+      await until('the VM to be gone from the cloud', () => stack.cloud().vm(instanceId) === undefined || stack.cloud().listVMs().every((vm) => vm.id !== instanceId), 10_000);
+      await until('the VM to leave the instance list', async () => {
+        const { items } = (await call(stack, 'GET', `${API}/instances`, t())).json<{ items: InstanceViewJSON[] }>();
+        return items.every((i) => i.instance !== instanceId || i.worker_state === 'shutdown');
+      });
+    });
+  });
+
+  it('never logs the management token', () => {
+    assert.ok(!stack.logs.lines.join('\n').includes(stack.token), 'token found in logs');
+  });
+});

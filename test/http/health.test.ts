@@ -1,0 +1,104 @@
+/**
+ * The API handler over an object-literal target: the cases a real
+ * dispatcher cannot easily be put in (an unhealthy pool, a failing call).
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type ManagementTarget, managementHandler } from '../../src/http/api.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { InstanceNotFoundError } from '../../src/worker/pool.js';
+import { call } from './helpers.js';
+
+const TOKEN = 'management-token-for-tests';
+
+function fakeTarget(over: Partial<ManagementTarget>): ManagementTarget {
+  return {
+    managementToken: TOKEN,
+    logger: createLogger({ stream: new LineCollector(), level: 'debug' }),
+    queueView: () => [],
+    instances: () => [],
+    killContainer: () => false,
+    setIdleBehavior: async (id) => {
+      throw new InstanceNotFoundError(id);
+    },
+    killInstance: (id) => {
+      throw new InstanceNotFoundError(id);
+    },
+    checkHealth: () => undefined,
+    metrics: async () => ({ contentType: 'text/plain', body: '' }),
+    ...over,
+  };
+}
+
+async function serve(target: ManagementTarget): Promise<{ server: { url: string }; close: () => Promise<void> }> {
+  const server: Server = createServer(managementHandler(target));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    server: { url },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe('management API handler', () => {
+  it('reports an unhealthy pool as the reference does: 200 {"health":"ERROR","error":...}', async () => {
+    const s = await serve(
+      fakeTarget({
+        checkHealth: () => {
+          throw new Error('error loading runner binary /nonesuch');
+        },
+      }),
+    );
+    try {
+      const r = await call({ server: s.server }, 'GET', '/_health/ping', { token: TOKEN });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.json(), { health: 'ERROR', error: 'error loading runner binary /nonesuch' });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers empty lists as [] and a failing call as 500 with the error JSON', async () => {
+    const s = await serve(
+      fakeTarget({
+        killContainer: () => {
+          throw new Error('boom');
+        },
+      }),
+    );
+    try {
+      const stack = { server: s.server };
+      assert.deepEqual((await call(stack, 'GET', '/arvados/v1/dispatch/instances', { token: TOKEN })).json(), { items: [] });
+      assert.deepEqual((await call(stack, 'GET', '/arvados/v1/dispatch/containers', { token: TOKEN })).json(), { items: [] });
+      const r = await call(stack, 'POST', '/arvados/v1/dispatch/containers/kill?container_uuid=x', { token: TOKEN });
+      assert.equal(r.status, 500);
+      assert.deepEqual(r.json(), { errors: ['boom'] });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a tag write failure still answers 200 (the behaviour applies), as the reference', async () => {
+    let got = '';
+    const s = await serve(
+      fakeTarget({
+        setIdleBehavior: async (id, b) => {
+          got = `${id}=${b}`;
+          throw new Error('cloud said no');
+        },
+      }),
+    );
+    try {
+      const r = await call({ server: s.server }, 'POST', '/arvados/v1/dispatch/instances/hold?instance_id=i-1', { token: TOKEN });
+      assert.equal(r.status, 200);
+      assert.equal(got, 'i-1=hold');
+    } finally {
+      await s.close();
+    }
+  });
+});

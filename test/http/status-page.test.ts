@@ -1,0 +1,355 @@
+/**
+ * The status page in a real browser (Debian's Chromium driven by
+ * playwright-core) against a fake management API: an in-memory set of VMs
+ * and containers served with the JSON shapes of ARVADOS.md section 7, with
+ * the same auth rules, recording every POST. The test types the token, reads
+ * the tables, clicks hold and kill, checks the fake saw them, and checks the
+ * page stays quick with 10,000 queued containers and 1,000 VMs.
+ *
+ * Skips (with the reason printed) only when Chromium cannot be launched;
+ * `npm pretest` (scripts/ensure-chromium.mjs) installs it when it can.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { statusPageHandler } from '../../src/http/status-page.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const OUT = join(ROOT, 'test-output');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const TOKEN = 'mgmt-token-for-the-test';
+const API = '/arvados/v1/dispatch/';
+
+export interface FakeVM {
+  instance: string;
+  address: string;
+  price: number;
+  arvados_instance_type: string;
+  provider_instance_type: string;
+  last_container_uuid: string;
+  last_busy: string;
+  running_container_uuids: string[];
+  worker_state: string;
+  idle_behavior: string;
+}
+
+export interface FakeEntry {
+  container: { uuid: string; state: string; priority: number; runtime_constraints: Record<string, unknown>; [k: string]: unknown };
+  instance_types: Array<{ Name: string; Price: number; VCPUs: number; RAM: number; [k: string]: unknown }>;
+  instance_resources: Record<string, unknown>;
+  first_seen_at: string;
+  scheduling_status: string;
+}
+
+interface Posted {
+  path: string;
+  query: Record<string, string>;
+  authorization: string | undefined;
+}
+
+/** A management API with the section 7 shapes and auth, over in-memory state. */
+class FakeManagementAPI {
+  readonly posts: Posted[] = [];
+  vms: FakeVM[] = [];
+  queue: FakeEntry[] = [];
+  private server?: Server;
+  private readonly page = statusPageHandler();
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': 'application/json' });
+    res.end(text);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname === '/' && req.method === 'GET') return this.page(req, res);
+    if (!u.pathname.startsWith(API)) return this.json(res, 404, { errors: ['not found'] });
+    const auth = req.headers.authorization;
+    if (!auth) return this.json(res, 401, { errors: ['unauthorized'] });
+    if (auth !== `Bearer ${TOKEN}`) return this.json(res, 403, { errors: ['forbidden'] });
+    const route = `${req.method} ${u.pathname.slice(API.length)}`;
+    const q = Object.fromEntries(u.searchParams);
+    if (req.method === 'POST') this.posts.push({ path: u.pathname, query: q, authorization: auth });
+    switch (route) {
+      case 'GET instances':
+        return this.json(res, 200, { items: this.vms });
+      case 'GET containers':
+        return this.json(res, 200, { items: this.queue });
+      case 'POST instances/hold':
+      case 'POST instances/drain':
+      case 'POST instances/run':
+      case 'POST instances/kill': {
+        if (!q.instance_id) return this.json(res, 400, { errors: ['instance_id missing'] });
+        const vm = this.vms.find((v) => v.instance === q.instance_id);
+        if (!vm) return this.json(res, 404, { errors: ['no such instance'] });
+        const what = route.slice('POST instances/'.length);
+        if (what === 'kill') vm.worker_state = 'shutdown';
+        else vm.idle_behavior = what;
+        return this.json(res, 200, {});
+      }
+      case 'POST containers/kill': {
+        const e = this.queue.find((x) => x.container.uuid === q.container_uuid);
+        if (!e || !this.vms.some((v) => v.running_container_uuids.includes(q.container_uuid!))) {
+          return this.json(res, 404, { errors: ['container is not running'] });
+        }
+        return this.json(res, 200, {});
+      }
+      default:
+        return this.json(res, 404, { errors: ['not found'] });
+    }
+  }
+}
+
+const TYPES = [
+  { Name: 'small', ProviderType: 'm5.large', Price: 0.096, VCPUs: 2, RAM: 8 << 30 },
+  { Name: 'medium', ProviderType: 'm5.xlarge', Price: 0.192, VCPUs: 4, RAM: 16 << 30 },
+  { Name: 'large', ProviderType: 'm5.4xlarge', Price: 0.768, VCPUs: 16, RAM: 64 << 30 },
+];
+const T0 = Date.parse('2026-11-01T12:00:00Z');
+
+function uuid(i: number): string {
+  return `zzzzz-dz642-${i.toString().padStart(15, '0')}`;
+}
+
+/** `nVMs` VMs and `nContainers` queue entries; the first VMs run the first containers. */
+function fill(api: FakeManagementAPI, nVMs: number, nContainers: number): void {
+  const states = ['running', 'idle', 'booting', 'running', 'unknown'];
+  api.vms = [];
+  api.queue = [];
+  for (let i = 0; i < nContainers; i++) {
+    const t = TYPES[i % TYPES.length]!;
+    const running = i < Math.min(nVMs, nContainers) && states[i % states.length] === 'running';
+    api.queue.push({
+      container: {
+        uuid: uuid(i),
+        state: running ? 'Running' : i % 7 === 0 ? 'Locked' : 'Queued',
+        priority: 1000 - (i % 1000),
+        runtime_constraints: { vcpus: t.VCPUs, ram: t.RAM },
+        command: ['echo', String(i)],
+      },
+      instance_types: TYPES.slice(TYPES.indexOf(t)),
+      instance_resources: {},
+      first_seen_at: new Date(T0 + i * 1000).toISOString(),
+      scheduling_status: running ? '' : `waiting for a ${t.Name} instance to boot and be ready`,
+    });
+  }
+  for (let i = 0; i < nVMs; i++) {
+    const t = TYPES[i % TYPES.length]!;
+    const st = states[i % states.length]!;
+    api.vms.push({
+      instance: `vm-${i}`,
+      address: `10.0.${(i >> 8) & 255}.${i & 255}`,
+      price: t.Price,
+      arvados_instance_type: t.Name,
+      provider_instance_type: t.ProviderType,
+      last_container_uuid: i < nContainers ? uuid(i) : '',
+      last_busy: st === 'running' ? new Date(T0).toISOString() : '0001-01-01T00:00:00Z',
+      running_container_uuids: st === 'running' && i < nContainers ? [uuid(i)] : [],
+      worker_state: st,
+      idle_behavior: 'run',
+    });
+  }
+}
+
+const LAUNCH_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+describe('status page in Chromium (fake management API)', function () {
+  this.timeout(60_000);
+  let browser: Browser | undefined;
+  let skipReason = '';
+  const api = new FakeManagementAPI();
+
+  before(async () => {
+    await api.start();
+    if (!existsSync(CHROMIUM)) {
+      skipReason = `Chromium is not installed at ${CHROMIUM} (npm pretest installs it when run as root with apt-get)`;
+      return;
+    }
+    try {
+      const { chromium } = await import('playwright-core');
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 });
+    } catch (err) {
+      skipReason = `Chromium at ${CHROMIUM} cannot be launched: ${(err as Error).message.split('\n')[0]}`;
+    }
+  });
+
+  after(async () => {
+    await browser?.close();
+    await api.stop();
+  });
+
+  beforeEach(function () {
+    if (!browser) {
+      console.log(`      skipped: ${skipReason}`);
+      this.skip();
+    }
+  });
+
+  async function openPage(): Promise<{ ctx: BrowserContext; page: Page; problems: string[] }> {
+    const ctx = await browser!.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      // 401/403 answers are the test's own doing; the favicon is not served.
+      if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(api.url);
+    return { ctx, page, problems };
+  }
+
+  async function typeToken(page: Page, token: string): Promise<void> {
+    await page.fill('#token', token);
+    await page.click('#token-save');
+  }
+
+  it('asks for the token, explains 403, lists VMs and queue, and holds a VM', async () => {
+    fill(api, 6, 12);
+    // User-controlled fields carrying markup must show as text and never run.
+    api.queue[3]!.scheduling_status = '<img src=x onerror="window.__xss=1">';
+    api.queue[4]!.instance_types = [{ Name: '<script>window.__xss=2</script>', Price: 1, VCPUs: 1, RAM: 1 }];
+    api.posts.length = 0;
+    const { ctx, page, problems } = await openPage();
+    try {
+      await page.waitForSelector('#message:has-text("management token")');
+
+      await typeToken(page, 'not-the-token');
+      await page.waitForSelector('#message:has-text("403")');
+      assert.match(await page.textContent('#message') ?? '', /refused this token/);
+
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#instances tr[data-instance="vm-5"]');
+      await page.waitForSelector('#containers tr[data-container]');
+      assert.equal(await page.textContent('#message'), '');
+
+      // Token only in this tab's sessionStorage; the field is emptied.
+      const stored = await page.evaluate("[sessionStorage.length, localStorage.length, document.getElementById('token').value]");
+      assert.deepEqual(stored, [1, 0, '']);
+
+      // Every VM, with its state, behaviour, type and price.
+      const vmIds = await page.$$eval('#instances tbody tr', (rows) => rows.map((r) => r.getAttribute('data-instance')));
+      assert.deepEqual(vmIds, api.vms.map((v) => v.instance));
+      const vm0 = await page.$$eval('#instances tr[data-instance="vm-0"] td', (tds) => tds.map((td) => td.textContent));
+      assert.deepEqual(vm0.slice(0, 7), ['vm-0', 'running', 'run', 'small', 'm5.large', '$0.096', uuid(0)]);
+
+      // The queue in scheduling order, with the fields the operator needs.
+      const order = await page.$$eval('#containers tbody tr', (rows) => rows.map((r) => r.getAttribute('data-container')));
+      assert.deepEqual(order, api.queue.map((e) => e.container.uuid));
+      const c1 = await page.$$eval(`#containers tr[data-container="${uuid(1)}"] td`, (tds) => tds.map((td) => td.textContent));
+      assert.deepEqual(c1.slice(0, 5), ['2', uuid(1), 'Queued', '999', 'medium ($0.192), large ($0.768)']);
+      assert.equal(c1[6], 'waiting for a medium instance to boot and be ready');
+
+      // Totals: VMs by state, cost per hour, containers by state.
+      const totals = await page.textContent('#totals');
+      assert.match(totals ?? '', /VMs6running: 3\nidle: 1\nbooting: 1\nunknown: 1/);
+      const cost = api.vms.reduce((s, v) => s + v.price, 0);
+      assert.equal(await page.textContent('#total-cost .big'), `$${cost.toFixed(3)}`);
+      assert.equal(await page.textContent('#total-containers .big'), '12');
+
+      // The markup shows as text and ran nothing.
+      assert.equal(await page.textContent(`#containers tr[data-container="${uuid(3)}"] td.status`), '<img src=x onerror="window.__xss=1">');
+      assert.match(await page.textContent(`#containers tr[data-container="${uuid(4)}"]`) ?? '', /<script>window.__xss=2<\/script>/);
+      assert.equal(await page.evaluate('typeof window.__xss'), 'undefined');
+      assert.equal(await page.$$eval('#containers img, #containers script', (e) => e.length), 0);
+
+      // Hold a VM: the API gets the POST with the token, and the page shows it.
+      await page.click('#instances tr[data-instance="vm-1"] button[data-action="hold"]');
+      await page.waitForSelector('#message:has-text("vm-1 is now on hold")');
+      assert.deepEqual(api.posts, [{ path: `${API}instances/hold`, query: { instance_id: 'vm-1' }, authorization: `Bearer ${TOKEN}` }]);
+      assert.equal(api.vms[1]!.idle_behavior, 'hold');
+      await page.waitForSelector('#instances tr[data-instance="vm-1"] td.beh-hold');
+      assert.equal(await page.isDisabled('#instances tr[data-instance="vm-1"] button[data-action="hold"]'), true);
+
+      // Kill a running container, after confirming.
+      page.once('dialog', (d) => void d.accept());
+      await page.click(`#containers tr[data-container="${uuid(0)}"] button[data-action="kill-container"]`);
+      await page.waitForSelector('#message:has-text("was sent SIGTERM")');
+      const kill = api.posts[1] as Posted;
+      assert.equal(kill.path, `${API}containers/kill`);
+      assert.equal(kill.query.container_uuid, uuid(0));
+
+      // Declining the confirmation sends nothing.
+      page.once('dialog', (d) => void d.dismiss());
+      await page.click('#instances tr[data-instance="vm-2"] button[data-action="kill-instance"]');
+      await page.waitForTimeout(200);
+      assert.equal(api.posts.length, 2);
+
+      mkdirSync(OUT, { recursive: true });
+      await page.screenshot({ path: join(OUT, 'status-page.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('refreshes by itself', async () => {
+    fill(api, 3, 3);
+    const { ctx, page } = await openPage();
+    try {
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#instances tr[data-instance="vm-2"]');
+      api.vms[2]!.idle_behavior = 'drain';
+      api.queue.push({ ...api.queue[0]!, container: { ...api.queue[0]!.container, uuid: uuid(99) } });
+      await page.waitForSelector('#instances tr[data-instance="vm-2"] td.beh-drain', { timeout: 12_000 });
+      await page.waitForSelector(`#containers tr[data-container="${uuid(99)}"]`, { timeout: 2_000 });
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('shows the first page and the totals of 10,000 containers and 1,000 VMs within 2 s', async () => {
+    fill(api, 1000, 10_000);
+    const { ctx, page, problems } = await openPage();
+    try {
+      const t0 = Date.now();
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#total-containers .big:text-is("10000")', { timeout: 5_000 });
+      await page.waitForSelector('#total-instances .big:text-is("1000")', { timeout: 5_000 });
+      const elapsed = Date.now() - t0;
+      assert.equal(await page.$$eval('#containers tbody tr', (r) => r.length), 100);
+      assert.equal(await page.$$eval('#instances tbody tr', (r) => r.length), 100);
+      assert.match(await page.textContent('#containers-range') ?? '', /^1–100 of 10000, page 1\/100$/);
+      assert.ok(elapsed < 2000, `first render took ${elapsed} ms`);
+
+      // Paging and filtering stay quick.
+      const t1 = Date.now();
+      await page.click('.controls[data-table="containers"] button[data-page="last"]');
+      assert.match(await page.textContent('#containers-range') ?? '', /^9901–10000 of 10000/);
+      assert.equal(await page.getAttribute('#containers tbody tr:last-child', 'data-container'), uuid(9999));
+      await page.fill('#instances-filter', 'booting large');
+      const range = await page.textContent('#instances-range');
+      assert.match(range ?? '', /of \d+ \(filtered from 1000\)/);
+      const booting = await page.$$eval('#instances tbody tr td:nth-child(2)', (tds) => tds.map((t) => t.textContent));
+      assert.ok(booting.length > 0 && booting.every((s) => s === 'booting'));
+      const interactive = Date.now() - t1;
+      assert.ok(interactive < 2000, `paging and filtering took ${interactive} ms`);
+
+      await page.evaluate('window.scrollTo(0, 0)');
+      await page.screenshot({ path: join(OUT, 'status-page-large.png') });
+      console.log(`      10,000 containers / 1,000 VMs: first page and totals in ${elapsed} ms, paging+filter ${interactive} ms`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
