@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { statusPageHandler } from '../../src/http/status-page.js';
+import type { InstanceViewJSON } from '../../src/http/format.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = join(ROOT, 'test-output');
@@ -24,18 +25,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const TOKEN = 'mgmt-token-for-the-test';
 const API = '/arvados/v1/dispatch/';
 
-export interface FakeVM {
-  instance: string;
-  address: string;
-  price: number;
-  arvados_instance_type: string;
-  provider_instance_type: string;
-  last_container_uuid: string;
-  last_busy: string;
-  running_container_uuids: string[];
-  worker_state: string;
-  idle_behavior: string;
-}
+/** The fake serves the real API's instance records, so the two cannot drift apart. */
+export type FakeVM = InstanceViewJSON;
 
 export interface FakeEntry {
   container: { uuid: string; state: string; priority: number; runtime_constraints: Record<string, unknown>; [k: string]: unknown };
