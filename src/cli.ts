@@ -53,6 +53,21 @@ export function buildProgram(): Command {
       process.exitCode = await runLameCloudCommand(program.opts());
     });
 
+  program
+    .command('cloudtest')
+    .description('acceptance test of the cloud driver and config: create one instance as the dispatcher would, check its tags, boot-probe it over SSH, destroy it (per subnet when SubnetID lists several)')
+    .option('--instance-type <name>', 'instance type to create (default: the cheapest configured)')
+    .option('--image-id <id>', 'image to create it from (default: CloudVMs.ImageID)')
+    .option('--command <cmd>', 'run this on the instance once it has booted; it must exit 0 (its output is shown)')
+    .option('--shell-command <cmd>', 'same as --command')
+    .option('--destroy-existing', 'destroy instances that already carry the test InstanceSetID, instead of refusing to start')
+    .option('--instance-set-id <id>', 'InstanceSetID tag of the test instance (default: cloudtest-USER@HOST, so a running dispatcher is never touched)')
+    .action(async (cmdOpts: { instanceType?: string; imageId?: string; command?: string; shellCommand?: string; destroyExisting?: boolean; instanceSetId?: string }) => {
+      const { cloudtestCommand } = await import('./cloudtest/command.js');
+      const { shellCommand, ...rest } = cmdOpts;
+      process.exitCode = await cloudtestCommand({ ...program.opts(), ...rest, command: rest.command ?? shellCommand });
+    });
+
   // Operator commands against a running daemon's management API; the URL
   // and token come from the same config file, so there is nothing else to pass.
   const instances = program
