@@ -5,3 +5,4 @@
 import { registerDriver } from './registry.js';
 
 registerDriver('lame', async () => (await import('../../drivers/lame/index.js')).lameDriver);
+registerDriver('ec2', async () => (await import('../../drivers/ec2/index.js')).ec2Driver);

@@ -1,0 +1,275 @@
+/**
+ * The ec2 InstanceSet: create (with subnet failover and idempotent retries),
+ * list by tag, and the shared machinery its instances call through.
+ */
+import './sdk-env.js';
+import { randomUUID } from 'node:crypto';
+import {
+  EC2Client,
+  type Instance as AwsInstance,
+  paginateDescribeInstances,
+  RunInstancesCommand,
+  type RunInstancesCommandInput,
+} from '@aws-sdk/client-ec2';
+import type { DriverContext, Instance, InstanceSet, InstanceTags, PricePoint } from '../../src/cloud/types.js';
+import type { Clock } from '../../src/clock/index.js';
+import type { InstanceType } from '../../src/config/types.js';
+import { addSecret, type Logger } from '../../src/log.js';
+import { classify, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
+import { Ec2Instance, type Ec2InstanceHost } from './instance.js';
+import { KeyPairs } from './keypair.js';
+import type { Ec2Params } from './params.js';
+import { SpotPrices } from './spot.js';
+
+/** Knobs for tests and embedders; the defaults are what production uses. */
+export interface Ec2DriverOptions {
+  /** RunInstances attempts per subnet when EC2 throttles or fails with a 5xx, all with one ClientToken. Default 3. */
+  createAttempts?: number;
+  /** Wait before the first such retry, doubling after each. Default 500 ms. */
+  retryDelayMs?: number;
+  /** Use this client instead of building one from the parameters. */
+  client?: EC2Client;
+  /** Makes ClientTokens; default random UUIDs. */
+  newClientToken?: () => string;
+}
+
+/** The states a listed instance is ours to manage in; shutting-down and terminated ones are already gone for us. */
+export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
+
+/** The extra scratch volume's device, as the reference attaches it. */
+export const SCRATCH_DEVICE = '/dev/xvdt';
+
+export function buildClient(params: Ec2Params): EC2Client {
+  return new EC2Client({
+    region: params.Region,
+    ...(params.Endpoint ? { endpoint: params.Endpoint } : {}),
+    // Empty: leave credentials to the SDK's default chain (env, profile, instance role).
+    ...(params.AccessKeyID ? { credentials: { accessKeyId: params.AccessKeyID, secretAccessKey: params.SecretAccessKey } } : {}),
+    // Our own retries (below) keep the ClientToken and use the injected clock.
+    maxAttempts: 1,
+  });
+}
+
+export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
+  readonly client: EC2Client;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly keyPairs: KeyPairs;
+  private readonly spotPrices: SpotPrices;
+  private readonly createBackoff = new ThrottleBackoff();
+  private readonly listBackoff = new ThrottleBackoff();
+  private readonly otherBackoff = new ThrottleBackoff();
+  private readonly createAttempts: number;
+  private readonly retryDelayMs: number;
+  private readonly newClientToken: () => string;
+  /** Where the next create starts: the subnet the last create ended on. */
+  private subnetIndex = 0;
+
+  constructor(
+    readonly params: Ec2Params,
+    ctx: DriverContext,
+    opts: Ec2DriverOptions = {},
+  ) {
+    this.clock = ctx.clock;
+    this.logger = ctx.logger;
+    addSecret(ctx.logger, params.SecretAccessKey);
+    this.client = opts.client ?? buildClient(params);
+    this.createAttempts = Math.max(1, opts.createAttempts ?? 3);
+    this.retryDelayMs = opts.retryDelayMs ?? 500;
+    this.newClientToken = opts.newClientToken ?? randomUUID;
+    this.keyPairs = new KeyPairs(this.client, this.logger);
+    const preemptible = Object.values(ctx.cluster.InstanceTypes)
+      .filter((t) => t.Preemptible)
+      .map((t) => t.ProviderType);
+    this.spotPrices = new SpotPrices({
+      client: this.client,
+      clock: ctx.clock,
+      logger: ctx.logger,
+      intervalMs: params.SpotPriceUpdateInterval,
+      providerTypes: [...new Set(preemptible)],
+    });
+    this.spotPrices.start();
+  }
+
+  get remoteUser(): string {
+    return this.params.AdminUsername;
+  }
+
+  get ebsPrice(): number {
+    return this.params.EBSPrice;
+  }
+
+  /** The spot price tracker (tests refresh it by hand). */
+  get spot(): SpotPrices {
+    return this.spotPrices;
+  }
+
+  async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      const out = await fn();
+      this.otherBackoff.reset();
+      return out;
+    } catch (err) {
+      throw classify(err, { clock: this.clock, backoff: this.otherBackoff, what });
+    }
+  }
+
+  spotHistory(providerType: string, zone: string): PricePoint[] {
+    return this.spotPrices.history(providerType, zone);
+  }
+
+  async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {
+    const what = `RunInstances ${type.ProviderType}`;
+    const input = this.runInstancesInput(type, imageId, tags, initCommand);
+    if (publicKey.trim() !== '') {
+      try {
+        input.KeyName = await this.keyPairs.keyName(publicKey);
+      } catch (err) {
+        throw classify(err, { clock: this.clock, backoff: this.createBackoff, what: 'key pair lookup' });
+      }
+    }
+    const subnets = this.params.SubnetID;
+    const start = this.subnetIndex;
+    let toReturn: unknown;
+    for (let offset = 0; ; offset++) {
+      const index = subnets.length > 0 ? (start + offset) % subnets.length : 0;
+      const subnet = subnets[index];
+      if (subnet !== undefined) input.NetworkInterfaces![0].SubnetId = subnet;
+      const result = await this.runInstances(input, type);
+      if ('record' in result) {
+        this.subnetIndex = index;
+        this.createBackoff.reset();
+        // EC2 echoes the tags; a cloud that does not still created them.
+        const record: AwsInstance = result.record.Tags?.length ? result.record : { ...result.record, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
+        const inst = new Ec2Instance(this, record);
+        this.logger.info('created instance', { Instance: inst.id, InstanceType: type.Name, ProviderType: type.ProviderType, SubnetID: subnet ?? '' });
+        return inst;
+      }
+      const err = result.error;
+      // Keep the most useful error for the caller: the last capacity error
+      // if any subnet had one (another type may work), else the last error.
+      if (!isTypeCapacity(toReturn) || isTypeCapacity(err)) toReturn = err;
+      if (isSubnetSpecific(err) && offset < subnets.length - 1) {
+        this.logger.warn('RunInstances failed, trying next subnet', { SubnetID: subnet, InstanceType: type.Name, error: err });
+        continue;
+      }
+      // Start the next create where this one ended, even on a failure that
+      // is not subnet-specific: otherwise a broken first subnet would hide
+      // the answers of the others forever.
+      this.subnetIndex = index;
+      throw classify(toReturn, {
+        clock: this.clock,
+        backoff: this.createBackoff,
+        what,
+        providerType: type.ProviderType,
+        quotaGroups: this.params.InstanceTypeQuotaGroups,
+      });
+    }
+  }
+
+  /**
+   * RunInstances in one subnet, retried on throttling and 5xx with the same
+   * ClientToken, so a request EC2 did carry out before failing to answer is
+   * not carried out twice.
+   */
+  private async runInstances(input: RunInstancesCommandInput, type: InstanceType): Promise<{ record: AwsInstance } | { error: unknown }> {
+    const attempt = { ...input, ClientToken: this.newClientToken() };
+    let delay = this.retryDelayMs;
+    for (let n = 1; ; n++) {
+      try {
+        const out = await this.client.send(new RunInstancesCommand(attempt));
+        const record = out.Instances?.[0];
+        if (!record?.InstanceId) return { error: new Error(`RunInstances ${type.ProviderType}: the response names no instance`) };
+        return { record };
+      } catch (err) {
+        if (n >= this.createAttempts || !(isThrottle(err) || isTransient(err))) return { error: err };
+        this.logger.debug('retrying RunInstances', { InstanceType: type.Name, Attempt: n, error: err });
+        await this.clock.sleep(delay);
+        delay *= 2;
+      }
+    }
+  }
+
+  private runInstancesInput(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string): RunInstancesCommandInput {
+    const ec2Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    const input: RunInstancesCommandInput = {
+      ImageId: imageId,
+      InstanceType: type.ProviderType as RunInstancesCommandInput['InstanceType'],
+      MinCount: 1,
+      MaxCount: 1,
+      NetworkInterfaces: [
+        {
+          // Workers are reached on their private address; a public one would only widen the attack surface.
+          AssociatePublicIpAddress: false,
+          DeleteOnTermination: true,
+          DeviceIndex: 0,
+          ...(this.params.SecurityGroupIDs.length > 0 ? { Groups: [...this.params.SecurityGroupIDs] } : {}),
+        },
+      ],
+      DisableApiTermination: false,
+      // A VM that powers itself off (e.g. crunch-run's broken-node handling) should stop costing money.
+      InstanceInitiatedShutdownBehavior: 'terminate',
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: ec2Tags },
+        { ResourceType: 'volume', Tags: ec2Tags },
+      ],
+      // IMDSv2 only: a container cannot read the instance role's credentials with a plain GET.
+      MetadataOptions: { HttpEndpoint: 'enabled', HttpTokens: 'required' },
+      UserData: Buffer.from(`#!/bin/sh\n${initCommand}\n`).toString('base64'),
+    };
+    if (type.AddedScratch > 0) {
+      input.BlockDeviceMappings = [
+        {
+          DeviceName: SCRATCH_DEVICE,
+          Ebs: {
+            DeleteOnTermination: true,
+            VolumeSize: Math.ceil(type.AddedScratch / 2 ** 30),
+            VolumeType: this.params.EBSVolumeType as NonNullable<NonNullable<RunInstancesCommandInput['BlockDeviceMappings']>[number]['Ebs']>['VolumeType'],
+          },
+        },
+      ];
+    }
+    if (type.Preemptible) {
+      input.InstanceMarketOptions = {
+        MarketType: 'spot',
+        SpotOptions: {
+          SpotInstanceType: 'one-time',
+          InstanceInterruptionBehavior: 'terminate',
+          // As the reference: never pay more than the configured price.
+          ...(type.Price > 0 ? { MaxPrice: String(type.Price) } : {}),
+        },
+      };
+    }
+    const profile = this.params.IAMInstanceProfile;
+    if (profile !== '') input.IamInstanceProfile = profile.startsWith('arn:') ? { Arn: profile } : { Name: profile };
+    return input;
+  }
+
+  async instances(tagFilter: InstanceTags): Promise<Instance[]> {
+    const Filters = [
+      ...Object.entries(tagFilter).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] })),
+      { Name: 'instance-state-name', Values: LIVE_STATES },
+    ];
+    const out: Ec2Instance[] = [];
+    try {
+      for await (const page of paginateDescribeInstances({ client: this.client }, { Filters })) {
+        for (const rsv of page.Reservations ?? []) {
+          for (const rec of rsv.Instances ?? []) {
+            // Checked again here: a cloud that ignores the state filter must not resurrect terminated VMs.
+            const state = rec.State?.Name;
+            if (!rec.InstanceId || state === 'shutting-down' || state === 'terminated') continue;
+            out.push(new Ec2Instance(this, rec));
+          }
+        }
+      }
+    } catch (err) {
+      throw classify(err, { clock: this.clock, backoff: this.listBackoff, what: 'DescribeInstances' });
+    }
+    this.listBackoff.reset();
+    return out;
+  }
+
+  stop(): void {
+    this.spotPrices.stop();
+  }
+}

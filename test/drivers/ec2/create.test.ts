@@ -1,0 +1,198 @@
+/**
+ * What the ec2 driver puts in RunInstances, read back from the fake
+ * endpoint's records: network, metadata, shutdown, user data, tags, spot
+ * options, the scratch volume, the key pair, and the ClientToken across our
+ * own retries.
+ */
+import assert from 'node:assert/strict';
+import { KEY_NAME_PREFIX } from '../../../drivers/ec2/index.js';
+import type { FakeEC2 } from '../../fixtures/ec2/server.js';
+import { createArgs, DISPATCH_KEY, fakeParams, M5, makeDriver, SCRATCH, SPOT, startFake } from './helpers.js';
+
+const IMAGE = 'ami-0123456789abcdef0';
+
+describe('ec2 driver: RunInstances request', function () {
+  let fake: FakeEC2;
+  beforeEach(async () => {
+    fake = await startFake();
+  });
+  afterEach(async () => {
+    await fake.stop();
+  });
+
+  it('asks for IMDSv2, no public IP, terminate on shutdown, the groups, subnet, tags and user data', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    const inst = await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+    const [rec] = fake.instances();
+    assert.equal(rec.id, inst.id);
+    assert.equal(rec.type, 'm5.large');
+    assert.equal(rec.imageId, IMAGE);
+    assert.deepEqual(rec.metadataOptions, { httpEndpoint: 'enabled', httpTokens: 'required' });
+    assert.equal(rec.networkInterfaces?.length, 1);
+    const nic = rec.networkInterfaces![0];
+    assert.equal(nic.associatePublicIpAddress, false);
+    assert.equal(nic.deviceIndex, 0);
+    assert.equal(nic.subnetId, 'subnet-a');
+    assert.deepEqual(nic.securityGroupIds, ['sg-0001']);
+    assert.equal(rec.shutdownBehavior, 'terminate');
+    assert.equal(rec.userData, `#!/bin/sh\n${init}\n`);
+    assert.deepEqual(rec.tags, tags);
+    assert.equal(rec.spot, undefined, 'on-demand type: no market options');
+    assert.deepEqual(rec.blockDevices, [], 'no scratch: no extra volume');
+    assert.equal(rec.iamInstanceProfile, undefined);
+    assert.equal(inst.remoteUser, 'crunch');
+    assert.equal(inst.address, rec.privateIp);
+    const run = fake.calls().find((c) => c.action === 'RunInstances')!;
+    const volumeSpec = Object.entries(run.params).find(([k, v]) => /^TagSpecification\.\d+\.ResourceType$/.test(k) && v === 'volume');
+    assert.ok(volumeSpec, 'tags are applied to the volumes too');
+    driver.stop();
+  });
+
+  it('requests a one-time spot instance for a preemptible type', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
+    await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
+    const [rec] = fake.instances();
+    assert.deepEqual(rec.spot, { maxPrice: '0.05', spotInstanceType: 'one-time' });
+    const run = fake.calls().find((c) => c.action === 'RunInstances')!;
+    assert.equal(run.params['InstanceMarketOptions.MarketType'], 'spot');
+    assert.equal(run.params['InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior'], 'terminate');
+    driver.stop();
+  });
+
+  it('adds a scratch EBS volume of the rounded-up size and configured type for AddedScratch', async () => {
+    const { driver, ctx } = makeDriver(fake, { params: fakeParams(fake, { EBSVolumeType: 'gp3' }) });
+    const { tags, init } = createArgs(ctx.instanceSetId, SCRATCH.Name);
+    await driver.create(SCRATCH, IMAGE, tags, init, DISPATCH_KEY.public);
+    const [rec] = fake.instances();
+    assert.equal(rec.blockDevices.length, 1);
+    const vol = rec.blockDevices[0];
+    assert.equal(vol.deviceName, '/dev/xvdt');
+    assert.equal(vol.volumeSize, 51, '50 GiB + 1 byte rounds up to 51 GiB');
+    assert.equal(vol.volumeType, 'gp3');
+    assert.equal(vol.deleteOnTermination, true);
+    assert.deepEqual(vol.tags, tags);
+    driver.stop();
+  });
+
+  it('passes IAMInstanceProfile by name, or by ARN when it is one', async () => {
+    for (const [profile, want] of [
+      ['crunch-role', { name: 'crunch-role', arn: undefined }],
+      ['arn:aws:iam::123456789012:instance-profile/crunch', { name: undefined, arn: 'arn:aws:iam::123456789012:instance-profile/crunch' }],
+    ] as const) {
+      const f = await startFake();
+      const { driver, ctx } = makeDriver(f, { params: fakeParams(f, { IAMInstanceProfile: profile }) });
+      const { tags, init } = createArgs(ctx.instanceSetId);
+      await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+      assert.deepEqual(f.instances()[0].iamInstanceProfile, want);
+      driver.stop();
+      await f.stop();
+    }
+  });
+});
+
+describe('ec2 driver: key pair', function () {
+  let fake: FakeEC2;
+  beforeEach(async () => {
+    fake = await startFake();
+  });
+  afterEach(async () => {
+    await fake.stop();
+  });
+
+  it('imports the key once for several (concurrent) creates, and a new driver finds it by fingerprint', async () => {
+    const a = makeDriver(fake);
+    const args = () => createArgs(a.ctx.instanceSetId);
+    await Promise.all([0, 1, 2].map(() => a.driver.create(M5, IMAGE, args().tags, args().init, DISPATCH_KEY.public)));
+    await a.driver.create(M5, IMAGE, args().tags, args().init, DISPATCH_KEY.public);
+    const count = (action: string) => fake.calls().filter((c) => c.action === action).length;
+    assert.equal(count('ImportKeyPair'), 1);
+    assert.equal(count('DescribeKeyPairs'), 1);
+    const pairs = fake.keyPairs();
+    assert.equal(pairs.length, 1);
+    assert.ok(pairs[0].name.startsWith(KEY_NAME_PREFIX), pairs[0].name);
+    for (const rec of fake.instances()) assert.equal(rec.keyName, pairs[0].name);
+    // The describe searched by fingerprint, including the form the cloud uses.
+    const describe = fake.calls().find((c) => c.action === 'DescribeKeyPairs')!;
+    assert.equal(describe.params['Filter.1.Name'], 'fingerprint');
+    assert.ok(Object.values(describe.params).includes(pairs[0].fingerprint));
+    a.driver.stop();
+
+    const b = makeDriver(fake);
+    await b.driver.create(M5, IMAGE, args().tags, args().init, DISPATCH_KEY.public);
+    assert.equal(count('ImportKeyPair'), 1, 'the second driver imported nothing');
+    assert.equal(count('DescribeKeyPairs'), 2);
+    assert.equal(fake.instances().at(-1)!.keyName, pairs[0].name);
+    b.driver.stop();
+  });
+
+  it('a failed lookup is not remembered', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    fake.failNext('DescribeKeyPairs', 'InternalError', 'boom', 500);
+    await assert.rejects(driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public));
+    await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+    assert.equal(fake.calls().filter((c) => c.action === 'ImportKeyPair').length, 1);
+    driver.stop();
+  });
+
+  it('without a public key (DeployPublicKey: false) names no key pair', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    await driver.create(M5, IMAGE, tags, init, '');
+    assert.equal(fake.instances()[0].keyName, undefined);
+    assert.ok(!fake.calls().some((c) => c.action.includes('KeyPair')));
+    driver.stop();
+  });
+});
+
+describe('ec2 driver: ClientToken across our retries', function () {
+  let fake: FakeEC2;
+  beforeEach(async () => {
+    fake = await startFake();
+  });
+  afterEach(async () => {
+    await fake.stop();
+  });
+
+  for (const [what, code, status] of [
+    ['a throttled', 'RequestLimitExceeded', undefined],
+    ['a 5xx', 'InternalError', 500],
+  ] as const) {
+    it(`${what} first attempt and its successful retry carry the same ClientToken; one instance results`, async () => {
+      const { driver, ctx } = makeDriver(fake);
+      const { tags, init } = createArgs(ctx.instanceSetId);
+      fake.failNext('RunInstances', code, 'try again', status);
+      const inst = await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+      const runs = fake.calls().filter((c) => c.action === 'RunInstances');
+      assert.equal(runs.length, 2);
+      assert.ok(runs[0].params.ClientToken, 'a ClientToken is sent');
+      assert.equal(runs[1].params.ClientToken, runs[0].params.ClientToken);
+      assert.equal(fake.instances().length, 1);
+      assert.equal(fake.instances()[0].id, inst.id);
+      driver.stop();
+    });
+  }
+
+  it('separate creates use separate tokens', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    for (let i = 0; i < 2; i++) {
+      const { tags, init } = createArgs(ctx.instanceSetId);
+      await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+    }
+    const tokens = fake.calls().filter((c) => c.action === 'RunInstances').map((c) => c.params.ClientToken);
+    assert.equal(new Set(tokens).size, 2);
+    assert.equal(fake.instances().length, 2);
+    driver.stop();
+  });
+
+  it('does not retry a quota error', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    fake.failNext('RunInstances', 'InstanceLimitExceeded');
+    await assert.rejects(driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public));
+    assert.equal(fake.calls().filter((c) => c.action === 'RunInstances').length, 1);
+    driver.stop();
+  });
+});

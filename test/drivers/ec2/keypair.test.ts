@@ -1,0 +1,35 @@
+/** Key fingerprints as EC2 computes them, checked against an independent derivation (ssh2's PEM export). */
+import assert from 'node:assert/strict';
+import { createHash, createPublicKey } from 'node:crypto';
+import ssh2 from 'ssh2';
+import { keyFingerprints, parsePublicKey, PublicKeyError } from '../../../drivers/ec2/index.js';
+
+const { utils } = ssh2;
+
+const colonHex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+
+describe('ec2 key pair fingerprints', () => {
+  it('RSA: MD5 then SHA-1 of the SPKI DER first (what AWS shows for imported RSA keys)', () => {
+    const pair = utils.generateKeyPairSync('rsa', { bits: 2048 });
+    const parsed = utils.parseKey(pair.public);
+    assert.ok(!(parsed instanceof Error) && !Array.isArray(parsed));
+    const der = createPublicKey(parsed.getPublicPEM()).export({ type: 'spki', format: 'der' });
+    const fps = keyFingerprints(parsePublicKey(pair.public));
+    assert.equal(fps[0], colonHex(createHash('md5').update(der).digest()));
+    assert.equal(fps[1], colonHex(createHash('sha1').update(der).digest()));
+  });
+
+  it('ED25519: includes the SHA-256 base64 form AWS uses and the OpenSSH MD5 of the blob', () => {
+    const pair = utils.generateKeyPairSync('ed25519');
+    const key = parsePublicKey(`${pair.public} comment here`);
+    const fps = keyFingerprints(key);
+    assert.ok(fps.includes(colonHex(createHash('md5').update(key.blob).digest())));
+    assert.ok(fps.includes(createHash('sha256').update(key.blob).digest('base64').replace(/=+$/, '')));
+    assert.equal(key.line.split(' ').length, 2, 'the comment is not imported');
+  });
+
+  it('rejects a malformed key line', () => {
+    assert.throws(() => parsePublicKey('ssh-rsa'), PublicKeyError);
+    assert.throws(() => parsePublicKey(`ssh-rsa ${Buffer.from('garbage').toString('base64')}`), PublicKeyError);
+  });
+});
