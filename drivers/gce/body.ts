@@ -1,0 +1,99 @@
+/**
+ * The instances.insert body for one create: everything the VM needs goes in
+ * this one call (labels, tags, startup script, SSH key), so there is never a
+ * window in which a VM exists untagged and unowned.
+ */
+import type { protos } from '@google-cloud/compute';
+import type { InstanceTags } from '../../src/cloud/types.js';
+import type { InstanceType } from '../../src/config/types.js';
+import { encodeTags, labelKey, labelValue, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
+import type { GceParams } from './params.js';
+
+export type GceInstanceRecord = protos.google.cloud.compute.v1.IInstance;
+
+export interface BodyInput {
+  params: GceParams;
+  zone: string;
+  name: string;
+  type: InstanceType;
+  imageId: string;
+  tags: InstanceTags;
+  initCommand: string;
+  publicKey: string;
+  /** The tag key playing the InstanceSetID role (`<TagKeyPrefix>InstanceSetID`), mirrored as a label. */
+  setTagKey: string;
+}
+
+/** `us-central1-a` -> `us-central1`. */
+export const regionOf = (zone: string): string => zone.replace(/-[^-]+$/, '');
+
+/** A bare image name is taken to be in our project; paths and URLs are used as given. */
+export function imagePath(project: string, imageId: string): string {
+  return imageId.includes('/') ? imageId : `projects/${project}/global/images/${imageId}`;
+}
+
+/** The labels of an instance with `tags`: just the InstanceSetID one (README.md, "Tags"). */
+export function labelsFor(tags: InstanceTags, setTagKey: string): Record<string, string> {
+  const v = tags[setTagKey];
+  return v === undefined ? {} : { [labelKey(setTagKey)]: labelValue(v) };
+}
+
+export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
+  const { params, zone, name, type } = input;
+  const diskType = `zones/${zone}/diskTypes/${params.DiskType}`;
+  const script = input.initCommand.startsWith('#!') ? input.initCommand : `#!/bin/sh\n${input.initCommand}\n`;
+  const items = [
+    { key: TAGS_METADATA_KEY, value: encodeTags(input.tags) },
+    { key: STARTUP_SCRIPT_KEY, value: script },
+  ];
+  const key = input.publicKey.trim();
+  if (key !== '') items.push({ key: SSH_KEYS_KEY, value: `${params.AdminUsername}:${key}` });
+
+  const disks: NonNullable<GceInstanceRecord['disks']> = [
+    {
+      boot: true,
+      autoDelete: true,
+      type: 'PERSISTENT',
+      initializeParams: {
+        sourceImage: imagePath(params.Project, input.imageId),
+        diskType,
+        ...(params.DiskSizeGB > 0 ? { diskSizeGb: String(params.DiskSizeGB) } : {}),
+      },
+    },
+  ];
+  if (type.AddedScratch > 0) {
+    disks.push({
+      boot: false,
+      // Scratch is per-VM: it must not outlive the VM (and keep costing money).
+      autoDelete: true,
+      type: 'PERSISTENT',
+      deviceName: 'scratch',
+      initializeParams: { diskType, diskSizeGb: String(Math.ceil(type.AddedScratch / 2 ** 30)) },
+    });
+  }
+
+  const nic: NonNullable<GceInstanceRecord['networkInterfaces']>[number] = {
+    // Workers are reached on their internal IP; an external one only widens the attack surface.
+    accessConfigs: params.ExternalIP ? [{ type: 'ONE_TO_ONE_NAT', name: 'External NAT' }] : [],
+  };
+  if (params.Network !== '') nic.network = params.Network.includes('/') ? params.Network : `global/networks/${params.Network}`;
+  else if (params.Subnetwork === '') nic.network = 'global/networks/default';
+  if (params.Subnetwork !== '') {
+    nic.subnetwork = params.Subnetwork.includes('/') ? params.Subnetwork : `regions/${regionOf(zone)}/subnetworks/${params.Subnetwork}`;
+  }
+
+  const body: GceInstanceRecord = {
+    name,
+    machineType: `zones/${zone}/machineTypes/${type.ProviderType}`,
+    labels: labelsFor(input.tags, input.setTagKey),
+    metadata: { items },
+    disks,
+    networkInterfaces: [nic],
+    scheduling: type.Preemptible
+      ? // SPOT VMs cannot restart on maintenance; DELETE (not STOP) so a preempted VM stops costing disk money and leaves the list.
+        { provisioningModel: 'SPOT', instanceTerminationAction: 'DELETE', automaticRestart: false, onHostMaintenance: 'TERMINATE' }
+      : { provisioningModel: 'STANDARD', automaticRestart: true, onHostMaintenance: 'MIGRATE' },
+  };
+  if (params.ServiceAccountEmail !== '') body.serviceAccounts = [{ email: params.ServiceAccountEmail, scopes: [...params.Scopes] }];
+  return body;
+}

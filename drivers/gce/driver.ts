@@ -1,0 +1,230 @@
+/**
+ * The gce InstanceSet: create (zone failover, one requestId per zone across
+ * our retries, waiting on the zone operation), list by the InstanceSetID
+ * label, and the retry/classification machinery its instances call through.
+ * @google-cloud/compute 6.x never retries, so idempotent calls are retried
+ * here on 5xx and network errors, with back-off on the injected clock.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { protos } from '@google-cloud/compute';
+import type { DriverContext, Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
+import type { Clock } from '../../src/clock/index.js';
+import type { InstanceType } from '../../src/config/types.js';
+import type { Logger } from '../../src/log.js';
+import { buildInstanceBody, type GceInstanceRecord } from './body.js';
+import type { GceClients } from './client.js';
+import { classify, GceOperationError, isTransient, isZoneCapacity, ThrottleBackoff } from './errors.js';
+import { GceInstance, type GceInstanceHost } from './instance.js';
+import { labelFilter } from './mapping.js';
+import type { GceParams } from './params.js';
+
+type Operation = protos.google.cloud.compute.v1.IOperation;
+
+/** Knobs for tests and embedders; the defaults are what production uses. */
+export interface GceDriverOptions {
+  clients: GceClients;
+  /** Attempts of an idempotent call on 5xx/network errors. Default 4. */
+  attempts?: number;
+  /** Wait before the first retry, doubling after each, at most 30 s. Default 500 ms. */
+  retryDelayMs?: number;
+  /** Pause between operations.wait calls that return before the operation is done. Default 1000 ms. */
+  operationPollMs?: number;
+  /** Give up waiting on an operation after this long. Default 10 minutes. */
+  operationTimeoutMs?: number;
+  /** Makes requestIds; default random UUIDs. */
+  newRequestId?: () => string;
+  /** Makes instance names; default `arvados-` and 16 random hex digits. */
+  newName?: () => string;
+}
+
+/** Statuses in which a VM is gone or going for good: never listed. */
+export const GONE_STATUSES: ReadonlySet<string> = new Set(['STOPPING', 'STOPPED', 'SUSPENDING', 'SUSPENDED', 'TERMINATED']);
+
+const MAX_RETRY_DELAY_MS = 30_000;
+
+/** An SDK LROperation (insert, delete, setMetadata) or a plain operation: the operation record. */
+export function operationOf(x: unknown): Operation {
+  const o = x as { latestResponse?: Operation } & Operation;
+  return o?.latestResponse ?? o ?? {};
+}
+
+export class GceInstanceSet implements InstanceSet, GceInstanceHost {
+  readonly clients: GceClients;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** `<TagKeyPrefix>InstanceSetID`: the tag mirrored as a label. */
+  readonly setTagKey: string;
+  private readonly instanceSetId: string;
+  private readonly attempts: number;
+  private readonly retryDelayMs: number;
+  private readonly operationPollMs: number;
+  private readonly operationTimeoutMs: number;
+  private readonly newRequestId: () => string;
+  private readonly newName: () => string;
+  private readonly createBackoff = new ThrottleBackoff();
+  private readonly listBackoff = new ThrottleBackoff();
+  private readonly otherBackoff = new ThrottleBackoff();
+  /** Per provider type, the zone index the last create succeeded in: the next create starts there. */
+  private readonly zoneStart = new Map<string, number>();
+
+  constructor(
+    readonly params: GceParams,
+    ctx: DriverContext,
+    opts: GceDriverOptions,
+  ) {
+    this.clients = opts.clients;
+    this.clock = ctx.clock;
+    this.logger = ctx.logger;
+    this.instanceSetId = ctx.instanceSetId;
+    this.setTagKey = `${ctx.cluster.Containers.CloudVMs.TagKeyPrefix}InstanceSetID`;
+    this.attempts = Math.max(1, opts.attempts ?? 4);
+    this.retryDelayMs = opts.retryDelayMs ?? 500;
+    this.operationPollMs = opts.operationPollMs ?? 1000;
+    this.operationTimeoutMs = opts.operationTimeoutMs ?? 10 * 60_000;
+    this.newRequestId = opts.newRequestId ?? randomUUID;
+    this.newName = opts.newName ?? (() => `arvados-${randomBytes(8).toString('hex')}`);
+  }
+
+  get project(): string {
+    return this.params.Project;
+  }
+
+  get remoteUser(): string {
+    return this.params.AdminUsername;
+  }
+
+  /** Runs an idempotent call, repeating it on 5xx/network errors; other errors are thrown as they are. */
+  async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let delay = this.retryDelayMs;
+    for (let n = 1; ; n++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (n >= this.attempts || !isTransient(err)) throw err;
+        this.logger.debug('retrying Compute API call', { Call: what, Attempt: n, error: err });
+        await this.clock.sleep(delay);
+        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  /** `retrying`, with failures classified (RateLimitError, QuotaError, ...). */
+  async call<T>(what: string, fn: () => Promise<T>, backoff: ThrottleBackoff = this.otherBackoff): Promise<T> {
+    try {
+      const out = await this.retrying(what, fn);
+      backoff.reset();
+      return out;
+    } catch (err) {
+      throw classify(err, { clock: this.clock, backoff, what });
+    }
+  }
+
+  /**
+   * Waits until `op` is DONE; throws GceOperationError when it finished with
+   * errors (how a create that was accepted, then failed, shows up).
+   */
+  async waitOperation(zone: string, op: Operation, what: string): Promise<Operation> {
+    const deadline = this.clock.now() + this.operationTimeoutMs;
+    let cur = op;
+    while (String(cur.status) !== 'DONE') {
+      const name = cur.name;
+      if (!name) throw new Error(`gce: ${what}: the API returned an operation without a name`);
+      if (this.clock.now() > deadline) throw new Error(`gce: ${what}: operation ${name} not done after ${this.operationTimeoutMs} ms`);
+      // wait blocks server-side for up to 2 minutes, and returns early when the operation is done.
+      const [next] = await this.retrying(`wait ${name}`, () => this.clients.operations.wait({ project: this.project, zone, operation: name }));
+      cur = next ?? {};
+      if (String(cur.status) !== 'DONE') await this.clock.sleep(this.operationPollMs);
+    }
+    const errors = cur.error?.errors ?? [];
+    if (errors.length > 0) {
+      const codes = errors.map((e) => e.code ?? '').filter((c) => c !== '');
+      const messages = errors.map((e) => e.message ?? '').join('; ');
+      throw new GceOperationError(`${what}: operation ${cur.name ?? ''} failed: ${codes.join(',')}: ${messages}`, codes);
+    }
+    return cur;
+  }
+
+  async fetch(zone: string, name: string): Promise<GceInstanceRecord> {
+    const [rec] = await this.call(`get ${name}`, () => this.clients.instances.get({ project: this.project, zone, instance: name }));
+    return rec;
+  }
+
+  async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {
+    const name = this.newName();
+    const zones = this.params.Zone;
+    const start = this.zoneStart.get(type.ProviderType) ?? 0;
+    for (let i = 0; ; i++) {
+      const index = (start + i) % zones.length;
+      const zone = zones[index];
+      try {
+        const rec = await this.createIn(zone, name, type, imageId, tags, initCommand, publicKey);
+        this.zoneStart.set(type.ProviderType, index);
+        this.createBackoff.reset();
+        this.logger.info('created instance', { Instance: name, InstanceType: type.Name, ProviderType: type.ProviderType, Zone: zone });
+        return new GceInstance(this, rec, zone, tags);
+      } catch (err) {
+        if (isZoneCapacity(err) && i < zones.length - 1) {
+          this.logger.warn('zone out of capacity, trying next zone', { Zone: zone, InstanceType: type.Name, error: err });
+          continue;
+        }
+        throw classify(err, { clock: this.clock, backoff: this.createBackoff, what: `insert ${type.ProviderType} in ${zone}`, providerType: type.ProviderType });
+      }
+    }
+  }
+
+  private async createIn(
+    zone: string,
+    name: string,
+    type: InstanceType,
+    imageId: string,
+    tags: InstanceTags,
+    initCommand: string,
+    publicKey: string,
+  ): Promise<GceInstanceRecord> {
+    const body = buildInstanceBody({ params: this.params, zone, name, type, imageId, tags, initCommand, publicKey, setTagKey: this.setTagKey });
+    // One requestId for every attempt in this zone: a retried insert GCE already carried out returns the same operation.
+    const requestId = this.newRequestId();
+    const what = `insert ${name} (${type.ProviderType}) in ${zone}`;
+    const [lro] = await this.retrying(what, () => this.clients.instances.insert({ project: this.project, zone, requestId, instanceResource: body }));
+    await this.waitOperation(zone, operationOf(lro), what);
+    try {
+      // For the internal IP, which only GCE knows.
+      const [rec] = await this.retrying(`get ${name}`, () => this.clients.instances.get({ project: this.project, zone, instance: name }));
+      return rec;
+    } catch (err) {
+      // The VM exists: report it without an address (the next list fills it in) rather than as a failure.
+      this.logger.warn('created instance but could not read it back', { Instance: name, error: err });
+      return { ...body, zone, status: 'PROVISIONING' };
+    }
+  }
+
+  async instances(tagFilter: InstanceTags): Promise<Instance[]> {
+    // Only our own InstanceSetID's label, unless the caller asks for another one's (tests do).
+    const setValue = tagFilter[this.setTagKey] ?? this.instanceSetId;
+    const filter = labelFilter(this.setTagKey, setValue);
+    const wanted = { ...tagFilter, [this.setTagKey]: setValue };
+    return this.call(
+      'aggregatedList',
+      async () => {
+        const out: GceInstance[] = [];
+        // The iterator follows nextPageToken across every page (and every zone).
+        for await (const [, scoped] of this.clients.instances.aggregatedListAsync({ project: this.project, filter }, { autoPaginate: false })) {
+          for (const rec of scoped.instances ?? []) {
+            if (!rec.name || GONE_STATUSES.has(String(rec.status))) continue;
+            const inst = new GceInstance(this, rec);
+            // The label is a hash for some values: the exact tags in metadata decide.
+            if (Object.entries(wanted).every(([k, v]) => inst.tags[k] === v)) out.push(inst);
+          }
+        }
+        return out;
+      },
+      this.listBackoff,
+    );
+  }
+
+  stop(): void {
+    // Closing is best-effort: nothing waits on it, and the VMs are left alone either way.
+    void this.clients.instances.close().catch(() => undefined);
+    void this.clients.operations.close().catch(() => undefined);
+  }
+}

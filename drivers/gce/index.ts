@@ -1,0 +1,44 @@
+/**
+ * The gce cloud driver (`Containers.CloudVMs.Driver: gce`), built on
+ * `@google-cloud/compute` 6.x. README.md beside this file lists its
+ * parameters and how tags map onto labels and metadata.
+ */
+import type { DriverFactory } from '../../src/cloud/types.js';
+import { GceInstanceSet } from './driver.js';
+import { parseGceParams } from './params.js';
+
+export const GCE_DRIVER_NAME = 'gce';
+
+/**
+ * Builds a gce instance set from DriverParameters (validated before the SDK
+ * is loaded, so a config error shows at once). Unknown parameter names are
+ * logged once as a warning.
+ */
+export const gceDriver: DriverFactory = async (raw, ctx) => {
+  const { params, unknown } = parseGceParams(raw);
+  if (unknown.length > 0) {
+    // Names only: an unknown parameter may be another driver's secret.
+    ctx.logger.warn('ignoring DriverParameters the gce driver does not use', { Parameters: unknown });
+  }
+  // Loaded here, not at the top: the SDK takes ~2 s to import.
+  const { buildClients } = await import('./client.js');
+  return new GceInstanceSet(params, ctx, { clients: await buildClients(params) });
+};
+
+export { buildInstanceBody, imagePath, labelsFor, regionOf, type GceInstanceRecord } from './body.js';
+export { type GceDriverOptions, GceInstanceSet, GONE_STATUSES } from './driver.js';
+export {
+  classify,
+  GceOperationError,
+  httpStatus,
+  isNotFound,
+  isPreconditionFailed,
+  isQuota,
+  isThrottle,
+  isTransient,
+  isZoneCapacity,
+  reasons,
+} from './errors.js';
+export { GceInstance } from './instance.js';
+export { decodeTags, encodeTags, labelFilter, labelKey, labelValue, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
+export { DEFAULT_GCE_PARAMS, type GceParams, GceParamsError, parseGceParams, type ParsedGceParams } from './params.js';

@@ -1,0 +1,129 @@
+/**
+ * One GCE VM as the dispatcher sees it: built from an insert+get or an
+ * aggregatedList record, with the calls that act on it. Its id is the
+ * instance name (unique in the project: we choose it, randomly), because
+ * every per-instance API call is addressed by zone and name.
+ */
+import type { protos } from '@google-cloud/compute';
+import { HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
+import type { Instance, InstanceTags } from '../../src/cloud/types.js';
+import type { Executor } from '../../src/ssh/executor.js';
+import { labelsFor, type GceInstanceRecord } from './body.js';
+import type { GceClients } from './client.js';
+import { isNotFound, isPreconditionFailed } from './errors.js';
+import { decodeTags, encodeTags, itemValue, shortName, TAGS_METADATA_KEY, withItem } from './mapping.js';
+
+type Operation = protos.google.cloud.compute.v1.IOperation;
+
+/** What an instance needs from its instance set. */
+export interface GceInstanceHost {
+  readonly project: string;
+  readonly remoteUser: string;
+  readonly setTagKey: string;
+  readonly clients: GceClients;
+  /** An idempotent call, retried on 5xx and classified. */
+  call<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  waitOperation(zone: string, op: Operation, what: string): Promise<Operation>;
+  fetch(zone: string, name: string): Promise<GceInstanceRecord>;
+}
+
+const opOf = (x: unknown): Operation => (x as { latestResponse?: Operation })?.latestResponse ?? (x as Operation) ?? {};
+
+export class GceInstance implements Instance {
+  readonly id: string;
+  readonly providerType: string;
+  readonly tags: InstanceTags;
+  readonly address: string;
+  readonly zone: string;
+  /** The record our last read or write was based on (fingerprints, other metadata items). */
+  private record: GceInstanceRecord;
+
+  constructor(
+    private readonly host: GceInstanceHost,
+    record: GceInstanceRecord,
+    zone?: string,
+    tags?: InstanceTags,
+  ) {
+    this.record = record;
+    this.id = record.name ?? '';
+    this.zone = zone ?? shortName(record.zone);
+    this.providerType = shortName(record.machineType);
+    // After a create, the caller's tags are authoritative even if the read-back failed.
+    this.tags = { ...(tags ?? decodeTags(itemValue(record.metadata?.items, TAGS_METADATA_KEY))) };
+    this.address = record.networkInterfaces?.[0]?.networkIP ?? '';
+  }
+
+  get remoteUser(): string {
+    return this.host.remoteUser;
+  }
+
+  /**
+   * Replaces the `arvados-tags` metadata item (other items, like the startup
+   * script and SSH keys, stay), with the fingerprint of our last read; when
+   * that is stale (412) re-reads once and tries again. Updates the
+   * InstanceSetID label too if it changed.
+   */
+  async setTags(tags: InstanceTags): Promise<void> {
+    const what = `setMetadata ${this.id}`;
+    let rec = this.record;
+    for (let attempt = 0; ; attempt++) {
+      if (rec.metadata?.fingerprint == null) rec = await this.host.fetch(this.zone, this.id);
+      const metadataResource = { fingerprint: rec.metadata?.fingerprint, items: withItem(rec.metadata?.items ?? [], TAGS_METADATA_KEY, encodeTags(tags)) };
+      try {
+        const [lro] = await this.host.call(what, () =>
+          this.host.clients.instances.setMetadata({ project: this.host.project, zone: this.zone, instance: this.id, metadataResource }),
+        );
+        await this.host.waitOperation(this.zone, opOf(lro), what);
+        // The fingerprint changed: the next setTags must read it again.
+        this.record = { ...rec, metadata: { items: metadataResource.items } };
+        break;
+      } catch (err) {
+        if (attempt === 0 && isPreconditionFailed(err)) {
+          rec = await this.host.fetch(this.zone, this.id);
+          continue;
+        }
+        throw err;
+      }
+    }
+    await this.updateLabels(tags);
+    for (const k of Object.keys(this.tags)) delete this.tags[k];
+    Object.assign(this.tags, tags);
+  }
+
+  private async updateLabels(tags: InstanceTags): Promise<void> {
+    const want = labelsFor(tags, this.host.setTagKey);
+    const have = this.record.labels ?? {};
+    const key = Object.keys(labelsFor({ [this.host.setTagKey]: '' }, this.host.setTagKey))[0];
+    if ((want[key] ?? undefined) === (have[key] ?? undefined)) return;
+    const rec = await this.host.fetch(this.zone, this.id);
+    const labels: Record<string, string> = { ...(rec.labels ?? {}) };
+    delete labels[key];
+    Object.assign(labels, want);
+    const what = `setLabels ${this.id}`;
+    const [lro] = await this.host.call(what, () =>
+      this.host.clients.instances.setLabels({
+        project: this.host.project,
+        zone: this.zone,
+        instance: this.id,
+        instancesSetLabelsRequestResource: { labelFingerprint: rec.labelFingerprint, labels },
+      }),
+    );
+    await this.host.waitOperation(this.zone, opOf(lro), what);
+    this.record = { ...this.record, labels };
+  }
+
+  /** Starts deletion and returns; a VM already gone (404) is what we wanted. */
+  async destroy(): Promise<void> {
+    try {
+      await this.host.call(`delete ${this.id}`, () => this.host.clients.instances.delete({ project: this.host.project, zone: this.zone, instance: this.id }));
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+  }
+
+  /** Host keys could come from guest attributes, but images need an agent for that: use the InstanceSecret check. */
+  async verifyHostKey(_key: Buffer, _executor: Executor): Promise<void> {
+    throw new HostKeyVerificationNotImplemented();
+  }
+}

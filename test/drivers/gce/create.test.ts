@@ -1,0 +1,140 @@
+/**
+ * The gce driver's create against the local Compute endpoint: error classes
+ * (sync and async), zone failover, our own retries with one requestId, and
+ * what the insert body asks for.
+ */
+import assert from 'node:assert/strict';
+import { asCapacityError, isCapacityError, isQuotaError, isRateLimitError } from '../../../src/cloud/errors.js';
+import type { FakeGCE } from '../../fixtures/gce/server.js';
+import type { GceInstanceSet } from '../../../drivers/gce/index.js';
+import { createArgs, DISPATCH_KEY, fakeParams, IMAGE, makeDriver, N2, SCRATCH, SPOT, startFake, ZONES } from './helpers.js';
+
+describe('gce driver: create', function () {
+  this.timeout(20_000);
+  let fake: FakeGCE;
+  let driver: GceInstanceSet;
+  let setId: string;
+
+  beforeEach(async () => {
+    fake = await startFake();
+    const h = await makeDriver(fake);
+    driver = h.driver;
+    setId = h.ctx.instanceSetId;
+  });
+  afterEach(async () => {
+    driver.stop();
+    await fake.stop();
+  });
+
+  const create = (type = N2) => {
+    const { tags, init } = createArgs(setId, type.Name);
+    return driver.create(type, IMAGE, tags, init, DISPATCH_KEY.public);
+  };
+  const failure = (p: Promise<unknown>) => p.then(() => assert.fail('create should have failed'), (e: unknown) => e);
+  const inserts = () => fake.calls().filter((c) => c.kind === 'insert');
+  const live = () => fake.instances().filter((i) => !i.deleted);
+
+  it('HTTP 429 is a RateLimitError, not retried', async () => {
+    fake.failNext('insert', { httpStatus: 429, reason: 'rateLimitExceeded' });
+    const err = await failure(create());
+    assert.ok(isRateLimitError(err), String(err));
+    assert.equal(inserts().length, 1);
+  });
+
+  it('403 quotaExceeded (synchronous) is a QuotaError', async () => {
+    fake.failNext('insert', { httpStatus: 403, reason: 'quotaExceeded', message: "Quota 'CPUS' exceeded." });
+    const err = await failure(create());
+    assert.ok(isQuotaError(err) && !isCapacityError(err), String(err));
+  });
+
+  it('an asynchronous QUOTA_EXCEEDED is a QuotaError, and no instance is left', async () => {
+    fake.failNext('insert', { asyncError: 'QUOTA_EXCEEDED' });
+    const err = await failure(create());
+    assert.ok(isQuotaError(err), String(err));
+    assert.equal(live().length, 0);
+  });
+
+  it('an asynchronous failure of another kind is reported, unclassified', async () => {
+    fake.failNext('insert', { asyncError: 'RESOURCE_NOT_FOUND' });
+    const err = await failure(create());
+    assert.ok(!isQuotaError(err) && !isCapacityError(err) && !isRateLimitError(err));
+    assert.match(String(err), /RESOURCE_NOT_FOUND/);
+  });
+
+  it('a zone out of capacity makes it try the next zone', async () => {
+    fake.failZone(ZONES[0], 'ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS');
+    const inst = await create();
+    assert.deepEqual(inserts().map((c) => c.path.split('/')[6]), ZONES);
+    assert.equal(live().length, 1);
+    assert.equal(live()[0].zone, ZONES[1]);
+    assert.equal(inst.id, live()[0].name);
+    // Different request, different requestId.
+    const ids = inserts().map((c) => c.query.requestId);
+    assert.notEqual(ids[0], ids[1]);
+  });
+
+  it('every zone out of capacity is a CapacityError for the type', async () => {
+    for (const z of ZONES) fake.failZone(z, 'ZONE_RESOURCE_POOL_EXHAUSTED');
+    const err = await failure(create());
+    assert.equal(asCapacityError(err)?.instanceType, N2.ProviderType, String(err));
+    assert.equal(inserts().length, ZONES.length);
+  });
+
+  it('retries a 503 with the same requestId, ending with one instance', async () => {
+    fake.failNext('insert', { httpStatus: 503, reason: 'backendError' });
+    const inst = await create();
+    const calls = inserts();
+    assert.equal(calls.length, 2);
+    assert.ok(calls[0].query.requestId);
+    assert.equal(calls[1].query.requestId, calls[0].query.requestId);
+    assert.equal(live().length, 1);
+    assert.equal(inst.id, live()[0].name);
+  });
+
+  it('retries a 503 on the operation wait', async () => {
+    fake.failNext('operation', { httpStatus: 503, reason: 'backendError' });
+    const inst = await create();
+    assert.ok(inst.id);
+  });
+
+  it('asks for SPOT with DELETE for preemptible types', async () => {
+    await create(SPOT);
+    const body = inserts()[0].body as { scheduling: Record<string, unknown> };
+    assert.equal(body.scheduling.provisioningModel, 'SPOT');
+    assert.equal(body.scheduling.instanceTerminationAction, 'DELETE');
+    assert.equal(live()[0].scheduling.provisioningModel, 'SPOT');
+  });
+
+  it('adds an auto-deleted scratch disk for AddedScratch', async () => {
+    await create(SCRATCH);
+    const disks = live()[0].disks;
+    assert.equal(disks.length, 2);
+    const scratch = disks.find((d) => !d.boot)!;
+    assert.equal(scratch.autoDelete, true);
+    assert.equal(scratch.diskSizeGb, String(Math.ceil(SCRATCH.AddedScratch / 2 ** 30)));
+    assert.equal(scratch.type, 'pd-balanced');
+  });
+
+  it('puts the init script, ssh key and tags in metadata and the InstanceSetID label, without an external IP', async () => {
+    const inst = await create();
+    const vm = live()[0];
+    assert.match(vm.metadata['startup-script'], /^#!\/bin\/sh\n/);
+    assert.equal(vm.metadata['ssh-keys'], `crunch:${DISPATCH_KEY.public.trim()}`);
+    assert.deepEqual(JSON.parse(vm.metadata['arvados-tags']), inst.tags);
+    assert.equal(Object.keys(vm.labels).length, 1);
+    assert.ok(!vm.networkInterfaces[0].accessConfigs?.length, 'no external IP');
+    assert.equal(inst.address, vm.networkInterfaces[0].networkIP);
+    assert.equal(inst.remoteUser, 'crunch');
+    assert.equal(inst.providerType, N2.ProviderType);
+  });
+
+  it('ExternalIP: true asks for one; AdminUsername is the ssh-keys user', async () => {
+    driver.stop();
+    driver = (await makeDriver(fake, { params: fakeParams(fake, { ExternalIP: true, AdminUsername: 'arvados' }) })).driver;
+    const inst = await create();
+    const vm = live()[0];
+    assert.equal(vm.networkInterfaces[0].accessConfigs?.length, 1);
+    assert.match(vm.metadata['ssh-keys'], /^arvados:/);
+    assert.equal(inst.remoteUser, 'arvados');
+  });
+});

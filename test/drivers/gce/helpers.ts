@@ -1,0 +1,74 @@
+/**
+ * Shared fixtures for the gce driver's tests: the local Compute endpoint,
+ * instance types, and a driver pointed at it with the real client.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DriverContext, InstanceTags } from '../../../src/cloud/types.js';
+import { type Clock, systemClock } from '../../../src/clock/index.js';
+import type { Cluster, InstanceType } from '../../../src/config/types.js';
+import { createLogger, LineCollector } from '../../../src/log.js';
+import { initCommandForSecret } from '../../../src/worker/runner.js';
+import { buildClients } from '../../../drivers/gce/client.js';
+import { type GceDriverOptions, GceInstanceSet, parseGceParams } from '../../../drivers/gce/index.js';
+import { FakeGCE } from '../../fixtures/gce/server.js';
+import { DISPATCH_KEY, instanceType, makeCluster } from '../lame/helpers.js';
+
+export { DISPATCH_KEY };
+
+export const PROJECT = 'arvados-test';
+export const ZONES = ['us-central1-a', 'us-central1-b'];
+export const N2 = instanceType('n2standard2', 'n2-standard-2');
+export const E2 = instanceType('e2medium', 'e2-medium');
+export const SPOT: InstanceType = { ...instanceType('n2standard2.preemptible', 'n2-standard-2'), Preemptible: true, Price: 0.03 };
+export const SCRATCH: InstanceType = { ...instanceType('n2scratch', 'n2-standard-4'), AddedScratch: 50 * 2 ** 30 + 1, Scratch: 60 * 2 ** 30 };
+export const IMAGE = 'projects/debian-cloud/global/images/family/debian-12';
+
+export function gceCluster(types: InstanceType[] = [N2, E2, SPOT, SCRATCH]): Cluster {
+  const cluster = makeCluster();
+  cluster.InstanceTypes = Object.fromEntries(types.map((t) => [t.Name, t]));
+  cluster.Containers.CloudVMs.Driver = 'gce';
+  return cluster;
+}
+
+export async function startFake(opts: ConstructorParameters<typeof FakeGCE>[0] = {}): Promise<FakeGCE> {
+  const fake = new FakeGCE(opts);
+  await fake.start();
+  return fake;
+}
+
+export function fakeParams(fake: FakeGCE, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { Project: PROJECT, Zone: ZONES, Endpoint: fake.url, ...extra };
+}
+
+export interface DriverHarness {
+  driver: GceInstanceSet;
+  ctx: DriverContext;
+  logs: LineCollector;
+}
+
+export async function makeDriver(
+  fake: FakeGCE,
+  opts: { params?: Record<string, unknown>; options?: Partial<GceDriverOptions>; clock?: Clock; cluster?: Cluster } = {},
+): Promise<DriverHarness> {
+  const logs = new LineCollector();
+  const ctx: DriverContext = {
+    instanceSetId: `gce-test-${randomBytes(4).toString('hex')}`,
+    cluster: opts.cluster ?? gceCluster(),
+    logger: createLogger({ stream: logs, level: 'debug' }),
+    clock: opts.clock ?? systemClock,
+  };
+  const { params } = parseGceParams(opts.params ?? fakeParams(fake));
+  const clients = await buildClients(params);
+  // Short waits keep the tests fast; the attempt count is the production one.
+  const driver = new GceInstanceSet(params, ctx, { clients, retryDelayMs: 5, operationPollMs: 5, ...opts.options });
+  return { driver, ctx, logs };
+}
+
+/** Tags and init command as the pool gives them to create. */
+export function createArgs(instanceSetId: string, typeName = N2.Name): { tags: InstanceTags; init: string } {
+  const secret = randomBytes(20).toString('hex');
+  return {
+    tags: { ArvadosInstanceSetID: instanceSetId, ArvadosInstanceType: typeName, ArvadosIdleBehavior: 'run', ArvadosInstanceSecret: secret },
+    init: initCommandForSecret(secret),
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The gce driver's list, tags and destroy against the local Compute
+ * endpoint: paging, the label/metadata mapping round trip, statuses that
+ * are left out, the metadata fingerprint, retries of idempotent calls.
+ */
+import assert from 'node:assert/strict';
+import type { FakeGCE } from '../../fixtures/gce/server.js';
+import type { GceInstanceSet } from '../../../drivers/gce/index.js';
+import { labelKey, labelValue } from '../../../drivers/gce/mapping.js';
+import { createArgs, DISPATCH_KEY, IMAGE, makeDriver, N2, startFake } from './helpers.js';
+
+describe('gce driver: list, tags, destroy', function () {
+  this.timeout(20_000);
+  let fake: FakeGCE;
+  let driver: GceInstanceSet;
+  let setId: string;
+
+  beforeEach(async () => {
+    fake = await startFake({ pageSize: 2 });
+    const h = await makeDriver(fake);
+    driver = h.driver;
+    setId = h.ctx.instanceSetId;
+  });
+  afterEach(async () => {
+    driver.stop();
+    await fake.stop();
+  });
+
+  const create = (tags = createArgs(setId).tags) => driver.create(N2, IMAGE, tags, createArgs(setId).init, DISPATCH_KEY.public);
+  const lists = () => fake.calls().filter((c) => c.kind === 'aggregatedList');
+
+  it('follows every page (5 instances, pages of 2)', async () => {
+    const made = await Promise.all(Array.from({ length: 5 }, () => create()));
+    const before = lists().length;
+    const listed = await driver.instances({ ArvadosInstanceSetID: setId });
+    assert.deepEqual([...new Set(listed.map((i) => i.id))].sort(), made.map((i) => i.id).sort());
+    assert.ok(lists().length - before >= 3, `expected at least 3 pages, got ${lists().length - before}`);
+    assert.ok(lists().every((c) => c.query.filter === `labels.${labelKey('ArvadosInstanceSetID')} = "${labelValue(setId)}"`));
+    for (const i of listed) {
+      assert.equal(i.providerType, N2.ProviderType);
+      assert.match(i.address, /^\d+\.\d+\.\d+\.\d+$/);
+      assert.equal(i.remoteUser, 'crunch');
+    }
+  });
+
+  it('round-trips tags with mixed-case keys and dots in values, and a set id that needs a hashed label', async () => {
+    const oddSet = 'Cluster.Z9.SetID';
+    const tags = { ArvadosInstanceSetID: oddSet, ArvadosInstanceType: 'n2.Standard.2', 'Team.Name': 'Genomics Core', ResourceTagX: 'A.b.C' };
+    const inst = await create(tags);
+    const other = await create({ ...tags, ArvadosInstanceSetID: 'cluster.z9.setid' });
+    const vm = fake.instances().find((i) => i.name === inst.id)!;
+    for (const [k, v] of Object.entries(vm.labels)) {
+      assert.match(k, /^[a-z][a-z0-9_-]{0,62}$/);
+      assert.match(v, /^[a-z0-9_-]{0,63}$/);
+    }
+    const listed = await driver.instances({ ArvadosInstanceSetID: oddSet });
+    assert.deepEqual(listed.map((i) => i.id), [inst.id]);
+    assert.deepEqual(listed[0].tags, tags);
+    assert.deepEqual((await driver.instances({ ArvadosInstanceSetID: 'cluster.z9.setid' })).map((i) => i.id), [other.id]);
+  });
+
+  it('leaves out STOPPING, SUSPENDED and TERMINATED instances', async () => {
+    const [a, b, c, d] = await Promise.all([create(), create(), create(), create()]);
+    fake.setStatus(b.id, 'STOPPING');
+    fake.setStatus(c.id, 'SUSPENDED');
+    fake.setStatus(d.id, 'TERMINATED');
+    assert.deepEqual((await driver.instances({ ArvadosInstanceSetID: setId })).map((i) => i.id), [a.id]);
+  });
+
+  it('retries a list that fails with 503', async () => {
+    const inst = await create();
+    fake.failNext('aggregatedList', { httpStatus: 503, reason: 'backendError' });
+    assert.deepEqual((await driver.instances({ ArvadosInstanceSetID: setId })).map((i) => i.id), [inst.id]);
+  });
+
+  it('a throttled list is a RateLimitError', async () => {
+    fake.failNext('aggregatedList', { httpStatus: 403, reason: 'userRateLimitExceeded' });
+    await assert.rejects(driver.instances({ ArvadosInstanceSetID: setId }), { name: 'RateLimitError' });
+  });
+
+  it('setTags keeps the startup script and ssh key, and re-reads once on a stale fingerprint (412)', async () => {
+    const inst = await create();
+    const [listed] = await driver.instances({ ArvadosInstanceSetID: setId });
+    await listed.setTags({ ...inst.tags, ArvadosIdleBehavior: 'hold' });
+    // `inst` still holds the fingerprint from before: the first setMetadata gets 412.
+    const next = { ArvadosInstanceSetID: setId, ArvadosInstanceType: N2.Name, ArvadosIdleBehavior: 'drain' };
+    await inst.setTags(next);
+    const vm = fake.instances().find((i) => i.name === inst.id)!;
+    assert.deepEqual(JSON.parse(vm.metadata['arvados-tags']), next);
+    assert.ok(vm.metadata['startup-script'] && vm.metadata['ssh-keys']);
+    assert.equal(fake.calls().filter((c) => c.kind === 'setMetadata').length, 3);
+    assert.deepEqual(inst.tags, next);
+    const [again] = await driver.instances({ ArvadosInstanceSetID: setId });
+    assert.deepEqual(again.tags, next);
+  });
+
+  it('setTags that changes the InstanceSetID moves the label too', async () => {
+    const inst = await create();
+    await inst.setTags({ ...inst.tags, ArvadosInstanceSetID: 'Other.Set' });
+    assert.deepEqual(await driver.instances({ ArvadosInstanceSetID: setId }), []);
+    assert.deepEqual((await driver.instances({ ArvadosInstanceSetID: 'Other.Set' })).map((i) => i.id), [inst.id]);
+  });
+
+  it('destroy retries a 503, and destroying a gone instance is not an error', async () => {
+    const inst = await create();
+    fake.failNext('delete', { httpStatus: 503, reason: 'backendError' });
+    await inst.destroy();
+    assert.equal(fake.calls().filter((c) => c.kind === 'delete').length, 2);
+    await inst.destroy();
+  });
+});

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { DEFAULT_GCE_PARAMS, GceParamsError, parseGceParams } from '../../../drivers/gce/params.js';
+import { gceDriver } from '../../../drivers/gce/index.js';
+import { createLogger, LineCollector } from '../../../src/log.js';
+import { makeContext } from '../lame/helpers.js';
+
+const base = { Project: 'p', Zone: 'us-central1-a' };
+
+describe('gce DriverParameters', () => {
+  it('fills in defaults', () => {
+    const { params, unknown } = parseGceParams(base);
+    assert.deepEqual(unknown, []);
+    assert.deepEqual(params.Zone, ['us-central1-a']);
+    assert.equal(params.AdminUsername, 'crunch');
+    assert.equal(params.DiskType, DEFAULT_GCE_PARAMS.DiskType);
+    assert.equal(params.ExternalIP, false);
+    assert.equal(params.CredentialsFile, '');
+  });
+
+  it('takes a zone list as a YAML list or a comma-separated string', () => {
+    assert.deepEqual(parseGceParams({ ...base, Zone: ['us-east1-b', 'us-east1-c'] }).params.Zone, ['us-east1-b', 'us-east1-c']);
+    assert.deepEqual(parseGceParams({ ...base, Zone: 'us-east1-b, us-east1-c' }).params.Zone, ['us-east1-b', 'us-east1-c']);
+  });
+
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['Project', { Zone: 'us-central1-a' }],
+    ['Zone', { Project: 'p' }],
+    ['Zone', { ...base, Zone: 'Not A Zone' }],
+    ['AdminUsername', { ...base, AdminUsername: 'Root User' }],
+    ['DiskSizeGB', { ...base, DiskSizeGB: -5 }],
+    ['DiskSizeGB', { ...base, DiskSizeGB: 'ten' }],
+    ['ExternalIP', { ...base, ExternalIP: 'yes' }],
+    ['Endpoint', { ...base, Endpoint: 'ftp://x' }],
+    ['Scopes', { ...base, Scopes: 7 }],
+    ['DiskType', { ...base, DiskType: '' }],
+  ];
+  for (const [name, raw] of bad) {
+    it(`names ${name} when it is bad (${JSON.stringify(raw[name] ?? 'missing')})`, () => {
+      assert.throws(() => parseGceParams(raw), (err: unknown) => err instanceof GceParamsError && err.message.startsWith(`DriverParameters.${name}:`));
+    });
+  }
+
+  it('collects unknown names, and the factory warns once naming them (not their values)', async () => {
+    assert.deepEqual(parseGceParams({ ...base, ClientSecret: 's3cret', AccessKeyID: 'x' }).unknown, ['AccessKeyID', 'ClientSecret']);
+    const logs = new LineCollector();
+    const ctx = { ...makeContext(), logger: createLogger({ stream: logs, level: 'debug' }) };
+    const set = await gceDriver({ ...base, Endpoint: 'http://127.0.0.1:9', ClientSecret: 's3cret' }, ctx);
+    set.stop();
+    const warnings = logs.lines.filter((l) => l.includes('does not use'));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /ClientSecret/);
+    assert.doesNotMatch(logs.lines.join('\n'), /s3cret/);
+  });
+
+  it('the factory rejects bad parameters before loading the SDK', async () => {
+    await assert.rejects(Promise.resolve().then(() => gceDriver({ Zone: 'us-central1-a' }, makeContext())), /DriverParameters\.Project/);
+  });
+});
