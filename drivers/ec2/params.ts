@@ -6,7 +6,7 @@
  * mixes the Azure driver's parameters into the same mapping, and a config
  * copied from it must still start.
  */
-import { parseDuration } from '../../src/config/units.js';
+import { duration, httpURL, nonEmpty, nonNegativeNumber, type ParamParser, parseDriverParams, str, username } from '../../src/cloud/params.js';
 
 /** Validated parameters, every field present. */
 export interface Ec2Params {
@@ -69,15 +69,8 @@ export class Ec2ParamsError extends Error {
   override name = 'Ec2ParamsError';
 }
 
-type Parser<T> = (value: unknown) => T;
-
-const str: Parser<string> = (v) => {
-  if (typeof v !== 'string') throw new Error(`expected a string, got ${JSON.stringify(v)}`);
-  return v.trim();
-};
-
 /** `sg-1` / `[sg-1, sg-2]` / `{sg-1: {}, sg-2: {}}` (the reference's StringSet form). */
-const idSet: Parser<string[]> = (v) => {
+const idSet: ParamParser<string[]> = (v) => {
   let ids: unknown[];
   if (typeof v === 'string') ids = v === '' ? [] : [v];
   else if (Array.isArray(v)) ids = v;
@@ -89,32 +82,8 @@ const idSet: Parser<string[]> = (v) => {
   return [...new Set((ids as string[]).map((id) => id.trim()))];
 };
 
-const username: Parser<string> = (v) => {
-  if (typeof v !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(v)) throw new Error(`expected a user name, got ${JSON.stringify(v)}`);
-  return v;
-};
-
-const nonEmpty: Parser<string> = (v) => {
-  const s = str(v);
-  if (s === '') throw new Error('must not be empty');
-  return s;
-};
-
-const price: Parser<number> = (v) => {
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new Error(`expected a non-negative number, got ${JSON.stringify(v)}`);
-  return n;
-};
-
-const duration: Parser<number> = (v) => {
-  if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`expected a duration like "24h", got ${JSON.stringify(v)}`);
-  const ms = parseDuration(typeof v === 'string' ? v.trim() : v);
-  if (ms < 0) throw new Error(`expected a non-negative duration, got ${JSON.stringify(v)}`);
-  return ms;
-};
-
 /** Merged over the defaults, as the reference's config loader merges maps; keys are matched lowercase. */
-const quotaGroups: Parser<Record<string, string>> = (v) => {
+const quotaGroups: ParamParser<Record<string, string>> = (v) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a mapping of instance family to quota group');
   const out: Record<string, string> = { ...DEFAULT_QUOTA_GROUPS };
   for (const [family, group] of Object.entries(v)) {
@@ -124,20 +93,7 @@ const quotaGroups: Parser<Record<string, string>> = (v) => {
   return out;
 };
 
-const endpoint: Parser<string> = (v) => {
-  const s = str(v);
-  if (s === '') return s;
-  let url: URL;
-  try {
-    url = new URL(s);
-  } catch {
-    throw new Error(`expected a URL like "https://ec2.us-east-1.amazonaws.com", got ${JSON.stringify(v)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`expected an http(s) URL, got ${JSON.stringify(v)}`);
-  return s;
-};
-
-const PARSERS: { [K in keyof Ec2Params]: Parser<Ec2Params[K]> } = {
+const PARSERS: { [K in keyof Ec2Params]: ParamParser<Ec2Params[K]> } = {
   AccessKeyID: str,
   SecretAccessKey: str,
   Region: nonEmpty,
@@ -145,11 +101,11 @@ const PARSERS: { [K in keyof Ec2Params]: Parser<Ec2Params[K]> } = {
   SubnetID: idSet,
   AdminUsername: username,
   EBSVolumeType: nonEmpty,
-  EBSPrice: price,
+  EBSPrice: nonNegativeNumber,
   IAMInstanceProfile: str,
   SpotPriceUpdateInterval: duration,
   InstanceTypeQuotaGroups: quotaGroups,
-  Endpoint: endpoint,
+  Endpoint: httpURL('https://ec2.us-east-1.amazonaws.com'),
 };
 
 /** The parsed parameters and the names this driver ignored. */
@@ -165,28 +121,12 @@ export interface ParsedEc2Params {
  * `DriverParameters.<Name>`. Null values count as absent.
  */
 export function parseEc2Params(raw: Record<string, unknown> | undefined | null): ParsedEc2Params {
-  const values = raw ?? {};
-  if (typeof values !== 'object' || Array.isArray(values)) throw new Ec2ParamsError('DriverParameters: expected a mapping');
-  const out: Ec2Params = { ...DEFAULT_EC2_PARAMS, InstanceTypeQuotaGroups: { ...DEFAULT_QUOTA_GROUPS } };
-  const unknown: string[] = [];
-  for (const [key, value] of Object.entries(values)) {
-    if (!Object.hasOwn(PARSERS, key)) {
-      unknown.push(key);
-      continue;
-    }
-    if (value === undefined || value === null) continue;
-    const k = key as keyof Ec2Params;
-    try {
-      (out as unknown as Record<string, unknown>)[k] = PARSERS[k](value);
-    } catch (err) {
-      throw new Ec2ParamsError(`DriverParameters.${key}: ${(err as Error).message}`);
-    }
-  }
+  const { params: out, unknown } = parseDriverParams(raw, PARSERS, DEFAULT_EC2_PARAMS, (m) => new Ec2ParamsError(m));
   if (out.Region === '') throw new Ec2ParamsError('DriverParameters.Region: required (e.g. "us-east-1")');
   // One without the other is a half-pasted credential, not a request for the default chain.
   if ((out.AccessKeyID === '') !== (out.SecretAccessKey === '')) {
     const missing = out.AccessKeyID === '' ? 'AccessKeyID' : 'SecretAccessKey';
     throw new Ec2ParamsError(`DriverParameters.${missing}: required when ${missing === 'AccessKeyID' ? 'SecretAccessKey' : 'AccessKeyID'} is set (leave both empty to use the default credential chain)`);
   }
-  return { params: out, unknown: unknown.sort() };
+  return { params: out, unknown };
 }

@@ -5,6 +5,8 @@
  * because our config loader passes the mapping through as written.
  */
 
+import { bool, httpURL, nonEmpty, type ParamParser, parseDriverParams, str, username } from '../../src/cloud/params.js';
+
 /** Validated parameters, every field present. */
 export interface GceParams {
   Project: string;
@@ -54,15 +56,8 @@ export class GceParamsError extends Error {
   override name = 'GceParamsError';
 }
 
-type Parser<T> = (value: unknown) => T;
-
-const str: Parser<string> = (v) => {
-  if (typeof v !== 'string') throw new Error(`expected a string, got ${JSON.stringify(v)}`);
-  return v.trim();
-};
-
 /** `a`, `a,b`, `[a, b]`. */
-const list: Parser<string[]> = (v) => {
+const list: ParamParser<string[]> = (v) => {
   let items: unknown[];
   if (typeof v === 'string') items = v.split(',');
   else if (Array.isArray(v)) items = v;
@@ -71,49 +66,19 @@ const list: Parser<string[]> = (v) => {
   return [...new Set((items as string[]).map((i) => i.trim()).filter((i) => i !== ''))];
 };
 
-const zones: Parser<string[]> = (v) => {
+const zones: ParamParser<string[]> = (v) => {
   const out = list(v);
   for (const z of out) if (!/^[a-z]+-[a-z0-9]+-[a-z0-9]+$/.test(z)) throw new Error(`expected a zone name like "us-central1-a", got ${JSON.stringify(z)}`);
   return out;
 };
 
-const username: Parser<string> = (v) => {
-  if (typeof v !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(v)) throw new Error(`expected a user name, got ${JSON.stringify(v)}`);
-  return v;
-};
-
-const nonEmpty: Parser<string> = (v) => {
-  const s = str(v);
-  if (s === '') throw new Error('must not be empty');
-  return s;
-};
-
-const sizeGB: Parser<number> = (v) => {
+const sizeGB: ParamParser<number> = (v) => {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error(`expected a whole number of GB, got ${JSON.stringify(v)}`);
   return n;
 };
 
-const bool: Parser<boolean> = (v) => {
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 'false') return v === 'true';
-  throw new Error(`expected true or false, got ${JSON.stringify(v)}`);
-};
-
-const endpoint: Parser<string> = (v) => {
-  const s = str(v);
-  if (s === '') return s;
-  let url: URL;
-  try {
-    url = new URL(s);
-  } catch {
-    throw new Error(`expected a URL like "http://127.0.0.1:8080", got ${JSON.stringify(v)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`expected an http(s) URL, got ${JSON.stringify(v)}`);
-  return s;
-};
-
-const PARSERS: { [K in keyof GceParams]: Parser<GceParams[K]> } = {
+const PARSERS: { [K in keyof GceParams]: ParamParser<GceParams[K]> } = {
   Project: nonEmpty,
   Zone: zones,
   Network: str,
@@ -125,7 +90,7 @@ const PARSERS: { [K in keyof GceParams]: Parser<GceParams[K]> } = {
   DiskType: nonEmpty,
   DiskSizeGB: sizeGB,
   ExternalIP: bool,
-  Endpoint: endpoint,
+  Endpoint: httpURL('http://127.0.0.1:8080'),
 };
 
 export interface ParsedGceParams {
@@ -139,24 +104,8 @@ export interface ParsedGceParams {
  * bad parameter as `DriverParameters.<Name>`. Null values count as absent.
  */
 export function parseGceParams(raw: Record<string, unknown> | undefined | null): ParsedGceParams {
-  const values = raw ?? {};
-  if (typeof values !== 'object' || Array.isArray(values)) throw new GceParamsError('DriverParameters: expected a mapping');
-  const out: GceParams = { ...DEFAULT_GCE_PARAMS, Scopes: [...DEFAULT_VM_SCOPES] };
-  const unknown: string[] = [];
-  for (const [key, value] of Object.entries(values)) {
-    if (!Object.hasOwn(PARSERS, key)) {
-      unknown.push(key);
-      continue;
-    }
-    if (value === undefined || value === null) continue;
-    const k = key as keyof GceParams;
-    try {
-      (out as unknown as Record<string, unknown>)[k] = PARSERS[k](value);
-    } catch (err) {
-      throw new GceParamsError(`DriverParameters.${key}: ${(err as Error).message}`);
-    }
-  }
+  const { params: out, unknown } = parseDriverParams(raw, PARSERS, DEFAULT_GCE_PARAMS, (m) => new GceParamsError(m));
   if (out.Project === '') throw new GceParamsError('DriverParameters.Project: required (the Google Cloud project id)');
   if (out.Zone.length === 0) throw new GceParamsError('DriverParameters.Zone: required (a zone like "us-central1-a", or a list of them)');
-  return { params: out, unknown: unknown.sort() };
+  return { params: out, unknown };
 }

@@ -1,0 +1,103 @@
+/**
+ * The toolkit cloud drivers read their `DriverParameters` with: small value
+ * parsers that say what they expected, and one function that applies a
+ * table of them over the defaults, names the bad parameter in its error,
+ * and collects the names it does not know (the reference's defaults file
+ * mixes several drivers' parameters into one mapping, so a driver warns
+ * about those instead of refusing to start).
+ */
+import { parseDuration } from '../config/units.js';
+
+/** Turns one YAML value into a typed one, or throws saying what was expected. */
+export type ParamParser<T> = (value: unknown) => T;
+
+export const str: ParamParser<string> = (v) => {
+  if (typeof v !== 'string') throw new Error(`expected a string, got ${JSON.stringify(v)}`);
+  return v.trim();
+};
+
+export const nonEmpty: ParamParser<string> = (v) => {
+  const s = str(v);
+  if (s === '') throw new Error('must not be empty');
+  return s;
+};
+
+/** A login name for the VM's image (`crunch`, `admin`, ...). */
+export const username: ParamParser<string> = (v) => {
+  if (typeof v !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(v)) throw new Error(`expected a user name, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+export const bool: ParamParser<boolean> = (v) => {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new Error(`expected true or false, got ${JSON.stringify(v)}`);
+};
+
+/** A number >= 0, also written as a string (`"0.10"`). */
+export const nonNegativeNumber: ParamParser<number> = (v) => {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new Error(`expected a non-negative number, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+/** A Go-style duration (`"24h"`, `"90s"`), in ms. */
+export const duration: ParamParser<number> = (v) => {
+  if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`expected a duration like "24h", got ${JSON.stringify(v)}`);
+  const ms = parseDuration(typeof v === 'string' ? v.trim() : v);
+  if (ms < 0) throw new Error(`expected a non-negative duration, got ${JSON.stringify(v)}`);
+  return ms;
+};
+
+/** An http(s) URL or empty; `example` shows up in the error. */
+export function httpURL(example: string): ParamParser<string> {
+  return (v) => {
+    const s = str(v);
+    if (s === '') return s;
+    let url: URL;
+    try {
+      url = new URL(s);
+    } catch {
+      throw new Error(`expected a URL like "${example}", got ${JSON.stringify(v)}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`expected an http(s) URL, got ${JSON.stringify(v)}`);
+    return s;
+  };
+}
+
+export interface ParsedParams<P> {
+  params: P;
+  /** Parameter names the driver does not know, sorted (the caller warns once, naming them). */
+  unknown: string[];
+}
+
+/**
+ * Applies `parsers` to `raw` over `defaults` (copied, never changed).
+ * Null values count as absent. The first bad value throws `makeError` with
+ * `DriverParameters.<Name>: <what was expected>`.
+ */
+export function parseDriverParams<P extends object>(
+  raw: Record<string, unknown> | undefined | null,
+  parsers: { [K in keyof P]: ParamParser<P[K]> },
+  defaults: P,
+  makeError: (message: string) => Error,
+): ParsedParams<P> {
+  const values = raw ?? {};
+  if (typeof values !== 'object' || Array.isArray(values)) throw makeError('DriverParameters: expected a mapping');
+  const out = structuredClone(defaults);
+  const unknown: string[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    if (!Object.hasOwn(parsers, key)) {
+      unknown.push(key);
+      continue;
+    }
+    if (value === undefined || value === null) continue;
+    const k = key as keyof P;
+    try {
+      out[k] = parsers[k](value);
+    } catch (err) {
+      throw makeError(`DriverParameters.${key}: ${(err as Error).message}`);
+    }
+  }
+  return { params: out, unknown: unknown.sort() };
+}
