@@ -120,6 +120,10 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     level: resolveLevel(opts.level),
     defaultMeta: opts.defaultMeta,
     format: winston.format.combine(
+      // winston formats every entry before its transports compare levels, so
+      // a debug line in a hot loop (the scheduler's per-container decisions)
+      // would be timestamped, scrubbed and serialised only to be dropped.
+      winston.format((info) => (logger.isLevelEnabled(info.level) ? info : false))(),
       winston.format.errors({ stack: true }),
       winston.format.timestamp(clock ? { format: () => new Date(clock.now()).toISOString() } : {}),
       scrubFormat(secrets),
