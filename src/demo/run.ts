@@ -21,6 +21,25 @@ import { type DemoContainer, demoWorkload } from './workload.js';
 
 export const EXAMPLE_CONFIG = join(fileURLToPath(new URL('../..', import.meta.url)), 'config.example.yml');
 
+/**
+ * `cluster` pointed at an in-process controller, with `driverParameters`
+ * laid over its DriverParameters: how the demo (and tests that run the
+ * dispatcher the same way) adapt a config file to one run.
+ */
+export function againstController(cluster: Cluster, controllerURL: string, driverParameters: Record<string, unknown>): Cluster {
+  return {
+    ...cluster,
+    Services: { ...cluster.Services, Controller: { ExternalURL: controllerURL } },
+    Containers: {
+      ...cluster.Containers,
+      CloudVMs: {
+        ...cluster.Containers.CloudVMs,
+        DriverParameters: { ...cluster.Containers.CloudVMs.DriverParameters, ...driverParameters },
+      },
+    },
+  };
+}
+
 export interface DemoOptions {
   config: string;
   cluster?: string;
@@ -41,17 +60,7 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
   const log = createLogger({ level: loaded.SystemLogs.LogLevel, stream: logStream, secrets: [loaded.SystemRootToken, loaded.ManagementToken] });
   const controller = new TestController({ clusterId: loaded.ClusterID, rootToken: loaded.SystemRootToken, logger: log.child({ Component: 'test-controller' }) });
   await controller.start();
-  const cluster: Cluster = {
-    ...loaded,
-    Services: { ...loaded.Services, Controller: { ExternalURL: controller.url } },
-    Containers: {
-      ...loaded.Containers,
-      CloudVMs: {
-        ...loaded.Containers.CloudVMs,
-        DriverParameters: { ...loaded.Containers.CloudVMs.DriverParameters, Seed: opts.seed, CloudName: `demo-${process.pid}` },
-      },
-    },
-  };
+  const cluster = againstController(loaded, controller.url, { Seed: opts.seed, CloudName: `demo-${process.pid}` });
   const out = process.stdout;
   const tty = out.isTTY === true;
   out.write(`Demo: ${opts.containers} containers on the ${cluster.Containers.CloudVMs.Driver} cloud, seed ${opts.seed}.\n`);

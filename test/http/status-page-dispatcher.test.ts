@@ -20,7 +20,7 @@ import { systemClock } from '../../src/clock/index.js';
 import { loadConfigFile } from '../../src/config/index.js';
 import type { Cluster } from '../../src/config/types.js';
 import { createDispatcher, type Dispatcher } from '../../src/dispatcher.js';
-import { EXAMPLE_CONFIG } from '../../src/demo/run.js';
+import { againstController, EXAMPLE_CONFIG } from '../../src/demo/run.js';
 import { managementHandler } from '../../src/http/api.js';
 import { managementTarget } from '../../src/http/server.js';
 import { isStatusPagePath, statusPageHandler } from '../../src/http/status-page.js';
@@ -69,23 +69,12 @@ describe('status page in Chromium (real dispatcher on the lame cloud)', function
     const log = createLogger({ level: 'warn', stream: new Writable({ write: (_c, _e, cb) => cb() }), secrets: [loaded.SystemRootToken, token] });
     controller = new TestController({ clusterId: loaded.ClusterID, rootToken: loaded.SystemRootToken, logger: log });
     await controller.start();
-    const cluster: Cluster = {
-      ...loaded,
-      Services: { ...loaded.Services, Controller: { ExternalURL: controller.url } },
-      Containers: {
-        ...loaded.Containers,
-        CloudVMs: {
-          ...loaded.Containers.CloudVMs,
-          DriverParameters: {
-            ...loaded.Containers.CloudVMs.DriverParameters,
-            MinBootTime: 200, MaxBootTime: 500,
-            ErrorRateCreate: 0, ErrorRateDestroy: 0, CrunchRunCrashRate: 0, BrokenRate: 0, NeverBootRate: 0,
-            CapacityErrorTypes: [], QuotaMaxInstances: 0,
-            Seed: 7, CloudName: `status-page-${process.pid}`,
-          },
-        },
-      },
-    };
+    const cluster = againstController(loaded, controller.url, {
+      MinBootTime: 200, MaxBootTime: 500,
+      ErrorRateCreate: 0, ErrorRateDestroy: 0, CrunchRunCrashRate: 0, BrokenRate: 0, NeverBootRate: 0,
+      CapacityErrorTypes: [], QuotaMaxInstances: 0,
+      Seed: 7, CloudName: `status-page-${process.pid}`,
+    });
     dispatcher = await createDispatcher(cluster, { logger: log, clock: systemClock });
     dispatcher.start();
     // Mounted as the management server is asked to: GET / is the page, without auth.
