@@ -83,6 +83,8 @@ export class ContainerQueueImpl implements ContainerQueue {
   private readonly pollErrors: RateLimitedLog;
   private readonly unsatisfiable: UnsatisfiableCanceller;
   private readonly current = new Map<string, QueueEntry>();
+  /** What `entries()` last returned, until `current` changes. */
+  private snapshot: ReadonlyMap<string, QueueEntry> | undefined;
   private updatedAt = 0;
   private tokenUuid?: string;
   /** Containers changed locally during the poll in flight; undefined when no poll is. */
@@ -113,9 +115,12 @@ export class ContainerQueueImpl implements ContainerQueue {
 
   // ---- ContainerQueue ----
 
-  entries(): { entries: Map<string, QueueEntry>; updated: number } {
-    // Entries are replaced, never changed in place, so a copy of the map is a consistent snapshot.
-    return { entries: new Map(this.current), updated: this.updatedAt };
+  entries(): { entries: ReadonlyMap<string, QueueEntry>; updated: number } {
+    // Entries are replaced, never changed in place, so a copy of the map is
+    // a consistent snapshot; it is shared until the next change, so a pass
+    // over a large, quiet queue does not copy it again.
+    this.snapshot ??= new Map(this.current);
+    return { entries: this.snapshot, updated: this.updatedAt };
   }
 
   get(uuid: string): Container | undefined {
@@ -264,7 +269,7 @@ export class ContainerQueueImpl implements ContainerQueue {
       // A lock, unlock or cancel answered after the poll began is newer than this record.
       if (touched.has(uuid)) continue;
       const cur = this.current.get(uuid);
-      if (cur) this.current.set(uuid, { ...cur, container: keep(ctr) as Container });
+      if (cur) this.put(uuid, { ...cur, container: keep(ctr) as Container });
       else this.add(ctr);
     }
     for (const uuid of result.notFound) {
@@ -279,6 +284,11 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.updatedAt = started;
     // Even with no entry changed, `updated` moved: the scheduler waits on that after a crunch-run exits.
     this.notify();
+  }
+
+  private put(uuid: string, entry: QueueEntry): void {
+    this.current.set(uuid, entry);
+    this.snapshot = undefined;
   }
 
   private add(ctr: Container): void {
@@ -298,7 +308,7 @@ export class ContainerQueueImpl implements ContainerQueue {
       types = [];
       resources = { vcpus: 0, ram: 0, scratch: 0, gpus: 0, gpuVRAM: 0 };
     }
-    this.current.set(ctr.uuid, { container: keep(ctr) as Container, instanceTypes: types, instanceResources: resources, firstSeenAt: this.clock.now() });
+    this.put(ctr.uuid, { container: keep(ctr) as Container, instanceTypes: types, instanceResources: resources, firstSeenAt: this.clock.now() });
     this.logger.info('adding container to queue', {
       ContainerUUID: ctr.uuid,
       State: ctr.state,
@@ -314,6 +324,7 @@ export class ContainerQueueImpl implements ContainerQueue {
    */
   private drop(uuid: string, why: string): void {
     if (!this.current.delete(uuid)) return;
+    this.snapshot = undefined;
     this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: why });
   }
 
@@ -323,7 +334,7 @@ export class ContainerQueueImpl implements ContainerQueue {
     const cur = this.current.get(uuid);
     // Not tracked (e.g. an unsatisfiable container being cancelled): nothing to merge into.
     if (!cur) return;
-    this.current.set(uuid, { ...cur, container: { ...cur.container, ...keep(reply) } });
+    this.put(uuid, { ...cur, container: { ...cur.container, ...keep(reply) } });
     this.notify();
   }
 

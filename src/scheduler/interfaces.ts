@@ -48,8 +48,8 @@ export interface QueueEntry {
  * is in flight; a second one for the same container rejects at once.
  */
 export interface ContainerQueue {
-  /** The current entries by uuid, and when they were last refreshed from the controller. */
-  entries(): { entries: Map<string, QueueEntry>; updated: number };
+  /** The current entries by uuid (a snapshot: the same object until the queue changes; never modify it), and when they were last refreshed from the controller. */
+  entries(): { entries: ReadonlyMap<string, QueueEntry>; updated: number };
   lock(uuid: string): Promise<void>;
   unlock(uuid: string): Promise<void>;
   /** Cancels the container; `reason` goes into runtime_status.error first when given. */

@@ -6,11 +6,8 @@
  * leaves the pass with a `scheduling_status`.
  *
  * Placement, for a container within the concurrency limit:
- * - candidates: instances in state unknown, booting, idle or running, with
- *   idle behaviour `run`, of an eligible type, under
- *   MaxRunningContainersPerInstance, with room left for the container;
- * - among them, in price order (then bigger first): the one already given
- *   the most containers, else an idle/running one over a booting/unknown one;
+ * - candidates and preference: see `slots.ts` (first fit: ready before
+ *   booting, then busier, then cheaper);
  * - a container placed on a booting or unknown instance holds its room
  *   there but is not started: StartContainer happens once the pool says
  *   the instance is ready (an unknown one may turn out to be busy or gone);
@@ -21,16 +18,17 @@ import type { InstanceType } from '../config/types.js';
 import type { Container } from '../arvados/types.js';
 import { lockContainer, unlockContainer } from './actions.js';
 import { crunchRunRecords, type PassContext } from './deps.js';
-import type { InstanceResources, InstanceView, QueueEntry, WorkerState } from './interfaces.js';
+import type { QueueEntry } from './interfaces.js';
 import type { ConcurrencyLimit } from './limits.js';
-import { containerCharge, fits, minus, noResources, resourcesOfType } from './resources.js';
+import { containerCharge, resourcesOfType } from './resources.js';
+import { READY, SlotIndex, type Slot } from './slots.js';
 import * as status from './status.js';
 
 /** A queue entry with the status the last pass gave it. */
 export interface QueueViewEntry {
   entry: QueueEntry;
   /** Empty for containers that are neither Queued nor Locked (e.g. Running). */
-  schedulingStatus: string;
+  readonly schedulingStatus: string;
 }
 
 export interface RunQueueResult {
@@ -40,17 +38,82 @@ export interface RunQueueResult {
   allocatedNotStarted: number;
   /** Containers left waiting because of the cloud quota or the supervisor cap. */
   notAllocatedOverQuota: number;
+  /** created_at (epoch ms) of the longest-waiting Queued/Locked container with priority > 0 and no crunch-run (as of the pass's end), if any. */
+  earliestWaiting: number | undefined;
 }
 
-/** An instance as the pass sees it: the pool's view plus what is left on it. */
-interface Slot {
-  view: InstanceView;
-  type: InstanceType | undefined;
-  free: InstanceResources;
+const enum Status {
+  None,
+  Preparing,
+  PriorityZero,
+  SupervisorLimit,
+  WaitingNewInstance,
+  WaitingPreviousAttempt,
+  WaitingInstanceTypes,
+  WaitingCloudResources,
+  WaitingClusterCapacity,
 }
 
-const PLACEABLE: ReadonlySet<WorkerState> = new Set(['unknown', 'booting', 'idle', 'running']);
-const READY: ReadonlySet<WorkerState> = new Set(['idle', 'running']);
+/**
+ * A view entry whose status text is built only when asked for: a pass over
+ * a 100k-container backlog would otherwise format 100k strings that only
+ * the management API ever reads.
+ */
+class ViewItem implements QueueViewEntry {
+  status = Status.None;
+  /** Queue position, or the type name for WaitingNewInstance. */
+  detail: number | string = 0;
+  private text: string | undefined;
+
+  constructor(readonly entry: QueueEntry) {}
+
+  set(s: Status, detail: number | string = 0): void {
+    this.status = s;
+    this.detail = detail;
+    this.text = undefined;
+  }
+
+  get schedulingStatus(): string {
+    this.text ??= this.format();
+    return this.text;
+  }
+
+  private format(): string {
+    const pos = this.detail as number;
+    switch (this.status) {
+      case Status.None:
+        return '';
+      case Status.Preparing:
+        return status.STATUS_PREPARING;
+      case Status.PriorityZero:
+        return status.statusPriorityZero(this.entry.container.state);
+      case Status.SupervisorLimit:
+        return status.statusSupervisorLimit(pos);
+      case Status.WaitingNewInstance:
+        return status.statusWaitingNewInstance(this.detail as string);
+      case Status.WaitingPreviousAttempt:
+        return status.STATUS_WAITING_FOR_PREVIOUS_ATTEMPT;
+      case Status.WaitingInstanceTypes:
+        return status.statusWaitingInstanceTypes(pos, this.entry.instanceTypes.map((t) => t.Name));
+      case Status.WaitingCloudResources:
+        return status.statusWaitingCloudResources(pos);
+      case Status.WaitingClusterCapacity:
+        return status.statusWaitingClusterCapacity(pos);
+    }
+  }
+}
+
+/** created_at parsed once per container record (records are replaced, not changed, when they change). */
+const createdAtMs = new WeakMap<Container, number>();
+
+function createdAt(ctr: Container): number {
+  let t = createdAtMs.get(ctr);
+  if (t === undefined) {
+    t = Date.parse(ctr.created_at);
+    createdAtMs.set(ctr, t);
+  }
+  return t;
+}
 
 export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueResult {
   const { queue, pool, cluster, logger } = ctx;
@@ -58,12 +121,19 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const { entries } = queue.entries();
   const maxPerInstance = cluster.Containers.CloudVMs.MaxRunningContainersPerInstance;
 
-  const slots = pool.instances().map((v) => slotFor(ctx, v, entries));
-  slots.sort(compareSlots);
+  const slots = SlotIndex.build(
+    pool.instances(),
+    (name) => cluster.InstanceTypes[name],
+    (uuid) => {
+      const ent = entries.get(uuid);
+      return ent && containerCharge(ent.instanceResources);
+    },
+    maxPerInstance,
+    ctx.rateLimited,
+  );
   const totalInstances = Object.values(pool.countWorkers()).reduce((a, b) => a + b, 0);
 
-  const sorted: QueueViewEntry[] = [...entries.values()].map((entry) => ({ entry, schedulingStatus: '' }));
-  sorted.sort((a, b) => compareEntries(a.entry, b.entry, records));
+  const sorted = sortEntries(entries, records);
 
   limit.observe({
     now: ctx.clock.now(),
@@ -80,19 +150,26 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // between a higher- and a lower-priority container, the higher one should
   // get the type on the next pass rather than the lower one now.
   const atCapacity = new Map<string, boolean>();
+  const typeAtCapacity = new Map<InstanceType, boolean>();
   const availableType = (types: InstanceType[]): InstanceType | undefined =>
     types.find((it) => {
-      const key = `${it.ProviderType}, preemptible=${it.Preemptible}`;
-      let full = atCapacity.get(key);
+      let full = typeAtCapacity.get(it);
       if (full === undefined) {
-        full = pool.atCapacity(it);
-        atCapacity.set(key, full);
+        const key = `${it.ProviderType}, preemptible=${it.Preemptible}`;
+        full = atCapacity.get(key);
+        if (full === undefined) {
+          full = pool.atCapacity(it);
+          atCapacity.set(key, full);
+        }
+        typeAtCapacity.set(it, full);
       }
       return !full;
     });
+  // Creates the pool declined, by type: one log line each per pass, not one per container.
+  const declined = new Map<string, number>();
 
-  let overQuota: QueueViewEntry[] = [];
-  const overMaxSupervisors: QueueViewEntry[] = [];
+  let overQuota: ViewItem[] = [];
+  const overMaxSupervisors: ViewItem[] = [];
   let allocatedNotStarted = 0;
   // Containers running or being started: once it reaches maxContainers,
   // nothing more is locked or started (but nothing is unlocked for it).
@@ -106,16 +183,16 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     const uuid = ctr.uuid;
     if (ctr.scheduling_parameters?.supervisor) supervisors++;
     if (records.has(uuid)) {
-      if (ctr.state === 'Queued' || ctr.state === 'Locked') item.schedulingStatus = status.STATUS_PREPARING;
+      if (ctr.state === 'Queued' || ctr.state === 'Locked') item.set(Status.Preparing);
       continue;
     }
     if (ctr.priority < 1) {
-      item.schedulingStatus = status.statusPriorityZero(ctr.state);
+      item.set(Status.PriorityZero);
       continue;
     }
     if (ctr.scheduling_parameters?.supervisor && maxSupervisors > 0 && supervisors > maxSupervisors) {
       overMaxSupervisors.push(item);
-      item.schedulingStatus = status.statusSupervisorLimit(overMaxSupervisors.length);
+      item.set(Status.SupervisorLimit, overMaxSupervisors.length);
       continue;
     }
     if (ctr.state !== 'Queued' && ctr.state !== 'Locked') continue;
@@ -123,39 +200,38 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     trying++;
 
     const charge = containerCharge(item.entry.instanceResources);
-    const ready = findSlot(ctx, slots, types, charge, maxPerInstance, uuid);
+    const ready = slots.find(item.entry, charge);
 
     if (ctr.state === 'Queued') {
-      if (ready < 0 && pool.atQuota()) {
+      if (!ready && pool.atQuota()) {
         overQuota = sorted.slice(i);
         break;
       }
-      if (ready < 0 && !availableType(types)) continue;
+      if (!ready && !availableType(types)) continue;
       if (pool.killContainer(uuid, 'about to lock')) {
         ctx.once.info(uuid, 'not locking: crunch-run process from previous attempt has not exited');
         continue;
       }
       // The room is held even if an earlier pass's lock is still in flight:
       // the container will be Locked and need it either way.
-      lockContainer(ctx, uuid, ready >= 0 ? placementFields(slots[ready]) : {});
-      if (ready >= 0) allocate(slots[ready], uuid, charge);
+      lockContainer(ctx, uuid, ready ? placementFields(ready) : {});
+      if (ready) slots.allocate(ready, uuid, charge);
       continue;
     }
 
     // Locked.
-    if (ready >= 0) {
-      const slot = slots[ready];
-      allocate(slot, uuid, charge);
-      if (!READY.has(slot.view.workerState)) {
-        item.schedulingStatus = status.statusWaitingNewInstance(slot.view.arvadosInstanceType);
+    if (ready) {
+      slots.allocate(ready, uuid, charge);
+      if (!READY.has(ready.view.workerState)) {
+        item.set(Status.WaitingNewInstance, ready.view.arvadosInstanceType);
         allocatedNotStarted++;
       } else if (pool.killContainer(uuid, 'about to start')) {
-        item.schedulingStatus = status.STATUS_WAITING_FOR_PREVIOUS_ATTEMPT;
-        ctx.once.info(uuid, 'not starting yet: crunch-run process from previous attempt has not exited', placementFields(slot));
-      } else if (startContainer(ctx, slot, ctr)) {
-        item.schedulingStatus = status.STATUS_PREPARING;
+        item.set(Status.WaitingPreviousAttempt);
+        ctx.once.info(uuid, 'not starting yet: crunch-run process from previous attempt has not exited', placementFields(ready));
+      } else if (startContainer(ctx, ready, ctr)) {
+        item.set(Status.Preparing);
       } else {
-        item.schedulingStatus = status.statusWaitingNewInstance(slot.view.arvadosInstanceType);
+        item.set(Status.WaitingNewInstance, ready.view.arvadosInstanceType);
         allocatedNotStarted++;
       }
       continue;
@@ -169,66 +245,46 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     const it = availableType(types);
     if (!it) {
       // Lower-priority containers may still fit types that are available.
-      qpos++;
-      item.schedulingStatus = status.statusWaitingInstanceTypes(qpos, types.map((t) => t.Name));
+      item.set(Status.WaitingInstanceTypes, ++qpos);
       continue;
     }
     const created = pool.create(it);
     if (!created) {
       // Not at quota, yet declined (e.g. cloud calls throttled): retry next pass.
-      logger.debug('pool declined to create an instance', { ContainerUUID: uuid, InstanceType: it.Name });
+      declined.set(it.Name, (declined.get(it.Name) ?? 0) + 1);
       continue;
     }
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
-    item.schedulingStatus = status.statusWaitingNewInstance(it.Name);
+    item.set(Status.WaitingNewInstance, it.Name);
     allocatedNotStarted++;
     const slot: Slot = {
       view: { ...created, runningContainerUUIDs: [...created.runningContainerUUIDs] },
       type: it,
       free: resourcesOfType(it),
+      rank: 0,
     };
-    allocate(slot, uuid, charge);
-    let at = 0;
-    while (at < slots.length && compareSlots(slots[at], slot) < 0) at++;
-    slots.splice(at, 0, slot);
+    slots.addCreated(slot);
+    slots.allocate(slot, uuid, charge);
   }
 
-  const waiting = pool.atQuota() ? status.statusWaitingCloudResources : status.statusWaitingClusterCapacity;
+  const waiting = pool.atQuota() ? Status.WaitingCloudResources : Status.WaitingClusterCapacity;
+  let earliest: number | undefined;
   for (const item of sorted) {
-    const state = item.entry.container.state;
-    if (item.schedulingStatus === '' && (state === 'Queued' || state === 'Locked')) item.schedulingStatus = waiting(++qpos);
-  }
-
-  unlockOverQuota(ctx, overQuota, overMaxSupervisors, totalInstances, records);
-  if (overQuota.length > 0) shutdownUnallocated(ctx, slots);
-
-  return { view: sorted, allocatedNotStarted, notAllocatedOverQuota: overQuota.length + overMaxSupervisors.length };
-}
-
-function slotFor(ctx: PassContext, v: InstanceView, entries: Map<string, QueueEntry>): Slot {
-  const type = ctx.cluster.InstanceTypes[v.arvadosInstanceType];
-  let free = resourcesOfType(type);
-  for (const uuid of v.runningContainerUUIDs) {
-    const ent = entries.get(uuid);
-    if (!ent) {
-      // A container of unknown size: assume it leaves nothing to spare.
-      free = noResources();
-      break;
+    const ctr = item.entry.container;
+    if (ctr.state !== 'Queued' && ctr.state !== 'Locked') continue;
+    if (item.status === Status.None) item.set(waiting, ++qpos);
+    // Preparing: it has a crunch-run, from before or from this pass.
+    if (ctr.priority > 0 && item.status !== Status.Preparing) {
+      const t = createdAt(ctr);
+      if (!Number.isNaN(t) && (earliest === undefined || t < earliest)) earliest = t;
     }
-    free = minus(free, containerCharge(ent.instanceResources));
   }
-  return { view: { ...v, runningContainerUUIDs: [...v.runningContainerUUIDs] }, type, free };
-}
 
-/** Cheapest first; at equal price the bigger instance (more to pack into), then by id for a stable order. */
-function compareSlots(a: Slot, b: Slot): number {
-  return (
-    a.view.price - b.view.price ||
-    (b.type?.VCPUs ?? 0) - (a.type?.VCPUs ?? 0) ||
-    (b.type?.RAM ?? 0) - (a.type?.RAM ?? 0) ||
-    (b.type?.Scratch ?? 0) - (a.type?.Scratch ?? 0) ||
-    (a.view.instance < b.view.instance ? -1 : a.view.instance > b.view.instance ? 1 : 0)
-  );
+  for (const [name, n] of declined) logger.debug('pool declined to create instances', { InstanceType: name, Containers: n });
+  unlockOverQuota(ctx, overQuota, overMaxSupervisors, totalInstances, records);
+  if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all);
+
+  return { view: sorted, allocatedNotStarted, notAllocatedOverQuota: overQuota.length + overMaxSupervisors.length, earliestWaiting: earliest };
 }
 
 /**
@@ -237,61 +293,29 @@ function compareSlots(a: Slot, b: Slot): number {
  * Queued, so a newly arrived higher priority does not make the scheduler
  * unlock what it holds and reshuffle instances; then priority; then first
  * seen, so equal priorities keep their order from pass to pass instead of
- * trading locks.
+ * trading locks. The keys are read once into typed arrays, and an index
+ * array is sorted: a 100k-entry sort then costs tens of milliseconds.
  */
-function compareEntries(a: QueueEntry, b: QueueEntry, records: Map<string, unknown>): number {
-  const ar = records.has(a.container.uuid);
-  const br = records.has(b.container.uuid);
-  if (ar !== br) return ar ? -1 : 1;
-  const al = a.container.state === 'Locked';
-  const bl = b.container.state === 'Locked';
-  if (al !== bl) return al ? -1 : 1;
-  return b.container.priority - a.container.priority || a.firstSeenAt - b.firstSeenAt;
-}
-
-/** Index of the instance to place the container on, or -1. */
-function findSlot(
-  ctx: PassContext,
-  slots: Slot[],
-  types: InstanceType[],
-  charge: InstanceResources,
-  maxPerInstance: number,
-  uuid: string,
-): number {
-  const eligible = new Set(types.map((t) => t.Name));
-  let ready = -1;
-  for (let i = 0; i < slots.length; i++) {
-    const { view, free } = slots[i];
-    if (!PLACEABLE.has(view.workerState) || view.idleBehavior !== 'run') continue;
-    if (maxPerInstance > 0 && view.runningContainerUUIDs.length >= maxPerInstance) continue;
-    if (!eligible.has(view.arvadosInstanceType)) continue;
-    if (!fits(free, charge)) {
-      if (view.workerState === 'idle' && view.runningContainerUUIDs.length === 0) {
-        // The type was chosen as big enough, yet an empty instance of it is not.
-        ctx.rateLimited.warn('BUG? insufficient resources on idle instance', { ContainerUUID: uuid, ...placementFields(slots[i]) });
-      }
-      continue;
-    }
-    if (ready < 0) {
-      ready = i;
-      continue;
-    }
-    const best = slots[ready].view;
-    if (view.runningContainerUUIDs.length > best.runningContainerUUIDs.length) {
-      // Fill busy instances first: when the workload shrinks, the empty
-      // ones can then go idle and shut down.
-      ready = i;
-    } else if (!READY.has(best.workerState) && READY.has(view.workerState)) {
-      // Start now on a ready instance rather than wait for a (maybe cheaper) booting one.
-      ready = i;
-    }
+function sortEntries(entries: ReadonlyMap<string, QueueEntry>, records: ReadonlyMap<string, unknown>): ViewItem[] {
+  const n = entries.size;
+  const items: ViewItem[] = new Array<ViewItem>(n);
+  const group = new Uint8Array(n);
+  const priority = new Float64Array(n);
+  const seen = new Float64Array(n);
+  const order = new Array<number>(n);
+  let k = 0;
+  for (const entry of entries.values()) {
+    const c = entry.container;
+    items[k] = new ViewItem(entry);
+    group[k] = records.has(c.uuid) ? 0 : c.state === 'Locked' ? 1 : 2;
+    priority[k] = c.priority;
+    seen[k] = entry.firstSeenAt;
+    order[k] = k;
+    k++;
   }
-  return ready;
-}
-
-function allocate(slot: Slot, uuid: string, charge: InstanceResources): void {
-  slot.free = minus(slot.free, charge);
-  slot.view.runningContainerUUIDs.push(uuid);
+  // Array.prototype.sort is stable: full ties keep the queue's order.
+  order.sort((a, b) => group[a] - group[b] || priority[b] - priority[a] || seen[a] - seen[b]);
+  return order.map((i) => items[i]);
 }
 
 function placementFields(slot: Slot): Record<string, unknown> {
@@ -319,8 +343,8 @@ function startContainer(ctx: PassContext, slot: Slot, ctr: Container): boolean {
  */
 function unlockOverQuota(
   ctx: PassContext,
-  overQuota: QueueViewEntry[],
-  overMaxSupervisors: QueueViewEntry[],
+  overQuota: readonly QueueViewEntry[],
+  overMaxSupervisors: readonly QueueViewEntry[],
   totalInstances: number,
   records: Map<string, unknown>,
 ): void {

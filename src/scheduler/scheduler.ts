@@ -14,7 +14,7 @@
  */
 import type { Timer } from '../clock/index.js';
 import { RateLimitedLog } from '../log.js';
-import { OnceLog, crunchRunRecords, untilAborted, type PassContext, type SchedulerDeps } from './deps.js';
+import { OnceLog, untilAborted, type PassContext, type SchedulerDeps } from './deps.js';
 import { fixStaleLocks, waitForPoolLoaded } from './fix-stale-locks.js';
 import { ConcurrencyLimit } from './limits.js';
 import { UUIDOps } from './ops.js';
@@ -32,9 +32,7 @@ type LifecycleState = 'new' | 'running' | 'stopped';
 export class Scheduler {
   private readonly ctx: PassContext;
   private readonly limit: ConcurrencyLimit;
-  private last: RunQueueResult = { view: [], allocatedNotStarted: 0, notAllocatedOverQuota: 0 };
-  /** created_at (epoch ms) of the longest-waiting container not started yet, or undefined. */
-  private earliestWaiting: number | undefined;
+  private last: RunQueueResult = { view: [], allocatedNotStarted: 0, notAllocatedOverQuota: 0, earliestWaiting: undefined };
 
   private state: LifecycleState = 'new';
   private readonly abort = new AbortController();
@@ -72,7 +70,6 @@ export class Scheduler {
   /** One run-queue pass (the loop calls it; tests and the simulator may too). */
   runQueue(): void {
     this.last = runQueue(this.ctx, this.limit);
-    this.earliestWaiting = earliestWaiting(this.ctx);
   }
 
   /** One sync pass (see `sync.ts`). */
@@ -107,7 +104,7 @@ export class Scheduler {
 
   /** How long the longest-waiting queued or locked container (not started yet) has existed. */
   get longestWaitTimeSeconds(): number {
-    return this.earliestWaiting === undefined ? 0 : Math.max(0, (this.ctx.clock.now() - this.earliestWaiting) / 1000);
+    return this.last.earliestWaiting === undefined ? 0 : Math.max(0, (this.ctx.clock.now() - this.last.earliestWaiting) / 1000);
   }
 
   get atQuota(): boolean {
@@ -197,16 +194,4 @@ export class Scheduler {
       };
     });
   }
-}
-
-/** created_at of the earliest Queued/Locked container with priority > 0 and no crunch-run yet. */
-function earliestWaiting(ctx: PassContext): number | undefined {
-  const records = crunchRunRecords(ctx.pool);
-  let earliest: number | undefined;
-  for (const { container: c } of ctx.queue.entries().entries.values()) {
-    if (c.priority <= 0 || (c.state !== 'Queued' && c.state !== 'Locked') || records.has(c.uuid)) continue;
-    const t = Date.parse(c.created_at);
-    if (!Number.isNaN(t) && (earliest === undefined || t < earliest)) earliest = t;
-  }
-  return earliest;
 }

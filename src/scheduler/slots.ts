@@ -1,0 +1,171 @@
+/**
+ * The instances one scheduling pass can place containers on, indexed so
+ * that placing a container costs, amortised over the pass, a few map
+ * lookups: a 100k-container backlog against 10k instances must not cost
+ * 100k scans of 10k instances.
+ *
+ * Placement rule, among instances of an eligible type (state unknown,
+ * booting, idle or running; idle behaviour `run`; under
+ * MaxRunningContainersPerInstance; with room left), first fit in this
+ * order:
+ * 1. ready (idle or running) before not ready, so the container starts now
+ *    rather than waits for a boot;
+ * 2. more containers (at the start of the pass) before fewer, so busy
+ *    instances fill up and empty ones can go idle and shut down; first fit
+ *    keeps filling the instance it started on, to the same end;
+ * 3. cheapest; at equal price the bigger (more to pack into); then by id;
+ * 4. instances created during the pass come last, in order of creation.
+ *
+ * Within a pass an instance's room only shrinks and its container count
+ * only grows, so an instance that cannot take a container of a given
+ * (eligible types, size) never can later in the pass. Each such key keeps a
+ * cursor per eligible type that only moves forward past instances without
+ * room: over a pass, each list is walked at most once per key.
+ */
+import type { InstanceType } from '../config/types.js';
+import type { RateLimitedLog } from '../log.js';
+import type { InstanceResources, InstanceView, QueueEntry, WorkerState } from './interfaces.js';
+import { fits, minus, noResources, resourcesOfType } from './resources.js';
+
+/** An instance as the pass sees it: the pool's view plus what is left on it. */
+export interface Slot {
+  view: InstanceView;
+  type: InstanceType | undefined;
+  free: InstanceResources;
+  /** Position in the placement order (set by `SlotIndex`). */
+  rank: number;
+}
+
+const PLACEABLE: ReadonlySet<WorkerState> = new Set(['unknown', 'booting', 'idle', 'running']);
+export const READY: ReadonlySet<WorkerState> = new Set(['idle', 'running']);
+
+/** Ranks of instances created during the pass start here, after every existing one. */
+const CREATED_RANK = 2 ** 40;
+
+export class SlotIndex {
+  /** Every instance: the pool's in placement order, then those created in the pass. */
+  readonly all: Slot[] = [];
+  private readonly byType = new Map<string, Slot[]>();
+  /** Per (eligible types, size): for each eligible type, the first list position that may still have room. */
+  private readonly cursors = new Map<string, number[]>();
+  private created = 0;
+
+  private constructor(
+    private readonly maxPerInstance: number,
+    private readonly warnings: RateLimitedLog,
+  ) {}
+
+  /** Builds the index from the pool's instances; `sizeOf` gives a running container's charge, undefined if unknown. */
+  static build(
+    views: InstanceView[],
+    typeOf: (name: string) => InstanceType | undefined,
+    sizeOf: (uuid: string) => InstanceResources | undefined,
+    maxPerInstance: number,
+    warnings: RateLimitedLog,
+  ): SlotIndex {
+    const slots: Slot[] = views.map((v) => {
+      const type = typeOf(v.arvadosInstanceType);
+      let free = resourcesOfType(type);
+      for (const uuid of v.runningContainerUUIDs) {
+        const charge = sizeOf(uuid);
+        if (!charge) {
+          // A container of unknown size: assume it leaves nothing to spare.
+          free = noResources();
+          break;
+        }
+        free = minus(free, charge);
+      }
+      return { view: { ...v, runningContainerUUIDs: [...v.runningContainerUUIDs] }, type, free, rank: 0 };
+    });
+    slots.sort(
+      (a, b) =>
+        Number(READY.has(b.view.workerState)) - Number(READY.has(a.view.workerState)) ||
+        b.view.runningContainerUUIDs.length - a.view.runningContainerUUIDs.length ||
+        compareSlots(a, b),
+    );
+    const index = new SlotIndex(maxPerInstance, warnings);
+    slots.forEach((s, i) => {
+      s.rank = i;
+      index.add(s);
+    });
+    return index;
+  }
+
+  /** Adds an instance created during the pass (after every other in the placement order). */
+  addCreated(slot: Slot): void {
+    slot.rank = CREATED_RANK + this.created++;
+    this.add(slot);
+  }
+
+  /** The instance to place the entry's container (charged `charge`) on, or undefined. */
+  find(entry: QueueEntry, charge: InstanceResources): Slot | undefined {
+    const types = entry.instanceTypes;
+    const key = memoKey(entry, charge);
+    let at = this.cursors.get(key);
+    if (!at) this.cursors.set(key, (at = new Array<number>(types.length).fill(0)));
+    let best: Slot | undefined;
+    for (let t = 0; t < types.length; t++) {
+      const list = this.byType.get(types[t].Name);
+      if (!list) continue;
+      let i = at[t];
+      while (i < list.length && !this.hasRoom(list[i], charge, entry.container.uuid)) i++;
+      at[t] = i;
+      if (i < list.length && (!best || list[i].rank < best.rank)) best = list[i];
+    }
+    return best;
+  }
+
+  /** Holds the container's room on the instance. */
+  allocate(slot: Slot, uuid: string, charge: InstanceResources): void {
+    slot.free = minus(slot.free, charge);
+    slot.view.runningContainerUUIDs.push(uuid);
+  }
+
+  private add(slot: Slot): void {
+    this.all.push(slot);
+    if (!PLACEABLE.has(slot.view.workerState) || slot.view.idleBehavior !== 'run') return;
+    const name = slot.view.arvadosInstanceType;
+    let list = this.byType.get(name);
+    if (!list) this.byType.set(name, (list = []));
+    list.push(slot);
+  }
+
+  private hasRoom(slot: Slot, charge: InstanceResources, uuid: string): boolean {
+    const { view, free } = slot;
+    if (this.maxPerInstance > 0 && view.runningContainerUUIDs.length >= this.maxPerInstance) return false;
+    if (fits(free, charge)) return true;
+    if (view.workerState === 'idle' && view.runningContainerUUIDs.length === 0) {
+      // The type was chosen as big enough, yet an empty instance of it is not.
+      this.warnings.warn('BUG? insufficient resources on idle instance', {
+        ContainerUUID: uuid,
+        Instance: view.instance,
+        InstanceType: view.arvadosInstanceType,
+      });
+    }
+    return false;
+  }
+}
+
+/** The key of an entry: its eligible types and charge (fixed for the entry, which is replaced when it changes). */
+const memoKeys = new WeakMap<QueueEntry, string>();
+
+function memoKey(entry: QueueEntry, charge: InstanceResources): string {
+  let key = memoKeys.get(entry);
+  if (key === undefined) {
+    const types = entry.instanceTypes.map((t) => t.Name).join('\u0000');
+    key = `${types}|${charge.vcpus}|${charge.ram}|${charge.scratch}|${charge.gpus}|${charge.gpuVRAM}`;
+    memoKeys.set(entry, key);
+  }
+  return key;
+}
+
+/** Cheapest first; at equal price the bigger instance (more to pack into), then by id for a stable order. */
+export function compareSlots(a: Slot, b: Slot): number {
+  return (
+    a.view.price - b.view.price ||
+    (b.type?.VCPUs ?? 0) - (a.type?.VCPUs ?? 0) ||
+    (b.type?.RAM ?? 0) - (a.type?.RAM ?? 0) ||
+    (b.type?.Scratch ?? 0) - (a.type?.Scratch ?? 0) ||
+    (a.view.instance < b.view.instance ? -1 : a.view.instance > b.view.instance ? 1 : 0)
+  );
+}

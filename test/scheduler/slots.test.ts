@@ -1,0 +1,151 @@
+/**
+ * The pass's instance index: its placement order, and that its per-key
+ * cursors give exactly what a plain scan of every instance would.
+ */
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock/index.js';
+import type { InstanceType } from '../../src/config/types.js';
+import { RateLimitedLog, silentLogger } from '../../src/log.js';
+import type { InstanceResources, InstanceView, QueueEntry, WorkerState } from '../../src/scheduler/interfaces.js';
+import { containerCharge, fits, resourcesOfType } from '../../src/scheduler/resources.js';
+import { READY, SlotIndex, type Slot } from '../../src/scheduler/slots.js';
+import { GiB, testCluster } from './fakes.js';
+
+const cluster = testCluster({ types: [1, 2, 4, 8] });
+const types = Object.values(cluster.InstanceTypes).sort((a, b) => a.Price - b.Price);
+const typeOf = (name: string): InstanceType | undefined => cluster.InstanceTypes[name];
+const warnings = (): RateLimitedLog => new RateLimitedLog(silentLogger(), new ManualClock());
+
+let ids = 0;
+function view(type: InstanceType, state: WorkerState, running: string[] = []): InstanceView {
+  return {
+    instance: `i-${String(ids++).padStart(4, '0')}`,
+    address: '10.0.0.1',
+    price: type.Price,
+    arvadosInstanceType: type.Name,
+    providerInstanceType: type.ProviderType,
+    lastContainerUUID: '',
+    lastBusy: 0,
+    runningContainerUUIDs: running,
+    workerState: state,
+    idleBehavior: 'run',
+  };
+}
+
+function entry(uuid: string, need: InstanceResources, eligible: InstanceType[]): QueueEntry {
+  return {
+    container: { uuid, state: 'Locked', priority: 1, created_at: '2026-01-01T00:00:00Z', container_image: 'x' } as QueueEntry['container'],
+    instanceTypes: eligible,
+    instanceResources: need,
+    firstSeenAt: 0,
+  };
+}
+
+const small = (vcpus: number): InstanceResources => ({ vcpus, ram: vcpus * GiB, scratch: 0, gpus: 0, gpuVRAM: 0 });
+
+describe('scheduler slot index', () => {
+  it('prefers a ready instance, then a busier one, then the cheaper one; created instances come last', () => {
+    const [t1, t2] = [types[0], types[1]]; // 1 and 2 VCPUs
+    const views = [view(t1, 'booting'), view(t2, 'idle'), view(t2, 'running', ['r1']), view(t1, 'idle')];
+    const sizes = new Map([['r1', small(1)]]);
+    const idx = SlotIndex.build(views, typeOf, (u) => sizes.get(u), 0, warnings());
+    const e = entry('c1', small(1), [t1, t2]);
+    assert.equal(idx.find(e, small(1))?.view.instance, views[2].instance, 'busy ready instance first');
+    idx.allocate(idx.find(e, small(1))!, 'c1', small(1));
+    // views[2] is now full: next is the cheaper idle one, not the booting one.
+    assert.equal(idx.find(e, small(1))?.view.instance, views[3].instance);
+  });
+
+  it('finds nothing for a container too big for every instance, then finds an instance created in the pass', () => {
+    const t = types[0];
+    const idx = SlotIndex.build([view(t, 'idle', ['r1'])], typeOf, () => small(t.VCPUs), 0, warnings());
+    const e = entry('c1', small(1), [t]);
+    assert.equal(idx.find(e, small(1)), undefined);
+    assert.equal(idx.find(e, small(1)), undefined, 'asked again: still nothing');
+    const created: Slot = { view: view(t, 'booting'), type: t, free: resourcesOfType(t), rank: 0 };
+    idx.addCreated(created);
+    assert.equal(idx.find(e, small(1)), created);
+  });
+
+  it('respects MaxRunningContainersPerInstance', () => {
+    const t = types[3];
+    const idx = SlotIndex.build([view(t, 'idle')], typeOf, () => undefined, 1, warnings());
+    const e = entry('c1', small(1), [t]);
+    const s = idx.find(e, small(1))!;
+    idx.allocate(s, 'c1', small(1));
+    assert.equal(idx.find(entry('c2', small(1), [t]), small(1)), undefined);
+  });
+
+  it('places like a scan of every instance in placement order, over random passes', () => {
+    let seed = 7;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pickOf = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+    for (let pass = 0; pass < 40; pass++) {
+      const maxPer = pickOf([0, 0, 1, 2, 3]);
+      const sizes = new Map<string, InstanceResources>();
+      const views: InstanceView[] = [];
+      for (let i = 0; i < 30; i++) {
+        const t = pickOf(types);
+        const state = pickOf<WorkerState>(['idle', 'running', 'booting', 'unknown', 'shutdown']);
+        const running: string[] = [];
+        if (state === 'running' || (state === 'booting' && rnd() < 0.5)) {
+          const u = `r${pass}-${i}`;
+          sizes.set(u, small(Math.max(1, Math.floor((rnd() * t.VCPUs) / 2))));
+          running.push(u);
+        }
+        const v = view(t, state, running);
+        if (rnd() < 0.1) v.idleBehavior = 'hold';
+        views.push(v);
+      }
+      const idx = SlotIndex.build(views, typeOf, (u) => sizes.get(u), maxPer, warnings());
+      // The reference: every slot of the index, scanned in rank order.
+      const naive = (e: QueueEntry, charge: InstanceResources): Slot | undefined =>
+        [...idx.all]
+          .sort((a, b) => a.rank - b.rank)
+          .find(
+            (s) =>
+              ['unknown', 'booting', 'idle', 'running'].includes(s.view.workerState) &&
+              s.view.idleBehavior === 'run' &&
+              e.instanceTypes.some((t) => t.Name === s.view.arvadosInstanceType) &&
+              (maxPer === 0 || s.view.runningContainerUUIDs.length < maxPer) &&
+              fits(s.free, charge),
+          );
+      let placed = 0;
+      for (let c = 0; c < 120; c++) {
+        const need = small(pickOf([0, 1, 1, 2, 4]));
+        const lo = types.findIndex((t) => t.VCPUs >= need.vcpus);
+        const e = entry(`c${pass}-${c}`, need, types.slice(lo, lo + 1 + Math.floor(rnd() * 2)));
+        const charge = containerCharge(need);
+        const want = naive(e, charge);
+        const got = idx.find(e, charge);
+        assert.equal(got, want, `pass ${pass} container ${c}`);
+        if (got) {
+          idx.allocate(got, e.container.uuid, charge);
+          placed++;
+        } else if (rnd() < 0.3) {
+          const t = e.instanceTypes[0];
+          idx.addCreated({ view: view(t, 'booting'), type: t, free: resourcesOfType(t), rank: 0 });
+        }
+      }
+      assert.ok(placed > 0);
+    }
+  });
+
+  it('orders ready instances before others and busier before emptier in its ranks', () => {
+    const t = types[2];
+    const views = [view(t, 'booting', ['a']), view(t, 'idle'), view(t, 'running', ['b'])];
+    const idx = SlotIndex.build(views, typeOf, () => small(1), 0, warnings());
+    const byRank = [...idx.all].sort((a, b) => a.rank - b.rank);
+    assert.deepEqual(
+      byRank.map((s) => [READY.has(s.view.workerState), s.view.runningContainerUUIDs.length]),
+      [
+        [true, 1],
+        [true, 0],
+        [false, 1],
+      ],
+    );
+  });
+});
