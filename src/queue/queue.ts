@@ -21,7 +21,7 @@ import { isAbortError, type Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import { Notifier } from '../notifier.js';
-import type { ContainerQueue, QueueEntry } from '../scheduler/interfaces.js';
+import type { ContainerQueue, InstanceResources, QueueEntry } from '../scheduler/interfaces.js';
 import { chooseInstanceTypes, instanceResourcesNeeded } from './instance-types.js';
 import { pollContainers, SELECT_FIELDS, type PollResult } from './poll.js';
 import { UnsatisfiableCanceller } from './unsatisfiable.js';
@@ -82,9 +82,15 @@ export class ContainerQueueImpl implements ContainerQueue {
   private readonly chooseTypes: (container: Container) => InstanceType[];
   private readonly pollErrors: RateLimitedLog;
   private readonly unsatisfiable: UnsatisfiableCanceller;
-  private readonly current = new Map<string, QueueEntry>();
-  /** What `entries()` last returned, until `current` changes. */
-  private snapshot: ReadonlyMap<string, QueueEntry> | undefined;
+  private current = new Map<string, QueueEntry>();
+  /**
+   * Equal type lists and sizes share one object across entries: a backlog
+   * of 100k containers has a few dozen shapes, and the scheduler keys its
+   * per-pass placement memo on these objects' identity.
+   */
+  private readonly interned = new Interner();
+  /** `current` has been handed out by `entries()`: copy it before the next change. */
+  private shared = false;
   private updatedAt = 0;
   private tokenUuid?: string;
   /** Containers changed locally during the poll in flight; undefined when no poll is. */
@@ -116,11 +122,12 @@ export class ContainerQueueImpl implements ContainerQueue {
   // ---- ContainerQueue ----
 
   entries(): { entries: ReadonlyMap<string, QueueEntry>; updated: number } {
-    // Entries are replaced, never changed in place, so a copy of the map is
-    // a consistent snapshot; it is shared until the next change, so a pass
-    // over a large, quiet queue does not copy it again.
-    this.snapshot ??= new Map(this.current);
-    return { entries: this.snapshot, updated: this.updatedAt };
+    // Entries are replaced, never changed in place, and the map is copied
+    // before the first change after it was handed out (copy on write): the
+    // caller gets a consistent snapshot, and a scheduling pass over a large
+    // queue does not pay for copying it.
+    this.shared = true;
+    return { entries: this.current, updated: this.updatedAt };
   }
 
   get(uuid: string): Container | undefined {
@@ -286,17 +293,24 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.notify();
   }
 
+  private writable(): Map<string, QueueEntry> {
+    if (this.shared) {
+      this.current = new Map(this.current);
+      this.shared = false;
+    }
+    return this.current;
+  }
+
   private put(uuid: string, entry: QueueEntry): void {
-    this.current.set(uuid, entry);
-    this.snapshot = undefined;
+    this.writable().set(uuid, entry);
   }
 
   private add(ctr: Container): void {
     let types: InstanceType[];
     let resources;
     try {
-      types = this.chooseTypes(ctr);
-      resources = instanceResourcesNeeded(this.cluster, ctr);
+      types = this.interned.types(this.chooseTypes(ctr));
+      resources = this.interned.resources(instanceResourcesNeeded(this.cluster, ctr));
     } catch (err) {
       if (ctr.state === 'Queued' || ctr.state === 'Locked') {
         // No point retrying or leaving it to another dispatcher: the config decides.
@@ -323,8 +337,8 @@ export class ContainerQueueImpl implements ContainerQueue {
    * what it just did itself (as the reference).
    */
   private drop(uuid: string, why: string): void {
-    if (!this.current.delete(uuid)) return;
-    this.snapshot = undefined;
+    if (!this.current.has(uuid)) return;
+    this.writable().delete(uuid);
     this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: why });
   }
 
@@ -355,4 +369,26 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.notifier.notify();
   }
 
+}
+
+/** Shares one object among equal instance-type lists, and among equal sizes. */
+class Interner {
+  private readonly typeLists = new Map<string, InstanceType[]>();
+  private readonly sizes = new Map<string, InstanceResources>();
+
+  types(list: InstanceType[]): InstanceType[] {
+    const key = list.map((t) => t.Name).join('\u0000');
+    const found = this.typeLists.get(key);
+    if (found && found.length === list.length && found.every((t, i) => t === list[i])) return found;
+    this.typeLists.set(key, list);
+    return list;
+  }
+
+  resources(r: InstanceResources): InstanceResources {
+    const key = `${r.vcpus}|${r.ram}|${r.scratch}|${r.gpus}|${r.gpuVRAM}`;
+    const found = this.sizes.get(key);
+    if (found) return found;
+    this.sizes.set(key, r);
+    return r;
+  }
 }

@@ -16,103 +16,23 @@
  */
 import type { InstanceType } from '../config/types.js';
 import type { Container } from '../arvados/types.js';
+import type { QueueEntry } from './interfaces.js';
 import { lockContainer, unlockContainer } from './actions.js';
 import { crunchRunRecords, type PassContext } from './deps.js';
-import type { QueueEntry } from './interfaces.js';
 import type { ConcurrencyLimit } from './limits.js';
+import { PassView, State, Status } from './pass-view.js';
 import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
-import * as status from './status.js';
 
-/** A queue entry with the status the last pass gave it. */
-export interface QueueViewEntry {
-  entry: QueueEntry;
-  /** Empty for containers that are neither Queued nor Locked (e.g. Running). */
-  readonly schedulingStatus: string;
-}
+export type { QueueViewEntry } from './pass-view.js';
 
 export interface RunQueueResult {
-  /** Every queue entry, in scheduling order. */
-  view: QueueViewEntry[];
+  /** Every queue entry, in scheduling order, with its status. */
+  view: PassView | undefined;
   /** Containers placed on an instance that is not ready yet (booting, unknown, or declined the start). */
   allocatedNotStarted: number;
   /** Containers left waiting because of the cloud quota or the supervisor cap. */
   notAllocatedOverQuota: number;
-  /** created_at (epoch ms) of the longest-waiting Queued/Locked container with priority > 0 and no crunch-run (as of the pass's end), if any. */
-  earliestWaiting: number | undefined;
-}
-
-const enum Status {
-  None,
-  Preparing,
-  PriorityZero,
-  SupervisorLimit,
-  WaitingNewInstance,
-  WaitingPreviousAttempt,
-  WaitingInstanceTypes,
-  WaitingCloudResources,
-  WaitingClusterCapacity,
-}
-
-/**
- * A view entry whose status text is built only when asked for: a pass over
- * a 100k-container backlog would otherwise format 100k strings that only
- * the management API ever reads.
- */
-class ViewItem implements QueueViewEntry {
-  status = Status.None;
-  /** Queue position, or the type name for WaitingNewInstance. */
-  detail: number | string = 0;
-  private text: string | undefined;
-
-  constructor(readonly entry: QueueEntry) {}
-
-  set(s: Status, detail: number | string = 0): void {
-    this.status = s;
-    this.detail = detail;
-    this.text = undefined;
-  }
-
-  get schedulingStatus(): string {
-    this.text ??= this.format();
-    return this.text;
-  }
-
-  private format(): string {
-    const pos = this.detail as number;
-    switch (this.status) {
-      case Status.None:
-        return '';
-      case Status.Preparing:
-        return status.STATUS_PREPARING;
-      case Status.PriorityZero:
-        return status.statusPriorityZero(this.entry.container.state);
-      case Status.SupervisorLimit:
-        return status.statusSupervisorLimit(pos);
-      case Status.WaitingNewInstance:
-        return status.statusWaitingNewInstance(this.detail as string);
-      case Status.WaitingPreviousAttempt:
-        return status.STATUS_WAITING_FOR_PREVIOUS_ATTEMPT;
-      case Status.WaitingInstanceTypes:
-        return status.statusWaitingInstanceTypes(pos, this.entry.instanceTypes.map((t) => t.Name));
-      case Status.WaitingCloudResources:
-        return status.statusWaitingCloudResources(pos);
-      case Status.WaitingClusterCapacity:
-        return status.statusWaitingClusterCapacity(pos);
-    }
-  }
-}
-
-/** created_at parsed once per container record (records are replaced, not changed, when they change). */
-const createdAtMs = new WeakMap<Container, number>();
-
-function createdAt(ctr: Container): number {
-  let t = createdAtMs.get(ctr);
-  if (t === undefined) {
-    t = Date.parse(ctr.created_at);
-    createdAtMs.set(ctr, t);
-  }
-  return t;
 }
 
 export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueResult {
@@ -133,7 +53,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   );
   const totalInstances = Object.values(pool.countWorkers()).reduce((a, b) => a + b, 0);
 
-  const sorted = sortEntries(entries, records);
+  const view = new PassView(entries, records);
+  const { list, order, state, priority, supervisor, hasRecord } = view;
 
   limit.observe({
     now: ctx.clock.now(),
@@ -144,7 +65,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   });
   const maxContainers = limit.maxContainers;
   const maxSupervisors = limit.maxSupervisors();
-  logger.debug('runQueue', { Containers: sorted.length, Processes: records.size, maxContainers });
+  logger.debug('runQueue', { Containers: view.size, Processes: records.size, maxContainers });
 
   // Capacity answers are cached for the pass: if the pool's flag clears
   // between a higher- and a lower-priority container, the higher one should
@@ -168,8 +89,9 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // Creates the pool declined, by type: one log line each per pass, not one per container.
   const declined = new Map<string, number>();
 
-  let overQuota: ViewItem[] = [];
-  const overMaxSupervisors: ViewItem[] = [];
+  /** Scheduling-order index from which everything waits for quota; order.length for none. */
+  let overQuotaFrom = order.length;
+  const overMaxSupervisors: number[] = [];
   let allocatedNotStarted = 0;
   // Containers running or being started: once it reaches maxContainers,
   // nothing more is locked or started (but nothing is unlocked for it).
@@ -177,34 +99,37 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   let qpos = 0;
   let supervisors = 0;
 
-  for (let i = 0; i < sorted.length; i++) {
-    const item = sorted[i];
-    const { container: ctr, instanceTypes: types } = item.entry;
-    const uuid = ctr.uuid;
-    if (ctr.scheduling_parameters?.supervisor) supervisors++;
-    if (records.has(uuid)) {
-      if (ctr.state === 'Queued' || ctr.state === 'Locked') item.set(Status.Preparing);
+  for (let i = 0; i < order.length; i++) {
+    const k = order[i];
+    const st = state[k];
+    if (supervisor[k]) supervisors++;
+    if (hasRecord[k]) {
+      if (st !== State.Other) view.set(k, Status.Preparing);
       continue;
     }
-    if (ctr.priority < 1) {
-      item.set(Status.PriorityZero);
+    if (priority[k] < 1) {
+      view.set(k, Status.PriorityZero);
       continue;
     }
-    if (ctr.scheduling_parameters?.supervisor && maxSupervisors > 0 && supervisors > maxSupervisors) {
-      overMaxSupervisors.push(item);
-      item.set(Status.SupervisorLimit, overMaxSupervisors.length);
+    if (supervisor[k] && maxSupervisors > 0 && supervisors > maxSupervisors) {
+      overMaxSupervisors.push(k);
+      view.set(k, Status.SupervisorLimit, overMaxSupervisors.length);
       continue;
     }
-    if (ctr.state !== 'Queued' && ctr.state !== 'Locked') continue;
+    if (st === State.Other) continue;
     if (maxContainers > 0 && trying >= maxContainers) continue;
     trying++;
 
-    const charge = containerCharge(item.entry.instanceResources);
-    const ready = slots.find(item.entry, charge);
+    const entry = list[k];
+    const ctr = entry.container;
+    const uuid = ctr.uuid;
+    const types = entry.instanceTypes;
+    const charge = containerCharge(entry.instanceResources);
+    const ready = slots.find(entry, charge);
 
-    if (ctr.state === 'Queued') {
+    if (st === State.Queued) {
       if (!ready && pool.atQuota()) {
-        overQuota = sorted.slice(i);
+        overQuotaFrom = i;
         break;
       }
       if (!ready && !availableType(types)) continue;
@@ -223,15 +148,15 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (ready) {
       slots.allocate(ready, uuid, charge);
       if (!READY.has(ready.view.workerState)) {
-        item.set(Status.WaitingNewInstance, ready.view.arvadosInstanceType);
+        view.setWaitingNewInstance(k, ready.view.arvadosInstanceType);
         allocatedNotStarted++;
       } else if (pool.killContainer(uuid, 'about to start')) {
-        item.set(Status.WaitingPreviousAttempt);
+        view.set(k, Status.WaitingPreviousAttempt);
         ctx.once.info(uuid, 'not starting yet: crunch-run process from previous attempt has not exited', placementFields(ready));
       } else if (startContainer(ctx, ready, ctr)) {
-        item.set(Status.Preparing);
+        view.set(k, Status.Preparing);
       } else {
-        item.set(Status.WaitingNewInstance, ready.view.arvadosInstanceType);
+        view.setWaitingNewInstance(k, ready.view.arvadosInstanceType);
         allocatedNotStarted++;
       }
       continue;
@@ -239,23 +164,25 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (pool.atQuota()) {
       // Lower-priority containers must not keep idle instances of other
       // types alive while this one waits for quota.
-      overQuota = sorted.slice(i);
+      overQuotaFrom = i;
       break;
     }
     const it = availableType(types);
     if (!it) {
       // Lower-priority containers may still fit types that are available.
-      item.set(Status.WaitingInstanceTypes, ++qpos);
+      view.set(k, Status.WaitingInstanceTypes, ++qpos);
       continue;
     }
-    const created = pool.create(it);
+    // A type the pool declined once is not asked for again in this pass:
+    // what declines it (throttled cloud calls, MaxInstances) lasts longer.
+    const created = declined.has(it.Name) ? undefined : pool.create(it);
     if (!created) {
       // Not at quota, yet declined (e.g. cloud calls throttled): retry next pass.
       declined.set(it.Name, (declined.get(it.Name) ?? 0) + 1);
       continue;
     }
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
-    item.set(Status.WaitingNewInstance, it.Name);
+    view.setWaitingNewInstance(k, it.Name);
     allocatedNotStarted++;
     const slot: Slot = {
       view: { ...created, runningContainerUUIDs: [...created.runningContainerUUIDs] },
@@ -268,54 +195,23 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   }
 
   const waiting = pool.atQuota() ? Status.WaitingCloudResources : Status.WaitingClusterCapacity;
-  let earliest: number | undefined;
-  for (const item of sorted) {
-    const ctr = item.entry.container;
-    if (ctr.state !== 'Queued' && ctr.state !== 'Locked') continue;
-    if (item.status === Status.None) item.set(waiting, ++qpos);
-    // Preparing: it has a crunch-run, from before or from this pass.
-    if (ctr.priority > 0 && item.status !== Status.Preparing) {
-      const t = createdAt(ctr);
-      if (!Number.isNaN(t) && (earliest === undefined || t < earliest)) earliest = t;
-    }
+  for (let i = 0; i < order.length; i++) {
+    const k = order[i];
+    if (state[k] !== State.Other && view.status[k] === Status.None) view.set(k, waiting, ++qpos);
   }
 
   for (const [name, n] of declined) logger.debug('pool declined to create instances', { InstanceType: name, Containers: n });
-  unlockOverQuota(ctx, overQuota, overMaxSupervisors, totalInstances, records);
+  const overQuota = Array.from(order.subarray(overQuotaFrom), (k) => list[k]);
+  unlockOverQuota(
+    ctx,
+    overQuota,
+    overMaxSupervisors.map((k) => list[k]),
+    totalInstances,
+    records,
+  );
   if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all);
 
-  return { view: sorted, allocatedNotStarted, notAllocatedOverQuota: overQuota.length + overMaxSupervisors.length, earliestWaiting: earliest };
-}
-
-/**
- * Scheduling order: containers with a crunch-run first (so running
- * supervisors are counted before new ones are admitted); then Locked before
- * Queued, so a newly arrived higher priority does not make the scheduler
- * unlock what it holds and reshuffle instances; then priority; then first
- * seen, so equal priorities keep their order from pass to pass instead of
- * trading locks. The keys are read once into typed arrays, and an index
- * array is sorted: a 100k-entry sort then costs tens of milliseconds.
- */
-function sortEntries(entries: ReadonlyMap<string, QueueEntry>, records: ReadonlyMap<string, unknown>): ViewItem[] {
-  const n = entries.size;
-  const items: ViewItem[] = new Array<ViewItem>(n);
-  const group = new Uint8Array(n);
-  const priority = new Float64Array(n);
-  const seen = new Float64Array(n);
-  const order = new Array<number>(n);
-  let k = 0;
-  for (const entry of entries.values()) {
-    const c = entry.container;
-    items[k] = new ViewItem(entry);
-    group[k] = records.has(c.uuid) ? 0 : c.state === 'Locked' ? 1 : 2;
-    priority[k] = c.priority;
-    seen[k] = entry.firstSeenAt;
-    order[k] = k;
-    k++;
-  }
-  // Array.prototype.sort is stable: full ties keep the queue's order.
-  order.sort((a, b) => group[a] - group[b] || priority[b] - priority[a] || seen[a] - seen[b]);
-  return order.map((i) => items[i]);
+  return { view, allocatedNotStarted, notAllocatedOverQuota: overQuota.length + overMaxSupervisors.length };
 }
 
 function placementFields(slot: Slot): Record<string, unknown> {
@@ -343,15 +239,15 @@ function startContainer(ctx: PassContext, slot: Slot, ctr: Container): boolean {
  */
 function unlockOverQuota(
   ctx: PassContext,
-  overQuota: readonly QueueViewEntry[],
-  overMaxSupervisors: readonly QueueViewEntry[],
+  overQuota: readonly QueueEntry[],
+  overMaxSupervisors: readonly QueueEntry[],
   totalInstances: number,
-  records: Map<string, unknown>,
+  records: ReadonlyMap<string, unknown>,
 ): void {
-  const candidates: Array<[QueueViewEntry, string]> = overMaxSupervisors.map((e) => [e, 'supervisor limit reached']);
+  const candidates: Array<[QueueEntry, string]> = overMaxSupervisors.map((e) => [e, 'supervisor limit reached']);
   const quotaLine = totalInstances > 0 ? overQuota.slice(1) : overQuota;
   for (const e of quotaLine) candidates.push([e, 'pool capacity is used by higher priority containers']);
-  for (const [{ entry }, reason] of candidates) {
+  for (const [entry, reason] of candidates) {
     const ctr = entry.container;
     if (ctr.state === 'Locked' && !records.has(ctr.uuid)) void unlockContainer(ctx, ctr.uuid, reason);
   }

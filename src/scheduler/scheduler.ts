@@ -32,7 +32,7 @@ type LifecycleState = 'new' | 'running' | 'stopped';
 export class Scheduler {
   private readonly ctx: PassContext;
   private readonly limit: ConcurrencyLimit;
-  private last: RunQueueResult = { view: [], allocatedNotStarted: 0, notAllocatedOverQuota: 0, earliestWaiting: undefined };
+  private last: RunQueueResult = { view: undefined, allocatedNotStarted: 0, notAllocatedOverQuota: 0 };
 
   private state: LifecycleState = 'new';
   private readonly abort = new AbortController();
@@ -84,7 +84,7 @@ export class Scheduler {
 
   /** Every queue entry with its scheduling status, in scheduling order, as of the last pass. */
   queueView(): QueueViewEntry[] {
-    return [...this.last.view];
+    return [...(this.last.view?.entries() ?? [])];
   }
 
   /** The dynamic concurrency limit; 0 = none. */
@@ -104,7 +104,8 @@ export class Scheduler {
 
   /** How long the longest-waiting queued or locked container (not started yet) has existed. */
   get longestWaitTimeSeconds(): number {
-    return this.last.earliestWaiting === undefined ? 0 : Math.max(0, (this.ctx.clock.now() - this.last.earliestWaiting) / 1000);
+    const earliest = this.last.view?.earliestWaiting();
+    return earliest === undefined ? 0 : Math.max(0, (this.ctx.clock.now() - earliest) / 1000);
   }
 
   get atQuota(): boolean {

@@ -18,7 +18,7 @@
  *
  * Within a pass an instance's room only shrinks and its container count
  * only grows, so an instance that cannot take a container of a given
- * (eligible types, size) never can later in the pass. Each such key keeps a
+ * (eligible types, size) never can later in the pass. Each such pair keeps a
  * cursor per eligible type that only moves forward past instances without
  * room: over a pass, each list is walked at most once per key.
  */
@@ -46,8 +46,12 @@ export class SlotIndex {
   /** Every instance: the pool's in placement order, then those created in the pass. */
   readonly all: Slot[] = [];
   private readonly byType = new Map<string, Slot[]>();
-  /** Per (eligible types, size): for each eligible type, the first list position that may still have room. */
-  private readonly cursors = new Map<string, number[]>();
+  /**
+   * Per (eligible types, size), keyed by the identity of the entry's
+   * objects, which the queue shares among equal entries: for each eligible
+   * type, the first list position that may still have room.
+   */
+  private readonly cursors = new Map<readonly InstanceType[], Map<InstanceResources, number[]>>();
   private created = 0;
 
   private constructor(
@@ -97,12 +101,13 @@ export class SlotIndex {
     this.add(slot);
   }
 
-  /** The instance to place the entry's container (charged `charge`) on, or undefined. */
+  /** The instance to place the entry's container on, or undefined; `charge` must be `containerCharge(entry.instanceResources)`. */
   find(entry: QueueEntry, charge: InstanceResources): Slot | undefined {
     const types = entry.instanceTypes;
-    const key = memoKey(entry, charge);
-    let at = this.cursors.get(key);
-    if (!at) this.cursors.set(key, (at = new Array<number>(types.length).fill(0)));
+    let bySize = this.cursors.get(types);
+    if (!bySize) this.cursors.set(types, (bySize = new Map()));
+    let at = bySize.get(entry.instanceResources);
+    if (!at) bySize.set(entry.instanceResources, (at = new Array<number>(types.length).fill(0)));
     let best: Slot | undefined;
     for (let t = 0; t < types.length; t++) {
       const list = this.byType.get(types[t].Name);
@@ -144,19 +149,6 @@ export class SlotIndex {
     }
     return false;
   }
-}
-
-/** The key of an entry: its eligible types and charge (fixed for the entry, which is replaced when it changes). */
-const memoKeys = new WeakMap<QueueEntry, string>();
-
-function memoKey(entry: QueueEntry, charge: InstanceResources): string {
-  let key = memoKeys.get(entry);
-  if (key === undefined) {
-    const types = entry.instanceTypes.map((t) => t.Name).join('\u0000');
-    key = `${types}|${charge.vcpus}|${charge.ram}|${charge.scratch}|${charge.gpus}|${charge.gpuVRAM}`;
-    memoKeys.set(entry, key);
-  }
-  return key;
 }
 
 /** Cheapest first; at equal price the bigger instance (more to pack into), then by id for a stable order. */

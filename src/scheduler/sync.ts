@@ -21,66 +21,80 @@
  * know yet.
  */
 import { cancelContainer, killCrunchRun, unlockContainer } from './actions.js';
+import type { Container } from '../arvados/types.js';
 import { crunchRunRecords, type PassContext } from './deps.js';
 
+type CrunchRunRecord = { exitedAt?: number };
+
 export function sync(ctx: PassContext): void {
-  const { queue, pool, logger } = ctx;
+  const { queue, pool } = ctx;
   // A worker not probed yet may be running anything: no container is
   // "running nowhere" until every worker has answered.
   const anyUnknown = (pool.countWorkers().unknown ?? 0) > 0;
   const records = crunchRunRecords(pool);
   const { entries, updated } = queue.entries();
 
+  // The backlog (Queued or Locked, priority > 0) needs nothing unless it
+  // has a crunch-run record, so it is reached through the records rather
+  // than by looking each of its (maybe 100k) containers up in them.
   for (const [uuid, ent] of entries) {
     const ctr = ent.container;
-    const rec = records.get(uuid);
-    const exitedBeforePoll = rec?.exitedAt !== undefined && updated > rec.exitedAt;
-    switch (ctr.state) {
-      case 'Running':
-        if (!rec) {
-          if (!anyUnknown) cancelContainer(ctx, uuid, 'container is not running on any worker');
-        } else if (exitedBeforePoll) {
-          cancelContainer(ctx, uuid, 'container state is Running but crunch-run has exited');
-        } else if (ctr.priority === 0) {
-          killCrunchRun(ctx, uuid, 'priority=0');
-        }
-        break;
-      case 'Complete':
-      case 'Cancelled':
-        if (rec) {
-          // crunch-run may be stuck; nothing it does matters now. If it has
-          // already exited, this frees its record, hence the worker.
-          killCrunchRun(ctx, uuid, `state=${ctr.state}`);
-        } else if (!ctx.ops.busy(uuid)) {
-          logger.info('container finished, dropping it from the queue', { ContainerUUID: uuid, State: ctr.state });
-          queue.forget(uuid);
-        }
-        break;
-      case 'Queued':
-        if (rec) {
-          // A worker back from a network outage may still be starting a
-          // container that was requeued meanwhile.
-          killCrunchRun(ctx, uuid, `state=${ctr.state}`);
-        } else if (ctr.priority === 0 && !ctx.ops.busy(uuid)) {
-          logger.info('container on hold, dropping it from the queue', { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority });
-          queue.forget(uuid);
-        }
-        break;
-      case 'Locked':
-        if (rec && exitedBeforePoll) {
-          void unlockContainer(ctx, uuid, 'crunch-run exited');
-        } else if (rec && rec.exitedAt === undefined && ctr.priority === 0) {
-          killCrunchRun(ctx, uuid, 'priority=0');
-        } else if (!rec && ctr.priority === 0) {
-          void unlockContainer(ctx, uuid, 'priority=0');
-        }
-        break;
-      default:
-        ctx.once.error(uuid, 'BUG: container in an unexpected state', { State: ctr.state });
-    }
+    if ((ctr.state === 'Queued' || ctr.state === 'Locked') && ctr.priority > 0) continue;
+    syncOne(ctx, uuid, ctr, records.get(uuid), updated, anyUnknown);
   }
-  for (const uuid of records.keys()) {
-    if (!entries.has(uuid)) killCrunchRun(ctx, uuid, 'not in queue');
+  for (const [uuid, rec] of records) {
+    const ctr = entries.get(uuid)?.container;
+    if (!ctr) killCrunchRun(ctx, uuid, 'not in queue');
+    else if ((ctr.state === 'Queued' || ctr.state === 'Locked') && ctr.priority > 0) syncOne(ctx, uuid, ctr, rec, updated, anyUnknown);
   }
   ctx.once.prune((uuid) => entries.has(uuid) || records.has(uuid));
+}
+
+/** The table's row for one container. */
+function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunRecord | undefined, updated: number, anyUnknown: boolean): void {
+  const { queue, logger } = ctx;
+  const exitedBeforePoll = rec?.exitedAt !== undefined && updated > rec.exitedAt;
+  switch (ctr.state) {
+    case 'Running':
+      if (!rec) {
+        if (!anyUnknown) cancelContainer(ctx, uuid, 'container is not running on any worker');
+      } else if (exitedBeforePoll) {
+        cancelContainer(ctx, uuid, 'container state is Running but crunch-run has exited');
+      } else if (ctr.priority === 0) {
+        killCrunchRun(ctx, uuid, 'priority=0');
+      }
+      break;
+    case 'Complete':
+    case 'Cancelled':
+      if (rec) {
+        // crunch-run may be stuck; nothing it does matters now. If it has
+        // already exited, this frees its record, hence the worker.
+        killCrunchRun(ctx, uuid, `state=${ctr.state}`);
+      } else if (!ctx.ops.busy(uuid)) {
+        logger.info('container finished, dropping it from the queue', { ContainerUUID: uuid, State: ctr.state });
+        queue.forget(uuid);
+      }
+      break;
+    case 'Queued':
+      if (rec) {
+        // A worker back from a network outage may still be starting a
+        // container that was requeued meanwhile.
+        killCrunchRun(ctx, uuid, `state=${ctr.state}`);
+      } else if (ctr.priority === 0 && !ctx.ops.busy(uuid)) {
+        logger.info('container on hold, dropping it from the queue', { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority });
+        queue.forget(uuid);
+      }
+      break;
+    case 'Locked':
+      if (rec && exitedBeforePoll) {
+        void unlockContainer(ctx, uuid, 'crunch-run exited');
+      } else if (rec && rec.exitedAt === undefined && ctr.priority === 0) {
+        killCrunchRun(ctx, uuid, 'priority=0');
+      } else if (!rec && ctr.priority === 0) {
+        void unlockContainer(ctx, uuid, 'priority=0');
+      }
+      break;
+    default:
+      ctx.once.error(uuid, 'BUG: container in an unexpected state', { State: ctr.state });
+  }
 }

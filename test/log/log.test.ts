@@ -53,6 +53,31 @@ describe('log', () => {
     );
   });
 
+  it('does not even read the fields of a call below the level, on the logger or its children', () => {
+    const { out, log } = capture({ level: 'info' });
+    let reads = 0;
+    const fields = {
+      get Expensive(): string {
+        reads++;
+        return 'x';
+      },
+    };
+    log.debug('dropped', fields);
+    log.child({ Component: 'c' }).debug('dropped too', fields);
+    log.log('debug', 'dropped as well', fields);
+    assert.equal(reads, 0);
+    log.child({ Component: 'c' }).info('kept', fields);
+    log.log('info', 'kept too', fields);
+    assert.equal(reads, 2);
+    assert.deepEqual(
+      out.records().map((r) => [r.message, r.Expensive]),
+      [
+        ['kept', 'x'],
+        ['kept too', 'x'],
+      ],
+    );
+  });
+
   it('serialises errors with message and stack, also in fields and causes', () => {
     const { out, log } = capture();
     const err = new Error('create failed', { cause: new Error('InsufficientInstanceCapacity') });

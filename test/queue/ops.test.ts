@@ -37,6 +37,27 @@ describe('container queue operations', () => {
     assert.equal((h.queue.get(c.uuid) as unknown as Record<string, unknown>).kind, undefined);
   });
 
+  it('hands out snapshots that later changes leave alone, and shares equal shapes', async () => {
+    h = await harness();
+    const a = h.ctl.addContainer({ priority: 4, runtime_constraints: { vcpus: 2, ram: 2 ** 31 } });
+    const b = h.ctl.addContainer({ priority: 5, runtime_constraints: { vcpus: 2, ram: 2 ** 31 } });
+    await h.queue.update();
+    const snap = h.queue.entries().entries;
+    assert.equal(h.queue.entries().entries, snap, 'no change, no copy');
+    const ea = snap.get(a.uuid)!;
+    const eb = snap.get(b.uuid)!;
+    assert.equal(ea.instanceTypes, eb.instanceTypes, 'one type list for equal containers');
+    assert.equal(ea.instanceResources, eb.instanceResources, 'one size for equal containers');
+    await h.queue.lock(a.uuid);
+    h.ctl.addContainer({ priority: 6, runtime_constraints: { vcpus: 1, ram: 2 ** 30 } });
+    await h.queue.update();
+    assert.equal(snap.get(a.uuid)?.container.state, 'Queued');
+    assert.equal(snap.size, 2);
+    const now = h.queue.entries().entries;
+    assert.equal(now.get(a.uuid)?.container.state, 'Locked');
+    assert.equal(now.size, 3);
+  });
+
   it('rejects with the controller error when the lock is refused', async () => {
     h = await harness();
     const c = h.ctl.addContainer();

@@ -1,0 +1,181 @@
+/**
+ * What one scheduling pass knows of each queue entry, kept in flat arrays
+ * indexed by the entry's position in the snapshot: its sort keys, its state,
+ * and the status the pass gave it. A pass over a 100k-container backlog then
+ * reads a few typed arrays instead of walking 100k objects several times,
+ * and allocates no object per container. The objects the management API
+ * shows (`QueueViewEntry`, with the status text) and the longest wait are
+ * built only when asked for.
+ */
+import type { Container } from '../arvados/types.js';
+import type { QueueEntry } from './interfaces.js';
+import * as status from './status.js';
+
+/** A queue entry with the status the last pass gave it. */
+export interface QueueViewEntry {
+  entry: QueueEntry;
+  /** Empty for containers that are neither Queued nor Locked (e.g. Running). */
+  readonly schedulingStatus: string;
+}
+
+export enum Status {
+  None,
+  Preparing,
+  PriorityZero,
+  SupervisorLimit,
+  WaitingNewInstance,
+  WaitingPreviousAttempt,
+  WaitingInstanceTypes,
+  WaitingCloudResources,
+  WaitingClusterCapacity,
+}
+
+/** The states the pass acts on; every other state is Other. */
+export enum State {
+  Other,
+  Queued,
+  Locked,
+}
+
+export class PassView {
+  /** The snapshot's entries, in the snapshot's order. */
+  readonly list: QueueEntry[];
+  /** Positions in `list`, in scheduling order. */
+  readonly order: Uint32Array;
+  /** 1 if the pool has a crunch-run record for the container at the start of the pass. */
+  readonly hasRecord: Uint8Array;
+  readonly state: Uint8Array;
+  readonly priority: Float64Array;
+  readonly supervisor: Uint8Array;
+  readonly status: Uint8Array;
+  /** Queue position for the statuses that show one. */
+  readonly position: Uint32Array;
+  /** Instance type name for WaitingNewInstance, by list position. */
+  private readonly typeNames = new Map<number, string>();
+  private built: QueueViewEntry[] | undefined;
+  private earliest: { value: number | undefined } | undefined;
+
+  /**
+   * Reads the entries once and sorts them: containers with a crunch-run
+   * first (so running supervisors are counted before new ones are
+   * admitted); then Locked before Queued, so a newly arrived higher
+   * priority does not make the scheduler unlock what it holds and reshuffle
+   * instances; then priority; then first seen, so equal priorities keep
+   * their order from pass to pass instead of trading locks; full ties keep
+   * the snapshot's order (the sort is stable).
+   */
+  constructor(entries: ReadonlyMap<string, QueueEntry>, records: ReadonlyMap<string, unknown>) {
+    const n = entries.size;
+    this.list = new Array<QueueEntry>(n);
+    this.hasRecord = new Uint8Array(n);
+    this.state = new Uint8Array(n);
+    this.priority = new Float64Array(n);
+    this.supervisor = new Uint8Array(n);
+    this.status = new Uint8Array(n);
+    this.position = new Uint32Array(n);
+    const group = new Uint8Array(n);
+    const seen = new Float64Array(n);
+    const order = new Array<number>(n);
+    let k = 0;
+    for (const entry of entries.values()) {
+      const c = entry.container;
+      this.list[k] = entry;
+      const rec = records.has(c.uuid);
+      this.hasRecord[k] = rec ? 1 : 0;
+      this.state[k] = c.state === 'Queued' ? State.Queued : c.state === 'Locked' ? State.Locked : State.Other;
+      this.priority[k] = c.priority;
+      this.supervisor[k] = c.scheduling_parameters?.supervisor ? 1 : 0;
+      group[k] = rec ? 0 : c.state === 'Locked' ? 1 : 2;
+      seen[k] = entry.firstSeenAt;
+      order[k] = k;
+      k++;
+    }
+    const priority = this.priority;
+    order.sort((a, b) => group[a] - group[b] || priority[b] - priority[a] || seen[a] - seen[b]);
+    this.order = Uint32Array.from(order);
+  }
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  set(k: number, s: Status, detail = 0): void {
+    this.status[k] = s;
+    this.position[k] = detail;
+  }
+
+  setWaitingNewInstance(k: number, typeName: string): void {
+    this.status[k] = Status.WaitingNewInstance;
+    this.typeNames.set(k, typeName);
+  }
+
+  /** The entries in scheduling order with their status texts (built once, on first call). */
+  entries(): QueueViewEntry[] {
+    if (!this.built) {
+      const out = new Array<QueueViewEntry>(this.order.length);
+      for (let i = 0; i < this.order.length; i++) {
+        const k = this.order[i];
+        out[i] = { entry: this.list[k], schedulingStatus: this.statusText(k) };
+      }
+      this.built = out;
+    }
+    return this.built;
+  }
+
+  /**
+   * created_at (epoch ms) of the longest-waiting Queued/Locked container
+   * with priority > 0 that has no crunch-run, as of the pass's end; computed
+   * on first call (the metric is read far less often than passes run).
+   */
+  earliestWaiting(): number | undefined {
+    if (!this.earliest) {
+      let value: number | undefined;
+      for (let k = 0; k < this.list.length; k++) {
+        if (this.state[k] === State.Other || this.priority[k] <= 0 || this.status[k] === Status.Preparing) continue;
+        const t = createdAt(this.list[k].container);
+        if (!Number.isNaN(t) && (value === undefined || t < value)) value = t;
+      }
+      this.earliest = { value };
+    }
+    return this.earliest.value;
+  }
+
+  private statusText(k: number): string {
+    const pos = this.position[k];
+    switch (this.status[k] as Status) {
+      case Status.None:
+        return '';
+      case Status.Preparing:
+        return status.STATUS_PREPARING;
+      case Status.PriorityZero:
+        return status.statusPriorityZero(this.list[k].container.state);
+      case Status.SupervisorLimit:
+        return status.statusSupervisorLimit(pos);
+      case Status.WaitingNewInstance:
+        return status.statusWaitingNewInstance(this.typeNames.get(k) ?? '');
+      case Status.WaitingPreviousAttempt:
+        return status.STATUS_WAITING_FOR_PREVIOUS_ATTEMPT;
+      case Status.WaitingInstanceTypes:
+        return status.statusWaitingInstanceTypes(
+          pos,
+          this.list[k].instanceTypes.map((t) => t.Name),
+        );
+      case Status.WaitingCloudResources:
+        return status.statusWaitingCloudResources(pos);
+      case Status.WaitingClusterCapacity:
+        return status.statusWaitingClusterCapacity(pos);
+    }
+  }
+}
+
+/** created_at parsed once per container record (records are replaced, not changed, when they change). */
+const createdAtMs = new WeakMap<Container, number>();
+
+function createdAt(ctr: Container): number {
+  let t = createdAtMs.get(ctr);
+  if (t === undefined) {
+    t = Date.parse(ctr.created_at);
+    createdAtMs.set(ctr, t);
+  }
+  return t;
+}
