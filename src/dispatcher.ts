@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ControllerClient } from './arvados/client.js';
+import type { RawTransport } from './arvados/http.js';
 import { type Clock, systemClock } from './clock/index.js';
 import './cloud/drivers.js';
 import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
@@ -21,7 +22,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import type { Executor } from './ssh/executor.js';
 import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
-import { type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
+import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './worker/runner.js';
 import { hostKeyVerifier } from './worker/verify.js';
@@ -37,6 +38,10 @@ export interface DispatcherDeps {
   instanceSet?: InstanceSet;
   /** Called after every cloud call, besides the dispatcher's own metrics. */
   observeCloud?: (op: CloudOperation, err: unknown, durationMs: number) => void;
+  /** Called with every pool event (boot, SSH, crunch-run start), besides the dispatcher's own metrics. */
+  observePool?: (event: PoolEvent) => void;
+  /** How the controller client reaches the controller; default HTTP(S) to Services.Controller.ExternalURL. */
+  controllerTransport?: RawTransport;
 }
 
 export interface Dispatcher {
@@ -103,7 +108,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       logger: logger.child({ Instance: instance.id }),
     });
 
-  const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }));
+  const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport);
   const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }) });
   const pool = new WorkerPoolImpl({
     cluster,
@@ -114,7 +119,12 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSetId,
     publicKey,
     runnerBinary,
-    onEvent: metrics.observePool,
+    onEvent: deps.observePool
+      ? (event) => {
+          metrics.observePool(event);
+          deps.observePool!(event);
+        }
+      : metrics.observePool,
   });
   const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }) });
   metrics.attach({

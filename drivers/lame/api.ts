@@ -9,6 +9,7 @@
 import type { Clock } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
 import { ControllerClient, DEFAULT_RETRY as CLIENT_RETRY, type RetryOptions } from '../../src/arvados/client.js';
+import type { RawTransport } from '../../src/arvados/http.js';
 import type { Container } from '../../src/arvados/types.js';
 
 export interface ApiSettings {
@@ -40,6 +41,8 @@ export class ControllerApi {
     /** Aborts everything, retries included: the process died. */
     signal?: AbortSignal,
     retry: RetryPolicy = DEFAULT_RETRY,
+    /** Instead of HTTP: the simulator's in-process controller (see `LameCloud.controllerTransports`). */
+    transport?: RawTransport,
   ) {
     this.client = new ControllerClient({
       baseURL: apiBaseURL(settings.apiHost),
@@ -51,6 +54,7 @@ export class ControllerApi {
       // One crunch-run makes one call at a time.
       maxConnections: 2,
       signal,
+      transport,
     });
   }
 

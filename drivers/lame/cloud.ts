@@ -9,6 +9,7 @@
  * here (`failNextCreate`, `holdCreates`, `callCounts`, `listVMs`, ...) and on
  * each VM (`dropConnections`, `break`, `crashCrunchRun`, `setBooted`).
  */
+import type { RawTransport } from '../../src/arvados/http.js';
 import { CapacityError, QuotaError } from '../../src/cloud/errors.js';
 import type { DriverContext, InstanceTags } from '../../src/cloud/types.js';
 import type { Timer } from '../../src/clock/index.js';
@@ -25,6 +26,15 @@ export interface CallCounts {
   setTags: number;
 }
 
+/** A `crunch-run --detach` a VM accepted (see `LameCloud.onDetach`). */
+export interface DetachEvent {
+  vm: LameVM;
+  uuid: string;
+  pid: number;
+  /** Epoch ms on the cloud's clock when the VM's handler ran the command. */
+  at: number;
+}
+
 export class LameCloud {
   /** Every random choice of this cloud; survives later factory calls so a seeded run stays repeatable. */
   readonly rng: Random;
@@ -36,6 +46,13 @@ export class LameCloud {
   private readonly injectedCreateErrors: unknown[] = [];
   private held: { promise: Promise<void>; release: () => void } | undefined;
   private readonly calls: CallCounts = { create: 0, instances: 0, destroy: 0, setTags: 0 };
+  /**
+   * Controllers the VMs' crunch-run reaches without HTTP, by base URL (as
+   * `apiBaseURL` gives it for ARVADOS_API_HOST): the simulator registers its
+   * in-process controller here. Any other address is reached over HTTP.
+   */
+  readonly controllerTransports = new Map<string, RawTransport>();
+  private readonly detachListeners = new Set<(e: DetachEvent) => void>();
 
   constructor(
     readonly name: string,
@@ -171,6 +188,31 @@ export class LameCloud {
     held?.release();
   }
 
+  /**
+   * Calls `fn` synchronously each time a VM accepts `crunch-run --detach`,
+   * before the answer goes back: the moment a container reaches its VM,
+   * which the dispatch latency benchmark times. Returns the unsubscribe
+   * function. A listener that throws is logged and ignored.
+   */
+  onDetach(fn: (e: DetachEvent) => void): () => void {
+    const entry = (e: DetachEvent): void => fn(e);
+    this.detachListeners.add(entry);
+    return () => {
+      this.detachListeners.delete(entry);
+    };
+  }
+
+  /** Tells the `onDetach` listeners (crunch-run.ts calls this). */
+  reportDetach(e: DetachEvent): void {
+    for (const fn of [...this.detachListeners]) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.ctx.logger.warn('lame: detach listener threw', { error: err });
+      }
+    }
+  }
+
   /** A copy of the call counters. */
   callCounts(): CallCounts {
     return { ...this.calls };
@@ -239,6 +281,14 @@ export function getLameCloud(name: string): LameCloud | undefined {
 /** Every lame cloud in this process. */
 export function lameClouds(): LameCloud[] {
   return [...clouds.values()];
+}
+
+/** Closes every VM of the named cloud and forgets it (a simulation run that is over). */
+export async function dropLameCloud(name: string): Promise<void> {
+  const cloud = clouds.get(name);
+  if (!cloud) return;
+  clouds.delete(name);
+  await cloud.shutdown();
 }
 
 /** Closes every VM of every lame cloud and forgets them all: for test cleanup. */

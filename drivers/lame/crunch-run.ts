@@ -17,7 +17,7 @@
 import type { CrunchRunConfig } from '../../src/arvados/types.js';
 import type { Timer } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
-import { ControllerApi } from './api.js';
+import { apiBaseURL, ControllerApi, DEFAULT_RETRY } from './api.js';
 import type { CommandResult } from './sshd.js';
 import type { LameVM } from './vm.js';
 
@@ -166,6 +166,7 @@ function detach(vm: LameVM, uuid: string | undefined, stdin: Buffer, stdinConfig
     defaultRunMs: runMs,
   });
   vm.processes.set(uuid, proc);
+  vm.cloud.reportDetach({ vm, uuid, pid: proc.pid, at: vm.cloud.ctx.clock.now() });
   proc.start();
   return { stdout: `${JSON.stringify({ UUID: uuid, PID: proc.pid })}\n`, exitCode: 0 };
 }
@@ -184,13 +185,22 @@ export interface ProcessPlan {
   defaultRunMs: number;
 }
 
-/** How long the container runs and how it exits, from its `command`. */
+/** `sleep N; exit C` as the third word of `sh -c`: a run time with an exit code. */
+const SLEEP_EXIT = /^sleep (\d+(?:\.\d+)?); exit (\d+)$/;
+
+/**
+ * How long the container runs and how it exits, from its `command`:
+ * `["sleep", N]`, `["false"]`, `["sh", "-c", "sleep N; exit C"]`; anything
+ * else runs `defaultRunMs` and exits 0.
+ */
 export function runPlan(command: unknown, defaultRunMs: number): { runMs: number; exitCode: number } {
   if (Array.isArray(command)) {
     if (command[0] === 'false' && command.length === 1) return { runMs: 0, exitCode: 1 };
     if (command[0] === 'sleep' && command.length === 2 && /^\d+(\.\d+)?$/.test(String(command[1]))) {
       return { runMs: Number(command[1]) * 1000, exitCode: 0 };
     }
+    const m = command.length === 3 && command[0] === 'sh' && command[1] === '-c' ? SLEEP_EXIT.exec(String(command[2])) : null;
+    if (m) return { runMs: Number(m[1]) * 1000, exitCode: Number(m[2]) };
   }
   return { runMs: defaultRunMs, exitCode: 0 };
 }
@@ -219,6 +229,8 @@ export class CrunchRunProcess {
   readonly exited: Promise<void>;
   /** Set once a signal has been delivered (after KillDelay): the run is being cancelled. */
   private terminating = false;
+  /** Set by `finishNow()`: the run ends early, normally (Complete). */
+  private finishedEarly = false;
   private signalled = false;
   private resolveExited!: () => void;
   /** Wakes the run's sleep when a signal arrives. */
@@ -254,6 +266,18 @@ export class CrunchRunProcess {
     const delay = this.vm.cloud.params.KillDelay;
     if (delay > 0) this.timers.push(this.vm.cloud.ctx.clock.setTimer(delay, deliver));
     else deliver();
+  }
+
+  /**
+   * Ends the run now as if its time were up: the container completes with
+   * its planned exit code (at once if it is already running, else as soon as
+   * it starts). The simulator uses it for a workflow runner whose children
+   * are all done. No effect once the process is exiting.
+   */
+  finishNow(): void {
+    if (!this.alive || this.terminating) return;
+    this.finishedEarly = true;
+    this.wake.abort();
   }
 
   /** Dies without updating the container; the lock stays held `staleLockMs` longer. */
@@ -297,7 +321,9 @@ export class CrunchRunProcess {
     let api: ControllerApi | undefined;
     try {
       if (this.vm.reportsBroken) throw new Error('the VM is broken; not starting the container');
-      api = new ControllerApi(apiSettings(this.plan.config), clock, this.logger, this.death.signal);
+      const settings = apiSettings(this.plan.config);
+      const transport = this.vm.cloud.controllerTransports.get(apiBaseURL(settings.apiHost));
+      api = new ControllerApi(settings, clock, this.logger, this.death.signal, DEFAULT_RETRY, transport);
       const ctr = await api.getContainer(this.uuid);
       if (!this.alive) return;
       if (ctr.state !== 'Locked') throw new Error(`container state is ${String(ctr.state)}, not Locked`);
@@ -314,7 +340,7 @@ export class CrunchRunProcess {
       if (sleepMs > 0) await clock.sleep(sleepMs, this.wake.signal).catch(() => undefined);
       if (!this.alive) return;
       if (this.terminating) return await this.cancel(api);
-      if (crashAt !== undefined) {
+      if (crashAt !== undefined && !this.finishedEarly) {
         this.crash(this.vm.cloud.params.StaleLockTime);
         return;
       }

@@ -31,8 +31,8 @@ export const lameDriver: DriverFactory = (params, ctx) => {
   return new LameInstanceSet(lameCloudFor(parsed, ctx), ctx);
 };
 
-export { type CallCounts, getLameCloud, LameCloud, lameClouds, resetLameClouds } from './cloud.js';
-export { type CrunchRunProcess, type ProcessPhase } from './crunch-run.js';
+export { type CallCounts, type DetachEvent, dropLameCloud, getLameCloud, LameCloud, lameClouds, resetLameClouds } from './cloud.js';
+export { type CrunchRunProcess, type ProcessPhase, runPlan } from './crunch-run.js';
 export { InProcessExecutor } from './inprocess.js';
 export { LameInstance, LameInstanceSet } from './instance-set.js';
 export { DEFAULT_PARAMS, type LameParams, LameParamsError, type LameTransport, parseDuration, parseLameParams } from './params.js';

@@ -5,6 +5,7 @@
  * the SSH server calls, so commands behave identically. Failures use the SSH
  * executor's error classes, so the pool cannot tell the transports apart.
  */
+import type { Timer } from '../../src/clock/index.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from '../../src/ssh/executor.js';
 import { CommandTimeoutError, SshConnectError } from '../../src/ssh/errors.js';
 import type { LameCloud } from './cloud.js';
@@ -41,14 +42,15 @@ export class InProcessExecutor implements Executor {
     let result: CommandResult;
     if (options.timeoutMs !== undefined && options.timeoutMs > 0) {
       const timeoutMs = options.timeoutMs;
-      const stop = new AbortController();
-      const timedOut = this.cloud.ctx.clock.sleep(timeoutMs, stop.signal).then(
-        () => 'timeout' as const,
-        () => 'cancelled' as const,
-      );
+      // A plain timer, not an aborted sleep: an abort builds a DOMException
+      // (with its stack), and the simulator runs millions of commands.
+      let timer: Timer | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = this.cloud.ctx.clock.setTimer(timeoutMs, () => resolve('timeout'));
+      });
       const winner = await Promise.race([run, timedOut]);
-      stop.abort();
-      if (winner === 'timeout' || winner === 'cancelled') throw new CommandTimeoutError(this.target, command, timeoutMs);
+      timer!.cancel();
+      if (winner === 'timeout') throw new CommandTimeoutError(this.target, command, timeoutMs);
       result = winner;
     } else {
       result = await run;

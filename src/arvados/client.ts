@@ -23,7 +23,7 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import type { ControllerHealth } from '../scheduler/interfaces.js';
 import type { ApiClientAuthorization, Container, ItemList } from './types.js';
 import { ControllerError } from './errors.js';
-import { describeNetworkError, RequestTimeoutError, Transport, type RawResponse } from './http.js';
+import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeoutError, Transport } from './http.js';
 
 export { ControllerError, findControllerError, isControllerError, isControllerRefusal } from './errors.js';
 
@@ -55,6 +55,12 @@ export interface ControllerClientOptions {
   maxConnections?: number;
   /** Aborts every call, retries included (the owner is going away). */
   signal?: AbortSignal;
+  /**
+   * Where requests go instead of HTTP (the simulator's in-process
+   * controller). `insecure` and `maxConnections` then do not apply, and
+   * `close()` is passed on to it.
+   */
+  transport?: RawTransport;
 }
 
 /** Parameters of `GET /arvados/v1/containers`. */
@@ -101,7 +107,7 @@ class AmbiguousRefusal extends Error {
 
 export class ControllerClient implements ControllerHealth {
   private readonly base: string;
-  private readonly transport: Transport;
+  private readonly transport: RawTransport;
   private readonly retry: RetryOptions;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -119,17 +125,22 @@ export class ControllerClient implements ControllerHealth {
     this.logger = opts.logger;
     this.retryLog = new RateLimitedLog(opts.logger, opts.clock, 10_000);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
-    this.transport = new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: opts.maxConnections ?? 16 });
+    this.transport =
+      opts.transport ?? new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: opts.maxConnections ?? 16 });
   }
 
-  /** The client the dispatcher uses: the controller's ExternalURL, the SystemRootToken, TLS.Insecure. */
-  static fromCluster(cluster: Cluster, clock: Clock, logger: Logger): ControllerClient {
+  /**
+   * The client the dispatcher uses: the controller's ExternalURL, the
+   * SystemRootToken, TLS.Insecure; over `transport` when one is given.
+   */
+  static fromCluster(cluster: Cluster, clock: Clock, logger: Logger, transport?: RawTransport): ControllerClient {
     return new ControllerClient({
       baseURL: cluster.Services.Controller.ExternalURL,
       token: cluster.SystemRootToken,
       insecure: cluster.TLS.Insecure,
       clock,
       logger,
+      transport,
     });
   }
 

@@ -30,8 +30,20 @@ export interface RawResponse {
   text: string;
 }
 
+/**
+ * What the controller client sends its requests through: HTTP by default
+ * (`Transport`); the simulator hands in an in-process one that calls a
+ * controller's request handler directly, with no socket.
+ */
+export interface RawTransport {
+  /** Sends one request and reads the whole answer. Rejects on network errors, timeout or abort. */
+  send(req: RawRequest): Promise<RawResponse>;
+  /** Releases the transport's connections; later requests may open new ones. */
+  close(): void;
+}
+
 /** Keep-alive connection pools, one per scheme, shared by every call of one client. */
-export class Transport {
+export class Transport implements RawTransport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
 

@@ -114,6 +114,46 @@ describe('ManualClock', () => {
     assert.equal(order.length, 500);
     for (let i = 1; i < order.length; i++) assert.ok(order[i - 1] <= order[i]);
   });
+
+  describe('runTo (the simulator drive)', () => {
+    it('fires due timers in order, same-instant ones together (a cancel by an earlier one still counts), and ends at the target', async () => {
+      const clock = new ManualClock(0);
+      const fired: Array<[string, number]> = [];
+      const late = clock.setTimer(10, () => fired.push(['cancelled', clock.now()]));
+      clock.setTimer(10, () => fired.push(['b', clock.now()]));
+      clock.setTimer(5, () => {
+        fired.push(['a', clock.now()]);
+        late.cancel();
+      });
+      clock.setTimer(30, () => fired.push(['after', clock.now()]));
+      const n = await clock.runTo(20);
+      assert.deepEqual(fired, [
+        ['a', 5],
+        ['b', 10],
+      ]);
+      assert.equal(n, 2);
+      assert.equal(clock.now(), 20);
+      assert.equal(await clock.runTo(30), 1);
+    });
+
+    it('lets chains of awaits and setImmediate yields finish at the instant their timer fired', async () => {
+      const clock = new ManualClock(0);
+      const seen: number[] = [];
+      const loop = async (): Promise<void> => {
+        for (let i = 0; i < 3; i++) {
+          await clock.sleep(1000);
+          // Like the scheduler between back-to-back passes: several macrotask yields.
+          for (let j = 0; j < 5; j++) await new Promise<void>((resolve) => setImmediate(resolve));
+          seen.push(clock.now());
+        }
+      };
+      const done = loop();
+      clock.setTimer(1500, () => undefined);
+      await clock.runTo(10_000);
+      await done;
+      assert.deepEqual(seen, [1000, 2000, 3000]);
+    });
+  });
 });
 
 describe('SystemClock', () => {

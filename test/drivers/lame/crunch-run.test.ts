@@ -174,6 +174,26 @@ describe('lame crunch-run', function () {
     assert.match(again.stderr.toString(), /resource temporarily unavailable/);
   });
 
+  it('onDetach tells listeners of each accepted --detach, not of refused ones, until unsubscribed', async () => {
+    await setup();
+    const seen: Array<{ vm: string; uuid: string; pid: number; at: number }> = [];
+    const off = inst.vm.cloud.onDetach((e) => seen.push({ vm: e.vm.id, uuid: e.uuid, pid: e.pid, at: e.at }));
+    inst.vm.cloud.onDetach(() => {
+      throw new Error('a broken listener must not break the VM');
+    });
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    const r = await detach(c.uuid);
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    const pid = (JSON.parse(r.stdout.toString()) as { PID: number }).PID;
+    assert.deepEqual(seen, [{ vm: inst.id, uuid: c.uuid, pid, at: clock.now() }]);
+    assert.equal((await detach(c.uuid)).exitCode, 1, 'the lock is held');
+    assert.equal(seen.length, 1, 'a refused detach is not reported');
+    off();
+    const d = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    assert.equal((await detach(d.uuid)).exitCode, 0);
+    assert.equal(seen.length, 1, 'unsubscribed');
+  });
+
   it('CrunchRunCrashRate 1 crashes every run mid-way without finalising', async () => {
     await setup({ CrunchRunCrashRate: 1 });
     const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '100'] });
