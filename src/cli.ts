@@ -46,6 +46,26 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('simulate')
+    .description(
+      'run a workload through the real dispatcher on a simulated controller and lame cloud, in simulated time, and report cost (against a lower bound), queue waits, VMs and cloud calls',
+    )
+    .requiredOption('--workload <file>', 'workload JSON: a trace or a generator spec (see src/sim/workload.ts)')
+    .option('--report <file>', 'write the full report as JSON')
+    .option('--plot <file>', 'draw VMs by state and the queue over time as SVG')
+    .option('--seed <n>', 'seed for the workload generator and the lame cloud (default: the workload file\'s)', (v) => positiveInt('--seed', v))
+    .option('--limit <duration>', 'give up after this much simulated time', '168h')
+    .option('--log <file>', "the dispatcher's JSON log (default: a file in the temp directory)")
+    .option('--log-level <level>', "the dispatcher's log level", 'warn')
+    .option('--progress', 'a progress line on stderr every simulated hour')
+    .action(
+      async (cmdOpts: { workload: string; report?: string; plot?: string; seed?: number; limit: string; log?: string; logLevel: string; progress?: boolean }) => {
+        const { runSimulateCommand } = await import('./sim/command.js');
+        process.exitCode = await runSimulateCommand({ ...program.opts(), ...cmdOpts });
+      },
+    );
+
+  program
     .command('lame-cloud')
     .description('serve the lame test cloud from this process at DriverParameters.CloudURL, so its VMs outlive dispatchers (until SIGTERM/SIGINT)')
     .action(async () => {

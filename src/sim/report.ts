@@ -1,0 +1,295 @@
+/**
+ * The simulator's report: what the run cost and why, computed from the
+ * engine's record (`SimResult`), as JSON and as a short text summary.
+ *
+ * Cost is VM time x the type's price, from the create call to the first
+ * successful destroy. The lower bound is what the Complete containers would
+ * cost each alone on its cheapest fitting type for exactly its ideal run time
+ * (a workflow runner's includes its children's critical path). The extra is
+ * split so that the parts add up to the total:
+ * - boot: create call to the first successful boot probe (all of a VM's
+ *   life if it never got there);
+ * - idle: ready, but no container running (this includes the TimeoutIdle
+ *   tail before each VM is shut down);
+ * - packing: ready and running containers, but paying more than those
+ *   containers' cheapest types would (an oversize VM, a half-empty shared
+ *   one); negative when packing several onto one VM is cheaper;
+ * - extraRunTime: container run time beyond the ideal, at the cheapest price
+ *   (runs later cancelled, runners waiting on children that queued).
+ * Every figure except `host` is a function of config, workload and seed.
+ */
+import type { ContainerOutcome, SimResult } from './engine.js';
+import type { TimelineSample } from './plot.js';
+
+const HOUR = 3_600_000;
+
+export interface SimReport {
+  workload: { name: string; seed: number; containers: number };
+  finished: boolean;
+  notes: string[];
+  simulatedMs: number;
+  /** First submission to the last container becoming final. */
+  makespanMs: number;
+  containers: {
+    complete: number;
+    cancelled: number;
+    /** Final with a nonzero exit code (still Complete). */
+    nonzeroExit: number;
+    /** Children of runners that were cancelled before submitting them, or arrivals after the limit. */
+    neverSubmitted: number;
+    /** Not final when the run ended (by state). */
+    unfinished: Record<string, number>;
+  };
+  cost: {
+    total: number;
+    lowerBound: number;
+    /** total / lowerBound. */
+    ratio: number;
+    extra: { boot: number; idle: number; packing: number; extraRunTime: number };
+    byType: Record<string, { vms: number; vmHours: number; cost: number }>;
+  };
+  queueWait: { count: number; p50Ms: number; p95Ms: number; maxMs: number; meanMs: number };
+  vms: { created: number; neverReady: number; peak: number; vmHours: number; bootMedianMs: number };
+  cloudCalls: Record<string, { calls: number; errors: Record<string, number> }>;
+  /** Controller requests by `METHOD route` (the dispatcher's and crunch-run's). */
+  controllerRequests: Record<string, number>;
+  cancelled: Array<{ reason: string; count: number; examples: Array<{ id: string; uuid: string }> }>;
+  /** Clock timers fired: how much simulation work the run took. */
+  timersFired: number;
+  timeline: TimelineSample[];
+  /** The dispatcher process's own figures: these vary from run to run. */
+  host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
+}
+
+/** Dollars to the micro-dollar, so a report reads cleanly and compares exactly. */
+function money(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Total length of the union of `intervals`, each clipped to [lo, hi]. */
+function unionLength(intervals: Array<[number, number]>, lo: number, hi: number): number {
+  const xs = intervals
+    .map(([a, b]): [number, number] => [Math.max(a, lo), Math.min(b, hi)])
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  let total = 0;
+  let curA = -Infinity;
+  let curB = -Infinity;
+  for (const [a, b] of xs) {
+    if (a > curB) {
+      if (curB > curA) total += curB - curA;
+      curA = a;
+      curB = b;
+    } else if (b > curB) {
+      curB = b;
+    }
+  }
+  if (curB > curA) total += curB - curA;
+  return total;
+}
+
+export function buildReport(r: SimResult): SimReport {
+  const end = r.endedAt;
+  const byVM = new Map<string, ContainerOutcome[]>();
+  for (const c of r.containers) {
+    if (c.vm === undefined || c.runningAt === undefined) continue;
+    let list = byVM.get(c.vm);
+    if (!list) byVM.set(c.vm, (list = []));
+    list.push(c);
+  }
+
+  let total = 0;
+  let boot = 0;
+  let idle = 0;
+  let packing = 0;
+  let runAtCheapest = 0;
+  let vmMs = 0;
+  let neverReady = 0;
+  const bootTimes: number[] = [];
+  const byType: SimReport['cost']['byType'] = {};
+  const events: Array<[number, number]> = [];
+  for (const vm of r.ledger.vms.values()) {
+    const death = vm.destroyedAt ?? end;
+    const life = Math.max(0, death - vm.createdAt);
+    const rate = vm.price / HOUR;
+    const ready = r.readyAt.get(vm.id);
+    const readyAt = ready === undefined ? death : Math.min(Math.max(ready, vm.createdAt), death);
+    if (ready === undefined) neverReady++;
+    else bootTimes.push(readyAt - vm.createdAt);
+    const ctrs = byVM.get(vm.id) ?? [];
+    const busy = unionLength(
+      ctrs.map((c) => [c.runningAt!, c.finalAt ?? end]),
+      readyAt,
+      death,
+    );
+    let cheapest = 0;
+    for (const c of ctrs) {
+      const ran = Math.max(0, Math.min(c.finalAt ?? end, death) - Math.max(c.runningAt!, readyAt));
+      cheapest += ran * ((c.lowerBoundPrice ?? vm.price) / HOUR);
+    }
+    total += life * rate;
+    boot += (readyAt - vm.createdAt) * rate;
+    idle += (death - readyAt - busy) * rate;
+    packing += busy * rate - cheapest;
+    runAtCheapest += cheapest;
+    vmMs += life;
+    const t = (byType[vm.type] ??= { vms: 0, vmHours: 0, cost: 0 });
+    t.vms++;
+    t.vmHours += life / HOUR;
+    t.cost += life * rate;
+    events.push([vm.createdAt, 1], [death, -1]);
+  }
+  for (const t of Object.values(byType)) {
+    t.vmHours = Math.round(t.vmHours * 1e6) / 1e6;
+    t.cost = money(t.cost);
+  }
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let live = 0;
+  let peak = 0;
+  for (const [, d] of events) peak = Math.max(peak, (live += d));
+
+  let lowerBound = 0;
+  const waits: number[] = [];
+  let complete = 0;
+  let cancelled = 0;
+  let nonzeroExit = 0;
+  let neverSubmitted = 0;
+  let lastFinal = r.startedAt;
+  let firstSubmit = Infinity;
+  const unfinished: Record<string, number> = {};
+  const reasons = new Map<string, Array<{ id: string; uuid: string }>>();
+  for (const c of r.containers) {
+    if (c.submittedAt !== undefined) firstSubmit = Math.min(firstSubmit, c.submittedAt);
+    if (c.state === undefined) {
+      neverSubmitted++;
+      continue;
+    }
+    if (c.runningAt !== undefined && c.submittedAt !== undefined) waits.push(c.runningAt - c.submittedAt);
+    if (c.finalAt !== undefined) lastFinal = Math.max(lastFinal, c.finalAt);
+    if (c.state === 'Complete') {
+      complete++;
+      if ((c.exitCode ?? 0) !== 0) nonzeroExit++;
+      if (c.lowerBoundPrice !== undefined) lowerBound += (c.idealMs * c.lowerBoundPrice) / HOUR;
+    } else if (c.state === 'Cancelled') {
+      cancelled++;
+      const reason = c.reason ?? 'no reason recorded';
+      let list = reasons.get(reason);
+      if (!list) reasons.set(reason, (list = []));
+      list.push({ id: c.id, uuid: c.uuid! });
+    } else {
+      unfinished[c.state] = (unfinished[c.state] ?? 0) + 1;
+    }
+  }
+  waits.sort((a, b) => a - b);
+  bootTimes.sort((a, b) => a - b);
+
+  return {
+    workload: { name: r.workload, seed: r.seed, containers: r.containers.length },
+    finished: r.finished,
+    notes: r.notes,
+    simulatedMs: end - r.startedAt,
+    makespanMs: firstSubmit === Infinity ? 0 : Math.max(0, lastFinal - r.startedAt),
+    containers: { complete, cancelled, nonzeroExit, neverSubmitted, unfinished },
+    cost: {
+      total: money(total),
+      lowerBound: money(lowerBound),
+      ratio: lowerBound > 0 ? Math.round((total / lowerBound) * 1e4) / 1e4 : 0,
+      extra: { boot: money(boot), idle: money(idle), packing: money(packing), extraRunTime: money(runAtCheapest - lowerBound) },
+      byType: Object.fromEntries(Object.entries(byType).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    },
+    queueWait: {
+      count: waits.length,
+      p50Ms: percentile(waits, 50),
+      p95Ms: percentile(waits, 95),
+      maxMs: waits.at(-1) ?? 0,
+      meanMs: waits.length > 0 ? Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) : 0,
+    },
+    vms: {
+      created: r.ledger.vms.size,
+      neverReady,
+      peak,
+      vmHours: Math.round((vmMs / HOUR) * 1e6) / 1e6,
+      bootMedianMs: percentile(bootTimes, 50),
+    },
+    cloudCalls: r.ledger.calls,
+    controllerRequests: r.controllerRequests,
+    cancelled: [...reasons]
+      .map(([reason, list]) => ({ reason, count: list.length, examples: list.slice(0, 5) }))
+      .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
+    timersFired: r.timersFired,
+    timeline: r.timeline,
+    host: {
+      wallMs: Math.round(r.host.wallMs),
+      cpuUserMs: Math.round(r.host.cpuUserMs),
+      cpuSystemMs: Math.round(r.host.cpuSystemMs),
+      peakRssBytes: r.host.peakRssBytes,
+      peakHeapBytes: r.host.peakHeapBytes,
+    },
+  };
+}
+
+/** `1h02m`, `3m10s`, `12.5s`, `800ms`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  return `${m}m${String(sec).padStart(2, '0')}s`;
+}
+
+function dollars(x: number): string {
+  const sign = x < 0 ? '-' : '';
+  return `${sign}$${Math.abs(x).toFixed(2)}`;
+}
+
+function pct(part: number, whole: number): string {
+  return whole > 0 ? `${((part / whole) * 100).toFixed(1)}%` : '-';
+}
+
+/** The human summary printed on stdout. */
+export function formatSummary(rep: SimReport): string {
+  const c = rep.cost;
+  const lines: string[] = [];
+  const h = rep.host;
+  lines.push(
+    `Simulated "${rep.workload.name}" (seed ${rep.workload.seed}): ${rep.workload.containers} containers, ` +
+      `${formatDuration(rep.simulatedMs)} simulated in ${(h.wallMs / 1000).toFixed(1)} s wall ` +
+      `(CPU ${((h.cpuUserMs + h.cpuSystemMs) / 1000).toFixed(1)} s, peak RSS ${Math.round(h.peakRssBytes / 2 ** 20)} MiB).`,
+  );
+  if (!rep.finished) lines.push('NOT FINISHED: the simulated-time limit came first.');
+  const un = Object.entries(rep.containers.unfinished).map(([s, n]) => `${n} ${s}`);
+  lines.push(
+    `Containers: ${rep.containers.complete} complete (${rep.containers.nonzeroExit} with a nonzero exit), ` +
+      `${rep.containers.cancelled} cancelled, ${rep.containers.neverSubmitted} never submitted` +
+      (un.length > 0 ? `, unfinished: ${un.join(', ')}` : '') +
+      '.',
+  );
+  lines.push(
+    `Cost: ${dollars(c.total)}; lower bound ${dollars(c.lowerBound)} (cost/bound ${c.ratio.toFixed(3)}). ` +
+      `Extra: boot ${dollars(c.extra.boot)} (${pct(c.extra.boot, c.total)}), idle ${dollars(c.extra.idle)} (${pct(c.extra.idle, c.total)}), ` +
+      `packing ${dollars(c.extra.packing)} (${pct(c.extra.packing, c.total)}), extra run time ${dollars(c.extra.extraRunTime)}.`,
+  );
+  const q = rep.queueWait;
+  lines.push(`Queue wait (Queued to Running, ${q.count} containers): p50 ${formatDuration(q.p50Ms)}, p95 ${formatDuration(q.p95Ms)}, max ${formatDuration(q.maxMs)}.`);
+  lines.push(
+    `Makespan ${formatDuration(rep.makespanMs)}. VMs: ${rep.vms.created} created (peak ${rep.vms.peak} at once, ${rep.vms.neverReady} never ready, ` +
+      `median boot ${formatDuration(rep.vms.bootMedianMs)}), ${rep.vms.vmHours.toFixed(1)} VM-hours.`,
+  );
+  const calls = Object.entries(rep.cloudCalls).map(([k, v]) => {
+    const errs = Object.entries(v.errors).map(([e, n]) => `${n} ${e}`);
+    return `${k} ${v.calls}${errs.length > 0 ? ` (${errs.join(', ')})` : ''}`;
+  });
+  lines.push(`Cloud API calls: ${calls.join(', ')}.`);
+  for (const r of rep.cancelled.slice(0, 10)) lines.push(`Cancelled x${r.count}: ${r.reason} (e.g. ${r.examples[0].id} ${r.examples[0].uuid})`);
+  if (rep.cancelled.length > 10) lines.push(`... and ${rep.cancelled.length - 10} more cancellation reasons (see the report).`);
+  for (const n of rep.notes) lines.push(`Note: ${n}`);
+  return lines.join('\n') + '\n';
+}
