@@ -10,7 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestController } from '../../test/fixtures/controller.js';
+import { TestController } from '../testcontroller/index.js';
 import { systemClock } from '../clock/index.js';
 import { loadConfigFile } from '../config/index.js';
 import type { Cluster } from '../config/types.js';

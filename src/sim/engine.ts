@@ -21,7 +21,7 @@
  * way they would in production (TimeoutIdle), and that idle tail is cost.
  */
 import { Writable } from 'node:stream';
-import { type ControllerContainer, TestController } from '../../test/fixtures/controller.js';
+import { type ControllerContainer, TestController } from '../testcontroller/index.js';
 import { dropLameCloud, getLameCloud, type LameCloud, lameDriver } from '../../drivers/lame/index.js';
 import type { Container } from '../arvados/types.js';
 import { systemClock } from '../clock/index.js';
