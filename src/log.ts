@@ -43,7 +43,7 @@ export interface LoggerOptions {
 export class SecretSet {
   private values = new Set<string>();
   private pattern: RegExp | undefined;
-  /** Values were added since `pattern` was built. */
+  /** Values were added or removed since `pattern` was built. */
   private stale = false;
 
   add(value: string | undefined): void {
@@ -54,13 +54,18 @@ export class SecretSet {
     this.stale = true;
   }
 
+  /** Forgets a value (a destroyed VM's secret): the set must not grow with every VM ever created. */
+  remove(value: string | undefined): void {
+    if (value && this.values.delete(value)) this.stale = true;
+  }
+
   scrub(text: string): string {
     if (this.stale) {
       this.stale = false;
       const alternatives = [...this.values]
         .sort((a, b) => b.length - a.length)
         .map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-      this.pattern = new RegExp(alternatives.join('|'), 'g');
+      this.pattern = alternatives.length > 0 ? new RegExp(alternatives.join('|'), 'g') : undefined;
     }
     return this.pattern ? text.replace(this.pattern, REDACTED) : text;
   }
@@ -71,6 +76,11 @@ const secretSets = new WeakMap<Logger, SecretSet>();
 /** Registers another value to scrub, e.g. an instance secret learned at runtime. */
 export function addSecret(log: Logger, value: string | undefined): void {
   secretSets.get(log)?.add(value);
+}
+
+/** Stops scrubbing `value` from `log` (and its relatives); see `SecretSet.remove`. */
+export function removeSecret(log: Logger, value: string | undefined): void {
+  secretSets.get(log)?.remove(value);
 }
 
 /** Turns an Error into plain fields (name, message, stack, cause) that JSON can carry. */

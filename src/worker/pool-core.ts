@@ -7,7 +7,7 @@
 import type { Instance } from '../cloud/types.js';
 import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
-import { addSecret, type Logger, RateLimitedLog } from '../log.js';
+import { addSecret, type Logger, RateLimitedLog, removeSecret } from '../log.js';
 import { IDLE_BEHAVIORS, type IdleBehavior, type InstanceView, type WorkerState } from '../scheduler/interfaces.js';
 import { Notifier } from '../notifier.js';
 import {
@@ -181,6 +181,8 @@ export class PoolCore implements WorkerEnv {
     this.disappeared[w.state]++;
     this.workers.delete(w.id);
     w.close('gone');
+    // Its secret protects nothing any more; keeping every VM's would grow the scrubber forever.
+    removeSecret(this.log, w.instance.tags[this.tagKey(TAG_INSTANCE_SECRET)]);
   }
 
   /** The view of a create in flight (booting, placeholder id). */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { asCapacityError, asQuotaError, asRateLimitError } from '../cloud/errors.js';
 import type { InstanceTags } from '../cloud/types.js';
 import type { InstanceType } from '../config/types.js';
-import { addSecret } from '../log.js';
+import { addSecret, removeSecret } from '../log.js';
 import type { InstanceView } from '../scheduler/interfaces.js';
 import type { PendingCreate, PoolCore } from './pool-core.js';
 import { CREATE_ERROR_BACKOFF_MS, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_SECRET, TAG_INSTANCE_SET_ID, TAG_INSTANCE_TYPE } from './pool-config.js';
@@ -74,6 +74,8 @@ async function runCreate(core: PoolCore, pending: PendingCreate): Promise<void> 
     const { worker, isNew } = core.addOrUpdateWorker(inst);
     if (isNew) worker.log.info('instance created');
   } catch (err) {
+    // Should the instance exist after all, listing it registers the secret again.
+    removeSecret(core.log, secret);
     if (core.stopped) return;
     noteCreateFailure(core, type, err);
   } finally {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock/index.js';
-import { LineCollector, RateLimitedLog, REDACTED, addSecret, createLogger, resolveLevel } from '../../src/log.js';
+import { LineCollector, RateLimitedLog, REDACTED, addSecret, createLogger, removeSecret, resolveLevel } from '../../src/log.js';
 
 const TOKEN = 'v2/zzzzz-gj3su-000000000000000/3kbp9yq0r7dglyzdsxk1wl6gmf8eakhjm7kxl5g1b5e5ml0u0h';
 
@@ -113,6 +113,23 @@ describe('log', () => {
     assert.equal(recs[1].headers.Accept, 'application/json');
     assert.equal(recs[3].ARVADOS_API_TOKEN, REDACTED);
     assert.equal(recs.length, 6);
+  });
+
+  it('stops scrubbing a removed secret, and keeps scrubbing the others', () => {
+    const { out, log } = capture();
+    const vmSecret = 'a3f5c2e1b4d6a7f8c9e0b1a2d3c4e5f6';
+    const other = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
+    addSecret(log, vmSecret);
+    addSecret(log, other);
+    log.info(`secrets ${vmSecret} ${other}`);
+    removeSecret(log.child({ Instance: 'i-1' }), vmSecret);
+    log.info(`secrets ${vmSecret} ${other}`);
+    removeSecret(log, other);
+    log.info(`secrets ${vmSecret} ${other}`);
+    assert.deepEqual(
+      out.records().map((r) => r.message),
+      [`secrets ${REDACTED} ${REDACTED}`, `secrets ${vmSecret} ${REDACTED}`, `secrets ${vmSecret} ${other}`],
+    );
   });
 
   it('rate-limits repeated warnings and says how many were held back', async () => {

@@ -85,6 +85,9 @@ describe('worker pool: lifecycle on the lame cloud', function () {
     const text = h.logs.lines.join('\n');
     assert.ok(!text.includes(vm.tags.ArvadosInstanceSecret), 'instance secret logged');
     assert.ok(!text.includes(h.cluster.SystemRootToken), 'root token logged');
+    // The scrubber forgot the gone VM's secret (it must not grow with every VM created); not the token.
+    h.log.warn(`probe ${vm.tags.ArvadosInstanceSecret} ${h.cluster.SystemRootToken}`);
+    assert.equal(h.logs.records().at(-1)?.message, `probe ${vm.tags.ArvadosInstanceSecret} [REDACTED]`);
   });
 
   it('shuts down a VM that never boots after TimeoutBooting (boot outcome failure)', async () => {
