@@ -10,6 +10,7 @@ import type { InstanceType } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
 import { asRateLimitError, RateLimitError } from './errors.js';
+import { ForwardingInstance, unwrapInstance } from './forwarding.js';
 import type { Instance, InstanceSet, InstanceTags, PricePoint } from './types.js';
 
 /** Cloud operations as the reference's `driver_operations` metric names them. */
@@ -89,47 +90,21 @@ export function tagsMatch(tags: InstanceTags, filter: InstanceTags): boolean {
   return true;
 }
 
-class WrappedInstance implements Instance {
+class WrappedInstance extends ForwardingInstance {
   constructor(
-    private readonly inner: Instance,
+    inner: Instance,
     private readonly set: WrappedInstanceSet,
   ) {
-    if (inner.priceHistory) this.priceHistory = (type: InstanceType) => inner.priceHistory!(type);
+    super(inner);
   }
 
-  get id(): string {
-    return this.inner.id;
-  }
-  get providerType(): string {
-    return this.inner.providerType;
-  }
-  get tags(): InstanceTags {
-    return this.inner.tags;
-  }
-  get address(): string {
-    return this.inner.address;
-  }
-  get remoteUser(): string {
-    return this.inner.remoteUser;
-  }
-  /** The driver's own object, for drivers that hand out executors for their instances. */
-  get unwrapped(): Instance {
-    return this.inner;
-  }
-
-  setTags(tags: InstanceTags): Promise<void> {
+  override setTags(tags: InstanceTags): Promise<void> {
     return this.set.call('SetTags', true, () => this.inner.setTags(tags));
   }
 
-  destroy(): Promise<void> {
+  override destroy(): Promise<void> {
     return this.set.call('Destroy', true, () => this.inner.destroy());
   }
-
-  verifyHostKey(key: Buffer, executor: Executor): Promise<void> {
-    return this.inner.verifyHostKey(key, executor);
-  }
-
-  priceHistory?: (type: InstanceType) => PricePoint[];
 }
 
 class WrappedInstanceSet implements InstanceSet {
@@ -142,7 +117,7 @@ class WrappedInstanceSet implements InstanceSet {
     this.throttle = new CloudThrottle(opts.clock, opts.maxCloudOpsPerSecond);
     if (inner.executorFor) {
       this.executorFor = (instance: Instance) =>
-        inner.executorFor!(instance instanceof WrappedInstance ? instance.unwrapped : instance);
+        inner.executorFor!(unwrapInstance(instance));
     }
   }
 

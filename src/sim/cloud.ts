@@ -8,6 +8,7 @@
  * the provider.
  */
 import type { Clock } from '../clock/index.js';
+import { ForwardingInstance, unwrapInstance } from '../cloud/forwarding.js';
 import type { Instance, InstanceSet, InstanceTags, PricePoint } from '../cloud/types.js';
 import type { InstanceType } from '../config/types.js';
 import type { Executor } from '../ssh/executor.js';
@@ -82,43 +83,21 @@ export class CloudLedger {
   }
 }
 
-class LedgerInstance implements Instance {
-  priceHistory?: (type: InstanceType) => PricePoint[];
-
+class LedgerInstance extends ForwardingInstance {
   constructor(
-    readonly inner: Instance,
+    inner: Instance,
     private readonly ledger: CloudLedger,
   ) {
-    if (inner.priceHistory) this.priceHistory = (type) => inner.priceHistory!(type);
+    super(inner);
   }
 
-  get id(): string {
-    return this.inner.id;
-  }
-  get providerType(): string {
-    return this.inner.providerType;
-  }
-  get tags(): InstanceTags {
-    return this.inner.tags;
-  }
-  get address(): string {
-    return this.inner.address;
-  }
-  get remoteUser(): string {
-    return this.inner.remoteUser;
-  }
-
-  setTags(tags: InstanceTags): Promise<void> {
+  override setTags(tags: InstanceTags): Promise<void> {
     return this.ledger.track('setTags', () => this.inner.setTags(tags));
   }
 
-  async destroy(): Promise<void> {
+  override async destroy(): Promise<void> {
     await this.ledger.track('destroy', () => this.inner.destroy());
     this.ledger.destroyed(this.inner.id);
-  }
-
-  verifyHostKey(key: Buffer, executor: Executor): Promise<void> {
-    return this.inner.verifyHostKey(key, executor);
   }
 }
 
@@ -130,7 +109,7 @@ class LedgerInstanceSet implements InstanceSet {
     private readonly ledger: CloudLedger,
   ) {
     if (inner.executorFor) {
-      this.executorFor = (instance) => inner.executorFor!(instance instanceof LedgerInstance ? instance.inner : instance);
+      this.executorFor = (instance) => inner.executorFor!(unwrapInstance(instance));
     }
   }
 

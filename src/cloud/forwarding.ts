@@ -1,0 +1,50 @@
+/**
+ * An Instance that forwards every call to another (the driver's): the base
+ * of wrappers that intercept a few calls (throttling and metrics in
+ * `wrap.ts`, the simulator's cost ledger) and pass the rest through.
+ */
+import type { Executor } from '../ssh/executor.js';
+import type { InstanceType } from '../config/types.js';
+import type { Instance, InstanceTags, PricePoint } from './types.js';
+
+export class ForwardingInstance implements Instance {
+  priceHistory?: (type: InstanceType) => PricePoint[];
+
+  /** @param inner the wrapped instance; drivers that hand out executors need it back (`unwrapInstance`). */
+  constructor(readonly inner: Instance) {
+    if (inner.priceHistory) this.priceHistory = (type: InstanceType) => inner.priceHistory!(type);
+  }
+
+  get id(): string {
+    return this.inner.id;
+  }
+  get providerType(): string {
+    return this.inner.providerType;
+  }
+  get tags(): InstanceTags {
+    return this.inner.tags;
+  }
+  get address(): string {
+    return this.inner.address;
+  }
+  get remoteUser(): string {
+    return this.inner.remoteUser;
+  }
+
+  setTags(tags: InstanceTags): Promise<void> {
+    return this.inner.setTags(tags);
+  }
+
+  destroy(): Promise<void> {
+    return this.inner.destroy();
+  }
+
+  verifyHostKey(key: Buffer, executor: Executor): Promise<void> {
+    return this.inner.verifyHostKey(key, executor);
+  }
+}
+
+/** The instance one level down, if `instance` is a wrapper. */
+export function unwrapInstance(instance: Instance): Instance {
+  return instance instanceof ForwardingInstance ? instance.inner : instance;
+}
