@@ -54,7 +54,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const totalInstances = Object.values(pool.countWorkers()).reduce((a, b) => a + b, 0);
 
   const view = new PassView(entries, records);
-  const { list, order, state, priority, supervisor, hasRecord } = view;
+  const { list, order, state, priority, supervisor, hasRecord, shape, shapeTypes } = view;
 
   limit.observe({
     now: ctx.clock.now(),
@@ -89,6 +89,13 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // Creates the pool declined, by type: one log line each per pass, not one per container.
   const declined = new Map<string, number>();
 
+  // Per shape: 1 + the instance count when a Locked container of that shape
+  // found no room and nothing could be created for it (0: not so). Until an
+  // instance is added, every later Locked container of that shape fares the
+  // same, so it is passed over without looking again.
+  const stuck = new Float64Array(shapeTypes.length);
+  const stuckNoType = new Uint8Array(shapeTypes.length);
+
   /** Scheduling-order index from which everything waits for quota; order.length for none. */
   let overQuotaFrom = order.length;
   const overMaxSupervisors: number[] = [];
@@ -120,12 +127,19 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (maxContainers > 0 && trying >= maxContainers) continue;
     trying++;
 
+    const sh = shape[k];
+    if (st === State.Locked && stuck[sh] === slots.all.length + 1 && !pool.atQuota()) {
+      // Same outcome as the last container of this shape: no room, and no
+      // instance to create for it, with no instance added since.
+      if (stuckNoType[sh]) view.set(k, Status.WaitingInstanceTypes, ++qpos);
+      continue;
+    }
     const entry = list[k];
     const ctr = entry.container;
     const uuid = ctr.uuid;
-    const types = entry.instanceTypes;
+    const types = shapeTypes[sh];
     const charge = containerCharge(entry.instanceResources);
-    const ready = slots.find(entry, charge);
+    const ready = slots.find(sh, types, charge, uuid);
 
     if (st === State.Queued) {
       if (!ready && pool.atQuota()) {
@@ -171,6 +185,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (!it) {
       // Lower-priority containers may still fit types that are available.
       view.set(k, Status.WaitingInstanceTypes, ++qpos);
+      stuck[sh] = slots.all.length + 1;
+      stuckNoType[sh] = 1;
       continue;
     }
     // A type the pool declined once is not asked for again in this pass:
@@ -179,6 +195,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (!created) {
       // Not at quota, yet declined (e.g. cloud calls throttled): retry next pass.
       declined.set(it.Name, (declined.get(it.Name) ?? 0) + 1);
+      stuck[sh] = slots.all.length + 1;
+      stuckNoType[sh] = 0;
       continue;
     }
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });

@@ -74,7 +74,7 @@ export class Scheduler {
 
   /** One sync pass (see `sync.ts`). */
   sync(): void {
-    sync(this.ctx);
+    sync(this.ctx, this.last.view);
   }
 
   /** The start-up stale-lock fix (see `fix-stale-locks.ts`). */

@@ -24,7 +24,7 @@
  */
 import type { InstanceType } from '../config/types.js';
 import type { RateLimitedLog } from '../log.js';
-import type { InstanceResources, InstanceView, QueueEntry, WorkerState } from './interfaces.js';
+import type { InstanceResources, InstanceView, WorkerState } from './interfaces.js';
 import { fits, minus, noResources, resourcesOfType } from './resources.js';
 
 /** An instance as the pass sees it: the pool's view plus what is left on it. */
@@ -46,12 +46,8 @@ export class SlotIndex {
   /** Every instance: the pool's in placement order, then those created in the pass. */
   readonly all: Slot[] = [];
   private readonly byType = new Map<string, Slot[]>();
-  /**
-   * Per (eligible types, size), keyed by the identity of the entry's
-   * objects, which the queue shares among equal entries: for each eligible
-   * type, the first list position that may still have room.
-   */
-  private readonly cursors = new Map<readonly InstanceType[], Map<InstanceResources, number[]>>();
+  /** Per shape (see `PassView.shape`): for each eligible type, the first list position that may still have room. */
+  private readonly cursors: number[][] = [];
   private created = 0;
 
   private constructor(
@@ -101,19 +97,19 @@ export class SlotIndex {
     this.add(slot);
   }
 
-  /** The instance to place the entry's container on, or undefined; `charge` must be `containerCharge(entry.instanceResources)`. */
-  find(entry: QueueEntry, charge: InstanceResources): Slot | undefined {
-    const types = entry.instanceTypes;
-    let bySize = this.cursors.get(types);
-    if (!bySize) this.cursors.set(types, (bySize = new Map()));
-    let at = bySize.get(entry.instanceResources);
-    if (!at) bySize.set(entry.instanceResources, (at = new Array<number>(types.length).fill(0)));
+  /**
+   * The instance to place a container of this shape (`types`, charged
+   * `charge`) on, or undefined. `uuid` only names the container in a warning.
+   */
+  find(shape: number, types: readonly InstanceType[], charge: InstanceResources, uuid: string): Slot | undefined {
+    let at = this.cursors[shape];
+    if (!at) this.cursors[shape] = at = new Array<number>(types.length).fill(0);
     let best: Slot | undefined;
     for (let t = 0; t < types.length; t++) {
       const list = this.byType.get(types[t].Name);
       if (!list) continue;
       let i = at[t];
-      while (i < list.length && !this.hasRoom(list[i], charge, entry.container.uuid)) i++;
+      while (i < list.length && !this.hasRoom(list[i], charge, uuid)) i++;
       at[t] = i;
       if (i < list.length && (!best || list[i].rank < best.rank)) best = list[i];
     }

@@ -23,10 +23,16 @@
 import { cancelContainer, killCrunchRun, unlockContainer } from './actions.js';
 import type { Container } from '../arvados/types.js';
 import { crunchRunRecords, type PassContext } from './deps.js';
+import { type PassView, State } from './pass-view.js';
 
 type CrunchRunRecord = { exitedAt?: number };
 
-export function sync(ctx: PassContext): void {
+/**
+ * @param view the run-queue pass just before, if any: when the queue has
+ *   not changed since, its arrays say which entries are backlog without
+ *   reading 100k entries again.
+ */
+export function sync(ctx: PassContext, view?: PassView): void {
   const { queue, pool } = ctx;
   // A worker not probed yet may be running anything: no container is
   // "running nowhere" until every worker has answered.
@@ -37,10 +43,18 @@ export function sync(ctx: PassContext): void {
   // The backlog (Queued or Locked, priority > 0) needs nothing unless it
   // has a crunch-run record, so it is reached through the records rather
   // than by looking each of its (maybe 100k) containers up in them.
-  for (const [uuid, ent] of entries) {
-    const ctr = ent.container;
-    if ((ctr.state === 'Queued' || ctr.state === 'Locked') && ctr.priority > 0) continue;
-    syncOne(ctx, uuid, ctr, records.get(uuid), updated, anyUnknown);
+  if (view && view.source === entries) {
+    for (let k = 0; k < view.size; k++) {
+      if (view.state[k] !== State.Other && view.priority[k] > 0) continue;
+      const ctr = view.list[k].container;
+      syncOne(ctx, ctr.uuid, ctr, records.get(ctr.uuid), updated, anyUnknown);
+    }
+  } else {
+    for (const [uuid, ent] of entries) {
+      const ctr = ent.container;
+      if ((ctr.state === 'Queued' || ctr.state === 'Locked') && ctr.priority > 0) continue;
+      syncOne(ctx, uuid, ctr, records.get(uuid), updated, anyUnknown);
+    }
   }
   for (const [uuid, rec] of records) {
     const ctr = entries.get(uuid)?.container;

@@ -72,6 +72,8 @@ type Change = { uuid: string; from: ContainerState; to: ContainerState };
 /** A container queue held in memory. Lock/unlock/cancel apply the controller's rules. */
 export class FakeQueue implements ContainerQueue {
   readonly map = new Map<string, QueueEntry>();
+  private snapshot: Map<string, QueueEntry> | undefined;
+  private readonly shapes = new Map<string, Pick<QueueEntry, 'instanceTypes' | 'instanceResources'>>();
   updated = 0;
   readonly changes: Change[] = [];
   readonly cancelReasons = new Map<string, string | undefined>();
@@ -102,12 +104,14 @@ export class FakeQueue implements ContainerQueue {
         container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
         created_at: s.createdAt ?? new Date(this.clock.now()).toISOString(),
       };
-      this.map.set(s.uuid, {
-        container,
-        instanceTypes: eligibleTypes(this.cluster, need),
-        instanceResources: { ...need, gpus: 0, gpuVRAM: 0 },
-        firstSeenAt: this.clock.now() + this.seq++,
-      });
+      // Equal sizes share their type list and size objects, as the real queue's do.
+      const key = `${need.vcpus}|${need.ram}|${need.scratch}`;
+      let shape = this.shapes.get(key);
+      if (!shape) {
+        shape = { instanceTypes: eligibleTypes(this.cluster, need), instanceResources: { ...need, gpus: 0, gpuVRAM: 0 } };
+        this.shapes.set(key, shape);
+      }
+      this.changed().set(s.uuid, { container, ...shape, firstSeenAt: this.clock.now() + this.seq++ });
     }
     this.updated = this.clock.now();
     return this;
@@ -116,7 +120,8 @@ export class FakeQueue implements ContainerQueue {
   /** Changes a container as a poll would show it. */
   set(uuid: string, patch: Partial<Container>): void {
     const ent = this.map.get(uuid)!;
-    ent.container = { ...ent.container, ...patch };
+    // Replaced, never changed in place, as the real queue does: snapshots keep what they saw.
+    this.changed().set(uuid, { ...ent, container: { ...ent.container, ...patch } });
     this.updated = this.clock.now();
     this.notify();
   }
@@ -125,8 +130,16 @@ export class FakeQueue implements ContainerQueue {
     return this.map.get(uuid)?.container.state;
   }
 
-  entries(): { entries: Map<string, QueueEntry>; updated: number } {
-    return { entries: new Map(this.map), updated: this.updated };
+  entries(): { entries: ReadonlyMap<string, QueueEntry>; updated: number } {
+    // Like the real queue: the same snapshot until something changes.
+    this.snapshot ??= new Map(this.map);
+    return { entries: this.snapshot, updated: this.updated };
+  }
+
+  /** The map, about to change: later `entries()` calls get a new snapshot. */
+  private changed(): Map<string, QueueEntry> {
+    this.snapshot = undefined;
+    return this.map;
   }
 
   get(uuid: string): Container | undefined {
@@ -157,7 +170,7 @@ export class FakeQueue implements ContainerQueue {
 
   forget(uuid: string): void {
     this.forgotten.push(uuid);
-    this.map.delete(uuid);
+    this.changed().delete(uuid);
   }
 
   subscribe(listener: () => void): () => void {
@@ -209,7 +222,7 @@ export class FakeQueue implements ContainerQueue {
   private transition(uuid: string, to: ContainerState): void {
     const ent = this.map.get(uuid)!;
     this.changes.push({ uuid, from: ent.container.state, to });
-    ent.container = { ...ent.container, state: to };
+    this.changed().set(uuid, { ...ent, container: { ...ent.container, state: to } });
     this.updated = this.clock.now();
     this.notify();
   }

@@ -196,6 +196,31 @@ describe('scheduler run queue: placement', () => {
     assert.deepEqual(h.pool.creates, ['type1']);
   });
 
+  it('gives a backlog of equal containers the same answer as the first of them, in queue order', () => {
+    const h = harness(testCluster({ cloudVMs: { MaxInstances: 100 } }));
+    h.pool.canCreate = 1;
+    h.pool.capacity.set(h.type(4).ProviderType, 0);
+    const specs = [
+      { n: 1, vcpus: 1 },
+      { n: 2, vcpus: 1 },
+      { n: 3, vcpus: 4 },
+      { n: 4, vcpus: 1 },
+      { n: 5, vcpus: 2 },
+      { n: 6, vcpus: 4 },
+      { n: 7, vcpus: 1 },
+    ];
+    for (const { n, vcpus } of specs) h.queue.add({ uuid: uuid(n), priority: 100 - n, state: 'Locked', vcpus, ram: 1 });
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, ['type1', 'type1', 'type2'], 'the first create succeeds; a declined type is not asked again in the pass');
+    const types4 = (pos: number): string =>
+      `Waiting in queue at position ${pos}.  Cluster is at capacity for all eligible instance types (type4) and cannot start a new instance right now.`;
+    const capacity = (pos: number): string => `Waiting in queue at position ${pos}.  Cluster is at capacity and cannot start any new instances right now.`;
+    assert.deepEqual(
+      specs.map(({ n }) => h.status(uuid(n))),
+      ['Waiting for a type1 instance to boot and be ready to accept work.', capacity(3), types4(1), capacity(4), capacity(5), types4(2), capacity(6)],
+    );
+  });
+
   it('says why a priority-0 container will not run', () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });

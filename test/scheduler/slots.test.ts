@@ -43,6 +43,17 @@ function entry(uuid: string, need: InstanceResources, eligible: InstanceType[]):
 
 const small = (vcpus: number): InstanceResources => ({ vcpus, ram: vcpus * GiB, scratch: 0, gpus: 0, gpuVRAM: 0 });
 
+/** Shape ids as PassView gives them: one per (type list, size) pair of objects. */
+const shapeIds = new Map<InstanceType[], Map<InstanceResources, number>>();
+let shapes = 0;
+function find(idx: SlotIndex, e: QueueEntry, charge = containerCharge(e.instanceResources)): Slot | undefined {
+  let bySize = shapeIds.get(e.instanceTypes);
+  if (!bySize) shapeIds.set(e.instanceTypes, (bySize = new Map()));
+  let id = bySize.get(e.instanceResources);
+  if (id === undefined) bySize.set(e.instanceResources, (id = shapes++));
+  return idx.find(id, e.instanceTypes, charge, e.container.uuid);
+}
+
 describe('scheduler slot index', () => {
   it('prefers a ready instance, then a busier one, then the cheaper one; created instances come last', () => {
     const [t1, t2] = [types[0], types[1]]; // 1 and 2 VCPUs
@@ -50,30 +61,30 @@ describe('scheduler slot index', () => {
     const sizes = new Map([['r1', small(1)]]);
     const idx = SlotIndex.build(views, typeOf, (u) => sizes.get(u), 0, warnings());
     const e = entry('c1', small(1), [t1, t2]);
-    assert.equal(idx.find(e, small(1))?.view.instance, views[2].instance, 'busy ready instance first');
-    idx.allocate(idx.find(e, small(1))!, 'c1', small(1));
+    assert.equal(find(idx, e)?.view.instance, views[2].instance, 'busy ready instance first');
+    idx.allocate(find(idx, e)!, 'c1', small(1));
     // views[2] is now full: next is the cheaper idle one, not the booting one.
-    assert.equal(idx.find(e, small(1))?.view.instance, views[3].instance);
+    assert.equal(find(idx, e)?.view.instance, views[3].instance);
   });
 
   it('finds nothing for a container too big for every instance, then finds an instance created in the pass', () => {
     const t = types[0];
     const idx = SlotIndex.build([view(t, 'idle', ['r1'])], typeOf, () => small(t.VCPUs), 0, warnings());
     const e = entry('c1', small(1), [t]);
-    assert.equal(idx.find(e, small(1)), undefined);
-    assert.equal(idx.find(e, small(1)), undefined, 'asked again: still nothing');
+    assert.equal(find(idx, e), undefined);
+    assert.equal(find(idx, e), undefined, 'asked again: still nothing');
     const created: Slot = { view: view(t, 'booting'), type: t, free: resourcesOfType(t), rank: 0 };
     idx.addCreated(created);
-    assert.equal(idx.find(e, small(1)), created);
+    assert.equal(find(idx, e), created);
   });
 
   it('respects MaxRunningContainersPerInstance', () => {
     const t = types[3];
     const idx = SlotIndex.build([view(t, 'idle')], typeOf, () => undefined, 1, warnings());
     const e = entry('c1', small(1), [t]);
-    const s = idx.find(e, small(1))!;
+    const s = find(idx, e)!;
     idx.allocate(s, 'c1', small(1));
-    assert.equal(idx.find(entry('c2', small(1), [t]), small(1)), undefined);
+    assert.equal(find(idx, entry('c2', e.instanceResources, e.instanceTypes)), undefined);
   });
 
   it('places like a scan of every instance in placement order, over random passes', () => {
@@ -113,14 +124,19 @@ describe('scheduler slot index', () => {
               (maxPer === 0 || s.view.runningContainerUUIDs.length < maxPer) &&
               fits(s.free, charge),
           );
-      let placed = 0;
-      for (let c = 0; c < 120; c++) {
+      // A few shapes, shared by many containers as the queue shares them.
+      const menu = Array.from({ length: 5 }, () => {
         const need = small(pickOf([0, 1, 1, 2, 4]));
         const lo = types.findIndex((t) => t.VCPUs >= need.vcpus);
-        const e = entry(`c${pass}-${c}`, need, types.slice(lo, lo + 1 + Math.floor(rnd() * 2)));
+        return { need, eligible: types.slice(lo, lo + 1 + Math.floor(rnd() * 2)) };
+      });
+      let placed = 0;
+      for (let c = 0; c < 120; c++) {
+        const { need, eligible } = pickOf(menu);
+        const e = entry(`c${pass}-${c}`, need, eligible);
         const charge = containerCharge(need);
         const want = naive(e, charge);
-        const got = idx.find(e, charge);
+        const got = find(idx, e, charge);
         assert.equal(got, want, `pass ${pass} container ${c}`);
         if (got) {
           idx.allocate(got, e.container.uuid, charge);

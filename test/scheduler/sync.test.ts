@@ -2,7 +2,7 @@
  * Sync: what happens when the queue and the pool disagree.
  */
 import assert from 'node:assert/strict';
-import { harness, logged, uuid } from './harness.js';
+import { harness, logged, testCluster, uuid } from './harness.js';
 
 describe('scheduler sync', () => {
   it('kills a crunch-run whose container is not in the queue, and forgets its record', () => {
@@ -152,5 +152,45 @@ describe('scheduler sync', () => {
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0].ContainerUUID, uuid(1));
     assert.equal(h.sch.operationsInFlight, 0);
+  });
+
+  it('decides the same with the run-queue pass\'s view of an unchanged queue as by reading the queue again', async () => {
+    const states = ['Queued', 'Locked', 'Running', 'Complete', 'Cancelled'] as const;
+    const outcome = async (reread: boolean): Promise<unknown> => {
+      const h = harness(testCluster({ cloudVMs: { MaxInstances: 0 } }));
+      const w = h.pool.addWorker(h.type(16));
+      let n = 0;
+      for (const state of states) {
+        for (const priority of [0, 3]) {
+          for (const rec of ['none', 'live', 'exited']) {
+            const u = uuid(++n);
+            h.queue.add({ uuid: u, state, priority });
+            if (rec !== 'none') h.pool.runOn(w, u);
+            if (rec === 'exited') h.pool.exit(u);
+          }
+        }
+      }
+      h.pool.runOn(w, uuid(999));
+      h.queue.updated = h.clock.now() + 1;
+      h.sch.runQueue();
+      const before = { kills: h.pool.kills.length, calls: h.queue.calls.length };
+      if (reread) {
+        // A new snapshot with the same content (and the same poll time).
+        const updated = h.queue.updated;
+        h.queue.set(uuid(1), {});
+        h.queue.updated = updated;
+      }
+      h.sch.sync();
+      await h.clock.advance(0);
+      return {
+        kills: h.pool.kills.slice(before.kills),
+        forgotten: h.pool.forgotten,
+        calls: h.queue.calls.slice(before.calls),
+        dropped: h.queue.forgotten,
+      };
+    };
+    const viaView = await outcome(false);
+    assert.deepEqual(viaView, await outcome(true));
+    assert.ok((viaView as { kills: unknown[] }).kills.length > 3, 'the scenario makes sync act');
   });
 });
