@@ -42,7 +42,8 @@ import { againstController, EXAMPLE_CONFIG } from '../src/demo/run.js';
 import { createDispatcher, type Dispatcher } from '../src/dispatcher.js';
 import { createLogger } from '../src/log.js';
 import type { InstanceView } from '../src/scheduler/interfaces.js';
-import { TestController } from '../test/fixtures/controller.js';
+import { TestController } from '../src/testcontroller/index.js';
+import { Random } from '../drivers/lame/random.js';
 
 export interface LatencyOptions {
   /** Measured containers. */
@@ -140,17 +141,6 @@ export const STAGES: Array<[string, keyof Sample, keyof Sample, string]> = [
   ['toStart', 'lockSeen', 'start', '  lock applied -> pool.startContainer'],
   ['ssh', 'start', 'detach', '  startContainer -> detach on the VM (SSH)'],
 ];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Linear-interpolated quantile of sorted values. */
 function quantile(sorted: number[], q: number): number {
@@ -339,7 +329,8 @@ export async function measureDispatchLatency(opts: LatencyOptions): Promise<Late
     for (const v of d.pool.instances()) seenInstances.add(v.instance);
     progress(`${opts.vms} VMs idle after ${((Date.now() - began) / 1000).toFixed(1)} s`);
 
-    const rnd = mulberry32(opts.seed);
+    const random = new Random(opts.seed);
+    const rnd = (): number => random.next();
     const submit = async (n: number, measured: boolean): Promise<Sample[]> => {
       const out: Sample[] = [];
       for (let i = 0; i < n; i++) {

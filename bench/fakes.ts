@@ -29,6 +29,8 @@ export function eligibleTypes(cluster: Cluster, need: { vcpus: number; ram: numb
   return fit.filter((t) => t.Price <= ceiling + 1e-9);
 }
 
+const shapesByCluster = new WeakMap<Cluster, Map<string, Pick<QueueEntry, 'instanceTypes' | 'instanceResources'>>>();
+
 export function makeEntry(
   cluster: Cluster,
   uuid: string,
@@ -47,12 +49,22 @@ export function makeEntry(
     container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
     created_at: new Date(firstSeenAt).toISOString(),
   };
-  return { container, instanceTypes: eligibleTypes(cluster, need), instanceResources: { ...need, gpus: 0, gpuVRAM: 0 }, firstSeenAt };
+  // Equal shapes share their objects, as src/queue/queue.ts makes them do.
+  const shape = `${need.vcpus}|${need.ram}|${need.scratch}`;
+  let shapes = shapesByCluster.get(cluster);
+  if (!shapes) shapesByCluster.set(cluster, (shapes = new Map()));
+  let interned = shapes.get(shape);
+  if (!interned) {
+    interned = { instanceTypes: eligibleTypes(cluster, need), instanceResources: { ...need, gpus: 0, gpuVRAM: 0 } };
+    shapes.set(shape, interned);
+  }
+  return { container, ...interned, firstSeenAt };
 }
 
 export class BenchQueue implements ContainerQueue {
-  private readonly current = new Map<string, QueueEntry>();
+  private current = new Map<string, QueueEntry>();
   private readonly forgotten: QueueEntry[] = [];
+  private shared = false;
   locks = 0;
   unlocks = 0;
   cancels = 0;
@@ -69,15 +81,27 @@ export class BenchQueue implements ContainerQueue {
     return this.current.size;
   }
 
+  private writable(): Map<string, QueueEntry> {
+    if (this.shared) {
+      this.current = new Map(this.current);
+      this.shared = false;
+    }
+    return this.current;
+  }
+
   /** Puts back the entries a pass forgot and zeroes the counters. */
   reset(): void {
+    this.writable();
     for (const e of this.forgotten.splice(0)) this.current.set(e.container.uuid, e);
     this.locks = this.unlocks = this.cancels = this.forgets = 0;
   }
 
-  entries(): { entries: Map<string, QueueEntry>; updated: number } {
-    // Like src/queue/queue.ts: a copy of the map is the pass's snapshot.
-    return { entries: new Map(this.current), updated: this.updatedAt };
+  entries(): { entries: ReadonlyMap<string, QueueEntry>; updated: number } {
+    // Like src/queue/queue.ts: the live map, copied before the next change
+    // (here: `reset()` putting back what a pass forgot, outside the timed
+    // region, as the real queue copies when a poll or a reply changes it).
+    this.shared = true;
+    return { entries: this.current, updated: this.updatedAt };
   }
 
   get(uuid: string): Container | undefined {
@@ -104,7 +128,7 @@ export class BenchQueue implements ContainerQueue {
     if (!e) return;
     this.forgets++;
     this.forgotten.push(e);
-    this.current.delete(uuid);
+    this.writable().delete(uuid);
   }
 
   subscribe(): () => void {

@@ -4,7 +4,7 @@
  * instance types. See bench/README.md for what it measures and the figures.
  *
  *   npm run bench
- *   node --import tsx bench/scheduling-pass.ts [--quick] [--only Q/V] [--budget-ms N]
+ *   node --import tsx bench/scheduling-pass.ts [--quick] [--only Q/V] [--mode arrival|steady] [--budget-ms N]
  *
  * Re-executes itself with --expose-gc (for the allocation figure) unless
  * that is already on.
@@ -20,6 +20,7 @@ import { silentLogger } from '../src/log.js';
 import type { QueueEntry } from '../src/scheduler/interfaces.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
 import { BenchPool, BenchQueue, GiB, makeEntry, type WorkerSpec } from './fakes.js';
+import { Random } from '../drivers/lame/random.js';
 
 const gcFn = (globalThis as { gc?: () => void }).gc;
 if (!gcFn) {
@@ -35,6 +36,9 @@ const quick = args.includes('--quick');
 const onlyArg = args.indexOf('--only');
 const only = onlyArg >= 0 ? args[onlyArg + 1] : undefined;
 const budgetArg = args.indexOf('--budget-ms');
+const modeArg = args.indexOf('--mode');
+const MODES: Mode[] = modeArg >= 0 ? [args[modeArg + 1] as Mode] : ['arrival', 'steady'];
+if (!MODES.every((m) => m === 'arrival' || m === 'steady')) throw new Error('--mode: arrival or steady');
 /** Wall time budget for the timed passes of one (queued, VMs) pair. */
 const BUDGET_MS = budgetArg >= 0 ? Number(args[budgetArg + 1]) : quick ? 1500 : 8000;
 const MIN_PASSES = 3;
@@ -43,16 +47,6 @@ const SINGLE_PASS_MS = 10_000;
 const MAX_PASSES = quick ? 10 : 40;
 
 // ---- deterministic randomness ----------------------------------------------
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function pick<T>(rnd: () => number, weighted: Array<[T, number]>): T {
   const total = weighted.reduce((s, [, w]) => s + w, 0);
   let x = rnd() * total;
@@ -110,6 +104,13 @@ function containerNeed(rnd: () => number): { vcpus: number; ram: number; scratch
   return { vcpus, ram: Math.round(vcpus * ramPer * GiB * 0.9), scratch: vcpus * 8 * GiB };
 }
 
+/**
+ * arrival: 90% of the backlog is Queued, as when it has just arrived, so the
+ * pass locks it all; steady: 99% is Locked already (the passes before locked
+ * it), as on every later pass while the backlog waits for instances.
+ */
+type Mode = 'arrival' | 'steady';
+
 interface Scenario {
   queued: number;
   vms: number;
@@ -124,13 +125,14 @@ interface Scenario {
 }
 
 /**
- * `queued` Queued/Locked containers (90% Queued, 10% Locked, 0.5% priority
+ * `queued` Queued/Locked containers (see Mode for the Queued/Locked split; 0.5% priority
  * 0, 2% supervisors, priorities 1..1000) plus the Running ones on the VMs;
  * `vms` instances: 80% running 1-2 containers, 10% idle, 10% booting (half
  * of those already given a container).
  */
-function buildScenario(queued: number, vms: number, seed = 42): Scenario {
-  const rnd = mulberry32(seed + queued * 7 + vms);
+function buildScenario(queued: number, vms: number, mode: Mode, seed = 42): Scenario {
+  const random = new Random(seed + queued * 7 + vms);
+  const rnd = (): number => random.next();
   const cluster = benchCluster();
   const clock = new ManualClock();
   const t0 = clock.now() - 3600_000;
@@ -178,7 +180,7 @@ function buildScenario(queued: number, vms: number, seed = 42): Scenario {
   // Running containers only live on running instances; a booting one holds Locked ones.
   for (let i = 0; i < queued; i++) {
     const r = rnd();
-    const state: ContainerState = r < 0.1 ? 'Locked' : 'Queued';
+    const state: ContainerState = r < (mode === 'arrival' ? 0.1 : 0.99) ? 'Locked' : 'Queued';
     const priority = rnd() < 0.005 ? 0 : 1 + Math.floor(rnd() * 1000);
     entries.push(makeEntry(cluster, uuid(), state, priority, containerNeed(rnd), t0 + seq, rnd() < 0.02));
   }
@@ -246,6 +248,7 @@ function exponent(points: Array<[number, number]>): number {
 }
 
 interface Row {
+  mode: Mode;
   queued: number;
   vms: number;
   entries: number;
@@ -261,8 +264,8 @@ interface Row {
   creates: number;
 }
 
-async function measure(queued: number, vms: number): Promise<Row> {
-  const sc = buildScenario(queued, vms);
+async function measure(queued: number, vms: number, mode: Mode): Promise<Row> {
+  const sc = buildScenario(queued, vms, mode);
   // Warm up: enough passes for the JIT, at least one.
   gcEvents = [];
   const warm = await onePass(sc);
@@ -270,6 +273,7 @@ async function measure(queued: number, vms: number): Promise<Row> {
     await tick();
     const gcs = gcEvents.filter((t) => t > warm.start && t < warm.end).length;
     return {
+      mode,
       queued,
       vms,
       entries: sc.entries,
@@ -285,7 +289,7 @@ async function measure(queued: number, vms: number): Promise<Row> {
       creates: sc.pool.creates,
     };
   }
-  const warmups = Math.max(1, Math.min(5, Math.floor(BUDGET_MS / 10 / Math.max(warm.ms, 1))));
+  const warmups = Math.max(3, Math.min(5, Math.floor(BUDGET_MS / 10 / Math.max(warm.ms, 1))));
   let last = warm;
   for (let i = 1; i < warmups; i++) last = await onePass(sc);
   const passes = Math.max(MIN_PASSES, Math.min(MAX_PASSES, Math.floor(BUDGET_MS / Math.max(last.ms, 0.01))));
@@ -299,6 +303,7 @@ async function measure(queued: number, vms: number): Promise<Row> {
   const allocs = (clean.length > 0 ? clean : samples).map((s) => s.alloc);
   const ms = samples.map((s) => s.ms);
   const row: Row = {
+    mode,
     queued,
     vms,
     entries: sc.entries,
@@ -325,33 +330,37 @@ const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixe
 
 console.log(`node ${process.version}, ${process.arch}; budget ${BUDGET_MS} ms of timed passes per pair; 20 instance types`);
 console.log(
-  `${pad('queued', 7)} ${pad('VMs', 6)} ${pad('entries', 8)} ${pad('passes', 6)} ${pad('median ms', 10)} ${pad('p95 ms', 9)} ${pad('alloc MiB', 10)} ${pad('GCs/pass', 8)} ${pad('RSS MiB', 8)} ${pad('locks', 7)} ${pad('starts', 6)} ${pad('creates', 7)}`,
+  `${pad('mode', 7)} ${pad('queued', 7)} ${pad('VMs', 6)} ${pad('entries', 8)} ${pad('passes', 6)} ${pad('median ms', 10)} ${pad('p95 ms', 9)} ${pad('alloc MiB', 10)} ${pad('GCs/pass', 8)} ${pad('RSS MiB', 8)} ${pad('locks', 7)} ${pad('starts', 6)} ${pad('creates', 7)}`,
 );
 const rows: Row[] = [];
 const wall0 = performance.now();
-for (const vms of VMS) {
-  for (const queued of QUEUED) {
-    if (only && only !== `${queued}/${vms}`) continue;
-    const r = await measure(queued, vms);
-    rows.push(r);
-    console.log(
-      `${pad(r.queued, 7)} ${pad(r.vms, 6)} ${pad(r.entries, 8)} ${pad(r.passes, 6)} ${pad(fmt(r.median), 10)} ${pad(fmt(r.p95), 9)} ${pad((r.allocExact ? '' : '>=') + fmt(r.allocMiB), 10)} ${pad(r.gcsPerPass.toFixed(1), 8)} ${pad(r.rssMiB.toFixed(0), 8)} ${pad(r.locks, 7)} ${pad(r.starts, 6)} ${pad(r.creates, 7)}`,
-    );
-    gc();
+for (const mode of MODES) {
+  for (const vms of VMS) {
+    for (const queued of QUEUED) {
+      if (only && only !== `${queued}/${vms}`) continue;
+      const r = await measure(queued, vms, mode);
+      rows.push(r);
+      console.log(
+        `${pad(r.mode, 7)} ${pad(r.queued, 7)} ${pad(r.vms, 6)} ${pad(r.entries, 8)} ${pad(r.passes, 6)} ${pad(fmt(r.median), 10)} ${pad(fmt(r.p95), 9)} ${pad((r.allocExact ? '' : '>=') + fmt(r.allocMiB), 10)} ${pad(r.gcsPerPass.toFixed(1), 8)} ${pad(r.rssMiB.toFixed(0), 8)} ${pad(r.locks, 7)} ${pad(r.starts, 6)} ${pad(r.creates, 7)}`,
+      );
+      gc();
+    }
   }
 }
 console.log('');
-for (const vms of VMS) {
-  const pts = rows.filter((r) => r.vms === vms);
-  if (pts.length < 2) continue;
-  const kt = exponent(pts.map((r) => [r.queued, r.median]));
-  const ka = exponent(pts.map((r) => [r.queued, Math.max(r.allocMiB, 1e-3)]));
-  console.log(`growth vs queued at ${vms} VMs: time ~ n^${kt.toFixed(2)}, allocation ~ n^${ka.toFixed(2)}`);
-}
-for (const queued of QUEUED) {
-  const pts = rows.filter((r) => r.queued === queued);
-  if (pts.length < 2) continue;
-  console.log(`growth vs VMs at ${queued} queued: time ~ m^${exponent(pts.map((r) => [r.vms, r.median])).toFixed(2)}`);
+for (const mode of MODES) {
+  for (const vms of VMS) {
+    const pts = rows.filter((r) => r.mode === mode && r.vms === vms);
+    if (pts.length < 2) continue;
+    const kt = exponent(pts.map((r) => [r.queued, r.median]));
+    const ka = exponent(pts.map((r) => [r.queued, Math.max(r.allocMiB, 1e-3)]));
+    console.log(`${mode}: growth vs queued at ${vms} VMs: time ~ n^${kt.toFixed(2)}, allocation ~ n^${ka.toFixed(2)}`);
+  }
+  for (const queued of QUEUED) {
+    const pts = rows.filter((r) => r.mode === mode && r.queued === queued);
+    if (pts.length < 2) continue;
+    console.log(`${mode}: growth vs VMs at ${queued} queued: time ~ m^${exponent(pts.map((r) => [r.vms, r.median])).toFixed(2)}`);
+  }
 }
 const ru = process.resourceUsage();
 console.log(
