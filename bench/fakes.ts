@@ -64,43 +64,36 @@ export function makeEntry(
 export class BenchQueue implements ContainerQueue {
   private current = new Map<string, QueueEntry>();
   private readonly forgotten: QueueEntry[] = [];
-  private shared = false;
   locks = 0;
   unlocks = 0;
   cancels = 0;
   forgets = 0;
 
   constructor(
-    entries: QueueEntry[],
+    private readonly original: QueueEntry[],
     private readonly updatedAt: number,
   ) {
-    for (const e of entries) this.current.set(e.container.uuid, e);
+    for (const e of original) this.current.set(e.container.uuid, e);
   }
 
   size(): number {
     return this.current.size;
   }
 
-  private writable(): Map<string, QueueEntry> {
-    if (this.shared) {
-      this.current = new Map(this.current);
-      this.shared = false;
-    }
-    return this.current;
-  }
-
   /** Puts back the entries a pass forgot and zeroes the counters. */
   reset(): void {
-    this.writable();
-    for (const e of this.forgotten.splice(0)) this.current.set(e.container.uuid, e);
+    if (this.forgotten.splice(0).length > 0) {
+      // Rebuilt in the original order: putting entries back at the end would
+      // leave the map out of first-seen order, which the real queue's never is.
+      this.current = new Map(this.original.map((e) => [e.container.uuid, e]));
+    }
     this.locks = this.unlocks = this.cancels = this.forgets = 0;
   }
 
   entries(): { entries: ReadonlyMap<string, QueueEntry>; updated: number } {
-    // Like src/queue/queue.ts: the live map, copied before the next change
-    // (here: `reset()` putting back what a pass forgot, outside the timed
-    // region, as the real queue copies when a poll or a reply changes it).
-    this.shared = true;
+    // Like src/queue/queue.ts: the live map, replaced (not changed) by
+    // `reset()` outside the timed region, as the real queue copies it when
+    // a poll or a reply changes it; `forget` deletes in place in both.
     return { entries: this.current, updated: this.updatedAt };
   }
 
@@ -128,7 +121,8 @@ export class BenchQueue implements ContainerQueue {
     if (!e) return;
     this.forgets++;
     this.forgotten.push(e);
-    this.writable().delete(uuid);
+    // In place, as the real queue's forget.
+    this.current.delete(uuid);
   }
 
   subscribe(): () => void {

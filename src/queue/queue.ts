@@ -139,7 +139,12 @@ export class ContainerQueueImpl implements ContainerQueue {
     const c = this.current.get(uuid)?.container;
     if (!c) return;
     const ours = (c.state === 'Locked' || c.state === 'Running') && c.locked_by_uuid === this.tokenUuid;
-    if (FINAL.has(c.state) || (c.priority === 0 && !ours)) this.drop(uuid, 'forgotten');
+    if (!FINAL.has(c.state) && (c.priority !== 0 || ours)) return;
+    // Deleted in place, not copied first: a snapshot handed out earlier may
+    // lose what the scheduler itself forgets (it no longer needs it), and a
+    // pass that forgets a finished container does not copy a 100k-entry map.
+    this.current.delete(uuid);
+    this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: 'forgotten' });
   }
 
   lock(uuid: string): Promise<void> {

@@ -48,7 +48,12 @@ export interface QueueEntry {
  * is in flight; a second one for the same container rejects at once.
  */
 export interface ContainerQueue {
-  /** The current entries by uuid (a snapshot: the same object until the queue changes; never modify it), and when they were last refreshed from the controller. */
+  /**
+   * The current entries by uuid, and when they were last refreshed from the
+   * controller. A snapshot: the same object until the queue changes, and
+   * later changes leave it alone, except that containers `forget` drops
+   * disappear from it too. Never modify it.
+   */
   entries(): { entries: ReadonlyMap<string, QueueEntry>; updated: number };
   lock(uuid: string): Promise<void>;
   unlock(uuid: string): Promise<void>;
@@ -104,7 +109,7 @@ export interface WorkerPool {
    * Optional: a pool without it is taken as loaded from the start.
    */
   loaded?(): boolean;
-  /** Every instance, except those already shut down. */
+  /** Every instance, except those already shut down: new objects (and arrays) the caller may change. */
   instances(): InstanceView[];
   countWorkers(): Record<WorkerState, number>;
   /** True while creates of this type (or its quota group) recently failed with a CapacityError. */

@@ -202,6 +202,9 @@ export class PassView {
  * a native numeric sort, several times faster than a comparator sort over
  * 100k entries, does the work. Otherwise, the comparator.
  */
+/** Priorities below this are used as their own rank when all are integers: 3 x 2^21 x 2^24 < 2^53. */
+const SMALL_PRIORITY = 2 ** 21;
+
 export function schedulingOrder(group: Uint8Array, priority: Float64Array, seen: Float64Array): Uint32Array {
   const n = group.length;
   let packable = n < 2 ** 24;
@@ -213,26 +216,25 @@ export function schedulingOrder(group: Uint8Array, priority: Float64Array, seen:
     order.sort((a, b) => group[a] - group[b] || priority[b] - priority[a] || seen[a] - seen[b] || a - b);
     return Uint32Array.from(order);
   }
-  // Distinct priorities, ascending; rank 0 is the highest.
-  const sorted = Float64Array.from(priority).sort();
-  let m = 0;
-  for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[m - 1]) sorted[m++] = sorted[i];
-  const keys = new Float64Array(n);
-  for (let k = 0; k < n; k++) {
-    let lo = 0;
-    let hi = m - 1;
-    const p = priority[k];
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (sorted[mid] < p) lo = mid + 1;
-      else hi = mid;
-    }
-    // At most 3 x m x n < 2^53: exact.
-    keys[k] = (group[k] * m + (m - 1 - lo)) * n + k;
+  // Priority ranks, highest first. Arvados priorities are small integers
+  // in practice: then the priority is its own rank; otherwise rank the
+  // distinct values.
+  let small = true;
+  for (let k = 0; small && k < n; k++) small = Number.isInteger(priority[k]) && priority[k] >= 0 && priority[k] < SMALL_PRIORITY;
+  let ranks = SMALL_PRIORITY;
+  let rankOf = (p: number): number => SMALL_PRIORITY - 1 - p;
+  if (!small) {
+    const distinct = [...new Set(priority)].sort((a, b) => b - a);
+    const rank = new Map(distinct.map((p, i) => [p, i]));
+    ranks = distinct.length;
+    rankOf = (p) => rank.get(p)!;
   }
+  const keys = new Float64Array(n);
+  // At most 3 x ranks x n < 2^53: exact.
+  for (let k = 0; k < n; k++) keys[k] = (group[k] * ranks + rankOf(priority[k])) * n + k;
   keys.sort();
   const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = keys[i] % n;
+  for (let i = 0; i < n; i++) order[i] = keys[i] - Math.floor(keys[i] / n) * n;
   return order;
 }
 

@@ -75,16 +75,12 @@ export class SlotIndex {
         }
         free = minus(free, charge);
       }
-      return { view: { ...v, runningContainerUUIDs: [...v.runningContainerUUIDs] }, type, free, rank: 0 };
+      // The pool hands out new view objects: the pass may change them.
+      return { view: v, type, free, rank: 0 };
     });
-    slots.sort(
-      (a, b) =>
-        Number(READY.has(b.view.workerState)) - Number(READY.has(a.view.workerState)) ||
-        b.view.runningContainerUUIDs.length - a.view.runningContainerUUIDs.length ||
-        compareSlots(a, b),
-    );
+    const ordered = placementOrder(slots);
     const index = new SlotIndex(maxPerInstance, warnings);
-    slots.forEach((s, i) => {
+    ordered.forEach((s, i) => {
       s.rank = i;
       index.add(s);
     });
@@ -147,13 +143,42 @@ export class SlotIndex {
   }
 }
 
-/** Cheapest first; at equal price the bigger instance (more to pack into), then by id for a stable order. */
-export function compareSlots(a: Slot, b: Slot): number {
-  return (
-    a.view.price - b.view.price ||
-    (b.type?.VCPUs ?? 0) - (a.type?.VCPUs ?? 0) ||
-    (b.type?.RAM ?? 0) - (a.type?.RAM ?? 0) ||
-    (b.type?.Scratch ?? 0) - (a.type?.Scratch ?? 0) ||
-    (a.view.instance < b.view.instance ? -1 : a.view.instance > b.view.instance ? 1 : 0)
+/**
+ * The pool's instances in placement order (see the rule at the top): the
+ * keys are read once into arrays and an index array is sorted, with ties
+ * left in id order; a comparator that looks keys up on the objects costs
+ * ~15 ms per pass at 10k instances.
+ */
+function placementOrder(slots: Slot[]): Slot[] {
+  const byId = slots.every((s, i) => i === 0 || slots[i - 1].view.instance <= s.view.instance)
+    ? slots
+    : [...slots].sort((a, b) => (a.view.instance < b.view.instance ? -1 : a.view.instance > b.view.instance ? 1 : 0));
+  const m = byId.length;
+  const ready = new Uint8Array(m);
+  const count = new Uint32Array(m);
+  const price = new Float64Array(m);
+  const vcpus = new Float64Array(m);
+  const ram = new Float64Array(m);
+  const scratch = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    const { view, type } = byId[i];
+    ready[i] = READY.has(view.workerState) ? 1 : 0;
+    count[i] = view.runningContainerUUIDs.length;
+    price[i] = view.price;
+    vcpus[i] = type?.VCPUs ?? 0;
+    ram[i] = type?.RAM ?? 0;
+    scratch[i] = type?.Scratch ?? 0;
+  }
+  const order = Array.from({ length: m }, (_, i) => i);
+  order.sort(
+    (a, b) =>
+      ready[b] - ready[a] ||
+      count[b] - count[a] ||
+      price[a] - price[b] ||
+      vcpus[b] - vcpus[a] ||
+      ram[b] - ram[a] ||
+      scratch[b] - scratch[a] ||
+      a - b,
   );
+  return order.map((i) => byId[i]);
 }

@@ -231,7 +231,10 @@ describe('container queue operations', () => {
     h.ctl.setPriority(mine.uuid, 0);
     h.ctl.setPriority(idle.uuid, 0);
     await h.queue.update();
+    const snap = h.queue.entries().entries;
     for (const c of [done, mine, idle]) h.queue.forget(c.uuid);
+    assert.equal(h.queue.entries().entries, snap, 'forgetting copies nothing');
+    assert.deepEqual([...snap.keys()], [mine.uuid], 'and the snapshot loses what was forgotten');
     assert.equal(h.queue.get(done.uuid), undefined);
     assert.equal(h.queue.get(idle.uuid), undefined);
     assert.equal(h.queue.get(mine.uuid)?.priority, 0, 'Locked by us: the scheduler must unlock or kill it first');

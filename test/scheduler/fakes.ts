@@ -170,7 +170,9 @@ export class FakeQueue implements ContainerQueue {
 
   forget(uuid: string): void {
     this.forgotten.push(uuid);
-    this.changed().delete(uuid);
+    // As the real queue: gone from the snapshot handed out too, not copied.
+    this.map.delete(uuid);
+    this.snapshot?.delete(uuid);
   }
 
   subscribe(listener: () => void): () => void {
