@@ -96,6 +96,9 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const stuck = new Float64Array(shapeTypes.length);
   const stuckNoType = new Uint8Array(shapeTypes.length);
 
+  // Only a create in this pass can change the pool's answer: asked again after each.
+  let atQuota = pool.atQuota();
+
   /** Scheduling-order index from which everything waits for quota; order.length for none. */
   let overQuotaFrom = order.length;
   const overMaxSupervisors: number[] = [];
@@ -128,7 +131,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     trying++;
 
     const sh = shape[k];
-    if (st === State.Locked && stuck[sh] === slots.all.length + 1 && !pool.atQuota()) {
+    if (st === State.Locked && stuck[sh] === slots.all.length + 1 && !atQuota) {
       // Same outcome as the last container of this shape: no room, and no
       // instance to create for it, with no instance added since.
       if (stuckNoType[sh]) view.set(k, Status.WaitingInstanceTypes, ++qpos);
@@ -142,7 +145,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     const ready = slots.find(sh, types, charge, uuid);
 
     if (st === State.Queued) {
-      if (!ready && pool.atQuota()) {
+      if (!ready && atQuota) {
         overQuotaFrom = i;
         break;
       }
@@ -175,7 +178,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       }
       continue;
     }
-    if (pool.atQuota()) {
+    if (atQuota) {
       // Lower-priority containers must not keep idle instances of other
       // types alive while this one waits for quota.
       overQuotaFrom = i;
@@ -199,6 +202,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       stuckNoType[sh] = 0;
       continue;
     }
+    atQuota = pool.atQuota();
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     view.setWaitingNewInstance(k, it.Name);
     allocatedNotStarted++;
