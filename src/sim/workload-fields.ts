@@ -1,0 +1,123 @@
+/**
+ * The workload files' field checks: every error names its JSON path, and
+ * sizes and durations take the cluster config's units. Shared by the trace
+ * reader (`workload.ts`) and the generator (`workload-generator.ts`).
+ */
+import { parseByteSize, parseDuration } from '../config/units.js';
+import type { SimContainer } from './workload.js';
+
+/** A workload file that cannot be used; the message names the JSON path. */
+export class WorkloadError extends Error {
+  override readonly name = 'WorkloadError';
+}
+
+export function fail(path: string, msg: string): never {
+  throw new WorkloadError(path ? `${path}: ${msg}` : msg);
+}
+
+export const join = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
+
+export function obj(v: unknown, path: string, known?: readonly string[]): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, `must be an object, got ${JSON.stringify(v)}`);
+  const o = v as Record<string, unknown>;
+  if (known) {
+    for (const k of Object.keys(o)) {
+      if (!known.includes(k)) fail(join(path, k), `unknown key (expected one of ${known.join(', ')})`);
+    }
+  }
+  return o;
+}
+
+export function arr(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) fail(path, `must be an array, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function checkSeed(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(path, 'must be an integer');
+  return v;
+}
+
+/** The single key of a `{ kind: params }` object that is not a clamp. */
+export function kindOf(o: Record<string, unknown>, path: string, kinds: readonly string[], extra: readonly string[] = []): string {
+  const ks = Object.keys(o).filter((k) => !extra.includes(k));
+  for (const k of ks) if (!kinds.includes(k)) fail(join(path, k), `unknown key (expected one of ${[...kinds, ...extra].join(', ')})`);
+  if (ks.length !== 1) fail(path, `must have exactly one of ${kinds.join(', ')}`);
+  return ks[0];
+}
+
+export type Unit = 'int' | 'number' | 'size' | 'duration';
+
+/** What a field accepts: its unit and range. */
+export interface FieldRule {
+  unit: Unit;
+  min: number;
+  max?: number;
+}
+
+export const RULES = {
+  count: { unit: 'int', min: 0 },
+  at: { unit: 'duration', min: 0 },
+  vcpus: { unit: 'int', min: 1 },
+  ram: { unit: 'size', min: 1 },
+  scratch: { unit: 'size', min: 0 },
+  gpus: { unit: 'int', min: 0 },
+  gpuVRAM: { unit: 'size', min: 0 },
+  priority: { unit: 'int', min: 1, max: 1000 },
+  runtime: { unit: 'duration', min: 0 },
+  exitCode: { unit: 'int', min: 0, max: 255 },
+} satisfies Record<string, FieldRule>;
+
+/** A constant in the rule's unit; `range` also checks it against the rule's bounds. */
+export function quantity(v: unknown, path: string, rule: FieldRule, range = true): number {
+  let n: number;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) fail(path, 'must be a finite number');
+    n = v;
+  } else if (typeof v === 'string' && (rule.unit === 'size' || rule.unit === 'duration')) {
+    try {
+      n = rule.unit === 'size' ? parseByteSize(v) : parseDuration(v);
+    } catch (e) {
+      return fail(path, (e as Error).message);
+    }
+  } else {
+    const what = rule.unit === 'size' ? 'a size (bytes, or a string like "4GiB")' : rule.unit === 'duration' ? 'a duration (ms, or a string like "10m")' : rule.unit === 'int' ? 'a whole number' : 'a number';
+    return fail(path, `must be ${what}, got ${JSON.stringify(v)}`);
+  }
+  if (range) {
+    if (rule.unit === 'int' && !Number.isInteger(n)) fail(path, `must be a whole number, got ${n}`);
+    if (n < rule.min) fail(path, `must be at least ${rule.min}, got ${n}`);
+    if (rule.max !== undefined && n > rule.max) fail(path, `must be at most ${rule.max}, got ${n}`);
+  }
+  return n;
+}
+
+export function positive(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(path, 'must be a positive number');
+  return v;
+}
+
+export function probability(v: unknown, path: string): number {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(path, 'must be a probability in [0, 1] (or true/false)');
+  return v;
+}
+
+/** Natural order ("g0-2" before "g0-10"), independent of locale. */
+export function compareIds(a: string, b: string): number {
+  const ra = a.match(/\d+|\D+/g) ?? [];
+  const rb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    const x = ra[i];
+    const y = rb[i];
+    if (x === y) continue;
+    const dx = /^\d/.test(x);
+    const dy = /^\d/.test(y);
+    if (dx && dy && x.length !== y.length && !x.startsWith('0') && !y.startsWith('0')) return x.length - y.length;
+    if (dx && dy && Number(x) !== Number(y)) return Number(x) - Number(y);
+    return x < y ? -1 : 1;
+  }
+  return ra.length - rb.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+export const byAtThenId = (a: SimContainer, b: SimContainer) => a.at - b.at || compareIds(a.id, b.id);
