@@ -16,20 +16,12 @@ import type { Clock } from '../src/clock/index.js';
 import type { Cluster, InstanceType } from '../src/config/types.js';
 import type { ContainerQueue, InstanceView, QueueEntry, WorkerPool, WorkerState } from '../src/scheduler/interfaces.js';
 import { WORKER_STATES } from '../src/scheduler/interfaces.js';
+import { Interner } from '../src/queue/interner.js';
+import { eligibleTypes } from '../test/scheduler/fakes.js';
 
 export const GiB = 2 ** 30;
 
-/** Eligible types as the real queue chooses them: fitting, cheapest first, within MaximumPriceFactor. */
-export function eligibleTypes(cluster: Cluster, need: { vcpus: number; ram: number; scratch: number }): InstanceType[] {
-  const fit = Object.values(cluster.InstanceTypes)
-    .filter((t) => t.VCPUs >= need.vcpus && t.RAM >= need.ram && t.Scratch >= need.scratch)
-    .sort((a, b) => a.Price - b.Price || b.VCPUs - a.VCPUs);
-  if (fit.length === 0) return [];
-  const ceiling = fit[0].Price * Math.max(cluster.Containers.MaximumPriceFactor, 1);
-  return fit.filter((t) => t.Price <= ceiling + 1e-9);
-}
-
-const shapesByCluster = new WeakMap<Cluster, Map<string, Pick<QueueEntry, 'instanceTypes' | 'instanceResources'>>>();
+const internedByCluster = new WeakMap<Cluster, Interner>();
 
 export function makeEntry(
   cluster: Cluster,
@@ -49,16 +41,15 @@ export function makeEntry(
     container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
     created_at: new Date(firstSeenAt).toISOString(),
   };
-  // Equal shapes share their objects, as src/queue/queue.ts makes them do.
-  const shape = `${need.vcpus}|${need.ram}|${need.scratch}`;
-  let shapes = shapesByCluster.get(cluster);
-  if (!shapes) shapesByCluster.set(cluster, (shapes = new Map()));
-  let interned = shapes.get(shape);
-  if (!interned) {
-    interned = { instanceTypes: eligibleTypes(cluster, need), instanceResources: { ...need, gpus: 0, gpuVRAM: 0 } };
-    shapes.set(shape, interned);
-  }
-  return { container, ...interned, firstSeenAt };
+  // Equal shapes share their objects, as the real queue's do.
+  let interned = internedByCluster.get(cluster);
+  if (!interned) internedByCluster.set(cluster, (interned = new Interner()));
+  return {
+    container,
+    instanceTypes: interned.types(eligibleTypes(cluster, need)),
+    instanceResources: interned.resources({ ...need, gpus: 0, gpuVRAM: 0 }),
+    firstSeenAt,
+  };
 }
 
 export class BenchQueue implements ContainerQueue {

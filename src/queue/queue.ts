@@ -23,6 +23,7 @@ import { RateLimitedLog, type Logger } from '../log.js';
 import { Notifier } from '../notifier.js';
 import type { ContainerQueue, InstanceResources, QueueEntry } from '../scheduler/interfaces.js';
 import { chooseInstanceTypes, instanceResourcesNeeded } from './instance-types.js';
+import { Interner } from './interner.js';
 import { pollContainers, SELECT_FIELDS, type PollResult } from './poll.js';
 import { UnsatisfiableCanceller } from './unsatisfiable.js';
 
@@ -374,26 +375,4 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.notifier.notify();
   }
 
-}
-
-/** Shares one object among equal instance-type lists, and among equal sizes. */
-class Interner {
-  private readonly typeLists = new Map<string, InstanceType[]>();
-  private readonly sizes = new Map<string, InstanceResources>();
-
-  types(list: InstanceType[]): InstanceType[] {
-    const key = list.map((t) => t.Name).join('\u0000');
-    const found = this.typeLists.get(key);
-    if (found && found.length === list.length && found.every((t, i) => t === list[i])) return found;
-    this.typeLists.set(key, list);
-    return list;
-  }
-
-  resources(r: InstanceResources): InstanceResources {
-    const key = `${r.vcpus}|${r.ram}|${r.scratch}|${r.gpus}|${r.gpuVRAM}`;
-    const found = this.sizes.get(key);
-    if (found) return found;
-    this.sizes.set(key, r);
-    return r;
-  }
 }

@@ -6,6 +6,7 @@
 import type { Container, ContainerState } from '../../src/arvados/types.js';
 import type { ManualClock } from '../../src/clock/index.js';
 import { loadConfigText } from '../../src/config/index.js';
+import { Interner } from '../../src/queue/interner.js';
 import type { Cluster, InstanceType } from '../../src/config/types.js';
 import type {
   ContainerQueue,
@@ -73,7 +74,8 @@ type Change = { uuid: string; from: ContainerState; to: ContainerState };
 export class FakeQueue implements ContainerQueue {
   readonly map = new Map<string, QueueEntry>();
   private snapshot: Map<string, QueueEntry> | undefined;
-  private readonly shapes = new Map<string, Pick<QueueEntry, 'instanceTypes' | 'instanceResources'>>();
+  /** Equal sizes share their type list and size objects, as in the real queue. */
+  private readonly interned = new Interner();
   updated = 0;
   readonly changes: Change[] = [];
   readonly cancelReasons = new Map<string, string | undefined>();
@@ -104,14 +106,12 @@ export class FakeQueue implements ContainerQueue {
         container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
         created_at: s.createdAt ?? new Date(this.clock.now()).toISOString(),
       };
-      // Equal sizes share their type list and size objects, as the real queue's do.
-      const key = `${need.vcpus}|${need.ram}|${need.scratch}`;
-      let shape = this.shapes.get(key);
-      if (!shape) {
-        shape = { instanceTypes: eligibleTypes(this.cluster, need), instanceResources: { ...need, gpus: 0, gpuVRAM: 0 } };
-        this.shapes.set(key, shape);
-      }
-      this.changed().set(s.uuid, { container, ...shape, firstSeenAt: this.clock.now() + this.seq++ });
+      this.changed().set(s.uuid, {
+        container,
+        instanceTypes: this.interned.types(eligibleTypes(this.cluster, need)),
+        instanceResources: this.interned.resources({ ...need, gpus: 0, gpuVRAM: 0 }),
+        firstSeenAt: this.clock.now() + this.seq++,
+      });
     }
     this.updated = this.clock.now();
     return this;
