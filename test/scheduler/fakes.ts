@@ -70,8 +70,32 @@ export function eligibleTypes(cluster: Cluster, need: { vcpus: number; ram: numb
 
 type Change = { uuid: string; from: ContainerState; to: ContainerState };
 
+/** Change listeners, as the real queue and pool have (without their coalescing: tests count calls). */
+class Listeners {
+  private readonly listeners = new Set<() => void>();
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  notify(): void {
+    const ls = [...this.listeners];
+    queueMicrotask(() => ls.forEach((l) => l()));
+  }
+
+  /** Calls the listeners right away, as if a change landed in the middle of a pass. */
+  notifyNow(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}
+
 /** A container queue held in memory. Lock/unlock/cancel apply the controller's rules. */
-export class FakeQueue implements ContainerQueue {
+export class FakeQueue extends Listeners implements ContainerQueue {
   readonly map = new Map<string, QueueEntry>();
   private snapshot: Map<string, QueueEntry> | undefined;
   /** Equal sizes share their type list and size objects, as in the real queue. */
@@ -86,13 +110,14 @@ export class FakeQueue implements ContainerQueue {
   /** update() rejects this many times first. */
   failUpdates = 0;
   private held: Array<() => void> = [];
-  private listeners = new Set<() => void>();
   private seq = 0;
 
   constructor(
     private readonly clock: ManualClock,
     private readonly cluster: Cluster,
-  ) {}
+  ) {
+    super();
+  }
 
   add(...specs: ContainerSpec[]): this {
     for (const s of specs) {
@@ -175,11 +200,6 @@ export class FakeQueue implements ContainerQueue {
     this.snapshot?.delete(uuid);
   }
 
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
   async update(): Promise<void> {
     this.calls.push('update');
     if (this.failUpdates > 0) {
@@ -193,20 +213,6 @@ export class FakeQueue implements ContainerQueue {
   release(): void {
     this.hold = false;
     for (const go of this.held.splice(0)) go();
-  }
-
-  listenerCount(): number {
-    return this.listeners.size;
-  }
-
-  notify(): void {
-    const ls = [...this.listeners];
-    queueMicrotask(() => ls.forEach((l) => l()));
-  }
-
-  /** Calls the listeners right away, as if a change landed in the middle of a pass. */
-  notifyNow(): void {
-    for (const l of [...this.listeners]) l();
   }
 
   private gate(): Promise<void> {
@@ -231,7 +237,7 @@ export class FakeQueue implements ContainerQueue {
 }
 
 /** A worker pool held in memory, after the reference's stub pool. */
-export class FakePool implements WorkerPool {
+export class FakePool extends Listeners implements WorkerPool {
   readonly workers = new Map<string, InstanceView>();
   readonly runningMap = new Map<string, number>();
   readonly exitedMap = new Map<string, number>();
@@ -249,10 +255,11 @@ export class FakePool implements WorkerPool {
   readonly shutdowns: string[] = [];
   readonly kills: Array<{ uuid: string; reason: string }> = [];
   readonly forgotten: string[] = [];
-  private listeners = new Set<() => void>();
   private n = 0;
 
-  constructor(private readonly clock: ManualClock) {}
+  constructor(private readonly clock: ManualClock) {
+    super();
+  }
 
   /** Adds an instance directly (not counted in `creates`); returns its id. */
   addWorker(it: InstanceType, state: WorkerState = 'idle', idleBehavior: IdleBehavior = 'run'): string {
@@ -361,25 +368,6 @@ export class FakePool implements WorkerPool {
   forgetContainer(uuid: string): void {
     this.forgotten.push(uuid);
     this.exitedMap.delete(uuid);
-  }
-
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  listenerCount(): number {
-    return this.listeners.size;
-  }
-
-  notify(): void {
-    const ls = [...this.listeners];
-    queueMicrotask(() => ls.forEach((l) => l()));
-  }
-
-  /** Calls the listeners right away, as if a change landed in the middle of a pass. */
-  notifyNow(): void {
-    for (const l of [...this.listeners]) l();
   }
 
   /** Instances by type name, for assertions. */
