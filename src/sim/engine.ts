@@ -5,46 +5,38 @@
  * the lame cloud in its in-process transport. No sockets and no real time:
  * the same workload, config and seed give the same run, event for event.
  *
- * What the engine does besides wiring:
- * - submits each workload container to the controller at its `at`, as a
- *   record sized the way the queue sizes containers (ARVADOS.md section 5);
- * - plays the workflow runners: a container with children sleeps "forever";
- *   its children are submitted `child.at` after it starts Running, and once
- *   they are all final and its own runtime has passed, the engine tells its
- *   crunch-run to finish (Complete). A runner that ends Cancelled takes its
- *   outstanding children with it, and unsubmitted ones are never submitted;
+ * What the engine does besides wiring and driving the clock:
+ * - plays the workload through `WorkloadPlayer` (`player.ts`): submissions
+ *   at their times, workflow runners, each container's outcome;
  * - records what the report needs: VM lives (`cloud.ts`), boot readiness
- *   and where each container ran (pool events), state counts and a timeline.
+ *   and where each container ran (pool events), and a timeline.
  *
  * The run ends when every container is final and every VM is gone, or at
  * the simulated-time limit. VMs are not drained at the end: they leave the
  * way they would in production (TimeoutIdle), and that idle tail is cost.
  */
-import { Writable } from 'node:stream';
-import { type ControllerContainer, TestController } from '../testcontroller/index.js';
+import type { Writable } from 'node:stream';
+import { TestController } from '../testcontroller/index.js';
 import { dropLameCloud, getLameCloud, type LameCloud, lameDriver } from '../../drivers/lame/index.js';
 import type { Container } from '../arvados/types.js';
 import { systemClock } from '../clock/index.js';
 import { ManualClock } from '../clock/manual.js';
 import type { Cluster } from '../config/types.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
-import { createLogger } from '../log.js';
+import { createLogger, silentLogger } from '../log.js';
 import { instanceSetIdFor } from '../cloud/registry.js';
-import { chooseInstanceTypes } from '../queue/instance-types.js';
 import type { PoolEvent } from '../worker/pool.js';
 import { runnerBinaryToDeploy } from '../worker/pool-config.js';
 import { CloudLedger } from './cloud.js';
+import { WorkloadPlayer } from './player.js';
 import type { TimelineSample } from './plot.js';
-import type { SimContainer, Workload } from './workload.js';
+import type { Workload } from './workload.js';
 
 /** The controller's address as the dispatcher and crunch-run see it; it resolves nowhere. */
 export const SIM_CONTROLLER_URL = 'http://controller.sim.invalid';
 
 /** Simulated start: a fixed instant, so timestamps (and uuids' created_at) repeat. */
 export const SIM_EPOCH = Date.UTC(2026, 0, 1);
-
-/** A runner sleeps this long (s) unless the engine finishes it: longer than any limit. */
-const FOREVER_S = 10 * 365 * 24 * 3600;
 
 const DAY = 24 * 3600 * 1000;
 
@@ -138,58 +130,6 @@ export function simCluster(cluster: Cluster, seed: number, cloudName: string, no
   };
 }
 
-/** The controller record for a workload container; `command` decides its run time and exit code on the lame VM. */
-export function containerSeed(cluster: Cluster, c: SimContainer): Partial<ControllerContainer> {
-  const runner = (c.children?.length ?? 0) > 0;
-  const seconds = String(Math.max(0, Math.round(c.runtimeMs)) / 1000);
-  const command = runner
-    ? ['sleep', String(FOREVER_S)]
-    : c.exitCode === 0
-      ? ['sleep', seconds]
-      : ['sh', '-c', `sleep ${seconds}; exit ${c.exitCode}`];
-  const rc: Container['runtime_constraints'] = { vcpus: c.vcpus, ram: c.ram };
-  if (c.gpus > 0) rc.gpu = gpuRequest(cluster, c);
-  return {
-    command,
-    priority: c.priority,
-    runtime_constraints: rc,
-    scheduling_parameters: { preemptible: c.preemptible, ...(c.supervisor ? { supervisor: true } : {}) },
-    mounts: c.scratch > 0 ? { '/tmp': { kind: 'tmp', capacity: c.scratch } } : {},
-  };
-}
-
-/**
- * A GPU request any configured GPU type of the stack can meet: the stack of
- * the cheapest GPU type (CUDA if none), driver version 0, and for CUDA the
- * lowest compute capability; ROCm wants exact targets, so every configured one.
- */
-function gpuRequest(cluster: Cluster, c: SimContainer): NonNullable<Container['runtime_constraints']['gpu']> {
-  const gpuTypes = Object.values(cluster.InstanceTypes)
-    .filter((t) => t.GPU.DeviceCount > 0)
-    .sort((a, b) => a.Price - b.Price);
-  const stack = gpuTypes[0]?.GPU.Stack || 'cuda';
-  const targets = stack === 'rocm' ? [...new Set(gpuTypes.filter((t) => t.GPU.Stack === 'rocm').map((t) => t.GPU.HardwareTarget))] : ['0'];
-  return { stack, driver_version: '0', hardware_target: targets, device_count: c.gpus, vram: c.gpuVRAM };
-}
-
-/** Ideal run time: a runner lasts at least until its last child could have finished. */
-function idealMs(c: SimContainer): number {
-  let ms = c.runtimeMs;
-  for (const ch of c.children ?? []) ms = Math.max(ms, ch.at + idealMs(ch));
-  return ms;
-}
-
-interface Tracked {
-  spec: SimContainer;
-  outcome: ContainerOutcome;
-  parent?: Tracked;
-  /** Children not final yet (runners only), and whether the runner's own time is up. */
-  openChildren: number;
-  ownTimeUp: boolean;
-  children: Tracked[];
-  finishing: boolean;
-}
-
 export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   // The host's own time, for the report's host section only: nothing simulated reads it.
   const wall0 = systemClock.now();
@@ -202,12 +142,9 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const start = clock.now();
   const cloudName = `sim-${process.pid}-${++runCounter}`;
   const cluster = simCluster(opts.cluster, seed, cloudName, notes);
-  const logger = createLogger({
-    level: opts.log?.level ?? 'error',
-    stream: opts.log?.stream ?? nullStream(),
-    secrets: [cluster.SystemRootToken, cluster.ManagementToken],
-    clock,
-  });
+  const logger = opts.log
+    ? createLogger({ level: opts.log.level, stream: opts.log.stream, secrets: [cluster.SystemRootToken, cluster.ManagementToken], clock })
+    : silentLogger();
   const controller = new TestController({
     clusterId: cluster.ClusterID,
     rootToken: cluster.SystemRootToken,
@@ -230,141 +167,14 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const cloud = getLameCloud(cloudName) as LameCloud;
   cloud.controllerTransports.set(SIM_CONTROLLER_URL, transport);
 
-  const tracked: Tracked[] = [];
-  const byUuid = new Map<string, Tracked>();
-  const track = (spec: SimContainer, parent?: Tracked): Tracked => {
-    const t: Tracked = {
-      spec,
-      parent,
-      outcome: { id: spec.id, idealMs: idealMs(spec) },
-      openChildren: 0,
-      ownTimeUp: false,
-      children: [],
-      finishing: false,
-    };
-    const probe = { uuid: '', state: 'Queued', created_at: '', container_image: '', ...containerSeed(cluster, spec) } as Container;
-    try {
-      const best = chooseInstanceTypes(cluster, probe)[0];
-      t.outcome.lowerBoundPrice = best.Price;
-      t.outcome.lowerBoundType = best.Name;
-    } catch {
-      // No type fits: the dispatcher will cancel it, and it adds nothing to the bound.
-    }
-    tracked.push(t);
-    for (const ch of spec.children ?? []) t.children.push(track(ch, t));
-    return t;
-  };
-  const top = opts.workload.containers.map((c) => track(c));
-
-  let submitted = 0;
-  let finalCount = 0;
-  const stateCounts: Record<string, number> = { Queued: 0, Locked: 0, Running: 0, Complete: 0, Cancelled: 0 };
-  const submit = (t: Tracked): void => {
-    const rec = controller.addContainer(containerSeed(cluster, t.spec));
-    t.outcome.uuid = rec.uuid;
-    t.outcome.state = rec.state;
-    t.outcome.submittedAt = clock.now();
-    byUuid.set(rec.uuid, t);
-    stateCounts[rec.state]++;
-    submitted++;
-  };
-
-  // A runner finishes once its children are final and its own time is up.
-  const maybeFinish = (t: Tracked): void => {
-    if (t.finishing || t.openChildren > 0 || !t.ownTimeUp || t.outcome.state !== 'Running') return;
-    t.finishing = true;
-    const uuid = t.outcome.uuid!;
-    for (const vm of cloud.listVMs()) {
-      const proc = vm.processes.get(uuid);
-      if (proc?.alive) {
-        proc.finishNow();
-        return;
-      }
-    }
-    notes.push(`runner ${t.spec.id} (${uuid}) could not be finished: its crunch-run was not found`);
-  };
-
-  // A container is settled once final, or once it can never be submitted
-  // (a child of a runner that was cancelled); the run ends when all are.
-  const abandon = (t: Tracked): void => {
-    finalCount++;
-    for (const ch of t.children) abandon(ch);
-  };
-  const onFinal = (t: Tracked): void => {
-    finalCount++;
-    const p = t.parent;
-    if (p) {
-      p.openChildren--;
-      maybeFinish(p);
-    }
-    if (t.children.length === 0) return;
-    if (t.outcome.runningAt === undefined) {
-      for (const ch of t.children) abandon(ch);
-    } else if (t.outcome.state === 'Cancelled') {
-      // The runner is gone: so are its children's requests. Unsubmitted ones are abandoned when their time comes.
-      for (const ch of t.children) {
-        if (ch.outcome.uuid !== undefined) controller.cancel(ch.outcome.uuid, `workflow runner ${t.outcome.uuid} was cancelled`);
-      }
-    }
-  };
-
-  const unsubscribe = controller.onChange((next, prev) => {
-    if (next.state === prev.state) return;
-    const t = byUuid.get(next.uuid);
-    if (!t) return;
-    stateCounts[prev.state]--;
-    stateCounts[next.state]++;
-    t.outcome.state = next.state;
-    const now = clock.now();
-    if (next.state === 'Running') {
-      t.outcome.runningAt ??= now;
-      if (t.children.length > 0) {
-        t.openChildren = t.children.length;
-        for (const ch of t.children) {
-          clock.setTimer(ch.spec.at, () => {
-            if (t.outcome.state === 'Running') {
-              submit(ch);
-            } else {
-              abandon(ch);
-              t.openChildren--;
-            }
-          });
-        }
-        clock.setTimer(t.spec.runtimeMs, () => {
-          t.ownTimeUp = true;
-          maybeFinish(t);
-        });
-      }
-    }
-    if (next.state === 'Complete' || next.state === 'Cancelled') {
-      t.outcome.finalAt = now;
-      t.outcome.exitCode = next.exit_code;
-      if (next.state === 'Cancelled') {
-        const err = next.runtime_status?.error;
-        t.outcome.reason = typeof err === 'string' && err !== '' ? err : (controller.history(next.uuid).at(-1)?.reason ?? 'no reason recorded');
-      }
-      onFinal(t);
-    }
-  });
-
-  // Arrivals, one timer at a time (the workload is sorted by `at`).
-  let nextArrival = 0;
-  const armArrival = (): void => {
-    if (nextArrival >= top.length) return;
-    const due = start + top[nextArrival].spec.at;
-    clock.setTimer(Math.max(0, due - clock.now()), () => {
-      while (nextArrival < top.length && start + top[nextArrival].spec.at <= clock.now()) submit(top[nextArrival++]);
-      armArrival();
-    });
-  };
-  armArrival();
+  const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes);
+  player.play();
 
   let dispatcher: Dispatcher | undefined;
   const timeline: TimelineSample[] = [];
   let peakHeap = 0;
   let timersFired = 0;
   let finished = false;
-  const expected = tracked.length;
   try {
     dispatcher = await createDispatcher(cluster, {
       clock,
@@ -384,7 +194,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       // Destroy requested but not done yet: the pool no longer lists them, the bill does.
       const shuttingDown = ledger.liveCount - known;
       if (shuttingDown > 0) vms.shutdown = (vms.shutdown ?? 0) + shuttingDown;
-      timeline.push({ t: clock.now() - start, vms, queued: stateCounts.Queued + stateCounts.Locked, running: stateCounts.Running });
+      const counts = player.stateCounts;
+      timeline.push({ t: clock.now() - start, vms, queued: counts.Queued + counts.Locked, running: counts.Running });
       peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
     };
     const sampler = clock.setRepeatingTimer(sampleMs, sample);
@@ -395,19 +206,19 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     // Steps of a simulated second: small enough to stop soon after the end, large enough to cost nothing.
     while (clock.now() < end) {
       timersFired += await clock.runTo(Math.min(end, clock.now() + 1000));
-      if (finalCount >= expected && ledger.liveCount === 0 && cloud.listVMs().length === 0) {
+      if (player.done && ledger.liveCount === 0 && cloud.listVMs().length === 0) {
         finished = true;
         break;
       }
       if (opts.onProgress && clock.now() - lastProgress >= 3_600_000) {
         lastProgress = clock.now();
-        opts.onProgress({ simMs: clock.now() - start, submitted, final: finalCount, vms: ledger.liveCount });
+        opts.onProgress({ simMs: clock.now() - start, submitted: player.submitted, final: player.settled, vms: ledger.liveCount });
       }
     }
     sample();
     sampler.cancel();
   } finally {
-    unsubscribe();
+    player.stop();
     const stopping = dispatcher?.stop();
     // Stopping may wait on in-flight calls: keep the clock moving a little meanwhile.
     if (stopping) {
@@ -420,7 +231,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   }
   const endedAt = clock.now();
 
-  for (const t of tracked) {
+  for (const t of player.tracked) {
     const uuid = t.outcome.uuid;
     if (uuid === undefined) continue;
     t.outcome.vm = startedOn.get(uuid);
@@ -437,7 +248,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     startedAt: start,
     endedAt,
     finished,
-    containers: tracked.map((t) => t.outcome),
+    containers: player.tracked.map((t) => t.outcome),
     ledger,
     readyAt,
     timeline,
@@ -452,8 +263,4 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       peakHeapBytes: peakHeap,
     },
   };
-}
-
-function nullStream(): Writable {
-  return new Writable({ write: (_chunk, _enc, cb) => cb() });
 }

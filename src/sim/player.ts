@@ -1,0 +1,233 @@
+/**
+ * Plays a workload against the simulated controller: submits each container
+ * at its time, plays the workflow runners (a runner's children are
+ * submitted relative to its start; it finishes once they are all final and
+ * its own runtime has passed; a cancelled runner takes its children with
+ * it), and records each container's outcome for the report.
+ */
+import type { Container } from '../arvados/types.js';
+import type { ManualClock } from '../clock/manual.js';
+import type { Cluster } from '../config/types.js';
+import type { LameCloud } from '../../drivers/lame/index.js';
+import { chooseInstanceTypes } from '../queue/instance-types.js';
+import type { ControllerContainer, TestController } from '../testcontroller/index.js';
+import type { ContainerOutcome } from './engine.js';
+import type { SimContainer } from './workload.js';
+
+/** A runner sleeps this long (s) unless the player finishes it: longer than any limit. */
+const FOREVER_S = 10 * 365 * 24 * 3600;
+
+/** The controller record for a workload container; `command` decides its run time and exit code on the lame VM. */
+export function containerSeed(cluster: Cluster, c: SimContainer): Partial<ControllerContainer> {
+  const runner = (c.children?.length ?? 0) > 0;
+  const seconds = String(Math.max(0, Math.round(c.runtimeMs)) / 1000);
+  const command = runner
+    ? ['sleep', String(FOREVER_S)]
+    : c.exitCode === 0
+      ? ['sleep', seconds]
+      : ['sh', '-c', `sleep ${seconds}; exit ${c.exitCode}`];
+  const rc: Container['runtime_constraints'] = { vcpus: c.vcpus, ram: c.ram };
+  if (c.gpus > 0) rc.gpu = gpuRequest(cluster, c);
+  return {
+    command,
+    priority: c.priority,
+    runtime_constraints: rc,
+    scheduling_parameters: { preemptible: c.preemptible, ...(c.supervisor ? { supervisor: true } : {}) },
+    mounts: c.scratch > 0 ? { '/tmp': { kind: 'tmp', capacity: c.scratch } } : {},
+  };
+}
+
+/**
+ * A GPU request any configured GPU type of the stack can meet: the stack of
+ * the cheapest GPU type (CUDA if none), driver version 0, and for CUDA the
+ * lowest compute capability; ROCm wants exact targets, so every configured one.
+ */
+function gpuRequest(cluster: Cluster, c: SimContainer): NonNullable<Container['runtime_constraints']['gpu']> {
+  const gpuTypes = Object.values(cluster.InstanceTypes)
+    .filter((t) => t.GPU.DeviceCount > 0)
+    .sort((a, b) => a.Price - b.Price);
+  const stack = gpuTypes[0]?.GPU.Stack || 'cuda';
+  const targets = stack === 'rocm' ? [...new Set(gpuTypes.filter((t) => t.GPU.Stack === 'rocm').map((t) => t.GPU.HardwareTarget))] : ['0'];
+  return { stack, driver_version: '0', hardware_target: targets, device_count: c.gpus, vram: c.gpuVRAM };
+}
+
+/** Ideal run time: a runner lasts at least until its last child could have finished. */
+function idealMs(c: SimContainer): number {
+  let ms = c.runtimeMs;
+  for (const ch of c.children ?? []) ms = Math.max(ms, ch.at + idealMs(ch));
+  return ms;
+}
+
+interface Tracked {
+  spec: SimContainer;
+  outcome: ContainerOutcome;
+  parent?: Tracked;
+  /** Children not final yet (runners only), and whether the runner's own time is up. */
+  openChildren: number;
+  ownTimeUp: boolean;
+  children: Tracked[];
+  finishing: boolean;
+}
+
+export class WorkloadPlayer {
+  /** Every workload container and child, in workload order. */
+  readonly tracked: Tracked[] = [];
+  submitted = 0;
+  /** Containers final, or never to be submitted (children of a cancelled runner). */
+  settled = 0;
+  readonly stateCounts: Record<string, number> = { Queued: 0, Locked: 0, Running: 0, Complete: 0, Cancelled: 0 };
+  private readonly byUuid = new Map<string, Tracked>();
+  private readonly top: Tracked[];
+  private readonly start: number;
+  private nextArrival = 0;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly clock: ManualClock,
+    private readonly controller: TestController,
+    private readonly cluster: Cluster,
+    private readonly cloud: LameCloud,
+    containers: SimContainer[],
+    /** Where to say what went wrong in the play itself. */
+    private readonly notes: string[],
+  ) {
+    this.start = clock.now();
+    this.top = containers.map((c) => this.track(c));
+  }
+
+  /** Watches the controller and arms the arrivals (the workload is sorted by `at`). */
+  play(): void {
+    this.unsubscribe = this.controller.onChange((next, prev) => this.changed(next, prev));
+    this.armArrival();
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Every container has settled. */
+  get done(): boolean {
+    return this.settled >= this.tracked.length;
+  }
+
+  private track(spec: SimContainer, parent?: Tracked): Tracked {
+    const t: Tracked = {
+      spec,
+      parent,
+      outcome: { id: spec.id, idealMs: idealMs(spec) },
+      openChildren: 0,
+      ownTimeUp: false,
+      children: [],
+      finishing: false,
+    };
+    const probe = { uuid: '', state: 'Queued', created_at: '', container_image: '', ...containerSeed(this.cluster, spec) } as Container;
+    try {
+      const best = chooseInstanceTypes(this.cluster, probe)[0];
+      t.outcome.lowerBoundPrice = best.Price;
+      t.outcome.lowerBoundType = best.Name;
+    } catch {
+      // No type fits: the dispatcher will cancel it, and it adds nothing to the bound.
+    }
+    this.tracked.push(t);
+    for (const ch of spec.children ?? []) t.children.push(this.track(ch, t));
+    return t;
+  }
+
+  private armArrival(): void {
+    if (this.nextArrival >= this.top.length) return;
+    const due = this.start + this.top[this.nextArrival].spec.at;
+    this.clock.setTimer(Math.max(0, due - this.clock.now()), () => {
+      while (this.nextArrival < this.top.length && this.start + this.top[this.nextArrival].spec.at <= this.clock.now()) {
+        this.submit(this.top[this.nextArrival++]);
+      }
+      this.armArrival();
+    });
+  }
+
+  private submit(t: Tracked): void {
+    const rec = this.controller.addContainer(containerSeed(this.cluster, t.spec));
+    t.outcome.uuid = rec.uuid;
+    t.outcome.state = rec.state;
+    t.outcome.submittedAt = this.clock.now();
+    this.byUuid.set(rec.uuid, t);
+    this.stateCounts[rec.state]++;
+    this.submitted++;
+  }
+
+  /** A runner finishes once its children are final and its own time is up. */
+  private maybeFinish(t: Tracked): void {
+    if (t.finishing || t.openChildren > 0 || !t.ownTimeUp || t.outcome.state !== 'Running') return;
+    t.finishing = true;
+    const uuid = t.outcome.uuid!;
+    for (const vm of this.cloud.listVMs()) {
+      const proc = vm.processes.get(uuid);
+      if (proc?.alive) {
+        proc.finishNow();
+        return;
+      }
+    }
+    this.notes.push(`runner ${t.spec.id} (${uuid}) could not be finished: its crunch-run was not found`);
+  }
+
+  private abandon(t: Tracked): void {
+    this.settled++;
+    for (const ch of t.children) this.abandon(ch);
+  }
+
+  private onFinal(t: Tracked): void {
+    this.settled++;
+    const p = t.parent;
+    if (p) {
+      p.openChildren--;
+      this.maybeFinish(p);
+    }
+    if (t.children.length === 0) return;
+    if (t.outcome.runningAt === undefined) {
+      for (const ch of t.children) this.abandon(ch);
+    } else if (t.outcome.state === 'Cancelled') {
+      // The runner is gone: so are its children's requests. Unsubmitted ones are abandoned when their time comes.
+      for (const ch of t.children) {
+        if (ch.outcome.uuid !== undefined) this.controller.cancel(ch.outcome.uuid, `workflow runner ${t.outcome.uuid} was cancelled`);
+      }
+    }
+  }
+
+  private changed(next: ControllerContainer, prev: ControllerContainer): void {
+    if (next.state === prev.state) return;
+    const t = this.byUuid.get(next.uuid);
+    if (!t) return;
+    this.stateCounts[prev.state]--;
+    this.stateCounts[next.state]++;
+    t.outcome.state = next.state;
+    const now = this.clock.now();
+    if (next.state === 'Running') {
+      t.outcome.runningAt ??= now;
+      if (t.children.length > 0) {
+        t.openChildren = t.children.length;
+        for (const ch of t.children) {
+          this.clock.setTimer(ch.spec.at, () => {
+            if (t.outcome.state === 'Running') {
+              this.submit(ch);
+            } else {
+              this.abandon(ch);
+              t.openChildren--;
+            }
+          });
+        }
+        this.clock.setTimer(t.spec.runtimeMs, () => {
+          t.ownTimeUp = true;
+          this.maybeFinish(t);
+        });
+      }
+    }
+    if (next.state === 'Complete' || next.state === 'Cancelled') {
+      t.outcome.finalAt = now;
+      t.outcome.exitCode = next.exit_code;
+      if (next.state === 'Cancelled') {
+        const err = next.runtime_status?.error;
+        t.outcome.reason = typeof err === 'string' && err !== '' ? err : (this.controller.history(next.uuid).at(-1)?.reason ?? 'no reason recorded');
+      }
+      this.onFinal(t);
+    }
+  }
+}
