@@ -55,9 +55,8 @@ export class PassView {
    * per shape, so a backlog of identical containers is decided once.
    */
   readonly shape: Uint32Array;
-  /** Per shape id: its eligible types and its size. */
-  readonly shapeTypes: InstanceType[][] = [];
-  readonly shapeSize: InstanceResources[] = [];
+  /** How many distinct shapes; ids are 0..shapeCount-1. */
+  shapeCount = 0;
   /** Queue position for the statuses that show one. */
   readonly position: Uint32Array;
   /** Instance type name for WaitingNewInstance, by list position. */
@@ -107,10 +106,8 @@ export class PassView {
       if (!bySize) shapeIds.set(entry.instanceTypes, (bySize = new Map()));
       let id = bySize.get(entry.instanceResources);
       if (id === undefined) {
-        id = this.shapeTypes.length;
+        id = this.shapeCount++;
         bySize.set(entry.instanceResources, id);
-        this.shapeTypes.push(entry.instanceTypes);
-        this.shapeSize.push(entry.instanceResources);
       }
       this.shape[k] = id;
       k++;

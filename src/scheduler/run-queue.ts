@@ -54,7 +54,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const totalInstances = Object.values(pool.countWorkers()).reduce((a, b) => a + b, 0);
 
   const view = new PassView(entries, records);
-  const { list, order, state, priority, supervisor, hasRecord, shape, shapeTypes } = view;
+  const { list, order, state, priority, supervisor, hasRecord, shape } = view;
 
   limit.observe({
     now: ctx.clock.now(),
@@ -93,8 +93,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // found no room and nothing could be created for it (0: not so). Until an
   // instance is added, every later Locked container of that shape fares the
   // same, so it is passed over without looking again.
-  const stuck = new Float64Array(shapeTypes.length);
-  const stuckNoType = new Uint8Array(shapeTypes.length);
+  const stuck = new Float64Array(view.shapeCount);
+  const stuckNoType = new Uint8Array(view.shapeCount);
 
   // Only a create in this pass can change the pool's answer: asked again after each.
   let atQuota = pool.atQuota();
@@ -140,7 +140,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     const entry = list[k];
     const ctr = entry.container;
     const uuid = ctr.uuid;
-    const types = shapeTypes[sh];
+    const types = entry.instanceTypes;
     const charge = containerCharge(entry.instanceResources);
     const ready = slots.find(sh, types, charge, uuid);
 
