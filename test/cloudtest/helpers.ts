@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { type CloudtestOptions, runCloudtestCommand } from '../../src/cloudtest/command.js';
 import { silentLogger } from '../../src/log.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
+import '../../src/cloud/drivers.js';
+import { driverNames } from '../../src/cloud/registry.js';
 
 export interface ConfigSpec {
   driver: string;
@@ -82,4 +84,52 @@ export async function runInProcess(opts: Omit<CloudtestOptions, 'instanceSetId'>
   const err = new Capture();
   const code = await runCloudtestCommand(opts, { stdout: out, stderr: err, logger: silentLogger() });
   return { code, out: out.text, err: err.text };
+}
+
+/** A fake cloud endpoint the cloudtest tests start once per file. */
+export interface FakeEndpoint {
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Mocha hooks for a describe block that runs cloudtest against a fake cloud
+ * endpoint whose instances are SSH servers on one random port: skips the
+ * block while `driver` is not registered, starts the fake (`make(sshPort)`)
+ * before it, stops it after, and removes the configs each test wrote.
+ * `config()` writes one: `driverParameters(fake)` plus the test's own.
+ */
+export function useFakeCloud<F extends FakeEndpoint>(
+  driver: string,
+  make: (sshPort: number) => Promise<F>,
+  driverParameters: (fake: F) => Record<string, unknown>,
+): { fake: () => F; config: (extra?: Record<string, unknown>) => TempConfig } {
+  let fake: F | undefined;
+  let sshPort = 0;
+  const configs: TempConfig[] = [];
+  before(async function () {
+    if (!driverNames().includes(driver)) this.skip();
+    sshPort = 20_000 + Math.floor(Math.random() * 20_000);
+    fake = await make(sshPort);
+    await fake.start();
+  });
+  after(async () => {
+    await fake?.stop();
+  });
+  afterEach(() => {
+    for (const c of configs.splice(0)) c.remove();
+  });
+  return {
+    fake: () => fake!,
+    config: (extra = {}) => {
+      const cfg = new TempConfig({
+        driver,
+        driverParameters: { ...driverParameters(fake!), ...extra },
+        cloudVMs: { SSHPort: String(sshPort) },
+      });
+      configs.push(cfg);
+      return cfg;
+    },
+  };
 }
