@@ -7,7 +7,10 @@ import type { DriverContext, InstanceTags } from '../../../src/cloud/types.js';
 import { type Clock, systemClock } from '../../../src/clock/index.js';
 import type { Cluster, InstanceType } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log.js';
-import { initCommandForSecret } from '../../../src/worker/runner.js';
+import type { Instance } from '../../../src/cloud/types.js';
+import { SshExecutor } from '../../../src/ssh/ssh-executor.js';
+import { initCommandForSecret, withSudo } from '../../../src/worker/runner.js';
+import { hostKeyVerifier } from '../../../src/worker/verify.js';
 import { generateHostKey } from '../../../drivers/lame/sshd.js';
 
 export { waitFor } from '../../cloud/conformance.js';
@@ -118,4 +121,16 @@ export function createArgs(instanceSetId: string, typeName = 'small'): { tags: I
     },
     init: initCommandForSecret(secret),
   };
+}
+
+/** An SSH executor for a lame instance, as the dispatcher makes one: DISPATCH_KEY, host key checked against the instance secret. */
+export function dispatcherExecutor(instance: Instance): SshExecutor {
+  return new SshExecutor({
+    target: instance.address,
+    username: instance.remoteUser,
+    privateKey: DISPATCH_KEY.private,
+    verifyHostKey: hostKeyVerifier(instance, 'ArvadosInstanceSecret', (cmd) => withSudo(cmd, instance.remoteUser)),
+    connectTimeoutMs: 5000,
+    commandTimeoutMs: 5000,
+  });
 }

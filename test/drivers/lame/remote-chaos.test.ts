@@ -10,12 +10,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Instance, InstanceSet } from '../../../src/cloud/types.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
-import { SshExecutor } from '../../../src/ssh/ssh-executor.js';
+import type { SshExecutor } from '../../../src/ssh/ssh-executor.js';
 import { crunchRunConfig, crunchRunDetachCommand, crunchRunListCommand, withSudo } from '../../../src/worker/runner.js';
-import { hostKeyVerifier } from '../../../src/worker/verify.js';
 import { LameCloudAdmin, type LameCloudServer, lameDriver, startLameCloudServer } from '../../../drivers/lame/index.js';
 import { TestController } from '../../fixtures/controller.js';
-import { createArgs, DISPATCH_KEY, makeCluster, makeContext, SMALL, waitFor } from './helpers.js';
+import { createArgs, DISPATCH_KEY, dispatcherExecutor, makeCluster, makeContext, SMALL, waitFor } from './helpers.js';
 
 const TOKEN = `tok${randomBytes(24).toString('hex')}`;
 
@@ -48,14 +47,7 @@ describe('lame cloud server test endpoints', function () {
   async function createVM(): Promise<{ instance: Instance; exec: SshExecutor }> {
     const a = createArgs('chaos');
     const instance = await remote.create(SMALL, 'img', a.tags, a.init, DISPATCH_KEY.public);
-    const exec = new SshExecutor({
-      target: instance.address,
-      username: instance.remoteUser,
-      privateKey: DISPATCH_KEY.private,
-      verifyHostKey: hostKeyVerifier(instance, 'ArvadosInstanceSecret', (cmd) => withSudo(cmd, instance.remoteUser)),
-      connectTimeoutMs: 5000,
-      commandTimeoutMs: 5000,
-    });
+    const exec = dispatcherExecutor(instance);
     executors.push(exec);
     return { instance, exec };
   }

@@ -24,11 +24,10 @@ import type { InstanceSet } from '../../../src/cloud/types.js';
 import { loadConfigText } from '../../../src/config/index.js';
 import type { Cluster } from '../../../src/config/types.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
-import { SshExecutor } from '../../../src/ssh/ssh-executor.js';
+import type { SshExecutor } from '../../../src/ssh/ssh-executor.js';
 import { crunchRunConfig, crunchRunDetachCommand, initCommandForSecret, withSudo } from '../../../src/worker/runner.js';
-import { hostKeyVerifier } from '../../../src/worker/verify.js';
 import { TestController } from '../../fixtures/controller.js';
-import { DISPATCH_KEY, waitFor } from './helpers.js';
+import { DISPATCH_KEY, dispatcherExecutor, waitFor } from './helpers.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const TOKEN = `tok${randomBytes(24).toString('hex')}`;
@@ -159,14 +158,7 @@ describe('arvados-dispatch-cloud lame-cloud (child process)', function () {
     const instance = await first.create(cluster.InstanceTypes.small, 'img', tags, initCommandForSecret(secret), DISPATCH_KEY.public);
     assert.match(instance.address, /^127\.0\.0\.1:\d+$/);
 
-    const exec = new SshExecutor({
-      target: instance.address,
-      username: instance.remoteUser,
-      privateKey: DISPATCH_KEY.private,
-      verifyHostKey: hostKeyVerifier(instance, 'ArvadosInstanceSecret', (cmd) => withSudo(cmd, instance.remoteUser)),
-      connectTimeoutMs: 5000,
-      commandTimeoutMs: 5000,
-    });
+    const exec = dispatcherExecutor(instance);
     executors.push(exec);
     assert.equal((await exec.execute(cluster.Containers.CloudVMs.BootProbeCommand)).exitCode, 0);
 
