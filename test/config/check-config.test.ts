@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import { clusterForDisplay, clusterToYAML, redactParameters, REDACTED } from '../../src/config/dump.js';
 import type { Cluster } from '../../src/config/types.js';
+import { BAD_CONFIG } from './fixtures.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const EXAMPLE = join(REPO, 'config.example.yml');
@@ -27,18 +28,6 @@ function run(...args: string[]): Promise<Run> {
     });
   });
 }
-
-const BAD = `
-Clusters:
-  zzzzz:
-    Containers:
-      CloudVMs:
-        TimeoutIdle: 1 minute
-        TimeoutIdel: 1m
-    InstanceTypes:
-      foo:
-        VCPUs: 2
-`;
 
 describe('check-config', function () {
   // Each run starts node and the TypeScript loader.
@@ -75,7 +64,7 @@ describe('check-config', function () {
 
   it('rejects a bad config: exit 2 and every problem on stderr', async () => {
     const file = join(dir, 'bad.yml');
-    writeFileSync(file, BAD);
+    writeFileSync(file, BAD_CONFIG);
     const r = await run('check-config', '--config', file);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, daemonConfigProblems, loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { BAD_CONFIG } from './fixtures.js';
 
 const GiB = 2 ** 30;
 const ROOT_TOKEN = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF';
@@ -158,19 +159,7 @@ describe('config loading', () => {
 
   describe('a bad config', () => {
     it('reports a bad duration, a misspelled CloudVMs key and an instance type without RAM, all at once', () => {
-      const errors = errorsOf(() =>
-        loadConfigText(`
-Clusters:
-  zzzzz:
-    Containers:
-      CloudVMs:
-        TimeoutIdle: 1 minute
-        TimeoutIdel: 1m
-    InstanceTypes:
-      foo:
-        VCPUs: 2
-`),
-      );
+      const errors = errorsOf(() => loadConfigText(BAD_CONFIG));
       assert.deepEqual(errors.sort(), [
         'Clusters.zzzzz.Containers.CloudVMs.TimeoutIdel: unknown key (did you mean TimeoutIdle?)',
         'Clusters.zzzzz.Containers.CloudVMs.TimeoutIdle: invalid duration "1 minute"',
