@@ -65,6 +65,7 @@ export interface Dispatcher {
 export function dispatcherLogger(cluster: Cluster, clock?: Clock): Logger {
   return createLogger({
     level: cluster.SystemLogs.LogLevel,
+    format: cluster.SystemLogs.Format,
     secrets: [cluster.SystemRootToken, cluster.ManagementToken],
     clock,
   });

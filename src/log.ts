@@ -3,6 +3,12 @@
  * with fields (`ContainerUUID`, `Instance`, `InstanceType`, `State`) merged in
  * by child loggers.
  *
+ * Lines look like the reference dispatcher's (Go's logrus, as Arvados sets it
+ * up), so operators' log queries keep working when they switch: JSON objects
+ * with `level`, `msg` and `time` (RFC 3339 with nine fraction digits), level
+ * names as logrus writes them (`warning`, `trace`); or, with
+ * `SystemLogs.Format: text`, logrus's `time="..." level=info msg="..." K=V`.
+ *
  * Secrets never reach the output: every value given to `createLogger` in
  * `secrets` (tokens, the instance secrets the pool learns later through
  * `addSecret`) is replaced wherever it appears, in messages, fields, nested
@@ -12,7 +18,7 @@
  */
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import type { Clock } from './clock/index.js';
+import { type Clock, systemClock } from './clock/index.js';
 
 export type Logger = winston.Logger;
 
@@ -20,6 +26,41 @@ export const REDACTED = '[REDACTED]';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'verbose', 'debug', 'silly'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `SystemLogs.Format`. */
+export const LOG_FORMATS = ['json', 'text'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/**
+ * Level names as configured (logrus's, which Arvados uses) to winston's. Trace
+ * is winston's `silly`; fatal and panic, which a daemon that keeps running
+ * never logs, mean "errors only".
+ */
+const CONFIGURED_LEVEL: Readonly<Record<string, LogLevel>> = {
+  panic: 'error',
+  fatal: 'error',
+  error: 'error',
+  warn: 'warn',
+  warning: 'warn',
+  info: 'info',
+  verbose: 'verbose',
+  debug: 'debug',
+  trace: 'silly',
+  silly: 'silly',
+};
+
+/** winston's level names to the ones logrus writes in the `level` field. */
+const WRITTEN_LEVEL: Readonly<Record<string, string>> = {
+  error: 'error',
+  warn: 'warning',
+  info: 'info',
+  verbose: 'debug',
+  debug: 'debug',
+  silly: 'trace',
+};
+
+/** winston's key for the finished line of an entry (triple-beam's MESSAGE). */
+const LINE = Symbol.for('message');
 
 const SECRET_FIELD = /(authorization|token|secret|password|privatekey|private_key|cookie)$/i;
 
@@ -29,6 +70,8 @@ const MIN_SECRET_LENGTH = 8;
 export interface LoggerOptions {
   /** Arvados `SystemLogs.LogLevel`; `LOG_LEVEL` in the environment overrides it. Default info. */
   level?: string;
+  /** Arvados `SystemLogs.Format`. Default json. */
+  format?: LogFormat;
   /** Values to scrub from every line. More can be added later with `addSecret`. */
   secrets?: Iterable<string>;
   /** Where the lines go; default stdout. Tests pass a stream to capture them. */
@@ -127,13 +170,58 @@ function scrubFormat(secrets: SecretSet) {
 /** Resolves the level: `LOG_LEVEL` wins over the config's; unknown names fall back to info. */
 export function resolveLevel(configured?: string): LogLevel {
   const wanted = (process.env.LOG_LEVEL || configured || 'info').toLowerCase();
-  return (LOG_LEVELS as readonly string[]).includes(wanted) ? (wanted as LogLevel) : 'info';
+  return CONFIGURED_LEVEL[wanted] ?? 'info';
+}
+
+/** `2026-12-04T16:43:33.123000000Z`: logrus's time format as Arvados sets it (RFC 3339, nine fraction digits). */
+export function logTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+}
+
+/**
+ * The finished line of an entry: level, msg and time first, then the fields.
+ * A field that would clash with those three is renamed `fields.<name>`, as
+ * logrus does.
+ */
+function lineFormat(format: LogFormat, now: () => number) {
+  return winston.format((info) => {
+    const record: Record<string, unknown> = { time: logTime(now()), level: WRITTEN_LEVEL[info.level] ?? info.level, msg: info.message };
+    for (const key of Object.keys(info)) {
+      if (key === 'level' || key === 'message') continue;
+      record[key === 'time' || key === 'msg' ? `fields.${key}` : key] = (info as Record<string, unknown>)[key];
+    }
+    (info as unknown as Record<symbol, string>)[LINE] = format === 'text' ? textLine(record) : JSON.stringify(record, jsonValue);
+    return info;
+  })();
+}
+
+function jsonValue(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/** logrus's TextFormatter: `key=value`, the fixed keys first, then the fields sorted; values quoted when they need it. */
+function textLine(record: Record<string, unknown>): string {
+  const { time, level, msg, ...fields } = record;
+  const pairs: Array<[string, unknown]> = [
+    ['time', time],
+    ['level', level],
+    ['msg', msg],
+    ...Object.keys(fields)
+      .sort()
+      .map((k): [string, unknown] => [k, fields[k]]),
+  ];
+  return pairs.map(([k, v]) => `${k}=${textValue(v)}`).join(' ');
+}
+
+function textValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : value !== null && typeof value === 'object' ? JSON.stringify(value, jsonValue) : String(value);
+  return /^[A-Za-z0-9._/@^+-]+$/.test(text) ? text : JSON.stringify(text);
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const secrets = new SecretSet();
   for (const s of opts.secrets ?? []) secrets.add(s);
-  const clock = opts.clock;
+  const clock = opts.clock ?? systemClock;
   const logger = winston.createLogger({
     level: resolveLevel(opts.level),
     defaultMeta: opts.defaultMeta,
@@ -143,9 +231,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       // would be timestamped, scrubbed and serialised only to be dropped.
       winston.format((info) => (logger.isLevelEnabled(info.level) ? info : false))(),
       winston.format.errors({ stack: true }),
-      winston.format.timestamp(clock ? { format: () => new Date(clock.now()).toISOString() } : {}),
       scrubFormat(secrets),
-      winston.format.json(),
+      lineFormat(opts.format ?? 'json', () => clock.now()),
     ),
     transports: [new winston.transports.Stream({ stream: opts.stream ?? process.stdout })],
   });

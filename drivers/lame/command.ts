@@ -41,6 +41,7 @@ export async function runLameCloudCommand(opts: LameCloudCommandOptions, io: Lam
   }
   const logger = createLogger({
     level: cluster.SystemLogs.LogLevel,
+    format: cluster.SystemLogs.Format,
     // The VMs' crunch-run handles the cluster's token (it arrives on stdin); it must not reach a log line.
     secrets: [cluster.SystemRootToken, cluster.ManagementToken],
     defaultMeta: { ClusterID: cluster.ClusterID, Component: 'lame-cloud' },

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Cluster } from './types.js';
+import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { bool, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
 import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
 import { compileInstanceTypes } from './instance-types.js';
@@ -47,9 +48,12 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const tlsPath = [...path, 'TLS'];
   const tls = readSection(ctx, readMap(ctx, raw.TLS, tlsPath) ?? {}, tlsPath, { Insecure: bool(false) }, { strict: false });
   const logsPath = [...path, 'SystemLogs'];
-  const logs = readSection(ctx, readMap(ctx, raw.SystemLogs, logsPath) ?? {}, logsPath, { LogLevel: str('info') }, { strict: false });
+  const logs = readSection(ctx, readMap(ctx, raw.SystemLogs, logsPath) ?? {}, logsPath, { LogLevel: str('info'), Format: str('json') }, { strict: false });
   if (!LOG_LEVELS.includes(logs.LogLevel.toLowerCase())) {
     ctx.problems.error([...logsPath, 'LogLevel'], `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logs.LogLevel)}`);
+  }
+  if (!(LOG_FORMATS as readonly string[]).includes(logs.Format)) {
+    ctx.problems.error([...logsPath, 'Format'], `expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(logs.Format)}`);
   }
 
   const containersPath = [...path, 'Containers'];
@@ -70,7 +74,7 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
       DispatchCloud: { InternalURLs: internalURLs },
     },
     TLS: { Insecure: tls.Insecure },
-    SystemLogs: { LogLevel: logs.LogLevel },
+    SystemLogs: { LogLevel: logs.LogLevel, Format: logs.Format as LogFormat },
     Containers: { DispatchPrivateKey: privateKey, ...containers, CloudVMs: cloudVMs },
     InstanceTypes: compileInstanceTypes(ctx, raw.InstanceTypes, [...path, 'InstanceTypes'], containers.PreemptiblePriceFactor),
   };

@@ -106,7 +106,8 @@ export interface Cluster {
     DispatchCloud: { InternalURLs: string[] };
   };
   TLS: { Insecure: boolean };
-  SystemLogs: { LogLevel: string };
+  /** Format is `json` or `text` (logrus's formats, as the reference writes them). */
+  SystemLogs: { LogLevel: string; Format: 'json' | 'text' };
   Containers: ContainersConfig;
   /** Keyed by `InstanceType.Name`, including `.preemptible` variants. */
   InstanceTypes: Record<string, InstanceType>;

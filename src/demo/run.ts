@@ -57,7 +57,7 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
   const { cluster: loaded } = loadConfigFile(opts.config, { clusterId: opts.cluster });
   const logPath = join(tmpdir(), `arvados-dispatch-cloud-demo-${process.pid}.log`);
   const logStream = opts.verbose ? process.stdout : createWriteStream(logPath);
-  const log = createLogger({ level: loaded.SystemLogs.LogLevel, stream: logStream, secrets: [loaded.SystemRootToken, loaded.ManagementToken] });
+  const log = createLogger({ level: loaded.SystemLogs.LogLevel, format: loaded.SystemLogs.Format, stream: logStream, secrets: [loaded.SystemRootToken, loaded.ManagementToken] });
   const controller = new TestController({ clusterId: loaded.ClusterID, rootToken: loaded.SystemRootToken, logger: log.child({ Component: 'test-controller' }) });
   await controller.start();
   const cluster = againstController(loaded, controller.url, { Seed: opts.seed, CloudName: `demo-${process.pid}` });

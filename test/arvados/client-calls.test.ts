@@ -139,7 +139,7 @@ describe('ControllerClient calls', () => {
     await client.getContainer(c.uuid);
     await client.lockContainer(c.uuid).catch(() => undefined);
     await client.lockContainer(c.uuid).catch(() => undefined);
-    const recs = lines.records().filter((r) => r.message === 'controller request');
+    const recs = lines.records().filter((r) => r.msg === 'controller request');
     assert.deepEqual(
       recs.map((r) => [r.level, r.Method, r.Path, r.Status]),
       [

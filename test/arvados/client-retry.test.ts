@@ -74,7 +74,7 @@ describe('ControllerClient retries', () => {
       return true;
     });
     assert.equal(ctl.requestLog().length, 3);
-    assert.ok(lines.records().some((r) => r.level === 'warn' && r.message === 'controller request failed, will retry'));
+    assert.ok(lines.records().some((r) => r.level === 'warning' && r.msg === 'controller request failed, will retry'));
     assert.ok(!lines.lines.join('\n').includes(ROOT_TOKEN));
     // A failure is not remembered: the next call asks again.
     assert.equal(await client.currentTokenUuid(), ctl.rootTokenUuid);
@@ -87,8 +87,8 @@ describe('ControllerClient retries', () => {
     client = makeClient(`http://127.0.0.1:${port}`, { clock, logger, retry: { attempts: 5, firstBackoffMs: 1000, maxBackoffMs: 1000 } });
     const p = client.currentTokenUuid();
     // Let the first attempt fail against the closed port; it then sleeps on the manual clock.
-    await waitFor('the first attempt to fail', () => lines.records().some((r) => r.message === 'controller request failed'));
-    assert.match(String(lines.records().find((r) => r.message === 'controller request failed')?.error), /ECONNREFUSED/);
+    await waitFor('the first attempt to fail', () => lines.records().some((r) => r.msg === 'controller request failed'));
+    assert.match(String(lines.records().find((r) => r.msg === 'controller request failed')?.error), /ECONNREFUSED/);
     ctl = await startController({ clock, port });
     await clock.advance(1000);
     assert.equal(await p, ctl.rootTokenUuid);
@@ -186,7 +186,7 @@ describe('ControllerClient retries', () => {
       assert.equal(got.state, 'Locked');
       assert.equal(got.locked_by_uuid, me);
       assert.equal(started(ctl, LOCK), 2, 'the retry was refused with 422, then checked');
-      assert.ok(lines.records().some((r) => r.message === 'controller: retried lock was refused, but an earlier attempt had succeeded'));
+      assert.ok(lines.records().some((r) => r.msg === 'controller: retried lock was refused, but an earlier attempt had succeeded'));
     });
 
     it('reports the refusal when a retried lock finds the container locked by someone else', async () => {

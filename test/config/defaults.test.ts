@@ -91,6 +91,7 @@ describe('config defaults (Arvados config.default.yml)', () => {
       assert.equal(c.ManagementToken, yaml.ManagementToken);
       assert.equal(c.TLS.Insecure, (yaml.TLS as YAMLMap).Insecure);
       assert.equal(c.SystemLogs.LogLevel, (yaml.SystemLogs as YAMLMap).LogLevel);
+      assert.equal(c.SystemLogs.Format, (yaml.SystemLogs as YAMLMap).Format);
       const services = yaml.Services as Record<string, YAMLMap>;
       assert.equal(c.Services.Controller.ExternalURL, services.Controller.ExternalURL);
     });

@@ -174,7 +174,7 @@ Clusters:
   zzzzz:
     SystemRootToken: [a, b]
     TLS: {Insecure: maybe}
-    SystemLogs: {LogLevel: loud}
+    SystemLogs: {LogLevel: loud, Format: xml}
     Services:
       Controller: {ExternalURL: "not a url"}
       DispatchCloud: {InternalURLs: {"ftp://x": {}}}
@@ -223,6 +223,7 @@ Clusters:
         'Clusters.zzzzz.InstanceTypes.b: expected a map of keys to values, got 7',
         'Clusters.zzzzz.Services.Controller.ExternalURL: expected an http:// or https:// URL, got "not a url"',
         'Clusters.zzzzz.Services.DispatchCloud.InternalURLs.ftp://x: expected an http:// or https:// URL, got "ftp://x"',
+        'Clusters.zzzzz.SystemLogs.Format: expected one of json, text, got "xml"',
         'Clusters.zzzzz.SystemLogs.LogLevel: expected one of trace, debug, verbose, info, warn, warning, error, fatal, panic, got "loud"',
         'Clusters.zzzzz.SystemRootToken: expected a string, got a list',
         'Clusters.zzzzz.TLS.Insecure: expected true or false, got "maybe"',

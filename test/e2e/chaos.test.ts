@@ -140,7 +140,7 @@ describe('chaos: the daemon on a faulty lame cloud, with a 503 burst and two res
       'the lame cloud to log that it listens',
       () => {
         assert.ok(cloud!.running, `lame-cloud exited early: ${JSON.stringify(cloud!.exitStatus)}\n${logs()}`);
-        url = logRecords(cloudLog).find((r) => r.message === 'lame cloud listening')?.URL as string | undefined;
+        url = logRecords(cloudLog).find((r) => r.msg === 'lame cloud listening')?.URL as string | undefined;
         return url !== undefined;
       },
       20_000,
@@ -299,7 +299,7 @@ describe('chaos: the daemon on a faulty lame cloud, with a 503 burst and two res
     // The dispatcher may only give up on a Running container whose crunch-run died on its own.
     const died = new Set(
       logRecords(cloudLog)
-        .filter((r) => r.message === 'lame: crunch-run crashed' || r.message === 'lame: crunch-run exiting after an error')
+        .filter((r) => r.msg === 'lame: crunch-run crashed' || r.msg === 'lame: crunch-run exiting after an error')
         .map((r) => r.ContainerUUID as string),
     );
     for (const c of containers) {

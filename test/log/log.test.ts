@@ -21,14 +21,41 @@ describe('log', () => {
     else process.env.LOG_LEVEL = savedLevel;
   });
 
-  it('writes one JSON object per line with level, message, timestamp and fields', () => {
-    const { out, log } = capture();
+  it("writes logrus's JSON lines, as the reference does: level, msg, time with nine fraction digits, and fields", () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 4, 16, 43, 33, 123));
+    const { out, log } = capture({ clock });
     log.info('instance created', { Instance: 'i-1', InstanceType: 'm5.large' });
     const [rec] = out.records();
-    assert.equal(rec.level, 'info');
-    assert.equal(rec.message, 'instance created');
-    assert.equal(rec.Instance, 'i-1');
-    assert.match(String(rec.timestamp), /^\d{4}-\d\d-\d\dT/);
+    assert.deepEqual(rec, { time: '2026-12-04T16:43:33.123000000Z', level: 'info', msg: 'instance created', Instance: 'i-1', InstanceType: 'm5.large' });
+  });
+
+  it('names levels as logrus does: warning, trace', () => {
+    const { out, log } = capture({ level: 'trace' });
+    log.warn('careful');
+    log.silly('every detail');
+    assert.deepEqual(
+      out.records().map((r) => [r.level, r.msg]),
+      [
+        ['warning', 'careful'],
+        ['trace', 'every detail'],
+      ],
+    );
+  });
+
+  it('renames fields that would clash with time and msg, as logrus does', () => {
+    const { out, log } = capture();
+    log.info('x', { msg: 'field', time: 5 });
+    const [rec] = out.records();
+    assert.equal(rec.msg, 'x');
+    assert.equal(rec['fields.msg'], 'field');
+    assert.equal(rec['fields.time'], 5);
+  });
+
+  it("writes logrus's text lines with SystemLogs.Format text: fixed keys first, fields sorted, values quoted when needed", () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 4, 16, 43, 33, 5));
+    const { out, log } = capture({ clock, format: 'text' });
+    log.warn('instance gone', { Instance: 'i-1', Count: 2, Reason: 'idle for 1m' });
+    assert.deepEqual(out.lines, ['time="2026-12-04T16:43:33.005000000Z" level=warning msg="instance gone" Count=2 Instance=i-1 Reason="idle for 1m"']);
   });
 
   it('child loggers carry their fields', () => {
@@ -42,13 +69,16 @@ describe('log', () => {
   it('takes the level from config, with LOG_LEVEL overriding it', () => {
     assert.equal(resolveLevel('debug'), 'debug');
     assert.equal(resolveLevel('bogus'), 'info');
+    assert.equal(resolveLevel('trace'), 'silly');
+    assert.equal(resolveLevel('warning'), 'warn');
+    assert.equal(resolveLevel('fatal'), 'error');
     process.env.LOG_LEVEL = 'warn';
     assert.equal(resolveLevel('debug'), 'warn');
     const { out, log } = capture({ level: 'debug' });
     log.info('hidden');
     log.warn('shown');
     assert.deepEqual(
-      out.records().map((r) => r.message),
+      out.records().map((r) => r.msg),
       ['shown'],
     );
   });
@@ -70,7 +100,7 @@ describe('log', () => {
     log.log('info', 'kept too', fields);
     assert.equal(reads, 2);
     assert.deepEqual(
-      out.records().map((r) => [r.message, r.Expensive]),
+      out.records().map((r) => [r.msg, r.Expensive]),
       [
         ['kept', 'x'],
         ['kept too', 'x'],
@@ -87,7 +117,7 @@ describe('log', () => {
     assert.equal(a.error.message, 'create failed');
     assert.match(a.error.stack, /create failed\n\s+at /);
     assert.equal(a.error.cause.message, 'InsufficientInstanceCapacity');
-    assert.equal(b.message, 'top-level error');
+    assert.equal(b.msg, 'top-level error');
     assert.match(String(b.stack), /at /);
   });
 
@@ -127,7 +157,7 @@ describe('log', () => {
     removeSecret(log, other);
     log.info(`secrets ${vmSecret} ${other}`);
     assert.deepEqual(
-      out.records().map((r) => r.message),
+      out.records().map((r) => r.msg),
       [`secrets ${REDACTED} ${REDACTED}`, `secrets ${vmSecret} ${REDACTED}`, `secrets ${vmSecret} ${other}`],
     );
   });
@@ -142,7 +172,7 @@ describe('log', () => {
     rl.warn('probe failed', { Instance: 'i-1' });
     const recs = out.records();
     assert.deepEqual(
-      recs.map((r) => [r.message, r.Suppressed]),
+      recs.map((r) => [r.msg, r.Suppressed]),
       [
         ['probe failed', undefined],
         ['other warning', undefined],

@@ -78,7 +78,7 @@ describe('container queue poll loop', () => {
     assert.equal(await sleepingUntil(), t0 + 20_000);
     await h.clock.advance(10_000);
     assert.equal(await sleepingUntil(), t0 + 30_000);
-    const failures = h.lines.records().filter((r) => r.message === 'polling the controller failed');
+    const failures = h.lines.records().filter((r) => r.msg === 'polling the controller failed');
     assert.equal(failures.length, 1, 'three failures within a minute: one line');
     assert.match(String(failures[0].error), /HTTP 503/);
     await h.clock.advance(10_000);

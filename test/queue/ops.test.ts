@@ -133,7 +133,7 @@ describe('container queue operations', () => {
       await h.queue.cancel(c.uuid, 'not wanted');
       assert.equal(h.ctl.get(c.uuid)?.state, 'Cancelled');
       assert.deepEqual(h.ctl.get(c.uuid)?.runtime_status, {});
-      assert.ok(h.lines.records().some((r) => r.message === 'cancelled container' && r.Reason === 'not wanted'));
+      assert.ok(h.lines.records().some((r) => r.msg === 'cancelled container' && r.Reason === 'not wanted'));
     });
 
     it('still cancels when the reason is refused', async () => {
@@ -141,7 +141,7 @@ describe('container queue operations', () => {
       const c = h.ctl.addContainer({ state: 'Locked', locked_by_uuid: OTHER_UUID });
       await h.queue.cancel(c.uuid, 'stale');
       assert.equal(h.ctl.get(c.uuid)?.state, 'Cancelled');
-      assert.ok(h.lines.records().some((r) => r.message === 'could not record why the container is cancelled'));
+      assert.ok(h.lines.records().some((r) => r.msg === 'could not record why the container is cancelled'));
     });
 
     it('cancels without a reason with one PUT', async () => {

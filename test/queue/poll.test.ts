@@ -177,7 +177,7 @@ describe('container queue poll', function () {
     h.ctl.setHook((req) => (req.path === LIST && req.query.filters.includes('"in"') ? { status: 200, body: { items: [] } } : undefined));
     await h.queue.update();
     assert.equal(h.queue.get(gone.uuid), undefined);
-    assert.ok(h.lines.records().some((r) => r.message === 'container not found by controller (deleted?)' && r.ContainerUUID === gone.uuid));
+    assert.ok(h.lines.records().some((r) => r.msg === 'container not found by controller (deleted?)' && r.ContainerUUID === gone.uuid));
   });
 
   it('fails the poll, changing nothing, when the controller answers a uuid-in query with something else', async () => {

@@ -17,7 +17,7 @@ describe('container queue: unsatisfiable containers', () => {
   });
 
   const cancelled = (uuid: string) => waitFor(`${uuid} to be cancelled`, () => h.ctl.get(uuid)?.state === 'Cancelled');
-  const warnings = () => h.lines.records().filter((r) => r.message === 'cancel container with no suitable instance type');
+  const warnings = () => h.lines.records().filter((r) => r.msg === 'cancel container with no suitable instance type');
 
   it('locks a Queued one, sets runtime_status.error, cancels it, and never lists it', async () => {
     h = await harness();
@@ -77,12 +77,12 @@ describe('container queue: unsatisfiable containers', () => {
     for (let poll = 1; poll <= 3; poll++) {
       await h.queue.update();
       await waitFor(`lock attempt ${poll}`, () => locks() === poll);
-      await waitFor('the failure to be logged', () => h.lines.records().filter((r) => r.message === 'lock failed').length === poll);
+      await waitFor('the failure to be logged', () => h.lines.records().filter((r) => r.msg === 'lock failed').length === poll);
     }
     await h.queue.update();
     await h.queue.update();
     assert.equal(locks(), 3);
-    const gaveUp = h.lines.records().filter((r) => r.message === 'giving up cancelling a container with no suitable instance type');
+    const gaveUp = h.lines.records().filter((r) => r.msg === 'giving up cancelling a container with no suitable instance type');
     assert.equal(gaveUp.length, 1);
     assert.equal(gaveUp[0].level, 'error');
     assert.equal(warnings().length, 1);
@@ -100,6 +100,6 @@ describe('container queue: unsatisfiable containers', () => {
     await h.queue.update();
     await waitFor('the state check', () => (h.ctl.stats['GET /arvados/v1/containers/{uuid}'] ?? 0) === 1);
     await h.queue.update();
-    assert.equal(h.lines.records().filter((r) => r.message === 'error while trying to cancel unsatisfiable container').length, 0);
+    assert.equal(h.lines.records().filter((r) => r.msg === 'error while trying to cancel unsatisfiable container').length, 0);
   });
 });

@@ -48,5 +48,5 @@ export function harness(cluster: Cluster = testCluster()): Harness {
 
 /** Log lines whose message matches. */
 export function logged(h: Harness, message: RegExp): Record<string, unknown>[] {
-  return h.logs.records().filter((r) => message.test(String(r.message)));
+  return h.logs.records().filter((r) => message.test(String(r.msg)));
 }

@@ -52,11 +52,11 @@ describe('arvados-dispatch-cloud simulate', function () {
     assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.match(svg, /<\/svg>\s*$/);
     // The dispatcher logs JSON lines in simulated time, at warn and above.
-    const lines = readFileSync(files.log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; timestamp: string });
+    const lines = readFileSync(files.log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; time: string });
     assert.ok(lines.length > 0);
     for (const l of lines) {
-      assert.ok(['warn', 'error'].includes(l.level), l.level);
-      assert.match(l.timestamp, /^2026-01-01T/);
+      assert.ok(['warning', 'error'].includes(l.level), l.level);
+      assert.match(l.time, /^2026-01-01T/);
     }
   });
 

@@ -55,8 +55,8 @@ describe('systemd notify', function () {
     const logger = createLogger({ stream: out, level: 'info' });
     await notify({ ready: true }, { env: { NOTIFY_SOCKET: '/nonexistent' }, logger, command: async () => Promise.reject(new Error('boom')) });
     assert.deepEqual(
-      out.records().map((r) => [r.level, r.message, r.error]),
-      [['warn', 'cannot notify systemd', 'boom']],
+      out.records().map((r) => [r.level, r.msg, r.error]),
+      [['warning', 'cannot notify systemd', 'boom']],
     );
   });
 

@@ -161,7 +161,7 @@ describe('worker pool: create throttling', function () {
       assert.equal(h.pool.create(SMALL), undefined, 'still backing off');
       await h.tick(1);
     }
-    const logged = h.logs.records().filter((r) => r.message === 'create failed');
+    const logged = h.logs.records().filter((r) => r.msg === 'create failed');
     assert.equal(logged.length, 1, 'repeats within a minute are held back');
     assert.ok(h.pool.create(SMALL));
     await h.tick(0);

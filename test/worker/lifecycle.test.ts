@@ -87,7 +87,7 @@ describe('worker pool: lifecycle on the lame cloud', function () {
     assert.ok(!text.includes(h.cluster.SystemRootToken), 'root token logged');
     // The scrubber forgot the gone VM's secret (it must not grow with every VM created); not the token.
     h.log.warn(`probe ${vm.tags.ArvadosInstanceSecret} ${h.cluster.SystemRootToken}`);
-    assert.equal(h.logs.records().at(-1)?.message, `probe ${vm.tags.ArvadosInstanceSecret} [REDACTED]`);
+    assert.equal(h.logs.records().at(-1)?.msg, `probe ${vm.tags.ArvadosInstanceSecret} [REDACTED]`);
   });
 
   it('shuts down a VM that never boots after TimeoutBooting (boot outcome failure)', async () => {
@@ -189,7 +189,7 @@ describe('worker pool: lifecycle on the lame cloud', function () {
     assert.equal(h.cloud.listVMs().length, 0);
     assert.equal(h.pool.detail(id)?.workerState, 'shutdown');
     await assert.rejects(h.pool.setIdleBehavior(id, 'drain'), /not found/);
-    const warned = h.logs.records().filter((r) => r.message === 'error updating tags');
+    const warned = h.logs.records().filter((r) => r.msg === 'error updating tags');
     assert.deepEqual(warned, []);
   });
 

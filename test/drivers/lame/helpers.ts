@@ -42,7 +42,7 @@ export function makeCluster(opts: { controllerURL?: string; crunchRunCommand?: s
     SystemRootToken: ROOT_TOKEN,
     Services: { Controller: { ExternalURL: opts.controllerURL ?? 'http://127.0.0.1:1' }, DispatchCloud: { InternalURLs: [] } },
     TLS: { Insecure: false },
-    SystemLogs: { LogLevel: 'info' },
+    SystemLogs: { LogLevel: 'info', Format: 'json' },
     Containers: {
       DispatchPrivateKey: '',
       StaleLockTimeout: 60_000,

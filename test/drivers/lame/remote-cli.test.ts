@@ -90,13 +90,13 @@ async function listeningURL(child: Child): Promise<string> {
     () => {
       if (exitedWith !== undefined) assert.fail(`lame-cloud exited with ${exitedWith}: ${child.stderr()}`);
       for (const l of child.lines) {
-        let rec: { message?: string; URL?: string };
+        let rec: { msg?: string; URL?: string };
         try {
           rec = JSON.parse(l) as typeof rec;
         } catch {
           continue;
         }
-        if (rec.message === 'lame cloud listening') url = rec.URL;
+        if (rec.msg === 'lame cloud listening') url = rec.URL;
       }
       return url !== undefined;
     },
@@ -188,8 +188,8 @@ describe('arvados-dispatch-cloud lame-cloud (child process)', function () {
     child.proc.kill('SIGTERM');
     assert.equal(await child.exited, 0, child.stderr());
     const records = child.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.ok(records.some((r) => r.message === 'lame cloud stopping' && r.Signal === 'SIGTERM'));
-    assert.ok(records.some((r) => r.message === 'lame cloud closed' && r.VMs === 1));
+    assert.ok(records.some((r) => r.msg === 'lame cloud stopping' && r.Signal === 'SIGTERM'));
+    assert.ok(records.some((r) => r.msg === 'lame cloud closed' && r.VMs === 1));
     assert.ok(records.every((r) => r.Component === 'lame-cloud' && r.ClusterID === 'zzzzz'), 'JSON lines with the process fields');
     assert.ok(!child.lines.join('\n').includes(TOKEN), 'a token reached the lame cloud log');
     // The VM's SSH server went with the process.
