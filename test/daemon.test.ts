@@ -88,7 +88,7 @@ describe('daemon', function () {
       assert.ok((controller.stats['GET /arvados/v1/containers'] ?? 0) >= 3, 'it kept polling the queue');
       proc.kill('SIGTERM');
       assert.equal(await exited, 0, out);
-      assert.match(out, /"message":"dispatcher stopped"/);
+      assert.match(out, /"msg":"dispatcher stopped"/);
     } finally {
       if (exit === undefined) proc.kill('SIGKILL');
       await exited;

@@ -79,7 +79,7 @@ describe('ec2 driver parameters', () => {
     );
     assert.ok(set instanceof Ec2InstanceSet);
     set.stop();
-    const warnings = logs.records().filter((r) => r.level === 'warn');
+    const warnings = logs.records().filter((r) => r.level === 'warning');
     assert.equal(warnings.length, 1);
     assert.deepEqual(warnings[0].Parameters, ['ClientSecret', 'Network', 'SubscriptionID']);
     const text = logs.lines.join('\n');
