@@ -54,6 +54,26 @@ describe('admin commands (in-process, fake management API)', () => {
     assert.match(lines[2]!, /^lame-0000000002-with-a-long-name +large \(m5\.4xlarge\) +booting +hold +0\.0116 +- +- +-$/);
   });
 
+  it('instances list: a create in flight (empty instance id, as the reference lists it) shows as "(being created)"', async () => {
+    server.instances = [
+      {
+        instance: '',
+        address: '',
+        price: 0.1,
+        arvados_instance_type: 'small',
+        provider_instance_type: 'small',
+        last_container_uuid: '',
+        last_busy: '0001-01-01T00:00:00Z',
+        running_container_uuids: null,
+        worker_state: 'booting',
+        idle_behavior: 'run',
+      },
+    ];
+    assert.equal(await listInstances(ctx()), 0, stderr.text);
+    const lines = stdout.text.trimEnd().split('\n');
+    assert.match(lines[1]!, /^\(being created\) +small +booting +run +0\.10 +- +- +-$/);
+  });
+
   it('instances list --json: the raw items', async () => {
     assert.equal(await listInstances(ctx(), { json: true }), 0);
     assert.deepEqual(JSON.parse(stdout.text), INSTANCES);

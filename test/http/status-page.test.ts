@@ -97,7 +97,7 @@ class FakeManagementAPI {
       }
       case 'POST containers/kill': {
         const e = this.queue.find((x) => x.container.uuid === q.container_uuid);
-        if (!e || !this.vms.some((v) => v.running_container_uuids.includes(q.container_uuid!))) {
+        if (!e || !this.vms.some((v) => v.running_container_uuids?.includes(q.container_uuid!))) {
           return this.json(res, 404, { errors: ['container is not running'] });
         }
         return this.json(res, 200, {});
@@ -287,6 +287,43 @@ describe('status page in Chromium (fake management API)', function () {
 
       mkdirSync(OUT, { recursive: true });
       await page.screenshot({ path: join(OUT, 'status-page.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('shows creates in flight (empty instance id, as the reference lists them) without hold or kill buttons', async () => {
+    fill(api, 2, 0);
+    const creating = (type: (typeof TYPES)[number]): FakeVM => ({
+      instance: '',
+      address: '',
+      price: type.Price,
+      arvados_instance_type: type.Name,
+      provider_instance_type: type.ProviderType,
+      last_container_uuid: '',
+      last_busy: '0001-01-01T00:00:00Z',
+      running_container_uuids: null,
+      worker_state: 'booting',
+      idle_behavior: 'run',
+    });
+    api.vms.unshift(creating(TYPES[0]!), creating(TYPES[1]!));
+    api.vms[3]!.worker_state = 'shutdown';
+    const { ctx, page, problems } = await openPage();
+    try {
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#instances tr[data-instance="vm-1"]');
+      const rows = await page.$$eval('#instances tbody tr', (trs) =>
+        trs.map((tr) => [tr.getAttribute('data-instance'), tr.querySelector('td')?.textContent, tr.querySelectorAll('button').length]),
+      );
+      assert.deepEqual(rows, [
+        ['', '(being created)', 0],
+        ['', '(being created)', 0],
+        ['vm-0', 'vm-0', 4],
+        ['vm-1', 'vm-1', 4],
+      ]);
+      assert.equal(await page.textContent('#instances tr[data-instance="vm-1"] td:nth-child(2)'), 'shutdown');
+      assert.match((await page.textContent('#totals')) ?? '', /VMs4booting: 2\nrunning: 1\nshutdown: 1/);
       assert.deepEqual(problems, []);
     } finally {
       await ctx.close();
