@@ -9,6 +9,7 @@ import { type AdminContext, instanceAction, killContainer, listContainers, listI
 import { renderTable, truncate } from '../../src/admin/format.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { CONTAINERS, FakeManagementServer, INSTANCES, TOKEN } from './fake-management.js';
+import { createInFlightJSON } from '../fixtures/instance-views.js';
 
 class Buffered extends Writable {
   text = '';
@@ -55,20 +56,7 @@ describe('admin commands (in-process, fake management API)', () => {
   });
 
   it('instances list: a create in flight (empty instance id, as the reference lists it) shows as "(being created)"', async () => {
-    server.instances = [
-      {
-        instance: '',
-        address: '',
-        price: 0.1,
-        arvados_instance_type: 'small',
-        provider_instance_type: 'small',
-        last_container_uuid: '',
-        last_busy: '0001-01-01T00:00:00Z',
-        running_container_uuids: null,
-        worker_state: 'booting',
-        idle_behavior: 'run',
-      },
-    ];
+    server.instances = [createInFlightJSON({ name: 'small', price: 0.1 })];
     assert.equal(await listInstances(ctx()), 0, stderr.text);
     const lines = stdout.text.trimEnd().split('\n');
     assert.match(lines[1]!, /^\(being created\) +small +booting +run +0\.10 +- +- +-$/);

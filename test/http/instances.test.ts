@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { InstanceViewJSON } from '../../src/http/format.js';
+import { createInFlightJSON } from '../fixtures/instance-views.js';
 import { call, type Stack, startStack, until } from './helpers.js';
 
 const API = '/arvados/v1/dispatch';
@@ -32,20 +33,7 @@ describe('management API: instance list', function () {
     const pool = stack.dispatcher.pool;
     stack.cloud().holdCreates();
     assert.ok(pool.create(stack.dispatcher.cluster.InstanceTypes.small));
-    assert.deepEqual(await items(), [
-      {
-        instance: '',
-        address: '',
-        price: 0.1,
-        arvados_instance_type: 'small',
-        provider_instance_type: 'small',
-        last_container_uuid: '',
-        last_busy: '0001-01-01T00:00:00Z',
-        running_container_uuids: null,
-        worker_state: 'booting',
-        idle_behavior: 'run',
-      },
-    ]);
+    assert.deepEqual(await items(), [createInFlightJSON({ name: 'small', price: 0.1 })]);
     // Nothing can name it: hold and kill of "" are a missing parameter.
     assert.equal((await call(stack, 'POST', `${API}/instances/hold?instance_id=`, { token: stack.token })).status, 400);
     stack.cloud().releaseCreates();

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { statusPageHandler } from '../../src/http/status-page.js';
 import type { InstanceViewJSON } from '../../src/http/format.js';
+import { createInFlightJSON } from '../fixtures/instance-views.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = join(ROOT, 'test-output');
@@ -295,18 +296,7 @@ describe('status page in Chromium (fake management API)', function () {
 
   it('shows creates in flight (empty instance id, as the reference lists them) without hold or kill buttons', async () => {
     fill(api, 2, 0);
-    const creating = (type: (typeof TYPES)[number]): FakeVM => ({
-      instance: '',
-      address: '',
-      price: type.Price,
-      arvados_instance_type: type.Name,
-      provider_instance_type: type.ProviderType,
-      last_container_uuid: '',
-      last_busy: '0001-01-01T00:00:00Z',
-      running_container_uuids: null,
-      worker_state: 'booting',
-      idle_behavior: 'run',
-    });
+    const creating = (t: (typeof TYPES)[number]): FakeVM => createInFlightJSON({ name: t.Name, providerType: t.ProviderType, price: t.Price });
     api.vms.unshift(creating(TYPES[0]!), creating(TYPES[1]!));
     api.vms[3]!.worker_state = 'shutdown';
     const { ctx, page, problems } = await openPage();
