@@ -66,7 +66,7 @@ export function dispatcherLogger(cluster: Cluster, clock?: Clock): Logger {
   return createLogger({
     level: cluster.SystemLogs.LogLevel,
     format: cluster.SystemLogs.Format,
-    secrets: [cluster.SystemRootToken, cluster.ManagementToken],
+    secrets: [cluster.SystemRootToken, cluster.ManagementToken, cluster.PostgreSQL.Connection.password ?? ''],
     clock,
   });
 }
