@@ -181,7 +181,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
 }
 
 /** `inner`, with the fence consulted before each command that acts (`ExecuteOptions.action`). */
-function fencedExecutor(inner: Executor, fence: Fence | undefined, instanceId: string): Executor {
+export function fencedExecutor(inner: Executor, fence: Fence | undefined, instanceId: string): Executor {
   if (!fence) return inner;
   return {
     execute(command, options) {
