@@ -13,14 +13,11 @@
  * Environment: POSTGRES_BINDIR names a directory holding initdb and pg_ctl
  * (the fixture reads it too); SKIP_POSTGRESQL_INSTALL=1 turns the install off.
  */
-import { spawnSync } from 'node:child_process';
+import { APT_GET, aptGet } from './apt-get.mjs';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const APT_GET = '/usr/bin/apt-get';
 const DEBIAN_ROOT = '/usr/lib/postgresql';
-// apt-get update and the install each get this long; a stuck mirror must not hang CI forever.
-const STEP_TIMEOUT_MS = 10 * 60 * 1000;
 
 function note(msg) {
   process.stderr.write(`ensure-postgresql: ${msg}\n`);
@@ -44,22 +41,7 @@ function findBinDir() {
 }
 
 function run(args) {
-  note(`running: apt-get ${args.join(' ')}`);
-  const r = spawnSync(APT_GET, args, {
-    stdio: 'inherit',
-    timeout: STEP_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-  if (r.error) {
-    note(`apt-get ${args[0]} failed: ${r.error.message}`);
-    return false;
-  }
-  if (r.status !== 0) {
-    note(`apt-get ${args[0]} exited with ${r.status ?? `signal ${r.signal}`}`);
-    return false;
-  }
-  return true;
+  return aptGet(args, note);
 }
 
 function main() {

@@ -20,12 +20,11 @@ import { createLogger } from '../../src/log.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { TestController } from '../fixtures/controller.js';
 import { type PostgresConnection, TestPostgres } from '../fixtures/postgres.js';
-import { DaemonProcess, logRecords, sleep, tail, waitUntil } from './chaos-helpers.js';
+import { DaemonProcess, indent, logRecords, sleep, tail, waitUntil } from './chaos-helpers.js';
 
 const GiB = 1 << 30;
 
 function configYAML(o: { rootToken: string; controllerURL: string; cloudURL: string; privateKey: string; pg: PostgresConnection }): string {
-  const key = o.privateKey.trimEnd().split('\n').map((l) => `        ${l}`).join('\n');
   const conn = Object.entries(o.pg).map(([k, v]) => `        ${k}: "${v}"`).join('\n');
   return `Clusters:
   zzzzz:
@@ -40,7 +39,7 @@ function configYAML(o: { rootToken: string; controllerURL: string; cloudURL: str
 ${conn}
     Containers:
       DispatchPrivateKey: |
-${key}
+${indent(o.privateKey, 8)}
       StaleLockTimeout: 5s
       CloudVMs:
         Driver: lame
