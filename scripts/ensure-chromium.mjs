@@ -12,35 +12,17 @@
  * Environment: CHROMIUM_PATH overrides the path checked (the test reads it
  * too); SKIP_CHROMIUM_INSTALL=1 turns the install off.
  */
-import { spawnSync } from 'node:child_process';
+import { APT_GET, aptGet } from './apt-get.mjs';
 import { existsSync } from 'node:fs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const APT_GET = '/usr/bin/apt-get';
-// apt-get update and the install each get this long; a stuck mirror must not hang CI forever.
-const STEP_TIMEOUT_MS = 10 * 60 * 1000;
 
 function note(msg) {
   process.stderr.write(`ensure-chromium: ${msg}\n`);
 }
 
 function run(args) {
-  note(`running: apt-get ${args.join(' ')}`);
-  const r = spawnSync(APT_GET, args, {
-    stdio: 'inherit',
-    timeout: STEP_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-  if (r.error) {
-    note(`apt-get ${args[0]} failed: ${r.error.message}`);
-    return false;
-  }
-  if (r.status !== 0) {
-    note(`apt-get ${args[0]} exited with ${r.status ?? `signal ${r.signal}`}`);
-    return false;
-  }
-  return true;
+  return aptGet(args, note);
 }
 
 function main() {

@@ -1,15 +1,24 @@
 /**
  * The daemon's start: load and check the config, set up logging, build the
- * dispatcher and run it until a signal says stop. Everything that
- * can be wrong with the configuration is reported here, before any cloud or
- * controller call, with the YAML path of the key to fix.
+ * dispatcher, take the dispatch lock (PostgreSQL advisory lock 10005, as
+ * every Arvados dispatcher does), and run it until a signal says stop.
+ * Everything that can be wrong with the configuration is reported here,
+ * before any cloud or controller call, with the YAML path of the key to fix.
+ *
+ * Under the lock the dispatcher runs only while the lock is held; when it is
+ * lost, a fresh one is built once it is held again (`src/dblock/supervisor.ts`).
+ * Without `PostgreSQL.Connection.host` the daemon runs unlocked, and says so.
  */
-import { startSystemdNotifier } from './admin/sd-notify.js';
+import { notify, startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
 import { ConfigError, daemonConfigProblems, loadConfigFile } from './config/index.js';
 import type { Cluster } from './config/types.js';
+import { lockConfigured, newDispatchLock } from './dblock/daemon-lock.js';
+import type { DispatchLock } from './dblock/lock.js';
+import { LockedRun, TenureFence } from './dblock/supervisor.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
-import { listenAddressOf, type ManagementServer, startManagementServer } from './http/server.js';
+import { lockedDispatcherSource } from './http/lock-status.js';
+import { type DispatcherSource, listenAddressOf, type ManagementServer, startManagementServer } from './http/server.js';
 import type { Logger } from './log.js';
 
 /** Exit status for a config the daemon cannot run with. */
@@ -45,31 +54,59 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   const { cluster, warnings } = loaded;
   const log = dispatcherLogger(cluster);
   for (const w of warnings) log.warn(w);
+  const locked = lockConfigured(cluster);
+  if (!locked) {
+    log.warn('PostgreSQL.Connection.host is not set: running without the dispatch lock, so nothing stops another dispatcher from dispatching for this cluster at the same time');
+  }
+  // Built before the lock is taken, so a config the driver refuses fails now, not after a wait.
+  const fence = locked ? new TenureFence() : undefined;
   let dispatcher: Dispatcher;
+  let lock: DispatchLock | undefined;
   try {
-    dispatcher = await createDispatcher(cluster, { logger: log });
+    dispatcher = await createDispatcher(cluster, { logger: log, fence });
+    if (locked) lock = newDispatchLock(cluster, { clock: systemClock, logger: log });
   } catch (err) {
     process.stderr.write(`cannot start: ${(err as Error).message}\n`);
     return EXIT_BAD_CONFIG;
   }
+  const run = lock
+    ? new LockedRun<Dispatcher>({ lock, logger: log, first: { dispatcher, fence: fence! }, build: (f) => createDispatcher(cluster, { logger: log, fence: f }) })
+    : undefined;
+  const source: Dispatcher | DispatcherSource = run
+    ? lockedDispatcherSource({ cluster, logger: log, current: () => run.current(), status: () => lock!.current() })
+    : dispatcher;
   let server: ManagementServer | undefined;
   try {
-    server = await startManagementAPI(dispatcher, log);
+    server = await startManagementAPI(source, log);
   } catch (err) {
     log.error('cannot start the management API', { error: err });
-    await dispatcher.stop();
+    await (run ? run.stop() : dispatcher.stop());
     return 1;
   }
   const stopSignal = waitForStopSignal();
-  dispatcher.start();
+  if (run) {
+    // A standby may wait for the lock for hours: it is up and serving, so tell systemd now.
+    void notify({ ready: true, status: 'waiting for the dispatch lock' });
+  } else {
+    dispatcher.start();
+  }
   // systemd (Type=notify): READY=1 after the first queue poll and cloud list, then a status line.
   const notifier = startSystemdNotifier({ dispatcher, clock: systemClock, logger: log });
-  const signal = await stopSignal;
-  log.info('stopping: VMs and containers are left as they are for the next start to adopt', { Signal: signal });
+  const failed = run?.finished.then(
+    () => 'finished' as const,
+    (err: unknown) => {
+      log.error('dispatching under the dispatch lock failed', { error: err });
+      return 'failed' as const;
+    },
+  );
+  const outcome = await Promise.race([stopSignal, ...(failed ? [failed] : [])]);
+  if (outcome !== 'failed' && outcome !== 'finished') {
+    log.info('stopping: VMs and containers are left as they are for the next start to adopt', { Signal: outcome });
+  }
   await notifier.stop();
   await server?.close();
-  await dispatcher.stop();
-  return 0;
+  await (run ? run.stop() : dispatcher.stop());
+  return outcome === 'failed' ? 1 : 0;
 }
 
 /**
@@ -78,7 +115,7 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
  * Rejects when it cannot listen (e.g. the port is taken): a dispatcher its
  * operators cannot see or steer should not start.
  */
-async function startManagementAPI(dispatcher: Dispatcher, log: Logger): Promise<ManagementServer | undefined> {
+async function startManagementAPI(dispatcher: Dispatcher | DispatcherSource, log: Logger): Promise<ManagementServer | undefined> {
   const internalURL = dispatcher.cluster.Services.DispatchCloud.InternalURLs[0];
   if (internalURL === undefined) {
     log.warn('Services.DispatchCloud.InternalURLs is empty: running without the management API and /metrics');

@@ -47,6 +47,7 @@ export interface NewInstanceSetOptions {
   /** Defaults to `instanceSetIdFor(cluster)`. */
   instanceSetId?: string;
   observe?: WrapOptions['observe'];
+  fence?: WrapOptions['fence'];
 }
 
 /**
@@ -77,5 +78,6 @@ export async function newInstanceSet(opts: NewInstanceSetOptions): Promise<Insta
     maxCloudOpsPerSecond: vms.MaxCloudOpsPerSecond,
     resourceTags: vms.ResourceTags,
     observe: opts.observe,
+    fence: opts.fence,
   });
 }

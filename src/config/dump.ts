@@ -43,6 +43,7 @@ export function clusterForDisplay(cluster: Cluster): Record<string, unknown> {
           },
         },
         InstanceTypes: Object.fromEntries(Object.entries(cluster.InstanceTypes).map(([name, it]) => [name, instanceTypeForDisplay(it)])),
+        PostgreSQL: { ConnectionPool: cluster.PostgreSQL.ConnectionPool, Connection: redactParameters(cluster.PostgreSQL.Connection) },
       },
     },
   };

@@ -67,8 +67,10 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
 export function managementHandler(target: ManagementTarget): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     handle(req, res, target).catch((err: unknown) => {
-      target.logger.error('management API request failed', { Method: req.method, Path: pathOf(req), error: err });
-      if (!res.headersSent) jsonError(res, 500, String((err as Error)?.message ?? err));
+      // An error that names its status (503: no dispatcher right now) is an answer, not a failure.
+      const status = (err as { httpStatus?: unknown } | undefined)?.httpStatus;
+      if (typeof status !== 'number') target.logger.error('management API request failed', { Method: req.method, Path: pathOf(req), error: err });
+      if (!res.headersSent) jsonError(res, typeof status === 'number' ? status : 500, String((err as Error)?.message ?? err));
       else res.destroy();
     });
   };

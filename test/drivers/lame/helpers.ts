@@ -43,6 +43,7 @@ export function makeCluster(opts: { controllerURL?: string; crunchRunCommand?: s
     Services: { Controller: { ExternalURL: opts.controllerURL ?? 'http://127.0.0.1:1' }, DispatchCloud: { InternalURLs: [] } },
     TLS: { Insecure: false },
     SystemLogs: { LogLevel: 'info', Format: 'json' },
+    PostgreSQL: { Connection: {}, ConnectionPool: 32 },
     Containers: {
       DispatchPrivateKey: '',
       StaleLockTimeout: 60_000,
