@@ -36,6 +36,7 @@ export function loadDaemonConfig(opts: DaemonOptions, stderr: NodeJS.WritableStr
     loaded = loadConfigFile(opts.config, { clusterId: opts.cluster });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
+    for (const w of err.warnings) stderr.write(`warning: ${w}\n`);
     for (const e of err.errors) stderr.write(`${e}\n`);
     return undefined;
   }

@@ -50,11 +50,18 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const tls = readSection(ctx, readMap(ctx, raw.TLS, tlsPath) ?? {}, tlsPath, { Insecure: bool(false) }, { strict: false });
   const logsPath = [...path, 'SystemLogs'];
   const logs = readSection(ctx, readMap(ctx, raw.SystemLogs, logsPath) ?? {}, logsPath, { LogLevel: str('info'), Format: str('json') }, { strict: false });
+  // As in Arvados, an empty level or format means the default.
+  if (logs.LogLevel === '') logs.LogLevel = 'info';
+  if (logs.Format === '') logs.Format = 'json';
+  if (logs.Format === 'plain') {
+    ctx.problems.warn([...logsPath, 'Format'], 'plain (text without timestamps) is written as text here');
+    logs.Format = 'text';
+  }
   if (!LOG_LEVELS.includes(logs.LogLevel.toLowerCase())) {
     ctx.problems.error([...logsPath, 'LogLevel'], `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logs.LogLevel)}`);
   }
   if (!(LOG_FORMATS as readonly string[]).includes(logs.Format)) {
-    ctx.problems.error([...logsPath, 'Format'], `expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(logs.Format)}`);
+    ctx.problems.error([...logsPath, 'Format'], `expected one of ${LOG_FORMATS.join(', ')} (or plain), got ${JSON.stringify(logs.Format)}`);
   }
 
   const containersPath = [...path, 'Containers'];
@@ -64,7 +71,7 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const keyValue = containersRaw.DispatchPrivateKey;
   const privateKey = keyValue === undefined || keyValue === null ? '' : (readPrivateKey(ctx, keyValue, keyPath) ?? '');
   const cloudPath = [...containersPath, 'CloudVMs'];
-  const cloudVMs = readSection(ctx, readMap(ctx, containersRaw.CloudVMs, cloudPath) ?? {}, cloudPath, CLOUD_VMS_FIELDS, { strict: true });
+  const cloudVMs = readSection(ctx, readMap(ctx, containersRaw.CloudVMs, cloudPath) ?? {}, cloudPath, CLOUD_VMS_FIELDS, { strict: false });
 
   return {
     ClusterID: id,
