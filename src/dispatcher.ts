@@ -93,7 +93,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         resourceTags: vms.ResourceTags,
         observe,
       })
-    : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe });
+    : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe, registry: metrics.registry });
 
   const secretTag = `${vms.TagKeyPrefix}InstanceSecret`;
   const newExecutor = (instance: Instance): Executor =>
