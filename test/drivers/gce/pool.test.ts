@@ -48,6 +48,15 @@ describe('gce driver under the worker pool: stopped and deleting VMs', function 
     });
   }
 
+  before(async function () {
+    // The client library takes seconds to load and warm up on a busy machine: not any one test's time.
+    this.timeout(120_000);
+    await setUp();
+    await driver.instances({});
+    driver.stop();
+    await fake.stop();
+  });
+
   afterEach(async () => {
     pool?.stop();
     driver?.stop();
@@ -107,28 +116,22 @@ describe('gce driver under the worker pool: stopped and deleting VMs', function 
     await waitFor('the halted VM to be deleted', () => vm(name)?.deleted === true);
   });
 
-  it('keeps a VM someone else stopped in the list, so the pool destroys it', async () => {
-    await setUp();
-    const name = await createIdle();
-    const zone = vm(name)!.zone;
-    await driver.clients.instances.stop({ project: PROJECT, zone, instance: name });
-    await waitFor('the stop to finish', () => vm(name)?.status === 'TERMINATED');
-    await pool.syncNow();
-    assert.ok(pool.detail(name), 'the stopped VM is still a worker after the listing');
-    await probeFailuresFor(vms.TimeoutProbe);
-    await waitFor('the stopped VM to be deleted', () => vm(name)?.deleted === true);
-  });
-
-  it('keeps a SUSPENDED VM of ours in the list, so the pool destroys it', async () => {
-    await setUp();
-    const name = await createIdle();
-    await driver.clients.instances.suspend({ project: PROJECT, zone: vm(name)!.zone, instance: name });
-    await waitFor('the suspend to finish', () => vm(name)?.status === 'SUSPENDED');
-    await pool.syncNow();
-    assert.ok(pool.detail(name), 'the suspended VM is still a worker after the listing');
-    await probeFailuresFor(vms.TimeoutProbe);
-    await waitFor('the suspended VM to be deleted', () => vm(name)?.deleted === true);
-  });
+  for (const [how, status] of [
+    ['stopped', 'TERMINATED'],
+    ['suspended', 'SUSPENDED'],
+  ] as const) {
+    it(`keeps a VM someone else ${how} (${status}) in the list, so the pool destroys it`, async () => {
+      await setUp();
+      const name = await createIdle();
+      const at = { project: PROJECT, zone: vm(name)!.zone, instance: name };
+      await (how === 'stopped' ? driver.clients.instances.stop(at) : driver.clients.instances.suspend(at));
+      await waitFor(`the VM to be ${how}`, () => vm(name)?.status === status);
+      await pool.syncNow();
+      assert.ok(pool.detail(name), `the ${how} VM is still a worker after the listing`);
+      await probeFailuresFor(vms.TimeoutProbe);
+      await waitFor(`the ${how} VM to be deleted`, () => vm(name)?.deleted === true);
+    });
+  }
 
   it('counts a VM being deleted until it is gone: not re-created, not counted twice, re-destroyed quietly', async () => {
     await setUp({ deleteDelayMs: 1500 }, 1);
