@@ -22,6 +22,7 @@ import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { Executor } from './ssh/executor.js';
 import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
+import { resolveSshPort } from './ssh/port.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
@@ -82,6 +83,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? dispatcherLogger(cluster, deps.clock);
   const vms = cluster.Containers.CloudVMs;
+  const sshPort = resolveSshPort(vms.SSHPort, `Clusters.${cluster.ClusterID}.Containers.CloudVMs.SSHPort`);
   const { privateKey, publicKey } = dispatcherKeys(cluster, logger);
   const runnerBinary = loadRunnerBinary(cluster, logger);
   const instanceSetId = instanceSetIdFor(cluster);
@@ -99,7 +101,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         observe,
         fence: deps.fence,
       })
-    : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe, fence: deps.fence });
+    : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe, fence: deps.fence, registry: metrics.registry });
 
   const secretTag = `${vms.TagKeyPrefix}InstanceSecret`;
   const newExecutor = (instance: Instance): Executor => fencedExecutor(unfencedExecutor(instance), deps.fence, instance.id);
@@ -107,7 +109,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSet.executorFor?.(instance) ??
     new SshExecutor({
       target: instance.address,
-      defaultPort: Number(vms.SSHPort) || 22,
+      defaultPort: sshPort,
       username: instance.remoteUser,
       privateKey,
       verifyHostKey: hostKeyVerifier(instance, secretTag, (cmd) => withSudo(cmd, instance.remoteUser)),
