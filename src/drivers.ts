@@ -11,3 +11,4 @@ import { registerDriver } from './cloud/registry.js';
 registerDriver('lame', async () => (await import('../drivers/lame/index.js')).lameDriver);
 registerDriver('ec2', async () => (await import('../drivers/ec2/index.js')).ec2Driver);
 registerDriver('gce', async () => (await import('../drivers/gce/index.js')).gceDriver);
+registerDriver('loopback', async () => (await import('../drivers/loopback/index.js')).loopbackDriver);

@@ -9,6 +9,10 @@
  * Faults a test needs are methods: `dropConnections()` (a network drop),
  * `restart({hostKey})` (a reboot, possibly with a new host key),
  * `setAuthorizedKeys()` (a key that stops being accepted).
+ *
+ * A handler that runs a real process (the loopback driver) takes the
+ * channel itself instead (`channelHandler`), so stdin, stdout and stderr
+ * stream both ways.
  */
 import net from 'node:net';
 import ssh2 from 'ssh2';
@@ -39,12 +43,22 @@ export interface CommandResult {
 /** Runs one command. A rejection becomes exit status 255 with the error's message on stderr. */
 export type CommandHandler = (ctx: CommandContext) => Promise<CommandResult>;
 
+/**
+ * Runs one command on its channel: reads stdin from `channel`, writes
+ * `channel` and `channel.stderr`, and ends with `channel.exit(...)` and
+ * `channel.end()`. The context's `stdin` is empty: the channel has it.
+ */
+export type ChannelHandler = (channel: ServerChannel, ctx: CommandContext) => void;
+
 export interface SshServerOptions {
   /** OpenSSH-format private key (`generateHostKey().private`). */
   hostKey: string;
   /** OpenSSH public key lines accepted for any username; every other key is refused. */
   authorizedKeys: string[];
-  handler: CommandHandler;
+  /** Runs each command once its stdin is complete. One of handler and channelHandler is required. */
+  handler?: CommandHandler;
+  /** Runs each command as soon as it arrives, streaming; replaces `handler`. */
+  channelHandler?: ChannelHandler;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0 (an ephemeral port, known after `start()`). */
@@ -63,7 +77,8 @@ const HANDLER_FAILED_EXIT = 255;
  * means building a new ssh2 `Server` for the sockets accepted afterwards.
  */
 export class SshServer {
-  private readonly handler: CommandHandler;
+  private readonly handler: CommandHandler | undefined;
+  private readonly channelHandler: ChannelHandler | undefined;
   private readonly host: string;
   private wantedPort: number;
   private listener: net.Server | undefined;
@@ -73,7 +88,9 @@ export class SshServer {
   private readonly sockets = new Set<net.Socket>();
 
   constructor(opts: SshServerOptions) {
+    if (!opts.handler === !opts.channelHandler) throw new TypeError('SshServer needs exactly one of handler and channelHandler');
     this.handler = opts.handler;
+    this.channelHandler = opts.channelHandler;
     this.host = opts.host ?? '127.0.0.1';
     this.wantedPort = opts.port ?? 0;
     this.authorized = parseAuthorizedKeys(opts.authorizedKeys);
@@ -187,7 +204,14 @@ export class SshServer {
       });
       session.on('exec', (accept, _reject, info) => {
         const stream = accept();
-        this.runCommand(stream, { command: info.command, env: { ...env }, username });
+        const ctx = { command: info.command, env: { ...env }, username };
+        if (this.channelHandler) {
+          stream.on('error', () => undefined);
+          stream.stderr.on('error', () => undefined);
+          this.channelHandler(stream, { ...ctx, stdin: Buffer.alloc(0) });
+        } else {
+          this.runCommand(stream, ctx);
+        }
       });
     });
   }
@@ -235,7 +259,7 @@ export class SshServer {
   private async finishCommand(stream: ServerChannel, ctx: CommandContext): Promise<void> {
     let result: CommandResult;
     try {
-      result = await this.handler(ctx);
+      result = await this.handler!(ctx);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       result = { stderr: `${message}\n`, exitCode: HANDLER_FAILED_EXIT };
