@@ -11,6 +11,7 @@ import type { Cluster } from './config/types.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
 import { listenAddressOf, type ManagementServer, startManagementServer } from './http/server.js';
 import type { Logger } from './log.js';
+import { exitIfStillRunning, stopWithin } from './stop.js';
 
 /** Exit status for a config the daemon cannot run with. */
 export const EXIT_BAD_CONFIG = 2;
@@ -66,9 +67,15 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   const notifier = startSystemdNotifier({ dispatcher, clock: systemClock, logger: log });
   const signal = await stopSignal;
   log.info('stopping: VMs and containers are left as they are for the next start to adopt', { Signal: signal });
-  await notifier.stop();
-  await server?.close();
-  await dispatcher.stop();
+  await stopWithin(
+    async () => {
+      await notifier.stop();
+      await server?.close();
+      await dispatcher.stop();
+    },
+    { clock: systemClock, logger: log },
+  );
+  exitIfStillRunning(0, { clock: systemClock, logger: log });
   return 0;
 }
 

@@ -13,6 +13,11 @@
  * A handler that runs a real process (the loopback driver) takes the
  * channel itself instead (`channelHandler`), so stdin, stdout and stderr
  * stream both ways.
+ *
+ * The server never keeps the process alive by itself: it belongs to
+ * something that does (an emulated VM inside a dispatcher, the loopback
+ * host), and goes with it. A client connected to it keeps the process alive
+ * through its own socket.
  */
 import net from 'node:net';
 import ssh2 from 'ssh2';
@@ -119,6 +124,7 @@ export class SshServer {
     const listener = net.createServer((socket) => this.accept(socket));
     // A listening error after start (rare: EMFILE) must not crash the process.
     listener.on('error', () => undefined);
+    listener.unref();
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       listener.once('error', onError);
@@ -171,6 +177,7 @@ export class SshServer {
 
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
+    socket.unref();
     socket.on('close', () => this.sockets.delete(socket));
     // Resets from clients that go away are normal here.
     socket.on('error', () => undefined);
