@@ -105,11 +105,14 @@ describe('loopback driver', function () {
     assert.equal(inner.stdout, 'x\nvia-sudo\n', 'only a leading sudo is dropped');
   });
 
-  it('streams stdin to the command', async () => {
+  it('streams stdin to the command and its output back, all of it before the exit status', async () => {
     const ex = executor(await create());
     const big = Buffer.alloc(3 << 20, 'abcdefghij');
-    const r = await ex.execute('wc -c', { stdin: big });
-    assert.equal(r.stdout.toString().trim(), String(big.length));
+    const r = await ex.execute('cat; cat /dev/null >&2', { stdin: big });
+    assert.equal(r.exitCode, 0);
+    assert.ok(r.stdout.equals(big), `stdout has ${r.stdout.length} of ${big.length} bytes`);
+    const err = await ex.execute('head -c 1000000 /dev/zero >&2; exit 4');
+    assert.deepEqual([err.stderr.length, err.exitCode], [1_000_000, 4]);
   });
 
   it('sets the variables of SSH env requests for the command', async () => {
