@@ -20,6 +20,7 @@ import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatche
 import { lockedDispatcherSource } from './http/lock-status.js';
 import { type DispatcherSource, listenAddressOf, type ManagementServer, startManagementServer } from './http/server.js';
 import type { Logger } from './log.js';
+import { exitIfStillRunning, stopWithin } from './stop.js';
 
 /** Exit status for a config the daemon cannot run with. */
 export const EXIT_BAD_CONFIG = 2;
@@ -104,10 +105,17 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   if (outcome !== 'failed' && outcome !== 'finished') {
     log.info('stopping: VMs and containers are left as they are for the next start to adopt', { Signal: outcome });
   }
-  await notifier.stop();
-  await server?.close();
-  await (run ? run.stop() : dispatcher.stop());
-  return outcome === 'failed' ? 1 : 0;
+  const code = outcome === 'failed' ? 1 : 0;
+  await stopWithin(
+    async () => {
+      await notifier.stop();
+      await server?.close();
+      await (run ? run.stop() : dispatcher.stop());
+    },
+    { clock: systemClock, logger: log },
+  );
+  exitIfStillRunning(code, { clock: systemClock, logger: log });
+  return code;
 }
 
 /**

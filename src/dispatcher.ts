@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { ControllerClient } from './arvados/client.js';
 import type { RawTransport } from './arvados/http.js';
 import { type Clock, systemClock } from './clock/index.js';
-import './cloud/drivers.js';
+import './drivers.js';
 import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
 import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';

@@ -10,6 +10,7 @@ import { bool, readMap, readSection, readString, showPath, str, type Path, type 
 import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
 import { compileInstanceTypes } from './instance-types.js';
 import { compilePostgreSQL } from './postgresql.js';
+import { loopbackInstanceTypes } from './loopback.js';
 
 /** Arvados's rule for cluster ids (lib/config/load.go checkClusterID). */
 const CLUSTER_ID = /^[a-z0-9]{5}$/;
@@ -84,7 +85,12 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
     TLS: { Insecure: tls.Insecure },
     SystemLogs: { LogLevel: logs.LogLevel, Format: logs.Format as LogFormat },
     Containers: { DispatchPrivateKey: privateKey, ...containers, CloudVMs: cloudVMs },
-    InstanceTypes: compileInstanceTypes(ctx, raw.InstanceTypes, [...path, 'InstanceTypes'], containers.PreemptiblePriceFactor),
+    InstanceTypes: compileInstanceTypes(
+      ctx,
+      loopbackInstanceTypes(ctx, cloudVMs, raw.InstanceTypes, [...path, 'InstanceTypes']),
+      [...path, 'InstanceTypes'],
+      containers.PreemptiblePriceFactor,
+    ),
     PostgreSQL: compilePostgreSQL(ctx, raw.PostgreSQL, [...path, 'PostgreSQL']),
   };
 }

@@ -20,14 +20,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
 import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
-import type { QueueEntry, WorkerState } from '../scheduler/interfaces.js';
+import type { QueueEntry } from '../scheduler/interfaces.js';
+import { WORKER_STATES } from '../worker/states.js';
 import type { BootOutcome } from '../worker/worker.js';
 import type { PoolEvent, PoolStats, WorkerDetail } from '../worker/pool.js';
 
 const PREFIX = 'arvados_dispatchcloud_';
 const CLOUD_OPERATIONS: readonly CloudOperation[] = ['Create', 'List', 'Destroy', 'SetTags'];
 const BOOT_OUTCOMES: readonly BootOutcome[] = ['success', 'failure', 'aborted', 'disappeared'];
-const WORKER_STATES: readonly WorkerState[] = ['unknown', 'booting', 'idle', 'running', 'shutdown'];
 /** The reference's instance categories, in its order of precedence. */
 export const INSTANCE_CATEGORIES = ['inuse', 'hold', 'booting', 'unknown', 'idle'] as const;
 export type InstanceCategory = (typeof INSTANCE_CATEGORIES)[number];

@@ -1,7 +1,7 @@
 /** DriverParameters: defaults, accepted shapes, errors naming the parameter, the unknown-name warning. */
 import assert from 'node:assert/strict';
 import { DEFAULT_QUOTA_GROUPS, ec2Driver, Ec2InstanceSet, Ec2ParamsError, parseEc2Params } from '../../../drivers/ec2/index.js';
-import '../../../src/cloud/drivers.js';
+import '../../../src/drivers.js';
 import { driverNames, newInstanceSet } from '../../../src/cloud/registry.js';
 import { systemClock } from '../../../src/clock/index.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
