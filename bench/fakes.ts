@@ -15,7 +15,7 @@ import type { Container, ContainerState } from '../src/arvados/types.js';
 import type { Clock } from '../src/clock/index.js';
 import type { Cluster, InstanceType } from '../src/config/types.js';
 import type { ContainerQueue, InstanceView, QueueEntry, WorkerPool, WorkerState } from '../src/scheduler/interfaces.js';
-import { WORKER_STATES } from '../src/scheduler/interfaces.js';
+import { WORKER_STATES } from '../src/worker/states.js';
 import { Interner } from '../src/queue/interner.js';
 import { eligibleTypes } from '../test/scheduler/fakes.js';
 

@@ -23,10 +23,11 @@ export function buildProgram(): Command {
 
   program
     .command('check-config')
-    .description('load the config, print the compiled result with secrets redacted (exit 0) or every error (exit 2)')
-    .action(async () => {
+    .description('load the config, print the compiled result with secrets redacted (exit 0; 1 with warnings, when strict) or every error (exit 2)')
+    .option('--strict [bool]', 'warnings (unknown keys, dubious values) make the exit status 1; --strict=false accepts them', goBool, true)
+    .action(async (cmdOpts: { strict: boolean }) => {
       const { checkConfigCommand } = await import('./config/check-config.js');
-      process.exitCode = await checkConfigCommand(program.opts());
+      process.exitCode = await checkConfigCommand({ ...program.opts(), strict: cmdOpts.strict });
     });
 
   program
@@ -151,6 +152,13 @@ function positiveInt(name: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} wants a whole number, not "${value}"`);
   return n;
+}
+
+/** A boolean option's value as Go's flag package (strconv.ParseBool) reads it, so `--strict=false` means what `-strict=false` means to Arvados. */
+function goBool(value: string): boolean {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false;
+  throw new InvalidArgumentError(`expected true or false, not "${value}"`);
 }
 
 /** Runs the command line; the exit status goes to `process.exitCode`. */

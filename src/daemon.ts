@@ -1,18 +1,28 @@
 /**
  * The daemon's start: load and check the config, set up logging, build the
- * dispatcher and run it until a signal says stop. Everything that
- * can be wrong with the configuration is reported here, before any cloud or
- * controller call, with the YAML path of the key to fix.
+ * dispatcher, take the dispatch lock (PostgreSQL advisory lock 10005, as
+ * every Arvados dispatcher does), and run it until a signal says stop.
+ * Everything that can be wrong with the configuration is reported here,
+ * before any cloud or controller call, with the YAML path of the key to fix.
+ *
+ * Under the lock the dispatcher runs only while the lock is held; when it is
+ * lost, a fresh one is built once it is held again (`src/dblock/supervisor.ts`).
+ * Without `PostgreSQL.Connection.host` the daemon runs unlocked, and says so.
  */
-import { startSystemdNotifier } from './admin/sd-notify.js';
+import { notify, startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
 import { ConfigError, daemonConfigProblems, loadConfigFile } from './config/index.js';
 import type { Cluster } from './config/types.js';
+import { lockConfigured, newDispatchLock } from './dblock/daemon-lock.js';
+import type { DispatchLock } from './dblock/lock.js';
+import { LockedRun, TenureFence } from './dblock/supervisor.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
+import { lockedDispatcherSource } from './http/lock-status.js';
 import { chooseListenURL, hostPortOf, type ListenChoice, ListenChoiceError, SERVICE_NAME } from './http/listen.js';
-import { type ManagementServer, startManagementServer } from './http/server.js';
-import { configSourceOf, packageVersion } from './http/service-metrics.js';
+import { type DispatcherSource, type ManagementServer, startManagementServer } from './http/server.js';
+import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
 import type { Logger } from './log.js';
+import { exitIfStillRunning, stopWithin } from './stop.js';
 
 /** Exit status for a config the daemon cannot run with. */
 export const EXIT_BAD_CONFIG = 2;
@@ -29,6 +39,7 @@ export function loadDaemonConfig(opts: DaemonOptions, stderr: NodeJS.WritableStr
     loaded = loadConfigFile(opts.config, { clusterId: opts.cluster });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
+    for (const w of err.warnings) stderr.write(`warning: ${w}\n`);
     for (const e of err.errors) stderr.write(`${e}\n`);
     return undefined;
   }
@@ -56,33 +67,66 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
     log.error('exiting', { error: err.message });
     return 1;
   }
+  const locked = lockConfigured(cluster);
+  if (!locked) {
+    log.warn('PostgreSQL.Connection.host is not set: running without the dispatch lock, so nothing stops another dispatcher from dispatching for this cluster at the same time');
+  }
+  // Built before the lock is taken, so a config the driver refuses fails now, not after a wait.
+  const fence = locked ? new TenureFence() : undefined;
   let dispatcher: Dispatcher;
+  let lock: DispatchLock | undefined;
   try {
-    dispatcher = await createDispatcher(cluster, { logger: log });
+    dispatcher = await createDispatcher(cluster, { logger: log, fence });
+    if (locked) lock = newDispatchLock(cluster, { clock: systemClock, logger: log });
   } catch (err) {
     process.stderr.write(`cannot start: ${(err as Error).message}\n`);
     return EXIT_BAD_CONFIG;
   }
-  const source = configSourceOf(opts.config, loadedAt);
-  if (source) dispatcher.metrics.noteConfigSource(source);
+  const run = lock
+    ? new LockedRun<Dispatcher>({ lock, logger: log, first: { dispatcher, fence: fence! }, build: (f) => createDispatcher(cluster, { logger: log, fence: f }) })
+    : undefined;
+  const source: Dispatcher | DispatcherSource = run
+    ? lockedDispatcherSource({ cluster, logger: log, current: () => run.current(), status: () => lock!.current() })
+    : dispatcher;
   let server: ManagementServer;
   try {
-    server = await startManagementAPI(dispatcher, where, log);
+    server = await startManagementAPI(source, where, log, configSourceOf(opts.config, loadedAt));
   } catch (err) {
     log.error(`cannot start ${SERVICE_NAME} service on ${where.listenURL}`, { error: err });
-    await dispatcher.stop();
+    await (run ? run.stop() : dispatcher.stop());
     return 1;
   }
   const stopSignal = waitForStopSignal();
-  dispatcher.start();
+  if (run) {
+    // A standby may wait for the lock for hours: it is up and serving, so tell systemd now.
+    void notify({ ready: true, status: 'waiting for the dispatch lock' });
+  } else {
+    dispatcher.start();
+  }
   // systemd (Type=notify): READY=1 after the first queue poll and cloud list, then a status line.
   const notifier = startSystemdNotifier({ dispatcher, clock: systemClock, logger: log });
-  const signal = await stopSignal;
-  log.info('stopping: VMs and containers are left as they are for the next start to adopt', { Signal: signal });
-  await notifier.stop();
-  await server.close();
-  await dispatcher.stop();
-  return 0;
+  const failed = run?.finished.then(
+    () => 'finished' as const,
+    (err: unknown) => {
+      log.error('dispatching under the dispatch lock failed', { error: err });
+      return 'failed' as const;
+    },
+  );
+  const outcome = await Promise.race([stopSignal, ...(failed ? [failed] : [])]);
+  if (outcome !== 'failed' && outcome !== 'finished') {
+    log.info('stopping: VMs and containers are left as they are for the next start to adopt', { Signal: outcome });
+  }
+  const code = outcome === 'failed' ? 1 : 0;
+  await stopWithin(
+    async () => {
+      await notifier.stop();
+      await server.close();
+      await (run ? run.stop() : dispatcher.stop());
+    },
+    { clock: systemClock, logger: log },
+  );
+  exitIfStillRunning(code, { clock: systemClock, logger: log });
+  return code;
 }
 
 /**
@@ -103,10 +147,15 @@ export function chooseManagementListenURL(cluster: Cluster, log: Logger, env: No
  * usable certificate): a dispatcher its operators cannot see or steer
  * should not start.
  */
-export async function startManagementAPI(dispatcher: Dispatcher, where: ListenChoice, log: Logger): Promise<ManagementServer> {
+export async function startManagementAPI(
+  dispatcher: Dispatcher | DispatcherSource,
+  where: ListenChoice,
+  log: Logger,
+  configSource?: ConfigSource,
+): Promise<ManagementServer> {
   const scheme = new URL(where.listenURL).protocol;
   const tls = scheme === 'https:' || scheme === 'wss:' ? dispatcher.cluster.TLS : undefined;
-  const server = await startManagementServer(dispatcher, { listen: hostPortOf(where.listenURL), tls });
+  const server = await startManagementServer(dispatcher, { listen: hostPortOf(where.listenURL), tls, configSource });
   log.info('listening', { URL: where.listenURL, Listen: new URL(server.url).host, Service: SERVICE_NAME, Version: packageVersion() });
   return server;
 }

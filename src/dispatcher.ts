@@ -10,17 +10,19 @@ import { readFileSync } from 'node:fs';
 import { ControllerClient } from './arvados/client.js';
 import type { RawTransport } from './arvados/http.js';
 import { type Clock, systemClock } from './clock/index.js';
-import './cloud/drivers.js';
+import './drivers.js';
 import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
 import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
 import type { Cluster } from './config/types.js';
+import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
 import { createLogger, type Logger } from './log.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { Executor } from './ssh/executor.js';
 import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
+import { resolveSshPort } from './ssh/port.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
@@ -42,6 +44,12 @@ export interface DispatcherDeps {
   observePool?: (event: PoolEvent) => void;
   /** How the controller client reaches the controller; default HTTP(S) to Services.Controller.ExternalURL. */
   controllerTransport?: RawTransport;
+  /**
+   * Consulted before every action (container lock/unlock/update, VM
+   * create/destroy/tag, crunch-run start/kill/install): the dispatch lock's.
+   * None: every action goes ahead (no database configured, tests, the simulator).
+   */
+  fence?: Fence;
 }
 
 export interface Dispatcher {
@@ -66,7 +74,7 @@ export function dispatcherLogger(cluster: Cluster, clock?: Clock): Logger {
   return createLogger({
     level: cluster.SystemLogs.LogLevel,
     format: cluster.SystemLogs.Format,
-    secrets: [cluster.SystemRootToken, cluster.ManagementToken],
+    secrets: [cluster.SystemRootToken, cluster.ManagementToken, cluster.PostgreSQL.Connection.password ?? ''],
     clock,
   });
 }
@@ -75,6 +83,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? dispatcherLogger(cluster, deps.clock);
   const vms = cluster.Containers.CloudVMs;
+  const sshPort = resolveSshPort(vms.SSHPort, `Clusters.${cluster.ClusterID}.Containers.CloudVMs.SSHPort`);
   const { privateKey, publicKey } = dispatcherKeys(cluster, logger);
   const runnerBinary = loadRunnerBinary(cluster, logger);
   const instanceSetId = instanceSetIdFor(cluster);
@@ -90,15 +99,17 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         maxCloudOpsPerSecond: vms.MaxCloudOpsPerSecond,
         resourceTags: vms.ResourceTags,
         observe,
+        fence: deps.fence,
       })
-    : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe });
+    : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe, fence: deps.fence, registry: metrics.registry });
 
   const secretTag = `${vms.TagKeyPrefix}InstanceSecret`;
-  const newExecutor = (instance: Instance): Executor =>
+  const newExecutor = (instance: Instance): Executor => fencedExecutor(unfencedExecutor(instance), deps.fence, instance.id);
+  const unfencedExecutor = (instance: Instance): Executor =>
     instanceSet.executorFor?.(instance) ??
     new SshExecutor({
       target: instance.address,
-      defaultPort: Number(vms.SSHPort) || 22,
+      defaultPort: sshPort,
       username: instance.remoteUser,
       privateKey,
       verifyHostKey: hostKeyVerifier(instance, secretTag, (cmd) => withSudo(cmd, instance.remoteUser)),
@@ -109,7 +120,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       logger: logger.child({ Instance: instance.id }),
     });
 
-  const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport);
+  const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
   const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }) });
   const pool = new WorkerPoolImpl({
     cluster,
@@ -168,6 +179,23 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       })();
       return stopping;
     },
+  };
+}
+
+/** `inner`, with the fence consulted before each command that acts (`ExecuteOptions.action`). */
+export function fencedExecutor(inner: Executor, fence: Fence | undefined, instanceId: string): Executor {
+  if (!fence) return inner;
+  return {
+    execute(command, options) {
+      try {
+        if (options?.action) fence.check({ ...options.action, Instance: instanceId });
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+      return inner.execute(command, options);
+    },
+    setTarget: (address) => inner.setTarget(address),
+    close: () => inner.close(),
   };
 }
 

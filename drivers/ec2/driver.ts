@@ -15,9 +15,10 @@ import type { DriverContext, Instance, InstanceSet, InstanceTags, PricePoint } f
 import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { addSecret, type Logger } from '../../src/log.js';
-import { classify, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
+import { classify, isCapacity, isSubnetSpecific, isThrottle, isTransient, ThrottleBackoff } from './errors.js';
 import { Ec2Instance, type Ec2InstanceHost } from './instance.js';
 import { KeyPairs } from './keypair.js';
+import { Ec2Metrics } from './metrics.js';
 import type { Ec2Params } from './params.js';
 import { SpotPrices } from './spot.js';
 
@@ -41,7 +42,8 @@ export const SCRATCH_DEVICE = '/dev/xvdt';
 
 export function buildClient(params: Ec2Params): EC2Client {
   return new EC2Client({
-    region: params.Region,
+    // Empty (a set built without the factory, which resolves it): the SDK's default chain, at the first call.
+    ...(params.Region ? { region: params.Region } : {}),
     ...(params.Endpoint ? { endpoint: params.Endpoint } : {}),
     // Empty: leave credentials to the SDK's default chain (env, profile, instance role).
     ...(params.AccessKeyID ? { credentials: { accessKeyId: params.AccessKeyID, secretAccessKey: params.SecretAccessKey } } : {}),
@@ -56,6 +58,7 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
   private readonly logger: Logger;
   private readonly keyPairs: KeyPairs;
   private readonly spotPrices: SpotPrices;
+  private readonly metrics: Ec2Metrics;
   private readonly createBackoff = new ThrottleBackoff();
   private readonly listBackoff = new ThrottleBackoff();
   private readonly otherBackoff = new ThrottleBackoff();
@@ -78,17 +81,8 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
     this.retryDelayMs = opts.retryDelayMs ?? 500;
     this.newClientToken = opts.newClientToken ?? randomUUID;
     this.keyPairs = new KeyPairs(this.client, this.logger);
-    const preemptible = Object.values(ctx.cluster.InstanceTypes)
-      .filter((t) => t.Preemptible)
-      .map((t) => t.ProviderType);
-    this.spotPrices = new SpotPrices({
-      client: this.client,
-      clock: ctx.clock,
-      logger: ctx.logger,
-      intervalMs: params.SpotPriceUpdateInterval,
-      providerTypes: [...new Set(preemptible)],
-    });
-    this.spotPrices.start();
+    this.spotPrices = new SpotPrices({ client: this.client, clock: ctx.clock, logger: ctx.logger, intervalMs: params.SpotPriceUpdateInterval });
+    this.metrics = new Ec2Metrics(ctx.registry, params.SubnetID);
   }
 
   get remoteUser(): string {
@@ -135,7 +129,7 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       const index = subnets.length > 0 ? (start + offset) % subnets.length : 0;
       const subnet = subnets[index];
       if (subnet !== undefined) input.NetworkInterfaces![0].SubnetId = subnet;
-      const result = await this.runInstances(input, type);
+      const result = await this.runInstances(input, type, subnet ?? '');
       if ('record' in result) {
         this.subnetIndex = index;
         this.createBackoff.reset();
@@ -147,8 +141,9 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       }
       const err = result.error;
       // Keep the most useful error for the caller: the last capacity error
-      // if any subnet had one (another type may work), else the last error.
-      if (!isTypeCapacity(toReturn) || isTypeCapacity(err)) toReturn = err;
+      // (of the type or of its quota group) if any subnet had one, since
+      // another type may work, else the last error.
+      if (!isCapacity(toReturn) || isCapacity(err)) toReturn = err;
       if (isSubnetSpecific(err) && offset < subnets.length - 1) {
         this.logger.warn('RunInstances failed, trying next subnet', { SubnetID: subnet, InstanceType: type.Name, error: err });
         continue;
@@ -170,18 +165,20 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
   /**
    * RunInstances in one subnet, retried on throttling and 5xx with the same
    * ClientToken, so a request EC2 did carry out before failing to answer is
-   * not carried out twice.
+   * not carried out twice. Each call counts in ec2_instance_starts_total.
    */
-  private async runInstances(input: RunInstancesCommandInput, type: InstanceType): Promise<{ record: AwsInstance } | { error: unknown }> {
+  private async runInstances(input: RunInstancesCommandInput, type: InstanceType, subnet: string): Promise<{ record: AwsInstance } | { error: unknown }> {
     const attempt = { ...input, ClientToken: this.newClientToken() };
     let delay = this.retryDelayMs;
     for (let n = 1; ; n++) {
       try {
         const out = await this.client.send(new RunInstancesCommand(attempt));
+        this.metrics.started(subnet, true);
         const record = out.Instances?.[0];
         if (!record?.InstanceId) return { error: new Error(`RunInstances ${type.ProviderType}: the response names no instance`) };
         return { record };
       } catch (err) {
+        this.metrics.started(subnet, false);
         if (n >= this.createAttempts || !(isThrottle(err) || isTransient(err))) return { error: err };
         this.logger.debug('retrying RunInstances', { InstanceType: type.Name, Attempt: n, error: err });
         await this.clock.sleep(delay);
@@ -209,10 +206,8 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       DisableApiTermination: false,
       // A VM that powers itself off (e.g. crunch-run's broken-node handling) should stop costing money.
       InstanceInitiatedShutdownBehavior: 'terminate',
-      TagSpecifications: [
-        { ResourceType: 'instance', Tags: ec2Tags },
-        { ResourceType: 'volume', Tags: ec2Tags },
-      ],
+      // The instance only, as the reference: its volumes get no tags.
+      TagSpecifications: [{ ResourceType: 'instance', Tags: ec2Tags }],
       // IMDSv2 only: a container cannot read the instance role's credentials with a plain GET.
       MetadataOptions: { HttpEndpoint: 'enabled', HttpTokens: 'required' },
       UserData: Buffer.from(`#!/bin/sh\n${initCommand}\n`).toString('base64'),
@@ -266,10 +261,13 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       throw classify(err, { clock: this.clock, backoff: this.listBackoff, what: 'DescribeInstances' });
     }
     this.listBackoff.reset();
+    const spot = out.filter((i) => i.spot);
+    if (spot.length > 0) await this.spotPrices.update(spot.map((i) => ({ providerType: i.providerType, zone: i.availabilityZone })));
+    this.metrics.listed(out.map((i) => i.subnetId));
     return out;
   }
 
   stop(): void {
-    this.spotPrices.stop();
+    // Nothing runs in the background: spot prices are fetched during listings.
   }
 }

@@ -60,20 +60,25 @@ function rsaSpkiDer(blob: Buffer): Buffer | undefined {
 
 /**
  * Every fingerprint EC2 (or an EC2-compatible cloud) might show for this key,
- * the preferred one first. AWS uses MD5 (and SHA-1 for keys it generated) of
- * the SPKI DER for RSA, and unpadded-or-padded base64 SHA-256 of the blob for
- * ED25519; other implementations use the OpenSSH MD5 of the blob. Searching
- * for all of them costs nothing and finds the pair whichever was used.
+ * the one the reference names its imported pair after first. For RSA that is
+ * AWS's MD5 (then SHA-1) of the SPKI DER; for any other type (ED25519) the
+ * OpenSSH SHA-256 form `SHA256:<base64>`, padded then unpadded, as the
+ * reference computes it. Then the bare base64 SHA-256 (how AWS shows
+ * imported ED25519 keys) and the OpenSSH MD5 of the blob (other clouds).
+ * Searching for all of them costs nothing and finds the pair whoever
+ * imported it.
  */
 export function keyFingerprints(key: ParsedPublicKey): string[] {
   const out: string[] = [];
+  const sha256 = createHash('sha256').update(key.blob).digest('base64');
   if (key.type === 'ssh-rsa') {
     const der = rsaSpkiDer(key.blob);
     if (der) out.push(colonHex(createHash('md5').update(der).digest()), colonHex(createHash('sha1').update(der).digest()));
+  } else {
+    out.push(`SHA256:${sha256}`, `SHA256:${sha256.replace(/=+$/, '')}`);
   }
-  out.push(colonHex(createHash('md5').update(key.blob).digest()));
-  const sha256 = createHash('sha256').update(key.blob).digest('base64');
   out.push(sha256, sha256.replace(/=+$/, ''));
+  out.push(colonHex(createHash('md5').update(key.blob).digest()));
   return [...new Set(out)];
 }
 

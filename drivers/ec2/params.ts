@@ -6,13 +6,14 @@
  * mixes the Azure driver's parameters into the same mapping, and a config
  * copied from it must still start.
  */
-import { duration, httpURL, nonEmpty, nonNegativeNumber, type ParamParser, parseDriverParams, str, username } from '../../src/cloud/params.js';
+import { duration, httpURL, nonNegativeNumber, type ParamParser, parseDriverParams, str, username } from '../../src/cloud/params.js';
 
 /** Validated parameters, every field present. */
 export interface Ec2Params {
   /** Static credentials; both empty means the SDK's default credential chain (env, profile, instance role). */
   AccessKeyID: string;
   SecretAccessKey: string;
+  /** Empty: the AWS SDK's default chain decides (see region.ts); the driver factory fills it in. */
   Region: string;
   /** Security group ids for the instance's network interface (from a map of id to `{}`, or a list). */
   SecurityGroupIDs: string[];
@@ -20,7 +21,7 @@ export interface Ec2Params {
   SubnetID: string[];
   /** The SSH login user baked into the image (`Instance.remoteUser`). */
   AdminUsername: string;
-  /** Volume type of the extra scratch volume. */
+  /** Volume type of the extra scratch volume (empty: `gp2`, as the reference). */
   EBSVolumeType: string;
   /** Per GiB-month, added to spot price history for the scratch volume. */
   EBSPrice: number;
@@ -93,14 +94,17 @@ const quotaGroups: ParamParser<Record<string, string>> = (v) => {
   return out;
 };
 
+/** The reference takes an empty EBSVolumeType as its default. */
+const volumeType: ParamParser<string> = (v) => str(v) || DEFAULT_EC2_PARAMS.EBSVolumeType;
+
 const PARSERS: { [K in keyof Ec2Params]: ParamParser<Ec2Params[K]> } = {
   AccessKeyID: str,
   SecretAccessKey: str,
-  Region: nonEmpty,
+  Region: str,
   SecurityGroupIDs: idSet,
   SubnetID: idSet,
   AdminUsername: username,
-  EBSVolumeType: nonEmpty,
+  EBSVolumeType: volumeType,
   EBSPrice: nonNegativeNumber,
   IAMInstanceProfile: str,
   SpotPriceUpdateInterval: duration,
@@ -122,7 +126,6 @@ export interface ParsedEc2Params {
  */
 export function parseEc2Params(raw: Record<string, unknown> | undefined | null): ParsedEc2Params {
   const { params: out, unknown } = parseDriverParams(raw, PARSERS, DEFAULT_EC2_PARAMS, (m) => new Ec2ParamsError(m));
-  if (out.Region === '') throw new Ec2ParamsError('DriverParameters.Region: required (e.g. "us-east-1")');
   // One without the other is a half-pasted credential, not a request for the default chain.
   if ((out.AccessKeyID === '') !== (out.SecretAccessKey === '')) {
     const missing = out.AccessKeyID === '' ? 'AccessKeyID' : 'SecretAccessKey';

@@ -1,12 +1,15 @@
 /**
- * Spot price history for the configured preemptible types, refreshed every
- * SpotPriceUpdateInterval on the injected clock, so the cost a worker
- * reports (crunch-run reads `priceHistory()`) follows real prices.
+ * Spot price history, fetched as the reference fetches it: only while spot
+ * instances are running. Each listing that shows spot instances asks for
+ * the history of their types when some type and zone among them has no
+ * fetch newer than SpotPriceUpdateInterval, so an idle cluster, or one
+ * without preemptible types, makes no DescribeSpotPriceHistory calls. The
+ * cost a worker reports (crunch-run reads `priceHistory()`) follows it.
  */
 import './sdk-env.js';
 import { type EC2Client, paginateDescribeSpotPriceHistory } from '@aws-sdk/client-ec2';
 import type { PricePoint } from '../../src/cloud/types.js';
-import type { Clock, Timer } from '../../src/clock/index.js';
+import type { Clock } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
 
 const keyOf = (providerType: string, zone: string): string => `${providerType}\u0000${zone}`;
@@ -31,35 +34,31 @@ export interface SpotPricesOptions {
   client: EC2Client;
   clock: Clock;
   logger: Logger;
-  /** Ms between refreshes; 0: never. */
+  /** SpotPriceUpdateInterval in ms; 0: never fetch. */
   intervalMs: number;
-  /** Provider types to track (the preemptible ones in the config). */
-  providerTypes: string[];
 }
+
+/** A running spot instance, as a listing shows it. */
+export interface SpotInstanceRef {
+  providerType: string;
+  zone: string;
+}
+
+/** After a failed fetch, the next listing may try again this much later at the earliest (at most the interval). */
+export const SPOT_RETRY_AFTER_FAILURE_MS = 5 * 60_000;
 
 export class SpotPrices {
   private readonly prices = new Map<string, PricePoint[]>();
+  /** Per type and zone, when a fetch last covered it (whether or not EC2 had points for it). */
   private readonly updatedAt = new Map<string, number>();
-  private timer: Timer | undefined;
   private inFlight: Promise<void> | undefined;
+  private retryAt = 0;
 
   constructor(private readonly opts: SpotPricesOptions) {}
 
-  /** True when there is something to track. */
+  /** False when SpotPriceUpdateInterval is 0: prices are never fetched. */
   get enabled(): boolean {
-    return this.opts.intervalMs > 0 && this.opts.providerTypes.length > 0;
-  }
-
-  /** Fetches now and then every interval. */
-  start(): void {
-    if (!this.enabled || this.timer) return;
-    void this.refresh();
-    this.timer = this.opts.clock.setRepeatingTimer(this.opts.intervalMs, () => void this.refresh());
-  }
-
-  stop(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
+    return this.opts.intervalMs > 0;
   }
 
   /** The known history of `providerType` in `zone`, oldest first (empty when unknown). */
@@ -68,25 +67,34 @@ export class SpotPrices {
   }
 
   /**
-   * One refresh (a call while another runs joins it). Failures are logged,
-   * not thrown: stale prices are better than none, and the next tick retries.
+   * Called with the spot instances of each listing: fetches the history of
+   * their types unless every type and zone among them was fetched less than
+   * an interval ago. A call while a fetch runs waits for it. Failures are
+   * logged, not thrown: stale prices are better than none, and a later
+   * listing retries (not sooner than a few minutes, so a missing permission
+   * does not turn every listing into a failed call and a warning).
    */
-  refresh(): Promise<void> {
-    this.inFlight ??= this.fetch().finally(() => {
+  async update(running: readonly SpotInstanceRef[]): Promise<void> {
+    if (this.inFlight) await this.inFlight;
+    if (!this.enabled || running.length === 0) return;
+    const now = this.opts.clock.now();
+    const stale = now - this.opts.intervalMs;
+    if (now < this.retryAt || running.every((r) => (this.updatedAt.get(keyOf(r.providerType, r.zone)) ?? -Infinity) >= stale)) return;
+    this.inFlight ??= this.fetch(running).finally(() => {
       this.inFlight = undefined;
     });
-    return this.inFlight;
+    await this.inFlight;
   }
 
-  private async fetch(): Promise<void> {
-    const { clock, intervalMs, providerTypes, client, logger } = this.opts;
+  private async fetch(running: readonly SpotInstanceRef[]): Promise<void> {
+    const { clock, intervalMs, client, logger } = this.opts;
     const now = clock.now();
     // EC2 cannot say "these are all the changes up to T", so ask for three
     // intervals' worth each time: a missed refresh or two loses nothing.
     const input = {
       StartTime: new Date(now - 3 * intervalMs),
       Filters: [
-        { Name: 'instance-type', Values: [...new Set(providerTypes)] },
+        { Name: 'instance-type', Values: [...new Set(running.map((r) => r.providerType))].sort() },
         { Name: 'product-description', Values: ['Linux/UNIX'] },
       ],
     };
@@ -103,6 +111,7 @@ export class SpotPrices {
         }
       }
     } catch (err) {
+      this.retryAt = now + Math.min(intervalMs, SPOT_RETRY_AFTER_FAILURE_MS);
       logger.warn('error retrieving spot instance prices', { error: err });
       return;
     }
@@ -110,6 +119,8 @@ export class SpotPrices {
       this.prices.set(key, normalizePriceHistory([...(this.prices.get(key) ?? []), ...points]));
       this.updatedAt.set(key, now);
     }
+    // A zone EC2 had nothing for counts as fetched too, or every listing would ask again.
+    for (const r of running) this.updatedAt.set(keyOf(r.providerType, r.zone), now);
     // A type/zone nobody has quoted for a long time is dropped, so the map
     // does not grow with every zone a type was ever seen in.
     for (const [key, at] of this.updatedAt) {

@@ -37,9 +37,6 @@ export interface GceDriverOptions {
   newName?: () => string;
 }
 
-/** Statuses in which a VM is gone or going for good: never listed. */
-export const GONE_STATUSES: ReadonlySet<string> = new Set(['STOPPING', 'STOPPED', 'SUSPENDING', 'SUSPENDED', 'TERMINATED']);
-
 const MAX_RETRY_DELAY_MS = 30_000;
 
 /** An SDK LROperation (insert, delete, setMetadata) or a plain operation: the operation record. */
@@ -198,6 +195,14 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     }
   }
 
+  /**
+   * Every instance of ours the project still has, whatever its status. A
+   * TERMINATED, STOPPED or SUSPENDED VM (it powered itself off, or someone
+   * stopped it) still bills for its disks, so it must stay listed for the
+   * pool to destroy it; a VM being deleted (STOPPING while the delete runs)
+   * still holds its quota, so it must stay counted until GCE drops it from
+   * the list. As the ec2 driver keeps `stopped` instances.
+   */
   async instances(tagFilter: InstanceTags): Promise<Instance[]> {
     // Only our own InstanceSetID's label, unless the caller asks for another one's (tests do).
     const setValue = tagFilter[this.setTagKey] ?? this.instanceSetId;
@@ -210,7 +215,7 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
         // The iterator follows nextPageToken across every page (and every zone).
         for await (const [, scoped] of this.clients.instances.aggregatedListAsync({ project: this.project, filter }, { autoPaginate: false })) {
           for (const rec of scoped.instances ?? []) {
-            if (!rec.name || GONE_STATUSES.has(String(rec.status))) continue;
+            if (!rec.name) continue;
             const inst = new GceInstance(this, rec);
             // The label is a hash for some values: the exact tags in metadata decide.
             if (Object.entries(wanted).every(([k, v]) => inst.tags[k] === v)) out.push(inst);

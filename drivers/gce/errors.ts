@@ -82,6 +82,11 @@ export function isNotFound(err: unknown): boolean {
   return httpStatus(err) === 404;
 }
 
+/** 400 resourceNotReady: another operation (a delete under way) holds the resource. */
+export function isNotReady(err: unknown): boolean {
+  return reasons(err).includes('resourceNotReady');
+}
+
 /** 412: the metadata fingerprint we sent is stale. */
 export function isPreconditionFailed(err: unknown): boolean {
   return httpStatus(err) === 412 || reasons(err).includes('conditionNotMet');

@@ -26,12 +26,13 @@ export const gceDriver: DriverFactory = async (raw, ctx) => {
 };
 
 export { buildInstanceBody, imagePath, labelsFor, regionOf, type GceInstanceRecord } from './body.js';
-export { type GceDriverOptions, GceInstanceSet, GONE_STATUSES } from './driver.js';
+export { type GceDriverOptions, GceInstanceSet } from './driver.js';
 export {
   classify,
   GceOperationError,
   httpStatus,
   isNotFound,
+  isNotReady,
   isPreconditionFailed,
   isQuota,
   isThrottle,

@@ -10,7 +10,7 @@ import type { Instance, InstanceTags } from '../../src/cloud/types.js';
 import type { Executor } from '../../src/ssh/executor.js';
 import { labelsFor, type GceInstanceRecord } from './body.js';
 import type { GceClients } from './client.js';
-import { isNotFound, isPreconditionFailed } from './errors.js';
+import { isNotFound, isNotReady, isPreconditionFailed } from './errors.js';
 import { decodeTags, encodeTags, itemValue, shortName, TAGS_METADATA_KEY, withItem } from './mapping.js';
 
 type Operation = protos.google.cloud.compute.v1.IOperation;
@@ -112,12 +112,18 @@ export class GceInstance implements Instance {
     this.record = { ...this.record, labels };
   }
 
-  /** Starts deletion and returns; a VM already gone (404) is what we wanted. */
+  /**
+   * Starts deletion and returns. A VM already gone (404) is what we wanted.
+   * So is a VM GCE calls not ready: that is its answer to a second delete
+   * while the first still runs, which the pool sends when a VM it destroyed
+   * is still listed TimeoutShutdown later (a delete takes a minute or so);
+   * if something else held the VM, the pool's next retry deletes it.
+   */
   async destroy(): Promise<void> {
     try {
       await this.host.call(`delete ${this.id}`, () => this.host.clients.instances.delete({ project: this.host.project, zone: this.zone, instance: this.id }));
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err) || isNotReady(err)) return;
       throw err;
     }
   }

@@ -7,7 +7,7 @@
  * the demo and the simulator; README.md beside this file lists its
  * parameters.
  *
- * The lead registers it: `registerDriver(LAME_DRIVER_NAME, async () => lameDriver)`.
+ * `src/drivers.ts` registers it under LAME_DRIVER_NAME.
  */
 import type { DriverFactory } from '../../src/cloud/types.js';
 import { lameCloudFor } from './cloud.js';

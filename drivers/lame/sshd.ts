@@ -9,6 +9,15 @@
  * Faults a test needs are methods: `dropConnections()` (a network drop),
  * `restart({hostKey})` (a reboot, possibly with a new host key),
  * `setAuthorizedKeys()` (a key that stops being accepted).
+ *
+ * A handler that runs a real process (the loopback driver) takes the
+ * channel itself instead (`channelHandler`), so stdin, stdout and stderr
+ * stream both ways.
+ *
+ * The server never keeps the process alive by itself: it belongs to
+ * something that does (an emulated VM inside a dispatcher, the loopback
+ * host), and goes with it. A client connected to it keeps the process alive
+ * through its own socket.
  */
 import net from 'node:net';
 import ssh2 from 'ssh2';
@@ -39,12 +48,22 @@ export interface CommandResult {
 /** Runs one command. A rejection becomes exit status 255 with the error's message on stderr. */
 export type CommandHandler = (ctx: CommandContext) => Promise<CommandResult>;
 
+/**
+ * Runs one command on its channel: reads stdin from `channel`, writes
+ * `channel` and `channel.stderr`, and ends with `channel.exit(...)` and
+ * `channel.end()`. The context's `stdin` is empty: the channel has it.
+ */
+export type ChannelHandler = (channel: ServerChannel, ctx: CommandContext) => void;
+
 export interface SshServerOptions {
   /** OpenSSH-format private key (`generateHostKey().private`). */
   hostKey: string;
   /** OpenSSH public key lines accepted for any username; every other key is refused. */
   authorizedKeys: string[];
-  handler: CommandHandler;
+  /** Runs each command once its stdin is complete. One of handler and channelHandler is required. */
+  handler?: CommandHandler;
+  /** Runs each command as soon as it arrives, streaming; replaces `handler`. */
+  channelHandler?: ChannelHandler;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0 (an ephemeral port, known after `start()`). */
@@ -63,7 +82,8 @@ const HANDLER_FAILED_EXIT = 255;
  * means building a new ssh2 `Server` for the sockets accepted afterwards.
  */
 export class SshServer {
-  private readonly handler: CommandHandler;
+  private readonly handler: CommandHandler | undefined;
+  private readonly channelHandler: ChannelHandler | undefined;
   private readonly host: string;
   private wantedPort: number;
   private listener: net.Server | undefined;
@@ -73,7 +93,9 @@ export class SshServer {
   private readonly sockets = new Set<net.Socket>();
 
   constructor(opts: SshServerOptions) {
+    if (!opts.handler === !opts.channelHandler) throw new TypeError('SshServer needs exactly one of handler and channelHandler');
     this.handler = opts.handler;
+    this.channelHandler = opts.channelHandler;
     this.host = opts.host ?? '127.0.0.1';
     this.wantedPort = opts.port ?? 0;
     this.authorized = parseAuthorizedKeys(opts.authorizedKeys);
@@ -102,6 +124,7 @@ export class SshServer {
     const listener = net.createServer((socket) => this.accept(socket));
     // A listening error after start (rare: EMFILE) must not crash the process.
     listener.on('error', () => undefined);
+    listener.unref();
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       listener.once('error', onError);
@@ -154,6 +177,7 @@ export class SshServer {
 
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
+    socket.unref();
     socket.on('close', () => this.sockets.delete(socket));
     // Resets from clients that go away are normal here.
     socket.on('error', () => undefined);
@@ -187,7 +211,14 @@ export class SshServer {
       });
       session.on('exec', (accept, _reject, info) => {
         const stream = accept();
-        this.runCommand(stream, { command: info.command, env: { ...env }, username });
+        const ctx = { command: info.command, env: { ...env }, username };
+        if (this.channelHandler) {
+          stream.on('error', () => undefined);
+          stream.stderr.on('error', () => undefined);
+          this.channelHandler(stream, { ...ctx, stdin: Buffer.alloc(0) });
+        } else {
+          this.runCommand(stream, ctx);
+        }
       });
     });
   }
@@ -235,7 +266,7 @@ export class SshServer {
   private async finishCommand(stream: ServerChannel, ctx: CommandContext): Promise<void> {
     let result: CommandResult;
     try {
-      result = await this.handler(ctx);
+      result = await this.handler!(ctx);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       result = { stderr: `${message}\n`, exitCode: HANDLER_FAILED_EXIT };

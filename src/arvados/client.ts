@@ -20,6 +20,7 @@
 import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import { RateLimitedLog, type Logger } from '../log.js';
+import type { Fence } from '../dblock/fence.js';
 import type { ControllerHealth } from '../scheduler/interfaces.js';
 import type { ApiClientAuthorization, Container, ItemList } from './types.js';
 import { ControllerError } from './errors.js';
@@ -61,6 +62,8 @@ export interface ControllerClientOptions {
    * `close()` is passed on to it.
    */
   transport?: RawTransport;
+  /** Consulted before every call that changes a container (lock, unlock, update); a refusal fails the call unsent. */
+  fence?: Fence;
 }
 
 /** Parameters of `GET /arvados/v1/containers`. */
@@ -133,7 +136,7 @@ export class ControllerClient implements ControllerHealth {
    * The client the dispatcher uses: the controller's ExternalURL, the
    * SystemRootToken, TLS.Insecure; over `transport` when one is given.
    */
-  static fromCluster(cluster: Cluster, clock: Clock, logger: Logger, transport?: RawTransport): ControllerClient {
+  static fromCluster(cluster: Cluster, clock: Clock, logger: Logger, transport?: RawTransport, fence?: Fence): ControllerClient {
     return new ControllerClient({
       baseURL: cluster.Services.Controller.ExternalURL,
       token: cluster.SystemRootToken,
@@ -141,6 +144,7 @@ export class ControllerClient implements ControllerHealth {
       clock,
       logger,
       transport,
+      fence,
     });
   }
 
@@ -238,6 +242,8 @@ export class ControllerClient implements ControllerHealth {
         await this.clock.sleep(backoff, signal);
       }
       signal?.throwIfAborted();
+      // Every attempt is an action of its own: a retry after the lock was lost must not go out.
+      if (method !== 'GET') this.opts.fence?.check(fencedAction(method, path));
       const started = this.clock.now();
       let res: RawResponse;
       try {
@@ -287,6 +293,13 @@ export class ControllerClient implements ControllerHealth {
     headers['Content-Type'] = 'application/json';
     return { method, url, headers, body: JSON.stringify(o.body) };
   }
+}
+
+/** What a changing call does, for the fence's record: `lock`, `unlock` or `update`, and of which container. */
+function fencedAction(method: string, path: string): { Action: string; ContainerUUID?: string } {
+  const m = /\/containers\/([^/]+)(?:\/(lock|unlock))?$/.exec(path);
+  const action = m?.[2] ?? (method === 'PUT' ? 'update' : method.toLowerCase());
+  return m ? { Action: action, ContainerUUID: decodeURIComponent(m[1]) } : { Action: action };
 }
 
 function containerPath(uuid: string): string {

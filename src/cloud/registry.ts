@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Cluster } from '../config/types.js';
+import type { Registry } from 'prom-client';
 import type { Clock } from '../clock/index.js';
 import type { Logger } from '../log.js';
 import type { DriverFactory, InstanceSet } from './types.js';
@@ -47,6 +48,9 @@ export interface NewInstanceSetOptions {
   /** Defaults to `instanceSetIdFor(cluster)`. */
   instanceSetId?: string;
   observe?: WrapOptions['observe'];
+  fence?: WrapOptions['fence'];
+  /** Where the driver registers metrics of its own (`DriverContext.registry`). */
+  registry?: Registry;
 }
 
 /**
@@ -70,6 +74,7 @@ export async function newInstanceSet(opts: NewInstanceSetOptions): Promise<Insta
     cluster: opts.cluster,
     logger,
     clock: opts.clock,
+    ...(opts.registry ? { registry: opts.registry } : {}),
   });
   return wrapInstanceSet(inner, {
     clock: opts.clock,
@@ -77,5 +82,6 @@ export async function newInstanceSet(opts: NewInstanceSetOptions): Promise<Insta
     maxCloudOpsPerSecond: vms.MaxCloudOpsPerSecond,
     resourceTags: vms.ResourceTags,
     observe: opts.observe,
+    fence: opts.fence,
   });
 }

@@ -16,6 +16,7 @@
  * rate limiting to MaxCloudOpsPerSecond, failing fast after a RateLimitError,
  * merging ResourceTags into create tags, filtering lists by tag, retrying.
  */
+import type { Registry } from 'prom-client';
 import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -84,6 +85,12 @@ export interface DriverContext {
   cluster: Cluster;
   logger: Logger;
   clock: Clock;
+  /**
+   * The dispatcher's Prometheus registry, for a driver's own metrics (the
+   * ec2 driver's, as the reference's). One per dispatcher; absent when the
+   * driver is built outside one (then it registers nothing).
+   */
+  registry?: Registry;
 }
 
 /**

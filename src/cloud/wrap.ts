@@ -7,6 +7,7 @@
  */
 import type { Clock } from '../clock/index.js';
 import type { InstanceType } from '../config/types.js';
+import type { Fence, FencedAction } from '../dblock/fence.js';
 import type { Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
 import { asRateLimitError, RateLimitError } from './errors.js';
@@ -25,6 +26,8 @@ export interface WrapOptions {
   resourceTags: Record<string, string>;
   /** Called after every driver call, with its error if it failed (metrics hook it here). */
   observe?: (op: CloudOperation, err: unknown, durationMs: number) => void;
+  /** Consulted before every create, destroy and setTags (after the throttle's wait); a refusal fails the call unsent. */
+  fence?: Fence;
 }
 
 /**
@@ -99,11 +102,11 @@ class WrappedInstance extends ForwardingInstance {
   }
 
   override setTags(tags: InstanceTags): Promise<void> {
-    return this.set.call('SetTags', true, () => this.inner.setTags(tags));
+    return this.set.call('SetTags', true, () => this.inner.setTags(tags), { Action: 'tag', Instance: this.inner.id });
   }
 
   override destroy(): Promise<void> {
-    return this.set.call('Destroy', true, () => this.inner.destroy());
+    return this.set.call('Destroy', true, () => this.inner.destroy(), { Action: 'destroy', Instance: this.inner.id });
   }
 }
 
@@ -122,9 +125,10 @@ class WrappedInstanceSet implements InstanceSet {
   }
 
   /** Runs one driver call under the throttle (if `limited`) and reports it to `observe`. */
-  async call<T>(op: CloudOperation, limited: boolean, fn: () => Promise<T>): Promise<T> {
+  async call<T>(op: CloudOperation, limited: boolean, fn: () => Promise<T>, action?: FencedAction): Promise<T> {
     if (limited) await this.throttle.take();
     else this.throttle.checkHold();
+    if (action) this.opts.fence?.check(action);
     const started = this.opts.clock.now();
     try {
       const result = await fn();
@@ -139,7 +143,10 @@ class WrappedInstanceSet implements InstanceSet {
 
   async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {
     const allTags = { ...this.opts.resourceTags, ...tags };
-    const inst = await this.call('Create', true, () => this.inner.create(type, imageId, allTags, initCommand, publicKey));
+    const inst = await this.call('Create', true, () => this.inner.create(type, imageId, allTags, initCommand, publicKey), {
+      Action: 'create',
+      InstanceType: type.Name,
+    });
     return new WrappedInstance(inst, this);
   }
 

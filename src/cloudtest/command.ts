@@ -10,7 +10,7 @@
  */
 import { hostname, userInfo } from 'node:os';
 import { type Clock, holdProcessOpen, systemClock } from '../clock/index.js';
-import '../cloud/drivers.js';
+import '../drivers.js';
 import { newInstanceSet } from '../cloud/registry.js';
 import type { InstanceSet, InstanceTags } from '../cloud/types.js';
 import { ConfigError, loadConfigFile } from '../config/index.js';

@@ -11,6 +11,7 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import { addSecret, type Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
+import { resolveSshPort } from '../ssh/port.js';
 import { SshExecutor } from '../ssh/ssh-executor.js';
 import { TAG_IDLE_BEHAVIOR, TAG_INSTANCE_SECRET, TAG_INSTANCE_SET_ID, TAG_INSTANCE_TYPE } from '../worker/pool-config.js';
 import { INSTANCE_SECRET_HEX_LENGTH } from '../worker/pool-create.js';
@@ -154,7 +155,7 @@ class CloudTester {
     if (inst?.address) {
       // The address is `host` (SSHPort applies) or `host:port` (the lame cloud's).
       const m = /^(.*):(\d+)$/.exec(inst.address);
-      const [host, port] = m ? [m[1], m[2]] : [inst.address, String(Number(this.vms.SSHPort) || 22)];
+      const [host, port] = m ? [m[1], m[2]] : [inst.address, String(resolveSshPort(this.vms.SSHPort))];
       report.note(`login: ssh -p ${port} ${inst.remoteUser}@${host}`);
     }
 
@@ -235,7 +236,7 @@ class CloudTester {
         this.o.instanceSet.executorFor?.(inst) ??
         new SshExecutor({
           target: inst.address,
-          defaultPort: Number(this.vms.SSHPort) || 22,
+          defaultPort: resolveSshPort(this.vms.SSHPort),
           username: inst.remoteUser,
           privateKey: this.o.privateKey,
           // Through the latest listing, whose tags carry the secret the VM must show.

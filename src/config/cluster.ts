@@ -9,6 +9,8 @@ import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { bool, int, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
 import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
 import { compileInstanceTypes } from './instance-types.js';
+import { compilePostgreSQL } from './postgresql.js';
+import { loopbackInstanceTypes } from './loopback.js';
 
 /** Arvados's rule for cluster ids (lib/config/load.go checkClusterID). */
 const CLUSTER_ID = /^[a-z0-9]{5}$/;
@@ -66,11 +68,18 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   );
   const logsPath = [...path, 'SystemLogs'];
   const logs = readSection(ctx, readMap(ctx, raw.SystemLogs, logsPath) ?? {}, logsPath, { LogLevel: str('info'), Format: str('json') }, { strict: false });
+  // As in Arvados, an empty level or format means the default.
+  if (logs.LogLevel === '') logs.LogLevel = 'info';
+  if (logs.Format === '') logs.Format = 'json';
+  if (logs.Format === 'plain') {
+    ctx.problems.warn([...logsPath, 'Format'], 'plain (text without timestamps) is written as text here');
+    logs.Format = 'text';
+  }
   if (!LOG_LEVELS.includes(logs.LogLevel.toLowerCase())) {
     ctx.problems.error([...logsPath, 'LogLevel'], `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logs.LogLevel)}`);
   }
   if (!(LOG_FORMATS as readonly string[]).includes(logs.Format)) {
-    ctx.problems.error([...logsPath, 'Format'], `expected one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(logs.Format)}`);
+    ctx.problems.error([...logsPath, 'Format'], `expected one of ${LOG_FORMATS.join(', ')} (or plain), got ${JSON.stringify(logs.Format)}`);
   }
 
   const containersPath = [...path, 'Containers'];
@@ -80,7 +89,7 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const keyValue = containersRaw.DispatchPrivateKey;
   const privateKey = keyValue === undefined || keyValue === null ? '' : (readPrivateKey(ctx, keyValue, keyPath) ?? '');
   const cloudPath = [...containersPath, 'CloudVMs'];
-  const cloudVMs = readSection(ctx, readMap(ctx, containersRaw.CloudVMs, cloudPath) ?? {}, cloudPath, CLOUD_VMS_FIELDS, { strict: true });
+  const cloudVMs = readSection(ctx, readMap(ctx, containersRaw.CloudVMs, cloudPath) ?? {}, cloudPath, CLOUD_VMS_FIELDS, { strict: false });
 
   return {
     ClusterID: id,
@@ -94,7 +103,13 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
     API: api,
     SystemLogs: { LogLevel: logs.LogLevel, Format: logs.Format as LogFormat },
     Containers: { DispatchPrivateKey: privateKey, ...containers, CloudVMs: cloudVMs },
-    InstanceTypes: compileInstanceTypes(ctx, raw.InstanceTypes, [...path, 'InstanceTypes'], containers.PreemptiblePriceFactor),
+    InstanceTypes: compileInstanceTypes(
+      ctx,
+      loopbackInstanceTypes(ctx, cloudVMs, raw.InstanceTypes, [...path, 'InstanceTypes']),
+      [...path, 'InstanceTypes'],
+      containers.PreemptiblePriceFactor,
+    ),
+    PostgreSQL: compilePostgreSQL(ctx, raw.PostgreSQL, [...path, 'PostgreSQL']),
   };
 }
 

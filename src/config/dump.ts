@@ -44,6 +44,7 @@ export function clusterForDisplay(cluster: Cluster): Record<string, unknown> {
           },
         },
         InstanceTypes: Object.fromEntries(Object.entries(cluster.InstanceTypes).map(([name, it]) => [name, instanceTypeForDisplay(it)])),
+        PostgreSQL: { ConnectionPool: cluster.PostgreSQL.ConnectionPool, Connection: redactParameters(cluster.PostgreSQL.Connection) },
       },
     },
   };
@@ -56,8 +57,9 @@ export function clusterToYAML(cluster: Cluster): string {
   return stringify(clusterForDisplay(cluster), { version: '1.1', lineWidth: 0 });
 }
 
+/** A type as a config file gives it: Name is the key and Scratch the sum of two keys, so neither is a key of its own. */
 function instanceTypeForDisplay(it: InstanceType): Record<string, unknown> {
-  const { GPU, ...rest } = it;
+  const { GPU, Name: _name, Scratch: _scratch, ...rest } = it;
   return { ...withUnits(INSTANCE_TYPE_FIELDS, rest), GPU: withUnits(GPU_FIELDS, GPU) };
 }
 

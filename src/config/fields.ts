@@ -4,10 +4,11 @@
  * table of them to one YAML map, and the collector of problems.
  *
  * Hand-written rather than zod because the loader must report every problem
- * at once, each as `full.yaml.path: what was expected`, must ignore the
- * hundreds of keys other Arvados components use while rejecting unknown keys
- * in the sections this daemon owns, and must read some string values from
- * their YAML source text (an unquoted `DriverVersion: 12.0` is "12.0", not 12).
+ * at once, each as `full.yaml.path: what was expected`, must tell errors
+ * (what Arvados itself refuses: a value of the wrong type) from warnings
+ * (what Arvados accepts but is dubious: a negative count), and must read
+ * some string values from their YAML source text (an unquoted
+ * `DriverVersion: 12.0` is "12.0", not 12).
  */
 import { parseByteSize, parseDuration } from './units.js';
 
@@ -104,16 +105,18 @@ export function bool(def: boolean): Field<boolean> {
   };
 }
 
+/**
+ * Arvados decodes any number of the right type, negative ones included; a
+ * value below `min` is dubious rather than wrong, so it gets a warning and
+ * the key's default.
+ */
 interface NumberRules {
-  /** Smallest accepted value (inclusive); default 0, since no count, factor, rate or size here may be negative. */
+  /** Smallest sensible value (inclusive); default 0, since no count, factor, rate or size here should be negative. */
   min?: number;
-  /** Zero is not accepted either (an instance type's VCPUs and RAM). */
-  positive?: boolean;
 }
 
 /** Checks `rules`; returns the message when `value` breaks them. */
 function breaksRules(value: number, what: string, rules: NumberRules): string | undefined {
-  if (rules.positive && value <= 0) return `expected ${what} > 0`;
   const min = rules.min ?? 0;
   if (value < min) return `expected ${what} >= ${min}`;
   return undefined;
@@ -131,7 +134,7 @@ function readNumber(ctx: ReadContext, value: unknown, path: Path, integer: boole
   }
   const broken = breaksRules(value, what, rules);
   if (broken) {
-    ctx.problems.error(path, `${broken}, got ${value}`);
+    ctx.problems.warn(path, `${broken}, got ${value}: using the default`);
     return undefined;
   }
   return value;
@@ -164,7 +167,7 @@ export function duration(def: string): Field<number> {
         return undefined;
       }
       if (result < 0) {
-        ctx.problems.error(path, `expected a duration that is not negative, got "${value}"`);
+        ctx.problems.warn(path, `expected a duration that is not negative, got "${value}": using the default`);
         return undefined;
       }
       return result;
@@ -192,7 +195,7 @@ export function size(def: string | number, rules: NumberRules = {}): Field<numbe
       }
       const broken = breaksRules(result, 'a size', rules);
       if (broken) {
-        ctx.problems.error(path, `${broken}, got ${JSON.stringify(value)}`);
+        ctx.problems.warn(path, `${broken}, got ${JSON.stringify(value)}: using the default`);
         return undefined;
       }
       return result;
@@ -269,16 +272,17 @@ export function readMap(ctx: ReadContext, value: unknown, path: Path): Record<st
 /**
  * Applies a table of fields to one YAML map: every field is read or
  * defaulted, so the result is always complete (a field with an error gets its
- * default, and the error is recorded). With `strict`, a key that is neither a
- * field nor in `alsoKnown` is an error; other sections ignore keys they don't
- * know, since an Arvados config holds keys for every component.
+ * default, and the error is recorded). Keys of the cluster config that
+ * nobody knows are warned about once, for the whole file (unknown-keys.ts),
+ * since Arvados only warns about them; `strict` makes a key that is neither
+ * a field nor in `alsoKnown` an error, for a file of this daemon's own.
  */
 export function readSection<F extends Record<string, Field<unknown>>>(
   ctx: ReadContext,
   raw: Record<string, unknown>,
   path: Path,
   fields: F,
-  opts: { strict: boolean; alsoKnown?: readonly string[] },
+  opts: { strict: boolean; alsoKnown?: readonly string[] } = { strict: false },
 ): Compiled<F> {
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(fields)) {
@@ -300,7 +304,7 @@ export function checkKnownKeys(ctx: ReadContext, raw: Record<string, unknown>, p
 }
 
 /** A known key that differs only in case, or by at most two edits. */
-function closestKey(key: string, known: readonly string[]): string | undefined {
+export function closestKey(key: string, known: readonly string[]): string | undefined {
   const sameCase = known.find((k) => k.toLowerCase() === key.toLowerCase());
   if (sameCase) return sameCase;
   let best: string | undefined;

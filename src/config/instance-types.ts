@@ -5,19 +5,21 @@
  */
 import type { GPUFeatures, InstanceType } from './types.js';
 import { isMap, readMap, readSection, type Path, type ReadContext } from './fields.js';
-import { GPU_FIELDS, INSTANCE_TYPE_FIELDS, LEGACY_CUDA_FIELDS } from './schema.js';
+import { GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
+import { parseVersion } from './versions.js';
 
 /** Suffix of the generated preemptible variants' names. */
 export const PREEMPTIBLE_SUFFIX = '.preemptible';
 
-/** Matches a version such as "11.0", "12" or "9.0", compared as numbers by the scheduler. */
-const VERSION = /^[0-9]+(\.[0-9]+)*$/;
+/** GPU software stacks a container may ask for (any other is refused by the scheduler). */
+const GPU_STACKS = ['cuda', 'rocm'];
 
 /**
- * Reads `InstanceTypes` (a map keyed by name, or the list form older configs
- * used, each entry carrying its `Name`) and adds preemptible variants.
- * Problems go to `ctx.problems`; entries with errors are still returned, with
- * defaults in place of the bad values, so one pass reports everything.
+ * Reads `InstanceTypes` (a map keyed by name; also the list form older
+ * configs used, each entry carrying its `Name`, which Arvados now refuses)
+ * and adds preemptible variants. Problems go to `ctx.problems`; entries
+ * with errors are still returned, with defaults in place of the bad values,
+ * so one pass reports everything.
  */
 export function compileInstanceTypes(
   ctx: ReadContext,
@@ -27,6 +29,7 @@ export function compileInstanceTypes(
 ): Record<string, InstanceType> {
   const types: Record<string, InstanceType> = {};
   if (Array.isArray(raw)) {
+    ctx.problems.warn(path, 'a list of types is an old form that other Arvados services refuse: write a map keyed by type name');
     raw.forEach((entry, i) => {
       const entryPath = [...path, String(i)];
       const name = isMap(entry) && typeof entry.Name === 'string' ? entry.Name : '';
@@ -52,59 +55,58 @@ export function compileInstanceTypes(
   return types;
 }
 
+/**
+ * One type. As in Arvados, Scratch is IncludedScratch + AddedScratch (a
+ * `Scratch` key is ignored, with a warning from the unknown-key check), and a
+ * type without VCPUs or RAM is kept but fits no container.
+ */
 function compileInstanceType(ctx: ReadContext, name: string, raw: unknown, path: Path): InstanceType | undefined {
   const map = readMap(ctx, raw, path);
   if (!map) return undefined;
-  const f = readSection(ctx, map, path, INSTANCE_TYPE_FIELDS, { strict: true, alsoKnown: ['GPU', 'CUDA'] });
-
-  // Absent is an error here (a present but bad value was reported by readSection).
-  if (map.VCPUs === undefined || map.VCPUs === null) ctx.problems.error([...path, 'VCPUs'], 'required: the number of virtual CPUs, a whole number > 0');
-  if (map.RAM === undefined || map.RAM === null) ctx.problems.error([...path, 'RAM'], 'required: the memory size, e.g. "16GiB"');
-
-  // Scratch is derived from the two parts; a config may also give the total
-  // and one part, as Arvados allows, and then the other part is derived.
-  let { Scratch, IncludedScratch, AddedScratch } = f;
-  if (Scratch === 0) Scratch = IncludedScratch + AddedScratch;
-  else if (AddedScratch === 0) AddedScratch = Scratch - IncludedScratch;
-  else if (IncludedScratch === 0) IncludedScratch = Scratch - AddedScratch;
-  if (Scratch !== IncludedScratch + AddedScratch || IncludedScratch < 0 || AddedScratch < 0) {
-    ctx.problems.error([...path, 'Scratch'], `expected Scratch = IncludedScratch + AddedScratch, got ${f.Scratch} != ${f.IncludedScratch} + ${f.AddedScratch}`);
-  }
-
+  const f = readSection(ctx, map, path, INSTANCE_TYPE_FIELDS);
+  if (f.VCPUs <= 0) ctx.problems.warn([...path, 'VCPUs'], `${describeMissing(map.VCPUs, f.VCPUs)}: no container fits this type (give the number of virtual CPUs)`);
+  if (f.RAM <= 0) ctx.problems.warn([...path, 'RAM'], `${describeMissing(map.RAM, f.RAM)}: no container fits this type (give the memory size, e.g. "16GiB")`);
   return {
     Name: name,
     ProviderType: f.ProviderType || name,
     VCPUs: f.VCPUs,
     RAM: f.RAM,
-    Scratch,
-    IncludedScratch,
-    AddedScratch,
+    Scratch: f.IncludedScratch + f.AddedScratch,
+    IncludedScratch: f.IncludedScratch,
+    AddedScratch: f.AddedScratch,
     Price: f.Price,
     Preemptible: f.Preemptible,
-    GPU: compileGPU(ctx, map, path),
+    GPU: compileGPU(ctx, map.GPU, [...path, 'GPU']),
   };
 }
 
-function compileGPU(ctx: ReadContext, map: Record<string, unknown>, path: Path): GPUFeatures {
-  let gpu: GPUFeatures;
-  const gpuPath = [...path, 'GPU'];
-  if (map.GPU !== undefined && map.GPU !== null) {
-    gpu = readSection(ctx, readMap(ctx, map.GPU, gpuPath) ?? {}, gpuPath, GPU_FIELDS, { strict: true });
-    if (map.CUDA !== undefined && map.CUDA !== null) ctx.problems.error([...path, 'CUDA'], 'cannot be used together with GPU: remove CUDA');
-  } else if (map.CUDA !== undefined && map.CUDA !== null) {
-    const cudaPath = [...path, 'CUDA'];
-    const cuda = readSection(ctx, readMap(ctx, map.CUDA, cudaPath) ?? {}, cudaPath, LEGACY_CUDA_FIELDS, { strict: true });
-    ctx.problems.warn(cudaPath, 'deprecated: use GPU with Stack: cuda and HardwareTarget instead of HardwareCapability');
-    gpu = { Stack: 'cuda', DriverVersion: cuda.DriverVersion, HardwareTarget: cuda.HardwareCapability, DeviceCount: cuda.DeviceCount, VRAM: 0 };
-  } else {
-    gpu = { Stack: '', DriverVersion: '', HardwareTarget: '', DeviceCount: 0, VRAM: 0 };
+/** "absent" or "is 0" (or the negative number), for a warning about a missing size. */
+function describeMissing(raw: unknown, value: number): string {
+  return raw === undefined || raw === null ? 'absent' : `is ${value}`;
+}
+
+/**
+ * The GPU section. Arvados refuses only a type with GPUs whose
+ * DriverVersion is not a number; what else would make the GPUs (or the
+ * whole type) unusable is a warning.
+ */
+function compileGPU(ctx: ReadContext, raw: unknown, path: Path): GPUFeatures {
+  const gpu = readSection(ctx, readMap(ctx, raw, path) ?? {}, path, GPU_FIELDS);
+  if (gpu.Stack !== '' && !GPU_STACKS.includes(gpu.Stack)) {
+    ctx.problems.warn([...path, 'Stack'], `expected "cuda" or "rocm", got ${JSON.stringify(gpu.Stack)}: no container can run on this type`);
   }
-  // Arvados checks these when a type has GPUs: the scheduler compares
-  // versions as numbers, and a type with an unusable version would never match.
   if (gpu.DeviceCount > 0) {
-    if (gpu.Stack !== 'cuda' && gpu.Stack !== 'rocm') ctx.problems.error([...gpuPath, 'Stack'], `expected "cuda" or "rocm" when DeviceCount > 0, got ${JSON.stringify(gpu.Stack)}`);
-    if (!VERSION.test(gpu.DriverVersion)) ctx.problems.error([...gpuPath, 'DriverVersion'], `expected a version like "12.4", got ${JSON.stringify(gpu.DriverVersion)}`);
-    if (gpu.Stack === 'cuda' && !VERSION.test(gpu.HardwareTarget)) ctx.problems.error([...gpuPath, 'HardwareTarget'], `expected a CUDA compute capability like "9.0", got ${JSON.stringify(gpu.HardwareTarget)}`);
+    if (gpu.Stack === '') ctx.problems.warn([...path, 'Stack'], 'empty, so no container can use the GPUs of this type (expected "cuda" or "rocm")');
+    if (parseVersion(gpu.DriverVersion) === undefined) {
+      ctx.problems.error([...path, 'DriverVersion'], `expected a version like "12.4" (a number, as Arvados reads it), got ${JSON.stringify(gpu.DriverVersion)}`);
+    }
+    if (gpu.Stack === 'cuda' && parseVersion(gpu.HardwareTarget) === undefined) {
+      ctx.problems.warn(
+        [...path, 'HardwareTarget'],
+        `expected a CUDA compute capability like "9.0", got ${JSON.stringify(gpu.HardwareTarget)}: containers that ask for a minimum capability will not run on this type`,
+      );
+    }
+    if (gpu.VRAM === 0) ctx.problems.warn([...path, 'VRAM'], 'not given: containers that ask for GPU memory will not run on this type');
   }
   return gpu;
 }

@@ -2,10 +2,11 @@
  * Loads an Arvados cluster config file (`/etc/arvados/config.yml`) into the
  * compiled, fully-defaulted `Cluster` the daemon runs on.
  *
- * The file is the whole cluster's config, shared by every Arvados component:
- * keys this daemon does not use are ignored, but a key it does not know in
- * the sections it owns (`Containers.CloudVMs`, each `InstanceTypes` entry) is
- * an error, because there a misspelling silently changes behaviour. All
+ * The file is the whole cluster's config, shared by every Arvados component.
+ * What Arvados refuses (a value of the wrong type, a bad cluster ID) is an
+ * error; what it accepts is at most a warning, so a config the other
+ * services start on starts this daemon too: keys that neither Arvados's
+ * defaults nor this daemon know, dubious values, deprecated forms. All
  * problems are reported together, each as `Clusters.zzzzz.Some.Key: what was
  * expected`.
  */
@@ -14,6 +15,7 @@ import { parseDocument, isScalar, type DocumentOptions, type ParseOptions, type 
 import type { Cluster } from './types.js';
 import { isMap, Problems, readMap, type Path, type ReadContext } from './fields.js';
 import { clusterWarnings, compileCluster } from './cluster.js';
+import { warnUnknownKeys } from './unknown-keys.js';
 
 export { daemonConfigProblems } from './cluster.js';
 
@@ -59,8 +61,12 @@ export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult
 export function loadConfigText(text: string, opts: LoadOptions & { source?: string } = {}): LoadResult {
   const source = opts.source ?? 'config';
   const doc = parseDocument(text, YAML_OPTIONS);
-  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => yamlProblem(source, e)));
+  // Arvados reads a key given twice in one map, the last one winning.
+  const duplicates = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY');
+  const fatal = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
+  if (fatal.length > 0) throw new ConfigError(fatal.map((e) => yamlProblem(source, e)));
   const problems = new Problems();
+  problems.warnings.push(...duplicates.map((e) => `${yamlProblem(source, e)}: the last one is used`));
   problems.warnings.push(...doc.warnings.map((e) => yamlProblem(source, e)));
 
   let root: unknown;
@@ -79,6 +85,7 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
     },
   };
   if (!isMap(root)) throw new ConfigError([`${source}: expected a map with a Clusters key at the top level`]);
+  warnUnknownKeys(problems, root);
   const picked = pickCluster(ctx, root, opts.clusterId);
   if (!picked) throw new ConfigError(problems.errors, problems.warnings);
 
@@ -130,8 +137,8 @@ function dropSampleKeys(value: unknown): void {
  * YAML 1.2 as the `yaml` package reads it, plus the YAML 1.1 booleans
  * (yes/no/on/off/y/n) of the Go YAML library Arvados uses, so `Enable: yes`
  * means what it means to the reference (for keys too: a key written `on`
- * becomes "true", as there). Duplicate keys are errors; Arvados accepts them
- * (a FIXME in its loader), but the second silently wins.
+ * becomes "true", as there). Duplicate keys are reported (as warnings, since
+ * Arvados accepts them, the last one winning).
  */
 const YAML_1_1_BOOL: ScalarTag = {
   tag: 'tag:yaml.org,2002:bool',

@@ -7,7 +7,7 @@
  */
 import { bool, duration, int, num, object, size, str, stringList, stringMap, type Field } from './fields.js';
 
-/** `Containers.CloudVMs`: strict, every key is known here (except inside DriverParameters). */
+/** `Containers.CloudVMs`: every key Arvados's defaults give it. */
 export const CLOUD_VMS_FIELDS = {
   Enable: bool(false),
   SSHPort: str('22'),
@@ -44,8 +44,8 @@ export const CLOUD_VMS_FIELDS = {
 } satisfies Record<string, Field<unknown>>;
 
 /**
- * The `Containers` keys this daemon uses. Not strict: `Containers` also holds
- * keys for the API server, crunch-run, SLURM and LSF. `DispatchPrivateKey` and
+ * The `Containers` keys this daemon uses (`Containers` also holds keys for
+ * the API server, crunch-run, SLURM and LSF). `DispatchPrivateKey` and
  * `CloudVMs` are read separately.
  */
 export const CONTAINERS_FIELDS = {
@@ -62,37 +62,27 @@ export const CONTAINERS_FIELDS = {
 } satisfies Record<string, Field<unknown>>;
 
 /**
- * One `InstanceTypes.<name>` entry: strict. `Name` is accepted (and replaced
- * by the key), `Scratch` is the older spelling Arvados still accepts (checked
- * against IncludedScratch + AddedScratch); `GPU` and the deprecated `CUDA` are
- * read separately. Defaults are not those of the SAMPLE entry: Arvados drops
- * SAMPLE before applying defaults, so an unset IncludedScratch is 0.
+ * One `InstanceTypes.<name>` entry. Defaults are not those of the SAMPLE
+ * entry: Arvados drops SAMPLE before applying defaults, so an unset
+ * IncludedScratch is 0. `GPU` is read separately. VCPUs and RAM take any
+ * number, as in Arvados: a type without them is kept, with a warning, and
+ * no container fits it.
  */
 export const INSTANCE_TYPE_FIELDS = {
-  Name: str(''),
   ProviderType: str(''),
-  // Required: compileInstanceTypes reports a missing one.
-  VCPUs: int(0, { positive: true }),
-  RAM: size(0, { positive: true }),
-  Scratch: size(0),
+  VCPUs: int(0, { min: -Infinity }),
+  RAM: size(0, { min: -Infinity }),
   IncludedScratch: size(0),
   AddedScratch: size(0),
   Price: num(0),
   Preemptible: bool(false),
 } satisfies Record<string, Field<unknown>>;
 
-/** `InstanceTypes.<name>.GPU`: strict. */
+/** `InstanceTypes.<name>.GPU`. */
 export const GPU_FIELDS = {
   Stack: str(''),
   DriverVersion: str(''),
   HardwareTarget: str(''),
   DeviceCount: int(0),
   VRAM: size(0),
-} satisfies Record<string, Field<unknown>>;
-
-/** `InstanceTypes.<name>.CUDA`, the form older Arvados releases used before GPU (stack "cuda", no VRAM). */
-export const LEGACY_CUDA_FIELDS = {
-  DriverVersion: str(''),
-  HardwareCapability: str(''),
-  DeviceCount: int(0),
 } satisfies Record<string, Field<unknown>>;

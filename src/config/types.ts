@@ -94,6 +94,16 @@ export interface ContainersConfig {
   CloudVMs: CloudVMsConfig;
 }
 
+/**
+ * `PostgreSQL`: the cluster's database, used for the dispatch lock only.
+ * `Connection` holds libpq keywords, lower-cased, empty values dropped; no
+ * `host` means no database is configured (the daemon then runs unlocked).
+ */
+export interface PostgreSQLConfig {
+  Connection: Record<string, string>;
+  ConnectionPool: number;
+}
+
 /** One cluster's compiled config. */
 export interface Cluster {
   /** The key under `Clusters` (five characters, e.g. `zzzzz`). */
@@ -126,4 +136,5 @@ export interface Cluster {
   Containers: ContainersConfig;
   /** Keyed by `InstanceType.Name`, including `.preemptible` variants. */
   InstanceTypes: Record<string, InstanceType>;
+  PostgreSQL: PostgreSQLConfig;
 }

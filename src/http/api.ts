@@ -104,8 +104,10 @@ export function managementHandler(target: ManagementTarget, layers: Layers = {})
     const path = pathOf(req);
     const done = (req.method === 'GET' || req.method === 'HEAD') && ROUTES[path]?.GET === metrics ? metricsEndpoint(req, res, target, path) : instrument(req, res, inner);
     done.catch((err: unknown) => {
-      target.logger.error('management API request failed', { Method: req.method, Path: path, error: err });
-      if (!res.headersSent) jsonError(res, 500, String((err as Error)?.message ?? err));
+      // An error that names its status (503: no dispatcher right now) is an answer, not a failure.
+      const status = (err as { httpStatus?: unknown } | undefined)?.httpStatus;
+      if (typeof status !== 'number') target.logger.error('management API request failed', { Method: req.method, Path: path, error: err });
+      if (!res.headersSent) jsonError(res, typeof status === 'number' ? status : 500, String((err as Error)?.message ?? err));
       else res.destroy();
     });
   };

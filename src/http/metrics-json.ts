@@ -45,9 +45,11 @@ interface MetricFamilyJSON {
   metric: MetricJSON[];
 }
 
-/** The body of `/metrics.json` for `registry`. */
-export async function metricsJSON(registry: Registry): Promise<string> {
-  const families = (await registry.getMetricsAsJSON()).map(toFamily).sort((a, b) => compare(a.name, b.name));
+/** The body of `/metrics.json` for the metrics of `registries` (none shares a metric name with another). */
+export async function metricsJSON(registries: Iterable<Registry | undefined>): Promise<string> {
+  const all = [];
+  for (const r of registries) if (r) all.push(...(await r.getMetricsAsJSON()));
+  const families = all.map(toFamily).sort((a, b) => compare(a.name, b.name));
   return `[${families.map((f) => JSON.stringify(f, null, 2)).join(',')}]`;
 }
 

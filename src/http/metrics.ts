@@ -20,15 +20,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
 import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
-import type { QueueEntry, WorkerState } from '../scheduler/interfaces.js';
+import type { QueueEntry } from '../scheduler/interfaces.js';
+import { WORKER_STATES } from '../worker/states.js';
 import type { BootOutcome } from '../worker/worker.js';
 import type { PoolEvent, PoolStats, WorkerDetail } from '../worker/pool.js';
-import { type ConfigSource, registerConfigSource, registerVersion } from './service-metrics.js';
 
 const PREFIX = 'arvados_dispatchcloud_';
 const CLOUD_OPERATIONS: readonly CloudOperation[] = ['Create', 'List', 'Destroy', 'SetTags'];
 const BOOT_OUTCOMES: readonly BootOutcome[] = ['success', 'failure', 'aborted', 'disappeared'];
-const WORKER_STATES: readonly WorkerState[] = ['unknown', 'booting', 'idle', 'running', 'shutdown'];
 /** The reference's instance categories, in its order of precedence. */
 export const INSTANCE_CATEGORIES = ['inuse', 'hold', 'booting', 'unknown', 'idle'] as const;
 export type InstanceCategory = (typeof INSTANCE_CATEGORIES)[number];
@@ -118,12 +117,6 @@ export class DispatcherMetrics {
       ...SUMMARY_OPTS,
     });
     this.registerStateMetrics();
-    registerVersion(this.registry);
-  }
-
-  /** Adds the reference's config metrics (its loader registers them): call once, after the config file was loaded. */
-  noteConfigSource(source: ConfigSource): void {
-    registerConfigSource(this.registry, source);
   }
 
   /** Where the scrape-time collectors read from; until called, they report nothing. */

@@ -10,13 +10,17 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../clock/index.js';
+import type { Cluster } from '../config/types.js';
 import type { Dispatcher } from '../dispatcher.js';
+import type { Logger } from '../log.js';
 import { type ManagementTarget, managementHandler } from './api.js';
 import { instrument } from './instrument.js';
 import { metricsJSON } from './metrics-json.js';
 import { RequestLimiter } from './request-limiter.js';
 import { isStatusPagePath, statusPageHandler } from './status-page.js';
+import { type ConfigSource, registerConfigSource, registerVersion } from './service-metrics.js';
 import { type KeyPair, loadKeyPair, reloadable, startKeyPairReloader, type TLSConfig } from './tls.js';
+import { Registry } from 'prom-client';
 
 export interface ManagementServerOptions {
   /** Where to listen: `host:port`, `[v6]:port`, or `{host, port}`; port 0 picks a free one. */
@@ -29,6 +33,8 @@ export interface ManagementServerOptions {
   tls?: TLSConfig;
   /** For the request metrics and the certificate reload timer; default the system clock. */
   clock?: Clock;
+  /** The config file the daemon runs on, for `arvados_config_*_timestamp_seconds`. */
+  configSource?: ConfigSource;
 }
 
 export interface ManagementServer {
@@ -39,28 +45,87 @@ export interface ManagementServer {
   close(): Promise<void>;
 }
 
-/** The management API's view of a dispatcher. */
-export function managementTarget(d: Dispatcher): ManagementTarget {
+/**
+ * Where the management server finds the dispatcher to serve when it is not
+ * always the same one (the dispatch lock replaces it after a loss, and there
+ * is none while the lock is not held).
+ */
+export interface DispatcherSource {
+  readonly cluster: Cluster;
+  readonly logger: Logger;
+  /** The dispatcher to serve, or undefined when none runs now. */
+  current(): Dispatcher | undefined;
+  /** Why none runs now: the answer (503) to API requests meanwhile. */
+  notCurrent(): string;
+  /** Throws why the process is not dispatching, whatever the current dispatcher says. */
+  checkHealth(): void;
+  /** More metrics in the text format, served after the current dispatcher's. */
+  metricsText(): Promise<string>;
+  /** The registry `metricsText` reads, for /metrics.json; none when there are no more metrics. */
+  readonly metricsRegistry?: Registry;
+}
+
+/** No dispatcher to serve right now: answered with 503 and the reason. */
+export class NotDispatchingError extends Error {
+  readonly httpStatus = 503;
+}
+
+/**
+ * The management API's view of a dispatcher, or of whichever one `source`
+ * says is current; `service_` holds the server's own metrics (requests,
+ * version, config), served after the dispatcher's and the source's.
+ */
+export function managementTarget(source: Dispatcher | DispatcherSource, service_?: Registry): ManagementTarget {
+  const src: DispatcherSource = 'current' in source ? source : fixedSource(source);
+  const current = (): Dispatcher => {
+    const d = src.current();
+    if (!d) throw new NotDispatchingError(src.notCurrent());
+    return d;
+  };
   return {
-    managementToken: d.cluster.ManagementToken,
-    logger: d.logger.child({ Component: 'management-api' }),
-    queueView: () => d.scheduler.queueView(),
-    instances: () => d.pool.apiInstances(),
-    killContainer: (uuid, reason) => d.pool.killContainer(uuid, reason),
-    setIdleBehavior: (id, behavior) => d.pool.setIdleBehavior(id, behavior),
-    killInstance: (id, reason) => d.pool.killInstance(id, reason),
-    checkHealth: () => d.pool.checkHealth(),
-    metrics: async () => ({ contentType: d.metrics.registry.contentType, body: await d.metrics.text() }),
-    metricsJSON: () => metricsJSON(d.metrics.registry),
+    managementToken: src.cluster.ManagementToken,
+    logger: src.logger.child({ Component: 'management-api' }),
+    queueView: () => current().scheduler.queueView(),
+    instances: () => current().pool.apiInstances(),
+    killContainer: (uuid, reason) => current().pool.killContainer(uuid, reason),
+    setIdleBehavior: (id, behavior) => current().pool.setIdleBehavior(id, behavior),
+    killInstance: (id, reason) => current().pool.killInstance(id, reason),
+    checkHealth: () => {
+      src.checkHealth();
+      current().pool.checkHealth();
+    },
+    metrics: async () => {
+      const d = src.current();
+      const own = d ? await d.metrics.text() : '';
+      const service = service_ ? await service_.metrics() : '';
+      return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: own + (await src.metricsText()) + service };
+    },
+    metricsJSON: () => metricsJSON([src.current()?.metrics.registry, src.metricsRegistry, service_]),
+  };
+}
+
+/** One dispatcher, always current. */
+function fixedSource(d: Dispatcher): DispatcherSource {
+  return {
+    cluster: d.cluster,
+    logger: d.logger,
+    current: () => d,
+    notCurrent: () => 'not dispatching',
+    checkHealth: () => undefined,
+    metricsText: async () => '',
   };
 }
 
 /** Starts serving the management API for `dispatcher`; resolves once listening, rejects if it cannot listen. */
-export async function startManagementServer(dispatcher: Dispatcher, opts: ManagementServerOptions): Promise<ManagementServer> {
+export async function startManagementServer(dispatcher: Dispatcher | DispatcherSource, opts: ManagementServerOptions): Promise<ManagementServer> {
   const { host, port } = typeof opts.listen === 'string' ? parseHostPort(opts.listen) : opts.listen;
   const clock = opts.clock ?? systemClock;
-  const target = managementTarget(dispatcher);
-  const registry = dispatcher.metrics.registry;
+  // The server's own metrics outlive any one dispatcher (the dispatch lock
+  // replaces it), so they have a registry of their own.
+  const registry = new Registry();
+  registerVersion(registry);
+  if (opts.configSource) registerConfigSource(registry, opts.configSource);
+  const target = managementTarget(dispatcher, registry);
   const api = dispatcher.cluster.API;
   const limiter = new RequestLimiter({
     registry,

@@ -10,6 +10,7 @@
 import type { Container } from '../arvados/types.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import type { InstanceResources } from '../scheduler/interfaces.js';
+import { parseVersion } from '../config/versions.js';
 
 const MiB = 2 ** 20;
 
@@ -106,16 +107,6 @@ export function instanceResourcesNeeded(cluster: Cluster, container: Container):
   };
 }
 
-/**
- * A version as Go's strconv.ParseFloat reads it ("12.4", "9", "8.0"), or
- * undefined when it does not parse (the empty string included). Versions are
- * compared as numbers, as the reference does, so "11.10" < "11.9".
- */
-function parseVersion(v: string): number | undefined {
-  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(v)) return undefined;
-  return Number(v);
-}
-
 /** True if version `have` is below `want`, or either does not parse (the type is then refused). */
 function versionInsufficient(have: string, want: string): boolean {
   const h = parseVersion(have);
@@ -148,8 +139,10 @@ export function rejectReason(it: InstanceType, need: InstanceResources, containe
   if (it.Preemptible !== preemptible) return 'preemptible';
   if (it.GPU.Stack !== stack) return 'GPU stack';
   if (it.GPU.DeviceCount < need.gpus) return 'GPU devices';
-  // A type that does not say how much VRAM it has is taken to have enough.
-  if (it.GPU.VRAM > 0 && it.GPU.VRAM < need.gpuVRAM) return 'GPU VRAM';
+  // A type that does not say how much VRAM it has has none to offer: Arvados
+  // 3.3 dropped the exception older releases made for it (CUDA sections
+  // gave no VRAM).
+  if (it.GPU.VRAM < need.gpuVRAM) return 'GPU VRAM';
   if (need.gpus > 0 && versionInsufficient(it.GPU.DriverVersion, gpu?.driver_version ?? '')) return 'GPU driver version';
   if (need.gpus > 0 && hardwareInsufficient(stack, gpu?.hardware_target ?? [], it.GPU.HardwareTarget)) return 'GPU hardware target';
   return undefined;

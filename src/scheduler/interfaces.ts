@@ -10,14 +10,10 @@
  */
 import type { Container } from '../arvados/types.js';
 import type { InstanceType } from '../config/types.js';
+import type { IdleBehavior, WorkerState } from '../worker/states.js';
 
-/** A worker's lifecycle state; `src/worker/states.md` has the transitions. */
-export const WORKER_STATES = ['unknown', 'booting', 'idle', 'running', 'shutdown'] as const;
-export type WorkerState = (typeof WORKER_STATES)[number];
-
-/** What the scheduler may do with an idle worker; kept in the instance's IdleBehavior tag. */
-export const IDLE_BEHAVIORS = ['run', 'hold', 'drain'] as const;
-export type IdleBehavior = (typeof IDLE_BEHAVIORS)[number];
+/** A worker's lifecycle state and idle behaviour: vocabulary shared with the pool (`src/worker/states.ts`). */
+export type { IdleBehavior, WorkerState };
 
 /** Resources a container needs, or an instance has to spare. Bytes for sizes. */
 export interface InstanceResources {

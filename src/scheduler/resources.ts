@@ -30,8 +30,11 @@ export function containerCharge(needed: InstanceResources): InstanceResources {
 }
 
 /**
- * What remains after a container's charge is taken. VRAM is per device, so
- * it is not consumed: a second container on the instance gets other devices.
+ * What remains after a container's charge is taken. As in the reference,
+ * the VRAM a container asks for (per device) is taken from the instance's
+ * VRAM (per device) as one pool, so in practice one VRAM-asking container
+ * runs per instance, however many devices it has: crunch-run gives every
+ * container devices 0..N-1, so a second one would share the first's.
  */
 export function minus(available: InstanceResources, charge: InstanceResources): InstanceResources {
   return {
@@ -39,7 +42,7 @@ export function minus(available: InstanceResources, charge: InstanceResources): 
     ram: available.ram - charge.ram,
     scratch: available.scratch - charge.scratch,
     gpus: available.gpus - charge.gpus,
-    gpuVRAM: available.gpuVRAM,
+    gpuVRAM: available.gpuVRAM - charge.gpuVRAM,
   };
 }
 
@@ -50,6 +53,6 @@ export function fits(available: InstanceResources, charge: InstanceResources): b
     available.ram >= charge.ram &&
     available.scratch >= charge.scratch &&
     available.gpus >= charge.gpus &&
-    (charge.gpus === 0 || available.gpuVRAM >= charge.gpuVRAM)
+    available.gpuVRAM >= charge.gpuVRAM
   );
 }

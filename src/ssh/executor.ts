@@ -12,6 +12,12 @@ export interface ExecuteOptions {
   env?: Record<string, string>;
   /** Give up (and close the channel) after this many ms. Default: the executor's command timeout. */
   timeoutMs?: number;
+  /**
+   * Set when the command acts on the VM (starts or kills crunch-run,
+   * installs it), as opposed to reading: the dispatcher's fence
+   * (`src/dblock/fence.ts`) is consulted for it, and records it.
+   */
+  action?: { Action: string; [field: string]: unknown };
 }
 
 export interface ExecuteResult {

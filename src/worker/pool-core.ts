@@ -8,7 +8,8 @@ import type { Instance } from '../cloud/types.js';
 import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import { addSecret, type Logger, RateLimitedLog, removeSecret } from '../log.js';
-import { IDLE_BEHAVIORS, type IdleBehavior, type InstanceView, type WorkerState } from '../scheduler/interfaces.js';
+import type { InstanceView } from '../scheduler/interfaces.js';
+import { IDLE_BEHAVIORS, type IdleBehavior, type WorkerState } from './states.js';
 import { Notifier } from '../notifier.js';
 import {
   compilePoolConfig,

@@ -15,14 +15,8 @@
 import type { Container } from '../arvados/types.js';
 import type { Timer } from '../clock/index.js';
 import type { InstanceType } from '../config/types.js';
-import {
-  IDLE_BEHAVIORS,
-  type IdleBehavior,
-  type InstanceView,
-  WORKER_STATES,
-  type WorkerPool,
-  type WorkerState,
-} from '../scheduler/interfaces.js';
+import type { InstanceView, WorkerPool } from '../scheduler/interfaces.js';
+import { IDLE_BEHAVIORS, type IdleBehavior, WORKER_STATES, type WorkerState } from './states.js';
 import { InstanceNotFoundError } from './errors.js';
 import type { PoolDeps } from './pool-config.js';
 import { PoolCore } from './pool-core.js';

@@ -14,6 +14,7 @@ import type { Clock, Timer } from '../clock/index.js';
 import type { Logger } from '../log.js';
 import { SshConnectError, SshConnectionLostError, SshSessionError, HostKeyRefusedError } from '../ssh/errors.js';
 import type { Executor } from '../ssh/executor.js';
+import { isDispatchLockLostError } from '../dblock/fence.js';
 import type { PoolConfig } from './pool-config.js';
 import { crunchRunKillCommand, withSudo } from './runner.js';
 
@@ -73,7 +74,7 @@ export class RemoteRunner {
    */
   async start(command: string, stdin: string): Promise<StartOutcome> {
     try {
-      const r = await this.host.executor.execute(command, { stdin, timeoutMs: this.cfg.commandTimeout });
+      const r = await this.host.executor.execute(command, { stdin, timeoutMs: this.cfg.commandTimeout, action: { Action: 'start', ContainerUUID: this.uuid } });
       if (r.exitCode === 0) {
         this.log.info('crunch-run process started');
         return 'started';
@@ -89,7 +90,8 @@ export class RemoteRunner {
         err instanceof SshConnectError ||
         err instanceof SshSessionError ||
         err instanceof HostKeyRefusedError ||
-        (err instanceof SshConnectionLostError && !err.started);
+        (err instanceof SshConnectionLostError && !err.started) ||
+        isDispatchLockLostError(err);
       this.log.error(certain ? 'error starting crunch-run process' : 'crunch-run start may have failed; the next probe will tell', {
         error: err,
       });
@@ -149,7 +151,7 @@ export class RemoteRunner {
     const cmd = withSudo(crunchRunKillCommand(this.cfg.crunchRunCommand, this.uuid, 15), this.host.remoteUser);
     try {
       this.log.info('sending signal', { Signal: 15 });
-      const r = await this.host.executor.execute(cmd, { timeoutMs: this.cfg.commandTimeout });
+      const r = await this.host.executor.execute(cmd, { timeoutMs: this.cfg.commandTimeout, action: { Action: 'kill', ContainerUUID: this.uuid } });
       if (this.closed) return;
       if (r.exitCode === 0) {
         this.host.onKilled(this.uuid);

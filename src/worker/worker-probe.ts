@@ -189,6 +189,7 @@ async function deployRunner(w: Worker, env: WorkerEnv): Promise<boolean> {
     }
     log.info('installing runner binary on worker');
     const r = await w.executor.execute(runnerInstallCommand(path, w.remoteUser), {
+      action: { Action: 'install', Hash: runner.md5hex },
       stdin: runner.bytes,
       timeoutMs: env.cfg.installTimeout,
     });

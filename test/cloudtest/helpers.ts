@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type CloudtestOptions, runCloudtestCommand } from '../../src/cloudtest/command.js';
 import { silentLogger } from '../../src/log.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
-import '../../src/cloud/drivers.js';
+import '../../src/drivers.js';
 import { driverNames } from '../../src/cloud/registry.js';
 
 export interface ConfigSpec {

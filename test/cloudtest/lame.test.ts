@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { getLameCloud, resetLameClouds } from '../../drivers/lame/index.js';
 import { chooseInstanceType, passesFor } from '../../src/cloudtest/command.js';
 import { systemClock } from '../../src/clock/index.js';
-import '../../src/cloud/drivers.js';
+import '../../src/drivers.js';
 import { newInstanceSet } from '../../src/cloud/registry.js';
 import { loadConfigFile } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,12 +55,34 @@ describe('check-config', function () {
     }
   });
 
-  it('accepts the Arvados defaults file (exit 0, with warnings)', async () => {
+  it('config-check is strict by default: warnings exit non-zero (1, as Arvados), after printing them and the compiled config', async () => {
     const r = await run('check-config', '--config', '../shared/arvados-config.default.yml');
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^warning: Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty$/m);
+    assert.match(r.stderr, /warnings: not accepted in strict mode \(use --strict=false to accept them\)$/m);
     assert.match(r.stdout, /^ {6}StaleLockTimeout: 1m0s$/m);
     assert.match(r.stdout, /^ {6}ReserveExtraRAM: 550MiB$/m);
+  });
+
+  it('--strict=false accepts warnings (exit 0), as --strict false and -strict=false do', async () => {
+    for (const flags of [['--strict=false'], ['--strict', 'false'], ['--strict=0']]) {
+      const r = await run('check-config', ...flags, '--config', '../shared/arvados-config.default.yml');
+      assert.equal(r.code, 0, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^warning: Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty$/m);
+      assert.match(r.stdout, /^ {6}ReserveExtraRAM: 550MiB$/m);
+    }
+    const strict = await run('check-config', '--strict', '--config', '../shared/arvados-config.default.yml');
+    assert.equal(strict.code, 1);
+  });
+
+  it('an unknown key is a warning under --strict=false, and fails the strict check', async () => {
+    const file = join(dir, 'unknown-key.yml');
+    writeFileSync(file, (await readFile(EXAMPLE, 'utf8')).replace(/^( +)CloudVMs:\n/m, '$1CloudVMs:\n$1  TimeoutIdel: 1m\n'));
+    const strict = await run('check-config', '--config', file);
+    assert.equal(strict.code, 1);
+    assert.match(strict.stderr, /^warning: Clusters\.zzzzz\.Containers\.CloudVMs\.TimeoutIdel: unknown key \(did you mean TimeoutIdle\?\)$/m);
+    const relaxed = await run('check-config', '--strict=false', '--config', file);
+    assert.equal(relaxed.code, 0, relaxed.stderr);
   });
 
   it('rejects a bad config: exit 2 and every problem on stderr', async () => {
@@ -85,7 +108,7 @@ describe('check-config', function () {
     const without = await run('check-config', '--config', file);
     assert.equal(without.code, 2);
     assert.match(without.stderr, /several clusters \(aaaaa, bbbbb\)/);
-    for (const args of [['check-config', '--config', file, '--cluster', 'bbbbb'], ['--cluster', 'bbbbb', 'check-config', '--config', file]]) {
+    for (const args of [['check-config', '--strict=false', '--config', file, '--cluster', 'bbbbb'], ['--cluster', 'bbbbb', 'check-config', '--strict=false', '--config', file]]) {
       const r = await run(...args);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(Object.keys((parse(r.stdout) as { Clusters: object }).Clusters), ['bbbbb']);

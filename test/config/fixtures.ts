@@ -1,7 +1,8 @@
 /**
- * A config with three mistakes at once (a bad duration, a misspelled
- * CloudVMs key, an instance type without RAM): the loader must report all
- * of them, and check-config must print them.
+ * A config with three mistakes at once: a bad duration (an error, as for
+ * Arvados), a misspelled CloudVMs key and an instance type without RAM
+ * (warnings, as Arvados starts with them). The loader must report all of
+ * them, and check-config must print them.
  */
 export const BAD_CONFIG = `
 Clusters:

@@ -59,15 +59,10 @@ describe('config InstanceTypes', () => {
       assert.deepEqual([cluster.InstanceTypes.b.Scratch, cluster.InstanceTypes.b.IncludedScratch, cluster.InstanceTypes.b.AddedScratch], [0, 0, 0]);
     });
 
-    it('accepts the total Scratch and derives the missing part, as Arvados does', () => {
-      const { cluster } = loadConfigText(config('', `      a: {VCPUs: 1, RAM: 1GiB, Scratch: 100GB, IncludedScratch: 40GB}\n`));
-      assert.deepEqual([cluster.InstanceTypes.a.IncludedScratch, cluster.InstanceTypes.a.AddedScratch], [40e9, 60e9]);
-    });
-
-    it('rejects a total that does not add up', () => {
-      assert.deepEqual(errorsOf(config('', `      a: {VCPUs: 1, RAM: 1GiB, Scratch: 10GB, IncludedScratch: 4GB, AddedScratch: 4GB}\n`)), [
-        'Clusters.zzzzz.InstanceTypes.a.Scratch: expected Scratch = IncludedScratch + AddedScratch, got 10000000000 != 4000000000 + 4000000000',
-      ]);
+    it('ignores a Scratch key, with a warning, as Arvados ignores it (even one that does not add up)', () => {
+      const { cluster, warnings } = loadConfigText(config('', `      a: {VCPUs: 1, RAM: 1GiB, Scratch: 100GB, IncludedScratch: 40GB}\n`));
+      assert.deepEqual([cluster.InstanceTypes.a.Scratch, cluster.InstanceTypes.a.IncludedScratch, cluster.InstanceTypes.a.AddedScratch], [40e9, 40e9, 0]);
+      assert.ok(warnings.includes('Clusters.zzzzz.InstanceTypes.a.Scratch: ignored, as Arvados ignores it: the scratch space of a type is IncludedScratch + AddedScratch'));
     });
   });
 
@@ -77,33 +72,77 @@ describe('config InstanceTypes', () => {
     assert.deepEqual([it.Name, it.ProviderType, it.Price, it.Preemptible, it.RAM], ['c5.xlarge', 'c5.xlarge', 0, false, 8 * GiB]);
   });
 
-  it('rejects unknown keys, in the type and in its GPU', () => {
-    assert.deepEqual(errorsOf(config('', `      a: {VCPUs: 1, RAM: 1GiB, Ram: 2GiB, GPU: {Count: 1}}\n`)).sort(), [
-      'Clusters.zzzzz.InstanceTypes.a.GPU.Count: unknown key',
+  it('an unknown key in a type or its GPU section is a warning with its path, not fatal', () => {
+    const { cluster, warnings } = loadConfigText(config('', `      a: {VCPUs: 1, RAM: 1GiB, Ram: 2GiB, Name: b, GPU: {Count: 1}}\n`));
+    assert.equal(cluster.InstanceTypes.a.RAM, 2 ** 30);
+    assert.equal(cluster.InstanceTypes.a.Name, 'a');
+    assert.deepEqual(warnings.slice(0, 3), [
       'Clusters.zzzzz.InstanceTypes.a.Ram: unknown key (did you mean RAM?)',
+      'Clusters.zzzzz.InstanceTypes.a.Name: ignored: the name of a type is its key under InstanceTypes',
+      'Clusters.zzzzz.InstanceTypes.a.GPU.Count: unknown key',
     ]);
   });
 
-  it('requires VCPUs and RAM', () => {
-    assert.deepEqual(errorsOf(config('', `      a: {Price: 1}\n`)), [
-      'Clusters.zzzzz.InstanceTypes.a.VCPUs: required: the number of virtual CPUs, a whole number > 0',
-      'Clusters.zzzzz.InstanceTypes.a.RAM: required: the memory size, e.g. "16GiB"',
-    ]);
-  });
-
-  it('accepts the older list form, named by Name', () => {
-    const { cluster } = loadConfigText(config('', `      - {Name: a, VCPUs: 1, RAM: 1GiB}\n      - {Name: b, VCPUs: 2, RAM: 2GiB}\n`));
+  it('keeps a type without VCPUs or RAM, with a warning, as Arvados keeps it: no container fits it', () => {
+    const { cluster, warnings } = loadConfigText(config('', `      a: {Price: 1}\n      b: {VCPUs: 0, RAM: 0}\n`));
     assert.deepEqual(Object.keys(cluster.InstanceTypes), ['a', 'b']);
+    assert.deepEqual([cluster.InstanceTypes.a.VCPUs, cluster.InstanceTypes.a.RAM], [0, 0]);
+    assert.deepEqual(warnings.slice(0, 4), [
+      'Clusters.zzzzz.InstanceTypes.a.VCPUs: absent: no container fits this type (give the number of virtual CPUs)',
+      'Clusters.zzzzz.InstanceTypes.a.RAM: absent: no container fits this type (give the memory size, e.g. "16GiB")',
+      'Clusters.zzzzz.InstanceTypes.b.VCPUs: is 0: no container fits this type (give the number of virtual CPUs)',
+      'Clusters.zzzzz.InstanceTypes.b.RAM: is 0: no container fits this type (give the memory size, e.g. "16GiB")',
+    ]);
+  });
+
+  it('accepts the older list form, named by Name, with a warning (other Arvados services refuse it)', () => {
+    const { cluster, warnings } = loadConfigText(config('', `      - {Name: a, VCPUs: 1, RAM: 1GiB}\n      - {Name: b, VCPUs: 2, RAM: 2GiB}\n`));
+    assert.deepEqual(Object.keys(cluster.InstanceTypes), ['a', 'b']);
+    assert.ok(warnings.includes('Clusters.zzzzz.InstanceTypes: a list of types is an old form that other Arvados services refuse: write a map keyed by type name'));
     assert.deepEqual(errorsOf(config('', `      - {Name: a, VCPUs: 1, RAM: 1GiB}\n      - {Name: a, VCPUs: 2, RAM: 2GiB}\n      - {VCPUs: 2, RAM: 2GiB}\n`)), [
       'Clusters.zzzzz.InstanceTypes.1.Name: duplicate instance type name "a"',
       'Clusters.zzzzz.InstanceTypes.2.Name: required in the list form of InstanceTypes',
     ]);
   });
 
-  it('accepts the older CUDA section, with a warning', () => {
-    const { cluster, warnings } = loadConfigText(config('', `      a:\n        VCPUs: 1\n        RAM: 1GiB\n        CUDA: {DriverVersion: "11.0", HardwareCapability: "9.0", DeviceCount: 2}\n`));
-    assert.deepEqual(cluster.InstanceTypes.a.GPU, { Stack: 'cuda', DriverVersion: '11.0', HardwareTarget: '9.0', DeviceCount: 2, VRAM: 0 });
-    assert.ok(warnings.some((w) => w.startsWith('Clusters.zzzzz.InstanceTypes.a.CUDA: deprecated')));
+  describe('GPU', () => {
+    const CUDA = 'CUDA: {DriverVersion: "11.0", HardwareCapability: "9.0", DeviceCount: 2}';
+    const NO_GPU = { Stack: '', DriverVersion: '', HardwareTarget: '', DeviceCount: 0, VRAM: 0 };
+
+    it('legacy CUDA section compiles as the reference\'s: ignored with a warning, so the type has no GPU', () => {
+      const { cluster, warnings } = loadConfigText(config('', `      a:\n        VCPUs: 1\n        RAM: 1GiB\n        ${CUDA}\n`));
+      assert.deepEqual(cluster.InstanceTypes.a.GPU, NO_GPU);
+      assert.deepEqual(warnings.filter((w) => w.includes('.CUDA:')), [
+        'Clusters.zzzzz.InstanceTypes.a.CUDA: no longer read (Arvados 3.3 dropped the CUDA section), so this type has no GPU unless it has a GPU section: write GPU with Stack: cuda, DriverVersion, HardwareTarget (the old HardwareCapability), DeviceCount and VRAM',
+      ]);
+    });
+
+    it('a type may have both CUDA and GPU sections: GPU is used, CUDA ignored with a warning', () => {
+      const gpu = 'GPU: {Stack: cuda, DriverVersion: "12.0", HardwareTarget: "8.0", DeviceCount: 1, VRAM: 16GiB}';
+      const { cluster, warnings } = loadConfigText(config('', `      a:\n        VCPUs: 1\n        RAM: 1GiB\n        ${CUDA}\n        ${gpu}\n`));
+      assert.deepEqual(cluster.InstanceTypes.a.GPU, { Stack: 'cuda', DriverVersion: '12.0', HardwareTarget: '8.0', DeviceCount: 1, VRAM: 16 * GiB });
+      assert.ok(warnings.some((w) => w.startsWith('Clusters.zzzzz.InstanceTypes.a.CUDA: no longer read')));
+    });
+
+    it('refuses, as Arvados does, a type with GPUs whose DriverVersion is not a number', () => {
+      assert.deepEqual(errorsOf(config('', `      a: {VCPUs: 1, RAM: 1GiB, GPU: {Stack: cuda, DriverVersion: "12.4.1", HardwareTarget: "8.0", DeviceCount: 1, VRAM: 1GiB}}\n`)), [
+        'Clusters.zzzzz.InstanceTypes.a.GPU.DriverVersion: expected a version like "12.4" (a number, as Arvados reads it), got "12.4.1"',
+      ]);
+      // Without GPUs the version is not looked at.
+      loadConfigText(config('', `      a: {VCPUs: 1, RAM: 1GiB, GPU: {DriverVersion: latest}}\n`));
+    });
+
+    it('accepts, with warnings, what Arvados accepts but makes the GPUs unusable: no stack, a bad compute capability, no VRAM', () => {
+      const { cluster, warnings } = loadConfigText(
+        config('', `      a: {VCPUs: 1, RAM: 1GiB, GPU: {DriverVersion: "1e1", DeviceCount: 1, VRAM: 1GiB}}\n      b: {VCPUs: 1, RAM: 1GiB, GPU: {Stack: cuda, DriverVersion: "12", HardwareTarget: sm_90, DeviceCount: 1}}\n`),
+      );
+      assert.equal(cluster.InstanceTypes.a.GPU.DriverVersion, '1e1', 'a number to Go, so Arvados takes it');
+      assert.deepEqual(warnings.filter((w) => w.includes('.GPU.')), [
+        'Clusters.zzzzz.InstanceTypes.a.GPU.Stack: empty, so no container can use the GPUs of this type (expected "cuda" or "rocm")',
+        'Clusters.zzzzz.InstanceTypes.b.GPU.HardwareTarget: expected a CUDA compute capability like "9.0", got "sm_90": containers that ask for a minimum capability will not run on this type',
+        'Clusters.zzzzz.InstanceTypes.b.GPU.VRAM: not given: containers that ask for GPU memory will not run on this type',
+      ]);
+    });
   });
 
   it('drops a SAMPLE entry', () => {

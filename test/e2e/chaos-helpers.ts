@@ -160,14 +160,17 @@ export interface ChaosConfig {
   seed?: number;
 }
 
+/** `text` with every line indented by `n` spaces (a block scalar in a YAML config). */
+export function indent(text: string, n: number): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => ' '.repeat(n) + l)
+    .join('\n');
+}
+
 /** The cluster config both processes read (the lame-cloud process reads the DriverParameters; the daemon, the rest). */
 export function chaosConfigYAML(c: ChaosConfig): string {
-  const indent = (text: string, n: number): string =>
-    text
-      .trimEnd()
-      .split('\n')
-      .map((l) => ' '.repeat(n) + l)
-      .join('\n');
   const types = INSTANCE_TYPES.map(
     (t) => `      ${t.name}:
         ProviderType: lame.${t.name}

@@ -13,7 +13,7 @@ import { TestController } from '../fixtures/controller.js';
 import { waitFor } from '../cloud/conformance.js';
 import { resetLameClouds } from '../../drivers/lame/index.js';
 import { systemClock } from '../../src/clock/index.js';
-import '../../src/cloud/drivers.js';
+import '../../src/drivers.js';
 import { instanceSetIdFor, newInstanceSet } from '../../src/cloud/registry.js';
 import type { Instance, InstanceSet } from '../../src/cloud/types.js';
 import { loadConfigText } from '../../src/config/index.js';

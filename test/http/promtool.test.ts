@@ -41,7 +41,7 @@ describe('promtool check metrics', function () {
       console.log(`      skipped: promtool is neither on the PATH nor at ${UNPACKED} (npm pretest unpacks it when apt-get can download it)`);
       this.skip();
     }
-    stack = await startStack();
+    stack = await startStack({ configSource: { sha256: '0'.repeat(64), sourceTimestampMs: 1_700_000_000_000, loadTimestampMs: 1_700_000_001_000 } });
   });
   after(async () => {
     await stack?.stop();
@@ -51,7 +51,6 @@ describe('promtool check metrics', function () {
     const s = stack!;
     // Every kind of series: a container run (pool and scheduler metrics), API
     // requests (request and limiter metrics), the config source.
-    s.dispatcher.metrics.noteConfigSource({ sha256: '0'.repeat(64), sourceTimestampMs: 1_700_000_000_000, loadTimestampMs: 1_700_000_001_000 });
     const uuid = s.controller.addContainer({ command: ['true'], priority: 1 }).uuid;
     await until('the container to complete', () => s.controller.get(uuid)?.state === 'Complete', 20_000);
     await call(s, 'GET', '/arvados/v1/dispatch/instances', { token: s.token });

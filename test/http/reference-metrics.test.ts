@@ -1,7 +1,8 @@
 /**
  * The metrics the reference registers besides the dispatcher's own state:
  * pool timings (probe age median, shutdown to disappearance, run-probe
- * duration), the service's version and config timestamps, with the
+ * duration), the service's version and config timestamps (on the
+ * management server's own registry: they outlive any one dispatcher), with the
  * reference's names, types, labels and help texts; and the values they take.
  */
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { loadConfigText } from '../../src/config/index.js';
 import { DispatcherMetrics } from '../../src/http/metrics.js';
-import { configSourceOf } from '../../src/http/service-metrics.js';
+import { configSourceOf, registerConfigSource, registerVersion } from '../../src/http/service-metrics.js';
+import { Registry } from 'prom-client';
 import type { PoolEvent } from '../../src/worker/pool.js';
 import { Harness } from '../worker/helpers.js';
 import { parseProm, promValue } from './helpers.js';
@@ -37,8 +39,10 @@ describe('metrics the reference registers', function () {
     const m = newMetrics();
     m.observePool({ type: 'shutdownToGone', instanceId: 'i', sinceShutdownMs: 1 });
     m.observePool({ type: 'probeRun', instanceId: 'i', outcome: 'success', durationMs: 1 });
-    m.noteConfigSource({ sha256: 'ab', sourceTimestampMs: 1, loadTimestampMs: 2 });
-    const text = await m.text();
+    const service = new Registry();
+    registerVersion(service);
+    registerConfigSource(service, { sha256: 'ab', sourceTimestampMs: 1, loadTimestampMs: 2 });
+    const text = (await m.text()) + (await service.metrics());
     const want: Array<[string, string, string]> = [
       [`${P}probe_age_seconds_median`, 'gauge', "Median number of seconds since an instance's most recent successful probe."],
       [`${P}instances_time_from_shutdown_request_to_disappearance_seconds`, 'summary', 'Number of seconds between the first shutdown attempt and the disappearance of the worker.'],
@@ -61,7 +65,9 @@ describe('metrics the reference registers', function () {
   });
 
   it('arvados_version_running{version} is 1 for the package version', async () => {
-    const samples = parseProm(await newMetrics().text());
+    const service = new Registry();
+    registerVersion(service);
+    const samples = parseProm(await service.metrics());
     assert.equal(promValue(samples, 'arvados_version_running', { version: '0.1.0' }), 1);
   });
 
@@ -73,10 +79,10 @@ describe('metrics the reference registers', function () {
       utimesSync(path, 1_700_000_000, 1_700_000_000);
       const source = configSourceOf(path, 1_800_000_000_500);
       assert.ok(source);
-      const m = newMetrics();
-      m.noteConfigSource(source);
+      const service = new Registry();
+      registerConfigSource(service, source);
       const sha256 = createHash('sha256').update('Clusters: {zzzzz: {}}\n').digest('hex');
-      const samples = parseProm(await m.text());
+      const samples = parseProm(await service.metrics());
       assert.equal(promValue(samples, 'arvados_config_source_timestamp_seconds', { sha256 }), 1_700_000_000);
       assert.equal(promValue(samples, 'arvados_config_load_timestamp_seconds', { sha256 }), 1_800_000_000.5);
       assert.equal(configSourceOf(join(dir, 'missing.yml'), 0), undefined);

@@ -131,7 +131,7 @@ describe('/metrics.json shape', () => {
     s.observe(2);
     new Gauge({ name: 'd_nan', help: 'Not a number.', registers: [registry] }).set(NaN);
     assert.equal(
-      await metricsJSON(registry),
+      await metricsJSON([registry]),
       `[${[
         { name: 'a_counter', help: 'A counter.', type: 'COUNTER', metric: [{ counter: { value: 3 } }] },
         { name: 'b_gauge', help: 'A gauge.', type: 'GAUGE', metric: [{ label: [{ name: 'a', value: '2' }, { name: 'z', value: '1' }], gauge: { value: 0.5 } }] },

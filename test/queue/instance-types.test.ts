@@ -169,10 +169,16 @@ describe('instance type choice', () => {
       assert.equal(instanceResourcesNeeded(c, want({ device_count: 2 })).gpus, 2);
     });
 
-    it('needs vram per device, unless the type does not say how much it has', () => {
-      const c = cluster({ small: gpu('cuda', '12.0', '8.0', 1, '8GiB'), big: gpu('cuda', '12.0', '8.0', 1, '24GiB'), unknown: gpu('cuda', '12.0', '8.0', 1) }, PLAIN);
-      assert.deepEqual(names(c, want({ vram: 16 * GiB })).sort(), ['big', 'unknown']);
+    it('needs vram per device', () => {
+      const c = cluster({ small: gpu('cuda', '12.0', '8.0', 1, '8GiB'), big: gpu('cuda', '12.0', '8.0', 1, '24GiB'), exact: gpu('cuda', '12.0', '8.0', 1, '16GiB') }, PLAIN);
+      assert.deepEqual(names(c, want({ vram: 16 * GiB })).sort(), ['big', 'exact']);
       assert.equal(instanceResourcesNeeded(c, want({ vram: 16 * GiB })).gpuVRAM, 16 * GiB);
+    });
+
+    it('a type without VRAM is not eligible for a container that asks for VRAM (as the reference since 3.3), but is for one that does not', () => {
+      const c = cluster({ unknown: gpu('cuda', '12.0', '8.0', 1) }, PLAIN);
+      assert.throws(() => chooseInstanceTypes(c, want({ vram: 1 })), ConstraintsNotSatisfiableError);
+      assert.deepEqual(names(c, want({ vram: 0 })), ['unknown']);
     });
 
     it('CUDA: one hardware target is a minimum, several are a list to match exactly', () => {

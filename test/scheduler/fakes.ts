@@ -17,7 +17,7 @@ import type {
   WorkerPool,
   WorkerState,
 } from '../../src/scheduler/interfaces.js';
-import { WORKER_STATES } from '../../src/scheduler/interfaces.js';
+import { WORKER_STATES } from '../../src/worker/states.js';
 
 export const GiB = 2 ** 30;
 

@@ -5,7 +5,7 @@
  * own retries.
  */
 import assert from 'node:assert/strict';
-import { KEY_NAME_PREFIX } from '../../../drivers/ec2/index.js';
+import { KEY_NAME_PREFIX, keyFingerprints, parsePublicKey } from '../../../drivers/ec2/index.js';
 import type { FakeEC2 } from '../../fixtures/ec2/server.js';
 import { createArgs, DISPATCH_KEY, fakeParams, M5, makeDriver, SCRATCH, SPOT, startFake } from './helpers.js';
 
@@ -43,9 +43,19 @@ describe('ec2 driver: RunInstances request', function () {
     assert.equal(rec.iamInstanceProfile, undefined);
     assert.equal(inst.remoteUser, 'crunch');
     assert.equal(inst.address, rec.privateIp);
+    driver.stop();
+  });
+
+  it('tags volumes as the reference does: one TagSpecification, for the instance, none for its volumes', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId, SCRATCH.Name);
+    await driver.create(SCRATCH, IMAGE, tags, init, DISPATCH_KEY.public);
     const run = fake.calls().find((c) => c.action === 'RunInstances')!;
-    const volumeSpec = Object.entries(run.params).find(([k, v]) => /^TagSpecification\.\d+\.ResourceType$/.test(k) && v === 'volume');
-    assert.ok(volumeSpec, 'tags are applied to the volumes too');
+    const specs = Object.entries(run.params).filter(([k]) => /^TagSpecification\.\d+\.ResourceType$/.test(k));
+    assert.deepEqual(specs, [['TagSpecification.1.ResourceType', 'instance']]);
+    const [rec] = fake.instances();
+    assert.deepEqual(rec.tags, tags);
+    assert.deepEqual(rec.blockDevices[0].tags, {}, 'the scratch volume gets no tags');
     driver.stop();
   });
 
@@ -72,7 +82,6 @@ describe('ec2 driver: RunInstances request', function () {
     assert.equal(vol.volumeSize, 51, '50 GiB + 1 byte rounds up to 51 GiB');
     assert.equal(vol.volumeType, 'gp3');
     assert.equal(vol.deleteOnTermination, true);
-    assert.deepEqual(vol.tags, tags);
     driver.stop();
   });
 
@@ -111,7 +120,8 @@ describe('ec2 driver: key pair', function () {
     assert.equal(count('DescribeKeyPairs'), 1);
     const pairs = fake.keyPairs();
     assert.equal(pairs.length, 1);
-    assert.ok(pairs[0].name.startsWith(KEY_NAME_PREFIX), pairs[0].name);
+    // Named as the reference names it, so each finds the other's even by name.
+    assert.equal(pairs[0].name, KEY_NAME_PREFIX + keyFingerprints(parsePublicKey(DISPATCH_KEY.public))[0]);
     for (const rec of fake.instances()) assert.equal(rec.keyName, pairs[0].name);
     // The describe searched by fingerprint, including the form the cloud uses.
     const describe = fake.calls().find((c) => c.action === 'DescribeKeyPairs')!;

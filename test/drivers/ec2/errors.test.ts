@@ -126,6 +126,19 @@ describe('ec2 driver: subnet failover', function () {
     driver.stop();
   });
 
+  it('returns a later subnet\'s quota-group capacity error (VcpuLimitExceeded) over an earlier type capacity error, as the reference', async () => {
+    const { driver, ctx } = makeDriver(fake, { params: fakeParams(fake, { SubnetID: ['subnet-a', 'subnet-b'] }) });
+    fake.failNext('RunInstances', 'InsufficientInstanceCapacity', 'none here');
+    fake.failNext('RunInstances', 'VcpuLimitExceeded', 'You have requested more vCPU capacity than your current vCPU limit');
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    const err = await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public).catch((e: unknown) => e);
+    const cap = asCapacityError(err);
+    assert.ok(cap?.isQuotaGroupSpecific, String(err));
+    assert.equal(cap.instanceType, undefined);
+    assert.deepEqual(subnetsTried(), ['subnet-a', 'subnet-b']);
+    driver.stop();
+  });
+
   it('does not fail over on an account-wide error', async () => {
     const { driver, ctx } = makeDriver(fake, { params: fakeParams(fake, { SubnetID: ['subnet-a', 'subnet-b'] }) });
     fake.failNext('RunInstances', 'InstanceLimitExceeded');

@@ -3,6 +3,7 @@
  * types, a cluster and a driver pointed at the fake with the real SDK.
  */
 import { randomBytes } from 'node:crypto';
+import type { Registry } from 'prom-client';
 import type { DriverContext, InstanceTags } from '../../../src/cloud/types.js';
 import { type Clock, systemClock } from '../../../src/clock/index.js';
 import type { Cluster, InstanceType } from '../../../src/config/types.js';
@@ -53,7 +54,7 @@ export interface DriverHarness {
 
 export function makeDriver(
   fake: FakeEC2,
-  opts: { params?: Record<string, unknown>; options?: Ec2DriverOptions; clock?: Clock; cluster?: Cluster; logger?: Logger } = {},
+  opts: { params?: Record<string, unknown>; options?: Ec2DriverOptions; clock?: Clock; cluster?: Cluster; logger?: Logger; registry?: Registry } = {},
 ): DriverHarness {
   const logs = new LineCollector();
   const ctx: DriverContext = {
@@ -61,6 +62,7 @@ export function makeDriver(
     cluster: opts.cluster ?? ec2Cluster(),
     logger: opts.logger ?? createLogger({ stream: logs, level: 'debug' }),
     clock: opts.clock ?? systemClock,
+    ...(opts.registry ? { registry: opts.registry } : {}),
   };
   const { params } = parseEc2Params(opts.params ?? fakeParams(fake));
   // Short retry waits keep the tests fast; the count is the production one.

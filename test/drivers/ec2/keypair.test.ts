@@ -19,6 +19,14 @@ describe('ec2 key pair fingerprints', () => {
     assert.equal(fps[1], colonHex(createHash('sha1').update(der).digest()));
   });
 
+  it('ED25519: the reference\'s SHA256:<base64> forms first (padded, then not), as it names the imported pair', () => {
+    const pair = utils.generateKeyPairSync('ed25519');
+    const key = parsePublicKey(pair.public);
+    const sha = createHash('sha256').update(key.blob).digest('base64');
+    assert.match(sha, /=$/);
+    assert.deepEqual(keyFingerprints(key).slice(0, 2), [`SHA256:${sha}`, `SHA256:${sha.replace(/=+$/, '')}`]);
+  });
+
   it('ED25519: includes the SHA-256 base64 form AWS uses and the OpenSSH MD5 of the blob', () => {
     const pair = utils.generateKeyPairSync('ed25519');
     const key = parsePublicKey(`${pair.public} comment here`);

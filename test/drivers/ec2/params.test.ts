@@ -1,7 +1,7 @@
 /** DriverParameters: defaults, accepted shapes, errors naming the parameter, the unknown-name warning. */
 import assert from 'node:assert/strict';
 import { DEFAULT_QUOTA_GROUPS, ec2Driver, Ec2InstanceSet, Ec2ParamsError, parseEc2Params } from '../../../drivers/ec2/index.js';
-import '../../../src/cloud/drivers.js';
+import '../../../src/drivers.js';
 import { driverNames, newInstanceSet } from '../../../src/cloud/registry.js';
 import { systemClock } from '../../../src/clock/index.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
@@ -51,16 +51,23 @@ describe('ec2 driver parameters', () => {
     ['Endpoint', 'not a url', /DriverParameters\.Endpoint: expected a URL/],
     ['Endpoint', 'ftp://x', /DriverParameters\.Endpoint: expected an http\(s\) URL/],
     ['InstanceTypeQuotaGroups', ['m'], /DriverParameters\.InstanceTypeQuotaGroups/],
-    ['EBSVolumeType', '', /DriverParameters\.EBSVolumeType: must not be empty/],
-    ['Region', '', /DriverParameters\.Region/],
+    ['EBSVolumeType', 7, /DriverParameters\.EBSVolumeType: expected a string/],
+    ['Region', 7, /DriverParameters\.Region: expected a string/],
   ] as const) {
     it(`rejects ${name}: ${JSON.stringify(value)} naming the parameter`, () => {
       assert.throws(() => parseEc2Params({ ...MIN, [name]: value }), (err: unknown) => err instanceof Ec2ParamsError && pattern.test(err.message));
     });
   }
 
-  it('requires Region, and both credentials or neither', () => {
-    assert.throws(() => parseEc2Params({}), /DriverParameters\.Region: required/);
+  it('takes an empty EBSVolumeType as gp2, as the reference', () => {
+    assert.equal(parseEc2Params({ ...MIN, EBSVolumeType: '' }).params.EBSVolumeType, 'gp2');
+  });
+
+  it('leaves an empty Region for the SDK default chain to fill in', () => {
+    assert.equal(parseEc2Params({}).params.Region, '');
+  });
+
+  it('requires both credentials or neither', () => {
     assert.throws(() => parseEc2Params({ ...MIN, AccessKeyID: 'AKID' }), /DriverParameters\.SecretAccessKey: required when AccessKeyID is set/);
     assert.throws(() => parseEc2Params({ ...MIN, SecretAccessKey: 'shh-secret' }), /DriverParameters\.AccessKeyID/);
   });

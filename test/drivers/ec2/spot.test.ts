@@ -1,9 +1,12 @@
-/** Spot prices: fetched on the injected clock for the preemptible types, exposed per instance type and zone. */
+/**
+ * Spot prices: fetched as the reference fetches them, only while spot
+ * instances run (a listing that shows them, once per SpotPriceUpdateInterval),
+ * and exposed per instance type and zone.
+ */
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../src/clock/index.js';
-import { normalizePriceHistory } from '../../../drivers/ec2/index.js';
+import { normalizePriceHistory, SPOT_RETRY_AFTER_FAILURE_MS } from '../../../drivers/ec2/index.js';
 import type { FakeEC2 } from '../../fixtures/ec2/server.js';
-import { waitFor } from '../../cloud/conformance.js';
 import { C5, createArgs, DISPATCH_KEY, ec2Cluster, fakeParams, M5, makeDriver, SPOT, startFake } from './helpers.js';
 
 const HOUR = 3600_000;
@@ -19,7 +22,7 @@ describe('ec2 driver: spot prices', function () {
 
   const spotCalls = () => fake.calls().filter((c) => c.action === 'DescribeSpotPriceHistory');
 
-  it('fetches history for the preemptible types every SpotPriceUpdateInterval, and gives it per instance, oldest first', async () => {
+  it('fetches prices while spot instances run: at the listing that shows them, again once SpotPriceUpdateInterval has passed', async () => {
     const clock = new ManualClock();
     const t0 = clock.now();
     fake.setSpotPrices([
@@ -28,62 +31,96 @@ describe('ec2 driver: spot prices', function () {
       { instanceType: 'm5.large', availabilityZone: 'us-east-1b', price: '0.090', timestamp: new Date(t0 - HOUR) },
     ]);
     const { driver, ctx } = makeDriver(fake, { clock, params: fakeParams(fake, { SpotPriceUpdateInterval: '1h' }) });
-    // The constructor starts the first fetch; it completes on its own.
-    await waitFor('the first spot price fetch', () => driver.spot.history('m5.large', 'us-east-1a').length === 2);
-    assert.equal(spotCalls().length, 1);
-    const call = spotCalls()[0].params;
-    assert.equal(call['Filter.1.Name'], 'instance-type');
-    assert.equal(call['Filter.1.Value.1'], 'm5.large');
-    assert.equal(call['Filter.2.Value.1'], 'Linux/UNIX');
-    assert.equal(new Date(call.StartTime).getTime(), t0 - 3 * HOUR, 'asks for three intervals of history');
+    const list = () => driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
+    await list();
+    assert.equal(spotCalls().length, 0, 'no spot instance yet: no call');
 
     const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
     const inst = await driver.create(SPOT, 'ami-1', tags, init, DISPATCH_KEY.public);
+    const od = await driver.create(M5, 'ami-1', createArgs(ctx.instanceSetId).tags, init, DISPATCH_KEY.public);
+    await list();
+    assert.equal(spotCalls().length, 1);
+    const call = spotCalls()[0].params;
+    assert.equal(call['Filter.1.Name'], 'instance-type');
+    assert.deepEqual(Object.keys(call).filter((k) => k.startsWith('Filter.1.Value.')), ['Filter.1.Value.1'], 'only the running spot types');
+    assert.equal(call['Filter.1.Value.1'], 'm5.large');
+    assert.equal(call['Filter.2.Value.1'], 'Linux/UNIX');
+    assert.equal(new Date(call.StartTime).getTime(), t0 - 3 * HOUR, 'asks for three intervals of history');
     assert.deepEqual(inst.priceHistory!(SPOT), [
       { startTime: t0 - 2 * HOUR, price: 0.031 },
       { startTime: t0 - HOUR, price: 0.034 },
     ]);
-    const [listed] = await driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
-    assert.equal(listed.priceHistory!(SPOT).length, 2);
-
     // An on-demand instance has no price history: its price is the configured one.
-    const od = await driver.create(M5, 'ami-1', createArgs(ctx.instanceSetId).tags, init, DISPATCH_KEY.public);
     assert.deepEqual(od.priceHistory!(M5), []);
 
+    await clock.advance(HOUR / 2);
+    await list();
+    assert.equal(spotCalls().length, 1, 'fresh enough: no call');
+
     fake.setSpotPrices([{ instanceType: 'm5.large', availabilityZone: 'us-east-1a', price: '0.040', timestamp: new Date(t0 + 30 * 60_000) }]);
-    await clock.advance(HOUR);
-    await waitFor('the second fetch', () => inst.priceHistory!(SPOT).length === 3);
+    await clock.advance(HOUR / 2 + 1000);
+    const [listed] = (await list()).filter((i) => i.id === inst.id);
     assert.equal(spotCalls().length, 2);
     assert.deepEqual(
-      inst.priceHistory!(SPOT).map((p) => p.price),
+      listed.priceHistory!(SPOT).map((p) => p.price),
       [0.031, 0.034, 0.04],
     );
+
+    // No spot instance left: no more calls, however long.
+    await inst.destroy();
+    await clock.advance(5 * HOUR);
+    await list();
+    assert.equal(spotCalls().length, 2);
     driver.stop();
-    await clock.advance(HOUR);
-    assert.equal(spotCalls().length, 2, 'stop() stops the refresh timer');
+  });
+
+  it('fetches no spot prices without preemptible (spot) instances running, or with SpotPriceUpdateInterval 0', async () => {
+    const clock = new ManualClock();
+    // Preemptible types configured, but nothing of them running.
+    const a = makeDriver(fake, { clock });
+    // No preemptible types: on-demand instances only.
+    const b = makeDriver(fake, { clock, cluster: ec2Cluster([M5, C5]) });
+    await b.driver.create(M5, 'ami-1', createArgs(b.ctx.instanceSetId).tags, 'true', DISPATCH_KEY.public);
+    // Spot instances running, but price tracking turned off.
+    const c = makeDriver(fake, { clock, params: fakeParams(fake, { SpotPriceUpdateInterval: '0' }) });
+    await c.driver.create(SPOT, 'ami-1', createArgs(c.ctx.instanceSetId, SPOT.Name).tags, 'true', DISPATCH_KEY.public);
+    for (let i = 0; i < 3; i++) {
+      for (const h of [a, b, c]) await h.driver.instances({ ArvadosInstanceSetID: h.ctx.instanceSetId });
+      await clock.advance(24 * HOUR);
+    }
+    assert.equal(spotCalls().length, 0);
+    for (const h of [a, b, c]) h.driver.stop();
+  });
+
+  it('after a failed fetch, a later listing retries, but not every listing', async () => {
+    const clock = new ManualClock();
+    fake.setSpotPrices([{ instanceType: 'm5.large', availabilityZone: 'us-east-1a', price: '0.03', timestamp: new Date(clock.now() - HOUR) }]);
+    const { driver, ctx, logs } = makeDriver(fake, { clock });
+    const inst = await driver.create(SPOT, 'ami-1', createArgs(ctx.instanceSetId, SPOT.Name).tags, 'true', DISPATCH_KEY.public);
+    fake.failNext('DescribeSpotPriceHistory', 'UnauthorizedOperation', 'You are not authorized to perform this operation.');
+    const list = () => driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
+    await list();
+    await list();
+    assert.equal(spotCalls().length, 1);
+    assert.equal(logs.records().filter((r) => r.msg === 'error retrieving spot instance prices').length, 1);
+    await clock.advance(SPOT_RETRY_AFTER_FAILURE_MS);
+    await list();
+    assert.equal(spotCalls().length, 2);
+    assert.equal(inst.priceHistory!(SPOT).length, 1);
+    driver.stop();
   });
 
   it('adds the scratch volume cost (EBSPrice per GiB-month) to each point', async () => {
     const clock = new ManualClock();
     fake.setSpotPrices([{ instanceType: 'm5.large', availabilityZone: 'us-east-1a', price: '0.03', timestamp: new Date(clock.now() - HOUR) }]);
     const { driver, ctx } = makeDriver(fake, { clock, params: fakeParams(fake, { EBSPrice: 0.72 }) });
-    await driver.spot.refresh();
     const withScratch = { ...SPOT, AddedScratch: 100 * 2 ** 30 };
     const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
     const inst = await driver.create(withScratch, 'ami-1', tags, init, DISPATCH_KEY.public);
+    await driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
     const [p] = inst.priceHistory!(withScratch);
     assert.ok(Math.abs(p.price - (0.03 + (0.72 * 100) / 30 / 24)) < 1e-12, String(p.price));
     driver.stop();
-  });
-
-  it('makes no spot price calls without preemptible types, or with SpotPriceUpdateInterval 0', async () => {
-    const clock = new ManualClock();
-    const a = makeDriver(fake, { clock, cluster: ec2Cluster([M5, C5]) });
-    const b = makeDriver(fake, { clock, params: fakeParams(fake, { SpotPriceUpdateInterval: '0' }) });
-    await clock.advance(48 * HOUR);
-    assert.equal(spotCalls().length, 0);
-    a.driver.stop();
-    b.driver.stop();
   });
 
   it('normalizes history: oldest first, one point per change', () => {

@@ -1,12 +1,14 @@
 /**
  * The gce driver's list, tags and destroy against the local Compute
- * endpoint: paging, the label/metadata mapping round trip, statuses that
- * are left out, the metadata fingerprint, retries of idempotent calls.
+ * endpoint: paging, the label/metadata mapping round trip, instances kept
+ * in every status, the metadata fingerprint, retries of idempotent calls,
+ * a delete that takes time.
  */
 import assert from 'node:assert/strict';
 import type { FakeGCE } from '../../fixtures/gce/server.js';
 import type { GceInstanceSet } from '../../../drivers/gce/index.js';
 import { labelKey, labelValue } from '../../../drivers/gce/mapping.js';
+import { waitFor } from '../../cloud/conformance.js';
 import { createArgs, DISPATCH_KEY, IMAGE, makeDriver, N2, startFake } from './helpers.js';
 
 describe('gce driver: list, tags, destroy', function () {
@@ -59,12 +61,39 @@ describe('gce driver: list, tags, destroy', function () {
     assert.deepEqual((await driver.instances({ ArvadosInstanceSetID: 'cluster.z9.setid' })).map((i) => i.id), [other.id]);
   });
 
-  it('leaves out STOPPING, SUSPENDED and TERMINATED instances', async () => {
-    const [a, b, c, d] = await Promise.all([create(), create(), create(), create()]);
-    fake.setStatus(b.id, 'STOPPING');
-    fake.setStatus(c.id, 'SUSPENDED');
-    fake.setStatus(d.id, 'TERMINATED');
-    assert.deepEqual((await driver.instances({ ArvadosInstanceSetID: setId })).map((i) => i.id), [a.id]);
+  it('keeps instances of ours in every status in the list (TERMINATED, STOPPED, SUSPENDING, SUSPENDED, STOPPING...)', async () => {
+    const statuses = ['TERMINATED', 'STOPPED', 'SUSPENDING', 'SUSPENDED', 'STOPPING', 'PENDING_STOP', 'DEPROVISIONING', 'REPAIRING'] as const;
+    const made = await Promise.all(statuses.map(() => create()));
+    statuses.forEach((status, i) => fake.setStatus(made[i].id, status));
+    const listed = await driver.instances({ ArvadosInstanceSetID: setId });
+    assert.deepEqual(listed.map((i) => i.id).sort(), made.map((i) => i.id).sort());
+  });
+
+  it('counts a VM being deleted until it is gone', async () => {
+    await fake.stop();
+    fake = await startFake({ pageSize: 2, deleteDelayMs: 600 });
+    driver.stop();
+    ({ driver } = await makeDriver(fake));
+    const inst = await driver.create(N2, IMAGE, createArgs(setId).tags, createArgs(setId).init, DISPATCH_KEY.public);
+    await inst.destroy();
+    const during = await driver.instances({ ArvadosInstanceSetID: setId });
+    assert.deepEqual(during.map((i) => i.id), [inst.id], 'listed while GCE deletes it: it still holds its quota');
+    assert.equal(fake.instances()[0].status, 'STOPPING');
+    await waitFor('the delete to finish', () => fake.instances()[0].deleted === true);
+    assert.deepEqual(await driver.instances({ ArvadosInstanceSetID: setId }), []);
+  });
+
+  it('a second destroy while the first delete runs is not an error (GCE says resourceNotReady)', async () => {
+    await fake.stop();
+    fake = await startFake({ deleteDelayMs: 600 });
+    driver.stop();
+    ({ driver } = await makeDriver(fake));
+    const inst = await driver.create(N2, IMAGE, createArgs(setId).tags, createArgs(setId).init, DISPATCH_KEY.public);
+    await inst.destroy();
+    const [listed] = await driver.instances({ ArvadosInstanceSetID: setId });
+    await listed.destroy();
+    assert.equal(fake.calls().filter((c) => c.kind === 'delete').length, 2);
+    await waitFor('the delete to finish', () => fake.instances()[0].deleted === true);
   });
 
   it('retries a list that fails with 503', async () => {

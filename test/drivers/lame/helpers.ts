@@ -44,6 +44,7 @@ export function makeCluster(opts: { controllerURL?: string; crunchRunCommand?: s
     TLS: { Insecure: false, Certificate: '', Key: '' },
     API: { MaxConcurrentRequests: 64, MaxQueuedRequests: 128, MaxGatewayTunnels: 1000 },
     SystemLogs: { LogLevel: 'info', Format: 'json' },
+    PostgreSQL: { Connection: {}, ConnectionPool: 32 },
     Containers: {
       DispatchPrivateKey: '',
       StaleLockTimeout: 60_000,

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../../src/clock/index.js';
-import '../../../src/cloud/drivers.js';
+import '../../../src/drivers.js';
 import { instanceSetIdFor, newInstanceSet } from '../../../src/cloud/registry.js';
 import type { InstanceSet } from '../../../src/cloud/types.js';
 import { loadConfigText } from '../../../src/config/index.js';

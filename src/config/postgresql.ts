@@ -1,0 +1,53 @@
+/**
+ * `Clusters.<id>.PostgreSQL`: where the cluster's database is. The daemon
+ * uses it for one thing, the dispatch lock (`src/dblock/`), which every
+ * Arvados dispatcher takes before dispatching.
+ *
+ * `Connection` is a map of libpq keywords (host, port, user, password,
+ * dbname, sslmode, ...), shared with every Arvados service, so the reading
+ * is lenient: keys are lower-cased and empty values dropped (as the
+ * reference does when it builds its connection string), and keys this
+ * daemon does not use are kept and ignored here. Only values it would
+ * misread are errors: an sslmode it cannot honour, a port that is not a
+ * port.
+ */
+import { int, isMap, readSection, readString, type Path, type ReadContext } from './fields.js';
+import type { PostgreSQLConfig } from './types.js';
+
+/**
+ * The sslmode values the reference's PostgreSQL driver accepts (an empty
+ * one means `require` there). `prefer` and `allow`, libpq's fallbacks to
+ * plain text, are refused there too.
+ */
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+
+const POSTGRESQL_FIELDS = { ConnectionPool: int(32) };
+
+/** Compiles `PostgreSQL` (absent: no database configured, so no lock). */
+export function compilePostgreSQL(ctx: ReadContext, raw: unknown, path: Path): PostgreSQLConfig {
+  const section = isMap(raw) ? raw : {};
+  if (raw !== undefined && raw !== null && !isMap(raw)) ctx.problems.error(path, 'expected a map of keys to values');
+  const { ConnectionPool } = readSection(ctx, section, path, POSTGRESQL_FIELDS, { strict: false });
+  const connPath = [...path, 'Connection'];
+  const connRaw = section.Connection;
+  const Connection: Record<string, string> = {};
+  if (isMap(connRaw)) {
+    for (const [key, value] of Object.entries(connRaw)) {
+      if (value === undefined || value === null) continue;
+      const text = readString(ctx, value, [...connPath, key]);
+      if (text === undefined || text === '') continue;
+      Connection[key.toLowerCase()] = text;
+    }
+  } else if (connRaw !== undefined && connRaw !== null) {
+    ctx.problems.error(connPath, 'expected a map of libpq keywords (host, port, user, password, dbname, ...) to values');
+  }
+  const sslmode = Connection.sslmode;
+  if (sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(sslmode)) {
+    ctx.problems.error([...connPath, 'sslmode'], `expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(sslmode)}`);
+  }
+  const port = Connection.port;
+  if (port !== undefined && !/^\d{1,5}$/.test(port)) {
+    ctx.problems.error([...connPath, 'port'], `expected a port number, got ${JSON.stringify(port)}`);
+  }
+  return { Connection, ConnectionPool };
+}

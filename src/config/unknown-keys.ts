@@ -1,0 +1,141 @@
+/**
+ * Warnings for config keys that neither Arvados nor this daemon knows, as
+ * Arvados's own loader gives them: every key of the file is compared with
+ * the keys of Arvados's config.default.yml (`known-keys.ts`), at any depth,
+ * and each unknown one is named by its full YAML path. They are warnings,
+ * never errors: the file is shared by every Arvados service, and a key
+ * added for another one (or for a newer release) must not keep this daemon
+ * down. `check-config` fails on them unless told `--strict=false`.
+ */
+import { closestKey, isMap, type Path, type Problems } from './fields.js';
+import { KNOWN_KEYS_OUTLINE } from './known-keys.js';
+
+/**
+ * A known key: a map of the keys it may hold (`SAMPLE` meaning any key), a
+ * value (null), or ANY: a map whose keys someone else checks.
+ */
+type KeyNode = Map<string, KeyNode> | null | typeof ANY;
+
+const ANY = Symbol('any keys');
+
+/** Stands for any key in a map of free-form keys (InstanceTypes, InternalURLs, ...). */
+const SAMPLE = 'SAMPLE';
+
+/**
+ * Keys whose contents are checked elsewhere: each cloud driver reads and
+ * warns about its own DriverParameters (and this daemon has drivers
+ * Arvados's defaults know nothing of).
+ */
+const CHECKED_ELSEWHERE: readonly Path[] = [['Clusters', SAMPLE, 'Containers', 'CloudVMs', 'DriverParameters']];
+
+/**
+ * Keys Arvados once read and now ignores, with what to write instead; the
+ * path's `SAMPLE` stands for any key. They get this message instead of
+ * "unknown key".
+ */
+const NO_LONGER_READ: ReadonlyArray<{ path: Path; message: string }> = [
+  {
+    path: ['Clusters', SAMPLE, 'InstanceTypes', SAMPLE, 'CUDA'],
+    message:
+      'no longer read (Arvados 3.3 dropped the CUDA section), so this type has no GPU unless it has a GPU section: write GPU with Stack: cuda, DriverVersion, HardwareTarget (the old HardwareCapability), DeviceCount and VRAM',
+  },
+  { path: ['Clusters', SAMPLE, 'InstanceTypes', SAMPLE, 'Scratch'], message: 'ignored, as Arvados ignores it: the scratch space of a type is IncludedScratch + AddedScratch' },
+  { path: ['Clusters', SAMPLE, 'InstanceTypes', SAMPLE, 'Name'], message: 'ignored: the name of a type is its key under InstanceTypes' },
+];
+
+let known: Map<string, KeyNode> | undefined;
+
+/** The outline of known keys as a tree (read once). */
+function knownKeys(): Map<string, KeyNode> {
+  if (!known) {
+    known = parseOutline(KNOWN_KEYS_OUTLINE);
+    for (const path of CHECKED_ELSEWHERE) {
+      const parent = nodeAt(known, path.slice(0, -1));
+      if (parent instanceof Map) parent.set(path[path.length - 1], ANY);
+    }
+  }
+  return known;
+}
+
+/** Reads the indented outline written by scripts/gen-known-keys.ts. */
+export function parseOutline(text: string): Map<string, KeyNode> {
+  const root = new Map<string, KeyNode>();
+  // stack[d] is the map that keys at depth d go into.
+  const stack: Array<Map<string, KeyNode>> = [root];
+  let last: { parent: Map<string, KeyNode>; key: string } | undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const depth = line.length - line.trimStart().length;
+    let key = line.trim();
+    const empty = key.endsWith(' {}');
+    if (empty) key = key.slice(0, -3);
+    if (depth > stack.length || (depth === stack.length && !last)) throw new Error(`known-keys outline: "${key}" is indented too far`);
+    if (depth === stack.length && last) {
+      // The previous key turns out to be a map: its keys follow.
+      const map = new Map<string, KeyNode>();
+      last.parent.set(last.key, map);
+      stack.push(map);
+    }
+    stack.length = depth + 1;
+    const parent = stack[depth];
+    parent.set(key, empty ? new Map() : null);
+    last = { parent, key };
+  }
+  return root;
+}
+
+function nodeAt(root: Map<string, KeyNode>, path: Path): KeyNode | undefined {
+  let node: KeyNode | undefined = root;
+  for (const key of path) {
+    if (!(node instanceof Map)) return undefined;
+    node = node.get(key);
+  }
+  return node;
+}
+
+/**
+ * Warns about every key of the file that is not known, at any depth (every
+ * cluster's section included). SAMPLE entries must already have been removed.
+ */
+export function warnUnknownKeys(problems: Problems, root: Record<string, unknown>): void {
+  walk(problems, knownKeys(), root, [], []);
+}
+
+/** `path` is where `supplied` is in the file; `pattern` the same path with SAMPLE for free-form keys. */
+function walk(problems: Problems, expected: Map<string, KeyNode>, supplied: Record<string, unknown>, path: Path, pattern: Path): void {
+  const free = expected.get(SAMPLE);
+  for (const [key, value] of Object.entries(supplied)) {
+    const childPath = [...path, key];
+    let child: KeyNode | undefined;
+    let childPattern: Path;
+    if (free !== undefined) {
+      child = free;
+      childPattern = [...pattern, SAMPLE];
+    } else {
+      child = expected.get(key);
+      childPattern = [...pattern, key];
+      if (child === undefined) {
+        if (!noLongerRead(problems, childPath, childPattern)) unknownKey(problems, childPath, [...expected.keys()]);
+        continue;
+      }
+    }
+    if (child === ANY || !isMap(value)) continue;
+    if (child === null) {
+      // Arvados says the same: a map where its defaults have a single value.
+      problems.warn(childPath, 'unexpected map: Arvados expects a single value here');
+      continue;
+    }
+    walk(problems, child, value, childPath, childPattern);
+  }
+}
+
+function noLongerRead(problems: Problems, path: Path, pattern: Path): boolean {
+  const entry = NO_LONGER_READ.find((e) => e.path.length === pattern.length && e.path.every((k, i) => k === pattern[i]));
+  if (entry) problems.warn(path, entry.message);
+  return entry !== undefined;
+}
+
+function unknownKey(problems: Problems, path: Path, siblings: readonly string[]): void {
+  const hint = closestKey(path[path.length - 1], siblings);
+  problems.warn(path, `unknown key${hint ? ` (did you mean ${hint}?)` : ''}`);
+}

@@ -1,0 +1,99 @@
+/**
+ * A config Arvados starts on must start the daemon: what Arvados only warns
+ * about (unknown keys, RAM: 0, GPU sections it tolerates) reaches the log as
+ * warnings, and never stops the start.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { loadConfigText } from '../../src/config/load.js';
+import { loadDaemonConfig } from '../../src/daemon.js';
+
+const DEFAULTS_FILE = fileURLToPath(new URL('../../../shared/arvados-config.default.yml', import.meta.url));
+const TOKEN = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF';
+const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n';
+
+/** Arvados's whole config.default.yml, with what a dispatcher needs set, as a site would set it. */
+function wholeDefaultConfig(): string {
+  const doc = parseDocument(readFileSync(DEFAULTS_FILE, 'utf8'));
+  const c = ['Clusters', 'xxxxx'];
+  doc.setIn([...c, 'SystemRootToken'], TOKEN);
+  doc.setIn([...c, 'ManagementToken'], TOKEN);
+  doc.setIn([...c, 'Services', 'Controller', 'ExternalURL'], 'https://xxxxx.example.com');
+  doc.setIn([...c, 'Services', 'DispatchCloud', 'InternalURLs', 'http://localhost:9006'], doc.createNode({ ListenURL: '' }));
+  doc.setIn([...c, 'Containers', 'DispatchPrivateKey'], KEY);
+  doc.setIn([...c, 'InstanceTypes', 'm5.large'], doc.createNode({ ProviderType: '', VCPUs: 2, RAM: '8GiB', IncludedScratch: '32GB', AddedScratch: 0, Price: 0.1, Preemptible: false }));
+  return doc.toString();
+}
+
+describe('starting the daemon on configs Arvados starts on', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'daemon-start-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true }));
+
+  /** Runs the daemon's config step on `text`: the cluster and warnings, or undefined, and what it printed. */
+  function start(text: string): { loaded: ReturnType<typeof loadDaemonConfig>; printed: string } {
+    const file = join(dir, 'config.yml');
+    writeFileSync(file, text);
+    let printed = '';
+    const stderr = { write: (s: string) => ((printed += s), true) } as unknown as NodeJS.WritableStream;
+    return { loaded: loadDaemonConfig({ config: file }, stderr), printed };
+  }
+
+  it("the reference's whole default config starts the daemon with no warnings", () => {
+    const text = wholeDefaultConfig();
+    assert.deepEqual(loadConfigText(text).warnings, []);
+    const { loaded, printed } = start(text);
+    assert.ok(loaded, printed);
+    assert.deepEqual(loaded.warnings, []);
+    assert.equal(loaded.cluster.InstanceTypes['m5.large'].RAM, 8 * 2 ** 30);
+  });
+
+  it('unknown keys, RAM: 0 and a GPU section Arvados tolerates start the daemon, each a warning with its YAML path', () => {
+    const text = `Clusters:
+  zzzzz:
+    SystemRootToken: ${TOKEN}
+    Services:
+      Controller: {ExternalURL: "https://zzzzz.example.com"}
+      NewService: {InternalURLs: {}}
+    Containers:
+      NewKnob: 1
+      CloudVMs:
+        Driver: lame
+        TimeoutIdel: 1m
+    InstanceTypes:
+      tiny: {VCPUs: 1, RAM: 0}
+      gpu:
+        VCPUs: 4
+        RAM: 16GiB
+        CUDA: {DriverVersion: "11.0", HardwareCapability: "9.0", DeviceCount: 1}
+        GPU: {Stack: cuda, DriverVersion: "12.0", HardwareTarget: "8.0", DeviceCount: 1}
+`;
+    const { loaded, printed } = start(text);
+    assert.ok(loaded, printed);
+    assert.equal(printed, '');
+    for (const path of [
+      'Clusters.zzzzz.Services.NewService: unknown key',
+      'Clusters.zzzzz.Containers.NewKnob: unknown key',
+      'Clusters.zzzzz.Containers.CloudVMs.TimeoutIdel: unknown key (did you mean TimeoutIdle?)',
+      'Clusters.zzzzz.InstanceTypes.tiny.RAM: is 0: ',
+      'Clusters.zzzzz.InstanceTypes.gpu.CUDA: no longer read',
+      'Clusters.zzzzz.InstanceTypes.gpu.GPU.VRAM: not given',
+    ]) {
+      assert.ok(loaded.warnings.some((w) => w.startsWith(path)), `${path} missing from:\n${loaded.warnings.join('\n')}`);
+    }
+    assert.deepEqual(Object.keys(loaded.cluster.InstanceTypes), ['tiny', 'gpu']);
+  });
+
+  it('a config Arvados refuses does not start it: a string where a number is expected', () => {
+    const { loaded, printed } = start(`Clusters:\n  zzzzz:\n    SystemRootToken: ${TOKEN}\n    Containers:\n      CloudVMs:\n        MaxInstances: "ten"\n        Bogus: 1\n`);
+    assert.equal(loaded, undefined);
+    assert.match(printed, /^warning: Clusters\.zzzzz\.Containers\.CloudVMs\.Bogus: unknown key$/m);
+    assert.match(printed, /^Clusters\.zzzzz\.Containers\.CloudVMs\.MaxInstances: expected a whole number, got "ten"$/m);
+  });
+});

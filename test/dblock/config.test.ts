@@ -1,0 +1,106 @@
+/**
+ * `PostgreSQL.Connection` and `PostgreSQL.ConnectionPool`: read into the
+ * cluster (libpq keywords, as the reference's defaults file spells them),
+ * mapped onto node-postgres settings, and the password kept out of
+ * check-config's output and the logs.
+ */
+import assert from 'node:assert/strict';
+import winston from 'winston';
+import { clusterToYAML, REDACTED } from '../../src/config/dump.js';
+import { ConfigError, loadConfigText } from '../../src/config/load.js';
+import { lockConfigured } from '../../src/dblock/daemon-lock.js';
+import { pgClientConfig } from '../../src/dblock/pg-config.js';
+import { dispatcherLogger } from '../../src/dispatcher.js';
+import { LineCollector } from '../../src/log.js';
+import { lockHealthProblem } from '../../src/http/lock-status.js';
+
+const ROOT = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF';
+const PASSWORD = 'db-password-0123456789';
+
+function config(postgres: string): string {
+  return `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT}\n    PostgreSQL:\n${postgres}`;
+}
+
+describe('PostgreSQL config for the dispatch lock', () => {
+  it('reads PostgreSQL.Connection libpq keywords and ConnectionPool, ignoring empty and unknown keys', () => {
+    const { cluster } = loadConfigText(
+      config(`      ConnectionPool: 8
+      Connection:
+        host: db.example
+        port: 5433
+        user: arvados
+        password: ${PASSWORD}
+        dbname: arvados_production
+        SAMPLE: ""
+        sslmode: ""
+        client_encoding: utf8
+        Application_Name: disp
+`),
+    );
+    assert.deepEqual(cluster.PostgreSQL, {
+      ConnectionPool: 8,
+      Connection: { host: 'db.example', port: '5433', user: 'arvados', password: PASSWORD, dbname: 'arvados_production', client_encoding: 'utf8', application_name: 'disp' },
+    });
+    assert.equal(lockConfigured(cluster), true);
+  });
+
+  it('without PostgreSQL.Connection.host there is no lock to take (the reference defaults file leaves it empty)', () => {
+    const { cluster } = loadConfigText(config(`      Connection:\n        host: ""\n        port: ""\n`));
+    assert.deepEqual(cluster.PostgreSQL, { ConnectionPool: 32, Connection: {} });
+    assert.equal(lockConfigured(cluster), false);
+  });
+
+  it('refuses an sslmode the reference driver refuses, and a port that is not a number, naming the key', () => {
+    assert.throws(
+      () => loadConfigText(config(`      Connection:\n        host: db\n        sslmode: prefer\n        port: abc\n`)),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.errors.includes('Clusters.zzzzz.PostgreSQL.Connection.sslmode: expected one of disable, require, verify-ca, verify-full, got "prefer"') &&
+        err.errors.includes('Clusters.zzzzz.PostgreSQL.Connection.port: expected a port number, got "abc"'),
+    );
+  });
+
+  it('maps libpq keywords onto node-postgres settings; sslmode defaults to require without verification, as the reference', () => {
+    const base = { host: 'db', port: '5433', user: 'u', password: 'p', dbname: 'd', connect_timeout: '3', client_encoding: 'utf8' };
+    const { config: c, ignored } = pgClientConfig(base);
+    assert.equal(c.host, 'db');
+    assert.equal(c.port, 5433);
+    assert.equal(c.user, 'u');
+    assert.equal(c.password, 'p');
+    assert.equal(c.database, 'd');
+    assert.equal(c.connectionTimeoutMillis, 3000);
+    assert.deepEqual(c.ssl, { rejectUnauthorized: false });
+    assert.deepEqual(ignored, ['client_encoding']);
+    assert.equal(pgClientConfig({ ...base, sslmode: 'disable' }).config.ssl, false);
+    assert.deepEqual(pgClientConfig({ ...base, sslmode: 'verify-full' }).config.ssl, { rejectUnauthorized: true });
+    const verifyCa = pgClientConfig({ ...base, sslmode: 'verify-ca' }).config.ssl as { rejectUnauthorized: boolean; checkServerIdentity: unknown };
+    assert.equal(verifyCa.rejectUnauthorized, true);
+    assert.equal(typeof verifyCa.checkServerIdentity, 'function');
+    assert.equal(pgClientConfig({ host: '/var/run/postgresql' }).config.ssl, false, 'no TLS over a Unix socket');
+  });
+
+  it('check-config shows the database password redacted', () => {
+    const { cluster } = loadConfigText(config(`      Connection:\n        host: db\n        password: ${PASSWORD}\n`));
+    const yaml = clusterToYAML(cluster);
+    assert.ok(!yaml.includes(PASSWORD));
+    assert.ok(yaml.includes(`password: "${REDACTED}"`) || yaml.includes(`password: ${REDACTED}`), yaml);
+    assert.match(yaml, /host: db/);
+  });
+
+  it('the daemon logger scrubs the database password', () => {
+    const { cluster } = loadConfigText(config(`      Connection:\n        host: db\n        password: ${PASSWORD}\n`));
+    const lines = new LineCollector();
+    const log = dispatcherLogger(cluster);
+    log.clear();
+    log.add(new winston.transports.Stream({ stream: lines }));
+    log.info(`connection string password=${PASSWORD}`, { detail: `pw ${PASSWORD}` });
+    assert.equal(lines.lines.length, 1);
+    assert.ok(!lines.lines[0].includes(PASSWORD), lines.lines[0]);
+  });
+
+  it('names why the process is not dispatching in the health check', () => {
+    assert.equal(lockHealthProblem({ state: 'held', detail: 'held', losses: 0 }), undefined);
+    assert.match(lockHealthProblem({ state: 'waiting', detail: 'another process holds it (10.0.0.1:5000)', losses: 0 })!, /waiting for the dispatch lock: another process holds it \(10\.0\.0\.1:5000\)/);
+    assert.match(lockHealthProblem({ state: 'lost', detail: 'lost: connection closed; taking it again', losses: 1 })!, /lost: connection closed/);
+  });
+});

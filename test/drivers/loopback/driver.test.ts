@@ -1,0 +1,202 @@
+/**
+ * The loopback driver: one instance, this host, reached over a real SSH
+ * server whose commands run here through `sh -c`.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { isQuotaError } from '../../../src/cloud/errors.js';
+import type { Instance } from '../../../src/cloud/types.js';
+import { createLogger, LineCollector } from '../../../src/log.js';
+import { SshExecutor } from '../../../src/ssh/ssh-executor.js';
+import { loopbackDriver, LoopbackInstanceSet } from '../../../drivers/loopback/index.js';
+import { generateHostKey } from '../../../drivers/lame/sshd.js';
+import { sshExec } from '../../fixtures/ssh-exec.js';
+import { createArgs, DISPATCH_KEY, dispatcherExecutor, instanceType, makeCluster, makeContext } from '../lame/helpers.js';
+
+const LOCALHOST = instanceType('localhost');
+
+describe('loopback driver', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let set: LoopbackInstanceSet;
+  const executors: SshExecutor[] = [];
+
+  const executor = (inst: Instance): SshExecutor => {
+    const ex = dispatcherExecutor(inst);
+    executors.push(ex);
+    return ex;
+  };
+  const create = async (): Promise<Instance> => {
+    const { tags, init } = createArgs('loopback-test', 'localhost');
+    return set.create(LOCALHOST, 'image-ignored', tags, init, DISPATCH_KEY.public);
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'loopback-test-'));
+    set = new LoopbackInstanceSet(makeContext(), { username: userInfo().username, brokenFlagPath: join(dir, 'crunch-run-broken') });
+  });
+
+  afterEach(() => {
+    for (const ex of executors.splice(0)) ex.close();
+    set.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('create starts one instance: this host, named by its provider type, as the dispatcher user', async () => {
+    const { tags, init } = createArgs('loopback-test', 'localhost');
+    const inst = await set.create(LOCALHOST, 'image-ignored', tags, init, DISPATCH_KEY.public);
+    assert.equal(inst.id, 'localhost');
+    assert.equal(inst.providerType, 'localhost');
+    assert.equal(inst.remoteUser, userInfo().username);
+    assert.match(inst.address, /^127\.0\.0\.1:\d+$/);
+    assert.deepEqual(inst.tags, tags);
+    const listed = await set.instances({});
+    assert.deepEqual(
+      listed.map((i) => [i.id, i.address]),
+      [[inst.id, inst.address]],
+    );
+  });
+
+  it('a second create fails with QuotaError while the instance exists', async () => {
+    await create();
+    const err = await create().then(
+      () => assert.fail('the second create should fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(isQuotaError(err), `expected a QuotaError, got ${String(err)}`);
+    assert.equal((await set.instances({})).length, 1);
+  });
+
+  it('destroy removes the instance from the list and closes its SSH server; then one more create works', async () => {
+    const inst = await create();
+    const ex = executor(inst);
+    assert.equal((await ex.execute('true')).exitCode, 0);
+    await inst.destroy();
+    assert.deepEqual(await set.instances({}), []);
+    await assert.rejects(sshExec(inst.address, DISPATCH_KEY.private, 'true'));
+    await inst.destroy(); // again: not an error
+    const next = await create();
+    assert.equal((await set.instances({})).length, 1);
+    assert.notEqual(next.address, '');
+  });
+
+  it('runs commands on this host through sh, passing back stdout, stderr and the exit status', async () => {
+    const ex = executor(await create());
+    const ok = await ex.execute('echo ok');
+    assert.deepEqual([ok.stdout.toString(), ok.stderr.toString(), ok.exitCode], ['ok\n', '', 0]);
+    const fail = await ex.execute('echo fail && printf fail2 >&2 && exit 3');
+    assert.deepEqual([fail.stdout.toString(), fail.stderr.toString(), fail.exitCode], ['fail\n', 'fail2', 3]);
+    const file = join(dir, 'made-by-ssh');
+    await ex.execute(`touch ${file}`);
+    assert.ok(existsSync(file), 'the command ran on this host');
+  });
+
+  it('drops a leading sudo: commands run as the dispatcher user', async () => {
+    // A sudo of our own first in PATH shows whether the word reached the shell.
+    const fakeSudo = join(dir, 'sudo');
+    writeFileSync(fakeSudo, '#!/bin/sh\necho via-sudo\n', { mode: 0o755 });
+    const inst = await create();
+    const env = { PATH: `${dir}:${process.env.PATH}` };
+    const r = await sshExec(inst.address, DISPATCH_KEY.private, 'sudo id -un', { env });
+    assert.deepEqual(r, { code: 0, stdout: `${userInfo().username}\n` });
+    const inner = await sshExec(inst.address, DISPATCH_KEY.private, 'echo x && sudo id -un', { env });
+    assert.equal(inner.stdout, 'x\nvia-sudo\n', 'only a leading sudo is dropped');
+  });
+
+  it('streams stdin to the command and its output back, all of it before the exit status', async () => {
+    const ex = executor(await create());
+    const big = Buffer.alloc(3 << 20, 'abcdefghij');
+    const r = await ex.execute('cat; cat /dev/null >&2', { stdin: big });
+    assert.equal(r.exitCode, 0);
+    assert.ok(r.stdout.equals(big), `stdout has ${r.stdout.length} of ${big.length} bytes`);
+    const err = await ex.execute('head -c 1000000 /dev/zero >&2; exit 4');
+    assert.deepEqual([err.stderr.length, err.exitCode], [1_000_000, 4]);
+  });
+
+  it('sets the variables of SSH env requests for the command', async () => {
+    const inst = await create();
+    const r = await sshExec(inst.address, DISPATCH_KEY.private, 'printf %s "$LOOPBACK_TEST_VAR"', { env: { LOOPBACK_TEST_VAR: 'from-env' } });
+    assert.deepEqual(r, { code: 0, stdout: 'from-env' });
+  });
+
+  it('reports a command ended by a signal as the signal', async () => {
+    const ex = executor(await create());
+    const r = await ex.execute('kill -TERM $$');
+    assert.equal(r.exitCode, 128 + 15);
+  });
+
+  it('runs each command in a session of its own, away from the dispatcher terminal', async () => {
+    const ex = executor(await create());
+    const r = await ex.execute("echo $$; cut -d' ' -f6 /proc/$$/stat");
+    const [pid, sid] = r.stdout.toString().trim().split('\n');
+    assert.equal(sid, pid, 'the shell leads its own session');
+  });
+
+  it('refuses keys other than the one given to create', async () => {
+    const inst = await create();
+    const stranger = new SshExecutor({
+      target: inst.address,
+      username: inst.remoteUser,
+      privateKey: generateHostKey().private,
+      verifyHostKey: async () => undefined,
+      connectTimeoutMs: 5000,
+      commandTimeoutMs: 5000,
+    });
+    executors.push(stranger);
+    await assert.rejects(stranger.execute('true'), /auth/i);
+  });
+
+  it("verifyHostKey accepts the instance's own host key and nothing else", async () => {
+    const inst = await create();
+    let seen: Buffer | undefined;
+    const ex = new SshExecutor({
+      target: inst.address,
+      username: inst.remoteUser,
+      privateKey: DISPATCH_KEY.private,
+      verifyHostKey: async (key, untrusted) => {
+        seen = key;
+        await inst.verifyHostKey(key, untrusted);
+      },
+      connectTimeoutMs: 5000,
+      commandTimeoutMs: 5000,
+    });
+    executors.push(ex);
+    assert.equal((await ex.execute('true')).exitCode, 0);
+    assert.ok(seen);
+    const other = Buffer.from(seen);
+    other[other.length - 1] ^= 1;
+    await assert.rejects(inst.verifyHostKey(other, ex), /host key mismatch/);
+  });
+
+  it('create removes the crunch-run broken flag a previous instance left', async () => {
+    const flag = join(dir, 'crunch-run-broken');
+    writeFileSync(flag, '');
+    await create();
+    assert.equal(existsSync(flag), false);
+  });
+
+  it('stop closes the SSH server', async () => {
+    const inst = await create();
+    set.stop();
+    await assert.rejects(sshExec(inst.address, DISPATCH_KEY.private, 'true'));
+    await assert.rejects(create(), /after stop/);
+  });
+
+  describe('factory', () => {
+    it('refuses DeployPublicKey: false, naming the key', async () => {
+      const cluster = makeCluster();
+      cluster.Containers.CloudVMs.DeployPublicKey = false;
+      await assert.rejects(async () => loopbackDriver({}, makeContext({ cluster })), /Containers\.CloudVMs\.DeployPublicKey: must be true/);
+    });
+
+    it('ignores DriverParameters, with a warning', async () => {
+      const lines = new LineCollector();
+      const ctx = { ...makeContext(), logger: createLogger({ stream: lines, level: 'info' }) };
+      const built = await loopbackDriver({ AccessKeyID: 'x' }, ctx);
+      built.stop();
+      assert.ok(lines.records().some((r) => r.level === 'warning' && /takes no DriverParameters/.test(String(r.msg))));
+    });
+  });
+});
