@@ -140,6 +140,18 @@ describe('management API', function () {
       assert.equal((await call(stack, 'GET', '/_health/nothing', { token: stack.token })).status, 404);
     });
 
+    it('answers OPTIONS on a known path with its methods in Allow, as the reference\'s router', async () => {
+      const r = await fetch(`${stack.server.url}${API}/instances/hold`, { method: 'OPTIONS', headers: { Authorization: `Bearer ${stack.token}` } });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('allow'), 'OPTIONS, POST');
+      const m = await fetch(`${stack.server.url}${API}/instances`, { method: 'POST', headers: { Authorization: `Bearer ${stack.token}` } });
+      assert.equal(m.status, 405);
+      assert.equal(m.headers.get('allow'), 'GET, OPTIONS');
+      const ping = await fetch(`${stack.server.url}/_health/ping`, { method: 'OPTIONS' });
+      assert.equal(ping.status, 200, 'health is answered before the token check');
+      assert.equal(ping.headers.get('allow'), 'GET, OPTIONS');
+    });
+
     it('serves the status page at / without a token, and nothing else without one', async () => {
       const page = await call(stack, 'GET', '/');
       assert.equal(page.status, 200);

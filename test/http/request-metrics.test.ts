@@ -11,7 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, Summary } from 'prom-client';
 import { systemClock } from '../../src/clock/index.js';
 import { metricsJSON } from '../../src/http/metrics-json.js';
+import { lockedDispatcherSource } from '../../src/http/lock-status.js';
 import { RequestLimiter } from '../../src/http/request-limiter.js';
+import { startManagementServer } from '../../src/http/server.js';
+import { silentLogger } from '../../src/log.js';
+import { makeCluster } from '../drivers/lame/helpers.js';
 import { call, parseProm, promValue, type Stack, startStack, until } from './helpers.js';
 
 const API = '/arvados/v1/dispatch';
@@ -184,5 +188,27 @@ describe('request limiter', () => {
     await until('the request to be handled', () => release.length === 1);
     release.shift()!();
     assert.equal(await (await second).text(), 'done');
+  });
+});
+
+describe('the server\'s own metrics while no dispatcher runs (dispatch lock not held)', () => {
+  it('are in /metrics and /metrics.json, with the lock\'s, and outlive any dispatcher', async () => {
+    const TOKEN = 'managementTokenForServerMetrics0123456789';
+    const cluster = { ...makeCluster(), ManagementToken: TOKEN };
+    const source = lockedDispatcherSource({ cluster, logger: silentLogger(), current: () => undefined, status: () => ({ state: 'waiting', detail: 'test', losses: 0 }) });
+    const server = await startManagementServer(source, { listen: '127.0.0.1:0' });
+    try {
+      assert.equal((await call({ server }, 'GET', `${API}/containers`, { token: TOKEN })).status, 503);
+      const s = parseProm((await call({ server }, 'GET', '/metrics', { token: TOKEN })).text);
+      assert.equal(promValue(s, 'arvados_version_running', { version: '0.1.0' }), 1);
+      assert.equal(promValue(s, 'request_duration_seconds_count', { code: '503', method: 'get' }), 1);
+      assert.equal(promValue(s, 'arvados_dispatchcloud_dispatch_lock_held'), 0);
+      const names = (await call({ server }, 'GET', '/metrics.json', { token: TOKEN })).json<Array<{ name: string }>>().map((f) => f.name);
+      for (const name of ['arvados_dispatchcloud_dispatch_lock_held', 'arvados_version_running', 'request_duration_seconds', 'arvados_concurrent_requests']) {
+        assert.ok(names.includes(name), name);
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
