@@ -11,8 +11,8 @@
  * Field names are lowerCamelCase; enum values are names; 64-bit integers
  * (`sampleCount`, `cumulativeCount`) are strings; NaN and infinities are the
  * strings "NaN", "Infinity", "-Infinity". Families are sorted by name,
- * labels by name, and a family's metrics by their label values, as the Go
- * client's Gather() sorts them.
+ * labels by name, and a family's metrics by their label values, and a
+ * family without series is left out, as the Go client's Gather() does.
  *
  * prom-client's own `getMetricsAsJSON()` is a different shape (a `values`
  * list with `_sum`/`_count` samples inline), so this converts from it.
@@ -49,7 +49,12 @@ interface MetricFamilyJSON {
 export async function metricsJSON(registries: Iterable<Registry | undefined>): Promise<string> {
   const all = [];
   for (const r of registries) if (r) all.push(...(await r.getMetricsAsJSON()));
-  const families = all.map(toFamily).sort((a, b) => compare(a.name, b.name));
+  // The Go client's Gather() leaves out a family with no series yet (a
+  // labelled metric nothing was recorded for).
+  const families = all
+    .map(toFamily)
+    .filter((f) => f.metric.length > 0)
+    .sort((a, b) => compare(a.name, b.name));
   return `[${families.map((f) => JSON.stringify(f, null, 2)).join(',')}]`;
 }
 

@@ -134,6 +134,7 @@ describe('/metrics.json shape', () => {
     const s = new Summary({ name: 'c_summary', help: 'A summary.', percentiles: [0.5], registers: [registry] });
     s.observe(2);
     new Gauge({ name: 'd_nan', help: 'Not a number.', registers: [registry] }).set(NaN);
+    new Gauge({ name: 'e_empty', help: 'Labelled, nothing recorded yet: left out.', labelNames: ['x'], registers: [registry] });
     assert.equal(
       await metricsJSON([registry]),
       `[${[
