@@ -19,6 +19,7 @@ import { classify, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, Th
 import { Ec2Instance, type Ec2InstanceHost } from './instance.js';
 import { KeyPairs } from './keypair.js';
 import type { Ec2Params } from './params.js';
+import { quotaGroupFor } from './quota-group.js';
 import { SpotPrices } from './spot.js';
 
 /** Knobs for tests and embedders; the defaults are what production uses. */
@@ -163,6 +164,7 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
         what,
         providerType: type.ProviderType,
         quotaGroups: this.params.InstanceTypeQuotaGroups,
+        preemptible: type.Preemptible,
       });
     }
   }
@@ -271,5 +273,10 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
 
   stop(): void {
     this.spotPrices.stop();
+  }
+
+  /** The vCPU quota group `type` counts against (the reference's rule, in `quota-group.ts`). */
+  quotaGroup(type: InstanceType): string {
+    return quotaGroupFor(type, this.params.InstanceTypeQuotaGroups);
   }
 }

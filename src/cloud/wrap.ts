@@ -10,7 +10,7 @@ import type { InstanceType } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
 import { asRateLimitError, RateLimitError } from './errors.js';
-import { ForwardingInstance, unwrapInstance } from './forwarding.js';
+import { ForwardingInstance, forwardOptionalMethods } from './forwarding.js';
 import type { Instance, InstanceSet, InstanceTags, PricePoint } from './types.js';
 
 /** Cloud operations as the reference's `driver_operations` metric names them. */
@@ -115,10 +115,7 @@ class WrappedInstanceSet implements InstanceSet {
     private readonly opts: WrapOptions,
   ) {
     this.throttle = new CloudThrottle(opts.clock, opts.maxCloudOpsPerSecond);
-    if (inner.executorFor) {
-      this.executorFor = (instance: Instance) =>
-        inner.executorFor!(unwrapInstance(instance));
-    }
+    Object.assign(this, forwardOptionalMethods(inner));
   }
 
   /** Runs one driver call under the throttle (if `limited`) and reports it to `observe`. */
@@ -168,6 +165,7 @@ class WrappedInstanceSet implements InstanceSet {
   }
 
   executorFor?: (instance: Instance) => Executor | undefined;
+  quotaGroup?: (type: InstanceType) => string;
 }
 
 /** Wraps a driver's InstanceSet with the behaviour every driver gets. */
