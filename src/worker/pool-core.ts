@@ -69,7 +69,12 @@ export class PoolCore implements WorkerEnv {
     this.cfg = compilePoolConfig(deps.cluster, deps.runnerBinary);
     this.warnings = new RateLimitedLog(deps.logger, deps.clock, WARNING_LOG_INTERVAL_MS);
     this.notifier = new Notifier((err) => this.log.error('pool subscriber failed', { error: err }));
-    this.limits = new CreateLimits({ clock: deps.clock, notify: () => this.notify(), maxInstances: this.cfg.maxInstances });
+    this.limits = new CreateLimits({
+      clock: deps.clock,
+      notify: () => this.notify(),
+      maxInstances: this.cfg.maxInstances,
+      quotaGroup: deps.instanceSet.quotaGroup && ((type) => deps.instanceSet.quotaGroup!(type)),
+    });
   }
 
   tagKey(name: string): string {
