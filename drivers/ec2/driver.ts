@@ -15,7 +15,7 @@ import type { DriverContext, Instance, InstanceSet, InstanceTags, PricePoint } f
 import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { addSecret, type Logger } from '../../src/log.js';
-import { classify, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
+import { classify, isCapacity, isSubnetSpecific, isThrottle, isTransient, ThrottleBackoff } from './errors.js';
 import { Ec2Instance, type Ec2InstanceHost } from './instance.js';
 import { KeyPairs } from './keypair.js';
 import type { Ec2Params } from './params.js';
@@ -149,7 +149,7 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       const err = result.error;
       // Keep the most useful error for the caller: the last capacity error
       // if any subnet had one (another type may work), else the last error.
-      if (!isTypeCapacity(toReturn) || isTypeCapacity(err)) toReturn = err;
+      if (!isCapacity(toReturn) || isCapacity(err)) toReturn = err;
       if (isSubnetSpecific(err) && offset < subnets.length - 1) {
         this.logger.warn('RunInstances failed, trying next subnet', { SubnetID: subnet, InstanceType: type.Name, error: err });
         continue;

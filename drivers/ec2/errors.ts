@@ -92,6 +92,11 @@ export function isTypeCapacity(err: unknown): boolean {
   return TYPE_CAPACITY_CODES.has(code) || (code === 'Unsupported' && /requested instance type/i.test(asAws(err)?.message ?? ''));
 }
 
+/** A capacity error of either kind: this type, or its whole vCPU quota group. */
+export function isCapacity(err: unknown): boolean {
+  return isTypeCapacity(err) || QUOTA_GROUP_CAPACITY_CODES.has(errorCode(err));
+}
+
 const SUBNET_SPECIFIC_MESSAGE = /( subnet |sufficient free [Ii]pv[46] addresses)/;
 
 /**

@@ -126,6 +126,17 @@ describe('ec2 driver: subnet failover', function () {
     driver.stop();
   });
 
+  it('a vCPU limit in the last subnet tried is the capacity error returned, over a type shortage in an earlier one', async () => {
+    const { driver, ctx } = makeDriver(fake, { params: fakeParams(fake, { SubnetID: ['subnet-a', 'subnet-b'] }) });
+    fake.failNext('RunInstances', 'InsufficientInstanceCapacity', 'none here');
+    fake.failNext('RunInstances', 'VcpuLimitExceeded', 'over the vCPU limit');
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    const err = await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public).catch((e: unknown) => e);
+    assert.equal(asCapacityError(err)?.quotaGroup, 'standard', String(err));
+    assert.deepEqual(subnetsTried(), ['subnet-a', 'subnet-b']);
+    driver.stop();
+  });
+
   it('does not fail over on an account-wide error', async () => {
     const { driver, ctx } = makeDriver(fake, { params: fakeParams(fake, { SubnetID: ['subnet-a', 'subnet-b'] }) });
     fake.failNext('RunInstances', 'InstanceLimitExceeded');
