@@ -3,28 +3,29 @@
  * as the reference's pool does, so a zero in config.yml means "unset".
  */
 import assert from 'node:assert/strict';
-import { compilePoolConfig, POOL_DURATION_DEFAULTS } from '../../src/worker/pool-config.js';
+import { compilePoolConfig, type PoolConfig, type POOL_DURATION_DEFAULTS } from '../../src/worker/pool-config.js';
 import { makeCluster } from '../drivers/lame/helpers.js';
 import { Harness } from './helpers.js';
 
-const FIELD = {
-  ProbeInterval: 'probeInterval',
-  SyncInterval: 'syncInterval',
-  TimeoutIdle: 'timeoutIdle',
-  TimeoutBooting: 'timeoutBooting',
-  TimeoutProbe: 'timeoutProbe',
-  TimeoutShutdown: 'timeoutShutdown',
-  TimeoutTERM: 'timeoutTERM',
-  TimeoutSignal: 'timeoutSignal',
-  TimeoutStaleRunLock: 'timeoutStaleRunLock',
-} as const;
+/** Each setting: its PoolConfig field and the reference pool's default for it (ms). */
+const SETTINGS: [keyof typeof POOL_DURATION_DEFAULTS, keyof PoolConfig, number][] = [
+  ['ProbeInterval', 'probeInterval', 10_000],
+  ['SyncInterval', 'syncInterval', 60_000],
+  ['TimeoutIdle', 'timeoutIdle', 60_000],
+  ['TimeoutBooting', 'timeoutBooting', 10 * 60_000],
+  ['TimeoutProbe', 'timeoutProbe', 10 * 60_000],
+  ['TimeoutShutdown', 'timeoutShutdown', 10_000],
+  ['TimeoutTERM', 'timeoutTERM', 2 * 60_000],
+  ['TimeoutSignal', 'timeoutSignal', 5_000],
+  ['TimeoutStaleRunLock', 'timeoutStaleRunLock', 5_000],
+];
 
 describe('worker pool settings', () => {
-  for (const [key, field] of Object.entries(FIELD) as [keyof typeof FIELD, (typeof FIELD)[keyof typeof FIELD]][]) {
-    it(`a zero or negative ${key} takes the default (${POOL_DURATION_DEFAULTS[key]} ms); a positive one is kept`, () => {
+  for (const [key, field, referenceDefault] of SETTINGS) {
+    it(`a zero or negative ${key} takes the default (${referenceDefault} ms); a positive one is kept`, () => {
       for (const [value, expected] of [
-        [0, POOL_DURATION_DEFAULTS[key]],
-        [-1000, POOL_DURATION_DEFAULTS[key]],
+        [0, referenceDefault],
+        [-1000, referenceDefault],
         [1234, 1234],
       ]) {
         const cluster = makeCluster();
@@ -33,20 +34,6 @@ describe('worker pool settings', () => {
       }
     });
   }
-
-  it('the reference pool defaults', () => {
-    assert.deepEqual(POOL_DURATION_DEFAULTS, {
-      ProbeInterval: 10_000,
-      SyncInterval: 60_000,
-      TimeoutIdle: 60_000,
-      TimeoutBooting: 600_000,
-      TimeoutProbe: 600_000,
-      TimeoutShutdown: 10_000,
-      TimeoutTERM: 120_000,
-      TimeoutSignal: 5_000,
-      TimeoutStaleRunLock: 5_000,
-    });
-  });
 
   it('the command deadlines follow the defaulted ProbeInterval and TimeoutBooting', () => {
     const cluster = makeCluster();
