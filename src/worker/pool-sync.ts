@@ -47,7 +47,9 @@ export class SyncLoop {
       try {
         do {
           this.again = false;
-          await listAndSync(this.core);
+          // A failure here is a bug, not the cloud's (listAndSync logs
+          // those); logged so that the loop, and the timer below, live on.
+          await listAndSync(this.core).catch((err: unknown) => this.core.log.error('applying the cloud listing failed', { error: err }));
         } while (this.again && !this.core.stopped);
       } finally {
         this.syncing = undefined;

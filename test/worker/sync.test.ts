@@ -3,7 +3,8 @@
  * after each listing ends, and never because of a create or a destroy.
  */
 import assert from 'node:assert/strict';
-import type { InstanceTags } from '../../src/cloud/types.js';
+import type { Instance, InstanceTags } from '../../src/cloud/types.js';
+import type { PoolCore } from '../../src/worker/pool-core.js';
 import { Harness, SMALL } from './helpers.js';
 
 describe('worker pool: listing cadence', function () {
@@ -69,5 +70,22 @@ describe('worker pool: listing cadence', function () {
       started.map((t) => t - t0),
       [0, 2.5 * syncInterval, 5 * syncInterval],
     );
+  });
+
+  it('a listing that cannot be applied is logged, and the loop lists again SyncInterval later', async () => {
+    h = await Harness.start({ controller: false });
+    const vm = await h.cloud.createVM(SMALL, 'img', { ArvadosInstanceSetID: h.instanceSetId, ArvadosInstanceType: 'small' }, '', '');
+    const core = (h.pool as unknown as { core: PoolCore }).core;
+    const add = core.addOrUpdateWorker.bind(core);
+    let failures = 1;
+    core.addOrUpdateWorker = (inst: Instance) => {
+      if (failures-- > 0) throw new Error('a bug in applying the listing');
+      return add(inst);
+    };
+    h.pool.start();
+    await h.tick(0);
+    assert.equal(h.logs.records().filter((r) => r.msg === 'applying the cloud listing failed').length, 1);
+    await h.tick(h.cluster.Containers.CloudVMs.SyncInterval);
+    assert.ok(h.pool.detail(vm.id), 'adopted at the next listing');
   });
 });
