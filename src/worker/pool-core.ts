@@ -58,8 +58,13 @@ export class PoolCore implements WorkerEnv {
   stopped = false;
   /** The cloud list has been loaded at least once. */
   loaded = false;
-  /** Set by the pool: asks for a cloud listing soon (coalesced). */
-  onSyncRequest: () => void = () => undefined;
+  /**
+   * Workers whose destroy the provider accepted, still listed until the next
+   * listing drops them. They no longer count as instances: waiting for the
+   * listing to say so would keep MaxInstances and a quota hold in force up
+   * to SyncInterval longer than the provider does.
+   */
+  private readonly destroyAccepted = new Set<string>();
   private seqCounter = 0;
   private pendingCounter = 0;
 
@@ -70,7 +75,12 @@ export class PoolCore implements WorkerEnv {
     this.cfg = compilePoolConfig(deps.cluster, deps.runnerBinary);
     this.warnings = new RateLimitedLog(deps.logger, deps.clock, WARNING_LOG_INTERVAL_MS);
     this.notifier = new Notifier((err) => this.log.error('pool subscriber failed', { error: err }));
-    this.limits = new CreateLimits({ clock: deps.clock, notify: () => this.notify(), maxInstances: this.cfg.maxInstances });
+    this.limits = new CreateLimits({
+      clock: deps.clock,
+      notify: () => this.notify(),
+      maxInstances: this.cfg.maxInstances,
+      quotaGroup: deps.instanceSet.quotaGroup && ((type) => deps.instanceSet.quotaGroup!(type)),
+    });
   }
 
   tagKey(name: string): string {
@@ -105,13 +115,17 @@ export class PoolCore implements WorkerEnv {
     }
   }
 
-  requestSync(): void {
-    if (!this.stopped) this.onSyncRequest();
+  /** The provider accepted `w`'s destroy: it stops counting, and a quota hold waiting for an instance to go may lift. */
+  noteDestroyed(w: Worker): void {
+    if (this.stopped || this.workers.get(w.id) !== w) return;
+    this.destroyAccepted.add(w.id);
+    this.limits.noteInstanceCount(this.instanceCount());
+    this.notify();
   }
 
-  /** What the provider counts: every listed worker (shut down or not) and every create not yet listed. */
+  /** What the provider counts: every listed worker not yet accepted for destroy, and every create not yet listed. */
   instanceCount(): number {
-    let n = this.workers.size;
+    let n = this.workers.size - this.destroyAccepted.size;
     for (const c of this.creating.values()) if (c.instanceId === undefined) n++;
     return n;
   }
@@ -181,6 +195,7 @@ export class PoolCore implements WorkerEnv {
     w.reportBootOutcome('disappeared');
     this.disappeared[w.state]++;
     this.workers.delete(w.id);
+    this.destroyAccepted.delete(w.id);
     w.close('gone');
     // Its secret protects nothing any more; keeping every VM's would grow the scrubber forever.
     removeSecret(this.log, w.instance.tags[this.tagKey(TAG_INSTANCE_SECRET)]);

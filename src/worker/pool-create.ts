@@ -82,7 +82,6 @@ async function runCreate(core: PoolCore, pending: PendingCreate): Promise<void> 
     core.creating.delete(secret);
     core.limits.noteInstanceCount(core.instanceCount());
     core.notify();
-    core.requestSync();
   }
 }
 

@@ -39,8 +39,8 @@ export interface WorkerEnv {
   noteBootOutcome(outcome: BootOutcome): void;
   /** Reports a moment the metrics time (optional: test fakes leave it out). */
   emit?(event: PoolEvent): void;
-  /** A destroy settled: list the cloud soon. */
-  requestSync(): void;
+  /** The provider accepted this worker's destroy. */
+  noteDestroyed(worker: Worker): void;
   /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
   indexRunner(uuid: string, worker: Worker, present: boolean): void;
 }
@@ -343,7 +343,7 @@ export class Worker implements RunnerHost {
     this.state = 'shutdown';
     this.env.notify();
     this.instance.destroy().then(
-      () => this.env.requestSync(),
+      () => this.env.noteDestroyed(this),
       (err: unknown) => this.env.warnings.warn('shutdown failed', { Instance: this.id, error: err }, `destroy ${this.id}`),
     );
   }

@@ -149,6 +149,24 @@ describe('worker pool: create throttling', function () {
     assert.ok(h.pool.create(SMALL));
   });
 
+  it('a create rate limit does not hold destroy or SetTags: an idle VM still goes, a hold is still tagged', async () => {
+    await started({ params: { DestroyDelay: 0 }, cloudVMs: { TimeoutIdle: 3_600_000 } });
+    const held = await h.createIdle();
+    const idle = await h.createIdle();
+    h.cloud.failNextCreate(new RateLimitError('slow down', h.clock.now() + 600_000));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.match(h.pool.createBlocker(SMALL) ?? '', /rate limit/);
+    const before = h.cloud.callCounts();
+    await h.pool.setIdleBehavior(held, 'hold');
+    h.pool.killInstance(idle, 'no longer needed');
+    await h.tick(0);
+    const after = h.cloud.callCounts();
+    assert.equal(after.setTags, before.setTags + 1);
+    assert.equal(after.destroy, before.destroy + 1);
+    assert.equal(h.cloud.vm(held)?.tags.ArvadosIdleBehavior, 'hold');
+  });
+
   it('other errors: the create is dropped, creates pause CREATE_ERROR_BACKOFF_MS, and the error is logged (rate-limited)', async () => {
     await started();
     for (let i = 0; i < 3; i++) {

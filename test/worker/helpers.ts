@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Instance, InstanceSet } from '../../src/cloud/types.js';
 import { wrapInstanceSet } from '../../src/cloud/wrap.js';
 import { ManualClock, settle } from '../../src/clock/index.js';
-import type { CloudVMsConfig, Cluster } from '../../src/config/types.js';
+import type { CloudVMsConfig, Cluster, InstanceType } from '../../src/config/types.js';
 import { createLogger, LineCollector, type Logger } from '../../src/log.js';
 import { SshConnectError } from '../../src/ssh/errors.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from '../../src/ssh/executor.js';
@@ -40,6 +40,8 @@ export interface HarnessOptions {
   instanceSetId?: string;
   clock?: ManualClock;
   ctl?: TestController;
+  /** Gives the lame instance set a `quotaGroup` method (it has none of its own). */
+  quotaGroup?: (type: InstanceType) => string;
 }
 
 export class Harness {
@@ -84,6 +86,7 @@ export class Harness {
   async build(): Promise<WorkerPoolImpl> {
     const ctx = { instanceSetId: this.instanceSetId, cluster: this.cluster, logger: this.log, clock: this.clock };
     this.lame = (await lameDriver({ Transport: 'inprocess', MinBootTime: 0, MaxBootTime: 0, Seed: 1, ...this.opts.params }, ctx)) as LameInstanceSet;
+    if (this.opts.quotaGroup) Object.assign(this.lame, { quotaGroup: this.opts.quotaGroup });
     const vm = this.cluster.Containers.CloudVMs;
     this.instanceSet = wrapInstanceSet(this.lame, {
       clock: this.clock,
