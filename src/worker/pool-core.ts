@@ -58,13 +58,6 @@ export class PoolCore implements WorkerEnv {
   stopped = false;
   /** The cloud list has been loaded at least once. */
   loaded = false;
-  /**
-   * Workers whose destroy the provider accepted, still listed until the next
-   * listing drops them. They no longer count as instances: waiting for the
-   * listing to say so would keep MaxInstances and a quota hold in force up
-   * to SyncInterval longer than the provider does.
-   */
-  private readonly destroyAccepted = new Set<string>();
   private seqCounter = 0;
   private pendingCounter = 0;
 
@@ -115,17 +108,9 @@ export class PoolCore implements WorkerEnv {
     }
   }
 
-  /** The provider accepted `w`'s destroy: it stops counting, and a quota hold waiting for an instance to go may lift. */
-  noteDestroyed(w: Worker): void {
-    if (this.stopped || this.workers.get(w.id) !== w) return;
-    this.destroyAccepted.add(w.id);
-    this.limits.noteInstanceCount(this.instanceCount());
-    this.notify();
-  }
-
-  /** What the provider counts: every listed worker not yet accepted for destroy, and every create not yet listed. */
+  /** What the provider counts: every listed worker (one being destroyed included, until a listing drops it), and every create not yet listed. */
   instanceCount(): number {
-    let n = this.workers.size - this.destroyAccepted.size;
+    let n = this.workers.size;
     for (const c of this.creating.values()) if (c.instanceId === undefined) n++;
     return n;
   }
@@ -195,7 +180,6 @@ export class PoolCore implements WorkerEnv {
     w.reportBootOutcome('disappeared');
     this.disappeared[w.state]++;
     this.workers.delete(w.id);
-    this.destroyAccepted.delete(w.id);
     w.close('gone');
     // Its secret protects nothing any more; keeping every VM's would grow the scrubber forever.
     removeSecret(this.log, w.instance.tags[this.tagKey(TAG_INSTANCE_SECRET)]);

@@ -5,10 +5,13 @@
  *
  * The cloud is listed at start and then SyncInterval after each listing
  * ends, as the reference does: never because of a create or a destroy. A
- * create's answer already makes its worker, and a destroy the provider
- * accepted stops counting at once (`PoolCore.noteDestroyed`), so neither
- * needs a listing; listing after each of them would spend the provider's
- * API rate on calls that tell nothing new.
+ * create's answer already makes its worker. A destroyed instance keeps
+ * counting (against MaxInstances and the provider's quota) until a listing
+ * drops it, as in the reference: a VM being deleted still holds its quota
+ * (GCE shows it STOPPING for a while), and a create sent before it is gone
+ * would only earn a quota error and a minute's hold. Listing after each
+ * create or destroy would spend the provider's API rate on calls that tell
+ * nothing new.
  */
 import type { Instance } from '../cloud/types.js';
 import type { Timer } from '../clock/index.js';

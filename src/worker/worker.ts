@@ -39,8 +39,6 @@ export interface WorkerEnv {
   noteBootOutcome(outcome: BootOutcome): void;
   /** Reports a moment the metrics time (optional: test fakes leave it out). */
   emit?(event: PoolEvent): void;
-  /** The provider accepted this worker's destroy. */
-  noteDestroyed(worker: Worker): void;
   /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
   indexRunner(uuid: string, worker: Worker, present: boolean): void;
 }
@@ -342,10 +340,7 @@ export class Worker implements RunnerHost {
     this.destroyed = now;
     this.state = 'shutdown';
     this.env.notify();
-    this.instance.destroy().then(
-      () => this.env.noteDestroyed(this),
-      (err: unknown) => this.env.warnings.warn('shutdown failed', { Instance: this.id, error: err }, `destroy ${this.id}`),
-    );
+    this.instance.destroy().catch((err: unknown) => this.env.warnings.warn('shutdown failed', { Instance: this.id, error: err }, `destroy ${this.id}`));
   }
 
   /** The instance left the cloud list, or the pool stops: abandon its processes (they are not ours to end) and close the executor. */
