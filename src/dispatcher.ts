@@ -24,7 +24,7 @@ import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
-import { withSudo } from './worker/runner.js';
+import { withSudo } from './arvados/crunch-run.js';
 import { hostKeyVerifier } from './worker/verify.js';
 
 export interface DispatcherDeps {

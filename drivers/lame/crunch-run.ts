@@ -14,10 +14,10 @@
  * | dead    | held       | `UUID stale`    | (a crashed crunch-run whose child, e.g. arv-mount, still holds the lock) |
  * | dead    | released   | nothing         | the lockfile is removed            |
  */
-import type { CrunchRunConfig } from '../../src/arvados/types.js';
 import type { Timer } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
 import { apiBaseURL, ControllerApi, DEFAULT_RETRY } from './api.js';
+import { apiSettings, noLocalKeepstoreReason, parseConfig } from './crunch-run-config.js';
 import type { CommandResult } from './sshd.js';
 import type { LameVM } from './vm.js';
 
@@ -205,26 +205,14 @@ export function runPlan(command: unknown, defaultRunMs: number): { runMs: number
   return { runMs: defaultRunMs, exitCode: 0 };
 }
 
-function apiSettings(configJson: string | undefined): { apiHost: string; token: string; insecure: boolean } {
-  if (configJson === undefined) throw new Error('no --stdin-config: the lame crunch-run needs its config on stdin');
-  let config: Partial<CrunchRunConfig>;
-  try {
-    config = JSON.parse(configJson) as Partial<CrunchRunConfig>;
-  } catch (err) {
-    throw new Error(`config on stdin is not JSON: ${(err as Error).message}`);
-  }
-  const env = config.Env ?? ({} as Partial<CrunchRunConfig['Env']>);
-  if (!env.ARVADOS_API_HOST || !env.ARVADOS_API_TOKEN) throw new Error('config on stdin lacks Env.ARVADOS_API_HOST or Env.ARVADOS_API_TOKEN');
-  const flag = env.ARVADOS_API_HOST_INSECURE ?? env.ARVADOS_API_INSECURE ?? '';
-  return { apiHost: env.ARVADOS_API_HOST, token: env.ARVADOS_API_TOKEN, insecure: flag !== '' && flag !== '0' && flag !== 'false' };
-}
-
 export class CrunchRunProcess {
   /** The crunch-run process exists. */
   alive = true;
   /** Its lockfile's lock is held (by it, or after a crash by its leftover children). */
   lockHeld = true;
   phase: ProcessPhase = 'starting';
+  /** crunch-run would have started a local keepstore for the container (see `noLocalKeepstoreReason`). */
+  localKeepstore = false;
   /** Resolves when the process dies (exit, crash, or VM termination). */
   readonly exited: Promise<void>;
   /** Set once a signal has been delivered (after KillDelay): the run is being cancelled. */
@@ -321,7 +309,11 @@ export class CrunchRunProcess {
     let api: ControllerApi | undefined;
     try {
       if (this.vm.reportsBroken) throw new Error('the VM is broken; not starting the container');
-      const settings = apiSettings(this.plan.config);
+      const config = parseConfig(this.plan.config);
+      const settings = apiSettings(config);
+      const noKeepstore = noLocalKeepstoreReason(config);
+      this.localKeepstore = noKeepstore === undefined;
+      this.logger.debug(noKeepstore === undefined ? 'lame: starting a local keepstore' : `lame: not starting a local keepstore process because ${noKeepstore}`);
       const transport = this.vm.cloud.controllerTransports.get(apiBaseURL(settings.apiHost));
       api = new ControllerApi(settings, clock, this.logger, this.death.signal, DEFAULT_RETRY, transport);
       const ctr = await api.getContainer(this.uuid);

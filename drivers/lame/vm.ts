@@ -8,7 +8,7 @@ import type { InstanceTags } from '../../src/cloud/types.js';
 import type { InstanceType } from '../../src/config/types.js';
 import type { Logger } from '../../src/log.js';
 import type { Executor } from '../../src/ssh/executor.js';
-import { INSTANCE_SECRET_PATH, parseInitCommandSecret } from '../../src/worker/runner.js';
+import { INSTANCE_SECRET_PATH, parseInitCommandSecret } from '../../src/arvados/crunch-run.js';
 import type { LameCloud } from './cloud.js';
 import { runCommand } from './commands.js';
 import type { CrunchRunProcess } from './crunch-run.js';
@@ -183,3 +183,4 @@ export class LameVM {
     await server?.close();
   }
 }
+

@@ -14,7 +14,7 @@ import type { Executor } from '../ssh/executor.js';
 import { SshExecutor } from '../ssh/ssh-executor.js';
 import { TAG_IDLE_BEHAVIOR, TAG_INSTANCE_SECRET, TAG_INSTANCE_SET_ID, TAG_INSTANCE_TYPE } from '../worker/pool-config.js';
 import { INSTANCE_SECRET_HEX_LENGTH } from '../worker/pool-create.js';
-import { initCommandForSecret, withSudo } from '../worker/runner.js';
+import { initCommandForSecret, withSudo } from '../arvados/crunch-run.js';
 import { hostKeyVerifier } from '../worker/verify.js';
 import { formatSeconds, StepFailedError, type StepReporter } from './steps.js';
 

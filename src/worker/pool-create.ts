@@ -12,7 +12,7 @@ import { addSecret, removeSecret } from '../log.js';
 import type { InstanceView } from '../scheduler/interfaces.js';
 import type { PendingCreate, PoolCore } from './pool-core.js';
 import { CREATE_ERROR_BACKOFF_MS, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_SECRET, TAG_INSTANCE_SET_ID, TAG_INSTANCE_TYPE } from './pool-config.js';
-import { initCommandForSecret } from './runner.js';
+import { initCommandForSecret } from '../arvados/crunch-run.js';
 
 /** Length in hex digits of the InstanceSecret tag (the reference's instanceSecretLength). */
 export const INSTANCE_SECRET_HEX_LENGTH = 40;

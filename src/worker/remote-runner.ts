@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import { SshConnectError, SshConnectionLostError, SshSessionError, HostKeyRefusedError } from '../ssh/errors.js';
 import type { Executor } from '../ssh/executor.js';
 import type { PoolConfig } from './pool-config.js';
-import { crunchRunKillCommand, withSudo } from './runner.js';
+import { crunchRunKillCommand, withSudo } from '../arvados/crunch-run.js';
 
 /** What a `--detach` attempt came to. */
 export type StartOutcome =

@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ExecuteResult } from '../ssh/executor.js';
-import { crunchRunListCommand, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from './runner.js';
+import { crunchRunListCommand, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../arvados/crunch-run.js';
 import type { Worker, WorkerEnv } from './worker.js';
 
 /** What `crunch-run --list` printed, for this cluster's containers. */

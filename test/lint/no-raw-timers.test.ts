@@ -5,9 +5,10 @@
  * simulator stop being exact.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tsFiles } from './files.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -30,22 +31,6 @@ export function stripCommentsAndStrings(src: string): string {
       return m.replace(/[^\n]/g, ' ');
     },
   );
-}
-
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const name of entries) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
-    else if (/\.(ts|mts|js|mjs)$/.test(name)) out.push(p);
-  }
-  return out;
 }
 
 /** Every use of a forbidden timer, as `path:line: what`. */

@@ -27,6 +27,8 @@ export interface RecordedCommand {
   instance: string;
   command: string;
   at: number;
+  /** What was written on the command's stdin, as text. */
+  stdin: string;
 }
 
 export interface HarnessOptions {
@@ -40,6 +42,8 @@ export interface HarnessOptions {
   instanceSetId?: string;
   clock?: ManualClock;
   ctl?: TestController;
+  /** The cluster's config file section (`Cluster.RawSection`), as if it had been loaded from one. */
+  rawSection?: Record<string, unknown>;
 }
 
 export class Harness {
@@ -70,6 +74,7 @@ export class Harness {
       await ctl.start();
     }
     const cluster = makeCluster({ controllerURL: ctl?.url });
+    if (opts.rawSection) cluster.RawSection = opts.rawSection;
     Object.assign(cluster.Containers.CloudVMs, { MaxCloudOpsPerSecond: 0 }, opts.cloudVMs ?? {});
     const h = new Harness(clock, cluster, opts.instanceSetId ?? `wp-${randomBytes(4).toString('hex')}`, ctl, opts);
     await h.build();
@@ -85,12 +90,13 @@ export class Harness {
     const ctx = { instanceSetId: this.instanceSetId, cluster: this.cluster, logger: this.log, clock: this.clock };
     this.lame = (await lameDriver({ Transport: 'inprocess', MinBootTime: 0, MaxBootTime: 0, Seed: 1, ...this.opts.params }, ctx)) as LameInstanceSet;
     const vm = this.cluster.Containers.CloudVMs;
-    this.instanceSet = wrapInstanceSet(this.lame, {
+    const wrapped = wrapInstanceSet(this.lame, {
       clock: this.clock,
       logger: this.log,
       maxCloudOpsPerSecond: vm.MaxCloudOpsPerSecond,
       resourceTags: vm.ResourceTags,
     });
+    this.instanceSet = wrapped;
     this.pool = new WorkerPoolImpl({
       cluster: this.cluster,
       instanceSet: this.instanceSet,
@@ -118,7 +124,7 @@ export class Harness {
     if (!inner) throw new Error('lame cloud without the inprocess transport');
     return {
       execute: (command: string, options?: ExecuteOptions): Promise<ExecuteResult> => {
-        this.commands.push({ instance: inst.id, command, at: this.clock.now() });
+        this.commands.push({ instance: inst.id, command, at: this.clock.now(), stdin: String(options?.stdin ?? '') });
         if (this.unreachable.has(inst.id)) return Promise.reject(new SshConnectError(inst.id, 'unreachable', 'cut off by the test'));
         return inner.execute(command, options);
       },
@@ -167,3 +173,4 @@ export class Harness {
     if (!this.opts.ctl) await this.ctl?.stop();
   }
 }
+

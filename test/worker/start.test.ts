@@ -4,6 +4,7 @@
  * flight, per-instance limits; and the pool's notifications and stop().
  */
 import assert from 'node:assert/strict';
+import type { CrunchRunConfig } from '../../src/arvados/crunch-run.js';
 import type { Container } from '../../src/arvados/types.js';
 import { SshConnectionLostError } from '../../src/ssh/errors.js';
 import type { ExecuteResult } from '../../src/ssh/executor.js';
@@ -46,9 +47,10 @@ describe('worker pool: starting containers', () => {
     await f.tick(0);
     const detach = f.commands.find((c) => c.command.includes('--detach'));
     assert.equal(detach?.command, `sudo crunch-run --detach --stdin-config '--runtime-engine=docker' '${ctr(1).uuid}'`);
-    const config = JSON.parse(stdin) as { Env: Record<string, string>; KeepBuffers: number; EC2SpotCheck: boolean };
+    const config = JSON.parse(stdin) as CrunchRunConfig;
     assert.equal(config.Env.ARVADOS_API_TOKEN, f.cluster.SystemRootToken);
-    assert.equal(JSON.parse(config.Env.InstanceType).Name, 'small');
+    assert.equal(JSON.parse(config.Env.InstanceType).ProviderType, 'lame.small');
+    assert.equal(config.Cluster?.SystemRootToken, f.cluster.SystemRootToken);
     assert.equal(config.Env.GatewayAddress, `${id}.example:0`);
     assert.equal(config.KeepBuffers, 2);
     assert.equal(config.EC2SpotCheck, false);
