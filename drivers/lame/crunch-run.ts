@@ -31,6 +31,8 @@ export const KILL_WAIT_MS = 1000;
 
 export interface CrunchRunArgs {
   list: boolean;
+  /** `--list` reads the price history from stdin. */
+  stdinPrices: boolean;
   detach: boolean;
   stdinConfig: boolean;
   /** Signal number for `--kill`; -1 when not given. */
@@ -50,7 +52,7 @@ const VALUE_FLAGS = new Set(['kill', 'runtime-engine']);
  * ignored when they are `--name` or `--name=value`. Throws on a bad `--kill`.
  */
 export function parseCrunchRunArgs(args: readonly string[]): CrunchRunArgs {
-  const out: CrunchRunArgs = { list: false, detach: false, stdinConfig: false, kill: -1, runtimeEngine: undefined, positional: [] };
+  const out: CrunchRunArgs = { list: false, stdinPrices: false, detach: false, stdinConfig: false, kill: -1, runtimeEngine: undefined, positional: [] };
   let i = 0;
   for (; i < args.length; i++) {
     const arg = args[i];
@@ -78,6 +80,9 @@ export function parseCrunchRunArgs(args: readonly string[]): CrunchRunArgs {
       case 'stdin-config':
         out.stdinConfig = on;
         break;
+      case 'stdin-prices':
+        out.stdinPrices = on;
+        break;
       case 'kill':
         if (!/^\d+$/.test(value!)) throw new Error(`invalid value ${JSON.stringify(value)} for flag -kill: parse error`);
         out.kill = Number(value);
@@ -101,14 +106,15 @@ export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buff
   } catch (err) {
     return { stderr: `${(err as Error).message}\n`, exitCode: 2 };
   }
-  if (parsed.list) return list(vm, stdin);
+  if (parsed.list) return list(vm, parsed.stdinPrices ? stdin : undefined);
   if (parsed.kill >= 0) return kill(vm, parsed.positional[0], parsed.kill);
   if (parsed.detach) return detach(vm, parsed.positional[0], stdin, parsed.stdinConfig);
   return { stderr: 'lame crunch-run: only --list, --kill and --detach are emulated\n', exitCode: 2 };
 }
 
-function list(vm: LameVM, stdin: Buffer): CommandResult {
-  if (stdin.length > 0) vm.files.set(PRICES_FILE, Buffer.from(stdin));
+/** `--list`; `prices` is stdin when `--stdin-prices` was given (without it, crunch-run ignores stdin). */
+function list(vm: LameVM, prices: Buffer | undefined): CommandResult {
+  if (prices && prices.length > 0) vm.files.set(PRICES_FILE, Buffer.from(prices));
   const lines: string[] = [];
   if (vm.reportsBroken) lines.push('broken');
   for (const uuid of [...vm.processes.keys()].sort()) {

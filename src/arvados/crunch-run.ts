@@ -10,7 +10,7 @@
  * | what | command | stdin |
  * | --- | --- | --- |
  * | start | `crunch-run --detach --stdin-config '--runtime-engine=docker' 'ARG'... 'UUID'` | `CrunchRunConfig` JSON |
- * | list | `crunch-run --list` | |
+ * | list | `crunch-run --list [--stdin-prices]` | the price history, with `--stdin-prices` only |
  * | signal | `crunch-run --kill 15 UUID` | |
  * | runner check | `md5sum /tmp/arvados-crunch-run/crunch-run~HEX` | |
  * | runner install | `sudo sh -c 'set -e; ...; cat >"$tmpfile"; ...; mv ...'` | the binary |
@@ -21,6 +21,7 @@
  * them except `md5sum` (the runner file is world-readable) and the install
  * command (which wraps itself in `sudo sh -c`).
  */
+import type { PricePoint } from '../cloud/types.js';
 import { parseCommandLine, shellWord } from '../ssh/shell-words.js';
 import { shellQuote } from '../ssh/util.js';
 
@@ -35,12 +36,27 @@ export function withSudo(cmd: string, remoteUser: string): string {
 // ---------------------------------------------------------------- crunch-run
 
 /**
- * `crunch-run --list`. `crunchRunCommand` is inserted as is (not quoted): it
- * is the configured `Containers.CrunchRunCommand`, which may hold several
- * words (e.g. `/usr/bin/arvados-server crunch-run`), or the deployed path.
+ * `crunch-run --list`, plus `--stdin-prices` when the caller writes the
+ * instance's price history on stdin: crunch-run reads stdin in list mode only
+ * with that flag, and passes the prices to the running containers' crunch-run
+ * processes, which use them for the container's cost. `crunchRunCommand` is
+ * inserted as is (not quoted): it is the configured
+ * `Containers.CrunchRunCommand`, which may hold several words (e.g.
+ * `/usr/bin/arvados-server crunch-run`), or the deployed path.
  */
-export function crunchRunListCommand(crunchRunCommand: string): string {
-  return `${crunchRunCommand} --list`;
+export function crunchRunListCommand(crunchRunCommand: string, opts: { stdinPrices?: boolean } = {}): string {
+  return `${crunchRunCommand} --list${opts.stdinPrices ? ' --stdin-prices' : ''}`;
+}
+
+/**
+ * The price history as crunch-run reads it on `--list --stdin-prices`: the
+ * JSON of the reference's `[]cloud.InstancePrice`,
+ * `[{"StartTime": RFC 3339, "Price": n}]`, times written as Go writes them
+ * (no fractional seconds when there are none).
+ */
+export function priceHistoryJSON(prices: readonly PricePoint[]): string {
+  const time = (ms: number) => new Date(ms).toISOString().replace(/\.(\d*?)0*Z$/, (_, f: string) => (f ? `.${f}Z` : 'Z'));
+  return JSON.stringify(prices.map((p) => ({ StartTime: time(p.startTime), Price: p.price })));
 }
 
 export interface DetachCommandOptions {

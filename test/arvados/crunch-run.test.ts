@@ -7,6 +7,7 @@ import {
   instanceSecretCommand,
   parseInitCommandSecret,
   parseRunnerInstallCommand,
+  priceHistoryJSON,
   runnerInstallCommand,
   runnerMd5Command,
   runnerMd5Expected,
@@ -38,6 +39,7 @@ describe('arvados/crunch-run: commands', () => {
 
   it('builds list and kill as the reference does', () => {
     assert.equal(crunchRunListCommand('crunch-run'), 'crunch-run --list');
+    assert.equal(crunchRunListCommand('crunch-run', { stdinPrices: true }), 'crunch-run --list --stdin-prices');
     assert.equal(crunchRunKillCommand('crunch-run', 'zzzzz-dz642-000000000000001'), 'crunch-run --kill 15 zzzzz-dz642-000000000000001');
     assert.equal(crunchRunKillCommand('/usr/bin/arvados-server crunch-run', 'u', 9), '/usr/bin/arvados-server crunch-run --kill 9 u');
     assert.throws(() => crunchRunKillCommand('crunch-run', 'u', -1), RangeError);
@@ -76,5 +78,18 @@ describe('arvados/crunch-run: runner deployment and instance secret', () => {
     assert.equal(parseInitCommandSecret('echo hello'), undefined);
     assert.equal(instanceSecretCommand(), 'cat /var/run/arvados-instance-secret');
     assert.throws(() => initCommandForSecret('"; rm -rf /'));
+  });
+});
+
+describe('arvados/crunch-run: price history', () => {
+  it("writes it as the reference's JSON of []cloud.InstancePrice, times as Go writes them", () => {
+    const t = Date.UTC(2026, 0, 2, 3, 4, 5);
+    assert.equal(
+      priceHistoryJSON([
+        { startTime: t, price: 0.0312 },
+        { startTime: t + 500, price: 0.04 },
+      ]),
+      '[{"StartTime":"2026-01-02T03:04:05Z","Price":0.0312},{"StartTime":"2026-01-02T03:04:05.5Z","Price":0.04}]',
+    );
   });
 });

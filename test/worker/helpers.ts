@@ -7,10 +7,10 @@
  * connect) to make probes fail.
  */
 import { randomBytes } from 'node:crypto';
-import type { Instance, InstanceSet } from '../../src/cloud/types.js';
+import type { Instance, InstanceSet, PricePoint } from '../../src/cloud/types.js';
 import { wrapInstanceSet } from '../../src/cloud/wrap.js';
 import { ManualClock, settle } from '../../src/clock/index.js';
-import type { CloudVMsConfig, Cluster } from '../../src/config/types.js';
+import type { CloudVMsConfig, Cluster, InstanceType } from '../../src/config/types.js';
 import { createLogger, LineCollector, type Logger } from '../../src/log.js';
 import { SshConnectError } from '../../src/ssh/errors.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from '../../src/ssh/executor.js';
@@ -42,6 +42,8 @@ export interface HarnessOptions {
   instanceSetId?: string;
   clock?: ManualClock;
   ctl?: TestController;
+  /** Instances report this price history (as EC2 spot instances do). */
+  priceHistory?: (type: InstanceType) => PricePoint[];
   /** The cluster's config file section (`Cluster.RawSection`), as if it had been loaded from one. */
   rawSection?: Record<string, unknown>;
 }
@@ -96,7 +98,7 @@ export class Harness {
       maxCloudOpsPerSecond: vm.MaxCloudOpsPerSecond,
       resourceTags: vm.ResourceTags,
     });
-    this.instanceSet = wrapped;
+    this.instanceSet = this.opts.priceHistory ? withPriceHistory(wrapped, this.opts.priceHistory) : wrapped;
     this.pool = new WorkerPoolImpl({
       cluster: this.cluster,
       instanceSet: this.instanceSet,
@@ -174,3 +176,13 @@ export class Harness {
   }
 }
 
+/** `set` whose instances report `history` as their price history. */
+function withPriceHistory(set: InstanceSet, history: (type: InstanceType) => PricePoint[]): InstanceSet {
+  const add = (inst: Instance): Instance => Object.assign(inst, { priceHistory: history });
+  return {
+    create: async (...args) => add(await set.create(...args)),
+    instances: async (filter) => (await set.instances(filter)).map(add),
+    stop: () => set.stop(),
+    executorFor: set.executorFor?.bind(set),
+  };
+}

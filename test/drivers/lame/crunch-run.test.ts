@@ -12,6 +12,7 @@ import type { Executor } from '../../../src/ssh/executor.js';
 import { crunchRunDetachCommand, crunchRunKillCommand, crunchRunListCommand, withSudo } from '../../../src/arvados/crunch-run.js';
 import { crunchRunConfigJSON } from '../../../src/worker/runner.js';
 import { type LameInstance, lameDriver, type LameInstanceSet, resetLameClouds } from '../../../drivers/lame/index.js';
+import { PRICES_FILE } from '../../../drivers/lame/crunch-run.js';
 import { noLocalKeepstoreReason } from '../../../drivers/lame/crunch-run-config.js';
 import { TestController } from '../../fixtures/controller.js';
 import { createArgs, DISPATCH_KEY, makeCluster, makeContext, ROOT_TOKEN, SMALL, waitFor } from './helpers.js';
@@ -228,6 +229,16 @@ describe('lame crunch-run', function () {
     assert.equal(backoffs, 4, 'five attempts, four waits');
     assert.equal(ctl.requestLog().filter((e) => e.status === 503).length, 5);
     assert.equal(state(c.uuid), 'Locked');
+  });
+
+  it('reads the price history only with --stdin-prices, as crunch-run does', async () => {
+    await setup();
+    const prices = '[{"StartTime":"2026-01-01T00:00:00Z","Price":0.03}]';
+    assert.equal((await exec.execute(sudo(crunchRunListCommand('crunch-run')), { stdin: prices })).exitCode, 0);
+    assert.equal(inst.vm.files.has(PRICES_FILE), false, 'stdin ignored without the flag');
+    const r = await exec.execute(sudo(crunchRunListCommand('crunch-run', { stdinPrices: true })), { stdin: prices });
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    assert.equal(inst.vm.files.get(PRICES_FILE)?.toString(), prices);
   });
 
   it('starts a local keepstore only when the config carries the cluster (LocalKeepBlobBuffersPerVCPU > 0)', async () => {
