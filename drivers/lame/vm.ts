@@ -71,8 +71,9 @@ export class LameVM {
     this.neverBoots = spec.neverBoots ?? false;
     this.logger = cloud.ctx.logger.child({ Instance: spec.id });
     // The init command runs early in boot (cloud-init), before sshd accepts
-    // anyone, so the secret is in place whenever the dispatcher can connect.
-    const secret = parseInitCommandSecret(spec.initCommand);
+    // anyone, so the secret is in place whenever the dispatcher can connect;
+    // unless a line before it ends the script.
+    const secret = parseInitCommandSecret(linesRun(spec.initCommand));
     if (secret !== undefined) this.files.set(INSTANCE_SECRET_PATH, Buffer.from(secret));
   }
 
@@ -184,3 +185,12 @@ export class LameVM {
   }
 }
 
+/**
+ * The part of an init script a shell gets through: every line before the
+ * first one that ends the script (`exit ...`, `exec ...`).
+ */
+export function linesRun(script: string): string {
+  const lines = script.split('\n');
+  const end = lines.findIndex((line) => /^\s*(exit|exec)(\s|$)/.test(line));
+  return (end < 0 ? lines : lines.slice(0, end)).join('\n');
+}

@@ -185,6 +185,16 @@ export function initCommandForSecret(secret: string): string {
   return `umask 0177 && echo -n "${secret}" >${INSTANCE_SECRET_PATH}`;
 }
 
+/**
+ * The whole init command a new instance gets, as the reference builds it:
+ * the secret line first, then `InstanceInitCommand`. Nothing the configured
+ * command does (exit, exec, fail) can then keep the secret from being
+ * written, and without it the dispatcher would never trust the VM.
+ */
+export function instanceInitCommand(secret: string, configured: string): string {
+  return `${initCommandForSecret(secret)}\n${configured}`;
+}
+
 /** The secret written by `initCommandForSecret`, found anywhere in a (possibly longer) init script. */
 export function parseInitCommandSecret(script: string): string | undefined {
   const path = INSTANCE_SECRET_PATH.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

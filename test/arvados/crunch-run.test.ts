@@ -4,6 +4,7 @@ import {
   crunchRunKillCommand,
   crunchRunListCommand,
   initCommandForSecret,
+  instanceInitCommand,
   instanceSecretCommand,
   parseInitCommandSecret,
   parseRunnerInstallCommand,
@@ -68,6 +69,12 @@ describe('arvados/crunch-run: runner deployment and instance secret', () => {
     const ref = `set -e; dstdir="/tmp/arvados-crunch-run/"; dstfile="${path}"; mkdir -p "$dstdir"; touch "$dstfile"; chmod 0755 "$dstdir" "$dstfile"; cat >"$dstfile"`;
     assert.equal(parseRunnerInstallCommand(`sudo sh -c ${shellQuote(ref)}`), path);
     assert.equal(parseRunnerInstallCommand(ref), path);
+  });
+
+  it('secret line precedes InstanceInitCommand, as in the reference pool', () => {
+    const secret = 'ab'.repeat(20);
+    assert.equal(instanceInitCommand(secret, 'exit 0'), `${initCommandForSecret(secret)}\nexit 0`);
+    assert.equal(instanceInitCommand(secret, ''), `${initCommandForSecret(secret)}\n`);
   });
 
   it('writes and reads the instance secret as the reference does', () => {
