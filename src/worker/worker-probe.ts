@@ -114,7 +114,10 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   }
   if (list.running.length > 0) {
     w.busy = now;
-    w.lastUUID = list.running[0];
+    // Only when we never started one here ourselves (an adopted worker): the
+    // listing cannot tell which container started last, and the one we
+    // started is the better answer.
+    if (w.lastUUID === '') w.lastUUID = list.running[0];
   } else if (w.running.size > 0) {
     // It stopped being busy some time since the last probe; now is the
     // earliest the idle timeout can fairly count from.

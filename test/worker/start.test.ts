@@ -130,6 +130,34 @@ describe('worker pool: starting containers', () => {
   });
 });
 
+describe('worker pool: last_container_uuid', () => {
+  it('sets last_container_uuid only when empty: a probe listing other containers keeps the one we started last', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    assert.equal(f.pool.startContainer(id, ctr(2)), true);
+    await f.tick(0);
+    assert.equal(f.pool.detail(id)?.lastContainerUUID, ctr(2).uuid);
+    f.script(id, { list: ok(`${ctr(1).uuid}\n${ctr(2).uuid}\n`) });
+    await f.probe();
+    assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [ctr(1).uuid, ctr(2).uuid]);
+    assert.equal(f.pool.detail(id)?.lastContainerUUID, ctr(2).uuid, 'not the first line of --list');
+  });
+
+  it('on an adopted worker, takes the first listed container once, and keeps it', async () => {
+    const f = new FakeCloud();
+    const id = f.seed();
+    f.script(id, { list: ok(`${ctr(2).uuid}\n${ctr(1).uuid}\n`) });
+    await f.pool.syncNow();
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.lastContainerUUID, ctr(2).uuid);
+    f.script(id, { list: ok(`${ctr(1).uuid}\n`) });
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.lastContainerUUID, ctr(2).uuid);
+  });
+});
+
 describe('worker pool: notifications, addresses and stop', () => {
   it('points the executor at a new address only when the listing shows a change', async () => {
     const f = new FakeCloud();
