@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterJSON, instanceTypeJSON } from '../../src/arvados/cluster-json/cluster.js';
 import { CLUSTER_DEFAULTS } from '../../src/arvados/cluster-json/defaults.js';
-import { goURL } from '../../src/arvados/cluster-json/encode.js';
+import { goByteSize, goURL } from '../../src/arvados/cluster-json/encode.js';
 import { CLUSTER, type GoKind } from '../../src/arvados/cluster-json/schema.js';
 import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import type { Cluster } from '../../src/config/types.js';
@@ -283,6 +283,15 @@ describe('arvados/cluster-json: what the dispatcher runs on', () => {
     assert.equal(json.SystemRootToken, 'abc');
     assert.equal(json.Collections.BlobSigningTTL, '336h');
     assert.equal(json.Containers.CloudVMs.TimeoutBooting, '10m');
+  });
+
+  it("reads byte sizes with the reference's parser: a string without a unit stays zero, a trailing E is Exa", () => {
+    assert.equal(goByteSize('100'), 0);
+    assert.equal(goByteSize('100 '), 100);
+    assert.equal(goByteSize('4E'), 4e18);
+    assert.equal(goByteSize('1e3KB'), 1e6);
+    assert.equal(goByteSize(1.5), 0);
+    assert.equal(fromYAML('Clusters:\n  zzzzz:\n    Collections:\n      WebDAVOutputBuffer: "4096"\n').Collections.WebDAVOutputBuffer, 0);
   });
 
   it('ignores null values in the file (the default stays)', () => {

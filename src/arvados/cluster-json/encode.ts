@@ -93,16 +93,8 @@ export function goDuration(v: unknown): string {
  */
 export function goByteSize(v: unknown): number {
   if (typeof v === 'number') return Number.isInteger(v) ? v : 0;
-  if (typeof v !== 'string') return 0;
-  let split = 0;
-  for (let i = v.length - 1; i >= 0; i--) {
-    if ('0123456789.+-eE'.includes(v[i])) {
-      split = i + 1;
-      break;
-    }
-  }
-  if (split > 0 && v[split - 1] === 'E') split--;
-  if (split === 0 || split === v.length) return 0;
+  // Ends in a character of a number (not "E", which is the Exa unit): no unit.
+  if (typeof v !== 'string' || /[0-9.+\-e]$/.test(v)) return 0;
   try {
     return parseByteSize(v);
   } catch {
