@@ -2,8 +2,8 @@
  * The cluster config crunch-run gets on stdin, as the reference's Go
  * `encoding/json` writes its `arvados.Cluster`. The `*.go.json` fixtures were
  * recorded from the reference's own Go types (sdk/go/arvados at 913e363)
- * decoding the merged config and encoding it again; the spot checks say in
- * words what those files hold.
+ * decoding the merged config (`clusterConfigTree`) and encoding it again;
+ * the spot checks say in words what those files hold.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -44,7 +44,10 @@ export function instanceTypeJSON(it: InstanceType): string {
   return goIndent(encodeGo(INSTANCE_TYPE, configForm(INSTANCE_TYPE, it)));
 }
 
-/** The merged config tree the encoder reads, in config-file form. */
+/**
+ * The merged config tree the encoder reads, in config-file form (what the
+ * reference decodes into its struct; the test fixtures were recorded from it).
+ */
 export function clusterConfigTree(cluster: Cluster): ConfigMap {
   const fromFile = mergeConfig(CLUSTER_DEFAULTS, cluster.RawSection ?? {});
   // The key text as written in the file is what the reference passes on; the
@@ -67,7 +70,7 @@ export function clusterConfigTree(cluster: Cluster): ConfigMap {
  * defaults: maps key by key, null values skipped, anything else (lists
  * included) replacing what was there. Returns new maps; neither input changes.
  */
-export function mergeConfig(dst: unknown, src: unknown): unknown {
+function mergeConfig(dst: unknown, src: unknown): unknown {
   if (!isMap(src)) return src;
   const out: ConfigMap = {};
   if (isMap(dst)) for (const [k, v] of Object.entries(dst)) defineKey(out, k, v);
