@@ -19,7 +19,8 @@ import type { IdleBehavior, WorkerState } from './states.js';
 import type { Executor } from '../ssh/executor.js';
 import { type PoolConfig, type PoolEvent, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
 import { RemoteRunner, type RunnerHost } from './remote-runner.js';
-import { crunchRunConfig, crunchRunDetachCommand, withSudo } from './runner.js';
+import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
+import { crunchRunConfigJSON } from './runner.js';
 
 /** How a worker's boot ended, for the `boot_outcomes` metric (the reference's labels). */
 export type BootOutcome = 'success' | 'failure' | 'aborted' | 'disappeared';
@@ -189,8 +190,8 @@ export class Worker implements RunnerHost {
       }),
       this.remoteUser,
     );
-    const config = crunchRunConfig({ cluster, instanceType: this.type, instanceAddress: this.instance.address, uuid: rr.uuid });
-    const outcome = await rr.start(command, JSON.stringify(config));
+    const config = crunchRunConfigJSON({ cluster, instanceType: this.type, instanceAddress: this.instance.address, uuid: rr.uuid });
+    const outcome = await rr.start(command, config);
     if (rr.closed) return;
     if (this.running.get(rr.uuid) === rr) {
       // A probe listed it while the start was in flight.

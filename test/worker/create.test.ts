@@ -21,6 +21,15 @@ describe('worker pool: create throttling', function () {
     await h.tick(0);
   }
 
+  it('secret line precedes InstanceInitCommand: an init command that exits still leaves the secret on the VM', async () => {
+    await started({ cloudVMs: { InstanceInitCommand: 'exit 0' } });
+    const id = await h.createIdle(SMALL);
+    const vm = h.cloud.listVMs().find((v) => v.id === id)!;
+    assert.equal(vm.initCommand, `umask 0177 && echo -n "${vm.tags.ArvadosInstanceSecret}" >/var/run/arvados-instance-secret\nexit 0`);
+    assert.equal(vm.files.get('/var/run/arvados-instance-secret')?.toString(), vm.tags.ArvadosInstanceSecret);
+    assert.equal(h.pool.detail(id)?.workerState, 'idle');
+  });
+
   it('keeps at most MaxConcurrentInstanceCreateOps creates in flight; pending creates show as booting', async () => {
     await started({ cloudVMs: { MaxConcurrentInstanceCreateOps: 2 } });
     h.cloud.holdCreates();

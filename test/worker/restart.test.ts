@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { initCommandForSecret } from '../../src/worker/runner.js';
+import { initCommandForSecret } from '../../src/arvados/crunch-run.js';
 import { Harness, SMALL, waitFor } from './helpers.js';
 
 describe('worker pool: restart', function () {
