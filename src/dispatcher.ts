@@ -26,7 +26,7 @@ import { resolveSshPort } from './ssh/port.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
-import { withSudo } from './worker/runner.js';
+import { withSudo } from './arvados/crunch-run.js';
 import { hostKeyVerifier } from './worker/verify.js';
 
 export interface DispatcherDeps {

@@ -20,6 +20,7 @@ import { Ec2Instance, type Ec2InstanceHost } from './instance.js';
 import { KeyPairs } from './keypair.js';
 import { Ec2Metrics } from './metrics.js';
 import type { Ec2Params } from './params.js';
+import { quotaGroupFor } from './quota-group.js';
 import { SpotPrices } from './spot.js';
 
 /** Knobs for tests and embedders; the defaults are what production uses. */
@@ -158,6 +159,7 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
         what,
         providerType: type.ProviderType,
         quotaGroups: this.params.InstanceTypeQuotaGroups,
+        preemptible: type.Preemptible,
       });
     }
   }
@@ -269,5 +271,10 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
 
   stop(): void {
     // Nothing runs in the background: spot prices are fetched during listings.
+  }
+
+  /** The vCPU quota group `type` counts against (the reference's rule, in `quota-group.ts`). */
+  quotaGroup(type: InstanceType): string {
+    return quotaGroupFor(type, this.params.InstanceTypeQuotaGroups);
   }
 }

@@ -6,6 +6,9 @@
  */
 import { CapacityError, QuotaError, RateLimitError } from '../../src/cloud/errors.js';
 import type { Clock } from '../../src/clock/index.js';
+import { quotaGroupFor } from './quota-group.js';
+
+export { quotaGroupFor } from './quota-group.js';
 
 /** The fields of an SDK error this module reads; plain objects in tests. */
 export interface AwsErrorLike {
@@ -114,20 +117,6 @@ export function isSubnetSpecific(err: unknown): boolean {
 }
 
 /**
- * The vCPU quota group of a provider type: the longest prefix of its family
- * (the part before the dot) found in `groups`; else the family's leading
- * letters, so unknown families still get a group of their own.
- */
-export function quotaGroupFor(providerType: string, groups: Record<string, string>): string {
-  const family = providerType.toLowerCase().split('.')[0];
-  for (let n = family.length; n > 0; n--) {
-    const group = groups[family.slice(0, n)];
-    if (group !== undefined) return group;
-  }
-  return /^[a-z]*/.exec(family)![0] || family;
-}
-
-/**
  * The throttle back-off of one kind of call: it grows by half plus a second
  * with each consecutive throttle (1 s, 2.5 s, 4.75 s, ... at most a minute)
  * and resets when a call gets any other answer, as the reference's does.
@@ -161,6 +150,8 @@ export interface ClassifyContext {
   /** For create: the provider type and its quota groups, so capacity errors can name them. */
   providerType?: string;
   quotaGroups?: Record<string, string>;
+  /** For create: a spot request, whose vCPU quota group is the `-spot` one. */
+  preemptible?: boolean;
 }
 
 /**
@@ -178,7 +169,7 @@ export function classify(err: unknown, ctx: ClassifyContext): unknown {
   ctx.backoff.reset();
   if (isQuota(err)) return new QuotaError(`ec2: ${detail}`, { cause: err });
   if (QUOTA_GROUP_CAPACITY_CODES.has(code) && ctx.providerType !== undefined) {
-    const quotaGroup = quotaGroupFor(ctx.providerType, ctx.quotaGroups ?? {});
+    const quotaGroup = quotaGroupFor({ ProviderType: ctx.providerType, Preemptible: ctx.preemptible ?? false }, ctx.quotaGroups ?? {});
     return new CapacityError(`ec2: ${detail}`, { cause: err, quotaGroup });
   }
   if (isTypeCapacity(err) && ctx.providerType !== undefined) {

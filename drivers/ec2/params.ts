@@ -29,7 +29,7 @@ export interface Ec2Params {
   IAMInstanceProfile: string;
   /** Ms between spot price refreshes; 0 turns spot price tracking off. */
   SpotPriceUpdateInterval: number;
-  /** Instance family prefix (lowercase) -> vCPU quota group, for VcpuLimitExceeded. */
+  /** Provider type prefix (lowercase) -> vCPU quota group (`quota-group.ts` has the rule); '' means none. */
   InstanceTypeQuotaGroups: Record<string, string>;
   /** EC2 API endpoint override (tests, EC2-compatible clouds); empty: AWS's regional endpoint. */
   Endpoint: string;
@@ -83,13 +83,19 @@ const idSet: ParamParser<string[]> = (v) => {
   return [...new Set((ids as string[]).map((id) => id.trim()))];
 };
 
-/** Merged over the defaults, as the reference's config loader merges maps; keys are matched lowercase. */
+/**
+ * Merged over the defaults, as the reference's config loader merges maps.
+ * Keys and values are taken as written: keys are matched against the
+ * lower-cased provider type, so (as the reference documents) they must be
+ * lower-case to match; an empty value takes a default's entry away.
+ */
 const quotaGroups: ParamParser<Record<string, string>> = (v) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a mapping of instance family to quota group');
   const out: Record<string, string> = { ...DEFAULT_QUOTA_GROUPS };
   for (const [family, group] of Object.entries(v)) {
-    if (typeof group !== 'string' || group.trim() === '') throw new Error(`${family}: expected a quota group name, got ${JSON.stringify(group)}`);
-    out[family.trim().toLowerCase()] = group.trim();
+    // YAML's null is Go's zero value here: no group.
+    if (group !== null && typeof group !== 'string') throw new Error(`${family}: expected a quota group name, got ${JSON.stringify(group)}`);
+    out[family] = group ?? '';
   }
   return out;
 };

@@ -17,13 +17,8 @@
  *   that forgets `sudo` fails here as it would on a real VM.
  */
 import { createHash } from 'node:crypto';
-import {
-  INSTANCE_SECRET_PATH,
-  type ParsedCommand,
-  parseCommandLine,
-  parseRunnerInstallCommand,
-  ShellParseError,
-} from '../../src/worker/runner.js';
+import { INSTANCE_SECRET_PATH, parseRunnerInstallCommand } from '../../src/arvados/crunch-run.js';
+import { type ParsedCommand, parseCommandLine, ShellParseError } from '../../src/ssh/shell-words.js';
 import { crunchRun } from './crunch-run.js';
 import type { CommandContext, CommandResult } from './sshd.js';
 import type { LameVM } from './vm.js';

@@ -14,10 +14,10 @@
  * | dead    | held       | `UUID stale`    | (a crashed crunch-run whose child, e.g. arv-mount, still holds the lock) |
  * | dead    | released   | nothing         | the lockfile is removed            |
  */
-import type { CrunchRunConfig } from '../../src/arvados/types.js';
 import type { Timer } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
 import { apiBaseURL, ControllerApi, DEFAULT_RETRY } from './api.js';
+import { apiSettings, noLocalKeepstoreReason, parseConfig } from './crunch-run-config.js';
 import type { CommandResult } from './sshd.js';
 import type { LameVM } from './vm.js';
 
@@ -31,6 +31,8 @@ export const KILL_WAIT_MS = 1000;
 
 export interface CrunchRunArgs {
   list: boolean;
+  /** `--list` reads the price history from stdin. */
+  stdinPrices: boolean;
   detach: boolean;
   stdinConfig: boolean;
   /** Signal number for `--kill`; -1 when not given. */
@@ -50,7 +52,7 @@ const VALUE_FLAGS = new Set(['kill', 'runtime-engine']);
  * ignored when they are `--name` or `--name=value`. Throws on a bad `--kill`.
  */
 export function parseCrunchRunArgs(args: readonly string[]): CrunchRunArgs {
-  const out: CrunchRunArgs = { list: false, detach: false, stdinConfig: false, kill: -1, runtimeEngine: undefined, positional: [] };
+  const out: CrunchRunArgs = { list: false, stdinPrices: false, detach: false, stdinConfig: false, kill: -1, runtimeEngine: undefined, positional: [] };
   let i = 0;
   for (; i < args.length; i++) {
     const arg = args[i];
@@ -78,6 +80,9 @@ export function parseCrunchRunArgs(args: readonly string[]): CrunchRunArgs {
       case 'stdin-config':
         out.stdinConfig = on;
         break;
+      case 'stdin-prices':
+        out.stdinPrices = on;
+        break;
       case 'kill':
         if (!/^\d+$/.test(value!)) throw new Error(`invalid value ${JSON.stringify(value)} for flag -kill: parse error`);
         out.kill = Number(value);
@@ -101,14 +106,15 @@ export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buff
   } catch (err) {
     return { stderr: `${(err as Error).message}\n`, exitCode: 2 };
   }
-  if (parsed.list) return list(vm, stdin);
+  if (parsed.list) return list(vm, parsed.stdinPrices ? stdin : undefined);
   if (parsed.kill >= 0) return kill(vm, parsed.positional[0], parsed.kill);
   if (parsed.detach) return detach(vm, parsed.positional[0], stdin, parsed.stdinConfig);
   return { stderr: 'lame crunch-run: only --list, --kill and --detach are emulated\n', exitCode: 2 };
 }
 
-function list(vm: LameVM, stdin: Buffer): CommandResult {
-  if (stdin.length > 0) vm.files.set(PRICES_FILE, Buffer.from(stdin));
+/** `--list`; `prices` is stdin when `--stdin-prices` was given (without it, crunch-run ignores stdin). */
+function list(vm: LameVM, prices: Buffer | undefined): CommandResult {
+  if (prices && prices.length > 0) vm.files.set(PRICES_FILE, Buffer.from(prices));
   const lines: string[] = [];
   if (vm.reportsBroken) lines.push('broken');
   for (const uuid of [...vm.processes.keys()].sort()) {
@@ -205,26 +211,14 @@ export function runPlan(command: unknown, defaultRunMs: number): { runMs: number
   return { runMs: defaultRunMs, exitCode: 0 };
 }
 
-function apiSettings(configJson: string | undefined): { apiHost: string; token: string; insecure: boolean } {
-  if (configJson === undefined) throw new Error('no --stdin-config: the lame crunch-run needs its config on stdin');
-  let config: Partial<CrunchRunConfig>;
-  try {
-    config = JSON.parse(configJson) as Partial<CrunchRunConfig>;
-  } catch (err) {
-    throw new Error(`config on stdin is not JSON: ${(err as Error).message}`);
-  }
-  const env = config.Env ?? ({} as Partial<CrunchRunConfig['Env']>);
-  if (!env.ARVADOS_API_HOST || !env.ARVADOS_API_TOKEN) throw new Error('config on stdin lacks Env.ARVADOS_API_HOST or Env.ARVADOS_API_TOKEN');
-  const flag = env.ARVADOS_API_HOST_INSECURE ?? env.ARVADOS_API_INSECURE ?? '';
-  return { apiHost: env.ARVADOS_API_HOST, token: env.ARVADOS_API_TOKEN, insecure: flag !== '' && flag !== '0' && flag !== 'false' };
-}
-
 export class CrunchRunProcess {
   /** The crunch-run process exists. */
   alive = true;
   /** Its lockfile's lock is held (by it, or after a crash by its leftover children). */
   lockHeld = true;
   phase: ProcessPhase = 'starting';
+  /** crunch-run would have started a local keepstore for the container (see `noLocalKeepstoreReason`). */
+  localKeepstore = false;
   /** Resolves when the process dies (exit, crash, or VM termination). */
   readonly exited: Promise<void>;
   /** Set once a signal has been delivered (after KillDelay): the run is being cancelled. */
@@ -321,7 +315,11 @@ export class CrunchRunProcess {
     let api: ControllerApi | undefined;
     try {
       if (this.vm.reportsBroken) throw new Error('the VM is broken; not starting the container');
-      const settings = apiSettings(this.plan.config);
+      const config = parseConfig(this.plan.config);
+      const settings = apiSettings(config);
+      const noKeepstore = noLocalKeepstoreReason(config);
+      this.localKeepstore = noKeepstore === undefined;
+      this.logger.debug(noKeepstore === undefined ? 'lame: starting a local keepstore' : `lame: not starting a local keepstore process because ${noKeepstore}`);
       const transport = this.vm.cloud.controllerTransports.get(apiBaseURL(settings.apiHost));
       api = new ControllerApi(settings, clock, this.logger, this.death.signal, DEFAULT_RETRY, transport);
       const ctr = await api.getContainer(this.uuid);

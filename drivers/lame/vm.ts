@@ -8,7 +8,7 @@ import type { InstanceTags } from '../../src/cloud/types.js';
 import type { InstanceType } from '../../src/config/types.js';
 import type { Logger } from '../../src/log.js';
 import type { Executor } from '../../src/ssh/executor.js';
-import { INSTANCE_SECRET_PATH, parseInitCommandSecret } from '../../src/worker/runner.js';
+import { INSTANCE_SECRET_PATH, parseInitCommandSecret } from '../../src/arvados/crunch-run.js';
 import type { LameCloud } from './cloud.js';
 import { runCommand } from './commands.js';
 import type { CrunchRunProcess } from './crunch-run.js';
@@ -71,8 +71,9 @@ export class LameVM {
     this.neverBoots = spec.neverBoots ?? false;
     this.logger = cloud.ctx.logger.child({ Instance: spec.id });
     // The init command runs early in boot (cloud-init), before sshd accepts
-    // anyone, so the secret is in place whenever the dispatcher can connect.
-    const secret = parseInitCommandSecret(spec.initCommand);
+    // anyone, so the secret is in place whenever the dispatcher can connect;
+    // unless a line before it ends the script.
+    const secret = parseInitCommandSecret(linesRun(spec.initCommand));
     if (secret !== undefined) this.files.set(INSTANCE_SECRET_PATH, Buffer.from(secret));
   }
 
@@ -182,4 +183,14 @@ export class LameVM {
     this.server = undefined;
     await server?.close();
   }
+}
+
+/**
+ * The part of an init script a shell gets through: every line before the
+ * first one that ends the script (`exit ...`, `exec ...`).
+ */
+export function linesRun(script: string): string {
+  const lines = script.split('\n');
+  const end = lines.findIndex((line) => /^\s*(exit|exec)(\s|$)/.test(line));
+  return (end < 0 ? lines : lines.slice(0, end)).join('\n');
 }

@@ -83,18 +83,3 @@ export const LEGAL_TRANSITIONS: Record<ContainerState, readonly ContainerState[]
   Complete: [],
   Cancelled: [],
 };
-
-/** The JSON crunch-run reads on stdin with `--stdin-config` (ARVADOS.md section 2). */
-export interface CrunchRunConfig {
-  Env: {
-    ARVADOS_API_HOST: string;
-    ARVADOS_API_TOKEN: string;
-    ARVADOS_API_INSECURE?: string;
-    InstanceType: string;
-    GatewayAddress?: string;
-    GatewayAuthSecret?: string;
-    [key: string]: string | undefined;
-  };
-  KeepBuffers: number;
-  EC2SpotCheck: boolean;
-}

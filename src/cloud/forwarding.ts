@@ -5,7 +5,7 @@
  */
 import type { Executor } from '../ssh/executor.js';
 import type { InstanceType } from '../config/types.js';
-import type { Instance, InstanceTags, PricePoint } from './types.js';
+import type { Instance, InstanceSet, InstanceTags, PricePoint } from './types.js';
 
 export class ForwardingInstance implements Instance {
   priceHistory?: (type: InstanceType) => PricePoint[];
@@ -47,4 +47,16 @@ export class ForwardingInstance implements Instance {
 /** The instance one level down, if `instance` is a wrapper. */
 export function unwrapInstance(instance: Instance): Instance {
   return instance instanceof ForwardingInstance ? instance.inner : instance;
+}
+
+/**
+ * The optional methods `inner` has, forwarding to it (instances passed back
+ * unwrapped), for an InstanceSet wrapper to take on as its own: a wrapper
+ * must offer exactly what the driver offers.
+ */
+export function forwardOptionalMethods(inner: InstanceSet): Pick<InstanceSet, 'executorFor' | 'quotaGroup'> {
+  const out: Pick<InstanceSet, 'executorFor' | 'quotaGroup'> = {};
+  if (inner.executorFor) out.executorFor = (instance: Instance) => inner.executorFor!(unwrapInstance(instance));
+  if (inner.quotaGroup) out.quotaGroup = (type: InstanceType) => inner.quotaGroup!(type);
+  return out;
 }

@@ -13,8 +13,9 @@
  *   caller de-duplicates by id.
  *
  * Duties of the caller (the wrappers in `wrap.ts` and the worker pool):
- * rate limiting to MaxCloudOpsPerSecond, failing fast after a RateLimitError,
- * merging ResourceTags into create tags, filtering lists by tag, retrying.
+ * rate limiting to MaxCloudOpsPerSecond, failing fast after a RateLimitError
+ * (each kind of call after its own), merging ResourceTags into create tags,
+ * filtering lists by tag, retrying.
  */
 import type { Registry } from 'prom-client';
 import type { Clock } from '../clock/index.js';
@@ -70,6 +71,15 @@ export interface InstanceSet {
   instances(tagFilter: InstanceTags): Promise<Instance[]>;
   /** Releases the driver's resources (timers, connections). Leaves every VM alone. */
   stop(): void;
+  /**
+   * Optional: the quota group `type` belongs to, the name a quota-group
+   * CapacityError for it would carry (e.g. an EC2 vCPU limit's family
+   * group). Preemptible and non-preemptible types should be in different
+   * groups, since providers count them apart. With it, the pool holds back
+   * every type of a group after one group-wide CapacityError; without it,
+   * the pool learns a type's group only from such an error for that type.
+   */
+  quotaGroup?(type: InstanceType): string;
   /**
    * Optional: an Executor that reaches `instance` without SSH. Only the lame
    * driver's in-process transport has one (the simulator runs thousands of VMs

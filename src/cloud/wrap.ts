@@ -1,8 +1,8 @@
 /**
  * What every driver gets without writing it: rate limiting to
  * MaxCloudOpsPerSecond, failing fast while the provider has asked us to back
- * off, ResourceTags merged into every create, list results filtered by tag,
- * and an observation hook for metrics. Applied in one place, `wrapInstanceSet`,
+ * off (each kind of call on its own), ResourceTags merged into every create,
+ * list results filtered by tag, and an observation hook for metrics. Applied in one place, `wrapInstanceSet`,
  * so a driver stays small.
  */
 import type { Clock } from '../clock/index.js';
@@ -11,7 +11,7 @@ import type { Fence, FencedAction } from '../dblock/fence.js';
 import type { Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
 import { asRateLimitError, RateLimitError } from './errors.js';
-import { ForwardingInstance, unwrapInstance } from './forwarding.js';
+import { ForwardingInstance, forwardOptionalMethods } from './forwarding.js';
 import type { Instance, InstanceSet, InstanceTags, PricePoint } from './types.js';
 
 /** Cloud operations as the reference's `driver_operations` metric names them. */
@@ -31,14 +31,16 @@ export interface WrapOptions {
 }
 
 /**
- * Spaces mutating cloud calls at least `1000 / opsPerSecond` ms apart, in
- * call order, and refuses every call while a RateLimitError's retry time has
- * not come.
+ * Spaces cloud calls of every kind at least `1000 / opsPerSecond` ms apart,
+ * in call order, and refuses a call while a RateLimitError from a call of
+ * the same kind has a retry time still to come. Holds are per kind because
+ * providers throttle each API action apart (EC2 has a token bucket per
+ * action), and because a throttled create must not stop destroys: an idle
+ * VM left running bills for every minute of the hold.
  */
 export class CloudThrottle {
   private nextSlot = 0;
-  private holdUntil = 0;
-  private holdCause: RateLimitError | undefined;
+  private readonly holds = new Map<CloudOperation, RateLimitError>();
 
   constructor(
     private readonly clock: Clock,
@@ -49,41 +51,39 @@ export class CloudThrottle {
 
   private readonly interval: number;
 
-  /** Throws a RateLimitError (without waiting) while backing off. */
-  checkHold(): void {
-    const now = this.clock.now();
-    if (now < this.holdUntil) {
+  /** Throws a RateLimitError (without waiting) while calls of kind `op` are held. */
+  checkHold(op: CloudOperation): void {
+    const until = this.heldUntil(op);
+    if (until > 0) {
       throw new RateLimitError(
-        `cloud provider asked us to wait; not calling it again before ${new Date(this.holdUntil).toISOString()}`,
-        this.holdUntil,
-        { cause: this.holdCause },
+        `cloud provider asked us to wait; not calling ${op} again before ${new Date(until).toISOString()}`,
+        until,
+        { cause: this.holds.get(op) },
       );
     }
   }
 
   /** Waits for this call's turn. */
-  async take(): Promise<void> {
-    this.checkHold();
+  async take(op: CloudOperation): Promise<void> {
+    this.checkHold(op);
     if (this.interval === 0) return;
     const now = this.clock.now();
     const slot = Math.max(now, this.nextSlot);
     this.nextSlot = slot + this.interval;
     if (slot > now) await this.clock.sleep(slot - now);
-    this.checkHold();
+    this.checkHold(op);
   }
 
-  /** Records a failure: a RateLimitError starts (or extends) the hold. */
-  noteError(err: unknown): void {
+  /** Records a failure of a call of kind `op`: a RateLimitError starts (or extends) that kind's hold. */
+  noteError(op: CloudOperation, err: unknown): void {
     const rl = asRateLimitError(err);
-    if (rl && rl.earliestRetry > this.holdUntil) {
-      this.holdUntil = rl.earliestRetry;
-      this.holdCause = rl;
-    }
+    if (rl && rl.earliestRetry > this.heldUntil(op)) this.holds.set(op, rl);
   }
 
-  /** Epoch ms before which calls fail fast; 0 when not holding. */
-  get heldUntil(): number {
-    return this.clock.now() < this.holdUntil ? this.holdUntil : 0;
+  /** Epoch ms before which calls of kind `op` fail fast; 0 when not holding. */
+  heldUntil(op: CloudOperation): number {
+    const until = this.holds.get(op)?.earliestRetry ?? 0;
+    return this.clock.now() < until ? until : 0;
   }
 }
 
@@ -102,11 +102,11 @@ class WrappedInstance extends ForwardingInstance {
   }
 
   override setTags(tags: InstanceTags): Promise<void> {
-    return this.set.call('SetTags', true, () => this.inner.setTags(tags), { Action: 'tag', Instance: this.inner.id });
+    return this.set.call('SetTags', () => this.inner.setTags(tags), { Action: 'tag', Instance: this.inner.id });
   }
 
   override destroy(): Promise<void> {
-    return this.set.call('Destroy', true, () => this.inner.destroy(), { Action: 'destroy', Instance: this.inner.id });
+    return this.set.call('Destroy', () => this.inner.destroy(), { Action: 'destroy', Instance: this.inner.id });
   }
 }
 
@@ -118,16 +118,12 @@ class WrappedInstanceSet implements InstanceSet {
     private readonly opts: WrapOptions,
   ) {
     this.throttle = new CloudThrottle(opts.clock, opts.maxCloudOpsPerSecond);
-    if (inner.executorFor) {
-      this.executorFor = (instance: Instance) =>
-        inner.executorFor!(unwrapInstance(instance));
-    }
+    Object.assign(this, forwardOptionalMethods(inner));
   }
 
-  /** Runs one driver call under the throttle (if `limited`) and reports it to `observe`. */
-  async call<T>(op: CloudOperation, limited: boolean, fn: () => Promise<T>, action?: FencedAction): Promise<T> {
-    if (limited) await this.throttle.take();
-    else this.throttle.checkHold();
+  /** Runs one driver call under the throttle, refuses an action the fence forbids, and reports it to `observe`. */
+  async call<T>(op: CloudOperation, fn: () => Promise<T>, action?: FencedAction): Promise<T> {
+    await this.throttle.take(op);
     if (action) this.opts.fence?.check(action);
     const started = this.opts.clock.now();
     try {
@@ -135,7 +131,7 @@ class WrappedInstanceSet implements InstanceSet {
       this.opts.observe?.(op, undefined, this.opts.clock.now() - started);
       return result;
     } catch (err) {
-      this.throttle.noteError(err);
+      this.throttle.noteError(op, err);
       this.opts.observe?.(op, err, this.opts.clock.now() - started);
       throw err;
     }
@@ -143,7 +139,7 @@ class WrappedInstanceSet implements InstanceSet {
 
   async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {
     const allTags = { ...this.opts.resourceTags, ...tags };
-    const inst = await this.call('Create', true, () => this.inner.create(type, imageId, allTags, initCommand, publicKey), {
+    const inst = await this.call('Create', () => this.inner.create(type, imageId, allTags, initCommand, publicKey), {
       Action: 'create',
       InstanceType: type.Name,
     });
@@ -152,11 +148,11 @@ class WrappedInstanceSet implements InstanceSet {
 
   /**
    * Lists instances, keeping only those with every tag in `tagFilter` (a
-   * driver may return more) and each id once. Listing is not rate limited:
-   * it is one call per SyncInterval and the pool cannot work without it.
+   * driver may return more) and each id once. A listing takes its turn
+   * among the other calls, as in the reference.
    */
   async instances(tagFilter: InstanceTags): Promise<Instance[]> {
-    const all = await this.call('List', false, () => this.inner.instances(tagFilter));
+    const all = await this.call('List', () => this.inner.instances(tagFilter));
     const seen = new Set<string>();
     const out: Instance[] = [];
     let skipped = 0;
@@ -175,6 +171,7 @@ class WrappedInstanceSet implements InstanceSet {
   }
 
   executorFor?: (instance: Instance) => Executor | undefined;
+  quotaGroup?: (type: InstanceType) => string;
 }
 
 /** Wraps a driver's InstanceSet with the behaviour every driver gets. */

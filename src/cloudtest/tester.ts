@@ -15,7 +15,7 @@ import { resolveSshPort } from '../ssh/port.js';
 import { SshExecutor } from '../ssh/ssh-executor.js';
 import { TAG_IDLE_BEHAVIOR, TAG_INSTANCE_SECRET, TAG_INSTANCE_SET_ID, TAG_INSTANCE_TYPE } from '../worker/pool-config.js';
 import { INSTANCE_SECRET_HEX_LENGTH } from '../worker/pool-create.js';
-import { initCommandForSecret, withSudo } from '../worker/runner.js';
+import { instanceInitCommand, withSudo } from '../arvados/crunch-run.js';
 import { hostKeyVerifier } from '../worker/verify.js';
 import { formatSeconds, StepFailedError, type StepReporter } from './steps.js';
 
@@ -116,7 +116,7 @@ class CloudTester {
     }
 
     const tags = this.expectedTags();
-    const initCommand = [this.vms.InstanceInitCommand, initCommandForSecret(this.secret)].filter((s) => s.trim() !== '').join('\n');
+    const initCommand = instanceInitCommand(this.secret, this.vms.InstanceInitCommand);
     const t0 = this.o.clock.now();
     const bootDeadline = t0 + this.vms.TimeoutBooting;
     const created = await report.run(

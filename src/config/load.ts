@@ -90,6 +90,9 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   if (!picked) throw new ConfigError(problems.errors, problems.warnings);
 
   const cluster = compileCluster(ctx, picked.id, picked.raw);
+  // Not enumerable: copies, comparisons and serialisations of the compiled
+  // cluster leave it (and the secrets it holds) out.
+  Object.defineProperty(cluster, 'RawSection', { value: picked.raw, enumerable: false });
   if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
   return { cluster, warnings: [...problems.warnings, ...clusterWarnings(cluster)] };
 }

@@ -137,4 +137,12 @@ export interface Cluster {
   /** Keyed by `InstanceType.Name`, including `.preemptible` variants. */
   InstanceTypes: Record<string, InstanceType>;
   PostgreSQL: PostgreSQLConfig;
+  /**
+   * The cluster's section of the config file as parsed (SAMPLE entries
+   * dropped), every key kept: crunch-run is given the whole cluster config,
+   * not only what this daemon compiles. Holds secrets: never log it. The
+   * loader makes it non-enumerable, so a spread copy of the cluster does not
+   * carry it. Absent for a cluster built in code.
+   */
+  RawSection?: Readonly<Record<string, unknown>>;
 }

@@ -27,6 +27,9 @@ export type { QueueViewEntry } from './run-queue.js';
 /** How soon to look again at a container whose previous operation was still in flight. */
 export const RETRY_DELAY_MS = 250;
 
+/** The pass interval when nothing changes and PollInterval is 0 or less (PollInterval's own default). */
+export const DEFAULT_PASS_INTERVAL_MS = 10_000;
+
 type LifecycleState = 'new' | 'running' | 'stopped';
 
 export class Scheduler {
@@ -146,7 +149,10 @@ export class Scheduler {
       logger.info('fixing stale locks');
       await fixStaleLocks(this.ctx, signal);
       logger.info('stale locks fixed, starting scheduling', { ElapsedMs: clock.now() - t0 });
-      const pollInterval = this.ctx.cluster.Containers.CloudVMs.PollInterval;
+      // With PollInterval 0 (the queue then polls as fast as the controller
+      // answers, as the reference's does) a pass must still wait for a change.
+      const configured = this.ctx.cluster.Containers.CloudVMs.PollInterval;
+      const pollInterval = configured > 0 ? configured : DEFAULT_PASS_INTERVAL_MS;
       while (!signal.aborted) {
         this.pending = false;
         try {

@@ -8,7 +8,7 @@
  * the provider.
  */
 import type { Clock } from '../clock/index.js';
-import { ForwardingInstance, unwrapInstance } from '../cloud/forwarding.js';
+import { ForwardingInstance, forwardOptionalMethods } from '../cloud/forwarding.js';
 import type { Instance, InstanceSet, InstanceTags, PricePoint } from '../cloud/types.js';
 import type { InstanceType } from '../config/types.js';
 import type { Executor } from '../ssh/executor.js';
@@ -103,14 +103,13 @@ class LedgerInstance extends ForwardingInstance {
 
 class LedgerInstanceSet implements InstanceSet {
   executorFor?: (instance: Instance) => Executor | undefined;
+  quotaGroup?: (type: InstanceType) => string;
 
   constructor(
     private readonly inner: InstanceSet,
     private readonly ledger: CloudLedger,
   ) {
-    if (inner.executorFor) {
-      this.executorFor = (instance) => inner.executorFor!(unwrapInstance(instance));
-    }
+    Object.assign(this, forwardOptionalMethods(inner));
   }
 
   async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {

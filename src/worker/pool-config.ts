@@ -101,6 +101,32 @@ export const WARNING_LOG_INTERVAL_MS = 60_000;
 /** The reference's fallback when MaxProbesPerSecond is below 1. */
 export const DEFAULT_MAX_PROBES_PER_SECOND = 10;
 
+/**
+ * The reference pool's own defaults (ms), which it takes for any of these
+ * settings that is 0 or less: a zero there means "unset", not "never" or
+ * "at once" (a zero SyncInterval would list the cloud in a tight loop, a
+ * zero TimeoutIdle would shut down every VM the moment it became idle).
+ */
+export const POOL_DURATION_DEFAULTS = {
+  ProbeInterval: 10_000,
+  SyncInterval: 60_000,
+  TimeoutIdle: 60_000,
+  TimeoutBooting: 600_000,
+  TimeoutProbe: 600_000,
+  TimeoutShutdown: 10_000,
+  TimeoutTERM: 120_000,
+  TimeoutSignal: 5_000,
+  TimeoutStaleRunLock: 5_000,
+} as const;
+
+type PoolDurationKey = keyof typeof POOL_DURATION_DEFAULTS;
+
+/** `vm[key]` when it is more than 0, else the pool's default for it. */
+function poolDuration(vm: Record<PoolDurationKey, number>, key: PoolDurationKey): number {
+  const ms = vm[key];
+  return ms > 0 ? ms : POOL_DURATION_DEFAULTS[key];
+}
+
 /** The pool's settings, derived from the cluster config once. Durations in ms. */
 export interface PoolConfig {
   clusterId: string;
@@ -139,9 +165,12 @@ export interface PoolConfig {
   installTimeout: number;
 }
 
+/** The pool's settings from `cluster`; a duration of 0 or less takes the pool's default (`POOL_DURATION_DEFAULTS`). */
 export function compilePoolConfig(cluster: Cluster, runner: RunnerBinary | undefined): PoolConfig {
   const c = cluster.Containers;
   const vm = c.CloudVMs;
+  const probeInterval = poolDuration(vm, 'ProbeInterval');
+  const timeoutBooting = poolDuration(vm, 'TimeoutBooting');
   return {
     clusterId: cluster.ClusterID,
     tagKeyPrefix: vm.TagKeyPrefix,
@@ -153,20 +182,20 @@ export function compilePoolConfig(cluster: Cluster, runner: RunnerBinary | undef
     bootProbeCommand: vm.BootProbeCommand.trim() || 'true',
     runner,
     runnerMissing: runnerBinaryToDeploy(vm) !== undefined && runner === undefined,
-    probeInterval: vm.ProbeInterval,
+    probeInterval,
     maxProbesPerSecond: vm.MaxProbesPerSecond >= 1 ? vm.MaxProbesPerSecond : DEFAULT_MAX_PROBES_PER_SECOND,
-    syncInterval: vm.SyncInterval,
-    timeoutIdle: vm.TimeoutIdle,
-    timeoutBooting: vm.TimeoutBooting,
-    timeoutProbe: vm.TimeoutProbe,
-    timeoutShutdown: vm.TimeoutShutdown,
-    timeoutTERM: vm.TimeoutTERM,
-    timeoutSignal: vm.TimeoutSignal,
-    timeoutStaleRunLock: vm.TimeoutStaleRunLock,
+    syncInterval: poolDuration(vm, 'SyncInterval'),
+    timeoutIdle: poolDuration(vm, 'TimeoutIdle'),
+    timeoutBooting,
+    timeoutProbe: poolDuration(vm, 'TimeoutProbe'),
+    timeoutShutdown: poolDuration(vm, 'TimeoutShutdown'),
+    timeoutTERM: poolDuration(vm, 'TimeoutTERM'),
+    timeoutSignal: poolDuration(vm, 'TimeoutSignal'),
+    timeoutStaleRunLock: poolDuration(vm, 'TimeoutStaleRunLock'),
     maxConcurrentCreates: vm.MaxConcurrentInstanceCreateOps,
     maxInstances: vm.MaxInstances,
     maxRunningPerInstance: vm.MaxRunningContainersPerInstance,
-    commandTimeout: Math.max(vm.ProbeInterval, 60_000),
-    installTimeout: Math.max(vm.TimeoutBooting, 60_000),
+    commandTimeout: Math.max(probeInterval, 60_000),
+    installTimeout: Math.max(timeoutBooting, 60_000),
   };
 }

@@ -58,8 +58,6 @@ export class PoolCore implements WorkerEnv {
   stopped = false;
   /** The cloud list has been loaded at least once. */
   loaded = false;
-  /** Set by the pool: asks for a cloud listing soon (coalesced). */
-  onSyncRequest: () => void = () => undefined;
   private seqCounter = 0;
   private pendingCounter = 0;
 
@@ -70,7 +68,12 @@ export class PoolCore implements WorkerEnv {
     this.cfg = compilePoolConfig(deps.cluster, deps.runnerBinary);
     this.warnings = new RateLimitedLog(deps.logger, deps.clock, WARNING_LOG_INTERVAL_MS);
     this.notifier = new Notifier((err) => this.log.error('pool subscriber failed', { error: err }));
-    this.limits = new CreateLimits({ clock: deps.clock, notify: () => this.notify(), maxInstances: this.cfg.maxInstances });
+    this.limits = new CreateLimits({
+      clock: deps.clock,
+      notify: () => this.notify(),
+      maxInstances: this.cfg.maxInstances,
+      quotaGroup: deps.instanceSet.quotaGroup && ((type) => deps.instanceSet.quotaGroup!(type)),
+    });
   }
 
   tagKey(name: string): string {
@@ -105,11 +108,7 @@ export class PoolCore implements WorkerEnv {
     }
   }
 
-  requestSync(): void {
-    if (!this.stopped) this.onSyncRequest();
-  }
-
-  /** What the provider counts: every listed worker (shut down or not) and every create not yet listed. */
+  /** What the provider counts: every listed worker (one being destroyed included, until a listing drops it), and every create not yet listed. */
   instanceCount(): number {
     let n = this.workers.size;
     for (const c of this.creating.values()) if (c.instanceId === undefined) n++;

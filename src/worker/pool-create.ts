@@ -12,7 +12,7 @@ import { addSecret, removeSecret } from '../log.js';
 import type { InstanceView } from '../scheduler/interfaces.js';
 import type { PendingCreate, PoolCore } from './pool-core.js';
 import { CREATE_ERROR_BACKOFF_MS, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_SECRET, TAG_INSTANCE_SET_ID, TAG_INSTANCE_TYPE } from './pool-config.js';
-import { initCommandForSecret } from './runner.js';
+import { instanceInitCommand } from '../arvados/crunch-run.js';
 
 /** Length in hex digits of the InstanceSecret tag (the reference's instanceSecretLength). */
 export const INSTANCE_SECRET_HEX_LENGTH = 40;
@@ -66,7 +66,7 @@ async function runCreate(core: PoolCore, pending: PendingCreate): Promise<void> 
     [core.tagKey(TAG_IDLE_BEHAVIOR)]: 'run',
     [core.tagKey(TAG_INSTANCE_SECRET)]: secret,
   };
-  const initCommand = [core.cfg.instanceInitCommand, initCommandForSecret(secret)].filter((s) => s.trim() !== '').join('\n');
+  const initCommand = instanceInitCommand(secret, core.cfg.instanceInitCommand);
   try {
     const inst = await core.deps.instanceSet.create(type, core.cfg.imageId, tags, initCommand, core.deps.publicKey);
     if (core.stopped) return;
@@ -82,7 +82,6 @@ async function runCreate(core: PoolCore, pending: PendingCreate): Promise<void> 
     core.creating.delete(secret);
     core.limits.noteInstanceCount(core.instanceCount());
     core.notify();
-    core.requestSync();
   }
 }
 

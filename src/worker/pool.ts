@@ -22,7 +22,7 @@ import type { PoolDeps } from './pool-config.js';
 import { PoolCore } from './pool-core.js';
 import { createBlocker, startCreate } from './pool-create.js';
 import { ProbeLoop } from './pool-probe.js';
-import { listAndSync } from './pool-sync.js';
+import { SyncLoop } from './pool-sync.js';
 import type { BootOutcome } from './worker.js';
 
 export { type PoolDeps, type PoolEvent, type RunnerBinary } from './pool-config.js';
@@ -58,28 +58,26 @@ export interface PoolStats {
 export class WorkerPoolImpl implements WorkerPool {
   private readonly core: PoolCore;
   private readonly probes: ProbeLoop;
+  private readonly syncs: SyncLoop;
   private timers: Timer[] = [];
   private started = false;
-  private syncing: Promise<void> | undefined;
-  private syncAgain = false;
 
   constructor(deps: PoolDeps) {
     this.core = new PoolCore(deps);
     this.probes = new ProbeLoop(this.core);
-    this.core.onSyncRequest = () => void this.syncNow();
+    this.syncs = new SyncLoop(this.core);
   }
 
-  /** Starts the sync loop (a listing now, then every SyncInterval) and the probe loop (every ProbeInterval). */
+  /** Starts the sync loop (a listing now, then SyncInterval after each) and the probe loop (every ProbeInterval). */
   start(): void {
     if (this.started) throw new Error('worker pool already started');
     if (this.core.stopped) throw new Error('worker pool was stopped; build a new one');
     this.started = true;
     const { cfg, clock } = this.core;
-    this.timers.push(clock.setRepeatingTimer(cfg.syncInterval, () => void this.syncNow()));
     this.timers.push(clock.setRepeatingTimer(cfg.probeInterval, () => void this.probes.round()));
     // After a restart, adopting the running containers quickly matters more
     // than pacing: probe as soon as the first listing is in.
-    void this.syncNow().then(() => this.probes.round());
+    void this.syncs.start().then(() => this.probes.round());
   }
 
   /** Stops the loops and closes every executor. Leaves every VM and container alone. */
@@ -90,6 +88,7 @@ export class WorkerPoolImpl implements WorkerPool {
     for (const t of this.timers) t.cancel();
     this.timers = [];
     this.probes.stop();
+    this.syncs.stop();
     core.limits.stop();
     for (const w of core.workers.values()) w.close('stop');
     core.notifier.clear();
@@ -98,25 +97,11 @@ export class WorkerPoolImpl implements WorkerPool {
 
   /**
    * Lists the cloud now (coalesced: while a listing runs, one more follows
-   * it). Resolves when the listings asked for so far are done.
+   * it); the next regular listing is SyncInterval after this one. Resolves
+   * when the listings asked for so far are done.
    */
   syncNow(): Promise<void> {
-    if (this.core.stopped) return Promise.resolve();
-    if (this.syncing) {
-      this.syncAgain = true;
-      return this.syncing;
-    }
-    this.syncing = (async () => {
-      try {
-        do {
-          this.syncAgain = false;
-          await listAndSync(this.core);
-        } while (this.syncAgain && !this.core.stopped);
-      } finally {
-        this.syncing = undefined;
-      }
-    })();
-    return this.syncing;
+    return this.syncs.syncNow();
   }
 
   /** Runs one probe round now (tests, and the management API's "probe now"). */

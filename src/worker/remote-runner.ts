@@ -16,7 +16,7 @@ import { SshConnectError, SshConnectionLostError, SshSessionError, HostKeyRefuse
 import type { Executor } from '../ssh/executor.js';
 import { isDispatchLockLostError } from '../dblock/fence.js';
 import type { PoolConfig } from './pool-config.js';
-import { crunchRunKillCommand, withSudo } from './runner.js';
+import { crunchRunKillCommand, withSudo } from '../arvados/crunch-run.js';
 
 /** What a `--detach` attempt came to. */
 export type StartOutcome =

@@ -52,15 +52,23 @@ export class Hold {
   }
 }
 
+/**
+ * Capacity keys. Spot and on-demand capacity (and quota) are separate
+ * pools at every provider, so a shortage of one never holds the other: both
+ * the type key and the group key carry the market.
+ */
 const ALL_TYPES = '*';
-const typeKey = (providerType: string): string => `type:${providerType}`;
-const groupKey = (group: string): string => `group:${group}`;
+const market = (type: InstanceType): string => (type.Preemptible ? 'spot' : 'on-demand');
+const typeKey = (type: InstanceType): string => `type:${type.ProviderType}:${market(type)}`;
+const groupKey = (group: string, type: InstanceType): string => `group:${group}:${market(type)}`;
 
 export interface CreateLimitsOptions {
   clock: Clock;
   notify: () => void;
   /** 0 = no limit. */
   maxInstances: number;
+  /** The driver's `quotaGroup`, when it has one: every type's group is then known before any failure. */
+  quotaGroup?: (type: InstanceType) => string;
 }
 
 /**
@@ -78,8 +86,8 @@ export class CreateLimits {
   /** Capacity key -> epoch ms until which creates of it are expected to fail. */
   private readonly capacityUntil = new Map<string, number>();
   private readonly capacityTimers = new Map<string, Timer>();
-  /** Provider type -> quota group, as learned from CapacityErrors (the contract has no other way to tell). */
-  private readonly groupOfType = new Map<string, string>();
+  /** Type key -> quota group, as learned from CapacityErrors, for drivers that cannot tell beforehand. */
+  private readonly learnedGroup = new Map<string, string>();
 
   constructor(private readonly opts: CreateLimitsOptions) {
     this.createHold = new Hold(opts.clock, opts.notify);
@@ -104,14 +112,19 @@ export class CreateLimits {
     });
   }
 
-  /** A create of `type` failed with `err`: mark that type, its quota group, or every type, for a minute. */
+  /**
+   * A create of `type` failed with `err`: mark that type, its quota group,
+   * or every type, for a minute. The group is the driver's answer for
+   * `type` when it has one (as in the reference), else the error's.
+   */
   noteCapacityError(err: CapacityError, type: InstanceType): void {
     let key = ALL_TYPES;
     if (err.quotaGroup !== undefined) {
-      this.groupOfType.set(type.ProviderType, err.quotaGroup);
-      key = groupKey(err.quotaGroup);
+      const group = this.opts.quotaGroup?.(type) ?? err.quotaGroup;
+      if (!this.opts.quotaGroup) this.learnedGroup.set(typeKey(type), group);
+      key = groupKey(group, type);
     } else if (err.instanceType !== undefined) {
-      key = typeKey(type.ProviderType);
+      key = typeKey(type);
     }
     this.capacityUntil.set(key, this.opts.clock.now() + CAPACITY_ERROR_TTL_MS);
     this.capacityTimers.get(key)?.cancel();
@@ -159,11 +172,12 @@ export class CreateLimits {
     return true;
   }
 
+  /** True while creates of `type` are expected to fail: its own, its group's or every type's capacity error is recent. */
   atCapacity(type: InstanceType): boolean {
-    const group = this.groupOfType.get(type.ProviderType);
+    const group = this.opts.quotaGroup ? this.opts.quotaGroup(type) : this.learnedGroup.get(typeKey(type));
     return (
-      this.capacityActive(typeKey(type.ProviderType)) ||
-      (group !== undefined && this.capacityActive(groupKey(group))) ||
+      this.capacityActive(typeKey(type)) ||
+      (group !== undefined && this.capacityActive(groupKey(group, type))) ||
       this.capacityActive(ALL_TYPES)
     );
   }

@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { isHostKeyVerificationNotImplemented } from '../cloud/errors.js';
 import type { Instance } from '../cloud/types.js';
 import type { Executor } from '../ssh/executor.js';
-import { INSTANCE_SECRET_PATH, instanceSecretCommand } from './runner.js';
+import { INSTANCE_SECRET_PATH, instanceSecretCommand } from '../arvados/crunch-run.js';
 
 
 export class HostKeyMismatchError extends Error {

@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ExecuteResult } from '../ssh/executor.js';
-import { crunchRunListCommand, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from './runner.js';
+import { crunchRunListCommand, priceHistoryJSON, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../arvados/crunch-run.js';
 import type { Worker, WorkerEnv } from './worker.js';
 
 /** What `crunch-run --list` printed, for this cluster's containers. */
@@ -114,7 +114,10 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   }
   if (list.running.length > 0) {
     w.busy = now;
-    w.lastUUID = list.running[0];
+    // Only when we never started one here ourselves (an adopted worker): the
+    // listing cannot tell which container started last, and the one we
+    // started is the better answer.
+    if (w.lastUUID === '') w.lastUUID = list.running[0];
   } else if (w.running.size > 0) {
     // It stopped being busy some time since the last probe; now is the
     // earliest the idle timeout can fairly count from.
@@ -204,13 +207,16 @@ async function deployRunner(w: Worker, env: WorkerEnv): Promise<boolean> {
   }
 }
 
-/** `crunch-run --list` (with the price history on stdin when the driver has one). Undefined when it failed. */
+/**
+ * `crunch-run --list`; with `--stdin-prices` and the price history on stdin
+ * when the driver has one, as the reference does, so crunch-run can pass the
+ * prices to the containers' crunch-run processes for their cost. Undefined
+ * when it failed.
+ */
 async function probeRunning(w: Worker, env: WorkerEnv): Promise<ListOutput | undefined> {
-  const cmd = withSudo(crunchRunListCommand(env.cfg.crunchRunCommand), w.remoteUser);
   const prices = w.instance.priceHistory?.(w.type) ?? [];
-  // crunch-run reads the reference's Go encoding: [{"StartTime": RFC 3339, "Price": n}].
-  const stdin =
-    prices.length > 0 ? JSON.stringify(prices.map((p) => ({ StartTime: new Date(p.startTime).toISOString(), Price: p.price }))) : undefined;
+  const stdin = prices.length > 0 ? priceHistoryJSON(prices) : undefined;
+  const cmd = withSudo(crunchRunListCommand(env.cfg.crunchRunCommand, { stdinPrices: stdin !== undefined }), w.remoteUser);
   let r: ExecuteResult;
   const before = env.clock.now();
   const timed = (outcome: 'success' | 'fail'): void =>

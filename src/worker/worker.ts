@@ -19,7 +19,8 @@ import type { IdleBehavior, WorkerState } from './states.js';
 import type { Executor } from '../ssh/executor.js';
 import { type PoolConfig, type PoolEvent, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
 import { RemoteRunner, type RunnerHost } from './remote-runner.js';
-import { crunchRunConfig, crunchRunDetachCommand, withSudo } from './runner.js';
+import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
+import { crunchRunConfigJSON } from './runner.js';
 
 /** How a worker's boot ended, for the `boot_outcomes` metric (the reference's labels). */
 export type BootOutcome = 'success' | 'failure' | 'aborted' | 'disappeared';
@@ -39,8 +40,6 @@ export interface WorkerEnv {
   noteBootOutcome(outcome: BootOutcome): void;
   /** Reports a moment the metrics time (optional: test fakes leave it out). */
   emit?(event: PoolEvent): void;
-  /** A destroy settled: list the cloud soon. */
-  requestSync(): void;
   /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
   indexRunner(uuid: string, worker: Worker, present: boolean): void;
 }
@@ -191,8 +190,8 @@ export class Worker implements RunnerHost {
       }),
       this.remoteUser,
     );
-    const config = crunchRunConfig({ cluster, instanceType: this.type, instanceAddress: this.instance.address, uuid: rr.uuid });
-    const outcome = await rr.start(command, JSON.stringify(config));
+    const config = crunchRunConfigJSON({ cluster, instanceType: this.type, instanceAddress: this.instance.address, uuid: rr.uuid });
+    const outcome = await rr.start(command, config);
     if (rr.closed) return;
     if (this.running.get(rr.uuid) === rr) {
       // A probe listed it while the start was in flight.
@@ -342,10 +341,7 @@ export class Worker implements RunnerHost {
     this.destroyed = now;
     this.state = 'shutdown';
     this.env.notify();
-    this.instance.destroy().then(
-      () => this.env.requestSync(),
-      (err: unknown) => this.env.warnings.warn('shutdown failed', { Instance: this.id, error: err }, `destroy ${this.id}`),
-    );
+    this.instance.destroy().catch((err: unknown) => this.env.warnings.warn('shutdown failed', { Instance: this.id, error: err }, `destroy ${this.id}`));
   }
 
   /** The instance left the cloud list, or the pool stops: abandon its processes (they are not ours to end) and close the executor. */

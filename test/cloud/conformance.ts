@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { asCapacityError, asRateLimitError, isCapacityError, isQuotaError, isRateLimitError } from '../../src/cloud/errors.js';
 import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import type { InstanceType } from '../../src/config/types.js';
-import { initCommandForSecret } from '../../src/worker/runner.js';
+import { initCommandForSecret } from '../../src/arvados/crunch-run.js';
 
 /**
  * Injects the provider-side failures the suite checks the driver classifies.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock/index.js';
-import { RateLimitError, isRateLimitError } from '../../src/cloud/errors.js';
+import { asRateLimitError, RateLimitError, isRateLimitError } from '../../src/cloud/errors.js';
 import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from '../../src/cloud/wrap.js';
 import type { InstanceType } from '../../src/config/types.js';
@@ -98,7 +98,7 @@ describe('wrapInstanceSet', () => {
     );
   });
 
-  it('spaces mutating calls at MaxCloudOpsPerSecond on the injected clock', async () => {
+  it('spaces calls at MaxCloudOpsPerSecond on the injected clock', async () => {
     const clock = new ManualClock(0);
     const d = fakeDriver(clock);
     const set = wrapInstanceSet(d.set, { clock, logger: silentLogger(), maxCloudOpsPerSecond: 4, resourceTags: {} });
@@ -121,7 +121,7 @@ describe('wrapInstanceSet', () => {
     assert.equal(d.calls.at(-1)?.at, 750);
   });
 
-  it('fails fast after a RateLimitError until its retry time, then calls the driver again', async () => {
+  it('fails fast after a create RateLimitError until its retry time, then calls the driver again', async () => {
     const clock = new ManualClock(0);
     const d = fakeDriver(clock);
     const seen: Array<[CloudOperation, boolean]> = [];
@@ -135,10 +135,9 @@ describe('wrapInstanceSet', () => {
     d.failNext(new Error('provider said', { cause: new RateLimitError('RequestLimitExceeded', 10_000) }));
     await assert.rejects(set.create(TYPE, 'img', {}, '', ''), (e: unknown) => isRateLimitError(e));
     assert.equal(d.calls.length, 1);
-    await assert.rejects(set.create(TYPE, 'img', {}, '', ''), (e: unknown) => isRateLimitError(e));
-    await assert.rejects(set.instances({}), (e: unknown) => isRateLimitError(e));
+    await assert.rejects(set.create(TYPE, 'img', {}, '', ''), (e: unknown) => asRateLimitError(e)?.earliestRetry === 10_000);
     assert.equal(d.calls.length, 1, 'no driver call while holding');
-    assert.equal(set.throttle.heldUntil, 10_000);
+    assert.equal(set.throttle.heldUntil('Create'), 10_000);
     await clock.advance(10_000);
     await set.create(TYPE, 'img', {}, '', '');
     assert.equal(d.calls.length, 2);
@@ -146,6 +145,71 @@ describe('wrapInstanceSet', () => {
       ['Create', true],
       ['Create', false],
     ]);
+  });
+
+  it('a create rate limit does not hold destroy, SetTags or list', async () => {
+    const clock = new ManualClock(0);
+    const d = fakeDriver(clock);
+    const set = wrapInstanceSet(d.set, { clock, logger: silentLogger(), maxCloudOpsPerSecond: 0, resourceTags: {} });
+    const inst = await set.create(TYPE, 'img', { ArvadosInstanceSetID: 'abc' }, '', '');
+    d.failNext(new RateLimitError('RequestLimitExceeded', 60_000));
+    await assert.rejects(set.create(TYPE, 'img', {}, '', ''), (e: unknown) => isRateLimitError(e));
+    await assert.rejects(set.create(TYPE, 'img', {}, '', ''), (e: unknown) => isRateLimitError(e));
+    await inst.setTags({ ArvadosInstanceSetID: 'abc', ArvadosIdleBehavior: 'drain' });
+    assert.equal((await set.instances({ ArvadosInstanceSetID: 'abc' })).length, 1);
+    await inst.destroy();
+    assert.deepEqual(
+      d.calls.map((c) => c.op),
+      ['create', 'create', 'setTags', 'list', 'destroy'],
+    );
+    assert.deepEqual(
+      (['Create', 'List', 'Destroy', 'SetTags'] as const).map((op) => set.throttle.heldUntil(op)),
+      [60_000, 0, 0, 0],
+    );
+  });
+
+  it('a list rate limit holds lists only', async () => {
+    const clock = new ManualClock(0);
+    const d = fakeDriver(clock);
+    const set = wrapInstanceSet(d.set, { clock, logger: silentLogger(), maxCloudOpsPerSecond: 0, resourceTags: {} });
+    const listOnce = d.set.instances.bind(d.set);
+    let throttled = true;
+    d.set.instances = async (filter) => {
+      if (!throttled) return listOnce(filter);
+      throttled = false;
+      d.calls.push({ op: 'list', at: clock.now() });
+      throw new RateLimitError('DescribeInstances throttled', 5_000);
+    };
+    await assert.rejects(set.instances({}), (e: unknown) => isRateLimitError(e));
+    await assert.rejects(set.instances({}), (e: unknown) => asRateLimitError(e)?.earliestRetry === 5_000);
+    const inst = await set.create(TYPE, 'img', {}, '', '');
+    await inst.destroy();
+    assert.deepEqual(
+      d.calls.map((c) => c.op),
+      ['list', 'create', 'destroy'],
+    );
+    await clock.advance(5_000);
+    await set.instances({});
+    assert.equal(d.calls.at(-1)?.op, 'list');
+  });
+
+  it('lists take their turn within MaxCloudOpsPerSecond', async () => {
+    const clock = new ManualClock(0);
+    const d = fakeDriver(clock);
+    const set = wrapInstanceSet(d.set, { clock, logger: silentLogger(), maxCloudOpsPerSecond: 2, resourceTags: {} });
+    const calls = [set.instances({}), set.create(TYPE, 'img', {}, '', ''), set.instances({})];
+    await clock.advance(0);
+    await clock.advance(500);
+    await clock.advance(500);
+    await Promise.all(calls);
+    assert.deepEqual(
+      d.calls.map((c) => [c.op, c.at]),
+      [
+        ['list', 0],
+        ['create', 500],
+        ['list', 1000],
+      ],
+    );
   });
 
   it('reports every driver call to observe, with its error', async () => {

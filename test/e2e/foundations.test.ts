@@ -21,7 +21,8 @@ import type { Cluster } from '../../src/config/types.js';
 import { createLogger, LineCollector, type Logger } from '../../src/log.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { HostKeyRefusedError, SshExecutor } from '../../src/ssh/ssh-executor.js';
-import { crunchRunConfig, crunchRunDetachCommand, crunchRunListCommand, initCommandForSecret, withSudo } from '../../src/worker/runner.js';
+import { crunchRunDetachCommand, crunchRunListCommand, initCommandForSecret, withSudo } from '../../src/arvados/crunch-run.js';
+import { crunchRunConfigJSON } from '../../src/worker/runner.js';
 import { hostKeyVerifier } from '../../src/worker/verify.js';
 
 const TOKEN = `tok${randomBytes(24).toString('hex')}`;
@@ -119,13 +120,13 @@ describe('foundations end to end (lame cloud over SSH, test controller over HTTP
       headers: { Authorization: `Bearer ${TOKEN}` },
     });
     assert.equal(lock.status, 200);
-    const cfg = crunchRunConfig({ cluster, instanceType: cluster.InstanceTypes.small, instanceAddress: instance.address, uuid: container.uuid });
-    assert.equal(cfg.Env.ARVADOS_API_TOKEN, TOKEN, 'the token does travel, on stdin');
+    const cfg = crunchRunConfigJSON({ cluster, instanceType: cluster.InstanceTypes.small, instanceAddress: instance.address, uuid: container.uuid });
+    assert.equal(JSON.parse(cfg).Env.ARVADOS_API_TOKEN, TOKEN, 'the token does travel, on stdin');
     const detach = withSudo(
       crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: 'docker', argumentsList: [], uuid: container.uuid }),
       instance.remoteUser,
     );
-    const res = await exec.execute(detach, { stdin: JSON.stringify(cfg) });
+    const res = await exec.execute(detach, { stdin: cfg });
     assert.equal(res.exitCode, 0, res.stderr.toString());
     const list = await exec.execute(withSudo(crunchRunListCommand('crunch-run'), instance.remoteUser));
     assert.match(list.stdout.toString(), new RegExp(`^${container.uuid}$`, 'm'));

@@ -101,6 +101,19 @@ describe('scheduler loop', () => {
     await h.sch.stop();
   });
 
+  it('a zero PollInterval does not spin the loop: with nothing changing, a pass every 10 s', async () => {
+    const h = harness();
+    h.cluster.Containers.CloudVMs.PollInterval = 0;
+    const { passes } = countPasses(h);
+    h.sch.start();
+    await h.clock.advance(0);
+    await h.clock.advance(9_999);
+    assert.equal(passes(), 1);
+    await h.clock.advance(1);
+    assert.equal(passes(), 2);
+    await h.sch.stop();
+  });
+
   it('looks again ~250 ms after a busy container operation clears', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1) });

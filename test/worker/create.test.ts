@@ -21,6 +21,15 @@ describe('worker pool: create throttling', function () {
     await h.tick(0);
   }
 
+  it('secret line precedes InstanceInitCommand: an init command that exits still leaves the secret on the VM', async () => {
+    await started({ cloudVMs: { InstanceInitCommand: 'exit 0' } });
+    const id = await h.createIdle(SMALL);
+    const vm = h.cloud.listVMs().find((v) => v.id === id)!;
+    assert.equal(vm.initCommand, `umask 0177 && echo -n "${vm.tags.ArvadosInstanceSecret}" >/var/run/arvados-instance-secret\nexit 0`);
+    assert.equal(vm.files.get('/var/run/arvados-instance-secret')?.toString(), vm.tags.ArvadosInstanceSecret);
+    assert.equal(h.pool.detail(id)?.workerState, 'idle');
+  });
+
   it('keeps at most MaxConcurrentInstanceCreateOps creates in flight; pending creates show as booting', async () => {
     await started({ cloudVMs: { MaxConcurrentInstanceCreateOps: 2 } });
     h.cloud.holdCreates();
@@ -63,6 +72,8 @@ describe('worker pool: create throttling', function () {
     const [first] = h.pool.instances();
     h.pool.killInstance(first.instance, 'test');
     await h.tick(0);
+    assert.equal(h.pool.atQuota(), true, 'a VM being destroyed counts until a listing drops it');
+    await h.tick(h.cluster.Containers.CloudVMs.SyncInterval);
     assert.equal(h.pool.atQuota(), false, 'one went away');
     assert.ok(h.pool.create(SMALL));
   });
@@ -98,7 +109,9 @@ describe('worker pool: create throttling', function () {
     assert.equal(h.pool.atQuota(), true);
     h.pool.killInstance(a, 'make room');
     await h.tick(0);
-    assert.equal(h.pool.atQuota(), false, 'an instance went away: try again at once');
+    assert.equal(h.pool.atQuota(), true, 'a VM being destroyed still holds its quota');
+    await h.tick(h.cluster.Containers.CloudVMs.SyncInterval);
+    assert.equal(h.pool.atQuota(), false, 'the listing shows an instance went away: try again at once');
   });
 
   it('CapacityError for a type: only that type is at capacity, for a minute', async () => {
@@ -147,6 +160,24 @@ describe('worker pool: create throttling', function () {
     assert.equal(h.pool.create(SMALL), undefined);
     await h.tick(1000);
     assert.ok(h.pool.create(SMALL));
+  });
+
+  it('a create rate limit does not hold destroy or SetTags: an idle VM still goes, a hold is still tagged', async () => {
+    await started({ params: { DestroyDelay: 0 }, cloudVMs: { TimeoutIdle: 3_600_000 } });
+    const held = await h.createIdle();
+    const idle = await h.createIdle();
+    h.cloud.failNextCreate(new RateLimitError('slow down', h.clock.now() + 600_000));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.match(h.pool.createBlocker(SMALL) ?? '', /rate limit/);
+    const before = h.cloud.callCounts();
+    await h.pool.setIdleBehavior(held, 'hold');
+    h.pool.killInstance(idle, 'no longer needed');
+    await h.tick(0);
+    const after = h.cloud.callCounts();
+    assert.equal(after.setTags, before.setTags + 1);
+    assert.equal(after.destroy, before.destroy + 1);
+    assert.equal(h.cloud.vm(held)?.tags.ArvadosIdleBehavior, 'hold');
   });
 
   it('other errors: the create is dropped, creates pause CREATE_ERROR_BACKOFF_MS, and the error is logged (rate-limited)', async () => {

@@ -7,10 +7,10 @@
  * connect) to make probes fail.
  */
 import { randomBytes } from 'node:crypto';
-import type { Instance, InstanceSet } from '../../src/cloud/types.js';
+import type { Instance, InstanceSet, PricePoint } from '../../src/cloud/types.js';
 import { wrapInstanceSet } from '../../src/cloud/wrap.js';
 import { ManualClock, settle } from '../../src/clock/index.js';
-import type { CloudVMsConfig, Cluster } from '../../src/config/types.js';
+import type { CloudVMsConfig, Cluster, InstanceType } from '../../src/config/types.js';
 import { createLogger, LineCollector, type Logger } from '../../src/log.js';
 import { SshConnectError } from '../../src/ssh/errors.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from '../../src/ssh/executor.js';
@@ -27,6 +27,8 @@ export interface RecordedCommand {
   instance: string;
   command: string;
   at: number;
+  /** What was written on the command's stdin, as text. */
+  stdin: string;
 }
 
 export interface HarnessOptions {
@@ -42,6 +44,12 @@ export interface HarnessOptions {
   ctl?: TestController;
   /** Told of the pool's timing events (PoolDeps.onEvent). */
   onEvent?: (event: PoolEvent) => void;
+  /** Gives the lame instance set a `quotaGroup` method (it has none of its own). */
+  quotaGroup?: (type: InstanceType) => string;
+  /** Instances report this price history (as EC2 spot instances do). */
+  priceHistory?: (type: InstanceType) => PricePoint[];
+  /** The cluster's config file section (`Cluster.RawSection`), as if it had been loaded from one. */
+  rawSection?: Record<string, unknown>;
 }
 
 export class Harness {
@@ -72,6 +80,7 @@ export class Harness {
       await ctl.start();
     }
     const cluster = makeCluster({ controllerURL: ctl?.url });
+    if (opts.rawSection) cluster.RawSection = opts.rawSection;
     Object.assign(cluster.Containers.CloudVMs, { MaxCloudOpsPerSecond: 0 }, opts.cloudVMs ?? {});
     const h = new Harness(clock, cluster, opts.instanceSetId ?? `wp-${randomBytes(4).toString('hex')}`, ctl, opts);
     await h.build();
@@ -86,13 +95,15 @@ export class Harness {
   async build(): Promise<WorkerPoolImpl> {
     const ctx = { instanceSetId: this.instanceSetId, cluster: this.cluster, logger: this.log, clock: this.clock };
     this.lame = (await lameDriver({ Transport: 'inprocess', MinBootTime: 0, MaxBootTime: 0, Seed: 1, ...this.opts.params }, ctx)) as LameInstanceSet;
+    if (this.opts.quotaGroup) Object.assign(this.lame, { quotaGroup: this.opts.quotaGroup });
     const vm = this.cluster.Containers.CloudVMs;
-    this.instanceSet = wrapInstanceSet(this.lame, {
+    const wrapped = wrapInstanceSet(this.lame, {
       clock: this.clock,
       logger: this.log,
       maxCloudOpsPerSecond: vm.MaxCloudOpsPerSecond,
       resourceTags: vm.ResourceTags,
     });
+    this.instanceSet = this.opts.priceHistory ? withPriceHistory(wrapped, this.opts.priceHistory) : wrapped;
     this.pool = new WorkerPoolImpl({
       cluster: this.cluster,
       instanceSet: this.instanceSet,
@@ -121,7 +132,7 @@ export class Harness {
     if (!inner) throw new Error('lame cloud without the inprocess transport');
     return {
       execute: (command: string, options?: ExecuteOptions): Promise<ExecuteResult> => {
-        this.commands.push({ instance: inst.id, command, at: this.clock.now() });
+        this.commands.push({ instance: inst.id, command, at: this.clock.now(), stdin: String(options?.stdin ?? '') });
         if (this.unreachable.has(inst.id)) return Promise.reject(new SshConnectError(inst.id, 'unreachable', 'cut off by the test'));
         return inner.execute(command, options);
       },
@@ -169,4 +180,15 @@ export class Harness {
     await resetLameClouds();
     if (!this.opts.ctl) await this.ctl?.stop();
   }
+}
+
+/** `set` whose instances report `history` as their price history. */
+function withPriceHistory(set: InstanceSet, history: (type: InstanceType) => PricePoint[]): InstanceSet {
+  const add = (inst: Instance): Instance => Object.assign(inst, { priceHistory: history });
+  return {
+    create: async (...args) => add(await set.create(...args)),
+    instances: async (filter) => (await set.instances(filter)).map(add),
+    stop: () => set.stop(),
+    executorFor: set.executorFor?.bind(set),
+  };
 }

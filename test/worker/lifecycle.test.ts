@@ -78,7 +78,13 @@ describe('worker pool: lifecycle on the lame cloud', function () {
     assert.deepEqual(h.pool.instances(), [], 'shut down');
     assert.equal(h.cloud.callCounts().destroy, 1);
     await h.tick(0);
-    assert.deepEqual(h.pool.details(), [], 'gone from the list after the destroy settled');
+    assert.deepEqual(
+      h.pool.details().map((d) => d.workerState),
+      ['shutdown'],
+      'known until a listing shows it gone: no listing just for a destroy',
+    );
+    await h.tick(h.cluster.Containers.CloudVMs.SyncInterval);
+    assert.deepEqual(h.pool.details(), [], 'gone from the next listing');
     assert.ok(notified.length > 3);
 
     // No log line carries the instance secret or the root token.

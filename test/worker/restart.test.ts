@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { initCommandForSecret } from '../../src/worker/runner.js';
+import { initCommandForSecret } from '../../src/arvados/crunch-run.js';
 import { Harness, SMALL, waitFor } from './helpers.js';
 
 describe('worker pool: restart', function () {
@@ -43,7 +43,7 @@ describe('worker pool: restart', function () {
     await h.tick(100_000);
     await waitFor('Complete', () => h.ctl!.get(c.uuid)?.state === 'Complete');
     await waitFor('process gone', () => !h.cloud.vm(drained)?.processes.get(c.uuid)?.alive);
-    await h.tick(10_000);
+    await h.tick(h.cluster.Containers.CloudVMs.SyncInterval);
     assert.equal(h.pool.detail(drained)?.workerState ?? 'gone', 'gone');
     assert.equal(h.pool.detail(held)?.workerState, 'idle');
   });

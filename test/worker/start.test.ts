@@ -4,6 +4,7 @@
  * flight, per-instance limits; and the pool's notifications and stop().
  */
 import assert from 'node:assert/strict';
+import type { CrunchRunConfig } from '../../src/arvados/crunch-run.js';
 import type { Container } from '../../src/arvados/types.js';
 import { SshConnectionLostError } from '../../src/ssh/errors.js';
 import type { ExecuteResult } from '../../src/ssh/executor.js';
@@ -46,9 +47,10 @@ describe('worker pool: starting containers', () => {
     await f.tick(0);
     const detach = f.commands.find((c) => c.command.includes('--detach'));
     assert.equal(detach?.command, `sudo crunch-run --detach --stdin-config '--runtime-engine=docker' '${ctr(1).uuid}'`);
-    const config = JSON.parse(stdin) as { Env: Record<string, string>; KeepBuffers: number; EC2SpotCheck: boolean };
+    const config = JSON.parse(stdin) as CrunchRunConfig;
     assert.equal(config.Env.ARVADOS_API_TOKEN, f.cluster.SystemRootToken);
-    assert.equal(JSON.parse(config.Env.InstanceType).Name, 'small');
+    assert.equal(JSON.parse(config.Env.InstanceType).ProviderType, 'lame.small');
+    assert.equal(config.Cluster?.SystemRootToken, f.cluster.SystemRootToken);
     assert.equal(config.Env.GatewayAddress, `${id}.example:0`);
     assert.equal(config.KeepBuffers, 2);
     assert.equal(config.EC2SpotCheck, false);
@@ -125,6 +127,34 @@ describe('worker pool: starting containers', () => {
     await f.tick(0);
     const booting = f.pool.instances().find((v) => v.workerState === 'booting')!;
     assert.equal(f.pool.startContainer(booting.instance, ctr(5)), false);
+  });
+});
+
+describe('worker pool: last_container_uuid', () => {
+  it('sets last_container_uuid only when empty: a probe listing other containers keeps the one we started last', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    assert.equal(f.pool.startContainer(id, ctr(2)), true);
+    await f.tick(0);
+    assert.equal(f.pool.detail(id)?.lastContainerUUID, ctr(2).uuid);
+    f.script(id, { list: ok(`${ctr(1).uuid}\n${ctr(2).uuid}\n`) });
+    await f.probe();
+    assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [ctr(1).uuid, ctr(2).uuid]);
+    assert.equal(f.pool.detail(id)?.lastContainerUUID, ctr(2).uuid, 'not the first line of --list');
+  });
+
+  it('on an adopted worker, takes the first listed container once, and keeps it', async () => {
+    const f = new FakeCloud();
+    const id = f.seed();
+    f.script(id, { list: ok(`${ctr(2).uuid}\n${ctr(1).uuid}\n`) });
+    await f.pool.syncNow();
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.lastContainerUUID, ctr(2).uuid);
+    f.script(id, { list: ok(`${ctr(1).uuid}\n`) });
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.lastContainerUUID, ctr(2).uuid);
   });
 });
 

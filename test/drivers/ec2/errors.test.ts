@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { asCapacityError, asRateLimitError, isCapacityError, isQuotaError, isRateLimitError } from '../../../src/cloud/errors.js';
 import { ManualClock } from '../../../src/clock/index.js';
-import { classify, isSubnetSpecific, quotaGroupFor, ThrottleBackoff, DEFAULT_QUOTA_GROUPS } from '../../../drivers/ec2/index.js';
+import { classify, isSubnetSpecific, ThrottleBackoff } from '../../../drivers/ec2/index.js';
 import type { FakeEC2 } from '../../fixtures/ec2/server.js';
 import { createArgs, DISPATCH_KEY, fakeParams, M5, makeDriver, startFake } from './helpers.js';
 import { instanceType } from '../lame/helpers.js';
@@ -135,6 +135,7 @@ describe('ec2 driver: subnet failover', function () {
     const cap = asCapacityError(err);
     assert.ok(cap?.isQuotaGroupSpecific, String(err));
     assert.equal(cap.instanceType, undefined);
+    assert.equal(cap.quotaGroup, 'standard');
     assert.deepEqual(subnetsTried(), ['subnet-a', 'subnet-b']);
     driver.stop();
   });
@@ -167,16 +168,6 @@ describe('ec2 error helpers', () => {
     for (const e of [err('InstanceLimitExceeded'), err('InvalidParameterValue', 'bad AMI'), err('RequestLimitExceeded'), new Error('x')]) {
       assert.ok(!isSubnetSpecific(e), JSON.stringify(e));
     }
-  });
-
-  it('maps provider types to vCPU quota groups by family prefix', () => {
-    const g = { ...DEFAULT_QUOTA_GROUPS };
-    assert.equal(quotaGroupFor('m5.large', g), 'standard');
-    assert.equal(quotaGroupFor('t3a.micro', g), 'standard');
-    assert.equal(quotaGroupFor('vt1.3xlarge', g), 'g');
-    assert.equal(quotaGroupFor('p5.48xlarge', g), 'p5');
-    assert.equal(quotaGroupFor('p4d.24xlarge', g), 'p', 'an unlisted family gets its own letters');
-    assert.equal(quotaGroupFor('g5.xlarge', { ...g, g: 'g' }), 'g');
   });
 
   it('grows the throttle back-off with repeats (1 s, 2.5 s, 4.75 s, ... 60 s) and resets it on any other answer', () => {

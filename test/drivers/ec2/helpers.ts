@@ -8,7 +8,7 @@ import type { DriverContext, InstanceTags } from '../../../src/cloud/types.js';
 import { type Clock, systemClock } from '../../../src/clock/index.js';
 import type { Cluster, InstanceType } from '../../../src/config/types.js';
 import { createLogger, LineCollector, type Logger, silentLogger } from '../../../src/log.js';
-import { initCommandForSecret } from '../../../src/worker/runner.js';
+import { initCommandForSecret } from '../../../src/arvados/crunch-run.js';
 import { type Ec2DriverOptions, Ec2InstanceSet, parseEc2Params } from '../../../drivers/ec2/index.js';
 import { FakeEC2, type FakeEC2Options } from '../../fixtures/ec2/server.js';
 import { DISPATCH_KEY, instanceType, makeCluster } from '../lame/helpers.js';

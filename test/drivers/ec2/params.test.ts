@@ -33,7 +33,7 @@ describe('ec2 driver parameters', () => {
   });
 
   it('parses SpotPriceUpdateInterval as a duration and merges InstanceTypeQuotaGroups over the defaults', () => {
-    const { params } = parseEc2Params({ ...MIN, SpotPriceUpdateInterval: '1h30m', InstanceTypeQuotaGroups: { G: 'g', p4: 'p' } });
+    const { params } = parseEc2Params({ ...MIN, SpotPriceUpdateInterval: '1h30m', InstanceTypeQuotaGroups: { g: 'g', p4: 'p' } });
     assert.equal(params.SpotPriceUpdateInterval, 90 * 60_000);
     assert.equal(params.InstanceTypeQuotaGroups.g, 'g');
     assert.equal(params.InstanceTypeQuotaGroups.p4, 'p');

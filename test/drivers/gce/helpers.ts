@@ -7,7 +7,7 @@ import type { DriverContext, InstanceTags } from '../../../src/cloud/types.js';
 import { type Clock, systemClock } from '../../../src/clock/index.js';
 import type { Cluster, InstanceType } from '../../../src/config/types.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
-import { initCommandForSecret } from '../../../src/worker/runner.js';
+import { initCommandForSecret } from '../../../src/arvados/crunch-run.js';
 import { buildClients } from '../../../drivers/gce/client.js';
 import { type GceDriverOptions, GceInstanceSet, parseGceParams } from '../../../drivers/gce/index.js';
 import { FakeGCE } from '../../fixtures/gce/server.js';

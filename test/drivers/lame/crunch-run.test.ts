@@ -9,14 +9,11 @@ import type { Instance } from '../../../src/cloud/types.js';
 import { ManualClock } from '../../../src/clock/index.js';
 import type { Cluster } from '../../../src/config/types.js';
 import type { Executor } from '../../../src/ssh/executor.js';
-import {
-  crunchRunConfig,
-  crunchRunDetachCommand,
-  crunchRunKillCommand,
-  crunchRunListCommand,
-  withSudo,
-} from '../../../src/worker/runner.js';
+import { crunchRunDetachCommand, crunchRunKillCommand, crunchRunListCommand, withSudo } from '../../../src/arvados/crunch-run.js';
+import { crunchRunConfigJSON } from '../../../src/worker/runner.js';
 import { type LameInstance, lameDriver, type LameInstanceSet, resetLameClouds } from '../../../drivers/lame/index.js';
+import { PRICES_FILE } from '../../../drivers/lame/crunch-run.js';
+import { noLocalKeepstoreReason } from '../../../drivers/lame/crunch-run-config.js';
 import { TestController } from '../../fixtures/controller.js';
 import { createArgs, DISPATCH_KEY, makeCluster, makeContext, ROOT_TOKEN, SMALL, waitFor } from './helpers.js';
 
@@ -43,9 +40,9 @@ describe('lame crunch-run', function () {
   const sudo = (cmd: string): string => withSudo(cmd, inst.remoteUser);
 
   const detach = async (uuid: string) => {
-    const cfg = crunchRunConfig({ cluster, instanceType: SMALL, instanceAddress: inst.address, uuid });
+    const cfg = crunchRunConfigJSON({ cluster, instanceType: SMALL, instanceAddress: inst.address, uuid });
     return exec.execute(sudo(crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: 'docker', argumentsList: [], uuid })), {
-      stdin: JSON.stringify(cfg),
+      stdin: cfg,
     });
   };
 
@@ -232,6 +229,40 @@ describe('lame crunch-run', function () {
     assert.equal(backoffs, 4, 'five attempts, four waits');
     assert.equal(ctl.requestLog().filter((e) => e.status === 503).length, 5);
     assert.equal(state(c.uuid), 'Locked');
+  });
+
+  it('reads the price history only with --stdin-prices, as crunch-run does', async () => {
+    await setup();
+    const prices = '[{"StartTime":"2026-01-01T00:00:00Z","Price":0.03}]';
+    assert.equal((await exec.execute(sudo(crunchRunListCommand('crunch-run')), { stdin: prices })).exitCode, 0);
+    assert.equal(inst.vm.files.has(PRICES_FILE), false, 'stdin ignored without the flag');
+    const r = await exec.execute(sudo(crunchRunListCommand('crunch-run', { stdinPrices: true })), { stdin: prices });
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    assert.equal(inst.vm.files.get(PRICES_FILE)?.toString(), prices);
+  });
+
+  it('starts a local keepstore only when the config carries the cluster (LocalKeepBlobBuffersPerVCPU > 0)', async () => {
+    await setup();
+    const withCluster = ctl.addContainer({ state: 'Locked' });
+    assert.equal((await detach(withCluster.uuid)).exitCode, 0);
+    await waitRunning(withCluster.uuid);
+    assert.equal(inst.vm.processes.get(withCluster.uuid)?.localKeepstore, true);
+    cluster.Containers.LocalKeepBlobBuffersPerVCPU = 0;
+    const without = ctl.addContainer({ state: 'Locked' });
+    assert.equal((await detach(without.uuid)).exitCode, 0);
+    await waitRunning(without.uuid);
+    assert.equal(inst.vm.processes.get(without.uuid)?.localKeepstore, false);
+  });
+
+  it("decides on a local keepstore as crunch-run does: buffers, the cluster config, and the volumes' access", () => {
+    const base = { KeepBuffers: 2, Cluster: { Collections: { DefaultReplication: 2 }, Volumes: {} } };
+    assert.equal(noLocalKeepstoreReason(base), undefined);
+    assert.match(noLocalKeepstoreReason({ ...base, KeepBuffers: 0 })!, /KeepBuffers=0/);
+    assert.match(noLocalKeepstoreReason({ ...base, Cluster: null })!, /cluster config file was not loaded/);
+    const vol = (v: object) => ({ ...base, Cluster: { ...base.Cluster, Volumes: { 'zzzzz-nyw5e-000000000000000': v } } });
+    assert.match(noLocalKeepstoreReason(vol({ AccessViaHosts: { 'http://keep:25107/': {} }, Replication: 2 }))!, /AccessViaHosts/);
+    assert.match(noLocalKeepstoreReason(vol({ Replication: 1 }))!, /replication less than/);
+    assert.equal(noLocalKeepstoreReason(vol({ Replication: 1, ReadOnly: true })), undefined);
   });
 
   it('prints broken in --list once the VM is broken', async () => {

@@ -9,7 +9,7 @@ import type { Cluster, InstanceType } from '../../../src/config/types.js';
 import { silentLogger } from '../../../src/log.js';
 import type { Instance } from '../../../src/cloud/types.js';
 import { SshExecutor } from '../../../src/ssh/ssh-executor.js';
-import { initCommandForSecret, withSudo } from '../../../src/worker/runner.js';
+import { initCommandForSecret, withSudo } from '../../../src/arvados/crunch-run.js';
 import { hostKeyVerifier } from '../../../src/worker/verify.js';
 import { generateHostKey } from '../../../drivers/lame/sshd.js';
 

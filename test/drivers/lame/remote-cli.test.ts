@@ -25,7 +25,8 @@ import { loadConfigText } from '../../../src/config/index.js';
 import type { Cluster } from '../../../src/config/types.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
 import type { SshExecutor } from '../../../src/ssh/ssh-executor.js';
-import { crunchRunConfig, crunchRunDetachCommand, initCommandForSecret, withSudo } from '../../../src/worker/runner.js';
+import { crunchRunDetachCommand, initCommandForSecret, withSudo } from '../../../src/arvados/crunch-run.js';
+import { crunchRunConfigJSON } from '../../../src/worker/runner.js';
 import { TestController } from '../../fixtures/controller.js';
 import { DISPATCH_KEY, dispatcherExecutor, waitFor } from './helpers.js';
 
@@ -166,12 +167,12 @@ describe('arvados-dispatch-cloud lame-cloud (child process)', function () {
     const container = controller.addContainer({ command: ['sleep', '1'] });
     const lock = await fetch(`${controller.url}/arvados/v1/containers/${container.uuid}/lock`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
     assert.equal(lock.status, 200);
-    const cfg = crunchRunConfig({ cluster, instanceType: cluster.InstanceTypes.small, instanceAddress: instance.address, uuid: container.uuid });
+    const cfg = crunchRunConfigJSON({ cluster, instanceType: cluster.InstanceTypes.small, instanceAddress: instance.address, uuid: container.uuid });
     const detach = withSudo(
       crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: 'docker', argumentsList: [], uuid: container.uuid }),
       instance.remoteUser,
     );
-    const res = await exec.execute(detach, { stdin: JSON.stringify(cfg) });
+    const res = await exec.execute(detach, { stdin: cfg });
     assert.equal(res.exitCode, 0, res.stderr.toString());
     await waitFor('container Complete', () => controller.get(container.uuid)?.state === 'Complete', 15_000, 50);
 

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../src/clock/index.js';
-import { crunchRunConfig, crunchRunDetachCommand, withSudo } from '../../../src/worker/runner.js';
+import { crunchRunDetachCommand, withSudo } from '../../../src/arvados/crunch-run.js';
+import { crunchRunConfigJSON } from '../../../src/worker/runner.js';
 import { dropLameCloud, getLameCloud, type LameInstance, lameDriver, type LameInstanceSet, runPlan } from '../../../drivers/lame/index.js';
 import { TestController } from '../../fixtures/controller.js';
 import { createArgs, DISPATCH_KEY, makeCluster, makeContext, ROOT_TOKEN, SMALL } from './helpers.js';
@@ -39,9 +40,9 @@ describe('lame cloud: simulator hooks', () => {
 
   const start = async (command: string[]): Promise<string> => {
     const c = ctl.addContainer({ command, state: 'Locked' });
-    const cfg = crunchRunConfig({ cluster: makeCluster({ controllerURL: URL_ }), instanceType: SMALL, instanceAddress: inst.address, uuid: c.uuid });
+    const cfg = crunchRunConfigJSON({ cluster: makeCluster({ controllerURL: URL_ }), instanceType: SMALL, instanceAddress: inst.address, uuid: c.uuid });
     const cmd = withSudo(crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: 'docker', argumentsList: [], uuid: c.uuid }), inst.remoteUser);
-    const r = await inst.vm.executor().execute(cmd, { stdin: JSON.stringify(cfg) });
+    const r = await inst.vm.executor().execute(cmd, { stdin: cfg });
     assert.equal(r.exitCode, 0, r.stderr.toString());
     await clock.runTo(clock.now());
     return c.uuid;

@@ -9,15 +9,8 @@ import type { Instance, InstanceSet } from '../../../src/cloud/types.js';
 import { SshConnectError } from '../../../src/ssh/errors.js';
 import { SshExecutor } from '../../../src/ssh/ssh-executor.js';
 import type { Executor } from '../../../src/ssh/executor.js';
-import {
-  crunchRunListCommand,
-  deployedRunnerPath,
-  instanceSecretCommand,
-  runnerInstallCommand,
-  runnerMd5Command,
-  runnerMd5Expected,
-  withSudo,
-} from '../../../src/worker/runner.js';
+import { crunchRunListCommand, instanceSecretCommand, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../../../src/arvados/crunch-run.js';
+import { deployedRunnerPath } from '../../../src/worker/runner.js';
 import { hostKeyVerifier } from '../../../src/worker/verify.js';
 import { lameDriver, type LameInstance, resetLameClouds } from '../../../drivers/lame/index.js';
 import { generateHostKey } from '../../../drivers/lame/sshd.js';

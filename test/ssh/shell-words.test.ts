@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { parseCommandLine, ShellParseError, shellWord } from '../../src/ssh/shell-words.js';
+import { shellQuote } from '../../src/ssh/util.js';
+import { withSudo } from '../../src/arvados/crunch-run.js';
+
+const AWKWARD = [
+  '',
+  ' ',
+  "'",
+  "''",
+  "it's",
+  'a b  c',
+  '"double"',
+  '\\',
+  'back\\slash\\',
+  '$HOME',
+  '`date`',
+  '$(rm -rf /)',
+  'semi;colon && pipe | amp &',
+  'new\nline',
+  'tab\there',
+  '*?[glob]',
+  '~tilde',
+  'unicode: é ✓ 漢字',
+  "'\\''",
+  '--runtime-engine=docker',
+  'VAR=value',
+];
+
+/** A deterministic pseudo-random string over characters the shell cares about. */
+function randomAwkward(seed: number): string {
+  const alphabet = `ab '"\\$\`;&|<>()\n\t*?~=-é`;
+  let s = '';
+  let x = seed;
+  const len = seed % 17;
+  for (let i = 0; i < len; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    s += alphabet[x % alphabet.length];
+  }
+  return s;
+}
+
+describe('ssh/shell-words: quoting', () => {
+  it('shellQuote single-quotes and escapes quotes as the reference does', () => {
+    assert.equal(shellQuote('abc'), `'abc'`);
+    assert.equal(shellQuote("it's"), `'it'\\''s'`);
+    assert.equal(shellQuote(''), `''`);
+  });
+
+  it('round-trips awkward strings through shellQuote and parseCommandLine', () => {
+    for (const s of AWKWARD) {
+      assert.deepEqual(parseCommandLine(shellQuote(s)).argv, [s], JSON.stringify(s));
+    }
+    for (let seed = 1; seed < 300; seed++) {
+      const words = [randomAwkward(seed), randomAwkward(seed * 7 + 3), randomAwkward(seed * 13 + 1)];
+      const line = ['cmd', ...words.map(shellQuote)].join(' ');
+      assert.deepEqual(parseCommandLine(line).argv, ['cmd', ...words], JSON.stringify(line));
+    }
+  });
+
+  it('shellWord leaves plain words bare and quotes the rest', () => {
+    assert.equal(shellWord('zzzzz-dz642-012345678901234'), 'zzzzz-dz642-012345678901234');
+    assert.equal(shellWord('/tmp/arvados-crunch-run/crunch-run~0123abcd'), '/tmp/arvados-crunch-run/crunch-run~0123abcd');
+    assert.equal(shellWord('~root'), `'~root'`);
+    assert.equal(shellWord('a b'), `'a b'`);
+    for (const s of AWKWARD) assert.deepEqual(parseCommandLine(`x ${shellWord(s)}`).argv, ['x', s]);
+  });
+
+  it('withSudo prefixes sudo unless the user is root', () => {
+    assert.equal(withSudo('crunch-run --list', 'crunch'), 'sudo crunch-run --list');
+    assert.equal(withSudo('crunch-run --list', 'root'), 'crunch-run --list');
+  });
+});
+
+describe('ssh/shell-words: parseCommandLine', () => {
+  it('strips sudo and env prefixes, before or after sudo', () => {
+    assert.deepEqual(parseCommandLine(`A='1' sudo B='two words' crunch-run --list`), {
+      argv: ['crunch-run', '--list'],
+      env: { A: '1', B: 'two words' },
+      sudo: true,
+    });
+    assert.deepEqual(parseCommandLine('sudo -n true'), { argv: ['true'], env: {}, sudo: true });
+    assert.deepEqual(parseCommandLine(`X="a \\"b\\"" echo X=y`), { argv: ['echo', 'X=y'], env: { X: 'a "b"' }, sudo: false });
+  });
+
+  it('keeps quoted assignments and later NAME=value words as arguments', () => {
+    assert.deepEqual(parseCommandLine(`'A=1' cmd B=2`).argv, ['A=1', 'cmd', 'B=2']);
+  });
+
+  it('handles concatenated quoting and backslashes', () => {
+    assert.deepEqual(parseCommandLine(`a'b'"c"\\ d e`).argv, ['abc d', 'e']);
+  });
+
+  it('refuses shell syntax it does not emulate', () => {
+    for (const bad of ['a; b', 'a && b', 'a | b', 'a > f', 'echo $HOME', 'echo `x`', "echo 'open", 'echo "open', 'echo "$x"', 'x\\']) {
+      assert.throws(() => parseCommandLine(bad), ShellParseError, bad);
+    }
+  });
+});
+
