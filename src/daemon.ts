@@ -18,7 +18,9 @@ import type { DispatchLock } from './dblock/lock.js';
 import { LockedRun, TenureFence } from './dblock/supervisor.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
 import { lockedDispatcherSource } from './http/lock-status.js';
-import { type DispatcherSource, listenAddressOf, type ManagementServer, startManagementServer } from './http/server.js';
+import { chooseListenURL, hostPortOf, type ListenChoice, ListenChoiceError, SERVICE_NAME } from './http/listen.js';
+import { type DispatcherSource, type ManagementServer, startManagementServer } from './http/server.js';
+import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
 import type { Logger } from './log.js';
 import { exitIfStillRunning, stopWithin } from './stop.js';
 
@@ -51,11 +53,20 @@ export function loadDaemonConfig(opts: DaemonOptions, stderr: NodeJS.WritableStr
 
 /** `arvados-dispatch-cloud` with no subcommand: runs the dispatcher until SIGTERM or SIGINT. */
 export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
+  const loadedAt = systemClock.now();
   const loaded = loadDaemonConfig(opts);
   if (!loaded) return EXIT_BAD_CONFIG;
   const { cluster, warnings } = loaded;
   const log = dispatcherLogger(cluster);
   for (const w of warnings) log.warn(w);
+  let where: ListenChoice;
+  try {
+    where = await chooseManagementListenURL(cluster, log);
+  } catch (err) {
+    if (!(err instanceof ListenChoiceError)) throw err;
+    log.error('exiting', { error: err.message });
+    return 1;
+  }
   const locked = lockConfigured(cluster);
   if (!locked) {
     log.warn('PostgreSQL.Connection.host is not set: running without the dispatch lock, so nothing stops another dispatcher from dispatching for this cluster at the same time');
@@ -77,11 +88,11 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   const source: Dispatcher | DispatcherSource = run
     ? lockedDispatcherSource({ cluster, logger: log, current: () => run.current(), status: () => lock!.current() })
     : dispatcher;
-  let server: ManagementServer | undefined;
+  let server: ManagementServer;
   try {
-    server = await startManagementAPI(source, log);
+    server = await startManagementAPI(source, where, log, configSourceOf(opts.config, loadedAt));
   } catch (err) {
-    log.error('cannot start the management API', { error: err });
+    log.error(`cannot start ${SERVICE_NAME} service on ${where.listenURL}`, { error: err });
     await (run ? run.stop() : dispatcher.stop());
     return 1;
   }
@@ -109,7 +120,7 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   await stopWithin(
     async () => {
       await notifier.stop();
-      await server?.close();
+      await server.close();
       await (run ? run.stop() : dispatcher.stop());
     },
     { clock: systemClock, logger: log },
@@ -119,22 +130,33 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
 }
 
 /**
- * Listens on the first `Services.DispatchCloud.InternalURLs` entry, as the
- * reference does. Without one the dispatcher still runs, unobserved.
- * Rejects when it cannot listen (e.g. the port is taken): a dispatcher its
- * operators cannot see or steer should not start.
+ * Where the management server will listen, decided before the dispatcher is
+ * built, as the reference decides it before building its handler: the
+ * InternalURL local to this host, or the one ARVADOS_SERVICE_INTERNAL_URL
+ * names (`http/listen.ts`). Rejects with ListenChoiceError when there is
+ * none: the daemon does not start.
  */
-async function startManagementAPI(dispatcher: Dispatcher | DispatcherSource, log: Logger): Promise<ManagementServer | undefined> {
-  const internalURL = dispatcher.cluster.Services.DispatchCloud.InternalURLs[0];
-  if (internalURL === undefined) {
-    log.warn('Services.DispatchCloud.InternalURLs is empty: running without the management API and /metrics');
-    return undefined;
-  }
-  if (internalURL.startsWith('https:')) {
-    log.warn('the management API serves plain HTTP; put a TLS proxy in front for an https InternalURL', { InternalURL: internalURL });
-  }
-  const server = await startManagementServer(dispatcher, { listen: listenAddressOf(internalURL) });
-  log.info('management API listening', { Address: server.url, InternalURL: internalURL });
+export function chooseManagementListenURL(cluster: Cluster, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ListenChoice> {
+  return chooseListenURL(cluster.Services.DispatchCloud, { env, log });
+}
+
+/**
+ * Serves the management API, /metrics and the status page at the chosen
+ * listen URL: https, with TLS.Certificate and TLS.Key, when its scheme is
+ * https (or wss). Rejects when it cannot (port taken since the choice, no
+ * usable certificate): a dispatcher its operators cannot see or steer
+ * should not start.
+ */
+export async function startManagementAPI(
+  dispatcher: Dispatcher | DispatcherSource,
+  where: ListenChoice,
+  log: Logger,
+  configSource?: ConfigSource,
+): Promise<ManagementServer> {
+  const scheme = new URL(where.listenURL).protocol;
+  const tls = scheme === 'https:' || scheme === 'wss:' ? dispatcher.cluster.TLS : undefined;
+  const server = await startManagementServer(dispatcher, { listen: hostPortOf(where.listenURL), tls, configSource });
+  log.info('listening', { URL: where.listenURL, Listen: new URL(server.url).host, Service: SERVICE_NAME, Version: packageVersion() });
   return server;
 }
 

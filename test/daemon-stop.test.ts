@@ -36,6 +36,9 @@ const lameConfig = (controllerURL: string, token: string, driverParameters: stri
     Services:
       Controller:
         ExternalURL: ${controllerURL}
+      DispatchCloud:
+        InternalURLs:
+          "http://127.0.0.1:0": {}
     Containers:
       CloudVMs:
         Driver: lame

@@ -1,7 +1,7 @@
 /**
  * The daemon's lifetime: `arvados-dispatch-cloud --config FILE` runs until
- * SIGTERM or SIGINT, however idle it is (no management server, an empty
- * queue, unref'd timers), and then stops cleanly with status 0.
+ * SIGTERM or SIGINT, however idle it is (an empty queue, unref'd
+ * timers), and then stops cleanly with status 0.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -46,6 +46,9 @@ describe('daemon', function () {
     Services:
       Controller:
         ExternalURL: ${controller.url}
+      DispatchCloud:
+        InternalURLs:
+          "http://127.0.0.1:0": {}
     Containers:
       CloudVMs:
         Driver: lame

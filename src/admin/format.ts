@@ -14,7 +14,7 @@ export interface InstanceItem {
   provider_instance_type?: string;
   last_container_uuid?: string;
   last_busy?: string | number;
-  running_container_uuids?: string[];
+  running_container_uuids?: string[] | null;
   worker_state?: string;
   idle_behavior?: string;
 }
@@ -56,7 +56,8 @@ export function truncate(s: string, max = MAX_TEXT): string {
 export function instancesTable(items: readonly InstanceItem[]): string {
   const header = ['ID', 'TYPE', 'STATE', 'IDLE BEHAVIOR', 'PRICE', 'CONTAINERS', 'LAST BUSY', 'ADDRESS'];
   const rows = items.map((it) => [
-    text(it.instance),
+    // A create in flight has an empty id: there is no instance to name yet.
+    it.instance === '' ? '(being created)' : text(it.instance),
     truncate(text(it.arvados_instance_type) + (it.provider_instance_type && it.provider_instance_type !== it.arvados_instance_type ? ` (${it.provider_instance_type})` : '')),
     text(it.worker_state),
     text(it.idle_behavior),

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Cluster } from './types.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
-import { bool, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
+import { bool, int, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
 import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
 import { compileInstanceTypes } from './instance-types.js';
 import { compilePostgreSQL } from './postgresql.js';
@@ -44,11 +44,28 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const internalPath = [...dispatchPath, 'InternalURLs'];
   // A map whose keys are the URLs (values hold per-URL settings such as
   // ListenURL); SAMPLE was already dropped with the other SAMPLE keys.
-  const internalURLs = Object.keys(readMap(ctx, dispatch.InternalURLs, internalPath) ?? {});
-  for (const url of internalURLs) checkURL(ctx, [...internalPath, url], url);
+  const internalMap = readMap(ctx, dispatch.InternalURLs, internalPath) ?? {};
+  const internalURLs = Object.keys(internalMap);
+  const listenURLs: Record<string, string> = {};
+  for (const url of internalURLs) {
+    checkURL(ctx, [...internalPath, url], url);
+    const entryPath = [...internalPath, url];
+    const entry = readSection(ctx, readMap(ctx, internalMap[url], entryPath) ?? {}, entryPath, { ListenURL: str('') }, { strict: false });
+    if (entry.ListenURL === '') continue;
+    checkURL(ctx, [...entryPath, 'ListenURL'], entry.ListenURL);
+    listenURLs[url] = entry.ListenURL;
+  }
 
   const tlsPath = [...path, 'TLS'];
-  const tls = readSection(ctx, readMap(ctx, raw.TLS, tlsPath) ?? {}, tlsPath, { Insecure: bool(false) }, { strict: false });
+  const tls = readSection(ctx, readMap(ctx, raw.TLS, tlsPath) ?? {}, tlsPath, { Insecure: bool(false), Certificate: str(''), Key: str('') }, { strict: false });
+  const apiPath = [...path, 'API'];
+  const api = readSection(
+    ctx,
+    readMap(ctx, raw.API, apiPath) ?? {},
+    apiPath,
+    { MaxConcurrentRequests: int(64), MaxQueuedRequests: int(128), MaxGatewayTunnels: int(1000) },
+    { strict: false },
+  );
   const logsPath = [...path, 'SystemLogs'];
   const logs = readSection(ctx, readMap(ctx, raw.SystemLogs, logsPath) ?? {}, logsPath, { LogLevel: str('info'), Format: str('json') }, { strict: false });
   // As in Arvados, an empty level or format means the default.
@@ -80,9 +97,10 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
     SystemRootToken: top.SystemRootToken,
     Services: {
       Controller: { ExternalURL: controller.ExternalURL },
-      DispatchCloud: { InternalURLs: internalURLs },
+      DispatchCloud: { InternalURLs: internalURLs, ListenURLs: listenURLs },
     },
-    TLS: { Insecure: tls.Insecure },
+    TLS: { Insecure: tls.Insecure, Certificate: tls.Certificate, Key: tls.Key },
+    API: api,
     SystemLogs: { LogLevel: logs.LogLevel, Format: logs.Format as LogFormat },
     Containers: { DispatchPrivateKey: privateKey, ...containers, CloudVMs: cloudVMs },
     InstanceTypes: compileInstanceTypes(
@@ -176,10 +194,12 @@ export function clusterWarnings(cluster: Cluster): string[] {
     warnings.push(`${showPath([...path, 'InstanceTypes'])}: none configured, so every container will be cancelled ("site configuration does not list any instance types")`);
   }
   if (cluster.ManagementToken === '') {
-    warnings.push(`${showPath([...path, 'ManagementToken'])}: empty, so the management API and /metrics refuse every request`);
+    warnings.push(`${showPath([...path, 'ManagementToken'])}: empty, so the management API refuses every request, and /metrics is served without a token`);
   }
   if (cluster.Services.DispatchCloud.InternalURLs.length === 0) {
-    warnings.push(`${showPath([...path, 'Services', 'DispatchCloud', 'InternalURLs'])}: empty, so the management API and /metrics have no address to listen on`);
+    warnings.push(
+      `${showPath([...path, 'Services', 'DispatchCloud', 'InternalURLs'])}: empty, so the daemon has no address to listen on and will not start (unless ARVADOS_SERVICE_INTERNAL_URL names one)`,
+    );
   }
   return warnings;
 }

@@ -30,9 +30,10 @@ export function clusterForDisplay(cluster: Cluster): Record<string, unknown> {
         SystemRootToken: redact(cluster.SystemRootToken),
         Services: {
           Controller: { ExternalURL: cluster.Services.Controller.ExternalURL },
-          DispatchCloud: { InternalURLs: Object.fromEntries(cluster.Services.DispatchCloud.InternalURLs.map((url) => [url, {}])) },
+          DispatchCloud: { InternalURLs: Object.fromEntries(cluster.Services.DispatchCloud.InternalURLs.map((url) => [url, internalURLForDisplay(cluster, url)])) },
         },
-        TLS: { ...cluster.TLS },
+        TLS: { ...cluster.TLS, Key: redactInlineKey(cluster.TLS.Key) },
+        API: { ...cluster.API },
         SystemLogs: { ...cluster.SystemLogs },
         Containers: {
           DispatchPrivateKey: redact(DispatchPrivateKey),
@@ -72,6 +73,16 @@ function withUnits(fields: Record<string, Field<unknown>>, values: object): Reco
     else out[key] = value;
   }
   return out;
+}
+
+function internalURLForDisplay(cluster: Cluster, url: string): Record<string, string> {
+  const listen = cluster.Services.DispatchCloud.ListenURLs[url];
+  return listen === undefined ? {} : { ListenURL: listen };
+}
+
+/** TLS.Key: a file reference names where the key is and is shown; anything else may be the key itself. */
+function redactInlineKey(value: string): string {
+  return value.startsWith('/') || value.startsWith('file://') ? value : redact(value);
 }
 
 function redact(secret: string): string {

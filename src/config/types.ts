@@ -113,9 +113,24 @@ export interface Cluster {
   Services: {
     Controller: { ExternalURL: string };
     /** The keys of `Services.DispatchCloud.InternalURLs`, `SAMPLE` dropped. */
-    DispatchCloud: { InternalURLs: string[] };
+    DispatchCloud: {
+      InternalURLs: string[];
+      /**
+       * `InternalURLs.<url>.ListenURL` for each InternalURL that sets one:
+       * where to bind when it differs from the URL clients connect to (a
+       * proxy in between). Kept beside the list, keyed by InternalURL.
+       */
+      ListenURLs: Record<string, string>;
+    };
   };
-  TLS: { Insecure: boolean };
+  /**
+   * `Certificate` and `Key` are file paths (`/path` or `file:///path`, read
+   * when the daemon serves an https URL and again on SIGHUP and hourly) or,
+   * as an extension, the PEM text itself. `Key` is a secret.
+   */
+  TLS: { Insecure: boolean; Certificate: string; Key: string };
+  /** The limits of the daemon's own HTTP server (the reference's request limiter). */
+  API: { MaxConcurrentRequests: number; MaxQueuedRequests: number; MaxGatewayTunnels: number };
   /** Format is `json` or `text` (logrus's formats, as the reference writes them). */
   SystemLogs: { LogLevel: string; Format: 'json' | 'text' };
   Containers: ContainersConfig;

@@ -4,10 +4,18 @@
  * dispatcher only through `ManagementTarget`, small enough for a test to
  * pass an object literal; `managementTarget(dispatcher)` builds the real one.
  *
- * Order of checks, as the reference: no ManagementToken configured -> 403
- * on every path; then the token (401 none offered, 403 wrong); then the
- * route (404 unknown path, 405 known path with another method); then the
- * parameters (400 missing, 404 unknown container or instance).
+ * Order of checks, as the reference's layers (its service command wraps
+ * the dispatcher's own handler):
+ * 1. `GET|HEAD /metrics` and `/metrics.json`: the token if one is configured
+ *    (401 none offered, 403 wrong); with no ManagementToken, served to all;
+ * 2. `/_health/ping`: the health handler's own rules (404 "disabled" with no
+ *    ManagementToken, then only `Authorization: Bearer <token>` counts);
+ * 3. everything else: no ManagementToken configured -> 403; then the token
+ *    (401 none offered, 403 wrong); then the route (404 unknown path, 405
+ *    known path with another method, OPTIONS lists the methods); then the
+ *    parameters (400 missing, 404 unknown container or instance).
+ * `Layers` lets the server put its request instrumentation around 2 and 3,
+ * and its request limiter around 3, where the reference has them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
@@ -24,7 +32,7 @@ export interface ManagementTarget {
   readonly logger: Logger;
   /** The queue in scheduling order with each entry's scheduling status, as of the last scheduling pass. */
   queueView(): QueueViewEntry[];
-  /** Instances the cloud has listed or returned (not creates still in flight), sorted by id. */
+  /** Every worker (shut-down ones included) and every create in flight (empty id), sorted by id. */
   instances(): InstanceView[];
   /** SIGTERM to the container's crunch-run; false when it runs nowhere. */
   killContainer(uuid: string, reason: string): boolean;
@@ -35,6 +43,21 @@ export interface ManagementTarget {
   /** Throws when the dispatcher cannot work (the health check's error text). */
   checkHealth(): void;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** The `/metrics.json` body (`metrics-json.ts`); without it, /metrics.json is 404. */
+  metricsJSON?(): Promise<string>;
+}
+
+/** A layer around part of the chain; resolves when the request has been handled. */
+export type Wrap = (req: IncomingMessage, res: ServerResponse, next: (req: IncomingMessage, res: ServerResponse) => Promise<void>) => Promise<void>;
+
+/** What the server adds around the API (see the order above); all optional. */
+export interface Layers {
+  /** Around everything but the metrics endpoints. */
+  instrument?: Wrap;
+  /** Handles a request before the limiter (the status page); true if it did. */
+  before?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Around the token-checked routes. */
+  limit?: Wrap;
 }
 
 const API = '/arvados/v1/dispatch';
@@ -59,29 +82,68 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
   [`${API}/instances/drain`]: { POST: (r, t) => setIdleBehavior(r, t, 'drain') },
   [`${API}/instances/run`]: { POST: (r, t) => setIdleBehavior(r, t, 'run') },
   [`${API}/instances/kill`]: { POST: killInstance },
+  // GET and HEAD are served before the token check (see the order above);
+  // these entries give other methods their 405.
   '/metrics': { GET: metrics },
   '/metrics.json': { GET: metrics },
 };
 
+const HEALTH_PING = '/_health/ping';
+
 /** The request handler for `http.createServer`. */
-export function managementHandler(target: ManagementTarget): (req: IncomingMessage, res: ServerResponse) => void {
+export function managementHandler(target: ManagementTarget, layers: Layers = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  const instrument: Wrap = layers.instrument ?? ((req, res, next) => next(req, res));
+  const limit: Wrap = layers.limit ?? ((req, res, next) => next(req, res));
+  const inner = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = pathOf(req);
+    if (path === HEALTH_PING) return healthPing(req, res, target);
+    if (layers.before?.(req, res)) return;
+    await limit(req, res, (req, res) => handle(req, res, target));
+  };
   return (req, res) => {
-    handle(req, res, target).catch((err: unknown) => {
+    const path = pathOf(req);
+    const done = (req.method === 'GET' || req.method === 'HEAD') && ROUTES[path]?.GET === metrics ? metricsEndpoint(req, res, target, path) : instrument(req, res, inner);
+    done.catch((err: unknown) => {
       // An error that names its status (503: no dispatcher right now) is an answer, not a failure.
       const status = (err as { httpStatus?: unknown } | undefined)?.httpStatus;
-      if (typeof status !== 'number') target.logger.error('management API request failed', { Method: req.method, Path: pathOf(req), error: err });
+      if (typeof status !== 'number') target.logger.error('management API request failed', { Method: req.method, Path: path, error: err });
       if (!res.headersSent) jsonError(res, typeof status === 'number' ? status : 500, String((err as Error)?.message ?? err));
       else res.destroy();
     });
   };
 }
 
+/** /metrics and /metrics.json: the token only when one is configured, as the reference's metrics layer. */
+async function metricsEndpoint(req: IncomingMessage, res: ServerResponse, t: ManagementTarget, path: string): Promise<void> {
+  if (t.managementToken !== '') {
+    const auth = requireToken(t.managementToken, requestTokens(req, new URL(req.url ?? '/', 'http://localhost').searchParams));
+    if (!auth.ok) return textError(res, auth.status, auth.message);
+  }
+  if (path === '/metrics.json') {
+    if (!t.metricsJSON) return textError(res, 404, '404 page not found');
+    // No type set there, so Go sniffs one: JSON text is text/plain.
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(await t.metricsJSON());
+    return;
+  }
+  const { contentType, body } = await t.metrics();
+  res.writeHead(200, { 'Content-Type': contentType });
+  res.end(body);
+}
+
+/** `/_health/ping`, answered before the API's own token check, as the reference's service command does. */
+function healthPing(req: IncomingMessage, res: ServerResponse, t: ManagementTarget): void {
+  if (req.method === 'GET') return health(req, res, t);
+  res.setHeader('Allow', 'GET, OPTIONS');
+  if (req.method === 'OPTIONS') {
+    res.end();
+    return;
+  }
+  textError(res, 405, 'Method Not Allowed');
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse, target: ManagementTarget): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  res.on('finish', () => {
-    // The path only: the query string may carry a token.
-    target.logger.debug('management API request', { Method: req.method, Path: url.pathname, Status: res.statusCode });
-  });
   if (target.managementToken === '') {
     textError(res, 403, 'Management API authentication is not configured');
     return;
@@ -91,17 +153,23 @@ async function handle(req: IncomingMessage, res: ServerResponse, target: Managem
     textError(res, auth.status, auth.message);
     return;
   }
-  if (url.pathname.startsWith('/_health/') && !url.pathname.slice('/_health/'.length).includes('/')) {
-    if (req.method !== 'GET') return methodNotAllowed(res, ['GET']);
-    return health(req, res, target, url.pathname.slice('/_health/'.length));
-  }
-  const route = ROUTES[url.pathname];
+  // The reference routes GET /_health/:check to its health handler, which
+  // knows only ping (answered before this): any other check is not found.
+  const healthCheck = url.pathname.startsWith('/_health/') && !url.pathname.slice('/_health/'.length).includes('/');
+  const route = healthCheck ? { GET: () => textError(res, 404, '404 page not found') } : ROUTES[url.pathname];
   if (!route) {
     textError(res, 404, '404 page not found');
     return;
   }
   const handler = route[req.method ?? ''];
-  if (!handler) return methodNotAllowed(res, Object.keys(route));
+  if (!handler) {
+    if (req.method === 'OPTIONS') {
+      res.setHeader('Allow', allowed(Object.keys(route)));
+      res.end();
+      return;
+    }
+    return methodNotAllowed(res, Object.keys(route));
+  }
   const form = await readForm(req);
   if (form === undefined) {
     jsonError(res, 413, 'request body too large');
@@ -160,15 +228,18 @@ function killInstance(r: Request, t: ManagementTarget): void {
   r.res.end();
 }
 
+/** Only reached for GET and HEAD through `metricsEndpoint`; the route gives other methods 405. */
 async function metrics(r: Request, t: ManagementTarget): Promise<void> {
-  const { contentType, body } = await t.metrics();
-  r.res.writeHead(200, { 'Content-Type': contentType });
-  r.res.end(body);
+  await metricsEndpoint(r.req, r.res, t, pathOf(r.req));
 }
 
-/** The reference's health handler (sdk/go/health): its own token check, then `{"health":"OK"}` or the error. */
-function health(req: IncomingMessage, res: ServerResponse, t: ManagementTarget, check: string): void {
-  if (check !== 'ping') return textError(res, 404, '404 page not found');
+/**
+ * The reference's health handler (sdk/go/health): 404 "disabled" without a
+ * ManagementToken, its own token check, then `{"health":"OK"}` or
+ * `{"health":"ERROR","error":"..."}` (still 200).
+ */
+function health(req: IncomingMessage, res: ServerResponse, t: ManagementTarget): void {
+  if (t.managementToken === '') return textError(res, 404, 'disabled');
   const auth = requireHealthToken(t.managementToken, req.headers.authorization);
   if (!auth.ok) return textError(res, auth.status, auth.message);
   try {
@@ -214,8 +285,13 @@ function textError(res: ServerResponse, status: number, message: string): void {
   res.end(`${message}\n`);
 }
 
-function methodNotAllowed(res: ServerResponse, allowed: string[]): void {
-  res.setHeader('Allow', [...allowed, 'OPTIONS'].join(', '));
+/** httprouter's Allow header: the route's methods and OPTIONS, sorted. */
+function allowed(methods: string[]): string {
+  return [...methods, 'OPTIONS'].sort().join(', ');
+}
+
+function methodNotAllowed(res: ServerResponse, methods: string[]): void {
+  res.setHeader('Allow', allowed(methods));
   textError(res, 405, 'Method Not Allowed');
 }
 

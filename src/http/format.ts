@@ -46,7 +46,8 @@ export interface InstanceViewJSON {
   provider_instance_type: string;
   last_container_uuid: string;
   last_busy: string;
-  running_container_uuids: string[];
+  /** null for a create in flight, as the reference (a nil Go slice there). */
+  running_container_uuids: string[] | null;
   worker_state: string;
   idle_behavior: string;
 }
@@ -97,7 +98,8 @@ export function instanceViewJSON(v: InstanceView): InstanceViewJSON {
     provider_instance_type: v.providerInstanceType,
     last_container_uuid: v.lastContainerUUID,
     last_busy: goTime(v.lastBusy),
-    running_container_uuids: [...v.runningContainerUUIDs],
+    // Only a create in flight has no id; the reference leaves its list nil.
+    running_container_uuids: v.instance === '' ? null : [...v.runningContainerUUIDs],
     worker_state: v.workerState,
     idle_behavior: v.idleBehavior,
   };

@@ -77,5 +77,6 @@ export function lockedDispatcherSource(opts: {
       if (problem) throw new Error(problem);
     },
     metricsText: () => metrics.registry.metrics(),
+    metricsRegistry: metrics.registry,
   };
 }

@@ -70,6 +70,8 @@ export class DispatcherMetrics {
   private readonly timeToSSH: Summary;
   private readonly timeToReady: Summary;
   private readonly queueToCrunchRun: Summary;
+  private readonly shutdownToGone: Summary;
+  private readonly runProbeDuration: Summary<'outcome'>;
 
   constructor(private readonly cluster: Cluster) {
     const registers = [this.registry];
@@ -101,6 +103,19 @@ export class DispatcherMetrics {
       registers,
       ...SUMMARY_OPTS,
     });
+    this.shutdownToGone = new Summary({
+      name: `${PREFIX}instances_time_from_shutdown_request_to_disappearance_seconds`,
+      help: 'Number of seconds between the first shutdown attempt and the disappearance of the worker.',
+      registers,
+      ...SUMMARY_OPTS,
+    });
+    this.runProbeDuration = new Summary({
+      name: `${PREFIX}instances_run_probe_duration_seconds`,
+      help: 'Number of seconds per runProbe call.',
+      labelNames: ['outcome'],
+      registers,
+      ...SUMMARY_OPTS,
+    });
     this.registerStateMetrics();
   }
 
@@ -125,6 +140,12 @@ export class DispatcherMetrics {
         break;
       case 'crunchRunStarted':
         this.queueToCrunchRun.observe(Math.max(0, event.sinceQueuedMs / 1000));
+        break;
+      case 'shutdownToGone':
+        this.shutdownToGone.observe(event.sinceShutdownMs / 1000);
+        break;
+      case 'probeRun':
+        this.runProbeDuration.observe({ outcome: event.outcome }, event.durationMs / 1000);
         break;
     }
   };
@@ -159,6 +180,7 @@ export class DispatcherMetrics {
     gauge('at_quota', 'Flag indicating the cloud driver is reporting an at-quota condition.', (s) => (s.scheduler.atQuota ? 1 : 0));
     gauge('last_503_time', 'Time of most recent 503 error received from API.', (s) => Math.floor(s.last503() / 1000));
     gauge('probe_age_seconds_max', "Maximum number of seconds since an instance's most recent successful probe.", (s) => s.poolStats().maxProbeAgeMs / 1000);
+    gauge('probe_age_seconds_median', "Median number of seconds since an instance's most recent successful probe.", (s) => s.poolStats().medianProbeAgeMs / 1000);
     this.registerInstanceTotals();
 
     const bootOutcomes: Counter<'outcome'> = new Counter({

@@ -1,25 +1,44 @@
 /**
  * The management server: the management API (`api.ts`), /metrics, and the
- * operator's status page at `/` (`status-page.ts`) on one node:http server. The daemon listens on the first
- * `Services.DispatchCloud.InternalURLs` entry; tests and the demo pass
+ * operator's status page at `/` (`status-page.ts`) on one node:http (or
+ * node:https) server, with the reference's request instrumentation
+ * (`instrument.ts`) and request limiter (`request-limiter.ts`) around it.
+ * The daemon listens where `listen.ts` decides; tests and the demo pass
  * `127.0.0.1:0` and read the port back from `url`.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Dispatcher } from '../dispatcher.js';
 import type { Logger } from '../log.js';
 import { type ManagementTarget, managementHandler } from './api.js';
+import { instrument } from './instrument.js';
+import { metricsJSON } from './metrics-json.js';
+import { RequestLimiter } from './request-limiter.js';
 import { isStatusPagePath, statusPageHandler } from './status-page.js';
+import { type ConfigSource, registerConfigSource, registerVersion } from './service-metrics.js';
+import { type KeyPair, loadKeyPair, reloadable, startKeyPairReloader, type TLSConfig } from './tls.js';
 import { Registry } from 'prom-client';
 
 export interface ManagementServerOptions {
   /** Where to listen: `host:port`, `[v6]:port`, or `{host, port}`; port 0 picks a free one. */
   listen: string | { host: string; port: number };
+  /**
+   * Serve https with this certificate and key (`TLS.Certificate`, `TLS.Key`):
+   * read now (a bad pair rejects), and again on SIGHUP and hourly when they
+   * name files.
+   */
+  tls?: TLSConfig;
+  /** For the request metrics and the certificate reload timer; default the system clock. */
+  clock?: Clock;
+  /** The config file the daemon runs on, for `arvados_config_*_timestamp_seconds`. */
+  configSource?: ConfigSource;
 }
 
 export interface ManagementServer {
-  /** `http://host:port` actually bound (the real port when 0 was asked for). */
+  /** `http://host:port` (or `https://`) actually bound (the real port when 0 was asked for). */
   readonly url: string;
   readonly address: AddressInfo;
   /** Stops listening and closes every open connection. */
@@ -42,6 +61,8 @@ export interface DispatcherSource {
   checkHealth(): void;
   /** More metrics in the text format, served after the current dispatcher's. */
   metricsText(): Promise<string>;
+  /** The registry `metricsText` reads, for /metrics.json; none when there are no more metrics. */
+  readonly metricsRegistry?: Registry;
 }
 
 /** No dispatcher to serve right now: answered with 503 and the reason. */
@@ -49,8 +70,12 @@ export class NotDispatchingError extends Error {
   readonly httpStatus = 503;
 }
 
-/** The management API's view of a dispatcher, or of whichever one `source` says is current. */
-export function managementTarget(source: Dispatcher | DispatcherSource): ManagementTarget {
+/**
+ * The management API's view of a dispatcher, or of whichever one `source`
+ * says is current; `service_` holds the server's own metrics (requests,
+ * version, config), served after the dispatcher's and the source's.
+ */
+export function managementTarget(source: Dispatcher | DispatcherSource, service_?: Registry): ManagementTarget {
   const src: DispatcherSource = 'current' in source ? source : fixedSource(source);
   const current = (): Dispatcher => {
     const d = src.current();
@@ -61,12 +86,7 @@ export function managementTarget(source: Dispatcher | DispatcherSource): Managem
     managementToken: src.cluster.ManagementToken,
     logger: src.logger.child({ Component: 'management-api' }),
     queueView: () => current().scheduler.queueView(),
-    // As the reference, only instances the cloud knows: a create still in
-    // flight has a placeholder id that no hold or kill could name.
-    instances: () => {
-      const d = current();
-      return d.pool.instances().filter((v) => d.pool.detail(v.instance) !== undefined);
-    },
+    instances: () => current().pool.apiInstances(),
     killContainer: (uuid, reason) => current().pool.killContainer(uuid, reason),
     setIdleBehavior: (id, behavior) => current().pool.setIdleBehavior(id, behavior),
     killInstance: (id, reason) => current().pool.killInstance(id, reason),
@@ -77,8 +97,10 @@ export function managementTarget(source: Dispatcher | DispatcherSource): Managem
     metrics: async () => {
       const d = src.current();
       const own = d ? await d.metrics.text() : '';
-      return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: own + (await src.metricsText()) };
+      const service = service_ ? await service_.metrics() : '';
+      return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: own + (await src.metricsText()) + service };
     },
+    metricsJSON: () => metricsJSON([src.current()?.metrics.registry, src.metricsRegistry, service_]),
   };
 }
 
@@ -97,14 +119,35 @@ function fixedSource(d: Dispatcher): DispatcherSource {
 /** Starts serving the management API for `dispatcher`; resolves once listening, rejects if it cannot listen. */
 export async function startManagementServer(dispatcher: Dispatcher | DispatcherSource, opts: ManagementServerOptions): Promise<ManagementServer> {
   const { host, port } = typeof opts.listen === 'string' ? parseHostPort(opts.listen) : opts.listen;
-  const api = managementHandler(managementTarget(dispatcher));
+  const clock = opts.clock ?? systemClock;
+  // The server's own metrics outlive any one dispatcher (the dispatch lock
+  // replaces it), so they have a registry of their own.
+  const registry = new Registry();
+  registerVersion(registry);
+  if (opts.configSource) registerConfigSource(registry, opts.configSource);
+  const target = managementTarget(dispatcher, registry);
+  const api = dispatcher.cluster.API;
+  const limiter = new RequestLimiter({
+    registry,
+    clock,
+    api: { maxConcurrent: api.MaxConcurrentRequests, maxQueue: api.MaxQueuedRequests },
+    tunnel: { maxConcurrent: api.MaxGatewayTunnels, maxQueue: 0 },
+  });
   const page = statusPageHandler();
-  // The page holds no data (its script calls the API with the token the
-  // operator types in), so it is served before the auth check; every other
-  // path, `/` with other methods included, is the API's.
-  const server = createServer((req, res) =>
-    (req.method === 'GET' || req.method === 'HEAD') && isStatusPagePath(req.url) ? page(req, res) : api(req, res),
-  );
+  const handler = managementHandler(target, {
+    instrument: instrument({ registry, log: dispatcher.logger.child({ Component: 'management-api' }), clock, managementToken: target.managementToken }),
+    // The page holds no data (its script calls the API with the token the
+    // operator types in), so it is served before the auth check; every other
+    // path, `/` with other methods included, is the API's.
+    before: (req, res) => {
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || !isStatusPagePath(req.url)) return false;
+      page(req, res);
+      return true;
+    },
+    limit: (req, res, next) => limiter.handle(req, res, next),
+  });
+  const tls = opts.tls ? loadKeyPair(opts.tls) : undefined;
+  const server: Server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -113,29 +156,25 @@ export async function startManagementServer(dispatcher: Dispatcher | DispatcherS
     });
   });
   server.on('error', (err) => dispatcher.logger.error('management server error', { error: err }));
+  const stopReloading =
+    opts.tls && reloadable(opts.tls)
+      ? startKeyPairReloader({
+          tls: opts.tls,
+          apply: (pair: KeyPair) => (server as HttpsServer).setSecureContext(pair),
+          clock,
+          log: dispatcher.logger,
+        })
+      : () => undefined;
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${shownHost}:${address.port}`,
+    url: `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
     address,
-    close: () => closeServer(server),
+    close: () => {
+      stopReloading();
+      return closeServer(server);
+    },
   };
-}
-
-/**
- * Where to listen for an InternalURL such as `http://localhost:9006`: its
- * host and port (the scheme's default port when it names none).
- */
-export function listenAddressOf(internalURL: string): { host: string; port: number } {
-  let u: URL;
-  try {
-    u = new URL(internalURL);
-  } catch {
-    throw new Error(`Services.DispatchCloud.InternalURLs: "${internalURL}" is not a URL`);
-  }
-  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = u.port !== '' ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
-  return { host, port };
 }
 
 function parseHostPort(s: string): { host: string; port: number } {

@@ -61,8 +61,10 @@ export interface PoolDeps {
 /**
  * A moment in a worker's or a container's life that the metrics time (the
  * reference's `instances_time_to_ssh_seconds`,
- * `instances_time_to_ready_for_container_seconds` and
- * `containers_time_from_queue_to_crunch_run_seconds`). Durations in ms.
+ * `instances_time_to_ready_for_container_seconds`,
+ * `containers_time_from_queue_to_crunch_run_seconds`,
+ * `instances_time_from_shutdown_request_to_disappearance_seconds` and
+ * `instances_run_probe_duration_seconds`). Durations in ms.
  */
 export type PoolEvent =
   /** The first command of a booting worker got an answer: SSH works. `sinceAppearedMs` counts from create (or first listing). */
@@ -70,7 +72,11 @@ export type PoolEvent =
   /** A booting worker passed its boot probe and is ready for containers; counts from `sshConnected`. */
   | { type: 'readyForContainer'; instanceId: string; sinceSshMs: number }
   /** `crunch-run --detach` succeeded; counts from the container's created_at. */
-  | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number };
+  | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number }
+  /** A worker we had asked the cloud to destroy left the cloud list; counts from the latest destroy request. */
+  | { type: 'shutdownToGone'; instanceId: string; sinceShutdownMs: number }
+  /** One `crunch-run --list` probe ended (`fail`: no answer, or a non-zero exit). */
+  | { type: 'probeRun'; instanceId: string; outcome: 'success' | 'fail'; durationMs: number };
 
 /** Tag names (without TagKeyPrefix) the pool reads and writes (ARVADOS.md section 3). */
 export const TAG_INSTANCE_SET_ID = 'InstanceSetID';

@@ -179,6 +179,8 @@ export class PoolCore implements WorkerEnv {
     w.log.info('instance disappeared in cloud', { State: w.state });
     w.reportBootOutcome('disappeared');
     this.disappeared[w.state]++;
+    // A worker can vanish without our asking (destroyed stays 0): not timed.
+    if (w.destroyed > 0) this.emit({ type: 'shutdownToGone', instanceId: w.id, sinceShutdownMs: this.clock.now() - w.destroyed });
     this.workers.delete(w.id);
     w.close('gone');
     // Its secret protects nothing any more; keeping every VM's would grow the scrubber forever.

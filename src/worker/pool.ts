@@ -50,6 +50,8 @@ export interface PoolStats {
   disappeared: Record<WorkerState, number>;
   /** The longest time since a worker's last successful probe, ms (0 without workers). */
   maxProbeAgeMs: number;
+  /** The median of those times, ms (0 without workers). */
+  medianProbeAgeMs: number;
   creating: number;
 }
 
@@ -150,6 +152,22 @@ export class WorkerPoolImpl implements WorkerPool {
     return out.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
   }
 
+  /**
+   * The management API's list, as the reference's: every worker, shut-down
+   * ones included (until they leave the cloud list), and every create in
+   * flight with an empty id, no address and a zero last-busy time (it is no
+   * instance yet, so no hold or kill can name it). Sorted by id, then by
+   * instance type.
+   */
+  apiInstances(): InstanceView[] {
+    const out: InstanceView[] = [...this.core.workers.values()].map((w) => w.view());
+    for (const c of this.core.creating.values()) {
+      if (c.instanceId === undefined) out.push({ ...this.core.pendingView(c), instance: '', lastBusy: 0 });
+    }
+    const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+    return out.sort((a, b) => cmp(a.instance, b.instance) || cmp(a.arvadosInstanceType, b.arvadosInstanceType));
+  }
+
   /** Every worker, shut-down ones included (not pending creates), in more detail, sorted by id. */
   details(): WorkerDetail[] {
     return [...this.core.workers.keys()].sort().map((id) => this.detail(id)!);
@@ -172,14 +190,16 @@ export class WorkerPoolImpl implements WorkerPool {
 
   stats(): PoolStats {
     const now = this.core.clock.now();
-    let maxProbeAgeMs = 0;
-    for (const w of this.core.workers.values()) {
-      if (w.state !== 'shutdown') maxProbeAgeMs = Math.max(maxProbeAgeMs, now - w.probed);
-    }
+    // As the reference, every worker counts, shut-down ones too (they are
+    // no longer probed, so they age until they leave the cloud list).
+    const ages = [...this.core.workers.values()].map((w) => now - w.probed).sort((a, b) => b - a);
     return {
       bootOutcomes: { ...this.core.bootOutcomes },
       disappeared: { ...this.core.disappeared },
-      maxProbeAgeMs,
+      maxProbeAgeMs: ages[0] ?? 0,
+      // The reference's pick: oldest first, the element at n/2 (the younger
+      // middle one when n is even).
+      medianProbeAgeMs: ages[Math.floor(ages.length / 2)] ?? 0,
       creating: this.core.creating.size,
     };
   }

@@ -218,16 +218,22 @@ async function probeRunning(w: Worker, env: WorkerEnv): Promise<ListOutput | und
   const stdin = prices.length > 0 ? priceHistoryJSON(prices) : undefined;
   const cmd = withSudo(crunchRunListCommand(env.cfg.crunchRunCommand, { stdinPrices: stdin !== undefined }), w.remoteUser);
   let r: ExecuteResult;
+  const before = env.clock.now();
+  const timed = (outcome: 'success' | 'fail'): void =>
+    env.emit?.({ type: 'probeRun', instanceId: w.id, outcome, durationMs: env.clock.now() - before });
   try {
     r = await w.executor.execute(cmd, { stdin, timeoutMs: env.cfg.commandTimeout });
   } catch (err) {
     env.warnings.warn('probe failed', { Instance: w.id, State: w.state, Command: cmd, error: err }, `probe ${w.id}`);
+    timed('fail');
     return undefined;
   }
   if (r.exitCode !== 0) {
     env.warnings.warn('probe failed', { Instance: w.id, State: w.state, Command: cmd, ...outputFields(r) }, `probe ${w.id}`);
+    timed('fail');
     return undefined;
   }
+  timed('success');
   const out = parseListOutput(r.stdout.toString(), env.cfg.clusterId);
   const now = env.clock.now();
   for (const uuid of out.stale) w.log.info('probe reported stale run lock', { ContainerUUID: uuid });

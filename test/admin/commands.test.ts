@@ -9,6 +9,7 @@ import { type AdminContext, instanceAction, killContainer, listContainers, listI
 import { renderTable, truncate } from '../../src/admin/format.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { CONTAINERS, FakeManagementServer, INSTANCES, TOKEN } from './fake-management.js';
+import { createInFlightJSON } from '../fixtures/instance-views.js';
 
 class Buffered extends Writable {
   text = '';
@@ -52,6 +53,13 @@ describe('admin commands (in-process, fake management API)', () => {
     assert.match(lines[1]!, /^lame-0000000001 +small +running +run +0\.10 +zzzzz-dz642-000000000000001 +2024-05-01T12:34:56Z +127\.0\.0\.1:40001$/);
     // The provider type shows when it differs; Go's zero time and an empty address show as "-".
     assert.match(lines[2]!, /^lame-0000000002-with-a-long-name +large \(m5\.4xlarge\) +booting +hold +0\.0116 +- +- +-$/);
+  });
+
+  it('instances list: a create in flight (empty instance id, as the reference lists it) shows as "(being created)"', async () => {
+    server.instances = [createInFlightJSON({ name: 'small', price: 0.1 })];
+    assert.equal(await listInstances(ctx()), 0, stderr.text);
+    const lines = stdout.text.trimEnd().split('\n');
+    assert.match(lines[1]!, /^\(being created\) +small +booting +run +0\.10 +- +- +-$/);
   });
 
   it('instances list --json: the raw items', async () => {

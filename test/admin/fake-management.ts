@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { InstanceItem } from '../../src/admin/format.js';
 
 export interface RecordedRequest {
   method: string;
@@ -63,6 +64,8 @@ export const CONTAINERS = [
 
 export class FakeManagementServer {
   readonly requests: RecordedRequest[] = [];
+  /** What GET instances lists. */
+  instances: InstanceItem[] = INSTANCES;
   private server?: http.Server;
   url = '';
 
@@ -91,7 +94,7 @@ export class FakeManagementServer {
     const route = `${req.method} ${u.pathname}`;
     const ids = new Set(INSTANCES.map((i) => i.instance));
     const m = /^POST \/arvados\/v1\/dispatch\/instances\/(hold|drain|run|kill)$/.exec(route);
-    if (route === 'GET /arvados/v1/dispatch/instances') return reply(200, { items: INSTANCES });
+    if (route === 'GET /arvados/v1/dispatch/instances') return reply(200, { items: this.instances });
     if (route === 'GET /arvados/v1/dispatch/containers') return reply(200, { items: CONTAINERS });
     if (m) {
       if (!query.instance_id) return reply(400, { errors: ['instance_id parameter not provided'] });

@@ -186,6 +186,9 @@ export function chaosConfigYAML(c: ChaosConfig): string {
     Services:
       Controller:
         ExternalURL: ${c.controllerURL}
+      DispatchCloud:
+        InternalURLs:
+          "http://127.0.0.1:0": {}
     SystemLogs:
       LogLevel: info
     Containers:

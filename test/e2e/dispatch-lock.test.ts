@@ -32,6 +32,9 @@ function configYAML(o: { rootToken: string; controllerURL: string; cloudURL: str
     Services:
       Controller:
         ExternalURL: ${o.controllerURL}
+      DispatchCloud:
+        InternalURLs:
+          "http://127.0.0.1:0": {}
     SystemLogs:
       LogLevel: info
     PostgreSQL:

@@ -33,7 +33,7 @@ describe('management API', function () {
       ['POST', `${API}/instances/run?instance_id=x`],
       ['POST', `${API}/instances/kill?instance_id=x`],
       ['GET', '/metrics'],
-      ['GET', '/_health/ping'],
+      ['GET', '/metrics.json'],
       ['GET', '/no/such/path'],
     ];
 
@@ -68,15 +68,61 @@ describe('management API', function () {
       assert.equal(r.text, 'authorization required\n');
     });
 
-    it('refuses everything with 403 when no ManagementToken is configured', async () => {
+    it('/_health/ping answers by the health handler\'s rules, before the API\'s token check', async () => {
+      const none = await call(stack, 'GET', '/_health/ping');
+      assert.equal(none.status, 401);
+      assert.equal(none.text, 'authorization required\n');
+      const wrong = await call(stack, 'GET', '/_health/ping', { token: `${stack.token}x` });
+      assert.equal(wrong.status, 403);
+      assert.equal(wrong.text, 'authorization error\n');
+      // The right token, but not as "Bearer <token>": the API would take it, health does not.
+      const oauth = await call(stack, 'GET', '/_health/ping', { authorization: `OAuth2 ${stack.token}` });
+      assert.equal(oauth.status, 403);
+      assert.equal(oauth.text, 'authorization error\n');
+      const post = await call(stack, 'POST', '/_health/ping');
+      assert.equal(post.status, 405);
+      assert.equal(post.text, 'Method Not Allowed\n');
+    });
+
+    it('refuses everything with 403 when no ManagementToken is configured, but /metrics, /metrics.json and /_health/ping', async () => {
       const bare = await startStack({ managementToken: '', start: false });
       try {
         for (const [method, path] of paths) {
+          if (path.startsWith('/metrics')) continue;
           const r = await call(bare, method, path, { token: 'anything' });
           assert.equal(r.status, 403, `${method} ${path}`);
           assert.equal(r.text, 'Management API authentication is not configured\n');
         }
-        assert.equal((await call(bare, 'GET', '/metrics')).status, 403);
+      } finally {
+        await bare.stop();
+      }
+    });
+
+    it('/_health/ping is 404 disabled without a ManagementToken', async () => {
+      const bare = await startStack({ managementToken: '', start: false });
+      try {
+        for (const opts of [{}, { token: 'anything' }]) {
+          const r = await call(bare, 'GET', '/_health/ping', opts);
+          assert.equal(r.status, 404);
+          assert.equal(r.text, 'disabled\n');
+          assert.equal(r.contentType, 'text/plain; charset=utf-8');
+        }
+      } finally {
+        await bare.stop();
+      }
+    });
+
+    it('serves /metrics and /metrics.json without a token when no ManagementToken is configured', async () => {
+      const bare = await startStack({ managementToken: '', start: false });
+      try {
+        const text = await call(bare, 'GET', '/metrics');
+        assert.equal(text.status, 200);
+        assert.match(text.text, /^arvados_dispatchcloud_driver_operations\{/m);
+        const json = await call(bare, 'GET', '/metrics.json', { token: 'anything' });
+        assert.equal(json.status, 200);
+        assert.ok(Array.isArray(json.json()));
+        // Other methods are the API's, which refuses them.
+        assert.equal((await call(bare, 'POST', '/metrics')).status, 403);
       } finally {
         await bare.stop();
       }
@@ -92,6 +138,18 @@ describe('management API', function () {
       const g = await call(stack, 'GET', `${API}/instances/hold?instance_id=x`, { token: stack.token });
       assert.equal(g.status, 405);
       assert.equal((await call(stack, 'GET', '/_health/nothing', { token: stack.token })).status, 404);
+    });
+
+    it('answers OPTIONS on a known path with its methods in Allow, as the reference\'s router', async () => {
+      const r = await fetch(`${stack.server.url}${API}/instances/hold`, { method: 'OPTIONS', headers: { Authorization: `Bearer ${stack.token}` } });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('allow'), 'OPTIONS, POST');
+      const m = await fetch(`${stack.server.url}${API}/instances`, { method: 'POST', headers: { Authorization: `Bearer ${stack.token}` } });
+      assert.equal(m.status, 405);
+      assert.equal(m.headers.get('allow'), 'GET, OPTIONS');
+      const ping = await fetch(`${stack.server.url}/_health/ping`, { method: 'OPTIONS' });
+      assert.equal(ping.status, 200, 'health is answered before the token check');
+      assert.equal(ping.headers.get('allow'), 'GET, OPTIONS');
     });
 
     it('serves the status page at / without a token, and nothing else without one', async () => {
@@ -176,7 +234,7 @@ describe('management API', function () {
       const r = await call(stack, 'GET', `${API}/instances`, t());
       assert.equal(r.status, 200);
       const { items } = r.json<{ items: InstanceViewJSON[] }>();
-      const vm = items.find((i) => i.running_container_uuids.includes(uuid));
+      const vm = items.find((i) => i.running_container_uuids?.includes(uuid));
       assert.ok(vm, r.text);
       instanceId = vm.instance;
       assert.deepEqual(Object.keys(vm).sort(), [

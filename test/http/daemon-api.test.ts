@@ -1,13 +1,17 @@
 /**
- * The daemon serves the management API on its first DispatchCloud
- * InternalURL, and lets go of the port when it stops; a port it cannot
- * listen on stops it from starting.
+ * The daemon serves the management API on the DispatchCloud InternalURL
+ * local to its host (or the one ARVADOS_SERVICE_INTERNAL_URL names), at its
+ * ListenURL when it has one, over TLS for https; it lets go of the port when
+ * it stops; and it does not start when it has nowhere to listen.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +19,32 @@ import { createLogger, LineCollector } from '../../src/log.js';
 import { TestController } from '../fixtures/controller.js';
 import { call, until } from './helpers.js';
 import { FakeNotifySocket, have } from '../systemd/fake-notify-socket.js';
+import { selfSignedCertificate } from '../arvados/self-signed.js';
+
+/** The SHA-256 fingerprint of the certificate served on 127.0.0.1:port. */
+function peerCertificate(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      const fp = s.getPeerX509Certificate()?.fingerprint256 ?? '';
+      s.end();
+      resolve(fp);
+    });
+    s.on('error', reject);
+  });
+}
+
+/** GET over https, trusting `ca` only. */
+function httpsGet(port: number, path: string, ca: string, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, ca, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -59,20 +89,20 @@ describe('daemon management API', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function writeConfig(port: number): string {
-    const path = join(dir, `config-${port}.yml`);
+  function writeConfig(port: number, internalURLs = `"http://127.0.0.1:${port}": {}`, extra = ''): string {
+    const path = join(dir, `config-${port}-${randomBytes(4).toString('hex')}.yml`);
     writeFileSync(
       path,
       `Clusters:
   zzzzz:
     SystemRootToken: ${rootToken}
     ManagementToken: ${mgmtToken}
-    Services:
+${extra}    Services:
       Controller:
         ExternalURL: ${controller.url}
       DispatchCloud:
         InternalURLs:
-          "http://127.0.0.1:${port}": {}
+          ${internalURLs}
     Containers:
       CloudVMs:
         Driver: lame
@@ -89,17 +119,24 @@ describe('daemon management API', function () {
     return path;
   }
 
-  it('listens on the first InternalURL, answers with the token, and frees the port on SIGTERM', async () => {
+  it('listens on the InternalURL local to this host, answers with the token, and frees the port on SIGTERM', async () => {
     const port = await freePort();
-    const d = runDaemon(writeConfig(port));
+    // 192.0.2.1 (TEST-NET-1) is no address of this host: another host's URL, skipped.
+    const d = runDaemon(writeConfig(port, `"http://192.0.2.1:${port}": {}\n          "http://127.0.0.1:${port}": {}`));
     const target = { server: { url: `http://127.0.0.1:${port}` } };
     try {
-      await until('the management API to listen', () => d.out().includes('management API listening'), 20_000);
+      await until('the management API to listen', () => d.out().includes('"msg":"listening"'), 20_000);
+      const listening = d.out().split('\n').find((l) => l.includes('"msg":"listening"'))!;
+      assert.match(listening, new RegExp(`"URL":"http://127.0.0.1:${port}","Listen":"127.0.0.1:${port}","Service":"arvados-dispatch-cloud"`));
       const ping = await call(target, 'GET', '/_health/ping', { token: mgmtToken });
       assert.deepEqual(ping.json(), { health: 'OK' });
       assert.equal((await call(target, 'GET', '/arvados/v1/dispatch/instances')).status, 401);
       const metrics = await call(target, 'GET', '/metrics', { token: mgmtToken });
       assert.match(metrics.text, /arvados_dispatchcloud_driver_operations\{operation="List",error="0"\}/);
+      // The service's own: its version, and the config file it runs on.
+      assert.match(metrics.text, /^arvados_version_running\{version="0\.1\.0"\} 1$/m);
+      assert.match(metrics.text, /^arvados_config_source_timestamp_seconds\{sha256="[0-9a-f]{64}"\} \d{10}/m);
+      assert.match(metrics.text, /^arvados_config_load_timestamp_seconds\{sha256="[0-9a-f]{64}"\} \d{10}/m);
       assert.ok(!d.out().includes(mgmtToken), 'the token is never logged');
       d.kill('SIGTERM');
       assert.equal(await d.exited, 0, d.out());
@@ -144,10 +181,81 @@ describe('daemon management API', function () {
     const d = runDaemon(writeConfig(port));
     try {
       assert.equal(await d.exited, 1, d.out());
-      assert.match(d.out(), /cannot start the management API/);
+      assert.match(d.out(), /"msg":"exiting","error":"could not enable the \\"arvados-dispatch-cloud\\" service on this host: http:\/\/127\.0\.0\.1:\d+\/: listen EADDRINUSE/);
     } finally {
       d.kill('SIGKILL');
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+
+  it('refuses to start when no InternalURL is local to this host', async () => {
+    const port = await freePort();
+    const d = runDaemon(writeConfig(port, `"http://192.0.2.1:${port}": {}`));
+    try {
+      assert.equal(await d.exited, 1, d.out());
+      assert.match(d.out(), /"level":"error","msg":"exiting","error":"configuration does not enable the \\"arvados-dispatch-cloud\\" service on this host"/);
+      assert.doesNotMatch(d.out(), /dispatcher starting/, 'it stops before building the dispatcher');
+    } finally {
+      d.kill('SIGKILL');
+    }
+  });
+
+  it('honours ARVADOS_SERVICE_INTERNAL_URL and listens on its ListenURL', async () => {
+    const port = await freePort();
+    const other = await freePort();
+    // Both InternalURLs are local; the environment says which one this process is.
+    const d = runDaemon(
+      writeConfig(port, `"http://127.0.0.1:${other}": {}\n          "https://dispatch.example:9006": {ListenURL: "http://127.0.0.1:${port}"}`),
+      { ARVADOS_SERVICE_INTERNAL_URL: 'https://dispatch.example:9006' },
+    );
+    try {
+      await until('the management API to listen', () => d.out().includes('"msg":"listening"'), 20_000);
+      const ping = await call({ server: { url: `http://127.0.0.1:${port}` } }, 'GET', '/_health/ping', { token: mgmtToken });
+      assert.deepEqual(ping.json(), { health: 'OK' });
+      await assert.rejects(call({ server: { url: `http://127.0.0.1:${other}` } }, 'GET', '/_health/ping'), 'nothing on the other URL');
+      d.kill('SIGTERM');
+      assert.equal(await d.exited, 0, d.out());
+    } finally {
+      d.kill('SIGKILL');
+      await d.exited;
+    }
+  });
+
+  it('serves TLS with TLS.Certificate and TLS.Key on an https InternalURL, and reloads them on SIGHUP', async () => {
+    const port = await freePort();
+    const first = selfSignedCertificate();
+    const certFile = join(dir, `cert-${port}.pem`);
+    const keyFile = join(dir, `key-${port}.pem`);
+    writeFileSync(certFile, first.cert);
+    writeFileSync(keyFile, first.key);
+    const d = runDaemon(writeConfig(port, `"https://127.0.0.1:${port}": {}`, `    TLS:\n      Certificate: "file://${certFile}"\n      Key: ${keyFile}\n`));
+    try {
+      await until('the management API to listen', () => d.out().includes('"msg":"listening"'), 20_000);
+      assert.equal(await peerCertificate(port), new X509Certificate(first.cert).fingerprint256);
+      const ping = await httpsGet(port, '/_health/ping', first.cert, mgmtToken);
+      assert.equal(ping, '{"health":"OK"}\n');
+      // A renewed certificate is served after SIGHUP, without a restart.
+      const second = selfSignedCertificate();
+      writeFileSync(certFile, second.cert);
+      writeFileSync(keyFile, second.key);
+      d.kill('SIGHUP');
+      await until('the new certificate', async () => (await peerCertificate(port)) === new X509Certificate(second.cert).fingerprint256, 10_000);
+      d.kill('SIGTERM');
+      assert.equal(await d.exited, 0, d.out());
+    } finally {
+      d.kill('SIGKILL');
+      await d.exited;
+    }
+  });
+
+  it('does not start on an https InternalURL without a usable certificate', async () => {
+    const port = await freePort();
+    const d = runDaemon(writeConfig(port, `"https://127.0.0.1:${port}": {}`, `    TLS:\n      Certificate: ${join(dir, 'missing.pem')}\n      Key: ${join(dir, 'missing.key')}\n`));
+    try {
+      assert.equal(await d.exited, 1, d.out());
+      assert.match(d.out(), /"msg":"cannot start arvados-dispatch-cloud service on https:\/\/127\.0\.0\.1:\d+".*error loading X509 key pair: ENOENT/);
+    } finally {
+      d.kill('SIGKILL');
     }
   });
 });

@@ -10,6 +10,7 @@ import { getLameCloud, type LameCloud, type LameTransport } from '../../drivers/
 import { loadConfigText } from '../../src/config/index.js';
 import { createDispatcher, type Dispatcher } from '../../src/dispatcher.js';
 import { type ManagementServer, startManagementServer } from '../../src/http/server.js';
+import type { ConfigSource } from '../../src/http/service-metrics.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { TestController } from '../fixtures/controller.js';
 
@@ -29,6 +30,8 @@ export interface StackOptions {
   transport?: LameTransport;
   /** Whether to start the dispatcher's loops (the API answers either way). */
   start?: boolean;
+  /** The config file the server's config metrics describe. */
+  configSource?: ConfigSource;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -69,7 +72,7 @@ Clusters:
         Price: 0.1
 `);
   const dispatcher = await createDispatcher(cluster, { logger: log });
-  const server = await startManagementServer(dispatcher, { listen: '127.0.0.1:0' });
+  const server = await startManagementServer(dispatcher, { listen: '127.0.0.1:0', configSource: opts.configSource });
   if (opts.start !== false) dispatcher.start();
   return {
     controller,

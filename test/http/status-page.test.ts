@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { statusPageHandler } from '../../src/http/status-page.js';
 import type { InstanceViewJSON } from '../../src/http/format.js';
+import { createInFlightJSON } from '../fixtures/instance-views.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = join(ROOT, 'test-output');
@@ -97,7 +98,7 @@ class FakeManagementAPI {
       }
       case 'POST containers/kill': {
         const e = this.queue.find((x) => x.container.uuid === q.container_uuid);
-        if (!e || !this.vms.some((v) => v.running_container_uuids.includes(q.container_uuid!))) {
+        if (!e || !this.vms.some((v) => v.running_container_uuids?.includes(q.container_uuid!))) {
           return this.json(res, 404, { errors: ['container is not running'] });
         }
         return this.json(res, 200, {});
@@ -287,6 +288,32 @@ describe('status page in Chromium (fake management API)', function () {
 
       mkdirSync(OUT, { recursive: true });
       await page.screenshot({ path: join(OUT, 'status-page.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('shows creates in flight (empty instance id, as the reference lists them) without hold or kill buttons', async () => {
+    fill(api, 2, 0);
+    const creating = (t: (typeof TYPES)[number]): FakeVM => createInFlightJSON({ name: t.Name, providerType: t.ProviderType, price: t.Price });
+    api.vms.unshift(creating(TYPES[0]!), creating(TYPES[1]!));
+    api.vms[3]!.worker_state = 'shutdown';
+    const { ctx, page, problems } = await openPage();
+    try {
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#instances tr[data-instance="vm-1"]');
+      const rows = await page.$$eval('#instances tbody tr', (trs) =>
+        trs.map((tr) => [tr.getAttribute('data-instance'), tr.querySelector('td')?.textContent, tr.querySelectorAll('button').length]),
+      );
+      assert.deepEqual(rows, [
+        ['', '(being created)', 0],
+        ['', '(being created)', 0],
+        ['vm-0', 'vm-0', 4],
+        ['vm-1', 'vm-1', 4],
+      ]);
+      assert.equal(await page.textContent('#instances tr[data-instance="vm-1"] td:nth-child(2)'), 'shutdown');
+      assert.match((await page.textContent('#totals')) ?? '', /VMs4booting: 2\nrunning: 1\nshutdown: 1/);
       assert.deepEqual(problems, []);
     } finally {
       await ctx.close();

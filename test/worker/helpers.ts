@@ -15,7 +15,7 @@ import { createLogger, LineCollector, type Logger } from '../../src/log.js';
 import { SshConnectError } from '../../src/ssh/errors.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from '../../src/ssh/executor.js';
 import type { RunnerBinary } from '../../src/worker/pool-config.js';
-import { WorkerPoolImpl } from '../../src/worker/pool.js';
+import { type PoolEvent, WorkerPoolImpl } from '../../src/worker/pool.js';
 import { type LameCloud, lameDriver, type LameInstanceSet, resetLameClouds } from '../../drivers/lame/index.js';
 import { TestController } from '../fixtures/controller.js';
 import { DISPATCH_KEY, makeCluster, ROOT_TOKEN } from '../drivers/lame/helpers.js';
@@ -42,6 +42,8 @@ export interface HarnessOptions {
   instanceSetId?: string;
   clock?: ManualClock;
   ctl?: TestController;
+  /** Told of the pool's timing events (PoolDeps.onEvent). */
+  onEvent?: (event: PoolEvent) => void;
   /** Gives the lame instance set a `quotaGroup` method (it has none of its own). */
   quotaGroup?: (type: InstanceType) => string;
   /** Instances report this price history (as EC2 spot instances do). */
@@ -111,6 +113,7 @@ export class Harness {
       instanceSetId: this.instanceSetId,
       publicKey: DISPATCH_KEY.public,
       runnerBinary: this.opts.runnerBinary,
+      onEvent: this.opts.onEvent,
     });
     return this.pool;
   }

@@ -1,0 +1,115 @@
+/**
+ * Where the daemon listens, decided as the reference's service command
+ * decides it (lib/service/cmd.go, getListenAddr):
+ *
+ * - `ARVADOS_SERVICE_INTERNAL_URL` set: that InternalURL (its ListenURL when
+ *   it has one); a URL the config does not list is still used, with a
+ *   warning.
+ * - otherwise the InternalURL local to this host: for each one (config
+ *   order; the reference's map order is random), its ListenURL or the URL
+ *   itself is tried by binding its host and port. An address this host does
+ *   not have (EADDRNOTAVAIL) means "another host's URL": skipped. The first
+ *   that binds wins. When none does, the start fails: with the other bind
+ *   errors if there were any (port taken, name not found, ...), else with
+ *   "configuration does not enable the service on this host".
+ *
+ * The listen URL and the InternalURL may differ in scheme: a proxy may
+ * terminate TLS in front of a plain-HTTP listener.
+ */
+import { createServer } from 'node:net';
+import type { Logger } from '../log.js';
+
+/** The reference's service name, used in its messages. */
+export const SERVICE_NAME = 'arvados-dispatch-cloud';
+
+/** The environment variable that names which InternalURL this process is. */
+export const INTERNAL_URL_ENV = 'ARVADOS_SERVICE_INTERNAL_URL';
+
+export interface ListenChoice {
+  /** Where to bind, with the scheme that says whether to serve TLS. */
+  listenURL: string;
+  /** The URL clients use to reach this process. */
+  internalURL: string;
+}
+
+/** The daemon cannot tell where to listen; the message is the reference's. */
+export class ListenChoiceError extends Error {
+  override readonly name = 'ListenChoiceError';
+}
+
+export interface ServiceURLs {
+  InternalURLs: readonly string[];
+  ListenURLs: Readonly<Record<string, string>>;
+}
+
+/** What a bind attempt found: it bound (and let go), the address is not this host's, or another error. */
+export type BindProbe = (host: string, port: number) => Promise<'ok' | 'not-local' | Error>;
+
+/** Chooses the listen URL; rejects with ListenChoiceError as the reference refuses to start. */
+export async function chooseListenURL(
+  svc: ServiceURLs,
+  opts: { env?: NodeJS.ProcessEnv; log: Logger; probe?: BindProbe },
+): Promise<ListenChoice> {
+  const env = opts.env ?? process.env;
+  const probe = opts.probe ?? probeBind;
+  const wanted = env[INTERNAL_URL_ENV];
+  if (wanted) {
+    let normalized: string;
+    try {
+      new URL(wanted);
+      normalized = withRootPath(wanted);
+    } catch (err) {
+      throw new ListenChoiceError(`$${INTERNAL_URL_ENV} (${JSON.stringify(wanted)}): ${(err as Error).message}`);
+    }
+    for (const internalURL of svc.InternalURLs) {
+      if (withRootPath(internalURL) === normalized) return { listenURL: svc.ListenURLs[internalURL] || internalURL, internalURL };
+    }
+    opts.log.warn(
+      `possible configuration error: listening on ${normalized} (from $${INTERNAL_URL_ENV}) even though configuration does not have a matching InternalURLs entry`,
+    );
+    return { listenURL: normalized, internalURL: normalized };
+  }
+  const errors: string[] = [];
+  for (const internalURL of svc.InternalURLs) {
+    const listenURL = svc.ListenURLs[internalURL] || internalURL;
+    const { host, port } = hostPortOf(listenURL);
+    const found = await probe(host, port);
+    if (found === 'ok') return { listenURL, internalURL };
+    if (found !== 'not-local') errors.push(`${withRootPath(listenURL)}: ${found.message}`);
+  }
+  if (errors.length > 0) throw new ListenChoiceError(`could not enable the "${SERVICE_NAME}" service on this host: ${errors.join('; ')}`);
+  throw new ListenChoiceError(`configuration does not enable the "${SERVICE_NAME}" service on this host`);
+}
+
+/**
+ * The host and port to bind for a URL: its port, or the scheme's well-known
+ * one (http and ws 80, https and wss 443). IPv6 brackets are removed.
+ */
+export function hostPortOf(url: string): { host: string; port: number } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ListenChoiceError(`"${url}" is not a URL`);
+  }
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (u.port !== '') return { host, port: Number(u.port) };
+  return { host, port: u.protocol === 'https:' || u.protocol === 'wss:' ? 443 : 80 };
+}
+
+/** Binds `host:port` and lets go at once. */
+export function probeBind(host: string, port: number): Promise<'ok' | 'not-local' | Error> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRNOTAVAIL' ? 'not-local' : err));
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve('ok')));
+  });
+}
+
+/**
+ * The URL as the reference compares and prints it: "http://host:9006" means
+ * "http://host:9006/" (its URL type gives an empty path the root path).
+ */
+function withRootPath(url: string): string {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+$/.test(url) ? `${url}/` : url;
+}

@@ -1,0 +1,67 @@
+/**
+ * The keys that say where and how the daemon listens: each InternalURL's
+ * ListenURL, TLS.Certificate and TLS.Key, and the API request limits;
+ * check-config shows where the key file is but never inline key text.
+ */
+import assert from 'node:assert/strict';
+import { clusterForDisplay, loadConfigText, REDACTED } from '../../src/config/index.js';
+
+const config = (extra: string): string => `
+Clusters:
+  zzzzz:
+    Services:
+      DispatchCloud:
+        InternalURLs:
+          "https://dispatch.example:9006": {ListenURL: "http://0.0.0.0:9006"}
+          "http://10.0.0.2:9006": {}
+          "http://10.0.0.3:9006":
+${extra}`;
+
+describe('config: listening', () => {
+  it('reads each InternalURL\'s ListenURL beside the InternalURLs list', () => {
+    const { cluster, warnings } = loadConfigText(config(''));
+    assert.deepEqual(cluster.Services.DispatchCloud.InternalURLs, ['https://dispatch.example:9006', 'http://10.0.0.2:9006', 'http://10.0.0.3:9006']);
+    assert.deepEqual(cluster.Services.DispatchCloud.ListenURLs, { 'https://dispatch.example:9006': 'http://0.0.0.0:9006' });
+    assert.deepEqual(
+      warnings.filter((w) => /^Clusters\.zzzzz\.(Services\.DispatchCloud|TLS|API)\./.test(w)),
+      [],
+      'known Arvados keys',
+    );
+  });
+
+  it('rejects a ListenURL that is not an http(s) URL, with its path', () => {
+    assert.throws(
+      () => loadConfigText(config('').replace('http://0.0.0.0:9006', '0.0.0.0:9006')),
+      (err: Error) => /Clusters\.zzzzz\.Services\.DispatchCloud\.InternalURLs\.https:\/\/dispatch\.example:9006\.ListenURL: expected an http:\/\/ or https:\/\/ URL/.test(err.message),
+    );
+  });
+
+  it('reads TLS.Certificate, TLS.Key and the API limits, with the reference\'s defaults', () => {
+    const defaults = loadConfigText(config('')).cluster;
+    assert.deepEqual(defaults.TLS, { Insecure: false, Certificate: '', Key: '' });
+    assert.deepEqual(defaults.API, { MaxConcurrentRequests: 64, MaxQueuedRequests: 128, MaxGatewayTunnels: 1000 });
+    const set = loadConfigText(
+      config(`    TLS:
+      Certificate: file:///etc/arvados/cert.pem
+      Key: /etc/arvados/key.pem
+    API:
+      MaxConcurrentRequests: 8
+      MaxQueuedRequests: 0
+`),
+    ).cluster;
+    assert.deepEqual(set.TLS, { Insecure: false, Certificate: 'file:///etc/arvados/cert.pem', Key: '/etc/arvados/key.pem' });
+    assert.equal(set.API.MaxConcurrentRequests, 8);
+    assert.equal(set.API.MaxQueuedRequests, 0);
+  });
+
+  it('check-config shows ListenURL and a key file\'s path, and redacts an inline key', () => {
+    const path = loadConfigText(config(`    TLS:\n      Key: file:///etc/arvados/key.pem\n`)).cluster;
+    const shown = clusterForDisplay(path).Clusters as Record<string, { TLS: { Key: string }; Services: { DispatchCloud: { InternalURLs: Record<string, unknown> } } }>;
+    assert.equal(shown.zzzzz.TLS.Key, 'file:///etc/arvados/key.pem');
+    assert.deepEqual(shown.zzzzz.Services.DispatchCloud.InternalURLs['https://dispatch.example:9006'], { ListenURL: 'http://0.0.0.0:9006' });
+    assert.deepEqual(shown.zzzzz.Services.DispatchCloud.InternalURLs['http://10.0.0.2:9006'], {});
+    const inline = loadConfigText(config(`    TLS:\n      Key: |\n        -----BEGIN PRIVATE KEY-----\n        AAAA\n        -----END PRIVATE KEY-----\n`)).cluster;
+    const shownInline = clusterForDisplay(inline).Clusters as Record<string, { TLS: { Key: string } }>;
+    assert.equal(shownInline.zzzzz.TLS.Key, REDACTED);
+  });
+});

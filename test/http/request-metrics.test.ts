@@ -1,0 +1,215 @@
+/**
+ * What the reference's HTTP server adds around every request: the request
+ * metrics (request_duration_seconds, time_to_status_seconds, the active
+ * request ages, the request limiter's), X-Request-Id, the request log
+ * lines, /_inspect/requests, and /metrics.json in the MetricFamily JSON
+ * shape.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry, Summary } from 'prom-client';
+import { systemClock } from '../../src/clock/index.js';
+import { metricsJSON } from '../../src/http/metrics-json.js';
+import { lockedDispatcherSource } from '../../src/http/lock-status.js';
+import { RequestLimiter } from '../../src/http/request-limiter.js';
+import { startManagementServer } from '../../src/http/server.js';
+import { silentLogger } from '../../src/log.js';
+import { makeCluster } from '../drivers/lame/helpers.js';
+import { call, parseProm, promValue, type Stack, startStack, until } from './helpers.js';
+
+const API = '/arvados/v1/dispatch';
+
+describe('request instrumentation', function () {
+  this.timeout(30_000);
+  let stack: Stack;
+
+  before(async () => {
+    stack = await startStack({ start: false });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  async function samples() {
+    return parseProm((await call(stack, 'GET', '/metrics', { token: stack.token })).text);
+  }
+
+  it('request_duration_seconds and time_to_status_seconds{code,method}, as the Go client names them, not for /metrics', async () => {
+    const before = await samples();
+    const count = (s: typeof before, name: string, labels: Record<string, string>) => promValue(s, `${name}_count`, labels) ?? 0;
+    await call(stack, 'GET', `${API}/instances`, { token: stack.token });
+    await call(stack, 'GET', `${API}/instances`, { token: stack.token });
+    await call(stack, 'POST', `${API}/instances/hold`, { token: stack.token });
+    await call(stack, 'GET', `${API}/instances`);
+    const after = await samples();
+    assert.equal(count(after, 'request_duration_seconds', { code: '200', method: 'get' }) - count(before, 'request_duration_seconds', { code: '200', method: 'get' }), 2);
+    assert.equal(count(after, 'request_duration_seconds', { code: '400', method: 'post' }) - count(before, 'request_duration_seconds', { code: '400', method: 'post' }), 1);
+    assert.equal(count(after, 'request_duration_seconds', { code: '401', method: 'get' }) - count(before, 'request_duration_seconds', { code: '401', method: 'get' }), 1);
+    assert.equal(count(after, 'time_to_status_seconds', { code: '200', method: 'get' }) - count(before, 'time_to_status_seconds', { code: '200', method: 'get' }), 2);
+    // No quantiles (the Go client's default), and scrapes are not counted.
+    assert.ok(!after.some((s) => s.name === 'request_duration_seconds' && s.labels.quantile !== undefined));
+    const text = (await call(stack, 'GET', '/metrics', { token: stack.token })).text;
+    assert.match(text, /^# HELP request_duration_seconds Summary of request duration\.$/m);
+    assert.match(text, /^# HELP time_to_status_seconds Summary of request TTFB\.$/m);
+    assert.match(text, /^# HELP arvados_max_active_request_age_seconds Age of oldest active request$/m);
+    assert.match(text, /^# HELP arvados_max_abandoned_request_age_seconds Maximum time since client hung up on a request whose processing thread is still running$/m);
+    assert.equal(promValue(after, 'arvados_max_active_request_age_seconds'), 0, 'none in progress during a scrape');
+  });
+
+  it('registers the request limiter\'s metrics for the "api" queue, with MaxConcurrentRequests and MaxQueuedRequests', async () => {
+    await call(stack, 'GET', `${API}/containers`, { token: stack.token });
+    const s = await samples();
+    assert.equal(promValue(s, 'arvados_concurrent_requests', { queue: 'api' }), 0);
+    assert.equal(promValue(s, 'arvados_max_concurrent_requests', { queue: 'api' }), 64);
+    assert.equal(promValue(s, 'arvados_max_queued_requests', { queue: 'api' }), 128);
+    for (const priority of ['low', 'normal', 'high']) assert.equal(promValue(s, 'arvados_queued_requests', { queue: 'api', priority }), 0, priority);
+    assert.ok((promValue(s, 'arvados_queue_delay_seconds_count', { queue: 'api', priority: 'normal' }) ?? 0) >= 1);
+    assert.equal(promValue(s, 'arvados_max_concurrent_requests', { queue: 'tunnel' }), undefined, 'no tunnel request yet');
+  });
+
+  it('sets X-Request-Id (keeping the client\'s) and logs "request" and "response" lines with the reference\'s fields', async () => {
+    const res = await fetch(`${stack.server.url}${API}/instances?api_token=${stack.token}`);
+    const id = res.headers.get('x-request-id') ?? '';
+    assert.match(id, /^req-[0-9a-z]{20}$/);
+    const mine = await fetch(`${stack.server.url}/_health/ping`, { headers: { 'X-Request-Id': 'req-mine', Authorization: `Bearer ${stack.token}` } });
+    assert.equal(mine.headers.get('x-request-id'), 'req-mine');
+    const lines = stack.logs.records().filter((r) => r.RequestID === id);
+    assert.deepEqual(
+      lines.map((r) => r.msg),
+      ['request', 'response'],
+    );
+    const [req, resp] = lines;
+    assert.equal(req.reqMethod, 'GET');
+    assert.equal(req.reqPath, 'arvados/v1/dispatch/instances');
+    assert.equal(req.reqQuery, 'api_token=[REDACTED]', 'no token in the logs');
+    assert.equal(req.reqBytes, 0);
+    assert.match(String(req.remoteAddr), /^127\.0\.0\.1:\d+$/);
+    assert.equal(resp.respStatusCode, 200);
+    assert.equal(resp.respStatus, 'OK');
+    assert.equal(resp.queue, 'api');
+    assert.equal(resp.priority, 0);
+    assert.equal(typeof resp.timeTotal, 'number');
+    assert.equal(typeof resp.timeToStatus, 'number');
+    const denied = await fetch(`${stack.server.url}${API}/instances`);
+    const deniedLog = stack.logs.records().find((r) => r.RequestID === denied.headers.get('x-request-id') && r.msg === 'response');
+    assert.equal(deniedLog?.respBody, 'Unauthorized\n', 'an error response carries its body');
+  });
+
+  it('/_inspect/requests lists requests in progress, for the ManagementToken only', async () => {
+    const none = await call(stack, 'GET', '/_inspect/requests', { token: `${stack.token}x` });
+    assert.equal(none.status, 401);
+    assert.deepEqual(none.json(), { errors: ['unauthorized'] });
+    const r = await call(stack, 'GET', '/_inspect/requests', { token: stack.token });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json(), []);
+  });
+
+  it('/metrics.json serves MetricFamily JSON as the reference (protobuf JSON mapping)', async () => {
+    const r = await call(stack, 'GET', '/metrics.json', { token: stack.token });
+    assert.equal(r.status, 200);
+    assert.equal(r.contentType, 'text/plain; charset=utf-8');
+    const families = r.json<Array<{ name: string; help: string; type: string; metric: unknown[] }>>();
+    const names = families.map((f) => f.name);
+    assert.deepEqual(names, [...names].sort(), 'sorted by name');
+    const ops = families.find((f) => f.name === 'arvados_dispatchcloud_driver_operations');
+    assert.equal(ops?.type, 'COUNTER');
+    assert.equal(ops?.help, 'Number of instance-create/destroy/list operations performed via cloud driver.');
+    assert.deepEqual(ops?.metric[0], { label: [{ name: 'error', value: '0' }, { name: 'operation', value: 'Create' }], counter: { value: 0 } });
+    const duration = families.find((f) => f.name === 'request_duration_seconds');
+    assert.equal(duration?.type, 'SUMMARY');
+    const get200 = (duration?.metric as Array<{ label: Array<{ name: string; value: string }>; summary: { sampleCount: string; sampleSum: number } }>).find(
+      (m) => m.label[0].value === '200' && m.label[1].value === 'get',
+    );
+    assert.deepEqual(get200?.label.map((l) => l.name), ['code', 'method']);
+    assert.match(get200?.summary.sampleCount ?? '', /^\d+$/, '64-bit counts are strings');
+  });
+});
+
+describe('/metrics.json shape', () => {
+  it('is the jsonpb encoding of each MetricFamily, two-space indented', async () => {
+    const registry = new Registry();
+    new Gauge({ name: 'b_gauge', help: 'A gauge.', labelNames: ['z', 'a'], registers: [registry] }).set({ z: '1', a: '2' }, 0.5);
+    new Counter({ name: 'a_counter', help: 'A counter.', registers: [registry] }).inc(3);
+    const s = new Summary({ name: 'c_summary', help: 'A summary.', percentiles: [0.5], registers: [registry] });
+    s.observe(2);
+    new Gauge({ name: 'd_nan', help: 'Not a number.', registers: [registry] }).set(NaN);
+    new Gauge({ name: 'e_empty', help: 'Labelled, nothing recorded yet: left out.', labelNames: ['x'], registers: [registry] });
+    assert.equal(
+      await metricsJSON([registry]),
+      `[${[
+        { name: 'a_counter', help: 'A counter.', type: 'COUNTER', metric: [{ counter: { value: 3 } }] },
+        { name: 'b_gauge', help: 'A gauge.', type: 'GAUGE', metric: [{ label: [{ name: 'a', value: '2' }, { name: 'z', value: '1' }], gauge: { value: 0.5 } }] },
+        { name: 'c_summary', help: 'A summary.', type: 'SUMMARY', metric: [{ summary: { sampleCount: '1', sampleSum: 2, quantile: [{ quantile: 0.5, value: 2 }] } }] },
+        { name: 'd_nan', help: 'Not a number.', type: 'GAUGE', metric: [{ gauge: { value: 'NaN' } }] },
+      ]
+        .map((f) => JSON.stringify(f, null, 2))
+        .join(',')}]`,
+    );
+  });
+});
+
+describe('request limiter', () => {
+  let server: Server;
+  let url: string;
+  const release: Array<() => void> = [];
+  const registry = new Registry();
+  const limiter = new RequestLimiter({ registry, clock: systemClock, api: { maxConcurrent: 1, maxQueue: 1 }, tunnel: { maxConcurrent: 0, maxQueue: 0 } });
+
+  before(async () => {
+    server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      void limiter.handle(req, res, async (_req, r) => {
+        await new Promise<void>((resolve) => release.push(resolve));
+        r.end('done');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    for (const r of release) r();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('handles MaxConcurrentRequests at once, queues MaxQueuedRequests more, and answers 503 beyond', async () => {
+    const first = fetch(`${url}/a`);
+    await until('the request to be handled', () => release.length === 1);
+    const second = fetch(`${url}/b`);
+    const queued = async (): Promise<number | undefined> => promValue(parseProm(await registry.metrics()), 'arvados_queued_requests', { queue: 'api', priority: 'normal' });
+    await until('the second request to be queued', async () => (await queued()) === 1);
+    // The queue holds one: a third waits nowhere and is refused at once.
+    const third = await fetch(`${url}/c`);
+    assert.equal(third.status, 503);
+    const s = parseProm(await registry.metrics());
+    assert.equal(promValue(s, 'arvados_concurrent_requests', { queue: 'api' }), 1);
+    assert.equal(promValue(s, 'arvados_queue_timeout_seconds_count', { queue: 'api', priority: 'normal' }), 1);
+    release.shift()!();
+    assert.equal(await (await first).text(), 'done');
+    await until('the request to be handled', () => release.length === 1);
+    release.shift()!();
+    assert.equal(await (await second).text(), 'done');
+  });
+});
+
+describe('the server\'s own metrics while no dispatcher runs (dispatch lock not held)', () => {
+  it('are in /metrics and /metrics.json, with the lock\'s, and outlive any dispatcher', async () => {
+    const TOKEN = 'managementTokenForServerMetrics0123456789';
+    const cluster = { ...makeCluster(), ManagementToken: TOKEN };
+    const source = lockedDispatcherSource({ cluster, logger: silentLogger(), current: () => undefined, status: () => ({ state: 'waiting', detail: 'test', losses: 0 }) });
+    const server = await startManagementServer(source, { listen: '127.0.0.1:0' });
+    try {
+      assert.equal((await call({ server }, 'GET', `${API}/containers`, { token: TOKEN })).status, 503);
+      const s = parseProm((await call({ server }, 'GET', '/metrics', { token: TOKEN })).text);
+      assert.equal(promValue(s, 'arvados_version_running', { version: '0.1.0' }), 1);
+      assert.equal(promValue(s, 'request_duration_seconds_count', { code: '503', method: 'get' }), 1);
+      assert.equal(promValue(s, 'arvados_dispatchcloud_dispatch_lock_held'), 0);
+      const names = (await call({ server }, 'GET', '/metrics.json', { token: TOKEN })).json<Array<{ name: string }>>().map((f) => f.name);
+      for (const name of ['arvados_dispatchcloud_dispatch_lock_held', 'arvados_version_running', 'request_duration_seconds', 'arvados_concurrent_requests']) {
+        assert.ok(names.includes(name), name);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
