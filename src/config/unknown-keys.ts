@@ -1,14 +1,14 @@
 /**
  * Warnings for config keys that neither Arvados nor this daemon knows, as
  * Arvados's own loader gives them: every key of the file is compared with
- * the keys of Arvados's config.default.yml (`known-keys.ts`), at any depth,
+ * the keys of Arvados's config.default.yml (`reference-defaults.ts`), at any depth,
  * and each unknown one is named by its full YAML path. They are warnings,
  * never errors: the file is shared by every Arvados service, and a key
  * added for another one (or for a newer release) must not keep this daemon
  * down. `check-config` fails on them unless told `--strict=false`.
  */
 import { closestKey, isMap, type Path, type Problems } from './fields.js';
-import { KNOWN_KEYS_OUTLINE } from './known-keys.js';
+import { REFERENCE_CLUSTER_DEFAULTS } from './reference-defaults.js';
 
 /**
  * A known key: a map of the keys it may hold (`SAMPLE` meaning any key), a
@@ -45,10 +45,17 @@ const NO_LONGER_READ: ReadonlyArray<{ path: Path; message: string }> = [
 
 let known: Map<string, KeyNode> | undefined;
 
-/** The outline of known keys as a tree (read once). */
+/**
+ * The known keys as a tree (built once): every cluster ID may hold the keys
+ * of Arvados's defaults; beside Clusters, the file's top level has only
+ * AutoReloadConfig.
+ */
 function knownKeys(): Map<string, KeyNode> {
   if (!known) {
-    known = parseOutline(KNOWN_KEYS_OUTLINE);
+    known = new Map<string, KeyNode>([
+      ['Clusters', new Map([[SAMPLE, keyTree(REFERENCE_CLUSTER_DEFAULTS)]])],
+      ['AutoReloadConfig', null],
+    ]);
     for (const path of CHECKED_ELSEWHERE) {
       const parent = nodeAt(known, path.slice(0, -1));
       if (parent instanceof Map) parent.set(path[path.length - 1], ANY);
@@ -57,31 +64,10 @@ function knownKeys(): Map<string, KeyNode> {
   return known;
 }
 
-/** Reads the indented outline written by scripts/gen-known-keys.ts. */
-export function parseOutline(text: string): Map<string, KeyNode> {
-  const root = new Map<string, KeyNode>();
-  // stack[d] is the map that keys at depth d go into.
-  const stack: Array<Map<string, KeyNode>> = [root];
-  let last: { parent: Map<string, KeyNode>; key: string } | undefined;
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const depth = line.length - line.trimStart().length;
-    let key = line.trim();
-    const empty = key.endsWith(' {}');
-    if (empty) key = key.slice(0, -3);
-    if (depth > stack.length || (depth === stack.length && !last)) throw new Error(`known-keys outline: "${key}" is indented too far`);
-    if (depth === stack.length && last) {
-      // The previous key turns out to be a map: its keys follow.
-      const map = new Map<string, KeyNode>();
-      last.parent.set(last.key, map);
-      stack.push(map);
-    }
-    stack.length = depth + 1;
-    const parent = stack[depth];
-    parent.set(key, empty ? new Map() : null);
-    last = { parent, key };
-  }
-  return root;
+/** The keys of a default value: a map's, at every depth; a value that is not a map has none (null). */
+function keyTree(value: unknown): KeyNode {
+  if (!isMap(value)) return null;
+  return new Map(Object.entries(value).map(([k, v]) => [k, keyTree(v)]));
 }
 
 function nodeAt(root: Map<string, KeyNode>, path: Path): KeyNode | undefined {

@@ -11,19 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterJSON, instanceTypeJSON } from '../../src/arvados/cluster-json/cluster.js';
-import { CLUSTER_DEFAULTS } from '../../src/arvados/cluster-json/defaults.js';
+import { REFERENCE_CLUSTER_DEFAULTS } from '../../src/config/reference-defaults.js';
 import { goByteSize, goURL } from '../../src/arvados/cluster-json/encode.js';
 import { CLUSTER, type GoKind } from '../../src/arvados/cluster-json/schema.js';
 import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import type { Cluster } from '../../src/config/types.js';
-import { defaultsModule } from '../../scripts/gen-cluster-defaults.js';
+import { defaultsModule } from '../../scripts/gen-reference-defaults.js';
 
 const DEFAULTS_FILE = fileURLToPath(new URL('../../../shared/arvados-config.default.yml', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/cluster-json/${name}`, import.meta.url));
 
 type JsonMap = Record<string, any>;
 
-/** The defaults the daemon does not reproduce (see scripts/gen-cluster-defaults.ts). */
+/** The defaults the daemon does not reproduce (see scripts/gen-reference-defaults.ts). */
 const PROSE = [
   ['Users', 'UserSetupMailText'],
   ['Workbench', 'UserProfileFormMessage'],
@@ -138,8 +138,8 @@ describe('arvados/cluster-json: the defaults', () => {
     assert.equal(json.Workbench.SiteName, 'Arvados Workbench');
   });
 
-  it('is generated from the reference defaults file (scripts/gen-cluster-defaults.ts)', () => {
-    const committed = readFileSync(fileURLToPath(new URL('../../src/arvados/cluster-json/defaults.ts', import.meta.url)), 'utf8');
+  it('is generated from the reference defaults file (scripts/gen-reference-defaults.ts)', () => {
+    const committed = readFileSync(fileURLToPath(new URL('../../src/config/reference-defaults.ts', import.meta.url)), 'utf8');
     assert.equal(committed, defaultsModule(readFileSync(DEFAULTS_FILE, 'utf8')));
   });
 
@@ -157,7 +157,7 @@ describe('arvados/cluster-json: the defaults', () => {
         }
       }
     };
-    walk(CLUSTER, CLUSTER_DEFAULTS, 'Cluster');
+    walk(CLUSTER, REFERENCE_CLUSTER_DEFAULTS, 'Cluster');
     assert.deepEqual(missing, []);
   });
 });

@@ -15,12 +15,26 @@
  */
 import type { Cluster, InstanceType } from '../../config/types.js';
 import { formatDuration } from '../../config/units.js';
-import { CLUSTER_DEFAULTS } from './defaults.js';
+import { REFERENCE_CLUSTER_DEFAULTS } from '../../config/reference-defaults.js';
 import { encodeGo } from './encode.js';
 import { goEscapeHTML, goIndent, isMap } from './go-json.js';
 import { CLUSTER, type GoField, type GoKind, INSTANCE_TYPE } from './schema.js';
 
 type ConfigMap = Record<string, unknown>;
+
+let defaults: ConfigMap | undefined;
+
+/**
+ * The reference's defaults as its loader merges a cluster's section over
+ * them: without the SAMPLE entries, which only document what a map's keys
+ * look like.
+ */
+export function clusterDefaults(): ConfigMap {
+  const strip = (v: unknown): unknown =>
+    isMap(v) ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'SAMPLE').map(([k, x]) => [k, strip(x)])) : v;
+  defaults ??= strip(REFERENCE_CLUSTER_DEFAULTS) as ConfigMap;
+  return defaults;
+}
 
 /** Memo of `clusterJSON`: a cluster's config does not change once compiled. */
 const encoded = new WeakMap<Cluster, string>();
@@ -49,7 +63,7 @@ export function instanceTypeJSON(it: InstanceType): string {
  * reference decodes into its struct; the test fixtures were recorded from it).
  */
 export function clusterConfigTree(cluster: Cluster): ConfigMap {
-  const fromFile = mergeConfig(CLUSTER_DEFAULTS, cluster.RawSection ?? {});
+  const fromFile = mergeConfig(clusterDefaults(), cluster.RawSection ?? {});
   // The key text as written in the file is what the reference passes on; the
   // compiled one holds the key file's contents when the file names one.
   const { DispatchPrivateKey: _key, ...containers } = cluster.Containers;
