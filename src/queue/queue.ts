@@ -15,7 +15,6 @@
  *   that poll was in flight is stale and ignored for that container.
  */
 import type { ControllerClient, ContainerPatch } from '../arvados/client.js';
-import { isControllerRefusal } from '../arvados/errors.js';
 import type { Container } from '../arvados/types.js';
 import { isAbortError, type Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
@@ -161,25 +160,14 @@ export class ContainerQueueImpl implements ContainerQueue {
   }
 
   /**
-   * Records `reason` as runtime_status.error, then cancels. The controller
-   * takes runtime_status only from the lock holder of a Locked or Running
-   * container, so a Queued container is cancelled without it (the reason is
-   * logged). A refused reason does not stop the cancel.
+   * Cancels: sets only `state`, as the reference's scheduler does. A
+   * container's runtime_status is crunch-run's (its errors and warnings
+   * for the user) and must not be replaced; `reason` goes to the log.
    */
   cancel(uuid: string, reason?: string): Promise<void> {
     return this.exclusive(uuid, 'cancel', async () => {
-      const log = this.logger.child({ ContainerUUID: uuid });
-      const state = this.current.get(uuid)?.container.state;
-      if (reason !== undefined && state !== 'Queued') {
-        try {
-          await this.client.updateContainer(uuid, { runtime_status: { error: reason } });
-        } catch (err) {
-          if (!isControllerRefusal(err)) throw err;
-          log.warn('could not record why the container is cancelled', { Reason: reason, error: (err as Error).message });
-        }
-      }
       this.applyReply(uuid, await this.client.updateContainer(uuid, { state: 'Cancelled' }));
-      log.info('cancelled container', reason === undefined ? {} : { Reason: reason });
+      this.logger.info('cancelled container', { ContainerUUID: uuid, ...(reason === undefined ? {} : { Reason: reason }) });
     });
   }
 
