@@ -27,8 +27,7 @@
  *   warm-up poll (its intake, not counted), then K polls measured. Its
  *   per-new-container mounts GET is part of the intake, not of steady state.
  * - **before**: one poll as this repository's queue made it before the
- *   sweep (every page of both lists, selecting mounts), for scale; skipped
- *   at 100k unless `--before-all`.
+ *   sweep (every page of both lists, selecting mounts), for scale.
  */
 import { spawnSync } from 'node:child_process';
 import { getHeapStatistics } from 'node:v8';
@@ -59,7 +58,6 @@ const arg = (name: string): string | undefined => {
 };
 const SIZES = arg('--only') ? [Number(arg('--only'))] : [1_000, 10_000, 100_000];
 const POLLS = Number(arg('--polls') ?? 5);
-const BEFORE_ALL = args.includes('--before-all');
 /** Containers Running under our lock, as on a busy cluster. */
 const OURS = 200;
 const ROOT_TOKEN = 'pollLoadBenchRootToken0123456789abcdef';
@@ -264,7 +262,7 @@ interface Row {
   n: number;
   ours: Load;
   ref: Load;
-  before?: Load;
+  before: Load;
   intake: { polls: number; load: Load; seconds: number };
   sweepCycle: number;
   seconds: number;
@@ -312,12 +310,9 @@ async function measure(n: number): Promise<Row> {
     for (let i = 0; i < POLLS; i++) await ref.poll();
     const refLoad = per(transport.load, POLLS);
 
-    let before: Load | undefined;
-    if (n <= 10_000 || BEFORE_ALL) {
-      transport.load = zero();
-      await beforePoll(client, token);
-      before = transport.load;
-    }
+    transport.load = zero();
+    await beforePoll(client, token);
+    const before = transport.load;
     client.close();
     return { n, ours, ref: refLoad, before, intake, sweepCycle, seconds: (performance.now() - started) / 1000 };
   } finally {
@@ -342,7 +337,7 @@ console.log('|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
 for (const r of rows) {
   console.log(
     `| ${r.n.toLocaleString('en-US')} | ${num(r.ours.lists)} | ${kib(r.ours.listBytes)} | ${num(r.ours.gets)} | ${num(r.ref.lists)} | ${kib(r.ref.listBytes)} | ` +
-      `${(r.ours.lists / r.ref.lists).toFixed(2)}, ${(r.ours.listBytes / r.ref.listBytes).toFixed(2)} | ${r.before ? num(r.before.lists) : '-'} | ${r.before ? kib(r.before.listBytes) : '-'} | ${r.sweepCycle} |`,
+      `${(r.ours.lists / r.ref.lists).toFixed(2)}, ${(r.ours.listBytes / r.ref.listBytes).toFixed(2)} | ${num(r.before.lists)} | ${kib(r.before.listBytes)} | ${r.sweepCycle} |`,
   );
 }
 console.log('\nIntake (our queue taking in the whole backlog, every container read once by uuid):\n');
