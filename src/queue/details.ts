@@ -99,15 +99,22 @@ export async function readDetails(client: DetailsClient, uuid: string): Promise<
 
 /**
  * Reads the details of `uuids`, at most `concurrency` at a time (the
- * controller's cost is the bound, not ours), in the order given.
+ * controller's cost is the bound, not ours), in the order given. After a
+ * read fails in a way that may pass (network, timeout, 5xx: the client has
+ * already retried it for a while), no more are started: the rest would
+ * only pile up retries on a controller in trouble, and the poll would not
+ * end. Those left out have no entry in the result; the next poll reads them.
  */
 export async function readAllDetails(client: DetailsClient, uuids: readonly string[], concurrency: number): Promise<Map<string, Details>> {
   const out = new Map<string, Details>();
   let next = 0;
+  let trouble = false;
   const worker = async (): Promise<void> => {
-    while (next < uuids.length) {
+    while (!trouble && next < uuids.length) {
       const uuid = uuids[next++];
-      out.set(uuid, await readDetails(client, uuid));
+      const d = await readDetails(client, uuid);
+      out.set(uuid, d);
+      if (d.outcome === 'failed' && (findControllerError(d.error)?.temporary ?? true)) trouble = true;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, uuids.length) }, worker));

@@ -36,6 +36,18 @@ describe('container queue: details of new containers', () => {
     assert.equal(h.ctl.stats[GET_ONE], 3);
   });
 
+  it('starts no more reads in a poll once one fails for a reason that may pass, leaving them for the next poll', async () => {
+    h = await harness({ retry: { attempts: 1 }, queue: { detailsConcurrency: 2 } });
+    const all = Array.from({ length: 20 }, () => h.ctl.addContainer().uuid);
+    let down = true;
+    h.ctl.setHook((req) => (down && req.method === 'GET' && req.path !== '/arvados/v1/containers' && req.path.includes('/containers/') ? { status: 503, body: { errors: ['busy'] } } : undefined));
+    await h.queue.update();
+    assert.equal(h.ctl.stats[GET_ONE], 2, 'the two in flight when the first failed');
+    down = false;
+    await h.queue.update();
+    assert.equal(all.filter((u) => h.queue.get(u)).length, 20);
+  });
+
   it('cancels a container whose mounts the reference could not decode, as unsatisfiable', async () => {
     h = await harness();
     const c = h.ctl.addContainer({ mounts: { '/tmp': { kind: 'tmp', capacity: '10 GiB' as unknown as number } } });
