@@ -44,6 +44,8 @@ const NO_RESOURCES: InstanceResources = { vcpus: 0, ram: 0, scratch: 0, gpus: 0,
 export class Arrivals {
   /** Seen, details not read yet; only containers we may run. */
   private readonly waiting = new Map<string, Container>();
+  /** Of those, the ones whose last read failed: read after the others, so one bad record holds up none. */
+  private readonly failedBefore = new Set<string>();
   /**
    * Equal type lists and sizes share one object across entries: a backlog
    * of 100k containers has a few dozen shapes, and the scheduler keys its
@@ -72,11 +74,13 @@ export class Arrivals {
 
   forget(uuid: string): void {
     this.waiting.delete(uuid);
+    this.failedBefore.delete(uuid);
   }
 
   /**
    * Reads the details this poll needs: of `result`'s containers that are
-   * new (`known` false) and that we may run, ours and the head's first.
+   * new (`known` false) and that we may run, ours and the head's first,
+   * those whose last read failed last.
    */
   read(result: PollResult, known: (uuid: string) => boolean, mayRun: (c: Pick<Container, 'state' | 'priority' | 'locked_by_uuid'>) => boolean): Promise<Map<string, Details>> {
     const wanted = (uuid: string, c: Pick<Container, 'state' | 'priority' | 'locked_by_uuid'> | undefined): boolean =>
@@ -86,8 +90,20 @@ export class Arrivals {
     const others: Array<{ uuid: string; priority: number }> = [];
     for (const [uuid, c] of result.containers) if (!urgent.has(uuid) && wanted(uuid, c)) others.push({ uuid, priority: c.priority });
     for (const [uuid, c] of this.waiting) if (!result.containers.has(uuid)) others.push({ uuid, priority: c.priority });
-    const rest = firstInOrder(others, Math.max(0, this.opts.perPoll - urgent.size), (a, b) => b.priority - a.priority);
-    const order = [...urgent, ...rest.map((o) => o.uuid)];
+    const failed = (uuid: string): boolean => this.failedBefore.has(uuid);
+    const budget = Math.max(0, this.opts.perPoll - urgent.size);
+    const byPriority = (a: { priority: number }, b: { priority: number }): number => b.priority - a.priority;
+    const rest = firstInOrder(
+      others.filter((o) => !failed(o.uuid)),
+      budget,
+      byPriority,
+    );
+    const retry = firstInOrder(
+      others.filter((o) => failed(o.uuid)),
+      budget - rest.length,
+      byPriority,
+    );
+    const order = [...[...urgent].filter((u) => !failed(u)), ...rest.map((o) => o.uuid), ...[...urgent].filter(failed), ...retry.map((o) => o.uuid)];
     return readAllDetails(this.opts.client, order, this.opts.concurrency);
   }
 
@@ -98,6 +114,8 @@ export class Arrivals {
    */
   settle(uuid: string, listed: Partial<Container> | undefined, details: Details | undefined, mayRun: (c: Container) => boolean): QueueEntry | undefined {
     const latest = { ...this.waiting.get(uuid), ...kept(listed ?? {}) } as Container;
+    if (details?.outcome === 'failed') this.failedBefore.add(uuid);
+    else if (details) this.failedBefore.delete(uuid);
     switch (details?.outcome) {
       case 'ok':
         this.waiting.delete(uuid);
@@ -116,7 +134,7 @@ export class Arrivals {
         break;
     }
     if (mayRun(latest)) this.waiting.set(uuid, latest);
-    else this.waiting.delete(uuid);
+    else this.forget(uuid);
     return undefined;
   }
 

@@ -48,6 +48,18 @@ describe('container queue: details of new containers', () => {
     assert.equal(all.filter((u) => h.queue.get(u)).length, 20);
   });
 
+  it('reads a container whose last read failed after the others, so it holds up none', async () => {
+    h = await harness({ retry: { attempts: 1 }, queue: { detailsConcurrency: 1 } });
+    const poisoned = h.ctl.addContainer({ priority: 9 }).uuid;
+    const fine = h.ctl.addContainer({ priority: 1 }).uuid;
+    h.ctl.setHook((req) => (req.method === 'GET' && req.path.endsWith(poisoned) ? { status: 500, body: { errors: ['cannot render it'] } } : undefined));
+    await h.queue.update();
+    assert.equal(h.queue.get(fine), undefined, 'the higher priority one is read first, fails, and the poll reads no more');
+    await h.queue.update();
+    assert.equal(h.queue.get(fine)?.priority, 1);
+    assert.equal(h.queue.get(poisoned), undefined);
+  });
+
   it('cancels a container whose mounts the reference could not decode, as unsatisfiable', async () => {
     h = await harness();
     const c = h.ctl.addContainer({ mounts: { '/tmp': { kind: 'tmp', capacity: '10 GiB' as unknown as number } } });
