@@ -77,6 +77,8 @@ export interface SummaryInput {
   vms: VMTracker;
   vmsLeft: number;
   notes: Map<string, string>;
+  /** Why a container was cancelled when its runtime_status does not say (the dispatcher's own cancels set only the state). */
+  reasons?: Map<string, string>;
 }
 
 export function summary(s: SummaryInput): string {
@@ -92,7 +94,7 @@ export function summary(s: SummaryInput): string {
   ];
   const reasons = new Map<string, string[]>();
   for (const c of cancelled) {
-    const reason = String(c.runtime_status?.error ?? 'no reason recorded');
+    const reason = String(c.runtime_status?.error ?? s.reasons?.get(c.uuid) ?? 'no reason recorded');
     reasons.set(reason, [...(reasons.get(reason) ?? []), c.uuid]);
   }
   for (const [reason, uuids] of reasons) {

@@ -123,8 +123,15 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
       const running = h.find((e) => e.state === 'Running')?.at;
       return queued !== undefined && running !== undefined ? [running - queued] : [];
     });
-    out.write(summary({ elapsedMs: clock.now() - started, containers, waits, vms: tracker, vmsLeft, notes }));
-    const ok = containers.every((c) => c.state === 'Complete' || (c.state === 'Cancelled' && c.runtime_status?.error)) && vmsLeft === 0;
+    // The dispatcher's own cancels set only the state, as the reference's: the reason is in its log.
+    const reasons = new Map<string, string>();
+    for (const c of containers) {
+      if (c.state === 'Cancelled' && !c.runtime_status?.error && controller.history(c.uuid).at(-1)?.by === controller.rootTokenUuid) {
+        reasons.set(c.uuid, 'cancelled by the dispatcher (its log says why)');
+      }
+    }
+    out.write(summary({ elapsedMs: clock.now() - started, containers, waits, vms: tracker, vmsLeft, notes, reasons }));
+    const ok = containers.every((c) => c.state === 'Complete' || (c.state === 'Cancelled' && (c.runtime_status?.error || reasons.has(c.uuid)))) && vmsLeft === 0;
     return ok ? 0 : 1;
   } finally {
     await dispatcher?.stop();

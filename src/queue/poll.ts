@@ -1,157 +1,176 @@
 /**
- * One poll of the controller's container table, in the three phases of the
- * reference (lib/dispatchcloud/container/queue.go):
+ * One poll of the controller's container table, with a load that does not
+ * grow with the backlog. Each poll reads:
  *
- * 1. containers locked by our token, by uuid, paging with `uuid > last`;
- * 2. containers `Queued` with `priority > 0`, highest priority first;
- * 3. every container the queue still tracks (not final) that neither list
- *    returned, by `uuid in [...]` in batches: this is how a priority drop to
- *    0, a cancellation, or a finished container is seen.
+ * 1. **ours**: every container locked by our token, by uuid (`uuid > last`
+ *    pages), as the reference;
+ * 2. **the head**: the queued list (Queued, priority > 0) highest priority
+ *    first, until 100 containers that are not supervisors have been read, as
+ *    the reference (normally one page of 1000): what the scheduler acts on
+ *    now, fresh on every poll;
+ * 3. **a slice of the sweep**: the queued list again, in uuid order, from
+ *    where the last poll's slice stopped, `sweepPages` pages; past the end it
+ *    starts over. Skipped when the head read the whole list;
+ * 4. **checks**: tracked containers that should have been in one of those
+ *    lists and were not, by `uuid in [...]`, at most `checksPerPoll` of them
+ *    (the rest wait for the next poll). A container "should have been" there
+ *    when it was ours (Locked or Running by us: always read in 1), or Queued
+ *    with a priority that puts it before where the head stopped, or its uuid
+ *    lies in the stretch of uuids this poll's sweep slice covered. That is how
+ *    a priority drop to 0, a cancellation, a lock by another dispatcher or a
+ *    finished container is seen; only an empty answer to a check drops it.
  *
- * Every list is read to the end: a page shorter than the limit does not mean
- * the end (the controller may cut a page to bound its response size), only an
- * empty page does.
+ * Staleness bound: with B containers in the queued list and a slice of
+ * S = sweepPages x pageSize, the sweep passes every uuid once per cycle of
+ * floor(B / S) + 1 polls (the last one reads the end of the list), and a
+ * tracked container the slice should have returned and did not is checked
+ * in the same poll. So any change to any container (priority, cancel, lock
+ * by someone else, deletion) is seen within floor(B / S) + 1 polls, plus
+ * one poll per `checksPerPoll` containers that left the list at once. At
+ * the defaults (S = 2000) that is 51 polls for 100k queued containers,
+ * about 8.5 minutes at a PollInterval of 10 s. Our own containers, the head,
+ * any container whose priority rises into the head and any that drops out
+ * of it are fresh on every poll; so is one the controller refused to lock or
+ * unlock (checked on the next poll). A new container is found by the poll
+ * that reads it in the head or in a slice, so within the same bound.
  */
-import type { Container } from '../arvados/types.js';
-import type { ControllerClient, ListParams } from '../arvados/client.js';
+import { checkByUuid, type Listed, type ListClient, pageByUuid, QUEUED, readAllByUuid, readHead } from './lists.js';
 
-/** What a poll needs of the controller client. */
-export type ListClient = Pick<ControllerClient, 'listContainers'>;
-
-/**
- * The attributes the queue reads. `mounts` is needed to size scratch when a
- * container is first seen; the queue does not keep it.
- */
-export const SELECT_FIELDS = [
-  'uuid',
-  'state',
-  'priority',
-  'runtime_constraints',
-  'container_image',
-  'scheduling_parameters',
-  'created_at',
-  'lock_count',
-  'locked_by_uuid',
-  'mounts',
-  'runtime_status',
-] as const;
+export type { ListClient, Listed } from './lists.js';
 
 export interface PollOptions {
   /** Items asked for per list request (the controller caps it, at 1000 by default). */
   pageSize: number;
-  /** Uuids per `uuid in [...]` request in phase 3. */
+  /** Uuids per `uuid in [...]` request. */
   batchSize: number;
+  /** Requests of the queued list in uuid order per poll (the sweep's slice). */
+  sweepPages: number;
+  /** At most this many requests read the head. */
+  headPages: number;
+  /** At most this many tracked containers checked by uuid per poll (ours always are). */
+  checksPerPoll: number;
+}
+
+/** What the poll needs to know of a container the queue tracks: its last known record. */
+export interface TrackedContainer extends Listed {
+  scheduling_parameters?: { supervisor?: boolean };
+}
+
+/** The containers the queue tracks, as last known; read synchronously during a poll. */
+export interface Tracked extends Iterable<[string, TrackedContainer]> {
+  get(uuid: string): TrackedContainer | undefined;
 }
 
 export interface PollResult {
-  /** Every container the three phases returned, by uuid. */
-  containers: Map<string, Container>;
+  /** Every container a list or a check returned, by uuid (a later read wins over an earlier one). */
+  containers: Map<string, Listed>;
+  /** Ours, then the head in priority order: what the scheduler acts on now. */
+  urgent: string[];
   /** Tracked containers the controller no longer has (deleted). */
   notFound: string[];
 }
 
-type Filters = ListParams['filters'];
+const FINAL = new Set(['Complete', 'Cancelled']);
 
-/**
- * Polls the three phases. `tracked` is called after phases 1 and 2 and
- * gives the uuids the queue holds in a non-final state.
- */
-export async function pollContainers(
-  client: ListClient,
-  tokenUuid: string,
-  tracked: () => Iterable<string>,
-  opts: PollOptions,
-): Promise<PollResult> {
-  const containers = new Map<string, Container>();
-  const add = (items: Container[]): void => {
-    for (const c of items) containers.set(c.uuid, c);
-  };
-  add(await fetchByUuid(client, [['locked_by_uuid', '=', tokenUuid]], opts.pageSize));
-  add(await fetchQueued(client, opts.pageSize));
-  const notFound: string[] = [];
-  const missing = new Set<string>();
-  for (const uuid of tracked()) if (!containers.has(uuid)) missing.add(uuid);
-  while (missing.size > 0) {
-    const batch: string[] = [];
-    for (const uuid of missing) {
-      batch.push(uuid);
-      if (batch.length >= opts.batchSize) break;
-    }
-    const found = await fetchByUuid(client, [['uuid', 'in', batch]], opts.pageSize);
-    if (found.length === 0) {
-      // Only an empty answer proves a container is gone; leftovers of a
-      // partial answer are asked about again in a later batch.
-      for (const uuid of batch) {
-        missing.delete(uuid);
-        notFound.push(uuid);
-      }
-      continue;
-    }
-    for (const c of found) {
-      if (!missing.has(c.uuid)) {
-        // Going on could loop forever on a server that ignores the filter.
-        throw new Error(`the controller answered a "uuid in" query with ${c.uuid}, which was not asked for`);
-      }
-      missing.delete(c.uuid);
-      containers.set(c.uuid, c);
-    }
-  }
-  return { containers, notFound };
+/** A stretch of uuids (after, upTo]: '' = from the start; undefined = to the end. */
+interface Stretch {
+  after: string;
+  upTo?: string;
 }
 
-/** Every container matching `filters`, in uuid order, paging with `uuid > last`. */
-async function fetchByUuid(client: ListClient, filters: Filters, pageSize: number): Promise<Container[]> {
-  const out: Container[] = [];
-  let last: string | undefined;
-  for (;;) {
-    const page = await client.listContainers({
-      filters: last === undefined ? filters : [...filters, ['uuid', '>', last]],
-      select: [...SELECT_FIELDS],
-      order: 'uuid',
-      limit: pageSize,
-    });
-    if (page.items.length === 0) return out;
-    for (const c of page.items) {
-      // Ascending and past the cursor, or paging would never end.
-      if (last !== undefined && c.uuid <= last) throw new Error(`the controller answered out of uuid order (${c.uuid} after ${last})`);
-      out.push(c);
-      last = c.uuid;
+function within(uuid: string, s: Stretch): boolean {
+  return uuid > s.after && (s.upTo === undefined || uuid <= s.upTo);
+}
+
+/** The poll's memory between polls: where the sweep stands, and what is left to check. */
+export class Poller {
+  /** The next sweep slice reads uuids after this ('' = from the start). */
+  private cursor = '';
+  /** Tracked containers to ask about by uuid, in the order they became suspect. */
+  private readonly suspects = new Set<string>();
+
+  constructor(
+    private readonly client: ListClient,
+    private readonly opts: PollOptions,
+  ) {}
+
+  /** Makes the next poll ask about `uuid` by uuid (e.g. the controller refused to lock it). */
+  suspect(uuid: string): void {
+    this.suspects.add(uuid);
+  }
+
+  /**
+   * @param tracked every container the queue tracks, by uuid, as last known.
+   */
+  async poll(tokenUuid: string, tracked: Tracked): Promise<PollResult> {
+    const { client, opts } = this;
+    const containers = new Map<string, Listed>();
+    const urgent: string[] = [];
+    const add = (items: Listed[], isUrgent: boolean): void => {
+      for (const c of items) {
+        containers.set(c.uuid, c);
+        if (isUrgent) urgent.push(c.uuid);
+      }
+    };
+
+    add(await readAllByUuid(client, [['locked_by_uuid', '=', tokenUuid]], opts.pageSize), true);
+    const head = await readHead(client, opts.pageSize, opts.headPages, (uuid) => tracked.get(uuid)?.scheduling_parameters?.supervisor === true);
+    add(head.items, true);
+    const slice = head.complete ? { covered: { after: '' }, cursor: this.cursor } : await this.sweep(add);
+    const covered = slice.covered;
+
+    // Everything tracked that a list should have returned and did not.
+    const ours: string[] = [];
+    for (const [uuid, t] of tracked) {
+      if (containers.has(uuid) || FINAL.has(t.state)) {
+        this.suspects.delete(uuid);
+        continue;
+      }
+      if ((t.state === 'Locked' || t.state === 'Running') && t.locked_by_uuid === tokenUuid) {
+        ours.push(uuid);
+        this.suspects.delete(uuid);
+      } else if (t.state === 'Queued' && head.last && before(t, head.last)) {
+        this.suspects.add(uuid);
+      } else if (within(uuid, covered)) {
+        this.suspects.add(uuid);
+      }
     }
+    // Moved only now: had the poll failed before, the stretch would be swept again.
+    this.cursor = slice.cursor;
+    const toCheck = [...ours];
+    for (const uuid of this.suspects) {
+      if (toCheck.length >= ours.length + opts.checksPerPoll) break;
+      const t = tracked.get(uuid);
+      if (!t || containers.has(uuid) || FINAL.has(t.state)) {
+        this.suspects.delete(uuid);
+        continue;
+      }
+      toCheck.push(uuid);
+    }
+    const checked = await checkByUuid(client, toCheck, opts.batchSize, opts.pageSize);
+    add(checked.found, false);
+    for (const uuid of toCheck) this.suspects.delete(uuid);
+    return { containers, urgent, notFound: checked.gone };
+  }
+
+  /** Reads this poll's slice of the sweep: the stretch of uuids it covered, and where the next slice starts. */
+  private async sweep(add: (items: Listed[], urgent: boolean) => void): Promise<{ covered: Stretch; cursor: string }> {
+    const start = this.cursor;
+    let cursor = start;
+    for (let i = 0; i < this.opts.sweepPages; i++) {
+      const page = await pageByUuid(this.client, QUEUED, cursor, this.opts.pageSize);
+      if (page.length === 0) {
+        // The end: everything after `start` has been read. The next slice starts over.
+        return { covered: { after: start }, cursor: '' };
+      }
+      add(page, false);
+      cursor = page[page.length - 1].uuid;
+    }
+    return { covered: { after: start, upTo: cursor }, cursor };
   }
 }
 
-/**
- * Queued containers with priority > 0, highest priority first, paged by a
- * (priority, uuid) cursor rather than by offset: with offsets, every
- * container that leaves the list mid-poll (locked by someone, cancelled)
- * shifts the rest and one of them goes unseen, and one whose priority rises
- * is seen twice. Filters cannot say "(priority < p) or (priority = p and
- * uuid > u)", so the cursor first finishes the run of priority p by uuid,
- * then moves on to priorities below p.
- */
-async function fetchQueued(client: ListClient, pageSize: number): Promise<Container[]> {
-  const base: Filters = [
-    ['state', '=', 'Queued'],
-    ['priority', '>', 0],
-  ];
-  const list = (filters: Filters, order: string | string[]) =>
-    client.listContainers({ filters, select: [...SELECT_FIELDS], order, limit: pageSize });
-  const byPriority = ['priority desc', 'uuid asc'];
-  const out = new Map<string, Container>();
-  let cursor: { priority: number; uuid: string } | undefined;
-  for (;;) {
-    let page: Container[];
-    if (!cursor) {
-      page = (await list(base, byPriority)).items;
-    } else {
-      page = (await list([...base, ['priority', '=', cursor.priority], ['uuid', '>', cursor.uuid]], 'uuid')).items;
-      if (page.length === 0) page = (await list([...base, ['priority', '<', cursor.priority]], byPriority)).items;
-    }
-    if (page.length === 0) break;
-    // A container whose priority changed mid-poll can come twice: the later copy wins.
-    for (const c of page) out.set(c.uuid, c);
-    const last = page[page.length - 1];
-    cursor = { priority: last.priority, uuid: last.uuid };
-  }
-  return [...out.values()];
+/** True if `t` comes before `last` in the head's order (priority desc, then uuid). */
+function before(t: Listed, last: Listed): boolean {
+  return t.priority > last.priority || (t.priority === last.priority && t.uuid < last.uuid);
 }

@@ -4,11 +4,13 @@
  * `poll.ts`), with the lock, unlock and cancel operations the scheduler
  * performs. Behaviour follows the reference's lib/dispatchcloud/container/queue.go:
  *
- * - A container first seen gets its eligible instance types and resource
- *   needs once; later polls replace only its record.
- * - An entry the poll no longer returns is dropped: a final container is
- *   kept for one poll after it became final (the scheduler sees the end),
- *   then dropped; `forget` drops it sooner.
+ * - A container first seen has its details (mounts included) read once by
+ *   uuid (`details.ts`), then gets its eligible instance types and resource
+ *   needs; until then it is tracked but not handed out, so it is not
+ *   scheduled. Later polls replace only its state, priority and lock holder.
+ * - A final container is kept for one poll after it became final (the
+ *   scheduler sees the end), then dropped; `forget` drops it sooner. A
+ *   container the controller no longer has is dropped.
  * - A container no instance type can run is locked, given
  *   `runtime_status.error`, and cancelled (`unsatisfiable.ts`).
  * - A poll answer about a container we changed (lock, unlock, cancel) while
@@ -21,10 +23,11 @@ import { isAbortError, type Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import { Notifier } from '../notifier.js';
-import type { ContainerQueue, InstanceResources, QueueEntry } from '../scheduler/interfaces.js';
-import { chooseInstanceTypes, instanceResourcesNeeded } from './instance-types.js';
-import { Interner } from './interner.js';
-import { pollContainers, SELECT_FIELDS, type PollResult } from './poll.js';
+import type { ContainerQueue, QueueEntry } from '../scheduler/interfaces.js';
+import { chooseInstanceTypes } from './instance-types.js';
+import { Arrivals } from './arrivals.js';
+import { kept, type Details } from './details.js';
+import { Poller, type PollResult, type Tracked, type TrackedContainer } from './poll.js';
 import { UnsatisfiableCanceller } from './unsatisfiable.js';
 
 /** What the queue needs of the controller client; tests may pass an object literal. */
@@ -44,8 +47,22 @@ export interface ContainerQueueOptions {
   pageSize?: number;
   /** Uuids per `uuid in [...]` request. Default 100. */
   batchSize?: number;
-  /** Polls on which to try cancelling an unsatisfiable container before giving up. Default 3. */
-  unsatisfiableAttempts?: number;
+  /** List requests of the backlog sweep per poll (see `poll.ts`). Default 2. */
+  sweepPages?: number;
+  /** At most this many requests read the head of the queued list. Default 10. */
+  headPages?: number;
+  /** At most this many tracked containers (besides ours) checked by uuid per poll. Default 1000. */
+  checksPerPoll?: number;
+  /**
+   * New containers whose details are read per poll: ours and the head's
+   * always, then others, highest priority first, up to this many in all.
+   * Default 1000 (what the reference reads on its first poll).
+   */
+  detailsPerPoll?: number;
+  /** Details reads in flight at once. Default 8. */
+  detailsConcurrency?: number;
+  /** Back-off of the unsatisfiable-container cancel: first retry, and the most it grows to. */
+  unsatisfiableRetryMs?: { first: number; max: number };
 }
 
 /** A second lock, unlock or cancel for a container while one is in flight. */
@@ -62,34 +79,16 @@ export class ContainerBusyError extends Error {
 
 const FINAL = new Set(['Complete', 'Cancelled']);
 
-/** Record attributes an entry keeps: what the poll selects, less the mounts (big, and only used to size scratch). */
-const KEPT_FIELDS: readonly string[] = SELECT_FIELDS.filter((f) => f !== 'mounts');
-
-/** A copy of `c` with only the attributes the queue keeps. */
-function keep(c: Partial<Container>): Partial<Container> {
-  const out: Record<string, unknown> = {};
-  for (const f of KEPT_FIELDS) {
-    const v = (c as Record<string, unknown>)[f];
-    if (v !== undefined) out[f] = v;
-  }
-  return out as Partial<Container>;
-}
-
 export class ContainerQueueImpl implements ContainerQueue {
   private readonly client: QueueClient;
   private readonly cluster: Cluster;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly chooseTypes: (container: Container) => InstanceType[];
   private readonly pollErrors: RateLimitedLog;
   private readonly unsatisfiable: UnsatisfiableCanceller;
+  private readonly arrivals: Arrivals;
+  private readonly poller: Poller;
   private current = new Map<string, QueueEntry>();
-  /**
-   * Equal type lists and sizes share one object across entries: a backlog
-   * of 100k containers has a few dozen shapes, and the scheduler keys its
-   * per-pass placement memo on these objects' identity.
-   */
-  private readonly interned = new Interner();
   /** `current` has been handed out by `entries()`: copy it before the next change. */
   private shared = false;
   private updatedAt = 0;
@@ -103,20 +102,38 @@ export class ContainerQueueImpl implements ContainerQueue {
   private nextPoll?: Promise<void>;
   private loop?: { abort: AbortController; done: Promise<void> };
 
-  constructor(private readonly opts: ContainerQueueOptions) {
+  constructor(opts: ContainerQueueOptions) {
     this.client = opts.client;
     this.cluster = opts.cluster;
     this.clock = opts.clock;
     this.logger = opts.logger;
-    this.chooseTypes = opts.chooseTypes ?? ((c) => chooseInstanceTypes(opts.cluster, c));
     this.pollErrors = new RateLimitedLog(opts.logger, opts.clock, 60_000);
     this.notifier = new Notifier((err) => this.logger.error('queue subscriber threw', { error: err }));
+    this.poller = new Poller(opts.client, {
+      pageSize: opts.pageSize ?? 1000,
+      batchSize: opts.batchSize ?? 100,
+      sweepPages: opts.sweepPages ?? 2,
+      headPages: opts.headPages ?? 10,
+      checksPerPoll: opts.checksPerPoll ?? 1000,
+    });
     this.unsatisfiable = new UnsatisfiableCanceller({
       client: opts.client,
       logger: opts.logger,
-      maxAttempts: opts.unsatisfiableAttempts ?? 3,
+      clock: opts.clock,
+      firstRetryMs: opts.unsatisfiableRetryMs?.first,
+      maxRetryMs: opts.unsatisfiableRetryMs?.max,
       runExclusive: (uuid, name, fn) => this.exclusive(uuid, name, fn),
       applyReply: (uuid, reply) => this.applyReply(uuid, reply),
+    });
+    this.arrivals = new Arrivals({
+      client: opts.client,
+      cluster: opts.cluster,
+      clock: opts.clock,
+      logger: opts.logger,
+      chooseTypes: opts.chooseTypes ?? ((c) => chooseInstanceTypes(opts.cluster, c)),
+      unsatisfiable: this.unsatisfiable,
+      perPoll: opts.detailsPerPoll ?? 1000,
+      concurrency: opts.detailsConcurrency ?? 8,
     });
   }
 
@@ -150,37 +167,31 @@ export class ContainerQueueImpl implements ContainerQueue {
 
   lock(uuid: string): Promise<void> {
     return this.exclusive(uuid, 'lock', async () => {
-      this.applyReply(uuid, await this.client.lockContainer(uuid));
+      this.applyReply(uuid, await this.refusalChecks(uuid, this.client.lockContainer(uuid)));
     });
   }
 
   unlock(uuid: string): Promise<void> {
     return this.exclusive(uuid, 'unlock', async () => {
-      this.applyReply(uuid, await this.client.unlockContainer(uuid));
+      this.applyReply(uuid, await this.refusalChecks(uuid, this.client.unlockContainer(uuid)));
     });
   }
 
   /**
-   * Records `reason` as runtime_status.error, then cancels. The controller
-   * takes runtime_status only from the lock holder of a Locked or Running
-   * container, so a Queued container is cancelled without it (the reason is
-   * logged). A refused reason does not stop the cancel.
+   * Cancels: sets only `state`, as the reference's scheduler does. A
+   * container's runtime_status is crunch-run's (its errors and warnings
+   * for the user) and must not be replaced; `reason` goes to the log.
    */
   cancel(uuid: string, reason?: string): Promise<void> {
     return this.exclusive(uuid, 'cancel', async () => {
-      const log = this.logger.child({ ContainerUUID: uuid });
-      const state = this.current.get(uuid)?.container.state;
-      if (reason !== undefined && state !== 'Queued') {
-        try {
-          await this.client.updateContainer(uuid, { runtime_status: { error: reason } });
-        } catch (err) {
-          if (!isControllerRefusal(err)) throw err;
-          log.warn('could not record why the container is cancelled', { Reason: reason, error: (err as Error).message });
-        }
-      }
       this.applyReply(uuid, await this.client.updateContainer(uuid, { state: 'Cancelled' }));
-      log.info('cancelled container', reason === undefined ? {} : { Reason: reason });
+      this.logger.info('cancelled container', { ContainerUUID: uuid, ...(reason === undefined ? {} : { Reason: reason }) });
     });
+  }
+
+  /** Locks, unlocks and cancels in flight (the queue's own included); for tests. */
+  operationsInFlight(): number {
+    return this.busy.size;
   }
 
   subscribe(listener: () => void): () => void {
@@ -262,41 +273,78 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.touched = touched;
     try {
       this.tokenUuid ??= await this.client.currentTokenUuid();
-      const result = await pollContainers(this.client, this.tokenUuid, () => this.unfinished(), {
-        pageSize: this.opts.pageSize ?? 1000,
-        batchSize: this.opts.batchSize ?? 100,
-      });
-      this.apply(result, touched, started);
+      const result = await this.poller.poll(this.tokenUuid, this.tracked());
+      const details = await this.arrivals.read(result, (uuid) => this.current.has(uuid) || this.unsatisfiable.has(uuid), this.mayRun);
+      this.apply(result, details, touched, started);
+      this.unsatisfiable.retryDue();
     } finally {
       if (this.touched === touched) this.touched = undefined;
     }
   }
 
-  /** Uuids of entries not yet final: phase 3 asks about those the lists did not return. */
-  private *unfinished(): Iterable<string> {
-    for (const [uuid, e] of this.current) if (!FINAL.has(e.container.state)) yield uuid;
+  /** Queued and wanted, or ours: a container this dispatcher may run or is running. */
+  private readonly mayRun = (c: Pick<Container, 'state' | 'priority' | 'locked_by_uuid'>): boolean =>
+    (c.state === 'Queued' && c.priority > 0) || ((c.state === 'Locked' || c.state === 'Running') && c.locked_by_uuid === this.tokenUuid);
+
+  /** Every container the queue tracks (entries, those waiting for details, those being cancelled), as last known. */
+  private tracked(): Tracked {
+    const { arrivals, unsatisfiable } = this;
+    const current = (): ReadonlyMap<string, QueueEntry> => this.current;
+    return {
+      get: (uuid) => current().get(uuid)?.container ?? arrivals.get(uuid) ?? unsatisfiable.get(uuid),
+      *[Symbol.iterator](): Iterator<[string, TrackedContainer]> {
+        for (const [uuid, e] of current()) yield [uuid, e.container];
+        yield* arrivals.containers();
+        yield* unsatisfiable.containers();
+      },
+    };
   }
 
-  private apply(result: PollResult, touched: Set<string>, started: number): void {
-    for (const [uuid, ctr] of result.containers) {
+  private apply(result: PollResult, details: Map<string, Details>, touched: Set<string>, started: number): void {
+    for (const [uuid, listed] of result.containers) {
       // A lock, unlock or cancel answered after the poll began is newer than this record.
       if (touched.has(uuid)) continue;
       const cur = this.current.get(uuid);
-      if (cur) this.put(uuid, { ...cur, container: keep(ctr) as Container });
-      else this.add(ctr);
+      if (cur) {
+        // Unchanged records leave the map alone: no copy of a 100k-entry snapshot for nothing.
+        const c = cur.container;
+        if (c.state !== listed.state || c.priority !== listed.priority || (c.locked_by_uuid ?? null) !== (listed.locked_by_uuid ?? null)) {
+          this.put(uuid, { ...cur, container: { ...c, ...kept(listed) } });
+        }
+      } else if (this.unsatisfiable.has(uuid)) this.unsatisfiable.refresh(uuid, kept(listed), this.mayRun(listed));
+      else this.settle(uuid, listed, details.get(uuid));
     }
+    // Waiting for details and not listed on this poll, but read now.
+    for (const [uuid, d] of details) if (!result.containers.has(uuid) && !touched.has(uuid)) this.settle(uuid, undefined, d);
     for (const uuid of result.notFound) {
       this.logger.warn('container not found by controller (deleted?)', { ContainerUUID: uuid });
+      this.drop(uuid, 'deleted');
+      this.arrivals.forget(uuid);
+      this.unsatisfiable.forget(uuid);
     }
-    for (const [uuid, e] of [...this.current]) {
-      if (touched.has(uuid) || result.containers.has(uuid)) continue;
-      // Final for a poll already, deleted, or taken by another dispatcher.
-      this.drop(uuid, e.container.state);
+    const ended: QueueEntry[] = [];
+    for (const [uuid, e] of this.current) {
+      // Final for a poll already: the scheduler has seen the end.
+      if (!touched.has(uuid) && !result.containers.has(uuid) && FINAL.has(e.container.state)) ended.push(e);
     }
-    this.unsatisfiable.retain((uuid) => result.containers.has(uuid));
+    for (const e of ended) this.drop(e.container.uuid, e.container.state);
     this.updatedAt = started;
     // Even with no entry changed, `updated` moved: the scheduler waits on that after a crunch-run exits.
     this.notify();
+  }
+
+  /** A container not yet an entry: becomes one once its details are known. */
+  private settle(uuid: string, listed: Partial<Container> | undefined, d: Details | undefined): void {
+    const entry = this.arrivals.settle(uuid, listed, d, this.mayRun);
+    if (!entry) return;
+    this.put(uuid, entry);
+    const ctr = entry.container;
+    this.logger.info('adding container to queue', {
+      ContainerUUID: uuid,
+      State: ctr.state,
+      Priority: ctr.priority,
+      InstanceTypes: entry.instanceTypes.map((t) => t.Name).join(', '),
+    });
   }
 
   private writable(): Map<string, QueueEntry> {
@@ -311,30 +359,18 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.writable().set(uuid, entry);
   }
 
-  private add(ctr: Container): void {
-    let types: InstanceType[];
-    let resources;
+  /**
+   * A lock or unlock the controller refused means the queue's record is
+   * stale (cancelled, or taken by someone else, since the poll that read
+   * it): the next poll asks about it by uuid.
+   */
+  private async refusalChecks<T>(uuid: string, call: Promise<T>): Promise<T> {
     try {
-      types = this.interned.types(this.chooseTypes(ctr));
-      resources = this.interned.resources(instanceResourcesNeeded(this.cluster, ctr));
+      return await call;
     } catch (err) {
-      if (ctr.state === 'Queued' || ctr.state === 'Locked') {
-        // No point retrying or leaving it to another dispatcher: the config decides.
-        this.unsatisfiable.handle(ctr, err as Error);
-        return;
-      }
-      // Already Running: it runs wherever it is; the scheduler can still watch and kill it.
-      this.logger.warn('no instance type fits a container that is already running', { ContainerUUID: ctr.uuid, error: (err as Error).message });
-      types = [];
-      resources = { vcpus: 0, ram: 0, scratch: 0, gpus: 0, gpuVRAM: 0 };
+      if (isControllerRefusal(err)) this.poller.suspect(uuid);
+      throw err;
     }
-    this.put(ctr.uuid, { container: keep(ctr) as Container, instanceTypes: types, instanceResources: resources, firstSeenAt: this.clock.now() });
-    this.logger.info('adding container to queue', {
-      ContainerUUID: ctr.uuid,
-      State: ctr.state,
-      Priority: ctr.priority,
-      InstanceTypes: types.map((t) => t.Name).join(', '),
-    });
   }
 
   /**
@@ -354,7 +390,7 @@ export class ContainerQueueImpl implements ContainerQueue {
     const cur = this.current.get(uuid);
     // Not tracked (e.g. an unsatisfiable container being cancelled): nothing to merge into.
     if (!cur) return;
-    this.put(uuid, { ...cur, container: { ...cur.container, ...keep(reply) } });
+    this.put(uuid, { ...cur, container: { ...cur.container, ...kept(reply) } });
     this.notify();
   }
 

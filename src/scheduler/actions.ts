@@ -43,7 +43,7 @@ export function unlockContainer(ctx: PassContext, uuid: string, reason: string):
   });
 }
 
-/** Cancels a container; `reason` also goes into its runtime_status.error. */
+/** Cancels a container (state only: runtime_status is crunch-run's); `reason` is logged. */
 export function cancelContainer(ctx: PassContext, uuid: string, reason: string): void {
   ctx.ops.run(uuid, 'cancel', async () => {
     ctx.logger.info(`cancelling container: ${reason}`, { ContainerUUID: uuid });

@@ -14,6 +14,11 @@
  * probed yet: it may be running one of them), for at most
  * StaleLockTimeout, then unlocks every Locked container that runs nowhere,
  * judged at that moment.
+ *
+ * As the reference: when no worker is unknown at the first look, it
+ * unlocks nothing. Those Locked containers are ours, and the scheduler
+ * starts them where they are; unlocking them would cost each one of its
+ * MaxDispatchAttempts (every lock counts) for nothing.
  */
 import type { Clock } from '../clock/index.js';
 import { unlockContainer } from './actions.js';
@@ -35,6 +40,7 @@ export async function waitForPoolLoaded(ctx: PassContext, signal: AbortSignal): 
 export async function fixStaleLocks(ctx: PassContext, signal: AbortSignal): Promise<void> {
   const { clock, logger } = ctx;
   const deadline = clock.now() + ctx.cluster.Containers.StaleLockTimeout;
+  if (unknownWorkers(ctx) === 0) return;
   const changes = new PoolChanges(ctx);
   try {
     while (unknownWorkers(ctx) > 0) {

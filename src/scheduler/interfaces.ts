@@ -53,7 +53,7 @@ export interface ContainerQueue {
   entries(): { entries: ReadonlyMap<string, QueueEntry>; updated: number };
   lock(uuid: string): Promise<void>;
   unlock(uuid: string): Promise<void>;
-  /** Cancels the container; `reason` goes into runtime_status.error first when given. */
+  /** Cancels the container, setting only its state (runtime_status is crunch-run's); `reason` is for the log. */
   cancel(uuid: string, reason?: string): Promise<void>;
   /** Stops tracking a container in a final state (or priority 0 and not ours). */
   forget(uuid: string): void;

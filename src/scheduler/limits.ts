@@ -36,13 +36,14 @@ export class ConcurrencyLimit {
   last503Time = 0;
   /**
    * The largest workload (see `observe`) known to fit in the cloud quota; 0
-   * until a quota error has been seen (or InitialQuotaEstimate gave one).
+   * until a quota error has been seen. InitialQuotaEstimate is only a first
+   * limit, not a level known to fit: as in the reference, it does not hold
+   * the limit's regrowth back before the cloud has said anything.
    */
-  withinQuota: number;
+  withinQuota = 0;
 
   constructor(private readonly cfg: Pick<CloudVMsConfig, 'InitialQuotaEstimate' | 'MaxInstances' | 'SupervisorFraction'>) {
     this.maxContainers = cfg.InitialQuotaEstimate > 0 ? cfg.InitialQuotaEstimate : cfg.MaxInstances;
-    this.withinQuota = cfg.InitialQuotaEstimate;
   }
 
   /**

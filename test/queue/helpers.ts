@@ -75,12 +75,30 @@ export function withList(client: ControllerClient, listContainers: QueueClient['
   };
 }
 
-/** Which poll phase a list request belongs to. */
-export function phaseOf(p: Pick<ListParams, 'filters'>): 'mine' | 'queued' | 'tracked' {
+/** Which part of a poll a list request belongs to (see `src/queue/poll.ts`). */
+export function phaseOf(p: Pick<ListParams, 'filters' | 'order'>): 'mine' | 'head' | 'sweep' | 'check' {
   const attrs = p.filters.map((f) => f[0]);
   if (attrs.includes('locked_by_uuid')) return 'mine';
-  if (attrs.includes('state')) return 'queued';
-  return 'tracked';
+  if (attrs.includes('state')) return p.order === 'uuid' && !p.filters.some((f) => f[0] === 'priority' && f[1] !== '>') ? 'sweep' : 'head';
+  return 'check';
+}
+
+/** The list requests the controller has served, each with its part of the poll, filters and selected fields. */
+export function listRequests(ctl: TestController): Array<{ phase: ReturnType<typeof phaseOf>; filters: ListParams['filters']; order: string; select: string[]; limit: string }> {
+  return ctl
+    .requestLog()
+    .filter((r) => r.method === 'GET' && r.path === '/arvados/v1/containers')
+    .map((r) => {
+      const filters = JSON.parse(r.query.filters) as ListParams['filters'];
+      const order = r.query.order;
+      const phase = phaseOf({ filters, order: order?.startsWith('[') ? (JSON.parse(order) as string[]) : order });
+      return { phase, filters, order, select: JSON.parse(r.query.select ?? '[]') as string[], limit: r.query.limit };
+    });
+}
+
+/** Polls `n` times. */
+export async function polls(h: Harness, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await h.queue.update();
 }
 
 /** A promise with its resolve function, to hold a call until the test lets it go. */

@@ -1,7 +1,7 @@
 /**
  * Containers no configured instance type can run: locked, given the
- * reference's runtime_status.error, cancelled; logged once; tried on a
- * bounded number of polls.
+ * reference's runtime_status.error, cancelled; logged once; tried again,
+ * with a bounded back-off, for as long as they stay queued.
  */
 import assert from 'node:assert/strict';
 import { waitFor } from '../arvados/helpers.js';
@@ -69,24 +69,43 @@ describe('container queue: unsatisfiable containers', () => {
     assert.equal(h.ctl.get(c.uuid)?.state, 'Running');
   });
 
-  it('tries again on later polls when the lock fails, then gives up with one error', async () => {
-    h = await harness({ retry: { attempts: 1 }, queue: { unsatisfiableAttempts: 3 } });
+  it('keeps cancelling an unsatisfiable container with back-off', async () => {
+    h = await harness({ retry: { attempts: 1 } });
     const big = h.ctl.addContainer({ runtime_constraints: { vcpus: 64, ram: 1 << 30 } });
-    h.ctl.setHook((req) => (req.path.endsWith('/lock') ? { status: 422, body: { errors: ['refused for the test'] } } : undefined));
-    const locks = () => h.ctl.stats['POST /arvados/v1/containers/{uuid}/lock'] ?? 0;
-    for (let poll = 1; poll <= 3; poll++) {
+    let refuse = true;
+    const attempts: number[] = [];
+    h.ctl.setHook((req) => {
+      if (!req.path.endsWith('/lock')) return undefined;
+      attempts.push(h.clock.now() / 1000);
+      return refuse ? { status: 422, body: { errors: ['refused for the test'] } } : undefined;
+    });
+    const t0 = h.clock.now();
+    const settled = () => waitFor('the attempt to end', () => h.queue.operationsInFlight() === 0);
+    // A poll every 10 s for 20 minutes.
+    for (let t = 0; t <= 20 * 60; t += 10) {
       await h.queue.update();
-      await waitFor(`lock attempt ${poll}`, () => locks() === poll);
-      await waitFor('the failure to be logged', () => h.lines.records().filter((r) => r.msg === 'lock failed').length === poll);
+      await settled();
+      await h.clock.advance(10_000);
     }
-    await h.queue.update();
-    await h.queue.update();
-    assert.equal(locks(), 3);
-    const gaveUp = h.lines.records().filter((r) => r.msg === 'giving up cancelling a container with no suitable instance type');
-    assert.equal(gaveUp.length, 1);
-    assert.equal(gaveUp[0].level, 'error');
-    assert.equal(warnings().length, 1);
+    const rel = attempts.map((a) => a - t0 / 1000);
+    // Doubling from 10 s, then every 5 minutes: never giving up.
+    assert.deepEqual(rel.slice(0, 6), [0, 10, 30, 70, 150, 310]);
+    for (let i = 6; i < rel.length; i++) assert.equal(rel[i] - rel[i - 1], 300, `gap before attempt ${i + 1}`);
+    assert.equal(rel.length, 8);
+    const lockFailures = h.lines.records().filter((r) => r.msg === 'lock failed');
+    assert.ok(lockFailures.length >= 4 && lockFailures.length < rel.length, `${lockFailures.length} lines for ${rel.length} failures: rate-limited`);
+    assert.equal(lockFailures[0].level, 'warning');
+    assert.equal(warnings().length, 1, 'the decision is logged once');
     assert.equal(h.ctl.get(big.uuid)?.state, 'Queued');
+
+    refuse = false;
+    for (let i = 0; i < 31 && h.ctl.get(big.uuid)?.state !== 'Cancelled'; i++) {
+      await h.clock.advance(10_000);
+      await h.queue.update();
+      await settled();
+    }
+    assert.equal(h.ctl.get(big.uuid)?.state, 'Cancelled');
+    assert.deepEqual(h.ctl.get(big.uuid)?.runtime_status, { error: NOT_SATISFIABLE });
   });
 
   it('does not warn when it loses the race to a user who cancelled first', async () => {

@@ -47,11 +47,21 @@ describe('scheduler fixStaleLocks', () => {
     assert.equal(h.clock.pendingTimers(), 0);
   });
 
-  it('unlocks at once when no worker is unknown', async () => {
+  it('stale-lock fixer unlocks nothing when no worker is unknown at the first look', async () => {
     const { h, worker } = restart();
     h.pool.workers.get(worker)!.workerState = 'idle';
     await h.sch.fixStaleLocks();
-    assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`, `unlock ${uuid(2)}`]);
+    assert.deepEqual(h.queue.calls, [], 'every unlock would cost a container one of its MaxDispatchAttempts');
+    assert.equal(h.queue.state(uuid(1)), 'Locked');
+    assert.equal(h.clock.pendingTimers(), 0);
+    assert.equal(h.pool.listenerCount(), 0);
+  });
+
+  it('stale-lock fixer unlocks nothing when the cloud has no instance at all', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Locked' });
+    await h.sch.fixStaleLocks();
+    assert.deepEqual(h.queue.calls, []);
   });
 
   it('returns at once when there is no stale lock to wait for', async () => {

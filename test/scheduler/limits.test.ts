@@ -17,6 +17,17 @@ describe('scheduler ConcurrencyLimit', () => {
     assert.equal(limit({ MaxInstances: 0 }).maxContainers, 0, 'no limit');
   });
 
+  it('InitialQuotaEstimate seeds the limit, not the known-good level', () => {
+    const l = limit({ InitialQuotaEstimate: 5 });
+    assert.equal(l.withinQuota, 0, 'no quota error seen yet');
+    // No 503, no quota error: the limit regrows with the workload, ~10% past it.
+    l.observe({ now: T0, last503: 0, running: 20, totalInstances: 20, atQuota: false });
+    assert.equal(l.maxContainers, 23, 'floor(20 x 1.1) + 1, not held to the estimate + 1');
+    l.observe({ now: T0, last503: 0, running: 23, totalInstances: 23, atQuota: true });
+    assert.equal(l.withinQuota, 23, 'the first quota error sets the known-good level');
+    assert.equal(l.maxContainers, 23);
+  });
+
   it('clamps to the workload at quota, and regrows no further than one past the known-good level', () => {
     const l = limit();
     l.observe({ now: T0, last503: 0, running: 3, totalInstances: 4, atQuota: true });

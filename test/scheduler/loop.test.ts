@@ -26,8 +26,9 @@ describe('scheduler loop', () => {
     const { passes } = countPasses(h);
     h.sch.start();
     await h.clock.advance(0);
-    assert.deepEqual(h.queue.calls, ['update', `unlock ${uuid(2)}`, `lock ${uuid(2)}`]);
-    assert.equal(passes(), 2, 'the lock is a queue change: one more pass, which starts it on the idle instance');
+    // No worker unknown at the first look: the Locked container is ours, and started where it is.
+    assert.deepEqual(h.queue.calls, ['update']);
+    assert.equal(passes(), 1);
     assert.deepEqual(h.pool.starts, [uuid(2)]);
     assert.equal(logged(h, /stale locks fixed/).length, 1);
     await h.sch.stop();

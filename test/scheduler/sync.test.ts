@@ -2,7 +2,10 @@
  * Sync: what happens when the queue and the pool disagree.
  */
 import assert from 'node:assert/strict';
-import { harness, logged, testCluster, uuid } from './harness.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { waitFor } from '../arvados/helpers.js';
+import { harness as queueHarness } from '../queue/helpers.js';
+import { FakeClient, FakePool, harness, logged, testCluster, uuid } from './harness.js';
 
 describe('scheduler sync', () => {
   it('kills a crunch-run whose container is not in the queue, and forgets its record', () => {
@@ -192,5 +195,29 @@ describe('scheduler sync', () => {
     const viaView = await outcome(false);
     assert.deepEqual(viaView, await outcome(true));
     assert.ok((viaView as { kills: unknown[] }).kills.length > 3, 'the scenario makes sync act');
+  });
+
+  it("a sync cancel sets only state, keeping crunch-run's runtime_status", async () => {
+    // The real queue against the test controller: what reaches the controller is what counts.
+    const q = await queueHarness();
+    try {
+      const ctr = q.ctl.addContainer({ state: 'Running' });
+      const written = { warning: 'out of memory in a child process', warningDetail: 'see the log' };
+      q.ctl.setFields(ctr.uuid, { runtime_status: written });
+      await q.queue.update();
+      // No worker runs it, and none is unknown: the reference cancels it.
+      const sch = new Scheduler({ queue: q.queue, pool: new FakePool(q.clock), client: new FakeClient(), cluster: q.cluster, clock: q.clock, logger: q.logger });
+      sch.sync();
+      await waitFor('the cancel', () => q.ctl.get(ctr.uuid)?.state === 'Cancelled');
+      assert.deepEqual(q.ctl.get(ctr.uuid)?.runtime_status, written);
+      const puts = q.ctl.requestLog().filter((r) => r.method === 'PUT');
+      assert.equal(puts.length, 1);
+      assert.ok(
+        q.lines.records().some((r) => String(r.msg).includes('not running on any worker') && r.ContainerUUID === ctr.uuid),
+        'the reason is logged',
+      );
+    } finally {
+      await q.close();
+    }
   });
 });

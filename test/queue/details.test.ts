@@ -1,0 +1,112 @@
+/**
+ * The details read (`src/queue/details.ts`, `arrivals.ts`): a new
+ * container's mounts and constant attributes, read once by uuid; the
+ * container is not handed out (so not scheduled) until that read succeeds.
+ */
+import assert from 'node:assert/strict';
+import { mountsProblem } from '../../src/queue/details.js';
+import { waitFor } from '../arvados/helpers.js';
+import { harness, type Harness, polls } from './helpers.js';
+
+const GET_ONE = 'GET /arvados/v1/containers/{uuid}';
+
+describe('container queue: details of new containers', () => {
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it('does not hand out a container until its mounts are known, and reads them again on the next poll', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    const c = h.ctl.addContainer({ priority: 5 });
+    let fail = true;
+    h.ctl.setHook((req) => (fail && req.method === 'GET' && req.path.endsWith(c.uuid) ? { status: 500, body: { errors: ['down for the test'] } } : undefined));
+    await h.queue.update();
+    assert.equal(h.queue.get(c.uuid), undefined, 'not scheduled while its mounts are unknown');
+    assert.equal(h.queue.entries().entries.size, 0);
+    const warned = h.lines.records().filter((r) => r.msg === 'error getting mounts');
+    assert.equal(warned.length, 1);
+    assert.equal(warned[0].ContainerUUID, c.uuid);
+    await h.queue.update();
+    assert.equal(h.lines.records().filter((r) => r.msg === 'error getting mounts').length, 1, 'rate-limited');
+    fail = false;
+    await h.queue.update();
+    assert.equal(h.queue.get(c.uuid)?.priority, 5);
+    assert.equal(h.ctl.stats[GET_ONE], 3);
+  });
+
+  it('starts no more reads in a poll once one fails for a reason that may pass, leaving them for the next poll', async () => {
+    h = await harness({ retry: { attempts: 1 }, queue: { detailsConcurrency: 2 } });
+    const all = Array.from({ length: 20 }, () => h.ctl.addContainer().uuid);
+    let down = true;
+    h.ctl.setHook((req) => (down && req.method === 'GET' && req.path !== '/arvados/v1/containers' && req.path.includes('/containers/') ? { status: 503, body: { errors: ['busy'] } } : undefined));
+    await h.queue.update();
+    assert.equal(h.ctl.stats[GET_ONE], 2, 'the two in flight when the first failed');
+    down = false;
+    await h.queue.update();
+    assert.equal(all.filter((u) => h.queue.get(u)).length, 20);
+  });
+
+  it('reads a container whose last read failed after the others, so it holds up none', async () => {
+    h = await harness({ retry: { attempts: 1 }, queue: { detailsConcurrency: 1 } });
+    const poisoned = h.ctl.addContainer({ priority: 9 }).uuid;
+    const fine = h.ctl.addContainer({ priority: 1 }).uuid;
+    h.ctl.setHook((req) => (req.method === 'GET' && req.path.endsWith(poisoned) ? { status: 500, body: { errors: ['cannot render it'] } } : undefined));
+    await h.queue.update();
+    assert.equal(h.queue.get(fine), undefined, 'the higher priority one is read first, fails, and the poll reads no more');
+    await h.queue.update();
+    assert.equal(h.queue.get(fine)?.priority, 1);
+    assert.equal(h.queue.get(poisoned), undefined);
+  });
+
+  it('cancels a container whose mounts the reference could not decode, as unsatisfiable', async () => {
+    h = await harness();
+    const c = h.ctl.addContainer({ mounts: { '/tmp': { kind: 'tmp', capacity: '10 GiB' as unknown as number } } });
+    await h.queue.update();
+    await waitFor('the cancel', () => h.ctl.get(c.uuid)?.state === 'Cancelled');
+    assert.equal(
+      h.ctl.get(c.uuid)?.runtime_status.error,
+      'error getting mounts from container record: mount "/tmp": capacity must be an integer, not "10 GiB"',
+    );
+    assert.equal(h.queue.get(c.uuid), undefined);
+  });
+
+  it('drops a new container the controller no longer has', async () => {
+    h = await harness();
+    const c = h.ctl.addContainer();
+    h.ctl.setHook((req) => (req.method === 'GET' && req.path.endsWith(c.uuid) ? { status: 404, body: { errors: ['not found'] } } : undefined));
+    await polls(h, 2);
+    assert.equal(h.queue.get(c.uuid), undefined);
+    assert.equal(h.ctl.stats[GET_ONE], 2, 'the lists still return it, so it is asked about again');
+    assert.ok(h.lines.records().some((r) => r.msg === 'container not found by controller (deleted?)' && r.ContainerUUID === c.uuid), 'warned');
+  });
+
+  it("reads ours and the head's at once, then others by priority, up to detailsPerPoll reads a poll", async () => {
+    h = await harness({ queue: { pageSize: 100, detailsPerPoll: 180 } });
+    const ours = Array.from({ length: 30 }, () => h.ctl.addContainer({ state: 'Running' }).uuid);
+    const low = Array.from({ length: 150 }, () => h.ctl.addContainer({ priority: 1 }).uuid);
+    const mid = Array.from({ length: 100 }, () => h.ctl.addContainer({ priority: 2 }).uuid);
+    const top = Array.from({ length: 100 }, () => h.ctl.addContainer({ priority: 3 }).uuid);
+    const known = (uuids: string[]): number => uuids.filter((u) => h.queue.get(u)).length;
+    await h.queue.update();
+    // The head: the 100 of priority 3. The sweep's first slice: 200 queued by uuid, 150 of priority 1 and 50 of 2.
+    assert.deepEqual([known(ours), known(top), known(mid), known(low)], [30, 100, 50, 0]);
+    assert.equal(h.ctl.stats[GET_ONE], 180);
+    await h.queue.update();
+    assert.deepEqual([known(mid), known(low)], [100, 130], 'the rest of priority 2 (found by the next slice) first');
+    assert.equal(h.ctl.stats[GET_ONE], 360);
+    await h.queue.update();
+    assert.deepEqual([known(mid), known(low)], [100, 150]);
+  });
+
+  it('finds what the reference could not decode in mounts', () => {
+    assert.equal(mountsProblem(undefined), undefined);
+    assert.equal(mountsProblem({ '/tmp': { kind: 'tmp', capacity: 1 << 30 }, '/in': { kind: 'json', content: [1, { a: 'b' }] } }), undefined);
+    assert.equal(mountsProblem([]), 'mounts is not a JSON object');
+    assert.equal(mountsProblem({ '/tmp': 'tmp' }), 'mount "/tmp" is not a JSON object');
+    assert.equal(mountsProblem({ '/tmp': { kind: 7 } }), 'mount "/tmp": kind must be a string, not 7');
+    assert.equal(mountsProblem({ '/tmp': { kind: 'tmp', capacity: 1.5 } }), 'mount "/tmp": capacity must be an integer, not 1.5');
+    assert.equal(mountsProblem({ '/o': { kind: 'collection', writable: 'yes' } }), 'mount "/o": writable must be a boolean, not "yes"');
+  });
+});
