@@ -92,6 +92,10 @@ export class BenchQueue implements ContainerQueue {
     return this.current.get(uuid)?.container;
   }
 
+  readingDetails(): boolean {
+    return false;
+  }
+
   lock(): Promise<void> {
     this.locks++;
     return Promise.resolve();

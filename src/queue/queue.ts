@@ -152,6 +152,10 @@ export class ContainerQueueImpl implements ContainerQueue {
     return this.current.get(uuid)?.container;
   }
 
+  readingDetails(uuid: string): boolean {
+    return !this.current.has(uuid) && this.arrivals.get(uuid) !== undefined;
+  }
+
   /** Drops a final container, or one with priority 0 that is not Locked/Running by us; otherwise does nothing. */
   forget(uuid: string): void {
     const c = this.current.get(uuid)?.container;

@@ -58,6 +58,14 @@ export interface ContainerQueue {
   /** Stops tracking a container in a final state (or priority 0 and not ours). */
   forget(uuid: string): void;
   get(uuid: string): Container | undefined;
+  /**
+   * True while the controller lists the container but the queue is still
+   * reading its record (mounts): it is not an entry yet, so it is not
+   * scheduled, and a crunch-run found running it must not be killed as
+   * "not in queue" (a read that failed at a restart would otherwise kill
+   * work the controller still wants).
+   */
+  readingDetails(uuid: string): boolean;
   /** Calls `listener` (coalesced, asynchronously) after the entries change; returns the unsubscribe function. */
   subscribe(listener: () => void): () => void;
   /** Polls the controller now. */

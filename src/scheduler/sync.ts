@@ -58,7 +58,9 @@ export function sync(ctx: PassContext, view?: PassView): void {
   }
   for (const [uuid, rec] of records) {
     const ctr = entries.get(uuid)?.container;
-    if (!ctr) killCrunchRun(ctx, uuid, 'not in queue');
+    if (!ctr) {
+      if (!queue.readingDetails(uuid)) killCrunchRun(ctx, uuid, 'not in queue');
+    }
     else if ((ctr.state === 'Queued' || ctr.state === 'Locked') && ctr.priority > 0) syncOne(ctx, uuid, ctr, rec, updated, anyUnknown);
   }
   ctx.once.prune((uuid) => entries.has(uuid) || records.has(uuid));

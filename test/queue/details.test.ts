@@ -25,6 +25,7 @@ describe('container queue: details of new containers', () => {
     await h.queue.update();
     assert.equal(h.queue.get(c.uuid), undefined, 'not scheduled while its mounts are unknown');
     assert.equal(h.queue.entries().entries.size, 0);
+    assert.equal(h.queue.readingDetails(c.uuid), true, 'still tracked: the scheduler must not kill a crunch-run for it');
     const warned = h.lines.records().filter((r) => r.msg === 'error getting mounts');
     assert.equal(warned.length, 1);
     assert.equal(warned[0].ContainerUUID, c.uuid);
@@ -33,6 +34,7 @@ describe('container queue: details of new containers', () => {
     fail = false;
     await h.queue.update();
     assert.equal(h.queue.get(c.uuid)?.priority, 5);
+    assert.equal(h.queue.readingDetails(c.uuid), false);
     assert.equal(h.ctl.stats[GET_ONE], 3);
   });
 

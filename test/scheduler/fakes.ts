@@ -171,6 +171,13 @@ export class FakeQueue extends Listeners implements ContainerQueue {
     return this.map.get(uuid)?.container;
   }
 
+  /** Containers listed by the controller whose records are still being read. */
+  readonly reading = new Set<string>();
+
+  readingDetails(uuid: string): boolean {
+    return this.reading.has(uuid);
+  }
+
   async lock(uuid: string): Promise<void> {
     this.calls.push(`lock ${uuid}`);
     await this.gate();

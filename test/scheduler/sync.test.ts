@@ -19,6 +19,18 @@ describe('scheduler sync', () => {
     assert.equal(h.pool.running().size, 0);
   });
 
+  it('leaves alone a crunch-run whose container the queue is still reading (a failed details read must not kill its work)', () => {
+    const h = harness();
+    const w = h.pool.addWorker(h.type(2));
+    h.pool.runOn(w, uuid(2));
+    h.queue.reading.add(uuid(2));
+    h.sch.sync();
+    assert.deepEqual(h.pool.kills, []);
+    h.queue.reading.delete(uuid(2));
+    h.sch.sync();
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(2), reason: 'not in queue' }], 'once the controller no longer lists it, it is killed');
+  });
+
   it('logs a kill once however many passes re-send it', () => {
     const h = harness();
     h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
