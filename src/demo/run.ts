@@ -7,6 +7,7 @@
  * (its path is printed) unless --verbose sends them to stdout.
  */
 import { createWriteStream } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,33 @@ export function againstController(cluster: Cluster, controllerURL: string, drive
   };
 }
 
+/**
+ * The dispatcher's log on its way to `out`, with the reason of each cancel
+ * the dispatcher made picked out of it: those cancels set only the state, as
+ * the reference's do, so the log line is where the reason is.
+ */
+class CancelReasons extends Writable {
+  readonly reasons = new Map<string, string>();
+
+  constructor(private readonly out: NodeJS.WritableStream) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.out.write(chunk);
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line.startsWith('{') || !line.includes('"cancelled container"')) continue;
+      try {
+        const rec = JSON.parse(line) as { msg?: unknown; ContainerUUID?: unknown; Reason?: unknown };
+        if (rec.msg === 'cancelled container' && typeof rec.ContainerUUID === 'string' && typeof rec.Reason === 'string') this.reasons.set(rec.ContainerUUID, rec.Reason);
+      } catch {
+        // Not a log record after all.
+      }
+    }
+    cb();
+  }
+}
+
 export interface DemoOptions {
   config: string;
   cluster?: string;
@@ -57,7 +85,8 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
   const { cluster: loaded } = loadConfigFile(opts.config, { clusterId: opts.cluster });
   const logPath = join(tmpdir(), `arvados-dispatch-cloud-demo-${process.pid}.log`);
   const logStream = opts.verbose ? process.stdout : createWriteStream(logPath);
-  const log = createLogger({ level: loaded.SystemLogs.LogLevel, format: loaded.SystemLogs.Format, stream: logStream, secrets: [loaded.SystemRootToken, loaded.ManagementToken] });
+  const cancels = new CancelReasons(logStream);
+  const log = createLogger({ level: loaded.SystemLogs.LogLevel, format: loaded.SystemLogs.Format, stream: cancels, secrets: [loaded.SystemRootToken, loaded.ManagementToken] });
   const controller = new TestController({ clusterId: loaded.ClusterID, rootToken: loaded.SystemRootToken, logger: log.child({ Component: 'test-controller' }) });
   await controller.start();
   const cluster = againstController(loaded, controller.url, { Seed: opts.seed, CloudName: `demo-${process.pid}` });
@@ -127,7 +156,7 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
     const reasons = new Map<string, string>();
     for (const c of containers) {
       if (c.state === 'Cancelled' && !c.runtime_status?.error && controller.history(c.uuid).at(-1)?.by === controller.rootTokenUuid) {
-        reasons.set(c.uuid, 'cancelled by the dispatcher (its log says why)');
+        reasons.set(c.uuid, `cancelled by the dispatcher: ${cancels.reasons.get(c.uuid) ?? 'see its log'}`);
       }
     }
     out.write(summary({ elapsedMs: clock.now() - started, containers, waits, vms: tracker, vmsLeft, notes, reasons }));

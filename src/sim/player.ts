@@ -225,7 +225,10 @@ export class WorkloadPlayer {
       t.outcome.exitCode = next.exit_code;
       if (next.state === 'Cancelled') {
         const err = next.runtime_status?.error;
-        t.outcome.reason = typeof err === 'string' && err !== '' ? err : (this.controller.history(next.uuid).at(-1)?.reason ?? 'no reason recorded');
+        const last = this.controller.history(next.uuid).at(-1);
+        // The dispatcher's own cancels set only the state, as the reference's (the reason is in its log).
+        const byDispatcher = last?.by === this.controller.rootTokenUuid ? 'cancelled by the dispatcher (its log says why)' : undefined;
+        t.outcome.reason = typeof err === 'string' && err !== '' ? err : (last?.reason ?? byDispatcher ?? 'no reason recorded');
       }
       this.onFinal(t);
     }
