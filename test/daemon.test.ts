@@ -4,18 +4,15 @@
  * timers), and then stops cleanly with status 0.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { waitForStopSignal } from '../src/daemon.js';
 import { createLogger, LineCollector } from '../src/log.js';
 import { TestController } from './fixtures/controller.js';
-
-const REPO = fileURLToPath(new URL('..', import.meta.url));
+import { spawnDaemon } from './fixtures/daemon-process.js';
 
 describe('daemon', function () {
   this.timeout(30_000);
@@ -63,38 +60,18 @@ describe('daemon', function () {
         Price: 0.1
 `,
     );
-    const proc = spawn(process.execPath, ['bin/arvados-dispatch-cloud.mjs', '--config', config], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'info' },
-    });
-    let out = '';
-    proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    let exit: number | string | undefined;
-    const exited = new Promise<number | string>((resolve) =>
-      proc.on('exit', (code, signal) => {
-        exit = code ?? signal ?? -1;
-        resolve(exit);
-      }),
-    );
+    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info' });
     try {
-      const deadline = Date.now() + 20_000;
-      while (!out.includes('starting scheduling')) {
-        assert.equal(exit, undefined, `the daemon exited early:\n${out}`);
-        assert.ok(Date.now() < deadline, `the daemon did not start scheduling:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await daemon.waitForOutput(/starting scheduling/);
       // Many poll intervals with nothing to do: the daemon must still be there.
       await new Promise((r) => setTimeout(r, 2_000));
-      assert.equal(exit, undefined, `the daemon exited while idle:\n${out}`);
+      assert.equal(daemon.exitStatus(), undefined, `the daemon exited while idle:\n${daemon.output()}`);
       assert.ok((controller.stats['GET /arvados/v1/containers'] ?? 0) >= 3, 'it kept polling the queue');
-      proc.kill('SIGTERM');
-      assert.equal(await exited, 0, out);
-      assert.match(out, /"msg":"dispatcher stopped"/);
+      daemon.proc.kill('SIGTERM');
+      assert.equal(await daemon.exited, 0, daemon.output());
+      assert.match(daemon.output(), /"msg":"dispatcher stopped"/);
     } finally {
-      if (exit === undefined) proc.kill('SIGKILL');
-      await exited;
+      await daemon.kill();
       await controller.stop();
       rmSync(dir, { recursive: true, force: true });
     }
