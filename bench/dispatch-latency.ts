@@ -1,7 +1,7 @@
 /**
  * End-to-end dispatch latency: from a container appearing in the controller
  * to its `crunch-run --detach` arriving on an idle VM, with the real
- * dispatcher on the lame cloud over real SSH (issue 7, item 3). See
+ * dispatcher on the lame cloud over real SSH. See
  * bench/README.md.
  *
  *   npm run bench:latency
