@@ -272,7 +272,7 @@ describe('sim workload', () => {
     const deliberatelyUnsatisfiable: Record<string, string[]> = { 'example-trace.json': ['too-big'] };
     const files = readdirSync(WORKLOADS).filter((f) => f.endsWith('.json'));
 
-    it('has the workloads issue 7 asks for', () => {
+    it('has the benchmark workloads: a trickle, a burst of 5k, a mix, a workflow, a preemptible-heavy mix, a day of 10k, an example trace', () => {
       for (const f of ['trickle', 'burst-5000', 'mixed-64', 'workflow', 'preemptible-heavy', 'day-10k', 'example-trace']) assert.ok(files.includes(`${f}.json`), f);
     });
 
