@@ -20,6 +20,7 @@ import { spawnDaemon } from './fixtures/daemon-process.js';
 import { makeLoopbackHost } from './fixtures/loopback-host.js';
 import { createLogger, LineCollector } from '../src/log.js';
 import { LINGER_WARNING } from '../src/stop.js';
+import { daemonConfigHead } from './fixtures/daemon-config.js';
 
 const STOP_BUDGET_MS = 10_000;
 
@@ -30,16 +31,7 @@ interface Setup {
   cleanup(): Promise<void> | void;
 }
 
-const lameConfig = (controllerURL: string, token: string, driverParameters: string): string => `Clusters:
-  zzzzz:
-    SystemRootToken: ${token}
-    Services:
-      Controller:
-        ExternalURL: ${controllerURL}
-      DispatchCloud:
-        InternalURLs:
-          "http://127.0.0.1:0": {}
-    Containers:
+const lameConfig = (controllerURL: string, token: string, driverParameters: string): string => `${daemonConfigHead({ rootToken: token, controllerURL })}    Containers:
       CloudVMs:
         Driver: lame
         DriverParameters:

@@ -13,6 +13,7 @@ import { waitForStopSignal } from '../src/daemon.js';
 import { createLogger, LineCollector } from '../src/log.js';
 import { TestController } from './fixtures/controller.js';
 import { spawnDaemon } from './fixtures/daemon-process.js';
+import { daemonConfigHead } from './fixtures/daemon-config.js';
 
 describe('daemon', function () {
   this.timeout(30_000);
@@ -37,16 +38,7 @@ describe('daemon', function () {
     const config = join(dir, 'config.yml');
     writeFileSync(
       config,
-      `Clusters:
-  zzzzz:
-    SystemRootToken: ${token}
-    Services:
-      Controller:
-        ExternalURL: ${controller.url}
-      DispatchCloud:
-        InternalURLs:
-          "http://127.0.0.1:0": {}
-    Containers:
+      `${daemonConfigHead({ rootToken: token, controllerURL: controller.url })}    Containers:
       CloudVMs:
         Driver: lame
         DriverParameters:

@@ -11,6 +11,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LameCloudAdmin } from '../../drivers/lame/chaos-client.js';
 import type { WireVM } from '../../drivers/lame/protocol.js';
+import { daemonConfigHead } from '../fixtures/daemon-config.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -179,17 +180,7 @@ export function chaosConfigYAML(c: ChaosConfig): string {
         IncludedScratch: 100GB
         Price: ${t.price}`,
   ).join('\n');
-  return `Clusters:
-  zzzzz:
-    SystemRootToken: ${c.rootToken}
-    ManagementToken: ${c.managementToken}
-    Services:
-      Controller:
-        ExternalURL: ${c.controllerURL}
-      DispatchCloud:
-        InternalURLs:
-          "http://127.0.0.1:0": {}
-    SystemLogs:
+  return `${daemonConfigHead({ rootToken: c.rootToken, controllerURL: c.controllerURL, managementToken: c.managementToken })}    SystemLogs:
       LogLevel: info
     Containers:
       DispatchPrivateKey: |

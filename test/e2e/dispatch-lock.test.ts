@@ -21,21 +21,13 @@ import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { TestController } from '../fixtures/controller.js';
 import { type PostgresConnection, TestPostgres } from '../fixtures/postgres.js';
 import { DaemonProcess, indent, logRecords, sleep, tail, waitUntil } from './chaos-helpers.js';
+import { daemonConfigHead } from '../fixtures/daemon-config.js';
 
 const GiB = 1 << 30;
 
 function configYAML(o: { rootToken: string; controllerURL: string; cloudURL: string; privateKey: string; pg: PostgresConnection }): string {
   const conn = Object.entries(o.pg).map(([k, v]) => `        ${k}: "${v}"`).join('\n');
-  return `Clusters:
-  zzzzz:
-    SystemRootToken: ${o.rootToken}
-    Services:
-      Controller:
-        ExternalURL: ${o.controllerURL}
-      DispatchCloud:
-        InternalURLs:
-          "http://127.0.0.1:0": {}
-    SystemLogs:
+  return `${daemonConfigHead({ rootToken: o.rootToken, controllerURL: o.controllerURL })}    SystemLogs:
       LogLevel: info
     PostgreSQL:
       Connection:
