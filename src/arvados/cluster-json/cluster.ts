@@ -17,7 +17,8 @@ import type { Cluster, InstanceType } from '../../config/types.js';
 import { formatDuration } from '../../config/units.js';
 import { REFERENCE_CLUSTER_DEFAULTS } from '../../config/reference-defaults.js';
 import { encodeGo } from './encode.js';
-import { goEscapeHTML, goIndent, isMap } from './go-json.js';
+import { isMap } from '../../config/fields.js';
+import { goEscapeHTML, goIndent } from './go-json.js';
 import { CLUSTER, type GoField, type GoKind, INSTANCE_TYPE } from './schema.js';
 
 type ConfigMap = Record<string, unknown>;

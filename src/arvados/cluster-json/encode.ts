@@ -7,7 +7,8 @@
  * lists.
  */
 import { formatDuration, parseByteSize, parseDuration } from '../../config/units.js';
-import { goAny, goNumber, goObject, goString, isMap } from './go-json.js';
+import { isMap } from '../../config/fields.js';
+import { goAny, goNumber, goObject, goString } from './go-json.js';
 import type { GoField, GoKind } from './schema.js';
 
 /** The JSON text Go writes for a field of `kind` decoded from `v`. */

@@ -7,11 +7,7 @@
  * because JavaScript objects put integer-like keys ("10", "9") first, in
  * numeric order, whatever order they were added in.
  */
-
-/** A YAML/JSON map as a plain object; arrays are not maps. */
-export function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
-}
+import { isMap } from '../../config/fields.js';
 
 /** Keys in Go's map order: by their UTF-8 bytes. */
 export function sortedKeys(keys: Iterable<string>): string[] {
