@@ -104,7 +104,7 @@ export function applyInstanceList(core: PoolCore, threshold: number, instances: 
     }
   }
   for (const w of [...core.workers.values()]) {
-    if (listed.has(w.id) || w.seq > threshold) continue;
+    if (listed.has(w.id) || Math.max(w.seq, w.listedSeq) > threshold) continue;
     core.removeWorker(w);
     changed = true;
   }

@@ -7,7 +7,7 @@
  * Everything here runs on the one event loop. Async work (probes, starts,
  * tag writes, destroys) records `seq` before it awaits and compares after,
  * so a result that raced with a newer change is dropped rather than applied
- * over it.
+ * over it. A cloud listing is not such a change (see `seq`).
  */
 import type { Container } from '../arvados/types.js';
 import type { Instance, InstanceTags } from '../cloud/types.js';
@@ -74,7 +74,16 @@ export class Worker implements RunnerHost {
   firstSSHAt = 0;
   /** When we last asked the cloud to destroy it; 0 if never. */
   destroyed = 0;
+  /**
+   * Bumped by every change a probe's `--list` must not overwrite (a start, an
+   * exit, a shutdown, a probe's own update). A listing does not bump it: the
+   * instance's tags and address say nothing about its processes, and a
+   * listing arriving while a probe ran would otherwise throw the probe away
+   * (with a short SyncInterval and slow probes, every time).
+   */
   seq: number;
+  /** Bumped when a listing or a create's answer refreshed the instance; with `seq`, how new the worker is to a listing. */
+  listedSeq = 0;
   lastUUID = '';
   readonly starting = new Map<string, RemoteRunner>();
   readonly running = new Map<string, RemoteRunner>();
@@ -126,7 +135,7 @@ export class Worker implements RunnerHost {
       this.target = instance.address;
       this.executor.setTarget(instance.address);
     }
-    this.seq = this.env.nextSeq();
+    this.listedSeq = this.env.nextSeq();
     this.saveTags().catch(() => undefined);
   }
 
