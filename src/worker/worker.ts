@@ -17,6 +17,7 @@ import type { Logger, RateLimitedLog } from '../log.js';
 import type { InstanceView } from '../scheduler/interfaces.js';
 import type { IdleBehavior, WorkerState } from './states.js';
 import type { Executor } from '../ssh/executor.js';
+import { SshConnectError } from '../ssh/errors.js';
 import { type PoolConfig, type PoolEvent, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
 import { RemoteRunner, type RunnerHost } from './remote-runner.js';
 import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
@@ -110,7 +111,7 @@ export class Worker implements RunnerHost {
     this.typeKnown = init.typeKnown;
     this.state = init.state;
     this.idleBehavior = init.idleBehavior;
-    this.executor = init.executor;
+    this.executor = refusingAfterClose(init.executor, () => this.removed, init.instance.id);
     this.log = init.log;
     this.target = init.instance.address;
     this.tags = { ...init.instance.tags };
@@ -378,4 +379,19 @@ export class Worker implements RunnerHost {
       idleBehavior: this.idleBehavior,
     };
   }
+}
+
+/**
+ * `inner`, refusing new commands once the worker is closed. A probe (boot
+ * probe, then `--list`) or a runner still under way when its worker leaves
+ * the pool would otherwise open a new connection for its next command,
+ * which nobody would ever close.
+ */
+function refusingAfterClose(inner: Executor, closed: () => boolean, id: string): Executor {
+  return {
+    execute: (command, options) =>
+      closed() ? Promise.reject(new SshConnectError(id, 'closed', 'the worker was dropped by the pool; no more commands')) : inner.execute(command, options),
+    setTarget: (address) => inner.setTarget(address),
+    close: () => inner.close(),
+  };
 }
