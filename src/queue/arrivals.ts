@@ -24,6 +24,7 @@ import { instanceResourcesNeeded } from './instance-types.js';
 import { Interner } from './interner.js';
 import type { PollResult } from './poll.js';
 import type { UnsatisfiableCanceller } from './unsatisfiable.js';
+import type { BadRecordLog } from './validate.js';
 
 export interface ArrivalsOptions {
   client: DetailsClient;
@@ -33,6 +34,8 @@ export interface ArrivalsOptions {
   /** Eligible types, cheapest first; throws if none. */
   chooseTypes: (container: Container) => InstanceType[];
   unsatisfiable: UnsatisfiableCanceller;
+  /** Where unusable records are reported. */
+  badRecords: BadRecordLog;
   /** Details read per poll, unless ours and the head's alone are more. */
   perPoll: number;
   /** Details reads in flight at once. */
@@ -114,7 +117,7 @@ export class Arrivals {
    */
   settle(uuid: string, listed: Partial<Container> | undefined, details: Details | undefined, mayRun: (c: Container) => boolean): QueueEntry | undefined {
     const latest = { ...this.waiting.get(uuid), ...kept(listed ?? {}) } as Container;
-    if (details?.outcome === 'failed') this.failedBefore.add(uuid);
+    if (details?.outcome === 'failed' || details?.outcome === 'invalid') this.failedBefore.add(uuid);
     else if (details) this.failedBefore.delete(uuid);
     switch (details?.outcome) {
       case 'ok':
@@ -129,6 +132,9 @@ export class Arrivals {
         this.waiting.delete(uuid);
         this.opts.unsatisfiable.handle(latest, details.reason);
         return undefined;
+      case 'invalid':
+        this.opts.badRecords.report('read', details.problem, uuid);
+        break;
       case 'failed':
         this.readErrors.warn('error getting mounts', { ContainerUUID: uuid, error: details.error.message });
         break;

@@ -29,6 +29,7 @@ import { Arrivals } from './arrivals.js';
 import { kept, type Details } from './details.js';
 import { Poller, type PollResult, type Tracked, type TrackedContainer } from './poll.js';
 import { UnsatisfiableCanceller } from './unsatisfiable.js';
+import { BadRecordLog, replyProblem } from './validate.js';
 
 /** What the queue needs of the controller client; tests may pass an object literal. */
 export type QueueClient = Pick<
@@ -85,6 +86,7 @@ export class ContainerQueueImpl implements ContainerQueue {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly pollErrors: RateLimitedLog;
+  private readonly badRecords: BadRecordLog;
   private readonly unsatisfiable: UnsatisfiableCanceller;
   private readonly arrivals: Arrivals;
   private readonly poller: Poller;
@@ -109,7 +111,8 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.logger = opts.logger;
     this.pollErrors = new RateLimitedLog(opts.logger, opts.clock, 60_000);
     this.notifier = new Notifier((err) => this.logger.error('queue subscriber threw', { error: err }));
-    this.poller = new Poller(opts.client, {
+    this.badRecords = new BadRecordLog(opts.logger, opts.clock);
+    this.poller = new Poller({ client: opts.client, bad: this.badRecords }, {
       pageSize: opts.pageSize ?? 1000,
       batchSize: opts.batchSize ?? 100,
       sweepPages: opts.sweepPages ?? 2,
@@ -132,6 +135,7 @@ export class ContainerQueueImpl implements ContainerQueue {
       logger: opts.logger,
       chooseTypes: opts.chooseTypes ?? ((c) => chooseInstanceTypes(opts.cluster, c)),
       unsatisfiable: this.unsatisfiable,
+      badRecords: this.badRecords,
       perPoll: opts.detailsPerPoll ?? 1000,
       concurrency: opts.detailsConcurrency ?? 8,
     });
@@ -388,8 +392,19 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: why });
   }
 
-  /** Merges the answer of a lock, unlock or cancel into the entry (those answers may carry only a few attributes). */
+  /**
+   * Merges the answer of a lock, unlock or cancel into the entry (those
+   * answers may carry only a few attributes). An answer that is not a
+   * well-formed record of this container is not merged: the call fails, and
+   * the next poll asks about the container by uuid.
+   */
   private applyReply(uuid: string, reply: ContainerPatch | Container): void {
+    const problem = replyProblem(reply, uuid);
+    if (problem) {
+      this.badRecords.report('reply', problem, uuid);
+      this.poller.suspect(uuid);
+      throw new Error(`the controller's answer about ${uuid} is not usable: ${problem.field} ${problem.problem}`);
+    }
     this.touched?.add(uuid);
     const cur = this.current.get(uuid);
     // Not tracked (e.g. an unsatisfiable container being cancelled): nothing to merge into.
