@@ -85,7 +85,7 @@ export class Arrivals {
    * new (`known` false) and that we may run, ours and the head's first,
    * those whose last read failed last.
    */
-  read(result: PollResult, known: (uuid: string) => boolean, mayRun: (c: Pick<Container, 'state' | 'priority' | 'locked_by_uuid'>) => boolean): Promise<Map<string, Details>> {
+  async read(result: PollResult, known: (uuid: string) => boolean, mayRun: (c: Pick<Container, 'state' | 'priority' | 'locked_by_uuid'>) => boolean): Promise<Map<string, Details>> {
     const wanted = (uuid: string, c: Pick<Container, 'state' | 'priority' | 'locked_by_uuid'> | undefined): boolean =>
       c !== undefined && !known(uuid) && mayRun(c);
     const urgent = new Set<string>();
@@ -107,7 +107,9 @@ export class Arrivals {
       byPriority,
     );
     const order = [...[...urgent].filter((u) => !failed(u)), ...rest.map((o) => o.uuid), ...[...urgent].filter(failed), ...retry.map((o) => o.uuid)];
-    return readAllDetails(this.opts.client, order, this.opts.concurrency);
+    const out = await readAllDetails(this.opts.client, order, this.opts.concurrency);
+    for (const [uuid, d] of out) if (d.outcome === 'invalid') this.opts.badRecords.report('read', d.problem, uuid);
+    return out;
   }
 
   /**
@@ -133,7 +135,7 @@ export class Arrivals {
         this.opts.unsatisfiable.handle(latest, details.reason);
         return undefined;
       case 'invalid':
-        this.opts.badRecords.report('read', details.problem, uuid);
+        // Reported when read (`read`), and read again on the next poll.
         break;
       case 'failed':
         this.readErrors.warn('error getting mounts', { ContainerUUID: uuid, error: details.error.message });

@@ -23,9 +23,9 @@ export interface ListSource {
 }
 
 /**
- * A most requests one list read by uuid makes: pages that never end (a
- * controller that ignores the `uuid >` filter but keeps inventing uuids)
- * fail the poll instead of holding it forever.
+ * The default for the most requests one full list read by uuid makes: pages
+ * that never end (a controller that ignores the `uuid >` filter but keeps
+ * inventing uuids) fail the poll instead of holding it forever.
  */
 export const MAX_PAGES = 1000;
 
@@ -86,17 +86,17 @@ export async function pageByUuid(src: ListSource, filters: Filters, after: strin
   return page;
 }
 
-/** Every container matching `filters`, in uuid order, paging with `uuid > last` until an empty page (`MAX_PAGES` at most). */
-export async function readAllByUuid(src: ListSource, filters: Filters, pageSize: number): Promise<Listed[]> {
+/** Every container matching `filters`, in uuid order, paging with `uuid > last` until an empty page (`maxPages` at most). */
+export async function readAllByUuid(src: ListSource, filters: Filters, pageSize: number, maxPages = MAX_PAGES): Promise<Listed[]> {
   const out: Listed[] = [];
   let after = '';
-  for (let pages = 0; pages < MAX_PAGES; pages++) {
+  for (let pages = 0; pages < maxPages; pages++) {
     const page = await pageByUuid(src, filters, after, pageSize);
     out.push(...page.items);
     if (page.empty || page.lastUuid === undefined) return out;
     after = page.lastUuid;
   }
-  throw new Error(`the controller's list did not end after ${MAX_PAGES} pages`);
+  throw new Error(`the controller's list did not end after ${maxPages} pages`);
 }
 
 export interface HeadResult {

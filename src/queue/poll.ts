@@ -49,6 +49,8 @@ export interface PollOptions {
   headPages: number;
   /** At most this many tracked containers checked by uuid per poll (ours always are). */
   checksPerPoll: number;
+  /** At most this many requests read the list of ours; a list that goes on fails the poll. */
+  maxPages: number;
 }
 
 /** What the poll needs to know of a container the queue tracks: its last known record. */
@@ -113,7 +115,7 @@ export class Poller {
       }
     };
 
-    add(await readAllByUuid(src, [['locked_by_uuid', '=', tokenUuid]], opts.pageSize), true);
+    add(await readAllByUuid(src, [['locked_by_uuid', '=', tokenUuid]], opts.pageSize, opts.maxPages), true);
     const head = await readHead(src, opts.pageSize, opts.headPages, (uuid) => tracked.get(uuid)?.scheduling_parameters?.supervisor === true);
     add(head.items, true);
     const slice = head.complete ? { covered: { after: '' }, cursor: this.cursor } : await this.sweep(add);

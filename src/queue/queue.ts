@@ -27,9 +27,10 @@ import type { ContainerQueue, QueueEntry } from '../scheduler/interfaces.js';
 import { chooseInstanceTypes } from './instance-types.js';
 import { Arrivals } from './arrivals.js';
 import { kept, type Details } from './details.js';
+import { MAX_PAGES } from './lists.js';
 import { Poller, type PollResult, type Tracked, type TrackedContainer } from './poll.js';
 import { UnsatisfiableCanceller } from './unsatisfiable.js';
-import { BadRecordLog, replyProblem } from './validate.js';
+import { BadRecordLog, listedFields, replyProblem } from './validate.js';
 
 /** What the queue needs of the controller client; tests may pass an object literal. */
 export type QueueClient = Pick<
@@ -54,6 +55,8 @@ export interface ContainerQueueOptions {
   headPages?: number;
   /** At most this many tracked containers (besides ours) checked by uuid per poll. Default 1000. */
   checksPerPoll?: number;
+  /** At most this many requests read the list of ours per poll (a list that never ends fails the poll). Default 1000. */
+  maxListPages?: number;
   /**
    * New containers whose details are read per poll: ours and the head's
    * always, then others, highest priority first, up to this many in all.
@@ -118,6 +121,7 @@ export class ContainerQueueImpl implements ContainerQueue {
       sweepPages: opts.sweepPages ?? 2,
       headPages: opts.headPages ?? 10,
       checksPerPoll: opts.checksPerPoll ?? 1000,
+      maxPages: opts.maxListPages ?? MAX_PAGES,
     });
     this.unsatisfiable = new UnsatisfiableCanceller({
       client: opts.client,
@@ -409,7 +413,9 @@ export class ContainerQueueImpl implements ContainerQueue {
     const cur = this.current.get(uuid);
     // Not tracked (e.g. an unsatisfiable container being cancelled): nothing to merge into.
     if (!cur) return;
-    this.put(uuid, { ...cur, container: { ...cur.container, ...kept(reply) } });
+    // Only what a lock, unlock or cancel changes (priority when the answer has it).
+    const moved = listedFields({ ...reply, priority: reply.priority ?? cur.container.priority });
+    this.put(uuid, { ...cur, container: { ...cur.container, ...moved } });
     this.notify();
   }
 

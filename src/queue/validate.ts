@@ -71,6 +71,13 @@ const LISTED_CHECKS: Record<string, [Check, string]> = {
   locked_by_uuid: [optional(isString), 'null or a string'],
 };
 
+/** Only the list fields of a well-formed record: what a list or a lock answer may change in the queue. */
+export function listedFields(c: Listed): Listed {
+  const out: Listed = { uuid: c.uuid, state: c.state, priority: c.priority };
+  if (c.locked_by_uuid !== undefined) out.locked_by_uuid = c.locked_by_uuid;
+  return out;
+}
+
 /** What is wrong with a list item (uuid, state, priority, lock holder), or undefined. */
 export function listedProblem(v: unknown): RecordProblem | undefined {
   if (!isObject(v)) return { field: 'items[]', problem: `must be a container record, not ${shown(v)}` };
@@ -148,16 +155,21 @@ export class BadRecordLog {
   /** Logs (rate-limited) that a record from `where` was not used. */
   report(where: string, p: RecordProblem, uuid?: unknown): void {
     const id = typeof uuid === 'string' && CONTAINER_UUID.test(uuid) ? { ContainerUUID: uuid } : {};
-    this.log.warn(`ignoring a container record from the controller: ${p.field} ${p.problem}`, { ...id, Field: p.field, Source: where }, `bad record ${where} ${p.field}`);
+    // The controller's text goes in a field, never in the message: winston reads "%s", "%c", ... in a message as placeholders.
+    this.log.warn(`ignoring a container record from the controller: bad ${p.field}`, { ...id, Field: p.field, Problem: p.problem, Source: where }, `bad record ${where} ${p.field}`);
   }
 
-  /** The items of a list answer that pass `listedProblem`; the others are reported. */
+  /**
+   * The items of a list answer that pass `listedProblem`, each reduced to
+   * the list fields (anything else an item carries was not asked for, and
+   * must not overwrite what the queue read by uuid); the others are reported.
+   */
   usable(items: unknown[], where: string): Listed[] {
     const out: Listed[] = [];
     for (const it of items) {
       const p = listedProblem(it);
       if (p) this.report(where, p, (it as { uuid?: unknown } | null)?.uuid);
-      else out.push(it as Listed);
+      else out.push(listedFields(it as Listed));
     }
     return out;
   }
