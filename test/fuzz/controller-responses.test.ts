@@ -3,7 +3,7 @@
  *
  * Generates (fast-check) a handful of containers in the test controller
  * (queued, on hold, locked or running by us, locked by another dispatcher,
- * finished) and a plan that spoils the controller's answers one request at
+ * finished), users changing priorities and cancelling between passes, and a plan that spoils the controller's answers one request at
  * a time (`garbling-transport.ts`): malformed JSON, error statuses, JSON of
  * the wrong shape, a field of a list item, of a single-container read or of
  * a lock/unlock/update answer given a wrong type, an unknown state, a
@@ -21,8 +21,9 @@
  *   warning, and those warnings are rate-limited (one per field and source);
  * - no lock, unlock, cancel or other update is sent, and no crunch-run is
  *   started, unless an unspoiled record of that container justified it;
- * - after a poll that succeeded, every entry agrees with the last unspoiled
- *   record of it that the poll read (valid items beside bad ones are used);
+ * - every entry of the queue shows what some unspoiled record showed, and
+ *   after a poll that succeeded it agrees with the last unspoiled record of
+ *   it that the poll read (valid items beside bad ones are used);
  * - each poll makes a bounded number of requests, however the lists go on.
  *
  * Full count: `npm run fuzz` (FUZZ_RUNS=10000), or
@@ -52,10 +53,11 @@ interface Seed {
   other: boolean;
 }
 
+// Weighted towards what garbage could push into an action: ours with priority 0 (a bad priority could start it), queued on hold.
 const seedArb: fc.Arbitrary<Seed> = fc.record({
-  state: fc.constantFrom<ContainerState>('Queued', 'Queued', 'Queued', 'Locked', 'Running', 'Complete', 'Cancelled'),
-  priority: fc.constantFrom(0, 1, 2, 5),
-  other: fc.boolean(),
+  state: fc.constantFrom<ContainerState>('Queued', 'Queued', 'Queued', 'Locked', 'Locked', 'Running', 'Running', 'Complete', 'Cancelled'),
+  priority: fc.constantFrom(0, 0, 0, 1, 2, 5),
+  other: fc.constantFrom(false, false, false, true),
 });
 
 /** Queue options small enough that a few containers take several pages. */
@@ -74,12 +76,26 @@ async function drive(clock: ManualClock, p: Promise<unknown>): Promise<{ error?:
   return out;
 }
 
-async function runCase(seeds: Seed[], plan: GarblePlan): Promise<void> {
+/** What a user does between passes: change a container's priority, or cancel it. */
+interface UserAction {
+  pass: number;
+  index: number;
+  priority: number | 'cancel';
+}
+
+const userActionArb: fc.Arbitrary<UserAction> = fc.record({
+  pass: fc.nat(PASSES - 1),
+  index: fc.nat(9),
+  priority: fc.constantFrom<number | 'cancel'>(0, 0, 3, 'cancel'),
+});
+
+async function runCase(seeds: Seed[], plan: GarblePlan, users: UserAction[]): Promise<void> {
   const clock = new ManualClock();
   const ctl = new TestController({ rootToken: ROOT_TOKEN, clock });
+  const uuids: string[] = [];
   for (const s of seeds) {
     const held = s.state === 'Locked' || s.state === 'Running';
-    ctl.addContainer({ state: s.state, priority: s.priority, ...(held && s.other ? { locked_by_uuid: OTHER_TOKEN_UUID } : {}) });
+    uuids.push(ctl.addContainer({ state: s.state, priority: s.priority, ...(held && s.other ? { locked_by_uuid: OTHER_TOKEN_UUID } : {}) }).uuid);
   }
   const transport = new GarblingTransport(ctl.inProcessTransport(), plan, ctl.rootTokenUuid);
   const lines = new LineCollector();
@@ -98,7 +114,7 @@ async function runCase(seeds: Seed[], plan: GarblePlan): Promise<void> {
   const starts: Array<{ uuid: string; justified: boolean }> = [];
   const realStart = pool.startContainer.bind(pool);
   pool.startContainer = (id, ctr) => {
-    starts.push({ uuid: ctr.uuid, justified: transport.justifies.get(ctr.uuid)?.has('start') ?? false });
+    starts.push({ uuid: ctr.uuid, justified: transport.justifies(ctr.uuid).has('start') });
     return realStart(id, ctr);
   };
   const sch = new Scheduler({ queue, pool, client, cluster, clock, logger });
@@ -108,8 +124,15 @@ async function runCase(seeds: Seed[], plan: GarblePlan): Promise<void> {
   const poll = async (): Promise<void> => {
     const before = transport.requests;
     const actionsBefore = transport.actions.length;
+    transport.beginPoll();
     const { error } = await drive(clock, queue.update());
+    transport.endPoll(error === undefined);
     assert.ok(transport.requests - before <= perPollBound, `one poll made ${transport.requests - before} requests`);
+    // Nothing in the queue came from a spoiled record: every entry shows what some valid record showed.
+    for (const [uuid, ent] of queue.entries().entries) {
+      const c = ent.container;
+      assert.ok(transport.hasShown(uuid, c.state, c.priority, c.locked_by_uuid), `${uuid}: entry ${JSON.stringify([c.state, c.priority, c.locked_by_uuid])} matches no valid record`);
+    }
     if (error !== undefined) {
       // A failed poll is logged and retried by the loop; what it fails with must be a controller error or the queue's own.
       assert.ok(error instanceof Error && (isControllerError(error) || error.constructor === Error), `poll failed with ${String(error)}`);
@@ -130,6 +153,12 @@ async function runCase(seeds: Seed[], plan: GarblePlan): Promise<void> {
     await poll();
     await drive(clock, sch.fixStaleLocks());
     for (let i = 0; i < PASSES; i++) {
+      for (const u of users.filter((a) => a.pass === i)) {
+        const uuid = uuids[u.index % uuids.length];
+        if (u.priority === 'cancel') ctl.cancel(uuid, 'cancelled by the user');
+        else ctl.setPriority(uuid, u.priority);
+      }
+      await poll();
       sch.runQueue();
       sch.sync();
       await clock.advance(1000);
@@ -167,8 +196,8 @@ describe('fuzz: garbage from the controller', function () {
 
   it('never acts on garbage, skips what it cannot use, names the field, and keeps going', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(seedArb, { minLength: 1, maxLength: 7 }), garblePlan, async (seeds, plan) => {
-        await runCase(seeds, plan);
+      fc.asyncProperty(fc.array(seedArb, { minLength: 1, maxLength: 7 }), garblePlan, fc.array(userActionArb, { maxLength: 6 }), async (seeds, plan, users) => {
+        await runCase(seeds, plan, users);
         // Rejections surface a turn later: give them one, then check.
         await new Promise((resolve) => setImmediate(resolve));
         assert.deepEqual(unhandled.splice(0).map(String), []);

@@ -44,7 +44,8 @@ const notCount = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isInteger(d)),
   fc.constantFrom(2 ** 53, 1e20, 1e308, -0.5),
   fc.string({ maxLength: 5 }),
-  fc.constantFrom('5', '1', true, [1], { n: 1 }),
+  // Plausible-looking garbage, which loose comparisons would take for a positive priority.
+  fc.constantFrom('5', '1', ' 1', '0x1', 0.5, 1.5, 1e20, true, [1], { n: 1 }),
 );
 const notString = fc.oneof(fc.integer(), fc.boolean(), fc.constant([]), fc.constant({}), fc.constant(['x']));
 const notObject = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.constant([]), fc.constant([1, 2]));
@@ -173,9 +174,17 @@ function setPath(rec: Rec, path: string, value: unknown, drop: boolean): boolean
 }
 
 export class GarblingTransport implements RawTransport {
-  /** Container uuid -> what its valid records so far could justify. */
-  readonly justifies = new Map<string, Set<Justified>>();
-  /** The latest valid record of each container, by the request count it arrived at. */
+  /**
+   * The latest valid record of each container the queue may have taken in:
+   * from a poll that succeeded (a failed poll's records are not applied),
+   * or a lock/unlock/update answer; by arrival order.
+   */
+  private readonly committed = new Map<string, { rec: Rec; seq: number }>();
+  /** Valid records of the poll in flight, committed if it succeeds. */
+  private pending?: Array<{ rec: Rec; seq: number }>;
+  /** Every (state, priority, locked_by_uuid) a valid record has shown for each container. */
+  private readonly shown = new Map<string, Set<string>>();
+  /** The latest valid record of each container, and the request count it arrived at. */
   readonly latest = new Map<string, { rec: Rec; at: number }>();
   readonly actions: Action[] = [];
   /** Fields given a bad value (or dropped) in a record that reached the dispatcher: a warning must name each. */
@@ -183,6 +192,7 @@ export class GarblingTransport implements RawTransport {
   /** Garbage items inserted in a list that reached the dispatcher. */
   inserted = 0;
   requests = 0;
+  private seq = 0;
   private previousList?: string;
   private endlessSeq = 0;
 
@@ -191,6 +201,40 @@ export class GarblingTransport implements RawTransport {
     private readonly plan: GarblePlan,
     private readonly ourTokenUuid: string,
   ) {}
+
+  beginPoll(): void {
+    this.pending = [];
+  }
+
+  endPoll(succeeded: boolean): void {
+    const pending = this.pending ?? [];
+    this.pending = undefined;
+    if (succeeded) for (const p of pending) this.commit(p.rec, p.seq);
+  }
+
+  /** What the latest valid record the queue may hold of `uuid` justifies. */
+  justifies(uuid: string): Set<Justified> {
+    const can = new Set<Justified>();
+    const rec = this.committed.get(uuid)?.rec;
+    if (!rec) return can;
+    const ours = rec.locked_by_uuid === this.ourTokenUuid;
+    const priority = rec.priority as number;
+    if (rec.state === 'Queued' && priority > 0) can.add('lock');
+    if (rec.state === 'Locked' && ours) {
+      can.add('unlock');
+      if (priority > 0) can.add('start');
+    }
+    if (rec.state === 'Running' && ours) can.add('cancel');
+    return can;
+  }
+
+  private commit(rec: Rec, seq: number): void {
+    const uuid = rec.uuid as string;
+    const prev = this.committed.get(uuid);
+    if (prev && prev.seq > seq) return;
+    // Lock and unlock answers may leave priority out: the queue keeps what it had.
+    this.committed.set(uuid, { rec: { priority: prev?.rec.priority, ...rec }, seq });
+  }
 
   async send(req: RawRequest): Promise<RawResponse> {
     const n = this.requests++;
@@ -211,7 +255,7 @@ export class GarblingTransport implements RawTransport {
 
   private recordAction(req: RawRequest, route: ReturnType<typeof routeOf>): void {
     if (req.method === 'GET' || route.uuid === undefined || (route.kind !== 'reply' && route.kind !== 'get')) return;
-    const can = this.justifies.get(route.uuid) ?? new Set<Justified>();
+    const can = this.justifies(route.uuid);
     if (route.action) {
       this.actions.push({ what: route.action, uuid: route.uuid, justified: can.has(route.action) });
       return;
@@ -249,7 +293,7 @@ export class GarblingTransport implements RawTransport {
     const body = JSON.parse(res.text) as Rec;
     if (kind === 'list') return this.spoilList(body, g, n);
     const valid = this.spoilRecord(body, kind, g);
-    if (valid && (kind === 'get' || kind === 'reply')) this.noteValid(body, n);
+    if (valid && (kind === 'get' || kind === 'reply')) this.noteValid(body, n, kind === 'reply');
     return { status: 200, text: JSON.stringify(body) };
   }
 
@@ -299,18 +343,20 @@ export class GarblingTransport implements RawTransport {
     return { status: 200, text };
   }
 
-  private noteValid(rec: Rec, n: number): void {
+  /** True if some valid record of `uuid` has shown these values (priority may be left out by lock answers). */
+  hasShown(uuid: string, state: unknown, priority: unknown, lockedBy: unknown): boolean {
+    const seen = this.shown.get(uuid);
+    return seen !== undefined && (seen.has(JSON.stringify([state, priority, lockedBy ?? null])) || seen.has(JSON.stringify([state, null, lockedBy ?? null])));
+  }
+
+  private noteValid(rec: Rec, n: number, reply = false): void {
     const uuid = rec.uuid as string;
     this.latest.set(uuid, { rec, at: n });
-    const can = this.justifies.get(uuid) ?? new Set<Justified>();
-    const ours = rec.locked_by_uuid === this.ourTokenUuid;
-    const priority = rec.priority as number | undefined;
-    if (rec.state === 'Queued' && (priority ?? 0) > 0) can.add('lock');
-    if (rec.state === 'Locked' && ours) {
-      can.add('unlock');
-      if ((priority ?? 1) > 0) can.add('start');
-    }
-    if (rec.state === 'Running' && ours) can.add('cancel');
-    this.justifies.set(uuid, can);
+    const seen = this.shown.get(uuid) ?? new Set<string>();
+    seen.add(JSON.stringify([rec.state, rec.priority ?? null, rec.locked_by_uuid ?? null]));
+    this.shown.set(uuid, seen);
+    const seq = ++this.seq;
+    if (reply || !this.pending) this.commit(rec, seq);
+    else this.pending.push({ rec, seq });
   }
 }
