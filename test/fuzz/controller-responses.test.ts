@@ -20,7 +20,8 @@
  * - every field spoiled in a record that reached the queue is named by a
  *   warning, and those warnings are rate-limited (one per field and source);
  * - no lock, unlock, cancel or other update is sent, and no crunch-run is
- *   started, unless an unspoiled record of that container justified it;
+ *   started or stopped, unless the last unspoiled record of that container
+ *   the queue may have applied justified it;
  * - every entry of the queue shows what some unspoiled record showed, and
  *   after a poll that succeeded it agrees with the last unspoiled record of
  *   it that the poll read (valid items beside bad ones are used);
@@ -117,6 +118,12 @@ async function runCase(seeds: Seed[], plan: GarblePlan, users: UserAction[]): Pr
     starts.push({ uuid: ctr.uuid, justified: transport.justifies(ctr.uuid).has('start') });
     return realStart(id, ctr);
   };
+  const kills: Array<{ uuid: string; justified: boolean }> = [];
+  const realKill = pool.killContainer.bind(pool);
+  pool.killContainer = (uuid, reason) => {
+    if (pool.runningMap.has(uuid)) kills.push({ uuid, justified: transport.justifies(uuid).has('kill') });
+    return realKill(uuid, reason);
+  };
   const sch = new Scheduler({ queue, pool, client, cluster, clock, logger });
   // Requests one poll may make: the token, ours (bounded), the head, the sweep, checks and details reads, each maybe retried once.
   const perPollBound = 2 * (1 + QUEUE_OPTS.maxListPages + QUEUE_OPTS.headPages + QUEUE_OPTS.sweepPages + 3 * seeds.length + QUEUE_OPTS.checksPerPoll);
@@ -169,6 +176,7 @@ async function runCase(seeds: Seed[], plan: GarblePlan, users: UserAction[]): Pr
 
     for (const a of transport.actions) assert.ok(a.justified, `${a.what} ${a.uuid} sent with no valid record justifying it`);
     for (const s of starts) assert.ok(s.justified, `crunch-run started for ${s.uuid} with no valid record saying it is ours`);
+    for (const k of kills) assert.ok(k.justified, `crunch-run of ${k.uuid} stopped while the last valid record says it is ours and wanted`);
 
     const warnings = lines.records().filter((r) => r.level === 'warning' && typeof r.Field === 'string');
     const named = new Set(warnings.map((r) => r.Field as string));

@@ -15,7 +15,7 @@ import type { RawRequest, RawResponse, RawTransport } from '../../src/arvados/ht
 import { CONTAINER_STATES } from '../../src/arvados/types.js';
 
 /** What a valid record of a container can justify. */
-export type Justified = 'lock' | 'unlock' | 'start' | 'cancel';
+export type Justified = 'lock' | 'unlock' | 'start' | 'cancel' | 'kill';
 
 export type Garble =
   | { kind: 'pass' }
@@ -225,6 +225,8 @@ export class GarblingTransport implements RawTransport {
       if (priority > 0) can.add('start');
     }
     if (rec.state === 'Running' && ours) can.add('cancel');
+    // Stopping a crunch-run is wrong only for a container that is ours and still wanted.
+    if (!((rec.state === 'Locked' || rec.state === 'Running') && ours && priority > 0)) can.add('kill');
     return can;
   }
 

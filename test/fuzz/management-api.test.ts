@@ -17,7 +17,7 @@
  * - no kill, hold, drain or run reaches the pool unless the request offered
  *   the ManagementToken (the SystemRootToken is not enough);
  * - no token (management, root, or the wrong one offered) appears in the
- *   response's headers or body;
+ *   response's headers or body, nor in the dispatcher's log;
  * - a response that says it is JSON parses as JSON, and the JSON routes
  *   answer 200 with a JSON body of the promised shape.
  *
@@ -299,5 +299,8 @@ describe('fuzz: the management API', function () {
       fuzzParams(150),
     );
     assert.ok(n > 0);
+    // Nor does any token reach the log (the request log included).
+    const logged = stack.logs.lines.join('\n');
+    for (const t of [stack.token, rootToken, wrongToken]) assert.ok(!logged.includes(t), 'a token reached the log');
   });
 });
