@@ -129,7 +129,9 @@ export function detailsProblem(v: unknown, uuid: string): RecordProblem | undefi
     const badSp = firstBad(sp, SCHEDULING_CHECKS, 'scheduling_parameters.');
     if (badSp) return badSp;
   }
-  return firstBad(v, { container_image: [isString, 'a string'], created_at: [isString, 'a timestamp string'] });
+  // created_at orders the queue and times the wait: it must parse.
+  const timestamp: Check = (t) => typeof t === 'string' && !Number.isNaN(Date.parse(t));
+  return firstBad(v, { container_image: [isString, 'a string'], created_at: [timestamp, 'an RFC 3339 timestamp'] });
 }
 
 /**

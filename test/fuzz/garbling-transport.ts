@@ -77,7 +77,7 @@ const BAD_VALUES: Record<string, fc.Arbitrary<unknown>> = {
   'scheduling_parameters.partitions': fc.oneof(fc.string({ maxLength: 4 }), fc.integer(), fc.constant([1, 2])),
   'scheduling_parameters.max_run_time': notCount,
   container_image: fc.oneof(notString, fc.constant(null)),
-  created_at: fc.oneof(notString, fc.constant(null)),
+  created_at: fc.oneof(notString, fc.constant(null), fc.constantFrom('', 'yesterday', '2026-13-45T99:00:00Z')),
 };
 
 const fieldGarble: fc.Arbitrary<Garble> = fc
