@@ -194,7 +194,7 @@ async function runCase(seeds: Seed[], plan: GarblePlan, users: UserAction[]): Pr
 }
 
 describe('fuzz: garbage from the controller', function () {
-  this.timeout(fuzzTimeout(60, 20_000));
+  this.timeout(fuzzTimeout(300, 60_000));
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown): void => {
     unhandled.push(reason);
@@ -210,7 +210,7 @@ describe('fuzz: garbage from the controller', function () {
         await new Promise((resolve) => setImmediate(resolve));
         assert.deepEqual(unhandled.splice(0).map(String), []);
       }),
-      fuzzParams(60),
+      fuzzParams(300),
     );
   });
 });

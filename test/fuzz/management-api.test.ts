@@ -181,7 +181,7 @@ function send(base: URL, method: string, target: string, headers: Record<string,
 }
 
 describe('fuzz: the management API', function () {
-  this.timeout(fuzzTimeout(150, 30_000));
+  this.timeout(fuzzTimeout(600, 60_000));
   let stack: Stack;
   let rootToken: string;
   const wrongToken = `wrongtoken${'9'.repeat(12)}`;
@@ -296,7 +296,7 @@ describe('fuzz: the management API', function () {
           if (list) assert.ok(Array.isArray(parsed[list]), `${where}: no ${list} array`);
         }
       }),
-      fuzzParams(150),
+      fuzzParams(600),
     );
     assert.ok(n > 0);
     // Nor does any token reach the log (the request log included).
