@@ -8,10 +8,15 @@
  * image, scheduling parameters and mounts never change, so the queue reads
  * them once, by uuid, when it first sees the container (`details.ts`), and
  * the lists only say what moves: state, priority and lock holder.
+ *
+ * Items that are not well-formed records (`validate.ts`) are reported and
+ * left out; the ones beside them are used. Paging goes on after the last
+ * well-formed uuid of an answer, usable or not, and stops where there is
+ * none: a cursor taken from garbage could go anywhere.
  */
 import type { ControllerClient, ListParams } from '../arvados/client.js';
 import type { Container } from '../arvados/types.js';
-import type { BadRecordLog } from './validate.js';
+import { type BadRecordLog, isContainerUuid } from './validate.js';
 
 /** What the lists need of the controller client. */
 export type ListClient = Pick<ControllerClient, 'listContainers'>;
@@ -64,7 +69,7 @@ async function list(src: ListSource, filters: Filters, order: string | string[],
   let lastUuid: string | undefined;
   for (let i = raw.length - 1; i >= 0 && lastUuid === undefined; i--) {
     const u = (raw[i] as { uuid?: unknown } | null)?.uuid;
-    if (typeof u === 'string' && u !== '') lastUuid = u;
+    if (isContainerUuid(u)) lastUuid = u;
   }
   return { items, empty: raw.length === 0, lastUuid };
 }

@@ -15,6 +15,9 @@
  *   `runtime_status.error`, and cancelled (`unsatisfiable.ts`).
  * - A poll answer about a container we changed (lock, unlock, cancel) while
  *   that poll was in flight is stale and ignored for that container.
+ * - A record that is not well formed (a field of the wrong type, an unknown
+ *   state, a bad uuid, ...) is not used, with a rate-limited warning naming
+ *   the field (`validate.ts`); the rest of the answer is.
  */
 import type { ControllerClient, ContainerPatch } from '../arvados/client.js';
 import { isControllerRefusal } from '../arvados/errors.js';

@@ -26,6 +26,11 @@ export interface RecordProblem {
 const CONTAINER_UUID = /^[0-9a-z]{5}-dz642-[0-9a-z]{15}$/;
 const STATES: ReadonlySet<unknown> = new Set(CONTAINER_STATES);
 
+/** True for a well-formed container uuid (`zzzzz-dz642-` and 15 characters). */
+export function isContainerUuid(v: unknown): v is string {
+  return typeof v === 'string' && CONTAINER_UUID.test(v);
+}
+
 /** A short rendering of a bad value for the log (a controller can send megabytes). */
 function shown(v: unknown): string {
   let s: string;
@@ -64,7 +69,7 @@ function firstBad(rec: Record<string, unknown>, checks: Record<string, [Check, s
 }
 
 const LISTED_CHECKS: Record<string, [Check, string]> = {
-  uuid: [(v) => typeof v === 'string' && CONTAINER_UUID.test(v), 'a container uuid'],
+  uuid: [isContainerUuid, 'a container uuid'],
   state: [(v) => STATES.has(v), `one of ${CONTAINER_STATES.join(', ')}`],
   priority: [count, 'a non-negative integer'],
   // Any string: it is compared with our own token's uuid, and anything else means "not ours".
@@ -156,7 +161,7 @@ export class BadRecordLog {
 
   /** Logs (rate-limited) that a record from `where` was not used. */
   report(where: string, p: RecordProblem, uuid?: unknown): void {
-    const id = typeof uuid === 'string' && CONTAINER_UUID.test(uuid) ? { ContainerUUID: uuid } : {};
+    const id = isContainerUuid(uuid) ? { ContainerUUID: uuid } : {};
     // The controller's text goes in a field, never in the message: winston reads "%s", "%c", ... in a message as placeholders.
     this.log.warn(`ignoring a container record from the controller: bad ${p.field}`, { ...id, Field: p.field, Problem: p.problem, Source: where }, `bad record ${where} ${p.field}`);
   }
