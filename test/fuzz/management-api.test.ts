@@ -12,6 +12,9 @@
  * token, the ManagementToken, the SystemRootToken, each in the places the
  * API looks (Bearer, OAuth2, Basic, `api_token`, the cookie) or malformed.
  *
+ * The same against a dispatcher configured with no ManagementToken, where
+ * no request may act at all.
+ *
  * Properties, per request:
  * - never a 5xx (the limiter's 503 cannot happen: requests go one at a time);
  * - no kill, hold, drain or run reaches the pool unless the request offered
@@ -180,127 +183,134 @@ function send(base: URL, method: string, target: string, headers: Record<string,
   });
 }
 
-describe('fuzz: the management API', function () {
-  this.timeout(fuzzTimeout(600, 60_000));
-  let stack: Stack;
-  let rootToken: string;
-  const wrongToken = `wrongtoken${'9'.repeat(12)}`;
-  /** Pool actions, each with the request that was being answered when it came. */
-  const actions: Array<{ what: string; request: number }> = [];
-  let current = -1;
-  const containers: string[] = [];
-  const instances = new Set<string>();
+/** The suite against a dispatcher with a ManagementToken (`quick` cases in npm test), or with none (nothing is allowed then). */
+function suite(configured: boolean, quick: number): void {
+  describe(`fuzz: the management API, ${configured ? 'with a ManagementToken' : 'with no ManagementToken'}`, function () {
+    this.timeout(fuzzTimeout(quick, 60_000));
+    let stack: Stack;
+    let rootToken: string;
+    const wrongToken = `wrongtoken${'9'.repeat(12)}`;
+    /** Pool actions, each with the request that was being answered when it came. */
+    const actions: Array<{ what: string; request: number }> = [];
+    let current = -1;
+    const containers: string[] = [];
+    const instances = new Set<string>();
 
-  before(async () => {
-    stack = await startStack();
-    rootToken = stack.dispatcher.cluster.SystemRootToken;
-    for (let i = 0; i < 4; i++) containers.push(stack.controller.addContainer({ priority: 1 }).uuid);
-    // Record every action the API can cause, where it reaches the pool.
-    const pool = stack.dispatcher.pool;
-    const { killContainer, setIdleBehavior, killInstance } = pool;
-    pool.killContainer = (uuid, reason) => {
-      if (reason.startsWith('via management API')) actions.push({ what: `kill container ${uuid}`, request: current });
-      return killContainer.call(pool, uuid, reason);
-    };
-    pool.setIdleBehavior = (id, behavior) => {
-      actions.push({ what: `${behavior} ${id}`, request: current });
-      return setIdleBehavior.call(pool, id, behavior);
-    };
-    pool.killInstance = (id, reason) => {
-      actions.push({ what: `kill instance ${id}`, request: current });
-      return killInstance.call(pool, id, reason);
-    };
+    before(async () => {
+      stack = await startStack(configured ? {} : { managementToken: '' });
+      rootToken = stack.dispatcher.cluster.SystemRootToken;
+      for (let i = 0; i < 4; i++) containers.push(stack.controller.addContainer({ priority: 1 }).uuid);
+      // Record every action the API can cause, where it reaches the pool.
+      const pool = stack.dispatcher.pool;
+      const { killContainer, setIdleBehavior, killInstance } = pool;
+      pool.killContainer = (uuid, reason) => {
+        if (reason.startsWith('via management API')) actions.push({ what: `kill container ${uuid}`, request: current });
+        return killContainer.call(pool, uuid, reason);
+      };
+      pool.setIdleBehavior = (id, behavior) => {
+        actions.push({ what: `${behavior} ${id}`, request: current });
+        return setIdleBehavior.call(pool, id, behavior);
+      };
+      pool.killInstance = (id, reason) => {
+        actions.push({ what: `kill instance ${id}`, request: current });
+        return killInstance.call(pool, id, reason);
+      };
+    });
+    after(async () => {
+      await stack?.stop();
+    });
+
+    it('never answers 5xx, acts only on the ManagementToken, echoes no token, and keeps its JSON well formed', async () => {
+      const base = new URL(stack.server.url);
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(requestArb, async (fr) => {
+          for (const i of stack.dispatcher.pool.instances()) if (!i.instance.startsWith('pending-') && i.instance !== '') instances.add(i.instance);
+          const resolve = (v: Value): string => {
+            if ('text' in v) return v.text;
+            if (v.ref === 'management') return stack.token;
+            if (v.ref === 'root') return rootToken;
+            const pick = v.ref === 'container' ? containers : [...instances];
+            return pick.length === 0 ? '' : pick[v.index % pick.length];
+          };
+          const tokenOf = (k: TokenKind): string => (k === 'management' ? stack.token : k === 'root' ? rootToken : k === 'wrong' ? wrongToken : '');
+          const query = new URLSearchParams(fr.query.map(([k, v]): [string, string] => [k, resolve(v)]));
+          const headers: Record<string, string> = {};
+          const cookies: string[] = [];
+          for (const c of fr.credentials) {
+            const t = tokenOf(c.kind);
+            if (c.placement === 'bearer') headers.Authorization = `Bearer ${t}`;
+            else if (c.placement === 'oauth2') headers.Authorization = `OAuth2 ${t}`;
+            else if (c.placement === 'basic') headers.Authorization = `Basic ${Buffer.from(`user:${t}`).toString('base64')}`;
+            else if (c.placement === 'bad-scheme') headers.Authorization = `Token ${t}`;
+            else if (c.placement === 'bare') headers.Authorization = t;
+            else if (c.placement === 'query') query.append('api_token', t);
+            else cookies.push(`arvados_api_token=${Buffer.from(t).toString('base64url')}`);
+          }
+          if (cookies.length > 0) headers.Cookie = cookies.join('; ');
+          let body: string | undefined;
+          if (fr.body.type === 'form') {
+            headers['Content-Type'] = 'application/x-www-form-urlencoded';
+            body = new URLSearchParams(fr.body.params.map(([k, v]): [string, string] => [k, resolve(v)])).toString();
+          } else if (fr.body.type === 'json') {
+            headers['Content-Type'] = 'application/json';
+            body = JSON.stringify(fr.body.value);
+          } else if (fr.body.type === 'text') {
+            if (fr.body.contentType) headers['Content-Type'] = fr.body.contentType;
+            body = fr.body.text;
+          } else if (fr.body.type === 'big') {
+            headers['Content-Type'] = 'application/x-www-form-urlencoded';
+            body = `reason=${'r'.repeat(fr.body.kb * 1024)}`;
+          }
+          const qs = query.toString();
+          const target = requestTarget(fr.path) + (qs ? `?${qs}` : '');
+          // Offered where the API takes a token: the Authorization header as sent, `api_token` in the query, the first such cookie.
+          const m = stack.token;
+          const auth = headers.Authorization ?? '';
+          const offeredManagement =
+            configured &&
+            (auth === `Bearer ${m}` ||
+            auth === `OAuth2 ${m}` ||
+            auth === `Basic ${Buffer.from(`user:${m}`).toString('base64')}` ||
+            query.getAll('api_token').includes(m) ||
+            fr.credentials.find((c) => c.placement === 'cookie')?.kind === 'management');
+
+          current = ++n;
+          const before = actions.length;
+          const ans = await send(base, fr.method, target, headers, body);
+          // A request's actions are synchronous with its answer, but give a late one a turn to show.
+          await new Promise((r) => setImmediate(r));
+          current = -1;
+          const where = `${fr.method} ${target.slice(0, 120)} -> ${ans.status}`;
+
+          assert.ok(ans.status < 500, `${where}: ${ans.body.slice(0, 200)}`);
+          const mine = actions.slice(before).filter((a) => a.request === n);
+          if (mine.length > 0) assert.ok(offeredManagement, `${where}: ${mine.map((a) => a.what).join(', ')} without the ManagementToken`);
+          const headerText = JSON.stringify(ans.headers);
+          for (const t of [stack.token, rootToken, wrongToken].filter((t) => t !== '')) {
+            assert.ok(!ans.body.includes(t) && !headerText.includes(t), `${where}: a token is echoed back`);
+          }
+          const type = String(ans.headers['content-type'] ?? '');
+          if (type.includes('application/json') && fr.method !== 'HEAD') {
+            assert.doesNotThrow(() => JSON.parse(ans.body), `${where}: says JSON, sends ${ans.body.slice(0, 100)}`);
+          }
+          const route = target.split('?')[0];
+          if (ans.status === 200 && fr.method === 'GET' && route in JSON_ROUTES) {
+            assert.match(type, /application\/json/, `${where}: content type ${type}`);
+            const parsed = JSON.parse(ans.body) as Record<string, unknown>;
+            const list = JSON_ROUTES[route];
+            if (list) assert.ok(Array.isArray(parsed[list]), `${where}: no ${list} array`);
+          }
+        }),
+        fuzzParams(quick),
+      );
+      assert.ok(n > 0);
+      // Nor does any token reach the log (the request log included).
+      const logged = stack.logs.lines.join('\n');
+      for (const t of [stack.token, rootToken, wrongToken].filter((t) => t !== '')) assert.ok(!logged.includes(t), 'a token reached the log');
+    });
   });
-  after(async () => {
-    await stack?.stop();
-  });
+}
 
-  it('never answers 5xx, acts only on the ManagementToken, echoes no token, and keeps its JSON well formed', async () => {
-    const base = new URL(stack.server.url);
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(requestArb, async (fr) => {
-        for (const i of stack.dispatcher.pool.instances()) if (!i.instance.startsWith('pending-') && i.instance !== '') instances.add(i.instance);
-        const resolve = (v: Value): string => {
-          if ('text' in v) return v.text;
-          if (v.ref === 'management') return stack.token;
-          if (v.ref === 'root') return rootToken;
-          const pick = v.ref === 'container' ? containers : [...instances];
-          return pick.length === 0 ? '' : pick[v.index % pick.length];
-        };
-        const tokenOf = (k: TokenKind): string => (k === 'management' ? stack.token : k === 'root' ? rootToken : k === 'wrong' ? wrongToken : '');
-        const query = new URLSearchParams(fr.query.map(([k, v]): [string, string] => [k, resolve(v)]));
-        const headers: Record<string, string> = {};
-        const cookies: string[] = [];
-        for (const c of fr.credentials) {
-          const t = tokenOf(c.kind);
-          if (c.placement === 'bearer') headers.Authorization = `Bearer ${t}`;
-          else if (c.placement === 'oauth2') headers.Authorization = `OAuth2 ${t}`;
-          else if (c.placement === 'basic') headers.Authorization = `Basic ${Buffer.from(`user:${t}`).toString('base64')}`;
-          else if (c.placement === 'bad-scheme') headers.Authorization = `Token ${t}`;
-          else if (c.placement === 'bare') headers.Authorization = t;
-          else if (c.placement === 'query') query.append('api_token', t);
-          else cookies.push(`arvados_api_token=${Buffer.from(t).toString('base64url')}`);
-        }
-        if (cookies.length > 0) headers.Cookie = cookies.join('; ');
-        let body: string | undefined;
-        if (fr.body.type === 'form') {
-          headers['Content-Type'] = 'application/x-www-form-urlencoded';
-          body = new URLSearchParams(fr.body.params.map(([k, v]): [string, string] => [k, resolve(v)])).toString();
-        } else if (fr.body.type === 'json') {
-          headers['Content-Type'] = 'application/json';
-          body = JSON.stringify(fr.body.value);
-        } else if (fr.body.type === 'text') {
-          if (fr.body.contentType) headers['Content-Type'] = fr.body.contentType;
-          body = fr.body.text;
-        } else if (fr.body.type === 'big') {
-          headers['Content-Type'] = 'application/x-www-form-urlencoded';
-          body = `reason=${'r'.repeat(fr.body.kb * 1024)}`;
-        }
-        const qs = query.toString();
-        const target = requestTarget(fr.path) + (qs ? `?${qs}` : '');
-        // Offered where the API takes a token: the Authorization header as sent, `api_token` in the query, the first such cookie.
-        const m = stack.token;
-        const auth = headers.Authorization ?? '';
-        const offeredManagement =
-          auth === `Bearer ${m}` ||
-          auth === `OAuth2 ${m}` ||
-          auth === `Basic ${Buffer.from(`user:${m}`).toString('base64')}` ||
-          query.getAll('api_token').includes(m) ||
-          fr.credentials.find((c) => c.placement === 'cookie')?.kind === 'management';
-
-        current = ++n;
-        const before = actions.length;
-        const ans = await send(base, fr.method, target, headers, body);
-        // A request's actions are synchronous with its answer, but give a late one a turn to show.
-        await new Promise((r) => setImmediate(r));
-        current = -1;
-        const where = `${fr.method} ${target.slice(0, 120)} -> ${ans.status}`;
-
-        assert.ok(ans.status < 500, `${where}: ${ans.body.slice(0, 200)}`);
-        const mine = actions.slice(before).filter((a) => a.request === n);
-        if (mine.length > 0) assert.ok(offeredManagement, `${where}: ${mine.map((a) => a.what).join(', ')} without the ManagementToken`);
-        const headerText = JSON.stringify(ans.headers);
-        for (const t of [stack.token, rootToken, wrongToken]) {
-          assert.ok(!ans.body.includes(t) && !headerText.includes(t), `${where}: a token is echoed back`);
-        }
-        const type = String(ans.headers['content-type'] ?? '');
-        if (type.includes('application/json') && fr.method !== 'HEAD') {
-          assert.doesNotThrow(() => JSON.parse(ans.body), `${where}: says JSON, sends ${ans.body.slice(0, 100)}`);
-        }
-        const route = target.split('?')[0];
-        if (ans.status === 200 && fr.method === 'GET' && route in JSON_ROUTES) {
-          assert.match(type, /application\/json/, `${where}: content type ${type}`);
-          const parsed = JSON.parse(ans.body) as Record<string, unknown>;
-          const list = JSON_ROUTES[route];
-          if (list) assert.ok(Array.isArray(parsed[list]), `${where}: no ${list} array`);
-        }
-      }),
-      fuzzParams(600),
-    );
-    assert.ok(n > 0);
-    // Nor does any token reach the log (the request log included).
-    const logged = stack.logs.lines.join('\n');
-    for (const t of [stack.token, rootToken, wrongToken]) assert.ok(!logged.includes(t), 'a token reached the log');
-  });
-});
+suite(true, 600);
+suite(false, 200);
