@@ -148,7 +148,8 @@ export function replyProblem(v: unknown, uuid: string): RecordProblem | undefine
   if (!isObject(v)) return { field: '(record)', problem: `must be a container record, not ${shown(v)}` };
   if (v.uuid !== uuid) return { field: 'uuid', problem: `asked about ${uuid}, got ${shown(v.uuid)}` };
   const { state, priority, locked_by_uuid } = LISTED_CHECKS;
-  return firstBad(v, { state, priority: [optional(priority[0]), priority[1]], locked_by_uuid });
+  // Lock and unlock answers may leave priority out; when it is there, it must be right.
+  return firstBad(v, { state, priority: [(p) => p === undefined || priority[0](p), priority[1]], locked_by_uuid });
 }
 
 /** The rate-limited warning for records that fail these checks, one key per field. */
