@@ -90,8 +90,8 @@ const RETRY_STATUSES = new Set([408, 429]);
 
 const API = '/arvados/v1';
 
-/** An Arvados uuid: cluster id, type infix, 15 characters. */
-const TOKEN_UUID = /^[0-9a-z]{5}-[0-9a-z]{5}-[0-9a-z]{15}$/;
+/** A token's uuid: cluster id, the api_client_authorizations infix, 15 characters. */
+const TOKEN_UUID = /^[0-9a-z]{5}-gj3su-[0-9a-z]{15}$/;
 
 interface CallOptions {
   query?: Record<string, string>;

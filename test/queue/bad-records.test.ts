@@ -100,6 +100,7 @@ describe('container queue: records it cannot use', function () {
     ['null', null],
     ['a blank uuid', { uuid: ' ' }],
     ['a uuid that is no uuid', { uuid: 'root' }],
+    ["another kind of object's uuid", { uuid: 'zzzzz-j7d0g-000000000000001' }],
   ] as const) {
     it(`fails the poll with a clear error when the token answer is ${what}`, async () => {
       h = await harness();
