@@ -157,7 +157,9 @@ function routeOf(req: RawRequest): { kind: Kind; uuid?: string; action?: 'lock' 
   if (!m) return { kind: 'other' };
   const uuid = decodeURIComponent(m[1]);
   if (m[2]) return { kind: 'reply', uuid, action: m[2] as 'lock' | 'unlock' };
-  return { kind: req.method === 'PUT' ? 'reply' : 'get', uuid };
+  // The queue's details read selects the constraints; other reads (after an ambiguous lock, say) only want what a lock answer has.
+  const details = req.method === 'GET' && (req.url.searchParams.get('select') ?? '').includes('runtime_constraints');
+  return { kind: details ? 'get' : 'reply', uuid };
 }
 
 function setPath(rec: Rec, path: string, value: unknown, drop: boolean): boolean {
@@ -362,7 +364,8 @@ export class GarblingTransport implements RawTransport {
   }
 
   private noteValid(rec: Rec, n: number, reply = false): void {
-    const uuid = rec.uuid as string;
+    const uuid = rec.uuid;
+    if (typeof uuid !== 'string') return;
     this.latest.set(uuid, { rec, at: n });
     const seen = this.shown.get(uuid) ?? new Set<string>();
     seen.add(JSON.stringify([rec.state, rec.priority ?? null, rec.locked_by_uuid ?? null]));
