@@ -64,6 +64,7 @@ export class LameCloud {
    */
   readonly controllerTransports = new Map<string, RawTransport>();
   private readonly detachListeners = new Set<(e: DetachEvent) => void>();
+  private readonly reclaimListeners = new Set<(vm: LameVM) => void>();
 
   constructor(
     readonly name: string,
@@ -205,6 +206,7 @@ export class LameCloud {
         this.reclaimed++;
         this.vms.delete(vm.id);
         void vm.terminate();
+        for (const fn of [...this.reclaimListeners]) fn(vm);
       }),
     );
   }
@@ -252,6 +254,15 @@ export class LameCloud {
     this.detachListeners.add(entry);
     return () => {
       this.detachListeners.delete(entry);
+    };
+  }
+
+  /** Calls `fn` each time the provider takes a VM back (ReclaimRate): the VM is gone, no destroy call made. Returns the unsubscribe function. */
+  onReclaim(fn: (vm: LameVM) => void): () => void {
+    const entry = (vm: LameVM): void => fn(vm);
+    this.reclaimListeners.add(entry);
+    return () => {
+      this.reclaimListeners.delete(entry);
     };
   }
 

@@ -104,6 +104,8 @@ describe('lame cloud fault knobs', function () {
     const cluster = makeCluster({ controllerURL: CONTROLLER_URL });
     const set = await driver({ ReclaimRate: 1, ReclaimAfter: '1m', MinRunTime: '1h', MaxRunTime: '1h' }, makeContext({ cluster, clock }));
     set.cloud.controllerTransports.set(CONTROLLER_URL, ctl.inProcessTransport());
+    const reclaims: string[] = [];
+    set.cloud.onReclaim((vm) => reclaims.push(vm.id));
     const inst = await create(set);
     const vm = inst.vm;
     await clock.advance(10_000);
@@ -121,6 +123,7 @@ describe('lame cloud fault knobs', function () {
     assert.equal(ctl.get(c.uuid)?.state, 'Running');
     assert.deepEqual(await set.instances({}), []);
     assert.equal(set.cloud.reclaimed, 1);
+    assert.deepEqual(reclaims, [inst.id]);
   });
 
   it('a VM destroyed before its reclaim time is not reclaimed later', async () => {
