@@ -43,6 +43,8 @@ export class LogFacts extends Writable {
   readonly cancelReasons = new Map<string, string>();
   readonly errors = new Map<string, number>();
   readonly defects = new Map<string, number>();
+  /** Containers whose crunch-run crashed or gave up on its own (the lame cloud's log). */
+  readonly crunchRunDied = new Set<string>();
 
   /** @param tee where every line also goes (a file for a human chasing a failure) */
   constructor(private readonly tee?: Writable) {
@@ -53,12 +55,14 @@ export class LogFacts extends Writable {
     this.tee?.write(chunk);
     for (const line of chunk.toString('utf8').split('\n')) {
       const cancel = line.includes('"cancelled container"');
-      if (!cancel && !line.includes('"level":"error"')) continue;
+      const died = line.includes('"lame: crunch-run crashed"') || line.includes('"lame: crunch-run exiting after an error"');
+      if (!cancel && !died && !line.includes('"level":"error"')) continue;
       try {
         const rec = JSON.parse(line) as { msg?: unknown; level?: unknown; ContainerUUID?: unknown; Reason?: unknown; error?: { name?: unknown; message?: unknown } };
         if (rec.msg === 'cancelled container' && typeof rec.ContainerUUID === 'string' && typeof rec.Reason === 'string') {
           this.cancelReasons.set(rec.ContainerUUID, rec.Reason);
         }
+        if (died && typeof rec.ContainerUUID === 'string') this.crunchRunDied.add(rec.ContainerUUID);
         if (rec.level !== 'error') continue;
         const msg = String(rec.msg);
         this.errors.set(msg, (this.errors.get(msg) ?? 0) + 1);
@@ -84,6 +88,14 @@ export class ChaosWatcher {
   readonly startsByContainer = new Map<string, number>();
   maxLive = 0;
   maxLiveAt = 0;
+  /**
+   * Containers whose crunch-run went with its VM through no decision of the
+   * dispatcher's own: the provider reclaimed the VM, or the dispatcher shut
+   * it down as broken or never booted. The dispatcher may give up on these.
+   */
+  readonly lostWithVM = new Set<string>();
+  /** Containers with a live crunch-run on a healthy VM the dispatcher destroyed. */
+  readonly killedWithVM = new Set<string>();
 
   constructor(
     private readonly limits: { maxInstances: number; quota: number },
@@ -101,6 +113,15 @@ export class ChaosWatcher {
         .map((o) => o.id);
       if (others.length > 0) this.problem('double run', `${uuid}: crunch-run started on ${vm.id} while alive on ${others.join(', ')} at ${this.at()}`);
     });
+    cloud.onReclaim((vm) => {
+      for (const uuid of vm.processes.keys()) this.lostWithVM.add(uuid);
+    });
+    ledger.onDestroy = (id) => {
+      const vm = cloud.vm(id);
+      if (!vm || vm.state === 'terminated') return;
+      const healthy = vm.booted && !vm.reportsBroken;
+      for (const uuid of vm.runningContainers()) (healthy ? this.killedWithVM : this.lostWithVM).add(uuid);
+    };
     ledger.onCreated = (created) => {
       let live = 0;
       for (const vm of cloud.listVMs()) if (vm.state !== 'terminated') live++;
@@ -145,6 +166,11 @@ export class ChaosWatcher {
       if (reason === undefined || reason === '') {
         this.problem('lost', `${o.id} (${o.uuid}) Cancelled without a reason: ${describe(controller, o.uuid!)}`);
         continue;
+      }
+      // The dispatcher may only give up on a Running container whose crunch-run died on its own or went with its VM.
+      if (/crunch-run has exited|not running on any worker/.test(reason) && !logs.crunchRunDied.has(o.uuid!) && !this.lostWithVM.has(o.uuid!)) {
+        const how = this.killedWithVM.has(o.uuid!) ? 'the dispatcher destroyed its healthy VM' : 'its crunch-run never died on its own';
+        this.problem('gave up', `${o.id} (${o.uuid}) cancelled ("${reason}") though ${how}: ${describe(controller, o.uuid!)}`);
       }
       const key = reason.replace(/zzzzz-[a-z0-9]{5}-[a-z0-9]{15}/g, 'UUID').replace(/lock_count=\d+/, 'lock_count=N');
       reasons.set(key, (reasons.get(key) ?? 0) + 1);

@@ -80,6 +80,8 @@ export interface ChaosFigures {
   /** Containers whose crunch-run was started more than once (one after another: retries after a crash, a lost VM...). */
   startedAgain: number;
   vms: { created: number; reclaimed: number; neverReady: number };
+  /** Containers whose crunch-run crashed on its own, or went with a VM reclaimed, broken or never booted. */
+  crunchRunsLost: number;
   cloudCalls: SimResult['ledger']['calls'];
   controller: { requests: number; refusedInOutage: number; refusedInOverload: number; outages: number; overloads: number };
   restarts: number;
@@ -290,6 +292,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       reclaimed: w.cloud.reclaimed,
       neverReady: [...result.ledger.vms.keys()].filter((id) => !result.readyAt.has(id)).length,
     },
+    crunchRunsLost: new Set([...logs.crunchRunDied, ...watcher!.lostWithVM]).size,
     cloudCalls: result.ledger.calls,
     controller: {
       requests: Object.values(result.controllerRequests).reduce((a, b) => a + b, 0),
@@ -334,7 +337,7 @@ export function formatChaosFigures(f: ChaosFigures): string {
     `seed ${f.seed}; digest ${f.digest}; ${f.finished ? 'finished' : 'NOT finished'} after ${formatDuration(f.simulatedMs)} simulated, ${(f.host.wallMs / 1000).toFixed(1)} s wall`,
     `containers: ${c.total} (${c.complete} Complete, ${c.cancelled} Cancelled, ${c.neverSubmitted} never submitted${c.other ? `, ${c.other} OTHER` : ''})`,
     ...f.cancelReasons.slice(0, 8).map(([r, n]) => `  ${n} x ${r}`),
-    `crunch-run starts: ${f.crunchRunStarts} (${f.startedAgain} containers started more than once)`,
+    `crunch-run starts: ${f.crunchRunStarts} (${f.startedAgain} containers started more than once); ${f.crunchRunsLost} crunch-runs crashed or went with their VM`,
     `VMs: ${f.vms.created} created, ${f.vms.reclaimed} reclaimed by the provider, ${f.vms.neverReady} never ready; most live at once ${f.maxLiveVMs} (MaxInstances ${f.limits.maxInstances}, quota ${f.limits.quota})`,
     `cloud calls:\n${calls}`,
     `controller: ${f.controller.requests} requests; 503s: ${f.controller.refusedInOutage} in ${f.controller.outages} outages, ${f.controller.refusedInOverload} in ${f.controller.overloads} overloads`,

@@ -46,6 +46,8 @@ export class CloudLedger {
   private live = 0;
   /** Called after each create that succeeded, once the VM is counted: invariant checks hook in here. */
   onCreated?: (vm: VMLife) => void;
+  /** Called before each destroy call goes out, with the VM's id. */
+  onDestroy?: (id: string) => void;
 
   constructor(readonly clock: Clock) {}
 
@@ -100,6 +102,7 @@ class LedgerInstance extends ForwardingInstance {
   }
 
   override async destroy(): Promise<void> {
+    this.ledger.onDestroy?.(this.inner.id);
     await this.ledger.track('destroy', () => this.inner.destroy());
     this.ledger.destroyed(this.inner.id);
   }
