@@ -10,7 +10,8 @@
  *   (runtime_status.error, the controller's record, or the dispatcher's log
  *   line for its own cancel); a child is left unsubmitted only when its
  *   workflow runner never ran or was cancelled;
- * - nothing leaked: the run finishes (every container final) with no VM left.
+ * - nothing leaked: the run finishes (every container final) with no VM
+ *   left, and once the dispatcher has stopped no clock timer is left armed.
  *
  * Violations are collected with what explains them (times, VMs, history), so
  * a failing run says what went wrong without a rerun.
@@ -177,6 +178,7 @@ export class ChaosWatcher {
     }
     if (!result.finished) this.problem('leak', `the run did not finish: ${player.submitted} submitted, ${player.settled} settled, ${result.ledger.liveCount} VMs live at the limit`);
     else if (result.ledger.liveCount !== 0) this.problem('leak', `${result.ledger.liveCount} VMs left`);
+    if (result.timersLeft > 0) this.problem('leak', `${result.timersLeft} clock timers still armed after the dispatcher stopped and the cloud went`);
     for (const [what, n] of logs.defects) this.problem('defect logged', `${n} x ${what}`);
     const out = [...this.problems];
     for (const [kind, n] of this.counts) if (n > MAX_EXAMPLES) out.push(`(${n - MAX_EXAMPLES} more "${kind}" problems not shown)`);

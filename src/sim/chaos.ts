@@ -18,6 +18,7 @@
  *   as after a crash: the new one must adopt the VMs and crunch-runs.
  */
 import type { Writable } from 'node:stream';
+import type { Timer } from '../clock/index.js';
 import { loadConfigText } from '../config/index.js';
 import type { Cluster } from '../config/types.js';
 import { Random } from '../../drivers/lame/random.js';
@@ -85,6 +86,10 @@ export interface ChaosFigures {
   cloudCalls: SimResult['ledger']['calls'];
   controller: { requests: number; refusedInOutage: number; refusedInOverload: number; outages: number; overloads: number };
   restarts: number;
+  /** Containers whose crunch-run was alive at a restart, and how they ended. */
+  acrossRestarts: { containers: number; complete: number; cancelled: number };
+  /** From the last container final to the last VM gone. */
+  drainMs: number;
   /** Error records in the dispatcher's log by message (mostly the faults injected). */
   errorsLogged: Array<[string, number]>;
   maxLiveVMs: number;
@@ -92,7 +97,16 @@ export interface ChaosFigures {
   simulatedMs: number;
   finished: boolean;
   digest: string;
-  host: { wallMs: number; heap: Array<{ simMs: number; bytes: number }> };
+  /** Clock timers left armed after the last dispatcher stopped (a stopped loop that goes on would show here). */
+  timersLeft: number;
+  host: {
+    wallMs: number;
+    /** Heap used after gc: at the start, then every simulated hour. */
+    heap: Array<{ simMs: number; bytes: number }>;
+    /** Heap used after gc once the run is over, the dispatcher still running; then with the dispatcher stopped and the cloud gone. */
+    heapAtEnd?: number;
+    heapAfterStop?: number;
+  };
 }
 
 export interface ChaosOutcome {
@@ -242,6 +256,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   const rnd = new Random(opts.seed ^ 0x7e57_a27);
   const restartsAt = Array.from({ length: opts.restarts ?? 5 }, () => Math.round(opts.spanMs * (0.05 + 0.9 * rnd.next())));
   const logs = new LogFacts(opts.log);
+  const acrossRestarts = new Set<string>();
+  let heapTimer: Timer | undefined;
+  let heapAtEnd: number | undefined;
   const heap: Array<{ simMs: number; bytes: number }> = [];
   let trouble: ControllerTrouble | undefined;
   let watcher: ChaosWatcher | undefined;
@@ -254,6 +271,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     restartsAt,
     log: { stream: logs, level: opts.logLevel ?? 'info' },
     onProgress: opts.onProgress,
+    atEnd: () => {
+      heapTimer?.cancel();
+      heapAtEnd = opts.heapProbe?.();
+    },
     setup: ({ clock, controller, cloud, ledger, player }) => {
       const start = clock.now();
       world = { cloud, controller, player };
@@ -261,15 +282,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       trouble.install(controller);
       watcher = new ChaosWatcher(limits, clock);
       watcher.attach(cloud, ledger, controller);
+      // The crunch-runs alive as each dispatcher stops: the next one must adopt them.
+      for (const at of restartsAt) {
+        clock.setTimer(at, () => {
+          for (const vm of cloud.listVMs()) for (const uuid of vm.runningContainers()) acrossRestarts.add(uuid);
+        });
+      }
       // Armed whether or not heap is measured: the timer is part of the run, and a seed must repeat it.
       const probe = (): void => {
         if (opts.heapProbe) heap.push({ simMs: clock.now() - start, bytes: opts.heapProbe() });
       };
       probe();
-      clock.setRepeatingTimer(HOUR, probe);
+      heapTimer = clock.setRepeatingTimer(HOUR, probe);
     },
   });
   const w = world!;
+  // The world (controller records, player, ledger) is still held here; the dispatcher and the VMs are gone.
+  const heapAfterStop = opts.heapProbe?.();
   const reasons = new Map<string, number>();
   const problems = watcher!.verdict(result, w.player, w.controller, logs, reasons);
   const count = (state: string | undefined): number => result.containers.filter((c) => c.state === state).length;
@@ -302,13 +331,20 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       overloads: troubleSpec.overloads,
     },
     restarts: result.restarts,
+    acrossRestarts: {
+      containers: acrossRestarts.size,
+      complete: result.containers.filter((c) => c.uuid !== undefined && acrossRestarts.has(c.uuid) && c.state === 'Complete').length,
+      cancelled: result.containers.filter((c) => c.uuid !== undefined && acrossRestarts.has(c.uuid) && c.state === 'Cancelled').length,
+    },
+    drainMs: result.endedAt - Math.max(result.startedAt, ...result.containers.map((c) => c.finalAt ?? 0)),
     errorsLogged: [...logs.errors].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
     maxLiveVMs: watcher!.maxLive,
     limits,
     simulatedMs: result.endedAt - result.startedAt,
     finished: result.finished,
     digest: runDigest(result, extra),
-    host: { wallMs: result.host.wallMs, heap },
+    timersLeft: result.timersLeft,
+    host: { wallMs: result.host.wallMs, heap, heapAtEnd, heapAfterStop },
   };
   return { figures, problems, result };
 }
@@ -327,11 +363,12 @@ export function formatChaosFigures(f: ChaosFigures): string {
     })
     .join('\n');
   const heap = f.host.heap;
+  const mib = (b: number | undefined): string => (b === undefined ? '?' : `${(b / MiB).toFixed(1)} MiB`);
   const heapLine =
     heap.length === 0
       ? 'heap: not measured'
-      : `heap used after gc: start ${(heap[0].bytes / MiB).toFixed(1)} MiB, end (${formatDuration(heap.at(-1)!.simMs)}) ${(heap.at(-1)!.bytes / MiB).toFixed(1)} MiB, ` +
-        `min ${(Math.min(...heap.map((h) => h.bytes)) / MiB).toFixed(1)} / max ${(Math.max(...heap.map((h) => h.bytes)) / MiB).toFixed(1)} MiB over ${heap.length} hourly samples`;
+      : `heap used after gc: start ${mib(heap[0].bytes)}, end ${mib(f.host.heapAtEnd)} (dispatcher still running), ${mib(f.host.heapAfterStop)} once it stopped; ` +
+        `hourly min ${mib(Math.min(...heap.map((h) => h.bytes)))} / max ${mib(Math.max(...heap.map((h) => h.bytes)))} over ${heap.length} samples`;
   const c = f.containers;
   return [
     `seed ${f.seed}; digest ${f.digest}; ${f.finished ? 'finished' : 'NOT finished'} after ${formatDuration(f.simulatedMs)} simulated, ${(f.host.wallMs / 1000).toFixed(1)} s wall`,
@@ -341,7 +378,9 @@ export function formatChaosFigures(f: ChaosFigures): string {
     `VMs: ${f.vms.created} created, ${f.vms.reclaimed} reclaimed by the provider, ${f.vms.neverReady} never ready; most live at once ${f.maxLiveVMs} (MaxInstances ${f.limits.maxInstances}, quota ${f.limits.quota})`,
     `cloud calls:\n${calls}`,
     `controller: ${f.controller.requests} requests; 503s: ${f.controller.refusedInOutage} in ${f.controller.outages} outages, ${f.controller.refusedInOverload} in ${f.controller.overloads} overloads`,
-    `dispatcher restarts: ${f.restarts}`,
+    `dispatcher restarts: ${f.restarts}; crunch-runs alive at a restart: ${f.acrossRestarts.containers}, then ${f.acrossRestarts.complete} Complete, ${f.acrossRestarts.cancelled} Cancelled`,
+    `last VM gone ${formatDuration(f.drainMs)} after the last container ended`,
+    `clock timers left after the last dispatcher stopped: ${f.timersLeft}`,
     `errors logged: ${f.errorsLogged.map(([m, n]) => `${n} x ${m}`).join(', ') || 'none'}`,
     heapLine,
   ].join('\n');

@@ -64,6 +64,8 @@ export interface SimOptions {
   restartsAt?: number[];
   /** Called once everything is built, before the first dispatcher starts: fault schedules and invariant checks hook in here. */
   setup?: (env: SimEnvironment) => void;
+  /** Called once the run is over (every container final and every VM gone, or the limit), while the last dispatcher still runs. */
+  atEnd?: () => void;
   /** Called about once a simulated hour, for progress output. */
   onProgress?: (p: { simMs: number; submitted: number; final: number; vms: number }) => void;
 }
@@ -114,6 +116,11 @@ export interface SimResult {
   timeline: TimelineSample[];
   /** Dispatcher restarts done (see `SimOptions.restartsAt`). */
   restarts: number;
+  /**
+   * Clock timers still armed once the dispatcher has stopped and the cloud
+   * is gone: 0 unless something (a stopped dispatcher's loop, say) left one.
+   */
+  timersLeft: number;
   /** Timers fired by the clock: a measure of the simulation's work. */
   timersFired: number;
   /** Requests the controller answered, by `METHOD route`, from the dispatcher and crunch-run alike. */
@@ -259,11 +266,13 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     }
     sample();
     sampler.cancel();
+    opts.atEnd?.();
   } finally {
     player.stop();
     if (dispatcher) await stopTicking(dispatcher);
     await dropLameCloud(cloudName);
   }
+  const timersLeft = clock.pendingTimers();
   const endedAt = clock.now();
 
   for (const t of player.tracked) {
@@ -288,6 +297,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     readyAt,
     timeline,
     restarts,
+    timersLeft,
     timersFired,
     controllerRequests: Object.fromEntries(Object.entries(controller.stats).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     notes,

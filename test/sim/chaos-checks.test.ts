@@ -116,7 +116,7 @@ describe('chaos run checks', function () {
       submitted: 6,
       settled: 5,
     } as unknown as WorkloadPlayer;
-    const result = { finished: true, ledger: { liveCount: 2 } } as unknown as SimResult;
+    const result = { finished: true, ledger: { liveCount: 2 }, timersLeft: 1 } as unknown as SimResult;
     const reasons = new Map<string, number>();
     const problems = watcher.verdict(result, player, ctl, logs, reasons);
     const expected = [
@@ -125,6 +125,7 @@ describe('chaos run checks', function () {
       /^lost: stuck .*ended Locked/,
       /^lost: orphan was never submitted/,
       /^leak: 2 VMs left/,
+      /^leak: 1 clock timers still armed/,
     ];
     assert.equal(problems.length, expected.length, problems.join('\n'));
     expected.forEach((re, i) => assert.match(problems[i], re));

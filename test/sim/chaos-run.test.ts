@@ -37,6 +37,9 @@ describe('simulated chaos run', function () {
     assert.ok(f.controller.refusedInOutage > 0 && f.controller.refusedInOverload > 0, why);
     assert.ok(f.crunchRunsLost > 0, `some crunch-runs crashed or went with their VM\n${why}`);
     assert.equal(f.restarts, 5);
+    // Adopted: crunch-runs alive across a restart went on to finish under the next dispatcher.
+    assert.ok(f.acrossRestarts.containers > 0 && f.acrossRestarts.complete > 0, why);
+    assert.ok(f.drainMs <= 10 * 60_000, `VMs gone soon after the last container\n${why}`);
   });
 
   it('repeats exactly with the same seed', async () => {
