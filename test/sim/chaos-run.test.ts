@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChaosOutcome, formatChaosFigures, runChaos } from '../../src/sim/chaos.js';
 
-const OPTIONS = { containers: 600, spanMs: 4 * 3_600_000, seed: 4242, maxInstances: 30, quota: 27 };
+const OPTIONS = { containers: 400, spanMs: 3 * 3_600_000, seed: 4242, maxInstances: 24, quota: 22 };
 
 describe('simulated chaos run', function () {
   this.timeout(120_000);
