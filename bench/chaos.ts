@@ -12,20 +12,13 @@
  * the same. Re-executes itself with --expose-gc (heap figures after gc)
  * unless that is already on.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/config/units.js';
 import { formatChaosFigures, runChaos, type ChaosOptions } from '../src/sim/chaos.js';
 import { formatDuration } from '../src/sim/report.js';
+import { exposedGc } from './gc.js';
 
-const gcFn = (globalThis as { gc?: () => void }).gc;
-if (!gcFn) {
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', self, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
-}
-const gc = gcFn as () => void;
+const gc = exposedGc(import.meta.url);
 
 const { values } = parseArgs({
   options: {
