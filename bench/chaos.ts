@@ -6,9 +6,11 @@
  *
  *   npm run bench:chaos
  *   node --import tsx bench/chaos.ts [--containers N] [--span 24h] [--seed N]
- *       [--max-instances N] [--quota N] [--restarts N] [--repeat]
+ *       [--max-instances N] [--quota N] [--restarts N] [--fault Name=value ...] [--repeat]
  *
- * `--repeat` runs the same seed a second time and checks that its digest is
+ * `--fault` sets a lame DriverParameter over the scenario's (`--fault
+ * ReclaimRate=0.2 --fault DestroyDelay=5m`; numbers are numbers, the rest
+ * strings). `--repeat` runs the same seed a second time and checks that its digest is
  * the same. Re-executes itself with --expose-gc (heap figures after gc)
  * unless that is already on.
  */
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     quota: { type: 'string', default: '180' },
     restarts: { type: 'string', default: '5' },
     repeat: { type: 'boolean', default: false },
+    fault: { type: 'string', multiple: true, default: [] },
   },
 });
 
@@ -38,7 +41,16 @@ const int = (name: string, v: string): number => {
   return n;
 };
 
+const faults: Record<string, unknown> = {};
+for (const kv of values.fault) {
+  const eq = kv.indexOf('=');
+  if (eq <= 0) throw new Error(`--fault: expected Name=value, got ${JSON.stringify(kv)}`);
+  const v = kv.slice(eq + 1);
+  faults[kv.slice(0, eq)] = v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+}
+
 const opts: ChaosOptions = {
+  faults,
   containers: int('containers', values.containers),
   spanMs: parseDuration(values.span),
   seed: int('seed', values.seed),
@@ -53,7 +65,8 @@ const opts: ChaosOptions = {
 };
 
 console.log(
-  `chaos: ${opts.containers} containers over ${formatDuration(opts.spanMs)}, seed ${opts.seed}, MaxInstances ${opts.maxInstances}, quota ${opts.quota}, ${opts.restarts} restarts (node ${process.version})`,
+  `chaos: ${opts.containers} containers over ${formatDuration(opts.spanMs)}, seed ${opts.seed}, MaxInstances ${opts.maxInstances}, quota ${opts.quota}, ${opts.restarts} restarts` +
+    `${values.fault.length ? `, faults ${JSON.stringify(faults)}` : ''} (node ${process.version})`,
 );
 const first = await runChaos(opts);
 console.log(formatChaosFigures(first.figures));

@@ -61,6 +61,8 @@ export interface ChaosOptions {
   /** The cluster's MaxInstances, and the cloud's instance quota (below it, so both bind). */
   maxInstances: number;
   quota: number;
+  /** Lame DriverParameters over CHAOS_CLOUD_FAULTS (a harsher or gentler cloud). */
+  faults?: Record<string, unknown>;
   /** Dispatcher restarts, at seeded instants in the arrival span; default 5. */
   restarts?: number;
   /** Heap used now (the bench script runs gc first); called at the start and every simulated hour. */
@@ -78,6 +80,8 @@ export interface ChaosFigures {
   containers: { total: number; complete: number; cancelled: number; neverSubmitted: number; other: number };
   cancelReasons: Array<[string, number]>;
   crunchRunStarts: number;
+  /** Dispatch attempts: the containers' lock counts, summed (a lock released unused counts too). */
+  locks: number;
   /** Containers whose crunch-run was started more than once (one after another: retries after a crash, a lost VM...). */
   startedAgain: number;
   vms: { created: number; reclaimed: number; neverReady: number };
@@ -117,8 +121,8 @@ export interface ChaosOutcome {
 }
 
 /** The cluster of a chaos run: EC2-like types and prices, reference timings, the chaos faults. */
-export function chaosCluster(opts: Pick<ChaosOptions, 'maxInstances' | 'quota'>): Cluster {
-  const params = { MinBootTime: '1m', MaxBootTime: '2m', ...CHAOS_CLOUD_FAULTS, QuotaMaxInstances: opts.quota };
+export function chaosCluster(opts: Pick<ChaosOptions, 'maxInstances' | 'quota' | 'faults'>): Cluster {
+  const params = { MinBootTime: '1m', MaxBootTime: '2m', ...CHAOS_CLOUD_FAULTS, QuotaMaxInstances: opts.quota, ...opts.faults };
   const yaml = `
 Clusters:
   zzzzz:
@@ -249,7 +253,7 @@ export function chaosTrouble(spanMs: number): TroubleSpec {
 /** Runs the scenario and checks it; never throws for a violated invariant (see `problems`). */
 export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   const limits = { maxInstances: opts.maxInstances, quota: opts.quota };
-  const cluster = chaosCluster(limits);
+  const cluster = chaosCluster({ ...limits, faults: opts.faults });
   const workload = chaosWorkload(opts);
   const troubleSpec = chaosTrouble(opts.spanMs);
   // The restart instants and the trouble windows come from streams of their own, so neither moves the other.
@@ -315,6 +319,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     },
     cancelReasons: [...reasons].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
     crunchRunStarts: watcher!.crunchRunStarts,
+    locks: result.containers.reduce((n, c) => n + (c.uuid === undefined ? 0 : (w.controller.get(c.uuid)?.lock_count ?? 0)), 0),
     startedAgain: [...watcher!.startsByContainer.values()].filter((n) => n > 1).length,
     vms: {
       created: result.ledger.vms.size,
@@ -374,7 +379,7 @@ export function formatChaosFigures(f: ChaosFigures): string {
     `seed ${f.seed}; digest ${f.digest}; ${f.finished ? 'finished' : 'NOT finished'} after ${formatDuration(f.simulatedMs)} simulated, ${(f.host.wallMs / 1000).toFixed(1)} s wall`,
     `containers: ${c.total} (${c.complete} Complete, ${c.cancelled} Cancelled, ${c.neverSubmitted} never submitted${c.other ? `, ${c.other} OTHER` : ''})`,
     ...f.cancelReasons.slice(0, 8).map(([r, n]) => `  ${n} x ${r}`),
-    `crunch-run starts: ${f.crunchRunStarts} (${f.startedAgain} containers started more than once); ${f.crunchRunsLost} crunch-runs crashed or went with their VM`,
+    `attempts: ${f.locks} locks, ${f.crunchRunStarts} crunch-run starts (${f.startedAgain} containers started more than once); ${f.crunchRunsLost} crunch-runs crashed or went with their VM`,
     `VMs: ${f.vms.created} created, ${f.vms.reclaimed} reclaimed by the provider, ${f.vms.neverReady} never ready; most live at once ${f.maxLiveVMs} (MaxInstances ${f.limits.maxInstances}, quota ${f.limits.quota})`,
     `cloud calls:\n${calls}`,
     `controller: ${f.controller.requests} requests; 503s: ${f.controller.refusedInOutage} in ${f.controller.outages} outages, ${f.controller.refusedInOverload} in ${f.controller.overloads} overloads`,
