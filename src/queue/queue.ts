@@ -251,7 +251,7 @@ export class ContainerQueueImpl implements ContainerQueue {
         await Promise.race([this.update(), aborted]);
       } catch (err) {
         if (signal.aborted) break;
-        this.pollErrors.warn('polling the controller failed', { error: (err as Error).message });
+        this.pollErrors.warn('polling the controller failed', { error: err instanceof Error ? err.message : String(err) });
       }
       const took = this.clock.now() - started;
       try {
