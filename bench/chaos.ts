@@ -16,7 +16,8 @@
  */
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/config/units.js';
-import { formatChaosFigures, runChaos, type ChaosOptions } from '../src/sim/chaos.js';
+import { runChaos, type ChaosOptions } from '../src/sim/chaos.js';
+import { formatChaosFigures } from '../src/sim/chaos-format.js';
 import { formatDuration } from '../src/sim/report.js';
 import { exposedGc } from './gc.js';
 

@@ -28,7 +28,6 @@ import { ChaosWatcher, LogFacts, runDigest } from './chaos-checks.js';
 import { ControllerTrouble, planTrouble, type TroubleSpec } from './controller-trouble.js';
 import { runSimulation, type SimResult } from './engine.js';
 import type { WorkloadPlayer } from './player.js';
-import { formatDuration } from './report.js';
 import { parseWorkload, type Workload } from './workload.js';
 
 const HOUR = 3_600_000;
@@ -267,44 +266,56 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
   let trouble: ControllerTrouble | undefined;
   let watcher: ChaosWatcher | undefined;
   let world: { cloud: LameCloud; controller: TestController; player: WorkloadPlayer } | undefined;
-  const result = await runSimulation({
-    cluster,
-    workload,
-    seed: opts.seed,
-    limitMs: opts.spanMs + 2 * DAY,
-    restartsAt,
-    log: { stream: logs, level: opts.logLevel ?? 'info' },
-    onProgress: opts.onProgress,
-    atEnd: () => {
-      heapTimer?.cancel();
-      heapAtEnd = opts.heapProbe?.();
-    },
-    setup: ({ clock, controller, cloud, ledger, player }) => {
-      const start = clock.now();
-      world = { cloud, controller, player };
-      trouble = new ControllerTrouble(clock, start, planTrouble(opts.seed, troubleSpec), opts.seed, troubleSpec.overloadShare);
-      trouble.install(controller);
-      watcher = new ChaosWatcher(limits, clock);
-      watcher.attach(cloud, ledger, controller);
-      // The crunch-runs alive as each dispatcher stops: the next one must adopt them.
-      for (const at of restartsAt) {
-        clock.setTimer(at, () => {
-          for (const vm of cloud.listVMs()) for (const uuid of vm.runningContainers()) acrossRestarts.add(uuid);
-        });
-      }
-      // Armed whether or not heap is measured: the timer is part of the run, and a seed must repeat it.
-      const probe = (): void => {
-        if (opts.heapProbe) heap.push({ simMs: clock.now() - start, bytes: opts.heapProbe() });
-      };
-      probe();
-      heapTimer = clock.setRepeatingTimer(HOUR, probe);
-    },
-  });
+  // A rejection nobody handles would crash a daemon: here it is a violation, with its stack.
+  const rejections: string[] = [];
+  const onRejection = (reason: unknown): void => {
+    rejections.push(reason instanceof Error ? (reason.stack ?? reason.message) : String(reason));
+  };
+  process.on('unhandledRejection', onRejection);
+  let result: SimResult;
+  try {
+    result = await runSimulation({
+      cluster,
+      workload,
+      seed: opts.seed,
+      limitMs: opts.spanMs + 2 * DAY,
+      restartsAt,
+      log: { stream: logs, level: opts.logLevel ?? 'info' },
+      onProgress: opts.onProgress,
+      atEnd: () => {
+        heapTimer?.cancel();
+        heapAtEnd = opts.heapProbe?.();
+      },
+      setup: ({ clock, controller, cloud, ledger, player }) => {
+        const start = clock.now();
+        world = { cloud, controller, player };
+        trouble = new ControllerTrouble(clock, start, planTrouble(opts.seed, troubleSpec), opts.seed, troubleSpec.overloadShare);
+        trouble.install(controller);
+        watcher = new ChaosWatcher(limits, clock);
+        watcher.attach(cloud, ledger, controller);
+        // The crunch-runs alive as each dispatcher stops: the next one must adopt them.
+        for (const at of restartsAt) {
+          clock.setTimer(at, () => {
+            for (const vm of cloud.listVMs()) for (const uuid of vm.runningContainers()) acrossRestarts.add(uuid);
+          });
+        }
+        // Armed whether or not heap is measured: the timer is part of the run, and a seed must repeat it.
+        const probe = (): void => {
+          if (opts.heapProbe) heap.push({ simMs: clock.now() - start, bytes: opts.heapProbe() });
+        };
+        probe();
+        heapTimer = clock.setRepeatingTimer(HOUR, probe);
+      },
+    });
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
   const w = world!;
   // The world (controller records, player, ledger) is still held here; the dispatcher and the VMs are gone.
   const heapAfterStop = opts.heapProbe?.();
   const reasons = new Map<string, number>();
   const problems = watcher!.verdict(result, w.player, w.controller, logs, reasons);
+  for (const r of rejections.slice(0, 10)) problems.push(`unhandled rejection: ${r}`);
   const count = (state: string | undefined): number => result.containers.filter((c) => c.state === state).length;
   const refused = trouble!.refused;
   const extra = { refused, starts: watcher!.crunchRunStarts, reclaimed: w.cloud.reclaimed, maxLive: watcher!.maxLive };
@@ -352,41 +363,4 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     host: { wallMs: result.host.wallMs, heap, heapAtEnd, heapAfterStop },
   };
   return { figures, problems, result };
-}
-
-const MiB = 1024 * 1024;
-
-/** The figures as the bench script prints them. */
-export function formatChaosFigures(f: ChaosFigures): string {
-  const calls = Object.entries(f.cloudCalls)
-    .map(([kind, s]) => {
-      const errs = Object.entries(s.errors)
-        .map(([k, n]) => `${k} ${n}`)
-        .join(', ');
-      const failed = Object.values(s.errors).reduce((a, b) => a + b, 0);
-      return `  ${kind}: ${s.calls} calls, ${failed} failed (${s.calls ? ((100 * failed) / s.calls).toFixed(1) : '0'}%)${errs ? `: ${errs}` : ''}`;
-    })
-    .join('\n');
-  const heap = f.host.heap;
-  const mib = (b: number | undefined): string => (b === undefined ? '?' : `${(b / MiB).toFixed(1)} MiB`);
-  const heapLine =
-    heap.length === 0
-      ? 'heap: not measured'
-      : `heap used after gc: start ${mib(heap[0].bytes)}, end ${mib(f.host.heapAtEnd)} (dispatcher still running), ${mib(f.host.heapAfterStop)} once it stopped; ` +
-        `hourly min ${mib(Math.min(...heap.map((h) => h.bytes)))} / max ${mib(Math.max(...heap.map((h) => h.bytes)))} over ${heap.length} samples`;
-  const c = f.containers;
-  return [
-    `seed ${f.seed}; digest ${f.digest}; ${f.finished ? 'finished' : 'NOT finished'} after ${formatDuration(f.simulatedMs)} simulated, ${(f.host.wallMs / 1000).toFixed(1)} s wall`,
-    `containers: ${c.total} (${c.complete} Complete, ${c.cancelled} Cancelled, ${c.neverSubmitted} never submitted${c.other ? `, ${c.other} OTHER` : ''})`,
-    ...f.cancelReasons.slice(0, 8).map(([r, n]) => `  ${n} x ${r}`),
-    `attempts: ${f.locks} locks, ${f.crunchRunStarts} crunch-run starts (${f.startedAgain} containers started more than once); ${f.crunchRunsLost} crunch-runs crashed or went with their VM`,
-    `VMs: ${f.vms.created} created, ${f.vms.reclaimed} reclaimed by the provider, ${f.vms.neverReady} never ready; most live at once ${f.maxLiveVMs} (MaxInstances ${f.limits.maxInstances}, quota ${f.limits.quota})`,
-    `cloud calls:\n${calls}`,
-    `controller: ${f.controller.requests} requests; 503s: ${f.controller.refusedInOutage} in ${f.controller.outages} outages, ${f.controller.refusedInOverload} in ${f.controller.overloads} overloads`,
-    `dispatcher restarts: ${f.restarts}; crunch-runs alive at a restart: ${f.acrossRestarts.containers}, then ${f.acrossRestarts.complete} Complete, ${f.acrossRestarts.cancelled} Cancelled`,
-    `last VM gone ${formatDuration(f.drainMs)} after the last container ended`,
-    `clock timers left after the last dispatcher stopped: ${f.timersLeft}`,
-    `errors logged: ${f.errorsLogged.map(([m, n]) => `${n} x ${m}`).join(', ') || 'none'}`,
-    heapLine,
-  ].join('\n');
 }

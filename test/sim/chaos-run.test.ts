@@ -4,7 +4,8 @@
  * seed, and a second run to show the seed repeats it exactly.
  */
 import assert from 'node:assert/strict';
-import { type ChaosOutcome, formatChaosFigures, runChaos } from '../../src/sim/chaos.js';
+import { type ChaosOutcome, runChaos } from '../../src/sim/chaos.js';
+import { formatChaosFigures } from '../../src/sim/chaos-format.js';
 
 const OPTIONS = { containers: 400, spanMs: 3 * 3_600_000, seed: 4242, maxInstances: 24, quota: 22 };
 
