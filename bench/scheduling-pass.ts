@@ -9,9 +9,7 @@
  * Re-executes itself with --expose-gc (for the allocation figure) unless
  * that is already on.
  */
-import { spawnSync } from 'node:child_process';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { ManualClock } from '../src/clock/index.js';
 import { loadConfigText } from '../src/config/index.js';
 import type { ContainerState } from '../src/arvados/types.js';
@@ -20,15 +18,10 @@ import { silentLogger } from '../src/log.js';
 import type { QueueEntry } from '../src/scheduler/interfaces.js';
 import { Scheduler } from '../src/scheduler/scheduler.js';
 import { BenchPool, BenchQueue, GiB, makeEntry, type WorkerSpec } from './fakes.js';
+import { exposedGc } from './gc.js';
 import { Random } from '../drivers/lame/random.js';
 
-const gcFn = (globalThis as { gc?: () => void }).gc;
-if (!gcFn) {
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', self, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
-}
-const gc = gcFn as () => void;
+const gc = exposedGc(import.meta.url);
 
 // ---- arguments -------------------------------------------------------------
 const args = process.argv.slice(2);

@@ -38,9 +38,20 @@ export interface DetachEvent {
 export class LameCloud {
   /** Every random choice of this cloud; survives later factory calls so a seeded run stays repeatable. */
   readonly rng: Random;
+  /**
+   * The random choices of the later knobs (list and tag failures, quota and
+   * capacity error rates, reclaimed VMs): a second stream from the same Seed,
+   * so adding them left the draws of `rng`, and the runs seeded before them,
+   * as they were.
+   */
+  readonly faultRng: Random;
   private readonly vms = new Map<string, LameVM>();
   private readonly removalTimers = new Map<string, Timer>();
+  /** VMs the provider will take back (ReclaimRate), by id. */
+  private readonly reclaimTimers = new Map<string, Timer>();
   private nextId = 1;
+  /** VMs taken back by the provider (ReclaimRate) so far. */
+  reclaimed = 0;
   /** Creates reserved but not finished: counted against QuotaMaxInstances. */
   private pendingCreates = 0;
   private readonly injectedCreateErrors: unknown[] = [];
@@ -53,6 +64,7 @@ export class LameCloud {
    */
   readonly controllerTransports = new Map<string, RawTransport>();
   private readonly detachListeners = new Set<(e: DetachEvent) => void>();
+  private readonly reclaimListeners = new Set<(vm: LameVM) => void>();
 
   constructor(
     readonly name: string,
@@ -62,11 +74,17 @@ export class LameCloud {
     public ctx: DriverContext,
   ) {
     this.rng = new Random(params.Seed);
+    this.faultRng = new Random(params.Seed === undefined ? undefined : params.Seed ^ FAULT_STREAM);
   }
 
   // ------------------------------------------------------------ provider API (used by the instance set)
 
-  /** Creates a VM, applying the fault knobs in a fixed order: injected, ErrorRateCreate, capacity, quota. */
+  /**
+   * Creates a VM, applying the fault knobs in a fixed order: injected,
+   * ErrorRateCreate, QuotaErrorRate / CapacityErrorRate (one draw shared, so
+   * each is an exact fraction of the creates that get that far), capacity
+   * types, quota.
+   */
   async createVM(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<LameVM> {
     this.calls.create++;
     while (this.held) await this.held.promise;
@@ -77,8 +95,19 @@ export class LameCloud {
     const bootTime = this.rng.between(this.params.MinBootTime, this.params.MaxBootTime);
     const brokenDraw = this.rng.next();
     const neverBootDraw = this.rng.next();
+    const quotaOrCapacityDraw = this.faultRng.next();
+    const reclaimDraw = this.faultRng.next();
+    const reclaimPoint = this.faultRng.next();
     if (errorDraw < this.params.ErrorRateCreate) {
       throw new Error(`lame: create ${type.ProviderType} failed (injected by ErrorRateCreate)`);
+    }
+    if (quotaOrCapacityDraw < this.params.QuotaErrorRate) {
+      throw new QuotaError('lame: instance quota exceeded (injected by QuotaErrorRate)');
+    }
+    if (quotaOrCapacityDraw < this.params.QuotaErrorRate + this.params.CapacityErrorRate) {
+      throw new CapacityError(`lame: insufficient capacity for instance type ${type.ProviderType} (injected by CapacityErrorRate)`, {
+        instanceType: type.ProviderType,
+      });
     }
     if (this.params.CapacityErrorTypes.includes(type.ProviderType)) {
       throw new CapacityError(`lame: insufficient capacity for instance type ${type.ProviderType}`, { instanceType: type.ProviderType });
@@ -108,6 +137,7 @@ export class LameCloud {
       this.pendingCreates--;
     }
     this.vms.set(vm.id, vm);
+    if (reclaimDraw < this.params.ReclaimRate) this.scheduleReclaim(vm, Math.max(0, bootAt + reclaimPoint * this.params.ReclaimAfter - now));
     this.ctx.logger.info('lame: instance created', {
       Instance: vm.id,
       InstanceType: type.Name,
@@ -120,13 +150,16 @@ export class LameCloud {
   /** The listed VMs carrying every tag in `filter`, in creation order. */
   listMatching(filter: InstanceTags): LameVM[] {
     this.calls.instances++;
+    if (this.faultRng.chance(this.params.ErrorRateList)) throw new Error('lame: list instances failed (injected by ErrorRateList)');
     return this.listVMs().filter((vm) => Object.entries(filter).every(([k, v]) => vm.tags[k] === v));
   }
 
   /** Replaces `vm`'s tags. Fails for a VM that is no longer listed, as a real cloud would. */
   setTags(vm: LameVM, tags: InstanceTags): void {
     this.calls.setTags++;
+    const fail = this.faultRng.chance(this.params.ErrorRateSetTags);
     if (!this.vms.has(vm.id)) throw new Error(`lame: instance ${vm.id} not found`);
+    if (fail) throw new Error(`lame: set tags of ${vm.id} failed (injected by ErrorRateSetTags)`);
     vm.tags = { ...tags };
   }
 
@@ -141,6 +174,8 @@ export class LameCloud {
     if (vm.state === 'terminated') return;
     if (fail) throw new Error(`lame: destroy ${vm.id} failed (injected by ErrorRateDestroy)`);
     this.ctx.logger.info('lame: instance destroyed', { Instance: vm.id });
+    this.reclaimTimers.get(vm.id)?.cancel();
+    this.reclaimTimers.delete(vm.id);
     await vm.terminate();
     const delay = this.params.DestroyDelay;
     if (delay <= 0) {
@@ -152,6 +187,26 @@ export class LameCloud {
       this.ctx.clock.setTimer(delay, () => {
         this.removalTimers.delete(vm.id);
         this.vms.delete(vm.id);
+      }),
+    );
+  }
+
+  /**
+   * The provider takes `vm` back in `delayMs` (a spot instance reclaimed):
+   * its crunch-runs vanish and it leaves the list at once, with no call from
+   * the dispatcher.
+   */
+  private scheduleReclaim(vm: LameVM, delayMs: number): void {
+    this.reclaimTimers.set(
+      vm.id,
+      this.ctx.clock.setTimer(delayMs, () => {
+        this.reclaimTimers.delete(vm.id);
+        if (vm.state === 'terminated') return;
+        this.ctx.logger.info('lame: instance reclaimed by the provider', { Instance: vm.id, Containers: vm.runningContainers().length });
+        this.reclaimed++;
+        this.vms.delete(vm.id);
+        void vm.terminate();
+        for (const fn of [...this.reclaimListeners]) fn(vm);
       }),
     );
   }
@@ -202,6 +257,15 @@ export class LameCloud {
     };
   }
 
+  /** Calls `fn` each time the provider takes a VM back (ReclaimRate): the VM is gone, no destroy call made. Returns the unsubscribe function. */
+  onReclaim(fn: (vm: LameVM) => void): () => void {
+    const entry = (vm: LameVM): void => fn(vm);
+    this.reclaimListeners.add(entry);
+    return () => {
+      this.reclaimListeners.delete(entry);
+    };
+  }
+
   /** Tells the `onDetach` listeners (crunch-run.ts calls this). */
   reportDetach(e: DetachEvent): void {
     for (const fn of [...this.detachListeners]) {
@@ -232,8 +296,9 @@ export class LameCloud {
   /** Closes every VM's server and forgets every VM; used by `resetLameClouds`. */
   async shutdown(): Promise<void> {
     this.releaseCreates();
-    for (const t of this.removalTimers.values()) t.cancel();
+    for (const t of [...this.removalTimers.values(), ...this.reclaimTimers.values()]) t.cancel();
     this.removalTimers.clear();
+    this.reclaimTimers.clear();
     const vms = this.listVMs();
     this.vms.clear();
     await Promise.all(vms.map((vm) => vm.terminate()));
@@ -245,6 +310,9 @@ export class LameCloud {
     return n;
   }
 }
+
+/** Mixed into the Seed for `faultRng`, so its stream differs from `rng`'s. */
+const FAULT_STREAM = 0x5eed_fa17;
 
 const clouds = new Map<string, LameCloud>();
 

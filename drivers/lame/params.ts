@@ -20,6 +20,17 @@ export interface LameParams {
   ErrorRateCreate: number;
   /** Fraction of destroy calls that fail with a plain Error. */
   ErrorRateDestroy: number;
+  /** Fraction of instance list calls that fail with a plain Error. */
+  ErrorRateList: number;
+  /** Fraction of setTags calls that fail with a plain Error (the tags stay as they were). */
+  ErrorRateSetTags: number;
+  /**
+   * Fraction of create calls that fail with QuotaError whatever the count of
+   * VMs (the account's quota taken by someone else), besides QuotaMaxInstances.
+   */
+  QuotaErrorRate: number;
+  /** Fraction of create calls that fail with CapacityError for the requested type, besides CapacityErrorTypes. */
+  CapacityErrorRate: number;
   /** Creates beyond this many live VMs fail with QuotaError; 0 = no quota. */
   QuotaMaxInstances: number;
   /** Provider types whose create always fails with CapacityError for that type. */
@@ -42,6 +53,13 @@ export interface LameParams {
   /** Chance per VM that it starts reporting `broken` BrokenAfter after boot. */
   BrokenRate: number;
   BrokenAfter: number;
+  /**
+   * Chance per VM that the provider takes it back while it runs, as a spot
+   * market does: the VM vanishes from the list and its crunch-runs die
+   * without a word, at a time drawn from [boot, boot + ReclaimAfter].
+   */
+  ReclaimRate: number;
+  ReclaimAfter: number;
   /** How long a signalled crunch-run takes to start shutting down (then it PUTs Cancelled and exits). */
   KillDelay: number;
   /** How long a destroyed VM stays in the instance list (its SSH server closes at once). */
@@ -76,6 +94,10 @@ export const DEFAULT_PARAMS: Readonly<LameParams> = {
   MaxRunTime: 20000,
   ErrorRateCreate: 0,
   ErrorRateDestroy: 0,
+  ErrorRateList: 0,
+  ErrorRateSetTags: 0,
+  QuotaErrorRate: 0,
+  CapacityErrorRate: 0,
   QuotaMaxInstances: 0,
   CapacityErrorTypes: [],
   CrunchRunCrashRate: 0,
@@ -83,6 +105,8 @@ export const DEFAULT_PARAMS: Readonly<LameParams> = {
   NeverBootRate: 0,
   BrokenRate: 0,
   BrokenAfter: 10000,
+  ReclaimRate: 0,
+  ReclaimAfter: 3_600_000,
   KillDelay: 0,
   DestroyDelay: 0,
   Seed: undefined,
@@ -178,6 +202,10 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   MaxRunTime: duration,
   ErrorRateCreate: rate,
   ErrorRateDestroy: rate,
+  ErrorRateList: rate,
+  ErrorRateSetTags: rate,
+  QuotaErrorRate: rate,
+  CapacityErrorRate: rate,
   QuotaMaxInstances: count,
   CapacityErrorTypes: stringList,
   CrunchRunCrashRate: rate,
@@ -185,6 +213,8 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   NeverBootRate: rate,
   BrokenRate: rate,
   BrokenAfter: duration,
+  ReclaimRate: rate,
+  ReclaimAfter: duration,
   KillDelay: duration,
   DestroyDelay: duration,
   Seed: seed,
@@ -224,6 +254,9 @@ export function parseLameParams(raw: Record<string, unknown> | undefined | null)
     if (values[min] === undefined && out[min] > out[max]) out[min] = out[max];
     if (values[max] === undefined && out[max] < out[min]) out[max] = out[min];
     if (out[min] > out[max]) throw new LameParamsError(`DriverParameters.${max}: must not be less than ${min}`);
+  }
+  if (out.QuotaErrorRate + out.CapacityErrorRate > 1) {
+    throw new LameParamsError('DriverParameters.CapacityErrorRate: QuotaErrorRate plus CapacityErrorRate must not exceed 1 (they share one draw per create)');
   }
   if (out.CloudURL !== undefined && out.Transport !== 'ssh') {
     throw new LameParamsError(

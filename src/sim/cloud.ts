@@ -30,7 +30,7 @@ export interface VMLife {
   price: number;
   /** When the create call was made. */
   createdAt: number;
-  /** When the first successful destroy call returned; undefined while it lives. */
+  /** When the first successful destroy call returned, or the provider took it back; undefined while it lives. */
   destroyedAt?: number;
 }
 
@@ -44,6 +44,10 @@ export class CloudLedger {
   /** Every VM created, in creation order. */
   readonly vms = new Map<string, VMLife>();
   private live = 0;
+  /** Called after each create that succeeded, once the VM is counted: invariant checks hook in here. */
+  onCreated?: (vm: VMLife) => void;
+  /** Called before each destroy call goes out, with the VM's id. */
+  onDestroy?: (id: string) => void;
 
   constructor(readonly clock: Clock) {}
 
@@ -66,8 +70,10 @@ export class CloudLedger {
 
   created(id: string, type: InstanceType, at: number): void {
     if (this.vms.has(id)) return;
-    this.vms.set(id, { id, type: type.Name, price: type.Price, createdAt: at });
+    const vm: VMLife = { id, type: type.Name, price: type.Price, createdAt: at };
+    this.vms.set(id, vm);
     this.live++;
+    this.onCreated?.(vm);
   }
 
   destroyed(id: string): void {
@@ -96,6 +102,7 @@ class LedgerInstance extends ForwardingInstance {
   }
 
   override async destroy(): Promise<void> {
+    this.ledger.onDestroy?.(this.inner.id);
     await this.ledger.track('destroy', () => this.inner.destroy());
     this.ledger.destroyed(this.inner.id);
   }

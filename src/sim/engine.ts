@@ -11,6 +11,10 @@
  * - records what the report needs: VM lives (`cloud.ts`), boot readiness
  *   and where each container ran (pool events), and a timeline.
  *
+ * - when asked, stops the dispatcher at given instants and builds a new one
+ *   on the same controller and cloud, as after a crash: it must adopt the
+ *   VMs and crunch-runs the old one left.
+ *
  * The run ends when every container is final and every VM is gone, or at
  * the simulated-time limit. VMs are not drained at the end: they leave the
  * way they would in production (TimeoutIdle), and that idle tail is cost.
@@ -25,6 +29,7 @@ import type { Cluster } from '../config/types.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import { createLogger, silentLogger } from '../log.js';
 import { instanceSetIdFor } from '../cloud/registry.js';
+import type { InstanceSet } from '../cloud/types.js';
 import type { PoolEvent } from '../worker/pool.js';
 import { runnerBinaryToDeploy } from '../worker/pool-config.js';
 import { CloudLedger } from './cloud.js';
@@ -52,8 +57,27 @@ export interface SimOptions {
   sampleMs?: number;
   /** Where the dispatcher's JSON log lines go (timestamps in simulated time); default nowhere. */
   log?: { stream: Writable; level: string };
+  /**
+   * Simulated instants (ms after the start) at which the dispatcher object is
+   * stopped and a new one built on the same controller and cloud.
+   */
+  restartsAt?: number[];
+  /** Called once everything is built, before the first dispatcher starts: fault schedules and invariant checks hook in here. */
+  setup?: (env: SimEnvironment) => void;
+  /** Called once the run is over (every container final and every VM gone, or the limit), while the last dispatcher still runs. */
+  atEnd?: () => void;
   /** Called about once a simulated hour, for progress output. */
   onProgress?: (p: { simMs: number; submitted: number; final: number; vms: number }) => void;
+}
+
+/** What `SimOptions.setup` gets: the simulated world around the dispatcher. */
+export interface SimEnvironment {
+  clock: ManualClock;
+  controller: TestController;
+  cloud: LameCloud;
+  ledger: CloudLedger;
+  cluster: Cluster;
+  player: WorkloadPlayer;
 }
 
 /** What happened to one workload container (or a child). */
@@ -90,6 +114,13 @@ export interface SimResult {
   /** VM id -> when its first boot probe passed. */
   readyAt: Map<string, number>;
   timeline: TimelineSample[];
+  /** Dispatcher restarts done (see `SimOptions.restartsAt`). */
+  restarts: number;
+  /**
+   * Clock timers still armed once the dispatcher has stopped and the cloud
+   * is gone: 0 unless something (a stopped dispatcher's loop, say) left one.
+   */
+  timersLeft: number;
   /** Timers fired by the clock: a measure of the simulation's work. */
   timersFired: number;
   /** Requests the controller answered, by `METHOD route`, from the dispatcher and crunch-run alike. */
@@ -166,6 +197,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const lameSet = await lameDriver(cluster.Containers.CloudVMs.DriverParameters, driverCtx);
   const cloud = getLameCloud(cloudName) as LameCloud;
   cloud.controllerTransports.set(SIM_CONTROLLER_URL, transport);
+  // A VM the provider took back is no longer paid for, though nobody destroyed it.
+  cloud.onReclaim((vm) => ledger.destroyed(vm.id));
 
   const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes);
   player.play();
@@ -175,19 +208,26 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   let peakHeap = 0;
   let timersFired = 0;
   let finished = false;
+  let restarts = 0;
+  const restartsAt = [...(opts.restartsAt ?? [])].sort((a, b) => a - b);
+  // Stopping may wait on in-flight calls: keep the clock moving a little meanwhile.
+  const stopTicking = async (d: Dispatcher): Promise<void> => {
+    const stopping = d.stop();
+    let done = false;
+    void stopping.finally(() => (done = true));
+    for (let i = 0; i < 600 && !done; i++) timersFired += await clock.runTo(clock.now() + 1000);
+    await stopping;
+  };
+  // A new dispatcher gets a new instance set on the same lame cloud (the old one is stopped with its dispatcher).
+  const newDispatcher = async (set: InstanceSet): Promise<Dispatcher> =>
+    createDispatcher(cluster, { clock, logger, instanceSet: ledger.wrap(set), controllerTransport: transport, observePool });
   try {
-    dispatcher = await createDispatcher(cluster, {
-      clock,
-      logger,
-      instanceSet: ledger.wrap(lameSet),
-      controllerTransport: transport,
-      observePool,
-    });
-    const d = dispatcher;
+    opts.setup?.({ clock, controller, cloud, ledger, cluster, player });
+    dispatcher = await newDispatcher(lameSet);
     const sample = (): void => {
       const vms: Record<string, number> = {};
       let known = 0;
-      for (const v of d.pool.instances()) {
+      for (const v of dispatcher!.pool.instances()) {
         vms[v.workerState] = (vms[v.workerState] ?? 0) + 1;
         if (!v.instance.startsWith('pending-')) known++;
       }
@@ -200,12 +240,21 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     };
     const sampler = clock.setRepeatingTimer(sampleMs, sample);
     sample();
-    d.start();
+    dispatcher.start();
     const end = start + limitMs;
     let lastProgress = start;
     // Steps of a simulated second: small enough to stop soon after the end, large enough to cost nothing.
     while (clock.now() < end) {
-      timersFired += await clock.runTo(Math.min(end, clock.now() + 1000));
+      const restartAt = restarts < restartsAt.length ? start + restartsAt[restarts] : Infinity;
+      timersFired += await clock.runTo(Math.min(end, clock.now() + 1000, Math.max(clock.now(), restartAt)));
+      if (clock.now() >= restartAt) {
+        restarts++;
+        // The old one stays `dispatcher` while it stops (the sampler reads its pool); stop() is idempotent.
+        await stopTicking(dispatcher);
+        dispatcher = await newDispatcher(await lameDriver(cluster.Containers.CloudVMs.DriverParameters, driverCtx));
+        dispatcher.start();
+        continue;
+      }
       if (player.done && ledger.liveCount === 0 && cloud.listVMs().length === 0) {
         finished = true;
         break;
@@ -217,18 +266,13 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     }
     sample();
     sampler.cancel();
+    opts.atEnd?.();
   } finally {
     player.stop();
-    const stopping = dispatcher?.stop();
-    // Stopping may wait on in-flight calls: keep the clock moving a little meanwhile.
-    if (stopping) {
-      let done = false;
-      void stopping.finally(() => (done = true));
-      for (let i = 0; i < 600 && !done; i++) await clock.runTo(clock.now() + 1000);
-      await stopping;
-    }
+    if (dispatcher) await stopTicking(dispatcher);
     await dropLameCloud(cloudName);
   }
+  const timersLeft = clock.pendingTimers();
   const endedAt = clock.now();
 
   for (const t of player.tracked) {
@@ -252,6 +296,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     ledger,
     readyAt,
     timeline,
+    restarts,
+    timersLeft,
     timersFired,
     controllerRequests: Object.fromEntries(Object.entries(controller.stats).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     notes,

@@ -1,0 +1,137 @@
+/**
+ * The chaos run's checks catch what they are for: two live crunch-runs of
+ * one container, too many VMs, a container Running twice, a container
+ * Cancelled without a reason or given up on though its crunch-run was fine,
+ * a run that leaves VMs. Each is staged by hand on a lame cloud and the test
+ * controller, so a check that could never fire would fail here.
+ */
+import assert from 'node:assert/strict';
+import type { DriverContext } from '../../src/cloud/types.js';
+import { ManualClock } from '../../src/clock/index.js';
+import { crunchRunDetachCommand, withSudo } from '../../src/arvados/crunch-run.js';
+import { crunchRunConfigJSON } from '../../src/worker/runner.js';
+import { type LameInstance, lameDriver, type LameInstanceSet, resetLameClouds } from '../../drivers/lame/index.js';
+import { ChaosWatcher, LogFacts } from '../../src/sim/chaos-checks.js';
+import { CloudLedger } from '../../src/sim/cloud.js';
+import type { SimResult } from '../../src/sim/engine.js';
+import type { WorkloadPlayer } from '../../src/sim/player.js';
+import { TestController } from '../fixtures/controller.js';
+import { createArgs, DISPATCH_KEY, makeCluster, makeContext, ROOT_TOKEN, SMALL } from '../drivers/lame/helpers.js';
+
+const CONTROLLER_URL = 'http://controller.checks-test.invalid';
+
+describe('chaos run checks', function () {
+  this.timeout(20_000);
+  let clock: ManualClock;
+  let ctl: TestController;
+  let ctx: DriverContext;
+  let set: LameInstanceSet;
+  let ledger: CloudLedger;
+
+  const create = async (): Promise<LameInstance> => {
+    const { tags, init } = createArgs(ctx.instanceSetId, SMALL.Name);
+    return (await ledger.wrap(set).create(SMALL, 'lame-image', tags, init, DISPATCH_KEY.public)) as unknown as LameInstance;
+  };
+
+  const detach = async (vmId: string, uuid: string): Promise<void> => {
+    const vm = set.cloud.vm(vmId)!;
+    const cfg = crunchRunConfigJSON({ cluster: ctx.cluster, instanceType: SMALL, instanceAddress: vm.address, uuid });
+    const cmd = withSudo(crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: 'docker', argumentsList: [], uuid }), vm.remoteUser);
+    const r = await vm.executor().execute(cmd, { stdin: cfg });
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+  };
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    ctl = new TestController({ rootToken: ROOT_TOKEN, clock });
+    ctx = makeContext({ cluster: makeCluster({ controllerURL: CONTROLLER_URL }), clock });
+    set = (await lameDriver({ Transport: 'inprocess', MinBootTime: 0, MaxBootTime: 0, MinRunTime: '1h', MaxRunTime: '1h' }, ctx)) as LameInstanceSet;
+    set.cloud.controllerTransports.set(CONTROLLER_URL, ctl.inProcessTransport());
+    ledger = new CloudLedger(clock);
+  });
+
+  afterEach(async () => {
+    await resetLameClouds();
+  });
+
+  it('reports a crunch-run started while another is alive for the same container', async () => {
+    const watcher = new ChaosWatcher({ maxInstances: 10, quota: 0 }, clock);
+    watcher.attach(set.cloud, ledger, ctl);
+    const [a, b] = [await create(), await create()];
+    const c = ctl.addContainer({ state: 'Locked' });
+    await detach(a.id, c.uuid);
+    assert.deepEqual(watcher.problems, []);
+    await detach(b.id, c.uuid);
+    assert.equal(watcher.problems.length, 1);
+    assert.match(watcher.problems[0], new RegExp(`^double run: ${c.uuid}: crunch-run started on ${b.id} while alive on ${a.id}`));
+  });
+
+  it('reports a create that takes the cloud past MaxInstances or the quota', async () => {
+    const watcher = new ChaosWatcher({ maxInstances: 5, quota: 2 }, clock);
+    watcher.attach(set.cloud, ledger, ctl);
+    await create();
+    await create();
+    assert.deepEqual(watcher.problems, []);
+    await create();
+    assert.match(watcher.problems.join('\n'), /^limit: 3 live VMs after creating lame-3 .*\(MaxInstances 5, quota 2\)/);
+    assert.equal(watcher.maxLive, 3);
+  });
+
+  it('reports a container that goes Running a second time', () => {
+    const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
+    watcher.attach(set.cloud, ledger, ctl);
+    const c = ctl.addContainer({ state: 'Locked' });
+    ctl.setFields(c.uuid, { state: 'Running' });
+    assert.deepEqual(watcher.problems, []);
+    ctl.setFields(c.uuid, { state: 'Locked' });
+    ctl.setFields(c.uuid, { state: 'Running' });
+    assert.match(watcher.problems.join('\n'), new RegExp(`^running twice: ${c.uuid} went Running again`));
+  });
+
+  it('at the end: a container lost, cancelled without a reason, or given up on though healthy; VMs left', () => {
+    const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
+    watcher.attach(set.cloud, ledger, ctl);
+    const logs = new LogFacts();
+    const done = ctl.addContainer({ state: 'Complete' });
+    const why = ctl.addContainer({ state: 'Cancelled', runtime_status: { error: 'out of memory' } });
+    const silent = ctl.addContainer({ state: 'Cancelled' });
+    const gaveUp = ctl.addContainer({ state: 'Cancelled' });
+    const crashed = ctl.addContainer({ state: 'Cancelled' });
+    const stuck = ctl.addContainer({ state: 'Locked' });
+    const line = (uuid: string, extra = {}): string => `${JSON.stringify({ level: 'info', msg: 'cancelled container', ContainerUUID: uuid, ...extra })}\n`;
+    logs.write(line(gaveUp.uuid, { Reason: 'container state is Running but crunch-run has exited' }));
+    logs.write(line(crashed.uuid, { Reason: 'container state is Running but crunch-run has exited' }));
+    logs.write(`${JSON.stringify({ level: 'info', msg: 'lame: crunch-run crashed', ContainerUUID: crashed.uuid })}\n`);
+    const outcome = (id: string, uuid: string | undefined, state: string | undefined) => ({ outcome: { id, uuid, state, idealMs: 0 } });
+    const player = {
+      tracked: [
+        outcome('done', done.uuid, 'Complete'),
+        outcome('why', why.uuid, 'Cancelled'),
+        outcome('silent', silent.uuid, 'Cancelled'),
+        outcome('gaveUp', gaveUp.uuid, 'Cancelled'),
+        outcome('crashed', crashed.uuid, 'Cancelled'),
+        outcome('stuck', stuck.uuid, 'Locked'),
+        outcome('orphan', undefined, undefined),
+      ],
+      submitted: 6,
+      settled: 5,
+    } as unknown as WorkloadPlayer;
+    const result = { finished: true, ledger: { liveCount: 2 }, timersLeft: 1 } as unknown as SimResult;
+    const reasons = new Map<string, number>();
+    const problems = watcher.verdict(result, player, ctl, logs, reasons);
+    const expected = [
+      /^lost: silent .*Cancelled without a reason/,
+      /^gave up: gaveUp .*its crunch-run never died on its own/,
+      /^lost: stuck .*ended Locked/,
+      /^lost: orphan was never submitted/,
+      /^leak: 2 VMs left/,
+      /^leak: 1 clock timers still armed/,
+    ];
+    assert.equal(problems.length, expected.length, problems.join('\n'));
+    expected.forEach((re, i) => assert.match(problems[i], re));
+    assert.deepEqual([...reasons], [
+      ['out of memory', 1],
+      ['container state is Running but crunch-run has exited', 2],
+    ]);
+  });
+});

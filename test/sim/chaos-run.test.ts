@@ -1,0 +1,53 @@
+/**
+ * The simulated chaos run, small: the scenario of `npm run bench:chaos`
+ * (src/sim/chaos.ts) with fewer containers over a shorter span, a fixed
+ * seed, and a second run to show the seed repeats it exactly.
+ */
+import assert from 'node:assert/strict';
+import { type ChaosOutcome, runChaos } from '../../src/sim/chaos.js';
+import { formatChaosFigures } from '../../src/sim/chaos-format.js';
+
+const OPTIONS = { containers: 400, spanMs: 3 * 3_600_000, seed: 4242, maxInstances: 24, quota: 22 };
+
+describe('simulated chaos run', function () {
+  this.timeout(120_000);
+
+  let first: ChaosOutcome;
+  before(async () => {
+    first = await runChaos(OPTIONS);
+  });
+
+  it('keeps every invariant: nothing lost, no double run, no VM left, limits kept', () => {
+    const f = first.figures;
+    assert.deepEqual(first.problems, [], formatChaosFigures(f));
+    assert.equal(f.finished, true);
+    assert.equal(f.containers.complete + f.containers.cancelled + f.containers.neverSubmitted, f.containers.total);
+    assert.ok(f.containers.complete >= f.containers.total * 0.8, `most complete\n${formatChaosFigures(f)}`);
+    assert.ok(f.maxLiveVMs <= Math.min(f.limits.maxInstances, f.limits.quota));
+  });
+
+  it('exercises every fault: cloud errors of each kind, lost and dead VMs, controller trouble, five restarts', () => {
+    const f = first.figures;
+    const why = formatChaosFigures(f);
+    for (const kind of ['create', 'list', 'destroy', 'setTags'] as const) {
+      const failed = Object.values(f.cloudCalls[kind].errors).reduce((a, b) => a + b, 0);
+      assert.ok(failed > 0, `${kind} failures\n${why}`);
+    }
+    assert.ok(f.cloudCalls.create.errors.QuotaError > 0 && f.cloudCalls.create.errors.CapacityError > 0, why);
+    assert.ok(f.vms.reclaimed > 0 && f.vms.neverReady > 0, why);
+    assert.ok(f.controller.refusedInOutage > 0 && f.controller.refusedInOverload > 0, why);
+    assert.ok(f.crunchRunsLost > 0, `some crunch-runs crashed or went with their VM\n${why}`);
+    assert.equal(f.restarts, 5);
+    // Adopted: crunch-runs alive across a restart went on to finish under the next dispatcher.
+    assert.ok(f.acrossRestarts.containers > 0 && f.acrossRestarts.complete > 0, why);
+    assert.ok(f.drainMs <= 10 * 60_000, `VMs gone soon after the last container\n${why}`);
+  });
+
+  it('repeats exactly with the same seed', async () => {
+    const again = await runChaos(OPTIONS);
+    assert.equal(again.figures.digest, first.figures.digest);
+    const { host: _a, ...a } = again.figures;
+    const { host: _b, ...b } = first.figures;
+    assert.deepEqual(a, b);
+  });
+});
