@@ -65,6 +65,7 @@ export class ControllerApi {
       retry,
       // One crunch-run makes one call at a time.
       maxConnections: 2,
+      userAgent: 'crunch-run (lame)',
       signal,
       transport,
     });

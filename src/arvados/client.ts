@@ -84,6 +84,8 @@ export interface ControllerClientOptions {
   transport?: RawTransport;
   /** Consulted before every call that changes a container (lock, unlock, update); a refusal fails the call unsent. */
   fence?: Fence;
+  /** The User-Agent header: who is calling, for the controller's logs. Default `arvados-dispatch-cloud`. */
+  userAgent?: string;
 }
 
 /** Parameters of `GET /arvados/v1/containers`. */
@@ -311,7 +313,11 @@ export class ControllerClient implements ControllerHealth {
 
   /** The URL, headers and body of one attempt. */
   private prepare(method: string, path: string, o: CallOptions): { method: string; url: URL; headers: Record<string, string>; body?: string } {
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.opts.token}`, Accept: 'application/json' };
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.opts.token}`,
+      Accept: 'application/json',
+      'User-Agent': this.opts.userAgent ?? 'arvados-dispatch-cloud',
+    };
     const query = new URLSearchParams(o.query ?? {}).toString();
     const url = new URL(`${this.base}${path}${query ? `?${query}` : ''}`);
     if (method === 'GET' && url.href.length > MAX_URL_LENGTH) {
