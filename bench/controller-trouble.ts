@@ -5,7 +5,7 @@
  * figures.
  *
  *   npm run bench:trouble
- *   node --import tsx bench/controller-trouble.ts [--containers N] [--only baseline|outage|overload] [--keep-logs]
+ *   node --import tsx bench/controller-trouble.ts [--containers N] [--latency-ms MS] [--only baseline|outage|overload] [--keep-logs]
  *
  * What runs, black-box: the real daemon (`node bin/arvados-dispatch-cloud.mjs
  * --config FILE`, a child process) against the test controller
@@ -42,8 +42,10 @@ import { generateSshKeyPair } from '../src/ssh/keys.js';
 import { type OutageSchedule, type RequestCounts, TestController } from '../src/testcontroller/index.js';
 
 const MAX_INSTANCES = 6;
-/** Every controller request is held this long (all scenarios). */
-const LATENCY_MS = 100;
+/** VCPUs of the one instance type: that many 1-VCPU containers share each VM. */
+const PER_INSTANCE = 4;
+/** Every controller request is held this long (all scenarios), unless --latency-ms says otherwise. */
+const LATENCY_MS = 500;
 const OUTAGE: OutageSchedule = { everyMs: 10_000, forMs: 3000 };
 const MAX_IN_FLIGHT = 20;
 /** The overload scenario's refusals are counted from this long after the start. */
@@ -107,12 +109,12 @@ ${indent(o.privateKey, 8)}
         TimeoutProbe: 10s
         TimeoutShutdown: 5s
     InstanceTypes:
-      c1:
-        ProviderType: lame.c1
-        VCPUs: 1
-        RAM: 2GiB
+      c4:
+        ProviderType: lame.c4
+        VCPUs: ${PER_INSTANCE}
+        RAM: ${4 * PER_INSTANCE + 2}GiB
         IncludedScratch: 100GB
-        Price: 0.02
+        Price: 0.05
 `;
 }
 
@@ -125,13 +127,13 @@ async function scrape(url: string): Promise<{ limit?: number; state?: string }> 
   return { limit: limit ? Number(limit[1]) : undefined, state: state?.[1] };
 }
 
-async function runScenario(s: Scenario, n: number, dir: string): Promise<Result> {
+async function runScenario(s: Scenario, n: number, latencyMs: number, dir: string): Promise<Result> {
   const logDir = mkdtempSync(join(dir, `${s.name}-`));
   const controllerStream: WriteStream = createWriteStream(join(logDir, 'controller.log'));
   const rootToken = randomBytes(32).toString('hex');
   const controller = new TestController({
     rootToken,
-    latencyMs: LATENCY_MS,
+    latencyMs,
     maxConcurrentRequests: s.maxInFlight ?? 0,
     logger: createLogger({ level: 'warn', stream: controllerStream }),
   });
@@ -239,19 +241,21 @@ function report(r: Result): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { containers: { type: 'string', default: '300' }, only: { type: 'string' }, 'keep-logs': { type: 'boolean', default: false } },
+    options: { containers: { type: 'string', default: '240' }, 'latency-ms': { type: 'string', default: String(LATENCY_MS) }, only: { type: 'string' }, 'keep-logs': { type: 'boolean', default: false } },
   });
   const n = Number(values.containers);
+  const latencyMs = Number(values['latency-ms']);
+  if (!(latencyMs >= 0)) throw new Error(`--latency-ms must be a number >= 0, not ${values['latency-ms']}`);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--containers must be a positive integer, not ${values.containers}`);
   const scenarios = values.only ? SCENARIOS.filter((s) => s.name === values.only) : SCENARIOS;
   if (scenarios.length === 0) throw new Error(`--only must be one of ${SCENARIOS.map((s) => s.name).join(', ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'arvados-dispatch-cloud-trouble-'));
   console.log(
-    `controller trouble: ${n} containers of 0-2 s (1 VCPU), MaxInstances ${MAX_INSTANCES}, PollInterval 1 s, controller latency ${LATENCY_MS} ms; logs in ${dir}`,
+    `controller trouble: ${n} containers of 0-2 s (1 VCPU), ${MAX_INSTANCES} instances of ${PER_INSTANCE} VCPUs, PollInterval 1 s, controller latency ${latencyMs} ms; logs in ${dir}`,
   );
   const results = new Map<ScenarioName, Result>();
   for (const s of scenarios) {
-    const r = await runScenario(s, n, dir);
+    const r = await runScenario(s, n, latencyMs, dir);
     results.set(s.name, r);
     console.log(report(r));
   }

@@ -16,16 +16,19 @@
  * accepted before the trouble began, so its success says nothing). How it
  * ends decides what it was:
  *
- * | episode (F = its failures, D = time since its first failure)  | verdict                    |
- * | ------------------------------------------------------------- | -------------------------- |
- * | still open, F >= 2 and D >= OUTAGE_AFTER_MS                   | outage, now                |
- * | ended with F >= 2 and D >= OUTAGE_AFTER_MS                    | outage over: no overload   |
- * | ended sooner, with a 503 or 429 in it                         | overload, when it ended    |
- * | ended sooner, only network errors, timeouts, 502s, 504s       | nothing (a blip)           |
+ * | episode (S = time from its first failure to its latest)  | verdict                  |
+ * | -------------------------------------------------------- | ------------------------ |
+ * | still open, S >= OUTAGE_AFTER_MS                         | outage, now              |
+ * | ended, S >= OUTAGE_AFTER_MS                              | outage over: no overload |
+ * | ended, S shorter, with a 503 or 429 in it                | overload, when it ended  |
+ * | ended, S shorter, only network errors, timeouts, 502/504 | nothing (a blip)         |
  *
  * So "every request failing for a few seconds" is an outage (a restart, a
  * proxy blip), and "503s while requests sent after them succeed" is
- * overload. A controller that refuses everything for longer than
+ * overload. S is measured between failures, not to now: a burst of 503s
+ * followed by seconds without a request (a slow poll loop) proves nothing
+ * about those seconds, and ends as overload once a request gets through.
+ * A controller that refuses everything for longer than
  * OUTAGE_AFTER_MS is taken for down, not overloaded; the dispatcher then
  * sends only its polls and whatever fails fast, so it does not pile on.
  */
@@ -34,8 +37,8 @@ import type { ControllerSignals } from '../scheduler/interfaces.js';
 
 export type { ControllerSignals } from '../scheduler/interfaces.js';
 
-/** Every request failing for this long (two failures at least) is an outage. */
-export const OUTAGE_AFTER_MS = 2000;
+/** Every request failing for this long (from the first failure to the latest) is an outage. */
+export const OUTAGE_AFTER_MS = 1500;
 
 /** Weight of the newest success in the response-time average. */
 const RESPONSE_TIME_WEIGHT = 0.2;
@@ -55,7 +58,8 @@ export function outcomeOfStatus(status: number): RequestOutcome {
 interface Episode {
   /** When its first failure came back. */
   start: number;
-  failures: number;
+  /** When its latest failure came back. */
+  last: number;
   overloads: number;
 }
 
@@ -80,8 +84,8 @@ export class ControllerHealthTracker {
     this.counts[outcome]++;
     if (status === 503) this.last503At = now;
     if (outcome !== 'ok') {
-      const e = (this.episode ??= { start: now, failures: 0, overloads: 0 });
-      e.failures++;
+      const e = (this.episode ??= { start: now, last: now, overloads: 0 });
+      e.last = now;
       if (outcome === 'overload') e.overloads++;
       return;
     }
@@ -91,7 +95,7 @@ export class ControllerHealthTracker {
     const e = this.episode;
     if (!e || sentAt < e.start) return;
     this.episode = undefined;
-    if (isOutage(e, now)) this.outageEndedAt = now;
+    if (isOutage(e)) this.outageEndedAt = now;
     else if (e.overloads > 0) this.lastOverloadAt = now;
   }
 
@@ -105,7 +109,7 @@ export class ControllerHealthTracker {
     const e = this.episode;
     return {
       failingSince: e ? e.start : 0,
-      outage: e !== undefined && isOutage(e, this.clock.now()),
+      outage: e !== undefined && isOutage(e),
       lastOverload: this.lastOverloadAt,
       outageEnded: this.outageEndedAt,
       lastAnswer: this.lastOkAt,
@@ -114,7 +118,7 @@ export class ControllerHealthTracker {
   }
 }
 
-/** At least two failures, the first OUTAGE_AFTER_MS or more before `until`. */
-function isOutage(e: Episode, until: number): boolean {
-  return e.failures >= 2 && until - e.start >= OUTAGE_AFTER_MS;
+/** Failures spanning OUTAGE_AFTER_MS or more. */
+function isOutage(e: Episode): boolean {
+  return e.last - e.start >= OUTAGE_AFTER_MS;
 }
