@@ -35,8 +35,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../src/clock/index.js';
-import { daemonConfigHead } from '../src/harness/daemon-config.js';
-import { DaemonProcess, indent, logRecords, sleep, waitUntil } from '../src/harness/processes.js';
+import { daemonConfigHead, lameContainersHead } from '../src/harness/daemon-config.js';
+import { DaemonProcess, logRecords, sleep, waitUntil } from '../src/harness/processes.js';
 import { createLogger } from '../src/log.js';
 import { generateSshKeyPair } from '../src/ssh/keys.js';
 import { type OutageSchedule, type RequestCounts, TestController } from '../src/testcontroller/index.js';
@@ -88,15 +88,7 @@ interface Result {
 function configYAML(o: { rootToken: string; controllerURL: string; cloudURL: string; privateKey: string }): string {
   return `${daemonConfigHead({ rootToken: o.rootToken, controllerURL: o.controllerURL })}    SystemLogs:
       LogLevel: info
-    Containers:
-      DispatchPrivateKey: |
-${indent(o.privateKey, 8)}
-      StaleLockTimeout: 5s
-      CloudVMs:
-        Driver: lame
-        DriverParameters:
-          CloudURL: ${o.cloudURL}
-          MinBootTime: 200ms
+${lameContainersHead(o)}          MinBootTime: 200ms
           MaxBootTime: 1s
         MaxInstances: ${MAX_INSTANCES}
         PollInterval: 1s

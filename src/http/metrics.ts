@@ -191,26 +191,28 @@ export class DispatcherMetrics {
     this.registerInstanceTotals();
     this.registerControllerHealth();
 
-    const bootOutcomes: Counter<'outcome'> = new Counter({
-      name: `${PREFIX}boot_outcomes`,
-      help: 'Boot outcomes by type.',
-      labelNames: ['outcome'],
-      registers,
+    this.copiedCounter('boot_outcomes', 'Boot outcomes by type.', 'outcome', BOOT_OUTCOMES, (s) => s.poolStats().bootOutcomes);
+    this.copiedCounter(
+      'instances_disappeared',
+      "Number of occurrences of an instance disappearing from the cloud provider's list of instances.",
+      'state',
+      WORKER_STATES,
+      (s) => s.poolStats().disappeared,
+    );
+  }
+
+  /** A counter by one label whose values are totals kept elsewhere, copied at scrape time (0 for a value `read` lacks). */
+  private copiedCounter<V extends string>(name: string, help: string, label: string, values: readonly V[], read: (s: MetricsSources) => Partial<Record<V, number>> | undefined): void {
+    const self = this;
+    const counter: Counter<string> = new Counter({
+      name: PREFIX + name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
       collect() {
-        const counts = self.sources?.poolStats().bootOutcomes;
-        bootOutcomes.reset();
-        for (const outcome of BOOT_OUTCOMES) bootOutcomes.inc({ outcome }, counts?.[outcome] ?? 0);
-      },
-    });
-    const disappeared: Counter<'state'> = new Counter({
-      name: `${PREFIX}instances_disappeared`,
-      help: "Number of occurrences of an instance disappearing from the cloud provider's list of instances.",
-      labelNames: ['state'],
-      registers,
-      collect() {
-        const counts = self.sources?.poolStats().disappeared;
-        disappeared.reset();
-        for (const state of WORKER_STATES) disappeared.inc({ state }, counts?.[state] ?? 0);
+        const counts = self.sources && read(self.sources);
+        counter.reset();
+        for (const v of values) counter.inc({ [label]: v }, counts?.[v] ?? 0);
       },
     });
   }
@@ -233,17 +235,13 @@ export class DispatcherMetrics {
         for (const s of CONTROLLER_STATES) state.set({ state: s }, s === now ? 1 : 0);
       },
     });
-    const requests: Counter<'outcome'> = new Counter({
-      name: `${PREFIX}controller_requests_total`,
-      help: 'Requests the dispatcher made to the controller, by outcome: ok (answered), overload (503 or 429), failed (no answer: network error, timeout, 502, 504).',
-      labelNames: ['outcome'],
-      registers,
-      collect() {
-        const counts = self.sources?.controllerRequests?.();
-        requests.reset();
-        for (const outcome of REQUEST_OUTCOMES) requests.inc({ outcome }, counts?.[outcome] ?? 0);
-      },
-    });
+    this.copiedCounter(
+      'controller_requests_total',
+      'Requests the dispatcher made to the controller, by outcome: ok (answered), overload (503 or 429), failed (no answer: network error, timeout, 502, 504).',
+      'outcome',
+      REQUEST_OUTCOMES,
+      (s) => s.controllerRequests?.(),
+    );
   }
 
   /**
