@@ -90,6 +90,22 @@ describe('container queue poll loop', () => {
     assert.equal(h.queue.entries().updated, t0 + 30_000);
   });
 
+  it('tries a poll that timed out again at the next PollInterval, not after waiting as long as it took', async () => {
+    h = await harness({ retry: { attempts: 1, requestTimeoutMs: 30_000 } });
+    await h.queue.update(); // learn the token uuid first
+    h.ctl.setLatency(60_000);
+    const t0 = h.clock.now();
+    h.queue.start();
+    await waitFor('the first list request', () => lists() === 3);
+    await h.clock.advance(30_000);
+    // The abandoned request is still held by the controller (a timer at t0 + 60 s): look at the earliest.
+    await waitFor('the loop to sleep 10 s after the timeout', () => h.clock.nextTimerAt() === t0 + 40_000);
+    h.ctl.setLatency(0);
+    await h.clock.advance(10_000);
+    await waitFor('a quick poll, then PollInterval again', () => h.clock.nextTimerAt() === t0 + 50_000);
+    assert.equal(lists(), 5, 'the timed-out request, then a whole poll of two');
+  });
+
   it('stops at once, while sleeping or while a poll is in flight, leaving no timer', async () => {
     h = await harness();
     h.queue.start();
