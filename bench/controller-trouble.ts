@@ -5,7 +5,7 @@
  * figures.
  *
  *   npm run bench:trouble
- *   node --import tsx bench/controller-trouble.ts [--containers N] [--latency-ms MS] [--only baseline|outage|overload] [--keep-logs]
+ *   node --import tsx bench/controller-trouble.ts [--containers N] [--latency-ms MS] [--max-in-flight N] [--only baseline|outage|overload] [--keep-logs]
  *
  * What runs, black-box: the real daemon (`node bin/arvados-dispatch-cloud.mjs
  * --config FILE`, a child process) against the test controller
@@ -64,11 +64,13 @@ interface Scenario {
   maxInFlight?: number;
 }
 
-const SCENARIOS: Scenario[] = [
-  { name: 'baseline', what: 'no trouble' },
-  { name: 'outage', what: `every request 503 for ${OUTAGE.forMs / 1000} s of every ${OUTAGE.everyMs / 1000} s`, outage: OUTAGE },
-  { name: 'overload', what: `503 past ${MAX_IN_FLIGHT} requests in flight`, maxInFlight: MAX_IN_FLIGHT },
-];
+function scenarios(maxInFlight: number): Scenario[] {
+  return [
+    { name: 'baseline', what: 'no trouble' },
+    { name: 'outage', what: `every request 503 for ${OUTAGE.forMs / 1000} s of every ${OUTAGE.everyMs / 1000} s`, outage: OUTAGE },
+    { name: 'overload', what: `503 past ${maxInFlight} requests in flight`, maxInFlight },
+  ];
+}
 
 interface Result {
   scenario: Scenario;
@@ -233,20 +235,24 @@ function report(r: Result): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { containers: { type: 'string', default: '240' }, 'latency-ms': { type: 'string', default: String(LATENCY_MS) }, only: { type: 'string' }, 'keep-logs': { type: 'boolean', default: false } },
+    options: { containers: { type: 'string', default: '240' }, 'latency-ms': { type: 'string', default: String(LATENCY_MS) },
+      'max-in-flight': { type: 'string', default: String(MAX_IN_FLIGHT) }, only: { type: 'string' }, 'keep-logs': { type: 'boolean', default: false } },
   });
   const n = Number(values.containers);
   const latencyMs = Number(values['latency-ms']);
   if (!(latencyMs >= 0)) throw new Error(`--latency-ms must be a number >= 0, not ${values['latency-ms']}`);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--containers must be a positive integer, not ${values.containers}`);
-  const scenarios = values.only ? SCENARIOS.filter((s) => s.name === values.only) : SCENARIOS;
-  if (scenarios.length === 0) throw new Error(`--only must be one of ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const maxInFlight = Number(values['max-in-flight']);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new Error(`--max-in-flight must be a positive integer, not ${values['max-in-flight']}`);
+  const all = scenarios(maxInFlight);
+  const chosen = values.only ? all.filter((s) => s.name === values.only) : all;
+  if (chosen.length === 0) throw new Error(`--only must be one of ${all.map((s) => s.name).join(', ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'arvados-dispatch-cloud-trouble-'));
   console.log(
     `controller trouble: ${n} containers of 0-2 s (1 VCPU), ${MAX_INSTANCES} instances of ${PER_INSTANCE} VCPUs, PollInterval 1 s, controller latency ${latencyMs} ms; logs in ${dir}`,
   );
   const results = new Map<ScenarioName, Result>();
-  for (const s of scenarios) {
+  for (const s of chosen) {
     const r = await runScenario(s, n, latencyMs, dir);
     results.set(s.name, r);
     console.log(report(r));

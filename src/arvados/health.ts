@@ -16,18 +16,21 @@
  * accepted before the trouble began, so its success says nothing). How it
  * ends decides what it was:
  *
- * | episode (S = time from its first failure to its latest)  | verdict                  |
- * | -------------------------------------------------------- | ------------------------ |
- * | still open, S >= OUTAGE_AFTER_MS                         | outage, now              |
- * | ended, S >= OUTAGE_AFTER_MS                              | outage over: no overload |
- * | ended, S shorter, with a 503 or 429 in it                | overload, when it ended  |
- * | ended, S shorter, only network errors, timeouts, 502/504 | nothing (a blip)         |
+ * | episode (S = time from its first failure to its latest)     | verdict                  |
+ * | ----------------------------------------------------------- | ------------------------ |
+ * | still open, S >= OUTAGE_AFTER_MS                            | outage, now              |
+ * | ended, S >= OUTAGE_AFTER_MS                                 | outage over: no overload |
+ * | ended, S shorter, two 503s (or 429s) or more in it          | overload, when it ended  |
+ * | ended, S shorter, one 503, and another such within LONE_MS  | overload, when it ended  |
+ * | ended, S shorter, one 503, the first for LONE_MS            | nothing yet (remembered) |
+ * | ended, S shorter, only network errors, timeouts, 502/504    | nothing (a blip)         |
  *
  * So "every request failing for a few seconds" is an outage (a restart, a
  * proxy blip), and "503s while requests sent after them succeed" is
  * overload. S is measured between failures, not to now: a burst of 503s
  * followed by seconds without a request (a slow poll loop) proves nothing
- * about those seconds, and ends as overload once a request gets through.
+ * about those seconds. One lone 503 is not enough either: a short outage
+ * that falls between two sparse requests looks exactly like it.
  * A controller that refuses everything for longer than
  * OUTAGE_AFTER_MS is taken for down, not overloaded; the dispatcher then
  * sends only its polls and whatever fails fast, so it does not pile on.
@@ -39,6 +42,9 @@ export type { ControllerSignals } from '../scheduler/interfaces.js';
 
 /** Every request failing for this long (from the first failure to the latest) is an outage. */
 export const OUTAGE_AFTER_MS = 1500;
+
+/** Two episodes of a single 503 this close together are overload. */
+export const LONE_MS = 4 * OUTAGE_AFTER_MS;
 
 /** Weight of the newest success in the response-time average. */
 const RESPONSE_TIME_WEIGHT = 0.2;
@@ -69,6 +75,8 @@ export class ControllerHealthTracker {
   private lastOverloadAt = 0;
   private lastOkAt = 0;
   private outageEndedAt = 0;
+  /** When the last episode with a single 503 ended, 0 for none since the last verdict. */
+  private loneAt = 0;
   private responseTime = 0;
   readonly counts: OutcomeCounts = { ok: 0, overload: 0, failed: 0 };
 
@@ -95,8 +103,14 @@ export class ControllerHealthTracker {
     const e = this.episode;
     if (!e || sentAt < e.start) return;
     this.episode = undefined;
-    if (isOutage(e)) this.outageEndedAt = now;
-    else if (e.overloads > 0) this.lastOverloadAt = now;
+    if (isOutage(e)) {
+      this.outageEndedAt = now;
+    } else if (e.overloads > 1 || (e.overloads === 1 && this.loneAt > 0 && now - this.loneAt <= LONE_MS)) {
+      this.lastOverloadAt = now;
+      this.loneAt = 0;
+    } else if (e.overloads === 1) {
+      this.loneAt = now;
+    }
   }
 
   /** Epoch ms of the last 503, or 0. */

@@ -4,7 +4,7 @@
  * trouble whose success says nothing.
  */
 import assert from 'node:assert/strict';
-import { ControllerHealthTracker, OUTAGE_AFTER_MS, outcomeOfStatus } from '../../src/arvados/health.js';
+import { ControllerHealthTracker, LONE_MS, OUTAGE_AFTER_MS, outcomeOfStatus } from '../../src/arvados/health.js';
 import { ManualClock } from '../../src/clock/index.js';
 
 describe('ControllerHealthTracker', async () => {
@@ -78,8 +78,9 @@ describe('ControllerHealthTracker', async () => {
     assert.equal(s.lastOverload, 0);
   });
 
-  it('row 3: a 503 followed soon by a success of a later request is overload', async () => {
+  it('row 3: 503s followed soon by a success of a later request are overload', async () => {
     answer(503);
+    answer(429);
     await step(100);
     answer(200, 50);
     const s = h.signals();
@@ -88,7 +89,23 @@ describe('ControllerHealthTracker', async () => {
     assert.equal(s.outageEnded, 0);
   });
 
-  it('row 3: a success of a request sent before the 503 does not end the episode', async () => {
+  it('rows 4 and 5: one lone 503 is nothing yet; a second within LONE_MS is overload', async () => {
+    answer(503);
+    await step(100);
+    answer(200, 50);
+    assert.equal(h.signals().lastOverload, 0, 'a lone 503: maybe a short outage between two requests');
+    await step(LONE_MS + 1);
+    answer(503);
+    answer(200, 0);
+    assert.equal(h.signals().lastOverload, 0, 'too long after the first');
+    await step(LONE_MS);
+    answer(503);
+    answer(200, 0);
+    assert.equal(h.signals().lastOverload, clock.now());
+  });
+
+  it('row 3: a success of a request sent before the 503s does not end the episode', async () => {
+    answer(503);
     answer(503);
     const t = clock.now();
     await step(100);
@@ -97,7 +114,7 @@ describe('ControllerHealthTracker', async () => {
     assert.equal(h.signals().lastOverload, 0);
   });
 
-  it('row 4: network errors and 502s that end quickly are a blip: neither outage nor overload', async () => {
+  it('row 6: network errors and 502s that end quickly are a blip: neither outage nor overload', async () => {
     answer('network');
     answer(502);
     await step(500);
