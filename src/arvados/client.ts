@@ -17,7 +17,9 @@
  * adds load exactly when it is overloaded, and the reference does not retry
  * at all. Every outcome is recorded in a `ControllerHealthTracker`
  * (`health.ts`), which tells an outage from an overload for the scheduler's
- * concurrency limit.
+ * concurrency limit, and for this client's own window of requests in
+ * flight (`window.ts`, over HTTP only): on overload, requests wait their
+ * turn here rather than be refused there.
  *
  * Retries and idempotency: GET and PUT are retried blindly (sending the same
  * attributes twice leaves the same record). `lock` and `unlock` are not
@@ -37,7 +39,8 @@ import type { Cluster } from '../config/types.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { Fence } from '../dblock/fence.js';
 import type { ControllerHealth, ControllerSignals } from '../scheduler/interfaces.js';
-import { ControllerHealthTracker, outcomeOfStatus } from './health.js';
+import { ControllerHealthTracker, outcomeOfStatus, type RequestOutcome } from './health.js';
+import { RequestWindow } from './window.js';
 import type { ApiClientAuthorization, Container, ItemList } from './types.js';
 import { ControllerError } from './errors.js';
 import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeoutError, Transport } from './http.js';
@@ -143,6 +146,10 @@ export class ControllerClient implements ControllerHealth {
   private tokenUuid?: Promise<string>;
   /** Outcomes of every request, for outage and overload (`health.ts`). */
   readonly health: ControllerHealthTracker;
+  /** Requests in flight at once over HTTP (`window.ts`); none in-process. */
+  readonly window?: RequestWindow;
+  /** The overload verdict the window last acted on. */
+  private overloadSeen = 0;
 
   constructor(private readonly opts: ControllerClientOptions) {
     const url = new URL(opts.baseURL);
@@ -155,6 +162,7 @@ export class ControllerClient implements ControllerHealth {
     this.retryLog = new RateLimitedLog(opts.logger, opts.clock, 10_000);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.health = new ControllerHealthTracker(opts.clock);
+    if (!opts.transport) this.window = new RequestWindow(opts.maxConnections ?? 16);
     this.transport =
       opts.transport ?? new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: opts.maxConnections ?? 16 });
   }
@@ -276,11 +284,13 @@ export class ControllerClient implements ControllerHealth {
       signal?.throwIfAborted();
       // Every attempt is an action of its own: a retry after the lock was lost must not go out.
       if (method !== 'GET') this.opts.fence?.check(fencedAction(method, path));
+      await this.window?.acquire(signal);
       const started = this.clock.now();
       let res: RawResponse;
       try {
         res = await this.transport.send({ ...this.prepare(method, path, o), timeoutMs: this.retry.requestTimeoutMs, signal });
       } catch (err) {
+        this.window?.release();
         if (signal?.aborted) throw err;
         this.health.record('failed', started);
         const what = err instanceof RequestTimeoutError ? err.message : describeNetworkError(err);
@@ -291,7 +301,10 @@ export class ControllerClient implements ControllerHealth {
         continue;
       }
       this.logger.debug('controller request', { Method: method, Path: path, Status: res.status, DurationMs: this.clock.now() - started });
-      this.health.record(outcomeOfStatus(res.status), started, res.status);
+      const outcome = outcomeOfStatus(res.status);
+      this.health.record(outcome, started, res.status);
+      this.steerWindow(outcome);
+      this.window?.release();
       if (res.status >= 200 && res.status < 300) return { value: parseBody(method, path, res, attempt) };
       const temporary = res.status >= 500 || RETRY_STATUSES.has(res.status);
       const error = new ControllerError({ method, path, status: res.status, errors: errorsOf(res), attempts: attempt, temporary });
@@ -304,6 +317,18 @@ export class ControllerClient implements ControllerHealth {
       this.noteRetry(method, path, attempt, `HTTP ${res.status}`);
     }
     throw last!;
+  }
+
+  /** Cuts the window on a new overload verdict; grows it on an answer while nothing is failing. */
+  private steerWindow(outcome: RequestOutcome): void {
+    if (!this.window) return;
+    const sig = this.health.signals();
+    if (sig.lastOverload > this.overloadSeen) {
+      this.overloadSeen = sig.lastOverload;
+      this.window.cut(this.clock.now(), sig.responseTimeMs);
+    } else if (outcome === 'ok' && sig.failingSince === 0) {
+      this.window.grow();
+    }
   }
 
   private noteRetry(method: string, path: string, attempt: number, what: string): void {
