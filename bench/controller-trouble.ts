@@ -5,7 +5,12 @@
  * figures.
  *
  *   npm run bench:trouble
- *   node --import tsx bench/controller-trouble.ts [--containers N] [--latency-ms MS] [--max-in-flight N] [--only baseline|outage|overload] [--keep-logs]
+ *   node --import tsx bench/controller-trouble.ts [--containers N] [--latency-ms MS] [--max-in-flight N]
+ *     [--only baseline|outage|overload] [--daemon-dir CHECKOUT] [--keep-logs]
+ *
+ * `--daemon-dir` runs the daemon of another checkout (with its own
+ * node_modules), e.g. an older commit, against the same controller, cloud
+ * and workload: how the figures were before a change.
  *
  * What runs, black-box: the real daemon (`node bin/arvados-dispatch-cloud.mjs
  * --config FILE`, a child process) against the test controller
@@ -121,7 +126,7 @@ async function scrape(url: string): Promise<{ limit?: number; state?: string }> 
   return { limit: limit ? Number(limit[1]) : undefined, state: state?.[1] };
 }
 
-async function runScenario(s: Scenario, n: number, latencyMs: number, dir: string): Promise<Result> {
+async function runScenario(s: Scenario, n: number, latencyMs: number, dir: string, daemonDir?: string): Promise<Result> {
   const logDir = mkdtempSync(join(dir, `${s.name}-`));
   const controllerStream: WriteStream = createWriteStream(join(logDir, 'controller.log'));
   const rootToken = randomBytes(32).toString('hex');
@@ -144,7 +149,7 @@ async function runScenario(s: Scenario, n: number, latencyMs: number, dir: strin
     const daemonConfig = join(logDir, 'dispatcher.yml');
     writeFileSync(daemonConfig, configYAML({ ...common, cloudURL: cloudURL! }));
     const daemonLog = join(logDir, 'dispatcher.log');
-    dispatcher = new DaemonProcess('dispatcher', ['--config', daemonConfig], daemonLog);
+    dispatcher = new DaemonProcess('dispatcher', ['--config', daemonConfig], daemonLog, daemonDir);
     let mgmt: string | undefined;
     await waitUntil('the dispatcher to listen', () => (mgmt = logRecords(daemonLog).find((r) => r.msg === 'listening')?.Listen as string | undefined) !== undefined, 20_000, 50);
 
@@ -236,7 +241,8 @@ function report(r: Result): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { containers: { type: 'string', default: '240' }, 'latency-ms': { type: 'string', default: String(LATENCY_MS) },
-      'max-in-flight': { type: 'string', default: String(MAX_IN_FLIGHT) }, only: { type: 'string' }, 'keep-logs': { type: 'boolean', default: false } },
+      'max-in-flight': { type: 'string', default: String(MAX_IN_FLIGHT) },
+      'daemon-dir': { type: 'string' }, only: { type: 'string' }, 'keep-logs': { type: 'boolean', default: false } },
   });
   const n = Number(values.containers);
   const latencyMs = Number(values['latency-ms']);
@@ -249,11 +255,11 @@ async function main(): Promise<void> {
   if (chosen.length === 0) throw new Error(`--only must be one of ${all.map((s) => s.name).join(', ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'arvados-dispatch-cloud-trouble-'));
   console.log(
-    `controller trouble: ${n} containers of 0-2 s (1 VCPU), ${MAX_INSTANCES} instances of ${PER_INSTANCE} VCPUs, PollInterval 1 s, controller latency ${latencyMs} ms; logs in ${dir}`,
+    `controller trouble: ${n} containers of 0-2 s (1 VCPU), ${MAX_INSTANCES} instances of ${PER_INSTANCE} VCPUs, PollInterval 1 s, controller latency ${latencyMs} ms${values['daemon-dir'] ? `; daemon from ${values['daemon-dir']}` : ''}; logs in ${dir}`,
   );
   const results = new Map<ScenarioName, Result>();
   for (const s of chosen) {
-    const r = await runScenario(s, n, latencyMs, dir);
+    const r = await runScenario(s, n, latencyMs, dir, values['daemon-dir']);
     results.set(s.name, r);
     console.log(report(r));
   }

@@ -51,11 +51,13 @@ export class DaemonProcess {
     readonly name: string,
     args: string[],
     readonly logPath: string,
+    /** The checkout whose `bin/arvados-dispatch-cloud.mjs` runs; default this one. */
+    repo: string = REPO,
   ) {
     const fd = openSync(logPath, 'a');
     try {
       this.proc = spawn(process.execPath, ['bin/arvados-dispatch-cloud.mjs', ...args], {
-        cwd: REPO,
+        cwd: repo,
         stdio: ['ignore', fd, fd],
         // The config's LogLevel decides, unless CHAOS_LOG_LEVEL (e.g. debug) asks for more.
         env: { ...process.env, LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? '' },
