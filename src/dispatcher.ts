@@ -103,22 +103,9 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       })
     : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe, fence: deps.fence, registry: metrics.registry });
 
-  const secretTag = `${vms.TagKeyPrefix}InstanceSecret`;
   const newExecutor = (instance: Instance): Executor => fencedExecutor(unfencedExecutor(instance), deps.fence, instance.id);
   const unfencedExecutor = (instance: Instance): Executor =>
-    instanceSet.executorFor?.(instance) ??
-    new SshExecutor({
-      target: instance.address,
-      defaultPort: sshPort,
-      username: instance.remoteUser,
-      privateKey,
-      verifyHostKey: hostKeyVerifier(instance, secretTag, (cmd) => withSudo(cmd, instance.remoteUser)),
-      // A VM that accepts TCP but never finishes the SSH handshake must not
-      // hold a probe slot for long; the probe interval retries soon enough.
-      connectTimeoutMs: Math.max(5_000, Math.min(vms.ProbeInterval * 3, 60_000)),
-      clock,
-      logger: logger.child({ Instance: instance.id }),
-    });
+    instanceSet.executorFor?.(instance) ?? vmSshExecutor(cluster, instance, { sshPort, privateKey, clock, logger });
 
   const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
   const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }) });
@@ -181,6 +168,34 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       return stopping;
     },
   };
+}
+
+/**
+ * How long a VM gets to finish the SSH handshake. One that accepts TCP but
+ * never finishes it must not hold its probe for long; the next probe, a
+ * ProbeInterval later, tries again.
+ */
+export function sshConnectTimeoutMs(vms: Cluster['Containers']['CloudVMs']): number {
+  return Math.max(5_000, Math.min(vms.ProbeInterval * 3, 60_000));
+}
+
+/** The SSH executor for one VM: the dispatcher's key, the host key checked through the instance (or its InstanceSecret). */
+export function vmSshExecutor(
+  cluster: Cluster,
+  instance: Instance,
+  opts: { sshPort: number; privateKey: string; clock: Clock; logger: Logger },
+): SshExecutor {
+  const vms = cluster.Containers.CloudVMs;
+  return new SshExecutor({
+    target: instance.address,
+    defaultPort: opts.sshPort,
+    username: instance.remoteUser,
+    privateKey: opts.privateKey,
+    verifyHostKey: hostKeyVerifier(instance, `${vms.TagKeyPrefix}InstanceSecret`, (cmd) => withSudo(cmd, instance.remoteUser)),
+    connectTimeoutMs: sshConnectTimeoutMs(vms),
+    clock: opts.clock,
+    logger: opts.logger.child({ Instance: instance.id }),
+  });
 }
 
 /** `inner`, with the fence consulted before each command that acts (`ExecuteOptions.action`). */

@@ -154,6 +154,29 @@ function sanitize(value: unknown, secrets: SecretSet, depth: number, seen: WeakS
   return out;
 }
 
+/** Where winston keeps a call's extra arguments (triple-beam's SPLAT). */
+const SPLAT = Symbol.for('splat');
+
+/**
+ * winston merges a call's fields into the entry only when the message holds
+ * no printf token (`%s`, `%c`, ...); otherwise it keeps them aside for a
+ * splat format, which this logger does not use. A message with a "%" from
+ * outside (a controller's text, a URL) would lose its fields: merge them
+ * back, the call's own fields never overriding the entry's.
+ */
+function keepFieldsFormat() {
+  return winston.format((info) => {
+    const extra = (info as unknown as Record<symbol, unknown>)[SPLAT];
+    if (!Array.isArray(extra)) return info;
+    for (const meta of extra) {
+      if (meta === null || typeof meta !== 'object' || Array.isArray(meta) || meta instanceof Error) continue;
+      // Keys first: a field already merged is not read again (it may be a getter).
+      for (const k of Object.keys(meta)) if (!(k in info)) (info as Record<string, unknown>)[k] = (meta as Record<string, unknown>)[k];
+    }
+    return info;
+  })();
+}
+
 function scrubFormat(secrets: SecretSet) {
   return winston.format((info) => {
     const seen = new WeakSet<object>();
@@ -230,6 +253,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       // a debug line in a hot loop (the scheduler's per-container decisions)
       // would be timestamped, scrubbed and serialised only to be dropped.
       winston.format((info) => (logger.isLevelEnabled(info.level) ? info : false))(),
+      keepFieldsFormat(),
       winston.format.errors({ stack: true }),
       scrubFormat(secrets),
       lineFormat(opts.format ?? 'json', () => clock.now()),

@@ -118,6 +118,9 @@ const OVERLOAD_STATUSES = new Set([503, 429]);
 
 const API = '/arvados/v1';
 
+/** A token's uuid: cluster id, the api_client_authorizations infix, 15 characters. */
+const TOKEN_UUID = /^[0-9a-z]{5}-gj3su-[0-9a-z]{15}$/;
+
 interface CallOptions {
   query?: Record<string, string>;
   body?: unknown;
@@ -197,8 +200,10 @@ export class ControllerClient implements ControllerHealth {
   currentTokenUuid(): Promise<string> {
     if (!this.tokenUuid) {
       const p = this.call('GET', `${API}/api_client_authorizations/current`, { retry: true }).then(({ value }) => {
-        const uuid = (value as ApiClientAuthorization).uuid;
-        if (typeof uuid !== 'string' || uuid === '') throw new Error('api_client_authorizations/current: the answer has no uuid');
+        // Any JSON may come back (null, a string): only an object with a string uuid will do.
+        const uuid = (value as ApiClientAuthorization | null)?.uuid;
+        // It is compared with every container's locked_by_uuid: a wrong one would make ours look like someone else's.
+        if (typeof uuid !== 'string' || !TOKEN_UUID.test(uuid)) throw new Error('api_client_authorizations/current: the answer has no well-formed uuid');
         return uuid;
       });
       // A failure is not remembered: the next caller asks again.

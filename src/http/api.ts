@@ -116,7 +116,9 @@ export function managementHandler(target: ManagementTarget, layers: Layers = {})
 /** /metrics and /metrics.json: the token only when one is configured, as the reference's metrics layer. */
 async function metricsEndpoint(req: IncomingMessage, res: ServerResponse, t: ManagementTarget, path: string): Promise<void> {
   if (t.managementToken !== '') {
-    const auth = requireToken(t.managementToken, requestTokens(req, new URL(req.url ?? '/', 'http://localhost').searchParams));
+    const url = requestURL(req);
+    if (!url) return textError(res, 400, 'Bad Request');
+    const auth = requireToken(t.managementToken, requestTokens(req, url.searchParams));
     if (!auth.ok) return textError(res, auth.status, auth.message);
   }
   if (path === '/metrics.json') {
@@ -143,7 +145,11 @@ function healthPing(req: IncomingMessage, res: ServerResponse, t: ManagementTarg
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, target: ManagementTarget): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestURL(req);
+  if (!url) {
+    textError(res, 400, 'Bad Request');
+    return;
+  }
   if (target.managementToken === '') {
     textError(res, 403, 'Management API authentication is not configured');
     return;
@@ -293,6 +299,20 @@ function allowed(methods: string[]): string {
 function methodNotAllowed(res: ServerResponse, methods: string[]): void {
   res.setHeader('Allow', allowed(methods));
   textError(res, 405, 'Method Not Allowed');
+}
+
+/**
+ * The request's URL, or undefined if its target does not parse. The target
+ * is a path ("origin form"): prefixing the origin keeps one that starts with
+ * `//` a path, where resolving it against a base would read a host in it.
+ */
+function requestURL(req: IncomingMessage): URL | undefined {
+  const target = req.url ?? '/';
+  try {
+    return new URL(target.startsWith('/') ? `http://localhost${target}` : target, 'http://localhost');
+  } catch {
+    return undefined;
+  }
 }
 
 function pathOf(req: IncomingMessage): string {

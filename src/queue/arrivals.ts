@@ -24,6 +24,7 @@ import { instanceResourcesNeeded } from './instance-types.js';
 import { Interner } from './interner.js';
 import type { PollResult } from './poll.js';
 import type { UnsatisfiableCanceller } from './unsatisfiable.js';
+import type { BadRecordLog } from './validate.js';
 
 export interface ArrivalsOptions {
   client: DetailsClient;
@@ -33,6 +34,8 @@ export interface ArrivalsOptions {
   /** Eligible types, cheapest first; throws if none. */
   chooseTypes: (container: Container) => InstanceType[];
   unsatisfiable: UnsatisfiableCanceller;
+  /** Where unusable records are reported. */
+  badRecords: BadRecordLog;
   /** Details read per poll, unless ours and the head's alone are more. */
   perPoll: number;
   /** Details reads in flight at once. */
@@ -82,7 +85,7 @@ export class Arrivals {
    * new (`known` false) and that we may run, ours and the head's first,
    * those whose last read failed last.
    */
-  read(result: PollResult, known: (uuid: string) => boolean, mayRun: (c: Pick<Container, 'state' | 'priority' | 'locked_by_uuid'>) => boolean): Promise<Map<string, Details>> {
+  async read(result: PollResult, known: (uuid: string) => boolean, mayRun: (c: Pick<Container, 'state' | 'priority' | 'locked_by_uuid'>) => boolean): Promise<Map<string, Details>> {
     const wanted = (uuid: string, c: Pick<Container, 'state' | 'priority' | 'locked_by_uuid'> | undefined): boolean =>
       c !== undefined && !known(uuid) && mayRun(c);
     const urgent = new Set<string>();
@@ -104,7 +107,9 @@ export class Arrivals {
       byPriority,
     );
     const order = [...[...urgent].filter((u) => !failed(u)), ...rest.map((o) => o.uuid), ...[...urgent].filter(failed), ...retry.map((o) => o.uuid)];
-    return readAllDetails(this.opts.client, order, this.opts.concurrency);
+    const out = await readAllDetails(this.opts.client, order, this.opts.concurrency);
+    for (const [uuid, d] of out) if (d.outcome === 'invalid') this.opts.badRecords.report('read', d.problem, uuid);
+    return out;
   }
 
   /**
@@ -114,7 +119,7 @@ export class Arrivals {
    */
   settle(uuid: string, listed: Partial<Container> | undefined, details: Details | undefined, mayRun: (c: Container) => boolean): QueueEntry | undefined {
     const latest = { ...this.waiting.get(uuid), ...kept(listed ?? {}) } as Container;
-    if (details?.outcome === 'failed') this.failedBefore.add(uuid);
+    if (details?.outcome === 'failed' || details?.outcome === 'invalid') this.failedBefore.add(uuid);
     else if (details) this.failedBefore.delete(uuid);
     switch (details?.outcome) {
       case 'ok':
@@ -129,6 +134,9 @@ export class Arrivals {
         this.waiting.delete(uuid);
         this.opts.unsatisfiable.handle(latest, details.reason);
         return undefined;
+      case 'invalid':
+        // Reported when read (`read`), and read again on the next poll.
+        break;
       case 'failed':
         this.readErrors.warn('error getting mounts', { ContainerUUID: uuid, error: details.error.message });
         break;

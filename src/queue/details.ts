@@ -16,6 +16,7 @@
 import type { ControllerClient } from '../arvados/client.js';
 import { findControllerError } from '../arvados/errors.js';
 import type { Container } from '../arvados/types.js';
+import { detailsProblem, type RecordProblem } from './validate.js';
 
 /** What a details read needs of the controller client. */
 export type DetailsClient = Pick<ControllerClient, 'getContainer'>;
@@ -52,6 +53,8 @@ export type Details =
   | { outcome: 'gone' }
   /** The record's mounts are not what Arvados allows: the container cannot be run. */
   | { outcome: 'malformed'; reason: string }
+  /** The answer is not a usable record of this container (a field of the wrong type, ...): read again on the next poll. */
+  | { outcome: 'invalid'; problem: RecordProblem }
   | { outcome: 'failed'; error: Error };
 
 /** Fields of a mount the reference decodes, and the JSON type each must have (null is always allowed). */
@@ -92,6 +95,8 @@ export async function readDetails(client: DetailsClient, uuid: string): Promise<
     if (findControllerError(err)?.status === 404) return { outcome: 'gone' };
     return { outcome: 'failed', error: err as Error };
   }
+  const invalid = detailsProblem(container, uuid);
+  if (invalid) return { outcome: 'invalid', problem: invalid };
   const problem = mountsProblem((container as { mounts?: unknown }).mounts);
   if (problem !== undefined) return { outcome: 'malformed', reason: `error getting mounts from container record: ${problem}` };
   return { outcome: 'ok', container };

@@ -8,12 +8,31 @@
  * image, scheduling parameters and mounts never change, so the queue reads
  * them once, by uuid, when it first sees the container (`details.ts`), and
  * the lists only say what moves: state, priority and lock holder.
+ *
+ * Items that are not well-formed records (`validate.ts`) are reported and
+ * left out; the ones beside them are used. Paging goes on after the last
+ * well-formed uuid of an answer, usable or not, and stops where there is
+ * none: a cursor taken from garbage could go anywhere.
  */
 import type { ControllerClient, ListParams } from '../arvados/client.js';
 import type { Container } from '../arvados/types.js';
+import { type BadRecordLog, isContainerUuid } from './validate.js';
 
 /** What the lists need of the controller client. */
 export type ListClient = Pick<ControllerClient, 'listContainers'>;
+
+/** Where the lists come from, and where items that cannot be used are reported (`validate.ts`). */
+export interface ListSource {
+  client: ListClient;
+  bad: BadRecordLog;
+}
+
+/**
+ * The default for the most requests one full list read by uuid makes: pages
+ * that never end (a controller that ignores the `uuid >` filter but keeps
+ * inventing uuids) fail the poll instead of holding it forever.
+ */
+export const MAX_PAGES = 1000;
 
 /** A container as the lists return it. */
 export type Listed = Pick<Container, 'uuid' | 'state' | 'priority' | 'locked_by_uuid'>;
@@ -35,36 +54,54 @@ export const QUEUED: Filters = [
  */
 export const HEAD_TARGET = 100;
 
-function list(client: ListClient, filters: Filters, order: string | string[], limit: number): Promise<Listed[]> {
-  return client
-    .listContainers({ filters, select: [...LIST_FIELDS], order, limit })
-    .then((page) => page.items as Listed[]);
+/** One list answer: the items that can be used, and how to page on. */
+export interface Page {
+  items: Listed[];
+  /** The answer had no items at all: the end of the list. */
+  empty: boolean;
+  /** The last uuid of the answer, usable or not (the next page starts after it); undefined if none was well formed. */
+  lastUuid?: string;
+}
+
+async function list(src: ListSource, filters: Filters, order: string | string[], limit: number, where: string): Promise<Page> {
+  const raw = (await src.client.listContainers({ filters, select: [...LIST_FIELDS], order, limit })).items as unknown[];
+  const items = src.bad.usable(raw, where);
+  let lastUuid: string | undefined;
+  for (let i = raw.length - 1; i >= 0 && lastUuid === undefined; i--) {
+    const u = (raw[i] as { uuid?: unknown } | null)?.uuid;
+    if (isContainerUuid(u)) lastUuid = u;
+  }
+  return { items, empty: raw.length === 0, lastUuid };
 }
 
 /**
  * One page of `filters` in uuid order after `after` ('' = from the start).
  * Throws if the controller answers out of order: paging on would never end.
  */
-export async function pageByUuid(client: ListClient, filters: Filters, after: string, limit: number): Promise<Listed[]> {
-  const items = await list(client, after === '' ? filters : [...filters, ['uuid', '>', after]], 'uuid', limit);
+export async function pageByUuid(src: ListSource, filters: Filters, after: string, limit: number): Promise<Page> {
+  const page = await list(src, after === '' ? filters : [...filters, ['uuid', '>', after]], 'uuid', limit, 'list');
   let last = after;
-  for (const c of items) {
+  for (const c of page.items) {
     if (last !== '' && c.uuid <= last) throw new Error(`the controller answered out of uuid order (${c.uuid} after ${last})`);
     last = c.uuid;
   }
-  return items;
+  if (page.lastUuid !== undefined && after !== '' && page.lastUuid <= after) {
+    throw new Error(`the controller answered out of uuid order (${page.lastUuid} after ${after})`);
+  }
+  return page;
 }
 
-/** Every container matching `filters`, in uuid order, paging with `uuid > last` until an empty page. */
-export async function readAllByUuid(client: ListClient, filters: Filters, pageSize: number): Promise<Listed[]> {
+/** Every container matching `filters`, in uuid order, paging with `uuid > last` until an empty page (`maxPages` at most). */
+export async function readAllByUuid(src: ListSource, filters: Filters, pageSize: number, maxPages = MAX_PAGES): Promise<Listed[]> {
   const out: Listed[] = [];
   let after = '';
-  for (;;) {
-    const page = await pageByUuid(client, filters, after, pageSize);
-    if (page.length === 0) return out;
-    out.push(...page);
-    after = page[page.length - 1].uuid;
+  for (let pages = 0; pages < maxPages; pages++) {
+    const page = await pageByUuid(src, filters, after, pageSize);
+    out.push(...page.items);
+    if (page.empty || page.lastUuid === undefined) return out;
+    after = page.lastUuid;
   }
+  throw new Error(`the controller's list did not end after ${maxPages} pages`);
 }
 
 export interface HeadResult {
@@ -92,7 +129,7 @@ export interface HeadResult {
  *   seen yet counts as not a supervisor.
  */
 export async function readHead(
-  client: ListClient,
+  src: ListSource,
   pageSize: number,
   maxRequests: number,
   isSupervisor: (uuid: string) => boolean,
@@ -101,29 +138,37 @@ export async function readHead(
   const out = new Map<string, Listed>();
   let nonSupervisors = 0;
   let requests = 0;
-  const read = (filters: Filters, order: string | string[]): Promise<Listed[]> => {
+  const read = (filters: Filters, order: string | string[]): Promise<Page> => {
     requests++;
-    return list(client, filters, order, pageSize);
+    return list(src, filters, order, pageSize, 'head');
   };
   let last: Listed | undefined;
   let page = await read(QUEUED, byPriority);
   for (;;) {
-    if (page.length === 0) return { items: [...out.values()], complete: true };
-    for (const c of page) {
+    if (page.empty) return { items: [...out.values()], complete: true };
+    for (const c of page.items) {
       // A container whose priority changed mid-read can come twice: the later copy wins.
       out.delete(c.uuid);
       out.set(c.uuid, c);
       if (!isSupervisor(c.uuid)) nonSupervisors++;
     }
-    last = page[page.length - 1];
+    const lastOfPage = page.items.at(-1);
+    // A cursor is only as good as the last usable item: without one (or if it would not move on), stop here.
+    if (!lastOfPage || (last !== undefined && !before(last, lastOfPage))) break;
+    last = lastOfPage;
     if (nonSupervisors >= HEAD_TARGET || requests >= maxRequests) break;
     page = await read([...QUEUED, ['priority', '=', last.priority], ['uuid', '>', last.uuid]], 'uuid');
-    if (page.length === 0) {
+    if (page.empty) {
       if (requests >= maxRequests) break;
       page = await read([...QUEUED, ['priority', '<', last.priority]], byPriority);
     }
   }
   return { items: [...out.values()], complete: false, last };
+}
+
+/** True if `a` comes before `b` in the head's order (priority desc, then uuid). */
+export function before(a: Pick<Listed, 'priority' | 'uuid'>, b: Pick<Listed, 'priority' | 'uuid'>): boolean {
+  return a.priority > b.priority || (a.priority === b.priority && a.uuid < b.uuid);
 }
 
 export interface CheckResult {
@@ -139,7 +184,7 @@ export interface CheckResult {
  * with a container it was not asked about (going on could loop forever on
  * a server that ignores the filter).
  */
-export async function checkByUuid(client: ListClient, uuids: Iterable<string>, batchSize: number, pageSize: number): Promise<CheckResult> {
+export async function checkByUuid(src: ListSource, uuids: Iterable<string>, batchSize: number, pageSize: number): Promise<CheckResult> {
   const missing = new Set(uuids);
   const found: Listed[] = [];
   const gone: string[] = [];
@@ -149,17 +194,21 @@ export async function checkByUuid(client: ListClient, uuids: Iterable<string>, b
       batch.push(uuid);
       if (batch.length >= batchSize) break;
     }
-    const page = await list(client, [['uuid', 'in', batch]], 'uuid', Math.min(pageSize, batch.length));
-    if (page.length === 0) {
+    const page = await list(src, [['uuid', 'in', batch]], 'uuid', Math.min(pageSize, batch.length), 'check');
+    if (page.empty) {
       for (const uuid of batch) {
         missing.delete(uuid);
         gone.push(uuid);
       }
       continue;
     }
-    for (const c of page) {
+    for (const c of page.items) {
       if (!missing.delete(c.uuid)) throw new Error(`the controller answered a "uuid in" query with ${c.uuid}, which was not asked for`);
       found.push(c);
+    }
+    if (page.items.length === 0) {
+      // Nothing usable in the answer: these stay unknown (neither found nor gone) until the next poll.
+      for (const uuid of batch) missing.delete(uuid);
     }
   }
   return { found, gone };

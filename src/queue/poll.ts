@@ -34,9 +34,9 @@
  * unlock (checked on the next poll). A new container is found by the poll
  * that reads it in the head or in a slice, so within the same bound.
  */
-import { checkByUuid, type Listed, type ListClient, pageByUuid, QUEUED, readAllByUuid, readHead } from './lists.js';
+import { before, checkByUuid, type Listed, type ListSource, pageByUuid, QUEUED, readAllByUuid, readHead } from './lists.js';
 
-export type { ListClient, Listed } from './lists.js';
+export type { ListClient, Listed, ListSource } from './lists.js';
 
 export interface PollOptions {
   /** Items asked for per list request (the controller caps it, at 1000 by default). */
@@ -49,6 +49,8 @@ export interface PollOptions {
   headPages: number;
   /** At most this many tracked containers checked by uuid per poll (ours always are). */
   checksPerPoll: number;
+  /** At most this many requests read the list of ours; a list that goes on fails the poll. */
+  maxPages: number;
 }
 
 /** What the poll needs to know of a container the queue tracks: its last known record. */
@@ -90,7 +92,7 @@ export class Poller {
   private readonly suspects = new Set<string>();
 
   constructor(
-    private readonly client: ListClient,
+    private readonly src: ListSource,
     private readonly opts: PollOptions,
   ) {}
 
@@ -103,7 +105,7 @@ export class Poller {
    * @param tracked every container the queue tracks, by uuid, as last known.
    */
   async poll(tokenUuid: string, tracked: Tracked): Promise<PollResult> {
-    const { client, opts } = this;
+    const { src, opts } = this;
     const containers = new Map<string, Listed>();
     const urgent: string[] = [];
     const add = (items: Listed[], isUrgent: boolean): void => {
@@ -113,8 +115,8 @@ export class Poller {
       }
     };
 
-    add(await readAllByUuid(client, [['locked_by_uuid', '=', tokenUuid]], opts.pageSize), true);
-    const head = await readHead(client, opts.pageSize, opts.headPages, (uuid) => tracked.get(uuid)?.scheduling_parameters?.supervisor === true);
+    add(await readAllByUuid(src, [['locked_by_uuid', '=', tokenUuid]], opts.pageSize, opts.maxPages), true);
+    const head = await readHead(src, opts.pageSize, opts.headPages, (uuid) => tracked.get(uuid)?.scheduling_parameters?.supervisor === true);
     add(head.items, true);
     const slice = head.complete ? { covered: { after: '' }, cursor: this.cursor } : await this.sweep(add);
     const covered = slice.covered;
@@ -147,7 +149,7 @@ export class Poller {
       }
       toCheck.push(uuid);
     }
-    const checked = await checkByUuid(client, toCheck, opts.batchSize, opts.pageSize);
+    const checked = await checkByUuid(src, toCheck, opts.batchSize, opts.pageSize);
     add(checked.found, false);
     for (const uuid of toCheck) this.suspects.delete(uuid);
     return { containers, urgent, notFound: checked.gone };
@@ -158,19 +160,15 @@ export class Poller {
     const start = this.cursor;
     let cursor = start;
     for (let i = 0; i < this.opts.sweepPages; i++) {
-      const page = await pageByUuid(this.client, QUEUED, cursor, this.opts.pageSize);
-      if (page.length === 0) {
-        // The end: everything after `start` has been read. The next slice starts over.
+      const page = await pageByUuid(this.src, QUEUED, cursor, this.opts.pageSize);
+      if (page.empty || page.lastUuid === undefined) {
+        // The end (or nothing to page on): everything after `start` has been read. The next slice starts over.
+        add(page.items, false);
         return { covered: { after: start }, cursor: '' };
       }
-      add(page, false);
-      cursor = page[page.length - 1].uuid;
+      add(page.items, false);
+      cursor = page.lastUuid;
     }
     return { covered: { after: start, upTo: cursor }, cursor };
   }
-}
-
-/** True if `t` comes before `last` in the head's order (priority desc, then uuid). */
-function before(t: Listed, last: Listed): boolean {
-  return t.priority > last.priority || (t.priority === last.priority && t.uuid < last.uuid);
 }

@@ -15,6 +15,9 @@
  *   `runtime_status.error`, and cancelled (`unsatisfiable.ts`).
  * - A poll answer about a container we changed (lock, unlock, cancel) while
  *   that poll was in flight is stale and ignored for that container.
+ * - A record that is not well formed (a field of the wrong type, an unknown
+ *   state, a bad uuid, ...) is not used, with a rate-limited warning naming
+ *   the field (`validate.ts`); the rest of the answer is.
  */
 import type { ControllerClient, ContainerPatch } from '../arvados/client.js';
 import { isControllerRefusal } from '../arvados/errors.js';
@@ -27,8 +30,10 @@ import type { ContainerQueue, QueueEntry } from '../scheduler/interfaces.js';
 import { chooseInstanceTypes } from './instance-types.js';
 import { Arrivals } from './arrivals.js';
 import { kept, type Details } from './details.js';
+import { MAX_PAGES } from './lists.js';
 import { Poller, type PollResult, type Tracked, type TrackedContainer } from './poll.js';
 import { UnsatisfiableCanceller } from './unsatisfiable.js';
+import { BadRecordLog, listedFields, replyProblem } from './validate.js';
 
 /** What the queue needs of the controller client; tests may pass an object literal. */
 export type QueueClient = Pick<
@@ -53,6 +58,8 @@ export interface ContainerQueueOptions {
   headPages?: number;
   /** At most this many tracked containers (besides ours) checked by uuid per poll. Default 1000. */
   checksPerPoll?: number;
+  /** At most this many requests read the list of ours per poll (a list that never ends fails the poll). Default 1000. */
+  maxListPages?: number;
   /**
    * New containers whose details are read per poll: ours and the head's
    * always, then others, highest priority first, up to this many in all.
@@ -88,6 +95,7 @@ export class ContainerQueueImpl implements ContainerQueue {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly pollErrors: RateLimitedLog;
+  private readonly badRecords: BadRecordLog;
   private readonly unsatisfiable: UnsatisfiableCanceller;
   private readonly arrivals: Arrivals;
   private readonly poller: Poller;
@@ -112,12 +120,14 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.logger = opts.logger;
     this.pollErrors = new RateLimitedLog(opts.logger, opts.clock, 60_000);
     this.notifier = new Notifier((err) => this.logger.error('queue subscriber threw', { error: err }));
-    this.poller = new Poller(opts.client, {
+    this.badRecords = new BadRecordLog(opts.logger, opts.clock);
+    this.poller = new Poller({ client: opts.client, bad: this.badRecords }, {
       pageSize: opts.pageSize ?? 1000,
       batchSize: opts.batchSize ?? 100,
       sweepPages: opts.sweepPages ?? 2,
       headPages: opts.headPages ?? 10,
       checksPerPoll: opts.checksPerPoll ?? 1000,
+      maxPages: opts.maxListPages ?? MAX_PAGES,
     });
     this.unsatisfiable = new UnsatisfiableCanceller({
       client: opts.client,
@@ -135,6 +145,7 @@ export class ContainerQueueImpl implements ContainerQueue {
       logger: opts.logger,
       chooseTypes: opts.chooseTypes ?? ((c) => chooseInstanceTypes(opts.cluster, c)),
       unsatisfiable: this.unsatisfiable,
+      badRecords: this.badRecords,
       perPoll: opts.detailsPerPoll ?? 1000,
       concurrency: opts.detailsConcurrency ?? 8,
     });
@@ -260,7 +271,7 @@ export class ContainerQueueImpl implements ContainerQueue {
       } catch (err) {
         if (signal.aborted) break;
         failed = true;
-        this.pollErrors.warn('polling the controller failed', { error: (err as Error).message });
+        this.pollErrors.warn('polling the controller failed', { error: err instanceof Error ? err.message : String(err) });
       }
       const took = this.clock.now() - started;
       try {
@@ -397,13 +408,26 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: why });
   }
 
-  /** Merges the answer of a lock, unlock or cancel into the entry (those answers may carry only a few attributes). */
+  /**
+   * Merges the answer of a lock, unlock or cancel into the entry (those
+   * answers may carry only a few attributes). An answer that is not a
+   * well-formed record of this container is not merged: the call fails, and
+   * the next poll asks about the container by uuid.
+   */
   private applyReply(uuid: string, reply: ContainerPatch | Container): void {
+    const problem = replyProblem(reply, uuid);
+    if (problem) {
+      this.badRecords.report('reply', problem, uuid);
+      this.poller.suspect(uuid);
+      throw new Error(`the controller's answer about ${uuid} is not usable: ${problem.field} ${problem.problem}`);
+    }
     this.touched?.add(uuid);
     const cur = this.current.get(uuid);
     // Not tracked (e.g. an unsatisfiable container being cancelled): nothing to merge into.
     if (!cur) return;
-    this.put(uuid, { ...cur, container: { ...cur.container, ...kept(reply) } });
+    // Only what a lock, unlock or cancel changes (priority when the answer has it).
+    const moved = listedFields({ ...reply, priority: reply.priority ?? cur.container.priority });
+    this.put(uuid, { ...cur, container: { ...cur.container, ...moved } });
     this.notify();
   }
 

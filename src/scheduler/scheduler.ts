@@ -152,8 +152,16 @@ export class Scheduler {
       await waitForPoolLoaded(this.ctx, signal);
       const t0 = clock.now();
       logger.info('fixing stale locks');
-      await fixStaleLocks(this.ctx, signal);
-      logger.info('stale locks fixed, starting scheduling', { ElapsedMs: clock.now() - t0 });
+      try {
+        await fixStaleLocks(this.ctx, signal);
+        logger.info('stale locks fixed, starting scheduling', { ElapsedMs: clock.now() - t0 });
+      } catch (err) {
+        if (signal.aborted) return;
+        // A bug in the fix must not stop scheduling: a Locked container it
+        // did not unlock is ours, and the passes below start it or, if it
+        // runs nowhere, leave it to the usual handling of our locks.
+        logger.error('fixing stale locks failed; starting scheduling anyway', { error: err, ElapsedMs: clock.now() - t0 });
+      }
       // With PollInterval 0 (the queue then polls as fast as the controller
       // answers, as the reference's does) a pass must still wait for a change.
       const configured = this.ctx.cluster.Containers.CloudVMs.PollInterval;
@@ -164,7 +172,9 @@ export class Scheduler {
           this.runQueue();
           this.sync();
         } catch (err) {
-          logger.error('scheduling pass failed', { error: err });
+          // A bug in one pass; the next pass (at the next change) may well
+          // get through, and a bug hit on every pass logs once a minute.
+          this.ctx.rateLimited.error('scheduling pass failed', { error: err });
         }
         await this.waitForChange(pollInterval, signal);
       }

@@ -65,6 +65,13 @@ export class SshConnection {
   private lostCause: unknown;
   private resolveReady!: () => void;
   private rejectReady!: (err: Error) => void;
+  /**
+   * The handshake deadline on the injected clock. ssh2's own readyTimeout
+   * counts real time, which a manual clock (tests, the simulator) cannot
+   * move; a VM that accepts TCP and never finishes the handshake must fail
+   * its probe after connectTimeoutMs of the dispatcher's time.
+   */
+  private handshakeTimer: Timer | undefined;
 
   constructor(private readonly opts: SshConnectionOptions) {
     this.ready = new Promise<void>((resolve, reject) => {
@@ -79,6 +86,7 @@ export class SshConnection {
     this.client = client;
     client.on('ready', () => {
       if (this.state !== 'connecting') return;
+      this.endHandshakeTimer();
       this.state = 'ready';
       this.everReady = true;
       opts.logger.debug('SSH connection ready', { Address: opts.label });
@@ -102,6 +110,13 @@ export class SshConnection {
         readyTimeout: opts.connectTimeoutMs,
         keepaliveInterval: opts.keepaliveIntervalMs,
         keepaliveCountMax: opts.keepaliveCountMax,
+      });
+      this.handshakeTimer = opts.clock.setTimer(opts.connectTimeoutMs, () => {
+        this.handshakeTimer = undefined;
+        if (this.state !== 'connecting') return;
+        this.state = 'closed';
+        this.rejectReady(new SshConnectError(opts.label, 'timeout', `no SSH handshake within ${opts.connectTimeoutMs} ms`));
+        client.destroy();
       });
       // Every command is a few small request/reply packets (open, exec,
       // EOF, close); with Nagle's algorithm each waits out the peer's
@@ -128,6 +143,7 @@ export class SshConnection {
    * `reason`, and so does `ready` if it is still pending.
    */
   close(reason: Error): void {
+    this.endHandshakeTimer();
     if (this.state === 'closed') return;
     this.closedLocally = true;
     const wasConnecting = this.state === 'connecting';
@@ -228,7 +244,13 @@ export class SshConnection {
     return sameKey(key, this.presentedKey);
   }
 
+  private endHandshakeTimer(): void {
+    this.handshakeTimer?.cancel();
+    this.handshakeTimer = undefined;
+  }
+
   private onError(err: Error): void {
+    this.endHandshakeTimer();
     if (this.state === 'connecting') {
       this.state = 'closed';
       this.rejectReady(connectError(this.opts, err));
@@ -245,6 +267,7 @@ export class SshConnection {
   }
 
   private onClose(): void {
+    this.endHandshakeTimer();
     const wasConnecting = this.state === 'connecting';
     this.state = 'closed';
     if (wasConnecting) {

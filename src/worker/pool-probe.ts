@@ -21,7 +21,12 @@ export class ProbeLoop {
     try {
       const due = [];
       for (const w of this.core.workers.values()) {
-        if (w.state === 'shutdown' || w.shutdownIfIdle()) continue;
+        try {
+          if (w.state === 'shutdown' || w.shutdownIfIdle()) continue;
+        } catch (err) {
+          // A bug about one worker must not keep the others from their probes.
+          this.core.warnings.error('idle check failed', { Instance: w.id, error: err }, `idle check ${w.id}`);
+        }
         due.push(w);
       }
       const spacing = 1000 / this.core.cfg.maxProbesPerSecond;
@@ -29,13 +34,13 @@ export class ProbeLoop {
         const w = due[i];
         if (this.core.stopped) return;
         if (w.removed || w.state === 'shutdown' || w.probing) continue;
-        probeAndUpdate(w, this.core).catch((err: unknown) => w.log.error('probe crashed', { error: err }));
+        probeAndUpdate(w, this.core).catch((err: unknown) => this.core.warnings.error('probe crashed', { Instance: w.id, error: err }, `probe crashed ${w.id}`));
         if (i < due.length - 1) await this.core.clock.sleep(spacing, this.abort.signal);
       }
     } catch (err) {
       // An abort is stop() ending the pacing sleep; anything else is a bug,
       // logged rather than left to kill the loop's next rounds.
-      if (!isAbortError(err) && !this.abort.signal.aborted) this.core.log.error('probe round failed', { error: err });
+      if (!isAbortError(err) && !this.abort.signal.aborted) this.core.warnings.error('probe round failed', { error: err });
     } finally {
       this.roundRunning = false;
     }

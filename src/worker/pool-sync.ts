@@ -52,7 +52,7 @@ export class SyncLoop {
           this.again = false;
           // A failure here is a bug, not the cloud's (listAndSync logs
           // those); logged so that the loop, and the timer below, live on.
-          await listAndSync(this.core).catch((err: unknown) => this.core.log.error('applying the cloud listing failed', { error: err }));
+          await listAndSync(this.core).catch((err: unknown) => this.core.warnings.error('applying the cloud listing failed', { error: err }));
         } while (this.again && !this.core.stopped);
       } finally {
         this.syncing = undefined;
@@ -104,7 +104,7 @@ export function applyInstanceList(core: PoolCore, threshold: number, instances: 
     }
   }
   for (const w of [...core.workers.values()]) {
-    if (listed.has(w.id) || w.seq > threshold) continue;
+    if (listed.has(w.id) || Math.max(w.seq, w.listedSeq) > threshold) continue;
     core.removeWorker(w);
     changed = true;
   }

@@ -27,14 +27,21 @@ export interface ListOutput {
   stale: string[];
   /** The VM says it cannot run containers. */
   broken: boolean;
+  /** Lines naming this cluster that are not a container UUID with an optional `stale` (at most 10, cut to 100 characters). */
+  garbled: string[];
 }
+
+const CONTAINER_UUID_TAIL = /^-dz642-[0-9a-z]{15}$/;
 
 /**
  * Parses `--list` output. Lines for UUIDs of other clusters are ignored (a
- * host shared by several clusters' dispatchers lists them all).
+ * host shared by several clusters' dispatchers lists them all). A line that
+ * starts with this cluster's id but is no container UUID is garbage (a
+ * broken VM, a corrupted stream): it must not become a process to adopt,
+ * and the caller hears of it.
  */
 export function parseListOutput(stdout: string, clusterId: string): ListOutput {
-  const out: ListOutput = { running: [], stale: [], broken: false };
+  const out: ListOutput = { running: [], stale: [], broken: false, garbled: [] };
   for (const line of stdout.split('\n')) {
     const s = line.trim();
     if (s === '') continue;
@@ -43,9 +50,11 @@ export function parseListOutput(stdout: string, clusterId: string): ListOutput {
       continue;
     }
     if (!s.startsWith(clusterId)) continue;
-    const [uuid, flag] = s.split(/\s+/);
-    if (flag === undefined) out.running.push(uuid);
-    else if (flag === 'stale') out.stale.push(uuid);
+    const [uuid, flag, ...rest] = s.split(/\s+/);
+    const valid = CONTAINER_UUID_TAIL.test(uuid.slice(clusterId.length)) && rest.length === 0;
+    if (valid && flag === undefined) out.running.push(uuid);
+    else if (valid && flag === 'stale') out.stale.push(uuid);
+    else if (out.garbled.length < 10) out.garbled.push(s.slice(0, 100));
   }
   return out;
 }
@@ -235,6 +244,9 @@ async function probeRunning(w: Worker, env: WorkerEnv): Promise<ListOutput | und
   }
   timed('success');
   const out = parseListOutput(r.stdout.toString(), env.cfg.clusterId);
+  if (out.garbled.length > 0) {
+    env.warnings.warn('probe output has lines that are not container UUIDs; ignoring them', { Instance: w.id, Lines: out.garbled }, `probe garbled ${w.id}`);
+  }
   const now = env.clock.now();
   for (const uuid of out.stale) w.log.info('probe reported stale run lock', { ContainerUUID: uuid });
   if (out.stale.length === 0) {

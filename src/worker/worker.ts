@@ -7,7 +7,7 @@
  * Everything here runs on the one event loop. Async work (probes, starts,
  * tag writes, destroys) records `seq` before it awaits and compares after,
  * so a result that raced with a newer change is dropped rather than applied
- * over it.
+ * over it. A cloud listing is not such a change (see `seq`).
  */
 import type { Container } from '../arvados/types.js';
 import type { Instance, InstanceTags } from '../cloud/types.js';
@@ -17,6 +17,7 @@ import type { Logger, RateLimitedLog } from '../log.js';
 import type { InstanceView } from '../scheduler/interfaces.js';
 import type { IdleBehavior, WorkerState } from './states.js';
 import type { Executor } from '../ssh/executor.js';
+import { SshConnectError } from '../ssh/errors.js';
 import { type PoolConfig, type PoolEvent, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
 import { RemoteRunner, type RunnerHost } from './remote-runner.js';
 import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
@@ -74,7 +75,16 @@ export class Worker implements RunnerHost {
   firstSSHAt = 0;
   /** When we last asked the cloud to destroy it; 0 if never. */
   destroyed = 0;
+  /**
+   * Bumped by every change a probe's `--list` must not overwrite (a start, an
+   * exit, a shutdown, a probe's own update). A listing does not bump it: the
+   * instance's tags and address say nothing about its processes, and a
+   * listing arriving while a probe ran would otherwise throw the probe away
+   * (with a short SyncInterval and slow probes, every time).
+   */
   seq: number;
+  /** Bumped when a listing or a create's answer refreshed the instance; with `seq`, how new the worker is to a listing. */
+  listedSeq = 0;
   lastUUID = '';
   readonly starting = new Map<string, RemoteRunner>();
   readonly running = new Map<string, RemoteRunner>();
@@ -101,7 +111,7 @@ export class Worker implements RunnerHost {
     this.typeKnown = init.typeKnown;
     this.state = init.state;
     this.idleBehavior = init.idleBehavior;
-    this.executor = init.executor;
+    this.executor = refusingAfterClose(init.executor, () => this.removed, init.instance.id);
     this.log = init.log;
     this.target = init.instance.address;
     this.tags = { ...init.instance.tags };
@@ -126,7 +136,7 @@ export class Worker implements RunnerHost {
       this.target = instance.address;
       this.executor.setTarget(instance.address);
     }
-    this.seq = this.env.nextSeq();
+    this.listedSeq = this.env.nextSeq();
     this.saveTags().catch(() => undefined);
   }
 
@@ -369,4 +379,19 @@ export class Worker implements RunnerHost {
       idleBehavior: this.idleBehavior,
     };
   }
+}
+
+/**
+ * `inner`, refusing new commands once the worker is closed. A probe (boot
+ * probe, then `--list`) or a runner still under way when its worker leaves
+ * the pool would otherwise open a new connection for its next command,
+ * which nobody would ever close.
+ */
+function refusingAfterClose(inner: Executor, closed: () => boolean, id: string): Executor {
+  return {
+    execute: (command, options) =>
+      closed() ? Promise.reject(new SshConnectError(id, 'closed', 'the worker was dropped by the pool; no more commands')) : inner.execute(command, options),
+    setTarget: (address) => inner.setTarget(address),
+    close: () => inner.close(),
+  };
 }

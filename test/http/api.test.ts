@@ -5,6 +5,7 @@
  * container, a destroyed VM).
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import type { InstanceViewJSON, QueueEntJSON } from '../../src/http/format.js';
 import { call, type Stack, startStack, until } from './helpers.js';
 
@@ -189,6 +190,23 @@ describe('management API', function () {
       const noEntry = await call(stack, 'GET', `${API}/container?container_uuid=zzzzz-dz642-000000000000000`, t);
       assert.equal(noEntry.status, 404);
       assert.deepEqual(noEntry.json(), { errors: ['container not found'] });
+    });
+
+    // fetch would normalise these targets, so they go out as written over node:http.
+    it('takes a target starting with // as a path (404), not as a URL with a host (500)', async () => {
+      const base = new URL(stack.server.url);
+      for (const target of ['//', '//arvados/v1/dispatch/instances', '//x?api_token=y', '//metrics']) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const headers = { Authorization: `Bearer ${stack.token}` };
+          const req = httpRequest({ host: base.hostname, port: base.port, path: target, headers, agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        assert.equal(status, 404, target);
+      }
     });
   });
 

@@ -29,6 +29,17 @@ describe('log', () => {
     assert.deepEqual(rec, { time: '2026-12-04T16:43:33.123000000Z', level: 'info', msg: 'instance created', Instance: 'i-1', InstanceType: 'm5.large' });
   });
 
+  it('keeps the fields of a line whose message holds a printf token (%s, %c, ...)', () => {
+    const { out, log } = capture();
+    log.warn('listening on http://[fe80::1%scope]:9006 100%c done', { ContainerUUID: 'zzzzz-dz642-000000000000001', Field: 'priority' });
+    log.child({ Component: 'queue' }).info('50%s', { State: 'Queued' });
+    const [a, b] = out.records();
+    assert.equal(a.msg, 'listening on http://[fe80::1%scope]:9006 100%c done');
+    assert.equal(a.ContainerUUID, 'zzzzz-dz642-000000000000001');
+    assert.equal(a.Field, 'priority');
+    assert.deepEqual([b.msg, b.Component, b.State], ['50%s', 'queue', 'Queued']);
+  });
+
   it('names levels as logrus does: warning, trace', () => {
     const { out, log } = capture({ level: 'trace' });
     log.warn('careful');

@@ -217,7 +217,13 @@ describe('worker state machine: other rules', () => {
       running: [U1],
       stale: ['zzzzz-dz642-000000000000002'],
       broken: true,
+      garbled: [],
     });
-    assert.deepEqual(parseListOutput('', 'zzzzz'), { running: [], stale: [], broken: false });
+    assert.deepEqual(parseListOutput('', 'zzzzz'), { running: [], stale: [], broken: false, garbled: [] });
+    // Garbage that starts with the cluster id is not a process to adopt.
+    const junk = parseListOutput(`zzzzz-dz642-short\nzzzzz-dz642-00000000000000X\n${U1} stale extra\n${U1} running\nzzzzz\x00\xff\n${U1}\n`, 'zzzzz');
+    assert.deepEqual(junk.running, [U1]);
+    assert.deepEqual(junk.stale, []);
+    assert.equal(junk.garbled.length, 5);
   });
 });

@@ -1,0 +1,111 @@
+/**
+ * Records from the controller that cannot be used (`src/queue/validate.ts`):
+ * a bad list item is skipped and the rest of the answer used, with one
+ * warning naming the field; a list item's extra attributes do not overwrite
+ * what was read by uuid; a list of ours that never ends fails the poll; a
+ * lock answer that is not the container's record fails the lock; a token
+ * answer without a well-formed uuid fails with a clear error.
+ */
+import assert from 'node:assert/strict';
+import type { Container } from '../../src/arvados/types.js';
+import { harness, type Harness, polls, withList } from './helpers.js';
+
+describe('container queue: records it cannot use', function () {
+  this.timeout(30_000);
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  const badRecordWarnings = (): Record<string, unknown>[] =>
+    h.lines.records().filter((r) => r.level === 'warning' && String(r.msg).startsWith('ignoring a container record'));
+
+  it('skips a list item with a bad field, uses the others of the same answer, and warns once naming the field', async () => {
+    let spoil = '';
+    h = await harness({
+      wrap: (client) =>
+        withList(client, async (p) => {
+          const page = await client.listContainers(p);
+          // "%c" and "%s" in the value: placeholders to a careless logger.
+          return { ...page, items: page.items.map((c) => (c.uuid === spoil ? ({ ...c, priority: '5%c%s' } as unknown as Container) : c)) };
+        }),
+    });
+    const [a, b, c] = [h.ctl.addContainer({ priority: 1 }), h.ctl.addContainer({ priority: 2 }), h.ctl.addContainer({ priority: 3 })];
+    spoil = b.uuid;
+    await polls(h, 3);
+
+    assert.deepEqual([...h.queue.entries().entries.keys()].sort(), [a.uuid, c.uuid].sort());
+    const warnings = badRecordWarnings();
+    assert.equal(warnings.length, 1, 'rate-limited: one warning for three polls');
+    assert.equal(warnings[0].Field, 'priority');
+    assert.equal(warnings[0].ContainerUUID, b.uuid);
+    assert.match(String(warnings[0].Problem), /non-negative integer, not "5%c%s"/);
+  });
+
+  it('does not let a list item carry attributes the lists do not select over what was read by uuid', async () => {
+    let extra = false;
+    h = await harness({
+      wrap: (client) =>
+        withList(client, async (p) => {
+          const page = await client.listContainers(p);
+          return extra ? { ...page, items: page.items.map((c) => ({ ...c, runtime_constraints: 'lots' }) as unknown as Container) } : page;
+        }),
+    });
+    const ctr = h.ctl.addContainer({ priority: 1, runtime_constraints: { vcpus: 2, ram: 2 ** 30 } });
+    await polls(h, 1);
+    extra = true;
+    h.ctl.setPriority(ctr.uuid, 7);
+    await polls(h, 1);
+
+    const got = h.queue.get(ctr.uuid)!;
+    assert.equal(got.priority, 7, 'the list fields are used');
+    assert.deepEqual(got.runtime_constraints, { vcpus: 2, ram: 2 ** 30 });
+  });
+
+  it('fails the poll when the list of ours never ends, after maxListPages requests', async () => {
+    let ours = 0;
+    h = await harness({
+      queue: { maxListPages: 5 },
+      wrap: (client) =>
+        withList(client, async (p) => {
+          if (!p.filters.some((f) => f[0] === 'locked_by_uuid')) return client.listContainers(p);
+          ours++;
+          // Always one more container, after whatever the request asked to start from.
+          const uuid = `zzzzz-dz642-${String(ours).padStart(15, '0')}`;
+          return { items: [{ uuid, state: 'Locked', priority: 1, locked_by_uuid: 'zzzzz-gj3su-000000000000000' } as Container] };
+        }),
+    });
+    await assert.rejects(h.queue.update(), /did not end after 5 pages/);
+    assert.equal(ours, 5);
+  });
+
+  it('fails a lock whose answer is not a record of that container, and learns the truth from the next poll', async () => {
+    h = await harness({
+      wrap: (client) => ({
+        ...withList(client, (p) => client.listContainers(p)),
+        lockContainer: async (uuid) => ({ ...(await client.lockContainer(uuid)), uuid: 'zzzzz-dz642-999999999999999' }),
+      }),
+    });
+    const ctr = h.ctl.addContainer({ priority: 1 });
+    await polls(h, 1);
+    await assert.rejects(h.queue.lock(ctr.uuid), /not usable: uuid asked about/);
+    assert.equal(h.queue.get(ctr.uuid)!.state, 'Queued', 'the answer was not merged');
+    assert.equal(badRecordWarnings()[0]?.Field, 'uuid');
+    await polls(h, 1);
+    assert.equal(h.queue.get(ctr.uuid)!.state, 'Locked');
+  });
+
+  for (const [what, body] of [
+    ['null', null],
+    ['a blank uuid', { uuid: ' ' }],
+    ['a uuid that is no uuid', { uuid: 'root' }],
+    ["another kind of object's uuid", { uuid: 'zzzzz-j7d0g-000000000000001' }],
+  ] as const) {
+    it(`fails the poll with a clear error when the token answer is ${what}`, async () => {
+      h = await harness();
+      h.ctl.setHook((req) => (req.path.endsWith('/api_client_authorizations/current') ? { status: 200, body } : undefined));
+      await assert.rejects(h.queue.update(), /api_client_authorizations\/current: the answer has no well-formed uuid/);
+    });
+  }
+});
