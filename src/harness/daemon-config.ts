@@ -1,9 +1,13 @@
+/**
+ * Config pieces for whole-daemon runs (the end-to-end tests and the
+ * benchmarks).
+ */
 import { indent } from './processes.js';
 
 /**
- * The part every whole-daemon run's config (tests and benchmarks) starts
- * with: one cluster, its root token and controller, and the management API on a free loopback port
- * (the daemon refuses to start without a local InternalURL, as the
+ * The part every whole-daemon run's config starts with: one cluster, its
+ * root token and controller, and the management API on a free loopback
+ * port (the daemon refuses to start without a local InternalURL, as the
  * reference does). The rest of the cluster's sections follow at 4 spaces.
  */
 export function daemonConfigHead(o: { rootToken: string; controllerURL: string; managementToken?: string }): string {
