@@ -133,6 +133,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     containersRunning: () => pool.running().size,
     scheduler,
     last503: () => client.last503(),
+    controllerRequests: () => client.health.counts,
   });
 
   let started = false;

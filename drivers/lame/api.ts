@@ -2,8 +2,8 @@
  * The few controller calls the emulated crunch-run makes (read a container,
  * update its state), over real HTTP as the real crunch-run does. A thin
  * wrapper around the dispatcher's own `ControllerClient` (retries on
- * network errors and 5xx with backoff on the cloud's clock; tokens never
- * logged), adding only what crunch-run's environment needs: the
+ * network errors and 5xx, 503 included, with backoff on the cloud's clock;
+ * tokens never logged), adding only what crunch-run's environment needs: the
  * ARVADOS_API_HOST form of the address.
  */
 import type { Clock } from '../../src/clock/index.js';
@@ -22,8 +22,20 @@ export interface ApiSettings {
 
 export type RetryPolicy = RetryOptions;
 
-/** crunch-run gives up sooner than the dispatcher: five attempts, half a second apart at first. */
-export const DEFAULT_RETRY: RetryPolicy = { ...CLIENT_RETRY, attempts: 5, firstBackoffMs: 500, requestTimeoutMs: 30_000 };
+/**
+ * crunch-run's SDK keeps trying through a controller restart and retries
+ * 503s (it has one container to report on, not a cluster's worth of load):
+ * eight attempts over about 20 s, half a second apart at first.
+ */
+export const DEFAULT_RETRY: RetryPolicy = {
+  ...CLIENT_RETRY,
+  attempts: 8,
+  firstBackoffMs: 500,
+  backoffFactor: 2,
+  maxBackoffMs: 5000,
+  retryOverload: true,
+  requestTimeoutMs: 30_000,
+};
 
 /** The base URL for an ARVADOS_API_HOST value. */
 export function apiBaseURL(apiHost: string): string {
@@ -53,6 +65,7 @@ export class ControllerApi {
       retry,
       // One crunch-run makes one call at a time.
       maxConnections: 2,
+      userAgent: 'crunch-run (lame)',
       signal,
       transport,
     });

@@ -1,8 +1,25 @@
 /**
  * The controller REST client: the handful of calls in ARVADOS.md section 1,
- * with retries (exponential backoff on the injected clock) for network
- * errors, timeouts and 5xx, and a `ControllerError` carrying the
- * controller's own error text for 4xx.
+ * with a `ControllerError` carrying the controller's own error text.
+ *
+ * Retries are few and quick, so a failed call fails within seconds and its
+ * caller tries again on its own schedule (the queue at the next
+ * PollInterval, the scheduler at its next pass):
+ *
+ * | answer                                         | retried inside the call          |
+ * | ---------------------------------------------- | -------------------------------- |
+ * | 2xx                                            | -                                |
+ * | 503, 429 (overload)                            | no (unless `retryOverload`)      |
+ * | network error, timeout, 408, 500, 502, 504     | up to twice, after 250 ms, 1 s   |
+ * | other 4xx                                      | no: a `ControllerError`          |
+ *
+ * A 503 is the controller asking for less load: retrying it inside the call
+ * adds load exactly when it is overloaded, and the reference does not retry
+ * at all. Every outcome is recorded in a `ControllerHealthTracker`
+ * (`health.ts`), which tells an outage from an overload for the scheduler's
+ * concurrency limit, and for this client's own window of requests in
+ * flight (`window.ts`, over HTTP only): on overload, requests wait their
+ * turn here rather than be refused there.
  *
  * Retries and idempotency: GET and PUT are retried blindly (sending the same
  * attributes twice leaves the same record). `lock` and `unlock` are not
@@ -21,7 +38,9 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { Fence } from '../dblock/fence.js';
-import type { ControllerHealth } from '../scheduler/interfaces.js';
+import type { ControllerHealth, ControllerSignals } from '../scheduler/interfaces.js';
+import { ControllerHealthTracker, outcomeOfStatus, type RequestOutcome } from './health.js';
+import { RequestWindow } from './window.js';
 import type { ApiClientAuthorization, Container, ItemList } from './types.js';
 import { ControllerError } from './errors.js';
 import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeoutError, Transport } from './http.js';
@@ -32,16 +51,20 @@ export { ControllerError, findControllerError, isControllerError, isControllerRe
 export interface RetryOptions {
   /** Attempts per call, the first included. */
   attempts: number;
-  /** Wait before the second attempt; doubles for each later one. */
+  /** Wait before the second attempt; multiplied by `backoffFactor` for each later one. */
   firstBackoffMs: number;
+  /** Growth of the wait from one retry to the next. Default 2. */
+  backoffFactor?: number;
+  /** Retry 503 and 429 too (a crunch-run's client, not the dispatcher's). Default false. */
+  retryOverload?: boolean;
   /** The wait between attempts never exceeds this. */
   maxBackoffMs: number;
   /** One attempt with no complete answer after this long is abandoned (and retried). */
   requestTimeoutMs: number;
 }
 
-/** About a minute of trying before a call fails: longer than a controller restart takes. */
-export const DEFAULT_RETRY: RetryOptions = { attempts: 6, firstBackoffMs: 1000, maxBackoffMs: 30_000, requestTimeoutMs: 60_000 };
+/** Two quick retries (after 250 ms, then 1 s) of failures that are not overload; see the header. */
+export const DEFAULT_RETRY: RetryOptions = { attempts: 3, firstBackoffMs: 250, backoffFactor: 4, maxBackoffMs: 1000, requestTimeoutMs: 60_000 };
 
 export interface ControllerClientOptions {
   /** `Services.Controller.ExternalURL`: `http://` or `https://`, with or without a trailing slash. */
@@ -64,6 +87,8 @@ export interface ControllerClientOptions {
   transport?: RawTransport;
   /** Consulted before every call that changes a container (lock, unlock, update); a refusal fails the call unsent. */
   fence?: Fence;
+  /** The User-Agent header: who is calling, for the controller's logs. Default `arvados-dispatch-cloud`. */
+  userAgent?: string;
 }
 
 /** Parameters of `GET /arvados/v1/containers`. */
@@ -87,6 +112,9 @@ const MAX_URL_LENGTH = 4000;
 
 /** Statuses worth another try besides 5xx: request timeout and throttling. */
 const RETRY_STATUSES = new Set([408, 429]);
+
+/** The controller asking for less load: retried only with `retryOverload`. */
+const OVERLOAD_STATUSES = new Set([503, 429]);
 
 const API = '/arvados/v1';
 
@@ -119,7 +147,12 @@ export class ControllerClient implements ControllerHealth {
   private readonly logger: Logger;
   private readonly retryLog: RateLimitedLog;
   private tokenUuid?: Promise<string>;
-  private last503At = 0;
+  /** Outcomes of every request, for outage and overload (`health.ts`). */
+  readonly health: ControllerHealthTracker;
+  /** Requests in flight at once over HTTP (`window.ts`); none in-process. */
+  readonly window?: RequestWindow;
+  /** The overload verdict the window last acted on. */
+  private overloadSeen = 0;
 
   constructor(private readonly opts: ControllerClientOptions) {
     const url = new URL(opts.baseURL);
@@ -131,6 +164,8 @@ export class ControllerClient implements ControllerHealth {
     this.logger = opts.logger;
     this.retryLog = new RateLimitedLog(opts.logger, opts.clock, 10_000);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.health = new ControllerHealthTracker(opts.clock);
+    if (!opts.transport) this.window = new RequestWindow(opts.maxConnections ?? 16);
     this.transport =
       opts.transport ?? new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: opts.maxConnections ?? 16 });
   }
@@ -153,7 +188,12 @@ export class ControllerClient implements ControllerHealth {
 
   /** Epoch ms of the last HTTP 503 any call got (retried or not), or 0. */
   last503(): number {
-    return this.last503At;
+    return this.health.last503();
+  }
+
+  /** Outage or overload, from the outcomes of recent requests. */
+  signals(): ControllerSignals {
+    return this.health.signals();
   }
 
   /** The uuid of our token (`locked_by_uuid` of the containers we lock); asked once, then remembered. */
@@ -243,18 +283,21 @@ export class ControllerClient implements ControllerHealth {
     let last: ControllerError | undefined;
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
       if (attempt > 1) {
-        const backoff = Math.min(this.retry.maxBackoffMs, this.retry.firstBackoffMs * 2 ** (attempt - 2));
+        const backoff = Math.min(this.retry.maxBackoffMs, this.retry.firstBackoffMs * (this.retry.backoffFactor ?? 2) ** (attempt - 2));
         await this.clock.sleep(backoff, signal);
       }
       signal?.throwIfAborted();
       // Every attempt is an action of its own: a retry after the lock was lost must not go out.
       if (method !== 'GET') this.opts.fence?.check(fencedAction(method, path));
+      await this.window?.acquire(signal);
       const started = this.clock.now();
       let res: RawResponse;
       try {
         res = await this.transport.send({ ...this.prepare(method, path, o), timeoutMs: this.retry.requestTimeoutMs, signal });
       } catch (err) {
+        this.window?.release();
         if (signal?.aborted) throw err;
+        this.health.record('failed', started);
         const what = err instanceof RequestTimeoutError ? err.message : describeNetworkError(err);
         this.logger.debug('controller request failed', { Method: method, Path: path, DurationMs: this.clock.now() - started, error: what });
         last = new ControllerError({ method, path, errors: [what], attempts: attempt, temporary: true, cause: err });
@@ -263,7 +306,10 @@ export class ControllerClient implements ControllerHealth {
         continue;
       }
       this.logger.debug('controller request', { Method: method, Path: path, Status: res.status, DurationMs: this.clock.now() - started });
-      if (res.status === 503) this.last503At = this.clock.now();
+      const outcome = outcomeOfStatus(res.status);
+      this.health.record(outcome, started, res.status);
+      this.steerWindow(outcome);
+      this.window?.release();
       if (res.status >= 200 && res.status < 300) return { value: parseBody(method, path, res, attempt) };
       const temporary = res.status >= 500 || RETRY_STATUSES.has(res.status);
       const error = new ControllerError({ method, path, status: res.status, errors: errorsOf(res), attempts: attempt, temporary });
@@ -272,10 +318,22 @@ export class ControllerClient implements ControllerHealth {
         throw error;
       }
       last = error;
-      if (!o.retry) break;
+      if (!o.retry || (OVERLOAD_STATUSES.has(res.status) && !this.retry.retryOverload)) break;
       this.noteRetry(method, path, attempt, `HTTP ${res.status}`);
     }
     throw last!;
+  }
+
+  /** Cuts the window on a new overload verdict; grows it on an answer while nothing is failing. */
+  private steerWindow(outcome: RequestOutcome): void {
+    if (!this.window) return;
+    const sig = this.health.signals();
+    if (sig.lastOverload > this.overloadSeen) {
+      this.overloadSeen = sig.lastOverload;
+      this.window.cut(this.clock.now(), sig.responseTimeMs);
+    } else if (outcome === 'ok' && sig.failingSince === 0) {
+      this.window.grow();
+    }
   }
 
   private noteRetry(method: string, path: string, attempt: number, what: string): void {
@@ -285,7 +343,11 @@ export class ControllerClient implements ControllerHealth {
 
   /** The URL, headers and body of one attempt. */
   private prepare(method: string, path: string, o: CallOptions): { method: string; url: URL; headers: Record<string, string>; body?: string } {
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.opts.token}`, Accept: 'application/json' };
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.opts.token}`,
+      Accept: 'application/json',
+      'User-Agent': this.opts.userAgent ?? 'arvados-dispatch-cloud',
+    };
     const query = new URLSearchParams(o.query ?? {}).toString();
     const url = new URL(`${this.base}${path}${query ? `?${query}` : ''}`);
     if (method === 'GET' && url.href.length > MAX_URL_LENGTH) {

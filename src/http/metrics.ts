@@ -20,7 +20,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
 import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
+import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
 import type { QueueEntry } from '../scheduler/interfaces.js';
+import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js';
 import { WORKER_STATES } from '../worker/states.js';
 import type { BootOutcome } from '../worker/worker.js';
 import type { PoolEvent, PoolStats, WorkerDetail } from '../worker/pool.js';
@@ -28,6 +30,7 @@ import type { PoolEvent, PoolStats, WorkerDetail } from '../worker/pool.js';
 const PREFIX = 'arvados_dispatchcloud_';
 const CLOUD_OPERATIONS: readonly CloudOperation[] = ['Create', 'List', 'Destroy', 'SetTags'];
 const BOOT_OUTCOMES: readonly BootOutcome[] = ['success', 'failure', 'aborted', 'disappeared'];
+const REQUEST_OUTCOMES: readonly RequestOutcome[] = ['ok', 'overload', 'failed'];
 /** The reference's instance categories, in its order of precedence. */
 export const INSTANCE_CATEGORIES = ['inuse', 'hold', 'booting', 'unknown', 'idle'] as const;
 export type InstanceCategory = (typeof INSTANCE_CATEGORIES)[number];
@@ -49,9 +52,13 @@ export interface MetricsSources {
     readonly containersNotAllocatedOverQuota: number;
     readonly longestWaitTimeSeconds: number;
     readonly atQuota: boolean;
+    /** The controller as the concurrency limit sees it; absent = always normal. */
+    readonly controllerState?: ControllerState;
   };
   /** Epoch ms of the controller's last 503, or 0. */
   last503(): number;
+  /** The dispatcher's controller requests by outcome since start; absent = none counted. */
+  controllerRequests?(): OutcomeCounts;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */
@@ -182,29 +189,59 @@ export class DispatcherMetrics {
     gauge('probe_age_seconds_max', "Maximum number of seconds since an instance's most recent successful probe.", (s) => s.poolStats().maxProbeAgeMs / 1000);
     gauge('probe_age_seconds_median', "Median number of seconds since an instance's most recent successful probe.", (s) => s.poolStats().medianProbeAgeMs / 1000);
     this.registerInstanceTotals();
+    this.registerControllerHealth();
 
-    const bootOutcomes: Counter<'outcome'> = new Counter({
-      name: `${PREFIX}boot_outcomes`,
-      help: 'Boot outcomes by type.',
-      labelNames: ['outcome'],
-      registers,
+    this.copiedCounter('boot_outcomes', 'Boot outcomes by type.', 'outcome', BOOT_OUTCOMES, (s) => s.poolStats().bootOutcomes);
+    this.copiedCounter(
+      'instances_disappeared',
+      "Number of occurrences of an instance disappearing from the cloud provider's list of instances.",
+      'state',
+      WORKER_STATES,
+      (s) => s.poolStats().disappeared,
+    );
+  }
+
+  /** A counter by one label whose values are totals kept elsewhere, copied at scrape time (0 for a value `read` lacks). */
+  private copiedCounter<V extends string>(name: string, help: string, label: string, values: readonly V[], read: (s: MetricsSources) => Partial<Record<V, number>> | undefined): void {
+    const self = this;
+    const counter: Counter<string> = new Counter({
+      name: PREFIX + name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
       collect() {
-        const counts = self.sources?.poolStats().bootOutcomes;
-        bootOutcomes.reset();
-        for (const outcome of BOOT_OUTCOMES) bootOutcomes.inc({ outcome }, counts?.[outcome] ?? 0);
+        const counts = self.sources && read(self.sources);
+        counter.reset();
+        for (const v of values) counter.inc({ [label]: v }, counts?.[v] ?? 0);
       },
     });
-    const disappeared: Counter<'state'> = new Counter({
-      name: `${PREFIX}instances_disappeared`,
-      help: "Number of occurrences of an instance disappearing from the cloud provider's list of instances.",
+  }
+
+  /**
+   * Why fewer containers may run than the cloud allows: the controller's
+   * state (one series per state, 1 for the current one) and the outcomes of
+   * the dispatcher's requests to it. Our own: the reference has neither.
+   */
+  private registerControllerHealth(): void {
+    const self = this;
+    const registers = [this.registry];
+    const state: Gauge<'state'> = new Gauge({
+      name: `${PREFIX}controller_state`,
+      help: 'State of the controller as seen by the dispatcher, 1 for the current one: normal; outage (every request failing for seconds: the concurrency limit is held); overload (503s while other requests succeed: the limit is cut).',
       labelNames: ['state'],
       registers,
       collect() {
-        const counts = self.sources?.poolStats().disappeared;
-        disappeared.reset();
-        for (const state of WORKER_STATES) disappeared.inc({ state }, counts?.[state] ?? 0);
+        const now = self.sources?.scheduler.controllerState ?? 'normal';
+        for (const s of CONTROLLER_STATES) state.set({ state: s }, s === now ? 1 : 0);
       },
     });
+    this.copiedCounter(
+      'controller_requests_total',
+      'Requests the dispatcher made to the controller, by outcome: ok (answered), overload (503 or 429), failed (no answer: network error, timeout, 502, 504).',
+      'outcome',
+      REQUEST_OUTCOMES,
+      (s) => s.controllerRequests?.(),
+    );
   }
 
   /**

@@ -86,6 +86,9 @@ export class ContainerBusyError extends Error {
 
 const FINAL = new Set(['Complete', 'Cancelled']);
 
+/** With PollInterval 0 (poll as fast as the controller answers), how soon a failed poll is tried again. */
+const FAILED_POLL_RETRY_MS = 1000;
+
 export class ContainerQueueImpl implements ContainerQueue {
   private readonly client: QueueClient;
   private readonly cluster: Cluster;
@@ -235,7 +238,11 @@ export class ContainerQueueImpl implements ContainerQueue {
   /**
    * Polls every PollInterval, or as slowly as the controller answers: if a
    * poll took longer than the interval, the controller is probably
-   * overloaded, so the next one waits that long instead.
+   * overloaded, so the next one waits that long instead. A failed poll is
+   * tried again at the next PollInterval (1 s when PollInterval is 0): the
+   * client has already retried what was worth retrying, and backing off
+   * from an overloaded controller is the concurrency limit's job; waiting
+   * out a timed-out poll's minute as well would only leave the queue stale.
    */
   start(): void {
     if (this.loop) throw new Error('container queue already started');
@@ -258,15 +265,17 @@ export class ContainerQueueImpl implements ContainerQueue {
     aborted.catch(() => undefined);
     while (!signal.aborted) {
       const started = this.clock.now();
+      let failed = false;
       try {
         await Promise.race([this.update(), aborted]);
       } catch (err) {
         if (signal.aborted) break;
+        failed = true;
         this.pollErrors.warn('polling the controller failed', { error: err instanceof Error ? err.message : String(err) });
       }
       const took = this.clock.now() - started;
       try {
-        await this.clock.sleep(Math.max(interval, took), signal);
+        await this.clock.sleep(failed ? (interval > 0 ? interval : FAILED_POLL_RETRY_MS) : Math.max(interval, took), signal);
       } catch (err) {
         if (!isAbortError(err) && !signal.aborted) throw err;
         break;

@@ -138,4 +138,26 @@ export interface WorkerPool {
 export interface ControllerHealth {
   /** Epoch ms of the last HTTP 503 from the controller, or 0. */
   last503(): number;
+  /**
+   * Outage or overload, as told from the outcomes of recent requests
+   * (`src/arvados/health.ts`). Optional: without it every new 503 counts
+   * as overload.
+   */
+  signals?(): ControllerSignals;
+}
+
+/** What the controller's recent answers say (epoch ms; 0 = never). */
+export interface ControllerSignals {
+  /** Since when every request has failed (the first failure after the last answer); 0 when the last request got an answer. */
+  failingSince: number;
+  /** True while that has lasted long enough to be an outage (not overload). */
+  outage: boolean;
+  /** When the last episode of 503s (or 429s) ended with requests succeeding again: overload. */
+  lastOverload: number;
+  /** When the last outage ended. */
+  outageEnded: number;
+  /** When the controller last answered a request. */
+  lastAnswer: number;
+  /** Recent response time of answered requests, ms (a moving average); 0 before the first. */
+  responseTimeMs: number;
 }

@@ -59,6 +59,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   limit.observe({
     now: ctx.clock.now(),
     last503: ctx.client.last503(),
+    signals: ctx.client.signals?.(),
     running: records.size,
     totalInstances,
     atQuota: pool.atQuota(),

@@ -16,7 +16,7 @@ import type { Timer } from '../clock/index.js';
 import { RateLimitedLog } from '../log.js';
 import { OnceLog, untilAborted, type PassContext, type SchedulerDeps } from './deps.js';
 import { fixStaleLocks, waitForPoolLoaded } from './fix-stale-locks.js';
-import { ConcurrencyLimit } from './limits.js';
+import { ConcurrencyLimit, type ControllerState } from './limits.js';
 import { UUIDOps } from './ops.js';
 import { runQueue, type QueueViewEntry, type RunQueueResult } from './run-queue.js';
 import { sync } from './sync.js';
@@ -93,6 +93,11 @@ export class Scheduler {
   /** The dynamic concurrency limit; 0 = none. */
   get maxContainers(): number {
     return this.limit.maxContainers;
+  }
+
+  /** The controller as the concurrency limit last saw it: why fewer containers may run. */
+  get controllerState(): ControllerState {
+    return this.limit.state;
   }
 
   /** Containers placed on an instance that is not ready for them yet. */

@@ -26,3 +26,4 @@ export { type ControllerContainer, type HistoryEntry, formatTime } from './recor
 export { type ContainerSeed, type ChangeListener, DEFAULT_IMAGE, maxDispatchAttemptsError } from './store.js';
 export { DEFAULT_LIMIT, MAX_LIMIT, FILTER_OPERATORS, type FilterOperator } from './query.js';
 export { ApiError } from './http.js';
+export { type OutageSchedule, type RequestCounts, callerOf } from './faults.js';

@@ -1,18 +1,25 @@
 /**
- * The controller client when the controller misbehaves: 5xx, nothing
- * listening, slow answers, and lock/unlock retries whose first attempt
- * took effect although its answer was lost.
+ * The controller client when the controller misbehaves: 503s (never
+ * retried inside a call), 502/504, nothing listening, slow answers, and
+ * lock/unlock retries whose first attempt took effect although its answer
+ * was lost.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ControllerError, type ControllerClient } from '../../src/arvados/client.js';
+import { ControllerError, DEFAULT_RETRY, type ControllerClient } from '../../src/arvados/client.js';
 import { ManualClock } from '../../src/clock/index.js';
 import type { TestController } from '../fixtures/controller.js';
 import { captureLogger, drive, makeClient, OTHER_UUID, ROOT_TOKEN, started, startController, waitFor } from './helpers.js';
 
 const GET_ONE = 'GET /arvados/v1/containers/{uuid}';
 const LOCK = 'POST /arvados/v1/containers/{uuid}/lock';
+
+/** The next `count` requests get `status` (502, 504: a proxy whose controller is away). */
+function failWith(ctl: TestController, status: number, count: number): void {
+  let left = count;
+  ctl.setHook(() => (left-- > 0 ? { status, body: { errors: [`${status} from the proxy`] } } : undefined));
+}
 
 /** A port nothing listens on (just released by a server that had it). */
 async function freePort(): Promise<number> {
@@ -34,43 +41,71 @@ describe('ControllerClient retries', () => {
     ctl = undefined;
   });
 
-  it('retries 5xx until the controller answers, and records when the last 503 came', async () => {
+  it('does not retry a 503: fails at once with a temporary error, and records when it came', async () => {
     ctl = await startController();
     client = makeClient(ctl.url);
     const c = ctl.addContainer();
     assert.equal(client.last503(), 0);
-    ctl.fail503(2);
+    ctl.fail503(1);
     const before = Date.now();
-    const got = await client.getContainer(c.uuid);
-    assert.equal(got.uuid, c.uuid);
-    assert.deepEqual(ctl.requestLog().map((r) => r.status), [503, 503, 200]);
+    await assert.rejects(client.getContainer(c.uuid), (e: ControllerError) => e.status === 503 && e.temporary && e.attempts === 1);
+    assert.deepEqual(ctl.requestLog().map((r) => r.status), [503]);
     assert.ok(client.last503() >= before && client.last503() <= Date.now());
+    assert.equal((await client.getContainer(c.uuid)).uuid, c.uuid, 'the next call goes through');
+  });
+
+  it('does not retry a 429 either', async () => {
+    ctl = await startController();
+    client = makeClient(ctl.url);
+    failWith(ctl, 429, 1);
+    await assert.rejects(client.currentTokenUuid(), (e: ControllerError) => e.status === 429 && e.attempts === 1);
+    assert.equal(ctl.requestLog().length, 1);
+  });
+
+  it('retries 502 and 504 twice by default, 250 ms then 1 s apart', async () => {
+    const clock = new ManualClock();
+    ctl = await startController({ clock });
+    client = makeClient(ctl.url, { clock, retry: DEFAULT_RETRY });
+    let n = 0;
+    ctl.setHook(() => (++n <= 2 ? { status: n === 1 ? 502 : 504, body: { errors: ['proxy'] } } : undefined));
+    const p = client.currentTokenUuid();
+    await waitFor('the 250 ms backoff', () => clock.nextTimerAt() === clock.now() + 250);
+    await clock.advance(250);
+    await waitFor('the 1 s backoff', () => clock.nextTimerAt() === clock.now() + 1000);
+    await clock.advance(1000);
+    assert.equal(await p, ctl.rootTokenUuid);
+    assert.deepEqual(ctl.requestLog().map((r) => r.status), [502, 504, 200]);
+  });
+
+  it('retries a 503 when told to (retryOverload: a crunch-run reporting on its one container)', async () => {
+    ctl = await startController();
+    client = makeClient(ctl.url, { retry: { retryOverload: true } });
+    ctl.fail503(2);
+    assert.equal(await client.currentTokenUuid(), ctl.rootTokenUuid);
+    assert.deepEqual(ctl.requestLog().map((r) => r.status), [503, 503, 200]);
   });
 
   it('takes last503 from the injected clock, at the moment the 503 arrives', async () => {
     const clock = new ManualClock();
     ctl = await startController({ clock });
-    client = makeClient(ctl.url, { clock, retry: { firstBackoffMs: 1000 } });
+    client = makeClient(ctl.url, { clock });
+    await clock.advance(5000);
     ctl.fail503(1);
-    const p = client.currentTokenUuid();
-    await waitFor('the first answer', () => ctl!.requestLog().length === 1);
-    await waitFor('the 503 to be recorded', () => client!.last503() !== 0);
-    assert.equal(client.last503(), clock.now(), 'before any clock movement');
-    await clock.advance(1000);
-    assert.equal(await p, ctl.rootTokenUuid);
+    await assert.rejects(client.currentTokenUuid(), /HTTP 503/);
+    assert.equal(client.last503(), clock.now());
   });
 
   it('gives up after the configured attempts with a temporary ControllerError', async () => {
     ctl = await startController();
     const { logger, lines } = captureLogger();
     client = makeClient(ctl.url, { logger });
-    ctl.fail503(3);
+    failWith(ctl, 504, 3);
     await assert.rejects(client.currentTokenUuid(), (e: ControllerError) => {
       assert.ok(e instanceof ControllerError);
-      assert.equal(e.status, 503);
+      assert.equal(e.status, 504);
       assert.equal(e.temporary, true);
       assert.equal(e.attempts, 3);
-      assert.match(e.message, /^GET \/arvados\/v1\/api_client_authorizations\/current: giving up after 3 attempts: HTTP 503: 503 Service Unavailable/);
+      assert.match(e.message, /^GET \/arvados\/v1\/api_client_authorizations\/current: giving up after 3 attempts: HTTP 504: 504 from the proxy/);
       return true;
     });
     assert.equal(ctl.requestLog().length, 3);
@@ -153,9 +188,9 @@ describe('ControllerClient retries', () => {
     const abort = new AbortController();
     const clock = new ManualClock();
     client = makeClient(ctl.url, { clock, signal: abort.signal, retry: { firstBackoffMs: 60_000, maxBackoffMs: 60_000 } });
-    ctl.fail503(5);
+    failWith(ctl, 502, 5);
     const p = client.currentTokenUuid();
-    await waitFor('the first 503', () => client!.last503() !== 0);
+    await waitFor('the first 502', () => ctl!.requestLog().length === 1);
     await waitFor('the backoff', () => clock.nextTimerAt() === clock.now() + 60_000);
     abort.abort();
     await assert.rejects(p, (e: Error) => e.name === 'AbortError');
@@ -215,11 +250,13 @@ describe('ControllerClient retries', () => {
       assert.equal(got.state, 'Queued');
     });
 
-    it('retries a lock after a 503 that did nothing, like any call', async () => {
+    it('does not retry a lock refused with 503 (nothing happened); the next call locks it', async () => {
       ctl = await startController();
       client = makeClient(ctl.url);
       const c = ctl.addContainer();
       ctl.fail503(1, (r) => r.path.endsWith('/lock'));
+      await assert.rejects(client.lockContainer(c.uuid), (e: ControllerError) => e.status === 503 && e.attempts === 1);
+      assert.equal(ctl.get(c.uuid)?.state, 'Queued');
       assert.equal((await client.lockContainer(c.uuid)).state, 'Locked');
       assert.equal(ctl.get(c.uuid)?.lock_count, 1);
     });

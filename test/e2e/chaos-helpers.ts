@@ -1,131 +1,18 @@
 /**
  * Helpers for the whole-daemon chaos test (`chaos.test.ts`): child processes
  * whose output goes to log files (and whose tails go into assertion
- * messages), the cluster config the daemon and the lame-cloud process read,
+ * messages; `src/harness/processes.ts`, shared with the benchmarks), the
+ * cluster config the daemon and the lame-cloud process read,
  * and a sampler that watches the lame cloud's VMs from outside for the
  * invariants no log can prove: no container has two live crunch-runs at
  * once, and the instance count stays within the quota.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { LameCloudAdmin } from '../../drivers/lame/chaos-client.js';
 import type { WireVM } from '../../drivers/lame/protocol.js';
 import { daemonConfigHead } from '../fixtures/daemon-config.js';
+import { indent, sleep } from '../../src/harness/processes.js';
 
-export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-
-// ------------------------------------------------------------ waiting
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `fn` until it returns true; rejects naming `what` (and `detail()`, if given) after `timeoutMs`. */
-export async function waitUntil(
-  what: string,
-  fn: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 100,
-  detail?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `: ${detail()}` : ''}`);
-    await sleep(intervalMs);
-  }
-}
-
-// ------------------------------------------------------------ child processes
-
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** `node bin/arvados-dispatch-cloud.mjs ARGS` with stdout and stderr appended to `logPath`. */
-export class DaemonProcess {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<Exit>;
-  private exit: Exit | undefined;
-
-  constructor(
-    readonly name: string,
-    args: string[],
-    readonly logPath: string,
-  ) {
-    const fd = openSync(logPath, 'a');
-    try {
-      this.proc = spawn(process.execPath, ['bin/arvados-dispatch-cloud.mjs', ...args], {
-        cwd: REPO,
-        stdio: ['ignore', fd, fd],
-        // The config's LogLevel decides, unless CHAOS_LOG_LEVEL (e.g. debug) asks for more.
-        env: { ...process.env, LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? '' },
-      });
-    } finally {
-      closeSync(fd);
-    }
-    this.exited = new Promise((resolve) => {
-      this.proc.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      });
-      this.proc.once('error', () => {
-        this.exit ??= { code: null, signal: null };
-        resolve(this.exit);
-      });
-    });
-  }
-
-  get running(): boolean {
-    return this.exit === undefined;
-  }
-
-  get exitStatus(): Exit | undefined {
-    return this.exit;
-  }
-
-  /** Sends `signal` and waits up to `timeoutMs` for the exit; then SIGKILLs and waits for that. */
-  async stop(signal: NodeJS.Signals, timeoutMs: number): Promise<{ exit: Exit; timedOut: boolean }> {
-    if (!this.running) return { exit: this.exit!, timedOut: false };
-    this.proc.kill(signal);
-    const timedOut = await Promise.race([this.exited.then(() => false), sleep(timeoutMs).then(() => true)]);
-    if (timedOut) this.proc.kill('SIGKILL');
-    return { exit: await this.exited, timedOut };
-  }
-
-  /** SIGKILL now, from a synchronous context (process exit): no waiting. */
-  killNow(): void {
-    if (this.running) this.proc.kill('SIGKILL');
-  }
-
-  /** The JSON log records written so far (lines that do not parse are skipped). */
-  records(): Array<Record<string, unknown>> {
-    return logRecords(this.logPath);
-  }
-}
-
-export function logRecords(path: string): Array<Record<string, unknown>> {
-  if (!existsSync(path)) return [];
-  const out: Array<Record<string, unknown>> = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // A line being written as we read, or not JSON: skip.
-    }
-  }
-  return out;
-}
-
-/** The last `n` lines of a file, each cut to `width` characters. */
-export function tail(path: string, n = 30, width = 400): string {
-  if (!existsSync(path)) return `(${path}: no such file)`;
-  const lines = readFileSync(path, 'utf8').trimEnd().split('\n').slice(-n);
-  return lines.map((l) => (l.length > width ? `${l.slice(0, width)}...` : l)).join('\n');
-}
+export { DaemonProcess, type Exit, indent, logRecords, REPO, sleep, tail, waitUntil } from '../../src/harness/processes.js';
 
 // ------------------------------------------------------------ config
 
@@ -159,15 +46,6 @@ export interface ChaosConfig {
   quota: number;
   maxDispatchAttempts: number;
   seed?: number;
-}
-
-/** `text` with every line indented by `n` spaces (a block scalar in a YAML config). */
-export function indent(text: string, n: number): string {
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((l) => ' '.repeat(n) + l)
-    .join('\n');
 }
 
 /** The cluster config both processes read (the lame-cloud process reads the DriverParameters; the daemon, the rest). */

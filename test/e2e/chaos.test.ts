@@ -47,8 +47,8 @@ const GiB = 1 << 30;
 /**
  * When each disruption happens: the 503 burst and the SIGKILL at these
  * progress marks (containers final); the clean restart a while after the
- * burst, whatever the progress (after a 503 the dispatcher holds its
- * concurrency just under the load that caused it for a minute, by design).
+ * burst, whatever the progress (after 503s the dispatcher may hold its
+ * concurrency down for a quiet period, by design).
  */
 const AT_503_BURST = 40;
 const CLEAN_RESTART_AFTER_BURST_MS = 8_000;

@@ -20,8 +20,8 @@ import { createLogger } from '../../src/log.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { TestController } from '../fixtures/controller.js';
 import { type PostgresConnection, TestPostgres } from '../fixtures/postgres.js';
-import { DaemonProcess, indent, logRecords, sleep, tail, waitUntil } from './chaos-helpers.js';
-import { daemonConfigHead } from '../fixtures/daemon-config.js';
+import { DaemonProcess, logRecords, sleep, tail, waitUntil } from './chaos-helpers.js';
+import { daemonConfigHead, lameContainersHead } from '../fixtures/daemon-config.js';
 
 const GiB = 1 << 30;
 
@@ -32,15 +32,7 @@ function configYAML(o: { rootToken: string; controllerURL: string; cloudURL: str
     PostgreSQL:
       Connection:
 ${conn}
-    Containers:
-      DispatchPrivateKey: |
-${indent(o.privateKey, 8)}
-      StaleLockTimeout: 5s
-      CloudVMs:
-        Driver: lame
-        DriverParameters:
-          CloudURL: ${o.cloudURL}
-          MinBootTime: 200ms
+${lameContainersHead(o)}          MinBootTime: 200ms
           MaxBootTime: 500ms
         MaxInstances: 8
         PollInterval: 500ms

@@ -149,6 +149,9 @@ describe('status page in Chromium (real dispatcher on the lame cloud)', function
       assert.match(await page.textContent(row) ?? '', new RegExp(running.uuid));
       const rows = await page.$$eval('#instances tbody tr[data-instance]', (r) => r.length);
       assert.equal(await page.textContent('#total-instances .big'), String(rows));
+      // The controller card, read from the daemon's own /metrics.json.
+      assert.equal(await page.textContent('#total-controller .big'), 'normal');
+      assert.match((await page.textContent('#total-controller')) ?? '', new RegExp(`concurrency limit: ${d.scheduler.maxContainers || 'none'}\nlast 503: never`));
 
       await page.click(`${row} button[data-action="hold"]`);
       await page.waitForSelector(`${row} td.beh-hold`, { timeout: 10_000 });

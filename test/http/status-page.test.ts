@@ -48,6 +48,8 @@ class FakeManagementAPI {
   readonly posts: Posted[] = [];
   vms: FakeVM[] = [];
   queue: FakeEntry[] = [];
+  /** The body of /metrics.json (the reference's MetricFamily JSON); undefined answers 404, as a dispatcher without it. */
+  metrics: unknown[] | undefined;
   private server?: Server;
   private readonly page = statusPageHandler();
   url = '';
@@ -72,10 +74,11 @@ class FakeManagementAPI {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const u = new URL(req.url ?? '/', 'http://x');
     if (u.pathname === '/' && req.method === 'GET') return this.page(req, res);
-    if (!u.pathname.startsWith(API)) return this.json(res, 404, { errors: ['not found'] });
+    if (!u.pathname.startsWith(API) && u.pathname !== '/metrics.json') return this.json(res, 404, { errors: ['not found'] });
     const auth = req.headers.authorization;
     if (!auth) return this.json(res, 401, { errors: ['unauthorized'] });
     if (auth !== `Bearer ${TOKEN}`) return this.json(res, 403, { errors: ['forbidden'] });
+    if (u.pathname === '/metrics.json') return this.metrics ? this.json(res, 200, this.metrics) : this.json(res, 404, { errors: ['not found'] });
     const route = `${req.method} ${u.pathname.slice(API.length)}`;
     const q = Object.fromEntries(u.searchParams);
     if (req.method === 'POST') this.posts.push({ path: u.pathname, query: q, authorization: auth });
@@ -314,8 +317,40 @@ describe('status page in Chromium (fake management API)', function () {
       ]);
       assert.equal(await page.textContent('#instances tr[data-instance="vm-1"] td:nth-child(2)'), 'shutdown');
       assert.match((await page.textContent('#totals')) ?? '', /VMs4booting: 2\nrunning: 1\nshutdown: 1/);
+      assert.equal(await page.$$eval('#total-controller', (e) => e.length), 0, 'no /metrics.json (404): no controller card, nothing else amiss');
       assert.deepEqual(problems, []);
     } finally {
+      await ctx.close();
+    }
+  });
+
+  it('shows why fewer containers run: the controller state, the concurrency limit and the last 503', async () => {
+    fill(api, 2, 2);
+    const gauge = (name: string, value: number, label?: [string, string]) => ({
+      ...(label ? { label: [{ name: label[0], value: label[1] }] } : {}),
+      gauge: { value },
+    });
+    const family = (name: string, metric: unknown[]) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric });
+    const last503 = Math.floor(Date.now() / 1000) - 30;
+    const health = (state: string, limit: number) => [
+      family('controller_state', ['normal', 'outage', 'overload'].map((st) => gauge('', st === state ? 1 : 0, ['state', st]))),
+      family('last_503_time', [gauge('', last503)]),
+      family('max_concurrent_containers', [gauge('', limit)]),
+    ];
+    api.metrics = health('overload', 3);
+    const { ctx, page, problems } = await openPage();
+    try {
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#total-controller');
+      assert.equal(await page.textContent('#total-controller .big'), 'overload');
+      const small = (await page.textContent('#total-controller .big + .small')) ?? '';
+      assert.match(small, /^concurrency limit: 3\nlast 503: 3\ds ago\n503s while other requests succeed/);
+      api.metrics = health('outage', 3);
+      await page.waitForSelector('#total-controller.ctl-outage', { timeout: 12_000 });
+      assert.match((await page.textContent('#total-controller')) ?? '', /every request failing/);
+      assert.deepEqual(problems, []);
+    } finally {
+      api.metrics = undefined;
       await ctx.close();
     }
   });

@@ -4,6 +4,7 @@
  * the next interval; `stop()` ends the wait at once.
  */
 import assert from 'node:assert/strict';
+import { DEFAULT_RETRY } from '../../src/arvados/client.js';
 import { started, waitFor } from '../arvados/helpers.js';
 import { harness, type Harness } from './helpers.js';
 
@@ -68,8 +69,9 @@ describe('container queue poll loop', () => {
     assert.equal(await sleepingUntil(), t0 + 70_000);
   });
 
-  it('logs failures (rate-limited) and tries again at the next interval', async () => {
-    h = await harness({ retry: { attempts: 1 } });
+  it('logs failures (rate-limited) and tries again at the next interval, with no retry of a 503 in between', async () => {
+    // The client's own retry settings, but for the time limit (see sleepingUntil).
+    h = await harness({ retry: { ...DEFAULT_RETRY, requestTimeoutMs: 600_000 } });
     h.ctl.fail503(3);
     const t0 = h.clock.now();
     h.queue.start();
@@ -84,7 +86,24 @@ describe('container queue poll loop', () => {
     await h.clock.advance(10_000);
     assert.equal(await sleepingUntil(), t0 + 40_000);
     assert.ok(h.ctl.requestLog().some((r) => r.status === 200), 'recovered');
+    assert.equal(h.ctl.requestLog().filter((r) => r.status === 503).length, 3, 'one request per failed poll');
     assert.equal(h.queue.entries().updated, t0 + 30_000);
+  });
+
+  it('tries a poll that timed out again at the next PollInterval, not after waiting as long as it took', async () => {
+    h = await harness({ retry: { attempts: 1, requestTimeoutMs: 30_000 } });
+    await h.queue.update(); // learn the token uuid first
+    h.ctl.setLatency(60_000);
+    const t0 = h.clock.now();
+    h.queue.start();
+    await waitFor('the first list request', () => lists() === 3);
+    await h.clock.advance(30_000);
+    // The abandoned request is still held by the controller (a timer at t0 + 60 s): look at the earliest.
+    await waitFor('the loop to sleep 10 s after the timeout', () => h.clock.nextTimerAt() === t0 + 40_000);
+    h.ctl.setLatency(0);
+    await h.clock.advance(10_000);
+    await waitFor('a quick poll, then PollInterval again', () => h.clock.nextTimerAt() === t0 + 50_000);
+    assert.equal(lists(), 5, 'the timed-out request, then a whole poll of two');
   });
 
   it('stops at once, while sleeping or while a poll is in flight, leaving no timer', async () => {

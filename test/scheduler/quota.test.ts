@@ -158,26 +158,28 @@ describe('scheduler run queue: quota and limits', () => {
       assert.equal(h.status(uuid(5)), atCapacity(3));
     });
 
-    it('drops to running - 1 on a 503 and regrows by ~10% once a minute passes without one', async () => {
+    it('cuts by a quarter on a 503 and regrows by ~10% once Q (2 x PollInterval) passes without one', async () => {
       const h = harness(testCluster({ cloudVMs: { MaxInstances: 100 } }));
       for (let i = 1; i <= 30; i++) h.queue.add({ uuid: uuid(i), priority: 1, state: i <= 10 ? 'Running' : 'Queued' });
       for (let i = 1; i <= 10; i++) h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(i));
       h.pool.canCreate = 0;
       h.client.at = h.clock.now();
       h.sch.runQueue();
-      assert.equal(h.sch.maxContainers, 9);
-      await h.clock.advance(30_000);
+      assert.equal(h.sch.maxContainers, 7, 'floor(10 x 0.75)');
+      assert.equal(h.sch.controllerState, 'overload');
+      await h.clock.advance(19_999);
       h.sch.runQueue();
-      assert.equal(h.sch.maxContainers, 9, 'still quiet period');
-      await h.clock.advance(31_000);
+      assert.equal(h.sch.maxContainers, 7, 'still the quiet period (PollInterval 10 s)');
+      await h.clock.advance(1);
       h.sch.runQueue();
       assert.equal(h.sch.maxContainers, 12, 'floor(10 x 1.1) + 1');
+      assert.equal(h.sch.controllerState, 'normal');
       for (let i = 11; i <= 12; i++) h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(i));
       h.sch.runQueue();
       assert.equal(h.sch.maxContainers, 14, 'floor(12 x 1.1) + 1');
       h.client.at = h.clock.now();
       h.sch.runQueue();
-      assert.equal(h.sch.maxContainers, 11, 'a new 503: running - 1');
+      assert.equal(h.sch.maxContainers, 9, 'a new 503: floor(12 x 0.75)');
     });
 
     it('starts at InitialQuotaEstimate and locks no more than that', async () => {
