@@ -30,13 +30,18 @@ import fc from 'fast-check';
 import { asCapacityError, isQuotaError, isRateLimitError } from '../../src/cloud/errors.js';
 import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import type { InstanceType } from '../../src/config/types.js';
+import { ManualClock, settle, systemClock } from '../../src/clock/index.js';
+import { wrapInstanceSet } from '../../src/cloud/wrap.js';
 import { silentLogger } from '../../src/log.js';
+import { SshConnectError } from '../../src/ssh/errors.js';
+import { WorkerPoolImpl } from '../../src/worker/pool.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { QUOTA_CODES, THROTTLE_CODES, TYPE_CAPACITY_CODES } from '../../drivers/ec2/errors.js';
 import { QUOTA_REASONS, RATE_LIMIT_REASONS, ZONE_CAPACITY_CODES } from '../../drivers/gce/errors.js';
 import { FakeEC2 } from '../fixtures/ec2/server.js';
 import { FakeGCE } from '../fixtures/gce/server.js';
-import { createArgs as ec2CreateArgs, fakeParams as ec2FakeParams, makeDriver as makeEc2Driver, M5, SPOT } from '../drivers/ec2/helpers.js';
+import { waitFor } from '../cloud/conformance.js';
+import { createArgs as ec2CreateArgs, DISPATCH_KEY, ec2Cluster, fakeParams as ec2FakeParams, makeDriver as makeEc2Driver, M5, SPOT } from '../drivers/ec2/helpers.js';
 import { createArgs as gceCreateArgs, fakeParams as gceFakeParams, IMAGE as GCE_IMAGE, makeDriver as makeGceDriver, N2 } from '../drivers/gce/helpers.js';
 import { type Answer, GarbageProxy } from './garbage-proxy.js';
 import { fuzzParams, fuzzTimeout } from './runs.js';
@@ -383,4 +388,106 @@ for (const [name, makeTarget] of [['ec2', ec2Target], ['gce', gceTarget]] as con
       );
     });
   });
+}
+
+/**
+ * The pool over the ec2 driver with garbage answers: a create that fails
+ * leaves creates held (back-off, rate limit, quota or capacity: whichever
+ * the error says) instead of calling again at once; a listing that fails
+ * leaves the workers as they were and is not repeated before SyncInterval;
+ * once the endpoint heals and the hold has passed, creates and listings work.
+ */
+describe('the worker pool over fuzzed ec2 answers', function () {
+  this.timeout(fuzzTimeout(QUICK_RUNS, 120_000));
+  let t: Target;
+  const standing = new Set<string>();
+
+  before(async () => {
+    t = await ec2Target();
+    for (let i = 0; i < 2; i++) standing.add((await t.create()).id);
+  });
+  after(async () => t?.stop());
+
+  function newPool(clock: ManualClock): WorkerPoolImpl {
+    const cluster = ec2Cluster();
+    const vms = cluster.Containers.CloudVMs;
+    // Nothing here is about probes: the VMs stay booting for the whole check.
+    vms.TimeoutBooting = vms.TimeoutProbe = vms.TimeoutIdle = 24 * 3600_000;
+    vms.MaxConcurrentInstanceCreateOps = 1;
+    const logger = silentLogger();
+    return new WorkerPoolImpl({
+      cluster,
+      instanceSet: wrapInstanceSet(t.driver, { clock, logger, maxCloudOpsPerSecond: 0, resourceTags: {} }),
+      newExecutor: (inst) => ({
+        execute: () => Promise.reject(new SshConnectError(`${inst.address}:22`, 'refused', 'not reachable in this test')),
+        setTarget: () => undefined,
+        close: () => undefined,
+      }),
+      clock,
+      logger,
+      instanceSetId: t.setId,
+      publicKey: DISPATCH_KEY.public,
+    });
+  }
+
+  it('backs off from a failing create or listing, keeps its workers, and recovers when the endpoint heals', async () => {
+    const kinds = ['RunInstances', 'DescribeKeyPairs', 'DescribeInstances'];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...kinds), answerArb(t.bodies), async (kind, answer) => {
+        // The pool's clock starts at the wall clock's time, which the driver's rate-limit retry times use.
+        const clock = new ManualClock(systemClock.now());
+        const pool = newPool(clock);
+        const what = `${kind} answered ${JSON.stringify(answer).slice(0, 300)}`;
+        try {
+          pool.start();
+          await waitFor('the first listing', () => pool.loaded());
+          const known = () => pool.instances().map((v) => v.instance).sort();
+          assert.deepEqual(known(), [...standing].sort());
+          t.proxy.arm(kind, answer);
+          if (kind === 'DescribeInstances') {
+            const lists = t.proxy.count(kind);
+            await clock.advance(ec2Cluster().Containers.CloudVMs.SyncInterval);
+            await waitFor('the listing to be tried', () => t.proxy.count(kind) > lists);
+            await settle(8);
+            await delay(REQUEST_TIMEOUT_MS * 2);
+            assert.equal(t.proxy.count(kind), lists + 1, `${what}: listed again at once`);
+            assert.deepEqual(known(), [...standing].sort(), `${what}: workers changed on a failed listing`);
+          } else {
+            const runs = t.proxy.count('RunInstances');
+            assert.ok(pool.create(M5), `${what}: the first create was declined`);
+            await waitFor('the create to end', () => pool.createBlocker(M5) !== 'reached MaxConcurrentInstanceCreateOps', CALL_DEADLINE_MS);
+            await settle(8);
+            const created = known().filter((id) => !standing.has(id));
+            if (created.length === 0) {
+              // Failed: the next create is held, and the cloud is not asked again.
+              const calls = t.proxy.count('RunInstances');
+              assert.equal(pool.create(M5), undefined, `${what}: created again at once after a failure`);
+              assert.notEqual(pool.createBlocker(M5), undefined);
+              await settle(8);
+              assert.equal(t.proxy.count('RunInstances'), calls, `${what}: called RunInstances again at once`);
+              assert.ok(calls - runs <= 3, `${what}: ${calls - runs} RunInstances for one create`);
+            }
+          }
+          // Healed, and past any hold: a create and a listing work.
+          t.proxy.heal();
+          await clock.advance(120_000);
+          await settle(8);
+          const before = new Set(known());
+          assert.ok(pool.create(M5), `${what}: declined after healing: ${pool.createBlocker(M5) ?? ''}`);
+          await waitFor('the create after healing', () => known().some((id) => !before.has(id) && !id.startsWith('pending-')), CALL_DEADLINE_MS);
+          await pool.syncNow();
+          assert.deepEqual(known(), [...t.truth()].sort(), `${what}: the pool's instances differ from the cloud's after healing`);
+        } finally {
+          t.proxy.heal();
+          pool.stop();
+          for (const inst of await t.driver.instances(ourTags(t))) if (!standing.has(inst.id)) await inst.destroy();
+        }
+      }),
+      fuzzParams(Math.ceil(QUICK_RUNS / 5)),
+    );
+  });
+});
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
