@@ -183,7 +183,8 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
       if (!name) throw new Error(`gce: ${what}: the API returned an operation without a name`);
       if (this.clock.now() > deadline) throw new Error(`gce: ${what}: operation ${name} not done after ${this.operationTimeoutMs} ms`);
       // wait blocks server-side for up to 2 minutes, and returns early when the operation is done.
-      const [next] = await this.retrying(`wait ${name}`, () => this.clients.operations.wait({ project: this.project, zone, operation: name }));
+      // Classified here: a setTags waits outside any other classifying call.
+      const [next] = await this.call(`wait ${name}`, () => this.clients.operations.wait({ project: this.project, zone, operation: name }));
       cur = next ?? {};
       if (String(cur.status) !== 'DONE') await this.clock.sleep(this.operationPollMs);
     }
