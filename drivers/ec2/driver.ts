@@ -259,8 +259,14 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       { Name: 'instance-state-name', Values: LIVE_STATES },
     ];
     const out: Ec2Instance[] = [];
+    const tokens = new Set<string>();
     try {
       for await (const page of paginateDescribeInstances({ client: this.client }, { Filters })) {
+        // A page token seen before would make the paginator ask for the same pages forever.
+        if (page.NextToken !== undefined && page.NextToken !== '') {
+          if (tokens.has(page.NextToken)) throw new Error('DescribeInstances: the answer repeats an earlier page token');
+          tokens.add(page.NextToken);
+        }
         // EC2 always sends the reservation list, empty or not. A page without
         // one is not a DescribeInstances answer (a proxy's page, a truncated
         // body the parser made nothing of): taking it for "no instances"

@@ -118,8 +118,12 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     return this.params.AdminUsername;
   }
 
-  /** Runs an idempotent call, repeating it on 5xx/network errors; other errors are thrown as they are. */
-  async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs an idempotent call, repeating it on 5xx/network errors; other errors
+   * are thrown as they are. `fn` gets a signal that aborts when its attempt
+   * has timed out, for work of its own (following pages) to stop.
+   */
+  async retrying<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     let delay = this.retryDelayMs;
     for (let n = 1; ; n++) {
       try {
@@ -138,10 +142,12 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
    * within the request timeout. The request is cancelled when the client
    * library's promise allows it; either way nothing waits on it any more.
    */
-  private withDeadline<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    const attempt = fn();
+  private withDeadline<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const abandon = new AbortController();
+    const attempt = fn(abandon.signal);
     return new Promise<T>((resolve, reject) => {
       const timer = this.clock.setTimer(this.requestTimeoutMs, () => {
+        abandon.abort();
         (attempt as Promise<T> & { cancel?: () => void }).cancel?.();
         // Whatever it settles with later is of no interest.
         attempt.catch(() => undefined);
@@ -161,7 +167,7 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
   }
 
   /** `retrying`, with failures classified (RateLimitError, QuotaError, ...). */
-  async call<T>(what: string, fn: () => Promise<T>, backoff: ThrottleBackoff = this.otherBackoff): Promise<T> {
+  async call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>, backoff: ThrottleBackoff = this.otherBackoff): Promise<T> {
     try {
       const out = await this.retrying(what, fn);
       backoff.reset();
@@ -266,11 +272,13 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     const wanted = { ...tagFilter, [this.setTagKey]: setValue };
     return this.call(
       'aggregatedList',
-      async () => {
+      async (abandoned) => {
         const out: GceInstance[] = [];
         let scopes = 0;
         // The iterator follows nextPageToken across every page (and every zone).
         for await (const [, scoped] of this.clients.instances.aggregatedListAsync({ project: this.project, filter }, { autoPaginate: false })) {
+          // Timed out (pages that never end): stop asking for more.
+          abandoned.throwIfAborted();
           scopes++;
           for (const rec of scoped.instances ?? []) {
             if (!rec.name) throw new Error('gce: aggregatedList: the answer lists an instance without a name');
