@@ -18,6 +18,7 @@ import { addSecret, type Logger } from '../../src/log.js';
 import { classify, isCapacity, isSubnetSpecific, isThrottle, isTransient, ThrottleBackoff } from './errors.js';
 import { Ec2Instance, type Ec2InstanceHost } from './instance.js';
 import { KeyPairs } from './keypair.js';
+import { PageTokens } from './pages.js';
 import { Ec2Metrics } from './metrics.js';
 import type { Ec2Params } from './params.js';
 import { quotaGroupFor } from './quota-group.js';
@@ -259,14 +260,10 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       { Name: 'instance-state-name', Values: LIVE_STATES },
     ];
     const out: Ec2Instance[] = [];
-    const tokens = new Set<string>();
+    const tokens = new PageTokens('DescribeInstances');
     try {
       for await (const page of paginateDescribeInstances({ client: this.client }, { Filters })) {
-        // A page token seen before would make the paginator ask for the same pages forever.
-        if (page.NextToken !== undefined && page.NextToken !== '') {
-          if (tokens.has(page.NextToken)) throw new Error('DescribeInstances: the answer repeats an earlier page token');
-          tokens.add(page.NextToken);
-        }
+        tokens.check(page.NextToken);
         // EC2 always sends the reservation list, empty or not. A page without
         // one is not a DescribeInstances answer (a proxy's page, a truncated
         // body the parser made nothing of): taking it for "no instances"

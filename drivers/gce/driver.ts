@@ -276,9 +276,12 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
         const out: GceInstance[] = [];
         let scopes = 0;
         // The iterator follows nextPageToken across every page (and every zone).
-        for await (const [, scoped] of this.clients.instances.aggregatedListAsync({ project: this.project, filter }, { autoPaginate: false })) {
+        for await (const [scope, scoped] of this.clients.instances.aggregatedListAsync({ project: this.project, filter }, { autoPaginate: false })) {
           // Timed out (pages that never end): stop asking for more.
           abandoned.throwIfAborted();
+          if (!scope.startsWith('zones/') || typeof scoped !== 'object' || scoped === null) {
+            throw new Error(`gce: aggregatedList: the answer is not a list by zone (it has ${JSON.stringify(scope).slice(0, 40)})`);
+          }
           scopes++;
           for (const rec of scoped.instances ?? []) {
             if (!rec.name) throw new Error('gce: aggregatedList: the answer lists an instance without a name');
