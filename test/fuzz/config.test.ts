@@ -43,8 +43,8 @@ import { applyMutation, baseConfig, type BaseConfig, editTargets, type Mutation,
 import { fuzzParams, fuzzTimeout } from './runs.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const QUICK_RUNS = 60;
-const QUICK_SPAWNS = 8;
+const QUICK_RUNS = 40;
+const QUICK_SPAWNS = 6;
 
 /** A line of a V8 stack trace. */
 const STACK_LINE = /^\s+at .+(:\d+:\d+\)?|\(native\)|\(<anonymous>\))$/m;
