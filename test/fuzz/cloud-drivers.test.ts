@@ -21,7 +21,7 @@
  *   because of a garbage page);
  * - once the endpoint heals, the next list is right.
  *
- * `npm test` runs a few dozen cases per driver; the full count:
+ * `npm test` runs a few cases per driver; the full count:
  *   FUZZ_RUNS=10000 npx mocha --timeout 0 test/fuzz/cloud-drivers.test.ts   (or `npm run fuzz`)
  * (the pool check runs a twentieth of that: each of its cases is a pool's
  * whole create, fail, heal cycle), and FUZZ_SEED=<seed> repeats a failing run.

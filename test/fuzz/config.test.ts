@@ -18,7 +18,7 @@
  * A few mutations also go through the real command (`check-config`, and the
  * daemon itself with a config it must refuse) in a child process.
  *
- * `npm test` runs a few hundred cases; the full count:
+ * `npm test` runs a few dozen cases; the full count:
  *   FUZZ_RUNS=10000 npx mocha --timeout 0 test/fuzz/config.test.ts   (or `npm run fuzz`)
  * and FUZZ_SEED=<seed> repeats a failing run.
  */
