@@ -13,7 +13,7 @@ import type { InstanceType } from '../../src/config/types.js';
 import type { Logger } from '../../src/log.js';
 import { buildInstanceBody, type GceInstanceRecord } from './body.js';
 import type { GceClients } from './client.js';
-import { classify, GceOperationError, isTransient, isZoneCapacity, ThrottleBackoff } from './errors.js';
+import { classify, GceOperationError, isNotFound, isTransient, isZoneCapacity, ThrottleBackoff } from './errors.js';
 import { GceInstance, type GceInstanceHost } from './instance.js';
 import { labelFilter } from './mapping.js';
 import type { GceParams } from './params.js';
@@ -184,9 +184,11 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
   async waitOperation(zone: string, op: Operation, what: string): Promise<Operation> {
     const deadline = this.clock.now() + this.operationTimeoutMs;
     let cur = op;
-    while (String(cur.status) !== 'DONE') {
+    for (;;) {
+      // Even a DONE one: an answer without a name is not an operation (a proxy's page), so it says nothing about the request.
       const name = cur.name;
       if (!name) throw new Error(`gce: ${what}: the API returned an operation without a name`);
+      if (String(cur.status) === 'DONE') break;
       if (this.clock.now() > deadline) throw new Error(`gce: ${what}: operation ${name} not done after ${this.operationTimeoutMs} ms`);
       // wait blocks server-side for up to 2 minutes, and returns early when the operation is done.
       // Classified here: a setTags waits outside any other classifying call.
@@ -251,6 +253,8 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
       const [rec] = await this.retrying(`get ${name}`, () => this.clients.instances.get({ project: this.project, zone, instance: name }));
       return recordOf(rec, name);
     } catch (err) {
+      // Not found after a successful insert: the operation's answer was not to be believed.
+      if (isNotFound(err)) throw new Error(`gce: ${what}: the insert reported success, but there is no such instance`, { cause: err });
       // The VM exists: report it without an address (the next list fills it in) rather than as a failure.
       this.logger.warn('created instance but could not read it back', { Instance: name, error: err });
       return { ...body, zone, status: 'PROVISIONING' };
