@@ -73,7 +73,9 @@ function firstKey(body: string, file: string): string | undefined {
 function topKeys(text: string): Set<string> | undefined {
   const contents = parseDocument(text, { uniqueKeys: false }).contents;
   if (!isMap(contents)) return undefined;
-  return new Set(contents.items.map((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key))));
+  const keys = contents.items.map((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)));
+  // The loader reads YAML 1.1's booleans as Arvados does, keys included: `yes:` is the key "true".
+  return new Set(keys.flatMap((k) => (/^(?:y|Y|yes|Yes|YES|on|On|ON)$/.test(k) ? [k, 'true'] : /^(?:n|N|no|No|NO|off|Off|OFF)$/.test(k) ? [k, 'false'] : [k])));
 }
 
 /**
