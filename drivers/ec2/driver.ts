@@ -18,6 +18,7 @@ import { addSecret, type Logger } from '../../src/log.js';
 import { classify, isCapacity, isSubnetSpecific, isThrottle, isTransient, ThrottleBackoff } from './errors.js';
 import { Ec2Instance, type Ec2InstanceHost } from './instance.js';
 import { KeyPairs } from './keypair.js';
+import { PageTokens } from './pages.js';
 import { Ec2Metrics } from './metrics.js';
 import type { Ec2Params } from './params.js';
 import { quotaGroupFor } from './quota-group.js';
@@ -33,7 +34,17 @@ export interface Ec2DriverOptions {
   client?: EC2Client;
   /** Makes ClientTokens; default random UUIDs. */
   newClientToken?: () => string;
+  /** Limit of one HTTP request, answer included, before it fails as a timeout (retried like a 5xx). Default REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * How long one EC2 API request may take. The SDK sets no limit by default,
+ * so an endpoint that accepts the connection and never answers would hold a
+ * create (and its MaxConcurrentInstanceCreateOps slot) or every later cloud
+ * sync forever.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 /** The states a listed instance is ours to manage in; shutting-down and terminated ones are already gone for us. */
 export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
@@ -41,7 +52,7 @@ export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
 /** The extra scratch volume's device, as the reference attaches it. */
 export const SCRATCH_DEVICE = '/dev/xvdt';
 
-export function buildClient(params: Ec2Params): EC2Client {
+export function buildClient(params: Ec2Params, requestTimeoutMs = REQUEST_TIMEOUT_MS): EC2Client {
   return new EC2Client({
     // Empty (a set built without the factory, which resolves it): the SDK's default chain, at the first call.
     ...(params.Region ? { region: params.Region } : {}),
@@ -50,6 +61,7 @@ export function buildClient(params: Ec2Params): EC2Client {
     ...(params.AccessKeyID ? { credentials: { accessKeyId: params.AccessKeyID, secretAccessKey: params.SecretAccessKey } } : {}),
     // Our own retries (below) keep the ClientToken and use the injected clock.
     maxAttempts: 1,
+    requestHandler: { requestTimeout: requestTimeoutMs, connectionTimeout: Math.min(requestTimeoutMs, 10_000), throwOnRequestTimeout: true },
   });
 }
 
@@ -77,7 +89,7 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
     this.clock = ctx.clock;
     this.logger = ctx.logger;
     addSecret(ctx.logger, params.SecretAccessKey);
-    this.client = opts.client ?? buildClient(params);
+    this.client = opts.client ?? buildClient(params, opts.requestTimeoutMs);
     this.createAttempts = Math.max(1, opts.createAttempts ?? 3);
     this.retryDelayMs = opts.retryDelayMs ?? 500;
     this.newClientToken = opts.newClientToken ?? randomUUID;
@@ -248,13 +260,21 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       { Name: 'instance-state-name', Values: LIVE_STATES },
     ];
     const out: Ec2Instance[] = [];
+    const tokens = new PageTokens('DescribeInstances');
     try {
       for await (const page of paginateDescribeInstances({ client: this.client }, { Filters })) {
-        for (const rsv of page.Reservations ?? []) {
+        tokens.check(page.NextToken);
+        // EC2 always sends the reservation list, empty or not. A page without
+        // one is not a DescribeInstances answer (a proxy's page, a truncated
+        // body the parser made nothing of): taking it for "no instances"
+        // would make the pool forget every VM it has.
+        if (!Array.isArray(page.Reservations)) throw new Error('DescribeInstances: the answer holds no reservation list');
+        for (const rsv of page.Reservations) {
           for (const rec of rsv.Instances ?? []) {
+            if (!rec.InstanceId) throw new Error('DescribeInstances: the answer lists an instance without an InstanceId');
             // Checked again here: a cloud that ignores the state filter must not resurrect terminated VMs.
             const state = rec.State?.Name;
-            if (!rec.InstanceId || state === 'shutting-down' || state === 'terminated') continue;
+            if (state === 'shutting-down' || state === 'terminated') continue;
             out.push(new Ec2Instance(this, rec));
           }
         }

@@ -11,6 +11,7 @@ import { type EC2Client, paginateDescribeSpotPriceHistory } from '@aws-sdk/clien
 import type { PricePoint } from '../../src/cloud/types.js';
 import type { Clock } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
+import { PageTokens } from './pages.js';
 
 const keyOf = (providerType: string, zone: string): string => `${providerType}\u0000${zone}`;
 
@@ -99,8 +100,10 @@ export class SpotPrices {
       ],
     };
     const fetched = new Map<string, PricePoint[]>();
+    const tokens = new PageTokens('DescribeSpotPriceHistory');
     try {
       for await (const page of paginateDescribeSpotPriceHistory({ client }, input)) {
+        tokens.check(page.NextToken);
         for (const ent of page.SpotPriceHistory ?? []) {
           const price = Number(ent.SpotPrice);
           if (!ent.InstanceType || ent.SpotPrice === undefined || !Number.isFinite(price) || !ent.Timestamp) continue;

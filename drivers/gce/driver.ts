@@ -13,7 +13,7 @@ import type { InstanceType } from '../../src/config/types.js';
 import type { Logger } from '../../src/log.js';
 import { buildInstanceBody, type GceInstanceRecord } from './body.js';
 import type { GceClients } from './client.js';
-import { classify, GceOperationError, isTransient, isZoneCapacity, ThrottleBackoff } from './errors.js';
+import { classify, GceOperationError, isNotFound, isTransient, isZoneCapacity, ThrottleBackoff } from './errors.js';
 import { GceInstance, type GceInstanceHost } from './instance.js';
 import { labelFilter } from './mapping.js';
 import type { GceParams } from './params.js';
@@ -35,14 +35,40 @@ export interface GceDriverOptions {
   newRequestId?: () => string;
   /** Makes instance names; default `arvados-` and 16 random hex digits. */
   newName?: () => string;
+  /** Limit of one attempt of a call (a whole listing counts as one), before it fails as a timeout and is retried. Default REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
 }
 
 const MAX_RETRY_DELAY_MS = 30_000;
+
+/**
+ * How long one attempt of an API call may take. The client library's own
+ * deadlines do not cut a REST request short, so an endpoint that accepts
+ * the connection and never answers would hold a create or every later
+ * cloud sync forever. Longer than the two minutes operations.wait may
+ * block on the server.
+ */
+export const REQUEST_TIMEOUT_MS = 150_000;
+
+/** An attempt that got no answer within the request timeout: transient, like a dropped connection. */
+export class GceTimeoutError extends Error {
+  override name = 'GceTimeoutError';
+  readonly code = 'ETIMEDOUT';
+}
 
 /** An SDK LROperation (insert, delete, setMetadata) or a plain operation: the operation record. */
 export function operationOf(x: unknown): Operation {
   const o = x as { latestResponse?: Operation } & Operation;
   return o?.latestResponse ?? o ?? {};
+}
+
+/**
+ * `rec` when it is the record of instance `name`; an answer of another shape
+ * (a proxy's page, a different resource) must not stand for the instance.
+ */
+function recordOf(rec: GceInstanceRecord | undefined, name: string): GceInstanceRecord {
+  if (rec?.name !== name) throw new Error(`gce: get ${name}: the answer is not that instance's record (name ${JSON.stringify(rec?.name ?? null)})`);
+  return rec;
 }
 
 export class GceInstanceSet implements InstanceSet, GceInstanceHost {
@@ -58,6 +84,7 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
   private readonly operationTimeoutMs: number;
   private readonly newRequestId: () => string;
   private readonly newName: () => string;
+  private readonly requestTimeoutMs: number;
   private readonly createBackoff = new ThrottleBackoff();
   private readonly listBackoff = new ThrottleBackoff();
   private readonly otherBackoff = new ThrottleBackoff();
@@ -80,6 +107,7 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     this.operationTimeoutMs = opts.operationTimeoutMs ?? 10 * 60_000;
     this.newRequestId = opts.newRequestId ?? randomUUID;
     this.newName = opts.newName ?? (() => `arvados-${randomBytes(8).toString('hex')}`);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   }
 
   get project(): string {
@@ -90,12 +118,16 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     return this.params.AdminUsername;
   }
 
-  /** Runs an idempotent call, repeating it on 5xx/network errors; other errors are thrown as they are. */
-  async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs an idempotent call, repeating it on 5xx/network errors; other errors
+   * are thrown as they are. `fn` gets a signal that aborts when its attempt
+   * has timed out, for work of its own (following pages) to stop.
+   */
+  async retrying<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     let delay = this.retryDelayMs;
     for (let n = 1; ; n++) {
       try {
-        return await fn();
+        return await this.withDeadline(what, fn);
       } catch (err) {
         if (n >= this.attempts || !isTransient(err)) throw err;
         this.logger.debug('retrying Compute API call', { Call: what, Attempt: n, error: err });
@@ -105,8 +137,37 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     }
   }
 
+  /**
+   * One attempt of `fn`, failing with GceTimeoutError when it has not settled
+   * within the request timeout. The request is cancelled when the client
+   * library's promise allows it; either way nothing waits on it any more.
+   */
+  private withDeadline<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const abandon = new AbortController();
+    const attempt = fn(abandon.signal);
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimer(this.requestTimeoutMs, () => {
+        abandon.abort();
+        (attempt as Promise<T> & { cancel?: () => void }).cancel?.();
+        // Whatever it settles with later is of no interest.
+        attempt.catch(() => undefined);
+        reject(new GceTimeoutError(`gce: ${what}: no answer within ${this.requestTimeoutMs} ms`));
+      });
+      attempt.then(
+        (value) => {
+          timer.cancel();
+          resolve(value);
+        },
+        (err: unknown) => {
+          timer.cancel();
+          reject(err as Error);
+        },
+      );
+    });
+  }
+
   /** `retrying`, with failures classified (RateLimitError, QuotaError, ...). */
-  async call<T>(what: string, fn: () => Promise<T>, backoff: ThrottleBackoff = this.otherBackoff): Promise<T> {
+  async call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>, backoff: ThrottleBackoff = this.otherBackoff): Promise<T> {
     try {
       const out = await this.retrying(what, fn);
       backoff.reset();
@@ -123,12 +184,15 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
   async waitOperation(zone: string, op: Operation, what: string): Promise<Operation> {
     const deadline = this.clock.now() + this.operationTimeoutMs;
     let cur = op;
-    while (String(cur.status) !== 'DONE') {
+    for (;;) {
+      // Even a DONE one: an answer without a name is not an operation (a proxy's page), so it says nothing about the request.
       const name = cur.name;
       if (!name) throw new Error(`gce: ${what}: the API returned an operation without a name`);
+      if (String(cur.status) === 'DONE') break;
       if (this.clock.now() > deadline) throw new Error(`gce: ${what}: operation ${name} not done after ${this.operationTimeoutMs} ms`);
       // wait blocks server-side for up to 2 minutes, and returns early when the operation is done.
-      const [next] = await this.retrying(`wait ${name}`, () => this.clients.operations.wait({ project: this.project, zone, operation: name }));
+      // Classified here: a setTags waits outside any other classifying call.
+      const [next] = await this.call(`wait ${name}`, () => this.clients.operations.wait({ project: this.project, zone, operation: name }));
       cur = next ?? {};
       if (String(cur.status) !== 'DONE') await this.clock.sleep(this.operationPollMs);
     }
@@ -143,7 +207,7 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
 
   async fetch(zone: string, name: string): Promise<GceInstanceRecord> {
     const [rec] = await this.call(`get ${name}`, () => this.clients.instances.get({ project: this.project, zone, instance: name }));
-    return rec;
+    return recordOf(rec, name);
   }
 
   async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {
@@ -187,8 +251,10 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     try {
       // For the internal IP, which only GCE knows.
       const [rec] = await this.retrying(`get ${name}`, () => this.clients.instances.get({ project: this.project, zone, instance: name }));
-      return rec;
+      return recordOf(rec, name);
     } catch (err) {
+      // Not found after a successful insert: the operation's answer was not to be believed.
+      if (isNotFound(err)) throw new Error(`gce: ${what}: the insert reported success, but there is no such instance`, { cause: err });
       // The VM exists: report it without an address (the next list fills it in) rather than as a failure.
       this.logger.warn('created instance but could not read it back', { Instance: name, error: err });
       return { ...body, zone, status: 'PROVISIONING' };
@@ -210,17 +276,29 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     const wanted = { ...tagFilter, [this.setTagKey]: setValue };
     return this.call(
       'aggregatedList',
-      async () => {
+      async (abandoned) => {
         const out: GceInstance[] = [];
+        let scopes = 0;
         // The iterator follows nextPageToken across every page (and every zone).
-        for await (const [, scoped] of this.clients.instances.aggregatedListAsync({ project: this.project, filter }, { autoPaginate: false })) {
+        for await (const [scope, scoped] of this.clients.instances.aggregatedListAsync({ project: this.project, filter }, { autoPaginate: false })) {
+          // Timed out (pages that never end): stop asking for more.
+          abandoned.throwIfAborted();
+          if (!scope.startsWith('zones/') || typeof scoped !== 'object' || scoped === null) {
+            throw new Error(`gce: aggregatedList: the answer is not a list by zone (it has ${JSON.stringify(scope).slice(0, 40)})`);
+          }
+          scopes++;
           for (const rec of scoped.instances ?? []) {
-            if (!rec.name) continue;
+            if (!rec.name) throw new Error('gce: aggregatedList: the answer lists an instance without a name');
             const inst = new GceInstance(this, rec);
             // The label is a hash for some values: the exact tags in metadata decide.
             if (Object.entries(wanted).every(([k, v]) => inst.tags[k] === v)) out.push(inst);
           }
         }
+        // GCE answers for every zone of the project, with a warning where
+        // nothing matched. No zone at all is not its answer (a proxy's page,
+        // an empty body): taking it for "no instances" would make the pool
+        // forget every VM it has.
+        if (scopes === 0) throw new Error('gce: aggregatedList: the answer names no zone at all');
         return out;
       },
       this.listBackoff,

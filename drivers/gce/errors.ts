@@ -20,6 +20,22 @@ export class GceOperationError extends Error {
   }
 }
 
+/**
+ * An API error that came without a message of its own (an empty body: the
+ * client library makes the body the message), given one that says what
+ * failed; `status` keeps the HTTP status for the checks above.
+ */
+export class GceCallError extends Error {
+  override name = 'GceCallError';
+  constructor(
+    message: string,
+    readonly status: number,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export const RATE_LIMIT_REASONS: ReadonlySet<string> = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);
 export const QUOTA_REASONS: ReadonlySet<string> = new Set(['quotaExceeded', 'QUOTA_EXCEEDED']);
 export const ZONE_CAPACITY_CODES: ReadonlySet<string> = new Set(['ZONE_RESOURCE_POOL_EXHAUSTED', 'ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS']);
@@ -133,7 +149,8 @@ export interface ClassifyContext {
 
 /**
  * Wraps an API error in the class the caller acts on (the original stays as
- * `cause`), or returns it unchanged when it is none of them.
+ * `cause`), or returns it unchanged when it is none of them (given a
+ * message first if it has none).
  */
 export function classify(err: unknown, ctx: ClassifyContext): unknown {
   const detail = `gce: ${ctx.what}: ${describe(err)}`;
@@ -141,5 +158,6 @@ export function classify(err: unknown, ctx: ClassifyContext): unknown {
   ctx.backoff.reset();
   if (isQuota(err)) return new QuotaError(detail, { cause: err });
   if (isZoneCapacity(err) && ctx.providerType !== undefined) return new CapacityError(detail, { cause: err, instanceType: ctx.providerType });
+  if (!(err instanceof Error) || err.message.trim() === '') return new GceCallError(`${detail}${describe(err).trim() === '' ? 'no message' : ''}`, httpStatus(err), { cause: err });
   return err;
 }

@@ -22,7 +22,7 @@ export interface GceInstanceHost {
   readonly setTagKey: string;
   readonly clients: GceClients;
   /** An idempotent call, retried on 5xx and classified. */
-  call<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
   waitOperation(zone: string, op: Operation, what: string): Promise<Operation>;
   fetch(zone: string, name: string): Promise<GceInstanceRecord>;
 }

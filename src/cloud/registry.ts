@@ -30,6 +30,15 @@ export class UnknownDriverError extends Error {
 }
 
 /**
+ * A driver refused its DriverParameters. Drivers name the parameter
+ * (`DriverParameters.Region: ...`); this names it by its whole YAML path, as
+ * every other config problem is named, with the driver's error as `cause`.
+ */
+export class DriverParametersError extends Error {
+  override name = 'DriverParametersError';
+}
+
+/**
  * The InstanceSetID tag value, derived from the SystemRootToken as the
  * reference derives it, so our daemon adopts the VMs a reference dispatcher
  * left running (and vice versa): the token's uuid for a `v2/uuid/secret`
@@ -56,8 +65,8 @@ export interface NewInstanceSetOptions {
 /**
  * Builds the configured driver and wraps it (rate limit, fail-fast after a
  * rate-limit error, ResourceTags, tag filtering, metrics hook). Throws
- * UnknownDriverError naming the config key and the known drivers, or the
- * driver's own error for bad DriverParameters.
+ * UnknownDriverError naming the config key and the known drivers, or
+ * DriverParametersError (the driver's error as cause) for bad DriverParameters.
  */
 export async function newInstanceSet(opts: NewInstanceSetOptions): Promise<InstanceSet & { readonly throttle: CloudThrottle }> {
   const vms = opts.cluster.Containers.CloudVMs;
@@ -69,13 +78,22 @@ export async function newInstanceSet(opts: NewInstanceSetOptions): Promise<Insta
   }
   const factory = await loader();
   const logger = opts.logger.child({ Driver: vms.Driver });
-  const inner = await factory(vms.DriverParameters, {
-    instanceSetId: opts.instanceSetId ?? instanceSetIdFor(opts.cluster),
-    cluster: opts.cluster,
-    logger,
-    clock: opts.clock,
-    ...(opts.registry ? { registry: opts.registry } : {}),
-  });
+  let inner: InstanceSet;
+  try {
+    inner = await factory(vms.DriverParameters, {
+      instanceSetId: opts.instanceSetId ?? instanceSetIdFor(opts.cluster),
+      cluster: opts.cluster,
+      logger,
+      clock: opts.clock,
+      ...(opts.registry ? { registry: opts.registry } : {}),
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/^DriverParameters[.:]/.test(message)) {
+      throw new DriverParametersError(`Clusters.${opts.cluster.ClusterID}.Containers.CloudVMs.${message}`, { cause: err });
+    }
+    throw err;
+  }
   return wrapInstanceSet(inner, {
     clock: opts.clock,
     logger,

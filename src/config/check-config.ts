@@ -23,25 +23,32 @@ export interface CheckConfigOptions {
   strict?: boolean;
 }
 
+/** Where check-config writes: the process's stdout and stderr, or a test's buffers. */
+export interface CheckConfigOutput {
+  stdout: Pick<NodeJS.WritableStream, 'write'>;
+  stderr: Pick<NodeJS.WritableStream, 'write'>;
+}
+
 /**
  * Prints warnings (stderr) and the compiled config as YAML (stdout) and
  * returns 0, or 1 when strict and there are warnings; or prints every error
  * (stderr) and returns 2.
  */
-export async function checkConfigCommand(opts: CheckConfigOptions): Promise<number> {
+export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckConfigOutput = process): Promise<number> {
+  const { stdout, stderr } = out;
   try {
     const { cluster, warnings } = loadConfigFile(opts.config, { clusterId: opts.cluster });
-    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-    process.stdout.write(clusterToYAML(cluster));
+    for (const w of warnings) stderr.write(`warning: ${w}\n`);
+    stdout.write(clusterToYAML(cluster));
     if (warnings.length > 0 && opts.strict !== false) {
-      process.stderr.write(`${warnings.length} warning${warnings.length === 1 ? '' : 's'}: not accepted in strict mode (use --strict=false to accept them)\n`);
+      stderr.write(`${warnings.length} warning${warnings.length === 1 ? '' : 's'}: not accepted in strict mode (use --strict=false to accept them)\n`);
       return EXIT_WARNINGS;
     }
     return 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    for (const w of err.warnings) process.stderr.write(`warning: ${w}\n`);
-    for (const e of err.errors) process.stderr.write(`${e}\n`);
+    for (const w of err.warnings) stderr.write(`warning: ${w}\n`);
+    for (const e of err.errors) stderr.write(`${e}\n`);
     return EXIT_BAD_CONFIG;
   }
 }

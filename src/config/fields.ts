@@ -15,9 +15,22 @@ import { parseByteSize, parseDuration } from './units.js';
 /** A location in the YAML document, one key per element. */
 export type Path = readonly string[];
 
-/** `Clusters.zzzzz.Containers.CloudVMs.TimeoutIdle`. */
+/**
+ * `Clusters.zzzzz.Containers.CloudVMs.TimeoutIdle`. A key that would blur
+ * the path or the message after it (empty, blank at either end, holding a
+ * line break or another control character, or ": ") is written quoted, as
+ * JSON: `Clusters.zzzzz.InstanceTypes." m5".VCPUs`.
+ */
 export function showPath(path: Path): string {
-  return path.join('.');
+  return path.map((key) => (PLAIN_KEY.test(key) && !key.includes(': ') ? key : quoteKey(key))).join('.');
+}
+
+/** A key shown as it is: printable, no line or paragraph separator, not blank at either end, not starting with a quote. */
+const PLAIN_KEY = /^[^\s"\p{C}\p{Zl}\p{Zp}](?:[^\p{C}\p{Zl}\p{Zp}]*[^\s\p{C}])?$/u;
+
+/** JSON's quoting, plus the two line separators JSON leaves as they are. */
+function quoteKey(key: string): string {
+  return JSON.stringify(key).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
 /** What reading one config document found wrong (errors) or worth saying (warnings). */
@@ -167,7 +180,7 @@ export function duration(def: string): Field<number> {
         return undefined;
       }
       if (result < 0) {
-        ctx.problems.warn(path, `expected a duration that is not negative, got "${value}": using the default`);
+        ctx.problems.warn(path, `expected a duration that is not negative, got ${JSON.stringify(value)}: using the default`);
         return undefined;
       }
       return result;

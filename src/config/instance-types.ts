@@ -38,7 +38,7 @@ export function compileInstanceTypes(
         return;
       }
       if (name in types) {
-        ctx.problems.error([...entryPath, 'Name'], `duplicate instance type name "${name}"`);
+        ctx.problems.error([...entryPath, 'Name'], `duplicate instance type name ${JSON.stringify(name)}`);
         return;
       }
       const it = compileInstanceType(ctx, name, entry, entryPath);

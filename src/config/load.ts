@@ -11,7 +11,7 @@
  * expected`.
  */
 import { readFileSync } from 'node:fs';
-import { parseDocument, isScalar, type DocumentOptions, type ParseOptions, type SchemaOptions, type ScalarTag, type YAMLError } from 'yaml';
+import { parseDocument, isCollection, isPair, isScalar, visit, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions, type ScalarTag, type YAMLError } from 'yaml';
 import type { Cluster } from './types.js';
 import { isMap, Problems, readMap, type Path, type ReadContext } from './fields.js';
 import { clusterWarnings, compileCluster } from './cluster.js';
@@ -69,6 +69,9 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   problems.warnings.push(...duplicates.map((e) => `${yamlProblem(source, e)}: the last one is used`));
   problems.warnings.push(...doc.warnings.map((e) => yamlProblem(source, e)));
 
+  const collectionKeys = collectionKeyProblems(doc);
+  if (collectionKeys.length > 0) throw new ConfigError(collectionKeys, problems.warnings);
+
   let root: unknown;
   try {
     root = doc.toJS({ maxAliasCount: 1000 });
@@ -95,6 +98,23 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   Object.defineProperty(cluster, 'RawSection', { value: picked.raw, enumerable: false });
   if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
   return { cluster, warnings: [...problems.warnings, ...clusterWarnings(cluster)] };
+}
+
+/**
+ * Keys that are lists or maps (`? [a, b]: 1`), which Arvados's YAML decoder
+ * refuses ("invalid map key"); turned into objects here they would become
+ * strings, with a warning from the YAML library on stderr.
+ */
+function collectionKeyProblems(doc: Document): string[] {
+  const problems = new Problems();
+  visit(doc, {
+    Pair(_key, pair, ancestry) {
+      if (!isCollection(pair.key)) return;
+      const path = ancestry.filter(isPair).map((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)));
+      problems.error([...path, String(pair.key)], 'a key must be a single value, not a list or a map');
+    },
+  });
+  return problems.errors;
 }
 
 /** Finds the cluster to compile: the only one, or the one asked for. */

@@ -48,7 +48,7 @@ export function parseDuration(input: string | number): number {
 }
 
 function parseDurationNs(orig: string): bigint {
-  const invalid = (why?: string) => new Error(`invalid duration "${orig}"${why ? `: ${why}` : ''}`);
+  const invalid = (why?: string) => new Error(`invalid duration ${JSON.stringify(orig)}${why ? `: ${why}` : ''}`);
   let s = orig;
   let negative = false;
   if (s.startsWith('-') || s.startsWith('+')) {
@@ -73,7 +73,7 @@ function parseDurationNs(orig: string): bigint {
     }
     const perUnit = DURATION_UNITS.get(unit);
     if (perUnit === undefined) {
-      throw invalid(/\s/.test(unit) ? undefined : `unknown unit "${unit}" (use ns, us, ms, s, m or h)`);
+      throw invalid(/\s/.test(unit) ? undefined : `unknown unit ${JSON.stringify(unit)} (use ns, us, ms, s, m or h)`);
     }
     // The fraction is truncated to whole nanoseconds, as Go does.
     let ns = BigInt(intDigits || '0') * perUnit;
@@ -161,13 +161,13 @@ export function parseByteSize(input: string | number): number {
   // ...except that an "E" not followed by an exponent is the Exa prefix ("4.5EiB").
   if (split > 0 && s[split - 1] === 'E') split--;
   const numberText = s.slice(0, split);
-  if (numberText === '') throw new Error(`invalid byte size "${input}"`);
-  if (!JSON_NUMBER.test(numberText)) throw new Error(`invalid byte size "${input}": "${numberText}" is not a number`);
+  if (numberText === '') throw new Error(`invalid byte size ${JSON.stringify(input)}`);
+  if (!JSON_NUMBER.test(numberText)) throw new Error(`invalid byte size ${JSON.stringify(input)}: ${JSON.stringify(numberText)} is not a number`);
   const unit = s.slice(split).trim();
   const prefix = unit.endsWith('B') ? unit.slice(0, -1) : unit;
   const multiplier = SIZE_PREFIXES.get(prefix);
   if (multiplier === undefined) {
-    throw new Error(`invalid byte size "${input}": unknown unit "${unit}" (use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB, PB, PiB, EB or EiB)`);
+    throw new Error(`invalid byte size ${JSON.stringify(input)}: unknown unit ${JSON.stringify(unit)} (use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB, PB, PiB, EB or EiB)`);
   }
   let bytes: bigint;
   if (/^-?[0-9]+$/.test(numberText)) {
@@ -175,10 +175,10 @@ export function parseByteSize(input: string | number): number {
   } else {
     // Fractional values are truncated to whole bytes, as Arvados does.
     const value = Number(numberText) * Number(multiplier);
-    if (!Number.isFinite(value) || Math.abs(value) > Number(MAX_SIZE)) throw new Error(`invalid byte size "${input}": too large`);
+    if (!Number.isFinite(value) || Math.abs(value) > Number(MAX_SIZE)) throw new Error(`invalid byte size ${JSON.stringify(input)}: too large`);
     bytes = BigInt(Math.trunc(value));
   }
-  if (bytes > MAX_SIZE || bytes < -MAX_SIZE) throw new Error(`invalid byte size "${input}": too large`);
+  if (bytes > MAX_SIZE || bytes < -MAX_SIZE) throw new Error(`invalid byte size ${JSON.stringify(input)}: too large`);
   return Number(bytes);
 }
 

@@ -4,30 +4,12 @@
  * warnings, and never stops the start.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
 import { loadConfigText } from '../../src/config/load.js';
 import { loadDaemonConfig } from '../../src/daemon.js';
-
-const DEFAULTS_FILE = fileURLToPath(new URL('../../../shared/arvados-config.default.yml', import.meta.url));
-const TOKEN = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF';
-const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n';
-
-/** Arvados's whole config.default.yml, with what a dispatcher needs set, as a site would set it. */
-function wholeDefaultConfig(): string {
-  const doc = parseDocument(readFileSync(DEFAULTS_FILE, 'utf8'));
-  const c = ['Clusters', 'xxxxx'];
-  doc.setIn([...c, 'SystemRootToken'], TOKEN);
-  doc.setIn([...c, 'ManagementToken'], TOKEN);
-  doc.setIn([...c, 'Services', 'Controller', 'ExternalURL'], 'https://xxxxx.example.com');
-  doc.setIn([...c, 'Services', 'DispatchCloud', 'InternalURLs', 'http://localhost:9006'], doc.createNode({ ListenURL: '' }));
-  doc.setIn([...c, 'Containers', 'DispatchPrivateKey'], KEY);
-  doc.setIn([...c, 'InstanceTypes', 'm5.large'], doc.createNode({ ProviderType: '', VCPUs: 2, RAM: '8GiB', IncludedScratch: '32GB', AddedScratch: 0, Price: 0.1, Preemptible: false }));
-  return doc.toString();
-}
+import { TOKEN, wholeDefaultConfig } from './fixtures.js';
 
 describe('starting the daemon on configs Arvados starts on', () => {
   let dir: string;

@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+
 /**
  * A config with three mistakes at once: a bad duration (an error, as for
  * Arvados), a misspelled CloudVMs key and an instance type without RAM
@@ -15,3 +19,28 @@ Clusters:
       foo:
         VCPUs: 2
 `;
+
+/** Arvados's own config.default.yml (kept beside the project's design notes). */
+export const DEFAULTS_FILE = fileURLToPath(new URL('../../../shared/arvados-config.default.yml', import.meta.url));
+
+/** A token Arvados accepts (letters and digits, long enough). */
+export const TOKEN = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF';
+
+/** PEM-shaped text: enough for the loader, not a key anything can log in with. */
+const PEM_SHAPED_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n';
+
+/**
+ * Arvados's whole config.default.yml, with what a dispatcher needs set, as a
+ * site would set it; `privateKey` is the DispatchPrivateKey to write.
+ */
+export function wholeDefaultConfig(privateKey: string = PEM_SHAPED_KEY): string {
+  const doc = parseDocument(readFileSync(DEFAULTS_FILE, 'utf8'));
+  const c = ['Clusters', 'xxxxx'];
+  doc.setIn([...c, 'SystemRootToken'], TOKEN);
+  doc.setIn([...c, 'ManagementToken'], TOKEN);
+  doc.setIn([...c, 'Services', 'Controller', 'ExternalURL'], 'https://xxxxx.example.com');
+  doc.setIn([...c, 'Services', 'DispatchCloud', 'InternalURLs', 'http://localhost:9006'], doc.createNode({ ListenURL: '' }));
+  doc.setIn([...c, 'Containers', 'DispatchPrivateKey'], privateKey);
+  doc.setIn([...c, 'InstanceTypes', 'm5.large'], doc.createNode({ ProviderType: '', VCPUs: 2, RAM: '8GiB', IncludedScratch: '32GB', AddedScratch: 0, Price: 0.1, Preemptible: false }));
+  return doc.toString();
+}
