@@ -23,8 +23,9 @@
  *
  * `npm test` runs a few cases per driver; the full count:
  *   FUZZ_RUNS=10000 npx mocha --timeout 0 test/fuzz/cloud-drivers.test.ts   (or `npm run fuzz`)
- * (the pool check runs a twentieth of that: each of its cases is a pool's
- * whole create, fail, heal cycle), and FUZZ_SEED=<seed> repeats a failing run.
+ * (each driver runs a tenth of that, about 1,000 cases in some 4 min, and
+ * the pool check a fiftieth: each of its cases is a pool's whole create,
+ * fail, heal cycle), and FUZZ_SEED=<seed> repeats a failing run.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -45,10 +46,13 @@ import { waitFor } from '../cloud/conformance.js';
 import { createArgs as ec2CreateArgs, DISPATCH_KEY, ec2Cluster, fakeParams as ec2FakeParams, makeDriver as makeEc2Driver, M5, SPOT } from '../drivers/ec2/helpers.js';
 import { createArgs as gceCreateArgs, fakeParams as gceFakeParams, IMAGE as GCE_IMAGE, makeDriver as makeGceDriver, N2 } from '../drivers/gce/helpers.js';
 import { type Answer, GarbageProxy } from './garbage-proxy.js';
-import { fuzzParams, fuzzRuns, fuzzTimeout } from './runs.js';
+import { fuzzParams, fuzzTimeout } from './runs.js';
 
 /** Cases per driver in `npm test` (each gce case is slower: more calls per create, a client library that does more). */
 const QUICK_RUNS = { ec2: 15, gce: 8, pool: 3 };
+
+/** Under FUZZ_RUNS, a driver runs a tenth of it and the pool check a fiftieth (see `fuzzRuns`). */
+const SHARE = { ec2: 10, gce: 10, pool: 50 };
 
 /** Each HTTP request's limit in these tests; a call makes at most a few attempts. */
 const REQUEST_TIMEOUT_MS = 600;
@@ -385,7 +389,7 @@ async function runCase(t: Target, c: Case, standing: Set<string>, rejections: un
 
 for (const [name, makeTarget] of [['ec2', ec2Target], ['gce', gceTarget]] as const) {
   describe(`fuzzed ${name} answers`, function () {
-    this.timeout(fuzzTimeout(QUICK_RUNS[name], 120_000));
+    this.timeout(fuzzTimeout(QUICK_RUNS[name], 120_000, SHARE[name]));
     let t: Target;
     const rejections: unknown[] = [];
     /** Instances that stay through every case, so that a listing has something to lose. */
@@ -407,7 +411,7 @@ for (const [name, makeTarget] of [['ec2', ec2Target], ['gce', gceTarget]] as con
     it('every driver call settles in time with a classified error or a true answer', async () => {
       await fc.assert(
         fc.asyncProperty(caseArb(t), (c) => runCase(t, c, standing, rejections)),
-        fuzzParams(QUICK_RUNS[name]),
+        fuzzParams(QUICK_RUNS[name], SHARE[name]),
       );
     });
   });
@@ -421,7 +425,7 @@ for (const [name, makeTarget] of [['ec2', ec2Target], ['gce', gceTarget]] as con
  * once the endpoint heals and the hold has passed, creates and listings work.
  */
 describe('the worker pool over fuzzed ec2 answers', function () {
-  this.timeout(fuzzTimeout(QUICK_RUNS.pool, 120_000));
+  this.timeout(fuzzTimeout(QUICK_RUNS.pool, 120_000, SHARE.pool));
   let t: Target;
   const standing = new Set<string>();
 
@@ -510,8 +514,8 @@ describe('the worker pool over fuzzed ec2 answers', function () {
           for (const inst of await listHealed(t)) if (!standing.has(inst.id)) await inst.destroy();
         }
       }),
-      // Each case is a whole create-fail-heal cycle of a pool: a twentieth of the full count.
-      { ...fuzzParams(QUICK_RUNS.pool), numRuns: Math.max(QUICK_RUNS.pool, Math.round(fuzzRuns(QUICK_RUNS.pool) / 20)) },
+      // Each case is a whole create-fail-heal cycle of a pool.
+      fuzzParams(QUICK_RUNS.pool, SHARE.pool),
     );
   });
 });

@@ -213,9 +213,9 @@ describe('fuzzed config files', function () {
 
   it('the real command (check-config, and the daemon with a config it must refuse) exits 0, 1 or 2 without a stack trace', async function () {
     // Each run starts node and the TypeScript loader: a small sample, run a few at a time.
-    const runs = Math.max(QUICK_SPAWNS, Math.round(fuzzParams(QUICK_SPAWNS).numRuns! / 50));
-    this.timeout(Math.max(60_000, runs * 6_000));
-    const samples = fc.sample(mutationArb(bases), { numRuns: runs, ...(fuzzParams(runs).seed !== undefined ? { seed: fuzzParams(runs).seed } : {}) });
+    const params = fuzzParams<Mutation>(QUICK_SPAWNS, 50);
+    this.timeout(Math.max(60_000, params.numRuns! * 6_000));
+    const samples = fc.sample(mutationArb(bases), params);
     const jobs = samples.map((m, i) => async () => {
       const text = applyMutation(m);
       const file = join(dir, `spawn-${i}.yml`);

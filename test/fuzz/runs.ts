@@ -5,22 +5,28 @@
  */
 import type { Parameters } from 'fast-check';
 
-/** Cases per property: FUZZ_RUNS when set, else `quick` (what `npm test` runs). */
-export function fuzzRuns(quick: number): number {
+/**
+ * Cases per property: `quick` (what `npm test` runs), or under FUZZ_RUNS
+ * that count divided by `share`, never fewer than `quick`. A property whose
+ * every case is a whole cycle of real servers (a cloud driver's calls, a
+ * pool's create-fail-heal) runs a share of the full count, so that
+ * `npm run fuzz` ends in about half an hour.
+ */
+export function fuzzRuns(quick: number, share = 1): number {
   const env = process.env.FUZZ_RUNS;
   if (env === undefined || env === '') return quick;
   const n = Number(env);
   if (!Number.isInteger(n) || n < 1) throw new Error(`FUZZ_RUNS must be a positive integer, not ${JSON.stringify(env)}`);
-  return n;
+  return Math.max(quick, Math.round(n / share));
 }
 
-/** fast-check parameters for one property: the run count, and FUZZ_SEED when set. */
-export function fuzzParams<T>(quick: number, extra: Parameters<T> = {}): Parameters<T> {
+/** fast-check parameters for one property: the run count (see `fuzzRuns`), and FUZZ_SEED when set. */
+export function fuzzParams<T>(quick: number, share = 1): Parameters<T> {
   const seed = process.env.FUZZ_SEED;
-  return { numRuns: fuzzRuns(quick), ...(seed ? { seed: Number(seed) } : {}), ...extra };
+  return { numRuns: fuzzRuns(quick, share), ...(seed ? { seed: Number(seed) } : {}) };
 }
 
-/** How much longer a suite may take under FUZZ_RUNS than at its quick count, for mocha's timeout. */
-export function fuzzTimeout(quickRuns: number, quickTimeoutMs: number): number {
-  return Math.ceil((quickTimeoutMs * Math.max(fuzzRuns(quickRuns), quickRuns)) / quickRuns);
+/** Mocha's timeout for a property that takes `quickTimeoutMs` at its quick count, scaled to its count now. */
+export function fuzzTimeout(quickRuns: number, quickTimeoutMs: number, share = 1): number {
+  return Math.ceil((quickTimeoutMs * fuzzRuns(quickRuns, share)) / quickRuns);
 }
