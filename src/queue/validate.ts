@@ -14,6 +14,7 @@
  */
 import { CONTAINER_STATES } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
+import { isMap } from '../config/fields.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { Listed } from './lists.js';
 
@@ -40,10 +41,6 @@ function shown(v: unknown): string {
     s = String(v);
   }
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function count(v: unknown): boolean {
@@ -85,7 +82,7 @@ export function listedFields(c: Listed): Listed {
 
 /** What is wrong with a list item (uuid, state, priority, lock holder), or undefined. */
 export function listedProblem(v: unknown): RecordProblem | undefined {
-  if (!isObject(v)) return { field: 'items[]', problem: `must be a container record, not ${shown(v)}` };
+  if (!isMap(v)) return { field: 'items[]', problem: `must be a container record, not ${shown(v)}` };
   return firstBad(v, LISTED_CHECKS);
 }
 
@@ -95,7 +92,7 @@ const CONSTRAINT_CHECKS: Record<string, [Check, string]> = {
   keep_cache_ram: [optional(count), 'a non-negative integer'],
   keep_cache_disk: [optional(count), 'a non-negative integer'],
   API: [optional(isBoolean), 'a boolean'],
-  gpu: [optional(isObject), 'an object'],
+  gpu: [optional(isMap), 'an object'],
 };
 
 const GPU_CHECKS: Record<string, [Check, string]> = {
@@ -120,17 +117,17 @@ const SCHEDULING_CHECKS: Record<string, [Check, string]> = {
  * unsatisfiable, as in the reference, rather than unreadable.
  */
 export function detailsProblem(v: unknown, uuid: string): RecordProblem | undefined {
-  if (!isObject(v)) return { field: '(record)', problem: `must be a container record, not ${shown(v)}` };
+  if (!isMap(v)) return { field: '(record)', problem: `must be a container record, not ${shown(v)}` };
   const listed = firstBad(v, LISTED_CHECKS);
   if (listed) return listed;
   if (v.uuid !== uuid) return { field: 'uuid', problem: `asked for ${uuid}, got ${shown(v.uuid)}` };
   const rc = v.runtime_constraints;
-  if (!isObject(rc)) return { field: 'runtime_constraints', problem: `must be an object, not ${shown(rc)}` };
-  const bad = firstBad(rc, CONSTRAINT_CHECKS, 'runtime_constraints.') ?? (isObject(rc.gpu) ? firstBad(rc.gpu, GPU_CHECKS, 'runtime_constraints.gpu.') : undefined);
+  if (!isMap(rc)) return { field: 'runtime_constraints', problem: `must be an object, not ${shown(rc)}` };
+  const bad = firstBad(rc, CONSTRAINT_CHECKS, 'runtime_constraints.') ?? (isMap(rc.gpu) ? firstBad(rc.gpu, GPU_CHECKS, 'runtime_constraints.gpu.') : undefined);
   if (bad) return bad;
   const sp = v.scheduling_parameters;
-  if (sp !== undefined && sp !== null && !isObject(sp)) return { field: 'scheduling_parameters', problem: `must be an object, not ${shown(sp)}` };
-  if (isObject(sp)) {
+  if (sp !== undefined && sp !== null && !isMap(sp)) return { field: 'scheduling_parameters', problem: `must be an object, not ${shown(sp)}` };
+  if (isMap(sp)) {
     const badSp = firstBad(sp, SCHEDULING_CHECKS, 'scheduling_parameters.');
     if (badSp) return badSp;
   }
@@ -145,7 +142,7 @@ export function detailsProblem(v: unknown, uuid: string): RecordProblem | undefi
  * holder, when present, must be well formed.
  */
 export function replyProblem(v: unknown, uuid: string): RecordProblem | undefined {
-  if (!isObject(v)) return { field: '(record)', problem: `must be a container record, not ${shown(v)}` };
+  if (!isMap(v)) return { field: '(record)', problem: `must be a container record, not ${shown(v)}` };
   if (v.uuid !== uuid) return { field: 'uuid', problem: `asked about ${uuid}, got ${shown(v.uuid)}` };
   const { state, priority, locked_by_uuid } = LISTED_CHECKS;
   // Lock and unlock answers may leave priority out; when it is there, it must be right.

@@ -3,7 +3,8 @@
  * 1, each answered from `ContainerStore`'s rules. Authentication, faults and
  * the request log are the server's (`server.ts`).
  */
-import { ApiError, isObject, parseJson } from './http.js';
+import { isMap } from '../config/fields.js';
+import { ApiError, parseJson } from './http.js';
 import { listResponse, parseListParams, parseSelect, present } from './query.js';
 import { formatTime } from './record.js';
 import type { ContainerStore } from './store.js';
@@ -94,9 +95,9 @@ function update(store: ContainerStore, uuid: string, ctx: RouteContext): unknown
     attrs = raw === null ? undefined : parseJson(raw, "the 'container' parameter");
   } else {
     const body = ctx.rawBody.trim() === '' ? {} : parseJson(ctx.rawBody, 'the request body');
-    attrs = isObject(body) ? body.container : undefined;
+    attrs = isMap(body) ? body.container : undefined;
   }
-  if (!isObject(attrs)) throw new ApiError(422, "the body needs a 'container' object of attributes to update");
+  if (!isMap(attrs)) throw new ApiError(422, "the body needs a 'container' object of attributes to update");
   const c = store.update(uuid, attrs, ctx.caller);
   return present(c, parseSelect(ctx.query.get('select')));
 }
