@@ -6,6 +6,13 @@
 export const CONTAINER_STATES = ['Queued', 'Locked', 'Running', 'Complete', 'Cancelled'] as const;
 export type ContainerState = (typeof CONTAINER_STATES)[number];
 
+const CONTAINER_UUID = /^[0-9a-z]{5}-dz642-[0-9a-z]{15}$/;
+
+/** True for a well-formed container uuid (`zzzzz-dz642-` and 15 characters). */
+export function isContainerUuid(v: unknown): v is string {
+  return typeof v === 'string' && CONTAINER_UUID.test(v);
+}
+
 export interface GPURuntimeConstraints {
   stack: string;
   driver_version: string;

@@ -15,8 +15,8 @@
  * none: a cursor taken from garbage could go anywhere.
  */
 import type { ControllerClient, ListParams } from '../arvados/client.js';
-import type { Container } from '../arvados/types.js';
-import { type BadRecordLog, isContainerUuid } from './validate.js';
+import { type Container, isContainerUuid } from '../arvados/types.js';
+import type { BadRecordLog } from './validate.js';
 
 /** What the lists need of the controller client. */
 export type ListClient = Pick<ControllerClient, 'listContainers'>;

@@ -12,7 +12,7 @@
  * integer priority, a string state, ...) plus what this daemon relies on:
  * a container uuid, a state it knows, a non-negative priority.
  */
-import { CONTAINER_STATES } from '../arvados/types.js';
+import { CONTAINER_STATES, isContainerUuid } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
 import { isMap } from '../config/fields.js';
 import { RateLimitedLog, type Logger } from '../log.js';
@@ -24,13 +24,7 @@ export interface RecordProblem {
   problem: string;
 }
 
-const CONTAINER_UUID = /^[0-9a-z]{5}-dz642-[0-9a-z]{15}$/;
 const STATES: ReadonlySet<unknown> = new Set(CONTAINER_STATES);
-
-/** True for a well-formed container uuid (`zzzzz-dz642-` and 15 characters). */
-export function isContainerUuid(v: unknown): v is string {
-  return typeof v === 'string' && CONTAINER_UUID.test(v);
-}
 
 /** A short rendering of a bad value for the log (a controller can send megabytes). */
 function shown(v: unknown): string {

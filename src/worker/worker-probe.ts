@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ExecuteResult } from '../ssh/executor.js';
+import { isContainerUuid } from '../arvados/types.js';
 import { crunchRunListCommand, priceHistoryJSON, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../arvados/crunch-run.js';
 import type { Worker, WorkerEnv } from './worker.js';
 
@@ -30,8 +31,6 @@ export interface ListOutput {
   /** Lines naming this cluster that are not a container UUID with an optional `stale` (at most 10, cut to 100 characters). */
   garbled: string[];
 }
-
-const CONTAINER_UUID_TAIL = /^-dz642-[0-9a-z]{15}$/;
 
 /**
  * Parses `--list` output. Lines for UUIDs of other clusters are ignored (a
@@ -51,7 +50,7 @@ export function parseListOutput(stdout: string, clusterId: string): ListOutput {
     }
     if (!s.startsWith(clusterId)) continue;
     const [uuid, flag, ...rest] = s.split(/\s+/);
-    const valid = CONTAINER_UUID_TAIL.test(uuid.slice(clusterId.length)) && rest.length === 0;
+    const valid = isContainerUuid(uuid) && rest.length === 0;
     if (valid && flag === undefined) out.running.push(uuid);
     else if (valid && flag === 'stale') out.stale.push(uuid);
     else if (out.garbled.length < 10) out.garbled.push(s.slice(0, 100));
