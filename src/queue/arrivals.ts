@@ -107,7 +107,12 @@ export class Arrivals {
       byPriority,
     );
     const order = [...[...urgent].filter((u) => !failed(u)), ...rest.map((o) => o.uuid), ...[...urgent].filter(failed), ...retry.map((o) => o.uuid)];
-    const out = await readAllDetails(this.opts.client, order, this.opts.concurrency);
+    return this.readNow(order);
+  }
+
+  /** Reads the details of `uuids`, in that order (a refresh between polls reads those the feed named). */
+  async readNow(uuids: readonly string[]): Promise<Map<string, Details>> {
+    const out = await readAllDetails(this.opts.client, uuids, this.opts.concurrency);
     for (const [uuid, d] of out) if (d.outcome === 'invalid') this.opts.badRecords.report('read', d.problem, uuid);
     return out;
   }

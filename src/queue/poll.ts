@@ -34,7 +34,7 @@
  * unlock (checked on the next poll). A new container is found by the poll
  * that reads it in the head or in a slice, so within the same bound.
  */
-import { before, checkByUuid, type Listed, type ListSource, pageByUuid, QUEUED, readAllByUuid, readHead } from './lists.js';
+import { before, checkByUuid, type CheckResult, type Listed, type ListSource, pageByUuid, QUEUED, readAllByUuid, readHead } from './lists.js';
 
 export type { ListClient, Listed, ListSource } from './lists.js';
 
@@ -153,6 +153,11 @@ export class Poller {
     add(checked.found, false);
     for (const uuid of toCheck) this.suspects.delete(uuid);
     return { containers, urgent, notFound: checked.gone };
+  }
+
+  /** Asks about these containers by `uuid in [...]` now (a refresh between polls). */
+  check(uuids: readonly string[]): Promise<CheckResult> {
+    return checkByUuid(this.src, uuids, this.opts.batchSize, this.opts.pageSize);
   }
 
   /** Reads this poll's slice of the sweep: the stretch of uuids it covered, and where the next slice starts. */

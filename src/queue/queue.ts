@@ -1,8 +1,9 @@
 /**
  * The container queue: the controller's containers that this dispatcher
  * may run, is running or has just finished, refreshed by polling (see
- * `poll.ts`), with the lock, unlock and cancel operations the scheduler
- * performs. Behaviour follows the reference's lib/dispatchcloud/container/queue.go:
+ * `poll.ts`, `poll-loop.ts`) and, between polls, by reading the containers
+ * the event feed names (`refresh`, `hints.ts`), with the lock, unlock and
+ * cancel operations the scheduler performs. Behaviour follows the reference's lib/dispatchcloud/container/queue.go:
  *
  * - A container first seen has its details (mounts included) read once by
  *   uuid (`details.ts`), then gets its eligible instance types and resource
@@ -13,8 +14,9 @@
  *   container the controller no longer has is dropped.
  * - A container no instance type can run is locked, given
  *   `runtime_status.error`, and cancelled (`unsatisfiable.ts`).
- * - A poll answer about a container we changed (lock, unlock, cancel) while
- *   that poll was in flight is stale and ignored for that container.
+ * - A poll or refresh answer about a container changed (by a lock, unlock,
+ *   cancel, or another read's answer) while it was in flight is stale and
+ *   ignored for that container (`reads.ts`).
  * - A record that is not well formed (a field of the wrong type, an unknown
  *   state, a bad uuid, ...) is not used, with a rate-limited warning naming
  *   the field (`validate.ts`); the rest of the answer is.
@@ -22,9 +24,9 @@
 import type { ControllerClient, ContainerPatch } from '../arvados/client.js';
 import { isControllerRefusal } from '../arvados/errors.js';
 import type { Container } from '../arvados/types.js';
-import { isAbortError, type Clock } from '../clock/index.js';
+import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
-import { RateLimitedLog, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import { Notifier } from '../notifier.js';
 import type { ContainerQueue, QueueEntry } from '../scheduler/interfaces.js';
 import { chooseInstanceTypes } from './instance-types.js';
@@ -32,8 +34,14 @@ import { Arrivals } from './arrivals.js';
 import { kept, type Details } from './details.js';
 import { MAX_PAGES } from './lists.js';
 import { Poller, type PollResult, type Tracked, type TrackedContainer } from './poll.js';
+import { PollLoop } from './poll-loop.js';
+import { ReadsInFlight } from './reads.js';
+import { EntryMap } from './entry-map.js';
+import { ExclusiveOperations } from './exclusive.js';
 import { UnsatisfiableCanceller } from './unsatisfiable.js';
 import { BadRecordLog, listedFields, replyProblem } from './validate.js';
+
+export { ContainerBusyError } from './exclusive.js';
 
 /** What the queue needs of the controller client; tests may pass an object literal. */
 export type QueueClient = Pick<
@@ -72,53 +80,33 @@ export interface ContainerQueueOptions {
   unsatisfiableRetryMs?: { first: number; max: number };
 }
 
-/** A second lock, unlock or cancel for a container while one is in flight. */
-export class ContainerBusyError extends Error {
-  override readonly name = 'ContainerBusyError';
-  constructor(
-    readonly uuid: string,
-    readonly operation: string,
-    readonly inProgress: string,
-  ) {
-    super(`cannot ${operation} ${uuid}: ${inProgress} already in progress`);
-  }
-}
-
 const FINAL = new Set(['Complete', 'Cancelled']);
-
-/** With PollInterval 0 (poll as fast as the controller answers), how soon a failed poll is tried again. */
-const FAILED_POLL_RETRY_MS = 1000;
 
 export class ContainerQueueImpl implements ContainerQueue {
   private readonly client: QueueClient;
   private readonly cluster: Cluster;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly pollErrors: RateLimitedLog;
   private readonly badRecords: BadRecordLog;
   private readonly unsatisfiable: UnsatisfiableCanceller;
   private readonly arrivals: Arrivals;
   private readonly poller: Poller;
-  private current = new Map<string, QueueEntry>();
-  /** `current` has been handed out by `entries()`: copy it before the next change. */
-  private shared = false;
+  private readonly current = new EntryMap();
   private updatedAt = 0;
   private tokenUuid?: string;
-  /** Containers changed locally during the poll in flight; undefined when no poll is. */
-  private touched?: Set<string>;
-  /** Container uuid -> the operation in flight on it. */
-  private readonly busy = new Map<string, string>();
+  private readonly reads = new ReadsInFlight();
+  private readonly ops = new ExclusiveOperations();
   private readonly notifier: Notifier;
   private polling?: Promise<void>;
   private nextPoll?: Promise<void>;
-  private loop?: { abort: AbortController; done: Promise<void> };
+  private readonly loop: PollLoop;
 
   constructor(opts: ContainerQueueOptions) {
     this.client = opts.client;
     this.cluster = opts.cluster;
     this.clock = opts.clock;
     this.logger = opts.logger;
-    this.pollErrors = new RateLimitedLog(opts.logger, opts.clock, 60_000);
+    this.loop = new PollLoop(opts.clock, opts.logger, opts.cluster.Containers.CloudVMs.PollInterval, () => this.update());
     this.notifier = new Notifier((err) => this.logger.error('queue subscriber threw', { error: err }));
     this.badRecords = new BadRecordLog(opts.logger, opts.clock);
     this.poller = new Poller({ client: opts.client, bad: this.badRecords }, {
@@ -154,12 +142,7 @@ export class ContainerQueueImpl implements ContainerQueue {
   // ---- ContainerQueue ----
 
   entries(): { entries: ReadonlyMap<string, QueueEntry>; updated: number } {
-    // Entries are replaced, never changed in place, and the map is copied
-    // before the first change after it was handed out (copy on write): the
-    // caller gets a consistent snapshot, and a scheduling pass over a large
-    // queue does not pay for copying it.
-    this.shared = true;
-    return { entries: this.current, updated: this.updatedAt };
+    return { entries: this.current.snapshot(), updated: this.updatedAt };
   }
 
   get(uuid: string): Container | undefined {
@@ -176,10 +159,7 @@ export class ContainerQueueImpl implements ContainerQueue {
     if (!c) return;
     const ours = (c.state === 'Locked' || c.state === 'Running') && c.locked_by_uuid === this.tokenUuid;
     if (!FINAL.has(c.state) && (c.priority !== 0 || ours)) return;
-    // Deleted in place, not copied first: a snapshot handed out earlier may
-    // lose what the scheduler itself forgets (it no longer needs it), and a
-    // pass that forgets a finished container does not copy a 100k-entry map.
-    this.current.delete(uuid);
+    this.current.deleteInPlace(uuid);
     this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: 'forgotten' });
   }
 
@@ -209,7 +189,7 @@ export class ContainerQueueImpl implements ContainerQueue {
 
   /** Locks, unlocks and cancels in flight (the queue's own included); for tests. */
   operationsInFlight(): number {
-    return this.busy.size;
+    return this.ops.size;
   }
 
   subscribe(listener: () => void): () => void {
@@ -235,52 +215,14 @@ export class ContainerQueueImpl implements ContainerQueue {
 
   // ---- poll loop ----
 
-  /**
-   * Polls every PollInterval, or as slowly as the controller answers: if a
-   * poll took longer than the interval, the controller is probably
-   * overloaded, so the next one waits that long instead. A failed poll is
-   * tried again at the next PollInterval (1 s when PollInterval is 0): the
-   * client has already retried what was worth retrying, and backing off
-   * from an overloaded controller is the concurrency limit's job; waiting
-   * out a timed-out poll's minute as well would only leave the queue stale.
-   */
+  /** Polls every PollInterval (see `poll-loop.ts`). */
   start(): void {
-    if (this.loop) throw new Error('container queue already started');
-    const abort = new AbortController();
-    this.loop = { abort, done: this.run(abort.signal) };
+    this.loop.start();
   }
 
   /** Stops the loop at once (a poll in flight finishes in the background). */
-  async stop(): Promise<void> {
-    const loop = this.loop;
-    if (!loop) return;
-    loop.abort.abort();
-    await loop.done;
-    this.loop = undefined;
-  }
-
-  private async run(signal: AbortSignal): Promise<void> {
-    const interval = this.cluster.Containers.CloudVMs.PollInterval;
-    const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-    aborted.catch(() => undefined);
-    while (!signal.aborted) {
-      const started = this.clock.now();
-      let failed = false;
-      try {
-        await Promise.race([this.update(), aborted]);
-      } catch (err) {
-        if (signal.aborted) break;
-        failed = true;
-        this.pollErrors.warn('polling the controller failed', { error: err instanceof Error ? err.message : String(err) });
-      }
-      const took = this.clock.now() - started;
-      try {
-        await this.clock.sleep(failed ? (interval > 0 ? interval : FAILED_POLL_RETRY_MS) : Math.max(interval, took), signal);
-      } catch (err) {
-        if (!isAbortError(err) && !signal.aborted) throw err;
-        break;
-      }
-    }
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private startPoll(): Promise<void> {
@@ -293,8 +235,7 @@ export class ContainerQueueImpl implements ContainerQueue {
 
   private async poll(): Promise<void> {
     const started = this.clock.now();
-    const touched = new Set<string>();
-    this.touched = touched;
+    const touched = this.reads.begin();
     try {
       this.tokenUuid ??= await this.client.currentTokenUuid();
       const result = await this.poller.poll(this.tokenUuid, this.tracked());
@@ -302,8 +243,36 @@ export class ContainerQueueImpl implements ContainerQueue {
       this.apply(result, details, touched, started);
       this.unsatisfiable.retryDue();
     } finally {
-      if (this.touched === touched) this.touched = undefined;
+      this.reads.end(touched);
     }
+  }
+
+  /**
+   * Reads these containers now and applies what the controller says of
+   * them, between polls (the event feed said they changed: `hints.ts`).
+   * Containers the queue tracks are read by `uuid in [...]`, as a poll's
+   * checks; others have their details read by uuid at once, as a poll
+   * reads a new container's, and become entries if this dispatcher may run
+   * them. Unlike a poll, a refresh does not move `entries().updated`: it
+   * says nothing of the containers it did not read.
+   */
+  async refresh(uuids: Iterable<string>): Promise<void> {
+    const touched = this.reads.begin();
+    try {
+      this.tokenUuid ??= await this.client.currentTokenUuid();
+      const known: string[] = [];
+      const fresh: string[] = [];
+      for (const uuid of new Set(uuids)) (this.current.has(uuid) || this.unsatisfiable.has(uuid) ? known : fresh).push(uuid);
+      const [checked, details] = await Promise.all([this.poller.check(known), this.arrivals.readNow(fresh)]);
+      this.apply({ containers: new Map(checked.found.map((c) => [c.uuid, c])), urgent: [], notFound: checked.gone }, details, touched);
+    } finally {
+      this.reads.end(touched);
+    }
+  }
+
+  /** What the queue last knew of a container it tracks (an entry, or one waiting for its details or being cancelled). */
+  known(uuid: string): TrackedContainer | undefined {
+    return this.tracked().get(uuid);
   }
 
   /** Queued and wanted, or ours: a container this dispatcher may run or is running. */
@@ -313,7 +282,7 @@ export class ContainerQueueImpl implements ContainerQueue {
   /** Every container the queue tracks (entries, those waiting for details, those being cancelled), as last known. */
   private tracked(): Tracked {
     const { arrivals, unsatisfiable } = this;
-    const current = (): ReadonlyMap<string, QueueEntry> => this.current;
+    const current = (): ReadonlyMap<string, QueueEntry> => this.current.view();
     return {
       get: (uuid) => current().get(uuid)?.container ?? arrivals.get(uuid) ?? unsatisfiable.get(uuid),
       *[Symbol.iterator](): Iterator<[string, TrackedContainer]> {
@@ -324,10 +293,18 @@ export class ContainerQueueImpl implements ContainerQueue {
     };
   }
 
-  private apply(result: PollResult, details: Map<string, Details>, touched: Set<string>, started: number): void {
+  /**
+   * Applies a read's answer. `started` is given for a poll (which also drops
+   * containers final for a poll already, and moves `updated`), not for a
+   * refresh.
+   */
+  private apply(result: PollResult, details: Map<string, Details>, touched: Set<string>, started?: number): void {
+    // Another read in flight began before this one answered: its answer about these containers is older.
+    const others = this.reads.overlapping;
     for (const [uuid, listed] of result.containers) {
-      // A lock, unlock or cancel answered after the poll began is newer than this record.
+      // A lock, unlock or cancel (or another read) answered after this read began is newer than this record.
       if (touched.has(uuid)) continue;
+      if (others) this.reads.touch(uuid, touched);
       const cur = this.current.get(uuid);
       if (cur) {
         // Unchanged records leave the map alone: no copy of a 100k-entry snapshot for nothing.
@@ -339,20 +316,27 @@ export class ContainerQueueImpl implements ContainerQueue {
       else this.settle(uuid, listed, details.get(uuid));
     }
     // Waiting for details and not listed on this poll, but read now.
-    for (const [uuid, d] of details) if (!result.containers.has(uuid) && !touched.has(uuid)) this.settle(uuid, undefined, d);
+    for (const [uuid, d] of details) {
+      if (result.containers.has(uuid) || touched.has(uuid)) continue;
+      if (others) this.reads.touch(uuid, touched);
+      this.settle(uuid, undefined, d);
+    }
     for (const uuid of result.notFound) {
+      if (others) this.reads.touch(uuid, touched);
       this.logger.warn('container not found by controller (deleted?)', { ContainerUUID: uuid });
       this.drop(uuid, 'deleted');
       this.arrivals.forget(uuid);
       this.unsatisfiable.forget(uuid);
     }
-    const ended: QueueEntry[] = [];
-    for (const [uuid, e] of this.current) {
-      // Final for a poll already: the scheduler has seen the end.
-      if (!touched.has(uuid) && !result.containers.has(uuid) && FINAL.has(e.container.state)) ended.push(e);
+    if (started !== undefined) {
+      const ended: QueueEntry[] = [];
+      for (const [uuid, e] of this.current.view()) {
+        // Final for a poll already: the scheduler has seen the end.
+        if (!touched.has(uuid) && !result.containers.has(uuid) && FINAL.has(e.container.state)) ended.push(e);
+      }
+      for (const e of ended) this.drop(e.container.uuid, e.container.state);
+      this.updatedAt = started;
     }
-    for (const e of ended) this.drop(e.container.uuid, e.container.state);
-    this.updatedAt = started;
     // Even with no entry changed, `updated` moved: the scheduler waits on that after a crunch-run exits.
     this.notify();
   }
@@ -371,16 +355,8 @@ export class ContainerQueueImpl implements ContainerQueue {
     });
   }
 
-  private writable(): Map<string, QueueEntry> {
-    if (this.shared) {
-      this.current = new Map(this.current);
-      this.shared = false;
-    }
-    return this.current;
-  }
-
   private put(uuid: string, entry: QueueEntry): void {
-    this.writable().set(uuid, entry);
+    this.current.set(uuid, entry);
   }
 
   /**
@@ -403,8 +379,7 @@ export class ContainerQueueImpl implements ContainerQueue {
    * what it just did itself (as the reference).
    */
   private drop(uuid: string, why: string): void {
-    if (!this.current.has(uuid)) return;
-    this.writable().delete(uuid);
+    if (!this.current.delete(uuid)) return;
     this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: why });
   }
 
@@ -421,7 +396,7 @@ export class ContainerQueueImpl implements ContainerQueue {
       this.poller.suspect(uuid);
       throw new Error(`the controller's answer about ${uuid} is not usable: ${problem.field} ${problem.problem}`);
     }
-    this.touched?.add(uuid);
+    this.reads.touch(uuid);
     const cur = this.current.get(uuid);
     // Not tracked (e.g. an unsatisfiable container being cancelled): nothing to merge into.
     if (!cur) return;
@@ -432,15 +407,8 @@ export class ContainerQueueImpl implements ContainerQueue {
   }
 
   /** Runs `fn` as the one operation on `uuid`; rejects at once if another is in flight. */
-  private async exclusive<T>(uuid: string, name: string, fn: () => Promise<T>): Promise<T> {
-    const other = this.busy.get(uuid);
-    if (other !== undefined) throw new ContainerBusyError(uuid, name, other);
-    this.busy.set(uuid, name);
-    try {
-      return await fn();
-    } finally {
-      this.busy.delete(uuid);
-    }
+  private exclusive<T>(uuid: string, name: string, fn: () => Promise<T>): Promise<T> {
+    return this.ops.run(uuid, name, fn);
   }
 
   /** Calls the listeners once, after the current turn, however many changes it made. */

@@ -1,0 +1,72 @@
+/**
+ * The queue's poll loop: polls every PollInterval, or as slowly as the
+ * controller answers. If a poll took longer than the interval, the
+ * controller is probably overloaded, so the next one waits that long
+ * instead. A failed poll is tried again at the next PollInterval (1 s when
+ * PollInterval is 0): the client has already retried what was worth
+ * retrying, and backing off from an overloaded controller is the
+ * concurrency limit's job; waiting out a timed-out poll's minute as well
+ * would only leave the queue stale.
+ *
+ * With the event feed connected the loop goes on unchanged: events only
+ * add refreshes between polls (`hints.ts`), and polling is what catches
+ * whatever the feed missed.
+ */
+import { isAbortError, type Clock } from '../clock/index.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+
+/** With PollInterval 0 (poll as fast as the controller answers), how soon a failed poll is tried again. */
+const FAILED_POLL_RETRY_MS = 1000;
+
+export class PollLoop {
+  private readonly errors: RateLimitedLog;
+  private loop?: { abort: AbortController; done: Promise<void> };
+
+  constructor(
+    private readonly clock: Clock,
+    logger: Logger,
+    private readonly intervalMs: number,
+    private readonly poll: () => Promise<void>,
+  ) {
+    this.errors = new RateLimitedLog(logger, clock, 60_000);
+  }
+
+  start(): void {
+    if (this.loop) throw new Error('container queue already started');
+    const abort = new AbortController();
+    this.loop = { abort, done: this.run(abort.signal) };
+  }
+
+  /** Stops the loop at once (a poll in flight finishes in the background). */
+  async stop(): Promise<void> {
+    const loop = this.loop;
+    if (!loop) return;
+    loop.abort.abort();
+    await loop.done;
+    this.loop = undefined;
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    const interval = this.intervalMs;
+    const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    aborted.catch(() => undefined);
+    while (!signal.aborted) {
+      const started = this.clock.now();
+      let failed = false;
+      try {
+        await Promise.race([this.poll(), aborted]);
+      } catch (err) {
+        if (signal.aborted) break;
+        failed = true;
+        this.errors.warn('polling the controller failed', { error: err instanceof Error ? err.message : String(err) });
+      }
+      const took = this.clock.now() - started;
+      try {
+        await this.clock.sleep(failed ? (interval > 0 ? interval : FAILED_POLL_RETRY_MS) : Math.max(interval, took), signal);
+      } catch (err) {
+        if (!isAbortError(err) && !signal.aborted) throw err;
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import type { Container, ItemList } from '../../src/arvados/types.js';
+import { harness, listRequests, phaseOf, withList } from './helpers.js';
+
+/** Requests the controller served since `from` (an index into its request log). */
+function requestsSince(h: Awaited<ReturnType<typeof harness>>, from: number): string[] {
+  return h.ctl
+    .requestLog()
+    .slice(from)
+    .map((r) => `${r.method} ${r.route}`);
+}
+
+describe('container queue: refresh between polls (event hints)', () => {
+  it('makes a new container an entry with one read by uuid, without a poll', async () => {
+    const h = await harness();
+    try {
+      await h.queue.update();
+      const updated = h.queue.entries().updated;
+      const before = h.ctl.requestLog().length;
+      const c = h.ctl.addContainer({ priority: 5, runtime_constraints: { vcpus: 2, ram: 1 << 30 } });
+      await h.clock.advance(1000);
+      await h.queue.refresh([c.uuid]);
+      const e = h.queue.entries();
+      assert.equal(e.entries.get(c.uuid)?.container.priority, 5);
+      assert.deepEqual(e.entries.get(c.uuid)?.instanceTypes.map((t) => t.Name), ['small']);
+      assert.equal(e.updated, updated, 'a refresh says nothing of the containers it did not read');
+      assert.deepEqual(requestsSince(h, before), ['GET /arvados/v1/containers/{uuid}']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('reads known containers by uuid in one list, and applies a cancel and a priority change', async () => {
+    const h = await harness();
+    try {
+      const a = h.ctl.addContainer({ priority: 1 });
+      const b = h.ctl.addContainer({ priority: 1 });
+      const other = h.ctl.addContainer({ priority: 1 });
+      await h.queue.update();
+      h.ctl.cancel(a.uuid);
+      h.ctl.setPriority(b.uuid, 7);
+      h.ctl.setPriority(other.uuid, 3);
+      const before = listRequests(h.ctl).length;
+      await h.queue.refresh([a.uuid, b.uuid]);
+      const lists = listRequests(h.ctl).slice(before);
+      assert.deepEqual(lists.map((l) => [l.phase, l.filters]), [['check', [['uuid', 'in', [a.uuid, b.uuid]]]]]);
+      assert.equal(h.queue.get(a.uuid)?.state, 'Cancelled');
+      assert.equal(h.queue.get(b.uuid)?.priority, 7);
+      assert.equal(h.queue.get(other.uuid)?.priority, 1, 'not named, not read');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('leaves alone a container the controller will not let us run, and one it does not have', async () => {
+    const h = await harness();
+    try {
+      await h.queue.update();
+      const zero = h.ctl.addContainer({ priority: 0 });
+      const done = h.ctl.addContainer({ state: 'Complete' });
+      await h.queue.refresh([zero.uuid, done.uuid, 'zzzzz-dz642-000000000099999']);
+      assert.equal(h.queue.entries().entries.size, 0);
+      assert.equal(h.queue.known(zero.uuid), undefined);
+      assert.equal(h.queue.readingDetails(zero.uuid), false);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("does not let a poll's older answer undo what a refresh read while the poll was in flight", async () => {
+    let holdHead = false;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let headRead!: () => void;
+    const headWasRead = new Promise<void>((r) => (headRead = r));
+    const h = await harness({
+      wrap: (client) =>
+        withList(client, async (p): Promise<ItemList<Container>> => {
+          const page = await client.listContainers(p);
+          if (holdHead && phaseOf(p) === 'head') {
+            holdHead = false;
+            headRead();
+            await held;
+          }
+          return page;
+        }),
+    });
+    try {
+      const a = h.ctl.addContainer({ priority: 2 });
+      await h.queue.update();
+      holdHead = true;
+      const poll = h.queue.update();
+      await headWasRead;
+      // The poll holds a = Queued, priority 2; meanwhile the user cancels it and the feed says so.
+      h.ctl.cancel(a.uuid);
+      await h.queue.refresh([a.uuid]);
+      assert.equal(h.queue.get(a.uuid)?.state, 'Cancelled');
+      release();
+      await poll;
+      assert.equal(h.queue.get(a.uuid)?.state, 'Cancelled', "the poll's record of a, read before the cancel, is not applied");
+    } finally {
+      release();
+      await h.close();
+    }
+  });
+});
