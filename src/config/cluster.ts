@@ -39,6 +39,9 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const controllerPath = [...servicesPath, 'Controller'];
   const controller = readSection(ctx, readMap(ctx, services.Controller, controllerPath) ?? {}, controllerPath, { ExternalURL: str('') }, { strict: false });
   if (controller.ExternalURL !== '') checkURL(ctx, [...controllerPath, 'ExternalURL'], controller.ExternalURL);
+  const websocketPath = [...servicesPath, 'Websocket'];
+  const websocket = readSection(ctx, readMap(ctx, services.Websocket, websocketPath) ?? {}, websocketPath, { ExternalURL: str('') }, { strict: false });
+  if (websocket.ExternalURL !== '') checkURL(ctx, [...websocketPath, 'ExternalURL'], websocket.ExternalURL, ['ws:', 'wss:', 'http:', 'https:']);
   const dispatchPath = [...servicesPath, 'DispatchCloud'];
   const dispatch = readMap(ctx, services.DispatchCloud, dispatchPath) ?? {};
   const internalPath = [...dispatchPath, 'InternalURLs'];
@@ -97,6 +100,7 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
     SystemRootToken: top.SystemRootToken,
     Services: {
       Controller: { ExternalURL: controller.ExternalURL },
+      Websocket: { ExternalURL: websocket.ExternalURL },
       DispatchCloud: { InternalURLs: internalURLs, ListenURLs: listenURLs },
     },
     TLS: { Insecure: tls.Insecure, Certificate: tls.Certificate, Key: tls.Key },
@@ -120,15 +124,16 @@ function checkToken(ctx: ReadContext, path: Path, token: string): void {
   else if (token.length < TOKEN_MIN_LENGTH) ctx.problems.warn(path, `token is too short (should be at least ${TOKEN_MIN_LENGTH} characters)`);
 }
 
-function checkURL(ctx: ReadContext, path: Path, text: string): void {
+function checkURL(ctx: ReadContext, path: Path, text: string, schemes = ['http:', 'https:']): void {
   let url: URL | undefined;
   try {
     url = new URL(text);
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
-    ctx.problems.error(path, `expected an http:// or https:// URL, got ${JSON.stringify(text)}`);
+  if (!url || !schemes.includes(url.protocol) || url.hostname === '') {
+    const names = schemes.map((s) => `${s}//`);
+    ctx.problems.error(path, `expected ${names.length > 2 ? 'a' : 'an'} ${names.slice(0, -1).join(', ')} or ${names.at(-1)} URL, got ${JSON.stringify(text)}`);
   }
 }
 

@@ -30,6 +30,7 @@ export function clusterForDisplay(cluster: Cluster): Record<string, unknown> {
         SystemRootToken: redact(cluster.SystemRootToken),
         Services: {
           Controller: { ExternalURL: cluster.Services.Controller.ExternalURL },
+          Websocket: { ExternalURL: cluster.Services.Websocket.ExternalURL },
           DispatchCloud: { InternalURLs: Object.fromEntries(cluster.Services.DispatchCloud.InternalURLs.map((url) => [url, internalURLForDisplay(cluster, url)])) },
         },
         TLS: { ...cluster.TLS, Key: redactInlineKey(cluster.TLS.Key) },

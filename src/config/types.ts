@@ -112,6 +112,12 @@ export interface Cluster {
   SystemRootToken: string;
   Services: {
     Controller: { ExternalURL: string };
+    /**
+     * The Arvados event feed (arvados-ws), e.g. `wss://ws.example.com/websocket`;
+     * empty = none. When set, the daemon subscribes to it for container
+     * events and dispatches on them between polls (`src/arvados/event-feed.ts`).
+     */
+    Websocket: { ExternalURL: string };
     /** The keys of `Services.DispatchCloud.InternalURLs`, `SAMPLE` dropped. */
     DispatchCloud: {
       InternalURLs: string[];

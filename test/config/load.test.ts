@@ -18,6 +18,8 @@ Clusters:
     Services:
       Controller:
         ExternalURL: https://zzzzz.example.com
+      Websocket:
+        ExternalURL: wss://ws.zzzzz.example.com/websocket
       DispatchCloud:
         InternalURLs:
           "http://localhost:9006": {}
@@ -97,6 +99,7 @@ describe('config loading', () => {
       assert.equal(cluster.SystemRootToken, ROOT_TOKEN);
       assert.equal(cluster.ManagementToken, MGMT_TOKEN);
       assert.equal(cluster.Services.Controller.ExternalURL, 'https://zzzzz.example.com');
+      assert.equal(cluster.Services.Websocket.ExternalURL, 'wss://ws.zzzzz.example.com/websocket');
       assert.deepEqual(cluster.Services.DispatchCloud.InternalURLs, ['http://localhost:9006']);
       assert.equal(cluster.TLS.Insecure, false);
       assert.equal(cluster.SystemLogs.LogLevel, 'info');
@@ -181,6 +184,7 @@ Clusters:
     SystemLogs: {LogLevel: loud, Format: xml}
     Services:
       Controller: {ExternalURL: "not a url"}
+      Websocket: {ExternalURL: "ftp://ws.example"}
       DispatchCloud: {InternalURLs: {"ftp://x": {}}}
     Containers:
       ReserveExtraRAM: lots
@@ -221,6 +225,7 @@ Clusters:
         'Clusters.zzzzz.InstanceTypes.b: expected a map of keys to values, got 7',
         'Clusters.zzzzz.Services.Controller.ExternalURL: expected an http:// or https:// URL, got "not a url"',
         'Clusters.zzzzz.Services.DispatchCloud.InternalURLs.ftp://x: expected an http:// or https:// URL, got "ftp://x"',
+        'Clusters.zzzzz.Services.Websocket.ExternalURL: expected a ws://, wss://, http:// or https:// URL, got "ftp://ws.example"',
         'Clusters.zzzzz.SystemLogs.Format: expected one of json, text (or plain), got "xml"',
         'Clusters.zzzzz.SystemLogs.LogLevel: expected one of trace, debug, verbose, info, warn, warning, error, fatal, panic, got "loud"',
         'Clusters.zzzzz.SystemRootToken: expected a string, got a list',

@@ -40,7 +40,7 @@ export function makeCluster(opts: { controllerURL?: string; crunchRunCommand?: s
     ClusterID: 'zzzzz',
     ManagementToken: 'management-token',
     SystemRootToken: ROOT_TOKEN,
-    Services: { Controller: { ExternalURL: opts.controllerURL ?? 'http://127.0.0.1:1' }, DispatchCloud: { InternalURLs: [], ListenURLs: {} } },
+    Services: { Controller: { ExternalURL: opts.controllerURL ?? 'http://127.0.0.1:1' }, Websocket: { ExternalURL: '' }, DispatchCloud: { InternalURLs: [], ListenURLs: {} } },
     TLS: { Insecure: false, Certificate: '', Key: '' },
     API: { MaxConcurrentRequests: 64, MaxQueuedRequests: 128, MaxGatewayTunnels: 1000 },
     SystemLogs: { LogLevel: 'info', Format: 'json' },
