@@ -66,6 +66,8 @@ export function eventFeedURL(externalURL: string): string {
     throw new Error(`Services.Websocket.ExternalURL: scheme ${url.protocol} is not one of ws:, wss:, http:, https:`);
   }
   url.protocol = scheme;
+  // A fragment means nothing to a websocket server, and ws refuses URLs that have one.
+  url.hash = '';
   if (url.pathname === '' || url.pathname === '/') url.pathname = V0_PATH;
   return url.toString();
 }

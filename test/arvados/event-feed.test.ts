@@ -9,6 +9,7 @@ import { ManualClock } from '../../src/clock/index.js';
 import type { LineCollector } from '../../src/log.js';
 import { containerEvent, FeedServer } from './feed-server.js';
 import { captureLogger, waitFor } from './helpers.js';
+import { selfSignedCertificate } from './self-signed.js';
 
 const TOKEN = 'feedTestToken0123456789abcdefghij';
 const CTR = 'zzzzz-dz642-queuedcontainer';
@@ -23,9 +24,9 @@ describe('EventFeed', () => {
   let subscribed: boolean[];
   let states: FeedState[];
 
-  async function setup(o: { autoPong?: boolean; feed?: Partial<EventFeedOptions>; refuseWith?: number } = {}): Promise<void> {
+  async function setup(o: { autoPong?: boolean; tls?: { cert: string; key: string }; feed?: Partial<EventFeedOptions>; refuseWith?: number } = {}): Promise<void> {
     clock = new ManualClock();
-    server = new FeedServer({ autoPong: o.autoPong });
+    server = new FeedServer({ autoPong: o.autoPong, tls: o.tls });
     server.refuseWith = o.refuseWith;
     const base = await server.start();
     const log = captureLogger();
@@ -282,6 +283,23 @@ describe('EventFeed', () => {
     assert.equal(feed.status().state, 'stopped');
     assert.equal(clock.pendingTimers(), 0);
     assert.equal(logged('warning', /./).length, 0);
+  });
+
+  describe('over TLS with a self-signed certificate', () => {
+    const tls = selfSignedCertificate();
+
+    it('connects to wss when told the certificate need not be trusted', async () => {
+      await setup({ tls, feed: { insecure: true } });
+      await connected();
+      assert.match(feed.status().url, /^wss:\/\/127\.0\.0\.1:\d+\/websocket$/);
+    });
+
+    it('refuses the certificate otherwise', async () => {
+      await setup({ tls });
+      await waitFor('the refusal', () => feed.status().state === 'unavailable');
+      assert.match(feed.status().lastError ?? '', /self-signed certificate/);
+      assert.equal(server.conns.length, 0);
+    });
   });
 
   it('spreads retries with jitter and caps them', () => {

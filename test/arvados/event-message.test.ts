@@ -18,6 +18,7 @@ describe('event feed messages', () => {
       assert.equal(eventFeedURL('https://ws.zzzzz.example.com/'), 'wss://ws.zzzzz.example.com/websocket');
       assert.equal(eventFeedURL('http://ws.zzzzz.example.com:8005/'), 'ws://ws.zzzzz.example.com:8005/websocket');
       assert.equal(eventFeedURL('wss://proxy.example.com/arvados-ws/websocket'), 'wss://proxy.example.com/arvados-ws/websocket');
+      assert.equal(eventFeedURL('wss://ws.zzzzz.example.com/#x'), 'wss://ws.zzzzz.example.com/websocket');
     });
 
     it('refuses what is not a ws or http URL, saying which key', () => {

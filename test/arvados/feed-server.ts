@@ -6,12 +6,15 @@
  * misbehave on cue.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 export interface FeedServerOptions {
   /** Answer websocket pings (false: a stalled server). Default true. */
   autoPong?: boolean;
+  /** Serve wss with this certificate instead of plain ws. */
+  tls?: { cert: string; key: string };
 }
 
 /** One accepted websocket connection and what its client sent. */
@@ -31,10 +34,12 @@ export class FeedServer {
   /** The status answered to each subscribe; undefined answers nothing. */
   ack: number | undefined = 200;
   readonly conns: FeedConn[] = [];
-  private readonly server = http.createServer((_req, res) => res.writeHead(404).end());
+  private readonly server: http.Server;
   private readonly wss: WebSocketServer;
 
   constructor(opts: FeedServerOptions = {}) {
+    const notFound = (_req: http.IncomingMessage, res: http.ServerResponse): void => void res.writeHead(404).end();
+    this.server = opts.tls ? https.createServer(opts.tls, notFound) : http.createServer(notFound);
     this.wss = new WebSocketServer({ noServer: true, autoPong: opts.autoPong ?? true });
     this.server.on('upgrade', (req, socket, head) => {
       this.upgrades++;
@@ -59,7 +64,7 @@ export class FeedServer {
 
   async start(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.server instanceof https.Server ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   /** The newest connection. */
