@@ -1,0 +1,344 @@
+/**
+ * The dispatcher's subscription to Arvados's event feed (arvados-ws,
+ * protocol v0), so that a new or changed container is known in
+ * milliseconds instead of at the next poll. Events are hints: the consumer
+ * refreshes each container from the controller, and keeps polling, so a
+ * feed that is down costs latency, never correctness. Hence this client
+ * never gives up, and says so once rather than on every attempt.
+ *
+ * States (`FeedState`):
+ *
+ * | state       | meaning                                                        | next                                  |
+ * | ----------- | -------------------------------------------------------------- | ------------------------------------- |
+ * | stopped     | not started yet, or `stop()` was called                         | start() -> connecting                 |
+ * | connecting  | started; the first attempt is under way                         | ack -> connected; failure -> unavailable |
+ * | connected   | the server accepted the subscription on the current socket      | drop -> unavailable                   |
+ * | unavailable | the last attempt failed or the connection dropped; retrying     | ack -> connected                      |
+ *
+ * `stop()` leads from every state to stopped, for good.
+ */
+import WebSocket, { type RawData } from 'ws';
+import type { Clock, Timer } from '../clock/index.js';
+import { type Logger, RateLimitedLog } from '../log.js';
+import { type ContainerEvent, displayURL, eventFeedURL, parseFeedMessage, subscribeMessage } from './event-message.js';
+
+export { type ContainerEvent, eventFeedURL } from './event-message.js';
+
+export type FeedState = 'connecting' | 'connected' | 'unavailable' | 'stopped';
+
+/** What the feed is doing, for logs, metrics and the status page. */
+export interface EventFeedStatus {
+  state: FeedState;
+  /** When `state` began (clock ms). */
+  since: number;
+  /** The feed's address, without the token. */
+  url: string;
+  /** Why the last attempt failed or the last connection ended. */
+  lastError?: string;
+  /** The highest event id seen: where a reconnect resumes. */
+  lastLogId?: number;
+  /** When the last message or pong arrived (clock ms). */
+  lastHeardAt?: number;
+  /** When the next attempt is due (clock ms), while waiting to retry. */
+  retryAt?: number;
+  /** Connection attempts started. */
+  attempts: number;
+  /** Subscriptions the server accepted. */
+  connects: number;
+  /** Accepted subscriptions that later ended (not counting `stop()`). */
+  disconnects: number;
+  /** Well-formed events about containers and about other objects; malformed messages. */
+  events: { container: number; other: number; garbage: number };
+}
+
+export interface EventFeedOptions {
+  /** `Services.Websocket.ExternalURL`; normalised with `eventFeedURL`. */
+  url: string;
+  /** Sent as the `api_token` query parameter; never logged. */
+  token: string;
+  /** Accept any TLS certificate (`TLS.Insecure`). Default false. */
+  insecure?: boolean;
+  userAgent?: string;
+  clock: Clock;
+  logger: Logger;
+  /** Called for each container event. A throw is logged and otherwise ignored. */
+  onEvent(e: ContainerEvent): void;
+  /**
+   * Called each time the server accepts the subscription. `reconnect` is
+   * false the first time only: events between the consumer's last poll and
+   * now may have been missed, so the consumer should poll at once.
+   */
+  onSubscribed(info: { reconnect: boolean }): void;
+  /** Called on every change of `state`, with the new status. */
+  onStateChange?(s: EventFeedStatus): void;
+  /** Delay before the first retry, doubling up to `maxMs`. Default 500 ms and 30 s. */
+  backoff?: { firstMs: number; maxMs: number };
+  /** How often a live connection is pinged; silence for a whole interval drops it. Default 30 s. */
+  pingIntervalMs?: number;
+  /** From starting a connection to the server accepting the subscription. Default 10 s. */
+  subscribeTimeoutMs?: number;
+  /** Largest message accepted; a larger one drops the connection. Default 4 MiB. */
+  maxPayloadBytes?: number;
+  /** Source of the back-off jitter, in [0, 1). Default Math.random. */
+  random?: () => number;
+}
+
+/** A connection that stayed subscribed this long was healthy: the back-off starts over. */
+export const BACKOFF_RESET_MS = 30_000;
+
+/** How long `stop()` waits for the server to answer a close before cutting the socket. */
+const CLOSE_GRACE_MS = 1000;
+
+/** One socket, from connecting to closed. */
+interface Attempt {
+  ws: WebSocket;
+  /** Why we are ending it (the first reason wins over the errors that follow). */
+  reason?: string;
+  subscribedAt?: number;
+  /** A message or pong arrived since the last ping. */
+  heard: boolean;
+  timers: Timer[];
+  closed: Promise<void>;
+}
+
+/** The event feed client; see the file comment for its states. */
+export class EventFeed {
+  private readonly url: string;
+  private readonly shownURL: string;
+  private readonly backoff: { firstMs: number; maxMs: number };
+  private readonly pingIntervalMs: number;
+  private readonly subscribeTimeoutMs: number;
+  private readonly maxPayloadBytes: number;
+  private readonly random: () => number;
+  private readonly garbageLog: RateLimitedLog;
+  private readonly s: EventFeedStatus;
+  private started = false;
+  private attempt: Attempt | undefined;
+  private retryTimer: Timer | undefined;
+  /** Failed attempts since the feed was last healthy; sets the back-off. */
+  private failures = 0;
+
+  constructor(private readonly opts: EventFeedOptions) {
+    this.url = eventFeedURL(opts.url);
+    this.shownURL = displayURL(this.url);
+    this.backoff = opts.backoff ?? { firstMs: 500, maxMs: 30_000 };
+    this.pingIntervalMs = opts.pingIntervalMs ?? 30_000;
+    this.subscribeTimeoutMs = opts.subscribeTimeoutMs ?? 10_000;
+    this.maxPayloadBytes = opts.maxPayloadBytes ?? 4 * 1024 * 1024;
+    this.random = opts.random ?? Math.random;
+    this.garbageLog = new RateLimitedLog(opts.logger, opts.clock);
+    this.s = {
+      state: 'stopped',
+      since: opts.clock.now(),
+      url: this.shownURL,
+      attempts: 0,
+      connects: 0,
+      disconnects: 0,
+      events: { container: 0, other: 0, garbage: 0 },
+    };
+  }
+
+  /** Connects, and keeps reconnecting until `stop()`. Throws if called twice. */
+  start(): void {
+    if (this.started) throw new Error('EventFeed.start: already started');
+    this.started = true;
+    this.opts.logger.info('event feed connecting', { URL: this.shownURL });
+    this.setState('connecting');
+    this.connect();
+  }
+
+  /** Stops for good: no more attempts; resolves once the socket is closed. Idempotent. */
+  async stop(): Promise<void> {
+    this.started = true;
+    this.retryTimer?.cancel();
+    this.retryTimer = undefined;
+    delete this.s.retryAt;
+    if (this.s.state !== 'stopped') this.setState('stopped');
+    const a = this.attempt;
+    if (!a) return;
+    for (const t of a.timers) t.cancel();
+    if (a.ws.readyState === WebSocket.OPEN) {
+      a.ws.close(1000, 'dispatcher stopping');
+      const cut = this.opts.clock.setTimer(CLOSE_GRACE_MS, () => a.ws.terminate());
+      await a.closed;
+      cut.cancel();
+    } else {
+      a.ws.terminate();
+      await a.closed;
+    }
+  }
+
+  /** A copy of the current status. */
+  status(): EventFeedStatus {
+    return { ...this.s, events: { ...this.s.events } };
+  }
+
+  private connect(): void {
+    const { clock } = this.opts;
+    const withToken = new URL(this.url);
+    withToken.searchParams.set('api_token', this.opts.token);
+    const headers: Record<string, string> = {};
+    if (this.opts.userAgent) headers['User-Agent'] = this.opts.userAgent;
+    const ws = new WebSocket(withToken, {
+      headers,
+      rejectUnauthorized: !this.opts.insecure,
+      maxPayload: this.maxPayloadBytes,
+      // A compressed frame could inflate past any limit we care to hold.
+      perMessageDeflate: false,
+    });
+    let closed!: () => void;
+    const a: Attempt = { ws, heard: false, timers: [], closed: new Promise((resolve) => (closed = resolve)) };
+    this.attempt = a;
+    this.s.attempts++;
+    // One deadline covers TCP, TLS, the upgrade and the subscribe, on the
+    // injected clock (ws's own handshakeTimeout would run on real time).
+    a.timers.push(clock.setTimer(this.subscribeTimeoutMs, () => this.end(a, `no subscription ack within ${this.subscribeTimeoutMs} ms`)));
+    ws.on('open', () => {
+      ws.send(subscribeMessage(this.s.lastLogId), (err) => {
+        if (err) this.end(a, `sending subscribe: ${err.message}`);
+      });
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(a, data, isBinary));
+    ws.on('pong', () => this.heard(a));
+    ws.on('error', (err) => {
+      a.reason ??= err.message;
+    });
+    ws.on('close', (code, reason) => {
+      for (const t of a.timers) t.cancel();
+      closed();
+      if (this.attempt !== a) return;
+      this.attempt = undefined;
+      if (this.s.state === 'stopped') return;
+      this.failed(a, a.reason ?? `closed by the server (code ${code}${reason.length > 0 ? `, ${reason.toString('utf8')}` : ''})`);
+    });
+  }
+
+  /** Ends an attempt; the 'close' handler then decides what follows. */
+  private end(a: Attempt, reason: string): void {
+    a.reason ??= reason;
+    a.ws.terminate();
+  }
+
+  private heard(a: Attempt): void {
+    a.heard = true;
+    this.s.lastHeardAt = this.opts.clock.now();
+  }
+
+  private onMessage(a: Attempt, data: RawData, isBinary: boolean): void {
+    if (this.attempt !== a) return;
+    this.heard(a);
+    const msg = parseFeedMessage(toBuffer(data), isBinary);
+    switch (msg.kind) {
+      case 'status':
+        if (msg.status === 200) this.subscribed(a);
+        else if (a.subscribedAt === undefined) this.end(a, `subscription refused (status ${msg.status})`);
+        return;
+      case 'heartbeat':
+        return;
+      case 'garbage':
+        this.s.events.garbage++;
+        this.garbageLog.warn('event feed sent a message it cannot use; ignored', { Reason: msg.reason, Excerpt: msg.excerpt });
+        return;
+      case 'event':
+        this.s.lastLogId = Math.max(this.s.lastLogId ?? 0, msg.logId);
+        if (!msg.container) {
+          this.s.events.other++;
+          return;
+        }
+        this.s.events.container++;
+        try {
+          this.opts.onEvent(msg.container);
+        } catch (err) {
+          this.garbageLog.error('event feed consumer failed on an event', { ContainerUUID: msg.container.uuid, error: err }, 'onEvent');
+        }
+    }
+  }
+
+  private subscribed(a: Attempt): void {
+    if (a.subscribedAt !== undefined) return;
+    const { clock, logger } = this.opts;
+    a.subscribedAt = clock.now();
+    for (const t of a.timers) t.cancel();
+    a.timers = [clock.setRepeatingTimer(this.pingIntervalMs, () => this.ping(a))];
+    const reconnect = this.s.connects > 0;
+    this.s.connects++;
+    if (this.s.state === 'unavailable') {
+      const downMs = a.subscribedAt - this.s.since;
+      logger.info(`event feed connected again after ${(downMs / 1000).toFixed(1)} s unavailable`, {
+        URL: this.shownURL,
+        UnavailableMs: downMs,
+        LastLogID: this.s.lastLogId,
+      });
+    } else {
+      logger.info('event feed connected; container changes arrive as they happen', { URL: this.shownURL, LastLogID: this.s.lastLogId });
+    }
+    this.setState('connected');
+    try {
+      this.opts.onSubscribed({ reconnect });
+    } catch (err) {
+      logger.error('event feed consumer failed on subscription', { error: err });
+    }
+  }
+
+  /** A ping per interval; an interval with neither a message nor a pong means the connection is dead. */
+  private ping(a: Attempt): void {
+    if (!a.heard) {
+      this.end(a, `no message or pong for ${this.pingIntervalMs} ms`);
+      return;
+    }
+    a.heard = false;
+    if (a.ws.readyState === WebSocket.OPEN) a.ws.ping();
+  }
+
+  private failed(a: Attempt, reason: string): void {
+    const { clock, logger } = this.opts;
+    this.s.lastError = reason;
+    if (a.subscribedAt !== undefined) {
+      this.s.disconnects++;
+      if (clock.now() - a.subscribedAt >= BACKOFF_RESET_MS) this.failures = 0;
+    }
+    this.failures++;
+    const delay = backoffDelay(this.failures, this.backoff, this.random());
+    this.s.retryAt = clock.now() + delay;
+    if (this.s.state !== 'unavailable') {
+      logger.warn(`event feed unavailable: ${reason}; dispatching from polls every PollInterval until it comes back`, {
+        URL: this.shownURL,
+        RetryInMs: delay,
+      });
+      this.setState('unavailable');
+    } else {
+      logger.debug('event feed attempt failed', { URL: this.shownURL, Reason: reason, RetryInMs: delay });
+    }
+    this.retryTimer = clock.setTimer(delay, () => {
+      this.retryTimer = undefined;
+      delete this.s.retryAt;
+      this.connect();
+    });
+  }
+
+  private setState(state: FeedState): void {
+    this.s.state = state;
+    this.s.since = this.opts.clock.now();
+    try {
+      this.opts.onStateChange?.(this.status());
+    } catch (err) {
+      this.opts.logger.error('event feed state listener failed', { error: err });
+    }
+  }
+}
+
+/**
+ * The wait before retry number `failures` (1 for the first): `firstMs`
+ * doubling per failure up to `maxMs`, times a factor in [0.5, 1] from
+ * `random` so that dispatchers cut off together do not return together.
+ */
+export function backoffDelay(failures: number, backoff: { firstMs: number; maxMs: number }, random: number): number {
+  const base = Math.min(backoff.maxMs, backoff.firstMs * 2 ** Math.min(Math.max(0, failures - 1), 30));
+  return Math.round(base * (0.5 + 0.5 * random));
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
