@@ -18,6 +18,7 @@ import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
 import { createLogger, type Logger } from './log.js';
+import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { Executor } from './ssh/executor.js';
@@ -58,6 +59,8 @@ export interface Dispatcher {
   readonly logger: Logger;
   readonly client: ControllerClient;
   readonly queue: ContainerQueueImpl;
+  /** The Arvados event feed and the refreshes it causes (inert when none is configured). */
+  readonly eventFeed: EventFeedLink;
   readonly pool: WorkerPoolImpl;
   readonly scheduler: Scheduler;
   readonly instanceSet: InstanceSet;
@@ -109,6 +112,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
 
   const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
   const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }) });
+  const eventFeed = new EventFeedLink(cluster, queue, { clock, logger: logger.child({ Component: 'event-feed' }), userAgent: client.userAgent });
   const pool = new WorkerPoolImpl({
     cluster,
     instanceSet,
@@ -134,6 +138,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     scheduler,
     last503: () => client.last503(),
     controllerRequests: () => client.health.counts,
+    eventFeed: () => eventFeed.view(),
   });
 
   let started = false;
@@ -144,6 +149,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     logger,
     client,
     queue,
+    eventFeed,
     pool,
     scheduler,
     instanceSet,
@@ -153,12 +159,14 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       started = true;
       logger.info('dispatcher starting', { InstanceSetID: instanceSetId, Driver: vms.Driver });
       queue.start();
+      eventFeed.start();
       pool.start();
       scheduler.start();
     },
     stop() {
       stopping ??= (async () => {
         if (started) await scheduler.stop();
+        await eventFeed.stop();
         await queue.stop();
         pool.stop();
         instanceSet.stop();

@@ -154,6 +154,11 @@ export class ControllerClient implements ControllerHealth {
   /** The overload verdict the window last acted on. */
   private overloadSeen = 0;
 
+  /** The User-Agent header this client sends (the event feed sends the same). */
+  get userAgent(): string {
+    return this.opts.userAgent ?? 'arvados-dispatch-cloud';
+  }
+
   constructor(private readonly opts: ControllerClientOptions) {
     const url = new URL(opts.baseURL);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -346,7 +351,7 @@ export class ControllerClient implements ControllerHealth {
     const headers: Record<string, string> = {
       Authorization: `Bearer ${this.opts.token}`,
       Accept: 'application/json',
-      'User-Agent': this.opts.userAgent ?? 'arvados-dispatch-cloud',
+      'User-Agent': this.userAgent,
     };
     const query = new URLSearchParams(o.query ?? {}).toString();
     const url = new URL(`${this.base}${path}${query ? `?${query}` : ''}`);

@@ -152,6 +152,9 @@ describe('status page in Chromium (real dispatcher on the lame cloud)', function
       // The controller card, read from the daemon's own /metrics.json.
       assert.equal(await page.textContent('#total-controller .big'), 'normal');
       assert.match((await page.textContent('#total-controller')) ?? '', new RegExp(`concurrency limit: ${d.scheduler.maxContainers || 'none'}\nlast 503: never`));
+      // No Services.Websocket.ExternalURL in this config: the feed card says so.
+      assert.equal(await page.textContent('#total-feed .big'), 'disabled');
+      assert.match((await page.textContent('#total-feed')) ?? '', /new containers wait for the next poll/);
 
       await page.click(`${row} button[data-action="hold"]`);
       await page.waitForSelector(`${row} td.beh-hold`, { timeout: 10_000 });

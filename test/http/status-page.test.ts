@@ -324,7 +324,7 @@ describe('status page in Chromium (fake management API)', function () {
     }
   });
 
-  it('shows why fewer containers run: the controller state, the concurrency limit and the last 503', async () => {
+  it('shows why fewer containers run: the controller state, the concurrency limit and the last 503; and the event feed', async () => {
     fill(api, 2, 2);
     const gauge = (name: string, value: number, label?: [string, string]) => ({
       ...(label ? { label: [{ name: label[0], value: label[1] }] } : {}),
@@ -332,10 +332,14 @@ describe('status page in Chromium (fake management API)', function () {
     });
     const family = (name: string, metric: unknown[]) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric });
     const last503 = Math.floor(Date.now() / 1000) - 30;
-    const health = (state: string, limit: number) => [
+    const counter = (kind: string, value: number) => ({ label: [{ name: 'kind', value: kind }], counter: { value } });
+    const health = (state: string, limit: number, feed = 'connected') => [
       family('controller_state', ['normal', 'outage', 'overload'].map((st) => gauge('', st === state ? 1 : 0, ['state', st]))),
       family('last_503_time', [gauge('', last503)]),
       family('max_concurrent_containers', [gauge('', limit)]),
+      family('event_feed_state', ['disabled', 'connecting', 'connected', 'unavailable', 'stopped'].map((st) => gauge('', st === feed ? 1 : 0, ['state', st]))),
+      { ...family('event_feed_messages_total', [counter('container', 42), counter('other', 7), counter('garbage', 0)]), type: 'COUNTER' },
+      { ...family('event_feed_refreshes_total', [counter('refresh', 12), counter('poll', 1)]), type: 'COUNTER' },
     ];
     api.metrics = health('overload', 3);
     const { ctx, page, problems } = await openPage();
@@ -345,9 +349,13 @@ describe('status page in Chromium (fake management API)', function () {
       assert.equal(await page.textContent('#total-controller .big'), 'overload');
       const small = (await page.textContent('#total-controller .big + .small')) ?? '';
       assert.match(small, /^concurrency limit: 3\nlast 503: 3\ds ago\n503s while other requests succeed/);
-      api.metrics = health('outage', 3);
+      assert.equal(await page.textContent('#total-feed .big'), 'connected');
+      assert.equal(await page.textContent('#total-feed .big + .small'), 'container events: 42, refreshes: 12');
+      api.metrics = health('outage', 3, 'unavailable');
       await page.waitForSelector('#total-controller.ctl-outage', { timeout: 12_000 });
       assert.match((await page.textContent('#total-controller')) ?? '', /every request failing/);
+      assert.equal(await page.textContent('#total-feed .big'), 'unavailable');
+      assert.match((await page.textContent('#total-feed')) ?? '', /down: dispatching from polls only, retrying/);
       assert.deepEqual(problems, []);
     } finally {
       api.metrics = undefined;
