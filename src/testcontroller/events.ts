@@ -116,8 +116,9 @@ export class EventLog {
     return out;
   }
 
-  /** Entries kept now (for tests of the bound). */
+  /** Entries kept now (for tests of the bounds). */
   get size(): number {
+    this.prune();
     return this.entries.length - this.start;
   }
 
