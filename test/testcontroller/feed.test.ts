@@ -9,6 +9,14 @@ import { TestController, type TestControllerOptions } from '../../src/testcontro
 import { FeedClient } from './feed-client.js';
 import { lock, OTHER_TOKEN, put, startController } from './helpers.js';
 
+/** The attributes an event carries for a container. */
+const attrs = (c: { owner_uuid: string }, state: string): Record<string, string> => ({ owner_uuid: c.owner_uuid, state });
+
+const change = (c: { owner_uuid: string }, from: string, to: string): Record<string, unknown> => ({
+  old_attributes: attrs(c, from),
+  new_attributes: attrs(c, to),
+});
+
 describe('test controller event feed', () => {
   let clock: ManualClock;
   let ctl: TestController;
@@ -49,16 +57,13 @@ describe('test controller event feed', () => {
       object_kind: 'arvados#container',
       event_type: 'create',
       event_at: '2026-01-01T00:00:00Z',
-      properties: { new_attributes: { owner_uuid: c.owner_uuid, state: 'Queued' } },
+      properties: { new_attributes: attrs(c, 'Queued') },
     });
     assert.equal(update.msgID, 2);
     assert.equal(update.id, 2);
     assert.equal(update.event_type, 'update');
     assert.equal(update.event_at, '2026-01-01T00:00:01.5Z');
-    assert.deepEqual(update.properties, {
-      old_attributes: { owner_uuid: c.owner_uuid, state: 'Queued' },
-      new_attributes: { owner_uuid: c.owner_uuid, state: 'Locked' },
-    });
+    assert.deepEqual(update.properties, change(c, 'Queued', 'Locked'));
   });
 
   it('sends an update for a priority change, without the priority', async () => {
@@ -69,10 +74,7 @@ describe('test controller event feed', () => {
     ctl.setPriority(c.uuid, 9);
     const [ev] = FeedClient.events(await client.barrier());
     assert.equal(ev.event_type, 'update');
-    assert.deepEqual(ev.properties, {
-      old_attributes: { owner_uuid: c.owner_uuid, state: 'Queued' },
-      new_attributes: { owner_uuid: c.owner_uuid, state: 'Queued' },
-    });
+    assert.deepEqual(ev.properties, change(c, 'Queued', 'Queued'));
   });
 
   it('numbers messages per session and log ids globally', async () => {
