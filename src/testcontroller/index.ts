@@ -27,3 +27,7 @@ export { type ContainerSeed, type ChangeListener, DEFAULT_IMAGE, maxDispatchAtte
 export { DEFAULT_LIMIT, MAX_LIMIT, FILTER_OPERATORS, type FilterOperator } from './query.js';
 export { ApiError } from './http.js';
 export { type OutageSchedule, type RequestCounts, callerOf } from './faults.js';
+export { EventFeed, type FeedConnection } from './feed.js';
+export { type FeedFaults, type ResolvedFeedFaults, GARBAGE_KINDS, type GarbageKind } from './feed-faults.js';
+export { type FeedCounts, type FeedRequest } from './feed-session.js';
+export { EventLog, type LogEntry, type EventMessage, type EventType, EVENT_ATTRIBUTES, REPLAY_WINDOW_MS, goTime } from './events.js';
