@@ -1,0 +1,179 @@
+/**
+ * The queue with the event feed linked in (`EventFeedLink`), against the test
+ * controller's feed over real sockets, with the queue's poll loop NOT
+ * running: whatever the queue learns after its first poll, it learns from
+ * the feed's events (and the poll each subscription causes). Real time,
+ * with bounded condition waits.
+ */
+import assert from 'node:assert/strict';
+import { systemClock } from '../../src/clock/index.js';
+import { loadConfigText } from '../../src/config/index.js';
+import { EventFeedLink } from '../../src/queue/event-feed-link.js';
+import { ContainerQueueImpl } from '../../src/queue/queue.js';
+import { sleep, waitUntil } from '../../src/harness/processes.js';
+import type { FeedFaults } from '../../src/testcontroller/index.js';
+import { captureLogger, makeClient, OTHER_TOKEN, ROOT_TOKEN, startController } from '../arvados/helpers.js';
+import { SMALL_TYPES } from './helpers.js';
+
+async function setup(faults: FeedFaults = {}) {
+  const ctl = await startController({ feed: faults });
+  const { logger, lines } = captureLogger();
+  const client = makeClient(ctl.url, { logger });
+  const cluster = loadConfigText(
+    `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    Services:\n      Controller:\n        ExternalURL: ${ctl.url}\n` +
+      `      Websocket:\n        ExternalURL: ${ctl.feed.url}\n    Containers:\n      CloudVMs:\n        PollInterval: 1h\n    InstanceTypes:\n${SMALL_TYPES}`,
+  ).cluster;
+  const queue = new ContainerQueueImpl({ client, cluster, clock: systemClock, logger });
+  const link = new EventFeedLink(cluster, queue, { clock: systemClock, logger });
+  return {
+    ctl,
+    queue,
+    link,
+    lines,
+    /** Requests the controller served from index `from` of its log on. */
+    requestsSince: (from: number) => ctl.requestLog().slice(from),
+    async connected() {
+      link.start();
+      await waitUntil('the feed to subscribe', () => link.view().state === 'connected' && link.view().hints.polls >= 1, 5000, 20);
+      await queue.update();
+    },
+    /** Until no hint is waiting and nothing has been asked of the controller for a while. */
+    async quiet(ms = 300) {
+      let seen = -1;
+      await waitUntil('the refreshes to settle', () => {
+        const n = ctl.requestLog().length;
+        const still = n === seen && link.view().pending === 0;
+        seen = n;
+        return still;
+      }, 10_000, ms);
+    },
+    async close() {
+      await link.stop();
+      await queue.stop();
+      client.close();
+      await ctl.stop();
+    },
+  };
+}
+
+/** Lock or unlock as another dispatcher would, over HTTP. */
+async function asOther(url: string, uuid: string, op: 'lock' | 'unlock'): Promise<number> {
+  const res = await fetch(`${url}/arvados/v1/containers/${uuid}/${op}`, { method: 'POST', headers: { Authorization: `Bearer ${OTHER_TOKEN}` } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe('container queue with the event feed (no poll loop)', function () {
+  this.timeout(30_000);
+
+  it('sees new containers and cancellations through the feed alone, one read each', async () => {
+    const h = await setup();
+    try {
+      await h.connected();
+      const from = h.ctl.requestLog().length;
+      const a = h.ctl.addContainer({ priority: 3 });
+      await waitUntil('a to become an entry', () => h.queue.entries().entries.has(a.uuid), 5000, 10);
+      h.ctl.cancel(a.uuid);
+      await waitUntil('the cancel to be seen', () => h.queue.get(a.uuid)?.state === 'Cancelled', 5000, 10);
+      await h.quiet();
+      assert.deepEqual(
+        h.requestsSince(from).map((r) => r.route),
+        ['/arvados/v1/containers/{uuid}', '/arvados/v1/containers'],
+        'one details read for the new container, one uuid-in list for the cancel',
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('costs a bounded number of requests in a storm of a thousand events, and misses none of them', async () => {
+    const h = await setup();
+    try {
+      const cs = Array.from({ length: 20 }, () => h.ctl.addContainer({ priority: 1 }));
+      await h.connected();
+      const from = h.ctl.requestLog().length;
+      const started = systemClock.now();
+      // 50 rounds of priority changes on 20 containers: 1000 update events in about a second.
+      for (let round = 2; round <= 51; round++) {
+        for (const c of cs) h.ctl.setPriority(c.uuid, round);
+        await sleep(20);
+      }
+      const stormMs = systemClock.now() - started;
+      await h.quiet();
+      const requests = h.requestsSince(from);
+      // Priority changes are lazy hints: at most one refresh a second (one list of 20 uuids each), plus the one at the end.
+      const bound = Math.ceil(stormMs / 1000) + 2;
+      assert.ok(requests.length <= bound, `${requests.length} requests for 1000 events in ${stormMs} ms (bound ${bound})`);
+      assert.ok(requests.every((r) => r.route === '/arvados/v1/containers'));
+      for (const c of cs) assert.equal(h.queue.get(c.uuid)?.priority, 51, `${c.uuid} has its last priority`);
+      assert.equal(h.link.view().status?.events.container, 1000);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('reads a burst of new containers by one poll when there are too many to read one by one', async () => {
+    const h = await setup();
+    try {
+      await h.connected();
+      const from = h.ctl.requestLog().length;
+      const cs = Array.from({ length: 300 }, () => h.ctl.addContainer({ priority: 1 }));
+      await waitUntil('every container to become an entry', () => cs.every((c) => h.queue.entries().entries.has(c.uuid)), 10_000, 20);
+      await h.quiet();
+      const requests = h.requestsSince(from);
+      const details = requests.filter((r) => r.route === '/arvados/v1/containers/{uuid}').length;
+      assert.equal(details, 300, 'each new container read once');
+      assert.ok(requests.length - details <= 10, `${requests.length - details} list requests besides the details reads`);
+      assert.ok(h.link.view().hints.polls >= 2, 'a poll instead of 300 refreshes');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('is not misled by duplicated, delayed and reordered events', async () => {
+    const h = await setup({ duplicateRate: 0.5, reorderWindow: 4, delayMs: 10, delayJitterMs: 150, heartbeatMs: 200, seed: 11 });
+    try {
+      const cs = Array.from({ length: 12 }, () => h.ctl.addContainer({ priority: 1 }));
+      await h.connected();
+      // A mix of what happens to queued containers: priority changes, cancels, another dispatcher locking and unlocking.
+      for (let i = 0; i < cs.length; i++) {
+        const u = cs[i].uuid;
+        h.ctl.setPriority(u, 10 + i);
+        if (i % 3 === 0) h.ctl.cancel(u);
+        if (i % 3 === 1) assert.equal(await asOther(h.ctl.url, u, 'lock'), 200);
+        if (i % 6 === 1) assert.equal(await asOther(h.ctl.url, u, 'unlock'), 200);
+        if (i % 3 === 2) h.ctl.setPriority(u, 100 + i);
+      }
+      await waitUntil('the queue to agree with the controller', () => cs.every((c) => agrees(h, c.uuid)), 10_000, 50, () =>
+        cs.filter((c) => !agrees(h, c.uuid)).map((c) => `${c.uuid}: queue ${JSON.stringify(h.queue.known(c.uuid))} controller ${h.ctl.get(c.uuid)?.state}`).join('; '),
+      );
+      assert.ok(h.ctl.feed.counts().eventsDuplicated > 0, 'the feed did duplicate events');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('logs garbage from the feed, once, and goes on using the good events', async () => {
+    const h = await setup({ garbageRate: 0.5, seed: 3 });
+    try {
+      await h.connected();
+      const cs = Array.from({ length: 10 }, () => h.ctl.addContainer({ priority: 2 }));
+      await waitUntil('every container to become an entry', () => cs.every((c) => h.queue.entries().entries.has(c.uuid)), 5000, 20);
+      assert.ok((h.link.view().status?.events.garbage ?? 0) > 0);
+      const warned = h.lines.records().filter((r) => String(r.msg).startsWith('event feed sent a message it cannot use'));
+      assert.equal(warned.length, 1, 'rate-limited');
+      assert.equal(h.link.view().status?.connects, 1, 'garbage does not cost the connection');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+/** The queue's record of a container matches the controller's, or the queue rightly no longer tracks it. */
+function agrees(h: Awaited<ReturnType<typeof setup>>, uuid: string): boolean {
+  const truth = h.ctl.get(uuid)!;
+  const known = h.queue.known(uuid);
+  const mayRun = truth.state === 'Queued' && truth.priority > 0;
+  if (!known) return !mayRun;
+  return known.state === truth.state && known.priority === truth.priority && (known.locked_by_uuid ?? null) === (truth.locked_by_uuid ?? null);
+}
