@@ -9,13 +9,20 @@
  * What an event costs, by what the queue already knows (the feed's events
  * carry a container's state, not its priority):
  *
- * | event                                          | queue knows it?      | action        |
- * |------------------------------------------------|----------------------|---------------|
- * | state now Queued, or no state given            | no                   | refresh now   |
- * | state now anything else                        | no                   | ignore (not ours, or final) |
- * | a state change to the state the queue holds    | yes                  | ignore (e.g. our own lock) |
- * | no state change (priority, progress, log, ...) | yes, same state      | refresh lazily |
- * | anything else                                  | yes                  | refresh now   |
+ * | event                                       | queue tracks it? | action                                  |
+ * |---------------------------------------------|------------------|-----------------------------------------|
+ * | state now Queued, or no state given         | no               | refresh now (new, or raised from priority 0) |
+ * | state now anything else                     | no               | ignore (someone else's, or final)       |
+ * | a state change to the state the queue holds | yes              | ignore (e.g. our own lock)              |
+ * | anything else                               | yes              | refresh lazily                          |
+ *
+ * Only a container the queue has not seen is worth a request at once: that
+ * is where polling made it wait (up to PollInterval to be seen at all). A
+ * change to one it tracks (a priority change, a cancel, crunch-run's
+ * Running and Complete, another dispatcher's lock) costs at worst a
+ * refused lock or a late reorder when seen a second later, so those wait
+ * to be read together: a thousand running containers that crunch-run
+ * updates cost about one list request a second, not one each.
  *
  * "Now" is the next timer turn (events that arrive together are read
  * together), but no sooner than `minGapMs` after the previous refresh
@@ -151,9 +158,7 @@ export class Hints {
     const { oldState, newState } = hint;
     if (!cur) return newState === undefined || newState === 'Queued' ? 'now' : 'ignore';
     const moved = oldState !== undefined && newState !== undefined && oldState !== newState;
-    if (moved && newState === cur.state) return 'ignore';
-    if (!moved && newState !== undefined && newState === cur.state) return 'lazy';
-    return 'now';
+    return moved && newState === cur.state ? 'ignore' : 'lazy';
   }
 
   /** Sets the timer for the next refresh, unless one is in flight (its end does this) or an earlier timer is set. */
