@@ -114,7 +114,6 @@ async function main(): Promise<number> {
           perSecond: int(values.rate, DEFAULT_RATE_OPTIONS.perSecond, 'rate'),
           durationMs: dur(values['rate-duration'], DEFAULT_RATE_OPTIONS.durationMs),
           pollIntervalMs: base.pollIntervalMs,
-          vms: base.vms,
           seed: base.seed,
           logLevel: base.logLevel,
           logPath: `${logBase}-rate-${m}.log`,

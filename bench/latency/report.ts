@@ -90,7 +90,7 @@ export function formatRates(runs: RateResult[]): string {
   const o = runs[0].options;
   const lines = [
     `Controller requests per second, ${o.perSecond} containers/s arriving for ${o.durationMs / 1000} s (1 VCPU, sleep ${o.runTimeMs / 1000} s) ` +
-      `onto ${o.vms} idle small VMs, PollInterval ${o.pollIntervalMs / 1000} s; counted from ${o.warmMs / 1000} s to the last arrival:`,
+      `onto ${o.vms} idle ${o.vmVCPUs}-VCPU VMs, PollInterval ${o.pollIntervalMs / 1000} s; counted from ${o.warmMs / 1000} s to the last arrival:`,
     '',
   ];
   const label = (r: RateResult): string => (r.options.feed ? 'with feed' : 'polling');

@@ -29,6 +29,12 @@ export interface StackOptions {
   seed: number;
   logPath: string;
   logLevel: string;
+  /**
+   * The only instance type, `small`, gets this many VCPUs (and 4 GiB each)
+   * instead of config.example.yml's 2, so that a few VMs hold many 1-VCPU
+   * containers. Default: the example's types, unchanged.
+   */
+  smallVCPUs?: number;
 }
 
 export interface BenchStack {
@@ -68,8 +74,11 @@ export function benchCluster(loaded: Cluster, controllerURL: string, feedURL: st
     Transport: 'ssh',
   });
   const vms = c.Containers.CloudVMs;
+  const small = c.InstanceTypes.small;
+  const types = opts.smallVCPUs === undefined ? c.InstanceTypes : { small: { ...small, VCPUs: opts.smallVCPUs, RAM: opts.smallVCPUs * 4 * 2 ** 30 } };
   return {
     ...c,
+    InstanceTypes: types,
     Services: { ...c.Services, Websocket: { ExternalURL: feedURL } },
     SystemLogs: { ...c.SystemLogs, LogLevel: opts.logLevel },
     Containers: {
