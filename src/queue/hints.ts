@@ -194,7 +194,10 @@ export class Hints {
       const known = batch.filter((uuid) => this.target.known(uuid) !== undefined);
       if (batch.length - known.length > this.maxNew) {
         this.stats.polls++;
-        await Promise.all([known.length > 0 ? this.target.refresh(known) : undefined, this.target.update()]);
+        // Both settle before the next refresh may begin: a refresh that fails
+        // at once must not leave its poll running beside the next one.
+        const results = await Promise.allSettled([known.length > 0 ? this.target.refresh(known) : undefined, this.target.update()]);
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
       } else {
         await this.target.refresh(batch);
       }

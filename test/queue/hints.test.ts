@@ -12,6 +12,8 @@ class FakeQueue implements HintTarget {
   polls: number[] = [];
   /** How long a refresh takes, on the manual clock. */
   refreshMs = 0;
+  /** How long a poll takes, on the manual clock. */
+  pollMs = 0;
   fail = false;
   inFlight = 0;
   maxInFlight = 0;
@@ -37,6 +39,7 @@ class FakeQueue implements HintTarget {
 
   async update(): Promise<void> {
     this.polls.push(this.clock.now());
+    if (this.pollMs > 0) await this.clock.sleep(this.pollMs);
   }
 }
 
@@ -131,6 +134,27 @@ describe('event hints', () => {
     assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1000)]], 'the known one is still read by uuid');
     assert.equal(q.polls.length, 1);
     assert.equal(hints.stats.polls, 1);
+  });
+
+  it('begins no refresh while the poll of the previous one is still running, though its uuid read failed', async () => {
+    // Found by test/fuzz/event-feed.test.ts: the read failing at once ended the refresh with its poll still in flight.
+    const { clock, q, hints } = setup({ maxNew: 0, minGapMs: 100 });
+    q.states.set(U(1), 'Running');
+    q.fail = true;
+    q.pollMs = 500;
+    const t0 = clock.now();
+    hints.event({ uuid: U(1) });
+    hints.event({ uuid: U(2), newState: 'Queued' });
+    await clock.advance(0);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1)]]);
+    assert.deepEqual(q.polls, [t0]);
+    await clock.advance(150);
+    hints.event({ uuid: U(3), newState: 'Queued' });
+    await clock.advance(300);
+    assert.equal(q.refreshes.length + q.polls.length, 2, 'nothing more while the poll runs');
+    await clock.advance(100);
+    assert.deepEqual(q.polls, [t0, t0 + 500], 'the next refresh (a poll, for the new U(3)) once the first poll ended');
+    assert.equal(hints.stats.failures, 1);
   });
 
   it('logs a failed refresh (rate-limited) and goes on', async () => {
