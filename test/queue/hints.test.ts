@@ -157,6 +157,26 @@ describe('event hints', () => {
     assert.equal(hints.stats.failures, 1);
   });
 
+  it('reads again a new container that changed while the refresh reading it was in flight', async () => {
+    // Found by test/fuzz/event-feed.test.ts: another dispatcher's lock, seen while the new container's
+    // details were being read, was ignored (not tracked, not Queued), and the queue kept it as Queued.
+    const { clock, q, hints } = setup({ lazyMs: 1000 });
+    q.refreshMs = 100;
+    hints.event({ uuid: U(1), newState: 'Queued' });
+    await clock.advance(0);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1)]]);
+    hints.event({ uuid: U(1), oldState: 'Queued', newState: 'Locked' });
+    await clock.advance(100);
+    q.states.set(U(1), 'Queued');
+    await clock.advance(1000);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1)], [U(1)]], 'read again, lazily');
+    // Once no refresh reads it, such an event is someone else's again.
+    hints.event({ uuid: U(2), oldState: 'Queued', newState: 'Locked' });
+    await clock.advance(5000);
+    assert.equal(q.refreshes.length, 2);
+    assert.equal(hints.stats.ignored, 1);
+  });
+
   it('logs a failed refresh (rate-limited) and goes on', async () => {
     const { clock, q, hints, lines } = setup();
     q.fail = true;
