@@ -258,6 +258,11 @@ type CtlOp =
   | { t: 'priority'; i: number; priority: number }
   | { t: 'cancel'; i: number }
   | { t: 'lock' | 'unlock'; i: number }
+  /**
+   * A pause between changes, so that some reach the queue (and its refreshes
+   * are in flight) before the next: part of the input's timing, not a wait
+   * for anything to happen.
+   */
   | { t: 'gap'; ms: number };
 
 const ctlOpArb: fc.Arbitrary<CtlOp> = fc.oneof(

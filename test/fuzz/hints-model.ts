@@ -112,7 +112,9 @@ class ModelQueue implements HintTarget {
     }
     this.calls.push(c);
     if (!c.resync) {
-      if (!this.batch || this.batch.calls.every((o) => o.done)) this.batch = { uuids: new Set(this.waiting), calls: [] };
+      // A refresh that polls makes both calls at once; the first may have ended (at once) before the second begins.
+      const sameRefresh = this.batch?.calls.some((o) => o.at === c.at && o.afterEvents === c.afterEvents);
+      if (!this.batch || (!sameRefresh && this.batch.calls.every((o) => o.done))) this.batch = { uuids: new Set(this.waiting), calls: [] };
       this.waiting.clear();
       this.batch.calls.push(c);
     }
