@@ -89,11 +89,13 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
   const log = createLogger({ level: loaded.SystemLogs.LogLevel, format: loaded.SystemLogs.Format, stream: cancels, secrets: [loaded.SystemRootToken, loaded.ManagementToken] });
   const controller = new TestController({ clusterId: loaded.ClusterID, rootToken: loaded.SystemRootToken, logger: log.child({ Component: 'test-controller' }) });
   await controller.start();
-  const cluster = againstController(loaded, controller.url, { Seed: opts.seed, CloudName: `demo-${process.pid}` });
+  // With the controller's event feed, as a cluster running arvados-ws would have it.
+  const fromConfig = againstController(loaded, controller.url, { Seed: opts.seed, CloudName: `demo-${process.pid}` });
+  const cluster: Cluster = { ...fromConfig, Services: { ...fromConfig.Services, Websocket: { ExternalURL: controller.feed.url } } };
   const out = process.stdout;
   const tty = out.isTTY === true;
   out.write(`Demo: ${opts.containers} containers on the ${cluster.Containers.CloudVMs.Driver} cloud, seed ${opts.seed}.\n`);
-  out.write(`Controller ${controller.url}; dispatcher logs: ${opts.verbose ? 'stdout' : logPath}\n`);
+  out.write(`Controller ${controller.url} (event feed ${controller.feed.url}); dispatcher logs: ${opts.verbose ? 'stdout' : logPath}\n`);
 
   let dispatcher: Dispatcher | undefined;
   const started = clock.now();

@@ -27,8 +27,10 @@
  *
  * "Now" is the next timer turn (events that arrive together are read
  * together), but no sooner than `minGapMs` after the previous refresh
- * began; "lazily" waits until the oldest lazy hint is `lazyMs` old, or
- * rides along with the next refresh. One refresh is in flight at a time;
+ * began; "lazily" waits until the oldest lazy hint is `lazyMs` old, and
+ * then all lazy hints are read together (with any urgent ones then due).
+ * They do not ride along with every urgent refresh: with new containers
+ * arriving every 50 ms, that would cost a list request per arrival. One refresh is in flight at a time;
  * hints that arrive meanwhile wait for the next one. So a storm of events
  * costs at most one refresh per `minGapMs` (each a `uuid in [...]` list
  * per 100 known containers, plus one details read per new container,
@@ -192,11 +194,20 @@ export class Hints {
 
   private async flush(): Promise<void> {
     if (this.running || this.stopped) return;
-    const batch = [...this.urgent, ...this.lazy];
+    const lazyDue = this.lazySince !== undefined && this.clock.now() - this.lazySince >= this.lazyMs;
+    // A lazy hint is about a container the queue tracked; if it no longer
+    // does, it dropped it (final, or not ours to run): nothing to read.
+    const lazy = lazyDue ? [...this.lazy].filter((uuid) => this.target.known(uuid) !== undefined) : [];
+    const batch = [...this.urgent, ...lazy];
     this.urgent.clear();
-    this.lazy.clear();
-    this.lazySince = undefined;
-    if (batch.length === 0) return;
+    if (lazyDue) {
+      this.lazy.clear();
+      this.lazySince = undefined;
+    }
+    if (batch.length === 0) {
+      this.schedule();
+      return;
+    }
     this.running = true;
     this.lastStart = this.clock.now();
     this.reading = new Set(batch);

@@ -146,9 +146,10 @@ export function simCluster(cluster: Cluster, seed: number, cloudName: string, no
   }
   delete params.CloudURL;
   if (runnerBinaryToDeploy(vms) !== undefined) notes.push('DeployRunnerBinary ignored: the simulated VMs have crunch-run');
+  if (cluster.Services.Websocket.ExternalURL !== '') notes.push('Services.Websocket.ExternalURL ignored: the simulated controller has no event feed, so containers are seen at polls');
   return {
     ...cluster,
-    Services: { ...cluster.Services, Controller: { ExternalURL: SIM_CONTROLLER_URL } },
+    Services: { ...cluster.Services, Controller: { ExternalURL: SIM_CONTROLLER_URL }, Websocket: { ExternalURL: '' } },
     Containers: {
       ...cluster.Containers,
       CloudVMs: {

@@ -1,14 +1,24 @@
 /**
- * The dispatch latency benchmark's measurement on a few containers: the real
- * dispatcher, the lame cloud over SSH and the test controller, so this shows
- * that every timestamp is taken, in the order the dispatch happens, and that
- * the run cleans up after itself.
+ * The dispatch latency benchmark's measurements on a few containers: the real
+ * dispatcher, the lame cloud over SSH and the test controller (with its event
+ * feed, or not), so this shows that every timestamp is taken, in the order the
+ * dispatch happens, that with the feed the queue sees containers without a
+ * poll, that the request counts add up, and that each run cleans up after itself.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_OPTIONS, formatReport, measureDispatchLatency, type Sample } from '../../bench/dispatch-latency.js';
+import {
+  DEFAULT_OPTIONS,
+  DEFAULT_RATE_OPTIONS,
+  formatComparison,
+  formatRates,
+  formatReport,
+  measureDispatchLatency,
+  measureRequestRate,
+  type Sample,
+} from '../../bench/dispatch-latency.js';
 
 describe('bench/dispatch-latency', function () {
   this.timeout(60_000);
@@ -49,6 +59,54 @@ describe('bench/dispatch-latency', function () {
     }
     assert.equal(r.stats.total.n, 5);
     assert.ok(r.stats.total.median >= r.stats.dispatch.median);
+    assert.equal(r.viaFeed, 0);
     assert.match(formatReport(r), /queue -> crunch-run --detach on the VM\s+5\s/);
+  });
+
+  it('with the event feed and polls an hour apart, sees every container through the feed', async () => {
+    const r = await measureDispatchLatency({
+      ...DEFAULT_OPTIONS,
+      feed: true,
+      containers: 5,
+      pollIntervalMs: 3_600_000,
+      vms: 5,
+      gapMs: 250,
+      warmup: 0,
+      runTimeMs: 200,
+      logPath,
+      logLevel: 'warn',
+      deadlineMs: 50_000,
+    });
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.idleSamples, 5, JSON.stringify(r.flagged));
+    assert.equal(r.viaFeed, 5);
+    assert.ok(r.samples.every((s) => s.via === 'feed' && s.pollBegan === undefined));
+    assert.equal(r.stats.toPollStart.n, 0);
+    assert.equal(r.stats.total.n, 5);
+    assert.match(formatComparison([r]), /with the event feed\s+3600 s\s+5\s/);
+  });
+
+  it('counts the dispatcher\'s requests by kind while containers arrive steadily', async () => {
+    const r = await measureRequestRate({
+      ...DEFAULT_RATE_OPTIONS,
+      feed: true,
+      perSecond: 5,
+      durationMs: 3000,
+      warmMs: 1000,
+      vms: 2,
+      vmVCPUs: 4,
+      runTimeMs: 200,
+      logPath,
+      logLevel: 'warn',
+    });
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.completed, r.submitted);
+    assert.ok(r.arrivalsPerSecond > 3 && r.arrivalsPerSecond < 7, `arrivals ${r.arrivalsPerSecond}/s`);
+    // Each new container is read once by uuid, through the feed, as it arrives.
+    assert.ok(Math.abs(r.perSecond.details - r.arrivalsPerSecond) <= 1.5, `details ${r.perSecond.details}/s vs arrivals ${r.arrivalsPerSecond}/s`);
+    assert.ok(r.refreshesPerSecond > 0 && r.feedEventsPerSecond > 0);
+    const sum = Object.values(r.perSecond).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - r.dispatcherPerSecond) < 1e-9);
+    assert.match(formatRates([r]), /dispatcher, all\s+\d+\.\d\d/);
   });
 });

@@ -76,7 +76,7 @@ describe('event hints', () => {
     assert.deepEqual(hints.stats, { events: 3, ignored: 3, refreshes: 0, polls: 0, failures: 0 });
   });
 
-  it('reads any other change to a tracked container lazily, together, or with the next urgent refresh', async () => {
+  it('reads any other change to a tracked container lazily, together, and not with every urgent refresh', async () => {
     const { clock, q, hints } = setup({ lazyMs: 1000 });
     q.states.set(U(1), 'Queued');
     q.states.set(U(2), 'Locked');
@@ -96,9 +96,26 @@ describe('event hints', () => {
     await clock.advance(200);
     hints.event({ uuid: U(9), newState: 'Queued' });
     await clock.advance(0);
-    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(9), U(1)]], 'the lazy one rides along');
-    await clock.advance(5000);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(9)]], 'the new one at once, alone');
+    await clock.advance(799);
     assert.equal(q.refreshes.length, 1);
+    await clock.advance(1);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(9)], [U(1)]], 'the lazy one when due');
+    await clock.advance(5000);
+    assert.equal(q.refreshes.length, 2);
+  });
+
+  it('drops a lazy hint about a container the queue stopped tracking meanwhile (it finished)', async () => {
+    const { clock, q, hints } = setup({ lazyMs: 1000 });
+    q.states.set(U(1), 'Running');
+    q.states.set(U(2), 'Running');
+    hints.event({ uuid: U(1), oldState: 'Running', newState: 'Complete' });
+    hints.event({ uuid: U(2), oldState: 'Running', newState: 'Complete' });
+    await clock.advance(500);
+    q.states.delete(U(1));
+    await clock.advance(500);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(2)]]);
+    assert.equal(hints.pending(), 0);
   });
 
   it('bounds a storm: one refresh in flight, begun at least minGapMs apart, and no hint left unread', async () => {
@@ -131,9 +148,11 @@ describe('event hints', () => {
     hints.event({ uuid: U(1000), oldState: 'Running', newState: 'Complete' });
     for (let i = 0; i < 11; i++) hints.event({ uuid: U(i), newState: 'Queued' });
     await clock.advance(0);
-    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1000)]], 'the known one is still read by uuid');
     assert.equal(q.polls.length, 1);
     assert.equal(hints.stats.polls, 1);
+    assert.equal(q.refreshes.length, 0, 'no refresh of the new ones one by one');
+    await clock.advance(1000);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1000)]], 'the known one is still read by uuid, when due');
   });
 
   it('begins no refresh while the poll of the previous one is still running, though its uuid read failed', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { lameClouds } from '../../drivers/lame/index.js';
-import { runSimulation, type SimResult } from '../../src/sim/engine.js';
+import { runSimulation, simCluster, type SimResult } from '../../src/sim/engine.js';
 import { buildReport, type SimReport } from '../../src/sim/report.js';
 import { parseWorkload, type Workload } from '../../src/sim/workload.js';
 import { simConfig, TRACE } from './helpers.js';
@@ -172,5 +172,19 @@ describe('simulator engine', function () {
     // Neither cancelled container adds to the lower bound.
     const ok = res.containers.find((c) => c.id === 'ok')!;
     assert.ok(Math.abs(r.cost.lowerBound - (60_000 * ok.lowerBoundPrice!) / 3_600_000) < 1e-6);
+  });
+});
+
+describe('simulator cluster', () => {
+  it('leaves the event feed out, saying so: the simulated controller has none, and its clock is not real', () => {
+    const base = simConfig();
+    const notes: string[] = [];
+    const withFeed = { ...base, Services: { ...base.Services, Websocket: { ExternalURL: 'wss://ws.zzzzz.example.com/websocket' } } };
+    const sim = simCluster(withFeed, 1, 'sim-feed-note', notes);
+    assert.equal(sim.Services.Websocket.ExternalURL, '');
+    assert.ok(notes.some((n) => n.startsWith('Services.Websocket.ExternalURL ignored')), notes.join('; '));
+    const quiet: string[] = [];
+    simCluster(base, 1, 'sim-feed-note', quiet);
+    assert.ok(!quiet.some((n) => n.includes('Websocket')));
   });
 });
