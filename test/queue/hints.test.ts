@@ -157,7 +157,7 @@ describe('event hints', () => {
 
   it('begins no refresh while the poll of the previous one is still running, though its uuid read failed', async () => {
     // Found by test/fuzz/event-feed.test.ts: the read failing at once ended the refresh with its poll still in flight.
-    const { clock, q, hints } = setup({ maxNew: 0, minGapMs: 100 });
+    const { clock, q, hints } = setup({ maxNew: 0, minGapMs: 100, lazyMs: 0 });
     q.states.set(U(1), 'Running');
     q.fail = true;
     q.pollMs = 500;
