@@ -281,8 +281,8 @@ const convergeCaseArb = fc.record({
 });
 
 describe('fuzz: the queue through the event feed', function () {
-  // Each case starts a controller, a feed and a queue; `npm run fuzz` runs a fiftieth of the full count.
-  const SHARE = 50;
+  // Each case starts a controller, a feed and a queue; `npm run fuzz` runs a seventieth of the full count (about 140 cases, some 100 s).
+  const SHARE = 70;
   this.timeout(fuzzTimeout(5, 60_000, SHARE));
   const unhandled = catchUnhandled();
 
