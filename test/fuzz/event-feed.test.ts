@@ -11,8 +11,9 @@
  *   random times and fail at random, containers the queue tracks coming and
  *   going): one refresh in flight at a time, begun at least `minGapMs`
  *   apart, every event worth a refresh followed by one that began after it
- *   and named its container (or a poll), stats that add up, and no
- *   unhandled rejection;
+ *   and named its container (or a poll; a lazy one may be dropped once the
+ *   queue lets its container go), stats that add up, and no unhandled
+ *   rejection;
  * - the real queue, linked to the test controller's feed over real sockets
  *   (poll loop not running), agrees with the controller once things are
  *   quiet, after random changes on the controller's side and a feed that
