@@ -12,7 +12,8 @@
  * | event                                       | queue tracks it? | action                                  |
  * |---------------------------------------------|------------------|-----------------------------------------|
  * | state now Queued, or no state given         | no               | refresh now (new, or raised from priority 0) |
- * | state now anything else                     | no               | ignore (someone else's, or final)       |
+ * | state now anything else                     | no, but a refresh in flight reads it | refresh lazily (it may have read it before the change) |
+ * | state now anything else                     | no, and no refresh in flight reads it | ignore (someone else's, or final) |
  * | a state change to the state the queue holds | yes              | ignore (e.g. our own lock)              |
  * | anything else                               | yes              | refresh lazily                          |
  *
@@ -97,6 +98,8 @@ export class Hints {
   private readonly lazy = new Set<string>();
   private lazySince?: number;
   private running = false;
+  /** The containers the refresh in flight reads (or leaves to its poll). */
+  private reading: ReadonlySet<string> = new Set();
   private stopped = false;
   private lastStart = Number.NEGATIVE_INFINITY;
   private timer?: { at: number; timer: Timer };
@@ -158,7 +161,13 @@ export class Hints {
   private classify(hint: Hint): Kind {
     const cur = this.target.known(hint.uuid);
     const { oldState, newState } = hint;
-    if (!cur) return newState === undefined || newState === 'Queued' ? 'now' : 'ignore';
+    if (!cur) {
+      if (newState === undefined || newState === 'Queued') return 'now';
+      // The refresh in flight may have read it before this change and will
+      // track it as it was (say Queued, now locked by another dispatcher):
+      // read it again after that refresh.
+      return this.reading.has(hint.uuid) ? 'lazy' : 'ignore';
+    }
     const moved = oldState !== undefined && newState !== undefined && oldState !== newState;
     return moved && newState === cur.state ? 'ignore' : 'lazy';
   }
@@ -201,11 +210,15 @@ export class Hints {
     }
     this.running = true;
     this.lastStart = this.clock.now();
+    this.reading = new Set(batch);
     try {
       const known = batch.filter((uuid) => this.target.known(uuid) !== undefined);
       if (batch.length - known.length > this.maxNew) {
         this.stats.polls++;
-        await Promise.all([known.length > 0 ? this.target.refresh(known) : undefined, this.target.update()]);
+        // Both settle before the next refresh may begin: a refresh that fails
+        // at once must not leave its poll running beside the next one.
+        const results = await Promise.allSettled([known.length > 0 ? this.target.refresh(known) : undefined, this.target.update()]);
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
       } else {
         await this.target.refresh(batch);
       }
@@ -214,6 +227,7 @@ export class Hints {
       this.failed('refreshing containers the event feed named failed; the next poll reads them', err);
     } finally {
       this.running = false;
+      this.reading = new Set();
       this.schedule();
     }
   }

@@ -7,61 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { systemClock } from '../../src/clock/index.js';
-import { loadConfigText } from '../../src/config/index.js';
-import { EventFeedLink } from '../../src/queue/event-feed-link.js';
-import { ContainerQueueImpl } from '../../src/queue/queue.js';
 import { sleep, waitUntil } from '../../src/harness/processes.js';
-import type { FeedFaults } from '../../src/testcontroller/index.js';
-import { captureLogger, makeClient, OTHER_TOKEN, ROOT_TOKEN, startController } from '../arvados/helpers.js';
-import { SMALL_TYPES } from './helpers.js';
-
-async function setup(faults: FeedFaults = {}) {
-  const ctl = await startController({ feed: faults });
-  const { logger, lines } = captureLogger();
-  const client = makeClient(ctl.url, { logger });
-  const cluster = loadConfigText(
-    `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    Services:\n      Controller:\n        ExternalURL: ${ctl.url}\n` +
-      `      Websocket:\n        ExternalURL: ${ctl.feed.url}\n    Containers:\n      CloudVMs:\n        PollInterval: 1h\n    InstanceTypes:\n${SMALL_TYPES}`,
-  ).cluster;
-  const queue = new ContainerQueueImpl({ client, cluster, clock: systemClock, logger });
-  const link = new EventFeedLink(cluster, queue, { clock: systemClock, logger });
-  return {
-    ctl,
-    queue,
-    link,
-    lines,
-    /** Requests the controller served from index `from` of its log on. */
-    requestsSince: (from: number) => ctl.requestLog().slice(from),
-    async connected() {
-      link.start();
-      await waitUntil('the feed to subscribe', () => link.view().state === 'connected' && link.view().hints.polls >= 1, 5000, 20);
-      await queue.update();
-    },
-    /** Until no hint is waiting and nothing has been asked of the controller for a while. */
-    async quiet(ms = 300) {
-      let seen = -1;
-      await waitUntil('the refreshes to settle', () => {
-        const n = ctl.requestLog().length;
-        const still = n === seen && link.view().pending === 0;
-        seen = n;
-        return still;
-      }, 10_000, ms);
-    },
-    async close() {
-      await link.stop();
-      await queue.stop();
-      client.close();
-      await ctl.stop();
-    },
-  };
-}
-
-/** Lock or unlock as another dispatcher would, over HTTP. */
-async function asOther(url: string, uuid: string, op: 'lock' | 'unlock'): Promise<number> {
-  const res = await fetch(`${url}/arvados/v1/containers/${uuid}/${op}`, { method: 'POST', headers: { Authorization: `Bearer ${OTHER_TOKEN}` } });
-  await res.arrayBuffer();
-  return res.status;
-}
+import { agrees, asOther, startFeedHarness as setup } from './feed-harness.js';
 
 describe('container queue with the event feed (no poll loop)', function () {
   this.timeout(30_000);
@@ -168,12 +115,3 @@ describe('container queue with the event feed (no poll loop)', function () {
     }
   });
 });
-
-/** The queue's record of a container matches the controller's, or the queue rightly no longer tracks it. */
-function agrees(h: Awaited<ReturnType<typeof setup>>, uuid: string): boolean {
-  const truth = h.ctl.get(uuid)!;
-  const known = h.queue.known(uuid);
-  const mayRun = truth.state === 'Queued' && truth.priority > 0;
-  if (!known) return !mayRun;
-  return known.state === truth.state && known.priority === truth.priority && (known.locked_by_uuid ?? null) === (truth.locked_by_uuid ?? null);
-}

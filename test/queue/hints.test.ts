@@ -12,6 +12,8 @@ class FakeQueue implements HintTarget {
   polls: number[] = [];
   /** How long a refresh takes, on the manual clock. */
   refreshMs = 0;
+  /** How long a poll takes, on the manual clock. */
+  pollMs = 0;
   fail = false;
   inFlight = 0;
   maxInFlight = 0;
@@ -37,6 +39,7 @@ class FakeQueue implements HintTarget {
 
   async update(): Promise<void> {
     this.polls.push(this.clock.now());
+    if (this.pollMs > 0) await this.clock.sleep(this.pollMs);
   }
 }
 
@@ -150,6 +153,47 @@ describe('event hints', () => {
     assert.equal(q.refreshes.length, 0, 'no refresh of the new ones one by one');
     await clock.advance(1000);
     assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1000)]], 'the known one is still read by uuid, when due');
+  });
+
+  it('begins no refresh while the poll of the previous one is still running, though its uuid read failed', async () => {
+    // Found by test/fuzz/event-feed.test.ts: the read failing at once ended the refresh with its poll still in flight.
+    const { clock, q, hints } = setup({ maxNew: 0, minGapMs: 100, lazyMs: 0 });
+    q.states.set(U(1), 'Running');
+    q.fail = true;
+    q.pollMs = 500;
+    const t0 = clock.now();
+    hints.event({ uuid: U(1) });
+    hints.event({ uuid: U(2), newState: 'Queued' });
+    await clock.advance(0);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1)]]);
+    assert.deepEqual(q.polls, [t0]);
+    await clock.advance(150);
+    hints.event({ uuid: U(3), newState: 'Queued' });
+    await clock.advance(300);
+    assert.equal(q.refreshes.length + q.polls.length, 2, 'nothing more while the poll runs');
+    await clock.advance(100);
+    assert.deepEqual(q.polls, [t0, t0 + 500], 'the next refresh (a poll, for the new U(3)) once the first poll ended');
+    assert.equal(hints.stats.failures, 1);
+  });
+
+  it('reads again a new container that changed while the refresh reading it was in flight', async () => {
+    // Found by test/fuzz/event-feed.test.ts: another dispatcher's lock, seen while the new container's
+    // details were being read, was ignored (not tracked, not Queued), and the queue kept it as Queued.
+    const { clock, q, hints } = setup({ lazyMs: 1000 });
+    q.refreshMs = 100;
+    hints.event({ uuid: U(1), newState: 'Queued' });
+    await clock.advance(0);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1)]]);
+    hints.event({ uuid: U(1), oldState: 'Queued', newState: 'Locked' });
+    await clock.advance(100);
+    q.states.set(U(1), 'Queued');
+    await clock.advance(1000);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1)], [U(1)]], 'read again, lazily');
+    // Once no refresh reads it, such an event is someone else's again.
+    hints.event({ uuid: U(2), oldState: 'Queued', newState: 'Locked' });
+    await clock.advance(5000);
+    assert.equal(q.refreshes.length, 2);
+    assert.equal(hints.stats.ignored, 1);
   });
 
   it('logs a failed refresh (rate-limited) and goes on', async () => {
