@@ -30,8 +30,9 @@
  * began; "lazily" waits until the oldest lazy hint is `lazyMs` old, and
  * then all lazy hints are read together (with any urgent ones then due).
  * They do not ride along with every urgent refresh: with new containers
- * arriving every 50 ms, that would cost a list request per arrival. One refresh is in flight at a time;
- * hints that arrive meanwhile wait for the next one. So a storm of events
+ * arriving every 50 ms, that would cost a list request per arrival. One
+ * refresh is in flight at a time; hints that arrive meanwhile wait for the
+ * next one. So a storm of events
  * costs at most one refresh per `minGapMs` (each a `uuid in [...]` list
  * per 100 known containers, plus one details read per new container,
  * which a poll would read too), however many events it holds. A refresh
