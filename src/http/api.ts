@@ -17,6 +17,7 @@
  * `Layers` lets the server put its request instrumentation around 2 and 3,
  * and its request limiter around 3, where the reference has them.
  */
+import type { WhyBuilder } from '../scheduler/why.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { IdleBehavior, InstanceView } from '../scheduler/interfaces.js';
@@ -32,6 +33,8 @@ export interface ManagementTarget {
   readonly logger: Logger;
   /** The queue in scheduling order with each entry's scheduling status, as of the last scheduling pass. */
   queueView(): QueueViewEntry[];
+  /** Why each entry of `queueView()` waits (a fresh builder per request); absent: no `blocker` field. */
+  why?(): WhyBuilder | undefined;
   /** Every worker (shut-down ones included) and every create in flight (empty id), sorted by id. */
   instances(): InstanceView[];
   /** SIGTERM to the container's crunch-run; false when it runs nowhere. */
@@ -186,14 +189,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, target: Managem
 }
 
 function listContainers(r: Request, t: ManagementTarget): void {
-  sendJSON(r.res, { items: t.queueView().map((v) => queueEntJSON(v.entry, v.schedulingStatus)) });
+  const why = t.why?.();
+  sendJSON(r.res, { items: t.queueView().map((v) => queueEntJSON(v.entry, v.schedulingStatus, why?.blockerAt(v.listIndex))) });
 }
 
 function getContainer(r: Request, t: ManagementTarget): void {
   const uuid = r.param('container_uuid');
   const found = t.queueView().find((v) => v.entry.container.uuid === uuid);
   if (!found) return jsonError(r.res, 404, 'container not found');
-  sendJSON(r.res, queueEntJSON(found.entry, found.schedulingStatus));
+  sendJSON(r.res, queueEntJSON(found.entry, found.schedulingStatus, t.why?.()?.blockerAt(found.listIndex)));
 }
 
 function killContainer(r: Request, t: ManagementTarget): void {

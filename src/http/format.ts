@@ -6,6 +6,7 @@
 import type { Container } from '../arvados/types.js';
 import type { GPUFeatures, InstanceType } from '../config/types.js';
 import type { InstanceResources, InstanceView, QueueEntry } from '../scheduler/interfaces.js';
+import type { Blocker } from '../scheduler/why.js';
 
 /** The reference's `arvados.InstanceType` as JSON: its Go field names; `Name` and `Scratch` are `json:"-"` there. */
 export interface InstanceTypeJSON {
@@ -35,6 +36,11 @@ export interface QueueEntJSON {
   instance_resources: InstanceResourcesJSON;
   first_seen_at: string;
   scheduling_status: string;
+  /**
+   * Ours, not the reference's: why it waits, structured (`src/scheduler/why.ts`).
+   * Absent for containers that are not Queued or Locked.
+   */
+  blocker?: Blocker;
 }
 
 /** One item of GET /arvados/v1/dispatch/instances (the reference's `worker.InstanceView`). */
@@ -79,13 +85,14 @@ export function instanceResourcesJSON(r: InstanceResources): InstanceResourcesJS
   return { VCPUs: r.vcpus, RAM: r.ram, Scratch: r.scratch, GPUs: r.gpus, GPUVRAM: r.gpuVRAM };
 }
 
-export function queueEntJSON(entry: QueueEntry, schedulingStatus: string): QueueEntJSON {
+export function queueEntJSON(entry: QueueEntry, schedulingStatus: string, blocker?: Blocker): QueueEntJSON {
   return {
     container: entry.container,
     instance_types: entry.instanceTypes.map(instanceTypeJSON),
     instance_resources: instanceResourcesJSON(entry.instanceResources),
     first_seen_at: goTime(entry.firstSeenAt),
     scheduling_status: schedulingStatus,
+    ...(blocker ? { blocker } : {}),
   };
 }
 

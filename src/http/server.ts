@@ -86,6 +86,7 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
     managementToken: src.cluster.ManagementToken,
     logger: src.logger.child({ Component: 'management-api' }),
     queueView: () => current().scheduler.queueView(),
+    why: () => current().scheduler.why(),
     instances: () => current().pool.apiInstances(),
     killContainer: (uuid, reason) => current().pool.killContainer(uuid, reason),
     setIdleBehavior: (id, behavior) => current().pool.setIdleBehavior(id, behavior),

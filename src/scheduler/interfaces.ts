@@ -11,6 +11,20 @@
 import type { Container } from '../arvados/types.js';
 import type { InstanceType } from '../config/types.js';
 import type { IdleBehavior, WorkerState } from '../worker/states.js';
+import type { CapacityDetail, QuotaDetail } from '../worker/throttle.js';
+
+export type { CapacityDetail, QuotaDetail };
+
+/** See `WorkerPool.createLimits`. Times are epoch ms. */
+export interface CreateLimitsReport {
+  /** Instances counted against quota (listed, shut down or not, plus creates in flight). */
+  instances: number;
+  quota?: QuotaDetail;
+  /** Creates are held (a cloud rate limit, or the back-off after a failed create) until then. */
+  hold?: { until: number; reason: string };
+  /** By type name, for the types asked about that are at capacity. */
+  capacity: Record<string, CapacityDetail>;
+}
 
 /** A worker's lifecycle state and idle behaviour: vocabulary shared with the pool (`src/worker/states.ts`). */
 export type { IdleBehavior, WorkerState };
@@ -120,6 +134,13 @@ export interface WorkerPool {
   atCapacity(type: InstanceType): boolean;
   /** True while the cloud quota or MaxInstances stops new instances. */
   atQuota(): boolean;
+  /**
+   * What stands in the way of creating instances of these types now: the
+   * quota (MaxInstances or the cloud's), a hold on creates (rate limit,
+   * back-off), each type's capacity shortage. For the "why" of waiting
+   * containers; optional, so that fakes may leave it out.
+   */
+  createLimits?(types: readonly InstanceType[]): CreateLimitsReport;
   /** Starts creating an instance; the view (state booting, new id placeholder) or undefined if the pool declined. */
   create(type: InstanceType): InstanceView | undefined;
   /** Shuts the instance down if it is idle (run behaviour) and has nothing to run; true if it did. */

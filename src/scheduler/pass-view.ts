@@ -17,6 +17,8 @@ export interface QueueViewEntry {
   entry: QueueEntry;
   /** Empty for containers that are neither Queued nor Locked (e.g. Running). */
   readonly schedulingStatus: string;
+  /** Its position in the view's `list` (for `WhyBuilder.blockerAt`). */
+  readonly listIndex: number;
 }
 
 export enum Status {
@@ -29,6 +31,40 @@ export enum Status {
   WaitingInstanceTypes,
   WaitingCloudResources,
   WaitingClusterCapacity,
+}
+
+/**
+ * Why a container waits, finer than its Status (whose text is the
+ * reference's and cannot say more): read by `why.ts` to build the
+ * structured blocker. None where the Status says it all.
+ */
+export enum Cause {
+  None,
+  /** Not reached: the concurrency limit (maxContainers) was taken by containers ahead. */
+  ConcurrencyLimit,
+  /** Every eligible type is at capacity (a recent CapacityError). */
+  TypesAtCapacity,
+  /** The pool declined to create an instance (creates held, MaxConcurrentInstanceCreateOps, ...). */
+  CreateDeclined,
+  /** At quota (MaxInstances or the cloud's): this container and everything after it waits. */
+  OverQuota,
+  /** Queued: the pass asked to lock it; it is placed once the lock is answered. */
+  Locking,
+  /** Queued: a crunch-run of a previous attempt has not exited yet. */
+  PreviousAttempt,
+}
+
+/** What the pass knew of the limits when it ran; for the "why" of each container. */
+export interface PassFacts {
+  /** Epoch ms the pass ran. */
+  at: number;
+  /** The concurrency limit (0 = none) and the containers running or being started at the start of the pass. */
+  maxContainers: number;
+  running: number;
+  /** The supervisor cap (0 = none). */
+  maxSupervisors: number;
+  /** The pool was at quota at the end of the pass. */
+  atQuota: boolean;
 }
 
 /** The states the pass acts on; every other state is Other. */
@@ -59,6 +95,12 @@ export class PassView {
   shapeCount = 0;
   /** Queue position for the statuses that show one. */
   readonly position: Uint32Array;
+  /** Why it waits, beyond its status (`Cause`). */
+  readonly cause: Uint8Array;
+  /** The limits the pass worked with; set by the pass when it ends. */
+  facts: PassFacts | undefined;
+  /** Instance id the container was placed on (WaitingNewInstance, Preparing, WaitingPreviousAttempt), by list position. */
+  private readonly placedOn = new Map<number, string>();
   /** Instance type name for WaitingNewInstance, by list position. */
   private readonly typeNames = new Map<number, string>();
   private built: QueueViewEntry[] | undefined;
@@ -87,6 +129,7 @@ export class PassView {
     this.supervisor = new Uint8Array(n);
     this.status = new Uint8Array(n);
     this.position = new Uint32Array(n);
+    this.cause = new Uint8Array(n);
     this.shape = new Uint32Array(n);
     const shapeIds = new Map<InstanceType[], Map<InstanceResources, number>>();
     const group = new Uint8Array(n);
@@ -124,9 +167,25 @@ export class PassView {
     this.position[k] = detail;
   }
 
-  setWaitingNewInstance(k: number, typeName: string): void {
+  setWaitingNewInstance(k: number, typeName: string, instance = ''): void {
     this.status[k] = Status.WaitingNewInstance;
     this.typeNames.set(k, typeName);
+    if (instance !== '') this.placedOn.set(k, instance);
+  }
+
+  /** Records the instance the container was placed on. */
+  placed(k: number, instance: string): void {
+    if (instance !== '') this.placedOn.set(k, instance);
+  }
+
+  /** The instance the container was placed on in this pass, if known. */
+  instanceOf(k: number): string | undefined {
+    return this.placedOn.get(k);
+  }
+
+  /** The instance type named in a WaitingNewInstance status. */
+  typeNameOf(k: number): string | undefined {
+    return this.typeNames.get(k);
   }
 
   /** The entries in scheduling order with their status texts (built once, on first call). */
@@ -135,7 +194,7 @@ export class PassView {
       const out = new Array<QueueViewEntry>(this.order.length);
       for (let i = 0; i < this.order.length; i++) {
         const k = this.order[i];
-        out[i] = { entry: this.list[k], schedulingStatus: this.statusText(k) };
+        out[i] = { entry: this.list[k], schedulingStatus: this.statusText(k), listIndex: k };
       }
       this.built = out;
     }

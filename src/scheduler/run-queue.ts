@@ -20,7 +20,7 @@ import type { QueueEntry } from './interfaces.js';
 import { lockContainer, unlockContainer } from './actions.js';
 import { crunchRunRecords, type PassContext } from './deps.js';
 import type { ConcurrencyLimit } from './limits.js';
-import { PassView, State, Status } from './pass-view.js';
+import { Cause, PassView, State, Status } from './pass-view.js';
 import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
 
@@ -128,7 +128,10 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       continue;
     }
     if (st === State.Other) continue;
-    if (maxContainers > 0 && trying >= maxContainers) continue;
+    if (maxContainers > 0 && trying >= maxContainers) {
+      view.cause[k] = Cause.ConcurrencyLimit;
+      continue;
+    }
     trying++;
 
     const sh = shape[k];
@@ -136,6 +139,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       // Same outcome as the last container of this shape: no room, and no
       // instance to create for it, with no instance added since.
       if (stuckNoType[sh]) view.set(k, Status.WaitingInstanceTypes, ++qpos);
+      view.cause[k] = stuckNoType[sh] ? Cause.TypesAtCapacity : Cause.CreateDeclined;
       continue;
     }
     const entry = list[k];
@@ -150,23 +154,32 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         overQuotaFrom = i;
         break;
       }
-      if (!ready && !availableType(types)) continue;
-      if (pool.killContainer(uuid, 'about to lock')) {
-        ctx.once.info(uuid, 'not locking: crunch-run process from previous attempt has not exited');
+      if (!ready && !availableType(types)) {
+        view.cause[k] = Cause.TypesAtCapacity;
         continue;
       }
+      if (pool.killContainer(uuid, 'about to lock')) {
+        ctx.once.info(uuid, 'not locking: crunch-run process from previous attempt has not exited');
+        view.cause[k] = Cause.PreviousAttempt;
+        continue;
+      }
+      view.cause[k] = Cause.Locking;
       // The room is held even if an earlier pass's lock is still in flight:
       // the container will be Locked and need it either way.
       lockContainer(ctx, uuid, ready ? placementFields(ready) : {});
-      if (ready) slots.allocate(ready, uuid, charge);
+      if (ready) {
+        slots.allocate(ready, uuid, charge);
+        view.placed(k, ready.view.instance);
+      }
       continue;
     }
 
     // Locked.
     if (ready) {
       slots.allocate(ready, uuid, charge);
+      view.placed(k, ready.view.instance);
       if (!READY.has(ready.view.workerState)) {
-        view.setWaitingNewInstance(k, ready.view.arvadosInstanceType);
+        view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
         allocatedNotStarted++;
       } else if (pool.killContainer(uuid, 'about to start')) {
         view.set(k, Status.WaitingPreviousAttempt);
@@ -174,7 +187,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       } else if (startContainer(ctx, ready, ctr)) {
         view.set(k, Status.Preparing);
       } else {
-        view.setWaitingNewInstance(k, ready.view.arvadosInstanceType);
+        view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
         allocatedNotStarted++;
       }
       continue;
@@ -189,6 +202,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (!it) {
       // Lower-priority containers may still fit types that are available.
       view.set(k, Status.WaitingInstanceTypes, ++qpos);
+      view.cause[k] = Cause.TypesAtCapacity;
       stuck[sh] = slots.all.length + 1;
       stuckNoType[sh] = 1;
       continue;
@@ -199,13 +213,14 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (!created) {
       // Not at quota, yet declined (e.g. cloud calls throttled): retry next pass.
       declined.set(it.Name, (declined.get(it.Name) ?? 0) + 1);
+      view.cause[k] = Cause.CreateDeclined;
       stuck[sh] = slots.all.length + 1;
       stuckNoType[sh] = 0;
       continue;
     }
     atQuota = pool.atQuota();
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
-    view.setWaitingNewInstance(k, it.Name);
+    view.setWaitingNewInstance(k, it.Name, created.instance);
     allocatedNotStarted++;
     const slot: Slot = {
       view: { ...created, runningContainerUUIDs: [...created.runningContainerUUIDs] },
@@ -217,11 +232,14 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     slots.allocate(slot, uuid, charge);
   }
 
-  const waiting = pool.atQuota() ? Status.WaitingCloudResources : Status.WaitingClusterCapacity;
+  const endAtQuota = pool.atQuota();
+  const waiting = endAtQuota ? Status.WaitingCloudResources : Status.WaitingClusterCapacity;
   for (let i = 0; i < order.length; i++) {
     const k = order[i];
+    if (i >= overQuotaFrom && view.cause[k] === Cause.None && !hasRecord[k]) view.cause[k] = Cause.OverQuota;
     if (state[k] !== State.Other && view.status[k] === Status.None) view.set(k, waiting, ++qpos);
   }
+  view.facts = { at: ctx.clock.now(), maxContainers, running: records.size, maxSupervisors, atQuota: endAtQuota };
 
   for (const [name, n] of declined) logger.debug('pool declined to create instances', { InstanceType: name, Containers: n });
   const overQuota = Array.from(order.subarray(overQuotaFrom), (k) => list[k]);

@@ -12,6 +12,7 @@
  * was busy, or PollInterval. Changes arriving during a pass cause one more
  * pass, however many there were.
  */
+import { WhyBuilder } from './why.js';
 import type { Timer } from '../clock/index.js';
 import { RateLimitedLog } from '../log.js';
 import { OnceLog, untilAborted, type PassContext, type SchedulerDeps } from './deps.js';
@@ -88,6 +89,17 @@ export class Scheduler {
   /** Every queue entry with its scheduling status, in scheduling order, as of the last pass. */
   queueView(): QueueViewEntry[] {
     return [...(this.last.view?.entries() ?? [])];
+  }
+
+  /**
+   * Why each container of the last pass waits (`why.ts`): a builder over
+   * that pass and the pool as it is now. One per question: it caches what
+   * it reads.
+   */
+  why(): WhyBuilder | undefined {
+    const view = this.last.view;
+    if (!view) return undefined;
+    return new WhyBuilder({ view, cluster: this.ctx.cluster, pool: this.ctx.pool, controller: { state: this.limit.state, last503: this.ctx.client.last503() } });
   }
 
   /** The dynamic concurrency limit; 0 = none. */

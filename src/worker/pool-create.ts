@@ -93,7 +93,7 @@ function noteCreateFailure(core: PoolCore, type: InstanceType, err: unknown): vo
   if (quota) {
     // The failed create is still counted in `creating`; the others are what must go away.
     const others = core.instanceCount() - 1;
-    core.limits.noteQuotaError(others);
+    core.limits.noteQuotaError(others, quota.message);
     core.warnings.warn('create failed: cloud quota reached; pausing creates', { ...fields, Instances: others }, 'create quota');
   } else if (capacity) {
     core.limits.noteCapacityError(capacity, type);

@@ -15,7 +15,7 @@
 import type { Container } from '../arvados/types.js';
 import type { Timer } from '../clock/index.js';
 import type { InstanceType } from '../config/types.js';
-import type { InstanceView, WorkerPool } from '../scheduler/interfaces.js';
+import type { CapacityDetail, CreateLimitsReport, InstanceView, WorkerPool } from '../scheduler/interfaces.js';
 import { IDLE_BEHAVIORS, type IdleBehavior, WORKER_STATES, type WorkerState } from './states.js';
 import { InstanceNotFoundError } from './errors.js';
 import type { PoolDeps } from './pool-config.js';
@@ -218,6 +218,18 @@ export class WorkerPoolImpl implements WorkerPool {
 
   atQuota(): boolean {
     return this.core.limits.atQuota(this.core.instanceCount());
+  }
+
+  createLimits(types: readonly InstanceType[]): CreateLimitsReport {
+    const { limits } = this.core;
+    const count = this.core.instanceCount();
+    const capacity: Record<string, CapacityDetail> = {};
+    for (const t of types) {
+      const d = limits.capacityDetail(t);
+      if (d) capacity[t.Name] = d;
+    }
+    const hold = limits.createHold.active ? { until: limits.createHold.until, reason: limits.createHold.reason } : undefined;
+    return { instances: count, quota: limits.quotaDetail(count), capacity, ...(hold ? { hold } : {}) };
   }
 
   /** Why `create(type)` would decline now, or undefined (for scheduling_status and logs). */

@@ -62,6 +62,22 @@ const market = (type: InstanceType): string => (type.Preemptible ? 'spot' : 'on-
 const typeKey = (type: InstanceType): string => `type:${type.ProviderType}:${market(type)}`;
 const groupKey = (group: string, type: InstanceType): string => `group:${group}:${market(type)}`;
 
+/** Why creates of a type are expected to fail: a recent CapacityError for the type, its group, or every type. */
+export interface CapacityDetail {
+  scope: 'type' | 'group' | 'all';
+  /** When the shortage was first seen (it was seen again since, if `until` moved on). */
+  since: number;
+  /** When creates of it will be tried again. */
+  until: number;
+  /** The cloud's error message. */
+  error: string;
+}
+
+/** Why the pool is at quota: MaxInstances reached, or a recent QuotaError from the cloud. */
+export type QuotaDetail =
+  | { bucket: 'MaxInstances'; inUse: number; limit: number }
+  | { bucket: 'cloud quota'; inUse: number; since: number; until: number; liftsBelow: number; error: string };
+
 export interface CreateLimitsOptions {
   clock: Clock;
   notify: () => void;
@@ -80,11 +96,15 @@ export class CreateLimits {
   /** Rate-limit and error back-off: no create before this. */
   readonly createHold: Hold;
   private quotaUntil = 0;
+  private quotaSince = 0;
+  private quotaError = '';
   /** Quota lifts early once the instance count drops below this; 0: only the TTL lifts it. */
   private quotaFewerThan = 0;
   private quotaTimer: Timer | undefined;
   /** Capacity key -> epoch ms until which creates of it are expected to fail. */
   private readonly capacityUntil = new Map<string, number>();
+  /** Capacity key -> when that shortage was first seen, and the cloud's message. */
+  private readonly capacitySeen = new Map<string, { since: number; error: string }>();
   private readonly capacityTimers = new Map<string, Timer>();
   /** Type key -> quota group, as learned from CapacityErrors, for drivers that cannot tell beforehand. */
   private readonly learnedGroup = new Map<string, string>();
@@ -100,9 +120,11 @@ export class CreateLimits {
    * QUOTA_ERROR_TTL_MS, since the quota may be shared with instances this
    * dispatcher does not own (ARVADOS.md section 8).
    */
-  noteQuotaError(others: number): void {
+  noteQuotaError(others: number, error = ''): void {
     const now = this.opts.clock.now();
     const wasActive = this.quotaUntil > now;
+    if (!wasActive) this.quotaSince = now;
+    this.quotaError = error;
     this.quotaUntil = now + QUOTA_ERROR_TTL_MS;
     this.quotaFewerThan = wasActive && this.quotaFewerThan > 0 ? Math.min(this.quotaFewerThan, others) : others;
     this.quotaTimer?.cancel();
@@ -126,7 +148,10 @@ export class CreateLimits {
     } else if (err.instanceType !== undefined) {
       key = typeKey(type);
     }
-    this.capacityUntil.set(key, this.opts.clock.now() + CAPACITY_ERROR_TTL_MS);
+    const now = this.opts.clock.now();
+    if (!this.capacityActive(key)) this.capacitySeen.set(key, { since: now, error: err.message });
+    else this.capacitySeen.set(key, { since: this.capacitySeen.get(key)?.since ?? now, error: err.message });
+    this.capacityUntil.set(key, now + CAPACITY_ERROR_TTL_MS);
     this.capacityTimers.get(key)?.cancel();
     this.capacityTimers.set(
       key,
@@ -182,6 +207,31 @@ export class CreateLimits {
     );
   }
 
+  /** Why `type` is at capacity (the narrowest shortage in force), or undefined. */
+  capacityDetail(type: InstanceType): CapacityDetail | undefined {
+    const group = this.opts.quotaGroup ? this.opts.quotaGroup(type) : this.learnedGroup.get(typeKey(type));
+    const keys: Array<[CapacityDetail['scope'], string | undefined]> = [
+      ['type', typeKey(type)],
+      ['group', group === undefined ? undefined : groupKey(group, type)],
+      ['all', ALL_TYPES],
+    ];
+    for (const [scope, key] of keys) {
+      if (key === undefined || !this.capacityActive(key)) continue;
+      const seen = this.capacitySeen.get(key);
+      return { scope, since: seen?.since ?? 0, until: this.capacityUntil.get(key) ?? 0, error: seen?.error ?? '' };
+    }
+    return undefined;
+  }
+
+  /** Why creates are at quota with `count` instances, or undefined. */
+  quotaDetail(count: number): QuotaDetail | undefined {
+    if (this.quotaErrorActive(count)) {
+      return { bucket: 'cloud quota', inUse: count, since: this.quotaSince, until: this.quotaUntil, liftsBelow: this.quotaFewerThan, error: this.quotaError };
+    }
+    if (this.atMaxInstances(count)) return { bucket: 'MaxInstances', inUse: count, limit: this.opts.maxInstances };
+    return undefined;
+  }
+
   stop(): void {
     this.createHold.cancel();
     this.quotaTimer?.cancel();
@@ -194,6 +244,7 @@ export class CreateLimits {
     if (until === undefined) return false;
     if (this.opts.clock.now() < until) return true;
     this.capacityUntil.delete(key);
+    this.capacitySeen.delete(key);
     return false;
   }
 

@@ -9,8 +9,11 @@ import { loadConfigText } from '../../src/config/index.js';
 import { Interner } from '../../src/queue/interner.js';
 import type { Cluster, InstanceType } from '../../src/config/types.js';
 import type {
+  CapacityDetail,
   ContainerQueue,
   ControllerHealth,
+  CreateLimitsReport,
+  QuotaDetail,
   IdleBehavior,
   InstanceView,
   QueueEntry,
@@ -307,6 +310,22 @@ export class FakePool extends Listeners implements WorkerPool {
 
   loaded(): boolean {
     return this.isLoaded;
+  }
+
+  /** What `createLimits` adds to the quota and capacity the fake derives: a cloud quota error, a create hold. */
+  limitsExtra: { quotaError?: { since: number; until: number; error: string }; hold?: { until: number; reason: string } } = {};
+
+  createLimits(types: readonly InstanceType[]): CreateLimitsReport {
+    const count = this.workers.size;
+    const capacity: Record<string, CapacityDetail> = {};
+    for (const t of types) if (this.atCapacity(t)) capacity[t.Name] = { scope: 'type', since: 1000, until: 61_000, error: `no ${t.ProviderType} capacity (fake)` };
+    const q = this.limitsExtra.quotaError;
+    const quota: QuotaDetail | undefined = q
+      ? { bucket: 'cloud quota', inUse: count, since: q.since, until: q.until, liftsBelow: count, error: q.error }
+      : count >= this.quota
+        ? { bucket: 'MaxInstances', inUse: count, limit: this.quota }
+        : undefined;
+    return { instances: count, capacity, ...(quota ? { quota } : {}), ...(this.limitsExtra.hold ? { hold: this.limitsExtra.hold } : {}) };
   }
 
   atQuota(): boolean {

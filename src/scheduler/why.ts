@@ -1,0 +1,342 @@
+/**
+ * Why a queued or locked container is not running: the structured blocker
+ * behind its `scheduling_status`, read from what the last scheduling pass
+ * decided (its Status and Cause for the container, `pass-view.ts`) and the
+ * limits it met (the pass's facts, the pool's create limits, the
+ * controller's state), never reconstructed by guessing. The reference's
+ * text stays as it is; this is the structure the management API adds
+ * beside it (`blocker`).
+ *
+ * | reason              | when                                                                   | detail |
+ * |---------------------|------------------------------------------------------------------------|--------|
+ * | priority_zero       | priority 0                                                             | state |
+ * | supervisor_cap      | a workflow runner over the supervisor cap                              | cap, running |
+ * | concurrency_limit   | the concurrency limit is taken by containers ahead                     | limit, running, controller state, last 503 |
+ * | locking             | Queued, the lock was asked for; placed once it is answered             | instance (if placed) |
+ * | previous_attempt    | a crunch-run of an earlier attempt has not exited                      | instance |
+ * | booting             | placed on an instance that is not ready yet                            | type, instance, since |
+ * | preparing           | handed to crunch-run                                                   | instance |
+ * | types_at_capacity   | every eligible type recently failed with a capacity error              | each type's scope, since, until, error |
+ * | quota               | at MaxInstances or the cloud's quota                                   | bucket, in use, limit or the error |
+ * | create_declined     | the pool would not create now (rate limit, back-off, create ops cap)   | why, until |
+ * | cluster_capacity    | waiting for room with no more specific cause                           | |
+ *
+ * Waiting reasons also carry `ahead` (the waiting containers before it in
+ * scheduling order that could use one of its types, and what they need)
+ * and, when MaximumPriceFactor left out types that would fit, `price_cap`.
+ */
+import type { Container } from '../arvados/types.js';
+import type { Cluster, InstanceType } from '../config/types.js';
+import { rejectReason } from '../queue/instance-types.js';
+import type { CreateLimitsReport, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
+import type { ControllerState } from './limits.js';
+import { Cause, type PassView, State, Status } from './pass-view.js';
+
+/** A type's capacity shortage, as the API shows it. */
+export interface TypeShortage {
+  name: string;
+  scope: 'type' | 'group' | 'all';
+  since?: string;
+  until?: string;
+  error: string;
+}
+
+/** Waiting containers ahead of this one that could use one of its types, and what they need. */
+export interface Ahead {
+  containers: number;
+  vcpus: number;
+  ram_bytes: number;
+}
+
+export interface PriceCap {
+  maximum_price_factor: number;
+  /**
+   * Types that fit but cost more than MaximumPriceFactor times the cheapest
+   * that fits, and could run it now: an idle instance is there, or (every
+   * eligible type being at capacity) one could be created. The cheapest few.
+   */
+  types: Array<{ name: string; price: number; now: 'idle instance' | 'can be created' }>;
+}
+
+/** At most this many types in `price_cap`. */
+const PRICE_CAP_TYPES = 3;
+
+export type Blocker = (
+  | { reason: 'priority_zero'; state: string }
+  | { reason: 'supervisor_cap'; position: number; cap: number; running: number }
+  | { reason: 'concurrency_limit'; position: number; limit: number; running: number; controller: ControllerState; last_503?: string }
+  | { reason: 'locking'; instance?: string }
+  | { reason: 'previous_attempt'; instance?: string }
+  | { reason: 'booting'; instance_type: string; instance?: string; booting_since?: string }
+  | { reason: 'preparing'; instance?: string }
+  | { reason: 'types_at_capacity'; position: number; types: TypeShortage[] }
+  | {
+      reason: 'quota';
+      position: number;
+      bucket: 'MaxInstances' | 'cloud quota';
+      in_use: number;
+      limit?: number;
+      since?: string;
+      until?: string;
+      error?: string;
+    }
+  | { reason: 'create_declined'; position: number; why: string; until?: string }
+  | { reason: 'cluster_capacity'; position: number }
+) & { ahead?: Ahead; price_cap?: PriceCap };
+
+export interface WhyInputs {
+  view: PassView;
+  cluster: Cluster;
+  pool: Pick<WorkerPool, 'instances' | 'atCapacity'> & Partial<Pick<WorkerPool, 'createLimits'>>;
+  controller: { state: ControllerState; last503: number };
+}
+
+/**
+ * Builds blockers for one view, computing what several need (instances by
+ * id and by container, the create limits, the sums ahead) once, on first
+ * use. Make one per API request: the pool's state moves on between them.
+ */
+export class WhyBuilder {
+  private readonly view: PassView;
+  private instancesById?: Map<string, InstanceView>;
+  private instanceOfContainer?: Map<string, string>;
+  private limits?: CreateLimitsReport;
+  private aheadSums?: Float64Array;
+  private readonly fitting = new Map<InstanceType[], Map<object, InstanceType[]>>();
+
+  constructor(private readonly inputs: WhyInputs) {
+    this.view = inputs.view;
+  }
+
+  /** The blocker of the container at list position `k`, or undefined for one that is not waiting (not Queued or Locked). */
+  blockerAt(k: number): Blocker | undefined {
+    const v = this.view;
+    if (v.state[k] === State.Other) return undefined;
+    const entry = v.list[k];
+    const ctr = entry.container;
+    const pos = v.position[k];
+    switch (v.status[k] as Status) {
+      case Status.PriorityZero:
+        return { reason: 'priority_zero', state: ctr.state };
+      case Status.SupervisorLimit:
+        return { reason: 'supervisor_cap', position: pos, cap: v.facts?.maxSupervisors ?? 0, running: this.supervisorsRunning() };
+      case Status.Preparing:
+        return { reason: 'preparing', ...this.instanceField(v.instanceOf(k) ?? this.runningOn(ctr.uuid)) };
+      case Status.WaitingPreviousAttempt:
+        return { reason: 'previous_attempt', ...this.instanceField(v.instanceOf(k) ?? this.runningOn(ctr.uuid)) };
+      case Status.WaitingNewInstance: {
+        const id = v.instanceOf(k);
+        const inst = id === undefined ? undefined : this.instances().get(id);
+        const since = inst && inst.workerState === 'booting' ? isoTime(inst.lastBusy) : undefined;
+        return {
+          reason: 'booting',
+          instance_type: v.typeNameOf(k) ?? '',
+          ...this.instanceField(id),
+          ...(since ? { booting_since: since } : {}),
+        };
+      }
+      default:
+        break;
+    }
+    return { ...this.waiting(k, entry, pos), ...this.extras(k, entry) };
+  }
+
+  /** The blocker of a container by uuid, or undefined when the last pass did not see it waiting. */
+  blockerOf(uuid: string): Blocker | undefined {
+    const v = this.view;
+    for (let k = 0; k < v.list.length; k++) if (v.list[k].container.uuid === uuid) return this.blockerAt(k);
+    return undefined;
+  }
+
+  private waiting(k: number, entry: QueueEntry, pos: number): Blocker {
+    const v = this.view;
+    const facts = v.facts;
+    switch (v.cause[k] as Cause) {
+      case Cause.ConcurrencyLimit: {
+        // At quota the limit is clamped to the instance count: the quota is what binds.
+        const atQuota = facts?.atQuota ? this.quota(pos) : undefined;
+        if (atQuota) return atQuota;
+        const last = this.inputs.controller.last503;
+        return {
+          reason: 'concurrency_limit',
+          position: pos,
+          limit: facts?.maxContainers ?? 0,
+          running: facts?.running ?? 0,
+          controller: this.inputs.controller.state,
+          ...(last > 0 ? { last_503: isoTime(last) } : {}),
+        };
+      }
+      case Cause.Locking:
+        return { reason: 'locking', ...this.instanceField(v.instanceOf(k)) };
+      case Cause.PreviousAttempt:
+        return { reason: 'previous_attempt', ...this.instanceField(this.runningOn(entry.container.uuid)) };
+      case Cause.TypesAtCapacity:
+        return { reason: 'types_at_capacity', position: pos, types: this.shortages(entry.instanceTypes) };
+      case Cause.OverQuota:
+        return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
+      case Cause.CreateDeclined: {
+        const hold = this.createLimits().hold;
+        if (hold) return { reason: 'create_declined', position: pos, why: hold.reason, until: isoTime(hold.until) };
+        return this.quota(pos) ?? { reason: 'create_declined', position: pos, why: 'the pool declined to create an instance (MaxConcurrentInstanceCreateOps, or the pool is loading)' };
+      }
+      default:
+        return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
+    }
+  }
+
+  /** `ahead` and `price_cap`, for the reasons that wait for room. */
+  private extras(k: number, entry: QueueEntry): { ahead?: Ahead; price_cap?: PriceCap } {
+    const cause = this.view.cause[k] as Cause;
+    if (cause === Cause.Locking || cause === Cause.PreviousAttempt) return {};
+    const out: { ahead?: Ahead; price_cap?: PriceCap } = { ahead: this.ahead(k) };
+    const cap = this.priceCap(entry, cause);
+    if (cap) out.price_cap = cap;
+    return out;
+  }
+
+  private quota(pos: number): Blocker | undefined {
+    const q = this.createLimits().quota;
+    if (!q) return undefined;
+    if (q.bucket === 'MaxInstances') return { reason: 'quota', position: pos, bucket: q.bucket, in_use: q.inUse, limit: q.limit };
+    return {
+      reason: 'quota',
+      position: pos,
+      bucket: q.bucket,
+      in_use: q.inUse,
+      ...(q.liftsBelow > 0 ? { limit: q.liftsBelow } : {}),
+      since: isoTime(q.since),
+      until: isoTime(q.until),
+      error: q.error,
+    };
+  }
+
+  private shortages(types: InstanceType[]): TypeShortage[] {
+    const cap = this.createLimits().capacity;
+    return types.map((t) => {
+      const d = cap[t.Name];
+      if (!d) return { name: t.Name, scope: 'type', error: '' };
+      return { name: t.Name, scope: d.scope, since: isoTime(d.since), until: isoTime(d.until), error: d.error };
+    });
+  }
+
+  private createLimits(): CreateLimitsReport {
+    this.limits ??= this.inputs.pool.createLimits?.(Object.values(this.inputs.cluster.InstanceTypes)) ?? { instances: 0, capacity: {} };
+    return this.limits;
+  }
+
+  private instances(): Map<string, InstanceView> {
+    if (!this.instancesById) {
+      this.instancesById = new Map();
+      this.instanceOfContainer = new Map();
+      for (const inst of this.inputs.pool.instances()) {
+        this.instancesById.set(inst.instance, inst);
+        for (const uuid of inst.runningContainerUUIDs) this.instanceOfContainer.set(uuid, inst.instance);
+      }
+    }
+    return this.instancesById;
+  }
+
+  private runningOn(uuid: string): string | undefined {
+    this.instances();
+    return this.instanceOfContainer!.get(uuid);
+  }
+
+  private instanceField(id: string | undefined): { instance?: string } {
+    return id === undefined || id === '' ? {} : { instance: id };
+  }
+
+  private supervisorsRunning(): number {
+    const v = this.view;
+    let n = 0;
+    for (let k = 0; k < v.list.length; k++) if (v.supervisor[k] && v.hasRecord[k]) n++;
+    return n;
+  }
+
+  /**
+   * Sums, for every waiting container, over those before it in scheduling
+   * order that wait too and share one of its eligible types: kept per shape
+   * (eligible types and size), so one walk of the order serves them all.
+   */
+  private ahead(k: number): Ahead {
+    const v = this.view;
+    if (!this.aheadSums) {
+      const n = v.list.length;
+      const sums = new Float64Array(n * 3);
+      const shapes = v.shapeCount;
+      const perShape = new Float64Array(shapes * 3);
+      const typesOfShape: Array<Set<string> | undefined> = new Array(shapes);
+      for (let k2 = 0; k2 < n; k2++) {
+        const s = v.shape[k2];
+        typesOfShape[s] ??= new Set(v.list[k2].instanceTypes.map((t) => t.Name));
+      }
+      // Shapes that share a type with each shape.
+      const related: number[][] = [];
+      for (let a = 0; a < shapes; a++) {
+        related.push([]);
+        for (let b = 0; b < shapes; b++) {
+          const ta = typesOfShape[a];
+          const tb = typesOfShape[b];
+          if (ta && tb && [...ta].some((t) => tb.has(t))) related[a].push(b);
+        }
+      }
+      for (let i = 0; i < v.order.length; i++) {
+        const k2 = v.order[i];
+        if (!this.waits(k2)) continue;
+        const s = v.shape[k2];
+        for (const b of related[s]) {
+          sums[k2 * 3] += perShape[b * 3];
+          sums[k2 * 3 + 1] += perShape[b * 3 + 1];
+          sums[k2 * 3 + 2] += perShape[b * 3 + 2];
+        }
+        const r = v.list[k2].instanceResources;
+        perShape[s * 3] += 1;
+        perShape[s * 3 + 1] += r.vcpus;
+        perShape[s * 3 + 2] += r.ram;
+      }
+      this.aheadSums = sums;
+    }
+    const s = this.aheadSums;
+    return { containers: s[k * 3], vcpus: s[k * 3 + 1], ram_bytes: s[k * 3 + 2] };
+  }
+
+  /** Queued or Locked, wanted, and not handed to crunch-run. */
+  private waits(k: number): boolean {
+    const v = this.view;
+    return v.state[k] !== State.Other && v.priority[k] > 0 && !v.hasRecord[k] && v.status[k] !== Status.Preparing;
+  }
+
+  /** Types MaximumPriceFactor left out that would fit the container, and whether each could run it now. */
+  private priceCap(entry: QueueEntry, cause: Cause): PriceCap | undefined {
+    const { cluster } = this.inputs;
+    let bySize = this.fitting.get(entry.instanceTypes);
+    if (!bySize) this.fitting.set(entry.instanceTypes, (bySize = new Map()));
+    let left = bySize.get(entry.instanceResources);
+    if (!left) {
+      const eligible = new Set(entry.instanceTypes.map((t) => t.Name));
+      left = Object.values(cluster.InstanceTypes)
+        .filter((t) => !eligible.has(t.Name) && rejectReason(t, entry.instanceResources, entry.container as Container) === undefined)
+        .sort((a, b) => a.Price - b.Price);
+      bySize.set(entry.instanceResources, left);
+    }
+    if (left.length === 0) return undefined;
+    const idle = new Set<string>();
+    for (const inst of this.instances().values()) {
+      if (inst.workerState === 'idle' && inst.idleBehavior === 'run' && inst.runningContainerUUIDs.length === 0) idle.add(inst.arvadosInstanceType);
+    }
+    // Only types that would help now: an idle instance of it is there, or
+    // every eligible type is at capacity while this one could be created.
+    const creatable = cause === Cause.TypesAtCapacity && this.createLimits().quota === undefined;
+    const helpful: PriceCap['types'] = [];
+    for (const t of left) {
+      if (idle.has(t.Name)) helpful.push({ name: t.Name, price: t.Price, now: 'idle instance' });
+      else if (creatable && !this.inputs.pool.atCapacity(t)) helpful.push({ name: t.Name, price: t.Price, now: 'can be created' });
+      if (helpful.length >= PRICE_CAP_TYPES) break;
+    }
+    return helpful.length === 0 ? undefined : { maximum_price_factor: cluster.Containers.MaximumPriceFactor, types: helpful };
+  }
+}
+
+/** Epoch ms as RFC 3339 (UTC), or undefined for 0 (never). */
+function isoTime(ms: number): string | undefined {
+  return ms > 0 ? new Date(ms).toISOString() : undefined;
+}

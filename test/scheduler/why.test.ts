@@ -1,0 +1,182 @@
+/**
+ * The structured blocker of each waiting container, one situation per
+ * reason, from a real scheduling pass over the fakes: the reason and its
+ * detail, and the reference's `scheduling_status` text beside it unchanged.
+ */
+import assert from 'node:assert/strict';
+import * as text from '../../src/scheduler/status.js';
+import type { Blocker } from '../../src/scheduler/why.js';
+import { GiB, harness, type Harness, testCluster, uuid } from './harness.js';
+
+function why(h: Harness, u: string): Blocker | undefined {
+  return h.sch.why()!.blockerOf(u);
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+describe('why a container waits (structured blockers)', () => {
+  it('priority 0', () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 0 });
+    h.sch.runQueue();
+    assert.deepEqual(why(h, uuid(1)), { reason: 'priority_zero', state: 'Queued' });
+    assert.equal(h.status(uuid(1)), text.statusPriorityZero('Queued'));
+  });
+
+  it('the supervisor cap, with the cap and the number running', () => {
+    // MaxInstances 10 x SupervisorFraction 0.2 = 2 workflow runners at once.
+    const h = harness();
+    const w = h.pool.addWorker(h.type(4));
+    h.queue.add({ uuid: uuid(1), priority: 9, supervisor: true, state: 'Locked' }, { uuid: uuid(2), priority: 8, supervisor: true, state: 'Locked' });
+    h.pool.runOn(w, uuid(1));
+    h.pool.runOn(w, uuid(2));
+    h.queue.add({ uuid: uuid(3), priority: 7, supervisor: true });
+    h.sch.runQueue();
+    assert.deepEqual(why(h, uuid(3)), { reason: 'supervisor_cap', position: 1, cap: 2, running: 2 });
+    assert.equal(h.status(uuid(3)), text.statusSupervisorLimit(1));
+  });
+
+  it('the concurrency limit, with the limit, the running count and the controller state', () => {
+    const h = harness(testCluster({ cloudVMs: { InitialQuotaEstimate: 1 } }));
+    h.pool.addWorker(h.type(1));
+    h.pool.addWorker(h.type(1));
+    h.queue.add({ uuid: uuid(1), priority: 2 }, { uuid: uuid(2), priority: 1 });
+    h.sch.runQueue();
+    const b = why(h, uuid(2))!;
+    assert.equal(b.reason, 'concurrency_limit');
+    // Position 2: the one being locked holds position 1 in the reference's text.
+    assert.deepEqual(b, { reason: 'concurrency_limit', position: 2, limit: 1, running: 0, controller: 'normal', ahead: { containers: 1, vcpus: 1, ram_bytes: b.ahead!.ram_bytes } });
+    assert.ok(b.ahead!.ram_bytes >= GiB);
+    assert.equal(h.status(uuid(2)), 'Waiting in queue at position 2.  Cluster is at capacity and cannot start any new instances right now.');
+  });
+
+  it('locking, and where it will go', () => {
+    const h = harness();
+    const w = h.pool.addWorker(h.type(1));
+    h.queue.add({ uuid: uuid(1), priority: 1 });
+    h.sch.runQueue();
+    assert.deepEqual(why(h, uuid(1)), { reason: 'locking', instance: w });
+  });
+
+  it('placed on an idle instance and started: preparing, on that instance', async () => {
+    const h = harness();
+    const w = h.pool.addWorker(h.type(1));
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' });
+    h.sch.runQueue();
+    assert.deepEqual(why(h, uuid(1)), { reason: 'preparing', instance: w });
+    assert.equal(h.status(uuid(1)), text.STATUS_PREPARING);
+  });
+
+  it('a previous attempt that has not exited', () => {
+    const h = harness();
+    const w = h.pool.addWorker(h.type(1));
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' });
+    h.pool.lingering.add(uuid(1));
+    h.sch.runQueue();
+    assert.deepEqual(why(h, uuid(1)), { reason: 'previous_attempt', instance: w });
+    assert.equal(h.status(uuid(1)), text.STATUS_WAITING_FOR_PREVIOUS_ATTEMPT);
+  });
+
+  it('waiting for a new instance to boot: its type, then its id and since when', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked', vcpus: 2, ram: 2 });
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, ['type2']);
+    assert.deepEqual(why(h, uuid(1)), { reason: 'booting', instance_type: 'type2' });
+    assert.equal(h.status(uuid(1)), text.statusWaitingNewInstance('type2'));
+    const created = h.clock.now();
+    await h.clock.advance(30_000);
+    h.sch.runQueue();
+    const [id] = h.pool.byType('type2').map((w) => w.instance);
+    assert.deepEqual(why(h, uuid(1)), { reason: 'booting', instance_type: 'type2', instance: id, booting_since: iso(created) });
+  });
+
+  it('every eligible type at capacity: which, since when, until when, and the cloud error; and what is ahead', () => {
+    const h = harness(testCluster({ containers: { MaximumPriceFactor: 1.5 } }));
+    h.pool.capacity.set('type2', 0);
+    h.pool.capacity.set('type3', 0);
+    h.queue.add(
+      { uuid: uuid(1), priority: 3, state: 'Locked', vcpus: 2, ram: 2 },
+      { uuid: uuid(2), priority: 2, state: 'Locked', vcpus: 2, ram: 2 },
+    );
+    h.sch.runQueue();
+    const b = why(h, uuid(2))!;
+    assert.equal(b.reason, 'types_at_capacity');
+    if (b.reason !== 'types_at_capacity') return;
+    assert.equal(b.position, 2);
+    assert.deepEqual(b.types, [
+      { name: 'type2', scope: 'type', since: iso(1000), until: iso(61_000), error: 'no type2 capacity (fake)' },
+      { name: 'type3', scope: 'type', since: iso(1000), until: iso(61_000), error: 'no type3 capacity (fake)' },
+    ]);
+    assert.deepEqual(b.ahead, { containers: 1, vcpus: 2, ram_bytes: h.queue.map.get(uuid(1))!.instanceResources.ram });
+    // MaximumPriceFactor 1.5 left out type4 (0.492 > 1.5 x 0.246), which could be created now.
+    assert.deepEqual(b.price_cap, {
+      maximum_price_factor: 1.5,
+      types: [
+        { name: 'type4', price: 0.492, now: 'can be created' },
+        { name: 'type5', price: 0.615, now: 'can be created' },
+        { name: 'type6', price: 0.738, now: 'can be created' },
+      ],
+    });
+    assert.equal(h.status(uuid(2)), text.statusWaitingInstanceTypes(2, ['type2', 'type3']));
+  });
+
+  it('MaxInstances reached: the bucket, how many in use, the limit', () => {
+    const h = harness();
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(9));
+    h.pool.quota = 1;
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked', vcpus: 2, ram: 2 });
+    h.sch.runQueue();
+    const b = why(h, uuid(1))!;
+    assert.deepEqual({ ...b, ahead: undefined }, { reason: 'quota', position: 1, bucket: 'MaxInstances', in_use: 1, limit: 1, ahead: undefined });
+    assert.equal(h.status(uuid(1)), text.statusWaitingCloudResources(1));
+  });
+
+  it("the cloud's quota: since and until when, and its error", () => {
+    const h = harness();
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(9));
+    h.pool.quota = 1;
+    h.pool.limitsExtra.quotaError = { since: 5000, until: 65_000, error: 'VcpuLimitExceeded' };
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked', vcpus: 2, ram: 2 });
+    h.sch.runQueue();
+    const b = why(h, uuid(1))!;
+    assert.equal(b.reason, 'quota');
+    if (b.reason !== 'quota') return;
+    assert.equal(b.bucket, 'cloud quota');
+    assert.equal(b.since, iso(5000));
+    assert.equal(b.until, iso(65_000));
+    assert.equal(b.error, 'VcpuLimitExceeded');
+  });
+
+  it('creates held by the cloud rate limit: why, and until when', () => {
+    const h = harness();
+    h.pool.canCreate = 0;
+    h.pool.limitsExtra.hold = { until: 90_000, reason: 'cloud provider rate limit: RequestLimitExceeded' };
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' });
+    h.sch.runQueue();
+    const b = why(h, uuid(1))!;
+    assert.deepEqual(
+      { ...b, ahead: undefined },
+      { reason: 'create_declined', position: 1, why: 'cloud provider rate limit: RequestLimitExceeded', until: iso(90_000), ahead: undefined },
+    );
+    assert.equal(h.status(uuid(1)), 'Waiting in queue at position 1.  Cluster is at capacity and cannot start any new instances right now.');
+  });
+
+  it('an idle instance of a type MaximumPriceFactor left out is named', () => {
+    const h = harness();
+    h.pool.capacity.set('type1', 0);
+    h.pool.addWorker(h.type(2));
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' });
+    h.sch.runQueue();
+    const b = why(h, uuid(1))!;
+    assert.equal(b.reason, 'types_at_capacity');
+    assert.deepEqual(b.price_cap?.types[0], { name: 'type2', price: 0.246, now: 'idle instance' });
+  });
+
+  it('containers that are not waiting have no blocker', () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Running' });
+    h.sch.runQueue();
+    assert.equal(why(h, uuid(1)), undefined);
+  });
+});
