@@ -127,7 +127,7 @@ export function buildProgram(): Command {
 
   const containers = program
     .command('containers')
-    .description("list a running dispatcher's queue in scheduling order (the default), or kill a container");
+    .description("list a running dispatcher's queue in scheduling order (the default), say why one waits, or kill one");
   containers
     .command('list', { isDefault: true })
     .description('list the queued and running containers as a table')
@@ -135,6 +135,14 @@ export function buildProgram(): Command {
     .action(async (cmdOpts: { json?: boolean }) => {
       const { listContainers } = await import('./admin/commands.js');
       process.exitCode = await listContainers(program.opts(), cmdOpts);
+    });
+  containers
+    .command('why <container-uuid>')
+    .description('why the container is not running yet, when it should start, what would help, and its timeline')
+    .option('--json', 'print the management API answers as JSON')
+    .action(async (uuid: string, cmdOpts: { json?: boolean }) => {
+      const { whyContainer } = await import('./admin/commands.js');
+      process.exitCode = await whyContainer(program.opts(), uuid, cmdOpts);
     });
   containers
     .command('kill <container-uuid>')

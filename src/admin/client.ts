@@ -19,6 +19,8 @@ export class AdminError extends Error {
     message: string,
     readonly exitCode: 1 | 2 = 1,
     options?: { cause?: unknown },
+    /** The dispatcher's HTTP status, when it answered with an error. */
+    readonly httpStatus?: number,
   ) {
     super(message, options);
     this.name = 'AdminError';
@@ -133,7 +135,7 @@ export class ManagementClient {
               else resolve(body);
               return;
             }
-            reject(new AdminError(`${method} ${path}: ${status} ${res.statusMessage ?? ''}`.trimEnd() + `: ${errorText(body, text)}`));
+            reject(new AdminError(`${method} ${path}: ${status} ${res.statusMessage ?? ''}`.trimEnd() + `: ${errorText(body, text)}`, 1, undefined, status));
           });
         },
       );

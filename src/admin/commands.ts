@@ -7,6 +7,8 @@
  */
 import { AdminError, type ConfigOptions, ManagementClient, type ManagementTarget, targetFromConfig } from './client.js';
 import { type ContainerItem, containersTable, type InstanceItem, instancesTable } from './format.js';
+import { formatWhy, type WhyItem, type WhyTimeline } from './why-format.js';
+import { systemClock } from '../clock/index.js';
 
 const API = '/arvados/v1/dispatch';
 
@@ -53,6 +55,31 @@ export function killContainer(ctx: AdminContext, uuid: string, reason?: string):
   return run(ctx, async (client, out) => {
     await client.post(`${API}/containers/kill`, { container_uuid: uuid, reason: reason ?? 'killed by operator (arvados-dispatch-cloud containers kill)' });
     out.write(`${uuid}: kill requested\n`);
+  });
+}
+
+/**
+ * `containers why UUID`: why the container is not running (the reference's
+ * status and the structured blocker), when it should start and what would
+ * help when the dispatcher says, and its timeline; `--json` prints both answers.
+ */
+export function whyContainer(ctx: AdminContext, uuid: string, opts: ListOptions = {}): Promise<number> {
+  return run(ctx, async (client, out) => {
+    let item: WhyItem;
+    try {
+      item = (await client.get(`${API}/container`, { container_uuid: uuid })) as WhyItem;
+    } catch (e) {
+      if (e instanceof AdminError && e.httpStatus === 404) throw new AdminError(`${uuid}: not in the dispatcher's queue (finished, not ours, or not seen yet)`);
+      throw e;
+    }
+    let timeline: WhyTimeline | undefined;
+    try {
+      timeline = (await client.get(`${API}/container/timeline`, { container_uuid: uuid })) as WhyTimeline;
+    } catch (e) {
+      // An older dispatcher, or none recorded yet: the rest still says why.
+      if (!(e instanceof AdminError && e.httpStatus === 404)) throw e;
+    }
+    out.write(opts.json ? `${JSON.stringify({ container: item, timeline: timeline ?? null }, null, 2)}\n` : formatWhy(item, timeline, systemClock.now()));
   });
 }
 

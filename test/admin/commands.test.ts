@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { AdminError, connectableURL, type ManagementTarget, targetFromCluster } from '../../src/admin/client.js';
-import { type AdminContext, instanceAction, killContainer, listContainers, listInstances } from '../../src/admin/commands.js';
+import { type AdminContext, instanceAction, killContainer, listContainers, listInstances, whyContainer } from '../../src/admin/commands.js';
 import { renderTable, truncate } from '../../src/admin/format.js';
 import { loadConfigText } from '../../src/config/index.js';
-import { CONTAINERS, FakeManagementServer, INSTANCES, TOKEN } from './fake-management.js';
+import { CONTAINERS, FakeManagementServer, INSTANCES, TOKEN, WHY_ITEM } from './fake-management.js';
 import { createInFlightJSON } from '../fixtures/instance-views.js';
 
 class Buffered extends Writable {
@@ -121,6 +121,44 @@ describe('admin commands (in-process, fake management API)', () => {
     await server.stop();
     assert.equal(await listContainers(ctx()), 1);
     assert.match(stderr.text, /cannot reach the dispatcher at http:\/\/127\.0\.0\.1:\d+ \(is arvados-dispatch-cloud running\?.*ECONNREFUSED/);
+  });
+
+  it('containers why: the status, the blocker in words, what is ahead, the price cap and the timeline', async () => {
+    assert.equal(await whyContainer(ctx(), WHY_ITEM.container.uuid), 0);
+    const lines = stdout.text.trimEnd().split('\n');
+    assert.deepEqual(lines, [
+      'zzzzz-dz642-000000000000003  Locked, priority 500',
+      `  status:   ${WHY_ITEM.scheduling_status}`,
+      '  why:      every eligible instance type is at capacity: m5.large since 12:02:03 (retry at 12:03:03): InsufficientInstanceCapacity; ' +
+        'm5.xlarge since 12:02:10 (retry at 12:03:10): InsufficientInstanceCapacity',
+      '  ahead:    2 waiting containers that can use its instance types, needing 8 VCPUs and 32 GiB',
+      '  price:    MaximumPriceFactor 1.5 leaves out m5.2xlarge (0.384/h, can be created), which could run it now',
+      '  timeline:',
+      '    12:00:00            first_seen',
+      '    12:00:00      +0 s  locked',
+      '    12:02:03    +2 min  vm_requested  instance_type=m5.large',
+    ]);
+    assert.deepEqual(
+      server.requests.map((r) => [r.path, r.query.container_uuid]),
+      [
+        ['/arvados/v1/dispatch/container', WHY_ITEM.container.uuid],
+        ['/arvados/v1/dispatch/container/timeline', WHY_ITEM.container.uuid],
+      ],
+    );
+  });
+
+  it('containers why: a container without a timeline still says why; one not in the queue is exit 1 with a clear message', async () => {
+    assert.equal(await whyContainer(ctx(), CONTAINERS[0]!.container.uuid), 0);
+    assert.equal(stdout.text, 'zzzzz-dz642-000000000000001  Running, priority 500\n');
+    assert.equal(await whyContainer(ctx(), 'zzzzz-dz642-000000000000099'), 1);
+    assert.match(stderr.text, /zzzzz-dz642-000000000000099: not in the dispatcher's queue/);
+  });
+
+  it('containers why --json: both answers as they came', async () => {
+    assert.equal(await whyContainer(ctx(), WHY_ITEM.container.uuid, { json: true }), 0);
+    const out = JSON.parse(stdout.text) as { container: unknown; timeline: { events: unknown[] } };
+    assert.deepEqual(out.container, WHY_ITEM);
+    assert.equal(out.timeline.events.length, 3);
   });
 });
 

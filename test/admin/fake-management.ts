@@ -62,6 +62,35 @@ export const CONTAINERS = [
   },
 ];
 
+/** What GET container answers for WHY_ITEM's uuid: a Locked container waiting on capacity, with the structured blocker. */
+export const WHY_ITEM = {
+  container: { uuid: 'zzzzz-dz642-000000000000003', state: 'Locked', priority: 500 },
+  instance_types: [],
+  first_seen_at: '2024-05-01T12:00:00Z',
+  scheduling_status:
+    'Waiting in queue at position 3.  Cluster is at capacity for all eligible instance types (m5.large, m5.xlarge) and cannot start a new instance right now.',
+  blocker: {
+    reason: 'types_at_capacity',
+    position: 3,
+    types: [
+      { name: 'm5.large', scope: 'type', since: '2024-05-01T12:02:03.000Z', until: '2024-05-01T12:03:03.000Z', error: 'InsufficientInstanceCapacity' },
+      { name: 'm5.xlarge', scope: 'group', since: '2024-05-01T12:02:10.000Z', until: '2024-05-01T12:03:10.000Z', error: 'InsufficientInstanceCapacity' },
+    ],
+    ahead: { containers: 2, vcpus: 8, ram_bytes: 34359738368 },
+    price_cap: { maximum_price_factor: 1.5, types: [{ name: 'm5.2xlarge', price: 0.384, now: 'can be created' }] },
+  },
+};
+
+export const WHY_TIMELINE = {
+  container_uuid: WHY_ITEM.container.uuid,
+  events: [
+    { at: '2024-05-01T12:00:00Z', kind: 'first_seen' },
+    { at: '2024-05-01T12:00:00.2Z', kind: 'locked' },
+    { at: '2024-05-01T12:02:03Z', kind: 'vm_requested', instance_type: 'm5.large' },
+  ],
+  phases: [],
+};
+
 export class FakeManagementServer {
   readonly requests: RecordedRequest[] = [];
   /** What GET instances lists. */
@@ -96,6 +125,15 @@ export class FakeManagementServer {
     const m = /^POST \/arvados\/v1\/dispatch\/instances\/(hold|drain|run|kill)$/.exec(route);
     if (route === 'GET /arvados/v1/dispatch/instances') return reply(200, { items: this.instances });
     if (route === 'GET /arvados/v1/dispatch/containers') return reply(200, { items: CONTAINERS });
+    if (route === 'GET /arvados/v1/dispatch/container') {
+      if (query.container_uuid === WHY_ITEM.container.uuid) return reply(200, WHY_ITEM);
+      if (query.container_uuid === CONTAINERS[0]!.container.uuid) return reply(200, CONTAINERS[0]);
+      return reply(404, { errors: ['container not found'] });
+    }
+    if (route === 'GET /arvados/v1/dispatch/container/timeline') {
+      if (query.container_uuid === WHY_ITEM.container.uuid) return reply(200, WHY_TIMELINE);
+      return reply(404, { errors: ['no timeline for that container'] });
+    }
     if (m) {
       if (!query.instance_id) return reply(400, { errors: ['instance_id parameter not provided'] });
       if (!ids.has(query.instance_id)) return reply(404, { errors: [`instance not found: ${query.instance_id}`] });
