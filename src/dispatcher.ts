@@ -25,6 +25,7 @@ import type { Executor } from './ssh/executor.js';
 import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { resolveSshPort } from './ssh/port.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
+import { Timeline } from './timeline/timeline.js';
 import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
@@ -66,6 +67,8 @@ export interface Dispatcher {
   readonly instanceSet: InstanceSet;
   /** This dispatcher's Prometheus metrics, on a registry of its own (served at /metrics by `src/http/server.ts`). */
   readonly metrics: DispatcherMetrics;
+  /** Each container's life in this dispatcher: first seen, locked, VM requested and booted, started, finished (see `src/timeline/`). */
+  readonly timeline: Timeline;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -111,7 +114,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSet.executorFor?.(instance) ?? vmSshExecutor(cluster, instance, { sshPort, privateKey, clock, logger });
 
   const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
-  const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }) });
+  const timeline = new Timeline({ clock });
+  const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }), timeline });
   const eventFeed = new EventFeedLink(cluster, queue, { clock, logger: logger.child({ Component: 'event-feed' }), userAgent: client.userAgent });
   const pool = new WorkerPoolImpl({
     cluster,
@@ -122,14 +126,13 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSetId,
     publicKey,
     runnerBinary,
-    onEvent: deps.observePool
-      ? (event) => {
-          metrics.observePool(event);
-          deps.observePool!(event);
-        }
-      : metrics.observePool,
+    onEvent: (event) => {
+      metrics.observePool(event);
+      timeline.poolEvent(event);
+      deps.observePool?.(event);
+    },
   });
-  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }) });
+  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline });
   metrics.attach({
     queueEntries: () => queue.entries().entries.values(),
     workers: () => pool.details(),
@@ -154,6 +157,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     scheduler,
     instanceSet,
     metrics,
+    timeline,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

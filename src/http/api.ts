@@ -22,9 +22,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { IdleBehavior, InstanceView } from '../scheduler/interfaces.js';
 import type { QueueViewEntry } from '../scheduler/scheduler.js';
+import type { ContainerTimeline } from '../timeline/timeline.js';
 import { isInstanceNotFoundError } from '../worker/pool.js';
 import { requestTokens, requireHealthToken, requireToken } from './auth.js';
 import { instanceViewJSON, queueEntJSON } from './format.js';
+import { timelineJSON } from './timeline-json.js';
 
 /** What the management API needs from a dispatcher. */
 export interface ManagementTarget {
@@ -48,6 +50,8 @@ export interface ManagementTarget {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** The `/metrics.json` body (`metrics-json.ts`); without it, /metrics.json is 404. */
   metricsJSON?(): Promise<string>;
+  /** The container's timeline (`src/timeline/`); without this method, every timeline is 404. */
+  containerTimeline?(uuid: string): ContainerTimeline | undefined;
 }
 
 /** A layer around part of the chain; resolves when the request has been handled. */
@@ -79,6 +83,7 @@ type Handler = (r: Request, t: ManagementTarget) => void | Promise<void>;
 const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
   [`${API}/containers`]: { GET: listContainers },
   [`${API}/container`]: { GET: getContainer },
+  [`${API}/container/timeline`]: { GET: getTimeline },
   [`${API}/containers/kill`]: { POST: killContainer },
   [`${API}/instances`]: { GET: listInstances },
   [`${API}/instances/hold`]: { POST: (r, t) => setIdleBehavior(r, t, 'hold') },
@@ -198,6 +203,14 @@ function getContainer(r: Request, t: ManagementTarget): void {
   const found = t.queueView().find((v) => v.entry.container.uuid === uuid);
   if (!found) return jsonError(r.res, 404, 'container not found');
   sendJSON(r.res, queueEntJSON(found.entry, found.schedulingStatus, t.why?.()?.blockerAt(found.listIndex)));
+}
+
+function getTimeline(r: Request, t: ManagementTarget): void {
+  const uuid = r.param('container_uuid');
+  if (uuid === '') return jsonError(r.res, 400, 'container_uuid parameter not provided');
+  const found = t.containerTimeline?.(uuid);
+  if (!found) return jsonError(r.res, 404, 'container not found');
+  sendJSON(r.res, timelineJSON(uuid, found));
 }
 
 function killContainer(r: Request, t: ManagementTarget): void {

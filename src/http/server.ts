@@ -102,6 +102,7 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
       return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: own + (await src.metricsText()) + service };
     },
     metricsJSON: () => metricsJSON([src.current()?.metrics.registry, src.metricsRegistry, service_]),
+    containerTimeline: (uuid) => current().timeline.get(uuid),
   };
 }
 

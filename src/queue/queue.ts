@@ -28,6 +28,7 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { Notifier } from '../notifier.js';
+import type { QueueTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, QueueEntry } from '../scheduler/interfaces.js';
 import { chooseInstanceTypes } from './instance-types.js';
 import { Arrivals } from './arrivals.js';
@@ -78,6 +79,8 @@ export interface ContainerQueueOptions {
   detailsConcurrency?: number;
   /** Back-off of the unsatisfiable-container cancel: first retry, and the most it grows to. */
   unsatisfiableRetryMs?: { first: number; max: number };
+  /** Told of every entry added or changed (the container timeline). */
+  timeline?: QueueTimeline;
 }
 
 const FINAL = new Set(['Complete', 'Cancelled']);
@@ -100,12 +103,14 @@ export class ContainerQueueImpl implements ContainerQueue {
   private polling?: Promise<void>;
   private nextPoll?: Promise<void>;
   private readonly loop: PollLoop;
+  private readonly timeline?: QueueTimeline;
 
   constructor(opts: ContainerQueueOptions) {
     this.client = opts.client;
     this.cluster = opts.cluster;
     this.clock = opts.clock;
     this.logger = opts.logger;
+    this.timeline = opts.timeline;
     this.loop = new PollLoop(opts.clock, opts.logger, opts.cluster.Containers.CloudVMs.PollInterval, () => this.update());
     this.notifier = new Notifier((err) => this.logger.error('queue subscriber threw', { error: err }));
     this.badRecords = new BadRecordLog(opts.logger, opts.clock);
@@ -355,8 +360,10 @@ export class ContainerQueueImpl implements ContainerQueue {
     });
   }
 
+  /** Every entry added or changed goes through here, so the timeline sees each change once. */
   private put(uuid: string, entry: QueueEntry): void {
     this.current.set(uuid, entry);
+    this.timeline?.containerSeen(entry.container);
   }
 
   /**

@@ -35,6 +35,7 @@ export function unlockContainer(ctx: PassContext, uuid: string, reason: string):
       return;
     }
     ctx.logger.info(`unlocking container: ${reason}`, { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority });
+    ctx.timeline?.unlocking(uuid, reason);
     try {
       await ctx.queue.unlock(uuid);
     } catch (err) {
@@ -47,6 +48,7 @@ export function unlockContainer(ctx: PassContext, uuid: string, reason: string):
 export function cancelContainer(ctx: PassContext, uuid: string, reason: string): void {
   ctx.ops.run(uuid, 'cancel', async () => {
     ctx.logger.info(`cancelling container: ${reason}`, { ContainerUUID: uuid });
+    ctx.timeline?.cancelling(uuid, reason);
     try {
       await ctx.queue.cancel(uuid, reason);
     } catch (err) {

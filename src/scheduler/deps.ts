@@ -6,6 +6,7 @@
 import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
+import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
 
@@ -17,6 +18,8 @@ export interface SchedulerDeps {
   cluster: Cluster;
   clock: Clock;
   logger: Logger;
+  /** Told of the instances created for containers, and of unlocks and cancels with their reasons. */
+  timeline?: SchedulerTimeline;
 }
 
 export interface PassContext extends SchedulerDeps {

@@ -220,6 +220,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     atQuota = pool.atQuota();
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
+    ctx.timeline?.vmRequested(uuid, it.Name, created.instance);
     view.setWaitingNewInstance(k, it.Name, created.instance);
     allocatedNotStarted++;
     const slot: Slot = {

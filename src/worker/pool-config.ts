@@ -51,8 +51,9 @@ export interface PoolDeps {
   /** Set when DeployRunnerBinary is configured and could be read. */
   runnerBinary?: RunnerBinary | undefined;
   /**
-   * Told of the moments the timing metrics measure. Optional, so the pool
-   * knows nothing of metrics and tests need not pass it; an exception it
+   * Told of the moments the timing metrics measure and the container
+   * timeline records. Optional, so the pool knows nothing of metrics or
+   * timelines and tests need not pass it; an exception it
    * throws is logged and otherwise ignored.
    */
   onEvent?: (event: PoolEvent) => void;
@@ -64,7 +65,8 @@ export interface PoolDeps {
  * `instances_time_to_ready_for_container_seconds`,
  * `containers_time_from_queue_to_crunch_run_seconds`,
  * `instances_time_from_shutdown_request_to_disappearance_seconds` and
- * `instances_run_probe_duration_seconds`). Durations in ms.
+ * `instances_run_probe_duration_seconds`), or that the container timeline
+ * records (`src/timeline/`). Durations in ms.
  */
 export type PoolEvent =
   /** The first command of a booting worker got an answer: SSH works. `sinceAppearedMs` counts from create (or first listing). */
@@ -76,7 +78,11 @@ export type PoolEvent =
   /** A worker we had asked the cloud to destroy left the cloud list; counts from the latest destroy request. */
   | { type: 'shutdownToGone'; instanceId: string; sinceShutdownMs: number }
   /** One `crunch-run --list` probe ended (`fail`: no answer, or a non-zero exit). */
-  | { type: 'probeRun'; instanceId: string; outcome: 'success' | 'fail'; durationMs: number };
+  | { type: 'probeRun'; instanceId: string; outcome: 'success' | 'fail'; durationMs: number }
+  /** The cloud answered a create: `pendingId` is the placeholder id `create()` returned for it (for the container timeline). */
+  | { type: 'instanceCreated'; instanceId: string; pendingId: string; instanceType: string }
+  /** A probe found a crunch-run this pool did not start (a previous dispatcher process did): adopted. */
+  | { type: 'crunchRunDetected'; instanceId: string; containerUUID: string };
 
 /** Tag names (without TagKeyPrefix) the pool reads and writes (ARVADOS.md section 3). */
 export const TAG_INSTANCE_SET_ID = 'InstanceSetID';

@@ -140,7 +140,11 @@ export class PoolCore implements WorkerEnv {
     const secret = inst.tags[this.tagKey(TAG_INSTANCE_SECRET)] ?? '';
     addSecret(this.log, secret);
     const pending = secret ? this.creating.get(secret) : undefined;
-    if (pending) pending.instanceId = inst.id;
+    if (pending && pending.instanceId === undefined) {
+      pending.instanceId = inst.id;
+      // The first sight of it, whether the create's answer or a listing that came first.
+      this.emit({ type: 'instanceCreated', instanceId: inst.id, pendingId: pending.placeholderId, instanceType: pending.type.Name });
+    }
     const existing = this.workers.get(inst.id);
     if (existing) {
       existing.updateInstance(inst);

@@ -250,6 +250,7 @@ export class Worker implements RunnerHost {
         this.log.info('crunch-run process detected', { ContainerUUID: uuid });
         this.running.set(uuid, new RemoteRunner(uuid, this.env.clock.now(), this, this.env.clock, this.env.cfg, true));
         this.env.indexRunner(uuid, this, true);
+        this.env.emit?.({ type: 'crunchRunDetected', instanceId: this.id, containerUUID: uuid });
       }
       changed = true;
     }

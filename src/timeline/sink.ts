@@ -1,0 +1,72 @@
+/**
+ * What a container's timeline records, and the hooks the queue, the
+ * scheduler and the pool call to feed it. Each collaborator is handed only
+ * the methods it calls (`QueueTimeline`, `SchedulerTimeline`), so a test can
+ * pass an object literal or nothing at all.
+ */
+import type { Container } from '../arvados/types.js';
+import type { PoolEvent } from '../worker/pool.js';
+
+/**
+ * The moments of a container's life in this dispatcher:
+ * - `first_seen`: the queue took it in (`state`, `priority`, and the
+ *   controller's `created` and `started` times where the record has them);
+ * - `locked`, `running`: the queue saw it move to that state;
+ * - `unlocked`: the scheduler asked to requeue it (`reason`);
+ * - `requeued`: the queue saw it go from Locked back to Queued (`reason`
+ *   when we did it);
+ * - `vm_requested`: an instance was created for it (`instance_type`, and
+ *   `instance` once the cloud has given the id);
+ * - `vm_booted`, `vm_ready`: that instance answered SSH, passed its boot
+ *   probe (`instance`);
+ * - `crunch_run_started`: crunch-run was started for it (`instance`);
+ * - `adopted`: its crunch-run was found on a VM, started by an earlier
+ *   dispatcher process (`instance`);
+ * - `cancelled_by_dispatcher`: the scheduler cancelled it (`reason`);
+ * - `finished`: the queue saw it Complete or Cancelled (`state`, and
+ *   `exit_code` where the record has it).
+ */
+export type TimelineKind =
+  | 'first_seen'
+  | 'locked'
+  | 'unlocked'
+  | 'requeued'
+  | 'vm_requested'
+  | 'vm_booted'
+  | 'vm_ready'
+  | 'crunch_run_started'
+  | 'adopted'
+  | 'running'
+  | 'cancelled_by_dispatcher'
+  | 'finished';
+
+/** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
+export interface TimelineEvent {
+  at: number;
+  kind: TimelineKind;
+  detail?: Record<string, string | number>;
+}
+
+/** The fields of a queue record the timeline reads; `started_at` and `exit_code` only if the record has them. */
+export type SeenContainer = Pick<Container, 'uuid' | 'state' | 'priority' | 'created_at'> &
+  Partial<Pick<Container, 'started_at' | 'exit_code'>>;
+
+/** Every hook, as `Timeline` implements them. */
+export interface TimelineSink {
+  /** The queue added or changed an entry (new, or a state, priority or lock change). */
+  containerSeen(c: SeenContainer): void;
+  /** The scheduler created an instance for this container; `pendingId` is the pool's placeholder id for it until the cloud answers. */
+  vmRequested(uuid: string, instanceType: string, pendingId: string): void;
+  /** The scheduler is about to ask the controller to unlock this container. */
+  unlocking(uuid: string, reason: string): void;
+  /** The scheduler is about to ask the controller to cancel this container. */
+  cancelling(uuid: string, reason: string): void;
+  /** Every pool event (the pool's `onEvent`). */
+  poolEvent(event: PoolEvent): void;
+}
+
+/** What the queue calls. */
+export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
+
+/** What the scheduler calls. */
+export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'>;

@@ -1,0 +1,168 @@
+/**
+ * The timeline store on a ManualClock: what each hook records, the link
+ * from an instance to the containers waiting on it, and the bounds (events
+ * per container, containers, and which container goes first).
+ */
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock/manual.js';
+import type { SeenContainer } from '../../src/timeline/sink.js';
+import { Timeline } from '../../src/timeline/timeline.js';
+
+const CREATED = '2025-12-31T23:59:00Z';
+
+function ctr(uuid: string, state: string, extra: Partial<SeenContainer> = {}): SeenContainer {
+  return { uuid, state: state as SeenContainer['state'], priority: 1, created_at: CREATED, ...extra };
+}
+
+function kinds(t: Timeline, uuid: string): string[] {
+  return t.get(uuid)?.events.map((e) => e.kind) ?? [];
+}
+
+describe('Timeline', () => {
+  let clock: ManualClock;
+  let t: Timeline;
+  const A = 'zzzzz-dz642-aaaaaaaaaaaaaaa';
+  const B = 'zzzzz-dz642-bbbbbbbbbbbbbbb';
+
+  beforeEach(() => {
+    clock = new ManualClock();
+    t = new Timeline({ clock });
+  });
+
+  it('records the life of a container that gets a VM of its own, with the times of the clock', async () => {
+    const t0 = clock.now();
+    t.containerSeen(ctr(A, 'Queued'));
+    await clock.advance(1000);
+    t.containerSeen(ctr(A, 'Locked'));
+    t.vmRequested(A, 'small', 'pending-1');
+    await clock.advance(2000);
+    t.poolEvent({ type: 'instanceCreated', instanceId: 'i-1', pendingId: 'pending-1', instanceType: 'small' });
+    t.poolEvent({ type: 'sshConnected', instanceId: 'i-1', sinceAppearedMs: 10 });
+    await clock.advance(500);
+    t.poolEvent({ type: 'readyForContainer', instanceId: 'i-1', sinceSshMs: 500 });
+    t.poolEvent({ type: 'crunchRunStarted', instanceId: 'i-1', containerUUID: A, sinceQueuedMs: 1 });
+    await clock.advance(100);
+    t.containerSeen(ctr(A, 'Running'));
+    // The same state again (a priority change) records nothing.
+    t.containerSeen(ctr(A, 'Running', { priority: 9 }));
+    await clock.advance(5000);
+    t.containerSeen(ctr(A, 'Complete', { exit_code: 0 }));
+
+    const tl = t.get(A)!;
+    assert.deepEqual(
+      tl.events.map((e) => [e.kind, e.at - t0, e.detail]),
+      [
+        ['first_seen', 0, { state: 'Queued', priority: 1, created: CREATED }],
+        ['locked', 1000, undefined],
+        ['vm_requested', 1000, { instance_type: 'small', instance: 'i-1' }],
+        ['vm_booted', 3000, { instance: 'i-1' }],
+        ['vm_ready', 3500, { instance: 'i-1' }],
+        ['crunch_run_started', 3500, { instance: 'i-1' }],
+        ['running', 3600, undefined],
+        ['finished', 8600, { state: 'Complete', exit_code: 0 }],
+      ],
+    );
+    assert.equal(tl.dropped, 0);
+    assert.equal(tl.asOf, clock.now());
+  });
+
+  it('copies boot events only to the containers waiting on that instance', () => {
+    t.containerSeen(ctr(A, 'Locked'));
+    t.containerSeen(ctr(B, 'Locked'));
+    t.vmRequested(A, 'small', 'pending-1');
+    t.vmRequested(B, 'big', 'pending-2');
+    t.poolEvent({ type: 'instanceCreated', instanceId: 'i-2', pendingId: 'pending-2', instanceType: 'big' });
+    t.poolEvent({ type: 'sshConnected', instanceId: 'i-2', sinceAppearedMs: 1 });
+    assert.deepEqual(kinds(t, A), ['first_seen', 'vm_requested']);
+    assert.deepEqual(kinds(t, B), ['first_seen', 'vm_requested', 'vm_booted']);
+    assert.equal(t.get(A)!.events[1].detail?.pending_id, 'pending-1');
+    assert.equal(t.get(B)!.events[2].detail?.instance, 'i-2');
+    // Ready ends the link: later events about the instance are not the container's.
+    t.poolEvent({ type: 'readyForContainer', instanceId: 'i-2', sinceSshMs: 1 });
+    t.poolEvent({ type: 'sshConnected', instanceId: 'i-2', sinceAppearedMs: 1 });
+    assert.deepEqual(kinds(t, B), ['first_seen', 'vm_requested', 'vm_booted', 'vm_ready']);
+  });
+
+  it('a requeue ends the link to the VM, and says why when we unlocked it', () => {
+    t.containerSeen(ctr(A, 'Queued'));
+    t.containerSeen(ctr(A, 'Locked'));
+    t.vmRequested(A, 'small', 'pending-1');
+    t.unlocking(A, 'pool capacity is used by higher priority containers');
+    t.containerSeen(ctr(A, 'Queued'));
+    t.poolEvent({ type: 'instanceCreated', instanceId: 'i-1', pendingId: 'pending-1', instanceType: 'small' });
+    t.poolEvent({ type: 'sshConnected', instanceId: 'i-1', sinceAppearedMs: 1 });
+    const tl = t.get(A)!;
+    assert.deepEqual(kinds(t, A), ['first_seen', 'locked', 'vm_requested', 'unlocked', 'requeued']);
+    assert.deepEqual(tl.events[4].detail, { reason: 'pool capacity is used by higher priority containers' });
+    // Locked and requeued by someone else: no reason to give.
+    t.containerSeen(ctr(A, 'Locked'));
+    t.containerSeen(ctr(A, 'Queued'));
+    assert.equal(t.get(A)!.events.at(-1)!.detail, undefined);
+  });
+
+  it('records a cancel by the dispatcher before the end it causes', () => {
+    t.containerSeen(ctr(A, 'Running'));
+    t.cancelling(A, 'container is not running on any worker');
+    t.containerSeen(ctr(A, 'Cancelled'));
+    assert.deepEqual(kinds(t, A), ['first_seen', 'cancelled_by_dispatcher', 'finished']);
+    assert.deepEqual(t.get(A)!.events[1].detail, { reason: 'container is not running on any worker' });
+    assert.deepEqual(t.get(A)!.events[2].detail, { state: 'Cancelled' });
+  });
+
+  it('after a restart: first seen Running with the controller times, then adopted on its VM', () => {
+    t.poolEvent({ type: 'crunchRunDetected', instanceId: 'i-9', containerUUID: A });
+    t.containerSeen(ctr(A, 'Running', { started_at: '2025-12-31T23:59:30Z' }));
+    const tl = t.get(A)!;
+    assert.deepEqual(kinds(t, A), ['adopted', 'first_seen']);
+    assert.deepEqual(tl.events[0].detail, { instance: 'i-9' });
+    assert.deepEqual(tl.events[1].detail, { state: 'Running', priority: 1, created: CREATED, started: '2025-12-31T23:59:30Z' });
+  });
+
+  it('keeps at most maxEvents per container: the first stays, the oldest after it go, counted', async () => {
+    t = new Timeline({ clock, maxEvents: 4 });
+    t.containerSeen(ctr(A, 'Queued'));
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(1);
+      t.containerSeen(ctr(A, i % 2 === 0 ? 'Locked' : 'Queued'));
+    }
+    const tl = t.get(A)!;
+    assert.equal(tl.events.length, 4);
+    assert.equal(tl.dropped, 2);
+    assert.deepEqual(kinds(t, A), ['first_seen', 'locked', 'requeued', 'locked']);
+    assert.deepEqual(
+      tl.events.map((e) => e.at - tl.events[0].at),
+      [0, 3, 4, 5],
+    );
+  });
+
+  it('over maxContainers, drops the container that finished longest ago, then the oldest unfinished', () => {
+    t = new Timeline({ clock, maxContainers: 3 });
+    const u = (n: number): string => `zzzzz-dz642-${String(n).padStart(15, '0')}`;
+    t.containerSeen(ctr(u(1), 'Queued'));
+    t.containerSeen(ctr(u(2), 'Queued'));
+    t.containerSeen(ctr(u(3), 'Queued'));
+    // 3 finished before 2: 3 goes first, though 2 was seen earlier; 1, never finished, stays.
+    t.containerSeen(ctr(u(3), 'Complete'));
+    t.containerSeen(ctr(u(2), 'Cancelled'));
+    t.containerSeen(ctr(u(4), 'Queued'));
+    assert.deepEqual([1, 2, 3, 4].map((n) => t.get(u(n)) !== undefined), [true, true, false, true]);
+    t.containerSeen(ctr(u(5), 'Queued'));
+    assert.deepEqual([1, 2, 4, 5].map((n) => t.get(u(n)) !== undefined), [true, false, true, true]);
+    // No finished one left: the oldest recorded goes.
+    t.vmRequested(u(6), 'small', 'pending-6');
+    assert.deepEqual([1, 4, 5, 6].map((n) => t.get(u(n)) !== undefined), [false, true, true, true]);
+    assert.equal(t.size, 3);
+  });
+
+  it('a dropped container leaves no link behind: a later boot event records nothing', () => {
+    t = new Timeline({ clock, maxContainers: 1 });
+    t.containerSeen(ctr(A, 'Locked'));
+    t.vmRequested(A, 'small', 'pending-1');
+    t.containerSeen(ctr(B, 'Queued'));
+    assert.equal(t.get(A), undefined);
+    t.poolEvent({ type: 'instanceCreated', instanceId: 'i-1', pendingId: 'pending-1', instanceType: 'small' });
+    t.poolEvent({ type: 'sshConnected', instanceId: 'i-1', sinceAppearedMs: 1 });
+    assert.equal(t.get(A), undefined);
+    assert.deepEqual(kinds(t, B), ['first_seen']);
+  });
+});
