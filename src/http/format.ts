@@ -7,6 +7,7 @@ import type { Container } from '../arvados/types.js';
 import type { GPUFeatures, InstanceType } from '../config/types.js';
 import type { InstanceResources, InstanceView, QueueEntry } from '../scheduler/interfaces.js';
 import type { Blocker } from '../scheduler/why.js';
+import { describeBlocker } from '../scheduler/why-text.js';
 
 /** The reference's `arvados.InstanceType` as JSON: its Go field names; `Name` and `Scratch` are `json:"-"` there. */
 export interface InstanceTypeJSON {
@@ -92,7 +93,7 @@ export function queueEntJSON(entry: QueueEntry, schedulingStatus: string, blocke
     instance_resources: instanceResourcesJSON(entry.instanceResources),
     first_seen_at: goTime(entry.firstSeenAt),
     scheduling_status: schedulingStatus,
-    ...(blocker ? { blocker } : {}),
+    ...(blocker ? { blocker: { ...blocker, summary: describeBlocker(blocker) } } : {}),
   };
 }
 

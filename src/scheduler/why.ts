@@ -82,7 +82,12 @@ export type Blocker = (
     }
   | { reason: 'create_declined'; position: number; why: string; until?: string }
   | { reason: 'cluster_capacity'; position: number }
-) & { ahead?: Ahead; price_cap?: PriceCap };
+) & {
+  ahead?: Ahead;
+  price_cap?: PriceCap;
+  /** The blocker in one sentence (`why-text.ts`); added by the management API. */
+  summary?: string;
+};
 
 export interface WhyInputs {
   view: PassView;

@@ -48,6 +48,10 @@ class FakeManagementAPI {
   readonly posts: Posted[] = [];
   vms: FakeVM[] = [];
   queue: FakeEntry[] = [];
+  /** GET container answers with these fields added to the queue entry (a blocker, an estimate, suggestions). */
+  extra = new Map<string, Record<string, unknown>>();
+  /** GET container/timeline answers; a container without one answers 404. */
+  timelines = new Map<string, unknown>();
   /** The body of /metrics.json (the reference's MetricFamily JSON); undefined answers 404, as a dispatcher without it. */
   metrics: unknown[] | undefined;
   private server?: Server;
@@ -87,6 +91,14 @@ class FakeManagementAPI {
         return this.json(res, 200, { items: this.vms });
       case 'GET containers':
         return this.json(res, 200, { items: this.queue });
+      case 'GET container': {
+        const e = this.queue.find((x) => x.container.uuid === q.container_uuid);
+        return e ? this.json(res, 200, { ...e, ...this.extra.get(e.container.uuid) }) : this.json(res, 404, { errors: ['container not found'] });
+      }
+      case 'GET container/timeline': {
+        const t = this.timelines.get(q.container_uuid ?? '');
+        return t ? this.json(res, 200, t) : this.json(res, 404, { errors: ['container not found'] });
+      }
       case 'POST instances/hold':
       case 'POST instances/drain':
       case 'POST instances/run':
@@ -359,6 +371,74 @@ describe('status page in Chromium (fake management API)', function () {
       assert.deepEqual(problems, []);
     } finally {
       api.metrics = undefined;
+      await ctx.close();
+    }
+  });
+
+  it('shows why a container waits: the blocker in words, what is ahead, the price cap, the estimate, and the timeline as a bar', async () => {
+    fill(api, 2, 4);
+    const u = uuid(2);
+    const now = Date.now();
+    api.extra.set(u, {
+      blocker: {
+        reason: 'types_at_capacity',
+        position: 1,
+        types: [{ name: 'large', scope: 'type', since: new Date(now - 120_000).toISOString(), error: 'InsufficientInstanceCapacity' }],
+        ahead: { containers: 3, vcpus: 48, ram_bytes: 192 * 2 ** 30 },
+        price_cap: { maximum_price_factor: 1.5, types: [{ name: 'xlarge', price: 1.536, now: 'can be created' }] },
+        summary: 'every eligible instance type is at capacity: large since 11:58:00: InsufficientInstanceCapacity',
+      },
+      estimate: { start_low: new Date(now + 4 * 60_000).toISOString(), start_typical: new Date(now + 6 * 60_000).toISOString(), start_high: new Date(now + 9 * 60_000).toISOString() },
+      suggestions: [{ change: 'MaximumPriceFactor 2.0', effect: 'would let it use xlarge now' }],
+    });
+    const at = (s: number): string => new Date(now - s * 1000).toISOString();
+    api.timelines.set(u, {
+      container_uuid: u,
+      events: [
+        { at: at(300), kind: 'first_seen', state: 'Queued', priority: 998 },
+        { at: at(299), kind: 'locked' },
+        { at: at(240), kind: 'vm_requested', instance_type: 'large' },
+      ],
+      phases: [
+        { phase: 'queued', from: at(300), to: at(299), duration_ms: 1000 },
+        { phase: 'locked', from: at(299), to: at(240), duration_ms: 59_000 },
+        { phase: 'vm_requested', from: at(240), to: null, duration_ms: 240_000 },
+      ],
+      dropped_events: 0,
+    });
+    const { ctx, page, problems } = await openPage();
+    try {
+      await typeToken(page, TOKEN);
+      await page.click(`#containers tr[data-container="${u}"] button[data-action="why"]`);
+      await page.waitForSelector('#detail:not([hidden]) #detail-events tr');
+      assert.equal(await page.textContent('#detail-uuid'), u);
+      const facts = await page.$$eval('#detail-facts dt, #detail-facts dd', (els) => els.map((e) => e.textContent));
+      assert.deepEqual(facts, [
+        'state', 'Queued, priority 998',
+        'status', 'waiting for a large instance to boot and be ready',
+        'why', 'every eligible instance type is at capacity: large since 11:58:00: InsufficientInstanceCapacity',
+        'ahead', '3 waiting containers that can use its types, needing 48 VCPUs and 192.0 GiB',
+        'price cap', 'MaximumPriceFactor 1.5 leaves out xlarge ($1.536/h, can be created)',
+        'estimate', 'starts in about 6 min (4\u20139 min)',
+        'would help', 'MaximumPriceFactor 2.0: would let it use xlarge now',
+      ]);
+      // The bar: one segment per phase, widths in proportion to the durations.
+      const segments = await page.$$eval('#detail-bar div', (ds) => ds.map((d) => [d.getAttribute('data-phase'), Math.round(d.getBoundingClientRect().width)]));
+      assert.deepEqual(segments.map((s) => s[0]), ['queued', 'locked', 'vm_requested']);
+      const widths = segments.map((s) => Number(s[1]));
+      assert.ok(widths[2]! > widths[1]! * 3 && widths[1]! > widths[0]! * 10, `widths ${widths.join(', ')}`);
+      const events = await page.$$eval('#detail-events tr', (rows) => rows.map((r) => r.children[1]?.textContent));
+      assert.deepEqual(events, ['first_seen', 'locked', 'vm_requested']);
+      mkdirSync(OUT, { recursive: true });
+      await page.locator('#detail').screenshot({ path: join(OUT, 'status-page-container-why.png') });
+      // A container with no timeline still shows why.
+      await page.click(`#containers tr[data-container="${uuid(3)}"] button[data-action="why"]`);
+      await page.waitForFunction(`document.getElementById('detail-uuid').textContent === ${JSON.stringify(uuid(3))}`);
+      assert.equal(await page.$$eval('#detail-events tr', (r) => r.length), 0);
+      await page.click('#detail-close');
+      assert.equal(await page.getAttribute('#detail', 'hidden'), '');
+      assert.deepEqual(problems, []);
+    } finally {
       await ctx.close();
     }
   });
