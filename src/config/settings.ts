@@ -72,7 +72,7 @@ export const SETTINGS_FIELDS = {
 
 /** Every setting at its default: what the daemon runs with when there is no settings file. */
 export function defaultSettings(): Settings {
-  return compile(new Problems(), {});
+  return compile({ problems: new Problems(), sourceText: () => undefined }, {});
 }
 
 export interface SettingsResult {
@@ -126,14 +126,14 @@ export function loadSettingsText(text: string, source: string): SettingsResult {
   };
   const top = root === null || root === undefined ? {} : isMap(root) ? root : undefined;
   if (!top) throw new ConfigError([`${source}: expected a map of sections (${Object.keys(SETTINGS_FIELDS).join(', ')}) at the top level`], warnings);
-  const settings = compile(problems, top, ctx);
+  const settings = compile(ctx, top);
   warnings.push(...inFile(problems.warnings));
   if (problems.errors.length > 0) throw new ConfigError(inFile(problems.errors), warnings);
   return { settings, found: true, warnings };
 }
 
 /** Reads every section of `root` (a missing one takes its defaults); unknown sections and keys are errors. */
-function compile(problems: Problems, root: Record<string, unknown>, ctx: ReadContext = { problems, sourceText: () => undefined }): Settings {
+function compile(ctx: ReadContext, root: Record<string, unknown>): Settings {
   checkKnownKeys(ctx, root, [], Object.keys(SETTINGS_FIELDS));
   const out: Record<string, unknown> = {};
   for (const [name, fields] of Object.entries(SETTINGS_FIELDS)) {
