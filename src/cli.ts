@@ -3,7 +3,8 @@
  * modules and are imported lazily, so `--help` starts fast and the daemon
  * does not load what only a subcommand needs.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_SETTINGS_PATH, SETTINGS_PATH_ENV } from './config/settings-path.js';
 
 /** As the reference: `ARVADOS_CONFIG` overrides the default path. */
 const DEFAULT_CONFIG = process.env.ARVADOS_CONFIG || '/etc/arvados/config.yml';
@@ -15,19 +16,26 @@ export function buildProgram(): Command {
     .description("Runs an Arvados cluster's containers on cloud VMs.")
     .option('--config <file>', 'Arvados cluster config file', DEFAULT_CONFIG)
     .option('--cluster <id>', 'cluster id, when the config file holds several clusters')
+    .addOption(
+      new Option('--settings <file>', "this daemon's own settings file, for features the reference lacks (optional at the default path; must exist when named)")
+        .env(SETTINGS_PATH_ENV)
+        .default(DEFAULT_SETTINGS_PATH),
+    )
     .showHelpAfterError()
     .action(async () => {
       const { runDaemonCommand } = await import('./daemon.js');
-      process.exitCode = await runDaemonCommand(program.opts());
+      process.exitCode = await runDaemonCommand({ ...program.opts(), ...settingsOption(program) });
     });
 
   program
     .command('check-config')
-    .description('load the config, print the compiled result with secrets redacted (exit 0; 1 with warnings, when strict) or every error (exit 2)')
+    .description(
+      'load the config and the settings file, print the compiled result with secrets redacted and every default filled in (exit 0; 1 with warnings, when strict) or every error (exit 2)',
+    )
     .option('--strict [bool]', 'warnings (unknown keys, dubious values) make the exit status 1; --strict=false accepts them', goBool, true)
     .action(async (cmdOpts: { strict: boolean }) => {
       const { checkConfigCommand } = await import('./config/check-config.js');
-      process.exitCode = await checkConfigCommand({ ...program.opts(), strict: cmdOpts.strict });
+      process.exitCode = await checkConfigCommand({ ...program.opts(), ...settingsOption(program), strict: cmdOpts.strict });
     });
 
   program
@@ -154,6 +162,11 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/** The settings file, and whether the user named it (flag or environment), in which case it must exist. */
+function settingsOption(program: Command): { settings: string; settingsExplicit: boolean } {
+  return { settings: program.opts<{ settings: string }>().settings, settingsExplicit: program.getOptionValueSource('settings') !== 'default' };
 }
 
 function positiveInt(name: string, value: string): number {

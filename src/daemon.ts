@@ -11,7 +11,8 @@
  */
 import { notify, startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
-import { ConfigError, daemonConfigProblems, loadConfigFile } from './config/index.js';
+import { daemonConfigProblems, loadConfigFile, tryLoad } from './config/index.js';
+import { defaultSettings, loadSettingsFile, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import { lockConfigured, newDispatchLock } from './dblock/daemon-lock.js';
 import type { DispatchLock } from './dblock/lock.js';
@@ -30,19 +31,30 @@ export const EXIT_BAD_CONFIG = 2;
 export interface DaemonOptions {
   config: string;
   cluster?: string;
+  /** This daemon's own settings file; none: every setting has its default. */
+  settings?: string;
+  /** The settings file was named by the user, so it must exist. */
+  settingsExplicit?: boolean;
 }
 
-/** Loads the config for the daemon, printing every problem; undefined when it cannot run. */
-export function loadDaemonConfig(opts: DaemonOptions, stderr: NodeJS.WritableStream = process.stderr): { cluster: Cluster; warnings: string[] } | undefined {
-  let loaded;
-  try {
-    loaded = loadConfigFile(opts.config, { clusterId: opts.cluster });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const w of err.warnings) stderr.write(`warning: ${w}\n`);
-    for (const e of err.errors) stderr.write(`${e}\n`);
+/**
+ * Loads the config and the settings file for the daemon, printing every
+ * problem; undefined when it cannot run.
+ */
+export function loadDaemonConfig(
+  opts: DaemonOptions,
+  stderr: NodeJS.WritableStream = process.stderr,
+): { cluster: Cluster; settings: Settings; warnings: string[] } | undefined {
+  const config = tryLoad(() => loadConfigFile(opts.config, { clusterId: opts.cluster }));
+  const settings = tryLoad(() =>
+    opts.settings === undefined ? { settings: defaultSettings(), warnings: [] } : loadSettingsFile(opts.settings, { explicit: opts.settingsExplicit ?? false }),
+  );
+  if (!config.loaded || !settings.loaded) {
+    for (const w of [...config.warnings, ...settings.warnings]) stderr.write(`warning: ${w}\n`);
+    for (const e of [...config.errors, ...settings.errors]) stderr.write(`${e}\n`);
     return undefined;
   }
+  const loaded = { cluster: config.loaded.cluster, settings: settings.loaded.settings, warnings: [...config.warnings, ...settings.warnings] };
   const problems = daemonConfigProblems(loaded.cluster);
   if (problems.length > 0) {
     for (const p of problems) stderr.write(`cannot start: ${p}\n`);
@@ -56,7 +68,7 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   const loadedAt = systemClock.now();
   const loaded = loadDaemonConfig(opts);
   if (!loaded) return EXIT_BAD_CONFIG;
-  const { cluster, warnings } = loaded;
+  const { cluster, settings, warnings } = loaded;
   const log = dispatcherLogger(cluster);
   for (const w of warnings) log.warn(w);
   let where: ListenChoice;
@@ -76,14 +88,14 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   let dispatcher: Dispatcher;
   let lock: DispatchLock | undefined;
   try {
-    dispatcher = await createDispatcher(cluster, { logger: log, fence });
+    dispatcher = await createDispatcher(cluster, { logger: log, fence, settings });
     if (locked) lock = newDispatchLock(cluster, { clock: systemClock, logger: log });
   } catch (err) {
     process.stderr.write(`cannot start: ${(err as Error).message}\n`);
     return EXIT_BAD_CONFIG;
   }
   const run = lock
-    ? new LockedRun<Dispatcher>({ lock, logger: log, first: { dispatcher, fence: fence! }, build: (f) => createDispatcher(cluster, { logger: log, fence: f }) })
+    ? new LockedRun<Dispatcher>({ lock, logger: log, first: { dispatcher, fence: fence! }, build: (f) => createDispatcher(cluster, { logger: log, fence: f, settings }) })
     : undefined;
   const source: Dispatcher | DispatcherSource = run
     ? lockedDispatcherSource({ cluster, logger: log, current: () => run.current(), status: () => lock!.current() })

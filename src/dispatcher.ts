@@ -14,6 +14,7 @@ import './drivers.js';
 import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
 import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
+import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
@@ -52,10 +53,13 @@ export interface DispatcherDeps {
    * None: every action goes ahead (no database configured, tests, the simulator).
    */
   fence?: Fence;
+  /** This daemon's own settings (the settings file's); default: every setting at its default. */
+  settings?: Settings;
 }
 
 export interface Dispatcher {
   readonly cluster: Cluster;
+  readonly settings: Settings;
   readonly instanceSetId: string;
   readonly logger: Logger;
   readonly client: ControllerClient;
@@ -88,6 +92,7 @@ export function dispatcherLogger(cluster: Cluster, clock?: Clock): Logger {
 export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = {}): Promise<Dispatcher> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? dispatcherLogger(cluster, deps.clock);
+  const settings = deps.settings ?? defaultSettings();
   const vms = cluster.Containers.CloudVMs;
   const sshPort = resolveSshPort(vms.SSHPort, `Clusters.${cluster.ClusterID}.Containers.CloudVMs.SSHPort`);
   const { privateKey, publicKey } = dispatcherKeys(cluster, logger);
@@ -116,7 +121,12 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
   const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
   const timeline = new Timeline({ clock });
   const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }), timeline });
-  const eventFeed = new EventFeedLink(cluster, queue, { clock, logger: logger.child({ Component: 'event-feed' }), userAgent: client.userAgent });
+  const eventFeed = new EventFeedLink(cluster, queue, {
+    clock,
+    logger: logger.child({ Component: 'event-feed' }),
+    userAgent: client.userAgent,
+    enabled: settings.EventFeed.Enable,
+  });
   const pool = new WorkerPoolImpl({
     cluster,
     instanceSet,
@@ -148,6 +158,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
   let stopping: Promise<void> | undefined;
   return {
     cluster,
+    settings,
     instanceSetId,
     logger,
     client,

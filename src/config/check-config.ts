@@ -2,13 +2,16 @@
  * `arvados-dispatch-cloud check-config`: loads the config as the daemon
  * would, and shows either the compiled result (secrets redacted) or every
  * problem, so an operator can fix a config before restarting the service.
+ * The daemon's own settings file is checked too, and shown after the
+ * cluster config as a YAML document of its own.
  *
  * Strict by default, like Arvados's `config-check -strict`: the daemon starts
  * with warnings, but check-config fails on them, so a config with a
  * misspelt key does not pass review unnoticed.
  */
-import { ConfigError, loadConfigFile } from './load.js';
-import { clusterToYAML } from './dump.js';
+import { loadConfigFile, tryLoad } from './load.js';
+import { clusterToYAML, settingsToYAML } from './dump.js';
+import { DEFAULT_SETTINGS_PATH, loadSettingsFile } from './settings.js';
 
 /** Exit status for a config that cannot be used, as for a usage error. */
 const EXIT_BAD_CONFIG = 2;
@@ -19,6 +22,10 @@ const EXIT_WARNINGS = 1;
 export interface CheckConfigOptions {
   config: string;
   cluster?: string;
+  /** The settings file (default DEFAULT_SETTINGS_PATH, which may be absent). */
+  settings?: string;
+  /** The settings file was named by the user, so it must exist. */
+  settingsExplicit?: boolean;
   /** Warnings make the exit status non-zero (default true). */
   strict?: boolean;
 }
@@ -30,25 +37,26 @@ export interface CheckConfigOutput {
 }
 
 /**
- * Prints warnings (stderr) and the compiled config as YAML (stdout) and
- * returns 0, or 1 when strict and there are warnings; or prints every error
- * (stderr) and returns 2.
+ * Prints warnings (stderr), then the compiled config and settings as YAML
+ * (stdout), and returns 0, or 1 when strict and there are warnings; or
+ * prints every error of either file (stderr) and returns 2.
  */
 export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckConfigOutput = process): Promise<number> {
   const { stdout, stderr } = out;
-  try {
-    const { cluster, warnings } = loadConfigFile(opts.config, { clusterId: opts.cluster });
-    for (const w of warnings) stderr.write(`warning: ${w}\n`);
-    stdout.write(clusterToYAML(cluster));
-    if (warnings.length > 0 && opts.strict !== false) {
-      stderr.write(`${warnings.length} warning${warnings.length === 1 ? '' : 's'}: not accepted in strict mode (use --strict=false to accept them)\n`);
-      return EXIT_WARNINGS;
-    }
-    return 0;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const w of err.warnings) stderr.write(`warning: ${w}\n`);
-    for (const e of err.errors) stderr.write(`${e}\n`);
+  const settingsPath = opts.settings ?? DEFAULT_SETTINGS_PATH;
+  const config = tryLoad(() => loadConfigFile(opts.config, { clusterId: opts.cluster }));
+  const settings = tryLoad(() => loadSettingsFile(settingsPath, { explicit: opts.settingsExplicit ?? false }));
+  const warnings = [...config.warnings, ...settings.warnings];
+  for (const w of warnings) stderr.write(`warning: ${w}\n`);
+  if (!config.loaded || !settings.loaded) {
+    for (const e of [...config.errors, ...settings.errors]) stderr.write(`${e}\n`);
     return EXIT_BAD_CONFIG;
   }
+  stdout.write(clusterToYAML(config.loaded.cluster));
+  stdout.write(settingsToYAML(settings.loaded.settings, settingsPath, settings.loaded.found));
+  if (warnings.length > 0 && opts.strict !== false) {
+    stderr.write(`${warnings.length} warning${warnings.length === 1 ? '' : 's'}: not accepted in strict mode (use --strict=false to accept them)\n`);
+    return EXIT_WARNINGS;
+  }
+  return 0;
 }

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import type { Cluster, InstanceType } from './types.js';
 import type { Field } from './fields.js';
 import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS, GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
+import { type Settings, SETTINGS_FIELDS } from './settings.js';
 import { formatByteSize, formatDuration } from './units.js';
 
 /** What replaces a non-empty secret. */
@@ -58,6 +59,24 @@ export function clusterToYAML(cluster: Cluster): string {
   return stringify(clusterForDisplay(cluster), { version: '1.1', lineWidth: 0 });
 }
 
+/** The compiled settings as a settings file would give them: every key, durations with units. */
+export function settingsForDisplay(settings: Settings): Record<string, unknown> {
+  const fields: Record<string, Record<string, Field<unknown>>> = SETTINGS_FIELDS;
+  return Object.fromEntries(Object.entries(settings).map(([section, values]) => [section, withUnits(fields[section] ?? {}, values as object)]));
+}
+
+/**
+ * The settings as a YAML document of their own, after a comment naming the
+ * file they came from (`source`, and whether it was `found`): check-config
+ * prints it after the cluster config, so each part can be read, and loaded
+ * again, as the file it stands for.
+ */
+export function settingsToYAML(settings: Settings, source: string, found: boolean): string {
+  const where = found ? source : `${source} does not exist`;
+  const heading = `# arvados-dispatch-cloud's own settings file, not part of the cluster config (${where}); every default filled in\n`;
+  return `---\n${heading}${stringify(settingsForDisplay(settings), { version: '1.1', lineWidth: 0 })}`;
+}
+
 /** A type as a config file gives it: Name is the key and Scratch the sum of two keys, so neither is a key of its own. */
 function instanceTypeForDisplay(it: InstanceType): Record<string, unknown> {
   const { GPU, Name: _name, Scratch: _scratch, ...rest } = it;
@@ -65,7 +84,7 @@ function instanceTypeForDisplay(it: InstanceType): Record<string, unknown> {
 }
 
 /** Copies `values`, writing the fields the table calls durations or sizes with units. */
-function withUnits(fields: Record<string, Field<unknown>>, values: object): Record<string, unknown> {
+export function withUnits(fields: Record<string, Field<unknown>>, values: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
     const kind = fields[key]?.kind;

@@ -135,7 +135,11 @@ function breaksRules(value: number, what: string, rules: NumberRules): string | 
   return undefined;
 }
 
-function readNumber(ctx: ReadContext, value: unknown, path: Path, integer: boolean, rules: NumberRules): number | undefined {
+/**
+ * Reads a finite number (a whole one when `integer`), recording an error for
+ * anything else; ranges are the caller's to check.
+ */
+export function readFiniteNumber(ctx: ReadContext, value: unknown, path: Path, integer: boolean): number | undefined {
   const what = integer ? 'a whole number' : 'a number';
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     ctx.problems.error(path, `expected ${what}, got ${describe(value)}`);
@@ -145,12 +149,18 @@ function readNumber(ctx: ReadContext, value: unknown, path: Path, integer: boole
     ctx.problems.error(path, `expected ${what}, got ${value}`);
     return undefined;
   }
-  const broken = breaksRules(value, what, rules);
+  return value;
+}
+
+function readNumber(ctx: ReadContext, value: unknown, path: Path, integer: boolean, rules: NumberRules): number | undefined {
+  const n = readFiniteNumber(ctx, value, path, integer);
+  if (n === undefined) return undefined;
+  const broken = breaksRules(n, integer ? 'a whole number' : 'a number', rules);
   if (broken) {
-    ctx.problems.warn(path, `${broken}, got ${value}: using the default`);
+    ctx.problems.warn(path, `${broken}, got ${n}: using the default`);
     return undefined;
   }
-  return value;
+  return n;
 }
 
 export function int(def: number, rules: NumberRules = {}): Field<number> {
@@ -168,17 +178,8 @@ export function duration(def: string): Field<number> {
     kind: 'duration',
     defaultValue: () => ms,
     read: (ctx, value, path) => {
-      if (typeof value !== 'string' && typeof value !== 'number') {
-        ctx.problems.error(path, `expected a duration like "10s", "1m30s" or "2h", got ${describe(value)}`);
-        return undefined;
-      }
-      let result: number;
-      try {
-        result = parseDuration(value);
-      } catch (err) {
-        ctx.problems.error(path, (err as Error).message);
-        return undefined;
-      }
+      const result = readDuration(ctx, value, path);
+      if (result === undefined) return undefined;
       if (result < 0) {
         ctx.problems.warn(path, `expected a duration that is not negative, got ${JSON.stringify(value)}: using the default`);
         return undefined;
@@ -186,6 +187,23 @@ export function duration(def: string): Field<number> {
       return result;
     },
   };
+}
+
+/**
+ * Reads a Go-style duration into ms, recording an error for anything that is
+ * not one; ranges are the caller's to check.
+ */
+export function readDuration(ctx: ReadContext, value: unknown, path: Path): number | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    ctx.problems.error(path, `expected a duration like "10s", "1m30s" or "2h", got ${describe(value)}`);
+    return undefined;
+  }
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    ctx.problems.error(path, (err as Error).message);
+    return undefined;
+  }
 }
 
 /** A byte size (a number of bytes, or "550MiB"), compiled to bytes. */

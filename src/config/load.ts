@@ -32,6 +32,24 @@ export class ConfigError extends Error {
   }
 }
 
+/** One file's outcome, for reporting the problems of several files together: what it compiled to, or its errors; its warnings either way. */
+export interface LoadAttempt<T> {
+  loaded?: T;
+  errors: string[];
+  warnings: string[];
+}
+
+/** Runs `load`, turning a ConfigError into its errors and warnings; other errors are thrown on. */
+export function tryLoad<T extends { warnings: string[] }>(load: () => T): LoadAttempt<T> {
+  try {
+    const loaded = load();
+    return { loaded, errors: [], warnings: loaded.warnings };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { errors: err.errors, warnings: err.warnings };
+  }
+}
+
 export interface LoadOptions {
   /** Which cluster to use when the file defines several (the `--cluster` option). */
   clusterId?: string;
@@ -105,7 +123,7 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
  * refuses ("invalid map key"); turned into objects here they would become
  * strings, with a warning from the YAML library on stderr.
  */
-function collectionKeyProblems(doc: Document): string[] {
+export function collectionKeyProblems(doc: Document): string[] {
   const problems = new Problems();
   visit(doc, {
     Pair(_key, pair, ancestry) {
@@ -170,7 +188,7 @@ const YAML_1_1_BOOL: ScalarTag = {
   resolve: (s: string) => /^(?:y|Y|yes|Yes|YES|on|On|ON)$/.test(s),
 };
 
-const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
+export const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   schema: 'core',
   merge: true,
   uniqueKeys: true,
@@ -179,7 +197,7 @@ const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
 };
 
 /** `config.yml: line 3, column 5: Map keys must be unique`. */
-function yamlProblem(source: string, e: YAMLError): string {
+export function yamlProblem(source: string, e: YAMLError): string {
   const message = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
   const pos = e.linePos?.[0];
   return pos ? `${source}: line ${pos.line}, column ${pos.col}: ${message}` : `${source}: ${message}`;

@@ -1,7 +1,8 @@
 /**
  * The event feed, linked to the queue: each container event becomes a
  * hint (`hints.ts`), each (re)subscription a poll. Built only when
- * `Services.Websocket.ExternalURL` is set; without it, or while the feed is
+ * `Services.Websocket.ExternalURL` is set and the settings file does not turn
+ * the feed off (`EventFeed.Enable: false`); without it, or while the feed is
  * down, the queue works exactly as it does without a feed (polls every
  * PollInterval), and says so once.
  */
@@ -13,7 +14,7 @@ import { Hints, type HintStats, type HintTarget } from './hints.js';
 
 /** What the metrics and the status page show of the feed. */
 export interface EventFeedView {
-  /** `disabled` when no feed is configured. */
+  /** `disabled` when no feed is configured, or the settings turn it off. */
   state: FeedState | 'disabled';
   status?: EventFeedStatus;
   hints: HintStats;
@@ -24,15 +25,25 @@ export interface EventFeedView {
 export class EventFeedLink {
   private readonly hints: Hints;
   private readonly feed?: EventFeed;
+  /** Why there is no feed, for the one line `start()` logs then. */
+  private readonly without: string = '';
 
   constructor(
     cluster: Cluster,
     target: HintTarget,
-    private readonly deps: { clock: Clock; logger: Logger; userAgent?: string },
+    /** `enabled` is the settings file's `EventFeed.Enable` (default true). */
+    private readonly deps: { clock: Clock; logger: Logger; userAgent?: string; enabled?: boolean },
   ) {
     this.hints = new Hints({ target, clock: deps.clock, logger: deps.logger });
     const url = cluster.Services.Websocket.ExternalURL;
-    if (url === '') return;
+    if (url === '') {
+      this.without = 'no event feed configured (Services.Websocket.ExternalURL is empty): new containers are seen at the next poll';
+      return;
+    }
+    if (deps.enabled === false) {
+      this.without = 'event feed disabled by the settings file (EventFeed.Enable: false): new containers are seen at the next poll';
+      return;
+    }
     this.feed = new EventFeed({
       url,
       token: cluster.SystemRootToken,
@@ -47,7 +58,7 @@ export class EventFeedLink {
 
   start(): void {
     if (!this.feed) {
-      this.deps.logger.info('no event feed configured (Services.Websocket.ExternalURL is empty): new containers are seen at the next poll');
+      this.deps.logger.info(this.without);
       return;
     }
     this.feed.start();

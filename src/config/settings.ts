@@ -1,0 +1,191 @@
+/**
+ * This daemon's own settings file (`/etc/arvados/dispatch-cloud.yml` unless
+ * `--settings` or ARVADOS_DISPATCH_CLOUD_SETTINGS names another): settings for
+ * features the reference dispatcher lacks. They cannot go in the cluster's
+ * `config.yml`, which every Arvados service reads and whose unknown keys
+ * the reference's tools complain about.
+ *
+ * The file is ours alone, so it is read strictly: an unknown key, a value of
+ * the wrong type or out of range is an error (with its YAML path), and the
+ * daemon does not start. Each feature has a section of its own, so later
+ * features add a section without touching the others.
+ */
+import { readFileSync } from 'node:fs';
+import { isScalar, parseDocument } from 'yaml';
+import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readDuration, readFiniteNumber, readMap, type ReadContext, readSection } from './fields.js';
+import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from './load.js';
+import { DEFAULT_SETTINGS_PATH } from './settings-path.js';
+import { formatDuration, parseDuration } from './units.js';
+
+export { DEFAULT_SETTINGS_PATH, SETTINGS_PATH_ENV } from './settings-path.js';
+
+/** The compiled settings: every key present. Durations in ms. */
+export interface Settings {
+  /** The subscription to `Services.Websocket.ExternalURL`. */
+  EventFeed: {
+    /** Subscribe when the URL is set; false: work from polls alone, as the reference does. */
+    Enable: boolean;
+  };
+  /** What the dispatcher writes in a container's `scheduling_status` (Workbench shows it). */
+  SchedulingStatus: {
+    /** Append the estimated start time; off by default, so the text stays the reference's. */
+    AppendEstimate: boolean;
+  };
+  /** What the estimates assume where there is nothing to learn from yet. */
+  Estimates: {
+    /** Runtime of a container with no history. */
+    DefaultRuntime: number;
+    /** Boot time of an instance type never seen booting. */
+    DefaultBootTime: number;
+  };
+  /** Suggestions for containers that wait (what would let them start sooner). */
+  Suggestions: {
+    Enable: boolean;
+    /** Only for containers that have waited longer than this. */
+    After: number;
+    /** How far ahead the simulator runs for one suggestion. */
+    Horizon: number;
+    /** The share of one CPU the simulator may use, in (0, 1]. */
+    MaxCPUFraction: number;
+  };
+}
+
+/** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
+export const SETTINGS_FIELDS = {
+  EventFeed: {
+    Enable: bool(true),
+  },
+  SchedulingStatus: {
+    AppendEstimate: bool(false),
+  },
+  Estimates: {
+    DefaultRuntime: boundedDuration('10m', { min: 0, minExclusive: true }),
+    DefaultBootTime: boundedDuration('3m', { min: 0 }),
+  },
+  Suggestions: {
+    Enable: bool(true),
+    After: boundedDuration('1m', { min: 0 }),
+    Horizon: boundedDuration('30m', { min: 0, minExclusive: true }),
+    MaxCPUFraction: boundedNumber(0.1, { min: 0, minExclusive: true, max: 1 }),
+  },
+} satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
+
+/** Every setting at its default: what the daemon runs with when there is no settings file. */
+export function defaultSettings(): Settings {
+  return compile({ problems: new Problems(), sourceText: () => undefined }, {});
+}
+
+export interface SettingsResult {
+  settings: Settings;
+  /** False when the file was absent (only possible at the default path): the settings are the defaults. */
+  found: boolean;
+  /** Problems that do not stop the daemon (check-config fails on them when strict), one line each. */
+  warnings: string[];
+}
+
+/**
+ * Reads and compiles a settings file. A missing file means the defaults,
+ * unless it was named explicitly (`--settings`, the environment variable),
+ * since then its absence is a mistake. Throws `ConfigError` listing every
+ * problem, each as `file: Section.Key: what was expected`.
+ */
+export function loadSettingsFile(path: string, opts: { explicit: boolean }): SettingsResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (!opts.explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return { settings: defaultSettings(), found: false, warnings: [] };
+    throw new ConfigError([`${path}: cannot read the settings file: ${(err as Error).message}`]);
+  }
+  return loadSettingsText(text, path);
+}
+
+/** Compiles settings text; `source` names it in every message. An empty file means the defaults. */
+export function loadSettingsText(text: string, source: string): SettingsResult {
+  const doc = parseDocument(text, YAML_OPTIONS);
+  // Unlike the cluster config, a key given twice is an error: nobody else reads this file.
+  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => yamlProblem(source, e)));
+  const warnings = doc.warnings.map((e) => yamlProblem(source, e));
+  const inFile = (lines: string[]): string[] => lines.map((line) => `${source}: ${line}`);
+  const collectionKeys = collectionKeyProblems(doc);
+  if (collectionKeys.length > 0) throw new ConfigError(inFile(collectionKeys), warnings);
+
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    throw new ConfigError([`${source}: ${(err as Error).message}`], warnings);
+  }
+  const problems = new Problems();
+  const ctx: ReadContext = {
+    problems,
+    sourceText(path: Path) {
+      const node = doc.getIn(path, true);
+      return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+    },
+  };
+  const top = root === null || root === undefined ? {} : isMap(root) ? root : undefined;
+  if (!top) throw new ConfigError([`${source}: expected a map of sections (${Object.keys(SETTINGS_FIELDS).join(', ')}) at the top level`], warnings);
+  const settings = compile(ctx, top);
+  warnings.push(...inFile(problems.warnings));
+  if (problems.errors.length > 0) throw new ConfigError(inFile(problems.errors), warnings);
+  return { settings, found: true, warnings };
+}
+
+/** Reads every section of `root` (a missing one takes its defaults); unknown sections and keys are errors. */
+function compile(ctx: ReadContext, root: Record<string, unknown>): Settings {
+  checkKnownKeys(ctx, root, [], Object.keys(SETTINGS_FIELDS));
+  const out: Record<string, unknown> = {};
+  for (const [name, fields] of Object.entries(SETTINGS_FIELDS)) {
+    const raw = readMap(ctx, root[name], [name]) ?? {};
+    out[name] = readSection(ctx, raw, [name], fields as Record<string, Field<unknown>>, { strict: true });
+  }
+  return out as unknown as Settings;
+}
+
+/** A lower bound (inclusive unless `minExclusive`) and an optional inclusive upper bound. */
+interface Bounds {
+  min: number;
+  minExclusive?: boolean;
+  max?: number;
+}
+
+/** `expected a duration longer than 0s`, or undefined when `value` is within `bounds`. */
+function outOfBounds(value: number, what: string, bounds: Bounds, show: (n: number) => string): string | undefined {
+  const tooLow = bounds.minExclusive ? value <= bounds.min : value < bounds.min;
+  const tooHigh = bounds.max !== undefined && value > bounds.max;
+  if (!tooLow && !tooHigh) return undefined;
+  const low = bounds.minExclusive ? `greater than ${show(bounds.min)}` : `of at least ${show(bounds.min)}`;
+  return `expected ${what} ${low}${bounds.max === undefined ? '' : ` and at most ${show(bounds.max)}`}`;
+}
+
+/** A duration (compiled to ms) that must lie within `bounds`: outside them is an error, not a warning, in this file. */
+function boundedDuration(def: string, bounds: Bounds): Field<number> {
+  const defaultMs = parseDuration(def);
+  return {
+    kind: 'duration',
+    defaultValue: () => defaultMs,
+    read: (ctx, value, path) => {
+      const ms = readDuration(ctx, value, path);
+      if (ms === undefined) return undefined;
+      const broken = outOfBounds(ms, 'a duration', bounds, formatDuration);
+      if (broken) ctx.problems.error(path, `${broken}, got ${JSON.stringify(value)}`);
+      return broken ? undefined : ms;
+    },
+  };
+}
+
+/** A number that must lie within `bounds`: outside them is an error in this file. */
+function boundedNumber(def: number, bounds: Bounds): Field<number> {
+  return {
+    kind: 'number',
+    defaultValue: () => def,
+    read: (ctx, value, path) => {
+      const n = readFiniteNumber(ctx, value, path, false);
+      if (n === undefined) return undefined;
+      const broken = outOfBounds(n, 'a number', bounds, String);
+      if (broken) ctx.problems.error(path, `${broken}, got ${n}`);
+      return broken ? undefined : n;
+    },
+  };
+}
