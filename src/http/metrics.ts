@@ -81,6 +81,7 @@ export class DispatcherMetrics {
   private readonly timeToSSH: Summary;
   private readonly timeToReady: Summary;
   private readonly queueToCrunchRun: Summary;
+  private readonly queueWaitByType: Summary<'instance_type'>;
   private readonly shutdownToGone: Summary;
   private readonly runProbeDuration: Summary<'outcome'>;
 
@@ -111,6 +112,14 @@ export class DispatcherMetrics {
     this.queueToCrunchRun = new Summary({
       name: `${PREFIX}containers_time_from_queue_to_crunch_run_seconds`,
       help: 'Number of seconds between the queuing of a container and the start of crunch-run.',
+      registers,
+      ...SUMMARY_OPTS,
+    });
+    // Ours: the same wait by instance type, to see which types keep containers waiting.
+    this.queueWaitByType = new Summary({
+      name: `${PREFIX}queue_wait_seconds`,
+      help: 'Number of seconds between the queuing of a container and the start of crunch-run, by the instance type it started on.',
+      labelNames: ['instance_type'],
       registers,
       ...SUMMARY_OPTS,
     });
@@ -151,6 +160,7 @@ export class DispatcherMetrics {
         break;
       case 'crunchRunStarted':
         this.queueToCrunchRun.observe(Math.max(0, event.sinceQueuedMs / 1000));
+        if (event.instanceType !== undefined) this.queueWaitByType.observe({ instance_type: event.instanceType }, Math.max(0, event.sinceQueuedMs / 1000));
         break;
       case 'shutdownToGone':
         this.shutdownToGone.observe(event.sinceShutdownMs / 1000);

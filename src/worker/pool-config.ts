@@ -74,7 +74,7 @@ export type PoolEvent =
   /** A booting worker passed its boot probe and is ready for containers; counts from `sshConnected`. */
   | { type: 'readyForContainer'; instanceId: string; sinceSshMs: number }
   /** `crunch-run --detach` succeeded; counts from the container's created_at. */
-  | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number }
+  | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number; instanceType?: string }
   /** A worker we had asked the cloud to destroy left the cloud list; counts from the latest destroy request. */
   | { type: 'shutdownToGone'; instanceId: string; sinceShutdownMs: number }
   /** One `crunch-run --list` probe ended (`fail`: no answer, or a non-zero exit). */

@@ -227,7 +227,7 @@ export class Worker implements RunnerHost {
     this.lastUUID = rr.uuid;
     rr.markSettled();
     if (!Number.isNaN(createdAt)) {
-      this.env.emit?.({ type: 'crunchRunStarted', instanceId: this.id, containerUUID: rr.uuid, sinceQueuedMs: this.busy - createdAt });
+      this.env.emit?.({ type: 'crunchRunStarted', instanceId: this.id, containerUUID: rr.uuid, sinceQueuedMs: this.busy - createdAt, instanceType: this.type.Name });
     }
     this.env.notify();
   }
