@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { ManagementTarget } from '../../src/admin/client.js';
-import { type AdminContext, instanceAction, killContainer, listContainers, listInstances } from '../../src/admin/commands.js';
+import { type AdminContext, instanceAction, killContainer, listContainers, listInstances, whyContainer } from '../../src/admin/commands.js';
 import type { InstanceItem } from '../../src/admin/format.js';
 import { readinessGate, startSystemdNotifier } from '../../src/admin/sd-notify.js';
 import { systemClock } from '../../src/clock/index.js';
@@ -117,6 +117,34 @@ describe('admin commands against a real dispatcher (lame cloud)', function () {
       const inst = (await instances()).find((i) => i.instance === id);
       return inst === undefined || inst.worker_state === 'shutdown';
     });
+  });
+
+  it('containers why: the blocker while it waits, in words, then the timeline of its start', async () => {
+    // Every VM there is held, so the container waits for a new one to boot (100-300 ms, probed every 200 ms): long enough to see.
+    for (const i of await instances()) if (i.instance) await cli((ctx) => instanceAction(ctx, 'hold', i.instance!));
+    const c = stack.controller.addContainer({ priority: 7 });
+    const reasons = new Set<string>();
+    let last: { container: { blocker?: { reason: string; summary?: string } }; timeline: { events: Array<{ kind: string }> } | null } | undefined;
+    await until('the container Running or finished', async () => {
+      const r = await cli((ctx) => whyContainer(ctx, c.uuid, { json: true }));
+      if (r.code === 0) {
+        last = JSON.parse(r.out) as typeof last;
+        const b = last!.container.blocker;
+        if (b) {
+          reasons.add(b.reason);
+          assert.ok(b.summary && b.summary.length > 10, `a summary for ${b.reason}`);
+        }
+      }
+      return ['Running', 'Complete'].includes(stack.controller.get(c.uuid)?.state ?? '');
+    });
+    assert.ok(reasons.size > 0, 'seen waiting at least once');
+    for (const r of reasons) assert.ok(['locking', 'booting', 'preparing', 'cluster_capacity'].includes(r), `reason ${r}`);
+    const kinds = last?.timeline?.events.map((e) => e.kind) ?? [];
+    assert.deepEqual(kinds.slice(0, 2), ['first_seen', 'locked']);
+    const text = await cli((ctx) => whyContainer(ctx, c.uuid));
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, new RegExp(`^${c.uuid}  \\w+, priority 7\\n`));
+    assert.match(text.out, /\n  timeline:\n .*first_seen/);
   });
 
   it('a wrong token is refused with the server error, exit 1', async () => {
