@@ -55,3 +55,23 @@ export function describeBlocker(b: Blocker): string {
       return 'waiting for room on the cluster';
   }
 }
+
+/**
+ * The sentence the settings file's `SchedulingStatus.AppendEstimate` adds to
+ * scheduling_status (two spaces before it, as the reference joins its
+ * sentences): "Estimated start in 4-9 minutes." Rounded to what a user can
+ * act on: minutes under two hours, then hours.
+ */
+export function estimateSentence(now: number, low: number, high: number): string {
+  const lo = Math.max(0, low - now);
+  const hi = Math.max(lo, high - now);
+  if (hi < 60_000) return 'Estimated start in less than a minute.';
+  if (hi < 2 * 3_600_000) {
+    const a = Math.max(1, Math.round(lo / 60_000));
+    const b = Math.max(a, Math.round(hi / 60_000));
+    return a === b ? `Estimated start in about ${b} minute${b === 1 ? '' : 's'}.` : `Estimated start in ${a}-${b} minutes.`;
+  }
+  const a = Math.max(1, Math.round(lo / 3_600_000));
+  const b = Math.max(a, Math.round(hi / 3_600_000));
+  return a === b ? `Estimated start in about ${b} hour${b === 1 ? '' : 's'}.` : `Estimated start in ${a}-${b} hours.`;
+}
