@@ -1,0 +1,141 @@
+/**
+ * RuntimeHistory: how long containers run on our VMs (crunch-run start to
+ * the container's final state), learnt from the ones that finished. A
+ * container is most like earlier ones with the same image and size, less so
+ * like others of its size, and least like everything else: the estimate
+ * comes from the most specific of those three samples that has enough
+ * values. A container requeued after running for a while has at least that
+ * much left to do in total, so its own earlier attempt is a lower bound.
+ */
+import { RecentSample, type Spread } from './stats.js';
+
+export type { Spread } from './stats.js';
+
+/** What a runtime is learnt by: RAM is bucketed (below), so nearby sizes share a sample. */
+export interface RuntimeKey {
+  image: string;
+  vcpus: number;
+  /** Bytes. */
+  ram: number;
+}
+
+export interface RuntimeHistoryOptions {
+  /** Runtime assumed when nothing at all is known yet, ms; default 10 minutes. */
+  defaultRuntimeMs?: number;
+  /** Values kept per key (the most recent); default 50. */
+  sampleSize?: number;
+  /** A key's sample is used once it has this many values; default 3. */
+  minSamples?: number;
+}
+
+export const DEFAULT_RUNTIME_MS = 10 * 60_000;
+
+/** Earlier attempts remembered at most (the oldest are dropped first). */
+const MAX_ATTEMPTS = 100_000;
+
+/**
+ * RAM bucket: powers of two of 256 MiB, so 3 GiB and 3.5 GiB share a bucket
+ * but 2 GiB and 16 GiB do not. Requests differ by small overheads
+ * (ReserveExtraRAM, keep buffers) that say nothing about the runtime.
+ */
+export function ramBucket(ram: number): number {
+  return Math.max(0, Math.ceil(Math.log2(Math.max(1, ram / 2 ** 28))));
+}
+
+export class RuntimeHistory {
+  readonly defaultRuntimeMs: number;
+  private readonly sampleSize: number;
+  private readonly minSamples: number;
+  private readonly byImage = new Map<string, RecentSample>();
+  private readonly bySize = new Map<string, RecentSample>();
+  private readonly all: RecentSample;
+  /** uuid -> the longest an earlier attempt ran, ms. */
+  private readonly attempts = new Map<string, number>();
+
+  constructor(opts: RuntimeHistoryOptions = {}) {
+    this.defaultRuntimeMs = opts.defaultRuntimeMs ?? DEFAULT_RUNTIME_MS;
+    this.sampleSize = opts.sampleSize ?? 50;
+    this.minSamples = opts.minSamples ?? 3;
+    this.all = new RecentSample(this.sampleSize * 4);
+  }
+
+  /** A container with this key ran to its final state in `runtimeMs`. */
+  record(key: RuntimeKey, runtimeMs: number): void {
+    if (!(runtimeMs >= 0)) return;
+    const size = sizeKey(key);
+    sample(this.bySize, size, this.sampleSize).add(runtimeMs);
+    sample(this.byImage, `${size}/${key.image}`, this.sampleSize).add(runtimeMs);
+    this.all.add(runtimeMs);
+  }
+
+  /** Container `uuid` ran for `ranMs` and was requeued: its next attempt is taken to need at least as long. */
+  recordAttempt(uuid: string, ranMs: number): void {
+    if (!(ranMs > 0)) return;
+    const prev = this.attempts.get(uuid) ?? 0;
+    this.attempts.delete(uuid);
+    if (this.attempts.size >= MAX_ATTEMPTS) this.attempts.delete(this.attempts.keys().next().value!);
+    this.attempts.set(uuid, Math.max(prev, ranMs));
+  }
+
+  /** Drops what is remembered of one container's attempts (it is final). */
+  forget(uuid: string): void {
+    this.attempts.delete(uuid);
+  }
+
+  /** The median of every recent runtime (the default when none): the naive estimate's runtime. */
+  typicalOverall(): number {
+    return this.all.count > 0 ? this.all.spread().typical : this.defaultRuntimeMs;
+  }
+
+  /**
+   * Expected total runtime of a container with this key (and, if given, this
+   * uuid, for its earlier attempts): typical = median, low = p10, high =
+   * p90 of the most specific sample with enough values.
+   */
+  estimate(key: RuntimeKey, uuid?: string): Spread {
+    const size = sizeKey(key);
+    const s =
+      this.pick(this.byImage.get(`${size}/${key.image}`), this.minSamples) ??
+      this.pick(this.bySize.get(size), this.minSamples) ??
+      this.pick(this.all, 1) ??
+      this.fallback();
+    const floor = uuid === undefined ? undefined : this.attempts.get(uuid);
+    if (floor === undefined) return s;
+    return { typical: Math.max(s.typical, floor), low: Math.max(s.low, floor), high: Math.max(s.high, floor) };
+  }
+
+  /** True if `uuid` has an earlier attempt on record. */
+  hasAttempt(uuid: string): boolean {
+    return this.attempts.has(uuid);
+  }
+
+  private pick(s: RecentSample | undefined, min: number): Spread | undefined {
+    return s && s.count >= min ? s.spread() : undefined;
+  }
+
+  private fallback(): Spread {
+    const d = this.defaultRuntimeMs;
+    return { typical: d, low: d / 2, high: d * 2 };
+  }
+}
+
+/**
+ * The part of a running container's runtime still to come, given it has
+ * run `elapsedMs`: the total estimate minus that, but never less than a
+ * tenth of it (one that overran its estimate is about to finish, but not
+ * at this instant).
+ */
+export function remaining(total: Spread, elapsedMs: number): Spread {
+  const left = (t: number): number => Math.max(t - elapsedMs, t / 10);
+  return { typical: left(total.typical), low: left(total.low), high: left(total.high) };
+}
+
+function sizeKey(key: RuntimeKey): string {
+  return `${key.vcpus}/${ramBucket(key.ram)}`;
+}
+
+function sample(map: Map<string, RecentSample>, key: string, size: number): RecentSample {
+  let s = map.get(key);
+  if (!s) map.set(key, (s = new RecentSample(size)));
+  return s;
+}
