@@ -21,6 +21,7 @@ import { createLogger, type Logger } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { Estimator } from './estimate/estimator.js';
 import type { Executor } from './ssh/executor.js';
 import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { resolveSshPort } from './ssh/port.js';
@@ -51,6 +52,8 @@ export interface DispatcherDeps {
    * None: every action goes ahead (no database configured, tests, the simulator).
    */
   fence?: Fence;
+  /** How often, at most, the start-time estimates are recomputed (ms); default the estimator's (1 s). */
+  estimateIntervalMs?: number;
 }
 
 export interface Dispatcher {
@@ -63,6 +66,8 @@ export interface Dispatcher {
   readonly eventFeed: EventFeedLink;
   readonly pool: WorkerPoolImpl;
   readonly scheduler: Scheduler;
+  /** Start-time estimates of the waiting containers, updated after scheduling passes. */
+  readonly estimator: Estimator;
   readonly instanceSet: InstanceSet;
   /** This dispatcher's Prometheus metrics, on a registry of its own (served at /metrics by `src/http/server.ts`). */
   readonly metrics: DispatcherMetrics;
@@ -122,14 +127,14 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSetId,
     publicKey,
     runnerBinary,
-    onEvent: deps.observePool
-      ? (event) => {
-          metrics.observePool(event);
-          deps.observePool!(event);
-        }
-      : metrics.observePool,
+    onEvent: (event) => {
+      metrics.observePool(event);
+      estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
+      deps.observePool?.(event);
+    },
   });
-  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }) });
+  const estimator = new Estimator({ queue, pool, cluster, clock, minIntervalMs: deps.estimateIntervalMs });
+  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), afterPass: estimator });
   metrics.attach({
     queueEntries: () => queue.entries().entries.values(),
     workers: () => pool.details(),
@@ -152,6 +157,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     eventFeed,
     pool,
     scheduler,
+    estimator,
     instanceSet,
     metrics,
     start() {

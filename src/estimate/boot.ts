@@ -4,7 +4,7 @@
  * recent boots of that type, else of every type, else a default.
  */
 import type { PoolEvent } from '../worker/pool.js';
-import { RecentSample } from './stats.js';
+import { RecentSample, type Spread } from './stats.js';
 
 export const DEFAULT_BOOT_MS = 3 * 60_000;
 
@@ -50,10 +50,11 @@ export class BootTimes {
     }
   }
 
-  /** Expected create-to-ready time of `type`, ms. */
-  estimate(type: string): number {
+  /** Expected create-to-ready time of `type`, ms: the median (typical) and p10/p90 of its recent boots. */
+  estimate(type: string): Spread {
     const s = this.byType.get(type);
-    if (s && s.count > 0) return s.spread().typical;
-    return this.all.count > 0 ? this.all.spread().typical : this.defaultMs;
+    if (s && s.count > 0) return s.spread();
+    if (this.all.count > 0) return this.all.spread();
+    return { typical: this.defaultMs, low: this.defaultMs, high: this.defaultMs };
   }
 }

@@ -82,8 +82,8 @@ export interface ForecastInput {
   limits: ForecastLimits;
   /** What each instance type offers, by name: for the instances the forecast adds. */
   capacities: ReadonlyMap<string, Need>;
-  /** Expected create-to-ready time of a type, ms. */
-  bootMs: (type: string) => number;
+  /** Expected create-to-ready time of a type, ms (the band's value is used). */
+  bootMs: (type: string) => Spread;
   /** Containers forecast exactly; the rest coarsely. Default 2,000. */
   exactLimit?: number;
 }
@@ -98,6 +98,15 @@ export interface ForecastResult {
 }
 
 export const DEFAULT_EXACT_LIMIT = 2000;
+
+/**
+ * Instances of one type looked at per container, soonest lower bound
+ * first. The bound is exact for a container that fits the instance's free
+ * room; instances with some room but not enough keep a low bound and would
+ * otherwise be looked at for every container. Past this many, the best so
+ * far is taken: a forecast, not a placement.
+ */
+const MAX_CANDIDATES = 32;
 
 type Band = 'low' | 'typical' | 'high';
 
@@ -147,12 +156,13 @@ class BandPlay {
     const { limits } = input;
     let count = 0;
     for (const i of input.instances) {
-      const readyAt = i.state === 'booting' ? Math.max(this.now, (i.bootStartedAt ?? this.now) + input.bootMs(i.type)) : this.now;
-      const res: Reservation[] = i.running.map((r) => ({
-        end: this.now + remaining(r.runtime, this.now - r.startedAt)[band],
-        need: r.need,
-      }));
-      for (const r of res) this.ends.push({ key: r.end, id: 0, version: 0 });
+      const readyAt = i.state === 'booting' ? Math.max(this.now, (i.bootStartedAt ?? this.now) + input.bootMs(i.type)[band]) : this.now;
+      const res: Reservation[] = [];
+      for (const r of i.running) {
+        const end = this.now + remaining(r.runtime, this.now - r.startedAt)[band];
+        res.push({ end, need: r.need });
+        this.ends.push({ key: end, id: 0, version: 0 });
+      }
       this.add({ id: 0, type: i.type, cap: i.capacity, readyAt, cursor: this.now, res, version: 0, gone: false });
       count++;
     }
@@ -178,7 +188,7 @@ class BandPlay {
         const inst = this.insts[e.id];
         if (inst.gone || e.version !== inst.version) continue;
         back.push(e);
-        if (e.key >= best) break;
+        if (e.key >= best || back.length > MAX_CANDIDATES) break;
         const at = fitTime(inst, c.need);
         if (at < best) {
           best = at;
@@ -213,7 +223,7 @@ class BandPlay {
     if (this.creatable <= 0) return { at, type };
     const { limits, bootMs } = this.input;
     for (const t of c.types) {
-      const when = this.now + (limits.atCapacity.has(t) ? limits.capacityRetryMs : 0) + bootMs(t);
+      const when = this.now + (limits.atCapacity.has(t) ? limits.capacityRetryMs : 0) + bootMs(t)[this.band];
       if (when < at) {
         at = when;
         type = t;
@@ -232,7 +242,7 @@ class BandPlay {
         continue;
       }
       const type = c.types[0];
-      return { at: e.key + this.input.limits.idleTimeoutMs + this.input.bootMs(type), inst, type };
+      return { at: e.key + this.input.limits.idleTimeoutMs + this.input.bootMs(type)[this.band], inst, type };
     }
     return undefined;
   }

@@ -126,8 +126,11 @@ export class RuntimeHistory {
  * at this instant).
  */
 export function remaining(total: Spread, elapsedMs: number): Spread {
-  const left = (t: number): number => Math.max(t - elapsedMs, t / 10);
-  return { typical: left(total.typical), low: left(total.low), high: left(total.high) };
+  return { typical: left(total.typical, elapsedMs), low: left(total.low, elapsedMs), high: left(total.high, elapsedMs) };
+}
+
+function left(total: number, elapsedMs: number): number {
+  return Math.max(total - elapsedMs, total / 10);
 }
 
 function sizeKey(key: RuntimeKey): string {

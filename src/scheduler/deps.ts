@@ -8,6 +8,7 @@ import type { Cluster } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
 import type { ContainerQueue, ControllerHealth, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
+import type { PassView } from './pass-view.js';
 
 /** The scheduler's constructor argument. */
 export interface SchedulerDeps {
@@ -17,6 +18,13 @@ export interface SchedulerDeps {
   cluster: Cluster;
   clock: Clock;
   logger: Logger;
+  /** Told after every pass, outside it (the start-time estimator, `src/estimate/`): it must bound its own cost. */
+  afterPass?: PassObserver;
+}
+
+/** Something that reads each pass's result after the pass. */
+export interface PassObserver {
+  afterPass(view: PassView | undefined, maxContainers: number): void;
 }
 
 export interface PassContext extends SchedulerDeps {

@@ -6,6 +6,10 @@ const MIN = 60_000;
 const one: Need = { vcpus: 1, ram: 1, gpus: 0 };
 const ten = { typical: 10 * MIN, low: 5 * MIN, high: 20 * MIN };
 
+function flat(ms: number): { typical: number; low: number; high: number } {
+  return { typical: ms, low: ms, high: ms };
+}
+
 function ctr(types: string[], runtime = ten, need = one): ForecastContainer {
   return { types, need, runtime };
 }
@@ -20,7 +24,7 @@ function input(over: Partial<ForecastInput>): ForecastInput {
       ['a', one],
       ['b', one],
     ]),
-    bootMs: (t) => (t === 'b' ? 4 * MIN : 3 * MIN),
+    bootMs: (t) => flat(t === 'b' ? 4 * MIN : 3 * MIN),
     ...over,
   };
 }
