@@ -4,8 +4,19 @@
  * container is most like earlier ones with the same image and size, less so
  * like others of its size, and least like everything else: the estimate
  * comes from the most specific of those three samples that has enough
- * values. A container requeued after running for a while has at least that
+ * values and is not too young (below). A container requeued after running for a while has at least that
  * much left to do in total, so its own earlier attempt is a lower bound.
+ *
+ * Young samples: right after a burst of submissions the only runs that have
+ * finished are the shortest ones, and their median says the work is far
+ * shorter than it is. So the runs still going (`setRunning`) are counted
+ * as longer than every finished one: with a fraction f of the runs of a
+ * kind finished, the median is read at the 0.5 / f quantile of the finished
+ * ones (and p10, p90 likewise, capped at the largest). A sample with fewer
+ * finished than running runs has no median yet: the next, wider sample is
+ * asked, and if none has one the default runtime stands, raised to what
+ * has been seen. Once the finished runs far outnumber the running ones, as
+ * they soon do in a steady stream, this changes nothing.
  */
 import { RecentSample, type Spread } from './stats.js';
 
@@ -49,6 +60,10 @@ export class RuntimeHistory {
   private readonly byImage = new Map<string, RecentSample>();
   private readonly bySize = new Map<string, RecentSample>();
   private readonly all: RecentSample;
+  /** Runs going on now, by image-and-size key, by size key, and in all. */
+  private runningByImage = new Map<string, number>();
+  private runningBySize = new Map<string, number>();
+  private runningAll = 0;
   /** uuid -> the longest an earlier attempt ran, ms. */
   private readonly attempts = new Map<string, number>();
 
@@ -66,6 +81,23 @@ export class RuntimeHistory {
     sample(this.bySize, size, this.sampleSize).add(runtimeMs);
     sample(this.byImage, `${size}/${key.image}`, this.sampleSize).add(runtimeMs);
     this.all.add(runtimeMs);
+  }
+
+  /** The keys of the runs going on now (replacing the last call's): how young each sample is. */
+  setRunning(keys: Iterable<RuntimeKey>): void {
+    const byImage = new Map<string, number>();
+    const bySize = new Map<string, number>();
+    let n = 0;
+    for (const key of keys) {
+      const size = sizeKey(key);
+      bySize.set(size, (bySize.get(size) ?? 0) + 1);
+      const k = `${size}/${key.image}`;
+      byImage.set(k, (byImage.get(k) ?? 0) + 1);
+      n++;
+    }
+    this.runningByImage = byImage;
+    this.runningBySize = bySize;
+    this.runningAll = n;
   }
 
   /** Container `uuid` ran for `ranMs` and was requeued: its next attempt is taken to need at least as long. */
@@ -94,10 +126,11 @@ export class RuntimeHistory {
    */
   estimate(key: RuntimeKey, uuid?: string): Spread {
     const size = sizeKey(key);
+    const imageKey = `${size}/${key.image}`;
     const s =
-      this.pick(this.byImage.get(`${size}/${key.image}`), this.minSamples) ??
-      this.pick(this.bySize.get(size), this.minSamples) ??
-      this.pick(this.all, 1) ??
+      this.pick(this.byImage.get(imageKey), this.minSamples, this.runningByImage.get(imageKey) ?? 0) ??
+      this.pick(this.bySize.get(size), this.minSamples, this.runningBySize.get(size) ?? 0) ??
+      this.pick(this.all, 1, this.runningAll) ??
       this.fallback();
     const floor = uuid === undefined ? undefined : this.attempts.get(uuid);
     if (floor === undefined) return s;
@@ -109,13 +142,15 @@ export class RuntimeHistory {
     return this.attempts.has(uuid);
   }
 
-  private pick(s: RecentSample | undefined, min: number): Spread | undefined {
-    return s && s.count >= min ? s.spread() : undefined;
+  private pick(s: RecentSample | undefined, min: number, running: number): Spread | undefined {
+    if (!s || s.count < min || s.total < running) return undefined;
+    return s.spreadOfFinished(s.total / (s.total + running));
   }
 
   private fallback(): Spread {
     const d = this.defaultRuntimeMs;
-    return { typical: d, low: d / 2, high: d * 2 };
+    const seen = this.all.count > 0 ? this.all.spread() : { typical: 0, low: 0, high: 0 };
+    return { typical: Math.max(d, seen.typical), low: Math.max(d / 2, seen.low), high: Math.max(d * 2, seen.high) };
   }
 }
 

@@ -45,6 +45,7 @@ export class RuntimeTracker {
       if (!next.has(uuid)) this.ended.set(uuid, { ranMs: now - run.startedAt, key: run.key, endedAt: now });
     }
     this.active = next;
+    this.history.setRunning(runKeys(next.values()));
     for (const [uuid, e] of this.ended) {
       const state = get(uuid)?.state;
       if (state === undefined || state === 'Complete') {
@@ -60,4 +61,8 @@ export class RuntimeTracker {
       this.ended.delete(uuid);
     }
   }
+}
+
+function* runKeys(runs: Iterable<Run>): Iterable<RuntimeKey> {
+  for (const r of runs) if (r.key) yield r.key;
 }

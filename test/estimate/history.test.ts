@@ -29,6 +29,22 @@ describe('RuntimeHistory', () => {
     assert.equal(h.typicalOverall(), 20 * MIN);
   });
 
+  it('does not trust a sample while more of its kind are running than have finished', () => {
+    const h = new RuntimeHistory({ minSamples: 1, defaultRuntimeMs: 10 * MIN });
+    const key = { image: 'i', vcpus: 1, ram: GiB };
+    h.record(key, 2 * MIN);
+    h.record(key, 3 * MIN);
+    // A burst: the two shortest have finished, three are still going: the default stands.
+    h.setRunning([key, key, key]);
+    assert.equal(h.estimate(key).typical, 10 * MIN);
+    // Once as many have finished as are running, the sample speaks, the running ones counted as longer:
+    // half finished, so the median of all is the largest finished.
+    h.setRunning([key, key]);
+    assert.equal(h.estimate(key).typical, 3 * MIN);
+    h.setRunning([]);
+    assert.equal(h.estimate(key).typical, 2.5 * MIN);
+  });
+
   it('shares a sample between nearby RAM sizes, not distant ones', () => {
     assert.equal(ramBucket(3 * GiB), ramBucket(3.5 * GiB));
     assert.notEqual(ramBucket(2 * GiB), ramBucket(16 * GiB));
