@@ -22,6 +22,9 @@ import { createLogger, type Logger } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { Estimator } from './estimate/estimator.js';
+import { RuntimeHistory } from './estimate/history.js';
+import { BootTimes } from './estimate/boot.js';
 import type { Executor } from './ssh/executor.js';
 import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { resolveSshPort } from './ssh/port.js';
@@ -55,6 +58,8 @@ export interface DispatcherDeps {
   fence?: Fence;
   /** This daemon's own settings (the settings file's); default: every setting at its default. */
   settings?: Settings;
+  /** How often, at most, the start-time estimates are recomputed (ms); default the estimator's (1 s). */
+  estimateIntervalMs?: number;
 }
 
 export interface Dispatcher {
@@ -68,6 +73,8 @@ export interface Dispatcher {
   readonly eventFeed: EventFeedLink;
   readonly pool: WorkerPoolImpl;
   readonly scheduler: Scheduler;
+  /** Start-time estimates of the waiting containers, updated after scheduling passes. */
+  readonly estimator: Estimator;
   readonly instanceSet: InstanceSet;
   /** This dispatcher's Prometheus metrics, on a registry of its own (served at /metrics by `src/http/server.ts`). */
   readonly metrics: DispatcherMetrics;
@@ -139,10 +146,20 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     onEvent: (event) => {
       metrics.observePool(event);
       timeline.poolEvent(event);
+      estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       deps.observePool?.(event);
     },
   });
-  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline });
+  const estimator = new Estimator({
+    queue,
+    pool,
+    cluster,
+    clock,
+    minIntervalMs: deps.estimateIntervalMs,
+    runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
+    boots: new BootTimes(settings.Estimates.DefaultBootTime),
+  });
+  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator });
   metrics.attach({
     queueEntries: () => queue.entries().entries.values(),
     workers: () => pool.details(),
@@ -166,6 +183,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     eventFeed,
     pool,
     scheduler,
+    estimator,
     instanceSet,
     metrics,
     timeline,

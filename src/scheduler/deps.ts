@@ -9,6 +9,7 @@ import type { Logger, RateLimitedLog } from '../log.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
+import type { PassView } from './pass-view.js';
 
 /** The scheduler's constructor argument. */
 export interface SchedulerDeps {
@@ -20,6 +21,13 @@ export interface SchedulerDeps {
   logger: Logger;
   /** Told of the instances created for containers, and of unlocks and cancels with their reasons. */
   timeline?: SchedulerTimeline;
+  /** Told after every pass, outside it (the start-time estimator, `src/estimate/`): it must bound its own cost. */
+  afterPass?: PassObserver;
+}
+
+/** Something that reads each pass's result after the pass. */
+export interface PassObserver {
+  afterPass(view: PassView | undefined, maxContainers: number): void;
 }
 
 export interface PassContext extends SchedulerDeps {

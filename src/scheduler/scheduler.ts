@@ -183,6 +183,7 @@ export class Scheduler {
         try {
           this.runQueue();
           this.sync();
+          this.ctx.afterPass?.afterPass(this.last.view, this.limit.maxContainers);
         } catch (err) {
           // A bug in one pass; the next pass (at the next change) may well
           // get through, and a bug hit on every pass logs once a minute.

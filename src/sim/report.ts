@@ -18,6 +18,7 @@
  *   (runs later cancelled, runners waiting on children that queued).
  * Every figure except `host` is a function of config, workload and seed.
  */
+import { summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
 import type { ContainerOutcome, SimResult } from './engine.js';
 import type { TimelineSample } from './plot.js';
 
@@ -49,6 +50,8 @@ export interface SimReport {
     byType: Record<string, { vms: number; vmHours: number; cost: number }>;
   };
   queueWait: { count: number; p50Ms: number; p95Ms: number; maxMs: number; meanMs: number };
+  /** Start-time estimates against the real starts (`accuracy.ts`): relative errors, the naive estimate's beside. */
+  estimates: EstimateAccuracy;
   vms: { created: number; neverReady: number; peak: number; vmHours: number; bootMedianMs: number };
   cloudCalls: Record<string, { calls: number; errors: Record<string, number> }>;
   /** Controller requests by `METHOD route` (the dispatcher's and crunch-run's). */
@@ -209,6 +212,7 @@ export function buildReport(r: SimResult): SimReport {
       maxMs: waits.at(-1) ?? 0,
       meanMs: waits.length > 0 ? Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) : 0,
     },
+    estimates: summariseAccuracy(r.estimates, startedAt(r.containers)),
     vms: {
       created: r.ledger.vms.size,
       neverReady,
@@ -231,6 +235,12 @@ export function buildReport(r: SimResult): SimReport {
       peakHeapBytes: r.host.peakHeapBytes,
     },
   };
+}
+
+function startedAt(containers: readonly ContainerOutcome[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of containers) if (c.uuid !== undefined && c.runningAt !== undefined) out.set(c.uuid, c.runningAt);
+  return out;
 }
 
 /** `1h02m`, `3m10s`, `12.5s`, `800ms`. */
@@ -279,6 +289,10 @@ export function formatSummary(rep: SimReport): string {
   );
   const q = rep.queueWait;
   lines.push(`Queue wait (Queued to Running, ${q.count} containers): p50 ${formatDuration(q.p50Ms)}, p95 ${formatDuration(q.p95Ms)}, max ${formatDuration(q.maxMs)}.`);
+  const e = rep.estimates;
+  const errs = (x: EstimateAccuracy['all']): string =>
+    `median ${pct(x.median, 1)}, p90 ${pct(x.p90, 1)} (naive ${pct(x.naiveMedian, 1)}, ${pct(x.naiveP90, 1)}; ${pct(x.withinBand, 1)} within the band)`;
+  lines.push(`Start estimates (${e.containers} containers): error when first seen ${errs(e.firstSeen)}; over all ${e.all.count} estimates ${errs(e.all)}.`);
   lines.push(
     `Makespan ${formatDuration(rep.makespanMs)}. VMs: ${rep.vms.created} created (peak ${rep.vms.peak} at once, ${rep.vms.neverReady} never ready, ` +
       `median boot ${formatDuration(rep.vms.bootMedianMs)}), ${rep.vms.vmHours.toFixed(1)} VM-hours.`,

@@ -1,0 +1,386 @@
+/**
+ * The start-time forecast: a pure function from the waiting containers (in
+ * scheduling order), the instances, the limits and what has been learnt, to
+ * an earliest, typical and latest start time for each container.
+ *
+ * Method, run once per band (low, typical, high runtimes):
+ * - Exact for the first `exactLimit` containers: a discrete-event play of
+ *   the scheduler. Each instance has a time cursor (its last start) and the
+ *   reservations still running then; a container goes where it can start
+ *   soonest: on an eligible instance (once enough of its reservations end),
+ *   on a new instance (now + that type's boot time, while under
+ *   MaxInstances and the quota; a type at capacity only after the capacity
+ *   retry), or, when no instance may be added, in place of the instance that
+ *   goes idle first (idle until TimeoutIdle, then a boot of the new type).
+ *   The concurrency limit holds the start back until enough of the
+ *   containers ahead have ended. Instances sit in per-type heaps keyed by a
+ *   lower bound of when they could take anything, so a container looks at
+ *   a handful of instances, not all.
+ * - Coarse beyond that: the first ones take the instances still allowed
+ *   (now + boot); the rest start when the fleet's VCPUs (and the
+ *   concurrency limit) have worked through everything ahead of them, as a
+ *   fluid: (work ahead in VCPU-ms) / (fleet VCPUs).
+ *
+ * Times are epoch ms. A container no instance type fits gets Infinity.
+ */
+import { MinHeap } from './heap.js';
+import { remaining, type Spread } from './history.js';
+
+/** The part of a container's size the forecast packs by. */
+export interface Need {
+  vcpus: number;
+  /** Bytes. */
+  ram: number;
+  gpus: number;
+}
+
+export interface ForecastContainer {
+  /** Eligible instance type names, cheapest first. */
+  types: readonly string[];
+  need: Need;
+  /** Expected total runtime. */
+  runtime: Spread;
+}
+
+export interface ForecastRunning {
+  startedAt: number;
+  /** Expected total runtime (what is left is worked out from `startedAt`). */
+  runtime: Spread;
+  need: Need;
+}
+
+export interface ForecastInstance {
+  type: string;
+  /** What the type offers (the forecast works out what is free from `running`). */
+  capacity: Need;
+  state: 'booting' | 'idle' | 'running';
+  /** For a booting instance: when its create was called. */
+  bootStartedAt?: number;
+  running: readonly ForecastRunning[];
+}
+
+export interface ForecastLimits {
+  /** The dynamic concurrency limit; 0 = none. */
+  maxContainers: number;
+  /** MaxInstances; 0 = none. */
+  maxInstances: number;
+  /** True while the cloud quota stops new instances. */
+  atQuota: boolean;
+  /** Types whose creates recently failed for lack of capacity. */
+  atCapacity: ReadonlySet<string>;
+  /** How long after a capacity error a type is tried again, ms. */
+  capacityRetryMs: number;
+  /** TimeoutIdle, ms: how long an idle instance stays before it is shut down. */
+  idleTimeoutMs: number;
+}
+
+export interface ForecastInput {
+  now: number;
+  /** The waiting containers, in scheduling order. */
+  containers: readonly ForecastContainer[];
+  instances: readonly ForecastInstance[];
+  limits: ForecastLimits;
+  /** What each instance type offers, by name: for the instances the forecast adds. */
+  capacities: ReadonlyMap<string, Need>;
+  /** Expected create-to-ready time of a type, ms (the band's value is used). */
+  bootMs: (type: string) => Spread;
+  /** Containers forecast exactly; the rest coarsely. Default 2,000. */
+  exactLimit?: number;
+}
+
+/** Start times by the input's container index (epoch ms; Infinity when nothing fits). */
+export interface ForecastResult {
+  low: Float64Array;
+  typical: Float64Array;
+  high: Float64Array;
+  /** How many containers (from the front) were forecast exactly. */
+  exact: number;
+}
+
+export const DEFAULT_EXACT_LIMIT = 2000;
+
+/**
+ * Instances of one type looked at per container, soonest lower bound
+ * first. The bound is exact for a container that fits the instance's free
+ * room; instances with some room but not enough keep a low bound and would
+ * otherwise be looked at for every container. Past this many, the best so
+ * far is taken: a forecast, not a placement.
+ */
+const MAX_CANDIDATES = 32;
+
+type Band = 'low' | 'typical' | 'high';
+
+const UNLIMITED: Need = { vcpus: Infinity, ram: Infinity, gpus: Infinity };
+
+export function forecast(input: ForecastInput): ForecastResult {
+  const n = input.containers.length;
+  const exact = Math.min(n, input.exactLimit ?? DEFAULT_EXACT_LIMIT);
+  const out: ForecastResult = { low: new Float64Array(n), typical: new Float64Array(n), high: new Float64Array(n), exact };
+  for (const band of ['low', 'typical', 'high'] as const) new BandPlay(input, band, out[band]).run(exact);
+  return out;
+}
+
+interface Reservation {
+  end: number;
+  need: Need;
+}
+
+interface Inst {
+  id: number;
+  type: string;
+  cap: Need;
+  readyAt: number;
+  cursor: number;
+  res: Reservation[];
+  version: number;
+  gone: boolean;
+}
+
+/** One band's play of the scheduler (see the file comment). */
+class BandPlay {
+  private readonly insts: Inst[] = [];
+  private readonly byType = new Map<string, MinHeap>();
+  /** Every instance by when it has nothing left to run: the one to replace when no instance may be added. */
+  private readonly byAllFree = new MinHeap();
+  /** Ends of the containers running or placed, for the concurrency limit. */
+  private readonly ends = new MinHeap();
+  private creatable: number;
+  private readonly now: number;
+
+  constructor(
+    private readonly input: ForecastInput,
+    private readonly band: Band,
+    private readonly out: Float64Array,
+  ) {
+    this.now = input.now;
+    const { limits } = input;
+    let count = 0;
+    for (const i of input.instances) {
+      const readyAt = i.state === 'booting' ? Math.max(this.now, (i.bootStartedAt ?? this.now) + input.bootMs(i.type)[band]) : this.now;
+      const res: Reservation[] = [];
+      for (const r of i.running) {
+        const end = this.now + remaining(r.runtime, this.now - r.startedAt)[band];
+        res.push({ end, need: r.need });
+        this.ends.push({ key: end, id: 0, version: 0 });
+      }
+      this.add({ id: 0, type: i.type, cap: i.capacity, readyAt, cursor: this.now, res, version: 0, gone: false });
+      count++;
+    }
+    this.creatable = limits.atQuota ? 0 : limits.maxInstances > 0 ? Math.max(0, limits.maxInstances - count) : Infinity;
+  }
+
+  run(exact: number): void {
+    const cs = this.input.containers;
+    for (let j = 0; j < exact; j++) this.out[j] = this.place(cs[j]);
+    this.coarse(exact);
+  }
+
+  /** Places one container where it starts soonest; returns that time. */
+  private place(c: ForecastContainer): number {
+    const rt = c.runtime[this.band];
+    let best = Infinity;
+    let bestInst: Inst | undefined;
+    for (const t of c.types) {
+      const heap = this.byType.get(t);
+      if (!heap) continue;
+      const back = [];
+      for (let e = heap.pop(); e; e = heap.pop()) {
+        const inst = this.insts[e.id];
+        if (inst.gone || e.version !== inst.version) continue;
+        back.push(e);
+        if (e.key >= best || back.length > MAX_CANDIDATES) break;
+        const at = fitTime(inst, c.need);
+        if (at < best) {
+          best = at;
+          bestInst = inst;
+        }
+      }
+      for (const e of back) heap.push(e);
+    }
+    const create = this.createOption(c);
+    let start = Math.min(best, create.at);
+    let replace = this.creatable <= 0 ? this.replaceOption(c) : undefined;
+    if (replace && replace.at < start) start = replace.at;
+    else replace = undefined;
+    if (start === Infinity) return Infinity;
+    start = this.underConcurrencyLimit(start);
+    if (replace) {
+      replace.inst.gone = true;
+      bestInst = this.add(this.fresh(replace.type, start));
+    } else if (create.at <= best) {
+      this.creatable--;
+      bestInst = this.add(this.fresh(create.type, start));
+    }
+    this.reserve(bestInst!, start, { end: start + rt, need: c.need });
+    this.ends.push({ key: start + rt, id: 0, version: 0 });
+    return start;
+  }
+
+  /** The cheapest eligible type that may be created, and when its instance would be ready. */
+  private createOption(c: ForecastContainer): { at: number; type: string } {
+    let at = Infinity;
+    let type = '';
+    if (this.creatable <= 0) return { at, type };
+    const { limits, bootMs } = this.input;
+    for (const t of c.types) {
+      const when = this.now + (limits.atCapacity.has(t) ? limits.capacityRetryMs : 0) + bootMs(t)[this.band];
+      if (when < at) {
+        at = when;
+        type = t;
+      }
+    }
+    return { at, type };
+  }
+
+  /** At MaxInstances (or quota): the instance that goes idle first is shut down after TimeoutIdle and one of ours booted. */
+  private replaceOption(c: ForecastContainer): { at: number; inst: Inst; type: string } | undefined {
+    if (c.types.length === 0) return undefined;
+    for (let e = this.byAllFree.peek(); e; e = this.byAllFree.peek()) {
+      const inst = this.insts[e.id];
+      if (inst.gone || e.version !== inst.version) {
+        this.byAllFree.pop();
+        continue;
+      }
+      const type = c.types[0];
+      return { at: e.key + this.input.limits.idleTimeoutMs + this.input.bootMs(type)[this.band], inst, type };
+    }
+    return undefined;
+  }
+
+  private underConcurrencyLimit(start: number): number {
+    const max = this.input.limits.maxContainers;
+    if (max <= 0) return start;
+    // Drop the ends at or before `start`: those containers are done by then.
+    while (this.ends.size > 0 && this.ends.peek()!.key <= start) this.ends.pop();
+    if (this.ends.size < max) return start;
+    // Full: wait for the earliest of the ones still running to end.
+    return this.ends.pop()!.key;
+  }
+
+  private fresh(type: string, readyAt: number): Inst {
+    const cap = this.capacityOf(type);
+    return { id: 0, type, cap, readyAt, cursor: readyAt, res: [], version: 0, gone: false };
+  }
+
+  /** A type's capacity (an unknown type is taken to fit what is asked of it). */
+  private capacityOf(type: string): Need {
+    return this.input.capacities.get(type) ?? UNLIMITED;
+  }
+
+  private add(inst: Inst): Inst {
+    const id = this.insts.length;
+    inst.id = id;
+    this.insts.push(inst);
+    let heap = this.byType.get(inst.type);
+    if (!heap) this.byType.set(inst.type, (heap = new MinHeap()));
+    heap.push({ key: lowerBound(inst), id, version: inst.version });
+    this.byAllFree.push({ key: allFree(inst), id, version: inst.version });
+    return inst;
+  }
+
+  private reserve(inst: Inst, start: number, r: Reservation): void {
+    inst.cursor = Math.max(inst.cursor, start);
+    inst.res = inst.res.filter((x) => x.end > inst.cursor);
+    inst.res.push(r);
+    inst.version++;
+    const id = inst.id;
+    this.byType.get(inst.type)!.push({ key: lowerBound(inst), id, version: inst.version });
+    this.byAllFree.push({ key: allFree(inst), id, version: inst.version });
+  }
+
+  /** The fluid forecast beyond the exact ones (see the file comment). */
+  private coarse(from: number): void {
+    const cs = this.input.containers;
+    if (from >= cs.length) return;
+    const { now, band } = this;
+    let fleetVcpus = 0;
+    let work = 0;
+    let runTime = 0;
+    for (const inst of this.insts) {
+      if (inst.gone) continue;
+      fleetVcpus += finiteOr(inst.cap.vcpus, 1);
+      work += Math.max(0, inst.readyAt - now) * finiteOr(inst.cap.vcpus, 1);
+      for (const r of inst.res) {
+        if (r.end <= now) continue;
+        work += (r.end - Math.max(now, inst.readyAt)) * r.need.vcpus;
+        runTime += r.end - Math.max(now, inst.readyAt);
+      }
+    }
+    const maxC = this.input.limits.maxContainers;
+    let j = from;
+    // New instances while they are allowed: one each (within the concurrency limit's room).
+    let room = maxC > 0 ? Math.max(0, maxC - this.ends.size) : Infinity;
+    for (; j < cs.length && this.creatable > 0 && room > 0; j++) {
+      const create = this.createOption(cs[j]);
+      if (create.at === Infinity) {
+        this.out[j] = Infinity;
+        continue;
+      }
+      this.out[j] = create.at;
+      this.creatable--;
+      room--;
+      fleetVcpus += finiteOr(this.capacityOf(create.type).vcpus, cs[j].need.vcpus);
+      work += (create.at - now + cs[j].runtime[band]) * cs[j].need.vcpus;
+      runTime += create.at - now + cs[j].runtime[band];
+    }
+    fleetVcpus = Math.max(1, fleetVcpus);
+    for (; j < cs.length; j++) {
+      const c = cs[j];
+      if (c.types.length === 0) {
+        this.out[j] = Infinity;
+        continue;
+      }
+      const byVcpus = work / fleetVcpus;
+      const byLimit = maxC > 0 ? runTime / maxC : 0;
+      this.out[j] = now + Math.max(byVcpus, byLimit);
+      const rt = c.runtime[band];
+      work += rt * c.need.vcpus;
+      runTime += rt;
+    }
+  }
+}
+
+/** When `inst` could start something needing `need`: its cursor (and readiness), once enough reservations end. */
+function fitTime(inst: Inst, need: Need): number {
+  if (need.vcpus > inst.cap.vcpus || need.ram > inst.cap.ram || need.gpus > inst.cap.gpus) return Infinity;
+  const t0 = Math.max(inst.readyAt, inst.cursor);
+  let v = inst.cap.vcpus;
+  let m = inst.cap.ram;
+  let g = inst.cap.gpus;
+  for (const r of inst.res) {
+    v -= r.need.vcpus;
+    m -= r.need.ram;
+    g -= r.need.gpus;
+  }
+  if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return t0;
+  const byEnd = [...inst.res].sort((a, b) => a.end - b.end);
+  for (const r of byEnd) {
+    v += r.need.vcpus;
+    m += r.need.ram;
+    g += r.need.gpus;
+    if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return Math.max(t0, r.end);
+  }
+  return Infinity;
+}
+
+/** No container can start on `inst` before this: its readiness, its cursor, and, when it has no VCPU free, its first end. */
+function lowerBound(inst: Inst): number {
+  const t0 = Math.max(inst.readyAt, inst.cursor);
+  let used = 0;
+  let firstEnd = Infinity;
+  for (const r of inst.res) {
+    used += r.need.vcpus;
+    firstEnd = Math.min(firstEnd, r.end);
+  }
+  return used < inst.cap.vcpus ? t0 : Math.max(t0, firstEnd);
+}
+
+function allFree(inst: Inst): number {
+  let t = Math.max(inst.readyAt, inst.cursor);
+  for (const r of inst.res) t = Math.max(t, r.end);
+  return t;
+}
+
+function finiteOr(x: number, dflt: number): number {
+  return Number.isFinite(x) ? x : dflt;
+}

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { forecast, type ForecastContainer, type ForecastInput, type ForecastInstance, type Need } from '../../src/estimate/forecast.js';
+
+const NOW = 1_000_000;
+const MIN = 60_000;
+const one: Need = { vcpus: 1, ram: 1, gpus: 0 };
+const ten = { typical: 10 * MIN, low: 5 * MIN, high: 20 * MIN };
+
+function flat(ms: number): { typical: number; low: number; high: number } {
+  return { typical: ms, low: ms, high: ms };
+}
+
+function ctr(types: string[], runtime = ten, need = one): ForecastContainer {
+  return { types, need, runtime };
+}
+
+function input(over: Partial<ForecastInput>): ForecastInput {
+  return {
+    now: NOW,
+    containers: [],
+    instances: [],
+    limits: { maxContainers: 0, maxInstances: 0, atQuota: false, atCapacity: new Set(), capacityRetryMs: MIN, idleTimeoutMs: MIN },
+    capacities: new Map([
+      ['a', one],
+      ['b', one],
+    ]),
+    bootMs: (t) => flat(t === 'b' ? 4 * MIN : 3 * MIN),
+    ...over,
+  };
+}
+
+/** An instance of `type` (1 VCPU) running one container that has `left` ms to go on the typical band. */
+function busy(type: string, left: number): ForecastInstance {
+  return { type, capacity: one, state: 'running', running: [{ startedAt: NOW - MIN, runtime: { typical: MIN + left, low: MIN + left, high: MIN + left }, need: one }] };
+}
+
+describe('forecast', () => {
+  it('starts a container on an idle instance now, in every band', () => {
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [{ type: 'a', capacity: one, state: 'idle', running: [] }] }));
+    assert.deepEqual([r.low[0], r.typical[0], r.high[0]], [NOW, NOW, NOW]);
+  });
+
+  it('waits for the running containers to end when no instance may be added, in order', () => {
+    const limits = { ...input({}).limits, maxInstances: 2, idleTimeoutMs: 10 * MIN };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [busy('a', 5 * MIN), busy('a', 2 * MIN)], limits }));
+    assert.deepEqual([...r.typical], [NOW + 2 * MIN, NOW + 5 * MIN, NOW + 12 * MIN]);
+    // The band: the third waits for the first of them to run its low or high runtime.
+    assert.equal(r.low[2], NOW + 2 * MIN + 5 * MIN);
+    assert.equal(r.high[2], NOW + 2 * MIN + 20 * MIN);
+  });
+
+  it('boots a new instance when none is free and more are allowed', () => {
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['b'])], instances: [busy('a', 30 * MIN)] }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 4 * MIN]);
+  });
+
+  it('counts a booting instance from its create call', () => {
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [{ type: 'a', capacity: one, state: 'booting', bootStartedAt: NOW - MIN, running: [] }] }));
+    assert.equal(r.typical[0], NOW + 2 * MIN);
+  });
+
+  it('at MaxInstances, replaces the instance that goes idle first (TimeoutIdle, then a boot)', () => {
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('b', 4 * MIN)], limits }));
+    assert.equal(r.typical[0], NOW + 4 * MIN + MIN + 3 * MIN);
+  });
+
+  it('at quota, adds no instance', () => {
+    const limits = { ...input({}).limits, atQuota: true };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('a', 7 * MIN)], limits }));
+    assert.equal(r.typical[0], NOW + 7 * MIN);
+  });
+
+  it('tries a type at capacity only after the retry, so a dearer type may come first', () => {
+    const limits = { ...input({}).limits, atCapacity: new Set(['a']), capacityRetryMs: 2 * MIN };
+    const r = forecast(input({ containers: [ctr(['a', 'b']), ctr(['a'])], limits }));
+    assert.deepEqual([...r.typical], [NOW + 4 * MIN, NOW + 5 * MIN]);
+  });
+
+  it('holds starts back under the concurrency limit', () => {
+    const limits = { ...input({}).limits, maxContainers: 1 };
+    const idle: ForecastInstance = { type: 'a', capacity: one, state: 'idle', running: [] };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a'])], instances: [idle, { ...idle }], limits }));
+    assert.deepEqual([...r.typical], [NOW, NOW + 10 * MIN]);
+  });
+
+  it('packs containers onto an instance with room', () => {
+    const two: Need = { vcpus: 2, ram: 2, gpus: 0 };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [{ type: 'a', capacity: two, state: 'idle', running: [] }], limits: { ...input({}).limits, atQuota: true } }));
+    assert.deepEqual([...r.typical], [NOW, NOW, NOW + 10 * MIN]);
+  });
+
+  it('gives Infinity to a container no type fits', () => {
+    const r = forecast(input({ containers: [ctr([])] }));
+    assert.equal(r.typical[0], Infinity);
+  });
+
+  it('beyond the exact limit, works through the backlog by the fleet VCPUs', () => {
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const cs = [ctr(['a']), ctr(['a']), ctr(['a']), ctr(['a'])];
+    const r = forecast(input({ containers: cs, instances: [{ type: 'a', capacity: one, state: 'idle', running: [] }], limits, exactLimit: 1 }));
+    assert.equal(r.exact, 1);
+    assert.deepEqual([...r.typical], [NOW, NOW + 10 * MIN, NOW + 20 * MIN, NOW + 30 * MIN]);
+  });
+
+  it('beyond the exact limit, gives the instances still allowed a boot each', () => {
+    const limits = { ...input({}).limits, maxInstances: 2 };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], limits, exactLimit: 0 }));
+    // Two new instances, then the third waits for the fleet (2 VCPUs) to work through 2 x (boot + 10 min).
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 3 * MIN, NOW + 13 * MIN]);
+  });
+});
