@@ -64,6 +64,8 @@ export interface DispatcherDeps {
 
 export interface Dispatcher {
   readonly cluster: Cluster;
+  /** The one clock every component was given. */
+  readonly clock: Clock;
   readonly settings: Settings;
   readonly instanceSetId: string;
   readonly logger: Logger;
@@ -169,12 +171,14 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     last503: () => client.last503(),
     controllerRequests: () => client.health.counts,
     eventFeed: () => eventFeed.view(),
+    estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
   });
 
   let started = false;
   let stopping: Promise<void> | undefined;
   return {
     cluster,
+    clock,
     settings,
     instanceSetId,
     logger,
@@ -301,4 +305,23 @@ export function loadRunnerBinary(cluster: Cluster, logger: Logger): RunnerBinary
     throw new Error(`Clusters.${cluster.ClusterID}.Containers.CloudVMs.DeployRunnerBinary: cannot read ${path}: ${(err as Error).message}`);
   }
   return { md5hex: createHash('md5').update(bytes).digest('hex'), bytes };
+}
+
+/** The median estimated wait (s) of the waiting containers, by their cheapest eligible type, for the metrics. */
+function estimatedWaits(estimator: Estimator, queue: ContainerQueueImpl, now: number): Record<string, number> {
+  const s = estimator.snapshot();
+  if (!s) return {};
+  const { entries } = queue.entries();
+  const byType = new Map<string, number[]>();
+  for (let i = 0; i < s.size; i++) {
+    if (!Number.isFinite(s.typical[i])) continue;
+    const type = entries.get(s.uuid(i))?.instanceTypes[0]?.Name;
+    if (type === undefined) continue;
+    let list = byType.get(type);
+    if (!list) byType.set(type, (list = []));
+    list.push(Math.max(0, s.typical[i] - now) / 1000);
+  }
+  const out: Record<string, number> = {};
+  for (const [type, list] of byType) out[type] = list.sort((a, b) => a - b)[Math.floor(list.length / 2)];
+  return out;
 }

@@ -25,7 +25,7 @@ import type { QueueViewEntry } from '../scheduler/scheduler.js';
 import type { ContainerTimeline } from '../timeline/timeline.js';
 import { isInstanceNotFoundError } from '../worker/pool.js';
 import { requestTokens, requireHealthToken, requireToken } from './auth.js';
-import { instanceViewJSON, queueEntJSON } from './format.js';
+import { instanceViewJSON, queueEntJSON, type QueueEntExtras } from './format.js';
 import { timelineJSON } from './timeline-json.js';
 
 /** What the management API needs from a dispatcher. */
@@ -37,6 +37,10 @@ export interface ManagementTarget {
   queueView(): QueueViewEntry[];
   /** Why each entry of `queueView()` waits (a fresh builder per request); absent: no `blocker` field. */
   why?(): WhyBuilder | undefined;
+  /** When the container should start; absent: no `estimate` field. */
+  estimate?(uuid: string): QueueEntExtras['estimate'];
+  /** The time to append the estimate to scheduling_status as of (the settings file's SchedulingStatus.AppendEstimate), or undefined not to. */
+  appendEstimateAt?(): number | undefined;
   /** Every worker (shut-down ones included) and every create in flight (empty id), sorted by id. */
   instances(): InstanceView[];
   /** SIGTERM to the container's crunch-run; false when it runs nowhere. */
@@ -195,14 +199,19 @@ async function handle(req: IncomingMessage, res: ServerResponse, target: Managem
 
 function listContainers(r: Request, t: ManagementTarget): void {
   const why = t.why?.();
-  sendJSON(r.res, { items: t.queueView().map((v) => queueEntJSON(v.entry, v.schedulingStatus, why?.blockerAt(v.listIndex))) });
+  const at = t.appendEstimateAt?.();
+  sendJSON(r.res, { items: t.queueView().map((v) => queueEntJSON(v.entry, v.schedulingStatus, extrasOf(t, v, why, at))) });
+}
+
+function extrasOf(t: ManagementTarget, v: QueueViewEntry, why: WhyBuilder | undefined, appendEstimateAt: number | undefined): QueueEntExtras {
+  return { blocker: why?.blockerAt(v.listIndex), estimate: t.estimate?.(v.entry.container.uuid), appendEstimateAt };
 }
 
 function getContainer(r: Request, t: ManagementTarget): void {
   const uuid = r.param('container_uuid');
   const found = t.queueView().find((v) => v.entry.container.uuid === uuid);
   if (!found) return jsonError(r.res, 404, 'container not found');
-  sendJSON(r.res, queueEntJSON(found.entry, found.schedulingStatus, t.why?.()?.blockerAt(found.listIndex)));
+  sendJSON(r.res, queueEntJSON(found.entry, found.schedulingStatus, extrasOf(t, found, t.why?.(), t.appendEstimateAt?.())));
 }
 
 function getTimeline(r: Request, t: ManagementTarget): void {

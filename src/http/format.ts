@@ -7,7 +7,7 @@ import type { Container } from '../arvados/types.js';
 import type { GPUFeatures, InstanceType } from '../config/types.js';
 import type { InstanceResources, InstanceView, QueueEntry } from '../scheduler/interfaces.js';
 import type { Blocker } from '../scheduler/why.js';
-import { describeBlocker } from '../scheduler/why-text.js';
+import { describeBlocker, estimateSentence } from '../scheduler/why-text.js';
 
 /** The reference's `arvados.InstanceType` as JSON: its Go field names; `Name` and `Scratch` are `json:"-"` there. */
 export interface InstanceTypeJSON {
@@ -42,6 +42,24 @@ export interface QueueEntJSON {
    * Absent for containers that are not Queued or Locked.
    */
   blocker?: Blocker;
+  /** Ours: when it should start (`src/estimate/`), RFC 3339: a typical time and a range. Absent when not waiting or not forecast yet. */
+  estimate?: EstimateJSON;
+}
+
+export interface EstimateJSON {
+  start_low: string;
+  start_typical: string;
+  start_high: string;
+  /** When the forecast was made. */
+  as_of: string;
+}
+
+/** What the API adds to a queue item beyond the reference's fields. */
+export interface QueueEntExtras {
+  blocker?: Blocker;
+  estimate?: { startLow: number; startTypical: number; startHigh: number; at: number };
+  /** Append the estimate to scheduling_status as a sentence (the settings file's SchedulingStatus.AppendEstimate), as of this time. */
+  appendEstimateAt?: number;
 }
 
 /** One item of GET /arvados/v1/dispatch/instances (the reference's `worker.InstanceView`). */
@@ -86,14 +104,19 @@ export function instanceResourcesJSON(r: InstanceResources): InstanceResourcesJS
   return { VCPUs: r.vcpus, RAM: r.ram, Scratch: r.scratch, GPUs: r.gpus, GPUVRAM: r.gpuVRAM };
 }
 
-export function queueEntJSON(entry: QueueEntry, schedulingStatus: string, blocker?: Blocker): QueueEntJSON {
+export function queueEntJSON(entry: QueueEntry, schedulingStatus: string, extras: QueueEntExtras = {}): QueueEntJSON {
+  const { blocker } = extras;
+  // Only a waiting container has a start to estimate; one that can never start has no finite one.
+  const e = blocker && blocker.reason !== 'preparing' && Number.isFinite(extras.estimate?.startHigh) ? extras.estimate : undefined;
+  const status = e && extras.appendEstimateAt !== undefined && schedulingStatus !== '' ? `${schedulingStatus}  ${estimateSentence(extras.appendEstimateAt, e.startLow, e.startHigh)}` : schedulingStatus;
   return {
     container: entry.container,
     instance_types: entry.instanceTypes.map(instanceTypeJSON),
     instance_resources: instanceResourcesJSON(entry.instanceResources),
     first_seen_at: goTime(entry.firstSeenAt),
-    scheduling_status: schedulingStatus,
+    scheduling_status: status,
     ...(blocker ? { blocker: { ...blocker, summary: describeBlocker(blocker) } } : {}),
+    ...(e ? { estimate: { start_low: goTime(e.startLow), start_typical: goTime(e.startTypical), start_high: goTime(e.startHigh), as_of: goTime(e.at) } } : {}),
   };
 }
 

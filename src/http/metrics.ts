@@ -22,6 +22,7 @@ import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
 import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
 import type { EventFeedView } from '../queue/event-feed-link.js';
+import { copiedCounter, registerOwnMetrics } from './own-metrics.js';
 import type { QueueEntry } from '../scheduler/interfaces.js';
 import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js';
 import { WORKER_STATES } from '../worker/states.js';
@@ -32,7 +33,6 @@ const PREFIX = 'arvados_dispatchcloud_';
 const CLOUD_OPERATIONS: readonly CloudOperation[] = ['Create', 'List', 'Destroy', 'SetTags'];
 const BOOT_OUTCOMES: readonly BootOutcome[] = ['success', 'failure', 'aborted', 'disappeared'];
 const REQUEST_OUTCOMES: readonly RequestOutcome[] = ['ok', 'overload', 'failed'];
-const FEED_STATES: ReadonlyArray<EventFeedView['state']> = ['disabled', 'connecting', 'connected', 'unavailable', 'stopped'];
 /** The reference's instance categories, in its order of precedence. */
 export const INSTANCE_CATEGORIES = ['inuse', 'hold', 'booting', 'unknown', 'idle'] as const;
 export type InstanceCategory = (typeof INSTANCE_CATEGORIES)[number];
@@ -63,6 +63,8 @@ export interface MetricsSources {
   controllerRequests?(): OutcomeCounts;
   /** The Arvados event feed; absent = reported as disabled. */
   eventFeed?(): EventFeedView;
+  /** Median estimated wait (s) of the waiting containers, by their cheapest eligible type; absent = none. */
+  estimatedWaits?(): Record<string, number>;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */
@@ -204,7 +206,7 @@ export class DispatcherMetrics {
     gauge('probe_age_seconds_median', "Median number of seconds since an instance's most recent successful probe.", (s) => s.poolStats().medianProbeAgeMs / 1000);
     this.registerInstanceTotals();
     this.registerControllerHealth();
-    this.registerEventFeed();
+    registerOwnMetrics(this.registry, () => this.sources);
 
     this.copiedCounter('boot_outcomes', 'Boot outcomes by type.', 'outcome', BOOT_OUTCOMES, (s) => s.poolStats().bootOutcomes);
     this.copiedCounter(
@@ -218,18 +220,7 @@ export class DispatcherMetrics {
 
   /** A counter by one label whose values are totals kept elsewhere, copied at scrape time (0 for a value `read` lacks). */
   private copiedCounter<V extends string>(name: string, help: string, label: string, values: readonly V[], read: (s: MetricsSources) => Partial<Record<V, number>> | undefined): void {
-    const self = this;
-    const counter: Counter<string> = new Counter({
-      name: PREFIX + name,
-      help,
-      labelNames: [label],
-      registers: [this.registry],
-      collect() {
-        const counts = self.sources && read(self.sources);
-        counter.reset();
-        for (const v of values) counter.inc({ [label]: v }, counts?.[v] ?? 0);
-      },
-    });
+    copiedCounter(this.registry, () => this.sources, name, help, label, values, read);
   }
 
   /**
@@ -256,52 +247,6 @@ export class DispatcherMetrics {
       'outcome',
       REQUEST_OUTCOMES,
       (s) => s.controllerRequests?.(),
-    );
-  }
-
-  /**
-   * The Arvados event feed (our own: the reference has none): its state (one
-   * series per state, 1 for the current one), the messages it brought, and
-   * the refreshes its events caused.
-   */
-  private registerEventFeed(): void {
-    const self = this;
-    const state: Gauge<'state'> = new Gauge({
-      name: `${PREFIX}event_feed_state`,
-      help: 'State of the subscription to the Arvados event feed, 1 for the current one: disabled (no Services.Websocket.ExternalURL), connecting, connected, unavailable (down: dispatching from polls only, retrying), stopped.',
-      labelNames: ['state'],
-      registers: [this.registry],
-      collect() {
-        const now = self.sources?.eventFeed?.().state ?? 'disabled';
-        for (const s of FEED_STATES) state.set({ state: s }, s === now ? 1 : 0);
-      },
-    });
-    this.copiedCounter(
-      'event_feed_messages_total',
-      'Messages from the event feed, by kind: container (an event about a container), other (about another kind of object), garbage (not a usable message: ignored).',
-      'kind',
-      ['container', 'other', 'garbage'] as const,
-      (s) => s.eventFeed?.().status?.events,
-    );
-    this.copiedCounter(
-      'event_feed_refreshes_total',
-      'What the event feed made the dispatcher do, by kind: refresh (containers read by uuid), poll (a full poll, after each (re)subscription or for a burst of new containers), ignored (events about what the queue already knew), failed (refreshes or polls that failed).',
-      'kind',
-      ['refresh', 'poll', 'ignored', 'failed'] as const,
-      (s) => {
-        const h = s.eventFeed?.().hints;
-        return h && { refresh: h.refreshes, poll: h.polls, ignored: h.ignored, failed: h.failures };
-      },
-    );
-    this.copiedCounter(
-      'event_feed_subscriptions_total',
-      'Subscriptions to the event feed the server accepted, by whether it was the first or a reconnection.',
-      'kind',
-      ['first', 'reconnect'] as const,
-      (s) => {
-        const n = s.eventFeed?.().status?.connects ?? 0;
-        return { first: Math.min(1, n), reconnect: Math.max(0, n - 1) };
-      },
     );
   }
 

@@ -87,6 +87,11 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
     logger: src.logger.child({ Component: 'management-api' }),
     queueView: () => current().scheduler.queueView(),
     why: () => current().scheduler.why(),
+    estimate: (uuid) => current().estimator.estimate(uuid),
+    appendEstimateAt: () => {
+      const d = current();
+      return d.settings.SchedulingStatus.AppendEstimate ? d.clock.now() : undefined;
+    },
     instances: () => current().pool.apiInstances(),
     killContainer: (uuid, reason) => current().pool.killContainer(uuid, reason),
     setIdleBehavior: (id, behavior) => current().pool.setIdleBehavior(id, behavior),

@@ -27,6 +27,19 @@ function sources(state: ControllerState | undefined, limit: number, last503: num
 describe('controller health metrics', function () {
   this.timeout(20_000);
 
+  it('estimated_wait_seconds by type: the median estimated wait; a type seen once stays, at 0', async () => {
+    const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
+    let waits: Record<string, number> = { small: 120, large: 3600 };
+    m.attach({ ...sources('normal', 0, 0), estimatedWaits: () => waits });
+    let s = parseProm(await m.text());
+    assert.equal(promValue(s, `${P}estimated_wait_seconds`, { instance_type: 'small' }), 120);
+    assert.equal(promValue(s, `${P}estimated_wait_seconds`, { instance_type: 'large' }), 3600);
+    waits = { small: 30 };
+    s = parseProm(await m.text());
+    assert.equal(promValue(s, `${P}estimated_wait_seconds`, { instance_type: 'small' }), 30);
+    assert.equal(promValue(s, `${P}estimated_wait_seconds`, { instance_type: 'large' }), 0);
+  });
+
   it('reports the state (one series each, 1 for the current), the limit, the last 503 and requests by outcome', async () => {
     const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
     m.attach(sources('overload', 4, 1_700_000_000_500));

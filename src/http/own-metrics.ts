@@ -1,0 +1,107 @@
+/**
+ * Metrics of our own, beside the reference's (`metrics.ts`): the event
+ * feed's state and what it brought and cost, and the estimated waits. Same
+ * prefix; each says in its help text what it counts.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { EventFeedView } from '../queue/event-feed-link.js';
+import type { MetricsSources } from './metrics.js';
+
+const PREFIX = 'arvados_dispatchcloud_';
+const FEED_STATES: ReadonlyArray<EventFeedView['state']> = ['disabled', 'connecting', 'connected', 'unavailable', 'stopped'];
+
+export function registerOwnMetrics(registry: Registry, sources: () => MetricsSources | undefined): void {
+  registerEventFeed(registry, sources);
+  registerEstimatedWaits(registry, sources);
+}
+
+/** A counter by one label whose values are totals kept elsewhere, copied at scrape time (0 for a value `read` lacks). */
+export function copiedCounter<V extends string>(
+  registry: Registry,
+  sources: () => MetricsSources | undefined,
+  name: string,
+  help: string,
+  label: string,
+  values: readonly V[],
+  read: (s: MetricsSources) => Partial<Record<V, number>> | undefined,
+): void {
+  const counter: Counter<string> = new Counter({
+    name: PREFIX + name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      const s = sources();
+      const counts = s && read(s);
+      counter.reset();
+      for (const v of values) counter.inc({ [label]: v }, counts?.[v] ?? 0);
+    },
+  });
+}
+
+/**
+ * The Arvados event feed (our own: the reference has none): its state (one
+ * series per state, 1 for the current one), the messages it brought, and
+ * the refreshes its events caused.
+ */
+export function registerEventFeed(registry: Registry, sources: () => MetricsSources | undefined): void {
+  const state: Gauge<'state'> = new Gauge({
+    name: `${PREFIX}event_feed_state`,
+    help: 'State of the subscription to the Arvados event feed, 1 for the current one: disabled (no Services.Websocket.ExternalURL, or EventFeed.Enable false in the settings file), connecting, connected, unavailable (down: dispatching from polls only, retrying), stopped.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const now = sources()?.eventFeed?.().state ?? 'disabled';
+      for (const s of FEED_STATES) state.set({ state: s }, s === now ? 1 : 0);
+    },
+  });
+  copiedCounter(
+    registry,
+    sources,
+    'event_feed_messages_total',
+    'Messages from the event feed, by kind: container (an event about a container), other (about another kind of object), garbage (not a usable message: ignored).',
+    'kind',
+    ['container', 'other', 'garbage'] as const,
+    (s) => s.eventFeed?.().status?.events,
+  );
+  copiedCounter(
+    registry,
+    sources,
+    'event_feed_refreshes_total',
+    'What the event feed made the dispatcher do, by kind: refresh (containers read by uuid), poll (a full poll, after each (re)subscription or for a burst of new containers), ignored (events about what the queue already knew), failed (refreshes or polls that failed).',
+    'kind',
+    ['refresh', 'poll', 'ignored', 'failed'] as const,
+    (s) => {
+      const h = s.eventFeed?.().hints;
+      return h && { refresh: h.refreshes, poll: h.polls, ignored: h.ignored, failed: h.failures };
+    },
+  );
+  copiedCounter(
+    registry,
+    sources,
+    'event_feed_subscriptions_total',
+    'Subscriptions to the event feed the server accepted, by whether it was the first or a reconnection.',
+    'kind',
+    ['first', 'reconnect'] as const,
+    (s) => {
+      const n = s.eventFeed?.().status?.connects ?? 0;
+      return { first: Math.min(1, n), reconnect: Math.max(0, n - 1) };
+    },
+  );
+}
+
+/** estimated_wait_seconds{instance_type} (ours): a type seen once stays, at 0 when nothing waits for it. */
+export function registerEstimatedWaits(registry: Registry, sources: () => MetricsSources | undefined): void {
+  const seen = new Set<string>();
+  const g: Gauge<'instance_type'> = new Gauge({
+    name: `${PREFIX}estimated_wait_seconds`,
+    help: 'Median estimated time until the waiting containers start, by their cheapest eligible instance type (the start-time forecast).',
+    labelNames: ['instance_type'],
+    registers: [registry],
+    collect() {
+      const waits = sources()?.estimatedWaits?.() ?? {};
+      for (const t of Object.keys(waits)) seen.add(t);
+      for (const t of seen) g.set({ instance_type: t }, waits[t] ?? 0);
+    },
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * What the management API adds to a queue item beyond the reference's
+ * fields: the blocker (with its summary), the estimate, and, with the
+ * settings file's SchedulingStatus.AppendEstimate, the estimate as a
+ * sentence after the reference's scheduling_status.
+ */
+import assert from 'node:assert/strict';
+import { queueEntJSON } from '../../src/http/format.js';
+import type { Blocker } from '../../src/scheduler/why.js';
+import { FakeQueue, testCluster } from '../scheduler/fakes.js';
+import { ManualClock } from '../../src/clock/index.js';
+
+const NOW = Date.parse('2026-12-04T10:00:00Z');
+const MIN = 60_000;
+
+function entry() {
+  const q = new FakeQueue(new ManualClock(NOW), testCluster());
+  q.add({ uuid: 'zzzzz-dz642-000000000000001', priority: 5, state: 'Locked' });
+  return q.map.get('zzzzz-dz642-000000000000001')!;
+}
+
+const STATUS = 'Waiting in queue at position 2.  Cluster is at capacity and cannot start any new instances right now.';
+const waiting: Blocker = { reason: 'cluster_capacity', position: 2 };
+const estimate = { startLow: NOW + 4 * MIN, startTypical: NOW + 6 * MIN, startHigh: NOW + 9 * MIN, at: NOW - 1000 };
+
+describe('management API queue items: our fields', () => {
+  it('the reference fields alone when there is nothing to add', () => {
+    const j = queueEntJSON(entry(), STATUS);
+    assert.deepEqual(Object.keys(j), ['container', 'instance_types', 'instance_resources', 'first_seen_at', 'scheduling_status']);
+    assert.equal(j.scheduling_status, STATUS);
+  });
+
+  it('the blocker with its summary, and the estimate as times; the status text unchanged by default', () => {
+    const j = queueEntJSON(entry(), STATUS, { blocker: waiting, estimate });
+    assert.deepEqual(j.blocker, { reason: 'cluster_capacity', position: 2, summary: 'waiting for room on the cluster' });
+    assert.deepEqual(j.estimate, {
+      start_low: '2026-12-04T10:04:00Z',
+      start_typical: '2026-12-04T10:06:00Z',
+      start_high: '2026-12-04T10:09:00Z',
+      as_of: '2026-12-04T09:59:59Z',
+    });
+    assert.equal(j.scheduling_status, STATUS, "the reference's text, exactly");
+  });
+
+  it('with AppendEstimate, the estimate follows the status as a sentence', () => {
+    const j = queueEntJSON(entry(), STATUS, { blocker: waiting, estimate, appendEstimateAt: NOW });
+    assert.equal(j.scheduling_status, `${STATUS}  Estimated start in 4-9 minutes.`);
+  });
+
+  it('no estimate for a container handed to crunch-run, or one that can never start', () => {
+    const preparing = queueEntJSON(entry(), 'Container is allocated to an instance and preparing to run.', {
+      blocker: { reason: 'preparing', instance: 'i-1' },
+      estimate,
+      appendEstimateAt: NOW,
+    });
+    assert.equal(preparing.estimate, undefined);
+    assert.equal(preparing.scheduling_status, 'Container is allocated to an instance and preparing to run.');
+    const never = queueEntJSON(entry(), STATUS, { blocker: waiting, estimate: { ...estimate, startHigh: Infinity }, appendEstimateAt: NOW });
+    assert.equal(never.estimate, undefined);
+    assert.equal(never.scheduling_status, STATUS);
+  });
+});
