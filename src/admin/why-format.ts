@@ -48,7 +48,7 @@ export function formatWhy(item: WhyItem, timeline: WhyTimeline | undefined, now:
     const at = (t: string | undefined): number => (t ? new Date(t).getTime() - now : NaN);
     const low = at(e.start_low);
     const high = at(e.start_high);
-    const range = Number.isNaN(low) || Number.isNaN(high) ? '' : ` (between ${span(low)} and ${span(high)})`;
+    const range = Number.isNaN(low) || Number.isNaN(high) || span(low) === span(high) ? '' : ` (between ${span(low)} and ${span(high)})`;
     lines.push(`  estimate: starts in about ${span(at(e.start_typical))}${range}`);
   }
   for (const s of item.suggestions ?? []) lines.push(`  would help: ${s.change}: ${s.effect}`);
