@@ -180,6 +180,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       view.placed(k, ready.view.instance);
       if (!READY.has(ready.view.workerState)) {
         view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
+        if (ready.view.instance !== '') ctx.timeline?.placedOnBooting?.(uuid, ready.view.instance, ready.view.arvadosInstanceType);
         allocatedNotStarted++;
       } else if (pool.killContainer(uuid, 'about to start')) {
         view.set(k, Status.WaitingPreviousAttempt);

@@ -22,6 +22,8 @@ const BEGINS: Partial<Record<TimelineKind, PhaseName>> = {
   requeued: 'queued',
   locked: 'locked',
   vm_requested: 'vm_requested',
+  // Waiting for a VM that was already booting counts as waiting for a requested one.
+  vm_assigned: 'vm_requested',
   vm_booted: 'vm_booted',
   vm_ready: 'vm_ready',
   crunch_run_started: 'crunch_run_started',

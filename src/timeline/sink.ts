@@ -17,6 +17,8 @@ import type { PoolEvent } from '../worker/pool.js';
  *   when we did it);
  * - `vm_requested`: an instance was created for it (`instance_type`, and
  *   `instance` once the cloud has given the id);
+ * - `vm_assigned`: it was placed on an instance already booting (created
+ *   for another container, or earlier): `instance`, `instance_type`;
  * - `vm_booted`, `vm_ready`: that instance answered SSH, passed its boot
  *   probe (`instance`);
  * - `crunch_run_started`: crunch-run was started for it (`instance`);
@@ -32,6 +34,7 @@ export type TimelineKind =
   | 'unlocked'
   | 'requeued'
   | 'vm_requested'
+  | 'vm_assigned'
   | 'vm_booted'
   | 'vm_ready'
   | 'crunch_run_started'
@@ -57,6 +60,8 @@ export interface TimelineSink {
   containerSeen(c: SeenContainer): void;
   /** The scheduler created an instance for this container; `pendingId` is the pool's placeholder id for it until the cloud answers. */
   vmRequested(uuid: string, instanceType: string, pendingId: string): void;
+  /** The scheduler placed this container on an instance that is still booting (said once per instance). */
+  placedOnBooting(uuid: string, instanceId: string, instanceType: string): void;
   /** The scheduler is about to ask the controller to unlock this container. */
   unlocking(uuid: string, reason: string): void;
   /** The scheduler is about to ask the controller to cancel this container. */
@@ -69,4 +74,4 @@ export interface TimelineSink {
 export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
-export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'>;
+export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting'>>;

@@ -128,6 +128,13 @@ export class Timeline implements TimelineSink {
     this.link(uuid, e, pendingId);
   }
 
+  placedOnBooting(uuid: string, instanceId: string, instanceType: string): void {
+    const e = this.entry(uuid);
+    if (e.links.has(instanceId)) return;
+    this.push(e, 'vm_assigned', { instance: instanceId, instance_type: instanceType });
+    this.link(uuid, e, instanceId);
+  }
+
   unlocking(uuid: string, reason: string): void {
     const e = this.entry(uuid);
     e.unlockReason = reason;

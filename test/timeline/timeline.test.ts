@@ -29,6 +29,22 @@ describe('Timeline', () => {
     t = new Timeline({ clock });
   });
 
+  it('a container placed on a VM already booting for another gets that VM\'s boot events too, once', async () => {
+    t.containerSeen(ctr(A, 'Locked'));
+    t.vmRequested(A, 'small', 'pending-1');
+    t.poolEvent({ type: 'instanceCreated', instanceId: 'i-1', pendingId: 'pending-1', instanceType: 'small' });
+    t.containerSeen(ctr(B, 'Locked'));
+    await clock.advance(500);
+    t.placedOnBooting(B, 'i-1', 'small');
+    t.placedOnBooting(B, 'i-1', 'small');
+    t.placedOnBooting(A, 'i-1', 'small');
+    t.poolEvent({ type: 'sshConnected', instanceId: 'i-1', sinceAppearedMs: 10 });
+    t.poolEvent({ type: 'readyForContainer', instanceId: 'i-1', sinceSshMs: 10 });
+    assert.deepEqual(kinds(t, B), ['first_seen', 'vm_assigned', 'vm_booted', 'vm_ready']);
+    assert.deepEqual(t.get(B)?.events[1]?.detail, { instance: 'i-1', instance_type: 'small' });
+    assert.deepEqual(kinds(t, A), ['first_seen', 'vm_requested', 'vm_booted', 'vm_ready'], 'its own VM: no vm_assigned');
+  });
+
   it('records the life of a container that gets a VM of its own, with the times of the clock', async () => {
     const t0 = clock.now();
     t.containerSeen(ctr(A, 'Queued'));
