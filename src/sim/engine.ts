@@ -26,6 +26,7 @@ import type { Container } from '../arvados/types.js';
 import { systemClock } from '../clock/index.js';
 import { ManualClock } from '../clock/manual.js';
 import type { Cluster } from '../config/types.js';
+import { defaultSettings } from '../config/settings.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import { createLogger, silentLogger } from '../log.js';
 import { instanceSetIdFor } from '../cloud/registry.js';
@@ -241,6 +242,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       controllerTransport: transport,
       observePool,
       estimateIntervalMs: ESTIMATE_INTERVAL_MS,
+      // A simulated dispatcher suggests nothing: its suggester would run simulations inside this one.
+      settings: { ...defaultSettings(), Suggestions: { ...defaultSettings().Suggestions, Enable: false } },
     });
     accuracy.attach(d.estimator);
     return d;
