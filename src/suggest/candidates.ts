@@ -100,7 +100,9 @@ function vmsNeeded(blocker: Blocker, types: InstanceType[]): number {
 }
 
 function preemptibleFits(input: CandidateInput): boolean {
-  return Object.values(input.cluster.InstanceTypes).some((t) => t.Preemptible && rejectReason(t, input.instanceResources, input.container) === undefined);
+  // Asked as if it were preemptible already: a preemptible type is only offered to a preemptible container.
+  const asPreemptible = { ...input.container, scheduling_parameters: { ...input.container.scheduling_parameters, preemptible: true } };
+  return Object.values(input.cluster.InstanceTypes).some((t) => t.Preemptible && rejectReason(t, input.instanceResources, asPreemptible) === undefined);
 }
 
 function noneReason(b: Blocker): string {
