@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { settle } from '../../src/clock/index.js';
 import { defaultSettings } from '../../src/config/settings.js';
+import { startManagementServer } from '../../src/http/server.js';
 import { runSimulation, type SimOptions } from '../../src/sim/engine.js';
 import { TARGET_ID } from '../../src/suggest/live-workload.js';
 import { Suggester } from '../../src/suggest/suggester.js';
@@ -79,5 +80,32 @@ describe('Suggester with the real simulator', function () {
     assert.equal(got[0].change, 'MaxInstances 2 (+1)');
     const fmt = (ms: number) => (ms < MIN ? `~${Math.round(ms / 1000)} s` : `~${Math.round(ms / MIN)} min`);
     assert.equal(got[0].effect, `would start it in ${fmt(raised)} instead of ${fmt(baseline)}`);
+  });
+
+  it("the dispatcher's own suggester finds it on its rounds, and the management API serves it on the container's item", async () => {
+    s = new ManualStack();
+    (s.cluster.Containers.CloudVMs as { MaxInstances: number }).MaxInstances = 1;
+    const token = 'suggesterTestManagementTokenXXXXXXXXXXXXXXXXXXX';
+    (s.cluster as { ManagementToken: string }).ManagementToken = token;
+    const d = await s.start();
+    const add = () => s.controller.addContainer({ priority: 1, command: ['sleep', '3600'], runtime_constraints: { vcpus: 2, ram: 1 << 20 } }).uuid;
+    const first = add();
+    await s.until('the first running', () => s.controller.get(first)?.state === 'Running');
+    const second = add();
+    // Rounds every 30 s once it has waited a minute; each run's rest (9 x its wall time at the default tenth of a CPU) is on this clock.
+    await s.until('a suggestion', () => d.suggester.suggestions(second) !== undefined, 60 * MIN);
+    assert.equal(d.suggester.suggestions(second)![0].change, 'MaxInstances 2 (+1)');
+    assert.equal(d.suggester.suggestions(first), undefined);
+
+    const server = await startManagementServer(d, { listen: '127.0.0.1:0' });
+    try {
+      const res = await fetch(`${server.url}/arvados/v1/dispatch/containers`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200);
+      const items = ((await res.json()) as { items: Array<{ container: { uuid: string }; suggestions?: unknown }> }).items;
+      const item = items.find((i) => i.container.uuid === second);
+      assert.deepEqual(item?.suggestions, d.suggester.suggestions(second));
+    } finally {
+      await server.close();
+    }
   });
 });
