@@ -76,7 +76,6 @@ interface WaitingTarget {
   uuid: string;
   since: number;
   blocker: Blocker;
-  index: number;
 }
 
 export class Suggester {
@@ -145,26 +144,28 @@ export class Suggester {
     const running = pool.running();
     const seen = new Set<string>();
     const out: WaitingTarget[] = [];
-    scheduler.queueView().forEach((v, index) => {
+    for (const v of scheduler.queueView()) {
       const uuid = v.entry.container.uuid;
-      if (running.has(uuid)) return;
+      if (running.has(uuid)) continue;
       const blocker = why.blockerAt(v.listIndex);
-      if (!blocker || !('position' in blocker)) return;
+      if (!blocker || !('position' in blocker)) continue;
       seen.add(uuid);
-      if (now - v.entry.firstSeenAt <= settings.After) return;
+      if (now - v.entry.firstSeenAt <= settings.After) continue;
       const c = this.cache.get(uuid);
-      if (c && c.key === blockerKey(blocker) && now - c.at < CACHE_MS) return;
-      out.push({ uuid, since: v.entry.firstSeenAt, blocker, index });
-    });
+      if (c && c.key === blockerKey(blocker) && now - c.at < CACHE_MS) continue;
+      out.push({ uuid, since: v.entry.firstSeenAt, blocker });
+    }
     for (const uuid of this.cache.keys()) if (!seen.has(uuid)) this.cache.delete(uuid);
     return out.sort((a, b) => a.since - b.since).slice(0, ROUND_SIZE);
   }
 
   private async suggestFor(p: WaitingTarget, signal: AbortSignal): Promise<void> {
     const { clock, cluster, scheduler, pool, queue, estimator, logger } = this.deps;
+    // A pass may have come between the pick and now: find it again.
     const view = scheduler.queueView();
-    const entry = view[p.index]?.entry;
-    if (!entry || entry.container.uuid !== p.uuid) return;
+    const index = view.findIndex((v) => v.entry.container.uuid === p.uuid);
+    if (index < 0) return;
+    const entry = view[index].entry;
     const found = candidatesFor({ blocker: p.blocker, cluster, container: entry.container, instanceTypes: entry.instanceTypes, instanceResources: entry.instanceResources });
     const key = blockerKey(p.blocker);
     if (found.candidates.length === 0) {
@@ -174,7 +175,7 @@ export class Suggester {
     }
     const running = pool.running();
     const ahead: LiveWaiting[] = [];
-    for (let i = 0; i < p.index; i++) {
+    for (let i = 0; i < index; i++) {
       const e = view[i].entry;
       if (running.has(e.container.uuid) || e.container.priority <= 0) continue;
       if (e.container.state !== 'Queued' && e.container.state !== 'Locked') continue;

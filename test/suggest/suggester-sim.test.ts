@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { settle } from '../../src/clock/index.js';
-import { defaultSettings } from '../../src/config/settings.js';
+import { defaultSettings, type Settings } from '../../src/config/settings.js';
 import { startManagementServer } from '../../src/http/server.js';
 import { runSimulation, type SimOptions } from '../../src/sim/engine.js';
 import { TARGET_ID } from '../../src/suggest/live-workload.js';
@@ -23,16 +23,22 @@ describe('Suggester with the real simulator', function () {
     await s?.close();
   });
 
-  it('at MaxInstances 1 with a long container running: MaxInstances 2 would start the waiting one sooner, by the runs', async () => {
+  /** MaxInstances 1, one container running on the only VM and a second one waiting: the dispatcher and the two uuids. */
+  async function oneRunningOneWaiting(opts: { settings?: Settings; managementToken?: string } = {}) {
     s = new ManualStack();
     (s.cluster.Containers.CloudVMs as { MaxInstances: number }).MaxInstances = 1;
-    const settings = defaultSettings();
-    // The dispatcher's own suggester stays off: the test drives one it can watch.
-    const d = await s.start({ settings: { ...settings, Suggestions: { ...settings.Suggestions, Enable: false } } });
+    if (opts.managementToken) (s.cluster as { ManagementToken: string }).ManagementToken = opts.managementToken;
+    const d = await s.start({ settings: opts.settings });
     const add = () => s.controller.addContainer({ priority: 1, command: ['sleep', '3600'], runtime_constraints: { vcpus: 2, ram: 1 << 20 } }).uuid;
     const first = add();
     await s.until('the first running', () => s.controller.get(first)?.state === 'Running');
-    const second = add();
+    return { d, first, second: add() };
+  }
+
+  it('at MaxInstances 1 with a long container running: MaxInstances 2 would start the waiting one sooner, by the runs', async () => {
+    const settings = defaultSettings();
+    // The dispatcher's own suggester stays off: the test drives one it can watch.
+    const { d, second } = await oneRunningOneWaiting({ settings: { ...settings, Suggestions: { ...settings.Suggestions, Enable: false } } });
     await s.run(2 * MIN, 1000);
     assert.equal(d.scheduler.why()?.blockerOf(second)?.reason, 'quota');
 
@@ -83,15 +89,8 @@ describe('Suggester with the real simulator', function () {
   });
 
   it("the dispatcher's own suggester finds it on its rounds, and the management API serves it on the container's item", async () => {
-    s = new ManualStack();
-    (s.cluster.Containers.CloudVMs as { MaxInstances: number }).MaxInstances = 1;
     const token = 'suggesterTestManagementTokenXXXXXXXXXXXXXXXXXXX';
-    (s.cluster as { ManagementToken: string }).ManagementToken = token;
-    const d = await s.start();
-    const add = () => s.controller.addContainer({ priority: 1, command: ['sleep', '3600'], runtime_constraints: { vcpus: 2, ram: 1 << 20 } }).uuid;
-    const first = add();
-    await s.until('the first running', () => s.controller.get(first)?.state === 'Running');
-    const second = add();
+    const { d, first, second } = await oneRunningOneWaiting({ managementToken: token });
     // Rounds every 30 s once it has waited a minute; each run's rest (9 x its wall time at the default tenth of a CPU) is on this clock.
     await s.until('a suggestion', () => d.suggester.suggestions(second) !== undefined, 60 * MIN);
     assert.equal(d.suggester.suggestions(second)![0].change, 'MaxInstances 2 (+1)');
