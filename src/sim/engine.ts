@@ -77,6 +77,8 @@ export interface SimOptions {
   setup?: (env: SimEnvironment) => void;
   /** Called once the run is over (every container final and every VM gone, or the limit), while the last dispatcher still runs. */
   atEnd?: () => void;
+  /** Ends the run early once this holds, checked every simulated second (the suggester stops once its container has started). */
+  stopWhen?: () => boolean;
   /** Called about once a simulated hour, for progress output. */
   onProgress?: (p: { simMs: number; submitted: number; final: number; vms: number }) => void;
 }
@@ -282,6 +284,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
         dispatcher.start();
         continue;
       }
+      if (opts.stopWhen?.()) break;
       if (player.done && ledger.liveCount === 0 && cloud.listVMs().length === 0) {
         finished = true;
         break;

@@ -25,7 +25,7 @@ import { type Logger, RateLimitedLog } from '../log.js';
 import type { ContainerQueue, WorkerPool } from '../scheduler/interfaces.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { Blocker } from '../scheduler/why.js';
-import { runSimulation, type SimOptions, type SimResult } from '../sim/engine.js';
+import { runSimulation, type SimEnvironment, type SimOptions, type SimResult } from '../sim/engine.js';
 import type { SimContainer } from '../sim/workload.js';
 import { applyChange, type Candidate, candidatesFor } from './candidates.js';
 import { type LiveInput, type LiveWaiting, liveWorkload, TARGET_ID } from './live-workload.js';
@@ -221,12 +221,24 @@ export class Suggester {
     const wallNow = this.deps.wallNow ?? (() => systemClock.now());
     const simulate = this.deps.simulate ?? runSimulation;
     const w0 = wallNow();
-    const result = await simulate({ cluster, workload: { name: 'live', seed: 1, containers }, limitMs: this.deps.settings.Horizon });
+    // Once the target runs the rest of the run tells nothing more.
+    let player: SimEnvironment['player'] | undefined;
+    let target: SimResult['containers'][number] | undefined;
+    const result = await simulate({
+      cluster,
+      workload: { name: 'live', seed: 1, containers },
+      limitMs: this.deps.settings.Horizon,
+      setup: (env) => (player = env.player),
+      stopWhen: () => {
+        target ??= player?.tracked.find((t) => t.outcome.id === TARGET_ID)?.outcome;
+        return target?.runningAt !== undefined;
+      },
+    });
     const wall = Math.max(0, wallNow() - w0);
     const fraction = this.deps.settings.MaxCPUFraction;
     await this.deps.clock.sleep(wall * (1 / fraction - 1), signal);
-    const target = result.containers.find((c) => c.id === TARGET_ID);
-    return target?.runningAt === undefined ? undefined : target.runningAt - result.startedAt;
+    const ran = result.containers.find((c) => c.id === TARGET_ID)?.runningAt;
+    return ran === undefined ? undefined : ran - result.startedAt;
   }
 }
 
