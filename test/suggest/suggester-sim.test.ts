@@ -44,6 +44,7 @@ describe('Suggester with the real simulator', function () {
 
     const starts: Array<number | undefined> = [];
     const runs: SimOptions[] = [];
+    const ends: number[] = [];
     const suggester = new Suggester({
       clock: s.clock,
       logger: s.log,
@@ -58,6 +59,7 @@ describe('Suggester with the real simulator', function () {
         const r = await runSimulation(o);
         const t = r.containers.find((c) => c.id === TARGET_ID);
         starts.push(t?.runningAt === undefined ? undefined : t.runningAt - r.startedAt);
+        ends.push(r.endedAt - r.startedAt);
         return r;
       },
     });
@@ -81,6 +83,12 @@ describe('Suggester with the real simulator', function () {
     const [baseline, raised] = starts;
     assert.ok(baseline !== undefined && raised !== undefined, `starts ${String(starts)}`);
     assert.ok(raised < baseline - MIN, `MaxInstances 2 starts it at ${raised} ms, the baseline at ${baseline} ms`);
+    // Each run stops within seconds of the container starting (checked every simulated second), not at the horizon.
+    assert.deepEqual(
+      ends.map((e, i) => e - starts[i]! <= 2000),
+      [true, true],
+      `ends ${String(ends)}`,
+    );
     const got = suggester.suggestions(second);
     assert.equal(got?.length, 1);
     assert.equal(got[0].change, 'MaxInstances 2 (+1)');
