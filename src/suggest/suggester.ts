@@ -119,6 +119,8 @@ export class Suggester {
       } catch (err) {
         if (isAbortError(err)) return;
         this.warn.warn('suggestions failed', { ContainerUUID: p.uuid, error: (err as Error).message }, 'suggestions failed');
+        // Not retried until the blocker changes or the cache time passes, like a result.
+        this.cache.set(p.uuid, { key: blockerKey(p.blocker), at: this.deps.clock.now(), suggestions: [] });
       }
     }
   }
@@ -221,22 +223,26 @@ export class Suggester {
     const wallNow = this.deps.wallNow ?? (() => systemClock.now());
     const simulate = this.deps.simulate ?? runSimulation;
     const w0 = wallNow();
-    // Once the target runs the rest of the run tells nothing more.
+    // Once the target runs the rest of the run tells nothing more; once stopping, nothing at all.
     let player: SimEnvironment['player'] | undefined;
     let target: SimResult['containers'][number] | undefined;
-    const result = await simulate({
-      cluster,
-      workload: { name: 'live', seed: 1, containers },
-      limitMs: this.deps.settings.Horizon,
-      setup: (env) => (player = env.player),
-      stopWhen: () => {
-        target ??= player?.tracked.find((t) => t.outcome.id === TARGET_ID)?.outcome;
-        return target?.runningAt !== undefined;
-      },
-    });
-    const wall = Math.max(0, wallNow() - w0);
-    const fraction = this.deps.settings.MaxCPUFraction;
-    await this.deps.clock.sleep(wall * (1 / fraction - 1), signal);
+    let result: SimResult;
+    try {
+      result = await simulate({
+        cluster,
+        workload: { name: 'live', seed: 1, containers },
+        limitMs: this.deps.settings.Horizon,
+        setup: (env) => (player = env.player),
+        stopWhen: () => {
+          target ??= player?.tracked.find((t) => t.outcome.id === TARGET_ID)?.outcome;
+          return signal.aborted || target?.runningAt !== undefined;
+        },
+      });
+    } finally {
+      // The rest follows a failed run too: a run that fails every time must not take more CPU than one that works.
+      const wall = Math.max(0, wallNow() - w0);
+      await this.deps.clock.sleep(wall * (1 / this.deps.settings.MaxCPUFraction - 1), signal);
+    }
     const ran = result.containers.find((c) => c.id === TARGET_ID)?.runningAt;
     return ran === undefined ? undefined : ran - result.startedAt;
   }

@@ -4,12 +4,12 @@ import { ManualClock, settle } from '../../src/clock/index.js';
 import { defaultSettings, type Settings } from '../../src/config/settings.js';
 import { BootTimes } from '../../src/estimate/boot.js';
 import { RuntimeHistory } from '../../src/estimate/history.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, LineCollector } from '../../src/log.js';
 import { instanceResourcesNeeded } from '../../src/queue/instance-types.js';
 import type { Blocker, WhyBuilder } from '../../src/scheduler/why.js';
 import type { SimOptions, SimResult } from '../../src/sim/engine.js';
 import { TARGET_ID } from '../../src/suggest/live-workload.js';
-import { Suggester } from '../../src/suggest/suggester.js';
+import { ROUND_MS, Suggester } from '../../src/suggest/suggester.js';
 import { simConfig } from '../sim/helpers.js';
 
 const MIN = 60_000;
@@ -28,22 +28,25 @@ function container(): Container {
 }
 
 /** A suggester over one waiting container with `blocker`, its simulator a fake that takes `wallMs` of (fake) wall time per run. */
-function setup(opts: { blocker: Blocker; settings?: Partial<Settings['Suggestions']>; starts: Array<number | undefined>; wallMs: number }) {
+function setup(opts: { blocker: Blocker; settings?: Partial<Settings['Suggestions']>; starts: Array<number | undefined>; wallMs: number; fail?: boolean; hold?: Promise<void> }) {
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
   const c = container();
   const entry = { container: c, instanceTypes: [cluster.InstanceTypes.small], instanceResources: instanceResourcesNeeded(cluster, c), firstSeenAt: clock.now() - 10 * MIN };
   let wall = 0;
+  const logs = new LineCollector();
   const runs: SimOptions[] = [];
   const simulate = async (o: SimOptions): Promise<SimResult> => {
     const start = opts.starts[runs.length];
     runs.push(o);
     wall += opts.wallMs;
+    await opts.hold;
+    if (opts.fail) throw new Error('simulator broke');
     return { startedAt: 1000, containers: [{ id: TARGET_ID, idealMs: 0, ...(start === undefined ? {} : { runningAt: 1000 + start }) }] } as unknown as SimResult;
   };
   const blocker = opts.blocker;
   const suggester = new Suggester({
     clock,
-    logger: silentLogger(),
+    logger: createLogger({ stream: logs, level: 'debug', clock }),
     settings: { ...defaultSettings().Suggestions, ...opts.settings },
     cluster,
     scheduler: {
@@ -56,7 +59,7 @@ function setup(opts: { blocker: Blocker; settings?: Partial<Settings['Suggestion
     simulate,
     wallNow: () => wall,
   });
-  return { clock, suggester, runs, uuid: c.uuid };
+  return { clock, suggester, runs, uuid: c.uuid, logs };
 }
 
 const atMaxInstances: Blocker = { reason: 'quota', position: 0, bucket: 'MaxInstances', in_use: 50, limit: 50, ahead: { containers: 0, vcpus: 0, ram_bytes: 0 } };
@@ -115,5 +118,44 @@ describe('Suggester', () => {
     const limit = setup({ blocker: { reason: 'concurrency_limit', position: 0, limit: 4, running: 4, controller: 'normal' }, starts: [], wallMs: 5 });
     await limit.suggester.round();
     assert.equal(limit.runs.length, 0);
+  });
+
+  it('a failing run: logged, rested after like any run, and not retried while the blocker stays the same', async () => {
+    const { clock, suggester, runs, logs } = setup({ blocker: atMaxInstances, settings: { MaxCPUFraction: 0.5 }, starts: [], wallMs: 3000, fail: true });
+    let done = false;
+    const round = suggester.round().finally(() => (done = true));
+    await settle(10);
+    await clock.runTo(clock.now() + 2999);
+    await settle(10);
+    assert.equal(done, false);
+    await clock.runTo(clock.now() + 1);
+    await round;
+    assert.equal(runs.length, 1);
+    assert.deepEqual(
+      logs.records().filter((r) => r.msg === 'suggestions failed').map((r) => r.error),
+      ['simulator broke'],
+    );
+    await suggester.round();
+    assert.equal(runs.length, 1);
+  });
+
+  it('stop() tells the run in progress to end (through stopWhen) and waits for it', async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    const { clock, suggester, runs } = setup({ blocker: atMaxInstances, starts: [], wallMs: 5, hold });
+    suggester.start();
+    await clock.runTo(clock.now() + ROUND_MS);
+    await settle(10);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].stopWhen!(), false);
+    let stopped = false;
+    const stopping = suggester.stop().then(() => (stopped = true));
+    await settle(10);
+    assert.equal(stopped, false);
+    assert.equal(runs[0].stopWhen!(), true);
+    release();
+    await stopping;
+    assert.equal(runs.length, 1);
+    assert.equal(clock.pendingTimers(), 0);
   });
 });
