@@ -115,4 +115,17 @@ describe('Suggester with the real simulator', function () {
       await server.close();
     }
   });
+
+  it('small at capacity, MaximumPriceFactor leaving out large: MaximumPriceFactor 4 would start it, where nothing would within the horizon', async () => {
+    s = new ManualStack({ params: { CapacityErrorTypes: ['small'] } });
+    const d = await s.start();
+    const uuid = s.controller.addContainer({ priority: 1, command: ['sleep', '3600'], runtime_constraints: { vcpus: 2, ram: 1 << 20 } }).uuid;
+    await s.until('a suggestion', () => d.suggester.suggestions(uuid) !== undefined, 60 * MIN);
+    assert.equal(d.scheduler.why()?.blockerOf(uuid)?.reason, 'types_at_capacity');
+    const got = d.suggester.suggestions(uuid)!;
+    assert.equal(got.length, 1);
+    assert.equal(got[0].change, 'MaximumPriceFactor 4');
+    // No VM has booted here yet, so the simulated boots take the default boot time (Estimates.DefaultBootTime, 3m).
+    assert.equal(got[0].effect, 'would start it in ~3 min instead of not within the 30 min horizon');
+  });
 });
