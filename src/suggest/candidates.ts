@@ -20,6 +20,7 @@ import type { SimContainer } from '../sim/workload.js';
 /** At most this many candidates per container. */
 export const MAX_CANDIDATES = 3;
 
+/** A change the simulator can apply: to the cluster config, or to the container's own request (preemptible). */
 export type Change =
   | { kind: 'MaxInstances'; value: number; delta: number }
   | { kind: 'MaximumPriceFactor'; value: number; type: string }
@@ -48,6 +49,7 @@ export interface CandidateInput {
   instanceResources: InstanceResources;
 }
 
+/** The changes worth simulating for the container behind `input.blocker` (the table above), at most MAX_CANDIDATES. */
 export function candidatesFor(input: CandidateInput): Candidates {
   const { blocker, cluster } = input;
   const out: Candidate[] = [];
