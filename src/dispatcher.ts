@@ -23,6 +23,7 @@ import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Estimator } from './estimate/estimator.js';
+import { Suggester } from './suggest/suggester.js';
 import { RuntimeHistory } from './estimate/history.js';
 import { BootTimes } from './estimate/boot.js';
 import type { Executor } from './ssh/executor.js';
@@ -77,6 +78,8 @@ export interface Dispatcher {
   readonly scheduler: Scheduler;
   /** Start-time estimates of the waiting containers, updated after scheduling passes. */
   readonly estimator: Estimator;
+  /** What would help the containers that wait (`src/suggest/`); idle when the settings file's Suggestions.Enable is false. */
+  readonly suggester: Suggester;
   readonly instanceSet: InstanceSet;
   /** This dispatcher's Prometheus metrics, on a registry of its own (served at /metrics by `src/http/server.ts`). */
   readonly metrics: DispatcherMetrics;
@@ -162,6 +165,16 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
   const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator });
+  const suggester = new Suggester({
+    clock,
+    logger: logger.child({ Component: 'suggester' }),
+    settings: settings.Suggestions,
+    cluster,
+    scheduler,
+    pool,
+    queue,
+    estimator,
+  });
   metrics.attach({
     queueEntries: () => queue.entries().entries.values(),
     workers: () => pool.details(),
@@ -188,6 +201,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     pool,
     scheduler,
     estimator,
+    suggester,
     instanceSet,
     metrics,
     timeline,
@@ -199,9 +213,11 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       eventFeed.start();
       pool.start();
       scheduler.start();
+      suggester.start();
     },
     stop() {
       stopping ??= (async () => {
+        await suggester.stop();
         if (started) await scheduler.stop();
         await eventFeed.stop();
         await queue.stop();

@@ -41,6 +41,8 @@ export interface ManagementTarget {
   estimate?(uuid: string): QueueEntExtras['estimate'];
   /** The time to append the estimate to scheduling_status as of (the settings file's SchedulingStatus.AppendEstimate), or undefined not to. */
   appendEstimateAt?(): number | undefined;
+  /** What would help the container start sooner; absent: no `suggestions` field. */
+  suggestions?(uuid: string): QueueEntExtras['suggestions'];
   /** Every worker (shut-down ones included) and every create in flight (empty id), sorted by id. */
   instances(): InstanceView[];
   /** SIGTERM to the container's crunch-run; false when it runs nowhere. */
@@ -204,7 +206,7 @@ function listContainers(r: Request, t: ManagementTarget): void {
 }
 
 function extrasOf(t: ManagementTarget, v: QueueViewEntry, why: WhyBuilder | undefined, appendEstimateAt: number | undefined): QueueEntExtras {
-  return { blocker: why?.blockerAt(v.listIndex), estimate: t.estimate?.(v.entry.container.uuid), appendEstimateAt };
+  return { blocker: why?.blockerAt(v.listIndex), estimate: t.estimate?.(v.entry.container.uuid), appendEstimateAt, suggestions: t.suggestions?.(v.entry.container.uuid) };
 }
 
 function getContainer(r: Request, t: ManagementTarget): void {

@@ -44,6 +44,8 @@ export interface QueueEntJSON {
   blocker?: Blocker;
   /** Ours: when it should start (`src/estimate/`), RFC 3339: a typical time and a range. Absent when not waiting or not forecast yet. */
   estimate?: EstimateJSON;
+  /** Ours: the config changes that would start it soonest, each with its simulated effect (`src/suggest/`). Absent when there are none. */
+  suggestions?: Array<{ change: string; effect: string }>;
 }
 
 export interface EstimateJSON {
@@ -60,6 +62,7 @@ export interface QueueEntExtras {
   estimate?: { startLow: number; startTypical: number; startHigh: number; at: number };
   /** Append the estimate to scheduling_status as a sentence (the settings file's SchedulingStatus.AppendEstimate), as of this time. */
   appendEstimateAt?: number;
+  suggestions?: Array<{ change: string; effect: string }>;
 }
 
 /** One item of GET /arvados/v1/dispatch/instances (the reference's `worker.InstanceView`). */
@@ -117,6 +120,7 @@ export function queueEntJSON(entry: QueueEntry, schedulingStatus: string, extras
     scheduling_status: status,
     ...(blocker ? { blocker: { ...blocker, summary: describeBlocker(blocker) } } : {}),
     ...(e ? { estimate: { start_low: goTime(e.startLow), start_typical: goTime(e.startTypical), start_high: goTime(e.startHigh), as_of: goTime(e.at) } } : {}),
+    ...(blocker && extras.suggestions && extras.suggestions.length > 0 ? { suggestions: extras.suggestions } : {}),
   };
 }
 

@@ -88,6 +88,7 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
     queueView: () => current().scheduler.queueView(),
     why: () => current().scheduler.why(),
     estimate: (uuid) => current().estimator.estimate(uuid),
+    suggestions: (uuid) => current().suggester.suggestions(uuid),
     appendEstimateAt: () => {
       const d = current();
       return d.settings.SchedulingStatus.AppendEstimate ? d.clock.now() : undefined;

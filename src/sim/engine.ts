@@ -26,6 +26,7 @@ import type { Container } from '../arvados/types.js';
 import { systemClock } from '../clock/index.js';
 import { ManualClock } from '../clock/manual.js';
 import type { Cluster } from '../config/types.js';
+import { defaultSettings } from '../config/settings.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import { createLogger, silentLogger } from '../log.js';
 import { instanceSetIdFor } from '../cloud/registry.js';
@@ -76,6 +77,8 @@ export interface SimOptions {
   setup?: (env: SimEnvironment) => void;
   /** Called once the run is over (every container final and every VM gone, or the limit), while the last dispatcher still runs. */
   atEnd?: () => void;
+  /** Ends the run early once this holds, checked every simulated second (the suggester stops once its container has started). */
+  stopWhen?: () => boolean;
   /** Called about once a simulated hour, for progress output. */
   onProgress?: (p: { simMs: number; submitted: number; final: number; vms: number }) => void;
 }
@@ -241,6 +244,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       controllerTransport: transport,
       observePool,
       estimateIntervalMs: ESTIMATE_INTERVAL_MS,
+      // A simulated dispatcher suggests nothing: its suggester would run simulations inside this one.
+      settings: { ...defaultSettings(), Suggestions: { ...defaultSettings().Suggestions, Enable: false } },
     });
     accuracy.attach(d.estimator);
     return d;
@@ -279,6 +284,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
         dispatcher.start();
         continue;
       }
+      if (opts.stopWhen?.()) break;
       if (player.done && ledger.liveCount === 0 && cloud.listVMs().length === 0) {
         finished = true;
         break;

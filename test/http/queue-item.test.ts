@@ -59,4 +59,11 @@ describe('management API queue items: our fields', () => {
     assert.equal(never.estimate, undefined);
     assert.equal(never.scheduling_status, STATUS);
   });
+
+  it('the suggestions of a waiting container, none for one not waiting or with an empty list', () => {
+    const suggestions = [{ change: 'MaxInstances 11 (+1)', effect: 'would start it in ~2 min instead of ~40 min' }];
+    assert.deepEqual(queueEntJSON(entry(), STATUS, { blocker: waiting, suggestions }).suggestions, suggestions);
+    assert.equal('suggestions' in queueEntJSON(entry(), STATUS, { suggestions }), false);
+    assert.equal('suggestions' in queueEntJSON(entry(), STATUS, { blocker: waiting, suggestions: [] }), false);
+  });
 });

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import type { Container } from '../../src/arvados/types.js';
+import { ManualClock, settle } from '../../src/clock/index.js';
+import { defaultSettings, type Settings } from '../../src/config/settings.js';
+import { BootTimes } from '../../src/estimate/boot.js';
+import { RuntimeHistory } from '../../src/estimate/history.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { instanceResourcesNeeded } from '../../src/queue/instance-types.js';
+import type { Blocker, WhyBuilder } from '../../src/scheduler/why.js';
+import type { SimOptions, SimResult } from '../../src/sim/engine.js';
+import { TARGET_ID } from '../../src/suggest/live-workload.js';
+import { ROUND_MS, Suggester } from '../../src/suggest/suggester.js';
+import { simConfig } from '../sim/helpers.js';
+
+const MIN = 60_000;
+const cluster = simConfig();
+
+function container(): Container {
+  return {
+    uuid: 'zzzzz-dz642-000000000000001',
+    state: 'Queued',
+    priority: 1,
+    runtime_constraints: { vcpus: 2, ram: 1 << 30 },
+    scheduling_parameters: {},
+    container_image: 'img',
+    created_at: '2026-01-01T00:00:00Z',
+  };
+}
+
+/** A suggester over one waiting container with `blocker`, its simulator a fake that takes `wallMs` of (fake) wall time per run. */
+function setup(opts: { blocker: Blocker; settings?: Partial<Settings['Suggestions']>; starts: Array<number | undefined>; wallMs: number; fail?: boolean; hold?: Promise<void> }) {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
+  const c = container();
+  const entry = { container: c, instanceTypes: [cluster.InstanceTypes.small], instanceResources: instanceResourcesNeeded(cluster, c), firstSeenAt: clock.now() - 10 * MIN };
+  let wall = 0;
+  const logs = new LineCollector();
+  const runs: SimOptions[] = [];
+  const simulate = async (o: SimOptions): Promise<SimResult> => {
+    const start = opts.starts[runs.length];
+    runs.push(o);
+    wall += opts.wallMs;
+    await opts.hold;
+    if (opts.fail) throw new Error('simulator broke');
+    return { startedAt: 1000, containers: [{ id: TARGET_ID, idealMs: 0, ...(start === undefined ? {} : { runningAt: 1000 + start }) }] } as unknown as SimResult;
+  };
+  const blocker = opts.blocker;
+  const suggester = new Suggester({
+    clock,
+    logger: createLogger({ stream: logs, level: 'debug', clock }),
+    settings: { ...defaultSettings().Suggestions, ...opts.settings },
+    cluster,
+    scheduler: {
+      queueView: () => [{ entry, schedulingStatus: '', listIndex: 0 }],
+      why: () => ({ blockerAt: () => blocker }) as unknown as WhyBuilder,
+    },
+    pool: { running: () => new Map(), atCapacity: () => false },
+    queue: { get: () => undefined },
+    estimator: { runtimes: new RuntimeHistory(), boots: new BootTimes() },
+    simulate,
+    wallNow: () => wall,
+  });
+  return { clock, suggester, runs, uuid: c.uuid, logs };
+}
+
+const atMaxInstances: Blocker = { reason: 'quota', position: 0, bucket: 'MaxInstances', in_use: 50, limit: 50, ahead: { containers: 0, vcpus: 0, ram_bytes: 0 } };
+
+describe('Suggester', () => {
+  it('after a simulator run of wall time w, waits w x (1/MaxCPUFraction - 1) before the next', async () => {
+    const { clock, suggester, runs } = setup({ blocker: atMaxInstances, settings: { MaxCPUFraction: 0.25 }, starts: [undefined, 3 * MIN], wallMs: 2000 });
+    const round = suggester.round();
+    await settle(10);
+    assert.equal(runs.length, 1);
+    // 2 s of work at a quarter of a CPU: 6 s of rest.
+    await clock.runTo(clock.now() + 5999);
+    await settle(10);
+    assert.equal(runs.length, 1);
+    await clock.runTo(clock.now() + 1);
+    await settle(10);
+    assert.equal(runs.length, 2);
+    await clock.runTo(clock.now() + 6000);
+    await round;
+  });
+
+  it('keeps a change that starts it sooner, with the figures of the runs, and runs each for the horizon', async () => {
+    const { clock, suggester, runs, uuid } = setup({ blocker: atMaxInstances, settings: { MaxCPUFraction: 1, Horizon: 30 * MIN }, starts: [undefined, 3 * MIN], wallMs: 5 });
+    const round = suggester.round();
+    for (let i = 0; i < 5; i++) await clock.runTo(clock.now()), await settle(10);
+    await round;
+    assert.deepEqual(
+      runs.map((r) => [r.limitMs, r.cluster.Containers.CloudVMs.MaxInstances]),
+      [
+        [30 * MIN, 50],
+        [30 * MIN, 51],
+      ],
+    );
+    assert.deepEqual(suggester.suggestions(uuid), [{ change: 'MaxInstances 51 (+1)', effect: 'would start it in ~3 min instead of not within the 30 min horizon' }]);
+    // Cached while the blocker stays the same: a second round runs nothing.
+    await suggester.round();
+    assert.equal(runs.length, 2);
+  });
+
+  it('drops a change that does not start it at least a minute sooner', async () => {
+    const { clock, suggester, runs, uuid } = setup({ blocker: atMaxInstances, settings: { MaxCPUFraction: 1 }, starts: [10 * MIN, 9.5 * MIN], wallMs: 5 });
+    const round = suggester.round();
+    for (let i = 0; i < 5; i++) await clock.runTo(clock.now()), await settle(10);
+    await round;
+    assert.equal(runs.length, 2);
+    assert.equal(suggester.suggestions(uuid), undefined);
+  });
+
+  it('runs nothing when Suggestions.Enable is false, and nothing for a blocker no config change helps', async () => {
+    const off = setup({ blocker: atMaxInstances, settings: { Enable: false }, starts: [], wallMs: 5 });
+    off.suggester.start();
+    await off.suggester.round();
+    await off.clock.runTo(off.clock.now() + 10 * MIN);
+    assert.equal(off.runs.length, 0);
+    assert.equal(off.clock.pendingTimers(), 0);
+    const limit = setup({ blocker: { reason: 'concurrency_limit', position: 0, limit: 4, running: 4, controller: 'normal' }, starts: [], wallMs: 5 });
+    await limit.suggester.round();
+    assert.equal(limit.runs.length, 0);
+  });
+
+  it('a failing run: logged, rested after like any run, and not retried while the blocker stays the same', async () => {
+    const { clock, suggester, runs, logs } = setup({ blocker: atMaxInstances, settings: { MaxCPUFraction: 0.5 }, starts: [], wallMs: 3000, fail: true });
+    let done = false;
+    const round = suggester.round().finally(() => (done = true));
+    await settle(10);
+    await clock.runTo(clock.now() + 2999);
+    await settle(10);
+    assert.equal(done, false);
+    await clock.runTo(clock.now() + 1);
+    await round;
+    assert.equal(runs.length, 1);
+    assert.deepEqual(
+      logs.records().filter((r) => r.msg === 'suggestions failed').map((r) => r.error),
+      ['simulator broke'],
+    );
+    await suggester.round();
+    assert.equal(runs.length, 1);
+  });
+
+  it('stop() tells the run in progress to end (through stopWhen) and waits for it', async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    const { clock, suggester, runs } = setup({ blocker: atMaxInstances, starts: [], wallMs: 5, hold });
+    suggester.start();
+    await clock.runTo(clock.now() + ROUND_MS);
+    await settle(10);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].stopWhen!(), false);
+    let stopped = false;
+    const stopping = suggester.stop().then(() => (stopped = true));
+    await settle(10);
+    assert.equal(stopped, false);
+    assert.equal(runs[0].stopWhen!(), true);
+    release();
+    await stopping;
+    assert.equal(runs.length, 1);
+    assert.equal(clock.pendingTimers(), 0);
+  });
+});
