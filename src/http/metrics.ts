@@ -22,7 +22,7 @@ import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
 import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
 import type { EventFeedView } from '../queue/event-feed-link.js';
-import { copiedCounter, registerOwnMetrics } from './own-metrics.js';
+import { copiedCounter, registerOwnMetrics, stateGauge } from './own-metrics.js';
 import type { QueueEntry } from '../scheduler/interfaces.js';
 import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js';
 import { WORKER_STATES } from '../worker/states.js';
@@ -229,18 +229,14 @@ export class DispatcherMetrics {
    * the dispatcher's requests to it. Our own: the reference has neither.
    */
   private registerControllerHealth(): void {
-    const self = this;
-    const registers = [this.registry];
-    const state: Gauge<'state'> = new Gauge({
-      name: `${PREFIX}controller_state`,
-      help: 'State of the controller as seen by the dispatcher, 1 for the current one: normal; outage (every request failing for seconds: the concurrency limit is held); overload (503s while other requests succeed: the limit is cut).',
-      labelNames: ['state'],
-      registers,
-      collect() {
-        const now = self.sources?.scheduler.controllerState ?? 'normal';
-        for (const s of CONTROLLER_STATES) state.set({ state: s }, s === now ? 1 : 0);
-      },
-    });
+    stateGauge(
+      this.registry,
+      () => this.sources,
+      'controller_state',
+      'State of the controller as seen by the dispatcher, 1 for the current one: normal; outage (every request failing for seconds: the concurrency limit is held); overload (503s while other requests succeed: the limit is cut).',
+      CONTROLLER_STATES,
+      (s) => s?.scheduler.controllerState ?? 'normal',
+    );
     this.copiedCounter(
       'controller_requests_total',
       'Requests the dispatcher made to the controller, by outcome: ok (answered), overload (503 or 429), failed (no answer: network error, timeout, 502, 504).',

@@ -39,22 +39,41 @@ export function copiedCounter<V extends string>(
   });
 }
 
+/** A gauge by `state` with one series per state, 1 for the current one (`read`) and 0 for the others. */
+export function stateGauge<S extends string>(
+  registry: Registry,
+  sources: () => MetricsSources | undefined,
+  name: string,
+  help: string,
+  states: readonly S[],
+  read: (s: MetricsSources | undefined) => S,
+): void {
+  const gauge: Gauge<'state'> = new Gauge({
+    name: PREFIX + name,
+    help,
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const now = read(sources());
+      for (const s of states) gauge.set({ state: s }, s === now ? 1 : 0);
+    },
+  });
+}
+
 /**
  * The Arvados event feed (our own: the reference has none): its state (one
  * series per state, 1 for the current one), the messages it brought, and
  * the refreshes its events caused.
  */
 export function registerEventFeed(registry: Registry, sources: () => MetricsSources | undefined): void {
-  const state: Gauge<'state'> = new Gauge({
-    name: `${PREFIX}event_feed_state`,
-    help: 'State of the subscription to the Arvados event feed, 1 for the current one: disabled (no Services.Websocket.ExternalURL, or EventFeed.Enable false in the settings file), connecting, connected, unavailable (down: dispatching from polls only, retrying), stopped.',
-    labelNames: ['state'],
-    registers: [registry],
-    collect() {
-      const now = sources()?.eventFeed?.().state ?? 'disabled';
-      for (const s of FEED_STATES) state.set({ state: s }, s === now ? 1 : 0);
-    },
-  });
+  stateGauge(
+    registry,
+    sources,
+    'event_feed_state',
+    'State of the subscription to the Arvados event feed, 1 for the current one: disabled (no Services.Websocket.ExternalURL, or EventFeed.Enable false in the settings file), connecting, connected, unavailable (down: dispatching from polls only, retrying), stopped.',
+    FEED_STATES,
+    (s) => s?.eventFeed?.().state ?? 'disabled',
+  );
   copiedCounter(
     registry,
     sources,

@@ -98,16 +98,16 @@ function summarise(samples: readonly EstimateSample[], startedAt: ReadonlyMap<st
   naive.sort((a, b) => a - b);
   return {
     count: samples.length,
-    median: round(quantileOf(err, 0.5)),
-    p90: round(quantileOf(err, 0.9)),
-    naiveMedian: round(quantileOf(naive, 0.5)),
-    naiveP90: round(quantileOf(naive, 0.9)),
+    median: round(nearestRank(err, 0.5)),
+    p90: round(nearestRank(err, 0.9)),
+    naiveMedian: round(nearestRank(naive, 0.5)),
+    naiveP90: round(nearestRank(naive, 0.9)),
     withinBand: samples.length > 0 ? round(within / samples.length) : 0,
   };
 }
 
-/** Nearest-rank quantile of an ascending array; 0 when empty. */
-function quantileOf(sorted: readonly number[], q: number): number {
+/** Nearest-rank q-quantile (0..1) of an ascending array; 0 when empty. The report's percentiles use it too. */
+export function nearestRank(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }

@@ -18,7 +18,7 @@
  *   (runs later cancelled, runners waiting on children that queued).
  * Every figure except `host` is a function of config, workload and seed.
  */
-import { summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
+import { nearestRank, summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
 import type { ContainerOutcome, SimResult } from './engine.js';
 import type { TimelineSample } from './plot.js';
 
@@ -67,11 +67,6 @@ export interface SimReport {
 /** Dollars to the micro-dollar, so a report reads cleanly and compares exactly. */
 function money(x: number): number {
   return Math.round(x * 1e6) / 1e6;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
 /** Total length of the union of `intervals`, each clipped to [lo, hi]. */
@@ -207,8 +202,8 @@ export function buildReport(r: SimResult): SimReport {
     },
     queueWait: {
       count: waits.length,
-      p50Ms: percentile(waits, 50),
-      p95Ms: percentile(waits, 95),
+      p50Ms: nearestRank(waits, 0.5),
+      p95Ms: nearestRank(waits, 0.95),
       maxMs: waits.at(-1) ?? 0,
       meanMs: waits.length > 0 ? Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) : 0,
     },
@@ -218,7 +213,7 @@ export function buildReport(r: SimResult): SimReport {
       neverReady,
       peak,
       vmHours: Math.round((vmMs / HOUR) * 1e6) / 1e6,
-      bootMedianMs: percentile(bootTimes, 50),
+      bootMedianMs: nearestRank(bootTimes, 0.5),
     },
     cloudCalls: r.ledger.calls,
     controllerRequests: r.controllerRequests,
