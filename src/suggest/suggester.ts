@@ -148,11 +148,11 @@ export class Suggester {
     const out: WaitingTarget[] = [];
     for (const v of scheduler.queueView()) {
       const uuid = v.entry.container.uuid;
-      if (running.has(uuid)) continue;
+      // Young ones first: nothing is cached for them (a result is only made past After), and their blockers need not be built.
+      if (running.has(uuid) || now - v.entry.firstSeenAt <= settings.After) continue;
       const blocker = why.blockerAt(v.listIndex);
       if (!blocker || !('position' in blocker)) continue;
       seen.add(uuid);
-      if (now - v.entry.firstSeenAt <= settings.After) continue;
       const c = this.cache.get(uuid);
       if (c && c.key === blockerKey(blocker) && now - c.at < CACHE_MS) continue;
       out.push({ uuid, since: v.entry.firstSeenAt, blocker });
