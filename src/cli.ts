@@ -70,7 +70,7 @@ export function buildProgram(): Command {
     .action(
       async (cmdOpts: { workload: string; report?: string; plot?: string; seed?: number; limit: string; log?: string; logLevel: string; progress?: boolean }) => {
         const { runSimulateCommand } = await import('./sim/command.js');
-        process.exitCode = await runSimulateCommand({ ...program.opts(), ...cmdOpts });
+        process.exitCode = await runSimulateCommand({ ...program.opts(), ...settingsOption(program), ...cmdOpts });
       },
     );
 

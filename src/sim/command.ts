@@ -8,6 +8,7 @@ import { createWriteStream, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile } from '../config/index.js';
+import { loadSettingsFile, type Settings } from '../config/settings.js';
 import { parseDuration } from '../config/units.js';
 import { runSimulation } from './engine.js';
 import { renderTimelineSVG } from './plot.js';
@@ -27,6 +28,14 @@ export interface SimulateOptions {
   logLevel?: string;
   /** Progress lines on stderr, once a simulated hour. */
   progress?: boolean;
+  /** This daemon's own settings file for the simulated dispatcher. */
+  settings?: string;
+  /**
+   * Whether the settings file was named (flag or environment). Only then is
+   * it read: a simulation should not change with whatever happens to be at
+   * the default path.
+   */
+  settingsExplicit?: boolean;
 }
 
 export async function runSimulateCommand(opts: SimulateOptions): Promise<number> {
@@ -40,8 +49,10 @@ export async function runSimulateCommand(opts: SimulateOptions): Promise<number>
   }
   let cluster;
   let workload;
+  let settings: Settings | undefined;
   try {
     ({ cluster } = loadConfigFile(opts.config, { clusterId: opts.cluster }));
+    if (opts.settingsExplicit && opts.settings) settings = loadSettingsFile(opts.settings, { explicit: true }).settings;
     workload = loadWorkload(opts.workload, { seed: opts.seed });
   } catch (e) {
     err.write(`simulate: ${(e as Error).message}\n`);
@@ -49,13 +60,15 @@ export async function runSimulateCommand(opts: SimulateOptions): Promise<number>
   }
   const logPath = opts.log ?? join(tmpdir(), `arvados-dispatch-cloud-simulate-${process.pid}.log`);
   const logStream = createWriteStream(logPath);
-  process.stdout.write(`Simulating ${opts.workload} on ${opts.config}; dispatcher log (level ${opts.logLevel ?? 'warn'}): ${logPath}\n`);
+  const withSettings = settings ? ` with settings ${opts.settings}` : '';
+  process.stdout.write(`Simulating ${opts.workload} on ${opts.config}${withSettings}; dispatcher log (level ${opts.logLevel ?? 'warn'}): ${logPath}\n`);
   try {
     const result = await runSimulation({
       cluster,
       workload,
       seed: opts.seed,
       limitMs,
+      settings,
       log: { stream: logStream, level: opts.logLevel ?? 'warn' },
       onProgress: opts.progress
         ? (p) => err.write(`  ${formatDuration(p.simMs)}: ${p.submitted} submitted, ${p.final} final, ${p.vms} VMs\n`)

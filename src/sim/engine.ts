@@ -26,7 +26,7 @@ import type { Container } from '../arvados/types.js';
 import { systemClock } from '../clock/index.js';
 import { ManualClock } from '../clock/manual.js';
 import type { Cluster } from '../config/types.js';
-import { defaultSettings } from '../config/settings.js';
+import { defaultSettings, type Settings } from '../config/settings.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import { createLogger, silentLogger } from '../log.js';
 import { instanceSetIdFor } from '../cloud/registry.js';
@@ -79,6 +79,8 @@ export interface SimOptions {
   atEnd?: () => void;
   /** Ends the run early once this holds, checked every simulated second (the suggester stops once its container has started). */
   stopWhen?: () => boolean;
+  /** This daemon's own settings for the simulated dispatcher; default: every setting at its default. Suggestions are always off. */
+  settings?: Settings;
   /** Called about once a simulated hour, for progress output. */
   onProgress?: (p: { simMs: number; submitted: number; final: number; vms: number }) => void;
 }
@@ -140,6 +142,8 @@ export interface SimResult {
   controllerRequests: Record<string, number>;
   /** The start-time estimates made (see `accuracy.ts`). */
   estimates: EstimateSample[];
+  /** The settings the dispatcher ran with (durations in ms). */
+  settings: Settings;
   notes: string[];
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
 }
@@ -184,6 +188,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const seed = opts.seed ?? opts.workload.seed;
   const limitMs = opts.limitMs ?? 7 * DAY;
   const sampleMs = opts.sampleMs ?? 60_000;
+  const settings = withoutSuggestions(opts.settings ?? defaultSettings());
   const notes: string[] = [];
   const clock = new ManualClock(SIM_EPOCH);
   const start = clock.now();
@@ -244,8 +249,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       controllerTransport: transport,
       observePool,
       estimateIntervalMs: ESTIMATE_INTERVAL_MS,
-      // A simulated dispatcher suggests nothing: its suggester would run simulations inside this one.
-      settings: { ...defaultSettings(), Suggestions: { ...defaultSettings().Suggestions, Enable: false } },
+      settings,
     });
     accuracy.attach(d.estimator);
     return d;
@@ -327,6 +331,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     readyAt,
     timeline,
     restarts,
+    settings,
     timersLeft,
     timersFired,
     estimates: accuracy.samples,
@@ -340,4 +345,9 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       peakHeapBytes: peakHeap,
     },
   };
+}
+
+/** A simulated dispatcher suggests nothing: its suggester would run simulations inside this one. */
+function withoutSuggestions(settings: Settings): Settings {
+  return { ...settings, Suggestions: { ...settings.Suggestions, Enable: false } };
 }

@@ -18,6 +18,7 @@
  *   (runs later cancelled, runners waiting on children that queued).
  * Every figure except `host` is a function of config, workload and seed.
  */
+import type { Settings } from '../config/settings.js';
 import { nearestRank, summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
 import type { ContainerOutcome, SimResult } from './engine.js';
 import type { TimelineSample } from './plot.js';
@@ -28,6 +29,8 @@ export interface SimReport {
   workload: { name: string; seed: number; containers: number };
   finished: boolean;
   notes: string[];
+  /** The dispatcher's own settings in this run (durations in ms), so that runs with a feature on and off say which is which. */
+  settings: Settings;
   simulatedMs: number;
   /** First submission to the last container becoming final. */
   makespanMs: number;
@@ -190,6 +193,7 @@ export function buildReport(r: SimResult): SimReport {
     workload: { name: r.workload, seed: r.seed, containers: r.containers.length },
     finished: r.finished,
     notes: r.notes,
+    settings: r.settings,
     simulatedMs: end - r.startedAt,
     makespanMs: firstSubmit === Infinity ? 0 : Math.max(0, lastFinal - r.startedAt),
     containers: { complete, cancelled, nonzeroExit, neverSubmitted, unfinished },

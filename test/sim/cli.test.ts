@@ -80,4 +80,23 @@ describe('arvados-dispatch-cloud simulate', function () {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /missing\.json/);
   });
+
+  it('runs the dispatcher with the settings file named by --settings, and exits 2 on a bad one', async () => {
+    const good = join(dir, 'settings.yml');
+    writeFileSync(good, 'Estimates:\n  DefaultRuntime: 7m\n');
+    const report = join(dir, 'with-settings.json');
+    const r = await run(['--config', join(dir, 'config.yml'), '--settings', good, 'simulate', '--workload', join(dir, 'workload.json'), '--report', report, '--log', join(dir, 'z.log')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /with settings .*settings\.yml/);
+    const rep = JSON.parse(readFileSync(report, 'utf8')) as SimReport;
+    assert.equal(rep.settings.Estimates.DefaultRuntime, 7 * 60_000);
+    // A simulated dispatcher never runs the suggester, whatever the file says.
+    assert.equal(rep.settings.Suggestions.Enable, false);
+
+    const bad = join(dir, 'bad-settings.yml');
+    writeFileSync(bad, 'Estimates:\n  DefaultRuntme: 7m\n');
+    const b = await run(['--config', join(dir, 'config.yml'), '--settings', bad, 'simulate', '--workload', join(dir, 'workload.json')]);
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /bad-settings\.yml: Estimates\.DefaultRuntme/);
+  });
 });
