@@ -68,7 +68,7 @@ async function run(queued: number, vms: number): Promise<{ update: number[]; exa
   const view = new PassView(queue.entries().entries, crunchRunRecords(pool));
   const est = new Estimator({ queue, pool, cluster: c, clock });
   // Some history, so the runtimes come from samples.
-  for (let i = 0; i < 500; i++) est.runtimes.record({ image: 'd41d8cd98f00b204e9800998ecf8427e+0', vcpus: [1, 2, 4, 8, 16][i % 5], ram: 0 }, (5 + (i % 30)) * 60_000);
+  for (let i = 0; i < 500; i++) est.runtimes.record({ image: 'd41d8cd98f00b204e9800998ecf8427e+0', vcpus: [1, 2, 4, 8, 16][i % 5], ram: 0 }, (5 + (i % 30)) * 60_000, clock.now() - (500 - i) * 1000);
   const update: number[] = [];
   let exact = 0;
   for (let i = 0; i < RUNS + 3; i++) {

@@ -9,16 +9,20 @@
  *
  * Young samples: right after a burst of submissions the only runs that have
  * finished are the shortest ones, and their median says the work is far
- * shorter than it is. So the runs still going (`setRunning`) are counted
- * as longer than every finished one: with a fraction f of the runs of a
- * kind finished, the median is read at the 0.5 / f quantile of the finished
- * ones (and p10, p90 likewise, capped at the largest). A sample with fewer
- * finished than running runs has no median yet: the next, wider sample is
- * asked, and if none has one the default runtime stands, raised to what
- * has been seen. Once the finished runs far outnumber the running ones, as
- * they soon do in a steady stream, this changes nothing.
+ * shorter than it is. So the runs still going (`setRunning`, with how long
+ * each has run) count too, as runs known to take at least that long
+ * (Kaplan-Meier, `survival.ts`); the samples are random among the recent
+ * runs rather than the very last ones, which after a burst are the longest
+ * of their cohort. A sample whose median cannot be told yet (more than half
+ * of its runs still going past every finished one) gives way to the next,
+ * wider one, and if none can tell, the default runtime stands, raised to
+ * what is already known (the median of the finished runtimes and the
+ * elapsed times, each a lower bound of its run's). Once finished runs far
+ * outnumber running ones, as they soon do in a steady stream, this changes
+ * little.
  */
-import { RecentSample, type Spread } from './stats.js';
+import { quantile, type Spread } from './stats.js';
+import { DecayedSample, survivalSpread } from './survival.js';
 
 export type { Spread } from './stats.js';
 
@@ -41,6 +45,12 @@ export interface RuntimeHistoryOptions {
 
 export const DEFAULT_RUNTIME_MS = 10 * 60_000;
 
+/** A run going on now: its key and how long it has run. */
+export interface RunningRun {
+  key: RuntimeKey;
+  elapsedMs: number;
+}
+
 /** Earlier attempts remembered at most (the oldest are dropped first). */
 const MAX_ATTEMPTS = 100_000;
 
@@ -57,13 +67,16 @@ export class RuntimeHistory {
   readonly defaultRuntimeMs: number;
   private readonly sampleSize: number;
   private readonly minSamples: number;
-  private readonly byImage = new Map<string, RecentSample>();
-  private readonly bySize = new Map<string, RecentSample>();
-  private readonly all: RecentSample;
-  /** Runs going on now, by image-and-size key, by size key, and in all. */
-  private runningByImage = new Map<string, number>();
-  private runningBySize = new Map<string, number>();
-  private runningAll = 0;
+  private readonly byImage = new Map<string, DecayedSample>();
+  private readonly bySize = new Map<string, DecayedSample>();
+  private readonly all: DecayedSample;
+  /** Elapsed times of the runs going on now, by image-and-size key, by size key, and in all (sorted on first use). */
+  private runningByImage = new Map<string, number[]>();
+  private runningBySize = new Map<string, number[]>();
+  private runningAll: number[] = [];
+  /** Each sample's answer since the last change (null: it cannot tell yet): asked thousands of times per forecast. */
+  private readonly answers = new Map<DecayedSample, Spread | null>();
+  private sortedRunning = new WeakSet<number[]>();
   /** uuid -> the longest an earlier attempt ran, ms. */
   private readonly attempts = new Map<string, number>();
 
@@ -71,33 +84,34 @@ export class RuntimeHistory {
     this.defaultRuntimeMs = opts.defaultRuntimeMs ?? DEFAULT_RUNTIME_MS;
     this.sampleSize = opts.sampleSize ?? 50;
     this.minSamples = opts.minSamples ?? 3;
-    this.all = new RecentSample(this.sampleSize * 4);
+    this.all = new DecayedSample(this.sampleSize * 4);
   }
 
-  /** A container with this key ran to its final state in `runtimeMs`. */
-  record(key: RuntimeKey, runtimeMs: number): void {
+  /** A container with this key ran to its final state in `runtimeMs`, ending at `at` (epoch ms). */
+  record(key: RuntimeKey, runtimeMs: number, at: number): void {
     if (!(runtimeMs >= 0)) return;
     const size = sizeKey(key);
-    sample(this.bySize, size, this.sampleSize).add(runtimeMs);
-    sample(this.byImage, `${size}/${key.image}`, this.sampleSize).add(runtimeMs);
-    this.all.add(runtimeMs);
+    sample(this.bySize, size, this.sampleSize).add(runtimeMs, at);
+    sample(this.byImage, `${size}/${key.image}`, this.sampleSize).add(runtimeMs, at);
+    this.all.add(runtimeMs, at);
+    this.answers.clear();
   }
 
-  /** The keys of the runs going on now (replacing the last call's): how young each sample is. */
-  setRunning(keys: Iterable<RuntimeKey>): void {
-    const byImage = new Map<string, number>();
-    const bySize = new Map<string, number>();
-    let n = 0;
-    for (const key of keys) {
+  /** The runs going on now (replacing the last call's): each is known to take at least its elapsed time. */
+  setRunning(runs: Iterable<RunningRun>): void {
+    const byImage = new Map<string, number[]>();
+    const bySize = new Map<string, number[]>();
+    const all: number[] = [];
+    for (const { key, elapsedMs } of runs) {
       const size = sizeKey(key);
-      bySize.set(size, (bySize.get(size) ?? 0) + 1);
-      const k = `${size}/${key.image}`;
-      byImage.set(k, (byImage.get(k) ?? 0) + 1);
-      n++;
+      push(bySize, size, elapsedMs);
+      push(byImage, `${size}/${key.image}`, elapsedMs);
+      all.push(elapsedMs);
     }
     this.runningByImage = byImage;
     this.runningBySize = bySize;
-    this.runningAll = n;
+    this.runningAll = all;
+    this.answers.clear();
   }
 
   /** Container `uuid` ran for `ranMs` and was requeued: its next attempt is taken to need at least as long. */
@@ -116,7 +130,7 @@ export class RuntimeHistory {
 
   /** The median of every recent runtime (the default when none): the naive estimate's runtime. */
   typicalOverall(): number {
-    return this.all.count > 0 ? this.all.spread().typical : this.defaultRuntimeMs;
+    return this.all.count > 0 ? quantile(this.all.sortedValues(), 0.5) : this.defaultRuntimeMs;
   }
 
   /**
@@ -128,8 +142,8 @@ export class RuntimeHistory {
     const size = sizeKey(key);
     const imageKey = `${size}/${key.image}`;
     const s =
-      this.pick(this.byImage.get(imageKey), this.minSamples, this.runningByImage.get(imageKey) ?? 0) ??
-      this.pick(this.bySize.get(size), this.minSamples, this.runningBySize.get(size) ?? 0) ??
+      this.pick(this.byImage.get(imageKey), this.minSamples, this.runningByImage.get(imageKey)) ??
+      this.pick(this.bySize.get(size), this.minSamples, this.runningBySize.get(size)) ??
       this.pick(this.all, 1, this.runningAll) ??
       this.fallback();
     const floor = uuid === undefined ? undefined : this.attempts.get(uuid);
@@ -142,23 +156,49 @@ export class RuntimeHistory {
     return this.attempts.has(uuid);
   }
 
-  private pick(s: RecentSample | undefined, min: number, running: number): Spread | undefined {
-    if (!s || s.count < min || s.total < running) return undefined;
-    return s.spreadOfFinished(s.total / (s.total + running));
+  private pick(s: DecayedSample | undefined, min: number, running: number[] | undefined): Spread | undefined {
+    if (!s || s.count < min) return undefined;
+    let answer = this.answers.get(s);
+    if (answer === undefined) {
+      const weight = Math.max(1, s.represents() / s.count);
+      answer = survivalSpread(s.sortedValues(), weight, this.sorted(running ?? [])) ?? null;
+      this.answers.set(s, answer);
+    }
+    return answer ?? undefined;
+  }
+
+  private sorted(a: number[]): number[] {
+    if (!this.sortedRunning.has(a)) {
+      a.sort((x, y) => x - y);
+      this.sortedRunning.add(a);
+    }
+    return a;
   }
 
   private fallback(): Spread {
     const d = this.defaultRuntimeMs;
-    const seen = this.all.count > 0 ? this.all.spread() : { typical: 0, low: 0, high: 0 };
-    return { typical: Math.max(d, seen.typical), low: Math.max(d / 2, seen.low), high: Math.max(d * 2, seen.high) };
+    const known = knownAtLeast(this.all.sortedValues(), this.sorted(this.runningAll));
+    return { typical: Math.max(d, known), low: Math.max(d / 2, Math.min(known, d)), high: Math.max(d * 2, known * 2) };
   }
+}
+
+/** The median of two ascending arrays together: each value a lower bound of its run's time, so the runs' median is at least this. */
+function knownAtLeast(a: readonly number[], b: readonly number[]): number {
+  const n = a.length + b.length;
+  if (n === 0) return 0;
+  let i = 0;
+  let j = 0;
+  let v = 0;
+  for (let k = 0; k <= (n - 1) >> 1; k++) v = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
+  return v;
 }
 
 /**
  * The part of a running container's runtime still to come, given it has
  * run `elapsedMs`: the total estimate minus that, but never less than a
  * tenth of it (one that overran its estimate is about to finish, but not
- * at this instant).
+ * at this instant). Conditioning a log-normal on the time run, which
+ * leaves long runs more to go, did worse in the simulator (bench/README.md).
  */
 export function remaining(total: Spread, elapsedMs: number): Spread {
   return { typical: left(total.typical, elapsedMs), low: left(total.low, elapsedMs), high: left(total.high, elapsedMs) };
@@ -172,8 +212,14 @@ function sizeKey(key: RuntimeKey): string {
   return `${key.vcpus}/${ramBucket(key.ram)}`;
 }
 
-function sample(map: Map<string, RecentSample>, key: string, size: number): RecentSample {
+function push(map: Map<string, number[]>, key: string, v: number): void {
+  const a = map.get(key);
+  if (a) a.push(v);
+  else map.set(key, [v]);
+}
+
+function sample(map: Map<string, DecayedSample>, key: string, size: number): DecayedSample {
   let s = map.get(key);
-  if (!s) map.set(key, (s = new RecentSample(size)));
+  if (!s) map.set(key, (s = new DecayedSample(size)));
   return s;
 }

@@ -8,7 +8,7 @@
  * Cancelled says nothing about how long the work takes.
  */
 import type { Container } from '../arvados/types.js';
-import type { RuntimeHistory, RuntimeKey } from './history.js';
+import type { RunningRun, RuntimeHistory, RuntimeKey } from './history.js';
 
 /** How long an ended run may wait for the queue to show the container's outcome before it is dropped. */
 export const OUTCOME_WAIT_MS = 10 * 60_000;
@@ -45,11 +45,11 @@ export class RuntimeTracker {
       if (!next.has(uuid)) this.ended.set(uuid, { ranMs: now - run.startedAt, key: run.key, endedAt: now });
     }
     this.active = next;
-    this.history.setRunning(runKeys(next.values()));
+    this.history.setRunning(runningRuns(now, next.values()));
     for (const [uuid, e] of this.ended) {
       const state = get(uuid)?.state;
       if (state === undefined || state === 'Complete') {
-        if (e.key) this.history.record(e.key, e.ranMs);
+        if (e.key) this.history.record(e.key, e.ranMs, e.endedAt);
         this.history.forget(uuid);
       } else if (state === 'Cancelled') {
         this.history.forget(uuid);
@@ -63,6 +63,6 @@ export class RuntimeTracker {
   }
 }
 
-function* runKeys(runs: Iterable<Run>): Iterable<RuntimeKey> {
-  for (const r of runs) if (r.key) yield r.key;
+function* runningRuns(now: number, runs: Iterable<Run>): Iterable<RunningRun> {
+  for (const r of runs) if (r.key) yield { key: r.key, elapsedMs: Math.max(0, now - r.startedAt) };
 }

@@ -13,36 +13,41 @@ describe('RuntimeHistory', () => {
 
   it('gives the median, p10 and p90 of the same image and size', () => {
     const h = new RuntimeHistory({ minSamples: 3 });
-    for (let m = 1; m <= 11; m++) h.record({ image: 'i', vcpus: 2, ram: 4 * GiB }, m * MIN);
+    for (let m = 1; m <= 11; m++) h.record({ image: 'i', vcpus: 2, ram: 4 * GiB }, m * MIN, 0);
     assert.deepEqual(h.estimate({ image: 'i', vcpus: 2, ram: 4 * GiB }), { typical: 6 * MIN, low: 2 * MIN, high: 10 * MIN });
   });
 
   it('falls back to the size, then to everything, when the image has too few runs', () => {
     const h = new RuntimeHistory({ minSamples: 2 });
-    h.record({ image: 'a', vcpus: 2, ram: 4 * GiB }, 10 * MIN);
-    h.record({ image: 'b', vcpus: 2, ram: 4 * GiB }, 20 * MIN);
-    h.record({ image: 'c', vcpus: 8, ram: 32 * GiB }, 60 * MIN);
-    // Image "a" has one run: its size has two (10 and 20 min).
-    assert.equal(h.estimate({ image: 'a', vcpus: 2, ram: 4 * GiB }).typical, 15 * MIN);
+    h.record({ image: 'a', vcpus: 2, ram: 4 * GiB }, 10 * MIN, 0);
+    h.record({ image: 'b', vcpus: 2, ram: 4 * GiB }, 20 * MIN, 0);
+    h.record({ image: 'c', vcpus: 8, ram: 32 * GiB }, 60 * MIN, 0);
+    // Image "a" has one run: its size has two (10 and 20 min); the median is read off the
+    // survival curve, a step: the first value by which half have finished.
+    assert.equal(h.estimate({ image: 'a', vcpus: 2, ram: 4 * GiB }).typical, 10 * MIN);
     // A size never seen: everything (10, 20, 60).
     assert.equal(h.estimate({ image: 'z', vcpus: 4, ram: 8 * GiB }).typical, 20 * MIN);
     assert.equal(h.typicalOverall(), 20 * MIN);
   });
 
-  it('does not trust a sample while more of its kind are running than have finished', () => {
+  it('counts the runs still going as runs that take at least their elapsed time', () => {
     const h = new RuntimeHistory({ minSamples: 1, defaultRuntimeMs: 10 * MIN });
     const key = { image: 'i', vcpus: 1, ram: GiB };
-    h.record(key, 2 * MIN);
-    h.record(key, 3 * MIN);
-    // A burst: the two shortest have finished, three are still going: the default stands.
-    h.setRunning([key, key, key]);
+    h.record(key, 2 * MIN, 0);
+    h.record(key, 3 * MIN, 0);
+    // A burst: the two shortest have finished, three have run 4 minutes and go on: the median
+    // of the five is beyond 4 minutes, and too few have finished to extend the curve: the
+    // default stands (it is above what is known).
+    const running = (...mins: number[]) => mins.map((m) => ({ key, elapsedMs: m * MIN }));
+    h.setRunning(running(4, 4, 4));
     assert.equal(h.estimate(key).typical, 10 * MIN);
-    // Once as many have finished as are running, the sample speaks, the running ones counted as longer:
-    // half finished, so the median of all is the largest finished.
-    h.setRunning([key, key]);
-    assert.equal(h.estimate(key).typical, 3 * MIN);
-    h.setRunning([]);
-    assert.equal(h.estimate(key).typical, 2.5 * MIN);
+    // What is known wins over the default once it is longer: the five have run at least 2, 3,
+    // 12, 12, 12 minutes.
+    h.setRunning(running(12, 12, 12));
+    assert.equal(h.estimate(key).typical, 12 * MIN);
+    // Young runs say little: three that started a minute ago leave the finished ones to speak.
+    h.setRunning(running(1, 1, 1));
+    assert.equal(h.estimate(key).typical, 2 * MIN);
   });
 
   it('shares a sample between nearby RAM sizes, not distant ones', () => {
@@ -50,17 +55,24 @@ describe('RuntimeHistory', () => {
     assert.notEqual(ramBucket(2 * GiB), ramBucket(16 * GiB));
   });
 
-  it('keeps only the most recent runs of a key', () => {
-    const h = new RuntimeHistory({ sampleSize: 3, minSamples: 1 });
+  it('samples recent runs over old ones, but at random among runs of the same hour', () => {
+    const h = new RuntimeHistory({ sampleSize: 20, minSamples: 1 });
     const key = { image: 'i', vcpus: 1, ram: GiB };
-    for (const m of [100, 100, 100, 1, 1, 1]) h.record(key, m * MIN);
+    // A day ago the work took 100 minutes; this last hour, 1 minute.
+    for (let i = 0; i < 50; i++) h.record(key, 100 * MIN, i * 1000);
+    for (let i = 0; i < 50; i++) h.record(key, MIN, 24 * 60 * MIN + i * 1000);
     assert.equal(h.estimate(key).typical, MIN);
+    // Within one burst, the last to finish (the longest) do not crowd out the rest.
+    const b = new RuntimeHistory({ sampleSize: 20, minSamples: 1 });
+    for (let m = 1; m <= 100; m++) b.record(key, m * 6000, m * 6000);
+    const median = b.estimate(key).typical;
+    assert.ok(median > 3 * MIN && median < 7 * MIN, `${median / MIN} min`);
   });
 
   it("takes a container's earlier attempt as a lower bound, until it is forgotten", () => {
     const h = new RuntimeHistory({ minSamples: 1 });
     const key = { image: 'i', vcpus: 1, ram: GiB };
-    h.record(key, 5 * MIN);
+    h.record(key, 5 * MIN, 0);
     h.recordAttempt('u1', 8 * MIN);
     assert.deepEqual(h.estimate(key, 'u1'), { typical: 8 * MIN, low: 8 * MIN, high: 8 * MIN });
     assert.equal(h.estimate(key, 'u2').typical, 5 * MIN);

@@ -53,7 +53,7 @@ describe('RuntimeTracker', () => {
     // Neither is a runtime: the default still stands.
     assert.equal(history.estimate(KEY).typical, 99 * MIN);
     // The bound lifts that container's estimate once it is above what is known.
-    history.record(KEY, 2 * MIN);
+    history.record(KEY, 2 * MIN, 0);
     assert.deepEqual(history.estimate(KEY, 'u'), { typical: 5 * MIN, low: 5 * MIN, high: 5 * MIN });
   });
 

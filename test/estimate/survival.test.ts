@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { DecayedSample, normalQuantile, survivalSpread } from '../../src/estimate/survival.js';
+
+const MIN = 60_000;
+
+describe('survivalSpread', () => {
+  it('is the plain p10, median and p90 when nothing runs', () => {
+    const finished = Array.from({ length: 11 }, (_, i) => (i + 1) * MIN);
+    assert.deepEqual(survivalSpread(finished, 1, []), { low: 2 * MIN, typical: 6 * MIN, high: 10 * MIN });
+  });
+
+  it('counts a run still going as at risk until its elapsed time, and no further', () => {
+    // Finished 1, 2, 3, 4 min; two runs going for 1.5 min. Kaplan-Meier: at 1 min 6 at risk
+    // (S = 5/6), the two young runs leave, at 2 min 3 at risk (S = 5/6 x 2/3 = 0.556), at 3 min
+    // 2 at risk (S = 0.278): the median is 3 min. Ignoring the runs it would be 2 min; taking
+    // them as longer than everything, 4 min.
+    const s = survivalSpread([1, 2, 3, 4].map((m) => m * MIN), 1, [1.5 * MIN, 1.5 * MIN]);
+    assert.equal(s?.typical, 3 * MIN);
+  });
+
+  it('weighs each sampled runtime as the many runs it stands for', () => {
+    // Ten runs of 1 min standing for 100 each, against 500 runs going for 5 min: a thousand
+    // finished, 500 going: a third is longer than 5 min, so the median is 1 min.
+    const running = Array.from({ length: 500 }, () => 5 * MIN);
+    assert.equal(survivalSpread(Array.from({ length: 10 }, () => MIN), 100, running)?.typical, MIN);
+    // Standing for one each, the 10 are dwarfed: nothing can be told about the median.
+    assert.equal(survivalSpread(Array.from({ length: 10 }, () => MIN), 1, running), undefined);
+  });
+
+  it('extends the curve as a log-normal once a fifth have finished, never below the last finish', () => {
+    // 30 finished between 1 and 3 min (ten each of 1, 2, 3), 70 still going at 3.5 min: 30 %
+    // done. p10 = 1 min, p30 = 3 min: the log-normal through them has its median near 5.4 min.
+    const finished = [...Array(10).fill(MIN), ...Array(10).fill(2 * MIN), ...Array(10).fill(3 * MIN)];
+    const s = survivalSpread(finished, 1, Array(70).fill(3.5 * MIN));
+    assert.ok(s);
+    assert.equal(s.low, MIN);
+    const sigma = Math.log(3) / (normalQuantile(0.3) - normalQuantile(0.1));
+    const median = Math.exp(Math.log(MIN) - normalQuantile(0.1) * sigma);
+    assert.ok(Math.abs(s.typical - median) < 1, `${s.typical / MIN} against ${median / MIN}`);
+    assert.ok(s.high > s.typical);
+    // Under a fifth finished: no extension.
+    assert.equal(survivalSpread(finished.slice(0, 15), 1, Array(85).fill(3.5 * MIN)), undefined);
+  });
+
+  it('has nothing to say without a finished run', () => {
+    assert.equal(survivalSpread([], 1, [MIN]), undefined);
+  });
+});
+
+describe('DecayedSample', () => {
+  it('keeps at most its size, the same values for the same input, and counts what it stands for', () => {
+    const a = new DecayedSample(10);
+    const b = new DecayedSample(10);
+    for (let i = 0; i < 100; i++) {
+      a.add(i, i * 1000);
+      b.add(i, i * 1000);
+    }
+    assert.equal(a.count, 10);
+    assert.equal(a.total, 100);
+    assert.deepEqual(a.sortedValues(), b.sortedValues());
+    // A hundred runs over 99 s barely decay.
+    assert.ok(a.represents() > 97 && a.represents() <= 100, String(a.represents()));
+    // Two hours later one more: the hundred count for e^-2 of what they did.
+    a.add(5, 99_000 + 2 * 60 * MIN);
+    assert.ok(Math.abs(a.represents() - (1 + 100 * Math.exp(-2))) < 1, String(a.represents()));
+  });
+});
+
+describe('normalQuantile', () => {
+  it('matches the standard normal table', () => {
+    assert.equal(normalQuantile(0.5), 0);
+    assert.ok(Math.abs(normalQuantile(0.975) - 1.959964) < 1e-6);
+    assert.ok(Math.abs(normalQuantile(0.1) + 1.281552) < 1e-6);
+    assert.ok(Math.abs(normalQuantile(0.01) + 2.326348) < 1e-6);
+  });
+});
