@@ -85,9 +85,9 @@ export class Estimator {
   }
 
   /** The scheduler's hook: updates unless the last update is recent. */
-  afterPass(view: PassView | undefined, maxContainers: number): void {
+  afterPass(view: PassView | undefined, maxContainers: number, maxContainersGrows = false): void {
     if (!view || this.deps.clock.now() - this.lastAt < this.minIntervalMs) return;
-    this.update(view, maxContainers);
+    this.update(view, maxContainers, maxContainersGrows);
   }
 
   /** The latest estimate for a waiting container, or undefined (not waiting, or not forecast yet). */
@@ -115,7 +115,7 @@ export class Estimator {
   }
 
   /** Forecasts now from `view` (the last pass's). */
-  update(view: PassView, maxContainers: number): void {
+  update(view: PassView, maxContainers: number, maxContainersGrows = false): void {
     const { pool, queue, cluster, clock } = this.deps;
     const now = clock.now();
     this.lastAt = now;
@@ -191,6 +191,7 @@ export class Estimator {
       instances,
       limits: {
         maxContainers,
+        maxContainersGrows,
         maxInstances: vms.MaxInstances,
         atQuota: pool.atQuota(),
         atCapacity,

@@ -13,7 +13,11 @@
  *   retry), or, when no instance may be added, in place of the instance that
  *   goes idle first (idle until TimeoutIdle, then a boot of the new type).
  *   The concurrency limit holds the start back until enough of the
- *   containers ahead have ended. Instances sit in per-type heaps keyed by a
+ *   containers ahead have ended, or, while it may grow (the controller is
+ *   not overloaded and no quota has been met), until everything admitted
+ *   so far has started: the scheduler then raises it to a tenth past the
+ *   running count. A container admitted late that needs a new instance
+ *   boots it from then. Instances sit in per-type heaps keyed by a
  *   lower bound of when they could take anything, so a container looks at
  *   a handful of instances, not all.
  * - Coarse beyond that: the first ones take the instances still allowed
@@ -23,6 +27,7 @@
  *
  * Times are epoch ms. A container no instance type fits gets Infinity.
  */
+import { regrown } from '../scheduler/limits.js';
 import { MinHeap } from './heap.js';
 import { remaining, type Spread } from './history.js';
 
@@ -62,6 +67,8 @@ export interface ForecastInstance {
 export interface ForecastLimits {
   /** The dynamic concurrency limit; 0 = none. */
   maxContainers: number;
+  /** True while the limit grows as containers start (see `ConcurrencyLimit`): no overload, no quota seen. */
+  maxContainersGrows?: boolean;
   /** MaxInstances; 0 = none. */
   maxInstances: number;
   /** True while the cloud quota stops new instances. */
@@ -146,6 +153,10 @@ class BandPlay {
   private readonly ends = new MinHeap();
   private creatable: number;
   private readonly now: number;
+  /** The concurrency limit as it stands at this point of the play (it may grow). */
+  private maxContainers: number;
+  /** The latest start of anything admitted so far: once it has passed, every admitted container runs. */
+  private latestStart: number;
 
   constructor(
     private readonly input: ForecastInput,
@@ -154,6 +165,8 @@ class BandPlay {
   ) {
     this.now = input.now;
     const { limits } = input;
+    this.maxContainers = limits.maxContainers;
+    this.latestStart = this.now;
     let count = 0;
     for (const i of input.instances) {
       const readyAt = i.state === 'booting' ? Math.max(this.now, (i.bootStartedAt ?? this.now) + input.bootMs(i.type)[band]) : this.now;
@@ -203,7 +216,8 @@ class BandPlay {
     if (replace && replace.at < start) start = replace.at;
     else replace = undefined;
     if (start === Infinity) return Infinity;
-    start = this.underConcurrencyLimit(start);
+    start = this.underConcurrencyLimit(start, !replace && create.at <= best ? create.at - this.now : 0);
+    this.latestStart = Math.max(this.latestStart, start);
     if (replace) {
       replace.inst.gone = true;
       bestInst = this.add(this.fresh(replace.type, start));
@@ -247,12 +261,25 @@ class BandPlay {
     return undefined;
   }
 
-  private underConcurrencyLimit(start: number): number {
-    const max = this.input.limits.maxContainers;
+  /**
+   * When a container that could start at `start` does, under the concurrency
+   * limit; `bootMs`: the boot it needs if it gets a new instance, which is
+   * only asked for once the container is let in.
+   */
+  private underConcurrencyLimit(start: number, bootMs: number): number {
+    const max = this.maxContainers;
     if (max <= 0) return start;
     // Drop the ends at or before `start`: those containers are done by then.
     while (this.ends.size > 0 && this.ends.peek()!.key <= start) this.ends.pop();
     if (this.ends.size < max) return start;
+    if (this.input.limits.maxContainersGrows) {
+      // Full, but once everything let in has started the limit rises past the running count.
+      const grown = Math.max(start, this.latestStart + bootMs);
+      if (grown < this.ends.peek()!.key) {
+        this.maxContainers = regrown(this.ends.size);
+        return grown;
+      }
+    }
     // Full: wait for the earliest of the ones still running to end.
     return this.ends.pop()!.key;
   }
@@ -306,7 +333,7 @@ class BandPlay {
         runTime += r.end - Math.max(now, inst.readyAt);
       }
     }
-    const maxC = this.input.limits.maxContainers;
+    const maxC = this.maxContainers;
     let j = from;
     // New instances while they are allowed: one each (within the concurrency limit's room).
     let room = maxC > 0 ? Math.max(0, maxC - this.ends.size) : Infinity;

@@ -27,7 +27,7 @@ export interface SchedulerDeps {
 
 /** Something that reads each pass's result after the pass. */
 export interface PassObserver {
-  afterPass(view: PassView | undefined, maxContainers: number): void;
+  afterPass(view: PassView | undefined, maxContainers: number, maxContainersGrows?: boolean): void;
 }
 
 export interface PassContext extends SchedulerDeps {

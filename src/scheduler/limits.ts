@@ -42,6 +42,19 @@ import type { ControllerSignals } from './interfaces.js';
 
 /** The factor of an overload cut. */
 export const OVERLOAD_CUT = 0.75;
+
+/** Regrowth: at least this many tenths of the running containers, plus one. */
+export const REGROWTH_TENTHS = 11;
+
+/** The limit regrowth gives with `running` containers running. */
+export function regrown(running: number): number {
+  return Math.floor((running * REGROWTH_TENTHS) / 10) + 1;
+}
+
+/** True while the limit follows the running count up: the controller is not overloaded and no quota has been met. */
+export function limitGrows(limit: Pick<ConcurrencyLimit, 'state' | 'withinQuota'>): boolean {
+  return limit.state === 'normal' && limit.withinQuota === 0;
+}
 /** Bounds of the quiet period Q. */
 export const MIN_QUIET_MS = 1000;
 export const MAX_QUIET_MS = 60_000;
@@ -148,7 +161,7 @@ export class ConcurrencyLimit {
     if (this.maxContainers > 0) {
       // Regrow ~10% past the current workload; as more containers start,
       // the next passes raise it further, until overload or the quota stop it.
-      this.maxContainers = Math.max(this.maxContainers, Math.floor((running * 11) / 10) + 1);
+      this.maxContainers = Math.max(this.maxContainers, regrown(running));
     }
   }
 

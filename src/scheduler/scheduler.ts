@@ -17,7 +17,7 @@ import type { Timer } from '../clock/index.js';
 import { RateLimitedLog } from '../log.js';
 import { OnceLog, untilAborted, type PassContext, type SchedulerDeps } from './deps.js';
 import { fixStaleLocks, waitForPoolLoaded } from './fix-stale-locks.js';
-import { ConcurrencyLimit, type ControllerState } from './limits.js';
+import { ConcurrencyLimit, limitGrows, type ControllerState } from './limits.js';
 import { UUIDOps } from './ops.js';
 import { runQueue, type QueueViewEntry, type RunQueueResult } from './run-queue.js';
 import { sync } from './sync.js';
@@ -183,7 +183,7 @@ export class Scheduler {
         try {
           this.runQueue();
           this.sync();
-          this.ctx.afterPass?.afterPass(this.last.view, this.limit.maxContainers);
+          this.ctx.afterPass?.afterPass(this.last.view, this.limit.maxContainers, limitGrows(this.limit));
         } catch (err) {
           // A bug in one pass; the next pass (at the next change) may well
           // get through, and a bug hit on every pass logs once a minute.

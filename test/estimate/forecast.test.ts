@@ -84,6 +84,19 @@ describe('forecast', () => {
     assert.deepEqual([...r.typical], [NOW, NOW + 10 * MIN]);
   });
 
+  it('under a concurrency limit that grows, lets a container in once those ahead have started, then boots its instance', () => {
+    const idle: ForecastInstance = { type: 'a', capacity: one, state: 'idle', running: [] };
+    const cs = Array.from({ length: 6 }, () => ctr(['a'], flat(10 * MIN)));
+    const fixed = { ...input({}).limits, maxContainers: 2 };
+    const instances = [idle, { ...idle }];
+    // A fixed limit: the third waits for the first to end.
+    assert.equal(forecast(input({ containers: cs, instances, limits: fixed })).typical[2], NOW + 10 * MIN);
+    // Growing: each waits for the one before it to start, then for a boot (3 min), until
+    // waiting for an end is sooner.
+    const r = forecast(input({ containers: cs, instances, limits: { ...fixed, maxContainersGrows: true } }));
+    assert.deepEqual([...r.typical], [NOW, NOW, NOW + 3 * MIN, NOW + 6 * MIN, NOW + 9 * MIN, NOW + 10 * MIN]);
+  });
+
   it('packs containers onto an instance with room', () => {
     const two: Need = { vcpus: 2, ram: 2, gpus: 0 };
     const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [{ type: 'a', capacity: two, state: 'idle', running: [] }], limits: { ...input({}).limits, atQuota: true } }));
