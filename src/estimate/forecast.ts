@@ -157,6 +157,8 @@ class BandPlay {
   private maxContainers: number;
   /** The latest start of anything admitted so far: once it has passed, every admitted container runs. */
   private latestStart: number;
+  /** When the limit last rose: what is let in after that is locked no earlier. */
+  private admitAt = -Infinity;
 
   constructor(
     private readonly input: ForecastInput,
@@ -216,12 +218,15 @@ class BandPlay {
     if (replace && replace.at < start) start = replace.at;
     else replace = undefined;
     if (start === Infinity) return Infinity;
-    start = this.underConcurrencyLimit(start, !replace && create.at <= best ? create.at - this.now : 0);
+    // At equal times an instance already there (booting, say) wins over a new one, as in the
+    // scheduler, which fills the room it has before it creates.
+    const creates = !replace && create.at < best;
+    start = this.underConcurrencyLimit(start, creates ? create.at - this.now : 0);
     this.latestStart = Math.max(this.latestStart, start);
     if (replace) {
       replace.inst.gone = true;
       bestInst = this.add(this.fresh(replace.type, start));
-    } else if (create.at <= best) {
+    } else if (creates) {
       this.creatable--;
       bestInst = this.add(this.fresh(create.type, start));
     }
@@ -269,6 +274,8 @@ class BandPlay {
   private underConcurrencyLimit(start: number, bootMs: number): number {
     const max = this.maxContainers;
     if (max <= 0) return start;
+    // Let in no earlier than the last rise of the limit.
+    start = Math.max(start, this.admitAt + bootMs);
     // Drop the ends at or before `start`: those containers are done by then.
     while (this.ends.size > 0 && this.ends.peek()!.key <= start) this.ends.pop();
     if (this.ends.size < max) return start;
@@ -277,6 +284,7 @@ class BandPlay {
       const grown = Math.max(start, this.latestStart + bootMs);
       if (grown < this.ends.peek()!.key) {
         this.maxContainers = regrown(this.ends.size);
+        this.admitAt = this.latestStart;
         return grown;
       }
     }

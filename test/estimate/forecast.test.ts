@@ -95,6 +95,11 @@ describe('forecast', () => {
     // waiting for an end is sooner.
     const r = forecast(input({ containers: cs, instances, limits: { ...fixed, maxContainersGrows: true } }));
     assert.deepEqual([...r.typical], [NOW, NOW, NOW + 3 * MIN, NOW + 6 * MIN, NOW + 9 * MIN, NOW + 10 * MIN]);
+    // A rise lets in a tenth more, all locked at the same moment: with a limit of 20, the
+    // 21st and 22nd both wait for the first 20 to start, then boot.
+    const many = Array.from({ length: 23 }, () => ctr(['a'], flat(30 * MIN)));
+    const g = forecast(input({ containers: many, limits: { ...fixed, maxContainers: 20, maxContainersGrows: true } }));
+    assert.deepEqual([g.typical[19], g.typical[20], g.typical[21], g.typical[22]], [NOW + 3 * MIN, NOW + 6 * MIN, NOW + 6 * MIN, NOW + 6 * MIN]);
   });
 
   it('packs containers onto an instance with room', () => {
