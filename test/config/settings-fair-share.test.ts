@@ -1,17 +1,7 @@
 /** The settings file's FairShare section: its values and its refusals, with YAML paths. */
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../src/config/load.js';
 import { loadSettingsText } from '../../src/config/settings.js';
-
-function errorsOf(text: string): string[] {
-  try {
-    loadSettingsText(text, 'd.yml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.errors;
-  }
-  assert.fail(`accepted:\n${text}`);
-}
+import { settingsErrors as errorsOf } from './fixtures.js';
 
 describe('settings: FairShare', () => {
   it('is off by default, by owner, over an hour, with no weights or bands', () => {

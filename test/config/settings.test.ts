@@ -18,6 +18,7 @@ import { ConfigError } from '../../src/config/load.js';
 import { defaultSettings, loadSettingsFile, loadSettingsText, type Settings } from '../../src/config/settings.js';
 import { loadDaemonConfig } from '../../src/daemon.js';
 import { ManualStack } from '../fixtures/manual-stack.js';
+import { settingsErrors as errorsOf } from './fixtures.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const EXAMPLE_SETTINGS = join(REPO, 'dispatch-cloud.example.yml');
@@ -30,17 +31,6 @@ const DEFAULTS: Settings = {
   Suggestions: { Enable: true, After: 60_000, Horizon: 30 * 60_000, MaxCPUFraction: 0.1 },
   FairShare: { Enable: false, By: 'owner', Window: 3_600_000, Weights: {}, PriorityBands: [] },
 };
-
-/** The errors `text` is refused with (fails when it is accepted). */
-function errorsOf(text: string): string[] {
-  try {
-    loadSettingsText(text, 'd.yml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.errors;
-  }
-  assert.fail(`accepted:\n${text}`);
-}
 
 describe('settings file', () => {
   let dir: string;

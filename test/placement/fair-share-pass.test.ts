@@ -13,7 +13,7 @@ import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { describeBlocker } from '../../src/scheduler/why-text.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { DispatcherMetrics } from '../../src/http/metrics.js';
-import { parseProm, promValue } from '../http/helpers.js';
+import { noSources, parseProm, promValue } from '../http/helpers.js';
 import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from '../scheduler/fakes.js';
 
 const HEAVY = [1, 2, 3, 4].map(uuid);
@@ -80,15 +80,7 @@ describe('fair share in the scheduling pass', () => {
   it('counts the passes it reordered and those it left alone in /metrics', async () => {
     const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
     const counts = { reordered: 3, unchanged: 5 };
-    m.attach({
-      queueEntries: () => [],
-      workers: () => [],
-      poolStats: () => ({ bootOutcomes: { success: 0, failure: 0, aborted: 0, disappeared: 0 }, disappeared: { unknown: 0, booting: 0, idle: 0, running: 0, shutdown: 0 }, maxProbeAgeMs: 0, medianProbeAgeMs: 0, creating: 0 }),
-      containersRunning: () => 0,
-      scheduler: { maxContainers: 0, containersAllocatedNotStarted: 0, containersNotAllocatedOverQuota: 0, longestWaitTimeSeconds: 0, atQuota: false },
-      last503: () => 0,
-      fairShare: () => counts,
-    });
+    m.attach({ ...noSources(), fairShare: () => counts });
     const s = parseProm(await m.text());
     assert.equal(promValue(s, 'arvados_dispatchcloud_fair_share_passes_total', { outcome: 'reordered' }), 3);
     assert.equal(promValue(s, 'arvados_dispatchcloud_fair_share_passes_total', { outcome: 'unchanged' }), 5);
