@@ -31,6 +31,8 @@ import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { resolveSshPort } from './ssh/port.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { Timeline } from './timeline/timeline.js';
+import { FairSharePass } from './placement/fair-share-pass.js';
+import { OwnerResolver } from './placement/owners.js';
 import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
@@ -101,6 +103,13 @@ export function dispatcherLogger(cluster: Cluster, clock?: Clock): Logger {
   });
 }
 
+/** Fair share between submitters when the settings file turns it on (`src/placement/`). */
+function newFairShare(settings: Settings, client: ControllerClient, clock: Clock, logger: Logger): FairSharePass | undefined {
+  if (!settings.FairShare.Enable) return undefined;
+  const owners = new OwnerResolver({ client, clock, logger: logger.child({ Component: 'fair-share' }), by: settings.FairShare.By });
+  return new FairSharePass(settings.FairShare, owners, clock);
+}
+
 export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = {}): Promise<Dispatcher> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? dispatcherLogger(cluster, deps.clock);
@@ -164,7 +173,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
-  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator });
+  const fairShare = newFairShare(settings, client, clock, logger);
+  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator, fairShare });
   const suggester = new Suggester({
     clock,
     logger: logger.child({ Component: 'suggester' }),
@@ -185,6 +195,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     controllerRequests: () => client.health.counts,
     eventFeed: () => eventFeed.view(),
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
+    fairShare: fairShare && (() => fairShare.counts),
   });
 
   let started = false;

@@ -41,7 +41,7 @@ import type { Fence } from '../dblock/fence.js';
 import type { ControllerHealth, ControllerSignals } from '../scheduler/interfaces.js';
 import { ControllerHealthTracker, outcomeOfStatus, type RequestOutcome } from './health.js';
 import { RequestWindow } from './window.js';
-import type { ApiClientAuthorization, Container, ItemList } from './types.js';
+import type { ApiClientAuthorization, Container, ContainerRequest, ItemList } from './types.js';
 import { ControllerError } from './errors.js';
 import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeoutError, Transport } from './http.js';
 
@@ -106,6 +106,16 @@ export interface ListParams {
  * (uuid, state, priority, locked_by_uuid, ...), so merge it, don't replace.
  */
 export type ContainerPatch = Partial<Container> & Pick<Container, 'uuid' | 'state'>;
+
+/** The query of a list call, with `count=none` (the controller then skips counting the matches). */
+function listQuery(params: ListParams): Record<string, string> {
+  const query: Record<string, string> = { filters: JSON.stringify(params.filters), count: 'none' };
+  if (params.select) query.select = JSON.stringify(params.select);
+  if (params.order !== undefined) query.order = typeof params.order === 'string' ? params.order : JSON.stringify(params.order);
+  if (params.limit !== undefined) query.limit = String(params.limit);
+  if (params.offset !== undefined) query.offset = String(params.offset);
+  return query;
+}
 
 /** Above this URL length a GET travels as a POST with `X-Http-Method-Override`, as the Go SDK does. */
 const MAX_URL_LENGTH = 4000;
@@ -222,14 +232,17 @@ export class ControllerClient implements ControllerHealth {
 
   /** `GET /arvados/v1/containers` with `count=none` (the controller then skips counting the matches). */
   async listContainers(params: ListParams): Promise<ItemList<Container>> {
-    const query: Record<string, string> = { filters: JSON.stringify(params.filters), count: 'none' };
-    if (params.select) query.select = JSON.stringify(params.select);
-    if (params.order !== undefined) query.order = typeof params.order === 'string' ? params.order : JSON.stringify(params.order);
-    if (params.limit !== undefined) query.limit = String(params.limit);
-    if (params.offset !== undefined) query.offset = String(params.offset);
-    const { value } = await this.call('GET', `${API}/containers`, { query, retry: true });
+    const { value } = await this.call('GET', `${API}/containers`, { query: listQuery(params), retry: true });
     const list = value as ItemList<Container>;
     if (!list || !Array.isArray(list.items)) throw new Error('GET /arvados/v1/containers: the answer has no items array');
+    return list;
+  }
+
+  /** `GET /arvados/v1/container_requests` with `count=none`, as `listContainers`. */
+  async listContainerRequests(params: ListParams): Promise<ItemList<ContainerRequest>> {
+    const { value } = await this.call('GET', `${API}/container_requests`, { query: listQuery(params), retry: true });
+    const list = value as ItemList<ContainerRequest>;
+    if (!list || !Array.isArray(list.items)) throw new Error('GET /arvados/v1/container_requests: the answer has no items array');
     return list;
   }
 

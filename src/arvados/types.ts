@@ -90,3 +90,19 @@ export const LEGAL_TRANSITIONS: Record<ContainerState, readonly ContainerState[]
   Complete: [],
   Cancelled: [],
 };
+
+/**
+ * The attributes of a container request that fair share reads
+ * (`src/placement/owners.ts`): who owns it and which container, if any,
+ * made it.
+ */
+export interface ContainerRequest {
+  uuid: string;
+  owner_uuid: string;
+  container_uuid: string | null;
+  /** The container that submitted it (a workflow runner), or null for a top-level request. */
+  requesting_container_uuid: string | null;
+  modified_by_user_uuid?: string | null;
+  priority?: number;
+  state?: string;
+}

@@ -15,6 +15,7 @@ import { isScalar, parseDocument } from 'yaml';
 import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readDuration, readFiniteNumber, readMap, type ReadContext, readSection } from './fields.js';
 import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from './load.js';
 import { DEFAULT_SETTINGS_PATH } from './settings-path.js';
+import { fairShareBy, type FairShareBy, priorityBands, weightMap } from './settings-fair-share.js';
 import { formatDuration, parseDuration } from './units.js';
 
 export { DEFAULT_SETTINGS_PATH, SETTINGS_PATH_ENV } from './settings-path.js';
@@ -48,6 +49,25 @@ export interface Settings {
     /** The share of one CPU the simulator may use, in (0, 1]. */
     MaxCPUFraction: number;
   };
+  /** Sharing capacity among submitters (`src/placement/fair-share.ts`); off by default. */
+  FairShare: {
+    Enable: boolean;
+    /**
+     * Who a share belongs to, read from the container's top-level container
+     * request: `project`, its owner_uuid as it is (a project, or the user
+     * whose home project holds it); `owner`, the user: that owner_uuid when
+     * it is a user, and when it is a project the user who last changed the
+     * request (modified_by_user_uuid: its submitter unless someone changed
+     * it since).
+     */
+    By: FairShareBy;
+    /** The sliding window over which VCPU-seconds used are counted. */
+    Window: number;
+    /** Weight by owner (or project) uuid; 1 for anyone unlisted. */
+    Weights: Record<string, number>;
+    /** Priority thresholds, highest first: a container at or above one goes before every container below it; shares apply within each band. */
+    PriorityBands: number[];
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -67,6 +87,13 @@ export const SETTINGS_FIELDS = {
     After: boundedDuration('1m', { min: 0 }),
     Horizon: boundedDuration('30m', { min: 0, minExclusive: true }),
     MaxCPUFraction: boundedNumber(0.1, { min: 0, minExclusive: true, max: 1 }),
+  },
+  FairShare: {
+    Enable: bool(false),
+    By: fairShareBy('owner'),
+    Window: boundedDuration('1h', { min: 0, minExclusive: true }),
+    Weights: weightMap(),
+    PriorityBands: priorityBands(),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

@@ -65,6 +65,8 @@ export interface MetricsSources {
   eventFeed?(): EventFeedView;
   /** Median estimated wait (s) of the waiting containers, by their cheapest eligible type; absent = none. */
   estimatedWaits?(): Record<string, number>;
+  /** Scheduling passes fair share reordered or left alone; absent = fair share is off. */
+  fairShare?(): { reordered: number; unchanged: number };
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

@@ -13,6 +13,15 @@ const FEED_STATES: ReadonlyArray<EventFeedView['state']> = ['disabled', 'connect
 export function registerOwnMetrics(registry: Registry, sources: () => MetricsSources | undefined): void {
   registerEventFeed(registry, sources);
   registerEstimatedWaits(registry, sources);
+  copiedCounter(
+    registry,
+    sources,
+    'fair_share_passes_total',
+    'Scheduling passes with fair share on (FairShare.Enable in the settings file), by outcome: reordered (it moved containers of owners below their share ahead of others), unchanged (one owner waiting, or the order was already fair).',
+    'outcome',
+    ['reordered', 'unchanged'] as const,
+    (s) => s.fairShare?.(),
+  );
 }
 
 /** A counter by one label whose values are totals kept elsewhere, copied at scrape time (0 for a value `read` lacks). */

@@ -9,7 +9,7 @@ import type { Logger, RateLimitedLog } from '../log.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
-import type { PassView } from './pass-view.js';
+import type { FairShareNotes, PassView } from './pass-view.js';
 
 /** The scheduler's constructor argument. */
 export interface SchedulerDeps {
@@ -23,6 +23,14 @@ export interface SchedulerDeps {
   timeline?: SchedulerTimeline;
   /** Told after every pass, outside it (the start-time estimator, `src/estimate/`): it must bound its own cost. */
   afterPass?: PassObserver;
+  /** Fair share between submitters (`src/placement/fair-share-pass.ts`); absent when the settings turn it off. */
+  fairShare?: PassReorder;
+}
+
+/** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */
+export interface PassReorder {
+  /** Notes on the containers it moved back, or undefined when it changed nothing. */
+  reorder(view: PassView, records: ReadonlyMap<string, { exitedAt?: number }>): FairShareNotes | undefined;
 }
 
 /** Something that reads each pass's result after the pass. */

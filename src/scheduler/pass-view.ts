@@ -52,6 +52,27 @@ export enum Cause {
   Locking,
   /** Queued: a crunch-run of a previous attempt has not exited yet. */
   PreviousAttempt,
+  /** Left waiting after containers of owners further below their fair share were moved ahead of it (`FairShare` settings). */
+  FairShare,
+}
+
+/** Why fair share moved a container back, for its blocker. */
+export interface FairShareNote {
+  /** Its owner's share key (a user or project uuid), or "unknown". */
+  owner: string;
+  /** The owner's part of the VCPU-seconds used over the window by owners with containers waiting, 0..1. */
+  usedShare: number;
+  /** The owner's weight over the weights of owners with containers waiting, 0..1. */
+  targetShare: number;
+  /** Places later than in the controller's order. */
+  movedBack: number;
+  windowMs: number;
+}
+
+/** What fair share left in a pass's view (`src/placement/fair-share-pass.ts`). */
+export interface FairShareNotes {
+  /** The note for a container it moved back, by list position. */
+  note(k: number): FairShareNote | undefined;
 }
 
 /** What the pass knew of the limits when it ran; for the "why" of each container. */
@@ -99,6 +120,8 @@ export class PassView {
   readonly cause: Uint8Array;
   /** The limits the pass worked with; set by the pass when it ends. */
   facts: PassFacts | undefined;
+  /** Set when fair share reordered `order`. */
+  fairShare: FairShareNotes | undefined;
   /** Instance id the container was placed on (WaitingNewInstance, Preparing, WaitingPreviousAttempt), by list position. */
   private readonly placedOn = new Map<number, string>();
   /** Instance type name for WaitingNewInstance, by list position. */

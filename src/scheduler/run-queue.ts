@@ -54,6 +54,9 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const totalInstances = Object.values(pool.countWorkers()).reduce((a, b) => a + b, 0);
 
   const view = new PassView(entries, records);
+  // Off: one check. On: `view.order` is rewritten in place before it is read.
+  const fair = ctx.fairShare?.reorder(view, records);
+  view.fairShare = fair;
   const { list, order, state, priority, supervisor, hasRecord, shape } = view;
 
   limit.observe({
@@ -238,6 +241,10 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const waiting = endAtQuota ? Status.WaitingCloudResources : Status.WaitingClusterCapacity;
   for (let i = 0; i < order.length; i++) {
     const k = order[i];
+    // Passed over for other owners' containers while waiting for room (the limit or the quota cut the order after them): fair share says why.
+    if (fair && view.status[k] === Status.None && (view.cause[k] === Cause.None || view.cause[k] === Cause.ConcurrencyLimit) && !hasRecord[k] && state[k] !== State.Other && fair.note(k)) {
+      view.cause[k] = Cause.FairShare;
+    }
     if (i >= overQuotaFrom && view.cause[k] === Cause.None && !hasRecord[k]) view.cause[k] = Cause.OverQuota;
     if (state[k] !== State.Other && view.status[k] === Status.None) view.set(k, waiting, ++qpos);
   }

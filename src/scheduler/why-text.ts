@@ -20,6 +20,12 @@ export function span(ms: number): string {
   return `${(m / 60).toFixed(1)} h`;
 }
 
+/** A share as a whole percentage ("9%"), or "<1%" for a small one that is not 0. */
+function percent(x: number): string {
+  const p = Math.round(x * 100);
+  return p === 0 && x > 0 ? '<1%' : `${p}%`;
+}
+
 /** The blocker in one sentence. */
 export function describeBlocker(b: Blocker): string {
   switch (b.reason) {
@@ -53,6 +59,11 @@ export function describeBlocker(b: Blocker): string {
       return `no instance can be created now: ${b.why}${b.until ? ` (until ${clockTime(b.until)})` : ''}`;
     case 'cluster_capacity':
       return 'waiting for room on the cluster';
+    case 'fair_share':
+      return (
+        `fair share: owner ${b.owner} has used ${percent(b.used_share)} of the last ${span(b.window_ms)}'s VCPU-seconds against a share of ${percent(b.target_share)}; ` +
+        `${b.moved_back} container${b.moved_back === 1 ? '' : 's'} of owners further below their share go first`
+      );
   }
 }
 

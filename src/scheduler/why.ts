@@ -20,6 +20,7 @@
  * | quota               | at MaxInstances or the cloud's quota                                   | bucket, in use, limit or the error |
  * | create_declined     | the pool would not create now (rate limit, back-off, create ops cap)   | why, until |
  * | cluster_capacity    | waiting for room with no more specific cause                           | |
+ * | fair_share          | moved back by fair share behind owners further below their share       | owner, used and target share, places |
  *
  * Waiting reasons also carry `ahead` (the waiting containers before it in
  * scheduling order that could use one of its types, and what they need)
@@ -82,6 +83,7 @@ export type Blocker = (
     }
   | { reason: 'create_declined'; position: number; why: string; until?: string }
   | { reason: 'cluster_capacity'; position: number }
+  | { reason: 'fair_share'; position: number; owner: string; used_share: number; target_share: number; moved_back: number; window_ms: number }
 ) & {
   ahead?: Ahead;
   price_cap?: PriceCap;
@@ -183,6 +185,19 @@ export class WhyBuilder {
         const hold = this.createLimits().hold;
         if (hold) return { reason: 'create_declined', position: pos, why: hold.reason, until: isoTime(hold.until) };
         return this.quota(pos) ?? { reason: 'create_declined', position: pos, why: 'the pool declined to create an instance (MaxConcurrentInstanceCreateOps, or the pool is loading)' };
+      }
+      case Cause.FairShare: {
+        const note = v.fairShare?.note(k);
+        if (!note) return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
+        return {
+          reason: 'fair_share',
+          position: pos,
+          owner: note.owner,
+          used_share: note.usedShare,
+          target_share: note.targetShare,
+          moved_back: note.movedBack,
+          window_ms: note.windowMs,
+        };
       }
       default:
         return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };

@@ -114,6 +114,8 @@ export interface ContainerOutcome {
   exitCode?: number | null;
   /** The VM its crunch-run was last started on. */
   vm?: string;
+  /** The workload's owner of its top-level container (children inherit it). */
+  owner?: string;
 }
 
 /** Everything the report is computed from. */

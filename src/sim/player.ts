@@ -58,6 +58,12 @@ function idealMs(c: SimContainer): number {
   return ms;
 }
 
+/** A container's owner: its own for a top-level container, its runner's for a child. */
+function ownerOf(spec: SimContainer, parent?: Tracked): { owner?: string } {
+  const owner = parent ? parent.outcome.owner : spec.owner;
+  return owner === undefined ? {} : { owner };
+}
+
 interface Tracked {
   spec: SimContainer;
   outcome: ContainerOutcome;
@@ -114,7 +120,7 @@ export class WorkloadPlayer {
     const t: Tracked = {
       spec,
       parent,
-      outcome: { id: spec.id, idealMs: idealMs(spec) },
+      outcome: { id: spec.id, idealMs: idealMs(spec), ...ownerOf(spec, parent) },
       openChildren: 0,
       ownTimeUp: false,
       children: [],
@@ -149,6 +155,13 @@ export class WorkloadPlayer {
     t.outcome.uuid = rec.uuid;
     t.outcome.state = rec.state;
     t.outcome.submittedAt = this.clock.now();
+    // Its container request, for fair share: a child's is made by its runner, so the owner is found up the chain.
+    this.controller.addContainerRequest({
+      ...(t.outcome.owner === undefined ? {} : { owner_uuid: t.outcome.owner }),
+      container_uuid: rec.uuid,
+      requesting_container_uuid: t.parent?.outcome.uuid ?? null,
+      priority: t.spec.priority,
+    });
     this.byUuid.set(rec.uuid, t);
     this.stateCounts[rec.state]++;
     this.submitted++;

@@ -20,6 +20,7 @@
  */
 import type { Settings } from '../config/settings.js';
 import { nearestRank, summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
+import { figuresByOwner, type OwnerFigures } from './report-owners.js';
 import type { ContainerOutcome, SimResult } from './engine.js';
 import type { TimelineSample } from './plot.js';
 
@@ -53,6 +54,8 @@ export interface SimReport {
     byType: Record<string, { vms: number; vmHours: number; cost: number }>;
   };
   queueWait: { count: number; p50Ms: number; p95Ms: number; maxMs: number; meanMs: number };
+  /** Queue wait and makespan by the workload's `owner`; only when the workload names owners. */
+  byOwner?: Record<string, OwnerFigures>;
   /** Start-time estimates against the real starts (`accuracy.ts`): relative errors, the naive estimate's beside. */
   estimates: EstimateAccuracy;
   vms: { created: number; neverReady: number; peak: number; vmHours: number; bootMedianMs: number };
@@ -188,6 +191,7 @@ export function buildReport(r: SimResult): SimReport {
   }
   waits.sort((a, b) => a - b);
   bootTimes.sort((a, b) => a - b);
+  const byOwner = figuresByOwner(r.containers);
 
   return {
     workload: { name: r.workload, seed: r.seed, containers: r.containers.length },
@@ -211,6 +215,7 @@ export function buildReport(r: SimResult): SimReport {
       maxMs: waits.at(-1) ?? 0,
       meanMs: waits.length > 0 ? Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) : 0,
     },
+    ...(byOwner ? { byOwner } : {}),
     estimates: summariseAccuracy(r.estimates, startedAt(r.containers)),
     vms: {
       created: r.ledger.vms.size,

@@ -105,7 +105,7 @@ function compileDist(spec: unknown, path: string, rule: FieldRule): Draw {
 }
 
 const SPEC_KEYS = ['name', 'description', 'seed', 'groups'] as const;
-const GROUP_KEYS = ['name', 'description', 'count', 'arrival', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'runtime', 'exitCode', 'supervisor'] as const;
+const GROUP_KEYS = ['name', 'description', 'count', 'arrival', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'runtime', 'exitCode', 'supervisor', 'owner'] as const;
 
 /** Where a group's containers arrive, given the group's generator and when earlier groups end. */
 type Arrivals = (rnd: Random, count: number, previousEnd: number) => number[];
@@ -125,6 +125,7 @@ interface CompiledGroup {
   runtime?: Draw;
   exitCode: Draw;
   children?: CompiledGroup[];
+  owner?: string;
 }
 
 function compileArrival(v: unknown, path: string, first: boolean, hasCount: boolean): { arrivals: Arrivals; poisson: boolean } {
@@ -224,6 +225,7 @@ function compileGroup(v: unknown, path: string, first: boolean): CompiledGroup {
     children = compileGroups(s.children, join(path, 'supervisor.children'));
   }
   if (o.runtime === undefined && !children) fail(join(path, 'runtime'), 'required (except for supervisors)');
+  if (o.owner !== undefined && (typeof o.owner !== 'string' || o.owner === '')) fail(join(path, 'owner'), 'must be a non-empty string');
   return {
     path,
     count: o.count === undefined ? undefined : dist('count'),
@@ -239,6 +241,7 @@ function compileGroup(v: unknown, path: string, first: boolean): CompiledGroup {
     runtime: o.runtime === undefined ? undefined : dist('runtime'),
     exitCode: dist('exitCode', 0),
     children,
+    ...(o.owner === undefined ? {} : { owner: o.owner as string }),
   };
 }
 
@@ -257,7 +260,7 @@ function subSeed(seed: number, key: string): number {
  * supervisor's children) has its own generator, seeded from the workload
  * seed and its id, so editing one group does not reshuffle the others.
  */
-function runGroups(groups: CompiledGroup[], seed: number, parentId: string | undefined, budget: { left: number }): SimContainer[] {
+function runGroups(groups: CompiledGroup[], seed: number, parentId: string | undefined, budget: { left: number }, parentOwner?: string): SimContainer[] {
   const out: SimContainer[] = [];
   let previousEnd = 0;
   let childIndex = 0;
@@ -285,8 +288,10 @@ function runGroups(groups: CompiledGroup[], seed: number, parentId: string | und
         runtimeMs: g.runtime ? g.runtime(rnd) : 0,
         exitCode: g.exitCode(rnd),
       };
+      const owner = g.owner ?? parentOwner;
+      if (owner !== undefined) c.owner = owner;
       if (g.children) {
-        c.children = runGroups(g.children, seed, id, budget);
+        c.children = runGroups(g.children, seed, id, budget, owner);
         if (!g.runtime) c.runtimeMs = c.children.reduce((m, k) => Math.max(m, k.at + k.runtimeMs), 0) + SUPERVISOR_TAIL_MS;
       }
       end = Math.max(end, c.at + c.runtimeMs);

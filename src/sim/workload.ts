@@ -65,6 +65,8 @@ export interface SimContainer {
   runtimeMs: number;
   exitCode: number;
   children?: SimContainer[];
+  /** Who submitted it (the owner of its container request); children are submitted by their runner whatever this says. */
+  owner?: string;
 }
 
 export interface Workload {
@@ -115,6 +117,8 @@ export interface GroupSpec {
   runtime?: DistSpec;
   exitCode?: DistSpec;
   supervisor?: { children: GroupSpec[] };
+  /** Who submits the group's containers; children groups inherit their runner's. */
+  owner?: string;
 }
 
 export interface GeneratorSpec {
@@ -161,7 +165,7 @@ export function generateWorkload(spec: GeneratorSpec, seed: number): Workload {
 
 // ---------------------------------------------------------------- trace
 
-const CONTAINER_KEYS = ['id', 'at', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'supervisor', 'runtime', 'runtimeMs', 'exitCode', 'children', 'description'] as const;
+const CONTAINER_KEYS = ['id', 'at', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'supervisor', 'runtime', 'runtimeMs', 'exitCode', 'children', 'description', 'owner'] as const;
 
 function parseTrace(top: Record<string, unknown>, fallbackName: string, seedOverride?: number): Workload {
   obj(top, '', ['name', 'description', 'seed', 'containers']);
@@ -218,6 +222,10 @@ function parseTraceContainer(v: unknown, path: string, defaultId: string, ids: S
     runtimeMs,
     exitCode: opt('exitCode', 0),
   };
+  if (o.owner !== undefined) {
+    if (typeof o.owner !== 'string' || o.owner === '') fail(join(path, 'owner'), 'must be a non-empty string');
+    c.owner = o.owner;
+  }
   if (o.children !== undefined) {
     if (!c.supervisor) fail(join(path, 'children'), 'only a supervisor (supervisor: true) can have children');
     c.children = parseTraceList(o.children, join(path, 'children'), id, ids);

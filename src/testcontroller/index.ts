@@ -22,6 +22,7 @@ export {
   type RequestHook,
   type RequestLogEntry,
 } from './server.js';
+export { type ControllerContainerRequest, type ContainerRequestSeed, CONTAINER_REQUEST_KIND } from './container-requests.js';
 export { type ControllerContainer, type HistoryEntry, formatTime } from './record.js';
 export { type ContainerSeed, type ChangeListener, DEFAULT_IMAGE, maxDispatchAttemptsError } from './store.js';
 export { DEFAULT_LIMIT, MAX_LIMIT, FILTER_OPERATORS, type FilterOperator } from './query.js';

@@ -18,6 +18,7 @@ import { ConfigError } from '../../src/config/load.js';
 import { defaultSettings, loadSettingsFile, loadSettingsText, type Settings } from '../../src/config/settings.js';
 import { loadDaemonConfig } from '../../src/daemon.js';
 import { ManualStack } from '../fixtures/manual-stack.js';
+import { settingsErrors as errorsOf } from './fixtures.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const EXAMPLE_SETTINGS = join(REPO, 'dispatch-cloud.example.yml');
@@ -28,18 +29,8 @@ const DEFAULTS: Settings = {
   SchedulingStatus: { AppendEstimate: false },
   Estimates: { DefaultRuntime: 10 * 60_000, DefaultBootTime: 3 * 60_000 },
   Suggestions: { Enable: true, After: 60_000, Horizon: 30 * 60_000, MaxCPUFraction: 0.1 },
+  FairShare: { Enable: false, By: 'owner', Window: 3_600_000, Weights: {}, PriorityBands: [] },
 };
-
-/** The errors `text` is refused with (fails when it is accepted). */
-function errorsOf(text: string): string[] {
-  try {
-    loadSettingsText(text, 'd.yml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.errors;
-  }
-  assert.fail(`accepted:\n${text}`);
-}
 
 describe('settings file', () => {
   let dir: string;
@@ -61,6 +52,7 @@ describe('settings file', () => {
 SchedulingStatus: {AppendEstimate: yes}
 Estimates: {DefaultRuntime: 1h30m, DefaultBootTime: 0s}
 Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
+FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000000000001: 2.5}, PriorityBands: [500, 900]}
 `,
       'd.yml',
     );
@@ -70,6 +62,7 @@ Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
       SchedulingStatus: { AppendEstimate: true },
       Estimates: { DefaultRuntime: 90 * 60_000, DefaultBootTime: 0 },
       Suggestions: { Enable: false, After: 0, Horizon: 2 * 3_600_000, MaxCPUFraction: 1 },
+      FairShare: { Enable: true, By: 'project', Window: 30 * 60_000, Weights: { 'zzzzz-j7d0g-000000000000001': 2.5 }, PriorityBands: [900, 500] },
     });
   });
 
@@ -101,7 +94,7 @@ Suggestions: {MaxCPUFraction: half}
         'd.yml: Suggestions.MaxCPUFraction: expected a number, got "half"',
       ],
     );
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions) at the top level']);
+    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
@@ -204,6 +197,7 @@ Suggestions: {MaxCPUFraction: half}
         SchedulingStatus: { AppendEstimate: false },
         Estimates: { DefaultRuntime: '10m0s', DefaultBootTime: '3m0s' },
         Suggestions: { Enable: true, After: '1m0s', Horizon: '1h30m0s', MaxCPUFraction: 0.1 },
+        FairShare: { Enable: false, By: 'owner', Window: '1h0m0s', Weights: {}, PriorityBands: [] },
       });
     });
 

@@ -11,6 +11,7 @@ import { loadConfigText } from '../../src/config/index.js';
 import { createDispatcher, type Dispatcher } from '../../src/dispatcher.js';
 import { type ManagementServer, startManagementServer } from '../../src/http/server.js';
 import type { ConfigSource } from '../../src/http/service-metrics.js';
+import type { DispatcherMetrics } from '../../src/http/metrics.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { TestController } from '../fixtures/controller.js';
 
@@ -162,4 +163,16 @@ export function parseProm(text: string): PromSample[] {
 export function promValue(samples: PromSample[], name: string, labels: Record<string, string> = {}): number | undefined {
   const s = samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
   return s?.value;
+}
+
+/** Scrape-time sources with nothing in them. */
+export function noSources(): Parameters<DispatcherMetrics['attach']>[0] {
+  return {
+    queueEntries: () => [],
+    workers: () => [],
+    poolStats: () => ({ bootOutcomes: { success: 0, failure: 0, aborted: 0, disappeared: 0 }, disappeared: { unknown: 0, booting: 0, idle: 0, running: 0, shutdown: 0 }, maxProbeAgeMs: 0, medianProbeAgeMs: 0, creating: 0 }),
+    containersRunning: () => 0,
+    scheduler: { maxContainers: 0, containersAllocatedNotStarted: 0, containersNotAllocatedOverQuota: 0, longestWaitTimeSeconds: 0, atQuota: false },
+    last503: () => 0,
+  };
 }

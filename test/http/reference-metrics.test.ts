@@ -16,7 +16,7 @@ import { configSourceOf, registerConfigSource, registerVersion } from '../../src
 import { Registry } from 'prom-client';
 import type { PoolEvent } from '../../src/worker/pool.js';
 import { Harness } from '../worker/helpers.js';
-import { parseProm, promValue } from './helpers.js';
+import { noSources, parseProm, promValue } from './helpers.js';
 
 const P = 'arvados_dispatchcloud_';
 
@@ -181,15 +181,3 @@ describe('metrics the reference registers', function () {
     });
   });
 });
-
-/** Scrape-time sources with nothing in them. */
-function noSources(): Parameters<DispatcherMetrics['attach']>[0] {
-  return {
-    queueEntries: () => [],
-    workers: () => [],
-    poolStats: () => ({ bootOutcomes: { success: 0, failure: 0, aborted: 0, disappeared: 0 }, disappeared: { unknown: 0, booting: 0, idle: 0, running: 0, shutdown: 0 }, maxProbeAgeMs: 0, medianProbeAgeMs: 0, creating: 0 }),
-    containersRunning: () => 0,
-    scheduler: { maxContainers: 0, containersAllocatedNotStarted: 0, containersNotAllocatedOverQuota: 0, longestWaitTimeSeconds: 0, atQuota: false },
-    last503: () => 0,
-  };
-}

@@ -1,0 +1,88 @@
+/**
+ * Fair share in a real scheduling pass over the scheduler's fakes: a light
+ * owner's containers take the free instances ahead of a heavy owner's
+ * earlier ones, the heavy owner's say why, and with fair share off the
+ * controller's order stands.
+ */
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock/index.js';
+import { defaultSettings, type Settings } from '../../src/config/settings.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { FairSharePass } from '../../src/placement/fair-share-pass.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { describeBlocker } from '../../src/scheduler/why-text.js';
+import { loadConfigText } from '../../src/config/index.js';
+import { DispatcherMetrics } from '../../src/http/metrics.js';
+import { noSources, parseProm, promValue } from '../http/helpers.js';
+import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from '../scheduler/fakes.js';
+
+const HEAVY = [1, 2, 3, 4].map(uuid);
+const LIGHT = [5, 6].map(uuid);
+const RUNNING = [7, 8].map(uuid);
+
+/** The containers the pass asked to lock, in the order asked. */
+function locked(queue: FakeQueue): string[] {
+  return queue.calls.filter((c) => c.startsWith('lock ')).map((c) => c.slice('lock '.length));
+}
+
+function setup(fair: Partial<Settings['FairShare']> | undefined) {
+  const clock = new ManualClock();
+  const cluster = testCluster();
+  const queue = new FakeQueue(clock, cluster);
+  const pool = new FakePool(clock);
+  const owners = { update: () => {}, ownerOf: (u: string) => (LIGHT.includes(u) ? 'light' : 'heavy') };
+  const pass = fair && new FairSharePass({ ...defaultSettings().FairShare, Enable: true, ...fair }, owners, clock);
+  const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger: createLogger({ stream: new LineCollector(), clock }), fairShare: pass });
+  // The heavy owner runs two containers and has four more queued before the light owner's two; two instances are free, and no more may be created.
+  for (const u of RUNNING) {
+    queue.add({ uuid: u, state: 'Running' });
+    pool.runOn(pool.addWorker(cluster.InstanceTypes.type1, 'running'), u);
+  }
+  pool.addWorker(cluster.InstanceTypes.type1);
+  pool.addWorker(cluster.InstanceTypes.type1);
+  pool.quota = 4;
+  queue.add(...HEAVY.map((u) => ({ uuid: u })), ...LIGHT.map((u) => ({ uuid: u })));
+  return { clock, queue, pool, sch, pass };
+}
+
+describe('fair share in the scheduling pass', () => {
+  it('off: the controller order takes the free instances', () => {
+    const { queue, sch } = setup(undefined);
+    sch.runQueue();
+    assert.deepEqual(locked(queue), HEAVY.slice(0, 2));
+  });
+
+  it("on: the light owner's containers take them, and the heavy owner's say they were passed over and why", () => {
+    const { queue, sch, pass } = setup({});
+    sch.runQueue();
+    assert.deepEqual(locked(queue), LIGHT);
+    const b = sch.why()!.blockerOf(HEAVY[0])!;
+    assert.equal(b.reason, 'fair_share');
+    assert.deepEqual({ ...b, ahead: undefined }, { reason: 'fair_share', position: 3, owner: 'heavy', used_share: 1, target_share: 0.5, moved_back: 2, window_ms: 3_600_000, ahead: undefined });
+    assert.equal(describeBlocker(b), "fair share: owner heavy has used 100% of the last 60 min's VCPU-seconds against a share of 50%; 2 containers of owners further below their share go first");
+    assert.deepEqual(pass!.counts, { reordered: 1, unchanged: 0 });
+  });
+
+  it('a priority band above the light owner keeps the heavy owner first', () => {
+    const { queue, sch } = setup({ PriorityBands: [5] });
+    for (const u of HEAVY.slice(0, 2)) queue.set(u, { priority: 5 });
+    sch.runQueue();
+    assert.deepEqual(locked(queue), HEAVY.slice(0, 2));
+  });
+
+  it("a weight divides the use: the heavy owner's weight of 10 lets it go after one light container", () => {
+    const { queue, sch } = setup({ Weights: { heavy: 10 } });
+    sch.runQueue();
+    // heavy: 2 VCPUs running x 60 s / 10 = 12, light 0; after light's first (charged 60), heavy's come (6 each) until they pass 60.
+    assert.deepEqual(locked(queue), [LIGHT[0], HEAVY[0]]);
+  });
+
+  it('counts the passes it reordered and those it left alone in /metrics', async () => {
+    const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
+    const counts = { reordered: 3, unchanged: 5 };
+    m.attach({ ...noSources(), fairShare: () => counts });
+    const s = parseProm(await m.text());
+    assert.equal(promValue(s, 'arvados_dispatchcloud_fair_share_passes_total', { outcome: 'reordered' }), 3);
+    assert.equal(promValue(s, 'arvados_dispatchcloud_fair_share_passes_total', { outcome: 'unchanged' }), 5);
+  });
+});
