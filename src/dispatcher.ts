@@ -14,6 +14,7 @@ import './drivers.js';
 import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
 import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
+import { capacityPlanner, type CapacityPlanner } from './placement/capacity.js';
 import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
@@ -83,6 +84,8 @@ export interface Dispatcher {
   readonly instanceSet: InstanceSet;
   /** This dispatcher's Prometheus metrics, on a registry of its own (served at /metrics by `src/http/server.ts`). */
   readonly metrics: DispatcherMetrics;
+  /** Warm pools and pre-warming (`src/placement/capacity.ts`); undefined when both are off in the settings. */
+  readonly capacity: CapacityPlanner | undefined;
   /** Each container's life in this dispatcher: first seen, locked, VM requested and booted, started, finished (see `src/timeline/`). */
   readonly timeline: Timeline;
   /** Starts polling, probing and scheduling. */
@@ -164,7 +167,25 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
-  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator });
+  const capacity = capacityPlanner({
+    settings,
+    cluster,
+    pool,
+    clock,
+    logger: logger.child({ Component: 'capacity' }),
+    bootMs: (type) => estimator.boots.estimate(type).typical,
+  });
+  const scheduler = new Scheduler({
+    queue,
+    pool,
+    client,
+    cluster,
+    clock,
+    logger: logger.child({ Component: 'scheduler' }),
+    timeline,
+    afterPass: estimator,
+    ...(capacity ? { capacity } : {}),
+  });
   const suggester = new Suggester({
     clock,
     logger: logger.child({ Component: 'suggester' }),
@@ -185,6 +206,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     controllerRequests: () => client.health.counts,
     eventFeed: () => eventFeed.view(),
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
+    ...(capacity ? { capacity: () => capacity.stats } : {}),
   });
 
   let started = false;
@@ -204,6 +226,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     suggester,
     instanceSet,
     metrics,
+    capacity,
     timeline,
     start() {
       if (started) throw new Error('dispatcher already started');

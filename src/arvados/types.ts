@@ -66,6 +66,8 @@ export interface Container {
   exit_code?: number | null;
   started_at?: string | null;
   finished_at?: string | null;
+  /** The container (a workflow runner) whose process submitted this one's request; empty or null for a top-level one. */
+  requesting_container_uuid?: string | null;
 }
 
 /** `GET /arvados/v1/api_client_authorizations/current`. */

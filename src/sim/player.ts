@@ -145,7 +145,8 @@ export class WorkloadPlayer {
   }
 
   private submit(t: Tracked): void {
-    const rec = this.controller.addContainer(containerSeed(this.cluster, t.spec));
+    const parent = t.parent?.outcome.uuid;
+    const rec = this.controller.addContainer({ ...containerSeed(this.cluster, t.spec), ...(parent === undefined ? {} : { requesting_container_uuid: parent }) });
     t.outcome.uuid = rec.uuid;
     t.outcome.state = rec.state;
     t.outcome.submittedAt = this.clock.now();
