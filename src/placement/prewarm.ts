@@ -11,8 +11,8 @@
  *
  * When a runner finishes, its stages go into the history of its image (the
  * last `MAX_RUNS` runners). For a live runner in stage k, each instance type
- * that at least `MinConfidence` of those runs had children of in stage k is
- * predicted: as many VMs as the median of those runs needed (children's
+ * that at least `MinConfidence` of those runs had children of in the first
+ * burst of stage k (`firstWave`) is predicted: as many VMs as the median of those runs needed (children's
  * shares of the type, summed and rounded up), at the median first arrival.
  * The VMs are wanted from `boot time + Lead` before that arrival until the
  * first such child arrives (it and its siblings then take them) or a boot

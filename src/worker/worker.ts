@@ -371,7 +371,7 @@ export class Worker implements RunnerHost {
   }
 
   view(): InstanceView {
-    const v: InstanceView = {
+    return {
       instance: this.id,
       address: this.instance.address,
       price: this.type.Price,
@@ -382,9 +382,8 @@ export class Worker implements RunnerHost {
       runningContainerUUIDs: [...this.starting.keys(), ...this.running.keys()].sort(),
       workerState: this.state,
       idleBehavior: this.idleBehavior,
+      ...(this.note === undefined ? {} : { note: this.note }),
     };
-    if (this.note !== undefined) v.note = this.note;
-    return v;
   }
 }
 

@@ -1,6 +1,9 @@
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
+import { ConfigError } from '../../src/config/load.js';
+import { loadSettingsText } from '../../src/config/settings.js';
 
 /**
  * A config with three mistakes at once: a bad duration (an error, as for
@@ -43,4 +46,15 @@ export function wholeDefaultConfig(privateKey: string = PEM_SHAPED_KEY): string 
   doc.setIn([...c, 'Containers', 'DispatchPrivateKey'], privateKey);
   doc.setIn([...c, 'InstanceTypes', 'm5.large'], doc.createNode({ ProviderType: '', VCPUs: 2, RAM: '8GiB', IncludedScratch: '32GB', AddedScratch: 0, Price: 0.1, Preemptible: false }));
   return doc.toString();
+}
+
+/** The errors a settings file `text` (named d.yml) is refused with; fails the test when it is accepted. */
+export function settingsErrors(text: string): string[] {
+  try {
+    loadSettingsText(text, 'd.yml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.errors;
+  }
+  assert.fail(`accepted:\n${text}`);
 }

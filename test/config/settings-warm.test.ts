@@ -3,18 +3,8 @@
  * compiles to, and every mistake refused with its YAML path.
  */
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../src/config/load.js';
 import { loadSettingsText } from '../../src/config/settings.js';
-
-function errorsOf(text: string): string[] {
-  try {
-    loadSettingsText(text, 'd.yml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.errors;
-  }
-  assert.fail(`accepted:\n${text}`);
-}
+import { settingsErrors as errorsOf } from './fixtures.js';
 
 describe('settings file: WarmPools and PreWarm', () => {
   it('compiles pools as written (TimeZone defaults to UTC), the busy fraction and pre-warming', () => {

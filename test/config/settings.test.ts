@@ -18,6 +18,7 @@ import { ConfigError } from '../../src/config/load.js';
 import { defaultSettings, loadSettingsFile, loadSettingsText, type Settings } from '../../src/config/settings.js';
 import { loadDaemonConfig } from '../../src/daemon.js';
 import { ManualStack } from '../fixtures/manual-stack.js';
+import { settingsErrors } from './fixtures.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const EXAMPLE_SETTINGS = join(REPO, 'dispatch-cloud.example.yml');
@@ -32,16 +33,7 @@ const DEFAULTS: Settings = {
   PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: 30_000, MinConfidence: 0.5 },
 };
 
-/** The errors `text` is refused with (fails when it is accepted). */
-function errorsOf(text: string): string[] {
-  try {
-    loadSettingsText(text, 'd.yml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.errors;
-  }
-  assert.fail(`accepted:\n${text}`);
-}
+const errorsOf = settingsErrors;
 
 describe('settings file', () => {
   let dir: string;
