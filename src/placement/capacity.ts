@@ -21,7 +21,7 @@ import type { Cluster } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { InstanceView, QueueEntry, WorkerPool } from '../scheduler/interfaces.js';
 import { PreWarmLearner, type PreWarmNeed } from './prewarm.js';
-import { checkWarmPoolTypes, warmPoolsOff, warmTargets } from './warm-pools.js';
+import { warmPoolsOff, warmPoolTypeProblems, warmTargets } from './warm-pools.js';
 
 /** The start of every pre-warmed VM's note: how the waste ledger finds them. */
 export const PREWARM_NOTE = 'pre-warmed for runner ';
@@ -203,7 +203,8 @@ export function sumCapacityStats(all: readonly CapacityStats[]): CapacityStats {
 
 /** The planner for these settings, or undefined when warm pools and pre-warming are both off. Throws for a pool of an unknown type. */
 export function capacityPlanner(deps: CapacityDeps): CapacityPlanner | undefined {
-  checkWarmPoolTypes(deps.settings.WarmPools, deps.cluster);
+  const problems = warmPoolTypeProblems(deps.settings.WarmPools, deps.cluster);
+  if (problems.length > 0) throw new Error(`settings: ${problems.join('; ')}`);
   if (warmPoolsOff(deps.settings.WarmPools) && !deps.settings.PreWarm.Enable) return undefined;
   return new CapacityPlanner(deps);
 }

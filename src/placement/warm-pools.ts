@@ -21,13 +21,19 @@ export interface WarmTarget {
   note: string;
 }
 
-/** Throws when a pool names a type the cluster does not configure (the settings file cannot know the types). */
-export function checkWarmPoolTypes(settings: Settings['WarmPools'], cluster: Pick<Cluster, 'InstanceTypes'>): void {
+/**
+ * The pools naming a type the cluster does not configure, one line each
+ * with its YAML path: the settings file is read without the cluster config,
+ * so this is checked once both are loaded (daemon start, check-config).
+ */
+export function warmPoolTypeProblems(settings: Settings['WarmPools'], cluster: Pick<Cluster, 'InstanceTypes'>): string[] {
+  const out: string[] = [];
   settings.Pools.forEach((p, i) => {
     if (!Object.hasOwn(cluster.InstanceTypes, p.InstanceType)) {
-      throw new Error(`settings: WarmPools.Pools.${i}.InstanceType: no instance type ${JSON.stringify(p.InstanceType)} in the cluster config`);
+      out.push(`WarmPools.Pools.${i}.InstanceType: no instance type ${JSON.stringify(p.InstanceType)} in the cluster config`);
     }
   });
+  return out;
 }
 
 /** True when the settings ask for nothing: the scheduler then skips warm pools with one check. */

@@ -3,6 +3,11 @@
  * compiles to, and every mistake refused with its YAML path.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkConfigCommand } from '../../src/config/check-config.js';
 import { loadSettingsText } from '../../src/config/settings.js';
 import { settingsErrors as errorsOf } from './fixtures.js';
 
@@ -58,5 +63,20 @@ describe('settings file: WarmPools and PreWarm', () => {
     assert.deepEqual(errorsOf('PreWarm: {MinConfidence: 0}'), ['d.yml: PreWarm.MinConfidence: expected a number greater than 0 and at most 1, got 0']);
     assert.deepEqual(errorsOf('PreWarm: {MaxSpeculativeSpend: -1}'), ['d.yml: PreWarm.MaxSpeculativeSpend: expected a number of at least 0, got -1']);
     assert.deepEqual(errorsOf('WarmPools: {BusyFraction: 11}'), ['d.yml: WarmPools.BusyFraction: expected a number of at least 0 and at most 10, got 11']);
+  });
+
+  it('check-config refuses a pool of an instance type the cluster config does not have', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warm-'));
+    try {
+      const file = join(dir, 'd.yml');
+      writeFileSync(file, 'WarmPools: {Pools: [{InstanceType: no-such-type, Min: 1}]}\n');
+      let stderr = '';
+      const out = { stdout: { write: () => true }, stderr: { write: (x: string) => ((stderr += x), true) } };
+      const config = fileURLToPath(new URL('../../config.example.yml', import.meta.url));
+      assert.equal(await checkConfigCommand({ config, settings: file, settingsExplicit: true }, out), 2);
+      assert.equal(stderr, `${file}: WarmPools.Pools.0.InstanceType: no instance type "no-such-type" in the cluster config\n`);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });
