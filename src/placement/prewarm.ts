@@ -25,6 +25,8 @@ import type { QueueEntry } from '../scheduler/interfaces.js';
 
 /** Runs remembered per runner image. */
 export const MAX_RUNS = 20;
+/** Runner images remembered at most (those run longest ago are forgotten first). */
+export const MAX_IMAGES = 1_000;
 /** Runs of an image needed before anything is predicted for it. */
 export const MIN_RUNS = 2;
 /** Children arriving within this of one another belong to one burst (`firstWave`). */
@@ -75,8 +77,11 @@ export class PreWarmHistory {
   private readonly runs = new Map<string, ChildSeen[][][]>();
 
   add(image: string, stages: ChildSeen[][]): void {
-    let list = this.runs.get(image);
-    if (!list) this.runs.set(image, (list = []));
+    const list = this.runs.get(image) ?? [];
+    // Most recently run images last, so the one dropped at the bound is the one run longest ago.
+    this.runs.delete(image);
+    this.runs.set(image, list);
+    if (this.runs.size > MAX_IMAGES) this.runs.delete(this.runs.keys().next().value!);
     list.push(stages);
     if (list.length > MAX_RUNS) list.shift();
   }

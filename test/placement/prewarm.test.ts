@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { ContainerState } from '../../src/arvados/types.js';
 import type { InstanceType } from '../../src/config/types.js';
-import { firstWave, MIN_RUNS, PreWarmHistory, PreWarmLearner, type PreWarmEnv } from '../../src/placement/prewarm.js';
+import { firstWave, MAX_IMAGES, MAX_RUNS, MIN_RUNS, PreWarmHistory, PreWarmLearner, type PreWarmEnv } from '../../src/placement/prewarm.js';
 import type { QueueEntry } from '../../src/scheduler/interfaces.js';
 
 const GiB = 2 ** 30;
@@ -141,5 +141,24 @@ describe('pre-warming: the learner', () => {
     l.observe(snapshot(entry('r3', { supervisor: true, state: 'Running' })), start);
     assert.deepEqual(l.needs(start, ENV), [], 'children 10 min after the start: too early to boot for them');
     assert.equal(l.needs(start + 600_000 - 120_000, ENV).length, 1);
+  });
+});
+
+describe('pre-warming: the history\'s bounds', () => {
+  it('keeps the last MAX_RUNS runs of an image, and forgets the image run longest ago past MAX_IMAGES', () => {
+    const h = new PreWarmHistory();
+    const run = (n: number): Array<Array<{ offsetMs: number; type: string; share: number }>> => [Array.from({ length: n }, () => ({ offsetMs: 0, type: 't', share: 1 }))];
+    for (let i = 0; i < MAX_RUNS; i++) h.add('i', run(1));
+    h.add('i', run(5));
+    h.add('i', run(5));
+    // 18 runs of 1 and 2 of 5 remain (the two oldest of 1 dropped): the lower median is still 1.
+    assert.equal(h.predict('i', 0, 1)[0].vms, 1);
+    for (let i = 0; i < MAX_RUNS; i++) h.add('i', run(5));
+    assert.equal(h.predict('i', 0, 1)[0].vms, 5, 'only the last MAX_RUNS count');
+    h.add('old', run(1));
+    h.add('old', run(1));
+    for (let i = 0; i < MAX_IMAGES; i++) h.add(`img-${i}`, run(1));
+    assert.deepEqual(h.predict('old', 0, 1), []);
+    assert.equal(h.predict('img-1', 0, 0.5).length, 0, 'one run: not enough');
   });
 });
