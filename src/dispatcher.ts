@@ -14,12 +14,13 @@ import './drivers.js';
 import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
 import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
+import { ParentLookup } from './placement/parents.js';
 import { capacityPlanner, type CapacityPlanner } from './placement/capacity.js';
 import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger, RateLimitedLog } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -174,6 +175,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     clock,
     logger: logger.child({ Component: 'capacity' }),
     bootMs: (type) => estimator.boots.estimate(type).typical,
+    parents: new ParentLookup(client, new RateLimitedLog(logger.child({ Component: 'capacity' }), clock)),
   });
   const scheduler = new Scheduler({
     queue,

@@ -41,7 +41,7 @@ import type { Fence } from '../dblock/fence.js';
 import type { ControllerHealth, ControllerSignals } from '../scheduler/interfaces.js';
 import { ControllerHealthTracker, outcomeOfStatus, type RequestOutcome } from './health.js';
 import { RequestWindow } from './window.js';
-import type { ApiClientAuthorization, Container, ItemList } from './types.js';
+import type { ApiClientAuthorization, Container, ContainerRequestRef, ItemList } from './types.js';
 import { ControllerError } from './errors.js';
 import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeoutError, Transport } from './http.js';
 
@@ -230,6 +230,17 @@ export class ControllerClient implements ControllerHealth {
     const { value } = await this.call('GET', `${API}/containers`, { query, retry: true });
     const list = value as ItemList<Container>;
     if (!list || !Array.isArray(list.items)) throw new Error('GET /arvados/v1/containers: the answer has no items array');
+    return list;
+  }
+
+  /** `GET /arvados/v1/container_requests` with `count=none`: pre-warming reads which runner made a container's request. */
+  async listContainerRequests(params: ListParams): Promise<ItemList<ContainerRequestRef>> {
+    const query: Record<string, string> = { filters: JSON.stringify(params.filters), count: 'none' };
+    if (params.select) query.select = JSON.stringify(params.select);
+    if (params.limit !== undefined) query.limit = String(params.limit);
+    const { value } = await this.call('GET', `${API}/container_requests`, { query, retry: true });
+    const list = value as ItemList<ContainerRequestRef>;
+    if (!list || !Array.isArray(list.items)) throw new Error('GET /arvados/v1/container_requests: the answer has no items array');
     return list;
   }
 

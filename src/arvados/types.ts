@@ -66,8 +66,13 @@ export interface Container {
   exit_code?: number | null;
   started_at?: string | null;
   finished_at?: string | null;
-  /** The container (a workflow runner) whose process submitted this one's request; empty or null for a top-level one. */
-  requesting_container_uuid?: string | null;
+}
+
+/** What the dispatcher reads of a container request: which container it ran, and which container (a workflow runner) made it. */
+export interface ContainerRequestRef {
+  container_uuid: string;
+  /** Null (or empty) for a request made by a user rather than by a running container. */
+  requesting_container_uuid: string | null;
 }
 
 /** `GET /arvados/v1/api_client_authorizations/current`. */

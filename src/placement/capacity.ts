@@ -20,6 +20,7 @@ import type { Settings } from '../config/settings.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { InstanceView, QueueEntry, WorkerPool } from '../scheduler/interfaces.js';
+import type { Parents } from './parents.js';
 import { PreWarmLearner, type PreWarmNeed } from './prewarm.js';
 import { warmPoolsOff, warmPoolTypeProblems, warmTargets } from './warm-pools.js';
 
@@ -47,6 +48,8 @@ export interface CapacityDeps {
   logger: Logger;
   /** Expected create-to-ready time of an instance type, ms (`src/estimate/boot.ts`). */
   bootMs(type: string): number;
+  /** Which runner made each container's request (`parents.ts`); needed when pre-warming is on. */
+  parents: Parents;
 }
 
 interface Speculation {
@@ -96,7 +99,7 @@ export class CapacityPlanner {
     const warm = warmTargets(settings.WarmPools, now, busy);
     let needs: PreWarmNeed[] = [];
     if (settings.PreWarm.Enable) {
-      this.learner.observe(entries, now);
+      this.learner.observe(entries, now, this.deps.parents);
       needs = this.learner.needs(now, { bootMs: this.deps.bootMs, lead: settings.PreWarm.Lead, minConfidence: settings.PreWarm.MinConfidence });
       needs.sort((a, b) => a.arriveAt - b.arriveAt || (a.runner < b.runner ? -1 : 1));
     }

@@ -3,7 +3,8 @@
  * submits and when, and say which VMs to have ready before they arrive.
  *
  * A runner is a container with `scheduling_parameters.supervisor`; its
- * children name it in `requesting_container_uuid`. Its life is cut into
+ * children's container requests name it in `requesting_container_uuid`
+ * (`parents.ts` reads them). Its life is cut into
  * stages by anchors: stage 0 begins when it starts running, and each later
  * stage when its last active child has finished (the moment a workflow
  * engine submits the next step). A child belongs to the stage open when it
@@ -22,6 +23,7 @@
  * the runner's.
  */
 import type { QueueEntry } from '../scheduler/interfaces.js';
+import type { Parents } from './parents.js';
 
 /** Runs remembered per runner image. */
 export const MAX_RUNS = 20;
@@ -153,14 +155,18 @@ export class PreWarmLearner {
   readonly history = new PreWarmHistory();
   private readonly live = new Map<string, LiveRunner>();
   private lastSnapshot: unknown;
+  private lastVersion = -1;
 
   /**
-   * Reads the queue's entries (only when the snapshot changed: a scan costs
-   * one look at every entry). `now` is epoch ms.
+   * Reads the queue's entries, when the snapshot or what `parents` knows has
+   * changed (a scan costs one look at every entry). Only containers first
+   * seen after a live runner was can be its children, so only those are
+   * looked up. `now` is epoch ms.
    */
-  observe(snapshot: ReadonlyMap<string, QueueEntry>, now: number): void {
-    if (snapshot === this.lastSnapshot) return;
+  observe(snapshot: ReadonlyMap<string, QueueEntry>, now: number, parents: Parents): void {
+    if (snapshot === this.lastSnapshot && parents.version === this.lastVersion) return;
     this.lastSnapshot = snapshot;
+    this.lastVersion = parents.version;
     const present = new Set<string>();
     for (const entry of snapshot.values()) {
       const c = entry.container;
@@ -177,9 +183,12 @@ export class PreWarmLearner {
         r.stages.push([]);
       }
     }
+    let earliest = Infinity;
+    for (const r of this.live.values()) earliest = Math.min(earliest, r.seenAt);
     for (const entry of snapshot.values()) {
       const c = entry.container;
-      const parent = c.requesting_container_uuid;
+      if (entry.firstSeenAt < earliest || c.scheduling_parameters?.supervisor) continue;
+      const parent = parents.parentOf(c.uuid);
       const r = parent ? this.live.get(parent) : undefined;
       if (!r) continue;
       if (!r.known.has(c.uuid)) {

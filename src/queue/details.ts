@@ -32,8 +32,6 @@ export const DETAIL_FIELDS: readonly string[] = [
   'scheduling_parameters',
   'created_at',
   'mounts',
-  // Which workflow runner submitted it: pre-warming learns a runner's children from it.
-  'requesting_container_uuid',
 ];
 
 /** Record attributes the queue keeps: the details, less the mounts (big, and only used to size scratch). */

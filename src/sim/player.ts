@@ -145,8 +145,10 @@ export class WorkloadPlayer {
   }
 
   private submit(t: Tracked): void {
+    const rec = this.controller.addContainer(containerSeed(this.cluster, t.spec));
+    // A runner's children name it in their requests, as Arvados's do.
     const parent = t.parent?.outcome.uuid;
-    const rec = this.controller.addContainer({ ...containerSeed(this.cluster, t.spec), ...(parent === undefined ? {} : { requesting_container_uuid: parent }) });
+    if (parent !== undefined) this.controller.addContainerRequest(rec.uuid, parent);
     t.outcome.uuid = rec.uuid;
     t.outcome.state = rec.state;
     t.outcome.submittedAt = this.clock.now();

@@ -7,6 +7,7 @@ import { isMap } from '../config/fields.js';
 import { ApiError, parseJson } from './http.js';
 import { listResponse, parseListParams, parseSelect, present } from './query.js';
 import { formatTime } from './record.js';
+import type { ContainerRequestTable } from './container-requests.js';
 import type { ContainerStore } from './store.js';
 
 /** The fields the reference's lock and unlock answer with (containers_controller.rb). */
@@ -30,7 +31,10 @@ export interface RouteContext {
 }
 
 /** The route for a request, or undefined (404). */
-export function findRoute(store: ContainerStore, clusterId: string, method: string, path: string): Route | undefined {
+export function findRoute(store: ContainerStore, clusterId: string, method: string, path: string, requests?: ContainerRequestTable): Route | undefined {
+  if (requests && path === `${API}/container_requests` && method === 'GET') {
+    return { template: '/arvados/v1/container_requests', handle: (ctx) => requests.list(ctx.query) };
+  }
   if (path === `${API}/api_client_authorizations/current` && method === 'GET') {
     return { template: '/arvados/v1/api_client_authorizations/current', handle: (ctx) => current(clusterId, ctx) };
   }

@@ -42,17 +42,18 @@ function fakePool(budget = Infinity): { create(t: InstanceType, note?: string): 
 
 function planner(s: Partial<Settings>, pool: ReturnType<typeof fakePool>, clock = new ManualClock(T0)): CapacityPlanner {
   const settings = { ...defaultSettings(), ...s };
-  const p = capacityPlanner({ settings, cluster: { InstanceTypes: TYPES }, pool, clock, logger: createLogger({ level: 'error' }), bootMs: () => 60_000 });
+  const p = capacityPlanner({ settings, cluster: { InstanceTypes: TYPES }, pool, clock, logger: createLogger({ level: 'error' }), bootMs: () => 60_000, parents: NO_PARENTS });
   assert.ok(p);
   return p;
 }
 
 const NO_ENTRIES = new Map<string, QueueEntry>();
+const NO_PARENTS = { parentOf: (): null => null, version: 0 };
 
 describe('capacity step: warm pools', () => {
   it('is not built when warm pools and pre-warming are both off', () => {
     const settings = defaultSettings();
-    assert.equal(capacityPlanner({ settings, cluster: { InstanceTypes: TYPES }, pool: fakePool(), clock: new ManualClock(T0), logger: createLogger({ level: 'error' }), bootMs: () => 0 }), undefined);
+    assert.equal(capacityPlanner({ settings, cluster: { InstanceTypes: TYPES }, pool: fakePool(), clock: new ManualClock(T0), logger: createLogger({ level: 'error' }), bootMs: () => 0, parents: NO_PARENTS }), undefined);
   });
 
   it('keeps Min idle VMs from the idle timeout (booting ones count) and creates the missing ones with a note', () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { ContainerState } from '../../src/arvados/types.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { firstWave, MAX_IMAGES, MAX_RUNS, MIN_RUNS, PreWarmHistory, PreWarmLearner, type PreWarmEnv } from '../../src/placement/prewarm.js';
+import type { Parents } from '../../src/placement/parents.js';
 import type { QueueEntry } from '../../src/scheduler/interfaces.js';
 
 const GiB = 2 ** 30;
@@ -20,6 +21,7 @@ const BIG = type('big', 8);
 function entry(uuid: string, o: { state?: ContainerState; supervisor?: boolean; parent?: string; image?: string; createdAt?: number; type?: InstanceType; vcpus?: number }): QueueEntry {
   const t = o.type ?? SMALL;
   const vcpus = o.vcpus ?? t.VCPUs;
+  if (o.parent) PARENTS.set(uuid, o.parent);
   return {
     container: {
       uuid,
@@ -29,12 +31,19 @@ function entry(uuid: string, o: { state?: ContainerState; supervisor?: boolean; 
       scheduling_parameters: o.supervisor ? { supervisor: true } : {},
       container_image: o.image ?? 'img-a',
       created_at: new Date(o.createdAt ?? T0).toISOString(),
-      ...(o.parent ? { requesting_container_uuid: o.parent } : {}),
     },
     instanceTypes: [t],
     instanceResources: { vcpus, ram: vcpus * 2 * GiB, scratch: 0, gpus: 0, gpuVRAM: 0 },
     firstSeenAt: o.createdAt ?? T0,
   };
+}
+
+/** Which runner made each child's request, as the controller's container requests would say. */
+const PARENTS = new Map<string, string>();
+const parents: Parents = { parentOf: (uuid) => PARENTS.get(uuid) ?? null, version: 0 };
+
+function see(l: PreWarmLearner, snap: Map<string, QueueEntry>, now: number): void {
+  l.observe(snap, now, parents);
 }
 
 function snapshot(...entries: QueueEntry[]): Map<string, QueueEntry> {
@@ -46,12 +55,12 @@ const ENV: PreWarmEnv = { bootMs: () => 90_000, lead: 30_000, minConfidence: 0.5
 /** Plays one runner of `image` that starts at `start`, submits `n` SMALL children `offset` later, which all finish, then ends. */
 function playRun(l: PreWarmLearner, id: string, image: string, start: number, n: number, offset = 30_000): void {
   const runner = (state: ContainerState): QueueEntry => entry(id, { supervisor: true, image, state, type: SMALL });
-  l.observe(snapshot(runner('Queued')), start - 100_000);
-  l.observe(snapshot(runner('Running')), start);
+  see(l, snapshot(runner('Queued')), start - 100_000);
+  see(l, snapshot(runner('Running')), start);
   const kids = Array.from({ length: n }, (_, i) => entry(`${id}-c${i}`, { parent: id, createdAt: start + offset }));
-  l.observe(snapshot(runner('Running'), ...kids), start + offset + 5_000);
-  l.observe(snapshot(runner('Running'), ...kids.map((k) => ({ ...k, container: { ...k.container, state: 'Complete' as const } }))), start + offset + 600_000);
-  l.observe(snapshot(runner('Complete')), start + offset + 700_000);
+  see(l, snapshot(runner('Running'), ...kids), start + offset + 5_000);
+  see(l, snapshot(runner('Running'), ...kids.map((k) => ({ ...k, container: { ...k.container, state: 'Complete' as const } }))), start + offset + 600_000);
+  see(l, snapshot(runner('Complete')), start + offset + 700_000);
 }
 
 describe('pre-warming: the learner', () => {
@@ -103,14 +112,14 @@ describe('pre-warming: the learner', () => {
     for (const [i, start] of [T0, T0 + 3_600_000].entries()) {
       const id = `r${i}`;
       const runner = entry(id, { supervisor: true, state: 'Running' });
-      l.observe(snapshot(runner), start);
+      see(l, snapshot(runner), start);
       const a = entry(`${id}-a`, { parent: id, createdAt: start + 30_000 });
-      l.observe(snapshot(runner, a), start + 31_000);
+      see(l, snapshot(runner, a), start + 31_000);
       const aDone = { ...a, container: { ...a.container, state: 'Complete' as const } };
-      l.observe(snapshot(runner, aDone), start + 600_000);
+      see(l, snapshot(runner, aDone), start + 600_000);
       const b = entry(`${id}-b`, { parent: id, createdAt: start + 620_000, type: BIG });
-      l.observe(snapshot(runner, b), start + 621_000);
-      l.observe(snapshot(), start + 1_800_000);
+      see(l, snapshot(runner, b), start + 621_000);
+      see(l, snapshot(), start + 1_800_000);
     }
     assert.deepEqual(l.history.predict('img-a', 1, 0.5), [{ type: 'big', vms: 1, offsetMs: 20_000, confidence: 1 }]);
   });
@@ -122,14 +131,14 @@ describe('pre-warming: the learner', () => {
     const start = T0 + 7_200_000;
     const runner = (state: ContainerState): QueueEntry => entry('r3', { supervisor: true, state });
     // Seen queued: expected to start one boot (90 s) later, children 30 s after that.
-    l.observe(snapshot(runner('Queued')), start);
+    see(l, snapshot(runner('Queued')), start);
     assert.deepEqual(l.needs(start, ENV), [{ runner: 'r3', type: 'small', vms: 3, arriveAt: start + 120_000, confidence: 1 }]);
-    l.observe(snapshot(runner('Running')), start + 200_000);
+    see(l, snapshot(runner('Running')), start + 200_000);
     // Children expected at +230 s: wanted from +110 s (230 - 90 - 30) to +320 s.
     assert.deepEqual(l.needs(start + 200_000, ENV).map((n) => n.arriveAt), [start + 230_000]);
     assert.deepEqual(l.needs(start + 321_000, ENV), [], 'the prediction was wrong: stop wanting them');
     const kid = entry('r3-c0', { parent: 'r3', createdAt: start + 231_000 });
-    l.observe(snapshot(runner('Running'), kid), start + 232_000);
+    see(l, snapshot(runner('Running'), kid), start + 232_000);
     assert.deepEqual(l.needs(start + 232_000, ENV), [], 'the children came: they take the VMs');
   });
 
@@ -138,7 +147,7 @@ describe('pre-warming: the learner', () => {
     playRun(l, 'r1', 'img-a', T0, 3, 600_000);
     playRun(l, 'r2', 'img-a', T0 + 3_600_000, 3, 600_000);
     const start = T0 + 7_200_000;
-    l.observe(snapshot(entry('r3', { supervisor: true, state: 'Running' })), start);
+    see(l, snapshot(entry('r3', { supervisor: true, state: 'Running' })), start);
     assert.deepEqual(l.needs(start, ENV), [], 'children 10 min after the start: too early to boot for them');
     assert.equal(l.needs(start + 600_000 - 120_000, ENV).length, 1);
   });
