@@ -222,12 +222,7 @@ export class ControllerClient implements ControllerHealth {
 
   /** `GET /arvados/v1/containers` with `count=none` (the controller then skips counting the matches). */
   async listContainers(params: ListParams): Promise<ItemList<Container>> {
-    const query: Record<string, string> = { filters: JSON.stringify(params.filters), count: 'none' };
-    if (params.select) query.select = JSON.stringify(params.select);
-    if (params.order !== undefined) query.order = typeof params.order === 'string' ? params.order : JSON.stringify(params.order);
-    if (params.limit !== undefined) query.limit = String(params.limit);
-    if (params.offset !== undefined) query.offset = String(params.offset);
-    const { value } = await this.call('GET', `${API}/containers`, { query, retry: true });
+    const { value } = await this.call('GET', `${API}/containers`, { query: listQuery(params), retry: true });
     const list = value as ItemList<Container>;
     if (!list || !Array.isArray(list.items)) throw new Error('GET /arvados/v1/containers: the answer has no items array');
     return list;
@@ -235,10 +230,7 @@ export class ControllerClient implements ControllerHealth {
 
   /** `GET /arvados/v1/container_requests` with `count=none`: pre-warming reads which runner made a container's request. */
   async listContainerRequests(params: ListParams): Promise<ItemList<ContainerRequestRef>> {
-    const query: Record<string, string> = { filters: JSON.stringify(params.filters), count: 'none' };
-    if (params.select) query.select = JSON.stringify(params.select);
-    if (params.limit !== undefined) query.limit = String(params.limit);
-    const { value } = await this.call('GET', `${API}/container_requests`, { query, retry: true });
+    const { value } = await this.call('GET', `${API}/container_requests`, { query: listQuery(params), retry: true });
     const list = value as ItemList<ContainerRequestRef>;
     if (!list || !Array.isArray(list.items)) throw new Error('GET /arvados/v1/container_requests: the answer has no items array');
     return list;
@@ -407,4 +399,14 @@ function errorsOf(res: RawResponse): string[] {
   }
   const text = res.text.trim().slice(0, 300);
   return [text === '' ? 'no error message' : text];
+}
+
+/** A list call's query parameters, with `count=none` (the controller then skips counting the matches). */
+function listQuery(params: ListParams): Record<string, string> {
+  const query: Record<string, string> = { filters: JSON.stringify(params.filters), count: 'none' };
+  if (params.select) query.select = JSON.stringify(params.select);
+  if (params.order !== undefined) query.order = typeof params.order === 'string' ? params.order : JSON.stringify(params.order);
+  if (params.limit !== undefined) query.limit = String(params.limit);
+  if (params.offset !== undefined) query.offset = String(params.offset);
+  return query;
 }
