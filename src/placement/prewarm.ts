@@ -20,7 +20,8 @@
  * time after the predicted arrival (the prediction was wrong: let them go).
  * A runner not started yet is expected to start one boot of its own type
  * after it was first seen: that is what lets children's VMs boot alongside
- * the runner's.
+ * the runner's. One still not running `Lead` after that is waiting for
+ * something else, and gets nothing until it starts.
  */
 import type { QueueEntry } from '../scheduler/interfaces.js';
 import type { Parents } from './parents.js';
@@ -227,7 +228,11 @@ export class PreWarmLearner {
     const out: PreWarmNeed[] = [];
     for (const r of this.live.values()) {
       const stage = Math.max(0, r.stages.length - 1);
-      const anchor = r.anchors.at(-1) ?? Math.max(now, r.seenAt + (r.type === '' ? 0 : env.bootMs(r.type)));
+      const expectedStart = r.seenAt + (r.type === '' ? 0 : env.bootMs(r.type));
+      // A runner still not running well after one boot waits for something else (quota, the
+      // supervisor cap, a backlog): VMs for its children would only idle until it starts.
+      if (r.anchors.length === 0 && now > expectedStart + env.lead) continue;
+      const anchor = r.anchors.at(-1) ?? Math.max(now, expectedStart);
       const arrived = new Set((r.stages[stage] ?? []).map((c) => c.type));
       for (const p of this.history.predict(r.image, stage, env.minConfidence)) {
         if (arrived.has(p.type)) continue;

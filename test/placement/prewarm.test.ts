@@ -142,6 +142,18 @@ describe('pre-warming: the learner', () => {
     assert.deepEqual(l.needs(start + 232_000, ENV), [], 'the children came: they take the VMs');
   });
 
+  it('a runner still queued a boot + Lead after it was seen gets nothing until it starts', () => {
+    const l = new PreWarmLearner();
+    playRun(l, 'r1', 'img-a', T0, 3);
+    playRun(l, 'r2', 'img-a', T0 + 3_600_000, 3);
+    const seen = T0 + 7_200_000;
+    see(l, snapshot(entry('r3', { supervisor: true, state: 'Queued' })), seen);
+    assert.equal(l.needs(seen + 120_000, ENV).length, 1, 'within boot (90 s) + Lead (30 s)');
+    assert.deepEqual(l.needs(seen + 121_000, ENV), [], 'it waits for something else');
+    see(l, snapshot(entry('r3', { supervisor: true, state: 'Running' })), seen + 3_600_000);
+    assert.equal(l.needs(seen + 3_600_000, ENV).length, 1, 'started: its children are expected again');
+  });
+
   it('a runner started long after it was seen is not wanted early', () => {
     const l = new PreWarmLearner();
     playRun(l, 'r1', 'img-a', T0, 3, 600_000);
