@@ -7,7 +7,7 @@
  * again.
  */
 import type { ListParams } from '../arvados/client.js';
-import type { ContainerRequestRef, ItemList } from '../arvados/types.js';
+import type { ItemList } from '../arvados/types.js';
 import type { RateLimitedLog } from '../log.js';
 
 /** Containers asked about per request (a filter `container_uuid in [...]`). */
@@ -15,9 +15,15 @@ export const BATCH = 100;
 /** Answers remembered at most; the oldest are forgotten first. */
 const MAX_KNOWN = 200_000;
 
+/** What the lookup reads of a container request. */
+export interface RequestRef {
+  container_uuid: string | null;
+  requesting_container_uuid: string | null;
+}
+
 /** What the lookup needs of the controller client. */
 export interface RequestSource {
-  listContainerRequests(params: ListParams): Promise<ItemList<ContainerRequestRef>>;
+  listContainerRequests(params: ListParams): Promise<ItemList<RequestRef>>;
 }
 
 /** The learner's view: the runner that made a container's request, null for none, undefined while unknown. */
@@ -66,7 +72,7 @@ export class ParentLookup implements Parents {
       .then(
         (list) => {
           for (const u of batch) if (!this.known.has(u)) this.remember(u, null);
-          for (const cr of list.items) if (cr.requesting_container_uuid) this.remember(cr.container_uuid, cr.requesting_container_uuid);
+          for (const cr of list.items) if (cr.container_uuid && cr.requesting_container_uuid) this.remember(cr.container_uuid, cr.requesting_container_uuid);
           this.version++;
         },
         // Not remembered: asked again when the learner next looks at them.
