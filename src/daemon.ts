@@ -17,6 +17,7 @@ import type { Cluster } from './config/types.js';
 import { lockConfigured, newDispatchLock } from './dblock/daemon-lock.js';
 import type { DispatchLock } from './dblock/lock.js';
 import { LockedRun, TenureFence } from './dblock/supervisor.js';
+import { warmPoolTypeProblems } from './placement/warm-pools.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
 import { lockedDispatcherSource } from './http/lock-status.js';
 import { chooseListenURL, hostPortOf, type ListenChoice, ListenChoiceError, SERVICE_NAME } from './http/listen.js';
@@ -55,7 +56,7 @@ export function loadDaemonConfig(
     return undefined;
   }
   const loaded = { cluster: config.loaded.cluster, settings: settings.loaded.settings, warnings: [...config.warnings, ...settings.warnings] };
-  const problems = daemonConfigProblems(loaded.cluster);
+  const problems = [...daemonConfigProblems(loaded.cluster), ...warmPoolTypeProblems(loaded.settings.WarmPools, loaded.cluster).map((p) => `${opts.settings}: ${p}`)];
   if (problems.length > 0) {
     for (const p of problems) stderr.write(`cannot start: ${p}\n`);
     return undefined;

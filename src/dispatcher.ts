@@ -14,11 +14,13 @@ import './drivers.js';
 import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
 import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
+import { ParentLookup } from './placement/parents.js';
+import { capacityPlanner, type CapacityPlanner } from './placement/capacity.js';
 import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger, RateLimitedLog } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -85,6 +87,8 @@ export interface Dispatcher {
   readonly instanceSet: InstanceSet;
   /** This dispatcher's Prometheus metrics, on a registry of its own (served at /metrics by `src/http/server.ts`). */
   readonly metrics: DispatcherMetrics;
+  /** Warm pools and pre-warming (`src/placement/capacity.ts`); undefined when both are off in the settings. */
+  readonly capacity: CapacityPlanner | undefined;
   /** Each container's life in this dispatcher: first seen, locked, VM requested and booted, started, finished (see `src/timeline/`). */
   readonly timeline: Timeline;
   /** Starts polling, probing and scheduling. */
@@ -174,7 +178,27 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
   const fairShare = newFairShare(settings, client, clock, logger);
-  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator, fairShare });
+  const capacity = capacityPlanner({
+    settings,
+    cluster,
+    pool,
+    clock,
+    logger: logger.child({ Component: 'capacity' }),
+    bootMs: (type) => estimator.boots.estimate(type).typical,
+    parents: new ParentLookup(client, new RateLimitedLog(logger.child({ Component: 'capacity' }), clock)),
+  });
+  const scheduler = new Scheduler({
+    queue,
+    pool,
+    client,
+    cluster,
+    clock,
+    logger: logger.child({ Component: 'scheduler' }),
+    timeline,
+    afterPass: estimator,
+    fairShare,
+    ...(capacity ? { capacity } : {}),
+  });
   const suggester = new Suggester({
     clock,
     logger: logger.child({ Component: 'suggester' }),
@@ -196,6 +220,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     eventFeed: () => eventFeed.view(),
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
     fairShare: fairShare && (() => fairShare.counts),
+    ...(capacity ? { capacity: () => capacity.stats } : {}),
   });
 
   let started = false;
@@ -215,6 +240,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     suggester,
     instanceSet,
     metrics,
+    capacity,
     timeline,
     start() {
       if (started) throw new Error('dispatcher already started');

@@ -10,6 +10,7 @@
  * misspelt key does not pass review unnoticed.
  */
 import { loadConfigFile, tryLoad } from './load.js';
+import { warmPoolTypeProblems } from '../placement/warm-pools.js';
 import { clusterToYAML, settingsToYAML } from './dump.js';
 import { DEFAULT_SETTINGS_PATH, loadSettingsFile } from './settings.js';
 
@@ -50,6 +51,12 @@ export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckCon
   for (const w of warnings) stderr.write(`warning: ${w}\n`);
   if (!config.loaded || !settings.loaded) {
     for (const e of [...config.errors, ...settings.errors]) stderr.write(`${e}\n`);
+    return EXIT_BAD_CONFIG;
+  }
+  // The settings name instance types; only the cluster config says which exist.
+  const typeProblems = warmPoolTypeProblems(settings.loaded.settings.WarmPools, config.loaded.cluster);
+  if (typeProblems.length > 0) {
+    for (const p of typeProblems) stderr.write(`${settingsPath}: ${p}\n`);
     return EXIT_BAD_CONFIG;
   }
   stdout.write(clusterToYAML(config.loaded.cluster));

@@ -16,6 +16,7 @@ import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readDurat
 import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from './load.js';
 import { DEFAULT_SETTINGS_PATH } from './settings-path.js';
 import { fairShareBy, type FairShareBy, priorityBands, weightMap } from './settings-fair-share.js';
+import { warmPoolList, type WarmPoolEntry } from './warm-pools.js';
 import { formatDuration, parseDuration } from './units.js';
 
 export { DEFAULT_SETTINGS_PATH, SETTINGS_PATH_ENV } from './settings-path.js';
@@ -68,6 +69,23 @@ export interface Settings {
     /** Priority thresholds, highest first: a container at or above one goes before every container below it; shares apply within each band. */
     PriorityBands: number[];
   };
+  /** Idle VMs kept ready before work arrives (`src/placement/warm-pools.ts`); none by default. */
+  WarmPools: {
+    /** Per instance type: at least `Min` idle VMs, always or within a weekly window. */
+    Pools: WarmPoolEntry[];
+    /** Also keep this many idle VMs per busy VM of each type (0.1: one idle per ten busy, rounded down); 0: none. */
+    BusyFraction: number;
+  };
+  /** VMs created for a workflow runner's children before they are submitted, learnt from earlier runs (`src/placement/prewarm.ts`). */
+  PreWarm: {
+    Enable: boolean;
+    /** $/h: the most that VMs created speculatively and not used yet may cost at once. */
+    MaxSpeculativeSpend: number;
+    /** How much earlier than their expected boot time VMs are created for children expected to arrive. */
+    Lead: number;
+    /** The share of earlier runs of the same runner image that must have had such children, in (0, 1]. */
+    MinConfidence: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -94,6 +112,16 @@ export const SETTINGS_FIELDS = {
     Window: boundedDuration('1h', { min: 0, minExclusive: true }),
     Weights: weightMap(),
     PriorityBands: priorityBands(),
+  },
+  WarmPools: {
+    Pools: warmPoolList(),
+    BusyFraction: boundedNumber(0, { min: 0, max: 10 }),
+  },
+  PreWarm: {
+    Enable: bool(false),
+    MaxSpeculativeSpend: boundedNumber(5, { min: 0 }),
+    Lead: boundedDuration('30s', { min: 0 }),
+    MinConfidence: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

@@ -78,6 +78,8 @@ export interface InstanceViewJSON {
   running_container_uuids: string[] | null;
   worker_state: string;
   idle_behavior: string;
+  /** Why a warm pool or pre-warming created it (ours, not the reference's). */
+  note?: string;
 }
 
 /**
@@ -137,5 +139,7 @@ export function instanceViewJSON(v: InstanceView): InstanceViewJSON {
     running_container_uuids: v.instance === '' ? null : [...v.runningContainerUUIDs],
     worker_state: v.workerState,
     idle_behavior: v.idleBehavior,
+    // Ours, not the reference's: only on VMs a warm pool or pre-warming created.
+    ...(v.note === undefined ? {} : { note: v.note }),
   };
 }

@@ -22,6 +22,41 @@ export function registerOwnMetrics(registry: Registry, sources: () => MetricsSou
     ['reordered', 'unchanged'] as const,
     (s) => s.fairShare?.(),
   );
+  registerCapacity(registry, sources);
+}
+
+/** Warm pools and pre-warming: what they created, and what speculation wasted. */
+function registerCapacity(registry: Registry, sources: () => MetricsSources | undefined): void {
+  copiedCounter(
+    registry,
+    sources,
+    'instances_created_ahead_total',
+    'Instances created before any container asked for them, by a warm pool or by pre-warming for a workflow runner\'s children.',
+    'reason',
+    ['warm_pool', 'prewarm'] as const,
+    (s) => s.capacity?.().created,
+  );
+  copiedCounter(
+    registry,
+    sources,
+    'prewarm_instances_total',
+    'Pre-warmed instances by outcome: used (ran a container) or wasted (shut down without running any).',
+    'outcome',
+    ['used', 'wasted'] as const,
+    (s) => {
+      const c = s.capacity?.();
+      return c && { used: c.prewarmUsed, wasted: c.prewarmWasted };
+    },
+  );
+  const wasted: Counter<string> = new Counter({
+    name: PREFIX + 'prewarm_wasted_cost_dollars_total',
+    help: 'What pre-warmed instances that never ran a container cost, in dollars (price per hour x their life).',
+    registers: [registry],
+    collect() {
+      wasted.reset();
+      wasted.inc(sources()?.capacity?.().prewarmWastedCost ?? 0);
+    },
+  });
 }
 
 /** A counter by one label whose values are totals kept elsewhere, copied at scrape time (0 for a value `read` lacks). */

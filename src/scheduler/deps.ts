@@ -7,7 +7,7 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
-import type { ContainerQueue, ControllerHealth, WorkerPool } from './interfaces.js';
+import type { ContainerQueue, ControllerHealth, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
 import type { FairShareNotes, PassView } from './pass-view.js';
 
@@ -25,12 +25,24 @@ export interface SchedulerDeps {
   afterPass?: PassObserver;
   /** Fair share between submitters (`src/placement/fair-share-pass.ts`); absent when the settings turn it off. */
   fairShare?: PassReorder;
+  /** Warm pools and pre-warming (`src/placement/capacity.ts`): absent when both are off. */
+  capacity?: CapacityStep;
 }
 
 /** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */
 export interface PassReorder {
   /** Notes on the containers it moved back, or undefined when it changed nothing. */
   reorder(view: PassView, records: ReadonlyMap<string, { exitedAt?: number }>): FairShareNotes | undefined;
+}
+
+/** What the scheduler asks of the warm pools and pre-warming at the end of each run-queue pass. */
+export interface CapacityStep {
+  /**
+   * @param instances the pass's instances, with what it placed on them
+   * @param entries the queue snapshot the pass read
+   * @param blocked at quota, or containers wait for quota: nothing may be created
+   */
+  afterPlacement(instances: Iterable<InstanceView>, entries: ReadonlyMap<string, QueueEntry>, blocked: boolean): void;
 }
 
 /** Something that reads each pass's result after the pass. */

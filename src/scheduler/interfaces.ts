@@ -100,6 +100,8 @@ export interface InstanceView {
   runningContainerUUIDs: string[];
   workerState: WorkerState;
   idleBehavior: IdleBehavior;
+  /** Why it was created, when not for a waiting container: "warm pool 0 (m5.large)", "pre-warmed for runner X's children (#3)". */
+  note?: string;
 }
 
 /**
@@ -141,8 +143,16 @@ export interface WorkerPool {
    * containers; optional, so that fakes may leave it out.
    */
   createLimits?(types: readonly InstanceType[]): CreateLimitsReport;
-  /** Starts creating an instance; the view (state booting, new id placeholder) or undefined if the pool declined. */
-  create(type: InstanceType): InstanceView | undefined;
+  /**
+   * Starts creating an instance; the view (state booting, new id placeholder) or undefined if the pool declined.
+   * `note` says why it was created when no container waits for it (warm pools, pre-warming); the pool keeps it with the VM.
+   */
+  create(type: InstanceType, note?: string): InstanceView | undefined;
+  /**
+   * The idle instances a warm pool or pre-warming wants now: not shut down at
+   * TimeoutIdle until a later call leaves them out. Optional (fakes).
+   */
+  keepWarm?(ids: ReadonlySet<string>): void;
   /** Shuts the instance down if it is idle (run behaviour) and has nothing to run; true if it did. */
   shutdown(instanceId: string): boolean;
   /** Starts the container on that instance if it is ready; false if the instance is still booting or gone. */

@@ -181,6 +181,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (ready) {
       slots.allocate(ready, uuid, charge);
       view.placed(k, ready.view.instance);
+      if (ready.view.note !== undefined) ctx.timeline?.placedOnPrepared?.(uuid, ready.view.instance, ready.view.note);
       if (!READY.has(ready.view.workerState)) {
         view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
         if (ready.view.instance !== '') ctx.timeline?.placedOnBooting?.(uuid, ready.view.instance, ready.view.arvadosInstanceType);
@@ -260,6 +261,11 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     records,
   );
   if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all);
+  ctx.capacity?.afterPlacement(
+    slots.all.map((s) => s.view),
+    entries,
+    endAtQuota || overQuota.length > 0,
+  );
 
   return { view, allocatedNotStarted, notAllocatedOverQuota: overQuota.length + overMaxSupervisors.length };
 }

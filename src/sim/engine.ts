@@ -26,6 +26,7 @@ import type { Container } from '../arvados/types.js';
 import { systemClock } from '../clock/index.js';
 import { ManualClock } from '../clock/manual.js';
 import type { Cluster } from '../config/types.js';
+import { type CapacityPlanner, type CapacityStats, sumCapacityStats } from '../placement/capacity.js';
 import { defaultSettings, type Settings } from '../config/settings.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import { createLogger, silentLogger } from '../log.js';
@@ -146,6 +147,8 @@ export interface SimResult {
   estimates: EstimateSample[];
   /** The settings the dispatcher ran with (durations in ms). */
   settings: Settings;
+  /** What warm pools and pre-warming did, over every dispatcher of the run; absent when both were off. */
+  capacity?: CapacityStats;
   notes: string[];
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
 }
@@ -243,6 +246,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   };
   // A new dispatcher gets a new instance set on the same lame cloud (the old one is stopped with its dispatcher).
   const accuracy = new AccuracyRecorder();
+  const planners: CapacityPlanner[] = [];
   const newDispatcher = async (set: InstanceSet): Promise<Dispatcher> => {
     const d = await createDispatcher(cluster, {
       clock,
@@ -254,6 +258,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       settings,
     });
     accuracy.attach(d.estimator);
+    if (d.capacity) planners.push(d.capacity);
     return d;
   };
   try {
@@ -334,6 +339,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     timeline,
     restarts,
     settings,
+    ...(planners.length > 0 ? { capacity: sumCapacityStats(planners.map((p) => p.stats)) } : {}),
     timersLeft,
     timersFired,
     estimates: accuracy.samples,

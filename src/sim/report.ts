@@ -18,6 +18,7 @@
  *   (runs later cancelled, runners waiting on children that queued).
  * Every figure except `host` is a function of config, workload and seed.
  */
+import type { CapacityStats } from '../placement/capacity.js';
 import type { Settings } from '../config/settings.js';
 import { nearestRank, summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
 import { figuresByOwner, type OwnerFigures } from './report-owners.js';
@@ -25,6 +26,25 @@ import type { ContainerOutcome, SimResult } from './engine.js';
 import type { TimelineSample } from './plot.js';
 
 const HOUR = 3_600_000;
+
+export interface WaitSummary {
+  count: number;
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+
+/** Submitted to Running, of sorted waits. */
+function waitSummary(waits: readonly number[]): WaitSummary {
+  return {
+    count: waits.length,
+    p50Ms: nearestRank(waits, 0.5),
+    p95Ms: nearestRank(waits, 0.95),
+    maxMs: waits.at(-1) ?? 0,
+    meanMs: waits.length > 0 ? Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) : 0,
+  };
+}
 
 export interface SimReport {
   workload: { name: string; seed: number; containers: number };
@@ -53,9 +73,13 @@ export interface SimReport {
     extra: { boot: number; idle: number; packing: number; extraRunTime: number };
     byType: Record<string, { vms: number; vmHours: number; cost: number }>;
   };
-  queueWait: { count: number; p50Ms: number; p95Ms: number; maxMs: number; meanMs: number };
+  queueWait: WaitSummary;
   /** Queue wait and makespan by the workload's `owner`; only when the workload names owners. */
   byOwner?: Record<string, OwnerFigures>;
+  /** The same for workflow runners' children alone (ids `<runner>/c<n>`): what pre-warming is for. */
+  childrenQueueWait: WaitSummary;
+  /** What warm pools and pre-warming did (wasted cost in $); absent when both were off. */
+  capacity?: CapacityStats;
   /** Start-time estimates against the real starts (`accuracy.ts`): relative errors, the naive estimate's beside. */
   estimates: EstimateAccuracy;
   vms: { created: number; neverReady: number; peak: number; vmHours: number; bootMedianMs: number };
@@ -159,6 +183,7 @@ export function buildReport(r: SimResult): SimReport {
 
   let lowerBound = 0;
   const waits: number[] = [];
+  const childWaits: number[] = [];
   let complete = 0;
   let cancelled = 0;
   let nonzeroExit = 0;
@@ -173,7 +198,10 @@ export function buildReport(r: SimResult): SimReport {
       neverSubmitted++;
       continue;
     }
-    if (c.runningAt !== undefined && c.submittedAt !== undefined) waits.push(c.runningAt - c.submittedAt);
+    if (c.runningAt !== undefined && c.submittedAt !== undefined) {
+      waits.push(c.runningAt - c.submittedAt);
+      if (c.id.includes('/')) childWaits.push(c.runningAt - c.submittedAt);
+    }
     if (c.finalAt !== undefined) lastFinal = Math.max(lastFinal, c.finalAt);
     if (c.state === 'Complete') {
       complete++;
@@ -190,6 +218,7 @@ export function buildReport(r: SimResult): SimReport {
     }
   }
   waits.sort((a, b) => a - b);
+  childWaits.sort((a, b) => a - b);
   bootTimes.sort((a, b) => a - b);
   const byOwner = figuresByOwner(r.containers);
 
@@ -208,14 +237,10 @@ export function buildReport(r: SimResult): SimReport {
       extra: { boot: money(boot), idle: money(idle), packing: money(packing), extraRunTime: money(runAtCheapest - lowerBound) },
       byType: Object.fromEntries(Object.entries(byType).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     },
-    queueWait: {
-      count: waits.length,
-      p50Ms: nearestRank(waits, 0.5),
-      p95Ms: nearestRank(waits, 0.95),
-      maxMs: waits.at(-1) ?? 0,
-      meanMs: waits.length > 0 ? Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) : 0,
-    },
+    queueWait: waitSummary(waits),
     ...(byOwner ? { byOwner } : {}),
+    childrenQueueWait: waitSummary(childWaits),
+    ...(r.capacity ? { capacity: { ...r.capacity, created: { ...r.capacity.created }, prewarmWastedCost: money(r.capacity.prewarmWastedCost) } } : {}),
     estimates: summariseAccuracy(r.estimates, startedAt(r.containers)),
     vms: {
       created: r.ledger.vms.size,
@@ -293,6 +318,15 @@ export function formatSummary(rep: SimReport): string {
   );
   const q = rep.queueWait;
   lines.push(`Queue wait (Queued to Running, ${q.count} containers): p50 ${formatDuration(q.p50Ms)}, p95 ${formatDuration(q.p95Ms)}, max ${formatDuration(q.maxMs)}.`);
+  const cq = rep.childrenQueueWait;
+  if (cq.count > 0) lines.push(`Workflow children's queue wait (${cq.count}): p50 ${formatDuration(cq.p50Ms)}, p95 ${formatDuration(cq.p95Ms)}, max ${formatDuration(cq.maxMs)}.`);
+  const cap = rep.capacity;
+  if (cap) {
+    lines.push(
+      `Created ahead of work: ${cap.created.warm_pool} by warm pools, ${cap.created.prewarm} pre-warmed ` +
+        `(${cap.prewarmUsed} used, ${cap.prewarmWasted} wasted, costing ${dollars(cap.prewarmWastedCost)}).`,
+    );
+  }
   const e = rep.estimates;
   const errs = (x: EstimateAccuracy['all']): string =>
     `median ${pct(x.median, 1)}, p90 ${pct(x.p90, 1)} (naive ${pct(x.naiveMedian, 1)}, ${pct(x.naiveP90, 1)}; ${pct(x.withinBand, 1)} within the band)`;

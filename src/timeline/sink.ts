@@ -26,7 +26,9 @@ import type { PoolEvent } from '../worker/pool.js';
  *   dispatcher process (`instance`);
  * - `cancelled_by_dispatcher`: the scheduler cancelled it (`reason`);
  * - `finished`: the queue saw it Complete or Cancelled (`state`, and
- *   `exit_code` where the record has it).
+ *   `exit_code` where the record has it);
+ * - `vm_prepared`: it was placed on a VM created ahead of work, by a warm
+ *   pool or pre-warming (`instance`, and the VM's `note` saying which).
  */
 export type TimelineKind =
   | 'first_seen'
@@ -41,7 +43,8 @@ export type TimelineKind =
   | 'adopted'
   | 'running'
   | 'cancelled_by_dispatcher'
-  | 'finished';
+  | 'finished'
+  | 'vm_prepared';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -62,6 +65,8 @@ export interface TimelineSink {
   vmRequested(uuid: string, instanceType: string, pendingId: string): void;
   /** The scheduler placed this container on an instance that is still booting (said once per instance). */
   placedOnBooting(uuid: string, instanceId: string, instanceType: string): void;
+  /** The scheduler placed this container on a VM a warm pool or pre-warming created (`note` says which; said once per VM). */
+  placedOnPrepared(uuid: string, instanceId: string, note: string): void;
   /** The scheduler is about to ask the controller to unlock this container. */
   unlocking(uuid: string, reason: string): void;
   /** The scheduler is about to ask the controller to cancel this container. */
@@ -74,4 +79,4 @@ export interface TimelineSink {
 export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
-export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting'>>;
+export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared'>>;

@@ -135,6 +135,13 @@ export class Timeline implements TimelineSink {
     this.link(uuid, e, instanceId);
   }
 
+  placedOnPrepared(uuid: string, instanceId: string, note: string): void {
+    const e = this.entry(uuid);
+    // Said once per VM: its note is unique, its id changes from pending to real.
+    if (e.events.some((ev) => ev.kind === 'vm_prepared' && ev.detail?.note === note)) return;
+    this.push(e, 'vm_prepared', { instance: instanceId, note });
+  }
+
   unlocking(uuid: string, reason: string): void {
     const e = this.entry(uuid);
     e.unlockReason = reason;

@@ -36,6 +36,8 @@ export interface PendingCreate {
   startedAt: number;
   /** Set once a listing (or the create's answer) has shown the instance: it is a worker now. */
   instanceId?: string;
+  /** Why it was created, when not for a container (`InstanceView.note`). */
+  note?: string;
 }
 
 export class PoolCore implements WorkerEnv {
@@ -58,6 +60,8 @@ export class PoolCore implements WorkerEnv {
   stopped = false;
   /** The cloud list has been loaded at least once. */
   loaded = false;
+  /** Idle workers a warm pool or pre-warming wants now: spared at TimeoutIdle (`keepWarm`). */
+  warm: ReadonlySet<string> = new Set();
   private seqCounter = 0;
   private pendingCounter = 0;
 
@@ -113,6 +117,10 @@ export class PoolCore implements WorkerEnv {
     let n = this.workers.size;
     for (const c of this.creating.values()) if (c.instanceId === undefined) n++;
     return n;
+  }
+
+  keepsWarm(id: string): boolean {
+    return this.warm.has(id);
   }
 
   indexRunner(uuid: string, worker: Worker, present: boolean): void {
@@ -173,6 +181,7 @@ export class PoolCore implements WorkerEnv {
       executor: this.deps.newExecutor(inst),
       log,
     });
+    if (pending?.note !== undefined) worker.note = pending.note;
     this.workers.set(inst.id, worker);
     worker.saveTags().catch(() => undefined);
     return { worker, isNew: true };
@@ -204,6 +213,7 @@ export class PoolCore implements WorkerEnv {
       runningContainerUUIDs: [],
       workerState: 'booting',
       idleBehavior: 'run',
+      ...(c.note === undefined ? {} : { note: c.note }),
     };
   }
 }

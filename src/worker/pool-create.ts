@@ -36,7 +36,7 @@ export function createBlocker(core: PoolCore, type: InstanceType): string | unde
  * (booting, placeholder id) for the scheduler to allocate onto, or
  * undefined when declined.
  */
-export function startCreate(core: PoolCore, type: InstanceType): InstanceView | undefined {
+export function startCreate(core: PoolCore, type: InstanceType, note?: string): InstanceView | undefined {
   // The scheduler may ask for many creates a pass while the pool declines
   // them all: keep the declined path cheap (no child logger).
   const blocker = createBlocker(core, type);
@@ -47,7 +47,7 @@ export function startCreate(core: PoolCore, type: InstanceType): InstanceView | 
   const secret = randomBytes(INSTANCE_SECRET_HEX_LENGTH / 2).toString('hex');
   // Registered before any log line could mention it (tags are logged nowhere, but errors may quote them).
   addSecret(core.log, secret);
-  const pending: PendingCreate = { placeholderId: core.nextPlaceholderId(), type, secret, startedAt: core.clock.now() };
+  const pending: PendingCreate = { placeholderId: core.nextPlaceholderId(), type, secret, startedAt: core.clock.now(), ...(note === undefined ? {} : { note }) };
   core.creating.set(secret, pending);
   if (core.limits.atMaxInstances(core.instanceCount())) {
     core.log.info(`now at MaxInstances limit of ${core.cfg.maxInstances} instances`, { InstanceType: type.Name });

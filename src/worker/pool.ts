@@ -237,8 +237,12 @@ export class WorkerPoolImpl implements WorkerPool {
     return createBlocker(this.core, type);
   }
 
-  create(type: InstanceType): InstanceView | undefined {
-    return startCreate(this.core, type);
+  create(type: InstanceType, note?: string): InstanceView | undefined {
+    return startCreate(this.core, type, note);
+  }
+
+  keepWarm(ids: ReadonlySet<string>): void {
+    this.core.warm = ids;
   }
 
   shutdown(instanceId: string): boolean {

@@ -41,6 +41,8 @@ export interface WorkerEnv {
   noteBootOutcome(outcome: BootOutcome): void;
   /** Reports a moment the metrics time (optional: test fakes leave it out). */
   emit?(event: PoolEvent): void;
+  /** True while a warm pool or pre-warming wants this idle worker kept (optional: test fakes leave it out). */
+  keepsWarm?(id: string): boolean;
   /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
   indexRunner(uuid: string, worker: Worker, present: boolean): void;
 }
@@ -86,6 +88,8 @@ export class Worker implements RunnerHost {
   /** Bumped when a listing or a create's answer refreshed the instance; with `seq`, how new the worker is to a listing. */
   listedSeq = 0;
   lastUUID = '';
+  /** Why it was created, when not for a container (`InstanceView.note`); lost at a restart, like the rest of this memory. */
+  note: string | undefined;
   readonly starting = new Map<string, RemoteRunner>();
   readonly running = new Map<string, RemoteRunner>();
   /** A probe is in flight (probes of one worker never overlap). */
@@ -306,7 +310,7 @@ export class Worker implements RunnerHost {
       case 'booting':
         return draining;
       case 'idle':
-        return draining || this.env.clock.now() - this.busy >= this.env.cfg.timeoutIdle;
+        return draining || (this.env.clock.now() - this.busy >= this.env.cfg.timeoutIdle && !this.env.keepsWarm?.(this.id));
       case 'running':
         // Draining, and every process left is one we gave up signalling.
         return draining && [...this.starting.values(), ...this.running.values()].every((rr) => rr.givenUp);
@@ -378,6 +382,7 @@ export class Worker implements RunnerHost {
       runningContainerUUIDs: [...this.starting.keys(), ...this.running.keys()].sort(),
       workerState: this.state,
       idleBehavior: this.idleBehavior,
+      ...(this.note === undefined ? {} : { note: this.note }),
     };
   }
 }

@@ -1,6 +1,6 @@
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import assert from 'node:assert/strict';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../../src/config/load.js';
 import { loadSettingsText } from '../../src/config/settings.js';

@@ -30,6 +30,8 @@ const DEFAULTS: Settings = {
   Estimates: { DefaultRuntime: 10 * 60_000, DefaultBootTime: 3 * 60_000 },
   Suggestions: { Enable: true, After: 60_000, Horizon: 30 * 60_000, MaxCPUFraction: 0.1 },
   FairShare: { Enable: false, By: 'owner', Window: 3_600_000, Weights: {}, PriorityBands: [] },
+  WarmPools: { Pools: [], BusyFraction: 0 },
+  PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: 30_000, MinConfidence: 0.5 },
 };
 
 describe('settings file', () => {
@@ -63,6 +65,8 @@ FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000
       Estimates: { DefaultRuntime: 90 * 60_000, DefaultBootTime: 0 },
       Suggestions: { Enable: false, After: 0, Horizon: 2 * 3_600_000, MaxCPUFraction: 1 },
       FairShare: { Enable: true, By: 'project', Window: 30 * 60_000, Weights: { 'zzzzz-j7d0g-000000000000001': 2.5 }, PriorityBands: [900, 500] },
+      WarmPools: DEFAULTS.WarmPools,
+      PreWarm: DEFAULTS.PreWarm,
     });
   });
 
@@ -94,7 +98,7 @@ Suggestions: {MaxCPUFraction: half}
         'd.yml: Suggestions.MaxCPUFraction: expected a number, got "half"',
       ],
     );
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare) at the top level']);
+    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
@@ -198,6 +202,8 @@ Suggestions: {MaxCPUFraction: half}
         Estimates: { DefaultRuntime: '10m0s', DefaultBootTime: '3m0s' },
         Suggestions: { Enable: true, After: '1m0s', Horizon: '1h30m0s', MaxCPUFraction: 0.1 },
         FairShare: { Enable: false, By: 'owner', Window: '1h0m0s', Weights: {}, PriorityBands: [] },
+        WarmPools: { Pools: [], BusyFraction: 0 },
+        PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: '30s', MinConfidence: 0.5 },
       });
     });
 

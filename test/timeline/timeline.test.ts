@@ -45,6 +45,15 @@ describe('Timeline', () => {
     assert.deepEqual(kinds(t, A), ['first_seen', 'vm_requested', 'vm_booted', 'vm_ready'], 'its own VM: no vm_assigned');
   });
 
+  it('says once that a container was placed on a VM made ready ahead of work, and which', () => {
+    t.containerSeen(ctr(A, 'Locked'));
+    const note = "pre-warmed for runner zzzzz-dz642-rrrrrrrrrrrrrrr's children (#4)";
+    t.placedOnPrepared(A, 'pending-3', note);
+    t.placedOnPrepared(A, 'i-3', note);
+    assert.deepEqual(kinds(t, A), ['first_seen', 'vm_prepared']);
+    assert.deepEqual(t.get(A)?.events[1]?.detail, { instance: 'pending-3', note });
+  });
+
   it('records the life of a container that gets a VM of its own, with the times of the clock', async () => {
     const t0 = clock.now();
     t.containerSeen(ctr(A, 'Queued'));
