@@ -21,6 +21,7 @@ import { DispatcherMetrics } from './http/metrics.js';
 import { createLogger, type Logger } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
+import { localityPlanner } from './placement/locality-planner.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Estimator } from './estimate/estimator.js';
 import { Suggester } from './suggest/suggester.js';
@@ -174,7 +175,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
   const fairShare = newFairShare(settings, client, clock, logger);
-  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator, fairShare });
+  const locality = settings.Locality.Enable ? localityPlanner(settings.Locality, estimator.runtimes) : undefined;
+  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator, fairShare, locality });
   const suggester = new Suggester({
     clock,
     logger: logger.child({ Component: 'suggester' }),
@@ -196,6 +198,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     eventFeed: () => eventFeed.view(),
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
     fairShare: fairShare && (() => fairShare.counts),
+    ...(locality ? { locality: () => locality.counts } : {}),
   });
 
   let started = false;

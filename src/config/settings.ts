@@ -68,6 +68,14 @@ export interface Settings {
     /** Priority thresholds, highest first: a container at or above one goes before every container below it; shares apply within each band. */
     PriorityBands: number[];
   };
+  /** Locality (`src/placement/locality.ts`): prefer, and briefly wait for, a VM that has the container's image or inputs. */
+  Locality: {
+    Enable: boolean;
+    /** How long a container may wait for a VM that has its image (only while one is expected to be free in time). */
+    CacheTimeout: number;
+    /** Then how long it may wait for a VM that has some of its inputs; after that, any VM (a new one included). */
+    DepsTimeout: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -94,6 +102,11 @@ export const SETTINGS_FIELDS = {
     Window: boundedDuration('1h', { min: 0, minExclusive: true }),
     Weights: weightMap(),
     PriorityBands: priorityBands(),
+  },
+  Locality: {
+    Enable: bool(false),
+    CacheTimeout: boundedDuration('2m', { min: 0 }),
+    DepsTimeout: boundedDuration('1m', { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

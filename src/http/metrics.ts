@@ -17,6 +17,7 @@
  * same 10-minute window), so dashboards built on the reference's
  * `{quantile="0.5"}` series keep working.
  */
+import type { LocalityCounts } from '../placement/locality-planner.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
 import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
@@ -67,6 +68,8 @@ export interface MetricsSources {
   estimatedWaits?(): Record<string, number>;
   /** Scheduling passes fair share reordered or left alone; absent = fair share is off. */
   fairShare?(): { reordered: number; unchanged: number };
+  /** Locality's counts since start (settings `Locality`); absent when it is off. */
+  locality?(): LocalityCounts;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

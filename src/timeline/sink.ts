@@ -26,7 +26,10 @@ import type { PoolEvent } from '../worker/pool.js';
  *   dispatcher process (`instance`);
  * - `cancelled_by_dispatcher`: the scheduler cancelled it (`reason`);
  * - `finished`: the queue saw it Complete or Cancelled (`state`, and
- *   `exit_code` where the record has it).
+ *   `exit_code` where the record has it);
+ * - `warm_wait`: locality held it for a busy VM that has its image or
+ *   inputs (`waiting_for`, `has`, `frees_in_ms`, `wait_until_ms`), or such a
+ *   wait ended (`ended`: what it took, `instance`).
  */
 export type TimelineKind =
   | 'first_seen'
@@ -41,7 +44,8 @@ export type TimelineKind =
   | 'adopted'
   | 'running'
   | 'cancelled_by_dispatcher'
-  | 'finished';
+  | 'finished'
+  | 'warm_wait';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -68,10 +72,12 @@ export interface TimelineSink {
   cancelling(uuid: string, reason: string): void;
   /** Every pool event (the pool's `onEvent`). */
   poolEvent(event: PoolEvent): void;
+  /** Locality held this container for a warm VM, or stopped holding it (`src/placement/locality-planner.ts`). */
+  warmWait(uuid: string, detail: Record<string, string | number>): void;
 }
 
 /** What the queue calls. */
 export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
-export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting'>>;
+export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting' | 'warmWait'>>;

@@ -30,6 +30,7 @@ const DEFAULTS: Settings = {
   Estimates: { DefaultRuntime: 10 * 60_000, DefaultBootTime: 3 * 60_000 },
   Suggestions: { Enable: true, After: 60_000, Horizon: 30 * 60_000, MaxCPUFraction: 0.1 },
   FairShare: { Enable: false, By: 'owner', Window: 3_600_000, Weights: {}, PriorityBands: [] },
+  Locality: { Enable: false, CacheTimeout: 2 * 60_000, DepsTimeout: 60_000 },
 };
 
 describe('settings file', () => {
@@ -53,6 +54,7 @@ SchedulingStatus: {AppendEstimate: yes}
 Estimates: {DefaultRuntime: 1h30m, DefaultBootTime: 0s}
 Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
 FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000000000001: 2.5}, PriorityBands: [500, 900]}
+Locality: {Enable: true, CacheTimeout: 5m, DepsTimeout: 0s}
 `,
       'd.yml',
     );
@@ -63,6 +65,7 @@ FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000
       Estimates: { DefaultRuntime: 90 * 60_000, DefaultBootTime: 0 },
       Suggestions: { Enable: false, After: 0, Horizon: 2 * 3_600_000, MaxCPUFraction: 1 },
       FairShare: { Enable: true, By: 'project', Window: 30 * 60_000, Weights: { 'zzzzz-j7d0g-000000000000001': 2.5 }, PriorityBands: [900, 500] },
+      Locality: { Enable: true, CacheTimeout: 5 * 60_000, DepsTimeout: 0 },
     });
   });
 
@@ -94,7 +97,7 @@ Suggestions: {MaxCPUFraction: half}
         'd.yml: Suggestions.MaxCPUFraction: expected a number, got "half"',
       ],
     );
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare) at the top level']);
+    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, Locality) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
@@ -198,6 +201,7 @@ Suggestions: {MaxCPUFraction: half}
         Estimates: { DefaultRuntime: '10m0s', DefaultBootTime: '3m0s' },
         Suggestions: { Enable: true, After: '1m0s', Horizon: '1h30m0s', MaxCPUFraction: 0.1 },
         FairShare: { Enable: false, By: 'owner', Window: '1h0m0s', Weights: {}, PriorityBands: [] },
+        Locality: { Enable: false, CacheTimeout: '2m0s', DepsTimeout: '1m0s' },
       });
     });
 
