@@ -134,7 +134,7 @@ export class LocalityPlanner {
           waiting_for: d.hold.instance,
           has: d.hold.level === 1 ? 'image' : 'inputs',
           frees_in_ms: Math.round(d.hold.freeInMs),
-          wait_until_ms: d.hold.until,
+          wait_until: new Date(d.hold.until).toISOString(),
         });
       }
       this.held.set(uuid, d.hold);

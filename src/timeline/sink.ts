@@ -28,7 +28,7 @@ import type { PoolEvent } from '../worker/pool.js';
  * - `finished`: the queue saw it Complete or Cancelled (`state`, and
  *   `exit_code` where the record has it);
  * - `warm_wait`: locality held it for a busy VM that has its image or
- *   inputs (`waiting_for`, `has`, `frees_in_ms`, `wait_until_ms`), or such a
+ *   inputs (`waiting_for`, `has`, `frees_in_ms`, `wait_until`), or such a
  *   wait ended (`ended`: what it took, `instance`).
  */
 export type TimelineKind =
