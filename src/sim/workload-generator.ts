@@ -6,7 +6,7 @@
 import { Random } from '../../drivers/lame/random.js';
 import type { GeneratorSpec, SimContainer, Workload } from './workload.js';
 import { compileLocality, type LocalityDraw } from './workload-locality.js';
-import { arr, byAtThenId, checkSeed, fail, type FieldRule, join, kindOf, obj, positive, probability, quantity, RULES } from './workload-fields.js';
+import { arr, byAtThenId, checkSeed, fail, type FieldRule, join, kindOf, obj, positive, probability, quantity, RULES, weightedChoice } from './workload-fields.js';
 
 /** More than this many containers in all is taken to be a mistake (a poisson rate in the wrong unit). */
 const MAX_CONTAINERS = 2_000_000;
@@ -52,24 +52,8 @@ function compileDist(spec: unknown, path: string, rule: FieldRule): Draw {
   const param = (v: unknown, key: string) => quantity(v, join(p, key), { unit: rule.unit === 'int' ? 'number' : rule.unit, min: -Infinity }, false);
   switch (kind) {
     case 'choice': {
-      const items = arr(o.choice, p);
-      if (items.length === 0) fail(p, 'must list at least one [value, weight]');
-      const values: number[] = [];
-      const cum: number[] = [];
-      let total = 0;
-      items.forEach((item, i) => {
-        const ip = join(p, i);
-        const pair = arr(item, ip);
-        if (pair.length !== 2) fail(ip, 'must be [value, weight]');
-        values.push(quantity(pair[0], join(ip, 0), rule));
-        total += positive(pair[1], join(ip, 1));
-        cum.push(total);
-      });
-      return (rnd) => {
-        const x = rnd.next() * total;
-        const i = cum.findIndex((c) => x < c);
-        return finish(values[i < 0 ? values.length - 1 : i]);
-      };
+      const pick = weightedChoice(o.choice, p, (v, path) => quantity(v, path, rule));
+      return (rnd) => finish(pick(rnd));
     }
     case 'uniform': {
       const ab = arr(o.uniform, p);

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Random } from '../../drivers/lame/random.js';
 import type { Mount } from '../arvados/types.js';
-import { arr, fail, join, obj, positive, quantity } from './workload-fields.js';
+import { arr, fail, join, obj, quantity, weightedChoice } from './workload-fields.js';
 
 /** A container image: a name the workload gives it, and its size in bytes. */
 export interface SimImage {
@@ -86,25 +86,7 @@ function compileChoice<T>(v: unknown, path: string, one: (v: unknown, path: stri
     return () => c;
   }
   const o = obj(v, path, ['choice']);
-  const p = join(path, 'choice');
-  const items = arr(o.choice, p);
-  if (items.length === 0) fail(p, 'must list at least one [value, weight]');
-  const values: T[] = [];
-  const cum: number[] = [];
-  let total = 0;
-  items.forEach((item, i) => {
-    const ip = join(p, i);
-    const pair = arr(item, ip);
-    if (pair.length !== 2) fail(ip, 'must be [value, weight]');
-    values.push(one(pair[0], join(ip, 0)));
-    total += positive(pair[1], join(ip, 1));
-    cum.push(total);
-  });
-  return (rnd) => {
-    const x = rnd.next() * total;
-    const i = cum.findIndex((c) => x < c);
-    return values[i < 0 ? values.length - 1 : i];
-  };
+  return weightedChoice(o.choice, join(path, 'choice'), one);
 }
 
 /** Draws a generated container's locality fields (no draw for a field the group leaves out). */
