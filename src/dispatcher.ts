@@ -23,6 +23,7 @@ import { DispatcherMetrics } from './http/metrics.js';
 import { createLogger, type Logger, RateLimitedLog } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
+import { localityPlanner } from './placement/locality-planner.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Estimator } from './estimate/estimator.js';
 import { Suggester } from './suggest/suggester.js';
@@ -178,6 +179,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
   const fairShare = newFairShare(settings, client, clock, logger);
+  const locality = settings.Locality.Enable ? localityPlanner(settings.Locality, estimator.runtimes) : undefined;
   const capacity = capacityPlanner({
     settings,
     cluster,
@@ -197,6 +199,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     timeline,
     afterPass: estimator,
     fairShare,
+    locality,
     ...(capacity ? { capacity } : {}),
   });
   const suggester = new Suggester({
@@ -221,6 +224,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
     fairShare: fairShare && (() => fairShare.counts),
     ...(capacity ? { capacity: () => capacity.stats } : {}),
+    ...(locality ? { locality: () => locality.counts } : {}),
   });
 
   let started = false;

@@ -14,6 +14,7 @@ import { CapacityError, QuotaError } from '../../src/cloud/errors.js';
 import type { DriverContext, InstanceTags } from '../../src/cloud/types.js';
 import type { Timer } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
+import type { WarmUpTotals } from './disk-cache.js';
 import { type LameParams, LameParamsError } from './params.js';
 import { Random } from './random.js';
 import { LameVM } from './vm.js';
@@ -50,6 +51,8 @@ export class LameCloud {
   /** VMs the provider will take back (ReclaimRate), by id. */
   private readonly reclaimTimers = new Map<string, Timer>();
   private nextId = 1;
+  /** Image pulls and cold input reads of every container started here (ImagePullTimePerGiB, ColdInputTimePerGiB). */
+  readonly warmUpTotals: WarmUpTotals = { imagePulls: 0, imagePullMs: 0, coldInputs: 0, coldInputMs: 0 };
   /** VMs taken back by the provider (ReclaimRate) so far. */
   reclaimed = 0;
   /** Creates reserved but not finished: counted against QuotaMaxInstances. */

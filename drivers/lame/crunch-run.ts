@@ -18,6 +18,8 @@ import type { Timer } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
 import { apiBaseURL, ControllerApi, DEFAULT_RETRY } from './api.js';
 import { apiSettings, noLocalKeepstoreReason, parseConfig } from './crunch-run-config.js';
+import { collectionPDHs } from '../../src/placement/mounts.js';
+import { warmUp } from './disk-cache.js';
 import type { CommandResult } from './sshd.js';
 import type { LameVM } from './vm.js';
 
@@ -326,7 +328,18 @@ export class CrunchRunProcess {
       if (!this.alive) return;
       if (ctr.state !== 'Locked') throw new Error(`container state is ${String(ctr.state)}, not Locked`);
       if (this.terminating) return await this.cancel(api);
-      const { runMs, exitCode } = runPlan(ctr.command, this.plan.defaultRunMs);
+      const plan = runPlan(ctr.command, this.plan.defaultRunMs);
+      const exitCode = plan.exitCode;
+      // As crunch-run, the image is loaded before the container starts (so
+      // the pull is spent Locked); cold inputs are read while it runs.
+      const warm = warmUp(this.vm.disk, this.vm.cloud.params, ctr.container_image ?? '', collectionPDHs(ctr.mounts), clock.now(), this.vm.cloud.warmUpTotals);
+      if (warm.pullMs > 0) {
+        this.logger.debug('lame: pulling the container image', { PullMs: warm.pullMs });
+        await clock.sleep(warm.pullMs, this.wake.signal).catch(() => undefined);
+        if (!this.alive) return;
+        if (this.terminating) return await this.cancel(api);
+      }
+      const runMs = plan.runMs + warm.coldInputMs;
       await api.updateContainer(this.uuid, { state: 'Running' });
       if (!this.alive) return;
       if (this.terminating) return await this.cancel(api);

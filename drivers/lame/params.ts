@@ -3,7 +3,7 @@
  * error naming the parameter for anything wrong, and unknown names rejected
  * (a typo in a fault knob would otherwise silently test nothing).
  */
-import { parseDuration as parseGoDuration } from '../../src/config/units.js';
+import { parseByteSize, parseDuration as parseGoDuration } from '../../src/config/units.js';
 
 /** How the dispatcher reaches the VMs. */
 export type LameTransport = 'ssh' | 'inprocess';
@@ -85,6 +85,16 @@ export interface LameParams {
    * (port 0: any free port, logged at start).
    */
   CloudURL: string | undefined;
+  /**
+   * Time to pull a container image onto a VM that does not have it, per GiB
+   * of image (its size read from the image PDH, see `disk-cache.ts`); 0: images
+   * cost nothing, as before this knob existed.
+   */
+  ImagePullTimePerGiB: number;
+  /** Time to read an input collection (a `collection` mount) a VM has not read before, per GiB; 0: free. */
+  ColdInputTimePerGiB: number;
+  /** Bytes of images and inputs a VM keeps; the least recently used go first. */
+  LocalCacheSize: number;
 }
 
 export const DEFAULT_PARAMS: Readonly<LameParams> = {
@@ -115,6 +125,9 @@ export const DEFAULT_PARAMS: Readonly<LameParams> = {
   AuthorizedKeys: [],
   CloudName: undefined,
   CloudURL: undefined,
+  ImagePullTimePerGiB: 0,
+  ColdInputTimePerGiB: 0,
+  LocalCacheSize: 100 * 1024 ** 3,
 };
 
 /** A DriverParameters value the lame driver cannot use; the message names the parameter. */
@@ -150,6 +163,12 @@ const rate: Parser<number> = (v) => {
 const count: Parser<number> = (v) => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`expected a non-negative integer, got ${JSON.stringify(v)}`);
   return v;
+};
+
+const size: Parser<number> = (v) => {
+  if (typeof v === 'number') return count(v);
+  if (typeof v !== 'string') throw new Error(`expected a size like "100GiB", got ${JSON.stringify(v)}`);
+  return parseByteSize(v.trim());
 };
 
 const seed: Parser<number | undefined> = (v) => {
@@ -223,6 +242,9 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   AuthorizedKeys: stringList,
   CloudName: optionalName,
   CloudURL: cloudURL,
+  ImagePullTimePerGiB: duration,
+  ColdInputTimePerGiB: duration,
+  LocalCacheSize: size,
 };
 
 /**

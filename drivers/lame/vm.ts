@@ -11,6 +11,7 @@ import type { Executor } from '../../src/ssh/executor.js';
 import { INSTANCE_SECRET_PATH, parseInitCommandSecret } from '../../src/arvados/crunch-run.js';
 import type { LameCloud } from './cloud.js';
 import { runCommand } from './commands.js';
+import { DiskCache } from './disk-cache.js';
 import type { CrunchRunProcess } from './crunch-run.js';
 import { InProcessExecutor } from './inprocess.js';
 import { type CommandContext, type CommandResult, generateHostKey, SshServer } from './sshd.js';
@@ -50,6 +51,8 @@ export class LameVM {
   readonly files = new Map<string, Buffer>();
   /** crunch-run processes by container UUID: each stands for the process and its lockfile. */
   readonly processes = new Map<string, CrunchRunProcess>();
+  /** Images and input collections on this VM's disk (the cost model of `disk-cache.ts`). */
+  readonly disk = new DiskCache(() => this.cloud.params.LocalCacheSize);
   readonly logger: Logger;
   private server: SshServer | undefined;
   private sshAddress: string | undefined;

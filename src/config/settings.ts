@@ -86,6 +86,14 @@ export interface Settings {
     /** The share of earlier runs of the same runner image that must have had such children, in (0, 1]. */
     MinConfidence: number;
   };
+  /** Locality (`src/placement/locality.ts`): prefer, and briefly wait for, a VM that has the container's image or inputs. */
+  Locality: {
+    Enable: boolean;
+    /** How long a container may wait for a VM that has its image (only while one is expected to be free in time). */
+    CacheTimeout: number;
+    /** Then how long it may wait for a VM that has some of its inputs; after that, any VM (a new one included). */
+    DepsTimeout: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -122,6 +130,11 @@ export const SETTINGS_FIELDS = {
     MaxSpeculativeSpend: boundedNumber(5, { min: 0 }),
     Lead: boundedDuration('30s', { min: 0 }),
     MinConfidence: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
+  },
+  Locality: {
+    Enable: bool(false),
+    CacheTimeout: boundedDuration('2m', { min: 0 }),
+    DepsTimeout: boundedDuration('1m', { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

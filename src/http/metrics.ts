@@ -18,6 +18,7 @@
  * `{quantile="0.5"}` series keep working.
  */
 import type { CapacityStats } from '../placement/capacity.js';
+import type { LocalityCounts } from '../placement/locality-planner.js';
 import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
 import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
@@ -70,6 +71,8 @@ export interface MetricsSources {
   fairShare?(): { reordered: number; unchanged: number };
   /** Warm pools and pre-warming; absent = off. */
   capacity?(): CapacityStats;
+  /** Locality's counts since start (settings `Locality`); absent when it is off. */
+  locality?(): LocalityCounts;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

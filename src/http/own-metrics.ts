@@ -13,6 +13,7 @@ const FEED_STATES: ReadonlyArray<EventFeedView['state']> = ['disabled', 'connect
 export function registerOwnMetrics(registry: Registry, sources: () => MetricsSources | undefined): void {
   registerEventFeed(registry, sources);
   registerEstimatedWaits(registry, sources);
+  registerLocality(registry, sources);
   copiedCounter(
     registry,
     sources,
@@ -57,6 +58,28 @@ function registerCapacity(registry: Registry, sources: () => MetricsSources | un
       wasted.inc(sources()?.capacity?.().prewarmWastedCost ?? 0);
     },
   });
+}
+
+/** Locality at work: how warm the VMs were that containers started on, and how often one was held for a warm VM. */
+function registerLocality(registry: Registry, sources: () => MetricsSources | undefined): void {
+  copiedCounter(
+    registry,
+    sources,
+    'locality_starts_total',
+    'Containers started, by what the VM had of theirs (image, some inputs, none), with settings Locality.Enable (0 when off).',
+    'warm',
+    ['image', 'inputs', 'none'] as const,
+    (s) => s.locality?.().started,
+  );
+  copiedCounter(
+    registry,
+    sources,
+    'locality_holds_total',
+    'Containers held back for a busy VM that has their image or inputs (settings Locality).',
+    'kind',
+    ['warm_instance'] as const,
+    (s) => ({ warm_instance: s.locality?.().holds ?? 0 }),
+  );
 }
 
 /** A counter by one label whose values are totals kept elsewhere, copied at scrape time (0 for a value `read` lacks). */

@@ -20,6 +20,7 @@ import type { Cluster, InstanceType } from '../config/types.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { InstanceResources, QueueEntry } from '../scheduler/interfaces.js';
 import { kept, readAllDetails, type Details, type DetailsClient } from './details.js';
+import { collectionPDHs } from '../placement/mounts.js';
 import { instanceResourcesNeeded } from './instance-types.js';
 import { Interner } from './interner.js';
 import type { PollResult } from './poll.js';
@@ -170,6 +171,9 @@ export class Arrivals {
       types = [];
       resources = this.interned.resources(NO_RESOURCES);
     }
-    return { container: kept(ctr) as Container, instanceTypes: types, instanceResources: resources, firstSeenAt: this.opts.clock.now() };
+    const entry: QueueEntry = { container: kept(ctr) as Container, instanceTypes: types, instanceResources: resources, firstSeenAt: this.opts.clock.now() };
+    const inputs = collectionPDHs(ctr.mounts);
+    if (inputs.length > 0) entry.inputs = inputs;
+    return entry;
   }
 }

@@ -6,6 +6,7 @@
 import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
+import type { LocalityPlanner } from '../placement/locality-planner.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
@@ -23,6 +24,8 @@ export interface SchedulerDeps {
   timeline?: SchedulerTimeline;
   /** Told after every pass, outside it (the start-time estimator, `src/estimate/`): it must bound its own cost. */
   afterPass?: PassObserver;
+  /** Locality (`src/placement/`): set only when settings `Locality.Enable` is true. */
+  locality?: LocalityPlanner;
   /** Fair share between submitters (`src/placement/fair-share-pass.ts`); absent when the settings turn it off. */
   fairShare?: PassReorder;
   /** Warm pools and pre-warming (`src/placement/capacity.ts`): absent when both are off. */

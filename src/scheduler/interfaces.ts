@@ -48,6 +48,8 @@ export interface QueueEntry {
   instanceResources: InstanceResources;
   /** When this dispatcher first saw the container: the tie-break among equal priorities. */
   firstSeenAt: number;
+  /** PDHs of its `collection` mounts, for locality (the queue keeps no other part of the mounts); absent when none. */
+  inputs?: readonly string[];
 }
 
 /**

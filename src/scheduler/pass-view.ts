@@ -7,6 +7,7 @@
  * shows (`QueueViewEntry`, with the status text) and the longest wait are
  * built only when asked for.
  */
+import type { WarmHold } from '../placement/locality.js';
 import type { Container } from '../arvados/types.js';
 import type { InstanceType } from '../config/types.js';
 import type { InstanceResources, QueueEntry } from './interfaces.js';
@@ -54,6 +55,8 @@ export enum Cause {
   PreviousAttempt,
   /** Left waiting after containers of owners further below their fair share were moved ahead of it (`FairShare` settings). */
   FairShare,
+  /** Held by locality for a busy VM that has its image or inputs (`PassView.warmHolds` says which). */
+  WaitingWarmInstance,
 }
 
 /** Why fair share moved a container back, for its blocker. */
@@ -122,6 +125,8 @@ export class PassView {
   facts: PassFacts | undefined;
   /** Set when fair share reordered `order`. */
   fairShare: FairShareNotes | undefined;
+  /** What locality held each WaitingWarmInstance container for, by list position; undefined when nothing was held. */
+  warmHolds: Map<number, WarmHold> | undefined;
   /** Instance id the container was placed on (WaitingNewInstance, Preparing, WaitingPreviousAttempt), by list position. */
   private readonly placedOn = new Map<number, string>();
   /** Instance type name for WaitingNewInstance, by list position. */

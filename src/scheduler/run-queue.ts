@@ -23,6 +23,7 @@ import type { ConcurrencyLimit } from './limits.js';
 import { Cause, PassView, State, Status } from './pass-view.js';
 import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
+import type { WarmLevel } from '../placement/locality.js';
 
 export type { QueueViewEntry } from './pass-view.js';
 
@@ -57,6 +58,15 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // Off: one check. On: `view.order` is rewritten in place before it is read.
   const fair = ctx.fairShare?.reorder(view, records);
   view.fairShare = fair;
+  const locality = ctx.locality;
+  const saidWarm = (uuid: string, detail: Record<string, string | number>): void => {
+    ctx.timeline?.warmWait?.(uuid, detail);
+    ctx.logger.info(detail.ended === undefined ? 'holding container for an instance that has its image or inputs' : 'stopped holding container for a warm instance', {
+      ContainerUUID: uuid,
+      ...detail,
+    });
+  };
+  locality?.beginPass(ctx.clock.now(), slots.all.map((s) => s.view), entries, pool.running());
   const { list, order, state, priority, supervisor, hasRecord, shape } = view;
 
   limit.observe({
@@ -150,7 +160,23 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     const uuid = ctr.uuid;
     const types = entry.instanceTypes;
     const charge = containerCharge(entry.instanceResources);
-    const ready = slots.find(sh, types, charge, uuid);
+    let ready = slots.find(sh, types, charge, uuid);
+    let warmLevel: WarmLevel = 0;
+    // Locality only reroutes or holds a container that could start now.
+    if (locality && (ready || (!atQuota && availableType(types)))) {
+      const p = locality.place(entry, ready, slots, saidWarm);
+      if (p.hold) {
+        (view.warmHolds ??= new Map()).set(k, p.hold);
+        if (st === State.Locked) {
+          view.cause[k] = Cause.WaitingWarmInstance;
+          continue;
+        }
+        // Queued: locked all the same (placed nowhere), so that it comes
+        // before Queued containers when the warm VM frees.
+      }
+      ready = p.slot;
+      warmLevel = p.level;
+    }
 
     if (st === State.Queued) {
       if (!ready && atQuota) {
@@ -191,6 +217,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         ctx.once.info(uuid, 'not starting yet: crunch-run process from previous attempt has not exited', placementFields(ready));
       } else if (startContainer(ctx, ready, ctr)) {
         view.set(k, Status.Preparing);
+        locality?.started(warmLevel);
       } else {
         view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
         allocatedNotStarted++;

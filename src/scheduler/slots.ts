@@ -49,6 +49,8 @@ export class SlotIndex {
   /** Per shape (see `PassView.shape`): for each eligible type, the first list position that may still have room. */
   private readonly cursors: number[][] = [];
   private created = 0;
+  /** Instances by id, for locality's look-ups of warm VMs; built on first use, so a pass without locality never pays for it. */
+  private byId: Map<string, Slot> | undefined;
 
   private constructor(
     private readonly maxPerInstance: number,
@@ -116,6 +118,27 @@ export class SlotIndex {
   allocate(slot: Slot, uuid: string, charge: InstanceResources): void {
     slot.free = minus(slot.free, charge);
     slot.view.runningContainerUUIDs.push(uuid);
+  }
+
+  /** The slot of an existing instance (not one created in this pass). */
+  slotOf(id: string): Slot | undefined {
+    if (!this.byId) {
+      this.byId = new Map();
+      for (const s of this.all) if (s.rank < CREATED_RANK) this.byId.set(s.view.instance, s);
+    }
+    return this.byId.get(id);
+  }
+
+  /** True if a container of one of `types` may be placed on the slot, room aside (the rule at the top). */
+  eligible(slot: Slot, types: readonly InstanceType[]): boolean {
+    const { view } = slot;
+    return PLACEABLE.has(view.workerState) && view.idleBehavior === 'run' && types.some((t) => t.Name === view.arvadosInstanceType);
+  }
+
+  /** True if the slot has room for `charge` now (as `find` decides it, without its warning). */
+  hasRoomFor(slot: Slot, charge: InstanceResources): boolean {
+    if (this.maxPerInstance > 0 && slot.view.runningContainerUUIDs.length >= this.maxPerInstance) return false;
+    return fits(slot.free, charge);
   }
 
   private add(slot: Slot): void {

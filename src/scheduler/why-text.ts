@@ -64,6 +64,11 @@ export function describeBlocker(b: Blocker): string {
         `fair share: owner ${b.owner} has used ${percent(b.used_share)} of the last ${span(b.window_ms)}'s VCPU-seconds against a share of ${percent(b.target_share)}; ` +
         `${b.moved_back} container${b.moved_back === 1 ? '' : 's'} of owners further below their share go first`
       );
+    case 'waiting_warm_instance':
+      return (
+        `waiting up to ${span(b.timeout_ms)} for instance ${b.instance}, which has ${b.has === 'image' ? 'its image' : 'some of its inputs'} ` +
+        `and frees in ~${span(b.frees_in_ms)} (until ${clockTime(b.wait_until)} at most; then any instance)`
+      );
   }
 }
 

@@ -21,6 +21,7 @@
  * | create_declined     | the pool would not create now (rate limit, back-off, create ops cap)   | why, until |
  * | cluster_capacity    | waiting for room with no more specific cause                           | |
  * | fair_share          | moved back by fair share behind owners further below their share       | owner, used and target share, places |
+ * | waiting_warm_instance | held by locality for a busy VM with its image or inputs (settings `Locality`) | instance, has, frees_in_ms, wait_until, timeout_ms |
  *
  * Waiting reasons also carry `ahead` (the waiting containers before it in
  * scheduling order that could use one of its types, and what they need)
@@ -84,6 +85,7 @@ export type Blocker = (
   | { reason: 'create_declined'; position: number; why: string; until?: string }
   | { reason: 'cluster_capacity'; position: number }
   | { reason: 'fair_share'; position: number; owner: string; used_share: number; target_share: number; moved_back: number; window_ms: number }
+  | { reason: 'waiting_warm_instance'; position: number; instance: string; has: 'image' | 'inputs'; frees_in_ms: number; wait_until: string; timeout_ms: number }
 ) & {
   ahead?: Ahead;
   price_cap?: PriceCap;
@@ -179,6 +181,19 @@ export class WhyBuilder {
         return { reason: 'previous_attempt', ...this.instanceField(this.runningOn(entry.container.uuid)) };
       case Cause.TypesAtCapacity:
         return { reason: 'types_at_capacity', position: pos, types: this.shortages(entry.instanceTypes) };
+      case Cause.WaitingWarmInstance: {
+        const h = v.warmHolds?.get(k);
+        if (!h) return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
+        return {
+          reason: 'waiting_warm_instance',
+          position: pos,
+          instance: h.instance,
+          has: h.level === 1 ? 'image' : 'inputs',
+          frees_in_ms: Math.round(h.freeInMs),
+          wait_until: new Date(h.until).toISOString(),
+          timeout_ms: h.timeoutMs,
+        };
+      }
       case Cause.OverQuota:
         return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
       case Cause.CreateDeclined: {
@@ -207,7 +222,7 @@ export class WhyBuilder {
   /** `ahead` and `price_cap`, for the reasons that wait for room. */
   private extras(k: number, entry: QueueEntry): { ahead?: Ahead; price_cap?: PriceCap } {
     const cause = this.view.cause[k] as Cause;
-    if (cause === Cause.Locking || cause === Cause.PreviousAttempt) return {};
+    if (cause === Cause.Locking || cause === Cause.PreviousAttempt || cause === Cause.WaitingWarmInstance) return {};
     const out: { ahead?: Ahead; price_cap?: PriceCap } = { ahead: this.ahead(k) };
     const cap = this.priceCap(entry, cause);
     if (cap) out.price_cap = cap;

@@ -21,6 +21,7 @@
  */
 import type { Writable } from 'node:stream';
 import { TestController } from '../testcontroller/index.js';
+import type { WarmUpTotals } from '../../drivers/lame/disk-cache.js';
 import { dropLameCloud, getLameCloud, type LameCloud, lameDriver } from '../../drivers/lame/index.js';
 import type { Container } from '../arvados/types.js';
 import { systemClock } from '../clock/index.js';
@@ -151,6 +152,8 @@ export interface SimResult {
   capacity?: CapacityStats;
   notes: string[];
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
+  /** The lame cloud's image pulls and cold input reads (its cost model: drivers/lame/disk-cache.ts). */
+  warmUp: WarmUpTotals;
 }
 
 let runCounter = 0;
@@ -352,6 +355,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       peakHeapBytes: peakHeap,
     },
+    warmUp: { ...cloud.warmUpTotals },
   };
 }
 

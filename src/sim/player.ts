@@ -13,6 +13,7 @@ import { chooseInstanceTypes } from '../queue/instance-types.js';
 import type { ControllerContainer, TestController } from '../testcontroller/index.js';
 import type { ContainerOutcome } from './engine.js';
 import type { SimContainer } from './workload.js';
+import { localityRecord } from './workload-locality.js';
 
 /** A runner sleeps this long (s) unless the player finishes it: longer than any limit. */
 const FOREVER_S = 10 * 365 * 24 * 3600;
@@ -28,12 +29,14 @@ export function containerSeed(cluster: Cluster, c: SimContainer): Partial<Contro
       : ['sh', '-c', `sleep ${seconds}; exit ${c.exitCode}`];
   const rc: Container['runtime_constraints'] = { vcpus: c.vcpus, ram: c.ram };
   if (c.gpus > 0) rc.gpu = gpuRequest(cluster, c);
+  const locality = localityRecord(c);
   return {
     command,
     priority: c.priority,
     runtime_constraints: rc,
     scheduling_parameters: { preemptible: c.preemptible, ...(c.supervisor ? { supervisor: true } : {}) },
-    mounts: c.scratch > 0 ? { '/tmp': { kind: 'tmp', capacity: c.scratch } } : {},
+    ...locality,
+    mounts: c.scratch > 0 ? { '/tmp': { kind: 'tmp', capacity: c.scratch }, ...locality.mounts } : locality.mounts,
   };
 }
 

@@ -92,6 +92,8 @@ export interface SimReport {
   timeline: TimelineSample[];
   /** The dispatcher process's own figures: these vary from run to run. */
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
+  /** Image pulls and cold input reads summed over containers (0 unless the lame knobs ImagePullTimePerGiB, ColdInputTimePerGiB are set). */
+  warmUp: { imagePulls: number; imagePullMs: number; coldInputs: number; coldInputMs: number };
 }
 
 /** Dollars to the micro-dollar, so a report reads cleanly and compares exactly. */
@@ -263,6 +265,7 @@ export function buildReport(r: SimResult): SimReport {
       peakRssBytes: r.host.peakRssBytes,
       peakHeapBytes: r.host.peakHeapBytes,
     },
+    warmUp: { ...r.warmUp },
   };
 }
 
@@ -340,6 +343,10 @@ export function formatSummary(rep: SimReport): string {
     return `${k} ${v.calls}${errs.length > 0 ? ` (${errs.join(', ')})` : ''}`;
   });
   lines.push(`Cloud API calls: ${calls.join(', ')}.`);
+  const w = rep.warmUp;
+  if (w.imagePulls + w.coldInputs > 0) {
+    lines.push(`Image pulls: ${w.imagePulls} taking ${formatDuration(w.imagePullMs)} in all; cold input reads: ${w.coldInputs} taking ${formatDuration(w.coldInputMs)}.`);
+  }
   for (const r of rep.cancelled.slice(0, 10)) lines.push(`Cancelled x${r.count}: ${r.reason} (e.g. ${r.examples[0].id} ${r.examples[0].uuid})`);
   if (rep.cancelled.length > 10) lines.push(`... and ${rep.cancelled.length - 10} more cancellation reasons (see the report).`);
   for (const n of rep.notes) lines.push(`Note: ${n}`);

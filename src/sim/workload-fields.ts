@@ -3,6 +3,7 @@
  * sizes and durations take the cluster config's units. Shared by the trace
  * reader (`workload.ts`) and the generator (`workload-generator.ts`).
  */
+import type { Random } from '../../drivers/lame/random.js';
 import { parseByteSize, parseDuration } from '../config/units.js';
 import type { SimContainer } from './workload.js';
 
@@ -101,6 +102,31 @@ export function probability(v: unknown, path: string): number {
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(path, 'must be a probability in [0, 1] (or true/false)');
   return v;
+}
+
+/**
+ * `[[value, weight], ...]` at `path` (a `choice`): each value read by `one`,
+ * weights positive. Returns the draw: one value by weight, one random number.
+ */
+export function weightedChoice<T>(items: unknown, path: string, one: (v: unknown, path: string) => T): (rnd: Random) => T {
+  const list = arr(items, path);
+  if (list.length === 0) fail(path, 'must list at least one [value, weight]');
+  const values: T[] = [];
+  const cum: number[] = [];
+  let total = 0;
+  list.forEach((item, i) => {
+    const ip = join(path, i);
+    const pair = arr(item, ip);
+    if (pair.length !== 2) fail(ip, 'must be [value, weight]');
+    values.push(one(pair[0], join(ip, 0)));
+    total += positive(pair[1], join(ip, 1));
+    cum.push(total);
+  });
+  return (rnd) => {
+    const x = rnd.next() * total;
+    const i = cum.findIndex((c) => x < c);
+    return values[i < 0 ? values.length - 1 : i];
+  };
 }
 
 /** Natural order ("g0-2" before "g0-10"), independent of locale. */

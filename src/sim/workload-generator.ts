@@ -5,7 +5,8 @@
  */
 import { Random } from '../../drivers/lame/random.js';
 import type { GeneratorSpec, SimContainer, Workload } from './workload.js';
-import { arr, byAtThenId, checkSeed, fail, type FieldRule, join, kindOf, obj, positive, probability, quantity, RULES } from './workload-fields.js';
+import { compileLocality, type LocalityDraw } from './workload-locality.js';
+import { arr, byAtThenId, checkSeed, fail, type FieldRule, join, kindOf, obj, positive, probability, quantity, RULES, weightedChoice } from './workload-fields.js';
 
 /** More than this many containers in all is taken to be a mistake (a poisson rate in the wrong unit). */
 const MAX_CONTAINERS = 2_000_000;
@@ -51,24 +52,8 @@ function compileDist(spec: unknown, path: string, rule: FieldRule): Draw {
   const param = (v: unknown, key: string) => quantity(v, join(p, key), { unit: rule.unit === 'int' ? 'number' : rule.unit, min: -Infinity }, false);
   switch (kind) {
     case 'choice': {
-      const items = arr(o.choice, p);
-      if (items.length === 0) fail(p, 'must list at least one [value, weight]');
-      const values: number[] = [];
-      const cum: number[] = [];
-      let total = 0;
-      items.forEach((item, i) => {
-        const ip = join(p, i);
-        const pair = arr(item, ip);
-        if (pair.length !== 2) fail(ip, 'must be [value, weight]');
-        values.push(quantity(pair[0], join(ip, 0), rule));
-        total += positive(pair[1], join(ip, 1));
-        cum.push(total);
-      });
-      return (rnd) => {
-        const x = rnd.next() * total;
-        const i = cum.findIndex((c) => x < c);
-        return finish(values[i < 0 ? values.length - 1 : i]);
-      };
+      const pick = weightedChoice(o.choice, p, (v, path) => quantity(v, path, rule));
+      return (rnd) => finish(pick(rnd));
     }
     case 'uniform': {
       const ab = arr(o.uniform, p);
@@ -105,7 +90,7 @@ function compileDist(spec: unknown, path: string, rule: FieldRule): Draw {
 }
 
 const SPEC_KEYS = ['name', 'description', 'seed', 'groups'] as const;
-const GROUP_KEYS = ['name', 'description', 'count', 'arrival', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'runtime', 'exitCode', 'supervisor', 'owner'] as const;
+const GROUP_KEYS = ['name', 'description', 'count', 'arrival', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'runtime', 'exitCode', 'supervisor', 'owner', 'image', 'inputs'] as const;
 
 /** Where a group's containers arrive, given the group's generator and when earlier groups end. */
 type Arrivals = (rnd: Random, count: number, previousEnd: number) => number[];
@@ -126,6 +111,7 @@ interface CompiledGroup {
   exitCode: Draw;
   children?: CompiledGroup[];
   owner?: string;
+  locality: LocalityDraw;
 }
 
 function compileArrival(v: unknown, path: string, first: boolean, hasCount: boolean): { arrivals: Arrivals; poisson: boolean } {
@@ -242,6 +228,7 @@ function compileGroup(v: unknown, path: string, first: boolean): CompiledGroup {
     exitCode: dist('exitCode', 0),
     children,
     ...(o.owner === undefined ? {} : { owner: o.owner as string }),
+    locality: compileLocality(o, path),
   };
 }
 
@@ -260,7 +247,7 @@ function subSeed(seed: number, key: string): number {
  * supervisor's children) has its own generator, seeded from the workload
  * seed and its id, so editing one group does not reshuffle the others.
  */
-function runGroups(groups: CompiledGroup[], seed: number, parentId: string | undefined, budget: { left: number }, parentOwner?: string): SimContainer[] {
+function runGroups(groups: CompiledGroup[], seed: number, parentId: string | undefined, budget: { left: number }, parentOwner?: string, parent?: SimContainer): SimContainer[] {
   const out: SimContainer[] = [];
   let previousEnd = 0;
   let childIndex = 0;
@@ -290,8 +277,10 @@ function runGroups(groups: CompiledGroup[], seed: number, parentId: string | und
       };
       const owner = g.owner ?? parentOwner;
       if (owner !== undefined) c.owner = owner;
+      // Drawn last, so that groups without these fields draw as before.
+      Object.assign(c, g.locality(rnd, parent));
       if (g.children) {
-        c.children = runGroups(g.children, seed, id, budget, owner);
+        c.children = runGroups(g.children, seed, id, budget, owner, c);
         if (!g.runtime) c.runtimeMs = c.children.reduce((m, k) => Math.max(m, k.at + k.runtimeMs), 0) + SUPERVISOR_TAIL_MS;
       }
       end = Math.max(end, c.at + c.runtimeMs);

@@ -43,6 +43,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { generate } from './workload-generator.js';
+import { parseInputs, type SimImage, type SimInput, traceImage } from './workload-locality.js';
 import { arr, byAtThenId, checkSeed, fail, join, obj, quantity, RULES, WorkloadError } from './workload-fields.js';
 
 export { WorkloadError } from './workload-fields.js';
@@ -67,6 +68,9 @@ export interface SimContainer {
   children?: SimContainer[];
   /** Who submitted it (the owner of its container request); children are submitted by their runner whatever this says. */
   owner?: string;
+  /** The container's image and input collections (`workload-locality.ts`); none by default. */
+  image?: SimImage;
+  inputs?: SimInput[];
 }
 
 export interface Workload {
@@ -119,6 +123,10 @@ export interface GroupSpec {
   supervisor?: { children: GroupSpec[] };
   /** Who submits the group's containers; children groups inherit their runner's. */
   owner?: string;
+  /** `{"id", "size"}` or a choice of them; a child group without one takes its runner's. */
+  image?: unknown;
+  /** A list of `{"pdh", "size"}`, or a choice of lists. */
+  inputs?: unknown;
 }
 
 export interface GeneratorSpec {
@@ -165,7 +173,7 @@ export function generateWorkload(spec: GeneratorSpec, seed: number): Workload {
 
 // ---------------------------------------------------------------- trace
 
-const CONTAINER_KEYS = ['id', 'at', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'supervisor', 'runtime', 'runtimeMs', 'exitCode', 'children', 'description', 'owner'] as const;
+const CONTAINER_KEYS = ['id', 'at', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'supervisor', 'runtime', 'runtimeMs', 'exitCode', 'children', 'description', 'owner', 'image', 'imageSize', 'inputs'] as const;
 
 function parseTrace(top: Record<string, unknown>, fallbackName: string, seedOverride?: number): Workload {
   obj(top, '', ['name', 'description', 'seed', 'containers']);
@@ -226,6 +234,9 @@ function parseTraceContainer(v: unknown, path: string, defaultId: string, ids: S
     if (typeof o.owner !== 'string' || o.owner === '') fail(join(path, 'owner'), 'must be a non-empty string');
     c.owner = o.owner;
   }
+  const image = traceImage(o, path);
+  if (image) c.image = image;
+  if (o.inputs !== undefined) c.inputs = parseInputs(o.inputs, join(path, 'inputs'));
   if (o.children !== undefined) {
     if (!c.supervisor) fail(join(path, 'children'), 'only a supervisor (supervisor: true) can have children');
     c.children = parseTraceList(o.children, join(path, 'children'), id, ids);

@@ -29,6 +29,9 @@ import type { PoolEvent } from '../worker/pool.js';
  *   `exit_code` where the record has it);
  * - `vm_prepared`: it was placed on a VM created ahead of work, by a warm
  *   pool or pre-warming (`instance`, and the VM's `note` saying which).
+ * - `warm_wait`: locality held it for a busy VM that has its image or
+ *   inputs (`waiting_for`, `has`, `frees_in_ms`, `wait_until`), or such a
+ *   wait ended (`ended`: what it took, `instance`).
  */
 export type TimelineKind =
   | 'first_seen'
@@ -44,7 +47,8 @@ export type TimelineKind =
   | 'running'
   | 'cancelled_by_dispatcher'
   | 'finished'
-  | 'vm_prepared';
+  | 'vm_prepared'
+  | 'warm_wait';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -73,10 +77,12 @@ export interface TimelineSink {
   cancelling(uuid: string, reason: string): void;
   /** Every pool event (the pool's `onEvent`). */
   poolEvent(event: PoolEvent): void;
+  /** Locality held this container for a warm VM, or stopped holding it (`src/placement/locality-planner.ts`). */
+  warmWait(uuid: string, detail: Record<string, string | number>): void;
 }
 
 /** What the queue calls. */
 export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
-export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared'>>;
+export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait'>>;

@@ -148,6 +148,10 @@ export class Timeline implements TimelineSink {
     this.push(e, 'unlocked', { reason });
   }
 
+  warmWait(uuid: string, detail: Record<string, string | number>): void {
+    this.push(this.entry(uuid), 'warm_wait', detail);
+  }
+
   cancelling(uuid: string, reason: string): void {
     this.push(this.entry(uuid), 'cancelled_by_dispatcher', { reason });
   }

@@ -32,6 +32,7 @@ const DEFAULTS: Settings = {
   FairShare: { Enable: false, By: 'owner', Window: 3_600_000, Weights: {}, PriorityBands: [] },
   WarmPools: { Pools: [], BusyFraction: 0 },
   PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: 30_000, MinConfidence: 0.5 },
+  Locality: { Enable: false, CacheTimeout: 2 * 60_000, DepsTimeout: 60_000 },
 };
 
 describe('settings file', () => {
@@ -55,6 +56,7 @@ SchedulingStatus: {AppendEstimate: yes}
 Estimates: {DefaultRuntime: 1h30m, DefaultBootTime: 0s}
 Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
 FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000000000001: 2.5}, PriorityBands: [500, 900]}
+Locality: {Enable: true, CacheTimeout: 5m, DepsTimeout: 0s}
 `,
       'd.yml',
     );
@@ -67,6 +69,7 @@ FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000
       FairShare: { Enable: true, By: 'project', Window: 30 * 60_000, Weights: { 'zzzzz-j7d0g-000000000000001': 2.5 }, PriorityBands: [900, 500] },
       WarmPools: DEFAULTS.WarmPools,
       PreWarm: DEFAULTS.PreWarm,
+      Locality: { Enable: true, CacheTimeout: 5 * 60_000, DepsTimeout: 0 },
     });
   });
 
@@ -98,7 +101,7 @@ Suggestions: {MaxCPUFraction: half}
         'd.yml: Suggestions.MaxCPUFraction: expected a number, got "half"',
       ],
     );
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm) at the top level']);
+    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
@@ -204,6 +207,7 @@ Suggestions: {MaxCPUFraction: half}
         FairShare: { Enable: false, By: 'owner', Window: '1h0m0s', Weights: {}, PriorityBands: [] },
         WarmPools: { Pools: [], BusyFraction: 0 },
         PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: '30s', MinConfidence: 0.5 },
+        Locality: { Enable: false, CacheTimeout: '2m0s', DepsTimeout: '1m0s' },
       });
     });
 

@@ -38,6 +38,24 @@ describe('container queue: details of new containers', () => {
     assert.equal(h.ctl.stats[GET_ONE], 3);
   });
 
+  it('keeps of the mounts only the collection PDHs (for locality), none when there are none', async () => {
+    h = await harness();
+    const withInputs = h.ctl.addContainer({
+      mounts: {
+        '/keep/a': { kind: 'collection', portable_data_hash: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa+122' },
+        '/keep/b': { kind: 'collection', portable_data_hash: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb+164' },
+        '/keep/a-again': { kind: 'collection', portable_data_hash: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa+122' },
+        '/tmp': { kind: 'tmp', capacity: 1 << 30 },
+      },
+    }).uuid;
+    const without = h.ctl.addContainer().uuid;
+    await h.queue.update();
+    const { entries } = h.queue.entries();
+    assert.deepEqual(entries.get(withInputs)?.inputs, ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa+122', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb+164']);
+    assert.equal('inputs' in entries.get(without)!, false);
+    assert.equal('mounts' in entries.get(withInputs)!.container, false, 'the mounts themselves are not kept');
+  });
+
   it('starts no more reads in a poll once one fails for a reason that may pass, leaving them for the next poll', async () => {
     h = await harness({ retry: { attempts: 1 }, queue: { detailsConcurrency: 2 } });
     const all = Array.from({ length: 20 }, () => h.ctl.addContainer().uuid);

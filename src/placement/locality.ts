@@ -1,0 +1,123 @@
+/**
+ * The locality rule (issue 15, part 1), as pure functions of plain values so
+ * that tests pin it with object literals. A VM that has the container's
+ * image (level 1) saves the pull; one that has read some of its input
+ * collections (level 2) saves cold reads. As in a build farm with one
+ * global queue and two local queues per worker:
+ *
+ * | phase | from                                   | the container takes                        | it waits while                                               |
+ * |-------|----------------------------------------|--------------------------------------------|--------------------------------------------------------------|
+ * | cache | first seen with a warm VM somewhere     | a ready level-1 VM                         | a level-1 VM is expected to have room before `since + CacheTimeout` |
+ * | deps  | the cache phase ends (at once when no level-1 VM is expected in time) | a ready level-1 or level-2 VM | a level-1 or level-2 VM is expected to have room before `depsSince + DepsTimeout` |
+ * | any   | the deps phase ends                     | whatever the ordinary placement gives       | never                                                        |
+ *
+ * It waits only instead of starting now on a ready VM without its image
+ * (`startsNow`). When the ordinary placement would create a VM (or wait for
+ * one that boots), the container gets that VM all the same, and still moves
+ * to a warm VM that gets room before the new one is ready, since placement
+ * is decided afresh each pass: the boot is a wait anyway, and holding back
+ * the create made the queue wait's tail worse whenever a warm VM did not
+ * free as expected (measured, bench/README.md "Locality").
+ *
+ * So a VM is never left idle for a container past its timeouts, and a
+ * container waits only for a VM that is expected to be free in time. Among
+ * ready VMs, level 1 beats level 2 beats none.
+ */
+
+/** How warm a VM is for a container: 1 has its image, 2 some of its inputs, 0 neither. */
+export type WarmLevel = 0 | 1 | 2;
+
+/** The two timeouts of settings `Locality`, in ms. */
+export interface LocalityTimeouts {
+  cacheTimeoutMs: number;
+  depsTimeoutMs: number;
+}
+
+/** What the rule remembers of a container between passes. Epoch ms. */
+export interface HoldState {
+  /** When it was first seen able to start on a VM without its image. */
+  since: number;
+  /** When its deps phase began; undefined while in the cache phase. */
+  depsSince?: number;
+}
+
+/** A warm VM that is busy now, and when it is expected to have room for the container. */
+export interface WarmOption {
+  instance: string;
+  level: 1 | 2;
+  /** ms from now. */
+  freeInMs: number;
+}
+
+/** What one pass knows about a container's warm VMs. */
+export interface LocalityFacts {
+  now: number;
+  /** The ordinary placement would start it now, on a ready VM (not a new or booting one). */
+  startsNow: boolean;
+  /** The warmest ready VM with room for it now (0: none warm, or none ready). */
+  readyLevel: WarmLevel;
+  /** The soonest busy level-1 VM, and the soonest busy level-2 VM (of an eligible type). */
+  soonest1?: WarmOption;
+  soonest2?: WarmOption;
+}
+
+/** A container held back for a warm VM: what for, and until when at most (epoch ms). */
+export interface WarmHold extends WarmOption {
+  until: number;
+  /** How long it may wait in all in this phase (the timeout of the phase), for the words. */
+  timeoutMs: number;
+}
+
+export interface LocalityDecision {
+  /** Set: do not place it anywhere this pass (and create nothing for it). */
+  hold?: WarmHold;
+  /** The state to remember until the container leaves the queue; undefined: none needed (a level-1 VM is ready). */
+  state?: HoldState;
+}
+
+/**
+ * Decides for a container that could start now (on a ready VM, a booting one
+ * or a new one) whether to take that start or hold for a warmer VM.
+ * `state` is what the last decision returned (undefined the first time).
+ */
+export function decideLocality(t: LocalityTimeouts, state: HoldState | undefined, f: LocalityFacts): LocalityDecision {
+  if (f.readyLevel === 1) return {};
+  const s: HoldState = state ? { ...state } : { since: f.now };
+  if (s.depsSince === undefined) {
+    const until = s.since + t.cacheTimeoutMs;
+    const o = f.soonest1;
+    if (o && f.now < until && f.now + o.freeInMs <= until) return f.startsNow ? { hold: { ...o, until, timeoutMs: t.cacheTimeoutMs }, state: s } : { state: s };
+    // No VM with the image in time (or the time is up): on to the VMs with inputs.
+    s.depsSince = f.now;
+  }
+  if (f.readyLevel === 2) return {};
+  const until = s.depsSince + t.depsTimeoutMs;
+  const o = soonest(f.soonest1, f.soonest2);
+  if (o && f.now < until && f.now + o.freeInMs <= until && f.startsNow) return { hold: { ...o, until, timeoutMs: t.depsTimeoutMs }, state: s };
+  // Kept after the time is up too, so that the container is not held again.
+  return { state: s };
+}
+
+/** The option that frees first; level 1 on a tie. */
+function soonest(a: WarmOption | undefined, b: WarmOption | undefined): WarmOption | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return b.freeInMs < a.freeInMs ? b : a;
+}
+
+/**
+ * When a busy VM is expected to have room for a container: with `free` room
+ * now short of `need`, and its containers expected to end in `ends` ms with
+ * `charges` each (same order), the first end after which the released room
+ * covers the shortfall. Infinity when even an empty VM would not do.
+ * Dimensions are compared one by one (`fits`), as the slot index does.
+ */
+export function freeInMs<R>(free: R, need: R, ends: ReadonlyArray<{ inMs: number; charge: R }>, plus: (a: R, b: R) => R, fits: (room: R, need: R) => boolean): number {
+  if (fits(free, need)) return 0;
+  let room = free;
+  for (const e of [...ends].sort((a, b) => a.inMs - b.inMs)) {
+    room = plus(room, e.charge);
+    if (fits(room, need)) return e.inMs;
+  }
+  return Infinity;
+}

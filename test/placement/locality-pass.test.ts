@@ -1,0 +1,55 @@
+/**
+ * Locality in a whole scheduling pass (the scheduler on the fakes): a
+ * container held for the busy VM that has its image is not started on the
+ * idle one, says why (blocker and words), tells its timeline, and starts on
+ * the idle VM once both timeouts are over, not before.
+ */
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock/index.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { LocalityPlanner } from '../../src/placement/locality-planner.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { describeBlocker } from '../../src/scheduler/why-text.js';
+import { FakeClient, FakePool, FakeQueue, testCluster } from '../scheduler/fakes.js';
+
+describe('locality in the scheduling pass', () => {
+  it('holds a container for the warm VM through CacheTimeout and DepsTimeout, then starts it on the idle one', async () => {
+    const clock = new ManualClock();
+    const cluster = testCluster();
+    const queue = new FakeQueue(clock, cluster);
+    const pool = new FakePool(clock);
+    const events: Array<[string, Record<string, string | number>]> = [];
+    const timeline = { vmRequested() {}, unlocking() {}, cancelling() {}, warmWait: (u: string, d: Record<string, string | number>) => events.push([u, d]) };
+    const locality = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, remainingMs: () => 30_000 });
+    const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
+    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, timeline, locality });
+
+    const t1 = cluster.InstanceTypes.type1;
+    queue.add({ uuid: 'zzzzz-dz642-000000000000001', state: 'Running' }, { uuid: 'zzzzz-dz642-000000000000002', state: 'Locked' });
+    for (const e of queue.map.values()) e.container.container_image = 'img-a';
+    const warm = pool.addWorker(t1, 'running');
+    pool.runOn(warm, 'zzzzz-dz642-000000000000001');
+    const idle = pool.addWorker(t1, 'idle');
+    const c = 'zzzzz-dz642-000000000000002';
+
+    sch.runQueue();
+    assert.deepEqual(pool.starts, [], 'not started on the idle VM without its image');
+    const b = sch.why()!.blockerOf(c)!;
+    assert.equal(b.reason, 'waiting_warm_instance');
+    assert.match(describeBlocker(b), new RegExp(`^waiting up to 2 min for instance ${warm}, which has its image and frees in ~30 s`));
+    const start = clock.now();
+    assert.deepEqual(events, [[c, { waiting_for: warm, has: 'image', frees_in_ms: 30_000, wait_until: new Date(start + 120_000).toISOString() }]]);
+
+    await clock.advance(120_000);
+    sch.runQueue();
+    assert.deepEqual(pool.starts, [], 'CacheTimeout is over, but DepsTimeout is not: a VM with its image still counts');
+    assert.equal(sch.why()!.blockerOf(c)?.reason, 'waiting_warm_instance');
+
+    await clock.advance(60_000);
+    sch.runQueue();
+    assert.equal(pool.starts.length, 1, 'both timeouts over: it takes the idle VM');
+    assert.deepEqual(pool.workers.get(idle)!.runningContainerUUIDs, [c]);
+    assert.deepEqual(events.at(-1), [c, { ended: 'waited long enough', instance: idle, gave_up_on: warm }]);
+    assert.deepEqual(locality.counts, { started: { image: 0, inputs: 0, none: 1 }, holds: 1 });
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * Locality in a pass, on the real slot index with object-literal views:
+ * learning from what the pool runs, preferring a ready warm VM, holding for
+ * a busy one (one waiter per VM), and what the timeline is told.
+ */
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock/index.js';
+import type { InstanceType } from '../../src/config/types.js';
+import { RateLimitedLog, silentLogger } from '../../src/log.js';
+import { expectedLeftMs, LocalityPlanner, type WarmWaitDetail } from '../../src/placement/locality-planner.js';
+import type { InstanceResources, InstanceView, QueueEntry, WorkerState } from '../../src/scheduler/interfaces.js';
+import { containerCharge } from '../../src/scheduler/resources.js';
+import { SlotIndex } from '../../src/scheduler/slots.js';
+import { GiB, testCluster } from '../scheduler/fakes.js';
+
+const cluster = testCluster({ types: [1, 2] });
+const [t1] = Object.values(cluster.InstanceTypes).sort((a, b) => a.Price - b.Price);
+const typeOf = (name: string): InstanceType | undefined => cluster.InstanceTypes[name];
+const need: InstanceResources = { vcpus: 1, ram: GiB / 2, scratch: 0, gpus: 0, gpuVRAM: 0 };
+
+function view(id: string, state: WorkerState, running: string[] = []): InstanceView {
+  return {
+    instance: id,
+    address: '10.0.0.1',
+    price: t1.Price,
+    arvadosInstanceType: t1.Name,
+    providerInstanceType: t1.ProviderType,
+    lastContainerUUID: '',
+    lastBusy: 0,
+    runningContainerUUIDs: running,
+    workerState: state,
+    idleBehavior: 'run',
+  };
+}
+
+function entry(uuid: string, image: string, inputs?: string[]): QueueEntry {
+  const e: QueueEntry = {
+    container: { uuid, state: 'Locked', priority: 1, created_at: '2026-01-01T00:00:00Z', container_image: image } as QueueEntry['container'],
+    instanceTypes: [t1],
+    instanceResources: need,
+    firstSeenAt: 0,
+  };
+  if (inputs) e.inputs = inputs;
+  return e;
+}
+
+/** A pass: the slot index over `views`, and the planner told of it. */
+function pass(p: LocalityPlanner, now: number, views: InstanceView[], entries: QueueEntry[]): SlotIndex {
+  const byUuid = new Map(entries.map((e) => [e.container.uuid, e]));
+  const idx = SlotIndex.build(views, typeOf, (u) => (byUuid.has(u) ? containerCharge(need) : undefined), 0, new RateLimitedLog(silentLogger(), new ManualClock()));
+  const running = new Map<string, number>();
+  for (const v of views) for (const u of v.runningContainerUUIDs) running.set(u, 0);
+  p.beginPass(now, views, byUuid, running);
+  return idx;
+}
+
+const planner = (leftMs = 30_000) => new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, remainingMs: () => leftMs });
+
+describe('locality planner', () => {
+  it('holds for the busy VM that ran the image rather than start on a cold idle one, then takes it once it is free', () => {
+    const p = planner();
+    const said: Array<[string, WarmWaitDetail]> = [];
+    const tell = (u: string, d: WarmWaitDetail) => said.push([u, d]);
+    const r1 = entry('r1', 'img-a');
+    const c1 = entry('c1', 'img-a');
+    let idx = pass(p, 1_000, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], [r1, c1]);
+    const dflt = idx.find(0, c1.instanceTypes, containerCharge(need), 'c1');
+    assert.equal(dflt?.view.instance, 'i-cold', 'the ordinary choice');
+    const held = p.place(c1, dflt, idx, tell);
+    assert.equal(held.slot, undefined);
+    assert.deepEqual(held.hold, { instance: 'i-warm', level: 1, freeInMs: 30_000, until: 121_000, timeoutMs: 120_000 });
+    assert.deepEqual(said, [['c1', { waiting_for: 'i-warm', has: 'image', frees_in_ms: 30_000, wait_until: new Date(121_000).toISOString() }]]);
+    assert.equal(p.counts.holds, 1);
+
+    // r1 is done: the VM that has the image is idle now.
+    idx = pass(p, 31_000, [view('i-warm', 'idle'), view('i-cold', 'idle')], [c1]);
+    const took = p.place(c1, idx.find(1, c1.instanceTypes, containerCharge(need), 'c1'), idx, tell);
+    assert.equal(took.slot?.view.instance, 'i-warm');
+    assert.equal(took.level, 1);
+    assert.deepEqual(said[1], ['c1', { ended: 'took a VM with its image', instance: 'i-warm' }]);
+  });
+
+  it('prefers a ready VM that ran the image, or one that read an input, over the first fit', () => {
+    const p = planner();
+    pass(p, 0, [view('i-a', 'running', ['ra']), view('i-b', 'running', ['rb'])], [entry('ra', 'img-a'), entry('rb', 'img-b', ['pdh-1'])]);
+    const views = [view('i-0', 'idle'), view('i-a', 'idle'), view('i-b', 'idle')];
+    const c = entry('c', 'img-a', ['pdh-1']);
+    const idx = pass(p, 1_000, views, [c]);
+    const dflt = idx.find(0, c.instanceTypes, containerCharge(need), 'c');
+    assert.equal(dflt?.view.instance, 'i-0');
+    assert.equal(p.place(c, dflt, idx).slot?.view.instance, 'i-a');
+    const d = entry('d', 'img-z', ['pdh-1']);
+    const r = p.place(d, dflt, idx);
+    assert.equal(r.slot?.view.instance, 'i-b');
+    assert.equal(r.level, 2);
+  });
+
+  it('holds only one container per busy VM in a pass: the next gets the ordinary choice', () => {
+    const p = planner();
+    const entries = [entry('r1', 'img-a'), entry('c1', 'img-a'), entry('c2', 'img-a')];
+    const idx = pass(p, 0, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], entries);
+    const dflt = idx.slotOf('i-cold');
+    assert.ok(p.place(entries[1], dflt, idx).hold);
+    const second = p.place(entries[2], dflt, idx);
+    assert.equal(second.hold, undefined);
+    assert.equal(second.slot, dflt);
+  });
+
+  it('does not hold instead of creating a VM, and does not wait for a run past its estimates', () => {
+    const p = planner();
+    const entries = [entry('r1', 'img-a'), entry('c1', 'img-a')];
+    const idx = pass(p, 0, [view('i-warm', 'running', ['r1'])], entries);
+    assert.deepEqual(p.place(entries[1], undefined, idx), { slot: undefined, level: 0 });
+    const overrun = planner(Infinity);
+    const idx2 = pass(overrun, 0, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], entries);
+    assert.equal(overrun.place(entries[1], idx2.slotOf('i-cold'), idx2).slot?.view.instance, 'i-cold');
+  });
+
+  it('forgets a VM that left the pool: after a restart nothing is assumed', () => {
+    const p = planner();
+    pass(p, 0, [view('i-warm', 'running', ['r1'])], [entry('r1', 'img-a')]);
+    pass(p, 1_000, [], []);
+    assert.equal(p.memory.size, 0);
+  });
+
+  it('expects a run to end at its 90th percentile, and nothing of one past it', () => {
+    const spread = { low: 60_000, typical: 300_000, high: 900_000 };
+    assert.equal(expectedLeftMs(spread, 100_000), 800_000);
+    assert.equal(expectedLeftMs(spread, 900_000), Infinity);
+  });
+});
