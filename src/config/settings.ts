@@ -48,6 +48,12 @@ export interface Settings {
     /** The share of one CPU the simulator may use, in (0, 1]. */
     MaxCPUFraction: number;
   };
+  /** Drain to save (`src/placement/drain.ts`): stop placing new containers on partly used VMs whose work would fit elsewhere. */
+  DrainToSave: {
+    Enable: boolean;
+    /** A VM starts draining only while its containers use at most this share of its most used resource, in (0, 1]. */
+    MaxUsedShare: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -67,6 +73,10 @@ export const SETTINGS_FIELDS = {
     After: boundedDuration('1m', { min: 0 }),
     Horizon: boundedDuration('30m', { min: 0, minExclusive: true }),
     MaxCPUFraction: boundedNumber(0.1, { min: 0, minExclusive: true, max: 1 }),
+  },
+  DrainToSave: {
+    Enable: bool(false),
+    MaxUsedShare: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 
