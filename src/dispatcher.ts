@@ -19,6 +19,7 @@ import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
 import { createLogger, type Logger } from './log.js';
+import { DrainPlanner } from './placement/drain.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -85,6 +86,8 @@ export interface Dispatcher {
   readonly metrics: DispatcherMetrics;
   /** Each container's life in this dispatcher: first seen, locked, VM requested and booted, started, finished (see `src/timeline/`). */
   readonly timeline: Timeline;
+  /** Drain to save (`src/placement/drain.ts`); undefined when the settings file's DrainToSave.Enable is false. */
+  readonly drain: DrainPlanner | undefined;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -164,7 +167,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
-  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator });
+  const drain = settings.DrainToSave.Enable ? new DrainPlanner(settings.DrainToSave) : undefined;
+  const scheduler = new Scheduler({ queue, pool, client, cluster, clock, logger: logger.child({ Component: 'scheduler' }), timeline, afterPass: estimator, drain });
   const suggester = new Suggester({
     clock,
     logger: logger.child({ Component: 'suggester' }),
@@ -185,6 +189,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     controllerRequests: () => client.health.counts,
     eventFeed: () => eventFeed.view(),
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
+    drain: drain && (() => drain.stats()),
   });
 
   let started = false;
@@ -205,6 +210,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSet,
     metrics,
     timeline,
+    drain,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

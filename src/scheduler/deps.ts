@@ -6,6 +6,7 @@
 import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
+import type { DrainPlanner } from '../placement/drain.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
@@ -23,6 +24,8 @@ export interface SchedulerDeps {
   timeline?: SchedulerTimeline;
   /** Told after every pass, outside it (the start-time estimator, `src/estimate/`): it must bound its own cost. */
   afterPass?: PassObserver;
+  /** Drain to save (`src/placement/drain.ts`); absent when the settings file leaves it off. */
+  drain?: DrainPlanner;
 }
 
 /** Something that reads each pass's result after the pass. */

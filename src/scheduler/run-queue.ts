@@ -40,6 +40,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const records = crunchRunRecords(pool);
   const { entries } = queue.entries();
   const maxPerInstance = cluster.Containers.CloudVMs.MaxRunningContainersPerInstance;
+  const drain = ctx.drain;
 
   const slots = SlotIndex.build(
     pool.instances(),
@@ -50,6 +51,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     },
     maxPerInstance,
     ctx.rateLimited,
+    drain && ((all) => drain.plan(all, ctx.clock.now())),
   );
   const totalInstances = Object.values(pool.countWorkers()).reduce((a, b) => a + b, 0);
 
@@ -187,6 +189,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         ctx.once.info(uuid, 'not starting yet: crunch-run process from previous attempt has not exited', placementFields(ready));
       } else if (startContainer(ctx, ready, ctr)) {
         view.set(k, Status.Preparing);
+        if (ready.draining) drain?.tookDraining();
       } else {
         view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
         allocatedNotStarted++;
@@ -222,6 +225,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     atQuota = pool.atQuota();
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     ctx.timeline?.vmRequested(uuid, it.Name, created.instance);
+    const blamed = drain?.blame(types, ctx.clock.now());
+    if (blamed !== undefined) ctx.timeline?.drainWait?.(uuid, it.Name, blamed);
     view.setWaitingNewInstance(k, it.Name, created.instance);
     allocatedNotStarted++;
     const slot: Slot = {
@@ -253,6 +258,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     records,
   );
   if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all);
+  drain?.passEnded(allocatedNotStarted);
 
   return { view, allocatedNotStarted, notAllocatedOverQuota: overQuota.length + overMaxSupervisors.length };
 }
