@@ -78,6 +78,14 @@ export interface InstanceViewJSON {
   running_container_uuids: string[] | null;
   worker_state: string;
   idle_behavior: string;
+  /** Ours, only on an instance drain to save marks draining: since when and why. */
+  draining?: { since: string; reason: string };
+}
+
+/** Why an instance drains (`src/placement/drain.ts`): since when (epoch ms), and one sentence. */
+export interface InstanceDraining {
+  since: number;
+  reason: string;
 }
 
 /**
@@ -124,7 +132,7 @@ export function queueEntJSON(entry: QueueEntry, schedulingStatus: string, extras
   };
 }
 
-export function instanceViewJSON(v: InstanceView): InstanceViewJSON {
+export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining): InstanceViewJSON {
   return {
     instance: v.instance,
     address: v.address,
@@ -137,5 +145,6 @@ export function instanceViewJSON(v: InstanceView): InstanceViewJSON {
     running_container_uuids: v.instance === '' ? null : [...v.runningContainerUUIDs],
     worker_state: v.workerState,
     idle_behavior: v.idleBehavior,
+    ...(draining ? { draining: { since: goTime(draining.since), reason: draining.reason } } : {}),
   };
 }

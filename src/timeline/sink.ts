@@ -26,7 +26,10 @@ import type { PoolEvent } from '../worker/pool.js';
  *   dispatcher process (`instance`);
  * - `cancelled_by_dispatcher`: the scheduler cancelled it (`reason`);
  * - `finished`: the queue saw it Complete or Cancelled (`state`, and
- *   `exit_code` where the record has it).
+ *   `exit_code` where the record has it);
+ * - `drain_wait`: it waits for a new VM (`instance_type`) although drain to
+ *   save had, shortly before, emptied a VM of that type which has since
+ *   shut down (`drained_instance`, `reason`).
  */
 export type TimelineKind =
   | 'first_seen'
@@ -41,7 +44,8 @@ export type TimelineKind =
   | 'adopted'
   | 'running'
   | 'cancelled_by_dispatcher'
-  | 'finished';
+  | 'finished'
+  | 'drain_wait';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -66,6 +70,8 @@ export interface TimelineSink {
   unlocking(uuid: string, reason: string): void;
   /** The scheduler is about to ask the controller to cancel this container. */
   cancelling(uuid: string, reason: string): void;
+  /** The scheduler created an instance for this container that a VM drain to save emptied could have spared it. */
+  drainWait(uuid: string, instanceType: string, drainedInstance: string): void;
   /** Every pool event (the pool's `onEvent`). */
   poolEvent(event: PoolEvent): void;
 }
@@ -74,4 +80,4 @@ export interface TimelineSink {
 export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
-export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting'>>;
+export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting' | 'drainWait'>>;
