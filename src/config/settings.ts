@@ -53,6 +53,8 @@ export interface Settings {
     Enable: boolean;
     /** A VM starts draining only while its containers use at most this share of its most used resource, in (0, 1]. */
     MaxUsedShare: number;
+    /** Nothing drains until the cluster has needed no new VM, and started nothing on a draining VM, for this long. */
+    QuietPeriod: number;
   };
 }
 
@@ -77,6 +79,7 @@ export const SETTINGS_FIELDS = {
   DrainToSave: {
     Enable: bool(false),
     MaxUsedShare: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
+    QuietPeriod: boundedDuration('10m', { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

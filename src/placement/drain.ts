@@ -5,13 +5,16 @@
  * per used share) are marked draining: the slot choice (`slots.ts`) puts
  * them behind every other ready VM, so new containers go elsewhere, and the
  * draining VMs empty as their containers finish, go idle and are shut down
- * by the usual TimeoutIdle. Running work is never stopped or moved.
+ * by the usual TimeoutIdle. Running work is never stopped or moved. Only
+ * while the cluster shrinks: a VM drains only if no VM of its type was
+ * created, and no draining VM of its type had to take a container, for the
+ * settings' QuietPeriod.
  *
  * A draining VM still takes a container that no other ready VM can take
  * now: it ranks before booting VMs and new ones, so drain never makes a
  * container wait for a boot while a draining VM could start it. Drain can
  * still cost a wait later: a VM it emptied is gone when a new container
- * needs one of its type. `DrainPlanner.blame` counts those (see
+ * needs one of its type. `DrainPlanner.vmCreated` counts those (see
  * `BLAME_WINDOW_MS`), for the simulator's report and the metrics.
  */
 import type { InstanceType } from '../config/types.js';
@@ -29,6 +32,8 @@ export interface DrainVM {
   /** What its containers are charged. */
   used: InstanceResources;
   containers: number;
+  /** False: a home for others' load, never drained itself (its type was short of room lately). Default true. */
+  mayDrain?: boolean;
 }
 
 /** Why a VM drains: for the management API's instance items. */
@@ -88,7 +93,7 @@ export function chooseDrain(vms: readonly DrainVM[], draining: ReadonlySet<strin
   const share = new Map(bins.map((b) => [b, usedShare(b.vm)]));
   const score = (b: Bin): number => b.vm.price / Math.max(share.get(b)!, 1e-9);
   const candidates = bins
-    .filter((b) => draining.has(b.vm.id) || share.get(b)! <= maxUsedShare)
+    .filter((b) => b.vm.mayDrain !== false && (draining.has(b.vm.id) || share.get(b)! <= maxUsedShare))
     .sort((a, b) => Number(draining.has(b.vm.id)) - Number(draining.has(a.vm.id)) || score(b) - score(a) || (a.vm.id < b.vm.id ? -1 : 1));
   const heap = new RoomHeap(bins);
   const out = new Map<string, DrainMark>();
@@ -226,17 +231,17 @@ interface Emptied {
  * Drain across passes: the set chosen last pass (for the hysteresis), the
  * VMs it emptied (for the blame), and the counts. The scheduler calls
  * `plan` once per pass (from `SlotIndex.build`), `tookDraining` when it
- * starts a container on a draining VM, and `blame` when it creates a VM.
+ * starts a container on a draining VM, and `vmCreated` when it creates a VM.
  */
 export class DrainPlanner {
   private marks = new Map<string, DrainMark & { since: number }>();
   private readonly emptied = new Map<string, Emptied>();
   private readonly counts = { tookDraining: 0, waited: 0, emptied: 0 };
   private saving = 0;
-  /** The last pass left containers waiting for new VMs: the cluster grows, and no VM starts draining. */
-  private growing = false;
+  /** By type name: when a VM of it was last created, or a draining one started a container (epoch ms). */
+  private readonly lastShort = new Map<string, number>();
 
-  constructor(private readonly settings: { MaxUsedShare: number }) {}
+  constructor(private readonly settings: { MaxUsedShare: number; QuietPeriod: number }) {}
 
   /** The instances to drain this pass, chosen among `slots` (every instance of the pass). */
   plan(slots: readonly Slot[], now: number): ReadonlySet<string> {
@@ -254,11 +259,13 @@ export class DrainPlanner {
         gpus: capacity.gpus - s.free.gpus,
         gpuVRAM: capacity.gpuVRAM - s.free.gpuVRAM,
       };
-      vms.push({ id: view.instance, price: view.price, capacity, used, containers: view.runningContainerUUIDs.length });
+      // While VMs of its type are still being created, or the VMs kept fill
+      // up and send work back to the draining ones, emptying one only means
+      // booting another soon: its type must have been quiet a while.
+      const mayDrain = now - (this.lastShort.get(view.arvadosInstanceType) ?? -Infinity) >= this.settings.QuietPeriod;
+      vms.push({ id: view.instance, price: view.price, capacity, used, containers: view.runningContainerUUIDs.length, mayDrain });
     }
-    // While the cluster grows, emptying a VM only means booting another soon:
-    // the VMs already draining go on while they fit, no other starts.
-    const chosen = chooseDrain(vms, new Set(this.marks.keys()), this.growing ? -1 : this.settings.MaxUsedShare);
+    const chosen = chooseDrain(vms, new Set(this.marks.keys()), this.settings.MaxUsedShare);
 
     // A VM that left the set with no containers was emptied by drain; one
     // that vanished with containers was lost (preempted, broken), not drained.
@@ -286,22 +293,21 @@ export class DrainPlanner {
     return new Set(chosen.keys());
   }
 
-  /** The pass ended with `waitingForNewVMs` containers placed on VMs not ready yet (booting, or created in the pass). */
-  passEnded(waitingForNewVMs: number): void {
-    this.growing = waitingForNewVMs > 0;
-  }
-
-  /** A container was started on a draining VM: nothing else ready could take it. */
-  tookDraining(): void {
+  /** A container was started on a draining VM of this type: nothing else ready could take it, so the VMs kept are short of room. */
+  tookDraining(type: string, now: number): void {
     this.counts.tookDraining++;
+    this.lastShort.set(type, now);
   }
 
   /**
-   * A container needs a new VM, of one of `types`: if drain emptied a VM of
-   * such a type within `BLAME_WINDOW_MS` and it has since shut down, that VM
-   * could have run it now; returns its id (each emptied VM is blamed once).
+   * A VM of type `created` was created for a container eligible for
+   * `types`: that type is short of room (no VM of it starts draining for
+   * QuietPeriod). If drain emptied a VM of one of `types` within
+   * `BLAME_WINDOW_MS` and it has since shut down, that VM could have run the
+   * container now: returns its id (each emptied VM is blamed once).
    */
-  blame(types: readonly InstanceType[], now: number): string | undefined {
+  vmCreated(created: string, types: readonly InstanceType[], now: number): string | undefined {
+    this.lastShort.set(created, now);
     for (const [id, e] of this.emptied) {
       if (!e.gone || now - e.at > BLAME_WINDOW_MS || !types.some((t) => t.Name === e.type)) continue;
       this.emptied.delete(id);

@@ -189,7 +189,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         ctx.once.info(uuid, 'not starting yet: crunch-run process from previous attempt has not exited', placementFields(ready));
       } else if (startContainer(ctx, ready, ctr)) {
         view.set(k, Status.Preparing);
-        if (ready.draining) drain?.tookDraining();
+        if (ready.draining) drain?.tookDraining(ready.view.arvadosInstanceType, ctx.clock.now());
       } else {
         view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
         allocatedNotStarted++;
@@ -225,7 +225,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     atQuota = pool.atQuota();
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     ctx.timeline?.vmRequested(uuid, it.Name, created.instance);
-    const blamed = drain?.blame(types, ctx.clock.now());
+    const blamed = drain?.vmCreated(it.Name, types, ctx.clock.now());
     if (blamed !== undefined) ctx.timeline?.drainWait?.(uuid, it.Name, blamed);
     view.setWaitingNewInstance(k, it.Name, created.instance);
     allocatedNotStarted++;
@@ -258,7 +258,6 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     records,
   );
   if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all);
-  drain?.passEnded(allocatedNotStarted);
 
   return { view, allocatedNotStarted, notAllocatedOverQuota: overQuota.length + overMaxSupervisors.length };
 }

@@ -9,9 +9,10 @@
  * MaxRunningContainersPerInstance; with room left), first fit in this
  * order:
  * 1. ready (idle or running) before not ready, so the container starts now
- *    rather than waits for a boot; among ready ones, those drain to save
- *    marks draining (`src/placement/drain.ts`) last, so they empty but still
- *    start what nothing else ready can take;
+ *    rather than waits for a boot; those drain to save marks draining
+ *    (`src/placement/drain.ts`) after the other ready ones that run
+ *    something, so they empty, but before empty ones, which could shut down
+ *    now while a draining one runs on anyway;
  * 2. more containers (at the start of the pass) before fewer, so busy
  *    instances fill up and empty ones can go idle and shut down; first fit
  *    keeps filling the instance it started on, to the same end;
@@ -175,8 +176,10 @@ function placementOrder(slots: Slot[]): Slot[] {
   const scratch = new Float64Array(m);
   for (let i = 0; i < m; i++) {
     const { view, type } = byId[i];
-    // Draining is only ever set on ready instances: they rank between the other ready ones and the rest.
-    ready[i] = READY.has(view.workerState) ? (byId[i].draining ? 1 : 2) : 0;
+    // Draining is only ever set on ready instances that run something: they
+    // rank with the empty ready ones, and before them by their count. With
+    // nothing draining, this is the order of (ready, count).
+    ready[i] = READY.has(view.workerState) ? (byId[i].draining || view.runningContainerUUIDs.length === 0 ? 1 : 2) : 0;
     count[i] = view.runningContainerUUIDs.length;
     price[i] = view.price;
     vcpus[i] = type?.VCPUs ?? 0;

@@ -28,7 +28,7 @@ const DEFAULTS: Settings = {
   SchedulingStatus: { AppendEstimate: false },
   Estimates: { DefaultRuntime: 10 * 60_000, DefaultBootTime: 3 * 60_000 },
   Suggestions: { Enable: true, After: 60_000, Horizon: 30 * 60_000, MaxCPUFraction: 0.1 },
-  DrainToSave: { Enable: false, MaxUsedShare: 0.5 },
+  DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: 10 * 60_000 },
 };
 
 /** The errors `text` is refused with (fails when it is accepted). */
@@ -62,7 +62,7 @@ describe('settings file', () => {
 SchedulingStatus: {AppendEstimate: yes}
 Estimates: {DefaultRuntime: 1h30m, DefaultBootTime: 0s}
 Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
-DrainToSave: {Enable: true, MaxUsedShare: 0.25}
+DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
 `,
       'd.yml',
     );
@@ -72,7 +72,7 @@ DrainToSave: {Enable: true, MaxUsedShare: 0.25}
       SchedulingStatus: { AppendEstimate: true },
       Estimates: { DefaultRuntime: 90 * 60_000, DefaultBootTime: 0 },
       Suggestions: { Enable: false, After: 0, Horizon: 2 * 3_600_000, MaxCPUFraction: 1 },
-      DrainToSave: { Enable: true, MaxUsedShare: 0.25 },
+      DrainToSave: { Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0 },
     });
   });
 
@@ -207,7 +207,7 @@ Suggestions: {MaxCPUFraction: half}
         SchedulingStatus: { AppendEstimate: false },
         Estimates: { DefaultRuntime: '10m0s', DefaultBootTime: '3m0s' },
         Suggestions: { Enable: true, After: '1m0s', Horizon: '1h30m0s', MaxCPUFraction: 0.1 },
-        DrainToSave: { Enable: false, MaxUsedShare: 0.5 },
+        DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: '10m0s' },
       });
     });
 

@@ -29,7 +29,7 @@ function setup(drain: boolean, n: number) {
   pool.runOn(a, uuid(102));
   pool.runOn(b, uuid(103));
   for (let i = 1; i <= n; i++) queue.add({ uuid: uuid(i), priority: 100 - i, state: 'Locked' });
-  const planner = drain ? new DrainPlanner({ MaxUsedShare: 0.5 }) : undefined;
+  const planner = drain ? new DrainPlanner({ MaxUsedShare: 0.5, QuietPeriod: 0 }) : undefined;
   const waits: string[] = [];
   const timeline = { vmRequested: () => undefined, unlocking: () => undefined, cancelling: () => undefined, drainWait: (u: string) => waits.push(u) };
   const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });

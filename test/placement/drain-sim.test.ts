@@ -31,6 +31,8 @@ const WORKLOAD = {
 async function run(drain: boolean): Promise<SimReport> {
   const settings = defaultSettings();
   settings.DrainToSave.Enable = drain;
+  // Both large VMs are created in the first 2 minutes, the stream starts at 6: a quiet minute is enough.
+  settings.DrainToSave.QuietPeriod = 60_000;
   // A small container may use a large VM (up to 10x its cheapest type's price): packing across sizes.
   const cluster = simConfig({}, '      MaximumPriceFactor: 10');
   return buildReport(await runSimulation({ cluster, workload: parseWorkload(WORKLOAD), settings }));

@@ -115,7 +115,7 @@ const typeNamed = (name: string): InstanceType => ({ Name: name }) as InstanceTy
 
 describe('drain to save: across passes', () => {
   it('marks only ready VMs with run behaviour, and says why and since when', () => {
-    const p = new DrainPlanner({ MaxUsedShare: 0.5 });
+    const p = new DrainPlanner({ MaxUsedShare: 0.5, QuietPeriod: 0 });
     const booting = slot('boot', 8, ['x'], 'booting');
     const held = slot('held', 8, ['y']);
     held.view.idleBehavior = 'hold';
@@ -134,23 +134,23 @@ describe('drain to save: across passes', () => {
   });
 
   it('blames a new VM on drain only once the emptied VM is gone, for an eligible type, once, within the window', () => {
-    const p = new DrainPlanner({ MaxUsedShare: 0.5 });
+    const p = new DrainPlanner({ MaxUsedShare: 0.5, QuietPeriod: 0 });
     const b = (): Slot => slot('b', 8, ['c2', 'c3', 'c4', 'c5', 'c6']);
     p.plan([slot('a', 8, ['c1']), b()], 0);
     // a empties: not draining any more, idle, still there: a new VM now is not drain's doing.
     p.plan([slot('a', 8, []), b()], 10_000);
     assert.equal(p.stats().emptied, 1);
-    assert.equal(p.blame([typeNamed('t8')], 10_000), undefined);
+    assert.equal(p.vmCreated('t8', [typeNamed('t8')], 10_000), undefined);
     // a has shut down: a container that needs a t8 waits because of drain; a t16-only one does not.
     p.plan([b()], 70_000);
-    assert.equal(p.blame([typeNamed('t16')], 70_000), undefined);
-    assert.equal(p.blame([typeNamed('t2'), typeNamed('t8')], 70_000), 'a');
-    assert.equal(p.blame([typeNamed('t8')], 70_000), undefined, 'each emptied VM is blamed once');
+    assert.equal(p.vmCreated('t16', [typeNamed('t16')], 70_000), undefined);
+    assert.equal(p.vmCreated('t2', [typeNamed('t2'), typeNamed('t8')], 70_000), 'a');
+    assert.equal(p.vmCreated('t8', [typeNamed('t8')], 70_000), undefined, 'each emptied VM is blamed once');
     assert.equal(p.stats().waited, 1);
   });
 
   it('no blame past the window, nor for a VM that got work again before it shut down', () => {
-    const p = new DrainPlanner({ MaxUsedShare: 0.5 });
+    const p = new DrainPlanner({ MaxUsedShare: 0.5, QuietPeriod: 0 });
     const b = (): Slot => slot('b', 8, ['c2', 'c3', 'c4', 'c5', 'c6']);
     // e runs 10 of 16 VCPUs: too busy to drain, room for a's and d's one each.
     const e = (): Slot => slot('e', 16, ['c8', 'c9', 'c10', 'c11', 'c12', 'c13', 'c14', 'c15', 'c16', 'c17']);
@@ -160,16 +160,34 @@ describe('drain to save: across passes', () => {
     p.plan([slot('a', 8, ['new']), b(), e()], 2000);
     p.plan([b(), e()], 3000);
     // Past the window, d is not blamed either.
-    assert.equal(p.blame([typeNamed('t8')], 1000 + BLAME_WINDOW_MS + 1), undefined);
+    assert.equal(p.vmCreated('t8', [typeNamed('t8')], 1000 + BLAME_WINDOW_MS + 1), undefined);
     assert.equal(p.stats().waited, 0);
     // Within it, d is, and a (which ran new work after it emptied) still is not.
-    assert.equal(p.blame([typeNamed('t8')], 3000), 'd');
-    assert.equal(p.blame([typeNamed('t8')], 3000), undefined);
+    assert.equal(p.vmCreated('t8', [typeNamed('t8')], 3000), 'd');
+    assert.equal(p.vmCreated('t8', [typeNamed('t8')], 3000), undefined);
+  });
+
+  it('drains no VM of a type created, or whose draining VM started a container, within QuietPeriod; it still takes others\' load', () => {
+    const p = new DrainPlanner({ MaxUsedShare: 0.5, QuietPeriod: 60_000 });
+    const vms = (): Slot[] => [slot('a', 8, ['c1']), slot('b', 16, ['c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10'])];
+    assert.deepEqual([...p.plan(vms(), 0)], ['a'], 'quiet since ever');
+    // A t16 VM created: no t16 drains, but a (t8) still drains onto b.
+    p.vmCreated('t16', [typeNamed('t16')], 500);
+    assert.deepEqual([...p.plan(vms(), 1000)], ['a']);
+    // A t8 VM created: a stops draining.
+    p.vmCreated('t8', [typeNamed('t8')], 1000);
+    assert.deepEqual([...p.plan(vms(), 2000)], [], 'short of t8 lately: a stops draining too');
+    assert.equal(p.mark('a'), undefined);
+    assert.deepEqual([...p.plan(vms(), 60_999)], []);
+    assert.deepEqual([...p.plan(vms(), 61_000)], ['a']);
+    p.tookDraining('t8', 70_000);
+    assert.deepEqual([...p.plan(vms(), 71_000)], []);
+    assert.deepEqual([...p.plan(vms(), 130_000)], ['a']);
   });
 
   it('counts containers started on a draining VM', () => {
-    const p = new DrainPlanner({ MaxUsedShare: 0.5 });
-    p.tookDraining();
+    const p = new DrainPlanner({ MaxUsedShare: 0.5, QuietPeriod: 0 });
+    p.tookDraining('t8', 0);
     assert.equal(p.stats().tookDraining, 1);
   });
 });
