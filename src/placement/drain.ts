@@ -21,6 +21,7 @@ import type { InstanceType } from '../config/types.js';
 import type { InstanceResources } from '../scheduler/interfaces.js';
 import { fits } from '../scheduler/resources.js';
 import { READY, type Slot } from '../scheduler/slots.js';
+import { MinHeap } from '../estimate/heap.js';
 
 /** One ready VM with containers, as the drain choice sees it. */
 export interface DrainVM {
@@ -70,6 +71,8 @@ export function usedShare(vm: Pick<DrainVM, 'capacity' | 'used'>): number {
 }
 
 interface Bin {
+  /** Position in the list of bins: its id in the heap. */
+  index: number;
   vm: DrainVM;
   load: InstanceResources;
   /** True once chosen to drain: skipped when met in the heap. */
@@ -89,7 +92,7 @@ interface Bin {
  * containers are moved as one bundle, which only ever drains less.
  */
 export function chooseDrain(vms: readonly DrainVM[], draining: ReadonlySet<string>, maxUsedShare: number): Map<string, DrainMark> {
-  const bins: Bin[] = vms.filter((vm) => vm.containers > 0).map((vm) => ({ vm, load: { ...vm.used }, gone: false }));
+  const bins: Bin[] = vms.filter((vm) => vm.containers > 0).map((vm, index) => ({ index, vm, load: { ...vm.used }, gone: false }));
   const share = new Map(bins.map((b) => [b, usedShare(b.vm)]));
   const score = (b: Bin): number => b.vm.price / Math.max(share.get(b)!, 1e-9);
   const candidates = bins
@@ -129,71 +132,46 @@ function room(b: Bin): InstanceResources {
 
 /** The kept VMs, most VCPUs free on top; a bin's key changes only while it is out of the heap. */
 class RoomHeap {
-  private readonly items: Bin[] = [];
+  private readonly heap = new MinHeap();
 
-  constructor(bins: readonly Bin[]) {
-    for (const b of bins) this.push(b);
+  constructor(private readonly bins: readonly Bin[]) {
+    bins.forEach((_, i) => this.pushAt(i));
   }
 
   /**
-   * Pops one of the top `BINS_TRIED` kept VMs (other than `c`) that has
+   * Takes out one of the top `BINS_TRIED` kept VMs (other than `c`) that has
    * room for `c`'s load, or undefined; the others go back.
    */
   findHome(c: Bin): Bin | undefined {
-    const back: Bin[] = [];
+    const back: number[] = [];
     let found: Bin | undefined;
     let tried = 0;
-    while (tried < BINS_TRIED && this.items.length > 0) {
-      const b = this.pop();
+    while (tried < BINS_TRIED && this.heap.size > 0) {
+      const i = this.heap.pop()!.id;
+      const b = this.bins[i];
       if (b.gone) continue;
-      back.push(b);
-      if (b === c) continue;
-      tried++;
-      if (fits(room(b), c.load)) {
-        found = back.pop();
-        break;
+      if (b !== c) {
+        tried++;
+        if (fits(room(b), c.load)) {
+          found = b;
+          break;
+        }
       }
+      back.push(i);
     }
-    for (const b of back) this.push(b);
+    for (const i of back) this.pushAt(i);
     return found;
   }
 
+  /** Puts a bin taken out by `findHome` back, at its new key. */
   push(b: Bin): void {
-    const a = this.items;
-    a.push(b);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (free(a[p]) >= free(a[i])) break;
-      [a[p], a[i]] = [a[i], a[p]];
-      i = p;
-    }
+    this.pushAt(b.index);
   }
 
-  private pop(): Bin {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && free(a[l]) > free(a[m])) m = l;
-        if (r < a.length && free(a[r]) > free(a[m])) m = r;
-        if (m === i) break;
-        [a[m], a[i]] = [a[i], a[m]];
-        i = m;
-      }
-    }
-    return top;
+  private pushAt(i: number): void {
+    const b = this.bins[i];
+    this.heap.push({ key: b.load.vcpus - b.vm.capacity.vcpus, id: i, version: 0 });
   }
-}
-
-function free(b: Bin): number {
-  return b.vm.capacity.vcpus - b.load.vcpus;
 }
 
 const GiB = 2 ** 30;

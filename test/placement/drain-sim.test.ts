@@ -50,5 +50,6 @@ describe('drain to save in the simulator', function () {
     assert.equal(on.drain.waited, 0);
     assert.ok(on.cost.total < off.cost.total, `on ${on.cost.total} vs off ${off.cost.total}`);
     assert.ok(on.vms.vmHours < off.vms.vmHours);
+    assert.ok(on.queueWait.maxMs <= off.queueWait.maxMs, 'no container waits longer');
   });
 });
