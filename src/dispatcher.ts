@@ -21,6 +21,7 @@ import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
 import { createLogger, type Logger, RateLimitedLog } from './log.js';
+import { DrainPlanner } from './placement/drain.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { localityPlanner } from './placement/locality-planner.js';
@@ -92,6 +93,8 @@ export interface Dispatcher {
   readonly capacity: CapacityPlanner | undefined;
   /** Each container's life in this dispatcher: first seen, locked, VM requested and booted, started, finished (see `src/timeline/`). */
   readonly timeline: Timeline;
+  /** Drain to save (`src/placement/drain.ts`); undefined when the settings file's DrainToSave.Enable is false. */
+  readonly drain: DrainPlanner | undefined;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -178,6 +181,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
+  const drain = settings.DrainToSave.Enable ? new DrainPlanner(settings.DrainToSave) : undefined;
   const fairShare = newFairShare(settings, client, clock, logger);
   const locality = settings.Locality.Enable ? localityPlanner(settings.Locality, estimator.runtimes) : undefined;
   const capacity = capacityPlanner({
@@ -200,6 +204,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     afterPass: estimator,
     fairShare,
     locality,
+    drain,
     ...(capacity ? { capacity } : {}),
   });
   const suggester = new Suggester({
@@ -225,6 +230,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     fairShare: fairShare && (() => fairShare.counts),
     ...(capacity ? { capacity: () => capacity.stats } : {}),
     ...(locality ? { locality: () => locality.counts } : {}),
+    drain: drain && (() => drain.stats()),
   });
 
   let started = false;
@@ -246,6 +252,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     metrics,
     capacity,
     timeline,
+    drain,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

@@ -94,6 +94,14 @@ export interface Settings {
     /** Then how long it may wait for a VM that has some of its inputs; after that, any VM (a new one included). */
     DepsTimeout: number;
   };
+  /** Drain to save (`src/placement/drain.ts`): stop placing new containers on partly used VMs whose work would fit elsewhere. */
+  DrainToSave: {
+    Enable: boolean;
+    /** A VM starts draining only while its containers use at most this share of its most used resource, in (0, 1]. */
+    MaxUsedShare: number;
+    /** Nothing drains until the cluster has needed no new VM, and started nothing on a draining VM, for this long. */
+    QuietPeriod: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -135,6 +143,11 @@ export const SETTINGS_FIELDS = {
     Enable: bool(false),
     CacheTimeout: boundedDuration('2m', { min: 0 }),
     DepsTimeout: boundedDuration('1m', { min: 0 }),
+  },
+  DrainToSave: {
+    Enable: bool(false),
+    MaxUsedShare: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
+    QuietPeriod: boundedDuration('10m', { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

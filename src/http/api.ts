@@ -25,7 +25,7 @@ import type { QueueViewEntry } from '../scheduler/scheduler.js';
 import type { ContainerTimeline } from '../timeline/timeline.js';
 import { isInstanceNotFoundError } from '../worker/pool.js';
 import { requestTokens, requireHealthToken, requireToken } from './auth.js';
-import { instanceViewJSON, queueEntJSON, type QueueEntExtras } from './format.js';
+import { type InstanceDraining, instanceViewJSON, queueEntJSON, type QueueEntExtras } from './format.js';
 import { timelineJSON } from './timeline-json.js';
 
 /** What the management API needs from a dispatcher. */
@@ -45,6 +45,8 @@ export interface ManagementTarget {
   suggestions?(uuid: string): QueueEntExtras['suggestions'];
   /** Every worker (shut-down ones included) and every create in flight (empty id), sorted by id. */
   instances(): InstanceView[];
+  /** Why the instance drains (drain to save), as of the last scheduling pass; absent or undefined: no `draining` field. */
+  draining?(instanceId: string): InstanceDraining | undefined;
   /** SIGTERM to the container's crunch-run; false when it runs nowhere. */
   killContainer(uuid: string, reason: string): boolean;
   /** Rejects with InstanceNotFoundError for an unknown id. */
@@ -232,7 +234,7 @@ function killContainer(r: Request, t: ManagementTarget): void {
 }
 
 function listInstances(r: Request, t: ManagementTarget): void {
-  sendJSON(r.res, { items: t.instances().map(instanceViewJSON) });
+  sendJSON(r.res, { items: t.instances().map((v) => instanceViewJSON(v, t.draining?.(v.instance))) });
 }
 
 async function setIdleBehavior(r: Request, t: ManagementTarget, behavior: IdleBehavior): Promise<void> {

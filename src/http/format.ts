@@ -80,6 +80,14 @@ export interface InstanceViewJSON {
   idle_behavior: string;
   /** Why a warm pool or pre-warming created it (ours, not the reference's). */
   note?: string;
+  /** Ours, only on an instance drain to save marks draining: since when and why. */
+  draining?: { since: string; reason: string };
+}
+
+/** Why an instance drains (`src/placement/drain.ts`): since when (epoch ms), and one sentence. */
+export interface InstanceDraining {
+  since: number;
+  reason: string;
 }
 
 /**
@@ -126,7 +134,7 @@ export function queueEntJSON(entry: QueueEntry, schedulingStatus: string, extras
   };
 }
 
-export function instanceViewJSON(v: InstanceView): InstanceViewJSON {
+export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining): InstanceViewJSON {
   return {
     instance: v.instance,
     address: v.address,
@@ -141,5 +149,6 @@ export function instanceViewJSON(v: InstanceView): InstanceViewJSON {
     idle_behavior: v.idleBehavior,
     // Ours, not the reference's: only on VMs a warm pool or pre-warming created.
     ...(v.note === undefined ? {} : { note: v.note }),
+    ...(draining ? { draining: { since: goTime(draining.since), reason: draining.reason } } : {}),
   };
 }

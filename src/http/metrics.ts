@@ -23,6 +23,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-c
 import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
 import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
+import type { DrainStats } from '../placement/drain.js';
 import type { EventFeedView } from '../queue/event-feed-link.js';
 import { copiedCounter, registerOwnMetrics, stateGauge } from './own-metrics.js';
 import type { QueueEntry } from '../scheduler/interfaces.js';
@@ -73,6 +74,8 @@ export interface MetricsSources {
   capacity?(): CapacityStats;
   /** Locality's counts since start (settings `Locality`); absent when it is off. */
   locality?(): LocalityCounts;
+  /** Drain to save's figures; absent when it is off. */
+  drain?(): DrainStats;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

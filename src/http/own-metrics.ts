@@ -4,6 +4,7 @@
  * prefix; each says in its help text what it counts.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { DrainStats } from '../placement/drain.js';
 import type { EventFeedView } from '../queue/event-feed-link.js';
 import type { MetricsSources } from './metrics.js';
 
@@ -13,6 +14,7 @@ const FEED_STATES: ReadonlyArray<EventFeedView['state']> = ['disabled', 'connect
 export function registerOwnMetrics(registry: Registry, sources: () => MetricsSources | undefined): void {
   registerEventFeed(registry, sources);
   registerEstimatedWaits(registry, sources);
+  registerDrain(registry, sources);
   registerLocality(registry, sources);
   copiedCounter(
     registry,
@@ -190,4 +192,36 @@ export function registerEstimatedWaits(registry: Registry, sources: () => Metric
       for (const t of seen) g.set({ instance_type: t }, waits[t] ?? 0);
     },
   });
+}
+
+/**
+ * Drain to save (ours): how many VMs drain and what that saves once they
+ * have emptied, and what it cost in waits. All 0 while it is off.
+ */
+export function registerDrain(registry: Registry, sources: () => MetricsSources | undefined): void {
+  const gauge = (name: string, help: string, read: (d: DrainStats) => number): void => {
+    const g: Gauge = new Gauge({
+      name: PREFIX + name,
+      help,
+      registers: [registry],
+      collect() {
+        const d = sources()?.drain?.();
+        g.set(d ? read(d) : 0);
+      },
+    });
+  };
+  gauge('drain_instances', 'Instances drain to save marks draining: partly used, their containers would fit on other instances, so new containers go elsewhere.', (d) => d.draining);
+  gauge('drain_saving_dollars_per_hour', 'The price per hour of the draining instances: what drain to save saves once they have emptied and shut down.', (d) => d.savingPerHour);
+  copiedCounter(
+    registry,
+    sources,
+    'drain_containers_total',
+    'Containers drain to save touched, by outcome: took_draining (started on a draining instance, nothing else ready could take it: no wait), waited (waited for a new instance of a type drain had emptied one of shortly before).',
+    'outcome',
+    ['took_draining', 'waited'] as const,
+    (s) => {
+      const d = s.drain?.();
+      return d && { took_draining: d.tookDraining, waited: d.waited };
+    },
+  );
 }

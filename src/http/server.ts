@@ -94,6 +94,7 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
       return d.settings.SchedulingStatus.AppendEstimate ? d.clock.now() : undefined;
     },
     instances: () => current().pool.apiInstances(),
+    draining: (id) => current().drain?.mark(id),
     killContainer: (uuid, reason) => current().pool.killContainer(uuid, reason),
     setIdleBehavior: (id, behavior) => current().pool.setIdleBehavior(id, behavior),
     killInstance: (id, reason) => current().pool.killInstance(id, reason),

@@ -7,6 +7,7 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
 import type { LocalityPlanner } from '../placement/locality-planner.js';
+import type { DrainPlanner } from '../placement/drain.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
@@ -30,6 +31,8 @@ export interface SchedulerDeps {
   fairShare?: PassReorder;
   /** Warm pools and pre-warming (`src/placement/capacity.ts`): absent when both are off. */
   capacity?: CapacityStep;
+  /** Drain to save (`src/placement/drain.ts`); absent when the settings file leaves it off. */
+  drain?: DrainPlanner;
 }
 
 /** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */

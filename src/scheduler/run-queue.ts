@@ -41,6 +41,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const records = crunchRunRecords(pool);
   const { entries } = queue.entries();
   const maxPerInstance = cluster.Containers.CloudVMs.MaxRunningContainersPerInstance;
+  const drain = ctx.drain;
 
   const slots = SlotIndex.build(
     pool.instances(),
@@ -51,6 +52,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     },
     maxPerInstance,
     ctx.rateLimited,
+    drain && ((all) => drain.plan(all, ctx.clock.now())),
   );
   const totalInstances = Object.values(pool.countWorkers()).reduce((a, b) => a + b, 0);
 
@@ -218,6 +220,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       } else if (startContainer(ctx, ready, ctr)) {
         view.set(k, Status.Preparing);
         locality?.started(warmLevel);
+        if (ready.draining) drain?.tookDraining(ready.view.arvadosInstanceType, ctx.clock.now());
       } else {
         view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
         allocatedNotStarted++;
@@ -253,6 +256,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     atQuota = pool.atQuota();
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     ctx.timeline?.vmRequested(uuid, it.Name, created.instance);
+    const blamed = drain?.vmCreated(it.Name, types, ctx.clock.now());
+    if (blamed !== undefined) ctx.timeline?.drainWait?.(uuid, it.Name, blamed);
     view.setWaitingNewInstance(k, it.Name, created.instance);
     allocatedNotStarted++;
     const slot: Slot = {

@@ -9,7 +9,10 @@
  * MaxRunningContainersPerInstance; with room left), first fit in this
  * order:
  * 1. ready (idle or running) before not ready, so the container starts now
- *    rather than waits for a boot;
+ *    rather than waits for a boot; those drain to save marks draining
+ *    (`src/placement/drain.ts`) after the other ready ones that run
+ *    something, so they empty, but before empty ones, which could shut down
+ *    now while a draining one runs on anyway;
  * 2. more containers (at the start of the pass) before fewer, so busy
  *    instances fill up and empty ones can go idle and shut down; first fit
  *    keeps filling the instance it started on, to the same end;
@@ -34,6 +37,8 @@ export interface Slot {
   free: InstanceResources;
   /** Position in the placement order (set by `SlotIndex`). */
   rank: number;
+  /** Marked by drain to save this pass: new containers go here only if no other ready instance takes them. */
+  draining?: boolean;
 }
 
 const PLACEABLE: ReadonlySet<WorkerState> = new Set(['unknown', 'booting', 'idle', 'running']);
@@ -57,13 +62,18 @@ export class SlotIndex {
     private readonly warnings: RateLimitedLog,
   ) {}
 
-  /** Builds the index from the pool's instances; `sizeOf` gives a running container's charge, undefined if unknown. */
+  /**
+   * Builds the index from the pool's instances; `sizeOf` gives a running
+   * container's charge, undefined if unknown; `drain`, when drain to save is
+   * on, names the instances to mark draining.
+   */
   static build(
     views: InstanceView[],
     typeOf: (name: string) => InstanceType | undefined,
     sizeOf: (uuid: string) => InstanceResources | undefined,
     maxPerInstance: number,
     warnings: RateLimitedLog,
+    drain?: (slots: readonly Slot[]) => ReadonlySet<string>,
   ): SlotIndex {
     const slots: Slot[] = views.map((v) => {
       const type = typeOf(v.arvadosInstanceType);
@@ -80,6 +90,10 @@ export class SlotIndex {
       // The pool hands out new view objects: the pass may change them.
       return { view: v, type, free, rank: 0 };
     });
+    if (drain) {
+      const ids = drain(slots);
+      if (ids.size > 0) for (const s of slots) if (ids.has(s.view.instance)) s.draining = true;
+    }
     const ordered = placementOrder(slots);
     const index = new SlotIndex(maxPerInstance, warnings);
     ordered.forEach((s, i) => {
@@ -185,7 +199,10 @@ function placementOrder(slots: Slot[]): Slot[] {
   const scratch = new Float64Array(m);
   for (let i = 0; i < m; i++) {
     const { view, type } = byId[i];
-    ready[i] = READY.has(view.workerState) ? 1 : 0;
+    // Draining is only ever set on ready instances that run something: they
+    // rank with the empty ready ones, and before them by their count. With
+    // nothing draining, this is the order of (ready, count).
+    ready[i] = READY.has(view.workerState) ? (byId[i].draining || view.runningContainerUUIDs.length === 0 ? 1 : 2) : 0;
     count[i] = view.runningContainerUUIDs.length;
     price[i] = view.price;
     vcpus[i] = type?.VCPUs ?? 0;

@@ -34,6 +34,7 @@ import { createLogger, silentLogger } from '../log.js';
 import { instanceSetIdFor } from '../cloud/registry.js';
 import type { InstanceSet } from '../cloud/types.js';
 import type { PoolEvent } from '../worker/pool.js';
+import type { DrainPlanner, DrainStats } from '../placement/drain.js';
 import { runnerBinaryToDeploy } from '../worker/pool-config.js';
 import { AccuracyRecorder, type EstimateSample } from './accuracy.js';
 import { CloudLedger } from './cloud.js';
@@ -150,6 +151,8 @@ export interface SimResult {
   settings: Settings;
   /** What warm pools and pre-warming did, over every dispatcher of the run; absent when both were off. */
   capacity?: CapacityStats;
+  /** What drain to save did, over every dispatcher of the run; undefined when it was off. */
+  drain?: Pick<DrainStats, 'emptied' | 'tookDraining' | 'waited'>;
   notes: string[];
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
   /** The lame cloud's image pulls and cold input reads (its cost model: drivers/lame/disk-cache.ts). */
@@ -250,6 +253,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   // A new dispatcher gets a new instance set on the same lame cloud (the old one is stopped with its dispatcher).
   const accuracy = new AccuracyRecorder();
   const planners: CapacityPlanner[] = [];
+  const drains: DrainPlanner[] = [];
   const newDispatcher = async (set: InstanceSet): Promise<Dispatcher> => {
     const d = await createDispatcher(cluster, {
       clock,
@@ -262,6 +266,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     });
     accuracy.attach(d.estimator);
     if (d.capacity) planners.push(d.capacity);
+    if (d.drain) drains.push(d.drain);
     return d;
   };
   try {
@@ -343,6 +348,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     restarts,
     settings,
     ...(planners.length > 0 ? { capacity: sumCapacityStats(planners.map((p) => p.stats)) } : {}),
+    drain: drains.length === 0 ? undefined : sumDrains(drains),
     timersLeft,
     timersFired,
     estimates: accuracy.samples,
@@ -362,4 +368,16 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
 /** A simulated dispatcher suggests nothing: its suggester would run simulations inside this one. */
 function withoutSuggestions(settings: Settings): Settings {
   return { ...settings, Suggestions: { ...settings.Suggestions, Enable: false } };
+}
+
+/** The waits and fallbacks of every dispatcher in the run (a restart starts a new one). */
+function sumDrains(drains: readonly DrainPlanner[]): NonNullable<SimResult['drain']> {
+  const out = { emptied: 0, tookDraining: 0, waited: 0 };
+  for (const d of drains) {
+    const s = d.stats();
+    out.emptied += s.emptied;
+    out.tookDraining += s.tookDraining;
+    out.waited += s.waited;
+  }
+  return out;
 }

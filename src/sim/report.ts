@@ -87,6 +87,8 @@ export interface SimReport {
   /** Controller requests by `METHOD route` (the dispatcher's and crunch-run's). */
   controllerRequests: Record<string, number>;
   cancelled: Array<{ reason: string; count: number; examples: Array<{ id: string; uuid: string }> }>;
+  /** Drain to save (only when on): VMs it emptied, containers started on a draining VM (no wait), containers that waited because of it. */
+  drain?: { emptied: number; tookDraining: number; waited: number };
   /** Clock timers fired: how much simulation work the run took. */
   timersFired: number;
   timeline: TimelineSample[];
@@ -256,6 +258,7 @@ export function buildReport(r: SimResult): SimReport {
     cancelled: [...reasons]
       .map(([reason, list]) => ({ reason, count: list.length, examples: list.slice(0, 5) }))
       .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
+    ...(r.drain ? { drain: r.drain } : {}),
     timersFired: r.timersFired,
     timeline: r.timeline,
     host: {
@@ -347,6 +350,8 @@ export function formatSummary(rep: SimReport): string {
   if (w.imagePulls + w.coldInputs > 0) {
     lines.push(`Image pulls: ${w.imagePulls} taking ${formatDuration(w.imagePullMs)} in all; cold input reads: ${w.coldInputs} taking ${formatDuration(w.coldInputMs)}.`);
   }
+  const d = rep.drain;
+  if (d) lines.push(`Drain to save: ${d.emptied} VMs emptied; ${d.tookDraining} containers started on a draining VM (nothing else ready); ${d.waited} waited for a new VM because of drain.`);
   for (const r of rep.cancelled.slice(0, 10)) lines.push(`Cancelled x${r.count}: ${r.reason} (e.g. ${r.examples[0].id} ${r.examples[0].uuid})`);
   if (rep.cancelled.length > 10) lines.push(`... and ${rep.cancelled.length - 10} more cancellation reasons (see the report).`);
   for (const n of rep.notes) lines.push(`Note: ${n}`);

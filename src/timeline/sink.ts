@@ -32,6 +32,9 @@ import type { PoolEvent } from '../worker/pool.js';
  * - `warm_wait`: locality held it for a busy VM that has its image or
  *   inputs (`waiting_for`, `has`, `frees_in_ms`, `wait_until`), or such a
  *   wait ended (`ended`: what it took, `instance`).
+ * - `drain_wait`: it waits for a new VM (`instance_type`) although drain to
+ *   save had, shortly before, emptied a VM of that type which has since
+ *   shut down (`drained_instance`, `reason`).
  */
 export type TimelineKind =
   | 'first_seen'
@@ -48,7 +51,8 @@ export type TimelineKind =
   | 'cancelled_by_dispatcher'
   | 'finished'
   | 'vm_prepared'
-  | 'warm_wait';
+  | 'warm_wait'
+  | 'drain_wait';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -75,6 +79,8 @@ export interface TimelineSink {
   unlocking(uuid: string, reason: string): void;
   /** The scheduler is about to ask the controller to cancel this container. */
   cancelling(uuid: string, reason: string): void;
+  /** The scheduler created an instance for this container that a VM drain to save emptied could have spared it. */
+  drainWait(uuid: string, instanceType: string, drainedInstance: string): void;
   /** Every pool event (the pool's `onEvent`). */
   poolEvent(event: PoolEvent): void;
   /** Locality held this container for a warm VM, or stopped holding it (`src/placement/locality-planner.ts`). */
@@ -85,4 +91,5 @@ export interface TimelineSink {
 export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
-export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> & Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait'>>;
+export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> &
+  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait'>>;

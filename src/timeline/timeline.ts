@@ -156,6 +156,14 @@ export class Timeline implements TimelineSink {
     this.push(this.entry(uuid), 'cancelled_by_dispatcher', { reason });
   }
 
+  drainWait(uuid: string, instanceType: string, drainedInstance: string): void {
+    this.push(this.entry(uuid), 'drain_wait', {
+      instance_type: instanceType,
+      drained_instance: drainedInstance,
+      reason: 'drain to save emptied an instance of this type that has since shut down',
+    });
+  }
+
   poolEvent(event: PoolEvent): void {
     switch (event.type) {
       case 'instanceCreated':

@@ -40,6 +40,20 @@ describe('controller health metrics', function () {
     assert.equal(promValue(s, `${P}estimated_wait_seconds`, { instance_type: 'large' }), 0);
   });
 
+  it('drain to save: draining instances, the saving per hour, and containers by outcome; all 0 while it is off', async () => {
+    const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
+    m.attach(sources('normal', 0, 0));
+    let s = parseProm(await m.text());
+    assert.equal(promValue(s, `${P}drain_instances`), 0);
+    assert.equal(promValue(s, `${P}drain_containers_total`, { outcome: 'waited' }), 0);
+    m.attach({ ...sources('normal', 0, 0), drain: () => ({ draining: 3, savingPerHour: 1.15, tookDraining: 4, waited: 2, emptied: 9 }) });
+    s = parseProm(await m.text());
+    assert.equal(promValue(s, `${P}drain_instances`), 3);
+    assert.equal(promValue(s, `${P}drain_saving_dollars_per_hour`), 1.15);
+    assert.equal(promValue(s, `${P}drain_containers_total`, { outcome: 'took_draining' }), 4);
+    assert.equal(promValue(s, `${P}drain_containers_total`, { outcome: 'waited' }), 2);
+  });
+
   it('reports the state (one series each, 1 for the current), the limit, the last 503 and requests by outcome', async () => {
     const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
     m.attach(sources('overload', 4, 1_700_000_000_500));

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ManagementTarget, managementHandler } from '../../src/http/api.js';
+import type { InstanceViewJSON } from '../../src/http/format.js';
+import type { InstanceView } from '../../src/scheduler/interfaces.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { InstanceNotFoundError } from '../../src/worker/pool.js';
 import { call } from './helpers.js';
@@ -97,6 +99,36 @@ describe('management API handler', () => {
       const r = await call({ server: s.server }, 'POST', '/arvados/v1/dispatch/instances/hold?instance_id=i-1', { token: TOKEN });
       assert.equal(r.status, 200);
       assert.equal(got, 'i-1=hold');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an instance drain to save marks draining says so, since when and why; the others have no such field', async () => {
+    const vm = (instance: string): InstanceView => ({
+      instance,
+      address: '10.0.0.1',
+      price: 0.4,
+      arvadosInstanceType: 't8',
+      providerInstanceType: 't8',
+      lastContainerUUID: '',
+      lastBusy: 0,
+      runningContainerUUIDs: ['zzzzz-dz642-000000000000001'],
+      workerState: 'running',
+      idleBehavior: 'run',
+    });
+    const reason = 'running 1 of 8 VCPUs and 4 of 32 GiB RAM; its 1 container would fit on other instances';
+    const s = await serve(
+      fakeTarget({
+        instances: () => [vm('i-a'), vm('i-b')],
+        draining: (id) => (id === 'i-a' ? { since: Date.UTC(2026, 0, 2, 3, 4, 5), reason } : undefined),
+      }),
+    );
+    try {
+      const r = await call({ server: s.server }, 'GET', '/arvados/v1/dispatch/instances', { token: TOKEN });
+      const { items } = r.json<{ items: InstanceViewJSON[] }>();
+      assert.deepEqual(items[0].draining, { since: '2026-01-02T03:04:05Z', reason });
+      assert.equal('draining' in items[1], false);
     } finally {
       await s.close();
     }

@@ -67,6 +67,28 @@ describe('scheduler slot index', () => {
     assert.equal(find(idx, e)?.view.instance, views[3].instance);
   });
 
+  it('puts instances drain to save marks after the other busy ready ones, but before empty ones and booting ones', () => {
+    const t = types[3]; // 8 VCPUs
+    const views = [view(t, 'booting'), view(t, 'running', ['r1', 'r2']), view(t, 'running', ['r3']), view(t, 'idle')];
+    const sizes = new Map([['r1', small(1)], ['r2', small(1)], ['r3', small(6)]]);
+    let seen: readonly Slot[] = [];
+    const idx = SlotIndex.build(views, typeOf, (u) => sizes.get(u), 0, warnings(), (all) => {
+      seen = all;
+      return new Set([views[1].instance]);
+    });
+    assert.equal(seen.length, 4, 'the drain choice sees every instance');
+    const e = entry('c1', small(2), [t]);
+    // views[1] is the busier, but draining: views[2] (2 VCPUs free) first.
+    assert.equal(find(idx, e)?.view.instance, views[2].instance);
+    idx.allocate(find(idx, e)!, 'c1', small(2));
+    // Nothing else busy has room: the draining one (up anyway) rather than the empty one (which could shut down) or the booting one.
+    const d = find(idx, entry('c2', e.instanceResources, e.instanceTypes));
+    assert.equal(d?.view.instance, views[1].instance);
+    assert.equal(d?.draining, true);
+    idx.allocate(d!, 'c2', small(6));
+    assert.equal(find(idx, entry('c3', e.instanceResources, e.instanceTypes))?.view.instance, views[3].instance);
+  });
+
   it('finds nothing for a container too big for every instance, then finds an instance created in the pass', () => {
     const t = types[0];
     const idx = SlotIndex.build([view(t, 'idle', ['r1'])], typeOf, () => small(t.VCPUs), 0, warnings());

@@ -125,6 +125,18 @@ describe('Timeline', () => {
     assert.equal(t.get(A)!.events.at(-1)!.detail, undefined);
   });
 
+  it('records a wait drain to save caused, with the type and the instance it emptied', () => {
+    t.containerSeen(ctr(A, 'Locked'));
+    t.vmRequested(A, 'small', 'pending-1');
+    t.drainWait(A, 'small', 'i-9');
+    assert.deepEqual(kinds(t, A), ['first_seen', 'vm_requested', 'drain_wait']);
+    assert.deepEqual(t.get(A)!.events[2].detail, {
+      instance_type: 'small',
+      drained_instance: 'i-9',
+      reason: 'drain to save emptied an instance of this type that has since shut down',
+    });
+  });
+
   it('records a cancel by the dispatcher before the end it causes', () => {
     t.containerSeen(ctr(A, 'Running'));
     t.cancelling(A, 'container is not running on any worker');
