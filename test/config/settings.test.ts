@@ -105,7 +105,6 @@ Suggestions: {MaxCPUFraction: half}
       ],
     );
     assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave) at the top level']);
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, DrainToSave) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
