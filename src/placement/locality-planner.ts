@@ -38,6 +38,9 @@ export interface LocalityCounts {
   holds: number;
 }
 
+/** How many ready VMs `spareWarm` looks at for one that no waiting container wants: bounded, so the pass stays cheap. */
+const SPARE_CANDIDATES = 8;
+
 const plus = (a: InstanceResources, b: InstanceResources): InstanceResources => minus(a, minus(noResources(), b));
 
 export class LocalityPlanner {
@@ -49,6 +52,10 @@ export class LocalityPlanner {
   private readonly held = new Map<string, WarmHold>();
   /** Busy VMs a container is held for in this pass: one waiter each, or a burst of ten would all wait for one VM. */
   private readonly claimed = new Set<string>();
+  /** Ready VMs a held container would have started on this pass: left idle by the hold, so not to be shut down for quota. */
+  readonly passedOver = new Set<string>();
+  /** Images of the containers waiting to start, with how many want each, less those `place` has seen this pass. */
+  private readonly wanted = new Map<string, number>();
   private entries: ReadonlyMap<string, QueueEntry> = new Map();
   private running: ReadonlyMap<string, number> = new Map();
   private now = 0;
@@ -63,6 +70,7 @@ export class LocalityPlanner {
   beginPass(now: number, instances: readonly InstanceView[], entries: ReadonlyMap<string, QueueEntry>, running: ReadonlyMap<string, number>): void {
     this.now = now;
     this.claimed.clear();
+    this.passedOver.clear();
     this.entries = entries;
     this.running = running;
     const live = new Set<string>();
@@ -74,6 +82,12 @@ export class LocalityPlanner {
       }
     }
     this.memory.retain(live);
+    this.wanted.clear();
+    for (const [uuid, e] of entries) {
+      const c = e.container;
+      if ((c.state !== 'Queued' && c.state !== 'Locked') || c.priority < 1 || running.has(uuid) || c.container_image === '') continue;
+      this.wanted.set(c.container_image, (this.wanted.get(c.container_image) ?? 0) + 1);
+    }
     for (const uuid of this.states.keys()) if (!entries.has(uuid)) this.states.delete(uuid);
     for (const uuid of this.held.keys()) if (!entries.has(uuid)) this.held.delete(uuid);
   }
@@ -84,10 +98,14 @@ export class LocalityPlanner {
    * container could start (on `dflt`, or on a VM it can create). `said` is
    * told of holds that begin or change target, and of holds that end.
    */
-  place(entry: QueueEntry, dflt: Slot | undefined, slots: SlotIndex, said?: (uuid: string, detail: WarmWaitDetail) => void): LocalityPlacement {
+  place(entry: QueueEntry, dflt: Slot | undefined, slots: SlotIndex, said?: (uuid: string, detail: WarmWaitDetail) => void, shape?: number): LocalityPlacement {
     const uuid = entry.container.uuid;
     const image = entry.container.container_image;
     const inputs = entry.inputs ?? [];
+    const left = (this.wanted.get(image) ?? 0) - 1;
+    if (left > 0) this.wanted.set(image, left);
+    else this.wanted.delete(image);
+    if (shape !== undefined) dflt = this.spareWarm(entry, dflt, slots, shape);
     const ids1 = this.memory.withImage(image);
     let ids2: Set<string> | undefined;
     for (const pdh of inputs) {
@@ -139,9 +157,31 @@ export class LocalityPlanner {
       }
       this.held.set(uuid, d.hold);
       this.claimed.add(d.hold.instance);
+      if (dflt) this.passedOver.add(dflt.view.instance);
       return { hold: d.hold, level: 0 };
     }
     return this.took(uuid, best ?? dflt, best ? bestLevel : 0, said);
+  }
+
+  /**
+   * A ready VM for a container that has none of its own warm ones: `dflt`,
+   * unless `dflt` has the image of a container still waiting in this pass
+   * and another ready VM with room has none, then that one. The VM-centric
+   * half of the rule: a VM that frees goes, as far as the order allows, to
+   * a container that has its image, not to the first in line that fits.
+   * Nobody waits for it: the container starts now all the same.
+   */
+  private spareWarm(entry: QueueEntry, dflt: Slot | undefined, slots: SlotIndex, shape: number): Slot | undefined {
+    if (!dflt || !READY.has(dflt.view.workerState) || !this.wantedBy(dflt)) return dflt;
+    const charge = containerCharge(entry.instanceResources);
+    for (const s of slots.readyWithRoom(shape, entry.instanceTypes, charge, SPARE_CANDIDATES)) if (!this.wantedBy(s)) return s;
+    return dflt;
+  }
+
+  /** True if the VM has the image of a container still waiting in this pass. */
+  private wantedBy(slot: Slot): boolean {
+    for (const image of this.memory.imagesOf(slot.view.instance)) if (this.wanted.has(image)) return true;
+    return false;
   }
 
   /** The container is placed (or a VM will be created for it): ends a hold it had. */

@@ -79,6 +79,11 @@ export class WarmMemory {
     return this.byInput.get(pdh);
   }
 
+  /** The images the VM has (none for an unknown VM). */
+  imagesOf(instance: string): Iterable<string> {
+    return this.vms.get(instance)?.images.keys() ?? [];
+  }
+
   /** 1: the VM has the image; 2: some of the inputs; 0: neither (or unknown VM). */
   level(instance: string, image: string, inputs: readonly string[] = []): 0 | 1 | 2 {
     const m = this.vms.get(instance);

@@ -166,7 +166,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     let warmLevel: WarmLevel = 0;
     // Locality only reroutes or holds a container that could start now.
     if (locality && (ready || (!atQuota && availableType(types)))) {
-      const p = locality.place(entry, ready, slots, saidWarm);
+      const p = locality.place(entry, ready, slots, saidWarm, sh);
       if (p.hold) {
         (view.warmHolds ??= new Map()).set(k, p.hold);
         if (st === State.Locked) {
@@ -292,7 +292,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     totalInstances,
     records,
   );
-  if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all);
+  if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all, locality?.passedOver);
   ctx.capacity?.afterPlacement(
     slots.all.map((s) => s.view),
     entries,
@@ -341,10 +341,12 @@ function unlockOverQuota(
   }
 }
 
-/** At quota, instances nothing was placed on only hold quota the queue's head needs. */
-function shutdownUnallocated(ctx: PassContext, slots: Slot[]): void {
+/** At quota, instances nothing was placed on only hold quota the queue's head needs (except those `keep` names). */
+function shutdownUnallocated(ctx: PassContext, slots: Slot[], keep?: ReadonlySet<string>): void {
   for (const { view } of slots) {
     if (view.runningContainerUUIDs.length > 0 || view.idleBehavior !== 'run') continue;
+    // Left idle this pass by a locality hold: in use again within CacheTimeout.
+    if (keep?.has(view.instance)) continue;
     if (ctx.pool.shutdown(view.instance)) {
       ctx.logger.info('shutting down instance with nothing to run: at cloud quota', {
         Instance: view.instance,

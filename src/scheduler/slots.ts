@@ -128,6 +128,26 @@ export class SlotIndex {
     return best;
   }
 
+  /**
+   * Up to `limit` ready instances with room for a container of this shape,
+   * in placement order per type (from where `find` left off for the shape),
+   * for locality to choose among when the first fit is warm for another
+   * container. Call after `find` for the same shape.
+   */
+  readyWithRoom(shape: number, types: readonly InstanceType[], charge: InstanceResources, limit: number): Slot[] {
+    const at = this.cursors[shape];
+    const out: Slot[] = [];
+    for (let t = 0; t < types.length && out.length < limit; t++) {
+      const list = this.byType.get(types[t].Name);
+      if (!list) continue;
+      for (let i = at?.[t] ?? 0; i < list.length && out.length < limit; i++) {
+        const s = list[i];
+        if (READY.has(s.view.workerState) && this.hasRoomFor(s, charge)) out.push(s);
+      }
+    }
+    return out;
+  }
+
   /** Holds the container's room on the instance. */
   allocate(slot: Slot, uuid: string, charge: InstanceResources): void {
     slot.free = minus(slot.free, charge);

@@ -116,6 +116,42 @@ describe('locality planner', () => {
     assert.equal(overrun.place(entries[1], idx2.slotOf('i-cold'), idx2).slot?.view.instance, 'i-cold');
   });
 
+  it('gives a cold container a ready VM whose image no waiting container needs, leaving the warm one to the container that has its image', () => {
+    const p = planner();
+    pass(p, 0, [view('i-a', 'running', ['ra']), view('i-z', 'running', ['rz'])], [entry('ra', 'img-a'), entry('rz', 'img-z')]);
+    const x = entry('x', 'img-x');
+    const a = entry('a', 'img-a');
+    const idx = pass(p, 1_000, [view('i-a', 'idle'), view('i-z', 'idle')], [x, a]);
+    const dflt = idx.find(0, x.instanceTypes, containerCharge(need), 'x');
+    assert.equal(dflt?.view.instance, 'i-a', 'the ordinary choice is the VM that has img-a');
+    const px = p.place(x, dflt, idx, undefined, 0);
+    assert.deepEqual([px.slot?.view.instance, px.level, px.hold], ['i-z', 0, undefined], 'x starts now, on the VM nobody waits for');
+    idx.allocate(px.slot!, 'x', containerCharge(need));
+    const pa = p.place(a, idx.find(0, a.instanceTypes, containerCharge(need), 'a'), idx, undefined, 0);
+    assert.deepEqual([pa.slot?.view.instance, pa.level], ['i-a', 1]);
+  });
+
+  it('keeps the first fit when every ready VM is wanted, or when no waiting container wants it', () => {
+    const p = planner();
+    pass(p, 0, [view('i-a', 'running', ['ra']), view('i-b', 'running', ['rb'])], [entry('ra', 'img-a'), entry('rb', 'img-b')]);
+    const x = entry('x', 'img-x');
+    const views = [view('i-a', 'idle'), view('i-b', 'idle')];
+    let idx = pass(p, 1_000, views, [x, entry('a', 'img-a'), entry('b', 'img-b')]);
+    assert.equal(p.place(x, idx.find(0, x.instanceTypes, containerCharge(need), 'x'), idx, undefined, 0).slot?.view.instance, 'i-a', 'both wanted: no one waits, x takes the first fit');
+    idx = pass(p, 2_000, [view('i-a', 'idle'), view('i-b', 'idle')], [x, entry('b', 'img-b')]);
+    assert.equal(p.place(x, idx.find(0, x.instanceTypes, containerCharge(need), 'x'), idx, undefined, 0).slot?.view.instance, 'i-a', 'img-a is wanted by nobody');
+  });
+
+  it('names the ready VM a hold passes over, so that it is not shut down for quota in that pass', () => {
+    const p = planner();
+    const entries = [entry('r1', 'img-a'), entry('c1', 'img-a')];
+    const idx = pass(p, 0, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], entries);
+    assert.ok(p.place(entries[1], idx.slotOf('i-cold'), idx).hold);
+    assert.deepEqual([...p.passedOver], ['i-cold']);
+    pass(p, 1_000, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], entries);
+    assert.equal(p.passedOver.size, 0, 'cleared each pass');
+  });
+
   it('forgets a VM that left the pool: after a restart nothing is assumed', () => {
     const p = planner();
     pass(p, 0, [view('i-warm', 'running', ['r1'])], [entry('r1', 'img-a')]);
