@@ -44,7 +44,9 @@ import { RequestWindow } from './window.js';
 import type { ApiClientAuthorization, Container, ContainerRequest, ItemList } from './types.js';
 import { ControllerError } from './errors.js';
 import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeoutError, Transport } from './http.js';
+import { type ListParams, listQuery } from './list-query.js';
 
+export type { ListParams } from './list-query.js';
 export { ControllerError, findControllerError, isControllerError, isControllerRefusal } from './errors.js';
 
 /** How hard to try. */
@@ -91,31 +93,11 @@ export interface ControllerClientOptions {
   userAgent?: string;
 }
 
-/** Parameters of `GET /arvados/v1/containers`. */
-export interface ListParams {
-  filters: Array<[string, string, unknown]>;
-  select?: string[];
-  /** `"uuid"`, `"priority desc"`, or several terms. */
-  order?: string | string[];
-  limit?: number;
-  offset?: number;
-}
-
 /**
  * What lock and unlock answer: the controller returns only a few attributes
  * (uuid, state, priority, locked_by_uuid, ...), so merge it, don't replace.
  */
 export type ContainerPatch = Partial<Container> & Pick<Container, 'uuid' | 'state'>;
-
-/** The query of a list call, with `count=none` (the controller then skips counting the matches). */
-function listQuery(params: ListParams): Record<string, string> {
-  const query: Record<string, string> = { filters: JSON.stringify(params.filters), count: 'none' };
-  if (params.select) query.select = JSON.stringify(params.select);
-  if (params.order !== undefined) query.order = typeof params.order === 'string' ? params.order : JSON.stringify(params.order);
-  if (params.limit !== undefined) query.limit = String(params.limit);
-  if (params.offset !== undefined) query.offset = String(params.offset);
-  return query;
-}
 
 /** Above this URL length a GET travels as a POST with `X-Http-Method-Override`, as the Go SDK does. */
 const MAX_URL_LENGTH = 4000;

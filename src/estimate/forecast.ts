@@ -29,80 +29,10 @@
  */
 import { regrown } from '../scheduler/limits.js';
 import { MinHeap } from './heap.js';
-import { remaining, type Spread } from './history.js';
+import type { ForecastContainer, ForecastInput, ForecastResult, Need } from './forecast-input.js';
+import { remaining } from './history.js';
 
-/** The part of a container's size the forecast packs by. */
-export interface Need {
-  vcpus: number;
-  /** Bytes. */
-  ram: number;
-  gpus: number;
-}
-
-export interface ForecastContainer {
-  /** Eligible instance type names, cheapest first. */
-  types: readonly string[];
-  need: Need;
-  /** Expected total runtime. */
-  runtime: Spread;
-}
-
-export interface ForecastRunning {
-  startedAt: number;
-  /** Expected total runtime (what is left is worked out from `startedAt`). */
-  runtime: Spread;
-  need: Need;
-}
-
-export interface ForecastInstance {
-  type: string;
-  /** What the type offers (the forecast works out what is free from `running`). */
-  capacity: Need;
-  state: 'booting' | 'idle' | 'running';
-  /** For a booting instance: when its create was called. */
-  bootStartedAt?: number;
-  running: readonly ForecastRunning[];
-}
-
-export interface ForecastLimits {
-  /** The dynamic concurrency limit; 0 = none. */
-  maxContainers: number;
-  /** True while the limit grows as containers start (see `ConcurrencyLimit`): no overload, no quota seen. */
-  maxContainersGrows?: boolean;
-  /** MaxInstances; 0 = none. */
-  maxInstances: number;
-  /** True while the cloud quota stops new instances. */
-  atQuota: boolean;
-  /** Types whose creates recently failed for lack of capacity. */
-  atCapacity: ReadonlySet<string>;
-  /** How long after a capacity error a type is tried again, ms. */
-  capacityRetryMs: number;
-  /** TimeoutIdle, ms: how long an idle instance stays before it is shut down. */
-  idleTimeoutMs: number;
-}
-
-export interface ForecastInput {
-  now: number;
-  /** The waiting containers, in scheduling order. */
-  containers: readonly ForecastContainer[];
-  instances: readonly ForecastInstance[];
-  limits: ForecastLimits;
-  /** What each instance type offers, by name: for the instances the forecast adds. */
-  capacities: ReadonlyMap<string, Need>;
-  /** Expected create-to-ready time of a type, ms (the band's value is used). */
-  bootMs: (type: string) => Spread;
-  /** Containers forecast exactly; the rest coarsely. Default 2,000. */
-  exactLimit?: number;
-}
-
-/** Start times by the input's container index (epoch ms; Infinity when nothing fits). */
-export interface ForecastResult {
-  low: Float64Array;
-  typical: Float64Array;
-  high: Float64Array;
-  /** How many containers (from the front) were forecast exactly. */
-  exact: number;
-}
+export type { ForecastContainer, ForecastInput, ForecastInstance, ForecastLimits, ForecastResult, ForecastRunning, Need } from './forecast-input.js';
 
 export const DEFAULT_EXACT_LIMIT = 2000;
 
