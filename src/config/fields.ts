@@ -83,7 +83,7 @@ function isAbsent(value: unknown): value is null | undefined {
 }
 
 /** Describes a wrong value briefly, for "expected X, got Y" messages. */
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (isMap(value)) return 'a map';
   if (typeof value === 'string') return JSON.stringify(value);
@@ -234,22 +234,25 @@ export function size(def: string | number, rules: NumberRules = {}): Field<numbe
   };
 }
 
+/** A list whose items `item` reads (recording each bad item's problem at its index); undefined if it is not a list or any item is bad. */
+export function readList<T>(ctx: ReadContext, value: unknown, path: Path, what: string, item: (ctx: ReadContext, value: unknown, path: Path) => T | undefined): T[] | undefined {
+  if (!Array.isArray(value)) {
+    ctx.problems.error(path, `expected ${what}, got ${describe(value)}`);
+    return undefined;
+  }
+  const out: T[] = [];
+  value.forEach((v, i) => {
+    const x = item(ctx, v, [...path, String(i)]);
+    if (x !== undefined) out.push(x);
+  });
+  return out.length === value.length ? out : undefined;
+}
+
 export function stringList(): Field<string[]> {
   return {
     kind: 'stringList',
     defaultValue: () => [],
-    read: (ctx, value, path) => {
-      if (!Array.isArray(value)) {
-        ctx.problems.error(path, `expected a list of strings, got ${describe(value)}`);
-        return undefined;
-      }
-      const out: string[] = [];
-      value.forEach((item, i) => {
-        const s = readString(ctx, item, [...path, String(i)]);
-        if (s !== undefined) out.push(s);
-      });
-      return out.length === value.length ? out : undefined;
-    },
+    read: (ctx, value, path) => readList(ctx, value, path, 'a list of strings', readString),
   };
 }
 

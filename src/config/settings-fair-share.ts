@@ -4,18 +4,12 @@
  * names to positive weights, and a list of priority thresholds. Kept apart
  * from `settings.ts` so that the section there stays one short table.
  */
-import { type Field, isMap } from './fields.js';
+import { describe, type Field, isMap, type Path, type ReadContext, readList } from './fields.js';
 
 /** Who shares capacity: see `FairShareSettings.By`. */
 export type FairShareBy = 'owner' | 'project';
 
 const BY_VALUES: readonly FairShareBy[] = ['owner', 'project'];
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return 'a list';
-  if (isMap(value)) return 'a map';
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
 
 /** `owner` or `project`. */
 export function fairShareBy(def: FairShareBy): Field<FairShareBy> {
@@ -59,24 +53,20 @@ export function priorityBands(): Field<number[]> {
     kind: 'object',
     defaultValue: () => [],
     read: (ctx, value, path) => {
-      if (!Array.isArray(value)) {
-        ctx.problems.error(path, `expected a list of priority thresholds, got ${describe(value)}`);
-        return undefined;
-      }
-      let ok = true;
-      value.forEach((v, i) => {
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-          ctx.problems.error([...path, String(i)], `expected a whole number of at least 1, got ${describe(v)}`);
-          ok = false;
-        }
-      });
-      if (!ok) return undefined;
-      const out = [...new Set(value as number[])].sort((a, b) => b - a);
-      if (out.length !== value.length) {
+      const bands = readList(ctx, value, path, 'a list of priority thresholds', readThreshold);
+      if (!bands) return undefined;
+      const out = [...new Set(bands)].sort((a, b) => b - a);
+      if (out.length !== bands.length) {
         ctx.problems.error(path, 'expected each threshold once');
         return undefined;
       }
       return out;
     },
   };
+}
+
+function readThreshold(ctx: ReadContext, v: unknown, path: Path): number | undefined {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1) return v;
+  ctx.problems.error(path, `expected a whole number of at least 1, got ${describe(v)}`);
+  return undefined;
 }

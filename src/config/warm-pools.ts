@@ -5,7 +5,7 @@
  * written in (days and clock times as strings), so that check-config shows
  * it back as the file gave it. `src/placement/schedule.ts` evaluates it.
  */
-import { checkKnownKeys, type Field, isMap, type Path, readFiniteNumber, readString, type ReadContext } from './fields.js';
+import { checkKnownKeys, type Field, isMap, type Path, readFiniteNumber, readList, readString, type ReadContext } from './fields.js';
 
 /** The days a schedule names, in the order `Date.getUTCDay()` numbers them. */
 export const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
@@ -118,17 +118,6 @@ export function warmPoolList(): Field<WarmPoolEntry[]> {
   return {
     kind: 'object',
     defaultValue: () => [],
-    read: (ctx, value, path) => {
-      if (!Array.isArray(value)) {
-        ctx.problems.error(path, 'expected a list of warm pools ({InstanceType, Min, Schedule})');
-        return undefined;
-      }
-      const out: WarmPoolEntry[] = [];
-      value.forEach((item, i) => {
-        const e = readEntry(ctx, item, [...path, String(i)]);
-        if (e) out.push(e);
-      });
-      return out.length === value.length ? out : undefined;
-    },
+    read: (ctx, value, path) => readList(ctx, value, path, 'a list of warm pools ({InstanceType, Min, Schedule})', readEntry),
   };
 }

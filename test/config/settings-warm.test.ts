@@ -37,7 +37,7 @@ describe('settings file: WarmPools and PreWarm', () => {
   });
 
   it('refuses a bad pool, naming the key', () => {
-    assert.deepEqual(errorsOf('WarmPools: {Pools: {a: 1}}'), ['d.yml: WarmPools.Pools: expected a list of warm pools ({InstanceType, Min, Schedule})']);
+    assert.deepEqual(errorsOf('WarmPools: {Pools: {a: 1}}'), ['d.yml: WarmPools.Pools: expected a list of warm pools ({InstanceType, Min, Schedule}), got a map']);
     assert.deepEqual(errorsOf('WarmPools: {Pools: [{Min: 1}]}'), ['d.yml: WarmPools.Pools.0.InstanceType: expected the name of an instance type']);
     assert.deepEqual(errorsOf('WarmPools: {Pools: [{InstanceType: a, Min: 0}]}'), ['d.yml: WarmPools.Pools.0.Min: expected a whole number of idle VMs, at least 1, got 0']);
     assert.match(errorsOf('WarmPools: {Pools: [{InstanceType: a, Min: 1.5}]}')[0], /^d\.yml: WarmPools\.Pools\.0\.Min: /);
