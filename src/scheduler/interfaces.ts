@@ -151,10 +151,12 @@ export interface WorkerPool {
    */
   create(type: InstanceType, note?: string): InstanceView | undefined;
   /**
-   * The idle instances a warm pool or pre-warming wants now: not shut down at
-   * TimeoutIdle until a later call leaves them out. Optional (fakes).
+   * The idle instances wanted soon: not shut down at TimeoutIdle until a
+   * later call by the same `by` (default "capacity": warm pools and
+   * pre-warming; "locality": VMs a hold left idle) leaves them out.
+   * Optional (fakes).
    */
-  keepWarm?(ids: ReadonlySet<string>): void;
+  keepWarm?(ids: ReadonlySet<string>, by?: string): void;
   /** Shuts the instance down if it is idle (run behaviour) and has nothing to run; true if it did. */
   shutdown(instanceId: string): boolean;
   /** Starts the container on that instance if it is ready; false if the instance is still booting or gone. */

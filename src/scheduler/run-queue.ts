@@ -169,12 +169,13 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       const p = locality.place(entry, ready, slots, saidWarm, sh);
       if (p.hold) {
         (view.warmHolds ??= new Map()).set(k, p.hold);
-        if (st === State.Locked) {
-          view.cause[k] = Cause.WaitingWarmInstance;
-          continue;
-        }
+        view.cause[k] = Cause.WaitingWarmInstance;
         // Queued: locked all the same (placed nowhere), so that it comes
-        // before Queued containers when the warm VM frees.
+        // before Queued containers when the warm VM frees. Either way it is
+        // not waiting for quota: at quota, the pass must not end here and
+        // shut down the idle VMs the containers behind it can use.
+        if (st === State.Queued && !pool.killContainer(uuid, 'about to lock')) lockContainer(ctx, uuid, {});
+        continue;
       }
       ready = p.slot;
       warmLevel = p.level;
@@ -293,6 +294,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     records,
   );
   if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all, locality?.passedOver);
+  // A VM a locality hold left idle is wanted within CacheTimeout: not shut down at TimeoutIdle meanwhile.
+  if (locality) pool.keepWarm?.(new Set(locality.passedOver), 'locality');
   ctx.capacity?.afterPlacement(
     slots.all.map((s) => s.view),
     entries,

@@ -60,8 +60,8 @@ export class PoolCore implements WorkerEnv {
   stopped = false;
   /** The cloud list has been loaded at least once. */
   loaded = false;
-  /** Idle workers a warm pool or pre-warming wants now: spared at TimeoutIdle (`keepWarm`). */
-  warm: ReadonlySet<string> = new Set();
+  /** Idle workers wanted soon, by who wants them (warm pools and pre-warming, a locality hold): spared at TimeoutIdle (`keepWarm`). */
+  readonly warm = new Map<string, ReadonlySet<string>>();
   private seqCounter = 0;
   private pendingCounter = 0;
 
@@ -120,7 +120,8 @@ export class PoolCore implements WorkerEnv {
   }
 
   keepsWarm(id: string): boolean {
-    return this.warm.has(id);
+    for (const ids of this.warm.values()) if (ids.has(id)) return true;
+    return false;
   }
 
   indexRunner(uuid: string, worker: Worker, present: boolean): void {

@@ -241,8 +241,9 @@ export class WorkerPoolImpl implements WorkerPool {
     return startCreate(this.core, type, note);
   }
 
-  keepWarm(ids: ReadonlySet<string>): void {
-    this.core.warm = ids;
+  keepWarm(ids: ReadonlySet<string>, by = 'capacity'): void {
+    if (ids.size === 0) this.core.warm.delete(by);
+    else this.core.warm.set(by, ids);
   }
 
   shutdown(instanceId: string): boolean {

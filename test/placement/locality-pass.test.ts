@@ -52,4 +52,34 @@ describe('locality in the scheduling pass', () => {
     assert.deepEqual(events.at(-1), [c, { ended: 'waited long enough', instance: idle, gave_up_on: warm }]);
     assert.deepEqual(locality.counts, { started: { image: 0, inputs: 0, none: 1 }, holds: 1 });
   });
+
+  it('at quota, a Queued container held for a warm VM is locked and the pass goes on: the idle VM is neither shut down nor left to time out', async () => {
+    const clock = new ManualClock();
+    const cluster = testCluster();
+    const queue = new FakeQueue(clock, cluster);
+    const pool = new FakePool(clock);
+    const kept: Array<[string[], string | undefined]> = [];
+    const keepWarm = (ids: ReadonlySet<string>, by?: string) => kept.push([[...ids], by]);
+    Object.assign(pool, { keepWarm });
+    const locality = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, remainingMs: () => 30_000 });
+    const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
+    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, timeline: { vmRequested() {}, unlocking() {}, cancelling() {} }, locality });
+
+    const t1 = cluster.InstanceTypes.type1;
+    queue.add({ uuid: 'zzzzz-dz642-000000000000001', state: 'Running' }, { uuid: 'zzzzz-dz642-000000000000002', state: 'Queued' });
+    for (const e of queue.map.values()) e.container.container_image = 'img-a';
+    const warm = pool.addWorker(t1, 'running');
+    pool.runOn(warm, 'zzzzz-dz642-000000000000001');
+    const idle = pool.addWorker(t1, 'idle');
+    pool.quota = 2;
+
+    sch.runQueue();
+    await clock.advance(0);
+    const c = 'zzzzz-dz642-000000000000002';
+    assert.deepEqual(pool.starts, []);
+    assert.equal(sch.why()!.blockerOf(c)?.reason, 'waiting_warm_instance');
+    assert.ok(queue.calls.includes(`lock ${c}`), 'locked, so it comes first when the warm VM frees');
+    assert.deepEqual(pool.shutdowns, [], 'not over quota: the idle VM is kept for the containers behind it');
+    assert.deepEqual(kept.at(-1), [[idle], 'locality'], 'and spared at TimeoutIdle while the hold lasts');
+  });
 });

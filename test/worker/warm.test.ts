@@ -41,7 +41,12 @@ describe('worker pool: warm VMs', function () {
     await h.tick(120_000);
     assert.equal(h.pool.detail(kept)?.workerState, 'idle');
     assert.equal(h.pool.detail(other)?.workerState, 'shutdown', 'not kept: TimeoutIdle as usual');
+    // Kept by locality too: the warm pools letting go of it is not enough.
+    h.pool.keepWarm(new Set([kept]), 'locality');
     h.pool.keepWarm(new Set());
+    await h.tick(10_000);
+    assert.equal(h.pool.detail(kept)?.workerState, 'idle', 'still kept by locality');
+    h.pool.keepWarm(new Set(), 'locality');
     await h.tick(10_000);
     assert.equal(h.pool.detail(kept)?.workerState, 'shutdown');
   });
