@@ -77,6 +77,8 @@ export class Worker implements RunnerHost {
   firstSSHAt = 0;
   /** When we last asked the cloud to destroy it; 0 if never. */
   destroyed = 0;
+  /** The placeholder id its create call had, when this dispatcher created it (the cost ledger carries the create's time over). */
+  pendingId?: string;
   /**
    * Bumped by every change a probe's `--list` must not overwrite (a start, an
    * exit, a shutdown, a probe's own update). A listing does not bump it: the

@@ -1,0 +1,201 @@
+/**
+ * Cost accounting: what each VM has cost from its create call until it is
+ * gone, and what each container has cost while it ran on one.
+ *
+ * The ledger integrates snapshots. Each `observe(now, vms)` charges the
+ * interval since the previous observation at the previous snapshot's rates
+ * (prices are piecewise constant between observations), then takes `vms` as
+ * the new rates. The dispatcher observes on every pool change and before
+ * every read, so a VM's or a container's start and end are charged to the
+ * change that showed them.
+ *
+ * How a VM's price is split: at each moment, among the containers running
+ * on it, in proportion to the VCPUs each asked for (equally when none says,
+ * e.g. adopted containers the queue does not know). So while any container
+ * runs, the whole VM price is charged to containers; a VM with no container
+ * (booting, idle, shutting down) charges nobody but itself. Idle time is the
+ * VM's, not the containers'.
+ *
+ * Memory is bounded: gone VMs and finished containers are kept, oldest
+ * forgotten first, up to `maxFinished` each.
+ */
+
+/** One VM as the ledger needs it, at one moment. */
+export interface CostVm {
+  /** The cloud's id, or the pool's placeholder id while the create call runs. */
+  id: string;
+  /** The placeholder id this VM had while its create call ran: its cost so far moves to `id`. */
+  pendingId?: string;
+  instanceType: string;
+  preemptible: boolean;
+  /** What it costs now, dollars per hour (`currentPrice`). */
+  pricePerHour: number;
+  /** Containers started or running on it now. */
+  containers: readonly string[];
+}
+
+/** What one VM has cost. */
+export interface VmCost {
+  instanceType: string;
+  preemptible: boolean;
+  /** Dollars so far. */
+  dollars: number;
+  /** Its current price per hour (its last price once gone). */
+  pricePerHour: number;
+  /** Epoch ms it was first observed (its create call, for VMs we created). */
+  since: number;
+  /** Epoch ms it left the snapshot; undefined while alive. */
+  goneAt?: number;
+}
+
+/** What one container has cost. */
+export interface ContainerCost {
+  /** Dollars so far, over every VM it ran on. */
+  dollars: number;
+  /** The VM it runs on now, or ran on last. */
+  instance: string;
+  running: boolean;
+}
+
+/** Spend so far for one instance type and one preemptible flag (the spend counter's labels). */
+export interface SpendTotal {
+  instanceType: string;
+  preemptible: boolean;
+  dollars: number;
+}
+
+export interface CostLedgerOptions {
+  /** A container's weight in the split (its VCPUs); undefined or not positive: no weight known. */
+  weightOf?: (uuid: string) => number | undefined;
+  /** How many gone VMs and finished containers to keep. Default 10,000. */
+  maxFinished?: number;
+}
+
+const MS_PER_HOUR = 3_600_000;
+
+export class CostLedger {
+  private readonly vms = new Map<string, VmCost>();
+  private readonly containers = new Map<string, ContainerCost>();
+  /** Gone VMs and finished containers, oldest first (a Map keeps insertion order). */
+  private readonly goneVms = new Map<string, true>();
+  private readonly finished = new Map<string, true>();
+  private readonly totals = new Map<string, SpendTotal>();
+  private current: readonly CostVm[] = [];
+  private last: number | undefined;
+  private readonly maxFinished: number;
+
+  constructor(private readonly opts: CostLedgerOptions = {}) {
+    this.maxFinished = opts.maxFinished ?? 10_000;
+  }
+
+  /** Charges the time since the last observation at the last snapshot's rates, then takes `vms` as what runs now. */
+  observe(now: number, vms: readonly CostVm[]): void {
+    if (this.last !== undefined && now > this.last) this.charge((now - this.last) / MS_PER_HOUR);
+    if (this.last === undefined || now > this.last) this.last = now;
+    this.replace(now, vms);
+  }
+
+  /** What the VMs alive at the last observation cost per hour, dollars. */
+  costPerHour(): number {
+    let sum = 0;
+    for (const vm of this.current) sum += vm.pricePerHour;
+    return sum;
+  }
+
+  vm(id: string): Readonly<VmCost> | undefined {
+    return this.vms.get(id);
+  }
+
+  container(uuid: string): Readonly<ContainerCost> | undefined {
+    return this.containers.get(uuid);
+  }
+
+  /** Spend so far by instance type and preemptible, sorted by type then flag. */
+  spend(): SpendTotal[] {
+    return [...this.totals.values()]
+      .map((t) => ({ ...t }))
+      .sort((a, b) => (a.instanceType < b.instanceType ? -1 : a.instanceType > b.instanceType ? 1 : Number(a.preemptible) - Number(b.preemptible)));
+  }
+
+  /** Every dollar charged so far, to VMs (containers' shares are part of it, not added). */
+  totalDollars(): number {
+    let sum = 0;
+    for (const t of this.totals.values()) sum += t.dollars;
+    return sum;
+  }
+
+  private charge(hours: number): void {
+    for (const snap of this.current) {
+      const dollars = snap.pricePerHour * hours;
+      const vm = this.vms.get(snap.id);
+      if (vm) vm.dollars += dollars;
+      const key = `${snap.instanceType}\u0000${snap.preemptible}`;
+      const total = this.totals.get(key) ?? { instanceType: snap.instanceType, preemptible: snap.preemptible, dollars: 0 };
+      total.dollars += dollars;
+      this.totals.set(key, total);
+      if (snap.containers.length === 0) continue;
+      const weights = snap.containers.map((uuid) => Math.max(0, this.opts.weightOf?.(uuid) ?? 0));
+      const sum = weights.reduce((a, b) => a + b, 0);
+      snap.containers.forEach((uuid, i) => {
+        const share = sum > 0 ? weights[i]! / sum : 1 / snap.containers.length;
+        const c = this.containers.get(uuid);
+        if (c) c.dollars += dollars * share;
+      });
+    }
+  }
+
+  private replace(now: number, vms: readonly CostVm[]): void {
+    const alive = new Set<string>();
+    const runningNow = new Set<string>();
+    for (const snap of vms) {
+      alive.add(snap.id);
+      let vm = this.vms.get(snap.id);
+      if (!vm) {
+        const before = snap.pendingId === undefined ? undefined : this.vms.get(snap.pendingId);
+        vm = { instanceType: snap.instanceType, preemptible: snap.preemptible, dollars: before?.dollars ?? 0, pricePerHour: snap.pricePerHour, since: before?.since ?? now };
+        this.vms.set(snap.id, vm);
+        if (before) {
+          // The placeholder is now this VM: its cost moved here, so it must not also stay as a VM of its own.
+          this.vms.delete(snap.pendingId!);
+          this.goneVms.delete(snap.pendingId!);
+        }
+      }
+      vm.pricePerHour = snap.pricePerHour;
+      for (const uuid of snap.containers) {
+        runningNow.add(uuid);
+        const c = this.containers.get(uuid);
+        if (c) {
+          c.instance = snap.id;
+          c.running = true;
+          this.finished.delete(uuid);
+        } else this.containers.set(uuid, { dollars: 0, instance: snap.id, running: true });
+      }
+    }
+    for (const snap of this.current) {
+      const vm = this.vms.get(snap.id);
+      if (!alive.has(snap.id) && vm && vm.goneAt === undefined) {
+        vm.goneAt = now;
+        remember(this.goneVms, snap.id, this.maxFinished, (id) => this.vms.delete(id));
+      }
+      for (const uuid of snap.containers) {
+        const c = this.containers.get(uuid);
+        if (!runningNow.has(uuid) && c?.running) {
+          c.running = false;
+          remember(this.finished, uuid, this.maxFinished, (id) => this.containers.delete(id));
+        }
+      }
+    }
+    this.current = vms;
+  }
+}
+
+/** Adds `id` to the newest end of `order`, forgetting the oldest beyond `max`. */
+function remember(order: Map<string, true>, id: string, max: number, forget: (id: string) => void): void {
+  order.delete(id);
+  order.set(id, true);
+  while (order.size > max) {
+    const oldest = order.keys().next().value as string;
+    order.delete(oldest);
+    forget(oldest);
+  }
+}
