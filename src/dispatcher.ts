@@ -172,6 +172,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       metrics.observePool(event);
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
+      if (event.type === 'instanceDestroyed') cost.sync();
       deps.observePool?.(event);
     },
   });

@@ -1,6 +1,7 @@
 /**
  * Keeps a CostLedger up to date with the pool: it observes on every pool
- * change (a VM created, gone, a container started or ended), once a minute
+ * change (a VM created, gone, a container started or ended), when a destroy
+ * call succeeds (the dispatcher calls `sync` on that pool event), once a minute
  * (so spot price changes are charged from about when they happen), and
  * before every read (metrics, management API, status page).
  */
@@ -24,6 +25,7 @@ export class CostTracker {
   private unsubscribe: (() => void) | undefined;
   private timer: Timer | undefined;
   private lastSync = -Infinity;
+  private stopped = false;
 
   /** @param weightOf a container's VCPUs (the split's weight), when known. */
   constructor(
@@ -41,7 +43,10 @@ export class CostTracker {
     this.sync();
   }
 
+  /** Charges up to now one last time; reads after this see the ledger as it was at the stop. */
   stop(): void {
+    if (this.unsubscribe) this.sync();
+    this.stopped = true;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.timer?.cancel();
@@ -54,11 +59,13 @@ export class CostTracker {
    * instances, each asking its cost, must not take a thousand snapshots.
    */
   read(): CostLedger {
-    if (this.clock.now() - this.lastSync >= READ_FRESH_MS) this.sync();
+    if (!this.stopped && this.clock.now() - this.lastSync >= READ_FRESH_MS) this.sync();
     return this.ledger;
   }
 
-  private sync(): void {
+  /** Observes the pool now: for changes the pool's notifications do not cover (a destroy call that succeeded). */
+  sync(): void {
+    if (this.stopped) return;
     this.lastSync = this.clock.now();
     this.ledger.observe(this.lastSync, this.pool.costSnapshot());
   }

@@ -191,14 +191,16 @@ export class WorkerPoolImpl implements WorkerPool {
   }
 
   /**
-   * What every VM costs now, for the cost ledger: each worker (shut-down ones
-   * too: billed until gone) at its current price, and each create in flight
-   * at its type's configured price.
+   * What every VM costs now, for the cost ledger: each worker at its current
+   * price until a destroy call for it succeeds (providers stop billing once
+   * termination is under way), and each create in flight at its type's
+   * configured price.
    */
   costSnapshot(): CostVm[] {
     const now = this.core.clock.now();
     const out: CostVm[] = [];
     for (const w of this.core.workers.values()) {
+      if (w.terminated > 0) continue;
       out.push({
         id: w.id,
         ...(w.pendingId === undefined ? {} : { pendingId: w.pendingId }),
