@@ -27,9 +27,14 @@ describe('pool cost snapshot', () => {
   });
 
   it('prices a VM at its price history\'s current point, and stops charging once its destroy call succeeded', async () => {
-    h = await Harness.start({ controller: false, priceHistory: () => [{ startTime: 0, price: 0.031 }] });
+    let tracker: CostTracker | undefined;
+    // As the dispatcher wires it: a successful destroy is observed at once.
+    const onEvent = (e: { type: string }): void => {
+      if (e.type === 'instanceDestroyed') tracker?.sync();
+    };
+    h = await Harness.start({ controller: false, priceHistory: () => [{ startTime: 0, price: 0.031 }], onEvent });
     h.pool.start();
-    const tracker = new CostTracker(h.pool, h.clock);
+    tracker = new CostTracker(h.pool, h.clock);
     tracker.start();
     const id = await h.createIdle();
     // Held, so TimeoutIdle does not end it before the test does.
