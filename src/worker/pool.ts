@@ -244,6 +244,10 @@ export class WorkerPoolImpl implements WorkerPool {
     return this.core.limits.atCapacity(type);
   }
 
+  spotPrice(type: InstanceType): number | undefined {
+    return this.core.deps.instanceSet.spotPrice?.(type);
+  }
+
   atQuota(): boolean {
     return this.core.limits.atQuota(this.core.instanceCount());
   }
