@@ -74,14 +74,17 @@ export interface CostLedgerOptions {
 const MS_PER_HOUR = 3_600_000;
 
 export class CostLedger {
-  private readonly vms = new Map<string, VmCost>();
-  private readonly containers = new Map<string, ContainerCost>();
+  private readonly vms = new Map<string, VmRecord>();
+  private readonly containers = new Map<string, ContainerRecord>();
   /** Gone VMs and finished containers, oldest first (a Map keeps insertion order). */
   private readonly goneVms = new Map<string, true>();
   private readonly finished = new Map<string, true>();
   private readonly totals = new Map<string, SpendTotal>();
-  private current: readonly CostVm[] = [];
+  /** The VMs of the last snapshot, resolved to the records their charges go to. */
+  private live: LiveVm[] = [];
   private last: number | undefined;
+  /** Bumped at each observation: a record not marked with the current one was not in the snapshot. */
+  private epoch = 0;
   private readonly maxFinished: number;
 
   constructor(private readonly opts: CostLedgerOptions = {}) {
@@ -98,16 +101,18 @@ export class CostLedger {
   /** What the VMs alive at the last observation cost per hour, dollars. */
   costPerHour(): number {
     let sum = 0;
-    for (const vm of this.current) sum += vm.pricePerHour;
+    for (const l of this.live) sum += l.vm.pricePerHour;
     return sum;
   }
 
   vm(id: string): Readonly<VmCost> | undefined {
-    return this.vms.get(id);
+    const r = this.vms.get(id);
+    return r && publicVm(r);
   }
 
   container(uuid: string): Readonly<ContainerCost> | undefined {
-    return this.containers.get(uuid);
+    const r = this.containers.get(uuid);
+    return r && { dollars: r.dollars, instance: r.instance, running: r.running };
   }
 
   /** Spend so far by instance type and preemptible, sorted by type then flag. */
@@ -125,68 +130,132 @@ export class CostLedger {
   }
 
   private charge(hours: number): void {
-    for (const snap of this.current) {
-      const dollars = snap.pricePerHour * hours;
-      const vm = this.vms.get(snap.id);
-      if (vm) vm.dollars += dollars;
-      const key = `${snap.instanceType}\u0000${snap.preemptible}`;
-      const total = this.totals.get(key) ?? { instanceType: snap.instanceType, preemptible: snap.preemptible, dollars: 0 };
-      total.dollars += dollars;
-      this.totals.set(key, total);
-      if (snap.containers.length === 0) continue;
-      const weights = snap.containers.map((uuid) => Math.max(0, this.opts.weightOf?.(uuid) ?? 0));
-      const sum = weights.reduce((a, b) => a + b, 0);
-      snap.containers.forEach((uuid, i) => {
-        const share = sum > 0 ? weights[i]! / sum : 1 / snap.containers.length;
-        const c = this.containers.get(uuid);
-        if (c) c.dollars += dollars * share;
-      });
+    for (const l of this.live) {
+      const dollars = l.vm.pricePerHour * hours;
+      l.vm.dollars += dollars;
+      l.vm.total.dollars += dollars;
+      for (let i = 0; i < l.containers.length; i++) l.containers[i]!.dollars += dollars * l.shares[i]!;
     }
   }
 
+  // Runs at every pool change, over every VM: kept to lookups and marks, no
+  // per-VM allocation unless something changed.
   private replace(now: number, vms: readonly CostVm[]): void {
-    const alive = new Set<string>();
-    const runningNow = new Set<string>();
-    for (const snap of vms) {
-      alive.add(snap.id);
-      let vm = this.vms.get(snap.id);
-      if (!vm) {
-        const before = snap.pendingId === undefined ? undefined : this.vms.get(snap.pendingId);
-        vm = { instanceType: snap.instanceType, preemptible: snap.preemptible, dollars: before?.dollars ?? 0, pricePerHour: snap.pricePerHour, since: before?.since ?? now };
-        this.vms.set(snap.id, vm);
-        if (before) {
-          // The placeholder is now this VM: its cost moved here, so it must not also stay as a VM of its own.
-          this.vms.delete(snap.pendingId!);
-          this.goneVms.delete(snap.pendingId!);
-        }
-      }
+    const epoch = ++this.epoch;
+    const prev = this.live;
+    const live: LiveVm[] = new Array<LiveVm>(vms.length);
+    for (let i = 0; i < vms.length; i++) {
+      const snap = vms[i]!;
+      const vm = this.vmRecord(snap, now);
       vm.pricePerHour = snap.pricePerHour;
-      for (const uuid of snap.containers) {
-        runningNow.add(uuid);
-        const c = this.containers.get(uuid);
-        if (c) {
-          c.instance = snap.id;
-          c.running = true;
-          this.finished.delete(uuid);
-        } else this.containers.set(uuid, { dollars: 0, instance: snap.id, running: true });
-      }
+      vm.seen = epoch;
+      live[i] = { vm, containers: this.containerRecords(snap, epoch), shares: this.shares(snap.containers) };
     }
-    for (const snap of this.current) {
-      const vm = this.vms.get(snap.id);
-      if (!alive.has(snap.id) && vm && vm.goneAt === undefined) {
-        vm.goneAt = now;
-        remember(this.goneVms, snap.id, this.maxFinished, (id) => this.vms.delete(id));
+    for (const l of prev) {
+      if (l.vm.seen !== epoch && l.vm.goneAt === undefined && this.vms.get(l.vm.id) === l.vm) {
+        l.vm.goneAt = now;
+        remember(this.goneVms, l.vm.id, this.maxFinished, (id) => this.vms.delete(id));
       }
-      for (const uuid of snap.containers) {
-        const c = this.containers.get(uuid);
-        if (!runningNow.has(uuid) && c?.running) {
+      for (const c of l.containers) {
+        if (c.seen !== epoch && c.running) {
           c.running = false;
-          remember(this.finished, uuid, this.maxFinished, (id) => this.containers.delete(id));
+          remember(this.finished, c.uuid, this.maxFinished, (id) => this.containers.delete(id));
         }
       }
     }
-    this.current = vms;
+    this.live = live;
   }
+
+  private vmRecord(snap: CostVm, now: number): VmRecord {
+    const found = this.vms.get(snap.id);
+    if (found) return found;
+    const before = snap.pendingId === undefined ? undefined : this.vms.get(snap.pendingId);
+    const vm: VmRecord = {
+      id: snap.id,
+      instanceType: snap.instanceType,
+      preemptible: snap.preemptible,
+      dollars: before?.dollars ?? 0,
+      pricePerHour: snap.pricePerHour,
+      since: before?.since ?? now,
+      total: this.totalFor(snap),
+      seen: 0,
+    };
+    this.vms.set(snap.id, vm);
+    if (before) {
+      // The placeholder is now this VM: its cost moved here, so it must not also stay as a VM of its own.
+      this.vms.delete(snap.pendingId!);
+      this.goneVms.delete(snap.pendingId!);
+    }
+    return vm;
+  }
+
+  private containerRecords(snap: CostVm, epoch: number): readonly ContainerRecord[] {
+    if (snap.containers.length === 0) return NONE;
+    return snap.containers.map((uuid) => {
+      let c = this.containers.get(uuid);
+      if (!c) {
+        c = { uuid, dollars: 0, instance: snap.id, running: true, seen: epoch };
+        this.containers.set(uuid, c);
+      } else if (!c.running || c.instance !== snap.id) {
+        c.instance = snap.id;
+        c.running = true;
+        this.finished.delete(uuid);
+      }
+      c.seen = epoch;
+      return c;
+    });
+  }
+
+  private totalFor(snap: CostVm): SpendTotal {
+    const key = `${snap.instanceType}\u0000${snap.preemptible}`;
+    let total = this.totals.get(key);
+    if (!total) {
+      total = { instanceType: snap.instanceType, preemptible: snap.preemptible, dollars: 0 };
+      this.totals.set(key, total);
+    }
+    return total;
+  }
+
+  /** Each container's share of its VM: by VCPUs asked for, equally when none is known. */
+  private shares(uuids: readonly string[]): readonly number[] {
+    if (uuids.length === 0) return NO_SHARES;
+    if (uuids.length === 1) return WHOLE;
+    const weights = uuids.map((uuid) => Math.max(0, this.opts.weightOf?.(uuid) ?? 0));
+    const sum = weights.reduce((a, b) => a + b, 0);
+    return weights.map((w) => (sum > 0 ? w / sum : 1 / uuids.length));
+  }
+}
+
+interface VmRecord extends VmCost {
+  id: string;
+  total: SpendTotal;
+  seen: number;
+}
+
+interface ContainerRecord extends ContainerCost {
+  uuid: string;
+  seen: number;
+}
+
+interface LiveVm {
+  vm: VmRecord;
+  containers: readonly ContainerRecord[];
+  shares: readonly number[];
+}
+
+const NONE: readonly ContainerRecord[] = [];
+const NO_SHARES: readonly number[] = [];
+const WHOLE: readonly number[] = [1];
+
+function publicVm(r: VmRecord): VmCost {
+  return {
+    instanceType: r.instanceType,
+    preemptible: r.preemptible,
+    dollars: r.dollars,
+    pricePerHour: r.pricePerHour,
+    since: r.since,
+    ...(r.goneAt === undefined ? {} : { goneAt: r.goneAt }),
+  };
 }
 
 /** Adds `id` to the newest end of `order`, forgetting the oldest beyond `max`. */

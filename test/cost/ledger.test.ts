@@ -86,6 +86,15 @@ describe('CostLedger', () => {
     near(l.totalDollars(), 4);
   });
 
+  it('follows a container that moves to another VM (a retry on the same uuid), adding both shares', () => {
+    const l = new CostLedger();
+    l.observe(0, [vm('a', 1, ['c'])]);
+    l.observe(H, [vm('b', 2, ['c'])]);
+    l.observe(2 * H, []);
+    near(l.container('c')?.dollars, 3);
+    assert.equal(l.container('c')?.instance, 'b');
+  });
+
   it('does not charge backwards when observed twice at one time', () => {
     const l = new CostLedger();
     l.observe(H, [vm('a', 1)]);
