@@ -1,13 +1,16 @@
 /**
  * Cost accounting: what each VM has cost from its create call until it is
- * gone, and what each container has cost while it ran on one.
+ * gone, and what each container has cost while it ran on one. "Gone" is
+ * whatever the snapshots say: the pool leaves a VM out once a destroy call
+ * for it succeeded, or once it left the cloud list
+ * (`WorkerPoolImpl.costSnapshot`).
  *
  * The ledger integrates snapshots. Each `observe(now, vms)` charges the
  * interval since the previous observation at the previous snapshot's rates
  * (prices are piecewise constant between observations), then takes `vms` as
- * the new rates. The dispatcher observes on every pool change and before
- * every read, so a VM's or a container's start and end are charged to the
- * change that showed them.
+ * the new rates. The tracker (`tracker.ts`) observes on every pool change,
+ * every minute and before reads, so a VM's or a container's start and end
+ * are charged from the change that showed them.
  *
  * How a VM's price is split: at each moment, among the containers running
  * on it, in proportion to the VCPUs each asked for (equally when none says,
