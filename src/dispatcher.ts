@@ -40,6 +40,7 @@ import { OwnerResolver } from './placement/owners.js';
 import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
+import { CostTracker } from './cost/tracker.js';
 import { hostKeyVerifier } from './worker/verify.js';
 
 export interface DispatcherDeps {
@@ -87,6 +88,8 @@ export interface Dispatcher {
   /** What would help the containers that wait (`src/suggest/`); idle when the settings file's Suggestions.Enable is false. */
   readonly suggester: Suggester;
   readonly instanceSet: InstanceSet;
+  /** What the VMs and containers have cost (`src/cost/`). */
+  readonly cost: CostTracker;
   /** This dispatcher's Prometheus metrics, on a registry of its own (served at /metrics by `src/http/server.ts`). */
   readonly metrics: DispatcherMetrics;
   /** Warm pools and pre-warming (`src/placement/capacity.ts`); undefined when both are off in the settings. */
@@ -169,9 +172,12 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       metrics.observePool(event);
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
+      if (event.type === 'instanceDestroyed') cost.sync();
       deps.observePool?.(event);
     },
   });
+  // A container's share of its VM follows the VCPUs it asked for (ledger.ts).
+  const cost = new CostTracker(pool, clock, (uuid) => queue.get(uuid)?.runtime_constraints.vcpus);
   const estimator = new Estimator({
     queue,
     pool,
@@ -231,6 +237,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     ...(capacity ? { capacity: () => capacity.stats } : {}),
     ...(locality ? { locality: () => locality.counts } : {}),
     drain: drain && (() => drain.stats()),
+    cost: () => cost.read(),
   });
 
   let started = false;
@@ -249,6 +256,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     estimator,
     suggester,
     instanceSet,
+    cost,
     metrics,
     capacity,
     timeline,
@@ -260,6 +268,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       queue.start();
       eventFeed.start();
       pool.start();
+      cost.start();
       scheduler.start();
       suggester.start();
     },
@@ -269,6 +278,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         if (started) await scheduler.stop();
         await eventFeed.stop();
         await queue.stop();
+        cost.stop();
         pool.stop();
         instanceSet.stop();
         client.close();

@@ -16,7 +16,7 @@ import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { addSecret, type Logger } from '../../src/log.js';
 import { classify, isCapacity, isSubnetSpecific, isThrottle, isTransient, ThrottleBackoff } from './errors.js';
-import { Ec2Instance, type Ec2InstanceHost } from './instance.js';
+import { Ec2Instance, type Ec2InstanceHost, scratchHourly } from './instance.js';
 import { KeyPairs } from './keypair.js';
 import { PageTokens } from './pages.js';
 import { Ec2Metrics } from './metrics.js';
@@ -123,6 +123,19 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
 
   spotHistory(providerType: string, zone: string): PricePoint[] {
     return this.spotPrices.history(providerType, zone);
+  }
+
+  /**
+   * The cheapest current spot price of a preemptible type among the zones
+   * with a known history, plus its scratch volume, as an instance's
+   * `priceHistory` counts it. Prices are fetched only for types with spot
+   * instances running, so a type never run yet has no quote (undefined: the
+   * scheduler keeps its configured price).
+   */
+  spotPrice(type: InstanceType): number | undefined {
+    if (!type.Preemptible) return undefined;
+    const price = this.spotPrices.lowest(type.ProviderType, this.clock.now());
+    return price === undefined ? undefined : price + scratchHourly(this.params.EBSPrice, type);
   }
 
   async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {

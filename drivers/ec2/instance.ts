@@ -20,6 +20,11 @@ export interface Ec2InstanceHost {
   spotHistory(providerType: string, zone: string): PricePoint[];
 }
 
+/** The hourly cost of `type`'s added scratch volume at `ebsPrice` per GiB-month: part of what a spot VM costs. */
+export function scratchHourly(ebsPrice: number, type: InstanceType): number {
+  return (ebsPrice * Math.ceil(type.AddedScratch / 2 ** 30)) / 30 / 24;
+}
+
 /** Tag keys EC2 reserves (`aws:`): users can neither set nor delete them. */
 const isReservedTag = (key: string): boolean => key.toLowerCase().startsWith('aws:');
 
@@ -101,8 +106,7 @@ export class Ec2Instance implements Instance {
    */
   priceHistory(type: InstanceType): PricePoint[] {
     if (!this.spot && !type.Preemptible) return [];
-    const gib = Math.ceil(type.AddedScratch / 2 ** 30);
-    const ebsHourly = (this.host.ebsPrice * gib) / 30 / 24;
+    const ebsHourly = scratchHourly(this.host.ebsPrice, type);
     return this.host.spotHistory(this.providerType, this.availabilityZone).map((p) => ({ startTime: p.startTime, price: p.price + ebsHourly }));
   }
 }

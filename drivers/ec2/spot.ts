@@ -11,6 +11,7 @@ import { type EC2Client, paginateDescribeSpotPriceHistory } from '@aws-sdk/clien
 import type { PricePoint } from '../../src/cloud/types.js';
 import type { Clock } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
+import { priceAt } from '../../src/cost/price.js';
 import { PageTokens } from './pages.js';
 
 const keyOf = (providerType: string, zone: string): string => `${providerType}\u0000${zone}`;
@@ -65,6 +66,22 @@ export class SpotPrices {
   /** The known history of `providerType` in `zone`, oldest first (empty when unknown). */
   history(providerType: string, zone: string): PricePoint[] {
     return [...(this.prices.get(keyOf(providerType, zone)) ?? [])];
+  }
+
+  /**
+   * The lowest price in effect at `now` for `providerType` among the zones
+   * with a known history (those where spot instances ran recently);
+   * undefined when none is known.
+   */
+  lowest(providerType: string, now: number): number | undefined {
+    let best: number | undefined;
+    const prefix = keyOf(providerType, '');
+    for (const [key, points] of this.prices) {
+      if (!key.startsWith(prefix)) continue;
+      const p = priceAt(points, now);
+      if (p !== undefined && (best === undefined || p < best)) best = p;
+    }
+    return best;
   }
 
   /**

@@ -86,6 +86,15 @@ export interface InstanceSet {
    * without sockets); when absent or returning undefined, the pool uses SSH.
    */
   executorFor?(instance: Instance): Executor | undefined;
+  /**
+   * Optional: what a new VM of the preemptible `type` would pay per hour now
+   * (the lowest current spot price among the zones the driver has quotes
+   * for), or undefined when it has none. The scheduler orders eligible types
+   * by it, the configured Price staying the cap (`src/cost/price.ts`).
+   * Drivers whose spot prices are list prices (GCE) leave it out: the
+   * configured price is the price.
+   */
+  spotPrice?(type: InstanceType): number | undefined;
 }
 
 /** What a driver factory receives besides its DriverParameters. */

@@ -172,6 +172,7 @@ class WrappedInstanceSet implements InstanceSet {
 
   executorFor?: (instance: Instance) => Executor | undefined;
   quotaGroup?: (type: InstanceType) => string;
+  spotPrice?: (type: InstanceType) => number | undefined;
 }
 
 /** Wraps a driver's InstanceSet with the behaviour every driver gets. */

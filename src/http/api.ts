@@ -47,6 +47,10 @@ export interface ManagementTarget {
   instances(): InstanceView[];
   /** Why the instance drains (drain to save), as of the last scheduling pass; absent or undefined: no `draining` field. */
   draining?(instanceId: string): InstanceDraining | undefined;
+  /** Dollars the instance has cost so far; absent or undefined: no `cost` field. */
+  instanceCost?(instanceId: string): number | undefined;
+  /** Dollars the container's runs have cost so far; absent or undefined: no `cost` field. */
+  containerCost?(uuid: string): number | undefined;
   /** SIGTERM to the container's crunch-run; false when it runs nowhere. */
   killContainer(uuid: string, reason: string): boolean;
   /** Rejects with InstanceNotFoundError for an unknown id. */
@@ -208,7 +212,7 @@ function listContainers(r: Request, t: ManagementTarget): void {
 }
 
 function extrasOf(t: ManagementTarget, v: QueueViewEntry, why: WhyBuilder | undefined, appendEstimateAt: number | undefined): QueueEntExtras {
-  return { blocker: why?.blockerAt(v.listIndex), estimate: t.estimate?.(v.entry.container.uuid), appendEstimateAt, suggestions: t.suggestions?.(v.entry.container.uuid) };
+  return { blocker: why?.blockerAt(v.listIndex), estimate: t.estimate?.(v.entry.container.uuid), appendEstimateAt, suggestions: t.suggestions?.(v.entry.container.uuid), cost: t.containerCost?.(v.entry.container.uuid) };
 }
 
 function getContainer(r: Request, t: ManagementTarget): void {
@@ -234,7 +238,7 @@ function killContainer(r: Request, t: ManagementTarget): void {
 }
 
 function listInstances(r: Request, t: ManagementTarget): void {
-  sendJSON(r.res, { items: t.instances().map((v) => instanceViewJSON(v, t.draining?.(v.instance))) });
+  sendJSON(r.res, { items: t.instances().map((v) => instanceViewJSON(v, t.draining?.(v.instance), v.instance === '' ? undefined : t.instanceCost?.(v.instance))) });
 }
 
 async function setIdleBehavior(r: Request, t: ManagementTarget, behavior: IdleBehavior): Promise<void> {

@@ -46,6 +46,8 @@ export interface QueueEntJSON {
   estimate?: EstimateJSON;
   /** Ours: the config changes that would start it soonest, each with its simulated effect (`src/suggest/`). Absent when there are none. */
   suggestions?: Array<{ change: string; effect: string }>;
+  /** Ours: dollars its runs have cost so far, its share of each VM it ran on (`src/cost/ledger.ts`). */
+  cost?: number;
 }
 
 export interface EstimateJSON {
@@ -63,6 +65,8 @@ export interface QueueEntExtras {
   /** Append the estimate to scheduling_status as a sentence (the settings file's SchedulingStatus.AppendEstimate), as of this time. */
   appendEstimateAt?: number;
   suggestions?: Array<{ change: string; effect: string }>;
+  /** Dollars the container's runs have cost so far; undefined: no `cost` field. */
+  cost?: number | undefined;
 }
 
 /** One item of GET /arvados/v1/dispatch/instances (the reference's `worker.InstanceView`). */
@@ -82,6 +86,8 @@ export interface InstanceViewJSON {
   note?: string;
   /** Ours, only on an instance drain to save marks draining: since when and why. */
   draining?: { since: string; reason: string };
+  /** Ours: dollars it has cost so far, from its create call (`src/cost/ledger.ts`). */
+  cost?: number;
 }
 
 /** Why an instance drains (`src/placement/drain.ts`): since when (epoch ms), and one sentence. */
@@ -131,10 +137,16 @@ export function queueEntJSON(entry: QueueEntry, schedulingStatus: string, extras
     ...(blocker ? { blocker: { ...blocker, summary: describeBlocker(blocker) } } : {}),
     ...(e ? { estimate: { start_low: goTime(e.startLow), start_typical: goTime(e.startTypical), start_high: goTime(e.startHigh), as_of: goTime(e.at) } } : {}),
     ...(blocker && extras.suggestions && extras.suggestions.length > 0 ? { suggestions: extras.suggestions } : {}),
+    ...(extras.cost === undefined ? {} : { cost: roundCents(extras.cost) }),
   };
 }
 
-export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining): InstanceViewJSON {
+/** Dollars to a hundredth of a cent: enough for a person, and stable in JSON. */
+function roundCents(dollars: number): number {
+  return Math.round(dollars * 10_000) / 10_000;
+}
+
+export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining, cost?: number): InstanceViewJSON {
   return {
     instance: v.instance,
     address: v.address,
@@ -150,5 +162,6 @@ export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining): 
     // Ours, not the reference's: only on VMs a warm pool or pre-warming created.
     ...(v.note === undefined ? {} : { note: v.note }),
     ...(draining ? { draining: { since: goTime(draining.since), reason: draining.reason } } : {}),
+    ...(cost === undefined ? {} : { cost: roundCents(cost) }),
   };
 }

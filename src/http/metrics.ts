@@ -30,6 +30,7 @@ import type { QueueEntry } from '../scheduler/interfaces.js';
 import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js';
 import { WORKER_STATES } from '../worker/states.js';
 import type { BootOutcome } from '../worker/worker.js';
+import type { CostLedger } from '../cost/ledger.js';
 import type { PoolEvent, PoolStats, WorkerDetail } from '../worker/pool.js';
 
 const PREFIX = 'arvados_dispatchcloud_';
@@ -76,6 +77,8 @@ export interface MetricsSources {
   locality?(): LocalityCounts;
   /** Drain to save's figures; absent when it is off. */
   drain?(): DrainStats;
+  /** The cost ledger, charged up to now; absent: cost metrics read 0. */
+  cost?(): CostLedger;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

@@ -26,6 +26,29 @@ export function registerOwnMetrics(registry: Registry, sources: () => MetricsSou
     (s) => s.fairShare?.(),
   );
   registerCapacity(registry, sources);
+  registerCost(registry, sources);
+}
+
+/** What the VMs cost: now, per hour, and spent so far by type (`src/cost/ledger.ts`). */
+function registerCost(registry: Registry, sources: () => MetricsSources | undefined): void {
+  new Gauge({
+    name: PREFIX + 'cost_per_hour_dollars',
+    help: 'What the VMs alive now cost per hour, in dollars: each at its current price (spot price history where the driver has one, else its configured Price).',
+    registers: [registry],
+    collect() {
+      this.set(sources()?.cost?.().costPerHour() ?? 0);
+    },
+  });
+  const spend: Counter<'instance_type' | 'preemptible'> = new Counter({
+    name: PREFIX + 'spend_dollars_total',
+    help: 'Dollars the VMs have cost since the dispatcher started, by instance type and preemptible, each VM from its create call until it is gone.',
+    labelNames: ['instance_type', 'preemptible'],
+    registers: [registry],
+    collect() {
+      spend.reset();
+      for (const t of sources()?.cost?.().spend() ?? []) spend.inc({ instance_type: t.instanceType, preemptible: String(t.preemptible) }, t.dollars);
+    },
+  });
 }
 
 /** Warm pools and pre-warming: what they created, and what speculation wasted. */

@@ -95,6 +95,8 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
     },
     instances: () => current().pool.apiInstances(),
     draining: (id) => current().drain?.mark(id),
+    instanceCost: (id) => current().cost.read().vm(id)?.dollars,
+    containerCost: (uuid) => current().cost.read().container(uuid)?.dollars,
     killContainer: (uuid, reason) => current().pool.killContainer(uuid, reason),
     setIdleBehavior: (id, behavior) => current().pool.setIdleBehavior(id, behavior),
     killInstance: (id, reason) => current().pool.killInstance(id, reason),

@@ -139,6 +139,12 @@ export interface WorkerPool {
   /** True while the cloud quota or MaxInstances stops new instances. */
   atQuota(): boolean;
   /**
+   * What a new VM of the preemptible `type` would pay per hour now, when the
+   * driver quotes spot prices (`InstanceSet.spotPrice`); undefined otherwise.
+   * Optional: fakes and drivers without spot quotes keep configured prices.
+   */
+  spotPrice?(type: InstanceType): number | undefined;
+  /**
    * What stands in the way of creating instances of these types now: the
    * quota (MaxInstances or the cloud's), a hold on creates (rate limit,
    * back-off), each type's capacity shortage. For the "why" of waiting

@@ -12,11 +12,14 @@
  *   there but is not started: StartContainer happens once the pool says
  *   the instance is ready (an unknown one may turn out to be busy or gone);
  * - no candidate: create the cheapest eligible type the pool does not
- *   report at capacity, and place the container on the new instance.
+ *   report at capacity, and place the container on the new instance
+ *   (cheapest at current spot prices where the driver quotes them:
+ *   `spotPriceOrder`).
  */
 import type { InstanceType } from '../config/types.js';
 import type { Container } from '../arvados/types.js';
-import type { QueueEntry } from './interfaces.js';
+import type { QueueEntry, WorkerPool } from './interfaces.js';
+import { orderByCurrentPrice } from '../cost/price.js';
 import { lockContainer, unlockContainer } from './actions.js';
 import { crunchRunRecords, type PassContext } from './deps.js';
 import type { ConcurrencyLimit } from './limits.js';
@@ -88,8 +91,9 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // get the type on the next pass rather than the lower one now.
   const atCapacity = new Map<string, boolean>();
   const typeAtCapacity = new Map<InstanceType, boolean>();
+  const byPrice = spotPriceOrder(pool);
   const availableType = (types: InstanceType[]): InstanceType | undefined =>
-    types.find((it) => {
+    byPrice(types).find((it) => {
       let full = typeAtCapacity.get(it);
       if (full === undefined) {
         const key = `${it.ProviderType}, preemptible=${it.Preemptible}`;
@@ -357,4 +361,28 @@ function shutdownUnallocated(ctx: PassContext, slots: Slot[], keep?: ReadonlySet
       });
     }
   }
+}
+
+/**
+ * For one pass: eligible types ordered by what a new VM of each costs now
+ * (`orderByCurrentPrice`: spot quotes within the configured Price), each
+ * list ordered once and each type quoted once per pass. Without spot quotes
+ * the lists come back as they are, in the reference's order.
+ */
+export function spotPriceOrder(pool: Pick<WorkerPool, 'spotPrice'>): (types: InstanceType[]) => readonly InstanceType[] {
+  if (!pool.spotPrice) return (types) => types;
+  const quotes = new Map<InstanceType, number | undefined>();
+  const quote = (t: InstanceType): number | undefined => {
+    if (!quotes.has(t)) quotes.set(t, pool.spotPrice!(t));
+    return quotes.get(t);
+  };
+  const ordered = new Map<InstanceType[], readonly InstanceType[]>();
+  return (types) => {
+    let out = ordered.get(types);
+    if (!out) {
+      out = orderByCurrentPrice(types, quote);
+      ordered.set(types, out);
+    }
+    return out;
+  };
 }

@@ -111,6 +111,7 @@ class LedgerInstance extends ForwardingInstance {
 class LedgerInstanceSet implements InstanceSet {
   executorFor?: (instance: Instance) => Executor | undefined;
   quotaGroup?: (type: InstanceType) => string;
+  spotPrice?: (type: InstanceType) => number | undefined;
 
   constructor(
     private readonly inner: InstanceSet,

@@ -30,6 +30,7 @@ import type { Cluster } from '../config/types.js';
 import { type CapacityPlanner, type CapacityStats, sumCapacityStats } from '../placement/capacity.js';
 import { defaultSettings, type Settings } from '../config/settings.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
+import type { CostLedger } from '../cost/ledger.js';
 import { createLogger, silentLogger } from '../log.js';
 import { instanceSetIdFor } from '../cloud/registry.js';
 import type { InstanceSet } from '../cloud/types.js';
@@ -151,6 +152,8 @@ export interface SimResult {
   settings: Settings;
   /** What warm pools and pre-warming did, over every dispatcher of the run; absent when both were off. */
   capacity?: CapacityStats;
+  /** Each dispatcher's cost ledger (`src/cost/`), in the order they ran; as of its stop. */
+  costLedgers: CostLedger[];
   /** What drain to save did, over every dispatcher of the run; undefined when it was off. */
   drain?: Pick<DrainStats, 'emptied' | 'tookDraining' | 'waited'>;
   notes: string[];
@@ -254,6 +257,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const accuracy = new AccuracyRecorder();
   const planners: CapacityPlanner[] = [];
   const drains: DrainPlanner[] = [];
+  const costLedgers: CostLedger[] = [];
   const newDispatcher = async (set: InstanceSet): Promise<Dispatcher> => {
     const d = await createDispatcher(cluster, {
       clock,
@@ -267,6 +271,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     accuracy.attach(d.estimator);
     if (d.capacity) planners.push(d.capacity);
     if (d.drain) drains.push(d.drain);
+    costLedgers.push(d.cost.ledger);
     return d;
   };
   try {
@@ -349,6 +354,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     settings,
     ...(planners.length > 0 ? { capacity: sumCapacityStats(planners.map((p) => p.stats)) } : {}),
     drain: drains.length === 0 ? undefined : sumDrains(drains),
+    costLedgers,
     timersLeft,
     timersFired,
     estimates: accuracy.samples,

@@ -75,6 +75,8 @@ export type PoolEvent =
   | { type: 'readyForContainer'; instanceId: string; sinceSshMs: number }
   /** `crunch-run --detach` succeeded; counts from the container's created_at. */
   | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number; instanceType?: string }
+  /** A destroy call for the worker succeeded (the first time): the cloud is terminating it. */
+  | { type: 'instanceDestroyed'; instanceId: string }
   /** A worker we had asked the cloud to destroy left the cloud list; counts from the latest destroy request. */
   | { type: 'shutdownToGone'; instanceId: string; sinceShutdownMs: number }
   /** One `crunch-run --list` probe ended (`fail`: no answer, or a non-zero exit). */

@@ -183,6 +183,7 @@ export class PoolCore implements WorkerEnv {
       log,
     });
     if (pending?.note !== undefined) worker.note = pending.note;
+    if (pending) worker.pendingId = pending.placeholderId;
     this.workers.set(inst.id, worker);
     worker.saveTags().catch(() => undefined);
     return { worker, isNew: true };

@@ -24,6 +24,8 @@ import { createBlocker, startCreate } from './pool-create.js';
 import { ProbeLoop } from './pool-probe.js';
 import { SyncLoop } from './pool-sync.js';
 import type { BootOutcome } from './worker.js';
+import type { CostVm } from '../cost/ledger.js';
+import { currentPrice } from '../cost/price.js';
 
 export { type PoolDeps, type PoolEvent, type RunnerBinary } from './pool-config.js';
 export { PENDING_ID_PREFIX } from './pool-core.js';
@@ -188,6 +190,32 @@ export class WorkerPoolImpl implements WorkerPool {
     };
   }
 
+  /**
+   * What every VM costs now, for the cost ledger: each worker at its current
+   * price until a destroy call for it succeeds (providers stop billing once
+   * termination is under way), and each create in flight at its type's
+   * configured price.
+   */
+  costSnapshot(): CostVm[] {
+    const now = this.core.clock.now();
+    const out: CostVm[] = [];
+    for (const w of this.core.workers.values()) {
+      if (w.terminated > 0) continue;
+      out.push({
+        id: w.id,
+        ...(w.pendingId === undefined ? {} : { pendingId: w.pendingId }),
+        instanceType: w.type.Name,
+        preemptible: w.type.Preemptible,
+        pricePerHour: currentPrice(w.instance, w.type, now),
+        containers: [...w.starting.keys(), ...w.running.keys()],
+      });
+    }
+    for (const c of this.core.creating.values()) {
+      if (c.instanceId === undefined) out.push({ id: c.placeholderId, instanceType: c.type.Name, preemptible: c.type.Preemptible, pricePerHour: c.type.Price, containers: [] });
+    }
+    return out;
+  }
+
   stats(): PoolStats {
     const now = this.core.clock.now();
     // As the reference, every worker counts, shut-down ones too (they are
@@ -214,6 +242,10 @@ export class WorkerPoolImpl implements WorkerPool {
 
   atCapacity(type: InstanceType): boolean {
     return this.core.limits.atCapacity(type);
+  }
+
+  spotPrice(type: InstanceType): number | undefined {
+    return this.core.deps.instanceSet.spotPrice?.(type);
   }
 
   atQuota(): boolean {

@@ -77,6 +77,10 @@ export class Worker implements RunnerHost {
   firstSSHAt = 0;
   /** When we last asked the cloud to destroy it; 0 if never. */
   destroyed = 0;
+  /** Epoch ms the first destroy call succeeded; 0 if none has. */
+  terminated = 0;
+  /** The placeholder id its create call had, when this dispatcher created it (the cost ledger carries the create's time over). */
+  pendingId?: string;
   /**
    * Bumped by every change a probe's `--list` must not overwrite (a start, an
    * exit, a shutdown, a probe's own update). A listing does not bump it: the
@@ -356,7 +360,16 @@ export class Worker implements RunnerHost {
     this.destroyed = now;
     this.state = 'shutdown';
     this.env.notify();
-    this.instance.destroy().catch((err: unknown) => this.env.warnings.warn('shutdown failed', { Instance: this.id, error: err }, `destroy ${this.id}`));
+    this.instance.destroy().then(
+      () => {
+        // Providers stop billing once termination is under way; the cost ledger stops here too.
+        if (this.terminated === 0) {
+          this.terminated = this.env.clock.now();
+          this.env.emit?.({ type: 'instanceDestroyed', instanceId: this.id });
+        }
+      },
+      (err: unknown) => this.env.warnings.warn('shutdown failed', { Instance: this.id, error: err }, `destroy ${this.id}`),
+    );
   }
 
   /** The instance left the cloud list, or the pool stops: abandon its processes (they are not ours to end) and close the executor. */

@@ -231,7 +231,9 @@ describe('management API', function () {
       const { items } = r.json<{ items: QueueEntJSON[] }>();
       const ent = items.find((i) => i.container.uuid === uuid);
       assert.ok(ent, r.text);
-      assert.deepEqual(Object.keys(ent).sort(), ['container', 'first_seen_at', 'instance_resources', 'instance_types', 'scheduling_status']);
+      // The reference's fields, and ours: what it has cost so far.
+      assert.deepEqual(Object.keys(ent).sort(), ['container', 'cost', 'first_seen_at', 'instance_resources', 'instance_types', 'scheduling_status']);
+      assert.ok(typeof ent.cost === 'number' && ent.cost >= 0, `cost ${ent.cost}`);
       assert.equal(ent.container.state, 'Running');
       assert.match(ent.first_seen_at, RFC3339);
       assert.equal(ent.instance_types[0].ProviderType, 'small');
@@ -255,9 +257,11 @@ describe('management API', function () {
       const vm = items.find((i) => i.running_container_uuids?.includes(uuid));
       assert.ok(vm, r.text);
       instanceId = vm.instance;
+      // The reference's fields, and ours: what it has cost so far.
       assert.deepEqual(Object.keys(vm).sort(), [
         'address',
         'arvados_instance_type',
+        'cost',
         'idle_behavior',
         'instance',
         'last_busy',
@@ -269,6 +273,7 @@ describe('management API', function () {
       ]);
       assert.equal(vm.arvados_instance_type, 'small');
       assert.equal(vm.price, 0.1);
+      assert.ok(typeof vm.cost === 'number' && vm.cost >= 0, `cost ${vm.cost}`);
       assert.equal(vm.worker_state, 'running');
       assert.equal(vm.idle_behavior, 'run');
       assert.match(vm.last_busy, RFC3339);

@@ -67,6 +67,8 @@ describe('metrics during an end-to-end run', function () {
     assert.ok((promValue(during, `${P}instances_price`, { category: 'inuse' }) ?? 0) > 0);
     assert.ok((promValue(during, `${P}vcpus_total`, { category: 'inuse' }) ?? 0) >= 2);
     assert.ok((promValue(during, `${P}memory_bytes_total`, { category: 'inuse' }) ?? 0) >= 4 * 2 ** 30);
+    // Ours: what the VMs cost now (the lame cloud quotes no spot prices: configured prices).
+    assert.ok((promValue(during, `${P}cost_per_hour_dollars`) ?? 0) >= 0.1, 'at least one small VM at $0.1/h');
     const queued = during.filter((s) => s.name === `${P}queue_entries`).reduce((n, s) => n + s.value, 0);
     assert.ok(queued >= 1, 'queue_entries counts the containers');
 
@@ -93,6 +95,9 @@ describe('metrics during an end-to-end run', function () {
     const byType = after.filter((x) => x.name === `${P}queue_wait_seconds_count`);
     assert.ok(byType.length > 0 && byType.every((x) => typeof x.labels.instance_type === 'string' && x.labels.instance_type !== ''));
     assert.equal(byType.reduce((n, x) => n + x.value, 0), promValue(after, `${P}containers_time_from_queue_to_crunch_run_seconds_count`));
+    // Ours: spend so far, by type and preemptible, as the dispatcher's ledger has it.
+    const spent = promValue(after, `${P}spend_dollars_total`, { instance_type: 'small', preemptible: 'false' }) ?? 0;
+    assert.ok(spent > 0 && spent <= stack.dispatcher.cost.read().totalDollars(), `spent ${spent}`);
     assert.equal(promValue(after, `${P}at_quota`), 0);
     assert.equal(promValue(after, `${P}max_concurrent_containers`), stack.dispatcher.scheduler.maxContainers);
     assert.equal(promValue(after, `${P}containers_longest_wait_time_seconds`), 0, 'nothing waits any more');

@@ -155,6 +155,8 @@ describe('status page in Chromium (real dispatcher on the lame cloud)', function
       // No Services.Websocket.ExternalURL in this config: the feed card says so.
       assert.equal(await page.textContent('#total-feed .big'), 'disabled');
       assert.match((await page.textContent('#total-feed')) ?? '', /new containers wait for the next poll/);
+      // The cost card: the daemon's cost-per-hour gauge, and what its VMs have spent (their `cost` fields).
+      assert.match((await page.textContent('#total-cost .big + .small')) ?? '', /^at current prices \(spot where known\)\nspent by these VMs: \$\d+\.\d{3}$/);
 
       await page.click(`${row} button[data-action="hold"]`);
       await page.waitForSelector(`${row} td.beh-hold`, { timeout: 10_000 });

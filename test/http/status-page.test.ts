@@ -375,6 +375,25 @@ describe('status page in Chromium (fake management API)', function () {
     }
   });
 
+  it('shows what the VMs cost: the cost-per-hour gauge at current prices, and what the listed VMs have spent', async () => {
+    fill(api, 3, 1);
+    api.vms[0]!.cost = 1.25;
+    api.vms[1]!.cost = 0.5;
+    const gauge = (name: string, value: number) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric: [{ gauge: { value } }] });
+    api.metrics = [gauge('max_concurrent_containers', 0), gauge('cost_per_hour_dollars', 0.1234)];
+    const { ctx, page, problems } = await openPage();
+    try {
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#total-cost .small:has-text("current prices")');
+      assert.equal(await page.textContent('#total-cost .big'), '$0.123');
+      assert.equal(await page.textContent('#total-cost .big + .small'), 'at current prices (spot where known)\nspent by these VMs: $1.750');
+      assert.deepEqual(problems, []);
+    } finally {
+      api.metrics = undefined;
+      await ctx.close();
+    }
+  });
+
   it('shows why a container waits: the blocker in words, what is ahead, the price cap, the estimate, and the timeline as a bar', async () => {
     fill(api, 2, 4);
     const u = uuid(2);

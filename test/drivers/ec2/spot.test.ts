@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../src/clock/index.js';
+import { wrapInstanceSet } from '../../../src/cloud/wrap.js';
 import { normalizePriceHistory, SPOT_RETRY_AFTER_FAILURE_MS } from '../../../drivers/ec2/index.js';
 import type { FakeEC2 } from '../../fixtures/ec2/server.js';
 import { C5, createArgs, DISPATCH_KEY, ec2Cluster, fakeParams, M5, makeDriver, SPOT, startFake } from './helpers.js';
@@ -107,6 +108,30 @@ describe('ec2 driver: spot prices', function () {
     await list();
     assert.equal(spotCalls().length, 2);
     assert.equal(inst.priceHistory!(SPOT).length, 1);
+    driver.stop();
+  });
+
+  it('quotes a new preemptible VM the lowest current price among the zones it knows, scratch included; none for on-demand or unquoted types', async () => {
+    const clock = new ManualClock();
+    const t0 = clock.now();
+    fake.setSpotPrices([
+      { instanceType: 'm5.large', availabilityZone: 'us-east-1a', price: '0.050', timestamp: new Date(t0 - 2 * HOUR) },
+      { instanceType: 'm5.large', availabilityZone: 'us-east-1a', price: '0.045', timestamp: new Date(t0 - HOUR) },
+      { instanceType: 'm5.large', availabilityZone: 'us-east-1b', price: '0.041', timestamp: new Date(t0 - 3 * HOUR + 1000) },
+    ]);
+    const { driver, ctx } = makeDriver(fake, { clock, params: fakeParams(fake, { EBSPrice: 0.72 }) });
+    assert.equal(driver.spotPrice(SPOT), undefined, 'no spot instance has run: no quote');
+    const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
+    await driver.create(SPOT, 'ami-1', tags, init, DISPATCH_KEY.public);
+    await driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
+    assert.equal(driver.spotPrice(SPOT), 0.041);
+    const withScratch = { ...SPOT, AddedScratch: 10 * 2 ** 30 };
+    assert.ok(Math.abs(driver.spotPrice(withScratch)! - (0.041 + (0.72 * 10) / 30 / 24)) < 1e-12);
+    assert.equal(driver.spotPrice(M5), undefined, 'on-demand: its configured price is its price');
+    assert.equal(driver.spotPrice({ ...SPOT, ProviderType: 'c5.large' }), undefined, 'a type without history');
+    // The dispatcher's wrapper passes the quote through.
+    const wrapped = wrapInstanceSet(driver, { clock, logger: ctx.logger, maxCloudOpsPerSecond: 0, resourceTags: {} });
+    assert.equal(wrapped.spotPrice?.(SPOT), 0.041);
     driver.stop();
   });
 

@@ -1,0 +1,72 @@
+/**
+ * Keeps a CostLedger up to date with the pool: it observes on every pool
+ * change (a VM created, gone, a container started or ended), when a destroy
+ * call succeeds (the dispatcher calls `sync` on that pool event), once a minute
+ * (so spot price changes are charged from about when they happen), and
+ * before every read (metrics, management API, status page).
+ */
+import type { Clock, Timer } from '../clock/index.js';
+import { CostLedger, type CostVm } from './ledger.js';
+
+/** The little the tracker needs from the pool (`WorkerPoolImpl`). */
+export interface CostSource {
+  costSnapshot(): CostVm[];
+  subscribe(listener: () => void): () => void;
+}
+
+/** How often prices are re-read when nothing in the pool changes. */
+export const COST_REFRESH_MS = 60_000;
+
+/** How stale a read may find the ledger, ms. */
+const READ_FRESH_MS = 1_000;
+
+export class CostTracker {
+  readonly ledger: CostLedger;
+  private unsubscribe: (() => void) | undefined;
+  private timer: Timer | undefined;
+  private lastSync = -Infinity;
+  private stopped = false;
+
+  /** @param weightOf a container's VCPUs (the split's weight), when known. */
+  constructor(
+    private readonly pool: CostSource,
+    private readonly clock: Clock,
+    weightOf?: (uuid: string) => number | undefined,
+  ) {
+    this.ledger = new CostLedger(weightOf ? { weightOf } : {});
+  }
+
+  start(): void {
+    if (this.unsubscribe) return;
+    this.unsubscribe = this.pool.subscribe(() => this.sync());
+    this.timer = this.clock.setRepeatingTimer(COST_REFRESH_MS, () => this.sync());
+    this.sync();
+  }
+
+  /** Charges up to now one last time; reads after this see the ledger as it was at the stop. */
+  stop(): void {
+    if (this.unsubscribe) this.sync();
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  /**
+   * Charges up to now and returns the ledger. Reads within a second of the
+   * last observation take the ledger as it is: a list of a thousand
+   * instances, each asking its cost, must not take a thousand snapshots.
+   */
+  read(): CostLedger {
+    if (!this.stopped && this.clock.now() - this.lastSync >= READ_FRESH_MS) this.sync();
+    return this.ledger;
+  }
+
+  /** Observes the pool now: for changes the pool's notifications do not cover (a destroy call that succeeded). */
+  sync(): void {
+    if (this.stopped) return;
+    this.lastSync = this.clock.now();
+    this.ledger.observe(this.lastSync, this.pool.costSnapshot());
+  }
+}
