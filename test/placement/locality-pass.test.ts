@@ -10,27 +10,36 @@ import { createLogger, LineCollector } from '../../src/log.js';
 import { LocalityPlanner } from '../../src/placement/locality-planner.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { describeBlocker } from '../../src/scheduler/why-text.js';
+import type { SchedulerTimeline } from '../../src/timeline/sink.js';
 import { FakeClient, FakePool, FakeQueue, testCluster } from '../scheduler/fakes.js';
+
+/**
+ * The scheduler on the fakes with a locality planner (2 min / 1 min, runs
+ * ending in 30 s), container 1 running on a warm VM with image img-a, and
+ * container 2 (also img-a) in `state`, with an idle VM of the same type.
+ */
+function setup(state: 'Queued' | 'Locked', timeline: SchedulerTimeline) {
+  const clock = new ManualClock();
+  const cluster = testCluster();
+  const queue = new FakeQueue(clock, cluster);
+  const pool = new FakePool(clock);
+  const locality = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, remainingMs: () => 30_000 });
+  const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
+  const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, timeline, locality });
+  const t1 = cluster.InstanceTypes.type1;
+  queue.add({ uuid: 'zzzzz-dz642-000000000000001', state: 'Running' }, { uuid: 'zzzzz-dz642-000000000000002', state });
+  for (const e of queue.map.values()) e.container.container_image = 'img-a';
+  const warm = pool.addWorker(t1, 'running');
+  pool.runOn(warm, 'zzzzz-dz642-000000000000001');
+  const idle = pool.addWorker(t1, 'idle');
+  return { clock, queue, pool, locality, sch, warm, idle, c: 'zzzzz-dz642-000000000000002' };
+}
 
 describe('locality in the scheduling pass', () => {
   it('holds a container for the warm VM through CacheTimeout and DepsTimeout, then starts it on the idle one', async () => {
-    const clock = new ManualClock();
-    const cluster = testCluster();
-    const queue = new FakeQueue(clock, cluster);
-    const pool = new FakePool(clock);
     const events: Array<[string, Record<string, string | number>]> = [];
     const timeline = { vmRequested() {}, unlocking() {}, cancelling() {}, warmWait: (u: string, d: Record<string, string | number>) => events.push([u, d]) };
-    const locality = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, remainingMs: () => 30_000 });
-    const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
-    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, timeline, locality });
-
-    const t1 = cluster.InstanceTypes.type1;
-    queue.add({ uuid: 'zzzzz-dz642-000000000000001', state: 'Running' }, { uuid: 'zzzzz-dz642-000000000000002', state: 'Locked' });
-    for (const e of queue.map.values()) e.container.container_image = 'img-a';
-    const warm = pool.addWorker(t1, 'running');
-    pool.runOn(warm, 'zzzzz-dz642-000000000000001');
-    const idle = pool.addWorker(t1, 'idle');
-    const c = 'zzzzz-dz642-000000000000002';
+    const { clock, pool, locality, sch, warm, idle, c } = setup('Locked', timeline);
 
     sch.runQueue();
     assert.deepEqual(pool.starts, [], 'not started on the idle VM without its image');
@@ -54,28 +63,14 @@ describe('locality in the scheduling pass', () => {
   });
 
   it('at quota, a Queued container held for a warm VM is locked and the pass goes on: the idle VM is neither shut down nor left to time out', async () => {
-    const clock = new ManualClock();
-    const cluster = testCluster();
-    const queue = new FakeQueue(clock, cluster);
-    const pool = new FakePool(clock);
+    const { clock, queue, pool, sch, idle, c } = setup('Queued', { vmRequested() {}, unlocking() {}, cancelling() {} });
     const kept: Array<[string[], string | undefined]> = [];
     const keepWarm = (ids: ReadonlySet<string>, by?: string) => kept.push([[...ids], by]);
     Object.assign(pool, { keepWarm });
-    const locality = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, remainingMs: () => 30_000 });
-    const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
-    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, timeline: { vmRequested() {}, unlocking() {}, cancelling() {} }, locality });
-
-    const t1 = cluster.InstanceTypes.type1;
-    queue.add({ uuid: 'zzzzz-dz642-000000000000001', state: 'Running' }, { uuid: 'zzzzz-dz642-000000000000002', state: 'Queued' });
-    for (const e of queue.map.values()) e.container.container_image = 'img-a';
-    const warm = pool.addWorker(t1, 'running');
-    pool.runOn(warm, 'zzzzz-dz642-000000000000001');
-    const idle = pool.addWorker(t1, 'idle');
     pool.quota = 2;
 
     sch.runQueue();
     await clock.advance(0);
-    const c = 'zzzzz-dz642-000000000000002';
     assert.deepEqual(pool.starts, []);
     assert.equal(sch.why()!.blockerOf(c)?.reason, 'waiting_warm_instance');
     assert.ok(queue.calls.includes(`lock ${c}`), 'locked, so it comes first when the warm VM frees');
