@@ -232,6 +232,9 @@ describe('status page in Chromium (fake management API)', function () {
 
   it('asks for the token, explains 403, lists VMs and queue, and holds a VM', async () => {
     fill(api, 6, 12);
+    // Ours: a VM a warm pool created, and one drain to save empties.
+    api.vms[1]!.note = 'warm pool 0 (small)';
+    api.vms[3]!.draining = { since: new Date(T0).toISOString(), reason: 'running 1 of 8 VCPUs; its 1 container would fit on other instances' };
     // User-controlled fields carrying markup must show as text and never run.
     api.queue[3]!.scheduling_status = '<img src=x onerror="window.__xss=1">';
     api.queue[4]!.instance_types = [{ Name: '<script>window.__xss=2</script>', Price: 1, VCPUs: 1, RAM: 1 }];
@@ -258,6 +261,9 @@ describe('status page in Chromium (fake management API)', function () {
       assert.deepEqual(vmIds, api.vms.map((v) => v.instance));
       const vm0 = await page.$$eval('#instances tr[data-instance="vm-0"] td', (tds) => tds.map((td) => td.textContent));
       assert.deepEqual(vm0.slice(0, 7), ['vm-0', 'running', 'run', 'small', 'm5.large', '$0.096', uuid(0)]);
+      // Why a VM was created ahead of work, and why it gets no new work, under its id.
+      assert.equal(await page.textContent('#instances tr[data-instance="vm-1"] td:first-child .note'), 'warm pool 0 (small)');
+      assert.equal(await page.textContent('#instances tr[data-instance="vm-3"] td:first-child .draining'), 'draining: running 1 of 8 VCPUs; its 1 container would fit on other instances');
 
       // The queue in scheduling order, with the fields the operator needs.
       const order = await page.$$eval('#containers tbody tr', (rows) => rows.map((r) => r.getAttribute('data-container')));
