@@ -17,6 +17,12 @@ export interface InstanceItem {
   running_container_uuids?: string[] | null;
   worker_state?: string;
   idle_behavior?: string;
+  /** Ours (not the reference's): what it has cost so far, dollars. */
+  cost?: number;
+  /** Ours: why it was created ahead of work (warm pool, pre-warming). */
+  note?: string;
+  /** Ours: drain to save gives it no new work. */
+  draining?: { since?: string; reason?: string };
 }
 
 /** One row of GET /arvados/v1/dispatch/containers. */
@@ -53,20 +59,39 @@ export function truncate(s: string, max = MAX_TEXT): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
 
+/**
+ * The reference's columns, then ours only when the daemon sends them: COST
+ * (dollars so far) and NOTE (why a VM was created ahead of work, or why it
+ * drains), so a listing from the reference looks as it always did.
+ */
 export function instancesTable(items: readonly InstanceItem[]): string {
+  const withCost = items.some((it) => typeof it.cost === 'number');
+  const withNote = items.some((it) => noteCell(it) !== NONE);
   const header = ['ID', 'TYPE', 'STATE', 'IDLE BEHAVIOR', 'PRICE', 'CONTAINERS', 'LAST BUSY', 'ADDRESS'];
-  const rows = items.map((it) => [
-    // A create in flight has an empty id: there is no instance to name yet.
-    it.instance === '' ? '(being created)' : text(it.instance),
-    truncate(text(it.arvados_instance_type) + (it.provider_instance_type && it.provider_instance_type !== it.arvados_instance_type ? ` (${it.provider_instance_type})` : '')),
-    text(it.worker_state),
-    text(it.idle_behavior),
-    typeof it.price === 'number' ? formatPrice(it.price) : NONE,
-    containersCell(it.running_container_uuids),
-    timeCell(it.last_busy),
-    text(it.address),
-  ]);
+  if (withCost) header.push('COST');
+  if (withNote) header.push('NOTE');
+  const rows = items.map((it) => {
+    const row = [
+      // A create in flight has an empty id: there is no instance to name yet.
+      it.instance === '' ? '(being created)' : text(it.instance),
+      truncate(text(it.arvados_instance_type) + (it.provider_instance_type && it.provider_instance_type !== it.arvados_instance_type ? ` (${it.provider_instance_type})` : '')),
+      text(it.worker_state),
+      text(it.idle_behavior),
+      typeof it.price === 'number' ? formatPrice(it.price) : NONE,
+      containersCell(it.running_container_uuids),
+      timeCell(it.last_busy),
+      text(it.address),
+    ];
+    if (withCost) row.push(typeof it.cost === 'number' ? `$${it.cost.toFixed(2)}` : NONE);
+    if (withNote) row.push(noteCell(it));
+    return row;
+  });
   return renderTable(header, rows);
+}
+
+function noteCell(it: InstanceItem): string {
+  if (it.draining && typeof it.draining === 'object') return truncate(`draining: ${text(it.draining.reason)}`, 80);
+  return typeof it.note === 'string' && it.note !== '' ? truncate(it.note, 80) : NONE;
 }
 
 export function containersTable(items: readonly ContainerItem[]): string {

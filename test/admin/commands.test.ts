@@ -62,6 +62,18 @@ describe('admin commands (in-process, fake management API)', () => {
     assert.match(lines[1]!, /^\(being created\) +small +booting +run +0\.10 +- +- +-$/);
   });
 
+  it("instances list: this daemon's own fields as COST and NOTE columns, only when the daemon sends them", async () => {
+    server.instances = [
+      { ...INSTANCES[0]!, cost: 1.23456, note: 'warm pool 0 (small)' },
+      { ...INSTANCES[1]!, cost: 0.5, draining: { since: '2024-05-01T12:00:00Z', reason: 'running 1 of 8 VCPUs' } },
+    ];
+    assert.equal(await listInstances(ctx()), 0, stderr.text);
+    const lines = stdout.text.trimEnd().split('\n');
+    assert.match(lines[0]!, /  ADDRESS +COST +NOTE$/);
+    assert.match(lines[1]!, /127\.0\.0\.1:40001 +\$1\.23 +warm pool 0 \(small\)$/);
+    assert.match(lines[2]!, /  - +\$0\.50 +draining: running 1 of 8 VCPUs$/);
+  });
+
   it('instances list --json: the raw items', async () => {
     assert.equal(await listInstances(ctx(), { json: true }), 0);
     assert.deepEqual(JSON.parse(stdout.text), INSTANCES);
