@@ -14,17 +14,16 @@ import './drivers.js';
 import { instanceSetIdFor, newInstanceSet } from './cloud/registry.js';
 import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
-import { ParentLookup } from './placement/parents.js';
-import { capacityPlanner, type CapacityPlanner } from './placement/capacity.js';
+import type { CapacityPlanner } from './placement/capacity.js';
+import type { DrainPlanner } from './placement/drain.js';
+import { placementFeatures, placementMetrics } from './placement/features.js';
 import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
-import { createLogger, type Logger, RateLimitedLog } from './log.js';
-import { DrainPlanner } from './placement/drain.js';
+import { createLogger, type Logger } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
-import { localityPlanner } from './placement/locality-planner.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { Estimator } from './estimate/estimator.js';
 import { Suggester } from './suggest/suggester.js';
@@ -35,8 +34,6 @@ import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { resolveSshPort } from './ssh/port.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { Timeline } from './timeline/timeline.js';
-import { FairSharePass } from './placement/fair-share-pass.js';
-import { OwnerResolver } from './placement/owners.js';
 import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
@@ -114,13 +111,6 @@ export function dispatcherLogger(cluster: Cluster, clock?: Clock): Logger {
   });
 }
 
-/** Fair share between submitters when the settings file turns it on (`src/placement/`). */
-function newFairShare(settings: Settings, client: ControllerClient, clock: Clock, logger: Logger): FairSharePass | undefined {
-  if (!settings.FairShare.Enable) return undefined;
-  const owners = new OwnerResolver({ client, clock, logger: logger.child({ Component: 'fair-share' }), by: settings.FairShare.By });
-  return new FairSharePass(settings.FairShare, owners, clock);
-}
-
 export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = {}): Promise<Dispatcher> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? dispatcherLogger(cluster, deps.clock);
@@ -187,18 +177,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
-  const drain = settings.DrainToSave.Enable ? new DrainPlanner(settings.DrainToSave) : undefined;
-  const fairShare = newFairShare(settings, client, clock, logger);
-  const locality = settings.Locality.Enable ? localityPlanner(settings.Locality, estimator.runtimes) : undefined;
-  const capacity = capacityPlanner({
-    settings,
-    cluster,
-    pool,
-    clock,
-    logger: logger.child({ Component: 'capacity' }),
-    bootMs: (type) => estimator.boots.estimate(type).typical,
-    parents: new ParentLookup(client, new RateLimitedLog(logger.child({ Component: 'capacity' }), clock)),
-  });
+  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger });
   const scheduler = new Scheduler({
     queue,
     pool,
@@ -208,10 +187,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     logger: logger.child({ Component: 'scheduler' }),
     timeline,
     afterPass: estimator,
-    fairShare,
-    locality,
-    drain,
-    ...(capacity ? { capacity } : {}),
+    ...placement,
   });
   const suggester = new Suggester({
     clock,
@@ -233,10 +209,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     controllerRequests: () => client.health.counts,
     eventFeed: () => eventFeed.view(),
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
-    fairShare: fairShare && (() => fairShare.counts),
-    ...(capacity ? { capacity: () => capacity.stats } : {}),
-    ...(locality ? { locality: () => locality.counts } : {}),
-    drain: drain && (() => drain.stats()),
+    ...placementMetrics(placement),
     cost: () => cost.read(),
   });
 
@@ -258,9 +231,9 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSet,
     cost,
     metrics,
-    capacity,
+    capacity: placement.capacity,
     timeline,
-    drain,
+    drain: placement.drain,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

@@ -183,7 +183,7 @@ export class WhyBuilder {
         return { reason: 'types_at_capacity', position: pos, types: this.shortages(entry.instanceTypes) };
       case Cause.WaitingWarmInstance: {
         const h = v.warmHolds?.get(k);
-        if (!h) return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
+        if (!h) return this.quotaOrCapacity(pos);
         return {
           reason: 'waiting_warm_instance',
           position: pos,
@@ -195,7 +195,7 @@ export class WhyBuilder {
         };
       }
       case Cause.OverQuota:
-        return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
+        return this.quotaOrCapacity(pos);
       case Cause.CreateDeclined: {
         const hold = this.createLimits().hold;
         if (hold) return { reason: 'create_declined', position: pos, why: hold.reason, until: isoTime(hold.until) };
@@ -203,7 +203,7 @@ export class WhyBuilder {
       }
       case Cause.FairShare: {
         const note = v.fairShare?.note(k);
-        if (!note) return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
+        if (!note) return this.quotaOrCapacity(pos);
         return {
           reason: 'fair_share',
           position: pos,
@@ -215,7 +215,7 @@ export class WhyBuilder {
         };
       }
       default:
-        return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
+        return this.quotaOrCapacity(pos);
     }
   }
 
@@ -227,6 +227,11 @@ export class WhyBuilder {
     const cap = this.priceCap(entry, cause);
     if (cap) out.price_cap = cap;
     return out;
+  }
+
+  /** Waiting for room: the quota that stops new instances if there is one, else the cluster's capacity. */
+  private quotaOrCapacity(pos: number): Blocker {
+    return this.quota(pos) ?? { reason: 'cluster_capacity', position: pos };
   }
 
   private quota(pos: number): Blocker | undefined {

@@ -1,0 +1,75 @@
+/**
+ * The placement features of our own settings file, built for one
+ * dispatcher: each is absent when the settings leave it off, so the
+ * scheduling pass and the metrics see exactly what is on.
+ */
+import type { ControllerClient } from '../arvados/client.js';
+import type { Clock } from '../clock/index.js';
+import type { Settings } from '../config/settings.js';
+import type { Cluster } from '../config/types.js';
+import type { Estimator } from '../estimate/estimator.js';
+import type { MetricsSources } from '../http/metrics.js';
+import { type Logger, RateLimitedLog } from '../log.js';
+import type { WorkerPoolImpl } from '../worker/pool.js';
+import { capacityPlanner, type CapacityPlanner } from './capacity.js';
+import { DrainPlanner } from './drain.js';
+import { FairSharePass } from './fair-share-pass.js';
+import { localityPlanner, type LocalityPlanner } from './locality-planner.js';
+import { OwnerResolver } from './owners.js';
+import { ParentLookup } from './parents.js';
+
+export interface PlacementFeatures {
+  /** Fair share between submitters (`FairShare`). */
+  fairShare?: FairSharePass;
+  /** Prefer, and briefly wait for, a VM that has a container's image or inputs (`Locality`). */
+  locality?: LocalityPlanner;
+  /** Warm pools and pre-warming (`WarmPools`, `PreWarm`). */
+  capacity?: CapacityPlanner;
+  /** Drain to save (`DrainToSave`). */
+  drain?: DrainPlanner;
+}
+
+export interface PlacementDeps {
+  settings: Settings;
+  cluster: Cluster;
+  client: ControllerClient;
+  pool: WorkerPoolImpl;
+  estimator: Estimator;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Builds the features the settings turn on; throws when a warm pool names an instance type the cluster lacks. */
+export function placementFeatures(d: PlacementDeps): PlacementFeatures {
+  const { settings, clock, logger } = d;
+  const features: PlacementFeatures = {};
+  if (settings.FairShare.Enable) {
+    const owners = new OwnerResolver({ client: d.client, clock, logger: logger.child({ Component: 'fair-share' }), by: settings.FairShare.By });
+    features.fairShare = new FairSharePass(settings.FairShare, owners, clock);
+  }
+  if (settings.Locality.Enable) features.locality = localityPlanner(settings.Locality, d.estimator.runtimes);
+  const capacityLogger = logger.child({ Component: 'capacity' });
+  const capacity = capacityPlanner({
+    settings,
+    cluster: d.cluster,
+    pool: d.pool,
+    clock,
+    logger: capacityLogger,
+    bootMs: (type) => d.estimator.boots.estimate(type).typical,
+    parents: new ParentLookup(d.client, new RateLimitedLog(capacityLogger, clock)),
+  });
+  if (capacity) features.capacity = capacity;
+  if (settings.DrainToSave.Enable) features.drain = new DrainPlanner(settings.DrainToSave);
+  return features;
+}
+
+/** The metrics sources of the features that are on. */
+export function placementMetrics(f: PlacementFeatures): Pick<MetricsSources, 'fairShare' | 'locality' | 'capacity' | 'drain'> {
+  const { fairShare, locality, capacity, drain } = f;
+  return {
+    ...(fairShare ? { fairShare: () => fairShare.counts } : {}),
+    ...(locality ? { locality: () => locality.counts } : {}),
+    ...(capacity ? { capacity: () => capacity.stats } : {}),
+    ...(drain ? { drain: () => drain.stats() } : {}),
+  };
+}
