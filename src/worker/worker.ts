@@ -41,7 +41,7 @@ export interface WorkerEnv {
   noteBootOutcome(outcome: BootOutcome): void;
   /** Reports a moment the metrics time (optional: test fakes leave it out). */
   emit?(event: PoolEvent): void;
-  /** True while a warm pool or pre-warming wants this idle worker kept (optional: test fakes leave it out). */
+  /** True while someone wants this idle worker kept: a warm pool, pre-warming, a locality hold (optional: test fakes leave it out). */
   keepsWarm?(id: string): boolean;
   /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
   indexRunner(uuid: string, worker: Worker, present: boolean): void;
