@@ -20,11 +20,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { daemonConfigHead } from '../src/harness/daemon-config.js';
 import { createLogger, LineCollector } from '../src/log.js';
 import { TestController } from '../src/testcontroller/index.js';
 
@@ -44,14 +44,6 @@ function timed(kind: Kind, args: string[]): { s: number; kib: number } {
   return { s: Number(last[0]), kib: Number(last[1]) };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 function rssKiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -61,24 +53,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One daemon run: ms from spawn to ready, RSS at ready and 5 s later (KiB). */
 async function daemonRun(kind: Kind, dir: string, controllerURL: string, rootToken: string): Promise<{ ms: number; readyKiB: number; laterKiB: number }> {
-  const port = await freePort();
   const token = randomBytes(16).toString('hex');
-  const config = join(dir, `config-${port}.yml`);
-  writeFileSync(config, `Clusters:
-  zzzzz:
-    SystemRootToken: ${rootToken}
-    ManagementToken: ${token}
-    Services:
-      Controller:
-        ExternalURL: ${controllerURL}
-      DispatchCloud:
-        InternalURLs:
-          "http://127.0.0.1:${port}": {}
-    Containers:
+  const config = join(dir, `config-${randomBytes(4).toString('hex')}.yml`);
+  // The management API on a free port, which the daemon logs when it listens.
+  writeFileSync(config, `${daemonConfigHead({ rootToken, controllerURL, managementToken: token })}    Containers:
       CloudVMs:
         Driver: lame
         DriverParameters:
-          CloudName: startup-${port}
+          CloudName: startup-${randomBytes(4).toString('hex')}
     InstanceTypes:
       small:
         VCPUs: 2
@@ -86,11 +68,15 @@ async function daemonRun(kind: Kind, dir: string, controllerURL: string, rootTok
         Price: 0.1
 `);
   const started = performance.now();
-  const proc = spawn(process.execPath, [KINDS[kind], '--config', config], { cwd: REPO, stdio: 'ignore' });
+  const proc = spawn(process.execPath, [KINDS[kind], '--config', config], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   try {
     for (;;) {
       if (performance.now() - started > 60_000) throw new Error(`${kind}: not ready within 60 s`);
-      const text = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Authorization: `Bearer ${token}` } })
+      const port = /"msg":"listening".*"Listen":"127\.0\.0\.1:(\d+)"/.exec(out)?.[1];
+      const text = !port ? '' : await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Authorization: `Bearer ${token}` } })
         .then((r) => r.text())
         .catch(() => '');
       if (/driver_operations\{operation="List",error="0"\} [1-9]/.test(text) && /controller_requests_total\{outcome="ok"\} [1-9]/.test(text)) break;

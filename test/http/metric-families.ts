@@ -5,29 +5,9 @@
  * label names and values, and the shape of each summary and histogram.
  */
 
-interface LabelPair {
-  name: string;
-  value: string;
-}
+import type { JSONFloat, LabelPair, MetricFamilyJSON } from '../../src/http/metrics-json.js';
 
-type JSONFloat = number | string;
-
-interface MetricJSON {
-  label?: LabelPair[];
-  gauge?: { value: JSONFloat };
-  counter?: { value: JSONFloat };
-  untyped?: { value: JSONFloat };
-  summary?: { sampleCount: string; sampleSum: JSONFloat; quantile?: { quantile: JSONFloat; value: JSONFloat }[] };
-  histogram?: { sampleCount: string; sampleSum: JSONFloat; bucket?: { cumulativeCount: string; upperBound: JSONFloat }[] };
-}
-
-/** One family of `/metrics.json`. */
-export interface MetricFamilyJSON {
-  name: string;
-  help: string;
-  type: string;
-  metric: MetricJSON[];
-}
+export type { MetricFamilyJSON };
 
 function num(v: JSONFloat): string {
   if (v === 'Infinity') return '+Inf';
