@@ -8,7 +8,8 @@
  *                                        node_modules (`npm ci --omit=dev`)
  *   /usr/bin/arvados-dispatch-cloud      a symlink to its bin/ command
  *   /lib/systemd/system/                 the unit, at the reference's path
- *   /usr/share/doc/PACKAGE/              copyright, changelog, both examples
+ *   /usr/share/doc/PACKAGE/              copyright, changelog, examples/ (the
+ *                                        config and settings files' examples)
  *
  * The package is named apart from the reference's `arvados-dispatch-cloud`
  * and Conflicts/Replaces/Provides it, since both own /usr/bin and the unit:
@@ -16,10 +17,10 @@
  *
  * node_modules keeps only what runs: TypeScript files (declarations, and
  * some modules' sources) and source maps go (about 90 MB of the SDKs' 200),
- * and so do `.bin` links. Dependencies'
- * install scripts are not run and optional dependencies are left out: ssh2
- * then uses its pure JavaScript code instead of compiling its native
- * speed-ups, so the package holds no compiled code and is `Architecture: all`.
+ * and so do `.bin` links. Dependencies' install scripts are not run and
+ * optional dependencies are left out: ssh2 then uses its pure JavaScript
+ * code instead of compiling its native speed-ups, so the package holds no
+ * compiled code and is `Architecture: all`.
  * Environment: DEBFULLNAME and DEBEMAIL name the maintainer (the last
  * commit's author otherwise); DEB_COMPRESSION picks dpkg-deb's -Z (xz).
  */
