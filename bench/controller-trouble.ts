@@ -12,7 +12,7 @@
  * node_modules), e.g. an older commit, against the same controller, cloud
  * and workload: how the figures were before a change.
  *
- * What runs, black-box: the real daemon (`node bin/arvados-dispatch-cloud.mjs
+ * What runs, black-box: the real daemon (`node scripts/from-sources.mjs
  * --config FILE`, a child process) against the test controller
  * (`src/testcontroller/`, in this process, over HTTP, every request held
  * `LATENCY_MS` so requests overlap as on a real cluster), on the lame cloud

@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// The installed command. The sources are TypeScript run through tsx's loader,
-// so there is no build step to forget and no stale output to run.
-import { register } from 'tsx/esm/api';
+// The installed command: the compiled daemon (`npm run build` writes dist/),
+// run by plain node with no TypeScript loader. Tests and development run the
+// TypeScript sources instead, through scripts/from-sources.mjs.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/cli.ts');
+const cli = new URL('../dist/src/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write(`arvados-dispatch-cloud: ${cli.pathname} is missing: run \`npm run build\` (npm ci does it)\n`);
+  process.exit(1);
+}
+const { main } = await import(cli.href);
 await main(process.argv);

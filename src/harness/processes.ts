@@ -1,7 +1,7 @@
 /**
  * Child processes for whole-daemon runs (the end-to-end tests under
  * `test/e2e/` and the benchmarks under `bench/`): the daemon or the lame
- * cloud as `node bin/arvados-dispatch-cloud.mjs ARGS`, output appended to a
+ * cloud as `node scripts/from-sources.mjs ARGS`, output appended to a
  * log file whose JSON records and tail can be read back, and waiting on
  * the system clock for what they do.
  */
@@ -41,7 +41,7 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
-/** `node bin/arvados-dispatch-cloud.mjs ARGS` with stdout and stderr appended to `logPath`. */
+/** `node scripts/from-sources.mjs ARGS` with stdout and stderr appended to `logPath`. */
 export class DaemonProcess {
   readonly proc: ChildProcess;
   readonly exited: Promise<Exit>;
@@ -51,12 +51,12 @@ export class DaemonProcess {
     readonly name: string,
     args: string[],
     readonly logPath: string,
-    /** The checkout whose `bin/arvados-dispatch-cloud.mjs` runs; default this one. */
+    /** The checkout whose `scripts/from-sources.mjs` runs; default this one. */
     repo: string = REPO,
   ) {
     const fd = openSync(logPath, 'a');
     try {
-      this.proc = spawn(process.execPath, ['bin/arvados-dispatch-cloud.mjs', ...args], {
+      this.proc = spawn(process.execPath, ['scripts/from-sources.mjs', ...args], {
         cwd: repo,
         stdio: ['ignore', fd, fd],
         // The config's LogLevel decides, unless CHAOS_LOG_LEVEL (e.g. debug) asks for more.

@@ -21,15 +21,16 @@ import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 
 type Labels = Record<string, string | number>;
 
-interface LabelPair {
+export interface LabelPair {
   name: string;
   value: string;
 }
 
 /** A float as jsonpb writes it. */
-type JSONFloat = number | 'NaN' | 'Infinity' | '-Infinity';
+export type JSONFloat = number | 'NaN' | 'Infinity' | '-Infinity';
 
-interface MetricJSON {
+/** One metric (series) of a family: its labels and its value(s) by kind. */
+export interface MetricJSON {
   label?: LabelPair[];
   gauge?: { value: JSONFloat };
   counter?: { value: JSONFloat };
@@ -38,7 +39,8 @@ interface MetricJSON {
   histogram?: { sampleCount: string; sampleSum: JSONFloat; bucket?: { cumulativeCount: string; upperBound: JSONFloat }[] };
 }
 
-interface MetricFamilyJSON {
+/** One element of the `/metrics.json` array. */
+export interface MetricFamilyJSON {
   name: string;
   help: string;
   type: 'COUNTER' | 'GAUGE' | 'SUMMARY' | 'UNTYPED' | 'HISTOGRAM';

@@ -26,6 +26,7 @@ import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
 import type { DrainStats } from '../placement/drain.js';
 import type { EventFeedView } from '../queue/event-feed-link.js';
 import { copiedCounter, registerOwnMetrics, stateGauge } from './own-metrics.js';
+import { cloudErrorCounter } from './cloud-error-metrics.js';
 import type { QueueEntry } from '../scheduler/interfaces.js';
 import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js';
 import { WORKER_STATES } from '../worker/states.js';
@@ -94,6 +95,7 @@ export class DispatcherMetrics {
   readonly registry = new Registry();
   private sources: MetricsSources | undefined;
   private readonly driverOps: Counter<'operation' | 'error'>;
+  private readonly cloudErrors: (op: CloudOperation, err: unknown) => void;
   private readonly timeToSSH: Summary;
   private readonly timeToReady: Summary;
   private readonly queueToCrunchRun: Summary;
@@ -113,6 +115,7 @@ export class DispatcherMetrics {
     // Zero series from the start, as the reference: a rate() over a series
     // that appears only at its first error misses that error.
     for (const operation of CLOUD_OPERATIONS) for (const error of ['0', '1']) this.driverOps.inc({ operation, error }, 0);
+    this.cloudErrors = cloudErrorCounter(this.registry, CLOUD_OPERATIONS);
     this.timeToSSH = new Summary({
       name: `${PREFIX}instances_time_to_ssh_seconds`,
       help: 'Number of seconds between instance creation and the first successful SSH connection.',
@@ -163,6 +166,7 @@ export class DispatcherMetrics {
   /** For the instance-set wrapper's `observe`: one cloud call ended. */
   readonly observeCloud = (op: CloudOperation, err: unknown): void => {
     this.driverOps.inc({ operation: op, error: err === undefined ? '0' : '1' });
+    this.cloudErrors(op, err);
   };
 
   /** For `PoolDeps.onEvent`. */

@@ -136,12 +136,12 @@ describe('cloudtest (lame cloud)', function () {
     assert.equal(passesFor(cluster).length, 1);
   });
 
-  it('passes through the real command line (node bin/arvados-dispatch-cloud.mjs cloudtest --config F)', async () => {
+  it('passes through the real command line (node scripts/from-sources.mjs cloudtest --config F)', async () => {
     const { cfg } = config();
     const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ['bin/arvados-dispatch-cloud.mjs', 'cloudtest', '--config', cfg.path, '--instance-set-id', 'cloudtest-cli', '--command', 'echo hi'],
+        ['scripts/from-sources.mjs', 'cloudtest', '--config', cfg.path, '--instance-set-id', 'cloudtest-cli', '--command', 'echo hi'],
         { cwd: REPO, env: { ...process.env, LOG_LEVEL: '' } },
         (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );

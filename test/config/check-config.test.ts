@@ -23,7 +23,7 @@ interface Run {
 /** Runs the installed command from the repository root. */
 function run(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/arvados-dispatch-cloud.mjs', ...args], { cwd: REPO }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['scripts/from-sources.mjs', ...args], { cwd: REPO }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });

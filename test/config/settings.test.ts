@@ -258,7 +258,7 @@ Suggestions: {MaxCPUFraction: half}
 /** Runs the installed command from the repository root. */
 function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/arvados-dispatch-cloud.mjs', ...args], { cwd: REPO, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['scripts/from-sources.mjs', ...args], { cwd: REPO, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });

@@ -1,5 +1,5 @@
 /**
- * Chaos, end to end: the real daemon (`node bin/arvados-dispatch-cloud.mjs
+ * Chaos, end to end: the real daemon (`node scripts/from-sources.mjs
  * --config FILE`, a child process) runs 200 containers on the lame cloud,
  * served by its own `lame-cloud` child process, over real SSH, against the
  * in-process test controller, while everything goes wrong at once:

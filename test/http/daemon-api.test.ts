@@ -60,7 +60,7 @@ function runDaemon(
   config: string,
   env: NodeJS.ProcessEnv = {},
 ): { out: () => string; exited: Promise<number | string>; kill: (s: NodeJS.Signals) => void } {
-  const proc = spawn(process.execPath, ['bin/arvados-dispatch-cloud.mjs', '--config', config], {
+  const proc = spawn(process.execPath, ['scripts/from-sources.mjs', '--config', config], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'info', ...env },

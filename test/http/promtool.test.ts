@@ -1,5 +1,6 @@
 /**
- * Our /metrics output checked by Prometheus's own `promtool check metrics`:
+ * Our /metrics output checked by Prometheus's own `promtool check metrics`,
+ * and /metrics.json too, written back as text (`metric-families.ts`):
  * it must parse, and its lints may only be about names that are not ours
  * to change. The reference's counters lack the `_total` suffix and some of
  * its gauges have it; dashboards are built on those names, so they stay.
@@ -10,19 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { findPromtool, UNPACKED_PROMTOOL } from '../fixtures/promtool.js';
 import { call, type Stack, startStack, until } from './helpers.js';
-
-const UNPACKED = fileURLToPath(new URL('../../node_modules/.cache/promtool/usr/bin/promtool', import.meta.url));
-
-/** The promtool to use: PROMTOOL, the one on the PATH, or the one ensure-promtool unpacked. */
-function findPromtool(): string | undefined {
-  for (const bin of [process.env.PROMTOOL, 'promtool', UNPACKED]) {
-    if (bin && !spawnSync(bin, ['--version'], { stdio: 'ignore' }).error) return bin;
-  }
-  return undefined;
-}
+import { familiesToText, type MetricFamilyJSON } from './metric-families.js';
 
 /** Lints promtool reports on names we keep as they are, and why. */
 const ACCEPTED: Array<[RegExp, string]> = [
@@ -31,6 +22,15 @@ const ACCEPTED: Array<[RegExp, string]> = [
   [/^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/, "prom-client's default metrics"],
 ];
 
+/** promtool's problems with `text` that ACCEPTED does not explain; throws when it cannot parse it. */
+function promtoolProblems(promtool: string, text: string): string[] {
+  const r = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  // 0: clean; 3: lint problems only; anything else (1) is a parse error.
+  assert.ok(r.status === 0 || r.status === 3, `promtool exited ${r.status}: ${r.stdout}${r.stderr}`);
+  const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '');
+  return problems.filter((p) => !ACCEPTED.some(([re]) => re.test(p)));
+}
+
 describe('promtool check metrics', function () {
   this.timeout(30_000);
   const promtool = findPromtool();
@@ -38,7 +38,7 @@ describe('promtool check metrics', function () {
 
   before(async function () {
     if (!promtool) {
-      console.log(`      skipped: promtool is neither on the PATH nor at ${UNPACKED} (npm pretest unpacks it when apt-get can download it)`);
+      console.log(`      skipped: promtool is neither on the PATH nor at ${UNPACKED_PROMTOOL} (npm pretest unpacks it when apt-get can download it)`);
       this.skip();
     }
     stack = await startStack({ configSource: { sha256: '0'.repeat(64), sourceTimestampMs: 1_700_000_000_000, loadTimestampMs: 1_700_000_001_000 } });
@@ -59,12 +59,30 @@ describe('promtool check metrics', function () {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }
 
-    const r = spawnSync(promtool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    // 0: clean; 3: lint problems only; anything else (1) is a parse error.
-    assert.ok(r.status === 0 || r.status === 3, `promtool exited ${r.status}: ${r.stdout}${r.stderr}`);
-    const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim() !== '');
-    const unexpected = problems.filter((p) => !ACCEPTED.some(([re]) => re.test(p)));
+    const unexpected = promtoolProblems(promtool!, text);
     assert.deepEqual(unexpected, [], `lints on names we could fix:\n${unexpected.join('\n')}`);
+  });
+
+  it('accepts our /metrics.json, which has every family of /metrics that has a series', async () => {
+    const s = stack!;
+    const text = (await call(s, 'GET', '/metrics', { token: s.token })).text;
+    const r = await call(s, 'GET', '/metrics.json', { token: s.token });
+    assert.equal(r.status, 200);
+    const families = JSON.parse(r.text) as MetricFamilyJSON[];
+    // A family with no series yet (a labelled metric nothing was recorded
+    // for) has only its HELP and TYPE lines in /metrics, and is left out of
+    // the JSON as the reference's Go client leaves it out.
+    const withSeries = new Set<string>();
+    for (const line of text.split('\n')) {
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line);
+      // A summary's or histogram's series carry suffixes; a gauge's name may end the same way.
+      if (m) withSeries.add(m[1]!).add(m[1]!.replace(/_(bucket|sum|count)$/, ''));
+    }
+    const typed = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!).filter((n) => withSeries.has(n));
+    assert.deepEqual(families.map((f) => f.name).sort(), typed.sort());
+
+    const unexpected = promtoolProblems(promtool!, familiesToText(families));
+    assert.deepEqual(unexpected, [], `lints on names we could fix, in /metrics.json:\n${unexpected.join('\n')}`);
   });
 
   it('fails on an exposition it cannot parse (so the check above means something)', () => {

@@ -68,7 +68,7 @@ interface Child {
 }
 
 function startChild(configFile: string): Child {
-  const proc = spawn(process.execPath, ['bin/arvados-dispatch-cloud.mjs', 'lame-cloud', '--config', configFile], {
+  const proc = spawn(process.execPath, ['scripts/from-sources.mjs', 'lame-cloud', '--config', configFile], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'debug' },
