@@ -20,7 +20,7 @@ import { placementFeatures, placementMetrics } from './placement/features.js';
 import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
-import { DispatcherMetrics } from './http/metrics.js';
+import { DispatcherMetrics, type MetricsSources } from './http/metrics.js';
 import { createLogger, type Logger } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
@@ -38,6 +38,7 @@ import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
 import { CostTracker } from './cost/tracker.js';
+import { History } from './history/history.js';
 import { hostKeyVerifier } from './worker/verify.js';
 
 export interface DispatcherDeps {
@@ -95,6 +96,8 @@ export interface Dispatcher {
   readonly timeline: Timeline;
   /** Drain to save (`src/placement/drain.ts`); undefined when the settings file's DrainToSave.Enable is false. */
   readonly drain: DrainPlanner | undefined;
+  /** The last hours of VMs, queue, waits, cost and errors, for the status page's charts (`src/history/`). */
+  readonly history: History;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -121,8 +124,12 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
   const runnerBinary = loadRunnerBinary(cluster, logger);
   const instanceSetId = instanceSetIdFor(cluster);
   const metrics = new DispatcherMetrics(cluster);
+  // For the cloud and pool hooks, which may fire before the history can be
+  // built (it reads the queue, pool and scheduler built below).
+  let historyHook: History | undefined;
   const observe = (op: CloudOperation, err: unknown, durationMs: number): void => {
     metrics.observeCloud(op, err);
+    historyHook?.observeCloud(err);
     deps.observeCloud?.(op, err, durationMs);
   };
   const instanceSet = deps.instanceSet
@@ -160,6 +167,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runnerBinary,
     onEvent: (event) => {
       metrics.observePool(event);
+      historyHook?.observePool(event);
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       if (event.type === 'instanceDestroyed') cost.sync();
@@ -199,7 +207,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     queue,
     estimator,
   });
-  metrics.attach({
+  const sources: MetricsSources = {
     queueEntries: () => queue.entries().entries.values(),
     workers: () => pool.details(),
     poolStats: () => pool.stats(),
@@ -211,7 +219,10 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
     ...placementMetrics(placement),
     cost: () => cost.read(),
-  });
+  };
+  metrics.attach(sources);
+  const history = new History({ clock, sources, logger: logger.child({ Component: 'history' }) });
+  historyHook = history;
 
   let started = false;
   let stopping: Promise<void> | undefined;
@@ -234,6 +245,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     capacity: placement.capacity,
     timeline,
     drain: placement.drain,
+    history,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;
@@ -244,9 +256,11 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       cost.start();
       scheduler.start();
       suggester.start();
+      history.start();
     },
     stop() {
       stopping ??= (async () => {
+        history.stop();
         await suggester.stop();
         if (started) await scheduler.stop();
         await eventFeed.stop();
