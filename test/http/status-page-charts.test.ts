@@ -12,7 +12,7 @@
  * Skips (with the reason printed) only when Chromium cannot be launched.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -25,15 +25,11 @@ import { History } from '../../src/history/history.js';
 import { managementHandler, type ManagementTarget } from '../../src/http/api.js';
 import { isStatusPagePath, statusPageHandler } from '../../src/http/status-page.js';
 import { createLogger } from '../../src/log.js';
+import { launchChromium } from '../fixtures/chromium.js';
 import { FakeHistorySources } from '../fixtures/history-sources.js';
 
 const OUT = join(fileURLToPath(new URL('../..', import.meta.url)), 'test-output');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const TOKEN = 'charts-test-management-token';
-const LAUNCH_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const T0 = Date.UTC(2026, 10, 1, 10, 0);
 const SAMPLES = 240;
 
@@ -125,16 +121,9 @@ describe('status page charts in Chromium (a history stepped by a manual clock)',
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 
-    if (!existsSync(CHROMIUM)) {
-      skipReason = `Chromium is not installed at ${CHROMIUM} (npm pretest installs it when run as root with apt-get)`;
-      return;
-    }
-    try {
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 });
-    } catch (err) {
-      skipReason = `Chromium at ${CHROMIUM} cannot be launched: ${(err as Error).message.split('\n')[0]}`;
-    }
+    const launched = await launchChromium();
+    if ('browser' in launched) browser = launched.browser;
+    else skipReason = launched.skipReason;
   });
 
   after(async () => {
