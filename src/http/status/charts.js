@@ -64,10 +64,18 @@
     return {
       width: width,
       height: HEIGHT,
-      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 1]; } } },
+      // From the first sample to the last; a young history still spans ten
+      // minutes, its samples at the right (uPlot would stretch one sample's
+      // scale to a thousand days).
+      scales: { x: { time: true, range: function (u, min, max) {
+        var t = u.data[0];
+        if (!t.length) return [min, max];
+        var lo = t[0], hi = t[t.length - 1];
+        return hi - lo < 600 ? [hi - 600, hi] : [lo, hi];
+      } }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.15 : 1]; } } },
       series: [{}].concat(c.series.map(function (s) {
         return {
-          label: s[1], stroke: s[2], width: 1.5, points: { show: false },
+          label: s[1], stroke: s[2], width: 1.5,
           value: function (u, v) { return v === null || v === undefined ? '\u2013' : c.fmt(v); },
         };
       })),
@@ -79,6 +87,7 @@
       ],
       cursor: { drag: { x: false, y: false } },
       legend: { show: true },
+      hooks: { ready: [showLatest], setData: [showLatest] },
     };
   }
 
@@ -106,21 +115,19 @@
         fig.appendChild(cap);
         fig.appendChild(box);
         root.appendChild(fig);
-        box.addEventListener('mouseleave', showLatest);
-        plots.push({ chart: c, box: box, plot: new uPlot(options(c, plotWidth(box)), dataOf(c, h), box) });
+        var p = { chart: c, box: box, plot: new uPlot(options(c, plotWidth(box)), dataOf(c, h), box) };
+        box.addEventListener('mouseleave', function () { showLatest(p.plot); });
+        plots.push(p);
       });
     } else {
       plots.forEach(function (p) { p.plot.setData(dataOf(p.chart, h)); });
     }
-    showLatest();
   }
 
   // Until the pointer is over a chart, its legend shows the latest sample.
-  function showLatest() {
-    plots.forEach(function (p) {
-      var n = p.plot.data[0].length;
-      if (n && p.plot.cursor.left < 0) p.plot.setLegend({ idx: n - 1 });
-    });
+  function showLatest(u) {
+    var n = u.data[0].length;
+    if (n && !(u.cursor.left >= 0)) u.setLegend({ idx: n - 1 });
   }
 
   function clear() {
