@@ -26,6 +26,9 @@ export const HISTORY_INTERVAL_MS = 30_000;
 /** Default number of samples kept: 6 hours at the default interval. */
 export const HISTORY_SAMPLES = 720;
 
+/** Most container waits kept between two samples. */
+const MAX_WAITS = 10_000;
+
 /** The queue states a container can be in while the dispatcher lists it. */
 const QUEUE_STATES = ['Queued', 'Locked', 'Running'] as const;
 
@@ -131,7 +134,8 @@ export class History {
 
   /** For `PoolDeps.onEvent`, beside the metrics: the waits of the containers that start. */
   readonly observePool = (event: PoolEvent): void => {
-    if (event.type === 'crunchRunStarted') this.startedWaits.push(Math.max(0, event.sinceQueuedMs / 1000));
+    // Bounded too, should samples keep failing: a median of 10,000 is as good as of more.
+    if (event.type === 'crunchRunStarted' && this.startedWaits.length < MAX_WAITS) this.startedWaits.push(Math.max(0, event.sinceQueuedMs / 1000));
   };
 
   /**
