@@ -86,7 +86,10 @@ export class IdleStretcher {
       until = keptUntil(rule, w.billedFrom, w.busy + timeoutIdle, now, this.policy.maxStretchMs, this.policy.marginMs);
       if (until !== undefined && !this.policy.likely(w.type.Name, until - now, now)) until = undefined;
     }
-    w.kept = { busy: w.busy, until: until ?? 0, unit: rule ? describeIncrement(rule) : '' };
+    // Within a minimum longer than the increment (per second, 60 s minimum), what is paid is the minimum.
+    const inMinimum = rule !== undefined && until !== undefined && rule.minimumMs > rule.incrementMs && until + this.policy.marginMs === w.billedFrom! + rule.minimumMs;
+    const unit = inMinimum ? 'minimum' : rule ? describeIncrement(rule) : '';
+    w.kept = { busy: w.busy, until: until ?? 0, unit };
     if (until !== undefined) this.stats.kept++;
     return until !== undefined;
   }

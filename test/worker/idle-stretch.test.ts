@@ -85,6 +85,11 @@ describe('idle stretch: the rule', () => {
       const again = { ...w, busy: 50 * M };
       assert.equal(s.keeps(again, 51 * M, M), true);
       assert.equal(again.kept?.until, 59 * M);
+      // Kept within a minimum: the note says so.
+      const ec2 = new IdleStretcher({ ...policy, rule: () => EC2_LINUX_BILLING, marginMs: 10 * S });
+      const young = worker('ec2', 0);
+      assert.equal(ec2.keeps(young, 20 * S, 20 * S), true);
+      assert.equal(IdleStretcher.note(young, 20 * S), 'idle, kept to the end of its paid minimum (1 min)');
       // A worker never kept is not counted when it starts a container.
       const other = worker('exact', 0);
       s.starting(other, 5 * M);
