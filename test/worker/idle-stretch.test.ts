@@ -117,7 +117,10 @@ describe('idle stretch: the pool', function () {
     for (const t of times) {
       while (h.clock.now() - t0 < t) await h.tick(Math.min(10 * S, t - (h.clock.now() - t0)));
       states.push(h.pool.detail(id)!.workerState);
-      notes.push(h.pool.instances().find((v) => v.instance === id)?.note);
+      const note = h.pool.instances().find((v) => v.instance === id)?.note;
+      // The management API's item (and the status page, which reads it) says the same.
+      assert.equal(h.pool.apiInstances().find((v) => v.instance === id)?.note, note);
+      notes.push(note);
     }
     return { states, notes };
   }
