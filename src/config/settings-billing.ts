@@ -10,6 +10,7 @@
  * name wins when both match); `"*"` is every type no other key names.
  */
 import type { BillingRule } from '../cost/billing.js';
+import { formatDuration } from './units.js';
 import { checkKnownKeys, describe, type Field, isMap, type Path, type ReadContext, readDuration } from './fields.js';
 
 /** A map of type names to `{Increment, Minimum}`, compiled to ms; empty by default (every driver's own rule). */
@@ -31,6 +32,7 @@ export function billingRuleMap(): Field<Record<string, BillingRule>> {
       }
       return ok ? out : undefined;
     },
+    show: (rules) => Object.fromEntries(Object.entries(rules).map(([name, r]) => [name, { Increment: formatDuration(r.incrementMs), Minimum: formatDuration(r.minimumMs) }])),
   };
 }
 
