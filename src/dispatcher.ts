@@ -38,6 +38,7 @@ import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
 import { CostTracker } from './cost/tracker.js';
+import { type BillingFeatures, billingFeatures } from './cost/billing-features.js';
 import { hostKeyVerifier } from './worker/verify.js';
 
 export interface DispatcherDeps {
@@ -95,6 +96,8 @@ export interface Dispatcher {
   readonly timeline: Timeline;
   /** Drain to save (`src/placement/drain.ts`); undefined when the settings file's DrainToSave.Enable is false. */
   readonly drain: DrainPlanner | undefined;
+  /** Billing rules by type and the idle stretcher (`src/cost/billing-features.ts`). */
+  readonly billing: BillingFeatures;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -142,7 +145,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
 
   const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
   const timeline = new Timeline({ clock });
-  const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }), timeline });
+  const billing = billingFeatures({ settings: settings.Billing, cluster, instanceSet, timeline, clock, typesOf: (uuid) => queue.entries().entries.get(uuid)?.instanceTypes });
+  const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }), timeline: billing.queueTimeline });
   const eventFeed = new EventFeedLink(cluster, queue, {
     clock,
     logger: logger.child({ Component: 'event-feed' }),
@@ -158,6 +162,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSetId,
     publicKey,
     runnerBinary,
+    ...(billing.stretcher ? { idleStretch: billing.stretcher } : {}),
     onEvent: (event) => {
       metrics.observePool(event);
       timeline.poolEvent(event);
@@ -167,7 +172,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     },
   });
   // A container's share of its VM follows the VCPUs it asked for (ledger.ts).
-  const cost = new CostTracker(pool, clock, (uuid) => queue.get(uuid)?.runtime_constraints.vcpus);
+  const cost = new CostTracker(pool, clock, (uuid) => queue.get(uuid)?.runtime_constraints.vcpus, billing.billingOf);
   const estimator = new Estimator({
     queue,
     pool,
@@ -211,6 +216,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
     ...placementMetrics(placement),
     cost: () => cost.read(),
+    ...(billing.stretcher ? { idleStretch: () => billing.stretcher!.stats } : {}),
   });
 
   let started = false;
@@ -234,6 +240,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     capacity: placement.capacity,
     timeline,
     drain: placement.drain,
+    billing,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

@@ -95,6 +95,10 @@ export interface LameParams {
   ColdInputTimePerGiB: number;
   /** Bytes of images and inputs a VM keeps; the least recently used go first. */
   LocalCacheSize: number;
+  /** The billed unit the driver declares (`InstanceSet.billingRule`), e.g. 1h; 0 with BillingMinimum 0: billed exactly. */
+  BillingIncrement: number;
+  /** The least a VM is billed (with BillingIncrement). */
+  BillingMinimum: number;
 }
 
 export const DEFAULT_PARAMS: Readonly<LameParams> = {
@@ -128,6 +132,8 @@ export const DEFAULT_PARAMS: Readonly<LameParams> = {
   ImagePullTimePerGiB: 0,
   ColdInputTimePerGiB: 0,
   LocalCacheSize: 100 * 1024 ** 3,
+  BillingIncrement: 0,
+  BillingMinimum: 0,
 };
 
 /** A DriverParameters value the lame driver cannot use; the message names the parameter. */
@@ -245,6 +251,8 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   ImagePullTimePerGiB: duration,
   ColdInputTimePerGiB: duration,
   LocalCacheSize: size,
+  BillingIncrement: duration,
+  BillingMinimum: duration,
 };
 
 /**

@@ -22,6 +22,7 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
+import type { BillingRule } from '../cost/billing.js';
 
 /** Tag keys and values as the dispatcher sees them (prefix included, e.g. `ArvadosInstanceType`). */
 export type InstanceTags = Record<string, string>;
@@ -95,6 +96,14 @@ export interface InstanceSet {
    * configured price is the price.
    */
   spotPrice?(type: InstanceType): number | undefined;
+  /**
+   * Optional: how the provider bills a VM of `type` (per second with a
+   * minimum, per hour), or undefined when it bills exactly the time a VM
+   * lives. The cost ledger charges by it and idle VMs may be kept to the end
+   * of a paid period (`src/cost/billing.ts`); the settings file's
+   * `Billing.InstanceTypes` overrides it.
+   */
+  billingRule?(type: InstanceType): BillingRule | undefined;
 }
 
 /** What a driver factory receives besides its DriverParameters. */

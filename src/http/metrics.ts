@@ -32,6 +32,7 @@ import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js'
 import { WORKER_STATES } from '../worker/states.js';
 import type { BootOutcome } from '../worker/worker.js';
 import type { CostLedger } from '../cost/ledger.js';
+import type { StretchStats } from '../worker/idle-stretch.js';
 import type { PoolEvent, PoolStats, WorkerDetail } from '../worker/pool.js';
 
 const PREFIX = 'arvados_dispatchcloud_';
@@ -80,6 +81,8 @@ export interface MetricsSources {
   drain?(): DrainStats;
   /** The cost ledger, charged up to now; absent: cost metrics read 0. */
   cost?(): CostLedger;
+  /** Idle VMs kept to the end of their paid period (settings `Billing.StretchIdle`); absent when it is off. */
+  idleStretch?(): StretchStats;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

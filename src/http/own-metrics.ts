@@ -27,6 +27,15 @@ export function registerOwnMetrics(registry: Registry, sources: () => MetricsSou
   );
   registerCapacity(registry, sources);
   registerCost(registry, sources);
+  copiedCounter(
+    registry,
+    sources,
+    'idle_stretch_total',
+    'Idle instances kept past TimeoutIdle to the end of their paid billing period because work that fits them was likely (Billing.StretchIdle in the settings file), by outcome: kept (every one kept), reused (of those, the ones that got a container while kept).',
+    'outcome',
+    ['kept', 'reused'] as const,
+    (s) => s.idleStretch?.(),
+  );
 }
 
 /** What the VMs cost: now, per hour, and spent so far by type (`src/cost/ledger.ts`). */

@@ -36,6 +36,8 @@ import { instanceSetIdFor } from '../cloud/registry.js';
 import type { InstanceSet } from '../cloud/types.js';
 import type { PoolEvent } from '../worker/pool.js';
 import type { DrainPlanner, DrainStats } from '../placement/drain.js';
+import type { BillingRules } from '../cost/billing.js';
+import type { IdleStretcher, StretchStats } from '../worker/idle-stretch.js';
 import { runnerBinaryToDeploy } from '../worker/pool-config.js';
 import { AccuracyRecorder, type EstimateSample } from './accuracy.js';
 import { CloudLedger } from './cloud.js';
@@ -156,6 +158,10 @@ export interface SimResult {
   costLedgers: CostLedger[];
   /** What drain to save did, over every dispatcher of the run; undefined when it was off. */
   drain?: Pick<DrainStats, 'emptied' | 'tookDraining' | 'waited'>;
+  /** Each type's billing rule (the report bills VMs by it); empty when every type is billed exactly. */
+  billingRules: BillingRules;
+  /** Idle VMs kept to the end of their paid period, over every dispatcher of the run; absent when Billing.StretchIdle was off. */
+  idleStretch?: StretchStats;
   notes: string[];
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
   /** The lame cloud's image pulls and cold input reads (its cost model: drivers/lame/disk-cache.ts). */
@@ -258,6 +264,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const planners: CapacityPlanner[] = [];
   const drains: DrainPlanner[] = [];
   const costLedgers: CostLedger[] = [];
+  const stretchers: IdleStretcher[] = [];
+  let billingRules: BillingRules = new Map();
   const newDispatcher = async (set: InstanceSet): Promise<Dispatcher> => {
     const d = await createDispatcher(cluster, {
       clock,
@@ -272,6 +280,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     if (d.capacity) planners.push(d.capacity);
     if (d.drain) drains.push(d.drain);
     costLedgers.push(d.cost.ledger);
+    billingRules = d.billing.rules;
+    if (d.billing.stretcher) stretchers.push(d.billing.stretcher);
     return d;
   };
   try {
@@ -354,6 +364,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     settings,
     ...(planners.length > 0 ? { capacity: sumCapacityStats(planners.map((p) => p.stats)) } : {}),
     drain: drains.length === 0 ? undefined : sumDrains(drains),
+    billingRules,
+    ...(stretchers.length > 0 ? { idleStretch: sumStretch(stretchers) } : {}),
     costLedgers,
     timersLeft,
     timersFired,
@@ -384,6 +396,15 @@ function sumDrains(drains: readonly DrainPlanner[]): NonNullable<SimResult['drai
     out.emptied += s.emptied;
     out.tookDraining += s.tookDraining;
     out.waited += s.waited;
+  }
+  return out;
+}
+
+function sumStretch(stretchers: readonly IdleStretcher[]): StretchStats {
+  const out: StretchStats = { kept: 0, reused: 0 };
+  for (const s of stretchers) {
+    out.kept += s.stats.kept;
+    out.reused += s.stats.reused;
   }
   return out;
 }

@@ -7,6 +7,7 @@ import type { Instance, InstanceSet } from '../cloud/types.js';
 import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger } from '../log.js';
+import type { IdleStretcher } from './idle-stretch.js';
 import type { Executor } from '../ssh/executor.js';
 import { deployedRunnerPath } from './runner.js';
 
@@ -57,6 +58,8 @@ export interface PoolDeps {
    * throws is logged and otherwise ignored.
    */
   onEvent?: (event: PoolEvent) => void;
+  /** Keeps idle workers to the end of their paid period (settings file `Billing.StretchIdle`); absent: shut down at TimeoutIdle. */
+  idleStretch?: IdleStretcher;
 }
 
 /**

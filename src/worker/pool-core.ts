@@ -64,6 +64,8 @@ export class PoolCore implements WorkerEnv {
   readonly warm = new Map<string, ReadonlySet<string>>();
   private seqCounter = 0;
   private pendingCounter = 0;
+  readonly stretchIdle?: (w: Worker) => boolean;
+  readonly stretchStarting?: (w: Worker) => void;
 
   constructor(readonly deps: PoolDeps) {
     this.cluster = deps.cluster;
@@ -78,6 +80,16 @@ export class PoolCore implements WorkerEnv {
       maxInstances: this.cfg.maxInstances,
       quotaGroup: deps.instanceSet.quotaGroup && ((type) => deps.instanceSet.quotaGroup!(type)),
     });
+    const stretcher = deps.idleStretch;
+    if (stretcher) {
+      this.stretchIdle = (w) => {
+        const before = stretcher.stats.kept;
+        const keep = stretcher.keeps(w, this.clock.now(), this.cfg.timeoutIdle);
+        if (stretcher.stats.kept > before) w.log.info('idle worker kept to the end of its paid period', { KeptUntil: new Date(w.kept!.until).toISOString() });
+        return keep;
+      };
+      this.stretchStarting = (w) => stretcher.starting(w, this.clock.now());
+    }
   }
 
   tagKey(name: string): string {
@@ -183,7 +195,10 @@ export class PoolCore implements WorkerEnv {
       log,
     });
     if (pending?.note !== undefined) worker.note = pending.note;
-    if (pending) worker.pendingId = pending.placeholderId;
+    if (pending) {
+      worker.pendingId = pending.placeholderId;
+      worker.billedFrom = pending.startedAt;
+    }
     this.workers.set(inst.id, worker);
     worker.saveTags().catch(() => undefined);
     return { worker, isNew: true };

@@ -211,7 +211,9 @@ export class WorkerPoolImpl implements WorkerPool {
       });
     }
     for (const c of this.core.creating.values()) {
-      if (c.instanceId === undefined) out.push({ id: c.placeholderId, instanceType: c.type.Name, preemptible: c.type.Preemptible, pricePerHour: c.type.Price, containers: [] });
+      if (c.instanceId === undefined) {
+        out.push({ id: c.placeholderId, instanceType: c.type.Name, preemptible: c.type.Preemptible, pricePerHour: c.type.Price, containers: [], placeholder: true });
+      }
     }
     return out;
   }
