@@ -39,6 +39,8 @@ import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
 import { CostTracker } from './cost/tracker.js';
 import { hostKeyVerifier } from './worker/verify.js';
+import { ReclaimTracker } from './placement/reclaims.js';
+import type { ReclaimPlan } from './placement/reclaim-plan.js';
 
 export interface DispatcherDeps {
   clock?: Clock;
@@ -95,6 +97,10 @@ export interface Dispatcher {
   readonly timeline: Timeline;
   /** Drain to save (`src/placement/drain.ts`); undefined when the settings file's DrainToSave.Enable is false. */
   readonly drain: DrainPlanner | undefined;
+  /** Spot VMs taken back by the provider: counts per type and zone (always kept). */
+  readonly reclaims: ReclaimTracker;
+  /** What the scheduler does with them; undefined while the `Reclaims` rules are off. */
+  readonly reclaimPlan: ReclaimPlan | undefined;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -149,6 +155,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     userAgent: client.userAgent,
     enabled: settings.EventFeed.Enable,
   });
+  const reclaims = new ReclaimTracker(clock, settings.Reclaims.HalfLife);
   const pool = new WorkerPoolImpl({
     cluster,
     instanceSet,
@@ -163,6 +170,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       if (event.type === 'instanceDestroyed') cost.sync();
+      reclaims.observe(event);
       deps.observePool?.(event);
     },
   });
@@ -177,7 +185,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
-  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger });
+  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, reclaims });
   const scheduler = new Scheduler({
     queue,
     pool,
@@ -234,6 +242,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     capacity: placement.capacity,
     timeline,
     drain: placement.drain,
+    reclaims,
+    reclaimPlan: placement.reclaimPlan,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;
