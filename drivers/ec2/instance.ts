@@ -41,6 +41,8 @@ export class Ec2Instance implements Instance {
   readonly address: string;
   readonly subnetId: string;
   readonly availabilityZone: string;
+  /** The availability zone, as `Instance.zone`; undefined when EC2 did not say. */
+  readonly zone?: string;
   readonly spot: boolean;
 
   constructor(
@@ -53,6 +55,7 @@ export class Ec2Instance implements Instance {
     this.address = record.PrivateIpAddress ?? '';
     this.subnetId = record.SubnetId ?? '';
     this.availabilityZone = record.Placement?.AvailabilityZone ?? '';
+    if (this.availabilityZone !== '') this.zone = this.availabilityZone;
     this.spot = record.InstanceLifecycle === 'spot';
   }
 

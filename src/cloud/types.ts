@@ -44,8 +44,8 @@ export interface Instance {
   readonly address: string;
   /** The user to log in as over SSH. */
   readonly remoteUser: string;
-        /** The zone the VM runs in (EC2 availability zone, GCE zone, lame zone), when the driver knows it. */
-        readonly zone?: string;
+  /** The zone the VM runs in (EC2 availability zone, GCE zone, lame zone), when the driver knows it. */
+  readonly zone?: string;
   /** Replaces the instance's tags with `tags` (the whole set, not a merge). */
   setTags(tags: InstanceTags): Promise<void>;
   /** Starts termination. Destroying an instance that is already gone is not an error. */
