@@ -39,6 +39,7 @@ import type { DrainPlanner, DrainStats } from '../placement/drain.js';
 import { runnerBinaryToDeploy } from '../worker/pool-config.js';
 import { AccuracyRecorder, type EstimateSample } from './accuracy.js';
 import { CloudLedger } from './cloud.js';
+import { type ReclaimSummary, ReclaimWatch } from './reclaims.js';
 import { WorkloadPlayer } from './player.js';
 import type { TimelineSample } from './plot.js';
 import type { Workload } from './workload.js';
@@ -120,6 +121,8 @@ export interface ContainerOutcome {
   vm?: string;
   /** The workload's owner of its top-level container (children inherit it). */
   owner?: string;
+  /** Containers the controller ran for its request, when it retried (`Workload.containerCountMax`); absent for one. */
+  attempts?: number;
 }
 
 /** Everything the report is computed from. */
@@ -156,6 +159,8 @@ export interface SimResult {
   costLedgers: CostLedger[];
   /** What drain to save did, over every dispatcher of the run; undefined when it was off. */
   drain?: Pick<DrainStats, 'emptied' | 'tookDraining' | 'waited'>;
+  /** Spot reclaims and what the dispatcher did about them; undefined when there were none and the rules were off. */
+  reclaims?: ReclaimSummary;
   notes: string[];
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
   /** The lame cloud's image pulls and cold input reads (its cost model: drivers/lame/disk-cache.ts). */
@@ -234,8 +239,9 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   cloud.controllerTransports.set(SIM_CONTROLLER_URL, transport);
   // A VM the provider took back is no longer paid for, though nobody destroyed it.
   cloud.onReclaim((vm) => ledger.destroyed(vm.id));
+  const reclaims = new ReclaimWatch(cloud, controller, () => clock.now());
 
-  const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes);
+  const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes, opts.workload.containerCountMax);
   player.play();
 
   let dispatcher: Dispatcher | undefined;
@@ -271,6 +277,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     accuracy.attach(d.estimator);
     if (d.capacity) planners.push(d.capacity);
     if (d.drain) drains.push(d.drain);
+    reclaims.addPlan(d.reclaimPlan);
     costLedgers.push(d.cost.ledger);
     return d;
   };
@@ -323,6 +330,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     opts.atEnd?.();
   } finally {
     player.stop();
+    reclaims.stop();
     if (dispatcher) await stopTicking(dispatcher);
     await dropLameCloud(cloudName);
   }
@@ -354,6 +362,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     settings,
     ...(planners.length > 0 ? { capacity: sumCapacityStats(planners.map((p) => p.stats)) } : {}),
     drain: drains.length === 0 ? undefined : sumDrains(drains),
+    reclaims: reclaims.summary(),
     costLedgers,
     timersLeft,
     timersFired,
