@@ -21,7 +21,7 @@ import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger, RateLimitedLog } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -40,6 +40,7 @@ import { withSudo } from './arvados/crunch-run.js';
 import { CostTracker } from './cost/tracker.js';
 import { hostKeyVerifier } from './worker/verify.js';
 import { ReclaimTracker } from './placement/reclaims.js';
+import { NoticeReader } from './placement/reclaim-notices.js';
 import type { ReclaimPlan } from './placement/reclaim-plan.js';
 
 export interface DispatcherDeps {
@@ -185,6 +186,17 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
+  // Only crunch-run on an ec2 spot VM reports interruption notices (EC2SpotCheck).
+  const notices =
+    vms.Driver === 'ec2'
+      ? new NoticeReader({
+          client,
+          pool,
+          preemptible: (name) => cluster.InstanceTypes[name]?.Preemptible === true,
+          clock,
+          log: new RateLimitedLog(logger, clock),
+        })
+      : undefined;
   const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, reclaims });
   const scheduler = new Scheduler({
     queue,
@@ -252,6 +264,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       eventFeed.start();
       pool.start();
       cost.start();
+      notices?.start();
       scheduler.start();
       suggester.start();
     },
@@ -262,6 +275,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         await eventFeed.stop();
         await queue.stop();
         cost.stop();
+        notices?.stop();
         pool.stop();
         instanceSet.stop();
         client.close();
