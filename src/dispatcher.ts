@@ -231,6 +231,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
     ...placementMetrics(placement),
     cost: () => cost.read(),
+    reclaims: () => ({ counts: reclaims, ...(placement.reclaimPlan ? { onDemand: placement.reclaimPlan.counts } : {}) }),
   });
 
   let started = false;

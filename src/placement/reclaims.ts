@@ -115,6 +115,11 @@ export class ReclaimTracker {
     return Math.min(1, r.read(now) / Math.max(1, this.created.get(typeName)?.read(now) ?? 0));
   }
 
+  /** `rate` of every type reclaimed at least once, by type name. */
+  rates(): Array<{ instanceType: string; rate: number }> {
+    return [...this.reclaimedByType.keys()].sort(cmp).map((instanceType) => ({ instanceType, rate: this.rate(instanceType) }));
+  }
+
   /** Every row, by type then zone then preemptible. */
   snapshot(): ReclaimRow[] {
     return [...this.rows.values()]
