@@ -65,6 +65,8 @@ export class ReclaimPlan {
   private readonly losses = new Map<string, number>();
   /** Lost containers whose request was not known yet when they were lost. */
   private readonly lostUnlinked = new Set<string>();
+  /** Containers whose work was lost: on their way to Cancelled, never to be placed again. */
+  private readonly lostUuids = new Set<string>();
   /** Container uuid -> the reason it goes on demand, or null: decided not to (the long-runtime rule decides once). */
   private readonly decided = new Map<string, OnDemandReason | null>();
   /** On-demand types per preemptible type list (the queue shares lists between like containers). */
@@ -139,7 +141,9 @@ export class ReclaimPlan {
   private decide(uuid: string, entry: QueueEntry, timeline?: SchedulerTimeline): OnDemandReason | undefined {
     const prior = this.decided.get(uuid);
     if (prior !== undefined) return prior ?? undefined;
-    if (!entry.instanceTypes[0]?.Preemptible) return undefined;
+    // Only a container still to be placed can change types; a lost one is about to be cancelled.
+    const st = entry.container.state;
+    if ((st !== 'Queued' && st !== 'Locked') || !entry.instanceTypes[0]?.Preemptible || this.lostUuids.has(uuid)) return undefined;
     const { settings, requests, runtimes } = this.deps;
     if (this.escalates) {
       const req = requests!.parentOf(uuid);
@@ -182,6 +186,8 @@ export class ReclaimPlan {
 
   private lost(lost: LostWork): void {
     for (const uuid of lost.containers) {
+      if (this.lostUuids.size >= MAX_REQUESTS) this.lostUuids.delete(this.lostUuids.values().next().value!);
+      this.lostUuids.add(uuid);
       const req = this.deps.requests!.parentOf(uuid);
       if (typeof req === 'string') this.addLoss(req);
       else if (req === undefined) this.lostUnlinked.add(uuid);
