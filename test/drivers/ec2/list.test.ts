@@ -82,6 +82,25 @@ describe('ec2 driver: instances()', function () {
     await assert.rejects(inst.verifyHostKey(Buffer.from('key'), undefined as never), { name: 'HostKeyVerificationNotImplemented' });
     driver.stop();
   });
+
+  it("a spot instance EC2 stopped to take it back is listed as reclaimed (state reason); one it terminates leaves the list; others are not", async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
+    const stopped = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
+    const terminated = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
+    const fine = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
+    const onDemand = await driver.create(M5, IMAGE, createArgs(ctx.instanceSetId).tags, init, DISPATCH_KEY.public);
+    fake.interruptSpot(stopped.id, 'stop');
+    fake.interruptSpot(terminated.id, 'terminate');
+    const listed = await driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
+    const byId = new Map(listed.map((i) => [i.id, i]));
+    assert.equal(byId.get(stopped.id)?.reclaimed, true);
+    assert.equal(byId.has(terminated.id), false, 'shutting-down: gone from the list, which the pool takes as a reclaim of a spot VM');
+    assert.equal(byId.get(fine.id)?.reclaimed, undefined);
+    assert.equal(byId.get(onDemand.id)?.reclaimed, undefined);
+    assert.throws(() => fake.interruptSpot(onDemand.id), /not a spot instance/);
+    driver.stop();
+  });
 });
 
 describe('ec2 driver: setTags', function () {
@@ -117,35 +136,6 @@ describe('ec2 driver: setTags', function () {
     assert.ok(del, 'DeleteTags sent');
     assert.equal(del.params['ResourceId.1'], inst.id);
     assert.equal(del.params['Tag.1.Key'], 'Extra');
-    driver.stop();
-  });
-});
-
-describe('ec2 driver: spot interruptions in the listing', function () {
-  let fake: FakeEC2;
-  beforeEach(async () => {
-    fake = await startFake();
-  });
-  afterEach(async () => {
-    await fake.stop();
-  });
-
-  it("a spot instance EC2 stopped to take it back is listed as reclaimed (state reason); one it terminates leaves the list; others are not", async () => {
-    const { driver, ctx } = makeDriver(fake);
-    const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
-    const stopped = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
-    const terminated = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
-    const fine = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
-    const onDemand = await driver.create(M5, IMAGE, createArgs(ctx.instanceSetId).tags, init, DISPATCH_KEY.public);
-    fake.interruptSpot(stopped.id, 'stop');
-    fake.interruptSpot(terminated.id, 'terminate');
-    const listed = await driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
-    const byId = new Map(listed.map((i) => [i.id, i]));
-    assert.equal(byId.get(stopped.id)?.reclaimed, true);
-    assert.equal(byId.has(terminated.id), false, 'shutting-down: gone from the list, which the pool takes as a reclaim of a spot VM');
-    assert.equal(byId.get(fine.id)?.reclaimed, undefined);
-    assert.equal(byId.get(onDemand.id)?.reclaimed, undefined);
-    assert.throws(() => fake.interruptSpot(onDemand.id), /not a spot instance/);
     driver.stop();
   });
 });
