@@ -83,7 +83,7 @@ describe('ec2 driver: instances()', function () {
     driver.stop();
   });
 
-  it("a spot instance EC2 stopped to take it back is listed as reclaimed (state reason); one it terminates leaves the list; others are not", async () => {
+  it('a spot instance EC2 stopped to take it back is listed as reclaimed (state reason); one it terminates leaves the list; others are not', async () => {
     const { driver, ctx } = makeDriver(fake);
     const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
     const stopped = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
