@@ -48,7 +48,7 @@ describe('Timeline', () => {
   it('records the reclaim of the VM a container ran on, and that reclaims sent it on demand', () => {
     t.containerSeen(ctr(A, 'Running'));
     t.containerSeen(ctr(B, 'Queued'));
-    const ev = { type: 'instanceReclaimed', instanceId: 'i-9', instanceType: 'small.spot', zone: 'a', preemptible: true, containers: [A], reason: 'crunch-run: notice' } as const;
+    const ev = { type: 'instanceReclaimed' as const, instanceId: 'i-9', instanceType: 'small.spot', zone: 'a', preemptible: true, containers: [A], reason: 'crunch-run: notice' };
     t.poolEvent({ ...ev, phase: 'notice' });
     t.poolEvent({ ...ev, phase: 'gone' });
     t.onDemand(B, { reason: 'earlier attempts of its request were lost to spot reclaims', losses: 1 });
