@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import type { Instance, InstanceTags } from '../../src/cloud/types.js';
 import type { InstanceType } from '../../src/config/types.js';
 import type { PoolEvent } from '../../src/worker/pool.js';
+import type { Container } from '../../src/arvados/types.js';
+import { FakeCloud } from './fake-cloud.js';
 import { Harness, SMALL } from './helpers.js';
 
 type Reclaimed = Extract<PoolEvent, { type: 'instanceReclaimed' }>;
@@ -90,5 +92,21 @@ describe('worker pool: reclaims', function () {
   it("crunch-run's notice (noticeReclaim by container) needs a VM running that container", () => {
     assert.equal(h.pool.noticeReclaim('zzzzz-dz642-000000000000000', 'preemption notice'), false);
     assert.deepEqual(events, []);
+  });
+});
+
+describe("worker pool: crunch-run's interruption notice", () => {
+  it('marks the VM running that container, keeps the first notice, and leaves other VMs alone', async () => {
+    const f = new FakeCloud();
+    const [a, b] = [f.seed(), f.seed()];
+    await f.pool.syncNow();
+    await f.probe();
+    const ctr = { uuid: 'zzzzz-dz642-000000000000001', state: 'Locked', priority: 1, runtime_constraints: { ram: 1 << 30, vcpus: 1 }, scheduling_parameters: {}, container_image: 'img', created_at: '2026-01-01T00:00:00Z' } as Container;
+    assert.equal(f.pool.startContainer(a, ctr), true);
+    await f.tick(0);
+    assert.equal(f.pool.noticeReclaim(ctr.uuid, 'crunch-run: terminate at 12:00'), true);
+    assert.equal(f.pool.noticeReclaim(ctr.uuid, 'crunch-run: terminate at 12:05'), true);
+    const notices = Object.fromEntries(f.pool.instances().map((v) => [v.instance, v.reclaimNotice]));
+    assert.deepEqual(notices, { [a]: 'crunch-run: terminate at 12:00', [b]: undefined });
   });
 });
