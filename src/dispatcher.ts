@@ -21,7 +21,7 @@ import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics } from './http/metrics.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger, RateLimitedLog } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -40,6 +40,9 @@ import { withSudo } from './arvados/crunch-run.js';
 import { CostTracker } from './cost/tracker.js';
 import { type BillingFeatures, billingFeatures } from './cost/billing-features.js';
 import { hostKeyVerifier } from './worker/verify.js';
+import { ReclaimTracker } from './placement/reclaims.js';
+import { NoticeReader } from './placement/reclaim-notices.js';
+import type { ReclaimPlan } from './placement/reclaim-plan.js';
 
 export interface DispatcherDeps {
   clock?: Clock;
@@ -98,6 +101,10 @@ export interface Dispatcher {
   readonly drain: DrainPlanner | undefined;
   /** Billing rules by type and the idle stretcher (`src/cost/billing-features.ts`). */
   readonly billing: BillingFeatures;
+  /** Spot VMs taken back by the provider: counts per type and zone (always kept). */
+  readonly reclaims: ReclaimTracker;
+  /** What the scheduler does with them; undefined while the `Reclaims` rules are off. */
+  readonly reclaimPlan: ReclaimPlan | undefined;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -153,6 +160,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     userAgent: client.userAgent,
     enabled: settings.EventFeed.Enable,
   });
+  const reclaims = new ReclaimTracker(clock, settings.Reclaims.HalfLife);
   const pool = new WorkerPoolImpl({
     cluster,
     instanceSet,
@@ -168,6 +176,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       if (event.type === 'instanceDestroyed') cost.sync();
+      reclaims.observe(event);
       deps.observePool?.(event);
     },
   });
@@ -182,7 +191,18 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
-  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger });
+  // Only crunch-run on an ec2 spot VM reports interruption notices (EC2SpotCheck).
+  const notices =
+    vms.Driver === 'ec2'
+      ? new NoticeReader({
+          client,
+          pool,
+          preemptible: (name) => cluster.InstanceTypes[name]?.Preemptible === true,
+          clock,
+          log: new RateLimitedLog(logger, clock),
+        })
+      : undefined;
+  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, reclaims });
   const scheduler = new Scheduler({
     queue,
     pool,
@@ -217,6 +237,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     ...placementMetrics(placement),
     cost: () => cost.read(),
     ...(billing.stretcher ? { idleStretch: () => billing.stretcher!.stats } : {}),
+    reclaims: () => ({ counts: reclaims, ...(placement.reclaimPlan ? { onDemand: placement.reclaimPlan.counts } : {}) }),
   });
 
   let started = false;
@@ -241,6 +262,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     timeline,
     drain: placement.drain,
     billing,
+    reclaims,
+    reclaimPlan: placement.reclaimPlan,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;
@@ -249,6 +272,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       eventFeed.start();
       pool.start();
       cost.start();
+      notices?.start();
       scheduler.start();
       suggester.start();
     },
@@ -259,6 +283,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         await eventFeed.stop();
         await queue.stop();
         cost.stop();
+        notices?.stop();
         pool.stop();
         instanceSet.stop();
         client.close();

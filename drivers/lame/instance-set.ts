@@ -19,6 +19,7 @@ export class LameInstance implements Instance {
   readonly tags: InstanceTags;
   readonly address: string;
   readonly remoteUser: string;
+  readonly zone?: string;
 
   constructor(
     /** Test hook: the VM behind this instance. */
@@ -29,6 +30,7 @@ export class LameInstance implements Instance {
     this.tags = { ...vm.tags };
     this.address = vm.address;
     this.remoteUser = vm.remoteUser;
+    if (vm.zone !== undefined) this.zone = vm.zone;
   }
 
   async setTags(tags: InstanceTags): Promise<void> {

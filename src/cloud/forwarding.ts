@@ -30,6 +30,12 @@ export class ForwardingInstance implements Instance {
   get remoteUser(): string {
     return this.inner.remoteUser;
   }
+  get zone(): string | undefined {
+    return this.inner.zone;
+  }
+  get reclaimed(): boolean | undefined {
+    return this.inner.reclaimed;
+  }
 
   setTags(tags: InstanceTags): Promise<void> {
     return this.inner.setTags(tags);

@@ -45,6 +45,8 @@ export interface Instance {
   readonly address: string;
   /** The user to log in as over SSH. */
   readonly remoteUser: string;
+  /** The zone the VM runs in (EC2 availability zone, GCE zone, lame zone), when the driver knows it. */
+  readonly zone?: string;
   /** Replaces the instance's tags with `tags` (the whole set, not a merge). */
   setTags(tags: InstanceTags): Promise<void>;
   /** Starts termination. Destroying an instance that is already gone is not an error. */
@@ -58,6 +60,12 @@ export interface Instance {
   verifyHostKey(key: Buffer, executor: Executor): Promise<void>;
   /** Recent prices, oldest first, when the provider has variable (spot) prices. */
   priceHistory?(type: InstanceType): PricePoint[];
+  /**
+   * True when the provider says it stopped, or is stopping, this VM to take
+   * its capacity back: EC2's state reason `Server.SpotInstanceTermination`,
+   * GCE's `compute.instances.preempted`. Drivers that cannot tell leave it out.
+   */
+  readonly reclaimed?: boolean;
 }
 
 /** A driver's view of the cloud: the instances of one InstanceSetID. */

@@ -119,6 +119,22 @@ export interface Settings {
     /** The recent arrivals the rate is taken over. */
     ArrivalWindow: number;
   };
+  /**
+   * Spot VMs the provider takes back (`src/placement/reclaims.ts`). Reclaims
+   * are always noticed and counted (metrics, status page), and a VM with an
+   * interruption notice never gets new containers; what the scheduler does
+   * with the counts is off by default.
+   */
+  Reclaims: {
+    /** Rank eligible spot types by price raised for their recent reclaim rate, so often-reclaimed types go after cheaper-looking ones. */
+    AvoidReclaimedTypes: boolean;
+    /** How fast a reclaim is forgotten: its weight halves every this long. */
+    HalfLife: number;
+    /** Run a container on demand once its request's work was lost to reclaims this many times; 0: never. */
+    OnDemandAfter: number;
+    /** Run a preemptible container on demand from the start when its expected runtime exceeds this; 0: never. */
+    OnDemandAboveRuntime: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -173,6 +189,12 @@ export const SETTINGS_FIELDS = {
     StretchMargin: boundedDuration('1m', { min: 0 }),
     MinLikelihood: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
     ArrivalWindow: boundedDuration('1h', { min: 0, minExclusive: true }),
+  },
+  Reclaims: {
+    AvoidReclaimedTypes: bool(false),
+    HalfLife: boundedDuration('6h', { min: 0, minExclusive: true }),
+    OnDemandAfter: boundedNumber(0, { min: 0, max: 100 }),
+    OnDemandAboveRuntime: boundedDuration('0s', { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

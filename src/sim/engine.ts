@@ -41,6 +41,7 @@ import type { IdleStretcher, StretchStats } from '../worker/idle-stretch.js';
 import { runnerBinaryToDeploy } from '../worker/pool-config.js';
 import { AccuracyRecorder, type EstimateSample } from './accuracy.js';
 import { CloudLedger } from './cloud.js';
+import { type ReclaimSummary, ReclaimWatch } from './reclaims.js';
 import { WorkloadPlayer } from './player.js';
 import type { TimelineSample } from './plot.js';
 import type { Workload } from './workload.js';
@@ -122,6 +123,8 @@ export interface ContainerOutcome {
   vm?: string;
   /** The workload's owner of its top-level container (children inherit it). */
   owner?: string;
+  /** Containers the controller ran for its request, when it retried (`Workload.containerCountMax`); absent for one. */
+  attempts?: number;
 }
 
 /** Everything the report is computed from. */
@@ -162,6 +165,8 @@ export interface SimResult {
   billingRules: BillingRules;
   /** Idle VMs kept to the end of their paid period, over every dispatcher of the run; absent when Billing.StretchIdle was off. */
   idleStretch?: StretchStats;
+  /** Spot reclaims and what the dispatcher did about them; undefined when there were none and the rules were off. */
+  reclaims?: ReclaimSummary;
   notes: string[];
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
   /** The lame cloud's image pulls and cold input reads (its cost model: drivers/lame/disk-cache.ts). */
@@ -240,8 +245,9 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   cloud.controllerTransports.set(SIM_CONTROLLER_URL, transport);
   // A VM the provider took back is no longer paid for, though nobody destroyed it.
   cloud.onReclaim((vm) => ledger.destroyed(vm.id));
+  const reclaims = new ReclaimWatch(cloud, controller, () => clock.now());
 
-  const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes);
+  const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes, opts.workload.containerCountMax);
   player.play();
 
   let dispatcher: Dispatcher | undefined;
@@ -279,6 +285,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     accuracy.attach(d.estimator);
     if (d.capacity) planners.push(d.capacity);
     if (d.drain) drains.push(d.drain);
+    reclaims.addPlan(d.reclaimPlan);
     costLedgers.push(d.cost.ledger);
     billingRules = d.billing.rules;
     if (d.billing.stretcher) stretchers.push(d.billing.stretcher);
@@ -333,6 +340,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     opts.atEnd?.();
   } finally {
     player.stop();
+    reclaims.stop();
     if (dispatcher) await stopTicking(dispatcher);
     await dropLameCloud(cloudName);
   }
@@ -366,6 +374,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     drain: drains.length === 0 ? undefined : sumDrains(drains),
     billingRules,
     ...(stretchers.length > 0 ? { idleStretch: sumStretch(stretchers) } : {}),
+    reclaims: reclaims.summary(),
     costLedgers,
     timersLeft,
     timersFired,

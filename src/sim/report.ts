@@ -21,6 +21,7 @@
  *   (runs later cancelled, runners waiting on children that queued).
  * Every figure except `host` is a function of config, workload and seed.
  */
+import type { ReclaimSummary } from './reclaims.js';
 import type { CapacityStats } from '../placement/capacity.js';
 import type { Settings } from '../config/settings.js';
 import { nearestRank, summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
@@ -96,6 +97,8 @@ export interface SimReport {
   drain?: { emptied: number; tookDraining: number; waited: number };
   /** Billing.StretchIdle (only when on): idle VMs kept to the end of their paid period, and those of them that got a container. */
   idleStretch?: StretchStats;
+  /** Spot reclaims (only when the cloud reclaimed VMs or a `Reclaims` rule was on): see `reclaims.ts`. */
+  reclaims?: ReclaimSummary;
   /** Clock timers fired: how much simulation work the run took. */
   timersFired: number;
   timeline: TimelineSample[];
@@ -270,6 +273,7 @@ export function buildReport(r: SimResult): SimReport {
       .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
     ...(r.drain ? { drain: r.drain } : {}),
     ...(r.idleStretch ? { idleStretch: { ...r.idleStretch } } : {}),
+    ...(r.reclaims ? { reclaims: r.reclaims } : {}),
     timersFired: r.timersFired,
     timeline: r.timeline,
     host: {
@@ -365,6 +369,8 @@ export function formatSummary(rep: SimReport): string {
   const st = rep.idleStretch;
   if (st) lines.push(`Idle stretch: ${st.kept} idle VMs kept to the end of their paid period, ${st.reused} of them got a container meanwhile.`);
   if (d) lines.push(`Drain to save: ${d.emptied} VMs emptied; ${d.tookDraining} containers started on a draining VM (nothing else ready); ${d.waited} waited for a new VM because of drain.`);
+  const rc = rep.reclaims;
+  if (rc) lines.push(`Reclaims: ${rc.vms} VMs taken back with ${rc.containers} containers on them, ${rc.containerHoursLost} container-hours lost; ${rc.escalations} containers sent on demand after reclaims, ${rc.longRuntimeOnDemand} for their expected runtime.`);
   for (const r of rep.cancelled.slice(0, 10)) lines.push(`Cancelled x${r.count}: ${r.reason} (e.g. ${r.examples[0].id} ${r.examples[0].uuid})`);
   if (rep.cancelled.length > 10) lines.push(`... and ${rep.cancelled.length - 10} more cancellation reasons (see the report).`);
   for (const n of rep.notes) lines.push(`Note: ${n}`);

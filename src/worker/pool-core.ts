@@ -211,10 +211,23 @@ export class PoolCore implements WorkerEnv {
     this.disappeared[w.state]++;
     // A worker can vanish without our asking (destroyed stays 0): not timed.
     if (w.destroyed > 0) this.emit({ type: 'shutdownToGone', instanceId: w.id, sinceShutdownMs: this.clock.now() - w.destroyed });
+    else if (w.type.Preemptible || w.reclaimNotice !== undefined) this.emit(reclaimEvent(w, 'gone', w.reclaimNotice ?? 'left the cloud list'));
     this.workers.delete(w.id);
     w.close('gone');
     // Its secret protects nothing any more; keeping every VM's would grow the scrubber forever.
     removeSecret(this.log, w.instance.tags[this.tagKey(TAG_INSTANCE_SECRET)]);
+  }
+
+  /**
+   * The provider says it takes `w` back (`reason`): the first notice is
+   * kept, so that no new container goes there, and told once.
+   */
+  noticeReclaim(w: Worker, reason: string): void {
+    if (w.reclaimNotice !== undefined || w.destroyed > 0) return;
+    w.reclaimNotice = reason;
+    w.log.info('provider is taking the instance back', { Reason: reason, Containers: w.running.size + w.starting.size });
+    this.emit(reclaimEvent(w, 'notice', reason));
+    this.notify();
   }
 
   /** The view of a create in flight (booting, placeholder id). */
@@ -233,6 +246,20 @@ export class PoolCore implements WorkerEnv {
       ...(c.note === undefined ? {} : { note: c.note }),
     };
   }
+}
+
+/** The `instanceReclaimed` event for `w` now. */
+function reclaimEvent(w: Worker, phase: 'notice' | 'gone', reason: string): PoolEvent {
+  return {
+    type: 'instanceReclaimed',
+    phase,
+    instanceId: w.id,
+    instanceType: w.type.Name,
+    zone: w.instance.zone ?? '',
+    preemptible: w.type.Preemptible,
+    containers: [...w.starting.keys(), ...w.running.keys()].sort(),
+    reason,
+  };
 }
 
 /**

@@ -312,6 +312,19 @@ export class WorkerPoolImpl implements WorkerPool {
     return true;
   }
 
+  /**
+   * Container `uuid`'s crunch-run reported the provider's interruption
+   * notice (EC2SpotCheck): the VM running it gets no new containers and the
+   * reclaim is told (`instanceReclaimed`, phase notice). False when no VM
+   * runs it.
+   */
+  noticeReclaim(uuid: string, reason: string): boolean {
+    const found = this.core.findRunner(uuid);
+    if (!found) return false;
+    this.core.noticeReclaim(found.worker, reason);
+    return true;
+  }
+
   /** Sets the idle behaviour and writes its tag; rejects with InstanceNotFoundError for an unknown id, or the cloud's error if the tag write failed (the behaviour applies anyway). */
   async setIdleBehavior(instanceId: string, behavior: IdleBehavior): Promise<void> {
     if (!(IDLE_BEHAVIORS as readonly string[]).includes(behavior)) throw new TypeError(`invalid idle behavior ${JSON.stringify(behavior)}`);

@@ -103,6 +103,8 @@ export class Worker implements RunnerHost {
   lastUUID = '';
   /** Why it was created, when not for a container (`InstanceView.note`); lost at a restart, like the rest of this memory. */
   note: string | undefined;
+  /** The provider's notice that it takes the VM back (`InstanceView.reclaimNotice`); set once. */
+  reclaimNotice: string | undefined;
   readonly starting = new Map<string, RemoteRunner>();
   readonly running = new Map<string, RemoteRunner>();
   /** A probe is in flight (probes of one worker never overlap). */
@@ -409,6 +411,7 @@ export class Worker implements RunnerHost {
       workerState: this.state,
       idleBehavior: this.idleBehavior,
       ...(note === undefined ? {} : { note }),
+      ...(this.reclaimNotice === undefined ? {} : { reclaimNotice: this.reclaimNotice }),
     };
   }
 }
