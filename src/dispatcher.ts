@@ -21,7 +21,7 @@ import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics, type MetricsSources } from './http/metrics.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger, RateLimitedLog } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -39,7 +39,11 @@ import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
 import { CostTracker } from './cost/tracker.js';
 import { History } from './history/history.js';
+import { type BillingFeatures, billingFeatures } from './cost/billing-features.js';
 import { hostKeyVerifier } from './worker/verify.js';
+import { ReclaimTracker } from './placement/reclaims.js';
+import { NoticeReader } from './placement/reclaim-notices.js';
+import type { ReclaimPlan } from './placement/reclaim-plan.js';
 
 export interface DispatcherDeps {
   clock?: Clock;
@@ -96,6 +100,12 @@ export interface Dispatcher {
   readonly timeline: Timeline;
   /** Drain to save (`src/placement/drain.ts`); undefined when the settings file's DrainToSave.Enable is false. */
   readonly drain: DrainPlanner | undefined;
+  /** Billing rules by type and the idle stretcher (`src/cost/billing-features.ts`). */
+  readonly billing: BillingFeatures;
+  /** Spot VMs taken back by the provider: counts per type and zone (always kept). */
+  readonly reclaims: ReclaimTracker;
+  /** What the scheduler does with them; undefined while the `Reclaims` rules are off. */
+  readonly reclaimPlan: ReclaimPlan | undefined;
   /** The last hours of VMs, queue, waits, cost and errors, for the status page's charts (`src/history/`). */
   readonly history: History;
   /** Starts polling, probing and scheduling. */
@@ -149,13 +159,15 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
 
   const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
   const timeline = new Timeline({ clock });
-  const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }), timeline });
+  const billing = billingFeatures({ settings: settings.Billing, cluster, instanceSet, timeline, clock, typesOf: (uuid) => queue.entries().entries.get(uuid)?.instanceTypes });
+  const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }), timeline: billing.queueTimeline });
   const eventFeed = new EventFeedLink(cluster, queue, {
     clock,
     logger: logger.child({ Component: 'event-feed' }),
     userAgent: client.userAgent,
     enabled: settings.EventFeed.Enable,
   });
+  const reclaims = new ReclaimTracker(clock, settings.Reclaims.HalfLife);
   const pool = new WorkerPoolImpl({
     cluster,
     instanceSet,
@@ -165,17 +177,19 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSetId,
     publicKey,
     runnerBinary,
+    ...(billing.stretcher ? { idleStretch: billing.stretcher } : {}),
     onEvent: (event) => {
       metrics.observePool(event);
       historyHook?.observePool(event);
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       if (event.type === 'instanceDestroyed') cost.sync();
+      reclaims.observe(event);
       deps.observePool?.(event);
     },
   });
   // A container's share of its VM follows the VCPUs it asked for (ledger.ts).
-  const cost = new CostTracker(pool, clock, (uuid) => queue.get(uuid)?.runtime_constraints.vcpus);
+  const cost = new CostTracker(pool, clock, (uuid) => queue.get(uuid)?.runtime_constraints.vcpus, billing.billingOf);
   const estimator = new Estimator({
     queue,
     pool,
@@ -185,7 +199,18 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
-  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger });
+  // Only crunch-run on an ec2 spot VM reports interruption notices (EC2SpotCheck).
+  const notices =
+    vms.Driver === 'ec2'
+      ? new NoticeReader({
+          client,
+          pool,
+          preemptible: (name) => cluster.InstanceTypes[name]?.Preemptible === true,
+          clock,
+          log: new RateLimitedLog(logger, clock),
+        })
+      : undefined;
+  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, reclaims });
   const scheduler = new Scheduler({
     queue,
     pool,
@@ -219,6 +244,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     estimatedWaits: () => estimatedWaits(estimator, queue, clock.now()),
     ...placementMetrics(placement),
     cost: () => cost.read(),
+    ...(billing.stretcher ? { idleStretch: () => billing.stretcher!.stats } : {}),
+    reclaims: () => ({ counts: reclaims, ...(placement.reclaimPlan ? { onDemand: placement.reclaimPlan.counts } : {}) }),
   };
   metrics.attach(sources);
   const history = new History({ clock, sources, logger: logger.child({ Component: 'history' }) });
@@ -245,6 +272,9 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     capacity: placement.capacity,
     timeline,
     drain: placement.drain,
+    billing,
+    reclaims,
+    reclaimPlan: placement.reclaimPlan,
     history,
     start() {
       if (started) throw new Error('dispatcher already started');
@@ -254,6 +284,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       eventFeed.start();
       pool.start();
       cost.start();
+      notices?.start();
       scheduler.start();
       suggester.start();
       history.start();
@@ -266,6 +297,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         await eventFeed.stop();
         await queue.stop();
         cost.stop();
+        notices?.stop();
         pool.stop();
         instanceSet.stop();
         client.close();

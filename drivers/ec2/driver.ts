@@ -14,6 +14,7 @@ import {
 import type { DriverContext, Instance, InstanceSet, InstanceTags, PricePoint } from '../../src/cloud/types.js';
 import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
+import { type BillingRule, EC2_LINUX_BILLING } from '../../src/cost/billing.js';
 import { addSecret, type Logger } from '../../src/log.js';
 import { classify, isCapacity, isSubnetSpecific, isThrottle, isTransient, ThrottleBackoff } from './errors.js';
 import { Ec2Instance, type Ec2InstanceHost, scratchHourly } from './instance.js';
@@ -136,6 +137,11 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
     if (!type.Preemptible) return undefined;
     const price = this.spotPrices.lowest(type.ProviderType, this.clock.now());
     return price === undefined ? undefined : price + scratchHourly(this.params.EBSPrice, type);
+  }
+
+  /** EC2 bills Linux instances, on-demand and spot alike, per second with a 60 s minimum (the images crunch-run runs on are Linux). */
+  billingRule(): BillingRule {
+    return EC2_LINUX_BILLING;
   }
 
   async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {

@@ -25,6 +25,13 @@ export function scratchHourly(ebsPrice: number, type: InstanceType): number {
   return (ebsPrice * Math.ceil(type.AddedScratch / 2 ** 30)) / 30 / 24;
 }
 
+/**
+ * The instance state reasons of a spot interruption: terminated, or stopped
+ * (a persistent request's interruption behaviour), by EC2 to take the
+ * capacity back. A stopped or stopping instance is still listed (LIVE_STATES).
+ */
+const SPOT_INTERRUPTED: ReadonlySet<string> = new Set(['Server.SpotInstanceTermination', 'Server.SpotInstanceShutdown']);
+
 /** Tag keys EC2 reserves (`aws:`): users can neither set nor delete them. */
 const isReservedTag = (key: string): boolean => key.toLowerCase().startsWith('aws:');
 
@@ -41,7 +48,11 @@ export class Ec2Instance implements Instance {
   readonly address: string;
   readonly subnetId: string;
   readonly availabilityZone: string;
+  /** The availability zone, as `Instance.zone`; undefined when EC2 did not say. */
+  readonly zone?: string;
   readonly spot: boolean;
+  /** EC2 says it is interrupting, or has interrupted, this spot instance (`Instance.reclaimed`). */
+  readonly reclaimed?: boolean;
 
   constructor(
     private readonly host: Ec2InstanceHost,
@@ -53,7 +64,9 @@ export class Ec2Instance implements Instance {
     this.address = record.PrivateIpAddress ?? '';
     this.subnetId = record.SubnetId ?? '';
     this.availabilityZone = record.Placement?.AvailabilityZone ?? '';
+    if (this.availabilityZone !== '') this.zone = this.availabilityZone;
     this.spot = record.InstanceLifecycle === 'spot';
+    if (SPOT_INTERRUPTED.has(record.StateReason?.Code ?? '')) this.reclaimed = true;
   }
 
   get remoteUser(): string {

@@ -10,6 +10,7 @@ import type { protos } from '@google-cloud/compute';
 import type { DriverContext, Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
+import { type BillingRule, GCE_BILLING } from '../../src/cost/billing.js';
 import type { Logger } from '../../src/log.js';
 import { buildInstanceBody, type GceInstanceRecord } from './body.js';
 import type { GceClients } from './client.js';
@@ -303,6 +304,11 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
       },
       this.listBackoff,
     );
+  }
+
+  /** Compute Engine bills per second with a one-minute minimum. */
+  billingRule(): BillingRule {
+    return GCE_BILLING;
   }
 
   stop(): void {

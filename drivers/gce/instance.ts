@@ -27,6 +27,21 @@ export interface GceInstanceHost {
   fetch(zone: string, name: string): Promise<GceInstanceRecord>;
 }
 
+/**
+ * True for a Spot (or legacy preemptible) VM that is stopping or stopped:
+ * GCE preempts one by stopping it (`STOPPING`, then `TERMINATED`, or gone
+ * with instanceTerminationAction DELETE, which our creates ask for), and
+ * records a zone operation `compute.instances.preempted`. The dispatcher
+ * never stops a VM, and a VM it deletes is no longer taken as reclaimed (the
+ * pool ignores notices after a destroy call), so the status says it without
+ * an operations call per zone per listing.
+ */
+export function preempted(record: GceInstanceRecord): boolean {
+  const s = record.scheduling;
+  const spot = s?.provisioningModel === 'SPOT' || s?.preemptible === true;
+  return spot && (record.status === 'STOPPING' || record.status === 'TERMINATED');
+}
+
 const opOf = (x: unknown): Operation => (x as { latestResponse?: Operation })?.latestResponse ?? (x as Operation) ?? {};
 
 export class GceInstance implements Instance {
@@ -35,6 +50,8 @@ export class GceInstance implements Instance {
   readonly tags: InstanceTags;
   readonly address: string;
   readonly zone: string;
+  /** A Spot VM GCE is preempting or has preempted (`Instance.reclaimed`); see `preempted`. */
+  readonly reclaimed?: boolean;
   /** The record our last read or write was based on (fingerprints, other metadata items). */
   private record: GceInstanceRecord;
 
@@ -51,6 +68,7 @@ export class GceInstance implements Instance {
     // After a create, the caller's tags are authoritative even if the read-back failed.
     this.tags = { ...(tags ?? decodeTags(itemValue(record.metadata?.items, TAGS_METADATA_KEY))) };
     this.address = record.networkInterfaces?.[0]?.networkIP ?? '';
+    if (preempted(record)) this.reclaimed = true;
   }
 
   get remoteUser(): string {

@@ -18,6 +18,7 @@ import type { WarmUpTotals } from './disk-cache.js';
 import { type LameParams, LameParamsError } from './params.js';
 import { Random } from './random.js';
 import { LameVM } from './vm.js';
+import { pickZone, reclaimDelay, reclaimRate } from './zones.js';
 
 /** How many times each cloud API was called on this cloud (failed calls included). */
 export interface CallCounts {
@@ -51,6 +52,12 @@ export class LameCloud {
   /** VMs the provider will take back (ReclaimRate), by id. */
   private readonly reclaimTimers = new Map<string, Timer>();
   private nextId = 1;
+  /** Epoch ms on the cloud's clock when it started: `SpotOutages` times count from here. */
+  readonly startedAt: number;
+  /** Per provider type, the index in `Zones` the next create without a zone tries first. */
+  private readonly zoneCursor = new Map<string, number>();
+  /** The draws of `ReclaimRates` (a third stream of the Seed, drawn only when a rate applies, so runs without rates keep their draws). */
+  private readonly zoneRng: Random;
   /** Image pulls and cold input reads of every container started here (ImagePullTimePerGiB, ColdInputTimePerGiB). */
   readonly warmUpTotals: WarmUpTotals = { imagePulls: 0, imagePullMs: 0, coldInputs: 0, coldInputMs: 0 };
   /** VMs taken back by the provider (ReclaimRate) so far. */
@@ -78,6 +85,8 @@ export class LameCloud {
   ) {
     this.rng = new Random(params.Seed);
     this.faultRng = new Random(params.Seed === undefined ? undefined : params.Seed ^ FAULT_STREAM);
+    this.zoneRng = new Random(params.Seed === undefined ? undefined : params.Seed ^ ZONE_STREAM);
+    this.startedAt = ctx.clock.now();
   }
 
   // ------------------------------------------------------------ provider API (used by the instance set)
@@ -85,10 +94,11 @@ export class LameCloud {
   /**
    * Creates a VM, applying the fault knobs in a fixed order: injected,
    * ErrorRateCreate, QuotaErrorRate / CapacityErrorRate (one draw shared, so
-   * each is an exact fraction of the creates that get that far), capacity
-   * types, quota.
+   * each is an exact fraction of the creates that get that far), the zone
+   * (`zone` when given, else the next one with spot capacity: SpotOutages),
+   * capacity types, quota.
    */
-  async createVM(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<LameVM> {
+  async createVM(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string, zone?: string): Promise<LameVM> {
     this.calls.create++;
     while (this.held) await this.held.promise;
     if (this.injectedCreateErrors.length > 0) throw this.injectedCreateErrors.shift();
@@ -112,6 +122,7 @@ export class LameCloud {
         instanceType: type.ProviderType,
       });
     }
+    const placedIn = pickZone(this.params, type, zone, this.ctx.clock.now() - this.startedAt, this.zoneCursor);
     if (this.params.CapacityErrorTypes.includes(type.ProviderType)) {
       throw new CapacityError(`lame: insufficient capacity for instance type ${type.ProviderType}`, { instanceType: type.ProviderType });
     }
@@ -129,6 +140,7 @@ export class LameCloud {
       initCommand,
       publicKey,
       createdAt: now,
+      zone: placedIn,
       bootAt,
       brokenAt: brokenDraw < this.params.BrokenRate ? bootAt + this.params.BrokenAfter : undefined,
       neverBoots: neverBootDraw < this.params.NeverBootRate,
@@ -140,11 +152,15 @@ export class LameCloud {
       this.pendingCreates--;
     }
     this.vms.set(vm.id, vm);
-    if (reclaimDraw < this.params.ReclaimRate) this.scheduleReclaim(vm, Math.max(0, bootAt + reclaimPoint * this.params.ReclaimAfter - now));
+    let reclaimAt = reclaimDraw < this.params.ReclaimRate ? bootAt + reclaimPoint * this.params.ReclaimAfter : Infinity;
+    const ratePerHour = reclaimRate(this.params, type, placedIn);
+    if (ratePerHour > 0) reclaimAt = Math.min(reclaimAt, bootAt + reclaimDelay(ratePerHour, this.zoneRng.next()));
+    if (reclaimAt < Infinity) this.scheduleReclaim(vm, Math.max(0, reclaimAt - now));
     this.ctx.logger.info('lame: instance created', {
       Instance: vm.id,
       InstanceType: type.Name,
       Address: vm.address,
+      ...(placedIn !== undefined ? { Zone: placedIn } : {}),
       ...(vm.neverBoots ? { NeverBoots: true } : {}),
     });
     return vm;
@@ -316,6 +332,8 @@ export class LameCloud {
 
 /** Mixed into the Seed for `faultRng`, so its stream differs from `rng`'s. */
 const FAULT_STREAM = 0x5eed_fa17;
+/** Mixed into the Seed for `zoneRng`. */
+const ZONE_STREAM = 0x20_4e5e;
 
 const clouds = new Map<string, LameCloud>();
 

@@ -7,6 +7,7 @@
 import { HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
 import type { DriverContext, Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import type { InstanceType } from '../../src/config/types.js';
+import type { BillingRule } from '../../src/cost/billing.js';
 import type { Executor } from '../../src/ssh/executor.js';
 import type { LameCloud } from './cloud.js';
 import { InProcessExecutor } from './inprocess.js';
@@ -18,6 +19,7 @@ export class LameInstance implements Instance {
   readonly tags: InstanceTags;
   readonly address: string;
   readonly remoteUser: string;
+  readonly zone?: string;
 
   constructor(
     /** Test hook: the VM behind this instance. */
@@ -28,6 +30,7 @@ export class LameInstance implements Instance {
     this.tags = { ...vm.tags };
     this.address = vm.address;
     this.remoteUser = vm.remoteUser;
+    if (vm.zone !== undefined) this.zone = vm.zone;
   }
 
   async setTags(tags: InstanceTags): Promise<void> {
@@ -85,6 +88,16 @@ export class LameInstanceSet implements InstanceSet {
   executorFor(instance: Instance): Executor | undefined {
     if (this.cloud.params.Transport !== 'inprocess') return undefined;
     return new InProcessExecutor(this.cloud, instance.id, instance.remoteUser || this.cloud.params.AdminUsername);
+  }
+
+  /**
+   * The rule of DriverParameters BillingIncrement and BillingMinimum, so the
+   * simulator can model a provider that bills per hour; none when both are 0
+   * (a VM costs exactly the time it lived).
+   */
+  billingRule(): BillingRule | undefined {
+    const { BillingIncrement: incrementMs, BillingMinimum: minimumMs } = this.cloud.params;
+    return incrementMs > 0 || minimumMs > 0 ? { incrementMs, minimumMs } : undefined;
   }
 
   private checkRunning(): void {

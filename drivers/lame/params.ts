@@ -4,6 +4,7 @@
  * (a typo in a fault knob would otherwise silently test nothing).
  */
 import { parseByteSize, parseDuration as parseGoDuration } from '../../src/config/units.js';
+import { checkZoneParams, parseReclaimRates, parseSpotOutages, type SpotOutage } from './zones.js';
 
 /** How the dispatcher reaches the VMs. */
 export type LameTransport = 'ssh' | 'inprocess';
@@ -95,6 +96,20 @@ export interface LameParams {
   ColdInputTimePerGiB: number;
   /** Bytes of images and inputs a VM keeps; the least recently used go first. */
   LocalCacheSize: number;
+  /** The billed unit the driver declares (`InstanceSet.billingRule`), e.g. 1h; 0 with BillingMinimum 0: billed exactly. */
+  BillingIncrement: number;
+  /** The least a VM is billed (with BillingIncrement). */
+  BillingMinimum: number;
+  /**
+   * The cloud's zones: each create goes to one (the one the caller asks
+   * for, else round robin over those where the type's spot capacity is not
+   * out). Empty: one unnamed zone, and instances carry no zone.
+   */
+  Zones: string[];
+  /** Periods when a provider type's spot capacity is out, in every zone or one (see `zones.ts`). */
+  SpotOutages: SpotOutage[];
+  /** `ProviderType` or `ProviderType@Zone` -> chance per hour of running that a preemptible VM is reclaimed. */
+  ReclaimRates: Record<string, number>;
 }
 
 export const DEFAULT_PARAMS: Readonly<LameParams> = {
@@ -128,6 +143,11 @@ export const DEFAULT_PARAMS: Readonly<LameParams> = {
   ImagePullTimePerGiB: 0,
   ColdInputTimePerGiB: 0,
   LocalCacheSize: 100 * 1024 ** 3,
+  BillingIncrement: 0,
+  BillingMinimum: 0,
+  Zones: [],
+  SpotOutages: [],
+  ReclaimRates: {},
 };
 
 /** A DriverParameters value the lame driver cannot use; the message names the parameter. */
@@ -245,6 +265,11 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   ImagePullTimePerGiB: duration,
   ColdInputTimePerGiB: duration,
   LocalCacheSize: size,
+  BillingIncrement: duration,
+  BillingMinimum: duration,
+  Zones: stringList,
+  SpotOutages: parseSpotOutages,
+  ReclaimRates: parseReclaimRates,
 };
 
 /**
@@ -253,7 +278,7 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
  * `DriverParameters.<Name>`.
  */
 export function parseLameParams(raw: Record<string, unknown> | undefined | null): LameParams {
-  const out: LameParams = { ...DEFAULT_PARAMS, CapacityErrorTypes: [], AuthorizedKeys: [] };
+  const out: LameParams = { ...DEFAULT_PARAMS, CapacityErrorTypes: [], AuthorizedKeys: [], Zones: [], SpotOutages: [], ReclaimRates: {} };
   const values = raw ?? {};
   if (typeof values !== 'object' || Array.isArray(values)) throw new LameParamsError('DriverParameters: expected a mapping');
   for (const [key, value] of Object.entries(values)) {
@@ -280,6 +305,8 @@ export function parseLameParams(raw: Record<string, unknown> | undefined | null)
   if (out.QuotaErrorRate + out.CapacityErrorRate > 1) {
     throw new LameParamsError('DriverParameters.CapacityErrorRate: QuotaErrorRate plus CapacityErrorRate must not exceed 1 (they share one draw per create)');
   }
+  const zoneProblem = checkZoneParams(out);
+  if (zoneProblem !== undefined) throw new LameParamsError(`DriverParameters.${zoneProblem}`);
   if (out.CloudURL !== undefined && out.Transport !== 'ssh') {
     throw new LameParamsError(
       'DriverParameters.Transport: must be "ssh" when CloudURL is set (the VMs live in the lame-cloud process and are reached over SSH)',

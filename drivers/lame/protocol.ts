@@ -21,6 +21,8 @@ export interface WireInstance {
   /** `127.0.0.1:PORT` of the VM's SSH server. */
   address: string;
   remoteUser: string;
+  /** The lame zone the VM runs in; absent when the cloud has no Zones. */
+  zone?: string;
 }
 
 /** The body of `POST /v1/instances`. The whole instance type travels: the server's config may not list it. */
@@ -91,7 +93,14 @@ export class LameHttpError extends Error {
 }
 
 export function instanceToWire(vm: LameVM): WireInstance {
-  return { id: vm.id, providerType: vm.instanceType.ProviderType, tags: { ...vm.tags }, address: vm.address, remoteUser: vm.remoteUser };
+  return {
+    id: vm.id,
+    providerType: vm.instanceType.ProviderType,
+    tags: { ...vm.tags },
+    address: vm.address,
+    remoteUser: vm.remoteUser,
+    ...(vm.zone !== undefined ? { zone: vm.zone } : {}),
+  };
 }
 
 export function vmToWire(vm: LameVM): WireVM {

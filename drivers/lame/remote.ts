@@ -157,6 +157,7 @@ export class RemoteLameInstance implements Instance {
   readonly tags: InstanceTags;
   readonly address: string;
   readonly remoteUser: string;
+  readonly zone?: string;
 
   /** @internal built by RemoteLameInstanceSet from the server's answer. */
   constructor(
@@ -168,6 +169,7 @@ export class RemoteLameInstance implements Instance {
     this.tags = { ...wire.tags };
     this.address = wire.address;
     this.remoteUser = wire.remoteUser;
+    if (typeof wire.zone === 'string') this.zone = wire.zone;
   }
 
   async setTags(tags: InstanceTags): Promise<void> {

@@ -25,6 +25,8 @@ export interface LameVMSpec {
   publicKey: string;
   /** Epoch ms on the cloud's clock. */
   createdAt: number;
+  /** The zone the cloud placed it in; undefined when the cloud has no Zones. */
+  zone?: string;
   /** When the boot probe starts to succeed. */
   bootAt: number;
   /** When `crunch-run --list` starts to print `broken`; undefined: never. */
@@ -40,6 +42,8 @@ export class LameVM {
   readonly initCommand: string;
   readonly publicKey: string;
   readonly createdAt: number;
+  /** The zone the cloud placed it in (`Zones`); undefined when the cloud has none. */
+  readonly zone: string | undefined;
   /** Provider-side tags; `setTags` replaces the whole object. */
   tags: InstanceTags;
   bootAt: number;
@@ -68,6 +72,7 @@ export class LameVM {
     this.initCommand = spec.initCommand;
     this.publicKey = spec.publicKey;
     this.createdAt = spec.createdAt;
+    this.zone = spec.zone;
     this.tags = { ...spec.tags };
     this.bootAt = spec.bootAt;
     this.brokenAt = spec.brokenAt;

@@ -30,6 +30,12 @@ export class ForwardingInstance implements Instance {
   get remoteUser(): string {
     return this.inner.remoteUser;
   }
+  get zone(): string | undefined {
+    return this.inner.zone;
+  }
+  get reclaimed(): boolean | undefined {
+    return this.inner.reclaimed;
+  }
 
   setTags(tags: InstanceTags): Promise<void> {
     return this.inner.setTags(tags);
@@ -54,10 +60,11 @@ export function unwrapInstance(instance: Instance): Instance {
  * unwrapped), for an InstanceSet wrapper to take on as its own: a wrapper
  * must offer exactly what the driver offers.
  */
-export function forwardOptionalMethods(inner: InstanceSet): Pick<InstanceSet, 'executorFor' | 'quotaGroup' | 'spotPrice'> {
-  const out: Pick<InstanceSet, 'executorFor' | 'quotaGroup' | 'spotPrice'> = {};
+export function forwardOptionalMethods(inner: InstanceSet): Pick<InstanceSet, 'executorFor' | 'quotaGroup' | 'spotPrice' | 'billingRule'> {
+  const out: Pick<InstanceSet, 'executorFor' | 'quotaGroup' | 'spotPrice' | 'billingRule'> = {};
   if (inner.executorFor) out.executorFor = (instance: Instance) => inner.executorFor!(unwrapInstance(instance));
   if (inner.quotaGroup) out.quotaGroup = (type: InstanceType) => inner.quotaGroup!(type);
   if (inner.spotPrice) out.spotPrice = (type: InstanceType) => inner.spotPrice!(type);
+  if (inner.billingRule) out.billingRule = (type: InstanceType) => inner.billingRule!(type);
   return out;
 }

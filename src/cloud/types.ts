@@ -22,6 +22,7 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
+import type { BillingRule } from '../cost/billing.js';
 
 /** Tag keys and values as the dispatcher sees them (prefix included, e.g. `ArvadosInstanceType`). */
 export type InstanceTags = Record<string, string>;
@@ -44,6 +45,8 @@ export interface Instance {
   readonly address: string;
   /** The user to log in as over SSH. */
   readonly remoteUser: string;
+  /** The zone the VM runs in (EC2 availability zone, GCE zone, lame zone), when the driver knows it. */
+  readonly zone?: string;
   /** Replaces the instance's tags with `tags` (the whole set, not a merge). */
   setTags(tags: InstanceTags): Promise<void>;
   /** Starts termination. Destroying an instance that is already gone is not an error. */
@@ -57,6 +60,12 @@ export interface Instance {
   verifyHostKey(key: Buffer, executor: Executor): Promise<void>;
   /** Recent prices, oldest first, when the provider has variable (spot) prices. */
   priceHistory?(type: InstanceType): PricePoint[];
+  /**
+   * True when the provider says it stopped, or is stopping, this VM to take
+   * its capacity back: EC2's state reason `Server.SpotInstanceTermination`,
+   * GCE's `compute.instances.preempted`. Drivers that cannot tell leave it out.
+   */
+  readonly reclaimed?: boolean;
 }
 
 /** A driver's view of the cloud: the instances of one InstanceSetID. */
@@ -95,6 +104,14 @@ export interface InstanceSet {
    * configured price is the price.
    */
   spotPrice?(type: InstanceType): number | undefined;
+  /**
+   * Optional: how the provider bills a VM of `type` (per second with a
+   * minimum, per hour), or undefined when it bills exactly the time a VM
+   * lives. The cost ledger charges by it and idle VMs may be kept to the end
+   * of a paid period (`src/cost/billing.ts`); the settings file's
+   * `Billing.InstanceTypes` overrides it.
+   */
+  billingRule?(type: InstanceType): BillingRule | undefined;
 }
 
 /** What a driver factory receives besides its DriverParameters. */

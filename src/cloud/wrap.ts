@@ -7,6 +7,7 @@
  */
 import type { Clock } from '../clock/index.js';
 import type { InstanceType } from '../config/types.js';
+import type { BillingRule } from '../cost/billing.js';
 import type { Fence, FencedAction } from '../dblock/fence.js';
 import type { Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
@@ -173,6 +174,7 @@ class WrappedInstanceSet implements InstanceSet {
   executorFor?: (instance: Instance) => Executor | undefined;
   quotaGroup?: (type: InstanceType) => string;
   spotPrice?: (type: InstanceType) => number | undefined;
+  billingRule?: (type: InstanceType) => BillingRule | undefined;
 }
 
 /** Wraps a driver's InstanceSet with the behaviour every driver gets. */

@@ -88,7 +88,9 @@ export function withUnits(fields: Record<string, Field<unknown>>, values: object
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
     const kind = fields[key]?.kind;
-    if (kind === 'duration' && typeof value === 'number') out[key] = formatDuration(value);
+    const show = fields[key]?.show;
+    if (show) out[key] = show(value);
+    else if (kind === 'duration' && typeof value === 'number') out[key] = formatDuration(value);
     else if (kind === 'size' && typeof value === 'number') out[key] = formatByteSize(value);
     else out[key] = value;
   }

@@ -67,6 +67,8 @@ export interface Field<T> {
   defaultValue(): T;
   /** Returns the compiled value, or undefined after recording an error in `ctx.problems`. */
   read(ctx: ReadContext, value: unknown, path: Path): T | undefined;
+  /** How check-config shows a compiled value that `kind` cannot (an object with durations inside), so that it reads back; default: as it is. */
+  show?(value: T): unknown;
 }
 
 /** The compiled object a table of fields produces. */

@@ -17,6 +17,8 @@ import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from '.
 import { DEFAULT_SETTINGS_PATH } from './settings-path.js';
 import { fairShareBy, type FairShareBy, priorityBands, weightMap } from './settings-fair-share.js';
 import { warmPoolList, type WarmPoolEntry } from './warm-pools.js';
+import { billingRuleMap } from './settings-billing.js';
+import type { BillingRule } from '../cost/billing.js';
 import { formatDuration, parseDuration } from './units.js';
 
 export { DEFAULT_SETTINGS_PATH, SETTINGS_PATH_ENV } from './settings-path.js';
@@ -102,6 +104,37 @@ export interface Settings {
     /** Nothing drains until the cluster has needed no new VM, and started nothing on a draining VM, for this long. */
     QuietPeriod: number;
   };
+  /** Billing granularity (`src/cost/billing.ts`, `src/worker/idle-stretch.ts`): how VMs are billed, and idle VMs kept to the end of a paid period. */
+  Billing: {
+    /** Billing rules by Arvados or provider type name (`"*"`: every other type), overriding the driver's; empty: the drivers' own. */
+    InstanceTypes: Record<string, BillingRule>;
+    /** Keep an idle VM past TimeoutIdle to just before the end of its already-paid period, when work that fits it is likely to come. */
+    StretchIdle: boolean;
+    /** Never keep one longer than this past TimeoutIdle: a paid period that ends later is not waited for. */
+    MaxStretch: number;
+    /** How long before the paid period ends the kept VM is shut down (the destroy call must land before the next increment). */
+    StretchMargin: number;
+    /** Work is likely when containers that fit the type arrived at a rate that makes one in the kept time at least this likely, in (0, 1]. */
+    MinLikelihood: number;
+    /** The recent arrivals the rate is taken over. */
+    ArrivalWindow: number;
+  };
+  /**
+   * Spot VMs the provider takes back (`src/placement/reclaims.ts`). Reclaims
+   * are always noticed and counted (metrics, status page), and a VM with an
+   * interruption notice never gets new containers; what the scheduler does
+   * with the counts is off by default.
+   */
+  Reclaims: {
+    /** Rank eligible spot types by price raised for their recent reclaim rate, so often-reclaimed types go after cheaper-looking ones. */
+    AvoidReclaimedTypes: boolean;
+    /** How fast a reclaim is forgotten: its weight halves every this long. */
+    HalfLife: number;
+    /** Run a container on demand once its request's work was lost to reclaims this many times; 0: never. */
+    OnDemandAfter: number;
+    /** Run a preemptible container on demand from the start when its expected runtime exceeds this; 0: never. */
+    OnDemandAboveRuntime: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -148,6 +181,20 @@ export const SETTINGS_FIELDS = {
     Enable: bool(false),
     MaxUsedShare: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
     QuietPeriod: boundedDuration('10m', { min: 0 }),
+  },
+  Billing: {
+    InstanceTypes: billingRuleMap(),
+    StretchIdle: bool(false),
+    MaxStretch: boundedDuration('30m', { min: 0 }),
+    StretchMargin: boundedDuration('1m', { min: 0 }),
+    MinLikelihood: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
+    ArrivalWindow: boundedDuration('1h', { min: 0, minExclusive: true }),
+  },
+  Reclaims: {
+    AvoidReclaimedTypes: bool(false),
+    HalfLife: boundedDuration('6h', { min: 0, minExclusive: true }),
+    OnDemandAfter: boundedNumber(0, { min: 0, max: 100 }),
+    OnDemandAboveRuntime: boundedDuration('0s', { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

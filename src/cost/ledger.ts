@@ -19,9 +19,18 @@
  * (booting, idle, shutting down) charges nobody but itself. Idle time is the
  * VM's, not the containers'.
  *
+ * Billing granularity (`billing.ts`): a VM whose type has a billing rule
+ * is also charged, at its current price, the time its life so far has
+ * committed it to beyond that life (the rest of its minimum or of the
+ * increment it is in). That extra is the VM's, never a container's, and is
+ * recomputed at each observation, so a gone VM keeps what its whole life
+ * was billed. Creates in flight (`placeholder`) are not billed any extra:
+ * a create that fails bought nothing.
+ *
  * Memory is bounded: gone VMs and finished containers are kept, oldest
  * forgotten first, up to `maxFinished` each.
  */
+import { billedMs, type BillingRule } from './billing.js';
 
 /** One VM as the ledger needs it, at one moment. */
 export interface CostVm {
@@ -35,6 +44,8 @@ export interface CostVm {
   pricePerHour: number;
   /** Containers started or running on it now. */
   containers: readonly string[];
+  /** A create call still in flight: billed by the time only, whatever its type's rule. */
+  placeholder?: boolean;
 }
 
 /** What one VM has cost. */
@@ -72,6 +83,8 @@ export interface CostLedgerOptions {
   weightOf?: (uuid: string) => number | undefined;
   /** How many gone VMs and finished containers to keep. Default 10,000. */
   maxFinished?: number;
+  /** The billing rule of an instance type (by name); none: billed for exactly its life. */
+  billingOf?: (instanceType: string) => BillingRule | undefined;
 }
 
 const MS_PER_HOUR = 3_600_000;
@@ -96,7 +109,10 @@ export class CostLedger {
 
   /** Charges the time since the last observation at the last snapshot's rates, then takes `vms` as what runs now. */
   observe(now: number, vms: readonly CostVm[]): void {
-    if (this.last !== undefined && now > this.last) this.charge((now - this.last) / MS_PER_HOUR);
+    if (this.last !== undefined && now > this.last) {
+      this.charge((now - this.last) / MS_PER_HOUR);
+      if (this.opts.billingOf) this.chargeBilled(now);
+    }
     if (this.last === undefined || now > this.last) this.last = now;
     this.replace(now, vms);
   }
@@ -141,6 +157,19 @@ export class CostLedger {
     }
   }
 
+  /** Brings each billed VM's committed extra (`billing.ts`) up to its life at `now`. */
+  private chargeBilled(now: number): void {
+    for (const l of this.live) {
+      const vm = l.vm;
+      if (!vm.rule) continue;
+      const life = now - vm.since;
+      const extra = ((billedMs(vm.rule, life) - life) * vm.pricePerHour) / MS_PER_HOUR;
+      vm.dollars += extra - vm.billedExtra;
+      vm.total.dollars += extra - vm.billedExtra;
+      vm.billedExtra = extra;
+    }
+  }
+
   // Runs at every pool change, over every VM: kept to lookups and marks, no
   // per-VM allocation unless something changed.
   private replace(now: number, vms: readonly CostVm[]): void {
@@ -151,6 +180,7 @@ export class CostLedger {
       const snap = vms[i]!;
       const vm = this.vmRecord(snap, now);
       vm.pricePerHour = snap.pricePerHour;
+      if (!snap.placeholder && vm.rule === undefined && this.opts.billingOf) vm.rule = this.opts.billingOf(snap.instanceType) ?? null;
       vm.seen = epoch;
       live[i] = { vm, containers: this.containerRecords(snap, epoch), shares: this.shares(snap.containers) };
     }
@@ -182,6 +212,7 @@ export class CostLedger {
       since: before?.since ?? now,
       total: this.totalFor(snap),
       seen: 0,
+      billedExtra: 0,
     };
     this.vms.set(snap.id, vm);
     if (before) {
@@ -233,6 +264,10 @@ interface VmRecord extends VmCost {
   id: string;
   total: SpendTotal;
   seen: number;
+  /** Its type's billing rule; null: none; undefined: not looked up yet (a placeholder). */
+  rule?: BillingRule | null;
+  /** Dollars charged beyond its life so far because of `rule`, included in `dollars`. */
+  billedExtra: number;
 }
 
 interface ContainerRecord extends ContainerCost {

@@ -6,6 +6,7 @@
  * before every read (metrics, management API, status page).
  */
 import type { Clock, Timer } from '../clock/index.js';
+import type { BillingRule } from './billing.js';
 import { CostLedger, type CostVm } from './ledger.js';
 
 /** The little the tracker needs from the pool (`WorkerPoolImpl`). */
@@ -27,13 +28,17 @@ export class CostTracker {
   private lastSync = -Infinity;
   private stopped = false;
 
-  /** @param weightOf a container's VCPUs (the split's weight), when known. */
+  /**
+   * @param weightOf a container's VCPUs (the split's weight), when known.
+   * @param billingOf an instance type's billing rule (`billing.ts`), when it has one.
+   */
   constructor(
     private readonly pool: CostSource,
     private readonly clock: Clock,
     weightOf?: (uuid: string) => number | undefined,
+    billingOf?: (instanceType: string) => BillingRule | undefined,
   ) {
-    this.ledger = new CostLedger(weightOf ? { weightOf } : {});
+    this.ledger = new CostLedger({ ...(weightOf ? { weightOf } : {}), ...(billingOf ? { billingOf } : {}) });
   }
 
   start(): void {

@@ -31,7 +31,10 @@ import type { QueueEntry } from '../scheduler/interfaces.js';
 import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js';
 import { WORKER_STATES } from '../worker/states.js';
 import type { BootOutcome } from '../worker/worker.js';
+import type { ReclaimTracker } from '../placement/reclaims.js';
+import type { OnDemandReason } from '../placement/reclaim-plan.js';
 import type { CostLedger } from '../cost/ledger.js';
+import type { StretchStats } from '../worker/idle-stretch.js';
 import type { PoolEvent, PoolStats, WorkerDetail } from '../worker/pool.js';
 
 const PREFIX = 'arvados_dispatchcloud_';
@@ -80,6 +83,10 @@ export interface MetricsSources {
   drain?(): DrainStats;
   /** The cost ledger, charged up to now; absent: cost metrics read 0. */
   cost?(): CostLedger;
+  /** Idle VMs kept to the end of their paid period (settings `Billing.StretchIdle`); absent when it is off. */
+  idleStretch?(): StretchStats;
+  /** Spot reclaims counted (`src/placement/reclaims.ts`), and what the Reclaims rules did (absent while they are off). */
+  reclaims?(): { counts: ReclaimTracker; onDemand?: Record<OnDemandReason, number> };
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

@@ -27,6 +27,59 @@ export function registerOwnMetrics(registry: Registry, sources: () => MetricsSou
   );
   registerCapacity(registry, sources);
   registerCost(registry, sources);
+  copiedCounter(
+    registry,
+    sources,
+    'idle_stretch_total',
+    'Idle instances kept past TimeoutIdle to the end of their paid billing period because work that fits them was likely (Billing.StretchIdle in the settings file), by outcome: kept (every one kept), reused (of those, the ones that got a container while kept).',
+    'outcome',
+    ['kept', 'reused'] as const,
+    (s) => s.idleStretch?.(),
+  );
+  registerReclaims(registry, sources);
+}
+
+/** Spot reclaims: how many, where, what work went with them, and what the scheduler did about it. */
+function registerReclaims(registry: Registry, sources: () => MetricsSources | undefined): void {
+  const reclaimed: Counter<'instance_type' | 'zone' | 'preemptible'> = new Counter({
+    name: PREFIX + 'instances_reclaimed_total',
+    help: 'VMs the provider took back (left the cloud list without a destroy call, or the provider or crunch-run said it was reclaiming them), by instance type, zone and preemptible.',
+    labelNames: ['instance_type', 'zone', 'preemptible'],
+    registers: [registry],
+    collect() {
+      reclaimed.reset();
+      for (const r of sources()?.reclaims?.().counts.snapshot() ?? []) reclaimed.inc({ instance_type: r.instanceType, zone: r.zone, preemptible: String(r.preemptible) }, r.reclaimed);
+    },
+  });
+  const lost: Counter<'instance_type' | 'zone'> = new Counter({
+    name: PREFIX + 'containers_lost_to_reclaims_total',
+    help: 'Containers that were running on a VM when the provider took it back (their work is lost; the controller may retry them), by instance type and zone.',
+    labelNames: ['instance_type', 'zone'],
+    registers: [registry],
+    collect() {
+      lost.reset();
+      for (const r of sources()?.reclaims?.().counts.snapshot() ?? []) lost.inc({ instance_type: r.instanceType, zone: r.zone }, r.containersLost);
+    },
+  });
+  const rate: Gauge<'instance_type'> = new Gauge({
+    name: PREFIX + 'instance_type_reclaim_rate',
+    help: 'Share of the recent VMs of an instance type that the provider took back (decayed with Reclaims.HalfLife), 0 to 1; what Reclaims.AvoidReclaimedTypes ranks spot types by.',
+    labelNames: ['instance_type'],
+    registers: [registry],
+    collect() {
+      rate.reset();
+      for (const r of sources()?.reclaims?.().counts.rates() ?? []) rate.set({ instance_type: r.instanceType }, r.rate);
+    },
+  });
+  copiedCounter(
+    registry,
+    sources,
+    'containers_sent_on_demand_total',
+    'Preemptible containers run on on-demand types by the Reclaims settings, by reason: reclaims (their request lost work to reclaims OnDemandAfter times), long runtime (expected to run longer than OnDemandAboveRuntime).',
+    'reason',
+    ['reclaims', 'long runtime'] as const,
+    (s) => s.reclaims?.().onDemand,
+  );
 }
 
 /** What the VMs cost: now, per hour, and spent so far by type (`src/cost/ledger.ts`). */

@@ -17,6 +17,8 @@ import { FairSharePass } from './fair-share-pass.js';
 import { localityPlanner, type LocalityPlanner } from './locality-planner.js';
 import { OwnerResolver } from './owners.js';
 import { ParentLookup } from './parents.js';
+import { ReclaimPlan } from './reclaim-plan.js';
+import type { ReclaimTracker } from './reclaims.js';
 
 export interface PlacementFeatures {
   /** Fair share between submitters (`FairShare`). */
@@ -27,6 +29,8 @@ export interface PlacementFeatures {
   capacity?: CapacityPlanner;
   /** Drain to save (`DrainToSave`). */
   drain?: DrainPlanner;
+  /** What the scheduler does with reclaims (`Reclaims`): absent while every rule is off. */
+  reclaimPlan?: ReclaimPlan;
 }
 
 export interface PlacementDeps {
@@ -37,6 +41,8 @@ export interface PlacementDeps {
   estimator: Estimator;
   clock: Clock;
   logger: Logger;
+  /** The reclaim counts (always kept). */
+  reclaims: ReclaimTracker;
 }
 
 /** Builds the features the settings turn on; throws when a warm pool names an instance type the cluster lacks. */
@@ -60,6 +66,18 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
   });
   if (capacity) features.capacity = capacity;
   if (settings.DrainToSave.Enable) features.drain = new DrainPlanner(settings.DrainToSave);
+  const r = settings.Reclaims;
+  if (r.AvoidReclaimedTypes || r.OnDemandAfter > 0 || r.OnDemandAboveRuntime > 0) {
+    const reclaimLogger = logger.child({ Component: 'reclaims' });
+    features.reclaimPlan = new ReclaimPlan({
+      settings: r,
+      cluster: d.cluster,
+      logger: reclaimLogger,
+      rates: d.reclaims,
+      ...(r.OnDemandAfter > 0 ? { requests: new ParentLookup(d.client, new RateLimitedLog(reclaimLogger, clock), { field: 'uuid', label: 'reclaim escalation' }) } : {}),
+      runtimes: d.estimator.runtimes,
+    });
+  }
   return features;
 }
 

@@ -19,6 +19,19 @@ const MAX_KNOWN = 200_000;
 export interface RequestRef {
   container_uuid: string | null;
   requesting_container_uuid: string | null;
+  /** Read only by a lookup of the request itself (`field: 'uuid'`). */
+  uuid?: string;
+}
+
+/**
+ * What a lookup answers for a container: the runner that made its request
+ * (pre-warming), or the request's own uuid (reclaim escalation links a
+ * container's retries through it, `reclaim-plan.ts`).
+ */
+export interface LookupOptions {
+  field: 'requesting_container_uuid' | 'uuid';
+  /** Names the lookup in its warning. */
+  label: string;
 }
 
 /** What the lookup needs of the controller client. */
@@ -41,6 +54,7 @@ export class ParentLookup implements Parents {
   constructor(
     private readonly source: RequestSource,
     private readonly log: RateLimitedLog,
+    private readonly opts: LookupOptions = { field: 'requesting_container_uuid', label: 'pre-warming' },
   ) {}
 
   /** The answer if known; otherwise undefined, and the container is looked up soon. */
@@ -62,21 +76,22 @@ export class ParentLookup implements Parents {
       if (batch.length >= BATCH) break;
     }
     this.inFlight = true;
+    const field = this.opts.field;
     this.source
       .listContainerRequests({
         filters: [['container_uuid', 'in', batch]],
-        select: ['container_uuid', 'requesting_container_uuid'],
+        select: ['container_uuid', field],
         // Requests are reused, so one container may have several.
         limit: BATCH * 10,
       })
       .then(
         (list) => {
           for (const u of batch) if (!this.known.has(u)) this.remember(u, null);
-          for (const cr of list.items) if (cr.container_uuid && cr.requesting_container_uuid) this.remember(cr.container_uuid, cr.requesting_container_uuid);
+          for (const cr of list.items) if (cr.container_uuid && cr[field]) this.remember(cr.container_uuid, cr[field]);
           this.version++;
         },
         // Not remembered: asked again when the learner next looks at them.
-        (err: unknown) => this.log.warn('pre-warming: cannot read container requests', { error: err }, 'prewarm requests'),
+        (err: unknown) => this.log.warn(`${this.opts.label}: cannot read container requests`, { error: err }, `${this.opts.label} requests`),
       )
       .finally(() => {
         this.inFlight = false;

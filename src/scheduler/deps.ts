@@ -8,6 +8,7 @@ import type { Cluster } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
 import type { LocalityPlanner } from '../placement/locality-planner.js';
 import type { DrainPlanner } from '../placement/drain.js';
+import type { ReclaimPlan } from '../placement/reclaim-plan.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
@@ -33,6 +34,8 @@ export interface SchedulerDeps {
   capacity?: CapacityStep;
   /** Drain to save (`src/placement/drain.ts`); absent when the settings file leaves it off. */
   drain?: DrainPlanner;
+  /** What reclaims change in placement (`src/placement/reclaim-plan.ts`); absent while the `Reclaims` rules are off. */
+  reclaimPlan?: ReclaimPlan;
 }
 
 /** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */

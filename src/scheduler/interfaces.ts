@@ -104,6 +104,8 @@ export interface InstanceView {
   idleBehavior: IdleBehavior;
   /** Why it was created, when not for a waiting container: "warm pool 0 (m5.large)", "pre-warmed for runner X's children (#3)". */
   note?: string;
+  /** The provider's notice that it takes this VM back (spot interruption): no new containers go here. */
+  reclaimNotice?: string;
 }
 
 /**

@@ -42,7 +42,9 @@ export interface RunQueueResult {
 export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueResult {
   const { queue, pool, cluster, logger } = ctx;
   const records = crunchRunRecords(pool);
-  const { entries } = queue.entries();
+  const { entries: queued } = queue.entries();
+  // Off: one check. On: containers sent on demand get on-demand types.
+  const entries = ctx.reclaimPlan?.adjusts ? ctx.reclaimPlan.adjust(queued, ctx.timeline) : queued;
   const maxPerInstance = cluster.Containers.CloudVMs.MaxRunningContainersPerInstance;
   const drain = ctx.drain;
 
@@ -91,7 +93,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // get the type on the next pass rather than the lower one now.
   const atCapacity = new Map<string, boolean>();
   const typeAtCapacity = new Map<InstanceType, boolean>();
-  const byPrice = spotPriceOrder(pool);
+  const byPrice = ctx.reclaimPlan ? ctx.reclaimPlan.orderTypes(spotPriceOrder(pool), (t) => pool.spotPrice?.(t)) : spotPriceOrder(pool);
   const availableType = (types: InstanceType[]): InstanceType | undefined =>
     byPrice(types).find((it) => {
       let full = typeAtCapacity.get(it);

@@ -19,6 +19,9 @@
  * 3. cheapest; at equal price the bigger (more to pack into); then by id;
  * 4. instances created during the pass come last, in order of creation.
  *
+ * A VM with the provider's reclaim notice (`InstanceView.reclaimNotice`)
+ * takes no new container at all.
+ *
  * Within a pass an instance's room only shrinks and its container count
  * only grows, so an instance that cannot take a container of a given
  * (eligible types, size) never can later in the pass. Each such pair keeps a
@@ -166,7 +169,7 @@ export class SlotIndex {
   /** True if a container of one of `types` may be placed on the slot, room aside (the rule at the top). */
   eligible(slot: Slot, types: readonly InstanceType[]): boolean {
     const { view } = slot;
-    return PLACEABLE.has(view.workerState) && view.idleBehavior === 'run' && types.some((t) => t.Name === view.arvadosInstanceType);
+    return PLACEABLE.has(view.workerState) && view.idleBehavior === 'run' && view.reclaimNotice === undefined && types.some((t) => t.Name === view.arvadosInstanceType);
   }
 
   /** True if the slot has room for `charge` now (as `find` decides it, without its warning). */
@@ -177,7 +180,8 @@ export class SlotIndex {
 
   private add(slot: Slot): void {
     this.all.push(slot);
-    if (!PLACEABLE.has(slot.view.workerState) || slot.view.idleBehavior !== 'run') return;
+    // A VM the provider is taking back would lose whatever started there now.
+    if (!PLACEABLE.has(slot.view.workerState) || slot.view.idleBehavior !== 'run' || slot.view.reclaimNotice !== undefined) return;
     const name = slot.view.arvadosInstanceType;
     let list = this.byType.get(name);
     if (!list) this.byType.set(name, (list = []));

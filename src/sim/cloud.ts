@@ -11,6 +11,7 @@ import type { Clock } from '../clock/index.js';
 import { ForwardingInstance, forwardOptionalMethods } from '../cloud/forwarding.js';
 import type { Instance, InstanceSet, InstanceTags, PricePoint } from '../cloud/types.js';
 import type { InstanceType } from '../config/types.js';
+import type { BillingRule } from '../cost/billing.js';
 import type { Executor } from '../ssh/executor.js';
 
 /** Cloud API calls of one kind. */
@@ -112,6 +113,7 @@ class LedgerInstanceSet implements InstanceSet {
   executorFor?: (instance: Instance) => Executor | undefined;
   quotaGroup?: (type: InstanceType) => string;
   spotPrice?: (type: InstanceType) => number | undefined;
+  billingRule?: (type: InstanceType) => BillingRule | undefined;
 
   constructor(
     private readonly inner: InstanceSet,

@@ -36,9 +36,12 @@ import { instanceSetIdFor } from '../cloud/registry.js';
 import type { InstanceSet } from '../cloud/types.js';
 import type { PoolEvent } from '../worker/pool.js';
 import type { DrainPlanner, DrainStats } from '../placement/drain.js';
+import type { BillingRules } from '../cost/billing.js';
+import type { IdleStretcher, StretchStats } from '../worker/idle-stretch.js';
 import { runnerBinaryToDeploy } from '../worker/pool-config.js';
 import { AccuracyRecorder, type EstimateSample } from './accuracy.js';
 import { CloudLedger } from './cloud.js';
+import { type ReclaimSummary, ReclaimWatch } from './reclaims.js';
 import { WorkloadPlayer } from './player.js';
 import type { TimelineSample } from './plot.js';
 import type { Workload } from './workload.js';
@@ -120,6 +123,8 @@ export interface ContainerOutcome {
   vm?: string;
   /** The workload's owner of its top-level container (children inherit it). */
   owner?: string;
+  /** Containers the controller ran for its request, when it retried (`Workload.containerCountMax`); absent for one. */
+  attempts?: number;
 }
 
 /** Everything the report is computed from. */
@@ -156,6 +161,12 @@ export interface SimResult {
   costLedgers: CostLedger[];
   /** What drain to save did, over every dispatcher of the run; undefined when it was off. */
   drain?: Pick<DrainStats, 'emptied' | 'tookDraining' | 'waited'>;
+  /** Each type's billing rule (the report bills VMs by it); empty when every type is billed exactly. */
+  billingRules: BillingRules;
+  /** Idle VMs kept to the end of their paid period, over every dispatcher of the run; absent when Billing.StretchIdle was off. */
+  idleStretch?: StretchStats;
+  /** Spot reclaims and what the dispatcher did about them; undefined when there were none and the rules were off. */
+  reclaims?: ReclaimSummary;
   notes: string[];
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
   /** The lame cloud's image pulls and cold input reads (its cost model: drivers/lame/disk-cache.ts). */
@@ -234,8 +245,9 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   cloud.controllerTransports.set(SIM_CONTROLLER_URL, transport);
   // A VM the provider took back is no longer paid for, though nobody destroyed it.
   cloud.onReclaim((vm) => ledger.destroyed(vm.id));
+  const reclaims = new ReclaimWatch(cloud, controller, () => clock.now());
 
-  const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes);
+  const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes, opts.workload.containerCountMax);
   player.play();
 
   let dispatcher: Dispatcher | undefined;
@@ -258,6 +270,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const planners: CapacityPlanner[] = [];
   const drains: DrainPlanner[] = [];
   const costLedgers: CostLedger[] = [];
+  const stretchers: IdleStretcher[] = [];
+  let billingRules: BillingRules = new Map();
   const newDispatcher = async (set: InstanceSet): Promise<Dispatcher> => {
     const d = await createDispatcher(cluster, {
       clock,
@@ -271,7 +285,10 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     accuracy.attach(d.estimator);
     if (d.capacity) planners.push(d.capacity);
     if (d.drain) drains.push(d.drain);
+    reclaims.addPlan(d.reclaimPlan);
     costLedgers.push(d.cost.ledger);
+    billingRules = d.billing.rules;
+    if (d.billing.stretcher) stretchers.push(d.billing.stretcher);
     return d;
   };
   try {
@@ -323,6 +340,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     opts.atEnd?.();
   } finally {
     player.stop();
+    reclaims.stop();
     if (dispatcher) await stopTicking(dispatcher);
     await dropLameCloud(cloudName);
   }
@@ -354,6 +372,9 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     settings,
     ...(planners.length > 0 ? { capacity: sumCapacityStats(planners.map((p) => p.stats)) } : {}),
     drain: drains.length === 0 ? undefined : sumDrains(drains),
+    billingRules,
+    ...(stretchers.length > 0 ? { idleStretch: sumStretch(stretchers) } : {}),
+    reclaims: reclaims.summary(),
     costLedgers,
     timersLeft,
     timersFired,
@@ -384,6 +405,15 @@ function sumDrains(drains: readonly DrainPlanner[]): NonNullable<SimResult['drai
     out.emptied += s.emptied;
     out.tookDraining += s.tookDraining;
     out.waited += s.waited;
+  }
+  return out;
+}
+
+function sumStretch(stretchers: readonly IdleStretcher[]): StretchStats {
+  const out: StretchStats = { kept: 0, reused: 0 };
+  for (const s of stretchers) {
+    out.kept += s.stats.kept;
+    out.reused += s.stats.reused;
   }
   return out;
 }

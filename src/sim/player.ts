@@ -76,6 +76,8 @@ interface Tracked {
   ownTimeUp: boolean;
   children: Tracked[];
   finishing: boolean;
+  /** Its container request's uuid, once submitted. */
+  request?: string;
 }
 
 export class WorkloadPlayer {
@@ -99,6 +101,8 @@ export class WorkloadPlayer {
     containers: SimContainer[],
     /** Where to say what went wrong in the play itself. */
     private readonly notes: string[],
+    /** The requests' container_count_max (`Workload.containerCountMax`). */
+    private readonly containerCountMax = 1,
   ) {
     this.start = clock.now();
     this.top = containers.map((c) => this.track(c));
@@ -159,12 +163,12 @@ export class WorkloadPlayer {
     t.outcome.state = rec.state;
     t.outcome.submittedAt = this.clock.now();
     // Its container request, for fair share: a child's is made by its runner, so the owner is found up the chain.
-    this.controller.addContainerRequest({
+    t.request = this.controller.addContainerRequest({
       ...(t.outcome.owner === undefined ? {} : { owner_uuid: t.outcome.owner }),
       container_uuid: rec.uuid,
       requesting_container_uuid: t.parent?.outcome.uuid ?? null,
       priority: t.spec.priority,
-    });
+    }).uuid;
     this.byUuid.set(rec.uuid, t);
     this.stateCounts[rec.state]++;
     this.submitted++;
@@ -208,6 +212,26 @@ export class WorkloadPlayer {
     }
   }
 
+  /**
+   * The controller's retry of a cancelled container, as Arvados does it
+   * while the request wants more (container_count below
+   * container_count_max): a new container of the same request. True when
+   * it retried. Runners and their children are left alone (their play
+   * would have to start over).
+   */
+  private retry(t: Tracked): boolean {
+    const attempts = t.outcome.attempts ?? 1;
+    if (attempts >= this.containerCountMax || t.children.length > 0 || t.parent || t.request === undefined) return false;
+    const rec = this.controller.addContainer(containerSeed(this.cluster, t.spec));
+    this.controller.retargetContainerRequest(t.request, rec.uuid);
+    this.byUuid.set(rec.uuid, t);
+    this.stateCounts[rec.state]++;
+    t.outcome.uuid = rec.uuid;
+    t.outcome.state = rec.state;
+    t.outcome.attempts = attempts + 1;
+    return true;
+  }
+
   private changed(next: ControllerContainer, prev: ControllerContainer): void {
     if (next.state === prev.state) return;
     const t = this.byUuid.get(next.uuid);
@@ -236,6 +260,7 @@ export class WorkloadPlayer {
         });
       }
     }
+    if (next.state === 'Cancelled' && this.retry(t)) return;
     if (next.state === 'Complete' || next.state === 'Cancelled') {
       t.outcome.finalAt = now;
       t.outcome.exitCode = next.exit_code;

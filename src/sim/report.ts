@@ -3,14 +3,17 @@
  * engine's record (`SimResult`), as JSON and as a short text summary.
  *
  * Cost is VM time x the type's price, from the create call to the first
- * successful destroy. The lower bound is what the Complete containers would
+ * successful destroy, as billed: rounded up by the type's billing rule
+ * when it has one. The lower bound is what the Complete containers would
  * cost each alone on its cheapest fitting type for exactly its ideal run time
  * (a workflow runner's includes its children's critical path). The extra is
  * split so that the parts add up to the total:
  * - boot: create call to the first successful boot probe (all of a VM's
  *   life if it never got there);
  * - idle: ready, but no container running (this includes the TimeoutIdle
- *   tail before each VM is shut down);
+ *   tail before each VM is shut down), plus the time billed beyond a VM's
+ *   life where its type has a billing rule (`src/cost/billing.ts`: the rest
+ *   of a minimum or of the last increment, paid for and unused);
  * - packing: ready and running containers, but paying more than those
  *   containers' cheapest types would (an oversize VM, a half-empty shared
  *   one); negative when packing several onto one VM is cheaper;
@@ -18,12 +21,15 @@
  *   (runs later cancelled, runners waiting on children that queued).
  * Every figure except `host` is a function of config, workload and seed.
  */
+import type { ReclaimSummary } from './reclaims.js';
 import type { CapacityStats } from '../placement/capacity.js';
 import type { Settings } from '../config/settings.js';
 import { nearestRank, summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
 import { figuresByOwner, type OwnerFigures } from './report-owners.js';
 import type { ContainerOutcome, SimResult } from './engine.js';
 import type { TimelineSample } from './plot.js';
+import { billedMs } from '../cost/billing.js';
+import type { StretchStats } from '../worker/idle-stretch.js';
 
 const HOUR = 3_600_000;
 
@@ -89,6 +95,10 @@ export interface SimReport {
   cancelled: Array<{ reason: string; count: number; examples: Array<{ id: string; uuid: string }> }>;
   /** Drain to save (only when on): VMs it emptied, containers started on a draining VM (no wait), containers that waited because of it. */
   drain?: { emptied: number; tookDraining: number; waited: number };
+  /** Billing.StretchIdle (only when on): idle VMs kept to the end of their paid period, and those of them that got a container. */
+  idleStretch?: StretchStats;
+  /** Spot reclaims (only when the cloud reclaimed VMs or a `Reclaims` rule was on): see `reclaims.ts`. */
+  reclaims?: ReclaimSummary;
   /** Clock timers fired: how much simulation work the run took. */
   timersFired: number;
   timeline: TimelineSample[];
@@ -154,6 +164,9 @@ export function buildReport(r: SimResult): SimReport {
     if (ready === undefined) neverReady++;
     else bootTimes.push(readyAt - vm.createdAt);
     const ctrs = byVM.get(vm.id) ?? [];
+    // The rest of a billed minimum or increment: paid for, and as unused as idle time.
+    const rule = r.billingRules.get(vm.type);
+    const billed = rule ? billedMs(rule, life) : life;
     const busy = unionLength(
       ctrs.map((c) => [c.runningAt!, c.finalAt ?? end]),
       readyAt,
@@ -164,16 +177,16 @@ export function buildReport(r: SimResult): SimReport {
       const ran = Math.max(0, Math.min(c.finalAt ?? end, death) - Math.max(c.runningAt!, readyAt));
       cheapest += ran * ((c.lowerBoundPrice ?? vm.price) / HOUR);
     }
-    total += life * rate;
+    total += billed * rate;
     boot += (readyAt - vm.createdAt) * rate;
-    idle += (death - readyAt - busy) * rate;
+    idle += (death - readyAt - busy + billed - life) * rate;
     packing += busy * rate - cheapest;
     runAtCheapest += cheapest;
     vmMs += life;
     const t = (byType[vm.type] ??= { vms: 0, vmHours: 0, cost: 0 });
     t.vms++;
     t.vmHours += life / HOUR;
-    t.cost += life * rate;
+    t.cost += billed * rate;
     events.push([vm.createdAt, 1], [death, -1]);
   }
   for (const t of Object.values(byType)) {
@@ -259,6 +272,8 @@ export function buildReport(r: SimResult): SimReport {
       .map(([reason, list]) => ({ reason, count: list.length, examples: list.slice(0, 5) }))
       .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
     ...(r.drain ? { drain: r.drain } : {}),
+    ...(r.idleStretch ? { idleStretch: { ...r.idleStretch } } : {}),
+    ...(r.reclaims ? { reclaims: r.reclaims } : {}),
     timersFired: r.timersFired,
     timeline: r.timeline,
     host: {
@@ -351,7 +366,11 @@ export function formatSummary(rep: SimReport): string {
     lines.push(`Image pulls: ${w.imagePulls} taking ${formatDuration(w.imagePullMs)} in all; cold input reads: ${w.coldInputs} taking ${formatDuration(w.coldInputMs)}.`);
   }
   const d = rep.drain;
+  const st = rep.idleStretch;
+  if (st) lines.push(`Idle stretch: ${st.kept} idle VMs kept to the end of their paid period, ${st.reused} of them got a container meanwhile.`);
   if (d) lines.push(`Drain to save: ${d.emptied} VMs emptied; ${d.tookDraining} containers started on a draining VM (nothing else ready); ${d.waited} waited for a new VM because of drain.`);
+  const rc = rep.reclaims;
+  if (rc) lines.push(`Reclaims: ${rc.vms} VMs taken back with ${rc.containers} containers on them, ${rc.containerHoursLost} container-hours lost; ${rc.escalations} containers sent on demand after reclaims, ${rc.longRuntimeOnDemand} for their expected runtime.`);
   for (const r of rep.cancelled.slice(0, 10)) lines.push(`Cancelled x${r.count}: ${r.reason} (e.g. ${r.examples[0].id} ${r.examples[0].uuid})`);
   if (rep.cancelled.length > 10) lines.push(`... and ${rep.cancelled.length - 10} more cancellation reasons (see the report).`);
   for (const n of rep.notes) lines.push(`Note: ${n}`);

@@ -89,7 +89,7 @@ function compileDist(spec: unknown, path: string, rule: FieldRule): Draw {
   }
 }
 
-const SPEC_KEYS = ['name', 'description', 'seed', 'groups'] as const;
+const SPEC_KEYS = ['name', 'description', 'seed', 'groups', 'containerCountMax'] as const;
 const GROUP_KEYS = ['name', 'description', 'count', 'arrival', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'runtime', 'exitCode', 'supervisor', 'owner', 'image', 'inputs'] as const;
 
 /** Where a group's containers arrive, given the group's generator and when earlier groups end. */

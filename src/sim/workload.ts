@@ -78,6 +78,14 @@ export interface Workload {
   seed: number;
   /** Top level, sorted by at, then id. */
   containers: SimContainer[];
+  /**
+   * Each container request's `container_count_max`: a container the
+   * dispatcher cancels (its VM reclaimed, say) is retried by the controller
+   * as a new container of the same request, up to this many containers in
+   * all (Arvados's default is 3). Absent: 1, no retry, as the simulator did
+   * before it modelled retries. Runners and their children are not retried.
+   */
+  containerCountMax?: number;
 }
 
 /** A duration (ms or "10m"), a size (bytes or "4GiB") or a plain number, as the field wants. */
@@ -134,6 +142,7 @@ export interface GeneratorSpec {
   description?: string;
   seed?: number;
   groups: GroupSpec[];
+  containerCountMax?: number;
 }
 
 export function loadWorkload(path: string, opts: { seed?: number } = {}): Workload {
@@ -149,21 +158,29 @@ export function loadWorkload(path: string, opts: { seed?: number } = {}): Worklo
 /** A trace (has "containers") or a generator spec (has "groups"). `opts.seed` overrides the file's seed. */
 export function parseWorkload(json: unknown, opts: { seed?: number; source?: string } = {}): Workload {
   try {
-    if (opts.seed !== undefined) checkSeed(opts.seed, 'the seed option');
-    const top = obj(json, '');
-    if ('containers' in top && 'groups' in top) fail('', 'has both "containers" (a trace) and "groups" (a generator spec); use one');
-    const fallbackName = opts.source ? basename(opts.source).replace(/\.json$/, '') : 'workload';
-    if ('groups' in top) {
-      const spec = top as unknown as GeneratorSpec;
-      const seed = opts.seed ?? (spec.seed === undefined ? 0 : checkSeed(spec.seed, 'seed'));
-      return generate({ ...spec, name: spec.name ?? fallbackName }, seed);
-    }
-    if ('containers' in top) return parseTrace(top, fallbackName, opts.seed);
-    return fail('', 'expected a trace (with "containers") or a generator spec (with "groups")');
+    const w = parseFormat(json, opts);
+    const max = (json as Record<string, unknown>).containerCountMax;
+    if (max === undefined) return w;
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 100) fail('containerCountMax', 'must be an integer from 1 to 100');
+    return { ...w, containerCountMax: max as number };
   } catch (e) {
     if (e instanceof WorkloadError && opts.source) throw new WorkloadError(`${opts.source}: ${e.message}`);
     throw e;
   }
+}
+
+function parseFormat(json: unknown, opts: { seed?: number; source?: string }): Workload {
+  if (opts.seed !== undefined) checkSeed(opts.seed, 'the seed option');
+  const top = obj(json, '');
+  if ('containers' in top && 'groups' in top) fail('', 'has both "containers" (a trace) and "groups" (a generator spec); use one');
+  const fallbackName = opts.source ? basename(opts.source).replace(/\.json$/, '') : 'workload';
+  if ('groups' in top) {
+    const spec = top as unknown as GeneratorSpec;
+    const seed = opts.seed ?? (spec.seed === undefined ? 0 : checkSeed(spec.seed, 'seed'));
+    return generate({ ...spec, name: spec.name ?? fallbackName }, seed);
+  }
+  if ('containers' in top) return parseTrace(top, fallbackName, opts.seed);
+  return fail('', 'expected a trace (with "containers") or a generator spec (with "groups")');
 }
 
 export function generateWorkload(spec: GeneratorSpec, seed: number): Workload {
@@ -176,7 +193,7 @@ export function generateWorkload(spec: GeneratorSpec, seed: number): Workload {
 const CONTAINER_KEYS = ['id', 'at', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'supervisor', 'runtime', 'runtimeMs', 'exitCode', 'children', 'description', 'owner', 'image', 'imageSize', 'inputs'] as const;
 
 function parseTrace(top: Record<string, unknown>, fallbackName: string, seedOverride?: number): Workload {
-  obj(top, '', ['name', 'description', 'seed', 'containers']);
+  obj(top, '', ['name', 'description', 'seed', 'containers', 'containerCountMax']);
   if (top.name !== undefined && typeof top.name !== 'string') fail('name', 'must be a string');
   const seed = seedOverride ?? (top.seed === undefined ? 0 : checkSeed(top.seed, 'seed'));
   const ids = new Set<string>();

@@ -57,6 +57,24 @@ export class ContainerRequestStore {
     return { ...cr };
   }
 
+  /**
+   * The controller's retry of a cancelled container: the request now names
+   * `containerUuid`, and a lookup by the old container finds it no more.
+   */
+  retarget(uuid: string, containerUuid: string): void {
+    const cr = this.byUuid.get(uuid);
+    if (!cr) throw new Error(`no container request ${uuid}`);
+    if (cr.container_uuid !== null) {
+      const rest = (this.byContainer.get(cr.container_uuid) ?? []).filter((r) => r !== cr);
+      if (rest.length > 0) this.byContainer.set(cr.container_uuid, rest);
+      else this.byContainer.delete(cr.container_uuid);
+    }
+    cr.container_uuid = containerUuid;
+    const list = this.byContainer.get(containerUuid) ?? [];
+    list.push(cr);
+    this.byContainer.set(containerUuid, list);
+  }
+
   all(): ControllerContainerRequest[] {
     return [...this.byUuid.values()].map((cr) => ({ ...cr }));
   }

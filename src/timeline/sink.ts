@@ -35,6 +35,12 @@ import type { PoolEvent } from '../worker/pool.js';
  * - `drain_wait`: it waits for a new VM (`instance_type`) although drain to
  *   save had, shortly before, emptied a VM of that type which has since
  *   shut down (`drained_instance`, `reason`).
+ * - `vm_reclaimed`: the provider took back the VM it ran on, or gave notice
+ *   that it will (`instance`, `phase`: notice or gone, `reason`).
+ * - `on_demand`: it goes to on-demand types although it asked for
+ *   preemptible ones (`reason`; `losses` when its request's earlier
+ *   attempts were lost to reclaims, `expected_runtime_ms` when it is
+ *   expected to run long); `Reclaims` settings.
  */
 export type TimelineKind =
   | 'first_seen'
@@ -52,7 +58,9 @@ export type TimelineKind =
   | 'finished'
   | 'vm_prepared'
   | 'warm_wait'
-  | 'drain_wait';
+  | 'drain_wait'
+  | 'vm_reclaimed'
+  | 'on_demand';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -85,6 +93,8 @@ export interface TimelineSink {
   poolEvent(event: PoolEvent): void;
   /** Locality held this container for a warm VM, or stopped holding it (`src/placement/locality-planner.ts`). */
   warmWait(uuid: string, detail: Record<string, string | number>): void;
+  /** Reclaims sent this preemptible container to on-demand types (`src/placement/reclaim-plan.ts`). */
+  onDemand(uuid: string, detail: Record<string, string | number>): void;
 }
 
 /** What the queue calls. */
@@ -92,4 +102,4 @@ export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
 export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> &
-  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait'>>;
+  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'onDemand'>>;

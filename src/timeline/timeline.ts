@@ -164,8 +164,15 @@ export class Timeline implements TimelineSink {
     });
   }
 
+  onDemand(uuid: string, detail: Record<string, string | number>): void {
+    this.push(this.entry(uuid), 'on_demand', detail);
+  }
+
   poolEvent(event: PoolEvent): void {
     switch (event.type) {
+      case 'instanceReclaimed':
+        for (const uuid of event.containers) this.push(this.entry(uuid), 'vm_reclaimed', { instance: event.instanceId, phase: event.phase, reason: event.reason });
+        break;
       case 'instanceCreated':
         this.instanceCreated(event.pendingId, event.instanceId);
         break;

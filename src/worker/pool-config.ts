@@ -7,6 +7,7 @@ import type { Instance, InstanceSet } from '../cloud/types.js';
 import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger } from '../log.js';
+import type { IdleStretcher } from './idle-stretch.js';
 import type { Executor } from '../ssh/executor.js';
 import { deployedRunnerPath } from './runner.js';
 
@@ -57,6 +58,8 @@ export interface PoolDeps {
    * throws is logged and otherwise ignored.
    */
   onEvent?: (event: PoolEvent) => void;
+  /** Keeps idle workers to the end of their paid period (settings file `Billing.StretchIdle`); absent: shut down at TimeoutIdle. */
+  idleStretch?: IdleStretcher;
 }
 
 /**
@@ -84,7 +87,24 @@ export type PoolEvent =
   /** The cloud answered a create: `pendingId` is the placeholder id `create()` returned for it (for the container timeline). */
   | { type: 'instanceCreated'; instanceId: string; pendingId: string; instanceType: string }
   /** A probe found a crunch-run this pool did not start (a previous dispatcher process did): adopted. */
-  | { type: 'crunchRunDetected'; instanceId: string; containerUUID: string };
+  | { type: 'crunchRunDetected'; instanceId: string; containerUUID: string }
+  /**
+   * The provider took the VM back, or is about to: `notice` when it first
+   * says so (the listing's `reclaimed`, or crunch-run's interruption notice)
+   * while the VM is still there; `gone` when a VM left the cloud list without
+   * a destroy call and was preemptible or had a notice. `containers` ran on
+   * it then (their work is lost when it is gone).
+   */
+  | {
+      type: 'instanceReclaimed';
+      phase: 'notice' | 'gone';
+      instanceId: string;
+      instanceType: string;
+      zone: string;
+      preemptible: boolean;
+      containers: string[];
+      reason: string;
+    };
 
 /** Tag names (without TagKeyPrefix) the pool reads and writes (ARVADOS.md section 3). */
 export const TAG_INSTANCE_SET_ID = 'InstanceSetID';

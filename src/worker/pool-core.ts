@@ -64,6 +64,8 @@ export class PoolCore implements WorkerEnv {
   readonly warm = new Map<string, ReadonlySet<string>>();
   private seqCounter = 0;
   private pendingCounter = 0;
+  readonly stretchIdle?: (w: Worker) => boolean;
+  readonly stretchStarting?: (w: Worker) => void;
 
   constructor(readonly deps: PoolDeps) {
     this.cluster = deps.cluster;
@@ -78,6 +80,16 @@ export class PoolCore implements WorkerEnv {
       maxInstances: this.cfg.maxInstances,
       quotaGroup: deps.instanceSet.quotaGroup && ((type) => deps.instanceSet.quotaGroup!(type)),
     });
+    const stretcher = deps.idleStretch;
+    if (stretcher) {
+      this.stretchIdle = (w) => {
+        const before = stretcher.stats.kept;
+        const keep = stretcher.keeps(w, this.clock.now(), this.cfg.timeoutIdle);
+        if (stretcher.stats.kept > before) w.log.info('idle worker kept to the end of its paid period', { KeptUntil: new Date(w.kept!.until).toISOString() });
+        return keep;
+      };
+      this.stretchStarting = (w) => stretcher.starting(w, this.clock.now());
+    }
   }
 
   tagKey(name: string): string {
@@ -183,7 +195,10 @@ export class PoolCore implements WorkerEnv {
       log,
     });
     if (pending?.note !== undefined) worker.note = pending.note;
-    if (pending) worker.pendingId = pending.placeholderId;
+    if (pending) {
+      worker.pendingId = pending.placeholderId;
+      worker.billedFrom = pending.startedAt;
+    }
     this.workers.set(inst.id, worker);
     worker.saveTags().catch(() => undefined);
     return { worker, isNew: true };
@@ -196,10 +211,23 @@ export class PoolCore implements WorkerEnv {
     this.disappeared[w.state]++;
     // A worker can vanish without our asking (destroyed stays 0): not timed.
     if (w.destroyed > 0) this.emit({ type: 'shutdownToGone', instanceId: w.id, sinceShutdownMs: this.clock.now() - w.destroyed });
+    else if (w.type.Preemptible || w.reclaimNotice !== undefined) this.emit(reclaimEvent(w, 'gone', w.reclaimNotice ?? 'left the cloud list'));
     this.workers.delete(w.id);
     w.close('gone');
     // Its secret protects nothing any more; keeping every VM's would grow the scrubber forever.
     removeSecret(this.log, w.instance.tags[this.tagKey(TAG_INSTANCE_SECRET)]);
+  }
+
+  /**
+   * The provider says it takes `w` back (`reason`): the first notice is
+   * kept, so that no new container goes there, and told once.
+   */
+  noticeReclaim(w: Worker, reason: string): void {
+    if (w.reclaimNotice !== undefined || w.destroyed > 0) return;
+    w.reclaimNotice = reason;
+    w.log.info('provider is taking the instance back', { Reason: reason, Containers: w.running.size + w.starting.size });
+    this.emit(reclaimEvent(w, 'notice', reason));
+    this.notify();
   }
 
   /** The view of a create in flight (booting, placeholder id). */
@@ -218,6 +246,20 @@ export class PoolCore implements WorkerEnv {
       ...(c.note === undefined ? {} : { note: c.note }),
     };
   }
+}
+
+/** The `instanceReclaimed` event for `w` now. */
+function reclaimEvent(w: Worker, phase: 'notice' | 'gone', reason: string): PoolEvent {
+  return {
+    type: 'instanceReclaimed',
+    phase,
+    instanceId: w.id,
+    instanceType: w.type.Name,
+    zone: w.instance.zone ?? '',
+    preemptible: w.type.Preemptible,
+    containers: [...w.starting.keys(), ...w.running.keys()].sort(),
+    reason,
+  };
 }
 
 /**

@@ -96,6 +96,7 @@ export function applyInstanceList(core: PoolCore, threshold: number, instances: 
     if (listed.has(inst.id)) continue;
     listed.add(inst.id);
     const { worker, isNew } = core.addOrUpdateWorker(inst);
+    if (inst.reclaimed === true) core.noticeReclaim(worker, 'the provider says it is reclaiming the instance');
     if (isNew) {
       changed = true;
     } else if (worker.state === 'shutdown' && now - worker.destroyed > core.cfg.timeoutShutdown) {

@@ -211,7 +211,9 @@ export class WorkerPoolImpl implements WorkerPool {
       });
     }
     for (const c of this.core.creating.values()) {
-      if (c.instanceId === undefined) out.push({ id: c.placeholderId, instanceType: c.type.Name, preemptible: c.type.Preemptible, pricePerHour: c.type.Price, containers: [] });
+      if (c.instanceId === undefined) {
+        out.push({ id: c.placeholderId, instanceType: c.type.Name, preemptible: c.type.Preemptible, pricePerHour: c.type.Price, containers: [], placeholder: true });
+      }
     }
     return out;
   }
@@ -307,6 +309,19 @@ export class WorkerPoolImpl implements WorkerPool {
       return false;
     }
     found.runner.kill(reason);
+    return true;
+  }
+
+  /**
+   * Container `uuid`'s crunch-run reported the provider's interruption
+   * notice (EC2SpotCheck): the VM running it gets no new containers and the
+   * reclaim is told (`instanceReclaimed`, phase notice). False when no VM
+   * runs it.
+   */
+  noticeReclaim(uuid: string, reason: string): boolean {
+    const found = this.core.findRunner(uuid);
+    if (!found) return false;
+    this.core.noticeReclaim(found.worker, reason);
     return true;
   }
 

@@ -22,6 +22,7 @@ import { type PoolConfig, type PoolEvent, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE }
 import { RemoteRunner, type RunnerHost } from './remote-runner.js';
 import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
 import { crunchRunConfigJSON } from './runner.js';
+import { IdleStretcher, type StretchMark } from './idle-stretch.js';
 
 /** How a worker's boot ended, for the `boot_outcomes` metric (the reference's labels). */
 export type BootOutcome = 'success' | 'failure' | 'aborted' | 'disappeared';
@@ -43,6 +44,10 @@ export interface WorkerEnv {
   emit?(event: PoolEvent): void;
   /** True while someone wants this idle worker kept: a warm pool, pre-warming, a locality hold (optional: test fakes leave it out). */
   keepsWarm?(id: string): boolean;
+  /** True to keep this worker, idle past TimeoutIdle, to the end of its paid period (`idle-stretch.ts`); absent when that is off. */
+  stretchIdle?(w: Worker): boolean;
+  /** This worker is about to start a container (the stretcher counts the kept ones that got work); absent when stretching is off. */
+  stretchStarting?(w: Worker): void;
   /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
   indexRunner(uuid: string, worker: Worker, present: boolean): void;
 }
@@ -81,6 +86,10 @@ export class Worker implements RunnerHost {
   terminated = 0;
   /** The placeholder id its create call had, when this dispatcher created it (the cost ledger carries the create's time over). */
   pendingId?: string;
+  /** When its billing started (its create call), when this dispatcher created it: where its paid periods begin. */
+  billedFrom: number | undefined = undefined;
+  /** Whether it is kept past TimeoutIdle to the end of its paid period, for its current idle spell (`idle-stretch.ts`). */
+  kept: StretchMark | undefined = undefined;
   /**
    * Bumped by every change a probe's `--list` must not overwrite (a start, an
    * exit, a shutdown, a probe's own update). A listing does not bump it: the
@@ -94,6 +103,8 @@ export class Worker implements RunnerHost {
   lastUUID = '';
   /** Why it was created, when not for a container (`InstanceView.note`); lost at a restart, like the rest of this memory. */
   note: string | undefined;
+  /** The provider's notice that it takes the VM back (`InstanceView.reclaimNotice`); set once. */
+  reclaimNotice: string | undefined;
   readonly starting = new Map<string, RemoteRunner>();
   readonly running = new Map<string, RemoteRunner>();
   /** A probe is in flight (probes of one worker never overlap). */
@@ -186,6 +197,7 @@ export class Worker implements RunnerHost {
   /** Runs `crunch-run --detach` for `ctr` in the background; the caller has checked that this worker may take it. */
   startContainer(ctr: Container): void {
     const now = this.env.clock.now();
+    this.env.stretchStarting?.(this);
     const rr = new RemoteRunner(ctr.uuid, now, this, this.env.clock, this.env.cfg, false);
     this.starting.set(ctr.uuid, rr);
     this.env.indexRunner(ctr.uuid, this, true);
@@ -314,7 +326,9 @@ export class Worker implements RunnerHost {
       case 'booting':
         return draining;
       case 'idle':
-        return draining || (this.env.clock.now() - this.busy >= this.env.cfg.timeoutIdle && !this.env.keepsWarm?.(this.id));
+        if (draining) return true;
+        if (this.env.clock.now() - this.busy < this.env.cfg.timeoutIdle || this.env.keepsWarm?.(this.id)) return false;
+        return !this.env.stretchIdle?.(this);
       case 'running':
         // Draining, and every process left is one we gave up signalling.
         return draining && [...this.starting.values(), ...this.running.values()].every((rr) => rr.givenUp);
@@ -384,6 +398,7 @@ export class Worker implements RunnerHost {
   }
 
   view(): InstanceView {
+    const note = (this.kept && IdleStretcher.note(this, this.env.clock.now())) ?? this.note;
     return {
       instance: this.id,
       address: this.instance.address,
@@ -395,7 +410,8 @@ export class Worker implements RunnerHost {
       runningContainerUUIDs: [...this.starting.keys(), ...this.running.keys()].sort(),
       workerState: this.state,
       idleBehavior: this.idleBehavior,
-      ...(this.note === undefined ? {} : { note: this.note }),
+      ...(note === undefined ? {} : { note }),
+      ...(this.reclaimNotice === undefined ? {} : { reclaimNotice: this.reclaimNotice }),
     };
   }
 }

@@ -34,6 +34,8 @@ const DEFAULTS: Settings = {
   PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: 30_000, MinConfidence: 0.5 },
   Locality: { Enable: false, CacheTimeout: 2 * 60_000, DepsTimeout: 60_000 },
   DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: 10 * 60_000 },
+  Billing: { InstanceTypes: {}, StretchIdle: false, MaxStretch: 30 * 60_000, StretchMargin: 60_000, MinLikelihood: 0.5, ArrivalWindow: 3_600_000 },
+  Reclaims: { AvoidReclaimedTypes: false, HalfLife: 6 * 3_600_000, OnDemandAfter: 0, OnDemandAboveRuntime: 0 },
 };
 
 describe('settings file', () => {
@@ -59,6 +61,8 @@ Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
 FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000000000001: 2.5}, PriorityBands: [500, 900]}
 Locality: {Enable: true, CacheTimeout: 5m, DepsTimeout: 0s}
 DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
+Billing: {InstanceTypes: {m5.large: {Increment: 1h, Minimum: 1h}, "*": {Increment: 1s, Minimum: 1m}}, StretchIdle: true, MaxStretch: 45m, StretchMargin: 2m, MinLikelihood: 0.8, ArrivalWindow: 2h}
+Reclaims: {AvoidReclaimedTypes: true, HalfLife: 1h, OnDemandAfter: 2, OnDemandAboveRuntime: 4h}
 `,
       'd.yml',
     );
@@ -73,6 +77,15 @@ DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
       PreWarm: DEFAULTS.PreWarm,
       Locality: { Enable: true, CacheTimeout: 5 * 60_000, DepsTimeout: 0 },
       DrainToSave: { Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0 },
+      Billing: {
+        InstanceTypes: { 'm5.large': { incrementMs: 3_600_000, minimumMs: 3_600_000 }, '*': { incrementMs: 1000, minimumMs: 60_000 } },
+        StretchIdle: true,
+        MaxStretch: 45 * 60_000,
+        StretchMargin: 2 * 60_000,
+        MinLikelihood: 0.8,
+        ArrivalWindow: 2 * 3_600_000,
+      },
+      Reclaims: { AvoidReclaimedTypes: true, HalfLife: 3_600_000, OnDemandAfter: 2, OnDemandAboveRuntime: 4 * 3_600_000 },
     });
   });
 
@@ -104,7 +117,7 @@ Suggestions: {MaxCPUFraction: half}
         'd.yml: Suggestions.MaxCPUFraction: expected a number, got "half"',
       ],
     );
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave) at the top level']);
+    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave, Billing, Reclaims) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
@@ -212,6 +225,8 @@ Suggestions: {MaxCPUFraction: half}
         PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: '30s', MinConfidence: 0.5 },
         Locality: { Enable: false, CacheTimeout: '2m0s', DepsTimeout: '1m0s' },
         DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: '10m0s' },
+        Billing: { InstanceTypes: {}, StretchIdle: false, MaxStretch: '30m0s', StretchMargin: '1m0s', MinLikelihood: 0.5, ArrivalWindow: '1h0m0s' },
+        Reclaims: { AvoidReclaimedTypes: false, HalfLife: '6h0m0s', OnDemandAfter: 0, OnDemandAboveRuntime: '0s' },
       });
     });
 

@@ -400,6 +400,35 @@ describe('status page in Chromium (fake management API)', function () {
     }
   });
 
+  it('shows spot reclaims by type and zone, the containers lost, and each type\'s recent rate', async () => {
+    fill(api, 2, 1);
+    const counter = (labels: Record<string, string>, value: number) => ({ label: Object.entries(labels).map(([name, v]) => ({ name, value: v })), counter: { value } });
+    const family = (name: string, type: string, metric: unknown[]) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type, metric });
+    api.metrics = [
+      family('max_concurrent_containers', 'GAUGE', [{ gauge: { value: 0 } }]),
+      family('instances_reclaimed_total', 'COUNTER', [
+        counter({ instance_type: 'm5.spot', zone: 'a', preemptible: 'true' }, 3),
+        counter({ instance_type: 'r5.spot', zone: 'b', preemptible: 'true' }, 1),
+      ]),
+      family('containers_lost_to_reclaims_total', 'COUNTER', [counter({ instance_type: 'm5.spot', zone: 'a' }, 2), counter({ instance_type: 'r5.spot', zone: 'b' }, 0)]),
+      family('instance_type_reclaim_rate', 'GAUGE', [{ label: [{ name: 'instance_type', value: 'm5.spot' }], gauge: { value: 0.25 } }]),
+    ];
+    const { ctx, page, problems } = await openPage();
+    try {
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#total-reclaims');
+      assert.equal(await page.textContent('#total-reclaims .big'), '4');
+      assert.equal(
+        await page.textContent('#total-reclaims .big + .small'),
+        'm5.spot @ a: 3 VMs, 2 containers lost\nr5.spot @ b: 1 VMs, 0 containers lost\nm5.spot recently reclaimed: 25%',
+      );
+      assert.deepEqual(problems, []);
+    } finally {
+      api.metrics = undefined;
+      await ctx.close();
+    }
+  });
+
   it('shows why a container waits: the blocker in words, what is ahead, the price cap, the estimate, and the timeline as a bar', async () => {
     fill(api, 2, 4);
     const u = uuid(2);

@@ -187,3 +187,17 @@ describe('scheduler slot index', () => {
     );
   });
 });
+
+describe('scheduler slot index: reclaim notices', () => {
+  it("a VM with the provider's reclaim notice takes no new container, however ready and busy it is", () => {
+    const t1 = types[0];
+    const noticed = { ...view(t1, 'running', ['r1']), reclaimNotice: 'preemption notice' };
+    const other = view(t1, 'idle');
+    const idx = SlotIndex.build([noticed, other], typeOf, () => small(0), 0, warnings());
+    const e = entry('c1', small(0), [t1]);
+    assert.equal(find(idx, e)?.view.instance, other.instance, 'the busier VM would come first without its notice');
+    assert.equal(idx.eligible(idx.slotOf(noticed.instance)!, [t1]), false);
+    const alone = SlotIndex.build([{ ...noticed }], typeOf, () => small(0), 0, warnings());
+    assert.equal(find(alone, entry('c2', small(0), [t1])), undefined);
+  });
+});

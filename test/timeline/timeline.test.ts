@@ -45,6 +45,19 @@ describe('Timeline', () => {
     assert.deepEqual(kinds(t, A), ['first_seen', 'vm_requested', 'vm_booted', 'vm_ready'], 'its own VM: no vm_assigned');
   });
 
+  it('records the reclaim of the VM a container ran on, and that reclaims sent it on demand', () => {
+    t.containerSeen(ctr(A, 'Running'));
+    t.containerSeen(ctr(B, 'Queued'));
+    const ev = { type: 'instanceReclaimed' as const, instanceId: 'i-9', instanceType: 'small.spot', zone: 'a', preemptible: true, containers: [A], reason: 'crunch-run: notice' };
+    t.poolEvent({ ...ev, phase: 'notice' });
+    t.poolEvent({ ...ev, phase: 'gone' });
+    t.onDemand(B, { reason: 'earlier attempts of its request were lost to spot reclaims', losses: 1 });
+    assert.deepEqual(kinds(t, A), ['first_seen', 'vm_reclaimed', 'vm_reclaimed']);
+    assert.deepEqual(t.get(A)?.events[2]?.detail, { instance: 'i-9', phase: 'gone', reason: 'crunch-run: notice' });
+    assert.deepEqual(kinds(t, B), ['first_seen', 'on_demand']);
+    assert.equal(t.get(B)?.events[1]?.detail?.losses, 1);
+  });
+
   it('says once that a container was placed on a VM made ready ahead of work, and which', () => {
     t.containerSeen(ctr(A, 'Locked'));
     const note = "pre-warmed for runner zzzzz-dz642-rrrrrrrrrrrrrrr's children (#4)";

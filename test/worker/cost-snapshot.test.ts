@@ -18,7 +18,7 @@ describe('pool cost snapshot', () => {
     const small = h.cluster.InstanceTypes.small!;
     const view = h.pool.create(small);
     assert.ok(view);
-    assert.deepEqual(h.pool.costSnapshot(), [{ id: view.instance, instanceType: 'small', preemptible: false, pricePerHour: small.Price, containers: [] }]);
+    assert.deepEqual(h.pool.costSnapshot(), [{ id: view.instance, instanceType: 'small', preemptible: false, pricePerHour: small.Price, containers: [], placeholder: true }]);
     await h.tick(0);
     const [vm] = h.pool.costSnapshot();
     assert.ok(vm && !vm.id.startsWith('pending-'), JSON.stringify(vm));

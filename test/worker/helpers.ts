@@ -6,6 +6,7 @@
  * is recorded, and a test can cut a VM off (its executor then refuses to
  * connect) to make probes fail.
  */
+import type { IdleStretcher } from '../../src/worker/idle-stretch.js';
 import { randomBytes } from 'node:crypto';
 import type { Instance, InstanceSet, PricePoint } from '../../src/cloud/types.js';
 import { wrapInstanceSet } from '../../src/cloud/wrap.js';
@@ -50,6 +51,8 @@ export interface HarnessOptions {
   priceHistory?: (type: InstanceType) => PricePoint[];
   /** The cluster's config file section (`Cluster.RawSection`), as if it had been loaded from one. */
   rawSection?: Record<string, unknown>;
+  /** Keeps idle workers to the end of their paid period (PoolDeps.idleStretch). */
+  idleStretch?: IdleStretcher;
 }
 
 export class Harness {
@@ -114,6 +117,7 @@ export class Harness {
       publicKey: DISPATCH_KEY.public,
       runnerBinary: this.opts.runnerBinary,
       onEvent: this.opts.onEvent,
+      ...(this.opts.idleStretch ? { idleStretch: this.opts.idleStretch } : {}),
     });
     return this.pool;
   }

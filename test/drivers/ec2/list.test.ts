@@ -1,7 +1,7 @@
 /** Listing: tag and state filters, every page, the instance fields; destroy. */
 import assert from 'node:assert/strict';
 import type { FakeEC2 } from '../../fixtures/ec2/server.js';
-import { C5, createArgs, DISPATCH_KEY, fakeParams, M5, makeDriver, startFake } from './helpers.js';
+import { C5, createArgs, DISPATCH_KEY, fakeParams, M5, makeDriver, SPOT, startFake } from './helpers.js';
 
 const IMAGE = 'ami-0123456789abcdef0';
 
@@ -80,6 +80,25 @@ describe('ec2 driver: instances()', function () {
     const { tags, init } = createArgs(ctx.instanceSetId);
     const inst = await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
     await assert.rejects(inst.verifyHostKey(Buffer.from('key'), undefined as never), { name: 'HostKeyVerificationNotImplemented' });
+    driver.stop();
+  });
+
+  it('a spot instance EC2 stopped to take it back is listed as reclaimed (state reason); one it terminates leaves the list; others are not', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
+    const stopped = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
+    const terminated = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
+    const fine = await driver.create(SPOT, IMAGE, tags, init, DISPATCH_KEY.public);
+    const onDemand = await driver.create(M5, IMAGE, createArgs(ctx.instanceSetId).tags, init, DISPATCH_KEY.public);
+    fake.interruptSpot(stopped.id, 'stop');
+    fake.interruptSpot(terminated.id, 'terminate');
+    const listed = await driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
+    const byId = new Map(listed.map((i) => [i.id, i]));
+    assert.equal(byId.get(stopped.id)?.reclaimed, true);
+    assert.equal(byId.has(terminated.id), false, 'shutting-down: gone from the list, which the pool takes as a reclaim of a spot VM');
+    assert.equal(byId.get(fine.id)?.reclaimed, undefined);
+    assert.equal(byId.get(onDemand.id)?.reclaimed, undefined);
+    assert.throws(() => fake.interruptSpot(onDemand.id), /not a spot instance/);
     driver.stop();
   });
 });

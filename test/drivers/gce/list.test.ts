@@ -9,7 +9,7 @@ import type { FakeGCE } from '../../fixtures/gce/server.js';
 import type { GceInstanceSet } from '../../../drivers/gce/index.js';
 import { labelKey, labelValue } from '../../../drivers/gce/mapping.js';
 import { waitFor } from '../../cloud/conformance.js';
-import { createArgs, DISPATCH_KEY, IMAGE, makeDriver, N2, startFake } from './helpers.js';
+import { createArgs, DISPATCH_KEY, IMAGE, makeDriver, N2, SPOT, startFake } from './helpers.js';
 
 describe('gce driver: list, tags, destroy', function () {
   this.timeout(20_000);
@@ -67,6 +67,25 @@ describe('gce driver: list, tags, destroy', function () {
     statuses.forEach((status, i) => fake.setStatus(made[i].id, status));
     const listed = await driver.instances({ ArvadosInstanceSetID: setId });
     assert.deepEqual(listed.map((i) => i.id).sort(), made.map((i) => i.id).sort());
+  });
+
+  it('a Spot VM GCE preempts is listed as reclaimed while it stops, then leaves the list; an on-demand VM stopping is not', async () => {
+    await fake.stop();
+    fake = await startFake({ pageSize: 2 });
+    driver.stop();
+    ({ driver } = await makeDriver(fake));
+    const spot = await driver.create(SPOT, IMAGE, createArgs(setId, SPOT.Name).tags, createArgs(setId).init, DISPATCH_KEY.public);
+    const other = await driver.create(SPOT, IMAGE, createArgs(setId, SPOT.Name).tags, createArgs(setId).init, DISPATCH_KEY.public);
+    const onDemand = await create();
+    await fake.preempt(spot.id, 600);
+    fake.setStatus(onDemand.id, 'STOPPING');
+    const during = new Map((await driver.instances({ ArvadosInstanceSetID: setId })).map((i) => [i.id, i]));
+    assert.equal(during.get(spot.id)?.reclaimed, true);
+    assert.equal(during.get(other.id)?.reclaimed, undefined);
+    assert.equal(during.get(onDemand.id)?.reclaimed, undefined);
+    await waitFor('the preemption to finish', () => fake.instances().find((i) => i.name === spot.id)?.deleted === true);
+    const after = await driver.instances({ ArvadosInstanceSetID: setId });
+    assert.deepEqual(after.map((i) => i.id).sort(), [other.id, onDemand.id].sort(), 'gone: instanceTerminationAction DELETE');
   });
 
   it('counts a VM being deleted until it is gone', async () => {

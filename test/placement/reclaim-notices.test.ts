@@ -1,0 +1,64 @@
+/**
+ * crunch-run's interruption notices (runtime_status.preemptionNotice, with
+ * EC2SpotCheck) reach the pool: read in batches for the containers on
+ * preemptible VMs only, each told once.
+ */
+import assert from 'node:assert/strict';
+import type { ListParams } from '../../src/arvados/client.js';
+import { ManualClock } from '../../src/clock/manual.js';
+import { RateLimitedLog, silentLogger } from '../../src/log.js';
+import { BATCH, INTERVAL_MS, NoticeReader } from '../../src/placement/reclaim-notices.js';
+import type { InstanceView } from '../../src/scheduler/interfaces.js';
+
+function vm(id: string, type: string, running: string[], reclaimNotice?: string): InstanceView {
+  return {
+    instance: id,
+    address: '',
+    price: 0,
+    arvadosInstanceType: type,
+    providerInstanceType: type,
+    lastContainerUUID: '',
+    lastBusy: 0,
+    runningContainerUUIDs: running,
+    workerState: 'running',
+    idleBehavior: 'run',
+    ...(reclaimNotice === undefined ? {} : { reclaimNotice }),
+  };
+}
+
+describe('reclaim notices from crunch-run', () => {
+  it("reads the containers on preemptible VMs without a notice yet, in batches, and tells the pool of each notice once", async () => {
+    const clock = new ManualClock();
+    const spotRunning = Array.from({ length: BATCH + 1 }, (_, i) => `c-${i}`);
+    const views = [vm('i-spot', 'm5.spot', spotRunning), vm('i-od', 'm5', ['od-1']), vm('i-noticed', 'm5.spot', ['n-1'], 'already')];
+    const asked: string[][] = [];
+    const statuses: Record<string, Record<string, unknown>> = {
+      'c-3': { warning: 'preemption notice', warningDetail: 'x', preemptionNotice: 'Cloud provider scheduled instance terminate at 2026-01-01T00:02:00Z' },
+      'c-4': { warning: 'something else' },
+    };
+    const told: Array<[string, string]> = [];
+    const reader = new NoticeReader({
+      client: {
+        async listContainers(p: ListParams) {
+          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          asked.push(uuids);
+          assert.deepEqual(p.select, ['uuid', 'runtime_status']);
+          return { items: uuids.map((uuid) => ({ uuid, runtime_status: statuses[uuid] ?? {} })), items_available: uuids.length, offset: 0, limit: uuids.length } as never;
+        },
+      },
+      pool: { instances: () => views, noticeReclaim: (u, r) => (told.push([u, r]), true) },
+      preemptible: (name) => name.endsWith('.spot'),
+      clock,
+      log: new RateLimitedLog(silentLogger(), clock),
+    });
+    reader.start();
+    await clock.advance(INTERVAL_MS);
+    assert.deepEqual(asked.map((b) => b.length), [BATCH, 1]);
+    assert.ok(!asked.flat().includes('od-1') && !asked.flat().includes('n-1'), 'on-demand and already noticed VMs are not read');
+    assert.deepEqual(told, [['c-3', 'crunch-run: Cloud provider scheduled instance terminate at 2026-01-01T00:02:00Z']]);
+    await clock.advance(INTERVAL_MS);
+    assert.equal(told.length, 1, 'told once');
+    assert.ok(!asked.slice(2).flat().includes('c-3'), 'not read again');
+    reader.stop();
+  });
+});

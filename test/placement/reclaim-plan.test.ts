@@ -1,0 +1,195 @@
+/**
+ * The Reclaims rules, each pinned with object-literal fakes: the ranking of
+ * spot types by price over survival, the escalation of a request's retry to
+ * on demand after N losses (linked through the request), the long-runtime
+ * rule, and nothing at all while they are off.
+ */
+import assert from 'node:assert/strict';
+import type { Container } from '../../src/arvados/types.js';
+import { loadConfigText } from '../../src/config/index.js';
+import { defaultSettings, type Settings } from '../../src/config/settings.js';
+import type { Cluster, InstanceType } from '../../src/config/types.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { chooseInstanceTypes } from '../../src/queue/instance-types.js';
+import { rankByReclaims, ReclaimPlan, type ReclaimRates } from '../../src/placement/reclaim-plan.js';
+import type { LostWork } from '../../src/placement/reclaims.js';
+import type { QueueEntry } from '../../src/scheduler/interfaces.js';
+
+const HOUR = 3_600_000;
+
+function cluster(): Cluster {
+  return loadConfigText(`Clusters:
+  zzzzz:
+    Containers:
+      MaximumPriceFactor: 1.5
+      PreemptiblePriceFactor: 0.4
+    InstanceTypes:
+      c5.large: {VCPUs: 2, RAM: 4GiB, IncludedScratch: 32GB, Price: 0.085}
+      m5.large: {VCPUs: 2, RAM: 8GiB, IncludedScratch: 32GB, Price: 0.096}
+      r5.large: {VCPUs: 2, RAM: 16GiB, IncludedScratch: 32GB, Price: 0.126}
+`).cluster;
+}
+
+function container(uuid: string, preemptible: boolean, image = 'img'): Container {
+  return {
+    uuid,
+    state: 'Queued',
+    priority: 1,
+    created_at: '2026-01-01T00:00:00Z',
+    container_image: image,
+    runtime_constraints: { vcpus: 1, ram: 1 << 30 },
+    scheduling_parameters: { preemptible },
+    mounts: {},
+  } as unknown as Container;
+}
+
+/** Queue entries as the queue makes them: like containers share one type list. */
+function entries(c: Cluster, ctrs: Container[]): Map<string, QueueEntry> {
+  const lists = new Map<string, InstanceType[]>();
+  const out = new Map<string, QueueEntry>();
+  for (const ctr of ctrs) {
+    const key = String(ctr.scheduling_parameters?.preemptible);
+    if (!lists.has(key)) lists.set(key, chooseInstanceTypes(c, ctr));
+    out.set(ctr.uuid, { container: ctr, instanceTypes: lists.get(key)!, instanceResources: { vcpus: 1, ram: 1 << 30, scratch: 0, gpus: 0, gpuVRAM: 0 }, firstSeenAt: 0 });
+  }
+  return out;
+}
+
+function rates(r: Record<string, number> = {}): ReclaimRates & { lose(l: LostWork): void } {
+  const listeners: Array<(l: LostWork) => void> = [];
+  return {
+    rate: (name) => r[name] ?? 0,
+    onLost: (fn) => listeners.push(fn),
+    lose: (l) => listeners.forEach((fn) => fn(l)),
+  };
+}
+
+function settings(over: Partial<Settings['Reclaims']>): Settings['Reclaims'] {
+  return { ...defaultSettings().Reclaims, ...over };
+}
+
+const logger = createLogger({ stream: new LineCollector(), level: 'debug' });
+const names = (types: readonly InstanceType[]): string[] => types.map((t) => t.Name);
+
+describe('reclaim plan', () => {
+  describe('ranking (AvoidReclaimedTypes)', () => {
+    const c = cluster();
+    const spot = chooseInstanceTypes(c, container('x', true));
+
+    it('orders by price over survival: a cheap type reclaimed often goes after dearer ones', () => {
+      assert.deepEqual(names(spot), ['c5.large.preemptible', 'm5.large.preemptible', 'r5.large.preemptible']);
+      const ranked = rankByReclaims(spot, (t) => ({ 'c5.large.preemptible': 0.5, 'm5.large.preemptible': 0.1 })[t.Name] ?? 0, () => undefined);
+      // c5: 0.034/0.5 = 0.068; m5: 0.0384/0.9 = 0.0427; r5: 0.0504.
+      assert.deepEqual(names(ranked), ['m5.large.preemptible', 'r5.large.preemptible', 'c5.large.preemptible']);
+    });
+
+    it('uses the spot quote within the configured price, and leaves the list alone when nothing was reclaimed', () => {
+      const quote = (t: InstanceType): number | undefined => (t.Name === 'r5.large.preemptible' ? 0.02 : undefined);
+      const ranked = rankByReclaims(spot, (t) => (t.Name === 'r5.large.preemptible' ? 0.2 : 0), quote);
+      // r5 quoted 0.02 / 0.8 = 0.025: cheapest even with its reclaims.
+      assert.equal(names(ranked)[0], 'r5.large.preemptible');
+      assert.equal(rankByReclaims(spot, () => 0, quote), spot);
+    });
+
+    it('off: the pass keeps its price order function as it is', () => {
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAfter: 1 }), cluster: c, logger, rates: rates({ 'c5.large.preemptible': 0.9 }) });
+      const byPrice = (t: InstanceType[]): readonly InstanceType[] => t;
+      assert.equal(plan.orderTypes(byPrice, () => undefined), byPrice);
+    });
+
+    it('on: each list is ranked once per pass, from the rates of that moment', () => {
+      const r = { 'c5.large.preemptible': 0.5 };
+      const plan = new ReclaimPlan({ settings: settings({ AvoidReclaimedTypes: true }), cluster: c, logger, rates: rates(r) });
+      const order = plan.orderTypes((t) => t, () => undefined);
+      const first = order(spot);
+      assert.equal(names(first).at(-1), 'c5.large.preemptible');
+      r['c5.large.preemptible'] = 0;
+      assert.equal(order(spot), first, 'cached for the pass');
+      assert.equal(names(plan.orderTypes((t) => t, () => undefined)(spot))[0], 'c5.large.preemptible', 'the next pass reads the rates again');
+    });
+  });
+
+  describe('escalation (OnDemandAfter)', () => {
+    const c = cluster();
+
+    /** Request links as the lookup gives them: known once `answer` is called. */
+    function links(): { parentOf(u: string): string | null | undefined; version: number; answer(u: string, req: string | null): void } {
+      const known = new Map<string, string | null>();
+      const l = {
+        version: 0,
+        parentOf: (u: string) => known.get(u),
+        answer(u: string, req: string | null) {
+          known.set(u, req);
+          l.version++;
+        },
+      };
+      return l;
+    }
+
+    it("after N losses of a request's work, its next container runs on the on-demand equivalent, and its timeline says so", () => {
+      const r = rates();
+      const req = links();
+      const said: Array<[string, Record<string, string | number>]> = [];
+      const timeline = { vmRequested() {}, unlocking() {}, cancelling() {}, onDemand: (u: string, d: Record<string, string | number>) => said.push([u, d]) };
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAfter: 2 }), cluster: c, logger, rates: r, requests: req });
+      assert.equal(plan.adjusts, true);
+
+      const first = entries(c, [container('a1', true), container('other', false)]);
+      assert.equal(plan.adjust(first, timeline), first, 'nothing to change');
+      req.answer('a1', 'req-A');
+      r.lose({ instanceId: 'i-1', instanceType: 'c5.large.preemptible', containers: ['a1'] });
+
+      // The controller's retry: a new container of the same request. One loss is not enough.
+      const second = entries(c, [container('a2', true), container('other', false)]);
+      assert.equal(plan.adjust(second, timeline), second, 'not yet linked');
+      req.answer('a2', 'req-A');
+      assert.equal(plan.adjust(second, timeline), second, 'one loss < 2');
+      r.lose({ instanceId: 'i-2', instanceType: 'c5.large.preemptible', containers: ['a2'] });
+
+      const third = entries(c, [container('a3', true), container('b1', true), container('other', false)]);
+      req.answer('a3', 'req-A');
+      req.answer('b1', 'req-B');
+      const out = plan.adjust(third, timeline);
+      assert.notEqual(out, third);
+      assert.deepEqual(names(out.get('a3')!.instanceTypes), ['c5.large', 'm5.large', 'r5.large']);
+      assert.equal(out.get('b1'), third.get('b1'), 'another request keeps its spot types');
+      assert.equal(out.get('other'), third.get('other'));
+      assert.equal(third.get('a3')!.instanceTypes[0].Preemptible, true, 'the queue snapshot itself is left alone');
+      assert.deepEqual(said, [['a3', { reason: 'earlier attempts of its request were lost to spot reclaims', losses: 2, request: 'req-A' }]]);
+      assert.equal(plan.counts.reclaims, 1);
+      plan.adjust(third, timeline);
+      assert.equal(said.length, 1, 'said once');
+    });
+
+    it('a loss whose request was not known yet counts once the lookup answers', () => {
+      const r = rates();
+      const req = links();
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAfter: 1 }), cluster: c, logger, rates: r, requests: req });
+      r.lose({ instanceId: 'i-1', instanceType: 'c5.large.preemptible', containers: ['a1'] });
+      req.answer('a1', 'req-A');
+      const next = entries(c, [container('a2', true)]);
+      req.answer('a2', 'req-A');
+      assert.equal(plan.adjust(next).get('a2')!.instanceTypes[0].Preemptible, false);
+    });
+  });
+
+  describe('long runtime (OnDemandAboveRuntime)', () => {
+    it('sends preemptible containers expected to run longer than the setting on demand from the start', () => {
+      const c = cluster();
+      const said: string[] = [];
+      const runtimes = { estimate: (k: { image: string }) => ({ typical: k.image === 'long' ? 5 * HOUR : 10 * 60_000, low: 0, high: 0 }) };
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAboveRuntime: 2 * HOUR }), cluster: c, logger, rates: rates(), runtimes });
+      const e = entries(c, [container('long', true, 'long'), container('short', true, 'short')]);
+      const out = plan.adjust(e, { vmRequested() {}, unlocking() {}, cancelling() {}, onDemand: (u, d) => said.push(`${u} ${d.reason} ${d.expected_runtime_ms}`) });
+      assert.equal(out.get('long')!.instanceTypes[0].Preemptible, false);
+      assert.equal(out.get('short'), e.get('short'));
+      assert.deepEqual(said, [`long expected to run longer than Reclaims.OnDemandAboveRuntime ${5 * HOUR}`]);
+      assert.equal(plan.counts['long runtime'], 1);
+    });
+  });
+
+  it('off: adjusts is false, so the pass never calls adjust', () => {
+    const plan = new ReclaimPlan({ settings: settings({ AvoidReclaimedTypes: true }), cluster: cluster(), logger, rates: rates() });
+    assert.equal(plan.adjusts, false);
+  });
+});
