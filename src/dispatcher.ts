@@ -20,7 +20,7 @@ import { placementFeatures, placementMetrics } from './placement/features.js';
 import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
-import { DispatcherMetrics } from './http/metrics.js';
+import { DispatcherMetrics, type MetricsSources } from './http/metrics.js';
 import { createLogger, type Logger, RateLimitedLog } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
@@ -38,6 +38,7 @@ import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
 import { CostTracker } from './cost/tracker.js';
+import { History } from './history/history.js';
 import { type BillingFeatures, billingFeatures } from './cost/billing-features.js';
 import { hostKeyVerifier } from './worker/verify.js';
 import { ReclaimTracker } from './placement/reclaims.js';
@@ -105,6 +106,8 @@ export interface Dispatcher {
   readonly reclaims: ReclaimTracker;
   /** What the scheduler does with them; undefined while the `Reclaims` rules are off. */
   readonly reclaimPlan: ReclaimPlan | undefined;
+  /** The last hours of VMs, queue, waits, cost and errors, for the status page's charts (`src/history/`). */
+  readonly history: History;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -131,8 +134,12 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
   const runnerBinary = loadRunnerBinary(cluster, logger);
   const instanceSetId = instanceSetIdFor(cluster);
   const metrics = new DispatcherMetrics(cluster);
+  // For the cloud and pool hooks, which may fire before the history can be
+  // built (it reads the queue, pool and scheduler built below).
+  let historyHook: History | undefined;
   const observe = (op: CloudOperation, err: unknown, durationMs: number): void => {
     metrics.observeCloud(op, err);
+    historyHook?.observeCloud(err);
     deps.observeCloud?.(op, err, durationMs);
   };
   const instanceSet = deps.instanceSet
@@ -173,6 +180,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     ...(billing.stretcher ? { idleStretch: billing.stretcher } : {}),
     onEvent: (event) => {
       metrics.observePool(event);
+      historyHook?.observePool(event);
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       if (event.type === 'instanceDestroyed') cost.sync();
@@ -224,7 +232,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     queue,
     estimator,
   });
-  metrics.attach({
+  const sources: MetricsSources = {
     queueEntries: () => queue.entries().entries.values(),
     workers: () => pool.details(),
     poolStats: () => pool.stats(),
@@ -238,7 +246,10 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     cost: () => cost.read(),
     ...(billing.stretcher ? { idleStretch: () => billing.stretcher!.stats } : {}),
     reclaims: () => ({ counts: reclaims, ...(placement.reclaimPlan ? { onDemand: placement.reclaimPlan.counts } : {}) }),
-  });
+  };
+  metrics.attach(sources);
+  const history = new History({ clock, sources, logger: logger.child({ Component: 'history' }) });
+  historyHook = history;
 
   let started = false;
   let stopping: Promise<void> | undefined;
@@ -264,6 +275,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     billing,
     reclaims,
     reclaimPlan: placement.reclaimPlan,
+    history,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;
@@ -275,9 +287,11 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       notices?.start();
       scheduler.start();
       suggester.start();
+      history.start();
     },
     stop() {
       stopping ??= (async () => {
+        history.stop();
         await suggester.stop();
         if (started) await scheduler.stop();
         await eventFeed.stop();

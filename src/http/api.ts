@@ -23,6 +23,7 @@ import type { Logger } from '../log.js';
 import type { IdleBehavior, InstanceView } from '../scheduler/interfaces.js';
 import type { QueueViewEntry } from '../scheduler/scheduler.js';
 import type { ContainerTimeline } from '../timeline/timeline.js';
+import type { HistoryJSON } from '../history/history.js';
 import { isInstanceNotFoundError } from '../worker/pool.js';
 import { requestTokens, requireHealthToken, requireToken } from './auth.js';
 import { type InstanceDraining, instanceViewJSON, queueEntJSON, type QueueEntExtras } from './format.js';
@@ -64,6 +65,8 @@ export interface ManagementTarget {
   metricsJSON?(): Promise<string>;
   /** The container's timeline (`src/timeline/`); without this method, every timeline is 404. */
   containerTimeline?(uuid: string): ContainerTimeline | undefined;
+  /** The last hours for the status page's charts (`src/history/`); without this method, /history is 404. */
+  history?(): HistoryJSON;
 }
 
 /** A layer around part of the chain; resolves when the request has been handled. */
@@ -102,6 +105,8 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
   [`${API}/instances/drain`]: { POST: (r, t) => setIdleBehavior(r, t, 'drain') },
   [`${API}/instances/run`]: { POST: (r, t) => setIdleBehavior(r, t, 'run') },
   [`${API}/instances/kill`]: { POST: killInstance },
+  // Ours: the reference keeps no history.
+  [`${API}/history`]: { GET: getHistory },
   // GET and HEAD are served before the token check (see the order above);
   // these entries give other methods their 405.
   '/metrics': { GET: metrics },
@@ -228,6 +233,11 @@ function getTimeline(r: Request, t: ManagementTarget): void {
   const found = t.containerTimeline?.(uuid);
   if (!found) return jsonError(r.res, 404, 'container not found');
   sendJSON(r.res, timelineJSON(uuid, found));
+}
+
+function getHistory(r: Request, t: ManagementTarget): void {
+  if (!t.history) return jsonError(r.res, 404, 'no history kept');
+  sendJSON(r.res, t.history());
 }
 
 function killContainer(r: Request, t: ManagementTarget): void {

@@ -112,6 +112,7 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
     },
     metricsJSON: () => metricsJSON([src.current()?.metrics.registry, src.metricsRegistry, service_]),
     containerTimeline: (uuid) => current().timeline.get(uuid),
+    history: () => current().history.json(),
   };
 }
 

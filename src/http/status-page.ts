@@ -13,11 +13,14 @@
  * with textContent, every response carries a Content-Security-Policy that
  * allows exactly this page's inline script and style (by SHA-256 hash) and
  * fetches to its own origin: injected markup could not run script even if a
- * future edit slipped.
+ * future edit slipped. The charts' script and style, and the library they
+ * draw with, are files the daemon serves beside the page
+ * (`status-assets.ts`), allowed as 'self'.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serveStatusAsset, statusAssetOf } from './status-assets.js';
 
 /** The page, read once when this module loads. */
 export const STATUS_PAGE_HTML: string = readFileSync(new URL('./status/index.html', import.meta.url), 'utf8');
@@ -30,8 +33,8 @@ function inlineHashes(html: string, tag: 'script' | 'style'): string[] {
 /** The Content-Security-Policy sent with the page. */
 export const STATUS_PAGE_CSP: string = [
   "default-src 'none'",
-  `script-src ${inlineHashes(STATUS_PAGE_HTML, 'script').join(' ')}`,
-  `style-src ${inlineHashes(STATUS_PAGE_HTML, 'style').join(' ')}`,
+  `script-src 'self' ${inlineHashes(STATUS_PAGE_HTML, 'script').join(' ')}`,
+  `style-src 'self' ${inlineHashes(STATUS_PAGE_HTML, 'style').join(' ')}`,
   "connect-src 'self'",
   "img-src 'none'",
   "base-uri 'none'",
@@ -53,9 +56,11 @@ const HEADERS: Record<string, string> = {
 
 /**
  * A node:http handler that serves the status page: 200 with the HTML for GET,
- * headers only for HEAD, 405 (Allow: GET, HEAD) for any other method. It does
- * not look at the path or at auth: mount it at `GET /` (before the auth check;
- * the page holds no data) and let the API routes handle the rest.
+ * headers only for HEAD, 405 (Allow: GET, HEAD) for any other method; its
+ * static files (`status-assets.ts`) at their paths, the page at any other. It
+ * does not look at auth: mount it where `isStatusPagePath` says (before the
+ * auth check; the page and its files hold no data) and let the API routes
+ * handle the rest.
  */
 export function statusPageHandler(): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -64,12 +69,14 @@ export function statusPageHandler(): (req: IncomingMessage, res: ServerResponse)
       res.end('method not allowed\n');
       return;
     }
+    const a = statusAssetOf(req.url);
+    if (a) return serveStatusAsset(a, req, res);
     res.writeHead(200, HEADERS);
     res.end(req.method === 'HEAD' ? undefined : BODY);
   };
 }
 
-/** True for the paths the status page answers: `/` (with or without a query string). */
+/** True for the paths the status page answers: `/` (with or without a query string) and its static files. */
 export function isStatusPagePath(url: string | undefined): boolean {
-  return url === '/' || (url ?? '').startsWith('/?');
+  return url === '/' || (url ?? '').startsWith('/?') || statusAssetOf(url) !== undefined;
 }

@@ -165,6 +165,8 @@ describe('status page in Chromium (real dispatcher on the lame cloud)', function
       await page.waitForSelector(`${row} td.beh-run`, { timeout: 10_000 });
       assert.equal(d.pool.instances().find((v) => v.instance === busy.instance)?.idleBehavior, 'run');
 
+      // The charts of the last hours, from this dispatcher's history (it samples once at start).
+      await page.waitForSelector('#charts figure[data-group="vms"] canvas', { timeout: 10_000 });
       mkdirSync(OUT, { recursive: true });
       await page.screenshot({ path: join(OUT, 'status-page-dispatcher.png'), fullPage: true });
       assert.deepEqual(errors, []);

@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { STATUS_ASSETS } from '../../src/http/status-assets.js';
 import { isStatusPagePath, STATUS_PAGE_CSP, STATUS_PAGE_HTML, statusPageHandler } from '../../src/http/status-page.js';
+
+const CHARTS_JS = STATUS_ASSETS.get('/status/charts.js')!.body.toString('utf8');
 
 describe('status page handler', () => {
   let server: Server;
@@ -29,7 +32,8 @@ describe('status page handler', () => {
     const csp = res.headers.get('content-security-policy') ?? '';
     assert.equal(csp, STATUS_PAGE_CSP);
     assert.match(csp, /default-src 'none'/);
-    assert.match(csp, /script-src 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+    // Its own inline script by hash, and the charts' files the daemon serves ('self').
+    assert.match(csp, /script-src 'self' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
     assert.match(csp, /connect-src 'self'/);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     const body = await res.text();
@@ -46,7 +50,7 @@ describe('status page handler', () => {
   });
 
   it('renders data only through textContent, never innerHTML', () => {
-    assert.doesNotMatch(STATUS_PAGE_HTML, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
+    for (const text of [STATUS_PAGE_HTML, CHARTS_JS]) assert.doesNotMatch(text, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
     // One inline script and one inline style: the CSP hashes exactly these.
     assert.equal(STATUS_PAGE_HTML.match(/<script>/g)?.length, 1);
     assert.equal(STATUS_PAGE_HTML.match(/<style>/g)?.length, 1);
@@ -57,6 +61,9 @@ describe('status page handler', () => {
   it('knows its own path', () => {
     assert.equal(isStatusPagePath('/'), true);
     assert.equal(isStatusPagePath('/?x=1'), true);
+    assert.equal(isStatusPagePath('/status/charts.js'), true);
+    assert.equal(isStatusPagePath('/status/uPlot.iife.min.js?v=1'), true);
+    assert.equal(isStatusPagePath('/status/other.js'), false);
     assert.equal(isStatusPagePath('/arvados/v1/dispatch/instances'), false);
     assert.equal(isStatusPagePath(undefined), false);
   });

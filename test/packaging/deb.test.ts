@@ -139,4 +139,17 @@ describe('Debian package (npm run package)', function () {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'loaded');
   });
+
+  it('finds the status page and its charts\' files (uPlot from its own node_modules) in the unpacked tree', async () => {
+    const http = join(root, LIB, 'dist/src/http');
+    const script = `const { STATUS_PAGE_HTML } = await import(${JSON.stringify(join(http, 'status-page.js'))});
+      const { STATUS_ASSETS } = await import(${JSON.stringify(join(http, 'status-assets.js'))});
+      console.log(JSON.stringify({ page: STATUS_PAGE_HTML.length, assets: [...STATUS_ASSETS].map(([p, a]) => [p, a.body.length]) }));`;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: cleanEnv() });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { page: number; assets: Array<[string, number]> };
+    assert.ok(out.page > 1000);
+    assert.deepEqual(out.assets.map(([p]) => p), ['/status/charts.js', '/status/charts.css', '/status/uPlot.iife.min.js', '/status/uPlot.min.css']);
+    for (const [p, n] of out.assets) assert.ok(n > 500, `${p}: ${n} bytes`);
+  });
 });
