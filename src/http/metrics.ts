@@ -30,7 +30,7 @@ import { cloudErrorCounter } from './cloud-error-metrics.js';
 import type { QueueEntry } from '../scheduler/interfaces.js';
 import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js';
 import { WORKER_STATES } from '../worker/states.js';
-import type { BootOutcome } from '../worker/worker.js';
+import type { BootOutcome } from '../worker/worker-env.js';
 import type { ReclaimTracker } from '../placement/reclaims.js';
 import type { OnDemandReason } from '../placement/reclaim-plan.js';
 import type { CostLedger } from '../cost/ledger.js';

@@ -23,7 +23,8 @@ import {
 } from './pool-config.js';
 import type { RemoteRunner } from './remote-runner.js';
 import { CreateLimits } from './throttle.js';
-import { type BootOutcome, Worker, type WorkerEnv } from './worker.js';
+import { Worker } from './worker.js';
+import type { BootOutcome, WorkerEnv } from './worker-env.js';
 
 /** The id a pending create shows in `instances()` until the cloud has given it a real one. */
 export const PENDING_ID_PREFIX = 'pending-';

@@ -23,7 +23,7 @@ import { PoolCore } from './pool-core.js';
 import { createBlocker, startCreate } from './pool-create.js';
 import { ProbeLoop } from './pool-probe.js';
 import { SyncLoop } from './pool-sync.js';
-import type { BootOutcome } from './worker.js';
+import type { BootOutcome } from './worker-env.js';
 import type { CostVm } from '../cost/ledger.js';
 import { currentPrice } from '../cost/price.js';
 

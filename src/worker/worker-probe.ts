@@ -18,7 +18,8 @@ import { createHash } from 'node:crypto';
 import type { ExecuteResult } from '../ssh/executor.js';
 import { isContainerUuid } from '../arvados/types.js';
 import { crunchRunListCommand, priceHistoryJSON, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../arvados/crunch-run.js';
-import type { Worker, WorkerEnv } from './worker.js';
+import type { Worker } from './worker.js';
+import type { WorkerEnv } from './worker-env.js';
 
 /** What `crunch-run --list` printed, for this cluster's containers. */
 export interface ListOutput {

@@ -11,57 +11,18 @@
  */
 import type { Container } from '../arvados/types.js';
 import type { Instance, InstanceTags } from '../cloud/types.js';
-import type { Clock } from '../clock/index.js';
-import type { Cluster, InstanceType } from '../config/types.js';
-import type { Logger, RateLimitedLog } from '../log.js';
+import type { InstanceType } from '../config/types.js';
+import type { Logger } from '../log.js';
 import type { InstanceView } from '../scheduler/interfaces.js';
 import type { IdleBehavior, WorkerState } from './states.js';
 import type { Executor } from '../ssh/executor.js';
-import { SshConnectError } from '../ssh/errors.js';
-import { type PoolConfig, type PoolEvent, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
+import { refusingAfterClose } from '../ssh/refusing.js';
+import { TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
+import type { BootOutcome, WorkerEnv, WorkerInit } from './worker-env.js';
 import { RemoteRunner, type RunnerHost } from './remote-runner.js';
 import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
 import { crunchRunConfigJSON } from './runner.js';
 import { IdleStretcher, type StretchMark } from './idle-stretch.js';
-
-/** How a worker's boot ended, for the `boot_outcomes` metric (the reference's labels). */
-export type BootOutcome = 'success' | 'failure' | 'aborted' | 'disappeared';
-
-/** What a worker needs from its pool. */
-export interface WorkerEnv {
-  readonly cfg: PoolConfig;
-  readonly cluster: Cluster;
-  readonly clock: Clock;
-  readonly warnings: RateLimitedLog;
-  /** A fresh, increasing number: marks a change that in-flight probes and syncs must not overwrite. */
-  nextSeq(): number;
-  /** Something the scheduler may care about changed. */
-  notify(): void;
-  /** A crunch-run process exited (or was killed) at `at`. */
-  noteExited(uuid: string, at: number): void;
-  noteBootOutcome(outcome: BootOutcome): void;
-  /** Reports a moment the metrics time (optional: test fakes leave it out). */
-  emit?(event: PoolEvent): void;
-  /** True while someone wants this idle worker kept: a warm pool, pre-warming, a locality hold (optional: test fakes leave it out). */
-  keepsWarm?(id: string): boolean;
-  /** True to keep this worker, idle past TimeoutIdle, to the end of its paid period (`idle-stretch.ts`); absent when that is off. */
-  stretchIdle?(w: Worker): boolean;
-  /** This worker is about to start a container (the stretcher counts the kept ones that got work); absent when stretching is off. */
-  stretchStarting?(w: Worker): void;
-  /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
-  indexRunner(uuid: string, worker: Worker, present: boolean): void;
-}
-
-export interface WorkerInit {
-  instance: Instance;
-  type: InstanceType;
-  /** False when the InstanceType tag names no configured type (`type` is then a stand-in). */
-  typeKnown: boolean;
-  state: 'unknown' | 'booting';
-  idleBehavior: IdleBehavior;
-  executor: Executor;
-  log: Logger;
-}
 
 export class Worker implements RunnerHost {
   readonly id: string;
@@ -414,19 +375,4 @@ export class Worker implements RunnerHost {
       ...(this.reclaimNotice === undefined ? {} : { reclaimNotice: this.reclaimNotice }),
     };
   }
-}
-
-/**
- * `inner`, refusing new commands once the worker is closed. A probe (boot
- * probe, then `--list`) or a runner still under way when its worker leaves
- * the pool would otherwise open a new connection for its next command,
- * which nobody would ever close.
- */
-function refusingAfterClose(inner: Executor, closed: () => boolean, id: string): Executor {
-  return {
-    execute: (command, options) =>
-      closed() ? Promise.reject(new SshConnectError(id, 'closed', 'the worker was dropped by the pool; no more commands')) : inner.execute(command, options),
-    setTarget: (address) => inner.setTarget(address),
-    close: () => inner.close(),
-  };
 }
