@@ -102,6 +102,12 @@ export interface Settings {
     /** Nothing drains until the cluster has needed no new VM, and started nothing on a draining VM, for this long. */
     QuietPeriod: number;
   };
+  /** Spot fallback (`src/placement/spot-fallback.ts`): run a preemptible container on demand once spot capacity has been out for a while. */
+  SpotFallback: {
+    Enable: boolean;
+    /** How long every eligible spot type of a container must have been at capacity before it runs on an on-demand type. */
+    After: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -148,6 +154,10 @@ export const SETTINGS_FIELDS = {
     Enable: bool(false),
     MaxUsedShare: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
     QuietPeriod: boundedDuration('10m', { min: 0 }),
+  },
+  SpotFallback: {
+    Enable: bool(false),
+    After: boundedDuration('5m', { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

@@ -34,6 +34,7 @@ const DEFAULTS: Settings = {
   PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: 30_000, MinConfidence: 0.5 },
   Locality: { Enable: false, CacheTimeout: 2 * 60_000, DepsTimeout: 60_000 },
   DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: 10 * 60_000 },
+  SpotFallback: { Enable: false, After: 5 * 60_000 },
 };
 
 describe('settings file', () => {
@@ -59,6 +60,7 @@ Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
 FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000000000001: 2.5}, PriorityBands: [500, 900]}
 Locality: {Enable: true, CacheTimeout: 5m, DepsTimeout: 0s}
 DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
+SpotFallback: {Enable: true, After: 90s}
 `,
       'd.yml',
     );
@@ -73,6 +75,7 @@ DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
       PreWarm: DEFAULTS.PreWarm,
       Locality: { Enable: true, CacheTimeout: 5 * 60_000, DepsTimeout: 0 },
       DrainToSave: { Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0 },
+      SpotFallback: { Enable: true, After: 90_000 },
     });
   });
 
@@ -104,7 +107,7 @@ Suggestions: {MaxCPUFraction: half}
         'd.yml: Suggestions.MaxCPUFraction: expected a number, got "half"',
       ],
     );
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave) at the top level']);
+    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave, SpotFallback) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
@@ -212,6 +215,7 @@ Suggestions: {MaxCPUFraction: half}
         PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: '30s', MinConfidence: 0.5 },
         Locality: { Enable: false, CacheTimeout: '2m0s', DepsTimeout: '1m0s' },
         DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: '10m0s' },
+        SpotFallback: { Enable: false, After: '5m0s' },
       });
     });
 
