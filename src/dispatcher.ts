@@ -16,6 +16,7 @@ import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
 import type { CapacityPlanner } from './placement/capacity.js';
 import type { DrainPlanner } from './placement/drain.js';
+import type { SpotFallback } from './placement/spot-fallback.js';
 import { placementFeatures, placementMetrics } from './placement/features.js';
 import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
@@ -95,6 +96,8 @@ export interface Dispatcher {
   readonly timeline: Timeline;
   /** Drain to save (`src/placement/drain.ts`); undefined when the settings file's DrainToSave.Enable is false. */
   readonly drain: DrainPlanner | undefined;
+  /** Spot fallback (`src/placement/spot-fallback.ts`); undefined when the settings file's SpotFallback.Enable is false. */
+  readonly spotFallback: SpotFallback | undefined;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -234,6 +237,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     capacity: placement.capacity,
     timeline,
     drain: placement.drain,
+    spotFallback: placement.spotFallback,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

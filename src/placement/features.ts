@@ -17,6 +17,7 @@ import { FairSharePass } from './fair-share-pass.js';
 import { localityPlanner, type LocalityPlanner } from './locality-planner.js';
 import { OwnerResolver } from './owners.js';
 import { ParentLookup } from './parents.js';
+import { SpotFallback } from './spot-fallback.js';
 
 export interface PlacementFeatures {
   /** Fair share between submitters (`FairShare`). */
@@ -27,6 +28,8 @@ export interface PlacementFeatures {
   capacity?: CapacityPlanner;
   /** Drain to save (`DrainToSave`). */
   drain?: DrainPlanner;
+  /** Spot fallback (`SpotFallback`). */
+  spotFallback?: SpotFallback;
 }
 
 export interface PlacementDeps {
@@ -60,16 +63,26 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
   });
   if (capacity) features.capacity = capacity;
   if (settings.DrainToSave.Enable) features.drain = new DrainPlanner(settings.DrainToSave);
+  if (settings.SpotFallback.Enable) {
+    const pool = d.pool;
+    features.spotFallback = new SpotFallback({
+      settings: settings.SpotFallback,
+      cluster: d.cluster,
+      clock,
+      capacitySince: (type) => pool.createLimits([type]).capacity[type.Name]?.since,
+    });
+  }
   return features;
 }
 
 /** The metrics sources of the features that are on. */
-export function placementMetrics(f: PlacementFeatures): Pick<MetricsSources, 'fairShare' | 'locality' | 'capacity' | 'drain'> {
-  const { fairShare, locality, capacity, drain } = f;
+export function placementMetrics(f: PlacementFeatures): Pick<MetricsSources, 'fairShare' | 'locality' | 'capacity' | 'drain' | 'spotFallback'> {
+  const { fairShare, locality, capacity, drain, spotFallback } = f;
   return {
     ...(fairShare ? { fairShare: () => fairShare.counts } : {}),
     ...(locality ? { locality: () => locality.counts } : {}),
     ...(capacity ? { capacity: () => capacity.stats } : {}),
     ...(drain ? { drain: () => drain.stats() } : {}),
+    ...(spotFallback ? { spotFallback: () => spotFallback.stats() } : {}),
   };
 }

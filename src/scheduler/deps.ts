@@ -8,6 +8,7 @@ import type { Cluster } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
 import type { LocalityPlanner } from '../placement/locality-planner.js';
 import type { DrainPlanner } from '../placement/drain.js';
+import type { SpotFallback } from '../placement/spot-fallback.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
@@ -33,6 +34,8 @@ export interface SchedulerDeps {
   capacity?: CapacityStep;
   /** Drain to save (`src/placement/drain.ts`); absent when the settings file leaves it off. */
   drain?: DrainPlanner;
+  /** Spot fallback (`src/placement/spot-fallback.ts`); absent when the settings file leaves it off. */
+  spotFallback?: SpotFallback;
 }
 
 /** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */

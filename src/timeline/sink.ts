@@ -35,6 +35,10 @@ import type { PoolEvent } from '../worker/pool.js';
  * - `drain_wait`: it waits for a new VM (`instance_type`) although drain to
  *   save had, shortly before, emptied a VM of that type which has since
  *   shut down (`drained_instance`, `reason`).
+ * - `spot_fallback`: it asked for preemptible, every eligible spot type had
+ *   been out of capacity for SpotFallback.After, and it was placed on an
+ *   on-demand VM (`instance_type`; `spot_instance_type`: the cheapest spot
+ *   type it would have had; `spot_out_since`).
  */
 export type TimelineKind =
   | 'first_seen'
@@ -52,7 +56,8 @@ export type TimelineKind =
   | 'finished'
   | 'vm_prepared'
   | 'warm_wait'
-  | 'drain_wait';
+  | 'drain_wait'
+  | 'spot_fallback';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -81,6 +86,8 @@ export interface TimelineSink {
   cancelling(uuid: string, reason: string): void;
   /** The scheduler created an instance for this container that a VM drain to save emptied could have spared it. */
   drainWait(uuid: string, instanceType: string, drainedInstance: string): void;
+  /** The spot fallback placed this preemptible container on an on-demand VM (`src/placement/spot-fallback.ts`). */
+  spotFallback(uuid: string, detail: Record<string, string | number>): void;
   /** Every pool event (the pool's `onEvent`). */
   poolEvent(event: PoolEvent): void;
   /** Locality held this container for a warm VM, or stopped holding it (`src/placement/locality-planner.ts`). */
@@ -92,4 +99,4 @@ export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
 export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> &
-  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait'>>;
+  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'spotFallback'>>;

@@ -164,6 +164,10 @@ export class Timeline implements TimelineSink {
     });
   }
 
+  spotFallback(uuid: string, detail: Record<string, string | number>): void {
+    this.push(this.entry(uuid), 'spot_fallback', detail);
+  }
+
   poolEvent(event: PoolEvent): void {
     switch (event.type) {
       case 'instanceCreated':
