@@ -166,6 +166,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       if (event.type === 'instanceDestroyed') cost.sync();
+      if (event.type === 'instanceCreated') placement.spotFallback?.instanceCreated(event.instanceType);
       deps.observePool?.(event);
     },
   });

@@ -10,9 +10,13 @@
  *
  * How long a type has been out: the pool remembers a capacity error for a
  * minute (`CAPACITY_ERROR_TTL_MS`), then lets one create try again; when it
- * fails, a new shortage starts. A shortage seen again within that minute of
- * the last time it was seen is taken as the same one, so `since` is when
- * the type first ran out, not when its latest error came.
+ * fails, the pool starts a new shortage. Here a shortage lasts until a VM of
+ * the type is created (`instanceCreated`: the cloud had capacity again), so
+ * `since` is when the type first ran out, not when its latest error came,
+ * and a container that arrives while the outage goes on does not wait
+ * After again. A shortage not seen for `SHORTAGE_MEMORY_MS` is forgotten
+ * all the same: nothing has asked for the type since, so nothing says the
+ * outage then and one seen now are the same.
  *
  * A container that has fallen back stays on demand until it starts, so the
  * on-demand VM created for it is not left idle when a spot type is tried
@@ -28,8 +32,8 @@ import type { Cluster, InstanceType } from '../config/types.js';
 import { chooseInstanceTypes } from '../queue/instance-types.js';
 import type { QueueEntry } from '../scheduler/interfaces.js';
 
-/** A shortage seen again within this long of the last sighting is the same shortage: the pool's capacity TTL. */
-export const SHORTAGE_GRACE_MS = 60_000;
+/** A shortage seen again within this long of the last sighting, with no VM of the type created between, is the same shortage. */
+export const SHORTAGE_MEMORY_MS = 3_600_000;
 
 /** At most this many fallback records kept (the oldest go first): enough for a report, bounded for a daemon. */
 const MAX_RECORDS = 10_000;
@@ -140,6 +144,11 @@ export class SpotFallback {
     return record;
   }
 
+  /** A VM of the type named `typeName` was created: the cloud has capacity for it again, so its shortage is over. */
+  instanceCreated(typeName: string): void {
+    this.outSince.delete(typeName);
+  }
+
   /** Forgets the containers no longer in the queue. Call once per pass. */
   prune(inQueue: (uuid: string) => boolean): void {
     for (const uuid of this.committed.keys()) if (!inQueue(uuid)) this.committed.delete(uuid);
@@ -175,7 +184,7 @@ export class SpotFallback {
   /** Notes that `type` is at capacity now; returns since when. */
   private observeOut(type: InstanceType, now: number): number {
     const rec = this.outSince.get(type.Name);
-    if (rec && now - rec.seen <= SHORTAGE_GRACE_MS) {
+    if (rec && now - rec.seen <= SHORTAGE_MEMORY_MS) {
       rec.seen = now;
       return rec.since;
     }

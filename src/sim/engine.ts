@@ -42,6 +42,7 @@ import { CloudLedger } from './cloud.js';
 import { WorkloadPlayer } from './player.js';
 import type { TimelineSample } from './plot.js';
 import type { Workload } from './workload.js';
+import { type FallbackFigures, type FallbackSource, fallbackFigures, type OutageWindow } from './report-spot.js';
 
 /** The controller's address as the dispatcher and crunch-run see it; it resolves nowhere. */
 export const SIM_CONTROLLER_URL = 'http://controller.sim.invalid';
@@ -120,6 +121,8 @@ export interface ContainerOutcome {
   vm?: string;
   /** The workload's owner of its top-level container (children inherit it). */
   owner?: string;
+  /** It asked for preemptible instances. */
+  preemptible?: boolean;
 }
 
 /** Everything the report is computed from. */
@@ -160,6 +163,10 @@ export interface SimResult {
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
   /** The lame cloud's image pulls and cold input reads (its cost model: drivers/lame/disk-cache.ts). */
   warmUp: WarmUpTotals;
+  /** What the spot fallback did, over every dispatcher of the run; undefined when it was off. */
+  fallback?: FallbackFigures;
+  /** The lame cloud's SpotOutages periods (ms since the start); undefined when it had none. */
+  spotOutages?: OutageWindow[];
 }
 
 let runCounter = 0;
@@ -258,6 +265,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const planners: CapacityPlanner[] = [];
   const drains: DrainPlanner[] = [];
   const costLedgers: CostLedger[] = [];
+  const fallbacks: FallbackSource[] = [];
   const newDispatcher = async (set: InstanceSet): Promise<Dispatcher> => {
     const d = await createDispatcher(cluster, {
       clock,
@@ -272,6 +280,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     if (d.capacity) planners.push(d.capacity);
     if (d.drain) drains.push(d.drain);
     costLedgers.push(d.cost.ledger);
+    const spot = d.spotFallback;
+    if (spot) fallbacks.push({ get records() { return spot.fallbacks(); }, ledger: d.cost.ledger });
     return d;
   };
   try {
@@ -368,6 +378,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       peakHeapBytes: peakHeap,
     },
     warmUp: { ...cloud.warmUpTotals },
+    ...(fallbacks.length > 0 ? { fallback: fallbackFigures(fallbacks) } : {}),
+    ...(cloud.params.SpotOutages.length > 0 ? { spotOutages: cloud.params.SpotOutages.map((o) => ({ from: o.From, until: o.Until })) } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ import type { Container } from '../../src/arvados/types.js';
 import { ManualClock } from '../../src/clock/index.js';
 import type { Cluster, InstanceType } from '../../src/config/types.js';
 import { createLogger, LineCollector } from '../../src/log.js';
-import { SHORTAGE_GRACE_MS, SpotFallback } from '../../src/placement/spot-fallback.js';
+import { SHORTAGE_MEMORY_MS, SpotFallback } from '../../src/placement/spot-fallback.js';
 import { chooseInstanceTypes, instanceResourcesNeeded } from '../../src/queue/instance-types.js';
 import type { QueueEntry } from '../../src/scheduler/interfaces.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
@@ -77,16 +77,19 @@ describe('spot fallback: the planner', () => {
     assert.equal(w.fallbackAt, 1_000_000 - 2 * MIN + AFTER);
   });
 
-  it('a shortage seen again within the grace is the same one; after a longer gap it starts again', async () => {
+  it('a shortage lasts until a VM of the type is created, or it has not been seen for SHORTAGE_MEMORY_MS', async () => {
     const c = cluster();
     const p = planner(c);
     const e = entryFor(c, 2);
     p.decide(e, () => false);
-    // The pool retries after its capacity TTL: a moment with room, then out again.
-    await clock.advance(SHORTAGE_GRACE_MS);
-    assert.equal(p.decide(e, () => false)!.wait!.since, 1_000_000);
-    await clock.advance(SHORTAGE_GRACE_MS + 1);
-    assert.equal(p.decide(e, () => false)!.wait!.since, 1_000_000 + 2 * SHORTAGE_GRACE_MS + 1, 'a new shortage');
+    // Everyone fell back; nothing asked for spot for a while (the pool's capacity memory lapsed), then spot is out again.
+    await clock.advance(20 * MIN);
+    assert.equal(p.decide(e, () => false)!.wait!.since, 1_000_000, 'the same outage: no new After to wait');
+    p.instanceCreated('type3.preemptible');
+    await clock.advance(MIN);
+    assert.equal(p.decide(e, () => false)!.wait!.since, 1_000_000 + 21 * MIN, 'type3.preemptible had capacity again: a new shortage');
+    await clock.advance(SHORTAGE_MEMORY_MS + 1);
+    assert.equal(p.decide(e, () => false)!.wait!.since, 1_000_000 + 21 * MIN + SHORTAGE_MEMORY_MS + 1, 'forgotten after an hour unseen');
   });
 
   it('MaximumPriceFactor bounds the on-demand types; none fitting means no fallback', async () => {
