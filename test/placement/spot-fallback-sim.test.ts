@@ -20,11 +20,13 @@ const WORKLOAD = {
 
 const OUTAGES = ['small', 'medium', 'large', 'gpu'].map((t) => ({ ProviderType: t, From: '0s', Until: '1h' }));
 
-async function run(fallback: boolean): Promise<SimReport> {
+async function run(fallback: boolean): Promise<SimReport & { firstWaitMs: number }> {
   const settings = defaultSettings();
   settings.SpotFallback.Enable = fallback;
   const cluster = simConfig({ SpotOutages: OUTAGES, Zones: ['a', 'b'] });
-  return buildReport(await runSimulation({ cluster, workload: parseWorkload(WORKLOAD), settings }));
+  const r = await runSimulation({ cluster, workload: parseWorkload(WORKLOAD), settings });
+  const first = r.containers.find((c) => c.id === 'p0')!;
+  return { ...buildReport(r), firstWaitMs: first.runningAt! - first.submittedAt! };
 }
 
 describe('spot fallback in the simulator', function () {
@@ -40,6 +42,8 @@ describe('spot fallback in the simulator', function () {
     assert.deepEqual(Object.keys(off.cost.byType), ['small.preemptible']);
     // On: every one fell back, within After (5 min) plus a boot (90 s at most) plus the passes' slack.
     assert.equal(on.fallback!.containers, WORKLOAD.containers.length);
+    // Not before After: the first to arrive found spot out and waited the whole delay.
+    assert.ok(on.firstWaitMs >= 5 * 60_000, String(on.firstWaitMs));
     assert.ok(on.spotOutageArrivals!.maxMs <= 5 * 60_000 + 90_000 + 60_000, JSON.stringify(on.spotOutageArrivals));
     assert.deepEqual(Object.keys(on.cost.byType), ['small']);
     // On demand costs 1/0.4 of spot: the extra is 60% of what the containers cost.
