@@ -16,6 +16,7 @@ import type { Instance, InstanceSet } from './cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from './cloud/wrap.js';
 import type { CapacityPlanner } from './placement/capacity.js';
 import type { DrainPlanner } from './placement/drain.js';
+import type { SpotFallback } from './placement/spot-fallback.js';
 import { placementFeatures, placementMetrics } from './placement/features.js';
 import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
@@ -108,6 +109,8 @@ export interface Dispatcher {
   readonly reclaimPlan: ReclaimPlan | undefined;
   /** The last hours of VMs, queue, waits, cost and errors, for the status page's charts (`src/history/`). */
   readonly history: History;
+  /** Spot fallback (`src/placement/spot-fallback.ts`); undefined when the settings file's SpotFallback.Enable is false. */
+  readonly spotFallback: SpotFallback | undefined;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -185,6 +188,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       if (event.type === 'instanceDestroyed') cost.sync();
       reclaims.observe(event);
+      if (event.type === 'instanceCreated') placement.spotFallback?.instanceCreated(event.instanceType);
       deps.observePool?.(event);
     },
   });
@@ -276,6 +280,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     reclaims,
     reclaimPlan: placement.reclaimPlan,
     history,
+    spotFallback: placement.spotFallback,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

@@ -16,7 +16,9 @@ import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { type BillingRule, EC2_LINUX_BILLING } from '../../src/cost/billing.js';
 import { addSecret, type Logger } from '../../src/log.js';
-import { classify, isCapacity, isSubnetSpecific, isThrottle, isTransient, ThrottleBackoff } from './errors.js';
+import { CapacityError } from '../../src/cloud/errors.js';
+import { PlaceCapacityMemory } from '../../src/cloud/place-capacity.js';
+import { classify, isCapacity, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
 import { Ec2Instance, type Ec2InstanceHost, scratchHourly } from './instance.js';
 import { KeyPairs } from './keypair.js';
 import { PageTokens } from './pages.js';
@@ -81,6 +83,8 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
   private readonly newClientToken: () => string;
   /** Where the next create starts: the subnet the last create ended on. */
   private subnetIndex = 0;
+  /** Subnets recently out of capacity, per type and market: skipped by creates until the memory expires. */
+  readonly placeCapacity: PlaceCapacityMemory;
 
   constructor(
     readonly params: Ec2Params,
@@ -97,6 +101,7 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
     this.keyPairs = new KeyPairs(this.client, this.logger);
     this.spotPrices = new SpotPrices({ client: this.client, clock: ctx.clock, logger: ctx.logger, intervalMs: params.SpotPriceUpdateInterval });
     this.metrics = new Ec2Metrics(ctx.registry, params.SubnetID);
+    this.placeCapacity = new PlaceCapacityMemory(ctx.clock);
   }
 
   get remoteUser(): string {
@@ -160,9 +165,22 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
     for (let offset = 0; ; offset++) {
       const index = subnets.length > 0 ? (start + offset) % subnets.length : 0;
       const subnet = subnets[index];
+      const last = offset >= subnets.length - 1;
+      // A subnet that recently had no capacity for this type and market is
+      // not asked again until the memory expires (place-capacity.ts).
+      if (subnet !== undefined && this.placeCapacity.isOut(type, subnet)) {
+        if (!last) continue;
+        if (toReturn === undefined) {
+          throw new CapacityError(`${what}: every subnet is out of capacity for this type (remembered from recent InsufficientInstanceCapacity errors)`, {
+            instanceType: type.ProviderType,
+          });
+        }
+        throw this.classifyCreate(toReturn, type, what);
+      }
       if (subnet !== undefined) input.NetworkInterfaces![0].SubnetId = subnet;
       const result = await this.runInstances(input, type, subnet ?? '');
       if ('record' in result) {
+        if (subnet !== undefined) this.placeCapacity.clear(type, subnet);
         this.subnetIndex = index;
         this.createBackoff.reset();
         // EC2 echoes the tags; a cloud that does not still created them.
@@ -172,11 +190,12 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
         return inst;
       }
       const err = result.error;
+      if (subnet !== undefined && isTypeCapacity(err)) this.placeCapacity.mark(type, subnet);
       // Keep the most useful error for the caller: the last capacity error
       // (of the type or of its quota group) if any subnet had one, since
       // another type may work, else the last error.
       if (!isCapacity(toReturn) || isCapacity(err)) toReturn = err;
-      if (isSubnetSpecific(err) && offset < subnets.length - 1) {
+      if (isSubnetSpecific(err) && !last) {
         this.logger.warn('RunInstances failed, trying next subnet', { SubnetID: subnet, InstanceType: type.Name, error: err });
         continue;
       }
@@ -184,15 +203,19 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       // is not subnet-specific: otherwise a broken first subnet would hide
       // the answers of the others forever.
       this.subnetIndex = index;
-      throw classify(toReturn, {
-        clock: this.clock,
-        backoff: this.createBackoff,
-        what,
-        providerType: type.ProviderType,
-        quotaGroups: this.params.InstanceTypeQuotaGroups,
-        preemptible: type.Preemptible,
-      });
+      throw this.classifyCreate(toReturn, type, what);
     }
+  }
+
+  private classifyCreate(err: unknown, type: InstanceType, what: string): unknown {
+    return classify(err, {
+      clock: this.clock,
+      backoff: this.createBackoff,
+      what,
+      providerType: type.ProviderType,
+      quotaGroups: this.params.InstanceTypeQuotaGroups,
+      preemptible: type.Preemptible,
+    });
   }
 
   /**

@@ -4,7 +4,8 @@
  * like a real provider's API record; the VM behind it keeps living and
  * changing.
  */
-import { HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
+import { asCapacityError, CapacityError, HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
+import { PlaceCapacityMemory } from '../../src/cloud/place-capacity.js';
 import type { DriverContext, Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import type { InstanceType } from '../../src/config/types.js';
 import type { BillingRule } from '../../src/cost/billing.js';
@@ -53,12 +54,18 @@ export class LameInstance implements Instance {
 
 export class LameInstanceSet implements InstanceSet {
   private stopped = false;
+  /** Zones recently out of capacity, per type and market (with `Zones` only). */
+  readonly placeCapacity: PlaceCapacityMemory;
+  /** Per provider type, the zone index the next create tries first. */
+  private readonly zoneCursor = new Map<string, number>();
 
   constructor(
     /** Test hook: the cloud behind this instance set. */
     readonly cloud: LameCloud,
     private readonly ctx: DriverContext,
-  ) {}
+  ) {
+    this.placeCapacity = new PlaceCapacityMemory(ctx.clock);
+  }
 
   /** The InstanceSetID this instance set was built for. */
   get instanceSetId(): string {
@@ -67,8 +74,29 @@ export class LameInstanceSet implements InstanceSet {
 
   async create(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string): Promise<Instance> {
     this.checkRunning();
-    const vm = await this.cloud.createVM(type, imageId, tags, initCommand, publicKey);
-    return new LameInstance(vm);
+    const zones = this.cloud.params.Zones;
+    if (zones.length === 0) return new LameInstance(await this.cloud.createVM(type, imageId, tags, initCommand, publicKey));
+    // As the EC2 driver with its subnets: round robin over the zones,
+    // skipping those recently out of capacity for this type and market, and
+    // the next zone on a capacity error.
+    const start = this.zoneCursor.get(type.ProviderType) ?? 0;
+    let lastError: unknown;
+    for (let i = 0; i < zones.length; i++) {
+      const index = (start + i) % zones.length;
+      const zone = zones[index];
+      if (this.placeCapacity.isOut(type, zone)) continue;
+      try {
+        const vm = await this.cloud.createVM(type, imageId, tags, initCommand, publicKey, zone);
+        this.placeCapacity.clear(type, zone);
+        this.zoneCursor.set(type.ProviderType, (index + 1) % zones.length);
+        return new LameInstance(vm);
+      } catch (err) {
+        if (asCapacityError(err)?.instanceType === undefined) throw err;
+        this.placeCapacity.mark(type, zone);
+        lastError = err;
+      }
+    }
+    throw lastError ?? new CapacityError(`lame: every zone is out of capacity for instance type ${type.ProviderType} (remembered)`, { instanceType: type.ProviderType });
   }
 
   async instances(tagFilter: InstanceTags): Promise<Instance[]> {

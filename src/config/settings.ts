@@ -135,6 +135,12 @@ export interface Settings {
     /** Run a preemptible container on demand from the start when its expected runtime exceeds this; 0: never. */
     OnDemandAboveRuntime: number;
   };
+  /** Spot fallback (`src/placement/spot-fallback.ts`): run a preemptible container on demand once spot capacity has been out for a while. */
+  SpotFallback: {
+    Enable: boolean;
+    /** How long every eligible spot type of a container must have been at capacity before it runs on an on-demand type. */
+    After: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -195,6 +201,10 @@ export const SETTINGS_FIELDS = {
     HalfLife: boundedDuration('6h', { min: 0, minExclusive: true }),
     OnDemandAfter: boundedNumber(0, { min: 0, max: 100 }),
     OnDemandAboveRuntime: boundedDuration('0s', { min: 0 }),
+  },
+  SpotFallback: {
+    Enable: bool(false),
+    After: boundedDuration('5m', { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

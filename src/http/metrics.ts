@@ -24,6 +24,7 @@ import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
 import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
 import type { DrainStats } from '../placement/drain.js';
+import type { SpotFallbackStats } from '../placement/spot-fallback.js';
 import type { EventFeedView } from '../queue/event-feed-link.js';
 import { copiedCounter, registerOwnMetrics, stateGauge } from './own-metrics.js';
 import { cloudErrorCounter } from './cloud-error-metrics.js';
@@ -87,6 +88,8 @@ export interface MetricsSources {
   idleStretch?(): StretchStats;
   /** Spot reclaims counted (`src/placement/reclaims.ts`), and what the Reclaims rules did (absent while they are off). */
   reclaims?(): { counts: ReclaimTracker; onDemand?: Record<OnDemandReason, number> };
+  /** Spot fallback's counts since start; absent when it is off. */
+  spotFallback?(): SpotFallbackStats;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

@@ -37,6 +37,7 @@ export function registerOwnMetrics(registry: Registry, sources: () => MetricsSou
     (s) => s.idleStretch?.(),
   );
   registerReclaims(registry, sources);
+  registerSpotFallback(registry, sources);
 }
 
 /** Spot reclaims: how many, where, what work went with them, and what the scheduler did about it. */
@@ -80,6 +81,20 @@ function registerReclaims(registry: Registry, sources: () => MetricsSources | un
     ['reclaims', 'long runtime'] as const,
     (s) => s.reclaims?.().onDemand,
   );
+}
+
+/** Spot fallback (settings `SpotFallback`): preemptible containers run on demand because spot capacity was out. */
+function registerSpotFallback(registry: Registry, sources: () => MetricsSources | undefined): void {
+  const c: Counter<'instance_type'> = new Counter({
+    name: PREFIX + 'spot_fallbacks_total',
+    help: 'Containers that asked for preemptible instances and were placed on an on-demand instance because every eligible spot type had been at capacity for SpotFallback.After, by the on-demand instance type.',
+    labelNames: ['instance_type'],
+    registers: [registry],
+    collect() {
+      c.reset();
+      for (const [type, n] of Object.entries(sources()?.spotFallback?.().byType ?? {})) c.inc({ instance_type: type }, n);
+    },
+  });
 }
 
 /** What the VMs cost: now, per hour, and spent so far by type (`src/cost/ledger.ts`). */

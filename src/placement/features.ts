@@ -19,6 +19,7 @@ import { OwnerResolver } from './owners.js';
 import { ParentLookup } from './parents.js';
 import { ReclaimPlan } from './reclaim-plan.js';
 import type { ReclaimTracker } from './reclaims.js';
+import { SpotFallback } from './spot-fallback.js';
 
 export interface PlacementFeatures {
   /** Fair share between submitters (`FairShare`). */
@@ -31,6 +32,8 @@ export interface PlacementFeatures {
   drain?: DrainPlanner;
   /** What the scheduler does with reclaims (`Reclaims`): absent while every rule is off. */
   reclaimPlan?: ReclaimPlan;
+  /** Spot fallback (`SpotFallback`). */
+  spotFallback?: SpotFallback;
 }
 
 export interface PlacementDeps {
@@ -78,16 +81,26 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
       runtimes: d.estimator.runtimes,
     });
   }
+  if (settings.SpotFallback.Enable) {
+    const pool = d.pool;
+    features.spotFallback = new SpotFallback({
+      settings: settings.SpotFallback,
+      cluster: d.cluster,
+      clock,
+      capacitySince: (type) => pool.createLimits([type]).capacity[type.Name]?.since,
+    });
+  }
   return features;
 }
 
 /** The metrics sources of the features that are on. */
-export function placementMetrics(f: PlacementFeatures): Pick<MetricsSources, 'fairShare' | 'locality' | 'capacity' | 'drain'> {
-  const { fairShare, locality, capacity, drain } = f;
+export function placementMetrics(f: PlacementFeatures): Pick<MetricsSources, 'fairShare' | 'locality' | 'capacity' | 'drain' | 'spotFallback'> {
+  const { fairShare, locality, capacity, drain, spotFallback } = f;
   return {
     ...(fairShare ? { fairShare: () => fairShare.counts } : {}),
     ...(locality ? { locality: () => locality.counts } : {}),
     ...(capacity ? { capacity: () => capacity.stats } : {}),
     ...(drain ? { drain: () => drain.stats() } : {}),
+    ...(spotFallback ? { spotFallback: () => spotFallback.stats() } : {}),
   };
 }

@@ -9,6 +9,7 @@ import type { Logger, RateLimitedLog } from '../log.js';
 import type { LocalityPlanner } from '../placement/locality-planner.js';
 import type { DrainPlanner } from '../placement/drain.js';
 import type { ReclaimPlan } from '../placement/reclaim-plan.js';
+import type { SpotFallback } from '../placement/spot-fallback.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
@@ -36,6 +37,8 @@ export interface SchedulerDeps {
   drain?: DrainPlanner;
   /** What reclaims change in placement (`src/placement/reclaim-plan.ts`); absent while the `Reclaims` rules are off. */
   reclaimPlan?: ReclaimPlan;
+  /** Spot fallback (`src/placement/spot-fallback.ts`); absent when the settings file leaves it off. */
+  spotFallback?: SpotFallback;
 }
 
 /** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */

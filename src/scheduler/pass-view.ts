@@ -8,6 +8,7 @@
  * built only when asked for.
  */
 import type { WarmHold } from '../placement/locality.js';
+import type { SpotWait } from '../placement/spot-fallback.js';
 import type { Container } from '../arvados/types.js';
 import type { InstanceType } from '../config/types.js';
 import type { InstanceResources, QueueEntry } from './interfaces.js';
@@ -57,6 +58,8 @@ export enum Cause {
   FairShare,
   /** Held by locality for a busy VM that has its image or inputs (`PassView.warmHolds` says which). */
   WaitingWarmInstance,
+  /** Preemptible, every eligible spot type at capacity, waiting for the spot fallback (`PassView.spotWaits` says until when). */
+  SpotFallbackWait,
 }
 
 /** Why fair share moved a container back, for its blocker. */
@@ -127,6 +130,8 @@ export class PassView {
   fairShare: FairShareNotes | undefined;
   /** What locality held each WaitingWarmInstance container for, by list position; undefined when nothing was held. */
   warmHolds: Map<number, WarmHold> | undefined;
+  /** Why each SpotFallbackWait container waits, by list position; undefined when none does. */
+  spotWaits: Map<number, SpotWait> | undefined;
   /** Instance id the container was placed on (WaitingNewInstance, Preparing, WaitingPreviousAttempt), by list position. */
   private readonly placedOn = new Map<number, string>();
   /** Instance type name for WaitingNewInstance, by list position. */

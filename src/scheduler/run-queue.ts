@@ -27,6 +27,7 @@ import { Cause, PassView, State, Status } from './pass-view.js';
 import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
 import type { WarmLevel } from '../placement/locality.js';
+import type { SpotWait } from '../placement/spot-fallback.js';
 
 export type { QueueViewEntry } from './pass-view.js';
 
@@ -108,6 +109,12 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       }
       return !full;
     });
+  const saidFallback = (entry: QueueEntry, type: InstanceType | undefined, wait: SpotWait | undefined): void => {
+    const r = spot?.fellBack(entry, type, wait);
+    if (!r) return;
+    logger.info('spot capacity out: running container on demand', { ContainerUUID: r.uuid, InstanceType: r.onDemandType, SpotInstanceType: r.spotType });
+    ctx.timeline?.spotFallback?.(r.uuid, { spot_instance_type: r.spotType, instance_type: r.onDemandType, ...(wait ? { spot_out_since: new Date(wait.since).toISOString() } : {}) });
+  };
   // Creates the pool declined, by type: one log line each per pass, not one per container.
   const declined = new Map<string, number>();
 
@@ -115,8 +122,16 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // found no room and nothing could be created for it (0: not so). Until an
   // instance is added, every later Locked container of that shape fares the
   // same, so it is passed over without looking again.
-  const stuck = new Float64Array(view.shapeCount);
-  const stuckNoType = new Uint8Array(view.shapeCount);
+  // Spot fallback (settings SpotFallback; off: undefined, one check per container) places a
+  // fallen-back container under a shape id of its own: its shape + shapeCount.
+  const spot = ctx.spotFallback;
+  const shapes = spot ? 2 * view.shapeCount : view.shapeCount;
+  const stuck = new Float64Array(shapes);
+  const stuckNoType = new Uint8Array(shapes);
+  const typesOut = (k: number, wait: SpotWait | undefined): void => {
+    view.cause[k] = wait ? Cause.SpotFallbackWait : Cause.TypesAtCapacity;
+    if (wait) (view.spotWaits ??= new Map()).set(k, wait);
+  };
 
   // Only a create in this pass can change the pool's answer: asked again after each.
   let atQuota = pool.atQuota();
@@ -155,18 +170,32 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     trying++;
 
-    const sh = shape[k];
+    let sh = shape[k];
+    const entry = list[k];
+    let types = entry.instanceTypes;
+    let spotWait: SpotWait | undefined;
+    let fellBack = false;
+    if (spot && types[0]?.Preemptible) {
+      const d = spot.decide(entry, () => availableType(types) !== undefined);
+      spotWait = d?.wait;
+      // On demand only when no spot VM has room for it either.
+      if (d?.onDemand && d.onDemand.length > 0 && !slots.find(sh, types, containerCharge(entry.instanceResources), entry.container.uuid)) {
+        types = d.onDemand as InstanceType[];
+        sh += view.shapeCount;
+        fellBack = true;
+        spotWait = undefined;
+      }
+    }
     if (st === State.Locked && stuck[sh] === slots.all.length + 1 && !atQuota) {
       // Same outcome as the last container of this shape: no room, and no
       // instance to create for it, with no instance added since.
       if (stuckNoType[sh]) view.set(k, Status.WaitingInstanceTypes, ++qpos);
-      view.cause[k] = stuckNoType[sh] ? Cause.TypesAtCapacity : Cause.CreateDeclined;
+      if (stuckNoType[sh]) typesOut(k, spotWait);
+      else view.cause[k] = Cause.CreateDeclined;
       continue;
     }
-    const entry = list[k];
     const ctr = entry.container;
     const uuid = ctr.uuid;
-    const types = entry.instanceTypes;
     const charge = containerCharge(entry.instanceResources);
     let ready = slots.find(sh, types, charge, uuid);
     let warmLevel: WarmLevel = 0;
@@ -193,7 +222,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         break;
       }
       if (!ready && !availableType(types)) {
-        view.cause[k] = Cause.TypesAtCapacity;
+        typesOut(k, spotWait);
         continue;
       }
       if (pool.killContainer(uuid, 'about to lock')) {
@@ -214,6 +243,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
 
     // Locked.
     if (ready) {
+      if (fellBack) saidFallback(entry, ready.type, spotWait);
       slots.allocate(ready, uuid, charge);
       view.placed(k, ready.view.instance);
       if (ready.view.note !== undefined) ctx.timeline?.placedOnPrepared?.(uuid, ready.view.instance, ready.view.note);
@@ -244,7 +274,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (!it) {
       // Lower-priority containers may still fit types that are available.
       view.set(k, Status.WaitingInstanceTypes, ++qpos);
-      view.cause[k] = Cause.TypesAtCapacity;
+      typesOut(k, spotWait);
       stuck[sh] = slots.all.length + 1;
       stuckNoType[sh] = 1;
       continue;
@@ -261,6 +291,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       continue;
     }
     atQuota = pool.atQuota();
+    if (fellBack) saidFallback(entry, it, spotWait);
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     ctx.timeline?.vmRequested(uuid, it.Name, created.instance);
     const blamed = drain?.vmCreated(it.Name, types, ctx.clock.now());
@@ -277,6 +308,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     slots.allocate(slot, uuid, charge);
   }
 
+  spot?.prune((uuid) => entries.has(uuid));
   const endAtQuota = pool.atQuota();
   const waiting = endAtQuota ? Status.WaitingCloudResources : Status.WaitingClusterCapacity;
   for (let i = 0; i < order.length; i++) {

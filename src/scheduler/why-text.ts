@@ -69,6 +69,11 @@ export function describeBlocker(b: Blocker): string {
         `waiting up to ${span(b.timeout_ms)} for instance ${b.instance}, which has ${b.has === 'image' ? 'its image' : 'some of its inputs'} ` +
         `and frees in ~${span(b.frees_in_ms)} (until ${clockTime(b.wait_until)} at most; then any instance)`
       );
+    case 'spot_capacity_out':
+      return (
+        `spot capacity out for ${b.types[0] ?? '?'}${b.types.length > 1 ? `(+${b.types.length - 1} more)` : ''} since ${clockTime(b.since)}; ` +
+        (b.fallback_at ? `falling back to on-demand at ${clockTime(b.fallback_at)}` : 'no on-demand type fits it')
+      );
   }
 }
 

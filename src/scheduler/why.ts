@@ -22,6 +22,7 @@
  * | cluster_capacity    | waiting for room with no more specific cause                           | |
  * | fair_share          | moved back by fair share behind owners further below their share       | owner, used and target share, places |
  * | waiting_warm_instance | held by locality for a busy VM with its image or inputs (settings `Locality`) | instance, has, frees_in_ms, wait_until, timeout_ms |
+ * | spot_capacity_out   | preemptible, every eligible spot type at capacity; the spot fallback (settings `SpotFallback`) runs it on demand at `fallback_at` | types, since, fallback_at |
  *
  * Waiting reasons also carry `ahead` (the waiting containers before it in
  * scheduling order that could use one of its types, and what they need)
@@ -86,6 +87,7 @@ export type Blocker = (
   | { reason: 'cluster_capacity'; position: number }
   | { reason: 'fair_share'; position: number; owner: string; used_share: number; target_share: number; moved_back: number; window_ms: number }
   | { reason: 'waiting_warm_instance'; position: number; instance: string; has: 'image' | 'inputs'; frees_in_ms: number; wait_until: string; timeout_ms: number }
+  | { reason: 'spot_capacity_out'; position: number; types: string[]; since: string; fallback_at?: string }
 ) & {
   ahead?: Ahead;
   price_cap?: PriceCap;
@@ -192,6 +194,17 @@ export class WhyBuilder {
           frees_in_ms: Math.round(h.freeInMs),
           wait_until: new Date(h.until).toISOString(),
           timeout_ms: h.timeoutMs,
+        };
+      }
+      case Cause.SpotFallbackWait: {
+        const w = v.spotWaits?.get(k);
+        if (!w) return { reason: 'types_at_capacity', position: pos, types: this.shortages(entry.instanceTypes) };
+        return {
+          reason: 'spot_capacity_out',
+          position: pos,
+          types: w.types.map((t) => t.Name),
+          since: new Date(w.since).toISOString(),
+          ...(Number.isFinite(w.fallbackAt) ? { fallback_at: new Date(w.fallbackAt).toISOString() } : {}),
         };
       }
       case Cause.OverQuota:

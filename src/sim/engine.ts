@@ -45,6 +45,7 @@ import { type ReclaimSummary, ReclaimWatch } from './reclaims.js';
 import { WorkloadPlayer } from './player.js';
 import type { TimelineSample } from './plot.js';
 import type { Workload } from './workload.js';
+import { type FallbackFigures, type FallbackSource, fallbackFigures, type OutageWindow } from './report-spot.js';
 
 /** The controller's address as the dispatcher and crunch-run see it; it resolves nowhere. */
 export const SIM_CONTROLLER_URL = 'http://controller.sim.invalid';
@@ -125,6 +126,8 @@ export interface ContainerOutcome {
   owner?: string;
   /** Containers the controller ran for its request, when it retried (`Workload.containerCountMax`); absent for one. */
   attempts?: number;
+  /** It asked for preemptible instances. */
+  preemptible?: boolean;
 }
 
 /** Everything the report is computed from. */
@@ -171,6 +174,10 @@ export interface SimResult {
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
   /** The lame cloud's image pulls and cold input reads (its cost model: drivers/lame/disk-cache.ts). */
   warmUp: WarmUpTotals;
+  /** What the spot fallback did, over every dispatcher of the run; undefined when it was off. */
+  fallback?: FallbackFigures;
+  /** The lame cloud's SpotOutages periods (ms since the start); undefined when it had none. */
+  spotOutages?: OutageWindow[];
 }
 
 let runCounter = 0;
@@ -272,6 +279,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const costLedgers: CostLedger[] = [];
   const stretchers: IdleStretcher[] = [];
   let billingRules: BillingRules = new Map();
+  const fallbacks: FallbackSource[] = [];
   const newDispatcher = async (set: InstanceSet): Promise<Dispatcher> => {
     const d = await createDispatcher(cluster, {
       clock,
@@ -289,6 +297,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     costLedgers.push(d.cost.ledger);
     billingRules = d.billing.rules;
     if (d.billing.stretcher) stretchers.push(d.billing.stretcher);
+    const spot = d.spotFallback;
+    if (spot) fallbacks.push({ get records() { return spot.fallbacks(); }, ledger: d.cost.ledger });
     return d;
   };
   try {
@@ -389,6 +399,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       peakHeapBytes: peakHeap,
     },
     warmUp: { ...cloud.warmUpTotals },
+    ...(fallbacks.length > 0 ? { fallback: fallbackFigures(fallbacks) } : {}),
+    ...(cloud.params.SpotOutages.length > 0 ? { spotOutages: cloud.params.SpotOutages.map((o) => ({ from: o.From, until: o.Until })) } : {}),
   };
 }
 

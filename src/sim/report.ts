@@ -30,6 +30,7 @@ import type { ContainerOutcome, SimResult } from './engine.js';
 import type { TimelineSample } from './plot.js';
 import { billedMs } from '../cost/billing.js';
 import type { StretchStats } from '../worker/idle-stretch.js';
+import { type FallbackFigures, outageArrivalWaits } from './report-spot.js';
 
 const HOUR = 3_600_000;
 
@@ -106,6 +107,10 @@ export interface SimReport {
   host: { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; peakHeapBytes: number };
   /** Image pulls and cold input reads summed over containers (0 unless the lame knobs ImagePullTimePerGiB, ColdInputTimePerGiB are set). */
   warmUp: { imagePulls: number; imagePullMs: number; coldInputs: number; coldInputMs: number };
+  /** Spot fallback (only when on): containers it ran on demand, and what that cost beyond their spot price (`report-spot.ts`). */
+  fallback?: FallbackFigures;
+  /** Only when the lame cloud had SpotOutages: queue wait of the preemptible containers submitted during one (never started: wait to the end). */
+  spotOutageArrivals?: WaitSummary;
 }
 
 /** Dollars to the micro-dollar, so a report reads cleanly and compares exactly. */
@@ -284,6 +289,8 @@ export function buildReport(r: SimResult): SimReport {
       peakHeapBytes: r.host.peakHeapBytes,
     },
     warmUp: { ...r.warmUp },
+    ...(r.fallback ? { fallback: r.fallback } : {}),
+    ...(r.spotOutages ? { spotOutageArrivals: waitSummary(outageArrivalWaits(r.containers, r.spotOutages, r.startedAt, end)) } : {}),
   };
 }
 
@@ -371,6 +378,10 @@ export function formatSummary(rep: SimReport): string {
   if (d) lines.push(`Drain to save: ${d.emptied} VMs emptied; ${d.tookDraining} containers started on a draining VM (nothing else ready); ${d.waited} waited for a new VM because of drain.`);
   const rc = rep.reclaims;
   if (rc) lines.push(`Reclaims: ${rc.vms} VMs taken back with ${rc.containers} containers on them, ${rc.containerHoursLost} container-hours lost; ${rc.escalations} containers sent on demand after reclaims, ${rc.longRuntimeOnDemand} for their expected runtime.`);
+  const f = rep.fallback;
+  if (f) lines.push(`Spot fallback: ${f.containers} containers ran on demand, costing ${dollars(f.extraCostDollars)} more than at their spot types' prices.`);
+  const o = rep.spotOutageArrivals;
+  if (o) lines.push(`Preemptible containers submitted while spot was out: ${o.count}, queue wait p50 ${formatDuration(o.p50Ms)}, p95 ${formatDuration(o.p95Ms)}, max ${formatDuration(o.maxMs)}.`);
   for (const r of rep.cancelled.slice(0, 10)) lines.push(`Cancelled x${r.count}: ${r.reason} (e.g. ${r.examples[0].id} ${r.examples[0].uuid})`);
   if (rep.cancelled.length > 10) lines.push(`... and ${rep.cancelled.length - 10} more cancellation reasons (see the report).`);
   for (const n of rep.notes) lines.push(`Note: ${n}`);

@@ -41,6 +41,10 @@ import type { PoolEvent } from '../worker/pool.js';
  *   preemptible ones (`reason`; `losses` when its request's earlier
  *   attempts were lost to reclaims, `expected_runtime_ms` when it is
  *   expected to run long); `Reclaims` settings.
+ * - `spot_fallback`: it asked for preemptible, every eligible spot type had
+ *   been out of capacity for SpotFallback.After, and it was placed on an
+ *   on-demand VM (`instance_type`; `spot_instance_type`: the cheapest spot
+ *   type it would have had; `spot_out_since`).
  */
 export type TimelineKind =
   | 'first_seen'
@@ -60,7 +64,8 @@ export type TimelineKind =
   | 'warm_wait'
   | 'drain_wait'
   | 'vm_reclaimed'
-  | 'on_demand';
+  | 'on_demand'
+  | 'spot_fallback';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -89,6 +94,8 @@ export interface TimelineSink {
   cancelling(uuid: string, reason: string): void;
   /** The scheduler created an instance for this container that a VM drain to save emptied could have spared it. */
   drainWait(uuid: string, instanceType: string, drainedInstance: string): void;
+  /** The spot fallback placed this preemptible container on an on-demand VM (`src/placement/spot-fallback.ts`). */
+  spotFallback(uuid: string, detail: Record<string, string | number>): void;
   /** Every pool event (the pool's `onEvent`). */
   poolEvent(event: PoolEvent): void;
   /** Locality held this container for a warm VM, or stopped holding it (`src/placement/locality-planner.ts`). */
@@ -102,4 +109,4 @@ export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
 export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> &
-  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'onDemand'>>;
+  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'onDemand' | 'spotFallback'>>;

@@ -168,6 +168,10 @@ export class Timeline implements TimelineSink {
     this.push(this.entry(uuid), 'on_demand', detail);
   }
 
+  spotFallback(uuid: string, detail: Record<string, string | number>): void {
+    this.push(this.entry(uuid), 'spot_fallback', detail);
+  }
+
   poolEvent(event: PoolEvent): void {
     switch (event.type) {
       case 'instanceReclaimed':

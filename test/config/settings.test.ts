@@ -36,6 +36,7 @@ const DEFAULTS: Settings = {
   DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: 10 * 60_000 },
   Billing: { InstanceTypes: {}, StretchIdle: false, MaxStretch: 30 * 60_000, StretchMargin: 60_000, MinLikelihood: 0.5, ArrivalWindow: 3_600_000 },
   Reclaims: { AvoidReclaimedTypes: false, HalfLife: 6 * 3_600_000, OnDemandAfter: 0, OnDemandAboveRuntime: 0 },
+  SpotFallback: { Enable: false, After: 5 * 60_000 },
 };
 
 describe('settings file', () => {
@@ -63,6 +64,7 @@ Locality: {Enable: true, CacheTimeout: 5m, DepsTimeout: 0s}
 DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
 Billing: {InstanceTypes: {m5.large: {Increment: 1h, Minimum: 1h}, "*": {Increment: 1s, Minimum: 1m}}, StretchIdle: true, MaxStretch: 45m, StretchMargin: 2m, MinLikelihood: 0.8, ArrivalWindow: 2h}
 Reclaims: {AvoidReclaimedTypes: true, HalfLife: 1h, OnDemandAfter: 2, OnDemandAboveRuntime: 4h}
+SpotFallback: {Enable: true, After: 90s}
 `,
       'd.yml',
     );
@@ -86,6 +88,7 @@ Reclaims: {AvoidReclaimedTypes: true, HalfLife: 1h, OnDemandAfter: 2, OnDemandAb
         ArrivalWindow: 2 * 3_600_000,
       },
       Reclaims: { AvoidReclaimedTypes: true, HalfLife: 3_600_000, OnDemandAfter: 2, OnDemandAboveRuntime: 4 * 3_600_000 },
+      SpotFallback: { Enable: true, After: 90_000 },
     });
   });
 
@@ -117,7 +120,7 @@ Suggestions: {MaxCPUFraction: half}
         'd.yml: Suggestions.MaxCPUFraction: expected a number, got "half"',
       ],
     );
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave, Billing, Reclaims) at the top level']);
+    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave, Billing, Reclaims, SpotFallback) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
@@ -227,6 +230,7 @@ Suggestions: {MaxCPUFraction: half}
         DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: '10m0s' },
         Billing: { InstanceTypes: {}, StretchIdle: false, MaxStretch: '30m0s', StretchMargin: '1m0s', MinLikelihood: 0.5, ArrivalWindow: '1h0m0s' },
         Reclaims: { AvoidReclaimedTypes: false, HalfLife: '6h0m0s', OnDemandAfter: 0, OnDemandAboveRuntime: '0s' },
+        SpotFallback: { Enable: false, After: '5m0s' },
       });
     });
 

@@ -54,6 +54,17 @@ describe('controller health metrics', function () {
     assert.equal(promValue(s, `${P}drain_containers_total`, { outcome: 'waited' }), 2);
   });
 
+  it('spot fallback: containers run on demand, by the on-demand type; none while it is off', async () => {
+    const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
+    m.attach(sources('normal', 0, 0));
+    let s = parseProm(await m.text());
+    assert.equal(s.filter((x) => x.name === `${P}spot_fallbacks_total`).length, 0);
+    m.attach({ ...sources('normal', 0, 0), spotFallback: () => ({ containers: 5, byType: { 'm5.large': 3, 'm5.xlarge': 2 } }) });
+    s = parseProm(await m.text());
+    assert.equal(promValue(s, `${P}spot_fallbacks_total`, { instance_type: 'm5.large' }), 3);
+    assert.equal(promValue(s, `${P}spot_fallbacks_total`, { instance_type: 'm5.xlarge' }), 2);
+  });
+
   it('reports the state (one series each, 1 for the current), the limit, the last 503 and requests by outcome', async () => {
     const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
     m.attach(sources('overload', 4, 1_700_000_000_500));

@@ -59,12 +59,14 @@ export interface ContainerSpec {
   scratch?: number;
   supervisor?: boolean;
   createdAt?: string;
+  /** scheduling_parameters.preemptible; set: only types of that market are eligible, as in the real queue. */
+  preemptible?: boolean;
 }
 
 /** Eligible types as the queue would choose them: fitting, cheapest first, within MaximumPriceFactor. */
-export function eligibleTypes(cluster: Cluster, need: { vcpus: number; ram: number; scratch: number }): InstanceType[] {
+export function eligibleTypes(cluster: Cluster, need: { vcpus: number; ram: number; scratch: number; preemptible?: boolean }): InstanceType[] {
   const fit = Object.values(cluster.InstanceTypes)
-    .filter((t) => t.VCPUs >= need.vcpus && t.RAM >= need.ram && t.Scratch >= need.scratch)
+    .filter((t) => t.VCPUs >= need.vcpus && t.RAM >= need.ram && t.Scratch >= need.scratch && (need.preemptible === undefined || t.Preemptible === need.preemptible))
     .sort((a, b) => a.Price - b.Price || b.VCPUs - a.VCPUs);
   if (fit.length === 0) return [];
   const ceiling = fit[0].Price * Math.max(cluster.Containers.MaximumPriceFactor, 1);
@@ -130,13 +132,13 @@ export class FakeQueue extends Listeners implements ContainerQueue {
         state: s.state ?? 'Queued',
         priority: s.priority ?? 1,
         runtime_constraints: { vcpus: need.vcpus, ram: need.ram, keep_cache_disk: need.scratch },
-        scheduling_parameters: { supervisor: s.supervisor ?? false },
+        scheduling_parameters: { supervisor: s.supervisor ?? false, ...(s.preemptible !== undefined ? { preemptible: s.preemptible } : {}) },
         container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
         created_at: s.createdAt ?? new Date(this.clock.now()).toISOString(),
       };
       this.changed().set(s.uuid, {
         container,
-        instanceTypes: this.interned.types(eligibleTypes(this.cluster, need)),
+        instanceTypes: this.interned.types(eligibleTypes(this.cluster, { ...need, preemptible: s.preemptible })),
         instanceResources: this.interned.resources({ ...need, gpus: 0, gpuVRAM: 0 }),
         firstSeenAt: this.clock.now() + this.seq++,
       });

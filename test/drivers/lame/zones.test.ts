@@ -88,6 +88,30 @@ describe('lame cloud zones and spot outages', function () {
     assert.equal(set.cloud.reclaimed, 1);
   });
 
+  it('the instance set tries the next zone on a capacity error and skips zones remembered out until the memory expires', async () => {
+    const set = await driver({ Zones: ['a', 'b'], SpotOutages: [{ ProviderType: SPOT.ProviderType, Zone: 'a', Until: '1h' }] });
+    const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
+    const make = (type: InstanceType): Promise<string | undefined> => set.create(type, 'lame-image', tags, init, DISPATCH_KEY.public).then((i) => i.zone);
+    assert.equal(await make(SPOT), 'b', 'zone a is out: the next zone');
+    assert.equal(set.cloud.callCounts().create, 2);
+    assert.ok(set.placeCapacity.isOut(SPOT, 'a') && !set.placeCapacity.isOut(SMALL, 'a'));
+    assert.equal(await make(SPOT), 'b', 'zone a is skipped while remembered');
+    assert.equal(set.cloud.callCounts().create, 3, 'without asking the cloud about zone a');
+    assert.equal(await make(SMALL), 'a', 'on-demand is another market');
+    await clock.advance(60_000);
+    assert.ok(!set.placeCapacity.isOut(SPOT, 'a'));
+    // The round robin is per provider type: the on-demand create moved it on to b.
+    assert.equal(await make(SPOT), 'b');
+    assert.equal(await make(SPOT), 'b');
+    assert.equal(set.cloud.callCounts().create, 7, 'zone a asked again once the memory expired');
+    set.cloud.configure({ SpotOutages: [{ ProviderType: SPOT.ProviderType, From: 0, Until: 2 * HOUR }] });
+    await clock.advance(60_000);
+    await assert.rejects(make(SPOT), (e: unknown) => asCapacityError(e)?.instanceType === SPOT.ProviderType);
+    const calls = set.cloud.callCounts().create;
+    await assert.rejects(make(SPOT), (e: unknown) => asCapacityError(e)?.instanceType === SPOT.ProviderType && /remembered/.test(String(e)));
+    assert.equal(set.cloud.callCounts().create, calls, 'every zone remembered out: no call');
+  });
+
   it('reclaimDelay makes the chance of a reclaim within an hour equal to the rate', () => {
     assert.equal(reclaimDelay(0, 0.5), Infinity);
     assert.equal(reclaimDelay(1, 0.5), 0);
