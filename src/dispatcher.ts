@@ -38,6 +38,7 @@ import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
 import { withSudo } from './arvados/crunch-run.js';
 import { CostTracker } from './cost/tracker.js';
+import type { SpendingCap } from './placement/spending-cap.js';
 import { hostKeyVerifier } from './worker/verify.js';
 
 export interface DispatcherDeps {
@@ -95,6 +96,8 @@ export interface Dispatcher {
   readonly timeline: Timeline;
   /** Drain to save (`src/placement/drain.ts`); undefined when the settings file's DrainToSave.Enable is false. */
   readonly drain: DrainPlanner | undefined;
+  /** The spending cap (`src/placement/spending-cap.ts`); undefined when the settings file's SpendingCap.Enable is false. */
+  readonly spendingCap: SpendingCap | undefined;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -163,6 +166,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       if (event.type === 'instanceDestroyed') cost.sync();
+      else if (event.type === 'instanceCreated') placement.spendingCap?.renamed(event.pendingId, event.instanceId);
       deps.observePool?.(event);
     },
   });
@@ -177,7 +181,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     runtimes: new RuntimeHistory({ defaultRuntimeMs: settings.Estimates.DefaultRuntime }),
     boots: new BootTimes(settings.Estimates.DefaultBootTime),
   });
-  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger });
+  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, cost });
   const scheduler = new Scheduler({
     queue,
     pool,
@@ -234,6 +238,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     capacity: placement.capacity,
     timeline,
     drain: placement.drain,
+    spendingCap: placement.spendingCap,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

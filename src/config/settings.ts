@@ -102,6 +102,27 @@ export interface Settings {
     /** Nothing drains until the cluster has needed no new VM, and started nothing on a draining VM, for this long. */
     QuietPeriod: number;
   };
+  /**
+   * A spending cap in dollars per hour (`src/placement/spending-cap.ts`): what
+   * the VMs alive now cost, VMs being created included, bounds what new VMs
+   * may be created. Running work is never stopped, and an idle VM is always
+   * used. A level of 0 is not set.
+   */
+  SpendingCap: {
+    Enable: boolean;
+    /** $/h for the whole cluster: above it, new VMs only preemptible, and only for work at or above DeferBelowPriority. Above Hard, Hard is used. */
+    Soft: number;
+    /** $/h for the whole cluster: no new VM may take the burn above it. */
+    Hard: number;
+    /** Above a soft level, containers of a lower priority get no new VM (0: none is deferred). */
+    DeferBelowPriority: number;
+    /** Who an owner's cap applies to: `owner` or `project` of the top-level request, as for FairShare.By. */
+    PerOwnerBy: FairShareBy;
+    /** $/h per owner: the soft level of each owner's burn (its containers' shares of their VMs, plus VMs being created for it). */
+    PerOwnerSoft: number;
+    /** $/h per owner: the hard level of each owner's burn. */
+    PerOwnerHard: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -148,6 +169,15 @@ export const SETTINGS_FIELDS = {
     Enable: bool(false),
     MaxUsedShare: boundedNumber(0.5, { min: 0, minExclusive: true, max: 1 }),
     QuietPeriod: boundedDuration('10m', { min: 0 }),
+  },
+  SpendingCap: {
+    Enable: bool(false),
+    Soft: boundedNumber(0, { min: 0 }),
+    Hard: boundedNumber(0, { min: 0 }),
+    DeferBelowPriority: boundedNumber(0, { min: 0 }),
+    PerOwnerBy: fairShareBy('owner'),
+    PerOwnerSoft: boundedNumber(0, { min: 0 }),
+    PerOwnerHard: boundedNumber(0, { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

@@ -31,6 +31,7 @@ import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js'
 import { WORKER_STATES } from '../worker/states.js';
 import type { BootOutcome } from '../worker/worker.js';
 import type { CostLedger } from '../cost/ledger.js';
+import type { SpendingCapView } from '../placement/spending-cap.js';
 import type { PoolEvent, PoolStats, WorkerDetail } from '../worker/pool.js';
 
 const PREFIX = 'arvados_dispatchcloud_';
@@ -79,6 +80,8 @@ export interface MetricsSources {
   drain?(): DrainStats;
   /** The cost ledger, charged up to now; absent: cost metrics read 0. */
   cost?(): CostLedger;
+  /** The spending cap's levels and the day's forecast; absent when it is off. */
+  spendingCap?(): SpendingCapView;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

@@ -17,6 +17,8 @@ import { FairSharePass } from './fair-share-pass.js';
 import { localityPlanner, type LocalityPlanner } from './locality-planner.js';
 import { OwnerResolver } from './owners.js';
 import { ParentLookup } from './parents.js';
+import { SpendingCap } from './spending-cap.js';
+import type { CostTracker } from '../cost/tracker.js';
 
 export interface PlacementFeatures {
   /** Fair share between submitters (`FairShare`). */
@@ -27,6 +29,8 @@ export interface PlacementFeatures {
   capacity?: CapacityPlanner;
   /** Drain to save (`DrainToSave`). */
   drain?: DrainPlanner;
+  /** The spending cap (`SpendingCap`). */
+  spendingCap?: SpendingCap;
 }
 
 export interface PlacementDeps {
@@ -37,6 +41,8 @@ export interface PlacementDeps {
   estimator: Estimator;
   clock: Clock;
   logger: Logger;
+  /** Where the spending cap reads the burn. */
+  cost: Pick<CostTracker, 'sync' | 'ledger'>;
 }
 
 /** Builds the features the settings turn on; throws when a warm pool names an instance type the cluster lacks. */
@@ -60,13 +66,31 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
   });
   if (capacity) features.capacity = capacity;
   if (settings.DrainToSave.Enable) features.drain = new DrainPlanner(settings.DrainToSave);
+  if (settings.SpendingCap.Enable) features.spendingCap = spendingCap(d);
   return features;
 }
 
+/** The spending cap, with an owner lookup of its own when a level per owner is set. */
+function spendingCap(d: PlacementDeps): SpendingCap {
+  const s = d.settings.SpendingCap;
+  const source = {
+    fresh: () => {
+      d.cost.sync();
+      return d.cost.ledger;
+    },
+  };
+  const owners =
+    s.PerOwnerHard > 0 || s.PerOwnerSoft > 0
+      ? new OwnerResolver({ client: d.client, clock: d.clock, logger: d.logger.child({ Component: 'spending-cap' }), by: s.PerOwnerBy })
+      : undefined;
+  return new SpendingCap(s, source, d.clock, owners);
+}
+
 /** The metrics sources of the features that are on. */
-export function placementMetrics(f: PlacementFeatures): Pick<MetricsSources, 'fairShare' | 'locality' | 'capacity' | 'drain'> {
-  const { fairShare, locality, capacity, drain } = f;
+export function placementMetrics(f: PlacementFeatures): Pick<MetricsSources, 'fairShare' | 'locality' | 'capacity' | 'drain' | 'spendingCap'> {
+  const { fairShare, locality, capacity, drain, spendingCap } = f;
   return {
+    ...(spendingCap ? { spendingCap: () => spendingCap.view() } : {}),
     ...(fairShare ? { fairShare: () => fairShare.counts } : {}),
     ...(locality ? { locality: () => locality.counts } : {}),
     ...(capacity ? { capacity: () => capacity.stats } : {}),

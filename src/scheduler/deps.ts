@@ -8,6 +8,7 @@ import type { Cluster } from '../config/types.js';
 import type { Logger, RateLimitedLog } from '../log.js';
 import type { LocalityPlanner } from '../placement/locality-planner.js';
 import type { DrainPlanner } from '../placement/drain.js';
+import type { SpendingCap } from '../placement/spending-cap.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
@@ -33,6 +34,8 @@ export interface SchedulerDeps {
   capacity?: CapacityStep;
   /** Drain to save (`src/placement/drain.ts`); absent when the settings file leaves it off. */
   drain?: DrainPlanner;
+  /** The spending cap (`src/placement/spending-cap.ts`); absent when the settings file's SpendingCap.Enable is false. */
+  spendingCap?: SpendingCap;
 }
 
 /** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */

@@ -8,6 +8,7 @@
  * built only when asked for.
  */
 import type { WarmHold } from '../placement/locality.js';
+import type { CapHold } from '../placement/spending-cap.js';
 import type { Container } from '../arvados/types.js';
 import type { InstanceType } from '../config/types.js';
 import type { InstanceResources, QueueEntry } from './interfaces.js';
@@ -57,6 +58,8 @@ export enum Cause {
   FairShare,
   /** Held by locality for a busy VM that has its image or inputs (`PassView.warmHolds` says which). */
   WaitingWarmInstance,
+  /** Held by the spending cap (settings `SpendingCap`): no new VM within its level (`PassView.capHolds` says which). */
+  SpendingCap,
 }
 
 /** Why fair share moved a container back, for its blocker. */
@@ -127,6 +130,8 @@ export class PassView {
   fairShare: FairShareNotes | undefined;
   /** What locality held each WaitingWarmInstance container for, by list position; undefined when nothing was held. */
   warmHolds: Map<number, WarmHold> | undefined;
+  /** What held each SpendingCap container, by list position; undefined when the cap held nothing. */
+  capHolds: Map<number, CapHold> | undefined;
   /** Instance id the container was placed on (WaitingNewInstance, Preparing, WaitingPreviousAttempt), by list position. */
   private readonly placedOn = new Map<number, string>();
   /** Instance type name for WaitingNewInstance, by list position. */

@@ -27,6 +27,7 @@ import { Cause, PassView, State, Status } from './pass-view.js';
 import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
 import type { WarmLevel } from '../placement/locality.js';
+import { type CapHold, capDetail } from '../placement/spending-cap.js';
 
 export type { QueueViewEntry } from './pass-view.js';
 
@@ -73,6 +74,14 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   };
   locality?.beginPass(ctx.clock.now(), slots.all.map((s) => s.view), entries, pool.running());
   const { list, order, state, priority, supervisor, hasRecord, shape } = view;
+  const cap = ctx.spendingCap;
+  cap?.beginPass(() => entries.keys());
+  // Off: never called. On: a container that needs a new VM the cap does not allow waits, and says why.
+  const capHeld = (k: number, uuid: string, hold: CapHold): void => {
+    (view.capHolds ??= new Map()).set(k, hold);
+    view.cause[k] = Cause.SpendingCap;
+    if (cap!.firstHeld(uuid)) ctx.timeline?.spendingCap?.(uuid, capDetail(hold));
+  };
 
   limit.observe({
     now: ctx.clock.now(),
@@ -194,6 +203,11 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         view.cause[k] = Cause.TypesAtCapacity;
         continue;
       }
+      const held = !ready && cap?.decide(uuid, priority[k], types, availableType)?.hold;
+      if (held) {
+        capHeld(k, uuid, held);
+        continue;
+      }
       if (pool.killContainer(uuid, 'about to lock')) {
         ctx.once.info(uuid, 'not locking: crunch-run process from previous attempt has not exited');
         view.cause[k] = Cause.PreviousAttempt;
@@ -238,7 +252,12 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       overQuotaFrom = i;
       break;
     }
-    const it = availableType(types);
+    const decided = cap?.decide(uuid, priority[k], types, availableType);
+    if (decided?.hold) {
+      capHeld(k, uuid, decided.hold);
+      continue;
+    }
+    const it = decided ? decided.type : availableType(types);
     if (!it) {
       // Lower-priority containers may still fit types that are available.
       view.set(k, Status.WaitingInstanceTypes, ++qpos);
@@ -259,6 +278,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       continue;
     }
     atQuota = pool.atQuota();
+    cap?.created(uuid, it, created.instance);
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     ctx.timeline?.vmRequested(uuid, it.Name, created.instance);
     const blamed = drain?.vmCreated(it.Name, types, ctx.clock.now());

@@ -2,6 +2,7 @@
  * A blocker (`why.ts`) in words, for the management API's `blocker.summary`
  * (which the status page shows) and the `containers why` command.
  */
+import { perHour } from '../placement/spending-cap.js';
 import type { Blocker } from './why.js';
 
 /** HH:MM:SS of an RFC 3339 time, UTC. */
@@ -68,6 +69,13 @@ export function describeBlocker(b: Blocker): string {
       return (
         `waiting up to ${span(b.timeout_ms)} for instance ${b.instance}, which has ${b.has === 'image' ? 'its image' : 'some of its inputs'} ` +
         `and frees in ~${span(b.frees_in_ms)} (until ${clockTime(b.wait_until)} at most; then any instance)`
+      );
+    case 'spending_cap':
+      return (
+        `spending cap: ${perHour(b.burn_per_hour)} of ${perHour(b.cap_per_hour)} in use` +
+        (b.scope === 'owner' ? ` by owner ${b.owner ?? '?'}` : '') +
+        (b.level === 'soft' ? ' (soft level: new VMs only preemptible, for higher-priority work)' : '') +
+        (b.behind_higher_priority ? '; a higher-priority container waits for the money first' : '')
       );
   }
 }

@@ -35,6 +35,9 @@ import type { PoolEvent } from '../worker/pool.js';
  * - `drain_wait`: it waits for a new VM (`instance_type`) although drain to
  *   save had, shortly before, emptied a VM of that type which has since
  *   shut down (`drained_instance`, `reason`).
+ * - `spending_cap`: the spending cap first held it back from a new VM
+ *   (`level`, `scope`, `owner`, `burn_per_hour`, `cap_per_hour`, and
+ *   `behind_higher_priority` when a higher-priority container waits first).
  */
 export type TimelineKind =
   | 'first_seen'
@@ -52,7 +55,8 @@ export type TimelineKind =
   | 'finished'
   | 'vm_prepared'
   | 'warm_wait'
-  | 'drain_wait';
+  | 'drain_wait'
+  | 'spending_cap';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -85,6 +89,8 @@ export interface TimelineSink {
   poolEvent(event: PoolEvent): void;
   /** Locality held this container for a warm VM, or stopped holding it (`src/placement/locality-planner.ts`). */
   warmWait(uuid: string, detail: Record<string, string | number>): void;
+  /** The spending cap held this container back from a new VM, the first pass of a hold (`src/placement/spending-cap.ts`). */
+  spendingCap(uuid: string, detail: Record<string, string | number>): void;
 }
 
 /** What the queue calls. */
@@ -92,4 +98,4 @@ export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
 export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> &
-  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait'>>;
+  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'spendingCap'>>;

@@ -34,6 +34,7 @@ const DEFAULTS: Settings = {
   PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: 30_000, MinConfidence: 0.5 },
   Locality: { Enable: false, CacheTimeout: 2 * 60_000, DepsTimeout: 60_000 },
   DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: 10 * 60_000 },
+  SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0 },
 };
 
 describe('settings file', () => {
