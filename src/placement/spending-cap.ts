@@ -163,25 +163,25 @@ export class SpendingCap {
     const ownerBurn = owner === undefined ? 0 : (this.ownerBurn.get(owner) ?? 0);
     if (this.reserved) return this.held(uuid, { level: 'hard', scope: 'cluster', burn: this.burnNow, cap: this.hard, behindHigher: true });
     if (this.burnNow + any.Price <= this.soft && ownerBurn + any.Price <= this.ownerSoft) return { type: any };
-    const clusterSoft = this.burnNow + any.Price > this.soft;
-    // A soft level equal to the hard one (only Hard set) is the hard level.
-    const softHold = (): CapDecision =>
-      this.held(
-        uuid,
-        clusterSoft
-          ? { level: this.soft < this.hard ? 'soft' : 'hard', scope: 'cluster', burn: this.burnNow, cap: this.soft }
-          : { level: this.ownerSoft < this.ownerHard ? 'soft' : 'hard', scope: 'owner', owner: owner!, burn: ownerBurn, cap: this.ownerSoft },
-      );
-    if (priority < this.settings.DeferBelowPriority) return softHold();
-    const spot = any.Preemptible ? any : pick(this.preemptible(types));
-    if (!spot) return softHold();
-    if (this.burnNow + spot.Price > this.hard) {
-      // One that could never run under the cap must not hold the others back.
-      if (spot.Price <= this.hard) this.reserved = true;
-      return this.held(uuid, { level: 'hard', scope: 'cluster', burn: this.burnNow, cap: this.hard });
+    // Over a soft level: a preemptible VM within the hard levels, for work not deferred.
+    const spot = priority < this.settings.DeferBelowPriority ? undefined : any.Preemptible ? any : pick(this.preemptible(types));
+    if (spot) {
+      if (this.burnNow + spot.Price > this.hard) return this.holdHard(uuid, spot);
+      if (ownerBurn + spot.Price > this.ownerHard) return this.held(uuid, { level: 'hard', scope: 'owner', owner: owner!, burn: ownerBurn, cap: this.ownerHard });
+      return { type: spot };
     }
-    if (ownerBurn + spot.Price > this.ownerHard) return this.held(uuid, { level: 'hard', scope: 'owner', owner: owner!, burn: ownerBurn, cap: this.ownerHard });
-    return { type: spot };
+    // On demand only, or deferred: the soft level holds it (the hard one, when only Hard is set).
+    if (this.burnNow + any.Price > this.soft) {
+      if (this.soft === this.hard) return this.holdHard(uuid, any);
+      return this.held(uuid, { level: 'soft', scope: 'cluster', burn: this.burnNow, cap: this.soft });
+    }
+    return this.held(uuid, { level: this.ownerSoft < this.ownerHard ? 'soft' : 'hard', scope: 'owner', owner: owner!, burn: ownerBurn, cap: this.ownerSoft });
+  }
+
+  /** Held by the cluster's hard level for a VM of `type`: the containers after it wait behind it, unless it could never run under the cap. */
+  private holdHard(uuid: string, type: InstanceType): CapDecision {
+    if (type.Price <= this.hard) this.reserved = true;
+    return this.held(uuid, { level: 'hard', scope: 'cluster', burn: this.burnNow, cap: this.hard });
   }
 
   /** The pass created `type` (placeholder id `instance`) for container `uuid`: its price counts from now. */
