@@ -120,6 +120,8 @@ export interface ContainerOutcome {
   vm?: string;
   /** The workload's owner of its top-level container (children inherit it). */
   owner?: string;
+  /** The workload's priority for it. */
+  priority?: number;
 }
 
 /** Everything the report is computed from. */

@@ -123,7 +123,7 @@ export class WorkloadPlayer {
     const t: Tracked = {
       spec,
       parent,
-      outcome: { id: spec.id, idealMs: idealMs(spec), ...ownerOf(spec, parent) },
+      outcome: { id: spec.id, idealMs: idealMs(spec), priority: spec.priority, ...ownerOf(spec, parent) },
       openChildren: 0,
       ownTimeUp: false,
       children: [],

@@ -22,6 +22,7 @@ import type { CapacityStats } from '../placement/capacity.js';
 import type { Settings } from '../config/settings.js';
 import { nearestRank, summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
 import { figuresByOwner, type OwnerFigures } from './report-owners.js';
+import { spendCapFigures, type SpendCapFigures } from './report-spend-cap.js';
 import type { ContainerOutcome, SimResult } from './engine.js';
 import type { TimelineSample } from './plot.js';
 
@@ -89,6 +90,8 @@ export interface SimReport {
   cancelled: Array<{ reason: string; count: number; examples: Array<{ id: string; uuid: string }> }>;
   /** Drain to save (only when on): VMs it emptied, containers started on a draining VM (no wait), containers that waited because of it. */
   drain?: { emptied: number; tookDraining: number; waited: number };
+  /** The spending cap checked every simulated minute against the bill, and waits by priority; only when the settings give a level. */
+  spendCap?: SpendCapFigures;
   /** Clock timers fired: how much simulation work the run took. */
   timersFired: number;
   timeline: TimelineSample[];
@@ -225,6 +228,7 @@ export function buildReport(r: SimResult): SimReport {
   childWaits.sort((a, b) => a - b);
   bootTimes.sort((a, b) => a - b);
   const byOwner = figuresByOwner(r.containers);
+  const spendCap = spendCapFigures(r.settings, r.ledger.vms.values(), r.startedAt, end, r.containers);
 
   return {
     workload: { name: r.workload, seed: r.seed, containers: r.containers.length },
@@ -259,6 +263,7 @@ export function buildReport(r: SimResult): SimReport {
       .map(([reason, list]) => ({ reason, count: list.length, examples: list.slice(0, 5) }))
       .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
     ...(r.drain ? { drain: r.drain } : {}),
+    ...(spendCap ? { spendCap } : {}),
     timersFired: r.timersFired,
     timeline: r.timeline,
     host: {
@@ -326,6 +331,13 @@ export function formatSummary(rep: SimReport): string {
   lines.push(`Queue wait (Queued to Running, ${q.count} containers): p50 ${formatDuration(q.p50Ms)}, p95 ${formatDuration(q.p95Ms)}, max ${formatDuration(q.maxMs)}.`);
   const cq = rep.childrenQueueWait;
   if (cq.count > 0) lines.push(`Workflow children's queue wait (${cq.count}): p50 ${formatDuration(cq.p50Ms)}, p95 ${formatDuration(cq.p95Ms)}, max ${formatDuration(cq.maxMs)}.`);
+  const sc = rep.spendCap;
+  if (sc) {
+    lines.push(
+      `Spending cap ${sc.enabled ? 'on' : 'off'} (hard ${dollars(sc.cap)}/h, soft ${dollars(sc.soft)}/h): burn max ${dollars(sc.maxBurn)}/h, mean ${dollars(sc.meanBurn)}/h; ` +
+        `${sc.minutesOver} of ${sc.minutes} minutes over the hard level, ${sc.minutesOverSoft} over the soft one.`,
+    );
+  }
   const cap = rep.capacity;
   if (cap) {
     lines.push(
