@@ -151,7 +151,8 @@ export class SpendingCap {
   }
 
   /**
-   * What the pass may create for a container that needs a new VM.
+   * What the pass may create for a container that needs a new VM; a type
+   * allowed is claimed (see `claim`).
    * @param types its eligible types
    * @param pick the cheapest of `types` that can be created now (not at capacity), or undefined
    * @returns undefined when `pick` finds no type at all (the caller says why as before)
@@ -162,13 +163,13 @@ export class SpendingCap {
     const owner = this.perOwner ? this.ownerKey(uuid) : undefined;
     const ownerBurn = owner === undefined ? 0 : (this.ownerBurn.get(owner) ?? 0);
     if (this.reserved) return this.held(uuid, { level: 'hard', scope: 'cluster', burn: this.burnNow, cap: this.hard, behindHigher: true });
-    if (this.burnNow + any.Price <= this.soft && ownerBurn + any.Price <= this.ownerSoft) return { type: any };
+    if (this.burnNow + any.Price <= this.soft && ownerBurn + any.Price <= this.ownerSoft) return this.allowed(uuid, any);
     // Over a soft level: a preemptible VM within the hard levels, for work not deferred.
     const spot = priority < this.settings.DeferBelowPriority ? undefined : any.Preemptible ? any : pick(this.preemptible(types));
     if (spot) {
       if (this.burnNow + spot.Price > this.hard) return this.holdHard(uuid, spot);
       if (ownerBurn + spot.Price > this.ownerHard) return this.held(uuid, { level: 'hard', scope: 'owner', owner: owner!, burn: ownerBurn, cap: this.ownerHard });
-      return { type: spot };
+      return this.allowed(uuid, spot);
     }
     // On demand only, or deferred: the soft level holds it (the hard one, when only Hard is set).
     if (this.burnNow + any.Price > this.soft) {
@@ -184,13 +185,22 @@ export class SpendingCap {
     return this.held(uuid, { level: 'hard', scope: 'cluster', burn: this.burnNow, cap: this.hard });
   }
 
-  /** The pass created `type` (placeholder id `instance`) for container `uuid`: its price counts from now. */
-  created(uuid: string, type: InstanceType, instance: string): void {
-    this.burnNow += type.Price;
-    if (!this.perOwner) return;
-    const owner = this.ownerKey(uuid);
-    this.addOwner(owner, type.Price);
-    if (instance !== '') this.createdFor.set(instance, owner);
+  /**
+   * A container the pass let have a VM of `type` will need it, whether it is
+   * created in this pass or not (a lock in flight, a create the pool
+   * declined): its price counts for the rest of the pass, so that the
+   * containers after it see the money as spent. `decide` claims for the
+   * containers it lets through; the pass claims for the Locked containers
+   * it passes over as it did the one before them.
+   */
+  claim(uuid: string, price: number): void {
+    this.burnNow += price;
+    if (this.perOwner) this.addOwner(this.ownerKey(uuid), price);
+  }
+
+  /** The pass created the VM (placeholder id `instance`) it claimed for container `uuid`: with a cap per owner, it is the owner's until it runs something. */
+  created(uuid: string, instance: string): void {
+    if (this.perOwner && instance !== '') this.createdFor.set(instance, this.ownerKey(uuid));
   }
 
   /** The cloud answered a create: the VM made for an owner keeps its owner under its real id. */
@@ -220,6 +230,11 @@ export class SpendingCap {
       forecastToday: day.forecastToday,
       held: this.heldNow.size,
     };
+  }
+
+  private allowed(uuid: string, type: InstanceType): CapDecision {
+    this.claim(uuid, type.Price);
+    return { type };
   }
 
   private held(uuid: string, hold: CapHold): CapDecision {

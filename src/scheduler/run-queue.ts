@@ -40,6 +40,8 @@ export interface RunQueueResult {
   notAllocatedOverQuota: number;
 }
 
+const EMPTY_PRICES = new Float64Array(0);
+
 export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueResult {
   const { queue, pool, cluster, logger } = ctx;
   const records = crunchRunRecords(pool);
@@ -124,6 +126,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // same, so it is passed over without looking again.
   const stuck = new Float64Array(view.shapeCount);
   const stuckNoType = new Uint8Array(view.shapeCount);
+  // With the spending cap on: the price the last container of a stuck shape was allowed.
+  const stuckPrice = cap ? new Float64Array(view.shapeCount) : EMPTY_PRICES;
 
   // Only a create in this pass can change the pool's answer: asked again after each.
   let atQuota = pool.atQuota();
@@ -168,6 +172,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       // instance to create for it, with no instance added since.
       if (stuckNoType[sh]) view.set(k, Status.WaitingInstanceTypes, ++qpos);
       view.cause[k] = stuckNoType[sh] ? Cause.TypesAtCapacity : Cause.CreateDeclined;
+      // It will need a VM as the one before it did: the spending cap counts it as claimed.
+      if (cap && !stuckNoType[sh]) cap.claim(list[k].container.uuid, stuckPrice[sh]);
       continue;
     }
     const entry = list[k];
@@ -203,9 +209,9 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         view.cause[k] = Cause.TypesAtCapacity;
         continue;
       }
-      const held = !ready && cap?.decide(uuid, priority[k], types, availableType)?.hold;
-      if (held) {
-        capHeld(k, uuid, held);
+      const capped = ready ? undefined : cap?.decide(uuid, priority[k], types, availableType);
+      if (capped?.hold) {
+        capHeld(k, uuid, capped.hold);
         continue;
       }
       if (pool.killContainer(uuid, 'about to lock')) {
@@ -275,10 +281,11 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       view.cause[k] = Cause.CreateDeclined;
       stuck[sh] = slots.all.length + 1;
       stuckNoType[sh] = 0;
+      if (cap) stuckPrice[sh] = it.Price;
       continue;
     }
     atQuota = pool.atQuota();
-    cap?.created(uuid, it, created.instance);
+    cap?.created(uuid, created.instance);
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     ctx.timeline?.vmRequested(uuid, it.Name, created.instance);
     const blamed = drain?.vmCreated(it.Name, types, ctx.clock.now());

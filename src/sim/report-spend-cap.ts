@@ -30,8 +30,8 @@ export interface SpendCapFigures {
   minutesOverSoft: number;
   /** $/h: the mean of the minute samples. */
   meanBurn: number;
-  /** Queue wait (submitted to Running) by the workload's priority, highest first. */
-  waitsByPriority: Array<{ priority: number; containers: number; ran: number; p50Ms: number; p95Ms: number; maxMs: number }>;
+  /** Queue wait (submitted to Running) by band of the workload's priority ("500-999"), highest first. */
+  waitsByPriority: Array<{ priority: string; containers: number; ran: number; p50Ms: number; p95Ms: number; maxMs: number }>;
 }
 
 /** A tolerance for sums of prices: a burn equal to the cap is within it. */
@@ -92,21 +92,35 @@ export function spendCapFigures(settings: Settings, vms: Iterable<VMLife>, start
     minutesOver: over,
     minutesOverSoft: overSoft,
     meanBurn: round(minutes > 0 ? sum / minutes : 0),
-    waitsByPriority: waitsByPriority(containers),
+    waitsByPriority: waitsByPriority(containers, s.DeferBelowPriority),
   };
 }
 
-function waitsByPriority(containers: readonly ContainerOutcome[]): SpendCapFigures['waitsByPriority'] {
-  const by = new Map<number, { containers: number; waits: number[] }>();
+/** Band lower bounds: work the workloads give priorities from 1 to 1000 and more; DeferBelowPriority is added as a bound of its own. */
+const BANDS = [1, 10, 100, 500, 1000, 10_000];
+
+/** "500-999", "1000+": the band of `p` among `bounds` (ascending). */
+function bandOf(p: number, bounds: readonly number[]): { low: number; label: string } {
+  let i = bounds.length - 1;
+  while (i > 0 && p < bounds[i]!) i--;
+  const low = p < bounds[0]! ? 0 : bounds[i]!;
+  const next = p < bounds[0]! ? bounds[0] : bounds[i + 1];
+  return { low, label: next === undefined ? `${low}+` : `${low}-${next - 1}` };
+}
+
+function waitsByPriority(containers: readonly ContainerOutcome[], deferBelow: number): SpendCapFigures['waitsByPriority'] {
+  const bounds = [...new Set([...BANDS, ...(deferBelow > 0 ? [deferBelow] : [])])].sort((a, b) => a - b);
+  const by = new Map<string, { low: number; containers: number; waits: number[] }>();
   for (const c of containers) {
     if (c.priority === undefined || c.submittedAt === undefined) continue;
-    let g = by.get(c.priority);
-    if (!g) by.set(c.priority, (g = { containers: 0, waits: [] }));
+    const band = bandOf(c.priority, bounds);
+    let g = by.get(band.label);
+    if (!g) by.set(band.label, (g = { low: band.low, containers: 0, waits: [] }));
     g.containers++;
     if (c.runningAt !== undefined) g.waits.push(c.runningAt - c.submittedAt);
   }
   return [...by.entries()]
-    .sort((a, b) => b[0] - a[0])
+    .sort((a, b) => b[1].low - a[1].low)
     .map(([priority, g]) => {
       const w = g.waits.sort((a, b) => a - b);
       return { priority, containers: g.containers, ran: w.length, p50Ms: nearestRank(w, 0.5), p95Ms: nearestRank(w, 0.95), maxMs: w.at(-1) ?? 0 };

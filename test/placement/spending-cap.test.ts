@@ -103,10 +103,10 @@ describe('spending cap: the rules', () => {
     const c = new SpendingCap(settings({ Hard: 40 }), counted, new ManualClock());
     c.beginPass();
     assert.equal(c.decide('c1', 1, [ON_DEMAND], cheapest)?.type, ON_DEMAND);
-    c.created('c1', ON_DEMAND, 'pending-1');
+    c.created('c1', 'pending-1');
     assert.equal(c.burn, 34);
     assert.equal(c.decide('c2', 1, [ON_DEMAND], cheapest)?.type, ON_DEMAND);
-    c.created('c2', ON_DEMAND, 'pending-2');
+    c.created('c2', 'pending-2');
     assert.equal(c.decide('c3', 1, [ON_DEMAND], cheapest)?.hold?.burn, 38);
     assert.equal(reads, 1);
   });
@@ -182,7 +182,7 @@ describe('spending cap: per owner', () => {
     const c = cap({ PerOwnerHard: 6 }, vms, owners);
     c.beginPass();
     assert.equal(c.decide('a1', 1, [ON_DEMAND], cheapest)?.type, ON_DEMAND);
-    c.created('a1', ON_DEMAND, 'pending-1');
+    c.created('a1', 'pending-1');
     assert.equal(c.decide('a2', 1, [ON_DEMAND], cheapest)?.hold?.burn, 4);
     // Next pass: the ledger has the placeholder, then the real VM, still running nothing.
     vms.push(vm('pending-1', 4));
