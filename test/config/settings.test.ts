@@ -60,6 +60,7 @@ Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
 FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000000000001: 2.5}, PriorityBands: [500, 900]}
 Locality: {Enable: true, CacheTimeout: 5m, DepsTimeout: 0s}
 DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
+SpendingCap: {Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOwnerBy: project, PerOwnerSoft: 0, PerOwnerHard: 12}
 `,
       'd.yml',
     );
@@ -74,6 +75,7 @@ DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
       PreWarm: DEFAULTS.PreWarm,
       Locality: { Enable: true, CacheTimeout: 5 * 60_000, DepsTimeout: 0 },
       DrainToSave: { Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0 },
+      SpendingCap: { Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOwnerBy: 'project', PerOwnerSoft: 0, PerOwnerHard: 12 },
     });
   });
 
@@ -96,6 +98,7 @@ DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
 SchedulingStatus: [a]
 Estimates: {DefaultRuntime: 10, DefaultBootTime: {a: 1}}
 Suggestions: {MaxCPUFraction: half}
+SpendingCap: {Hard: -1, PerOwnerBy: team}
 `),
       [
         'd.yml: EventFeed.Enable: expected true or false, got "maybe"',
@@ -103,9 +106,11 @@ Suggestions: {MaxCPUFraction: half}
         'd.yml: Estimates.DefaultRuntime: invalid duration "10": missing unit, e.g. "10s"',
         'd.yml: Estimates.DefaultBootTime: expected a duration like "10s", "1m30s" or "2h", got a map',
         'd.yml: Suggestions.MaxCPUFraction: expected a number, got "half"',
+        'd.yml: SpendingCap.Hard: expected a number of at least 0, got -1',
+        'd.yml: SpendingCap.PerOwnerBy: expected one of owner, project, got "team"',
       ],
     );
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave) at the top level']);
+    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave, SpendingCap) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
@@ -213,6 +218,7 @@ Suggestions: {MaxCPUFraction: half}
         PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: '30s', MinConfidence: 0.5 },
         Locality: { Enable: false, CacheTimeout: '2m0s', DepsTimeout: '1m0s' },
         DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: '10m0s' },
+        SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0 },
       });
     });
 
