@@ -122,6 +122,13 @@ export interface Settings {
     PerOwnerSoft: number;
     /** $/h per owner: the hard level of each owner's burn. */
     PerOwnerHard: number;
+    /**
+     * While a container waits for money under the cluster's hard level,
+     * lower-priority containers take no empty VM, and empty VMs are shut
+     * down until it fits (as the quota's line does); false: empty VMs stay
+     * usable to all, and it waits for the burn to fall by itself.
+     */
+    HighPriorityFirst: boolean;
   };
 }
 
@@ -178,6 +185,7 @@ export const SETTINGS_FIELDS = {
     PerOwnerBy: fairShareBy('owner'),
     PerOwnerSoft: boundedNumber(0, { min: 0 }),
     PerOwnerHard: boundedNumber(0, { min: 0 }),
+    HighPriorityFirst: bool(true),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

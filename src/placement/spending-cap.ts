@@ -94,6 +94,8 @@ export class SpendingCap {
   /** VMs created for an owner that run nothing yet: their price is the owner's (by VM id; pending ids renamed). */
   private readonly createdFor = new Map<string, string>();
   private reserved = false;
+  /** $/h the container that set `reserved` needs freed before its VM fits under the hard level. */
+  private wanted = 0;
   private heldNow = new Set<string>();
   private heldBefore = new Set<string>();
   private readonly preemptibleOf = new WeakMap<readonly InstanceType[], InstanceType[]>();
@@ -131,6 +133,7 @@ export class SpendingCap {
     this.burnNow = ledger.costPerHour();
     this.forecaster.observe(this.clock.now(), ledger.totalDollars());
     this.reserved = false;
+    this.wanted = 0;
     this.heldBefore = this.heldNow;
     this.heldNow = new Set();
     if (!this.perOwner || !this.owners) return;
@@ -181,7 +184,10 @@ export class SpendingCap {
 
   /** Held by the cluster's hard level for a VM of `type`: the containers after it wait behind it, unless it could never run under the cap. */
   private holdHard(uuid: string, type: InstanceType): CapDecision {
-    if (type.Price <= this.hard) this.reserved = true;
+    if (type.Price <= this.hard && !this.reserved) {
+      this.reserved = true;
+      this.wanted = this.burnNow + type.Price - this.hard;
+    }
     return this.held(uuid, { level: 'hard', scope: 'cluster', burn: this.burnNow, cap: this.hard });
   }
 
@@ -209,6 +215,20 @@ export class SpendingCap {
     if (owner === undefined) return;
     this.createdFor.delete(pendingId);
     this.createdFor.set(instanceId, owner);
+  }
+
+  /**
+   * True once, in this pass, a container waits for money under the cluster's
+   * hard level and `HighPriorityFirst` is on: containers after it take no
+   * empty ready VM, and the pass frees `moneyWanted` by shutting empty ones down.
+   */
+  get holdsLine(): boolean {
+    return this.reserved && this.settings.HighPriorityFirst;
+  }
+
+  /** $/h to free for the container that waits first (0 when none does). */
+  get moneyWanted(): number {
+    return this.wanted;
   }
 
   /** True the first pass a container is held (it was not held in the pass before): for its timeline. */

@@ -28,6 +28,7 @@ import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
 import type { WarmLevel } from '../placement/locality.js';
 import { type CapHold, capDetail } from '../placement/spending-cap.js';
+import { freeMoneyForHeld } from '../placement/spending-cap-line.js';
 
 export type { QueueViewEntry } from './pass-view.js';
 
@@ -182,6 +183,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     const types = entry.instanceTypes;
     const charge = containerCharge(entry.instanceResources);
     let ready = slots.find(sh, types, charge, uuid);
+    // A higher-priority container waits for the money an empty VM keeps spent (settings SpendingCap.HighPriorityFirst).
+    if (ready && cap?.holdsLine && ready.view.runningContainerUUIDs.length === 0 && READY.has(ready.view.workerState)) ready = undefined;
     let warmLevel: WarmLevel = 0;
     // Locality only reroutes or holds a container that could start now.
     if (locality && (ready || (!atQuota && availableType(types)))) {
@@ -325,6 +328,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     records,
   );
   if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all, locality?.passedOver);
+  else if (cap?.holdsLine) freeMoneyForHeld(pool, logger, slots.all, cap.moneyWanted, locality?.passedOver);
   // A VM a locality hold left idle is wanted within CacheTimeout: not shut down at TimeoutIdle meanwhile.
   if (locality) pool.keepWarm?.(new Set(locality.passedOver), 'locality');
   ctx.capacity?.afterPlacement(

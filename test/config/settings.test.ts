@@ -34,7 +34,7 @@ const DEFAULTS: Settings = {
   PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: 30_000, MinConfidence: 0.5 },
   Locality: { Enable: false, CacheTimeout: 2 * 60_000, DepsTimeout: 60_000 },
   DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: 10 * 60_000 },
-  SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0 },
+  SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true },
 };
 
 describe('settings file', () => {
@@ -75,7 +75,7 @@ SpendingCap: {Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOw
       PreWarm: DEFAULTS.PreWarm,
       Locality: { Enable: true, CacheTimeout: 5 * 60_000, DepsTimeout: 0 },
       DrainToSave: { Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0 },
-      SpendingCap: { Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOwnerBy: 'project', PerOwnerSoft: 0, PerOwnerHard: 12 },
+      SpendingCap: { Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOwnerBy: 'project', PerOwnerSoft: 0, PerOwnerHard: 12, HighPriorityFirst: true },
     });
   });
 
@@ -218,7 +218,7 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
         PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: '30s', MinConfidence: 0.5 },
         Locality: { Enable: false, CacheTimeout: '2m0s', DepsTimeout: '1m0s' },
         DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: '10m0s' },
-        SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0 },
+        SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true },
       });
     });
 

@@ -12,10 +12,10 @@ import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { describeBlocker } from '../../src/scheduler/why-text.js';
 import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from '../scheduler/fakes.js';
 
-const CAP: Settings['SpendingCap'] = { Enable: true, Soft: 0, Hard: 1, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0 };
+const CAP: Settings['SpendingCap'] = { Enable: true, Soft: 0, Hard: 1, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true };
 
 /** type2 costs $0.246/h, type4 $0.492/h; one type4 runs a container. The burn is the pool's VMs' prices, as the ledger would say. */
-function setup(capOn: boolean, hard = 1) {
+function setup(capOn: boolean, hard = 1, highPriorityFirst = true) {
   const clock = new ManualClock();
   const cluster = testCluster({ types: [2, 4] });
   const queue = new FakeQueue(clock, cluster);
@@ -26,7 +26,7 @@ function setup(capOn: boolean, hard = 1) {
   pool.runOn(busy, uuid(100));
   const burn = (): number => [...pool.workers.values()].reduce((s, w) => s + w.price, 0);
   const source = { fresh: () => ({ costPerHour: burn, totalDollars: () => 0, eachLive: () => undefined }) };
-  const spendingCap = capOn ? new SpendingCap({ ...CAP, Hard: hard }, source, clock) : undefined;
+  const spendingCap = capOn ? new SpendingCap({ ...CAP, Hard: hard, HighPriorityFirst: highPriorityFirst }, source, clock) : undefined;
   const events: Array<[string, Record<string, string | number>]> = [];
   const timeline = { vmRequested: () => undefined, unlocking: () => undefined, cancelling: () => undefined, spendingCap: (u: string, d: Record<string, string | number>) => events.push([u, d]) };
   const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
@@ -89,5 +89,28 @@ describe('spending cap in a scheduling pass', () => {
     queue.add({ uuid: uuid(1), state: 'Locked', vcpus: 4, priority: 0 });
     sch.runQueue();
     assert.deepEqual(pool.creates, ['type2']);
+  });
+
+  it('on, HighPriorityFirst: while a higher-priority container waits for money, a lower one takes no empty VM, and empty VMs are shut down to free it', () => {
+    const { queue, pool, sch, type4 } = setup(true, 0.8);
+    const type2 = { ...type4, Name: 'type2', ProviderType: 'type2', VCPUs: 2, Price: 0.246 };
+    const idle = pool.addWorker(type2, 'idle');
+    // Burn $0.738; the high one's type4 needs $0.43 freed.
+    queue.add({ uuid: uuid(1), state: 'Queued', vcpus: 4, priority: 9 }, { uuid: uuid(2), state: 'Queued', vcpus: 1, priority: 1 });
+    sch.runQueue();
+    assert.deepEqual(queue.calls, []);
+    assert.equal(sch.why()!.blockerOf(uuid(2))?.reason, 'spending_cap');
+    assert.deepEqual(pool.shutdowns, [idle]);
+    assert.deepEqual(pool.creates, []);
+  });
+
+  it('on, HighPriorityFirst false: the empty VM stays usable to the lower-priority container', () => {
+    const { queue, pool, sch, type4 } = setup(true, 0.8, false);
+    const type2 = { ...type4, Name: 'type2', ProviderType: 'type2', VCPUs: 2, Price: 0.246 };
+    pool.addWorker(type2, 'idle');
+    queue.add({ uuid: uuid(1), state: 'Queued', vcpus: 4, priority: 9 }, { uuid: uuid(2), state: 'Queued', vcpus: 1, priority: 1 });
+    sch.runQueue();
+    assert.deepEqual(queue.calls, [`lock ${uuid(2)}`]);
+    assert.deepEqual(pool.shutdowns, []);
   });
 });

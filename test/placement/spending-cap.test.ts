@@ -40,7 +40,7 @@ function source(vms: LiveVm[], total = { dollars: 0 }): SpendSource & { fresh():
 }
 
 function settings(over: Partial<SpendingCapSettings>): SpendingCapSettings {
-  return { Enable: true, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, ...over };
+  return { Enable: true, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true, ...over };
 }
 
 function cap(over: Partial<SpendingCapSettings>, vms: LiveVm[] = [], owners?: Record<string, string>): SpendingCap {
