@@ -124,9 +124,9 @@ export interface Settings {
     PerOwnerHard: number;
     /**
      * While a container waits for money under the cluster's hard level,
-     * lower-priority containers take no empty VM, and empty VMs are shut
-     * down until it fits (as the quota's line does); false: empty VMs stay
-     * usable to all, and it waits for the burn to fall by itself.
+     * the containers after it start on no ready VM, and empty VMs are shut
+     * down until its VM fits (as the cloud quota's line does); false: ready
+     * VMs stay usable to all, and it waits for the burn to fall by itself.
      */
     HighPriorityFirst: boolean;
   };

@@ -13,9 +13,14 @@
  *   it in scheduling order get no new VM either: the money that frees goes
  *   to the higher priority first (as the quota's line does). A container
  *   whose VM would cost more than the hard level even on an empty cluster
- *   can never run under the cap and holds nobody back;
- * - placing a container on a VM that exists costs nothing more and is
- *   always allowed; running work is never stopped.
+ *   can never run under the cap and holds nobody back. With
+ *   `HighPriorityFirst` (the default) the containers after it do not start
+ *   on ready VMs either, and empty VMs are shut down until its VM fits
+ *   (`spending-cap-line.ts`): otherwise a backlog of lower-priority work
+ *   keeps every VM busy and the money never frees;
+ * - placing a container on a VM that exists costs nothing more and the
+ *   cap never refuses it (only the line above may make it wait its turn);
+ *   running work is never stopped.
  *
  * The price used for a new VM is its configured `Price`, the most a spot
  * VM of that type may cost: the check stays on the safe side when spot
@@ -219,8 +224,8 @@ export class SpendingCap {
 
   /**
    * True once, in this pass, a container waits for money under the cluster's
-   * hard level and `HighPriorityFirst` is on: containers after it take no
-   * empty ready VM, and the pass frees `moneyWanted` by shutting empty ones down.
+   * hard level and `HighPriorityFirst` is on: containers after it start on
+   * no ready VM, and the pass frees `moneyWanted` by shutting empty ones down.
    */
   get holdsLine(): boolean {
     return this.reserved && this.settings.HighPriorityFirst;

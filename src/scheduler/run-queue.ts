@@ -183,8 +183,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     const types = entry.instanceTypes;
     const charge = containerCharge(entry.instanceResources);
     let ready = slots.find(sh, types, charge, uuid);
-    // A higher-priority container waits for the money an empty VM keeps spent (settings SpendingCap.HighPriorityFirst).
-    if (ready && cap?.holdsLine && ready.view.runningContainerUUIDs.length === 0 && READY.has(ready.view.workerState)) ready = undefined;
+    // A higher-priority container waits for money (settings SpendingCap.HighPriorityFirst): as at the quota, nothing after it starts on a ready VM, so VMs empty and the money frees.
+    if (ready && cap?.holdsLine && READY.has(ready.view.workerState)) ready = undefined;
     let warmLevel: WarmLevel = 0;
     // Locality only reroutes or holds a container that could start now.
     if (locality && (ready || (!atQuota && availableType(types)))) {

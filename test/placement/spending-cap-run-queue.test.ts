@@ -91,12 +91,14 @@ describe('spending cap in a scheduling pass', () => {
     assert.deepEqual(pool.creates, ['type2']);
   });
 
-  it('on, HighPriorityFirst: while a higher-priority container waits for money, a lower one takes no empty VM, and empty VMs are shut down to free it', () => {
+  it('on, HighPriorityFirst: while a higher-priority container waits for money, a lower one starts on no ready VM, and empty VMs are shut down to free it', () => {
     const { queue, pool, sch, type4 } = setup(true, 0.8);
     const type2 = { ...type4, Name: 'type2', ProviderType: 'type2', VCPUs: 2, Price: 0.246 };
     const idle = pool.addWorker(type2, 'idle');
-    // Burn $0.738; the high one's type4 needs $0.43 freed.
-    queue.add({ uuid: uuid(1), state: 'Queued', vcpus: 4, priority: 9 }, { uuid: uuid(2), state: 'Queued', vcpus: 1, priority: 1 });
+    // And a type4 with room for the low one.
+    pool.runOn(pool.addWorker(type4, 'running'), uuid(102));
+    // Burn $1.23; the high one's type4 needs $0.92 freed.
+    queue.add({ uuid: uuid(102), state: 'Running', vcpus: 1 }, { uuid: uuid(1), state: 'Queued', vcpus: 4, priority: 9 }, { uuid: uuid(2), state: 'Queued', vcpus: 1, priority: 1 });
     sch.runQueue();
     assert.deepEqual(queue.calls, []);
     assert.equal(sch.why()!.blockerOf(uuid(2))?.reason, 'spending_cap');
@@ -104,7 +106,7 @@ describe('spending cap in a scheduling pass', () => {
     assert.deepEqual(pool.creates, []);
   });
 
-  it('on, HighPriorityFirst false: the empty VM stays usable to the lower-priority container', () => {
+  it('on, HighPriorityFirst false: ready VMs stay usable to the lower-priority container', () => {
     const { queue, pool, sch, type4 } = setup(true, 0.8, false);
     const type2 = { ...type4, Name: 'type2', ProviderType: 'type2', VCPUs: 2, Price: 0.246 };
     pool.addWorker(type2, 'idle');
