@@ -16,7 +16,7 @@
  *   can never run under the cap and holds nobody back. With
  *   `HighPriorityFirst` (the default) the containers after it do not start
  *   on ready VMs either, and empty VMs are shut down until its VM fits
- *   (`spending-cap-line.ts`): otherwise a backlog of lower-priority work
+ *   (`spending-cap-pass.ts`): otherwise a backlog of lower-priority work
  *   keeps every VM busy and the money never frees;
  * - placing a container on a VM that exists costs nothing more and the
  *   cap never refuses it (only the line above may make it wait its turn);

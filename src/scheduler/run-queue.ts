@@ -27,8 +27,7 @@ import { Cause, PassView, State, Status } from './pass-view.js';
 import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
 import type { WarmLevel } from '../placement/locality.js';
-import { type CapHold, capDetail } from '../placement/spending-cap.js';
-import { freeMoneyForHeld } from '../placement/spending-cap-line.js';
+import { freeMoneyForHeld, sayHeld } from '../placement/spending-cap-pass.js';
 
 export type { QueueViewEntry } from './pass-view.js';
 
@@ -40,8 +39,6 @@ export interface RunQueueResult {
   /** Containers left waiting because of the cloud quota or the supervisor cap. */
   notAllocatedOverQuota: number;
 }
-
-const EMPTY_PRICES = new Float64Array(0);
 
 export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueResult {
   const { queue, pool, cluster, logger } = ctx;
@@ -79,12 +76,6 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const { list, order, state, priority, supervisor, hasRecord, shape } = view;
   const cap = ctx.spendingCap;
   cap?.beginPass(() => entries.keys());
-  // Off: never called. On: a container that needs a new VM the cap does not allow waits, and says why.
-  const capHeld = (k: number, uuid: string, hold: CapHold): void => {
-    (view.capHolds ??= new Map()).set(k, hold);
-    view.cause[k] = Cause.SpendingCap;
-    if (cap!.firstHeld(uuid)) ctx.timeline?.spendingCap?.(uuid, capDetail(hold));
-  };
 
   limit.observe({
     now: ctx.clock.now(),
@@ -127,8 +118,6 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // same, so it is passed over without looking again.
   const stuck = new Float64Array(view.shapeCount);
   const stuckNoType = new Uint8Array(view.shapeCount);
-  // With the spending cap on: the price the last container of a stuck shape was allowed.
-  const stuckPrice = cap ? new Float64Array(view.shapeCount) : EMPTY_PRICES;
 
   // Only a create in this pass can change the pool's answer: asked again after each.
   let atQuota = pool.atQuota();
@@ -173,8 +162,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       // instance to create for it, with no instance added since.
       if (stuckNoType[sh]) view.set(k, Status.WaitingInstanceTypes, ++qpos);
       view.cause[k] = stuckNoType[sh] ? Cause.TypesAtCapacity : Cause.CreateDeclined;
-      // It will need a VM as the one before it did: the spending cap counts it as claimed.
-      if (cap && !stuckNoType[sh]) cap.claim(list[k].container.uuid, stuckPrice[sh]);
+      // It will need a VM as the one before it did: the spending cap counts its cheapest type as claimed.
+      if (cap && !stuckNoType[sh]) cap.claim(list[k].container.uuid, list[k].instanceTypes[0]?.Price ?? 0);
       continue;
     }
     const entry = list[k];
@@ -183,7 +172,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     const types = entry.instanceTypes;
     const charge = containerCharge(entry.instanceResources);
     let ready = slots.find(sh, types, charge, uuid);
-    // A higher-priority container waits for money (settings SpendingCap.HighPriorityFirst): as at the quota, nothing after it starts on a ready VM, so VMs empty and the money frees.
+    // A higher-priority container waits for money (SpendingCap.HighPriorityFirst): as at the quota, nothing after it starts.
     if (ready && cap?.holdsLine && READY.has(ready.view.workerState)) ready = undefined;
     let warmLevel: WarmLevel = 0;
     // Locality only reroutes or holds a container that could start now.
@@ -214,7 +203,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       }
       const capped = ready ? undefined : cap?.decide(uuid, priority[k], types, availableType);
       if (capped?.hold) {
-        capHeld(k, uuid, capped.hold);
+        sayHeld(view, k, uuid, capped.hold, cap!, ctx.timeline);
         continue;
       }
       if (pool.killContainer(uuid, 'about to lock')) {
@@ -263,7 +252,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     const decided = cap?.decide(uuid, priority[k], types, availableType);
     if (decided?.hold) {
-      capHeld(k, uuid, decided.hold);
+      sayHeld(view, k, uuid, decided.hold, cap!, ctx.timeline);
       continue;
     }
     const it = decided ? decided.type : availableType(types);
@@ -284,7 +273,6 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       view.cause[k] = Cause.CreateDeclined;
       stuck[sh] = slots.all.length + 1;
       stuckNoType[sh] = 0;
-      if (cap) stuckPrice[sh] = it.Price;
       continue;
     }
     atQuota = pool.atQuota();
