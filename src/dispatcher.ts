@@ -41,6 +41,7 @@ import { withSudo } from './arvados/crunch-run.js';
 import { CostTracker } from './cost/tracker.js';
 import { History } from './history/history.js';
 import { type BillingFeatures, billingFeatures } from './cost/billing-features.js';
+import type { SpendingCap } from './placement/spending-cap.js';
 import { hostKeyVerifier } from './worker/verify.js';
 import { ReclaimTracker } from './placement/reclaims.js';
 import { NoticeReader } from './placement/reclaim-notices.js';
@@ -111,6 +112,8 @@ export interface Dispatcher {
   readonly history: History;
   /** Spot fallback (`src/placement/spot-fallback.ts`); undefined when the settings file's SpotFallback.Enable is false. */
   readonly spotFallback: SpotFallback | undefined;
+  /** The spending cap (`src/placement/spending-cap.ts`); undefined when the settings file's SpendingCap.Enable is false. */
+  readonly spendingCap: SpendingCap | undefined;
   /** Starts polling, probing and scheduling. */
   start(): void;
   /** Stops every loop and closes connections; leaves every VM and container alone. */
@@ -188,7 +191,10 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
       if (event.type === 'instanceDestroyed') cost.sync();
       reclaims.observe(event);
-      if (event.type === 'instanceCreated') placement.spotFallback?.instanceCreated(event.instanceType);
+      if (event.type === 'instanceCreated') {
+        placement.spotFallback?.instanceCreated(event.instanceType);
+        placement.spendingCap?.renamed(event.pendingId, event.instanceId);
+      }
       deps.observePool?.(event);
     },
   });
@@ -214,7 +220,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
           log: new RateLimitedLog(logger, clock),
         })
       : undefined;
-  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, reclaims });
+  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, reclaims, cost });
   const scheduler = new Scheduler({
     queue,
     pool,
@@ -281,6 +287,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     reclaimPlan: placement.reclaimPlan,
     history,
     spotFallback: placement.spotFallback,
+    spendingCap: placement.spendingCap,
     start() {
       if (started) throw new Error('dispatcher already started');
       started = true;

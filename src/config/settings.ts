@@ -141,6 +141,34 @@ export interface Settings {
     /** How long every eligible spot type of a container must have been at capacity before it runs on an on-demand type. */
     After: number;
   };
+  /**
+   * A spending cap in dollars per hour (`src/placement/spending-cap.ts`): what
+   * the VMs alive now cost, VMs being created included, bounds what new VMs
+   * may be created. Running work is never stopped, and an idle VM is always
+   * used. A level of 0 is not set.
+   */
+  SpendingCap: {
+    Enable: boolean;
+    /** $/h for the whole cluster: above it, new VMs only preemptible, and only for work at or above DeferBelowPriority. Above Hard, Hard is used. */
+    Soft: number;
+    /** $/h for the whole cluster: no new VM may take the burn above it. */
+    Hard: number;
+    /** Above a soft level, containers of a lower priority get no new VM (0: none is deferred). */
+    DeferBelowPriority: number;
+    /** Who an owner's cap applies to: `owner` or `project` of the top-level request, as for FairShare.By. */
+    PerOwnerBy: FairShareBy;
+    /** $/h per owner: the soft level of each owner's burn (its containers' shares of their VMs, plus VMs being created for it). */
+    PerOwnerSoft: number;
+    /** $/h per owner: the hard level of each owner's burn. */
+    PerOwnerHard: number;
+    /**
+     * While a container waits for money under the cluster's hard level,
+     * the containers after it start on no ready VM, and empty VMs are shut
+     * down until its VM fits (as the cloud quota's line does); false: ready
+     * VMs stay usable to all, and it waits for the burn to fall by itself.
+     */
+    HighPriorityFirst: boolean;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -205,6 +233,16 @@ export const SETTINGS_FIELDS = {
   SpotFallback: {
     Enable: bool(false),
     After: boundedDuration('5m', { min: 0 }),
+  },
+  SpendingCap: {
+    Enable: bool(false),
+    Soft: boundedNumber(0, { min: 0 }),
+    Hard: boundedNumber(0, { min: 0 }),
+    DeferBelowPriority: boundedNumber(0, { min: 0 }),
+    PerOwnerBy: fairShareBy('owner'),
+    PerOwnerSoft: boundedNumber(0, { min: 0 }),
+    PerOwnerHard: boundedNumber(0, { min: 0 }),
+    HighPriorityFirst: bool(true),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

@@ -124,6 +124,15 @@ export class CostLedger {
     return sum;
   }
 
+  /**
+   * Visits each VM alive at the last observation with its price and the
+   * containers on it, each with its share of the price (the split above);
+   * for a cap per owner (`src/placement/spending-cap.ts`).
+   */
+  eachLive(visit: (id: string, pricePerHour: number, containers: readonly string[], shares: readonly number[]) => void): void {
+    for (const l of this.live) visit(l.vm.id, l.vm.pricePerHour, l.uuids, l.shares);
+  }
+
   vm(id: string): Readonly<VmCost> | undefined {
     const r = this.vms.get(id);
     return r && publicVm(r);
@@ -182,7 +191,7 @@ export class CostLedger {
       vm.pricePerHour = snap.pricePerHour;
       if (!snap.placeholder && vm.rule === undefined && this.opts.billingOf) vm.rule = this.opts.billingOf(snap.instanceType) ?? null;
       vm.seen = epoch;
-      live[i] = { vm, containers: this.containerRecords(snap, epoch), shares: this.shares(snap.containers) };
+      live[i] = { vm, containers: this.containerRecords(snap, epoch), uuids: snap.containers, shares: this.shares(snap.containers) };
     }
     for (const l of prev) {
       if (l.vm.seen !== epoch && l.vm.goneAt === undefined && this.vms.get(l.vm.id) === l.vm) {
@@ -278,6 +287,7 @@ interface ContainerRecord extends ContainerCost {
 interface LiveVm {
   vm: VmRecord;
   containers: readonly ContainerRecord[];
+  uuids: readonly string[];
   shares: readonly number[];
 }
 

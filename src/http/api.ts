@@ -26,7 +26,8 @@ import type { ContainerTimeline } from '../timeline/timeline.js';
 import type { HistoryJSON } from '../history/history.js';
 import { isInstanceNotFoundError } from '../worker/pool.js';
 import { requestTokens, requireHealthToken, requireToken } from './auth.js';
-import { type InstanceDraining, instanceViewJSON, queueEntJSON, type QueueEntExtras } from './format.js';
+import { type InstanceDraining, instanceViewJSON, queueEntJSON, type QueueEntExtras, spendingCapJSON } from './format.js';
+import type { SpendingCapView } from '../placement/spending-cap.js';
 import { timelineJSON } from './timeline-json.js';
 
 /** What the management API needs from a dispatcher. */
@@ -52,6 +53,8 @@ export interface ManagementTarget {
   instanceCost?(instanceId: string): number | undefined;
   /** Dollars the container's runs have cost so far; absent or undefined: no `cost` field. */
   containerCost?(uuid: string): number | undefined;
+  /** The spending cap and the day's forecast, beside the instances' costs; absent or undefined (the cap is off): no `spending_cap` field. */
+  spendingCap?(): SpendingCapView | undefined;
   /** SIGTERM to the container's crunch-run; false when it runs nowhere. */
   killContainer(uuid: string, reason: string): boolean;
   /** Rejects with InstanceNotFoundError for an unknown id. */
@@ -248,7 +251,9 @@ function killContainer(r: Request, t: ManagementTarget): void {
 }
 
 function listInstances(r: Request, t: ManagementTarget): void {
-  sendJSON(r.res, { items: t.instances().map((v) => instanceViewJSON(v, t.draining?.(v.instance), v.instance === '' ? undefined : t.instanceCost?.(v.instance))) });
+  const items = t.instances().map((v) => instanceViewJSON(v, t.draining?.(v.instance), v.instance === '' ? undefined : t.instanceCost?.(v.instance)));
+  const cap = t.spendingCap?.();
+  sendJSON(r.res, cap ? { items, spending_cap: spendingCapJSON(cap) } : { items });
 }
 
 async function setIdleBehavior(r: Request, t: ManagementTarget, behavior: IdleBehavior): Promise<void> {

@@ -8,6 +8,7 @@ import type { GPUFeatures, InstanceType } from '../config/types.js';
 import type { InstanceResources, InstanceView, QueueEntry } from '../scheduler/interfaces.js';
 import type { Blocker } from '../scheduler/why.js';
 import { describeBlocker, estimateSentence } from '../scheduler/why-text.js';
+import type { SpendingCapView } from '../placement/spending-cap.js';
 
 /** The reference's `arvados.InstanceType` as JSON: its Go field names; `Name` and `Scratch` are `json:"-"` there. */
 export interface InstanceTypeJSON {
@@ -163,5 +164,27 @@ export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining, c
     ...(v.note === undefined ? {} : { note: v.note }),
     ...(draining ? { draining: { since: goTime(draining.since), reason: draining.reason } } : {}),
     ...(cost === undefined ? {} : { cost: roundCents(cost) }),
+  };
+}
+
+/** The spending cap in the instances list (`spending_cap`): levels in $/h (0: not set), the burn, and the day's spend. */
+export interface SpendingCapJSON {
+  soft_per_hour: number;
+  hard_per_hour: number;
+  burn_per_hour: number;
+  spent_today: number;
+  forecast_today: number;
+  /** Containers the last scheduling pass held back for the cap. */
+  held_containers: number;
+}
+
+export function spendingCapJSON(v: SpendingCapView): SpendingCapJSON {
+  return {
+    soft_per_hour: v.soft,
+    hard_per_hour: v.hard,
+    burn_per_hour: roundCents(v.burn),
+    spent_today: roundCents(v.spentToday),
+    forecast_today: roundCents(v.forecastToday),
+    held_containers: v.held,
   };
 }

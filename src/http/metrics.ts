@@ -36,6 +36,7 @@ import type { ReclaimTracker } from '../placement/reclaims.js';
 import type { OnDemandReason } from '../placement/reclaim-plan.js';
 import type { CostLedger } from '../cost/ledger.js';
 import type { StretchStats } from '../worker/idle-stretch.js';
+import type { SpendingCapView } from '../placement/spending-cap.js';
 import type { PoolEvent, PoolStats, WorkerDetail } from '../worker/pool.js';
 
 const PREFIX = 'arvados_dispatchcloud_';
@@ -90,6 +91,8 @@ export interface MetricsSources {
   reclaims?(): { counts: ReclaimTracker; onDemand?: Record<OnDemandReason, number> };
   /** Spot fallback's counts since start; absent when it is off. */
   spotFallback?(): SpotFallbackStats;
+  /** The spending cap's levels and the day's forecast; absent when it is off. */
+  spendingCap?(): SpendingCapView;
 }
 
 /** The reference's category of a worker for instances_total and the per-category totals. */

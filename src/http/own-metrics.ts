@@ -38,6 +38,7 @@ export function registerOwnMetrics(registry: Registry, sources: () => MetricsSou
   );
   registerReclaims(registry, sources);
   registerSpotFallback(registry, sources);
+  registerSpendingCap(registry, sources);
 }
 
 /** Spot reclaims: how many, where, what work went with them, and what the scheduler did about it. */
@@ -115,6 +116,29 @@ function registerCost(registry: Registry, sources: () => MetricsSources | undefi
     collect() {
       spend.reset();
       for (const t of sources()?.cost?.().spend() ?? []) spend.inc({ instance_type: t.instanceType, preemptible: String(t.preemptible) }, t.dollars);
+    },
+  });
+}
+
+/** The spending cap's levels (0: not set, or the cap is off) and the day's spend forecast beside them. */
+function registerSpendingCap(registry: Registry, sources: () => MetricsSources | undefined): void {
+  const levels: Gauge<'level'> = new Gauge({
+    name: PREFIX + 'spending_cap_dollars_per_hour',
+    help: 'The spending cap (settings SpendingCap), dollars per hour, by level: soft (new VMs only preemptible, lower-priority work deferred) and hard (no new VM above it); 0 when not set or off.',
+    labelNames: ['level'],
+    registers: [registry],
+    collect() {
+      const v = sources()?.spendingCap?.();
+      levels.set({ level: 'soft' }, v?.soft ?? 0);
+      levels.set({ level: 'hard' }, v?.hard ?? 0);
+    },
+  });
+  new Gauge({
+    name: PREFIX + 'spend_forecast_dollars',
+    help: "The day's spend forecast with the spending cap on: dollars spent since the start of the UTC day (or start-up) plus the cost per hour now for the hours left in the day; 0 when off.",
+    registers: [registry],
+    collect() {
+      this.set(sources()?.spendingCap?.().forecastToday ?? 0);
     },
   });
 }

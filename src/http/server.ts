@@ -97,6 +97,7 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
     draining: (id) => current().drain?.mark(id),
     instanceCost: (id) => current().cost.read().vm(id)?.dollars,
     containerCost: (uuid) => current().cost.read().container(uuid)?.dollars,
+    spendingCap: () => current().spendingCap?.view(),
     killContainer: (uuid, reason) => current().pool.killContainer(uuid, reason),
     setIdleBehavior: (id, behavior) => current().pool.setIdleBehavior(id, behavior),
     killInstance: (id, reason) => current().pool.killInstance(id, reason),

@@ -20,6 +20,8 @@ import { ParentLookup } from './parents.js';
 import { ReclaimPlan } from './reclaim-plan.js';
 import type { ReclaimTracker } from './reclaims.js';
 import { SpotFallback } from './spot-fallback.js';
+import { SpendingCap } from './spending-cap.js';
+import type { CostTracker } from '../cost/tracker.js';
 
 export interface PlacementFeatures {
   /** Fair share between submitters (`FairShare`). */
@@ -34,6 +36,8 @@ export interface PlacementFeatures {
   reclaimPlan?: ReclaimPlan;
   /** Spot fallback (`SpotFallback`). */
   spotFallback?: SpotFallback;
+  /** The spending cap (`SpendingCap`). */
+  spendingCap?: SpendingCap;
 }
 
 export interface PlacementDeps {
@@ -46,6 +50,8 @@ export interface PlacementDeps {
   logger: Logger;
   /** The reclaim counts (always kept). */
   reclaims: ReclaimTracker;
+  /** Where the spending cap reads the burn. */
+  cost: Pick<CostTracker, 'sync' | 'ledger'>;
 }
 
 /** Builds the features the settings turn on; throws when a warm pool names an instance type the cluster lacks. */
@@ -90,13 +96,31 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
       capacitySince: (type) => pool.createLimits([type]).capacity[type.Name]?.since,
     });
   }
+  if (settings.SpendingCap.Enable) features.spendingCap = spendingCap(d);
   return features;
 }
 
+/** The spending cap, with an owner lookup of its own when a level per owner is set. */
+function spendingCap(d: PlacementDeps): SpendingCap {
+  const s = d.settings.SpendingCap;
+  const source = {
+    fresh: () => {
+      d.cost.sync();
+      return d.cost.ledger;
+    },
+  };
+  const owners =
+    s.PerOwnerHard > 0 || s.PerOwnerSoft > 0
+      ? new OwnerResolver({ client: d.client, clock: d.clock, logger: d.logger.child({ Component: 'spending-cap' }), by: s.PerOwnerBy })
+      : undefined;
+  return new SpendingCap(s, source, d.clock, owners);
+}
+
 /** The metrics sources of the features that are on. */
-export function placementMetrics(f: PlacementFeatures): Pick<MetricsSources, 'fairShare' | 'locality' | 'capacity' | 'drain' | 'spotFallback'> {
-  const { fairShare, locality, capacity, drain, spotFallback } = f;
+export function placementMetrics(f: PlacementFeatures): Pick<MetricsSources, 'fairShare' | 'locality' | 'capacity' | 'drain' | 'spotFallback' | 'spendingCap'> {
+  const { fairShare, locality, capacity, drain, spotFallback, spendingCap } = f;
   return {
+    ...(spendingCap ? { spendingCap: () => spendingCap.view() } : {}),
     ...(fairShare ? { fairShare: () => fairShare.counts } : {}),
     ...(locality ? { locality: () => locality.counts } : {}),
     ...(capacity ? { capacity: () => capacity.stats } : {}),

@@ -10,6 +10,7 @@ import type { LocalityPlanner } from '../placement/locality-planner.js';
 import type { DrainPlanner } from '../placement/drain.js';
 import type { ReclaimPlan } from '../placement/reclaim-plan.js';
 import type { SpotFallback } from '../placement/spot-fallback.js';
+import type { SpendingCap } from '../placement/spending-cap.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
@@ -39,6 +40,8 @@ export interface SchedulerDeps {
   reclaimPlan?: ReclaimPlan;
   /** Spot fallback (`src/placement/spot-fallback.ts`); absent when the settings file leaves it off. */
   spotFallback?: SpotFallback;
+  /** The spending cap (`src/placement/spending-cap.ts`); absent when the settings file's SpendingCap.Enable is false. */
+  spendingCap?: SpendingCap;
 }
 
 /** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */

@@ -9,6 +9,7 @@
  */
 import type { WarmHold } from '../placement/locality.js';
 import type { SpotWait } from '../placement/spot-fallback.js';
+import type { CapHold } from '../placement/spending-cap.js';
 import type { Container } from '../arvados/types.js';
 import type { InstanceType } from '../config/types.js';
 import type { InstanceResources, QueueEntry } from './interfaces.js';
@@ -60,6 +61,8 @@ export enum Cause {
   WaitingWarmInstance,
   /** Preemptible, every eligible spot type at capacity, waiting for the spot fallback (`PassView.spotWaits` says until when). */
   SpotFallbackWait,
+  /** Held by the spending cap (settings `SpendingCap`): no new VM within its level (`PassView.capHolds` says which). */
+  SpendingCap,
 }
 
 /** Why fair share moved a container back, for its blocker. */
@@ -132,6 +135,8 @@ export class PassView {
   warmHolds: Map<number, WarmHold> | undefined;
   /** Why each SpotFallbackWait container waits, by list position; undefined when none does. */
   spotWaits: Map<number, SpotWait> | undefined;
+  /** What held each SpendingCap container, by list position; undefined when the cap held nothing. */
+  capHolds: Map<number, CapHold> | undefined;
   /** Instance id the container was placed on (WaitingNewInstance, Preparing, WaitingPreviousAttempt), by list position. */
   private readonly placedOn = new Map<number, string>();
   /** Instance type name for WaitingNewInstance, by list position. */

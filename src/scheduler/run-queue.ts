@@ -28,6 +28,7 @@ import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
 import type { WarmLevel } from '../placement/locality.js';
 import type { SpotWait } from '../placement/spot-fallback.js';
+import { freeMoneyForHeld, sayHeld } from '../placement/spending-cap-pass.js';
 
 export type { QueueViewEntry } from './pass-view.js';
 
@@ -76,6 +77,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   };
   locality?.beginPass(ctx.clock.now(), slots.all.map((s) => s.view), entries, pool.running());
   const { list, order, state, priority, supervisor, hasRecord, shape } = view;
+  const cap = ctx.spendingCap;
+  cap?.beginPass(() => entries.keys());
 
   limit.observe({
     now: ctx.clock.now(),
@@ -192,12 +195,16 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       if (stuckNoType[sh]) view.set(k, Status.WaitingInstanceTypes, ++qpos);
       if (stuckNoType[sh]) typesOut(k, spotWait);
       else view.cause[k] = Cause.CreateDeclined;
+      // It will need a VM as the one before it did: the spending cap counts its cheapest type as claimed.
+      if (cap && !stuckNoType[sh]) cap.claim(list[k].container.uuid, list[k].instanceTypes[0]?.Price ?? 0);
       continue;
     }
     const ctr = entry.container;
     const uuid = ctr.uuid;
     const charge = containerCharge(entry.instanceResources);
     let ready = slots.find(sh, types, charge, uuid);
+    // A higher-priority container waits for money (SpendingCap.HighPriorityFirst): as at the quota, nothing after it starts.
+    if (ready && cap?.holdsLine && READY.has(ready.view.workerState)) ready = undefined;
     let warmLevel: WarmLevel = 0;
     // Locality only reroutes or holds a container that could start now.
     if (locality && (ready || (!atQuota && availableType(types)))) {
@@ -223,6 +230,11 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       }
       if (!ready && !availableType(types)) {
         typesOut(k, spotWait);
+        continue;
+      }
+      const capped = ready ? undefined : cap?.decide(uuid, priority[k], types, availableType);
+      if (capped?.hold) {
+        sayHeld(view, k, uuid, capped.hold, cap!, ctx.timeline);
         continue;
       }
       if (pool.killContainer(uuid, 'about to lock')) {
@@ -270,7 +282,12 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       overQuotaFrom = i;
       break;
     }
-    const it = availableType(types);
+    const decided = cap?.decide(uuid, priority[k], types, availableType);
+    if (decided?.hold) {
+      sayHeld(view, k, uuid, decided.hold, cap!, ctx.timeline);
+      continue;
+    }
+    const it = decided ? decided.type : availableType(types);
     if (!it) {
       // Lower-priority containers may still fit types that are available.
       view.set(k, Status.WaitingInstanceTypes, ++qpos);
@@ -292,6 +309,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     atQuota = pool.atQuota();
     if (fellBack) saidFallback(entry, it, spotWait);
+    cap?.created(uuid, created.instance);
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     ctx.timeline?.vmRequested(uuid, it.Name, created.instance);
     const blamed = drain?.vmCreated(it.Name, types, ctx.clock.now());
@@ -332,6 +350,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     records,
   );
   if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all, locality?.passedOver);
+  else if (cap?.holdsLine) freeMoneyForHeld(pool, logger, slots.all, cap.moneyWanted, locality?.passedOver);
   // A VM a locality hold left idle is wanted within CacheTimeout: not shut down at TimeoutIdle meanwhile.
   if (locality) pool.keepWarm?.(new Set(locality.passedOver), 'locality');
   ctx.capacity?.afterPlacement(

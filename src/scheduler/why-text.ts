@@ -2,6 +2,7 @@
  * A blocker (`why.ts`) in words, for the management API's `blocker.summary`
  * (which the status page shows) and the `containers why` command.
  */
+import { perHour } from '../placement/spending-cap.js';
 import type { Blocker } from './why.js';
 
 /** HH:MM:SS of an RFC 3339 time, UTC. */
@@ -73,6 +74,13 @@ export function describeBlocker(b: Blocker): string {
       return (
         `spot capacity out for ${b.types[0] ?? '?'}${b.types.length > 1 ? `(+${b.types.length - 1} more)` : ''} since ${clockTime(b.since)}; ` +
         (b.fallback_at ? `falling back to on-demand at ${clockTime(b.fallback_at)}` : 'no on-demand type fits it')
+      );
+    case 'spending_cap':
+      return (
+        `spending cap: ${perHour(b.burn_per_hour)} of ${perHour(b.cap_per_hour)} in use` +
+        (b.scope === 'owner' ? ` by owner ${b.owner ?? '?'}` : '') +
+        (b.level === 'soft' ? ' (soft level: new VMs only preemptible, for higher-priority work)' : '') +
+        (b.behind_higher_priority ? '; a higher-priority container waits for the money first' : '')
       );
   }
 }

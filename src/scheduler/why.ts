@@ -23,6 +23,7 @@
  * | fair_share          | moved back by fair share behind owners further below their share       | owner, used and target share, places |
  * | waiting_warm_instance | held by locality for a busy VM with its image or inputs (settings `Locality`) | instance, has, frees_in_ms, wait_until, timeout_ms |
  * | spot_capacity_out   | preemptible, every eligible spot type at capacity; the spot fallback (settings `SpotFallback`) runs it on demand at `fallback_at` | types, since, fallback_at |
+ * | spending_cap        | no new VM within the spending cap's level (settings `SpendingCap`)     | level, scope, owner, burn and cap $/h |
  *
  * Waiting reasons also carry `ahead` (the waiting containers before it in
  * scheduling order that could use one of its types, and what they need)
@@ -88,6 +89,16 @@ export type Blocker = (
   | { reason: 'fair_share'; position: number; owner: string; used_share: number; target_share: number; moved_back: number; window_ms: number }
   | { reason: 'waiting_warm_instance'; position: number; instance: string; has: 'image' | 'inputs'; frees_in_ms: number; wait_until: string; timeout_ms: number }
   | { reason: 'spot_capacity_out'; position: number; types: string[]; since: string; fallback_at?: string }
+  | {
+      reason: 'spending_cap';
+      position: number;
+      level: 'soft' | 'hard';
+      scope: 'cluster' | 'owner';
+      owner?: string;
+      burn_per_hour: number;
+      cap_per_hour: number;
+      behind_higher_priority?: boolean;
+    }
 ) & {
   ahead?: Ahead;
   price_cap?: PriceCap;
@@ -225,6 +236,20 @@ export class WhyBuilder {
           target_share: note.targetShare,
           moved_back: note.movedBack,
           window_ms: note.windowMs,
+        };
+      }
+      case Cause.SpendingCap: {
+        const h = v.capHolds?.get(k);
+        if (!h) return this.quotaOrCapacity(pos);
+        return {
+          reason: 'spending_cap',
+          position: pos,
+          level: h.level,
+          scope: h.scope,
+          ...(h.owner === undefined ? {} : { owner: h.owner }),
+          burn_per_hour: Math.round(h.burn * 100) / 100,
+          cap_per_hour: h.cap,
+          ...(h.behindHigher ? { behind_higher_priority: true } : {}),
         };
       }
       default:

@@ -128,6 +128,8 @@ export interface ContainerOutcome {
   attempts?: number;
   /** It asked for preemptible instances. */
   preemptible?: boolean;
+  /** The workload's priority for it. */
+  priority?: number;
 }
 
 /** Everything the report is computed from. */

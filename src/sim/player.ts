@@ -127,7 +127,7 @@ export class WorkloadPlayer {
     const t: Tracked = {
       spec,
       parent,
-      outcome: { id: spec.id, idealMs: idealMs(spec), ...ownerOf(spec, parent), ...(spec.preemptible ? { preemptible: true } : {}) },
+      outcome: { id: spec.id, idealMs: idealMs(spec), priority: spec.priority, ...ownerOf(spec, parent), ...(spec.preemptible ? { preemptible: true } : {}) },
       openChildren: 0,
       ownTimeUp: false,
       children: [],

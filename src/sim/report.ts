@@ -26,6 +26,7 @@ import type { CapacityStats } from '../placement/capacity.js';
 import type { Settings } from '../config/settings.js';
 import { nearestRank, summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
 import { figuresByOwner, type OwnerFigures } from './report-owners.js';
+import { spendCapFigures, type SpendCapFigures } from './report-spend-cap.js';
 import type { ContainerOutcome, SimResult } from './engine.js';
 import type { TimelineSample } from './plot.js';
 import { billedMs } from '../cost/billing.js';
@@ -100,6 +101,8 @@ export interface SimReport {
   idleStretch?: StretchStats;
   /** Spot reclaims (only when the cloud reclaimed VMs or a `Reclaims` rule was on): see `reclaims.ts`. */
   reclaims?: ReclaimSummary;
+  /** The spending cap checked every simulated minute against the bill, and waits by priority; only when the settings give a level. */
+  spendCap?: SpendCapFigures;
   /** Clock timers fired: how much simulation work the run took. */
   timersFired: number;
   timeline: TimelineSample[];
@@ -243,6 +246,7 @@ export function buildReport(r: SimResult): SimReport {
   childWaits.sort((a, b) => a - b);
   bootTimes.sort((a, b) => a - b);
   const byOwner = figuresByOwner(r.containers);
+  const spendCap = spendCapFigures(r.settings, r.ledger.vms.values(), r.startedAt, end, r.containers);
 
   return {
     workload: { name: r.workload, seed: r.seed, containers: r.containers.length },
@@ -279,6 +283,7 @@ export function buildReport(r: SimResult): SimReport {
     ...(r.drain ? { drain: r.drain } : {}),
     ...(r.idleStretch ? { idleStretch: { ...r.idleStretch } } : {}),
     ...(r.reclaims ? { reclaims: r.reclaims } : {}),
+    ...(spendCap ? { spendCap } : {}),
     timersFired: r.timersFired,
     timeline: r.timeline,
     host: {
@@ -348,6 +353,13 @@ export function formatSummary(rep: SimReport): string {
   lines.push(`Queue wait (Queued to Running, ${q.count} containers): p50 ${formatDuration(q.p50Ms)}, p95 ${formatDuration(q.p95Ms)}, max ${formatDuration(q.maxMs)}.`);
   const cq = rep.childrenQueueWait;
   if (cq.count > 0) lines.push(`Workflow children's queue wait (${cq.count}): p50 ${formatDuration(cq.p50Ms)}, p95 ${formatDuration(cq.p95Ms)}, max ${formatDuration(cq.maxMs)}.`);
+  const sc = rep.spendCap;
+  if (sc) {
+    lines.push(
+      `Spending cap ${sc.enabled ? 'on' : 'off'} (hard ${dollars(sc.cap)}/h, soft ${dollars(sc.soft)}/h): burn max ${dollars(sc.maxBurn)}/h, mean ${dollars(sc.meanBurn)}/h; ` +
+        `${sc.minutesOver} of ${sc.minutes} minutes over the hard level, ${sc.minutesOverSoft} over the soft one.`,
+    );
+  }
   const cap = rep.capacity;
   if (cap) {
     lines.push(

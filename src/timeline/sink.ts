@@ -45,6 +45,9 @@ import type { PoolEvent } from '../worker/pool.js';
  *   been out of capacity for SpotFallback.After, and it was placed on an
  *   on-demand VM (`instance_type`; `spot_instance_type`: the cheapest spot
  *   type it would have had; `spot_out_since`).
+ * - `spending_cap`: the spending cap first held it back from a new VM
+ *   (`level`, `scope`, `owner`, `burn_per_hour`, `cap_per_hour`, and
+ *   `behind_higher_priority` when a higher-priority container waits first).
  */
 export type TimelineKind =
   | 'first_seen'
@@ -65,7 +68,8 @@ export type TimelineKind =
   | 'drain_wait'
   | 'vm_reclaimed'
   | 'on_demand'
-  | 'spot_fallback';
+  | 'spot_fallback'
+  | 'spending_cap';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -102,6 +106,8 @@ export interface TimelineSink {
   warmWait(uuid: string, detail: Record<string, string | number>): void;
   /** Reclaims sent this preemptible container to on-demand types (`src/placement/reclaim-plan.ts`). */
   onDemand(uuid: string, detail: Record<string, string | number>): void;
+  /** The spending cap held this container back from a new VM, the first pass of a hold (`src/placement/spending-cap.ts`). */
+  spendingCap(uuid: string, detail: Record<string, string | number>): void;
 }
 
 /** What the queue calls. */
@@ -109,4 +115,4 @@ export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
 export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> &
-  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'onDemand' | 'spotFallback'>>;
+  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'onDemand' | 'spotFallback' | 'spendingCap'>>;

@@ -152,6 +152,10 @@ export class Timeline implements TimelineSink {
     this.push(this.entry(uuid), 'warm_wait', detail);
   }
 
+  spendingCap(uuid: string, detail: Record<string, string | number>): void {
+    this.push(this.entry(uuid), 'spending_cap', detail);
+  }
+
   cancelling(uuid: string, reason: string): void {
     this.push(this.entry(uuid), 'cancelled_by_dispatcher', { reason });
   }

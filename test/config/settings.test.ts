@@ -37,6 +37,7 @@ const DEFAULTS: Settings = {
   Billing: { InstanceTypes: {}, StretchIdle: false, MaxStretch: 30 * 60_000, StretchMargin: 60_000, MinLikelihood: 0.5, ArrivalWindow: 3_600_000 },
   Reclaims: { AvoidReclaimedTypes: false, HalfLife: 6 * 3_600_000, OnDemandAfter: 0, OnDemandAboveRuntime: 0 },
   SpotFallback: { Enable: false, After: 5 * 60_000 },
+  SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true },
 };
 
 describe('settings file', () => {
@@ -65,6 +66,7 @@ DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
 Billing: {InstanceTypes: {m5.large: {Increment: 1h, Minimum: 1h}, "*": {Increment: 1s, Minimum: 1m}}, StretchIdle: true, MaxStretch: 45m, StretchMargin: 2m, MinLikelihood: 0.8, ArrivalWindow: 2h}
 Reclaims: {AvoidReclaimedTypes: true, HalfLife: 1h, OnDemandAfter: 2, OnDemandAboveRuntime: 4h}
 SpotFallback: {Enable: true, After: 90s}
+SpendingCap: {Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOwnerBy: project, PerOwnerSoft: 0, PerOwnerHard: 12}
 `,
       'd.yml',
     );
@@ -89,6 +91,7 @@ SpotFallback: {Enable: true, After: 90s}
       },
       Reclaims: { AvoidReclaimedTypes: true, HalfLife: 3_600_000, OnDemandAfter: 2, OnDemandAboveRuntime: 4 * 3_600_000 },
       SpotFallback: { Enable: true, After: 90_000 },
+      SpendingCap: { Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOwnerBy: 'project', PerOwnerSoft: 0, PerOwnerHard: 12, HighPriorityFirst: true },
     });
   });
 
@@ -111,6 +114,7 @@ SpotFallback: {Enable: true, After: 90s}
 SchedulingStatus: [a]
 Estimates: {DefaultRuntime: 10, DefaultBootTime: {a: 1}}
 Suggestions: {MaxCPUFraction: half}
+SpendingCap: {Hard: -1, PerOwnerBy: team}
 `),
       [
         'd.yml: EventFeed.Enable: expected true or false, got "maybe"',
@@ -118,9 +122,11 @@ Suggestions: {MaxCPUFraction: half}
         'd.yml: Estimates.DefaultRuntime: invalid duration "10": missing unit, e.g. "10s"',
         'd.yml: Estimates.DefaultBootTime: expected a duration like "10s", "1m30s" or "2h", got a map',
         'd.yml: Suggestions.MaxCPUFraction: expected a number, got "half"',
+        'd.yml: SpendingCap.Hard: expected a number of at least 0, got -1',
+        'd.yml: SpendingCap.PerOwnerBy: expected one of owner, project, got "team"',
       ],
     );
-    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave, Billing, Reclaims, SpotFallback) at the top level']);
+    assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave, Billing, Reclaims, SpotFallback, SpendingCap) at the top level']);
   });
 
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
@@ -231,6 +237,7 @@ Suggestions: {MaxCPUFraction: half}
         Billing: { InstanceTypes: {}, StretchIdle: false, MaxStretch: '30m0s', StretchMargin: '1m0s', MinLikelihood: 0.5, ArrivalWindow: '1h0m0s' },
         Reclaims: { AvoidReclaimedTypes: false, HalfLife: '6h0m0s', OnDemandAfter: 0, OnDemandAboveRuntime: '0s' },
         SpotFallback: { Enable: false, After: '5m0s' },
+        SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true },
       });
     });
 

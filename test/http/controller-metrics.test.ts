@@ -65,6 +65,20 @@ describe('controller health metrics', function () {
     assert.equal(promValue(s, `${P}spot_fallbacks_total`, { instance_type: 'm5.xlarge' }), 2);
   });
 
+  it('spending cap: the levels and the day\'s forecast; 0 while it is off', async () => {
+    const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
+    m.attach(sources('normal', 0, 0));
+    let s = parseProm(await m.text());
+    assert.equal(promValue(s, `${P}spending_cap_dollars_per_hour`, { level: 'soft' }), 0);
+    assert.equal(promValue(s, `${P}spending_cap_dollars_per_hour`, { level: 'hard' }), 0);
+    assert.equal(promValue(s, `${P}spend_forecast_dollars`), 0);
+    m.attach({ ...sources('normal', 0, 0), spendingCap: () => ({ soft: 30, hard: 40, burn: 38, spentToday: 100, forecastToday: 328, held: 2 }) });
+    s = parseProm(await m.text());
+    assert.equal(promValue(s, `${P}spending_cap_dollars_per_hour`, { level: 'soft' }), 30);
+    assert.equal(promValue(s, `${P}spending_cap_dollars_per_hour`, { level: 'hard' }), 40);
+    assert.equal(promValue(s, `${P}spend_forecast_dollars`), 328);
+  });
+
   it('reports the state (one series each, 1 for the current), the limit, the last 503 and requests by outcome', async () => {
     const m = new DispatcherMetrics(loadConfigText('Clusters: {zzzzz: {}}').cluster);
     m.attach(sources('overload', 4, 1_700_000_000_500));

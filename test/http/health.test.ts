@@ -85,6 +85,23 @@ describe('management API handler', () => {
     }
   });
 
+  it('the instances list carries the spending cap and the day\'s forecast beside the costs, only when the cap is on', async () => {
+    const view = { soft: 30, hard: 40, burn: 38.123456, spentToday: 100.00004, forecastToday: 328.5, held: 2 };
+    let on = true;
+    const s = await serve(fakeTarget({ spendingCap: () => (on ? view : undefined) }));
+    try {
+      const stack = { server: s.server };
+      assert.deepEqual((await call(stack, 'GET', '/arvados/v1/dispatch/instances', { token: TOKEN })).json(), {
+        items: [],
+        spending_cap: { soft_per_hour: 30, hard_per_hour: 40, burn_per_hour: 38.1235, spent_today: 100, forecast_today: 328.5, held_containers: 2 },
+      });
+      on = false;
+      assert.deepEqual((await call(stack, 'GET', '/arvados/v1/dispatch/instances', { token: TOKEN })).json(), { items: [] });
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a tag write failure still answers 200 (the behaviour applies), as the reference', async () => {
     let got = '';
     const s = await serve(

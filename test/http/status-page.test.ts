@@ -429,6 +429,43 @@ describe('status page in Chromium (fake management API)', function () {
     }
   });
 
+  it('shows the spending cap and the day\'s forecast under the cost, only when a level is set', async () => {
+    fill(api, 2, 1);
+    const gauge = (name: string, value: number) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric: [{ gauge: { value } }] });
+    const levels = (soft: number, hard: number) => ({
+      name: 'arvados_dispatchcloud_spending_cap_dollars_per_hour',
+      help: '',
+      type: 'GAUGE',
+      metric: [
+        { label: [{ name: 'level', value: 'soft' }], gauge: { value: soft } },
+        { label: [{ name: 'level', value: 'hard' }], gauge: { value: hard } },
+      ],
+    });
+    api.metrics = [gauge('max_concurrent_containers', 0), gauge('cost_per_hour_dollars', 38.5), levels(30, 40), gauge('spend_forecast_dollars', 612.25)];
+    const { ctx, page, problems } = await openPage();
+    try {
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#total-cost .small:has-text("spending cap")');
+      assert.equal(await page.textContent('#total-cost .big'), '$38.500');
+      assert.equal(await page.textContent('#total-cost .big + .small'), 'at current prices (spot where known)\nspending cap: soft $30.000/h, hard $40.000/h\nforecast today: $612');
+      assert.deepEqual(problems, []);
+    } finally {
+      await ctx.close();
+    }
+    // Off: the levels read 0, and the card says nothing of a cap.
+    api.metrics = [gauge('max_concurrent_containers', 0), gauge('cost_per_hour_dollars', 1), levels(0, 0), gauge('spend_forecast_dollars', 0)];
+    const second = await openPage();
+    try {
+      await typeToken(second.page, TOKEN);
+      await second.page.waitForSelector('#total-cost .small:has-text("current prices")');
+      assert.equal(await second.page.textContent('#total-cost .big + .small'), 'at current prices (spot where known)');
+      assert.deepEqual(second.problems, []);
+    } finally {
+      api.metrics = undefined;
+      await second.ctx.close();
+    }
+  });
+
   it('shows why a container waits: the blocker in words, what is ahead, the price cap, the estimate, and the timeline as a bar', async () => {
     fill(api, 2, 4);
     const u = uuid(2);

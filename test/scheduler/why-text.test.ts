@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { estimateSentence, span } from '../../src/scheduler/why-text.js';
+import { describeBlocker, estimateSentence, span } from '../../src/scheduler/why-text.js';
 
 const MIN = 60_000;
 
@@ -16,5 +16,14 @@ describe('why in words', () => {
 
   it('spans in seconds, minutes and hours', () => {
     assert.deepEqual([span(40_000), span(6 * MIN), span(150 * MIN)], ['40 s', '6 min', '2.5 h']);
+  });
+
+  it('says what the spending cap holds a container for: the burn against the level, whose, and which level', () => {
+    const cap = { reason: 'spending_cap', position: 3, burn_per_hour: 40, cap_per_hour: 40 } as const;
+    assert.equal(describeBlocker({ ...cap, level: 'hard', scope: 'cluster' }), 'spending cap: $40.00/h of $40.00/h in use');
+    assert.equal(
+      describeBlocker({ ...cap, level: 'soft', scope: 'owner', owner: 'zzzzz-tpzed-aaaaaaaaaaaaaaa', burn_per_hour: 12.5, cap_per_hour: 12 }),
+      'spending cap: $12.50/h of $12.00/h in use by owner zzzzz-tpzed-aaaaaaaaaaaaaaa (soft level: new VMs only preemptible, for higher-priority work)',
+    );
   });
 });
