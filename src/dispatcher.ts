@@ -5,8 +5,6 @@
  * hand in what they want to replace (a manual clock, a shared lame instance
  * set, a logger that writes to a test's buffer).
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ControllerClient } from './arvados/client.js';
 import type { RawTransport } from './arvados/http.js';
 import { type Clock, systemClock } from './clock/index.js';
@@ -31,18 +29,15 @@ import { Suggester } from './suggest/suggester.js';
 import { RuntimeHistory } from './estimate/history.js';
 import { BootTimes } from './estimate/boot.js';
 import type { Executor } from './ssh/executor.js';
-import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { resolveSshPort } from './ssh/port.js';
-import { SshExecutor } from './ssh/ssh-executor.js';
 import { Timeline } from './timeline/timeline.js';
-import { type PoolEvent, type RunnerBinary, WorkerPoolImpl } from './worker/pool.js';
-import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from './worker/pool-config.js';
-import { withSudo } from './arvados/crunch-run.js';
+import { type PoolEvent, WorkerPoolImpl } from './worker/pool.js';
+import { loadRunnerBinary } from './worker/runner-binary.js';
+import { dispatcherKeys, fencedExecutor, vmSshExecutor } from './vm-access.js';
 import { CostTracker } from './cost/tracker.js';
 import { History } from './history/history.js';
 import { type BillingFeatures, billingFeatures } from './cost/billing-features.js';
 import type { SpendingCap } from './placement/spending-cap.js';
-import { hostKeyVerifier } from './worker/verify.js';
 import { ReclaimTracker } from './placement/reclaims.js';
 import { NoticeReader } from './placement/reclaim-notices.js';
 import type { ReclaimPlan } from './placement/reclaim-plan.js';
@@ -318,98 +313,6 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       return stopping;
     },
   };
-}
-
-/**
- * How long a VM gets to finish the SSH handshake. One that accepts TCP but
- * never finishes it must not hold its probe for long; the next probe, a
- * ProbeInterval later, tries again.
- */
-export function sshConnectTimeoutMs(vms: Cluster['Containers']['CloudVMs']): number {
-  return Math.max(5_000, Math.min(vms.ProbeInterval * 3, 60_000));
-}
-
-/** The SSH executor for one VM: the dispatcher's key, the host key checked through the instance (or its InstanceSecret). */
-export function vmSshExecutor(
-  cluster: Cluster,
-  instance: Instance,
-  opts: { sshPort: number; privateKey: string; clock: Clock; logger: Logger },
-): SshExecutor {
-  const vms = cluster.Containers.CloudVMs;
-  return new SshExecutor({
-    target: instance.address,
-    defaultPort: opts.sshPort,
-    username: instance.remoteUser,
-    privateKey: opts.privateKey,
-    verifyHostKey: hostKeyVerifier(instance, `${vms.TagKeyPrefix}InstanceSecret`, (cmd) => withSudo(cmd, instance.remoteUser)),
-    connectTimeoutMs: sshConnectTimeoutMs(vms),
-    clock: opts.clock,
-    logger: opts.logger.child({ Instance: instance.id }),
-  });
-}
-
-/** `inner`, with the fence consulted before each command that acts (`ExecuteOptions.action`). */
-export function fencedExecutor(inner: Executor, fence: Fence | undefined, instanceId: string): Executor {
-  if (!fence) return inner;
-  return {
-    execute(command, options) {
-      try {
-        if (options?.action) fence.check({ ...options.action, Instance: instanceId });
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-      return inner.execute(command, options);
-    },
-    setTarget: (address) => inner.setTarget(address),
-    close: () => inner.close(),
-  };
-}
-
-/**
- * The SSH key the dispatcher logs in with. With the lame driver and no key
- * configured, a throwaway key is generated: fine for a demo, but a restarted
- * dispatcher then cannot log in to the VMs the first one created.
- */
-export function dispatcherKeys(cluster: Cluster, logger: Logger): { privateKey: string; publicKey: string } {
-  let privateKey = cluster.Containers.DispatchPrivateKey;
-  if (!privateKey) {
-    if (cluster.Containers.CloudVMs.Driver !== 'lame') {
-      throw new Error(`Clusters.${cluster.ClusterID}.Containers.DispatchPrivateKey: required to run the dispatcher, but empty`);
-    }
-    logger.warn('no DispatchPrivateKey configured: using a throwaway key (a restarted dispatcher will not be able to log in to these VMs)');
-    privateKey = generateSshKeyPair().private;
-  }
-  let line: string;
-  try {
-    line = publicKeyLine(privateKey);
-  } catch (err) {
-    throw new Error(`Clusters.${cluster.ClusterID}.Containers.DispatchPrivateKey: ${(err as Error).message}`);
-  }
-  return { privateKey, publicKey: cluster.Containers.CloudVMs.DeployPublicKey ? line : '' };
-}
-
-/**
- * The crunch-run binary to deploy, when DeployRunnerBinary names one. The
- * reference's default, /proc/self/exe, means "this program", which for the
- * reference is a binary that contains crunch-run; ours is a Node process, so
- * that value means the VM image provides crunch-run itself.
- */
-export function loadRunnerBinary(cluster: Cluster, logger: Logger): RunnerBinary | undefined {
-  const configured = cluster.Containers.CloudVMs.DeployRunnerBinary;
-  if (configured === SELF_EXE_RUNNER) {
-    logger.info('DeployRunnerBinary is /proc/self/exe: this dispatcher is not a crunch-run binary, so crunch-run must be on the VM image', {
-      CrunchRunCommand: cluster.Containers.CrunchRunCommand,
-    });
-  }
-  const path = runnerBinaryToDeploy(cluster.Containers.CloudVMs);
-  if (path === undefined) return undefined;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new Error(`Clusters.${cluster.ClusterID}.Containers.CloudVMs.DeployRunnerBinary: cannot read ${path}: ${(err as Error).message}`);
-  }
-  return { md5hex: createHash('md5').update(bytes).digest('hex'), bytes };
 }
 
 /** The median estimated wait (s) of the waiting containers, by their cheapest eligible type, for the metrics. */

@@ -15,7 +15,7 @@ import { newInstanceSet } from '../cloud/registry.js';
 import type { InstanceSet, InstanceTags } from '../cloud/types.js';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
-import { dispatcherKeys } from '../dispatcher.js';
+import { dispatcherKeys } from '../vm-access.js';
 import { createLogger, type Logger } from '../log.js';
 import { type ReportSink, StepFailedError, StepReporter } from './steps.js';
 import { runCloudTestPass } from './tester.js';

@@ -8,7 +8,7 @@ import { systemClock } from '../../src/clock/index.js';
 import type { Instance, InstanceSet } from '../../src/cloud/types.js';
 import { wrapInstanceSet } from '../../src/cloud/wrap.js';
 import { DispatchLockLostError, type Fence, type FencedAction, isDispatchLockLostError } from '../../src/dblock/fence.js';
-import { fencedExecutor } from '../../src/dispatcher.js';
+import { fencedExecutor } from '../../src/vm-access.js';
 import { silentLogger } from '../../src/log.js';
 import type { Executor } from '../../src/ssh/executor.js';
 import { instanceType } from '../drivers/lame/helpers.js';

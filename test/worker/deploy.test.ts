@@ -5,7 +5,7 @@
  * crunch-run command then uses that path.
  */
 import assert from 'node:assert/strict';
-import { loadRunnerBinary } from '../../src/dispatcher.js';
+import { loadRunnerBinary } from '../../src/worker/runner-binary.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from '../../src/worker/pool-config.js';
 import { runnerMd5Hex } from '../../src/worker/worker-probe.js';
 import { Harness, SMALL } from './helpers.js';

@@ -23,7 +23,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { Instance, InstanceSet } from '../../src/cloud/types.js';
 import { ManualClock } from '../../src/clock/index.js';
-import { sshConnectTimeoutMs, vmSshExecutor } from '../../src/dispatcher.js';
+import { sshConnectTimeoutMs, vmSshExecutor } from '../../src/vm-access.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { WorkerPoolImpl } from '../../src/worker/pool.js';
 import { compilePoolConfig } from '../../src/worker/pool-config.js';

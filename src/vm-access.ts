@@ -1,0 +1,83 @@
+/**
+ * How the dispatcher reaches its VMs: the SSH key it logs in with, the SSH
+ * executor for one VM (host key checked through the instance), and the
+ * dispatch lock's fence around every command that acts.
+ */
+import type { Clock } from './clock/index.js';
+import type { Instance } from './cloud/types.js';
+import type { Cluster } from './config/types.js';
+import type { Fence } from './dblock/fence.js';
+import type { Logger } from './log.js';
+import type { Executor } from './ssh/executor.js';
+import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
+import { SshExecutor } from './ssh/ssh-executor.js';
+import { withSudo } from './arvados/crunch-run.js';
+import { hostKeyVerifier } from './worker/verify.js';
+
+/**
+ * How long a VM gets to finish the SSH handshake. One that accepts TCP but
+ * never finishes it must not hold its probe for long; the next probe, a
+ * ProbeInterval later, tries again.
+ */
+export function sshConnectTimeoutMs(vms: Cluster['Containers']['CloudVMs']): number {
+  return Math.max(5_000, Math.min(vms.ProbeInterval * 3, 60_000));
+}
+
+/** The SSH executor for one VM: the dispatcher's key, the host key checked through the instance (or its InstanceSecret). */
+export function vmSshExecutor(
+  cluster: Cluster,
+  instance: Instance,
+  opts: { sshPort: number; privateKey: string; clock: Clock; logger: Logger },
+): SshExecutor {
+  const vms = cluster.Containers.CloudVMs;
+  return new SshExecutor({
+    target: instance.address,
+    defaultPort: opts.sshPort,
+    username: instance.remoteUser,
+    privateKey: opts.privateKey,
+    verifyHostKey: hostKeyVerifier(instance, `${vms.TagKeyPrefix}InstanceSecret`, (cmd) => withSudo(cmd, instance.remoteUser)),
+    connectTimeoutMs: sshConnectTimeoutMs(vms),
+    clock: opts.clock,
+    logger: opts.logger.child({ Instance: instance.id }),
+  });
+}
+
+/** `inner`, with the fence consulted before each command that acts (`ExecuteOptions.action`). */
+export function fencedExecutor(inner: Executor, fence: Fence | undefined, instanceId: string): Executor {
+  if (!fence) return inner;
+  return {
+    execute(command, options) {
+      try {
+        if (options?.action) fence.check({ ...options.action, Instance: instanceId });
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+      return inner.execute(command, options);
+    },
+    setTarget: (address) => inner.setTarget(address),
+    close: () => inner.close(),
+  };
+}
+
+/**
+ * The SSH key the dispatcher logs in with. With the lame driver and no key
+ * configured, a throwaway key is generated: fine for a demo, but a restarted
+ * dispatcher then cannot log in to the VMs the first one created.
+ */
+export function dispatcherKeys(cluster: Cluster, logger: Logger): { privateKey: string; publicKey: string } {
+  let privateKey = cluster.Containers.DispatchPrivateKey;
+  if (!privateKey) {
+    if (cluster.Containers.CloudVMs.Driver !== 'lame') {
+      throw new Error(`Clusters.${cluster.ClusterID}.Containers.DispatchPrivateKey: required to run the dispatcher, but empty`);
+    }
+    logger.warn('no DispatchPrivateKey configured: using a throwaway key (a restarted dispatcher will not be able to log in to these VMs)');
+    privateKey = generateSshKeyPair().private;
+  }
+  let line: string;
+  try {
+    line = publicKeyLine(privateKey);
+  } catch (err) {
+    throw new Error(`Clusters.${cluster.ClusterID}.Containers.DispatchPrivateKey: ${(err as Error).message}`);
+  }
+  return { privateKey, publicKey: cluster.Containers.CloudVMs.DeployPublicKey ? line : '' };
+}
