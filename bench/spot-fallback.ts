@@ -13,7 +13,8 @@
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../src/config/index.js';
 import { defaultSettings, loadSettingsFile, type Settings } from '../src/config/settings.js';
-import { runSimulation, type SimResult } from '../src/sim/engine.js';
+import { runSimulation } from '../src/sim/engine.js';
+import type { SimResult } from '../src/sim/result.js';
 import { buildReport, formatDuration } from '../src/sim/report.js';
 import { loadWorkload } from '../src/sim/workload.js';
 

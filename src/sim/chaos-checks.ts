@@ -21,7 +21,7 @@ import { Writable } from 'node:stream';
 import type { LameCloud } from '../../drivers/lame/index.js';
 import type { TestController } from '../testcontroller/index.js';
 import type { CloudLedger } from './cloud.js';
-import type { SimResult } from './engine.js';
+import type { SimResult } from './result.js';
 import type { WorkloadPlayer } from './player.js';
 
 /** At most this many examples of one kind of violation are kept. */

@@ -26,7 +26,8 @@ import type { LameCloud } from '../../drivers/lame/index.js';
 import type { TestController } from '../testcontroller/index.js';
 import { ChaosWatcher, LogFacts, runDigest } from './chaos-checks.js';
 import { ControllerTrouble, planTrouble, type TroubleSpec } from './controller-trouble.js';
-import { runSimulation, type SimResult } from './engine.js';
+import { runSimulation } from './engine.js';
+import type { SimResult } from './result.js';
 import type { WorkloadPlayer } from './player.js';
 import { parseWorkload, type Workload } from './workload.js';
 

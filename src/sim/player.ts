@@ -11,7 +11,7 @@ import type { Cluster } from '../config/types.js';
 import type { LameCloud } from '../../drivers/lame/index.js';
 import { chooseInstanceTypes } from '../queue/instance-types.js';
 import type { ControllerContainer, TestController } from '../testcontroller/index.js';
-import type { ContainerOutcome } from './engine.js';
+import type { ContainerOutcome } from './result.js';
 import type { SimContainer } from './workload.js';
 import { localityRecord } from './workload-locality.js';
 

@@ -4,7 +4,7 @@
  * light users' waits and the heavy user's makespan. Present only when the
  * workload names owners.
  */
-import type { ContainerOutcome } from './engine.js';
+import type { ContainerOutcome } from './result.js';
 import { nearestRank } from './accuracy.js';
 
 export interface OwnerFigures {

@@ -12,7 +12,7 @@
 import type { Settings } from '../config/settings.js';
 import { nearestRank } from './accuracy.js';
 import type { VMLife } from './cloud.js';
-import type { ContainerOutcome } from './engine.js';
+import type { ContainerOutcome } from './result.js';
 
 const MINUTE = 60_000;
 

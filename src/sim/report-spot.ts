@@ -13,7 +13,7 @@
  */
 import type { CostLedger } from '../cost/ledger.js';
 import type { SpotFallbackRecord } from '../placement/spot-fallback.js';
-import type { ContainerOutcome } from './engine.js';
+import type { ContainerOutcome } from './result.js';
 
 /** What the spot fallback did over a run. */
 export interface FallbackFigures {

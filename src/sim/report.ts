@@ -27,7 +27,7 @@ import type { Settings } from '../config/settings.js';
 import { nearestRank, summariseAccuracy, type EstimateAccuracy } from './accuracy.js';
 import { figuresByOwner, type OwnerFigures } from './report-owners.js';
 import { spendCapFigures, type SpendCapFigures } from './report-spend-cap.js';
-import type { ContainerOutcome, SimResult } from './engine.js';
+import type { ContainerOutcome, SimResult } from './result.js';
 import type { TimelineSample } from './plot.js';
 import { billedMs } from '../cost/billing.js';
 import type { StretchStats } from '../worker/idle-stretch.js';

@@ -13,7 +13,7 @@ import { crunchRunConfigJSON } from '../../src/worker/runner.js';
 import { type LameInstance, lameDriver, type LameInstanceSet, resetLameClouds } from '../../drivers/lame/index.js';
 import { ChaosWatcher, LogFacts } from '../../src/sim/chaos-checks.js';
 import { CloudLedger } from '../../src/sim/cloud.js';
-import type { SimResult } from '../../src/sim/engine.js';
+import type { SimResult } from '../../src/sim/result.js';
 import type { WorkloadPlayer } from '../../src/sim/player.js';
 import { TestController } from '../fixtures/controller.js';
 import { createArgs, DISPATCH_KEY, makeCluster, makeContext, ROOT_TOKEN, SMALL } from '../drivers/lame/helpers.js';

@@ -6,7 +6,8 @@
  * delay, well under a cent per run here.
  */
 import assert from 'node:assert/strict';
-import { runSimulation, type SimResult } from '../../src/sim/engine.js';
+import { runSimulation } from '../../src/sim/engine.js';
+import type { SimResult } from '../../src/sim/result.js';
 import { parseWorkload } from '../../src/sim/workload.js';
 import { simConfig, TRACE } from './helpers.js';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { lameClouds } from '../../drivers/lame/index.js';
-import { runSimulation, simCluster, type SimResult } from '../../src/sim/engine.js';
+import { runSimulation, simCluster } from '../../src/sim/engine.js';
+import type { SimResult } from '../../src/sim/result.js';
 import { buildReport, type SimReport } from '../../src/sim/report.js';
 import { parseWorkload, type Workload } from '../../src/sim/workload.js';
 import { simConfig, TRACE } from './helpers.js';
