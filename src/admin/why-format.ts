@@ -4,7 +4,7 @@
  * ahead of it, what MaximumPriceFactor left out, the estimate and the
  * suggestions when the dispatcher gives them, and the timeline.
  */
-import type { Blocker } from '../scheduler/why.js';
+import type { Blocker } from '../scheduler/blocker.js';
 import { clockTime, describeBlocker, span } from '../scheduler/why-text.js';
 
 /** The management API's container item, as far as this reads it. */

@@ -6,7 +6,7 @@
 import type { Container } from '../arvados/types.js';
 import type { GPUFeatures, InstanceType } from '../config/types.js';
 import type { InstanceResources, InstanceView, QueueEntry } from '../scheduler/interfaces.js';
-import type { Blocker } from '../scheduler/why.js';
+import type { Blocker } from '../scheduler/blocker.js';
 import { describeBlocker, estimateSentence } from '../scheduler/why-text.js';
 import type { SpendingCapView } from '../placement/spending-cap.js';
 

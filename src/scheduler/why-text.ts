@@ -3,7 +3,7 @@
  * (which the status page shows) and the `containers why` command.
  */
 import { perHour } from '../placement/spending-cap.js';
-import type { Blocker } from './why.js';
+import type { Blocker } from './blocker.js';
 
 /** HH:MM:SS of an RFC 3339 time, UTC. */
 export function clockTime(t: string | undefined): string {

@@ -14,7 +14,7 @@ import type { Container } from '../arvados/types.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import { rejectReason } from '../queue/instance-types.js';
 import type { InstanceResources } from '../scheduler/interfaces.js';
-import type { Blocker } from '../scheduler/why.js';
+import type { Blocker } from '../scheduler/blocker.js';
 import type { SimContainer } from '../sim/workload.js';
 
 /** At most this many candidates per container. */

@@ -24,7 +24,7 @@ import type { Estimator } from '../estimate/estimator.js';
 import { type Logger, RateLimitedLog } from '../log.js';
 import type { ContainerQueue, WorkerPool } from '../scheduler/interfaces.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { Blocker } from '../scheduler/why.js';
+import type { Blocker } from '../scheduler/blocker.js';
 import { runSimulation, type SimOptions } from '../sim/engine.js';
 import type { SimEnvironment, SimResult } from '../sim/result.js';
 import type { SimContainer } from '../sim/workload.js';

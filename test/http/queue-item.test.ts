@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { queueEntJSON } from '../../src/http/format.js';
-import type { Blocker } from '../../src/scheduler/why.js';
+import type { Blocker } from '../../src/scheduler/blocker.js';
 import { FakeQueue, testCluster } from '../scheduler/fakes.js';
 import { ManualClock } from '../../src/clock/index.js';
 

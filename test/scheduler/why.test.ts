@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import * as text from '../../src/scheduler/status.js';
-import type { Blocker } from '../../src/scheduler/why.js';
+import type { Blocker } from '../../src/scheduler/blocker.js';
 import { GiB, harness, type Harness, testCluster, uuid } from './harness.js';
 
 function why(h: Harness, u: string): Blocker | undefined {

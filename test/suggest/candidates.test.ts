@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Container } from '../../src/arvados/types.js';
 import { instanceResourcesNeeded } from '../../src/queue/instance-types.js';
-import type { Blocker } from '../../src/scheduler/why.js';
+import type { Blocker } from '../../src/scheduler/blocker.js';
 import { applyChange, candidatesFor, MAX_CANDIDATES } from '../../src/suggest/candidates.js';
 import { simConfig } from '../sim/helpers.js';
 
