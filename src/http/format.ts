@@ -87,6 +87,8 @@ export interface InstanceViewJSON {
   note?: string;
   /** Ours, only on an instance drain to save marks draining: since when and why. */
   draining?: { since: string; reason: string };
+  /** Ours, only on a spot instance the provider gave notice of taking back: the notice. It gets no new containers. */
+  reclaim_notice?: string;
   /** Ours: dollars it has cost so far, from its create call (`src/cost/ledger.ts`). */
   cost?: number;
 }
@@ -163,6 +165,7 @@ export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining, c
     // Ours, not the reference's: only on VMs a warm pool or pre-warming created.
     ...(v.note === undefined ? {} : { note: v.note }),
     ...(draining ? { draining: { since: goTime(draining.since), reason: draining.reason } } : {}),
+    ...(v.reclaimNotice === undefined ? {} : { reclaim_notice: v.reclaimNotice }),
     ...(cost === undefined ? {} : { cost: roundCents(cost) }),
   };
 }

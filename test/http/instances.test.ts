@@ -4,7 +4,7 @@
  * and every create still in flight, with an empty instance id.
  */
 import assert from 'node:assert/strict';
-import type { InstanceViewJSON } from '../../src/http/format.js';
+import { instanceViewJSON, type InstanceViewJSON } from '../../src/http/format.js';
 import { createInFlightJSON } from '../fixtures/instance-views.js';
 import { call, type Stack, startStack, until } from './helpers.js';
 
@@ -79,5 +79,24 @@ describe('management API: instance list', function () {
     await until('the cloud to forget it', () => !stack.cloud().vm(id));
     await pool.syncNow();
     assert.deepEqual(await items(), []);
+  });
+
+  it('says when the provider gave notice of taking an instance back, and only then', () => {
+    const view = {
+      instance: 'i-1',
+      address: '10.0.0.1',
+      price: 0.1,
+      arvadosInstanceType: 'small.preemptible',
+      providerInstanceType: 'small',
+      lastContainerUUID: '',
+      lastBusy: 0,
+      runningContainerUUIDs: ['zzzzz-dz642-000000000000001'],
+      workerState: 'running' as const,
+      idleBehavior: 'run' as const,
+    };
+    assert.equal(instanceViewJSON(view).reclaim_notice, undefined);
+    assert.equal('reclaim_notice' in instanceViewJSON(view), false);
+    const noticed = instanceViewJSON({ ...view, reclaimNotice: 'instance-action: terminate at 2026-12-05T03:00:00Z' });
+    assert.equal(noticed.reclaim_notice, 'instance-action: terminate at 2026-12-05T03:00:00Z');
   });
 });
