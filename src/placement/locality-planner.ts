@@ -267,7 +267,6 @@ export class LocalityPlanner {
     }
     return { instance: named.id, level: named.level, freeInMs: inMs };
   }
-
 }
 
 /**
