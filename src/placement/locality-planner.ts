@@ -94,14 +94,19 @@ export class LocalityPlanner {
       live.add(inst.instance);
       for (const uuid of inst.runningContainerUUIDs) {
         const e = entries.get(uuid);
-        if (e) this.memory.observe(inst.instance, e.container.container_image, e.inputs);
+        if (e) this.memory.observe(inst.instance, e.container.container_image, e.inputs, now);
       }
     }
     this.memory.retain(live);
     for (const uuid of this.pulls.watching()) {
       const e = entries.get(uuid);
-      if (e) this.pulls.seen(uuid, e.container.state, now);
-      else this.pulls.forget(uuid);
+      if (!e) {
+        this.pulls.forget(uuid);
+        continue;
+      }
+      // A VM taken to have the image pulled it: VMs keep less than the memory said.
+      const dropped = this.pulls.seen(uuid, e.container.state, now);
+      if (dropped !== undefined) this.memory.limitBytes(dropped);
     }
     this.wanted.clear();
     this.waitingWarm.clear();
@@ -221,10 +226,16 @@ export class LocalityPlanner {
     return { slot, level };
   }
 
-  /** A container was handed to crunch-run on a VM of this warm level (`place` said it): counted, and its start timed for the pull time. */
-  started(level: WarmLevel, entry?: QueueEntry): void {
+  /** A container was handed to crunch-run on `instance`, of this warm level (`place` said it): counted, and its start timed for the pull time. */
+  started(level: WarmLevel, entry?: QueueEntry, instance?: string): void {
     this.counts.started[level === 1 ? 'image' : level === 2 ? 'inputs' : 'none']++;
-    if (entry) this.pulls.started(entry.container.uuid, estimateImageSize(entry.container.container_image), level === 1, this.now);
+    if (!entry) return;
+    const image = entry.container.container_image;
+    const bytes = estimateImageSize(image);
+    // Not when the image came to the VM less than a pull ago: another container's pull of it may be going on.
+    const pull = this.pulls.pullMs(bytes);
+    const depth = level === 1 && instance !== undefined && pull !== undefined ? this.memory.depthOf(instance, image, this.now - pull) : undefined;
+    this.pulls.started(entry.container.uuid, bytes, level === 1, this.now, depth);
   }
 
   /** A busy VM's runs with their odds of ending (once per pass); undefined when one of them is of unknown size (the slot index takes it to fill the VM). */

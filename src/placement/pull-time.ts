@@ -24,11 +24,12 @@ const SAMPLE_SIZE = 50;
 /** Starts awaiting their Running state at most: a bound, not a limit that a pass reaches. */
 const MAX_PENDING = 100_000;
 
-/** A start being watched: when, how big its image, whether its VM had it. */
+/** A start being watched: when, how big its image, whether its VM had it (and how deep in its memory, `WarmMemory.depthOf`). */
 interface Pending {
   at: number;
   bytes: number;
   warm: boolean;
+  depth?: number;
 }
 
 export class PullTimeLearner {
@@ -38,28 +39,38 @@ export class PullTimeLearner {
   private readonly coldStarts: Array<{ ms: number; bytes: number }> = [];
   private readonly pending = new Map<string, Pending>();
 
-  /** A container was handed to crunch-run at `at` (epoch ms) on a VM that had its image (`warm`) or not. */
-  started(uuid: string, bytes: number, warm: boolean, at: number): void {
+  /**
+   * A container was handed to crunch-run at `at` (epoch ms) on a VM taken to
+   * have its image (`warm`, `depth` bytes deep in its memory) or not.
+   */
+  started(uuid: string, bytes: number, warm: boolean, at: number, depth?: number): void {
     if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);
-    this.pending.set(uuid, { at, bytes, warm });
+    this.pending.set(uuid, { at, bytes, warm, depth });
   }
 
   /**
    * The container is seen in this state at `now`: Running ends its start (a
    * sample); any state but Locked ends the watch without one (it failed, or
-   * was requeued, or ran too briefly to be seen Running).
+   * was requeued, or ran too briefly to be seen Running). A start on a VM
+   * taken to have the image that took longer than a warm start by more
+   * than half its pull found it dropped: it returns the depth the image had
+   * in that VM's memory (the VM keeps less), and is no warm sample.
    */
-  seen(uuid: string, state: string, now: number): void {
+  seen(uuid: string, state: string, now: number): number | undefined {
     const p = this.pending.get(uuid);
-    if (!p || state === 'Locked') return;
+    if (!p || state === 'Locked') return undefined;
     this.pending.delete(uuid);
-    if (state !== 'Running') return;
+    if (state !== 'Running') return undefined;
     const ms = now - p.at;
-    if (p.warm) this.warm.add(ms);
-    else if (p.bytes > 0) {
+    if (p.warm) {
+      const pull = this.pullMs(p.bytes);
+      if (pull !== undefined && pull > 0 && ms > this.warmBase() + pull / 2) return p.depth;
+      this.warm.add(ms);
+    } else if (p.bytes > 0) {
       if (this.coldStarts.length >= SAMPLE_SIZE) this.coldStarts.shift();
       this.coldStarts.push({ ms, bytes: p.bytes });
     }
+    return undefined;
   }
 
   /** Containers whose start is being watched (to ask `seen` about). */
@@ -78,10 +89,19 @@ export class PullTimeLearner {
     return perGiB === undefined ? undefined : (perGiB * bytes) / GiB;
   }
 
-  /** The median over cold starts of (their time beyond the warm median) per GiB. */
+  /**
+   * A warm start's time: the 10th percentile of the warm samples, not their
+   * median, as some starts taken to be warm pulled all the same (the VM had
+   * dropped the image) before the memory learnt it.
+   */
+  private warmBase(): number {
+    return this.warm.spread().low;
+  }
+
+  /** The median over cold starts of (their time beyond a warm start's) per GiB. */
   private perGiB(): number | undefined {
     if (this.warm.count < MIN_PULL_SAMPLES || this.coldStarts.length < MIN_PULL_SAMPLES) return undefined;
-    const base = this.warm.spread().typical;
+    const base = this.warmBase();
     const rates = this.coldStarts.map((c) => (Math.max(0, c.ms - base) * GiB) / c.bytes).sort((a, b) => a - b);
     return quantile(rates, 0.5);
   }

@@ -41,4 +41,15 @@ describe('pull time learner', () => {
     assert.deepEqual([...l.watching()], []);
     assert.equal(l.pullMs(GiB), undefined);
   });
+  it('takes a start on a VM believed to have the image that took as long as a pull for a dropped image: its depth, and no warm sample', () => {
+    const l = new PullTimeLearner();
+    teach(l, 'w', MIN_PULL_SAMPLES, GiB, true, 5_000);
+    teach(l, 'c', MIN_PULL_SAMPLES, GiB, false, 25_000);
+    assert.equal(l.pullMs(GiB), 20_000);
+    l.started('slow', GiB, true, 0, 9 * GiB);
+    assert.equal(l.seen('slow', 'Running', 25_000), 9 * GiB);
+    l.started('fine', GiB, true, 0, 9 * GiB);
+    assert.equal(l.seen('fine', 'Running', 14_000), undefined, 'within half a pull of a warm start');
+    assert.equal(l.pullMs(GiB), 20_000, 'the warm base is the warm starts\u2019 10th percentile');
+  });
 });
