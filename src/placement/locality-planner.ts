@@ -10,18 +10,21 @@
 import type { QueueEntry, InstanceResources, InstanceView } from '../scheduler/interfaces.js';
 import { fits, minus, noResources, containerCharge } from '../scheduler/resources.js';
 import { READY, type Slot, type SlotIndex } from '../scheduler/slots.js';
-import { decideLocality, freeInMs, type HoldState, type LocalityTimeouts, type WarmHold, type WarmLevel, type WarmOption } from './locality.js';
+import { decideLocality, type HoldState, type LocalityTimeouts, type WarmHold, type WarmLevel, type WarmOption } from './locality.js';
 import { WarmMemory } from './warm-memory.js';
+import { PullTimeLearner } from './pull-time.js';
+import { estimateImageSize } from '../queue/instance-types.js';
 import { runtimeKey } from '../estimate/estimator.js';
-import type { RuntimeHistory, Spread } from '../estimate/history.js';
+import type { RuntimeHistory } from '../estimate/history.js';
+import { HOLD_CONFIDENCE, pooledFreeInMs, runEndOdds, vmFreeOdds, type BusyVm, type EndOdds, type RunEnd } from './warm-odds.js';
 
 /** What the planner tells the timeline: a hold that starts (or changes target), or ends. */
 export type WarmWaitDetail = Record<string, string | number>;
 
 export interface LocalityPlannerDeps {
   timeouts: LocalityTimeouts;
-  /** Expected time left (ms) for a container running since `startedAt`: the estimator's runtime history. */
-  remainingMs(entry: QueueEntry, startedAt: number, now: number): number;
+  /** The odds that a container running since `startedAt` ends within t ms of `now`: the estimator's runtime history. */
+  endOdds(entry: QueueEntry, startedAt: number, now: number): EndOdds;
 }
 
 /** What `place` answers: a slot (maybe the ordinary one, maybe none), or a hold. */
@@ -41,21 +44,33 @@ export interface LocalityCounts {
 /** How many ready VMs `spareWarm` looks at for one that no waiting container wants: bounded, so the pass stays cheap. */
 const SPARE_CANDIDATES = 8;
 
+/** Busy warm VMs pooled for one container at most: bounded, so the pass stays cheap with many warm VMs. */
+const MAX_POOL = 16;
+
+/** A busy warm VM in a pool: its id and warm level beside what `vmFreeOdds` needs. */
+type PoolVm = BusyVm<InstanceResources> & { id: string; level: 1 | 2 };
+
 const plus = (a: InstanceResources, b: InstanceResources): InstanceResources => minus(a, minus(noResources(), b));
 
 export class LocalityPlanner {
   readonly memory = new WarmMemory();
+  /** How long an image takes to pull, learnt from the starts this planner placed. */
+  readonly pulls = new PullTimeLearner();
   readonly counts: LocalityCounts = { started: { image: 0, inputs: 0, none: 0 }, holds: 0 };
   /** Containers the rule has started timing, by uuid; dropped when they leave the queue. */
   private readonly states = new Map<string, HoldState>();
   /** The hold each container had at the last pass that held it (for the timeline: said once per target). */
   private readonly held = new Map<string, WarmHold>();
-  /** Busy VMs a container is held for in this pass: one waiter each, or a burst of ten would all wait for one VM. */
+  /** Busy VMs a hold names in this pass: the next hold names another if it can (the waits themselves are counted in `waitingWarm`). */
   private readonly claimed = new Set<string>();
+  /** Per busy VM, its runs and their odds of ending, for this pass (null: one of unknown size). */
+  private readonly runs = new Map<string, ReadonlyArray<RunEnd<InstanceResources>> | null>();
   /** Ready VMs a held container would have started on this pass: left idle by the hold, so not to be shut down for quota. */
   readonly passedOver = new Set<string>();
   /** Images of the containers waiting to start, with how many want each, less those `place` has seen this pass. */
   private readonly wanted = new Map<string, number>();
+  /** Per image, the containers with it that this pass held or sent to a VM not ready yet: each will take one of its warm VMs when it frees. */
+  private readonly waitingWarm = new Map<string, number>();
   private entries: ReadonlyMap<string, QueueEntry> = new Map();
   private running: ReadonlyMap<string, number> = new Map();
   private now = 0;
@@ -70,6 +85,7 @@ export class LocalityPlanner {
   beginPass(now: number, instances: readonly InstanceView[], entries: ReadonlyMap<string, QueueEntry>, running: ReadonlyMap<string, number>): void {
     this.now = now;
     this.claimed.clear();
+    this.runs.clear();
     this.passedOver.clear();
     this.entries = entries;
     this.running = running;
@@ -78,11 +94,22 @@ export class LocalityPlanner {
       live.add(inst.instance);
       for (const uuid of inst.runningContainerUUIDs) {
         const e = entries.get(uuid);
-        if (e) this.memory.observe(inst.instance, e.container.container_image, e.inputs);
+        if (e) this.memory.observe(inst.instance, e.container.container_image, e.inputs, now);
       }
     }
     this.memory.retain(live);
+    for (const uuid of this.pulls.watching()) {
+      const e = entries.get(uuid);
+      if (!e) {
+        this.pulls.forget(uuid);
+        continue;
+      }
+      // A VM taken to have the image pulled it: VMs keep less than the memory said.
+      const dropped = this.pulls.seen(uuid, e.container.state, now);
+      if (dropped !== undefined) this.memory.limitBytes(dropped);
+    }
     this.wanted.clear();
+    this.waitingWarm.clear();
     for (const [uuid, e] of entries) {
       const c = e.container;
       if ((c.state !== 'Queued' && c.state !== 'Locked') || c.priority < 1 || running.has(uuid) || c.container_image === '') continue;
@@ -117,8 +144,8 @@ export class LocalityPlanner {
     const charge = containerCharge(entry.instanceResources);
     let best: Slot | undefined;
     let bestLevel: WarmLevel = 0;
-    let soonest1: WarmOption | undefined;
-    let soonest2: WarmOption | undefined;
+    const busy1: PoolVm[] = [];
+    const busy2: PoolVm[] = [];
     const consider = (id: string, level: 1 | 2): void => {
       const slot = slots.slotOf(id);
       if (!slot || !slots.eligible(slot, entry.instanceTypes)) return;
@@ -129,20 +156,19 @@ export class LocalityPlanner {
         }
         return;
       }
-      if (this.claimed.has(id)) return;
-      const inMs = this.freeIn(slot, charge);
-      if (!Number.isFinite(inMs)) return;
-      const cur = level === 1 ? soonest1 : soonest2;
-      if (cur && cur.freeInMs <= inMs) return;
-      const opt: WarmOption = { instance: id, level, freeInMs: inMs };
-      if (level === 1) soonest1 = opt;
-      else soonest2 = opt;
+      const runs = this.runsOn(slot);
+      if (runs) (level === 1 ? busy1 : busy2).push({ id, level, free: slot.free, runs });
     };
     for (const id of ids1 ?? []) consider(id, 1);
     for (const id of ids2 ?? []) consider(id, 2);
+    const ahead = this.waitingWarm.get(image) ?? 0;
+    // The deps phase waits for the first of both kinds together.
+    const soonest1 = this.pooled(busy1, charge, ahead);
+    const soonest2 = busy2.length > 0 ? this.pooled([...busy1, ...busy2], charge, ahead) : undefined;
 
     const startsNow = dflt !== undefined && READY.has(dflt.view.workerState);
-    const d = decideLocality(this.deps.timeouts, this.states.get(uuid), { now: this.now, startsNow, readyLevel: bestLevel, soonest1, soonest2 });
+    const pullMs = this.pulls.pullMs(estimateImageSize(image));
+    const d = decideLocality(this.deps.timeouts, this.states.get(uuid), { now: this.now, startsNow, createsVm: dflt === undefined, pullMs, readyLevel: bestLevel, soonest1, soonest2 });
     if (d.state) this.states.set(uuid, d.state);
     if (d.hold) {
       const last = this.held.get(uuid);
@@ -157,10 +183,14 @@ export class LocalityPlanner {
       }
       this.held.set(uuid, d.hold);
       this.claimed.add(d.hold.instance);
+      this.waitingWarm.set(image, ahead + 1);
       if (dflt) this.passedOver.add(dflt.view.instance);
       return { hold: d.hold, level: 0 };
     }
-    return this.took(uuid, best ?? dflt, best ? bestLevel : 0, said);
+    const slot = best ?? dflt;
+    // Sent to a VM that is not ready: it moves to a warm VM that frees first (if any), ahead of those behind it.
+    if (!slot || !READY.has(slot.view.workerState)) this.waitingWarm.set(image, ahead + 1);
+    return this.took(uuid, slot, best ? bestLevel : 0, said);
   }
 
   /**
@@ -196,44 +226,68 @@ export class LocalityPlanner {
     return { slot, level };
   }
 
-  /** A container was handed to crunch-run on a VM of this warm level (`place` said it). */
-  started(level: WarmLevel): void {
+  /** A container was handed to crunch-run on `instance`, of this warm level (`place` said it): counted, and its start timed for the pull time. */
+  started(level: WarmLevel, entry?: QueueEntry, instance?: string): void {
     this.counts.started[level === 1 ? 'image' : level === 2 ? 'inputs' : 'none']++;
+    if (!entry) return;
+    const image = entry.container.container_image;
+    const bytes = estimateImageSize(image);
+    // Not when the image came to the VM less than a pull ago: another container's pull of it may be going on.
+    const pull = this.pulls.pullMs(bytes);
+    const depth = level === 1 && instance !== undefined && pull !== undefined ? this.memory.depthOf(instance, image, this.now - pull) : undefined;
+    this.pulls.started(entry.container.uuid, bytes, level === 1, this.now, depth);
   }
 
-  /** When a busy VM is expected to have room for `charge` (ms from now; Infinity: not from its present containers). */
-  private freeIn(slot: Slot, charge: InstanceResources): number {
-    const ends: Array<{ inMs: number; charge: InstanceResources }> = [];
+  /** A busy VM's runs with their odds of ending (once per pass); undefined when one of them is of unknown size (the slot index takes it to fill the VM). */
+  private runsOn(slot: Slot): ReadonlyArray<RunEnd<InstanceResources>> | undefined {
+    const id = slot.view.instance;
+    if (this.runs.has(id)) return this.runs.get(id) ?? undefined;
+    let runs: Array<RunEnd<InstanceResources>> | null = [];
     for (const uuid of slot.view.runningContainerUUIDs) {
       const e = this.entries.get(uuid);
-      if (!e) return Infinity; // of unknown size: the slot index takes it to fill the VM
-      const startedAt = this.running.get(uuid) ?? this.now;
-      ends.push({ inMs: this.deps.remainingMs(e, startedAt, this.now), charge: containerCharge(e.instanceResources) });
+      if (!e) {
+        runs = null;
+        break;
+      }
+      runs.push({ odds: this.deps.endOdds(e, this.running.get(uuid) ?? this.now, this.now), charge: containerCharge(e.instanceResources) });
     }
-    return freeInMs(slot.free, charge, ends, plus, fits);
+    this.runs.set(id, runs);
+    return runs ?? undefined;
+  }
+
+  /**
+   * The first of these busy VMs to have room for `charge` after `ahead`
+   * containers waiting for the same ones have taken theirs, pooled: when
+   * that is so at HOLD_CONFIDENCE (ms from now), named by the VM likeliest
+   * to be that one (not already named by another hold, if it can). Undefined
+   * when not within the longer timeout. At most MAX_POOL VMs count, those
+   * likeliest to have room by then.
+   */
+  private pooled(vms: readonly PoolVm[], charge: InstanceResources, ahead: number): WarmOption | undefined {
+    if (vms.length <= ahead) return undefined;
+    const horizon = Math.max(this.deps.timeouts.cacheTimeoutMs, this.deps.timeouts.depsTimeoutMs);
+    let scored = vms.map((vm) => ({ vm, p: vmFreeOdds(vm, horizon, plus, fits, charge) })).filter((s) => s.p > 0);
+    if (scored.length > MAX_POOL) scored = scored.sort((a, b) => b.p - a.p).slice(0, MAX_POOL);
+    const inMs = pooledFreeInMs(scored.length, ahead + 1, (i, t) => vmFreeOdds(scored[i].vm, t, plus, fits, charge), HOLD_CONFIDENCE, horizon);
+    if (!Number.isFinite(inMs)) return undefined;
+    let named = scored[0].vm;
+    let namedP = -Infinity;
+    for (const { vm } of scored) {
+      const p = vmFreeOdds(vm, inMs, plus, fits, charge) - (this.claimed.has(vm.id) ? 1 : 0);
+      if (p > namedP) [named, namedP] = [vm, p];
+    }
+    return { instance: named.id, level: named.level, freeInMs: inMs };
   }
 }
 
 /**
- * The planner for settings `Locality` (durations in ms), with the expected
- * time left of a running container taken from the estimator's runtime
- * history (`expectedLeftMs`).
+ * The planner for settings `Locality` (durations in ms), with the odds of a
+ * running container ending taken from the estimator's runtime history
+ * (`runEndOdds`).
  */
 export function localityPlanner(settings: { CacheTimeout: number; DepsTimeout: number }, runtimes: RuntimeHistory): LocalityPlanner {
   return new LocalityPlanner({
     timeouts: { cacheTimeoutMs: settings.CacheTimeout, depsTimeoutMs: settings.DepsTimeout },
-    remainingMs: (entry, startedAt, now) => expectedLeftMs(runtimes.estimate(runtimeKey(entry.container)!, entry.container.uuid), now - startedAt),
+    endOdds: (entry, startedAt, now) => runEndOdds(runtimes.estimate(runtimeKey(entry.container)!, entry.container.uuid), now - startedAt),
   });
-}
-
-/**
- * Time left of a run that has lasted `elapsedMs`, given its total's spread:
- * to its 90th percentile, and past that nothing is known (Infinity). The
- * median would be right half the time, and a container held on it that
- * loses the toss waits for nothing; measured on image-reuse.json, holds on
- * the median cut more pulls but made the p95 queue wait worse.
- */
-export function expectedLeftMs(total: Spread, elapsedMs: number): number {
-  if (elapsedMs < total.high) return total.high - elapsedMs;
-  return Infinity;
 }

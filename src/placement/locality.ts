@@ -7,17 +7,20 @@
  *
  * | phase | from                                   | the container takes                        | it waits while                                               |
  * |-------|----------------------------------------|--------------------------------------------|--------------------------------------------------------------|
- * | cache | first seen with a warm VM somewhere     | a ready level-1 VM                         | a level-1 VM is expected to have room before `since + CacheTimeout` |
+ * | cache | first seen with a warm VM somewhere     | a ready level-1 VM                         | a level-1 VM is expected to have room before `since + CacheTimeout`, and sooner than its image's pull |
  * | deps  | the cache phase ends (at once when no level-1 VM is expected in time) | a ready level-1 or level-2 VM | a level-1 or level-2 VM is expected to have room before `depsSince + DepsTimeout` |
  * | any   | the deps phase ends                     | whatever the ordinary placement gives       | never                                                        |
  *
- * It waits only instead of starting now on a ready VM without its image
- * (`startsNow`). When the ordinary placement would create a VM (or wait for
- * one that boots), the container gets that VM all the same, and still moves
- * to a warm VM that gets room before the new one is ready, since placement
- * is decided afresh each pass: the boot is a wait anyway, and holding back
- * the create made the queue wait's tail worse whenever a warm VM did not
- * free as expected (measured, bench/README.md "Locality").
+ * It waits for a VM with its image only while that is expected sooner than
+ * pulling the image would take (`pullMs`, learnt from the starts the
+ * dispatcher saw): a longer wait loses more than it saves, and the waits
+ * that did were the queue wait's tail. It waits instead of starting now on
+ * a ready VM without its image (`startsNow`), or instead of creating a VM
+ * (`createsVm`) for a VM with its image: a new VM costs the boot and the
+ * pull, so a wait shorter than the pull alone is a gain, and a VM fewer.
+ * When the ordinary placement would wait for a VM that boots, the container
+ * keeps that VM, and still moves to a warm VM that gets room first, since
+ * placement is decided afresh each pass.
  *
  * So a VM is never left idle for a container past its timeouts, and a
  * container waits only for a VM that is expected to be free in time. Among
@@ -54,9 +57,17 @@ export interface LocalityFacts {
   now: number;
   /** The ordinary placement would start it now, on a ready VM (not a new or booting one). */
   startsNow: boolean;
+  /** The ordinary placement would create a VM for it (not start it now, nor wait for one that boots). */
+  createsVm?: boolean;
+  /** How long pulling its image onto a VM without it is expected to take, ms (learnt); undefined: not known yet. */
+  pullMs?: number;
   /** The warmest ready VM with room for it now (0: none warm, or none ready). */
   readyLevel: WarmLevel;
-  /** The soonest busy level-1 VM, and the soonest busy level-2 VM (of an eligible type). */
+  /**
+   * When the busy level-1 VMs are expected to have room for it, and when
+   * the busy level-1 and level-2 VMs together are (the deps phase's wait),
+   * each named by one of them (of an eligible type).
+   */
   soonest1?: WarmOption;
   soonest2?: WarmOption;
 }
@@ -83,17 +94,20 @@ export interface LocalityDecision {
 export function decideLocality(t: LocalityTimeouts, state: HoldState | undefined, f: LocalityFacts): LocalityDecision {
   if (f.readyLevel === 1) return {};
   const s: HoldState = state ? { ...state } : { since: f.now };
+  // Waiting for the image pays only while the wait is shorter than the pull it saves.
+  const o1 = f.soonest1 && (f.pullMs === undefined || f.soonest1.freeInMs <= f.pullMs) ? f.soonest1 : undefined;
+  // Instead of a new VM (boot and pull), only for a VM with the image, and only once the pull is known to cost more than the wait.
+  const holds = (o: WarmOption): boolean => f.startsNow || (f.createsVm === true && o.level === 1 && f.pullMs !== undefined);
   if (s.depsSince === undefined) {
     const until = s.since + t.cacheTimeoutMs;
-    const o = f.soonest1;
-    if (o && f.now < until && f.now + o.freeInMs <= until) return f.startsNow ? { hold: { ...o, until, timeoutMs: t.cacheTimeoutMs }, state: s } : { state: s };
+    if (o1 && f.now < until && f.now + o1.freeInMs <= until) return holds(o1) ? { hold: { ...o1, until, timeoutMs: t.cacheTimeoutMs }, state: s } : { state: s };
     // No VM with the image in time (or the time is up): on to the VMs with inputs.
     s.depsSince = f.now;
   }
   if (f.readyLevel === 2) return {};
   const until = s.depsSince + t.depsTimeoutMs;
-  const o = soonest(f.soonest1, f.soonest2);
-  if (o && f.now < until && f.now + o.freeInMs <= until && f.startsNow) return { hold: { ...o, until, timeoutMs: t.depsTimeoutMs }, state: s };
+  const o = soonest(o1, f.soonest2);
+  if (o && f.now < until && f.now + o.freeInMs <= until && holds(o)) return { hold: { ...o, until, timeoutMs: t.depsTimeoutMs }, state: s };
   // Kept after the time is up too, so that the container is not held again.
   return { state: s };
 }
@@ -103,21 +117,4 @@ function soonest(a: WarmOption | undefined, b: WarmOption | undefined): WarmOpti
   if (!a) return b;
   if (!b) return a;
   return b.freeInMs < a.freeInMs ? b : a;
-}
-
-/**
- * When a busy VM is expected to have room for a container: with `free` room
- * now short of `need`, and its containers expected to end in `ends` ms with
- * `charges` each (same order), the first end after which the released room
- * covers the shortfall. Infinity when even an empty VM would not do.
- * Dimensions are compared one by one (`fits`), as the slot index does.
- */
-export function freeInMs<R>(free: R, need: R, ends: ReadonlyArray<{ inMs: number; charge: R }>, plus: (a: R, b: R) => R, fits: (room: R, need: R) => boolean): number {
-  if (fits(free, need)) return 0;
-  let room = free;
-  for (const e of [...ends].sort((a, b) => a.inMs - b.inMs)) {
-    room = plus(room, e.charge);
-    if (fits(room, need)) return e.inMs;
-  }
-  return Infinity;
 }

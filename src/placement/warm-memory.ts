@@ -7,8 +7,14 @@
  *
  * Each VM's memory is bounded and least recently used first out, like the
  * disk caches it stands for; an inverted index answers "which VMs have this
- * image" without scanning every VM.
+ * image" without scanning every VM. Besides the counts, the bytes: the
+ * images and inputs a VM used, sized from their PDHs, are kept only while
+ * they and everything used after them fit `budget`, which starts unbounded
+ * and is lowered by what the planner learns (`limitBytes`): a VM's disk
+ * drops what it cannot hold, and a memory that does not follow sends
+ * containers to VMs that pull after all.
  */
+import { estimateImageSize } from '../queue/instance-types.js';
 
 /** Per VM, at most this many images and this many inputs are remembered. */
 export const MAX_IMAGES_PER_VM = 16;
@@ -36,6 +42,10 @@ class RecentSet {
     return this.items.has(key);
   }
 
+  delete(key: string): void {
+    this.items.delete(key);
+  }
+
   keys(): IterableIterator<string> {
     return this.items.values();
   }
@@ -44,19 +54,79 @@ class RecentSet {
 interface VmMemory {
   images: RecentSet;
   inputs: RecentSet;
+  /** Images ("i:" + image) and inputs ("c:" + PDH): bytes, and when first seen there; least recently used first. */
+  disk: Map<string, { bytes: number; since: number }>;
+  used: number;
 }
 
 export class WarmMemory {
   private readonly vms = new Map<string, VmMemory>();
   private readonly byImage = new Map<string, Set<string>>();
   private readonly byInput = new Map<string, Set<string>>();
+  /** Bytes of images and inputs a VM is taken to keep (Infinity until learnt otherwise). */
+  private budget = Infinity;
 
   /** The VM ran (or runs) a container with this image and these inputs. */
-  observe(instance: string, image: string, inputs: readonly string[] = []): void {
+  observe(instance: string, image: string, inputs: readonly string[] = [], now = 0): void {
     let m = this.vms.get(instance);
-    if (!m) this.vms.set(instance, (m = { images: new RecentSet(MAX_IMAGES_PER_VM), inputs: new RecentSet(MAX_INPUTS_PER_VM) }));
-    if (image !== '') remember(m.images, this.byImage, instance, image);
-    for (const pdh of inputs) remember(m.inputs, this.byInput, instance, pdh);
+    if (!m) this.vms.set(instance, (m = { images: new RecentSet(MAX_IMAGES_PER_VM), inputs: new RecentSet(MAX_INPUTS_PER_VM), disk: new Map(), used: 0 }));
+    if (image !== '') {
+      remember(m.images, this.byImage, instance, image);
+      touch(m, `i:${image}`, now);
+    }
+    for (const pdh of inputs) {
+      remember(m.inputs, this.byInput, instance, pdh);
+      touch(m, `c:${pdh}`, now);
+    }
+    this.evict(instance, m);
+  }
+
+  /**
+   * Bytes of the image on the VM and of everything it used after it: a VM
+   * that turns out not to have it kept less than that. Undefined when the
+   * VM is not known to have it, or has had it only since after
+   * `seenBefore` (epoch ms): its pull may still be going on.
+   */
+  depthOf(instance: string, image: string, seenBefore: number): number | undefined {
+    const m = this.vms.get(instance);
+    const key = `i:${image}`;
+    const it = m?.disk.get(key);
+    if (!m || !it || it.since > seenBefore) return undefined;
+    let before = 0;
+    for (const [k, v] of m.disk) {
+      if (k === key) break;
+      before += v.bytes;
+    }
+    return m.used - before;
+  }
+
+  /** VMs keep less than `bytes` of images and inputs (never below 1 GiB): forgets on every VM what does not fit. */
+  limitBytes(bytes: number): void {
+    const budget = Math.max(MIN_BUDGET, bytes - 1);
+    if (budget >= this.budget) return;
+    this.budget = budget;
+    for (const [id, m] of this.vms) this.evict(id, m);
+  }
+
+  /** Bytes each VM is taken to keep (Infinity: not learnt). */
+  get bytesKept(): number {
+    return this.budget;
+  }
+
+  private evict(instance: string, m: VmMemory): void {
+    for (const [k, v] of m.disk) {
+      if (m.used <= this.budget) break;
+      m.disk.delete(k);
+      m.used -= v.bytes;
+      const key = k.slice(2);
+      if (k.startsWith('i:')) {
+        m.images.delete(key);
+        unindex(this.byImage, key, instance);
+      } else {
+        m.inputs.delete(key);
+        unindex(this.byInput, key, instance);
+      }
+    }
   }
 
   /** Forgets every VM not in `live` (it is gone). */
@@ -96,6 +166,22 @@ export class WarmMemory {
   get size(): number {
     return this.vms.size;
   }
+}
+
+/** A floor for the learnt budget: one odd start must not make locality forget everything. */
+const MIN_BUDGET = 2 ** 30;
+
+/** Marks `key` most recently used on the VM's disk, sized from its PDH the first time. */
+function touch(m: VmMemory, key: string, now: number): void {
+  const it = m.disk.get(key);
+  if (it !== undefined) {
+    m.disk.delete(key);
+    m.disk.set(key, it);
+    return;
+  }
+  const bytes = estimateImageSize(key.slice(2));
+  m.disk.set(key, { bytes, since: now });
+  m.used += bytes;
 }
 
 function remember(set: RecentSet, index: Map<string, Set<string>>, instance: string, key: string): void {

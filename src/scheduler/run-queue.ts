@@ -268,7 +268,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         ctx.once.info(uuid, 'not starting yet: crunch-run process from previous attempt has not exited', placementFields(ready));
       } else if (startContainer(ctx, ready, ctr)) {
         view.set(k, Status.Preparing);
-        locality?.started(warmLevel);
+        locality?.started(warmLevel, entry, ready.view.instance);
         if (ready.draining) drain?.tookDraining(ready.view.arvadosInstanceType, ctx.clock.now());
       } else {
         view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);

@@ -23,7 +23,7 @@ function setup(state: 'Queued' | 'Locked', timeline: SchedulerTimeline) {
   const cluster = testCluster();
   const queue = new FakeQueue(clock, cluster);
   const pool = new FakePool(clock);
-  const locality = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, remainingMs: () => 30_000 });
+  const locality = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, endOdds: () => (t) => (t >= 30_000 ? 1 : 0) });
   const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
   const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, timeline, locality });
   const t1 = cluster.InstanceTypes.type1;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { RateLimitedLog, silentLogger } from '../../src/log.js';
-import { expectedLeftMs, LocalityPlanner, type WarmWaitDetail } from '../../src/placement/locality-planner.js';
+import { LocalityPlanner, type WarmWaitDetail } from '../../src/placement/locality-planner.js';
 import type { InstanceResources, InstanceView, QueueEntry, WorkerState } from '../../src/scheduler/interfaces.js';
 import { containerCharge } from '../../src/scheduler/resources.js';
 import { SlotIndex } from '../../src/scheduler/slots.js';
@@ -54,7 +54,8 @@ function pass(p: LocalityPlanner, now: number, views: InstanceView[], entries: Q
   return idx;
 }
 
-const planner = (leftMs = 30_000) => new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, remainingMs: () => leftMs });
+/** A planner whose runs all end exactly `leftMs` from now (never, for Infinity). */
+const planner = (leftMs = 30_000) => new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, endOdds: () => (t) => (t >= leftMs ? 1 : 0) });
 
 describe('locality planner', () => {
   it('holds for the busy VM that ran the image rather than start on a cold idle one, then takes it once it is free', () => {
@@ -106,7 +107,7 @@ describe('locality planner', () => {
     assert.equal(second.slot, dflt);
   });
 
-  it('does not hold instead of creating a VM, and does not wait for a run past its estimates', () => {
+  it('does not hold instead of creating a VM while the pull time is unknown, and does not wait for a run past its estimates', () => {
     const p = planner();
     const entries = [entry('r1', 'img-a'), entry('c1', 'img-a')];
     const idx = pass(p, 0, [view('i-warm', 'running', ['r1'])], entries);
@@ -152,6 +153,37 @@ describe('locality planner', () => {
     assert.equal(p.passedOver.size, 0, 'cleared each pass');
   });
 
+  it('pools the busy VMs with the image: two that each free in time at 0.7 hold one container (0.91), not a second (0.49)', () => {
+    const p = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, endOdds: () => (t) => (t >= 30_000 ? 0.7 : 0) });
+    const entries = [entry('r1', 'img-a'), entry('r2', 'img-a'), entry('c1', 'img-a'), entry('c2', 'img-a')];
+    const idx = pass(p, 0, [view('i-w1', 'running', ['r1']), view('i-w2', 'running', ['r2']), view('i-cold', 'idle')], entries);
+    const first = p.place(entries[2], idx.slotOf('i-cold'), idx);
+    assert.equal(first.hold?.freeInMs, 30_000);
+    assert.equal(p.place(entries[3], idx.slotOf('i-cold'), idx).slot?.view.instance, 'i-cold', 'the first VM to free is the first container\u2019s');
+  });
+
+  it('holds instead of creating a VM once it knows the pull takes longer than the wait, and learns that from starts', () => {
+    const p = planner();
+    const GiB = 2 ** 30;
+    // An 8 GiB image's PDH (manifest size 80 + 42 per 64 MiB block), as the scheduler estimates image sizes.
+    const img = `${'a'.repeat(32)}+${80 + 42 * 128}`;
+    const entries = [entry('r1', img), entry('c1', img)];
+    let idx = pass(p, 0, [view('i-warm', 'running', ['r1'])], entries);
+    assert.equal(p.place(entries[1], undefined, idx).hold, undefined, 'pull time not known yet: the VM is created');
+    for (let i = 0; i < 3; i++) {
+      p.pulls.started(`w${i}`, 8 * GiB, true, 0);
+      p.pulls.seen(`w${i}`, 'Running', 5_000);
+    }
+    // A start placed by the planner on a VM without the image, seen Running in a later pass.
+    const cold = [entry('s1', img), entry('s2', img), entry('s3', img)];
+    pass(p, 10_000, [view('i-warm', 'running', ['r1'])], [...entries, ...cold]);
+    for (const c of cold) p.started(0, c);
+    for (const c of cold) c.container.state = 'Running';
+    idx = pass(p, 75_000, [view('i-warm', 'running', ['r1'])], [...entries, ...cold]);
+    assert.equal(p.pulls.pullMs(8 * GiB), 60_000);
+    assert.equal(p.place(entries[1], undefined, idx).hold?.instance, 'i-warm', 'frees in 30 s, sooner than a 60 s pull');
+  });
+
   it('forgets a VM that left the pool: after a restart nothing is assumed', () => {
     const p = planner();
     pass(p, 0, [view('i-warm', 'running', ['r1'])], [entry('r1', 'img-a')]);
@@ -159,9 +191,4 @@ describe('locality planner', () => {
     assert.equal(p.memory.size, 0);
   });
 
-  it('expects a run to end at its 90th percentile, and nothing of one past it', () => {
-    const spread = { low: 60_000, typical: 300_000, high: 900_000 };
-    assert.equal(expectedLeftMs(spread, 100_000), 800_000);
-    assert.equal(expectedLeftMs(spread, 900_000), Infinity);
-  });
 });

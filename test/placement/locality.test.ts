@@ -3,7 +3,7 @@
  * and that it never holds a container past them or instead of a new VM.
  */
 import assert from 'node:assert/strict';
-import { decideLocality, freeInMs, type HoldState, type LocalityFacts, type LocalityTimeouts } from '../../src/placement/locality.js';
+import { decideLocality, type HoldState, type LocalityFacts, type LocalityTimeouts } from '../../src/placement/locality.js';
 
 const T: LocalityTimeouts = { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 };
 const facts = (over: Partial<LocalityFacts>): LocalityFacts => ({ now: 0, startsNow: true, readyLevel: 0, ...over });
@@ -73,7 +73,7 @@ describe('locality rule', () => {
     assert.equal(decideLocality(T, state, facts({ soonest1: busy1(10_000), soonest2: busy2(10_000) })).hold?.instance, 'i-warm');
   });
 
-  it('never holds instead of a new or booting VM (startsNow false), though the clock runs', () => {
+  it('never holds instead of a new or booting VM while the pull time is unknown, though the clock runs', () => {
     const d = decideLocality(T, undefined, facts({ now: 0, startsNow: false, soonest1: busy1(10_000) }));
     assert.equal(d.hold, undefined);
     assert.deepEqual(d.state, { since: 0 });
@@ -81,24 +81,25 @@ describe('locality rule', () => {
     assert.equal(later.hold?.timeoutMs, 60_000, 'the cache phase ended at since + CacheTimeout all the same');
   });
 
+  it('waits for the image only while the warm VM frees sooner than the image would pull', () => {
+    assert.equal(decideLocality(T, undefined, facts({ soonest1: busy1(40_000), pullMs: 40_000 })).hold?.instance, 'i-warm');
+    const slow = decideLocality(T, undefined, facts({ soonest1: busy1(40_001), pullMs: 40_000 }));
+    assert.equal(slow.hold, undefined, 'the pull is quicker than the wait');
+    assert.deepEqual(slow.state, { since: 0, depsSince: 0 }, 'on to the deps phase');
+    assert.equal(decideLocality(T, undefined, facts({ soonest1: busy1(100_000) })).hold?.level, 1, 'pull time unknown: the timeout alone');
+  });
+
+  it('holds instead of creating a VM only for a VM with the image, and only once the pull time is known', () => {
+    const create = (over: Partial<LocalityFacts>) => decideLocality(T, undefined, facts({ startsNow: false, createsVm: true, ...over }));
+    assert.deepEqual(create({ now: 1_000, soonest1: busy1(30_000), pullMs: 60_000 }).hold, { instance: 'i-warm', level: 1, freeInMs: 30_000, until: 121_000, timeoutMs: 120_000 });
+    assert.equal(create({ soonest1: busy1(30_000) }).hold, undefined, 'pull time unknown');
+    assert.equal(create({ soonest1: busy1(61_000), pullMs: 60_000 }).hold, undefined, 'the new VM pulls sooner');
+    assert.equal(create({ soonest2: busy2(1_000), pullMs: 60_000 }).hold, undefined, 'a VM with inputs only does not save the pull');
+    assert.equal(decideLocality(T, undefined, facts({ startsNow: false, createsVm: false, soonest1: busy1(1_000), pullMs: 60_000 })).hold, undefined, 'it keeps a booting VM');
+  });
+
   it('zero timeouts: only the preference for a ready warm VM is left', () => {
     const zero = { cacheTimeoutMs: 0, depsTimeoutMs: 0 };
     assert.equal(decideLocality(zero, undefined, facts({ soonest1: busy1(0), soonest2: busy2(0) })).hold, undefined);
-  });
-});
-
-describe('freeInMs', () => {
-  const plus = (a: number, b: number) => a + b;
-  const fits = (room: number, need: number) => room >= need;
-
-  it('is 0 with room now, the first end that makes room, or Infinity', () => {
-    assert.equal(freeInMs(4, 2, [], plus, fits), 0);
-    const ends = [
-      { inMs: 90_000, charge: 2 },
-      { inMs: 30_000, charge: 1 },
-    ];
-    assert.equal(freeInMs(0, 1, ends, plus, fits), 30_000);
-    assert.equal(freeInMs(0, 3, ends, plus, fits), 90_000);
-    assert.equal(freeInMs(0, 4, ends, plus, fits), Infinity);
   });
 });

@@ -43,4 +43,25 @@ describe('warm memory', () => {
     m.observe('i-1', '');
     assert.equal(m.withImage(''), undefined);
   });
+  it('keeps per VM only the images and inputs that fit the bytes learnt, least recently used out, and says how deep an image is', () => {
+    // PDHs sized as the scheduler sizes images: 80 + 42 per 64 MiB block of manifest.
+    const gib = (n: number, c: string) => `${c.repeat(32)}+${80 + 42 * 16 * n}`;
+    const [a, b, c] = [gib(4, 'a'), gib(2, 'b'), gib(8, 'c')];
+    const m = new WarmMemory();
+    m.observe('i-1', a, [], 0);
+    m.observe('i-1', b, [], 10);
+    m.observe('i-1', c, [], 20);
+    m.observe('i-2', a, [], 0);
+    assert.equal(m.depthOf('i-1', a, 100), 14 * 2 ** 30, 'a and the two used after it');
+    assert.equal(m.depthOf('i-1', c, 100), 8 * 2 ** 30);
+    assert.equal(m.depthOf('i-1', c, 15), undefined, 'there only since after 15: its pull may be going on');
+    assert.equal(m.bytesKept, Infinity);
+    m.limitBytes(14 * 2 ** 30);
+    assert.equal(m.level('i-1', a), 0, 'a did not fit: forgotten');
+    assert.equal(m.level('i-1', b), 1);
+    assert.equal(m.level('i-2', a), 1, 'alone on i-2, it fits');
+    assert.deepEqual([...(m.withImage(a) ?? [])], ['i-2']);
+    m.limitBytes(1);
+    assert.equal(m.bytesKept, 2 ** 30, 'never below 1 GiB');
+  });
 });

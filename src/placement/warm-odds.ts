@@ -1,0 +1,138 @@
+/**
+ * The odds that a busy warm VM has room for a waiting container within a
+ * given time, and that at least one of several does. Locality (issue 15)
+ * holds a container for a warm VM only while one is expected to free within
+ * `CacheTimeout`: with one estimate per VM taken at its 90th percentile,
+ * five warm VMs each with even odds of freeing within a minute count for
+ * nothing, although the first of them frees within the minute 97 % of the
+ * time. Pooling the VMs asks the right question: how soon will the first of
+ * them have room, at 90 % confidence.
+ *
+ * Pure functions of plain values, so that tests pin them with literals.
+ */
+import type { Spread } from '../estimate/stats.js';
+import { normalQuantile } from '../estimate/survival.js';
+
+/** The confidence a hold needs that a warm VM has room in time. */
+export const HOLD_CONFIDENCE = 0.9;
+
+/** P(a run ends within `t` ms from now), for `t` >= 0. */
+export type EndOdds = (t: number) => number;
+
+/** A running container on a busy VM: its odds of ending, and the room it frees. */
+export interface RunEnd<R> {
+  odds: EndOdds;
+  charge: R;
+}
+
+/** A busy VM and what it would take for it to have room for the container. */
+export interface BusyVm<R> {
+  free: R;
+  runs: ReadonlyArray<RunEnd<R>>;
+}
+
+/**
+ * The odds that a run whose total runtime has this spread (p10, median,
+ * p90, taken as a log-normal), and that has lasted `elapsedMs`, ends within
+ * `t` ms from now: P(T <= e + t | T > e). A run far past every estimate
+ * (its survival below 1e-9) gives 0: nothing is known of when it ends.
+ */
+export function runEndOdds(total: Spread, elapsedMs: number): EndOdds {
+  const mu = Math.log(Math.max(1, total.typical));
+  const z90 = normalQuantile(0.9);
+  const sigma = Math.max(0.01, (Math.log(Math.max(1, total.high)) - Math.log(Math.max(1, total.low))) / (2 * z90));
+  const survival = (x: number): number => (x <= 0 ? 1 : normalSurvival((Math.log(x) - mu) / sigma));
+  const lived = survival(elapsedMs);
+  if (lived < 1e-9) return () => 0;
+  return (t) => (t <= 0 ? 0 : Math.min(1, Math.max(0, 1 - survival(elapsedMs + t) / lived)));
+}
+
+/**
+ * The odds that the VM has room within `t` ms. With room now, 1. When any
+ * one of its runs ending would make room, the odds that at least one of
+ * those ends; otherwise the odds that the likeliest runs enough to make
+ * room all end (taken as independent). 0 when even an empty VM would not do.
+ */
+export function vmFreeOdds<R>(vm: BusyVm<R>, t: number, plus: (a: R, b: R) => R, fits: (room: R, need: R) => boolean, need: R): number {
+  if (fits(vm.free, need)) return 1;
+  let none = 1;
+  let anyAlone = false;
+  for (const r of vm.runs) {
+    if (!fits(plus(vm.free, r.charge), need)) continue;
+    anyAlone = true;
+    none *= 1 - r.odds(t);
+  }
+  if (anyAlone) return 1 - none;
+  const byOdds = vm.runs.map((r) => ({ p: r.odds(t), charge: r.charge })).sort((a, b) => b.p - a.p);
+  let room = vm.free;
+  let all = 1;
+  for (const r of byOdds) {
+    room = plus(room, r.charge);
+    all *= r.p;
+    if (fits(room, need)) return all;
+  }
+  return 0;
+}
+
+/**
+ * The odds that at least `m` of VMs whose own odds are `ps` (independent)
+ * have room: for m = 1, 1 - prod(1 - p). Containers that wait for the same
+ * VMs and come first take the first ones to free, so the m-th container
+ * needs m of them.
+ */
+export function atLeastOdds(ps: readonly number[], m: number): number {
+  if (m <= 0) return 1;
+  if (m > ps.length) return 0;
+  // exactly[k]: the odds that exactly k of those seen so far have room, for k < m.
+  const exactly = new Array<number>(m).fill(0);
+  exactly[0] = 1;
+  for (const p of ps) for (let k = m - 1; k >= 0; k--) exactly[k] = exactly[k] * (1 - p) + (k > 0 ? exactly[k - 1] * p : 0);
+  return Math.max(0, 1 - exactly.reduce((a, b) => a + b, 0));
+}
+
+/**
+ * The shortest time (ms, to `stepMs`) within which at least `m` of `count`
+ * VMs have room with at least `confidence` (per VM odds `oddsOf(i, t)`,
+ * growing with t), or Infinity when not within `horizonMs`. Bisection: the
+ * pooled odds only grow with time.
+ */
+export function pooledFreeInMs(count: number, m: number, oddsOf: (i: number, t: number) => number, confidence: number, horizonMs: number, stepMs = 1_000): number {
+  const pooled = (t: number): number => {
+    const ps: number[] = [];
+    for (let i = 0; i < count; i++) ps.push(oddsOf(i, t));
+    return atLeastOdds(ps, m);
+  };
+  if (count === 0 || !(horizonMs >= 0) || pooled(horizonMs) < confidence) return Infinity;
+  if (pooled(0) >= confidence) return 0;
+  let lo = 0;
+  let hi = horizonMs;
+  while (hi - lo > stepMs) {
+    const mid = (lo + hi) / 2;
+    if (pooled(mid) >= confidence) hi = mid;
+    else lo = mid;
+  }
+  return Math.ceil(hi / stepMs) * stepMs;
+}
+
+/** P(Z > z) for the standard normal. */
+function normalSurvival(z: number): number {
+  return 0.5 * erfc(z / Math.SQRT2);
+}
+
+/**
+ * The complementary error function, by the Chebyshev fit of Numerical
+ * Recipes (fractional error below 1.2e-7 everywhere): plenty for odds
+ * compared with 0.9.
+ */
+export function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? r : 2 - r;
+}
