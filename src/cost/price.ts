@@ -40,3 +40,27 @@ export function orderByCurrentPrice(types: readonly InstanceType[], spotPrice: (
   if (!moved) return types;
   return keyed.sort((a, b) => a.price - b.price || a.i - b.i).map((k) => k.type);
 }
+
+/**
+ * For one pass: eligible types ordered by what a new VM of each costs now
+ * (`orderByCurrentPrice`: spot quotes within the configured Price), each
+ * list ordered once and each type quoted once per pass. Without spot quotes
+ * the lists come back as they are, in the reference's order.
+ */
+export function spotPriceOrder(pool: { spotPrice?(type: InstanceType): number | undefined }): (types: InstanceType[]) => readonly InstanceType[] {
+  if (!pool.spotPrice) return (types) => types;
+  const quotes = new Map<InstanceType, number | undefined>();
+  const quote = (t: InstanceType): number | undefined => {
+    if (!quotes.has(t)) quotes.set(t, pool.spotPrice!(t));
+    return quotes.get(t);
+  };
+  const ordered = new Map<InstanceType[], readonly InstanceType[]>();
+  return (types) => {
+    let out = ordered.get(types);
+    if (!out) {
+      out = orderByCurrentPrice(types, quote);
+      ordered.set(types, out);
+    }
+    return out;
+  };
+}

@@ -14,13 +14,13 @@
  * - no candidate: create the cheapest eligible type the pool does not
  *   report at capacity, and place the container on the new instance
  *   (cheapest at current spot prices where the driver quotes them:
- *   `spotPriceOrder`).
+ *   `spotPriceOrder`, `src/cost/price.ts`).
  */
 import type { InstanceType } from '../config/types.js';
-import type { Container } from '../arvados/types.js';
-import type { QueueEntry, WorkerPool } from './interfaces.js';
-import { orderByCurrentPrice } from '../cost/price.js';
-import { lockContainer, unlockContainer } from './actions.js';
+import type { QueueEntry } from './interfaces.js';
+import { lockContainer } from './actions.js';
+import { placementFields, shutdownUnallocated, startContainer, unlockOverQuota } from './pass-edges.js';
+import { spotPriceOrder } from '../cost/price.js';
 import { crunchRunRecords, type PassContext } from './deps.js';
 import type { ConcurrencyLimit } from './limits.js';
 import { Cause, PassView, State, Status } from './pass-view.js';
@@ -360,82 +360,4 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   );
 
   return { view, allocatedNotStarted, notAllocatedOverQuota: overQuota.length + overMaxSupervisors.length };
-}
-
-function placementFields(slot: Slot): Record<string, unknown> {
-  // An instance created in this pass has no id yet.
-  const id = slot.view.instance === '' ? {} : { Instance: slot.view.instance };
-  return { ...id, InstanceType: slot.view.arvadosInstanceType };
-}
-
-function startContainer(ctx: PassContext, slot: Slot, ctr: Container): boolean {
-  if (!ctx.pool.startContainer(slot.view.instance, ctr)) {
-    ctx.logger.debug('pool declined to start container', { ContainerUUID: ctr.uuid, ...placementFields(slot) });
-    return false;
-  }
-  ctx.logger.info('starting container', { ContainerUUID: ctr.uuid, ...placementFields(slot) });
-  return true;
-}
-
-/**
- * Unlocks supervisors over the cap, and the over-quota containers except the
- * head of that line: unlocking it too would let it be locked again as soon
- * as the quota error expires, fail again, and run out of lock attempts. When
- * no instance exists at all, the head goes too: evidently it cannot run, and
- * it should use up its attempts and be cancelled rather than block the queue.
- * Containers already handed to crunch-run are left to run.
- */
-function unlockOverQuota(
-  ctx: PassContext,
-  overQuota: readonly QueueEntry[],
-  overMaxSupervisors: readonly QueueEntry[],
-  totalInstances: number,
-  records: ReadonlyMap<string, unknown>,
-): void {
-  const candidates: Array<[QueueEntry, string]> = overMaxSupervisors.map((e) => [e, 'supervisor limit reached']);
-  const quotaLine = totalInstances > 0 ? overQuota.slice(1) : overQuota;
-  for (const e of quotaLine) candidates.push([e, 'pool capacity is used by higher priority containers']);
-  for (const [entry, reason] of candidates) {
-    const ctr = entry.container;
-    if (ctr.state === 'Locked' && !records.has(ctr.uuid)) void unlockContainer(ctx, ctr.uuid, reason);
-  }
-}
-
-/** At quota, instances nothing was placed on only hold quota the queue's head needs (except those `keep` names). */
-function shutdownUnallocated(ctx: PassContext, slots: Slot[], keep?: ReadonlySet<string>): void {
-  for (const { view } of slots) {
-    if (view.runningContainerUUIDs.length > 0 || view.idleBehavior !== 'run') continue;
-    // Left idle this pass by a locality hold: in use again within CacheTimeout.
-    if (keep?.has(view.instance)) continue;
-    if (ctx.pool.shutdown(view.instance)) {
-      ctx.logger.info('shutting down instance with nothing to run: at cloud quota', {
-        Instance: view.instance,
-        InstanceType: view.arvadosInstanceType,
-      });
-    }
-  }
-}
-
-/**
- * For one pass: eligible types ordered by what a new VM of each costs now
- * (`orderByCurrentPrice`: spot quotes within the configured Price), each
- * list ordered once and each type quoted once per pass. Without spot quotes
- * the lists come back as they are, in the reference's order.
- */
-export function spotPriceOrder(pool: Pick<WorkerPool, 'spotPrice'>): (types: InstanceType[]) => readonly InstanceType[] {
-  if (!pool.spotPrice) return (types) => types;
-  const quotes = new Map<InstanceType, number | undefined>();
-  const quote = (t: InstanceType): number | undefined => {
-    if (!quotes.has(t)) quotes.set(t, pool.spotPrice!(t));
-    return quotes.get(t);
-  };
-  const ordered = new Map<InstanceType[], readonly InstanceType[]>();
-  return (types) => {
-    let out = ordered.get(types);
-    if (!out) {
-      out = orderByCurrentPrice(types, quote);
-      ordered.set(types, out);
-    }
-    return out;
-  };
 }

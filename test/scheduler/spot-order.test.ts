@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { InstanceType } from '../../src/config/types.js';
-import { spotPriceOrder } from '../../src/scheduler/run-queue.js';
+import { spotPriceOrder } from '../../src/cost/price.js';
 import { harness, testCluster, uuid } from './harness.js';
 
 // Preemptible variants at half price; containers may use types up to twice the cheapest.
