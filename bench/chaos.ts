@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/config/units.js';
 import { runChaos, type ChaosOptions } from '../src/sim/chaos.js';
 import { formatChaosFigures } from '../src/sim/chaos-format.js';
-import { formatDuration } from '../src/sim/report.js';
+import { formatDuration } from '../src/sim/summary.js';
 import { exposedGc } from './gc.js';
 
 const gc = exposedGc(import.meta.url);

@@ -15,7 +15,8 @@ import { loadConfigFile } from '../src/config/index.js';
 import { defaultSettings, loadSettingsFile, type Settings } from '../src/config/settings.js';
 import { runSimulation } from '../src/sim/engine.js';
 import type { SimResult } from '../src/sim/result.js';
-import { buildReport, formatDuration } from '../src/sim/report.js';
+import { buildReport } from '../src/sim/report.js';
+import { formatDuration } from '../src/sim/summary.js';
 import { loadWorkload } from '../src/sim/workload.js';
 
 const bench = (path: string): string => fileURLToPath(new URL(path, import.meta.url));

@@ -1,6 +1,6 @@
 /** The chaos run's figures as text, as `npm run bench:chaos` prints them. */
 import type { ChaosFigures } from './chaos.js';
-import { formatDuration } from './report.js';
+import { formatDuration } from './summary.js';
 
 const MiB = 1024 * 1024;
 

@@ -12,7 +12,8 @@ import { loadSettingsFile, type Settings } from '../config/settings.js';
 import { parseDuration } from '../config/units.js';
 import { runSimulation } from './engine.js';
 import { renderTimelineSVG } from './plot.js';
-import { buildReport, formatDuration, formatSummary } from './report.js';
+import { buildReport } from './report.js';
+import { formatDuration, formatSummary } from './summary.js';
 import { loadWorkload } from './workload.js';
 
 export interface SimulateOptions {

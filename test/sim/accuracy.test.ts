@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { AccuracyRecorder, summariseAccuracy } from '../../src/sim/accuracy.js';
 import { runSimulation } from '../../src/sim/engine.js';
-import { buildReport, formatSummary } from '../../src/sim/report.js';
+import { buildReport } from '../../src/sim/report.js';
+import { formatSummary } from '../../src/sim/summary.js';
 import { parseWorkload } from '../../src/sim/workload.js';
 import { simConfig, TRACE } from './helpers.js';
 
