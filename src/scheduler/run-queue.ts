@@ -174,16 +174,20 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     trying++;
 
     let sh = shape[k];
-    const entry = list[k];
-    let types = entry.instanceTypes;
+    // With the spot fallback off, a container passed over by the shortcut
+    // below is never read: at 100k queued, touching each entry costs more
+    // than the rest of that path.
     let spotWait: SpotWait | undefined;
     let fellBack = false;
-    if (spot && types[0]?.Preemptible) {
-      const d = spot.decide(entry, () => availableType(types) !== undefined);
+    let fallbackTypes: InstanceType[] | undefined;
+    if (spot && list[k].instanceTypes[0]?.Preemptible) {
+      const e = list[k];
+      const spotTypes = e.instanceTypes;
+      const d = spot.decide(e, () => availableType(spotTypes) !== undefined);
       spotWait = d?.wait;
       // On demand only when no spot VM has room for it either.
-      if (d?.onDemand && d.onDemand.length > 0 && !slots.find(sh, types, containerCharge(entry.instanceResources), entry.container.uuid)) {
-        types = d.onDemand as InstanceType[];
+      if (d?.onDemand && d.onDemand.length > 0 && !slots.find(sh, spotTypes, containerCharge(e.instanceResources), e.container.uuid)) {
+        fallbackTypes = d.onDemand as InstanceType[];
         sh += view.shapeCount;
         fellBack = true;
         spotWait = undefined;
@@ -199,6 +203,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       if (cap && !stuckNoType[sh]) cap.claim(list[k].container.uuid, list[k].instanceTypes[0]?.Price ?? 0);
       continue;
     }
+    const entry = list[k];
+    const types = fallbackTypes ?? entry.instanceTypes;
     const ctr = entry.container;
     const uuid = ctr.uuid;
     const charge = containerCharge(entry.instanceResources);
