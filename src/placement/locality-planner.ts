@@ -179,6 +179,7 @@ export class LocalityPlanner {
           has: d.hold.level === 1 ? 'image' : 'inputs',
           frees_in_ms: Math.round(d.hold.freeInMs),
           wait_until: new Date(d.hold.until).toISOString(),
+          ...(d.hold.pool !== undefined ? { pool: d.hold.pool } : {}),
         });
       }
       this.held.set(uuid, d.hold);
@@ -276,7 +277,7 @@ export class LocalityPlanner {
       const p = vmFreeOdds(vm, inMs, plus, fits, charge) - (this.claimed.has(vm.id) ? 1 : 0);
       if (p > namedP) [named, namedP] = [vm, p];
     }
-    return { instance: named.id, level: named.level, freeInMs: inMs };
+    return { instance: named.id, level: named.level, freeInMs: inMs, ...(scored.length > 1 ? { pool: scored.length } : {}) };
   }
 }
 

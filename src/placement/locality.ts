@@ -50,6 +50,8 @@ export interface WarmOption {
   level: 1 | 2;
   /** ms from now. */
   freeInMs: number;
+  /** How many busy warm VMs the estimate pooled (`instance` the likeliest to free first); absent: that one alone. */
+  pool?: number;
 }
 
 /** What one pass knows about a container's warm VMs. */

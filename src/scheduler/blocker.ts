@@ -17,7 +17,7 @@
  * | create_declined     | the pool would not create now (rate limit, back-off, create ops cap)   | why, until |
  * | cluster_capacity    | waiting for room with no more specific cause                           | |
  * | fair_share          | moved back by fair share behind owners further below their share       | owner, used and target share, places |
- * | waiting_warm_instance | held by locality for a busy VM with its image or inputs (settings `Locality`) | instance, has, frees_in_ms, wait_until, timeout_ms |
+ * | waiting_warm_instance | held by locality for a busy VM with its image or inputs (settings `Locality`) | instance, has, frees_in_ms, wait_until, timeout_ms, pool |
  * | spot_capacity_out   | preemptible, every eligible spot type at capacity; the spot fallback (settings `SpotFallback`) runs it on demand at `fallback_at` | types, since, fallback_at |
  * | spending_cap        | no new VM within the spending cap's level (settings `SpendingCap`)     | level, scope, owner, burn and cap $/h |
  *
@@ -76,7 +76,18 @@ export type Blocker = (
   | { reason: 'create_declined'; position: number; why: string; until?: string }
   | { reason: 'cluster_capacity'; position: number }
   | { reason: 'fair_share'; position: number; owner: string; used_share: number; target_share: number; moved_back: number; window_ms: number }
-  | { reason: 'waiting_warm_instance'; position: number; instance: string; has: 'image' | 'inputs'; frees_in_ms: number; wait_until: string; timeout_ms: number }
+  | {
+      reason: 'waiting_warm_instance';
+      position: number;
+      /** The warm VM likeliest to free first. */
+      instance: string;
+      has: 'image' | 'inputs';
+      frees_in_ms: number;
+      wait_until: string;
+      timeout_ms: number;
+      /** How many busy warm VMs the wait counts on, when more than `instance`. */
+      pool?: number;
+    }
   | { reason: 'spot_capacity_out'; position: number; types: string[]; since: string; fallback_at?: string }
   | {
       reason: 'spending_cap';

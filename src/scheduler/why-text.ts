@@ -65,11 +65,14 @@ export function describeBlocker(b: Blocker): string {
         `fair share: owner ${b.owner} has used ${percent(b.used_share)} of the last ${span(b.window_ms)}'s VCPU-seconds against a share of ${percent(b.target_share)}; ` +
         `${b.moved_back} container${b.moved_back === 1 ? '' : 's'} of owners further below their share go first`
       );
-    case 'waiting_warm_instance':
-      return (
-        `waiting up to ${span(b.timeout_ms)} for instance ${b.instance}, which has ${b.has === 'image' ? 'its image' : 'some of its inputs'} ` +
-        `and frees in ~${span(b.frees_in_ms)} (until ${clockTime(b.wait_until)} at most; then any instance)`
-      );
+    case 'waiting_warm_instance': {
+      const has = b.has === 'image' ? 'its image' : 'some of its inputs';
+      const what =
+        b.pool !== undefined && b.pool > 1
+          ? `one of ${b.pool} busy instances that have ${has} (likeliest ${b.instance}); one frees in ~${span(b.frees_in_ms)}`
+          : `instance ${b.instance}, which has ${has} and frees in ~${span(b.frees_in_ms)}`;
+      return `waiting up to ${span(b.timeout_ms)} for ${what} (until ${clockTime(b.wait_until)} at most; then any instance)`;
+    }
     case 'spot_capacity_out':
       return (
         `spot capacity out for ${b.types[0] ?? '?'}${b.types.length > 1 ? `(+${b.types.length - 1} more)` : ''} since ${clockTime(b.since)}; ` +

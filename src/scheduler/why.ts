@@ -115,6 +115,7 @@ export class WhyBuilder {
           frees_in_ms: Math.round(h.freeInMs),
           wait_until: new Date(h.until).toISOString(),
           timeout_ms: h.timeoutMs,
+          ...(h.pool !== undefined && h.pool > 1 ? { pool: h.pool } : {}),
         };
       }
       case Cause.SpotFallbackWait: {

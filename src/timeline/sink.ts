@@ -30,7 +30,8 @@ import type { PoolEvent } from '../worker/pool.js';
  * - `vm_prepared`: it was placed on a VM created ahead of work, by a warm
  *   pool or pre-warming (`instance`, and the VM's `note` saying which).
  * - `warm_wait`: locality held it for a busy VM that has its image or
- *   inputs (`waiting_for`, `has`, `frees_in_ms`, `wait_until`), or such a
+ *   inputs (`waiting_for`: the likeliest to free first, `has`, `frees_in_ms`,
+ *   `wait_until`, and `pool` when it counts on several such VMs), or such a
  *   wait ended (`ended`: what it took, `instance`).
  * - `drain_wait`: it waits for a new VM (`instance_type`) although drain to
  *   save had, shortly before, emptied a VM of that type which has since

@@ -77,4 +77,21 @@ describe('locality in the scheduling pass', () => {
     assert.deepEqual(pool.shutdowns, [], 'not over quota: the idle VM is kept for the containers behind it');
     assert.deepEqual(kept.at(-1), [[idle], 'locality'], 'and spared at TimeoutIdle while the hold lasts');
   });
+
+  it('says how many warm VMs a hold counts on when it pools several, naming the likeliest', () => {
+    const timeline = { vmRequested() {}, unlocking() {}, cancelling() {} };
+    const { queue, pool, sch, warm, c } = setup('Locked', timeline);
+    queue.add({ uuid: 'zzzzz-dz642-000000000000003', state: 'Running' });
+    queue.map.get('zzzzz-dz642-000000000000003')!.container.container_image = 'img-a';
+    const warm2 = pool.addWorker(queue.map.get(c)!.instanceTypes[0], 'running');
+    pool.runOn(warm2, 'zzzzz-dz642-000000000000003');
+
+    sch.runQueue();
+    assert.deepEqual(pool.starts, [], 'held, as with one warm VM');
+    const b = sch.why()!.blockerOf(c)!;
+    assert.equal(b.reason, 'waiting_warm_instance');
+    assert.ok(b.reason === 'waiting_warm_instance' && b.pool === 2, `pooled two VMs: ${JSON.stringify(b)}`);
+    assert.ok(b.reason === 'waiting_warm_instance' && [warm, warm2].includes(b.instance));
+    assert.match(describeBlocker(b), /^waiting up to 2 min for one of 2 busy instances that have its image \(likeliest [^)]+\); one frees in ~30 s \(until /);
+  });
 });
