@@ -111,7 +111,7 @@ function spendingCap(d: PlacementDeps): SpendingCap {
   };
   const owners =
     s.PerOwnerHard > 0 || s.PerOwnerSoft > 0
-      ? new OwnerResolver({ client: d.client, clock: d.clock, logger: d.logger.child({ Component: 'spending-cap' }), by: s.PerOwnerBy })
+      ? new OwnerResolver({ client: d.client, clock: d.clock, logger: d.logger.child({ Component: 'spending-cap' }), by: s.PerOwnerBy, label: 'spending cap' })
       : undefined;
   return new SpendingCap(s, source, d.clock, owners);
 }

@@ -55,6 +55,8 @@ export interface OwnerResolverOptions {
   clock: Clock;
   logger: Logger;
   by: FairShareBy;
+  /** The feature that asks, first in its log messages; default "fair share". */
+  label?: string;
 }
 
 /** The share key of a top-level request under `by` (see `Settings.FairShare.By`). */
@@ -83,6 +85,10 @@ export class OwnerResolver {
 
   constructor(private readonly opts: OwnerResolverOptions) {
     this.warn = new RateLimitedLog(opts.logger, opts.clock);
+  }
+
+  private get label(): string {
+    return this.opts.label ?? 'fair share';
   }
 
   /** The container's share key, or undefined while it is not known (asked for by `update`). */
@@ -157,7 +163,7 @@ export class OwnerResolver {
       const retryAt = this.opts.clock.now() + RETRY_MS;
       for (const uuid of batch) this.known.set(uuid, { kind: 'none', retryAt });
       const status = findControllerError(err)?.status;
-      this.warn.warn('fair share: cannot read container requests; their containers count as owner "unknown" until a retry succeeds', {
+      this.warn.warn(`${this.label}: cannot read container requests; their containers count as owner "unknown" until a retry succeeds`, {
         Containers: batch.length,
         error: (err as Error).message,
         ...(status ? { Status: status } : {}),
@@ -179,7 +185,7 @@ export class OwnerResolver {
       else if (root.requesting_container_uuid) this.known.set(uuid, { kind: 'child', parent: root.requesting_container_uuid });
       else this.known.set(uuid, { kind: 'owner', key: shareKey(root, this.opts.by) });
     }
-    if (items.length >= PAGE) this.warn.warn('fair share: a container request lookup filled its page; some containers will be asked again', { Containers: batch.length });
+    if (items.length >= PAGE) this.warn.warn(`${this.label}: a container request lookup filled its page; some containers will be asked again`, { Containers: batch.length });
     return true;
   }
 }

@@ -115,4 +115,17 @@ describe('OwnerResolver', () => {
     assert.equal(rootRequest([cr('r3', 'c', USER_B), cr('r1', 'c', USER_A, 'runner'), cr('r2', 'c', USER_A)])?.uuid, 'r2');
     assert.equal(rootRequest([cr('r3', 'c', USER_B, 'x'), cr('r1', 'c', USER_A, 'y')])?.uuid, 'r1');
   });
+
+  it('names the feature that asked in its warnings (the spending cap uses one of its own)', async () => {
+    const clock = new ManualClock();
+    const out = new LineCollector();
+    const client = fakeClient([cr('r1', 'c1', USER_A)]);
+    client.fail = 1;
+    const resolver = new OwnerResolver({ client, clock, logger: createLogger({ stream: out, clock }), by: 'owner', label: 'spending cap' });
+    resolver.update(['c1']);
+    await settle(10);
+    const msgs = out.records().map((r) => String(r.msg));
+    assert.ok(msgs.some((m) => m.startsWith('spending cap: cannot read container requests')), msgs.join('\n'));
+    assert.ok(!msgs.some((m) => m.startsWith('fair share:')), 'not worded as fair share');
+  });
 });
