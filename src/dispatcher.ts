@@ -160,7 +160,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
 
   const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
   const timeline = new Timeline({ clock });
-  const billing = billingFeatures({ settings: settings.Billing, cluster, instanceSet, timeline, clock, typesOf: (uuid) => queue.entries().entries.get(uuid)?.instanceTypes });
+  const billing = billingFeatures({ settings: settings.Billing, cluster, instanceSet, timeline, clock, typesOf: (uuid) => queue.instanceTypesOf(uuid) });
   const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }), timeline: billing.queueTimeline });
   const eventFeed = new EventFeedLink(cluster, queue, {
     clock,

@@ -25,7 +25,7 @@ import type { ContainerPatch } from '../arvados/client.js';
 import { isControllerRefusal } from '../arvados/errors.js';
 import type { Container } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
-import type { Cluster } from '../config/types.js';
+import type { Cluster, InstanceType } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { Notifier } from '../notifier.js';
 import type { QueueTimeline } from '../timeline/sink.js';
@@ -116,6 +116,15 @@ export class ContainerQueueImpl implements ContainerQueue {
 
   get(uuid: string): Container | undefined {
     return this.current.get(uuid)?.container;
+  }
+
+  /**
+   * The types `uuid` may run on, read from the live entries: unlike
+   * `entries()`, it takes no snapshot, so it may be called while the queue
+   * is being filled without making the next write copy the whole map.
+   */
+  instanceTypesOf(uuid: string): readonly InstanceType[] | undefined {
+    return this.current.get(uuid)?.instanceTypes;
   }
 
   readingDetails(uuid: string): boolean {
