@@ -45,6 +45,16 @@ export interface Slot {
 }
 
 const PLACEABLE: ReadonlySet<WorkerState> = new Set(['unknown', 'booting', 'idle', 'running']);
+
+/**
+ * True if containers may be placed on the instance at all: a placeable
+ * state, behaviour run, and no interruption notice (a VM the provider is
+ * taking back would lose whatever started there now).
+ */
+function placeable(view: InstanceView): boolean {
+  return PLACEABLE.has(view.workerState) && view.idleBehavior === 'run' && view.reclaimNotice === undefined;
+}
+
 export const READY: ReadonlySet<WorkerState> = new Set(['idle', 'running']);
 
 /** Ranks of instances created during the pass start here, after every existing one. */
@@ -168,8 +178,7 @@ export class SlotIndex {
 
   /** True if a container of one of `types` may be placed on the slot, room aside (the rule at the top). */
   eligible(slot: Slot, types: readonly InstanceType[]): boolean {
-    const { view } = slot;
-    return PLACEABLE.has(view.workerState) && view.idleBehavior === 'run' && view.reclaimNotice === undefined && types.some((t) => t.Name === view.arvadosInstanceType);
+    return placeable(slot.view) && types.some((t) => t.Name === slot.view.arvadosInstanceType);
   }
 
   /** True if the slot has room for `charge` now (as `find` decides it, without its warning). */
@@ -180,8 +189,7 @@ export class SlotIndex {
 
   private add(slot: Slot): void {
     this.all.push(slot);
-    // A VM the provider is taking back would lose whatever started there now.
-    if (!PLACEABLE.has(slot.view.workerState) || slot.view.idleBehavior !== 'run' || slot.view.reclaimNotice !== undefined) return;
+    if (!placeable(slot.view)) return;
     const name = slot.view.arvadosInstanceType;
     let list = this.byType.get(name);
     if (!list) this.byType.set(name, (list = []));
@@ -189,9 +197,8 @@ export class SlotIndex {
   }
 
   private hasRoom(slot: Slot, charge: InstanceResources, uuid: string): boolean {
-    const { view, free } = slot;
-    if (this.maxPerInstance > 0 && view.runningContainerUUIDs.length >= this.maxPerInstance) return false;
-    if (fits(free, charge)) return true;
+    if (this.hasRoomFor(slot, charge)) return true;
+    const { view } = slot;
     if (view.workerState === 'idle' && view.runningContainerUUIDs.length === 0) {
       // The type was chosen as big enough, yet an empty instance of it is not.
       this.warnings.warn('BUG? insufficient resources on idle instance', {
