@@ -7,6 +7,7 @@
  * settings `Locality.Enable` is true: with it off the pass does not call
  * anything here.
  */
+import type { InstanceType } from '../config/types.js';
 import type { QueueEntry, InstanceResources, InstanceView } from '../scheduler/interfaces.js';
 import { fits, minus, noResources, containerCharge } from '../scheduler/resources.js';
 import { READY, type Slot, type SlotIndex } from '../scheduler/slots.js';
@@ -124,15 +125,24 @@ export class LocalityPlanner {
    * (undefined: a new VM would be created). The caller has checked that the
    * container could start (on `dflt`, or on a VM it can create). `said` is
    * told of holds that begin or change target, and of holds that end.
+   * `types`: the types the pass places it on (on-demand ones after a spot
+   * fallback); default its own.
    */
-  place(entry: QueueEntry, dflt: Slot | undefined, slots: SlotIndex, said?: (uuid: string, detail: WarmWaitDetail) => void, shape?: number): LocalityPlacement {
+  place(
+    entry: QueueEntry,
+    dflt: Slot | undefined,
+    slots: SlotIndex,
+    said?: (uuid: string, detail: WarmWaitDetail) => void,
+    shape?: number,
+    types: readonly InstanceType[] = entry.instanceTypes,
+  ): LocalityPlacement {
     const uuid = entry.container.uuid;
     const image = entry.container.container_image;
     const inputs = entry.inputs ?? [];
     const left = (this.wanted.get(image) ?? 0) - 1;
     if (left > 0) this.wanted.set(image, left);
     else this.wanted.delete(image);
-    if (shape !== undefined) dflt = this.spareWarm(entry, dflt, slots, shape);
+    if (shape !== undefined) dflt = this.spareWarm(entry, types, dflt, slots, shape);
     const ids1 = this.memory.withImage(image);
     let ids2: Set<string> | undefined;
     for (const pdh of inputs) {
@@ -148,7 +158,7 @@ export class LocalityPlanner {
     const busy2: PoolVm[] = [];
     const consider = (id: string, level: 1 | 2): void => {
       const slot = slots.slotOf(id);
-      if (!slot || !slots.eligible(slot, entry.instanceTypes)) return;
+      if (!slot || !slots.eligible(slot, types)) return;
       if (READY.has(slot.view.workerState) && slots.hasRoomFor(slot, charge)) {
         if (!best || level < bestLevel || (level === bestLevel && slot.rank < best.rank)) {
           best = slot;
@@ -202,10 +212,10 @@ export class LocalityPlanner {
    * a container that has its image, not to the first in line that fits.
    * Nobody waits for it: the container starts now all the same.
    */
-  private spareWarm(entry: QueueEntry, dflt: Slot | undefined, slots: SlotIndex, shape: number): Slot | undefined {
+  private spareWarm(entry: QueueEntry, types: readonly InstanceType[], dflt: Slot | undefined, slots: SlotIndex, shape: number): Slot | undefined {
     if (!dflt || !READY.has(dflt.view.workerState) || !this.wantedBy(dflt)) return dflt;
     const charge = containerCharge(entry.instanceResources);
-    for (const s of slots.readyWithRoom(shape, entry.instanceTypes, charge, SPARE_CANDIDATES)) if (!this.wantedBy(s)) return s;
+    for (const s of slots.readyWithRoom(shape, types, charge, SPARE_CANDIDATES)) if (!this.wantedBy(s)) return s;
     return dflt;
   }
 

@@ -131,6 +131,9 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const shapes = spot ? 2 * view.shapeCount : view.shapeCount;
   const stuck = new Float64Array(shapes);
   const stuckNoType = new Uint8Array(shapes);
+  // A higher-priority container waits for money (SpendingCap.HighPriorityFirst):
+  // as at the quota, nothing after it starts on a ready VM, wherever the VM came from.
+  const lineHeld = (slot: Slot | undefined): Slot | undefined => (slot && cap?.holdsLine && READY.has(slot.view.workerState) ? undefined : slot);
   const typesOut = (k: number, wait: SpotWait | undefined): void => {
     view.cause[k] = wait ? Cause.SpotFallbackWait : Cause.TypesAtCapacity;
     if (wait) (view.spotWaits ??= new Map()).set(k, wait);
@@ -208,13 +211,11 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     const ctr = entry.container;
     const uuid = ctr.uuid;
     const charge = containerCharge(entry.instanceResources);
-    let ready = slots.find(sh, types, charge, uuid);
-    // A higher-priority container waits for money (SpendingCap.HighPriorityFirst): as at the quota, nothing after it starts.
-    if (ready && cap?.holdsLine && READY.has(ready.view.workerState)) ready = undefined;
+    let ready = lineHeld(slots.find(sh, types, charge, uuid));
     let warmLevel: WarmLevel = 0;
     // Locality only reroutes or holds a container that could start now.
     if (locality && (ready || (!atQuota && availableType(types)))) {
-      const p = locality.place(entry, ready, slots, saidWarm, sh);
+      const p = locality.place(entry, ready, slots, saidWarm, sh, types);
       if (p.hold) {
         (view.warmHolds ??= new Map()).set(k, p.hold);
         view.cause[k] = Cause.WaitingWarmInstance;
@@ -225,7 +226,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         if (st === State.Queued && !pool.killContainer(uuid, 'about to lock')) lockContainer(ctx, uuid, {});
         continue;
       }
-      ready = p.slot;
+      ready = lineHeld(p.slot);
       warmLevel = p.level;
     }
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock/index.js';
 import type { Settings } from '../../src/config/settings.js';
 import { createLogger, LineCollector } from '../../src/log.js';
+import { LocalityPlanner } from '../../src/placement/locality-planner.js';
 import { SpendingCap } from '../../src/placement/spending-cap.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { describeBlocker } from '../../src/scheduler/why-text.js';
@@ -15,7 +16,7 @@ import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from '../scheduler
 const CAP: Settings['SpendingCap'] = { Enable: true, Soft: 0, Hard: 1, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true };
 
 /** type2 costs $0.246/h, type4 $0.492/h; one type4 runs a container. The burn is the pool's VMs' prices, as the ledger would say. */
-function setup(capOn: boolean, hard = 1, highPriorityFirst = true) {
+function setup(capOn: boolean, hard = 1, highPriorityFirst = true, locality?: LocalityPlanner) {
   const clock = new ManualClock();
   const cluster = testCluster({ types: [2, 4] });
   const queue = new FakeQueue(clock, cluster);
@@ -30,7 +31,7 @@ function setup(capOn: boolean, hard = 1, highPriorityFirst = true) {
   const events: Array<[string, Record<string, string | number>]> = [];
   const timeline = { vmRequested: () => undefined, unlocking: () => undefined, cancelling: () => undefined, spendingCap: (u: string, d: Record<string, string | number>) => events.push([u, d]) };
   const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
-  const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, timeline, ...(spendingCap ? { spendingCap } : {}) });
+  const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, timeline, ...(spendingCap ? { spendingCap } : {}), ...(locality ? { locality } : {}) });
   return { queue, pool, sch, events, type4 };
 }
 
@@ -114,5 +115,18 @@ describe('spending cap in a scheduling pass', () => {
     sch.runQueue();
     assert.deepEqual(queue.calls, [`lock ${uuid(2)}`]);
     assert.deepEqual(pool.shutdowns, []);
+  });
+
+  it('on, HighPriorityFirst, with locality: the warm VM locality would pick is held back too', () => {
+    const locality = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, endOdds: () => () => 0 });
+    const { queue, pool, sch, type4 } = setup(true, 0.8, true, locality);
+    // A type2 with room for one more VCPU that has run img-a, the low-priority container's image.
+    const type2 = { ...type4, Name: 'type2', ProviderType: 'type2', VCPUs: 2, Price: 0.246 };
+    pool.runOn(pool.addWorker(type2, 'running'), uuid(102));
+    queue.add({ uuid: uuid(102), state: 'Running', vcpus: 1 }, { uuid: uuid(1), state: 'Locked', vcpus: 4, priority: 9 }, { uuid: uuid(2), state: 'Locked', vcpus: 1, priority: 1 });
+    for (const id of [uuid(102), uuid(2)]) queue.map.get(id)!.container.container_image = 'img-a';
+    sch.runQueue();
+    assert.deepEqual(pool.starts, [], 'the higher-priority container waits for money: nothing after it starts on a ready VM');
+    assert.equal(sch.why()!.blockerOf(uuid(2))?.reason, 'spending_cap');
   });
 });
