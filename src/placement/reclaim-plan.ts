@@ -26,7 +26,7 @@ import type { Settings } from '../config/settings.js';
 import { runtimeKey } from '../estimate/estimator.js';
 import type { RuntimeKey, Spread } from '../estimate/history.js';
 import type { Logger } from '../log.js';
-import { chooseInstanceTypes } from '../queue/instance-types.js';
+import { OnDemandTypes } from './on-demand.js';
 import type { QueueEntry } from '../scheduler/interfaces.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { Parents } from './parents.js';
@@ -68,14 +68,14 @@ export class ReclaimPlan {
   private readonly lostUuids = new Set<string>();
   /** Container uuid -> the reason it goes on demand, or null: decided not to (the long-runtime rule decides once). */
   private readonly decided = new Map<string, OnDemandReason | null>();
-  /** On-demand types per preemptible type list (the queue shares lists between like containers). */
-  private readonly onDemandTypes = new Map<readonly InstanceType[], InstanceType[] | null>();
+  private readonly onDemand: OnDemandTypes;
   private lastIn: ReadonlyMap<string, QueueEntry> | undefined;
   private lastOut: ReadonlyMap<string, QueueEntry> | undefined;
   private lastVersion = -1;
   private version = 0;
 
   constructor(private readonly deps: ReclaimPlanDeps) {
+    this.onDemand = new OnDemandTypes(deps.cluster);
     if (this.escalates) deps.rates.onLost((lost) => this.lost(lost));
   }
 
@@ -124,8 +124,8 @@ export class ReclaimPlan {
     for (const [uuid, entry] of entries) {
       const reason = this.decide(uuid, entry, timeline);
       if (!reason) continue;
-      const types = this.onDemandFor(entry);
-      if (!types) continue;
+      const types = this.onDemand.of(entry);
+      if (types.length === 0) continue;
       out ??= new Map(entries);
       out.set(uuid, { ...entry, instanceTypes: types });
     }
@@ -166,21 +166,6 @@ export class ReclaimPlan {
     timeline?.onDemand?.(uuid, { reason: reason === 'reclaims' ? 'earlier attempts of its request were lost to spot reclaims' : 'expected to run longer than Reclaims.OnDemandAboveRuntime', ...detail });
     this.deps.logger.info('running preemptible container on demand', { ContainerUUID: uuid, Reason: reason, ...detail });
     return reason;
-  }
-
-  /** On-demand types for the entry's constraints (cached per type list); null when none fits. */
-  private onDemandFor(entry: QueueEntry): InstanceType[] | null {
-    const cached = this.onDemandTypes.get(entry.instanceTypes);
-    if (cached !== undefined) return cached;
-    const ctr = entry.container;
-    let types: InstanceType[] | null;
-    try {
-      types = chooseInstanceTypes(this.deps.cluster, { ...ctr, scheduling_parameters: { ...ctr.scheduling_parameters, preemptible: false } });
-    } catch {
-      types = null;
-    }
-    this.onDemandTypes.set(entry.instanceTypes, types);
-    return types;
   }
 
   private lost(lost: LostWork): void {

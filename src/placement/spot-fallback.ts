@@ -29,7 +29,7 @@
 import type { Clock } from '../clock/index.js';
 import type { Settings } from '../config/settings.js';
 import type { Cluster, InstanceType } from '../config/types.js';
-import { chooseInstanceTypes } from '../queue/instance-types.js';
+import { OnDemandTypes } from './on-demand.js';
 import type { QueueEntry } from '../scheduler/interfaces.js';
 
 /** A shortage seen again within this long of the last sighting, with no VM of the type created between, is the same shortage. */
@@ -89,8 +89,8 @@ export interface SpotFallbackOptions {
 export class SpotFallback {
   /** Per spot type name: when its shortage began and when it was last seen. */
   private readonly outSince = new Map<string, { since: number; seen: number }>();
-  /** The on-demand types for a container shape (its interned type list and resources); empty when none fits. */
-  private readonly onDemandOf = new WeakMap<readonly InstanceType[], WeakMap<object, readonly InstanceType[]>>();
+  /** The on-demand types for a container shape; empty when none fits. */
+  private readonly onDemand: OnDemandTypes;
   /** The pass's waits, by type list; cleared when the clock moves. */
   private waits = new Map<readonly InstanceType[], SpotWait>();
   private waitsAt = Number.NaN;
@@ -100,7 +100,9 @@ export class SpotFallback {
   private total = 0;
   private readonly byType: Record<string, number> = {};
 
-  constructor(private readonly opts: SpotFallbackOptions) {}
+  constructor(private readonly opts: SpotFallbackOptions) {
+    this.onDemand = new OnDemandTypes(opts.cluster);
+  }
 
   /**
    * For a preemptible container: undefined when it should go on as usual
@@ -110,13 +112,13 @@ export class SpotFallback {
   decide(entry: QueueEntry, spotAvailable: () => boolean): FallbackDecision | undefined {
     const types = entry.instanceTypes;
     if (this.committed.has(entry.container.uuid)) {
-      const onDemand = this.onDemandFor(entry);
+      const onDemand = this.onDemand.of(entry);
       if (onDemand.length > 0) return { onDemand };
     }
     if (spotAvailable()) return undefined;
     const wait = this.waitFor(types, entry);
     if (this.opts.clock.now() < wait.fallbackAt) return { wait };
-    return { onDemand: this.onDemandFor(entry), wait };
+    return { onDemand: this.onDemand.of(entry), wait };
   }
 
   /**
@@ -175,7 +177,7 @@ export class SpotFallback {
     if (wait) return wait;
     let since = -Infinity;
     for (const t of types) since = Math.max(since, this.observeOut(t, now));
-    const fallbackAt = this.onDemandFor(entry).length > 0 ? since + this.opts.settings.After : Infinity;
+    const fallbackAt = this.onDemand.of(entry).length > 0 ? since + this.opts.settings.After : Infinity;
     wait = { types, since, fallbackAt };
     this.waits.set(types, wait);
     return wait;
@@ -191,23 +193,5 @@ export class SpotFallback {
     const since = Math.min(now, this.opts.capacitySince?.(type) ?? now);
     this.outSince.set(type.Name, { since, seen: now });
     return since;
-  }
-
-  /** The types the container could run on had it not asked for preemptible: cheapest first, within MaximumPriceFactor. */
-  private onDemandFor(entry: QueueEntry): readonly InstanceType[] {
-    let byResources = this.onDemandOf.get(entry.instanceTypes);
-    if (!byResources) this.onDemandOf.set(entry.instanceTypes, (byResources = new WeakMap()));
-    let out = byResources.get(entry.instanceResources);
-    if (!out) {
-      const c = entry.container;
-      try {
-        out = chooseInstanceTypes(this.opts.cluster, { ...c, scheduling_parameters: { ...c.scheduling_parameters, preemptible: false } });
-      } catch {
-        // No on-demand type fits (or none is configured): it can only wait for spot.
-        out = [];
-      }
-      byResources.set(entry.instanceResources, out);
-    }
-    return out;
   }
 }
