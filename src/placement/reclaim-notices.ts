@@ -57,11 +57,15 @@ export class NoticeReader {
     this.busy = true;
     try {
       const uuids: string[] = [];
+      // Every container still on such a VM, told or not: the told ones are remembered while they run there.
+      const live = new Set<string>();
       for (const v of this.deps.pool.instances()) {
         if (v.reclaimNotice !== undefined || !this.deps.preemptible(v.arvadosInstanceType)) continue;
-        for (const u of v.runningContainerUUIDs) if (!this.told.has(u)) uuids.push(u);
+        for (const u of v.runningContainerUUIDs) {
+          live.add(u);
+          if (!this.told.has(u)) uuids.push(u);
+        }
       }
-      const live = new Set(uuids);
       for (const u of this.told) if (!live.has(u)) this.told.delete(u);
       for (let i = 0; i < uuids.length; i += BATCH) await this.read(uuids.slice(i, i + BATCH));
     } finally {

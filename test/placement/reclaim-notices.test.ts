@@ -59,6 +59,9 @@ describe('reclaim notices from crunch-run', () => {
     await clock.advance(INTERVAL_MS);
     assert.equal(told.length, 1, 'told once');
     assert.ok(!asked.slice(2).flat().includes('c-3'), 'not read again');
+    await clock.advance(INTERVAL_MS);
+    assert.equal(told.length, 1, 'still told once, however many rounds follow');
+    assert.ok(!asked.slice(2).flat().includes('c-3'), 'nor read again');
     reader.stop();
   });
 });
