@@ -19,19 +19,12 @@ import type { InstanceType } from '../config/types.js';
  */
 export const PLACE_CAPACITY_TTL_MS = 60_000;
 
-/** One remembered shortage. */
-export interface PlaceShortage {
-  /** Epoch ms it was first seen (seen again since, if `until` moved on). */
-  since: number;
-  /** Epoch ms the place is tried again. */
-  until: number;
-}
-
 const keyOf = (type: Pick<InstanceType, 'ProviderType' | 'Preemptible'>, place: string): string =>
   `${type.ProviderType}\u0000${place}\u0000${type.Preemptible ? 'spot' : 'on-demand'}`;
 
 export class PlaceCapacityMemory {
-  private readonly shortages = new Map<string, PlaceShortage>();
+  /** Key -> epoch ms the place is tried again. */
+  private readonly until = new Map<string, number>();
 
   constructor(
     private readonly clock: Clock,
@@ -41,33 +34,23 @@ export class PlaceCapacityMemory {
   /** A create of `type` in `place` failed for want of capacity: skip that place (for this type and market) until the TTL passes. */
   mark(type: Pick<InstanceType, 'ProviderType' | 'Preemptible'>, place: string): void {
     const now = this.clock.now();
-    const key = keyOf(type, place);
-    const seen = this.current(key, now);
-    this.shortages.set(key, { since: seen?.since ?? now, until: now + this.ttlMs });
+    this.until.set(keyOf(type, place), now + this.ttlMs);
     // Bounded by the types and places configured; expired entries go when the map grows.
-    if (this.shortages.size > 1024) for (const [k, v] of this.shortages) if (v.until <= now) this.shortages.delete(k);
+    if (this.until.size > 1024) for (const [k, until] of this.until) if (until <= now) this.until.delete(k);
   }
 
   /** A create of `type` in `place` worked: the place has room again. */
   clear(type: Pick<InstanceType, 'ProviderType' | 'Preemptible'>, place: string): void {
-    this.shortages.delete(keyOf(type, place));
-  }
-
-  /** The shortage of `type` in `place` in force now, or undefined. */
-  shortage(type: Pick<InstanceType, 'ProviderType' | 'Preemptible'>, place: string): PlaceShortage | undefined {
-    return this.current(keyOf(type, place), this.clock.now());
+    this.until.delete(keyOf(type, place));
   }
 
   /** True while `type` in `place` is remembered as out of capacity. */
   isOut(type: Pick<InstanceType, 'ProviderType' | 'Preemptible'>, place: string): boolean {
-    return this.shortage(type, place) !== undefined;
-  }
-
-  private current(key: string, now: number): PlaceShortage | undefined {
-    const s = this.shortages.get(key);
-    if (s === undefined) return undefined;
-    if (now < s.until) return s;
-    this.shortages.delete(key);
-    return undefined;
+    const key = keyOf(type, place);
+    const until = this.until.get(key);
+    if (until === undefined) return false;
+    if (this.clock.now() < until) return true;
+    this.until.delete(key);
+    return false;
   }
 }
