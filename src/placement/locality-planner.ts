@@ -9,7 +9,7 @@
  */
 import type { InstanceType } from '../config/types.js';
 import type { QueueEntry, InstanceResources, InstanceView } from '../scheduler/interfaces.js';
-import { fits, minus, noResources, containerCharge } from '../scheduler/resources.js';
+import { fits, plus, containerCharge } from '../scheduler/resources.js';
 import { READY, type Slot, type SlotIndex } from '../scheduler/slots.js';
 import { decideLocality, type HoldState, type LocalityTimeouts, type WarmHold, type WarmLevel, type WarmOption } from './locality.js';
 import { WarmMemory } from './warm-memory.js';
@@ -50,8 +50,6 @@ const MAX_POOL = 16;
 
 /** A busy warm VM in a pool: its id and warm level beside what `vmFreeOdds` needs. */
 type PoolVm = BusyVm<InstanceResources> & { id: string; level: 1 | 2 };
-
-const plus = (a: InstanceResources, b: InstanceResources): InstanceResources => minus(a, minus(noResources(), b));
 
 export class LocalityPlanner {
   readonly memory = new WarmMemory();

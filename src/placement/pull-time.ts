@@ -38,6 +38,8 @@ export class PullTimeLearner {
   /** The same on a VM without it, in ms per GiB beyond the warm median (set when read). */
   private readonly coldStarts: Array<{ ms: number; bytes: number }> = [];
   private readonly pending = new Map<string, Pending>();
+  /** `perGiB()`'s answer until a sample is added (asked for each container placed near warm VMs); null: not worked out. */
+  private perGiBCached: number | undefined | null = null;
 
   /**
    * A container was handed to crunch-run at `at` (epoch ms) on a VM taken to
@@ -66,9 +68,11 @@ export class PullTimeLearner {
       const pull = this.pullMs(p.bytes);
       if (pull !== undefined && pull > 0 && ms > this.warmBase() + pull / 2) return p.depth;
       this.warm.add(ms);
+      this.perGiBCached = null;
     } else if (p.bytes > 0) {
       if (this.coldStarts.length >= SAMPLE_SIZE) this.coldStarts.shift();
       this.coldStarts.push({ ms, bytes: p.bytes });
+      this.perGiBCached = null;
     }
     return undefined;
   }
@@ -100,9 +104,10 @@ export class PullTimeLearner {
 
   /** The median over cold starts of (their time beyond a warm start's) per GiB. */
   private perGiB(): number | undefined {
-    if (this.warm.count < MIN_PULL_SAMPLES || this.coldStarts.length < MIN_PULL_SAMPLES) return undefined;
+    if (this.perGiBCached !== null) return this.perGiBCached;
+    if (this.warm.count < MIN_PULL_SAMPLES || this.coldStarts.length < MIN_PULL_SAMPLES) return (this.perGiBCached = undefined);
     const base = this.warmBase();
     const rates = this.coldStarts.map((c) => (Math.max(0, c.ms - base) * GiB) / c.bytes).sort((a, b) => a - b);
-    return quantile(rates, 0.5);
+    return (this.perGiBCached = quantile(rates, 0.5));
   }
 }

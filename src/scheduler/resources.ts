@@ -46,6 +46,11 @@ export function minus(available: InstanceResources, charge: InstanceResources): 
   };
 }
 
+/** The two together: an instance's room once a container's charge is given back. */
+export function plus(a: InstanceResources, b: InstanceResources): InstanceResources {
+  return { vcpus: a.vcpus + b.vcpus, ram: a.ram + b.ram, scratch: a.scratch + b.scratch, gpus: a.gpus + b.gpus, gpuVRAM: a.gpuVRAM + b.gpuVRAM };
+}
+
 /** True if the charge fits in what is available. */
 export function fits(available: InstanceResources, charge: InstanceResources): boolean {
   return (

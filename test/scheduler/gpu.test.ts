@@ -10,7 +10,7 @@ import type { Container } from '../../src/arvados/types.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { Interner } from '../../src/queue/interner.js';
 import { chooseInstanceTypes, instanceResourcesNeeded } from '../../src/queue/instance-types.js';
-import { fits, minus, resourcesOfType } from '../../src/scheduler/resources.js';
+import { fits, minus, plus, resourcesOfType } from '../../src/scheduler/resources.js';
 import { GiB, harness, uuid, type Harness } from './harness.js';
 
 /** One type: 16 VCPUs, 64 GiB, four 16 GiB CUDA devices. */
@@ -77,5 +77,11 @@ describe('scheduler: GPU instances', () => {
     assert.equal(fits(left, charge), false);
     assert.equal(fits(left, { ...charge, gpus: 0 }), false);
     assert.equal(fits(left, { ...charge, gpuVRAM: 4 * GiB }), true);
+  });
+
+  it('gives a charge back whole, VRAM and devices included', () => {
+    const free = resourcesOfType(CLUSTER.InstanceTypes.gpu4);
+    const charge = { vcpus: 1, ram: GiB, scratch: 3, gpus: 1, gpuVRAM: 12 * GiB };
+    assert.deepEqual(plus(minus(free, charge), charge), free);
   });
 });
