@@ -151,9 +151,9 @@ export class LocalityPlanner {
 
     const charge = containerCharge(entry.instanceResources);
     let best: Slot | undefined;
-    let bestLevel: WarmLevel = 0;
-    const busy1: PoolVm[] = [];
-    const busy2: PoolVm[] = [];
+    // Set inside `consider`, which the compiler does not follow: declared, not narrowed to 0.
+    let bestLevel = 0 as WarmLevel;
+    const busy: Array<{ id: string; level: 1 | 2; slot: Slot }> = [];
     const consider = (id: string, level: 1 | 2): void => {
       const slot = slots.slotOf(id);
       if (!slot || !slots.eligible(slot, types)) return;
@@ -164,11 +164,18 @@ export class LocalityPlanner {
         }
         return;
       }
-      const runs = this.runsOn(slot);
-      if (runs) (level === 1 ? busy1 : busy2).push({ id, level, free: slot.free, runs });
+      busy.push({ id, level, slot });
     };
     for (const id of ids1 ?? []) consider(id, 1);
     for (const id of ids2 ?? []) consider(id, 2);
+    // A ready VM with its image: taken, as the rule says, with no odds to work out for the busy ones.
+    if (best && bestLevel === 1) return this.took(uuid, best, 1, said);
+    const busy1: PoolVm[] = [];
+    const busy2: PoolVm[] = [];
+    for (const { id, level, slot } of busy) {
+      const runs = this.runsOn(slot);
+      if (runs) (level === 1 ? busy1 : busy2).push({ id, level, free: slot.free, runs });
+    }
     const ahead = this.waitingWarm.get(image) ?? 0;
     // The deps phase waits for the first of both kinds together.
     const soonest1 = this.pooled(busy1, charge, ahead);
