@@ -34,6 +34,14 @@ export function arr(v: unknown, path: string): unknown[] {
   return v;
 }
 
+/** A workload's `containerCountMax`, when it has one: as a field to spread into the Workload. */
+export function countMax(top: Record<string, unknown>): { containerCountMax?: number } {
+  const max = top.containerCountMax;
+  if (max === undefined) return {};
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 100) fail('containerCountMax', 'must be an integer from 1 to 100');
+  return { containerCountMax: max };
+}
+
 export function checkSeed(v: unknown, path: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(path, 'must be an integer');
   return v;

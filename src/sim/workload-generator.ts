@@ -6,7 +6,7 @@
 import { Random } from '../../drivers/lame/random.js';
 import type { GeneratorSpec, SimContainer, Workload } from './workload.js';
 import { compileLocality, type LocalityDraw } from './workload-locality.js';
-import { arr, byAtThenId, checkSeed, fail, type FieldRule, join, kindOf, obj, positive, probability, quantity, RULES, weightedChoice } from './workload-fields.js';
+import { arr, byAtThenId, checkSeed, countMax, fail, type FieldRule, join, kindOf, obj, positive, probability, quantity, RULES, weightedChoice } from './workload-fields.js';
 
 /** More than this many containers in all is taken to be a mistake (a poisson rate in the wrong unit). */
 const MAX_CONTAINERS = 2_000_000;
@@ -298,5 +298,5 @@ export function generate(spec: GeneratorSpec, seed: number): Workload {
   if (o.seed !== undefined) checkSeed(o.seed, 'seed');
   const groups = compileGroups(o.groups, 'groups');
   const containers = runGroups(groups, seed, undefined, { left: MAX_CONTAINERS });
-  return { name: o.name, seed, containers };
+  return { name: o.name, seed, containers, ...countMax(o) };
 }

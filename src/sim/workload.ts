@@ -44,7 +44,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { generate } from './workload-generator.js';
 import { parseInputs, type SimImage, type SimInput, traceImage } from './workload-locality.js';
-import { arr, byAtThenId, checkSeed, fail, join, obj, quantity, RULES, WorkloadError } from './workload-fields.js';
+import { arr, byAtThenId, checkSeed, countMax, fail, join, obj, quantity, RULES, WorkloadError } from './workload-fields.js';
 
 export { WorkloadError } from './workload-fields.js';
 
@@ -158,11 +158,7 @@ export function loadWorkload(path: string, opts: { seed?: number } = {}): Worklo
 /** A trace (has "containers") or a generator spec (has "groups"). `opts.seed` overrides the file's seed. */
 export function parseWorkload(json: unknown, opts: { seed?: number; source?: string } = {}): Workload {
   try {
-    const w = parseFormat(json, opts);
-    const max = (json as Record<string, unknown>).containerCountMax;
-    if (max === undefined) return w;
-    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 100) fail('containerCountMax', 'must be an integer from 1 to 100');
-    return { ...w, containerCountMax: max as number };
+    return parseFormat(json, opts);
   } catch (e) {
     if (e instanceof WorkloadError && opts.source) throw new WorkloadError(`${opts.source}: ${e.message}`);
     throw e;
@@ -198,7 +194,7 @@ function parseTrace(top: Record<string, unknown>, fallbackName: string, seedOver
   const seed = seedOverride ?? (top.seed === undefined ? 0 : checkSeed(top.seed, 'seed'));
   const ids = new Set<string>();
   const containers = parseTraceList(top.containers, 'containers', '', ids);
-  return { name: (top.name as string | undefined) ?? fallbackName, seed, containers };
+  return { name: (top.name as string | undefined) ?? fallbackName, seed, containers, ...countMax(top) };
 }
 
 function parseTraceList(v: unknown, path: string, parentId: string, ids: Set<string>): SimContainer[] {

@@ -311,4 +311,21 @@ describe('sim workload', () => {
       assert.ok(trickle[trickle.length - 1].at > 23 * HOUR && trickle[0].at < HOUR);
     });
   });
+
+  describe('containerCountMax', () => {
+    const spec: GeneratorSpec = { name: 'retries', seed: 1, groups: [{ count: 2, arrival: { uniform: { until: '1h' } }, ram: '1GiB', runtime: '5m' }] };
+    const trace = { name: 'retries', containers: [{ id: 'a', at: 0, vcpus: 1, ram: '1GiB', runtime: '5m' }] };
+
+    it('is read from a generator spec, also by generateWorkload, and from a trace', () => {
+      assert.equal(generateWorkload({ ...spec, containerCountMax: 3 }, 1).containerCountMax, 3);
+      assert.equal(parseWorkload({ ...spec, containerCountMax: 3 }).containerCountMax, 3);
+      assert.equal(parseWorkload({ ...trace, containerCountMax: 2 }).containerCountMax, 2);
+      assert.equal('containerCountMax' in parseWorkload(trace), false, 'absent: no retry, as before');
+    });
+
+    it('must be an integer from 1 to 100', () => {
+      assert.throws(() => parseWorkload({ ...trace, containerCountMax: 0 }), /containerCountMax: must be an integer from 1 to 100/);
+      assert.throws(() => generateWorkload({ ...spec, containerCountMax: 1.5 }, 1), /containerCountMax: must be an integer from 1 to 100/);
+    });
+  });
 });
