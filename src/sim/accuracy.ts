@@ -112,6 +112,25 @@ export function nearestRank(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
+export interface WaitSummary {
+  count: number;
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+
+/** Queue waits (submitted to Running), given sorted: count, p50, p95 (nearest rank), max, mean. */
+export function waitSummary(waits: readonly number[]): WaitSummary {
+  return {
+    count: waits.length,
+    p50Ms: nearestRank(waits, 0.5),
+    p95Ms: nearestRank(waits, 0.95),
+    maxMs: waits.at(-1) ?? 0,
+    meanMs: waits.length > 0 ? Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) : 0,
+  };
+}
+
 function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }

@@ -5,12 +5,12 @@
  * workload names owners.
  */
 import type { ContainerOutcome } from './result.js';
-import { nearestRank } from './accuracy.js';
+import { type WaitSummary, waitSummary } from './accuracy.js';
 
 export interface OwnerFigures {
   containers: number;
   /** Submission to Running, for the containers that ran. */
-  queueWait: { count: number; p50Ms: number; p95Ms: number; maxMs: number };
+  queueWait: Omit<WaitSummary, 'meanMs'>;
   /** The owner's first submission to its last container becoming final (0 if none did). */
   makespanMs: number;
 }
@@ -36,10 +36,11 @@ export function figuresByOwner(containers: readonly ContainerOutcome[]): Record<
       if (c.finalAt !== undefined) last = Math.max(last, c.finalAt);
       if (c.runningAt !== undefined && c.submittedAt !== undefined) waits.push(c.runningAt - c.submittedAt);
     }
-    waits.sort((a, b) => a - b);
+    // The report's owner figures have no mean.
+    const { meanMs: _mean, ...queueWait } = waitSummary(waits.sort((a, b) => a - b));
     out[owner] = {
       containers: list.length,
-      queueWait: { count: waits.length, p50Ms: nearestRank(waits, 0.5), p95Ms: nearestRank(waits, 0.95), maxMs: waits.at(-1) ?? 0 },
+      queueWait,
       makespanMs: first === Infinity || last === -Infinity ? 0 : Math.max(0, last - first),
     };
   }

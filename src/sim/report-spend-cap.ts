@@ -10,7 +10,7 @@
  * the same levels.
  */
 import type { Settings } from '../config/settings.js';
-import { nearestRank } from './accuracy.js';
+import { waitSummary } from './accuracy.js';
 import type { VMLife } from './cloud.js';
 import type { ContainerOutcome } from './result.js';
 
@@ -65,23 +65,19 @@ export function spendCapFigures(settings: Settings, vms: Iterable<VMLife>, start
     if (cap > 0 && burn > cap + EPS) over++;
     if (soft > 0 && burn > soft + EPS) overSoft++;
   };
-  for (let t = startedAt; t <= endedAt; t += MINUTE) {
-    for (; i < steps.length && steps[i]![0] <= t; i++) {
-      burn += steps[i]![1];
-      if (burn > maxBurn + EPS) {
-        maxBurn = burn;
-        maxBurnAt = steps[i]![0];
-      }
-    }
-    sample();
-  }
-  for (; i < steps.length; i++) {
-    burn += steps[i]![1];
+  const take = (k: number): void => {
+    burn += steps[k]![1];
     if (burn > maxBurn + EPS) {
       maxBurn = burn;
-      maxBurnAt = steps[i]![0];
+      maxBurnAt = steps[k]![0];
     }
+  };
+  for (let t = startedAt; t <= endedAt; t += MINUTE) {
+    for (; i < steps.length && steps[i]![0] <= t; i++) take(i);
+    sample();
   }
+  // The exact maximum, also between the last sample and the end.
+  for (; i < steps.length; i++) take(i);
   return {
     enabled: s.Enable,
     cap,
@@ -122,8 +118,8 @@ function waitsByPriority(containers: readonly ContainerOutcome[], deferBelow: nu
   return [...by.entries()]
     .sort((a, b) => b[1].low - a[1].low)
     .map(([priority, g]) => {
-      const w = g.waits.sort((a, b) => a - b);
-      return { priority, containers: g.containers, ran: w.length, p50Ms: nearestRank(w, 0.5), p95Ms: nearestRank(w, 0.95), maxMs: w.at(-1) ?? 0 };
+      const { count: ran, p50Ms, p95Ms, maxMs } = waitSummary(g.waits.sort((a, b) => a - b));
+      return { priority, containers: g.containers, ran, p50Ms, p95Ms, maxMs };
     });
 }
 

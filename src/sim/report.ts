@@ -32,27 +32,11 @@ import type { TimelineSample } from './plot.js';
 import { billedMs } from '../cost/billing.js';
 import type { StretchStats } from '../worker/idle-stretch.js';
 import { type FallbackFigures, outageArrivalWaits } from './report-spot.js';
+import { type WaitSummary, waitSummary } from './accuracy.js';
+
+export type { WaitSummary } from './accuracy.js';
 
 const HOUR = 3_600_000;
-
-export interface WaitSummary {
-  count: number;
-  p50Ms: number;
-  p95Ms: number;
-  maxMs: number;
-  meanMs: number;
-}
-
-/** Submitted to Running, of sorted waits. */
-function waitSummary(waits: readonly number[]): WaitSummary {
-  return {
-    count: waits.length,
-    p50Ms: nearestRank(waits, 0.5),
-    p95Ms: nearestRank(waits, 0.95),
-    maxMs: waits.at(-1) ?? 0,
-    meanMs: waits.length > 0 ? Math.round(waits.reduce((a, b) => a + b, 0) / waits.length) : 0,
-  };
-}
 
 export interface SimReport {
   workload: { name: string; seed: number; containers: number };
