@@ -157,10 +157,18 @@ export class WorkloadPlayer {
     });
   }
 
-  private submit(t: Tracked): void {
+  /** Adds a container for `t` to the controller, and tracks it as `t`'s current one. */
+  private addContainer(t: Tracked): ControllerContainer {
     const rec = this.controller.addContainer(containerSeed(this.cluster, t.spec));
+    this.byUuid.set(rec.uuid, t);
+    this.stateCounts[rec.state]++;
     t.outcome.uuid = rec.uuid;
     t.outcome.state = rec.state;
+    return rec;
+  }
+
+  private submit(t: Tracked): void {
+    const rec = this.addContainer(t);
     t.outcome.submittedAt = this.clock.now();
     // Its container request, for fair share: a child's is made by its runner, so the owner is found up the chain.
     t.request = this.controller.addContainerRequest({
@@ -169,8 +177,6 @@ export class WorkloadPlayer {
       requesting_container_uuid: t.parent?.outcome.uuid ?? null,
       priority: t.spec.priority,
     }).uuid;
-    this.byUuid.set(rec.uuid, t);
-    this.stateCounts[rec.state]++;
     this.submitted++;
   }
 
@@ -222,12 +228,8 @@ export class WorkloadPlayer {
   private retry(t: Tracked): boolean {
     const attempts = t.outcome.attempts ?? 1;
     if (attempts >= this.containerCountMax || t.children.length > 0 || t.parent || t.request === undefined) return false;
-    const rec = this.controller.addContainer(containerSeed(this.cluster, t.spec));
+    const rec = this.addContainer(t);
     this.controller.retargetContainerRequest(t.request, rec.uuid);
-    this.byUuid.set(rec.uuid, t);
-    this.stateCounts[rec.state]++;
-    t.outcome.uuid = rec.uuid;
-    t.outcome.state = rec.state;
     t.outcome.attempts = attempts + 1;
     return true;
   }
