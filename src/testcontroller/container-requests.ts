@@ -9,7 +9,7 @@
  * they do not drive their containers.
  */
 import { ApiError } from './http.js';
-import { DEFAULT_LIMIT, MAX_LIMIT, parseCount, parseFilters, type Scalar } from './query.js';
+import { DEFAULT_LIMIT, type Filter, MAX_LIMIT, matches, parseCount, parseFilters, parseSelect } from './query.js';
 
 export const CONTAINER_REQUEST_KIND = 'arvados#containerRequest';
 
@@ -82,7 +82,7 @@ export class ContainerRequestStore {
   /** The list response for `GET /arvados/v1/container_requests`. */
   list(q: URLSearchParams): Record<string, unknown> {
     const filters = parseFilters(q.get('filters'), FILTERABLE);
-    const select = parseRequestSelect(q.get('select'));
+    const select = parseSelect(q.get('select'), ATTRIBUTES);
     const order = q.get('order');
     if (order !== null && !/^\s*(\["uuid( asc)?"\]|uuid( asc)?)\s*$/.test(order)) throw new ApiError(422, `Invalid order ${JSON.stringify(order)}: only uuid order is served here`);
     const limit = Math.min(parseCount(q.get('limit'), 'limit', DEFAULT_LIMIT), MAX_LIMIT);
@@ -93,7 +93,7 @@ export class ContainerRequestStore {
       const wanted = Array.isArray(byContainer.operand) ? byContainer.operand : [byContainer.operand];
       candidates = wanted.flatMap((c) => (typeof c === 'string' ? (this.byContainer.get(c) ?? []) : []));
     }
-    const hits = [...candidates].filter((cr) => filters.every((f) => matchesRequest(cr, f.attr, f.op, f.operand))).sort((a, b) => (a.uuid < b.uuid ? -1 : 1));
+    const hits = [...candidates].filter((cr) => filters.every((f) => matchesRequest(cr, f))).sort((a, b) => (a.uuid < b.uuid ? -1 : 1));
     const items = hits.slice(offset, offset + limit).map((cr) => present(cr, select));
     const body: Record<string, unknown> = { kind: 'arvados#containerRequestList', etag: '', self_link: '', offset, limit, items };
     if ((q.get('count') ?? 'exact') !== 'none') body.items_available = hits.length;
@@ -101,23 +101,10 @@ export class ContainerRequestStore {
   }
 }
 
-function matchesRequest(cr: ControllerContainerRequest, attr: string, op: string, operand: Scalar | Scalar[]): boolean {
-  const value = (cr as unknown as Record<string, unknown>)[attr] ?? null;
-  if (op === 'in') return value !== null && (operand as Scalar[]).includes(value as Scalar);
-  if (op === '=') return value === operand;
-  throw new ApiError(422, `Invalid operator '${op}' for ${attr}: only = and in are served here`);
-}
-
-function parseRequestSelect(raw: string | null): string[] | undefined {
-  if (raw === null || raw.trim() === '') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ApiError(422, 'could not parse select parameter as JSON');
-  }
-  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string' && ATTRIBUTES.has(a))) throw new ApiError(422, `Invalid select ${raw}`);
-  return parsed.length > 0 ? (parsed as string[]) : undefined;
+/** `matches`, for the operators served here: the dispatcher asks for = and in only. */
+function matchesRequest(cr: ControllerContainerRequest, f: Filter): boolean {
+  if (f.op !== 'in' && f.op !== '=') throw new ApiError(422, `Invalid operator '${f.op}' for ${f.attr}: only = and in are served here`);
+  return matches(cr, f);
 }
 
 function present(cr: ControllerContainerRequest, select?: string[]): Record<string, unknown> {
