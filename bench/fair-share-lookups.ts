@@ -8,8 +8,11 @@
  *   node --import tsx bench/fair-share-lookups.ts [--queued N] [--arrivals K]
  *
  * What runs: the test controller over its in-process transport (same
- * handler and JSON as over HTTP), the real `ControllerClient` and
- * `OwnerResolver`. The queue: N containers, a tenth of them children of
+ * handler and JSON as over HTTP), the real `ControllerClient`,
+ * `RequestDirectory` and `OwnerResolver`; with `--all-features`, the
+ * spending cap's resolver, pre-warming's and reclaim escalation's lookups
+ * also read every container through the same directory, as they do in the
+ * daemon with every feature on. The queue: N containers, a tenth of them children of
  * workflow runners (one runner per 10 children, the runners running and
  * not themselves queued), each with its container request.
  */
@@ -18,6 +21,9 @@ import type { RawRequest, RawResponse, RawTransport } from '../src/arvados/http.
 import { ManualClock } from '../src/clock/manual.js';
 import { silentLogger } from '../src/log.js';
 import { OwnerResolver } from '../src/placement/owners.js';
+import { ParentLookup } from '../src/placement/parents.js';
+import { RequestDirectory } from '../src/placement/requests.js';
+import { RateLimitedLog } from '../src/log.js';
 import { TestController } from '../src/testcontroller/index.js';
 
 const args = process.argv.slice(2);
@@ -27,6 +33,7 @@ const arg = (name: string, def: number): number => {
 };
 const queued = arg('--queued', 10_000);
 const arrivals = arg('--arrivals', 100);
+const allFeatures = args.includes('--all-features');
 const TOKEN = 'benchRootTokenXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX';
 
 const clock = new ManualClock();
@@ -46,7 +53,20 @@ const counting: RawTransport = {
   close: () => inner.close(),
 };
 const client = new ControllerClient({ baseURL: 'http://controller.invalid', token: TOKEN, clock, logger: silentLogger(), transport: counting });
-const resolver = new OwnerResolver({ client, clock, logger: silentLogger(), by: 'owner' });
+const requests = new RequestDirectory({ client, clock, logger: silentLogger() });
+const resolver = new OwnerResolver({ requests, clock, logger: silentLogger(), by: 'owner' });
+const others = allFeatures
+  ? [
+      new OwnerResolver({ requests, clock, logger: silentLogger(), by: 'project', label: 'spending cap' }),
+      new ParentLookup(requests, new RateLimitedLog(silentLogger(), clock)),
+      new ParentLookup(requests, new RateLimitedLog(silentLogger(), clock), { field: 'uuid', label: 'reclaim escalation' }),
+    ]
+  : [];
+/** What one pass reads: fair share's owners, and with every feature on the others' answers too. */
+function pass(): void {
+  resolver.update(live);
+  for (const o of others) for (const u of live) (o instanceof OwnerResolver ? o.ownerOf(u) : o.parentOf(u));
+}
 
 const live: string[] = [];
 function submit(n: number): void {
@@ -71,7 +91,7 @@ function submit(n: number): void {
 async function untilKnown(): Promise<number> {
   let passes = 0;
   while (live.some((u) => resolver.ownerOf(u) === undefined)) {
-    resolver.update(live);
+    pass();
     await clock.advance(1);
     passes++;
   }
@@ -82,6 +102,7 @@ submit(queued);
 const t0 = performance.now();
 const passes = await untilKnown();
 const coldMs = performance.now() - t0;
+console.log(allFeatures ? 'fair share, spending cap per owner, pre-warming and reclaim escalation reading one directory' : 'fair share alone');
 console.log(`cold start, ${live.length} containers in the queue (runners included): ${calls} requests, ${(bytes / 1024).toFixed(0)} KiB of responses, ${passes} passes, ${coldMs.toFixed(0)} ms`);
 
 const polls = 10;
@@ -90,7 +111,7 @@ bytes = 0;
 for (let p = 0; p < polls; p++) {
   submit(arrivals);
   await untilKnown();
-  resolver.update(live);
+  pass();
   await clock.advance(1);
 }
 console.log(`steady: ${arrivals} new containers a poll: ${(calls / polls).toFixed(1)} requests and ${(bytes / polls / 1024).toFixed(1)} KiB a poll; known containers cost nothing`);

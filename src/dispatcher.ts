@@ -215,7 +215,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
           log: new RateLimitedLog(logger, clock),
         })
       : undefined;
-  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, reclaims, cost });
+  const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, reclaims, cost, inQueue: (uuid) => queue.get(uuid) !== undefined });
   const scheduler = new Scheduler({
     queue,
     pool,

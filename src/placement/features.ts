@@ -18,6 +18,7 @@ import { localityPlanner, type LocalityPlanner } from './locality-planner.js';
 import { OwnerResolver } from './owners.js';
 import { ParentLookup } from './parents.js';
 import { ReclaimPlan } from './reclaim-plan.js';
+import { RequestDirectory } from './requests.js';
 import type { ReclaimTracker } from './reclaims.js';
 import { SpotFallback } from './spot-fallback.js';
 import { SpendingCap } from './spending-cap.js';
@@ -52,14 +53,20 @@ export interface PlacementDeps {
   reclaims: ReclaimTracker;
   /** Where the spending cap reads the burn. */
   cost: Pick<CostTracker, 'sync' | 'ledger'>;
+  /** Whether a container is in the queue: its container requests are remembered while it is. */
+  inQueue?: (uuid: string) => boolean;
 }
 
 /** Builds the features the settings turn on; throws when a warm pool names an instance type the cluster lacks. */
 export function placementFeatures(d: PlacementDeps): PlacementFeatures {
   const { settings, clock, logger } = d;
   const features: PlacementFeatures = {};
+  // One reader of container requests for every feature that needs them, made when the first does.
+  let directory: RequestDirectory | undefined;
+  const requests = (): RequestDirectory =>
+    (directory ??= new RequestDirectory({ client: d.client, clock, logger: logger.child({ Component: 'requests' }), inQueue: d.inQueue }));
   if (settings.FairShare.Enable) {
-    const owners = new OwnerResolver({ client: d.client, clock, logger: logger.child({ Component: 'fair-share' }), by: settings.FairShare.By });
+    const owners = new OwnerResolver({ requests: requests(), clock, logger: logger.child({ Component: 'fair-share' }), by: settings.FairShare.By });
     features.fairShare = new FairSharePass(settings.FairShare, owners, clock);
   }
   if (settings.Locality.Enable) features.locality = localityPlanner(settings.Locality, d.estimator.runtimes);
@@ -71,7 +78,7 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
     clock,
     logger: capacityLogger,
     bootMs: (type) => d.estimator.boots.estimate(type).typical,
-    parents: new ParentLookup(d.client, new RateLimitedLog(capacityLogger, clock)),
+    parents: new ParentLookup(requests(), new RateLimitedLog(capacityLogger, clock)),
   });
   if (capacity) features.capacity = capacity;
   if (settings.DrainToSave.Enable) features.drain = new DrainPlanner(settings.DrainToSave);
@@ -83,7 +90,7 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
       cluster: d.cluster,
       logger: reclaimLogger,
       rates: d.reclaims,
-      ...(r.OnDemandAfter > 0 ? { requests: new ParentLookup(d.client, new RateLimitedLog(reclaimLogger, clock), { field: 'uuid', label: 'reclaim escalation' }) } : {}),
+      ...(r.OnDemandAfter > 0 ? { requests: new ParentLookup(requests(), new RateLimitedLog(reclaimLogger, clock), { field: 'uuid', label: 'reclaim escalation' }) } : {}),
       runtimes: d.estimator.runtimes,
     });
   }
@@ -96,12 +103,12 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
       capacitySince: (type) => pool.createLimits([type]).capacity[type.Name]?.since,
     });
   }
-  if (settings.SpendingCap.Enable) features.spendingCap = spendingCap(d);
+  if (settings.SpendingCap.Enable) features.spendingCap = spendingCap(d, requests);
   return features;
 }
 
 /** The spending cap, with an owner lookup of its own when a level per owner is set. */
-function spendingCap(d: PlacementDeps): SpendingCap {
+function spendingCap(d: PlacementDeps, requests: () => RequestDirectory): SpendingCap {
   const s = d.settings.SpendingCap;
   const source = {
     fresh: () => {
@@ -111,7 +118,7 @@ function spendingCap(d: PlacementDeps): SpendingCap {
   };
   const owners =
     s.PerOwnerHard > 0 || s.PerOwnerSoft > 0
-      ? new OwnerResolver({ client: d.client, clock: d.clock, logger: d.logger.child({ Component: 'spending-cap' }), by: s.PerOwnerBy, label: 'spending cap' })
+      ? new OwnerResolver({ requests: requests(), clock: d.clock, logger: d.logger.child({ Component: 'spending-cap' }), by: s.PerOwnerBy, label: 'spending cap' })
       : undefined;
   return new SpendingCap(s, source, d.clock, owners);
 }

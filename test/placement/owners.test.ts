@@ -1,43 +1,46 @@
 /** Owners from container requests: batched, cached, chains of runners followed up, failures never blocking. */
 import assert from 'node:assert/strict';
 import type { ListParams } from '../../src/arvados/client.js';
-import type { ContainerRequest, ItemList } from '../../src/arvados/types.js';
+import type { ItemList } from '../../src/arvados/types.js';
 import { ManualClock, settle } from '../../src/clock/manual.js';
 import { createLogger, LineCollector } from '../../src/log.js';
-import { BATCH, OwnerResolver, RETRY_MS, rootRequest, shareKey, type RequestsClient } from '../../src/placement/owners.js';
+import { BATCH, OwnerResolver, RETRY_MS, rootRequest, shareKey } from '../../src/placement/owners.js';
+import { RequestDirectory, type RequestFacts, type RequestsClient } from '../../src/placement/requests.js';
 
 const USER_A = 'zzzzz-tpzed-aaaaaaaaaaaaaaa';
 const USER_B = 'zzzzz-tpzed-bbbbbbbbbbbbbbb';
 const PROJECT = 'zzzzz-j7d0g-ppppppppppppppp';
 
-function cr(uuid: string, container: string, owner: string, parent: string | null = null, extra: Partial<ContainerRequest> = {}): ContainerRequest {
+function cr(uuid: string, container: string, owner: string, parent: string | null = null, extra: Partial<RequestFacts> = {}): RequestFacts {
   return { uuid, owner_uuid: owner, container_uuid: container, requesting_container_uuid: parent, ...extra };
 }
 
 /** A controller of container requests as an object literal; records every call. */
-function fakeClient(reqs: ContainerRequest[]): RequestsClient & { calls: ListParams[]; fail: number } {
+function fakeClient(reqs: RequestFacts[]): RequestsClient & { calls: ListParams[]; fail: number } {
   const c = {
     calls: [] as ListParams[],
     fail: 0,
-    listContainerRequests(p: ListParams): Promise<ItemList<ContainerRequest>> {
+    listContainerRequests(p: ListParams): Promise<ItemList<RequestFacts>> {
       c.calls.push(p);
       if (c.fail > 0) {
         c.fail--;
         return Promise.reject(new Error('controller down'));
       }
       const want = new Set(p.filters[0][2] as string[]);
-      return Promise.resolve({ items: reqs.filter((r) => r.container_uuid !== null && want.has(r.container_uuid)) });
+      return Promise.resolve({ items: reqs.filter((r) => want.has(r.container_uuid)) });
     },
   };
   return c;
 }
 
-function setup(reqs: ContainerRequest[], by: 'owner' | 'project' = 'owner') {
+function setup(reqs: RequestFacts[], by: 'owner' | 'project' = 'owner') {
   const clock = new ManualClock();
   const out = new LineCollector();
   const client = fakeClient(reqs);
-  const resolver = new OwnerResolver({ client, clock, logger: createLogger({ stream: out, clock }), by });
-  return { clock, out, client, resolver };
+  const logger = createLogger({ stream: out, clock });
+  const requests = new RequestDirectory({ client, clock, logger });
+  const resolver = new OwnerResolver({ requests, clock, logger, by });
+  return { clock, out, client, requests, resolver };
 }
 
 describe('OwnerResolver', () => {
@@ -71,18 +74,6 @@ describe('OwnerResolver', () => {
     resolver.update(['grandchild']);
     await settle();
     assert.equal(client.calls.length, 3);
-  });
-
-  it('forgets containers no live container leads to', async () => {
-    const { resolver } = setup([cr('r1', 'runner', USER_A), cr('r2', 'child', USER_A, 'runner'), cr('r3', 'other', USER_B)]);
-    resolver.update(['child', 'other']);
-    await settle(10);
-    resolver.update(['child', 'other']);
-    await settle(10);
-    assert.equal(resolver.size, 3);
-    resolver.update(['other']);
-    assert.equal(resolver.size, 1);
-    assert.equal(resolver.ownerOf('child'), undefined);
   });
 
   it('a failed call leaves the owners unknown, warns once (rate-limited), and is retried after RETRY_MS', async () => {
@@ -121,7 +112,8 @@ describe('OwnerResolver', () => {
     const out = new LineCollector();
     const client = fakeClient([cr('r1', 'c1', USER_A)]);
     client.fail = 1;
-    const resolver = new OwnerResolver({ client, clock, logger: createLogger({ stream: out, clock }), by: 'owner', label: 'spending cap' });
+    const logger = createLogger({ stream: out, clock });
+    const resolver = new OwnerResolver({ requests: new RequestDirectory({ client, clock, logger }), clock, logger, by: 'owner', label: 'spending cap' });
     resolver.update(['c1']);
     await settle(10);
     const msgs = out.records().map((r) => String(r.msg));
