@@ -11,33 +11,15 @@
  * the reason. SKIP_LINTIAN_INSTALL=1 turns the install off.
  */
 import { existsSync } from 'node:fs';
-import { APT_GET, aptGet } from './apt-get.mjs';
+import { ensureDebPackage } from './apt-get.mjs';
 
 const LINTIAN = '/usr/bin/lintian';
 
-function note(msg) {
-  process.stderr.write(`ensure-lintian: ${msg}\n`);
-}
-
-function main() {
-  if (existsSync(LINTIAN)) return;
-  if (process.env.SKIP_LINTIAN_INSTALL === '1') {
-    note(`${LINTIAN} is missing and SKIP_LINTIAN_INSTALL=1: the package's lintian check will skip`);
-    return;
-  }
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    note(`${LINTIAN} is missing and we are not root: run \`apt-get install -y lintian\` as root, or the package's lintian check will skip`);
-    return;
-  }
-  if (!existsSync(APT_GET)) {
-    note(`${LINTIAN} is missing and there is no apt-get here: the package's lintian check will skip`);
-    return;
-  }
-  note(`${LINTIAN} is missing: installing Debian's lintian package`);
-  // The package lists may be fresh enough already; update only when the first try fails.
-  const ok = aptGet(['install', '-y', '--no-install-recommends', 'lintian'], note) ||
-    (aptGet(['update'], note) && aptGet(['install', '-y', '--no-install-recommends', 'lintian'], note));
-  note(ok && existsSync(LINTIAN) ? `installed ${LINTIAN}` : "continuing without lintian: the package's lintian check will skip");
-}
-
-main();
+ensureDebPackage({
+  pkg: 'lintian',
+  present: () => (existsSync(LINTIAN) ? LINTIAN : undefined),
+  missing: `${LINTIAN} is missing`,
+  consequence: "the package's lintian check will skip",
+  skipEnv: 'SKIP_LINTIAN_INSTALL',
+  note: (msg) => process.stderr.write(`ensure-lintian: ${msg}\n`),
+});
