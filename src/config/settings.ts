@@ -93,7 +93,7 @@ export interface Settings {
     Enable: boolean;
     /** How long a container may wait for a VM that has its image (only while one is expected to be free in time). */
     CacheTimeout: number;
-    /** Then how long it may wait for a VM that has some of its inputs; after that, any VM (a new one included). */
+    /** Then how long it may wait for a VM that has some of its inputs (none by default); after that, any VM (a new one included). */
     DepsTimeout: number;
   };
   /** Drain to save (`src/placement/drain.ts`): stop placing new containers on partly used VMs whose work would fit elsewhere. */
@@ -208,8 +208,9 @@ export const SETTINGS_FIELDS = {
   },
   Locality: {
     Enable: bool(false),
-    CacheTimeout: boundedDuration('2m', { min: 0 }),
-    DepsTimeout: boundedDuration('1m', { min: 0 }),
+    // Measured best in the simulator (bench/README.md, "Locality"): waits for inputs alone cost more than they saved.
+    CacheTimeout: boundedDuration('5m', { min: 0 }),
+    DepsTimeout: boundedDuration('0s', { min: 0 }),
   },
   DrainToSave: {
     Enable: bool(false),

@@ -183,7 +183,7 @@ export class LocalityPlanner {
 
     const startsNow = dflt !== undefined && READY.has(dflt.view.workerState);
     const pullMs = this.pulls.pullMs(estimateImageSize(image));
-    const d = decideLocality(this.deps.timeouts, this.states.get(uuid), { now: this.now, startsNow, createsVm: dflt === undefined, pullMs, readyLevel: bestLevel, soonest1, soonest2 });
+    const d = decideLocality(this.deps.timeouts, this.states.get(uuid), { now: this.now, startsNow, pullMs, readyLevel: bestLevel, soonest1, soonest2 });
     if (d.state) this.states.set(uuid, d.state);
     if (d.hold) {
       const last = this.held.get(uuid);

@@ -14,13 +14,14 @@
  * It waits for a VM with its image only while that is expected sooner than
  * pulling the image would take (`pullMs`, learnt from the starts the
  * dispatcher saw): a longer wait loses more than it saves, and the waits
- * that did were the queue wait's tail. It waits instead of starting now on
- * a ready VM without its image (`startsNow`), or instead of creating a VM
- * (`createsVm`) for a VM with its image: a new VM costs the boot and the
- * pull, so a wait shorter than the pull alone is a gain, and a VM fewer.
- * When the ordinary placement would wait for a VM that boots, the container
- * keeps that VM, and still moves to a warm VM that gets room first, since
- * placement is decided afresh each pass.
+ * that did were the queue wait's tail. It waits only instead of starting
+ * now on a ready VM without its image (`startsNow`). When the ordinary
+ * placement would create a VM, or wait for one that boots, the container
+ * gets that VM all the same, and still moves to a warm VM that gets room
+ * first, since placement is decided afresh each pass: the boot and the pull
+ * bound its wait, as without locality. (Holding it instead of the create
+ * saved VMs, but a hold that failed then waited for the pull and a boot
+ * too, and those waits were the tail.)
  *
  * So a VM is never left idle for a container past its timeouts, and a
  * container waits only for a VM that is expected to be free in time. Among
@@ -59,8 +60,6 @@ export interface LocalityFacts {
   now: number;
   /** The ordinary placement would start it now, on a ready VM (not a new or booting one). */
   startsNow: boolean;
-  /** The ordinary placement would create a VM for it (not start it now, nor wait for one that boots). */
-  createsVm?: boolean;
   /** How long pulling its image onto a VM without it is expected to take, ms (learnt); undefined: not known yet. */
   pullMs?: number;
   /** The warmest ready VM with room for it now (0: none warm, or none ready). */
@@ -98,18 +97,16 @@ export function decideLocality(t: LocalityTimeouts, state: HoldState | undefined
   const s: HoldState = state ? { ...state } : { since: f.now };
   // Waiting for the image pays only while the wait is shorter than the pull it saves.
   const o1 = f.soonest1 && (f.pullMs === undefined || f.soonest1.freeInMs <= f.pullMs) ? f.soonest1 : undefined;
-  // Instead of a new VM (boot and pull), only for a VM with the image, and only once the pull is known to cost more than the wait.
-  const holds = (o: WarmOption): boolean => f.startsNow || (f.createsVm === true && o.level === 1 && f.pullMs !== undefined);
   if (s.depsSince === undefined) {
     const until = s.since + t.cacheTimeoutMs;
-    if (o1 && f.now < until && f.now + o1.freeInMs <= until) return holds(o1) ? { hold: { ...o1, until, timeoutMs: t.cacheTimeoutMs }, state: s } : { state: s };
+    if (o1 && f.now < until && f.now + o1.freeInMs <= until) return f.startsNow ? { hold: { ...o1, until, timeoutMs: t.cacheTimeoutMs }, state: s } : { state: s };
     // No VM with the image in time (or the time is up): on to the VMs with inputs.
     s.depsSince = f.now;
   }
   if (f.readyLevel === 2) return {};
   const until = s.depsSince + t.depsTimeoutMs;
   const o = soonest(o1, f.soonest2);
-  if (o && f.now < until && f.now + o.freeInMs <= until && holds(o)) return { hold: { ...o, until, timeoutMs: t.depsTimeoutMs }, state: s };
+  if (o && f.now < until && f.now + o.freeInMs <= until && f.startsNow) return { hold: { ...o, until, timeoutMs: t.depsTimeoutMs }, state: s };
   // Kept after the time is up too, so that the container is not held again.
   return { state: s };
 }

@@ -6,15 +6,22 @@
  * five warm VMs each with even odds of freeing within a minute count for
  * nothing, although the first of them frees within the minute 97 % of the
  * time. Pooling the VMs asks the right question: how soon will the first of
- * them have room, at 90 % confidence.
+ * them have room, with the confidence a hold needs (`HOLD_CONFIDENCE`).
  *
  * Pure functions of plain values, so that tests pin them with literals.
  */
 import type { Spread } from '../estimate/stats.js';
 import { normalQuantile } from '../estimate/survival.js';
 
-/** The confidence a hold needs that a warm VM has room in time. */
-export const HOLD_CONFIDENCE = 0.9;
+/**
+ * The confidence a hold needs that a warm VM has room in time (within the
+ * pull it saves, `locality.ts`). A hold that succeeds saves the pull less
+ * the wait, about half a pull; one that fails has waited up to a pull and
+ * pulls all the same. It pays when p/2 > (1 - p), i.e. p > 2/3. Measured
+ * (bench/README.md, "Locality"): 0.9 held too rarely (pulls -36..-40 %),
+ * 0.5 cost p95 wait.
+ */
+export const HOLD_CONFIDENCE = 2 / 3;
 
 /** P(a run ends within `t` ms from now), for `t` >= 0. */
 export type EndOdds = (t: number) => number;
@@ -122,7 +129,7 @@ function normalSurvival(z: number): number {
 /**
  * The complementary error function, by the Chebyshev fit of Numerical
  * Recipes (fractional error below 1.2e-7 everywhere): plenty for odds
- * compared with 0.9.
+ * compared with a hold's confidence.
  */
 export function erfc(x: number): number {
   const z = Math.abs(x);

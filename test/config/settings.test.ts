@@ -32,7 +32,7 @@ const DEFAULTS: Settings = {
   FairShare: { Enable: false, By: 'owner', Window: 3_600_000, Weights: {}, PriorityBands: [] },
   WarmPools: { Pools: [], BusyFraction: 0 },
   PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: 30_000, MinConfidence: 0.5 },
-  Locality: { Enable: false, CacheTimeout: 2 * 60_000, DepsTimeout: 60_000 },
+  Locality: { Enable: false, CacheTimeout: 5 * 60_000, DepsTimeout: 0 },
   DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: 10 * 60_000 },
   Billing: { InstanceTypes: {}, StretchIdle: false, MaxStretch: 30 * 60_000, StretchMargin: 60_000, MinLikelihood: 0.5, ArrivalWindow: 3_600_000 },
   Reclaims: { AvoidReclaimedTypes: false, HalfLife: 6 * 3_600_000, OnDemandAfter: 0, OnDemandAboveRuntime: 0 },
@@ -61,7 +61,7 @@ SchedulingStatus: {AppendEstimate: yes}
 Estimates: {DefaultRuntime: 1h30m, DefaultBootTime: 0s}
 Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
 FairShare: {Enable: true, By: project, Window: 30m, Weights: {zzzzz-j7d0g-000000000000001: 2.5}, PriorityBands: [500, 900]}
-Locality: {Enable: true, CacheTimeout: 5m, DepsTimeout: 0s}
+Locality: {Enable: true, CacheTimeout: 3m, DepsTimeout: 45s}
 DrainToSave: {Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0s}
 Billing: {InstanceTypes: {m5.large: {Increment: 1h, Minimum: 1h}, "*": {Increment: 1s, Minimum: 1m}}, StretchIdle: true, MaxStretch: 45m, StretchMargin: 2m, MinLikelihood: 0.8, ArrivalWindow: 2h}
 Reclaims: {AvoidReclaimedTypes: true, HalfLife: 1h, OnDemandAfter: 2, OnDemandAboveRuntime: 4h}
@@ -79,7 +79,7 @@ SpendingCap: {Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOw
       FairShare: { Enable: true, By: 'project', Window: 30 * 60_000, Weights: { 'zzzzz-j7d0g-000000000000001': 2.5 }, PriorityBands: [900, 500] },
       WarmPools: DEFAULTS.WarmPools,
       PreWarm: DEFAULTS.PreWarm,
-      Locality: { Enable: true, CacheTimeout: 5 * 60_000, DepsTimeout: 0 },
+      Locality: { Enable: true, CacheTimeout: 3 * 60_000, DepsTimeout: 45_000 },
       DrainToSave: { Enable: true, MaxUsedShare: 0.25, QuietPeriod: 0 },
       Billing: {
         InstanceTypes: { 'm5.large': { incrementMs: 3_600_000, minimumMs: 3_600_000 }, '*': { incrementMs: 1000, minimumMs: 60_000 } },
@@ -232,7 +232,7 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
         FairShare: { Enable: false, By: 'owner', Window: '1h0m0s', Weights: {}, PriorityBands: [] },
         WarmPools: { Pools: [], BusyFraction: 0 },
         PreWarm: { Enable: false, MaxSpeculativeSpend: 5, Lead: '30s', MinConfidence: 0.5 },
-        Locality: { Enable: false, CacheTimeout: '2m0s', DepsTimeout: '1m0s' },
+        Locality: { Enable: false, CacheTimeout: '5m0s', DepsTimeout: '0s' },
         DrainToSave: { Enable: false, MaxUsedShare: 0.5, QuietPeriod: '10m0s' },
         Billing: { InstanceTypes: {}, StretchIdle: false, MaxStretch: '30m0s', StretchMargin: '1m0s', MinLikelihood: 0.5, ArrivalWindow: '1h0m0s' },
         Reclaims: { AvoidReclaimedTypes: false, HalfLife: '6h0m0s', OnDemandAfter: 0, OnDemandAboveRuntime: '0s' },
