@@ -8,7 +8,7 @@
  * | phase | from                                   | the container takes                        | it waits while                                               |
  * |-------|----------------------------------------|--------------------------------------------|--------------------------------------------------------------|
  * | cache | first seen with a warm VM somewhere     | a ready level-1 VM                         | a level-1 VM is expected to have room before `since + CacheTimeout`, and sooner than its image's pull |
- * | deps  | the cache phase ends (at once when no level-1 VM is expected in time) | a ready level-1 or level-2 VM | a level-1 or level-2 VM is expected to have room before `depsSince + DepsTimeout` |
+ * | deps  | the cache phase ends (at once when it could start on a cold VM and no level-1 VM is expected in time) | a ready level-1 or level-2 VM | a level-1 or level-2 VM is expected to have room before `depsSince + DepsTimeout` |
  * | any   | the deps phase ends                     | whatever the ordinary placement gives       | never                                                        |
  *
  * It waits for a VM with its image only while that is expected sooner than
@@ -100,6 +100,9 @@ export function decideLocality(t: LocalityTimeouts, state: HoldState | undefined
   if (s.depsSince === undefined) {
     const until = s.since + t.cacheTimeoutMs;
     if (o1 && f.now < until && f.now + o1.freeInMs <= until) return f.startsNow ? { hold: { ...o1, until, timeoutMs: t.cacheTimeoutMs }, state: s } : { state: s };
+    // Waiting for a VM to be created or to boot is no choice made: the phase goes on, so
+    // that it may still wait for a VM with its image when a VM without it is ready first.
+    if (!f.startsNow && f.now < until) return { state: s };
     // No VM with the image in time (or the time is up): on to the VMs with inputs.
     s.depsSince = f.now;
   }

@@ -96,6 +96,15 @@ describe('locality rule', () => {
     assert.deepEqual(notNow({ now: 5_000, soonest1: busy1(1_000), pullMs: 60_000 }).state, { since: 5_000 }, 'still timed: held later if a cold ready VM comes first');
   });
 
+  it('waiting for a VM to be created or to boot does not end the cache phase: a cold VM ready first may still be passed over', () => {
+    const waiting = decideLocality(T, undefined, facts({ now: 0, startsNow: false, pullMs: 60_000 }));
+    assert.deepEqual(waiting.state, { since: 0 }, 'no VM with the image in time, but no choice was made: still the cache phase');
+    const ready = decideLocality(T, waiting.state, facts({ now: 50_000, startsNow: true, soonest1: busy1(20_000), pullMs: 60_000 }));
+    assert.equal(ready.hold?.instance, 'i-warm', 'a VM with the image frees sooner than the pull');
+    const cold = decideLocality(T, waiting.state, facts({ now: 50_000, startsNow: true, pullMs: 60_000 }));
+    assert.deepEqual([cold.hold, cold.state?.depsSince], [undefined, 50_000], 'a ready cold VM and no warm one in time: on to the deps phase');
+  });
+
   it('zero timeouts: only the preference for a ready warm VM is left', () => {
     const zero = { cacheTimeoutMs: 0, depsTimeoutMs: 0 };
     assert.equal(decideLocality(zero, undefined, facts({ soonest1: busy1(0), soonest2: busy2(0) })).hold, undefined);
