@@ -65,21 +65,29 @@ describe('promtool check metrics', function () {
 
   it('accepts our /metrics.json, which has every family of /metrics that has a series', async () => {
     const s = stack!;
-    const text = (await call(s, 'GET', '/metrics', { token: s.token })).text;
-    const r = await call(s, 'GET', '/metrics.json', { token: s.token });
-    assert.equal(r.status, 200);
-    const families = JSON.parse(r.text) as MetricFamilyJSON[];
     // A family with no series yet (a labelled metric nothing was recorded
     // for) has only its HELP and TYPE lines in /metrics, and is left out of
     // the JSON as the reference's Go client leaves it out.
-    const withSeries = new Set<string>();
-    for (const line of text.split('\n')) {
-      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line);
-      // A summary's or histogram's series carry suffixes; a gauge's name may end the same way.
-      if (m) withSeries.add(m[1]!).add(m[1]!.replace(/_(bucket|sum|count)$/, ''));
-    }
-    const typed = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!).filter((n) => withSeries.has(n));
-    assert.deepEqual(families.map((f) => f.name).sort(), typed.sort());
+    const typedWithSeries = (text: string): string[] => {
+      const withSeries = new Set<string>();
+      for (const line of text.split('\n')) {
+        const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line);
+        // A summary's or histogram's series carry suffixes; a gauge's name may end the same way.
+        if (m) withSeries.add(m[1]!).add(m[1]!.replace(/_(bucket|sum|count)$/, ''));
+      }
+      return [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!).filter((n) => withSeries.has(n)).sort();
+    };
+    // Scraped between two text scrapes: a family may get its first series in between (the
+    // garbage collector's histogram, at the first collection), never lose one.
+    const before = typedWithSeries((await call(s, 'GET', '/metrics', { token: s.token })).text);
+    const r = await call(s, 'GET', '/metrics.json', { token: s.token });
+    const after = typedWithSeries((await call(s, 'GET', '/metrics', { token: s.token })).text);
+    assert.equal(r.status, 200);
+    const families = JSON.parse(r.text) as MetricFamilyJSON[];
+    const names = families.map((f) => f.name).sort();
+    assert.deepEqual(before.filter((n) => !names.includes(n)), [], 'every family with a series before is in the JSON');
+    assert.deepEqual(names.filter((n) => !after.includes(n)), [], 'every family in the JSON has a series after');
+    assert.ok(names.length >= before.length && before.length > 20, `${names.length} families in the JSON, ${before.length} with series before`);
 
     const unexpected = promtoolProblems(promtool!, familiesToText(families));
     assert.deepEqual(unexpected, [], `lints on names we could fix, in /metrics.json:\n${unexpected.join('\n')}`);
