@@ -61,7 +61,7 @@ export interface PlacementDeps {
 export function placementFeatures(d: PlacementDeps): PlacementFeatures {
   const { settings, clock, logger } = d;
   const features: PlacementFeatures = {};
-  // One reader of container requests for every feature that needs them, made when the first does.
+  // One reader of container requests for every feature that needs them (it asks nothing until one reads it).
   let directory: RequestDirectory | undefined;
   const requests = (): RequestDirectory =>
     (directory ??= new RequestDirectory({ client: d.client, clock, logger: logger.child({ Component: 'requests' }), inQueue: d.inQueue }));
@@ -107,7 +107,7 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
   return features;
 }
 
-/** The spending cap, with an owner lookup of its own when a level per owner is set. */
+/** The spending cap, with an owner resolver over the shared request directory when a level per owner is set. */
 function spendingCap(d: PlacementDeps, requests: () => RequestDirectory): SpendingCap {
   const s = d.settings.SpendingCap;
   const source = {
