@@ -69,7 +69,7 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
     const owners = new OwnerResolver({ requests: requests(), clock, logger: logger.child({ Component: 'fair-share' }), by: settings.FairShare.By });
     features.fairShare = new FairSharePass(settings.FairShare, owners, clock);
   }
-  if (settings.Locality.Enable) features.locality = localityPlanner(settings.Locality, d.estimator.runtimes);
+  if (settings.Locality.Enable) features.locality = localityPlanner(settings.Locality, d.estimator.runtimes, (type) => d.estimator.boots.estimate(type).typical);
   const capacityLogger = logger.child({ Component: 'capacity' });
   const capacity = capacityPlanner({
     settings,

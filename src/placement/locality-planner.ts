@@ -17,7 +17,7 @@ import { PullTimeLearner } from './pull-time.js';
 import { estimateImageSize } from '../queue/instance-types.js';
 import { runtimeKey } from '../estimate/estimator.js';
 import type { RuntimeHistory } from '../estimate/history.js';
-import { HOLD_CONFIDENCE, pooledFreeInMs, runEndOdds, vmFreeOdds, type BusyVm, type EndOdds, type RunEnd } from './warm-odds.js';
+import { HOLD_CONFIDENCE, pooledFreeInMs, runEndOdds, vmFreeOdds, WarmWaiters, type BusyVm, type EndOdds, type RunEnd } from './warm-odds.js';
 
 /** What the planner tells the timeline: a hold that starts (or changes target), or ends. */
 export type WarmWaitDetail = Record<string, string | number>;
@@ -26,6 +26,8 @@ export interface LocalityPlannerDeps {
   timeouts: LocalityTimeouts;
   /** The odds that a container running since `startedAt` ends within t ms of `now`: the estimator's runtime history. */
   endOdds(entry: QueueEntry, startedAt: number, now: number): EndOdds;
+  /** Expected create-to-ready time of an instance type, ms; absent: containers sent to a VM not ready count as waiting for a warm one throughout. */
+  bootMs?(type: string): number;
 }
 
 /** What `place` answers: a slot (maybe the ordinary one, maybe none), or a hold. */
@@ -68,8 +70,8 @@ export class LocalityPlanner {
   readonly passedOver = new Set<string>();
   /** Images of the containers waiting to start, with how many want each, less those `place` has seen this pass. */
   private readonly wanted = new Map<string, number>();
-  /** Per image, the containers with it that this pass held or sent to a VM not ready yet: each will take one of its warm VMs when it frees. */
-  private readonly waitingWarm = new Map<string, number>();
+  /** Per image, the containers with it that this pass held or sent to a VM not ready yet: each will take one of its warm VMs when it frees (the latter until their own VM is ready). */
+  private readonly waitingWarm = new Map<string, WarmWaiters>();
   private entries: ReadonlyMap<string, QueueEntry> = new Map();
   private running: ReadonlyMap<string, number> = new Map();
   private now = 0;
@@ -176,7 +178,8 @@ export class LocalityPlanner {
       const runs = this.runsOn(slot);
       if (runs) (level === 1 ? busy1 : busy2).push({ id, level, free: slot.free, runs });
     }
-    const ahead = this.waitingWarm.get(image) ?? 0;
+    let ahead = this.waitingWarm.get(image);
+    if (!ahead) this.waitingWarm.set(image, (ahead = new WarmWaiters(MAX_POOL + 1)));
     // The deps phase waits for the first of both kinds together.
     const soonest1 = this.pooled(busy1, charge, ahead);
     const soonest2 = busy2.length > 0 ? this.pooled([...busy1, ...busy2], charge, ahead) : undefined;
@@ -199,13 +202,13 @@ export class LocalityPlanner {
       }
       this.held.set(uuid, d.hold);
       this.claimed.add(d.hold.instance);
-      this.waitingWarm.set(image, ahead + 1);
+      ahead.add(Infinity);
       if (dflt) this.passedOver.add(dflt.view.instance);
       return { hold: d.hold, level: 0 };
     }
     const slot = best ?? dflt;
     // Sent to a VM that is not ready: it moves to a warm VM that frees first (if any), ahead of those behind it.
-    if (!slot || !READY.has(slot.view.workerState)) this.waitingWarm.set(image, ahead + 1);
+    if (!slot || !READY.has(slot.view.workerState)) ahead.add(this.readyAt(slot, types));
     return this.took(uuid, slot, best ? bestLevel : 0, said);
   }
 
@@ -254,6 +257,15 @@ export class LocalityPlanner {
     this.pulls.started(entry.container.uuid, bytes, level === 1, this.now, depth);
   }
 
+  /** When a VM that is not ready (undefined: one to create) is expected to be: when a container sent there stops wanting a warm VM. */
+  private readyAt(slot: Slot | undefined, types: readonly InstanceType[]): number {
+    const type = slot?.view.arvadosInstanceType ?? types[0]?.Name;
+    const boot = type !== undefined && this.deps.bootMs ? this.deps.bootMs(type) : Infinity;
+    // A booting VM's lastBusy is when it was created; a create the cloud has not answered has none.
+    const since = slot && slot.view.lastBusy > 0 ? Math.min(slot.view.lastBusy, this.now) : this.now;
+    return since + boot;
+  }
+
   /** A busy VM's runs with their odds of ending (once per pass); undefined when one of them is of unknown size (the slot index takes it to fill the VM). */
   private runsOn(slot: Slot): ReadonlyArray<RunEnd<InstanceResources>> | undefined {
     const id = slot.view.instance;
@@ -272,19 +284,21 @@ export class LocalityPlanner {
   }
 
   /**
-   * The first of these busy VMs to have room for `charge` after `ahead`
-   * containers waiting for the same ones have taken theirs, pooled: when
+   * The first of these busy VMs to have room for `charge` after the
+   * containers `ahead` still waiting for the same ones then have taken
+   * theirs, pooled: when
    * that is so at HOLD_CONFIDENCE (ms from now), named by the VM likeliest
    * to be that one (not already named by another hold, if it can). Undefined
    * when not within the longer timeout. At most MAX_POOL VMs count, those
    * likeliest to have room by then.
    */
-  private pooled(vms: readonly PoolVm[], charge: InstanceResources, ahead: number): WarmOption | undefined {
-    if (vms.length <= ahead) return undefined;
+  private pooled(vms: readonly PoolVm[], charge: InstanceResources, ahead: WarmWaiters): WarmOption | undefined {
     const horizon = Math.max(this.deps.timeouts.cacheTimeoutMs, this.deps.timeouts.depsTimeoutMs);
+    if (vms.length <= ahead.at(this.now + horizon)) return undefined;
+    const need = (t: number): number => 1 + ahead.at(this.now + t);
     let scored = vms.map((vm) => ({ vm, p: vmFreeOdds(vm, horizon, plus, fits, charge) })).filter((s) => s.p > 0);
     if (scored.length > MAX_POOL) scored = scored.sort((a, b) => b.p - a.p).slice(0, MAX_POOL);
-    const inMs = pooledFreeInMs(scored.length, ahead + 1, (i, t) => vmFreeOdds(scored[i].vm, t, plus, fits, charge), HOLD_CONFIDENCE, horizon);
+    const inMs = pooledFreeInMs(scored.length, need, (i, t) => vmFreeOdds(scored[i].vm, t, plus, fits, charge), HOLD_CONFIDENCE, horizon);
     if (!Number.isFinite(inMs)) return undefined;
     let named = scored[0].vm;
     let namedP = -Infinity;
@@ -301,8 +315,9 @@ export class LocalityPlanner {
  * running container ending taken from the estimator's runtime history
  * (`runEndOdds`).
  */
-export function localityPlanner(settings: { CacheTimeout: number; DepsTimeout: number }, runtimes: RuntimeHistory): LocalityPlanner {
+export function localityPlanner(settings: { CacheTimeout: number; DepsTimeout: number }, runtimes: RuntimeHistory, bootMs?: (type: string) => number): LocalityPlanner {
   return new LocalityPlanner({
+    ...(bootMs ? { bootMs } : {}),
     timeouts: { cacheTimeoutMs: settings.CacheTimeout, depsTimeoutMs: settings.DepsTimeout },
     endOdds: (entry, startedAt, now) => runEndOdds(runtimes.estimate(runtimeKey(entry.container)!, entry.container.uuid), now - startedAt),
   });

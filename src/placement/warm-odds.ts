@@ -103,11 +103,11 @@ export function atLeastOdds(ps: readonly number[], m: number): number {
  * growing with t), or Infinity when not within `horizonMs`. Bisection: the
  * pooled odds only grow with time.
  */
-export function pooledFreeInMs(count: number, m: number, oddsOf: (i: number, t: number) => number, confidence: number, horizonMs: number, stepMs = 1_000): number {
+export function pooledFreeInMs(count: number, m: number | ((t: number) => number), oddsOf: (i: number, t: number) => number, confidence: number, horizonMs: number, stepMs = 1_000): number {
   const pooled = (t: number): number => {
     const ps: number[] = [];
     for (let i = 0; i < count; i++) ps.push(oddsOf(i, t));
-    return atLeastOdds(ps, m);
+    return atLeastOdds(ps, typeof m === 'function' ? m(t) : m);
   };
   if (count === 0 || !(horizonMs >= 0) || pooled(horizonMs) < confidence) return Infinity;
   if (pooled(0) >= confidence) return 0;
@@ -119,6 +119,43 @@ export function pooledFreeInMs(count: number, m: number, oddsOf: (i: number, t: 
     else lo = mid;
   }
   return Math.ceil(hi / stepMs) * stepMs;
+}
+
+/**
+ * The containers of one image that will take a busy warm VM when one frees,
+ * ahead of the next: those held for one (throughout), and those sent to a VM
+ * that is not ready yet, only until that VM is expected ready (they take it
+ * then, and no longer want a warm one). Only the latest `keep` of the second
+ * kind are kept: a hold needs more warm VMs than that when more wait.
+ */
+export class WarmWaiters {
+  private held = 0;
+  /** Expected ready times (epoch ms) of the VMs the others wait for, latest first. */
+  private readonly until: number[] = [];
+
+  constructor(private readonly keep: number) {}
+
+  /** One more: held (`Infinity`), or waiting for a VM expected ready at `readyAt`. */
+  add(readyAt: number): void {
+    if (readyAt === Infinity) {
+      this.held++;
+      return;
+    }
+    let i = this.until.length;
+    while (i > 0 && this.until[i - 1] < readyAt) i--;
+    this.until.splice(i, 0, readyAt);
+    if (this.until.length > this.keep) this.until.pop();
+  }
+
+  /** How many still want a warm VM at `at` (epoch ms). */
+  at(at: number): number {
+    let n = this.held;
+    for (const d of this.until) {
+      if (d <= at) break;
+      n++;
+    }
+    return n;
+  }
 }
 
 /** P(Z > z) for the standard normal. */

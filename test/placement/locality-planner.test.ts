@@ -186,6 +186,22 @@ describe('locality planner', () => {
     assert.equal(p.place(entries[1], idx.slotOf('i-cold'), idx).hold?.instance, 'i-warm', 'frees in 30 s, sooner than a 60 s pull');
   });
 
+  it('a container sent to a VM that boots counts ahead of the next one only until that VM is expected ready', () => {
+    const make = (bootMs?: () => number) =>
+      new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 0 }, endOdds: () => (t) => (t >= 30_000 ? 1 : 0), ...(bootMs ? { bootMs } : {}) });
+    const entries = [entry('r1', 'img-a'), entry('c1', 'img-a'), entry('c2', 'img-a')];
+    // Created at 1 s, expected ready at 21 s; the warm VM frees at 31 s.
+    const views = () => [view('i-warm', 'running', ['r1']), { ...view('i-boot', 'booting'), lastBusy: 1_000 }, view('i-cold', 'idle')];
+    const p = make(() => 20_000);
+    let idx = pass(p, 1_000, views(), entries);
+    assert.equal(p.place(entries[1], idx.slotOf('i-boot'), idx).slot?.view.instance, 'i-boot');
+    assert.equal(p.place(entries[2], idx.slotOf('i-cold'), idx).hold?.instance, 'i-warm', 'c1 will have its own VM before the warm one frees');
+    const unknownBoot = make();
+    idx = pass(unknownBoot, 1_000, views(), entries);
+    unknownBoot.place(entries[1], idx.slotOf('i-boot'), idx);
+    assert.equal(unknownBoot.place(entries[2], idx.slotOf('i-cold'), idx).hold, undefined, 'boot time unknown: c1 may take the warm VM, so c2 does not wait for it');
+  });
+
   it('forgets a VM that left the pool: after a restart nothing is assumed', () => {
     const p = planner();
     pass(p, 0, [view('i-warm', 'running', ['r1'])], [entry('r1', 'img-a')]);

@@ -3,7 +3,7 @@
  * long it has run, a VM's room from its runs, and the m-th of several VMs.
  */
 import assert from 'node:assert/strict';
-import { atLeastOdds, erfc, pooledFreeInMs, runEndOdds, vmFreeOdds, type BusyVm } from '../../src/placement/warm-odds.js';
+import { atLeastOdds, erfc, pooledFreeInMs, runEndOdds, vmFreeOdds, WarmWaiters, type BusyVm } from '../../src/placement/warm-odds.js';
 
 const plus = (a: number, b: number) => a + b;
 const fits = (room: number, need: number) => room >= need;
@@ -59,5 +59,24 @@ describe('warm odds', () => {
     assert.equal(pooledFreeInMs(1, 1, odds, 0.9, 100_000), Infinity, 'not within the horizon');
     assert.equal(pooledFreeInMs(2, 1, () => 1, 0.9, 100_000), 0);
     assert.equal(pooledFreeInMs(0, 1, odds, 0.9, 100_000), Infinity);
+  });
+
+  it('containers waiting for a VM that boots stop counting ahead once it is expected ready; held ones count throughout', () => {
+    const w = new WarmWaiters(3);
+    w.add(Infinity);
+    w.add(40_000);
+    w.add(10_000);
+    assert.deepEqual([w.at(0), w.at(10_000), w.at(39_999), w.at(40_000), w.at(1e12)], [3, 2, 2, 1, 1]);
+    for (const t of [50_000, 60_000, 70_000]) w.add(t);
+    assert.equal(w.at(0), 4, 'only the latest 3 of the booting kind are kept: enough to say no VM pool holds more');
+    // Two VMs that free at 30 s (odds 1 from then): a container behind one that waits for a VM
+    // ready at 20 s needs only the first of them; behind one held, the second.
+    const odds = (_i: number, t: number) => (t >= 30_000 ? 1 : 0);
+    const booting = new WarmWaiters(3);
+    booting.add(20_000);
+    assert.equal(pooledFreeInMs(1, (t) => 1 + booting.at(t), odds, 0.9, 60_000), 30_000);
+    const held = new WarmWaiters(3);
+    held.add(Infinity);
+    assert.equal(pooledFreeInMs(1, (t) => 1 + held.at(t), odds, 0.9, 60_000), Infinity);
   });
 });
