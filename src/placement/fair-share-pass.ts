@@ -27,7 +27,7 @@ export class FairSharePass implements PassReorder {
 
   constructor(
     private readonly settings: Settings['FairShare'],
-    private readonly owners: Pick<OwnerResolver, 'ownerOf' | 'update'>,
+    private readonly owners: Pick<OwnerResolver, 'ownerOf'>,
     private readonly clock: Clock,
   ) {
     this.usage = new ShareUsage(settings.Window);
@@ -37,7 +37,7 @@ export class FairSharePass implements PassReorder {
     const n = view.size;
     const { list, hasRecord, state, priority } = view;
     const uuids = list.map((e) => e.container.uuid);
-    this.owners.update(uuids);
+    // Reading an owner not known yet asks for it, in the background.
     const owner = uuids.map((u) => this.owners.ownerOf(u) ?? UNKNOWN_OWNER);
     const vcpus = list.map((e) => e.container.runtime_constraints?.vcpus ?? 0);
 

@@ -30,7 +30,7 @@ function setup(fair: Partial<Settings['FairShare']> | undefined) {
   const cluster = testCluster();
   const queue = new FakeQueue(clock, cluster);
   const pool = new FakePool(clock);
-  const owners = { update: () => {}, ownerOf: (u: string) => (LIGHT.includes(u) ? 'light' : 'heavy') };
+  const owners = { ownerOf: (u: string) => (LIGHT.includes(u) ? 'light' : 'heavy') };
   const pass = fair && new FairSharePass({ ...defaultSettings().FairShare, Enable: true, ...fair }, owners, clock);
   const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger: createLogger({ stream: new LineCollector(), clock }), fairShare: pass });
   // The heavy owner runs two containers and has four more queued before the light owner's two; two instances are free, and no more may be created.
