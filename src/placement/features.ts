@@ -63,13 +63,14 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
   const features: PlacementFeatures = {};
   // One reader of container requests for every feature that needs them (it asks nothing until one reads it).
   let directory: RequestDirectory | undefined;
+  const bootMs = (type: string): number => d.estimator.boots.estimate(type).typical;
   const requests = (): RequestDirectory =>
     (directory ??= new RequestDirectory({ client: d.client, clock, logger: logger.child({ Component: 'requests' }), inQueue: d.inQueue }));
   if (settings.FairShare.Enable) {
     const owners = new OwnerResolver({ requests: requests(), clock, logger: logger.child({ Component: 'fair-share' }), by: settings.FairShare.By });
     features.fairShare = new FairSharePass(settings.FairShare, owners, clock);
   }
-  if (settings.Locality.Enable) features.locality = localityPlanner(settings.Locality, d.estimator.runtimes, (type) => d.estimator.boots.estimate(type).typical);
+  if (settings.Locality.Enable) features.locality = localityPlanner(settings.Locality, d.estimator.runtimes, bootMs);
   const capacityLogger = logger.child({ Component: 'capacity' });
   const capacity = capacityPlanner({
     settings,
@@ -77,7 +78,7 @@ export function placementFeatures(d: PlacementDeps): PlacementFeatures {
     pool: d.pool,
     clock,
     logger: capacityLogger,
-    bootMs: (type) => d.estimator.boots.estimate(type).typical,
+    bootMs,
     parents: new ParentLookup(requests(), new RateLimitedLog(capacityLogger, clock)),
   });
   if (capacity) features.capacity = capacity;

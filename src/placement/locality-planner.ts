@@ -286,11 +286,10 @@ export class LocalityPlanner {
   /**
    * The first of these busy VMs to have room for `charge` after the
    * containers `ahead` still waiting for the same ones then have taken
-   * theirs, pooled: when
-   * that is so at HOLD_CONFIDENCE (ms from now), named by the VM likeliest
-   * to be that one (not already named by another hold, if it can). Undefined
-   * when not within the longer timeout. At most MAX_POOL VMs count, those
-   * likeliest to have room by then.
+   * theirs, pooled: when that is so at HOLD_CONFIDENCE (ms from now), named
+   * by the VM likeliest to be that one (not already named by another hold,
+   * if it can). Undefined when not within the longer timeout. At most
+   * MAX_POOL VMs count, those likeliest to have room by then.
    */
   private pooled(vms: readonly PoolVm[], charge: InstanceResources, ahead: WarmWaiters): WarmOption | undefined {
     const horizon = Math.max(this.deps.timeouts.cacheTimeoutMs, this.deps.timeouts.depsTimeoutMs);

@@ -100,8 +100,9 @@ export function atLeastOdds(ps: readonly number[], m: number): number {
 /**
  * The shortest time (ms, to `stepMs`) within which at least `m` of `count`
  * VMs have room with at least `confidence` (per VM odds `oddsOf(i, t)`,
- * growing with t), or Infinity when not within `horizonMs`. Bisection: the
- * pooled odds only grow with time.
+ * growing with t), or Infinity when not within `horizonMs`. `m` may fall
+ * with t (those ahead that stop waiting). Bisection: the pooled odds only
+ * grow with time.
  */
 export function pooledFreeInMs(count: number, m: number | ((t: number) => number), oddsOf: (i: number, t: number) => number, confidence: number, horizonMs: number, stepMs = 1_000): number {
   const pooled = (t: number): number => {
