@@ -5,23 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import type { Container } from '../../src/arvados/types.js';
-import { loadConfigText } from '../../src/config/index.js';
 import { OnDemandTypes } from '../../src/placement/on-demand.js';
 import { chooseInstanceTypes } from '../../src/queue/instance-types.js';
 import type { QueueEntry } from '../../src/scheduler/interfaces.js';
+import { spotTypesCluster } from './spot-types.js';
 
 const GiB = 1 << 30;
 
-const cluster = loadConfigText(`Clusters:
-  zzzzz:
-    Containers:
-      MaximumPriceFactor: 1.5
-      PreemptiblePriceFactor: 0.4
-    InstanceTypes:
-      c5.large: {VCPUs: 2, RAM: 4GiB, IncludedScratch: 32GB, Price: 0.085}
-      m5.large: {VCPUs: 2, RAM: 8GiB, IncludedScratch: 32GB, Price: 0.096}
-      r5.large: {VCPUs: 2, RAM: 16GiB, IncludedScratch: 32GB, Price: 0.126}
-`).cluster;
+const cluster = spotTypesCluster();
 
 function entry(uuid: string, ramGiB: number, spotTypes?: QueueEntry['instanceTypes']): QueueEntry {
   const container = {

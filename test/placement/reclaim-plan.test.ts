@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import type { Container } from '../../src/arvados/types.js';
-import { loadConfigText } from '../../src/config/index.js';
 import { defaultSettings, type Settings } from '../../src/config/settings.js';
 import type { Cluster, InstanceType } from '../../src/config/types.js';
 import { createLogger, LineCollector } from '../../src/log.js';
@@ -14,21 +13,11 @@ import { chooseInstanceTypes } from '../../src/queue/instance-types.js';
 import { rankByReclaims, ReclaimPlan, type ReclaimRates } from '../../src/placement/reclaim-plan.js';
 import type { LostWork } from '../../src/placement/reclaims.js';
 import type { QueueEntry } from '../../src/scheduler/interfaces.js';
+import { spotTypesCluster } from './spot-types.js';
 
 const HOUR = 3_600_000;
 
-function cluster(): Cluster {
-  return loadConfigText(`Clusters:
-  zzzzz:
-    Containers:
-      MaximumPriceFactor: 1.5
-      PreemptiblePriceFactor: 0.4
-    InstanceTypes:
-      c5.large: {VCPUs: 2, RAM: 4GiB, IncludedScratch: 32GB, Price: 0.085}
-      m5.large: {VCPUs: 2, RAM: 8GiB, IncludedScratch: 32GB, Price: 0.096}
-      r5.large: {VCPUs: 2, RAM: 16GiB, IncludedScratch: 32GB, Price: 0.126}
-`).cluster;
-}
+const cluster = spotTypesCluster;
 
 function container(uuid: string, preemptible: boolean, image = 'img'): Container {
   return {
