@@ -19,7 +19,7 @@
  */
 import type { CapacityStats } from '../placement/capacity.js';
 import type { LocalityCounts } from '../placement/locality-planner.js';
-import { collectDefaultMetrics, Counter, Gauge, Registry, Summary } from 'prom-client';
+import { Counter, Gauge, Registry, Summary } from 'prom-client';
 import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
 import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
@@ -118,7 +118,6 @@ export class DispatcherMetrics {
 
   constructor(private readonly cluster: Cluster) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     this.driverOps = new Counter({
       name: `${PREFIX}driver_operations`,
       help: 'Number of instance-create/destroy/list operations performed via cloud driver.',

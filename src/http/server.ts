@@ -18,6 +18,7 @@ import { instrument } from './instrument.js';
 import { metricsJSON } from './metrics-json.js';
 import { RequestLimiter } from './request-limiter.js';
 import { isStatusPagePath, statusPageHandler } from './status-page.js';
+import { processMetrics } from './process-metrics.js';
 import { type ConfigSource, registerConfigSource, registerVersion } from './service-metrics.js';
 import { type KeyPair, loadKeyPair, reloadable, startKeyPairReloader, type TLSConfig } from './tls.js';
 import { Registry } from 'prom-client';
@@ -73,7 +74,8 @@ export class NotDispatchingError extends Error {
 /**
  * The management API's view of a dispatcher, or of whichever one `source`
  * says is current; `service_` holds the server's own metrics (requests,
- * version, config), served after the dispatcher's and the source's.
+ * version, config), served after the dispatcher's, the source's and the
+ * process's (`process-metrics.ts`).
  */
 export function managementTarget(source: Dispatcher | DispatcherSource, service_?: Registry): ManagementTarget {
   const src: DispatcherSource = 'current' in source ? source : fixedSource(source);
@@ -109,9 +111,9 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
       const d = src.current();
       const own = d ? await d.metrics.text() : '';
       const service = service_ ? await service_.metrics() : '';
-      return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: own + (await src.metricsText()) + service };
+      return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: own + (await src.metricsText()) + (await processMetrics().metrics()) + service };
     },
-    metricsJSON: () => metricsJSON([src.current()?.metrics.registry, src.metricsRegistry, service_]),
+    metricsJSON: () => metricsJSON([src.current()?.metrics.registry, src.metricsRegistry, processMetrics(), service_]),
     containerTimeline: (uuid) => current().timeline.get(uuid),
     history: () => current().history.json(),
   };

@@ -103,7 +103,7 @@ describe('metrics during an end-to-end run', function () {
     assert.equal(promValue(after, `${P}containers_longest_wait_time_seconds`), 0, 'nothing waits any more');
     const probeAge = promValue(after, `${P}probe_age_seconds_max`) ?? -1;
     assert.ok(probeAge >= 0 && probeAge < 5, `probe age ${probeAge}`);
-    // Node's own process metrics are on the same registry.
+    // Node's own process metrics are served beside them, from the process's one registry.
     assert.ok(after.some((s) => s.name === 'process_cpu_user_seconds_total'));
     assert.ok(after.some((s) => s.name === 'nodejs_eventloop_lag_seconds'));
   });
