@@ -103,8 +103,18 @@ export class CostLedger {
   private epoch = 0;
   private readonly maxFinished: number;
 
-  constructor(private readonly opts: CostLedgerOptions = {}) {
+  constructor(private opts: CostLedgerOptions = {}) {
     this.maxFinished = opts.maxFinished ?? 10_000;
+  }
+
+  /**
+   * No more observations: drops the callbacks into whatever fed the ledger,
+   * so that a ledger kept for its figures (the simulator keeps one per
+   * dispatcher) does not keep that dispatcher alive. Observing afterwards
+   * charges as a ledger built without them would.
+   */
+  close(): void {
+    this.opts = {};
   }
 
   /** Charges the time since the last observation at the last snapshot's rates, then takes `vms` as what runs now. */

@@ -26,7 +26,7 @@ import { dropLameCloud, getLameCloud, type LameCloud, lameDriver } from '../../d
 import { systemClock } from '../clock/index.js';
 import { ManualClock } from '../clock/manual.js';
 import type { Cluster } from '../config/types.js';
-import { type CapacityPlanner, sumCapacityStats } from '../placement/capacity.js';
+import { type CapacityStats, sumCapacityStats } from '../placement/capacity.js';
 import { defaultSettings, type Settings } from '../config/settings.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import type { CostLedger } from '../cost/ledger.js';
@@ -36,7 +36,7 @@ import type { InstanceSet } from '../cloud/types.js';
 import type { PoolEvent } from '../worker/pool.js';
 import type { DrainPlanner } from '../placement/drain.js';
 import type { BillingRules } from '../cost/billing.js';
-import type { IdleStretcher, StretchStats } from '../worker/idle-stretch.js';
+import type { StretchStats } from '../worker/idle-stretch.js';
 import { runnerBinaryToDeploy } from '../worker/pool-config.js';
 import { AccuracyRecorder } from './accuracy.js';
 import { CloudLedger } from './cloud.js';
@@ -184,13 +184,16 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     void stopping.finally(() => (done = true));
     for (let i = 0; i < 600 && !done; i++) timersFired += await clock.runTo(clock.now() + 1000);
     await stopping;
+    d.cost.ledger.close();
   };
   // A new dispatcher gets a new instance set on the same lame cloud (the old one is stopped with its dispatcher).
   const accuracy = new AccuracyRecorder();
-  const planners: CapacityPlanner[] = [];
+  // What the run keeps of each dispatcher: figures and objects that do not point back into it, so
+  // that a restart does not keep every earlier dispatcher alive to the end of the run.
+  const capacityStats: CapacityStats[] = [];
   const drains: DrainPlanner[] = [];
   const costLedgers: CostLedger[] = [];
-  const stretchers: IdleStretcher[] = [];
+  const stretchStats: StretchStats[] = [];
   let billingRules: BillingRules = new Map();
   const fallbacks: FallbackSource[] = [];
   const newDispatcher = async (set: InstanceSet): Promise<Dispatcher> => {
@@ -204,14 +207,14 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
       settings,
     });
     accuracy.attach(d.estimator);
-    if (d.capacity) planners.push(d.capacity);
+    if (d.capacity) capacityStats.push(d.capacity.stats);
     if (d.drain) drains.push(d.drain);
     reclaims.addPlan(d.reclaimPlan);
     costLedgers.push(d.cost.ledger);
     billingRules = d.billing.rules;
-    if (d.billing.stretcher) stretchers.push(d.billing.stretcher);
-    const spot = d.spotFallback;
-    if (spot) fallbacks.push({ get records() { return spot.fallbacks(); }, ledger: d.cost.ledger });
+    if (d.billing.stretcher) stretchStats.push(d.billing.stretcher.stats);
+    // The fallback's own list of records, kept up to date in place.
+    if (d.spotFallback) fallbacks.push({ records: d.spotFallback.fallbacks(), ledger: d.cost.ledger });
     return d;
   };
   try {
@@ -293,10 +296,10 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     timeline,
     restarts,
     settings,
-    ...(planners.length > 0 ? { capacity: sumCapacityStats(planners.map((p) => p.stats)) } : {}),
+    ...(capacityStats.length > 0 ? { capacity: sumCapacityStats(capacityStats) } : {}),
     drain: drains.length === 0 ? undefined : sumDrains(drains),
     billingRules,
-    ...(stretchers.length > 0 ? { idleStretch: sumStretch(stretchers) } : {}),
+    ...(stretchStats.length > 0 ? { idleStretch: sumStretch(stretchStats) } : {}),
     reclaims: reclaims.summary(),
     costLedgers,
     timersLeft,
@@ -334,11 +337,11 @@ function sumDrains(drains: readonly DrainPlanner[]): NonNullable<SimResult['drai
   return out;
 }
 
-function sumStretch(stretchers: readonly IdleStretcher[]): StretchStats {
+function sumStretch(all: readonly StretchStats[]): StretchStats {
   const out: StretchStats = { kept: 0, reused: 0 };
-  for (const s of stretchers) {
-    out.kept += s.stats.kept;
-    out.reused += s.stats.reused;
+  for (const s of all) {
+    out.kept += s.kept;
+    out.reused += s.reused;
   }
   return out;
 }

@@ -26,7 +26,8 @@ export class ReclaimWatch {
   private vms = 0;
   private containers = 0;
   private lostMs = 0;
-  private readonly plans: ReclaimPlan[] = [];
+  /** Each dispatcher's plan's counts (kept alone: the plan would keep its dispatcher alive). */
+  private readonly plans: Array<ReclaimPlan['counts']> = [];
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -39,7 +40,7 @@ export class ReclaimWatch {
 
   /** Counts what a dispatcher's plan did (each dispatcher of a run has its own). */
   addPlan(plan: ReclaimPlan | undefined): void {
-    if (plan) this.plans.push(plan);
+    if (plan) this.plans.push(plan.counts);
   }
 
   stop(): void {
@@ -51,9 +52,9 @@ export class ReclaimWatch {
     if (this.vms === 0 && this.plans.length === 0) return undefined;
     let escalations = 0;
     let longRuntime = 0;
-    for (const p of this.plans) {
-      escalations += p.counts.reclaims;
-      longRuntime += p.counts['long runtime'];
+    for (const counts of this.plans) {
+      escalations += counts.reclaims;
+      longRuntime += counts['long runtime'];
     }
     return {
       vms: this.vms,
