@@ -268,6 +268,8 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     player.stop();
     reclaims.stop();
     if (dispatcher) await stopTicking(dispatcher);
+    // The world's listeners share this scope: let the stopped dispatcher go while the caller keeps the world.
+    dispatcher = undefined;
     await dropLameCloud(cloudName);
   }
   const timersLeft = clock.pendingTimers();
