@@ -48,6 +48,21 @@ export function sleepWithTimer(clock: Pick<Clock, 'setTimer'>, ms: number, signa
   });
 }
 
+/**
+ * Resolves or rejects as `p` does, or rejects with the signal's reason once
+ * it aborts: lets `stop()` return without waiting for a slow call. Unlike a
+ * race with one long-lived "aborted" promise, it leaves nothing behind on
+ * the signal once `p` settles, so a loop may call it forever.
+ */
+export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }

@@ -12,7 +12,7 @@
  * add refreshes between polls (`hints.ts`), and polling is what catches
  * whatever the feed missed.
  */
-import { isAbortError, type Clock } from '../clock/index.js';
+import { isAbortError, untilAborted, type Clock } from '../clock/index.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 
 /** With PollInterval 0 (poll as fast as the controller answers), how soon a failed poll is tried again. */
@@ -48,13 +48,12 @@ export class PollLoop {
 
   private async run(signal: AbortSignal): Promise<void> {
     const interval = this.intervalMs;
-    const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-    aborted.catch(() => undefined);
     while (!signal.aborted) {
       const started = this.clock.now();
       let failed = false;
       try {
-        await Promise.race([this.poll(), aborted]);
+        // Not a race with one long-lived aborted promise: each race would leave a reaction on it until stop.
+        await untilAborted(this.poll(), signal);
       } catch (err) {
         if (signal.aborted) break;
         failed = true;

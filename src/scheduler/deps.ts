@@ -119,15 +119,3 @@ export class OnceLog {
   }
 }
 
-/**
- * Resolves or rejects as `p` does, or rejects with the signal's reason once
- * it aborts: lets `stop()` return without waiting for a slow controller.
- */
-export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}

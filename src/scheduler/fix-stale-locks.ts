@@ -20,9 +20,9 @@
  * starts them where they are; unlocking them would cost each one of its
  * MaxDispatchAttempts (every lock counts) for nothing.
  */
-import type { Clock } from '../clock/index.js';
+import { type Clock, untilAborted } from '../clock/index.js';
 import { unlockContainer } from './actions.js';
-import { crunchRunRecords, untilAborted, type PassContext } from './deps.js';
+import { crunchRunRecords, type PassContext } from './deps.js';
 
 /** Resolves once the pool has loaded the cloud's instance list; rejects if `signal` aborts first. */
 export async function waitForPoolLoaded(ctx: PassContext, signal: AbortSignal): Promise<void> {

@@ -13,9 +13,9 @@
  * pass, however many there were.
  */
 import { WhyBuilder } from './why.js';
-import type { Timer } from '../clock/index.js';
+import { type Timer, untilAborted } from '../clock/index.js';
 import { RateLimitedLog } from '../log.js';
-import { OnceLog, untilAborted, type PassContext, type SchedulerDeps } from './deps.js';
+import { OnceLog, type PassContext, type SchedulerDeps } from './deps.js';
 import { fixStaleLocks, waitForPoolLoaded } from './fix-stale-locks.js';
 import { ConcurrencyLimit, limitGrows, type ControllerState } from './limits.js';
 import { UUIDOps } from './ops.js';

@@ -3,27 +3,14 @@
  * simulation for every suggestion inside the daemon, so anything a run
  * leaves reachable (a process-wide hook holding its dispatcher, say) grows
  * the daemon's heap without bound. Collection is checked with WeakRefs and
- * V8's gc, exposed here at run time.
+ * V8's gc (`test/gc.ts`).
  */
 import assert from 'node:assert/strict';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { runSimulation } from '../../src/sim/engine.js';
 import type { SimResult } from '../../src/sim/result.js';
 import { parseWorkload } from '../../src/sim/workload.js';
+import { collected } from '../gc.js';
 import { simConfig, TRACE } from './helpers.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Collects until `ref` is gone or a few rounds have passed (a WeakRef holds its target to the end of the current job). */
-async function collected(ref: WeakRef<object>): Promise<boolean> {
-  for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-  }
-  return ref.deref() === undefined;
-}
 
 /** Runs the trace (with a dispatcher restart when `restartAt` is given) and returns the result and a WeakRef to the run's controller. */
 async function run(restartAt?: number): Promise<{ result: SimResult; controller: WeakRef<object> }> {

@@ -1,0 +1,34 @@
+/**
+ * The poll loop keeps nothing of earlier polls: it runs for the life of
+ * the daemon, so anything each poll leaves behind (a reaction on one
+ * long-lived promise, a listener on the stop signal) grows without bound.
+ */
+import assert from 'node:assert/strict';
+import { ManualClock, settle } from '../../src/clock/index.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { PollLoop } from '../../src/queue/poll-loop.js';
+import { collected } from '../gc.js';
+
+describe('PollLoop', () => {
+  it('leaves nothing of a finished poll reachable while it goes on polling', async () => {
+    const clock = new ManualClock();
+    let polls = 0;
+    let first: WeakRef<object> | undefined;
+    // Each poll's result is an object of its own: a loop that keeps something per poll keeps the first one.
+    const poll = async (): Promise<void> => {
+      const result = { poll: ++polls };
+      first ??= new WeakRef(result);
+      return result as unknown as void;
+    };
+    const loop = new PollLoop(clock, createLogger({ stream: new LineCollector(), clock }), 1000, poll);
+    loop.start();
+    for (let i = 0; i < 20; i++) {
+      await settle(4);
+      await clock.runTo(clock.now() + 1000);
+    }
+    await settle(4);
+    assert.ok(polls >= 20, `${polls} polls`);
+    assert.ok(await collected(first!), "the first poll's result is still reachable: the loop keeps every poll");
+    await loop.stop();
+  });
+});
