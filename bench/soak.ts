@@ -6,14 +6,15 @@
  * daemon's heap for as long as containers wait. This runs the real
  * dispatcher (the test controller and the lame cloud in process, under a
  * manual clock; `test/fixtures/manual-stack.ts`) with MaxInstances 3 and a
- * backlog kept at three waiting containers of 5-15 min each, so that
+ * backlog kept at three waiting containers of 5-15 min each (with `--feed`,
+ * the test controller's event feed too, on a loopback port), so that
  * containers wait past the suggester's `After` all the time, and prints the
  * heap after gc every simulated hour. The test controller keeps every
  * container it was given (but no request log here), so the heap grows with
  * the containers either way; the suggester's own share is the difference
  * between the two slopes.
  *
- *     node --import tsx bench/soak.ts [--hours 8]
+ *     node --import tsx bench/soak.ts [--hours 8] [--feed]
  */
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -27,7 +28,7 @@ const gc = runInNewContext('gc') as () => void;
 const MIN = 60_000;
 const BACKLOG = 3;
 
-const { values } = parseArgs({ options: { hours: { type: 'string', default: '8' } } });
+const { values } = parseArgs({ options: { hours: { type: 'string', default: '8' }, feed: { type: 'boolean', default: false } } });
 const hours = Number(values.hours);
 if (!Number.isInteger(hours) || hours < 2) throw new Error(`--hours: expected an integer of at least 2, got ${values.hours}`);
 
@@ -50,6 +51,11 @@ async function soak(suggest: boolean): Promise<Soak> {
   });
   const s = new ManualStack({ params: { MinRunTime: '5m', MaxRunTime: '15m' }, logStream: sink, logLevel: 'debug', maxRequestLog: 1 });
   (s.cluster.Containers.CloudVMs as { MaxInstances: number }).MaxInstances = 3;
+  if (values.feed) {
+    // The test controller's event feed over a real socket (the API stays in process).
+    await s.controller.start();
+    (s.cluster.Services.Websocket as { ExternalURL: string }).ExternalURL = `${s.controller.url}/websocket`;
+  }
   const settings = defaultSettings();
   await s.start({ settings: { ...settings, Suggestions: { ...settings.Suggestions, Enable: suggest, After: MIN } } });
   const wall0 = Date.now();
@@ -76,6 +82,7 @@ async function soak(suggest: boolean): Promise<Soak> {
   }
   const wallS = (Date.now() - wall0) / 1000;
   await s.close();
+  if (values.feed) await s.controller.stop();
   return { heapMiB, completed, rounds, wallS };
 }
 
