@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+export const gc = runInNewContext('gc') as () => void;
 
 /** Collects until `ref` is gone or a few rounds have passed (a WeakRef holds its target to the end of the current job). */
 export async function collected(ref: WeakRef<object>): Promise<boolean> {

@@ -1,5 +1,7 @@
 import { type Clock, type Timer, sleepWithTimer } from './clock.js';
 
+const noop = (): void => undefined;
+
 interface Pending {
   due: number;
   seq: number;
@@ -40,6 +42,8 @@ export class ManualClock implements Clock {
     return {
       cancel: () => {
         entry.cancelled = true;
+        // The entry stays in the heap until it comes due: let go of what the callback holds now.
+        entry.fn = noop;
       },
     };
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ManualClock, SystemClock, isAbortError, nowDate } from '../../src/clock/index.js';
+import { collected } from '../gc.js';
 
 describe('ManualClock', () => {
   it('starts at the given time and moves only when advanced', async () => {
@@ -113,6 +114,20 @@ describe('ManualClock', () => {
     await clock.advance(1000);
     assert.equal(order.length, 500);
     for (let i = 1; i < order.length; i++) assert.ok(order[i - 1] <= order[i]);
+  });
+
+  it('lets go of a cancelled timer\'s callback before the timer comes due', async () => {
+    const clock = new ManualClock(0);
+    let held: WeakRef<object> | undefined;
+    const timer = (() => {
+      const big = { payload: new Array(1000).fill(1) };
+      held = new WeakRef(big);
+      return clock.setTimer(3_600_000, () => big.payload.push(2));
+    })();
+    timer.cancel();
+    // Still in the heap (it is skipped when due), but what its callback held is gone.
+    assert.ok(await collected(held!), 'a cancelled timer keeps its callback, and all it holds, until its due time');
+    assert.equal(clock.pendingTimers(), 0);
   });
 
   describe('runTo (the simulator drive)', () => {
