@@ -117,7 +117,7 @@ export class RequestDirectory {
     return this.known.size;
   }
 
-  /** Forgets what is neither in the queue nor read lately, and what nobody waits for any more. */
+  /** Forgets answers whose container is neither in the queue nor read lately (at most once a SWEEP_MS). */
   private sweep(now: number): void {
     if (now - this.sweptAt < SWEEP_MS) return;
     this.sweptAt = now;
