@@ -41,6 +41,7 @@ import { parseDuration } from '../src/config/units.js';
 import type { Spread } from '../src/estimate/stats.js';
 import { normalQuantile } from '../src/estimate/survival.js';
 import { runEndOdds } from '../src/placement/warm-odds.js';
+import { nearestRank as rank } from '../src/sim/accuracy.js';
 import { runSimulation } from '../src/sim/engine.js';
 import { buildReport } from '../src/sim/report.js';
 import type { ContainerOutcome, SimResult } from '../src/sim/result.js';
@@ -120,7 +121,6 @@ function allEndedBy(earlier: readonly Stage[], now: number, at: number): number 
 
 const lastEnd = (stages: readonly Stage[]): number => Math.max(...stages.flatMap((s) => s.children.map((c) => c.finalAt ?? Infinity)));
 const wait = (c: ContainerOutcome): number => (c.runningAt ?? Infinity) - (c.submittedAt ?? 0);
-const rank = (xs: readonly number[], p: number): number => xs[Math.max(0, Math.ceil(p * xs.length) - 1)];
 
 /** `q`: the forecast's confidence; 'oracle': start each stage's VMs one boot + Lead before it arrives. */
 function bound(runs: readonly Stage[][], boots: readonly number[], q: number | 'oracle'): { waits: number[]; idleCost: number; ready: number; later: number } {
