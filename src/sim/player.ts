@@ -1,9 +1,10 @@
 /**
  * Plays a workload against the simulated controller: submits each container
  * at its time, plays the workflow runners (a runner's children are
- * submitted relative to its start; it finishes once they are all final and
- * its own runtime has passed; a cancelled runner takes its children with
- * it), and records each container's outcome for the report.
+ * submitted relative to its start, or to the end of the siblings they wait
+ * for; it finishes once they are all final and its own runtime has passed; a
+ * cancelled runner takes its children with it), and records each
+ * container's outcome for the report.
  */
 import type { Container } from '../arvados/types.js';
 import type { ManualClock } from '../clock/manual.js';
@@ -12,7 +13,7 @@ import type { LameCloud } from '../../drivers/lame/index.js';
 import { chooseInstanceTypes } from '../queue/instance-types.js';
 import type { ControllerContainer, TestController } from '../testcontroller/index.js';
 import type { ContainerOutcome } from './result.js';
-import type { SimContainer } from './workload.js';
+import { idealStarts, type SimContainer } from './workload.js';
 import { localityRecord } from './workload-locality.js';
 
 /** A runner sleeps this long (s) unless the player finishes it: longer than any limit. */
@@ -57,7 +58,9 @@ function gpuRequest(cluster: Cluster, c: SimContainer): NonNullable<Container['r
 /** Ideal run time: a runner lasts at least until its last child could have finished. */
 function idealMs(c: SimContainer): number {
   let ms = c.runtimeMs;
-  for (const ch of c.children ?? []) ms = Math.max(ms, ch.at + idealMs(ch));
+  if (!c.children) return ms;
+  const starts = idealStarts(c.children, idealMs);
+  for (const ch of c.children) ms = Math.max(ms, starts.get(ch.id)! + idealMs(ch));
   return ms;
 }
 
@@ -75,6 +78,11 @@ interface Tracked {
   openChildren: number;
   ownTimeUp: boolean;
   children: Tracked[];
+  /** Siblings it waits for that are not final yet (`spec.after`), and whether one of them failed. */
+  waitingFor: number;
+  blocked: boolean;
+  /** Siblings that wait for it. */
+  dependents: Tracked[];
   finishing: boolean;
   /** Its container request's uuid, once submitted. */
   request?: string;
@@ -127,10 +135,20 @@ export class WorkloadPlayer {
     const t: Tracked = {
       spec,
       parent,
-      outcome: { id: spec.id, idealMs: idealMs(spec), priority: spec.priority, ...ownerOf(spec, parent), ...(spec.preemptible ? { preemptible: true } : {}) },
+      outcome: {
+        id: spec.id,
+        idealMs: idealMs(spec),
+        priority: spec.priority,
+        ...ownerOf(spec, parent),
+        ...(spec.preemptible ? { preemptible: true } : {}),
+        ...(spec.stage === undefined ? {} : { stage: spec.stage }),
+      },
       openChildren: 0,
       ownTimeUp: false,
       children: [],
+      waitingFor: spec.after?.length ?? 0,
+      blocked: false,
+      dependents: [],
       finishing: false,
     };
     const probe = { uuid: '', state: 'Queued', created_at: '', container_image: '', ...containerSeed(this.cluster, spec) } as Container;
@@ -143,6 +161,9 @@ export class WorkloadPlayer {
     }
     this.tracked.push(t);
     for (const ch of spec.children ?? []) t.children.push(this.track(ch, t));
+    for (const ch of t.children) {
+      for (const id of ch.spec.after ?? []) t.children.find((s) => s.spec.id === id)?.dependents.push(ch);
+    }
     return t;
   }
 
@@ -200,11 +221,40 @@ export class WorkloadPlayer {
     for (const ch of t.children) this.abandon(ch);
   }
 
+  /** A child of a running runner that will never be submitted: settled, and so are those that wait for it. */
+  private skip(ch: Tracked): void {
+    this.abandon(ch);
+    const p = ch.parent!;
+    p.openChildren--;
+    this.release(ch, false);
+    this.maybeFinish(p);
+  }
+
+  /** `t`, a child, is final (`ok`: it completed with exit code 0) or will never run: its dependents stop waiting for it. */
+  private release(t: Tracked, ok: boolean): void {
+    for (const d of t.dependents) {
+      if (!ok) d.blocked = true;
+      if (--d.waitingFor > 0) continue;
+      if (d.blocked) this.skip(d);
+      else this.arm(d);
+    }
+  }
+
+  /** Submits a runner's child `spec.at` from now, if the runner still runs then. */
+  private arm(ch: Tracked): void {
+    const p = ch.parent!;
+    this.clock.setTimer(ch.spec.at, () => {
+      if (p.outcome.state === 'Running') this.submit(ch);
+      else this.skip(ch);
+    });
+  }
+
   private onFinal(t: Tracked): void {
     this.settled++;
     const p = t.parent;
     if (p) {
       p.openChildren--;
+      this.release(t, t.outcome.state === 'Complete' && t.outcome.exitCode === 0);
       this.maybeFinish(p);
     }
     if (t.children.length === 0) return;
@@ -246,16 +296,8 @@ export class WorkloadPlayer {
       t.outcome.runningAt ??= now;
       if (t.children.length > 0) {
         t.openChildren = t.children.length;
-        for (const ch of t.children) {
-          this.clock.setTimer(ch.spec.at, () => {
-            if (t.outcome.state === 'Running') {
-              this.submit(ch);
-            } else {
-              this.abandon(ch);
-              t.openChildren--;
-            }
-          });
-        }
+        // Those that wait for siblings are armed when the last of them ends.
+        for (const ch of t.children) if (ch.waitingFor === 0) this.arm(ch);
         this.clock.setTimer(t.spec.runtimeMs, () => {
           t.ownTimeUp = true;
           this.maybeFinish(t);

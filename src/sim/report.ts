@@ -70,6 +70,8 @@ export interface SimReport {
   byOwner?: Record<string, OwnerFigures>;
   /** The same for workflow runners' children alone (ids `<runner>/c<n>`): what pre-warming is for. */
   childrenQueueWait: WaitSummary;
+  /** The same by stage (the generator's child group names), in the order the stages first appear; only when the workload names them. */
+  childrenQueueWaitByStage?: Record<string, WaitSummary>;
   /** What warm pools and pre-warming did (wasted cost in $); absent when both were off. */
   capacity?: CapacityStats;
   /** Start-time estimates against the real starts (`accuracy.ts`): relative errors, the naive estimate's beside. */
@@ -193,6 +195,7 @@ export function buildReport(r: SimResult): SimReport {
   let lowerBound = 0;
   const waits: number[] = [];
   const childWaits: number[] = [];
+  const stageWaits = new Map<string, number[]>();
   let complete = 0;
   let cancelled = 0;
   let nonzeroExit = 0;
@@ -210,6 +213,7 @@ export function buildReport(r: SimResult): SimReport {
     if (c.runningAt !== undefined && c.submittedAt !== undefined) {
       waits.push(c.runningAt - c.submittedAt);
       if (c.id.includes('/')) childWaits.push(c.runningAt - c.submittedAt);
+      if (c.stage !== undefined) (stageWaits.get(c.stage) ?? stageWaits.set(c.stage, []).get(c.stage)!).push(c.runningAt - c.submittedAt);
     }
     if (c.finalAt !== undefined) lastFinal = Math.max(lastFinal, c.finalAt);
     if (c.state === 'Complete') {
@@ -250,6 +254,7 @@ export function buildReport(r: SimResult): SimReport {
     queueWait: waitSummary(waits),
     ...(byOwner ? { byOwner } : {}),
     childrenQueueWait: waitSummary(childWaits),
+    ...(stageWaits.size > 0 ? { childrenQueueWaitByStage: Object.fromEntries([...stageWaits].map(([k, w]) => [k, waitSummary(w.sort((a, b) => a - b))])) } : {}),
     ...(r.capacity ? { capacity: { ...r.capacity, created: { ...r.capacity.created }, prewarmWastedCost: money(r.capacity.prewarmWastedCost) } } : {}),
     estimates: summariseAccuracy(r.estimates, startedAt(r.containers)),
     vms: {

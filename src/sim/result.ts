@@ -57,6 +57,8 @@ export interface ContainerOutcome {
   preemptible?: boolean;
   /** The workload's priority for it. */
   priority?: number;
+  /** A workflow child's stage (`SimContainer.stage`). */
+  stage?: string;
 }
 
 /** Everything the report is computed from. */

@@ -53,6 +53,8 @@ export function formatSummary(rep: SimReport): string {
   lines.push(`Queue wait (Queued to Running, ${q.count} containers): p50 ${formatDuration(q.p50Ms)}, p95 ${formatDuration(q.p95Ms)}, max ${formatDuration(q.maxMs)}.`);
   const cq = rep.childrenQueueWait;
   if (cq.count > 0) lines.push(`Workflow children's queue wait (${cq.count}): p50 ${formatDuration(cq.p50Ms)}, p95 ${formatDuration(cq.p95Ms)}, max ${formatDuration(cq.maxMs)}.`);
+  const byStage = Object.entries(rep.childrenQueueWaitByStage ?? {});
+  if (byStage.length > 0) lines.push(`  by stage: ${byStage.map(([k, w]) => `${k} (${w.count}) p50 ${formatDuration(w.p50Ms)}, p95 ${formatDuration(w.p95Ms)}`).join('; ')}.`);
   const sc = rep.spendCap;
   if (sc) {
     lines.push(

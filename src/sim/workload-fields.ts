@@ -155,3 +155,24 @@ export function compareIds(a: string, b: string): number {
 }
 
 export const byAtThenId = (a: SimContainer, b: SimContainer) => a.at - b.at || compareIds(a.id, b.id);
+
+/**
+ * When each of a runner's children would be submitted if nothing waited, ms
+ * after the runner starts: its `at`, or for one that waits for siblings,
+ * `at` after the last of them would have ended (each lasting `durationMs`).
+ */
+export function idealStarts(children: SimContainer[], durationMs: (c: SimContainer) => number): Map<string, number> {
+  const byId = new Map(children.map((c) => [c.id, c]));
+  const starts = new Map<string, number>();
+  const start = (c: SimContainer): number => {
+    let t = starts.get(c.id);
+    if (t !== undefined) return t;
+    t = c.at;
+    // Validated acyclic when read; a dependency outside the list counts as ended at 0.
+    if (c.after) t += Math.max(0, ...c.after.map((id) => byId.get(id)).map((d) => (d ? start(d) + durationMs(d) : 0)));
+    starts.set(c.id, t);
+    return t;
+  };
+  for (const c of children) start(c);
+  return starts;
+}

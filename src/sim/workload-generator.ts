@@ -6,7 +6,7 @@
 import { Random } from '../../drivers/lame/random.js';
 import type { GeneratorSpec, SimContainer, Workload } from './workload.js';
 import { compileLocality, type LocalityDraw } from './workload-locality.js';
-import { arr, byAtThenId, checkSeed, countMax, fail, type FieldRule, join, kindOf, obj, positive, probability, quantity, RULES, weightedChoice } from './workload-fields.js';
+import { arr, byAtThenId, checkSeed, countMax, fail, type FieldRule, idealStarts, join, kindOf, obj, positive, probability, quantity, RULES, weightedChoice } from './workload-fields.js';
 
 /** More than this many containers in all is taken to be a mistake (a poisson rate in the wrong unit). */
 const MAX_CONTAINERS = 2_000_000;
@@ -97,8 +97,11 @@ type Arrivals = (rnd: Random, count: number, previousEnd: number) => number[];
 
 interface CompiledGroup {
   path: string;
+  name?: string;
   count?: Draw;
   arrivals: Arrivals;
+  /** `afterPrevious` with `onEnd`: submitted this long after every earlier group's containers have ended. */
+  onEndGap?: number;
   vcpus: Draw;
   ram: Draw;
   ramPerVCPU: boolean;
@@ -114,7 +117,7 @@ interface CompiledGroup {
   locality: LocalityDraw;
 }
 
-function compileArrival(v: unknown, path: string, first: boolean, hasCount: boolean): { arrivals: Arrivals; poisson: boolean } {
+function compileArrival(v: unknown, path: string, first: boolean, hasCount: boolean): { arrivals: Arrivals; poisson: boolean; onEndGap?: number } {
   const o = obj(v, path);
   const kind = kindOf(o, path, ['burst', 'uniform', 'poisson', 'diurnal', 'afterPrevious']);
   const p = join(path, kind);
@@ -177,8 +180,11 @@ function compileArrival(v: unknown, path: string, first: boolean, hasCount: bool
     }
     default: {
       if (first) fail(join(path, 'afterPrevious'), 'the first group has no previous group');
-      const gap = time(obj(o.afterPrevious, p, ['gap']), 'gap', 0);
-      return { poisson: false, arrivals: (_rnd, n, previousEnd) => new Array<number>(n).fill(previousEnd + gap) };
+      const q = obj(o.afterPrevious, p, ['gap', 'onEnd']);
+      const gap = time(q, 'gap', 0);
+      if (q.onEnd !== undefined && typeof q.onEnd !== 'boolean') fail(join(p, 'onEnd'), 'must be true or false');
+      // The ideal times either way; with onEnd the children also wait for the earlier groups to end.
+      return { poisson: false, arrivals: (_rnd, n, previousEnd) => new Array<number>(n).fill(previousEnd + gap), ...(q.onEnd === true ? { onEndGap: gap } : {}) };
     }
   }
 }
@@ -193,7 +199,7 @@ function compileGroup(v: unknown, path: string, first: boolean): CompiledGroup {
   const o = obj(v, path, GROUP_KEYS);
   if (o.name !== undefined && typeof o.name !== 'string') fail(join(path, 'name'), 'must be a string');
   if (o.arrival === undefined) fail(join(path, 'arrival'), 'required');
-  const { arrivals, poisson } = compileArrival(o.arrival, join(path, 'arrival'), first, o.count !== undefined);
+  const { arrivals, poisson, onEndGap } = compileArrival(o.arrival, join(path, 'arrival'), first, o.count !== undefined);
   if (!poisson && o.count === undefined) fail(join(path, 'count'), 'required (except with a poisson arrival)');
   const dist = (k: keyof typeof RULES, def?: number): Draw => {
     if (o[k] === undefined) {
@@ -214,8 +220,10 @@ function compileGroup(v: unknown, path: string, first: boolean): CompiledGroup {
   if (o.owner !== undefined && (typeof o.owner !== 'string' || o.owner === '')) fail(join(path, 'owner'), 'must be a non-empty string');
   return {
     path,
+    ...(o.name === undefined ? {} : { name: o.name as string }),
     count: o.count === undefined ? undefined : dist('count'),
     arrivals,
+    ...(onEndGap === undefined ? {} : { onEndGap }),
     vcpus: dist('vcpus', 1),
     ram,
     ramPerVCPU,
@@ -251,6 +259,8 @@ function runGroups(groups: CompiledGroup[], seed: number, parentId: string | und
   const out: SimContainer[] = [];
   let previousEnd = 0;
   let childIndex = 0;
+  // The ids of the earlier groups' containers, for a group that waits for them to end.
+  const earlier: string[] = [];
   groups.forEach((g, gi) => {
     const rnd = new Random(subSeed(seed, parentId === undefined ? `g${gi}` : `${parentId}/g${gi}`));
     const count = g.count ? g.count(rnd) : 0;
@@ -258,7 +268,9 @@ function runGroups(groups: CompiledGroup[], seed: number, parentId: string | und
     budget.left -= times.length;
     if (budget.left < 0) fail(g.path, `the workload would have more than ${MAX_CONTAINERS} containers`);
     let end = previousEnd;
-    times.forEach((at, i) => {
+    const after = g.onEndGap === undefined ? undefined : [...earlier];
+    times.forEach((idealAt, i) => {
+      const at = g.onEndGap ?? idealAt;
       const id = parentId === undefined ? `g${gi}-${i}` : `${parentId}/c${childIndex++}`;
       const vcpus = g.vcpus(rnd);
       const c: SimContainer = {
@@ -275,16 +287,22 @@ function runGroups(groups: CompiledGroup[], seed: number, parentId: string | und
         runtimeMs: g.runtime ? g.runtime(rnd) : 0,
         exitCode: g.exitCode(rnd),
       };
+      if (after && after.length > 0) c.after = after;
+      if (parentId !== undefined && g.name !== undefined) c.stage = g.name;
       const owner = g.owner ?? parentOwner;
       if (owner !== undefined) c.owner = owner;
       // Drawn last, so that groups without these fields draw as before.
       Object.assign(c, g.locality(rnd, parent));
       if (g.children) {
         c.children = runGroups(g.children, seed, id, budget, owner, c);
-        if (!g.runtime) c.runtimeMs = c.children.reduce((m, k) => Math.max(m, k.at + k.runtimeMs), 0) + SUPERVISOR_TAIL_MS;
+        if (!g.runtime) {
+          const starts = idealStarts(c.children, (k) => k.runtimeMs);
+          c.runtimeMs = c.children.reduce((m, k) => Math.max(m, starts.get(k.id)! + k.runtimeMs), 0) + SUPERVISOR_TAIL_MS;
+        }
       }
-      end = Math.max(end, c.at + c.runtimeMs);
+      end = Math.max(end, idealAt + c.runtimeMs);
       out.push(c);
+      earlier.push(id);
     });
     previousEnd = end;
   });

@@ -15,7 +15,10 @@
  *   Required: at, vcpus, ram, runtime (or runtimeMs). Defaults: scratch 0,
  *   gpus 0, gpuVRAM 0, priority 1, exitCode 0, preemptible and supervisor
  *   false, id "t<index>" (children "<parent>/c<index>"). Only a supervisor
- *   may have children; a child's `at` counts from its parent starting to run.
+ *   may have children; a child's `at` counts from its parent starting to run,
+ *   or, with "after": [sibling ids], from the last of those siblings ending
+ *   (it is never submitted if one of them fails: a workflow step whose
+ *   inputs were not made).
  *
  * Generator: groups of containers drawn from distributions with a seed.
  *
@@ -29,8 +32,9 @@
  *   Arrivals: {"burst": {"at"}}, {"uniform": {"from", "until"}}, {"poisson":
  *   {"perHour", "from", "until"}} (count is then random and must be left out),
  *   {"diurnal": {"from", "until", "peak", "trough", "period"}} and
- *   {"afterPrevious": {"gap"}} (once every earlier group in the same list
- *   would have finished). Distributions: a constant, {"choice": [[v, w], ...]},
+ *   {"afterPrevious": {"gap", "onEnd"}} (once every earlier group in the same
+ *   list would have finished; with onEnd, once they have: the children wait
+ *   "after" all of them). Distributions: a constant, {"choice": [[v, w], ...]},
  *   {"uniform": [a, b]}, {"lognormal": {"median", "sigma"}}, {"normal":
  *   {"mean", "stddev"}}, {"exponential": {"mean"}}, each with optional "min"
  *   and "max" clamps. "supervisor": {"children": [groups...]} makes the
@@ -46,7 +50,7 @@ import { generate } from './workload-generator.js';
 import { parseInputs, type SimImage, type SimInput, traceImage } from './workload-locality.js';
 import { arr, byAtThenId, checkSeed, countMax, fail, join, obj, quantity, RULES, WorkloadError } from './workload-fields.js';
 
-export { WorkloadError } from './workload-fields.js';
+export { idealStarts, WorkloadError } from './workload-fields.js';
 
 export interface SimContainer {
   id: string;
@@ -66,6 +70,14 @@ export interface SimContainer {
   runtimeMs: number;
   exitCode: number;
   children?: SimContainer[];
+  /**
+   * Sibling ids (children of the same runner) that must all be final before
+   * this child is submitted; `at` then counts from the last of them ending.
+   * If one of them did not complete with exit code 0, it is never submitted.
+   */
+  after?: string[];
+  /** For a generated child, the `name` of its group: the report gives the children's waits by stage. */
+  stage?: string;
   /** Who submitted it (the owner of its container request); children are submitted by their runner whatever this says. */
   owner?: string;
   /** The container's image and input collections (`workload-locality.ts`); none by default. */
@@ -109,7 +121,7 @@ export type ArrivalSpec =
   | { uniform: { from?: Quantity; until: Quantity } }
   | { poisson: { perHour: number; from?: Quantity; until: Quantity } }
   | { diurnal: { from?: Quantity; until: Quantity; peak?: Quantity; trough?: number; period?: Quantity } }
-  | { afterPrevious: { gap?: Quantity } };
+  | { afterPrevious: { gap?: Quantity; onEnd?: boolean } };
 
 export interface GroupSpec {
   name?: string;
@@ -186,7 +198,7 @@ export function generateWorkload(spec: GeneratorSpec, seed: number): Workload {
 
 // ---------------------------------------------------------------- trace
 
-const CONTAINER_KEYS = ['id', 'at', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'supervisor', 'runtime', 'runtimeMs', 'exitCode', 'children', 'description', 'owner', 'image', 'imageSize', 'inputs'] as const;
+const CONTAINER_KEYS = ['id', 'at', 'vcpus', 'ram', 'scratch', 'gpus', 'gpuVRAM', 'priority', 'preemptible', 'supervisor', 'runtime', 'runtimeMs', 'exitCode', 'children', 'description', 'owner', 'image', 'imageSize', 'inputs', 'after'] as const;
 
 function parseTrace(top: Record<string, unknown>, fallbackName: string, seedOverride?: number): Workload {
   obj(top, '', ['name', 'description', 'seed', 'containers', 'containerCountMax']);
@@ -198,8 +210,45 @@ function parseTrace(top: Record<string, unknown>, fallbackName: string, seedOver
 }
 
 function parseTraceList(v: unknown, path: string, parentId: string, ids: Set<string>): SimContainer[] {
-  const out = arr(v, path).map((item, i) => parseTraceContainer(item, join(path, i), parentId ? `${parentId}/c${i}` : `t${i}`, ids));
+  const items = arr(v, path);
+  const out = items.map((item, i) => parseTraceContainer(item, join(path, i), parentId ? `${parentId}/c${i}` : `t${i}`, ids));
+  out.forEach((c, i) => {
+    const after = (items[i] as Record<string, unknown>).after;
+    if (after === undefined) return;
+    const p = join(join(path, i), 'after');
+    if (!parentId) fail(p, "only a runner's children can wait for siblings");
+    c.after = parseAfter(after, p, c.id, out);
+  });
+  checkAcyclic(out, path);
   return out.sort(byAtThenId);
+}
+
+/** A child's `after`: ids of its siblings, at least one, each once. */
+function parseAfter(v: unknown, path: string, self: string, siblings: SimContainer[]): string[] {
+  const list = arr(v, path);
+  if (list.length === 0) fail(path, 'must name at least one sibling (or be left out)');
+  const seen = new Set<string>();
+  return list.map((id, j) => {
+    if (typeof id !== 'string' || !siblings.some((s) => s.id === id)) fail(join(path, j), `${JSON.stringify(id)} is not the id of a child of the same runner`);
+    if (id === self) fail(join(path, j), 'a child cannot wait for itself');
+    if (seen.has(id)) fail(join(path, j), `"${id}" is named twice`);
+    seen.add(id);
+    return id;
+  });
+}
+
+/** Children that wait for one another in a circle would never be submitted. */
+function checkAcyclic(siblings: SimContainer[], path: string): void {
+  const byId = new Map(siblings.map((c) => [c.id, c]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (c: SimContainer, chain: string[]): void => {
+    if (state.get(c.id) === 'done') return;
+    if (state.get(c.id) === 'visiting') fail(path, `children wait for one another in a circle: ${[...chain.slice(chain.indexOf(c.id)), c.id].join(' -> ')}`);
+    state.set(c.id, 'visiting');
+    for (const id of c.after ?? []) visit(byId.get(id)!, [...chain, c.id]);
+    state.set(c.id, 'done');
+  };
+  for (const c of siblings) visit(c, []);
 }
 
 function parseTraceContainer(v: unknown, path: string, defaultId: string, ids: Set<string>): SimContainer {

@@ -3,7 +3,8 @@ import { lameClouds } from '../../drivers/lame/index.js';
 import { runSimulation, simCluster } from '../../src/sim/engine.js';
 import type { SimResult } from '../../src/sim/result.js';
 import { buildReport, type SimReport } from '../../src/sim/report.js';
-import { parseWorkload, type Workload } from '../../src/sim/workload.js';
+import { formatSummary } from '../../src/sim/summary.js';
+import { generateWorkload, parseWorkload, type Workload } from '../../src/sim/workload.js';
 import { simConfig, TRACE } from './helpers.js';
 
 function workload(json: unknown = TRACE, seed?: number): Workload {
@@ -173,6 +174,85 @@ describe('simulator engine', function () {
     // Neither cancelled container adds to the lower bound.
     const ok = res.containers.find((c) => c.id === 'ok')!;
     assert.ok(Math.abs(r.cost.lowerBound - (60_000 * ok.lowerBoundPrice!) / 3_600_000) < 1e-6);
+  });
+
+  it('submits a child that waits for siblings once they have ended, and never one whose sibling failed', async () => {
+    const wl = workload({
+      name: 'stages',
+      seed: 5,
+      containers: [
+        {
+          id: 'runner',
+          at: 0,
+          vcpus: 1,
+          ram: '1GiB',
+          runtime: '1m',
+          supervisor: true,
+          children: [
+            { id: 'short', at: '10s', vcpus: 1, ram: '1GiB', runtime: '2m' },
+            { id: 'long', at: '10s', vcpus: 1, ram: '1GiB', runtime: '7m' },
+            { id: 'bad', at: '10s', vcpus: 1, ram: '1GiB', runtime: '1m', exitCode: 1 },
+            { id: 'next', at: '30s', vcpus: 2, ram: '2GiB', runtime: '1m', after: ['short', 'long'] },
+            { id: 'merge', at: '5s', vcpus: 1, ram: '1GiB', runtime: '1m', after: ['next'] },
+            { id: 'blocked', at: '5s', vcpus: 1, ram: '1GiB', runtime: '1m', after: ['next', 'bad'] },
+            { id: 'downstream', at: '5s', vcpus: 1, ram: '1GiB', runtime: '1m', after: ['blocked'] },
+          ],
+        },
+      ],
+    });
+    const res = await runSimulation({ cluster: simConfig(), workload: wl });
+    const r = buildReport(res);
+    assert.equal(r.finished, true);
+    const by = (id: string) => res.containers.find((c) => c.id === id)!;
+    const lastEnd = Math.max(by('short').finalAt!, by('long').finalAt!);
+    // Not on the timetable (10 s + 7 min + 30 s after the runner started) but 30 s after the later of the two ended.
+    assert.equal(by('next').submittedAt, lastEnd + 30_000);
+    assert.ok(by('long').submittedAt! + 7 * 60_000 < lastEnd, 'the long child waited for a VM, so its end was later than ideal');
+    assert.equal(by('merge').submittedAt, by('next').finalAt! + 5_000);
+    assert.equal(by('merge').state, 'Complete');
+    // A failed sibling: never submitted, nor what waits for it; the runner still finishes.
+    assert.equal(by('blocked').submittedAt, undefined);
+    assert.equal(by('downstream').submittedAt, undefined);
+    assert.equal(r.containers.neverSubmitted, 2);
+    assert.equal(by('runner').state, 'Complete');
+    assert.ok(by('runner').finalAt! >= by('merge').finalAt!);
+    // The ideal run time follows the longest chain, as if nothing failed: long, next, blocked, downstream.
+    assert.equal(by('runner').idealMs, 10_000 + 7 * 60_000 + (30_000 + 60_000) + (5_000 + 60_000) * 2);
+  });
+
+  it("gives workflow children's waits by stage when the generator's child groups are named", async () => {
+    const wl = generateWorkload(
+      {
+        name: 'named-stages',
+        groups: [
+          {
+            count: 2,
+            arrival: { burst: {} },
+            ram: '1GiB',
+            supervisor: {
+              children: [
+                { name: 'scatter', count: 3, arrival: { burst: { at: '10s' } }, ram: '1GiB', runtime: '2m' },
+                { count: 1, arrival: { afterPrevious: { gap: '10s', onEnd: true } }, ram: '1GiB', runtime: '1m' },
+                { name: 'merge', count: 1, arrival: { afterPrevious: { gap: '10s', onEnd: true } }, vcpus: 4, ram: '4GiB', runtime: '1m' },
+              ],
+            },
+          },
+        ],
+      },
+      3,
+    );
+    const res = await runSimulation({ cluster: simConfig(), workload: wl });
+    const r = buildReport(res);
+    assert.equal(r.containers.complete, 12);
+    const byStage = r.childrenQueueWaitByStage!;
+    assert.deepEqual(Object.keys(byStage), ['scatter', 'merge'], 'the unnamed group has no stage');
+    assert.deepEqual([byStage.scatter.count, byStage.merge.count], [6, 2]);
+    const merges = res.containers.filter((c) => c.stage === 'merge').map((c) => c.runningAt! - c.submittedAt!).sort((a, b) => a - b);
+    assert.equal(byStage.merge.maxMs, merges[1]);
+    assert.match(formatSummary(r), /\n {2}by stage: scatter \(6\) p50 \S+, p95 \S+; merge \(2\) p50 \S+, p95 \S+\.\n/);
+    // Without names, no breakdown.
+    const plain = buildReport(await runSimulation({ cluster: simConfig(), workload: workload(TRACE) }));
+    assert.equal(plain.childrenQueueWaitByStage, undefined);
   });
 });
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Container } from '../../src/arvados/types.js';
 import { loadConfigFile } from '../../src/config/index.js';
 import { chooseInstanceTypes } from '../../src/queue/instance-types.js';
-import { generateWorkload, loadWorkload, parseWorkload, type GeneratorSpec, type GroupSpec, type SimContainer, type Workload } from '../../src/sim/workload.js';
+import { generateWorkload, idealStarts, loadWorkload, parseWorkload, type GeneratorSpec, type GroupSpec, type SimContainer, type Workload } from '../../src/sim/workload.js';
 
 const GiB = 2 ** 30;
 const MINUTE = 60_000;
@@ -90,6 +90,17 @@ describe('sim workload', () => {
       assert.equal(loadWorkload(file, { seed: 9 }).seed, 9);
     });
 
+    /** A trace of one runner with these children (each a 1-VCPU minute). */
+    const kids = (children: Array<Record<string, unknown>>) => ({
+      containers: [{ at: 0, vcpus: 1, ram: 1, runtime: 0, supervisor: true, children: children.map((c) => ({ at: 0, vcpus: 1, ram: 1, runtime: '1m', ...c })) }],
+    });
+
+    it('reads children that wait for siblings', () => {
+      const w = parseWorkload(kids([{ id: 'x' }, { id: 'y', at: '30s', after: ['x'] }, { id: 'z', after: ['x', 'y'] }]));
+      assert.deepEqual(w.containers[0].children!.map((c) => [c.id, c.at, c.after]), [['x', 0, undefined], ['z', 0, ['x', 'y']], ['y', 30_000, ['x']]]);
+      assert.deepEqual(Object.fromEntries(idealStarts(w.containers[0].children!, (c) => c.runtimeMs)), { x: 0, y: 90_000, z: 150_000 });
+    });
+
     const bad: Array<[string, unknown, RegExp]> = [
       ['a missing field', { containers: [{ at: 0, vcpus: 1, runtime: '1s' }] }, /^containers\[0\]\.ram: required$/],
       ['a bad unit', { containers: [{ at: 0, vcpus: 1, ram: '4XB', runtime: '1s' }] }, /^containers\[0\]\.ram: invalid byte size "4XB"/],
@@ -101,6 +112,12 @@ describe('sim workload', () => {
       ['children of a non-supervisor', { containers: [{ at: 0, vcpus: 1, ram: 1, runtime: 0, children: [] }] }, /^containers\[0\]\.children: only a supervisor/],
       ['a bad child', { containers: [{ at: 0, vcpus: 1, ram: 1, runtime: 0, supervisor: true, children: [{ at: 0, vcpus: 0, ram: 1, runtime: 0 }] }] }, /^containers\[0\]\.children\[0\]\.vcpus: must be at least 1/],
       ['runtime twice', { containers: [{ at: 0, vcpus: 1, ram: 1, runtime: '1s', runtimeMs: 1000 }] }, /^containers\[0\]: give runtime or runtimeMs, not both/],
+      ['after at the top level', { containers: [{ id: 'a', at: 0, vcpus: 1, ram: 1, runtime: 0 }, { at: 0, vcpus: 1, ram: 1, runtime: 0, after: ['a'] }] }, /^containers\[1\]\.after: only a runner's children can wait for siblings/],
+      ['after naming no sibling', kids([{ id: 'x' }, { after: ['y'] }]), /^containers\[0\]\.children\[1\]\.after\[0\]: "y" is not the id of a child of the same runner/],
+      ['after naming itself', kids([{ id: 'x', after: ['x'] }]), /^containers\[0\]\.children\[0\]\.after\[0\]: a child cannot wait for itself/],
+      ['after naming one twice', kids([{ id: 'x' }, { after: ['x', 'x'] }]), /^containers\[0\]\.children\[1\]\.after\[1\]: "x" is named twice/],
+      ['an empty after', kids([{ after: [] }]), /^containers\[0\]\.children\[0\]\.after: must name at least one sibling/],
+      ['children waiting in a circle', kids([{ id: 'x', after: ['z'] }, { id: 'y', after: ['x'] }, { id: 'z', after: ['y'] }]), /^containers\[0\]\.children: children wait for one another in a circle: x -> z -> y -> x$/],
       ['neither format', { name: 'x' }, /expected a trace \(with "containers"\) or a generator spec/],
       ['both formats', { containers: [], groups: [] }, /has both/],
     ];
@@ -237,6 +254,66 @@ describe('sim workload', () => {
       assert.equal(all(w.containers).length, 3 + w.containers.reduce((n, s) => n + s.children!.length, 0));
     });
 
+    it('makes stages that wait for the earlier ones to end, with onEnd', () => {
+      const w = generateWorkload(
+        {
+          name: 'wf',
+          groups: [
+            {
+              count: 2,
+              arrival: { uniform: { until: '1h' } },
+              ram: '1GiB',
+              supervisor: {
+                children: [
+                  { count: 3, arrival: { burst: { at: '30s' } }, ram: '2GiB', runtime: { uniform: ['5m', '10m'] } },
+                  { count: 2, arrival: { afterPrevious: { gap: '1m', onEnd: true } }, vcpus: 4, ram: '8GiB', runtime: '20m' },
+                  { count: 1, arrival: { afterPrevious: { gap: '10s', onEnd: true } }, vcpus: 8, ram: '16GiB', runtime: '5m' },
+                ],
+              },
+            },
+          ],
+        },
+        11,
+      );
+      for (const s of w.containers) {
+        const kids = s.children!;
+        const scatter = kids.filter((k) => k.vcpus === 1).map((k) => k.id);
+        const process = kids.filter((k) => k.vcpus === 4);
+        const merge = kids.find((k) => k.vcpus === 8)!;
+        assert.ok(process.every((k) => k.at === MINUTE && JSON.stringify(k.after) === JSON.stringify(scatter)));
+        assert.equal(merge.at, 10_000);
+        assert.deepEqual(merge.after, [...scatter, ...process.map((k) => k.id)]);
+        // Its runtime, as on a timetable: until the merge would be done, plus a minute.
+        const scatterEnd = Math.max(...kids.filter((k) => k.vcpus === 1).map((k) => k.at + k.runtimeMs));
+        assert.equal(s.runtimeMs, scatterEnd + MINUTE + 20 * MINUTE + 10_000 + 5 * MINUTE + MINUTE);
+      }
+      // The same draws as on a timetable: only when the later stages are submitted differs.
+      const timetable = generateWorkload(
+        {
+          name: 'wf',
+          groups: [
+            {
+              count: 2,
+              arrival: { uniform: { until: '1h' } },
+              ram: '1GiB',
+              supervisor: {
+                children: [
+                  { count: 3, arrival: { burst: { at: '30s' } }, ram: '2GiB', runtime: { uniform: ['5m', '10m'] } },
+                  { count: 2, arrival: { afterPrevious: { gap: '1m' } }, vcpus: 4, ram: '8GiB', runtime: '20m' },
+                  { count: 1, arrival: { afterPrevious: { gap: '10s' } }, vcpus: 8, ram: '16GiB', runtime: '5m' },
+                ],
+              },
+            },
+          ],
+        },
+        11,
+      );
+      assert.deepEqual(
+        timetable.containers.map((s) => [s.runtimeMs, s.children!.map((k) => [k.id, k.runtimeMs]).sort()]),
+        w.containers.map((s) => [s.runtimeMs, s.children!.map((k) => [k.id, k.runtimeMs]).sort()]),
+      );
+    });
+
     const bad: Array<[string, Partial<GroupSpec>, RegExp]> = [
       ['a non-positive sigma', { runtime: { lognormal: { median: '10m', sigma: 0 } } }, /^groups\[0\]\.runtime\.lognormal\.sigma: must be a positive number$/],
       ['an unknown group key', { colour: 'red' } as Partial<GroupSpec>, /^groups\[0\]\.colour: unknown key/],
@@ -247,6 +324,7 @@ describe('sim workload', () => {
       ['a count with poisson', { arrival: { poisson: { perHour: 1, until: '1h' } } }, /^groups\[0\]\.arrival\.poisson: the count of a poisson arrival follows from perHour/],
       ['a missing count', { count: undefined }, /^groups\[0\]\.count: required/],
       ['an empty window', { arrival: { uniform: { from: '2h', until: '1h' } } }, /^groups\[0\]\.arrival\.uniform\.until: must be after from/],
+      ['a bad onEnd', { supervisor: { children: [{ count: 1, arrival: { burst: {} }, ram: '1GiB', runtime: '1m' }, { count: 1, arrival: { afterPrevious: { onEnd: 'yes' } }, ram: '1GiB', runtime: '1m' } as unknown as GroupSpec] } }, /^groups\[0\]\.supervisor\.children\[1\]\.arrival\.afterPrevious\.onEnd: must be true or false/],
       ['afterPrevious first', { arrival: { afterPrevious: {} } }, /^groups\[0\]\.arrival\.afterPrevious: the first group has no previous group/],
       ['a bad probability', { preemptible: 2 }, /^groups\[0\]\.preemptible: must be a probability/],
       ['a missing runtime', { runtime: undefined }, /^groups\[0\]\.runtime: required \(except for supervisors\)/],
