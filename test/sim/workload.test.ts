@@ -255,26 +255,29 @@ describe('sim workload', () => {
     });
 
     it('makes stages that wait for the earlier ones to end, with onEnd', () => {
-      const w = generateWorkload(
-        {
-          name: 'wf',
-          groups: [
-            {
-              count: 2,
-              arrival: { uniform: { until: '1h' } },
-              ram: '1GiB',
-              supervisor: {
-                children: [
-                  { count: 3, arrival: { burst: { at: '30s' } }, ram: '2GiB', runtime: { uniform: ['5m', '10m'] } },
-                  { count: 2, arrival: { afterPrevious: { gap: '1m', onEnd: true } }, vcpus: 4, ram: '8GiB', runtime: '20m' },
-                  { count: 1, arrival: { afterPrevious: { gap: '10s', onEnd: true } }, vcpus: 8, ram: '16GiB', runtime: '5m' },
-                ],
+      /** Two runners of three stages; the later two wait for the earlier ones to end, or go by the timetable. */
+      const stages = (onEnd: boolean) =>
+        generateWorkload(
+          {
+            name: 'wf',
+            groups: [
+              {
+                count: 2,
+                arrival: { uniform: { until: '1h' } },
+                ram: '1GiB',
+                supervisor: {
+                  children: [
+                    { count: 3, arrival: { burst: { at: '30s' } }, ram: '2GiB', runtime: { uniform: ['5m', '10m'] } },
+                    { count: 2, arrival: { afterPrevious: { gap: '1m', ...(onEnd ? { onEnd } : {}) } }, vcpus: 4, ram: '8GiB', runtime: '20m' },
+                    { count: 1, arrival: { afterPrevious: { gap: '10s', ...(onEnd ? { onEnd } : {}) } }, vcpus: 8, ram: '16GiB', runtime: '5m' },
+                  ],
+                },
               },
-            },
-          ],
-        },
-        11,
-      );
+            ],
+          },
+          11,
+        );
+      const w = stages(true);
       for (const s of w.containers) {
         const kids = s.children!;
         const scatter = kids.filter((k) => k.vcpus === 1).map((k) => k.id);
@@ -288,30 +291,9 @@ describe('sim workload', () => {
         assert.equal(s.runtimeMs, scatterEnd + MINUTE + 20 * MINUTE + 10_000 + 5 * MINUTE + MINUTE);
       }
       // The same draws as on a timetable: only when the later stages are submitted differs.
-      const timetable = generateWorkload(
-        {
-          name: 'wf',
-          groups: [
-            {
-              count: 2,
-              arrival: { uniform: { until: '1h' } },
-              ram: '1GiB',
-              supervisor: {
-                children: [
-                  { count: 3, arrival: { burst: { at: '30s' } }, ram: '2GiB', runtime: { uniform: ['5m', '10m'] } },
-                  { count: 2, arrival: { afterPrevious: { gap: '1m' } }, vcpus: 4, ram: '8GiB', runtime: '20m' },
-                  { count: 1, arrival: { afterPrevious: { gap: '10s' } }, vcpus: 8, ram: '16GiB', runtime: '5m' },
-                ],
-              },
-            },
-          ],
-        },
-        11,
-      );
-      assert.deepEqual(
-        timetable.containers.map((s) => [s.runtimeMs, s.children!.map((k) => [k.id, k.runtimeMs]).sort()]),
-        w.containers.map((s) => [s.runtimeMs, s.children!.map((k) => [k.id, k.runtimeMs]).sort()]),
-      );
+      const drawn = (x: Workload) => x.containers.map((s) => [s.runtimeMs, s.children!.map((k) => [k.id, k.runtimeMs]).sort()]);
+      assert.deepEqual(drawn(stages(false)), drawn(w));
+      assert.ok(stages(false).containers.every((s) => s.children!.every((k) => k.after === undefined)));
     });
 
     const bad: Array<[string, Partial<GroupSpec>, RegExp]> = [
