@@ -161,8 +161,9 @@ export class WorkloadPlayer {
     }
     this.tracked.push(t);
     for (const ch of spec.children ?? []) t.children.push(this.track(ch, t));
-    for (const ch of t.children) {
-      for (const id of ch.spec.after ?? []) t.children.find((s) => s.spec.id === id)?.dependents.push(ch);
+    if (t.children.some((ch) => ch.spec.after)) {
+      const byId = new Map(t.children.map((ch) => [ch.spec.id, ch]));
+      for (const ch of t.children) for (const id of ch.spec.after ?? []) byId.get(id)?.dependents.push(ch);
     }
     return t;
   }
@@ -224,19 +225,32 @@ export class WorkloadPlayer {
   /** A child of a running runner that will never be submitted: settled, and so are those that wait for it. */
   private skip(ch: Tracked): void {
     this.abandon(ch);
-    const p = ch.parent!;
-    p.openChildren--;
+    ch.parent!.openChildren--;
     this.release(ch, false);
-    this.maybeFinish(p);
+    this.maybeFinish(ch.parent!);
   }
 
-  /** `t`, a child, is final (`ok`: it completed with exit code 0) or will never run: its dependents stop waiting for it. */
+  /**
+   * `t`, a child, is final (`ok`: it completed with exit code 0) or will
+   * never run: its dependents stop waiting for it. Those that now wait for
+   * nothing are armed, or settled unrun if a sibling they waited for failed,
+   * and so on down (a loop, not recursion: a chain may be long).
+   */
   private release(t: Tracked, ok: boolean): void {
-    for (const d of t.dependents) {
-      if (!ok) d.blocked = true;
-      if (--d.waitingFor > 0) continue;
-      if (d.blocked) this.skip(d);
-      else this.arm(d);
+    const todo: Array<[Tracked, boolean]> = [[t, ok]];
+    for (let next = todo.pop(); next; next = todo.pop()) {
+      const [x, xOk] = next;
+      for (const d of x.dependents) {
+        if (!xOk) d.blocked = true;
+        if (--d.waitingFor > 0) continue;
+        if (!d.blocked) {
+          this.arm(d);
+          continue;
+        }
+        this.abandon(d);
+        d.parent!.openChildren--;
+        todo.push([d, false]);
+      }
     }
   }
 

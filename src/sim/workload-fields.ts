@@ -157,22 +157,56 @@ export function compareIds(a: string, b: string): number {
 export const byAtThenId = (a: SimContainer, b: SimContainer) => a.at - b.at || compareIds(a.id, b.id);
 
 /**
+ * A runner's children in an order where each comes after the siblings it
+ * waits for (`after`; ids that are not siblings are ignored). Throws a
+ * WorkloadError at `path` naming a circle of children waiting for one
+ * another. Iterative, so a long chain cannot overflow the stack.
+ */
+export function dependencyOrder(children: SimContainer[], path: string): SimContainer[] {
+  const byId = new Map(children.map((c) => [c.id, c]));
+  const waiting = new Map<string, number>();
+  const dependents = new Map<string, SimContainer[]>();
+  for (const c of children) {
+    const deps = (c.after ?? []).filter((id) => byId.has(id));
+    waiting.set(c.id, deps.length);
+    for (const id of deps) (dependents.get(id) ?? dependents.set(id, []).get(id)!).push(c);
+  }
+  const order = children.filter((c) => waiting.get(c.id) === 0);
+  for (let i = 0; i < order.length; i++) {
+    for (const d of dependents.get(order[i]!.id) ?? []) {
+      const left = waiting.get(d.id)! - 1;
+      waiting.set(d.id, left);
+      if (left === 0) order.push(d);
+    }
+  }
+  if (order.length === children.length) return order;
+  // Every child left over waits for another left over: follow those waits until one repeats.
+  const chain: string[] = [];
+  const at = new Map<string, number>();
+  let id = children.find((c) => waiting.get(c.id)! > 0)!.id;
+  while (!at.has(id)) {
+    at.set(id, chain.length);
+    chain.push(id);
+    id = byId.get(id)!.after!.find((x) => (waiting.get(x) ?? 0) > 0)!;
+  }
+  return fail(path, `children wait for one another in a circle: ${[...chain.slice(at.get(id)), id].join(' -> ')}`);
+}
+
+/**
  * When each of a runner's children would be submitted if nothing waited, ms
  * after the runner starts: its `at`, or for one that waits for siblings,
  * `at` after the last of them would have ended (each lasting `durationMs`).
  */
 export function idealStarts(children: SimContainer[], durationMs: (c: SimContainer) => number): Map<string, number> {
-  const byId = new Map(children.map((c) => [c.id, c]));
   const starts = new Map<string, number>();
-  const start = (c: SimContainer): number => {
-    let t = starts.get(c.id);
-    if (t !== undefined) return t;
-    t = c.at;
-    // Validated acyclic when read; a dependency outside the list counts as ended at 0.
-    if (c.after) t += Math.max(0, ...c.after.map((id) => byId.get(id)).map((d) => (d ? start(d) + durationMs(d) : 0)));
-    starts.set(c.id, t);
-    return t;
-  };
-  for (const c of children) start(c);
+  const byId = new Map(children.map((c) => [c.id, c]));
+  for (const c of dependencyOrder(children, 'children')) {
+    let t = 0;
+    for (const id of c.after ?? []) {
+      const d = byId.get(id);
+      if (d) t = Math.max(t, starts.get(id)! + durationMs(d));
+    }
+    starts.set(c.id, t + c.at);
+  }
   return starts;
 }

@@ -48,7 +48,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { generate } from './workload-generator.js';
 import { parseInputs, type SimImage, type SimInput, traceImage } from './workload-locality.js';
-import { arr, byAtThenId, checkSeed, countMax, fail, join, obj, quantity, RULES, WorkloadError } from './workload-fields.js';
+import { arr, byAtThenId, checkSeed, countMax, dependencyOrder, fail, join, obj, quantity, RULES, WorkloadError } from './workload-fields.js';
 
 export { idealStarts, WorkloadError } from './workload-fields.js';
 
@@ -212,43 +212,30 @@ function parseTrace(top: Record<string, unknown>, fallbackName: string, seedOver
 function parseTraceList(v: unknown, path: string, parentId: string, ids: Set<string>): SimContainer[] {
   const items = arr(v, path);
   const out = items.map((item, i) => parseTraceContainer(item, join(path, i), parentId ? `${parentId}/c${i}` : `t${i}`, ids));
+  const siblings = new Set(out.map((c) => c.id));
   out.forEach((c, i) => {
     const after = (items[i] as Record<string, unknown>).after;
     if (after === undefined) return;
     const p = join(join(path, i), 'after');
     if (!parentId) fail(p, "only a runner's children can wait for siblings");
-    c.after = parseAfter(after, p, c.id, out);
+    c.after = parseAfter(after, p, c.id, siblings);
   });
-  checkAcyclic(out, path);
+  dependencyOrder(out, path);
   return out.sort(byAtThenId);
 }
 
 /** A child's `after`: ids of its siblings, at least one, each once. */
-function parseAfter(v: unknown, path: string, self: string, siblings: SimContainer[]): string[] {
+function parseAfter(v: unknown, path: string, self: string, siblings: ReadonlySet<string>): string[] {
   const list = arr(v, path);
   if (list.length === 0) fail(path, 'must name at least one sibling (or be left out)');
   const seen = new Set<string>();
   return list.map((id, j) => {
-    if (typeof id !== 'string' || !siblings.some((s) => s.id === id)) fail(join(path, j), `${JSON.stringify(id)} is not the id of a child of the same runner`);
+    if (typeof id !== 'string' || !siblings.has(id)) fail(join(path, j), `${JSON.stringify(id)} is not the id of a child of the same runner`);
     if (id === self) fail(join(path, j), 'a child cannot wait for itself');
     if (seen.has(id)) fail(join(path, j), `"${id}" is named twice`);
     seen.add(id);
     return id;
   });
-}
-
-/** Children that wait for one another in a circle would never be submitted. */
-function checkAcyclic(siblings: SimContainer[], path: string): void {
-  const byId = new Map(siblings.map((c) => [c.id, c]));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (c: SimContainer, chain: string[]): void => {
-    if (state.get(c.id) === 'done') return;
-    if (state.get(c.id) === 'visiting') fail(path, `children wait for one another in a circle: ${[...chain.slice(chain.indexOf(c.id)), c.id].join(' -> ')}`);
-    state.set(c.id, 'visiting');
-    for (const id of c.after ?? []) visit(byId.get(id)!, [...chain, c.id]);
-    state.set(c.id, 'done');
-  };
-  for (const c of siblings) visit(c, []);
 }
 
 function parseTraceContainer(v: unknown, path: string, defaultId: string, ids: Set<string>): SimContainer {

@@ -81,6 +81,25 @@ describe('simulated runners whose children wait for siblings', function () {
     });
   }
 
+  it('settles a long chain at once when its first child fails, without running out of stack', async () => {
+    const n = 20_000;
+    const children = Array.from({ length: n }, (_, i) => ({
+      id: `k${i}`,
+      at: 0,
+      vcpus: 1,
+      ram: '1GiB',
+      runtime: '1m',
+      ...(i === 0 ? { exitCode: 1 } : { after: [`k${i - 1}`] }),
+    }));
+    const workload = parseWorkload({ name: 'chain', containers: [{ id: 'r', at: 0, vcpus: 1, ram: '1GiB', runtime: '1m', supervisor: true, children }] });
+    const res = await runSimulation({ cluster: simConfig(), workload });
+    assert.equal(res.finished, true);
+    const byId = new Map(res.containers.map((c) => [c.id, c]));
+    assert.equal(byId.get('k0')!.exitCode, 1);
+    assert.equal(res.containers.filter((c) => c.submittedAt === undefined).length, n - 1);
+    assert.equal(byId.get('r')!.state, 'Complete');
+  });
+
   it('covered children submitted after their siblings, children blocked by a failure, and runners cancelled mid-run', () => {
     assert.ok(seen.waited > 0 && seen.blockedByFailure > 0 && seen.runnerCancelledWhileRunning > 0, JSON.stringify(seen));
   });

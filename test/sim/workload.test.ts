@@ -101,6 +101,13 @@ describe('sim workload', () => {
       assert.deepEqual(Object.fromEntries(idealStarts(w.containers[0].children!, (c) => c.runtimeMs)), { x: 0, y: 90_000, z: 150_000 });
     });
 
+    it('reads a chain of 100,000 children, each waiting for the one before, without running out of stack', () => {
+      const chain = Array.from({ length: 100_000 }, (_, i) => ({ id: `k${i}`, ...(i > 0 ? { after: [`k${i - 1}`] } : {}) }));
+      const w = parseWorkload(kids(chain));
+      const starts = idealStarts(w.containers[0].children!, (c) => c.runtimeMs);
+      assert.equal(starts.get('k99999'), 99_999 * MINUTE);
+    });
+
     const bad: Array<[string, unknown, RegExp]> = [
       ['a missing field', { containers: [{ at: 0, vcpus: 1, runtime: '1s' }] }, /^containers\[0\]\.ram: required$/],
       ['a bad unit', { containers: [{ at: 0, vcpus: 1, ram: '4XB', runtime: '1s' }] }, /^containers\[0\]\.ram: invalid byte size "4XB"/],
@@ -117,6 +124,7 @@ describe('sim workload', () => {
       ['after naming itself', kids([{ id: 'x', after: ['x'] }]), /^containers\[0\]\.children\[0\]\.after\[0\]: a child cannot wait for itself/],
       ['after naming one twice', kids([{ id: 'x' }, { after: ['x', 'x'] }]), /^containers\[0\]\.children\[1\]\.after\[1\]: "x" is named twice/],
       ['an empty after', kids([{ after: [] }]), /^containers\[0\]\.children\[0\]\.after: must name at least one sibling/],
+      ['a circle behind children that do not wait', kids([{ id: 'a' }, { id: 'b', after: ['a'] }, { id: 'c', after: ['a', 'd'] }, { id: 'd', after: ['c'] }]), /^containers\[0\]\.children: children wait for one another in a circle: c -> d -> c$/],
       ['children waiting in a circle', kids([{ id: 'x', after: ['z'] }, { id: 'y', after: ['x'] }, { id: 'z', after: ['y'] }]), /^containers\[0\]\.children: children wait for one another in a circle: x -> z -> y -> x$/],
       ['neither format', { name: 'x' }, /expected a trace \(with "containers"\) or a generator spec/],
       ['both formats', { containers: [], groups: [] }, /has both/],
