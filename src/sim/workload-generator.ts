@@ -264,6 +264,8 @@ function runGroups(groups: CompiledGroup[], seed: number, parentId: string | und
   groups.forEach((g, gi) => {
     const rnd = new Random(subSeed(seed, parentId === undefined ? `g${gi}` : `${parentId}/g${gi}`));
     const count = g.count ? g.count(rnd) : 0;
+    // Checked before the draw too: a count in the billions would not even fit an array.
+    if (count > budget.left) fail(g.path, `the workload would have more than ${MAX_CONTAINERS} containers`);
     const times = g.arrivals(rnd, count, previousEnd);
     budget.left -= times.length;
     if (budget.left < 0) fail(g.path, `the workload would have more than ${MAX_CONTAINERS} containers`);

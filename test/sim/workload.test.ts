@@ -320,6 +320,7 @@ describe('sim workload', () => {
       ['a missing runtime', { runtime: undefined }, /^groups\[0\]\.runtime: required \(except for supervisors\)/],
       ['a bad perVCPU', { ram: { perVCPU: '2QB' } }, /^groups\[0\]\.ram\.perVCPU: invalid byte size/],
       ['a bad child group', { supervisor: { children: [{ count: 1, arrival: { burst: {} }, ram: '1GiB', runtime: 'soon' }] } }, /^groups\[0\]\.supervisor\.children\[0\]\.runtime: invalid duration "soon"/],
+      ['a count in the billions (more than an array holds)', { count: 1e12 }, /^groups\[0\]: the workload would have more than 2000000 containers/],
       ['a runaway poisson', { count: undefined, arrival: { poisson: { perHour: 1e9, until: '24h' } } }, /^groups\[0\]\.arrival\.poisson\.perHour: would make more than/],
     ];
     for (const [what, group, re] of bad) {
