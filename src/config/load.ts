@@ -11,7 +11,7 @@
  * expected`.
  */
 import { readFileSync } from 'node:fs';
-import { parseDocument, isCollection, isPair, isScalar, visit, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions, type ScalarTag, type YAMLError } from 'yaml';
+import { parseDocument, isCollection, isPair, isScalar, visit, type Document, type DocumentOptions, type Scalar, type ParseOptions, type SchemaOptions, type ScalarTag, type YAMLError } from 'yaml';
 import type { Cluster } from './types.js';
 import { isMap, Problems, readMap, type Path, type ReadContext } from './fields.js';
 import { clusterWarnings, compileCluster } from './cluster.js';
@@ -120,16 +120,21 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
 
 /**
  * Keys that are lists or maps (`? [a, b]: 1`), which Arvados's YAML decoder
- * refuses ("invalid map key"); turned into objects here they would become
- * strings, with a warning from the YAML library on stderr.
+ * refuses ("invalid map key"), or scalars tagged into objects (`!!binary`,
+ * `!!timestamp`); turned into objects here they would become strings, with
+ * a warning from the YAML library on stderr.
  */
 export function collectionKeyProblems(doc: Document): string[] {
   const problems = new Problems();
   visit(doc, {
     Pair(_key, pair, ancestry) {
-      if (!isCollection(pair.key)) return;
+      // A tagged scalar can be an object too (!!binary bytes, !!timestamp a date): as a key it would be stringified, with a warning from the YAML library.
+      const objectScalar = isScalar(pair.key) && typeof pair.key.value === 'object' && pair.key.value !== null;
+      if (!isCollection(pair.key) && !objectScalar) return;
       const path = ancestry.filter(isPair).map((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)));
-      problems.error([...path, String(pair.key)], 'a key must be a single value, not a list or a map');
+      const key = pair.key as Scalar;
+      const shown = objectScalar && typeof key.source === 'string' ? `${(key.tag ?? '').replace('tag:yaml.org,2002:', '!!')} ${key.source}`.trim() : String(pair.key);
+      problems.error([...path, shown], 'a key must be a single value (text or a number), not a list, a map, binary data or a timestamp');
     },
   });
   return problems.errors;

@@ -145,6 +145,24 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
     assert.match(errorsOf('EventFeed: [\n')[0], /^d\.yml: line \d+, column \d+: /);
   });
 
+  it('a key that is a list, a map, binary data or a timestamp is an error naming it, with no warning from the YAML library', async () => {
+    const warnings: unknown[] = [];
+    const onWarning = (w: unknown) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      assert.deepEqual(errorsOf('? [a, b]\n: 1\n'), ['d.yml: ["a","b"]: a key must be a single value (text or a number), not a list, a map, binary data or a timestamp']);
+      assert.deepEqual(errorsOf('PreWarm:\n  !!binary aGVsbG8=: 1\n'), ['d.yml: PreWarm.!!binary aGVsbG8=: a key must be a single value (text or a number), not a list, a map, binary data or a timestamp']);
+      assert.deepEqual(errorsOf('Billing:\n  InstanceTypes:\n    !!timestamp 2001-12-14: {Increment: 1h}\n'), [
+        'd.yml: Billing.InstanceTypes.!!timestamp 2001-12-14: a key must be a single value (text or a number), not a list, a map, binary data or a timestamp',
+      ]);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
+  });
+
   it('a missing file at the default path means the defaults; a missing file named explicitly is an error', () => {
     const missing = join(dir, 'dispatch-cloud.yml');
     assert.deepEqual(loadSettingsFile(missing, { explicit: false }), { settings: DEFAULTS, found: false, warnings: [] });
