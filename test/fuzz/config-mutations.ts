@@ -102,10 +102,14 @@ const garbageArb: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   ),
 })).value;
 
-function treeEditArb(base: BaseConfig): fc.Arbitrary<TreeEdit> {
-  // Most edits hit the keys the daemon reads; the rest anywhere in the file.
-  const read = base.paths.filter((p) => p.length >= 2 && /^(Containers|InstanceTypes|Services|SystemLogs|TLS|API|PostgreSQL|ManagementToken|SystemRootToken)$/.test(p[2] ?? ''));
-  const path = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...read) }, { weight: 1, arbitrary: fc.constantFrom(...base.paths) });
+/** In a cluster config, the keys the daemon reads: under Clusters.<id>, these sections. */
+export const CLUSTER_KEYS_READ = (p: string[]): boolean => p.length >= 2 && /^(Containers|InstanceTypes|Services|SystemLogs|TLS|API|PostgreSQL|ManagementToken|SystemRootToken)$/.test(p[2] ?? '');
+
+function treeEditArb(base: BaseConfig, focus: (path: string[]) => boolean): fc.Arbitrary<TreeEdit> {
+  // Most edits hit the keys the daemon reads (`focus`); the rest anywhere in the file.
+  const read = base.paths.filter(focus);
+  const anywhere = fc.constantFrom(...base.paths);
+  const path = read.length > 0 ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...read) }, { weight: 1, arbitrary: anywhere }) : anywhere;
   const mapPath = fc.constantFrom(...base.mapPaths);
   return fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('set' as const), path, value: garbageArb }) },
@@ -132,12 +136,12 @@ const textEditArb: fc.Arbitrary<TextEdit> = fc.oneof(
   }),
 );
 
-/** A base file and one to three edits of its tree, plus now and then an edit of its text. */
-export function mutationArb(bases: BaseConfig[]): fc.Arbitrary<Mutation> {
+/** A base file and one to three edits of its tree (mostly where `focus` says), plus now and then an edit of its text. */
+export function mutationArb(bases: BaseConfig[], focus: (path: string[]) => boolean = CLUSTER_KEYS_READ): fc.Arbitrary<Mutation> {
   return fc.constantFrom(...bases).chain((base) =>
     fc.record({
       base: fc.constant(base),
-      tree: fc.array(treeEditArb(base), { minLength: 1, maxLength: 3 }),
+      tree: fc.array(treeEditArb(base, focus), { minLength: 1, maxLength: 3 }),
       text: fc.oneof({ weight: 4, arbitrary: fc.constant([] as TextEdit[]) }, { weight: 1, arbitrary: fc.array(textEditArb, { minLength: 1, maxLength: 2 }) }),
     }),
   );
