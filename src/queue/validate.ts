@@ -37,8 +37,17 @@ function shown(v: unknown): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
+/**
+ * A non-negative integer as the reference decodes it (into an int64), not
+ * only one a JavaScript number holds exactly: a current controller's
+ * container priority is the request's priority times 2^50 less the
+ * request's creation time in ms (about 5.6e17 at priority 500), far above
+ * 2^53. Such a number is rounded to a multiple of 64 or 128, which changes
+ * nothing this daemon does with it (compare it with 0, order by it); 2^63
+ * is the int64 limit (its largest value, 2^63 - 1, parses as 2^63).
+ */
 function count(v: unknown): boolean {
-  return Number.isSafeInteger(v) && (v as number) >= 0;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2 ** 63;
 }
 
 type Check = (v: unknown) => boolean;
@@ -62,7 +71,7 @@ function firstBad(rec: Record<string, unknown>, checks: Record<string, [Check, s
 const LISTED_CHECKS: Record<string, [Check, string]> = {
   uuid: [isContainerUuid, 'a container uuid'],
   state: [(v) => STATES.has(v), `one of ${CONTAINER_STATES.join(', ')}`],
-  priority: [count, 'a non-negative integer'],
+  priority: [count, 'a non-negative 64-bit integer'],
   // Any string: it is compared with our own token's uuid, and anything else means "not ours".
   locked_by_uuid: [optional(isString), 'null or a string'],
 };
@@ -81,10 +90,10 @@ export function listedProblem(v: unknown): RecordProblem | undefined {
 }
 
 const CONSTRAINT_CHECKS: Record<string, [Check, string]> = {
-  vcpus: [count, 'a non-negative integer'],
-  ram: [count, 'a non-negative integer'],
-  keep_cache_ram: [optional(count), 'a non-negative integer'],
-  keep_cache_disk: [optional(count), 'a non-negative integer'],
+  vcpus: [count, 'a non-negative 64-bit integer'],
+  ram: [count, 'a non-negative 64-bit integer'],
+  keep_cache_ram: [optional(count), 'a non-negative 64-bit integer'],
+  keep_cache_disk: [optional(count), 'a non-negative 64-bit integer'],
   API: [optional(isBoolean), 'a boolean'],
   gpu: [optional(isMap), 'an object'],
 };
@@ -93,14 +102,14 @@ const GPU_CHECKS: Record<string, [Check, string]> = {
   stack: [optional(isString), 'a string'],
   driver_version: [optional(isString), 'a string'],
   hardware_target: [optional((v) => Array.isArray(v) && v.every(isString)), 'an array of strings'],
-  device_count: [optional(count), 'a non-negative integer'],
-  vram: [optional(count), 'a non-negative integer'],
+  device_count: [optional(count), 'a non-negative 64-bit integer'],
+  vram: [optional(count), 'a non-negative 64-bit integer'],
 };
 
 const SCHEDULING_CHECKS: Record<string, [Check, string]> = {
   partitions: [optional((v) => Array.isArray(v) && v.every(isString)), 'an array of strings'],
   preemptible: [optional(isBoolean), 'a boolean'],
-  max_run_time: [optional(count), 'a non-negative integer'],
+  max_run_time: [optional(count), 'a non-negative 64-bit integer'],
   supervisor: [optional(isBoolean), 'a boolean'],
 };
 

@@ -59,7 +59,8 @@ interface Seed {
 // Weighted towards what garbage could push into an action: ours with priority 0 (a bad priority could start it), queued on hold.
 const seedArb: fc.Arbitrary<Seed> = fc.record({
   state: fc.constantFrom<ContainerState>('Queued', 'Queued', 'Queued', 'Locked', 'Locked', 'Running', 'Running', 'Complete', 'Cancelled'),
-  priority: fc.constantFrom(0, 0, 0, 1, 2, 5),
+  // 1-5 as before Arvados 2.7; then a current controller's (request x 2^50 - created_at ms), far above 2^53.
+  priority: fc.constantFrom(0, 0, 0, 1, 2, 5, 500 * 2 ** 50 - 1_764_000_000_000, 1000 * 2 ** 50 - 1_764_000_000_123),
   other: fc.constantFrom(false, false, false, true),
 });
 

@@ -40,7 +40,7 @@ describe('container queue: records it cannot use', function () {
     assert.equal(warnings.length, 1, 'rate-limited: one warning for three polls');
     assert.equal(warnings[0].Field, 'priority');
     assert.equal(warnings[0].ContainerUUID, b.uuid);
-    assert.match(String(warnings[0].Problem), /non-negative integer, not "5%c%s"/);
+    assert.match(String(warnings[0].Problem), /non-negative 64-bit integer, not "5%c%s"/);
   });
 
   it('does not let a list item carry attributes the lists do not select over what was read by uuid', async () => {
