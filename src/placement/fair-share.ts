@@ -16,6 +16,8 @@
  * literals; the pass (`src/scheduler/run-queue.ts`) supplies the inputs.
  */
 
+import { requestPriority } from '../arvados/priority.js';
+
 /** The owner of containers whose owner is not known (yet): one group of its own. */
 export const UNKNOWN_OWNER = 'unknown';
 
@@ -165,12 +167,14 @@ class OwnerHeap {
 /**
  * The run a container belongs to: its pass group (crunch-run, Locked,
  * Queued) and its priority band (the index of the first of `bands`,
- * highest first, that it reaches; bands.length below them all). Priority
- * below 1 is never reordered.
+ * highest first, that its request priority reaches, `requestPriority`:
+ * thresholds are on the 1-1000 scale of requests, whatever the controller's
+ * version; bands.length below them all). Priority below 1 is never reordered.
  */
 export function segmentOf(group: number, priority: number, bands: readonly number[]): number {
   if (priority < 1) return NO_SEGMENT;
+  const level = requestPriority(priority);
   let band = 0;
-  while (band < bands.length && priority < bands[band]) band++;
+  while (band < bands.length && level < bands[band]) band++;
   return group * (bands.length + 1) + band;
 }

@@ -32,6 +32,7 @@
  * notification reaches the tracker) and kept up to date within the pass by
  * adding each VM the pass creates: no per-container recomputation.
  */
+import { requestPriority } from '../arvados/priority.js';
 import type { Clock } from '../clock/index.js';
 import type { Settings } from '../config/settings.js';
 import type { InstanceType } from '../config/types.js';
@@ -173,7 +174,8 @@ export class SpendingCap {
     if (this.reserved) return this.held(uuid, { level: 'hard', scope: 'cluster', burn: this.burnNow, cap: this.hard, behindHigher: true });
     if (this.burnNow + any.Price <= this.soft && ownerBurn + any.Price <= this.ownerSoft) return this.allowed(uuid, any);
     // Over a soft level: a preemptible VM within the hard levels, for work not deferred.
-    const spot = priority < this.settings.DeferBelowPriority ? undefined : any.Preemptible ? any : pick(this.preemptible(types));
+    // DeferBelowPriority is on the 1-1000 scale of requests, whatever the controller's version.
+    const spot = requestPriority(priority) < this.settings.DeferBelowPriority ? undefined : any.Preemptible ? any : pick(this.preemptible(types));
     if (spot) {
       if (this.burnNow + spot.Price > this.hard) return this.holdHard(uuid, spot);
       if (ownerBurn + spot.Price > this.ownerHard) return this.held(uuid, { level: 'hard', scope: 'owner', owner: owner!, burn: ownerBurn, cap: this.ownerHard });

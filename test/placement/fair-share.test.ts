@@ -93,6 +93,19 @@ describe('fair share order', () => {
     assert.equal(segmentOf(2, 7, []), 2);
   });
 
+  it('segments by the request priority a current controller folds into the container priority (request x 2^50 - created_at ms)', () => {
+    const bands = [900, 500];
+    const at = Date.parse('2026-12-05T10:00:00Z');
+    const current = (request: number) => request * 2 ** 50 - at;
+    assert.equal(segmentOf(2, current(1000), bands), 6);
+    assert.equal(segmentOf(2, current(900), bands), 6);
+    assert.equal(segmentOf(2, 900 * 2 ** 50, bands), 6, 'created at the epoch');
+    assert.equal(segmentOf(2, current(899), bands), 7);
+    assert.equal(segmentOf(2, current(500), bands), 7);
+    assert.equal(segmentOf(2, current(499), bands), 8);
+    assert.equal(segmentOf(2, current(1), bands), 8);
+  });
+
   it('1000 light containers among 100k heavy ones are merged quickly (O(n log owners))', () => {
     const fakes = [...many('heavy', 100_000), ...Array.from({ length: 1000 }, (_, i) => ({ owner: `light${i % 10}` }))];
     const t0 = performance.now();

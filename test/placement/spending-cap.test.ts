@@ -76,6 +76,14 @@ describe('spending cap: the rules', () => {
     assert.equal(c.decide('high', 500, [SPOT], cheapest)?.type, SPOT);
   });
 
+  it("reads DeferBelowPriority against the request priority in a current controller's container priority (request x 2^50 - created_at ms)", () => {
+    const c = cap({ Soft: 30, Hard: 40, DeferBelowPriority: 500 }, [vm('a', 29)]);
+    c.beginPass();
+    const at = Date.parse('2026-12-05T10:00:00Z');
+    assert.equal(c.decide('low', 499 * 2 ** 50 - at, [SPOT], cheapest)?.hold?.level, 'soft');
+    assert.equal(c.decide('high', 500 * 2 ** 50 - at, [SPOT], cheapest)?.type, SPOT);
+  });
+
   it('no VM takes the burn over the hard level, preemptible or not', () => {
     const c = cap({ Soft: 30, Hard: 40 }, [vm('a', 39)]);
     c.beginPass();
