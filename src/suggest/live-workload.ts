@@ -68,7 +68,11 @@ export interface LiveWorkload {
 export function liveWorkload(input: LiveInput): LiveWorkload {
   const ahead = input.ahead.slice(0, MAX_AHEAD);
   const waiting = [...ahead, input.target];
-  const topPriority = Math.max(1, ...waiting.map((w) => w.container.priority)) + 1;
+  // Priorities by rank, the running above them all: a current controller's are near 2^59, where
+  // adding 1 changes nothing, and the simulated controller orders by them as the real one does.
+  const ranks = new Map([...new Set(waiting.map((w) => w.container.priority))].sort((a, b) => a - b).map((p, i) => [p, i + 1]));
+  const rankOf = (p: number): number => ranks.get(p)!;
+  const topPriority = ranks.size + 1;
   const containers: SimContainer[] = [];
   input.running.forEach((r, i) => {
     const total = input.runtimes.estimate(runtimeKey(r.container) ?? { image: '', vcpus: 0, ram: 0 }, r.uuid);
@@ -78,9 +82,9 @@ export function liveWorkload(input: LiveInput): LiveWorkload {
     containers.push(simContainer(`running-${i}`, c, topPriority, left));
   });
   ahead.forEach((w, i) => {
-    containers.push(simContainer(`ahead-${i}`, w.container, w.container.priority, typicalRuntime(input, w.container)));
+    containers.push(simContainer(`ahead-${i}`, w.container, rankOf(w.container.priority), typicalRuntime(input, w.container)));
   });
-  containers.push(simContainer(TARGET_ID, input.target.container, input.target.container.priority, typicalRuntime(input, input.target.container)));
+  containers.push(simContainer(TARGET_ID, input.target.container, rankOf(input.target.container.priority), typicalRuntime(input, input.target.container)));
 
   const types = new Set<string>();
   for (const w of waiting) for (const t of w.instanceTypes) types.add(t.Name);

@@ -49,14 +49,41 @@ describe('live workload', () => {
 
   it('starts everything at once: running first with a priority above all, then those ahead in order, then the target', () => {
     const c = live.workload.containers;
+    // Priorities by rank (5 -> 1, 7 -> 2), the running above them.
     assert.deepEqual(
       c.map((x) => [x.id, x.at, x.priority]),
       [
-        ['running-0', 0, 8],
-        ['running-1', 0, 8],
-        ['ahead-0', 0, 7],
-        ['ahead-1', 0, 5],
-        [TARGET_ID, 0, 5],
+        ['running-0', 0, 3],
+        ['running-1', 0, 3],
+        ['ahead-0', 0, 2],
+        ['ahead-1', 0, 1],
+        [TARGET_ID, 0, 1],
+      ],
+    );
+  });
+
+  it("keeps the order of a current controller's priorities (request x 2^50 - created_at ms), the running above them", () => {
+    const p = (request: number, createdAt: number) => request * 2 ** 50 - createdAt;
+    const w = liveWorkload({
+      now,
+      cluster,
+      ahead: [
+        { container: container(1, { priority: p(900, now) }), instanceTypes: small },
+        { container: container(2, { priority: p(500, now - 60_000) }), instanceTypes: small },
+      ],
+      target: { container: container(3, { priority: p(500, now) }), instanceTypes: small },
+      running: [{ uuid: 'r1', container: container(4, { state: 'Running', priority: p(1000, now) }), startedAt: now - MIN }],
+      runtimes,
+      boots,
+      atCapacity: [],
+    });
+    assert.deepEqual(
+      w.workload.containers.map((x) => [x.id, x.priority]),
+      [
+        ['running-0', 4],
+        ['ahead-0', 3],
+        ['ahead-1', 2],
+        [TARGET_ID, 1],
       ],
     );
   });
