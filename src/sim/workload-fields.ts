@@ -77,6 +77,15 @@ export const RULES = {
   exitCode: { unit: 'int', min: 0, max: 255 },
 } satisfies Record<string, FieldRule>;
 
+/**
+ * The largest value a field may take: its rule's, or for whole numbers and
+ * sizes the controller's limit (it stores them as 64-bit integers; 2^63 - 1
+ * reads as 2^63 in JavaScript).
+ */
+export function ruleMax(rule: FieldRule): number {
+  return rule.max ?? (rule.unit === 'int' || rule.unit === 'size' ? 2 ** 63 : Infinity);
+}
+
 /** A constant in the rule's unit; `range` also checks it against the rule's bounds. */
 export function quantity(v: unknown, path: string, rule: FieldRule, range = true): number {
   let n: number;
@@ -96,7 +105,8 @@ export function quantity(v: unknown, path: string, rule: FieldRule, range = true
   if (range) {
     if (rule.unit === 'int' && !Number.isInteger(n)) fail(path, `must be a whole number, got ${n}`);
     if (n < rule.min) fail(path, `must be at least ${rule.min}, got ${n}`);
-    if (rule.max !== undefined && n > rule.max) fail(path, `must be at most ${rule.max}, got ${n}`);
+    const max = ruleMax(rule);
+    if (n > max) fail(path, `must be at most ${rule.max === undefined ? '9223372036854775807 (the 64-bit integer the controller stores)' : max}, got ${n}`);
   }
   return n;
 }

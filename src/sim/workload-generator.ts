@@ -6,7 +6,7 @@
 import { Random } from '../../drivers/lame/random.js';
 import type { GeneratorSpec, SimContainer, Workload } from './workload.js';
 import { compileLocality, type LocalityDraw } from './workload-locality.js';
-import { arr, byAtThenId, checkSeed, countMax, fail, type FieldRule, idealStarts, join, kindOf, obj, positive, probability, quantity, RULES, weightedChoice } from './workload-fields.js';
+import { arr, byAtThenId, checkSeed, countMax, fail, type FieldRule, idealStarts, join, kindOf, obj, positive, probability, quantity, RULES, ruleMax, weightedChoice } from './workload-fields.js';
 
 /** More than this many containers in all is taken to be a mistake (a poisson rate in the wrong unit). */
 const MAX_CONTAINERS = 2_000_000;
@@ -41,7 +41,7 @@ function compileDist(spec: unknown, path: string, rule: FieldRule): Draw {
   const p = join(path, kind);
   // Bounds: the field's range narrowed by the clamps.
   let lo = rule.min;
-  let hi = rule.max ?? Infinity;
+  let hi = ruleMax(rule);
   if (o.min !== undefined) lo = Math.max(lo, quantity(o.min, join(path, 'min'), rule));
   if (o.max !== undefined) hi = Math.min(hi, quantity(o.max, join(path, 'max'), rule));
   if (lo > hi) fail(path, `min ${lo} is above max ${hi}`);

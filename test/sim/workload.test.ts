@@ -126,6 +126,7 @@ describe('sim workload', () => {
       ['an empty after', kids([{ after: [] }]), /^containers\[0\]\.children\[0\]\.after: must name at least one sibling/],
       ['a circle behind children that do not wait', kids([{ id: 'a' }, { id: 'b', after: ['a'] }, { id: 'c', after: ['a', 'd'] }, { id: 'd', after: ['c'] }]), /^containers\[0\]\.children: children wait for one another in a circle: c -> d -> c$/],
       ['children waiting in a circle', kids([{ id: 'x', after: ['z'] }, { id: 'y', after: ['x'] }, { id: 'z', after: ['y'] }]), /^containers\[0\]\.children: children wait for one another in a circle: x -> z -> y -> x$/],
+      ['a size beyond what the controller stores', { containers: [{ at: 0, vcpus: 1, ram: 2 ** 64, runtime: 0 }] }, /^containers\[0\]\.ram: must be at most 9223372036854775807 \(the 64-bit integer the controller stores\), got 18446744073709552000/],
       ['neither format', { name: 'x' }, /expected a trace \(with "containers"\) or a generator spec/],
       ['both formats', { containers: [], groups: [] }, /has both/],
     ];
