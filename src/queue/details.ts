@@ -79,7 +79,8 @@ export function mountsProblem(mounts: unknown): string | undefined {
     for (const [field, want] of Object.entries(MOUNT_FIELD_TYPES)) {
       const v = (m as Record<string, unknown>)[field];
       if (v === null || v === undefined) continue;
-      const ok = want === 'integer' ? Number.isSafeInteger(v) : typeof v === want;
+      // An integer as the reference decodes it, into an int64 (beyond 2^53 a JavaScript number is rounded, which no decision here minds).
+      const ok = want === 'integer' ? typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 2 ** 63 : typeof v === want;
       if (!ok) return `mount ${JSON.stringify(path)}: ${field} must be ${want === 'integer' ? 'an integer' : `a ${want}`}, not ${JSON.stringify(v)}`;
     }
   }

@@ -127,6 +127,9 @@ describe('container queue: details of new containers', () => {
     assert.equal(mountsProblem({ '/tmp': 'tmp' }), 'mount "/tmp" is not a JSON object');
     assert.equal(mountsProblem({ '/tmp': { kind: 7 } }), 'mount "/tmp": kind must be a string, not 7');
     assert.equal(mountsProblem({ '/tmp': { kind: 'tmp', capacity: 1.5 } }), 'mount "/tmp": capacity must be an integer, not 1.5');
+    // Beyond 2^53 but within an int64, as the reference decodes it: no type has the room, but the mount is readable.
+    assert.equal(mountsProblem({ '/tmp': { kind: 'tmp', capacity: 2 ** 60 } }), undefined);
+    assert.equal(mountsProblem({ '/tmp': { kind: 'tmp', capacity: 2 ** 64 } }), 'mount "/tmp": capacity must be an integer, not 18446744073709552000');
     assert.equal(mountsProblem({ '/o': { kind: 'collection', writable: 'yes' } }), 'mount "/o": writable must be a boolean, not "yes"');
   });
 });
