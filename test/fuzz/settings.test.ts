@@ -21,7 +21,6 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { parseDocument } from 'yaml';
@@ -32,6 +31,7 @@ import { runSimulation } from '../../src/sim/engine.js';
 import { parseWorkload } from '../../src/sim/workload.js';
 import { applyMutation, type BaseConfig, baseConfig, type Mutation, mutationArb } from './config-mutations.js';
 import { fuzzParams, fuzzTimeout } from './runs.js';
+import { simLog } from './sim-log.js';
 
 const QUICK_READS = 200;
 const QUICK_RUNS = 40;
@@ -93,8 +93,6 @@ const WORKLOAD = parseWorkload({
   ],
 });
 
-/** Log lines at warn and above that say the dispatcher itself broke. */
-const INTERNAL = /scheduling pass failed|scheduler loop failed|TypeError|RangeError|ReferenceError|SyntaxError|is not a function|Cannot read prop|undefined is not|Maximum call stack/;
 
 function read(m: Mutation): { text: string; settings?: Settings } {
   const text = applyMutation(m);
@@ -113,23 +111,16 @@ function read(m: Mutation): { text: string; settings?: Settings } {
  * internal error in the log.
  */
 async function run(text: string, settings: Settings): Promise<'ran' | 'refused'> {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
-      done();
-    },
-  });
+  const log = simLog();
   let res;
   try {
-    res = await runSimulation({ cluster: cluster(), workload: WORKLOAD, settings, limitMs: 3 * 3_600_000, log: { stream, level: 'warn' } });
+    res = await runSimulation({ cluster: cluster(), workload: WORKLOAD, settings, limitMs: 3 * 3_600_000, log: { stream: log.stream, level: 'warn' } });
   } catch (err) {
     // Settings that do not fit the cluster (a warm pool of a type it lacks) are refused, saying which.
     assert.match(String((err as Error)?.message), /^settings: [A-Z]\w*\.\S+: \S/, `${(err as Error)?.stack}\nsettings:\n${text.slice(0, 3000)}`);
     return 'refused';
   }
-  const broken = lines.filter((l) => INTERNAL.test(l));
-  assert.deepEqual(broken.slice(0, 3), [], `settings:\n${text.slice(0, 3000)}`);
+  assert.deepEqual(log.internalErrors().slice(0, 3), [], `settings:\n${text.slice(0, 3000)}`);
   assert.ok(res.containers.length > 0);
   return 'ran';
 }

@@ -18,20 +18,18 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { runSimulation } from '../../src/sim/engine.js';
 import { dependencyOrder } from '../../src/sim/workload-fields.js';
 import { parseWorkload, type SimContainer, WorkloadError } from '../../src/sim/workload.js';
 import { simConfig } from '../sim/helpers.js';
 import { fuzzParams, fuzzTimeout } from './runs.js';
+import { simLog } from './sim-log.js';
 
 const QUICK_RUNS = 300;
 const QUICK_PLAYS = 20;
 const DAY = 86_400_000;
 
-/** Log lines at warn and above that say the dispatcher or the player broke. */
-const INTERNAL = /scheduling pass failed|scheduler loop failed|TypeError|RangeError|ReferenceError|is not a function|Cannot read prop|Maximum call stack/;
 const WORKLOADS = fileURLToPath(new URL('../../bench/workloads/', import.meta.url));
 
 /** The bases: every bench workload but the largest generators (drawing 5,000-10,000 containers a case would make the property slow, not stronger). */
@@ -190,16 +188,10 @@ describe('fuzz: simulator workloads', function () {
         }
         // A container due after the limit is a fair reason not to finish: only runs of workloads due within a day must end.
         const due = (cs: SimContainer[]): number => cs.reduce((m, c) => Math.max(m, c.at + c.runtimeMs + (c.children ? due(c.children) : 0)), 0);
-        const lines: string[] = [];
-        const stream = new Writable({
-          write(chunk: Buffer, _enc, done) {
-            lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
-            done();
-          },
-        });
-        const res = await runSimulation({ cluster: simConfig(), workload: w, limitMs: 2 * DAY, log: { stream, level: 'warn' } });
+        const log = simLog();
+        const res = await runSimulation({ cluster: simConfig(), workload: w, limitMs: 2 * DAY, log: { stream: log.stream, level: 'warn' } });
         const context = `${base.name} with ${JSON.stringify(edits)}`;
-        assert.deepEqual(lines.filter((l) => INTERNAL.test(l)).slice(0, 3), [], context);
+        assert.deepEqual(log.internalErrors().slice(0, 3), [], context);
         if (due(w.containers) < DAY) {
           assert.equal(res.finished, true, `did not finish: ${context}`);
           assert.ok([...res.ledger.vms.values()].every((v) => v.destroyedAt !== undefined), `a VM was left: ${context}`);
