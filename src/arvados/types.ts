@@ -8,6 +8,22 @@ export type ContainerState = (typeof CONTAINER_STATES)[number];
 
 const CONTAINER_UUID = /^[0-9a-z]{5}-dz642-[0-9a-z]{15}$/;
 
+/**
+ * The int64 limit as a JavaScript number: 2^63 - 1, the largest integer the
+ * controller stores and a Go client decodes, parses as 2^63.
+ */
+export const INT64_MAX = 2 ** 63;
+
+/**
+ * An integer as the reference decodes it, into an int64, not only one a
+ * JavaScript number holds exactly: above 2^53 it is rounded (to a multiple
+ * of 64 or 128 near a current controller's container priorities), which
+ * changes no comparison with 0 and no order this daemon makes.
+ */
+export function isInt64(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= INT64_MAX;
+}
+
 /** True for a well-formed container uuid (`zzzzz-dz642-` and 15 characters). */
 export function isContainerUuid(v: unknown): v is string {
   return typeof v === 'string' && CONTAINER_UUID.test(v);

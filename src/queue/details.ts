@@ -15,7 +15,7 @@
  */
 import type { ControllerClient } from '../arvados/client.js';
 import { findControllerError } from '../arvados/errors.js';
-import type { Container } from '../arvados/types.js';
+import { type Container, isInt64 } from '../arvados/types.js';
 import { detailsProblem, type RecordProblem } from './validate.js';
 
 /** What a details read needs of the controller client. */
@@ -79,8 +79,7 @@ export function mountsProblem(mounts: unknown): string | undefined {
     for (const [field, want] of Object.entries(MOUNT_FIELD_TYPES)) {
       const v = (m as Record<string, unknown>)[field];
       if (v === null || v === undefined) continue;
-      // An integer as the reference decodes it, into an int64 (beyond 2^53 a JavaScript number is rounded, which no decision here minds).
-      const ok = want === 'integer' ? typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 2 ** 63 : typeof v === want;
+      const ok = want === 'integer' ? isInt64(v) : typeof v === want;
       if (!ok) return `mount ${JSON.stringify(path)}: ${field} must be ${want === 'integer' ? 'an integer' : `a ${want}`}, not ${JSON.stringify(v)}`;
     }
   }

@@ -12,7 +12,7 @@
  * integer priority, a string state, ...) plus what this daemon relies on:
  * a container uuid, a state it knows, a non-negative priority.
  */
-import { CONTAINER_STATES, isContainerUuid } from '../arvados/types.js';
+import { CONTAINER_STATES, isContainerUuid, isInt64 } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
 import { isMap } from '../config/fields.js';
 import { RateLimitedLog, type Logger } from '../log.js';
@@ -38,16 +38,12 @@ function shown(v: unknown): string {
 }
 
 /**
- * A non-negative integer as the reference decodes it (into an int64), not
- * only one a JavaScript number holds exactly: a current controller's
- * container priority is the request's priority times 2^50 less the
- * request's creation time in ms (about 5.6e17 at priority 500), far above
- * 2^53. Such a number is rounded to a multiple of 64 or 128, which changes
- * nothing this daemon does with it (compare it with 0, order by it); 2^63
- * is the int64 limit (its largest value, 2^63 - 1, parses as 2^63).
+ * A non-negative int64 (`isInt64`): a current controller's container
+ * priority is the request's priority times 2^50 less the request's creation
+ * time in ms (about 5.6e17 at priority 500), far above 2^53.
  */
 function count(v: unknown): boolean {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2 ** 63;
+  return isInt64(v) && v >= 0;
 }
 
 type Check = (v: unknown) => boolean;

@@ -4,6 +4,7 @@
  * reader (`workload.ts`) and the generator (`workload-generator.ts`).
  */
 import type { Random } from '../../drivers/lame/random.js';
+import { INT64_MAX } from '../arvados/types.js';
 import { parseByteSize, parseDuration } from '../config/units.js';
 import type { SimContainer } from './workload.js';
 
@@ -79,11 +80,10 @@ export const RULES = {
 
 /**
  * The largest value a field may take: its rule's, or for whole numbers and
- * sizes the controller's limit (it stores them as 64-bit integers; 2^63 - 1
- * reads as 2^63 in JavaScript).
+ * sizes the controller's limit (it stores them as 64-bit integers: `INT64_MAX`).
  */
 export function ruleMax(rule: FieldRule): number {
-  return rule.max ?? (rule.unit === 'int' || rule.unit === 'size' ? 2 ** 63 : Infinity);
+  return rule.max ?? (rule.unit === 'int' || rule.unit === 'size' ? INT64_MAX : Infinity);
 }
 
 /** A constant in the rule's unit; `range` also checks it against the rule's bounds. */
