@@ -224,10 +224,15 @@ export class WorkloadPlayer {
 
   /** A child of a running runner that will never be submitted: settled, and so are those that wait for it. */
   private skip(ch: Tracked): void {
-    this.abandon(ch);
-    ch.parent!.openChildren--;
+    this.settleUnrun(ch);
     this.release(ch, false);
     this.maybeFinish(ch.parent!);
+  }
+
+  /** Counts a child of a running runner as settled without running: its runner waits for it no more. */
+  private settleUnrun(ch: Tracked): void {
+    this.abandon(ch);
+    ch.parent!.openChildren--;
   }
 
   /**
@@ -247,8 +252,7 @@ export class WorkloadPlayer {
           this.arm(d);
           continue;
         }
-        this.abandon(d);
-        d.parent!.openChildren--;
+        this.settleUnrun(d);
         todo.push([d, false]);
       }
     }
