@@ -15,6 +15,7 @@
  * none: a cursor taken from garbage could go anywhere.
  */
 import type { ControllerClient, ListParams } from '../arvados/client.js';
+import { type PriorityRange, priorityOperand, priorityRange } from '../arvados/priority.js';
 import { type Container, isContainerUuid } from '../arvados/types.js';
 import type { BadRecordLog } from './validate.js';
 
@@ -113,6 +114,16 @@ export interface HeadResult {
   last?: Listed;
 }
 
+/** Filters for the containers whose priority reads as one number: `=` while exact, else the range it stands for. */
+function samePriority(range: PriorityRange): Filters {
+  return range.lo === range.hi
+    ? [['priority', '=', priorityOperand(range.lo)]]
+    : [
+        ['priority', '>=', priorityOperand(range.lo)],
+        ['priority', '<=', priorityOperand(range.hi)],
+      ];
+}
+
 /**
  * The head of the queued list, highest priority first: pages until
  * `HEAD_TARGET` containers that are not supervisors have been read (as the
@@ -124,6 +135,13 @@ export interface HeadResult {
  * priority rises is read twice. Filters cannot say "(priority < p) or
  * (priority = p and uuid > u)", so the cursor first finishes the run of
  * priority p by uuid, then moves on to priorities below p.
+ *
+ * A current controller's priorities (about 5.6e17) are not exact here: p
+ * stands for a range of integers (`priorityRange`), and the server orders
+ * by the integers. The run is then the range, and is read by uuid from its
+ * start, since the server's page may have ended in it at any uuid; the
+ * containers read twice that way are counted once. The range's bounds go
+ * to the server as exact strings (`priorityOperand`).
  *
  * @param isSupervisor what the queue knows of a container; one it has not
  *   seen yet counts as not a supervisor.
@@ -143,25 +161,38 @@ export async function readHead(
     return list(src, filters, order, pageSize, 'head');
   };
   let last: Listed | undefined;
+  /** Set while reading one priority's run by uuid: the run, and the uuid read up to ('' = from its start). */
+  let run: { range: PriorityRange; after: string } | undefined;
   let page = await read(QUEUED, byPriority);
   for (;;) {
-    if (page.empty) return { items: [...out.values()], complete: true };
+    if (page.empty) {
+      if (run === undefined) return { items: [...out.values()], complete: true };
+      // The run is done: on to the priorities below it.
+      if (requests >= maxRequests) break;
+      page = await read([...QUEUED, ['priority', '<', priorityOperand(run.range.lo)]], byPriority);
+      run = undefined;
+      continue;
+    }
     for (const c of page.items) {
       // A container whose priority changed mid-read can come twice: the later copy wins.
-      out.delete(c.uuid);
+      const seen = out.delete(c.uuid);
       out.set(c.uuid, c);
-      if (!isSupervisor(c.uuid)) nonSupervisors++;
+      if (!seen && !isSupervisor(c.uuid)) nonSupervisors++;
     }
     const lastOfPage = page.items.at(-1);
     // A cursor is only as good as the last usable item: without one (or if it would not move on), stop here.
-    if (!lastOfPage || (last !== undefined && !before(last, lastOfPage))) break;
+    if (!lastOfPage) break;
+    if (run !== undefined) {
+      if (lastOfPage.uuid <= run.after || lastOfPage.priority !== last?.priority) break;
+      run.after = lastOfPage.uuid;
+    } else {
+      if (last !== undefined && !before(last, lastOfPage)) break;
+      const range = priorityRange(lastOfPage.priority);
+      run = { range, after: range.lo === range.hi ? lastOfPage.uuid : '' };
+    }
     last = lastOfPage;
     if (nonSupervisors >= HEAD_TARGET || requests >= maxRequests) break;
-    page = await read([...QUEUED, ['priority', '=', last.priority], ['uuid', '>', last.uuid]], 'uuid');
-    if (page.empty) {
-      if (requests >= maxRequests) break;
-      page = await read([...QUEUED, ['priority', '<', last.priority]], byPriority);
-    }
+    page = await read([...QUEUED, ...samePriority(run.range), ...(run.after === '' ? [] : [['uuid', '>', run.after] as Filters[number]])], 'uuid');
   }
   return { items: [...out.values()], complete: false, last };
 }
