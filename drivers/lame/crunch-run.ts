@@ -44,16 +44,57 @@ export interface CrunchRunArgs {
   positional: string[];
 }
 
-/** Flags that take a value; every other flag is a boolean (or an ignored `--name=value`). */
-const VALUE_FLAGS = new Set(['kill', 'runtime-engine']);
+/**
+ * crunch-run's flags (lib/crunchrun/crunchrun.go), as name -> takes a value.
+ * Any other flag is refused as Go's `flag` package refuses it: exit 2.
+ */
+const FLAGS: ReadonlyMap<string, boolean> = new Map([
+  ...['detach', 'stdin-config', 'stdin-prices', 'list', 'enable-memory-limit', 'version'].map((f): [string, boolean] => [f, false]),
+  ...[
+    'crunchstat-interval',
+    'cgroup-root',
+    'cgroup-parent',
+    'cgroup-parent-subsystem',
+    'ca-certs',
+    'config',
+    'sleep',
+    'kill',
+    'container-enable-networking',
+    'container-network-mode',
+    'memprofile',
+    'runtime-engine',
+    'broken-node-hook',
+    'check-containerd',
+  ].map((f): [string, boolean] => [f, true]),
+]);
+
+/** Flags crunch-run gained after 2.7, with the first release that has them. */
+const ADDED_IN: Readonly<Record<string, string>> = { 'stdin-prices': '3.2.1' };
+
+/** True if release `version` ("X.Y.Z") is before `than`. */
+function olderThan(version: string, than: string): boolean {
+  const a = version.split('.').map(Number);
+  const b = than.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] < b[i];
+  return false;
+}
+
+/** Whether the crunch-run of release `version` (undefined: the current one) has flag `name`. */
+export function hasFlag(name: string, version: string | undefined): boolean {
+  if (!FLAGS.has(name)) return false;
+  const since = ADDED_IN[name];
+  return version === undefined || since === undefined || !olderThan(version, since);
+}
 
 /**
  * Parses crunch-run's arguments with Go `flag` rules: `-name` and `--name`
  * alike, values as `-name=v` or `-name v`, flags end at the first non-flag
- * or `--`. Unknown flags (from CrunchRunArgumentsList) are accepted and
- * ignored when they are `--name` or `--name=value`. Throws on a bad `--kill`.
+ * or `--`. A flag the crunch-run of `version` does not have (a typo in
+ * CrunchRunArgumentsList, or one added in a later release) throws
+ * "flag provided but not defined", as Go's parser exits 2. Throws on a bad
+ * `--kill` too.
  */
-export function parseCrunchRunArgs(args: readonly string[]): CrunchRunArgs {
+export function parseCrunchRunArgs(args: readonly string[], version?: string): CrunchRunArgs {
   const out: CrunchRunArgs = { list: false, stdinPrices: false, detach: false, stdinConfig: false, kill: -1, runtimeEngine: undefined, positional: [] };
   let i = 0;
   for (; i < args.length; i++) {
@@ -66,8 +107,9 @@ export function parseCrunchRunArgs(args: readonly string[]): CrunchRunArgs {
     const body = arg.replace(/^--?/, '');
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
+    if (!hasFlag(name, version)) throw new Error(`flag provided but not defined: -${name}`);
     let value = eq >= 0 ? body.slice(eq + 1) : undefined;
-    if (VALUE_FLAGS.has(name) && value === undefined) {
+    if (FLAGS.get(name) && value === undefined) {
       if (i + 1 >= args.length) throw new Error(`flag needs an argument: -${name}`);
       value = args[++i];
     }
@@ -104,17 +146,19 @@ export function parseCrunchRunArgs(args: readonly string[]): CrunchRunArgs {
 export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buffer): Promise<CommandResult> {
   let parsed: CrunchRunArgs;
   try {
-    parsed = parseCrunchRunArgs(args);
+    parsed = parseCrunchRunArgs(args, vm.cloud.params.CrunchRunVersion);
   } catch (err) {
-    return { stderr: `${(err as Error).message}\n`, exitCode: 2 };
+    return { stderr: `${(err as Error).message}\nUsage of crunch-run:\n`, exitCode: 2 };
   }
-  if (parsed.list) return list(vm, parsed.stdinPrices ? stdin : undefined);
+  // Before -stdin-prices existed, --list always read the prices from stdin.
+  const readsPrices = parsed.stdinPrices || !hasFlag('stdin-prices', vm.cloud.params.CrunchRunVersion);
+  if (parsed.list) return list(vm, readsPrices ? stdin : undefined);
   if (parsed.kill >= 0) return kill(vm, parsed.positional[0], parsed.kill);
   if (parsed.detach) return detach(vm, parsed.positional[0], stdin, parsed.stdinConfig);
   return { stderr: 'lame crunch-run: only --list, --kill and --detach are emulated\n', exitCode: 2 };
 }
 
-/** `--list`; `prices` is stdin when `--stdin-prices` was given (without it, crunch-run ignores stdin). */
+/** `--list`; `prices` is stdin when crunch-run reads it (with `--stdin-prices`, or any time before that flag existed). */
 function list(vm: LameVM, prices: Buffer | undefined): CommandResult {
   if (prices && prices.length > 0) vm.files.set(PRICES_FILE, Buffer.from(prices));
   const lines: string[] = [];

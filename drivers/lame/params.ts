@@ -39,6 +39,12 @@ export interface LameParams {
   /** Chance that a crunch-run process dies mid-run without updating its container. */
   CrunchRunCrashRate: number;
   /**
+   * The release ("X.Y.Z") of the crunch-run installed on the VMs; undefined:
+   * the current one. An older one refuses the flags added since (e.g.
+   * `--stdin-prices`, 3.2.1) as Go's flag parser does, with exit 2.
+   */
+  CrunchRunVersion: string | undefined;
+  /**
    * How long a crashed crunch-run's lock stays held by its leftover children
    * (a stuck arv-mount), during which `--list` prints `UUID stale`. 0: the
    * lock is released at once and the next `--list` removes the lockfile.
@@ -126,6 +132,7 @@ export const DEFAULT_PARAMS: Readonly<LameParams> = {
   QuotaMaxInstances: 0,
   CapacityErrorTypes: [],
   CrunchRunCrashRate: 0,
+  CrunchRunVersion: undefined,
   StaleLockTime: 0,
   NeverBootRate: 0,
   BrokenRate: 0,
@@ -203,6 +210,11 @@ const name: Parser<string> = (v) => {
 
 const optionalName: Parser<string | undefined> = name;
 
+const releaseVersion: Parser<string | undefined> = (v) => {
+  if (typeof v !== 'string' || !/^\d+\.\d+\.\d+$/.test(v)) throw new Error(`expected a release like "3.2.0", got ${JSON.stringify(v)}`);
+  return v;
+};
+
 const username: Parser<string> = (v) => {
   if (typeof v !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(v)) throw new Error(`expected a user name, got ${JSON.stringify(v)}`);
   return v;
@@ -248,6 +260,7 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   QuotaMaxInstances: count,
   CapacityErrorTypes: stringList,
   CrunchRunCrashRate: rate,
+  CrunchRunVersion: releaseVersion,
   StaleLockTime: duration,
   NeverBootRate: rate,
   BrokenRate: rate,

@@ -242,6 +242,29 @@ describe('lame crunch-run', function () {
     assert.equal(inst.vm.files.get(PRICES_FILE)?.toString(), prices);
   });
 
+  it('refuses a flag it does not have as Go does (exit 2), before detaching; a release before 3.2.1 has no --stdin-prices and reads prices without it', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked' });
+    const cfg = crunchRunConfigJSON({ cluster, instanceType: SMALL, instanceAddress: inst.address, uuid: c.uuid });
+    const typo = crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: 'docker', argumentsList: ['--cgroup-parent-subsytem=memory'], uuid: c.uuid });
+    const r = await exec.execute(sudo(typo), { stdin: cfg });
+    assert.equal(r.exitCode, 2);
+    assert.match(r.stderr.toString(), /^flag provided but not defined: -cgroup-parent-subsytem\n/);
+    assert.equal(inst.vm.processes.size, 0, 'nothing started');
+    // Its real flags, with values given either way, are taken.
+    const known = crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: 'docker', argumentsList: ['--cgroup-parent-subsystem=memory', '-crunchstat-interval', '5s'], uuid: c.uuid });
+    assert.equal((await exec.execute(sudo(known), { stdin: cfg })).exitCode, 0);
+
+    await setup({ CrunchRunVersion: '3.2.0' });
+    const prices = '[{"StartTime":"2026-01-01T00:00:00Z","Price":0.03}]';
+    const refused = await exec.execute(sudo(crunchRunListCommand('crunch-run', { stdinPrices: true })), { stdin: prices });
+    assert.equal(refused.exitCode, 2);
+    assert.match(refused.stderr.toString(), /flag provided but not defined: -stdin-prices/);
+    assert.equal(inst.vm.files.has(PRICES_FILE), false);
+    assert.equal((await exec.execute(sudo(crunchRunListCommand('crunch-run')), { stdin: prices })).exitCode, 0);
+    assert.equal(inst.vm.files.get(PRICES_FILE)?.toString(), prices, '3.2.0 reads stdin on every --list');
+  });
+
   it('starts a local keepstore only when the config carries the cluster (LocalKeepBlobBuffersPerVCPU > 0)', async () => {
     await setup();
     const withCluster = ctl.addContainer({ state: 'Locked' });
