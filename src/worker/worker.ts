@@ -193,11 +193,17 @@ export class Worker implements RunnerHost {
     this.starting.delete(rr.uuid);
     this.seq = this.env.nextSeq();
     if (outcome === 'failed') {
-      // Forgotten, so the scheduler can try it again; this worker waits for
-      // a good probe first, so a VM that cannot start anything does not
-      // swallow the queue one container at a time.
+      // Recorded as an exit, as the reference does: the scheduler unlocks
+      // the container, and each new attempt relocks it, so one that can
+      // never start (a bad CrunchRunArgumentsList, a refused sudo) is
+      // cancelled by the controller after MaxDispatchAttempts rather than
+      // retried forever. The record also keeps it from being started
+      // elsewhere until then, in case the process did start after all. This
+      // worker waits for a good probe first, so a VM that cannot start
+      // anything does not swallow the queue one container at a time.
       rr.close();
       this.env.indexRunner(rr.uuid, this, false);
+      this.env.noteExited(rr.uuid, this.env.clock.now());
       this.startsBlocked = true;
       if (this.state === 'running' && this.containerCount() === 0) this.state = 'idle';
       this.env.notify();

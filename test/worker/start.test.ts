@@ -57,14 +57,15 @@ describe('worker pool: starting containers', () => {
     assert.equal(orig.detail(id)?.lastContainerUUID, ctr(1).uuid);
   });
 
-  it('a certain failure forgets the container (the scheduler may retry) and blocks the worker until a probe passes', async () => {
+  it('a certain failure records an exit (the scheduler unlocks, and may retry) and blocks the worker until a probe passes', async () => {
     const f = new FakeCloud();
     const id = await idleWorker(f);
     f.script(id, { detach: fail('docker: not running') });
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
     await f.tick(0);
     assert.equal(f.pool.running().has(ctr(1).uuid), false);
-    assert.equal(f.pool.exited().has(ctr(1).uuid), false, 'forgotten, not exited');
+    assert.equal(f.pool.exited().get(ctr(1).uuid), f.clock.now(), 'exited, as the reference counts a failed start');
+    f.pool.forgetContainer(ctr(1).uuid);
     assert.equal(f.pool.detail(id)?.workerState, 'idle');
     assert.equal(f.pool.startContainer(id, ctr(1)), false, 'no more starts before a good probe');
     await f.probe();

@@ -1,0 +1,35 @@
+/**
+ * A container whose crunch-run can never start: each failed `--detach`
+ * counts as an exit, as in the reference, so the container is unlocked and
+ * locked again, and the controller cancels it once it has been locked
+ * MaxDispatchAttempts times, saying why. It is never retried forever.
+ */
+import assert from 'node:assert/strict';
+import { maxDispatchAttemptsError } from '../../src/testcontroller/index.js';
+import { ManualStack } from '../fixtures/manual-stack.js';
+
+describe('containers whose crunch-run never starts', function () {
+  this.timeout(120_000);
+  let s: ManualStack | undefined;
+
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  it('are cancelled by the controller after MaxDispatchAttempts locks, when CrunchRunArgumentsList has a flag crunch-run does not know', async () => {
+    // A typo an operator could make: crunch-run refuses it before it detaches, with exit 2.
+    s = new ManualStack({ containers: '      CrunchRunArgumentsList: ["--cgroup-parent-subsytem=memory"]', cloudVMs: '        TimeoutIdle: 1m' });
+    await s.start();
+    const c = s.controller.addContainer({ priority: 1, command: ['sleep', '60'] });
+    await s.until('cancelled', () => s!.controller.get(c.uuid)?.state === 'Cancelled', 30 * 60_000);
+    const final = s.controller.get(c.uuid)!;
+    assert.equal(final.lock_count, 10);
+    assert.equal(final.runtime_status.error, maxDispatchAttemptsError(10));
+    const failures = s.records('error starting crunch-run process');
+    assert.ok(failures.length >= 1, 'each failure is logged');
+    assert.match(JSON.stringify(failures[0]), /flag provided but not defined: -cgroup-parent-subsytem/);
+    // Nothing is left running, and the VM idles out.
+    await s.until('no VM left', () => s!.cloud.listVMs().length === 0, 5 * 60_000);
+  });
+});
