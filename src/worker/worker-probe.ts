@@ -225,13 +225,23 @@ async function deployRunner(w: Worker, env: WorkerEnv): Promise<boolean> {
 async function probeRunning(w: Worker, env: WorkerEnv): Promise<ListOutput | undefined> {
   const prices = w.instance.priceHistory?.(w.type) ?? [];
   const stdin = prices.length > 0 ? priceHistoryJSON(prices) : undefined;
-  const cmd = withSudo(crunchRunListCommand(env.cfg.crunchRunCommand, { stdinPrices: stdin !== undefined }), w.remoteUser);
+  const listCommand = (): string =>
+    withSudo(crunchRunListCommand(env.cfg.crunchRunCommand, { stdinPrices: stdin !== undefined && !w.noPricesFlag }), w.remoteUser);
+  let cmd = listCommand();
   let r: ExecuteResult;
   const before = env.clock.now();
   const timed = (outcome: 'success' | 'fail'): void =>
     env.emit?.({ type: 'probeRun', instanceId: w.id, outcome, durationMs: env.clock.now() - before });
   try {
     r = await w.executor.execute(cmd, { stdin, timeoutMs: env.cfg.commandTimeout });
+    if (refusedPricesFlag(r, cmd)) {
+      // A crunch-run before 3.2.1 (the VM image's; nothing deployed a newer
+      // one) has no such flag, and reads the prices from stdin without it.
+      w.noPricesFlag = true;
+      w.log.warn('crunch-run on this instance does not know --stdin-prices (a release before 3.2.1): listing without it', { stderr: r.stderr.toString().slice(0, 200) });
+      cmd = listCommand();
+      r = await w.executor.execute(cmd, { stdin, timeoutMs: env.cfg.commandTimeout });
+    }
   } catch (err) {
     env.warnings.warn('probe failed', { Instance: w.id, State: w.state, Command: cmd, error: err }, `probe ${w.id}`);
     timed('fail');
@@ -258,6 +268,11 @@ async function probeRunning(w: Worker, env: WorkerEnv): Promise<ListOutput | und
     out.broken = true;
   }
   return out;
+}
+
+/** `--list --stdin-prices` failed as Go's flag parser fails on a flag it does not define. */
+function refusedPricesFlag(r: ExecuteResult, cmd: string): boolean {
+  return r.exitCode === 2 && cmd.endsWith(' --stdin-prices') && r.stderr.toString().includes('flag provided but not defined: -stdin-prices');
 }
 
 /** Read through a function so the compiler does not assume the state stayed what an earlier check saw. */

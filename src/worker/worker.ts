@@ -74,6 +74,8 @@ export class Worker implements RunnerHost {
   startsBlocked = false;
   /** Since when `--list` has reported a stale run lock; 0 if it does not. */
   staleRunLockSince = 0;
+  /** Its crunch-run refused `--list --stdin-prices` (a release before 3.2.1): list without the flag. */
+  noPricesFlag = false;
   /** The pool dropped it (it left the cloud list, or the pool stopped). */
   removed = false;
   private bootOutcomeReported = false;

@@ -39,6 +39,27 @@ describe('worker pool: crunch-run stdin', function () {
     assert.equal(vm.files.get(PRICES_FILE)?.toString(), lists[0].stdin, 'crunch-run read the prices');
   });
 
+  it('lists without --stdin-prices on a VM whose crunch-run predates the flag (3.2.0), which then reads the prices all the same', async () => {
+    h = await Harness.start({ controller: false, priceHistory: () => PRICES, params: { CrunchRunVersion: '3.2.0' } });
+    h.pool.start();
+    const id = await h.createIdle(SMALL);
+    const lists = h.sent('--list', id);
+    assert.equal(lists[0].command, 'sudo crunch-run --list --stdin-prices', 'tried once');
+    assert.ok(lists.length >= 2);
+    for (const l of lists.slice(1)) {
+      assert.equal(l.command, 'sudo crunch-run --list');
+      assert.equal(l.stdin, lists[0].stdin);
+    }
+    const vm = h.cloud.listVMs().find((v) => v.id === id)!;
+    assert.equal(vm.files.get(PRICES_FILE)?.toString(), lists[0].stdin, 'crunch-run read the prices');
+    assert.equal(h.logs.records().filter((r) => String(r.msg).includes('does not know --stdin-prices')).length, 1, 'said once');
+    // Another VM of the same image learns it for itself; this one keeps listing without the flag.
+    const before = h.sent('--list', id).length;
+    await h.tick(h.cluster.Containers.CloudVMs.ProbeInterval);
+    assert.ok(h.sent('--list', id).length > before, 'probed again');
+    assert.ok(h.sent('--list', id).slice(1).every((l) => !l.command.includes('--stdin-prices')));
+  });
+
   it('sends plain --list and nothing on stdin without a price history', async () => {
     h = await Harness.start({ controller: false });
     h.pool.start();
