@@ -8,7 +8,7 @@
  */
 import type { Clock } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
-import { ControllerClient, DEFAULT_RETRY as CLIENT_RETRY, type RetryOptions } from '../../src/arvados/client.js';
+import { type ContainerPatch, ControllerClient, DEFAULT_RETRY as CLIENT_RETRY, type RetryOptions } from '../../src/arvados/client.js';
 import type { RawTransport } from '../../src/arvados/http.js';
 import type { Container } from '../../src/arvados/types.js';
 
@@ -77,7 +77,7 @@ export class ControllerApi {
   }
 
   /** `PUT /arvados/v1/containers/{uuid}` with `{"container": attrs}`. */
-  updateContainer(uuid: string, attrs: Partial<Container>): Promise<Container> {
+  updateContainer(uuid: string, attrs: Partial<Container>): Promise<ContainerPatch> {
     return this.client.updateContainer(uuid, attrs);
   }
 

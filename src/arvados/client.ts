@@ -99,6 +99,16 @@ export interface ControllerClientOptions {
  */
 export type ContainerPatch = Partial<Container> & Pick<Container, 'uuid' | 'state'>;
 
+/**
+ * What a lock, unlock or update asks the controller to answer with: all the
+ * dispatcher reads of the reply. Without `select` the API server renders the
+ * whole record, mounts included (a workflow's input can be megabytes), and
+ * the controller decodes it again, failing with a 500 (after the change was
+ * made) on an old record whose mounts it cannot decode.
+ */
+export const REPLY_FIELDS: readonly string[] = ['uuid', 'state', 'priority', 'locked_by_uuid'];
+const REPLY_SELECT = { select: JSON.stringify(REPLY_FIELDS) };
+
 /** Above this URL length a GET travels as a POST with `X-Http-Method-Override`, as the Go SDK does. */
 const MAX_URL_LENGTH = 4000;
 
@@ -244,9 +254,9 @@ export class ControllerClient implements ControllerHealth {
     return this.lockish(uuid, 'unlock');
   }
 
-  /** `PUT /arvados/v1/containers/{uuid}` with `{"container": attrs}`; the full record after the change. */
-  async updateContainer(uuid: string, attrs: Partial<Container>): Promise<Container> {
-    return (await this.call('PUT', containerPath(uuid), { body: { container: attrs }, retry: true })).value as Container;
+  /** `PUT /arvados/v1/containers/{uuid}` with `{"container": attrs}`; the reply has `REPLY_FIELDS` of the record after the change. */
+  async updateContainer(uuid: string, attrs: Partial<Container>): Promise<ContainerPatch> {
+    return (await this.call('PUT', containerPath(uuid), { query: REPLY_SELECT, body: { container: attrs }, retry: true })).value as ContainerPatch;
   }
 
   /** Closes pooled connections (at shutdown, and in tests so the process can exit). */
@@ -257,11 +267,11 @@ export class ControllerClient implements ControllerHealth {
   private async lockish(uuid: string, action: 'lock' | 'unlock'): Promise<ContainerPatch> {
     const path = `${containerPath(uuid)}/${action}`;
     try {
-      return (await this.call('POST', path, { retry: true, body: undefined })).value as ContainerPatch;
+      return (await this.call('POST', path, { query: REPLY_SELECT, retry: true, body: undefined })).value as ContainerPatch;
     } catch (err) {
       if (!(err instanceof AmbiguousRefusal)) throw err;
       // An earlier attempt may have done it: look before reporting a refusal.
-      const [ctr, ours] = await Promise.all([this.getContainer(uuid), this.currentTokenUuid()]);
+      const [ctr, ours] = await Promise.all([this.getContainer(uuid, [...REPLY_FIELDS]), this.currentTokenUuid()]);
       const heldByUs = ctr.locked_by_uuid === ours && (ctr.state === 'Locked' || ctr.state === 'Running');
       const done = action === 'lock' ? ctr.state === 'Locked' && heldByUs : !heldByUs;
       if (!done) throw err.error;

@@ -69,6 +69,9 @@ const MOUNT_FIELD_TYPES: Record<string, 'string' | 'boolean' | 'integer'> = {
   capacity: 'integer',
 };
 
+/** The text of the controller's 500 for a record it cannot decode (Go's encoding/json error). */
+const UNDECODABLE = 'json: cannot unmarshal';
+
 /** What is wrong with a `mounts` value, or undefined if it is well formed. */
 export function mountsProblem(mounts: unknown): string | undefined {
   if (mounts === null || mounts === undefined) return undefined;
@@ -92,7 +95,13 @@ export async function readDetails(client: DetailsClient, uuid: string): Promise<
   try {
     container = await client.getContainer(uuid, [...DETAIL_FIELDS]);
   } catch (err) {
-    if (findControllerError(err)?.status === 404) return { outcome: 'gone' };
+    const ce = findControllerError(err);
+    if (ce?.status === 404) return { outcome: 'gone' };
+    // The controller could not decode the record into its Go type (an old
+    // record's mounts, Arvados issue 21314): it will never read, so the
+    // container is cancelled as unsatisfiable, as by the reference.
+    const undecodable = ce?.errors.find((e) => e.includes(UNDECODABLE));
+    if (undecodable !== undefined) return { outcome: 'malformed', reason: `error getting mounts from container record: ${undecodable}` };
     return { outcome: 'failed', error: err as Error };
   }
   const invalid = detailsProblem(container, uuid);

@@ -66,7 +66,7 @@ export function findRoute(store: ContainerStore, clusterId: string, method: stri
       uuid,
       handle: (ctx) => {
         const c = lock ? store.lock(uuid, ctx.caller) : store.unlock(uuid, ctx.caller);
-        return present(c, LOCK_RESPONSE_FIELDS);
+        return present(c, parseSelect(ctx.query.get('select')) ?? LOCK_RESPONSE_FIELDS);
       },
     };
   }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mountsProblem } from '../../src/queue/details.js';
+import type { Mount } from '../../src/arvados/types.js';
 import { waitFor } from '../arvados/helpers.js';
 import { harness, type Harness, polls } from './helpers.js';
 
@@ -80,16 +81,23 @@ describe('container queue: details of new containers', () => {
     assert.equal(h.queue.get(poisoned), undefined);
   });
 
-  it('cancels a container whose mounts the reference could not decode, as unsatisfiable', async () => {
-    h = await harness();
-    const c = h.ctl.addContainer({ mounts: { '/tmp': { kind: 'tmp', capacity: '10 GiB' as unknown as number } } });
+  it('cancels a container whose mounts the controller cannot decode (its read is a 500), as unsatisfiable, as the reference', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    // Old records of both kinds: a field of the wrong type, and a mount that is not an object (the reference's own test case).
+    const capacity = h.ctl.addContainer({ priority: 2, mounts: { '/tmp': { kind: 'tmp', capacity: '10 GiB' as unknown as number } } });
+    const stdin = h.ctl.addContainer({ priority: 1, mounts: { stdin: ['bork'] as unknown as Mount } });
     await h.queue.update();
-    await waitFor('the cancel', () => h.ctl.get(c.uuid)?.state === 'Cancelled');
+    await waitFor('the cancels', () => [capacity, stdin].every((c) => h.ctl.get(c.uuid)?.state === 'Cancelled'));
     assert.equal(
-      h.ctl.get(c.uuid)?.runtime_status.error,
-      'error getting mounts from container record: mount "/tmp": capacity must be an integer, not "10 GiB"',
+      h.ctl.get(capacity.uuid)?.runtime_status.error,
+      'error getting mounts from container record: json: cannot unmarshal string into Go struct field Mount.mounts.capacity of type int64',
     );
-    assert.equal(h.queue.get(c.uuid), undefined);
+    assert.match(String(h.ctl.get(stdin.uuid)?.runtime_status.error), /^error getting mounts from container record: json: cannot unmarshal array into /);
+    assert.equal(h.queue.get(capacity.uuid), undefined);
+    // Every call after the read asked for the few fields it reads, so none had the controller decode the mounts.
+    const calls = h.ctl.requestLog().filter((r) => r.method !== 'GET' && r.path.includes(capacity.uuid));
+    assert.deepEqual(calls.map((r) => r.path.replace(capacity.uuid, 'UUID')), ['/arvados/v1/containers/UUID/lock', '/arvados/v1/containers/UUID', '/arvados/v1/containers/UUID']);
+    for (const r of calls) assert.deepEqual(JSON.parse(r.query.select), ['uuid', 'state', 'priority', 'locked_by_uuid']);
   });
 
   it('drops a new container the controller no longer has', async () => {
