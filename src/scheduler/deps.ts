@@ -72,6 +72,11 @@ export interface PassContext extends SchedulerDeps {
   rateLimited: RateLimitedLog;
 }
 
+/** Workers that may run containers the pool does not know of (`WorkerPool.unlistedWorkers`; every `unknown` one if the pool cannot tell). */
+export function unlistedWorkers(pool: WorkerPool): number {
+  return pool.unlistedWorkers?.() ?? pool.countWorkers().unknown ?? 0;
+}
+
 /**
  * The pool's crunch-run records: every container it runs, is starting, or
  * saw exit and has not forgotten yet, with the exit time for the latter.

@@ -22,7 +22,7 @@
  */
 import { type Clock, untilAborted } from '../clock/index.js';
 import { unlockContainer } from './actions.js';
-import { crunchRunRecords, type PassContext } from './deps.js';
+import { crunchRunRecords, type PassContext, unlistedWorkers } from './deps.js';
 
 /** Resolves once the pool has loaded the cloud's instance list; rejects if `signal` aborts first. */
 export async function waitForPoolLoaded(ctx: PassContext, signal: AbortSignal): Promise<void> {
@@ -67,7 +67,7 @@ export async function fixStaleLocks(ctx: PassContext, signal: AbortSignal): Prom
 }
 
 function unknownWorkers(ctx: PassContext): number {
-  return ctx.pool.countWorkers().unknown ?? 0;
+  return unlistedWorkers(ctx.pool);
 }
 
 function staleLocks(ctx: PassContext): string[] {

@@ -136,6 +136,14 @@ export interface WorkerPool {
   /** Every instance, except those already shut down: new objects (and arrays) the caller may change. */
   instances(): InstanceView[];
   countWorkers(): Record<WorkerState, number>;
+  /**
+   * Workers that may run containers the pool does not know of: `unknown`
+   * ones (found in the cloud, not made by this process) whose `--list` has
+   * not answered yet. One whose boot probe keeps failing but whose `--list`
+   * answers stays `unknown` without hiding anything. Optional: without it,
+   * every `unknown` worker counts.
+   */
+  unlistedWorkers?(): number;
   /** True while creates of this type (or its quota group) recently failed with a CapacityError. */
   atCapacity(type: InstanceType): boolean;
   /** True while the cloud quota or MaxInstances stops new instances. */

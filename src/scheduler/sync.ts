@@ -22,7 +22,7 @@
  */
 import { cancelContainer, killCrunchRun, unlockContainer } from './actions.js';
 import type { Container } from '../arvados/types.js';
-import { crunchRunRecords, type PassContext } from './deps.js';
+import { crunchRunRecords, type PassContext, unlistedWorkers } from './deps.js';
 import { type PassView, State } from './pass-view.js';
 
 type CrunchRunRecord = { exitedAt?: number };
@@ -36,7 +36,7 @@ export function sync(ctx: PassContext, view?: PassView): void {
   const { queue, pool } = ctx;
   // A worker not probed yet may be running anything: no container is
   // "running nowhere" until every worker has answered.
-  const anyUnknown = (pool.countWorkers().unknown ?? 0) > 0;
+  const anyUnknown = unlistedWorkers(pool) > 0;
   const records = crunchRunRecords(pool);
   const { entries, updated } = queue.entries();
 

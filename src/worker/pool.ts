@@ -235,6 +235,12 @@ export class WorkerPoolImpl implements WorkerPool {
   }
 
   /** Workers by state, shut-down ones included; creates in flight count as booting. */
+  unlistedWorkers(): number {
+    let n = 0;
+    for (const w of this.core.workers.values()) if (w.state === 'unknown' && !w.listed) n++;
+    return n;
+  }
+
   countWorkers(): Record<WorkerState, number> {
     const out = Object.fromEntries(WORKER_STATES.map((s) => [s, 0])) as Record<WorkerState, number>;
     for (const w of this.core.workers.values()) out[w.state]++;

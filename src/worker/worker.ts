@@ -74,6 +74,12 @@ export class Worker implements RunnerHost {
   startsBlocked = false;
   /** Since when `--list` has reported a stale run lock; 0 if it does not. */
   staleRunLockSince = 0;
+  /**
+   * A `--list` of it has been applied: what runs on it is known, even while
+   * it stays `unknown` because its boot probe fails (an adopted VM whose
+   * `systemctl is-system-running` says degraded).
+   */
+  listed = false;
   /** Its crunch-run refused `--list --stdin-prices` (a release before 3.2.1): list without the flag. */
   noPricesFlag = false;
   /** The pool dropped it (it left the cloud list, or the pool stopped). */

@@ -106,6 +106,20 @@ describe('scheduler sync', () => {
     assert.deepEqual(h.queue.forgotten, [uuid(1)]);
   });
 
+  it('does not wait on an unknown worker whose --list has answered (its boot probe failing)', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Running' });
+    h.queue.add({ uuid: uuid(2), priority: 1, state: 'Running' });
+    const w = h.pool.addWorker(h.type(1), 'unknown');
+    h.pool.runOn(w, uuid(2));
+    // A pool that can tell: this worker has been listed, and runs uuid(2) only.
+    Object.assign(h.pool, { unlistedWorkers: () => 0 });
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.equal(h.queue.state(uuid(1)), 'Cancelled', 'it runs nowhere');
+    assert.equal(h.queue.state(uuid(2)), 'Running');
+  });
+
   it('cancels a Running container whose crunch-run exited before the last poll, not after', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), state: 'Running' });

@@ -102,6 +102,22 @@ describe('worker state machine: probe outcomes -> transitions', () => {
 });
 
 describe('worker state machine: other rules', () => {
+  it('an unknown worker whose boot probe fails but whose --list answers stays unknown, and stops hiding what it runs', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    const id = f.seed();
+    await f.pool.syncNow();
+    assert.equal(f.pool.unlistedWorkers(), 1, 'found in the cloud, not probed yet');
+    f.script(id, { boot: fail(), list: fail() });
+    await f.probe();
+    assert.equal(f.pool.unlistedWorkers(), 1, 'no --list yet');
+    f.script(id, { boot: fail(), list: ok(`${U1}\n`) });
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'unknown');
+    assert.equal(f.pool.countWorkers().unknown, 1);
+    assert.equal(f.pool.unlistedWorkers(), 0, 'what runs there is known');
+    assert.deepEqual([...f.pool.running().keys()], [U1]);
+  });
+
   it('a stale run lock for longer than TimeoutStaleRunLock counts as broken', async () => {
     const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutStaleRunLock: 5000 });
     const id = f.seed();
