@@ -26,6 +26,9 @@ const LOG_LEVELS = ['trace', 'debug', 'verbose', 'info', 'warn', 'warning', 'err
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
 /** Compiles `Clusters.<id>`; problems go to `ctx.problems`. */
+/** `Containers.LocalKeepLogsToContainerLog`: which local keepstore logs crunch-run copies to the container's log. */
+const KEEP_LOGS_VALUES: readonly unknown[] = ['none', 'all', 'errors'];
+
 export function compileCluster(ctx: ReadContext, id: string, raw: Record<string, unknown>): Cluster {
   const path: Path = ['Clusters', id];
   if (!CLUSTER_ID.test(id)) ctx.problems.error(path, 'cluster ID should be 5 alphanumeric characters (a-z, 0-9)');
@@ -88,6 +91,11 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const containersPath = [...path, 'Containers'];
   const containersRaw = readMap(ctx, raw.Containers, containersPath) ?? {};
   const containers = readSection(ctx, containersRaw, containersPath, CONTAINERS_FIELDS, { strict: false });
+  // Read by crunch-run from the config it is given; the reference refuses any other value at start.
+  const keepLogs = containersRaw.LocalKeepLogsToContainerLog;
+  if (keepLogs !== undefined && keepLogs !== null && !KEEP_LOGS_VALUES.includes(keepLogs as string)) {
+    ctx.problems.error([...containersPath, 'LocalKeepLogsToContainerLog'], `unacceptable value ${JSON.stringify(keepLogs)}: must be one of ${KEEP_LOGS_VALUES.map((v) => JSON.stringify(v)).join(', ')}`);
+  }
   const keyPath = [...containersPath, 'DispatchPrivateKey'];
   const keyValue = containersRaw.DispatchPrivateKey;
   const privateKey = keyValue === undefined || keyValue === null ? '' : (readPrivateKey(ctx, keyValue, keyPath) ?? '');

@@ -191,6 +191,7 @@ Clusters:
       MaxDispatchAttempts: 2.5
       MaximumPriceFactor: "1.5"
       CrunchRunArgumentsList: --foo
+      LocalKeepLogsToContainerLog: ALL
       DispatchPrivateKey: not a key
       CloudVMs:
         Enable: 1
@@ -216,6 +217,7 @@ Clusters:
         'Clusters.zzzzz.Containers.CloudVMs.ResourceTags: expected a map of names to strings, got a list',
         'Clusters.zzzzz.Containers.CrunchRunArgumentsList: expected a list of strings, got "--foo"',
         'Clusters.zzzzz.Containers.DispatchPrivateKey: expected a PEM private key ("-----BEGIN ... PRIVATE KEY-----") or file:///path/to/key',
+        'Clusters.zzzzz.Containers.LocalKeepLogsToContainerLog: unacceptable value "ALL": must be one of "none", "all", "errors"',
         'Clusters.zzzzz.Containers.MaxDispatchAttempts: expected a whole number, got 2.5',
         'Clusters.zzzzz.Containers.MaximumPriceFactor: expected a number, got "1.5"',
         'Clusters.zzzzz.Containers.ReserveExtraRAM: invalid byte size "lots"',
