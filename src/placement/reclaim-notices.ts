@@ -73,19 +73,33 @@ export class NoticeReader {
     }
   }
 
+  /**
+   * Reads `batch`, asking again for what an answer left out: the controller
+   * caps a page at its MaxItemsPerResponse, which may be below BATCH. Ends
+   * when all were answered, or an answer brings none of those asked for
+   * (the rest have gone).
+   */
   private async read(batch: string[]): Promise<void> {
-    let list: ItemList<Pick<Container, 'uuid' | 'runtime_status'>>;
-    try {
-      list = await this.deps.client.listContainers({ filters: [['uuid', 'in', batch]], select: ['uuid', 'runtime_status'], limit: batch.length });
-    } catch (err) {
-      this.deps.log.warn('reclaims: cannot read the runtime status of running spot containers', { error: err }, 'reclaim notices');
-      return;
-    }
-    for (const c of list.items) {
-      const notice = c.runtime_status?.preemptionNotice;
-      if (typeof notice !== 'string' || notice === '' || this.told.has(c.uuid)) continue;
-      this.told.add(c.uuid);
-      this.deps.pool.noticeReclaim(c.uuid, `crunch-run: ${notice}`);
+    let rest = batch;
+    while (rest.length > 0) {
+      let list: ItemList<Pick<Container, 'uuid' | 'runtime_status'>>;
+      try {
+        list = await this.deps.client.listContainers({ filters: [['uuid', 'in', rest]], select: ['uuid', 'runtime_status'], limit: rest.length });
+      } catch (err) {
+        this.deps.log.warn('reclaims: cannot read the runtime status of running spot containers', { error: err }, 'reclaim notices');
+        return;
+      }
+      const answered = new Set<string>();
+      for (const c of list.items) {
+        answered.add(c.uuid);
+        const notice = c.runtime_status?.preemptionNotice;
+        if (typeof notice !== 'string' || notice === '' || this.told.has(c.uuid)) continue;
+        this.told.add(c.uuid);
+        this.deps.pool.noticeReclaim(c.uuid, `crunch-run: ${notice}`);
+      }
+      const next = rest.filter((u) => !answered.has(u));
+      if (next.length === rest.length) return;
+      rest = next;
     }
   }
 }

@@ -142,8 +142,9 @@ export class RequestDirectory {
   private async lookup(batch: Array<[string, Set<Asker>]>): Promise<boolean> {
     this.calls++;
     let items: unknown[];
+    let list: ItemList<object>;
     try {
-      const list = await this.opts.client.listContainerRequests({
+      list = await this.opts.client.listContainerRequests({
         filters: [['container_uuid', 'in', batch.map(([uuid]) => uuid)]],
         select: SELECT,
         order: 'uuid',
@@ -169,7 +170,8 @@ export class RequestDirectory {
       list.push(facts);
     }
     const now = this.opts.clock.now();
-    const full = items.length >= PAGE;
+    // The controller caps a page at its MaxItemsPerResponse (1000 by default, maybe lower) and says so in `limit`.
+    const full = items.length >= Math.min(PAGE, pageLimit(list.limit));
     for (const [uuid] of batch) {
       const requests = (byContainer.get(uuid) ?? []).sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
       // A full page may have left out some containers' requests: those without any are asked again later.
@@ -185,6 +187,11 @@ export class RequestDirectory {
     if (this.known.size >= MAX_KNOWN && !this.known.has(uuid)) this.known.delete(this.known.keys().next().value!);
     this.known.set(uuid, e);
   }
+}
+
+/** The page size a list answer says it was cut to, if it says (a positive integer); else PAGE. */
+function pageLimit(limit: unknown): number {
+  return typeof limit === 'number' && Number.isInteger(limit) && limit > 0 ? limit : PAGE;
 }
 
 /** A request as the features read it, or undefined when the controller's item lacks what they need. */

@@ -64,4 +64,32 @@ describe('reclaim notices from crunch-run', () => {
     assert.ok(!asked.slice(2).flat().includes('c-3'), 'nor read again');
     reader.stop();
   });
+
+  it("asks again for what a page cut to the controller's MaxItemsPerResponse left out, and stops when the rest are gone", async () => {
+    const clock = new ManualClock();
+    const running = Array.from({ length: 10 }, (_, i) => `c-${i}`);
+    const gone = new Set(['c-8', 'c-9']);
+    const asked: string[][] = [];
+    const told: string[] = [];
+    const reader = new NoticeReader({
+      client: {
+        async listContainers(p: ListParams) {
+          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          asked.push(uuids);
+          // MaxItemsPerResponse: 3, in the order the server likes (the last first).
+          const items = [...uuids].reverse().filter((u) => !gone.has(u)).slice(0, 3);
+          return { items: items.map((uuid) => ({ uuid, runtime_status: { preemptionNotice: `soon ${uuid}` } })), limit: 3 } as never;
+        },
+      },
+      pool: { instances: () => [vm('i-spot', 'm5.spot', running)], noticeReclaim: (u) => (told.push(u), true) },
+      preemptible: () => true,
+      clock,
+      log: new RateLimitedLog(silentLogger(), clock),
+    });
+    reader.start();
+    await clock.advance(INTERVAL_MS);
+    assert.deepEqual(told.sort(), running.filter((u) => !gone.has(u)).sort(), 'every notice, however the pages were cut');
+    assert.deepEqual(asked.map((b) => b.length), [10, 7, 4, 2]);
+    reader.stop();
+  });
 });

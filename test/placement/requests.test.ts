@@ -137,4 +137,29 @@ describe('RequestDirectory', () => {
     await settle(10);
     assert.deepEqual(client.calls.at(-1), ['c2']);
   });
+
+  it("takes a page cut to the controller's own limit (a lower MaxItemsPerResponse) as full, not as the whole answer", async () => {
+    const clock = new ManualClock();
+    const items = [req('q1', 'c1'), req('q2', 'c2'), req('q3', 'c3')];
+    const calls: string[][] = [];
+    const client = {
+      listContainerRequests(p: ListParams): Promise<ItemList<object>> {
+        const want = p.filters[0][2] as string[];
+        calls.push(want);
+        // MaxItemsPerResponse: 2. The answer says so in `limit`.
+        return Promise.resolve({ items: items.filter((i) => want.includes(i.container_uuid)).slice(0, 2), limit: 2 });
+      },
+    };
+    const dir = new RequestDirectory({ client, clock, logger: createLogger({ stream: new LineCollector(), clock }) });
+    const me = asker('test');
+    for (const c of ['c1', 'c2', 'c3']) dir.requestsOf(c, me);
+    await settle(10);
+    assert.equal(dir.requestsOf('c1', me)?.length, 1);
+    assert.equal(dir.requestsOf('c3', me), undefined, 'not "no requests": left out of a full page');
+    await clock.advance(RETRY_MS);
+    dir.requestsOf('c3', me);
+    await settle(10);
+    assert.deepEqual(calls.at(-1), ['c3']);
+    assert.deepEqual(dir.requestsOf('c3', me)?.map((r) => r.uuid), ['q3']);
+  });
 });
