@@ -7,11 +7,12 @@
  * feed never said.
  *
  * What an event costs, by what the queue already knows (the feed's events
- * carry a container's state, not its priority):
+ * carry a container's state, not its priority; and a priority set from the
+ * requests, by plain SQL in Arvados, makes no event at all: polling sees it):
  *
  * | event                                       | queue tracks it? | action                                  |
  * |---------------------------------------------|------------------|-----------------------------------------|
- * | state now Queued, or no state given         | no               | refresh now (new, or raised from priority 0) |
+ * | state now Queued, or no state given         | no               | refresh now (new, or one it dropped)    |
  * | state now anything else                     | no, but a refresh in flight reads it | refresh lazily (it may have read it before the change) |
  * | state now anything else                     | no, and no refresh in flight reads it | ignore (someone else's, or final) |
  * | a state change to the state the queue holds | yes              | ignore (e.g. our own lock)              |
@@ -19,8 +20,8 @@
  *
  * Only a container the queue has not seen is worth a request at once: that
  * is where polling made it wait (up to PollInterval to be seen at all). A
- * change to one it tracks (a priority change, a cancel, crunch-run's
- * Running and Complete, another dispatcher's lock) costs at worst a
+ * change to one it tracks (a cancel, crunch-run's Running and Complete,
+ * another dispatcher's lock) costs at worst a
  * refused lock or a late reorder when seen a second later, so those wait
  * to be read together: a thousand running containers that crunch-run
  * updates cost about one list request a second, not one each.

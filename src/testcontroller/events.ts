@@ -93,7 +93,7 @@ export class EventLog {
     return this.append(c, 'create', { new_attributes: eventAttributes(c) });
   }
 
-  /** Logs a change, whatever changed: Arvados writes a row for every update, even one its event leaves out (priority). */
+  /** Logs a change (the server does not call it for a change of priority alone, which Arvados makes without a log row). */
   update(c: ControllerContainer, prev: ControllerContainer): LogEntry {
     return this.append(c, 'update', { old_attributes: eventAttributes(prev), new_attributes: eventAttributes(c) });
   }

@@ -305,7 +305,12 @@ describe('fuzz: the queue through the event feed', function () {
             }
             if (uuids.length === 0) continue;
             const uuid = uuids[op.i % uuids.length];
-            if (op.t === 'priority') h.ctl.setPriority(uuid, op.priority);
+            // An update Arvados logs (runtime_status), moving the priority with it: a priority set from the
+            // requests alone makes no event in Arvados, and only a poll (not running here) would see it.
+            if (op.t === 'priority') {
+              const state = h.ctl.get(uuid)?.state;
+              if (state !== 'Cancelled' && state !== 'Complete') h.ctl.setFields(uuid, { runtime_status: { warning: `p ${op.priority}` }, priority: op.priority });
+            }
             else if (op.t === 'cancel') h.ctl.cancel(uuid);
             // Refused (422, 403) when the container is not in a state to lock or unlock: that is a change too, of nothing.
             else await asOther(h.ctl.url, uuid, op.t);

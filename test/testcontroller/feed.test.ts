@@ -27,6 +27,11 @@ describe('test controller event feed', () => {
     ctl = await startController({ clock, ...opts });
   }
 
+  /** An update Arvados logs: runtime_status, as a dispatcher or crunch-run writes it. */
+  function touch(uuid: string, n: number): void {
+    ctl.setFields(uuid, { runtime_status: { warning: `note ${n}` } });
+  }
+
   async function connect(token?: string | null): Promise<FeedClient> {
     const c = await FeedClient.open(ctl.feed.url, token);
     clients.push(c);
@@ -66,12 +71,16 @@ describe('test controller event feed', () => {
     assert.deepEqual(update.properties, change(c, 'Queued', 'Locked'));
   });
 
-  it('sends an update for a priority change, without the priority', async () => {
+  it('sends nothing for a priority set from the requests (plain SQL in Arvados, no log row), and no priority in an update', async () => {
     await start();
     const c = ctl.addContainer();
     const client = await connect();
     await client.subscribe();
     ctl.setPriority(c.uuid, 9);
+    assert.deepEqual(await client.barrier(), []);
+    assert.equal(ctl.feed.log.size, 1, 'the create only');
+    // An update as through the API is logged, and its event leaves the priority out.
+    ctl.setFields(c.uuid, { runtime_status: { warning: 'slow' }, priority: 10 });
     const [ev] = FeedClient.events(await client.barrier());
     assert.equal(ev.event_type, 'update');
     assert.deepEqual(ev.properties, change(c, 'Queued', 'Queued'));
@@ -118,9 +127,9 @@ describe('test controller event feed', () => {
     assert.deepEqual(await either.json(), { status: 200 });
     const c = ctl.addContainer();
     await clock.advance(5000);
-    ctl.setPriority(c.uuid, 2);
+    touch(c.uuid, 2);
     await clock.advance(1);
-    ctl.setPriority(c.uuid, 3);
+    touch(c.uuid, 3);
     assert.deepEqual(FeedClient.events(await creates.barrier()).map((e) => e.id), [1]);
     assert.deepEqual(FeedClient.events(await late.barrier()).map((e) => e.id), [2, 3]);
     // Any subscription matching is enough, and an event is sent once whatever number match.
@@ -137,7 +146,7 @@ describe('test controller event feed', () => {
     client.send({ method: 'unsubscribe', filters });
     assert.deepEqual(await client.json(), { status: 200 });
     const c = ctl.addContainer();
-    ctl.setPriority(c.uuid, 4);
+    touch(c.uuid, 4);
     assert.deepEqual(await client.barrier(), []);
     assert.deepEqual(
       ctl.feed.received().map((r) => [r.session, r.method, r.status]),
@@ -175,13 +184,13 @@ describe('test controller event feed', () => {
     await start();
     const old = ctl.addContainer();
     await clock.advance(5 * 60_000);
-    ctl.setPriority(old.uuid, 2); // id 2
+    touch(old.uuid, 2); // id 2
     ctl.addContainer(); // id 3
     await clock.advance(5 * 60_000 + 1);
     // Entry 1 is now older than ten minutes.
     const client = await connect();
     await client.subscribe([], 1);
-    ctl.setPriority(old.uuid, 3); // id 4, live
+    touch(old.uuid, 3); // id 4, live
     assert.deepEqual(FeedClient.events(await client.barrier()).map((e) => [e.msgID, e.id]), [[1, 2], [2, 3], [3, 4]]);
     const again = await connect();
     await again.subscribe([['event_type', 'in', ['create']]], 0);
@@ -228,7 +237,7 @@ describe('test controller event feed', () => {
     clock = new ManualClock();
     ctl = new TestController({ rootToken: 'root-token-0123456789abcdef', clock });
     const c = ctl.addContainer();
-    ctl.setPriority(c.uuid, 2);
+    touch(c.uuid, 2);
     assert.equal(ctl.feed.log.size, 2);
     assert.equal(clock.pendingTimers(), 0);
     assert.throws(() => ctl.feed.url, /not started/);
