@@ -6,6 +6,8 @@
  *   the controller's history;
  * - limits: at each create, the cloud's live VMs stay within MaxInstances
  *   and the cloud's quota;
+ * - no result destroyed: no container goes from Complete to Cancelled (the
+ *   controller lets an admin's token do it, and the dispatcher's is one);
  * - nothing lost: every container ends Complete, or Cancelled with a reason
  *   (runtime_status.error, the controller's record, or the dispatcher's log
  *   line for its own cancel); a child is left unsubmitted only when its
@@ -138,6 +140,9 @@ export class ChaosWatcher {
     controller.onChange((next, prev) => {
       if (next.state === 'Running' && prev.state !== 'Running' && controller.history(next.uuid).filter((h) => h.state === 'Running').length > 1) {
         this.problem('running twice', `${next.uuid} went Running again at ${this.at()}: ${describe(controller, next.uuid)}`);
+      }
+      if (prev.state === 'Complete' && next.state === 'Cancelled') {
+        this.problem('result destroyed', `${next.uuid} was cancelled after it completed, at ${this.at()}: ${describe(controller, next.uuid)}`);
       }
     });
   }
