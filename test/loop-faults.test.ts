@@ -170,7 +170,7 @@ describe('a throw in a dispatcher loop is logged and the loop goes on', function
             });
             return ex;
           });
-          patch(next.pool, 'countWorkers', (orig) => () => {
+          patch(next.pool, 'unlistedWorkers', (orig) => () => {
             const due = when === 'at once' || s.clock.now() > t0 + 500;
             if (due && !thrown) {
               thrown = true;
