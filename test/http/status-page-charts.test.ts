@@ -155,7 +155,10 @@ describe('status page charts in Chromium (a history stepped by a manual clock)',
       await page.goto(url);
       await page.fill('#token', TOKEN);
       await page.click('#token-save');
-      await page.waitForFunction("document.querySelectorAll('#charts figure.chart canvas').length === 6", undefined, { timeout: 10_000 });
+      // A selector, not waitForFunction: once the condition is not true at once, Playwright polls it
+      // with an eval the page's CSP forbids (so that failed only when the page was slow to draw).
+      await page.locator('#charts figure.chart canvas').nth(5).waitFor({ timeout: 10_000 });
+      assert.equal(await page.locator('#charts figure.chart canvas').count(), 6);
 
       const captions = await page.$$eval('#charts figcaption', (f) => f.map((x) => x.textContent));
       assert.deepEqual(captions, ['VMs by state', 'Containers by state', 'Queue wait', 'Cost per hour', 'Cloud errors per minute', 'Controller errors per minute']);
