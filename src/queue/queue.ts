@@ -21,7 +21,7 @@
  *   state, a bad uuid, ...) is not used, with a rate-limited warning naming
  *   the field (`validate.ts`); the rest of the answer is.
  */
-import type { ContainerPatch } from '../arvados/client.js';
+import { type ContainerPatch, REPLY_FIELDS } from '../arvados/client.js';
 import { isControllerRefusal } from '../arvados/errors.js';
 import type { Container } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
@@ -157,9 +157,21 @@ export class ContainerQueueImpl implements ContainerQueue {
    * Cancels: sets only `state`, as the reference's scheduler does. A
    * container's runtime_status is crunch-run's (its errors and warnings
    * for the user) and must not be replaced; `reason` goes to the log.
+   *
+   * Looks first: Arvados lets an admin cancel a Complete container, and
+   * the dispatcher's token is an admin's, so a cancel decided on the last
+   * poll's view of a container that has completed since (its VM gone
+   * before the next poll) would destroy its result. One read per cancel
+   * narrows that to the read's round trip.
    */
   cancel(uuid: string, reason?: string): Promise<void> {
     return this.exclusive(uuid, 'cancel', async () => {
+      const latest = await this.client.getContainer(uuid, [...REPLY_FIELDS]);
+      if (latest.state === 'Complete' || latest.state === 'Cancelled') {
+        this.applyReply(uuid, latest);
+        this.logger.info('not cancelling container: it has ended', { ContainerUUID: uuid, State: latest.state, ...(reason === undefined ? {} : { Reason: reason }) });
+        return;
+      }
       this.applyReply(uuid, await this.client.updateContainer(uuid, { state: 'Cancelled' }));
       this.logger.info('cancelled container', { ContainerUUID: uuid, ...(reason === undefined ? {} : { Reason: reason }) });
     });

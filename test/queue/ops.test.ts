@@ -140,6 +140,18 @@ describe('container queue operations', () => {
       assert.deepEqual(h.ctl.get(c.uuid)?.runtime_status, {});
     });
 
+    it('does not cancel a container that has completed since the last poll (the controller would let it, destroying the result)', async () => {
+      h = await harness();
+      const c = h.ctl.addContainer({ state: 'Running' });
+      await h.queue.update();
+      h.ctl.setFields(c.uuid, { state: 'Complete', exit_code: 0, output: 'abc+0' });
+      await h.queue.cancel(c.uuid, 'container is not running on any worker');
+      assert.equal(h.ctl.get(c.uuid)?.state, 'Complete');
+      assert.equal(h.ctl.requestLog().filter((r) => r.method === 'PUT').length, 0);
+      assert.equal(h.queue.get(c.uuid)?.state, 'Complete', 'the queue learns it');
+      assert.ok(h.lines.records().some((r) => r.msg === 'not cancelling container: it has ended' && r.State === 'Complete'));
+    });
+
     it('cancels a container locked by someone else (the controller lets anyone cancel)', async () => {
       h = await harness();
       const c = h.ctl.addContainer({ state: 'Locked', locked_by_uuid: OTHER_UUID });
