@@ -48,6 +48,8 @@ export class LogFacts extends Writable {
   readonly defects = new Map<string, number>();
   /** Containers whose crunch-run crashed or gave up on its own (the lame cloud's log). */
   readonly crunchRunDied = new Set<string>();
+  /** Cancels the dispatcher decided but did not send, the container having ended since its last poll, by the state it had. */
+  readonly cancelsNotSent = new Map<string, number>();
 
   /** @param tee where every line also goes (a file for a human chasing a failure) */
   constructor(private readonly tee?: Writable) {
@@ -59,9 +61,11 @@ export class LogFacts extends Writable {
     for (const line of chunk.toString('utf8').split('\n')) {
       const cancel = line.includes('"cancelled container"');
       const died = line.includes('"lame: crunch-run crashed"') || line.includes('"lame: crunch-run exiting after an error"');
-      if (!cancel && !died && !line.includes('"level":"error"')) continue;
+      const notSent = line.includes('"not cancelling container: it has ended"');
+      if (!cancel && !died && !notSent && !line.includes('"level":"error"')) continue;
       try {
-        const rec = JSON.parse(line) as { msg?: unknown; level?: unknown; ContainerUUID?: unknown; Reason?: unknown; error?: { name?: unknown; message?: unknown } };
+        const rec = JSON.parse(line) as { msg?: unknown; level?: unknown; ContainerUUID?: unknown; Reason?: unknown; State?: unknown; error?: { name?: unknown; message?: unknown } };
+        if (notSent) this.cancelsNotSent.set(String(rec.State), (this.cancelsNotSent.get(String(rec.State)) ?? 0) + 1);
         if (rec.msg === 'cancelled container' && typeof rec.ContainerUUID === 'string' && typeof rec.Reason === 'string') {
           this.cancelReasons.set(rec.ContainerUUID, rec.Reason);
         }

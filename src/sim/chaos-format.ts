@@ -35,6 +35,7 @@ export function formatChaosFigures(f: ChaosFigures): string {
     `last VM gone ${formatDuration(f.drainMs)} after the last container ended`,
     `clock timers left after the last dispatcher stopped: ${f.timersLeft}`,
     `errors logged: ${f.errorsLogged.map(([m, n]) => `${n} x ${m}`).join(', ') || 'none'}`,
+    `cancels not sent, the container having ended since the poll: ${f.cancelsNotSent.map(([s, n]) => `${n} ${s}`).join(', ') || 'none'}`,
     heapLine,
   ].join('\n');
 }

@@ -96,6 +96,8 @@ export interface ChaosFigures {
   drainMs: number;
   /** Error records in the dispatcher's log by message (mostly the faults injected). */
   errorsLogged: Array<[string, number]>;
+  /** Cancels decided on a poll's view but not sent: the container had ended since, by the state it had then. */
+  cancelsNotSent: Array<[string, number]>;
   maxLiveVMs: number;
   limits: { maxInstances: number; quota: number };
   simulatedMs: number;
@@ -355,6 +357,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
     },
     drainMs: result.endedAt - Math.max(result.startedAt, ...result.containers.map((c) => c.finalAt ?? 0)),
     errorsLogged: [...logs.errors].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)),
+    cancelsNotSent: [...logs.cancelsNotSent].sort((a, b) => (a[0] < b[0] ? -1 : 1)),
     maxLiveVMs: watcher!.maxLive,
     limits,
     simulatedMs: result.endedAt - result.startedAt,
