@@ -144,6 +144,13 @@ export interface WorkerPool {
    * every `unknown` worker counts.
    */
   unlistedWorkers?(): number;
+  /**
+   * When the last worker found in the cloud had its processes listed (0 if
+   * none): a container the queue last saw Running before then may have
+   * ended since, which that listing, not finding it, cannot tell from
+   * "runs nowhere". Optional: without it, 0.
+   */
+  listedAt?(): number;
   /** True while creates of this type (or its quota group) recently failed with a CapacityError. */
   atCapacity(type: InstanceType): boolean;
   /** True while the cloud quota or MaxInstances stops new instances. */

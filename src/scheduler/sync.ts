@@ -4,7 +4,7 @@
  *
  * | container state     | crunch-run record                 | action                                 |
  * | ------------------- | --------------------------------- | -------------------------------------- |
- * | Running             | none, and no worker is unknown    | cancel: it runs nowhere                |
+ * | Running             | none, every worker listed before the last poll | cancel: it runs nowhere   |
  * | Running             | exited before the last queue poll | cancel: crunch-run died without ending |
  * | Running             | live, priority 0                  | kill                                   |
  * | Complete, Cancelled | any                               | kill (and forget the record)           |
@@ -34,11 +34,14 @@ type CrunchRunRecord = { exitedAt?: number };
  */
 export function sync(ctx: PassContext, view?: PassView): void {
   const { queue, pool } = ctx;
-  // A worker not probed yet may be running anything: no container is
-  // "running nowhere" until every worker has answered.
-  const anyUnknown = unlistedWorkers(pool) > 0;
   const records = crunchRunRecords(pool);
   const { entries, updated } = queue.entries();
+  // A worker not listed yet may be running anything, and a poll begun
+  // before the last one was listed may show Running a container that ended
+  // since (after a restart, between the poll and its worker's first
+  // --list): no container is "running nowhere" until every worker has
+  // answered and a poll has begun after that.
+  const orphansKnown = unlistedWorkers(pool) === 0 && updated > (pool.listedAt?.() ?? 0);
 
   // The backlog (Queued or Locked, priority > 0) needs nothing unless it
   // has a crunch-run record, so it is reached through the records rather
@@ -47,13 +50,13 @@ export function sync(ctx: PassContext, view?: PassView): void {
     for (let k = 0; k < view.size; k++) {
       if (view.state[k] !== State.Other && view.priority[k] > 0) continue;
       const ctr = view.list[k].container;
-      syncOne(ctx, ctr.uuid, ctr, records.get(ctr.uuid), updated, anyUnknown);
+      syncOne(ctx, ctr.uuid, ctr, records.get(ctr.uuid), updated, orphansKnown);
     }
   } else {
     for (const [uuid, ent] of entries) {
       const ctr = ent.container;
       if ((ctr.state === 'Queued' || ctr.state === 'Locked') && ctr.priority > 0) continue;
-      syncOne(ctx, uuid, ctr, records.get(uuid), updated, anyUnknown);
+      syncOne(ctx, uuid, ctr, records.get(uuid), updated, orphansKnown);
     }
   }
   for (const [uuid, rec] of records) {
@@ -61,19 +64,19 @@ export function sync(ctx: PassContext, view?: PassView): void {
     if (!ctr) {
       if (!queue.readingDetails(uuid)) killCrunchRun(ctx, uuid, 'not in queue');
     }
-    else if ((ctr.state === 'Queued' || ctr.state === 'Locked') && ctr.priority > 0) syncOne(ctx, uuid, ctr, rec, updated, anyUnknown);
+    else if ((ctr.state === 'Queued' || ctr.state === 'Locked') && ctr.priority > 0) syncOne(ctx, uuid, ctr, rec, updated, orphansKnown);
   }
   ctx.once.prune((uuid) => entries.has(uuid) || records.has(uuid));
 }
 
 /** The table's row for one container. */
-function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunRecord | undefined, updated: number, anyUnknown: boolean): void {
+function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunRecord | undefined, updated: number, orphansKnown: boolean): void {
   const { queue, logger } = ctx;
   const exitedBeforePoll = rec?.exitedAt !== undefined && updated > rec.exitedAt;
   switch (ctr.state) {
     case 'Running':
       if (!rec) {
-        if (!anyUnknown) cancelContainer(ctx, uuid, 'container is not running on any worker');
+        if (orphansKnown) cancelContainer(ctx, uuid, 'container is not running on any worker');
       } else if (exitedBeforePoll) {
         cancelContainer(ctx, uuid, 'container state is Running but crunch-run has exited');
       } else if (ctr.priority === 0) {

@@ -113,6 +113,13 @@ export class PoolCore implements WorkerEnv {
     this.exitedAt.set(uuid, at);
   }
 
+  /** When the last worker found in the cloud (not created by this process) had its processes listed; 0 if none yet. */
+  listedAt = 0;
+
+  noteListed(at: number): void {
+    this.listedAt = Math.max(this.listedAt, at);
+  }
+
   noteBootOutcome(outcome: BootOutcome): void {
     this.bootOutcomes[outcome]++;
   }

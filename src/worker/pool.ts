@@ -235,6 +235,10 @@ export class WorkerPoolImpl implements WorkerPool {
   }
 
   /** Workers by state, shut-down ones included; creates in flight count as booting. */
+  listedAt(): number {
+    return this.core.listedAt;
+  }
+
   unlistedWorkers(): number {
     let n = 0;
     for (const w of this.core.workers.values()) if (w.state === 'unknown' && !w.listed) n++;

@@ -26,6 +26,8 @@ export interface WorkerEnv {
   notify(): void;
   /** A crunch-run process exited (or was killed) at `at`. */
   noteExited(uuid: string, at: number): void;
+  /** An `unknown` worker's processes became known at `at`: its first `--list` was applied (optional: test fakes leave it out). */
+  noteListed?(at: number): void;
   noteBootOutcome(outcome: BootOutcome): void;
   /** Reports a moment the metrics time (optional: test fakes leave it out). */
   emit?(event: PoolEvent): void;

@@ -133,6 +133,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
     w.busy = now;
   }
   let changed = w.updateRunning(list.running);
+  if (!w.listed && w.state === 'unknown') env.noteListed?.(now);
   w.listed = true;
   if (booted && (w.state === 'unknown' || w.state === 'booting')) {
     w.state = 'idle';

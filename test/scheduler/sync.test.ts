@@ -120,6 +120,23 @@ describe('scheduler sync', () => {
     assert.equal(h.queue.state(uuid(2)), 'Running');
   });
 
+  it("cancels an orphan only on a poll begun after the last found worker's processes were listed (one may have ended in between)", async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Running' });
+    // A worker found in the cloud was listed 10 ms after the queue's last poll began, not running it.
+    await h.clock.advance(10);
+    const listed = h.clock.now();
+    Object.assign(h.pool, { unlistedWorkers: () => 0, listedAt: () => listed });
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.equal(h.queue.state(uuid(1)), 'Running', 'it may have completed between the poll and the listing');
+    await h.clock.advance(1);
+    await h.queue.update();
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.equal(h.queue.state(uuid(1)), 'Cancelled', 'still Running on a later poll: it runs nowhere');
+  });
+
   it('cancels a Running container whose crunch-run exited before the last poll, not after', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), state: 'Running' });

@@ -110,12 +110,20 @@ describe('worker state machine: other rules', () => {
     f.script(id, { boot: fail(), list: fail() });
     await f.probe();
     assert.equal(f.pool.unlistedWorkers(), 1, 'no --list yet');
+    assert.equal(f.pool.listedAt(), 0);
+    await f.tick(1000);
     f.script(id, { boot: fail(), list: ok(`${U1}\n`) });
     await f.probe();
     assert.equal(f.pool.detail(id)?.workerState, 'unknown');
     assert.equal(f.pool.countWorkers().unknown, 1);
     assert.equal(f.pool.unlistedWorkers(), 0, 'what runs there is known');
     assert.deepEqual([...f.pool.running().keys()], [U1]);
+    const listed = f.pool.listedAt();
+    assert.ok(listed > 0 && listed <= f.clock.now(), 'when its processes became known');
+    // Later listings of it do not move it.
+    await f.tick(1000);
+    await f.probe();
+    assert.equal(f.pool.listedAt(), listed);
   });
 
   it('a stale run lock for longer than TimeoutStaleRunLock counts as broken', async () => {
