@@ -176,6 +176,10 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
   }
   if (r.exitCode !== 0) {
     w.log.debug('boot probe failed', { Command: cmd, ...outputFields(r) });
+    // As the reference: a worker found in the cloud gets the runner anyway,
+    // so its `--list` (run whatever the boot probe says) can tell what runs
+    // there, even after a dispatcher upgrade changed the runner's path.
+    if (w.state === 'unknown' && env.cfg.runner && !env.cfg.runnerMissing) await deployRunner(w, env);
     return { ok: false, stderr: r.stderr.toString() };
   }
   w.log.info('boot probe succeeded', { Command: cmd });

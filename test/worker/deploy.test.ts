@@ -1,8 +1,9 @@
 /**
- * Runner deployment (DeployRunnerBinary): after the boot probe passes, the
- * pool checks `md5sum` of `DeployRunnerDirectory/crunch-run~<md5>` and
- * copies the binary only when the hash is not already right; every
- * crunch-run command then uses that path.
+ * Runner deployment (DeployRunnerBinary): after the boot probe passes (or
+ * fails, on a worker found in the cloud), the pool checks `md5sum` of
+ * `DeployRunnerDirectory/crunch-run~<md5>` and copies the binary only when
+ * the hash is not already right; every crunch-run command then uses that
+ * path.
  */
 import assert from 'node:assert/strict';
 import { loadRunnerBinary } from '../../src/worker/runner-binary.js';
@@ -50,6 +51,27 @@ describe('worker pool: runner deployment', function () {
     assert.equal(h.pool.detail(id)?.workerState, 'idle');
     assert.equal(h.sent('cat >', id).length, 2);
     assert.deepEqual(vm.files.get(PATH), BYTES);
+  });
+
+  it('installs the runner on a worker found in the cloud even when its boot probe fails, so its --list can say what runs there', async () => {
+    h = await Harness.start({
+      runnerBinary: { md5hex: MD5, bytes: BYTES },
+      cloudVMs: { DeployRunnerBinary: '/usr/local/bin/crunch-run', TimeoutIdle: 3_600_000 },
+    });
+    h.pool.start();
+    await h.tick(0);
+    const id = await h.createIdle();
+    const c = h.ctl!.addContainer({ state: 'Locked', command: ['sleep', '3600'] });
+    assert.equal(h.pool.startContainer(id, h.ctl!.get(c.uuid)!), true);
+    await h.tick(0);
+    // The runner file is gone (a new path after an upgrade, or a cleaned /tmp), and the VM says degraded.
+    h.cloud.vm(id)!.files.delete(PATH);
+    h.degraded.add(id);
+    await h.restart();
+    assert.equal(h.pool.detail(id)?.workerState, 'unknown', 'the boot probe still fails');
+    assert.equal(h.sent('cat >', id).length, 2, 'copied again');
+    assert.deepEqual(h.pool.detail(id)?.runningContainerUUIDs, [c.uuid], 'its --list ran, from the deployed path');
+    assert.equal(h.pool.unlistedWorkers(), 0);
   });
 
   it("with the reference's default DeployRunnerBinary (/proc/self/exe): nothing to deploy, healthy, and crunch-run from the image", async () => {

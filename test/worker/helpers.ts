@@ -59,6 +59,8 @@ export class Harness {
   readonly commands: RecordedCommand[] = [];
   /** Instance ids whose executors refuse to connect (a VM cut off from the network). */
   readonly unreachable = new Set<string>();
+  /** Instance ids whose boot probe says "degraded" (exit 1), as `systemctl is-system-running` does with a failed unit. */
+  readonly degraded = new Set<string>();
   readonly logs = new LineCollector();
   readonly log: Logger;
   pool!: WorkerPoolImpl;
@@ -138,6 +140,9 @@ export class Harness {
       execute: (command: string, options?: ExecuteOptions): Promise<ExecuteResult> => {
         this.commands.push({ instance: inst.id, command, at: this.clock.now(), stdin: String(options?.stdin ?? '') });
         if (this.unreachable.has(inst.id)) return Promise.reject(new SshConnectError(inst.id, 'unreachable', 'cut off by the test'));
+        if (this.degraded.has(inst.id) && command === this.cluster.Containers.CloudVMs.BootProbeCommand) {
+          return Promise.resolve({ stdout: Buffer.from('degraded\n'), stderr: Buffer.alloc(0), exitCode: 1 });
+        }
         return inner.execute(command, options);
       },
       setTarget: (a) => inner.setTarget(a),
