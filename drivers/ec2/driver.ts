@@ -18,7 +18,7 @@ import { type BillingRule, EC2_LINUX_BILLING } from '../../src/cost/billing.js';
 import { addSecret, type Logger } from '../../src/log.js';
 import { CapacityError } from '../../src/cloud/errors.js';
 import { PlaceCapacityMemory } from '../../src/cloud/place-capacity.js';
-import { classify, isCapacity, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
+import { classify, isCapacity, isQuota, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
 import { Ec2Instance, type Ec2InstanceHost, scratchHourly } from './instance.js';
 import { KeyPairs } from './keypair.js';
 import { PageTokens } from './pages.js';
@@ -222,6 +222,9 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
    * RunInstances in one subnet, retried on throttling and 5xx with the same
    * ClientToken, so a request EC2 did carry out before failing to answer is
    * not carried out twice. Each call counts in ec2_instance_starts_total.
+   * Not retried: EC2's answers that it has no room (InsufficientInstanceCapacity
+   * and the like come with a 500 too), which go to the next subnet or to
+   * the caller at once, as in the reference.
    */
   private async runInstances(input: RunInstancesCommandInput, type: InstanceType, subnet: string): Promise<{ record: AwsInstance } | { error: unknown }> {
     const attempt = { ...input, ClientToken: this.newClientToken() };
@@ -235,7 +238,7 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
         return { record };
       } catch (err) {
         this.metrics.started(subnet, false);
-        if (n >= this.createAttempts || !(isThrottle(err) || isTransient(err))) return { error: err };
+        if (n >= this.createAttempts || !retryable(err)) return { error: err };
         this.logger.debug('retrying RunInstances', { InstanceType: type.Name, Attempt: n, error: err });
         await this.clock.sleep(delay);
         delay *= 2;
@@ -339,4 +342,10 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
   quotaGroup(type: InstanceType): string {
     return quotaGroupFor(type, this.params.InstanceTypeQuotaGroups);
   }
+}
+
+/** A RunInstances failure worth the same request again: throttled, or a 5xx that is not EC2 saying it has no room. */
+function retryable(err: unknown): boolean {
+  if (isQuota(err) || isCapacity(err) || isSubnetSpecific(err)) return false;
+  return isThrottle(err) || isTransient(err);
 }

@@ -115,6 +115,23 @@ describe('ec2 driver: subnet failover', function () {
     driver.stop();
   });
 
+  it("asks each subnet once when EC2 is out of capacity (a 500), and retries a subnet only on EC2's own failures", async () => {
+    const { driver, ctx } = makeDriver(fake, { params: fakeParams(fake, { SubnetID: ['subnet-a', 'subnet-b'] }) });
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    for (let i = 0; i < 3; i++) fake.failNext('RunInstances', 'InsufficientInstanceCapacity', 'We currently do not have sufficient m5.large capacity');
+    await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public).catch(() => undefined);
+    assert.deepEqual(subnetsTried(), ['subnet-a', 'subnet-b'], 'no retry in the same subnet');
+    fake.clearFaults();
+    driver.stop();
+
+    const other = makeDriver(fake, { params: fakeParams(fake, { SubnetID: ['subnet-c'] }) });
+    fake.failNext('RunInstances', 'InternalError', 'An internal error has occurred');
+    const made = await other.driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+    assert.ok(made.id);
+    assert.deepEqual(subnetsTried().slice(2), ['subnet-c', 'subnet-c'], 'an internal error is tried again, with the same ClientToken');
+    other.driver.stop();
+  });
+
   it('with every subnet failing, returns the last capacity error over other errors', async () => {
     const { driver, ctx } = makeDriver(fake, { params: fakeParams(fake, { SubnetID: ['subnet-a', 'subnet-b'] }) });
     fake.failNext('RunInstances', 'InsufficientInstanceCapacity', 'none here');
