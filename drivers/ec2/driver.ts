@@ -18,7 +18,7 @@ import { type BillingRule, EC2_LINUX_BILLING } from '../../src/cost/billing.js';
 import { addSecret, type Logger } from '../../src/log.js';
 import { CapacityError } from '../../src/cloud/errors.js';
 import { PlaceCapacityMemory } from '../../src/cloud/place-capacity.js';
-import { classify, isCapacity, isQuota, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
+import { classify, errorCode, isCapacity, isQuota, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
 import { Ec2Instance, type Ec2InstanceHost, scratchHourly } from './instance.js';
 import { KeyPairs } from './keypair.js';
 import { PageTokens } from './pages.js';
@@ -191,6 +191,8 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       }
       const err = result.error;
       if (subnet !== undefined && isTypeCapacity(err)) this.placeCapacity.mark(type, subnet);
+      // Someone deleted the key pair while we ran: find or import it again on the next create.
+      if (errorCode(err) === 'InvalidKeyPair.NotFound' && input.KeyName !== undefined) this.keyPairs.forget(publicKey);
       // Keep the most useful error for the caller: the last capacity error
       // (of the type or of its quota group) if any subnet had one, since
       // another type may work, else the last error.

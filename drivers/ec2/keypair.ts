@@ -111,6 +111,11 @@ export class KeyPairs {
     return pending;
   }
 
+  /** Forgets the name found for `publicKey` (EC2 says it no longer has that pair): the next create looks it up, or imports it, again. */
+  forget(publicKey: string): void {
+    this.names.delete(keyFingerprints(parsePublicKey(publicKey))[0]);
+  }
+
   private async findOrImport(key: ParsedPublicKey, fingerprints: string[]): Promise<string> {
     const found = await this.client.send(new DescribeKeyPairsCommand({ Filters: [{ Name: 'fingerprint', Values: fingerprints }] }));
     const existing = found.KeyPairs?.find((kp) => kp.KeyName)?.KeyName;

@@ -147,6 +147,20 @@ describe('ec2 driver: key pair', function () {
     driver.stop();
   });
 
+  it('imports the key again after someone deleted the pair while it ran (one create fails, the next works)', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+    const [pair] = fake.keyPairs();
+    assert.equal(fake.deleteKeyPair(pair.name), true);
+    const err = await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public).catch((e: unknown) => e);
+    assert.match(String(err), /InvalidKeyPair\.NotFound|does not exist/);
+    await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+    assert.equal(fake.calls().filter((c) => c.action === 'ImportKeyPair').length, 2);
+    assert.equal(fake.instances().at(-1)!.keyName, pair.name);
+    driver.stop();
+  });
+
   it('without a public key (DeployPublicKey: false) names no key pair', async () => {
     const { driver, ctx } = makeDriver(fake);
     const { tags, init } = createArgs(ctx.instanceSetId);
