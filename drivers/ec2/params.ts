@@ -6,7 +6,7 @@
  * mixes the Azure driver's parameters into the same mapping, and a config
  * copied from it must still start.
  */
-import { duration, httpURL, nonNegativeNumber, type ParamParser, parseDriverParams, str, username } from '../../src/cloud/params.js';
+import { duration, httpURL, loginName, nonNegativeNumber, type ParamParser, parseDriverParams, str } from '../../src/cloud/params.js';
 
 /** Validated parameters, every field present. */
 export interface Ec2Params {
@@ -109,7 +109,7 @@ const PARSERS: { [K in keyof Ec2Params]: ParamParser<Ec2Params[K]> } = {
   Region: str,
   SecurityGroupIDs: idSet,
   SubnetID: idSet,
-  AdminUsername: username,
+  AdminUsername: loginName,
   EBSVolumeType: volumeType,
   EBSPrice: nonNegativeNumber,
   IAMInstanceProfile: str,

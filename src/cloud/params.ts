@@ -28,6 +28,16 @@ export const username: ParamParser<string> = (v) => {
   return v;
 };
 
+/**
+ * Any login name the image may have, as POSIX and useradd allow it
+ * (`ec2-user`, `Admin`, `first.last`, `machine$`): the reference takes
+ * AdminUsername as any string; only what cannot name a user is refused.
+ */
+export const loginName: ParamParser<string> = (v) => {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/.test(v)) throw new Error(`expected a user name, got ${JSON.stringify(v)}`);
+  return v;
+};
+
 export const bool: ParamParser<boolean> = (v) => {
   if (typeof v === 'boolean') return v;
   if (v === 'true' || v === 'false') return v === 'true';

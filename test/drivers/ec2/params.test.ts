@@ -59,6 +59,11 @@ describe('ec2 driver parameters', () => {
     });
   }
 
+  it('takes any login name an image may have as AdminUsername, as the reference takes any string', () => {
+    for (const name of ['ec2-user', 'Admin', 'first.last', 'svc$', '_crunch']) assert.equal(parseEc2Params({ ...MIN, AdminUsername: name }).params.AdminUsername, name);
+    for (const bad of ['', 'two words', 'a:b', '-x']) assert.throws(() => parseEc2Params({ ...MIN, AdminUsername: bad }), /AdminUsername: expected a user name/, bad);
+  });
+
   it('takes an empty EBSVolumeType as gp2, as the reference', () => {
     assert.equal(parseEc2Params({ ...MIN, EBSVolumeType: '' }).params.EBSVolumeType, 'gp2');
   });
