@@ -15,7 +15,8 @@
  */
 import type { ControllerClient } from '../arvados/client.js';
 import { findControllerError } from '../arvados/errors.js';
-import { type Container, isInt64 } from '../arvados/types.js';
+import { mountMisfit, type MountGoType } from '../arvados/mount-fit.js';
+import type { Container } from '../arvados/types.js';
 import { detailsProblem, type RecordProblem } from './validate.js';
 
 /** What a details read needs of the controller client. */
@@ -57,36 +58,19 @@ export type Details =
   | { outcome: 'invalid'; problem: RecordProblem }
   | { outcome: 'failed'; error: Error };
 
-/** Fields of a mount the reference decodes, and the JSON type each must have (null is always allowed). */
-const MOUNT_FIELD_TYPES: Record<string, 'string' | 'boolean' | 'integer'> = {
-  kind: 'string',
-  writable: 'boolean',
-  portable_data_hash: 'string',
-  uuid: 'string',
-  device_type: 'string',
-  path: 'string',
-  exclude_from_output: 'boolean',
-  capacity: 'integer',
-};
+/** How `mountsProblem` names each Go type a mount field must have. */
+const WANTED: Record<MountGoType, string> = { string: 'a string', bool: 'a boolean', int64: 'an integer' };
 
 /** The text of the controller's 500 for a record it cannot decode (Go's encoding/json error). */
 const UNDECODABLE = 'json: cannot unmarshal';
 
 /** What is wrong with a `mounts` value, or undefined if it is well formed. */
 export function mountsProblem(mounts: unknown): string | undefined {
-  if (mounts === null || mounts === undefined) return undefined;
-  if (typeof mounts !== 'object' || Array.isArray(mounts)) return 'mounts is not a JSON object';
-  for (const [path, m] of Object.entries(mounts as Record<string, unknown>)) {
-    if (m === null) continue;
-    if (typeof m !== 'object' || Array.isArray(m)) return `mount ${JSON.stringify(path)} is not a JSON object`;
-    for (const [field, want] of Object.entries(MOUNT_FIELD_TYPES)) {
-      const v = (m as Record<string, unknown>)[field];
-      if (v === null || v === undefined) continue;
-      const ok = want === 'integer' ? isInt64(v) : typeof v === want;
-      if (!ok) return `mount ${JSON.stringify(path)}: ${field} must be ${want === 'integer' ? 'an integer' : `a ${want}`}, not ${JSON.stringify(v)}`;
-    }
-  }
-  return undefined;
+  const misfit = mountMisfit(mounts);
+  if (misfit === undefined) return undefined;
+  if (misfit.at === 'mounts') return 'mounts is not a JSON object';
+  if (misfit.at === 'mount') return `mount ${JSON.stringify(misfit.path)} is not a JSON object`;
+  return `mount ${JSON.stringify(misfit.path)}: ${misfit.field} must be ${WANTED[misfit.type]}, not ${JSON.stringify(misfit.value)}`;
 }
 
 /** Reads one container's details. Never throws: the outcome says what happened. */
