@@ -25,10 +25,10 @@ const LOG_LEVELS = ['trace', 'debug', 'verbose', 'info', 'warn', 'warning', 'err
 /** How a PEM private key starts ("-----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", ...). */
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
-/** Compiles `Clusters.<id>`; problems go to `ctx.problems`. */
 /** `Containers.LocalKeepLogsToContainerLog`: which local keepstore logs crunch-run copies to the container's log. */
 const KEEP_LOGS_VALUES: readonly unknown[] = ['none', 'all', 'errors'];
 
+/** Compiles `Clusters.<id>`; problems go to `ctx.problems`. */
 export function compileCluster(ctx: ReadContext, id: string, raw: Record<string, unknown>): Cluster {
   const path: Path = ['Clusters', id];
   if (!CLUSTER_ID.test(id)) ctx.problems.error(path, 'cluster ID should be 5 alphanumeric characters (a-z, 0-9)');
