@@ -177,6 +177,12 @@ describe('fuzz: simulator workloads', function () {
   it('plays any small trace it reads to the end: every container settled, no VM left, no internal error', async function () {
     this.timeout(fuzzTimeout(QUICK_PLAYS, 120_000, 20));
     const small = BASES.filter((b) => ['example-trace.json', 'stages-trace'].includes(b.name));
+    // One edit known to read, played first whatever the seed: without it, all 20 random cases were
+    // sometimes refused, and the property played nothing. (A failing child that now completes: its
+    // dependents run.)
+    const stages = small.find((b) => b.name === 'stages-trace')!;
+    const exitCodeAt = places(stages.json).findIndex((p) => p.path.join('/') === 'containers/0/children/1/exitCode');
+    const readable: [typeof stages, Edit[]] = [stages, [{ kind: 'delete', at: exitCodeAt }]];
     let played = 0;
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...small), fc.array(edit, { minLength: 1, maxLength: 2 }), async (base, edits) => {
@@ -198,7 +204,7 @@ describe('fuzz: simulator workloads', function () {
         }
         played++;
       }),
-      fuzzParams(QUICK_PLAYS, 20),
+      { ...fuzzParams(QUICK_PLAYS, 20), examples: [readable] },
     );
     assert.ok(played > 0, 'no mutation was read, so nothing played');
   });
