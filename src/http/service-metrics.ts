@@ -1,10 +1,15 @@
 /**
- * The metrics every Arvados service registers, whatever it does: the
- * running version (`arvados_version_running`, from the service command) and
- * when the config was written and read (`arvados_config_*_timestamp_seconds`,
- * from the config loader). Same names, labels and help texts as the
- * reference, so its dashboards and alerts (e.g. "config changed on disk but
- * not reloaded") work unchanged.
+ * The metrics every Arvados service registers, whatever it does: when the
+ * config was written and read (`arvados_config_*_timestamp_seconds`, from
+ * the config loader), with the reference's names, labels and help texts, so
+ * its dashboards and alerts (e.g. "config changed on disk but not reloaded")
+ * work unchanged; and the running version.
+ *
+ * The version is not `arvados_version_running`: the cluster health check
+ * (`arvados-server check`, the controller's `/_health/all`) reads that
+ * metric from every service and reports the whole cluster in ERROR ("version
+ * mismatch") when its version is not the checker's own Arvados release. Ours
+ * never is one, so it has a name of its own, which the check does not read.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
@@ -22,7 +27,7 @@ export interface ConfigSource {
 
 let cachedVersion: string | undefined;
 
-/** This package's version (package.json), the `version` label of `arvados_version_running`. */
+/** This package's version (package.json), the `version` label of `arvados_dispatchcloud_build_info`. */
 export function packageVersion(): string {
   if (cachedVersion === undefined) {
     try {
@@ -35,9 +40,12 @@ export function packageVersion(): string {
   return cachedVersion;
 }
 
-/** `arvados_version_running{version="..."} 1`. */
+/** The metric holding the running version, named so that the cluster health check does not compare it with an Arvados release. */
+export const VERSION_METRIC = 'arvados_dispatchcloud_build_info';
+
+/** `arvados_dispatchcloud_build_info{version="..."} 1`. */
 export function registerVersion(registry: Registry): void {
-  const g = new Gauge({ name: 'arvados_version_running', help: 'Indicated version is running.', labelNames: ['version'], registers: [registry] });
+  const g = new Gauge({ name: VERSION_METRIC, help: 'Version of this dispatcher (package.json) that is running.', labelNames: ['version'], registers: [registry] });
   g.set({ version: packageVersion() }, 1);
 }
 

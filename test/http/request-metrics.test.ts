@@ -201,11 +201,11 @@ describe('the server\'s own metrics while no dispatcher runs (dispatch lock not 
     try {
       assert.equal((await call({ server }, 'GET', `${API}/containers`, { token: TOKEN })).status, 503);
       const s = parseProm((await call({ server }, 'GET', '/metrics', { token: TOKEN })).text);
-      assert.equal(promValue(s, 'arvados_version_running', { version: '0.1.0' }), 1);
+      assert.equal(promValue(s, 'arvados_dispatchcloud_build_info', { version: '0.1.0' }), 1);
       assert.equal(promValue(s, 'request_duration_seconds_count', { code: '503', method: 'get' }), 1);
       assert.equal(promValue(s, 'arvados_dispatchcloud_dispatch_lock_held'), 0);
       const names = (await call({ server }, 'GET', '/metrics.json', { token: TOKEN })).json<Array<{ name: string }>>().map((f) => f.name);
-      for (const name of ['arvados_dispatchcloud_dispatch_lock_held', 'arvados_version_running', 'request_duration_seconds', 'arvados_concurrent_requests']) {
+      for (const name of ['arvados_dispatchcloud_dispatch_lock_held', 'arvados_dispatchcloud_build_info', 'request_duration_seconds', 'arvados_concurrent_requests']) {
         assert.ok(names.includes(name), name);
       }
     } finally {
