@@ -16,6 +16,7 @@ import type { Timer } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import type { WarmUpTotals } from './disk-cache.js';
 import { type LameParams, LameParamsError } from './params.js';
+import { Gate } from './gate.js';
 import { Random } from './random.js';
 import { LameVM } from './vm.js';
 import { pickZone, reclaimDelay, reclaimRate } from './zones.js';
@@ -65,7 +66,8 @@ export class LameCloud {
   /** Creates reserved but not finished: counted against QuotaMaxInstances. */
   private pendingCreates = 0;
   private readonly injectedCreateErrors: unknown[] = [];
-  private held: { promise: Promise<void>; release: () => void } | undefined;
+  private readonly createGate = new Gate();
+  private readonly setTagsGate = new Gate();
   private readonly calls: CallCounts = { create: 0, instances: 0, destroy: 0, setTags: 0 };
   /**
    * Controllers the VMs' crunch-run reaches without HTTP, by base URL (as
@@ -100,7 +102,8 @@ export class LameCloud {
    */
   async createVM(type: InstanceType, imageId: string, tags: InstanceTags, initCommand: string, publicKey: string, zone?: string): Promise<LameVM> {
     this.calls.create++;
-    while (this.held) await this.held.promise;
+    const held = this.createGate.passing();
+    if (held) await held;
     if (this.injectedCreateErrors.length > 0) throw this.injectedCreateErrors.shift();
     // Draw every number this create needs now, whatever happens next, so a
     // seeded run's later choices do not depend on which knobs are set.
@@ -249,17 +252,27 @@ export class LameCloud {
 
   /** Makes every create wait (after being counted) until `releaseCreates()`. */
   holdCreates(): void {
-    if (this.held) return;
-    let release!: () => void;
-    const promise = new Promise<void>((resolve) => (release = resolve));
-    this.held = { promise, release };
+    this.createGate.hold();
   }
 
   /** Lets held creates (and later ones) proceed. */
   releaseCreates(): void {
-    const held = this.held;
-    this.held = undefined;
-    held?.release();
+    this.createGate.release();
+  }
+
+  /** Makes every tag write through an Instance wait until `releaseSetTags()`: a cloud slow to answer. */
+  holdSetTags(): void {
+    this.setTagsGate.hold();
+  }
+
+  /** Lets held tag writes (and later ones) proceed. */
+  releaseSetTags(): void {
+    this.setTagsGate.release();
+  }
+
+  /** What a tag write must wait for first: undefined unless `holdSetTags()` holds them. */
+  tagWritesHeld(): Promise<void> | undefined {
+    return this.setTagsGate.passing();
   }
 
   /**
@@ -315,6 +328,7 @@ export class LameCloud {
   /** Closes every VM's server and forgets every VM; used by `resetLameClouds`. */
   async shutdown(): Promise<void> {
     this.releaseCreates();
+    this.releaseSetTags();
     for (const t of [...this.removalTimers.values(), ...this.reclaimTimers.values()]) t.cancel();
     this.removalTimers.clear();
     this.reclaimTimers.clear();

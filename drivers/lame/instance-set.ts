@@ -35,6 +35,8 @@ export class LameInstance implements Instance {
   }
 
   async setTags(tags: InstanceTags): Promise<void> {
+    const held = this.vm.cloud.tagWritesHeld();
+    if (held) await held;
     this.vm.cloud.setTags(this.vm, tags);
   }
 

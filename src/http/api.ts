@@ -57,8 +57,12 @@ export interface ManagementTarget {
   spendingCap?(): SpendingCapView | undefined;
   /** SIGTERM to the container's crunch-run; false when it runs nowhere. */
   killContainer(uuid: string, reason: string): boolean;
-  /** Rejects with InstanceNotFoundError for an unknown id. */
-  setIdleBehavior(instanceId: string, behavior: IdleBehavior): Promise<void>;
+  /**
+   * Sets the idle behaviour at once; throws InstanceNotFoundError for an
+   * unknown id. Saving its tag in the cloud is not waited for (as the
+   * reference: a slow cloud must not hold the request).
+   */
+  setIdleBehavior(instanceId: string, behavior: IdleBehavior): void;
   /** Throws InstanceNotFoundError for an unknown id. */
   killInstance(instanceId: string, reason: string): void;
   /** Throws when the dispatcher cannot work (the health check's error text). */
@@ -256,17 +260,14 @@ function listInstances(r: Request, t: ManagementTarget): void {
   sendJSON(r.res, cap ? { items, spending_cap: spendingCapJSON(cap) } : { items });
 }
 
-async function setIdleBehavior(r: Request, t: ManagementTarget, behavior: IdleBehavior): Promise<void> {
+function setIdleBehavior(r: Request, t: ManagementTarget, behavior: IdleBehavior): void {
   const id = r.param('instance_id');
   if (id === '') return jsonError(r.res, 400, 'instance_id parameter not provided');
   try {
-    await t.setIdleBehavior(id, behavior);
+    t.setIdleBehavior(id, behavior);
   } catch (err) {
     if (isInstanceNotFoundError(err)) return jsonError(r.res, 404, 'requested instance does not exist');
-    // The behaviour applies whatever the cloud said (the worker logged the
-    // tag failure, and the next sync writes the tag again): as the
-    // reference, the request succeeded.
-    t.logger.warn('idle behavior set, but saving its tag failed', { Instance: id, IdleBehavior: behavior, error: err });
+    throw err;
   }
   r.res.end();
 }

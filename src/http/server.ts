@@ -101,7 +101,11 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
     containerCost: (uuid) => current().cost.read().container(uuid)?.dollars,
     spendingCap: () => current().spendingCap?.view(),
     killContainer: (uuid, reason) => current().pool.killContainer(uuid, reason),
-    setIdleBehavior: (id, behavior) => current().pool.setIdleBehavior(id, behavior),
+    setIdleBehavior: (id, behavior) => {
+      // The tag is saved in the background: the worker warns if the cloud
+      // refuses it, and the behaviour applies whatever the cloud says.
+      current().pool.setIdleBehavior(id, behavior).catch(() => undefined);
+    },
     killInstance: (id, reason) => current().pool.killInstance(id, reason),
     checkHealth: () => {
       src.checkHealth();

@@ -335,12 +335,17 @@ export class WorkerPoolImpl implements WorkerPool {
     return true;
   }
 
-  /** Sets the idle behaviour and writes its tag; rejects with InstanceNotFoundError for an unknown id, or the cloud's error if the tag write failed (the behaviour applies anyway). */
-  async setIdleBehavior(instanceId: string, behavior: IdleBehavior): Promise<void> {
+  /**
+   * Sets the idle behaviour now, and starts writing its tag: the promise
+   * settles when the cloud has saved it, rejecting with the cloud's error if
+   * it could not (the behaviour applies anyway). Throws InstanceNotFoundError
+   * for an unknown id, at once.
+   */
+  setIdleBehavior(instanceId: string, behavior: IdleBehavior): Promise<void> {
     if (!(IDLE_BEHAVIORS as readonly string[]).includes(behavior)) throw new TypeError(`invalid idle behavior ${JSON.stringify(behavior)}`);
     const w = this.core.workers.get(instanceId);
     if (!w) throw new InstanceNotFoundError(instanceId);
-    await w.setIdleBehavior(behavior);
+    return w.setIdleBehavior(behavior);
   }
 
   /** Destroys the instance now, whatever it runs and whatever its idle behaviour. Throws InstanceNotFoundError for an unknown id. */

@@ -287,18 +287,42 @@ describe('management API', function () {
 
       const hold = await call(stack, 'POST', `${API}/instances/hold?instance_id=${instanceId}`, t());
       assert.equal(hold.status, 200, hold.text);
-      assert.equal(tag(), 'hold');
       assert.equal(await behavior(), 'hold');
+      // The tag follows in the background.
+      await until('the hold tag', () => tag() === 'hold', 5000);
 
       // The parameter may come in a form body too (r.FormValue).
       const drain = await call(stack, 'POST', `${API}/instances/drain`, { ...t(), form: { instance_id: instanceId } });
       assert.equal(drain.status, 200, drain.text);
-      assert.equal(tag(), 'drain');
       assert.equal(await behavior(), 'drain');
+      await until('the drain tag', () => tag() === 'drain', 5000);
 
+      // A cloud slow to save the tag does not hold the answer (as the reference, which saves it in the background).
+      stack.cloud().holdSetTags();
+      try {
+        const run = await call(stack, 'POST', `${API}/instances/run?instance_id=${instanceId}`, t());
+        assert.equal(run.status, 200, run.text);
+        assert.equal(await behavior(), 'run');
+        assert.equal(tag(), 'drain', 'the cloud has not saved the tag yet');
+      } finally {
+        stack.cloud().releaseSetTags();
+      }
+      await until('the run tag', () => tag() === 'run', 5000);
+
+      // A tag the cloud refuses: the behaviour applies, the answer is 200, the worker warns.
+      stack.cloud().configure({ ErrorRateSetTags: 1 });
+      try {
+        const again = await call(stack, 'POST', `${API}/instances/hold?instance_id=${instanceId}`, t());
+        assert.equal(again.status, 200, again.text);
+        assert.equal(await behavior(), 'hold');
+        await until('the tag warning', () => stack.logs.lines.some((l) => l.includes('error updating tags') && l.includes(instanceId)), 5000);
+        assert.equal(tag(), 'run');
+      } finally {
+        stack.cloud().configure({ ErrorRateSetTags: 0 });
+      }
       const run = await call(stack, 'POST', `${API}/instances/run?instance_id=${instanceId}`, t());
       assert.equal(run.status, 200, run.text);
-      assert.equal(tag(), 'run');
+      await until('the run tag again', () => tag() === 'run' && stack.cloud().vm(instanceId)?.tags.ArvadosIdleBehavior === 'run', 5000);
       assert.equal(await behavior(), 'run');
       // Draining a busy VM left its container alone.
       assert.equal(stack.controller.get(uuid)?.state, 'Running');

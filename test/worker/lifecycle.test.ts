@@ -203,7 +203,7 @@ describe('worker pool: lifecycle on the lame cloud', function () {
     h = await Harness.start({ controller: false });
     h.pool.start();
     await h.tick(0);
-    await assert.rejects(h.pool.setIdleBehavior('nope', 'hold'), { name: 'InstanceNotFoundError' });
+    assert.throws(() => h.pool.setIdleBehavior('nope', 'hold'), { name: 'InstanceNotFoundError' });
     assert.throws(() => h.pool.killInstance('nope', 'x'), { name: 'InstanceNotFoundError' });
     assert.equal(h.pool.startContainer('nope', { uuid: 'zzzzz-dz642-000000000000000' } as never), false);
   });
