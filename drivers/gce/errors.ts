@@ -3,8 +3,9 @@
  * 429 / rateLimitExceeded -> RateLimitError, quotaExceeded / QUOTA_EXCEEDED
  * -> QuotaError, ZONE_RESOURCE_POOL_EXHAUSTED(_WITH_DETAILS) -> CapacityError
  * for the type. HTTP errors arrive from @google-cloud/compute 6.x as raw
- * GaxiosErrors (status, and the Google error JSON in the message); failures
- * of an accepted create arrive later in the zone operation's `error`.
+ * GaxiosErrors (status, and the Google error JSON in the message, or in
+ * `response.data` and `cause` with other gaxios versions); failures of an
+ * accepted create arrive later in the zone operation's `error`.
  */
 import { CapacityError, QuotaError, RateLimitError } from '../../src/cloud/errors.js';
 import type { Clock } from '../../src/clock/index.js';
@@ -47,11 +48,60 @@ interface ErrorLike {
   status?: unknown;
   code?: unknown;
   reason?: unknown;
-  response?: { status?: unknown };
-  errors?: Array<{ reason?: unknown }>;
+  response?: { status?: unknown; data?: unknown };
+  errors?: unknown;
+  cause?: unknown;
+}
+
+/** One entry of a Google error body's `error.errors`, or the body's own `error.message`. */
+interface GoogleErrorItem {
+  reason?: unknown;
+  message?: unknown;
 }
 
 const asObj = (err: unknown): ErrorLike | undefined => (typeof err === 'object' && err !== null ? (err as ErrorLike) : undefined);
+
+const itemsOf = (list: unknown): GoogleErrorItem[] => (Array.isArray(list) ? list.filter((x): x is GoogleErrorItem => asObj(x) !== undefined) : []);
+
+/**
+ * The items of a Google error body, `{"error": {"message": ..., "errors": [{"reason": ...}]}}`,
+ * given as an object or as its JSON text; none for anything else.
+ */
+function bodyItems(body: unknown): GoogleErrorItem[] {
+  let parsed = body;
+  if (typeof body === 'string') {
+    if (!body.trimStart().startsWith('{')) return [];
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return [];
+    }
+  }
+  const error = asObj((asObj(parsed) as { error?: unknown } | undefined)?.error) as { message?: unknown; errors?: unknown } | undefined;
+  if (!error) return [];
+  return [...(typeof error.message === 'string' ? [{ message: error.message }] : []), ...itemsOf(error.errors)];
+}
+
+/**
+ * Every Google error item an API error carries, wherever the client library
+ * put it. gaxios 7 makes a streamed error body the message text (what
+ * @google-cloud/compute 6.x gets today); when it parses the body instead, the
+ * body is `response.data` and its `error` object, `errors` included, is the
+ * error's `cause`. Reading all of them keeps quota and rate-limit reasons from
+ * vanishing silently when a library update moves them.
+ */
+function googleItems(err: unknown): GoogleErrorItem[] {
+  const e = asObj(err);
+  if (!e) return [];
+  const cause = asObj(e.cause);
+  return [
+    ...(typeof e.reason === 'string' ? [{ reason: e.reason }] : []),
+    ...itemsOf(e.errors),
+    ...bodyItems(e.message),
+    ...bodyItems(e.response?.data),
+    ...(cause ? [...itemsOf(cause.errors), ...bodyItems(cause.message)] : []),
+  ];
+}
 
 /** The HTTP status of an API error, 0 when it has none (network errors, operation errors). */
 export function httpStatus(err: unknown): number {
@@ -61,24 +111,22 @@ export function httpStatus(err: unknown): number {
   return 0;
 }
 
-/** Every `reason` (HTTP errors) and `code` (operation errors) the error carries. */
+/** Every `reason` (HTTP errors) and `code` (operation errors) the error carries, each once. */
 export function reasons(err: unknown): string[] {
   if (err instanceof GceOperationError) return err.codes;
-  const e = asObj(err);
-  if (!e) return [];
-  const out: string[] = [];
-  if (typeof e.reason === 'string') out.push(e.reason);
-  for (const x of e.errors ?? []) if (typeof x?.reason === 'string') out.push(x.reason);
-  // GaxiosError's message is the response body: {"error": {"errors": [{"reason": ...}]}}.
-  if (typeof e.message === 'string' && e.message.trimStart().startsWith('{')) {
-    try {
-      const body = JSON.parse(e.message) as { error?: { errors?: Array<{ reason?: unknown }>; status?: unknown } };
-      for (const x of body.error?.errors ?? []) if (typeof x?.reason === 'string') out.push(x.reason);
-    } catch {
-      // Not JSON after all: no reasons.
-    }
-  }
-  return out;
+  const out = googleItems(err)
+    .map((x) => x.reason)
+    .filter((r): r is string => typeof r === 'string');
+  return [...new Set(out)];
+}
+
+/** Every message text the error carries: its own, and those of the Google error items in it. */
+export function messages(err: unknown): string[] {
+  const own = asObj(err)?.message;
+  const out = googleItems(err)
+    .map((x) => x.message)
+    .filter((m): m is string => typeof m === 'string');
+  return [...new Set([...(typeof own === 'string' ? [own] : []), ...out])];
 }
 
 export function isThrottle(err: unknown): boolean {
