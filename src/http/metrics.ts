@@ -19,7 +19,8 @@
  */
 import type { CapacityStats } from '../placement/capacity.js';
 import type { LocalityCounts } from '../placement/locality-planner.js';
-import { Counter, Gauge, Registry, Summary } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { WindowedSummary } from './windowed-summary.js';
 import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
 import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
@@ -109,12 +110,12 @@ export class DispatcherMetrics {
   private sources: MetricsSources | undefined;
   private readonly driverOps: Counter<'operation' | 'error'>;
   private readonly cloudErrors: (op: CloudOperation, err: unknown) => void;
-  private readonly timeToSSH: Summary;
-  private readonly timeToReady: Summary;
-  private readonly queueToCrunchRun: Summary;
-  private readonly queueWaitByType: Summary<'instance_type'>;
-  private readonly shutdownToGone: Summary;
-  private readonly runProbeDuration: Summary<'outcome'>;
+  private readonly timeToSSH: WindowedSummary;
+  private readonly timeToReady: WindowedSummary;
+  private readonly queueToCrunchRun: WindowedSummary;
+  private readonly queueWaitByType: WindowedSummary<'instance_type'>;
+  private readonly shutdownToGone: WindowedSummary;
+  private readonly runProbeDuration: WindowedSummary<'outcome'>;
 
   constructor(private readonly cluster: Cluster) {
     const registers = [this.registry];
@@ -128,39 +129,39 @@ export class DispatcherMetrics {
     // that appears only at its first error misses that error.
     for (const operation of CLOUD_OPERATIONS) for (const error of ['0', '1']) this.driverOps.inc({ operation, error }, 0);
     this.cloudErrors = cloudErrorCounter(this.registry, CLOUD_OPERATIONS);
-    this.timeToSSH = new Summary({
+    this.timeToSSH = new WindowedSummary({
       name: `${PREFIX}instances_time_to_ssh_seconds`,
       help: 'Number of seconds between instance creation and the first successful SSH connection.',
       registers,
       ...SUMMARY_OPTS,
     });
-    this.timeToReady = new Summary({
+    this.timeToReady = new WindowedSummary({
       name: `${PREFIX}instances_time_to_ready_for_container_seconds`,
       help: 'Number of seconds between the first successful SSH connection and ready to run a container.',
       registers,
       ...SUMMARY_OPTS,
     });
-    this.queueToCrunchRun = new Summary({
+    this.queueToCrunchRun = new WindowedSummary({
       name: `${PREFIX}containers_time_from_queue_to_crunch_run_seconds`,
       help: 'Number of seconds between the queuing of a container and the start of crunch-run.',
       registers,
       ...SUMMARY_OPTS,
     });
     // Ours: the same wait by instance type, to see which types keep containers waiting.
-    this.queueWaitByType = new Summary({
+    this.queueWaitByType = new WindowedSummary({
       name: `${PREFIX}queue_wait_seconds`,
       help: 'Number of seconds between the queuing of a container and the start of crunch-run, by the instance type it started on.',
       labelNames: ['instance_type'],
       registers,
       ...SUMMARY_OPTS,
     });
-    this.shutdownToGone = new Summary({
+    this.shutdownToGone = new WindowedSummary({
       name: `${PREFIX}instances_time_from_shutdown_request_to_disappearance_seconds`,
       help: 'Number of seconds between the first shutdown attempt and the disappearance of the worker.',
       registers,
       ...SUMMARY_OPTS,
     });
-    this.runProbeDuration = new Summary({
+    this.runProbeDuration = new WindowedSummary({
       name: `${PREFIX}instances_run_probe_duration_seconds`,
       help: 'Number of seconds per runProbe call.',
       labelNames: ['outcome'],

@@ -16,7 +16,8 @@
  * first request that goes through it, and cover the queues used so far.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Gauge, type Registry, Summary } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { WindowedSummary } from './windowed-summary.js';
 import type { Clock } from '../clock/index.js';
 import { type Next, setResponseLogFields } from './instrument.js';
 
@@ -82,8 +83,8 @@ export class RequestLimiter {
   private readonly api: RequestQueue;
   private readonly tunnel: RequestQueue;
   private readonly used = new Set<RequestQueue>();
-  private delay: Summary<'queue' | 'priority'> | undefined;
-  private timeout: Summary<'queue' | 'priority'> | undefined;
+  private delay: WindowedSummary<'queue' | 'priority'> | undefined;
+  private timeout: WindowedSummary<'queue' | 'priority'> | undefined;
 
   constructor(
     private readonly opts: { registry: Registry; clock: Clock; api: QueueLimits; tunnel: QueueLimits },
@@ -164,14 +165,14 @@ export class RequestLimiter {
         }
       },
     });
-    this.delay = new Summary({
+    this.delay = new WindowedSummary({
       name: 'arvados_queue_delay_seconds',
       help: 'Time spent in the incoming request queue before start of processing',
       labelNames: ['queue', 'priority'],
       registers,
       ...SUMMARY_OPTS,
     });
-    this.timeout = new Summary({
+    this.timeout = new WindowedSummary({
       name: 'arvados_queue_timeout_seconds',
       help: 'Time spent in the incoming request queue before client timed out or disconnected',
       labelNames: ['queue', 'priority'],

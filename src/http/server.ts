@@ -20,6 +20,7 @@ import { RequestLimiter } from './request-limiter.js';
 import { isStatusPagePath, statusPageHandler } from './status-page.js';
 import { processMetrics } from './process-metrics.js';
 import { type ConfigSource, registerConfigSource, registerVersion } from './service-metrics.js';
+import { goNaN } from './windowed-summary.js';
 import { type KeyPair, loadKeyPair, reloadable, startKeyPairReloader, type TLSConfig } from './tls.js';
 import { Registry } from 'prom-client';
 
@@ -115,7 +116,8 @@ export function managementTarget(source: Dispatcher | DispatcherSource, service_
       const d = src.current();
       const own = d ? await d.metrics.text() : '';
       const service = service_ ? await service_.metrics() : '';
-      return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: own + (await src.metricsText()) + (await processMetrics().metrics()) + service };
+      const body = own + (await src.metricsText()) + (await processMetrics().metrics()) + service;
+      return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: goNaN(body) };
     },
     metricsJSON: () => metricsJSON([src.current()?.metrics.registry, src.metricsRegistry, processMetrics(), service_]),
     containerTimeline: (uuid) => current().timeline.get(uuid),
