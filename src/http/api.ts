@@ -331,7 +331,7 @@ function sendJSON(res: ServerResponse, body: unknown): void {
 
 /** The reference's httpserver.Error: `{"errors":["..."]}`. */
 function jsonError(res: ServerResponse, status: number, message: string): void {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' });
   res.end(`${JSON.stringify({ errors: [message] })}\n`);
 }
 

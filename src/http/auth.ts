@@ -15,10 +15,12 @@ export function tokensEqual(a: string, b: string): boolean {
 }
 
 /**
- * Every token the request offers, where the reference's
- * `LoadTokensFromHTTPRequest` looks: `Authorization: Bearer|OAuth2 T`, the
- * password of Basic auth, `api_token` in the query string, and the
- * `arvados_api_token` cookie (base64url).
+ * Every token the request offers, where and as the reference's
+ * `LoadTokensFromHTTPRequest` finds them, each with surrounding white space
+ * trimmed: `Authorization: Bearer|OAuth2 T`; the password of Basic auth
+ * (scheme in any case, strict base64 with a colon, else no token); every
+ * `api_token` in the query string; the `arvados_api_token` cookie (padded
+ * base64url; one that does not decode offers no token).
  */
 export function requestTokens(req: IncomingMessage, query: URLSearchParams): string[] {
   const tokens: string[] = [];
@@ -27,20 +29,38 @@ export function requestTokens(req: IncomingMessage, query: URLSearchParams): str
   if (space > 0) {
     const scheme = authz.slice(0, space);
     const rest = authz.slice(space + 1);
-    if (scheme === 'Bearer' || scheme === 'OAuth2') tokens.push(rest);
-    else if (scheme === 'Basic') {
-      const decoded = Buffer.from(rest, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon >= 0) tokens.push(decoded.slice(colon + 1));
+    if (scheme === 'Bearer' || scheme === 'OAuth2') tokens.push(rest.trim());
+    else if (scheme.toLowerCase() === 'basic') {
+      const decoded = strictBase64(rest, STD_ALPHABET)?.toString('utf8');
+      const colon = decoded?.indexOf(':') ?? -1;
+      if (decoded !== undefined && colon >= 0) tokens.push(decoded.slice(colon + 1).trim());
     }
   }
-  tokens.push(...query.getAll('api_token'));
+  for (const t of query.getAll('api_token')) tokens.push(t.trim());
   const cookie = cookieValue(req.headers.cookie, 'arvados_api_token');
   if (cookie) {
-    const decoded = Buffer.from(cookie, 'base64url').toString('utf8');
-    if (decoded) tokens.push(decoded);
+    const decoded = strictBase64(cookie, URL_ALPHABET);
+    if (decoded) tokens.push(decoded.toString('utf8').trim());
   }
   return tokens;
+}
+
+const STD_ALPHABET = /^[A-Za-z0-9+/]*$/;
+const URL_ALPHABET = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Decodes padded base64 as Go's base64 decoders do (line breaks ignored,
+ * padding required, nothing outside the alphabet); undefined when it is not
+ * that. Node's own decoder takes anything, so garbage would count as a token.
+ */
+export function strictBase64(text: string, alphabet: RegExp): Buffer | undefined {
+  const clean = text.replace(/[\r\n]/g, '');
+  const body = clean.replace(/={1,2}$/, '');
+  const padding = clean.length - body.length;
+  if (!alphabet.test(body)) return undefined;
+  const tail = body.length % 4;
+  if (!((tail === 0 && padding === 0) || (tail === 2 && padding === 2) || (tail === 3 && padding === 1))) return undefined;
+  return Buffer.from(body.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }
 
 /** What the token check decided: pass, or refuse with this status. */

@@ -245,7 +245,7 @@ function suite(configured: boolean, quick: number): void {
             else if (c.placement === 'bad-scheme') headers.Authorization = `Token ${t}`;
             else if (c.placement === 'bare') headers.Authorization = t;
             else if (c.placement === 'query') query.append('api_token', t);
-            else cookies.push(`arvados_api_token=${Buffer.from(t).toString('base64url')}`);
+            else cookies.push(`arvados_api_token=${Buffer.from(t).toString('base64').replace(/\+/g, '-').replace(/\//g, '_')}`);
           }
           if (cookies.length > 0) headers.Cookie = cookies.join('; ');
           let body: string | undefined;

@@ -173,6 +173,8 @@ describe('management API', function () {
         const missing = await call(stack, 'POST', path, t);
         assert.equal(missing.status, 400, path);
         assert.deepEqual(missing.json(), { errors: ['instance_id parameter not provided'] });
+        // As the reference's httpserver.Error.
+        assert.equal(missing.headers.get('x-content-type-options'), 'nosniff');
         const unknown = await call(stack, 'POST', `${path}?instance_id=i-nonesuch`, t);
         assert.equal(unknown.status, 404, path);
         assert.match(unknown.contentType, /application\/json/);

@@ -101,6 +101,8 @@ export interface Reply {
   status: number;
   text: string;
   contentType: string;
+  /** The answer's headers, names lower-case. */
+  headers: Headers;
   json<T = unknown>(): T;
 }
 
@@ -125,6 +127,7 @@ export async function call(
     status: res.status,
     text,
     contentType: res.headers.get('content-type') ?? '',
+    headers: res.headers,
     json: <T>() => JSON.parse(text) as T,
   };
 }
