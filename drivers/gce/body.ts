@@ -5,9 +5,10 @@
  */
 import type { protos } from '@google-cloud/compute';
 import type { InstanceTags } from '../../src/cloud/types.js';
+import { PREEMPTIBLE_SUFFIX } from '../../src/config/instance-types.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { encodeTags, labelKey, labelValue, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
-import type { GceParams } from './params.js';
+import type { GceGuestAccelerator, GceParams } from './params.js';
 
 export type GceInstanceRecord = protos.google.cloud.compute.v1.IInstance;
 
@@ -38,8 +39,54 @@ export function labelsFor(tags: InstanceTags, setTagKey: string): Record<string,
   return v === undefined ? {} : { [labelKey(setTagKey)]: labelValue(v) };
 }
 
+/**
+ * Accelerator-optimized machine families: their types come with GPUs built
+ * in (`a2-highgpu-1g`, `a3-megagpu-8g`, `a4x-highgpu-4g`, `g2-standard-8`, `g4-standard-48`).
+ */
+const GPU_FAMILIES: ReadonlySet<string> = new Set(['a2', 'a3', 'a4', 'a4x', 'g2', 'g4']);
+
+/** Families Google cannot live-migrate for reasons other than GPUs (H4D); bare-metal types end in `-metal`. */
+const NO_MIGRATION_FAMILIES: ReadonlySet<string> = new Set(['h4d']);
+
+/** `g2-standard-8` -> `g2`. */
+export const machineFamily = (providerType: string): string => providerType.split('-')[0].toLowerCase();
+
+/**
+ * The GuestAccelerators entry for `type`: the one under its name, or, for a
+ * generated `.preemptible` variant without one of its own, its base type's.
+ */
+export function guestAcceleratorFor(params: GceParams, type: InstanceType): GceGuestAccelerator | undefined {
+  const own = params.GuestAccelerators[type.Name];
+  if (own !== undefined || !type.Preemptible || !type.Name.endsWith(PREEMPTIBLE_SUFFIX)) return own;
+  return params.GuestAccelerators[type.Name.slice(0, -PREEMPTIBLE_SUFFIX.length)];
+}
+
+/**
+ * Whether GCE can live-migrate a VM of `type` during host maintenance. It
+ * cannot when the VM has GPUs (the type says so, its family has them built
+ * in, or we attach some) or is of a series Google only stops: asking for
+ * MIGRATE then fails every insert with 400 "Instances with guest
+ * accelerators do not support live migration."
+ */
+export function canLiveMigrate(type: InstanceType, accelerator: GceGuestAccelerator | undefined): boolean {
+  const family = machineFamily(type.ProviderType);
+  if (type.GPU.DeviceCount > 0 || accelerator !== undefined || GPU_FAMILIES.has(family)) return false;
+  return !NO_MIGRATION_FAMILIES.has(family) && !type.ProviderType.endsWith('-metal');
+}
+
+function schedulingFor(type: InstanceType, accelerator: GceGuestAccelerator | undefined): NonNullable<GceInstanceRecord['scheduling']> {
+  if (type.Preemptible) {
+    // SPOT VMs cannot restart on maintenance; DELETE (not STOP) so a preempted VM stops costing disk money and leaves the list.
+    return { provisioningModel: 'SPOT', instanceTerminationAction: 'DELETE', automaticRestart: false, onHostMaintenance: 'TERMINATE' };
+  }
+  // MIGRATE is also what GCE assumes when the field is absent, so a VM that cannot migrate must say TERMINATE.
+  // It is stopped for host maintenance and started again; the pool sees a worker that lost its containers.
+  return { provisioningModel: 'STANDARD', automaticRestart: true, onHostMaintenance: canLiveMigrate(type, accelerator) ? 'MIGRATE' : 'TERMINATE' };
+}
+
 export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
   const { params, zone, name, type } = input;
+  const accelerator = guestAcceleratorFor(params, type);
   const diskType = `zones/${zone}/diskTypes/${params.DiskType}`;
   const script = input.initCommand.startsWith('#!') ? input.initCommand : `#!/bin/sh\n${input.initCommand}\n`;
   const items = [
@@ -89,11 +136,16 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
     metadata: { items },
     disks,
     networkInterfaces: [nic],
-    scheduling: type.Preemptible
-      ? // SPOT VMs cannot restart on maintenance; DELETE (not STOP) so a preempted VM stops costing disk money and leaves the list.
-        { provisioningModel: 'SPOT', instanceTerminationAction: 'DELETE', automaticRestart: false, onHostMaintenance: 'TERMINATE' }
-      : { provisioningModel: 'STANDARD', automaticRestart: true, onHostMaintenance: 'MIGRATE' },
+    scheduling: schedulingFor(type, accelerator),
   };
+  if (accelerator !== undefined) {
+    body.guestAccelerators = [
+      {
+        acceleratorType: `zones/${zone}/acceleratorTypes/${accelerator.AcceleratorType}`,
+        acceleratorCount: accelerator.Count ?? Math.max(1, type.GPU.DeviceCount),
+      },
+    ];
+  }
   if (params.ServiceAccountEmail !== '') body.serviceAccounts = [{ email: params.ServiceAccountEmail, scopes: [...params.Scopes] }];
   return body;
 }

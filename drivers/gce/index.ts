@@ -11,11 +11,12 @@ export const GCE_DRIVER_NAME = 'gce';
 
 /**
  * Builds a gce instance set from DriverParameters (validated before the SDK
- * is loaded, so a config error shows at once). Unknown parameter names are
- * logged once as a warning.
+ * is loaded, so a config error shows at once; GuestAccelerators must name
+ * the cluster's instance types). Unknown parameter names are logged once as
+ * a warning.
  */
 export const gceDriver: DriverFactory = async (raw, ctx) => {
-  const { params, unknown } = parseGceParams(raw);
+  const { params, unknown } = parseGceParams(raw, Object.keys(ctx.cluster.InstanceTypes));
   if (unknown.length > 0) {
     // Names only: an unknown parameter may be another driver's secret.
     ctx.logger.warn('ignoring DriverParameters the gce driver does not use', { Parameters: unknown });
@@ -25,7 +26,7 @@ export const gceDriver: DriverFactory = async (raw, ctx) => {
   return new GceInstanceSet(params, ctx, { clients: await buildClients(params) });
 };
 
-export { buildInstanceBody, imagePath, labelsFor, regionOf, type GceInstanceRecord } from './body.js';
+export { buildInstanceBody, canLiveMigrate, guestAcceleratorFor, imagePath, labelsFor, machineFamily, regionOf, type GceInstanceRecord } from './body.js';
 export { type GceDriverOptions, GceInstanceSet } from './driver.js';
 export {
   classify,
@@ -42,4 +43,4 @@ export {
 } from './errors.js';
 export { GceInstance } from './instance.js';
 export { decodeTags, encodeTags, labelFilter, labelKey, labelValue, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
-export { DEFAULT_GCE_PARAMS, type GceParams, GceParamsError, parseGceParams, type ParsedGceParams } from './params.js';
+export { DEFAULT_GCE_PARAMS, type GceGuestAccelerator, type GceParams, GceParamsError, parseGceParams, type ParsedGceParams } from './params.js';

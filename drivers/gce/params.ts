@@ -7,6 +7,18 @@
 
 import { bool, httpURL, nonEmpty, type ParamParser, parseDriverParams, str, username } from '../../src/cloud/params.js';
 
+/**
+ * GPUs to attach to the VMs of one instance type, as N1 machine types get
+ * them (accelerator-optimized types such as `g2-standard-8` have theirs
+ * built in and need no entry).
+ */
+export interface GceGuestAccelerator {
+  /** Accelerator type name in the zone, e.g. `nvidia-tesla-t4`. */
+  AcceleratorType: string;
+  /** How many; absent: the instance type's `GPU.DeviceCount`, or 1 when that is 0. */
+  Count?: number;
+}
+
 /** Validated parameters, every field present. */
 export interface GceParams {
   Project: string;
@@ -32,6 +44,8 @@ export interface GceParams {
   ExternalIP: boolean;
   /** Compute API endpoint override, e.g. `http://127.0.0.1:8080` for tests; empty: Google's. */
   Endpoint: string;
+  /** Per Arvados instance type name (an `InstanceTypes` key), the GPUs to attach; empty: none. */
+  GuestAccelerators: Record<string, GceGuestAccelerator>;
 }
 
 export const DEFAULT_VM_SCOPES: readonly string[] = ['https://www.googleapis.com/auth/cloud-platform'];
@@ -49,6 +63,7 @@ export const DEFAULT_GCE_PARAMS: Readonly<GceParams> = {
   DiskSizeGB: 0,
   ExternalIP: false,
   Endpoint: '',
+  GuestAccelerators: {},
 };
 
 /** A DriverParameters value the gce driver cannot use; the message names the parameter. */
@@ -78,7 +93,49 @@ const sizeGB: ParamParser<number> = (v) => {
   return n;
 };
 
-const PARSERS: { [K in keyof GceParams]: ParamParser<GceParams[K]> } = {
+const ACCELERATOR_KEYS = ['AcceleratorType', 'Count'];
+
+/**
+ * `GuestAccelerators`: `{<instance type name>: {AcceleratorType: nvidia-tesla-t4, Count: 2}}`.
+ * Read apart from the other parameters so an error can name the entry and
+ * key it is about (`DriverParameters.GuestAccelerators.gpu.Count: ...`).
+ */
+function parseGuestAccelerators(v: unknown): Record<string, GceGuestAccelerator> {
+  const fail = (path: string, message: string): never => {
+    throw new GceParamsError(`DriverParameters.GuestAccelerators${path}: ${message}`);
+  };
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) fail('', `expected a mapping from instance type name to {AcceleratorType, Count}, got ${JSON.stringify(v)}`);
+  const out: Record<string, GceGuestAccelerator> = {};
+  for (const [name, entry] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      fail(`.${name}`, `expected a mapping with AcceleratorType and optional Count, got ${JSON.stringify(entry)}`);
+    }
+    const fields = entry as Record<string, unknown>;
+    for (const key of Object.keys(fields)) {
+      if (!ACCELERATOR_KEYS.includes(key)) fail(`.${name}.${key}`, `unknown; expected ${ACCELERATOR_KEYS.join(' or ')}`);
+    }
+    const type = fields.AcceleratorType;
+    // A name, not a path: accelerator types are zonal, and the driver names the zone it creates in.
+    if (typeof type !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(type.trim())) {
+      fail(`.${name}.AcceleratorType`, `expected an accelerator type name like "nvidia-tesla-t4", got ${JSON.stringify(type ?? null)}`);
+    }
+    const acc: GceGuestAccelerator = { AcceleratorType: (type as string).trim() };
+    const raw = fields.Count;
+    if (raw !== undefined && raw !== null) {
+      const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail(`.${name}.Count`, `expected a whole number of at least 1, got ${JSON.stringify(raw)}`);
+      acc.Count = n as number;
+    }
+    out[name] = acc;
+  }
+  return out;
+}
+
+/** The parameters read by the shared table (all but GuestAccelerators). */
+type TableParams = Omit<GceParams, 'GuestAccelerators'>;
+
+const PARSERS: { [K in keyof TableParams]: ParamParser<TableParams[K]> } = {
   Project: nonEmpty,
   Zone: zones,
   Network: str,
@@ -101,11 +158,29 @@ export interface ParsedGceParams {
 
 /**
  * Validates `raw` and fills in defaults. Throws GceParamsError naming the
- * bad parameter as `DriverParameters.<Name>`. Null values count as absent.
+ * bad parameter as `DriverParameters.<Name>` (and the entry and key inside
+ * GuestAccelerators). Null values count as absent. With `typeNames` (the
+ * cluster's InstanceTypes keys), a GuestAccelerators entry must name one of
+ * them: a misspelt name would otherwise leave that type's VMs without GPUs.
  */
-export function parseGceParams(raw: Record<string, unknown> | undefined | null): ParsedGceParams {
-  const { params: out, unknown } = parseDriverParams(raw, PARSERS, DEFAULT_GCE_PARAMS, (m) => new GceParamsError(m));
+export function parseGceParams(raw: Record<string, unknown> | undefined | null, typeNames?: Iterable<string>): ParsedGceParams {
+  let table: Record<string, unknown> | undefined | null = raw;
+  let accelerators: unknown;
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.hasOwn(raw, 'GuestAccelerators')) {
+    ({ GuestAccelerators: accelerators, ...table } = raw);
+  }
+  const { GuestAccelerators: _none, ...defaults } = DEFAULT_GCE_PARAMS;
+  const parsed = parseDriverParams(table, PARSERS, defaults, (m) => new GceParamsError(m));
+  const out: GceParams = { ...parsed.params, GuestAccelerators: parseGuestAccelerators(accelerators) };
   if (out.Project === '') throw new GceParamsError('DriverParameters.Project: required (the Google Cloud project id)');
   if (out.Zone.length === 0) throw new GceParamsError('DriverParameters.Zone: required (a zone like "us-central1-a", or a list of them)');
-  return { params: out, unknown };
+  if (typeNames !== undefined) {
+    const known = new Set(typeNames);
+    for (const name of Object.keys(out.GuestAccelerators)) {
+      if (!known.has(name)) {
+        throw new GceParamsError(`DriverParameters.GuestAccelerators.${name}: no such instance type (InstanceTypes has ${[...known].sort().join(', ') || 'none'})`);
+      }
+    }
+  }
+  return { params: out, unknown: parsed.unknown };
 }

@@ -33,12 +33,37 @@ describe('gce DriverParameters', () => {
     ['Endpoint', { ...base, Endpoint: 'ftp://x' }],
     ['Scopes', { ...base, Scopes: 7 }],
     ['DiskType', { ...base, DiskType: '' }],
+    ['GuestAccelerators', { ...base, GuestAccelerators: ['nvidia-tesla-t4'] }],
+    ['GuestAccelerators.gpu', { ...base, GuestAccelerators: { gpu: 'nvidia-tesla-t4' } }],
+    ['GuestAccelerators.gpu.AcceleratorType', { ...base, GuestAccelerators: { gpu: { Count: 1 } } }],
+    ['GuestAccelerators.gpu.AcceleratorType', { ...base, GuestAccelerators: { gpu: { AcceleratorType: 'zones/us-central1-a/acceleratorTypes/nvidia-tesla-t4' } } }],
+    ['GuestAccelerators.gpu.Count', { ...base, GuestAccelerators: { gpu: { AcceleratorType: 'nvidia-tesla-t4', Count: 0 } } }],
+    ['GuestAccelerators.gpu.Count', { ...base, GuestAccelerators: { gpu: { AcceleratorType: 'nvidia-tesla-t4', Count: 1.5 } } }],
+    ['GuestAccelerators.gpu.Type', { ...base, GuestAccelerators: { gpu: { Type: 'nvidia-tesla-t4' } } }],
   ];
   for (const [name, raw] of bad) {
-    it(`names ${name} when it is bad (${JSON.stringify(raw[name] ?? 'missing')})`, () => {
+    it(`names ${name} when it is bad (${JSON.stringify(raw[name.split('.')[0]] ?? 'missing')})`, () => {
       assert.throws(() => parseGceParams(raw), (err: unknown) => err instanceof GceParamsError && err.message.startsWith(`DriverParameters.${name}:`));
     });
   }
+
+  it('reads GuestAccelerators per instance type name, Count optional', () => {
+    assert.deepEqual(parseGceParams(base).params.GuestAccelerators, {});
+    const raw = { gpu: { AcceleratorType: 'nvidia-tesla-t4' }, big: { AcceleratorType: ' nvidia-tesla-v100 ', Count: '4' } };
+    assert.deepEqual(parseGceParams({ ...base, GuestAccelerators: raw }).params.GuestAccelerators, {
+      gpu: { AcceleratorType: 'nvidia-tesla-t4' },
+      big: { AcceleratorType: 'nvidia-tesla-v100', Count: 4 },
+    });
+    assert.deepEqual(parseGceParams({ ...base, GuestAccelerators: null }).params.GuestAccelerators, {});
+  });
+
+  it('given the instance type names, refuses a GuestAccelerators entry that names none of them; so does the factory', async () => {
+    const raw = { ...base, GuestAccelerators: { gpu: { AcceleratorType: 'nvidia-tesla-t4' } } };
+    assert.doesNotThrow(() => parseGceParams(raw, ['gpu', 'small']));
+    assert.throws(() => parseGceParams(raw, ['gpux', 'small']), /^GceParamsError: DriverParameters\.GuestAccelerators\.gpu: no such instance type \(InstanceTypes has gpux, small\)/);
+    // makeContext's cluster has the types "small" and "large".
+    await assert.rejects(Promise.resolve().then(() => gceDriver({ ...raw, Endpoint: 'http://127.0.0.1:9' }, makeContext())), /DriverParameters\.GuestAccelerators\.gpu: no such instance type/);
+  });
 
   it('collects unknown names, and the factory warns once naming them (not their values)', async () => {
     assert.deepEqual(parseGceParams({ ...base, ClientSecret: 's3cret', AccessKeyID: 'x' }).unknown, ['AccessKeyID', 'ClientSecret']);
