@@ -7,7 +7,7 @@ import type { protos } from '@google-cloud/compute';
 import type { InstanceTags } from '../../src/cloud/types.js';
 import { PREEMPTIBLE_SUFFIX } from '../../src/config/instance-types.js';
 import type { InstanceType } from '../../src/config/types.js';
-import { encodeTags, labelKey, labelValue, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
+import { encodeTags, labelKey, labelValue, OS_LOGIN_KEY, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
 import type { GceGuestAccelerator, GceParams } from './params.js';
 
 export type GceInstanceRecord = protos.google.cloud.compute.v1.IInstance;
@@ -94,7 +94,11 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
     { key: STARTUP_SCRIPT_KEY, value: script },
   ];
   const key = input.publicKey.trim();
-  if (key !== '') items.push({ key: SSH_KEYS_KEY, value: `${params.AdminUsername}:${key}` });
+  if (key !== '') {
+    items.push({ key: SSH_KEYS_KEY, value: `${params.AdminUsername}:${key}` });
+    // A project with OS Login on would have the guest ignore the key, and every boot probe fail until TimeoutBooting.
+    items.push({ key: OS_LOGIN_KEY, value: 'FALSE' });
+  }
 
   const disks: NonNullable<GceInstanceRecord['disks']> = [
     {

@@ -42,5 +42,5 @@ export {
   reasons,
 } from './errors.js';
 export { GceInstance } from './instance.js';
-export { decodeTags, encodeTags, labelFilter, labelKey, labelValue, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
+export { decodeTags, encodeTags, labelFilter, labelKey, labelValue, OS_LOGIN_KEY, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
 export { DEFAULT_GCE_PARAMS, type GceGuestAccelerator, type GceParams, GceParamsError, parseGceParams, type ParsedGceParams } from './params.js';

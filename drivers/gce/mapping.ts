@@ -15,6 +15,11 @@ import type { InstanceTags } from '../../src/cloud/types.js';
 export const TAGS_METADATA_KEY = 'arvados-tags';
 export const STARTUP_SCRIPT_KEY = 'startup-script';
 export const SSH_KEYS_KEY = 'ssh-keys';
+/**
+ * Set to `FALSE` beside our key: with OS Login on for the project, the guest
+ * ignores `ssh-keys`, and instance metadata overrides project metadata.
+ */
+export const OS_LOGIN_KEY = 'enable-oslogin';
 
 const LABEL_MAX = 63;
 const LABEL_OK = /^[a-z0-9_-]*$/;

@@ -120,6 +120,8 @@ describe('gce driver: create', function () {
     const vm = live()[0];
     assert.match(vm.metadata['startup-script'], /^#!\/bin\/sh\n/);
     assert.equal(vm.metadata['ssh-keys'], `crunch:${DISPATCH_KEY.public.trim()}`);
+    // Instance metadata overrides a project's enable-oslogin=TRUE, under which the guest would ignore ssh-keys.
+    assert.equal(vm.metadata['enable-oslogin'], 'FALSE');
     assert.deepEqual(JSON.parse(vm.metadata['arvados-tags']), inst.tags);
     assert.equal(Object.keys(vm.labels).length, 1);
     assert.ok(!vm.networkInterfaces[0].accessConfigs?.length, 'no external IP');
@@ -135,6 +137,7 @@ describe('gce driver: create', function () {
     const vm = live()[0];
     assert.equal(vm.networkInterfaces[0].accessConfigs?.length, 1);
     assert.match(vm.metadata['ssh-keys'], /^arvados:/);
+    assert.equal(vm.metadata['enable-oslogin'], 'FALSE');
     assert.equal(inst.remoteUser, 'arvados');
   });
 });

@@ -126,7 +126,7 @@ describe('gce driver: list, tags, destroy', function () {
     await assert.rejects(driver.instances({ ArvadosInstanceSetID: setId }), { name: 'RateLimitError' });
   });
 
-  it('setTags keeps the startup script and ssh key, and re-reads once on a stale fingerprint (412)', async () => {
+  it('setTags keeps the startup script, ssh key and OS Login opt-out, and re-reads once on a stale fingerprint (412)', async () => {
     const inst = await create();
     const [listed] = await driver.instances({ ArvadosInstanceSetID: setId });
     await listed.setTags({ ...inst.tags, ArvadosIdleBehavior: 'hold' });
@@ -136,6 +136,7 @@ describe('gce driver: list, tags, destroy', function () {
     const vm = fake.instances().find((i) => i.name === inst.id)!;
     assert.deepEqual(JSON.parse(vm.metadata['arvados-tags']), next);
     assert.ok(vm.metadata['startup-script'] && vm.metadata['ssh-keys']);
+    assert.equal(vm.metadata['enable-oslogin'], 'FALSE');
     assert.equal(fake.calls().filter((c) => c.kind === 'setMetadata').length, 3);
     assert.deepEqual(inst.tags, next);
     const [again] = await driver.instances({ ArvadosInstanceSetID: setId });

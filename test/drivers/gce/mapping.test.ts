@@ -46,6 +46,7 @@ describe('gce tag mapping (pure)', () => {
     assert.deepEqual(JSON.parse(items['arvados-tags']!), tags);
     assert.equal(items['startup-script'], '#!/bin/sh\necho hi\n');
     assert.equal(items['ssh-keys'], 'arv:ssh-ed25519 AAAA k');
+    assert.equal(items['enable-oslogin'], 'FALSE', 'our key must not be ignored in a project with OS Login on');
     assert.equal(body.scheduling!.provisioningModel, 'SPOT');
     assert.equal(body.scheduling!.instanceTerminationAction, 'DELETE');
     assert.deepEqual(body.networkInterfaces![0].accessConfigs, []);
@@ -54,6 +55,12 @@ describe('gce tag mapping (pure)', () => {
     assert.equal(body.disks![1].autoDelete, true);
     assert.equal(body.disks![1].initializeParams!.diskSizeGb, '51');
     assert.equal(body.serviceAccounts, undefined);
+  });
+
+  it('without a key the body leaves ssh-keys and OS Login alone', () => {
+    const { params } = parseGceParams({ Project: 'p', Zone: 'us-central1-a' });
+    const body = buildInstanceBody({ params, zone: 'us-central1-a', name: 'n1', type: SPOT, imageId: IMAGE, tags: {}, initCommand: 'true', publicKey: ' \n', setTagKey: 'ArvadosInstanceSetID' });
+    assert.deepEqual((body.metadata!.items ?? []).map((i) => i.key).sort(), ['arvados-tags', 'startup-script']);
   });
 });
 
