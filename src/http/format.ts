@@ -3,7 +3,7 @@
  * encodes them (Go's encoding/json over its structs), so that scripts and
  * tools written against the reference read ours unchanged.
  */
-import type { Container } from '../arvados/types.js';
+import { containerJSON, type ContainerJSON } from './container-json.js';
 import type { GPUFeatures, InstanceType } from '../config/types.js';
 import type { InstanceResources, InstanceView, QueueEntry } from '../scheduler/interfaces.js';
 import type { Blocker } from '../scheduler/blocker.js';
@@ -33,9 +33,10 @@ export interface InstanceResourcesJSON {
 
 /** One item of GET /arvados/v1/dispatch/containers (the reference's `scheduler.QueueEnt`). */
 export interface QueueEntJSON {
-  container: Container;
-  instance_types: InstanceTypeJSON[];
+  /** Every key of the reference's container record (`container-json.ts`). */
+  container: ContainerJSON;
   instance_resources: InstanceResourcesJSON;
+  instance_types: InstanceTypeJSON[];
   first_seen_at: string;
   scheduling_status: string;
   /**
@@ -132,9 +133,9 @@ export function queueEntJSON(entry: QueueEntry, schedulingStatus: string, extras
   const e = blocker && blocker.reason !== 'preparing' && Number.isFinite(extras.estimate?.startHigh) ? extras.estimate : undefined;
   const status = e && extras.appendEstimateAt !== undefined && schedulingStatus !== '' ? `${schedulingStatus}  ${estimateSentence(extras.appendEstimateAt, e.startLow, e.startHigh)}` : schedulingStatus;
   return {
-    container: entry.container,
-    instance_types: entry.instanceTypes.map(instanceTypeJSON),
+    container: containerJSON(entry.container),
     instance_resources: instanceResourcesJSON(entry.instanceResources),
+    instance_types: entry.instanceTypes.map(instanceTypeJSON),
     first_seen_at: goTime(entry.firstSeenAt),
     scheduling_status: status,
     ...(blocker ? { blocker: { ...blocker, summary: describeBlocker(blocker) } } : {}),

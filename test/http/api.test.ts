@@ -237,6 +237,10 @@ describe('management API', function () {
       assert.deepEqual(Object.keys(ent).sort(), ['container', 'cost', 'first_seen_at', 'instance_resources', 'instance_types', 'scheduling_status']);
       assert.ok(typeof ent.cost === 'number' && ent.cost >= 0, `cost ${ent.cost}`);
       assert.equal(ent.container.state, 'Running');
+      // The whole record, as the reference's arvados.Container encodes (container-json.test.ts has the keys).
+      assert.equal(Object.keys(ent.container).length, 35);
+      assert.equal(ent.container.runtime_constraints.gpu.device_count, 0);
+      assert.equal(ent.container.exit_code, 0);
       assert.match(ent.first_seen_at, RFC3339);
       assert.equal(ent.instance_types[0].ProviderType, 'small');
       assert.equal(ent.instance_types[0].VCPUs, 2);

@@ -1,0 +1,68 @@
+/**
+ * The container record in queue items has every key of the reference's
+ * arvados.Container, with Go's zero values where the queue does not know
+ * the attribute, and the constraint structs filled in.
+ */
+import assert from 'node:assert/strict';
+import type { Container } from '../../src/arvados/types.js';
+import { containerJSON, goTimeText } from '../../src/http/container-json.js';
+
+/** As the controller answers the queue's select: an older record, without gpu or keep_cache_disk. */
+const listed = {
+  uuid: 'zzzzz-dz642-000000000000001',
+  state: 'Queued',
+  priority: 562949953421311,
+  locked_by_uuid: null,
+  runtime_constraints: { ram: 2 ** 31, vcpus: 2, keep_cache_ram: 0, API: true, cuda: { device_count: 0 } },
+  container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
+  scheduling_parameters: { preemptible: true },
+  created_at: '2026-12-05T21:24:04.120000000Z',
+} as unknown as Container;
+
+describe('management API: the container record of a queue item', () => {
+  it('has every key of the reference struct, in its order, with Go zero values for the rest', () => {
+    const j = containerJSON(listed);
+    assert.deepEqual(Object.keys(j), [
+      'uuid', 'etag', 'created_at', 'modified_by_user_uuid', 'modified_at', 'command', 'container_image', 'cwd', 'environment',
+      'locked_by_uuid', 'lock_count', 'mounts', 'output', 'output_path', 'output_glob', 'priority', 'runtime_constraints', 'state',
+      'scheduling_parameters', 'exit_code', 'runtime_status', 'started_at', 'finished_at', 'gateway_address',
+      'interactive_session_started', 'output_storage_classes', 'runtime_user_uuid', 'runtime_auth_scopes', 'runtime_token',
+      'auth_uuid', 'log', 'cost', 'subrequests_cost', 'service', 'published_ports',
+    ]);
+    assert.equal(j.uuid, listed.uuid);
+    assert.equal(j.state, 'Queued');
+    assert.equal(j.priority, 562949953421311);
+    assert.equal(j.container_image, listed.container_image);
+    assert.equal(j.created_at, '2026-12-05T21:24:04.12Z');
+    assert.equal(j.modified_at, '0001-01-01T00:00:00Z');
+    assert.equal(j.locked_by_uuid, '');
+    assert.equal(j.lock_count, 0);
+    assert.equal(j.command, null);
+    assert.equal(j.mounts, null);
+    assert.equal(j.started_at, null);
+    assert.equal(j.runtime_status, null);
+    assert.equal(j.cost, 0);
+    // The structs: every key, unknown ones (an older release's cuda) left out, as Go's decoder does.
+    assert.deepEqual(j.runtime_constraints, {
+      API: true,
+      ram: 2 ** 31,
+      vcpus: 2,
+      keep_cache_ram: 0,
+      keep_cache_disk: 0,
+      gpu: { stack: '', driver_version: '', hardware_target: null, device_count: 0, vram: 0 },
+    });
+    assert.deepEqual(j.scheduling_parameters, { partitions: null, preemptible: true, max_run_time: 0, supervisor: false });
+  });
+
+  it('says who holds the lock when the queue knows it', () => {
+    assert.equal(containerJSON({ ...listed, state: 'Locked', locked_by_uuid: 'zzzzz-gj3su-000000000000000' }).locked_by_uuid, 'zzzzz-gj3su-000000000000000');
+  });
+
+  it('writes times as Go does after reading them', () => {
+    assert.equal(goTimeText('2026-12-05T21:24:04.000000000Z'), '2026-12-05T21:24:04Z');
+    assert.equal(goTimeText('2026-12-05T21:24:04.123456789Z'), '2026-12-05T21:24:04.123456789Z');
+    assert.equal(goTimeText('2026-12-05T21:24:04.5+00:00'), '2026-12-05T21:24:04.5Z');
+    assert.equal(goTimeText('2026-12-05T21:24:04.50+02:00'), '2026-12-05T21:24:04.5+02:00');
+    assert.equal(goTimeText('yesterday'), 'yesterday');
+  });
+});
