@@ -14,7 +14,7 @@ import { type BillingRule, GCE_BILLING } from '../../src/cost/billing.js';
 import type { Logger } from '../../src/log.js';
 import { buildInstanceBody, type GceInstanceRecord } from './body.js';
 import type { GceClients } from './client.js';
-import { classify, GceOperationError, isNotFound, isTransient, isZoneCapacity, ThrottleBackoff } from './errors.js';
+import { classify, GceOperationError, isNotFound, isTransient, isZoneCapacity, isZoneUnsupported, ThrottleBackoff } from './errors.js';
 import { GceInstance, type GceInstanceHost } from './instance.js';
 import { labelFilter } from './mapping.js';
 import type { GceParams } from './params.js';
@@ -225,11 +225,18 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
         this.logger.info('created instance', { Instance: name, InstanceType: type.Name, ProviderType: type.ProviderType, Zone: zone });
         return new GceInstance(this, rec, zone, tags);
       } catch (err) {
-        if (isZoneCapacity(err) && i < zones.length - 1) {
-          this.logger.warn('zone out of capacity, trying next zone', { Zone: zone, InstanceType: type.Name, error: err });
-          continue;
+        if (i < zones.length - 1) {
+          if (isZoneCapacity(err)) {
+            this.logger.warn('zone out of capacity, trying next zone', { Zone: zone, InstanceType: type.Name, error: err });
+            continue;
+          }
+          if (isZoneUnsupported(err, zone)) {
+            this.logger.warn('zone does not offer this type, trying next zone', { Zone: zone, InstanceType: type.Name, ProviderType: type.ProviderType, error: err });
+            continue;
+          }
         }
-        throw classify(err, { clock: this.clock, backoff: this.createBackoff, what: `insert ${type.ProviderType} in ${zone}`, providerType: type.ProviderType });
+        const what = `insert ${type.ProviderType} in ${zone}`;
+        throw classify(err, { clock: this.clock, backoff: this.createBackoff, what, providerType: type.ProviderType, zone });
       }
     }
   }

@@ -1,8 +1,9 @@
 /**
  * What a Compute API error means for the dispatcher (ARVADOS.md section 8):
  * 429 / rateLimitExceeded -> RateLimitError, quotaExceeded / QUOTA_EXCEEDED
- * -> QuotaError, ZONE_RESOURCE_POOL_EXHAUSTED(_WITH_DETAILS) -> CapacityError
- * for the type. HTTP errors arrive from @google-cloud/compute 6.x as raw
+ * -> QuotaError, ZONE_RESOURCE_POOL_EXHAUSTED(_WITH_DETAILS) and a machine
+ * type (accelerator type, disk type) the zone lacks -> CapacityError for the
+ * type. HTTP errors arrive from @google-cloud/compute 6.x as raw
  * GaxiosErrors (status, and the Google error JSON in the message, or in
  * `response.data` and `cause` with other gaxios versions); failures of an
  * accepted create arrive later in the zone operation's `error`.
@@ -142,6 +143,24 @@ export function isZoneCapacity(err: unknown): boolean {
   return reasons(err).some((r) => ZONE_CAPACITY_CODES.has(r));
 }
 
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * This zone lacks something the insert names: GCE answers a machine type,
+ * accelerator type or disk type the zone does not offer with a synchronous
+ * 400 `invalid` ("Machine type with name 'a2-highgpu-1g' does not exist in
+ * zone 'us-central1-f'.") or a 404 naming `zones/<zone>/machineTypes/...`.
+ * Another zone may offer it, as another zone may have capacity.
+ */
+export function isZoneUnsupported(err: unknown, zone: string): boolean {
+  const status = httpStatus(err);
+  if (status !== 400 && status !== 404) return false;
+  const z = escapeRegExp(zone);
+  const resource = new RegExp(`(^|[/'" ])zones/${z}/(machineTypes|acceleratorTypes|diskTypes)/`);
+  const missing = new RegExp(`does not exist in zone '${z}'`);
+  return messages(err).some((m) => resource.test(m) || missing.test(m));
+}
+
 export function isNotFound(err: unknown): boolean {
   return httpStatus(err) === 404;
 }
@@ -193,6 +212,8 @@ export interface ClassifyContext {
   what: string;
   /** For create: the provider type a capacity error is about. */
   providerType?: string;
+  /** For create: the zone asked, whose lack of the machine type (or its GPUs, or disk type) is a capacity error for the type. */
+  zone?: string;
 }
 
 /**
@@ -206,6 +227,12 @@ export function classify(err: unknown, ctx: ClassifyContext): unknown {
   ctx.backoff.reset();
   if (isQuota(err)) return new QuotaError(detail, { cause: err });
   if (isZoneCapacity(err) && ctx.providerType !== undefined) return new CapacityError(detail, { cause: err, instanceType: ctx.providerType });
+  // As the ec2 driver takes "Unsupported ... requested instance type": the pool uses other eligible types for a while, and tries again later.
+  if (ctx.zone !== undefined && ctx.providerType !== undefined && isZoneUnsupported(err, ctx.zone)) {
+    // Google's own words name what is missing (the machine type, its GPUs or its disk type).
+    const said = messages(err).find((m) => !m.trimStart().startsWith('{')) ?? `not offered in ${ctx.zone}`;
+    return new CapacityError(`${detail}: ${said.slice(0, 300)}`, { cause: err, instanceType: ctx.providerType });
+  }
   if (!(err instanceof Error) || err.message.trim() === '') return new GceCallError(`${detail}${describe(err).trim() === '' ? 'no message' : ''}`, httpStatus(err), { cause: err });
   return err;
 }

@@ -39,6 +39,8 @@ export {
   isThrottle,
   isTransient,
   isZoneCapacity,
+  isZoneUnsupported,
+  messages,
   reasons,
 } from './errors.js';
 export { GceInstance } from './instance.js';

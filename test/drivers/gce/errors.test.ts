@@ -4,9 +4,9 @@
  * shape the installed library produces, through the real SDK).
  */
 import assert from 'node:assert/strict';
-import { isQuotaError, isRateLimitError } from '../../../src/cloud/errors.js';
+import { asCapacityError, isQuotaError, isRateLimitError } from '../../../src/cloud/errors.js';
 import { ManualClock } from '../../../src/clock/index.js';
-import { classify, GceOperationError, messages, reasons, ThrottleBackoff } from '../../../drivers/gce/errors.js';
+import { classify, GceOperationError, isZoneUnsupported, messages, reasons, ThrottleBackoff } from '../../../drivers/gce/errors.js';
 
 const body = (reason: string, message = `about ${reason}`) => ({ error: { code: 403, message, errors: [{ message, domain: 'global', reason }] } });
 
@@ -68,5 +68,38 @@ describe('gce errors: reasons and messages', () => {
     const fromCause = apiError('Request failed', { cause: { errors: [{ reason: 'rateLimitExceeded' }] } });
     assert.ok(isQuotaError(classify(fromData, ctx())));
     assert.ok(isRateLimitError(classify(fromCause, ctx())));
+  });
+});
+
+describe('gce errors: a zone that lacks what the insert names', () => {
+  const Z = 'us-central1-f';
+  const google = (status: number, reason: string, message: string) =>
+    Object.assign(new Error(JSON.stringify({ error: { code: status, message, errors: [{ message, domain: 'global', reason }] } })), { status });
+  const missingType = `Invalid value for field 'resource.machineType': 'zones/${Z}/machineTypes/a2-highgpu-1g'. Machine type with name 'a2-highgpu-1g' does not exist in zone '${Z}'.`;
+
+  it("is a 400 or 404 naming this zone's machine, accelerator or disk type, or saying it does not exist in this zone", () => {
+    assert.ok(isZoneUnsupported(google(400, 'invalid', missingType), Z));
+    for (const kind of ['machineTypes/a2-highgpu-1g', 'acceleratorTypes/nvidia-tesla-t4', 'diskTypes/hyperdisk-balanced']) {
+      assert.ok(isZoneUnsupported(google(404, 'notFound', `The resource 'projects/p/zones/${Z}/${kind}' was not found`), Z), kind);
+    }
+    assert.ok(isZoneUnsupported(google(400, 'invalid', `Accelerator type 'nvidia-h100-80gb' does not exist in zone '${Z}'.`), Z));
+    // Found in the body wherever the client library puts it.
+    const inData = Object.assign(new Error('Request failed'), { status: 400, response: { status: 400, data: { error: { message: missingType } } } });
+    assert.ok(isZoneUnsupported(inData, Z));
+  });
+
+  it('is not another zone, another resource, another status, or an operation error', () => {
+    assert.ok(!isZoneUnsupported(google(400, 'invalid', missingType), 'us-central1-a'));
+    assert.ok(!isZoneUnsupported(google(404, 'notFound', "The resource 'projects/debian-cloud/global/images/family/nope' was not found"), Z));
+    assert.ok(!isZoneUnsupported(google(403, 'forbidden', missingType), Z));
+    assert.ok(!isZoneUnsupported(google(503, 'backendError', missingType), Z));
+    assert.ok(!isZoneUnsupported(new GceOperationError(missingType, ['RESOURCE_NOT_FOUND']), Z));
+  });
+
+  it('classify makes it a CapacityError for the provider type only when told the zone', () => {
+    const ctx = { clock: new ManualClock(), backoff: new ThrottleBackoff(), what: 'insert', providerType: 'a2-highgpu-1g' };
+    const err = google(400, 'invalid', missingType);
+    assert.equal(asCapacityError(classify(err, { ...ctx, zone: Z }))?.instanceType, 'a2-highgpu-1g');
+    assert.equal(classify(err, ctx), err);
   });
 });
