@@ -201,7 +201,8 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     if (errors.length > 0) {
       const codes = errors.map((e) => e.code ?? '').filter((c) => c !== '');
       const messages = errors.map((e) => e.message ?? '').join('; ');
-      throw new GceOperationError(`${what}: operation ${cur.name ?? ''} failed: ${codes.join(',')}: ${messages}`, codes);
+      // The items too: a QUOTA_EXCEEDED names its quota in errorDetails[].quotaInfo.
+      throw new GceOperationError(`${what}: operation ${cur.name ?? ''} failed: ${codes.join(',')}: ${messages}`, codes, errors);
     }
     return cur;
   }

@@ -1,7 +1,9 @@
 /**
  * What a Compute API error means for the dispatcher (ARVADOS.md section 8):
  * 429 / rateLimitExceeded -> RateLimitError, quotaExceeded / QUOTA_EXCEEDED
- * -> QuotaError, ZONE_RESOURCE_POOL_EXHAUSTED(_WITH_DETAILS) and a machine
+ * -> QuotaError, or a CapacityError for the quota group when the quota is a
+ * machine family's, a GPU model's or a Spot one (quota.ts),
+ * ZONE_RESOURCE_POOL_EXHAUSTED(_WITH_DETAILS) and a machine
  * type (accelerator type, disk type) the zone lacks -> CapacityError for the
  * type. HTTP errors arrive from @google-cloud/compute 6.x as raw
  * GaxiosErrors (status, and the Google error JSON in the message, or in
@@ -10,13 +12,27 @@
  */
 import { CapacityError, QuotaError, RateLimitError } from '../../src/cloud/errors.js';
 import type { Clock } from '../../src/clock/index.js';
+import { quotaGroupOf, quotaMetrics } from './quota.js';
 
-/** An operation that finished with errors; `codes` are the `error.errors[].code` values. */
+/** One entry of an operation's `error.errors`, as the client library parses it. */
+export interface OperationErrorItem {
+  code?: string | null;
+  message?: string | null;
+  /** Structured details: `quotaInfo` (the quota run over), `errorInfo`, `help`, `localizedMessage`. */
+  errorDetails?: readonly unknown[] | null;
+}
+
+/**
+ * An operation that finished with errors; `codes` are the `error.errors[].code`
+ * values, `items` the entries themselves (their errorDetails name the quota
+ * a QUOTA_EXCEEDED is about).
+ */
 export class GceOperationError extends Error {
   override name = 'GceOperationError';
   constructor(
     message: string,
     readonly codes: string[],
+    readonly items: readonly OperationErrorItem[] = [],
   ) {
     super(message);
   }
@@ -58,6 +74,7 @@ interface ErrorLike {
 interface GoogleErrorItem {
   reason?: unknown;
   message?: unknown;
+  errorDetails?: unknown;
 }
 
 const asObj = (err: unknown): ErrorLike | undefined => (typeof err === 'object' && err !== null ? (err as ErrorLike) : undefined);
@@ -124,10 +141,15 @@ export function reasons(err: unknown): string[] {
 /** Every message text the error carries: its own, and those of the Google error items in it. */
 export function messages(err: unknown): string[] {
   const own = asObj(err)?.message;
-  const out = googleItems(err)
-    .map((x) => x.message)
-    .filter((m): m is string => typeof m === 'string');
+  const items: Array<{ message?: unknown }> = err instanceof GceOperationError ? [...err.items] : googleItems(err);
+  const out = items.map((x) => x.message).filter((m): m is string => typeof m === 'string');
   return [...new Set([...(typeof own === 'string' ? [own] : []), ...out])];
+}
+
+/** Every `errorDetails` entry of the error's items: an operation's, or an HTTP error body's should it carry them. */
+export function errorDetails(err: unknown): unknown[] {
+  const items: Array<{ errorDetails?: unknown }> = err instanceof GceOperationError ? [...err.items] : googleItems(err);
+  return items.flatMap((x) => (Array.isArray(x.errorDetails) ? (x.errorDetails as unknown[]) : []));
 }
 
 export function isThrottle(err: unknown): boolean {
@@ -136,6 +158,11 @@ export function isThrottle(err: unknown): boolean {
 
 export function isQuota(err: unknown): boolean {
   return reasons(err).some((r) => QUOTA_REASONS.has(r));
+}
+
+/** The quota metrics (`N2_CPUS`) a quota error names, from its errorDetails' quotaInfo and its messages. */
+export function quotaMetricsOf(err: unknown): string[] {
+  return quotaMetrics(errorDetails(err), messages(err));
 }
 
 /** This zone has none of this machine type right now: another zone may. */
@@ -225,7 +252,14 @@ export function classify(err: unknown, ctx: ClassifyContext): unknown {
   const detail = `gce: ${ctx.what}: ${describe(err)}`;
   if (isThrottle(err)) return new RateLimitError(detail, ctx.clock.now() + ctx.backoff.throttled(), { cause: err });
   ctx.backoff.reset();
-  if (isQuota(err)) return new QuotaError(detail, { cause: err });
+  if (isQuota(err)) {
+    const metrics = quotaMetricsOf(err);
+    const named = metrics.length > 0 ? `${detail} (quota ${metrics.join(', ')})` : detail;
+    // Only a create's failure holds back a group of types; the pool learns the type's group from it.
+    const quotaGroup = ctx.providerType !== undefined ? quotaGroupOf(metrics) : undefined;
+    if (quotaGroup !== undefined) return new CapacityError(named, { cause: err, quotaGroup });
+    return new QuotaError(named, { cause: err });
+  }
   if (isZoneCapacity(err) && ctx.providerType !== undefined) return new CapacityError(detail, { cause: err, instanceType: ctx.providerType });
   // As the ec2 driver takes "Unsupported ... requested instance type": the pool uses other eligible types for a while, and tries again later.
   if (ctx.zone !== undefined && ctx.providerType !== undefined && isZoneUnsupported(err, ctx.zone)) {

@@ -30,6 +30,7 @@ export { buildInstanceBody, canLiveMigrate, guestAcceleratorFor, imagePath, labe
 export { type GceDriverOptions, GceInstanceSet } from './driver.js';
 export {
   classify,
+  errorDetails,
   GceOperationError,
   httpStatus,
   isNotFound,
@@ -41,8 +42,11 @@ export {
   isZoneCapacity,
   isZoneUnsupported,
   messages,
+  type OperationErrorItem,
+  quotaMetricsOf,
   reasons,
 } from './errors.js';
 export { GceInstance } from './instance.js';
+export { isGroupQuota, normalizeMetric, quotaGroupOf, quotaMetrics } from './quota.js';
 export { decodeTags, encodeTags, labelFilter, labelKey, labelValue, OS_LOGIN_KEY, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
 export { DEFAULT_GCE_PARAMS, type GceGuestAccelerator, type GceParams, GceParamsError, parseGceParams, type ParsedGceParams } from './params.js';
