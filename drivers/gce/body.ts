@@ -1,6 +1,6 @@
 /**
  * The instances.insert body for one create: everything the VM needs goes in
- * this one call (labels, tags, startup script, SSH key), so there is never a
+ * this one call (labels, tags, network tags, startup script, SSH key), so there is never a
  * window in which a VM exists untagged and unowned.
  */
 import type { protos } from '@google-cloud/compute';
@@ -23,6 +23,8 @@ export interface BodyInput {
   publicKey: string;
   /** The tag key playing the InstanceSetID role (`<TagKeyPrefix>InstanceSetID`), mirrored as a label. */
   setTagKey: string;
+  /** ResourceTags that fit label syntax (labels.ts), labelled for billing on the VM and its disks; default none. */
+  resourceLabels?: Record<string, string>;
 }
 
 /** `us-central1-a` -> `us-central1`. */
@@ -86,6 +88,8 @@ function schedulingFor(type: InstanceType, accelerator: GceGuestAccelerator | un
 
 export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
   const { params, zone, name, type } = input;
+  // The InstanceSetID label last: nothing may replace it (labels.ts keeps ResourceTags off its key anyway).
+  const labels = { ...input.resourceLabels, ...labelsFor(input.tags, input.setTagKey) };
   const accelerator = guestAcceleratorFor(params, type);
   const diskType = `zones/${zone}/diskTypes/${params.DiskType}`;
   const script = input.initCommand.startsWith('#!') ? input.initCommand : `#!/bin/sh\n${input.initCommand}\n`;
@@ -108,6 +112,8 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
       initializeParams: {
         sourceImage: imagePath(params.Project, input.imageId),
         diskType,
+        // Disks are billed apart from the VM: they need the labels too.
+        labels,
         ...(params.DiskSizeGB > 0 ? { diskSizeGb: String(params.DiskSizeGB) } : {}),
       },
     },
@@ -119,7 +125,7 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
       autoDelete: true,
       type: 'PERSISTENT',
       deviceName: 'scratch',
-      initializeParams: { diskType, diskSizeGb: String(Math.ceil(type.AddedScratch / 2 ** 30)) },
+      initializeParams: { diskType, diskSizeGb: String(Math.ceil(type.AddedScratch / 2 ** 30)), labels },
     });
   }
 
@@ -136,7 +142,7 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
   const body: GceInstanceRecord = {
     name,
     machineType: `zones/${zone}/machineTypes/${type.ProviderType}`,
-    labels: labelsFor(input.tags, input.setTagKey),
+    labels,
     metadata: { items },
     disks,
     networkInterfaces: [nic],
@@ -150,6 +156,8 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
       },
     ];
   }
+  // What firewall rules target (`targetTags`), e.g. to let the dispatcher reach port 22.
+  if (params.NetworkTags.length > 0) body.tags = { items: [...params.NetworkTags] };
   if (params.ServiceAccountEmail !== '') body.serviceAccounts = [{ email: params.ServiceAccountEmail, scopes: [...params.Scopes] }];
   return body;
 }

@@ -16,7 +16,8 @@ import { buildInstanceBody, type GceInstanceRecord } from './body.js';
 import type { GceClients } from './client.js';
 import { classify, GceOperationError, isNotFound, isTransient, isZoneCapacity, isZoneUnsupported, ThrottleBackoff } from './errors.js';
 import { GceInstance, type GceInstanceHost } from './instance.js';
-import { labelFilter } from './mapping.js';
+import { planResourceLabels, type ResourceLabelPlan, resourceLabelsFor } from './labels.js';
+import { labelFilter, labelKey } from './mapping.js';
 import type { GceParams } from './params.js';
 
 type Operation = protos.google.cloud.compute.v1.IOperation;
@@ -91,6 +92,8 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
   private readonly otherBackoff = new ThrottleBackoff();
   /** Per provider type, the zone index the last create succeeded in: the next create starts there. */
   private readonly zoneStart = new Map<string, number>();
+  /** Which ResourceTags become labels (decided once: they are fixed for the dispatcher's life). */
+  private readonly resourceLabels: ResourceLabelPlan;
 
   constructor(
     readonly params: GceParams,
@@ -109,6 +112,12 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     this.newRequestId = opts.newRequestId ?? randomUUID;
     this.newName = opts.newName ?? (() => `arvados-${randomBytes(8).toString('hex')}`);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    const vms = ctx.cluster.Containers.CloudVMs;
+    this.resourceLabels = planResourceLabels(vms.ResourceTags, vms.TagKeyPrefix, new Set([labelKey(this.setTagKey)]));
+    if (this.resourceLabels.skipped.length > 0) {
+      // Keys only: they stay in the arvados-tags metadata either way.
+      this.logger.debug('some ResourceTags are not set as GCE labels', { Tags: this.resourceLabels.skipped.map((s) => `${s.key} (${s.why})`) });
+    }
   }
 
   get project(): string {
@@ -251,7 +260,8 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     initCommand: string,
     publicKey: string,
   ): Promise<GceInstanceRecord> {
-    const body = buildInstanceBody({ params: this.params, zone, name, type, imageId, tags, initCommand, publicKey, setTagKey: this.setTagKey });
+    const resourceLabels = resourceLabelsFor(this.resourceLabels, tags);
+    const body = buildInstanceBody({ params: this.params, zone, name, type, imageId, tags, initCommand, publicKey, setTagKey: this.setTagKey, resourceLabels });
     // One requestId for every attempt in this zone: a retried insert GCE already carried out returns the same operation.
     const requestId = this.newRequestId();
     const what = `insert ${name} (${type.ProviderType}) in ${zone}`;

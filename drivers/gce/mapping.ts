@@ -7,6 +7,8 @@
  * the whole tag set is kept, exactly, as JSON in one metadata item, and one
  * label carries the InstanceSetID so listing can filter server-side. The
  * label is only a pre-filter: listing re-checks every tag against metadata.
+ * ResourceTags that happen to fit label syntax are labels too, for billing
+ * (labels.ts).
  */
 import { createHash } from 'node:crypto';
 import type { InstanceTags } from '../../src/cloud/types.js';

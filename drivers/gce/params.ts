@@ -46,6 +46,11 @@ export interface GceParams {
   Endpoint: string;
   /** Per Arvados instance type name (an `InstanceTypes` key), the GPUs to attach; empty: none. */
   GuestAccelerators: Record<string, GceGuestAccelerator>;
+  /**
+   * Network tags for every VM (`tags.items`), which firewall rules can
+   * target, e.g. to let the dispatcher reach port 22; empty: none.
+   */
+  NetworkTags: string[];
 }
 
 export const DEFAULT_VM_SCOPES: readonly string[] = ['https://www.googleapis.com/auth/cloud-platform'];
@@ -64,6 +69,7 @@ export const DEFAULT_GCE_PARAMS: Readonly<GceParams> = {
   ExternalIP: false,
   Endpoint: '',
   GuestAccelerators: {},
+  NetworkTags: [],
 };
 
 /** A DriverParameters value the gce driver cannot use; the message names the parameter. */
@@ -84,6 +90,23 @@ const list: ParamParser<string[]> = (v) => {
 const zones: ParamParser<string[]> = (v) => {
   const out = list(v);
   for (const z of out) if (!/^[a-z]+-[a-z0-9]+-[a-z0-9]+$/.test(z)) throw new Error(`expected a zone name like "us-central1-a", got ${JSON.stringify(z)}`);
+  return out;
+};
+
+/** GCE's network tag syntax (RFC 1035 labels): lowercase letters, digits and `-`, a letter first, not `-` last, 1-63 characters. */
+const NETWORK_TAG = /^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** GCE takes at most this many network tags on an instance. */
+export const MAX_NETWORK_TAGS = 64;
+
+const networkTags: ParamParser<string[]> = (v) => {
+  const out = list(v);
+  for (const t of out) {
+    if (!NETWORK_TAG.test(t)) {
+      throw new Error(`expected network tags of lowercase letters, digits and "-", starting with a letter, not ending with "-", at most 63 characters; got ${JSON.stringify(t)}`);
+    }
+  }
+  if (out.length > MAX_NETWORK_TAGS) throw new Error(`expected at most ${MAX_NETWORK_TAGS} network tags, got ${out.length}`);
   return out;
 };
 
@@ -148,6 +171,7 @@ const PARSERS: { [K in keyof TableParams]: ParamParser<TableParams[K]> } = {
   DiskSizeGB: sizeGB,
   ExternalIP: bool,
   Endpoint: httpURL('http://127.0.0.1:8080'),
+  NetworkTags: networkTags,
 };
 
 export interface ParsedGceParams {

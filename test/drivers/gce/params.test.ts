@@ -33,6 +33,13 @@ describe('gce DriverParameters', () => {
     ['Endpoint', { ...base, Endpoint: 'ftp://x' }],
     ['Scopes', { ...base, Scopes: 7 }],
     ['DiskType', { ...base, DiskType: '' }],
+    ['NetworkTags', { ...base, NetworkTags: 'Arvados-Workers' }],
+    ['NetworkTags', { ...base, NetworkTags: ['ok', '9lives'] }],
+    ['NetworkTags', { ...base, NetworkTags: 'trailing-' }],
+    ['NetworkTags', { ...base, NetworkTags: 'under_score' }],
+    ['NetworkTags', { ...base, NetworkTags: `a${'b'.repeat(63)}` }],
+    ['NetworkTags', { ...base, NetworkTags: Array.from({ length: 65 }, (_, i) => `t${i}`) }],
+    ['NetworkTags', { ...base, NetworkTags: { ssh: true } }],
     ['GuestAccelerators', { ...base, GuestAccelerators: ['nvidia-tesla-t4'] }],
     ['GuestAccelerators.gpu', { ...base, GuestAccelerators: { gpu: 'nvidia-tesla-t4' } }],
     ['GuestAccelerators.gpu.AcceleratorType', { ...base, GuestAccelerators: { gpu: { Count: 1 } } }],
@@ -46,6 +53,14 @@ describe('gce DriverParameters', () => {
       assert.throws(() => parseGceParams(raw), (err: unknown) => err instanceof GceParamsError && err.message.startsWith(`DriverParameters.${name}:`));
     });
   }
+
+  it('reads NetworkTags as a YAML list or a comma-separated string, like Zone; none by default', () => {
+    assert.deepEqual(parseGceParams(base).params.NetworkTags, []);
+    assert.deepEqual(parseGceParams({ ...base, NetworkTags: ['arvados-worker', 'allow-ssh'] }).params.NetworkTags, ['arvados-worker', 'allow-ssh']);
+    assert.deepEqual(parseGceParams({ ...base, NetworkTags: 'arvados-worker, allow-ssh' }).params.NetworkTags, ['arvados-worker', 'allow-ssh']);
+    // 1 and 63 characters are the bounds; a digit may end a tag.
+    assert.deepEqual(parseGceParams({ ...base, NetworkTags: ['a', `a${'b'.repeat(61)}9`] }).params.NetworkTags, ['a', `a${'b'.repeat(61)}9`]);
+  });
 
   it('reads GuestAccelerators per instance type name, Count optional', () => {
     assert.deepEqual(parseGceParams(base).params.GuestAccelerators, {});
