@@ -28,7 +28,10 @@ export function containerSeed(cluster: Cluster, c: SimContainer): Partial<Contro
     : c.exitCode === 0
       ? ['sleep', seconds]
       : ['sh', '-c', `sleep ${seconds}; exit ${c.exitCode}`];
-  const rc: Container['runtime_constraints'] = { vcpus: c.vcpus, ram: c.ram };
+  // Sizes are whole bytes, as the controller stores them (it refuses a
+  // request with a fractional ram); a workload's may come out fractional
+  // (a number in the file, "1.3KiB", a draw), so they are rounded up here.
+  const rc: Container['runtime_constraints'] = { vcpus: c.vcpus, ram: Math.ceil(c.ram) };
   if (c.gpus > 0) rc.gpu = gpuRequest(cluster, c);
   const locality = localityRecord(c);
   return {
@@ -37,7 +40,7 @@ export function containerSeed(cluster: Cluster, c: SimContainer): Partial<Contro
     runtime_constraints: rc,
     scheduling_parameters: { preemptible: c.preemptible, ...(c.supervisor ? { supervisor: true } : {}) },
     ...locality,
-    mounts: c.scratch > 0 ? { '/tmp': { kind: 'tmp', capacity: c.scratch }, ...locality.mounts } : locality.mounts,
+    mounts: c.scratch > 0 ? { '/tmp': { kind: 'tmp', capacity: Math.ceil(c.scratch) }, ...locality.mounts } : locality.mounts,
   };
 }
 
@@ -52,7 +55,7 @@ function gpuRequest(cluster: Cluster, c: SimContainer): NonNullable<Container['r
     .sort((a, b) => a.Price - b.Price);
   const stack = gpuTypes[0]?.GPU.Stack || 'cuda';
   const targets = stack === 'rocm' ? [...new Set(gpuTypes.filter((t) => t.GPU.Stack === 'rocm').map((t) => t.GPU.HardwareTarget))] : ['0'];
-  return { stack, driver_version: '0', hardware_target: targets, device_count: c.gpus, vram: c.gpuVRAM };
+  return { stack, driver_version: '0', hardware_target: targets, device_count: c.gpus, vram: Math.ceil(c.gpuVRAM) };
 }
 
 /** Ideal run time: a runner lasts at least until its last child could have finished. */

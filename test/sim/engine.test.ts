@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { lameClouds } from '../../drivers/lame/index.js';
 import { runSimulation, simCluster } from '../../src/sim/engine.js';
+import { containerSeed } from '../../src/sim/player.js';
 import type { SimResult } from '../../src/sim/result.js';
 import { buildReport, type SimReport } from '../../src/sim/report.js';
 import { formatSummary } from '../../src/sim/summary.js';
@@ -174,6 +175,22 @@ describe('simulator engine', function () {
     // Neither cancelled container adds to the lower bound.
     const ok = res.containers.find((c) => c.id === 'ok')!;
     assert.ok(Math.abs(r.cost.lowerBound - (60_000 * ok.lowerBoundPrice!) / 3_600_000) < 1e-6);
+  });
+
+  it('runs a container whose sizes come out fractional: the controller gets whole bytes, as it stores them', async () => {
+    const w = parseWorkload({
+      name: 'fractional',
+      seed: 1,
+      containers: [{ id: 'f', at: 0, vcpus: 1, ram: 1.5, scratch: 1000.5, runtime: '2m' }],
+    });
+    assert.equal(w.containers[0].ram, 1.5);
+    const seed = containerSeed(simConfig(), w.containers[0]);
+    assert.equal(seed.runtime_constraints?.ram, 2);
+    assert.deepEqual(seed.mounts, { '/tmp': { kind: 'tmp', capacity: 1001 } });
+    // The queue takes only whole bytes from the controller: this container would otherwise wait forever.
+    const res = await runSimulation({ cluster: simConfig(), workload: w, limitMs: 3_600_000 });
+    assert.equal(res.finished, true);
+    assert.equal(res.containers[0].state, 'Complete');
   });
 
   it('submits a child that waits for siblings once they have ended, and never one whose sibling failed', async () => {
