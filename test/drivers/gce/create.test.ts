@@ -5,65 +5,44 @@
  */
 import assert from 'node:assert/strict';
 import { asCapacityError, isCapacityError, isQuotaError, isRateLimitError } from '../../../src/cloud/errors.js';
-import type { FakeGCE } from '../../fixtures/gce/server.js';
-import type { GceInstanceSet } from '../../../drivers/gce/index.js';
-import { createArgs, DISPATCH_KEY, fakeParams, IMAGE, makeDriver, N2, SCRATCH, SPOT, startFake, ZONES } from './helpers.js';
+import { DISPATCH_KEY, driverPerTest, failure, fakeParams, N2, SCRATCH, SPOT, ZONES } from './helpers.js';
 
 describe('gce driver: create', function () {
   this.timeout(20_000);
-  let fake: FakeGCE;
-  let driver: GceInstanceSet;
-  let setId: string;
-
-  beforeEach(async () => {
-    fake = await startFake();
-    const h = await makeDriver(fake);
-    driver = h.driver;
-    setId = h.ctx.instanceSetId;
-  });
-  afterEach(async () => {
-    driver.stop();
-    await fake.stop();
-  });
-
-  const create = (type = N2) => {
-    const { tags, init } = createArgs(setId, type.Name);
-    return driver.create(type, IMAGE, tags, init, DISPATCH_KEY.public);
-  };
-  const failure = (p: Promise<unknown>) => p.then(() => assert.fail('create should have failed'), (e: unknown) => e);
-  const inserts = () => fake.calls().filter((c) => c.kind === 'insert');
-  const live = () => fake.instances().filter((i) => !i.deleted);
+  const h = driverPerTest();
+  const inserts = () => h.fake.calls().filter((c) => c.kind === 'insert');
+  const live = () => h.fake.instances().filter((i) => !i.deleted);
 
   it('HTTP 429 is a RateLimitError, not retried', async () => {
-    fake.failNext('insert', { httpStatus: 429, reason: 'rateLimitExceeded' });
-    const err = await failure(create());
+    h.fake.failNext('insert', { httpStatus: 429, reason: 'rateLimitExceeded' });
+    const err = await failure(h.create());
     assert.ok(isRateLimitError(err), String(err));
     assert.equal(inserts().length, 1);
   });
 
   it('403 quotaExceeded (synchronous) is a QuotaError', async () => {
-    fake.failNext('insert', { httpStatus: 403, reason: 'quotaExceeded', message: "Quota 'CPUS' exceeded." });
-    const err = await failure(create());
+    h.fake.failNext('insert', { httpStatus: 403, reason: 'quotaExceeded', message: "Quota 'CPUS' exceeded." });
+    const err = await failure(h.create());
     assert.ok(isQuotaError(err) && !isCapacityError(err), String(err));
   });
 
   it('an asynchronous QUOTA_EXCEEDED is a QuotaError, and no instance is left', async () => {
-    fake.failNext('insert', { asyncError: 'QUOTA_EXCEEDED' });
-    const err = await failure(create());
+    h.fake.failNext('insert', { asyncError: 'QUOTA_EXCEEDED' });
+    const err = await failure(h.create());
     assert.ok(isQuotaError(err), String(err));
     assert.equal(live().length, 0);
   });
 
   it('an asynchronous failure of another kind is reported, unclassified', async () => {
-    fake.failNext('insert', { asyncError: 'RESOURCE_NOT_FOUND' });
-    const err = await failure(create());
+    h.fake.failNext('insert', { asyncError: 'RESOURCE_NOT_FOUND' });
+    const err = await failure(h.create());
     assert.ok(!isQuotaError(err) && !isCapacityError(err) && !isRateLimitError(err));
     assert.match(String(err), /RESOURCE_NOT_FOUND/);
   });
 
   it('a zone out of capacity makes it try the next zone', async () => {
-    fake.failZone(ZONES[0], 'ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS');
-    const inst = await create();
+    h.fake.failZone(ZONES[0], 'ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS');
+    const inst = await h.create();
     assert.deepEqual(inserts().map((c) => c.path.split('/')[6]), ZONES);
     assert.equal(live().length, 1);
     assert.equal(live()[0].zone, ZONES[1]);
@@ -74,15 +53,15 @@ describe('gce driver: create', function () {
   });
 
   it('every zone out of capacity is a CapacityError for the type', async () => {
-    for (const z of ZONES) fake.failZone(z, 'ZONE_RESOURCE_POOL_EXHAUSTED');
-    const err = await failure(create());
+    for (const z of ZONES) h.fake.failZone(z, 'ZONE_RESOURCE_POOL_EXHAUSTED');
+    const err = await failure(h.create());
     assert.equal(asCapacityError(err)?.instanceType, N2.ProviderType, String(err));
     assert.equal(inserts().length, ZONES.length);
   });
 
   it('retries a 503 with the same requestId, ending with one instance', async () => {
-    fake.failNext('insert', { httpStatus: 503, reason: 'backendError' });
-    const inst = await create();
+    h.fake.failNext('insert', { httpStatus: 503, reason: 'backendError' });
+    const inst = await h.create();
     const calls = inserts();
     assert.equal(calls.length, 2);
     assert.ok(calls[0].query.requestId);
@@ -92,13 +71,13 @@ describe('gce driver: create', function () {
   });
 
   it('retries a 503 on the operation wait', async () => {
-    fake.failNext('operation', { httpStatus: 503, reason: 'backendError' });
-    const inst = await create();
+    h.fake.failNext('operation', { httpStatus: 503, reason: 'backendError' });
+    const inst = await h.create();
     assert.ok(inst.id);
   });
 
   it('asks for SPOT with DELETE for preemptible types', async () => {
-    await create(SPOT);
+    await h.create(SPOT);
     const body = inserts()[0].body as { scheduling: Record<string, unknown> };
     assert.equal(body.scheduling.provisioningModel, 'SPOT');
     assert.equal(body.scheduling.instanceTerminationAction, 'DELETE');
@@ -106,7 +85,7 @@ describe('gce driver: create', function () {
   });
 
   it('adds an auto-deleted scratch disk for AddedScratch', async () => {
-    await create(SCRATCH);
+    await h.create(SCRATCH);
     const disks = live()[0].disks;
     assert.equal(disks.length, 2);
     const scratch = disks.find((d) => !d.boot)!;
@@ -116,7 +95,7 @@ describe('gce driver: create', function () {
   });
 
   it('puts the init script, ssh key and tags in metadata and the InstanceSetID label, without an external IP', async () => {
-    const inst = await create();
+    const inst = await h.create();
     const vm = live()[0];
     assert.match(vm.metadata['startup-script'], /^#!\/bin\/sh\n/);
     assert.equal(vm.metadata['ssh-keys'], `crunch:${DISPATCH_KEY.public.trim()}`);
@@ -131,9 +110,8 @@ describe('gce driver: create', function () {
   });
 
   it('ExternalIP: true asks for one; AdminUsername is the ssh-keys user', async () => {
-    driver.stop();
-    driver = (await makeDriver(fake, { params: fakeParams(fake, { ExternalIP: true, AdminUsername: 'arvados' }) })).driver;
-    const inst = await create();
+    await h.newDriver((fake) => ({ params: fakeParams(fake, { ExternalIP: true, AdminUsername: 'arvados' }) }));
+    const inst = await h.create();
     const vm = live()[0];
     assert.equal(vm.networkInterfaces[0].accessConfigs?.length, 1);
     assert.match(vm.metadata['ssh-keys'], /^arvados:/);

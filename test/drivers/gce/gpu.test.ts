@@ -5,12 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { buildInstanceBody, canLiveMigrate, type GceInstanceRecord, guestAcceleratorFor } from '../../../drivers/gce/body.js';
-import type { GceInstanceSet } from '../../../drivers/gce/index.js';
 import { parseGceParams } from '../../../drivers/gce/params.js';
 import type { InstanceType } from '../../../src/config/types.js';
-import type { FakeGCE } from '../../fixtures/gce/server.js';
 import { instanceType } from '../lame/helpers.js';
-import { createArgs, DISPATCH_KEY, fakeParams, gceCluster, IMAGE, makeDriver, N2, startFake, ZONES } from './helpers.js';
+import { driverPerTest, failure, fakeParams, gceCluster, IMAGE, N2, ZONES } from './helpers.js';
 
 const gpuType = (name: string, providerType: string, deviceCount: number, preemptible = false): InstanceType => {
   const t = instanceType(name, providerType);
@@ -83,38 +81,18 @@ describe('gce GPU types: the insert body', () => {
 
 describe('gce GPU types: create against the fake', function () {
   this.timeout(20_000);
-  let fake: FakeGCE;
-  let driver: GceInstanceSet;
-  let setId: string;
-
-  beforeEach(async () => {
-    fake = await startFake();
-    const h = await makeDriver(fake, { params: fakeParams(fake, { GuestAccelerators: ACCELERATORS }), cluster: gceCluster([N2, G2, N1T4]) });
-    driver = h.driver;
-    setId = h.ctx.instanceSetId;
-  });
-  afterEach(async () => {
-    driver.stop();
-    await fake.stop();
-  });
-
-  const create = (type: InstanceType) => {
-    const { tags, init } = createArgs(setId, type.Name);
-    return driver.create(type, IMAGE, tags, init, DISPATCH_KEY.public);
-  };
+  const h = driverPerTest({ driver: (fake) => ({ params: fakeParams(fake, { GuestAccelerators: ACCELERATORS }), cluster: gceCluster([N2, G2, N1T4]) }) });
 
   it('the body sent before (MIGRATE) is refused as GCE refuses it; the one sent now creates the VM', async () => {
     const old = bodyFor(G2);
     old.scheduling = { provisioningModel: 'STANDARD', automaticRestart: true, onHostMaintenance: 'MIGRATE' };
-    const refused = await driver.clients.instances.insert({ project: driver.project, zone: ZONE, instanceResource: old }).then(
-      () => assert.fail('the MIGRATE body should be refused'),
-      (e: unknown) => e as { status?: number; message: string },
-    );
+    const insert = h.driver.clients.instances.insert({ project: h.driver.project, zone: ZONE, instanceResource: old });
+    const refused = (await failure(insert, 'the MIGRATE body should be refused')) as { status?: number; message: string };
     assert.equal(refused.status, 400);
     assert.match(refused.message, /Instances with guest accelerators do not support live migration\./);
 
-    const inst = await create(G2);
-    const [vm] = fake.instances();
+    const inst = await h.create(G2);
+    const [vm] = h.fake.instances();
     assert.equal(vm.name, inst.id);
     assert.equal(vm.machineType, 'g2-standard-8');
     assert.equal(vm.scheduling.onHostMaintenance, 'TERMINATE');
@@ -122,15 +100,15 @@ describe('gce GPU types: create against the fake', function () {
   });
 
   it('an N1 type listed in GuestAccelerators gets its GPUs', async () => {
-    await create(N1T4);
-    const [vm] = fake.instances();
+    await h.create(N1T4);
+    const [vm] = h.fake.instances();
     assert.deepEqual(vm.guestAccelerators, [{ acceleratorType: 'nvidia-tesla-t4', acceleratorCount: 2 }]);
     assert.equal(vm.scheduling.onHostMaintenance, 'TERMINATE');
   });
 
   it('a type without GPUs still live-migrates and gets no accelerators', async () => {
-    await create(N2);
-    const [vm] = fake.instances();
+    await h.create(N2);
+    const [vm] = h.fake.instances();
     assert.deepEqual(vm.guestAccelerators, []);
     assert.equal(vm.scheduling.onHostMaintenance, 'MIGRATE');
   });

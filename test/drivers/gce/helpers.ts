@@ -2,15 +2,16 @@
  * Shared fixtures for the gce driver's tests: the local Compute endpoint,
  * instance types, and a driver pointed at it with the real client.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { DriverContext, InstanceTags } from '../../../src/cloud/types.js';
+import type { DriverContext, Instance, InstanceTags } from '../../../src/cloud/types.js';
 import { type Clock, systemClock } from '../../../src/clock/index.js';
 import type { Cluster, InstanceType } from '../../../src/config/types.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
 import { initCommandForSecret } from '../../../src/arvados/crunch-run.js';
 import { buildClients } from '../../../drivers/gce/client.js';
 import { type GceDriverOptions, GceInstanceSet, parseGceParams } from '../../../drivers/gce/index.js';
-import { FakeGCE } from '../../fixtures/gce/server.js';
+import { FakeGCE, type FakeGCEOptions } from '../../fixtures/gce/server.js';
 import { DISPATCH_KEY, instanceType, makeCluster } from '../lame/helpers.js';
 
 export { DISPATCH_KEY };
@@ -46,10 +47,14 @@ export interface DriverHarness {
   logs: LineCollector;
 }
 
-export async function makeDriver(
-  fake: FakeGCE,
-  opts: { params?: Record<string, unknown>; options?: Partial<GceDriverOptions>; clock?: Clock; cluster?: Cluster } = {},
-): Promise<DriverHarness> {
+export interface DriverOpts {
+  params?: Record<string, unknown>;
+  options?: Partial<GceDriverOptions>;
+  clock?: Clock;
+  cluster?: Cluster;
+}
+
+export async function makeDriver(fake: FakeGCE, opts: DriverOpts = {}): Promise<DriverHarness> {
   const logs = new LineCollector();
   const ctx: DriverContext = {
     instanceSetId: `gce-test-${randomBytes(4).toString('hex')}`,
@@ -71,4 +76,79 @@ export function createArgs(instanceSetId: string, typeName = N2.Name): { tags: I
     tags: { ArvadosInstanceSetID: instanceSetId, ArvadosInstanceType: typeName, ArvadosIdleBehavior: 'run', ArvadosInstanceSecret: secret },
     init: initCommandForSecret(secret),
   };
+}
+
+/** The driver's options, or a function of the fake that gives them (for params naming its URL). */
+export type DriverOptsFor = DriverOpts | ((fake: FakeGCE) => DriverOpts);
+
+/**
+ * A local Compute endpoint and a driver on it, started anew for each test by
+ * driverPerTest: the fields are the current test's.
+ */
+export class DriverFixture implements DriverHarness {
+  fake!: FakeGCE;
+  driver!: GceInstanceSet;
+  ctx!: DriverContext;
+  logs!: LineCollector;
+
+  constructor(
+    private readonly driverOpts: DriverOptsFor = {},
+    private readonly fakeOpts: FakeGCEOptions = {},
+  ) {}
+
+  get setId(): string {
+    return this.ctx.instanceSetId;
+  }
+
+  /** A create as the pool asks for it, by this driver's instance set; `tags` replaces the ones it would send. */
+  create(type: InstanceType = N2, tags?: InstanceTags): Promise<Instance> {
+    const args = createArgs(this.setId, type.Name);
+    return this.driver.create(type, IMAGE, tags ?? args.tags, args.init, DISPATCH_KEY.public);
+  }
+
+  /** Stops this test's driver and puts another on the same fake, with `opts` instead of the describe's. */
+  async newDriver(opts: DriverOptsFor = this.driverOpts): Promise<void> {
+    this.driver.stop();
+    await this.attach(opts);
+  }
+
+  /** Stops this test's fake and driver, and starts another fake with `fakeOpts` and a driver on it. */
+  async newFake(fakeOpts: FakeGCEOptions): Promise<void> {
+    await this.stop();
+    await this.start(fakeOpts);
+  }
+
+  async start(fakeOpts = this.fakeOpts): Promise<void> {
+    this.fake = await startFake(fakeOpts);
+    await this.attach(this.driverOpts);
+  }
+
+  async stop(): Promise<void> {
+    this.driver.stop();
+    await this.fake.stop();
+  }
+
+  private async attach(opts: DriverOptsFor): Promise<void> {
+    ({ driver: this.driver, ctx: this.ctx, logs: this.logs } = await makeDriver(this.fake, typeof opts === 'function' ? opts(this.fake) : opts));
+  }
+}
+
+/**
+ * Call inside a describe: registers the beforeEach that starts a fake and a
+ * driver on it (with these options) and the afterEach that stops both, so
+ * each of its tests has its own, in the fixture returned.
+ */
+export function driverPerTest(opts: { driver?: DriverOptsFor; fake?: FakeGCEOptions } = {}): DriverFixture {
+  const fixture = new DriverFixture(opts.driver, opts.fake);
+  beforeEach(() => fixture.start());
+  afterEach(() => fixture.stop());
+  return fixture;
+}
+
+/** What `p` is rejected with; the test fails if it resolves. */
+export function failure(p: Promise<unknown>, message = 'create should have failed'): Promise<unknown> {
+  return p.then(
+    () => assert.fail(message),
+    (e: unknown) => e,
+  );
 }

@@ -5,39 +5,22 @@
  * a delete that takes time.
  */
 import assert from 'node:assert/strict';
-import type { FakeGCE } from '../../fixtures/gce/server.js';
-import type { GceInstanceSet } from '../../../drivers/gce/index.js';
 import { labelKey, labelValue } from '../../../drivers/gce/mapping.js';
 import { waitFor } from '../../cloud/conformance.js';
-import { createArgs, DISPATCH_KEY, IMAGE, makeDriver, N2, SPOT, startFake } from './helpers.js';
+import { driverPerTest, N2, SPOT } from './helpers.js';
 
 describe('gce driver: list, tags, destroy', function () {
   this.timeout(20_000);
-  let fake: FakeGCE;
-  let driver: GceInstanceSet;
-  let setId: string;
-
-  beforeEach(async () => {
-    fake = await startFake({ pageSize: 2 });
-    const h = await makeDriver(fake);
-    driver = h.driver;
-    setId = h.ctx.instanceSetId;
-  });
-  afterEach(async () => {
-    driver.stop();
-    await fake.stop();
-  });
-
-  const create = (tags = createArgs(setId).tags) => driver.create(N2, IMAGE, tags, createArgs(setId).init, DISPATCH_KEY.public);
-  const lists = () => fake.calls().filter((c) => c.kind === 'aggregatedList');
+  const h = driverPerTest({ fake: { pageSize: 2 } });
+  const lists = () => h.fake.calls().filter((c) => c.kind === 'aggregatedList');
 
   it('follows every page (5 instances, pages of 2)', async () => {
-    const made = await Promise.all(Array.from({ length: 5 }, () => create()));
+    const made = await Promise.all(Array.from({ length: 5 }, () => h.create()));
     const before = lists().length;
-    const listed = await driver.instances({ ArvadosInstanceSetID: setId });
+    const listed = await h.driver.instances({ ArvadosInstanceSetID: h.setId });
     assert.deepEqual([...new Set(listed.map((i) => i.id))].sort(), made.map((i) => i.id).sort());
     assert.ok(lists().length - before >= 3, `expected at least 3 pages, got ${lists().length - before}`);
-    assert.ok(lists().every((c) => c.query.filter === `labels.${labelKey('ArvadosInstanceSetID')} = "${labelValue(setId)}"`));
+    assert.ok(lists().every((c) => c.query.filter === `labels.${labelKey('ArvadosInstanceSetID')} = "${labelValue(h.setId)}"`));
     for (const i of listed) {
       assert.equal(i.providerType, N2.ProviderType);
       assert.match(i.address, /^\d+\.\d+\.\d+\.\d+$/);
@@ -48,113 +31,103 @@ describe('gce driver: list, tags, destroy', function () {
   it('round-trips tags with mixed-case keys and dots in values, and a set id that needs a hashed label', async () => {
     const oddSet = 'Cluster.Z9.SetID';
     const tags = { ArvadosInstanceSetID: oddSet, ArvadosInstanceType: 'n2.Standard.2', 'Team.Name': 'Genomics Core', ResourceTagX: 'A.b.C' };
-    const inst = await create(tags);
-    const other = await create({ ...tags, ArvadosInstanceSetID: 'cluster.z9.setid' });
-    const vm = fake.instances().find((i) => i.name === inst.id)!;
+    const inst = await h.create(N2, tags);
+    const other = await h.create(N2, { ...tags, ArvadosInstanceSetID: 'cluster.z9.setid' });
+    const vm = h.fake.instances().find((i) => i.name === inst.id)!;
     for (const [k, v] of Object.entries(vm.labels)) {
       assert.match(k, /^[a-z][a-z0-9_-]{0,62}$/);
       assert.match(v, /^[a-z0-9_-]{0,63}$/);
     }
-    const listed = await driver.instances({ ArvadosInstanceSetID: oddSet });
+    const listed = await h.driver.instances({ ArvadosInstanceSetID: oddSet });
     assert.deepEqual(listed.map((i) => i.id), [inst.id]);
     assert.deepEqual(listed[0].tags, tags);
-    assert.deepEqual((await driver.instances({ ArvadosInstanceSetID: 'cluster.z9.setid' })).map((i) => i.id), [other.id]);
+    assert.deepEqual((await h.driver.instances({ ArvadosInstanceSetID: 'cluster.z9.setid' })).map((i) => i.id), [other.id]);
   });
 
   it('keeps instances of ours in every status in the list (TERMINATED, STOPPED, SUSPENDING, SUSPENDED, STOPPING...)', async () => {
     const statuses = ['TERMINATED', 'STOPPED', 'SUSPENDING', 'SUSPENDED', 'STOPPING', 'PENDING_STOP', 'DEPROVISIONING', 'REPAIRING'] as const;
-    const made = await Promise.all(statuses.map(() => create()));
-    statuses.forEach((status, i) => fake.setStatus(made[i].id, status));
-    const listed = await driver.instances({ ArvadosInstanceSetID: setId });
+    const made = await Promise.all(statuses.map(() => h.create()));
+    statuses.forEach((status, i) => h.fake.setStatus(made[i].id, status));
+    const listed = await h.driver.instances({ ArvadosInstanceSetID: h.setId });
     assert.deepEqual(listed.map((i) => i.id).sort(), made.map((i) => i.id).sort());
   });
 
   it('a Spot VM GCE preempts is listed as reclaimed while it stops, then leaves the list; an on-demand VM stopping is not', async () => {
-    await fake.stop();
-    fake = await startFake({ pageSize: 2 });
-    driver.stop();
-    ({ driver } = await makeDriver(fake));
-    const spot = await driver.create(SPOT, IMAGE, createArgs(setId, SPOT.Name).tags, createArgs(setId).init, DISPATCH_KEY.public);
-    const other = await driver.create(SPOT, IMAGE, createArgs(setId, SPOT.Name).tags, createArgs(setId).init, DISPATCH_KEY.public);
-    const onDemand = await create();
-    await fake.preempt(spot.id, 600);
-    fake.setStatus(onDemand.id, 'STOPPING');
-    const during = new Map((await driver.instances({ ArvadosInstanceSetID: setId })).map((i) => [i.id, i]));
+    const spot = await h.create(SPOT);
+    const other = await h.create(SPOT);
+    const onDemand = await h.create();
+    await h.fake.preempt(spot.id, 600);
+    h.fake.setStatus(onDemand.id, 'STOPPING');
+    const during = new Map((await h.driver.instances({ ArvadosInstanceSetID: h.setId })).map((i) => [i.id, i]));
     assert.equal(during.get(spot.id)?.reclaimed, true);
     assert.equal(during.get(other.id)?.reclaimed, undefined);
     assert.equal(during.get(onDemand.id)?.reclaimed, undefined);
-    await waitFor('the preemption to finish', () => fake.instances().find((i) => i.name === spot.id)?.deleted === true);
-    const after = await driver.instances({ ArvadosInstanceSetID: setId });
+    await waitFor('the preemption to finish', () => h.fake.instances().find((i) => i.name === spot.id)?.deleted === true);
+    const after = await h.driver.instances({ ArvadosInstanceSetID: h.setId });
     assert.deepEqual(after.map((i) => i.id).sort(), [other.id, onDemand.id].sort(), 'gone: instanceTerminationAction DELETE');
   });
 
   it('counts a VM being deleted until it is gone', async () => {
-    await fake.stop();
-    fake = await startFake({ pageSize: 2, deleteDelayMs: 600 });
-    driver.stop();
-    ({ driver } = await makeDriver(fake));
-    const inst = await driver.create(N2, IMAGE, createArgs(setId).tags, createArgs(setId).init, DISPATCH_KEY.public);
+    await h.newFake({ pageSize: 2, deleteDelayMs: 600 });
+    const inst = await h.create();
     await inst.destroy();
-    const during = await driver.instances({ ArvadosInstanceSetID: setId });
+    const during = await h.driver.instances({ ArvadosInstanceSetID: h.setId });
     assert.deepEqual(during.map((i) => i.id), [inst.id], 'listed while GCE deletes it: it still holds its quota');
-    assert.equal(fake.instances()[0].status, 'STOPPING');
-    await waitFor('the delete to finish', () => fake.instances()[0].deleted === true);
-    assert.deepEqual(await driver.instances({ ArvadosInstanceSetID: setId }), []);
+    assert.equal(h.fake.instances()[0].status, 'STOPPING');
+    await waitFor('the delete to finish', () => h.fake.instances()[0].deleted === true);
+    assert.deepEqual(await h.driver.instances({ ArvadosInstanceSetID: h.setId }), []);
   });
 
   it('a second destroy while the first delete runs is not an error (GCE says resourceNotReady)', async () => {
-    await fake.stop();
-    fake = await startFake({ deleteDelayMs: 600 });
-    driver.stop();
-    ({ driver } = await makeDriver(fake));
-    const inst = await driver.create(N2, IMAGE, createArgs(setId).tags, createArgs(setId).init, DISPATCH_KEY.public);
+    await h.newFake({ deleteDelayMs: 600 });
+    const inst = await h.create();
     await inst.destroy();
-    const [listed] = await driver.instances({ ArvadosInstanceSetID: setId });
+    const [listed] = await h.driver.instances({ ArvadosInstanceSetID: h.setId });
     await listed.destroy();
-    assert.equal(fake.calls().filter((c) => c.kind === 'delete').length, 2);
-    await waitFor('the delete to finish', () => fake.instances()[0].deleted === true);
+    assert.equal(h.fake.calls().filter((c) => c.kind === 'delete').length, 2);
+    await waitFor('the delete to finish', () => h.fake.instances()[0].deleted === true);
   });
 
   it('retries a list that fails with 503', async () => {
-    const inst = await create();
-    fake.failNext('aggregatedList', { httpStatus: 503, reason: 'backendError' });
-    assert.deepEqual((await driver.instances({ ArvadosInstanceSetID: setId })).map((i) => i.id), [inst.id]);
+    const inst = await h.create();
+    h.fake.failNext('aggregatedList', { httpStatus: 503, reason: 'backendError' });
+    assert.deepEqual((await h.driver.instances({ ArvadosInstanceSetID: h.setId })).map((i) => i.id), [inst.id]);
   });
 
   it('a throttled list is a RateLimitError', async () => {
-    fake.failNext('aggregatedList', { httpStatus: 403, reason: 'userRateLimitExceeded' });
-    await assert.rejects(driver.instances({ ArvadosInstanceSetID: setId }), { name: 'RateLimitError' });
+    h.fake.failNext('aggregatedList', { httpStatus: 403, reason: 'userRateLimitExceeded' });
+    await assert.rejects(h.driver.instances({ ArvadosInstanceSetID: h.setId }), { name: 'RateLimitError' });
   });
 
   it('setTags keeps the startup script, ssh key and OS Login opt-out, and re-reads once on a stale fingerprint (412)', async () => {
-    const inst = await create();
-    const [listed] = await driver.instances({ ArvadosInstanceSetID: setId });
+    const inst = await h.create();
+    const [listed] = await h.driver.instances({ ArvadosInstanceSetID: h.setId });
     await listed.setTags({ ...inst.tags, ArvadosIdleBehavior: 'hold' });
     // `inst` still holds the fingerprint from before: the first setMetadata gets 412.
-    const next = { ArvadosInstanceSetID: setId, ArvadosInstanceType: N2.Name, ArvadosIdleBehavior: 'drain' };
+    const next = { ArvadosInstanceSetID: h.setId, ArvadosInstanceType: N2.Name, ArvadosIdleBehavior: 'drain' };
     await inst.setTags(next);
-    const vm = fake.instances().find((i) => i.name === inst.id)!;
+    const vm = h.fake.instances().find((i) => i.name === inst.id)!;
     assert.deepEqual(JSON.parse(vm.metadata['arvados-tags']), next);
     assert.ok(vm.metadata['startup-script'] && vm.metadata['ssh-keys']);
     assert.equal(vm.metadata['enable-oslogin'], 'FALSE');
-    assert.equal(fake.calls().filter((c) => c.kind === 'setMetadata').length, 3);
+    assert.equal(h.fake.calls().filter((c) => c.kind === 'setMetadata').length, 3);
     assert.deepEqual(inst.tags, next);
-    const [again] = await driver.instances({ ArvadosInstanceSetID: setId });
+    const [again] = await h.driver.instances({ ArvadosInstanceSetID: h.setId });
     assert.deepEqual(again.tags, next);
   });
 
   it('setTags that changes the InstanceSetID moves the label too', async () => {
-    const inst = await create();
+    const inst = await h.create();
     await inst.setTags({ ...inst.tags, ArvadosInstanceSetID: 'Other.Set' });
-    assert.deepEqual(await driver.instances({ ArvadosInstanceSetID: setId }), []);
-    assert.deepEqual((await driver.instances({ ArvadosInstanceSetID: 'Other.Set' })).map((i) => i.id), [inst.id]);
+    assert.deepEqual(await h.driver.instances({ ArvadosInstanceSetID: h.setId }), []);
+    assert.deepEqual((await h.driver.instances({ ArvadosInstanceSetID: 'Other.Set' })).map((i) => i.id), [inst.id]);
   });
 
   it('destroy retries a 503, and destroying a gone instance is not an error', async () => {
-    const inst = await create();
-    fake.failNext('delete', { httpStatus: 503, reason: 'backendError' });
+    const inst = await h.create();
+    h.fake.failNext('delete', { httpStatus: 503, reason: 'backendError' });
     await inst.destroy();
-    assert.equal(fake.calls().filter((c) => c.kind === 'delete').length, 2);
+    assert.equal(h.fake.calls().filter((c) => c.kind === 'delete').length, 2);
     await inst.destroy();
   });
 });

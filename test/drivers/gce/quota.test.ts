@@ -9,10 +9,8 @@ import assert from 'node:assert/strict';
 import { asCapacityError, CapacityError, isCapacityError, isQuotaError, QuotaError } from '../../../src/cloud/errors.js';
 import { ManualClock } from '../../../src/clock/index.js';
 import { classify, GceOperationError, quotaMetricsOf, ThrottleBackoff } from '../../../drivers/gce/errors.js';
-import type { GceInstanceSet } from '../../../drivers/gce/index.js';
 import { isGroupQuota, quotaGroupOf } from '../../../drivers/gce/quota.js';
-import type { FakeGCE } from '../../fixtures/gce/server.js';
-import { createArgs, DISPATCH_KEY, IMAGE, makeDriver, N2, startFake } from './helpers.js';
+import { driverPerTest, failure } from './helpers.js';
 
 const ctx = (providerType?: string) => ({ clock: new ManualClock(), backoff: new ThrottleBackoff(), what: 'insert', providerType });
 
@@ -74,32 +72,12 @@ describe('gce quota errors: which quota, and whose', () => {
 
 describe('gce driver: create over a quota (local Compute endpoint)', function () {
   this.timeout(20_000);
-  let fake: FakeGCE;
-  let driver: GceInstanceSet;
-  let setId: string;
-
-  beforeEach(async () => {
-    fake = await startFake();
-    const h = await makeDriver(fake);
-    driver = h.driver;
-    setId = h.ctx.instanceSetId;
-  });
-  afterEach(async () => {
-    driver.stop();
-    await fake.stop();
-  });
-
-  const failedCreate = async (): Promise<unknown> => {
-    const { tags, init } = createArgs(setId, N2.Name);
-    return driver.create(N2, IMAGE, tags, init, DISPATCH_KEY.public).then(
-      () => assert.fail('create should have failed'),
-      (e: unknown) => e,
-    );
-  };
-  const live = () => fake.instances().filter((i) => !i.deleted);
+  const h = driverPerTest();
+  const failedCreate = () => failure(h.create());
+  const live = () => h.fake.instances().filter((i) => !i.deleted);
 
   it('N2_CPUS, reported on the operation, is a CapacityError for the N2_CPUS group, and no VM is left', async () => {
-    fake.failNext('insert', { quotaExceeded: 'N2_CPUS' });
+    h.fake.failNext('insert', { quotaExceeded: 'N2_CPUS' });
     const err = await failedCreate();
     assert.equal(asCapacityError(err)?.quotaGroup, 'N2_CPUS', String(err));
     assert.ok(!isQuotaError(err));
@@ -112,14 +90,14 @@ describe('gce driver: create over a quota (local Compute endpoint)', function ()
   });
 
   it('N2_CPUS refused at once (403 quotaExceeded) is the same CapacityError', async () => {
-    fake.failNext('insert', { quotaExceeded: 'N2_CPUS', synchronous: true });
+    h.fake.failNext('insert', { quotaExceeded: 'N2_CPUS', synchronous: true });
     const err = await failedCreate();
     assert.equal(asCapacityError(err)?.quotaGroup, 'N2_CPUS', String(err));
   });
 
   it('CPUS, in either form, is a QuotaError naming it', async () => {
-    fake.failNext('insert', { quotaExceeded: 'CPUS' });
-    fake.failNext('insert', { quotaExceeded: 'CPUS', synchronous: true });
+    h.fake.failNext('insert', { quotaExceeded: 'CPUS' });
+    h.fake.failNext('insert', { quotaExceeded: 'CPUS', synchronous: true });
     for (const form of ['operation', '403']) {
       const err = await failedCreate();
       assert.ok(isQuotaError(err) && !isCapacityError(err), `${form}: ${String(err)}`);
@@ -128,7 +106,7 @@ describe('gce driver: create over a quota (local Compute endpoint)', function ()
   });
 
   it('a Spot quota is a group of its own', async () => {
-    fake.failNext('insert', { quotaExceeded: 'PREEMPTIBLE_CPUS' });
+    h.fake.failNext('insert', { quotaExceeded: 'PREEMPTIBLE_CPUS' });
     assert.equal(asCapacityError(await failedCreate())?.quotaGroup, 'PREEMPTIBLE_CPUS');
   });
 });

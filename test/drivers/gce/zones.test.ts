@@ -6,56 +6,32 @@
  */
 import assert from 'node:assert/strict';
 import { asCapacityError, isQuotaError } from '../../../src/cloud/errors.js';
-import type { LineCollector } from '../../../src/log.js';
-import type { GceInstanceSet } from '../../../drivers/gce/index.js';
-import type { FakeGCE } from '../../fixtures/gce/server.js';
-import { createArgs, DISPATCH_KEY, E2, IMAGE, makeDriver, N2, startFake, ZONES } from './helpers.js';
+import { driverPerTest, E2, failure, N2, ZONES } from './helpers.js';
 
 describe('gce driver: create where a zone lacks the type', function () {
   this.timeout(20_000);
-  let fake: FakeGCE;
-  let driver: GceInstanceSet;
-  let logs: LineCollector;
-  let setId: string;
-
-  beforeEach(async () => {
-    fake = await startFake();
-    const h = await makeDriver(fake);
-    driver = h.driver;
-    logs = h.logs;
-    setId = h.ctx.instanceSetId;
-  });
-  afterEach(async () => {
-    driver.stop();
-    await fake.stop();
-  });
-
-  const create = (type = N2) => {
-    const { tags, init } = createArgs(setId, type.Name);
-    return driver.create(type, IMAGE, tags, init, DISPATCH_KEY.public);
-  };
-  const failure = (p: Promise<unknown>) => p.then(() => assert.fail('create should have failed'), (e: unknown) => e);
-  const insertZones = () => fake.calls().filter((c) => c.kind === 'insert').map((c) => c.path.split('/')[6]);
-  const live = () => fake.instances().filter((i) => !i.deleted);
+  const h = driverPerTest();
+  const insertZones = () => h.fake.calls().filter((c) => c.kind === 'insert').map((c) => c.path.split('/')[6]);
+  const live = () => h.fake.instances().filter((i) => !i.deleted);
 
   it('a type only the second zone offers is created there, and the next create of it starts there', async () => {
-    fake.offerMachineTypes(ZONES[0], [E2.ProviderType]);
-    const inst = await create(N2);
+    h.fake.offerMachineTypes(ZONES[0], [E2.ProviderType]);
+    const inst = await h.create(N2);
     assert.deepEqual(insertZones(), ZONES);
     assert.deepEqual(live().map((i) => [i.name, i.zone]), [[inst.id, ZONES[1]]]);
-    const warned = logs.lines.filter((l) => l.includes('zone does not offer this type, trying next zone'));
+    const warned = h.logs.lines.filter((l) => l.includes('zone does not offer this type, trying next zone'));
     assert.equal(warned.length, 1);
     assert.match(warned[0], new RegExp(`"Zone":"${ZONES[0]}"`));
-    await create(N2);
+    await h.create(N2);
     assert.deepEqual(insertZones(), [...ZONES, ZONES[1]]);
     // Another type the first zone offers is still created in it.
-    await create(E2);
+    await h.create(E2);
     assert.deepEqual(insertZones().slice(-1), [ZONES[0]]);
   });
 
   it('a type no zone offers is a CapacityError for that provider type, after asking every zone once', async () => {
-    for (const z of ZONES) fake.offerMachineTypes(z, [E2.ProviderType]);
-    const err = await failure(create(N2));
+    for (const z of ZONES) h.fake.offerMachineTypes(z, [E2.ProviderType]);
+    const err = await failure(h.create(N2));
     assert.equal(asCapacityError(err)?.instanceType, N2.ProviderType, String(err));
     assert.ok(!isQuotaError(err));
     assert.match(String(err), /does not exist in zone/);
@@ -64,16 +40,16 @@ describe('gce driver: create where a zone lacks the type', function () {
   });
 
   it('a 404 for the accelerator type in this zone moves on to the next zone', async () => {
-    const gone = `The resource 'projects/${driver.project}/zones/${ZONES[0]}/acceleratorTypes/nvidia-tesla-t4' was not found`;
-    fake.failNext('insert', { httpStatus: 404, reason: 'notFound', message: gone });
-    await create(N2);
+    const gone = `The resource 'projects/${h.driver.project}/zones/${ZONES[0]}/acceleratorTypes/nvidia-tesla-t4' was not found`;
+    h.fake.failNext('insert', { httpStatus: 404, reason: 'notFound', message: gone });
+    await h.create(N2);
     assert.deepEqual(insertZones(), ZONES);
     assert.equal(live()[0].zone, ZONES[1]);
   });
 
   it('a 400 or 404 about something else (the image) is not tried in other zones, nor taken for capacity', async () => {
-    fake.failNext('insert', { httpStatus: 404, reason: 'notFound', message: "The resource 'projects/debian-cloud/global/images/family/nope' was not found" });
-    const err = await failure(create(N2));
+    h.fake.failNext('insert', { httpStatus: 404, reason: 'notFound', message: "The resource 'projects/debian-cloud/global/images/family/nope' was not found" });
+    const err = await failure(h.create(N2));
     assert.equal(asCapacityError(err), undefined, String(err));
     assert.deepEqual(insertZones(), [ZONES[0]]);
   });
