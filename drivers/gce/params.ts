@@ -5,7 +5,7 @@
  * because our config loader passes the mapping through as written.
  */
 
-import { bool, httpURL, nonEmpty, type ParamParser, parseDriverParams, str, username } from '../../src/cloud/params.js';
+import { bool, httpURL, loginName, nonEmpty, type ParamParser, parseDriverParams, str } from '../../src/cloud/params.js';
 
 /**
  * GPUs to attach to the VMs of one instance type, as N1 machine types get
@@ -34,7 +34,7 @@ export interface GceParams {
   Scopes: string[];
   /** Service account key file for the dispatcher's own API calls; empty: application default credentials. */
   CredentialsFile: string;
-  /** The SSH login user (`Instance.remoteUser`), given the dispatcher's key via `ssh-keys`. */
+  /** The SSH login user (`Instance.remoteUser`), given the dispatcher's key via `ssh-keys` (see `adminUsername`). */
   AdminUsername: string;
   /** Disk type of the boot and scratch disks. */
   DiskType: string;
@@ -110,6 +110,24 @@ const networkTags: ParamParser<string[]> = (v) => {
   return out;
 };
 
+/**
+ * AdminUsername: any name the image's guest agent will make a login of, as
+ * the ec2 driver takes any login name (`Admin`, `first.last`, `ec2-user`).
+ * The agent reads each `ssh-keys` line as `USER:KEY`, cutting at the first
+ * `:`; it skips a line whose user is empty, holds whitespace, starts with
+ * `-` or holds `/`, or is `.` or `..`, and creates the user with useradd,
+ * which takes POSIX portable names (loginName). A name it skips would
+ * leave every worker without the dispatcher's key until TimeoutBooting, so
+ * it is refused at start instead, saying why.
+ */
+const adminUsername: ParamParser<string> = (v) => {
+  if (typeof v === 'string' && /[:\s]/.test(v)) {
+    throw new Error(`expected a user name without ":" or whitespace (ssh-keys lines are USER:KEY), got ${JSON.stringify(v)}`);
+  }
+  if (v === '.' || v === '..') throw new Error(`expected a user name, got ${JSON.stringify(v)}, which the guest agent refuses`);
+  return loginName(v);
+};
+
 const sizeGB: ParamParser<number> = (v) => {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error(`expected a whole number of GB, got ${JSON.stringify(v)}`);
@@ -166,7 +184,7 @@ const PARSERS: { [K in keyof TableParams]: ParamParser<TableParams[K]> } = {
   ServiceAccountEmail: str,
   Scopes: list,
   CredentialsFile: str,
-  AdminUsername: username,
+  AdminUsername: adminUsername,
   DiskType: nonEmpty,
   DiskSizeGB: sizeGB,
   ExternalIP: bool,

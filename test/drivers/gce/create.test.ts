@@ -118,4 +118,11 @@ describe('gce driver: create', function () {
     assert.equal(vm.metadata['enable-oslogin'], 'FALSE');
     assert.equal(inst.remoteUser, 'arvados');
   });
+
+  it('an AdminUsername with capitals and a dot, as images name users, is the ssh-keys user and the login', async () => {
+    await h.newDriver((fake) => ({ params: fakeParams(fake, { AdminUsername: 'Jane.Doe' }) }));
+    const inst = await h.create();
+    assert.equal(live()[0].metadata['ssh-keys'], `Jane.Doe:${DISPATCH_KEY.public.trim()}`);
+    assert.equal(inst.remoteUser, 'Jane.Doe');
+  });
 });

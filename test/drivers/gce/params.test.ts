@@ -54,6 +54,33 @@ describe('gce DriverParameters', () => {
     });
   }
 
+  it('takes as AdminUsername any login name the guest agent and useradd take, as ec2 does', () => {
+    for (const name of ['Admin', 'first.last', 'ec2-user', '_svc', '9lives', 'machine$', 'crunch']) {
+      assert.equal(parseGceParams({ ...base, AdminUsername: name }).params.AdminUsername, name);
+    }
+  });
+
+  it('refuses an AdminUsername the guest agent would skip in ssh-keys, saying why', () => {
+    const refused: Array<[unknown, RegExp]> = [
+      ['first:last', /without ":" or whitespace \(ssh-keys lines are USER:KEY\)/],
+      ['Root User', /without ":" or whitespace/],
+      ['crunch\n', /without ":" or whitespace/],
+      ['.', /guest agent refuses/],
+      ['..', /guest agent refuses/],
+      ['-crunch', /expected a user name/],
+      ['home/crunch', /expected a user name/],
+      ['', /expected a user name/],
+      [7, /expected a user name/],
+    ];
+    for (const [name, why] of refused) {
+      assert.throws(
+        () => parseGceParams({ ...base, AdminUsername: name }),
+        (err: unknown) => err instanceof GceParamsError && err.message.startsWith('DriverParameters.AdminUsername: ') && why.test(err.message),
+        JSON.stringify(name),
+      );
+    }
+  });
+
   it('reads NetworkTags as a YAML list or a comma-separated string, like Zone; none by default', () => {
     assert.deepEqual(parseGceParams(base).params.NetworkTags, []);
     assert.deepEqual(parseGceParams({ ...base, NetworkTags: ['arvados-worker', 'allow-ssh'] }).params.NetworkTags, ['arvados-worker', 'allow-ssh']);
