@@ -30,9 +30,21 @@ export interface BodyInput {
 /** `us-central1-a` -> `us-central1`. */
 export const regionOf = (zone: string): string => zone.replace(/-[^-]+$/, '');
 
-/** A bare image name is taken to be in our project; paths and URLs are used as given. */
+/**
+ * ImageID as `initializeParams.sourceImage`. GCE takes an image or image
+ * family as a path (`projects/P/global/images/NAME`, `.../images/family/F`),
+ * its https URL, or a path in the instance's project (`global/images/...`),
+ * and answers anything else, `family/F` included, with 400 "The URL is
+ * malformed". Short forms mean our project: `NAME`, `family/F` and
+ * `global/images/...` are written out under `projects/<project>/`, so the
+ * body names the image the same way whatever the operator wrote. Full paths,
+ * URLs and whatever else has a `/` are sent as written (GCE's error then
+ * quotes the operator's own text).
+ */
 export function imagePath(project: string, imageId: string): string {
-  return imageId.includes('/') ? imageId : `projects/${project}/global/images/${imageId}`;
+  if (imageId.startsWith('global/images/')) return `projects/${project}/${imageId}`;
+  if (!imageId.includes('/') || /^family\/[^/]+$/.test(imageId)) return `projects/${project}/global/images/${imageId}`;
+  return imageId;
 }
 
 /** The labels of an instance with `tags`: just the InstanceSetID one (README.md, "Tags"). */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { asCapacityError, isCapacityError, isQuotaError, isRateLimitError } from '../../../src/cloud/errors.js';
-import { DISPATCH_KEY, driverPerTest, failure, fakeParams, N2, SCRATCH, SPOT, ZONES } from './helpers.js';
+import { createArgs, DISPATCH_KEY, driverPerTest, failure, fakeParams, N2, PROJECT, SCRATCH, SPOT, ZONES } from './helpers.js';
 
 describe('gce driver: create', function () {
   this.timeout(20_000);
@@ -107,6 +107,30 @@ describe('gce driver: create', function () {
     assert.equal(inst.address, vm.networkInterfaces[0].networkIP);
     assert.equal(inst.remoteUser, 'crunch');
     assert.equal(inst.providerType, N2.ProviderType);
+  });
+
+  it('ImageID: a name, family/NAME or global/images/... is in the project; paths and URLs are sent as written', async () => {
+    const url = 'https://www.googleapis.com/compute/v1/projects/debian-cloud/global/images/family/debian-12';
+    const sent: Array<[string, string]> = [
+      ['arvados-compute-v3', `projects/${PROJECT}/global/images/arvados-compute-v3`],
+      ['family/arvados-compute', `projects/${PROJECT}/global/images/family/arvados-compute`],
+      ['global/images/family/arvados-compute', `projects/${PROJECT}/global/images/family/arvados-compute`],
+      ['global/images/arvados-compute-v3', `projects/${PROJECT}/global/images/arvados-compute-v3`],
+      ['projects/debian-cloud/global/images/family/debian-12', 'projects/debian-cloud/global/images/family/debian-12'],
+      [url, url],
+    ];
+    for (const [imageId] of sent) {
+      const { tags, init } = createArgs(h.setId);
+      await h.driver.create(N2, imageId, tags, init, DISPATCH_KEY.public);
+    }
+    assert.deepEqual(live().map((i) => i.disks[0].sourceImage), sent.map(([, path]) => path));
+  });
+
+  it('an ImageID in no form GCE takes fails the create with GCE\'s 400, quoting it as written', async () => {
+    const { tags, init } = createArgs(h.setId);
+    const err = await failure(h.driver.create(N2, 'debian-cloud/debian-12', tags, init, DISPATCH_KEY.public));
+    assert.match(String(err), /initializeParams\.sourceImage': 'debian-cloud\/debian-12'\. The URL is malformed\./);
+    assert.equal(live().length, 0);
   });
 
   it('ExternalIP: true asks for one; AdminUsername is the ssh-keys user', async () => {
