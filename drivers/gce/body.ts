@@ -8,7 +8,7 @@ import type { InstanceTags } from '../../src/cloud/types.js';
 import { PREEMPTIBLE_SUFFIX } from '../../src/config/instance-types.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { encodeTags, labelKey, labelValue, OS_LOGIN_KEY, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
-import type { GceGuestAccelerator, GceParams } from './params.js';
+import { DEFAULT_GCE_PARAMS, type GceGuestAccelerator, type GceParams } from './params.js';
 
 export type GceInstanceRecord = protos.google.cloud.compute.v1.IInstance;
 
@@ -66,6 +66,32 @@ const NO_MIGRATION_FAMILIES: ReadonlySet<string> = new Set(['h4d']);
 export const machineFamily = (providerType: string): string => providerType.split('-')[0].toLowerCase();
 
 /**
+ * Machine series that take only Hyperdisk: Google's machine series pages say
+ * of each "doesn't support Persistent Disk" (C4, C4A, C4D, N4, N4A, N4D), so
+ * a pd-* disk fails every insert with 400 "[pd-balanced, n4-standard-4]
+ * features are not compatible for creating instance.". Other series may be
+ * Hyperdisk-only too (X4, M4, H4D, ...): DiskTypes covers those.
+ */
+export const HYPERDISK_ONLY_FAMILIES: ReadonlySet<string> = new Set(['c4', 'c4a', 'c4d', 'n4', 'n4a', 'n4d']);
+
+/** What a Hyperdisk-only family gets while DiskType is left at its default: the Hyperdisk counterpart of pd-balanced. */
+export const HYPERDISK_DEFAULT = 'hyperdisk-balanced';
+
+/**
+ * The disk type of the boot and scratch disks of a VM of `providerType`:
+ * its family's DiskTypes entry, else DiskType, except that while DiskType is
+ * the default pd-balanced, which a Hyperdisk-only family cannot take, such a
+ * family gets hyperdisk-balanced. Another DiskType the operator chose is
+ * never swapped for one they did not.
+ */
+export function diskTypeFor(params: GceParams, providerType: string): string {
+  const family = machineFamily(providerType);
+  if (Object.hasOwn(params.DiskTypes, family)) return params.DiskTypes[family];
+  if (params.DiskType === DEFAULT_GCE_PARAMS.DiskType && HYPERDISK_ONLY_FAMILIES.has(family)) return HYPERDISK_DEFAULT;
+  return params.DiskType;
+}
+
+/**
  * The GuestAccelerators entry for `type`: the one under its name, or, for a
  * generated `.preemptible` variant without one of its own, its base type's.
  */
@@ -103,7 +129,7 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
   // The InstanceSetID label last: nothing may replace it (labels.ts keeps ResourceTags off its key anyway).
   const labels = { ...input.resourceLabels, ...labelsFor(input.tags, input.setTagKey) };
   const accelerator = guestAcceleratorFor(params, type);
-  const diskType = `zones/${zone}/diskTypes/${params.DiskType}`;
+  const diskType = `zones/${zone}/diskTypes/${diskTypeFor(params, type.ProviderType)}`;
   const script = input.initCommand.startsWith('#!') ? input.initCommand : `#!/bin/sh\n${input.initCommand}\n`;
   const items = [
     { key: TAGS_METADATA_KEY, value: encodeTags(input.tags) },

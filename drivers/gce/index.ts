@@ -4,6 +4,7 @@
  * parameters and how tags map onto labels and metadata.
  */
 import type { DriverFactory } from '../../src/cloud/types.js';
+import { machineFamily } from './body.js';
 import { GceInstanceSet } from './driver.js';
 import { parseGceParams } from './params.js';
 
@@ -21,12 +22,19 @@ export const gceDriver: DriverFactory = async (raw, ctx) => {
     // Names only: an unknown parameter may be another driver's secret.
     ctx.logger.warn('ignoring DriverParameters the gce driver does not use', { Parameters: unknown });
   }
+  // A misspelt family (`n4 `, `N4`, `c4-standard`) is refused by the parser; one no type is of may be a typo too.
+  const families = new Set(Object.values(ctx.cluster.InstanceTypes).map((t) => machineFamily(t.ProviderType)));
+  const unused = Object.keys(params.DiskTypes).filter((f) => !families.has(f)).sort();
+  if (unused.length > 0) ctx.logger.warn('DiskTypes names machine families no instance type is of', { Families: unused });
   // Loaded here, not at the top: the SDK takes ~2 s to import.
   const { buildClients } = await import('./client.js');
   return new GceInstanceSet(params, ctx, { clients: await buildClients(params) });
 };
 
-export { buildInstanceBody, canLiveMigrate, guestAcceleratorFor, imagePath, labelsFor, machineFamily, regionOf, type GceInstanceRecord } from './body.js';
+export {
+  buildInstanceBody, canLiveMigrate, diskTypeFor, guestAcceleratorFor, HYPERDISK_DEFAULT, HYPERDISK_ONLY_FAMILIES, imagePath, labelsFor, machineFamily, regionOf,
+  type GceInstanceRecord,
+} from './body.js';
 export { type GceDriverOptions, GceInstanceSet } from './driver.js';
 export {
   classify,

@@ -36,8 +36,16 @@ export interface GceParams {
   CredentialsFile: string;
   /** The SSH login user (`Instance.remoteUser`), given the dispatcher's key via `ssh-keys` (see `adminUsername`). */
   AdminUsername: string;
-  /** Disk type of the boot and scratch disks. */
+  /** Disk type of the boot and scratch disks, unless DiskTypes names the type's machine family. */
   DiskType: string;
+  /**
+   * Per machine family (the part of a ProviderType before the first `-`,
+   * e.g. `n4`), the disk type of its boot and scratch disks, in place of
+   * DiskType; empty: none. Families take different disk types (N4 and C4
+   * only Hyperdisk, N1 and E2 no Hyperdisk), so one DiskType cannot serve
+   * a cluster that mixes them.
+   */
+  DiskTypes: Record<string, string>;
   /** Boot disk size in GB; 0: the image's size. */
   DiskSizeGB: number;
   /** Give VMs an ephemeral external IP (workers are normally reached on their internal IP). */
@@ -65,6 +73,7 @@ export const DEFAULT_GCE_PARAMS: Readonly<GceParams> = {
   CredentialsFile: '',
   AdminUsername: 'crunch',
   DiskType: 'pd-balanced',
+  DiskTypes: {},
   DiskSizeGB: 0,
   ExternalIP: false,
   Endpoint: '',
@@ -173,8 +182,39 @@ function parseGuestAccelerators(v: unknown): Record<string, GceGuestAccelerator>
   return out;
 }
 
-/** The parameters read by the shared table (all but GuestAccelerators). */
-type TableParams = Omit<GceParams, 'GuestAccelerators'>;
+/** GCE's machine family names: `n4`, `c4a`, `a4x`, `t2d`. */
+const MACHINE_FAMILY = /^[a-z][a-z0-9]*$/;
+
+/** A disk type name (`pd-balanced`, `hyperdisk-balanced`): the driver writes the zonal path itself. */
+const DISK_TYPE = /^[a-z](?:[-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * `DiskTypes`: `{<machine family>: <disk type>}`, e.g. `{n4: hyperdisk-balanced, e2: pd-balanced}`.
+ * Read apart from the other parameters so an error can name the family
+ * (`DriverParameters.DiskTypes.n4: ...`).
+ */
+function parseDiskTypes(v: unknown): Record<string, string> {
+  const fail = (path: string, message: string): never => {
+    throw new GceParamsError(`DriverParameters.DiskTypes${path}: ${message}`);
+  };
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) fail('', `expected a mapping from machine family (e.g. n4) to disk type, got ${JSON.stringify(v)}`);
+  const out: Record<string, string> = {};
+  for (const [family, type] of Object.entries(v as Record<string, unknown>)) {
+    if (!MACHINE_FAMILY.test(family)) {
+      fail(`.${family}`, 'expected a machine family: the part of a ProviderType before the first "-", in lowercase, like "n4" or "c4a"');
+    }
+    const name = typeof type === 'string' ? type.trim() : type;
+    if (typeof name !== 'string' || !DISK_TYPE.test(name)) {
+      fail(`.${family}`, `expected a disk type name like "hyperdisk-balanced", got ${JSON.stringify(type ?? null)}`);
+    }
+    out[family] = name as string;
+  }
+  return out;
+}
+
+/** The parameters read by the shared table (all but the mappings GuestAccelerators and DiskTypes). */
+type TableParams = Omit<GceParams, 'GuestAccelerators' | 'DiskTypes'>;
 
 const PARSERS: { [K in keyof TableParams]: ParamParser<TableParams[K]> } = {
   Project: nonEmpty,
@@ -201,19 +241,21 @@ export interface ParsedGceParams {
 /**
  * Validates `raw` and fills in defaults. Throws GceParamsError naming the
  * bad parameter as `DriverParameters.<Name>` (and the entry and key inside
- * GuestAccelerators). Null values count as absent. With `typeNames` (the
- * cluster's InstanceTypes keys), a GuestAccelerators entry must name one of
- * them: a misspelt name would otherwise leave that type's VMs without GPUs.
+ * GuestAccelerators, the family inside DiskTypes). Null values count as
+ * absent. With `typeNames` (the cluster's InstanceTypes keys), a
+ * GuestAccelerators entry must name one of them: a misspelt name would
+ * otherwise leave that type's VMs without GPUs.
  */
 export function parseGceParams(raw: Record<string, unknown> | undefined | null, typeNames?: Iterable<string>): ParsedGceParams {
   let table: Record<string, unknown> | undefined | null = raw;
   let accelerators: unknown;
-  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.hasOwn(raw, 'GuestAccelerators')) {
-    ({ GuestAccelerators: accelerators, ...table } = raw);
+  let diskTypes: unknown;
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    ({ GuestAccelerators: accelerators, DiskTypes: diskTypes, ...table } = raw);
   }
-  const { GuestAccelerators: _none, ...defaults } = DEFAULT_GCE_PARAMS;
+  const { GuestAccelerators: _none, DiskTypes: _noTypes, ...defaults } = DEFAULT_GCE_PARAMS;
   const parsed = parseDriverParams(table, PARSERS, defaults, (m) => new GceParamsError(m));
-  const out: GceParams = { ...parsed.params, GuestAccelerators: parseGuestAccelerators(accelerators) };
+  const out: GceParams = { ...parsed.params, GuestAccelerators: parseGuestAccelerators(accelerators), DiskTypes: parseDiskTypes(diskTypes) };
   if (out.Project === '') throw new GceParamsError('DriverParameters.Project: required (the Google Cloud project id)');
   if (out.Zone.length === 0) throw new GceParamsError('DriverParameters.Zone: required (a zone like "us-central1-a", or a list of them)');
   if (typeNames !== undefined) {

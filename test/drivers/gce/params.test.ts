@@ -40,6 +40,14 @@ describe('gce DriverParameters', () => {
     ['NetworkTags', { ...base, NetworkTags: `a${'b'.repeat(63)}` }],
     ['NetworkTags', { ...base, NetworkTags: Array.from({ length: 65 }, (_, i) => `t${i}`) }],
     ['NetworkTags', { ...base, NetworkTags: { ssh: true } }],
+    ['DiskTypes', { ...base, DiskTypes: 'n4: hyperdisk-balanced' }],
+    ['DiskTypes', { ...base, DiskTypes: ['hyperdisk-balanced'] }],
+    ['DiskTypes.N4', { ...base, DiskTypes: { N4: 'hyperdisk-balanced' } }],
+    ['DiskTypes.n4-standard-4', { ...base, DiskTypes: { 'n4-standard-4': 'hyperdisk-balanced' } }],
+    ['DiskTypes.n4', { ...base, DiskTypes: { n4: '' } }],
+    ['DiskTypes.n4', { ...base, DiskTypes: { n4: 7 } }],
+    ['DiskTypes.n4', { ...base, DiskTypes: { n4: 'zones/us-central1-a/diskTypes/hyperdisk-balanced' } }],
+    ['DiskTypes.c4a', { ...base, DiskTypes: { n4: 'hyperdisk-balanced', c4a: 'Hyperdisk Balanced' } }],
     ['GuestAccelerators', { ...base, GuestAccelerators: ['nvidia-tesla-t4'] }],
     ['GuestAccelerators.gpu', { ...base, GuestAccelerators: { gpu: 'nvidia-tesla-t4' } }],
     ['GuestAccelerators.gpu.AcceleratorType', { ...base, GuestAccelerators: { gpu: { Count: 1 } } }],
@@ -87,6 +95,13 @@ describe('gce DriverParameters', () => {
     assert.deepEqual(parseGceParams({ ...base, NetworkTags: 'arvados-worker, allow-ssh' }).params.NetworkTags, ['arvados-worker', 'allow-ssh']);
     // 1 and 63 characters are the bounds; a digit may end a tag.
     assert.deepEqual(parseGceParams({ ...base, NetworkTags: ['a', `a${'b'.repeat(61)}9`] }).params.NetworkTags, ['a', `a${'b'.repeat(61)}9`]);
+  });
+
+  it('reads DiskTypes per machine family; none by default', () => {
+    assert.deepEqual(parseGceParams(base).params.DiskTypes, {});
+    assert.deepEqual(parseGceParams({ ...base, DiskTypes: null }).params.DiskTypes, {});
+    const raw = { n4: 'hyperdisk-balanced', e2: ' pd-balanced ', a4x: 'hyperdisk-balanced' };
+    assert.deepEqual(parseGceParams({ ...base, DiskTypes: raw }).params.DiskTypes, { n4: 'hyperdisk-balanced', e2: 'pd-balanced', a4x: 'hyperdisk-balanced' });
   });
 
   it('reads GuestAccelerators per instance type name, Count optional', () => {
