@@ -10,6 +10,7 @@ import type { Fence } from './dblock/fence.js';
 import type { Logger } from './log.js';
 import type { Executor } from './ssh/executor.js';
 import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
+import { sshReadablePrivateKey } from './ssh/pkcs8.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { withSudo } from './arvados/crunch-run.js';
 import { hostKeyVerifier } from './worker/verify.js';
@@ -75,6 +76,7 @@ export function dispatcherKeys(cluster: Cluster, logger: Logger): { privateKey: 
   }
   let line: string;
   try {
+    privateKey = sshReadablePrivateKey(privateKey);
     line = publicKeyLine(privateKey);
   } catch (err) {
     throw new Error(`Clusters.${cluster.ClusterID}.Containers.DispatchPrivateKey: ${(err as Error).message}`);
