@@ -7,7 +7,7 @@
  *
  * Under the lock the dispatcher runs only while the lock is held; when it is
  * lost, a fresh one is built once it is held again (`src/dblock/supervisor.ts`).
- * Without `PostgreSQL.Connection.host` the daemon runs unlocked, and says so.
+ * With an empty `PostgreSQL.Connection` the daemon runs unlocked, and says so.
  */
 import { notify, startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
@@ -82,7 +82,7 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   }
   const locked = lockConfigured(cluster);
   if (!locked) {
-    log.warn('PostgreSQL.Connection.host is not set: running without the dispatch lock, so nothing stops another dispatcher from dispatching for this cluster at the same time');
+    log.warn('PostgreSQL.Connection is empty: running without the dispatch lock, so nothing stops another dispatcher from dispatching for this cluster at the same time');
   }
   // Built before the lock is taken, so a config the driver refuses fails now, not after a wait.
   const fence = locked ? new TenureFence() : undefined;

@@ -96,8 +96,9 @@ export interface ContainersConfig {
 
 /**
  * `PostgreSQL`: the cluster's database, used for the dispatch lock only.
- * `Connection` holds libpq keywords, lower-cased, empty values dropped; no
- * `host` means no database is configured (the daemon then runs unlocked).
+ * `Connection` holds libpq keywords, lower-cased, empty values dropped; an
+ * empty map means no database is configured (the daemon then runs unlocked),
+ * and any keyword means one is, with the rest defaulted as libpq does.
  */
 export interface PostgreSQLConfig {
   Connection: Record<string, string>;

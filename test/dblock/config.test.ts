@@ -44,7 +44,7 @@ describe('PostgreSQL config for the dispatch lock', () => {
     assert.equal(lockConfigured(cluster), true);
   });
 
-  it('without PostgreSQL.Connection.host there is no lock to take (the reference defaults file leaves it empty)', () => {
+  it('an empty PostgreSQL.Connection, as the reference defaults file leaves it, means no lock to take', () => {
     const { cluster } = loadConfigText(config(`      Connection:\n        host: ""\n        port: ""\n`));
     assert.deepEqual(cluster.PostgreSQL, { ConnectionPool: 32, Connection: {} });
     assert.equal(lockConfigured(cluster), false);

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { systemClock } from '../../src/clock/index.js';
 import { isDispatchLockLostError } from '../../src/dblock/fence.js';
 import { DISPATCH_LOCK_KEY, DispatchLock, type LockEpoch, type LockTiming } from '../../src/dblock/lock.js';
-import { pgClientConfig } from '../../src/dblock/pg-config.js';
+import { pgClientConfig, type PgEnvironment } from '../../src/dblock/pg-config.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { TestPostgres } from '../fixtures/postgres.js';
 
@@ -45,10 +45,12 @@ describe('dispatch lock (PostgreSQL advisory lock 10005)', function () {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  function newLock(opts: { timing?: Partial<LockTiming>; port?: number } = {}): { lock: DispatchLock; log: LineCollector; abort: AbortController } {
+  function newLock(
+    opts: { timing?: Partial<LockTiming>; port?: number; conn?: Record<string, string>; environment?: PgEnvironment } = {},
+  ): { lock: DispatchLock; log: LineCollector; abort: AbortController } {
     const log = new LineCollector();
-    const conn = { ...server.connection, ...(opts.port ? { port: String(opts.port) } : {}) };
-    const { config } = pgClientConfig(conn);
+    const conn = opts.conn ?? { ...server.connection, ...(opts.port ? { port: String(opts.port) } : {}) };
+    const { config } = pgClientConfig(conn, opts.environment);
     const lock = new DispatchLock({
       newClient: () => new pg.Client(config),
       clock: systemClock,
@@ -96,6 +98,29 @@ describe('dispatch lock (PostgreSQL advisory lock 10005)', function () {
     // The bigint form: high half in classid (0), low half in objid, objsubid 1 (the two-integer form would say 2).
     assert.deepEqual(rows, [{ classid: '0', objid: '10005', objsubid: 1, application_name: 'arvados-dispatch-cloud' }]);
     assert.equal(await tryFromOutside(), false, "another session's pg_try_advisory_lock(10005), as the reference dispatchers call it, is refused");
+  });
+
+  it('with no host or port in the Connection, locks where the PG* variables and then libpq defaults point', async () => {
+    const { user, password } = server.connection;
+    const env = (vars: Record<string, string>): PgEnvironment => ({ env: vars, osUser: () => 'nobody' });
+    const holderAddress = async (): Promise<string | null> => {
+      const rows = await server.query<{ client_addr: string | null }>(
+        `SELECT host(a.client_addr) AS client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND l.objid = 10005`,
+      );
+      assert.equal(rows.length, 1);
+      return rows[0].client_addr;
+    };
+    // PGHOST naming the server's socket directory: a Unix-socket session, which has no client address.
+    const viaSocket = newLock({ conn: { user, password }, environment: env({ PGHOST: server.socketDir, PGPORT: String(server.port), PGDATABASE: 'postgres' }) });
+    await viaSocket.lock.acquire(viaSocket.abort.signal);
+    assert.equal(await holderAddress(), null);
+    await viaSocket.lock.release();
+    // No PGHOST: localhost, where the server listens on 127.0.0.1.
+    const viaLocalhost = newLock({ conn: { user, password, dbname: 'postgres', sslmode: 'disable' }, environment: env({ PGPORT: String(server.port) }) });
+    await viaLocalhost.lock.acquire(viaLocalhost.abort.signal);
+    assert.equal(await holderAddress(), '127.0.0.1');
+    assert.equal(await tryFromOutside(), false);
   });
 
   it('waits while another process holds it, logging the holder address:port once, and takes it when released', async () => {
