@@ -69,7 +69,7 @@ export interface RetryOptions {
 export const DEFAULT_RETRY: RetryOptions = { attempts: 3, firstBackoffMs: 250, backoffFactor: 4, maxBackoffMs: 1000, requestTimeoutMs: 60_000 };
 
 export interface ControllerClientOptions {
-  /** `Services.Controller.ExternalURL`: `http://` or `https://`, with or without a trailing slash. */
+  /** `Services.Controller.ExternalURL`: `http://` or `https://`; only scheme and host[:port] are used, as by the reference, so a path is ignored. */
   baseURL: string;
   token: string;
   /** `TLS.Insecure`: accept any certificate (self-signed test clusters). */
@@ -166,7 +166,7 @@ export class ControllerClient implements ControllerHealth {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`controller URL must be http:// or https://, not ${url.protocol}//`);
     }
-    this.base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+    this.base = url.origin;
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.retryLog = new RateLimitedLog(opts.logger, opts.clock, 10_000);

@@ -164,6 +164,17 @@ describe('ControllerClient calls', () => {
     }
   });
 
+  it('uses only the scheme and host of the ExternalURL, as the reference does: a path is not a prefix', async () => {
+    const yaml = `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    Services:\n      Controller:\n        ExternalURL: ${ctl.url}/arvados/\n`;
+    const c = Client.fromCluster(loadConfigText(yaml).cluster, systemClock, captureLogger().logger);
+    try {
+      assert.equal(await c.currentTokenUuid(), ctl.rootTokenUuid);
+      assert.equal(last().path, '/arvados/v1/api_client_authorizations/current');
+    } finally {
+      c.close();
+    }
+  });
+
   it('refuses a URL that is not http or https', () => {
     assert.throws(() => makeClient('ftp://example.com'), /must be http:\/\/ or https:\/\//);
   });
