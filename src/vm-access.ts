@@ -13,6 +13,7 @@ import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { sshReadablePrivateKey } from './ssh/pkcs8.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { withSudo } from './arvados/crunch-run.js';
+import { poolDuration } from './worker/pool-config.js';
 import { hostKeyVerifier } from './worker/verify.js';
 
 /**
@@ -21,7 +22,7 @@ import { hostKeyVerifier } from './worker/verify.js';
  * ProbeInterval later, tries again.
  */
 export function sshConnectTimeoutMs(vms: Cluster['Containers']['CloudVMs']): number {
-  return Math.max(5_000, Math.min(vms.ProbeInterval * 3, 60_000));
+  return Math.max(5_000, Math.min(poolDuration(vms, 'ProbeInterval') * 3, 60_000));
 }
 
 /** The SSH executor for one VM: the dispatcher's key, the host key checked through the instance (or its InstanceSecret). */

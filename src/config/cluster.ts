@@ -69,7 +69,12 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
     ctx,
     readMap(ctx, raw.API, apiPath) ?? {},
     apiPath,
-    { MaxConcurrentRequests: int(64), MaxQueuedRequests: int(128), MaxGatewayTunnels: int(1000) },
+    {
+      // As in Arvados's request limiter, which tests `== 0` for "no limit".
+      MaxConcurrentRequests: int(64, { negative: 'the management API handles no request: each waits until its client gives up (0 means no limit)' }),
+      MaxQueuedRequests: int(128, { negative: 'as 0: no request waits for a turn' }),
+      MaxGatewayTunnels: int(1000, { negative: 'every gateway tunnel request is refused (0 means no limit)' }),
+    },
     { strict: false },
   );
   const logsPath = [...path, 'SystemLogs'];

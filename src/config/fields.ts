@@ -6,7 +6,8 @@
  * Hand-written rather than zod because the loader must report every problem
  * at once, each as `full.yaml.path: what was expected`, must tell errors
  * (what Arvados itself refuses: a value of the wrong type) from warnings
- * (what Arvados accepts but is dubious: a negative count), and must read
+ * (what Arvados accepts but an operator should hear about: what a negative
+ * count means), and must read
  * some string values from their YAML source text (an unquoted
  * `DriverVersion: 12.0` is "12.0", not 12).
  */
@@ -121,20 +122,20 @@ export function bool(def: boolean): Field<boolean> {
 }
 
 /**
- * Arvados decodes any number of the right type, negative ones included; a
- * value below `min` is dubious rather than wrong, so it gets a warning and
- * the key's default.
+ * Arvados decodes any number of the right type, negative ones included, and
+ * uses it as given: each consumer tests `> 0` (so `MaxInstances: -1` means
+ * no limit there, as 0 does). The value is kept here too; `negative` says
+ * what such a value means for the key, and is given as a warning when the
+ * file has one, since a sign slip reads the same as an intended -1.
  */
-interface NumberRules {
-  /** Smallest sensible value (inclusive); default 0, since no count, factor, rate or size here should be negative. */
-  min?: number;
+export interface NumberRules {
+  /** What a negative value does, e.g. "no limit, as 0"; no warning without it. */
+  negative?: string;
 }
 
-/** Checks `rules`; returns the message when `value` breaks them. */
-function breaksRules(value: number, what: string, rules: NumberRules): string | undefined {
-  const min = rules.min ?? 0;
-  if (value < min) return `expected ${what} >= ${min}`;
-  return undefined;
+/** Warns, with what it means, about a negative value of a key whose rules say what that is. */
+function warnNegative(ctx: ReadContext, path: Path, n: number, written: unknown, rules: NumberRules): void {
+  if (n < 0 && rules.negative !== undefined) ctx.problems.warn(path, `negative (${typeof written === 'string' ? JSON.stringify(written) : n}): ${rules.negative}`);
 }
 
 /**
@@ -156,12 +157,7 @@ export function readFiniteNumber(ctx: ReadContext, value: unknown, path: Path, i
 
 function readNumber(ctx: ReadContext, value: unknown, path: Path, integer: boolean, rules: NumberRules): number | undefined {
   const n = readFiniteNumber(ctx, value, path, integer);
-  if (n === undefined) return undefined;
-  const broken = breaksRules(n, integer ? 'a whole number' : 'a number', rules);
-  if (broken) {
-    ctx.problems.warn(path, `${broken}, got ${n}: using the default`);
-    return undefined;
-  }
+  if (n !== undefined) warnNegative(ctx, path, n, value, rules);
   return n;
 }
 
@@ -174,18 +170,14 @@ export function num(def: number, rules: NumberRules = {}): Field<number> {
 }
 
 /** A Go-style duration ("10s"), compiled to ms; the default is written the same way. */
-export function duration(def: string): Field<number> {
+export function duration(def: string, rules: NumberRules = {}): Field<number> {
   const ms = parseDuration(def);
   return {
     kind: 'duration',
     defaultValue: () => ms,
     read: (ctx, value, path) => {
       const result = readDuration(ctx, value, path);
-      if (result === undefined) return undefined;
-      if (result < 0) {
-        ctx.problems.warn(path, `expected a duration that is not negative, got ${JSON.stringify(value)}: using the default`);
-        return undefined;
-      }
+      if (result !== undefined) warnNegative(ctx, path, result, value, rules);
       return result;
     },
   };
@@ -226,11 +218,7 @@ export function size(def: string | number, rules: NumberRules = {}): Field<numbe
         ctx.problems.error(path, (err as Error).message);
         return undefined;
       }
-      const broken = breaksRules(result, 'a size', rules);
-      if (broken) {
-        ctx.problems.warn(path, `${broken}, got ${JSON.stringify(value)}: using the default`);
-        return undefined;
-      }
+      warnNegative(ctx, path, result, value, rules);
       return result;
     },
   };

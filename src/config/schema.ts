@@ -5,30 +5,41 @@
  *
  * The tables also tell check-config which values to print back with units.
  */
-import { bool, duration, int, num, object, size, str, stringList, stringMap, type Field } from './fields.js';
+import { bool, duration, int, num, type NumberRules, object, size, str, stringList, stringMap, type Field } from './fields.js';
+
+/** A count or rate that limits nothing when 0, as when negative (Arvados tests `> 0`). */
+const NO_LIMIT: NumberRules = { negative: 'no limit, as 0' };
+
+/** A GPU figure that every container's request (0 or more) exceeds when negative. */
+const NO_CONTAINER_FITS: NumberRules = { negative: 'no container fits this type, not even one that asks for no GPU' };
+
+/** A worker pool timing, which the pool takes from its own defaults (the same as these) when it is 0 or negative. */
+function poolDuration(def: string): Field<number> {
+  return duration(def, { negative: `as 0: the worker pool's default, ${def}` });
+}
 
 /** `Containers.CloudVMs`: every key Arvados's defaults give it. */
 export const CLOUD_VMS_FIELDS = {
   Enable: bool(false),
   SSHPort: str('22'),
-  PollInterval: duration('10s'),
+  PollInterval: duration('10s', { negative: 'polls the controller back to back, as 0' }),
   BootProbeCommand: str('systemctl is-system-running'),
-  ProbeInterval: duration('10s'),
-  MaxProbesPerSecond: int(10),
-  TimeoutSignal: duration('5s'),
-  TimeoutStaleRunLock: duration('5s'),
-  TimeoutTERM: duration('2m'),
-  MaxCloudOpsPerSecond: int(10),
-  MaxConcurrentInstanceCreateOps: int(1),
-  MaxInstances: int(64),
-  MaxRunningContainersPerInstance: int(0),
-  InitialQuotaEstimate: int(0),
-  SupervisorFraction: num(0.5),
-  SyncInterval: duration('1m'),
-  TimeoutIdle: duration('1m'),
-  TimeoutBooting: duration('10m'),
-  TimeoutProbe: duration('10m'),
-  TimeoutShutdown: duration('10s'),
+  ProbeInterval: poolDuration('10s'),
+  MaxProbesPerSecond: int(10, { negative: 'as 0: the worker pool takes its default, 10' }),
+  TimeoutSignal: poolDuration('5s'),
+  TimeoutStaleRunLock: poolDuration('5s'),
+  TimeoutTERM: poolDuration('2m'),
+  MaxCloudOpsPerSecond: int(10, { negative: 'no rate limit on cloud calls, as 0' }),
+  MaxConcurrentInstanceCreateOps: int(1, NO_LIMIT),
+  MaxInstances: int(64, NO_LIMIT),
+  MaxRunningContainersPerInstance: int(0, NO_LIMIT),
+  InitialQuotaEstimate: int(0, { negative: 'as 0: the concurrency limit starts at MaxInstances' }),
+  SupervisorFraction: num(0.5, { negative: 'no cap on workflow runners, as 0' }),
+  SyncInterval: poolDuration('1m'),
+  TimeoutIdle: poolDuration('1m'),
+  TimeoutBooting: poolDuration('10m'),
+  TimeoutProbe: poolDuration('10m'),
+  TimeoutShutdown: poolDuration('10s'),
   ImageID: str(''),
   InstanceInitCommand: str(''),
   // The reference's default means "copy this dispatcher's own binary"; the
@@ -49,16 +60,16 @@ export const CLOUD_VMS_FIELDS = {
  * `CloudVMs` are read separately.
  */
 export const CONTAINERS_FIELDS = {
-  StaleLockTimeout: duration('1m'),
-  ReserveExtraRAM: size('550MiB'),
+  StaleLockTimeout: duration('1m', { negative: 'does not wait for the workers to be probed before releasing stale locks, as 0' }),
+  ReserveExtraRAM: size('550MiB', { negative: 'subtracted from the RAM each container is taken to need' }),
   MaxDispatchAttempts: int(10),
-  MaximumPriceFactor: num(1.5),
-  PreemptiblePriceFactor: num(0),
+  MaximumPriceFactor: num(1.5, { negative: 'as 1: only the types priced as the cheapest that fits' }),
+  PreemptiblePriceFactor: num(0, { negative: 'no preemptible variants, as 0' }),
   AlwaysUsePreemptibleInstances: bool(false),
   RuntimeEngine: str('docker'),
   CrunchRunCommand: str('crunch-run'),
   CrunchRunArgumentsList: stringList(),
-  LocalKeepBlobBuffersPerVCPU: int(1),
+  LocalKeepBlobBuffersPerVCPU: int(1, { negative: 'no local keepstore on the VMs (and no cluster config sent to crunch-run), as 0' }),
 } satisfies Record<string, Field<unknown>>;
 
 /**
@@ -70,11 +81,11 @@ export const CONTAINERS_FIELDS = {
  */
 export const INSTANCE_TYPE_FIELDS = {
   ProviderType: str(''),
-  VCPUs: int(0, { min: -Infinity }),
-  RAM: size(0, { min: -Infinity }),
-  IncludedScratch: size(0),
-  AddedScratch: size(0),
-  Price: num(0),
+  VCPUs: int(0),
+  RAM: size(0),
+  IncludedScratch: size(0, { negative: 'subtracted from the type\'s scratch space (IncludedScratch + AddedScratch)' }),
+  AddedScratch: size(0, { negative: 'subtracted from the type\'s scratch space (IncludedScratch + AddedScratch), and no disk is added' }),
+  Price: num(0, { negative: 'used as given: this type sorts before every type that costs 0 or more' }),
   Preemptible: bool(false),
 } satisfies Record<string, Field<unknown>>;
 
@@ -83,6 +94,6 @@ export const GPU_FIELDS = {
   Stack: str(''),
   DriverVersion: str(''),
   HardwareTarget: str(''),
-  DeviceCount: int(0),
-  VRAM: size(0),
+  DeviceCount: int(0, NO_CONTAINER_FITS),
+  VRAM: size(0, NO_CONTAINER_FITS),
 } satisfies Record<string, Field<unknown>>;

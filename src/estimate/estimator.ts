@@ -17,7 +17,7 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import type { InstanceResources, WorkerPool, ContainerQueue } from '../scheduler/interfaces.js';
 import { State, type PassView } from '../scheduler/pass-view.js';
-import { CAPACITY_ERROR_TTL_MS } from '../worker/pool-config.js';
+import { CAPACITY_ERROR_TTL_MS, poolDuration } from '../worker/pool-config.js';
 import { BootTimes } from './boot.js';
 import { DEFAULT_EXACT_LIMIT, forecast, type ForecastContainer, type ForecastInstance, type Need } from './forecast.js';
 import { RuntimeHistory, type RuntimeKey, type Spread } from './history.js';
@@ -196,7 +196,8 @@ export class Estimator {
         atQuota: pool.atQuota(),
         atCapacity,
         capacityRetryMs: CAPACITY_ERROR_TTL_MS,
-        idleTimeoutMs: vms.TimeoutIdle,
+        // What the pool waits, which for a TimeoutIdle of 0 or less is its default.
+        idleTimeoutMs: poolDuration(vms, 'TimeoutIdle'),
       },
       capacities,
       bootMs: (t) => this.boots.estimate(t),

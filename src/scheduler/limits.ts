@@ -34,8 +34,9 @@
  * reference's: ~10% past the running containers at each pass, so the
  * limit rises only as fast as containers actually start.
  *
- * 0 means no limit. The supervisor cap is floor(limit x SupervisorFraction),
- * at least 1 when both are positive.
+ * 0 means no limit (a negative MaxInstances counts as 0). The supervisor
+ * cap is floor(limit x SupervisorFraction), at least 1 when both are
+ * positive, and none when SupervisorFraction is 0 or less.
  */
 import type { CloudVMsConfig } from '../config/types.js';
 import type { ControllerSignals } from './interfaces.js';
@@ -101,7 +102,10 @@ export class ConcurrencyLimit {
   withinQuota = 0;
 
   constructor(private readonly cfg: Pick<CloudVMsConfig, 'InitialQuotaEstimate' | 'MaxInstances' | 'SupervisorFraction'> & Partial<Pick<CloudVMsConfig, 'PollInterval'>>) {
-    this.maxContainers = cfg.InitialQuotaEstimate > 0 ? cfg.InitialQuotaEstimate : cfg.MaxInstances;
+    // A negative MaxInstances limits nothing, as 0 (the reference tests
+    // `> 0`); as 0 here, so that overload cuts and the quota clamp, which
+    // start from "no limit", apply to it too.
+    this.maxContainers = cfg.InitialQuotaEstimate > 0 ? cfg.InitialQuotaEstimate : Math.max(0, cfg.MaxInstances);
   }
 
   /**
@@ -165,10 +169,11 @@ export class ConcurrencyLimit {
     }
   }
 
-  /** How many supervisors may run or start; 0 = no cap. */
+  /** How many supervisors may run or start; 0 = no cap (a SupervisorFraction of 0 or less sets none, as in the reference). */
   maxSupervisors(): number {
     const fraction = this.cfg.SupervisorFraction;
+    if (fraction <= 0) return 0;
     const n = Math.floor(this.maxContainers * fraction);
-    return n < 1 && fraction > 0 && this.maxContainers > 0 ? 1 : n;
+    return n < 1 && this.maxContainers > 0 ? 1 : n;
   }
 }

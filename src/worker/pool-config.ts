@@ -149,8 +149,8 @@ export const POOL_DURATION_DEFAULTS = {
 
 type PoolDurationKey = keyof typeof POOL_DURATION_DEFAULTS;
 
-/** `vm[key]` when it is more than 0, else the pool's default for it. */
-function poolDuration(vm: Record<PoolDurationKey, number>, key: PoolDurationKey): number {
+/** `vm[key]` when it is more than 0, else the pool's default for it: what the pool runs with. */
+export function poolDuration(vm: Record<PoolDurationKey, number>, key: PoolDurationKey): number {
   const ms = vm[key];
   return ms > 0 ? ms : POOL_DURATION_DEFAULTS[key];
 }

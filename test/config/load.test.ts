@@ -234,8 +234,8 @@ Clusters:
         'Clusters.zzzzz.TLS.Insecure: expected true or false, got "maybe"',
       ]);
       assert.deepEqual(warnings.sort(), [
-        'Clusters.zzzzz.Containers.CloudVMs.MaxInstances: expected a whole number >= 0, got -1: using the default',
-        'Clusters.zzzzz.Containers.CloudVMs.TimeoutIdle: expected a duration that is not negative, got "-1s": using the default',
+        'Clusters.zzzzz.Containers.CloudVMs.MaxInstances: negative (-1): no limit, as 0',
+        'Clusters.zzzzz.Containers.CloudVMs.TimeoutIdle: negative ("-1s"): as 0: the worker pool\'s default, 1m',
         'Clusters.zzzzz.InstanceTypes.a.GPU.Foo: unknown key',
         'Clusters.zzzzz.InstanceTypes.a.GPU.Stack: expected "cuda" or "rocm", got "opencl": no container can run on this type',
         'Clusters.zzzzz.InstanceTypes.a.GPU.VRAM: not given: containers that ask for GPU memory will not run on this type',

@@ -237,6 +237,27 @@ describe('instance type choice', () => {
     });
   });
 
+  describe('negative values, used as given, as the reference uses them', () => {
+    it('MaximumPriceFactor -1 is as 1: only the types priced as the cheapest that fits', () => {
+      const menu = { cheap: '{VCPUs: 2, RAM: 8GiB, Price: 1.0}', mid: '{VCPUs: 4, RAM: 16GiB, Price: 1.4}' };
+      assert.deepEqual(names(cluster(menu, { ...PLAIN, MaximumPriceFactor: -1 }), ctr({ vcpus: 2, ram: 4 * GiB })), ['cheap']);
+    });
+
+    it('LocalKeepBlobBuffersPerVCPU -1 adds no keepstore RAM; a negative ReserveExtraRAM is subtracted', () => {
+      const c = cluster({}, { ReserveExtraRAM: '-256MiB', LocalKeepBlobBuffersPerVCPU: -1 });
+      assert.equal(instanceResourcesNeeded(c, ctr({ vcpus: 2, ram: GiB })).ram, Math.floor(((GiB - 256 * MiB) * 100) / 95));
+    });
+
+    it('a negative Price sorts the type first; a negative AddedScratch takes from its scratch space', () => {
+      const c = cluster({ free: '{VCPUs: 2, RAM: 8GiB, Price: 0, IncludedScratch: 10GiB}', paid: '{VCPUs: 2, RAM: 8GiB, Price: -0.5, IncludedScratch: 10GiB, AddedScratch: -4GiB}' }, PLAIN);
+      assert.equal(c.InstanceTypes.paid.Price, -0.5);
+      assert.equal(c.InstanceTypes.paid.Scratch, 6 * GiB);
+      assert.equal(chooseInstanceTypes(c, ctr())[0].Name, 'paid');
+      const scratch = (gib: number): Container['mounts'] => ({ '/tmp': { kind: 'tmp', capacity: gib * GiB } });
+      assert.deepEqual(names(c, ctr({ mounts: scratch(7) })), ['free'], '7 GiB of scratch does not fit in 10 - 4');
+    });
+  });
+
   describe('errors', () => {
     it('says the constraints are not satisfiable, listing the configured types by price', () => {
       const c = cluster({ b: '{VCPUs: 2, RAM: 4GiB, Price: 2}', a: '{VCPUs: 1, RAM: 2GiB, Price: 1}' }, PLAIN);

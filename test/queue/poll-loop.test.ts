@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { ManualClock, settle } from '../../src/clock/index.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { PollLoop } from '../../src/queue/poll-loop.js';
+import { loadConfigText } from '../../src/config/load.js';
 import { collected } from '../gc.js';
 
 describe('PollLoop', () => {
@@ -29,6 +30,20 @@ describe('PollLoop', () => {
     await settle(4);
     assert.ok(polls >= 20, `${polls} polls`);
     assert.ok(await collected(first!), "the first poll's result is still reachable: the loop keeps every poll");
+    await loop.stop();
+  });
+
+  it('polls back to back, as with 0, when the config gives a negative PollInterval', async () => {
+    const clock = new ManualClock();
+    const { PollInterval } = loadConfigText('Clusters:\n  zzzzz:\n    Containers:\n      CloudVMs: {PollInterval: -10s}\n').cluster.Containers.CloudVMs;
+    let polls = 0;
+    const loop = new PollLoop(clock, createLogger({ stream: new LineCollector(), clock }), PollInterval, async () => {
+      polls++;
+    });
+    loop.start();
+    await settle(4);
+    assert.equal(polls, 1);
+    assert.equal(clock.nextTimerAt(), clock.now(), 'the next poll is due at once');
     await loop.stop();
   });
 });

@@ -2,11 +2,12 @@
  * The start-up stale-lock fix.
  */
 import assert from 'node:assert/strict';
-import { harness, uuid, type Harness } from './harness.js';
+import type { Cluster } from '../../src/config/types.js';
+import { harness, testCluster, uuid, type Harness } from './harness.js';
 
 /** Two containers Locked by a previous process; one unknown worker that turns out to run the first. */
-function restart(): { h: Harness; worker: string } {
-  const h = harness();
+function restart(cluster?: Cluster): { h: Harness; worker: string } {
+  const h = harness(cluster);
   h.queue.add({ uuid: uuid(1), state: 'Locked' }, { uuid: uuid(2), state: 'Locked' }, { uuid: uuid(3), state: 'Queued' });
   const worker = h.pool.addWorker(h.type(1), 'unknown');
   return { h, worker };
@@ -45,6 +46,18 @@ describe('scheduler fixStaleLocks', () => {
       [uuid(1), uuid(2)],
     );
     assert.equal(h.clock.pendingTimers(), 0);
+  });
+
+  it('gives up at once with a negative StaleLockTimeout, as with 0 (the reference sets a timer that fires at once)', async () => {
+    const { h } = restart(testCluster({ containers: { StaleLockTimeout: '-1m' } }));
+    let done = false;
+    void h.sch.fixStaleLocks().then(() => (done = true));
+    await h.clock.advance(0);
+    assert.equal(done, true);
+    assert.deepEqual(
+      h.queue.changes.map((c) => c.uuid),
+      [uuid(1), uuid(2)],
+    );
   });
 
   it('stale-lock fixer unlocks nothing when no worker is unknown at the first look', async () => {

@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { ConcurrencyLimit } from '../../src/scheduler/limits.js';
+import { testCluster } from './fakes.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -52,6 +53,21 @@ describe('scheduler ConcurrencyLimit', () => {
     const l = limit();
     l.observe({ now: T0, last503: 0, running: 0, totalInstances: 0, atQuota: true });
     assert.equal(l.maxContainers, 1);
+  });
+
+  it('takes a negative MaxInstances as 0 (no limit), so overload cuts and the quota clamp apply to it as to 0', () => {
+    const l = new ConcurrencyLimit(testCluster({ cloudVMs: { MaxInstances: -1 } }).Containers.CloudVMs);
+    assert.equal(l.maxContainers, 0);
+    l.observe({ now: T0, last503: 0, running: 3, totalInstances: 4, atQuota: true });
+    assert.equal(l.maxContainers, 4, 'clamped at quota');
+    const cut = new ConcurrencyLimit(testCluster({ cloudVMs: { MaxInstances: -1 } }).Containers.CloudVMs);
+    cut.observe({ now: T0, last503: T0 - 1, running: 8, totalInstances: 8, atQuota: false });
+    assert.equal(cut.maxContainers, 6, 'cut to floor(8 x 0.75) by a 503');
+  });
+
+  it('sets no supervisor cap when SupervisorFraction is negative', () => {
+    const l = new ConcurrencyLimit(testCluster({ cloudVMs: { SupervisorFraction: -0.5, MaxInstances: 64 } }).Containers.CloudVMs);
+    assert.equal(l.maxSupervisors(), 0);
   });
 
   it('caps supervisors at floor(limit x SupervisorFraction), at least 1', () => {

@@ -213,6 +213,18 @@ describe('scheduler run queue: quota and limits', () => {
       assert.equal(h.status(uuid(6)), 'Waiting in workflow queue at position 2.  Cluster is at capacity and cannot start any new workflows right now.');
     });
 
+    it('caps no supervisors when SupervisorFraction is negative, as when it is 0', async () => {
+      const h = harness(testCluster({ cloudVMs: { SupervisorFraction: -0.5 } }));
+      for (let i = 1; i <= 6; i++) h.queue.add({ uuid: uuid(i), priority: 1000 - i, vcpus: 2, ram: 2, supervisor: true, state: 'Locked' });
+      const ws = Array.from({ length: 6 }, () => h.pool.addWorker(h.type(2)));
+      for (let i = 0; i < 4; i++) h.pool.runOn(ws[i], uuid(i + 1));
+      h.sch.sync();
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(h.queue.changes, [], 'none unlocked');
+      assert.deepEqual(h.pool.starts, [uuid(5), uuid(6)]);
+    });
+
     it('does not shut down idle instances just because supervisors are over the cap', async () => {
       const h = harness();
       for (let i = 1; i <= 8; i++) h.queue.add({ uuid: uuid(i), priority: 1000 + i, vcpus: 2, ram: 2, supervisor: true, state: i === 3 || i === 4 ? 'Locked' : 'Queued' });
@@ -224,6 +236,15 @@ describe('scheduler run queue: quota and limits', () => {
       assert.deepEqual(h.pool.shutdowns, []);
       assert.deepEqual(h.queue.calls, []);
     });
+  });
+
+  it('a negative MaxInstances limits nothing, as 0: 70 containers get 70 instances', async () => {
+    const h = harness(testCluster({ cloudVMs: { MaxInstances: -1 } }));
+    for (let i = 1; i <= 70; i++) h.queue.add({ uuid: uuid(i), priority: 1, vcpus: 1, ram: 1, state: 'Locked' });
+    h.sch.runQueue();
+    await h.clock.advance(0);
+    assert.equal(h.pool.creates.length, 70);
+    assert.equal(h.sch.maxContainers, 0, 'no concurrency limit');
   });
 
   it('does not flap locks among equal priorities competing for few instances', async () => {

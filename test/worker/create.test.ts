@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { CapacityError, QuotaError, RateLimitError } from '../../src/cloud/errors.js';
 import { Harness, LARGE, SMALL } from './helpers.js';
 import { CREATE_ERROR_BACKOFF_MS } from '../../src/worker/pool-config.js';
+import { loadConfigText } from '../../src/config/load.js';
 
 describe('worker pool: create throttling', function () {
   this.timeout(20_000);
@@ -76,6 +77,16 @@ describe('worker pool: create throttling', function () {
     await h.tick(h.cluster.Containers.CloudVMs.SyncInterval);
     assert.equal(h.pool.atQuota(), false, 'one went away');
     assert.ok(h.pool.create(SMALL));
+  });
+
+  it('a negative MaxConcurrentInstanceCreateOps or MaxInstances in the config file limits nothing, as 0', async () => {
+    const vms = loadConfigText('Clusters:\n  zzzzz:\n    Containers:\n      CloudVMs: {MaxConcurrentInstanceCreateOps: -1, MaxInstances: -1}\n').cluster.Containers.CloudVMs;
+    await started({ cloudVMs: { MaxConcurrentInstanceCreateOps: vms.MaxConcurrentInstanceCreateOps, MaxInstances: vms.MaxInstances } });
+    h.cloud.holdCreates();
+    for (let i = 0; i < 65; i++) assert.ok(h.pool.create(SMALL), `create ${i + 1} of 65, all in flight at once`);
+    assert.equal(h.pool.atQuota(), false);
+    h.cloud.releaseCreates();
+    await h.tick(0);
   });
 
   it('QuotaError with no instances: at quota for a minute, then creates again (and notifies)', async () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { compilePoolConfig, type PoolConfig, type POOL_DURATION_DEFAULTS } from '../../src/worker/pool-config.js';
 import { makeCluster } from '../drivers/lame/helpers.js';
+import { sshConnectTimeoutMs } from '../../src/vm-access.js';
 import { Harness } from './helpers.js';
 
 /** Each setting: its PoolConfig field and the reference pool's default for it (ms). */
@@ -41,6 +42,14 @@ describe('worker pool settings', () => {
     const cfg = compilePoolConfig(cluster, undefined);
     assert.equal(cfg.commandTimeout, 60_000);
     assert.equal(cfg.installTimeout, 600_000);
+  });
+
+  it('the SSH connect timeout follows the defaulted ProbeInterval (3 x 10 s for 0 or less)', () => {
+    const cluster = makeCluster();
+    for (const value of [0, -10_000]) {
+      cluster.Containers.CloudVMs.ProbeInterval = value;
+      assert.equal(sshConnectTimeoutMs(cluster.Containers.CloudVMs), 30_000, `ProbeInterval ${value}`);
+    }
   });
 
   describe('in a running pool', function () {

@@ -88,6 +88,13 @@ describe('worker/runner: the crunch-run config JSON', () => {
     assert.doesNotMatch(text, /pgpassword|mgmttoken/);
   });
 
+  it('a negative LocalKeepBlobBuffersPerVCPU means no local keepstore: no buffers, and no cluster config (with its secrets) on stdin', () => {
+    const { text, json } = config(cluster('      LocalKeepBlobBuffersPerVCPU: -1'));
+    assert.equal(json.KeepBuffers, 0);
+    assert.equal(json.Cluster, null);
+    assert.doesNotMatch(text, /pgpassword|mgmttoken/);
+  });
+
   it('sets EC2SpotCheck only for preemptible types on the ec2 driver', () => {
     const c = cluster();
     assert.equal(config(c, { ...c.InstanceTypes.small, Preemptible: false }).json.EC2SpotCheck, false);
