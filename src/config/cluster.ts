@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Cluster } from './types.js';
+import type { CloudVMsConfig, Cluster } from './types.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
-import { bool, int, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
+import { bool, int, isMap, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
 import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
 import { compileInstanceTypes } from './instance-types.js';
 import { compilePostgreSQL } from './postgresql.js';
@@ -24,6 +24,9 @@ const LOG_LEVELS = ['trace', 'debug', 'verbose', 'info', 'warn', 'warning', 'err
 
 /** How a PEM private key starts ("-----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", ...). */
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/** The key config.default.yml gives the example entry of a map whose keys are names (instance types, tags, URLs). */
+const SAMPLE = 'SAMPLE';
 
 /** `Containers.LocalKeepLogsToContainerLog`: which local keepstore logs crunch-run copies to the container's log. */
 const KEEP_LOGS_VALUES: readonly unknown[] = ['none', 'all', 'errors'];
@@ -49,9 +52,12 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const dispatch = readMap(ctx, services.DispatchCloud, dispatchPath) ?? {};
   const internalPath = [...dispatchPath, 'InternalURLs'];
   // A map whose keys are the URLs (values hold per-URL settings such as
-  // ListenURL); SAMPLE was already dropped with the other SAMPLE keys.
+  // ListenURL). A SAMPLE key, copied from config.default.yml, is no URL:
+  // the reference takes it as one with no host (and may listen on a random
+  // port for it); here it is left out, with a warning.
   const internalMap = readMap(ctx, dispatch.InternalURLs, internalPath) ?? {};
-  const internalURLs = Object.keys(internalMap);
+  if (SAMPLE in internalMap) ctx.problems.warn([...internalPath, SAMPLE], 'not a URL: ignored (config.default.yml has this entry as an example)');
+  const internalURLs = Object.keys(internalMap).filter((url) => url !== SAMPLE);
   const listenURLs: Record<string, string> = {};
   for (const url of internalURLs) {
     checkURL(ctx, [...internalPath, url], url);
@@ -106,6 +112,7 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const privateKey = keyValue === undefined || keyValue === null ? '' : (readPrivateKey(ctx, keyValue, keyPath) ?? '');
   const cloudPath = [...containersPath, 'CloudVMs'];
   const cloudVMs = readSection(ctx, readMap(ctx, containersRaw.CloudVMs, cloudPath) ?? {}, cloudPath, CLOUD_VMS_FIELDS, { strict: false });
+  warnSampleEntries(ctx, path, raw.InstanceTypes, cloudVMs);
 
   return {
     ClusterID: id,
@@ -128,6 +135,25 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
     ),
     PostgreSQL: compilePostgreSQL(ctx, raw.PostgreSQL, [...path, 'PostgreSQL']),
   };
+}
+
+/**
+ * Warns about SAMPLE entries the dispatcher would use as real ones, as the
+ * reference does: it drops SAMPLE only from its own defaults, where such
+ * entries show what a map's keys look like. One left in a site's file is
+ * most likely a copy of such an example.
+ */
+function warnSampleEntries(ctx: ReadContext, path: Path, instanceTypes: unknown, cloudVMs: CloudVMsConfig): void {
+  const cloudPath = [...path, 'Containers', 'CloudVMs'];
+  const groups = cloudVMs.DriverParameters.SecurityGroupIDs;
+  const uses: Array<[boolean, Path, string]> = [
+    [isMap(instanceTypes) && SAMPLE in instanceTypes, [...path, 'InstanceTypes', SAMPLE], 'an instance type named SAMPLE'],
+    [SAMPLE in cloudVMs.ResourceTags, [...cloudPath, 'ResourceTags', SAMPLE], 'a tag named SAMPLE on every VM'],
+    [isMap(groups) && SAMPLE in groups, [...cloudPath, 'DriverParameters', 'SecurityGroupIDs', SAMPLE], 'a security group ID "SAMPLE" for every VM'],
+  ];
+  for (const [used, where, what] of uses) {
+    if (used) ctx.problems.warn(where, `${what}, as Arvados reads it (only its own defaults' SAMPLE entries are examples): rename or remove it if it was copied from config.default.yml`);
+  }
 }
 
 /** Empty tokens are the daemon's concern (daemonConfigProblems); bad characters are an error, as in Arvados. */

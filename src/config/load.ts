@@ -96,7 +96,9 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   } catch (err) {
     throw new ConfigError([`${source}: ${(err as Error).message}`]);
   }
-  dropSampleKeys(root);
+  // SAMPLE entries of the file are kept: Arvados drops SAMPLE only from its
+  // own defaults, so in a site's file it names a real instance type, tag or
+  // URL (compileCluster warns about those the dispatcher would use).
 
   const ctx: ReadContext = {
     problems,
@@ -164,19 +166,6 @@ function pickCluster(ctx: ReadContext, root: Record<string, unknown>, wanted: st
   }
   const raw = readMap(ctx, clusters[id], ['Clusters', id]);
   return raw ? { id, raw } : undefined;
-}
-
-/**
- * Removes every map entry named SAMPLE, at any depth. Arvados's default
- * config uses SAMPLE entries to document map-valued keys (InstanceTypes,
- * ResourceTags, InternalURLs, DriverParameters.SecurityGroupIDs, ...) and
- * removes them all before use, so a copy of that file must not create an
- * instance type called SAMPLE.
- */
-function dropSampleKeys(value: unknown): void {
-  if (!isMap(value)) return;
-  delete value.SAMPLE;
-  for (const child of Object.values(value)) dropSampleKeys(child);
 }
 
 /**

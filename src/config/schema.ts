@@ -74,7 +74,7 @@ export const CONTAINERS_FIELDS = {
 
 /**
  * One `InstanceTypes.<name>` entry. Defaults are not those of the SAMPLE
- * entry: Arvados drops SAMPLE before applying defaults, so an unset
+ * entry: Arvados drops SAMPLE from its defaults before using them, so an unset
  * IncludedScratch is 0. `GPU` is read separately. VCPUs and RAM take any
  * number, as in Arvados: a type without them is kept, with a warning, and
  * no container fits it.

@@ -119,7 +119,7 @@ export interface Cluster {
      * events and dispatches on them between polls (`src/arvados/event-feed.ts`).
      */
     Websocket: { ExternalURL: string };
-    /** The keys of `Services.DispatchCloud.InternalURLs`, `SAMPLE` dropped. */
+    /** The keys of `Services.DispatchCloud.InternalURLs`, but `SAMPLE` (no URL, and ignored with a warning). */
     DispatchCloud: {
       InternalURLs: string[];
       /**
@@ -145,8 +145,8 @@ export interface Cluster {
   InstanceTypes: Record<string, InstanceType>;
   PostgreSQL: PostgreSQLConfig;
   /**
-   * The cluster's section of the config file as parsed (SAMPLE entries
-   * dropped), every key kept: crunch-run is given the whole cluster config,
+   * The cluster's section of the config file as parsed, every key kept
+   * (SAMPLE entries too, as Arvados keeps a file's): crunch-run is given the whole cluster config,
    * not only what this daemon compiles. Holds secrets: never log it. The
    * loader makes it non-enumerable, so a spread copy of the cluster does not
    * carry it. Absent for a cluster built in code.

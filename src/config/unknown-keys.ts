@@ -81,7 +81,9 @@ function nodeAt(root: Map<string, KeyNode>, path: Path): KeyNode | undefined {
 
 /**
  * Warns about every key of the file that is not known, at any depth (every
- * cluster's section included). SAMPLE entries must already have been removed.
+ * cluster's section included). A key named SAMPLE is passed over, with what
+ * it holds, as Arvados passes it over: copied from the defaults, it is no
+ * misspelling.
  */
 export function warnUnknownKeys(problems: Problems, root: Record<string, unknown>): void {
   walk(problems, knownKeys(), root, [], []);
@@ -91,6 +93,7 @@ export function warnUnknownKeys(problems: Problems, root: Record<string, unknown
 function walk(problems: Problems, expected: Map<string, KeyNode>, supplied: Record<string, unknown>, path: Path, pattern: Path): void {
   const free = expected.get(SAMPLE);
   for (const [key, value] of Object.entries(supplied)) {
+    if (key === SAMPLE) continue;
     const childPath = [...path, key];
     let child: KeyNode | undefined;
     let childPattern: Path;

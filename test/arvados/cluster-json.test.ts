@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isScalar, parseDocument, visit } from 'yaml';
 import { clusterJSON, instanceTypeJSON } from '../../src/arvados/cluster-json/cluster.js';
 import { REFERENCE_CLUSTER_DEFAULTS } from '../../src/config/reference-defaults.js';
 import { goByteSize, goURL } from '../../src/arvados/cluster-json/encode.js';
@@ -22,6 +23,17 @@ const DEFAULTS_FILE = fileURLToPath(new URL('../../../shared/arvados-config.defa
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/cluster-json/${name}`, import.meta.url));
 
 type JsonMap = Record<string, any>;
+
+/** YAML text without its SAMPLE entries, at any depth: the defaults as the reference's loader uses them. */
+function withoutSampleEntries(text: string): string {
+  const doc = parseDocument(text);
+  visit(doc, {
+    Pair(_key, pair) {
+      if (isScalar(pair.key) && pair.key.value === 'SAMPLE') return visit.REMOVE;
+    },
+  });
+  return doc.toString();
+}
 
 /** The defaults the daemon does not reproduce (see scripts/gen-reference-defaults.ts). */
 const PROSE = [
@@ -48,14 +60,22 @@ describe('arvados/cluster-json: the defaults', () => {
     assert.equal(text + '\n', readFileSync(fixture('defaults.go.json'), 'utf8'));
   });
 
-  it('encodes config.default.yml itself the same, apart from the prose it holds', () => {
-    const file = encode(loadConfigFile(DEFAULTS_FILE).cluster);
+  it('encodes config.default.yml itself the same, apart from the prose it holds, once its SAMPLE entries are taken out', () => {
+    const file = encode(loadConfigText(withoutSampleEntries(readFileSync(DEFAULTS_FILE, 'utf8'))).cluster);
     assert.match(file.Workbench.WelcomePageHTML, /<h2>/);
     for (const [section, key] of PROSE) {
       assert.notEqual(file[section][key], '', `${section}.${key}`);
       file[section][key] = '';
     }
     assert.deepEqual(file, json);
+  });
+
+  it("keeps the SAMPLE entries of a site's file, as the reference does (it drops SAMPLE only from its own defaults)", () => {
+    const file = encode(loadConfigFile(DEFAULTS_FILE).cluster);
+    assert.equal(file.InstanceTypes.SAMPLE.ProviderType, 'SAMPLE');
+    assert.equal(file.RemoteClusters.SAMPLE.Host, 'sample.arvadosapi.com');
+    assert.deepEqual(file.Services.DispatchCloud.InternalURLs, { SAMPLE: { ListenURL: '' } });
+    assert.equal(file.Containers.CloudVMs.ResourceTags.SAMPLE, 'tag value');
   });
 
   it('writes every field of the struct, in struct order, and leaves out json:"-" (ClusterID)', () => {

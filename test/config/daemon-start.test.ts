@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseDocument } from 'yaml';
 import { loadConfigText } from '../../src/config/load.js';
 import { loadDaemonConfig } from '../../src/daemon.js';
 import { TOKEN, wholeDefaultConfig } from './fixtures.js';
@@ -34,6 +35,20 @@ describe('starting the daemon on configs Arvados starts on', () => {
     assert.ok(loaded, printed);
     assert.deepEqual(loaded.warnings, []);
     assert.equal(loaded.cluster.InstanceTypes['m5.large'].RAM, 8 * 2 ** 30);
+  });
+
+  it('with the SAMPLE entries left in, it starts all the same, with a warning for each one the dispatcher would use', () => {
+    const doc = parseDocument(wholeDefaultConfig());
+    doc.setIn(['Clusters', 'xxxxx', 'InstanceTypes', 'SAMPLE'], doc.createNode({ VCPUs: 1, RAM: '128MiB' }));
+    doc.setIn(['Clusters', 'xxxxx', 'Services', 'DispatchCloud', 'InternalURLs', 'SAMPLE'], doc.createNode({ ListenURL: '' }));
+    const { loaded, printed } = start(doc.toString());
+    assert.ok(loaded, printed);
+    assert.deepEqual(loaded.cluster.Services.DispatchCloud.InternalURLs, ['http://localhost:9006']);
+    assert.deepEqual(Object.keys(loaded.cluster.InstanceTypes).sort(), ['SAMPLE', 'm5.large']);
+    assert.deepEqual(
+      loaded.warnings.map((w) => w.split(': ')[0]),
+      ['Clusters.xxxxx.Services.DispatchCloud.InternalURLs.SAMPLE', 'Clusters.xxxxx.InstanceTypes.SAMPLE'],
+    );
   });
 
   it('unknown keys, RAM: 0 and a GPU section Arvados tolerates start the daemon, each a warning with its YAML path', () => {

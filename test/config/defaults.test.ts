@@ -15,14 +15,18 @@ const DEFAULTS_FILE = fileURLToPath(new URL('../../../shared/arvados-config.defa
 
 type YAMLMap = Record<string, unknown>;
 
-/** Removes SAMPLE entries at any depth, as Arvados does before using its defaults. */
+/** Removes SAMPLE entries at any depth, as Arvados does before using its defaults (but not with a site's file). */
 function withoutSample(value: unknown): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
   return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'SAMPLE').map(([k, v]) => [k, withoutSample(v)]));
 }
 
-/** What a YAML value compiles to, given the compiled value's type: durations and sizes go through the parsers. */
-function expectedValue(yamlValue: unknown, compiled: unknown): unknown {
+/**
+ * What a YAML value compiles to, given the compiled value's type: durations
+ * and sizes go through the parsers. The defaults have no SAMPLE entries; a
+ * file read as a site's config keeps its own (`asFile`).
+ */
+function expectedValue(yamlValue: unknown, compiled: unknown, asFile: boolean): unknown {
   if (typeof compiled === 'number' && typeof yamlValue === 'string') {
     try {
       return parseDuration(yamlValue);
@@ -30,7 +34,7 @@ function expectedValue(yamlValue: unknown, compiled: unknown): unknown {
       return parseByteSize(yamlValue);
     }
   }
-  return withoutSample(yamlValue);
+  return asFile ? yamlValue : withoutSample(yamlValue);
 }
 
 describe('config defaults (Arvados config.default.yml)', () => {
@@ -53,11 +57,26 @@ describe('config defaults (Arvados config.default.yml)', () => {
     assert.ok(!warnings.some((w) => w.includes('unknown key') || w.includes('unexpected map')), warnings.join('\n'));
   });
 
-  it('drops the SAMPLE entries', () => {
-    assert.deepEqual(cluster.InstanceTypes, {});
-    assert.deepEqual(cluster.Containers.CloudVMs.ResourceTags, {});
+  it("keeps the file's SAMPLE entries as real ones, as Arvados reads a site's file, but the InternalURLs one, which is no URL", () => {
+    assert.deepEqual(Object.keys(cluster.InstanceTypes), ['SAMPLE']);
+    assert.deepEqual(cluster.Containers.CloudVMs.ResourceTags, { SAMPLE: 'tag value' });
+    assert.deepEqual(cluster.Containers.CloudVMs.DriverParameters.SecurityGroupIDs, { SAMPLE: {} });
     assert.deepEqual(cluster.Services.DispatchCloud.InternalURLs, []);
-    assert.deepEqual(cluster.Containers.CloudVMs.DriverParameters.SecurityGroupIDs, {});
+    assert.deepEqual(
+      warnings.filter((w) => w.includes('.SAMPLE: ')).map((w) => w.split(': ')[0]),
+      [
+        'Clusters.xxxxx.Services.DispatchCloud.InternalURLs.SAMPLE',
+        'Clusters.xxxxx.InstanceTypes.SAMPLE',
+        'Clusters.xxxxx.Containers.CloudVMs.ResourceTags.SAMPLE',
+        'Clusters.xxxxx.Containers.CloudVMs.DriverParameters.SecurityGroupIDs.SAMPLE',
+      ],
+    );
+  });
+
+  it('has no SAMPLE entries in what a config that sets nothing compiles to', () => {
+    const empty = loadConfigText('Clusters:\n  xxxxx: {}\n').cluster;
+    assert.deepEqual(empty.InstanceTypes, {});
+    assert.deepEqual(empty.Containers.CloudVMs.ResourceTags, {});
   });
 
   // Both the defaults file itself and a config that sets nothing must compile
@@ -76,7 +95,7 @@ describe('config defaults (Arvados config.default.yml)', () => {
           assert.deepEqual(compiled[key], {});
           continue;
         }
-        assert.deepEqual(compiled[key], expectedValue(value, compiled[key]), `CloudVMs.${key}`);
+        assert.deepEqual(compiled[key], expectedValue(value, compiled[key], which === 'the file'), `CloudVMs.${key}`);
       }
     });
 
@@ -85,7 +104,7 @@ describe('config defaults (Arvados config.default.yml)', () => {
       const { CloudVMs: _, ...compiled } = compiledFor().Containers as unknown as YAMLMap;
       for (const [key, value] of Object.entries(compiled)) {
         assert.ok(key in fileContainers, `Containers.${key} is in the file`);
-        assert.deepEqual(value, expectedValue(fileContainers[key], value), `Containers.${key}`);
+        assert.deepEqual(value, expectedValue(fileContainers[key], value, which === 'the file'), `Containers.${key}`);
       }
     });
 

@@ -34,11 +34,21 @@ const PEM_SHAPED_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPEN
 
 /**
  * Arvados's whole config.default.yml, with what a dispatcher needs set, as a
- * site would set it; `privateKey` is the DispatchPrivateKey to write.
+ * site would set it; `privateKey` is the DispatchPrivateKey to write. The
+ * SAMPLE entries of the maps a dispatcher reads are taken out, as a site
+ * would take them out: in a site's file they are real entries.
  */
 export function wholeDefaultConfig(privateKey: string = PEM_SHAPED_KEY): string {
   const doc = parseDocument(readFileSync(DEFAULTS_FILE, 'utf8'));
   const c = ['Clusters', 'xxxxx'];
+  for (const map of [
+    ['InstanceTypes'],
+    ['Services', 'DispatchCloud', 'InternalURLs'],
+    ['Containers', 'CloudVMs', 'ResourceTags'],
+    ['Containers', 'CloudVMs', 'DriverParameters', 'SecurityGroupIDs'],
+  ]) {
+    assert.ok(doc.deleteIn([...c, ...map, 'SAMPLE']), map.join('.'));
+  }
   doc.setIn([...c, 'SystemRootToken'], TOKEN);
   doc.setIn([...c, 'ManagementToken'], TOKEN);
   doc.setIn([...c, 'Services', 'Controller', 'ExternalURL'], 'https://xxxxx.example.com');

@@ -145,8 +145,15 @@ describe('config InstanceTypes', () => {
     });
   });
 
-  it('drops a SAMPLE entry', () => {
-    const { cluster } = loadConfigText(config('', `      SAMPLE: {VCPUs: 1, RAM: 128MiB}\n      real: {VCPUs: 1, RAM: 1GiB}\n`));
-    assert.deepEqual(Object.keys(cluster.InstanceTypes), ['real']);
+  it('keeps a type named SAMPLE, as Arvados does with a site\'s file, with a warning that it may be a copied example', () => {
+    const { cluster, warnings } = loadConfigText(config('', `      SAMPLE: {VCPUs: 1, RAM: 128MiB}\n      real: {VCPUs: 1, RAM: 1GiB}\n`));
+    assert.deepEqual(Object.keys(cluster.InstanceTypes), ['SAMPLE', 'real']);
+    assert.equal(cluster.InstanceTypes.SAMPLE.RAM, 128 * 2 ** 20);
+    assert.ok(
+      warnings.includes(
+        "Clusters.zzzzz.InstanceTypes.SAMPLE: an instance type named SAMPLE, as Arvados reads it (only its own defaults' SAMPLE entries are examples): rename or remove it if it was copied from config.default.yml",
+      ),
+      warnings.join('\n'),
+    );
   });
 });

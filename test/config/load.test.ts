@@ -48,7 +48,6 @@ Clusters:
         DriverParameters:
           Region: us-east-1
           SecurityGroupIDs:
-            SAMPLE: {}
             sg-123: {}
     InstanceTypes:
       m5.large:
