@@ -108,7 +108,9 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
     },
   };
   if (!isMap(root)) throw new ConfigError([`${source}: expected a map with a Clusters key at the top level`]);
+  // Unknown keys first, so one whose value is null is named too, as Arvados names it.
   warnUnknownKeys(problems, root);
+  removeNullEntries(root);
   const picked = pickCluster(ctx, root, opts.clusterId);
   if (!picked) throw new ConfigError(problems.errors, problems.warnings);
 
@@ -166,6 +168,32 @@ function pickCluster(ctx: ReadContext, root: Record<string, unknown>, wanted: st
   }
   const raw = readMap(ctx, clusters[id], ['Clusters', id]);
   return raw ? { id, raw } : undefined;
+}
+
+/**
+ * Deletes every map entry whose value is null, at any depth (lists are left
+ * as they are), as Arvados does before merging a file over its defaults: a
+ * null scalar is then the default, and a null entry of a map of names is no
+ * entry (`InstanceTypes: {x: ~}` is no type x, `ResourceTags: {k: ~}` no
+ * tag, an InternalURLs entry `~` no URL). A cluster whose section is null
+ * is still a cluster, with every default, as the reference counts its
+ * clusters before that.
+ */
+function removeNullEntries(root: Record<string, unknown>): void {
+  const clusters = root.Clusters;
+  if (isMap(clusters)) {
+    for (const [id, section] of Object.entries(clusters)) {
+      // defineProperty: an id such as "__proto__" must stay a key.
+      if (section === null) Object.defineProperty(clusters, id, { value: {}, enumerable: true, writable: true, configurable: true });
+    }
+  }
+  const strip = (map: Record<string, unknown>): void => {
+    for (const [key, value] of Object.entries(map)) {
+      if (value === null) delete map[key];
+      else if (isMap(value)) strip(value);
+    }
+  };
+  strip(root);
 }
 
 /**

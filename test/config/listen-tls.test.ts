@@ -18,9 +18,9 @@ Clusters:
 ${extra}`;
 
 describe('config: listening', () => {
-  it('reads each InternalURL\'s ListenURL beside the InternalURLs list', () => {
+  it('reads each InternalURL\'s ListenURL beside the InternalURLs list; an entry with a null value is none, as in Arvados', () => {
     const { cluster, warnings } = loadConfigText(config(''));
-    assert.deepEqual(cluster.Services.DispatchCloud.InternalURLs, ['https://dispatch.example:9006', 'http://10.0.0.2:9006', 'http://10.0.0.3:9006']);
+    assert.deepEqual(cluster.Services.DispatchCloud.InternalURLs, ['https://dispatch.example:9006', 'http://10.0.0.2:9006']);
     assert.deepEqual(cluster.Services.DispatchCloud.ListenURLs, { 'https://dispatch.example:9006': 'http://0.0.0.0:9006' });
     assert.deepEqual(
       warnings.filter((w) => /^Clusters\.zzzzz\.(Services\.DispatchCloud|TLS|API)\./.test(w)),
