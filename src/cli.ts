@@ -24,7 +24,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .action(async () => {
       const { runDaemonCommand } = await import('./daemon.js');
-      process.exitCode = await runDaemonCommand({ ...program.opts(), ...settingsOption(program) });
+      process.exitCode = await runDaemonCommand({ ...program.opts(), ...settingsOption(program), env: process.env });
     });
 
   program
@@ -35,7 +35,7 @@ export function buildProgram(): Command {
     .option('--strict [bool]', 'warnings (unknown keys, dubious values) make the exit status 1; --strict=false accepts them', goBool, true)
     .action(async (cmdOpts: { strict: boolean }) => {
       const { checkConfigCommand } = await import('./config/check-config.js');
-      process.exitCode = await checkConfigCommand({ ...program.opts(), ...settingsOption(program), strict: cmdOpts.strict });
+      process.exitCode = await checkConfigCommand({ ...program.opts(), ...settingsOption(program), strict: cmdOpts.strict, env: process.env });
     });
 
   program

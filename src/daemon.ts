@@ -12,6 +12,7 @@
 import { notify, startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
 import { daemonConfigProblems, loadConfigFile, tryLoad } from './config/index.js';
+import { unusedLegacyEnvWarnings, type LegacyEnv } from './config/legacy-env.js';
 import { defaultSettings, loadSettingsFile, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import { lockConfigured, newDispatchLock } from './dblock/daemon-lock.js';
@@ -36,6 +37,12 @@ export interface DaemonOptions {
   settings?: string;
   /** The settings file was named by the user, so it must exist. */
   settingsExplicit?: boolean;
+  /**
+   * The environment: the reference's fallbacks to ARVADOS_API_TOKEN and
+   * ARVADOS_API_HOST(_INSECURE) for what the config leaves empty, and its
+   * warnings about those set but not used. Default: none of them.
+   */
+  env?: LegacyEnv;
 }
 
 /**
@@ -46,7 +53,8 @@ export function loadDaemonConfig(
   opts: DaemonOptions,
   stderr: NodeJS.WritableStream = process.stderr,
 ): { cluster: Cluster; settings: Settings; warnings: string[] } | undefined {
-  const config = tryLoad(() => loadConfigFile(opts.config, { clusterId: opts.cluster }));
+  const env = opts.env ?? {};
+  const config = tryLoad(() => loadConfigFile(opts.config, { clusterId: opts.cluster, env }));
   const settings = tryLoad(() =>
     opts.settings === undefined ? { settings: defaultSettings(), warnings: [] } : loadSettingsFile(opts.settings, { explicit: opts.settingsExplicit ?? false }),
   );
@@ -55,7 +63,11 @@ export function loadDaemonConfig(
     for (const e of [...config.errors, ...settings.errors]) stderr.write(`${e}\n`);
     return undefined;
   }
-  const loaded = { cluster: config.loaded.cluster, settings: settings.loaded.settings, warnings: [...config.warnings, ...settings.warnings] };
+  const loaded = {
+    cluster: config.loaded.cluster,
+    settings: settings.loaded.settings,
+    warnings: [...config.warnings, ...settings.warnings, ...unusedLegacyEnvWarnings(config.loaded.cluster, env)],
+  };
   const problems = [...daemonConfigProblems(loaded.cluster), ...warmPoolTypeProblems(loaded.settings.WarmPools, loaded.cluster).map((p) => `${opts.settings}: ${p}`)];
   if (problems.length > 0) {
     for (const p of problems) stderr.write(`cannot start: ${p}\n`);

@@ -10,6 +10,7 @@
  * misspelt key does not pass review unnoticed.
  */
 import { loadConfigFile, tryLoad } from './load.js';
+import type { LegacyEnv } from './legacy-env.js';
 import { warmPoolTypeProblems } from '../placement/warm-pools.js';
 import { clusterToYAML, settingsToYAML } from './dump.js';
 import { DEFAULT_SETTINGS_PATH, loadSettingsFile } from './settings.js';
@@ -29,6 +30,8 @@ export interface CheckConfigOptions {
   settingsExplicit?: boolean;
   /** Warnings make the exit status non-zero (default true). */
   strict?: boolean;
+  /** The environment the daemon would start in, for the reference's fallbacks to ARVADOS_API_TOKEN and ARVADOS_API_HOST(_INSECURE); default none. */
+  env?: LegacyEnv;
 }
 
 /** Where check-config writes: the process's stdout and stderr, or a test's buffers. */
@@ -45,7 +48,7 @@ export interface CheckConfigOutput {
 export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckConfigOutput = process): Promise<number> {
   const { stdout, stderr } = out;
   const settingsPath = opts.settings ?? DEFAULT_SETTINGS_PATH;
-  const config = tryLoad(() => loadConfigFile(opts.config, { clusterId: opts.cluster }));
+  const config = tryLoad(() => loadConfigFile(opts.config, { clusterId: opts.cluster, env: opts.env }));
   const settings = tryLoad(() => loadSettingsFile(settingsPath, { explicit: opts.settingsExplicit ?? false }));
   const warnings = [...config.warnings, ...settings.warnings];
   for (const w of warnings) stderr.write(`warning: ${w}\n`);

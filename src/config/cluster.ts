@@ -11,6 +11,7 @@ import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
 import { compileInstanceTypes } from './instance-types.js';
 import { compilePostgreSQL } from './postgresql.js';
 import { loopbackInstanceTypes } from './loopback.js';
+import { applyLegacyEnv, type LegacyEnv } from './legacy-env.js';
 
 /** Arvados's rule for cluster ids (lib/config/load.go checkClusterID). */
 const CLUSTER_ID = /^[a-z0-9]{5}$/;
@@ -31,19 +32,25 @@ const SAMPLE = 'SAMPLE';
 /** `Containers.LocalKeepLogsToContainerLog`: which local keepstore logs crunch-run copies to the container's log. */
 const KEEP_LOGS_VALUES: readonly unknown[] = ['none', 'all', 'errors'];
 
-/** Compiles `Clusters.<id>`; problems go to `ctx.problems`. */
-export function compileCluster(ctx: ReadContext, id: string, raw: Record<string, unknown>): Cluster {
+/** Compiles `Clusters.<id>`; problems go to `ctx.problems`. `env` holds the old variables the reference falls back to (legacy-env.ts). */
+export function compileCluster(ctx: ReadContext, id: string, raw: Record<string, unknown>, env: LegacyEnv = {}): Cluster {
   const path: Path = ['Clusters', id];
   if (!CLUSTER_ID.test(id)) ctx.problems.error(path, 'cluster ID should be 5 alphanumeric characters (a-z, 0-9)');
 
   const top = readSection(ctx, raw, path, { ManagementToken: str(''), SystemRootToken: str('') }, { strict: false });
-  checkToken(ctx, [...path, 'ManagementToken'], top.ManagementToken);
-  checkToken(ctx, [...path, 'SystemRootToken'], top.SystemRootToken);
-
   const servicesPath = [...path, 'Services'];
   const services = readMap(ctx, raw.Services, servicesPath) ?? {};
   const controllerPath = [...servicesPath, 'Controller'];
   const controller = readSection(ctx, readMap(ctx, services.Controller, controllerPath) ?? {}, controllerPath, { ExternalURL: str('') }, { strict: false });
+  const tlsPath = [...path, 'TLS'];
+  const tls = readSection(ctx, readMap(ctx, raw.TLS, tlsPath) ?? {}, tlsPath, { Insecure: bool(false), Certificate: str(''), Key: str('') }, { strict: false });
+  // Before the checks, which the reference makes on what the fallback gave.
+  const legacy = applyLegacyEnv(ctx, path, { SystemRootToken: top.SystemRootToken, ExternalURL: controller.ExternalURL, Insecure: tls.Insecure }, env);
+  top.SystemRootToken = legacy.SystemRootToken;
+  controller.ExternalURL = legacy.ExternalURL;
+  tls.Insecure = legacy.Insecure;
+  checkToken(ctx, [...path, 'ManagementToken'], top.ManagementToken);
+  checkToken(ctx, [...path, 'SystemRootToken'], top.SystemRootToken);
   if (controller.ExternalURL !== '') checkURL(ctx, [...controllerPath, 'ExternalURL'], controller.ExternalURL);
   const websocketPath = [...servicesPath, 'Websocket'];
   const websocket = readSection(ctx, readMap(ctx, services.Websocket, websocketPath) ?? {}, websocketPath, { ExternalURL: str('') }, { strict: false });
@@ -68,8 +75,6 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
     listenURLs[url] = entry.ListenURL;
   }
 
-  const tlsPath = [...path, 'TLS'];
-  const tls = readSection(ctx, readMap(ctx, raw.TLS, tlsPath) ?? {}, tlsPath, { Insecure: bool(false), Certificate: str(''), Key: str('') }, { strict: false });
   const apiPath = [...path, 'API'];
   const api = readSection(
     ctx,

@@ -16,6 +16,7 @@ import type { Cluster } from './types.js';
 import { isMap, Problems, readMap, type Path, type ReadContext } from './fields.js';
 import { clusterWarnings, compileCluster } from './cluster.js';
 import { warnUnknownKeys } from './unknown-keys.js';
+import type { LegacyEnv } from './legacy-env.js';
 
 export { daemonConfigProblems } from './cluster.js';
 
@@ -53,6 +54,13 @@ export function tryLoad<T extends { warnings: string[] }>(load: () => T): LoadAt
 export interface LoadOptions {
   /** Which cluster to use when the file defines several (the `--cluster` option). */
   clusterId?: string;
+  /**
+   * The environment whose old variables (ARVADOS_API_TOKEN, ARVADOS_API_HOST,
+   * ARVADOS_API_HOST_INSECURE) fill in what the file leaves empty, as the
+   * reference's loader does (legacy-env.ts); none when absent. The daemon
+   * and check-config pass the process's.
+   */
+  env?: LegacyEnv;
 }
 
 export interface LoadResult {
@@ -114,7 +122,7 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   const picked = pickCluster(ctx, root, opts.clusterId);
   if (!picked) throw new ConfigError(problems.errors, problems.warnings);
 
-  const cluster = compileCluster(ctx, picked.id, picked.raw);
+  const cluster = compileCluster(ctx, picked.id, picked.raw, opts.env);
   // Not enumerable: copies, comparisons and serialisations of the compiled
   // cluster leave it (and the secrets it holds) out.
   Object.defineProperty(cluster, 'RawSection', { value: picked.raw, enumerable: false });

@@ -20,10 +20,17 @@ interface Run {
   stderr: string;
 }
 
+/** The old variables check-config falls back to, unset, so that the runs do not depend on the caller's environment. */
+const NO_LEGACY_ENV = { ARVADOS_API_TOKEN: '', ARVADOS_API_HOST: '', ARVADOS_API_HOST_INSECURE: '' };
+
 /** Runs the installed command from the repository root. */
 function run(...args: string[]): Promise<Run> {
+  return runWithEnv({}, ...args);
+}
+
+function runWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['scripts/from-sources.mjs', ...args], { cwd: REPO }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['scripts/from-sources.mjs', ...args], { cwd: REPO, env: { ...process.env, ...NO_LEGACY_ENV, ...env } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -67,6 +74,14 @@ describe('check-config', function () {
     assert.match(r.stderr, /warnings: not accepted in strict mode \(use --strict=false to accept them\)$/m);
     assert.match(r.stdout, /^ {6}StaleLockTimeout: 1m0s$/m);
     assert.match(r.stdout, /^ {6}ReserveExtraRAM: 550MiB$/m);
+  });
+
+  it('falls back to ARVADOS_API_TOKEN and ARVADOS_API_HOST from its environment for what the config leaves empty, as Arvados does', async () => {
+    const r = await runWithEnv({ ARVADOS_API_TOKEN: 'envtoken0123456789abcdefghijklmnopqrstuv', ARVADOS_API_HOST: 'ctrl.example' }, 'check-config', '--config', '../shared/arvados-config.default.yml');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^warning: Clusters\.xxxxx\.SystemRootToken: empty, so taken from the ARVADOS_API_TOKEN environment variable/m);
+    assert.doesNotMatch(r.stderr, /SystemRootToken: required to run the dispatcher/);
+    assert.match(r.stdout, /^ {8}ExternalURL: https:\/\/ctrl\.example$/m);
   });
 
   it('--strict=false accepts warnings (exit 0), as --strict false and -strict=false do', async () => {

@@ -238,7 +238,7 @@ describe('fuzzed config files', function () {
 
 function spawnCommand(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['scripts/from-sources.mjs', ...args], { cwd: REPO, timeout: 60_000, env: { ...process.env, ARVADOS_SERVICE_INTERNAL_URL: '' } }, (err, _stdout, stderr) => {
+    execFile(process.execPath, ['scripts/from-sources.mjs', ...args], { cwd: REPO, timeout: 60_000, env: { ...process.env, ARVADOS_SERVICE_INTERNAL_URL: '', ARVADOS_API_TOKEN: '', ARVADOS_API_HOST: '', ARVADOS_API_HOST_INSECURE: '' } }, (err, _stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
       resolve({ code, stderr });
     });
