@@ -6,7 +6,7 @@
  * mixes the Azure driver's parameters into the same mapping, and a config
  * copied from it must still start.
  */
-import { duration, httpURL, loginName, nonNegativeNumber, type ParamParser, parseDriverParams, str } from '../../src/cloud/params.js';
+import { httpURL, loginName, nonNegativeNumber, type ParamParser, parseDriverParams, signedDuration, str } from '../../src/cloud/params.js';
 
 /** Validated parameters, every field present. */
 export interface Ec2Params {
@@ -100,6 +100,12 @@ const quotaGroups: ParamParser<Record<string, string>> = (v) => {
   return out;
 };
 
+/**
+ * The reference fetches spot prices only while the interval is above 0, so a
+ * negative one turns them off as 0 does: taken as 0, not refused.
+ */
+const spotInterval: ParamParser<number> = (v) => Math.max(0, signedDuration(v));
+
 /** The reference takes an empty EBSVolumeType as its default. */
 const volumeType: ParamParser<string> = (v) => str(v) || DEFAULT_EC2_PARAMS.EBSVolumeType;
 
@@ -113,7 +119,7 @@ const PARSERS: { [K in keyof Ec2Params]: ParamParser<Ec2Params[K]> } = {
   EBSVolumeType: volumeType,
   EBSPrice: nonNegativeNumber,
   IAMInstanceProfile: str,
-  SpotPriceUpdateInterval: duration,
+  SpotPriceUpdateInterval: spotInterval,
   InstanceTypeQuotaGroups: quotaGroups,
   Endpoint: httpURL('https://ec2.us-east-1.amazonaws.com'),
 };

@@ -51,13 +51,12 @@ export const nonNegativeNumber: ParamParser<number> = (v) => {
   return n;
 };
 
-/** A Go-style duration (`"24h"`, `"90s"`), in ms. */
-export const duration: ParamParser<number> = (v) => {
+/** A Go-style duration (`"24h"`, `"90s"`, `"-1h"`), in ms, negative ones included. */
+export const signedDuration: ParamParser<number> = (v) => {
   if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`expected a duration like "24h", got ${JSON.stringify(v)}`);
-  const ms = parseDuration(typeof v === 'string' ? v.trim() : v);
-  if (ms < 0) throw new Error(`expected a non-negative duration, got ${JSON.stringify(v)}`);
-  return ms;
+  return parseDuration(typeof v === 'string' ? v.trim() : v);
 };
+
 
 /** An http(s) URL or empty; `example` shows up in the error. */
 export function httpURL(example: string): ParamParser<string> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { bool, duration, httpURL, nonNegativeNumber, parseDriverParams, str } from '../../src/cloud/params.js';
+import { bool, httpURL, nonNegativeNumber, parseDriverParams, signedDuration, str } from '../../src/cloud/params.js';
 
 class TestParamsError extends Error {}
 
@@ -9,7 +9,7 @@ describe('driver parameter toolkit', () => {
     Name: str,
     Tags: (v: unknown) => (Array.isArray(v) ? v.map(String) : [String(v)]),
     Price: nonNegativeNumber,
-    Every: duration,
+    Every: signedDuration,
     On: bool,
     Endpoint: httpURL('http://127.0.0.1:1'),
   };

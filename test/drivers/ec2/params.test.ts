@@ -40,6 +40,10 @@ describe('ec2 driver parameters', () => {
     assert.equal(params.InstanceTypeQuotaGroups.m, 'standard');
   });
 
+  it('takes a negative SpotPriceUpdateInterval as 0, spot prices off, as the reference does', () => {
+    assert.equal(parseEc2Params({ ...MIN, SpotPriceUpdateInterval: '-1h' }).params.SpotPriceUpdateInterval, 0);
+  });
+
   for (const [name, value, pattern] of [
     ['SpotPriceUpdateInterval', '5 minutes', /DriverParameters\.SpotPriceUpdateInterval: invalid duration/],
     ['SpotPriceUpdateInterval', 60, /DriverParameters\.SpotPriceUpdateInterval: .*missing unit/],
