@@ -41,13 +41,20 @@ export function compilePostgreSQL(ctx: ReadContext, raw: unknown, path: Path): P
   } else if (connRaw !== undefined && connRaw !== null) {
     ctx.problems.error(connPath, 'expected a map of libpq keywords (host, port, user, password, dbname, ...) to values');
   }
-  const sslmode = Connection.sslmode;
-  if (sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(sslmode)) {
-    ctx.problems.error([...connPath, 'sslmode'], `expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(sslmode)}`);
-  }
-  const port = Connection.port;
-  if (port !== undefined && !/^\d{1,5}$/.test(port)) {
-    ctx.problems.error([...connPath, 'port'], `expected a port number, got ${JSON.stringify(port)}`);
+  for (const [keyword, value] of Object.entries(Connection)) {
+    const problem = connectionValueProblem(keyword, value);
+    if (problem) ctx.problems.error([...connPath, keyword], problem);
   }
   return { Connection, ConnectionPool };
+}
+
+/**
+ * What is wrong with a libpq keyword's value this daemon would misread (an
+ * sslmode it cannot honour, a port that is not a port), or undefined. Also
+ * used for the values the dispatch lock takes from PG* variables.
+ */
+export function connectionValueProblem(keyword: string, value: string): string | undefined {
+  if (keyword === 'sslmode' && !(SSL_MODES as readonly string[]).includes(value)) return `expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(value)}`;
+  if (keyword === 'port' && !/^\d{1,5}$/.test(value)) return `expected a port number, got ${JSON.stringify(value)}`;
+  return undefined;
 }

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import type { ClientConfig } from 'pg';
-import { SSL_MODES } from '../config/postgresql.js';
+import { connectionValueProblem } from '../config/postgresql.js';
 
 /** Keywords this mapping understands. */
 const KNOWN = new Set([
@@ -111,11 +111,9 @@ function resolve(conn: Record<string, string>, environment: PgEnvironment): Reso
     }
   }
   // The config loader checks these for PostgreSQL.Connection; an environment variable gets the same check here.
-  if (values.sslmode !== undefined && !(SSL_MODES as readonly string[]).includes(values.sslmode)) {
-    throw new Error(`${source.sslmode}: expected one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(values.sslmode)}`);
-  }
-  if (!/^\d{1,5}$/.test(values.port)) {
-    throw new Error(`${source.port}: expected a port number, got ${JSON.stringify(values.port)}`);
+  for (const keyword of ['sslmode', 'port']) {
+    const problem = values[keyword] === undefined ? undefined : connectionValueProblem(keyword, values[keyword]);
+    if (problem) throw new Error(`${source[keyword]}: ${problem}`);
   }
   return { values, source };
 }
