@@ -20,7 +20,7 @@
 import type { CapacityStats } from '../placement/capacity.js';
 import type { LocalityCounts } from '../placement/locality-planner.js';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { WindowedSummary } from './windowed-summary.js';
+import { REFERENCE_SUMMARY_OPTS, WindowedSummary } from './windowed-summary.js';
 import type { CloudOperation } from '../cloud/wrap.js';
 import type { Cluster } from '../config/types.js';
 import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
@@ -48,8 +48,6 @@ const REQUEST_OUTCOMES: readonly RequestOutcome[] = ['ok', 'overload', 'failed']
 export const INSTANCE_CATEGORIES = ['inuse', 'hold', 'booting', 'unknown', 'idle'] as const;
 export type InstanceCategory = (typeof INSTANCE_CATEGORIES)[number];
 
-/** The reference's summary settings: these quantiles, over a 10-minute window. */
-const SUMMARY_OPTS = { percentiles: [0.5, 0.9, 0.95, 0.99], maxAgeSeconds: 600, ageBuckets: 5 };
 
 /** What the scrape-time collectors read; the dispatcher's queue, pool and scheduler provide it. */
 export interface MetricsSources {
@@ -133,19 +131,19 @@ export class DispatcherMetrics {
       name: `${PREFIX}instances_time_to_ssh_seconds`,
       help: 'Number of seconds between instance creation and the first successful SSH connection.',
       registers,
-      ...SUMMARY_OPTS,
+      ...REFERENCE_SUMMARY_OPTS,
     });
     this.timeToReady = new WindowedSummary({
       name: `${PREFIX}instances_time_to_ready_for_container_seconds`,
       help: 'Number of seconds between the first successful SSH connection and ready to run a container.',
       registers,
-      ...SUMMARY_OPTS,
+      ...REFERENCE_SUMMARY_OPTS,
     });
     this.queueToCrunchRun = new WindowedSummary({
       name: `${PREFIX}containers_time_from_queue_to_crunch_run_seconds`,
       help: 'Number of seconds between the queuing of a container and the start of crunch-run.',
       registers,
-      ...SUMMARY_OPTS,
+      ...REFERENCE_SUMMARY_OPTS,
     });
     // Ours: the same wait by instance type, to see which types keep containers waiting.
     this.queueWaitByType = new WindowedSummary({
@@ -153,20 +151,20 @@ export class DispatcherMetrics {
       help: 'Number of seconds between the queuing of a container and the start of crunch-run, by the instance type it started on.',
       labelNames: ['instance_type'],
       registers,
-      ...SUMMARY_OPTS,
+      ...REFERENCE_SUMMARY_OPTS,
     });
     this.shutdownToGone = new WindowedSummary({
       name: `${PREFIX}instances_time_from_shutdown_request_to_disappearance_seconds`,
       help: 'Number of seconds between the first shutdown attempt and the disappearance of the worker.',
       registers,
-      ...SUMMARY_OPTS,
+      ...REFERENCE_SUMMARY_OPTS,
     });
     this.runProbeDuration = new WindowedSummary({
       name: `${PREFIX}instances_run_probe_duration_seconds`,
       help: 'Number of seconds per runProbe call.',
       labelNames: ['outcome'],
       registers,
-      ...SUMMARY_OPTS,
+      ...REFERENCE_SUMMARY_OPTS,
     });
     this.registerStateMetrics();
   }

@@ -17,12 +17,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
-import { WindowedSummary } from './windowed-summary.js';
+import { REFERENCE_SUMMARY_OPTS, WindowedSummary } from './windowed-summary.js';
 import type { Clock } from '../clock/index.js';
 import { type Next, setResponseLogFields } from './instrument.js';
 
-/** The reference's summary quantiles (its default 10-minute window). */
-const SUMMARY_OPTS = { percentiles: [0.5, 0.9, 0.95, 0.99], maxAgeSeconds: 600, ageBuckets: 5 };
 
 /** POST paths that go in the "tunnel" queue. */
 const TUNNEL_PATH = /^\/arvados\/v1\/(?:containers|connect)\/[^/]*\/(?:gateway_tunnel|ssh)$/;
@@ -170,14 +168,14 @@ export class RequestLimiter {
       help: 'Time spent in the incoming request queue before start of processing',
       labelNames: ['queue', 'priority'],
       registers,
-      ...SUMMARY_OPTS,
+      ...REFERENCE_SUMMARY_OPTS,
     });
     this.timeout = new WindowedSummary({
       name: 'arvados_queue_timeout_seconds',
       help: 'Time spent in the incoming request queue before client timed out or disconnected',
       labelNames: ['queue', 'priority'],
       registers,
-      ...SUMMARY_OPTS,
+      ...REFERENCE_SUMMARY_OPTS,
     });
   }
 }

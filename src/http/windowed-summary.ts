@@ -11,6 +11,9 @@
  */
 import { Summary } from 'prom-client';
 
+/** The reference's summary settings: these quantiles, over its default 10-minute window. */
+export const REFERENCE_SUMMARY_OPTS = { percentiles: [0.5, 0.9, 0.95, 0.99], maxAgeSeconds: 600, ageBuckets: 5 };
+
 interface SeriesState {
   labels: Record<string, string | number>;
   td: { size(): number };

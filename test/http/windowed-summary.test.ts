@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { goNaN, WindowedSummary } from '../../src/http/windowed-summary.js';
+import { goNaN, REFERENCE_SUMMARY_OPTS, WindowedSummary } from '../../src/http/windowed-summary.js';
 import { metricsJSON } from '../../src/http/metrics-json.js';
 
-const OPTS = { percentiles: [0.5, 0.9, 0.95, 0.99], maxAgeSeconds: 600, ageBuckets: 5 };
 
 /** Runs `fn` with Date.now() answering what `at()` says (prom-client ages its windows by it). */
 async function withNow<T>(at: () => number, fn: () => Promise<T>): Promise<T> {
@@ -24,7 +23,7 @@ async function withNow<T>(at: () => number, fn: () => Promise<T>): Promise<T> {
 describe('WindowedSummary', () => {
   it('reports NaN quantiles before any observation, and the observations after', async () => {
     const registry = new Registry();
-    const s = new WindowedSummary({ name: 'wait_seconds', help: 'h', registers: [registry], ...OPTS });
+    const s = new WindowedSummary({ name: 'wait_seconds', help: 'h', registers: [registry], ...REFERENCE_SUMMARY_OPTS });
     const before = goNaN(await registry.metrics());
     for (const q of ['0.5', '0.9', '0.95', '0.99']) assert.match(before, new RegExp(`^wait_seconds\\{quantile="${q}"\\} NaN$`, 'm'));
     assert.match(before, /^wait_seconds_count 0$/m);
@@ -41,7 +40,7 @@ describe('WindowedSummary', () => {
       () => now,
       async () => {
         const registry = new Registry();
-        const s = new WindowedSummary({ name: 'probe_seconds', help: 'h', labelNames: ['outcome'], registers: [registry], ...OPTS });
+        const s = new WindowedSummary({ name: 'probe_seconds', help: 'h', labelNames: ['outcome'], registers: [registry], ...REFERENCE_SUMMARY_OPTS });
         s.observe({ outcome: 'fail' }, 5);
         s.observe({ outcome: 'success' }, 1);
         now += 601_000;
