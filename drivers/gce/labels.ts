@@ -13,10 +13,7 @@
  * to metadata, since that prefix marks the dispatcher's own tags.
  */
 import type { InstanceTags } from '../../src/cloud/types.js';
-
-/** GCE's label syntax (ASCII part): a key starts with a lowercase letter; both are `[a-z0-9_-]`, at most 63 characters; a value may be empty. */
-const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
-const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
+import { LABEL_KEY, LABEL_VALUE } from './mapping.js';
 
 /** GCE takes at most this many labels on a resource. */
 export const MAX_LABELS = 64;

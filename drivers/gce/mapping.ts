@@ -24,7 +24,10 @@ export const SSH_KEYS_KEY = 'ssh-keys';
 export const OS_LOGIN_KEY = 'enable-oslogin';
 
 const LABEL_MAX = 63;
-const LABEL_OK = /^[a-z0-9_-]*$/;
+
+/** GCE's label syntax (ASCII part): a key starts with a lowercase letter; both are `[a-z0-9_-]`, at most 63 characters; a value may be empty. */
+export const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
+export const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
 
 /**
  * A label key for a tag key: lowercased, other characters as `_`, starting
@@ -42,7 +45,7 @@ export function labelKey(tagKey: string): string {
  * SHA-256, so distinct values keep distinct labels (case included).
  */
 export function labelValue(tagValue: string): string {
-  if (tagValue.length <= LABEL_MAX && LABEL_OK.test(tagValue) && !tagValue.startsWith('h-')) return tagValue;
+  if (LABEL_VALUE.test(tagValue) && !tagValue.startsWith('h-')) return tagValue;
   return `h-${createHash('sha256').update(tagValue).digest('hex').slice(0, 40)}`;
 }
 
