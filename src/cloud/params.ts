@@ -57,7 +57,6 @@ export const signedDuration: ParamParser<number> = (v) => {
   return parseDuration(typeof v === 'string' ? v.trim() : v);
 };
 
-
 /** An http(s) URL or empty; `example` shows up in the error. */
 export function httpURL(example: string): ParamParser<string> {
   return (v) => {
