@@ -145,19 +145,27 @@ const sizeGB: ParamParser<number> = (v) => {
 
 const ACCELERATOR_KEYS = ['AcceleratorType', 'Count'];
 
+type Fail = (path: string, message: string) => never;
+
 /**
- * `GuestAccelerators`: `{<instance type name>: {AcceleratorType: nvidia-tesla-t4, Count: 2}}`.
- * Read apart from the other parameters so an error can name the entry and
- * key it is about (`DriverParameters.GuestAccelerators.gpu.Count: ...`).
+ * A mapping parameter, read apart from the shared table so that an error can
+ * name the entry (and key) it is about: `DriverParameters.<param>.<entry>...`.
+ * Absent or null is empty; `entry` reads each value, failing through `fail`.
  */
-function parseGuestAccelerators(v: unknown): Record<string, GceGuestAccelerator> {
-  const fail = (path: string, message: string): never => {
-    throw new GceParamsError(`DriverParameters.GuestAccelerators${path}: ${message}`);
+function parseMapping<T>(param: string, v: unknown, expected: string, entry: (key: string, value: unknown, fail: Fail) => T): Record<string, T> {
+  const fail: Fail = (path, message) => {
+    throw new GceParamsError(`DriverParameters.${param}${path}: ${message}`);
   };
   if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) fail('', `expected a mapping from instance type name to {AcceleratorType, Count}, got ${JSON.stringify(v)}`);
-  const out: Record<string, GceGuestAccelerator> = {};
-  for (const [name, entry] of Object.entries(v as Record<string, unknown>)) {
+  if (typeof v !== 'object' || Array.isArray(v)) fail('', `expected ${expected}, got ${JSON.stringify(v)}`);
+  const out: Record<string, T> = {};
+  for (const [key, value] of Object.entries(v as Record<string, unknown>)) out[key] = entry(key, value, fail);
+  return out;
+}
+
+/** `GuestAccelerators`: `{<instance type name>: {AcceleratorType: nvidia-tesla-t4, Count: 2}}`. */
+function parseGuestAccelerators(v: unknown): Record<string, GceGuestAccelerator> {
+  return parseMapping('GuestAccelerators', v, 'a mapping from instance type name to {AcceleratorType, Count}', (name, entry, fail) => {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
       fail(`.${name}`, `expected a mapping with AcceleratorType and optional Count, got ${JSON.stringify(entry)}`);
     }
@@ -177,9 +185,8 @@ function parseGuestAccelerators(v: unknown): Record<string, GceGuestAccelerator>
       if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail(`.${name}.Count`, `expected a whole number of at least 1, got ${JSON.stringify(raw)}`);
       acc.Count = n as number;
     }
-    out[name] = acc;
-  }
-  return out;
+    return acc;
+  });
 }
 
 /** GCE's machine family names: `n4`, `c4a`, `a4x`, `t2d`. */
@@ -188,19 +195,9 @@ const MACHINE_FAMILY = /^[a-z][a-z0-9]*$/;
 /** A disk type name (`pd-balanced`, `hyperdisk-balanced`): the driver writes the zonal path itself. */
 const DISK_TYPE = /^[a-z](?:[-a-z0-9]*[a-z0-9])?$/;
 
-/**
- * `DiskTypes`: `{<machine family>: <disk type>}`, e.g. `{n4: hyperdisk-balanced, e2: pd-balanced}`.
- * Read apart from the other parameters so an error can name the family
- * (`DriverParameters.DiskTypes.n4: ...`).
- */
+/** `DiskTypes`: `{<machine family>: <disk type>}`, e.g. `{n4: hyperdisk-balanced, e2: pd-balanced}`. */
 function parseDiskTypes(v: unknown): Record<string, string> {
-  const fail = (path: string, message: string): never => {
-    throw new GceParamsError(`DriverParameters.DiskTypes${path}: ${message}`);
-  };
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) fail('', `expected a mapping from machine family (e.g. n4) to disk type, got ${JSON.stringify(v)}`);
-  const out: Record<string, string> = {};
-  for (const [family, type] of Object.entries(v as Record<string, unknown>)) {
+  return parseMapping('DiskTypes', v, 'a mapping from machine family (e.g. n4) to disk type', (family, type, fail) => {
     if (!MACHINE_FAMILY.test(family)) {
       fail(`.${family}`, 'expected a machine family: the part of a ProviderType before the first "-", in lowercase, like "n4" or "c4a"');
     }
@@ -208,9 +205,8 @@ function parseDiskTypes(v: unknown): Record<string, string> {
     if (typeof name !== 'string' || !DISK_TYPE.test(name)) {
       fail(`.${family}`, `expected a disk type name like "hyperdisk-balanced", got ${JSON.stringify(type ?? null)}`);
     }
-    out[family] = name as string;
-  }
-  return out;
+    return name as string;
+  });
 }
 
 /** The parameters read by the shared table (all but the mappings GuestAccelerators and DiskTypes). */
