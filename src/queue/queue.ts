@@ -167,8 +167,11 @@ export class ContainerQueueImpl implements ContainerQueue {
   cancel(uuid: string, reason?: string): Promise<void> {
     return this.exclusive(uuid, 'cancel', async () => {
       const latest = await this.client.getContainer(uuid, [...REPLY_FIELDS]);
+      // Merged first: an answer that is no well-formed record of this
+      // container cannot say whether it has ended, so applyReply reports it
+      // (naming the field) and throws, and nothing is cancelled on it.
+      this.applyReply(uuid, latest);
       if (latest.state === 'Complete' || latest.state === 'Cancelled') {
-        this.applyReply(uuid, latest);
         this.logger.info('not cancelling container: it has ended', { ContainerUUID: uuid, State: latest.state, ...(reason === undefined ? {} : { Reason: reason }) });
         return;
       }

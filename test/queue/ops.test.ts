@@ -152,6 +152,26 @@ describe('container queue operations', () => {
       assert.ok(h.lines.records().some((r) => r.msg === 'not cancelling container: it has ended' && r.State === 'Complete'));
     });
 
+    it('does not cancel on a read that is no well-formed record (it cannot say whether the container ended), and names the field', async () => {
+      let garble = false;
+      h = await harness({
+        wrap: (client) => ({
+          ...withList(client, (p) => client.listContainers(p)),
+          getContainer: async (uuid, select) => {
+            const c = await client.getContainer(uuid, select);
+            return garble ? ({ ...c, state: 'queued' } as unknown as Container) : c;
+          },
+        }),
+      });
+      const c = h.ctl.addContainer({ state: 'Running' });
+      await h.queue.update();
+      garble = true;
+      await assert.rejects(h.queue.cancel(c.uuid, 'container is not running on any worker'), /not usable: state/);
+      assert.equal(h.ctl.get(c.uuid)?.state, 'Running');
+      assert.equal(h.ctl.requestLog().filter((r) => r.method === 'PUT').length, 0);
+      assert.ok(h.lines.records().some((r) => r.level === 'warning' && r.Field === 'state'));
+    });
+
     it('cancels a container locked by someone else (the controller lets anyone cancel)', async () => {
       h = await harness();
       const c = h.ctl.addContainer({ state: 'Locked', locked_by_uuid: OTHER_UUID });
