@@ -137,7 +137,13 @@ export interface Cluster {
    */
   TLS: { Insecure: boolean; Certificate: string; Key: string };
   /** The limits of the daemon's own HTTP server (the reference's request limiter). */
-  API: { MaxConcurrentRequests: number; MaxQueuedRequests: number; MaxGatewayTunnels: number };
+  API: {
+    MaxConcurrentRequests: number;
+    MaxQueuedRequests: number;
+    MaxGatewayTunnels: number;
+    /** ms a management request may wait for its turn (0: no deadline); see src/http/request-limiter.ts. */
+    RequestTimeout: number;
+  };
   /** Format is `json` or `text` (logrus's formats, as the reference writes them). */
   SystemLogs: { LogLevel: string; Format: 'json' | 'text' };
   Containers: ContainersConfig;

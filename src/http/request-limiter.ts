@@ -4,7 +4,10 @@
  * requests are handled at once (0: no limit); more wait in a queue, higher
  * priority first (a request with an Origin header, i.e. from a browser, is
  * "high", others "normal"), then first come; beyond `API.MaxQueuedRequests`
- * waiting, the lowest-priority, latest one gets 503 at once. Container
+ * waiting, the lowest-priority, latest one gets 503 at once, and one still
+ * waiting when `API.RequestTimeout` has passed gets 503 then (the reference
+ * cancels each request's context at that deadline, which a request still
+ * waiting for its turn notices). Container
  * gateway tunnel and SSH paths have a queue of their own
  * (`API.MaxGatewayTunnels`, no waiting).
  *
@@ -18,7 +21,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge, type Registry } from 'prom-client';
 import { REFERENCE_SUMMARY_OPTS, WindowedSummary } from './windowed-summary.js';
-import type { Clock } from '../clock/index.js';
+import type { Clock, Timer } from '../clock/index.js';
 import { type Next, setResponseLogFields } from './instrument.js';
 
 
@@ -85,7 +88,14 @@ export class RequestLimiter {
   private timeout: WindowedSummary<'queue' | 'priority'> | undefined;
 
   constructor(
-    private readonly opts: { registry: Registry; clock: Clock; api: QueueLimits; tunnel: QueueLimits },
+    private readonly opts: {
+      registry: Registry;
+      clock: Clock;
+      api: QueueLimits;
+      tunnel: QueueLimits;
+      /** API.RequestTimeout in ms: how long a request may wait for its turn; 0 or absent: no limit, negative: none may wait. */
+      requestTimeoutMs?: number;
+    },
   ) {
     this.api = new RequestQueue('api', opts.api);
     this.tunnel = new RequestQueue('tunnel', opts.tunnel);
@@ -106,11 +116,20 @@ export class RequestLimiter {
       run = true;
     } else {
       run = await new Promise<boolean>((resolve) => {
-        const w: Waiting = { queued, priority, ready: resolve };
-        // A client that leaves while waiting gives its place up.
-        res.once('close', () => {
-          if (rq.remove(w)) resolve(false);
-        });
+        let deadline: Timer | undefined;
+        const settle = (go: boolean): void => {
+          deadline?.cancel();
+          resolve(go);
+        };
+        const w: Waiting = { queued, priority, ready: settle };
+        const giveUp = (): void => {
+          if (rq.remove(w)) settle(false);
+        };
+        // A client that leaves while waiting gives its place up, and so
+        // does one still waiting at API.RequestTimeout.
+        res.once('close', giveUp);
+        const timeout = this.opts.requestTimeoutMs ?? 0;
+        if (timeout !== 0) deadline = this.opts.clock.setTimer(Math.max(0, timeout), giveUp);
         rq.add(w);
       });
     }

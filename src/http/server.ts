@@ -153,6 +153,7 @@ export async function startManagementServer(dispatcher: Dispatcher | DispatcherS
     clock,
     api: { maxConcurrent: api.MaxConcurrentRequests, maxQueue: api.MaxQueuedRequests },
     tunnel: { maxConcurrent: api.MaxGatewayTunnels, maxQueue: 0 },
+    requestTimeoutMs: api.RequestTimeout,
   });
   const page = statusPageHandler();
   const handler = managementHandler(target, {

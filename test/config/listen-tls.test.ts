@@ -39,7 +39,7 @@ describe('config: listening', () => {
   it('reads TLS.Certificate, TLS.Key and the API limits, with the reference\'s defaults', () => {
     const defaults = loadConfigText(config('')).cluster;
     assert.deepEqual(defaults.TLS, { Insecure: false, Certificate: '', Key: '' });
-    assert.deepEqual(defaults.API, { MaxConcurrentRequests: 64, MaxQueuedRequests: 128, MaxGatewayTunnels: 1000 });
+    assert.deepEqual(defaults.API, { MaxConcurrentRequests: 64, MaxQueuedRequests: 128, MaxGatewayTunnels: 1000, RequestTimeout: 300_000 });
     const set = loadConfigText(
       config(`    TLS:
       Certificate: file:///etc/arvados/cert.pem
@@ -47,11 +47,13 @@ describe('config: listening', () => {
     API:
       MaxConcurrentRequests: 8
       MaxQueuedRequests: 0
+      RequestTimeout: 90s
 `),
     ).cluster;
     assert.deepEqual(set.TLS, { Insecure: false, Certificate: 'file:///etc/arvados/cert.pem', Key: '/etc/arvados/key.pem' });
     assert.equal(set.API.MaxConcurrentRequests, 8);
     assert.equal(set.API.MaxQueuedRequests, 0);
+    assert.equal(set.API.RequestTimeout, 90_000);
   });
 
   it('check-config shows ListenURL and a key file\'s path, and redacts an inline key', () => {

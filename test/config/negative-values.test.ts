@@ -62,9 +62,10 @@ describe('config: negative numbers', () => {
   });
 
   it('keeps the API request limits as given (Arvados then handles no request, and queues none)', () => {
-    const { cluster, warnings } = load('      {}\n', undefined, '    API: {MaxConcurrentRequests: -1, MaxQueuedRequests: -1}\n');
-    assert.deepEqual([cluster.API.MaxConcurrentRequests, cluster.API.MaxQueuedRequests], [-1, -1]);
-    assert.equal(warnings.length, 2);
+    const { cluster, warnings } = load('      {}\n', undefined, '    API: {MaxConcurrentRequests: -1, MaxQueuedRequests: -1, RequestTimeout: -1s}\n');
+    assert.deepEqual([cluster.API.MaxConcurrentRequests, cluster.API.MaxQueuedRequests, cluster.API.RequestTimeout], [-1, -1, -1000]);
+    assert.equal(warnings.length, 3);
+    assert.match(warnings[2], /^Clusters\.zzzzz\.API\.RequestTimeout: negative \("-1s"\): a request that has to wait for its turn gets 503 at once/);
     assert.match(warnings[0], /^Clusters\.zzzzz\.API\.MaxConcurrentRequests: negative \(-1\): the management API handles no request/);
   });
 

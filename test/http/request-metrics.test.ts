@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, Summary } from 'prom-client';
-import { systemClock } from '../../src/clock/index.js';
+import { ManualClock, systemClock } from '../../src/clock/index.js';
 import { metricsJSON } from '../../src/http/metrics-json.js';
 import { lockedDispatcherSource } from '../../src/http/lock-status.js';
 import { RequestLimiter } from '../../src/http/request-limiter.js';
@@ -189,6 +189,112 @@ describe('request limiter', () => {
     await until('the request to be handled', () => release.length === 1);
     release.shift()!();
     assert.equal(await (await second).text(), 'done');
+  });
+});
+
+describe('request limiter: API.RequestTimeout', () => {
+  /** A server whose handler holds every request it runs until released; its limiter handles one at a time. */
+  async function limited(requestTimeoutMs: number): Promise<{
+    url: string;
+    clock: ManualClock;
+    registry: Registry;
+    release: Array<() => void>;
+    close: () => Promise<void>;
+  }> {
+    const clock = new ManualClock();
+    const registry = new Registry();
+    const release: Array<() => void> = [];
+    const limiter = new RequestLimiter({ registry, clock, api: { maxConcurrent: 1, maxQueue: 8 }, tunnel: { maxConcurrent: 0, maxQueue: 0 }, requestTimeoutMs });
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      void limiter.handle(req, res, async (_req, r) => {
+        await new Promise<void>((resolve) => release.push(resolve));
+        r.end('done');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const close = async (): Promise<void> => {
+      for (const r of release) r();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    };
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, clock, registry, release, close };
+  }
+  const queued = async (registry: Registry): Promise<number | undefined> =>
+    promValue(parseProm(await registry.metrics()), 'arvados_queued_requests', { queue: 'api', priority: 'normal' });
+
+  it('answers 503 to a request still waiting for its turn when the timeout passes, not before; the one running is not cut', async () => {
+    const s = await limited(300_000);
+    try {
+      const first = fetch(`${s.url}/a`);
+      await until('the first request to run', () => s.release.length === 1);
+      let answered = false;
+      const second = fetch(`${s.url}/b`).then((r) => {
+        answered = true;
+        return r;
+      });
+      await until('the second request to wait', async () => (await queued(s.registry)) === 1);
+      await s.clock.advance(299_999);
+      assert.equal(await queued(s.registry), 1);
+      assert.equal(answered, false);
+      await s.clock.advance(1);
+      assert.equal((await second).status, 503);
+      assert.equal(await queued(s.registry), 0);
+      const m = parseProm(await s.registry.metrics());
+      assert.equal(promValue(m, 'arvados_queue_timeout_seconds_sum', { queue: 'api', priority: 'normal' }), 300);
+      // The running request has no deadline here (nor in the reference, whose handlers do not wait on it).
+      await s.clock.advance(3_600_000);
+      s.release.shift()!();
+      assert.equal(await (await first).text(), 'done');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a request served in time runs to the end, and its deadline is dropped', async () => {
+    const s = await limited(300_000);
+    try {
+      const first = fetch(`${s.url}/a`);
+      await until('the first request to run', () => s.release.length === 1);
+      const second = fetch(`${s.url}/b`);
+      await until('the second request to wait', async () => (await queued(s.registry)) === 1);
+      await s.clock.advance(100_000);
+      s.release.shift()!();
+      await first;
+      await until('the second request to run', () => s.release.length === 1);
+      assert.equal(s.clock.pendingTimers(), 0);
+      s.release.shift()!();
+      assert.equal(await (await second).text(), 'done');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('0 is no deadline; a negative one has passed at once, so a request that must wait gets 503 while one with room runs', async () => {
+    const none = await limited(0);
+    try {
+      // Both are cut when the server closes.
+      fetch(`${none.url}/a`).catch(() => undefined);
+      await until('the first request to run', () => none.release.length === 1);
+      fetch(`${none.url}/b`).catch(() => undefined);
+      await until('the second request to wait', async () => (await queued(none.registry)) === 1);
+      await none.clock.advance(24 * 3_600_000);
+      assert.equal(await queued(none.registry), 1);
+    } finally {
+      await none.close();
+    }
+    const passed = await limited(-1);
+    try {
+      const first = fetch(`${passed.url}/a`);
+      await until('the first request to run', () => passed.release.length === 1);
+      const second = fetch(`${passed.url}/b`);
+      await until('the second request to be timed', () => passed.clock.pendingTimers() === 1);
+      await passed.clock.advance(0);
+      assert.equal((await second).status, 503);
+      passed.release.shift()!();
+      assert.equal(await (await first).text(), 'done');
+    } finally {
+      await passed.close();
+    }
   });
 });
 
