@@ -13,7 +13,7 @@
 import type { Cluster } from './types.js';
 import type { Path, ReadContext } from './fields.js';
 
-/** An environment (`process.env`, or a test's); only ARVADOS_API_TOKEN, ARVADOS_API_HOST and ARVADOS_API_HOST_INSECURE are read. */
+/** An environment (`process.env`, or a test's); only ARVADOS_API_TOKEN, ARVADOS_API_HOST and ARVADOS_API_HOST_INSECURE are read here (and ARVADOS_NODE_PROFILE by node-profiles.ts). */
 export type LegacyEnv = Readonly<Record<string, string | undefined>>;
 
 /** The values the fallback may fill in. */

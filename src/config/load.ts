@@ -17,6 +17,7 @@ import { isMap, Problems, readMap, type Path, type ReadContext } from './fields.
 import { clusterWarnings, compileCluster } from './cluster.js';
 import { warnUnknownKeys } from './unknown-keys.js';
 import type { LegacyEnv } from './legacy-env.js';
+import { applyNodeProfiles } from './node-profiles.js';
 
 export { daemonConfigProblems } from './cluster.js';
 
@@ -57,10 +58,13 @@ export interface LoadOptions {
   /**
    * The environment whose old variables (ARVADOS_API_TOKEN, ARVADOS_API_HOST,
    * ARVADOS_API_HOST_INSECURE) fill in what the file leaves empty, as the
-   * reference's loader does (legacy-env.ts); none when absent. The daemon
-   * and check-config pass the process's.
+   * reference's loader does (legacy-env.ts), and ARVADOS_NODE_PROFILE, which
+   * names this host's NodeProfiles profile (node-profiles.ts); none when
+   * absent. The daemon and check-config pass the process's.
    */
   env?: LegacyEnv;
+  /** This host's name, which a NodeProfiles profile may be named for (node-profiles.ts); default os.hostname(). */
+  hostname?: string;
 }
 
 export interface LoadResult {
@@ -122,10 +126,13 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   const picked = pickCluster(ctx, root, opts.clusterId);
   if (!picked) throw new ConfigError(problems.errors, problems.warnings);
 
-  const cluster = compileCluster(ctx, picked.id, picked.raw, opts.env);
+  // Before compiling, as the reference migrates them before anything reads
+  // its Services; the section crunch-run is given has the migrated URL too.
+  const raw = applyNodeProfiles(ctx, picked.id, picked.raw, { env: opts.env ?? {}, hostname: opts.hostname });
+  const cluster = compileCluster(ctx, picked.id, raw, opts.env);
   // Not enumerable: copies, comparisons and serialisations of the compiled
   // cluster leave it (and the secrets it holds) out.
-  Object.defineProperty(cluster, 'RawSection', { value: picked.raw, enumerable: false });
+  Object.defineProperty(cluster, 'RawSection', { value: raw, enumerable: false });
   if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
   return { cluster, warnings: [...problems.warnings, ...clusterWarnings(cluster)] };
 }

@@ -29,11 +29,16 @@ const SAMPLE = 'SAMPLE';
 const CHECKED_ELSEWHERE: readonly Path[] = [['Clusters', SAMPLE, 'Containers', 'CloudVMs', 'DriverParameters']];
 
 /**
- * Keys Arvados once read and now ignores, with what to write instead; the
- * path's `SAMPLE` stands for any key. They get this message instead of
- * "unknown key".
+ * Keys of older Arvados releases that its defaults no longer list, with what
+ * becomes of them and what to write instead; the path's `SAMPLE` stands for
+ * any key. They get this message instead of "unknown key".
  */
-const NO_LONGER_READ: ReadonlyArray<{ path: Path; message: string }> = [
+const OLD_KEYS: ReadonlyArray<{ path: Path; message: string }> = [
+  {
+    path: ['Clusters', SAMPLE, 'NodeProfiles'],
+    message:
+      'deprecated: each profile\'s arvados-dispatch-cloud Listen is still taken as an entry of Services.DispatchCloud.InternalURLs, as Arvados takes it; write that entry instead',
+  },
   {
     path: ['Clusters', SAMPLE, 'InstanceTypes', SAMPLE, 'CUDA'],
     message:
@@ -104,7 +109,7 @@ function walk(problems: Problems, expected: Map<string, KeyNode>, supplied: Reco
       child = expected.get(key);
       childPattern = [...pattern, key];
       if (child === undefined) {
-        if (!noLongerRead(problems, childPath, childPattern)) unknownKey(problems, childPath, [...expected.keys()]);
+        if (!oldKey(problems, childPath, childPattern)) unknownKey(problems, childPath, [...expected.keys()]);
         continue;
       }
     }
@@ -118,8 +123,8 @@ function walk(problems: Problems, expected: Map<string, KeyNode>, supplied: Reco
   }
 }
 
-function noLongerRead(problems: Problems, path: Path, pattern: Path): boolean {
-  const entry = NO_LONGER_READ.find((e) => e.path.length === pattern.length && e.path.every((k, i) => k === pattern[i]));
+function oldKey(problems: Problems, path: Path, pattern: Path): boolean {
+  const entry = OLD_KEYS.find((e) => e.path.length === pattern.length && e.path.every((k, i) => k === pattern[i]));
   if (entry) problems.warn(path, entry.message);
   return entry !== undefined;
 }
