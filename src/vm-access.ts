@@ -75,12 +75,20 @@ export function dispatcherKeys(cluster: Cluster, logger: Logger): { privateKey: 
     logger.warn('no DispatchPrivateKey configured: using a throwaway key (a restarted dispatcher will not be able to log in to these VMs)');
     privateKey = generateSshKeyPair().private;
   }
-  let line: string;
+  const key = readDispatchKey(cluster, privateKey);
+  return { privateKey: key.privateKey, publicKey: cluster.Containers.CloudVMs.DeployPublicKey ? key.publicKeyLine : '' };
+}
+
+/**
+ * A DispatchPrivateKey as ssh2 takes it (PKCS#8 rewritten), with its public
+ * key line. Throws, naming the key, for a key the daemon cannot log in with;
+ * check-config calls this too, so that it refuses what a start would.
+ */
+export function readDispatchKey(cluster: Cluster, privateKey: string = cluster.Containers.DispatchPrivateKey): { privateKey: string; publicKeyLine: string } {
   try {
-    privateKey = sshReadablePrivateKey(privateKey);
-    line = publicKeyLine(privateKey);
+    const readable = sshReadablePrivateKey(privateKey);
+    return { privateKey: readable, publicKeyLine: publicKeyLine(readable) };
   } catch (err) {
     throw new Error(`Clusters.${cluster.ClusterID}.Containers.DispatchPrivateKey: ${(err as Error).message}`);
   }
-  return { privateKey, publicKey: cluster.Containers.CloudVMs.DeployPublicKey ? line : '' };
 }

@@ -14,6 +14,8 @@ import type { LegacyEnv } from './legacy-env.js';
 import { warmPoolTypeProblems } from '../placement/warm-pools.js';
 import { clusterToYAML, settingsToYAML } from './dump.js';
 import { DEFAULT_SETTINGS_PATH, loadSettingsFile } from './settings.js';
+import type { Cluster } from './types.js';
+import { readDispatchKey } from '../vm-access.js';
 
 /** Exit status for a config that cannot be used, as for a usage error. */
 const EXIT_BAD_CONFIG = 2;
@@ -58,8 +60,9 @@ export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckCon
   }
   // The settings name instance types; only the cluster config says which exist.
   const typeProblems = warmPoolTypeProblems(settings.loaded.settings.WarmPools, config.loaded.cluster);
-  if (typeProblems.length > 0) {
-    for (const p of typeProblems) stderr.write(`${settingsPath}: ${p}\n`);
+  const startProblems = [...dispatchKeyProblems(config.loaded.cluster), ...typeProblems.map((p) => `${settingsPath}: ${p}`)];
+  if (startProblems.length > 0) {
+    for (const p of startProblems) stderr.write(`${p}\n`);
     return EXIT_BAD_CONFIG;
   }
   stdout.write(clusterToYAML(config.loaded.cluster));
@@ -69,4 +72,19 @@ export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckCon
     return EXIT_WARNINGS;
   }
   return 0;
+}
+
+/**
+ * What a starting daemon would refuse its DispatchPrivateKey for, in its
+ * words: the loader checks only the key's PEM shape, and the daemon parses
+ * the key when it starts (an empty one is the loader's warning).
+ */
+function dispatchKeyProblems(cluster: Cluster): string[] {
+  if (cluster.Containers.DispatchPrivateKey === '') return [];
+  try {
+    readDispatchKey(cluster);
+    return [];
+  } catch (err) {
+    return [(err as Error).message];
+  }
 }

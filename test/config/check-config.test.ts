@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { checkConfigCommand } from '../../src/config/check-config.js';
 import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { silentLogger } from '../../src/log.js';
+import { generateSshKeyPair } from '../../src/ssh/keys.js';
+import { dispatcherKeys } from '../../src/vm-access.js';
 import { clusterForDisplay, clusterToYAML, redactParameters, REDACTED } from '../../src/config/dump.js';
 import type { Cluster } from '../../src/config/types.js';
 import { BAD_CONFIG } from './fixtures.js';
@@ -120,6 +125,59 @@ describe('check-config', function () {
     const r = await run('--config', join(dir, 'missing.yml'), 'check-config');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /missing\.yml: cannot read the config file: ENOENT/);
+  });
+
+  describe('DispatchPrivateKey, parsed as the daemon parses it at start', () => {
+    /** config.example.yml with `pem` as its DispatchPrivateKey, written to a file. */
+    async function exampleWithKey(name: string, pem: string): Promise<string> {
+      const example = await readFile(EXAMPLE, 'utf8');
+      const block = `DispatchPrivateKey: |\n${pem.trimEnd().replace(/^/gm, '        ')}\n`;
+      assert.match(example, /^ {6}DispatchPrivateKey: ""\n/m);
+      const file = join(dir, name);
+      writeFileSync(file, example.replace(/DispatchPrivateKey: ""\n/, block));
+      return file;
+    }
+
+    async function checkInProcess(file: string): Promise<{ code: number; stderr: string }> {
+      let stderr = '';
+      const out = { stdout: { write: () => true }, stderr: { write: (s: string) => ((stderr += s), true) } };
+      return { code: await checkConfigCommand({ config: file }, out), stderr };
+    }
+
+    /** What the daemon's start says about the key in `file`, or undefined when it takes the key. */
+    function daemonSays(file: string): string | undefined {
+      try {
+        dispatcherKeys(loadConfigFile(file).cluster, silentLogger());
+        return undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    }
+
+    it('refuses a key with a PEM header that does not parse, or that SSH cannot use, with the message the daemon refuses it with (exit 2)', async () => {
+      const { privateKey: x25519 } = generateKeyPairSync('x25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+      for (const [name, pem, message] of [
+        ['malformed.yml', '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n', 'cannot parse the private key: Malformed OpenSSH private key'],
+        ['x25519.yml', x25519, 'a PKCS#8 x25519 key cannot be used for SSH here (use RSA, ECDSA or Ed25519)'],
+      ]) {
+        const file = await exampleWithKey(name, pem);
+        const r = await checkInProcess(file);
+        assert.equal(r.code, 2, r.stderr);
+        assert.equal(r.stderr, `Clusters.zzzzz.Containers.DispatchPrivateKey: ${message}\n`);
+        assert.equal(r.stderr, `${daemonSays(file)}\n`);
+      }
+    });
+
+    it('accepts the keys the daemon takes: OpenSSH and PKCS#8', async () => {
+      const { privateKey: pkcs8 } = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+      for (const [name, pem] of [['openssh.yml', generateSshKeyPair().private], ['pkcs8.yml', pkcs8]]) {
+        const file = await exampleWithKey(name, pem);
+        assert.equal(daemonSays(file), undefined);
+        const r = await checkInProcess(file);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stderr, '');
+      }
+    });
   });
 
   it('takes --cluster, before or after the subcommand', async () => {
