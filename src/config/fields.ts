@@ -11,7 +11,7 @@
  * some string values from their YAML source text (an unquoted
  * `DriverVersion: 12.0` is "12.0", not 12).
  */
-import { parseByteSize, parseDuration } from './units.js';
+import { formatByteSize, parseByteSize, parseDuration } from './units.js';
 
 /** A location in the YAML document, one key per element. */
 export type Path = readonly string[];
@@ -57,6 +57,21 @@ export interface ReadContext {
    * as written rather than as the number YAML made of it.
    */
   sourceText(path: Path): string | undefined;
+  /**
+   * The document is the cluster's config.yml, which the reference dispatcher
+   * reads too (not a file of this daemon's own): values it refuses or reads
+   * differently, while this daemon takes them, get a warning saying so, for
+   * a site that switches back to it.
+   */
+  readonly readByReference: boolean;
+}
+
+/**
+ * Warns about a value this daemon takes but the reference dispatcher refuses
+ * at start; `why` says what it expects instead.
+ */
+export function warnReferenceRefuses(ctx: ReadContext, path: Path, why: string): void {
+  ctx.problems.warn(path, `the reference dispatcher refuses this (${why}); switching back to it would fail to start`);
 }
 
 /** How a field's value is shown by check-config (durations and sizes get units back). */
@@ -101,10 +116,20 @@ export function str(def: string): Field<string> {
   };
 }
 
-/** Reads a string; a plain scalar YAML typed as a number or boolean is taken as written. */
+/**
+ * Reads a string; a plain scalar YAML typed as a number or boolean is taken
+ * as written. The reference decodes its config through JSON, where such a
+ * scalar stays a number or a boolean and cannot fill a string field.
+ */
 export function readString(ctx: ReadContext, value: unknown, path: Path): string | undefined {
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return ctx.sourceText(path) ?? String(value);
+  if (typeof value === 'number' || typeof value === 'boolean') {
+    const text = ctx.sourceText(path) ?? String(value);
+    if (ctx.readByReference) {
+      warnReferenceRefuses(ctx, path, `${text} is a YAML ${typeof value === 'number' ? 'number' : 'boolean'}, and it expects a string here: write it quoted, ${JSON.stringify(text)}`);
+    }
+    return text;
+  }
   ctx.problems.error(path, `expected a string, got ${describe(value)}`);
   return undefined;
 }
@@ -219,10 +244,26 @@ export function size(def: string | number, rules: NumberRules = {}): Field<numbe
         return undefined;
       }
       warnNegative(ctx, path, result, value, rules);
+      if (ctx.readByReference && typeof value === 'string' && result !== 0 && UNIT_LESS_END.test(value)) {
+        const formatted = formatByteSize(result);
+        const withUnit = typeof formatted === 'string' ? formatted : `${result}B`;
+        ctx.problems.warn(
+          path,
+          `the reference dispatcher reads ${JSON.stringify(value)} as 0 (a quoted size without a unit), where this daemon reads ${result} bytes; write it with a unit, ${JSON.stringify(withUnit)}, so that both read the same`,
+        );
+      }
       return result;
     },
   };
 }
+
+/**
+ * How a quoted size ends that the reference reads as 0: its parser takes
+ * everything up to the last character that can end a number as the number,
+ * and when nothing is left for a unit it returns before storing the value.
+ * A final "E" is the Exa prefix there, not part of the number.
+ */
+const UNIT_LESS_END = /[0-9.+\-e]$/;
 
 /** A list whose items `item` reads (recording each bad item's problem at its index); undefined if it is not a list or any item is bad. */
 export function readList<T>(ctx: ReadContext, value: unknown, path: Path, what: string, item: (ctx: ReadContext, value: unknown, path: Path) => T | undefined): T[] | undefined {

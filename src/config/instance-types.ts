@@ -4,7 +4,7 @@
  * `Containers.PreemptiblePriceFactor` is set.
  */
 import type { GPUFeatures, InstanceType } from './types.js';
-import { isMap, readMap, readSection, type Path, type ReadContext } from './fields.js';
+import { isMap, readMap, readSection, warnReferenceRefuses, type Path, type ReadContext } from './fields.js';
 import { GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
 import { parseVersion } from './versions.js';
 
@@ -15,8 +15,9 @@ export const PREEMPTIBLE_SUFFIX = '.preemptible';
 const GPU_STACKS = ['cuda', 'rocm'];
 
 /**
- * Reads `InstanceTypes` (a map keyed by name; also the list form older
- * configs used, each entry carrying its `Name`, which Arvados now refuses)
+ * Reads `InstanceTypes` (a map keyed by name; also, with a warning, the
+ * list form older configs used, each entry carrying its `Name`, which
+ * Arvados now refuses)
  * and adds preemptible variants. Problems go to `ctx.problems`; entries
  * with errors are still returned, with defaults in place of the bad values,
  * so one pass reports everything.
@@ -29,7 +30,7 @@ export function compileInstanceTypes(
 ): Record<string, InstanceType> {
   const types: Record<string, InstanceType> = {};
   if (Array.isArray(raw)) {
-    ctx.problems.warn(path, 'a list of types is an old form that other Arvados services refuse: write a map keyed by type name');
+    warnReferenceRefuses(ctx, path, 'InstanceTypes must be a mapping keyed by type name, not the old list form');
     raw.forEach((entry, i) => {
       const entryPath = [...path, String(i)];
       const name = isMap(entry) && typeof entry.Name === 'string' ? entry.Name : '';

@@ -118,6 +118,7 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
       const node = doc.getIn(path, true);
       return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
     },
+    readByReference: true,
   };
   if (!isMap(root)) throw new ConfigError([`${source}: expected a map with a Clusters key at the top level`]);
   // Unknown keys first, so one whose value is null is named too, as Arvados names it.

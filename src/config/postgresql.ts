@@ -11,7 +11,8 @@
  * misread are errors: an sslmode it cannot honour, a port that is not a
  * port.
  */
-import { int, isMap, readSection, readString, type Path, type ReadContext } from './fields.js';
+import { int, isMap, readSection, readString, warnReferenceRefuses, type Path, type ReadContext } from './fields.js';
+import { REFERENCE_CLUSTER_DEFAULTS } from './reference-defaults.js';
 import type { PostgreSQLConfig } from './types.js';
 
 /**
@@ -32,6 +33,7 @@ export function compilePostgreSQL(ctx: ReadContext, raw: unknown, path: Path): P
   const connRaw = section.Connection;
   const Connection: Record<string, string> = {};
   if (isMap(connRaw)) {
+    warnCaseTwins(ctx, connPath, Object.keys(connRaw));
     for (const [key, value] of Object.entries(connRaw)) {
       if (value === undefined || value === null) continue;
       const text = readString(ctx, value, [...connPath, key]);
@@ -46,6 +48,33 @@ export function compilePostgreSQL(ctx: ReadContext, raw: unknown, path: Path): P
     if (problem) ctx.problems.error([...connPath, keyword], problem);
   }
   return { Connection, ConnectionPool };
+}
+
+/** The Connection keys of the reference's defaults, spelt as there; its loader merges a file's keys over them. */
+const DEFAULT_CONNECTION_KEYS = Object.keys((REFERENCE_CLUSTER_DEFAULTS.PostgreSQL as { Connection: Record<string, unknown> }).Connection).filter((key) => key !== 'SAMPLE');
+
+/**
+ * The reference refuses a Connection with two keys that differ only in case,
+ * counting those of its defaults, so a lone `Host` is refused there too
+ * (here keys are lower-cased, the last one winning). Warns once about each
+ * key not in lower case that has such a twin.
+ */
+function warnCaseTwins(ctx: ReadContext, path: Path, keys: readonly string[]): void {
+  const spellings = new Map<string, Set<string>>();
+  for (const key of [...DEFAULT_CONNECTION_KEYS, ...keys]) {
+    const lower = key.toLowerCase();
+    spellings.set(lower, (spellings.get(lower) ?? new Set()).add(key));
+  }
+  for (const key of keys) {
+    const lower = key.toLowerCase();
+    if (key === lower || spellings.get(lower)!.size < 2) continue;
+    const twins = [...spellings.get(lower)!].filter((k) => k !== key && keys.includes(k));
+    const why =
+      twins.length === 0
+        ? `its defaults have the key ${JSON.stringify(lower)}, and it refuses keys that differ only in case: write ${JSON.stringify(lower)}`
+        : `it refuses keys that differ only in case (${[key, ...twins].map((k) => JSON.stringify(k)).join(' and ')}): write ${JSON.stringify(lower)}, once`;
+    warnReferenceRefuses(ctx, [...path, key], why);
+  }
 }
 
 /**

@@ -249,7 +249,7 @@ export const SETTINGS_FIELDS = {
 
 /** Every setting at its default: what the daemon runs with when there is no settings file. */
 export function defaultSettings(): Settings {
-  return compile({ problems: new Problems(), sourceText: () => undefined }, {});
+  return compile({ problems: new Problems(), sourceText: () => undefined, readByReference: false }, {});
 }
 
 export interface SettingsResult {
@@ -300,6 +300,7 @@ export function loadSettingsText(text: string, source: string): SettingsResult {
       const node = doc.getIn(path, true);
       return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
     },
+    readByReference: false,
   };
   const top = root === null || root === undefined ? {} : isMap(root) ? root : undefined;
   if (!top) throw new ConfigError([`${source}: expected a map of sections (${Object.keys(SETTINGS_FIELDS).join(', ')}) at the top level`], warnings);

@@ -95,10 +95,15 @@ describe('config InstanceTypes', () => {
     ]);
   });
 
-  it('accepts the older list form, named by Name, with a warning (other Arvados services refuse it)', () => {
+  it('accepts the older list form, named by Name, with a warning that the reference refuses it', () => {
     const { cluster, warnings } = loadConfigText(config('', `      - {Name: a, VCPUs: 1, RAM: 1GiB}\n      - {Name: b, VCPUs: 2, RAM: 2GiB}\n`));
     assert.deepEqual(Object.keys(cluster.InstanceTypes), ['a', 'b']);
-    assert.ok(warnings.includes('Clusters.zzzzz.InstanceTypes: a list of types is an old form that other Arvados services refuse: write a map keyed by type name'));
+    assert.deepEqual(
+      warnings.filter((w) => w.startsWith('Clusters.zzzzz.InstanceTypes:')),
+      [
+        'Clusters.zzzzz.InstanceTypes: the reference dispatcher refuses this (InstanceTypes must be a mapping keyed by type name, not the old list form); switching back to it would fail to start',
+      ],
+    );
     assert.deepEqual(errorsOf(config('', `      - {Name: a, VCPUs: 1, RAM: 1GiB}\n      - {Name: a, VCPUs: 2, RAM: 2GiB}\n      - {VCPUs: 2, RAM: 2GiB}\n`)), [
       'Clusters.zzzzz.InstanceTypes.1.Name: duplicate instance type name "a"',
       'Clusters.zzzzz.InstanceTypes.2.Name: required in the list form of InstanceTypes',

@@ -41,7 +41,7 @@ Clusters:
         Enable: yes
         Driver: ec2
         TimeoutIdle: 2m30s
-        SSHPort: 2222
+        SSHPort: "2222"
         MaxInstances: 12
         ResourceTags:
           Owner: ops
@@ -64,8 +64,8 @@ Clusters:
         Price: 0.526
         GPU:
           Stack: cuda
-          DriverVersion: 12.0
-          HardwareTarget: 7.5
+          DriverVersion: "12.0"
+          HardwareTarget: "7.5"
           DeviceCount: 1
           VRAM: 16GiB
 `;
@@ -113,7 +113,7 @@ describe('config loading', () => {
       const vms = c.CloudVMs;
       assert.equal(vms.Enable, true, 'YAML 1.1 "yes" is true, as in Arvados');
       assert.equal(vms.TimeoutIdle, 150_000);
-      assert.equal(vms.SSHPort, '2222', 'an unquoted number is taken as written for a string key');
+      assert.equal(vms.SSHPort, '2222');
       assert.equal(vms.MaxInstances, 12);
       assert.equal(vms.PollInterval, 10_000);
       assert.deepEqual(vms.ResourceTags, { Owner: 'ops' });
@@ -148,12 +148,24 @@ describe('config loading', () => {
       }
     });
 
-    it('takes unquoted scalars as written where a string is expected', () => {
+    it('takes unquoted scalars as written where a string is expected, with a warning for each, since the reference refuses them', () => {
       const text = 'Clusters:\n  zzzzz:\n    Containers:\n      CrunchRunArgumentsList: [--x, 05, 1.50, yes]\n      CloudVMs:\n        ResourceTags: {A: 1.0, B: off}\n        ImageID: 0123\n';
-      const { cluster } = loadConfigText(text);
+      const { cluster, warnings } = loadConfigText(text);
       assert.deepEqual(cluster.Containers.CrunchRunArgumentsList, ['--x', '05', '1.50', 'yes']);
       assert.deepEqual(cluster.Containers.CloudVMs.ResourceTags, { A: '1.0', B: 'off' });
       assert.equal(cluster.Containers.CloudVMs.ImageID, '0123');
+      const refused = warnings.filter((w) => w.includes('the reference dispatcher refuses this'));
+      assert.deepEqual(
+        refused.map((w) => w.slice(0, w.indexOf(':'))),
+        [
+          'Clusters.zzzzz.Containers.CrunchRunArgumentsList.1',
+          'Clusters.zzzzz.Containers.CrunchRunArgumentsList.2',
+          'Clusters.zzzzz.Containers.CrunchRunArgumentsList.3',
+          'Clusters.zzzzz.Containers.CloudVMs.ImageID',
+          'Clusters.zzzzz.Containers.CloudVMs.ResourceTags.A',
+          'Clusters.zzzzz.Containers.CloudVMs.ResourceTags.B',
+        ],
+      );
     });
 
     it('treats null values as absent, as Arvados does', () => {
