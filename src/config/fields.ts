@@ -9,7 +9,8 @@
  * (what Arvados accepts but an operator should hear about: what a negative
  * count means), and must read
  * some string values from their YAML source text (an unquoted
- * `DriverVersion: 12.0` is "12.0", not 12).
+ * `DriverVersion: 12.0` is "12.0", not 12). Such a value, which Arvados
+ * refuses, is read here with a warning saying so (`warnReferenceRefuses`).
  */
 import { formatByteSize, parseByteSize, parseDuration } from './units.js';
 

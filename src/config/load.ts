@@ -6,9 +6,11 @@
  * What Arvados refuses (a value of the wrong type, a bad cluster ID) is an
  * error; what it accepts is at most a warning, so a config the other
  * services start on starts this daemon too: keys that neither Arvados's
- * defaults nor this daemon know, dubious values, deprecated forms. All
- * problems are reported together, each as `Clusters.zzzzz.Some.Key: what was
- * expected`.
+ * defaults nor this daemon know, dubious values, deprecated forms. A few
+ * values Arvados refuses are read here with a warning that says so (an
+ * unquoted number in a string field, InstanceTypes as a list), as earlier
+ * versions of this daemon took them. All problems are reported together,
+ * each as `Clusters.zzzzz.Some.Key: what was expected`.
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument, isCollection, isPair, isScalar, visit, type Document, type DocumentOptions, type Scalar, type ParseOptions, type SchemaOptions, type ScalarTag, type YAMLError } from 'yaml';
