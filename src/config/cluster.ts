@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CloudVMsConfig, Cluster } from './types.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
-import { bool, duration, int, isMap, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
-import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
+import { bool, isMap, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
+import { API_FIELDS, CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
 import { compileInstanceTypes } from './instance-types.js';
 import { compilePostgreSQL } from './postgresql.js';
 import { loopbackInstanceTypes } from './loopback.js';
@@ -76,21 +76,7 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   }
 
   const apiPath = [...path, 'API'];
-  const api = readSection(
-    ctx,
-    readMap(ctx, raw.API, apiPath) ?? {},
-    apiPath,
-    {
-      // As in Arvados's request limiter, which tests `== 0` for "no limit".
-      MaxConcurrentRequests: int(64, { negative: 'the management API handles no request: each waits until RequestTimeout, then gets 503 (0 means no limit)' }),
-      MaxQueuedRequests: int(128, { negative: 'as 0: no request waits for a turn' }),
-      MaxGatewayTunnels: int(1000, { negative: 'every gateway tunnel request is refused (0 means no limit)' }),
-      // As the reference's request deadline: a waiting request gives up
-      // (503) when it passes; 0 is none, and a negative one has passed at once.
-      RequestTimeout: duration('5m', { negative: 'a request that has to wait for its turn gets 503 at once (0 means no deadline)' }),
-    },
-    { strict: false },
-  );
+  const api = readSection(ctx, readMap(ctx, raw.API, apiPath) ?? {}, apiPath, API_FIELDS, { strict: false });
   const logsPath = [...path, 'SystemLogs'];
   const logs = readSection(ctx, readMap(ctx, raw.SystemLogs, logsPath) ?? {}, logsPath, { LogLevel: str('info'), Format: str('json') }, { strict: false });
   // As in Arvados, an empty level or format means the default.

@@ -7,7 +7,7 @@
 import { stringify } from 'yaml';
 import type { Cluster, InstanceType } from './types.js';
 import type { Field } from './fields.js';
-import { CLOUD_VMS_FIELDS, CONTAINERS_FIELDS, GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
+import { API_FIELDS, CLOUD_VMS_FIELDS, CONTAINERS_FIELDS, GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
 import { type Settings, SETTINGS_FIELDS } from './settings.js';
 import { formatByteSize, formatDuration } from './units.js';
 
@@ -35,7 +35,7 @@ export function clusterForDisplay(cluster: Cluster): Record<string, unknown> {
           DispatchCloud: { InternalURLs: Object.fromEntries(cluster.Services.DispatchCloud.InternalURLs.map((url) => [url, internalURLForDisplay(cluster, url)])) },
         },
         TLS: { ...cluster.TLS, Key: redactInlineKey(cluster.TLS.Key) },
-        API: { ...cluster.API },
+        API: withUnits(API_FIELDS, cluster.API),
         SystemLogs: { ...cluster.SystemLogs },
         Containers: {
           DispatchPrivateKey: redact(DispatchPrivateKey),

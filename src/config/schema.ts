@@ -18,6 +18,17 @@ function poolDuration(def: string): Field<number> {
   return duration(def, { negative: `as 0: the worker pool's default, ${def}` });
 }
 
+/** `API`: the keys of it that the management server's request limiter reads. */
+export const API_FIELDS = {
+  // As in Arvados's request limiter, which tests `== 0` for "no limit".
+  MaxConcurrentRequests: int(64, { negative: 'the management API handles no request: each waits until RequestTimeout, then gets 503 (0 means no limit)' }),
+  MaxQueuedRequests: int(128, { negative: 'as 0: no request waits for a turn' }),
+  MaxGatewayTunnels: int(1000, { negative: 'every gateway tunnel request is refused (0 means no limit)' }),
+  // As the reference's request deadline: a waiting request gives up (503)
+  // when it passes; 0 is none, and a negative one has passed at once.
+  RequestTimeout: duration('5m', { negative: 'a request that has to wait for its turn gets 503 at once (0 means no deadline)' }),
+};
+
 /** `Containers.CloudVMs`: every key Arvados's defaults give it. */
 export const CLOUD_VMS_FIELDS = {
   Enable: bool(false),
