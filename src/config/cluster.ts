@@ -43,7 +43,10 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const controllerPath = [...servicesPath, 'Controller'];
   const controller = readSection(ctx, readMap(ctx, services.Controller, controllerPath) ?? {}, controllerPath, { ExternalURL: str('') }, { strict: false });
   const tlsPath = [...path, 'TLS'];
-  const tls = readSection(ctx, readMap(ctx, raw.TLS, tlsPath) ?? {}, tlsPath, { Insecure: bool(false), Certificate: str(''), Key: str('') }, { strict: false });
+  const tlsRaw = readMap(ctx, raw.TLS, tlsPath) ?? {};
+  const tls = readSection(ctx, tlsRaw, tlsPath, { Insecure: bool(false), Certificate: str(''), Key: str('') }, { strict: false });
+  const acmePath = [...tlsPath, 'ACME'];
+  const acme = readSection(ctx, readMap(ctx, tlsRaw.ACME, acmePath) ?? {}, acmePath, { Server: str('') }, { strict: false });
   // Before the checks, which the reference makes on what the fallback gave.
   const legacy = applyLegacyEnv(ctx, path, { SystemRootToken: top.SystemRootToken, ExternalURL: controller.ExternalURL, Insecure: tls.Insecure }, env);
   top.SystemRootToken = legacy.SystemRootToken;
@@ -117,7 +120,7 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
       Websocket: { ExternalURL: websocket.ExternalURL },
       DispatchCloud: { InternalURLs: internalURLs, ListenURLs: listenURLs },
     },
-    TLS: { Insecure: tls.Insecure, Certificate: tls.Certificate, Key: tls.Key },
+    TLS: { Insecure: tls.Insecure, Certificate: tls.Certificate, Key: tls.Key, ACME: { Server: acme.Server } },
     API: api,
     SystemLogs: { LogLevel: logs.LogLevel, Format: logs.Format as LogFormat },
     Containers: { DispatchPrivateKey: privateKey, ...containers, CloudVMs: cloudVMs },

@@ -133,9 +133,12 @@ export interface Cluster {
   /**
    * `Certificate` and `Key` are file paths (`/path` or `file:///path`, read
    * when the daemon serves an https URL and again on SIGHUP and hourly) or,
-   * as an extension, the PEM text itself. `Key` is a secret.
+   * as an extension, the PEM text itself. `Key` is a secret. A non-empty
+   * `ACME.Server` means the certificates come from the autocert cache that
+   * `arvados-server boot` keeps instead (http/autocert.ts); its value is
+   * only read by boot.
    */
-  TLS: { Insecure: boolean; Certificate: string; Key: string };
+  TLS: { Insecure: boolean; Certificate: string; Key: string; ACME: { Server: string } };
   /** The limits of the daemon's own HTTP server (the reference's request limiter). */
   API: {
     MaxConcurrentRequests: number;

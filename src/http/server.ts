@@ -7,7 +7,7 @@
  * `127.0.0.1:0` and read the port back from `url`.
  */
 import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
@@ -22,6 +22,7 @@ import { processMetrics } from './process-metrics.js';
 import { type ConfigSource, registerConfigSource, registerVersion } from './service-metrics.js';
 import { goNaN } from './windowed-summary.js';
 import { type KeyPair, loadKeyPair, reloadable, startKeyPairReloader, type TLSConfig } from './tls.js';
+import { AutocertCache } from './autocert.js';
 import { Registry } from 'prom-client';
 
 export interface ManagementServerOptions {
@@ -30,9 +31,11 @@ export interface ManagementServerOptions {
   /**
    * Serve https with this certificate and key (`TLS.Certificate`, `TLS.Key`):
    * read now (a bad pair rejects), and again on SIGHUP and hourly when they
-   * name files.
+   * name files. With `ACME.Server` set, from the autocert cache instead.
    */
   tls?: TLSConfig;
+  /** The autocert cache directory (autocert.ts), for tests; default the reference's. */
+  autocertDir?: string;
   /** For the request metrics and the certificate reload timer; default the system clock. */
   clock?: Clock;
   /** The config file the daemon runs on, for `arvados_config_*_timestamp_seconds`. */
@@ -168,7 +171,12 @@ export async function startManagementServer(dispatcher: Dispatcher | DispatcherS
     },
     limit: (req, res, next) => limiter.handle(req, res, next),
   });
-  const tls = opts.tls ? loadKeyPair(opts.tls) : undefined;
+  const acme = opts.tls !== undefined && (opts.tls.ACME?.Server ?? '') !== '';
+  const tls: HttpsOptions | undefined = !opts.tls
+    ? undefined
+    : acme
+      ? new AutocertCache({ dir: opts.autocertDir, clock, log: dispatcher.logger }).serverOptions()
+      : loadKeyPair(opts.tls);
   const server: Server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -179,7 +187,7 @@ export async function startManagementServer(dispatcher: Dispatcher | DispatcherS
   });
   server.on('error', (err) => dispatcher.logger.error('management server error', { error: err }));
   const stopReloading =
-    opts.tls && reloadable(opts.tls)
+    opts.tls && !acme && reloadable(opts.tls)
       ? startKeyPairReloader({
           tls: opts.tls,
           apply: (pair: KeyPair) => (server as HttpsServer).setSecureContext(pair),

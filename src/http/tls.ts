@@ -28,10 +28,18 @@ const CIPHERS = [
   'ECDHE-RSA-AES128-GCM-SHA256',
 ].join(':');
 
-/** `TLS.Certificate` and `TLS.Key` as configured. */
+/** The protocol settings every https listener here uses, whatever its certificate's source. */
+export const TLS_SETTINGS: Pick<SecureContextOptions, 'minVersion' | 'ciphers' | 'ecdhCurve'> = {
+  minVersion: 'TLSv1.2',
+  ciphers: CIPHERS,
+  ecdhCurve: 'P-256:X25519',
+};
+
+/** `TLS.Certificate` and `TLS.Key` as configured, and `TLS.ACME.Server`, which when set makes the server take its certificates from the autocert cache instead (autocert.ts). */
 export interface TLSConfig {
   Certificate: string;
   Key: string;
+  ACME?: { Server: string };
 }
 
 /** Options for `https.createServer` and `setSecureContext`. */
@@ -48,9 +56,7 @@ export function loadKeyPair(tls: TLSConfig): KeyPair {
     pair = {
       cert: pemOrFile(tls.Certificate),
       key: pemOrFile(tls.Key),
-      minVersion: 'TLSv1.2',
-      ciphers: CIPHERS,
-      ecdhCurve: 'P-256:X25519',
+      ...TLS_SETTINGS,
     };
     // Fails on a certificate and key that do not belong together.
     createSecureContext(pair);

@@ -1,7 +1,7 @@
 /**
- * A self-signed X.509 certificate for 127.0.0.1, made with node:crypto
- * alone: Node can sign but not build certificates, so the few DER
- * structures an ECDSA P-256 certificate needs are encoded here.
+ * A self-signed X.509 certificate for 127.0.0.1 (or a DNS name), made with
+ * node:crypto alone: Node can sign but not build certificates, so the few
+ * DER structures an ECDSA P-256 or RSA certificate needs are encoded here.
  */
 import { generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 
@@ -40,6 +40,7 @@ function oid(dotted: string): Buffer {
 }
 
 const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
+const RSA_SHA256 = '1.2.840.113549.1.1.11';
 const COMMON_NAME = '2.5.4.3';
 const SUBJECT_ALT_NAME = '2.5.29.17';
 
@@ -48,18 +49,31 @@ export interface SelfSigned {
   key: string;
 }
 
-/** A certificate for CN=127.0.0.1 (and that IP as subjectAltName), valid 2020-2049. */
-export function selfSignedCertificate(): SelfSigned {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const name = seq(set(seq(oid(COMMON_NAME), tlv(0x0c, Buffer.from('127.0.0.1')))));
-  const algorithm = seq(oid(ECDSA_SHA256));
-  const san = seq(oid(SUBJECT_ALT_NAME), tlv(0x04, seq(tlv(0x87, Buffer.from([127, 0, 0, 1])))));
+export interface SelfSignedOptions {
+  /** The certificate's name (CN and the only subjectAltName) instead of 127.0.0.1. */
+  dnsName?: string;
+  /** An RSA key (2048 bits) instead of ECDSA P-256. */
+  rsa?: boolean;
+  /** Validity as ASN.1 UTCTime, YYMMDDhhmmssZ (years 1950-2049); default 2020-2049. */
+  notBefore?: string;
+  notAfter?: string;
+}
+
+/** A certificate for CN=127.0.0.1 (and that IP as subjectAltName), valid 2020-2049, or as `opts` say. */
+export function selfSignedCertificate(opts: SelfSignedOptions = {}): SelfSigned {
+  const { privateKey, publicKey } = opts.rsa ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const cn = opts.dnsName ?? '127.0.0.1';
+  const name = seq(set(seq(oid(COMMON_NAME), tlv(0x0c, Buffer.from(cn)))));
+  // RSA's algorithm identifier has explicit NULL parameters; ECDSA's has none.
+  const algorithm = opts.rsa ? seq(oid(RSA_SHA256), tlv(0x05)) : seq(oid(ECDSA_SHA256));
+  const altName = opts.dnsName === undefined ? tlv(0x87, Buffer.from([127, 0, 0, 1])) : tlv(0x82, Buffer.from(opts.dnsName));
+  const san = seq(oid(SUBJECT_ALT_NAME), tlv(0x04, seq(altName)));
   const tbs = seq(
     explicit(0, int(2)),
     int(Math.floor(Math.random() * 2 ** 40) + 1),
     algorithm,
     name,
-    seq(tlv(0x17, Buffer.from('200101000000Z')), tlv(0x17, Buffer.from('491231235959Z'))),
+    seq(tlv(0x17, Buffer.from(opts.notBefore ?? '200101000000Z')), tlv(0x17, Buffer.from(opts.notAfter ?? '491231235959Z'))),
     name,
     publicKey.export({ type: 'spki', format: 'der' }),
     explicit(3, seq(san)),

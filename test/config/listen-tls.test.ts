@@ -1,6 +1,6 @@
 /**
  * The keys that say where and how the daemon listens: each InternalURL's
- * ListenURL, TLS.Certificate and TLS.Key, and the API request limits;
+ * ListenURL, TLS.Certificate, TLS.Key and TLS.ACME.Server, and the API request limits;
  * check-config shows where the key file is but never inline key text.
  */
 import assert from 'node:assert/strict';
@@ -36,21 +36,23 @@ describe('config: listening', () => {
     );
   });
 
-  it('reads TLS.Certificate, TLS.Key and the API limits, with the reference\'s defaults', () => {
+  it('reads TLS.Certificate, TLS.Key, TLS.ACME.Server and the API limits, with the reference\'s defaults', () => {
     const defaults = loadConfigText(config('')).cluster;
-    assert.deepEqual(defaults.TLS, { Insecure: false, Certificate: '', Key: '' });
+    assert.deepEqual(defaults.TLS, { Insecure: false, Certificate: '', Key: '', ACME: { Server: '' } });
     assert.deepEqual(defaults.API, { MaxConcurrentRequests: 64, MaxQueuedRequests: 128, MaxGatewayTunnels: 1000, RequestTimeout: 300_000 });
     const set = loadConfigText(
       config(`    TLS:
       Certificate: file:///etc/arvados/cert.pem
       Key: /etc/arvados/key.pem
+      ACME:
+        Server: LE
     API:
       MaxConcurrentRequests: 8
       MaxQueuedRequests: 0
       RequestTimeout: 90s
 `),
     ).cluster;
-    assert.deepEqual(set.TLS, { Insecure: false, Certificate: 'file:///etc/arvados/cert.pem', Key: '/etc/arvados/key.pem' });
+    assert.deepEqual(set.TLS, { Insecure: false, Certificate: 'file:///etc/arvados/cert.pem', Key: '/etc/arvados/key.pem', ACME: { Server: 'LE' } });
     assert.equal(set.API.MaxConcurrentRequests, 8);
     assert.equal(set.API.MaxQueuedRequests, 0);
     assert.equal(set.API.RequestTimeout, 90_000);

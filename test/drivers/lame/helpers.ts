@@ -41,7 +41,7 @@ export function makeCluster(opts: { controllerURL?: string; crunchRunCommand?: s
     ManagementToken: 'management-token',
     SystemRootToken: ROOT_TOKEN,
     Services: { Controller: { ExternalURL: opts.controllerURL ?? 'http://127.0.0.1:1' }, Websocket: { ExternalURL: '' }, DispatchCloud: { InternalURLs: [], ListenURLs: {} } },
-    TLS: { Insecure: false, Certificate: '', Key: '' },
+    TLS: { Insecure: false, Certificate: '', Key: '', ACME: { Server: '' } },
     API: { MaxConcurrentRequests: 64, MaxQueuedRequests: 128, MaxGatewayTunnels: 1000, RequestTimeout: 300_000 },
     SystemLogs: { LogLevel: 'info', Format: 'json' },
     PostgreSQL: { Connection: {}, ConnectionPool: 32 },
