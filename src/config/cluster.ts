@@ -3,7 +3,6 @@
  * says what a starting daemon still needs that a config file may lack.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { CloudVMsConfig, Cluster } from './types.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { bool, isMap, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
@@ -186,10 +185,11 @@ function readPrivateKey(ctx: ReadContext, value: unknown, path: Path): string | 
     ctx.problems.error(path, 'expected a PEM private key ("-----BEGIN ... PRIVATE KEY-----") or file:///path/to/key');
     return undefined;
   }
-  let file: string;
-  try {
-    file = fileURLToPath(text);
-  } catch {
+  // As the reference reads it: the rest after "file://" is the path as
+  // written (no %-decoding, no host, '#' and '?' part of the name), and it
+  // must be absolute.
+  const file = text.startsWith('file://') ? text.slice('file://'.length) : '';
+  if (!file.startsWith('/')) {
     ctx.problems.error(path, `expected file:///absolute/path/to/key, got ${JSON.stringify(text)}`);
     return undefined;
   }

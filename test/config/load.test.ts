@@ -358,6 +358,17 @@ Clusters:
       assert.equal(cluster.Containers.DispatchPrivateKey, pem);
     });
 
+    it('takes the path after file:// as written, as the reference does: no %-decoding, and # is part of the name', () => {
+      const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n';
+      writeFileSync(join(dir, 'dispatch%20key#1'), pem);
+      const { cluster } = loadConfigText(`Clusters:\n  zzzzz:\n    Containers:\n      DispatchPrivateKey: file://${dir}/dispatch%20key#1\n`);
+      assert.equal(cluster.Containers.DispatchPrivateKey, pem);
+      // A host part is not a path: the reference would take the whole value as the key itself, and fail.
+      assert.deepEqual(errorsOf(() => loadConfigText(`Clusters:\n  zzzzz:\n    Containers:\n      DispatchPrivateKey: file://localhost${dir}/dispatch%20key#1\n`)), [
+        `Clusters.zzzzz.Containers.DispatchPrivateKey: expected file:///absolute/path/to/key, got "file://localhost${dir}/dispatch%20key#1"`,
+      ]);
+    });
+
     it('names the file when it cannot be read', () => {
       assert.deepEqual(errorsOf(() => loadConfigText(`Clusters:\n  zzzzz:\n    Containers:\n      DispatchPrivateKey: file://${dir}/missing\n`)), [
         `Clusters.zzzzz.Containers.DispatchPrivateKey: cannot read ${dir}/missing: ENOENT`,
