@@ -56,7 +56,13 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   if (controller.ExternalURL !== '') checkURL(ctx, [...controllerPath, 'ExternalURL'], controller.ExternalURL);
   const websocketPath = [...servicesPath, 'Websocket'];
   const websocket = readSection(ctx, readMap(ctx, services.Websocket, websocketPath) ?? {}, websocketPath, { ExternalURL: str('') }, { strict: false });
-  if (websocket.ExternalURL !== '') checkURL(ctx, [...websocketPath, 'ExternalURL'], websocket.ExternalURL, ['ws:', 'wss:', 'http:', 'https:']);
+  // Only the event feed reads it, and the reference dispatcher not at all, so
+  // a value the feed cannot use turns the feed off rather than the daemon.
+  const feedProblem = websocket.ExternalURL === '' ? undefined : urlProblem(websocket.ExternalURL, ['ws:', 'wss:', 'http:', 'https:']);
+  if (feedProblem !== undefined) {
+    ctx.problems.warn([...websocketPath, 'ExternalURL'], `${feedProblem}: no event feed, new containers are seen at the next poll (as the reference dispatcher, which does not read this key)`);
+    websocket.ExternalURL = '';
+  }
   const dispatchPath = [...servicesPath, 'DispatchCloud'];
   const dispatch = readMap(ctx, services.DispatchCloud, dispatchPath) ?? {};
   const internalPath = [...dispatchPath, 'InternalURLs'];
@@ -160,16 +166,21 @@ function checkToken(ctx: ReadContext, path: Path, token: string): void {
 }
 
 function checkURL(ctx: ReadContext, path: Path, text: string, schemes = ['http:', 'https:']): void {
+  const problem = urlProblem(text, schemes);
+  if (problem !== undefined) ctx.problems.error(path, problem);
+}
+
+/** Why `text` is not a URL with a host and one of `schemes`, or undefined if it is one. */
+function urlProblem(text: string, schemes: string[]): string | undefined {
   let url: URL | undefined;
   try {
     url = new URL(text);
   } catch {
     url = undefined;
   }
-  if (!url || !schemes.includes(url.protocol) || url.hostname === '') {
-    const names = schemes.map((s) => `${s}//`);
-    ctx.problems.error(path, `expected ${names.length > 2 ? 'a' : 'an'} ${names.slice(0, -1).join(', ')} or ${names.at(-1)} URL, got ${JSON.stringify(text)}`);
-  }
+  if (url && schemes.includes(url.protocol) && url.hostname !== '') return undefined;
+  const names = schemes.map((s) => `${s}//`);
+  return `expected ${names.length > 2 ? 'a' : 'an'} ${names.slice(0, -1).join(', ')} or ${names.at(-1)} URL, got ${JSON.stringify(text)}`;
 }
 
 /**

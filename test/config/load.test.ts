@@ -238,7 +238,6 @@ Clusters:
         'Clusters.zzzzz.InstanceTypes.b: expected a map of keys to values, got 7',
         'Clusters.zzzzz.Services.Controller.ExternalURL: expected an http:// or https:// URL, got "not a url"',
         'Clusters.zzzzz.Services.DispatchCloud.InternalURLs.ftp://x: expected an http:// or https:// URL, got "ftp://x"',
-        'Clusters.zzzzz.Services.Websocket.ExternalURL: expected a ws://, wss://, http:// or https:// URL, got "ftp://ws.example"',
         'Clusters.zzzzz.SystemLogs.Format: expected one of json, text (or plain), got "xml"',
         'Clusters.zzzzz.SystemLogs.LogLevel: expected one of trace, debug, verbose, info, warn, warning, error, fatal, panic, got "loud"',
         'Clusters.zzzzz.SystemRootToken: expected a string, got a list',
@@ -252,6 +251,15 @@ Clusters:
         'Clusters.zzzzz.InstanceTypes.a.GPU.VRAM: not given: containers that ask for GPU memory will not run on this type',
         'Clusters.zzzzz.InstanceTypes.a.RAM: is 0: no container fits this type (give the memory size, e.g. "16GiB")',
         'Clusters.zzzzz.InstanceTypes.a.VCPUs: is 0: no container fits this type (give the number of virtual CPUs)',
+        'Clusters.zzzzz.Services.Websocket.ExternalURL: expected a ws://, wss://, http:// or https:// URL, got "ftp://ws.example": no event feed, new containers are seen at the next poll (as the reference dispatcher, which does not read this key)',
+      ]);
+    });
+
+    it('a Websocket.ExternalURL the event feed cannot use turns the feed off, not the daemon (the reference does not read it)', () => {
+      const { cluster, warnings } = loadConfigText('Clusters:\n  zzzzz:\n    Services:\n      Websocket: {ExternalURL: ws.zzzzz.example.com}\n');
+      assert.equal(cluster.Services.Websocket.ExternalURL, '');
+      assert.deepEqual(warnings.filter((w) => w.includes('Websocket')), [
+        'Clusters.zzzzz.Services.Websocket.ExternalURL: expected a ws://, wss://, http:// or https:// URL, got "ws.zzzzz.example.com": no event feed, new containers are seen at the next poll (as the reference dispatcher, which does not read this key)',
       ]);
     });
 
