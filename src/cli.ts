@@ -91,7 +91,8 @@ export function buildProgram(): Command {
     .option('--shell-command <cmd>', 'same as --command')
     .option('--destroy-existing', 'destroy instances that already carry the test InstanceSetID, instead of refusing to start')
     .option('--instance-set-id <id>', 'InstanceSetID tag of the test instance (default: cloudtest-USER@HOST, so a running dispatcher is never touched)')
-    .action(async (cmdOpts: { instanceType?: string; imageId?: string; command?: string; shellCommand?: string; destroyExisting?: boolean; instanceSetId?: string }) => {
+    .option('--pause-before-destroy', 'before destroying the instance (also after a failed step), print how to log in to it and wait for Enter')
+    .action(async (cmdOpts: { instanceType?: string; imageId?: string; command?: string; shellCommand?: string; destroyExisting?: boolean; instanceSetId?: string; pauseBeforeDestroy?: boolean }) => {
       const { cloudtestCommand } = await import('./cloudtest/command.js');
       const { shellCommand, ...rest } = cmdOpts;
       process.exitCode = await cloudtestCommand({ ...program.opts(), ...rest, command: rest.command ?? shellCommand });

@@ -34,6 +34,8 @@ export interface CloudtestOptions {
   destroyExisting?: boolean;
   /** Default `cloudtest-USER@HOST`, so the test never touches (or is adopted by) a running dispatcher. */
   instanceSetId?: string;
+  /** Before destroying the instance, print how to log in and wait for Enter (or the end of stdin). */
+  pauseBeforeDestroy?: boolean;
 }
 
 export interface CloudtestDeps {
@@ -42,11 +44,17 @@ export interface CloudtestDeps {
   stderr?: ReportSink;
   logger?: Logger;
   signal?: AbortSignal;
+  /** Where --pause-before-destroy reads the operator's Enter; default process.stdin. */
+  stdin?: NodeJS.ReadableStream;
   /** Replaces the registry (tests hand in a prepared instance set). Called once per pass. */
   newInstanceSet?: (cluster: Cluster, instanceSetId: string) => Promise<InstanceSet>;
 }
 
-/** The reference's default InstanceSetID for a test: who ran it, and where. */
+/**
+ * The default InstanceSetID for a test: who ran it, and where, as the
+ * reference's cloudtest documentation gives it (its code uses one fixed
+ * value, which two operators testing at once would share).
+ */
 export function defaultCloudtestInstanceSetId(): string {
   let user = '';
   try {
@@ -166,6 +174,7 @@ export async function runCloudtestCommand(opts: CloudtestOptions, deps: Cloudtes
             clock,
             logger,
             signal: deps.signal,
+            pauseBeforeDestroy: opts.pauseBeforeDestroy ? (signal) => waitForEnter(deps.stdin ?? process.stdin, err, signal) : undefined,
           });
         } finally {
           set.stop();
@@ -189,6 +198,33 @@ export async function runCloudtestCommand(opts: CloudtestOptions, deps: Cloudtes
   }
   out.write('cloudtest passed\n');
   return 0;
+}
+
+/**
+ * Asks the operator to press Enter and resolves when a line (or the end of
+ * `stdin`, so a run with no terminal does not hang) arrives, or on `signal`.
+ */
+export function waitForEnter(stdin: NodeJS.ReadableStream, err: ReportSink, signal?: AbortSignal): Promise<void> {
+  err.write('cloudtest: the instance is kept until you press Enter; then it is destroyed. Press Enter to continue: ');
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stdin.off('data', onData);
+      stdin.off('end', done);
+      stdin.off('close', done);
+      signal?.removeEventListener('abort', done);
+      stdin.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer | string): void => {
+      if (String(chunk).includes('\n')) done();
+    };
+    if (signal?.aborted) return done();
+    signal?.addEventListener('abort', done, { once: true });
+    stdin.on('data', onData);
+    stdin.once('end', done);
+    stdin.once('close', done);
+    stdin.resume();
+  });
 }
 
 /**

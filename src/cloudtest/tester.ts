@@ -50,6 +50,12 @@ export interface CloudTesterOptions {
   logger: Logger;
   /** Aborting (e.g. on SIGINT) fails the current step; the instance is still destroyed. */
   signal?: AbortSignal;
+  /**
+   * Called once the steps are over (passed or failed) while the instance
+   * still exists, after its login line: resolves when the operator is done
+   * with it (--pause-before-destroy). Not called after an abort.
+   */
+  pauseBeforeDestroy?: (signal?: AbortSignal) => Promise<void>;
 }
 
 /** Runs one pass. Resolves on success; rejects with StepFailedError naming the first failed step. */
@@ -64,6 +70,7 @@ class CloudTester {
   /** The instance as last listed (or as create returned it). */
   private instance: Instance | undefined;
   private executor: Executor | undefined;
+  private loginShown = false;
 
   constructor(private readonly o: CloudTesterOptions) {
     this.vms = o.cluster.Containers.CloudVMs;
@@ -86,6 +93,11 @@ class CloudTester {
     // Cleanup runs even after an abort: leaving a VM billing is worse than a slow exit.
     try {
       if (this.instance) {
+        if (this.o.pauseBeforeDestroy && !this.o.signal?.aborted) {
+          // Most useful when a step failed: the operator can log in and look.
+          this.showLogin();
+          await this.o.pauseBeforeDestroy(this.o.signal);
+        }
         await this.destroyStep();
       } else if (failure instanceof StepFailedError && failure.what.startsWith('create')) {
         await this.findOrphan();
@@ -151,13 +163,7 @@ class CloudTester {
 
     const probe = this.vms.BootProbeCommand.trim() || 'true';
     await report.run(`run the boot probe \`${probe}\` over SSH until it succeeds (TimeoutBooting)`, () => this.bootProbe(probe, bootDeadline));
-    const inst = this.instance;
-    if (inst?.address) {
-      // The address is `host` (SSHPort applies) or `host:port` (the lame cloud's).
-      const m = /^(.*):(\d+)$/.exec(inst.address);
-      const [host, port] = m ? [m[1], m[2]] : [inst.address, String(resolveSshPort(this.vms.SSHPort))];
-      report.note(`login: ssh -p ${port} ${inst.remoteUser}@${host}`);
-    }
+    this.showLogin();
 
     const command = this.o.command;
     if (command) {
@@ -172,6 +178,17 @@ class CloudTester {
       if (result.stdout.length > 0) report.note(`stdout:\n${result.stdout.toString()}`);
       if (result.stderr.length > 0) report.note(`stderr:\n${result.stderr.toString()}`);
     }
+  }
+
+  /** Prints the command to log in to the instance, once, when it has an address. */
+  private showLogin(): void {
+    const inst = this.instance;
+    if (this.loginShown || !inst?.address) return;
+    this.loginShown = true;
+    // The address is `host` (SSHPort applies) or `host:port` (the lame cloud's).
+    const m = /^(.*):(\d+)$/.exec(inst.address);
+    const [host, port] = m ? [m[1], m[2]] : [inst.address, String(resolveSshPort(this.vms.SSHPort))];
+    this.o.report.note(`login: ssh -p ${port} ${inst.remoteUser}@${host}`);
   }
 
   /** Every tag the dispatcher would set, plus ResourceTags and extras, as the cloud must list them. */

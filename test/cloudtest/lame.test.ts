@@ -5,15 +5,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { getLameCloud, resetLameClouds } from '../../drivers/lame/index.js';
-import { chooseInstanceType, passesFor } from '../../src/cloudtest/command.js';
+import { chooseInstanceType, passesFor, runCloudtestCommand } from '../../src/cloudtest/command.js';
 import { systemClock } from '../../src/clock/index.js';
 import '../../src/drivers.js';
 import { newInstanceSet } from '../../src/cloud/registry.js';
 import { loadConfigFile } from '../../src/config/index.js';
 import { silentLogger } from '../../src/log.js';
-import { runInProcess, TempConfig } from './helpers.js';
+import { Capture, runInProcess, TempConfig } from './helpers.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -100,6 +101,47 @@ describe('cloudtest (lame cloud)', function () {
     assert.match(r.out, /step 7: destroy instance lame-\d+ and wait until it is gone from the list \.\.\. ok/);
     assert.match(r.err, /cloudtest FAILED: step 6 \(run the boot probe/);
     assert.equal(getLameCloud(cloudName)?.listVMs().length ?? 0, 0);
+  });
+
+  describe('--pause-before-destroy', () => {
+    /** Runs cloudtest with the option; resolves once it asks for Enter, with the run still going. */
+    async function pausedRun(cfgPath: string, instanceSetId: string): Promise<{ out: Capture; err: Capture; stdin: PassThrough; result: Promise<number> }> {
+      const out = new Capture();
+      const err = new Capture();
+      const stdin = new PassThrough();
+      const result = runCloudtestCommand({ config: cfgPath, instanceSetId, pauseBeforeDestroy: true }, { stdout: out, stderr: err, logger: silentLogger(), stdin });
+      const deadline = Date.now() + 20_000;
+      while (!err.text.includes('Press Enter')) {
+        if (Date.now() > deadline) throw new Error(`no prompt; output so far:\n${out.text}${err.text}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return { out, err, stdin, result };
+    }
+
+    it('keeps the instance, with its login line shown, until Enter; then destroys it', async () => {
+      const { cfg, cloudName } = config();
+      const run = await pausedRun(cfg.path, 'cloudtest-p');
+      assert.match(run.out.text, /\n {4}login: ssh -p \d+ \S+@\S+\n/);
+      assert.doesNotMatch(run.out.text, /destroy instance/);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(getLameCloud(cloudName)?.listVMs().length, 1);
+      run.stdin.write('\n');
+      assert.equal(await run.result, 0, run.out.text);
+      assert.match(run.out.text, /step 7: destroy instance lame-\d+ and wait until it is gone from the list \.\.\. ok/);
+      assert.equal(run.out.text.match(/login: ssh/g)?.length, 1);
+      assert.equal(getLameCloud(cloudName)?.listVMs().length ?? 0, 0);
+    });
+
+    it('pauses after a failed step too, so the operator can log in and look; the end of stdin also continues', async () => {
+      const { cfg, cloudName } = config({ NeverBootRate: 1 }, { TimeoutBooting: '1500ms' });
+      const run = await pausedRun(cfg.path, 'cloudtest-q');
+      assert.match(run.out.text, /step 6: run the boot probe .* FAILED/);
+      assert.equal(getLameCloud(cloudName)?.listVMs().length, 1);
+      run.stdin.end();
+      assert.equal(await run.result, 1);
+      assert.match(run.out.text, /step 7: destroy instance .* ok/);
+      assert.equal(getLameCloud(cloudName)?.listVMs().length ?? 0, 0);
+    });
   });
 
   it('shows the output of --command, and a failing command fails the run', async () => {
