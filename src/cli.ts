@@ -21,11 +21,26 @@ export function buildProgram(): Command {
         .env(SETTINGS_PATH_ENV)
         .default(DEFAULT_SETTINGS_PATH),
     )
+    // The reference's service flags, so a unit file or script written for it
+    // runs this daemon too (Go's flag package also takes them with one dash).
+    .option('--version', 'write version information to stdout and exit 0')
+    .addOption(new Option('--skip-legacy [bool]', "accepted for the reference's command line; this daemon reads no legacy config files").argParser(goBool).hideHelp())
+    .addOption(new Option('--pprof <addr>', "accepted for the reference's command line; there is no Go profiler to serve (a warning says so)").hideHelp())
     .showHelpAfterError()
     .action(async () => {
+      const opts = program.opts<{ version?: boolean; pprof?: string }>();
+      if (opts.version) {
+        const { packageVersion } = await import('./http/service-metrics.js');
+        process.stdout.write(`${program.name()} ${packageVersion()} (node ${process.version})\n`);
+        return;
+      }
+      if (opts.pprof !== undefined) process.stderr.write(`warning: --pprof ${opts.pprof}: ignored (a Go profiler option of the reference's; use node --inspect instead)\n`);
       const { runDaemonCommand } = await import('./daemon.js');
       process.exitCode = await runDaemonCommand({ ...program.opts(), ...settingsOption(program), env: process.env });
     });
+  for (const legacy of LEGACY_CONFIG_FLAGS) {
+    program.addOption(new Option(`--${legacy} <file>`, "accepted for the reference's command line; another service's legacy config, not read").hideHelp());
+  }
 
   program
     .command('check-config')
@@ -183,7 +198,42 @@ function goBool(value: string): boolean {
   throw new InvalidArgumentError(`expected true or false, not "${value}"`);
 }
 
+/** The legacy per-service config flags every reference service takes (its config loader's). */
+const LEGACY_CONFIG_FLAGS = [
+  'legacy-keepstore-config',
+  'legacy-keepweb-config',
+  'legacy-crunch-dispatch-slurm-config',
+  'legacy-ws-config',
+  'legacy-keepproxy-config',
+  'legacy-keepbalance-config',
+];
+
+/** Every long option name (`--config`) of `cmd` and its subcommands. */
+function longOptionNames(cmd: Command, into = new Set<string>()): Set<string> {
+  for (const o of cmd.options) if (o.long) into.add(o.long);
+  for (const sub of cmd.commands) longOptionNames(sub, into);
+  into.add('--help');
+  return into;
+}
+
+/**
+ * `argv` with Go-style options (`-config FILE`, `-strict=false`, as the
+ * reference's commands take them) written with two dashes, for each name
+ * this program knows; anything else, and everything after `--`, as given.
+ */
+export function goStyleArgs(argv: readonly string[], longNames: ReadonlySet<string>): string[] {
+  const out = argv.slice(0, 2);
+  let rest = false;
+  for (const arg of argv.slice(2)) {
+    if (arg === '--') rest = true;
+    const name = arg.split('=')[0];
+    out.push(!rest && /^-[^-]./.test(arg) && longNames.has(`-${name}`) ? `-${arg}` : arg);
+  }
+  return out;
+}
+
 /** Runs the command line; the exit status goes to `process.exitCode`. */
 export async function main(argv: string[] = process.argv): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  const program = buildProgram();
+  await program.parseAsync(goStyleArgs(argv, longOptionNames(program)));
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildProgram, goStyleArgs } from '../src/cli.js';
 import { loadConfigFile } from '../src/config/index.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -35,6 +36,43 @@ describe('arvados-dispatch-cloud command', function () {
     assert.match(r.stderr, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty/);
     assert.match(r.stderr, /Clusters\.xxxxx\.Services\.Controller\.ExternalURL: required to run the dispatcher, but empty/);
     assert.match(r.stderr, /Clusters\.xxxxx\.Containers\.DispatchPrivateKey: required/);
+  });
+
+  it("takes the reference's service flags, with one dash as Go writes them: -config, -version, -skip-legacy, -legacy-*-config, -pprof (warned about)", async () => {
+    const version = await run(['-version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^arvados-dispatch-cloud \d+\.\d+\.\d+\S* \(node v\d+\.\d+\.\d+\)\n$/);
+    const daemon = await run(['-config', DEFAULTS, '-skip-legacy', '-legacy-ws-config', '/etc/arvados/ws/ws.yml', '-pprof=:6060']);
+    assert.equal(daemon.code, 2);
+    assert.match(daemon.stderr, /warning: --pprof :6060: ignored/);
+    assert.match(daemon.stderr, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty/);
+    const check = await run(['check-config', '-config=' + DEFAULTS, '-strict=false']);
+    assert.equal(check.code, 0, check.stderr);
+  });
+
+  it('goStyleArgs writes known long options with two dashes, and leaves short options, unknown names, values and what follows -- alone', () => {
+    const names = new Set(['--config', '--strict', '--help']);
+    assert.deepEqual(goStyleArgs(['node', 'cli', '-config', '-x', '-strict=false', '-h', '--config', 'f', '-nope', '--', '-config'], names), [
+      'node',
+      'cli',
+      '--config',
+      '-x',
+      '--strict=false',
+      '-h',
+      '--config',
+      'f',
+      '-nope',
+      '--',
+      '-config',
+    ]);
+    // Every long option of the real program is known, subcommands' included.
+    const program = buildProgram();
+    assert.deepEqual(goStyleArgs(['node', 'cli', 'cloudtest', '-pause-before-destroy', '-instance-set-id', 'x'], new Set(program.commands.flatMap((c) => c.options.map((o) => o.long!)))).slice(2), [
+      'cloudtest',
+      '--pause-before-destroy',
+      '--instance-set-id',
+      'x',
+    ]);
   });
 
   it('reads the config path from ARVADOS_CONFIG when --config is not given', async () => {
