@@ -43,7 +43,8 @@ describe('systemd unit file', function () {
     const one = (k: string): string | undefined => s.get(k)?.[0];
     assert.equal(one('Type'), 'notify');
     assert.equal(one('NotifyAccess'), 'all');
-    assert.equal(one('ExecStart'), EXEC);
+    // As the reference's: EXTRA_OPTS (unset: no arguments) passes flags such as -config.
+    assert.equal(one('ExecStart'), `${EXEC} $EXTRA_OPTS`);
     assert.equal(one('Restart'), 'always');
     // Exit status 2 is the daemon's "bad config" (src/daemon.ts EXIT_BAD_CONFIG).
     assert.equal(one('RestartPreventExitStatus'), '2');
