@@ -117,7 +117,7 @@ export function buildProgram(): Command {
   // and token come from the same config file, so there is nothing else to pass.
   const instances = program
     .command('instances')
-    .description("list a running dispatcher's VMs (the default), or hold, drain, run or kill one");
+    .description("list a running dispatcher's VMs (the default), or hold, drain, run or kill some");
   instances
     .command('list', { isDefault: true })
     .description('list the VMs as a table')
@@ -131,22 +131,28 @@ export function buildProgram(): Command {
     drain: 'start no new containers on the VM, and shut it down when idle',
     run: 'use the VM normally (undoes hold and drain)',
   } as const;
+  // Several IDs at once, as the reference's `instance` commands take them;
+  // each is tried, and the exit status is the worst.
+  const eachInstance = async (action: 'hold' | 'drain' | 'run' | 'kill', ids: string[], reason?: string): Promise<number> => {
+    const { instanceAction } = await import('./admin/commands.js');
+    let worst = 0;
+    for (const id of ids) worst = Math.max(worst, await instanceAction(program.opts(), action, id, reason));
+    return worst;
+  };
   for (const [action, what] of Object.entries(behaviors) as Array<[keyof typeof behaviors, string]>) {
     instances
-      .command(`${action} <instance-id>`)
+      .command(`${action} <instance-id...>`)
       .description(what)
-      .action(async (id: string) => {
-        const { instanceAction } = await import('./admin/commands.js');
-        process.exitCode = await instanceAction(program.opts(), action, id);
+      .action(async (ids: string[]) => {
+        process.exitCode = await eachInstance(action, ids);
       });
   }
   instances
-    .command('kill <instance-id>')
+    .command('kill <instance-id...>')
     .description('destroy the VM now, whatever runs on it')
     .option('--reason <text>', 'why, for the logs')
-    .action(async (id: string, cmdOpts: { reason?: string }) => {
-      const { instanceAction } = await import('./admin/commands.js');
-      process.exitCode = await instanceAction(program.opts(), 'kill', id, cmdOpts.reason);
+    .action(async (ids: string[], cmdOpts: { reason?: string }) => {
+      process.exitCode = await eachInstance('kill', ids, cmdOpts.reason);
     });
 
   const containers = program

@@ -110,6 +110,17 @@ describe('arvados-dispatch-cloud instances / containers (command line)', functio
     assert.match(u.stderr, /missing required argument 'instance-id'/);
   });
 
+  it('takes several instance IDs, as the reference does: each is tried, and one not found makes the exit status 1', async () => {
+    const before = server.requests.length;
+    const r = await run(['--config', config, 'instances', 'kill', 'lame-0000000001', 'i-unknown', 'lame-0000000002', '--reason', 'old image']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /instance not found: i-unknown/);
+    assert.deepEqual(
+      server.requests.slice(before).map((q) => `${q.method} ${q.path} ${new URLSearchParams(q.query)}`),
+      ['lame-0000000001', 'i-unknown', 'lame-0000000002'].map((id) => `POST /arvados/v1/dispatch/instances/kill instance_id=${id}&reason=old+image`),
+    );
+  });
+
   it('a config without a token or URL exits 2 naming the key; a stopped daemon exits 1', async () => {
     const noToken = writeConfig('no-token.yml', `    Services:\n      DispatchCloud:\n        InternalURLs:\n          "${server.url}": {}\n`);
     const a = await run(['--config', noToken, 'instances']);
