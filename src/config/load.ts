@@ -75,14 +75,30 @@ export interface LoadResult {
   warnings: string[];
 }
 
+/** What was read from the standard input for the path "-": it can be read only once. */
+let stdinConfig: Buffer | undefined;
+
 /**
- * Reads and compiles a config file. Throws `ConfigError` for a file that
+ * The bytes of the config file at `path`, or, for "-", of the standard input
+ * (read to its end once, then kept), as the reference's loader takes "-".
+ */
+export function readConfigBytes(path: string): Buffer {
+  if (path !== STDIN_PATH) return readFileSync(path);
+  stdinConfig ??= readFileSync(0);
+  return stdinConfig;
+}
+
+/** The config path that means the standard input. */
+export const STDIN_PATH = '-';
+
+/**
+ * Reads and compiles a config file ("-": the standard input). Throws `ConfigError` for a file that
  * cannot be read or parsed and for every kind of bad config.
  */
 export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readConfigBytes(path).toString('utf8');
   } catch (err) {
     throw new ConfigError([`${path}: cannot read the config file: ${(err as Error).message}`]);
   }

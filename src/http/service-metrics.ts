@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
+import { readConfigBytes, STDIN_PATH } from '../config/load.js';
 
 /** What the daemon knows about the config file it loaded. */
 export interface ConfigSource {
@@ -66,9 +67,14 @@ export function registerConfigSource(registry: Registry, source: ConfigSource): 
 /**
  * The hash and modification time of the config file at `path`, read through
  * one open file, as the reference's loader takes them; undefined when it
- * cannot be read (the loader has already said why).
+ * cannot be read (the loader has already said why). For "-", what the
+ * loader read from the standard input.
  */
 export function configSourceOf(path: string, loadTimestampMs: number): ConfigSource | undefined {
+  if (path === STDIN_PATH) {
+    // As the reference: the input's bytes, and its time is the load's.
+    return { sha256: createHash('sha256').update(readConfigBytes(path)).digest('hex'), sourceTimestampMs: loadTimestampMs, loadTimestampMs };
+  }
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');

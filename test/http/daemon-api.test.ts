@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -118,6 +118,31 @@ ${extra}    Services:
     );
     return path;
   }
+
+  it('reads its config from the standard input for -config -, as the reference; the config metrics hash what it read', async () => {
+    const port = await freePort();
+    const file = writeConfig(port);
+    const text = readFileSync(file);
+    const proc = spawn(process.execPath, ['scripts/from-sources.mjs', '-config', '-'], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+    proc.stdin!.end(text);
+    try {
+      await until('the management API to listen', () => out.includes('"msg":"listening"'), 20_000);
+      const metrics = (await call({ server: { url: `http://127.0.0.1:${port}` } }, 'GET', '/metrics', { token: mgmtToken })).text;
+      const sha = createHash('sha256').update(text).digest('hex');
+      const source = new RegExp(`^arvados_config_source_timestamp_seconds\\{sha256="${sha}"\\} (\\S+)$`, 'm').exec(metrics);
+      const load = new RegExp(`^arvados_config_load_timestamp_seconds\\{sha256="${sha}"\\} (\\S+)$`, 'm').exec(metrics);
+      assert.ok(source && load, metrics);
+      // Standard input has no modification time: it is the load's, as in the reference.
+      assert.equal(source[1], load[1]);
+    } finally {
+      proc.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+    }
+  });
 
   it('listens on the InternalURL local to this host, answers with the token, and frees the port on SIGTERM', async () => {
     const port = await freePort();
