@@ -29,6 +29,7 @@ import { requestTokens, requireHealthToken, requireToken } from './auth.js';
 import { type InstanceDraining, instanceViewJSON, queueEntJSON, type QueueEntExtras, spendingCapJSON } from './format.js';
 import type { SpendingCapView } from '../placement/spending-cap.js';
 import { timelineJSON } from './timeline-json.js';
+import { redirectFor, sendRedirect } from './redirect.js';
 
 /** What the management API needs from a dispatcher. */
 export interface ManagementTarget {
@@ -120,6 +121,8 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
   '/metrics.json': { GET: metrics },
 };
 
+const ROUTE_PATHS = Object.keys(ROUTES);
+
 const HEALTH_PING = '/_health/ping';
 
 /** The request handler for `http.createServer`. */
@@ -129,6 +132,10 @@ export function managementHandler(target: ManagementTarget, layers: Layers = {})
   const inner = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = pathOf(req);
     if (path === HEALTH_PING) return healthPing(req, res, target);
+    // The reference's health interceptor has a router of its own, which
+    // redirects before any token check.
+    const toHealth = path.startsWith('/') && req.method === 'GET' ? redirectFor(req, 'GET', path, [HEALTH_PING]) : undefined;
+    if (toHealth !== undefined) return sendRedirect(req, res, toHealth);
     if (layers.before?.(req, res)) return;
     await limit(req, res, (req, res) => handle(req, res, target));
   };
@@ -196,6 +203,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, target: Managem
   const healthCheck = url.pathname.startsWith('/_health/') && !url.pathname.slice('/_health/'.length).includes('/');
   const route = healthCheck ? { GET: () => textError(res, 404, '404 page not found') } : ROUTES[url.pathname];
   if (!route) {
+    const method = req.method ?? '';
+    const moved = redirectFor(req, method, pathOf(req), ROUTE_PATHS.filter((p) => ROUTES[p]![method]));
+    if (moved !== undefined) return sendRedirect(req, res, moved);
     textError(res, 404, '404 page not found');
     return;
   }

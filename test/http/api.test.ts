@@ -141,6 +141,40 @@ describe('management API', function () {
       assert.equal((await call(stack, 'GET', '/_health/nothing', { token: stack.token })).status, 404);
     });
 
+    it("redirects as the reference's router does: a final slash added or removed, then the cleaned path in any case; 301 for GET, 307 for POST; after the token check, except for the health check; never with a query string, which could echo a token", async () => {
+      const raw = async (method: string, path: string, token?: string): Promise<{ status: number; location: string | null; body: string; type: string | null }> => {
+        const r = await fetch(`${stack.server.url}${path}`, { method, redirect: 'manual', headers: token ? { Authorization: `Bearer ${token}` } : {} });
+        return { status: r.status, location: r.headers.get('location'), body: await r.text(), type: r.headers.get('content-type') };
+      };
+      const slash = await raw('GET', `${API}/instances/`, stack.token);
+      assert.deepEqual(slash, {
+        status: 301,
+        location: `${API}/instances`,
+        body: `<a href="${API}/instances">Moved Permanently</a>.\n\n`,
+        type: 'text/html; charset=utf-8',
+      });
+      assert.equal((await raw('GET', '/ARVADOS/v1/Dispatch/INSTANCES', stack.token)).location, `${API}/instances`);
+      assert.equal((await raw('GET', '/arvados//v1/dispatch/./containers/', stack.token)).location, `${API}/containers`);
+      assert.equal((await raw('GET', '/metrics/', stack.token)).location, '/metrics');
+      const post = await raw('POST', `${API}/instances/Hold/`, stack.token);
+      assert.deepEqual([post.status, post.location, post.body], [307, `${API}/instances/hold`, '']);
+      // The API's token check comes first.
+      assert.equal((await raw('GET', `${API}/instances/`)).status, 401);
+      // A query is not sent back in a Location header (it may hold a token): not found instead.
+      for (const query of [`api_token=${stack.token}`, 'x=1']) {
+        const withQuery = await raw('GET', `${API}/instances/?${query}`, query.startsWith('x') ? stack.token : undefined);
+        assert.deepEqual([withQuery.status, withQuery.location], [404, null], query);
+      }
+      assert.equal((await raw('GET', '/_health/ping/?x=1')).status, 401);
+      // The health check's own router redirects before any token check.
+      const ping = await raw('GET', '/_health/ping/');
+      assert.deepEqual([ping.status, ping.location], [301, '/_health/ping']);
+      // Nothing like a route: not found; a route of another method: 405, no redirect.
+      assert.equal((await raw('GET', `${API}/nothing/`, stack.token)).status, 404);
+      assert.equal((await raw('POST', `${API}/instances/`, stack.token)).status, 404);
+      assert.equal((await raw('GET', `${API}/instances/hold/`, stack.token)).status, 404);
+    });
+
     it('answers OPTIONS on a known path with its methods in Allow, as the reference\'s router', async () => {
       const r = await fetch(`${stack.server.url}${API}/instances/hold`, { method: 'OPTIONS', headers: { Authorization: `Bearer ${stack.token}` } });
       assert.equal(r.status, 200);
@@ -195,19 +229,25 @@ describe('management API', function () {
     });
 
     // fetch would normalise these targets, so they go out as written over node:http.
-    it('takes a target starting with // as a path (404), not as a URL with a host (500)', async () => {
+    it('takes a target starting with // as a path (404, or 301 to the route it cleans to, never to another host), not as a URL with a host (500)', async () => {
       const base = new URL(stack.server.url);
-      for (const target of ['//', '//arvados/v1/dispatch/instances', '//x?api_token=y', '//metrics']) {
-        const status = await new Promise<number>((resolve, reject) => {
+      const expected: Array<[string, number, string | undefined]> = [
+        ['//', 404, undefined],
+        ['//arvados/v1/dispatch/instances', 301, '/arvados/v1/dispatch/instances'],
+        ['//x?api_token=y', 404, undefined],
+        ['//metrics', 301, '/metrics'],
+      ];
+      for (const [target, status, location] of expected) {
+        const got = await new Promise<[number, string | undefined]>((resolve, reject) => {
           const headers = { Authorization: `Bearer ${stack.token}` };
           const req = httpRequest({ host: base.hostname, port: base.port, path: target, headers, agent: false }, (res) => {
             res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
+            res.on('end', () => resolve([res.statusCode ?? 0, res.headers.location]));
           });
           req.on('error', reject);
           req.end();
         });
-        assert.equal(status, 404, target);
+        assert.deepEqual(got, [status, location], target);
       }
     });
   });
