@@ -125,7 +125,20 @@ describe('fuzzed config files', function () {
     // A region, so that the ec2 driver the defaults choose can be built.
     const defaults = parseDocument(wholeDefaultConfig(key));
     defaults.setIn(['Clusters', 'xxxxx', 'Containers', 'CloudVMs', 'DriverParameters', 'Region'], 'us-east-1');
-    bases = [baseConfig('config.example.yml', readFileSync(join(REPO, 'config.example.yml'), 'utf8')), baseConfig('config.default.yml', defaults.toString())];
+    // A pre-2.0 site: the listen address from NodeProfiles, not InternalURLs.
+    const example = readFileSync(join(REPO, 'config.example.yml'), 'utf8');
+    const legacy = parseDocument(example);
+    legacy.deleteIn(['Clusters', 'zzzzz', 'Services', 'DispatchCloud', 'InternalURLs']);
+    legacy.setIn(['Clusters', 'zzzzz', 'NodeProfiles'], {
+      '*': { 'arvados-dispatch-cloud': { Listen: ':9006' }, 'arvados-controller': { Listen: ':8003' } },
+      'dispatch.zzzzz.example': { 'arvados-dispatch-cloud': { Listen: ':9007', TLS: true } },
+    });
+    legacy.setIn(['Clusters', 'zzzzz', 'API', 'RequestTimeout'], '30s');
+    bases = [
+      baseConfig('config.example.yml', example),
+      baseConfig('config.default.yml', defaults.toString()),
+      baseConfig('config.example.yml with NodeProfiles', legacy.toString()),
+    ];
   });
   after(async () => {
     rmSync(dir, { recursive: true, force: true });
