@@ -8,7 +8,7 @@ import type { InstanceTags } from '../../src/cloud/types.js';
 import { PREEMPTIBLE_SUFFIX } from '../../src/config/instance-types.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { encodeTags, labelKey, labelValue, OS_LOGIN_KEY, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
-import { DEFAULT_GCE_PARAMS, type GceGuestAccelerator, type GceParams } from './params.js';
+import { DEFAULT_GCE_PARAMS, type GceGuestAccelerator, type GceLocalSSDs, type GceParams } from './params.js';
 
 export type GceInstanceRecord = protos.google.cloud.compute.v1.IInstance;
 
@@ -92,14 +92,29 @@ export function diskTypeFor(params: GceParams, providerType: string): string {
 }
 
 /**
- * The GuestAccelerators entry for `type`: the one under its name, or, for a
- * generated `.preemptible` variant without one of its own, its base type's.
+ * The entry of a per-type parameter (GuestAccelerators, LocalSSDs) for
+ * `type`: the one under its name, or, for a generated `.preemptible` variant
+ * without one of its own, its base type's.
  */
-export function guestAcceleratorFor(params: GceParams, type: InstanceType): GceGuestAccelerator | undefined {
-  const own = params.GuestAccelerators[type.Name];
+function entryFor<T>(byName: Record<string, T>, type: InstanceType): T | undefined {
+  const own = Object.hasOwn(byName, type.Name) ? byName[type.Name] : undefined;
   if (own !== undefined || !type.Preemptible || !type.Name.endsWith(PREEMPTIBLE_SUFFIX)) return own;
-  return params.GuestAccelerators[type.Name.slice(0, -PREEMPTIBLE_SUFFIX.length)];
+  const base = type.Name.slice(0, -PREEMPTIBLE_SUFFIX.length);
+  return Object.hasOwn(byName, base) ? byName[base] : undefined;
 }
+
+/** The GuestAccelerators entry for `type` (see entryFor). */
+export function guestAcceleratorFor(params: GceParams, type: InstanceType): GceGuestAccelerator | undefined {
+  return entryFor(params.GuestAccelerators, type);
+}
+
+/** The LocalSSDs entry for `type` (see entryFor). */
+export function localSSDsFor(params: GceParams, type: InstanceType): GceLocalSSDs | undefined {
+  return entryFor(params.LocalSSDs, type);
+}
+
+/** An `-lssd` machine type (C3, C3D, C4, ... with local SSD), whose local SSDs GCE attaches without being asked. */
+export const comesWithLocalSSDs = (providerType: string): boolean => /-lssd$/.test(providerType);
 
 /**
  * Whether GCE can live-migrate a VM of `type` during host maintenance. It
@@ -164,6 +179,19 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
       type: 'PERSISTENT',
       deviceName: 'scratch',
       initializeParams: { diskType, diskSizeGb: String(Math.ceil(type.AddedScratch / 2 ** 30)), labels },
+    });
+  }
+
+  const ssds = comesWithLocalSSDs(type.ProviderType) ? undefined : localSSDsFor(params, type);
+  for (let i = 0; i < (ssds?.Count ?? 0); i++) {
+    disks.push({
+      boot: false,
+      // Local SSDs live and die with the VM whatever this says; GCE wants it said.
+      autoDelete: true,
+      type: 'SCRATCH',
+      interface: ssds!.Interface,
+      deviceName: `local-ssd-${i}`,
+      initializeParams: { diskType: `zones/${zone}/diskTypes/local-ssd` },
     });
   }
 

@@ -4,9 +4,11 @@
  * parameters and how tags map onto labels and metadata.
  */
 import type { DriverFactory } from '../../src/cloud/types.js';
-import { machineFamily } from './body.js';
+import { comesWithLocalSSDs, localSSDsFor, machineFamily } from './body.js';
 import { GceInstanceSet } from './driver.js';
-import { parseGceParams } from './params.js';
+import { type GceParams, LOCAL_SSD_BYTES, parseGceParams } from './params.js';
+import type { InstanceType } from '../../src/config/types.js';
+import type { Logger } from '../../src/log.js';
 
 export const GCE_DRIVER_NAME = 'gce';
 
@@ -26,13 +28,46 @@ export const gceDriver: DriverFactory = async (raw, ctx) => {
   const families = new Set(Object.values(ctx.cluster.InstanceTypes).map((t) => machineFamily(t.ProviderType)));
   const unused = Object.keys(params.DiskTypes).filter((f) => !families.has(f)).sort();
   if (unused.length > 0) ctx.logger.warn('DiskTypes names machine families no instance type is of', { Families: unused });
+  checkLocalSSDs(params, ctx.cluster.InstanceTypes, ctx.logger);
   // Loaded here, not at the top: the SDK takes ~2 s to import.
   const { buildClients } = await import('./client.js');
   return new GceInstanceSet(params, ctx, { clients: await buildClients(params) });
 };
 
+/**
+ * Warns about a LocalSSDs entry for a type that comes with its own (an
+ * `-lssd` machine type; the entry is not used), and when a type's
+ * IncludedScratch, the scratch space containers are placed by, does not
+ * match its local SSDs.
+ */
+function checkLocalSSDs(params: GceParams, types: Record<string, InstanceType>, logger: Logger): void {
+  for (const type of Object.values(types)) {
+    const ssds = localSSDsFor(params, type);
+    if (ssds === undefined) continue;
+    if (comesWithLocalSSDs(type.ProviderType)) {
+      logger.warn('LocalSSDs entry ignored: this machine type comes with its local SSDs, which GCE attaches itself', { InstanceType: type.Name, ProviderType: type.ProviderType });
+      continue;
+    }
+    const bytes = ssds.Count * LOCAL_SSD_BYTES;
+    if (type.IncludedScratch === 0) {
+      logger.warn('local SSDs are attached but not counted as scratch: set the instance type\'s IncludedScratch to their size, so containers that need scratch space get this type', {
+        InstanceType: type.Name,
+        LocalSSDs: ssds.Count,
+        Bytes: bytes,
+      });
+    } else if (type.IncludedScratch > bytes) {
+      logger.warn('IncludedScratch is more than the local SSDs hold: containers placed by it may run out of scratch space', {
+        InstanceType: type.Name,
+        IncludedScratch: type.IncludedScratch,
+        LocalSSDs: ssds.Count,
+        Bytes: bytes,
+      });
+    }
+  }
+}
+
 export {
-  buildInstanceBody, canLiveMigrate, diskTypeFor, guestAcceleratorFor, HYPERDISK_DEFAULT, HYPERDISK_ONLY_FAMILIES, imagePath, labelsFor, machineFamily, regionOf,
+  buildInstanceBody, canLiveMigrate, diskTypeFor, guestAcceleratorFor, localSSDsFor, HYPERDISK_DEFAULT, HYPERDISK_ONLY_FAMILIES, imagePath, labelsFor, machineFamily, regionOf,
   type GceInstanceRecord,
 } from './body.js';
 export { type GceDriverOptions, GceInstanceSet } from './driver.js';
@@ -57,4 +92,4 @@ export {
 export { GceInstance } from './instance.js';
 export { isGroupQuota, normalizeMetric, quotaGroupOf, quotaMetrics } from './quota.js';
 export { decodeTags, encodeTags, labelFilter, labelKey, labelValue, OS_LOGIN_KEY, SSH_KEYS_KEY, STARTUP_SCRIPT_KEY, TAGS_METADATA_KEY } from './mapping.js';
-export { DEFAULT_GCE_PARAMS, type GceGuestAccelerator, type GceParams, GceParamsError, parseGceParams, type ParsedGceParams } from './params.js';
+export { DEFAULT_GCE_PARAMS, type GceGuestAccelerator, type GceLocalSSDs, type GceParams, GceParamsError, LOCAL_SSD_BYTES, parseGceParams, type ParsedGceParams } from './params.js';

@@ -55,11 +55,28 @@ export interface GceParams {
   /** Per Arvados instance type name (an `InstanceTypes` key), the GPUs to attach; empty: none. */
   GuestAccelerators: Record<string, GceGuestAccelerator>;
   /**
+   * Per Arvados instance type name, the local SSDs (375 GiB each) to attach;
+   * empty: none. For the machine series where they are optional (N1, N2,
+   * N2D, C2, C2D, ...): `-lssd` types and the series that always have them
+   * (Z3, A3, ...) come with theirs.
+   */
+  LocalSSDs: Record<string, GceLocalSSDs>;
+  /**
    * Network tags for every VM (`tags.items`), which firewall rules can
    * target, e.g. to let the dispatcher reach port 22; empty: none.
    */
   NetworkTags: string[];
 }
+
+/** How many local SSDs a type's VMs get, and on which interface. */
+export interface GceLocalSSDs {
+  Count: number;
+  /** SCSI (the default: what Arvados's compute image looks for on GCE) or NVME (faster; the only one on newer series). */
+  Interface: 'SCSI' | 'NVME';
+}
+
+/** The size of one local SSD. */
+export const LOCAL_SSD_BYTES = 375 * 2 ** 30;
 
 export const DEFAULT_VM_SCOPES: readonly string[] = ['https://www.googleapis.com/auth/cloud-platform'];
 
@@ -78,6 +95,7 @@ export const DEFAULT_GCE_PARAMS: Readonly<GceParams> = {
   ExternalIP: false,
   Endpoint: '',
   GuestAccelerators: {},
+  LocalSSDs: {},
   NetworkTags: [],
 };
 
@@ -189,6 +207,25 @@ function parseGuestAccelerators(v: unknown): Record<string, GceGuestAccelerator>
   });
 }
 
+const LOCAL_SSD_KEYS = ['Count', 'Interface'];
+
+/** `LocalSSDs`: `{<instance type name>: 2}` or `{<instance type name>: {Count: 2, Interface: NVME}}`. */
+function parseLocalSSDs(v: unknown): Record<string, GceLocalSSDs> {
+  return parseMapping('LocalSSDs', v, 'a mapping from instance type name to a count of local SSDs, or to {Count, Interface}', (name, entry, fail) => {
+    const mapping = typeof entry === 'object' && entry !== null && !Array.isArray(entry);
+    const fields: Record<string, unknown> = mapping ? (entry as Record<string, unknown>) : { Count: entry };
+    for (const key of Object.keys(fields)) {
+      if (!LOCAL_SSD_KEYS.includes(key)) fail(`.${name}.${key}`, `unknown; expected ${LOCAL_SSD_KEYS.join(' or ')}`);
+    }
+    const raw = fields.Count;
+    const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail(`.${name}${mapping ? '.Count' : ''}`, `expected a whole number of local SSDs, at least 1, got ${JSON.stringify(raw ?? null)}`);
+    const iface = fields.Interface === undefined || fields.Interface === null ? 'SCSI' : String(fields.Interface).trim().toUpperCase();
+    if (iface !== 'SCSI' && iface !== 'NVME') fail(`.${name}.Interface`, `expected SCSI or NVME, got ${JSON.stringify(fields.Interface)}`);
+    return { Count: n as number, Interface: iface as GceLocalSSDs['Interface'] };
+  });
+}
+
 /** GCE's machine family names: `n4`, `c4a`, `a4x`, `t2d`. */
 const MACHINE_FAMILY = /^[a-z][a-z0-9]*$/;
 
@@ -209,8 +246,8 @@ function parseDiskTypes(v: unknown): Record<string, string> {
   });
 }
 
-/** The parameters read by the shared table (all but the mappings GuestAccelerators and DiskTypes). */
-type TableParams = Omit<GceParams, 'GuestAccelerators' | 'DiskTypes'>;
+/** The parameters read by the shared table (all but the mappings GuestAccelerators, LocalSSDs and DiskTypes). */
+type TableParams = Omit<GceParams, 'GuestAccelerators' | 'LocalSSDs' | 'DiskTypes'>;
 
 const PARSERS: { [K in keyof TableParams]: ParamParser<TableParams[K]> } = {
   Project: nonEmpty,
@@ -237,28 +274,36 @@ export interface ParsedGceParams {
 /**
  * Validates `raw` and fills in defaults. Throws GceParamsError naming the
  * bad parameter as `DriverParameters.<Name>` (and the entry and key inside
- * GuestAccelerators, the family inside DiskTypes). Null values count as
- * absent. With `typeNames` (the cluster's InstanceTypes keys), a
- * GuestAccelerators entry must name one of them: a misspelt name would
- * otherwise leave that type's VMs without GPUs.
+ * GuestAccelerators and LocalSSDs, the family inside DiskTypes). Null values
+ * count as absent. With `typeNames` (the cluster's InstanceTypes keys), a
+ * GuestAccelerators or LocalSSDs entry must name one of them: a misspelt
+ * name would otherwise leave that type's VMs without GPUs or disks.
  */
 export function parseGceParams(raw: Record<string, unknown> | undefined | null, typeNames?: Iterable<string>): ParsedGceParams {
   let table: Record<string, unknown> | undefined | null = raw;
   let accelerators: unknown;
+  let localSSDs: unknown;
   let diskTypes: unknown;
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    ({ GuestAccelerators: accelerators, DiskTypes: diskTypes, ...table } = raw);
+    ({ GuestAccelerators: accelerators, LocalSSDs: localSSDs, DiskTypes: diskTypes, ...table } = raw);
   }
-  const { GuestAccelerators: _none, DiskTypes: _noTypes, ...defaults } = DEFAULT_GCE_PARAMS;
+  const { GuestAccelerators: _none, LocalSSDs: _noSSDs, DiskTypes: _noTypes, ...defaults } = DEFAULT_GCE_PARAMS;
   const parsed = parseDriverParams(table, PARSERS, defaults, (m) => new GceParamsError(m));
-  const out: GceParams = { ...parsed.params, GuestAccelerators: parseGuestAccelerators(accelerators), DiskTypes: parseDiskTypes(diskTypes) };
+  const out: GceParams = {
+    ...parsed.params,
+    GuestAccelerators: parseGuestAccelerators(accelerators),
+    LocalSSDs: parseLocalSSDs(localSSDs),
+    DiskTypes: parseDiskTypes(diskTypes),
+  };
   if (out.Project === '') throw new GceParamsError('DriverParameters.Project: required (the Google Cloud project id)');
   if (out.Zone.length === 0) throw new GceParamsError('DriverParameters.Zone: required (a zone like "us-central1-a", or a list of them)');
   if (typeNames !== undefined) {
     const known = new Set(typeNames);
-    for (const name of Object.keys(out.GuestAccelerators)) {
-      if (!known.has(name)) {
-        throw new GceParamsError(`DriverParameters.GuestAccelerators.${name}: no such instance type (InstanceTypes has ${[...known].sort().join(', ') || 'none'})`);
+    for (const [param, names] of [['GuestAccelerators', Object.keys(out.GuestAccelerators)], ['LocalSSDs', Object.keys(out.LocalSSDs)]] as const) {
+      for (const name of names) {
+        if (!known.has(name)) {
+          throw new GceParamsError(`DriverParameters.${param}.${name}: no such instance type (InstanceTypes has ${[...known].sort().join(', ') || 'none'})`);
+        }
       }
     }
   }

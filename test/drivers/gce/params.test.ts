@@ -55,6 +55,14 @@ describe('gce DriverParameters', () => {
     ['GuestAccelerators.gpu.Count', { ...base, GuestAccelerators: { gpu: { AcceleratorType: 'nvidia-tesla-t4', Count: 0 } } }],
     ['GuestAccelerators.gpu.Count', { ...base, GuestAccelerators: { gpu: { AcceleratorType: 'nvidia-tesla-t4', Count: 1.5 } } }],
     ['GuestAccelerators.gpu.Type', { ...base, GuestAccelerators: { gpu: { Type: 'nvidia-tesla-t4' } } }],
+    ['LocalSSDs', { ...base, LocalSSDs: [2] }],
+    ['LocalSSDs.big', { ...base, LocalSSDs: { big: 0 } }],
+    ['LocalSSDs.big', { ...base, LocalSSDs: { big: 'two' } }],
+    ['LocalSSDs.big', { ...base, LocalSSDs: { big: null } }],
+    ['LocalSSDs.big.Count', { ...base, LocalSSDs: { big: { Count: 1.5 } } }],
+    ['LocalSSDs.big.Count', { ...base, LocalSSDs: { big: { Interface: 'NVME' } } }],
+    ['LocalSSDs.big.Interface', { ...base, LocalSSDs: { big: { Count: 1, Interface: 'SATA' } } }],
+    ['LocalSSDs.big.Size', { ...base, LocalSSDs: { big: { Count: 1, Size: '375GiB' } } }],
   ];
   for (const [name, raw] of bad) {
     it(`names ${name} when it is bad (${JSON.stringify(raw[name.split('.')[0]] ?? 'missing')})`, () => {
@@ -102,6 +110,19 @@ describe('gce DriverParameters', () => {
     assert.deepEqual(parseGceParams({ ...base, DiskTypes: null }).params.DiskTypes, {});
     const raw = { n4: 'hyperdisk-balanced', e2: ' pd-balanced ', a4x: 'hyperdisk-balanced' };
     assert.deepEqual(parseGceParams({ ...base, DiskTypes: raw }).params.DiskTypes, { n4: 'hyperdisk-balanced', e2: 'pd-balanced', a4x: 'hyperdisk-balanced' });
+  });
+
+  it('reads LocalSSDs per instance type name, as a count or {Count, Interface}; SCSI unless NVME is asked for; none by default', () => {
+    assert.deepEqual(parseGceParams(base).params.LocalSSDs, {});
+    const raw = { a: 2, b: '1', c: { Count: 4, Interface: 'nvme' }, d: { Count: 8, Interface: null } };
+    assert.deepEqual(parseGceParams({ ...base, LocalSSDs: raw }).params.LocalSSDs, {
+      a: { Count: 2, Interface: 'SCSI' },
+      b: { Count: 1, Interface: 'SCSI' },
+      c: { Count: 4, Interface: 'NVME' },
+      d: { Count: 8, Interface: 'SCSI' },
+    });
+    // With the cluster's type names, an entry must name one of them.
+    assert.throws(() => parseGceParams({ ...base, LocalSSDs: { n2big: 1 } }, ['n2standard2']), /^GceParamsError: DriverParameters\.LocalSSDs\.n2big: no such instance type \(InstanceTypes has n2standard2\)$/);
   });
 
   it('reads GuestAccelerators per instance type name, Count optional', () => {
