@@ -44,6 +44,8 @@ export function buildProgram(): Command {
 
   program
     .command('check-config')
+    // As the reference's `arvados-server config-check`.
+    .alias('config-check')
     .description(
       'load the config and the settings file, print the compiled result with secrets redacted and every default filled in (exit 0; 1 with warnings, when strict) or every error (exit 2)',
     )

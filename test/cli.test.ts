@@ -48,6 +48,9 @@ describe('arvados-dispatch-cloud command', function () {
     assert.match(daemon.stderr, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty/);
     const check = await run(['check-config', '-config=' + DEFAULTS, '-strict=false']);
     assert.equal(check.code, 0, check.stderr);
+    // The reference's name for it works too.
+    const configCheck = await run(['config-check', '-config', DEFAULTS, '-strict=false']);
+    assert.deepEqual([configCheck.code, configCheck.stdout], [0, check.stdout]);
   });
 
   it('goStyleArgs writes known long options with two dashes, and leaves short options, unknown names, values and what follows -- alone', () => {
