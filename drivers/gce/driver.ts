@@ -12,9 +12,9 @@ import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { type BillingRule, GCE_BILLING } from '../../src/cost/billing.js';
 import type { Logger } from '../../src/log.js';
-import { buildInstanceBody, type GceInstanceRecord } from './body.js';
+import { buildInstanceBody, type GceInstanceRecord, regionOf } from './body.js';
 import type { GceClients } from './client.js';
-import { classify, GceOperationError, isNotFound, isTransient, isZoneCapacity, isZoneUnsupported, ThrottleBackoff } from './errors.js';
+import { classify, GceOperationError, isNotFound, isTransient, isZoneCapacity, isZoneUnsupported, quotaMetricsOf, regionalQuota, ThrottleBackoff } from './errors.js';
 import { GceInstance, type GceInstanceHost } from './instance.js';
 import { planResourceLabels, type ResourceLabelPlan, resourceLabelsFor } from './labels.js';
 import { labelFilter, labelKey } from './mapping.js';
@@ -225,9 +225,13 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     const name = this.newName();
     const zones = this.params.Zone;
     const start = this.zoneStart.get(type.ProviderType) ?? 0;
-    for (let i = 0; ; i++) {
-      const index = (start + i) % zones.length;
+    const order = zones.map((_, i) => (start + i) % zones.length);
+    // Regions whose quota this create ran over: their other zones share it.
+    const overQuota = new Set<string>();
+    const anotherZoneAfter = (k: number): boolean => order.slice(k + 1).some((j) => !overQuota.has(regionOf(zones[j])));
+    for (const [k, index] of order.entries()) {
       const zone = zones[index];
+      if (overQuota.has(regionOf(zone))) continue;
       try {
         const rec = await this.createIn(zone, name, type, imageId, tags, initCommand, publicKey);
         this.zoneStart.set(type.ProviderType, index);
@@ -235,7 +239,13 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
         this.logger.info('created instance', { Instance: name, InstanceType: type.Name, ProviderType: type.ProviderType, Zone: zone });
         return new GceInstance(this, rec, zone, tags);
       } catch (err) {
-        if (i < zones.length - 1) {
+        const regional = regionalQuota(err);
+        if (regional) overQuota.add(regionOf(zone));
+        if (anotherZoneAfter(k)) {
+          if (regional) {
+            this.logger.warn('region over quota, trying a zone in another region', { Zone: zone, InstanceType: type.Name, Quota: quotaMetricsOf(err), error: err });
+            continue;
+          }
           if (isZoneCapacity(err)) {
             this.logger.warn('zone out of capacity, trying next zone', { Zone: zone, InstanceType: type.Name, error: err });
             continue;
@@ -249,6 +259,8 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
         throw classify(err, { clock: this.clock, backoff: this.createBackoff, what, providerType: type.ProviderType, zone });
       }
     }
+    // Not reached: the last zone tried throws, and a zone is skipped only while one is left to try.
+    throw new Error(`gce: create ${name}: no zone to try`);
   }
 
   private async createIn(

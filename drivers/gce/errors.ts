@@ -165,6 +165,17 @@ export function quotaMetricsOf(err: unknown): string[] {
   return quotaMetrics(errorDetails(err), messages(err));
 }
 
+/**
+ * A quota error about quotas of the zone's region only (`CPUS`, `N2_CPUS`,
+ * `INSTANCES`, ...: every metric it names, and it names one), which a zone
+ * in another region does not share; not the `*_ALL_REGIONS` ones.
+ */
+export function regionalQuota(err: unknown): boolean {
+  if (!isQuota(err)) return false;
+  const metrics = quotaMetricsOf(err);
+  return metrics.length > 0 && metrics.every((m) => !m.endsWith('_ALL_REGIONS'));
+}
+
 /** This zone has none of this machine type right now: another zone may. */
 export function isZoneCapacity(err: unknown): boolean {
   return reasons(err).some((r) => ZONE_CAPACITY_CODES.has(r));

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { asCapacityError, isQuotaError } from '../../../src/cloud/errors.js';
-import { driverPerTest, E2, failure, N2, ZONES } from './helpers.js';
+import { driverPerTest, E2, failure, fakeParams, N2, ZONES } from './helpers.js';
 
 describe('gce driver: create where a zone lacks the type', function () {
   this.timeout(20_000);
@@ -52,5 +52,38 @@ describe('gce driver: create where a zone lacks the type', function () {
     const err = await failure(h.create(N2));
     assert.equal(asCapacityError(err), undefined, String(err));
     assert.deepEqual(insertZones(), [ZONES[0]]);
+  });
+});
+
+describe('gce driver: a regional quota moves the create to a zone in another region', function () {
+  this.timeout(20_000);
+  const ZONES3 = ['us-central1-a', 'us-central1-b', 'us-east1-b'];
+  const h = driverPerTest({ driver: (fake) => ({ params: fakeParams(fake, { Zone: ZONES3 }) }) });
+  const insertZones = () => h.fake.calls().filter((c) => c.kind === 'insert').map((c) => c.path.split('/')[6]);
+  const live = () => h.fake.instances().filter((i) => !i.deleted);
+
+  for (const synchronous of [false, true]) {
+    it(`skips the other zones of the region over quota (${synchronous ? "the insert's own 403" : 'the operation\'s QUOTA_EXCEEDED'}), and the next create starts where it succeeded`, async () => {
+      h.fake.failNext('insert', { quotaExceeded: 'CPUS', synchronous });
+      const inst = await h.create(N2);
+      assert.deepEqual(insertZones(), ['us-central1-a', 'us-east1-b']);
+      assert.deepEqual(live().map((i) => [i.name, i.zone]), [[inst.id, 'us-east1-b']]);
+      const warned = h.logs.lines.filter((l) => l.includes('region over quota, trying a zone in another region'));
+      assert.equal(warned.length, 1);
+      assert.match(warned[0], /"Zone":"us-central1-a".*"Quota":\["CPUS"\]/);
+      await h.create(N2);
+      assert.deepEqual(insertZones().slice(-1), ['us-east1-b']);
+    });
+  }
+
+  it('a quota of all regions, or one over quota in every region, is the quota error as before', async () => {
+    h.fake.failNext('insert', { quotaExceeded: 'CPUS_ALL_REGIONS' });
+    assert.ok(isQuotaError(await failure(h.create(N2))));
+    assert.deepEqual(insertZones(), ['us-central1-a']);
+    h.fake.failNext('insert', { quotaExceeded: 'INSTANCES' });
+    h.fake.failNext('insert', { quotaExceeded: 'INSTANCES' });
+    const err = await failure(h.create(N2));
+    assert.ok(isQuotaError(err), String(err));
+    assert.deepEqual(insertZones(), ['us-central1-a', 'us-central1-a', 'us-east1-b']);
   });
 });
