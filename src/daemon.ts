@@ -168,9 +168,10 @@ export function chooseManagementListenURL(cluster: Cluster, log: Logger, env: No
 /**
  * Serves the management API, /metrics and the status page at the chosen
  * listen URL: https, with TLS.Certificate and TLS.Key (or, with
- * TLS.ACME.Server set, the autocert cache), when its scheme is https (or wss). Rejects when it cannot (port taken since the choice, no
- * usable certificate): a dispatcher its operators cannot see or steer
- * should not start.
+ * TLS.ACME.Server set, the autocert cache), when its scheme is https (or
+ * wss). Rejects when it cannot (port taken since the choice, no usable
+ * certificate): a dispatcher its operators cannot see or steer should not
+ * start.
  */
 export async function startManagementAPI(
   dispatcher: Dispatcher | DispatcherSource,
