@@ -22,12 +22,6 @@ export const nonEmpty: ParamParser<string> = (v) => {
   return s;
 };
 
-/** A login name for the VM's image (`crunch`, `admin`, ...). */
-export const username: ParamParser<string> = (v) => {
-  if (typeof v !== 'string' || !/^[a-z_][a-z0-9_-]*$/.test(v)) throw new Error(`expected a user name, got ${JSON.stringify(v)}`);
-  return v;
-};
-
 /**
  * Any login name the image may have, as POSIX and useradd allow it
  * (`ec2-user`, `Admin`, `first.last`, `machine$`): the reference takes
