@@ -183,13 +183,13 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
   }
 
   const ssds = comesWithLocalSSDs(type.ProviderType) ? undefined : localSSDsFor(params, type);
-  for (let i = 0; i < (ssds?.Count ?? 0); i++) {
+  for (let i = 0; ssds !== undefined && i < ssds.Count; i++) {
     disks.push({
       boot: false,
       // Local SSDs live and die with the VM whatever this says; GCE wants it said.
       autoDelete: true,
       type: 'SCRATCH',
-      interface: ssds!.Interface,
+      interface: ssds.Interface,
       deviceName: `local-ssd-${i}`,
       initializeParams: { diskType: `zones/${zone}/diskTypes/local-ssd` },
     });

@@ -155,9 +155,15 @@ const adminUsername: ParamParser<string> = (v) => {
   return loginName(v);
 };
 
-const sizeGB: ParamParser<number> = (v) => {
+/** A whole number of at least `min`, also written as a string (`"2"`); undefined for anything else. */
+function wholeNumber(v: unknown, min: number): number | undefined {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error(`expected a whole number of GB, got ${JSON.stringify(v)}`);
+  return typeof n === 'number' && Number.isInteger(n) && n >= min ? n : undefined;
+}
+
+const sizeGB: ParamParser<number> = (v) => {
+  const n = wholeNumber(v, 0);
+  if (n === undefined) throw new Error(`expected a whole number of GB, got ${JSON.stringify(v)}`);
   return n;
 };
 
@@ -199,9 +205,7 @@ function parseGuestAccelerators(v: unknown): Record<string, GceGuestAccelerator>
     const acc: GceGuestAccelerator = { AcceleratorType: (type as string).trim() };
     const raw = fields.Count;
     if (raw !== undefined && raw !== null) {
-      const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail(`.${name}.Count`, `expected a whole number of at least 1, got ${JSON.stringify(raw)}`);
-      acc.Count = n as number;
+      acc.Count = wholeNumber(raw, 1) ?? fail(`.${name}.Count`, `expected a whole number of at least 1, got ${JSON.stringify(raw)}`);
     }
     return acc;
   });
@@ -217,12 +221,10 @@ function parseLocalSSDs(v: unknown): Record<string, GceLocalSSDs> {
     for (const key of Object.keys(fields)) {
       if (!LOCAL_SSD_KEYS.includes(key)) fail(`.${name}.${key}`, `unknown; expected ${LOCAL_SSD_KEYS.join(' or ')}`);
     }
-    const raw = fields.Count;
-    const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) fail(`.${name}${mapping ? '.Count' : ''}`, `expected a whole number of local SSDs, at least 1, got ${JSON.stringify(raw ?? null)}`);
+    const count = wholeNumber(fields.Count, 1) ?? fail(`.${name}${mapping ? '.Count' : ''}`, `expected a whole number of local SSDs, at least 1, got ${JSON.stringify(fields.Count ?? null)}`);
     const iface = fields.Interface === undefined || fields.Interface === null ? 'SCSI' : String(fields.Interface).trim().toUpperCase();
     if (iface !== 'SCSI' && iface !== 'NVME') fail(`.${name}.Interface`, `expected SCSI or NVME, got ${JSON.stringify(fields.Interface)}`);
-    return { Count: n as number, Interface: iface as GceLocalSSDs['Interface'] };
+    return { Count: count, Interface: iface as GceLocalSSDs['Interface'] };
   });
 }
 
