@@ -7,6 +7,7 @@ import type { CloudVMsConfig, Cluster } from './types.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { bool, isMap, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
 import { API_FIELDS, CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
+import { urlProblem } from './urls.js';
 import { compileInstanceTypes } from './instance-types.js';
 import { compilePostgreSQL } from './postgresql.js';
 import { loopbackInstanceTypes } from './loopback.js';
@@ -170,18 +171,6 @@ function checkURL(ctx: ReadContext, path: Path, text: string, schemes = ['http:'
   if (problem !== undefined) ctx.problems.error(path, problem);
 }
 
-/** Why `text` is not a URL with a host and one of `schemes`, or undefined if it is one. */
-function urlProblem(text: string, schemes: string[]): string | undefined {
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    url = undefined;
-  }
-  if (url && schemes.includes(url.protocol) && url.hostname !== '') return undefined;
-  const names = schemes.map((s) => `${s}//`);
-  return `expected ${names.length > 2 ? 'a' : 'an'} ${names.slice(0, -1).join(', ')} or ${names.at(-1)} URL, got ${JSON.stringify(text)}`;
-}
 
 /**
  * `DispatchPrivateKey`: the PEM text itself, or `file:///path` naming a file

@@ -26,6 +26,7 @@
 import { hostname as osHostname } from 'node:os';
 import { bool, describe, isMap, showPath, type Path, type ReadContext } from './fields.js';
 import type { LegacyEnv } from './legacy-env.js';
+import { urlProblem, withRootPath } from './urls.js';
 
 /** A profile's key for this daemon's service. */
 const DISPATCH_CLOUD = 'arvados-dispatch-cloud';
@@ -72,7 +73,7 @@ export function applyNodeProfiles(ctx: ReadContext, id: string, raw: Record<stri
       const thisHost = name === '*' || name === (opts.env.ARVADOS_NODE_PROFILE ?? '') || name === hostname;
       const host = settings.listen.startsWith(':') ? `${thisHost ? 'localhost' : name}${settings.listen}` : settings.listen;
       const url = `${settings.tls ? 'https' : 'http'}://${host}/`;
-      if (!hasHost(url)) {
+      if (urlProblem(url, ['http:', 'https:']) !== undefined) {
         ctx.problems.error(settings.listenPath, `${JSON.stringify(settings.listen)} with the profile's host makes ${JSON.stringify(url)}, which is not a URL with a host`);
         continue;
       }
@@ -157,15 +158,6 @@ function lastFolded(map: Record<string, unknown>, name: string): [string, unknow
 
 /** Two InternalURLs keys the reference takes as one URL: scheme in any case, an empty path meaning "/". */
 function sameURL(a: string, b: string): boolean {
-  const norm = (u: string): string =>
-    u.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase()).replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#]+)$/, '$1/');
+  const norm = (u: string): string => withRootPath(u.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase()));
   return norm(a) === norm(b);
-}
-
-function hasHost(url: string): boolean {
-  try {
-    return new URL(url).hostname !== '';
-  } catch {
-    return false;
-  }
 }

@@ -18,6 +18,7 @@
  */
 import { createServer } from 'node:net';
 import type { Logger } from '../log.js';
+import { withRootPath } from '../config/urls.js';
 
 /** The reference's service name, used in its messages. */
 export const SERVICE_NAME = 'arvados-dispatch-cloud';
@@ -104,12 +105,4 @@ export function probeBind(host: string, port: number): Promise<'ok' | 'not-local
     s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRNOTAVAIL' ? 'not-local' : err));
     s.listen({ host, port, exclusive: true }, () => s.close(() => resolve('ok')));
   });
-}
-
-/**
- * The URL as the reference compares and prints it: "http://host:9006" means
- * "http://host:9006/" (its URL type gives an empty path the root path).
- */
-function withRootPath(url: string): string {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+$/.test(url) ? `${url}/` : url;
 }

@@ -1,0 +1,25 @@
+/**
+ * URLs in the cluster config as the reference reads them: whether a value is
+ * a URL this daemon can use, and the form in which it compares them.
+ */
+
+/** Why `text` is not a URL with a host and one of `schemes` (`http:`, ...), or undefined if it is one. */
+export function urlProblem(text: string, schemes: string[]): string | undefined {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url && schemes.includes(url.protocol) && url.hostname !== '') return undefined;
+  const names = schemes.map((s) => `${s}//`);
+  return `expected ${names.length > 2 ? 'a' : 'an'} ${names.slice(0, -1).join(', ')} or ${names.at(-1)} URL, got ${JSON.stringify(text)}`;
+}
+
+/**
+ * The URL as the reference compares and prints it: "http://host:9006" means
+ * "http://host:9006/" (its URL type gives an empty path the root path).
+ */
+export function withRootPath(url: string): string {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+$/.test(url) ? `${url}/` : url;
+}
