@@ -123,15 +123,19 @@ export function str(def: string): Field<string> {
  * scalar stays a number or a boolean and cannot fill a string field.
  */
 export function readString(ctx: ReadContext, value: unknown, path: Path): string | undefined {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') {
-    const text = ctx.sourceText(path) ?? String(value);
-    if (ctx.readByReference) {
-      warnReferenceRefuses(ctx, path, `${text} is a YAML ${typeof value === 'number' ? 'number' : 'boolean'}, and it expects a string here: write it quoted, ${JSON.stringify(text)}`);
-    }
-    return text;
+  const text = scalarText(ctx, value, path);
+  if (text === undefined) {
+    ctx.problems.error(path, `expected a string, got ${describe(value)}`);
+  } else if (typeof value !== 'string' && ctx.readByReference) {
+    warnReferenceRefuses(ctx, path, `${text} is a YAML ${typeof value === 'number' ? 'number' : 'boolean'}, and it expects a string here: write it quoted, ${JSON.stringify(text)}`);
   }
-  ctx.problems.error(path, `expected a string, got ${describe(value)}`);
+  return text;
+}
+
+/** A scalar as the file writes it (a YAML number or boolean as its source text); undefined for a map, list or null. */
+export function scalarText(ctx: ReadContext, value: unknown, path: Path): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return ctx.sourceText(path) ?? String(value);
   return undefined;
 }
 

@@ -24,7 +24,7 @@
  * InternalURLs, so they are left alone here.
  */
 import { hostname as osHostname } from 'node:os';
-import { bool, describe, isMap, showPath, type Path, type ReadContext } from './fields.js';
+import { bool, describe, isMap, scalarText, showPath, type Path, type ReadContext } from './fields.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { urlProblem, withRootPath } from './urls.js';
 
@@ -94,15 +94,14 @@ function readServiceSettings(ctx: ReadContext, service: Record<string, unknown>,
   const listenPath = [...path, listenEntry?.[0] ?? 'Listen'];
   let listen = '';
   if (listenEntry) {
-    const value = listenEntry[1];
     // The reference decodes these straight into its struct, where a YAML
     // number or boolean fills a string field as written.
-    if (typeof value === 'string') listen = value;
-    else if (typeof value === 'number' || typeof value === 'boolean') listen = ctx.sourceText(listenPath) ?? String(value);
-    else {
-      ctx.problems.error(listenPath, `expected a host:port or :port, got ${describe(value)}`);
+    const text = scalarText(ctx, listenEntry[1], listenPath);
+    if (text === undefined) {
+      ctx.problems.error(listenPath, `expected a host:port or :port, got ${describe(listenEntry[1])}`);
       return undefined;
     }
+    listen = text;
   }
   let ok = true;
   const readBool = (key: string): boolean => {
