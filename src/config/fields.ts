@@ -110,11 +110,7 @@ export function describe(value: unknown): string {
 }
 
 export function str(def: string): Field<string> {
-  return {
-    kind: 'string',
-    defaultValue: () => def,
-    read: (ctx, value, path) => readString(ctx, value, path),
-  };
+  return { kind: 'string', defaultValue: () => def, read: readString };
 }
 
 /**
