@@ -221,18 +221,22 @@ describe('request limiter: API.RequestTimeout', () => {
   }
   const queued = async (registry: Registry): Promise<number | undefined> =>
     promValue(parseProm(await registry.metrics()), 'arvados_queued_requests', { queue: 'api', priority: 'normal' });
+  type Limited = Awaited<ReturnType<typeof limited>>;
+  /** Sends two requests: resolves once the first runs and the second waits for its turn. */
+  async function oneRunsOneWaits(s: Limited): Promise<{ first: Promise<Response>; second: Promise<Response> }> {
+    const first = fetch(`${s.url}/a`);
+    await until('the first request to run', () => s.release.length === 1);
+    const second = fetch(`${s.url}/b`);
+    await until('the second request to wait', async () => (await queued(s.registry)) === 1);
+    return { first, second };
+  }
 
   it('answers 503 to a request still waiting for its turn when the timeout passes, not before; the one running is not cut', async () => {
     const s = await limited(300_000);
     try {
-      const first = fetch(`${s.url}/a`);
-      await until('the first request to run', () => s.release.length === 1);
+      const { first, second } = await oneRunsOneWaits(s);
       let answered = false;
-      const second = fetch(`${s.url}/b`).then((r) => {
-        answered = true;
-        return r;
-      });
-      await until('the second request to wait', async () => (await queued(s.registry)) === 1);
+      void second.then(() => (answered = true));
       await s.clock.advance(299_999);
       assert.equal(await queued(s.registry), 1);
       assert.equal(answered, false);
@@ -253,10 +257,7 @@ describe('request limiter: API.RequestTimeout', () => {
   it('a request served in time runs to the end, and its deadline is dropped', async () => {
     const s = await limited(300_000);
     try {
-      const first = fetch(`${s.url}/a`);
-      await until('the first request to run', () => s.release.length === 1);
-      const second = fetch(`${s.url}/b`);
-      await until('the second request to wait', async () => (await queued(s.registry)) === 1);
+      const { first, second } = await oneRunsOneWaits(s);
       await s.clock.advance(100_000);
       s.release.shift()!();
       await first;
@@ -272,11 +273,10 @@ describe('request limiter: API.RequestTimeout', () => {
   it('0 is no deadline; a negative one has passed at once, so a request that must wait gets 503 while one with room runs', async () => {
     const none = await limited(0);
     try {
+      const { first, second } = await oneRunsOneWaits(none);
       // Both are cut when the server closes.
-      fetch(`${none.url}/a`).catch(() => undefined);
-      await until('the first request to run', () => none.release.length === 1);
-      fetch(`${none.url}/b`).catch(() => undefined);
-      await until('the second request to wait', async () => (await queued(none.registry)) === 1);
+      first.catch(() => undefined);
+      second.catch(() => undefined);
       await none.clock.advance(24 * 3_600_000);
       assert.equal(await queued(none.registry), 1);
     } finally {
@@ -284,10 +284,8 @@ describe('request limiter: API.RequestTimeout', () => {
     }
     const passed = await limited(-1);
     try {
-      const first = fetch(`${passed.url}/a`);
-      await until('the first request to run', () => passed.release.length === 1);
-      const second = fetch(`${passed.url}/b`);
-      await until('the second request to be timed', () => passed.clock.pendingTimers() === 1);
+      const { first, second } = await oneRunsOneWaits(passed);
+      assert.equal(passed.clock.pendingTimers(), 1);
       await passed.clock.advance(0);
       assert.equal((await second).status, 503);
       passed.release.shift()!();
