@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * The path with `.` and `..` segments and repeated slashes resolved, rooted,
  * keeping a final slash (httprouter's CleanPath).
  */
-export function cleanPath(p: string): string {
+function cleanPath(p: string): string {
   const out: string[] = [];
   for (const seg of p.split('/')) {
     if (seg === '' || seg === '.') continue;
@@ -32,7 +32,7 @@ export function cleanPath(p: string): string {
  * Where a request for `path` with `method` goes instead, among `routes`
  * (the paths that have a handler for that method), or undefined.
  */
-export function redirectTarget(method: string, path: string, routes: readonly string[]): string | undefined {
+function redirectTarget(method: string, path: string, routes: readonly string[]): string | undefined {
   if (method === 'CONNECT' || path === '/' || routes.length === 0) return undefined;
   const toggled = path.endsWith('/') ? path.slice(0, -1) : `${path}/`;
   if (routes.includes(toggled)) return toggled;
