@@ -43,8 +43,6 @@ export interface ArrivalsOptions {
   concurrency: number;
 }
 
-const NO_RESOURCES: InstanceResources = { vcpus: 0, ram: 0, scratch: 0, gpus: 0, gpuVRAM: 0 };
-
 export class Arrivals {
   /** Seen, details not read yet; only containers we may run. */
   private readonly waiting = new Map<string, Container>();
@@ -155,11 +153,13 @@ export class Arrivals {
   /** The entry for a container whose details are known, or undefined if it goes to the unsatisfiable canceller. */
   private entry(ctr: Container): QueueEntry | undefined {
     const { cluster, logger } = this.opts;
+    // What the container needs is known whether or not a type fits it: a
+    // Running one that fits none (the config changed since it started) still
+    // occupies its VM, and the scheduler must not start others into that room.
+    const resources: InstanceResources = this.interned.resources(instanceResourcesNeeded(cluster, ctr));
     let types: InstanceType[];
-    let resources: InstanceResources;
     try {
       types = this.interned.types(this.opts.chooseTypes(ctr));
-      resources = this.interned.resources(instanceResourcesNeeded(cluster, ctr));
     } catch (err) {
       if (ctr.state === 'Queued' || ctr.state === 'Locked') {
         // No point retrying or leaving it to another dispatcher: the config decides.
@@ -169,7 +169,6 @@ export class Arrivals {
       // Already Running: it runs wherever it is; the scheduler can still watch and kill it.
       logger.warn('no instance type fits a container that is already running', { ContainerUUID: ctr.uuid, error: (err as Error).message });
       types = [];
-      resources = this.interned.resources(NO_RESOURCES);
     }
     const entry: QueueEntry = { container: kept(ctr) as Container, instanceTypes: types, instanceResources: resources, firstSeenAt: this.opts.clock.now() };
     const inputs = collectionPDHs(ctr.mounts);

@@ -65,7 +65,13 @@ describe('container queue: unsatisfiable containers', () => {
     h = await harness();
     const c = h.ctl.addContainer({ state: 'Running', runtime_constraints: { vcpus: 64, ram: 1 << 30 } });
     await h.queue.update();
-    assert.deepEqual(h.queue.entries().entries.get(c.uuid)?.instanceTypes, []);
+    const entry = h.queue.entries().entries.get(c.uuid);
+    assert.deepEqual(entry?.instanceTypes, []);
+    // What it uses is still charged to its VM, so nothing is started beside
+    // it that would not fit (a config change since it started, e.g. a larger
+    // ReserveExtraRAM, can leave a running container with no type).
+    assert.equal(entry?.instanceResources.vcpus, 64);
+    assert.ok(entry.instanceResources.ram > 1 << 30, `RAM charged: ${entry.instanceResources.ram}`);
     assert.equal(h.ctl.get(c.uuid)?.state, 'Running');
   });
 
