@@ -106,9 +106,9 @@ export function buildProgram(): Command {
     .option('--image-id <id>', 'image to create it from (default: CloudVMs.ImageID)')
     .option('--command <cmd>', 'run this on the instance once it has booted; it must exit 0 (its output is shown)')
     .option('--shell-command <cmd>', 'same as --command')
-    .option('--destroy-existing', 'destroy instances that already carry the test InstanceSetID, instead of refusing to start')
+    .option('--destroy-existing [bool]', 'destroy instances that already carry the test InstanceSetID, instead of refusing to start', goBool)
     .option('--instance-set-id <id>', 'InstanceSetID tag of the test instance (default: cloudtest-USER@HOST, so a running dispatcher is never touched)')
-    .option('--pause-before-destroy', 'before destroying the instance (also after a failed step), print how to log in to it and wait for Enter')
+    .option('--pause-before-destroy [bool]', 'before destroying the instance (also after a failed step), print how to log in to it and wait for Enter', goBool)
     .action(async (cmdOpts: { instanceType?: string; imageId?: string; command?: string; shellCommand?: string; destroyExisting?: boolean; instanceSetId?: string; pauseBeforeDestroy?: boolean }) => {
       const { cloudtestCommand } = await import('./cloudtest/command.js');
       const { shellCommand, ...rest } = cmdOpts;

@@ -53,6 +53,24 @@ describe('arvados-dispatch-cloud command', function () {
     assert.deepEqual([configCheck.code, configCheck.stdout], [0, check.stdout]);
   });
 
+  it('cloudtest takes -destroy-existing=true and -pause-before-destroy=false as the reference does (its own hint says -destroy-existing=true)', async () => {
+    const parse = async (args: string[]) => {
+      const program = buildProgram();
+      let seen: Record<string, unknown> = {};
+      const cloudtest = program.commands.find((c) => c.name() === 'cloudtest')!;
+      // A refused option throws here instead of exiting the test process.
+      cloudtest.exitOverride().configureOutput({ writeErr: () => undefined });
+      cloudtest.action((opts: Record<string, unknown>) => {
+        seen = opts;
+      });
+      await program.parseAsync(['node', 'cli', 'cloudtest', ...args]);
+      return { destroyExisting: seen.destroyExisting, pauseBeforeDestroy: seen.pauseBeforeDestroy };
+    };
+    assert.deepEqual(await parse(['--destroy-existing=true', '--pause-before-destroy=false']), { destroyExisting: true, pauseBeforeDestroy: false });
+    assert.deepEqual(await parse(['--destroy-existing', '--pause-before-destroy']), { destroyExisting: true, pauseBeforeDestroy: true });
+    assert.deepEqual(await parse(['--destroy-existing=0']), { destroyExisting: false, pauseBeforeDestroy: undefined });
+  });
+
   it('goStyleArgs writes known long options with two dashes, and leaves short options, unknown names, values and what follows -- alone', () => {
     const names = new Set(['--config', '--strict', '--help']);
     assert.deepEqual(goStyleArgs(['node', 'cli', '-config', '-x', '-strict=false', '-h', '--config', 'f', '-nope', '--', '-config'], names), [
