@@ -16,8 +16,7 @@ import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { type BillingRule, EC2_LINUX_BILLING } from '../../src/cost/billing.js';
 import { addSecret, type Logger } from '../../src/log.js';
-import { CapacityError } from '../../src/cloud/errors.js';
-import { PlaceCapacityMemory } from '../../src/cloud/place-capacity.js';
+import { PLACE_CAPACITY_TTL_MS, PlaceCapacityMemory } from '../../src/cloud/place-capacity.js';
 import { classify, errorCode, isCapacity, isQuota, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
 import { Ec2Instance, type Ec2InstanceHost, scratchHourly } from './instance.js';
 import { KeyPairs } from './keypair.js';
@@ -66,6 +65,19 @@ export function buildClient(params: Ec2Params, requestTimeoutMs = REQUEST_TIMEOU
     maxAttempts: 1,
     requestHandler: { requestTimeout: requestTimeoutMs, connectionTimeout: Math.min(requestTimeoutMs, 10_000), throwOnRequestTimeout: true },
   });
+}
+
+/**
+ * What a create takes as the answer of a subnet it skipped because the
+ * type (in this market) was out of capacity there less than
+ * PLACE_CAPACITY_TTL_MS ago: the InsufficientInstanceCapacity it would most
+ * likely give again, so `classify` and the subnet failover treat it as one.
+ */
+class RememberedCapacityError extends Error {
+  override readonly name = 'InsufficientInstanceCapacity';
+  constructor(readonly subnet: string) {
+    super(`not asked: subnet ${subnet} had no capacity for this type and market less than ${PLACE_CAPACITY_TTL_MS / 1000} s ago`);
+  }
 }
 
 export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
@@ -166,44 +178,43 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
       const index = subnets.length > 0 ? (start + offset) % subnets.length : 0;
       const subnet = subnets[index];
       const last = offset >= subnets.length - 1;
-      // A subnet that recently had no capacity for this type and market is
-      // not asked again until the memory expires (place-capacity.ts).
+      let err: unknown;
       if (subnet !== undefined && this.placeCapacity.isOut(type, subnet)) {
-        if (!last) continue;
-        if (toReturn === undefined) {
-          throw new CapacityError(`${what}: every subnet is out of capacity for this type (remembered from recent InsufficientInstanceCapacity errors)`, {
-            instanceType: type.ProviderType,
-          });
+        // A subnet that recently had no capacity for this type and market is
+        // not asked again until the memory expires (place-capacity.ts). Its
+        // remembered answer takes part in the choice of the error below as
+        // a fresh InsufficientInstanceCapacity would: the reference, which
+        // has no memory, asks it again and returns the type's capacity error
+        // rather than, say, another subnet's "no free addresses" QuotaError.
+        err = new RememberedCapacityError(subnet);
+        this.logger.debug('skipping subnet recently out of capacity', { SubnetID: subnet, InstanceType: type.Name });
+      } else {
+        if (subnet !== undefined) input.NetworkInterfaces![0].SubnetId = subnet;
+        const result = await this.runInstances(input, type, subnet ?? '');
+        if ('record' in result) {
+          if (subnet !== undefined) this.placeCapacity.clear(type, subnet);
+          this.subnetIndex = index;
+          this.createBackoff.reset();
+          // EC2 echoes the tags; a cloud that does not still created them.
+          const record: AwsInstance = result.record.Tags?.length ? result.record : { ...result.record, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
+          const inst = new Ec2Instance(this, record);
+          this.logger.info('created instance', { Instance: inst.id, InstanceType: type.Name, ProviderType: type.ProviderType, SubnetID: subnet ?? '' });
+          return inst;
         }
-        throw this.classifyCreate(toReturn, type, what);
+        err = result.error;
+        if (subnet !== undefined && isTypeCapacity(err)) this.placeCapacity.mark(type, subnet);
+        // Someone deleted the key pair while we ran: find or import it again on the next create.
+        if (errorCode(err) === 'InvalidKeyPair.NotFound' && input.KeyName !== undefined) this.keyPairs.forget(publicKey);
+        if (isSubnetSpecific(err) && !last) this.logger.warn('RunInstances failed, trying next subnet', { SubnetID: subnet, InstanceType: type.Name, error: err });
       }
-      if (subnet !== undefined) input.NetworkInterfaces![0].SubnetId = subnet;
-      const result = await this.runInstances(input, type, subnet ?? '');
-      if ('record' in result) {
-        if (subnet !== undefined) this.placeCapacity.clear(type, subnet);
-        this.subnetIndex = index;
-        this.createBackoff.reset();
-        // EC2 echoes the tags; a cloud that does not still created them.
-        const record: AwsInstance = result.record.Tags?.length ? result.record : { ...result.record, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
-        const inst = new Ec2Instance(this, record);
-        this.logger.info('created instance', { Instance: inst.id, InstanceType: type.Name, ProviderType: type.ProviderType, SubnetID: subnet ?? '' });
-        return inst;
-      }
-      const err = result.error;
-      if (subnet !== undefined && isTypeCapacity(err)) this.placeCapacity.mark(type, subnet);
-      // Someone deleted the key pair while we ran: find or import it again on the next create.
-      if (errorCode(err) === 'InvalidKeyPair.NotFound' && input.KeyName !== undefined) this.keyPairs.forget(publicKey);
       // Keep the most useful error for the caller: the last capacity error
       // (of the type or of its quota group) if any subnet had one, since
       // another type may work, else the last error.
       if (!isCapacity(toReturn) || isCapacity(err)) toReturn = err;
-      if (isSubnetSpecific(err) && !last) {
-        this.logger.warn('RunInstances failed, trying next subnet', { SubnetID: subnet, InstanceType: type.Name, error: err });
-        continue;
-      }
-      // Start the next create where this one ended, even on a failure that
-      // is not subnet-specific: otherwise a broken first subnet would hide
-      // the answers of the others forever.
+      if (isSubnetSpecific(err) && !last) continue;
+      // Start the next create where this one ended, on every way out of the
+      // loop, even on a failure that is not subnet-specific: otherwise a
+      // broken first subnet would hide the answers of the others forever.
       this.subnetIndex = index;
       throw this.classifyCreate(toReturn, type, what);
     }
