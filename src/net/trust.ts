@@ -110,10 +110,14 @@ export function trustedRoots(inputs: TrustInputs = {}): TrustedRoots {
   return { ca: undefined, added: 0 };
 }
 
-let cached: TrustedRoots | undefined;
+let cached: { key: string | undefined; roots: TrustedRoots } | undefined;
 
-/** `trustedRoots()` for this process, read once: every client shares the answer. */
+/**
+ * `trustedRoots()` for this process, read once and shared by every client;
+ * read again only if SSL_CERT_FILE changes (tests set it).
+ */
 export function processTrustedRoots(): TrustedRoots {
-  cached ??= trustedRoots();
-  return cached;
+  const key = process.env.SSL_CERT_FILE;
+  if (!cached || cached.key !== key) cached = { key, roots: trustedRoots() };
+  return cached.roots;
 }

@@ -4,6 +4,9 @@
  * intervals and rate limits are exact, and every wait is for a condition.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { backoffDelay, type ContainerEvent, EventFeed, type EventFeedOptions, type FeedState } from '../../src/arvados/event-feed.js';
 import { ManualClock } from '../../src/clock/index.js';
 import type { LineCollector } from '../../src/log.js';
@@ -299,6 +302,22 @@ describe('EventFeed', () => {
       await waitFor('the refusal', () => feed.status().state === 'unavailable');
       assert.match(feed.status().lastError ?? '', /self-signed certificate/);
       assert.equal(server.conns.length, 0);
+    });
+
+    it('trusts it when SSL_CERT_FILE names it, as the reference would (a site CA)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'feed-ca-'));
+      writeFileSync(join(dir, 'ca.pem'), tls.cert);
+      const before = process.env.SSL_CERT_FILE;
+      process.env.SSL_CERT_FILE = join(dir, 'ca.pem');
+      try {
+        await setup({ tls });
+        await connected();
+        assert.match(feed.status().url, /^wss:/);
+      } finally {
+        if (before === undefined) delete process.env.SSL_CERT_FILE;
+        else process.env.SSL_CERT_FILE = before;
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 
