@@ -19,6 +19,7 @@ import { userInfo } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import type { ClientConfig } from 'pg';
 import { connectionValueProblem } from '../config/postgresql.js';
+import { caOption } from '../net/trust.js';
 
 /** Keywords this mapping understands. */
 const KNOWN = new Set([
@@ -163,6 +164,8 @@ function sslSettings(v: Record<string, string>, source: Record<string, string>):
   if (v.sslkey) tls.key = readPem(v.sslkey, source.sslkey);
   const verify = mode === 'verify-full' || mode === 'verify-ca' || (mode === 'require' && v.sslrootcert !== undefined);
   tls.rejectUnauthorized = verify;
+  // Without sslrootcert, lib/pq verifies against Go's system roots; ours are the same file's (net/trust.ts).
+  if (verify && !v.sslrootcert) Object.assign(tls, caOption());
   // verify-ca (and require with a root certificate) trusts the chain whatever name the certificate carries.
   if (verify && mode !== 'verify-full') tls.checkServerIdentity = () => undefined;
   return tls;

@@ -121,3 +121,9 @@ export function processTrustedRoots(): TrustedRoots {
   if (!cached || cached.key !== key) cached = { key, roots: trustedRoots() };
   return cached.roots;
 }
+
+/** `{ ca }` for a TLS client's options when the process's roots add to Node's, else nothing (Node's default). */
+export function caOption(): { ca?: string[] } {
+  const ca = processTrustedRoots().ca;
+  return ca ? { ca } : {};
+}

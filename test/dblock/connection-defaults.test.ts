@@ -13,6 +13,7 @@ import { loadConfigText } from '../../src/config/load.js';
 import { lockConfigured, newDispatchLock } from '../../src/dblock/daemon-lock.js';
 import { pgClientConfig, type PgEnvironment } from '../../src/dblock/pg-config.js';
 import { createLogger, LineCollector } from '../../src/log.js';
+import { caOption } from '../../src/net/trust.js';
 
 const ROOT = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF';
 
@@ -70,7 +71,7 @@ describe('PostgreSQL.Connection defaults (as lib/pq fills them in)', () => {
     assert.equal(tcp.host, 'db.example');
     assert.equal(tcp.database, 'arvados_production');
     assert.equal(tcp.user, 'envuser');
-    assert.deepEqual(tcp.ssl, { rejectUnauthorized: true }, 'PGSSLMODE=verify-full');
+    assert.deepEqual(tcp.ssl, { rejectUnauthorized: true, ...caOption() }, 'PGSSLMODE=verify-full');
     assert.equal(pgClientConfig({ host: 'db.example', sslmode: 'disable' }, env).config.ssl, false, 'the Connection sslmode wins');
     assert.equal(pgClientConfig({ host: 'db.example', fallback_application_name: 'fb' }, env).config.application_name, 'envapp', 'PGAPPNAME over fallback_application_name, as lib/pq');
   });
