@@ -155,8 +155,10 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     : await newInstanceSet({ cluster, logger, clock, instanceSetId, observe, fence: deps.fence, registry: metrics.registry });
 
   const newExecutor = (instance: Instance): Executor => fencedExecutor(unfencedExecutor(instance), deps.fence, instance.id);
+  // One for every VM's executor: a fleet whose host keys are refused for one reason warns about once a minute.
+  const sshWarnings = new RateLimitedLog(logger, clock);
   const unfencedExecutor = (instance: Instance): Executor =>
-    instanceSet.executorFor?.(instance) ?? vmSshExecutor(cluster, instance, { sshPort, privateKey, clock, logger });
+    instanceSet.executorFor?.(instance) ?? vmSshExecutor(cluster, instance, { sshPort, privateKey, clock, logger, warnings: sshWarnings });
 
   const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
   const timeline = new Timeline({ clock });

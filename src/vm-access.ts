@@ -7,7 +7,7 @@ import type { Clock } from './clock/index.js';
 import type { Instance } from './cloud/types.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
-import type { Logger } from './log.js';
+import type { Logger, RateLimitedLog } from './log.js';
 import type { Executor } from './ssh/executor.js';
 import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { sshReadablePrivateKey } from './ssh/pkcs8.js';
@@ -25,12 +25,18 @@ export function sshConnectTimeoutMs(vms: Cluster['Containers']['CloudVMs']): num
   return Math.max(5_000, Math.min(poolDuration(vms, 'ProbeInterval') * 3, 60_000));
 }
 
-/** The SSH executor for one VM: the dispatcher's key, the host key checked through the instance (or its InstanceSecret). */
+/**
+ * The SSH executor for one VM: the dispatcher's key, the host key checked
+ * through the instance (or its InstanceSecret). `warnings`, shared by all
+ * VMs, rate-limits `SSH host key refused` across the fleet (each line names
+ * its instance); without it each executor limits its own.
+ */
 export function vmSshExecutor(
   cluster: Cluster,
   instance: Instance,
-  opts: { sshPort: number; privateKey: string; clock: Clock; logger: Logger },
+  opts: { sshPort: number; privateKey: string; clock: Clock; logger: Logger; warnings?: RateLimitedLog },
 ): SshExecutor {
+  const shared = opts.warnings;
   const vms = cluster.Containers.CloudVMs;
   return new SshExecutor({
     target: instance.address,
@@ -41,6 +47,7 @@ export function vmSshExecutor(
     connectTimeoutMs: sshConnectTimeoutMs(vms),
     clock: opts.clock,
     logger: opts.logger.child({ Instance: instance.id }),
+    ...(shared ? { warnings: { warn: (message, fields, key) => shared.warn(message, { Instance: instance.id, ...fields }, key) } } : {}),
   });
 }
 

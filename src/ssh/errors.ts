@@ -2,7 +2,8 @@
  * Why an SSH command could not be run, classified by what the caller should
  * do about it (DESIGN.md, rule 4): a connect failure or a lost connection is
  * worth retrying at the next probe; a refused host key means the VM is not
- * (yet) the one we think it is; a timeout means the VM is too slow or stuck.
+ * the one we think it is, an unverified one that it cannot show it yet (it
+ * is still booting); a timeout means the VM is too slow or stuck.
  */
 
 /** The kinds of connect failure, so callers can tell "not up yet" from "our key is not accepted". */
@@ -13,7 +14,7 @@ export type SshConnectFailure =
   | 'timeout' // no SSH handshake within connectTimeoutMs
   | 'authentication' // the server did not accept our key
   | 'handshake' // SSH protocol negotiation failed
-  | 'closed'; // the server hung up before the session was ready
+  | 'closed'; // the server hung up before the session was ready (a reset, an EOF, an SSH disconnect)
 
 /** The SSH connection could not be established (or not authenticated). */
 export class SshConnectError extends Error {
@@ -32,7 +33,8 @@ export class SshConnectError extends Error {
 /**
  * The host key the server presented was not trusted: the verifier (the
  * instance's `verifyHostKey`, or the InstanceSecret check) said no. Its
- * reason is the `cause`.
+ * reason is the `cause`. A verifier that cannot tell yet throws
+ * HostKeyCheckPendingError instead, which is not a refusal.
  */
 export class HostKeyRefusedError extends Error {
   override readonly name = 'HostKeyRefusedError';
@@ -44,6 +46,36 @@ export class HostKeyRefusedError extends Error {
   ) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(`host key ${fingerprint} presented by ${target} was refused: ${reason}`, { cause });
+  }
+}
+
+/**
+ * What a host key verifier throws when the VM cannot prove who it is *yet*,
+ * as opposed to proving it is someone else: the InstanceSecret check throws
+ * it while the VM's init script has not written the secret file. The
+ * executor reports it as HostKeyUnverifiedError, an outcome expected while a
+ * VM boots, not as a refusal.
+ */
+export class HostKeyCheckPendingError extends Error {
+  override readonly name = 'HostKeyCheckPendingError';
+}
+
+/**
+ * The host key could not be verified yet (the verifier threw
+ * HostKeyCheckPendingError, its `cause`): normal while a VM boots, and
+ * checked again on the next connection. Like a refusal, the command never
+ * ran; unlike one, it says nothing against the VM.
+ */
+export class HostKeyUnverifiedError extends Error {
+  override readonly name = 'HostKeyUnverifiedError';
+  constructor(
+    readonly target: string,
+    /** `SHA256:...`, as `ssh-keygen -l` prints it. */
+    readonly fingerprint: string,
+    cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`host key ${fingerprint} presented by ${target} cannot be verified yet: ${reason}`, { cause });
   }
 }
 

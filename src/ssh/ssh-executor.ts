@@ -9,20 +9,22 @@
  * | ------------ | ------------------------------------------------ | --------------------------------------------- |
  * | none         | starts connecting                                | -> connecting                                 |
  * | connecting   | waits                                            | auth ok -> verifying; failure -> none (reject) |
- * | verifying    | waits (only the verifier's executor runs)        | key trusted -> ready; refused -> none (reject) |
+ * | verifying    | waits (only the verifier's executor runs)        | key trusted -> ready; refused or not yet verifiable -> none (reject) |
  * | ready        | runs the command (at most maxSessions at once)   | drop/close/setTarget -> none                  |
  */
 import ssh2 from 'ssh2';
 import { type Clock, systemClock } from '../clock/index.js';
-import { type Logger, silentLogger } from '../log.js';
+import { type Logger, RateLimitedLog, silentLogger } from '../log.js';
 import { SshConnection } from './connection.js';
-import { HostKeyRefusedError, SshConnectError, SshConnectionLostError } from './errors.js';
+import { HostKeyCheckPendingError, HostKeyRefusedError, HostKeyUnverifiedError, SshConnectError, SshConnectionLostError } from './errors.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
 import { fingerprint, formatTarget, parseTarget, sameKey, type SshTarget, withEnvPrefix } from './util.js';
 
 export {
   CommandTimeoutError,
+  HostKeyCheckPendingError,
   HostKeyRefusedError,
+  HostKeyUnverifiedError,
   SshConnectError,
   SshConnectionLostError,
   SshSessionError,
@@ -41,8 +43,10 @@ export interface SshExecutorOptions {
    * Decides whether to trust a host key. Called after the SSH handshake with
    * the key the server presented and an Executor that runs commands over this
    * not-yet-trusted connection (the InstanceSecret check reads a file through
-   * it). Throw to refuse. Called again only when the key differs from the
-   * last one it accepted.
+   * it). Throw to refuse; throw HostKeyCheckPendingError when the VM cannot
+   * prove itself yet (still booting), which is logged at debug only and is
+   * no refusal. Called again only when the key differs from the last one it
+   * accepted.
    */
   verifyHostKey: (key: Buffer, untrusted: Executor) => Promise<void>;
   /** Handshake plus authentication deadline (ssh2's readyTimeout). Default 60 000. */
@@ -67,6 +71,12 @@ export interface SshExecutorOptions {
   /** Time source for command timeouts. Default the system clock. */
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Where `SSH host key refused` warnings go. The dispatcher shares one
+   * among all its VMs' executors, so a fleet refusing for one reason logs
+   * about one line a minute. Default: one per executor, over `logger`.
+   */
+  warnings?: Pick<RateLimitedLog, 'warn'>;
 }
 
 /**
@@ -82,9 +92,10 @@ export class SshExecutor implements Executor {
   private current: { conn: SshConnection; ready: Promise<SshConnection> } | undefined;
   /** The last host key the verifier accepted: reconnects presenting it skip verification. */
   private trustedKey: Buffer | undefined;
-  private readonly opts: Required<Omit<SshExecutorOptions, 'logger' | 'clock' | 'target'>>;
+  private readonly opts: Required<Omit<SshExecutorOptions, 'logger' | 'clock' | 'target' | 'warnings'>>;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly warnings: Pick<RateLimitedLog, 'warn'>;
 
   constructor(opts: SshExecutorOptions) {
     this.opts = {
@@ -104,6 +115,7 @@ export class SshExecutor implements Executor {
     if (!parsed.isPrivateKey()) throw new Error('the SSH private key given is a public key');
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger();
+    this.warnings = opts.warnings ?? new RateLimitedLog(this.log, this.clock);
     this.targetText = opts.target;
     this.target = this.parse(opts.target);
   }
@@ -217,8 +229,18 @@ export class SshExecutor implements Executor {
         // setTarget, close): that says nothing about the key.
         throw new SshConnectionLostError(label, 'was lost during host key verification', false, { cause });
       }
+      if (cause instanceof HostKeyCheckPendingError) {
+        // The VM is still booting (its init script has not written the
+        // instance secret): expected, so debug; the next connection asks again.
+        const err = new HostKeyUnverifiedError(label, fp, cause);
+        this.log.debug('SSH host key not verified yet', { Address: label, Fingerprint: fp, error: cause });
+        conn.close(err);
+        throw err;
+      }
       const err = new HostKeyRefusedError(label, fp, cause);
-      this.log.warn('SSH host key refused', { Address: label, Fingerprint: fp, error: cause });
+      // Every refusal at debug; at most one warning a minute per key (kind).
+      this.log.debug('SSH host key refused', { Address: label, Fingerprint: fp, error: cause });
+      this.warnings.warn('SSH host key refused', { Address: label, Fingerprint: fp, error: cause }, 'SSH host key refused');
       conn.close(err);
       throw err;
     } finally {

@@ -12,7 +12,7 @@
  */
 import type { Clock, Timer } from '../clock/index.js';
 import type { Logger } from '../log.js';
-import { SshConnectError, SshConnectionLostError, SshSessionError, HostKeyRefusedError } from '../ssh/errors.js';
+import { SshConnectError, SshConnectionLostError, SshSessionError, HostKeyRefusedError, HostKeyUnverifiedError } from '../ssh/errors.js';
 import type { Executor } from '../ssh/executor.js';
 import { isDispatchLockLostError } from '../dblock/fence.js';
 import type { PoolConfig } from './pool-config.js';
@@ -90,6 +90,7 @@ export class RemoteRunner {
         err instanceof SshConnectError ||
         err instanceof SshSessionError ||
         err instanceof HostKeyRefusedError ||
+        err instanceof HostKeyUnverifiedError ||
         (err instanceof SshConnectionLostError && !err.started) ||
         isDispatchLockLostError(err);
       this.log.error(certain ? 'error starting crunch-run process' : 'crunch-run start may have failed; the next probe will tell', {

@@ -4,14 +4,22 @@
  * InstanceSecret check: the create call put a random secret both in the
  * instance's tags and in its init script, which wrote it to a root-only file;
  * a host that can show us that file's content is the VM we created.
+ *
+ * Outcomes: the driver's or the secret's yes; a refusal (HostKeyMismatchError:
+ * a different secret, or no secret tag to compare with); or "not yet"
+ * (HostKeyCheckPendingError): the file cannot be read, which is what a VM
+ * shows between sshd starting and cloud-init running the init script. The
+ * reference treats that read failure (an exit status) as a boot-time failure
+ * too, logged at debug.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { isHostKeyVerificationNotImplemented } from '../cloud/errors.js';
 import type { Instance } from '../cloud/types.js';
+import { HostKeyCheckPendingError } from '../ssh/errors.js';
 import type { Executor } from '../ssh/executor.js';
 import { INSTANCE_SECRET_PATH, instanceSecretCommand } from '../arvados/crunch-run.js';
 
-
+/** The VM is not the one the instance's tags describe (or there is nothing to check it against): the host key is refused. */
 export class HostKeyMismatchError extends Error {
   override name = 'HostKeyMismatchError';
 }
@@ -39,8 +47,11 @@ export function hostKeyVerifier(
     }
     const result = await untrusted.execute(withSudo(instanceSecretCommand()));
     if (result.exitCode !== 0) {
-      throw new HostKeyMismatchError(
-        `instance ${instance.id}: reading ${INSTANCE_SECRET_PATH} failed with exit code ${result.exitCode}: ${result.stderr.toString().trim()}`,
+      // Most often the file is not there yet. Any exit status counts, as in
+      // the reference: cat's message is localised, so telling "missing"
+      // from other failures by its text would be guesswork.
+      throw new HostKeyCheckPendingError(
+        `instance ${instance.id}: reading ${INSTANCE_SECRET_PATH} failed with exit code ${result.exitCode} (not written by the init script yet?): ${result.stderr.toString().trim()}`,
       );
     }
     const got = Buffer.from(result.stdout.toString().trim());

@@ -9,11 +9,14 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { type CommandContext, type CommandResult, generateHostKey, SshServer } from '../../drivers/lame/sshd.js';
-import { createLogger, LineCollector } from '../../src/log.js';
+import { ManualClock } from '../../src/clock/index.js';
+import { createLogger, LineCollector, RateLimitedLog } from '../../src/log.js';
 import type { Executor } from '../../src/ssh/executor.js';
 import {
   CommandTimeoutError,
+  HostKeyCheckPendingError,
   HostKeyRefusedError,
+  HostKeyUnverifiedError,
   SshConnectError,
   SshConnectionLostError,
   SshExecutor,
@@ -267,6 +270,75 @@ describe('SshExecutor', function () {
     await assert.rejects(exr.execute('echo d'), HostKeyRefusedError);
     assert.equal(v.calls.length, 2);
     assert.deepEqual(vm.callerCommands(), []);
+  });
+
+  it('a host key that cannot be verified yet is not refused: debug only, and checked again on the next connection', async () => {
+    const vm = await newVm();
+    const logs = new LineCollector();
+    let written = false;
+    let calls = 0;
+    const exr = newExecutor(vm, {
+      logger: createLogger({ level: 'debug', stream: logs }),
+      verifyHostKey: async (_key, untrusted) => {
+        calls++;
+        if (!written) throw new HostKeyCheckPendingError('the secret file is not there yet');
+        await untrusted.execute('cat-secret');
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      const err = await exr.execute('echo a').catch((e: unknown) => e);
+      assert.ok(err instanceof HostKeyUnverifiedError, String(err));
+      assert.ok(!(err instanceof HostKeyRefusedError));
+      assert.equal(err.fingerprint, fingerprint(vm.server.hostPublicKey));
+      assert.match(err.message, /cannot be verified yet: the secret file is not there yet/);
+      assert.ok(err.cause instanceof HostKeyCheckPendingError);
+    }
+    assert.deepEqual(vm.callerCommands(), []);
+    written = true;
+    assert.equal((await exr.execute('echo b')).stdout.toString(), 'b\n');
+    assert.equal(calls, 4);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const records = logs.records();
+    assert.deepEqual(
+      records.filter((r) => r.level !== 'debug' && r.level !== 'info'),
+      [],
+    );
+    assert.equal(records.filter((r) => r.msg === 'SSH host key not verified yet' && r.level === 'debug').length, 3);
+    assert.equal(records.filter((r) => String(r.msg).includes('refused')).length, 0);
+  });
+
+  it('warns about refused host keys at most once a minute (per executor, or across those sharing `warnings`), each at debug', async () => {
+    const [vm1, vm2] = [await newVm(), await newVm()];
+    const logs = new LineCollector();
+    const logger = createLogger({ level: 'debug', stream: logs });
+    const clock = new ManualClock();
+    const refuse = secretVerifier('some other secret').verify;
+    const own = newExecutor(vm1, { logger, clock, verifyHostKey: refuse });
+    await assert.rejects(own.execute('echo 1'), HostKeyRefusedError);
+    await assert.rejects(own.execute('echo 2'), HostKeyRefusedError);
+
+    const warnings = new RateLimitedLog(logger, clock);
+    const a = newExecutor(vm1, { logger, clock, warnings, verifyHostKey: refuse });
+    const b = newExecutor(vm2, { logger, clock, warnings, verifyHostKey: refuse });
+    await assert.rejects(a.execute('echo 3'), HostKeyRefusedError);
+    await assert.rejects(b.execute('echo 4'), HostKeyRefusedError);
+    await assert.rejects(a.execute('echo 5'), HostKeyRefusedError);
+    await clock.advance(60_000);
+    await assert.rejects(b.execute('echo 6'), HostKeyRefusedError);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+
+    const refused = logs.records().filter((r) => r.msg === 'SSH host key refused');
+    assert.equal(refused.filter((r) => r.level === 'debug').length, 6);
+    const warned = refused.filter((r) => r.level === 'warning');
+    assert.deepEqual(
+      warned.map((r) => [r.Address, r.Suppressed]),
+      [
+        [vm1.server.address, undefined],
+        [vm1.server.address, undefined],
+        [vm2.server.address, 2],
+      ],
+    );
+    assert.match(JSON.stringify(warned[0].error), /instance secret mismatch/);
   });
 
   it('a connection lost during verification is retried, not reported as a refused key', async () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { CrunchRunConfig } from '../../src/arvados/crunch-run.js';
 import type { Container } from '../../src/arvados/types.js';
-import { SshConnectionLostError } from '../../src/ssh/errors.js';
+import { HostKeyCheckPendingError, HostKeyUnverifiedError, SshConnectionLostError } from '../../src/ssh/errors.js';
 import type { ExecuteResult } from '../../src/ssh/executor.js';
 import { fail, FakeCloud, ok } from './fake-cloud.js';
 
@@ -71,6 +71,20 @@ describe('worker pool: starting containers', () => {
     await f.probe();
     f.script(id, { detach: ok('{}') });
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
+  });
+
+  it('a host key that cannot be verified yet is a certain failure too: the command never reached the VM', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    f.script(id, {
+      detach: async (): Promise<ExecuteResult> => {
+        throw new HostKeyUnverifiedError(`${id}:22`, 'SHA256:k', new HostKeyCheckPendingError('the secret file is not there'));
+      },
+    });
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    assert.equal(f.pool.running().has(ctr(1).uuid), false);
+    assert.equal(f.pool.exited().get(ctr(1).uuid), f.clock.now());
   });
 
   it('an uncertain failure (connection lost mid-command) keeps it running until a probe says otherwise', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
 import type { Instance } from '../../src/cloud/types.js';
+import { HostKeyCheckPendingError } from '../../src/ssh/errors.js';
 import type { ExecuteResult, Executor } from '../../src/ssh/executor.js';
 import { HostKeyMismatchError, hostKeyVerifier } from '../../src/worker/verify.js';
 
@@ -56,14 +57,24 @@ describe('hostKeyVerifier', () => {
     assert.deepEqual(seen, ['sudo cat /var/run/arvados-instance-secret']);
   });
 
-  it('refuses a host whose secret differs, or cannot be read, or an instance without the tag', async () => {
+  it('refuses a host whose secret differs, or an instance without the tag', async () => {
     const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', sudo);
     await assert.rejects(v(Buffer.from('k'), executor({ stdout: Buffer.from('f'.repeat(40)) }, [])), HostKeyMismatchError);
-    await assert.rejects(
-      v(Buffer.from('k'), executor({ exitCode: 1, stderr: Buffer.from('No such file') }, [])),
-      /exit code 1: No such file/,
-    );
     const untagged = hostKeyVerifier(instance({}), 'ArvadosInstanceSecret', sudo);
-    await assert.rejects(untagged(Buffer.from('k'), executor({ stdout: Buffer.from(SECRET) }, [])), /no ArvadosInstanceSecret tag/);
+    await assert.rejects(untagged(Buffer.from('k'), executor({ stdout: Buffer.from(SECRET) }, [])), (err: unknown) => {
+      assert.ok(err instanceof HostKeyMismatchError, String(err));
+      assert.match(err.message, /no ArvadosInstanceSecret tag/);
+      return true;
+    });
+  });
+
+  it('says "not yet", not "refused", while the secret file cannot be read (cloud-init has not written it)', async () => {
+    const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', sudo);
+    await assert.rejects(v(Buffer.from('k'), executor({ exitCode: 1, stderr: Buffer.from('cat: /var/run/arvados-instance-secret: No such file or directory') }, [])), (err: unknown) => {
+      assert.ok(err instanceof HostKeyCheckPendingError, String(err));
+      assert.ok(!(err instanceof HostKeyMismatchError));
+      assert.match(err.message, /exit code 1 .*: cat: .*No such file or directory/);
+      return true;
+    });
   });
 });
