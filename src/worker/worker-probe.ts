@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ExecuteResult } from '../ssh/executor.js';
+import { CommandTimeoutError, HostKeyRefusedError, HostKeyUnverifiedError, SshConnectError, SshConnectionLostError, SshSessionError } from '../ssh/errors.js';
 import { isContainerUuid } from '../arvados/types.js';
 import { crunchRunListCommand, priceHistoryJSON, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../arvados/crunch-run.js';
 import type { Worker } from './worker.js';
@@ -105,8 +106,8 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
     const dur = probeStart - w.probed;
     if (w.shutdownIfBroken(dur) && !booted) {
       w.reportBootOutcome('failure');
-      // Boot probe failures are normal while booting, so they are logged at
-      // debug; this is the one place to say why the VM never came up.
+      // Boot probe failures a booting VM normally causes are logged at debug
+      // only; this is the one place to say why the VM never came up.
       w.log.info('boot failed', { DurationMs: dur, stderr: bootStderr.slice(0, 1000) });
     }
     return;
@@ -166,6 +167,13 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
     r = await w.executor.execute(cmd, { timeoutMs: env.cfg.commandTimeout });
   } catch (err) {
     w.log.debug('boot probe failed', { Command: cmd, error: err });
+    const kind = unexpectedBootFailure(err);
+    if (kind !== undefined) {
+      // Not what a booting VM does: most likely configuration (the key, the
+      // user, the image), so say so now rather than at TimeoutBooting. One
+      // key per kind, not per VM: 50 VMs with a wrong key give one line a minute.
+      env.warnings.warn('boot probe failed', { Instance: w.id, Command: cmd, error: err }, `boot probe failed: ${kind}`);
+    }
     return { ok: false, stderr: String((err as Error)?.message ?? err) };
   }
   // Any answer, even a failing one, means SSH works. As the reference, only
@@ -189,6 +197,51 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
   }
   if (env.cfg.runner && !(await deployRunner(w, env))) return { ok: false, stderr: '' };
   return { ok: true, stderr: r.stderr.toString() };
+}
+
+/**
+ * Undefined for a boot probe error that a booting VM normally causes (the
+ * reference's debug-level ones); otherwise a name for its kind, the key of
+ * its rate-limited warning:
+ *
+ * - no address yet, TCP refused, no route, no handshake in time: the VM, its
+ *   network or its sshd is not up yet;
+ * - `closed`, the server hanging up before the session was ready: what a
+ *   booting VM's sshd does when it is restarted as cloud-init installs the
+ *   host keys, and what pam_nologin does to a non-root AdminUsername until
+ *   boot finishes (an SSH disconnect, "System is booting up"). The
+ *   reference warns for an EOF in the handshake, but the same hang-up
+ *   during every boot would make that warning noise;
+ * - a lost connection: the VM rebooted or sshd restarted mid-command;
+ * - a command timeout: a boot probe that waits for the boot to finish
+ *   (`cloud-init status --wait`) times out on a VM still booting (the
+ *   reference has no command timeout, and so no message at all);
+ * - the host key not verifiable yet: the init script has not written the
+ *   instance secret (the reference: the secret read's exit status).
+ *
+ * Warned about: authentication (a wrong DispatchPrivateKey, AdminUsername or
+ * DeployPublicKey), a failed SSH handshake, a refused host key (a different
+ * secret, no secret tag, the driver said no), a refused session, and
+ * anything unforeseen.
+ */
+export function unexpectedBootFailure(err: unknown): string | undefined {
+  if (err instanceof SshConnectError) {
+    switch (err.kind) {
+      case 'no-address':
+      case 'refused':
+      case 'unreachable':
+      case 'timeout':
+      case 'closed':
+        return undefined;
+      case 'authentication':
+      case 'handshake':
+        return err.kind;
+    }
+  }
+  if (err instanceof SshConnectionLostError || err instanceof CommandTimeoutError || err instanceof HostKeyUnverifiedError) return undefined;
+  if (err instanceof HostKeyRefusedError) return 'host key refused';
+  if (err instanceof SshSessionError) return 'session refused';
+  return err instanceof Error ? err.name : 'error';
 }
 
 /**

@@ -7,10 +7,10 @@
 import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import { ManualClock, settle } from '../../src/clock/index.js';
 import type { Cluster } from '../../src/config/types.js';
-import { silentLogger } from '../../src/log.js';
+import { type Logger, silentLogger } from '../../src/log.js';
 import { SshConnectError } from '../../src/ssh/errors.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from '../../src/ssh/executor.js';
-import { WorkerPoolImpl } from '../../src/worker/pool.js';
+import { type PoolEvent, WorkerPoolImpl } from '../../src/worker/pool.js';
 import { makeCluster } from '../drivers/lame/helpers.js';
 
 /** One scripted answer: an exit status with output, a connection error, or a function of the command. */
@@ -35,6 +35,13 @@ interface FakeVM {
   address?: string;
 }
 
+export interface FakeCloudOptions {
+  /** Where the pool logs. Default: nowhere. */
+  logger?: Logger;
+  /** Told of the pool's timing events (PoolDeps.onEvent). */
+  onEvent?: (event: PoolEvent) => void;
+}
+
 export class FakeCloud {
   readonly clock = new ManualClock();
   readonly cluster: Cluster = makeCluster();
@@ -50,7 +57,10 @@ export class FakeCloud {
   pool: WorkerPoolImpl;
   private next = 1;
 
-  constructor(cloudVMs: Partial<Cluster['Containers']['CloudVMs']> = {}) {
+  constructor(
+    cloudVMs: Partial<Cluster['Containers']['CloudVMs']> = {},
+    private readonly opts: FakeCloudOptions = {},
+  ) {
     Object.assign(this.cluster.Containers.CloudVMs, { MaxConcurrentInstanceCreateOps: 0 }, cloudVMs);
     this.pool = this.newPool();
   }
@@ -61,7 +71,8 @@ export class FakeCloud {
       instanceSet: this.instanceSet(),
       newExecutor: (inst) => this.executor(inst.id),
       clock: this.clock,
-      logger: silentLogger(),
+      logger: this.opts.logger ?? silentLogger(),
+      onEvent: this.opts.onEvent,
       instanceSetId: this.instanceSetId,
       publicKey: '',
     });
