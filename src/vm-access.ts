@@ -65,6 +65,7 @@ export function fencedExecutor(inner: Executor, fence: Fence | undefined, instan
     },
     setTarget: (address) => inner.setTarget(address),
     close: () => inner.close(),
+    firstLoginAt: () => inner.firstLoginAt?.(),
   };
 }
 

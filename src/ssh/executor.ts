@@ -39,4 +39,14 @@ export interface Executor {
   setTarget(address: string): void;
   /** Closes the connection; later `execute` calls reconnect. */
   close(): void;
+  /**
+   * When this executor first logged in to the VM (dispatcher clock, ms):
+   * the moment its first SSH connection finished the handshake and
+   * authentication, before the host key is verified and before any
+   * command ran; undefined until then. This is where the reference ends
+   * `instances_time_to_ssh_seconds`. Optional: an executor that cannot tell
+   * (the in-process transport, test fakes) leaves it out, and the worker
+   * then takes the first boot probe answer as the first SSH contact.
+   */
+  firstLoginAt?(): number | undefined;
 }

@@ -16,5 +16,6 @@ export function refusingAfterClose(inner: Executor, closed: () => boolean, id: s
       closed() ? Promise.reject(new SshConnectError(id, 'closed', 'the worker was dropped by the pool; no more commands')) : inner.execute(command, options),
     setTarget: (address) => inner.setTarget(address),
     close: () => inner.close(),
+    firstLoginAt: () => inner.firstLoginAt?.(),
   };
 }

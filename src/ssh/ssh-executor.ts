@@ -92,6 +92,8 @@ export class SshExecutor implements Executor {
   private current: { conn: SshConnection; ready: Promise<SshConnection> } | undefined;
   /** The last host key the verifier accepted: reconnects presenting it skip verification. */
   private trustedKey: Buffer | undefined;
+  /** When the first connection logged in (before its host key was verified); see `Executor.firstLoginAt`. */
+  private loggedInAt: number | undefined;
   private readonly opts: Required<Omit<SshExecutorOptions, 'logger' | 'clock' | 'target' | 'warnings'>>;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -157,6 +159,10 @@ export class SshExecutor implements Executor {
     this.dropConnection('was closed by the dispatcher');
   }
 
+  firstLoginAt(): number | undefined {
+    return this.loggedInAt;
+  }
+
   private dropConnection(detail: string): void {
     const cur = this.current;
     this.current = undefined;
@@ -199,7 +205,11 @@ export class SshExecutor implements Executor {
       clock: this.clock,
       logger: this.log,
     });
-    const ready = conn.ready.then(() => this.trust(conn, label));
+    const ready = conn.ready.then(() => {
+      // Logged in: SSH works, whatever the host key check says next.
+      this.loggedInAt ??= this.clock.now();
+      return this.trust(conn, label);
+    });
     ready.catch(() => undefined); // every caller awaits it; this only silences the bookkeeping copy
     this.current = { conn, ready };
     return this.current;

@@ -72,9 +72,14 @@ export interface PoolDeps {
  * records (`src/timeline/`). Durations in ms.
  */
 export type PoolEvent =
-  /** The first command of a booting worker got an answer: SSH works. `sinceAppearedMs` counts from create (or first listing). */
+  /**
+   * SSH works on a booting worker: its first connection logged in (or, when
+   * the executor cannot tell, a boot probe answered); reported by the boot
+   * probe that used it. `sinceAppearedMs` counts from create (or first
+   * listing) to that moment.
+   */
   | { type: 'sshConnected'; instanceId: string; sinceAppearedMs: number }
-  /** A booting worker passed its boot probe and is ready for containers; counts from `sshConnected`. */
+  /** A booting worker passed its boot probe and is ready for containers; counts from the moment `sshConnected` timed. */
   | { type: 'readyForContainer'; instanceId: string; sinceSshMs: number }
   /** `crunch-run --detach` succeeded; counts from the container's created_at. */
   | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number; instanceType?: string }

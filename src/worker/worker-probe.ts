@@ -166,6 +166,7 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
   try {
     r = await w.executor.execute(cmd, { timeoutMs: env.cfg.commandTimeout });
   } catch (err) {
+    noteFirstSSH(w, env, false);
     w.log.debug('boot probe failed', { Command: cmd, error: err });
     const kind = unexpectedBootFailure(err);
     if (kind !== undefined) {
@@ -176,12 +177,7 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
     }
     return { ok: false, stderr: String((err as Error)?.message ?? err) };
   }
-  // Any answer, even a failing one, means SSH works. As the reference, only
-  // a worker we created is timed: an adopted one's boot began before us.
-  if (w.firstSSHAt === 0 && w.state === 'booting') {
-    w.firstSSHAt = env.clock.now();
-    env.emit?.({ type: 'sshConnected', instanceId: w.id, sinceAppearedMs: w.firstSSHAt - w.appeared });
-  }
+  noteFirstSSH(w, env, true);
   if (r.exitCode !== 0) {
     w.log.debug('boot probe failed', { Command: cmd, ...outputFields(r) });
     // As the reference: a worker found in the cloud gets the runner anyway,
@@ -197,6 +193,22 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
   }
   if (env.cfg.runner && !(await deployRunner(w, env))) return { ok: false, stderr: '' };
   return { ok: true, stderr: r.stderr.toString() };
+}
+
+/**
+ * Records the end of a booting worker's time to SSH, once, after a boot
+ * probe. As in the reference, that is the moment its first SSH connection
+ * logged in (before the host key or the instance secret is checked, and
+ * whatever the command then did), when the executor can tell; otherwise the
+ * probe's answer (`answered`), the first moment we know SSH worked. Only a
+ * worker we created is timed: an adopted one's boot began before us.
+ */
+function noteFirstSSH(w: Worker, env: WorkerEnv, answered: boolean): void {
+  if (w.firstSSHAt !== 0 || w.state !== 'booting') return;
+  const at = w.executor.firstLoginAt?.() ?? (answered ? env.clock.now() : undefined);
+  if (at === undefined) return;
+  w.firstSSHAt = at;
+  env.emit?.({ type: 'sshConnected', instanceId: w.id, sinceAppearedMs: at - w.appeared });
 }
 
 /**

@@ -39,7 +39,11 @@ export class Worker implements RunnerHost {
   probed: number;
   /** Last time it ran something (starts at `appeared`): the idle timeout counts from here. */
   busy: number;
-  /** When a command first got an answer while booting (SSH works); 0 until then, and for adopted workers. */
+  /**
+   * When SSH first worked while booting: its first connection logged in
+   * (before host key verification), or, if the executor cannot tell, the
+   * first boot probe answer. 0 until then, and for adopted workers.
+   */
   firstSSHAt = 0;
   /** When we last asked the cloud to destroy it; 0 if never. */
   destroyed = 0;

@@ -111,4 +111,14 @@ describe('fence at the choke points', () => {
     await exec.execute('crunch-run --list');
     assert.deepEqual(ran, ['crunch-run --detach x', 'crunch-run --list']);
   });
+
+  it('the fenced executor passes the first SSH login time through (time to SSH), and has none when the inner one cannot tell', () => {
+    const base: Executor = {
+      execute: async () => ({ stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: 0 }),
+      setTarget: () => undefined,
+      close: () => undefined,
+    };
+    assert.equal(fencedExecutor({ ...base, firstLoginAt: () => 1234 }, testFence(), 'i-1').firstLoginAt?.(), 1234);
+    assert.equal(fencedExecutor(base, testFence(), 'i-1').firstLoginAt?.(), undefined);
+  });
 });

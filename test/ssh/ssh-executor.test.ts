@@ -341,6 +341,33 @@ describe('SshExecutor', function () {
     assert.match(JSON.stringify(warned[0].error), /instance secret mismatch/);
   });
 
+  it('reports when it first logged in: before the host key check, whatever that said, and only the first time', async () => {
+    const vm = await newVm();
+    const clock = new ManualClock();
+    let calls = 0;
+    const exr = newExecutor(vm, {
+      clock,
+      verifyHostKey: async () => {
+        // Verification takes time; the login was before it.
+        await clock.advance(5_000);
+        if (++calls === 1) throw new HostKeyCheckPendingError('not yet');
+      },
+    });
+    const wrongKey = newExecutor(vm, { clock, privateKey: generateHostKey().private });
+    await assert.rejects(wrongKey.execute('echo x'), SshConnectError);
+    assert.equal(wrongKey.firstLoginAt(), undefined, 'a refused login is no login');
+
+    assert.equal(exr.firstLoginAt(), undefined);
+    const loggedIn = clock.now();
+    await assert.rejects(exr.execute('echo 1'), HostKeyUnverifiedError);
+    assert.equal(exr.firstLoginAt(), loggedIn);
+    await clock.advance(10_000);
+    assert.equal((await exr.execute('echo 2')).stdout.toString(), '2\n');
+    vm.server.dropConnections();
+    await exr.execute('echo 3');
+    assert.equal(exr.firstLoginAt(), loggedIn);
+  });
+
   it('a connection lost during verification is retried, not reported as a refused key', async () => {
     const vm = await newVm();
     let calls = 0;

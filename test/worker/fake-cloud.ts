@@ -40,6 +40,12 @@ export interface FakeCloudOptions {
   logger?: Logger;
   /** Told of the pool's timing events (PoolDeps.onEvent). */
   onEvent?: (event: PoolEvent) => void;
+  /**
+   * When given, executors report `firstLoginAt` from it (instance id -> when
+   * its first SSH login happened), as the SSH executor does; otherwise they
+   * have no such method, as the in-process one.
+   */
+  logins?: Map<string, number>;
 }
 
 export class FakeCloud {
@@ -166,6 +172,7 @@ export class FakeCloud {
         this.targets.push({ instance: id, address });
       },
       close: () => undefined,
+      ...(this.opts.logins ? { firstLoginAt: () => this.opts.logins!.get(id) } : {}),
     };
   }
 }
