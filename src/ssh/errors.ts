@@ -58,6 +58,17 @@ export class HostKeyRefusedError extends Error {
  */
 export class HostKeyCheckPendingError extends Error {
   override readonly name = 'HostKeyCheckPendingError';
+  constructor(
+    message: string,
+    /**
+     * The read failed in sudo itself (no passwordless sudo for AdminUsername,
+     * no sudo on the image): no amount of waiting helps, so the boot probe
+     * warns about it at once though the check still counts as pending.
+     */
+    readonly sudoRefused = false,
+  ) {
+    super(message);
+  }
 }
 
 /**

@@ -29,6 +29,9 @@ export class HostKeyMismatchError extends Error {
  * full tag key (`<TagKeyPrefix>InstanceSecret`); `withSudo` prefixes the read
  * when the remote user is not root (the file is root-only).
  */
+/** A message from sudo itself, or from the shell not finding it. */
+const SUDO_FAILED = /\bsudo: /;
+
 export function hostKeyVerifier(
   instance: Instance,
   secretTag: string,
@@ -50,8 +53,14 @@ export function hostKeyVerifier(
       // Most often the file is not there yet. Any exit status counts, as in
       // the reference: cat's message is localised, so telling "missing"
       // from other failures by its text would be guesswork.
+      const stderr = result.stderr.toString().trim();
+      // sudo's own messages carry its name whatever the locale ("sudo: a
+      // password is required", "sh: 1: sudo: not found"); cat's do not.
+      const throughSudo = withSudo('true') !== 'true';
+      const sudoRefused = throughSudo && SUDO_FAILED.test(stderr);
       throw new HostKeyCheckPendingError(
-        `instance ${instance.id}: reading ${INSTANCE_SECRET_PATH} failed with exit code ${result.exitCode} (not written by the init script yet?): ${result.stderr.toString().trim()}`,
+        `instance ${instance.id}: reading ${INSTANCE_SECRET_PATH} failed with exit code ${result.exitCode} (${sudoRefused ? 'sudo refused: does AdminUsername have passwordless sudo?' : 'not written by the init script yet?'}): ${stderr}`,
+        sudoRefused,
       );
     }
     const got = Buffer.from(result.stdout.toString().trim());

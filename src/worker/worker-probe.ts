@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ExecuteResult } from '../ssh/executor.js';
-import { CommandTimeoutError, HostKeyRefusedError, HostKeyUnverifiedError, SshConnectError, SshConnectionLostError, SshSessionError } from '../ssh/errors.js';
+import { CommandTimeoutError, HostKeyCheckPendingError, HostKeyRefusedError, HostKeyUnverifiedError, SshConnectError, SshConnectionLostError, SshSessionError } from '../ssh/errors.js';
 import { isContainerUuid } from '../arvados/types.js';
 import { crunchRunListCommand, priceHistoryJSON, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../arvados/crunch-run.js';
 import type { Worker } from './worker.js';
@@ -229,7 +229,8 @@ function noteFirstSSH(w: Worker, env: WorkerEnv, answered: boolean): void {
  *   (`cloud-init status --wait`) times out on a VM still booting (the
  *   reference has no command timeout, and so no message at all);
  * - the host key not verifiable yet: the init script has not written the
- *   instance secret (the reference: the secret read's exit status).
+ *   instance secret (the reference: the secret read's exit status), unless
+ *   sudo itself refused the read, which waiting does not mend.
  *
  * Warned about: authentication (a wrong DispatchPrivateKey, AdminUsername or
  * DeployPublicKey), a failed SSH handshake, a refused host key (a different
@@ -250,7 +251,8 @@ export function unexpectedBootFailure(err: unknown): string | undefined {
         return err.kind;
     }
   }
-  if (err instanceof SshConnectionLostError || err instanceof CommandTimeoutError || err instanceof HostKeyUnverifiedError) return undefined;
+  if (err instanceof HostKeyUnverifiedError) return err.cause instanceof HostKeyCheckPendingError && err.cause.sudoRefused ? 'sudo refused' : undefined;
+  if (err instanceof SshConnectionLostError || err instanceof CommandTimeoutError) return undefined;
   if (err instanceof HostKeyRefusedError) return 'host key refused';
   if (err instanceof SshSessionError) return 'session refused';
   return err instanceof Error ? err.name : 'error';

@@ -93,13 +93,14 @@ describe('boot probe failure logging', () => {
       new SshConnectError('a', 'handshake', 'no matching host key algorithm'),
       new HostKeyRefusedError('a', 'SHA256:x', new Error('secret does not match')),
       new SshSessionError('a', 'session refused'),
+      new HostKeyUnverifiedError('a', 'SHA256:x', new HostKeyCheckPendingError('reading the secret failed: sudo: a password is required', true)),
     ];
     let n = 0;
     const { f, logs } = await fleet(errors.length, () => errors[n++ % errors.length]);
     await f.probe();
     f.pool.stop();
     const warns = logs.records().filter((r) => r.msg === 'boot probe failed' && r.level === 'warning');
-    assert.equal(warns.length, 4, JSON.stringify(warns));
+    assert.equal(warns.length, 5, JSON.stringify(warns));
   });
 
   it('classifies every SSH connect failure kind', () => {

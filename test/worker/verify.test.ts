@@ -74,7 +74,23 @@ describe('hostKeyVerifier', () => {
       assert.ok(err instanceof HostKeyCheckPendingError, String(err));
       assert.ok(!(err instanceof HostKeyMismatchError));
       assert.match(err.message, /exit code 1 .*: cat: .*No such file or directory/);
+      assert.equal(err.sudoRefused, false);
       return true;
     });
+  });
+
+  it('tells sudo refusing the read (no passwordless sudo, no sudo) from a secret not written yet', async () => {
+    const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', sudo);
+    for (const stderr of ['sudo: a terminal is required to read the password; either use the -S option to read from standard input or configure an askpass helper', 'sh: 1: sudo: not found']) {
+      await assert.rejects(v(Buffer.from('k'), executor({ exitCode: 1, stderr: Buffer.from(stderr) }, [])), (err: unknown) => {
+        assert.ok(err instanceof HostKeyCheckPendingError, String(err));
+        assert.equal(err.sudoRefused, true, stderr);
+        assert.match(err.message, /sudo refused: does AdminUsername have passwordless sudo\?/);
+        return true;
+      });
+    }
+    // As root there is no sudo in the command, whatever the message says.
+    const asRoot = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', (cmd) => cmd);
+    await assert.rejects(asRoot(Buffer.from('k'), executor({ exitCode: 1, stderr: Buffer.from('sudo: odd') }, [])), (err: unknown) => err instanceof HostKeyCheckPendingError && !err.sudoRefused);
   });
 });
