@@ -16,8 +16,10 @@ import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { type BillingRule, EC2_LINUX_BILLING } from '../../src/cost/billing.js';
 import { addSecret, type Logger } from '../../src/log.js';
+import { type ProxyEnv, proxySettings } from '../../src/net/proxy.js';
 import { PLACE_CAPACITY_TTL_MS, PlaceCapacityMemory } from '../../src/cloud/place-capacity.js';
 import { classify, errorCode, isCapacity, isQuota, isSubnetSpecific, isThrottle, isTransient, isTypeCapacity, ThrottleBackoff } from './errors.js';
+import { ec2Agents } from './agents.js';
 import { Ec2Instance, type Ec2InstanceHost, scratchHourly } from './instance.js';
 import { KeyPairs } from './keypair.js';
 import { PageTokens } from './pages.js';
@@ -38,6 +40,8 @@ export interface Ec2DriverOptions {
   newClientToken?: () => string;
   /** Limit of one HTTP request, answer included, before it fails as a timeout (retried like a 5xx). Default REQUEST_TIMEOUT_MS. */
   requestTimeoutMs?: number;
+  /** Where the proxy variables and AWS_CA_BUNDLE are read from (`ec2Agents`). Default `process.env`; tests pass their own. */
+  env?: ProxyEnv;
 }
 
 /**
@@ -54,7 +58,7 @@ export const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
 /** The extra scratch volume's device, as the reference attaches it. */
 export const SCRATCH_DEVICE = '/dev/xvdt';
 
-export function buildClient(params: Ec2Params, requestTimeoutMs = REQUEST_TIMEOUT_MS): EC2Client {
+export function buildClient(params: Ec2Params, requestTimeoutMs = REQUEST_TIMEOUT_MS, env: ProxyEnv = process.env): EC2Client {
   return new EC2Client({
     // Empty (a set built without the factory, which resolves it): the SDK's default chain, at the first call.
     ...(params.Region ? { region: params.Region } : {}),
@@ -63,7 +67,12 @@ export function buildClient(params: Ec2Params, requestTimeoutMs = REQUEST_TIMEOU
     ...(params.AccessKeyID ? { credentials: { accessKeyId: params.AccessKeyID, secretAccessKey: params.SecretAccessKey } } : {}),
     // Our own retries (below) keep the ClientToken and use the injected clock.
     maxAttempts: 1,
-    requestHandler: { requestTimeout: requestTimeoutMs, connectionTimeout: Math.min(requestTimeoutMs, 10_000), throwOnRequestTimeout: true },
+    requestHandler: {
+      requestTimeout: requestTimeoutMs,
+      connectionTimeout: Math.min(requestTimeoutMs, 10_000),
+      throwOnRequestTimeout: true,
+      ...ec2Agents(env),
+    },
   });
 }
 
@@ -106,7 +115,9 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
     this.clock = ctx.clock;
     this.logger = ctx.logger;
     addSecret(ctx.logger, params.SecretAccessKey);
-    this.client = opts.client ?? buildClient(params, opts.requestTimeoutMs);
+    this.client = opts.client ?? buildClient(params, opts.requestTimeoutMs, opts.env);
+    const proxies = opts.client ? undefined : proxySettings(opts.env);
+    if (proxies) this.logger.info('EC2 API requests follow the outbound proxy settings', proxies);
     this.createAttempts = Math.max(1, opts.createAttempts ?? 3);
     this.retryDelayMs = opts.retryDelayMs ?? 500;
     this.newClientToken = opts.newClientToken ?? randomUUID;
