@@ -38,6 +38,7 @@ import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import type { Fence } from '../dblock/fence.js';
+import type { ProxyEnv } from '../net/proxy.js';
 import type { ControllerHealth, ControllerSignals } from '../scheduler/interfaces.js';
 import { ControllerHealthTracker, outcomeOfStatus, type RequestOutcome } from './health.js';
 import { RequestWindow } from './window.js';
@@ -72,8 +73,10 @@ export interface ControllerClientOptions {
   /** `Services.Controller.ExternalURL`: `http://` or `https://`; only scheme and host[:port] are used, as by the reference, so a path is ignored. */
   baseURL: string;
   token: string;
-  /** `TLS.Insecure`: accept any certificate (self-signed test clusters). */
+  /** `TLS.Insecure`: accept any certificate (self-signed test clusters). No outbound proxy then, as in the reference. */
   insecure?: boolean;
+  /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read from (src/net/proxy.ts). Default `process.env`; tests pass their own. */
+  proxyEnv?: ProxyEnv;
   clock: Clock;
   logger: Logger;
   retry?: Partial<RetryOptions>;
@@ -174,7 +177,7 @@ export class ControllerClient implements ControllerHealth {
     this.health = new ControllerHealthTracker(opts.clock);
     if (!opts.transport) this.window = new RequestWindow(opts.maxConnections ?? 16);
     this.transport =
-      opts.transport ?? new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: opts.maxConnections ?? 16 });
+      opts.transport ?? new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: opts.maxConnections ?? 16, proxyEnv: opts.proxyEnv });
   }
 
   /**

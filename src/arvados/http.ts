@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Clock } from '../clock/index.js';
+import { EnvProxyAgent, type ProxyEnv } from '../net/proxy.js';
 
 /** The request got no complete answer within its time limit. */
 export class RequestTimeoutError extends Error {
@@ -45,16 +46,27 @@ export interface RawTransport {
 /** Keep-alive connection pools, one per scheme, shared by every call of one client. */
 export class Transport implements RawTransport {
   private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private readonly httpsAgent: http.Agent;
 
   constructor(
     private readonly clock: Clock,
-    opts: { insecure: boolean; maxSockets: number },
+    opts: { insecure: boolean; maxSockets: number; proxyEnv?: ProxyEnv | undefined },
   ) {
     // maxSockets caps the client's fan-out (DESIGN.md rule 5): requests past
     // it wait in the agent's queue, inside their own time limit.
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets, rejectUnauthorized: !opts.insecure });
+    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets };
+    if (opts.insecure) {
+      // The reference's client for TLS.Insecure has a transport of its own,
+      // which has no proxy: only its default (secure) client follows the
+      // proxy variables.
+      this.httpAgent = new http.Agent(agentOpts);
+      this.httpsAgent = new https.Agent({ ...agentOpts, rejectUnauthorized: false });
+    } else {
+      // HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as Go's default transport reads them (src/net/proxy.ts).
+      const env = opts.proxyEnv ?? process.env;
+      this.httpAgent = new EnvProxyAgent('http:', { ...agentOpts, env });
+      this.httpsAgent = new EnvProxyAgent('https:', { ...agentOpts, env });
+    }
   }
 
   /** Sends one request and reads the whole answer. Rejects on network errors, timeout or abort. */
