@@ -233,7 +233,8 @@ export class EnvProxyAgent extends http.Agent {
     try {
       target = this.agentFor(this.proxyFor(options.host ?? options.hostname ?? 'localhost', options.port ?? this.defaultPortNumber));
     } catch (err) {
-      req.destroy(err as Error);
+      // How Node's own agent fails a request it cannot connect: the request emits 'error' then 'close'.
+      (req as unknown as { onSocket(socket: undefined, err: Error): void }).onSocket(undefined, err as Error);
       return;
     }
     // The proxy agents read the TLS options of the server's connection (`ca`,

@@ -4,7 +4,8 @@
  * case where it applies and one where it does not.
  */
 import assert from 'node:assert/strict';
-import { parseProxyValue, proxyFor, proxySettings, type ProxyEnv } from '../../src/net/proxy.js';
+import http from 'node:http';
+import { EnvProxyAgent, parseProxyValue, proxyFor, proxySettings, type ProxyEnv } from '../../src/net/proxy.js';
 
 const P = 'http://proxy.example:3128';
 /** The proxy's href for `url` under `env`, or 'direct'. */
@@ -115,5 +116,18 @@ describe('net/proxy: which proxy a URL goes through (Go httpproxy rules)', () =>
       HTTPProxy: '',
       NoProxy: '.internal',
     });
+  });
+
+  it('a request that a socks5:// proxy would carry fails, saying why, instead of going out direct', async () => {
+    const agent = new EnvProxyAgent('http:', { env: { HTTP_PROXY: 'socks5://user:pw@socks.example:1080' } });
+    assert.equal(agent.proxyFor('api.example', 80)?.protocol, 'socks5:');
+    const err = await new Promise<Error>((resolve) => {
+      const req = http.request('http://api.example/', { agent }, () => resolve(new Error('answered')));
+      req.on('error', resolve);
+      req.end();
+    });
+    assert.match(err.message, /proxy socks5:\/\/socks\.example:1080: only http:\/\/ and https:\/\/ proxies are supported/);
+    assert.doesNotMatch(err.message, /pw/);
+    agent.destroy();
   });
 });
