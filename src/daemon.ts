@@ -25,6 +25,7 @@ import { chooseListenURL, hostPortOf, type ListenChoice, ListenChoiceError, SERV
 import { type DispatcherSource, type ManagementServer, startManagementServer } from './http/server.js';
 import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
 import type { Logger } from './log.js';
+import { processTrustedRoots } from './net/trust.js';
 import { exitIfStillRunning, stopWithin } from './stop.js';
 
 /** Exit status for a config the daemon cannot run with. */
@@ -84,6 +85,7 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   const { cluster, settings, warnings } = loaded;
   const log = dispatcherLogger(cluster);
   for (const w of warnings) log.warn(w);
+  logTrustedRoots(log);
   let where: ListenChoice;
   try {
     where = await chooseManagementListenURL(cluster, log);
@@ -207,4 +209,11 @@ export function waitForStopSignal(signals: NodeJS.EventEmitter = process): Promi
     signals.on('SIGTERM', onTerm);
     signals.on('SIGINT', onInt);
   });
+}
+
+/** Says which CA file our TLS clients trust beyond Node's roots (src/net/trust.ts), or why the one named could not be used. */
+function logTrustedRoots(log: Logger): void {
+  const roots = processTrustedRoots();
+  if (roots.problem) log.warn('CA certificates not loaded: TLS clients trust only Node\'s own roots', { error: roots.problem });
+  else if (roots.added > 0) log.info('trusting CA certificates from file, besides Node\'s own roots', { File: roots.file, Added: roots.added });
 }

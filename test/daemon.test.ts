@@ -14,6 +14,7 @@ import { createLogger, LineCollector } from '../src/log.js';
 import { TestController } from './fixtures/controller.js';
 import { spawnDaemon } from './fixtures/daemon-process.js';
 import { daemonConfigHead } from './fixtures/daemon-config.js';
+import { selfSignedCertificate } from './arvados/self-signed.js';
 
 describe('daemon', function () {
   this.timeout(30_000);
@@ -52,9 +53,13 @@ describe('daemon', function () {
         Price: 0.1
 `,
     );
-    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info' });
+    // A site CA, as /etc/arvados/ca-certificates.crt would hold it: the daemon says it trusts it.
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, selfSignedCertificate({ dnsName: 'ca.example' }).cert);
+    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info', SSL_CERT_FILE: ca });
     try {
       await daemon.waitForOutput(/starting scheduling/);
+      assert.match(daemon.output(), /"msg":"trusting CA certificates from file, besides Node's own roots".*"Added":1/);
       // Many poll intervals with nothing to do: the daemon must still be there.
       await new Promise((r) => setTimeout(r, 2_000));
       assert.equal(daemon.exitStatus(), undefined, `the daemon exited while idle:\n${daemon.output()}`);

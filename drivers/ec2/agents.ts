@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { EnvProxyAgent, type ProxyEnv } from '../../src/net/proxy.js';
-import { pemCertificates } from '../../src/net/trust.js';
+import { caOption, pemCertificates } from '../../src/net/trust.js';
 
 /**
  * The TLS and proxy options of the EC2 client's connections, from the
@@ -29,7 +29,8 @@ export function ec2Agents(env: ProxyEnv = process.env): { httpAgent: EnvProxyAge
 
 function awsCaBundle(env: ProxyEnv): { ca?: string[] } {
   const file = env.AWS_CA_BUNDLE;
-  if (file === undefined || file === '') return {};
+  // Without it, the Go SDK trusts the system's roots: the site CA file, as every client of ours (src/net/trust.ts).
+  if (file === undefined || file === '') return caOption();
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -38,5 +39,5 @@ function awsCaBundle(env: ProxyEnv): { ca?: string[] } {
   }
   const certs = pemCertificates(text);
   if (certs.length === 0) throw new Error(`AWS_CA_BUNDLE ${file}: holds no certificate that can be read`);
-  return { ca: [...rootCertificates, ...certs.map((c) => c.toString())] };
+  return { ca: [...(caOption().ca ?? rootCertificates), ...certs.map((c) => c.toString())] };
 }

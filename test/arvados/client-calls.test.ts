@@ -10,6 +10,7 @@ import { systemClock } from '../../src/clock/index.js';
 import { loadConfigText } from '../../src/config/index.js';
 import type { TestController } from '../fixtures/controller.js';
 import { captureLogger, httpsProxy, makeClient, OTHER_TOKEN, OTHER_UUID, ROOT_TOKEN, startController } from './helpers.js';
+import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
 import { selfSignedCertificate } from './self-signed.js';
 
 describe('ControllerClient calls', () => {
@@ -191,6 +192,19 @@ describe('ControllerClient calls', () => {
         c.close();
         await proxy.close();
       }
+    });
+
+    it('trusts it when SSL_CERT_FILE names it, as the reference would (a site CA)', async () => {
+      await withSslCertFile(cert, async () => {
+        const proxy = await httpsProxy(ctl.url, cert, key);
+        const c = makeClient(proxy.url, { retry: { attempts: 1 } });
+        try {
+          assert.equal(await c.currentTokenUuid(), ctl.rootTokenUuid);
+        } finally {
+          c.close();
+          await proxy.close();
+        }
+      });
     });
 
     it('refuses the certificate without insecure', async () => {

@@ -4,14 +4,12 @@
  * intervals and rate limits are exact, and every wait is for a condition.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { backoffDelay, type ContainerEvent, EventFeed, type EventFeedOptions, type FeedState } from '../../src/arvados/event-feed.js';
 import { ManualClock } from '../../src/clock/index.js';
 import type { LineCollector } from '../../src/log.js';
 import { containerEvent, FeedServer } from './feed-server.js';
 import { captureLogger, waitFor } from './helpers.js';
+import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
 import { selfSignedCertificate } from './self-signed.js';
 
 const TOKEN = 'feedTestToken0123456789abcdefghij';
@@ -305,19 +303,11 @@ describe('EventFeed', () => {
     });
 
     it('trusts it when SSL_CERT_FILE names it, as the reference would (a site CA)', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'feed-ca-'));
-      writeFileSync(join(dir, 'ca.pem'), tls.cert);
-      const before = process.env.SSL_CERT_FILE;
-      process.env.SSL_CERT_FILE = join(dir, 'ca.pem');
-      try {
+      await withSslCertFile(tls.cert, async () => {
         await setup({ tls });
         await connected();
         assert.match(feed.status().url, /^wss:/);
-      } finally {
-        if (before === undefined) delete process.env.SSL_CERT_FILE;
-        else process.env.SSL_CERT_FILE = before;
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
   });
 

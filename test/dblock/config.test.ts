@@ -6,9 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import winston from 'winston';
 import { clusterToYAML, REDACTED } from '../../src/config/dump.js';
 import { ConfigError, loadConfigText } from '../../src/config/load.js';
@@ -19,6 +16,7 @@ import { LineCollector } from '../../src/log.js';
 import { lockHealthProblem } from '../../src/http/lock-status.js';
 import { caOption } from '../../src/net/trust.js';
 import { selfSignedCertificate } from '../arvados/self-signed.js';
+import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
 
 const ROOT = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF';
 const PASSWORD = 'db-password-0123456789';
@@ -85,26 +83,17 @@ describe('PostgreSQL config for the dispatch lock', () => {
     assert.equal(pgClientConfig({ host: '/var/run/postgresql' }).config.ssl, false, 'no TLS over a Unix socket');
   });
 
-  it('verifies the server against the CA file the reference would trust when sslrootcert is not given (lib/pq uses the system roots)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pg-ca-'));
+  it('verifies the server against the CA file the reference would trust when sslrootcert is not given (lib/pq uses the system roots)', async () => {
     const site = selfSignedCertificate({ dnsName: 'db.example' }).cert;
-    writeFileSync(join(dir, 'ca.pem'), site);
-    const before = process.env.SSL_CERT_FILE;
-    process.env.SSL_CERT_FILE = join(dir, 'ca.pem');
-    try {
+    await withSslCertFile(site, (file) => {
       const base = { host: 'db.example', user: 'u', password: 'p', dbname: 'd' };
       const full = pgClientConfig({ ...base, sslmode: 'verify-full' }).config.ssl as { ca?: string[] };
       const last = full.ca?.at(-1);
       assert.ok(last !== undefined && new X509Certificate(last).fingerprint256 === new X509Certificate(site).fingerprint256, 'the site CA is trusted');
-      writeFileSync(join(dir, 'root.crt'), site);
-      const own = pgClientConfig({ ...base, sslmode: 'verify-full', sslrootcert: join(dir, 'root.crt') }).config.ssl as { ca?: unknown };
+      const own = pgClientConfig({ ...base, sslmode: 'verify-full', sslrootcert: file }).config.ssl as { ca?: unknown };
       assert.equal(own.ca, site, 'sslrootcert alone when given');
       assert.deepEqual(pgClientConfig({ ...base, sslmode: 'require' }).config.ssl, { rejectUnauthorized: false }, 'require checks nothing');
-    } finally {
-      if (before === undefined) delete process.env.SSL_CERT_FILE;
-      else process.env.SSL_CERT_FILE = before;
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('check-config shows the database password redacted', () => {

@@ -11,7 +11,7 @@
  * AWS_CA_BUNDLE names the certificate.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { parseEc2Params } from '../../../drivers/ec2/params.js';
 import { selfSignedCertificate } from '../../arvados/self-signed.js';
 import type { FakeEC2 } from '../../fixtures/ec2/server.js';
 import { PROXIED_NAME_SUFFIX, startHttpProxy, type TestHttpProxy } from '../../fixtures/http-proxy.js';
+import { withSslCertFile } from '../../fixtures/ssl-cert-file.js';
 import { listenOnLoopback } from '../../fixtures/listen.js';
 import { createArgs, DISPATCH_KEY, fakeParams, M5, makeDriver, startFake } from './helpers.js';
 
@@ -101,6 +102,18 @@ describe('ec2 driver: outbound proxy and AWS_CA_BUNDLE', function () {
     await assert.rejects(driver.instances({}), /self-signed certificate/);
     assert.equal(proxy.seen[0]?.method, 'CONNECT');
     driver.client.destroy();
+  });
+
+  it('without AWS_CA_BUNDLE, trusts the site CA file the reference would (SSL_CERT_FILE, /etc/arvados/ca-certificates.crt)', async () => {
+    await withSslCertFile(readFileSync(bundle, 'utf8'), async () => {
+      const { driver } = makeDriver(fake, {
+        params: fakeParams(fake, { Endpoint: `https://${HOST}:${front.port}` }),
+        options: { env: { HTTPS_PROXY: proxy.url }, createAttempts: 1 },
+      });
+      assert.deepEqual(await driver.instances({ ArvadosInstanceSetID: 'none-such' }), []);
+      assert.equal(proxy.seen[0]?.method, 'CONNECT');
+      driver.client.destroy();
+    });
   });
 
   it('sends http calls to HTTP_PROXY whole, as Go does (no CONNECT)', async () => {
