@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { EnvProxyAgent, type ProxyEnv } from '../../src/net/proxy.js';
-import { caOption, pemCertificates } from '../../src/net/trust.js';
+import { caOption, pemCertificates, secureContextOption } from '../../src/net/trust.js';
 
 /**
  * The TLS and proxy options of the EC2 client's connections, from the
@@ -27,10 +27,10 @@ export function ec2Agents(env: ProxyEnv = process.env): { httpAgent: EnvProxyAge
   return { httpAgent: new EnvProxyAgent('http:', opts), httpsAgent: new EnvProxyAgent('https:', opts) };
 }
 
-function awsCaBundle(env: ProxyEnv): { ca?: string[] } {
+function awsCaBundle(env: ProxyEnv): ReturnType<typeof secureContextOption> {
   const file = env.AWS_CA_BUNDLE;
   // Without it, the Go SDK trusts the system's roots: the site CA file, as every client of ours (src/net/trust.ts).
-  if (file === undefined || file === '') return caOption();
+  if (file === undefined || file === '') return secureContextOption();
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -39,5 +39,5 @@ function awsCaBundle(env: ProxyEnv): { ca?: string[] } {
   }
   const certs = pemCertificates(text);
   if (certs.length === 0) throw new Error(`AWS_CA_BUNDLE ${file}: holds no certificate that can be read`);
-  return { ca: [...(caOption().ca ?? rootCertificates), ...certs.map((c) => c.toString())] };
+  return secureContextOption([...(caOption().ca ?? rootCertificates), ...certs.map((c) => c.toString())]);
 }

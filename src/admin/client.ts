@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import type { Cluster } from '../config/types.js';
-import { caOption } from '../net/trust.js';
+import { secureContextOption } from '../net/trust.js';
 
 /**
  * A failure the command reports as one line on stderr. `exitCode` 2 means
@@ -117,7 +117,7 @@ export class ManagementClient {
           headers: { Authorization: `Bearer ${this.target.token}`, Accept: 'application/json' },
           timeout: this.timeoutMs,
           rejectUnauthorized: !this.target.insecure,
-          ...(this.target.insecure ? {} : caOption()),
+          ...(this.target.insecure ? {} : secureContextOption()),
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -21,7 +21,7 @@ import WebSocket, { type RawData } from 'ws';
 import type { Clock, Timer } from '../clock/index.js';
 import { type Logger, RateLimitedLog } from '../log.js';
 import { type ContainerEvent, displayURL, eventFeedURL, parseFeedMessage, subscribeMessage } from './event-message.js';
-import { caOption } from '../net/trust.js';
+import { secureContextOption } from '../net/trust.js';
 
 export { type ContainerEvent, eventFeedURL } from './event-message.js';
 
@@ -184,7 +184,7 @@ export class EventFeed {
       headers,
       rejectUnauthorized: !this.opts.insecure,
       // The roots the reference would trust (a site CA in /etc/arvados/ca-certificates.crt).
-      ...(this.opts.insecure ? {} : caOption()),
+      ...(this.opts.insecure ? {} : secureContextOption()),
       maxPayload: this.maxPayloadBytes,
       // A compressed frame could inflate past any limit we care to hold.
       perMessageDeflate: false,

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Clock } from '../clock/index.js';
-import { caOption } from '../net/trust.js';
+import { secureContextOption } from '../net/trust.js';
 import { EnvProxyAgent, type ProxyEnv } from '../net/proxy.js';
 
 /** The request got no complete answer within its time limit. */
@@ -67,7 +67,7 @@ export class Transport implements RawTransport {
       const env = opts.proxyEnv ?? process.env;
       this.httpAgent = new EnvProxyAgent('http:', { ...agentOpts, env });
       // And the roots the reference would trust: a site CA in /etc/arvados/ca-certificates.crt (src/net/trust.ts).
-      this.httpsAgent = new EnvProxyAgent('https:', { ...agentOpts, env, ...caOption() });
+      this.httpsAgent = new EnvProxyAgent('https:', { ...agentOpts, env, ...secureContextOption() });
     }
   }
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import { ARVADOS_CA_FILE, pemCertificates, SYSTEM_CA_FILES, trustedRoots } from '../../src/net/trust.js';
+import { ARVADOS_CA_FILE, pemCertificates, secureContextOption, SYSTEM_CA_FILES, trustedRoots } from '../../src/net/trust.js';
 import { selfSignedCertificate } from '../arvados/self-signed.js';
 
 const siteCA = selfSignedCertificate({ dnsName: 'ca.example' }).cert;
@@ -69,6 +69,15 @@ describe('trusted roots (src/net/trust.ts)', () => {
     const empty = trustedRoots({ env: {}, read: files({ [ARVADOS_CA_FILE]: 'no certificates here' }) });
     assert.equal(empty.ca, undefined);
     assert.equal(empty.problem, `${ARVADOS_CA_FILE} holds no certificate that can be read`);
+  });
+
+  it('builds one TLS context per list of roots, and none for the default', () => {
+    const ca = [...rootCertificates, siteCA];
+    const a = secureContextOption(ca).secureContext;
+    assert.ok(a);
+    assert.equal(secureContextOption(ca).secureContext, a, 'the same list, the same context');
+    assert.notEqual(secureContextOption([...ca]).secureContext, a, 'another list, another context');
+    assert.deepEqual(secureContextOption(undefined), {});
   });
 
   it('reads PEM with CRLF line ends and text between certificates, as bundles often have', () => {
