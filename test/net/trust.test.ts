@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { ARVADOS_CA_FILE, pemCertificates, secureContextOption, SYSTEM_CA_FILES, trustedRoots } from '../../src/net/trust.js';
 import { selfSignedCertificate } from '../arvados/self-signed.js';
+import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
 
 const siteCA = selfSignedCertificate({ dnsName: 'ca.example' }).cert;
 const otherCA = selfSignedCertificate({ dnsName: 'other.example' }).cert;
@@ -71,13 +72,14 @@ describe('trusted roots (src/net/trust.ts)', () => {
     assert.equal(empty.problem, `${ARVADOS_CA_FILE} holds no certificate that can be read`);
   });
 
-  it('builds one TLS context per list of roots, and none for the default', () => {
+  it('builds one TLS context per list of roots, and none for the default', async () => {
     const ca = [...rootCertificates, siteCA];
     const a = secureContextOption(ca).secureContext;
     assert.ok(a);
     assert.equal(secureContextOption(ca).secureContext, a, 'the same list, the same context');
     assert.notEqual(secureContextOption([...ca]).secureContext, a, 'another list, another context');
-    assert.deepEqual(secureContextOption(undefined), {});
+    // A CA file that adds nothing to Node's roots: Node's default context.
+    await withSslCertFile(rootCertificates[0], () => assert.deepEqual(secureContextOption(), {}));
   });
 
   it('reads PEM with CRLF line ends and text between certificates, as bundles often have', () => {
