@@ -5,6 +5,7 @@
  * hand in what they want to replace (a manual clock, a shared lame instance
  * set, a logger that writes to a test's buffer).
  */
+import type { Writable } from 'node:stream';
 import { ControllerClient } from './arvados/client.js';
 import type { RawTransport } from './arvados/http.js';
 import { type Clock, systemClock } from './clock/index.js';
@@ -115,12 +116,19 @@ export interface Dispatcher {
   stop(): Promise<void>;
 }
 
-/** The logger a daemon uses: JSON lines on stdout, the cluster's tokens scrubbed from every line. */
-export function dispatcherLogger(cluster: Cluster, clock?: Clock): Logger {
+/**
+ * The logger a daemon uses, as the reference's service logger: lines on
+ * stderr (stdout is for `-version` alone), each with the process's `PID` and
+ * the `ClusterID`, which log pipelines route and filter by; the cluster's
+ * tokens scrubbed from every line.
+ */
+export function dispatcherLogger(cluster: Cluster, clock?: Clock, stream: Writable = process.stderr): Logger {
   return createLogger({
     level: cluster.SystemLogs.LogLevel,
     format: cluster.SystemLogs.Format,
     secrets: [cluster.SystemRootToken, cluster.ManagementToken, cluster.PostgreSQL.Connection.password ?? ''],
+    defaultMeta: { PID: process.pid, ClusterID: cluster.ClusterID },
+    stream,
     clock,
   });
 }

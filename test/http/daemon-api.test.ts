@@ -208,7 +208,7 @@ ${extra}    Services:
     const d = runDaemon(writeConfig(port));
     try {
       assert.equal(await d.exited, 1, d.out());
-      assert.match(d.out(), /"msg":"exiting","error":"could not enable the \\"arvados-dispatch-cloud\\" service on this host: http:\/\/127\.0\.0\.1:\d+\/: listen EADDRINUSE/);
+      assert.match(d.out(), /"msg":"exiting",.*"error":"could not enable the \\"arvados-dispatch-cloud\\" service on this host: http:\/\/127\.0\.0\.1:\d+\/: listen EADDRINUSE/);
     } finally {
       d.kill('SIGKILL');
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
@@ -220,7 +220,7 @@ ${extra}    Services:
     const d = runDaemon(writeConfig(port, `"http://192.0.2.1:${port}": {}`));
     try {
       assert.equal(await d.exited, 1, d.out());
-      assert.match(d.out(), /"level":"error","msg":"exiting","error":"configuration does not enable the \\"arvados-dispatch-cloud\\" service on this host"/);
+      assert.match(d.out(), /"level":"error","msg":"exiting",.*"error":"configuration does not enable the \\"arvados-dispatch-cloud\\" service on this host"/);
       assert.doesNotMatch(d.out(), /dispatcher starting/, 'it stops before building the dispatcher');
     } finally {
       d.kill('SIGKILL');

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock/index.js';
+import { loadConfigText } from '../../src/config/index.js';
+import { dispatcherLogger } from '../../src/dispatcher.js';
 import { LineCollector, RateLimitedLog, REDACTED, addSecret, createLogger, removeSecret, resolveLevel } from '../../src/log.js';
+
+const MINIMAL_CONFIG = 'Clusters:\n  zzzzz:\n    SystemRootToken: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n';
 
 const TOKEN = 'v2/zzzzz-gj3su-000000000000000/3kbp9yq0r7dglyzdsxk1wl6gmf8eakhjm7kxl5g1b5e5ml0u0h';
 
@@ -27,6 +31,20 @@ describe('log', () => {
     log.info('instance created', { Instance: 'i-1', InstanceType: 'm5.large' });
     const [rec] = out.records();
     assert.deepEqual(rec, { time: '2026-12-04T16:43:33.123000000Z', level: 'info', msg: 'instance created', Instance: 'i-1', InstanceType: 'm5.large' });
+  });
+
+  it("the daemon's logger puts PID and ClusterID on every line, children's too, as the reference's service logger", () => {
+    const { cluster } = loadConfigText(MINIMAL_CONFIG);
+    const out = new LineCollector();
+    const log = dispatcherLogger(cluster, undefined, out);
+    log.info('listening');
+    log.child({ Instance: 'i-1' }).warn('probe failed');
+    for (const rec of out.records()) {
+      assert.equal(rec.PID, process.pid, JSON.stringify(rec));
+      assert.equal(rec.ClusterID, cluster.ClusterID, JSON.stringify(rec));
+    }
+    assert.equal(out.records().length, 2);
+    assert.equal(out.records()[1].Instance, 'i-1');
   });
 
   it('keeps the fields of a line whose message holds a printf token (%s, %c, ...)', () => {
