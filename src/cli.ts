@@ -3,14 +3,29 @@
  * modules and are imported lazily, so `--help` starts fast and the daemon
  * does not load what only a subcommand needs.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_SETTINGS_PATH, SETTINGS_PATH_ENV } from './config/settings-path.js';
+
+/**
+ * Exit status for a command-line usage error (an unknown flag, a stray
+ * argument, a bad flag value), as the reference's (lib/cmd/parseflags.go).
+ * The systemd unit says RestartPreventExitStatus=2, so a typo in EXTRA_OPTS
+ * leaves the unit stopped instead of restarting it every second.
+ */
+export const EXIT_USAGE = 2;
 
 /** As the reference: `ARVADOS_CONFIG` overrides the default path. */
 const DEFAULT_CONFIG = process.env.ARVADOS_CONFIG || '/etc/arvados/config.yml';
 
 export function buildProgram(): Command {
   const program = new Command();
+  // Set before any subcommand is added: subcommands copy these settings when
+  // created. A usage error is one short line on stderr, as the reference's,
+  // not the whole help (which, under a restarting unit, would flood the
+  // journal); main() turns the thrown CommanderError into the exit status.
+  program
+    .exitOverride()
+    .configureOutput({ outputError: (message, write) => write(usageErrorLine(message)) });
   program
     .name('arvados-dispatch-cloud')
     .description("Runs an Arvados cluster's containers on cloud VMs.")
@@ -26,7 +41,6 @@ export function buildProgram(): Command {
     .option('--version', 'write version information to stdout and exit 0')
     .addOption(new Option('--skip-legacy [bool]', "accepted for the reference's command line; this daemon reads no legacy config files").argParser(goBool).hideHelp())
     .addOption(new Option('--pprof <addr>', "accepted for the reference's command line; there is no Go profiler to serve (a warning says so)").hideHelp())
-    .showHelpAfterError()
     .action(async () => {
       const opts = program.opts<{ version?: boolean; pprof?: string }>();
       if (opts.version) {
@@ -240,8 +254,24 @@ export function goStyleArgs(argv: readonly string[], longNames: ReadonlySet<stri
   return out;
 }
 
+/**
+ * commander's error message as one line with a hint, as the reference's
+ * "error parsing command line arguments: ... (try -help)": its suggestion
+ * ("(Did you mean --config?)") comes on a line of its own, joined here.
+ */
+export function usageErrorLine(message: string): string {
+  return `${message.trim().replace(/\s*\n\s*/g, ' ')} (try --help)\n`;
+}
+
 /** Runs the command line; the exit status goes to `process.exitCode`. */
 export async function main(argv: string[] = process.argv): Promise<void> {
   const program = buildProgram();
-  await program.parseAsync(goStyleArgs(argv, longOptionNames(program)));
+  try {
+    await program.parseAsync(goStyleArgs(argv, longOptionNames(program)));
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    // --help (and `help`) ends with status 0; everything else commander
+    // refuses is a usage error, already written as one line.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+  }
 }

@@ -38,6 +38,32 @@ describe('arvados-dispatch-cloud command', function () {
     assert.match(r.stderr, /Clusters\.xxxxx\.Containers\.DispatchPrivateKey: required/);
   });
 
+  it('a usage error (unknown flag, stray argument, bad value) exits 2, so the unit stops, with one line and no help text; --help and -h exit 0', async () => {
+    const [flag, stray, value, sub, help, h] = await Promise.all([
+      run(['--confg', '/etc/arvados/config.yml']),
+      run(['--config', DEFAULTS, 'stray']),
+      run(['--skip-legacy=maybe']),
+      run(['check-config', '--bogus']),
+      run(['--help']),
+      run(['-h']),
+    ]);
+    for (const r of [flag, stray, value, sub]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr.split('\n').length, 2, `one line:\n${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /Usage:/);
+      assert.match(r.stderr, /\(try --help\)\n$/);
+    }
+    assert.equal(flag.stderr, "error: unknown option '--confg' (Did you mean --config?) (try --help)\n");
+    assert.match(stray.stderr, /too many arguments/);
+    assert.match(value.stderr, /expected true or false, not "maybe"/);
+    assert.match(sub.stderr, /unknown option '--bogus'/);
+    for (const r of [help, h]) {
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /^Usage: arvados-dispatch-cloud/);
+    }
+  });
+
   it("takes the reference's service flags, with one dash as Go writes them: -config, -version, -skip-legacy, -legacy-*-config, -pprof (warned about)", async () => {
     const version = await run(['-version']);
     assert.equal(version.code, 0);
