@@ -21,15 +21,23 @@ import { LockedRun, TenureFence } from './dblock/supervisor.js';
 import { warmPoolTypeProblems } from './placement/warm-pools.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
 import { lockedDispatcherSource } from './http/lock-status.js';
-import { chooseListenURL, hostPortOf, type ListenChoice, ListenChoiceError, SERVICE_NAME } from './http/listen.js';
+import { chooseListenURL, hostPortOf, type ListenChoice, SERVICE_NAME } from './http/listen.js';
 import { type DispatcherSource, type ManagementServer, startManagementServer } from './http/server.js';
 import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
-import type { Logger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import { processTrustedRoots } from './net/trust.js';
 import { exitIfStillRunning, stopWithin } from './stop.js';
 
-/** Exit status for a config the daemon cannot run with. */
-export const EXIT_BAD_CONFIG = 2;
+/**
+ * Exit status for every start-up failure: a config that cannot be read or
+ * run with, a key or runner binary that cannot be read, a driver that cannot
+ * start, nowhere to listen. As the reference's, and not 2, which the unit's
+ * RestartPreventExitStatus=2 reserves for usage errors (src/cli.ts
+ * EXIT_USAGE): systemd retries every second, so a daemon whose key file
+ * appears a moment later in a deploy, or whose cloud endpoint is reachable
+ * once the network is up, comes back by itself.
+ */
+export const EXIT_START_FAILED = 1;
 
 export interface DaemonOptions {
   config: string;
@@ -47,52 +55,107 @@ export interface DaemonOptions {
 }
 
 /**
- * Loads the config and the settings file for the daemon, printing every
- * problem; undefined when it cannot run.
+ * What the daemon's config step found: what to run with, or every reason it
+ * cannot run. `cluster` is there whenever the config file itself compiled,
+ * so the failure can be logged in its SystemLogs format.
  */
-export function loadDaemonConfig(
-  opts: DaemonOptions,
-  stderr: NodeJS.WritableStream = process.stderr,
-): { cluster: Cluster; settings: Settings; warnings: string[] } | undefined {
+export type DaemonConfig =
+  | { ok: true; cluster: Cluster; settings: Settings; warnings: string[] }
+  | { ok: false; cluster?: Cluster; errors: string[]; warnings: string[] };
+
+/** Loads the config and the settings file for the daemon, and checks what the daemon needs beyond what check-config checks. */
+export function readDaemonConfig(opts: DaemonOptions): DaemonConfig {
   const env = opts.env ?? {};
   const config = tryLoad(() => loadConfigFile(opts.config, { clusterId: opts.cluster, env }));
   const settings = tryLoad(() =>
     opts.settings === undefined ? { settings: defaultSettings(), warnings: [] } : loadSettingsFile(opts.settings, { explicit: opts.settingsExplicit ?? false }),
   );
-  if (!config.loaded || !settings.loaded) {
-    for (const w of [...config.warnings, ...settings.warnings]) stderr.write(`warning: ${w}\n`);
-    for (const e of [...config.errors, ...settings.errors]) stderr.write(`${e}\n`);
-    return undefined;
+  const cluster = config.loaded?.cluster;
+  if (!cluster || !settings.loaded) {
+    return { ok: false, cluster, errors: [...config.errors, ...settings.errors], warnings: [...config.warnings, ...settings.warnings] };
   }
-  const loaded = {
-    cluster: config.loaded.cluster,
-    settings: settings.loaded.settings,
-    warnings: [...config.warnings, ...settings.warnings, ...unusedLegacyEnvWarnings(config.loaded.cluster, env)],
-  };
-  const problems = [...daemonConfigProblems(loaded.cluster), ...warmPoolTypeProblems(loaded.settings.WarmPools, loaded.cluster).map((p) => `${opts.settings}: ${p}`)];
-  if (problems.length > 0) {
-    for (const p of problems) stderr.write(`cannot start: ${p}\n`);
-    return undefined;
+  const warnings = [...config.warnings, ...settings.warnings, ...unusedLegacyEnvWarnings(cluster, env)];
+  const problems = [...daemonConfigProblems(cluster), ...warmPoolTypeProblems(settings.loaded.settings.WarmPools, cluster).map((p) => `${opts.settings}: ${p}`)];
+  // check-config warns about what only the daemon refuses; said once, as the error.
+  if (problems.length > 0) return { ok: false, cluster, errors: problems, warnings: warnings.filter((w) => !problems.includes(w)) };
+  return { ok: true, cluster, settings: settings.loaded.settings, warnings };
+}
+
+/**
+ * The config step as text lines on `stderr` (warnings, then errors, as
+ * check-config prints them); undefined when the daemon cannot run. For tests
+ * and tools that look at the config step alone; the daemon logs instead.
+ */
+export function loadDaemonConfig(
+  opts: DaemonOptions,
+  stderr: NodeJS.WritableStream = process.stderr,
+): { cluster: Cluster; settings: Settings; warnings: string[] } | undefined {
+  const config = readDaemonConfig(opts);
+  if (config.ok) return { cluster: config.cluster, settings: config.settings, warnings: config.warnings };
+  for (const w of config.warnings) stderr.write(`warning: ${w}\n`);
+  for (const e of config.errors) stderr.write(`${e}\n`);
+  return undefined;
+}
+
+/**
+ * The logger for a daemon whose config did not compile: JSON at info on
+ * stderr, as the reference's bootstrap logger, which writes its `exiting`
+ * line before it has a cluster's SystemLogs to go by.
+ */
+function bootstrapLogger(): Logger {
+  return createLogger({ format: 'json', level: 'info', stream: process.stderr, defaultMeta: { PID: process.pid } });
+}
+
+/**
+ * Logs why the daemon does not start, as the reference does (one `exiting`
+ * line, `error` a string, so alerts on either daemon's start-up failures
+ * match the same way), and returns the exit status.
+ */
+function exiting(log: Logger, error: unknown): number {
+  log.error('exiting', { error: Array.isArray(error) ? error.join('; ') : errorText(error) });
+  return EXIT_START_FAILED;
+}
+
+/** An error's message with its causes appended (`msg: cause`), as a Go wrapped error reads. */
+function errorText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const message = e instanceof Error ? e.message : String(e);
+    // A wrapper that already quotes its cause's message says it once.
+    if (!parts.some((p) => p.includes(message))) parts.push(message);
+    e = e instanceof Error ? e.cause : undefined;
   }
-  return loaded;
+  return parts.join(': ');
 }
 
 /** `arvados-dispatch-cloud` with no subcommand: runs the dispatcher until SIGTERM or SIGINT. */
 export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   const loadedAt = systemClock.now();
-  const loaded = loadDaemonConfig(opts);
-  if (!loaded) return EXIT_BAD_CONFIG;
-  const { cluster, settings, warnings } = loaded;
-  const log = dispatcherLogger(cluster);
-  for (const w of warnings) log.warn(w);
+  let config: DaemonConfig;
+  try {
+    config = readDaemonConfig(opts);
+  } catch (err) {
+    return exiting(bootstrapLogger(), err);
+  }
+  const log = config.cluster ? dispatcherLogger(config.cluster) : bootstrapLogger();
+  for (const w of config.warnings) log.warn(w);
+  if (!config.ok) return exiting(log, config.errors);
+  const { cluster, settings } = config;
+  try {
+    return await runDaemon(opts, cluster, settings, log, loadedAt);
+  } catch (err) {
+    // Whatever else goes wrong is one `exiting` line too, not a stack trace on stderr.
+    return exiting(log, err);
+  }
+}
+
+async function runDaemon(opts: DaemonOptions, cluster: Cluster, settings: Settings, log: Logger, loadedAt: number): Promise<number> {
   logTrustedRoots(log);
   let where: ListenChoice;
   try {
     where = await chooseManagementListenURL(cluster, log);
   } catch (err) {
-    if (!(err instanceof ListenChoiceError)) throw err;
-    log.error('exiting', { error: err.message });
-    return 1;
+    return exiting(log, err);
   }
   const locked = lockConfigured(cluster);
   if (!locked) {
@@ -106,8 +169,8 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
     dispatcher = await createDispatcher(cluster, { logger: log, fence, settings });
     if (locked) lock = newDispatchLock(cluster, { clock: systemClock, logger: log });
   } catch (err) {
-    process.stderr.write(`cannot start: ${(err as Error).message}\n`);
-    return EXIT_BAD_CONFIG;
+    // A key or runner binary not readable yet, a cloud endpoint not reachable yet: systemd retries.
+    return exiting(log, err);
   }
   const run = lock
     ? new LockedRun<Dispatcher>({ lock, logger: log, first: { dispatcher, fence: fence! }, build: (f) => createDispatcher(cluster, { logger: log, fence: f, settings }) })
@@ -121,7 +184,7 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   } catch (err) {
     log.error(`cannot start ${SERVICE_NAME} service on ${where.listenURL}`, { error: err });
     await (run ? run.stop() : dispatcher.stop());
-    return 1;
+    return EXIT_START_FAILED;
   }
   const stopSignal = waitForStopSignal();
   if (run) {

@@ -18,6 +18,15 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
   });
 }
 
+/** The daemon's last words on stderr, as the reference's: `{"level":"error","msg":"exiting","error":"..."}`, `error` a string. */
+function exitingLine(stderr: string): { level: string; error: string } {
+  const lines = stderr.trim().split('\n');
+  const last = JSON.parse(lines[lines.length - 1]) as { level: string; msg: string; error: unknown };
+  assert.equal(last.msg, 'exiting', stderr);
+  assert.equal(typeof last.error, 'string', stderr);
+  return { level: last.level, error: last.error as string };
+}
+
 describe('arvados-dispatch-cloud command', function () {
   this.timeout(60_000);
 
@@ -30,12 +39,24 @@ describe('arvados-dispatch-cloud command', function () {
     assert.match(r.stdout, /--config <file>/);
   });
 
-  it('refuses to start the daemon without what it needs, naming each key', async () => {
+  it('refuses to start the daemon without what it needs: exit 1 (systemd retries), one JSON `exiting` line on stderr naming each key', async () => {
     const r = await run(['--config', DEFAULTS]);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty/);
-    assert.match(r.stderr, /Clusters\.xxxxx\.Services\.Controller\.ExternalURL: required to run the dispatcher, but empty/);
-    assert.match(r.stderr, /Clusters\.xxxxx\.Containers\.DispatchPrivateKey: required/);
+    assert.equal(r.code, 1);
+    const { error } = exitingLine(r.stderr);
+    assert.match(error, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty/);
+    assert.match(error, /Clusters\.xxxxx\.Services\.Controller\.ExternalURL: required to run the dispatcher, but empty/);
+    assert.match(error, /Clusters\.xxxxx\.Containers\.DispatchPrivateKey: required/);
+  });
+
+  it("a config it cannot read: exit 1 and the reference's bootstrap line (JSON, before any SystemLogs.Format is known) on stderr", async () => {
+    const r = await run(['--config', join(REPO, 'no-such-config.yml')]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    const line = exitingLine(r.stderr);
+    assert.equal(line.level, 'error');
+    assert.match(line.error, /no-such-config\.yml: cannot read the config file: ENOENT/);
+    // Nothing but JSON lines on stderr: alerts and log pipelines parse every one.
+    for (const l of r.stderr.trim().split('\n')) JSON.parse(l);
   });
 
   it('a usage error (unknown flag, stray argument, bad value) exits 2, so the unit stops, with one line and no help text; --help and -h exit 0', async () => {
@@ -69,9 +90,9 @@ describe('arvados-dispatch-cloud command', function () {
     assert.equal(version.code, 0);
     assert.match(version.stdout, /^arvados-dispatch-cloud \d+\.\d+\.\d+\S* \(node v\d+\.\d+\.\d+\)\n$/);
     const daemon = await run(['-config', DEFAULTS, '-skip-legacy', '-legacy-ws-config', '/etc/arvados/ws/ws.yml', '-pprof=:6060']);
-    assert.equal(daemon.code, 2);
+    assert.equal(daemon.code, 1);
     assert.match(daemon.stderr, /warning: --pprof :6060: ignored/);
-    assert.match(daemon.stderr, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty/);
+    assert.match(exitingLine(daemon.stderr).error, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty/);
     const check = await run(['check-config', '-config=' + DEFAULTS, '-strict=false']);
     assert.equal(check.code, 0, check.stderr);
     // The reference's name for it works too.
@@ -124,8 +145,8 @@ describe('arvados-dispatch-cloud command', function () {
 
   it('reads the config path from ARVADOS_CONFIG when --config is not given', async () => {
     const r = await run([], { ARVADOS_CONFIG: DEFAULTS });
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /Clusters\.xxxxx\.SystemRootToken/);
+    assert.equal(r.code, 1);
+    assert.match(exitingLine(r.stderr).error, /Clusters\.xxxxx\.SystemRootToken/);
   });
 
   it('demo (npm start) runs the dispatcher to a summary: every container final, no VM left', async () => {

@@ -31,7 +31,8 @@ describe('daemon', function () {
     assert.equal(signals.listenerCount('SIGINT'), 0);
   });
 
-  it('stays up while idle, until SIGTERM, then exits 0', async () => {
+  /** A controller and a lame-cloud config for the real daemon; `cleanup` stops the one and removes the other. */
+  async function lameDaemonSetup(cloudVMsExtra = ''): Promise<{ token: string; dir: string; config: string; controller: TestController; cleanup(): Promise<void> }> {
     const token = randomBytes(24).toString('hex');
     const controller = new TestController({ rootToken: token, logger: createLogger({ stream: new LineCollector(), level: 'error' }) });
     await controller.start();
@@ -42,7 +43,7 @@ describe('daemon', function () {
       `${daemonConfigHead({ rootToken: token, controllerURL: controller.url })}    Containers:
       CloudVMs:
         Driver: lame
-        DriverParameters:
+${cloudVMsExtra}        DriverParameters:
           CloudName: daemon-test
         PollInterval: 200ms
         SyncInterval: 200ms
@@ -53,6 +54,20 @@ describe('daemon', function () {
         Price: 0.1
 `,
     );
+    return {
+      token,
+      dir,
+      config,
+      controller,
+      cleanup: async () => {
+        await controller.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  it('stays up while idle, until SIGTERM, then exits 0', async () => {
+    const { dir, config, controller, cleanup } = await lameDaemonSetup();
     // A site CA, as /etc/arvados/ca-certificates.crt would hold it: the daemon says it trusts it.
     const ca = join(dir, 'ca.pem');
     writeFileSync(ca, selfSignedCertificate({ dnsName: 'ca.example' }).cert);
@@ -69,7 +84,31 @@ describe('daemon', function () {
       assert.match(daemon.output(), /"msg":"dispatcher stopped"/);
     } finally {
       await daemon.kill();
-      await controller.stop();
+      await cleanup();
+    }
+  });
+
+  it('a start-up failure past the config (a runner binary not there yet) exits 1 with one JSON `exiting` line on stderr, so systemd retries; the next start works once it is there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daemon-runner-'));
+    const runner = join(dir, 'crunch-run');
+    const { config, cleanup } = await lameDaemonSetup(`        DeployRunnerBinary: ${runner}\n`);
+    const first = spawnDaemon(config, { LOG_LEVEL: 'info' });
+    const second = { current: undefined as ReturnType<typeof spawnDaemon> | undefined };
+    try {
+      assert.equal(await first.exited, 1, first.output());
+      await first.closed;
+      const last = JSON.parse(first.errors().trim().split('\n').at(-1)!) as Record<string, unknown>;
+      assert.deepEqual([last.level, last.msg], ['error', 'exiting']);
+      assert.match(String(last.error), /^Clusters\.zzzzz\.Containers\.CloudVMs\.DeployRunnerBinary: cannot read .*crunch-run: ENOENT/);
+      // The deploy finishes; systemd's next try (RestartSec=1) starts.
+      writeFileSync(runner, '#!/bin/sh\n');
+      second.current = spawnDaemon(config, { LOG_LEVEL: 'info' });
+      await second.current.waitForOutput(/starting scheduling/);
+      assert.equal((await second.current.signalAndWait('SIGTERM', 10_000)).status, 0);
+    } finally {
+      await first.kill();
+      await second.current?.kill();
+      await cleanup();
       rmSync(dir, { recursive: true, force: true });
     }
   });
