@@ -26,6 +26,7 @@ import { type DispatcherSource, type ManagementServer, startManagementServer } f
 import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
 import { createLogger, type Logger } from './log.js';
 import { processTrustedRoots } from './net/trust.js';
+import { clusterSecrets, handleQuitSignal } from './quit.js';
 import { exitIfStillRunning, stopWithin } from './stop.js';
 
 /**
@@ -128,7 +129,7 @@ function errorText(err: unknown): string {
   return parts.join(': ');
 }
 
-/** `arvados-dispatch-cloud` with no subcommand: runs the dispatcher until SIGTERM or SIGINT. */
+/** `arvados-dispatch-cloud` with no subcommand: runs the dispatcher until SIGTERM or SIGINT (SIGQUIT: a diagnostic report, then exit 2). */
 export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   const loadedAt = systemClock.now();
   let config: DaemonConfig;
@@ -141,6 +142,8 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   for (const w of config.warnings) log.warn(w);
   if (!config.ok) return exiting(log, config.errors);
   const { cluster, settings } = config;
+  // Left in place to the end: a SIGQUIT while stopping still gets its report.
+  handleQuitSignal({ logger: log, secrets: clusterSecrets(cluster) });
   try {
     return await runDaemon(opts, cluster, settings, log, loadedAt);
   } catch (err) {

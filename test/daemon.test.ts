@@ -112,4 +112,31 @@ ${cloudVMsExtra}        DriverParameters:
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('answers SIGQUIT as a Go program does: a dump on stderr (a Node diagnostic report), then exit status 2 at once, without stopping', async () => {
+    const { token, config, cleanup } = await lameDaemonSetup();
+    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info', ARVADOS_API_TOKEN: token });
+    try {
+      await daemon.waitForOutput(/starting scheduling/);
+      const { status, ms } = await daemon.signalAndWait('SIGQUIT', 5_000);
+      await daemon.closed;
+      assert.equal(status, 2, daemon.output());
+      assert.ok(ms < 3_000, `took ${ms} ms`);
+      const stderr = daemon.errors();
+      assert.match(daemon.output(), /"msg":"SIGQUIT: writing a diagnostic report to stderr, then exiting with status 2 without stopping; VMs and containers are left as they are[^"]*".*"Report":"stderr"/);
+      // The report: Node's, as indented JSON, from its first line to its last.
+      const start = stderr.indexOf('{\n  "header"');
+      assert.ok(start >= 0, stderr.slice(-2000));
+      const report = JSON.parse(stderr.slice(start, stderr.indexOf('\n}\n', start) + 2)) as Record<string, Record<string, unknown>>;
+      assert.match(String(report.header?.event), /JavaScript API/);
+      assert.ok(Array.isArray(report.libuv) && report.libuv.length > 0);
+      assert.equal(report.environmentVariables?.ARVADOS_API_TOKEN, '[REDACTED]');
+      assert.ok(!daemon.output().includes(token), 'no token in the output');
+      // No graceful stop: nothing was stopped, so the next start adopts everything.
+      assert.doesNotMatch(daemon.output(), /"msg":"dispatcher stopped"|"msg":"stopping/);
+    } finally {
+      await daemon.kill();
+      await cleanup();
+    }
+  });
 });
