@@ -46,7 +46,7 @@ describe('systemd unit file', function () {
     // As the reference's: EXTRA_OPTS (unset: no arguments) passes flags such as -config.
     assert.equal(one('ExecStart'), `${EXEC} $EXTRA_OPTS`);
     assert.equal(one('Restart'), 'always');
-    // Exit status 2 is the daemon's "bad config" (src/daemon.ts EXIT_BAD_CONFIG).
+    // Exit status 2 is a usage error (src/cli.ts EXIT_USAGE) or SIGQUIT (src/quit.ts EXIT_QUIT); start-up failures exit 1 and are retried.
     assert.equal(one('RestartPreventExitStatus'), '2');
     assert.equal(one('AssertPathExists'), '/etc/arvados/config.yml');
     assert.equal(one('KillSignal'), 'SIGTERM');
