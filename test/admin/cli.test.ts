@@ -106,8 +106,9 @@ describe('arvados-dispatch-cloud instances / containers (command line)', functio
     assert.equal(r.code, 1);
     assert.match(r.stderr, /404 Not Found: instance not found: i-unknown/);
     const u = await run(['--config', config, 'instances', 'hold']);
-    assert.notEqual(u.code, 0);
-    assert.match(u.stderr, /missing required argument 'instance-id'/);
+    // Exit status 2 and one line, as the reference's usage errors (src/cli.ts EXIT_USAGE).
+    assert.equal(u.code, 2);
+    assert.equal(u.stderr, "error: missing required argument 'instance-id' (try --help)\n");
   });
 
   it('takes several instance IDs, as the reference does: each is tried, and one not found makes the exit status 1', async () => {
