@@ -126,21 +126,31 @@ export function removeSecret(log: Logger, value: string | undefined): void {
   secretSets.get(log)?.remove(value);
 }
 
-/** Turns an Error into plain fields (name, message, stack, cause) that JSON can carry. */
-export function serializeError(err: unknown, depth = 0): unknown {
-  if (!(err instanceof Error)) return err;
-  const out: Record<string, unknown> = { name: err.name, message: err.message };
-  if (err.stack) out.stack = err.stack;
-  for (const [k, v] of Object.entries(err)) {
-    if (k !== 'cause' && typeof v !== 'function') out[k] = v;
+/**
+ * An Error as the reference's logs write one (logrus writes `err.Error()`):
+ * one string, its message followed by each cause's that it does not already
+ * contain, joined by ": " as Go's wrapped errors read. Log pipelines can
+ * then filter on `error` as text on every line; an object there (name,
+ * message, stack, the SDK's metadata) broke `jq` filters and Elasticsearch
+ * mappings. An AggregateError without a message (Node's connect to several
+ * addresses) gives its errors' messages.
+ */
+export function errorText(err: Error): string {
+  let text = err.message;
+  if (text === '' && err instanceof AggregateError) text = err.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ');
+  if (text === '') text = err.name;
+  let cause: unknown = err.cause;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    const m = cause instanceof Error ? cause.message : String(cause);
+    if (m !== '' && !text.includes(m)) text += `: ${m}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
   }
-  if (err.cause !== undefined && depth < 5) out.cause = serializeError(err.cause, depth + 1);
-  return out;
+  return text;
 }
 
 function sanitize(value: unknown, secrets: SecretSet, depth: number, seen: WeakSet<object>): unknown {
   if (typeof value === 'string') return secrets.scrub(value);
-  if (value instanceof Error) return sanitize(serializeError(value), secrets, depth, seen);
+  if (value instanceof Error) return secrets.scrub(errorText(value));
   if (value === null || typeof value !== 'object') return value;
   if (depth > 8 || seen.has(value)) return '[...]';
   seen.add(value);
@@ -177,14 +187,23 @@ function keepFieldsFormat() {
   })();
 }
 
-function scrubFormat(secrets: SecretSet) {
+/**
+ * Scrubs secrets from every field and writes errors as text (errorText).
+ * With `stacks()` (the logger is at debug or trace), an error field `K`
+ * also gets its stack as `KStack`, and a line logged from an error keeps
+ * its `stack`; otherwise stacks are left out, as the reference has none.
+ */
+function scrubFormat(secrets: SecretSet, stacks: () => boolean) {
   return winston.format((info) => {
     const seen = new WeakSet<object>();
+    const record = info as Record<string, unknown>;
+    const withStacks = stacks();
+    if (!withStacks) delete record.stack;
     for (const key of Object.keys(info)) {
       if (key === 'level') continue;
-      const v = (info as Record<string, unknown>)[key];
-      (info as Record<string, unknown>)[key] =
-        SECRET_FIELD.test(key) && typeof v === 'string' && v !== '' ? REDACTED : sanitize(v, secrets, 0, seen);
+      const v = record[key];
+      if (withStacks && v instanceof Error && v.stack) record[`${key}Stack`] = secrets.scrub(v.stack);
+      record[key] = SECRET_FIELD.test(key) && typeof v === 'string' && v !== '' ? REDACTED : sanitize(v, secrets, 0, seen);
     }
     return info;
   })();
@@ -255,7 +274,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       winston.format((info) => (logger.isLevelEnabled(info.level) ? info : false))(),
       keepFieldsFormat(),
       winston.format.errors({ stack: true }),
-      scrubFormat(secrets),
+      scrubFormat(secrets, () => logger.isLevelEnabled('debug')),
       lineFormat(opts.format ?? 'json', () => clock.now()),
     ),
     transports: [new winston.transports.Stream({ stream: opts.stream ?? process.stdout })],

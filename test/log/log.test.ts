@@ -137,17 +137,32 @@ describe('log', () => {
     );
   });
 
-  it('serialises errors with message and stack, also in fields and causes', () => {
+  it("writes an error as the reference does: one string, the message and each cause's not already in it", () => {
     const { out, log } = capture();
-    const err = new Error('create failed', { cause: new Error('InsufficientInstanceCapacity') });
-    log.error('cloud call failed', { error: err });
+    const err = new Error('create failed', { cause: new Error('InsufficientInstanceCapacity', { cause: new Error('InsufficientInstanceCapacity') }) });
+    const wrapped = new Error('listing failed: timeout', { cause: new Error('timeout') });
+    log.error('cloud call failed', { error: err, other: wrapped, nested: { inner: new Error('deep') } });
     log.error(new Error('top-level error'));
-    const [a, b] = out.records() as Array<Record<string, any>>;
-    assert.equal(a.error.message, 'create failed');
-    assert.match(a.error.stack, /create failed\n\s+at /);
-    assert.equal(a.error.cause.message, 'InsufficientInstanceCapacity');
+    log.warn('connect failed', { error: new AggregateError([new Error('connect ECONNREFUSED ::1:80'), new Error('connect ECONNREFUSED 127.0.0.1:80')]) });
+    const [a, b, c] = out.records() as Array<Record<string, unknown>>;
+    assert.equal(a.error, 'create failed: InsufficientInstanceCapacity');
+    assert.equal(a.other, 'listing failed: timeout');
+    assert.deepEqual(a.nested, { inner: 'deep' });
+    assert.equal(a.errorStack, undefined, 'no stack at info');
     assert.equal(b.msg, 'top-level error');
-    assert.match(String(b.stack), /at /);
+    assert.equal(b.stack, undefined, 'no stack at info');
+    assert.equal(c.error, 'connect ECONNREFUSED ::1:80; connect ECONNREFUSED 127.0.0.1:80');
+  });
+
+  it('adds the stacks at debug: errorStack beside a field, stack on a line logged from an error', () => {
+    const { out, log } = capture({ level: 'debug', secrets: [TOKEN] });
+    log.warn('cloud call failed', { error: new Error(`create failed with ${TOKEN}`) });
+    log.error(new Error('top-level error'));
+    const [a, b] = out.records() as Array<Record<string, string>>;
+    assert.equal(a.error, `create failed with ${REDACTED}`);
+    assert.match(a.errorStack, /^Error: create failed with \[REDACTED\]\n\s+at /);
+    assert.ok(!JSON.stringify(a).includes(TOKEN));
+    assert.match(b.stack, /top-level error\n\s+at /);
   });
 
   it('never writes a secret: not in messages, fields, nested objects, errors, or secret-named fields', () => {
