@@ -4,6 +4,10 @@
 // TypeScript sources instead, through scripts/from-sources.mjs.
 import { existsSync } from 'node:fs';
 
+// As the reference's binary is named: pidof, pgrep -x, killall and process
+// monitors that match by name find the daemon, not a `node`.
+process.title = 'arvados-dispatch-cloud';
+
 const cli = new URL('../dist/src/cli.js', import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write(`arvados-dispatch-cloud: ${cli.pathname} is missing: run \`npm run build\` (npm ci does it)\n`);

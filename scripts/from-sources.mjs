@@ -5,6 +5,9 @@
 // bin/arvados-dispatch-cloud.mjs, which runs the compiled code.
 import { register } from 'tsx/esm/api';
 
+// Named as the installed command names itself (bin/arvados-dispatch-cloud.mjs).
+process.title = 'arvados-dispatch-cloud';
+
 register();
 const { main } = await import('../src/cli.ts');
 await main(process.argv);

@@ -25,7 +25,7 @@ import { chooseListenURL, hostPortOf, type ListenChoice, SERVICE_NAME } from './
 import { type DispatcherSource, type ManagementServer, startManagementServer } from './http/server.js';
 import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
 import { createLogger, type Logger } from './log.js';
-import { processTrustedRoots } from './net/trust.js';
+import { processTrustedRoots, SYSTEM_CA_FILES } from './net/trust.js';
 import { clusterSecrets, handleQuitSignal } from './quit.js';
 import { exitIfStillRunning, stopWithin } from './stop.js';
 
@@ -281,5 +281,9 @@ export function waitForStopSignal(signals: NodeJS.EventEmitter = process): Promi
 function logTrustedRoots(log: Logger): void {
   const roots = processTrustedRoots();
   if (roots.problem) log.warn('CA certificates not loaded: TLS clients trust only Node\'s own roots', { error: roots.problem });
-  else if (roots.added > 0) log.info('trusting CA certificates from file, besides Node\'s own roots', { File: roots.file, Added: roots.added });
+  else if (roots.added > 0) {
+    // A site's own file is worth a line at start; the distribution's bundle (which adds the few roots it has and Node has not) is not.
+    const level = roots.file !== undefined && SYSTEM_CA_FILES.includes(roots.file) ? 'debug' : 'info';
+    log.log(level, 'trusting CA certificates from file, besides Node\'s own roots', { File: roots.file, Added: roots.added });
+  }
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForStopSignal } from '../src/daemon.js';
@@ -75,6 +75,8 @@ ${cloudVMsExtra}        DriverParameters:
     try {
       await daemon.waitForOutput(/starting scheduling/);
       assert.match(daemon.output(), /"msg":"trusting CA certificates from file, besides Node's own roots".*"Added":1/);
+      // Named as the reference's binary is, for pidof and process monitors (the kernel keeps 15 characters).
+      assert.equal(readFileSync(`/proc/${daemon.proc.pid}/comm`, 'utf8').trim(), 'arvados-dispatc');
       // Many poll intervals with nothing to do: the daemon must still be there.
       await new Promise((r) => setTimeout(r, 2_000));
       assert.equal(daemon.exitStatus(), undefined, `the daemon exited while idle:\n${daemon.output()}`);
