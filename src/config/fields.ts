@@ -123,9 +123,14 @@ export function readString(ctx: ReadContext, value: unknown, path: Path): string
   if (text === undefined) {
     ctx.problems.error(path, `expected a string, got ${describe(value)}`);
   } else if (typeof value !== 'string' && ctx.readByReference) {
-    warnReferenceRefuses(ctx, path, `${text} is a YAML ${typeof value === 'number' ? 'number' : 'boolean'}, and it expects a string here: write it quoted, ${JSON.stringify(text)}`);
+    warnReferenceRefuses(ctx, path, quotedForReference(text, value as number | boolean));
   }
   return text;
+}
+
+/** Why the reference refuses a YAML number or boolean (`value`, written `text`) where it expects a string. */
+export function quotedForReference(text: string, value: number | boolean): string {
+  return `${text} is a YAML ${typeof value === 'number' ? 'number' : 'boolean'}, and it expects a string here: write it quoted, ${JSON.stringify(text)}`;
 }
 
 /** A scalar as the file writes it (a YAML number or boolean as its source text); undefined for a map, list or null. */

@@ -17,6 +17,7 @@ import { parseDocument, isCollection, isPair, isScalar, visit, type Document, ty
 import type { Cluster } from './types.js';
 import { isMap, Problems, readMap, type Path, type ReadContext } from './fields.js';
 import { clusterWarnings, compileCluster } from './cluster.js';
+import { warnReferenceTypeMismatches } from './reference-types.js';
 import { warnUnknownKeys } from './unknown-keys.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { applyNodeProfiles } from './node-profiles.js';
@@ -149,6 +150,8 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   // its Services; the section crunch-run is given has the migrated URL too.
   const raw = applyNodeProfiles(ctx, picked.id, picked.raw, { env: opts.env ?? {}, hostname: opts.hostname });
   const cluster = compileCluster(ctx, picked.id, raw, opts.env);
+  // After the keys this daemon read have said their own (one warning per key).
+  warnReferenceTypeMismatches(ctx, root);
   // Not enumerable: copies, comparisons and serialisations of the compiled
   // cluster leave it (and the secrets it holds) out.
   Object.defineProperty(cluster, 'RawSection', { value: raw, enumerable: false });

@@ -5,15 +5,17 @@
  * saying what the reference does, for a site that may switch back to it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { checkConfigCommand } from '../../src/config/check-config.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { loadDaemonConfig } from '../../src/daemon.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { wholeDefaultConfig } from './fixtures.js';
 
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REFUSES = 'the reference dispatcher refuses this';
 const SWITCH_BACK = 'switching back to it would fail to start';
 
@@ -119,6 +121,54 @@ describe('config values the reference dispatcher refuses or reads otherwise', ()
       for (const scratch of ['"8GiB"', '"1E"', '"4096 "', '8589934592', '"0"', '0']) {
         assert.deepEqual(warningsUnder(sized(scratch), path), [], scratch);
       }
+    });
+  });
+
+  describe("a value of the wrong type in a key this daemon does not read (the reference decodes the whole file)", () => {
+    const text = [
+      'Clusters:',
+      '  zzzzz:',
+      '    Collections:',
+      '      BlobSigningKey: 123',
+      '      BlobSigningTTL: 30',
+      '      BlobTrashCheckInterval: 0',
+      '      WebDAVCache: {MaxCollectionBytes: 1.5, DiskCacheSize: 10%}',
+      '    Users:',
+      '      AnonymousUserToken: true',
+      '      AutoAdminFirstUser: "yes"',
+      '      NewUserNotificationRecipients: [1]',
+      '    Login:',
+      '      Google:',
+      '        AuthenticationRequestParameters: {prompt: 1}',
+      '    Workbench:',
+      '      SiteName: ~',
+      '    RemoteClusters:',
+      '      xyzzy: {Host: 12, Proxy: "true"}',
+      '  other:',
+      '    API:',
+      '      MaxItemsPerResponse: "1000"',
+      '',
+    ].join('\n');
+
+    it('is warned about once per key, in every cluster of the file, saying what the reference expects', () => {
+      const warned = loadConfigText(text, { clusterId: 'zzzzz' }).warnings.filter((w) => w.includes(REFUSES));
+      assert.deepEqual(warned, [
+        `Clusters.zzzzz.Collections.BlobSigningKey: ${REFUSES} (123 is a YAML number, and it expects a string here: write it quoted, "123"); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.Collections.BlobSigningTTL: ${REFUSES} (30 is a number without a unit, and it expects a duration here: write it with one, for example "30s"); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.Collections.WebDAVCache.MaxCollectionBytes: ${REFUSES} (1.5 is not a whole number of bytes: write a whole number, or a size with a unit such as "1.5GiB"); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.Users.AnonymousUserToken: ${REFUSES} (true is a YAML boolean, and it expects a string here: write it quoted, "true"); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.Users.AutoAdminFirstUser: ${REFUSES} (it expects true or false here, and this is text: write it unquoted, yes); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.Users.NewUserNotificationRecipients.0: ${REFUSES} (1 is a YAML number, and it expects a string here: write it quoted, "1"); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.Login.Google.AuthenticationRequestParameters.prompt: ${REFUSES} (1 is a YAML number, and it expects a string here: write it quoted, "1"); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.RemoteClusters.xyzzy.Host: ${REFUSES} (12 is a YAML number, and it expects a string here: write it quoted, "12"); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.RemoteClusters.xyzzy.Proxy: ${REFUSES} (it expects true or false here, and this is text: write it unquoted, true); ${SWITCH_BACK}`,
+        `Clusters.other.API.MaxItemsPerResponse: ${REFUSES} (it expects a whole number here, and this is text: write it unquoted); ${SWITCH_BACK}`,
+      ]);
+    });
+
+    it('says nothing about the reference defaults themselves, nor about config.example.yml', () => {
+      assert.deepEqual(loadConfigText(wholeDefaultConfig()).warnings.filter((w) => w.includes(REFUSES)), []);
+      assert.deepEqual(loadConfigText(readFileSync(join(REPO_ROOT, 'config.example.yml'), 'utf8')).warnings.filter((w) => w.includes(REFUSES)), []);
     });
   });
 
