@@ -127,6 +127,13 @@ export function removeSecret(log: Logger, value: string | undefined): void {
 }
 
 /**
+ * Error classes that mean a programming error wherever they are thrown: the
+ * text starts with the class, so a bug reads as one in the log (and the
+ * chaos checks, src/sim/chaos-checks.ts, can count it).
+ */
+export const BUG_CLASSES: ReadonlySet<string> = new Set(['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError', 'EvalError', 'URIError', 'AssertionError']);
+
+/**
  * An Error as the reference's logs write one (logrus writes `err.Error()`):
  * one string, its message followed by each cause's that it does not already
  * contain, joined by ": " as Go's wrapped errors read. Log pipelines can
@@ -139,6 +146,7 @@ export function errorText(err: Error): string {
   let text = err.message;
   if (text === '' && err instanceof AggregateError) text = err.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ');
   if (text === '') text = err.name;
+  else if (BUG_CLASSES.has(err.name) && !text.startsWith(`${err.name}:`)) text = `${err.name}: ${text}`;
   let cause: unknown = err.cause;
   for (let depth = 0; cause !== undefined && depth < 5; depth++) {
     const m = cause instanceof Error ? cause.message : String(cause);

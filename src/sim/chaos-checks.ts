@@ -25,6 +25,7 @@ import type { TestController } from '../testcontroller/index.js';
 import type { CloudLedger } from './cloud.js';
 import type { SimResult } from './result.js';
 import type { WorkloadPlayer } from './player.js';
+import { BUG_CLASSES } from '../log.js';
 
 /** At most this many examples of one kind of violation are kept. */
 const MAX_EXAMPLES = 20;
@@ -32,8 +33,8 @@ const MAX_EXAMPLES = 20;
 /** Error records that mean a defect, not a fault of the cloud or the controller: a loop caught an exception. */
 const LOOP_FAILURES = new Set(['scheduling pass failed', 'scheduler loop failed', 'queue subscriber threw', 'error while stopping']);
 
-/** Error classes that mean a programming error wherever they are logged. */
-const BUG_ERRORS = new Set(['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError', 'AssertionError']);
+/** A logged error that is a programming error: its text starts with the class (src/log.ts errorText). */
+const BUG_ERROR = new RegExp(`^(${[...BUG_CLASSES].join('|')}): `);
 
 /**
  * A log stream for the dispatcher that keeps only what the checks need: the
@@ -64,7 +65,7 @@ export class LogFacts extends Writable {
       const notSent = line.includes('"not cancelling container: it has ended"');
       if (!cancel && !died && !notSent && !line.includes('"level":"error"')) continue;
       try {
-        const rec = JSON.parse(line) as { msg?: unknown; level?: unknown; ContainerUUID?: unknown; Reason?: unknown; State?: unknown; error?: { name?: unknown; message?: unknown } };
+        const rec = JSON.parse(line) as { msg?: unknown; level?: unknown; ContainerUUID?: unknown; Reason?: unknown; State?: unknown; error?: unknown };
         if (notSent) this.cancelsNotSent.set(String(rec.State), (this.cancelsNotSent.get(String(rec.State)) ?? 0) + 1);
         if (rec.msg === 'cancelled container' && typeof rec.ContainerUUID === 'string' && typeof rec.Reason === 'string') {
           this.cancelReasons.set(rec.ContainerUUID, rec.Reason);
@@ -73,9 +74,9 @@ export class LogFacts extends Writable {
         if (rec.level !== 'error') continue;
         const msg = String(rec.msg);
         this.errors.set(msg, (this.errors.get(msg) ?? 0) + 1);
-        const errName = typeof rec.error === 'object' && rec.error !== null ? String(rec.error.name) : '';
-        if (LOOP_FAILURES.has(msg) || BUG_ERRORS.has(errName)) {
-          const key = `${msg}: ${errName} ${String(rec.error?.message ?? '')}`;
+        const errorText = typeof rec.error === 'string' ? rec.error : '';
+        if (LOOP_FAILURES.has(msg) || BUG_ERROR.test(errorText)) {
+          const key = `${msg}: ${errorText}`;
           this.defects.set(key, (this.defects.get(key) ?? 0) + 1);
         }
       } catch {

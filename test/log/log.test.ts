@@ -152,6 +152,9 @@ describe('log', () => {
     assert.equal(b.msg, 'top-level error');
     assert.equal(b.stack, undefined, 'no stack at info');
     assert.equal(c.error, 'connect ECONNREFUSED ::1:80; connect ECONNREFUSED 127.0.0.1:80');
+    // A programming error says which: its class leads the text.
+    log.error('pass failed', { error: new TypeError("Cannot read properties of undefined (reading 'id')") });
+    assert.equal(out.records()[3].error, "TypeError: Cannot read properties of undefined (reading 'id')");
   });
 
   it('adds the stacks at debug: errorStack beside a field, stack on a line logged from an error', () => {

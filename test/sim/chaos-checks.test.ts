@@ -17,6 +17,7 @@ import type { SimResult } from '../../src/sim/result.js';
 import type { WorkloadPlayer } from '../../src/sim/player.js';
 import { TestController } from '../fixtures/controller.js';
 import { createArgs, DISPATCH_KEY, makeCluster, makeContext, ROOT_TOKEN, SMALL } from '../drivers/lame/helpers.js';
+import { createLogger } from '../../src/log.js';
 
 const CONTROLLER_URL = 'http://controller.checks-test.invalid';
 
@@ -86,6 +87,15 @@ describe('chaos run checks', function () {
     ctl.setFields(c.uuid, { state: 'Locked' });
     ctl.setFields(c.uuid, { state: 'Running' });
     assert.match(watcher.problems.join('\n'), new RegExp(`^running twice: ${c.uuid} went Running again`));
+  });
+
+  it('counts a programming error logged through the real logger as a defect, and an ordinary error as none', () => {
+    const logs = new LogFacts();
+    const log = createLogger({ stream: logs });
+    log.error('probe failed', { error: new TypeError("Cannot read properties of undefined (reading 'id')") });
+    log.error('create failed', { error: new Error('InsufficientInstanceCapacity') });
+    log.error('scheduling pass failed', { error: new Error('controller unreachable') });
+    assert.deepEqual([...logs.defects.keys()], ["probe failed: TypeError: Cannot read properties of undefined (reading 'id')", 'scheduling pass failed: controller unreachable']);
   });
 
   it('at the end: a container lost, cancelled without a reason, or given up on though healthy; VMs left', () => {
