@@ -42,6 +42,7 @@ import type { SpendingCap } from './placement/spending-cap.js';
 import { ReclaimTracker } from './placement/reclaims.js';
 import { NoticeReader } from './placement/reclaim-notices.js';
 import type { ReclaimPlan } from './placement/reclaim-plan.js';
+import { clusterSecrets } from './quit.js';
 
 export interface DispatcherDeps {
   clock?: Clock;
@@ -126,7 +127,7 @@ export function dispatcherLogger(cluster: Cluster, clock?: Clock, stream: Writab
   return createLogger({
     level: cluster.SystemLogs.LogLevel,
     format: cluster.SystemLogs.Format,
-    secrets: [cluster.SystemRootToken, cluster.ManagementToken, cluster.PostgreSQL.Connection.password ?? ''],
+    secrets: clusterSecrets(cluster),
     defaultMeta: { PID: process.pid, ClusterID: cluster.ClusterID },
     stream,
     clock,
