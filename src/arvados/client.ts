@@ -2,20 +2,34 @@
  * The controller REST client: the handful of calls in ARVADOS.md section 1,
  * with a `ControllerError` carrying the controller's own error text.
  *
- * Retries are few and quick, so a failed call fails within seconds and its
- * caller tries again on its own schedule (the queue at the next
- * PollInterval, the scheduler at its next pass):
+ * Retries are few and quick, so a call that gets failing answers fails
+ * within seconds and its caller tries again on its own schedule (the queue
+ * at the next PollInterval, the scheduler at its next pass):
  *
- * | answer                                         | retried inside the call          |
- * | ---------------------------------------------- | -------------------------------- |
- * | 2xx                                            | -                                |
- * | 503, 429 (overload)                            | no (unless `retryOverload`)      |
- * | network error, timeout, 408, 500, 502, 504     | up to twice, after 250 ms, 1 s   |
- * | other 4xx                                      | no: a `ControllerError`          |
+ * | answer                                          | retried inside the call           |
+ * | ----------------------------------------------- | --------------------------------- |
+ * | 2xx                                             | -                                 |
+ * | 503, 429 (overload)                             | no (unless `retryOverload`)       |
+ * | network error, 408, 500, 502, 504               | up to twice, after 250 ms, 1 s    |
+ * | no complete answer within the per-attempt limit | no: a temporary `ControllerError` |
+ * | other 4xx                                       | no: a `ControllerError`           |
  *
  * A 503 is the controller asking for less load: retrying it inside the call
  * adds load exactly when it is overloaded, and the reference does not retry
- * at all. Every outcome is recorded in a `ControllerHealthTracker`
+ * at all.
+ *
+ * The per-attempt limit (`requestTimeoutMs`) is a guard against a peer that
+ * went silent, not a deadline of our own: the reference's client has none
+ * and waits for the controller, which holds a request in its queue until
+ * `API.RequestTimeout` (5m by default) and then answers 503. So the daemon's
+ * client (`fromCluster`) waits a little longer than that
+ * (`controllerRequestTimeoutMs`), and an attempt that times out anyway is
+ * not sent again: the controller may still be doing it (Rails finishes a
+ * request whose client left), and a second copy would queue the same work
+ * again exactly when the controller is slowest. The caller tries again on
+ * its own schedule.
+ *
+ * Every outcome is recorded in a `ControllerHealthTracker`
  * (`health.ts`), which tells an outage from an overload for the scheduler's
  * concurrency limit, and for this client's own window of requests in
  * flight (`window.ts`, over HTTP only): on overload, requests wait their
@@ -29,7 +43,12 @@
  * reads the container: Locked by our own token means the earlier attempt
  * worked, and the call succeeds with that record. Likewise a retried unlock
  * that is refused succeeds if the container is no longer locked by us. A
- * refusal on the first attempt is always an error.
+ * refusal on the first attempt is always an error. An attempt that timed out
+ * ends the call (above), so it never leads to such a retry: the lock or
+ * unlock fails with a temporary error whose outcome is unknown, and the
+ * queue's next poll shows what happened (containers locked by us are read on
+ * every poll, and one we held is checked by uuid when it is no longer in that
+ * list), as after any failed lock.
  *
  * Logs: every request at debug (method, path, status, duration); retries at
  * warn, rate-limited. Never the token, the headers or the query string.
@@ -62,12 +81,43 @@ export interface RetryOptions {
   retryOverload?: boolean;
   /** The wait between attempts never exceeds this. */
   maxBackoffMs: number;
-  /** One attempt with no complete answer after this long is abandoned (and retried). */
+  /** One attempt with no complete answer after this long is abandoned, and the call fails (no retry: see the header). */
   requestTimeoutMs: number;
 }
 
-/** Two quick retries (after 250 ms, then 1 s) of failures that are not overload; see the header. */
+/**
+ * Two quick retries (after 250 ms, then 1 s) of failures that are not
+ * overload; see the header. The 60 s limit per attempt is for clients built
+ * in code (tests, the lame crunch-run); the daemon's own takes its limit
+ * from the cluster config (`controllerRequestTimeoutMs`).
+ */
 export const DEFAULT_RETRY: RetryOptions = { attempts: 3, firstBackoffMs: 250, backoffFactor: 4, maxBackoffMs: 1000, requestTimeoutMs: 60_000 };
+
+/** The shortest per-attempt limit the daemon's client uses. */
+const MIN_ATTEMPT_LIMIT_MS = 60_000;
+/** How much longer than the controller's own deadline an attempt waits: its 503 still has to travel back through a proxy. */
+const DEADLINE_MARGIN_MS = 10_000;
+/** The per-attempt limit when the controller has no deadline (`API.RequestTimeout: 0`). */
+const NO_DEADLINE_ATTEMPT_LIMIT_MS = 10 * 60_000;
+
+/**
+ * The per-attempt limit of the daemon's controller client, from the
+ * cluster's `API.RequestTimeout` (ms): the controller answers 503 to a
+ * request still waiting for its turn at that deadline, so waiting a margin
+ * longer lets that answer arrive, as the reference's client (no limit at
+ * all) would see it; and never less than a minute. With 0 the controller
+ * has no deadline and may hold a request as long as its queue is long; the
+ * reference would wait forever, but a connection whose peer vanished
+ * without a reset (a host gone, a NAT entry dropped) would then hang a poll
+ * or a lock for good, so the limit is a fixed 10 minutes: twice the default
+ * deadline, and past the 300 s `proxy_read_timeout` Arvados's nginx
+ * examples use, so a proxy in front answers first. A negative
+ * RequestTimeout (every waiting request gets 503 at once) gives the minute.
+ */
+export function controllerRequestTimeoutMs(requestTimeoutMs: number): number {
+  if (requestTimeoutMs === 0) return NO_DEADLINE_ATTEMPT_LIMIT_MS;
+  return Math.max(MIN_ATTEMPT_LIMIT_MS, requestTimeoutMs + DEADLINE_MARGIN_MS);
+}
 
 export interface ControllerClientOptions {
   /** `Services.Controller.ExternalURL`: `http://` or `https://`; only scheme and host[:port] are used, as by the reference, so a path is ignored. */
@@ -182,7 +232,9 @@ export class ControllerClient implements ControllerHealth {
 
   /**
    * The client the dispatcher uses: the controller's ExternalURL, the
-   * SystemRootToken, TLS.Insecure; over `transport` when one is given.
+   * SystemRootToken, TLS.Insecure, a per-attempt limit past the controller's
+   * `API.RequestTimeout` (`controllerRequestTimeoutMs`); over `transport`
+   * when one is given.
    */
   static fromCluster(cluster: Cluster, clock: Clock, logger: Logger, transport?: RawTransport, fence?: Fence): ControllerClient {
     return new ControllerClient({
@@ -191,6 +243,7 @@ export class ControllerClient implements ControllerHealth {
       insecure: cluster.TLS.Insecure,
       clock,
       logger,
+      retry: { requestTimeoutMs: controllerRequestTimeoutMs(cluster.API.RequestTimeout) },
       transport,
       fence,
     });
@@ -311,10 +364,12 @@ export class ControllerClient implements ControllerHealth {
         this.window?.release();
         if (signal?.aborted) throw err;
         this.health.record('failed', started);
-        const what = err instanceof RequestTimeoutError ? err.message : describeNetworkError(err);
+        const timedOut = err instanceof RequestTimeoutError;
+        const what = timedOut ? err.message : describeNetworkError(err);
         this.logger.debug('controller request failed', { Method: method, Path: path, DurationMs: this.clock.now() - started, error: what });
         last = new ControllerError({ method, path, errors: [what], attempts: attempt, temporary: true, cause: err });
-        if (!o.retry) break;
+        // The controller may still be doing it: see the header.
+        if (!o.retry || timedOut) break;
         this.noteRetry(method, path, attempt, what);
         continue;
       }

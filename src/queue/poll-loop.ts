@@ -5,7 +5,7 @@
  * instead. A failed poll is tried again at the next PollInterval (1 s when
  * PollInterval is 0): the client has already retried what was worth
  * retrying, and backing off from an overloaded controller is the
- * concurrency limit's job; waiting out a timed-out poll's minute as well
+ * concurrency limit's job; waiting as long again as a timed-out poll took
  * would only leave the queue stale.
  *
  * With the event feed connected the loop goes on unchanged: events only

@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ControllerError, DEFAULT_RETRY, type ControllerClient } from '../../src/arvados/client.js';
+import { ControllerClient as Client, ControllerError, controllerRequestTimeoutMs, DEFAULT_RETRY, type ControllerClient } from '../../src/arvados/client.js';
 import { ManualClock } from '../../src/clock/index.js';
+import { loadConfigText } from '../../src/config/index.js';
 import type { TestController } from '../fixtures/controller.js';
 import { captureLogger, drive, makeClient, OTHER_UUID, ROOT_TOKEN, started, startController, waitFor } from './helpers.js';
 
@@ -153,10 +154,11 @@ describe('ControllerClient retries', () => {
     assert.equal(started(ctl, GET_ONE), 1, 'no retry');
   });
 
-  it('abandons an attempt after requestTimeoutMs on the clock and retries', async () => {
+  it('abandons an attempt after requestTimeoutMs on the clock and does not send it again: the controller may still be doing it', async () => {
     const clock = new ManualClock();
     ctl = await startController({ clock });
-    client = makeClient(ctl.url, { clock, retry: { requestTimeoutMs: 1000, firstBackoffMs: 100, maxBackoffMs: 100 } });
+    const { logger, lines } = captureLogger();
+    client = makeClient(ctl.url, { clock, logger, retry: { requestTimeoutMs: 1000, firstBackoffMs: 100, maxBackoffMs: 100 } });
     const c = ctl.addContainer();
     ctl.setLatency(60_000);
     const p = client.getContainer(c.uuid);
@@ -167,22 +169,32 @@ describe('ControllerClient retries', () => {
     assert.equal(settled, false, 'still waiting 1 ms before the timeout');
     ctl.setLatency(0);
     await clock.advance(1);
-    // Timed out: now the 100 ms backoff.
-    await waitFor('the backoff timer', () => clock.nextTimerAt() === clock.now() + 100);
-    await clock.advance(100);
-    assert.equal((await p).uuid, c.uuid);
-    assert.equal(started(ctl, GET_ONE), 2);
+    await assert.rejects(p, (e: ControllerError) => {
+      assert.equal(e.status, undefined);
+      assert.equal(e.temporary, true, 'the caller may try again later');
+      assert.equal(e.attempts, 1);
+      assert.match(e.message, /: no response within 1000 ms$/);
+      return true;
+    });
+    // Well past any backoff: nothing more was sent.
+    await clock.advance(10_000);
+    assert.equal(started(ctl, GET_ONE), 1);
+    assert.ok(!lines.records().some((r) => r.msg === 'controller request failed, will retry'));
   });
 
-  it('fails with a timeout message when every attempt times out', async () => {
+  it('retries a 502, then gives up when the retry times out', async () => {
     const clock = new ManualClock();
     ctl = await startController({ clock });
-    client = makeClient(ctl.url, { clock, retry: { attempts: 2, requestTimeoutMs: 1000, firstBackoffMs: 100 } });
-    ctl.setLatency(60_000);
+    client = makeClient(ctl.url, { clock, retry: { attempts: 3, requestTimeoutMs: 1000, firstBackoffMs: 100, maxBackoffMs: 100 } });
+    let n = 0;
+    ctl.setHook(() => (++n === 1 ? { status: 502, body: { errors: ['proxy'] } } : undefined));
     const p = client.currentTokenUuid();
-    await assert.rejects(drive(clock, p, 100), /giving up after 2 attempts: no response within 1000 ms/);
+    await waitFor('the 502', () => ctl!.requestLog().length === 1);
+    ctl.setLatency(60_000);
+    await assert.rejects(drive(clock, p, 100), /giving up after 2 attempts: no response within 1000 ms$/);
+    await clock.advance(10_000);
+    assert.equal(started(ctl, 'GET /arvados/v1/api_client_authorizations/current'), 2, 'no third attempt');
   });
-
   it('stops at once, retries included, when its signal aborts', async () => {
     ctl = await startController();
     const abort = new AbortController();
@@ -250,6 +262,26 @@ describe('ControllerClient retries', () => {
       assert.equal(got.state, 'Queued');
     });
 
+    it('does not send a timed-out lock again, nor read the container: the lock fails with a temporary error, and the lock the controller made later stands', async () => {
+      const clock = new ManualClock();
+      ctl = await startController({ clock });
+      client = makeClient(ctl.url, { clock, retry: { requestTimeoutMs: 1000, firstBackoffMs: 100, maxBackoffMs: 100 } });
+      const c = ctl.addContainer();
+      ctl.setLatency(5000);
+      const p = client.lockContainer(c.uuid);
+      const failed = assert.rejects(p, (e: ControllerError) => e.temporary && e.status === undefined && e.attempts === 1);
+      await waitFor('the lock to arrive', () => started(ctl!, LOCK) === 1);
+      await clock.advance(1000);
+      await failed;
+      // The controller was still at it: it locks the container after the client left.
+      await clock.advance(4000);
+      await waitFor('the controller to finish the lock', () => ctl!.get(c.uuid)?.state === 'Locked');
+      await clock.advance(10_000);
+      assert.equal(started(ctl, LOCK), 1, 'one lock sent');
+      assert.equal(ctl.stats[GET_ONE], undefined, 'no check: the call ended at the timeout');
+      assert.equal(ctl.get(c.uuid)?.locked_by_uuid, ctl.rootTokenUuid);
+    });
+
     it('does not retry a lock refused with 503 (nothing happened); the next call locks it', async () => {
       ctl = await startController();
       client = makeClient(ctl.url);
@@ -259,6 +291,74 @@ describe('ControllerClient retries', () => {
       assert.equal(ctl.get(c.uuid)?.state, 'Queued');
       assert.equal((await client.lockContainer(c.uuid)).state, 'Locked');
       assert.equal(ctl.get(c.uuid)?.lock_count, 1);
+    });
+  });
+
+  describe("the daemon's client (fromCluster): a per-attempt limit past the controller's API.RequestTimeout", () => {
+    const clusterWith = (requestTimeout: string | undefined) => {
+      const api = requestTimeout === undefined ? '' : `    API:\n      RequestTimeout: ${requestTimeout}\n`;
+      const yaml = `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n${api}    Services:\n      Controller:\n        ExternalURL: ${ctl!.url}/\n`;
+      return loadConfigText(yaml).cluster;
+    };
+
+    it('is RequestTimeout + 10 s, at least 60 s; 10 minutes when the controller has no deadline (0)', () => {
+      assert.equal(controllerRequestTimeoutMs(300_000), 310_000);
+      assert.equal(controllerRequestTimeoutMs(20_000), 60_000);
+      assert.equal(controllerRequestTimeoutMs(50_000), 60_000);
+      assert.equal(controllerRequestTimeoutMs(51_000), 61_000);
+      assert.equal(controllerRequestTimeoutMs(0), 600_000);
+      assert.equal(controllerRequestTimeoutMs(-1000), 60_000, 'negative: every waiting request gets 503 at once');
+      assert.equal(DEFAULT_RETRY.requestTimeoutMs, 60_000, 'other clients keep a minute');
+    });
+
+    /** Holds a details read at the controller for `latencyMs`; resolves with the result and the attempts sent. */
+    const slowRead = async (clock: ManualClock, c: ControllerClient, latencyMs: number, advanceMs: number) => {
+      const uuid = ctl!.addContainer().uuid;
+      ctl!.setLatency(latencyMs);
+      const p = c.getContainer(uuid);
+      let outcome: unknown;
+      p.then(
+        (v) => (outcome = v),
+        (e: unknown) => (outcome = e),
+      );
+      await waitFor('the read to arrive', () => started(ctl!, GET_ONE) === 1);
+      await clock.advance(advanceMs - 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const before = outcome;
+      await clock.advance(1);
+      await waitFor('the read to settle', () => outcome !== undefined);
+      return { before, outcome, attempts: started(ctl!, GET_ONE) };
+    };
+
+    it('waits out a controller that holds a read for two minutes (the default 5m deadline): one attempt, answered', async () => {
+      const clock = new ManualClock();
+      ctl = await startController({ clock });
+      client = Client.fromCluster(clusterWith(undefined), clock, captureLogger().logger);
+      const { before, outcome, attempts } = await slowRead(clock, client, 120_000, 120_000);
+      assert.equal(before, undefined);
+      assert.equal((outcome as { state?: string }).state, 'Queued');
+      assert.equal(attempts, 1);
+    });
+
+    it('gives up at RequestTimeout + 10 s, once', async () => {
+      const clock = new ManualClock();
+      ctl = await startController({ clock });
+      client = Client.fromCluster(clusterWith('2m'), clock, captureLogger().logger);
+      const { before, outcome, attempts } = await slowRead(clock, client, 600_000, 130_000);
+      assert.equal(before, undefined, 'still waiting 1 ms before RequestTimeout + 10 s');
+      assert.ok(outcome instanceof ControllerError);
+      assert.match(outcome.message, /no response within 130000 ms$/);
+      assert.equal(attempts, 1);
+    });
+
+    it('waits 10 minutes when RequestTimeout is 0', async () => {
+      const clock = new ManualClock();
+      ctl = await startController({ clock });
+      client = Client.fromCluster(clusterWith('0s'), clock, captureLogger().logger);
+      const { before, outcome, attempts } = await slowRead(clock, client, 3_600_000, 600_000);
+      assert.equal(before, undefined);
+      assert.match((outcome as Error).message, /no response within 600000 ms$/);
+      assert.equal(attempts, 1);
     });
   });
 });
