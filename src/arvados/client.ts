@@ -100,6 +100,34 @@ const DEADLINE_MARGIN_MS = 10_000;
 /** The per-attempt limit when the controller has no deadline (`API.RequestTimeout: 0`). */
 const NO_DEADLINE_ATTEMPT_LIMIT_MS = 10 * 60_000;
 
+/** The window of the daemon's client starts here (the reference's request limiter starts at 8 too). */
+const INITIAL_WINDOW = 8;
+/**
+ * The cap when the controller's `API.MaxConcurrentRequests` is 0 (no limit
+ * at the controller). The reference's client then has none either, but
+ * house rule 5 wants one: the window grows past its start only while
+ * answers come back and nothing fails, so this bound only matters under a
+ * controller that keeps up, and it keeps one dispatcher's sockets (one per
+ * request in flight over HTTP/1.1) well below the unit's LimitNOFILE and an
+ * nginx worker's default 768 connections. It is what the reference's cap
+ * would be at MaxConcurrentRequests 1024; at the default 64 it is 16.
+ */
+const NO_CONTROLLER_LIMIT_CAP = 256;
+
+/**
+ * The most requests the daemon's client has in flight at once, from the
+ * cluster's `API.MaxConcurrentRequests` (the controller's own limit, in the
+ * config every service shares): a quarter of it, as the reference's client
+ * caps its request limiter, so one dispatcher never takes more than a
+ * quarter of the controller's slots. At least 1: the reference's integer
+ * division gives 0, which means no cap at all, for a limit of 1 to 3. A
+ * limit of 0 (none) gives `NO_CONTROLLER_LIMIT_CAP`.
+ */
+export function controllerConcurrencyCap(maxConcurrentRequests: number): number {
+  if (maxConcurrentRequests === 0) return NO_CONTROLLER_LIMIT_CAP;
+  return Math.max(1, Math.floor(maxConcurrentRequests / 4));
+}
+
 /**
  * The per-attempt limit of the daemon's controller client, from the
  * cluster's `API.RequestTimeout` (ms): the controller answers 503 to a
@@ -130,8 +158,10 @@ export interface ControllerClientOptions {
   clock: Clock;
   logger: Logger;
   retry?: Partial<RetryOptions>;
-  /** Most connections open at once; more requests wait their turn. Default 16. */
+  /** Most requests in flight (and connections open) at once; more requests wait their turn. Default 16. */
   maxConnections?: number;
+  /** Requests allowed in flight at first; the window grows to `maxConnections` as answers come back (`window.ts`). Default `maxConnections`. */
+  initialConnections?: number;
   /** Aborts every call, retries included (the owner is going away). */
   signal?: AbortSignal;
   /**
@@ -225,19 +255,24 @@ export class ControllerClient implements ControllerHealth {
     this.retryLog = new RateLimitedLog(opts.logger, opts.clock, 10_000);
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.health = new ControllerHealthTracker(opts.clock);
-    if (!opts.transport) this.window = new RequestWindow(opts.maxConnections ?? 16);
-    this.transport =
-      opts.transport ?? new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: opts.maxConnections ?? 16, proxyEnv: opts.proxyEnv });
+    const cap = opts.maxConnections ?? 16;
+    if (!opts.transport) this.window = new RequestWindow(cap, opts.initialConnections ?? cap);
+    this.transport = opts.transport ?? new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: cap, proxyEnv: opts.proxyEnv });
   }
 
   /**
    * The client the dispatcher uses: the controller's ExternalURL, the
    * SystemRootToken, TLS.Insecure, a per-attempt limit past the controller's
-   * `API.RequestTimeout` (`controllerRequestTimeoutMs`); over `transport`
-   * when one is given.
+   * `API.RequestTimeout` (`controllerRequestTimeoutMs`), and at most a
+   * quarter of its `API.MaxConcurrentRequests` in flight
+   * (`controllerConcurrencyCap`), starting at 8 or the cap if lower; over
+   * `transport` when one is given.
    */
   static fromCluster(cluster: Cluster, clock: Clock, logger: Logger, transport?: RawTransport, fence?: Fence): ControllerClient {
+    const cap = controllerConcurrencyCap(cluster.API.MaxConcurrentRequests);
     return new ControllerClient({
+      maxConnections: cap,
+      initialConnections: Math.min(INITIAL_WINDOW, cap),
       baseURL: cluster.Services.Controller.ExternalURL,
       token: cluster.SystemRootToken,
       insecure: cluster.TLS.Insecure,

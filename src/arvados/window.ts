@@ -5,20 +5,23 @@
  * client instead of being refused by the controller's request limiter and
  * sent again at the next pass. Requests past the window wait, in order.
  *
- * | event (verdicts from `health.ts`)                          | window becomes                       |
- * | ---------------------------------------------------------- | ------------------------------------ |
- * | start                                                      | the cap (`maxConnections`)           |
- * | overload verdict, the last cut over one spacing ago        | max(1, floor(min(window, in flight) / 2)) |
- * | overload verdict within one spacing of the last cut        | unchanged                            |
- * | a request answered while nothing is failing                | + 1 / window, up to the cap          |
- * | outage, a blip, a lone 503                                 | unchanged                            |
+ * | event (verdicts from `health.ts`)                   | window becomes                             |
+ * | --------------------------------------------------- | ------------------------------------------ |
+ * | start                                               | `start` (default the cap), at most the cap |
+ * | overload verdict, the last cut over one spacing ago | max(1, floor(min(window, in flight) / 2))  |
+ * | overload verdict within one spacing of the last cut | unchanged                                  |
+ * | a request answered while nothing is failing         | + 1 / window, up to the cap                |
+ * | outage, a blip, a lone 503                          | unchanged                                  |
  *
  * The spacing is twice the controller's recent response time, at least
  * 250 ms: the requests already sent when the first cut is made come back
  * refused too, and must not cut again. Growth by 1 / window per answer is
  * about one more request in flight per round trip of a full window, as TCP
  * grows its congestion window; an outage leaves the window where it was, so
- * work resumes at the old pace when the controller is back.
+ * work resumes at the old pace when the controller is back. The daemon's
+ * client starts below its cap (at 8, as the reference's request limiter
+ * does), so a burst at start-up does not hit the controller with the whole
+ * cap before any answer has said how it copes.
  */
 
 /** The least time between two cuts. */
@@ -30,8 +33,15 @@ export class RequestWindow {
   private lastCut = 0;
   private readonly waiting: Array<{ go: () => void }> = [];
 
-  constructor(private readonly cap: number) {
-    this.size = cap;
+  /**
+   * @param cap the most requests ever allowed in flight (at least 1)
+   * @param start the window at first; growth takes it to `cap`. Default `cap`.
+   */
+  constructor(
+    readonly cap: number,
+    start: number = cap,
+  ) {
+    this.size = Math.max(1, Math.min(cap, start));
   }
 
   /** The current window (requests allowed in flight). */

@@ -139,7 +139,13 @@ export interface Cluster {
    * only read by boot.
    */
   TLS: { Insecure: boolean; Certificate: string; Key: string; ACME: { Server: string } };
-  /** The limits of the daemon's own HTTP server (the reference's request limiter). */
+  /**
+   * The limits of the daemon's own HTTP server (the reference's request
+   * limiter). The config is shared, so these are the controller's limits
+   * too, and the controller client reads them as the reference's does:
+   * `MaxConcurrentRequests` caps its requests in flight, `RequestTimeout`
+   * sets its per-attempt limit (src/arvados/client.ts).
+   */
   API: {
     MaxConcurrentRequests: number;
     MaxQueuedRequests: number;

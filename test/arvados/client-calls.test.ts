@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import type { ControllerClient } from '../../src/arvados/client.js';
-import { ControllerClient as Client, ControllerError, isControllerError, isControllerRefusal } from '../../src/arvados/client.js';
-import { systemClock } from '../../src/clock/index.js';
+import { ControllerClient as Client, ControllerError, controllerConcurrencyCap, isControllerError, isControllerRefusal } from '../../src/arvados/client.js';
+import { ManualClock, systemClock } from '../../src/clock/index.js';
 import { loadConfigText } from '../../src/config/index.js';
 import type { TestController } from '../fixtures/controller.js';
-import { captureLogger, httpsProxy, makeClient, OTHER_TOKEN, OTHER_UUID, ROOT_TOKEN, startController } from './helpers.js';
+import { captureLogger, drive, httpsProxy, makeClient, OTHER_TOKEN, OTHER_UUID, ROOT_TOKEN, startController, waitFor } from './helpers.js';
 import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
 import { selfSignedCertificate } from './self-signed.js';
 
@@ -162,6 +162,48 @@ describe('ControllerClient calls', () => {
       assert.equal(await c.currentTokenUuid(), ctl.rootTokenUuid);
     } finally {
       c.close();
+    }
+  });
+
+  describe('fromCluster: at most a quarter of API.MaxConcurrentRequests in flight, starting at 8 or that cap', () => {
+    const clusterWith = (url: string, maxConcurrentRequests: number | undefined) => {
+      const api = maxConcurrentRequests === undefined ? '' : `    API:\n      MaxConcurrentRequests: ${maxConcurrentRequests}\n`;
+      return loadConfigText(`Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n${api}    Services:\n      Controller:\n        ExternalURL: ${url}/\n`).cluster;
+    };
+
+    it('computes the cap as the reference does, but never 0, and bounded when the controller has no limit', () => {
+      assert.equal(controllerConcurrencyCap(64), 16);
+      assert.equal(controllerConcurrencyCap(16), 4);
+      assert.equal(controllerConcurrencyCap(257), 64);
+      assert.equal(controllerConcurrencyCap(3), 1, 'the reference would have no cap here (3 / 4 = 0)');
+      assert.equal(controllerConcurrencyCap(0), 256);
+    });
+
+    for (const [mcr, cap, start] of [
+      [undefined, 16, 8],
+      [16, 4, 4],
+      [256, 64, 8],
+      [0, 256, 8],
+    ] as const) {
+      it(`MaxConcurrentRequests ${mcr ?? '64 (default)'}: cap ${cap}, ${start} in flight at first`, async () => {
+        const clock = new ManualClock();
+        const slow = await startController({ clock });
+        const c = Client.fromCluster(clusterWith(slow.url, mcr), clock, captureLogger().logger);
+        try {
+          assert.deepEqual([c.window?.cap, c.window?.current], [cap, start]);
+          const uuids = Array.from({ length: start + 4 }, () => slow.addContainer().uuid);
+          slow.setLatency(1000);
+          const reads = Promise.all(uuids.map((u) => c.getContainer(u)));
+          await waitFor(`${start} reads at the controller`, () => (slow.stats['GET /arvados/v1/containers/{uuid}'] ?? 0) === start);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          assert.equal(slow.stats['GET /arvados/v1/containers/{uuid}'], start, 'the rest wait in the client');
+          await drive(clock, reads, 1000);
+          assert.equal(slow.requestCounts().maxInFlight, start);
+        } finally {
+          c.close();
+          await slow.stop();
+        }
+      });
     }
   });
 

@@ -28,6 +28,26 @@ describe('RequestWindow', () => {
     assert.deepEqual([w.active, w.queued, order], [2, 0, [3, 4]]);
   });
 
+  it('may start below its cap, and grows to the cap as answers come back', async () => {
+    const w = new RequestWindow(16, 8);
+    assert.deepEqual([w.cap, w.current], [16, 8]);
+    for (let i = 0; i < 8; i++) await w.acquire();
+    let ninth = false;
+    void w.acquire().then(() => (ninth = true));
+    await tick();
+    assert.equal(ninth, false, 'the ninth waits for room');
+    w.grow();
+    assert.equal(w.current, 8, '8 + 1/8');
+    for (let i = 0; i < 7; i++) w.grow();
+    assert.equal(w.current, 8, 'about 8.97');
+    w.grow();
+    await tick();
+    assert.deepEqual([w.current, ninth], [9, true], 'about a window of answers: one more');
+    for (let i = 0; i < 200; i++) w.grow();
+    assert.equal(w.current, 16);
+    assert.equal(new RequestWindow(4, 8).current, 4, 'never above the cap');
+  });
+
   it('cuts to half of min(window, in flight), not below 1, at most once per spacing', async () => {
     const w = new RequestWindow(16);
     for (let i = 0; i < 10; i++) await w.acquire();
