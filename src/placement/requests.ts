@@ -25,7 +25,7 @@ import type { ItemList } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
 import { type Logger, RateLimitedLog } from '../log.js';
 
-/** Containers per list call: its URL stays under the client's GET length limit. */
+/** Containers per list call: about 3.7 KB of parameters, which the client sends as a form body (a POST with X-Http-Method-Override: GET). */
 export const BATCH = 100;
 /** A failed lookup is tried again after this long. */
 export const RETRY_MS = 60_000;

@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import type { ControllerClient } from '../../src/arvados/client.js';
-import { ControllerClient as Client, ControllerError, controllerConcurrencyCap, isControllerError, isControllerRefusal } from '../../src/arvados/client.js';
+import { ControllerClient as Client, ControllerError, controllerConcurrencyCap, isControllerError, isControllerRefusal, type ListParams } from '../../src/arvados/client.js';
+import type { RawRequest } from '../../src/arvados/http.js';
+import { listQuery } from '../../src/arvados/list-query.js';
+import { PROXIED_NAME_SUFFIX, startHttpProxy } from '../fixtures/http-proxy.js';
 import { ManualClock, systemClock } from '../../src/clock/index.js';
 import { loadConfigText } from '../../src/config/index.js';
 import type { TestController } from '../fixtures/controller.js';
@@ -65,7 +68,77 @@ describe('ControllerClient calls', () => {
     assert.equal(last().query.order, 'uuid');
   });
 
-  it('sends a long filter list in a form body (X-Http-Method-Override), as the Go SDK does', async () => {
+  it('sends parameters of 1000 encoded bytes or more as a POST form body with X-Http-Method-Override: GET, as the Go SDK does; shorter ones in the query string', async () => {
+    const sent: RawRequest[] = [];
+    const capture = new Client({
+      baseURL: 'http://controller.invalid',
+      token: ROOT_TOKEN,
+      clock: systemClock,
+      logger: captureLogger().logger,
+      transport: {
+        send: async (req) => {
+          sent.push(req);
+          return { status: 200, text: '{"items":[]}' };
+        },
+        close: () => undefined,
+      },
+    });
+    // A filter value padded so that the encoded parameters are exactly `bytes` long.
+    const paramsOf = (bytes: number): ListParams => {
+      const base = new URLSearchParams(listQuery({ filters: [['uuid', '=', '']] })).toString().length;
+      return { filters: [['uuid', '=', 'x'.repeat(bytes - base)]] };
+    };
+    await capture.listContainers(paramsOf(999));
+    await capture.listContainers(paramsOf(1000));
+    await capture.currentTokenUuid().catch(() => undefined);
+    const [short, long, none] = sent;
+    assert.equal(short.method, 'GET');
+    assert.equal(short.url.search.length, 1 + 999);
+    assert.equal(short.body, undefined);
+    assert.equal(short.headers['X-Http-Method-Override'], undefined);
+    assert.equal(long.method, 'POST');
+    assert.equal(long.url.href, 'http://controller.invalid/arvados/v1/containers', 'no query string left');
+    assert.equal(long.headers['X-Http-Method-Override'], 'GET');
+    assert.equal(long.headers['Content-Type'], 'application/x-www-form-urlencoded');
+    assert.equal(long.body?.length, 1000);
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(long.body)), listQuery(paramsOf(1000)));
+    assert.equal(none.method, 'GET', 'no parameters: a plain GET');
+    assert.equal(none.body, undefined);
+  });
+
+  it("sends the queue's uuid-in checks and the container_requests lookups (100 uuids) as form bodies, which the test controller answers", async () => {
+    const proxy = await startHttpProxy();
+    const c = makeClient(`http://controller${PROXIED_NAME_SUFFIX}:${new URL(ctl.url).port}`, { proxyEnv: { HTTP_PROXY: proxy.url } });
+    try {
+      const uuids = Array.from({ length: 100 }, () => ctl.addContainer().uuid);
+      const crs = uuids.map((u) => ctl.addContainerRequest({ owner_uuid: 'zzzzz-tpzed-aaaaaaaaaaaaaaa', container_uuid: u }).uuid);
+      const checked = await c.listContainers({ filters: [['uuid', 'in', uuids]], select: ['uuid', 'state', 'priority', 'locked_by_uuid'], order: 'uuid', limit: 100 });
+      assert.deepEqual(checked.items.map((x) => x.uuid), [...uuids].sort());
+      const requests = await c.listContainerRequests({
+        filters: [['container_uuid', 'in', uuids]],
+        select: ['uuid', 'owner_uuid', 'container_uuid', 'requesting_container_uuid', 'modified_by_user_uuid'],
+        order: 'uuid',
+        limit: 1000,
+      });
+      assert.deepEqual(requests.items.map((x) => x.uuid).sort(), [...crs].sort());
+      assert.deepEqual(
+        proxy.seen.map((r) => [r.method, new URL(r.target).pathname, new URL(r.target).search]),
+        [
+          ['POST', '/arvados/v1/containers', ''],
+          ['POST', '/arvados/v1/container_requests', ''],
+        ],
+      );
+      assert.deepEqual(ctl.requestLog().slice(-2).map((r) => [r.method, r.route]), [
+        ['GET', '/arvados/v1/containers'],
+        ['GET', '/arvados/v1/container_requests'],
+      ]);
+    } finally {
+      c.close();
+      await proxy.stop();
+    }
+  });
+
+  it('sends a long filter list (600 uuids) in a form body', async () => {
     // As a URL this would pass Node's 16 KiB header limit and be refused with 431.
     const uuids = Array.from({ length: 600 }, () => ctl.addContainer().uuid);
     const list = await client.listContainers({ filters: [['uuid', 'in', uuids]], select: ['uuid'], order: 'uuid', limit: 1000 });

@@ -150,6 +150,16 @@ export interface Action {
 type Rec = Record<string, unknown>;
 type Kind = 'list' | 'get' | 'reply' | 'token' | 'other';
 
+/** The method the controller acts on: a GET sent as a POST with X-Http-Method-Override is a GET. */
+function methodOf(req: RawRequest): string {
+  return req.headers['X-Http-Method-Override'] ?? req.method;
+}
+
+/** The parameters: from the query string, or from the form body of a GET sent as a POST. */
+function paramsOf(req: RawRequest): URLSearchParams {
+  return req.headers['X-Http-Method-Override'] === 'GET' ? new URLSearchParams(req.body ?? '') : req.url.searchParams;
+}
+
 function routeOf(req: RawRequest): { kind: Kind; uuid?: string; action?: 'lock' | 'unlock' } {
   const path = req.url.pathname;
   if (path.endsWith('/api_client_authorizations/current')) return { kind: 'token' };
@@ -159,7 +169,7 @@ function routeOf(req: RawRequest): { kind: Kind; uuid?: string; action?: 'lock' 
   const uuid = decodeURIComponent(m[1]);
   if (m[2]) return { kind: 'reply', uuid, action: m[2] as 'lock' | 'unlock' };
   // The queue's details read selects the constraints; other reads (after an ambiguous lock, say) only want what a lock answer has.
-  const details = req.method === 'GET' && (req.url.searchParams.get('select') ?? '').includes('runtime_constraints');
+  const details = methodOf(req) === 'GET' && (paramsOf(req).get('select') ?? '').includes('runtime_constraints');
   return { kind: details ? 'get' : 'reply', uuid };
 }
 
@@ -195,6 +205,8 @@ export class GarblingTransport implements RawTransport {
   /** Garbage items inserted in a list that reached the dispatcher. */
   inserted = 0;
   requests = 0;
+  /** Requests that were GETs sent as a POST with a form body. */
+  formRequests = 0;
   private seq = 0;
   private previousList?: string;
   private endlessSeq = 0;
@@ -249,6 +261,7 @@ export class GarblingTransport implements RawTransport {
 
   async send(req: RawRequest): Promise<RawResponse> {
     const n = this.requests++;
+    if (req.method === 'POST' && methodOf(req) === 'GET') this.formRequests++;
     const route = routeOf(req);
     this.recordAction(req, route);
     if (this.healed) {
@@ -269,7 +282,7 @@ export class GarblingTransport implements RawTransport {
   }
 
   private recordAction(req: RawRequest, route: ReturnType<typeof routeOf>): void {
-    if (req.method === 'GET' || route.uuid === undefined || (route.kind !== 'reply' && route.kind !== 'get')) return;
+    if (methodOf(req) === 'GET' || route.uuid === undefined || (route.kind !== 'reply' && route.kind !== 'get')) return;
     const can = this.justifies(route.uuid);
     if (route.action) {
       this.actions.push({ what: route.action, uuid: route.uuid, justified: can.has(route.action) });
@@ -282,9 +295,10 @@ export class GarblingTransport implements RawTransport {
 
   /** Invented containers past the `uuid >` cursor, with a state no controller has. */
   private endless(req: RawRequest): RawResponse | undefined {
-    const filters = JSON.parse(req.url.searchParams.get('filters') ?? '[]') as Array<[string, string, unknown]>;
+    const params = paramsOf(req);
+    const filters = JSON.parse(params.get('filters') ?? '[]') as Array<[string, string, unknown]>;
     if (!filters.some((f) => f[0] === 'uuid' && f[1] === '>')) return undefined;
-    const limit = Number(req.url.searchParams.get('limit') ?? '2');
+    const limit = Number(params.get('limit') ?? '2');
     const items = Array.from({ length: limit }, () => ({
       uuid: `zzzzz-dz642-9${String(++this.endlessSeq).padStart(14, '0')}`,
       state: 'Endless',
