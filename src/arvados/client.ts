@@ -50,9 +50,18 @@
  * every poll, and one we held is checked by uuid when it is no longer in that
  * list), as after any failed lock.
  *
- * Logs: every request at debug (method, path, status, duration); retries at
- * warn, rate-limited. Never the token, the headers or the query string.
+ * Request IDs: every call sends `X-Request-Id: req-` and 20 random
+ * characters of [0-9a-z], the reference client's form, the same on each of
+ * its attempts and a new one per call, so the controller logs it under our
+ * ID (not one of its own) and a proxy that logs the header shows it too. The
+ * ID is in the debug lines and in a `ControllerError` (`requestId` and the
+ * end of the message), to find the call in the controller's log.
+ *
+ * Logs: every request at debug (method, path, status, duration, request
+ * ID); retries at warn, rate-limited. Never the token, the other headers or
+ * the query string.
  */
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import { RateLimitedLog, type Logger } from '../log.js';
@@ -391,6 +400,7 @@ export class ControllerClient implements ControllerHealth {
    */
   private async call(method: string, path: string, o: CallOptions): Promise<CallResult> {
     const signal = this.opts.signal;
+    const requestId = newRequestId();
     let last: ControllerError | undefined;
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
       if (attempt > 1) {
@@ -404,35 +414,35 @@ export class ControllerClient implements ControllerHealth {
       const started = this.clock.now();
       let res: RawResponse;
       try {
-        res = await this.transport.send({ ...this.prepare(method, path, o), timeoutMs: this.retry.requestTimeoutMs, signal });
+        res = await this.transport.send({ ...this.prepare(method, path, o, requestId), timeoutMs: this.retry.requestTimeoutMs, signal });
       } catch (err) {
         this.window?.release();
         if (signal?.aborted) throw err;
         this.health.record('failed', started);
         const timedOut = err instanceof RequestTimeoutError;
         const what = timedOut ? err.message : describeNetworkError(err);
-        this.logger.debug('controller request failed', { Method: method, Path: path, DurationMs: this.clock.now() - started, error: what });
-        last = new ControllerError({ method, path, errors: [what], attempts: attempt, temporary: true, cause: err });
+        this.logger.debug('controller request failed', { Method: method, Path: path, RequestId: requestId, DurationMs: this.clock.now() - started, error: what });
+        last = new ControllerError({ method, path, errors: [what], attempts: attempt, temporary: true, requestId, cause: err });
         // The controller may still be doing it: see the header.
         if (!o.retry || timedOut) break;
-        this.noteRetry(method, path, attempt, what);
+        this.noteRetry(method, path, requestId, attempt, what);
         continue;
       }
-      this.logger.debug('controller request', { Method: method, Path: path, Status: res.status, DurationMs: this.clock.now() - started });
+      this.logger.debug('controller request', { Method: method, Path: path, RequestId: requestId, Status: res.status, DurationMs: this.clock.now() - started });
       const outcome = outcomeOfStatus(res.status);
       this.health.record(outcome, started, res.status);
       this.steerWindow(outcome);
       this.window?.release();
-      if (res.status >= 200 && res.status < 300) return { value: parseBody(method, path, res, attempt) };
+      if (res.status >= 200 && res.status < 300) return { value: parseBody(method, path, res, attempt, requestId) };
       const temporary = res.status >= 500 || RETRY_STATUSES.has(res.status);
-      const error = new ControllerError({ method, path, status: res.status, errors: errorsOf(res), attempts: attempt, temporary });
+      const error = new ControllerError({ method, path, status: res.status, errors: errorsOf(res), attempts: attempt, temporary, requestId });
       if (!temporary) {
         if (attempt > 1 && method === 'POST') throw new AmbiguousRefusal(error);
         throw error;
       }
       last = error;
       if (!o.retry || (OVERLOAD_STATUSES.has(res.status) && !this.retry.retryOverload)) break;
-      this.noteRetry(method, path, attempt, `HTTP ${res.status}`);
+      this.noteRetry(method, path, requestId, attempt, `HTTP ${res.status}`);
     }
     throw last!;
   }
@@ -449,17 +459,18 @@ export class ControllerClient implements ControllerHealth {
     }
   }
 
-  private noteRetry(method: string, path: string, attempt: number, what: string): void {
+  private noteRetry(method: string, path: string, requestId: string, attempt: number, what: string): void {
     if (attempt >= this.retry.attempts) return;
-    this.retryLog.warn('controller request failed, will retry', { Method: method, Path: path, Attempt: attempt, error: what }, `retry ${method}`);
+    this.retryLog.warn('controller request failed, will retry', { Method: method, Path: path, RequestId: requestId, Attempt: attempt, error: what }, `retry ${method}`);
   }
 
   /** The URL, headers and body of one attempt. */
-  private prepare(method: string, path: string, o: CallOptions): { method: string; url: URL; headers: Record<string, string>; body?: string } {
+  private prepare(method: string, path: string, o: CallOptions, requestId: string): { method: string; url: URL; headers: Record<string, string>; body?: string } {
     const headers: Record<string, string> = {
       Authorization: `Bearer ${this.opts.token}`,
       Accept: 'application/json',
       'User-Agent': this.userAgent,
+      'X-Request-Id': requestId,
     };
     // Percent-encoded, so its length in characters is its length in bytes.
     const query = new URLSearchParams(o.query ?? {}).toString();
@@ -486,12 +497,27 @@ function containerPath(uuid: string): string {
   return `${API}/containers/${encodeURIComponent(uuid)}`;
 }
 
-function parseBody(method: string, path: string, res: RawResponse, attempts: number): unknown {
+function parseBody(method: string, path: string, res: RawResponse, attempts: number, requestId: string): unknown {
   try {
     return JSON.parse(res.text) as unknown;
   } catch {
-    throw new ControllerError({ method, path, status: res.status, errors: ['malformed JSON in the response'], attempts, temporary: false });
+    throw new ControllerError({ method, path, status: res.status, errors: ['malformed JSON in the response'], attempts, temporary: false, requestId });
   }
+}
+
+const ID_CHARS = '0123456789abcdefghijklmnopqrstuvwxyz';
+/** The largest multiple of 36 a byte holds: bytes at or above it are drawn again, so every character is equally likely. */
+const ID_BYTE_LIMIT = 256 - (256 % ID_CHARS.length);
+
+/** `req-` and 20 random characters of [0-9a-z], as the reference's clients and controller make them. */
+export function newRequestId(): string {
+  let id = 'req-';
+  while (id.length < 24) {
+    for (const b of randomBytes(24)) {
+      if (b < ID_BYTE_LIMIT && id.length < 24) id += ID_CHARS[b % ID_CHARS.length];
+    }
+  }
+  return id;
 }
 
 /** The controller's `{"errors":[...]}`, else the start of whatever it sent. */

@@ -18,13 +18,17 @@ export interface ControllerErrorDetails {
   attempts: number;
   /** True when a later try may succeed: network error, timeout, 5xx, 408 or 429. */
   temporary: boolean;
+  /** The call's `X-Request-Id` (every attempt of a call sends the same one). */
+  requestId?: string;
   cause?: unknown;
 }
 
 /**
  * A controller call that failed for good. The message names the method and
- * path and carries the controller's error text, e.g.
- * `POST /arvados/v1/containers/zzzzz-dz642-.../lock: HTTP 422: cannot lock when Locked`.
+ * path, carries the controller's error text and ends with the call's
+ * request ID, under which the controller (and a proxy that logs
+ * `$http_x_request_id`) logged it, e.g.
+ * `POST /arvados/v1/containers/zzzzz-dz642-.../lock: HTTP 422: cannot lock when Locked (request req-0123456789abcdefghij)`.
  */
 export class ControllerError extends Error {
   override readonly name = 'ControllerError';
@@ -34,17 +38,20 @@ export class ControllerError extends Error {
   readonly errors: string[];
   readonly attempts: number;
   readonly temporary: boolean;
+  readonly requestId?: string;
 
   constructor(d: ControllerErrorDetails) {
     const what = d.status === undefined ? d.errors.join('; ') : `HTTP ${d.status}: ${d.errors.join('; ')}`;
     const tries = d.attempts > 1 ? `giving up after ${d.attempts} attempts: ` : '';
-    super(`${d.method} ${d.path}: ${tries}${what}`, d.cause === undefined ? undefined : { cause: d.cause });
+    const id = d.requestId === undefined ? '' : ` (request ${d.requestId})`;
+    super(`${d.method} ${d.path}: ${tries}${what}${id}`, d.cause === undefined ? undefined : { cause: d.cause });
     this.method = d.method;
     this.path = d.path;
     if (d.status !== undefined) this.status = d.status;
     this.errors = d.errors;
     this.attempts = d.attempts;
     this.temporary = d.temporary;
+    if (d.requestId !== undefined) this.requestId = d.requestId;
   }
 }
 

@@ -35,6 +35,8 @@ export interface RequestLogEntry {
   route: string;
   /** Who called: the User-Agent's product (`arvados-dispatch-cloud`, `crunch-run`, ...), as in `requestCounts`. */
   caller: string;
+  /** The X-Request-Id header, when the client sent one. */
+  requestId?: string;
 }
 
 /** A request as the controller handles it, from the HTTP server or the in-process transport. */
@@ -45,6 +47,7 @@ export interface IncomingRequest {
   contentType: string;
   methodOverride: string | undefined;
   userAgent: string | undefined;
+  requestId: string | undefined;
   /** The body as text; may throw an ApiError (413). */
   readBody(): Promise<string>;
 }

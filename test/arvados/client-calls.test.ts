@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ControllerClient } from '../../src/arvados/client.js';
-import { ControllerClient as Client, ControllerError, controllerConcurrencyCap, isControllerError, isControllerRefusal, type ListParams } from '../../src/arvados/client.js';
+import { ControllerClient as Client, ControllerError, controllerConcurrencyCap, isControllerError, isControllerRefusal, type ListParams, newRequestId } from '../../src/arvados/client.js';
 import type { RawRequest } from '../../src/arvados/http.js';
 import { listQuery } from '../../src/arvados/list-query.js';
 import { PROXIED_NAME_SUFFIX, startHttpProxy } from '../fixtures/http-proxy.js';
@@ -191,7 +191,8 @@ describe('ControllerClient calls', () => {
     assert.ok(err instanceof ControllerError);
     assert.equal(err.status, 422);
     assert.deepEqual(err.errors, ['cannot lock when Locked']);
-    assert.equal(err.message, `POST /arvados/v1/containers/${c.uuid}/lock: HTTP 422: cannot lock when Locked`);
+    assert.equal(err.requestId, last().requestId);
+    assert.equal(err.message, `POST /arvados/v1/containers/${c.uuid}/lock: HTTP 422: cannot lock when Locked (request ${err.requestId})`);
     assert.equal(err.temporary, false);
     assert.ok(isControllerRefusal(err) && isControllerError(new Error('wrapped', { cause: err })));
     assert.equal(ctl.stats['POST /arvados/v1/containers/{uuid}/lock'], 2, 'one by the other dispatcher, one by us: no retry');
@@ -201,12 +202,24 @@ describe('ControllerClient calls', () => {
   it('reports 404 and 403 the same way', async () => {
     await assert.rejects(client.getContainer('zzzzz-dz642-nosuchcontainer'), (e: ControllerError) => {
       assert.equal(e.status, 404);
-      assert.match(e.message, /^GET \/arvados\/v1\/containers\/zzzzz-dz642-nosuchcontainer: HTTP 404: container .* not found$/);
+      assert.match(e.message, /^GET \/arvados\/v1\/containers\/zzzzz-dz642-nosuchcontainer: HTTP 404: container .* not found \(request req-[0-9a-z]{20}\)$/);
       return true;
     });
     const c = ctl.addContainer();
     await makeClient(ctl.url, { token: OTHER_TOKEN }).lockContainer(c.uuid);
     await assert.rejects(client.unlockContainer(c.uuid), (e: ControllerError) => e.status === 403 && e.errors[0] === 'locked by a different token');
+  });
+
+  it('sends X-Request-Id: req- and 20 characters of [0-9a-z], a new one for each call', async () => {
+    const c = ctl.addContainer();
+    for (let i = 0; i < 20; i++) await client.getContainer(c.uuid);
+    await client.lockContainer(c.uuid);
+    await client.listContainers({ filters: [['uuid', 'in', Array.from({ length: 40 }, () => c.uuid)]] });
+    const ids = ctl.requestLog().map((r) => r.requestId ?? '');
+    assert.equal(ids.length, 22);
+    for (const id of ids) assert.match(id, /^req-[0-9a-z]{20}$/);
+    assert.equal(new Set(ids).size, ids.length, 'no two calls share an ID');
+    assert.equal(newRequestId().length, 24);
   });
 
   it('logs each request at debug (method, path, status, duration) and never the token', async () => {
@@ -224,6 +237,11 @@ describe('ControllerClient calls', () => {
       ],
     );
     assert.ok(recs.every((r) => typeof r.DurationMs === 'number'));
+    assert.deepEqual(
+      recs.map((r) => r.RequestId),
+      ctl.requestLog().map((r) => r.requestId),
+      'the ID each request was sent with',
+    );
     assert.ok(!lines.lines.join('\n').includes(ROOT_TOKEN));
   });
 

@@ -76,6 +76,9 @@ describe('ControllerClient retries', () => {
     await clock.advance(1000);
     assert.equal(await p, ctl.rootTokenUuid);
     assert.deepEqual(ctl.requestLog().map((r) => r.status), [502, 504, 200]);
+    const ids = ctl.requestLog().map((r) => r.requestId);
+    assert.match(ids[0] ?? '', /^req-[0-9a-z]{20}$/);
+    assert.deepEqual(ids, [ids[0], ids[0], ids[0]], "one X-Request-Id for all of a call's attempts");
   });
 
   it('retries a 503 when told to (retryOverload: a crunch-run reporting on its one container)', async () => {
@@ -106,11 +109,14 @@ describe('ControllerClient retries', () => {
       assert.equal(e.status, 504);
       assert.equal(e.temporary, true);
       assert.equal(e.attempts, 3);
-      assert.match(e.message, /^GET \/arvados\/v1\/api_client_authorizations\/current: giving up after 3 attempts: HTTP 504: 504 from the proxy/);
+      assert.match(e.message, /^GET \/arvados\/v1\/api_client_authorizations\/current: giving up after 3 attempts: HTTP 504: 504 from the proxy \(request req-[0-9a-z]{20}\)$/);
+      assert.equal(e.requestId, ctl!.requestLog()[0].requestId);
+      assert.ok(e.message.endsWith(`(request ${e.requestId})`));
       return true;
     });
     assert.equal(ctl.requestLog().length, 3);
-    assert.ok(lines.records().some((r) => r.level === 'warning' && r.msg === 'controller request failed, will retry'));
+    const retryLine = lines.records().find((r) => r.level === 'warning' && r.msg === 'controller request failed, will retry');
+    assert.equal(retryLine?.RequestId, ctl.requestLog()[0].requestId);
     assert.ok(!lines.lines.join('\n').includes(ROOT_TOKEN));
     // A failure is not remembered: the next call asks again.
     assert.equal(await client.currentTokenUuid(), ctl.rootTokenUuid);
@@ -173,7 +179,7 @@ describe('ControllerClient retries', () => {
       assert.equal(e.status, undefined);
       assert.equal(e.temporary, true, 'the caller may try again later');
       assert.equal(e.attempts, 1);
-      assert.match(e.message, /: no response within 1000 ms$/);
+      assert.match(e.message, /: no response within 1000 ms \(request req-[0-9a-z]{20}\)$/);
       return true;
     });
     // Well past any backoff: nothing more was sent.
@@ -191,7 +197,7 @@ describe('ControllerClient retries', () => {
     const p = client.currentTokenUuid();
     await waitFor('the 502', () => ctl!.requestLog().length === 1);
     ctl.setLatency(60_000);
-    await assert.rejects(drive(clock, p, 100), /giving up after 2 attempts: no response within 1000 ms$/);
+    await assert.rejects(drive(clock, p, 100), /giving up after 2 attempts: no response within 1000 ms \(request req-[0-9a-z]{20}\)$/);
     await clock.advance(10_000);
     assert.equal(started(ctl, 'GET /arvados/v1/api_client_authorizations/current'), 2, 'no third attempt');
   });
@@ -347,7 +353,7 @@ describe('ControllerClient retries', () => {
       const { before, outcome, attempts } = await slowRead(clock, client, 600_000, 130_000);
       assert.equal(before, undefined, 'still waiting 1 ms before RequestTimeout + 10 s');
       assert.ok(outcome instanceof ControllerError);
-      assert.match(outcome.message, /no response within 130000 ms$/);
+      assert.match(outcome.message, /no response within 130000 ms \(request req-[0-9a-z]{20}\)$/);
       assert.equal(attempts, 1);
     });
 
@@ -357,7 +363,7 @@ describe('ControllerClient retries', () => {
       client = Client.fromCluster(clusterWith('0s'), clock, captureLogger().logger);
       const { before, outcome, attempts } = await slowRead(clock, client, 3_600_000, 600_000);
       assert.equal(before, undefined);
-      assert.match((outcome as Error).message, /no response within 600000 ms$/);
+      assert.match((outcome as Error).message, /no response within 600000 ms \(request req-[0-9a-z]{20}\)$/);
       assert.equal(attempts, 1);
     });
   });
