@@ -44,18 +44,49 @@ export interface RawTransport {
   close(): void;
 }
 
-/** Keep-alive connection pools, one per scheme, shared by every call of one client. */
+/** Idle connections kept per host after a burst, as Go's default transport keeps (MaxIdleConnsPerHost). */
+export const MAX_IDLE_SOCKETS = 2;
+/** An idle connection is closed after this long, as Go's default transport closes it (IdleConnTimeout). */
+export const IDLE_SOCKET_TIMEOUT_MS = 90_000;
+
+export interface TransportOptions {
+  insecure: boolean;
+  /** Most connections per host, in use or idle. */
+  maxSockets: number;
+  proxyEnv?: ProxyEnv | undefined;
+  /** Idle connections are closed after this long. Default `IDLE_SOCKET_TIMEOUT_MS`; tests shorten it. */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * Keep-alive connection pools, one per scheme, shared by every call of one
+ * client. After a burst (details reads, a pass's locks) at most two
+ * connections per host stay open, each closed after 90 s unused, as the
+ * reference's Go transport does; without that, every connection a burst
+ * opened stayed open for as long as the controller's side kept it. The idle
+ * limit is a socket timeout, so it runs on real time, not on the injected
+ * clock: it decides nothing but when an unused connection goes.
+ */
 export class Transport implements RawTransport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: http.Agent;
 
   constructor(
     private readonly clock: Clock,
-    opts: { insecure: boolean; maxSockets: number; proxyEnv?: ProxyEnv | undefined },
+    opts: TransportOptions,
   ) {
     // maxSockets caps the client's fan-out (DESIGN.md rule 5): requests past
-    // it wait in the agent's queue, inside their own time limit.
-    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets };
+    // it wait in the agent's queue, inside their own time limit. An agent's
+    // `timeout` is a socket timeout: Node's agent closes a socket on it only
+    // while the socket is idle in its pool (a request in flight is timed by
+    // `send` below), and it reaches the proxy agents too, which pool with
+    // Node's code.
+    const agentOpts = {
+      keepAlive: true,
+      maxSockets: opts.maxSockets,
+      maxFreeSockets: MAX_IDLE_SOCKETS,
+      timeout: opts.idleTimeoutMs ?? IDLE_SOCKET_TIMEOUT_MS,
+    };
     if (opts.insecure) {
       // The reference's client for TLS.Insecure has a transport of its own,
       // which has no proxy: only its default (secure) client follows the

@@ -268,6 +268,13 @@ export class EnvProxyAgent extends http.Agent {
       // The options reach both the connection to the proxy (an https:// proxy's certificate) and the one to the server.
       const opts = this.agentOptions as ConstructorParameters<typeof HttpsProxyAgent<string>>[1];
       agent = this.scheme === 'https:' ? new HttpsProxyAgent(proxy, opts) : new HttpProxyAgent(proxy, opts as ConstructorParameters<typeof HttpProxyAgent<string>>[1]);
+      // HttpsProxyAgent replaces the `options` Node's agent keeps with its
+      // own, which drops `timeout`; Node's pool reads it there when it parks
+      // an idle socket (keepSocketAlive), so without this an idle tunnel
+      // would never be closed. (maxFreeSockets and the rest are read at
+      // construction and survive.)
+      const kept = (agent as unknown as { options: { timeout?: number } }).options;
+      if (this.agentOptions.timeout !== undefined && kept.timeout === undefined) kept.timeout = this.agentOptions.timeout;
       this.viaProxy.set(proxy.href, agent);
     }
     return agent;

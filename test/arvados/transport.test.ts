@@ -1,0 +1,132 @@
+/**
+ * The controller client's HTTP transport and its connections: after a
+ * burst at most two stay open, and those close after the idle timeout (90 s
+ * by default, as Go's default transport), direct, with TLS.Insecure, and
+ * through an outbound proxy (where the pooling agents are the proxy
+ * agents'), with the site CA still trusted through the tunnel.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { IDLE_SOCKET_TIMEOUT_MS, MAX_IDLE_SOCKETS, Transport, type TransportOptions } from '../../src/arvados/http.js';
+import { systemClock } from '../../src/clock/index.js';
+import { listenOnLoopback } from '../fixtures/listen.js';
+import { PROXIED_NAME_SUFFIX, startHttpProxy } from '../fixtures/http-proxy.js';
+import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
+import { httpsProxy as httpsFront, waitFor } from './helpers.js';
+import { selfSignedCertificate } from './self-signed.js';
+
+const IDLE_MS = 300;
+const HOST = `controller${PROXIED_NAME_SUFFIX}`;
+
+/** An http server that answers `{}` after `delayMs`, counting the connections open to it. */
+async function startServer(delayMs: number): Promise<{ url: string; open: () => number; stop: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = http.createServer((_req, res) => {
+    setTimeout(() => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}'), delayMs);
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const port = await listenOnLoopback(server);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    open: () => sockets.size,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Sends `n` requests at once to `url` and waits for all the answers. */
+async function burst(t: Transport, url: string, n: number): Promise<void> {
+  const answers = await Promise.all(Array.from({ length: n }, () => t.send({ method: 'GET', url: new URL(url), headers: {}, timeoutMs: 10_000 })));
+  for (const a of answers) assert.equal(a.status, 200);
+}
+
+/** Waits until `open()` reaches `n`, and a little more to see that it stays there. */
+async function settlesAt(what: string, open: () => number, n: number): Promise<void> {
+  await waitFor(`${what}: ${n} connections open`, () => open() === n, 5000);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(open(), n, what);
+}
+
+describe('controller transport connections', () => {
+  it('keeps what Go keeps: 2 idle connections, closed after 90 s', () => {
+    assert.equal(MAX_IDLE_SOCKETS, 2);
+    assert.equal(IDLE_SOCKET_TIMEOUT_MS, 90_000);
+  });
+
+  for (const insecure of [false, true]) {
+    it(`keeps at most 2 of a burst's connections, closing them once idle${insecure ? ' (TLS.Insecure: plain agents)' : ''}`, async () => {
+      const server = await startServer(100);
+      const t = new Transport(systemClock, { insecure, maxSockets: 16, proxyEnv: {}, idleTimeoutMs: IDLE_MS });
+      try {
+        const burstDone = burst(t, server.url, 6);
+        await waitFor('six connections at once', () => server.open() === 6);
+        await burstDone;
+        await settlesAt('after the burst', server.open, 2);
+        const idleSince = performance.now();
+        await settlesAt('once idle', server.open, 0);
+        assert.ok(performance.now() - idleSince >= IDLE_MS - 100, 'not before the idle timeout');
+      } finally {
+        t.close();
+        await server.stop();
+      }
+    });
+  }
+
+  it('lets a request in flight run past the idle timeout', async () => {
+    const server = await startServer(3 * IDLE_MS);
+    const t = new Transport(systemClock, { insecure: false, maxSockets: 16, proxyEnv: {}, idleTimeoutMs: IDLE_MS });
+    try {
+      await burst(t, server.url, 1);
+    } finally {
+      t.close();
+      await server.stop();
+    }
+  });
+
+  it('applies the same limits to the connections through HTTP_PROXY', async () => {
+    const server = await startServer(100);
+    const proxy = await startHttpProxy();
+    const opts: TransportOptions = { insecure: false, maxSockets: 16, proxyEnv: { HTTP_PROXY: proxy.url }, idleTimeoutMs: IDLE_MS };
+    const t = new Transport(systemClock, opts);
+    try {
+      await burst(t, `http://${HOST}:${new URL(server.url).port}/`, 6);
+      assert.equal(proxy.seen.length, 6, 'through the proxy');
+      await settlesAt('after the burst', () => proxy.clientConnections, 2);
+      await settlesAt('once idle', () => proxy.clientConnections, 0);
+    } finally {
+      t.close();
+      await proxy.stop();
+      await server.stop();
+    }
+  });
+
+  it('applies them to the tunnels through HTTPS_PROXY too, which still trust the site CA (SSL_CERT_FILE)', async () => {
+    const server = await startServer(100);
+    const { cert, key } = selfSignedCertificate({ dnsName: HOST });
+    const front = await httpsFront(server.url, cert, key);
+    const proxy = await startHttpProxy();
+    try {
+      await withSslCertFile(cert, async () => {
+        const t = new Transport(systemClock, { insecure: false, maxSockets: 16, proxyEnv: { HTTPS_PROXY: proxy.url }, idleTimeoutMs: IDLE_MS });
+        try {
+          await burst(t, `https://${HOST}:${new URL(front.url).port}/`, 6);
+          assert.deepEqual(new Set(proxy.seen.map((r) => r.method)), new Set(['CONNECT']));
+          await settlesAt('after the burst', () => proxy.clientConnections, 2);
+          await settlesAt('once idle', () => proxy.clientConnections, 0);
+        } finally {
+          t.close();
+        }
+      });
+    } finally {
+      await proxy.stop();
+      await front.close();
+      await server.stop();
+    }
+  });
+});
