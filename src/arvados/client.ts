@@ -13,6 +13,7 @@
  * | network error, 408, 500, 502, 504               | up to twice, after 250 ms, 1 s    |
  * | no complete answer within the per-attempt limit | no: a temporary `ControllerError` |
  * | other 4xx                                       | no: a `ControllerError`           |
+ * | a body over 256 MiB, decompressed (`http.ts`)   | no: a `ControllerError`           |
  *
  * A 503 is the controller asking for less load: retrying it inside the call
  * adds load exactly when it is overloaded, and the reference does not retry
@@ -72,7 +73,7 @@ import { ControllerHealthTracker, outcomeOfStatus, type RequestOutcome } from '.
 import { RequestWindow } from './window.js';
 import type { ApiClientAuthorization, Container, ContainerRequest, ItemList } from './types.js';
 import { ControllerError } from './errors.js';
-import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeoutError, Transport } from './http.js';
+import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeoutError, ResponseTooLargeError, Transport } from './http.js';
 import { type ListParams, listQuery } from './list-query.js';
 
 export type { ListParams } from './list-query.js';
@@ -185,6 +186,8 @@ export interface ControllerClientOptions {
   userAgent?: string;
   /** GET parameters of this many encoded bytes or more travel as a form body (see `MAX_QUERY_BYTES`). Default 1000; tests lower it to send every GET that way. */
   maxQueryBytes?: number;
+  /** The largest answer body read over HTTP, after decompression. Default `MAX_RESPONSE_BYTES` (http.ts), 256 MiB; tests lower it. */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -276,7 +279,9 @@ export class ControllerClient implements ControllerHealth {
     this.health = new ControllerHealthTracker(opts.clock);
     const cap = opts.maxConnections ?? 16;
     if (!opts.transport) this.window = new RequestWindow(cap, opts.initialConnections ?? cap);
-    this.transport = opts.transport ?? new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: cap, proxyEnv: opts.proxyEnv });
+    this.transport =
+      opts.transport ??
+      new Transport(opts.clock, { insecure: opts.insecure ?? false, maxSockets: cap, proxyEnv: opts.proxyEnv, maxBodyBytes: opts.maxResponseBytes });
   }
 
   /**
@@ -418,6 +423,12 @@ export class ControllerClient implements ControllerHealth {
       } catch (err) {
         this.window?.release();
         if (signal?.aborted) throw err;
+        if (err instanceof ResponseTooLargeError) {
+          // An answer, if not one we can use: the same again would not help.
+          this.logger.debug('controller request', { Method: method, Path: path, RequestId: requestId, Status: err.status, DurationMs: this.clock.now() - started, error: err.message });
+          this.health.record(outcomeOfStatus(err.status), started, err.status);
+          throw new ControllerError({ method, path, status: err.status, errors: [err.message], attempts: attempt, temporary: false, requestId });
+        }
         this.health.record('failed', started);
         const timedOut = err instanceof RequestTimeoutError;
         const what = timedOut ? err.message : describeNetworkError(err);

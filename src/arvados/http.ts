@@ -2,9 +2,18 @@
  * One HTTP exchange with the controller over node:http or node:https, timed
  * on the injected clock (so a manual clock decides when a request times out)
  * and abortable. Retries, JSON and error classification live in `client.ts`.
+ *
+ * Compression: every request says `Accept-Encoding: gzip` and a gzip answer
+ * is decompressed, as Go's default transport (the reference's) does, so a
+ * proxy that compresses JSON sends us as few bytes as it sends the
+ * reference. A body, decompressed or not, may be at most `maxBodyBytes`: a
+ * few hundred KiB of gzip can inflate to gigabytes (a "gzip bomb"), and the
+ * reading stops at the limit instead.
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import type { Clock } from '../clock/index.js';
 import { secureContextOption } from '../net/trust.js';
 import { EnvProxyAgent, type ProxyEnv } from '../net/proxy.js';
@@ -16,6 +25,31 @@ export class RequestTimeoutError extends Error {
     super(`no response within ${timeoutMs} ms`);
   }
 }
+
+/**
+ * The answer's body is larger than the transport reads (after
+ * decompression): no use sending the request again.
+ */
+export class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+  constructor(
+    readonly limit: number,
+    /** The answer's HTTP status. */
+    readonly status: number,
+    compressed: boolean,
+  ) {
+    super(`the answer's body is larger than ${limit} bytes${compressed ? ' once decompressed' : ''}`);
+  }
+}
+
+/**
+ * The largest body the transport reads, plain or decompressed: twice the
+ * largest record or list page a controller at its defaults sends
+ * (API.MaxRequestSize and API.MaxIndexDatabaseRead are both 128 MiB). A
+ * plain body had no other bound than the longest string JavaScript holds
+ * (about 512 MiB), past which it failed only after all of it had been read.
+ */
+export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 export interface RawRequest {
   method: string;
@@ -56,6 +90,8 @@ export interface TransportOptions {
   proxyEnv?: ProxyEnv | undefined;
   /** Idle connections are closed after this long. Default `IDLE_SOCKET_TIMEOUT_MS`; tests shorten it. */
   idleTimeoutMs?: number;
+  /** The largest body read, after decompression (`ResponseTooLargeError` past it). Default `MAX_RESPONSE_BYTES`. */
+  maxBodyBytes?: number;
 }
 
 /**
@@ -70,11 +106,13 @@ export interface TransportOptions {
 export class Transport implements RawTransport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: http.Agent;
+  private readonly maxBodyBytes: number;
 
   constructor(
     private readonly clock: Clock,
     opts: TransportOptions,
   ) {
+    this.maxBodyBytes = opts.maxBodyBytes ?? MAX_RESPONSE_BYTES;
     // maxSockets caps the client's fan-out (DESIGN.md rule 5): requests past
     // it wait in the agent's queue, inside their own time limit. An agent's
     // `timeout` is a socket timeout: Node's agent closes a socket on it only
@@ -119,17 +157,51 @@ export class Transport implements RawTransport {
         else reject(err);
       };
       const isHttps = req.url.protocol === 'https:';
-      const headers: Record<string, string | number> = { ...req.headers };
+      const headers: Record<string, string | number> = { 'Accept-Encoding': 'gzip', ...req.headers };
       if (req.body !== undefined) headers['Content-Length'] = Buffer.byteLength(req.body);
       const options: http.RequestOptions = { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent };
+      const limit = this.maxBodyBytes;
       const request = (isHttps ? https : http).request(req.url, options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        const status = res.statusCode ?? 0;
+        const gzip = /^\s*(x-)?gzip\s*$/i.test(res.headers['content-encoding'] ?? '');
         res.on('error', (err) => finish(err));
         res.on('close', () => {
           if (!res.complete) finish(new Error('connection closed before the response was complete'));
         });
+        if (!gzip && Number(res.headers['content-length']) > limit) {
+          finish(new ResponseTooLargeError(limit, status, false));
+          request.destroy();
+          return;
+        }
+        let received = 0;
+        let body: Readable = res;
+        if (gzip) {
+          const gunzip = createGunzip();
+          res.on('data', (c: Buffer) => (received += c.length));
+          body = res.pipe(gunzip);
+          gunzip.on('error', (err) => {
+            // An empty body marked gzip (a proxy's bodiless error page, say) is an empty body.
+            if (received === 0 && res.complete) finish(undefined, { status, text: '' });
+            else finish(new Error(`the answer's gzip body could not be decompressed: ${err.message}`, { cause: err }));
+            request.destroy();
+          });
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        body.on('data', (c: Buffer) => {
+          if (settled) return;
+          size += c.length;
+          if (size > limit) {
+            // Stop reading (and inflating) at once: drop the connection and what was read.
+            chunks.length = 0;
+            finish(new ResponseTooLargeError(limit, status, gzip));
+            request.destroy();
+            if (body !== res) body.destroy();
+            return;
+          }
+          chunks.push(c);
+        });
+        body.on('end', () => finish(undefined, { status, text: Buffer.concat(chunks, size).toString('utf8') }));
       });
       const timer = this.clock.setTimer(req.timeoutMs, () => {
         const err = new RequestTimeoutError(req.timeoutMs);
