@@ -15,7 +15,7 @@
  *    fields; each response line also feeds `time_to_status_seconds{code,method}`
  *    (as there, through the log: none at a level above info).
  */
-import { randomInt } from 'node:crypto';
+import { newRequestId } from '../arvados/request-id.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import { Gauge, type Registry, Summary } from 'prom-client';
@@ -31,7 +31,6 @@ const SNIFF_BYTES = 1024;
 /** The methods the Go client names in the `method` label; others are "unknown". */
 const KNOWN_METHODS = new Set(['get', 'put', 'head', 'post', 'delete', 'connect', 'options', 'notify', 'trace', 'patch']);
 
-const ID_CHARS = '0123456789abcdefghijklmnopqrstuvwxyz';
 
 /** Extra fields for a request's response log line (the request limiter's queue and priority). */
 const responseLogFields = new WeakMap<IncomingMessage, Record<string, unknown>>();
@@ -192,8 +191,7 @@ function inspect(req: IncomingMessage, res: ServerResponse, token: string, activ
 function requestId(req: IncomingMessage): string {
   const given = header(req, 'x-request-id');
   if (given !== '') return given;
-  let id = 'req-';
-  for (let i = 0; i < 20; i++) id += ID_CHARS[randomInt(ID_CHARS.length)];
+  const id = newRequestId();
   req.headers['x-request-id'] = id;
   return id;
 }
