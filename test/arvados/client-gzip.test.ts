@@ -7,11 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { Socket } from 'node:net';
 import { createGzip, gzipSync } from 'node:zlib';
 import { type ControllerClient, ControllerError } from '../../src/arvados/client.js';
 import type { TestController } from '../fixtures/controller.js';
-import { listenOnLoopback } from '../fixtures/listen.js';
+import { countingServer } from '../fixtures/counting-server.js';
 import { makeClient, startController, waitFor } from './helpers.js';
 
 interface Front {
@@ -22,29 +21,11 @@ interface Front {
   stop: () => Promise<void>;
 }
 
-/** An http server answering with `handle`, counting its open connections. */
-async function serve(handle: http.RequestListener): Promise<{ url: string; open: () => number; stop: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = http.createServer(handle);
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const port = await listenOnLoopback(server);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    open: () => sockets.size,
-    stop: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /** A front for `target` that gzips every answer of a request that accepts gzip. */
 async function gzipFront(target: string): Promise<Front> {
   const seen: Front['seen'] = [];
-  const srv = await serve((req, res) => {
+  const srv = await countingServer((req, res) => {
     const headers = { ...req.headers };
     delete headers['accept-encoding'];
     const up = http.request(new URL(req.url ?? '/', target), { method: req.method, headers }, (r) => {
@@ -105,7 +86,7 @@ describe('ControllerClient: gzip answers and the body size limit', () => {
     // An answer that never ends: zeros, compressed about 1000:1, for as long as the client reads.
     let streaming = false;
     let closed = false;
-    const bomb = await serve((_req, res) => {
+    const bomb = await countingServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
       const gz = createGzip();
       gz.pipe(res);
@@ -139,7 +120,7 @@ describe('ControllerClient: gzip answers and the body size limit', () => {
 
   it('applies the same limit to a plain body, declared or chunked', async () => {
     let requests = 0;
-    const big = await serve((req, res) => {
+    const big = await countingServer((req, res) => {
       requests++;
       const body = Buffer.alloc(2 << 20, 0x20);
       if (req.url?.includes('declared')) res.writeHead(200, { 'Content-Length': body.length }).end(body);
@@ -162,7 +143,7 @@ describe('ControllerClient: gzip answers and the body size limit', () => {
 
   it('fails an answer whose gzip is broken as it fails a broken connection (retried), and reads an empty body marked gzip as empty', async () => {
     let requests = 0;
-    const broken = await serve((req, res) => {
+    const broken = await countingServer((req, res) => {
       requests++;
       if (req.url?.includes('empty')) res.writeHead(404, { 'Content-Encoding': 'gzip', 'Content-Length': 0 }).end();
       else res.writeHead(200, { 'Content-Encoding': 'gzip' }).end('this is not gzip');

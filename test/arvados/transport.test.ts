@@ -6,11 +6,9 @@
  * agents'), with the site CA still trusted through the tunnel.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { Socket } from 'node:net';
 import { IDLE_SOCKET_TIMEOUT_MS, MAX_IDLE_SOCKETS, Transport, type TransportOptions } from '../../src/arvados/http.js';
 import { systemClock } from '../../src/clock/index.js';
-import { listenOnLoopback } from '../fixtures/listen.js';
+import { countingServer, type CountingServer } from '../fixtures/counting-server.js';
 import { PROXIED_NAME_SUFFIX, startHttpProxy } from '../fixtures/http-proxy.js';
 import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
 import { httpsProxy as httpsFront, waitFor } from './helpers.js';
@@ -19,25 +17,11 @@ import { selfSignedCertificate } from './self-signed.js';
 const IDLE_MS = 300;
 const HOST = `controller${PROXIED_NAME_SUFFIX}`;
 
-/** An http server that answers `{}` after `delayMs`, counting the connections open to it. */
-async function startServer(delayMs: number): Promise<{ url: string; open: () => number; stop: () => Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = http.createServer((_req, res) => {
+/** A server that answers `{}` after `delayMs`, counting the connections open to it. */
+function startServer(delayMs: number): Promise<CountingServer> {
+  return countingServer((_req, res) => {
     setTimeout(() => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}'), delayMs);
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const port = await listenOnLoopback(server);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    open: () => sockets.size,
-    stop: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /** Sends `n` requests at once to `url` and waits for all the answers. */
