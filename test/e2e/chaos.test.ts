@@ -1,6 +1,6 @@
 /**
  * Chaos, end to end: the real daemon (`node scripts/from-sources.mjs
- * --config FILE`, a child process) runs 200 containers on the lame cloud,
+ * --config FILE`, a child process) runs 150 containers on the lame cloud,
  * served by its own `lame-cloud` child process, over real SSH, against the
  * in-process test controller, while everything goes wrong at once:
  *
@@ -37,7 +37,7 @@ import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { type ControllerContainer, TestController } from '../fixtures/controller.js';
 import { chaosConfigYAML, DaemonProcess, logRecords, sleep, tail, VMSampler, waitUntil } from './chaos-helpers.js';
 
-const CONTAINERS = 200;
+const CONTAINERS = 150;
 const QUOTA = 10;
 const MAX_DISPATCH_ATTEMPTS = 5;
 /** The 6-VCPU type is always out of capacity; its containers must go to the next eligible type. */
@@ -50,14 +50,14 @@ const GiB = 1 << 30;
  * burst, whatever the progress (after 503s the dispatcher may hold its
  * concurrency down for a quiet period, by design).
  */
-const AT_503_BURST = 40;
+const AT_503_BURST = 30;
 const CLEAN_RESTART_AFTER_BURST_MS = 8_000;
-const AT_KILL_RESTART = 110;
+const AT_KILL_RESTART = 85;
 const BURST_REQUESTS = 30;
 const BURST_MS = 5_000;
 
 /**
- * Bounds: the whole workload (it usually takes 75-100 s), and the cloud
+ * Bounds: the whole workload (it usually takes 55-75 s), and the cloud
  * emptying after it (TimeoutIdle is 2 s; failed destroys are retried after
  * TimeoutShutdown).
  */
@@ -182,7 +182,7 @@ describe('chaos: the daemon on a faulty lame cloud, with a 503 burst and two res
       if (c.state === 'Running' && prev.state !== 'Running') runningEntries.set(c.uuid, (runningEntries.get(c.uuid) ?? 0) + 1);
     });
 
-    // 200 containers in four bursts.
+    // 150 containers in four bursts.
     const uuids: string[] = [];
     const submit = (from: number, to: number): void => {
       for (let i = from; i < to; i++) {
@@ -213,7 +213,7 @@ describe('chaos: the daemon on a faulty lame cloud, with a 503 burst and two res
     };
 
     try {
-      const bursts = [0, 50, 100, 150, CONTAINERS];
+      const bursts = [0, 40, 80, 115, CONTAINERS];
       let disruption = 0;
       let burstAt = 0;
       let submitted = 0;
