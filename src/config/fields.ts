@@ -1,7 +1,7 @@
 /**
  * The small toolkit the config compiler is written with: typed field readers
  * that know their default and their unit, a section reader that applies a
- * table of them to one YAML map, and the collector of problems.
+ * table of them to one YAML map (the collector of problems is problems.ts).
  *
  * Hand-written rather than zod because the loader must report every problem
  * at once, each as `full.yaml.path: what was expected`, must tell errors
@@ -14,40 +14,9 @@
  */
 import { formatByteSize, parseByteSize, parseDuration } from './units.js';
 
-/** A location in the YAML document, one key per element. */
-export type Path = readonly string[];
+import type { Path, Problems } from './problems.js';
 
-/**
- * `Clusters.zzzzz.Containers.CloudVMs.TimeoutIdle`. A key that would blur
- * the path or the message after it (empty, blank at either end, holding a
- * line break or another control character, or ": ") is written quoted, as
- * JSON: `Clusters.zzzzz.InstanceTypes." m5".VCPUs`.
- */
-export function showPath(path: Path): string {
-  return path.map((key) => (PLAIN_KEY.test(key) && !key.includes(': ') ? key : quoteKey(key))).join('.');
-}
-
-/** A key shown as it is: printable, no line or paragraph separator, not blank at either end, not starting with a quote. */
-const PLAIN_KEY = /^[^\s"\p{C}\p{Zl}\p{Zp}](?:[^\p{C}\p{Zl}\p{Zp}]*[^\s\p{C}])?$/u;
-
-/** JSON's quoting, plus the two line separators JSON leaves as they are. */
-function quoteKey(key: string): string {
-  return JSON.stringify(key).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-}
-
-/** What reading one config document found wrong (errors) or worth saying (warnings). */
-export class Problems {
-  readonly errors: string[] = [];
-  readonly warnings: string[] = [];
-
-  error(path: Path, message: string): void {
-    this.errors.push(`${showPath(path)}: ${message}`);
-  }
-
-  warn(path: Path, message: string): void {
-    this.warnings.push(`${showPath(path)}: ${message}`);
-  }
-}
+export { type Path, Problems, showPath } from './problems.js';
 
 /** What a field reader needs besides the value. */
 export interface ReadContext {

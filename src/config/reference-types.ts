@@ -14,7 +14,7 @@
  * not have are the unknown-key warnings' business, not this walk's.
  */
 import type { Path, ReadContext } from './fields.js';
-import { isMap, quotedForReference, showPath, warnReferenceRefuses } from './fields.js';
+import { isMap, quotedForReference, warnReferenceRefuses } from './fields.js';
 import { CLUSTER, type GoField, type GoKind } from '../arvados/cluster-json/schema.js';
 
 /** Warns about every value of every cluster whose type the reference's decoder refuses, once per path. */
@@ -22,11 +22,8 @@ export function warnReferenceTypeMismatches(ctx: ReadContext, root: Record<strin
   const clusters = root.Clusters;
   if (!isMap(clusters)) return;
   // A path this daemon already warned about or refused says so once.
-  const warned = new Set([...ctx.problems.warnings, ...ctx.problems.errors].map((w) => w.slice(0, w.indexOf(': '))));
   const report = (path: Path, why: string): void => {
-    if (warned.has(showPath(path))) return;
-    warned.add(showPath(path));
-    warnReferenceRefuses(ctx, path, why);
+    if (!ctx.problems.mentions(path)) warnReferenceRefuses(ctx, path, why);
   };
   for (const [id, section] of Object.entries(clusters)) check(ctx, CLUSTER, section, ['Clusters', id], report);
 }
