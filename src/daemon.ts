@@ -24,7 +24,7 @@ import { lockedDispatcherSource } from './http/lock-status.js';
 import { chooseListenURL, hostPortOf, type ListenChoice, SERVICE_NAME } from './http/listen.js';
 import { type DispatcherSource, type ManagementServer, startManagementServer } from './http/server.js';
 import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, errorText, type Logger } from './log.js';
 import { processTrustedRoots, SYSTEM_CA_FILES } from './net/trust.js';
 import { clusterSecrets, handleQuitSignal } from './quit.js';
 import { exitIfStillRunning, stopWithin } from './stop.js';
@@ -113,20 +113,8 @@ function bootstrapLogger(): Logger {
  * match the same way), and returns the exit status.
  */
 function exiting(log: Logger, error: unknown): number {
-  log.error('exiting', { error: Array.isArray(error) ? error.join('; ') : errorText(error) });
+  log.error('exiting', { error: Array.isArray(error) ? error.join('; ') : error instanceof Error ? errorText(error) : String(error) });
   return EXIT_START_FAILED;
-}
-
-/** An error's message with its causes appended (`msg: cause`), as a Go wrapped error reads. */
-function errorText(err: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    const message = e instanceof Error ? e.message : String(e);
-    // A wrapper that already quotes its cause's message says it once.
-    if (!parts.some((p) => p.includes(message))) parts.push(message);
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return parts.join(': ');
 }
 
 /** `arvados-dispatch-cloud` with no subcommand: runs the dispatcher until SIGTERM or SIGINT (SIGQUIT: a diagnostic report, then exit 2). */
