@@ -10,9 +10,10 @@ import type { Field } from './fields.js';
 import { API_FIELDS, CLOUD_VMS_FIELDS, CONTAINERS_FIELDS, GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
 import { type Settings, SETTINGS_FIELDS } from './settings.js';
 import { formatByteSize, formatDuration } from './units.js';
+import { REDACTED } from '../log.js';
 
 /** What replaces a non-empty secret. */
-export const REDACTED = '[REDACTED]';
+export { REDACTED } from '../log.js';
 
 /**
  * DriverParameters keys that hold secrets: SecretAccessKey, ClientSecret,
