@@ -11,7 +11,7 @@
  */
 import { notify, startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
-import { daemonConfigProblems, loadConfigFile, tryLoad } from './config/index.js';
+import { clusterSecrets, daemonConfigProblems, loadConfigFile, tryLoad } from './config/index.js';
 import { unusedLegacyEnvWarnings, type LegacyEnv } from './config/legacy-env.js';
 import { defaultSettings, loadSettingsFile, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
@@ -26,7 +26,7 @@ import { type DispatcherSource, type ManagementServer, startManagementServer } f
 import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
 import { createLogger, errorText, type Logger } from './log.js';
 import { processTrustedRoots, SYSTEM_CA_FILES } from './net/trust.js';
-import { clusterSecrets, handleQuitSignal } from './quit.js';
+import { handleQuitSignal } from './quit.js';
 import { exitIfStillRunning, stopWithin } from './stop.js';
 
 /**

@@ -17,6 +17,7 @@ import type { CapacityPlanner } from './placement/capacity.js';
 import type { DrainPlanner } from './placement/drain.js';
 import type { SpotFallback } from './placement/spot-fallback.js';
 import { placementFeatures, placementMetrics } from './placement/features.js';
+import { clusterSecrets } from './config/cluster.js';
 import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
@@ -42,7 +43,6 @@ import type { SpendingCap } from './placement/spending-cap.js';
 import { ReclaimTracker } from './placement/reclaims.js';
 import { NoticeReader } from './placement/reclaim-notices.js';
 import type { ReclaimPlan } from './placement/reclaim-plan.js';
-import { clusterSecrets } from './quit.js';
 
 export interface DispatcherDeps {
   clock?: Clock;

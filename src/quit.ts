@@ -16,8 +16,7 @@
  * SIGTERM stop does: the next start adopts them.
  */
 import { type Clock, systemClock } from './clock/index.js';
-import type { Logger } from './log.js';
-import type { Cluster } from './config/types.js';
+import { type Logger, REDACTED, SecretSet } from './log.js';
 
 /** The exit status after SIGQUIT, as a Go program's. */
 export const EXIT_QUIT = 2;
@@ -25,13 +24,6 @@ export const EXIT_QUIT = 2;
 /** How long the report may take to reach stderr (a pipe nobody reads) before the process exits anyway. */
 export const QUIT_FLUSH_MS = 3_000;
 
-/** What stands in for an environment variable's value in the report. */
-const REDACTED = '[REDACTED]';
-
-/** The cluster's secrets, which the report must not carry (house rule 6). */
-export function clusterSecrets(cluster: Cluster): string[] {
-  return [cluster.SystemRootToken, cluster.ManagementToken, cluster.PostgreSQL.Connection.password ?? ''];
-}
 
 export interface QuitOptions {
   logger: Logger;
@@ -59,7 +51,7 @@ export function handleQuitSignal(opts: QuitOptions): () => void {
   const stderr = opts.stderr ?? process.stderr;
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const clock = opts.clock ?? systemClock;
-  const secrets = [...(opts.secrets ?? [])].filter((s) => s.length >= 8);
+  const secrets = opts.secrets ?? [];
   let quitting = false;
   const onQuit = (): void => {
     if (quitting) return;
@@ -102,13 +94,14 @@ function getNodeReport(): object {
  * environment's values redacted (it holds cloud credentials as often as
  * not) and every secret scrubbed.
  */
-export function diagnosticReport(report: object, secrets: readonly string[] = []): string {
+export function diagnosticReport(report: object, secrets: Iterable<string> = []): string {
   const copy = { ...(report as Record<string, unknown>) };
   const env = copy.environmentVariables;
   if (env !== null && typeof env === 'object') {
     copy.environmentVariables = Object.fromEntries(Object.keys(env).map((name) => [name, REDACTED]));
   }
-  let text = `${JSON.stringify(copy, null, 2)}\n`;
-  for (const s of secrets) text = text.split(s).join(REDACTED);
-  return text;
+  // The loggers' scrubber: the same values, the same too-short-to-scrub rule.
+  const scrubber = new SecretSet();
+  for (const s of secrets) scrubber.add(s);
+  return scrubber.scrub(`${JSON.stringify(copy, null, 2)}\n`);
 }

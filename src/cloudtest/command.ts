@@ -13,7 +13,7 @@ import { type Clock, holdProcessOpen, systemClock } from '../clock/index.js';
 import '../drivers.js';
 import { newInstanceSet } from '../cloud/registry.js';
 import type { InstanceSet, InstanceTags } from '../cloud/types.js';
-import { ConfigError, loadConfigFile } from '../config/index.js';
+import { clusterSecrets, ConfigError, loadConfigFile } from '../config/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import { dispatcherKeys } from '../vm-access.js';
 import { createLogger, type Logger } from '../log.js';
@@ -122,7 +122,7 @@ export async function runCloudtestCommand(opts: CloudtestOptions, deps: Cloudtes
       // The report is the output; driver logs are for when something needs explaining (LOG_LEVEL=info).
       level: 'warn',
       stream: process.stderr,
-      secrets: [cluster.SystemRootToken, cluster.ManagementToken],
+      secrets: clusterSecrets(cluster),
     });
 
   let type: InstanceType;

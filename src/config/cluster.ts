@@ -244,3 +244,12 @@ export function clusterWarnings(cluster: Cluster): string[] {
   }
   return warnings;
 }
+
+/**
+ * The values of the cluster's config that no log line, report or dump may
+ * carry (house rule 6): the tokens and the database password. Every logger
+ * built from a cluster scrubs them, and so does the SIGQUIT report.
+ */
+export function clusterSecrets(cluster: Cluster): string[] {
+  return [cluster.SystemRootToken, cluster.ManagementToken, cluster.PostgreSQL.Connection.password ?? ''];
+}

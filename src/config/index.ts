@@ -8,3 +8,4 @@ export { DEFAULT_SETTINGS_PATH, defaultSettings, loadSettingsFile, loadSettingsT
 export { clusterForDisplay, clusterToYAML, REDACTED, settingsForDisplay, settingsToYAML } from './dump.js';
 export { formatByteSize, formatDuration, parseByteSize, parseDuration } from './units.js';
 export { PREEMPTIBLE_SUFFIX } from './instance-types.js';
+export { clusterSecrets } from './cluster.js';

@@ -27,6 +27,7 @@ import { systemClock } from '../clock/index.js';
 import { ManualClock } from '../clock/manual.js';
 import type { Cluster } from '../config/types.js';
 import { type CapacityStats, sumCapacityStats } from '../placement/capacity.js';
+import { clusterSecrets } from '../config/cluster.js';
 import { defaultSettings, type Settings } from '../config/settings.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import type { CostLedger } from '../cost/ledger.js';
@@ -140,7 +141,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   const cloudName = `sim-${process.pid}-${++runCounter}`;
   const cluster = simCluster(opts.cluster, seed, cloudName, notes);
   const logger = opts.log
-    ? createLogger({ level: opts.log.level, stream: opts.log.stream, secrets: [cluster.SystemRootToken, cluster.ManagementToken], clock })
+    ? createLogger({ level: opts.log.level, stream: opts.log.stream, secrets: clusterSecrets(cluster), clock })
     : silentLogger();
   const controller = new TestController({
     clusterId: cluster.ClusterID,
