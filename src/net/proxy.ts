@@ -140,14 +140,22 @@ function parseNoProxy(value: string): Rule[] | 'all' {
   return rules;
 }
 
+/** The three variables of an environment, each from its first form that is set (upper case first). */
+function proxyVariables(env: ProxyEnv): { httpsProxy: URL | undefined; httpProxy: URL | undefined; noProxyText: string } {
+  return {
+    httpsProxy: parseProxyValue(envAny(env, 'HTTPS_PROXY', 'https_proxy')),
+    httpProxy: parseProxyValue(envAny(env, 'HTTP_PROXY', 'http_proxy')),
+    noProxyText: envAny(env, 'NO_PROXY', 'no_proxy'),
+  };
+}
+
 /**
  * The proxy function of an environment, read once (as Go reads it once per
  * process): give it each request's URL.
  */
 export function proxyFunc(env: ProxyEnv = process.env): ProxyFunc {
-  const httpsProxy = parseProxyValue(envAny(env, 'HTTPS_PROXY', 'https_proxy'));
-  const httpProxy = parseProxyValue(envAny(env, 'HTTP_PROXY', 'http_proxy'));
-  const noProxy = parseNoProxy(envAny(env, 'NO_PROXY', 'no_proxy'));
+  const { httpsProxy, httpProxy, noProxyText } = proxyVariables(env);
+  const noProxy = parseNoProxy(noProxyText);
   return (target) => {
     const url = typeof target === 'string' ? new URL(target) : target;
     const proxy = url.protocol === 'https:' ? httpsProxy : url.protocol === 'http:' ? httpProxy : undefined;
@@ -175,13 +183,12 @@ export function describeProxy(proxy: URL): string {
 
 /** The proxy settings of an environment, for a start-up log line (credentials left out); undefined when no proxy is set. */
 export function proxySettings(env: ProxyEnv = process.env): Record<string, string> | undefined {
-  const httpsProxy = parseProxyValue(envAny(env, 'HTTPS_PROXY', 'https_proxy'));
-  const httpProxy = parseProxyValue(envAny(env, 'HTTP_PROXY', 'http_proxy'));
+  const { httpsProxy, httpProxy, noProxyText } = proxyVariables(env);
   if (!httpsProxy && !httpProxy) return undefined;
   return {
     HTTPSProxy: httpsProxy ? describeProxy(httpsProxy) : '',
     HTTPProxy: httpProxy ? describeProxy(httpProxy) : '',
-    NoProxy: envAny(env, 'NO_PROXY', 'no_proxy'),
+    NoProxy: noProxyText,
   };
 }
 
