@@ -76,6 +76,8 @@ import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeo
 import { type ListParams, listQuery } from './list-query.js';
 import { controllerConcurrencyCap, controllerRequestTimeoutMs, DEFAULT_RETRY, INITIAL_WINDOW, type RetryOptions } from './client-limits.js';
 import { newRequestId } from './request-id.js';
+import { type CallOptions, CONTAINERS, containerPath, errorsOf, fencedAction, issuedToken, parseBody, prepareRequest, TOKEN_UUID } from './client-wire.js';
+import type { IssuedToken } from './feed-token.js';
 
 export type { ListParams } from './list-query.js';
 export { controllerConcurrencyCap, controllerRequestTimeoutMs, DEFAULT_RETRY, type RetryOptions } from './client-limits.js';
@@ -131,17 +133,6 @@ export type ContainerPatch = Partial<Container> & Pick<Container, 'uuid' | 'stat
 export const REPLY_FIELDS: readonly string[] = ['uuid', 'state', 'priority', 'locked_by_uuid'];
 const REPLY_SELECT = { select: JSON.stringify(REPLY_FIELDS) };
 
-/**
- * A GET whose encoded parameters reach this many bytes travels as a POST
- * with `X-Http-Method-Override: GET` and the parameters as a form body: the
- * Go SDK's rule (it keeps them in the query string only while they are
- * shorter). So the `uuid in [...]` checks and container_requests lookups
- * (100 uuids, about 3.7 KB) go as the reference's do: no long query string
- * in the controller's and nginx's access logs, and nothing for a proxy that
- * limits URL length to refuse.
- */
-const MAX_QUERY_BYTES = 1000;
-
 /** Statuses worth another try besides 5xx: request timeout and throttling. */
 const RETRY_STATUSES = new Set([408, 429]);
 
@@ -149,16 +140,6 @@ const RETRY_STATUSES = new Set([408, 429]);
 const OVERLOAD_STATUSES = new Set([503, 429]);
 
 const API = '/arvados/v1';
-
-/** A token's uuid: cluster id, the api_client_authorizations infix, 15 characters. */
-const TOKEN_UUID = /^[0-9a-z]{5}-gj3su-[0-9a-z]{15}$/;
-
-interface CallOptions {
-  query?: Record<string, string>;
-  body?: unknown;
-  /** The call may be sent again after an attempt that got no usable answer. */
-  retry: boolean;
-}
 
 interface CallResult {
   value: unknown;
@@ -299,6 +280,27 @@ export class ControllerClient implements ControllerHealth {
     return (await this.call('PUT', containerPath(uuid), { query: REPLY_SELECT, body: { container: attrs }, retry: true })).value as ContainerPatch;
   }
 
+  /**
+   * `POST /arvados/v1/api_client_authorizations`: a new token owned by our
+   * token's user, limited to `scopes`, expiring at `expiresAt` (epoch ms) or
+   * sooner if the controller caps it. Not sent again after an attempt that
+   * got no answer: a token made by a lost attempt expires on its own.
+   */
+  async createToken(scopes: string[], expiresAt: number): Promise<IssuedToken> {
+    const body = { api_client_authorization: { scopes, expires_at: new Date(expiresAt).toISOString() } };
+    const { value } = await this.call('POST', `${API}/api_client_authorizations`, { body, retry: false });
+    return issuedToken(value, expiresAt);
+  }
+
+  /** `DELETE /arvados/v1/api_client_authorizations/{uuid}`; a token already gone (404) is no error. */
+  async deleteToken(uuid: string): Promise<void> {
+    try {
+      await this.call('DELETE', `${API}/api_client_authorizations/${encodeURIComponent(uuid)}`, { retry: true });
+    } catch (err) {
+      if (!(err instanceof ControllerError && err.status === 404)) throw err;
+    }
+  }
+
   /** Closes pooled connections (at shutdown, and in tests so the process can exit). */
   close(): void {
     this.transport.close();
@@ -339,12 +341,13 @@ export class ControllerClient implements ControllerHealth {
       }
       signal?.throwIfAborted();
       // Every attempt is an action of its own: a retry after the lock was lost must not go out.
-      if (method !== 'GET') this.opts.fence?.check(fencedAction(method, path));
+      if (method !== 'GET' && path.startsWith(CONTAINERS)) this.opts.fence?.check(fencedAction(method, path));
       await this.window?.acquire(signal);
       const started = this.clock.now();
       let res: RawResponse;
       try {
-        res = await this.transport.send({ ...this.prepare(method, path, o, requestId), timeoutMs: this.retry.requestTimeoutMs, signal });
+        const request = prepareRequest({ base: this.base, token: this.opts.token, userAgent: this.userAgent, maxQueryBytes: this.opts.maxQueryBytes }, method, path, o, requestId);
+        res = await this.transport.send({ ...request, timeoutMs: this.retry.requestTimeoutMs, signal });
       } catch (err) {
         this.window?.release();
         if (signal?.aborted) throw err;
@@ -399,56 +402,4 @@ export class ControllerClient implements ControllerHealth {
     if (attempt >= this.retry.attempts) return;
     this.retryLog.warn('controller request failed, will retry', { Method: method, Path: path, RequestId: requestId, Attempt: attempt, error: what }, `retry ${method}`);
   }
-
-  /** The URL, headers and body of one attempt. */
-  private prepare(method: string, path: string, o: CallOptions, requestId: string): { method: string; url: URL; headers: Record<string, string>; body?: string } {
-    const headers: Record<string, string> = {
-      Authorization: `Bearer ${this.opts.token}`,
-      Accept: 'application/json',
-      'User-Agent': this.userAgent,
-      'X-Request-Id': requestId,
-    };
-    // Percent-encoded, so its length in characters is its length in bytes.
-    const query = new URLSearchParams(o.query ?? {}).toString();
-    const url = new URL(`${this.base}${path}${query ? `?${query}` : ''}`);
-    if (method === 'GET' && query !== '' && query.length >= (this.opts.maxQueryBytes ?? MAX_QUERY_BYTES)) {
-      headers['X-Http-Method-Override'] = 'GET';
-      headers['Content-Type'] = 'application/x-www-form-urlencoded';
-      return { method: 'POST', url: new URL(`${this.base}${path}`), headers, body: query };
-    }
-    if (o.body === undefined) return { method, url, headers };
-    headers['Content-Type'] = 'application/json';
-    return { method, url, headers, body: JSON.stringify(o.body) };
-  }
-}
-
-/** What a changing call does, for the fence's record: `lock`, `unlock` or `update`, and of which container. */
-function fencedAction(method: string, path: string): { Action: string; ContainerUUID?: string } {
-  const m = /\/containers\/([^/]+)(?:\/(lock|unlock))?$/.exec(path);
-  const action = m?.[2] ?? (method === 'PUT' ? 'update' : method.toLowerCase());
-  return m ? { Action: action, ContainerUUID: decodeURIComponent(m[1]) } : { Action: action };
-}
-
-function containerPath(uuid: string): string {
-  return `${API}/containers/${encodeURIComponent(uuid)}`;
-}
-
-function parseBody(method: string, path: string, res: RawResponse, attempts: number, requestId: string): unknown {
-  try {
-    return JSON.parse(res.text) as unknown;
-  } catch {
-    throw new ControllerError({ method, path, status: res.status, errors: ['malformed JSON in the response'], attempts, temporary: false, requestId });
-  }
-}
-
-/** The controller's `{"errors":[...]}`, else the start of whatever it sent. */
-function errorsOf(res: RawResponse): string[] {
-  try {
-    const body = JSON.parse(res.text) as { errors?: unknown };
-    if (Array.isArray(body.errors) && body.errors.length > 0) return body.errors.map((e) => String(e));
-  } catch {
-    // Not JSON: a proxy's HTML error page, say.
-  }
-  const text = res.text.trim().slice(0, 300);
-  return [text === '' ? 'no error message' : text];
 }

@@ -181,6 +181,59 @@ describe('ControllerClient calls', () => {
     assert.equal(ctl.get(c.uuid)?.runtime_status.error, 'why');
   });
 
+  it('makes a scoped, expiring token with POST {"api_client_authorization": ...} and deletes it; a token already gone is no error', async () => {
+    const expiresAt = Date.now() + 3_600_000;
+    const t = await client.createToken(['GET /arvados/v1/containers/'], expiresAt);
+    assert.equal(last().method, 'POST');
+    assert.equal(last().route, '/arvados/v1/api_client_authorizations');
+    const kept = ctl.tokens.get(t.uuid)!;
+    assert.deepEqual(kept.scopes, ['GET /arvados/v1/containers/']);
+    assert.equal(kept.expiresAt, expiresAt);
+    assert.equal(t.token, `v2/${t.uuid}/${kept.secret}`);
+    assert.equal(t.expiresAt, expiresAt);
+    await client.deleteToken(t.uuid);
+    assert.equal(ctl.tokens.get(t.uuid), undefined);
+    await client.deleteToken(t.uuid);
+    assert.equal(last().status, 404);
+    assert.ok(!lines.lines.some((l) => l.includes(kept.secret)), 'the new token was logged');
+  });
+
+  it("takes a sooner expiry from the controller's answer, and refuses an answer without a usable uuid or token", async () => {
+    const asked = Date.now() + 24 * 3_600_000;
+    const sooner = new Date(asked - 20 * 3_600_000).toISOString();
+    const answers: Array<[Record<string, unknown>, RegExp | number]> = [
+      [{ uuid: 'zzzzz-gj3su-capped000000001', api_token: 'abc', expires_at: sooner }, Date.parse(sooner)],
+      [{ uuid: 'zzzzz-gj3su-capped000000001', api_token: 'v2/zzzzz-gj3su-capped000000001/abc', expires_at: null }, asked],
+      [{ api_token: 'abc' }, /no well-formed uuid/],
+      [{ uuid: 'zzzzz-gj3su-capped000000001', api_token: 'a b' }, /no usable api_token/],
+      [{ uuid: 'zzzzz-gj3su-capped000000001' }, /no usable api_token/],
+    ];
+    for (const [body, want] of answers) {
+      ctl.setHook((req) => (req.path === '/arvados/v1/api_client_authorizations' ? { status: 200, body } : undefined));
+      if (typeof want === 'number') {
+        const t = await client.createToken(['all'], asked);
+        assert.equal(t.expiresAt, want);
+        assert.equal(t.token, 'v2/zzzzz-gj3su-capped000000001/abc');
+      } else {
+        await assert.rejects(client.createToken(['all'], asked), want);
+      }
+    }
+  });
+
+  it('does not send a token create again after a failed attempt, and does not fence it', async () => {
+    let n = 0;
+    ctl.setHook((req) => (req.path === '/arvados/v1/api_client_authorizations' && ++n === 1 ? { status: 502, body: { errors: ['bad gateway'] } } : undefined));
+    const fenced = makeClient(ctl.url, { fence: { check: () => assert.fail('the fence was consulted') } });
+    try {
+      await assert.rejects(fenced.createToken(['all'], Date.now() + 60_000), (err: unknown) => isControllerError(err) && err.status === 502 && err.temporary);
+      assert.equal(n, 1);
+      const t = await fenced.createToken(['all'], Date.now() + 60_000);
+      await fenced.deleteToken(t.uuid);
+    } finally {
+      fenced.close();
+    }
+  });
+
   it('turns a 4xx into a ControllerError with the controller text, method and path, without retrying', async () => {
     const c = ctl.addContainer();
     await makeClient(ctl.url, { token: OTHER_TOKEN }).lockContainer(c.uuid);

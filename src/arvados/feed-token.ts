@@ -1,0 +1,145 @@
+/**
+ * The token the event feed connects with. arvados-ws v0 takes a token only
+ * as the `api_token` query parameter, so whatever token the feed uses is in
+ * the URL that arvados-ws's request log and its proxy's access log record.
+ * The SystemRootToken there would hand the whole cluster to anyone who
+ * reads those logs. So by default the feed uses a token of its own, made
+ * with the SystemRootToken at the controller: it may only read containers
+ * (scope `GET /arvados/v1/containers/`, which is all arvados-ws's
+ * permission check asks of it: a `GET` of each event's object) and it
+ * expires after a day.
+ *
+ * | situation                                   | the feed connects with                                  |
+ * | ------------------------------------------- | ------------------------------------------------------- |
+ * | no token yet, or half its life gone         | a new one (the one before is deleted)                   |
+ * | the controller refuses to make one (4xx)    | the SystemRootToken, with a warning; asks again in 1 h  |
+ * | the controller cannot answer now            | nothing: the attempt fails, and the feed backs off      |
+ * | `EventFeed.ScopedToken: false`              | the SystemRootToken                                     |
+ *
+ * Each credential says when the feed should reconnect to pick up the next
+ * one (`renewAt`): a token that expired would be refused by arvados-ws's
+ * permission check on every event, silently, so the feed renews it while
+ * it is still good, and a feed that fell back to the root token tries
+ * again for a scoped one an hour later. At `revoke()` (the dispatcher
+ * stopping) the current token is deleted; one left behind by a crash
+ * expires on its own.
+ */
+import type { Clock } from '../clock/index.js';
+import { RateLimitedLog, type Logger } from '../log.js';
+import { isControllerRefusal } from './errors.js';
+
+/** What a feed attempt connects with, and when to come back for another. */
+export interface FeedCredential {
+  token: string;
+  /** Clock ms at which the feed should reconnect to get a fresh credential; absent: never. */
+  renewAt?: number;
+}
+
+/** A token the controller issued. */
+export interface IssuedToken {
+  uuid: string;
+  /** The `v2/<uuid>/<secret>` form. */
+  token: string;
+  /** Clock ms. */
+  expiresAt: number;
+}
+
+/** The controller calls this needs (`ControllerClient` has them). */
+export interface TokenIssuer {
+  createToken(scopes: string[], expiresAt: number): Promise<IssuedToken>;
+  deleteToken(uuid: string): Promise<void>;
+}
+
+/** What arvados-ws's permission check does with the feed's token: read each event's container. */
+export const FEED_TOKEN_SCOPES: readonly string[] = ['GET /arvados/v1/containers/'];
+
+/** Default lifetime of a feed token; it is replaced halfway through. */
+export const FEED_TOKEN_LIFETIME_MS = 24 * 3_600_000;
+
+/** After a refusal, how long the root token is used before asking again. */
+export const REFUSAL_RETRY_MS = 3_600_000;
+
+/** A token is never replaced sooner than this after it was made (a controller capping lifetimes very short). */
+const MIN_RENEW_MS = 60_000;
+
+/** How long `revoke()` waits for the controller before leaving the token to expire. */
+const REVOKE_WAIT_MS = 5_000;
+
+export interface FeedTokensOptions {
+  issuer: TokenIssuer;
+  rootToken: string;
+  clock: Clock;
+  logger: Logger;
+  /** Default `FEED_TOKEN_LIFETIME_MS`. */
+  lifetimeMs?: number;
+}
+
+export class FeedTokens {
+  private current?: IssuedToken & { renewAt: number };
+  private refusedUntil = 0;
+  private readonly lifetimeMs: number;
+  private readonly warnings: RateLimitedLog;
+  private made = 0;
+  /** `revoke()` was called: no token is kept from now on. */
+  private closed = false;
+
+  constructor(private readonly opts: FeedTokensOptions) {
+    this.lifetimeMs = opts.lifetimeMs ?? FEED_TOKEN_LIFETIME_MS;
+    this.warnings = new RateLimitedLog(opts.logger, opts.clock);
+  }
+
+  /** The credential for the next connection attempt. Throws when the controller could not answer: the attempt fails. */
+  async get(): Promise<FeedCredential> {
+    const now = this.opts.clock.now();
+    if (this.current && now < this.current.renewAt) return { token: this.current.token, renewAt: this.current.renewAt };
+    if (now < this.refusedUntil) return { token: this.opts.rootToken, renewAt: this.refusedUntil };
+    let issued: IssuedToken;
+    try {
+      issued = await this.opts.issuer.createToken([...FEED_TOKEN_SCOPES], now + this.lifetimeMs);
+    } catch (err) {
+      if (!isControllerRefusal(err)) throw new Error("making the event feed's token", { cause: err });
+      this.refusedUntil = this.opts.clock.now() + REFUSAL_RETRY_MS;
+      this.warnings.warn(
+        "the controller refused to make the event feed a token of its own, scoped to reading containers: the feed uses the SystemRootToken, which arvados-ws and its proxy write to their request logs (docs/operators.md, 'The event feed'); asking again in an hour",
+        { error: err },
+        'refused',
+      );
+      return { token: this.opts.rootToken, renewAt: this.refusedUntil };
+    }
+    if (this.closed) {
+      // The feed stopped while this was being made: nobody will use it.
+      await this.delete(issued.uuid);
+      throw new Error('the event feed stopped while its token was being made');
+    }
+    const made = this.opts.clock.now();
+    const renewAt = made + Math.max(MIN_RENEW_MS, (issued.expiresAt - made) / 2);
+    const old = this.current;
+    this.current = { ...issued, renewAt };
+    this.made++;
+    const fields = { TokenUUID: issued.uuid, ExpiresAt: new Date(issued.expiresAt).toISOString() };
+    if (this.made === 1) this.opts.logger.info('event feed uses a token of its own, scoped to reading containers', fields);
+    else this.opts.logger.debug('event feed token renewed', fields);
+    if (old) void this.delete(old.uuid);
+    return { token: issued.token, renewAt };
+  }
+
+  /** Deletes the current token (the feed has stopped); waits at most a few seconds. */
+  async revoke(): Promise<void> {
+    this.closed = true;
+    const old = this.current;
+    this.current = undefined;
+    if (!old) return;
+    const waited = new AbortController();
+    await Promise.race([this.delete(old.uuid), this.opts.clock.sleep(REVOKE_WAIT_MS, waited.signal).catch(() => undefined)]);
+    waited.abort();
+  }
+
+  private async delete(uuid: string): Promise<void> {
+    try {
+      await this.opts.issuer.deleteToken(uuid);
+    } catch (err) {
+      // It expires on its own; nothing is lost but a row until then.
+      this.opts.logger.debug('could not delete an event feed token; it expires on its own', { TokenUUID: uuid, error: err });
+    }
+  }
+}

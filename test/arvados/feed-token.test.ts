@@ -1,0 +1,165 @@
+/**
+ * The event feed's own token (`src/arvados/feed-token.ts`): made scoped and
+ * expiring, renewed halfway, the old one deleted; the root token only when
+ * the controller refuses, with a warning and another try an hour later; an
+ * attempt failed when the controller cannot answer; deleted at stop.
+ * Object-literal issuers on the manual clock.
+ */
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock/manual.js';
+import { ControllerError } from '../../src/arvados/errors.js';
+import { FEED_TOKEN_LIFETIME_MS, FEED_TOKEN_SCOPES, FeedTokens, REFUSAL_RETRY_MS, type IssuedToken, type TokenIssuer } from '../../src/arvados/feed-token.js';
+import { captureLogger } from './helpers.js';
+
+const ROOT = 'rootTokenForFeedTokenTests0123456789';
+const HOUR = 3_600_000;
+
+/** An issuer that makes tokens as a controller would (optionally capping lifetimes) and records every call. */
+function issuer(o: { capMs?: number; fail?: () => Error | undefined; hangDeletes?: boolean } = {}) {
+  const clock = new ManualClock();
+  const made: Array<{ scopes: string[]; expiresAt: number }> = [];
+  const deleted: string[] = [];
+  let n = 0;
+  const api: TokenIssuer = {
+    async createToken(scopes, expiresAt): Promise<IssuedToken> {
+      const err = o.fail?.();
+      if (err) throw err;
+      made.push({ scopes, expiresAt });
+      n++;
+      const uuid = `zzzzz-gj3su-feedtoken${String(n).padStart(6, '0')}`;
+      return { uuid, token: `v2/${uuid}/secret${n}`, expiresAt: o.capMs === undefined ? expiresAt : Math.min(expiresAt, clock.now() + o.capMs) };
+    },
+    async deleteToken(uuid) {
+      if (o.hangDeletes) await new Promise(() => undefined);
+      deleted.push(uuid);
+    },
+  };
+  return { clock, api, made, deleted };
+}
+
+function refusal(status: number): ControllerError {
+  return new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status, errors: ['Forbidden'], attempts: 1, temporary: false, requestId: 'req-x' });
+}
+
+describe('event feed token', () => {
+  it('makes a token scoped to reading containers, expiring in a day, and hands it out until half its life has gone', async () => {
+    const { clock, api, made } = issuer();
+    const { logger, lines } = captureLogger();
+    const tokens = new FeedTokens({ issuer: api, rootToken: ROOT, clock, logger });
+    const t0 = clock.now();
+    const first = await tokens.get();
+    assert.deepEqual(made, [{ scopes: ['GET /arvados/v1/containers/'], expiresAt: t0 + FEED_TOKEN_LIFETIME_MS }]);
+    assert.deepEqual(FEED_TOKEN_SCOPES, ['GET /arvados/v1/containers/']);
+    assert.equal(first.token, 'v2/zzzzz-gj3su-feedtoken000001/secret1');
+    assert.equal(first.renewAt, t0 + 12 * HOUR);
+    await clock.advance(12 * HOUR - 1);
+    assert.deepEqual(await tokens.get(), first);
+    assert.equal(made.length, 1, 'a token still good is not made again');
+    const info = lines.records().filter((r) => r.level === 'info');
+    assert.equal(info.length, 1);
+    assert.match(String(info[0].msg), /token of its own, scoped to reading containers/);
+    assert.ok(!lines.lines.some((l) => l.includes('secret1')), 'the token was logged');
+  });
+
+  it('at renewal makes a new one and deletes the one before', async () => {
+    const { clock, api, made, deleted } = issuer();
+    const tokens = new FeedTokens({ issuer: api, rootToken: ROOT, clock, logger: captureLogger().logger });
+    const first = await tokens.get();
+    await clock.advanceTo(first.renewAt!);
+    const second = await tokens.get();
+    assert.equal(made.length, 2);
+    assert.equal(second.token, 'v2/zzzzz-gj3su-feedtoken000002/secret2');
+    assert.equal(second.renewAt, clock.now() + 12 * HOUR);
+    await clock.advance(0);
+    assert.deepEqual(deleted, ['zzzzz-gj3su-feedtoken000001']);
+  });
+
+  it('renews halfway through the life the controller granted when it caps the lifetime, never sooner than a minute', async () => {
+    const capped = issuer({ capMs: 2 * HOUR });
+    const a = new FeedTokens({ issuer: capped.api, rootToken: ROOT, clock: capped.clock, logger: captureLogger().logger });
+    assert.equal((await a.get()).renewAt, capped.clock.now() + HOUR);
+    const tiny = issuer({ capMs: 10_000 });
+    const b = new FeedTokens({ issuer: tiny.api, rootToken: ROOT, clock: tiny.clock, logger: captureLogger().logger });
+    assert.equal((await b.get()).renewAt, tiny.clock.now() + 60_000);
+  });
+
+  for (const status of [401, 403, 404, 422]) {
+    it(`falls back to the root token when the controller refuses (${status}), warns once, and asks again an hour later`, async () => {
+      let refuse = true;
+      const { clock, api, made } = issuer({ fail: () => (refuse ? refusal(status) : undefined) });
+      const { logger, lines } = captureLogger();
+      const tokens = new FeedTokens({ issuer: api, rootToken: ROOT, clock, logger });
+      const t0 = clock.now();
+      assert.deepEqual(await tokens.get(), { token: ROOT, renewAt: t0 + REFUSAL_RETRY_MS });
+      await clock.advance(30 * 60_000);
+      assert.deepEqual(await tokens.get(), { token: ROOT, renewAt: t0 + REFUSAL_RETRY_MS }, 'not asked again within the hour');
+      const warnings = lines.records().filter((r) => r.level === 'warning');
+      assert.equal(warnings.length, 1);
+      assert.match(String(warnings[0].msg), /refused .* uses the SystemRootToken/);
+      assert.match(String(warnings[0].error), new RegExp(`HTTP ${status}`));
+      refuse = false;
+      await clock.advanceTo(t0 + REFUSAL_RETRY_MS);
+      const scoped = await tokens.get();
+      assert.equal(scoped.token, 'v2/zzzzz-gj3su-feedtoken000001/secret1');
+      assert.equal(made.length, 1);
+    });
+  }
+
+  it('fails the attempt, without the root token, when the controller cannot answer now', async () => {
+    const temporary = [
+      new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status: 503, errors: ['busy'], attempts: 1, temporary: true, requestId: 'req-y' }),
+      new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', errors: ['connect ECONNREFUSED'], attempts: 1, temporary: true, requestId: 'req-z' }),
+      new Error('socket hang up'),
+    ];
+    for (const err of temporary) {
+      const { clock, api } = issuer({ fail: () => err });
+      const tokens = new FeedTokens({ issuer: api, rootToken: ROOT, clock, logger: captureLogger().logger });
+      await assert.rejects(tokens.get(), (e: Error) => {
+        assert.match(e.message, /making the event feed's token/);
+        assert.equal(e.cause, err);
+        return true;
+      });
+    }
+  });
+
+  it('deletes its token at stop, and waits at most 5 s for the controller', async () => {
+    const { clock, api, deleted } = issuer();
+    const tokens = new FeedTokens({ issuer: api, rootToken: ROOT, clock, logger: captureLogger().logger });
+    await tokens.get();
+    await tokens.revoke();
+    assert.deepEqual(deleted, ['zzzzz-gj3su-feedtoken000001']);
+
+    const hung = issuer({ hangDeletes: true });
+    const other = new FeedTokens({ issuer: hung.api, rootToken: ROOT, clock: hung.clock, logger: captureLogger().logger });
+    await other.get();
+    let done = false;
+    const revoking = other.revoke().then(() => (done = true));
+    await hung.clock.advance(4_999);
+    assert.equal(done, false);
+    await hung.clock.advance(1);
+    await revoking;
+    assert.equal(done, true);
+  });
+
+  it('deletes a token that was being made when the feed stopped, and keeps none', async () => {
+    const { clock, made, deleted } = issuer();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow: TokenIssuer = {
+      async createToken(scopes, expiresAt) {
+        await gate;
+        made.push({ scopes, expiresAt });
+        return { uuid: 'zzzzz-gj3su-feedtokenlate001', token: 'v2/zzzzz-gj3su-feedtokenlate001/late', expiresAt };
+      },
+      async deleteToken(uuid) {
+        deleted.push(uuid);
+      },
+    };
+    const tokens = new FeedTokens({ issuer: slow, rootToken: ROOT, clock, logger: captureLogger().logger });
+    const getting = tokens.get();
+    await tokens.revoke();
+    release();
+    await assert.rejects(getting, /stopped while its token was being made/);
+    assert.deepEqual(deleted, ['zzzzz-gj3su-feedtokenlate001']);
+  });
+});
