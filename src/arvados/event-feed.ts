@@ -11,17 +11,18 @@
  * | state       | meaning                                                        | next                                  |
  * | ----------- | -------------------------------------------------------------- | ------------------------------------- |
  * | stopped     | not started yet, or `stop()` was called                         | start() -> connecting                 |
- * | connecting  | started; the first attempt is under way                         | ack -> connected; failure -> unavailable |
- * | connected   | the server accepted the subscription on the current socket      | drop -> unavailable                   |
+ * | connecting  | started; the first attempt is under way, or a renewal's          | ack -> connected; failure -> unavailable |
+ * | connected   | the server accepted the subscription on the current socket      | drop -> unavailable; token renewal -> connecting |
  * | unavailable | the last attempt failed or the connection dropped; retrying     | ack -> connected                      |
  *
  * `stop()` leads from every state to stopped, for good.
  */
 import WebSocket, { type RawData } from 'ws';
 import type { Clock, Timer } from '../clock/index.js';
-import { type Logger, RateLimitedLog } from '../log.js';
+import { errorText, type Logger, RateLimitedLog } from '../log.js';
 import { type ContainerEvent, displayURL, eventFeedURL, parseFeedMessage, subscribeMessage } from './event-message.js';
 import { secureContextOption } from '../net/trust.js';
+import type { FeedCredential } from './feed-token.js';
 
 export { type ContainerEvent, eventFeedURL } from './event-message.js';
 
@@ -55,8 +56,13 @@ export interface EventFeedStatus {
 export interface EventFeedOptions {
   /** `Services.Websocket.ExternalURL`; normalised with `eventFeedURL`. */
   url: string;
-  /** Sent as the `api_token` query parameter; never logged. */
-  token: string;
+  /**
+   * Sent as the `api_token` query parameter; never logged. A function is
+   * asked before every attempt (`feed-token.ts`): a throw fails the attempt,
+   * and a connection whose credential has a `renewAt` is closed then and
+   * made again with a new one.
+   */
+  token: string | (() => Promise<FeedCredential>);
   /** Accept any TLS certificate (`TLS.Insecure`). Default false. */
   insecure?: boolean;
   userAgent?: string;
@@ -100,6 +106,10 @@ interface Attempt {
   heard: boolean;
   timers: Timer[];
   closed: Promise<void>;
+  /** When the credential is due for renewal (clock ms). */
+  renewAt?: number;
+  /** Closed by us to renew the credential: reconnect at once, no failure. */
+  renewing?: boolean;
 }
 
 /** The event feed client; see the file comment for its states. */
@@ -118,6 +128,8 @@ export class EventFeed {
   private retryTimer: Timer | undefined;
   /** Failed attempts since the feed was last healthy; sets the back-off. */
   private failures = 0;
+  /** The current attempt is a reconnection to renew the credential. */
+  private renewing = false;
 
   constructor(private readonly opts: EventFeedOptions) {
     this.url = eventFeedURL(opts.url);
@@ -175,9 +187,27 @@ export class EventFeed {
   }
 
   private connect(): void {
+    this.s.attempts++;
+    const source = this.opts.token;
+    if (typeof source === 'string') {
+      this.open({ token: source });
+      return;
+    }
+    source().then(
+      (credential) => {
+        if (this.s.state !== 'stopped') this.open(credential);
+      },
+      (err: unknown) => {
+        if (this.s.state !== 'stopped') this.failed(errorText(err instanceof Error ? err : new Error(String(err))));
+      },
+    );
+  }
+
+  /** One attempt's socket, with the credential it connects with. */
+  private open(credential: FeedCredential): void {
     const { clock } = this.opts;
     const withToken = new URL(this.url);
-    withToken.searchParams.set('api_token', this.opts.token);
+    withToken.searchParams.set('api_token', credential.token);
     const headers: Record<string, string> = {};
     if (this.opts.userAgent) headers['User-Agent'] = this.opts.userAgent;
     const ws = new WebSocket(withToken, {
@@ -190,9 +220,8 @@ export class EventFeed {
       perMessageDeflate: false,
     });
     let closed!: () => void;
-    const a: Attempt = { ws, heard: false, timers: [], closed: new Promise((resolve) => (closed = resolve)) };
+    const a: Attempt = { ws, heard: false, timers: [], closed: new Promise((resolve) => (closed = resolve)), renewAt: credential.renewAt };
     this.attempt = a;
-    this.s.attempts++;
     // One deadline covers TCP, TLS, the upgrade and the subscribe, on the
     // injected clock (ws's own handshakeTimeout would run on real time).
     a.timers.push(clock.setTimer(this.subscribeTimeoutMs, () => this.end(a, `no subscription ack within ${this.subscribeTimeoutMs} ms`)));
@@ -212,7 +241,13 @@ export class EventFeed {
       if (this.attempt !== a) return;
       this.attempt = undefined;
       if (this.s.state === 'stopped') return;
-      this.failed(a, a.reason ?? `closed by the server (code ${code}${reason.length > 0 ? `, ${reason.toString('utf8')}` : ''})`);
+      if (a.renewing) {
+        this.renewing = true;
+        this.setState('connecting');
+        this.connect();
+        return;
+      }
+      this.failed(a.reason ?? `closed by the server (code ${code}${reason.length > 0 ? `, ${reason.toString('utf8')}` : ''})`, a.subscribedAt);
     });
   }
 
@@ -263,9 +298,12 @@ export class EventFeed {
     a.subscribedAt = clock.now();
     for (const t of a.timers) t.cancel();
     a.timers = [clock.setRepeatingTimer(this.pingIntervalMs, () => this.ping(a))];
+    if (a.renewAt !== undefined) a.timers.push(clock.setTimer(Math.max(0, a.renewAt - a.subscribedAt), () => this.renew(a)));
     const reconnect = this.s.connects > 0;
     this.s.connects++;
-    if (this.s.state === 'unavailable') {
+    if (this.renewing && this.s.state === 'connecting') {
+      logger.debug('event feed connected again with a renewed token', { URL: this.shownURL, LastLogID: this.s.lastLogId });
+    } else if (this.s.state === 'unavailable') {
       const downMs = a.subscribedAt - this.s.since;
       logger.info(`event feed connected again after ${(downMs / 1000).toFixed(1)} s unavailable`, {
         URL: this.shownURL,
@@ -275,12 +313,27 @@ export class EventFeed {
     } else {
       logger.info('event feed connected; container changes arrive as they happen', { URL: this.shownURL, LastLogID: this.s.lastLogId });
     }
+    this.renewing = false;
     this.setState('connected');
     try {
       this.opts.onSubscribed({ reconnect });
     } catch (err) {
       logger.error('event feed consumer failed on subscription', { error: err });
     }
+  }
+
+  /**
+   * Closes a healthy connection whose credential is due for renewal; the
+   * 'close' handler connects again at once with a new one, resuming from
+   * the last event id, so nothing is missed.
+   */
+  private renew(a: Attempt): void {
+    if (this.attempt !== a) return;
+    this.opts.logger.debug('event feed reconnecting to renew its token', { URL: this.shownURL });
+    a.renewing = true;
+    for (const t of a.timers) t.cancel();
+    a.timers = [this.opts.clock.setTimer(CLOSE_GRACE_MS, () => a.ws.terminate())];
+    a.ws.close(1000, 'renewing token');
   }
 
   /** A ping per interval; an interval with neither a message nor a pong means the connection is dead. */
@@ -293,12 +346,14 @@ export class EventFeed {
     if (a.ws.readyState === WebSocket.OPEN) a.ws.ping();
   }
 
-  private failed(a: Attempt, reason: string): void {
+  /** An attempt failed (`subscribedAt`: after the server had accepted it); retries after the back-off. */
+  private failed(reason: string, subscribedAt?: number): void {
     const { clock, logger } = this.opts;
+    this.renewing = false;
     this.s.lastError = reason;
-    if (a.subscribedAt !== undefined) {
+    if (subscribedAt !== undefined) {
       this.s.disconnects++;
-      if (clock.now() - a.subscribedAt >= BACKOFF_RESET_MS) this.failures = 0;
+      if (clock.now() - subscribedAt >= BACKOFF_RESET_MS) this.failures = 0;
     }
     this.failures++;
     const delay = backoffDelay(this.failures, this.backoff, this.random());

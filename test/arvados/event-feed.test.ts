@@ -128,6 +128,77 @@ describe('EventFeed', () => {
     assert.equal(back[0].UnavailableMs, 500);
   });
 
+  it('asks a token function before each attempt, and reconnects with a new token when the credential is due for renewal', async () => {
+    const handed: string[] = [];
+    let n = 0;
+    // Shorter than the ping interval, so no ping has to be answered on the manual clock.
+    const renewEvery = 20_000;
+    await setup({
+      feed: {
+        token: async () => {
+          n++;
+          handed.push(`${TOKEN}-${n}`);
+          return { token: `${TOKEN}-${n}`, renewAt: clock.now() + renewEvery };
+        },
+      },
+    });
+    await connected();
+    assert.equal(server.last().url.searchParams.get('api_token'), `${TOKEN}-1`);
+    server.send(containerEvent(CTR, { id: 70 }));
+    await waitFor('the event', () => feed.status().lastLogId === 70);
+    const first = server.last();
+    await clock.advance(renewEvery - 1);
+    assert.equal(server.conns.length, 1, 'renewed early');
+    await clock.advance(1);
+    await connected(2);
+    assert.equal(server.last().url.searchParams.get('api_token'), `${TOKEN}-2`);
+    assert.deepEqual(server.last().received, [{ method: 'subscribe', filters: [['event_type', 'in', ['create', 'update']]], last_log_id: 70 }]);
+    await waitFor('the old socket to close', () => first.ws.readyState === first.ws.CLOSED);
+    assert.deepEqual(handed, [`${TOKEN}-1`, `${TOKEN}-2`]);
+    assert.deepEqual(subscribed, [false, true]);
+    assert.deepEqual(states, ['connecting', 'connected', 'connecting', 'connected']);
+    const s = feed.status();
+    assert.equal(s.disconnects, 0, 'a renewal is not a disconnection');
+    assert.equal(s.attempts, 2);
+    assert.equal(logged('warning', /./).length, 0);
+    assert.equal(logged('info', /^event feed connected/).length, 1, 'a renewal is logged at debug');
+    assert.equal(logged('debug', /renew/).length, 2);
+    assert.ok(!lines.lines.some((l) => l.includes(`${TOKEN}-`)), 'a token was logged');
+  });
+
+  it('counts a token function that throws as a failed attempt, and retries with back-off', async () => {
+    let fail = true;
+    await setup({
+      feed: {
+        token: async () => {
+          if (fail) throw new Error("making the event feed's token", { cause: new Error('HTTP 503: busy') });
+          return { token: TOKEN };
+        },
+      },
+    });
+    await waitFor('the failure', () => feed.status().state === 'unavailable');
+    assert.equal(server.upgrades, 0, 'connected without a token');
+    assert.match(feed.status().lastError ?? '', /making the event feed's token: HTTP 503: busy/);
+    assert.equal(await retry(), 500);
+    await waitFor('the second failure', () => feed.status().attempts === 2 && feed.status().retryAt !== undefined);
+    fail = false;
+    assert.equal(await retry(), 1000);
+    await connected();
+    assert.equal(server.last().url.searchParams.get('api_token'), TOKEN);
+    assert.deepEqual(states, ['connecting', 'unavailable', 'connected']);
+  });
+
+  it('stop() while the token function is pending: nothing connects afterwards', async () => {
+    let release!: (v: { token: string }) => void;
+    await setup({ feed: { token: () => new Promise((resolve) => (release = resolve)) } });
+    await waitFor('the token to be asked for', () => release !== undefined);
+    await feed.stop();
+    release({ token: TOKEN });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(server.upgrades, 0);
+    assert.equal(feed.status().state, 'stopped');
+  });
+
   it('counts and ignores garbage of every kind, keeps the connection, and rate-limits the warning', async () => {
     await setup();
     await connected();
