@@ -75,13 +75,23 @@ export class FeedSession {
     private readonly ws: WebSocket,
     /** From 1, in connection order. */
     readonly number: number,
-    /** False for a token the controller does not know: then no event is ever sent, as the reference's permission check fails them all. */
-    readonly tokenKnown: boolean,
+    /** The uuid of the session's token, if the controller knew it when the connection opened. */
+    readonly tokenUuid: string | undefined,
+    /**
+     * Whether the token may read an event's object, asked as each event is
+     * sent: an unknown or expired token, or one whose scopes do not allow
+     * the GET, gets nothing, as the reference's permission check refuses it.
+     */
+    private readonly mayRead: (objectUuid: string) => boolean,
     private readonly ctx: SessionContext,
   ) {
     this.rng = new Random((ctx.faults().seed + Math.imul(number, 0x9e3779b9)) >>> 0);
     ws.on('message', (data: RawData) => this.receive(rawText(data)));
     this.rearmHeartbeat();
+  }
+
+  get tokenKnown(): boolean {
+    return this.tokenUuid !== undefined;
   }
 
   get subscriptionCount(): number {
@@ -90,8 +100,8 @@ export class FeedSession {
 
   /** A new log entry: queued for sending if a subscription matches. */
   offer(entry: LogEntry): void {
-    if (this.closed || !this.tokenKnown) return;
-    if (this.subs.some((s) => matches(s, entry))) this.enqueue(entry);
+    if (this.closed) return;
+    if (this.subs.some((s) => matches(s, entry)) && this.mayRead(entry.objectUuid)) this.enqueue(entry);
   }
 
   /** Starts (or restarts, after `heartbeatMs` changed) the heartbeat timer. */
@@ -138,8 +148,8 @@ export class FeedSession {
       this.ctx.record(request);
       this.send(OK);
       this.subs.push(sub);
-      if (msg.lastLogId > 0 && this.tokenKnown) {
-        for (const entry of this.ctx.log.since(msg.lastLogId)) if (matches(sub, entry)) this.enqueue(entry);
+      if (msg.lastLogId > 0) {
+        for (const entry of this.ctx.log.since(msg.lastLogId)) if (matches(sub, entry) && this.mayRead(entry.objectUuid)) this.enqueue(entry);
       }
       return;
     }

@@ -21,8 +21,10 @@ export interface EventFeedOptions {
   clusterId: string;
   clock: Clock;
   logger?: Logger;
-  /** True for a token the controller knows; only those sessions are sent events. */
-  knows(token: string): boolean;
+  /** Whether `token` may read the object now (known, not expired, its scopes allowing the GET): an event is sent only then. */
+  mayRead(token: string, objectUuid: string): boolean;
+  /** The uuid of `token` if the controller knows it now (for `connections()`). */
+  identify(token: string): string | undefined;
   faults?: FeedFaults;
   /** Bound of the log table; default 10000 entries. */
   maxLogEntries?: number;
@@ -33,7 +35,10 @@ export interface EventFeedOptions {
 /** An open connection, as tests see it (never its token). */
 export interface FeedConnection {
   session: number;
+  /** The controller knew the token when the connection opened. */
   tokenKnown: boolean;
+  /** Its uuid then. */
+  tokenUuid?: string;
   subscriptions: number;
 }
 
@@ -146,6 +151,7 @@ export class EventFeed {
     return [...this.sessions.values()].map((s) => ({
       session: s.number,
       tokenKnown: s.tokenKnown,
+      ...(s.tokenUuid !== undefined ? { tokenUuid: s.tokenUuid } : {}),
       subscriptions: s.subscriptionCount,
     }));
   }
@@ -188,7 +194,8 @@ export class EventFeed {
       return;
     }
     const number = ++this.lastSession;
-    const session = new FeedSession(ws, number, token !== '' && this.opts.knows(token), {
+    const tokenUuid = token === '' ? undefined : this.opts.identify(token);
+    const session = new FeedSession(ws, number, tokenUuid, (objectUuid) => token !== '' && this.opts.mayRead(token, objectUuid), {
       clock: this.opts.clock,
       log: this.log,
       logger: this.opts.logger,

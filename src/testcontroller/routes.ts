@@ -9,6 +9,7 @@ import { listResponse, parseListParams, parseSelect, present } from './query.js'
 import { formatTime } from './record.js';
 import type { ContainerStore } from './store.js';
 import type { ContainerRequestStore } from './container-requests.js';
+import type { TokenRecord, TokenTable } from './tokens.js';
 
 /** The fields the reference's lock and unlock answer with (containers_controller.rb). */
 const LOCK_RESPONSE_FIELDS = ['uuid', 'state', 'priority', 'auth_uuid', 'locked_by_uuid'];
@@ -25,18 +26,43 @@ export interface Route {
 /** What a handler gets: the authenticated caller's token uuid and the request. */
 export interface RouteContext {
   caller: string;
+  /** The caller's token, when the route needs more than its uuid. */
+  token?: TokenRecord;
   query: URLSearchParams;
   rawBody: string;
   contentType: string;
 }
 
 /** The route for a request, or undefined (404). */
-export function findRoute(store: ContainerStore, clusterId: string, method: string, path: string, requests?: ContainerRequestStore): Route | undefined {
+export function findRoute(
+  store: ContainerStore,
+  clusterId: string,
+  method: string,
+  path: string,
+  requests?: ContainerRequestStore,
+  tokens?: TokenTable,
+): Route | undefined {
   if (requests && path === `${API}/container_requests` && method === 'GET') {
     return { template: '/arvados/v1/container_requests', handle: (ctx) => requests.list(ctx.query) };
   }
   if (path === `${API}/api_client_authorizations/current` && method === 'GET') {
     return { template: '/arvados/v1/api_client_authorizations/current', handle: (ctx) => current(clusterId, ctx) };
+  }
+  if (tokens && path === `${API}/api_client_authorizations` && method === 'POST') {
+    return { template: '/arvados/v1/api_client_authorizations', handle: (ctx) => createToken(clusterId, tokens, ctx) };
+  }
+  const t = /^\/arvados\/v1\/api_client_authorizations\/([^/]+)$/.exec(path);
+  if (tokens && t && method === 'DELETE') {
+    const uuid = decodeURIComponent(t[1]);
+    return {
+      template: '/arvados/v1/api_client_authorizations/{uuid}',
+      uuid,
+      handle: () => {
+        const gone = tokens.get(uuid);
+        if (!gone || !tokens.delete(uuid)) throw new ApiError(404, `api_client_authorization ${uuid} not found`);
+        return tokenRecord(clusterId, gone);
+      },
+    };
   }
   if (path === `${API}/containers` && method === 'GET') {
     return {
@@ -74,14 +100,39 @@ export function findRoute(store: ContainerStore, clusterId: string, method: stri
 }
 
 function current(clusterId: string, ctx: RouteContext): unknown {
+  return ctx.token ? tokenRecord(clusterId, ctx.token) : tokenRecord(clusterId, { uuid: ctx.caller, scopes: ['all'] });
+}
+
+/** A token as the API server shows it (without its secret). */
+function tokenRecord(clusterId: string, t: Pick<TokenRecord, 'uuid' | 'scopes' | 'expiresAt'>): Record<string, unknown> {
   return {
     kind: 'arvados#apiClientAuthorization',
-    uuid: ctx.caller,
+    uuid: t.uuid,
     owner_uuid: `${clusterId}-tpzed-000000000000000`,
-    scopes: ['all'],
-    expires_at: null,
+    scopes: t.scopes,
+    expires_at: t.expiresAt === undefined ? null : formatTime(t.expiresAt),
     created_at: formatTime(0),
   };
+}
+
+/**
+ * `POST /arvados/v1/api_client_authorizations` with
+ * `{"api_client_authorization": {"scopes": [...], "expires_at": "..."}}`
+ * (JSON, or the Go SDK's form with that value as JSON): a new token of the
+ * caller's user, answered with its secret as `api_token`.
+ */
+function createToken(clusterId: string, tokens: TokenTable, ctx: RouteContext): unknown {
+  const attrs = bodyAttributes(ctx, 'api_client_authorization') ?? {};
+  if (!isMap(attrs)) throw new ApiError(422, "'api_client_authorization' must be an object of attributes");
+  const scopes = attrs.scopes ?? ['all'];
+  if (!Array.isArray(scopes) || !scopes.every((x) => typeof x === 'string')) throw new ApiError(422, 'scopes must be an array of strings');
+  let expiresAt: number | undefined;
+  if (attrs.expires_at !== undefined && attrs.expires_at !== null) {
+    expiresAt = typeof attrs.expires_at === 'string' ? Date.parse(attrs.expires_at) : NaN;
+    if (!Number.isFinite(expiresAt)) throw new ApiError(422, `expires_at ${JSON.stringify(attrs.expires_at)} is not a time`);
+  }
+  const made = tokens.create(scopes as string[], expiresAt);
+  return { ...tokenRecord(clusterId, made), api_token: made.secret };
 }
 
 function show(store: ContainerStore, uuid: string, ctx: RouteContext): unknown {
@@ -92,16 +143,22 @@ function show(store: ContainerStore, uuid: string, ctx: RouteContext): unknown {
 
 function update(store: ContainerStore, uuid: string, ctx: RouteContext): unknown {
   if (!store.peek(uuid)) throw new ApiError(404, `container ${uuid} not found`);
-  let attrs: unknown;
-  if (ctx.contentType.includes('application/x-www-form-urlencoded')) {
-    // The Go SDK's form: each parameter's value is JSON.
-    const raw = new URLSearchParams(ctx.rawBody).get('container');
-    attrs = raw === null ? undefined : parseJson(raw, "the 'container' parameter");
-  } else {
-    const body = ctx.rawBody.trim() === '' ? {} : parseJson(ctx.rawBody, 'the request body');
-    attrs = isMap(body) ? body.container : undefined;
-  }
+  const attrs = bodyAttributes(ctx, 'container');
   if (!isMap(attrs)) throw new ApiError(422, "the body needs a 'container' object of attributes to update");
   const c = store.update(uuid, attrs, ctx.caller);
   return present(c, parseSelect(ctx.query.get('select')));
+}
+
+/**
+ * The `name` parameter of a create or update: `{"name": {...}}` in a JSON
+ * body, or the Go SDK's form, where each parameter's value is JSON.
+ * Undefined when absent.
+ */
+function bodyAttributes(ctx: RouteContext, name: string): unknown {
+  if (ctx.contentType.includes('application/x-www-form-urlencoded')) {
+    const raw = new URLSearchParams(ctx.rawBody).get(name);
+    return raw === null ? undefined : parseJson(raw, `the '${name}' parameter`);
+  }
+  const body = ctx.rawBody.trim() === '' ? {} : parseJson(ctx.rawBody, 'the request body');
+  return isMap(body) ? body[name] : undefined;
 }
