@@ -178,6 +178,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     logger: logger.child({ Component: 'event-feed' }),
     userAgent: client.userAgent,
     enabled: settings.EventFeed.Enable,
+    issuer: client,
+    scopedToken: settings.EventFeed.ScopedToken,
   });
   const reclaims = new ReclaimTracker(clock, settings.Reclaims.HalfLife);
   const pool = new WorkerPoolImpl({

@@ -29,6 +29,8 @@ export interface Settings {
   EventFeed: {
     /** Subscribe when the URL is set; false: work from polls alone, as the reference does. */
     Enable: boolean;
+    /** Connect with a token of the feed's own, scoped to reading containers (`arvados/feed-token.ts`); false: with the SystemRootToken. */
+    ScopedToken: boolean;
   };
   /** What the dispatcher writes in a container's `scheduling_status` (Workbench shows it). */
   SchedulingStatus: {
@@ -175,6 +177,7 @@ export interface Settings {
 export const SETTINGS_FIELDS = {
   EventFeed: {
     Enable: bool(true),
+    ScopedToken: bool(true),
   },
   SchedulingStatus: {
     AppendEstimate: bool(false),

@@ -5,8 +5,14 @@
  * the feed off (`EventFeed.Enable: false`); without it, or while the feed is
  * down, the queue works exactly as it does without a feed (polls every
  * PollInterval), and says so once.
+ *
+ * The feed connects with a token of its own, scoped to reading containers
+ * and renewed daily (`feed-token.ts`), made with `issuer` (the controller
+ * client); with no issuer, or `EventFeed.ScopedToken: false`, with the
+ * SystemRootToken.
  */
 import { EventFeed, type EventFeedStatus, type FeedState } from '../arvados/event-feed.js';
+import { FeedTokens, type TokenIssuer } from '../arvados/feed-token.js';
 import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -25,14 +31,15 @@ export interface EventFeedView {
 export class EventFeedLink {
   private readonly hints: Hints;
   private readonly feed?: EventFeed;
+  private readonly tokens?: FeedTokens;
   /** Why there is no feed, for the one line `start()` logs then. */
   private readonly without: string = '';
 
   constructor(
     cluster: Cluster,
     target: HintTarget,
-    /** `enabled` is the settings file's `EventFeed.Enable` (default true). */
-    private readonly deps: { clock: Clock; logger: Logger; userAgent?: string; enabled?: boolean },
+    /** `enabled` and `scopedToken` are the settings file's `EventFeed.Enable` and `EventFeed.ScopedToken` (default true). */
+    private readonly deps: { clock: Clock; logger: Logger; userAgent?: string; enabled?: boolean; issuer?: TokenIssuer; scopedToken?: boolean },
   ) {
     this.hints = new Hints({ target, clock: deps.clock, logger: deps.logger });
     const url = cluster.Services.Websocket.ExternalURL;
@@ -44,9 +51,14 @@ export class EventFeedLink {
       this.without = 'event feed disabled by the settings file (EventFeed.Enable: false): new containers are seen at the next poll';
       return;
     }
+    const rootToken = cluster.SystemRootToken;
+    if (deps.issuer && deps.scopedToken !== false) {
+      this.tokens = new FeedTokens({ issuer: deps.issuer, rootToken, clock: deps.clock, logger: deps.logger });
+    }
+    const tokens = this.tokens;
     this.feed = new EventFeed({
       url,
-      token: cluster.SystemRootToken,
+      token: tokens ? () => tokens.get() : rootToken,
       insecure: cluster.TLS.Insecure,
       userAgent: deps.userAgent,
       clock: deps.clock,
@@ -67,6 +79,7 @@ export class EventFeedLink {
   async stop(): Promise<void> {
     this.hints.stop();
     await this.feed?.stop();
+    await this.tokens?.revoke();
   }
 
   view(): EventFeedView {

@@ -25,7 +25,7 @@ const EXAMPLE_SETTINGS = join(REPO, 'dispatch-cloud.example.yml');
 const EXAMPLE_CONFIG = join(REPO, 'config.example.yml');
 
 const DEFAULTS: Settings = {
-  EventFeed: { Enable: true },
+  EventFeed: { Enable: true, ScopedToken: true },
   SchedulingStatus: { AppendEstimate: false },
   Estimates: { DefaultRuntime: 10 * 60_000, DefaultBootTime: 3 * 60_000 },
   Suggestions: { Enable: true, After: 60_000, Horizon: 30 * 60_000, MaxCPUFraction: 0.1 },
@@ -56,7 +56,7 @@ describe('settings file', () => {
 
   it('reads every key, durations in ms, YAML 1.1 booleans as config.yml does', () => {
     const { settings, warnings } = loadSettingsText(
-      `EventFeed: {Enable: off}
+      `EventFeed: {Enable: off, ScopedToken: no}
 SchedulingStatus: {AppendEstimate: yes}
 Estimates: {DefaultRuntime: 1h30m, DefaultBootTime: 0s}
 Suggestions: {Enable: false, After: 0, Horizon: 2h, MaxCPUFraction: 1}
@@ -72,7 +72,7 @@ SpendingCap: {Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOw
     );
     assert.deepEqual(warnings, []);
     assert.deepEqual(settings, {
-      EventFeed: { Enable: false },
+      EventFeed: { Enable: false, ScopedToken: false },
       SchedulingStatus: { AppendEstimate: true },
       Estimates: { DefaultRuntime: 90 * 60_000, DefaultBootTime: 0 },
       Suggestions: { Enable: false, After: 0, Horizon: 2 * 3_600_000, MaxCPUFraction: 1 },
@@ -243,7 +243,7 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
       assert.deepEqual(Object.keys(docs[0].toJS() as object), ['Clusters']);
       assert.match(r.stdout, new RegExp(`^# arvados-dispatch-cloud's own settings file, not part of the cluster config \\(${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`, 'm'));
       assert.deepEqual(docs[1].toJS(), {
-        EventFeed: { Enable: true },
+        EventFeed: { Enable: true, ScopedToken: true },
         SchedulingStatus: { AppendEstimate: false },
         Estimates: { DefaultRuntime: '10m0s', DefaultBootTime: '3m0s' },
         Suggestions: { Enable: true, After: '1m0s', Horizon: '1h30m0s', MaxCPUFraction: 0.1 },
@@ -344,7 +344,7 @@ describe('EventFeed.Enable: false', function () {
 
     const offStack = new ManualStack({ websocketURL: off.url });
     stacks.push(offStack);
-    const disabled = await offStack.start({ settings: { ...defaultSettings(), EventFeed: { Enable: false } } });
+    const disabled = await offStack.start({ settings: { ...defaultSettings(), EventFeed: { Enable: false, ScopedToken: true } } });
     assert.equal(disabled.settings.EventFeed.Enable, false);
     assert.equal(disabled.eventFeed.view().state, 'disabled');
     assert.equal(disabled.eventFeed.view().status, undefined);

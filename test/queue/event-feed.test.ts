@@ -33,6 +33,44 @@ describe('container queue with the event feed (no poll loop)', function () {
     }
   });
 
+  it('connects with a token of its own, scoped to reading containers and expiring in a day, and deletes it at stop', async () => {
+    const h = await setup();
+    try {
+      await h.connected();
+      const issued = h.ctl.tokens.issued();
+      assert.equal(issued.length, 1);
+      assert.deepEqual(issued[0].scopes, ['GET /arvados/v1/containers/']);
+      const life = issued[0].expiresAt! - Date.now();
+      assert.ok(life > 23.9 * 3_600_000 && life <= 24 * 3_600_000, `expires in ${life} ms`);
+      assert.deepEqual(h.ctl.feed.connections().map((c) => c.tokenUuid), [issued[0].uuid], 'the feed connected with the scoped token, not the root token');
+      const a = h.ctl.addContainer({ priority: 3 });
+      await waitUntil('a to arrive through the feed', () => h.queue.entries().entries.has(a.uuid), 5000, 10);
+      await h.link.stop();
+      assert.deepEqual(h.ctl.tokens.issued(), [], 'deleted at stop');
+      assert.equal(h.lines.records().filter((r) => r.level === 'info' && /token of its own/.test(String(r.msg))).length, 1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('connects with the root token, and says why, when the controller will not make it one', async () => {
+    const h = await setup();
+    try {
+      h.ctl.setHook((req) =>
+        req.method === 'POST' && req.path === '/arvados/v1/api_client_authorizations' ? { status: 403, body: { errors: ['Forbidden: not allowed here'] } } : undefined,
+      );
+      await h.connected();
+      assert.deepEqual(h.ctl.feed.connections().map((c) => c.tokenUuid), [h.ctl.rootTokenUuid]);
+      const warnings = h.lines.records().filter((r) => r.level === 'warning' && /refused to make the event feed a token/.test(String(r.msg)));
+      assert.equal(warnings.length, 1);
+      assert.match(String(warnings[0].error), /HTTP 403: Forbidden: not allowed here/);
+      const a = h.ctl.addContainer({ priority: 3 });
+      await waitUntil('a to arrive through the feed', () => h.queue.entries().entries.has(a.uuid), 5000, 10);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('costs a bounded number of requests in a storm of a thousand events, and misses none of them', async () => {
     const h = await setup();
     try {

@@ -24,7 +24,7 @@ export async function startFeedHarness(faults: FeedFaults = {}) {
       `      Websocket:\n        ExternalURL: ${ctl.feed.url}\n    Containers:\n      CloudVMs:\n        PollInterval: 1h\n    InstanceTypes:\n${SMALL_TYPES}`,
   ).cluster;
   const queue = new ContainerQueueImpl({ client, cluster, clock: systemClock, logger });
-  const link = new EventFeedLink(cluster, queue, { clock: systemClock, logger });
+  const link = new EventFeedLink(cluster, queue, { clock: systemClock, logger, issuer: client });
   return {
     ctl,
     queue,
