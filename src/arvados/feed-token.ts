@@ -12,8 +12,8 @@
  * | situation                                   | the feed connects with                                  |
  * | ------------------------------------------- | ------------------------------------------------------- |
  * | no token yet, or half its life gone         | a new one (the one before is deleted)                   |
- * | the controller refuses to make one (4xx)    | the SystemRootToken, with a warning; asks again in 1 h  |
- * | the controller cannot answer now            | nothing: the attempt fails, and the feed backs off      |
+ * | the controller refuses to make one (4xx, or 500/501: a fault in it, not load) | the SystemRootToken, with a warning; asks again in 1 h |
+ * | the controller cannot answer now (502-504, 408, 429, no answer) | nothing: the attempt fails, and the feed backs off |
  * | `EventFeed.ScopedToken: false`              | the SystemRootToken                                     |
  *
  * Each credential says when the feed should reconnect to pick up the next
@@ -26,7 +26,7 @@
  */
 import type { Clock } from '../clock/index.js';
 import { RateLimitedLog, type Logger } from '../log.js';
-import { isControllerRefusal } from './errors.js';
+import { findControllerError, isControllerRefusal } from './errors.js';
 
 /** What a feed attempt connects with, and when to come back for another. */
 export interface FeedCredential {
@@ -97,7 +97,7 @@ export class FeedTokens {
     try {
       issued = await this.opts.issuer.createToken([...FEED_TOKEN_SCOPES], now + this.lifetimeMs);
     } catch (err) {
-      if (!isControllerRefusal(err)) throw new Error("making the event feed's token", { cause: err });
+      if (!refused(err)) throw new Error("making the event feed's token", { cause: err });
       this.refusedUntil = this.opts.clock.now() + REFUSAL_RETRY_MS;
       this.warnings.warn(
         "the controller refused to make the event feed a token of its own, scoped to reading containers: the feed uses the SystemRootToken, which arvados-ws and its proxy write to their request logs (docs/operators.md, 'The event feed'); asking again in an hour",
@@ -142,4 +142,17 @@ export class FeedTokens {
       this.opts.logger.debug('could not delete an event feed token; it expires on its own', { TokenUUID: uuid, error: err });
     }
   }
+}
+
+/**
+ * The controller will not make the token, as opposed to cannot now: a 4xx
+ * refusal, or a 500 or 501, which a controller answers for a fault of its
+ * own (an endpoint it does not implement, a bug) rather than for load. Under
+ * those the feed would otherwise never connect; with the root token it works
+ * as it did before it had a token of its own.
+ */
+function refused(err: unknown): boolean {
+  if (isControllerRefusal(err)) return true;
+  const status = findControllerError(err)?.status;
+  return status === 500 || status === 501;
 }

@@ -38,7 +38,7 @@ function issuer(o: { capMs?: number; fail?: () => Error | undefined; hangDeletes
 }
 
 function refusal(status: number): ControllerError {
-  return new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status, errors: ['Forbidden'], attempts: 1, temporary: false, requestId: 'req-x' });
+  return new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status, errors: ['Forbidden'], attempts: 1, temporary: status >= 500, requestId: 'req-x' });
 }
 
 describe('event feed token', () => {
@@ -83,8 +83,8 @@ describe('event feed token', () => {
     assert.equal((await b.get()).renewAt, tiny.clock.now() + 60_000);
   });
 
-  for (const status of [401, 403, 404, 422]) {
-    it(`falls back to the root token when the controller refuses (${status}), warns once, and asks again an hour later`, async () => {
+  for (const status of [401, 403, 404, 422, 500, 501]) {
+    it(`falls back to the root token when the controller will not make one (${status}), warns once, and asks again an hour later`, async () => {
       let refuse = true;
       const { clock, api, made } = issuer({ fail: () => (refuse ? refusal(status) : undefined) });
       const { logger, lines } = captureLogger();
@@ -108,6 +108,8 @@ describe('event feed token', () => {
   it('fails the attempt, without the root token, when the controller cannot answer now', async () => {
     const temporary = [
       new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status: 503, errors: ['busy'], attempts: 1, temporary: true, requestId: 'req-y' }),
+      new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status: 502, errors: ['bad gateway'], attempts: 1, temporary: true, requestId: 'req-y' }),
+      new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status: 429, errors: ['slow down'], attempts: 1, temporary: true, requestId: 'req-y' }),
       new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', errors: ['connect ECONNREFUSED'], attempts: 1, temporary: true, requestId: 'req-z' }),
       new Error('socket hang up'),
     ];
