@@ -4,11 +4,16 @@
  * lazily, so a dispatcher on another cloud never pays for it.
  */
 import type { InstancesClient, ZoneOperationsClient } from '@google-cloud/compute';
+import type { Logger } from '../../src/log.js';
+import type { ProxyEnv } from '../../src/net/proxy.js';
 import type { GceParams } from './params.js';
+import { type GceAgents, gceAgents, proxyLogFields, transporterOptions } from './transport.js';
 
 export interface GceClients {
   instances: InstancesClient;
   operations: ZoneOperationsClient;
+  /** The connections the clients send through (transport.ts); closed with the instance set. Absent in clients built elsewhere. */
+  agents?: GceAgents;
 }
 
 /** What the dispatcher's own calls need: manage instances, nothing else. */
@@ -16,7 +21,15 @@ export const API_SCOPES = ['https://www.googleapis.com/auth/compute'];
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof InstancesClient>[0]>;
 
-export async function clientOptions(params: GceParams): Promise<ClientOptions> {
+export interface BuildClientsOptions {
+  /** Where the proxy variables are read from. Default `process.env`; tests pass their own. */
+  env?: ProxyEnv;
+  /** Gets the start-up line saying the calls follow the proxy settings, when some are set. */
+  logger?: Logger;
+}
+
+/** The clients' options: endpoint, credentials, and every request of the auth client sent through `agents`. */
+export async function clientOptions(params: GceParams, agents: GceAgents): Promise<ClientOptions> {
   const opts: ClientOptions = {};
   let plainHttp = false;
   if (params.Endpoint !== '') {
@@ -27,17 +40,26 @@ export async function clientOptions(params: GceParams): Promise<ClientOptions> {
     opts.protocol = plainHttp ? 'http' : 'https';
   }
   const auth = await import('google-auth-library');
+  const clientOpts = { transporterOptions: transporterOptions(agents) };
   if (plainHttp) {
     // A local endpoint (tests): no token to fetch, and none to leak over plain HTTP.
-    opts.authClient = new auth.PassThroughClient();
+    opts.authClient = new auth.PassThroughClient(clientOpts);
   } else if (params.CredentialsFile !== '') {
-    opts.auth = new auth.GoogleAuth({ keyFile: params.CredentialsFile, scopes: API_SCOPES });
+    opts.auth = new auth.GoogleAuth({ keyFile: params.CredentialsFile, scopes: API_SCOPES, clientOptions: clientOpts });
+  } else {
+    // Application default credentials (env, gcloud, the metadata server):
+    // the GoogleAuth google-gax makes from these options passes them on to
+    // whichever client it picks.
+    opts.clientOptions = clientOpts;
   }
-  // Else application default credentials (env, gcloud, the metadata server).
   return opts;
 }
 
-export async function buildClients(params: GceParams): Promise<GceClients> {
-  const [sdk, opts] = await Promise.all([import('@google-cloud/compute'), clientOptions(params)]);
-  return { instances: new sdk.InstancesClient(opts), operations: new sdk.ZoneOperationsClient(opts) };
+export async function buildClients(params: GceParams, build: BuildClientsOptions = {}): Promise<GceClients> {
+  const env = build.env ?? process.env;
+  const agents = gceAgents(env);
+  const [sdk, opts] = await Promise.all([import('@google-cloud/compute'), clientOptions(params, agents)]);
+  const proxies = proxyLogFields(params.Endpoint, env);
+  if (proxies) build.logger?.info('GCE API requests follow the outbound proxy settings', proxies);
+  return { instances: new sdk.InstancesClient(opts), operations: new sdk.ZoneOperationsClient(opts), agents };
 }

@@ -345,5 +345,7 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     // Closing is best-effort: nothing waits on it, and the VMs are left alone either way.
     void this.clients.instances.close().catch(() => undefined);
     void this.clients.operations.close().catch(() => undefined);
+    this.clients.agents?.http.destroy();
+    this.clients.agents?.https.destroy();
   }
 }

@@ -31,7 +31,7 @@ export const gceDriver: DriverFactory = async (raw, ctx) => {
   checkLocalSSDs(params, ctx.cluster.InstanceTypes, ctx.logger);
   // Loaded here, not at the top: the SDK takes ~2 s to import.
   const { buildClients } = await import('./client.js');
-  return new GceInstanceSet(params, ctx, { clients: await buildClients(params) });
+  return new GceInstanceSet(params, ctx, { clients: await buildClients(params, { logger: ctx.logger }) });
 };
 
 /**

@@ -8,6 +8,7 @@ import type { DriverContext, Instance, InstanceTags } from '../../../src/cloud/t
 import { type Clock, systemClock } from '../../../src/clock/index.js';
 import type { Cluster, InstanceType } from '../../../src/config/types.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
+import type { ProxyEnv } from '../../../src/net/proxy.js';
 import { initCommandForSecret } from '../../../src/arvados/crunch-run.js';
 import { buildClients } from '../../../drivers/gce/client.js';
 import { type GceDriverOptions, GceInstanceSet, parseGceParams } from '../../../drivers/gce/index.js';
@@ -52,6 +53,8 @@ export interface DriverOpts {
   options?: Partial<GceDriverOptions>;
   clock?: Clock;
   cluster?: Cluster;
+  /** The proxy variables the clients read (buildClients' `env`). Default none, whatever the test runner's environment holds. */
+  env?: ProxyEnv;
 }
 
 export async function makeDriver(fake: FakeGCE, opts: DriverOpts = {}): Promise<DriverHarness> {
@@ -63,7 +66,7 @@ export async function makeDriver(fake: FakeGCE, opts: DriverOpts = {}): Promise<
     clock: opts.clock ?? systemClock,
   };
   const { params } = parseGceParams(opts.params ?? fakeParams(fake));
-  const clients = await buildClients(params);
+  const clients = await buildClients(params, { env: opts.env ?? {}, logger: ctx.logger });
   // Short waits keep the tests fast; the attempt count is the production one.
   const driver = new GceInstanceSet(params, ctx, { clients, retryDelayMs: 5, operationPollMs: 5, ...opts.options });
   return { driver, ctx, logs };
