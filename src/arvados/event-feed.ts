@@ -47,8 +47,10 @@ export interface EventFeedStatus {
   attempts: number;
   /** Subscriptions the server accepted. */
   connects: number;
-  /** Accepted subscriptions that later ended (not counting `stop()`). */
+  /** Accepted subscriptions that later ended (not counting `stop()` and renewals). */
   disconnects: number;
+  /** Of `connects`, those made to renew the token (not after a failure). */
+  renewals: number;
   /** Well-formed events about containers and about other objects; malformed messages. */
   events: { container: number; other: number; garbage: number };
 }
@@ -147,6 +149,7 @@ export class EventFeed {
       attempts: 0,
       connects: 0,
       disconnects: 0,
+      renewals: 0,
       events: { container: 0, other: 0, garbage: 0 },
     };
   }
@@ -302,6 +305,7 @@ export class EventFeed {
     const reconnect = this.s.connects > 0;
     this.s.connects++;
     if (this.renewing && this.s.state === 'connecting') {
+      this.s.renewals++;
       logger.debug('event feed connected again with a renewed token', { URL: this.shownURL, LastLogID: this.s.lastLogId });
     } else if (this.s.state === 'unavailable') {
       const downMs = a.subscribedAt - this.s.since;

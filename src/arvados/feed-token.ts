@@ -28,6 +28,9 @@ import type { Clock } from '../clock/index.js';
 import { RateLimitedLog, type Logger } from '../log.js';
 import { findControllerError, isControllerRefusal } from './errors.js';
 
+/** Which token the feed connects with now: none yet, its own, or the SystemRootToken. */
+export type FeedTokenKind = 'none' | 'own' | 'root';
+
 /** What a feed attempt connects with, and when to come back for another. */
 export interface FeedCredential {
   token: string;
@@ -82,6 +85,7 @@ export class FeedTokens {
   private made = 0;
   /** `revoke()` was called: no token is kept from now on. */
   private closed = false;
+  private handed: FeedTokenKind = 'none';
 
   constructor(private readonly opts: FeedTokensOptions) {
     this.lifetimeMs = opts.lifetimeMs ?? FEED_TOKEN_LIFETIME_MS;
@@ -91,8 +95,8 @@ export class FeedTokens {
   /** The credential for the next connection attempt. Throws when the controller could not answer: the attempt fails. */
   async get(): Promise<FeedCredential> {
     const now = this.opts.clock.now();
-    if (this.current && now < this.current.renewAt) return { token: this.current.token, renewAt: this.current.renewAt };
-    if (now < this.refusedUntil) return { token: this.opts.rootToken, renewAt: this.refusedUntil };
+    if (this.current && now < this.current.renewAt) return this.hand('own', { token: this.current.token, renewAt: this.current.renewAt });
+    if (now < this.refusedUntil) return this.hand('root', { token: this.opts.rootToken, renewAt: this.refusedUntil });
     let issued: IssuedToken;
     try {
       issued = await this.opts.issuer.createToken([...FEED_TOKEN_SCOPES], now + this.lifetimeMs);
@@ -104,7 +108,7 @@ export class FeedTokens {
         { error: err },
         'refused',
       );
-      return { token: this.opts.rootToken, renewAt: this.refusedUntil };
+      return this.hand('root', { token: this.opts.rootToken, renewAt: this.refusedUntil });
     }
     if (this.closed) {
       // The feed stopped while this was being made: nobody will use it.
@@ -120,7 +124,17 @@ export class FeedTokens {
     if (this.made === 1) this.opts.logger.info('event feed uses a token of its own, scoped to reading containers', fields);
     else this.opts.logger.debug('event feed token renewed', fields);
     if (old) void this.delete(old.uuid);
-    return { token: issued.token, renewAt };
+    return this.hand('own', { token: issued.token, renewAt });
+  }
+
+  /** The kind of the token last handed to the feed (for the metrics and the status page). */
+  kind(): FeedTokenKind {
+    return this.handed;
+  }
+
+  private hand(kind: FeedTokenKind, credential: FeedCredential): FeedCredential {
+    this.handed = kind;
+    return credential;
   }
 
   /** Deletes the current token (the feed has stopped); waits at most a few seconds. */

@@ -283,13 +283,23 @@ export function registerEventFeed(registry: Registry, sources: () => MetricsSour
     registry,
     sources,
     'event_feed_subscriptions_total',
-    'Subscriptions to the event feed the server accepted, by whether it was the first or a reconnection.',
+    'Subscriptions to the event feed the server accepted, by kind: first, reconnect (after a drop or a failed attempt), renewal (reconnected with a new token, twice a day).',
     'kind',
-    ['first', 'reconnect'] as const,
+    ['first', 'reconnect', 'renewal'] as const,
     (s) => {
-      const n = s.eventFeed?.().status?.connects ?? 0;
-      return { first: Math.min(1, n), reconnect: Math.max(0, n - 1) };
+      const st = s.eventFeed?.().status;
+      const n = st?.connects ?? 0;
+      const renewal = st?.renewals ?? 0;
+      return { first: Math.min(1, n), reconnect: Math.max(0, n - 1 - renewal), renewal };
     },
+  );
+  stateGauge(
+    registry,
+    sources,
+    'event_feed_token',
+    "The token the event feed connects with, 1 for the current one: own (made for the feed, allowed only to read containers, expiring), root (the SystemRootToken: EventFeed.ScopedToken false, or the controller would not make one), none (no feed, or no token yet). arvados-ws and its proxy log the feed's token.",
+    ['none', 'own', 'root'] as const,
+    (s) => s?.eventFeed?.().token ?? 'none',
   );
 }
 

@@ -12,7 +12,7 @@
  * SystemRootToken.
  */
 import { EventFeed, type EventFeedStatus, type FeedState } from '../arvados/event-feed.js';
-import { FeedTokens, type TokenIssuer } from '../arvados/feed-token.js';
+import { type FeedTokenKind, FeedTokens, type TokenIssuer } from '../arvados/feed-token.js';
 import type { Clock } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -26,6 +26,8 @@ export interface EventFeedView {
   hints: HintStats;
   /** Hints waiting for a refresh. */
   pending: number;
+  /** Which token the feed connects with: its own (scoped), the SystemRootToken, or none yet. */
+  token: FeedTokenKind;
 }
 
 export class EventFeedLink {
@@ -84,6 +86,7 @@ export class EventFeedLink {
 
   view(): EventFeedView {
     const status = this.feed?.status();
-    return { state: status?.state ?? 'disabled', status, hints: { ...this.hints.stats }, pending: this.hints.pending() };
+    const token = !this.feed ? 'none' : this.tokens ? this.tokens.kind() : 'root';
+    return { state: status?.state ?? 'disabled', status, hints: { ...this.hints.stats }, pending: this.hints.pending(), token };
   }
 }

@@ -159,6 +159,7 @@ describe('EventFeed', () => {
     assert.deepEqual(states, ['connecting', 'connected', 'connecting', 'connected']);
     const s = feed.status();
     assert.equal(s.disconnects, 0, 'a renewal is not a disconnection');
+    assert.equal(s.renewals, 1);
     assert.equal(s.attempts, 2);
     assert.equal(logged('warning', /./).length, 0);
     assert.equal(logged('info', /^event feed connected/).length, 1, 'a renewal is logged at debug');

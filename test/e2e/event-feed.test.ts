@@ -111,6 +111,9 @@ describe('the dispatcher with the Arvados event feed', function () {
     assert.equal(view.status?.connects, 1);
     const metrics = await d.metrics.text();
     assert.match(metrics, /arvados_dispatchcloud_event_feed_state\{state="connected"\} 1/);
+    // The daemon's feed connects with a token of its own, not the SystemRootToken (arvados-ws logs it).
+    assert.match(metrics, /arvados_dispatchcloud_event_feed_token\{state="own"\} 1/);
+    assert.match(metrics, /arvados_dispatchcloud_event_feed_subscriptions_total\{kind="renewal"\} 0/);
     assert.match(metrics, /arvados_dispatchcloud_event_feed_refreshes_total\{kind="refresh"\} [1-9]/);
   });
 

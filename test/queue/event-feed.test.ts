@@ -43,6 +43,7 @@ describe('container queue with the event feed (no poll loop)', function () {
       const life = issued[0].expiresAt! - Date.now();
       assert.ok(life > 23.9 * 3_600_000 && life <= 24 * 3_600_000, `expires in ${life} ms`);
       assert.deepEqual(h.ctl.feed.connections().map((c) => c.tokenUuid), [issued[0].uuid], 'the feed connected with the scoped token, not the root token');
+      assert.equal(h.link.view().token, 'own');
       const a = h.ctl.addContainer({ priority: 3 });
       await waitUntil('a to arrive through the feed', () => h.queue.entries().entries.has(a.uuid), 5000, 10);
       await h.link.stop();
@@ -61,6 +62,7 @@ describe('container queue with the event feed (no poll loop)', function () {
       );
       await h.connected();
       assert.deepEqual(h.ctl.feed.connections().map((c) => c.tokenUuid), [h.ctl.rootTokenUuid]);
+      assert.equal(h.link.view().token, 'root');
       const warnings = h.lines.records().filter((r) => r.level === 'warning' && /refused to make the event feed a token/.test(String(r.msg)));
       assert.equal(warnings.length, 1);
       assert.match(String(warnings[0].error), /HTTP 403: Forbidden: not allowed here/);
