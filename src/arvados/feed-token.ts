@@ -7,7 +7,7 @@
  * with the SystemRootToken at the controller: it may only read containers
  * (scope `GET /arvados/v1/containers/`, which is all arvados-ws's
  * permission check asks of it: a `GET` of each event's object) and it
- * expires after a day.
+ * expires after two hours.
  *
  * | situation                                   | the feed connects with                                  |
  * | ------------------------------------------- | ------------------------------------------------------- |
@@ -56,8 +56,15 @@ export interface TokenIssuer {
 /** What arvados-ws's permission check does with the feed's token: read each event's container. */
 export const FEED_TOKEN_SCOPES: readonly string[] = ['GET /arvados/v1/containers/'];
 
-/** Default lifetime of a feed token; it is replaced halfway through. */
-export const FEED_TOKEN_LIFETIME_MS = 24 * 3_600_000;
+/**
+ * Default lifetime of a feed token; it is replaced halfway through, so the
+ * feed reconnects hourly. Short, because one left behind by a crash cannot
+ * be deleted: a daemon that crashes and is restarted every few seconds (the
+ * unit never gives up) makes one per start, and the API server's trash
+ * sweep deletes them once expired; and a token read from a log is good for
+ * at most two hours.
+ */
+export const FEED_TOKEN_LIFETIME_MS = 2 * 3_600_000;
 
 /** After a refusal, how long the root token is used before asking again. */
 export const REFUSAL_RETRY_MS = 3_600_000;

@@ -283,7 +283,7 @@ export function registerEventFeed(registry: Registry, sources: () => MetricsSour
     registry,
     sources,
     'event_feed_subscriptions_total',
-    'Subscriptions to the event feed the server accepted, by kind: first, reconnect (after a drop or a failed attempt), renewal (reconnected with a new token, twice a day).',
+    'Subscriptions to the event feed the server accepted, by kind: first, reconnect (after a drop or a failed attempt), renewal (reconnected with a new token, hourly).',
     'kind',
     ['first', 'reconnect', 'renewal'] as const,
     (s) => {

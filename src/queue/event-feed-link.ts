@@ -7,7 +7,7 @@
  * PollInterval), and says so once.
  *
  * The feed connects with a token of its own, scoped to reading containers
- * and renewed daily (`feed-token.ts`), made with `issuer` (the controller
+ * and renewed hourly (`feed-token.ts`), made with `issuer` (the controller
  * client); with no issuer, or `EventFeed.ScopedToken: false`, with the
  * SystemRootToken.
  */

@@ -42,7 +42,7 @@ function refusal(status: number): ControllerError {
 }
 
 describe('event feed token', () => {
-  it('makes a token scoped to reading containers, expiring in a day, and hands it out until half its life has gone', async () => {
+  it('makes a token scoped to reading containers, expiring in two hours, and hands it out until half its life has gone', async () => {
     const { clock, api, made } = issuer();
     const { logger, lines } = captureLogger();
     const tokens = new FeedTokens({ issuer: api, rootToken: ROOT, clock, logger });
@@ -51,8 +51,9 @@ describe('event feed token', () => {
     assert.deepEqual(made, [{ scopes: ['GET /arvados/v1/containers/'], expiresAt: t0 + FEED_TOKEN_LIFETIME_MS }]);
     assert.deepEqual(FEED_TOKEN_SCOPES, ['GET /arvados/v1/containers/']);
     assert.equal(first.token, 'v2/zzzzz-gj3su-feedtoken000001/secret1');
-    assert.equal(first.renewAt, t0 + 12 * HOUR);
-    await clock.advance(12 * HOUR - 1);
+    assert.equal(FEED_TOKEN_LIFETIME_MS, 2 * HOUR);
+    assert.equal(first.renewAt, t0 + HOUR);
+    await clock.advance(HOUR - 1);
     assert.deepEqual(await tokens.get(), first);
     assert.equal(made.length, 1, 'a token still good is not made again');
     const info = lines.records().filter((r) => r.level === 'info');
@@ -69,15 +70,15 @@ describe('event feed token', () => {
     const second = await tokens.get();
     assert.equal(made.length, 2);
     assert.equal(second.token, 'v2/zzzzz-gj3su-feedtoken000002/secret2');
-    assert.equal(second.renewAt, clock.now() + 12 * HOUR);
+    assert.equal(second.renewAt, clock.now() + HOUR);
     await clock.advance(0);
     assert.deepEqual(deleted, ['zzzzz-gj3su-feedtoken000001']);
   });
 
   it('renews halfway through the life the controller granted when it caps the lifetime, never sooner than a minute', async () => {
-    const capped = issuer({ capMs: 2 * HOUR });
+    const capped = issuer({ capMs: HOUR });
     const a = new FeedTokens({ issuer: capped.api, rootToken: ROOT, clock: capped.clock, logger: captureLogger().logger });
-    assert.equal((await a.get()).renewAt, capped.clock.now() + HOUR);
+    assert.equal((await a.get()).renewAt, capped.clock.now() + HOUR / 2);
     const tiny = issuer({ capMs: 10_000 });
     const b = new FeedTokens({ issuer: tiny.api, rootToken: ROOT, clock: tiny.clock, logger: captureLogger().logger });
     assert.equal((await b.get()).renewAt, tiny.clock.now() + 60_000);

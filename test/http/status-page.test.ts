@@ -369,7 +369,7 @@ describe('status page in Chromium (fake management API)', function () {
       const small = (await page.textContent('#total-controller .big + .small')) ?? '';
       assert.match(small, /^concurrency limit: 3\nlast 503: 3\ds ago\n503s while other requests succeed/);
       assert.equal(await page.textContent('#total-feed .big'), 'connected');
-      assert.equal(await page.textContent('#total-feed .big + .small'), 'container events: 42, refreshes: 12\ntoken: its own, read-only, renewed daily');
+      assert.equal(await page.textContent('#total-feed .big + .small'), 'container events: 42, refreshes: 12\ntoken: its own, read-only, renewed hourly');
       api.metrics = health('outage', 3, 'unavailable', 'root');
       await page.waitForSelector('#total-controller.ctl-outage', { timeout: 12_000 });
       assert.match((await page.textContent('#total-controller')) ?? '', /every request failing/);
