@@ -196,7 +196,8 @@ export class EventFeed {
       this.open({ token: source });
       return;
     }
-    source().then(
+    // Through a promise, so a function that throws at once fails the attempt rather than the timer that called it.
+    Promise.resolve().then(source).then(
       (credential) => {
         if (this.s.state !== 'stopped') this.open(credential);
       },

@@ -189,6 +189,19 @@ describe('EventFeed', () => {
     assert.deepEqual(states, ['connecting', 'unavailable', 'connected']);
   });
 
+  it('counts a token function that throws at once (not a rejected promise) as a failed attempt too', async () => {
+    await setup({
+      feed: {
+        token: () => {
+          throw new Error('no token today');
+        },
+      },
+    });
+    await waitFor('the failure', () => feed.status().state === 'unavailable');
+    assert.match(feed.status().lastError ?? '', /no token today/);
+    assert.equal(server.upgrades, 0);
+  });
+
   it('stop() while the token function is pending: nothing connects afterwards', async () => {
     let release!: (v: { token: string }) => void;
     await setup({ feed: { token: () => new Promise((resolve) => (release = resolve)) } });
