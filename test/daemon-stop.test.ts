@@ -31,7 +31,7 @@ interface Setup {
   cleanup(): Promise<void> | void;
 }
 
-const lameConfig = (controllerURL: string, token: string, driverParameters: string): string => `${daemonConfigHead({ rootToken: token, controllerURL })}    Containers:
+const lameConfig = (controllerURL: string, token: string, driverParameters: string, websocketURL?: string): string => `${daemonConfigHead({ rootToken: token, controllerURL, websocketURL })}    Containers:
       CloudVMs:
         Driver: lame
         DriverParameters:
@@ -112,4 +112,29 @@ describe('daemon stop', function () {
       });
     }
   }
+
+  it("SIGTERM deletes the event feed's own token; the feed connected with it, never with the root token", async () => {
+    const token = randomBytes(24).toString('hex');
+    const controller = new TestController({ rootToken: token, logger: createLogger({ stream: new LineCollector(), level: 'error' }) });
+    await controller.start();
+    const dir = mkdtempSync(join(tmpdir(), 'daemon-stop-'));
+    const config = join(dir, 'config.yml');
+    writeFileSync(config, lameConfig(controller.url, token, '          CloudName: daemon-stop-feed\n', controller.feed.url));
+    const daemon = spawnDaemon(config);
+    try {
+      await waitFor('the feed to connect', () => controller.feed.connections().length > 0 || daemon.exitStatus() !== undefined, 30_000, 50);
+      const issued = controller.tokens.issued();
+      assert.equal(issued.length, 1, daemon.output());
+      assert.deepEqual(issued[0].scopes, ['GET /arvados/v1/containers/']);
+      assert.deepEqual(controller.feed.connections().map((c) => c.tokenUuid), [issued[0].uuid]);
+      const { status } = await daemon.signalAndWait('SIGTERM', STOP_BUDGET_MS);
+      assert.equal(status, 0, daemon.output());
+      assert.deepEqual(controller.tokens.issued(), [], 'the token outlived the daemon');
+      assert.ok(!daemon.output().includes(issued[0].secret), 'the feed token was logged');
+    } finally {
+      await daemon.kill();
+      await controller.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

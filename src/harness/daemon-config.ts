@@ -10,14 +10,14 @@ import { indent } from './processes.js';
  * port (the daemon refuses to start without a local InternalURL, as the
  * reference does). The rest of the cluster's sections follow at 4 spaces.
  */
-export function daemonConfigHead(o: { rootToken: string; controllerURL: string; managementToken?: string }): string {
+export function daemonConfigHead(o: { rootToken: string; controllerURL: string; managementToken?: string; websocketURL?: string }): string {
   return `Clusters:
   zzzzz:
     SystemRootToken: ${o.rootToken}
 ${o.managementToken === undefined ? '' : `    ManagementToken: ${o.managementToken}\n`}    Services:
       Controller:
         ExternalURL: ${o.controllerURL}
-      DispatchCloud:
+${o.websocketURL === undefined ? '' : `      Websocket:\n        ExternalURL: ${o.websocketURL}\n`}      DispatchCloud:
         InternalURLs:
           "http://127.0.0.1:0": {}
 `;
