@@ -22,6 +22,11 @@ export class AdminError extends Error {
     options?: { cause?: unknown },
     /** The dispatcher's HTTP status, when it answered with an error. */
     readonly httpStatus?: number,
+    /**
+     * Another InternalURL may do better: this one could not be reached, or
+     * answered 503 (a standby waiting for the dispatch lock answers that).
+     */
+    readonly elsewhere = false,
   ) {
     super(message, options);
     this.name = 'AdminError';
@@ -42,8 +47,8 @@ export interface ConfigOptions {
   cluster?: string;
 }
 
-/** Reads the config file and picks the daemon's address and token, or throws an AdminError naming the key to fix. */
-export function targetFromConfig(opts: ConfigOptions): ManagementTarget {
+/** Reads the config file and lists where the daemon may answer, or throws an AdminError naming the key to fix. */
+export function targetsFromConfig(opts: ConfigOptions): ManagementTarget[] {
   let cluster: Cluster;
   try {
     cluster = loadConfigFile(opts.config, { clusterId: opts.cluster }).cluster;
@@ -51,20 +56,26 @@ export function targetFromConfig(opts: ConfigOptions): ManagementTarget {
     if (err instanceof ConfigError) throw new AdminError(err.errors.join('\n'), 2, { cause: err });
     throw err;
   }
-  return targetFromCluster(cluster);
+  return targetsFromCluster(cluster);
 }
 
-/** The management target of an already loaded cluster config. */
-export function targetFromCluster(cluster: Cluster): ManagementTarget {
+/**
+ * Every InternalURL of an already loaded cluster config, in config order.
+ * Several dispatch hosts may share the dispatch lock, and only the holder
+ * answers: the others say 503. So a command asks each in turn until one
+ * answers, as the reference's `arvados-server instance` commands ask every
+ * InternalURL.
+ */
+export function targetsFromCluster(cluster: Cluster): ManagementTarget[] {
   const path = `Clusters.${cluster.ClusterID}`;
-  const url = cluster.Services.DispatchCloud.InternalURLs[0];
-  if (!url) {
+  const urls = cluster.Services.DispatchCloud.InternalURLs;
+  if (urls.length === 0) {
     throw new AdminError(`${path}.Services.DispatchCloud.InternalURLs: empty, so there is no address to reach the dispatcher's management API at`, 2);
   }
   if (!cluster.ManagementToken) {
     throw new AdminError(`${path}.ManagementToken: empty, so the dispatcher's management API refuses every request`, 2);
   }
-  return { baseURL: connectableURL(url), token: cluster.ManagementToken, insecure: cluster.TLS.Insecure };
+  return urls.map((url) => ({ baseURL: connectableURL(url), token: cluster.ManagementToken, insecure: cluster.TLS.Insecure }));
 }
 
 /**
@@ -137,13 +148,13 @@ export class ManagementClient {
               else resolve(body);
               return;
             }
-            reject(new AdminError(`${method} ${path}: ${status} ${res.statusMessage ?? ''}`.trimEnd() + `: ${errorText(body, text)}`, 1, undefined, status));
+            reject(new AdminError(`${method} ${path}: ${status} ${res.statusMessage ?? ''}`.trimEnd() + `: ${errorText(body, text)}`, 1, undefined, status, status === 503));
           });
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${Math.round(this.timeoutMs / 1000)} s`)));
       req.on('error', (err: NodeJS.ErrnoException) => {
-        reject(new AdminError(`cannot reach the dispatcher at ${this.target.baseURL}${hint(err)}: ${err.message}`, 1, { cause: err }));
+        reject(new AdminError(`cannot reach the dispatcher at ${this.target.baseURL}${hint(err)}: ${err.message}`, 1, { cause: err }, undefined, true));
       });
       req.end();
     });

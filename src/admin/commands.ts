@@ -5,7 +5,7 @@
  * no, 2 the config does not say how to reach it) and writes only to the
  * streams it is given, so tests can run them in-process.
  */
-import { AdminError, type ConfigOptions, ManagementClient, type ManagementTarget, targetFromConfig } from './client.js';
+import { AdminError, type ConfigOptions, ManagementClient, type ManagementTarget, targetsFromConfig } from './client.js';
 import { type ContainerItem, containersTable, type InstanceItem, instancesTable } from './format.js';
 import { formatWhy, type WhyItem, type WhyTimeline } from './why-format.js';
 import { systemClock } from '../clock/index.js';
@@ -18,6 +18,8 @@ export interface AdminContext extends ConfigOptions {
   stderr?: NodeJS.WritableStream;
   /** Skips the config file (tests, or callers that already loaded the cluster). */
   target?: ManagementTarget;
+  /** Several, tried in turn as the config's InternalURLs are; `target` wins. */
+  targets?: ManagementTarget[];
 }
 
 export type InstanceAction = 'hold' | 'drain' | 'run' | 'kill';
@@ -83,23 +85,45 @@ export function whyContainer(ctx: AdminContext, uuid: string, opts: ListOptions 
   });
 }
 
-/** Resolves the target, runs `fn`, and turns an AdminError into its message and exit status. */
+/**
+ * Resolves the targets and runs `fn` against each in turn until one
+ * answers: the next is tried only when one cannot be reached or says 503 (a
+ * standby waiting for the dispatch lock). Any other answer, an error
+ * included, is the dispatcher's word. An AdminError becomes its message
+ * (one line per target tried) and exit status.
+ */
 async function run(ctx: AdminContext, fn: (client: ManagementClient, out: NodeJS.WritableStream) => Promise<void>): Promise<number> {
   const out = ctx.stdout ?? process.stdout;
   const err = ctx.stderr ?? process.stderr;
+  const report = (e: AdminError, target?: ManagementTarget): void => {
+    const where = target && !e.message.includes(target.baseURL) ? `${target.baseURL}: ` : '';
+    err.write(`arvados-dispatch-cloud: ${where}${e.message}\n`);
+  };
   try {
-    const client = new ManagementClient(ctx.target ?? targetFromConfig(ctx));
-    await fn(client, out);
-    return 0;
+    const targets = ctx.target ? [ctx.target] : (ctx.targets ?? targetsFromConfig(ctx));
+    const failed: Array<[ManagementTarget, AdminError]> = [];
+    for (const target of targets) {
+      try {
+        await fn(new ManagementClient(target), out);
+        return 0;
+      } catch (e) {
+        if (!(e instanceof AdminError) || !e.elsewhere) throw e;
+        failed.push([target, e]);
+      }
+    }
+    for (const [target, e] of failed) report(e, targets.length > 1 ? target : undefined);
+    return 1;
   } catch (e) {
     if (!(e instanceof AdminError)) throw e;
-    err.write(`arvados-dispatch-cloud: ${e.message}\n`);
+    report(e);
     return e.exitCode;
   }
 }
 
 function itemsOf(body: unknown): unknown[] {
   const items = (body as { items?: unknown } | null)?.items;
+  // The reference's empty list is null (a nil Go slice).
+  if (items === null) return [];
   if (!Array.isArray(items)) throw new AdminError('the dispatcher answered without an "items" list; is the InternalURL really the dispatcher?');
   return items;
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { AdminError, connectableURL, type ManagementTarget, targetFromCluster } from '../../src/admin/client.js';
+import { AdminError, connectableURL, type ManagementTarget, targetsFromCluster } from '../../src/admin/client.js';
 import { type AdminContext, instanceAction, killContainer, listContainers, listInstances, whyContainer } from '../../src/admin/commands.js';
 import { renderTable, truncate } from '../../src/admin/format.js';
 import { loadConfigText } from '../../src/config/index.js';
@@ -166,6 +166,62 @@ describe('admin commands (in-process, fake management API)', () => {
     assert.match(stderr.text, /zzzzz-dz642-000000000000099: not in the dispatcher's queue/);
   });
 
+  it("instances list: the reference's empty list (items null) is an empty table", async () => {
+    server.instances = null;
+    assert.equal(await listInstances(ctx()), 0, stderr.text);
+    assert.match(stdout.text, /^ID +TYPE +STATE/);
+    assert.equal(stdout.text.trimEnd().split('\n').length, 1);
+  });
+
+  describe('several InternalURLs (dispatch hosts sharing the dispatch lock)', () => {
+    let standby: FakeManagementServer;
+    const LOCK = 'not dispatching: waiting for the dispatch lock: held by another process';
+    beforeEach(async () => {
+      standby = new FakeManagementServer();
+      standby.standby = LOCK;
+      await standby.start();
+    });
+    afterEach(() => standby.stop());
+    const both = (first: string, second: string): AdminContext => ({
+      config: '/nonexistent',
+      stdout,
+      stderr,
+      targets: [first, second].map((baseURL) => ({ baseURL, token: TOKEN, insecure: false })),
+    });
+
+    it('asks the next when one is a standby (503) or unreachable, and uses the first that answers', async () => {
+      assert.equal(await listInstances(both(standby.url, server.url)), 0, stderr.text);
+      assert.match(stdout.text, /lame-0000000001/);
+      assert.equal(standby.requests.length, 1);
+      assert.equal(await instanceAction(both(standby.url, server.url), 'hold', 'lame-0000000001'), 0, stderr.text);
+      assert.deepEqual(server.requests.at(-1)!.path, '/arvados/v1/dispatch/instances/hold');
+      await standby.stop();
+      assert.equal(await listContainers(both(standby.url, server.url)), 0, stderr.text);
+      assert.equal(stderr.text, '');
+    });
+
+    it("takes any other answer as the dispatcher's word, and does not ask further", async () => {
+      assert.equal(await instanceAction(both(server.url, standby.url), 'hold', 'nope'), 1);
+      assert.equal(standby.requests.length, 0);
+      assert.match(stderr.text, /^arvados-dispatch-cloud: POST \/arvados\/v1\/dispatch\/instances\/hold: 404 Not Found: instance not found: nope\n$/);
+    });
+
+    it('none answering: each says why, with its URL, exit 1', async () => {
+      const other = new FakeManagementServer();
+      other.standby = LOCK;
+      await other.start();
+      try {
+        assert.equal(await listInstances(both(standby.url, other.url)), 1);
+      } finally {
+        await other.stop();
+      }
+      const lines = stderr.text.trimEnd().split('\n');
+      assert.equal(lines.length, 2);
+      assert.equal(lines[0], `arvados-dispatch-cloud: ${standby.url}: GET /arvados/v1/dispatch/instances: 503 Service Unavailable: ${LOCK}`);
+      assert.equal(lines[1], `arvados-dispatch-cloud: ${other.url}: GET /arvados/v1/dispatch/instances: 503 Service Unavailable: ${LOCK}`);
+    });
+  });
+
   it('containers why --json: both answers as they came', async () => {
     assert.equal(await whyContainer(ctx(), WHY_ITEM.container.uuid, { json: true }), 0);
     const out = JSON.parse(stdout.text) as { container: unknown; timeline: { events: unknown[] } };
@@ -182,26 +238,30 @@ Clusters:
 ${extra}
 `).cluster;
 
-  it('takes the first InternalURL and the ManagementToken; a wildcard listen address becomes loopback', () => {
-    const t = targetFromCluster(
+  it('takes every InternalURL, in config order, and the ManagementToken; a wildcard listen address becomes loopback', () => {
+    const t = targetsFromCluster(
       cluster(`    ManagementToken: ${TOKEN}
     Services:
       DispatchCloud:
         InternalURLs:
-          "http://0.0.0.0:9006/": {}`),
+          "http://0.0.0.0:9006/": {}
+          "https://dispatch2.example:9006": {}`),
     );
-    assert.deepEqual(t, { baseURL: 'http://127.0.0.1:9006', token: TOKEN, insecure: false });
+    assert.deepEqual(t, [
+      { baseURL: 'http://127.0.0.1:9006', token: TOKEN, insecure: false },
+      { baseURL: 'https://dispatch2.example:9006', token: TOKEN, insecure: false },
+    ]);
     assert.equal(connectableURL('https://[::]:9006'), 'https://[::1]:9006');
   });
 
   it('names the missing key, exit status 2', () => {
     assert.throws(
-      () => targetFromCluster(cluster(`    ManagementToken: ${TOKEN}`)),
+      () => targetsFromCluster(cluster(`    ManagementToken: ${TOKEN}`)),
       (e: unknown) => e instanceof AdminError && e.exitCode === 2 && /Clusters\.zzzzz\.Services\.DispatchCloud\.InternalURLs: empty/.test(e.message),
     );
     assert.throws(
       () =>
-        targetFromCluster(
+        targetsFromCluster(
           cluster(`    Services:
       DispatchCloud:
         InternalURLs:

@@ -93,8 +93,10 @@ export const WHY_TIMELINE = {
 
 export class FakeManagementServer {
   readonly requests: RecordedRequest[] = [];
-  /** What GET instances lists. */
-  instances: InstanceItem[] = INSTANCES;
+  /** What GET instances lists (null as the reference's empty list). */
+  instances: InstanceItem[] | null = INSTANCES;
+  /** Set: answers every authorised request 503 with this error, as a dispatcher waiting for the dispatch lock does. */
+  standby?: string;
   private server?: http.Server;
   url = '';
 
@@ -120,6 +122,7 @@ export class FakeManagementServer {
     if (!auth) return reply(401, { errors: ['authorization required'] });
     if (auth !== `Bearer ${TOKEN}`) return reply(403, { errors: ['permission denied'] });
 
+    if (this.standby !== undefined) return reply(503, { errors: [this.standby] });
     const route = `${req.method} ${u.pathname}`;
     const ids = new Set(INSTANCES.map((i) => i.instance));
     const m = /^POST \/arvados\/v1\/dispatch\/instances\/(hold|drain|run|kill)$/.exec(route);
