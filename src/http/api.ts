@@ -97,7 +97,7 @@ const MAX_BODY_BYTES = 1 << 20;
 interface Request {
   req: IncomingMessage;
   res: ServerResponse;
-  /** `r.FormValue`: the form body's value first, then the query string's; '' when absent. */
+  /** `r.FormValue`: from the form body or the query string, in Go's order (`readForm`); '' when absent. */
   param(name: string): string;
 }
 
@@ -223,7 +223,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, target: Managem
     jsonError(res, 413, 'request body too large');
     return;
   }
-  const param = (name: string): string => form.get(name) ?? url.searchParams.get(name) ?? '';
+  const fromQuery = (name: string): string | null => url.searchParams.get(name);
+  const fromBody = (name: string): string | null => form.values.get(name);
+  const param = form.afterQuery
+    ? (name: string): string => fromQuery(name) ?? fromBody(name) ?? ''
+    : (name: string): string => fromBody(name) ?? fromQuery(name) ?? '';
   await handler({ req, res, param }, target);
 }
 
@@ -302,7 +306,7 @@ async function metrics(r: Request, t: ManagementTarget): Promise<void> {
 /**
  * The reference's health handler (sdk/go/health): 404 "disabled" without a
  * ManagementToken, its own token check, then `{"health":"OK"}` or
- * `{"health":"ERROR","error":"..."}` (still 200).
+ * `{"error":"...","health":"ERROR"}` (still 200; Go sorts the keys).
  */
 function health(req: IncomingMessage, res: ServerResponse, t: ManagementTarget): void {
   if (t.managementToken === '') return textError(res, 404, 'disabled');
@@ -311,17 +315,27 @@ function health(req: IncomingMessage, res: ServerResponse, t: ManagementTarget):
   try {
     t.checkHealth();
   } catch (err) {
-    return sendJSON(res, { health: 'ERROR', error: String((err as Error)?.message ?? err) });
+    // Go encodes this map with its keys sorted: error first.
+    return sendJSON(res, { error: String((err as Error)?.message ?? err), health: 'ERROR' });
   }
   sendJSON(res, { health: 'OK' });
 }
 
-/** The form body of a urlencoded POST (Go's ParseForm); an empty form otherwise; undefined when too large. */
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+/**
+ * The request's form body, as Go's `r.FormValue` reads it: a urlencoded
+ * POST body (ParseForm), whose values come before the query string's; or a
+ * multipart/form-data body of any method (ParseMultipartForm, as
+ * `curl -F instance_id=...` sends), whose fields come after the query
+ * string's, files left out. Anything else, or a body that does not parse,
+ * is an empty form. Undefined when the body is too large.
+ */
+async function readForm(req: IncomingMessage): Promise<{ values: URLSearchParams; afterQuery: boolean } | undefined> {
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (req.method !== 'POST' || type !== 'application/x-www-form-urlencoded') {
+  const urlencoded = req.method === 'POST' && type === 'application/x-www-form-urlencoded';
+  const multipart = type === 'multipart/form-data';
+  if (!urlencoded && !multipart) {
     req.resume();
-    return new URLSearchParams();
+    return { values: new URLSearchParams(), afterQuery: false };
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -331,7 +345,16 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefin
     if (size > MAX_BODY_BYTES) return undefined;
     chunks.push(buf);
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const body = Buffer.concat(chunks);
+  if (urlencoded) return { values: new URLSearchParams(body.toString('utf8')), afterQuery: false };
+  const values = new URLSearchParams();
+  try {
+    const parsed = await new Response(body, { headers: { 'Content-Type': String(req.headers['content-type']) } }).formData();
+    for (const [name, value] of parsed) if (typeof value === 'string') values.append(name, value);
+  } catch {
+    // Go ignores the parse error there too: only the query string counts.
+  }
+  return { values, afterQuery: true };
 }
 
 function sendJSON(res: ServerResponse, body: unknown): void {

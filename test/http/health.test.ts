@@ -48,7 +48,7 @@ async function serve(target: ManagementTarget): Promise<{ server: { url: string 
 }
 
 describe('management API handler', () => {
-  it('reports an unhealthy pool as the reference does: 200 {"health":"ERROR","error":...}', async () => {
+  it('reports an unhealthy pool as the reference does: 200 {"error":...,"health":"ERROR"}, keys in Go\'s sorted order', async () => {
     const s = await serve(
       fakeTarget({
         checkHealth: () => {
@@ -59,7 +59,7 @@ describe('management API handler', () => {
     try {
       const r = await call({ server: s.server }, 'GET', '/_health/ping', { token: TOKEN });
       assert.equal(r.status, 200);
-      assert.deepEqual(r.json(), { health: 'ERROR', error: 'error loading runner binary /nonesuch' });
+      assert.equal(r.text, '{"error":"error loading runner binary /nonesuch","health":"ERROR"}\n');
     } finally {
       await s.close();
     }
@@ -80,6 +80,37 @@ describe('management API handler', () => {
       const r = await call(stack, 'POST', '/arvados/v1/dispatch/containers/kill?container_uuid=x', { token: TOKEN });
       assert.equal(r.status, 500);
       assert.deepEqual(r.json(), { errors: ['boom'] });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("reads parameters from a multipart/form-data body (curl -F) as Go's r.FormValue does: after the query string's, where a urlencoded body's come before", async () => {
+    const seen: string[] = [];
+    const s = await serve(
+      fakeTarget({
+        setIdleBehavior: (id, behavior) => void seen.push(`${behavior} ${id}`),
+        killInstance: (id, reason) => void seen.push(`kill ${id} (${reason})`),
+      }),
+    );
+    const post = (path: string, body: FormData | URLSearchParams): Promise<Response> =>
+      fetch(`${s.server.url}/arvados/v1/dispatch/instances/${path}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` }, body });
+    const multipart = (fields: Record<string, string>): FormData => {
+      const f = new FormData();
+      for (const [k, v] of Object.entries(fields)) f.append(k, v);
+      // A file part is no form value.
+      f.append('instance_id', new Blob(['i-file']), 'id.txt');
+      return f;
+    };
+    try {
+      assert.equal((await post('hold', multipart({ instance_id: 'i-form' }))).status, 200);
+      assert.equal((await post('kill', multipart({ instance_id: 'i-form', reason: 'bad disk' }))).status, 200);
+      assert.equal((await post('drain?instance_id=i-query', multipart({ instance_id: 'i-form' }))).status, 200);
+      assert.equal((await post('run?instance_id=i-query', new URLSearchParams({ instance_id: 'i-form' }))).status, 200);
+      const noId = await post('hold', multipart({}));
+      assert.equal(noId.status, 400);
+      assert.deepEqual(await noId.json(), { errors: ['instance_id parameter not provided'] });
+      assert.deepEqual(seen, ['hold i-form', 'kill i-form (via management API: bad disk)', 'drain i-query', 'run i-form']);
     } finally {
       await s.close();
     }
