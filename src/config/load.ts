@@ -13,7 +13,7 @@
  * each as `Clusters.zzzzz.Some.Key: what was expected`.
  */
 import { readFileSync } from 'node:fs';
-import { parseDocument, isCollection, isPair, isScalar, visit, type Document, type DocumentOptions, type Scalar, type ParseOptions, type SchemaOptions, type ScalarTag, type YAMLError } from 'yaml';
+import { isCollection, isPair, isScalar, visit, type Document, type DocumentOptions, type Scalar, type ParseOptions, type SchemaOptions, type ScalarTag, type YAMLError } from 'yaml';
 import type { Cluster } from './types.js';
 import { isMap, Problems, readMap, type Path, type ReadContext } from './fields.js';
 import { clusterWarnings, compileCluster } from './cluster.js';
@@ -21,6 +21,7 @@ import { warnReferenceTypeMismatches } from './reference-types.js';
 import { warnUnknownKeys } from './unknown-keys.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { applyNodeProfiles } from './node-profiles.js';
+import { applyGoYAMLMerges, applyGoYAMLNumbers, parseFirstDocument } from './go-yaml.js';
 
 export { daemonConfigProblems } from './cluster.js';
 
@@ -109,17 +110,24 @@ export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult
 /** Compiles config text; `source` names it in YAML syntax errors (default "config"). */
 export function loadConfigText(text: string, opts: LoadOptions & { source?: string } = {}): LoadResult {
   const source = opts.source ?? 'config';
-  const doc = parseDocument(text, YAML_OPTIONS);
+  // Read as Arvados's YAML library reads it (go-yaml.ts): the first document only.
+  const { doc, ignoredFromLine } = parseFirstDocument(text, YAML_OPTIONS);
   // Arvados reads a key given twice in one map, the last one winning.
   const duplicates = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY');
   const fatal = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
   if (fatal.length > 0) throw new ConfigError(fatal.map((e) => yamlProblem(source, e)));
   const problems = new Problems();
+  if (ignoredFromLine !== undefined) {
+    problems.warnings.push(`${source}: line ${ignoredFromLine}: another YAML document: ignored, as Arvados reads only the first document of the file`);
+  }
   problems.warnings.push(...duplicates.map((e) => `${yamlProblem(source, e)}: the last one is used`));
   problems.warnings.push(...doc.warnings.map((e) => yamlProblem(source, e)));
 
   const collectionKeys = collectionKeyProblems(doc);
   if (collectionKeys.length > 0) throw new ConfigError(collectionKeys, problems.warnings);
+  // Numbers and merge keys as Arvados reads them (YAML 1.1), where YAML 1.2 differs.
+  applyGoYAMLNumbers(doc);
+  applyGoYAMLMerges(doc);
 
   let root: unknown;
   try {
