@@ -76,11 +76,11 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   const internalURLs = Object.keys(internalMap).filter((url) => url !== SAMPLE);
   const listenURLs: Record<string, string> = {};
   for (const url of internalURLs) {
-    checkURL(ctx, [...internalPath, url], url);
+    checkListenURL(ctx, [...internalPath, url], url);
     const entryPath = [...internalPath, url];
     const entry = readSection(ctx, readMap(ctx, internalMap[url], entryPath) ?? {}, entryPath, { ListenURL: str('') }, { strict: false });
     if (entry.ListenURL === '') continue;
-    checkURL(ctx, [...entryPath, 'ListenURL'], entry.ListenURL);
+    checkListenURL(ctx, [...entryPath, 'ListenURL'], entry.ListenURL);
     listenURLs[url] = entry.ListenURL;
   }
 
@@ -169,6 +169,24 @@ function checkToken(ctx: ReadContext, path: Path, token: string): void {
 function checkURL(ctx: ReadContext, path: Path, text: string, schemes = ['http:', 'https:']): void {
   const problem = urlProblem(text, schemes);
   if (problem !== undefined) ctx.problems.error(path, problem);
+}
+
+/** A URL with a port and no host (`http://:9006`). */
+const NO_HOST = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/:([0-9]+)(.*)$/s;
+
+/**
+ * An address to listen on. The reference binds one with no host
+ * (`http://:9006`) on every address; this daemon's listener needs a host,
+ * so the error says which to write instead.
+ */
+function checkListenURL(ctx: ReadContext, path: Path, text: string): void {
+  const m = NO_HOST.exec(text);
+  if (m) {
+    const [, scheme, port, rest] = m;
+    ctx.problems.error(path, `no host in ${JSON.stringify(text)}, which the reference dispatcher listens on at every address: write ${scheme}://0.0.0.0:${port}${rest} (or ${scheme}://[::]:${port}${rest}) for that here`);
+    return;
+  }
+  checkURL(ctx, path, text);
 }
 
 

@@ -36,6 +36,21 @@ describe('config: listening', () => {
     );
   });
 
+  it('refuses a ListenURL or InternalURL with no host (the reference listens on every address for it), saying what to write instead', () => {
+    const text = config('').replace('http://0.0.0.0:9006', 'http://:9006').replace('"http://10.0.0.2:9006"', '"https://:9007/"');
+    assert.throws(
+      () => loadConfigText(text),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /InternalURLs\.https:\/\/dispatch\.example:9006\.ListenURL: no host in "http:\/\/:9006", which the reference dispatcher listens on at every address: write http:\/\/0\.0\.0\.0:9006 \(or http:\/\/\[::\]:9006\) for that here/,
+        );
+        assert.match(err.message, /InternalURLs\.https:\/\/:9007\/: no host in "https:\/\/:9007\/".*: write https:\/\/0\.0\.0\.0:9007\/ /);
+        return true;
+      },
+    );
+  });
+
   it('reads TLS.Certificate, TLS.Key, TLS.ACME.Server and the API limits, with the reference\'s defaults', () => {
     const defaults = loadConfigText(config('')).cluster;
     assert.deepEqual(defaults.TLS, { Insecure: false, Certificate: '', Key: '', ACME: { Server: '' } });
