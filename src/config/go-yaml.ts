@@ -74,7 +74,12 @@ export function goYAMLNumber(text: string): number | undefined {
   const m = GO_INT.exec(plain);
   if (m) {
     const [, sign, hex, oct, bin, leadingZeroOct, dec] = m;
-    const value = hex !== undefined ? BigInt(`0x${hex}`) : oct !== undefined ? BigInt(`0o${oct}`) : bin !== undefined ? BigInt(`0b${bin}`) : leadingZeroOct !== undefined ? BigInt(`0o${leadingZeroOct}`) : BigInt(dec);
+    let value: bigint;
+    if (hex !== undefined) value = BigInt(`0x${hex}`);
+    else if (oct !== undefined) value = BigInt(`0o${oct}`);
+    else if (bin !== undefined) value = BigInt(`0b${bin}`);
+    else if (leadingZeroOct !== undefined) value = BigInt(`0o${leadingZeroOct}`);
+    else value = BigInt(dec);
     return Number(sign === '-' ? -value : value);
   }
   // "08" and "09" are no octal: Go then reads them as floats, 8 and 9.
