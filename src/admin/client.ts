@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import type { Cluster } from '../config/types.js';
+import { withHost } from '../config/urls.js';
 import { secureContextOption } from '../net/trust.js';
 
 /**
@@ -86,7 +87,8 @@ export function targetsFromCluster(cluster: Cluster): ManagementTarget[] {
 export function connectableURL(listenURL: string): string {
   let u: URL;
   try {
-    u = new URL(listenURL);
+    // No host (http://:9006) means every address: the daemon is on this host's loopback, as Go dials ":9006".
+    u = new URL(withHost(listenURL, '127.0.0.1'));
   } catch {
     throw new AdminError(`Services.DispatchCloud.InternalURLs: "${listenURL}" is not a URL`, 2);
   }

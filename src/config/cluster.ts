@@ -7,7 +7,7 @@ import type { CloudVMsConfig, Cluster } from './types.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
 import { bool, isMap, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
 import { API_FIELDS, CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
-import { urlProblem } from './urls.js';
+import { urlProblem, withHost } from './urls.js';
 import { compileInstanceTypes } from './instance-types.js';
 import { compilePostgreSQL } from './postgresql.js';
 import { loopbackInstanceTypes } from './loopback.js';
@@ -171,22 +171,13 @@ function checkURL(ctx: ReadContext, path: Path, text: string, schemes = ['http:'
   if (problem !== undefined) ctx.problems.error(path, problem);
 }
 
-/** A URL with a port and no host (`http://:9006`). */
-const NO_HOST = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/:([0-9]+)(.*)$/s;
-
 /**
- * An address to listen on. The reference binds one with no host
- * (`http://:9006`) on every address; this daemon's listener needs a host,
- * so the error says which to write instead.
+ * An address to listen on. One with a port and no host (`http://:9006`) is
+ * taken as the reference takes it: every address of the host
+ * (`http/listen.ts`).
  */
 function checkListenURL(ctx: ReadContext, path: Path, text: string): void {
-  const m = NO_HOST.exec(text);
-  if (m) {
-    const [, scheme, port, rest] = m;
-    ctx.problems.error(path, `no host in ${JSON.stringify(text)}, which the reference dispatcher listens on at every address: write ${scheme}://0.0.0.0:${port}${rest} (or ${scheme}://[::]:${port}${rest}) for that here`);
-    return;
-  }
-  checkURL(ctx, path, text);
+  checkURL(ctx, path, withHost(text, '0.0.0.0'));
 }
 
 

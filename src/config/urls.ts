@@ -16,6 +16,24 @@ export function urlProblem(text: string, schemes: string[]): string | undefined 
   return `expected ${names.length > 2 ? 'a' : 'an'} ${names.slice(0, -1).join(', ')} or ${names.at(-1)} URL, got ${JSON.stringify(text)}`;
 }
 
+/** `scheme://:port[/...]`: a listen address with a port and no host. */
+const HOSTLESS = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/:([0-9]+)((?:[/?#].*)?)$/s;
+
+/**
+ * Whether `url` names a port and no host (`http://:9006`), which the
+ * reference (Go's net.Listen) binds on every address of the host. WHATWG's
+ * URL parser refuses it, so such a URL is read through `withHost`.
+ */
+export function isHostless(url: string): boolean {
+  return HOSTLESS.test(url);
+}
+
+/** A hostless URL (`isHostless`) with `host` put in, e.g. to parse it or to connect to it; any other URL unchanged. */
+export function withHost(url: string, host: string): string {
+  const m = HOSTLESS.exec(url);
+  return m ? `${m[1]}://${host}:${m[2]}${m[3]}` : url;
+}
+
 /**
  * The URL as the reference compares and prints it: "http://host:9006" means
  * "http://host:9006/" (its URL type gives an empty path the root path).

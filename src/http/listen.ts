@@ -14,11 +14,12 @@
  *   "configuration does not enable the service on this host".
  *
  * The listen URL and the InternalURL may differ in scheme: a proxy may
- * terminate TLS in front of a plain-HTTP listener.
+ * terminate TLS in front of a plain-HTTP listener. A URL with a port and no
+ * host (`http://:9006`) binds every address, as Go's net.Listen binds ":9006".
  */
 import { createServer } from 'node:net';
 import type { Logger } from '../log.js';
-import { withRootPath } from '../config/urls.js';
+import { isHostless, withHost, withRootPath } from '../config/urls.js';
 
 /** The reference's service name, used in its messages. */
 export const SERVICE_NAME = 'arvados-dispatch-cloud';
@@ -57,7 +58,7 @@ export async function chooseListenURL(
   if (wanted) {
     let normalized: string;
     try {
-      new URL(wanted);
+      new URL(withHost(wanted, '0.0.0.0'));
       normalized = withRootPath(wanted);
     } catch (err) {
       throw new ListenChoiceError(`$${INTERNAL_URL_ENV} (${JSON.stringify(wanted)}): ${(err as Error).message}`);
@@ -84,16 +85,18 @@ export async function chooseListenURL(
 
 /**
  * The host and port to bind for a URL: its port, or the scheme's well-known
- * one (http and ws 80, https and wss 443). IPv6 brackets are removed.
+ * one (http and ws 80, https and wss 443). IPv6 brackets are removed. The
+ * host is '' for a URL without one: Node then binds every address (IPv6
+ * and IPv4 where it can), as Go does.
  */
 export function hostPortOf(url: string): { host: string; port: number } {
   let u: URL;
   try {
-    u = new URL(url);
+    u = new URL(withHost(url, '0.0.0.0'));
   } catch {
     throw new ListenChoiceError(`"${url}" is not a URL`);
   }
-  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  const host = isHostless(url) ? '' : u.hostname.replace(/^\[(.*)\]$/, '$1');
   if (u.port !== '') return { host, port: Number(u.port) };
   return { host, port: u.protocol === 'https:' || u.protocol === 'wss:' ? 443 : 80 };
 }

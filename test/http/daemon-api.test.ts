@@ -144,6 +144,29 @@ ${extra}    Services:
     }
   });
 
+  it('listens on every address for an InternalURL with a port and no host (http://:PORT), as the reference; the instances command reaches it', async () => {
+    const port = await freePort();
+    const config = writeConfig(port, `"http://:${port}": {}`);
+    const d = runDaemon(config);
+    try {
+      await until('the management API to listen', () => d.out().includes('"msg":"listening"') || d.out().includes('"exiting"'), 20_000);
+      const listening = d.out().split('\n').find((l) => l.includes('"msg":"listening"'));
+      assert.ok(listening, d.out());
+      assert.match(listening, new RegExp(`"URL":"http://:${port}","Listen":"(\\[::\\]|0\\.0\\.0\\.0):${port}"`));
+      const ping = await call({ server: { url: `http://127.0.0.1:${port}` } }, 'GET', '/_health/ping', { token: mgmtToken });
+      assert.deepEqual(ping.json(), { health: 'OK' });
+      const cli = spawn(process.execPath, ['scripts/from-sources.mjs', 'instances', '--config', config], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+      let cliOut = '';
+      cli.stdout!.on('data', (c: Buffer) => (cliOut += c.toString()));
+      cli.stderr!.on('data', (c: Buffer) => (cliOut += c.toString()));
+      const status = await new Promise<number | null>((resolve) => cli.on('exit', (code) => resolve(code)));
+      assert.equal(status, 0, cliOut);
+    } finally {
+      d.kill('SIGTERM');
+      assert.equal(await d.exited, 0, d.out());
+    }
+  });
+
   it('listens on the InternalURL local to this host, answers with the token, and frees the port on SIGTERM', async () => {
     const port = await freePort();
     // 192.0.2.1 (TEST-NET-1) is no address of this host: another host's URL, skipped.

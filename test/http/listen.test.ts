@@ -3,7 +3,7 @@
  * attempts recorded (an injected probe) or real (loopback and TEST-NET).
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { chooseListenURL, type BindProbe, hostPortOf, ListenChoiceError, probeBind } from '../../src/http/listen.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 
@@ -101,6 +101,44 @@ describe('choosing the listen URL', () => {
       'possible configuration error: listening on http://127.0.0.1:9010/ (from $ARVADOS_SERVICE_INTERNAL_URL) even though configuration does not have a matching InternalURLs entry',
     );
     await assert.rejects(chooseListenURL({ InternalURLs: [], ListenURLs: {} }, { env: { ARVADOS_SERVICE_INTERNAL_URL: 'not a url' }, log: t.log }), /^ListenChoiceError: \$ARVADOS_SERVICE_INTERNAL_URL \("not a url"\): /);
+  });
+
+  it('binds every address for a URL with a port and no host (http://:9006), as the reference does, and connects to it on loopback', async () => {
+    assert.deepEqual(hostPortOf('http://:9006'), { host: '', port: 9006 });
+    assert.deepEqual(hostPortOf('https://:9007/'), { host: '', port: 9007 });
+    const t = setup({ ':9006': 'ok' });
+    const svc = { InternalURLs: ['http://10.0.0.1:9006', 'http://:9006'], ListenURLs: {} };
+    assert.deepEqual(await chooseListenURL(svc, { env: {}, log: t.log, probe: t.probe }), { listenURL: 'http://:9006', internalURL: 'http://:9006' });
+    const named = await chooseListenURL(svc, { env: { ARVADOS_SERVICE_INTERNAL_URL: 'http://:9006' }, log: t.log });
+    assert.deepEqual(named, { listenURL: 'http://:9006', internalURL: 'http://:9006' });
+    // A real bind on every address, then a connection to it over loopback.
+    const free = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
+    });
+    const { host, port } = hostPortOf(`http://:${free}`);
+    assert.equal(await probeBind(host, port), 'ok');
+    const server = await new Promise<Server>((resolve) => {
+      const s = createServer((c) => c.end('hello'));
+      s.listen(port, host, () => resolve(s));
+    });
+    try {
+      const address = server.address() as { address: string };
+      assert.ok(address.address === '::' || address.address === '0.0.0.0', `bound ${address.address}`);
+      const reply = await new Promise<string>((resolve, reject) => {
+        const c = connect(port, '127.0.0.1');
+        let text = '';
+        c.on('data', (d) => (text += String(d)));
+        c.on('end', () => resolve(text));
+        c.on('error', reject);
+      });
+      assert.equal(reply, 'hello');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('probes by binding: an address of another host is "not local", a taken port an error', async () => {
