@@ -26,7 +26,7 @@
 import { hostname as osHostname } from 'node:os';
 import { bool, describe, isMap, scalarText, showPath, type Path, type ReadContext } from './fields.js';
 import type { LegacyEnv } from './legacy-env.js';
-import { urlProblem, withRootPath } from './urls.js';
+import { sameURL, urlProblem } from './urls.js';
 
 /** A profile's key for this daemon's service. */
 const DISPATCH_CLOUD = 'arvados-dispatch-cloud';
@@ -155,8 +155,4 @@ function lastFolded(map: Record<string, unknown>, name: string): [string, unknow
   return foldedEntries(map, name).at(-1);
 }
 
-/** Two InternalURLs keys the reference takes as one URL: scheme in any case, an empty path meaning "/". */
-function sameURL(a: string, b: string): boolean {
-  const norm = (u: string): string => withRootPath(u.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase()));
-  return norm(a) === norm(b);
-}
+

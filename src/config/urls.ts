@@ -34,6 +34,12 @@ export function withHost(url: string, host: string): string {
   return m ? `${m[1]}://${host}:${m[2]}${m[3]}` : url;
 }
 
+/** Two InternalURLs the reference takes as one URL: scheme in any case, an empty path meaning "/". */
+export function sameURL(a: string, b: string): boolean {
+  const norm = (u: string): string => withRootPath(u.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase()));
+  return norm(a) === norm(b);
+}
+
 /**
  * The URL as the reference compares and prints it: "http://host:9006" means
  * "http://host:9006/" (its URL type gives an empty path the root path).

@@ -19,7 +19,7 @@
  */
 import { createServer } from 'node:net';
 import type { Logger } from '../log.js';
-import { isHostless, withHost, withRootPath } from '../config/urls.js';
+import { isHostless, sameURL, withHost, withRootPath } from '../config/urls.js';
 
 /** The reference's service name, used in its messages. */
 export const SERVICE_NAME = 'arvados-dispatch-cloud';
@@ -64,7 +64,7 @@ export async function chooseListenURL(
       throw new ListenChoiceError(`$${INTERNAL_URL_ENV} (${JSON.stringify(wanted)}): ${(err as Error).message}`);
     }
     for (const internalURL of svc.InternalURLs) {
-      if (withRootPath(internalURL) === normalized) return { listenURL: svc.ListenURLs[internalURL] || internalURL, internalURL };
+      if (sameURL(internalURL, normalized)) return { listenURL: svc.ListenURLs[internalURL] || internalURL, internalURL };
     }
     opts.log.warn(
       `possible configuration error: listening on ${normalized} (from $${INTERNAL_URL_ENV}) even though configuration does not have a matching InternalURLs entry`,

@@ -111,6 +111,12 @@ describe('choosing the listen URL', () => {
     assert.deepEqual(await chooseListenURL(svc, { env: {}, log: t.log, probe: t.probe }), { listenURL: 'http://:9006', internalURL: 'http://:9006' });
     const named = await chooseListenURL(svc, { env: { ARVADOS_SERVICE_INTERNAL_URL: 'http://:9006' }, log: t.log });
     assert.deepEqual(named, { listenURL: 'http://:9006', internalURL: 'http://:9006' });
+    // The scheme in any case names the same entry, as Go's URL parser lower-cases it.
+    assert.deepEqual(await chooseListenURL(svc, { env: { ARVADOS_SERVICE_INTERNAL_URL: 'HTTP://10.0.0.1:9006/' }, log: t.log }), {
+      listenURL: 'http://10.0.0.1:9006',
+      internalURL: 'http://10.0.0.1:9006',
+    });
+    assert.equal(t.logs.lines.length, 0, 'no "possible configuration error" warning');
     // A real bind on every address, then a connection to it over loopback.
     const free = await new Promise<number>((resolve) => {
       const s = createServer();
