@@ -289,7 +289,7 @@ export class ControllerClient implements ControllerHealth {
   async createToken(scopes: string[], expiresAt: number): Promise<IssuedToken> {
     const body = { api_client_authorization: { scopes, expires_at: new Date(expiresAt).toISOString() } };
     const { value } = await this.call('POST', `${API}/api_client_authorizations`, { body, retry: false });
-    return issuedToken(value, expiresAt);
+    return issuedToken(value, expiresAt, this.clock.now());
   }
 
   /** `DELETE /arvados/v1/api_client_authorizations/{uuid}`; a token already gone (404) is no error. */

@@ -69,8 +69,13 @@ export const FEED_TOKEN_LIFETIME_MS = 2 * 3_600_000;
 /** After a refusal, how long the root token is used before asking again. */
 export const REFUSAL_RETRY_MS = 3_600_000;
 
-/** A token is never replaced sooner than this after it was made (a controller capping lifetimes very short). */
-const MIN_RENEW_MS = 60_000;
+/**
+ * A token granted less life than this is not used: the controller caps
+ * lifetimes absurdly short, or its clock is hours ahead of ours (it would
+ * count the token expired before we renew it, and the feed would go
+ * silently deaf). The feed then uses the root token, as after a refusal.
+ */
+const MIN_LIFE_MS = 2 * 60_000;
 
 /** How long `revoke()` waits for the controller before leaving the token to expire. */
 const REVOKE_WAIT_MS = 5_000;
@@ -110,6 +115,7 @@ export class FeedTokens {
     } catch (err) {
       if (!refused(err)) throw new Error("making the event feed's token", { cause: err });
       this.refusedUntil = this.opts.clock.now() + REFUSAL_RETRY_MS;
+      this.dropCurrent();
       this.warnings.warn(
         "the controller refused to make the event feed a token of its own, scoped to reading containers: the feed uses the SystemRootToken, which arvados-ws and its proxy write to their request logs (docs/operators.md, 'The event feed'); asking again in an hour",
         { error: err },
@@ -123,7 +129,18 @@ export class FeedTokens {
       throw new Error('the event feed stopped while its token was being made');
     }
     const made = this.opts.clock.now();
-    const renewAt = made + Math.max(MIN_RENEW_MS, (issued.expiresAt - made) / 2);
+    if (issued.expiresAt - made < MIN_LIFE_MS) {
+      void this.delete(issued.uuid);
+      this.refusedUntil = made + REFUSAL_RETRY_MS;
+      this.dropCurrent();
+      this.warnings.warn(
+        `the controller made the event feed a token that expires ${Math.round((issued.expiresAt - made) / 1000)} s from now by this host's clock (asked: ${Math.round(this.lifetimeMs / 60_000)} min): the controller's clock may be ahead of this host's, or it caps token lifetimes; the feed uses the SystemRootToken, which arvados-ws and its proxy write to their request logs; asking again in an hour`,
+        { TokenUUID: issued.uuid },
+        'short',
+      );
+      return this.hand('root', { token: this.opts.rootToken, renewAt: this.refusedUntil });
+    }
+    const renewAt = made + (issued.expiresAt - made) / 2;
     const old = this.current;
     this.current = { ...issued, renewAt };
     this.made++;
@@ -137,6 +154,12 @@ export class FeedTokens {
   /** The kind of the token last handed to the feed (for the metrics and the status page). */
   kind(): FeedTokenKind {
     return this.handed;
+  }
+
+  /** Deletes the token due for renewal that the root token replaces. */
+  private dropCurrent(): void {
+    if (this.current) void this.delete(this.current.uuid);
+    this.current = undefined;
   }
 
   private hand(kind: FeedTokenKind, credential: FeedCredential): FeedCredential {

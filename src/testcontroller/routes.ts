@@ -104,14 +104,14 @@ function current(clusterId: string, ctx: RouteContext): unknown {
 }
 
 /** A token as the API server shows it (without its secret). */
-function tokenRecord(clusterId: string, t: Pick<TokenRecord, 'uuid' | 'scopes' | 'expiresAt'>): Record<string, unknown> {
+function tokenRecord(clusterId: string, t: Pick<TokenRecord, 'uuid' | 'scopes' | 'expiresAt'> & { createdAt?: number }): Record<string, unknown> {
   return {
     kind: 'arvados#apiClientAuthorization',
     uuid: t.uuid,
     owner_uuid: `${clusterId}-tpzed-000000000000000`,
     scopes: t.scopes,
     expires_at: t.expiresAt === undefined ? null : formatTime(t.expiresAt),
-    created_at: formatTime(0),
+    created_at: formatTime(t.createdAt ?? 0),
   };
 }
 

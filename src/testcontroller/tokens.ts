@@ -21,6 +21,8 @@ export interface TokenRecord {
   expiresAt?: number;
   /** Made through the API (not given at construction). */
   issued: boolean;
+  /** When it was made, on the controller's clock (epoch ms); 0 for those given at construction. */
+  createdAt: number;
 }
 
 const CURRENT_PATH = '/arvados/v1/api_client_authorizations/current';
@@ -30,11 +32,15 @@ export class TokenTable {
   private readonly byUuid = new Map<string, TokenRecord>();
   private made = 0;
 
-  constructor(private readonly clusterId: string) {}
+  constructor(
+    private readonly clusterId: string,
+    /** The controller's clock (`createdAt`). */
+    private readonly now: () => number,
+  ) {}
 
   /** A token with every right that never expires (the root token, a second dispatcher's). */
   addAdmin(secret: string, uuid: string): void {
-    this.put({ uuid, secret, scopes: ['all'], issued: false });
+    this.put({ uuid, secret, scopes: ['all'], issued: false, createdAt: 0 });
   }
 
   /** A new token with these scopes, expiring at `expiresAt` (epoch ms) if given. */
@@ -45,6 +51,7 @@ export class TokenTable {
       secret: randomBytes(24).toString('hex'),
       scopes,
       issued: true,
+      createdAt: this.now(),
       ...(expiresAt !== undefined ? { expiresAt } : {}),
     };
     this.put(record);

@@ -201,8 +201,11 @@ describe('ControllerClient calls', () => {
   it("takes a sooner expiry from the controller's answer, and refuses an answer without a usable uuid or token", async () => {
     const asked = Date.now() + 24 * 3_600_000;
     const sooner = new Date(asked - 20 * 3_600_000).toISOString();
+    const ahead = Date.now() + 90 * 60_000;
     const answers: Array<[Record<string, unknown>, RegExp | number]> = [
       [{ uuid: 'zzzzz-gj3su-capped000000001', api_token: 'abc', expires_at: sooner }, Date.parse(sooner)],
+      // A controller clock 90 minutes ahead: the life it granted (expires_at - created_at), counted from our now.
+      [{ uuid: 'zzzzz-gj3su-capped000000001', api_token: 'abc', created_at: new Date(ahead).toISOString(), expires_at: new Date(ahead + 30 * 60_000).toISOString() }, -1],
       [{ uuid: 'zzzzz-gj3su-capped000000001', api_token: 'v2/zzzzz-gj3su-capped000000001/abc', expires_at: null }, asked],
       [{ api_token: 'abc' }, /no well-formed uuid/],
       [{ uuid: 'zzzzz-gj3su-capped000000001', api_token: 'a b' }, /no usable api_token/],
@@ -210,7 +213,11 @@ describe('ControllerClient calls', () => {
     ];
     for (const [body, want] of answers) {
       ctl.setHook((req) => (req.path === '/arvados/v1/api_client_authorizations' ? { status: 200, body } : undefined));
-      if (typeof want === 'number') {
+      if (want === -1) {
+        const before = Date.now();
+        const t = await client.createToken(['all'], asked);
+        assert.ok(t.expiresAt >= before + 30 * 60_000 && t.expiresAt <= Date.now() + 30 * 60_000, `expires in ${t.expiresAt - Date.now()} ms`);
+      } else if (typeof want === 'number') {
         const t = await client.createToken(['all'], asked);
         assert.equal(t.expiresAt, want);
         assert.equal(t.token, 'v2/zzzzz-gj3su-capped000000001/abc');

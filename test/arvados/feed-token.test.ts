@@ -75,13 +75,28 @@ describe('event feed token', () => {
     assert.deepEqual(deleted, ['zzzzz-gj3su-feedtoken000001']);
   });
 
-  it('renews halfway through the life the controller granted when it caps the lifetime, never sooner than a minute', async () => {
+  it('renews halfway through the life the controller granted when it caps the lifetime', async () => {
     const capped = issuer({ capMs: HOUR });
     const a = new FeedTokens({ issuer: capped.api, rootToken: ROOT, clock: capped.clock, logger: captureLogger().logger });
     assert.equal((await a.get()).renewAt, capped.clock.now() + HOUR / 2);
-    const tiny = issuer({ capMs: 10_000 });
-    const b = new FeedTokens({ issuer: tiny.api, rootToken: ROOT, clock: tiny.clock, logger: captureLogger().logger });
-    assert.equal((await b.get()).renewAt, tiny.clock.now() + 60_000);
+  });
+
+  it('does not use a token granted under two minutes (a controller clock hours ahead): the root token, a warning, and another try in an hour', async () => {
+    for (const capMs of [-HOUR, 0, 10_000, 119_999]) {
+      const tiny = issuer({ capMs });
+      const { logger, lines } = captureLogger();
+      const b = new FeedTokens({ issuer: tiny.api, rootToken: ROOT, clock: tiny.clock, logger });
+      assert.deepEqual(await b.get(), { token: ROOT, renewAt: tiny.clock.now() + REFUSAL_RETRY_MS });
+      assert.equal(b.kind(), 'root');
+      await tiny.clock.advance(0);
+      assert.deepEqual(tiny.deleted, ['zzzzz-gj3su-feedtoken000001'], 'the short-lived token is deleted');
+      const warnings = lines.records().filter((r) => r.level === 'warning');
+      assert.equal(warnings.length, 1);
+      assert.match(String(warnings[0].msg), /clock may be ahead of this host's/);
+    }
+    const enough = issuer({ capMs: 120_000 });
+    const c = new FeedTokens({ issuer: enough.api, rootToken: ROOT, clock: enough.clock, logger: captureLogger().logger });
+    assert.equal((await c.get()).renewAt, enough.clock.now() + 60_000);
   });
 
   for (const status of [401, 403, 404, 422, 500, 501]) {
