@@ -14,6 +14,7 @@
  * | no token yet, or half its life gone         | a new one (the one before is deleted)                   |
  * | the controller refuses to make one (4xx, or 500/501: a fault in it, not load) | the SystemRootToken, with a warning; asks again in 1 h |
  * | the controller cannot answer now (502-504, 408, 429, no answer) | nothing: the attempt fails, and the feed backs off |
+ * | it grants the token under two minutes (its clock hours ahead of ours) | the SystemRootToken, with a warning; asks again in 1 h |
  * | `EventFeed.ScopedToken: false`              | the SystemRootToken                                     |
  *
  * Each credential says when the feed should reconnect to pick up the next
