@@ -124,7 +124,8 @@ export function instrument(opts: { registry: Registry; log: Logger; clock: Clock
           respBytes: rec.bytes,
           ...(status >= 400 ? { respBody: rec.sniffed.toString('utf8') } : {}),
         });
-        timeToStatus.observe(labels(status, req.method), (wrote - start) / 1000);
+        // The reference labels this one with the method lower-cased as it came, not promhttp's sanitised label.
+        timeToStatus.observe({ code: String(status || 200), method: (req.method ?? '').toLowerCase() }, (wrote - start) / 1000);
       };
       // The handler may still be writing a streamed body: log when it ends.
       if (res.writableEnded || res.destroyed) done();

@@ -109,7 +109,7 @@ export interface Reply {
 /** One request to the management server; `token` undefined sends no Authorization header. */
 export async function call(
   stack: { server: Pick<ManagementServer, 'url'> },
-  method: 'GET' | 'POST' | 'PUT',
+  method: 'GET' | 'POST' | 'PUT' | 'PROPFIND',
   path: string,
   opts: { token?: string; authorization?: string; form?: Record<string, string> } = {},
 ): Promise<Reply> {

@@ -42,7 +42,11 @@ describe('request instrumentation', function () {
     await call(stack, 'GET', `${API}/instances`, { token: stack.token });
     await call(stack, 'POST', `${API}/instances/hold`, { token: stack.token });
     await call(stack, 'GET', `${API}/instances`);
+    await call(stack, 'PROPFIND', `${API}/instances`, { token: stack.token });
     const after = await samples();
+    // An unusual method: promhttp's sanitised label for request_duration_seconds, the method itself for time_to_status_seconds.
+    assert.ok(count(after, 'request_duration_seconds', { code: '405', method: 'unknown' }) >= 1, JSON.stringify(after.filter((s) => s.name.startsWith('request_duration_seconds_count'))));
+    assert.ok(count(after, 'time_to_status_seconds', { code: '405', method: 'propfind' }) >= 1);
     assert.equal(count(after, 'request_duration_seconds', { code: '200', method: 'get' }) - count(before, 'request_duration_seconds', { code: '200', method: 'get' }), 2);
     assert.equal(count(after, 'request_duration_seconds', { code: '400', method: 'post' }) - count(before, 'request_duration_seconds', { code: '400', method: 'post' }), 1);
     assert.equal(count(after, 'request_duration_seconds', { code: '401', method: 'get' }) - count(before, 'request_duration_seconds', { code: '401', method: 'get' }), 1);
