@@ -269,7 +269,7 @@ export class EventFeed {
   private onMessage(a: Attempt, data: RawData, isBinary: boolean): void {
     if (this.attempt !== a) return;
     this.heard(a);
-    const msg = parseFeedMessage(toBuffer(data), isBinary);
+    const msg = parseFeedMessage(data, isBinary);
     switch (msg.kind) {
       case 'status':
         if (msg.status === 200) this.subscribed(a);
@@ -398,10 +398,4 @@ export class EventFeed {
 export function backoffDelay(failures: number, backoff: { firstMs: number; maxMs: number }, random: number): number {
   const base = Math.min(backoff.maxMs, backoff.firstMs * 2 ** Math.min(Math.max(0, failures - 1), 30));
   return Math.round(base * (0.5 + 0.5 * random));
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
 }

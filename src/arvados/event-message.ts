@@ -5,6 +5,7 @@
  * `event-feed.ts`; this file does no I/O, so every odd message the server
  * (or something in front of it) could send is testable as plain data.
  */
+import type { RawData } from 'ws';
 import { isContainerUuid } from './types.js';
 
 /**
@@ -94,10 +95,12 @@ export function subscribeMessage(lastLogId?: number): string {
 const CONTAINER_KIND = 'arvados#container';
 
 /**
- * Classifies one frame. Never throws: the feed is a hint, so a message it
- * cannot use is reported as garbage and the connection carries on.
+ * Classifies one frame (as `ws` hands it over, or as text). Never throws:
+ * the feed is a hint, so a message it cannot use is reported as garbage
+ * and the connection carries on.
  */
-export function parseFeedMessage(data: Buffer | string, isBinary: boolean): FeedMessage {
+export function parseFeedMessage(frame: RawData | string, isBinary: boolean): FeedMessage {
+  const data = typeof frame === 'string' ? frame : toBuffer(frame);
   if (isBinary) return garbage('binary frame', `<${data.length} bytes>`);
   const text = typeof data === 'string' ? data : data.toString('utf8');
   let value: unknown;
@@ -156,4 +159,11 @@ function stateOf(properties: unknown, which: string): string | undefined | typeo
 function garbage(reason: string, text: string): FeedMessage {
   const excerpt = text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS - 3)}...` : text;
   return { kind: 'garbage', reason, excerpt };
+}
+
+/** A frame's bytes in one Buffer, whichever of its forms `ws` delivered. */
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
 }
