@@ -3,7 +3,7 @@
  * may run, is running or has just finished, refreshed by polling (see
  * `poll.ts`, `poll-loop.ts`) and, between polls, by reading the containers
  * the event feed names (`refresh`, `hints.ts`), with the lock, unlock and
- * cancel operations the scheduler performs. Behaviour follows the reference's lib/dispatchcloud/container/queue.go:
+ * cancel operations the scheduler performs (`operations.ts`). Behaviour follows the reference's lib/dispatchcloud/container/queue.go:
  *
  * - A container first seen has its details (mounts included) read once by
  *   uuid (`details.ts`), then gets its eligible instance types and resource
@@ -21,8 +21,6 @@
  *   state, a bad uuid, ...) is not used, with a rate-limited warning naming
  *   the field (`validate.ts`); the rest of the answer is.
  */
-import { type ContainerPatch, REPLY_FIELDS } from '../arvados/client.js';
-import { isControllerRefusal } from '../arvados/errors.js';
 import type { Container } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
@@ -38,9 +36,9 @@ import { Poller, type PollResult, type Tracked, type TrackedContainer } from './
 import { PollLoop } from './poll-loop.js';
 import { ReadsInFlight } from './reads.js';
 import { EntryMap } from './entry-map.js';
-import { ExclusiveOperations } from './exclusive.js';
+import { ContainerOperations } from './operations.js';
 import { UnsatisfiableCanceller } from './unsatisfiable.js';
-import { BadRecordLog, listedFields, replyProblem } from './validate.js';
+import { BadRecordLog } from './validate.js';
 import type { ContainerQueueOptions, QueueClient } from './options.js';
 
 export type { ContainerQueueOptions, QueueClient } from './options.js';
@@ -62,7 +60,7 @@ export class ContainerQueueImpl implements ContainerQueue {
   private updatedAt = 0;
   private tokenUuid?: string;
   private readonly reads = new ReadsInFlight();
-  private readonly ops = new ExclusiveOperations();
+  private readonly operations: ContainerOperations;
   private readonly notifier: Notifier;
   private polling?: Promise<void>;
   private nextPoll?: Promise<void>;
@@ -86,14 +84,24 @@ export class ContainerQueueImpl implements ContainerQueue {
       checksPerPoll: opts.checksPerPoll ?? 1000,
       maxPages: opts.maxListPages ?? MAX_PAGES,
     });
+    this.operations = new ContainerOperations({
+      client: opts.client,
+      logger: opts.logger,
+      badRecords: this.badRecords,
+      reads: this.reads,
+      entries: this.current,
+      put: (uuid, entry) => this.put(uuid, entry),
+      suspect: (uuid) => this.poller.suspect(uuid),
+      notify: () => this.notify(),
+    });
     this.unsatisfiable = new UnsatisfiableCanceller({
       client: opts.client,
       logger: opts.logger,
       clock: opts.clock,
       firstRetryMs: opts.unsatisfiableRetryMs?.first,
       maxRetryMs: opts.unsatisfiableRetryMs?.max,
-      runExclusive: (uuid, name, fn) => this.exclusive(uuid, name, fn),
-      applyReply: (uuid, reply) => this.applyReply(uuid, reply),
+      runExclusive: (uuid, name, fn) => this.operations.run(uuid, name, fn),
+      applyReply: (uuid, reply) => this.operations.applyReply(uuid, reply),
     });
     this.arrivals = new Arrivals({
       client: opts.client,
@@ -141,48 +149,24 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: 'forgotten' });
   }
 
+  /** Locks the container for this dispatcher (`operations.ts`). */
   lock(uuid: string): Promise<void> {
-    return this.exclusive(uuid, 'lock', async () => {
-      this.applyReply(uuid, await this.refusalChecks(uuid, this.client.lockContainer(uuid)));
-    });
+    return this.operations.lock(uuid);
   }
 
+  /** Gives the container back to the queue (`operations.ts`). */
   unlock(uuid: string): Promise<void> {
-    return this.exclusive(uuid, 'unlock', async () => {
-      this.applyReply(uuid, await this.refusalChecks(uuid, this.client.unlockContainer(uuid)));
-    });
+    return this.operations.unlock(uuid);
   }
 
-  /**
-   * Cancels: sets only `state`, as the reference's scheduler does. A
-   * container's runtime_status is crunch-run's (its errors and warnings
-   * for the user) and must not be replaced; `reason` goes to the log.
-   *
-   * Looks first: Arvados lets an admin cancel a Complete container, and
-   * the dispatcher's token is an admin's, so a cancel decided on the last
-   * poll's view of a container that has completed since (its VM gone
-   * before the next poll) would destroy its result. One read per cancel
-   * narrows that to the read's round trip.
-   */
+  /** Cancels, setting only `state`, once a read shows it has not ended (`operations.ts`). */
   cancel(uuid: string, reason?: string): Promise<void> {
-    return this.exclusive(uuid, 'cancel', async () => {
-      const latest = await this.client.getContainer(uuid, [...REPLY_FIELDS]);
-      // Merged first: an answer that is no well-formed record of this
-      // container cannot say whether it has ended, so applyReply reports it
-      // (naming the field) and throws, and nothing is cancelled on it.
-      this.applyReply(uuid, latest);
-      if (latest.state === 'Complete' || latest.state === 'Cancelled') {
-        this.logger.info('not cancelling container: it has ended', { ContainerUUID: uuid, State: latest.state, ...(reason === undefined ? {} : { Reason: reason }) });
-        return;
-      }
-      this.applyReply(uuid, await this.client.updateContainer(uuid, { state: 'Cancelled' }));
-      this.logger.info('cancelled container', { ContainerUUID: uuid, ...(reason === undefined ? {} : { Reason: reason }) });
-    });
+    return this.operations.cancel(uuid, reason);
   }
 
   /** Locks, unlocks and cancels in flight (the queue's own included); for tests. */
   operationsInFlight(): number {
-    return this.ops.size;
+    return this.operations.inFlight;
   }
 
   subscribe(listener: () => void): () => void {
@@ -355,20 +339,6 @@ export class ContainerQueueImpl implements ContainerQueue {
   }
 
   /**
-   * A lock or unlock the controller refused means the queue's record is
-   * stale (cancelled, or taken by someone else, since the poll that read
-   * it): the next poll asks about it by uuid.
-   */
-  private async refusalChecks<T>(uuid: string, call: Promise<T>): Promise<T> {
-    try {
-      return await call;
-    } catch (err) {
-      if (isControllerRefusal(err)) this.poller.suspect(uuid);
-      throw err;
-    }
-  }
-
-  /**
    * No notification of its own: a poll notifies once for all its changes,
    * and `forget` is called by the scheduler, which needs no wake-up for
    * what it just did itself (as the reference).
@@ -376,34 +346,6 @@ export class ContainerQueueImpl implements ContainerQueue {
   private drop(uuid: string, why: string): void {
     if (!this.current.delete(uuid)) return;
     this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: why });
-  }
-
-  /**
-   * Merges the answer of a lock, unlock or cancel into the entry (those
-   * answers may carry only a few attributes). An answer that is not a
-   * well-formed record of this container is not merged: the call fails, and
-   * the next poll asks about the container by uuid.
-   */
-  private applyReply(uuid: string, reply: ContainerPatch | Container): void {
-    const problem = replyProblem(reply, uuid);
-    if (problem) {
-      this.badRecords.report('reply', problem, uuid);
-      this.poller.suspect(uuid);
-      throw new Error(`the controller's answer about ${uuid} is not usable: ${problem.field} ${problem.problem}`);
-    }
-    this.reads.touch(uuid);
-    const cur = this.current.get(uuid);
-    // Not tracked (e.g. an unsatisfiable container being cancelled): nothing to merge into.
-    if (!cur) return;
-    // Only what a lock, unlock or cancel changes (priority when the answer has it).
-    const moved = listedFields({ ...reply, priority: reply.priority ?? cur.container.priority });
-    this.put(uuid, { ...cur, container: { ...cur.container, ...moved } });
-    this.notify();
-  }
-
-  /** Runs `fn` as the one operation on `uuid`; rejects at once if another is in flight. */
-  private exclusive<T>(uuid: string, name: string, fn: () => Promise<T>): Promise<T> {
-    return this.ops.run(uuid, name, fn);
   }
 
   /** Calls the listeners once, after the current turn, however many changes it made. */
