@@ -1,7 +1,7 @@
 /**
  * The test controller's routes: the controller calls of ARVADOS.md section
  * 1, each answered from `ContainerStore`'s rules. Authentication, faults and
- * the request log are the server's (`server.ts`).
+ * the request log are the request handler's (`handler.ts`).
  */
 import { isMap } from '../config/fields.js';
 import { ApiError, parseJson } from './http.js';
