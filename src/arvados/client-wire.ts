@@ -31,6 +31,8 @@ export interface CallOptions {
   body?: unknown;
   /** The call may be sent again after an attempt that got no usable answer. */
   retry: boolean;
+  /** Sent instead of the client's own token (to ask about another token). */
+  token?: string;
 }
 
 /** What every attempt carries besides the call itself. */
@@ -46,7 +48,7 @@ export interface WireSettings {
 /** The URL, headers and body of one attempt. */
 export function prepareRequest(w: WireSettings, method: string, path: string, o: CallOptions, requestId: string): { method: string; url: URL; headers: Record<string, string>; body?: string } {
   const headers: Record<string, string> = {
-    Authorization: `Bearer ${w.token}`,
+    Authorization: `Bearer ${o.token ?? w.token}`,
     Accept: 'application/json',
     'User-Agent': w.userAgent,
     'X-Request-Id': requestId,

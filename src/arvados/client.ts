@@ -301,6 +301,22 @@ export class ControllerClient implements ControllerHealth {
     }
   }
 
+  /**
+   * Whether the controller still accepts `token`: `GET
+   * .../api_client_authorizations/current` with it, which any token may
+   * ask. True on an answer, false on 401 or 403; a throw when there was no
+   * telling (no answer, another status).
+   */
+  async tokenAccepted(token: string): Promise<boolean> {
+    try {
+      await this.call('GET', `${API}/api_client_authorizations/current`, { retry: true, token });
+      return true;
+    } catch (err) {
+      if (err instanceof ControllerError && (err.status === 401 || err.status === 403)) return false;
+      throw err;
+    }
+  }
+
   /** Closes pooled connections (at shutdown, and in tests so the process can exit). */
   close(): void {
     this.transport.close();

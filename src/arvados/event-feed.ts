@@ -184,6 +184,12 @@ export class EventFeed {
     }
   }
 
+  /** Reconnects at once with a fresh credential, as at renewal time; nothing when not connected. */
+  renewNow(): void {
+    const a = this.attempt;
+    if (a && a.subscribedAt !== undefined && !a.renewing) this.renew(a);
+  }
+
   /** A copy of the current status. */
   status(): EventFeedStatus {
     return { ...this.s, events: { ...this.s.events } };

@@ -52,6 +52,8 @@ export interface IssuedToken {
 export interface TokenIssuer {
   createToken(scopes: string[], expiresAt: number): Promise<IssuedToken>;
   deleteToken(uuid: string): Promise<void>;
+  /** Whether the controller still accepts the token (false: 401/403); throws when it cannot tell. */
+  tokenAccepted(token: string): Promise<boolean>;
 }
 
 /** What arvados-ws's permission check does with the feed's token: read each event's container. */
@@ -166,6 +168,30 @@ export class FeedTokens {
   private hand(kind: FeedTokenKind, credential: FeedCredential): FeedCredential {
     this.handed = kind;
     return credential;
+  }
+
+  /**
+   * Whether the token last handed out still works: asked of the controller
+   * when the feed has brought nothing for a while, since arvados-ws says
+   * nothing when it refuses a token (one deleted by an admin, or lost
+   * with a database restored from a backup): it just sends no events.
+   * False, with a warning, when the controller no longer accepts it; the
+   * next `get()` then makes a new one. True when there is nothing to check
+   * (the root token) or no telling now.
+   */
+  async stillValid(): Promise<boolean> {
+    const current = this.current;
+    if (!current || this.handed !== 'own') return true;
+    let accepted: boolean;
+    try {
+      accepted = await this.opts.issuer.tokenAccepted(current.token);
+    } catch {
+      return true;
+    }
+    if (accepted) return true;
+    if (this.current === current) this.current = undefined;
+    this.warnings.warn('the controller no longer accepts the event feed\'s token (deleted, or the database restored from a backup): making a new one', { TokenUUID: current.uuid }, 'gone');
+    return false;
   }
 
   /** Deletes the current token (the feed has stopped); waits at most a few seconds. */

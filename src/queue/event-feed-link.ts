@@ -9,11 +9,13 @@
  * The feed connects with a token of its own, scoped to reading containers
  * and renewed hourly (`feed-token.ts`), made with `issuer` (the controller
  * client); with no issuer, or `EventFeed.ScopedToken: false`, with the
- * SystemRootToken.
+ * SystemRootToken. A feed that has brought no container event for
+ * `tokenCheckMs` has its token checked at the controller: arvados-ws
+ * says nothing when a token stops working, it just sends no more events.
  */
 import { EventFeed, type EventFeedStatus, type FeedState } from '../arvados/event-feed.js';
 import { type FeedTokenKind, FeedTokens, type TokenIssuer } from '../arvados/feed-token.js';
-import type { Clock } from '../clock/index.js';
+import type { Clock, Timer } from '../clock/index.js';
 import type { Cluster } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { Hints, type HintStats, type HintTarget } from './hints.js';
@@ -30,10 +32,16 @@ export interface EventFeedView {
   token: FeedTokenKind;
 }
 
+/** Default for `tokenCheckMs`: at most six checks an hour, on a quiet cluster only. */
+export const TOKEN_CHECK_MS = 10 * 60_000;
+
 export class EventFeedLink {
   private readonly hints: Hints;
   private readonly feed?: EventFeed;
   private readonly tokens?: FeedTokens;
+  private checkTimer?: Timer;
+  /** The feed's container-event count at the last check. */
+  private eventsAtCheck = -1;
   /** Why there is no feed, for the one line `start()` logs then. */
   private readonly without: string = '';
 
@@ -41,7 +49,16 @@ export class EventFeedLink {
     cluster: Cluster,
     target: HintTarget,
     /** `enabled` and `scopedToken` are the settings file's `EventFeed.Enable` and `EventFeed.ScopedToken` (default true). */
-    private readonly deps: { clock: Clock; logger: Logger; userAgent?: string; enabled?: boolean; issuer?: TokenIssuer; scopedToken?: boolean },
+    private readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      userAgent?: string;
+      enabled?: boolean;
+      issuer?: TokenIssuer;
+      scopedToken?: boolean;
+      /** How long the feed may bring no container event before its token is checked; default 10 min. */
+      tokenCheckMs?: number;
+    },
   ) {
     this.hints = new Hints({ target, clock: deps.clock, logger: deps.logger });
     const url = cluster.Services.Websocket.ExternalURL;
@@ -76,9 +93,21 @@ export class EventFeedLink {
       return;
     }
     this.feed.start();
+    if (this.tokens) this.checkTimer = this.deps.clock.setRepeatingTimer(this.deps.tokenCheckMs ?? TOKEN_CHECK_MS, () => void this.checkToken());
+  }
+
+  /** After a quiet interval (no container event since the last check), asks whether the feed's token still works. */
+  private async checkToken(): Promise<void> {
+    const status = this.feed?.status();
+    const events = status?.events.container ?? 0;
+    const quiet = events === this.eventsAtCheck;
+    this.eventsAtCheck = events;
+    if (!quiet || status?.state !== 'connected' || !this.tokens) return;
+    if (!(await this.tokens.stillValid())) this.feed?.renewNow();
   }
 
   async stop(): Promise<void> {
+    this.checkTimer?.cancel();
     this.hints.stop();
     await this.feed?.stop();
     await this.tokens?.revoke();

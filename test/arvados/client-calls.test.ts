@@ -227,6 +227,18 @@ describe('ControllerClient calls', () => {
     }
   });
 
+  it('asks whether the controller still accepts a token with that token itself: true for a live one, false once deleted', async () => {
+    const t = await client.createToken(['GET /arvados/v1/containers/'], Date.now() + 60_000);
+    assert.equal(await client.tokenAccepted(t.token), true);
+    assert.equal(last().tokenUuid, t.uuid, 'asked with the token being checked, not the client\'s');
+    assert.equal(last().route, '/arvados/v1/api_client_authorizations/current');
+    await client.deleteToken(t.uuid);
+    assert.equal(await client.tokenAccepted(t.token), false);
+    assert.equal(await client.tokenAccepted(ROOT_TOKEN), true);
+    ctl.setHook((req) => (req.path === '/arvados/v1/api_client_authorizations/current' ? { status: 500, body: { errors: ['boom'] } } : undefined));
+    await assert.rejects(client.tokenAccepted(ROOT_TOKEN), (err: unknown) => isControllerError(err) && err.status === 500);
+  });
+
   it('does not send a token create again after a failed attempt, and does not fence it', async () => {
     let n = 0;
     ctl.setHook((req) => (req.path === '/arvados/v1/api_client_authorizations' && ++n === 1 ? { status: 502, body: { errors: ['bad gateway'] } } : undefined));

@@ -19,6 +19,10 @@ function issuer(o: { capMs?: number; fail?: () => Error | undefined; hangDeletes
   const clock = new ManualClock();
   const made: Array<{ scopes: string[]; expiresAt: number }> = [];
   const deleted: string[] = [];
+  /** Tokens the controller has forgotten without being asked (an admin deleted them). */
+  const forgotten = new Set<string>();
+  const checked: string[] = [];
+  let checkFails: Error | undefined;
   let n = 0;
   const api: TokenIssuer = {
     async createToken(scopes, expiresAt): Promise<IssuedToken> {
@@ -33,8 +37,13 @@ function issuer(o: { capMs?: number; fail?: () => Error | undefined; hangDeletes
       if (o.hangDeletes) await new Promise(() => undefined);
       deleted.push(uuid);
     },
+    async tokenAccepted(token) {
+      checked.push(token);
+      if (checkFails) throw checkFails;
+      return !forgotten.has(token) && !deleted.some((u) => token.includes(u));
+    },
   };
-  return { clock, api, made, deleted };
+  return { clock, api, made, deleted, forgotten, checked, failChecks: (e: Error | undefined) => (checkFails = e) };
 }
 
 function refusal(status: number): ControllerError {
@@ -140,6 +149,36 @@ describe('event feed token', () => {
     }
   });
 
+  it('checks its token at the controller when asked: a token the controller forgot is dropped, with a warning, and the next get makes another', async () => {
+    const t = issuer();
+    const { logger, lines } = captureLogger();
+    const tokens = new FeedTokens({ issuer: t.api, rootToken: ROOT, clock: t.clock, logger });
+    assert.equal(await tokens.stillValid(), true, 'nothing to check before the first token');
+    assert.deepEqual(t.checked, []);
+    const first = await tokens.get();
+    assert.equal(await tokens.stillValid(), true);
+    assert.deepEqual(t.checked, [first.token]);
+    t.failChecks(new Error('connect ECONNREFUSED'));
+    assert.equal(await tokens.stillValid(), true, 'no telling: keep it');
+    t.failChecks(undefined);
+    t.forgotten.add(first.token);
+    assert.equal(await tokens.stillValid(), false);
+    const warnings = lines.records().filter((r) => r.level === 'warning');
+    assert.equal(warnings.length, 1);
+    assert.match(String(warnings[0].msg), /no longer accepts the event feed's token/);
+    const second = await tokens.get();
+    assert.notEqual(second.token, first.token);
+    assert.equal(t.made.length, 2);
+  });
+
+  it('does not check the root token', async () => {
+    const t = issuer({ fail: () => refusal(403) });
+    const tokens = new FeedTokens({ issuer: t.api, rootToken: ROOT, clock: t.clock, logger: captureLogger().logger });
+    assert.equal((await tokens.get()).token, ROOT);
+    assert.equal(await tokens.stillValid(), true);
+    assert.deepEqual(t.checked, []);
+  });
+
   it('deletes its token at stop, and waits at most 5 s for the controller', async () => {
     const { clock, api, deleted } = issuer();
     const tokens = new FeedTokens({ issuer: api, rootToken: ROOT, clock, logger: captureLogger().logger });
@@ -172,6 +211,7 @@ describe('event feed token', () => {
       async deleteToken(uuid) {
         deleted.push(uuid);
       },
+      tokenAccepted: async () => true,
     };
     const tokens = new FeedTokens({ issuer: slow, rootToken: ROOT, clock, logger: captureLogger().logger });
     const getting = tokens.get();

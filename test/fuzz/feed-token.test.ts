@@ -100,6 +100,7 @@ describe('fuzz: the event feed token', () => {
             deleted.push(uuid);
             live.delete(uuid);
           },
+          tokenAccepted: async () => true,
         };
         const tokens = new FeedTokens({ issuer, rootToken: ROOT, clock, logger: createLogger({ stream: new LineCollector(), level: 'error' }) });
         let lastIssued: string | undefined;

@@ -54,6 +54,34 @@ describe('container queue with the event feed (no poll loop)', function () {
     }
   });
 
+  it('notices, once the feed has gone quiet, that the controller no longer accepts its token, and reconnects with a new one', async () => {
+    const h = await setup({}, { tokenCheckMs: 1000 });
+    try {
+      await h.connected();
+      const [first] = h.ctl.tokens.issued();
+      // While containers keep coming through the feed, nothing is checked.
+      const checks = (): number => h.ctl.requestLog().filter((r) => r.route === '/arvados/v1/api_client_authorizations/current' && r.tokenUuid === first.uuid).length;
+      const before = checks();
+      for (let i = 0; i < 15; i++) {
+        h.ctl.addContainer({ priority: 3 });
+        await sleep(100);
+      }
+      assert.equal(checks(), before, 'checked a token while its feed was bringing events');
+      // An admin deletes the token: arvados-ws would send nothing more, and say nothing.
+      assert.ok(h.ctl.tokens.delete(first.uuid));
+      await waitUntil('a new token', () => h.ctl.tokens.issued().length === 1 && h.ctl.tokens.issued()[0].uuid !== first.uuid, 8000, 20);
+      const [second] = h.ctl.tokens.issued();
+      await waitUntil('the feed on the new token', () => h.ctl.feed.connections().some((c) => c.tokenUuid === second.uuid) && h.link.view().state === 'connected', 5000, 20);
+      const a = h.ctl.addContainer({ priority: 3 });
+      await waitUntil('a to arrive through the feed', () => h.queue.entries().entries.has(a.uuid), 5000, 10);
+      const warnings = h.lines.records().filter((r) => r.level === 'warning' && /no longer accepts the event feed's token/.test(String(r.msg)));
+      assert.equal(warnings.length, 1);
+      assert.equal(h.link.view().status?.renewals, 1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('connects with the root token, and says why, when the controller will not make it one', async () => {
     const h = await setup();
     try {

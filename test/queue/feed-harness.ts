@@ -15,7 +15,7 @@ import { captureLogger, makeClient, OTHER_TOKEN, ROOT_TOKEN, startController } f
 import { SMALL_TYPES } from './helpers.js';
 
 /** A started controller with its feed faulted as `faults` says, a queue (PollInterval 1h, loop not started) and its feed link. */
-export async function startFeedHarness(faults: FeedFaults = {}) {
+export async function startFeedHarness(faults: FeedFaults = {}, linkOptions: { tokenCheckMs?: number } = {}) {
   const ctl = await startController({ feed: faults });
   const { logger, lines } = captureLogger();
   const client = makeClient(ctl.url, { logger });
@@ -24,7 +24,7 @@ export async function startFeedHarness(faults: FeedFaults = {}) {
       `      Websocket:\n        ExternalURL: ${ctl.feed.url}\n    Containers:\n      CloudVMs:\n        PollInterval: 1h\n    InstanceTypes:\n${SMALL_TYPES}`,
   ).cluster;
   const queue = new ContainerQueueImpl({ client, cluster, clock: systemClock, logger });
-  const link = new EventFeedLink(cluster, queue, { clock: systemClock, logger, issuer: client });
+  const link = new EventFeedLink(cluster, queue, { clock: systemClock, logger, issuer: client, ...linkOptions });
   return {
     ctl,
     queue,
