@@ -7,6 +7,7 @@
  */
 import type { Writable } from 'node:stream';
 import { ControllerClient } from './arvados/client.js';
+import { ControllerTokens } from './arvados/token-calls.js';
 import type { RawTransport } from './arvados/http.js';
 import { type Clock, systemClock } from './clock/index.js';
 import './drivers.js';
@@ -178,7 +179,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     logger: logger.child({ Component: 'event-feed' }),
     userAgent: client.userAgent,
     enabled: settings.EventFeed.Enable,
-    issuer: client,
+    issuer: new ControllerTokens(client, clock),
     scopedToken: settings.EventFeed.ScopedToken,
   });
   const reclaims = new ReclaimTracker(clock, settings.Reclaims.HalfLife);

@@ -3,7 +3,6 @@
  * body of an attempt, and what is read back from an answer. `client.ts`
  * decides when to send them.
  */
-import type { IssuedToken } from './feed-token.js';
 import type { RawResponse } from './http.js';
 import { ControllerError } from './errors.js';
 
@@ -95,28 +94,4 @@ export function errorsOf(res: RawResponse): string[] {
   }
   const text = res.text.trim().slice(0, 300);
   return [text === '' ? 'no error message' : text];
-}
-
-/**
- * The token a create answered with: its uuid, the `v2/<uuid>/<secret>` form
- * (the API server answers with the secret alone), and when it expires by
- * our clock (`now`, when the answer came). The expiry is the time asked
- * for, or sooner: the controller may cap a token's life, and its clock may
- * be ahead of ours. So when the answer has both `created_at` and
- * `expires_at` (both by the controller's clock) the life it granted is
- * their difference, counted from `now`; with `expires_at` alone, that time
- * as it stands.
- */
-export function issuedToken(value: unknown, asked: number, now: number): IssuedToken {
-  const v = (value ?? {}) as { uuid?: unknown; api_token?: unknown; expires_at?: unknown; created_at?: unknown };
-  const where = 'POST /arvados/v1/api_client_authorizations';
-  if (typeof v.uuid !== 'string' || !TOKEN_UUID.test(v.uuid)) throw new Error(`${where}: the answer has no well-formed uuid`);
-  if (typeof v.api_token !== 'string' || !/^[\x21-\x7e]+$/.test(v.api_token)) throw new Error(`${where}: the answer has no usable api_token`);
-  const token = v.api_token.startsWith('v2/') ? v.api_token : `v2/${v.uuid}/${v.api_token}`;
-  const expires = typeof v.expires_at === 'string' ? Date.parse(v.expires_at) : NaN;
-  const created = typeof v.created_at === 'string' ? Date.parse(v.created_at) : NaN;
-  let expiresAt = asked;
-  if (Number.isFinite(expires) && Number.isFinite(created)) expiresAt = Math.min(asked, now + (expires - created));
-  else if (Number.isFinite(expires)) expiresAt = Math.min(asked, expires);
-  return { uuid: v.uuid, token, expiresAt };
 }

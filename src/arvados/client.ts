@@ -76,8 +76,7 @@ import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeo
 import { type ListParams, listQuery } from './list-query.js';
 import { controllerConcurrencyCap, controllerRequestTimeoutMs, DEFAULT_RETRY, INITIAL_WINDOW, type RetryOptions } from './client-limits.js';
 import { newRequestId } from './request-id.js';
-import { type CallOptions, CONTAINERS, containerPath, errorsOf, fencedAction, issuedToken, parseBody, prepareRequest, TOKEN_UUID } from './client-wire.js';
-import type { IssuedToken } from './feed-token.js';
+import { type CallOptions, CONTAINERS, containerPath, errorsOf, fencedAction, parseBody, prepareRequest, TOKEN_UUID } from './client-wire.js';
 
 export type { ListParams } from './list-query.js';
 export { controllerConcurrencyCap, controllerRequestTimeoutMs, DEFAULT_RETRY, type RetryOptions } from './client-limits.js';
@@ -281,40 +280,14 @@ export class ControllerClient implements ControllerHealth {
   }
 
   /**
-   * `POST /arvados/v1/api_client_authorizations`: a new token owned by our
-   * token's user, limited to `scopes`, expiring at `expiresAt` (epoch ms) or
-   * sooner if the controller caps it. Not sent again after an attempt that
-   * got no answer: a token made by a lost attempt expires on its own.
+   * Any other call, for the modules that speak for a resource of their own
+   * (`token-calls.ts`): the answer's JSON, with this client's retries,
+   * window, health record and errors. `retry` as for every call; `token`
+   * is sent instead of the client's own. Container calls go through the
+   * methods above, which the fence guards.
    */
-  async createToken(scopes: string[], expiresAt: number): Promise<IssuedToken> {
-    const body = { api_client_authorization: { scopes, expires_at: new Date(expiresAt).toISOString() } };
-    const { value } = await this.call('POST', `${API}/api_client_authorizations`, { body, retry: false });
-    return issuedToken(value, expiresAt, this.clock.now());
-  }
-
-  /** `DELETE /arvados/v1/api_client_authorizations/{uuid}`; a token already gone (404) is no error. */
-  async deleteToken(uuid: string): Promise<void> {
-    try {
-      await this.call('DELETE', `${API}/api_client_authorizations/${encodeURIComponent(uuid)}`, { retry: true });
-    } catch (err) {
-      if (!(err instanceof ControllerError && err.status === 404)) throw err;
-    }
-  }
-
-  /**
-   * Whether the controller still accepts `token`: `GET
-   * .../api_client_authorizations/current` with it, which any token may
-   * ask. True on an answer, false on 401 or 403; a throw when there was no
-   * telling (no answer, another status).
-   */
-  async tokenAccepted(token: string): Promise<boolean> {
-    try {
-      await this.call('GET', `${API}/api_client_authorizations/current`, { retry: true, token });
-      return true;
-    } catch (err) {
-      if (err instanceof ControllerError && (err.status === 401 || err.status === 403)) return false;
-      throw err;
-    }
+  async request(method: string, path: string, o: { query?: Record<string, string>; body?: unknown; retry: boolean; token?: string }): Promise<unknown> {
+    return (await this.call(method, path, o)).value;
   }
 
   /** Closes pooled connections (at shutdown, and in tests so the process can exit). */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { ControllerClient } from '../../src/arvados/client.js';
 import { ControllerClient as Client, ControllerError, controllerConcurrencyCap, isControllerError, isControllerRefusal, type ListParams, newRequestId } from '../../src/arvados/client.js';
 import type { RawRequest } from '../../src/arvados/http.js';
+import { ControllerTokens } from '../../src/arvados/token-calls.js';
 import { listQuery } from '../../src/arvados/list-query.js';
 import { PROXIED_NAME_SUFFIX, startHttpProxy } from '../fixtures/http-proxy.js';
 import { ManualClock, systemClock } from '../../src/clock/index.js';
@@ -19,6 +20,8 @@ import { selfSignedCertificate } from './self-signed.js';
 describe('ControllerClient calls', () => {
   let ctl: TestController;
   let client: ControllerClient;
+  /** The token calls, through `client`. */
+  let tokens: ControllerTokens;
   let lines: ReturnType<typeof captureLogger>['lines'];
 
   beforeEach(async () => {
@@ -26,6 +29,7 @@ describe('ControllerClient calls', () => {
     const cap = captureLogger();
     lines = cap.lines;
     client = makeClient(ctl.url, { logger: cap.logger });
+    tokens = new ControllerTokens(client, systemClock);
   });
 
   afterEach(async () => {
@@ -183,7 +187,7 @@ describe('ControllerClient calls', () => {
 
   it('makes a scoped, expiring token with POST {"api_client_authorization": ...} and deletes it; a token already gone is no error', async () => {
     const expiresAt = Date.now() + 3_600_000;
-    const t = await client.createToken(['GET /arvados/v1/containers/'], expiresAt);
+    const t = await tokens.createToken(['GET /arvados/v1/containers/'], expiresAt);
     assert.equal(last().method, 'POST');
     assert.equal(last().route, '/arvados/v1/api_client_authorizations');
     const kept = ctl.tokens.get(t.uuid)!;
@@ -191,9 +195,9 @@ describe('ControllerClient calls', () => {
     assert.equal(kept.expiresAt, expiresAt);
     assert.equal(t.token, `v2/${t.uuid}/${kept.secret}`);
     assert.equal(t.expiresAt, expiresAt);
-    await client.deleteToken(t.uuid);
+    await tokens.deleteToken(t.uuid);
     assert.equal(ctl.tokens.get(t.uuid), undefined);
-    await client.deleteToken(t.uuid);
+    await tokens.deleteToken(t.uuid);
     assert.equal(last().status, 404);
     assert.ok(!lines.lines.some((l) => l.includes(kept.secret)), 'the new token was logged');
   });
@@ -215,28 +219,28 @@ describe('ControllerClient calls', () => {
       ctl.setHook((req) => (req.path === '/arvados/v1/api_client_authorizations' ? { status: 200, body } : undefined));
       if (want === -1) {
         const before = Date.now();
-        const t = await client.createToken(['all'], asked);
+        const t = await tokens.createToken(['all'], asked);
         assert.ok(t.expiresAt >= before + 30 * 60_000 && t.expiresAt <= Date.now() + 30 * 60_000, `expires in ${t.expiresAt - Date.now()} ms`);
       } else if (typeof want === 'number') {
-        const t = await client.createToken(['all'], asked);
+        const t = await tokens.createToken(['all'], asked);
         assert.equal(t.expiresAt, want);
         assert.equal(t.token, 'v2/zzzzz-gj3su-capped000000001/abc');
       } else {
-        await assert.rejects(client.createToken(['all'], asked), want);
+        await assert.rejects(tokens.createToken(['all'], asked), want);
       }
     }
   });
 
   it('asks whether the controller still accepts a token with that token itself: true for a live one, false once deleted', async () => {
-    const t = await client.createToken(['GET /arvados/v1/containers/'], Date.now() + 60_000);
-    assert.equal(await client.tokenAccepted(t.token), true);
+    const t = await tokens.createToken(['GET /arvados/v1/containers/'], Date.now() + 60_000);
+    assert.equal(await tokens.tokenAccepted(t.token), true);
     assert.equal(last().tokenUuid, t.uuid, 'asked with the token being checked, not the client\'s');
     assert.equal(last().route, '/arvados/v1/api_client_authorizations/current');
-    await client.deleteToken(t.uuid);
-    assert.equal(await client.tokenAccepted(t.token), false);
-    assert.equal(await client.tokenAccepted(ROOT_TOKEN), true);
+    await tokens.deleteToken(t.uuid);
+    assert.equal(await tokens.tokenAccepted(t.token), false);
+    assert.equal(await tokens.tokenAccepted(ROOT_TOKEN), true);
     ctl.setHook((req) => (req.path === '/arvados/v1/api_client_authorizations/current' ? { status: 500, body: { errors: ['boom'] } } : undefined));
-    await assert.rejects(client.tokenAccepted(ROOT_TOKEN), (err: unknown) => isControllerError(err) && err.status === 500);
+    await assert.rejects(tokens.tokenAccepted(ROOT_TOKEN), (err: unknown) => isControllerError(err) && err.status === 500);
   });
 
   it('does not send a token create again after a failed attempt, and does not fence it', async () => {
@@ -244,10 +248,10 @@ describe('ControllerClient calls', () => {
     ctl.setHook((req) => (req.path === '/arvados/v1/api_client_authorizations' && ++n === 1 ? { status: 502, body: { errors: ['bad gateway'] } } : undefined));
     const fenced = makeClient(ctl.url, { fence: { check: () => assert.fail('the fence was consulted') } });
     try {
-      await assert.rejects(fenced.createToken(['all'], Date.now() + 60_000), (err: unknown) => isControllerError(err) && err.status === 502 && err.temporary);
+      await assert.rejects(new ControllerTokens(fenced, systemClock).createToken(['all'], Date.now() + 60_000), (err: unknown) => isControllerError(err) && err.status === 502 && err.temporary);
       assert.equal(n, 1);
-      const t = await fenced.createToken(['all'], Date.now() + 60_000);
-      await fenced.deleteToken(t.uuid);
+      const t = await new ControllerTokens(fenced, systemClock).createToken(['all'], Date.now() + 60_000);
+      await new ControllerTokens(fenced, systemClock).deleteToken(t.uuid);
     } finally {
       fenced.close();
     }

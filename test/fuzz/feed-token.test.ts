@@ -18,7 +18,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ControllerError } from '../../src/arvados/errors.js';
-import { issuedToken, TOKEN_UUID } from '../../src/arvados/client-wire.js';
+import { TOKEN_UUID } from '../../src/arvados/client-wire.js';
+import { issuedToken } from '../../src/arvados/token-calls.js';
 import { FeedTokens, type IssuedToken, type TokenIssuer } from '../../src/arvados/feed-token.js';
 import { ManualClock } from '../../src/clock/index.js';
 import { createLogger, LineCollector } from '../../src/log.js';

@@ -8,6 +8,7 @@
 import { systemClock } from '../../src/clock/index.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { EventFeedLink } from '../../src/queue/event-feed-link.js';
+import { ControllerTokens } from '../../src/arvados/token-calls.js';
 import { ContainerQueueImpl } from '../../src/queue/queue.js';
 import { waitUntil } from '../../src/harness/processes.js';
 import type { FeedFaults } from '../../src/testcontroller/index.js';
@@ -24,7 +25,7 @@ export async function startFeedHarness(faults: FeedFaults = {}, linkOptions: { t
       `      Websocket:\n        ExternalURL: ${ctl.feed.url}\n    Containers:\n      CloudVMs:\n        PollInterval: 1h\n    InstanceTypes:\n${SMALL_TYPES}`,
   ).cluster;
   const queue = new ContainerQueueImpl({ client, cluster, clock: systemClock, logger });
-  const link = new EventFeedLink(cluster, queue, { clock: systemClock, logger, issuer: client, ...linkOptions });
+  const link = new EventFeedLink(cluster, queue, { clock: systemClock, logger, issuer: new ControllerTokens(client, systemClock), ...linkOptions });
   return {
     ctl,
     queue,
