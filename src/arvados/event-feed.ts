@@ -130,8 +130,6 @@ export class EventFeed {
   private retryTimer: Timer | undefined;
   /** Failed attempts since the feed was last healthy; sets the back-off. */
   private failures = 0;
-  /** The current attempt is a reconnection to renew the credential. */
-  private renewing = false;
 
   constructor(private readonly opts: EventFeedOptions) {
     this.url = eventFeedURL(opts.url);
@@ -252,7 +250,6 @@ export class EventFeed {
       this.attempt = undefined;
       if (this.s.state === 'stopped') return;
       if (a.renewing) {
-        this.renewing = true;
         this.setState('connecting');
         this.connect();
         return;
@@ -311,7 +308,8 @@ export class EventFeed {
     if (a.renewAt !== undefined) a.timers.push(clock.setTimer(Math.max(0, a.renewAt - a.subscribedAt), () => this.renew(a)));
     const reconnect = this.s.connects > 0;
     this.s.connects++;
-    if (this.renewing && this.s.state === 'connecting') {
+    // Back in 'connecting' after a subscription: only a renewal leads there.
+    if (reconnect && this.s.state === 'connecting') {
       this.s.renewals++;
       logger.debug('event feed connected again with a renewed token', { URL: this.shownURL, LastLogID: this.s.lastLogId });
     } else if (this.s.state === 'unavailable') {
@@ -324,7 +322,6 @@ export class EventFeed {
     } else {
       logger.info('event feed connected; container changes arrive as they happen', { URL: this.shownURL, LastLogID: this.s.lastLogId });
     }
-    this.renewing = false;
     this.setState('connected');
     try {
       this.opts.onSubscribed({ reconnect });
@@ -360,7 +357,6 @@ export class EventFeed {
   /** An attempt failed (`subscribedAt`: after the server had accepted it); retries after the back-off. */
   private failed(reason: string, subscribedAt?: number): void {
     const { clock, logger } = this.opts;
-    this.renewing = false;
     this.s.lastError = reason;
     if (subscribedAt !== undefined) {
       this.s.disconnects++;
