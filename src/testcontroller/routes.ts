@@ -26,8 +26,8 @@ export interface Route {
 /** What a handler gets: the authenticated caller's token uuid and the request. */
 export interface RouteContext {
   caller: string;
-  /** The caller's token, when the route needs more than its uuid. */
-  token?: TokenRecord;
+  /** The caller's token (its uuid is `caller`), for the routes that need more than the uuid. */
+  token: TokenRecord;
   query: URLSearchParams;
   rawBody: string;
   contentType: string;
@@ -100,18 +100,18 @@ export function findRoute(
 }
 
 function current(clusterId: string, ctx: RouteContext): unknown {
-  return ctx.token ? tokenRecord(clusterId, ctx.token) : tokenRecord(clusterId, { uuid: ctx.caller, scopes: ['all'] });
+  return tokenRecord(clusterId, ctx.token);
 }
 
 /** A token as the API server shows it (without its secret). */
-function tokenRecord(clusterId: string, t: Pick<TokenRecord, 'uuid' | 'scopes' | 'expiresAt'> & { createdAt?: number }): Record<string, unknown> {
+function tokenRecord(clusterId: string, t: TokenRecord): Record<string, unknown> {
   return {
     kind: 'arvados#apiClientAuthorization',
     uuid: t.uuid,
     owner_uuid: `${clusterId}-tpzed-000000000000000`,
     scopes: t.scopes,
     expires_at: t.expiresAt === undefined ? null : formatTime(t.expiresAt),
-    created_at: formatTime(t.createdAt ?? 0),
+    created_at: formatTime(t.createdAt),
   };
 }
 
