@@ -12,7 +12,7 @@
 import { notify, startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
 import { clusterSecrets, daemonConfigProblems, loadConfigFile, tryLoad } from './config/index.js';
-import { withHost } from './config/urls.js';
+import { parseListenURL } from './config/urls.js';
 import { unusedLegacyEnvWarnings, type LegacyEnv } from './config/legacy-env.js';
 import { defaultSettings, loadSettingsFile, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
@@ -236,7 +236,7 @@ export async function startManagementAPI(
   log: Logger,
   configSource?: ConfigSource,
 ): Promise<ManagementServer> {
-  const scheme = new URL(withHost(where.listenURL, '0.0.0.0')).protocol;
+  const scheme = parseListenURL(where.listenURL).protocol;
   const tls = scheme === 'https:' || scheme === 'wss:' ? dispatcher.cluster.TLS : undefined;
   const server = await startManagementServer(dispatcher, { listen: hostPortOf(where.listenURL), tls, configSource });
   log.info('listening', { URL: where.listenURL, Listen: new URL(server.url).host, Service: SERVICE_NAME, Version: packageVersion() });

@@ -28,6 +28,11 @@ export function isHostless(url: string): boolean {
   return HOSTLESS.test(url);
 }
 
+/** A listen URL parsed, a hostless one (`isHostless`) with 0.0.0.0 standing for its host; throws as `new URL` does. */
+export function parseListenURL(text: string): URL {
+  return new URL(withHost(text, '0.0.0.0'));
+}
+
 /** A hostless URL (`isHostless`) with `host` put in, e.g. to parse it or to connect to it; any other URL unchanged. */
 export function withHost(url: string, host: string): string {
   const m = HOSTLESS.exec(url);

@@ -19,7 +19,7 @@
  */
 import { createServer } from 'node:net';
 import type { Logger } from '../log.js';
-import { isHostless, sameURL, withHost, withRootPath } from '../config/urls.js';
+import { isHostless, parseListenURL, sameURL, withRootPath } from '../config/urls.js';
 
 /** The reference's service name, used in its messages. */
 export const SERVICE_NAME = 'arvados-dispatch-cloud';
@@ -58,7 +58,7 @@ export async function chooseListenURL(
   if (wanted) {
     let normalized: string;
     try {
-      new URL(withHost(wanted, '0.0.0.0'));
+      parseListenURL(wanted);
       normalized = withRootPath(wanted);
     } catch (err) {
       throw new ListenChoiceError(`$${INTERNAL_URL_ENV} (${JSON.stringify(wanted)}): ${(err as Error).message}`);
@@ -92,7 +92,7 @@ export async function chooseListenURL(
 export function hostPortOf(url: string): { host: string; port: number } {
   let u: URL;
   try {
-    u = new URL(withHost(url, '0.0.0.0'));
+    u = parseListenURL(url);
   } catch {
     throw new ListenChoiceError(`"${url}" is not a URL`);
   }
