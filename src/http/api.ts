@@ -30,6 +30,7 @@ import { type InstanceDraining, instanceViewJSON, queueEntJSON, type QueueEntExt
 import type { SpendingCapView } from '../placement/spending-cap.js';
 import { timelineJSON } from './timeline-json.js';
 import { redirectFor, sendRedirect } from './redirect.js';
+import { formValues } from './form.js';
 
 /** What the management API needs from a dispatcher. */
 export interface ManagementTarget {
@@ -91,13 +92,10 @@ export interface Layers {
 }
 
 const API = '/arvados/v1/dispatch';
-/** Bigger form bodies are refused: the API's parameters are a few ids and a reason. */
-const MAX_BODY_BYTES = 1 << 20;
-
 interface Request {
   req: IncomingMessage;
   res: ServerResponse;
-  /** `r.FormValue`: from the form body or the query string, in Go's order (`readForm`); '' when absent. */
+  /** `r.FormValue`: from the form body or the query string, in Go's order (`form.ts`); '' when absent. */
   param(name: string): string;
 }
 
@@ -218,16 +216,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, target: Managem
     }
     return methodNotAllowed(res, Object.keys(route));
   }
-  const form = await readForm(req);
-  if (form === undefined) {
+  const param = await formValues(req, url);
+  if (param === undefined) {
     jsonError(res, 413, 'request body too large');
     return;
   }
-  const fromQuery = (name: string): string | null => url.searchParams.get(name);
-  const fromBody = (name: string): string | null => form.values.get(name);
-  const param = form.afterQuery
-    ? (name: string): string => fromQuery(name) ?? fromBody(name) ?? ''
-    : (name: string): string => fromBody(name) ?? fromQuery(name) ?? '';
   await handler({ req, res, param }, target);
 }
 
@@ -319,42 +312,6 @@ function health(req: IncomingMessage, res: ServerResponse, t: ManagementTarget):
     return sendJSON(res, { error: String((err as Error)?.message ?? err), health: 'ERROR' });
   }
   sendJSON(res, { health: 'OK' });
-}
-
-/**
- * The request's form body, as Go's `r.FormValue` reads it: a urlencoded
- * POST body (ParseForm), whose values come before the query string's; or a
- * multipart/form-data body of any method (ParseMultipartForm, as
- * `curl -F instance_id=...` sends), whose fields come after the query
- * string's, files left out. Anything else, or a body that does not parse,
- * is an empty form. Undefined when the body is too large.
- */
-async function readForm(req: IncomingMessage): Promise<{ values: URLSearchParams; afterQuery: boolean } | undefined> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  const urlencoded = req.method === 'POST' && type === 'application/x-www-form-urlencoded';
-  const multipart = type === 'multipart/form-data';
-  if (!urlencoded && !multipart) {
-    req.resume();
-    return { values: new URLSearchParams(), afterQuery: false };
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(buf);
-  }
-  const body = Buffer.concat(chunks);
-  if (urlencoded) return { values: new URLSearchParams(body.toString('utf8')), afterQuery: false };
-  const values = new URLSearchParams();
-  try {
-    const parsed = await new Response(body, { headers: { 'Content-Type': String(req.headers['content-type']) } }).formData();
-    for (const [name, value] of parsed) if (typeof value === 'string') values.append(name, value);
-  } catch {
-    // Go ignores the parse error there too: only the query string counts.
-  }
-  return { values, afterQuery: true };
 }
 
 function sendJSON(res: ServerResponse, body: unknown): void {
