@@ -266,13 +266,24 @@ export function waitForStopSignal(signals: NodeJS.EventEmitter = process): Promi
   });
 }
 
-/** Says which CA file our TLS clients trust beyond Node's roots (src/net/trust.ts), or why the one named could not be used. */
+/** Says which CA file and directories our TLS clients trust beyond Node's roots (src/net/trust.ts), or why one named could not be used. */
 function logTrustedRoots(log: Logger): void {
   const roots = processTrustedRoots();
-  if (roots.problem) log.warn('CA certificates not loaded: TLS clients trust only Node\'s own roots', { error: roots.problem });
+  if (roots.problem) {
+    const trusted = roots.dirs ? "Node's own roots and those of the certificate directories" : "only Node's own roots";
+    log.warn(`CA certificates not loaded: TLS clients trust ${trusted}`, { error: roots.problem });
+  }
   else if (roots.added > 0) {
     // A site's own file is worth a line at start; the distribution's bundle (which adds the few roots it has and Node has not) is not.
     const level = roots.file !== undefined && SYSTEM_CA_FILES.includes(roots.file) ? 'debug' : 'info';
     log.log(level, 'trusting CA certificates from file, besides Node\'s own roots', { File: roots.file, Added: roots.added });
+  }
+  for (const error of roots.dirProblems ?? []) log.warn('CA certificate directory not read', { error });
+  if (roots.dirs) {
+    // Likewise: SSL_CERT_DIR is a site's choice; what the system's directories add beyond its bundle is not news.
+    log.log(roots.dirs.named ? 'info' : 'debug', 'trusting CA certificates from directories, besides Node\'s own roots and the file\'s', {
+      Dirs: roots.dirs.dirs,
+      Added: roots.dirs.added,
+    });
   }
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForStopSignal } from '../src/daemon.js';
@@ -71,10 +71,14 @@ ${cloudVMsExtra}        DriverParameters:
     // A site CA, as /etc/arvados/ca-certificates.crt would hold it: the daemon says it trusts it.
     const ca = join(dir, 'ca.pem');
     writeFileSync(ca, selfSignedCertificate({ dnsName: 'ca.example' }).cert);
-    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info', SSL_CERT_FILE: ca });
+    // And a directory of its own in SSL_CERT_DIR, as Go's clients read it.
+    mkdirSync(join(dir, 'certs'));
+    writeFileSync(join(dir, 'certs', 'other.pem'), selfSignedCertificate({ dnsName: 'other.example' }).cert);
+    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info', SSL_CERT_FILE: ca, SSL_CERT_DIR: join(dir, 'certs') });
     try {
       await daemon.waitForOutput(/starting scheduling/);
       assert.match(daemon.output(), /"msg":"trusting CA certificates from file, besides Node's own roots".*"Added":1/);
+      assert.match(daemon.output(), /"msg":"trusting CA certificates from directories, besides Node's own roots and the file's".*"Added":1/);
       // Named as the reference's binary is, for pidof and process monitors (the kernel keeps 15 characters).
       assert.equal(readFileSync(`/proc/${daemon.proc.pid}/comm`, 'utf8').trim(), 'arvados-dispatc');
       // Many poll intervals with nothing to do: the daemon must still be there.

@@ -11,15 +11,21 @@
  * site with its own CA to put it. Node trusts neither: it has its own copy
  * of Mozilla's roots and reads only `NODE_EXTRA_CA_CERTS`, at start.
  *
- * So the daemon reads the same file the reference would and trusts its
- * certificates in addition to Node's own roots. Adding rather than replacing
- * means that a file holding only the site's CA (which the reference would
- * take as its only root) does not cut us off from public endpoints; nothing
- * the reference trusts is refused. Certificate directories (`SSL_CERT_DIR`,
- * /etc/ssl/certs/*.pem) are not read: on the distributions Arvados supports
- * they hold the same certificates as the bundle.
+ * Go then reads every file of the certificate directories as well: those
+ * `SSL_CERT_DIR` names (separated by colons), or else /etc/ssl/certs and
+ * /etc/pki/tls/certs, skipping a symbolic link whose target has no slash
+ * (the hash links `c_rehash` makes beside the files they name), and trusting
+ * whatever certificates the files hold. A site that drops its CA into
+ * /etc/ssl/certs without running update-ca-certificates, or points
+ * `SSL_CERT_DIR` at its own directory, is trusted by the reference that way.
+ *
+ * So the daemon reads the same file and directories the reference would and
+ * trusts their certificates in addition to Node's own roots. Adding rather
+ * than replacing means that a file holding only the site's CA (which the
+ * reference would take as its only root) does not cut us off from public
+ * endpoints; nothing the reference trusts is refused.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 
@@ -36,21 +42,54 @@ export const SYSTEM_CA_FILES = [
   '/etc/ssl/cert.pem', // Alpine
 ];
 
+/** The certificate directories Go reads when `SSL_CERT_DIR` is unset (crypto/x509, Linux). */
+export const SYSTEM_CA_DIRS = ['/etc/ssl/certs', '/etc/pki/tls/certs'];
+
 export interface TrustedRoots {
-  /** The PEM certificates to pass as `ca` (Node's roots and the file's), or undefined to keep Node's default. */
+  /** The PEM certificates to pass as `ca` (Node's roots, the file's and the directories'), or undefined to keep Node's default. */
   ca: string[] | undefined;
   /** The file read, if any. */
   file?: string;
   /** How many certificates the file added to Node's roots. */
   added: number;
+  /** The directories whose files added certificates to Node's roots and the file's, and how many. */
+  dirs?: { dirs: string[]; added: number; named: boolean };
   /** Why the file was not used, when one was named or present but gave nothing. */
   problem?: string;
+  /** Why a directory `SSL_CERT_DIR` names could not be read. */
+  dirProblems?: string[];
 }
 
 export interface TrustInputs {
   env?: Record<string, string | undefined>;
   /** Reads a file, or throws as readFileSync does (tests inject one). */
   read?: (path: string) => string;
+  /** The files of a directory to read, as Go picks them, or throws as readdirSync does (tests inject one). */
+  list?: (dir: string) => string[];
+}
+
+/**
+ * The entries of `dir` Go reads for certificates: all of them but the
+ * symbolic links whose target has no slash (they name a file of the same
+ * directory, read under its own name). Subdirectories are listed too; reading
+ * one fails and it is skipped, as in Go.
+ */
+export function certDirEntries(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = `${dir}/${e.name}`;
+    if (e.isSymbolicLink()) {
+      let target: string | undefined;
+      try {
+        target = readlinkSync(path);
+      } catch {
+        // Gone between the listing and now: read (and fail) as Go would.
+      }
+      if (target !== undefined && !target.includes('/')) continue;
+    }
+    out.push(path);
+  }
+  return out;
 }
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
@@ -68,9 +107,8 @@ export function pemCertificates(text: string): X509Certificate[] {
   return out;
 }
 
-/** The certificates of `certs` that Node's own roots do not hold (by fingerprint), each once, as PEM. */
-function beyondNodeRoots(certs: readonly X509Certificate[]): string[] {
-  const seen = new Set(pemCertificates(rootCertificates.join('\n')).map((c) => c.fingerprint256));
+/** The certificates of `certs` that Node's own roots (and `seen`) do not hold (by fingerprint), each once, as PEM. */
+function beyondNodeRoots(certs: readonly X509Certificate[], seen = new Set(pemCertificates(rootCertificates.join('\n')).map((c) => c.fingerprint256))): string[] {
   const out: string[] = [];
   for (const c of certs) {
     if (seen.has(c.fingerprint256)) continue;
@@ -81,43 +119,92 @@ function beyondNodeRoots(certs: readonly X509Certificate[]): string[] {
 }
 
 /**
- * The roots to trust, by the reference's rules for which file to read:
- * `SSL_CERT_FILE` if set; else /etc/arvados/ca-certificates.crt if it can be
- * read; else the first system bundle that can be read.
+ * The roots to trust, by the reference's rules for which file to read
+ * (`SSL_CERT_FILE` if set; else /etc/arvados/ca-certificates.crt if it can be
+ * read; else the first system bundle that can be read) and which
+ * directories (`SSL_CERT_DIR`'s, else the system's).
  */
 export function trustedRoots(inputs: TrustInputs = {}): TrustedRoots {
   const env = inputs.env ?? process.env;
   const read = inputs.read ?? ((p: string) => readFileSync(p, 'utf8'));
-  const named = env.SSL_CERT_FILE;
+  const seen = new Set(pemCertificates(rootCertificates.join('\n')).map((c) => c.fingerprint256));
+  const fromFile = trustedFile(env.SSL_CERT_FILE, read, seen);
+  const fromDirs = trustedDirs(env.SSL_CERT_DIR, read, inputs.list ?? certDirEntries, seen);
+  const extra = [...fromFile.extra, ...fromDirs.extra];
+  const out: TrustedRoots = { ca: extra.length > 0 ? [...rootCertificates, ...extra] : undefined, added: fromFile.extra.length };
+  if (fromFile.file !== undefined) out.file = fromFile.file;
+  if (fromFile.problem !== undefined) out.problem = fromFile.problem;
+  if (fromDirs.extra.length > 0) out.dirs = { dirs: fromDirs.dirs, added: fromDirs.extra.length, named: Boolean(env.SSL_CERT_DIR) };
+  if (fromDirs.problems.length > 0) out.dirProblems = fromDirs.problems;
+  return out;
+}
+
+/** The file's certificates beyond `seen` (which it extends). */
+function trustedFile(named: string | undefined, read: (path: string) => string, seen: Set<string>): { extra: string[]; file?: string; problem?: string } {
   const candidates = named ? [named] : [ARVADOS_CA_FILE, ...SYSTEM_CA_FILES];
   for (const file of candidates) {
     let text: string;
     try {
       text = read(file);
     } catch (err) {
-      if (named) return { ca: undefined, added: 0, file, problem: `SSL_CERT_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      if (named) return { extra: [], file, problem: `SSL_CERT_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
       continue;
     }
     const certs = pemCertificates(text);
     if (certs.length === 0) {
-      if (named || file === ARVADOS_CA_FILE) return { ca: undefined, added: 0, file, problem: `${file} holds no certificate that can be read` };
+      if (named || file === ARVADOS_CA_FILE) return { extra: [], file, problem: `${file} holds no certificate that can be read` };
       continue;
     }
-    const extra = beyondNodeRoots(certs);
-    if (extra.length === 0) return { ca: undefined, added: 0, file };
-    return { ca: [...rootCertificates, ...extra], added: extra.length, file };
+    return { extra: beyondNodeRoots(certs, seen), file };
   }
-  return { ca: undefined, added: 0 };
+  return { extra: [] };
+}
+
+/**
+ * The directories' certificates beyond `seen` (which it extends), and which
+ * directories gave some. A directory that does not exist is skipped quietly,
+ * as Go skips it; one `SSL_CERT_DIR` names that cannot be read otherwise is
+ * a problem to report.
+ */
+function trustedDirs(
+  named: string | undefined,
+  read: (path: string) => string,
+  list: (dir: string) => string[],
+  seen: Set<string>,
+): { extra: string[]; dirs: string[]; problems: string[] } {
+  const out = { extra: [] as string[], dirs: [] as string[], problems: [] as string[] };
+  for (const dir of named ? named.split(':') : SYSTEM_CA_DIRS) {
+    let paths: string[];
+    try {
+      paths = list(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (named && code !== 'ENOENT') out.problems.push(`SSL_CERT_DIR ${dir}: ${code ?? (err as Error).message}`);
+      continue;
+    }
+    const before = out.extra.length;
+    for (const path of paths) {
+      let text: string;
+      try {
+        text = read(path);
+      } catch {
+        continue; // a subdirectory, a dangling link, a file we may not read: skipped, as Go skips it
+      }
+      out.extra.push(...beyondNodeRoots(pemCertificates(text), seen));
+    }
+    if (out.extra.length > before) out.dirs.push(dir);
+  }
+  return out;
 }
 
 let cached: { key: string | undefined; roots: TrustedRoots } | undefined;
 
 /**
  * `trustedRoots()` for this process, read once and shared by every client;
- * read again only if SSL_CERT_FILE changes (tests set it).
+ * read again only if SSL_CERT_FILE or SSL_CERT_DIR changes (tests set them).
  */
 export function processTrustedRoots(): TrustedRoots {
-  const key = process.env.SSL_CERT_FILE;
+  const key = `${process.env.SSL_CERT_FILE ?? ''}\n${process.env.SSL_CERT_DIR ?? ''}`;
   if (!cached || cached.key !== key) cached = { key, roots: trustedRoots() };
   return cached.roots;
 }
