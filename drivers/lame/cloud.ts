@@ -1,9 +1,9 @@
 /**
  * The lame cloud: the provider-side state behind lame instance sets. Its VMs,
- * their tags, the fault knobs and the seeded RNG live here, in a process-wide
- * map keyed by cloud name (default: the InstanceSetID), so that a dispatcher
- * stopped and started again inside the same process (tests, the demo) finds
- * its VMs still running, exactly as it would in a real cloud.
+ * their tags, the fault knobs and the seeded RNG live here; `clouds.ts` keeps
+ * one per cloud name for the whole process, so that a dispatcher stopped and
+ * started again inside the same process (tests, the demo) finds its VMs
+ * still running, exactly as it would in a real cloud.
  *
  * The test hooks in the style of the reference's stub driver are methods
  * here (`failNextCreate`, `holdCreates`, `callCounts`, `listVMs`, ...) and on
@@ -20,6 +20,11 @@ import { Gate } from './gate.js';
 import { Random } from './random.js';
 import { LameVM } from './vm.js';
 import { pickZone, reclaimDelay, reclaimRate } from './zones.js';
+
+/** Mixed into the Seed for `faultRng`, so its stream differs from `rng`'s. */
+const FAULT_STREAM = 0x5eed_fa17;
+/** Mixed into the Seed for `zoneRng`. */
+const ZONE_STREAM = 0x20_4e5e;
 
 /** How many times each cloud API was called on this cloud (failed calls included). */
 export interface CallCounts {
@@ -342,61 +347,4 @@ export class LameCloud {
     for (const vm of this.vms.values()) if (vm.state !== 'terminated') n++;
     return n;
   }
-}
-
-/** Mixed into the Seed for `faultRng`, so its stream differs from `rng`'s. */
-const FAULT_STREAM = 0x5eed_fa17;
-/** Mixed into the Seed for `zoneRng`. */
-const ZONE_STREAM = 0x20_4e5e;
-
-const clouds = new Map<string, LameCloud>();
-
-/**
- * The cloud named by `params.CloudName` (default: the InstanceSetID),
- * created on first use. A later call for the same name keeps the VMs, tags
- * and RNG state and adopts the new parameters and context, as a restarted
- * dispatcher with the same config would see; a different Transport is
- * refused.
- */
-export function lameCloudFor(params: LameParams, ctx: DriverContext): LameCloud {
-  const name = params.CloudName ?? ctx.instanceSetId;
-  const existing = clouds.get(name);
-  if (!existing) {
-    const cloud = new LameCloud(name, params, ctx);
-    clouds.set(name, cloud);
-    return cloud;
-  }
-  if (existing.params.Transport !== params.Transport) {
-    throw new LameParamsError(
-      `DriverParameters.Transport: lame cloud ${JSON.stringify(name)} already exists with Transport ${existing.params.Transport}`,
-    );
-  }
-  existing.params = params;
-  existing.ctx = ctx;
-  return existing;
-}
-
-/** The cloud of that name, if any instance set has used it. */
-export function getLameCloud(name: string): LameCloud | undefined {
-  return clouds.get(name);
-}
-
-/** Every lame cloud in this process. */
-export function lameClouds(): LameCloud[] {
-  return [...clouds.values()];
-}
-
-/** Closes every VM of the named cloud and forgets it (a simulation run that is over). */
-export async function dropLameCloud(name: string): Promise<void> {
-  const cloud = clouds.get(name);
-  if (!cloud) return;
-  clouds.delete(name);
-  await cloud.shutdown();
-}
-
-/** Closes every VM of every lame cloud and forgets them all: for test cleanup. */
-export async function resetLameClouds(): Promise<void> {
-  const all = [...clouds.values()];
-  clouds.clear();
-  await Promise.all(all.map((c) => c.shutdown()));
 }

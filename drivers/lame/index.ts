@@ -10,7 +10,7 @@
  * `src/drivers.ts` registers it under LAME_DRIVER_NAME.
  */
 import type { DriverFactory } from '../../src/cloud/types.js';
-import { lameCloudFor } from './cloud.js';
+import { lameCloudFor } from './clouds.js';
 import { LameInstanceSet } from './instance-set.js';
 import { parseLameParams } from './params.js';
 import { RemoteLameInstanceSet } from './remote.js';
@@ -31,7 +31,8 @@ export const lameDriver: DriverFactory = (params, ctx) => {
   return new LameInstanceSet(lameCloudFor(parsed, ctx), ctx);
 };
 
-export { type CallCounts, type DetachEvent, dropLameCloud, getLameCloud, LameCloud, lameClouds, resetLameClouds } from './cloud.js';
+export { type CallCounts, type DetachEvent, LameCloud } from './cloud.js';
+export { dropLameCloud, getLameCloud, lameClouds, resetLameClouds } from './clouds.js';
 export { type CrunchRunProcess, type ProcessPhase, runPlan } from './crunch-run.js';
 export { InProcessExecutor } from './inprocess.js';
 export { LameInstance, LameInstanceSet } from './instance-set.js';
