@@ -66,6 +66,7 @@ export class ContainerQueueImpl implements ContainerQueue {
   private nextPoll?: Promise<void>;
   private readonly loop: PollLoop;
   private readonly timeline?: QueueTimeline;
+  private polledNew = 0;
 
   constructor(opts: ContainerQueueOptions) {
     this.client = opts.client;
@@ -247,6 +248,17 @@ export class ContainerQueueImpl implements ContainerQueue {
     }
   }
 
+  /**
+   * Containers a poll found that the queue did not track (new to it, and
+   * ones it may run), since start; not those a refresh found first. Every
+   * container's creation makes a feed event, so the event feed link
+   * compares these with the feed's events to notice a feed that is
+   * connected but brings nothing (`event-feed-link.ts`).
+   */
+  newFromPolls(): number {
+    return this.polledNew;
+  }
+
   /** What the queue last knew of a container it tracks (an entry, or one waiting for its details or being cancelled). */
   known(uuid: string): TrackedContainer | undefined {
     return this.tracked().get(uuid);
@@ -290,7 +302,10 @@ export class ContainerQueueImpl implements ContainerQueue {
           this.put(uuid, { ...cur, container: { ...c, ...kept(listed) } });
         }
       } else if (this.unsatisfiable.has(uuid)) this.unsatisfiable.refresh(uuid, kept(listed), this.mayRun(listed));
-      else this.settle(uuid, listed, details.get(uuid));
+      else {
+        if (started !== undefined && !this.arrivals.has(uuid) && this.mayRun(listed)) this.polledNew++;
+        this.settle(uuid, listed, details.get(uuid));
+      }
     }
     // Waiting for details and not listed on this poll, but read now.
     for (const [uuid, d] of details) {

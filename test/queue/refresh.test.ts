@@ -103,4 +103,29 @@ describe('container queue: refresh between polls (event hints)', () => {
       await h.close();
     }
   });
+
+  it('counts the containers a poll found new to the queue, and not those a refresh found first (the event feed link compares them with its events)', async () => {
+    const h = await harness();
+    try {
+      const a = h.ctl.addContainer({ priority: 1 });
+      const b = h.ctl.addContainer({ priority: 1 });
+      await h.queue.update();
+      assert.equal(h.queue.newFromPolls(), 2);
+      await h.queue.update();
+      assert.equal(h.queue.newFromPolls(), 2, 'a container is new to one poll only');
+      const c = h.ctl.addContainer({ priority: 1 });
+      await h.queue.refresh([c.uuid, a.uuid]);
+      assert.ok(h.queue.entries().entries.has(c.uuid));
+      await h.queue.update();
+      assert.equal(h.queue.newFromPolls(), 2, 'c was found by a refresh (an event) before any poll');
+      h.ctl.addContainer({ priority: 0 });
+      h.ctl.cancel(b.uuid);
+      const d = h.ctl.addContainer({ priority: 4 });
+      await h.queue.update();
+      assert.equal(h.queue.newFromPolls(), 3, 'd only: not one nobody wants, not a change to one the queue tracks');
+      assert.ok(h.queue.entries().entries.has(d.uuid));
+    } finally {
+      await h.close();
+    }
+  });
 });
