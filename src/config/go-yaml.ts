@@ -12,6 +12,8 @@
  * - Merge keys (`<<`) are applied where they stand: one after an explicit
  *   key overrides it, and a key given twice is the last one.
  *   YAML 1.2 lets explicit keys win wherever they are written.
+ * - A file that starts with a UTF-16 byte order mark is read as UTF-16 (a
+ *   PowerShell redirection writes one); any other, as UTF-8.
  */
 import {
   isAlias,
@@ -29,6 +31,23 @@ import {
   type Pair,
   type YAMLMap,
 } from 'yaml';
+
+/**
+ * The text of a YAML file's bytes, decoded as go-yaml decodes them: UTF-16
+ * little- or big-endian after the matching byte order mark, else UTF-8 (its
+ * own mark, if any, is left for the YAML parser, which skips it). Throws on
+ * UTF-16 that does not decode (an odd byte count, a lone surrogate), as
+ * go-yaml refuses it.
+ */
+export function decodeYAMLBytes(bytes: Uint8Array): string {
+  const utf16 = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : undefined;
+  if (!utf16) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  try {
+    return new TextDecoder(utf16, { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(`starts with a ${utf16.toUpperCase()} byte order mark but is not valid ${utf16.toUpperCase()}`);
+  }
+}
 
 /** What the reader found: the first document, and where the first ignored one with something in it starts (a 1-based line), if any. */
 export interface FirstDocument {

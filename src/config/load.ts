@@ -21,7 +21,7 @@ import { warnReferenceTypeMismatches } from './reference-types.js';
 import { warnUnknownKeys } from './unknown-keys.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { applyNodeProfiles } from './node-profiles.js';
-import { applyGoYAMLMerges, applyGoYAMLNumbers, parseFirstDocument } from './go-yaml.js';
+import { applyGoYAMLMerges, applyGoYAMLNumbers, decodeYAMLBytes, parseFirstDocument } from './go-yaml.js';
 
 export { daemonConfigProblems } from './cluster.js';
 
@@ -100,7 +100,7 @@ export const STDIN_PATH = '-';
 export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult {
   let text: string;
   try {
-    text = readConfigBytes(path).toString('utf8');
+    text = decodeYAMLBytes(readConfigBytes(path));
   } catch (err) {
     throw new ConfigError([`${path}: cannot read the config file: ${(err as Error).message}`]);
   }

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { isScalar, parseDocument } from 'yaml';
 import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readDuration, readFiniteNumber, readMap, type ReadContext, readSection } from './fields.js';
 import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from './load.js';
+import { decodeYAMLBytes } from './go-yaml.js';
 import { DEFAULT_SETTINGS_PATH } from './settings-path.js';
 import { fairShareBy, type FairShareBy, priorityBands, weightMap } from './settings-fair-share.js';
 import { warmPoolList, type WarmPoolEntry } from './warm-pools.js';
@@ -272,7 +273,7 @@ export interface SettingsResult {
 export function loadSettingsFile(path: string, opts: { explicit: boolean }): SettingsResult {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = decodeYAMLBytes(readFileSync(path));
   } catch (err) {
     if (!opts.explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return { settings: defaultSettings(), found: false, warnings: [] };
     throw new ConfigError([`${path}: cannot read the settings file: ${(err as Error).message}`]);

@@ -4,8 +4,12 @@
  * Go's number forms, and merge keys applied where they stand.
  */
 import assert from 'node:assert/strict';
-import { loadConfigText } from '../../src/config/load.js';
-import { goYAMLNumber } from '../../src/config/go-yaml.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { decodeYAMLBytes, goYAMLNumber } from '../../src/config/go-yaml.js';
+import { loadSettingsFile } from '../../src/config/settings.js';
 
 const TOKEN = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF';
 
@@ -117,6 +121,47 @@ describe('config: YAML as Arvados reads it', () => {
 
     it('a merge of something that is not a map is still refused', () => {
       assert.throws(() => typeOf('        <<: 5\n'), /Merge sources must be maps/);
+    });
+  });
+
+  describe('encodings', () => {
+    const text = `Clusters:\n  zzzzz:\n    SystemRootToken: ${TOKEN}\n    Containers:\n      CloudVMs:\n        MaxInstances: 7 # élan\n`;
+    const utf16be = (t: string) => Buffer.from(Buffer.from(t, 'utf16le').map((_, i, b) => b[i ^ 1]));
+    let dir = '';
+    beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'yaml-enc-'))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    const file = (bytes: Buffer) => {
+      const path = join(dir, 'config.yml');
+      writeFileSync(path, bytes);
+      return path;
+    };
+
+    it('reads a file with a UTF-16 byte order mark as UTF-16, little- or big-endian, as go-yaml does', () => {
+      const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+      const be = Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(text)]);
+      for (const bytes of [le, be]) assert.equal(loadConfigFile(file(bytes)).cluster.Containers.CloudVMs.MaxInstances, 7);
+      assert.equal(decodeYAMLBytes(be), text);
+    });
+
+    it('reads UTF-8, with or without its byte order mark', () => {
+      assert.equal(loadConfigFile(file(Buffer.from(`\ufeff${text}`, 'utf8'))).cluster.Containers.CloudVMs.MaxInstances, 7);
+      assert.equal(loadConfigFile(file(Buffer.from(text, 'utf8'))).cluster.Containers.CloudVMs.MaxInstances, 7);
+    });
+
+    it('refuses UTF-16 that does not decode, naming the file', () => {
+      const odd = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le'), Buffer.from([0x41])]);
+      const path = file(odd);
+      assert.throws(() => loadConfigFile(path), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, new RegExp(`${path}: cannot read the config file: starts with a UTF-16LE byte order mark but is not valid UTF-16LE`));
+        return true;
+      });
+    });
+
+    it('reads our own settings file the same way', () => {
+      const path = join(dir, 'dispatch-cloud.yml');
+      writeFileSync(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('EventFeed:\n  Enable: false\n', 'utf16le')]));
+      assert.equal(loadSettingsFile(path, { explicit: true }).settings.EventFeed.Enable, false);
     });
   });
 });
