@@ -3,9 +3,10 @@
  * sockets, with the queue's poll loop NOT running: whatever the queue learns
  * after its first poll, it learns from the feed's events (and the poll each
  * subscription causes). Shared by the queue's feed tests and the feed fuzz
- * suite; real time, with bounded condition waits.
+ * suite; real time, with bounded condition waits, unless given a manual
+ * clock (then controller, queue and link share it; the sockets stay real).
  */
-import { systemClock } from '../../src/clock/index.js';
+import { type Clock, systemClock } from '../../src/clock/index.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { EventFeedLink } from '../../src/queue/event-feed-link.js';
 import { ControllerTokens } from '../../src/arvados/token-calls.js';
@@ -16,16 +17,17 @@ import { captureLogger, makeClient, OTHER_TOKEN, ROOT_TOKEN, startController } f
 import { SMALL_TYPES } from './helpers.js';
 
 /** A started controller with its feed faulted as `faults` says, a queue (PollInterval 1h, loop not started) and its feed link. */
-export async function startFeedHarness(faults: FeedFaults = {}, linkOptions: { tokenCheckMs?: number } = {}) {
-  const ctl = await startController({ feed: faults });
+export async function startFeedHarness(faults: FeedFaults = {}, linkOptions: { tokenCheckMs?: number; scopedToken?: boolean } = {}, clock: Clock = systemClock) {
+  const ctl = await startController({ feed: faults, clock });
   const { logger, lines } = captureLogger();
-  const client = makeClient(ctl.url, { logger });
+  // On a manual clock, a request must not time out because a test moved the clock past its deadline.
+  const client = makeClient(ctl.url, { logger, clock, ...(clock === systemClock ? {} : { retry: { requestTimeoutMs: 3_600_000 } }) });
   const cluster = loadConfigText(
     `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    Services:\n      Controller:\n        ExternalURL: ${ctl.url}\n` +
       `      Websocket:\n        ExternalURL: ${ctl.feed.url}\n    Containers:\n      CloudVMs:\n        PollInterval: 1h\n    InstanceTypes:\n${SMALL_TYPES}`,
   ).cluster;
-  const queue = new ContainerQueueImpl({ client, cluster, clock: systemClock, logger });
-  const link = new EventFeedLink(cluster, queue, { clock: systemClock, logger, issuer: new ControllerTokens(client, systemClock), ...linkOptions });
+  const queue = new ContainerQueueImpl({ client, cluster, clock, logger });
+  const link = new EventFeedLink(cluster, queue, { clock, logger, issuer: new ControllerTokens(client, clock), ...linkOptions });
   return {
     ctl,
     queue,
