@@ -49,6 +49,34 @@ export function decodeYAMLBytes(bytes: Uint8Array): string {
   }
 }
 
+/**
+ * The first line (1-based) of UTF-8 `bytes` that is not valid UTF-8, if
+ * any: go-yaml refuses such a file, where Node's decoding reads each bad
+ * byte as U+FFFD. Line by line, since a newline byte is never inside a
+ * UTF-8 sequence. Undefined for UTF-16 (see decodeYAMLBytes).
+ */
+export function invalidUTF8Line(bytes: Uint8Array): number | undefined {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) return undefined;
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  try {
+    strict.decode(bytes);
+    return undefined;
+  } catch {
+    // Find the line below.
+  }
+  let start = 0;
+  for (let line = 1; ; line++) {
+    const end = bytes.indexOf(0x0a, start);
+    try {
+      strict.decode(bytes.subarray(start, end === -1 ? bytes.length : end));
+    } catch {
+      return line;
+    }
+    if (end === -1) return undefined;
+    start = end + 1;
+  }
+}
+
 /** What the reader found: the first document, and where the first ignored one with something in it starts (a 1-based line), if any. */
 export interface FirstDocument {
   doc: Document.Parsed;

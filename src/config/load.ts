@@ -21,7 +21,7 @@ import { warnReferenceTypeMismatches } from './reference-types.js';
 import { warnUnknownKeys } from './unknown-keys.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { applyNodeProfiles } from './node-profiles.js';
-import { applyGoYAMLMerges, applyGoYAMLNumbers, decodeYAMLBytes, parseFirstDocument } from './go-yaml.js';
+import { applyGoYAMLMerges, applyGoYAMLNumbers, decodeYAMLBytes, invalidUTF8Line, parseFirstDocument } from './go-yaml.js';
 
 export { daemonConfigProblems } from './cluster.js';
 
@@ -98,13 +98,27 @@ export const STDIN_PATH = '-';
  * cannot be read or parsed and for every kind of bad config.
  */
 export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult {
+  let bytes: Buffer;
   let text: string;
   try {
-    text = decodeYAMLBytes(readConfigBytes(path));
+    bytes = readConfigBytes(path);
+    text = decodeYAMLBytes(bytes);
   } catch (err) {
     throw new ConfigError([`${path}: cannot read the config file: ${(err as Error).message}`]);
   }
-  return loadConfigText(text, { ...opts, source: path });
+  const badLine = invalidUTF8Line(bytes);
+  const encoding =
+    badLine === undefined
+      ? undefined
+      : `${path}: line ${badLine}: not valid UTF-8 (each bad byte read as U+FFFD): the reference dispatcher refuses this file; switching back to it would fail to start`;
+  try {
+    const result = loadConfigText(text, { ...opts, source: path });
+    if (encoding) result.warnings.unshift(encoding);
+    return result;
+  } catch (err) {
+    if (encoding && err instanceof ConfigError) err.warnings.unshift(encoding);
+    throw err;
+  }
 }
 
 /** Compiles config text; `source` names it in YAML syntax errors (default "config"). */

@@ -158,6 +158,17 @@ describe('config: YAML as Arvados reads it', () => {
       });
     });
 
+    it('warns about bytes that are not UTF-8 (a Latin-1 comment), which the reference refuses, naming the line', () => {
+      const latin1 = Buffer.from(text, 'latin1');
+      const { cluster, warnings } = loadConfigFile(file(latin1));
+      assert.equal(cluster.Containers.CloudVMs.MaxInstances, 7);
+      assert.match(warnings[0], /config\.yml: line 6: not valid UTF-8 .*the reference dispatcher refuses this file/);
+      assert.equal(loadConfigFile(file(Buffer.from(text, 'utf8'))).warnings.filter((w) => w.includes('UTF-8')).length, 0, 'none for valid UTF-8');
+      // Kept among the warnings of a file that has errors too.
+      const broken = Buffer.concat([latin1, Buffer.from('        MaxInstances: [\n', 'latin1')]);
+      assert.throws(() => loadConfigFile(file(broken)), (err: unknown) => err instanceof ConfigError && /line 6: not valid UTF-8/.test(err.warnings[0]));
+    });
+
     it('reads our own settings file the same way', () => {
       const path = join(dir, 'dispatch-cloud.yml');
       writeFileSync(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('EventFeed:\n  Enable: false\n', 'utf16le')]));
