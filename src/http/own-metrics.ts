@@ -283,7 +283,7 @@ export function registerEventFeed(registry: Registry, sources: () => MetricsSour
     registry,
     sources,
     'event_feed_subscriptions_total',
-    'Subscriptions to the event feed the server accepted, by kind: first, reconnect (after a drop or a failed attempt), renewal (reconnected with a new token, hourly).',
+    'Subscriptions to the event feed the server accepted, by kind: first, reconnect (after a drop or a failed attempt), renewal (reconnected at once by the dispatcher: hourly with a new token, or after a check found its token refused or the feed deaf).',
     'kind',
     ['first', 'reconnect', 'renewal'] as const,
     (s) => {
@@ -293,6 +293,16 @@ export function registerEventFeed(registry: Registry, sources: () => MetricsSour
       return { first: Math.min(1, n), reconnect: Math.max(0, n - 1 - renewal), renewal };
     },
   );
+  // A verdict, not a subscription: the reconnect it causes is counted under subscriptions' renewal once the server accepts it.
+  const deaf: Counter = new Counter({
+    name: PREFIX + 'event_feed_deaf_total',
+    help: 'Times the event feed was found connected but deaf, and reconnected: a whole check interval (10 min) connected, with no container event, while polls found at least 3 new containers.',
+    registers: [registry],
+    collect() {
+      deaf.reset();
+      deaf.inc(sources()?.eventFeed?.().deaf ?? 0);
+    },
+  });
   stateGauge(
     registry,
     sources,

@@ -1,7 +1,7 @@
 /**
  * The event feed's metrics from the link's view: subscriptions split into
- * the first, reconnections after a drop, and renewals of the token; and
- * which token the feed connects with.
+ * the first, reconnections after a drop, and renewals of the token;
+ * which token the feed connects with; and the times it was found deaf.
  */
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
@@ -25,8 +25,15 @@ describe('event feed metrics', () => {
     assert.match(text, /^arvados_dispatchcloud_event_feed_token\{state="own"\} 0$/m);
   });
 
+  it('count the times the feed was found connected but deaf', async () => {
+    const text = await metricsOf({ state: 'connected', token: 'own', deaf: 2 });
+    assert.match(text, /^# TYPE arvados_dispatchcloud_event_feed_deaf_total counter$/m);
+    assert.match(text, /^arvados_dispatchcloud_event_feed_deaf_total 2$/m);
+  });
+
   it('say none without a feed', async () => {
     const text = await metricsOf(undefined);
     assert.match(text, /^arvados_dispatchcloud_event_feed_token\{state="none"\} 1$/m);
+    assert.match(text, /^arvados_dispatchcloud_event_feed_deaf_total 0$/m);
   });
 });

@@ -351,7 +351,7 @@ describe('status page in Chromium (fake management API)', function () {
     const family = (name: string, metric: unknown[]) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric });
     const last503 = Math.floor(Date.now() / 1000) - 30;
     const counter = (kind: string, value: number) => ({ label: [{ name: 'kind', value: kind }], counter: { value } });
-    const health = (state: string, limit: number, feed = 'connected', token = 'own') => [
+    const health = (state: string, limit: number, feed = 'connected', token = 'own', deaf = 0) => [
       family('controller_state', ['normal', 'outage', 'overload'].map((st) => gauge('', st === state ? 1 : 0, ['state', st]))),
       family('last_503_time', [gauge('', last503)]),
       family('max_concurrent_containers', [gauge('', limit)]),
@@ -359,6 +359,7 @@ describe('status page in Chromium (fake management API)', function () {
       { ...family('event_feed_messages_total', [counter('container', 42), counter('other', 7), counter('garbage', 0)]), type: 'COUNTER' },
       { ...family('event_feed_refreshes_total', [counter('refresh', 12), counter('poll', 1)]), type: 'COUNTER' },
       family('event_feed_token', ['none', 'own', 'root'].map((st) => gauge('', st === token ? 1 : 0, ['state', st]))),
+      { ...family('event_feed_deaf_total', [{ counter: { value: deaf } }]), type: 'COUNTER' },
     ];
     api.metrics = health('overload', 3);
     const { ctx, page, problems } = await openPage();
@@ -370,12 +371,13 @@ describe('status page in Chromium (fake management API)', function () {
       assert.match(small, /^concurrency limit: 3\nlast 503: 3\ds ago\n503s while other requests succeed/);
       assert.equal(await page.textContent('#total-feed .big'), 'connected');
       assert.equal(await page.textContent('#total-feed .big + .small'), 'container events: 42, refreshes: 12\ntoken: its own, read-only, renewed hourly');
-      api.metrics = health('outage', 3, 'unavailable', 'root');
+      api.metrics = health('outage', 3, 'unavailable', 'root', 2);
       await page.waitForSelector('#total-controller.ctl-outage', { timeout: 12_000 });
       assert.match((await page.textContent('#total-controller')) ?? '', /every request failing/);
       assert.equal(await page.textContent('#total-feed .big'), 'unavailable');
       assert.match((await page.textContent('#total-feed')) ?? '', /down: dispatching from polls only, retrying/);
       assert.match((await page.textContent('#total-feed')) ?? '', /token: the SystemRootToken \(arvados-ws and its proxy log it\)/);
+      assert.match((await page.textContent('#total-feed')) ?? '', /found deaf 2 times \(connected, no event while polls found new containers\): reconnected/);
       assert.deepEqual(problems, []);
     } finally {
       api.metrics = undefined;
