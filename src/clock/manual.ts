@@ -1,3 +1,4 @@
+import { BinaryHeap } from '../heap.js';
 import { type Clock, type Timer, sleepWithTimer } from './clock.js';
 
 const noop = (): void => undefined;
@@ -20,7 +21,7 @@ interface Pending {
  */
 export class ManualClock implements Clock {
   private current: number;
-  private heap: Pending[] = [];
+  private readonly heap = new BinaryHeap<Pending>((a, b) => a.due < b.due || (a.due === b.due && a.seq < b.seq));
   private seq = 0;
 
   /** @param start epoch ms to start at; defaults to 2026-01-01T00:00:00Z so logs read sensibly. */
@@ -38,7 +39,7 @@ export class ManualClock implements Clock {
 
   setTimer(ms: number, fn: () => void): Timer {
     const entry: Pending = { due: this.current + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.push(entry);
+    this.heap.push(entry);
     return {
       cancel: () => {
         entry.cancelled = true;
@@ -70,13 +71,13 @@ export class ManualClock implements Clock {
 
   /** Number of live (not cancelled) timers: lets a test assert that a component cleaned up. */
   pendingTimers(): number {
-    return this.heap.filter((t) => !t.cancelled).length;
+    return this.heap.values().filter((t) => !t.cancelled).length;
   }
 
   /** Due time of the earliest live timer, or undefined. */
   nextTimerAt(): number | undefined {
     this.dropCancelledHead();
-    return this.heap[0]?.due;
+    return this.heap.peek()?.due;
   }
 
   /**
@@ -92,9 +93,9 @@ export class ManualClock implements Clock {
     await settle();
     for (;;) {
       this.dropCancelledHead();
-      const next = this.heap[0];
+      const next = this.heap.peek();
       if (!next || next.due > target) break;
-      this.pop();
+      this.heap.pop();
       this.current = Math.max(this.current, next.due);
       next.fn();
       await settle();
@@ -132,15 +133,15 @@ export class ManualClock implements Clock {
     let fired = 0;
     for (;;) {
       this.dropCancelledHead();
-      const first = this.heap[0];
+      const first = this.heap.peek();
       if (!first || first.due > target) break;
       const due = first.due;
       this.current = Math.max(this.current, due);
       for (;;) {
         this.dropCancelledHead();
-        const next = this.heap[0];
+        const next = this.heap.peek();
         if (!next || next.due !== due) break;
-        this.pop();
+        this.heap.pop();
         fired++;
         next.fn();
       }
@@ -152,44 +153,7 @@ export class ManualClock implements Clock {
   }
 
   private dropCancelledHead(): void {
-    while (this.heap.length > 0 && this.heap[0].cancelled) this.pop();
-  }
-
-  private less(a: Pending, b: Pending): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  private push(entry: Pending): void {
-    const h = this.heap;
-    h.push(entry);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(h[i], h[parent])) break;
-      [h[i], h[parent]] = [h[parent], h[i]];
-      i = parent;
-    }
-  }
-
-  private pop(): Pending | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l], h[m])) m = l;
-        if (r < h.length && this.less(h[r], h[m])) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]];
-        i = m;
-      }
-    }
-    return top;
+    while (this.heap.peek()?.cancelled) this.heap.pop();
   }
 }
 

@@ -17,6 +17,7 @@
  */
 
 import { requestPriority } from '../arvados/priority.js';
+import { BinaryHeap } from '../heap.js';
 
 /** The owner of containers whose owner is not known (yet): one group of its own. */
 export const UNKNOWN_OWNER = 'unknown';
@@ -97,10 +98,11 @@ function mergeRun(input: FairShareInput, from: number, to: number, out: Uint32Ar
     out.set(order.subarray(from, to), from);
     return;
   }
-  const heap = new OwnerHeap([...byOwner.values()]);
+  const heap = new BinaryHeap(before);
+  for (const q of byOwner.values()) heap.push(q);
   let j = from;
   while (heap.size > 0) {
-    const q = heap.pop();
+    const q = heap.pop()!;
     const i = q.items[q.next++];
     const k = order[i];
     out[j] = k;
@@ -116,52 +118,6 @@ function mergeRun(input: FairShareInput, from: number, to: number, out: Uint32Ar
 
 function before(a: OwnerQueue, b: OwnerQueue): boolean {
   return a.key < b.key || (a.key === b.key && a.head < b.head);
-}
-
-/** A binary min-heap of owners by (key, head). */
-class OwnerHeap {
-  private readonly items: OwnerQueue[] = [];
-
-  constructor(initial: OwnerQueue[]) {
-    for (const q of initial) this.push(q);
-  }
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  push(q: OwnerQueue): void {
-    const a = this.items;
-    a.push(q);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(a[i], a[p])) break;
-      [a[i], a[p]] = [a[p], a[i]];
-      i = p;
-    }
-  }
-
-  pop(): OwnerQueue {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && before(a[l], a[m])) m = l;
-        if (r < a.length && before(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
 }
 
 /**
