@@ -12,6 +12,7 @@
  * | 503, 429 (overload)                             | no (unless `retryOverload`)       |
  * | network error, 408, 500, 502, 504               | up to twice, after 250 ms, 1 s    |
  * | no complete answer within the per-attempt limit | no: a temporary `ControllerError` |
+ * | other 5xx (501, 505, ...)                       | no: a temporary `ControllerError` |
  * | other 4xx                                       | no: a `ControllerError`           |
  * | a body over 256 MiB, decompressed (`http.ts`)   | no: a `ControllerError`           |
  *
@@ -137,6 +138,13 @@ const RETRY_STATUSES = new Set([408, 429]);
 
 /** The controller asking for less load: retried only with `retryOverload`. */
 const OVERLOAD_STATUSES = new Set([503, 429]);
+
+/**
+ * The statuses retried inside a call: a request timeout, and the errors a
+ * proxy gives while the controller restarts. Other 5xx (501, 505, 507, ...)
+ * are temporary for the caller's own schedule but would only come back again.
+ */
+const RETRY_IN_CALL = new Set([408, 500, 502, 504]);
 
 const API = '/arvados/v1';
 
@@ -369,7 +377,8 @@ export class ControllerClient implements ControllerHealth {
         throw error;
       }
       last = error;
-      if (!o.retry || (OVERLOAD_STATUSES.has(res.status) && !this.retry.retryOverload)) break;
+      const again = RETRY_IN_CALL.has(res.status) || (OVERLOAD_STATUSES.has(res.status) && this.retry.retryOverload);
+      if (!o.retry || !again) break;
       this.noteRetry(method, path, requestId, attempt, `HTTP ${res.status}`);
     }
     throw last!;

@@ -81,6 +81,17 @@ describe('ControllerClient retries', () => {
     assert.deepEqual(ids, [ids[0], ids[0], ids[0]], "one X-Request-Id for all of a call's attempts");
   });
 
+  it('does not retry other 5xx inside the call (501, 505, 507): they come back the same; the caller may try later', async () => {
+    for (const status of [501, 505, 507]) {
+      await ctl?.stop();
+      ctl = await startController();
+      client = makeClient(ctl.url, { retry: DEFAULT_RETRY });
+      failWith(ctl, status, 3);
+      await assert.rejects(client.currentTokenUuid(), (e: ControllerError) => e.status === status && e.attempts === 1 && e.temporary);
+      assert.equal(ctl.requestLog().length, 1, `HTTP ${status} sent once`);
+    }
+  });
+
   it('retries a 503 when told to (retryOverload: a crunch-run reporting on its one container)', async () => {
     ctl = await startController();
     client = makeClient(ctl.url, { retry: { retryOverload: true } });
