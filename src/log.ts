@@ -1,5 +1,5 @@
 /**
- * Logging: winston, one JSON object per line on stdout (journald keeps them),
+ * Logging: winston, one JSON object per line on stderr (journald keeps them),
  * with fields (`ContainerUUID`, `Instance`, `InstanceType`, `State`) merged in
  * by child loggers.
  *
