@@ -18,9 +18,9 @@
  * `stop()` leads from every state to stopped, for good.
  */
 import WebSocket, { type RawData } from 'ws';
-import type { Clock, Timer } from '../clock/index.js';
-import { errorText, type Logger, RateLimitedLog } from '../log.js';
-import { type ContainerEvent, displayURL, eventFeedURL, parseFeedMessage, subscribeMessage } from './event-message.js';
+import type { Timer } from '../clock/index.js';
+import { errorText, RateLimitedLog } from '../log.js';
+import { displayURL, eventFeedURL, parseFeedMessage, subscribeMessage } from './event-message.js';
 import { secureContextOption } from '../net/trust.js';
 import type { EventFeedOptions, EventFeedStatus, FeedState } from './event-feed-types.js';
 import type { FeedCredential } from './feed-token.js';

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
 import { asRateLimitError, RateLimitError } from './errors.js';
 import { ForwardingInstance, forwardOptionalMethods } from './forwarding.js';
-import type { Instance, InstanceSet, InstanceTags, PricePoint } from './types.js';
+import type { Instance, InstanceSet, InstanceTags } from './types.js';
 
 /** Cloud operations as the reference's `driver_operations` metric names them. */
 export type CloudOperation = 'Create' | 'List' | 'Destroy' | 'SetTags';

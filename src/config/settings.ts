@@ -15,7 +15,6 @@ import { isScalar, parseDocument } from 'yaml';
 import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readDuration, readFiniteNumber, readMap, type ReadContext, readSection } from './fields.js';
 import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from './load.js';
 import { decodeYAMLBytes } from './go-yaml.js';
-import { DEFAULT_SETTINGS_PATH } from './settings-path.js';
 import { fairShareBy, type FairShareBy, priorityBands, weightMap } from './settings-fair-share.js';
 import { warmPoolList, type WarmPoolEntry } from './warm-pools.js';
 import { billingRuleMap } from './settings-billing.js';

@@ -5,7 +5,7 @@
  */
 import type { Container, ContainerState } from '../arvados/types.js';
 import { CONTAINER_STATES } from '../arvados/types.js';
-import type { InstanceView, WorkerState } from '../scheduler/interfaces.js';
+import type { InstanceView } from '../scheduler/interfaces.js';
 import { WORKER_STATES } from '../worker/states.js';
 
 /** Lifetime of one VM as the demo saw it, for the cost estimate. */

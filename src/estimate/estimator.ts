@@ -20,7 +20,7 @@ import { State, type PassView } from '../scheduler/pass-view.js';
 import { CAPACITY_ERROR_TTL_MS, poolDuration } from '../worker/pool-config.js';
 import { BootTimes } from './boot.js';
 import { DEFAULT_EXACT_LIMIT, forecast, type ForecastContainer, type ForecastInstance, type Need } from './forecast.js';
-import { RuntimeHistory, type RuntimeKey, type Spread } from './history.js';
+import { RuntimeHistory, type RuntimeKey } from './history.js';
 import { RuntimeTracker } from './tracker.js';
 
 /** One container's forecast start (epoch ms), and the naive one beside it. */

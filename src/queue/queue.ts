@@ -23,7 +23,7 @@
  */
 import type { Container } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
-import type { Cluster, InstanceType } from '../config/types.js';
+import type { InstanceType } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { Notifier } from '../notifier.js';
 import type { QueueTimeline } from '../timeline/sink.js';
@@ -49,7 +49,6 @@ const FINAL = new Set(['Complete', 'Cancelled']);
 
 export class ContainerQueueImpl implements ContainerQueue {
   private readonly client: QueueClient;
-  private readonly cluster: Cluster;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly badRecords: BadRecordLog;
@@ -70,7 +69,6 @@ export class ContainerQueueImpl implements ContainerQueue {
 
   constructor(opts: ContainerQueueOptions) {
     this.client = opts.client;
-    this.cluster = opts.cluster;
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.timeline = opts.timeline;

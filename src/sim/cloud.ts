@@ -9,7 +9,7 @@
  */
 import type { Clock } from '../clock/index.js';
 import { ForwardingInstance, forwardOptionalMethods } from '../cloud/forwarding.js';
-import type { Instance, InstanceSet, InstanceTags, PricePoint } from '../cloud/types.js';
+import type { Instance, InstanceSet, InstanceTags } from '../cloud/types.js';
 import type { InstanceType } from '../config/types.js';
 import type { BillingRule } from '../cost/billing.js';
 import type { Executor } from '../ssh/executor.js';

@@ -59,7 +59,6 @@ export function startCreate(core: PoolCore, type: InstanceType, note?: string): 
 
 async function runCreate(core: PoolCore, pending: PendingCreate): Promise<void> {
   const { type, secret } = pending;
-  const log = core.log.child({ InstanceType: type.Name });
   const tags: InstanceTags = {
     [core.tagKey(TAG_INSTANCE_SET_ID)]: core.deps.instanceSetId,
     [core.tagKey(TAG_INSTANCE_TYPE)]: type.Name,

@@ -31,7 +31,6 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { asCapacityError, isQuotaError, isRateLimitError } from '../../src/cloud/errors.js';
 import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
-import type { InstanceType } from '../../src/config/types.js';
 import { ManualClock, settle, systemClock } from '../../src/clock/index.js';
 import { wrapInstanceSet } from '../../src/cloud/wrap.js';
 import { silentLogger } from '../../src/log.js';

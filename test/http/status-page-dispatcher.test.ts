@@ -18,7 +18,6 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { systemClock } from '../../src/clock/index.js';
 import { loadConfigFile } from '../../src/config/index.js';
-import type { Cluster } from '../../src/config/types.js';
 import { createDispatcher, type Dispatcher } from '../../src/dispatcher.js';
 import { againstController, EXAMPLE_CONFIG } from '../../src/demo/run.js';
 import { managementHandler } from '../../src/http/api.js';
