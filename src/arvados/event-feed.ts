@@ -31,6 +31,9 @@ export type { EventFeedOptions, EventFeedStatus, FeedState } from './event-feed-
 /** A connection that stayed subscribed this long was healthy: the back-off starts over. */
 export const BACKOFF_RESET_MS = 30_000;
 
+/** `renew`'s reason when the credential is due. */
+const RENEWAL_DUE = 'token due for renewal';
+
 /** How long `stop()` waits for the server to answer a close before cutting the socket. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -46,8 +49,8 @@ interface Attempt {
   closed: Promise<void>;
   /** When the credential is due for renewal (clock ms). */
   renewAt?: number;
-  /** Closed by us to renew the credential: reconnect at once, no failure. */
-  renewing?: boolean;
+  /** Closed by us to reconnect (why: its credential is due, or `renewNow`'s reason): reconnect at once, no failure. */
+  renewing?: string;
 }
 
 /** The event feed client; see the file comment for its states. */
@@ -66,6 +69,8 @@ export class EventFeed {
   private retryTimer: Timer | undefined;
   /** Failed attempts since the feed was last healthy; sets the back-off. */
   private failures = 0;
+  /** Why the connection under way replaces one we closed (`renew`), for its log line. */
+  private reconnectingFor?: string;
 
   constructor(private readonly opts: EventFeedOptions) {
     this.url = eventFeedURL(opts.url);
@@ -118,10 +123,10 @@ export class EventFeed {
     }
   }
 
-  /** Reconnects at once with a fresh credential, as at renewal time; nothing when not connected. */
-  renewNow(): void {
+  /** Reconnects at once with a fresh credential, as at renewal time, saying why in the debug log; nothing when not connected. */
+  renewNow(reason: string): void {
     const a = this.attempt;
-    if (a && a.subscribedAt !== undefined && !a.renewing) this.renew(a);
+    if (a && a.subscribedAt !== undefined && a.renewing === undefined) this.renew(a, reason);
   }
 
   /** A copy of the current status. */
@@ -185,7 +190,8 @@ export class EventFeed {
       if (this.attempt !== a) return;
       this.attempt = undefined;
       if (this.s.state === 'stopped') return;
-      if (a.renewing) {
+      if (a.renewing !== undefined) {
+        this.reconnectingFor = a.renewing;
         this.setState('connecting');
         this.connect();
         return;
@@ -241,13 +247,13 @@ export class EventFeed {
     a.subscribedAt = clock.now();
     for (const t of a.timers) t.cancel();
     a.timers = [clock.setRepeatingTimer(this.pingIntervalMs, () => this.ping(a))];
-    if (a.renewAt !== undefined) a.timers.push(clock.setTimer(Math.max(0, a.renewAt - a.subscribedAt), () => this.renew(a)));
+    if (a.renewAt !== undefined) a.timers.push(clock.setTimer(Math.max(0, a.renewAt - a.subscribedAt), () => this.renew(a, RENEWAL_DUE)));
     const reconnect = this.s.connects > 0;
     this.s.connects++;
     // Back in 'connecting' after a subscription: only a renewal leads there.
     if (reconnect && this.s.state === 'connecting') {
       this.s.renewals++;
-      logger.debug('event feed connected again with a renewed token', { URL: this.shownURL, LastLogID: this.s.lastLogId });
+      logger.debug('event feed connected again after reconnecting', { URL: this.shownURL, Reason: this.reconnectingFor, LastLogID: this.s.lastLogId });
     } else if (this.s.state === 'unavailable') {
       const downMs = a.subscribedAt - this.s.since;
       logger.info(`event feed connected again after ${(downMs / 1000).toFixed(1)} s unavailable`, {
@@ -267,17 +273,18 @@ export class EventFeed {
   }
 
   /**
-   * Closes a healthy connection whose credential is due for renewal; the
-   * 'close' handler connects again at once with a new one, resuming from
-   * the last event id, so nothing is missed.
+   * Closes a healthy connection, because its credential is due for renewal
+   * or for `reason`; the 'close' handler connects again at once (with a new
+   * credential when one is due), resuming from the last event id, so
+   * nothing is missed.
    */
-  private renew(a: Attempt): void {
+  private renew(a: Attempt, reason: string): void {
     if (this.attempt !== a) return;
-    this.opts.logger.debug('event feed reconnecting to renew its token', { URL: this.shownURL });
-    a.renewing = true;
+    this.opts.logger.debug('event feed reconnecting', { URL: this.shownURL, Reason: reason });
+    a.renewing = reason;
     for (const t of a.timers) t.cancel();
     a.timers = [this.opts.clock.setTimer(CLOSE_GRACE_MS, () => a.ws.terminate())];
-    a.ws.close(1000, 'renewing token');
+    a.ws.close(1000, 'reconnecting');
   }
 
   /** A ping per interval; an interval with neither a message nor a pong means the connection is dead. */

@@ -175,7 +175,7 @@ export class EventFeedLink {
       );
     }
     const refused = this.tokens ? !(await this.tokens.stillValid()) : false;
-    if (deaf || refused) feed.renewNow();
+    if (deaf || refused) feed.renewNow(refused ? 'token refused' : 'connected but deaf');
   }
 
   async stop(): Promise<void> {

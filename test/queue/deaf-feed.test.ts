@@ -101,6 +101,8 @@ describe('event feed link: a feed connected but deaf', function () {
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0].msg, `event feed connected but brought no event in 10s while polls found ${DEAF_AFTER_NEW_CONTAINERS} new containers; reconnecting`);
     assert.equal(warnings[0].NewContainers, DEAF_AFTER_NEW_CONTAINERS);
+    const why = h.lines.records().filter((r) => r.msg === 'event feed reconnecting').map((r) => r.Reason);
+    assert.deepEqual(why, ['connected but deaf'], 'the debug line says why it reconnected');
 
     // The reconnect came at the check's instant: the next interval is not whole. The one after is, and still deaf.
     await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
