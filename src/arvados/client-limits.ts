@@ -29,6 +29,26 @@ export interface RetryOptions {
  */
 export const DEFAULT_RETRY: RetryOptions = { attempts: 3, firstBackoffMs: 250, backoffFactor: 4, maxBackoffMs: 1000, requestTimeoutMs: 60_000 };
 
+/** The controller asking for less load: retried only with `retryOverload`. */
+const OVERLOAD_STATUSES = new Set([503, 429]);
+
+/**
+ * The statuses retried inside a call: a request timeout, and the errors a
+ * proxy gives while the controller restarts. Other 5xx (501, 505, 507, ...)
+ * are temporary for the caller's own schedule but would only come back again.
+ */
+const RETRY_IN_CALL = new Set([408, 500, 502, 504]);
+
+/** An error answer worth trying again later: any 5xx, a request timeout (408), throttling (429). */
+export function isTemporaryStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/** Whether an answer with this (temporary) status is sent again inside the call. */
+export function retriedInCall(status: number, retry: Pick<RetryOptions, 'retryOverload'>): boolean {
+  return RETRY_IN_CALL.has(status) || (OVERLOAD_STATUSES.has(status) && retry.retryOverload === true);
+}
+
 /** The shortest per-attempt limit the daemon's client uses. */
 const MIN_ATTEMPT_LIMIT_MS = 60_000;
 /** How much longer than the controller's own deadline an attempt waits: its 503 still has to travel back through a proxy. */

@@ -75,7 +75,7 @@ import type { ApiClientAuthorization, Container, ContainerRequest, ItemList } fr
 import { ControllerError } from './errors.js';
 import { describeNetworkError, type RawResponse, type RawTransport, RequestTimeoutError, ResponseTooLargeError, Transport } from './http.js';
 import { type ListParams, listQuery } from './list-query.js';
-import { controllerConcurrencyCap, controllerRequestTimeoutMs, DEFAULT_RETRY, INITIAL_WINDOW, type RetryOptions } from './client-limits.js';
+import { controllerConcurrencyCap, controllerRequestTimeoutMs, DEFAULT_RETRY, INITIAL_WINDOW, isTemporaryStatus, retriedInCall, type RetryOptions } from './client-limits.js';
 import { newRequestId } from './request-id.js';
 import { type CallOptions, CONTAINERS, containerPath, errorsOf, fencedAction, parseBody, prepareRequest, TOKEN_UUID } from './client-wire.js';
 
@@ -132,19 +132,6 @@ export type ContainerPatch = Partial<Container> & Pick<Container, 'uuid' | 'stat
  */
 export const REPLY_FIELDS: readonly string[] = ['uuid', 'state', 'priority', 'locked_by_uuid'];
 const REPLY_SELECT = { select: JSON.stringify(REPLY_FIELDS) };
-
-/** Statuses worth another try besides 5xx: request timeout and throttling. */
-const RETRY_STATUSES = new Set([408, 429]);
-
-/** The controller asking for less load: retried only with `retryOverload`. */
-const OVERLOAD_STATUSES = new Set([503, 429]);
-
-/**
- * The statuses retried inside a call: a request timeout, and the errors a
- * proxy gives while the controller restarts. Other 5xx (501, 505, 507, ...)
- * are temporary for the caller's own schedule but would only come back again.
- */
-const RETRY_IN_CALL = new Set([408, 500, 502, 504]);
 
 const API = '/arvados/v1';
 
@@ -370,15 +357,14 @@ export class ControllerClient implements ControllerHealth {
       this.steerWindow(outcome);
       this.window?.release();
       if (res.status >= 200 && res.status < 300) return { value: parseBody(method, path, res, attempt, requestId) };
-      const temporary = res.status >= 500 || RETRY_STATUSES.has(res.status);
+      const temporary = isTemporaryStatus(res.status);
       const error = new ControllerError({ method, path, status: res.status, errors: errorsOf(res), attempts: attempt, temporary, requestId });
       if (!temporary) {
         if (attempt > 1 && method === 'POST') throw new AmbiguousRefusal(error);
         throw error;
       }
       last = error;
-      const again = RETRY_IN_CALL.has(res.status) || (OVERLOAD_STATUSES.has(res.status) && this.retry.retryOverload);
-      if (!o.retry || !again) break;
+      if (!o.retry || !retriedInCall(res.status, this.retry)) break;
       this.noteRetry(method, path, requestId, attempt, `HTTP ${res.status}`);
     }
     throw last!;
