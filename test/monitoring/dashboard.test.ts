@@ -85,7 +85,7 @@ describe('Grafana dashboard (monitoring/grafana-dashboard.json)', function () {
     for (const v of dashboard.templating.list.filter((x) => x.type === 'query')) assert.equal(v.datasource?.uid, '${datasource}', v.name);
   });
 
-  it('shows queue, VMs, boot and probe times, cloud errors by class, controller 503s and the limit, cost per hour and queue wait', () => {
+  it('shows queue, VMs, boot and probe times, cloud errors by class, controller 503s and the limit, cost per hour, queue wait and the event feed', () => {
     const used = new Set(queries().flatMap(promqlMetricNames));
     for (const name of [
       'queue_entries', // queue by state and instance type
@@ -98,6 +98,10 @@ describe('Grafana dashboard (monitoring/grafana-dashboard.json)', function () {
       'max_concurrent_containers', // controller 503s and the concurrency limit
       'cost_per_hour_dollars', // cost per hour
       'queue_wait_seconds', // queue wait
+      'event_feed_state', // the event feed: state, traffic, reconnections, found deaf
+      'event_feed_messages_total',
+      'event_feed_subscriptions_total',
+      'event_feed_deaf_total',
     ]) {
       assert.ok(used.has(P + name), `${P + name} in no query`);
     }
