@@ -1,10 +1,12 @@
 /**
- * The status page's static files besides the page itself: its charts'
- * script and style (`status/charts.js`, `status/charts.css`) and the
- * charting library they use, uPlot, read from its npm package (a production
- * dependency, so it is in the Debian package's node_modules too). All are
- * served by the daemon, so the page needs no CDN and its
- * Content-Security-Policy can allow scripts and styles from 'self' only.
+ * The status page's static files besides the page itself: its own scripts
+ * (`status/shared.js`, `api.js`, `totals.js`, `tables.js`, `detail.js`,
+ * `page.js`, split by what they do), its charts' script and style
+ * (`status/charts.js`, `status/charts.css`) and the charting library they
+ * use, uPlot, read from its npm package (a production dependency, so it is in
+ * the Debian package's node_modules too). All are served by the daemon, so
+ * the page needs no CDN and its Content-Security-Policy can allow scripts
+ * from 'self' only, with no inline script at all.
  *
  * Each is read once when this module loads (a missing one fails the start,
  * as a missing page would) and answered with an ETag, so a browser that
@@ -32,6 +34,12 @@ function asset(file: string | URL, type: string): Asset {
 
 /** The files by the path they are served at, relative to the page (`/`). */
 export const STATUS_ASSETS: ReadonlyMap<string, Asset> = new Map([
+  ['/status/shared.js', asset(new URL('./status/shared.js', import.meta.url), JS)],
+  ['/status/api.js', asset(new URL('./status/api.js', import.meta.url), JS)],
+  ['/status/totals.js', asset(new URL('./status/totals.js', import.meta.url), JS)],
+  ['/status/tables.js', asset(new URL('./status/tables.js', import.meta.url), JS)],
+  ['/status/detail.js', asset(new URL('./status/detail.js', import.meta.url), JS)],
+  ['/status/page.js', asset(new URL('./status/page.js', import.meta.url), JS)],
   ['/status/charts.js', asset(new URL('./status/charts.js', import.meta.url), JS)],
   ['/status/charts.css', asset(new URL('./status/charts.css', import.meta.url), CSS)],
   ['/status/uPlot.iife.min.js', asset(resolve('uplot/dist/uPlot.iife.min.js'), JS)],

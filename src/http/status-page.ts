@@ -1,21 +1,22 @@
 /**
  * The operator's status page, served at `GET /` by the management server.
  *
- * The page is one static HTML file (`status/index.html`: markup, inline CSS,
- * inline script, no build step, no framework). It holds no data and needs no
- * auth to fetch: the browser calls the management API (ARVADOS.md section 7)
- * with the ManagementToken the operator types in, kept only in the tab's
- * sessionStorage. The page's script lives in an .html file, not a .ts/.js
- * one, because it runs in the browser on the browser's clock: the house rule
- * against raw timers (test/lint/no-raw-timers.test.ts) is about daemon code.
+ * The page is one static HTML file (`status/index.html`: markup and inline
+ * CSS, no build step, no framework) and the plain scripts it loads from
+ * beside it (`status/*.js`, see `status-assets.ts`). It holds no data and
+ * needs no auth to fetch: the browser calls the management API (ARVADOS.md
+ * section 7) with the ManagementToken the operator types in, kept only in the
+ * tab's sessionStorage. The scripts run in the browser on the browser's
+ * clock, so the house rule against raw timers
+ * (test/lint/no-raw-timers.test.ts), which is about daemon code, leaves
+ * `status/` out.
  *
  * Container fields are user-controlled, so besides the page rendering only
  * with textContent, every response carries a Content-Security-Policy that
- * allows exactly this page's inline script and style (by SHA-256 hash) and
- * fetches to its own origin: injected markup could not run script even if a
- * future edit slipped. The charts' script and style, and the library they
- * draw with, are files the daemon serves beside the page
- * (`status-assets.ts`), allowed as 'self'.
+ * allows exactly this page's inline style (by SHA-256 hash; an inline script
+ * would be allowed the same way, but the page has none), scripts and styles
+ * the daemon serves beside the page ('self'), and fetches to its own origin:
+ * injected markup could not run script even if a future edit slipped.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -33,8 +34,8 @@ function inlineHashes(html: string, tag: 'script' | 'style'): string[] {
 /** The Content-Security-Policy sent with the page. */
 export const STATUS_PAGE_CSP: string = [
   "default-src 'none'",
-  `script-src 'self' ${inlineHashes(STATUS_PAGE_HTML, 'script').join(' ')}`,
-  `style-src 'self' ${inlineHashes(STATUS_PAGE_HTML, 'style').join(' ')}`,
+  ['script-src', "'self'", ...inlineHashes(STATUS_PAGE_HTML, 'script')].join(' '),
+  ['style-src', "'self'", ...inlineHashes(STATUS_PAGE_HTML, 'style')].join(' '),
   "connect-src 'self'",
   "img-src 'none'",
   "base-uri 'none'",

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import type { HistoryJSON } from '../../src/history/history.js';
+import { STATUS_ASSETS } from '../../src/http/status-assets.js';
 import { STATUS_PAGE_CSP } from '../../src/http/status-page.js';
 import { call, type Stack, startStack, until } from './helpers.js';
 
@@ -49,7 +50,9 @@ describe('history route (whole dispatcher, management API)', function () {
   });
 
   it('serves the page\'s files without the token, and the page allows scripts from itself only', async () => {
-    for (const [path, type] of [['/status/uPlot.iife.min.js', 'text/javascript'], ['/status/charts.js', 'text/javascript'], ['/status/uPlot.min.css', 'text/css'], ['/status/charts.css', 'text/css']]) {
+    assert.ok(STATUS_ASSETS.size >= 10);
+    for (const path of STATUS_ASSETS.keys()) {
+      const type = path.endsWith('.js') ? 'text/javascript' : 'text/css';
       const res = await fetch(stack.server.url + path);
       assert.equal(res.status, 200, path);
       assert.equal(res.headers.get('content-type'), `${type}; charset=utf-8`, path);
@@ -61,7 +64,7 @@ describe('history route (whole dispatcher, management API)', function () {
     assert.equal((await fetch(`${stack.server.url}/status/other.js`)).status, 401);
     const page = await fetch(`${stack.server.url}/`);
     assert.equal(page.headers.get('content-security-policy'), STATUS_PAGE_CSP);
-    assert.match(STATUS_PAGE_CSP, /script-src 'self' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+    assert.match(STATUS_PAGE_CSP, /script-src 'self'(;|$)/);
     assert.match(STATUS_PAGE_CSP, /style-src 'self' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
     assert.doesNotMatch(STATUS_PAGE_CSP, /unsafe-|https?:|\*/);
   });

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { STATUS_ASSETS } from '../../src/http/status-assets.js';
 import { isStatusPagePath, STATUS_PAGE_CSP, STATUS_PAGE_HTML, statusPageHandler } from '../../src/http/status-page.js';
 
-const CHARTS_JS = STATUS_ASSETS.get('/status/charts.js')!.body.toString('utf8');
+/** The page's scripts of our own (uPlot aside): the page's code now that none of it is inline. */
+const OUR_SCRIPTS = [...STATUS_ASSETS].filter(([p]) => p.endsWith('.js') && !p.includes('uPlot')).map(([p, a]) => [p, a.body.toString('utf8')] as const);
 
 describe('status page handler', () => {
   let server: Server;
@@ -32,8 +33,9 @@ describe('status page handler', () => {
     const csp = res.headers.get('content-security-policy') ?? '';
     assert.equal(csp, STATUS_PAGE_CSP);
     assert.match(csp, /default-src 'none'/);
-    // Its own inline script by hash, and the charts' files the daemon serves ('self').
-    assert.match(csp, /script-src 'self' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
+    // No inline script: only the scripts the daemon serves ('self'); its inline style by hash.
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /style-src 'self' 'sha256-[A-Za-z0-9+/=]+'(;|$)/);
     assert.match(csp, /connect-src 'self'/);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     const body = await res.text();
@@ -50,18 +52,43 @@ describe('status page handler', () => {
   });
 
   it('renders data only through textContent, never innerHTML', () => {
-    for (const text of [STATUS_PAGE_HTML, CHARTS_JS]) assert.doesNotMatch(text, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
-    // One inline script and one inline style: the CSP hashes exactly these.
-    assert.equal(STATUS_PAGE_HTML.match(/<script>/g)?.length, 1);
+    assert.ok(OUR_SCRIPTS.length >= 7, OUR_SCRIPTS.map(([p]) => p).join(' '));
+    for (const [name, text] of [['index.html', STATUS_PAGE_HTML], ...OUR_SCRIPTS]) {
+      assert.doesNotMatch(text, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/, name);
+      // The token is kept per tab, never in localStorage.
+      assert.doesNotMatch(text, /localStorage/, name);
+    }
+    // No inline script and one inline style: the CSP hashes exactly that.
+    assert.equal(STATUS_PAGE_HTML.match(/<script(?![^>]*\ssrc=)[^>]*>/g), null);
     assert.equal(STATUS_PAGE_HTML.match(/<style>/g)?.length, 1);
-    // The token is kept per tab, never in localStorage.
-    assert.doesNotMatch(STATUS_PAGE_HTML, /localStorage/);
+  });
+
+  it('loads only files the daemon serves beside it, all of them, scripts in their order', () => {
+    const named = [...STATUS_PAGE_HTML.matchAll(/<script src="([^"]+)"><\/script>|<link rel="stylesheet" href="([^"]+)">/g)].map((m) => `/${m[1] ?? m[2]}`);
+    assert.deepEqual(named.filter((p) => !STATUS_ASSETS.has(p)), []);
+    assert.deepEqual([...STATUS_ASSETS.keys()].filter((p) => !named.includes(p)), []);
+    // uPlot before the charts that draw with it; shared.js before the scripts that build on it, page.js (which starts the page) last.
+    const scripts = named.filter((p) => p.endsWith('.js'));
+    assert.deepEqual(scripts.slice(0, 3), ['/status/uPlot.iife.min.js', '/status/charts.js', '/status/shared.js']);
+    assert.equal(scripts.at(-1), '/status/page.js');
+  });
+
+  it('serves each of its files with its type and ETag, and 304 when the browser\'s copy is current', async () => {
+    for (const [path, a] of STATUS_ASSETS) {
+      const res = await fetch(base + path);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers.get('content-type'), path.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8', path);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+      assert.equal(res.headers.get('etag'), a.etag, path);
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(a.body), path);
+      assert.equal((await fetch(base + path, { headers: { 'If-None-Match': a.etag } })).status, 304, path);
+    }
   });
 
   it('knows its own path', () => {
     assert.equal(isStatusPagePath('/'), true);
     assert.equal(isStatusPagePath('/?x=1'), true);
-    assert.equal(isStatusPagePath('/status/charts.js'), true);
+    for (const p of STATUS_ASSETS.keys()) assert.equal(isStatusPagePath(p), true, p);
     assert.equal(isStatusPagePath('/status/uPlot.iife.min.js?v=1'), true);
     assert.equal(isStatusPagePath('/status/other.js'), false);
     assert.equal(isStatusPagePath('/arvados/v1/dispatch/instances'), false);

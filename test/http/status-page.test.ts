@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { statusPageHandler } from '../../src/http/status-page.js';
+import { isStatusPagePath, statusPageHandler } from '../../src/http/status-page.js';
 import type { InstanceViewJSON } from '../../src/http/format.js';
 import { createInFlightJSON } from '../fixtures/instance-views.js';
 
@@ -77,7 +77,8 @@ class FakeManagementAPI {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const u = new URL(req.url ?? '/', 'http://x');
-    if (u.pathname === '/' && req.method === 'GET') return this.page(req, res);
+    // The page and the files it loads (its scripts, the charts), as the management server serves them.
+    if (isStatusPagePath(req.url) && req.method === 'GET') return this.page(req, res);
     if (!u.pathname.startsWith(API) && u.pathname !== '/metrics.json') return this.json(res, 404, { errors: ['not found'] });
     const auth = req.headers.authorization;
     if (!auth) return this.json(res, 401, { errors: ['unauthorized'] });

@@ -149,7 +149,10 @@ describe('Debian package (npm run package)', function () {
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { page: number; assets: Array<[string, number]> };
     assert.ok(out.page > 1000);
-    assert.deepEqual(out.assets.map(([p]) => p), ['/status/charts.js', '/status/charts.css', '/status/uPlot.iife.min.js', '/status/uPlot.min.css']);
+    assert.deepEqual(out.assets.map(([p]) => p), [
+      '/status/shared.js', '/status/api.js', '/status/totals.js', '/status/tables.js', '/status/detail.js', '/status/page.js',
+      '/status/charts.js', '/status/charts.css', '/status/uPlot.iife.min.js', '/status/uPlot.min.css',
+    ]);
     for (const [p, n] of out.assets) assert.ok(n > 500, `${p}: ${n} bytes`);
   });
 });
