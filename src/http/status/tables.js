@@ -1,7 +1,7 @@
 /*
  * The status page's two tables, instances and the queue in scheduling order:
- * their rows with the action buttons (which page.js and detail.js answer),
- * and the filter box and page controls of each. They are paginated here,
+ * their rows with the action buttons (page.js answers their clicks), and
+ * the filter box and page controls of each. They are paginated here,
  * 100 rows a page, rather than virtualised: index.html's opening comment
  * says why.
  */
