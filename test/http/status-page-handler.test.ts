@@ -67,9 +67,9 @@ describe('status page handler', () => {
     const named = [...STATUS_PAGE_HTML.matchAll(/<script src="([^"]+)"><\/script>|<link rel="stylesheet" href="([^"]+)">/g)].map((m) => `/${m[1] ?? m[2]}`);
     assert.deepEqual(named.filter((p) => !STATUS_ASSETS.has(p)), []);
     assert.deepEqual([...STATUS_ASSETS.keys()].filter((p) => !named.includes(p)), []);
-    // uPlot before the charts that draw with it; shared.js before the scripts that build on it, page.js (which starts the page) last.
+    // uPlot first; shared.js before the scripts that build on it, api.js before the charts that read its token, page.js (which starts the page) last.
     const scripts = named.filter((p) => p.endsWith('.js'));
-    assert.deepEqual(scripts.slice(0, 3), ['/status/uPlot.iife.min.js', '/status/charts.js', '/status/shared.js']);
+    assert.deepEqual(scripts.slice(0, 4), ['/status/uPlot.iife.min.js', '/status/shared.js', '/status/api.js', '/status/charts.js']);
     assert.equal(scripts.at(-1), '/status/page.js');
   });
 

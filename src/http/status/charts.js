@@ -2,7 +2,7 @@
  * The status page's charts of the last hours, drawn with uPlot (loaded just
  * before this file, from the daemon itself) from the dispatcher's history
  * (GET arvados/v1/dispatch/history, with the token the page keeps in this
- * tab's sessionStorage).
+ * tab's sessionStorage: api.js's `token`, loaded before this file).
  *
  * This script keeps no timers and reads no clock of its own: the page's
  * script tells it when it has refreshed (the 'dispatch-status:refreshed'
@@ -17,7 +17,7 @@
  */
 'use strict';
 (function () {
-  var TOKEN_KEY = 'arvados-dispatch-cloud.management-token';
+  var token = window.dispatchStatus.token;
   var HISTORY = 'arvados/v1/dispatch/history';
   var HEIGHT = 170;
 
@@ -57,8 +57,6 @@
   var fetchedAt = -Infinity;
   var intervalMs = 30000;
   var loading = false;
-
-  function token() { try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; } }
 
   function options(c, width) {
     return {

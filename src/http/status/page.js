@@ -51,7 +51,6 @@
       });
       state.seenSince = seen;
       renderAll();
-      state.lastOk = now;
       $('updated').textContent = 'updated ' + new Date(now).toLocaleTimeString() + ' (' + (now - started) + ' ms)';
       if ($('message').className !== 'ok') say('');
       state.authProblem = false;

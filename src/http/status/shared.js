@@ -22,7 +22,7 @@
     // When this browser first saw each VM in its current state: the API has no
     // "state since", so "state seen for" is a lower bound measured here.
     seenSince: new Map(),
-    timer: 0, loading: false, lastOk: 0, authProblem: false,
+    timer: 0, loading: false, authProblem: false,
   };
 
   function say(text, kind) {
