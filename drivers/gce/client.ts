@@ -7,7 +7,7 @@ import type { InstancesClient, ZoneOperationsClient } from '@google-cloud/comput
 import type { Logger } from '../../src/log.js';
 import type { ProxyEnv } from '../../src/net/proxy.js';
 import type { GceParams } from './params.js';
-import { type GceAgents, gceAgents, proxyLogFields, transporterOptions } from './transport.js';
+import { type GceAgents, gceAgents, keepMetadataServerDirect, proxyLogFields, transporterOptions } from './transport.js';
 
 export interface GceClients {
   instances: InstancesClient;
@@ -57,6 +57,11 @@ export async function clientOptions(params: GceParams, agents: GceAgents): Promi
 
 export async function buildClients(params: GceParams, build: BuildClientsOptions = {}): Promise<GceClients> {
   const env = build.env ?? process.env;
+  if (build.env === undefined) {
+    // The metadata server's requests read the process's variables (transport.ts); tests that pass their own env leave it alone.
+    const direct = keepMetadataServerDirect(process.env);
+    if (direct) build.logger?.info('GCE metadata server requests go direct: added to the no-proxy list', { Variable: direct.variable, Added: direct.added });
+  }
   const agents = gceAgents(env);
   const [sdk, opts] = await Promise.all([import('@google-cloud/compute'), clientOptions(params, agents)]);
   const proxies = proxyLogFields(params.Endpoint, env);

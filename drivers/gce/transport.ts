@@ -23,8 +23,11 @@
  * the default transport, proxy included. Not covered: requests to the
  * metadata server (the token of a VM's own service account, project
  * detection), which google-auth-library sends through gcp-metadata's own
- * Gaxios with no hook short of patching that module; they keep the
- * library's proxy rules (docs/operators.md says which). Nor impersonated
+ * Gaxios with no hook short of patching that module. That Gaxios sends
+ * them through HTTPS_PROXY or HTTP_PROXY unless NO_PROXY names the host,
+ * which no proxy should be given: the metadata server is link-local, and a
+ * proxy on another VM that reached it would answer with that VM's identity.
+ * So `keepMetadataServerDirect` adds its names to NO_PROXY. Nor impersonated
  * service account credentials: google-auth-library 10 builds that client
  * (and its source credentials' client) without the options it was given,
  * so its calls keep google-gax's agents.
@@ -76,4 +79,41 @@ export function proxyLogFields(endpoint: string, env: ProxyEnv = process.env): R
   if (!settings) return undefined;
   const proxy = proxyFor(endpoint === '' ? DEFAULT_COMPUTE_URL : endpoint, env);
   return { ...settings, ComputeAPI: proxy ? `via ${describeProxy(proxy)}` : 'direct' };
+}
+
+/**
+ * The metadata server's host names as gcp-metadata's requests name them:
+ * its address, its DNS name (with the trailing dot it is raced under), and
+ * GCE_METADATA_IP / GCE_METADATA_HOST when set (they replace the address).
+ */
+export function metadataServerHosts(env: ProxyEnv): string[] {
+  const hosts = ['169.254.169.254', 'metadata.google.internal', 'metadata.google.internal.'];
+  for (const v of [env.GCE_METADATA_IP, env.GCE_METADATA_HOST]) {
+    if (!v) continue;
+    try {
+      hosts.push(new URL(/^https?:\/\//.test(v) ? v : `http://${v}`).hostname);
+    } catch {
+      // Not a host gcp-metadata could use either.
+    }
+  }
+  return [...new Set(hosts)];
+}
+
+/**
+ * When a proxy variable is set, adds the metadata server's hosts that the
+ * no-proxy list lacks to it (NO_PROXY, or no_proxy when only that one is
+ * set, as Gaxios reads them), in `env` (the process's: Gaxios reads it at
+ * each request). Returns the variable and the hosts added, or undefined
+ * when there was nothing to do. Our own clients go direct to them as well,
+ * which is right for the same reason.
+ */
+export function keepMetadataServerDirect(env: Record<string, string | undefined> = process.env): { variable: string; added: string[] } | undefined {
+  if (!(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy)) return undefined;
+  const variable = env.NO_PROXY !== undefined || env.no_proxy === undefined ? 'NO_PROXY' : 'no_proxy';
+  const current = env[variable] ?? '';
+  const listed = new Set(current.split(',').map((h) => h.trim()));
+  const added = metadataServerHosts(env).filter((h) => !listed.has(h));
+  if (added.length === 0) return undefined;
+  env[variable] = [...(current.trim() === '' ? [] : [current]), ...added].join(',');
+  return { variable, added };
 }
