@@ -11,12 +11,13 @@ import type { DriverContext, Instance, InstanceSet, InstanceTags } from '../../s
 import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { type BillingRule, GCE_BILLING } from '../../src/cost/billing.js';
-import type { Logger } from '../../src/log.js';
+import { type Logger, RateLimitedLog } from '../../src/log.js';
 import { buildInstanceBody, type GceInstanceRecord, regionOf } from './body.js';
 import type { GceClients } from './client.js';
 import { classify, GceOperationError, isNotFound, isTransient, isZoneCapacity, isZoneUnsupported, quotaMetricsOf, regionalQuota, ThrottleBackoff } from './errors.js';
 import { GceInstance, type GceInstanceHost } from './instance.js';
 import { planResourceLabels, type ResourceLabelPlan, resourceLabelsFor } from './labels.js';
+import { listAggregated, unreachableVerdict } from './listing.js';
 import { labelFilter, labelKey } from './mapping.js';
 import type { GceParams } from './params.js';
 
@@ -94,6 +95,10 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
   private readonly zoneStart = new Map<string, number>();
   /** Which ResourceTags become labels (decided once: they are fixed for the dispatcher's life). */
   private readonly resourceLabels: ResourceLabelPlan;
+  /** Zones where the last successful listing of our InstanceSetID found instances: one of them not answering fails a listing. */
+  private zonesWithOurs: ReadonlySet<string> = new Set();
+  /** The warning about zones that did not answer, once a minute at most: a zone outage lasts, and every listing sees it. */
+  private readonly listWarnings: RateLimitedLog;
 
   constructor(
     readonly params: GceParams,
@@ -112,6 +117,7 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     this.newRequestId = opts.newRequestId ?? randomUUID;
     this.newName = opts.newName ?? (() => `arvados-${randomBytes(8).toString('hex')}`);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.listWarnings = new RateLimitedLog(ctx.logger, ctx.clock);
     const vms = ctx.cluster.Containers.CloudVMs;
     this.resourceLabels = planResourceLabels(vms.ResourceTags, vms.TagKeyPrefix, new Set([labelKey(this.setTagKey)]));
     if (this.resourceLabels.skipped.length > 0) {
@@ -305,35 +311,36 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     const setValue = tagFilter[this.setTagKey] ?? this.instanceSetId;
     const filter = labelFilter(this.setTagKey, setValue);
     const wanted = { ...tagFilter, [this.setTagKey]: setValue };
-    return this.call(
+    const listing = await this.call(
       'aggregatedList',
       async (abandoned) => {
-        const out: GceInstance[] = [];
-        let scopes = 0;
-        // The iterator follows nextPageToken across every page (and every zone).
-        for await (const [scope, scoped] of this.clients.instances.aggregatedListAsync({ project: this.project, filter }, { autoPaginate: false })) {
-          // Timed out (pages that never end): stop asking for more.
-          abandoned.throwIfAborted();
-          if (!scope.startsWith('zones/') || typeof scoped !== 'object' || scoped === null) {
-            throw new Error(`gce: aggregatedList: the answer is not a list by zone (it has ${JSON.stringify(scope).slice(0, 40)})`);
-          }
-          scopes++;
-          for (const rec of scoped.instances ?? []) {
-            if (!rec.name) throw new Error('gce: aggregatedList: the answer lists an instance without a name');
-            const inst = new GceInstance(this, rec);
-            // The label is a hash for some values: the exact tags in metadata decide.
-            if (Object.entries(wanted).every(([k, v]) => inst.tags[k] === v)) out.push(inst);
-          }
-        }
+        const listing = await listAggregated(this.clients.instances, this.project, filter, abandoned);
         // GCE answers for every zone of the project, with a warning where
         // nothing matched. No zone at all is not its answer (a proxy's page,
         // an empty body): taking it for "no instances" would make the pool
         // forget every VM it has.
-        if (scopes === 0) throw new Error('gce: aggregatedList: the answer names no zone at all');
-        return out;
+        if (listing.scopes === 0) throw new Error('gce: aggregatedList: the answer names no zone at all');
+        return listing;
       },
       this.listBackoff,
     );
+    // Decided outside the retried call: a zone that does not answer now will not in a second either; the pool lists again later.
+    const verdict = unreachableVerdict(listing.unreachable, this.params.Zone, this.zonesWithOurs);
+    if (verdict.blocking.length > 0) {
+      // The pool keeps every worker when a listing fails; a listing without these zones would drop theirs.
+      throw new Error(`gce: aggregatedList: ${verdict.blocking.join(', ')} did not answer, and may hold instances of ours (a configured zone, or one that held some at the last listing)`);
+    }
+    if (verdict.all.length > 0) {
+      this.listWarnings.warn('some zones of the project did not answer the listing; none is configured or held instances of ours', { Zones: verdict.all }, 'zones unreachable');
+    }
+    const out: GceInstance[] = [];
+    for (const rec of listing.records) {
+      const inst = new GceInstance(this, rec);
+      // The label is a hash for some values: the exact tags in metadata decide.
+      if (Object.entries(wanted).every(([k, v]) => inst.tags[k] === v)) out.push(inst);
+    }
+    if (setValue === this.instanceSetId) this.zonesWithOurs = new Set(out.map((i) => i.zone));
+    return out;
   }
 
   /** Compute Engine bills per second with a one-minute minimum. */

@@ -1,10 +1,11 @@
 /**
  * The worker pool over the gce driver and the local Compute endpoint: what
- * the pool does with VMs that powered off, were stopped by someone else, or
- * are being deleted. The pool runs on a manual clock; the driver and the
- * endpoint on real time (their operations are real HTTP calls). Each VM's
- * executor answers like the VM would: every command succeeds while the
- * guest is powered on, and the connection is refused once it is off.
+ * the pool does with VMs that powered off, were stopped by someone else,
+ * are being deleted, or are in a zone that does not answer the listing. The
+ * pool runs on a manual clock; the driver and the endpoint on real time
+ * (their operations are real HTTP calls). Each VM's executor answers like
+ * the VM would: every command succeeds while the guest is powered on, and
+ * the connection is refused once it is off.
  */
 import assert from 'node:assert/strict';
 import { ManualClock, settle } from '../../../src/clock/index.js';
@@ -156,6 +157,22 @@ describe('gce driver under the worker pool: stopped and deleting VMs', function 
     assert.deepEqual(pool.details(), []);
     assert.equal(pool.createBlocker(N2), undefined);
     assert.ok(!logs.records().some((r) => r.msg === 'shutdown failed'), 'a second delete during the first is not a failure');
+  });
+
+  it('a zone of ours that does not answer the listing: the pool keeps its workers; a zone outside Zone does not hold listings up', async () => {
+    await setUp();
+    const name = await createIdle();
+    fake.unreachableZone(vm(name)!.zone);
+    await pool.syncNow();
+    assert.equal(pool.detail(name)?.workerState, 'idle', 'still a worker: the listing failed rather than leave it out');
+    assert.ok(logs.records().some((r) => r.msg === 'sync failed: cannot list cloud instances'));
+    fake.clearFaults();
+    fake.unreachableZone('europe-west1-b');
+    // Listed without that zone: a VM gone meanwhile is noticed although a zone of the project is down.
+    assert.ok(pool.shutdown(name));
+    await waitFor('the delete to finish', () => vm(name)?.deleted === true, 5000);
+    await pool.syncNow();
+    assert.deepEqual(pool.details(), []);
   });
 
   it('a VM being deleted keeps the pool paused on a quota error until it is gone, then creates resume at once', async () => {
