@@ -15,7 +15,11 @@
  */
 import type { Path, ReadContext } from './fields.js';
 import { isMap, quotedForReference, warnReferenceRefuses } from './fields.js';
+import { goYAMLNumber } from './go-yaml.js';
 import { CLUSTER, type GoField, type GoKind } from '../arvados/cluster-json/schema.js';
+
+/** The words Arvados's YAML library reads as a boolean when unquoted: only for these is "write it unquoted" the fix. */
+const GO_YAML_BOOLEAN = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
 
 /** Warns about every value of every cluster whose type the reference's decoder refuses, once per path. */
 export function warnReferenceTypeMismatches(ctx: ReadContext, root: Record<string, unknown>): void {
@@ -75,14 +79,14 @@ function check(ctx: ReadContext, kind: GoKind, value: unknown, path: Path, repor
       else if (typeof value !== 'string' && typeof value !== 'number') report(path, `it expects a duration here ("30s", "5m"), and this is ${what}`);
       return;
     case 'bool':
-      if (typeof value !== 'boolean') report(path, `it expects true or false here, and this is ${what}${typeof value === 'string' ? `: write it unquoted, ${value}` : ''}`);
+      if (typeof value !== 'boolean') report(path, `it expects true or false here, and this is ${what}${typeof value === 'string' && GO_YAML_BOOLEAN.test(value) ? `: write it unquoted, ${value}` : ''}`);
       return;
     case 'int':
       if (typeof value === 'number' && !Number.isInteger(value)) report(path, `${text()} is not a whole number, and it expects one here`);
-      else if (typeof value !== 'number') report(path, `it expects a whole number here, and this is ${what}${typeof value === 'string' ? `: write it unquoted` : ''}`);
+      else if (typeof value !== 'number') report(path, `it expects a whole number here, and this is ${what}${typeof value === 'string' && Number.isInteger(goYAMLNumber(value.trim())) ? `: write it unquoted` : ''}`);
       return;
     case 'float':
-      if (typeof value !== 'number') report(path, `it expects a number here, and this is ${what}${typeof value === 'string' ? `: write it unquoted` : ''}`);
+      if (typeof value !== 'number') report(path, `it expects a number here, and this is ${what}${typeof value === 'string' && goYAMLNumber(value.trim()) !== undefined ? `: write it unquoted` : ''}`);
       return;
     case 'bytesize':
     case 'bytesizeOrPercent':

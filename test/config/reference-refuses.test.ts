@@ -166,6 +166,28 @@ describe('config values the reference dispatcher refuses or reads otherwise', ()
       ]);
     });
 
+    it('suggests writing it unquoted only when that would give a true/false or a number, and keeps each warning on one line', () => {
+      const odd = [
+        'Clusters:',
+        '  zzzzz:',
+        `    SystemRootToken: ${'x'.repeat(32)}`,
+        '    Login:',
+        '      IssueTrustedTokens: |',
+        '        block',
+        '        text',
+        '    API:',
+        '      MaxItemsPerResponse: "many"',
+        '      MaxRequestAmplification: "0x10"',
+        '',
+      ].join('\n');
+      const warned = loadConfigText(odd).warnings.filter((w) => w.includes(REFUSES));
+      assert.deepEqual(warned, [
+        `Clusters.zzzzz.Login.IssueTrustedTokens: ${REFUSES} (it expects true or false here, and this is text); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.API.MaxItemsPerResponse: ${REFUSES} (it expects a whole number here, and this is text); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.API.MaxRequestAmplification: ${REFUSES} (it expects a whole number here, and this is text: write it unquoted); ${SWITCH_BACK}`,
+      ]);
+    });
+
     it('says nothing about the reference defaults themselves, nor about config.example.yml', () => {
       assert.deepEqual(loadConfigText(wholeDefaultConfig()).warnings.filter((w) => w.includes(REFUSES)), []);
       assert.deepEqual(loadConfigText(readFileSync(join(REPO_ROOT, 'config.example.yml'), 'utf8')).warnings.filter((w) => w.includes(REFUSES)), []);
