@@ -95,13 +95,24 @@ function getNodeReport(): object {
  * not) and every secret scrubbed.
  */
 export function diagnosticReport(report: object, secrets: Iterable<string> = []): string {
-  const copy = { ...(report as Record<string, unknown>) };
-  const env = copy.environmentVariables;
-  if (env !== null && typeof env === 'object') {
-    copy.environmentVariables = Object.fromEntries(Object.keys(env).map((name) => [name, REDACTED]));
-  }
   // The loggers' scrubber: the same values, the same too-short-to-scrub rule.
   const scrubber = new SecretSet();
   for (const s of secrets) scrubber.add(s);
-  return scrubber.scrub(`${JSON.stringify(copy, null, 2)}\n`);
+  return scrubber.scrub(`${JSON.stringify(withoutEnvironment(report), null, 2)}\n`);
+}
+
+/**
+ * A copy of a report with the values of every `environmentVariables` map
+ * redacted, at any depth: each worker thread's report (`workers[]`, which
+ * may have workers of its own) carries its own copy of the environment. A
+ * module loader hook (`NODE_OPTIONS=--import ...`) runs in such a thread.
+ */
+function withoutEnvironment(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutEnvironment);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = key === 'environmentVariables' && v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).map((name) => [name, REDACTED])) : withoutEnvironment(v);
+  }
+  return out;
 }

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { ManualClock, settle } from '../src/clock/index.js';
 import { createLogger, LineCollector } from '../src/log.js';
+import { Worker } from 'node:worker_threads';
 import { diagnosticReport, EXIT_QUIT, handleQuitSignal, QUIT_FLUSH_MS } from '../src/quit.js';
 
 const TOKEN = 'v2/zzzzz-gj3su-000000000000000/averyverysecrettokenvalue';
@@ -98,6 +99,32 @@ describe('SIGQUIT', () => {
     // Node's own report, as the daemon takes it.
     const real = JSON.parse(diagnosticReport(process.report.getReport(), [])) as Record<string, unknown>;
     assert.ok(real.header && real.javascriptStack && real.libuv);
+  });
+
+  it('diagnosticReport redacts the environment of every thread, workers of workers included', async () => {
+    const secret = 'AKIAsecretvalue123456';
+    const nested = {
+      environmentVariables: { HOME: '/root' },
+      workers: [{ environmentVariables: { AWS_SECRET_ACCESS_KEY: secret }, workers: [{ environmentVariables: { PGPASSWORD: secret } }] }],
+    };
+    const text = diagnosticReport(nested);
+    assert.ok(!text.includes(secret), text);
+    assert.ok(!text.includes('/root'));
+    const parsed = JSON.parse(text) as { workers: Array<{ environmentVariables: Record<string, string>; workers: Array<{ environmentVariables: Record<string, string> }> }> };
+    assert.deepEqual(Object.keys(parsed.workers[0]!.environmentVariables), ['AWS_SECRET_ACCESS_KEY'], 'the names stay');
+    assert.deepEqual(Object.keys(parsed.workers[0]!.workers[0]!.environmentVariables), ['PGPASSWORD']);
+    // And Node's own report with a worker thread running, whose environment it lists.
+    process.env.QUIT_TEST_SECRET = secret;
+    const worker = new Worker('setInterval(() => {}, 1000)', { eval: true });
+    try {
+      await new Promise((resolve) => worker.once('online', resolve));
+      const real = process.report.getReport() as unknown as { workers: unknown[] };
+      assert.ok(real.workers.length > 0 && JSON.stringify(real).includes(secret), "Node's report holds the worker's environment");
+      assert.ok(!diagnosticReport(real).includes(secret));
+    } finally {
+      delete process.env.QUIT_TEST_SECRET;
+      await worker.terminate();
+    }
   });
 
   it("with Node's own report and the log elsewhere: the line in the log, the report (libuv handles and all) on stderr", async () => {
