@@ -14,7 +14,7 @@ import { type BillingRule, GCE_BILLING } from '../../src/cost/billing.js';
 import { type Logger, RateLimitedLog } from '../../src/log.js';
 import { buildInstanceBody, type GceInstanceRecord, regionOf } from './body.js';
 import type { GceClients } from './client.js';
-import { classify, GceOperationError, isNotFound, isTransient, isZoneCapacity, isZoneUnsupported, quotaMetricsOf, regionalQuota, ThrottleBackoff } from './errors.js';
+import { classify, GceOperationError, isNotFound, isQuota, isThrottle, isTransient, isZoneCapacity, isZoneUnsupported, quotaMetricsOf, regionalQuota, ThrottleBackoff } from './errors.js';
 import { GceInstance, type GceInstanceHost } from './instance.js';
 import { planResourceLabels, type ResourceLabelPlan, resourceLabelsFor } from './labels.js';
 import { listAggregated, unreachableVerdict } from './listing.js';
@@ -91,7 +91,7 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
   private readonly createBackoff = new ThrottleBackoff();
   private readonly listBackoff = new ThrottleBackoff();
   private readonly otherBackoff = new ThrottleBackoff();
-  /** Per provider type, the zone index the last create succeeded in: the next create starts there. */
+  /** Per provider type, the zone index the next create starts in: where the last one succeeded, or the one after where it failed. */
   private readonly zoneStart = new Map<string, number>();
   /** Which ResourceTags become labels (decided once: they are fixed for the dispatcher's life). */
   private readonly resourceLabels: ResourceLabelPlan;
@@ -261,6 +261,14 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
             continue;
           }
         }
+        // A zone whose inserts fail (5xx or timeouts after our retries, an
+        // operation error like INTERNAL_ERROR, a retired zone) would
+        // otherwise be asked first by every create of this type for ever:
+        // the next one starts in the next zone. Not this create: an insert
+        // that timed out may have been carried out, and a second VM in
+        // another zone would be a duplicate. Throttles and quotas are about
+        // the project or the region, not this zone.
+        if (!isThrottle(err) && !isQuota(err)) this.zoneStart.set(type.ProviderType, (index + 1) % zones.length);
         const what = `insert ${type.ProviderType} in ${zone}`;
         throw classify(err, { clock: this.clock, backoff: this.createBackoff, what, providerType: type.ProviderType, zone });
       }

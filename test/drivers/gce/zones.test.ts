@@ -3,6 +3,7 @@
  * accelerator type, or disk type) that one zone does not offer moves the
  * create on to the next zone, and one offered in none of them is a capacity
  * error for that type, as the ec2 driver treats an unsupported instance type.
+ * A zone whose inserts fail otherwise is not asked first by the next create.
  */
 import assert from 'node:assert/strict';
 import { asCapacityError, isQuotaError } from '../../../src/cloud/errors.js';
@@ -52,6 +53,39 @@ describe('gce driver: create where a zone lacks the type', function () {
     const err = await failure(h.create(N2));
     assert.equal(asCapacityError(err), undefined, String(err));
     assert.deepEqual(insertZones(), [ZONES[0]]);
+  });
+});
+
+describe('gce driver: a zone whose inserts keep failing', function () {
+  this.timeout(20_000);
+  const h = driverPerTest();
+  const insertZones = () => h.fake.calls().filter((c) => c.kind === 'insert').map((c) => c.path.split('/')[6]);
+  const live = () => h.fake.instances().filter((i) => !i.deleted);
+
+  const faults: Array<[string, () => void]> = [
+    ['an operation error (INTERNAL_ERROR)', () => h.fake.failZone(ZONES[0], 'INTERNAL_ERROR')],
+    ['503 on every attempt', () => {
+      for (let i = 0; i < 4; i++) h.fake.failNext('insert', { httpStatus: 503, reason: 'backendError', message: 'Internal error' });
+    }],
+  ];
+  for (const [how, fail] of faults) {
+    it(`${how}: the create fails there without trying another zone, and the next create starts in the next zone`, async () => {
+      fail();
+      const err = await failure(h.create(N2));
+      assert.equal(asCapacityError(err), undefined, String(err));
+      assert.deepEqual([...new Set(insertZones())], [ZONES[0]], 'no second zone for the same create: a timed-out insert may have been carried out');
+      const before = insertZones().length;
+      const inst = await h.create(N2);
+      assert.deepEqual(insertZones().slice(before), [ZONES[1]]);
+      assert.deepEqual(live().map((i) => [i.name, i.zone]), [[inst.id, ZONES[1]]]);
+    });
+  }
+
+  it('a throttled insert does not move the start zone: the limit is the project\'s', async () => {
+    h.fake.failNext('insert', { httpStatus: 429, reason: 'rateLimitExceeded', message: 'Rate Limit Exceeded' });
+    await failure(h.create(N2));
+    await h.create(N2);
+    assert.deepEqual(insertZones(), [ZONES[0], ZONES[0]]);
   });
 });
 
