@@ -6,7 +6,7 @@
  */
 import { stringify } from 'yaml';
 import type { Cluster, InstanceType } from './types.js';
-import type { Field } from './fields.js';
+import { type Field, SECRET_KEY } from './fields.js';
 import { API_FIELDS, CLOUD_VMS_FIELDS, CONTAINERS_FIELDS, GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
 import { type Settings, SETTINGS_FIELDS } from './settings.js';
 import { formatByteSize, formatDuration } from './units.js';
@@ -15,12 +15,6 @@ import { REDACTED } from '../log.js';
 /** What replaces a non-empty secret. */
 export { REDACTED } from '../log.js';
 
-/**
- * DriverParameters keys that hold secrets: SecretAccessKey, ClientSecret,
- * ServiceAccountKey, Password, ... A name such as AccessKeyID, which ends in
- * "ID", is not a secret and stays visible.
- */
-const SECRET_KEY = /secret|token|password|key$/i;
 
 /** The compiled cluster as a plain object shaped like `{Clusters: {<id>: {...}}}`. */
 export function clusterForDisplay(cluster: Cluster): Record<string, unknown> {

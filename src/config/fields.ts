@@ -92,14 +92,30 @@ export function readString(ctx: ReadContext, value: unknown, path: Path): string
   if (text === undefined) {
     ctx.problems.error(path, `expected a string, got ${describe(value)}`);
   } else if (typeof value !== 'string' && ctx.readByReference) {
-    warnReferenceRefuses(ctx, path, quotedForReference(text, value as number | boolean));
+    warnReferenceRefuses(ctx, path, quotedForReference(text, value as number | boolean, path));
   }
   return text;
 }
 
-/** Why the reference refuses a YAML number or boolean (`value`, written `text`) where it expects a string. */
-export function quotedForReference(text: string, value: number | boolean): string {
-  return `${text} is a YAML ${typeof value === 'number' ? 'number' : 'boolean'}, and it expects a string here: write it quoted, ${JSON.stringify(text)}`;
+/**
+ * Keys that hold secrets (SystemRootToken, BlobSigningKey, a PostgreSQL
+ * password, DriverParameters' SecretAccessKey, ...); a name ending in "ID"
+ * (AccessKeyID) is not one. check-config shows their values redacted, and
+ * no message quotes them.
+ */
+export const SECRET_KEY = /secret|token|password|key$/i;
+
+/**
+ * Why the reference refuses a YAML number or boolean (`value`, written
+ * `text`) at `path` where it expects a string; without the value when the
+ * key holds a secret (a numeric-looking password), since warnings go to
+ * terminals and logs.
+ */
+export function quotedForReference(text: string, value: number | boolean, path: Path): string {
+  const kind = `a YAML ${typeof value === 'number' ? 'number' : 'boolean'}`;
+  const key = path[path.length - 1];
+  if (typeof key === 'string' && SECRET_KEY.test(key)) return `the value is ${kind}, and it expects a string here: quote it`;
+  return `${text} is ${kind}, and it expects a string here: write it quoted, ${JSON.stringify(text)}`;
 }
 
 /** A scalar as the file writes it (a YAML number or boolean as its source text); undefined for a map, list or null. */

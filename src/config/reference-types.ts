@@ -70,7 +70,7 @@ function check(ctx: ReadContext, kind: GoKind, value: unknown, path: Path, repor
     case 'string':
     case 'url':
     case 'tlsVersion':
-      if (typeof value === 'number' || typeof value === 'boolean') report(path, quotedForReference(text(), value));
+      if (typeof value === 'number' || typeof value === 'boolean') report(path, quotedForReference(text(), value, path));
       else if (typeof value !== 'string') report(path, `it expects text here, and this is ${what}`);
       return;
     case 'duration':

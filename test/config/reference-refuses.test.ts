@@ -153,10 +153,10 @@ describe('config values the reference dispatcher refuses or reads otherwise', ()
     it('is warned about once per key, in every cluster of the file, saying what the reference expects', () => {
       const warned = loadConfigText(text, { clusterId: 'zzzzz' }).warnings.filter((w) => w.includes(REFUSES));
       assert.deepEqual(warned, [
-        `Clusters.zzzzz.Collections.BlobSigningKey: ${REFUSES} (123 is a YAML number, and it expects a string here: write it quoted, "123"); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.Collections.BlobSigningKey: ${REFUSES} (the value is a YAML number, and it expects a string here: quote it); ${SWITCH_BACK}`,
         `Clusters.zzzzz.Collections.BlobSigningTTL: ${REFUSES} (30 is a number without a unit, and it expects a duration here: write it with one, for example "30s"); ${SWITCH_BACK}`,
         `Clusters.zzzzz.Collections.WebDAVCache.MaxCollectionBytes: ${REFUSES} (1.5 is not a whole number of bytes: write a whole number, or a size with a unit such as "1.5GiB"); ${SWITCH_BACK}`,
-        `Clusters.zzzzz.Users.AnonymousUserToken: ${REFUSES} (true is a YAML boolean, and it expects a string here: write it quoted, "true"); ${SWITCH_BACK}`,
+        `Clusters.zzzzz.Users.AnonymousUserToken: ${REFUSES} (the value is a YAML boolean, and it expects a string here: quote it); ${SWITCH_BACK}`,
         `Clusters.zzzzz.Users.AutoAdminFirstUser: ${REFUSES} (it expects true or false here, and this is text: write it unquoted, yes); ${SWITCH_BACK}`,
         `Clusters.zzzzz.Users.NewUserNotificationRecipients.0: ${REFUSES} (1 is a YAML number, and it expects a string here: write it quoted, "1"); ${SWITCH_BACK}`,
         `Clusters.zzzzz.Login.Google.AuthenticationRequestParameters.prompt: ${REFUSES} (1 is a YAML number, and it expects a string here: write it quoted, "1"); ${SWITCH_BACK}`,
@@ -164,6 +164,27 @@ describe('config values the reference dispatcher refuses or reads otherwise', ()
         `Clusters.zzzzz.RemoteClusters.xyzzy.Proxy: ${REFUSES} (it expects true or false here, and this is text: write it unquoted, true); ${SWITCH_BACK}`,
         `Clusters.other.API.MaxItemsPerResponse: ${REFUSES} (it expects a whole number here, and this is text: write it unquoted); ${SWITCH_BACK}`,
       ]);
+    });
+
+    it('never quotes the value of a key that holds a secret (a numeric-looking password, token or key)', () => {
+      const secrets = ['0x1f2e3d4c5b6a7988', '012345678901234567890123456789012', '98765432109876543210'];
+      const text = [
+        'Clusters:',
+        '  zzzzz:',
+        `    SystemRootToken: ${'x'.repeat(32)}`,
+        `    ManagementToken: ${secrets[1]}`,
+        '    Collections:',
+        `      BlobSigningKey: ${secrets[2]}`,
+        '    PostgreSQL:',
+        '      Connection:',
+        `        password: ${secrets[0]}`,
+        '',
+      ].join('\n');
+      const { warnings } = loadConfigText(text);
+      for (const key of ['ManagementToken', 'Collections.BlobSigningKey', 'PostgreSQL.Connection.password']) {
+        assert.ok(warnings.some((w) => w.startsWith(`Clusters.zzzzz.${key}: `)), `${key} is named\n${warnings.join('\n')}`);
+      }
+      for (const v of secrets) assert.ok(!warnings.some((w) => w.includes(v)), `${v} in a warning:\n${warnings.join('\n')}`);
     });
 
     it('suggests writing it unquoted only when that would give a true/false or a number, and keeps each warning on one line', () => {
