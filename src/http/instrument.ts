@@ -21,6 +21,7 @@ import { STATUS_CODES } from 'node:http';
 import { Gauge, type Registry, Summary } from 'prom-client';
 import type { Clock } from '../clock/index.js';
 import type { Logger } from '../log.js';
+import { tokensEqual } from './auth.js';
 
 /** The rest of the chain: resolves when the request has been handled. */
 export type Next = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -167,7 +168,7 @@ function record(res: ServerResponse, clock: Clock): { status: number; firstWrite
 
 /** GET /_inspect/requests: the requests in progress, youngest first. */
 function inspect(req: IncomingMessage, res: ServerResponse, token: string, active: Map<IncomingMessage, Active>, clock: Clock): void {
-  if (token === '' || req.headers.authorization !== `Bearer ${token}`) {
+  if (token === '' || !tokensEqual(req.headers.authorization ?? '', `Bearer ${token}`)) {
     res.writeHead(401, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff' });
     res.end(`${JSON.stringify({ errors: ['unauthorized'] })}\n`);
     return;
@@ -178,7 +179,7 @@ function inspect(req: IncomingMessage, res: ServerResponse, token: string, activ
       RequestID: header(r, 'x-request-id'),
       Method: r.method ?? '',
       Host: r.headers.host ?? '',
-      URL: r.url ?? '',
+      URL: redactURL(r.url ?? ''),
       RemoteAddr: remoteAddr(r),
       XForwardedFor: header(r, 'x-forwarded-for'),
       Elapsed: (now - a.start) / 1000,
@@ -221,9 +222,28 @@ function contentLength(req: IncomingMessage): number {
   return req.headers['transfer-encoding'] ? -1 : 0;
 }
 
-/** A query string with `api_token` values hidden: logs never carry a token. */
+/**
+ * A query string with `api_token` values hidden: logs never carry a token.
+ * The name is matched as the token reader decodes it (`api%5Ftoken`, `api_tok%65n`).
+ */
 function redactQuery(query: string): string {
-  return query.replace(/(^|&)(api_token=)[^&]*/g, '$1$2[REDACTED]');
+  return query.replace(/(^|&)([^&=]*)(=[^&]*)?/g, (whole: string, sep: string, name: string, value: string | undefined) =>
+    value !== undefined && decodedName(name) === 'api_token' ? `${sep}${name}=[REDACTED]` : whole,
+  );
+}
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
+}
+
+/** A request target with its query's `api_token` values hidden. */
+function redactURL(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q)}?${redactQuery(url.slice(q + 1))}`;
 }
 
 /** The reference's stats.Duration: seconds, six decimals. */

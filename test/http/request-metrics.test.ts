@@ -6,7 +6,7 @@
  * shape.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, Summary } from 'prom-client';
 import { ManualClock, systemClock } from '../../src/clock/index.js';
@@ -107,6 +107,27 @@ describe('request instrumentation', function () {
     const r = await call(stack, 'GET', '/_inspect/requests', { token: stack.token });
     assert.equal(r.status, 200);
     assert.deepEqual(r.json(), []);
+    // A request in progress (its body still coming) is listed without the tokens its URL carries, however the name is spelt;
+    // the log line too (the logger scrubs the ManagementToken by value, not another token).
+    const held = request(`${stack.server.url}${API}/instances/hold?instance_id=i-1&api%5Ftoken=someoneElsesToken1234567&api_token=${stack.token}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': '100' },
+    });
+    held.on('error', () => undefined);
+    held.write('a');
+    try {
+      let listed: Array<{ URL: string }> = [];
+      await until('the held request to be listed', async () => {
+        listed = (await call(stack, 'GET', '/_inspect/requests', { token: stack.token })).json() as Array<{ URL: string }>;
+        return listed.length === 1;
+      });
+      assert.equal(listed[0]!.URL, `${API}/instances/hold?instance_id=i-1&api%5Ftoken=[REDACTED]&api_token=[REDACTED]`);
+    } finally {
+      held.destroy();
+    }
+    const logged = stack.logs.records().filter((l) => l.msg === 'request' && String(l.reqPath).endsWith('instances/hold') && l.reqBytes === 100);
+    assert.ok(logged.length > 0);
+    for (const l of logged) assert.equal(l.reqQuery, 'instance_id=i-1&api%5Ftoken=[REDACTED]&api_token=[REDACTED]', 'the log line hides both spellings');
   });
 
   it('/metrics.json serves MetricFamily JSON as the reference (protobuf JSON mapping)', async () => {
