@@ -7,6 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { protos } from '@google-cloud/compute';
+import { PLACE_CAPACITY_TTL_MS, PlaceCapacityMemory } from '../../src/cloud/place-capacity.js';
 import type { DriverContext, Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import type { Clock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
@@ -14,7 +15,7 @@ import { type BillingRule, GCE_BILLING } from '../../src/cost/billing.js';
 import { type Logger, RateLimitedLog } from '../../src/log.js';
 import { buildInstanceBody, type GceInstanceRecord, regionOf } from './body.js';
 import type { GceClients } from './client.js';
-import { classify, GceOperationError, isNotFound, isQuota, isThrottle, isTransient, isZoneCapacity, isZoneUnsupported, quotaMetricsOf, regionalQuota, ThrottleBackoff } from './errors.js';
+import { classify, GceOperationError, isNotFound, isQuota, isThrottle, isTransient, isZoneCapacity, isZoneUnsupported, quotaMetricsOf, regionalQuota, RememberedCapacityError, ThrottleBackoff } from './errors.js';
 import { GceInstance, type GceInstanceHost } from './instance.js';
 import { planResourceLabels, type ResourceLabelPlan, resourceLabelsFor } from './labels.js';
 import { listAggregated, unreachableVerdict } from './listing.js';
@@ -93,6 +94,8 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
   private readonly otherBackoff = new ThrottleBackoff();
   /** Per provider type, the zone index the next create starts in: where the last one succeeded, or the one after where it failed. */
   private readonly zoneStart = new Map<string, number>();
+  /** Zones recently out of capacity for a type (or not offering it), per market: skipped by creates until the memory expires. */
+  readonly placeCapacity: PlaceCapacityMemory;
   /** Which ResourceTags become labels (decided once: they are fixed for the dispatcher's life). */
   private readonly resourceLabels: ResourceLabelPlan;
   /** Zones where the last successful listing of our InstanceSetID found instances: one of them not answering fails a listing. */
@@ -118,6 +121,7 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     this.newName = opts.newName ?? (() => `arvados-${randomBytes(8).toString('hex')}`);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     this.listWarnings = new RateLimitedLog(ctx.logger, ctx.clock);
+    this.placeCapacity = new PlaceCapacityMemory(ctx.clock);
     const vms = ctx.cluster.Containers.CloudVMs;
     this.resourceLabels = planResourceLabels(vms.ResourceTags, vms.TagKeyPrefix, new Set([labelKey(this.setTagKey)]));
     if (this.resourceLabels.skipped.length > 0) {
@@ -238,13 +242,25 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     for (const [k, index] of order.entries()) {
       const zone = zones[index];
       if (overQuota.has(regionOf(zone))) continue;
+      if (this.placeCapacity.isOut(type, zone)) {
+        // Not asked again until the memory expires (place-capacity.ts): with
+        // many creates in flight, each would pay an insert and an operation
+        // that fails seconds later. When no zone is left, the type's
+        // CapacityError is the answer, as a fresh failure would give.
+        this.logger.debug('skipping zone recently out of capacity for this type', { Zone: zone, InstanceType: type.Name });
+        if (anotherZoneAfter(k)) continue;
+        const remembered = new RememberedCapacityError(zone, PLACE_CAPACITY_TTL_MS);
+        throw classify(remembered, { clock: this.clock, backoff: this.createBackoff, what: `insert ${type.ProviderType} in ${zone}`, providerType: type.ProviderType, zone });
+      }
       try {
         const rec = await this.createIn(zone, name, type, imageId, tags, initCommand, publicKey);
+        this.placeCapacity.clear(type, zone);
         this.zoneStart.set(type.ProviderType, index);
         this.createBackoff.reset();
         this.logger.info('created instance', { Instance: name, InstanceType: type.Name, ProviderType: type.ProviderType, Zone: zone });
         return new GceInstance(this, rec, zone, tags);
       } catch (err) {
+        if (isZoneCapacity(err) || isZoneUnsupported(err, zone)) this.placeCapacity.mark(type, zone);
         const regional = regionalQuota(err);
         if (regional) overQuota.add(regionOf(zone));
         if (anotherZoneAfter(k)) {

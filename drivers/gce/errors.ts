@@ -39,6 +39,20 @@ export class GceOperationError extends Error {
 }
 
 /**
+ * What a create takes as the answer of a zone it did not ask because the
+ * type (in this market) was out of capacity there, or not offered, less than
+ * PLACE_CAPACITY_TTL_MS ago: the ZONE_RESOURCE_POOL_EXHAUSTED it would most
+ * likely give again, so the failover and `classify` treat it as one (a
+ * CapacityError for the type when no zone is left).
+ */
+export class RememberedCapacityError extends GceOperationError {
+  override name = 'RememberedCapacityError';
+  constructor(zone: string, ttlMs: number) {
+    super(`not asked: zone ${zone} had no capacity for this type and market (or did not offer it) less than ${ttlMs / 1000} s ago`, ['ZONE_RESOURCE_POOL_EXHAUSTED']);
+  }
+}
+
+/**
  * An API error that came without a message of its own (an empty body: the
  * client library makes the body the message), given one that says what
  * failed; `status` keeps the HTTP status for the checks above.
