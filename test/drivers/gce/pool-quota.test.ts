@@ -1,6 +1,6 @@
 /**
  * The worker pool over the gce driver and the local Compute endpoint when
- * creates run over GCE quotas: a family's (or a GPU model's) quota holds
+ * creates run over GCE quotas: a family's (or a GPU model's, or local SSD) quota holds
  * back the types seen failing on it, for CAPACITY_ERROR_TTL_MS, and no
  * other; a shared quota pauses every create. The gce driver has no
  * `quotaGroup(type)`, so the pool learns each type's group from its own
@@ -17,12 +17,14 @@ import type { GceInstanceSet } from '../../../drivers/gce/index.js';
 import type { FakeGCE } from '../../fixtures/gce/server.js';
 import { waitFor } from '../../cloud/conformance.js';
 import { instanceType } from '../lame/helpers.js';
-import { DISPATCH_KEY, E2, gceCluster, makeDriver, N2, SPOT, startFake } from './helpers.js';
+import { DISPATCH_KEY, E2, fakeParams, gceCluster, makeDriver, N2, SPOT, startFake } from './helpers.js';
 
 /** Two G2 types: L4 GPUs built in, so each counts against both G2_CPUS and NVIDIA_L4_GPUS. */
 const G2_SMALL: InstanceType = { ...instanceType('g2small', 'g2-standard-4'), GPU: { Stack: 'cuda', DriverVersion: '', HardwareTarget: '', DeviceCount: 1, VRAM: 24 << 30 } };
 const G2_LARGE: InstanceType = { ...G2_SMALL, Name: 'g2large', ProviderType: 'g2-standard-8' };
 const AT_CAPACITY = 'at capacity for this instance type';
+/** An N2 type with a local SSD (the LocalSSDs parameter below): it counts against LOCAL_SSD_TOTAL_GB too. */
+const N2_LSSD: InstanceType = { ...instanceType('n2lssd', 'n2-standard-4'), IncludedScratch: 375 * 2 ** 30 };
 
 describe('gce driver under the worker pool: quota groups', function () {
   this.timeout(30_000);
@@ -42,9 +44,9 @@ describe('gce driver under the worker pool: quota groups', function () {
   });
 
   beforeEach(async () => {
-    const cluster = gceCluster([N2, E2, SPOT, G2_SMALL, G2_LARGE]);
+    const cluster = gceCluster([N2, E2, SPOT, G2_SMALL, G2_LARGE, N2_LSSD]);
     fake = await startFake();
-    const h = await makeDriver(fake, { cluster });
+    const h = await makeDriver(fake, { cluster, params: fakeParams(fake, { LocalSSDs: { [N2_LSSD.Name]: 1 } }) });
     driver = h.driver;
     clock = new ManualClock();
     pool = new WorkerPoolImpl({
@@ -91,6 +93,17 @@ describe('gce driver under the worker pool: quota groups', function () {
     assert.equal(pool.createBlocker(N2), undefined);
     await createSettled(N2);
     assert.equal(live(N2.ProviderType).length, 1);
+  });
+
+  it('a type with local SSDs at LOCAL_SSD_TOTAL_GB is held back; types without are still created, and creates are not paused', async () => {
+    fake.failNext('insert', { quotaExceeded: 'LOCAL_SSD_TOTAL_GB' });
+    await createSettled(N2_LSSD);
+    assert.equal(pool.createBlocker(N2_LSSD), AT_CAPACITY);
+    assert.equal(pool.atQuota(), false, 'the local SSD quota does not pause every create');
+    assert.match(pool.createLimits([N2_LSSD]).capacity[N2_LSSD.Name]?.error ?? '', /LOCAL_SSD_TOTAL_GB/);
+    assert.equal(pool.createBlocker(N2), undefined);
+    await createSettled(N2);
+    assert.equal(live(N2.ProviderType).length, 1, 'the N2 VM without local SSDs was created');
   });
 
   it('the region-wide CPUS quota pauses every create, E2 included', async () => {

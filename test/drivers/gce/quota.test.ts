@@ -1,6 +1,6 @@
 /**
  * Quota groups: a quota only some types count against (a machine family's
- * vCPUs, a GPU model's, a Spot one) is a CapacityError for that group; the
+ * vCPUs, a GPU model's, local SSD space, a Spot one) is a CapacityError for that group; the
  * quotas every type shares, or a quota error naming none, stay QuotaErrors.
  * First from error shapes, then through the real client and the local
  * Compute endpoint, in both the asynchronous and the synchronous form.
@@ -37,11 +37,11 @@ describe('gce quota errors: which quota, and whose', () => {
     assert.deepEqual(quotaMetricsOf(new GceOperationError('failed', ['QUOTA_EXCEEDED'])), []);
   });
 
-  it('family, GPU and Spot quotas are group quotas; those every type uses are not', () => {
-    for (const m of ['N2_CPUS', 'N2D_CPUS', 'C2_CPUS', 'C3_CPUS', 'E2_CPUS', 'NVIDIA_T4_GPUS', 'NVIDIA_A100_80GB_GPUS', 'GPUS_ALL_REGIONS', 'PREEMPTIBLE_CPUS', 'PREEMPTIBLE_NVIDIA_T4_GPUS']) {
+  it('family, GPU, local SSD and Spot quotas are group quotas; those every type uses are not', () => {
+    for (const m of ['N2_CPUS', 'N2D_CPUS', 'C2_CPUS', 'C3_CPUS', 'E2_CPUS', 'NVIDIA_T4_GPUS', 'NVIDIA_A100_80GB_GPUS', 'GPUS_ALL_REGIONS', 'PREEMPTIBLE_CPUS', 'PREEMPTIBLE_NVIDIA_T4_GPUS', 'LOCAL_SSD_TOTAL_GB', 'PREEMPTIBLE_LOCAL_SSD_GB']) {
       assert.ok(isGroupQuota(m), m);
     }
-    for (const m of ['CPUS', 'CPUS_ALL_REGIONS', 'INSTANCES', 'IN_USE_ADDRESSES', 'SSD_TOTAL_GB', 'DISKS_TOTAL_GB', 'LOCAL_SSD_TOTAL_GB', 'STATIC_ADDRESSES', 'SUBNETWORKS']) {
+    for (const m of ['CPUS', 'CPUS_ALL_REGIONS', 'INSTANCES', 'IN_USE_ADDRESSES', 'SSD_TOTAL_GB', 'DISKS_TOTAL_GB', 'STATIC_ADDRESSES', 'SUBNETWORKS']) {
       assert.ok(!isGroupQuota(m), m);
     }
     // A shared quota among those named stops every create.
@@ -108,5 +108,15 @@ describe('gce driver: create over a quota (local Compute endpoint)', function ()
   it('a Spot quota is a group of its own', async () => {
     h.fake.failNext('insert', { quotaExceeded: 'PREEMPTIBLE_CPUS' });
     assert.equal(asCapacityError(await failedCreate())?.quotaGroup, 'PREEMPTIBLE_CPUS');
+  });
+
+  it('LOCAL_SSD_TOTAL_GB, in either form, is a CapacityError for that group, not a QuotaError: only types with local SSDs use it', async () => {
+    h.fake.failNext('insert', { quotaExceeded: 'LOCAL_SSD_TOTAL_GB' });
+    h.fake.failNext('insert', { quotaExceeded: 'LOCAL_SSD_TOTAL_GB', synchronous: true });
+    for (const form of ['operation', '403']) {
+      const err = await failedCreate();
+      assert.equal(asCapacityError(err)?.quotaGroup, 'LOCAL_SSD_TOTAL_GB', `${form}: ${String(err)}`);
+      assert.ok(!isQuotaError(err), form);
+    }
   });
 });
