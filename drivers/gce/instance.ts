@@ -28,18 +28,27 @@ export interface GceInstanceHost {
 }
 
 /**
- * True for a Spot (or legacy preemptible) VM that is stopping or stopped:
- * GCE preempts one by stopping it (`STOPPING`, then `TERMINATED`, or gone
- * with instanceTerminationAction DELETE, which our creates ask for), and
- * records a zone operation `compute.instances.preempted`. The dispatcher
- * never stops a VM, and a VM it deletes is no longer taken as reclaimed (the
- * pool ignores notices after a destroy call), so the status says it without
- * an operations call per zone per listing.
+ * Statuses of a Spot VM on its way out: GCE preempts one by stopping it
+ * (`STOPPING`, then `TERMINATED`), and with instanceTerminationAction
+ * DELETE, which our creates ask for, it may also show `DEPROVISIONING`
+ * ("halted and we are performing tear down tasks", compute.proto
+ * Instance.Status) before it is gone.
+ */
+const PREEMPTED_STATUSES: ReadonlySet<string> = new Set(['STOPPING', 'TERMINATED', 'DEPROVISIONING']);
+
+/**
+ * True for a Spot (or legacy preemptible) VM that is stopping, stopped or
+ * being torn down: GCE records a zone operation `compute.instances.preempted`
+ * too, but the status says it without an operations call per zone per
+ * listing. The dispatcher never stops a VM, and a VM this process deletes is
+ * not taken as reclaimed (the pool ignores notices after a destroy call).
+ * One it deleted before a restart is: the new process cannot tell that
+ * delete from a preemption by the status (README, "Instances").
  */
 export function preempted(record: GceInstanceRecord): boolean {
   const s = record.scheduling;
   const spot = s?.provisioningModel === 'SPOT' || s?.preemptible === true;
-  return spot && (record.status === 'STOPPING' || record.status === 'TERMINATED');
+  return spot && PREEMPTED_STATUSES.has(String(record.status));
 }
 
 const opOf = (x: unknown): Operation => (x as { latestResponse?: Operation })?.latestResponse ?? (x as Operation) ?? {};

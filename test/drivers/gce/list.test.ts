@@ -67,6 +67,15 @@ describe('gce driver: list, tags, destroy', function () {
     assert.deepEqual(after.map((i) => i.id).sort(), [other.id, onDemand.id].sort(), 'gone: instanceTerminationAction DELETE');
   });
 
+  it('a Spot VM GCE is tearing down (DEPROVISIONING) is listed as reclaimed; an on-demand one is not', async () => {
+    const spot = await h.create(SPOT);
+    const onDemand = await h.create();
+    for (const inst of [spot, onDemand]) h.fake.setStatus(inst.id, 'DEPROVISIONING');
+    const listed = new Map((await h.driver.instances({ ArvadosInstanceSetID: h.setId })).map((i) => [i.id, i]));
+    assert.equal(listed.get(spot.id)?.reclaimed, true);
+    assert.equal(listed.get(onDemand.id)?.reclaimed, undefined);
+  });
+
   it('counts a VM being deleted until it is gone', async () => {
     await h.newFake({ pageSize: 2, deleteDelayMs: 600 });
     const inst = await h.create();
