@@ -13,7 +13,7 @@ import { generateSshKeyPair, publicKeyLine } from './ssh/keys.js';
 import { sshReadablePrivateKey } from './ssh/pkcs8.js';
 import { SshExecutor } from './ssh/ssh-executor.js';
 import { withSudo } from './arvados/crunch-run.js';
-import { poolDuration } from './worker/pool-config.js';
+import { poolCommandTimeoutMs, poolDuration } from './worker/pool-config.js';
 import { hostKeyVerifier } from './worker/verify.js';
 
 /**
@@ -45,6 +45,11 @@ export function vmSshExecutor(
     privateKey: opts.privateKey,
     verifyHostKey: hostKeyVerifier(instance, `${vms.TagKeyPrefix}InstanceSecret`, (cmd) => withSudo(cmd, instance.remoteUser)),
     connectTimeoutMs: sshConnectTimeoutMs(vms),
+    // The pool passes its own timeout with each command; this default is
+    // what the host key check's commands get (the instance secret read):
+    // without it a VM whose read never answers holds its probe for good,
+    // and is then never probed again nor shut down.
+    commandTimeoutMs: poolCommandTimeoutMs(vms),
     clock: opts.clock,
     logger: opts.logger.child({ Instance: instance.id }),
     ...(shared ? { warnings: { warn: (message, fields, key) => shared.warn(message, { Instance: instance.id, ...fields }, key) } } : {}),

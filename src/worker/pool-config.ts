@@ -160,6 +160,16 @@ export function poolDuration(vm: Record<PoolDurationKey, number>, key: PoolDurat
   return ms > 0 ? ms : POOL_DURATION_DEFAULTS[key];
 }
 
+/**
+ * The deadline for one remote command (`PoolConfig.commandTimeout`):
+ * ProbeInterval, and at least a minute, so a short ProbeInterval does not
+ * fail a VM that is slow but working. The VMs' SSH executors take it as
+ * their default too, which bounds the commands the host key check runs.
+ */
+export function poolCommandTimeoutMs(vm: Record<PoolDurationKey, number>): number {
+  return Math.max(poolDuration(vm, 'ProbeInterval'), 60_000);
+}
+
 /** The pool's settings, derived from the cluster config once. Durations in ms. */
 export interface PoolConfig {
   clusterId: string;
@@ -228,7 +238,7 @@ export function compilePoolConfig(cluster: Cluster, runner: RunnerBinary | undef
     maxConcurrentCreates: vm.MaxConcurrentInstanceCreateOps,
     maxInstances: vm.MaxInstances,
     maxRunningPerInstance: vm.MaxRunningContainersPerInstance,
-    commandTimeout: Math.max(probeInterval, 60_000),
+    commandTimeout: poolCommandTimeoutMs(vm),
     installTimeout: Math.max(timeoutBooting, 60_000),
   };
 }

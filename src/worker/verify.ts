@@ -8,14 +8,15 @@
  * Outcomes: the driver's or the secret's yes; a refusal (HostKeyMismatchError:
  * a different secret, or no secret tag to compare with); or "not yet"
  * (HostKeyCheckPendingError): the file cannot be read, which is what a VM
- * shows between sshd starting and cloud-init running the init script. The
+ * shows between sshd starting and cloud-init running the init script, or
+ * the read does not finish within the executor's command timeout. The
  * reference treats that read failure (an exit status) as a boot-time failure
  * too, logged at debug.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { isHostKeyVerificationNotImplemented } from '../cloud/errors.js';
 import type { Instance } from '../cloud/types.js';
-import { HostKeyCheckPendingError } from '../ssh/errors.js';
+import { CommandTimeoutError, HostKeyCheckPendingError } from '../ssh/errors.js';
 import type { Executor } from '../ssh/executor.js';
 import { INSTANCE_SECRET_PATH, instanceSecretCommand } from '../arvados/crunch-run.js';
 
@@ -48,7 +49,13 @@ export function hostKeyVerifier(
     if (!expected) {
       throw new HostKeyMismatchError(`instance ${instance.id} has no ${secretTag} tag, so its host key cannot be verified`);
     }
-    const result = await untrusted.execute(withSudo(instanceSecretCommand()));
+    const result = await untrusted.execute(withSudo(instanceSecretCommand())).catch((err: unknown) => {
+      // A read that never answers (a stuck disk, sudo waiting in PAM) says
+      // nothing against the key: "not yet", asked again at the next probe,
+      // rather than a refusal warned about as a VM impersonating ours.
+      if (err instanceof CommandTimeoutError) throw new HostKeyCheckPendingError(`instance ${instance.id}: reading ${INSTANCE_SECRET_PATH} did not finish: ${err.message}`);
+      throw err;
+    });
     if (result.exitCode !== 0) {
       // Most often the file is not there yet. Any exit status counts, as in
       // the reference: cat's message is localised, so telling "missing"

@@ -3,7 +3,8 @@
  * dispatcher's SSH executor, against servers on 127.0.0.1 that the test
  * controls: TCP that never finishes the handshake, bytes that are not SSH,
  * connections dropped in the middle of `crunch-run --list` and of
- * `--detach`, garbage command output, and commands that never answer.
+ * `--detach`, garbage command output, and commands that never answer (the
+ * instance secret read of the host key check among them).
  *
  * All of them share one pool with two healthy VMs, so the test also shows
  * that nothing else waits on a bad VM: the healthy ones are probed every
@@ -21,6 +22,7 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
 import type { Instance, InstanceSet } from '../../src/cloud/types.js';
 import { ManualClock } from '../../src/clock/index.js';
 import { sshConnectTimeoutMs, vmSshExecutor } from '../../src/vm-access.js';
@@ -76,6 +78,8 @@ describe('worker pool: VMs whose SSH goes wrong', function () {
   const vmSide = new AbortController();
   let dropDetachOnce = true;
   const detached: string[] = [];
+  /** Clock times of the instance secret reads that reached `secret-hangs`. */
+  const secretReads: number[] = [];
 
   /**
    * A VM with a real SSH server; `behaviour` may answer a command itself,
@@ -152,17 +156,27 @@ describe('worker pool: VMs whose SSH goes wrong', function () {
   }
 
   function instanceSet(): InstanceSet {
+    // `secret-*` VMs are checked as on EC2 or GCE: the driver cannot verify
+    // the key, so the pool reads the instance secret over SSH and compares it
+    // with the tag. The others' drivers accept any key.
     const snapshot = (vm: TestVM): Instance => ({
       id: vm.id,
       providerType: 'lame.small',
-      tags: { ArvadosInstanceSetID: 'ssh-faults', ArvadosInstanceType: 'small', ArvadosIdleBehavior: vm.id.endsWith('-held') ? 'hold' : 'run' },
+      tags: {
+        ArvadosInstanceSetID: 'ssh-faults',
+        ArvadosInstanceType: 'small',
+        ArvadosIdleBehavior: vm.id.endsWith('-held') ? 'hold' : 'run',
+        ...(vm.id.startsWith('secret-') ? { ArvadosInstanceSecret: 'f00d'.repeat(10) } : {}),
+      },
       address: vm.address,
       remoteUser: 'crunch',
       setTags: async () => {},
       destroy: async () => {
         vm.destroyedAt ??= clock.now();
       },
-      verifyHostKey: async () => {},
+      verifyHostKey: async () => {
+        if (vm.id.startsWith('secret-')) throw new HostKeyVerificationNotImplemented();
+      },
     });
     return {
       create: () => Promise.reject(new Error('no creates in this test')),
@@ -216,6 +230,12 @@ describe('worker pool: VMs whose SSH goes wrong', function () {
     await sshVM('slow', () => slowGate.then(() => ({ exitCode: 0 })));
     // (d) the same, on hold: never shut down, so a probe is still waiting when the pool stops.
     await sshVM('slow-held', () => slowGate.then(() => ({ exitCode: 0 })));
+    // (d) the host key check hangs: reading the instance secret never answers (until the test ends).
+    await sshVM('secret-hangs', (ctx) => {
+      if (!ctx.command.includes('arvados-instance-secret')) return undefined;
+      secretReads.push(clock.now());
+      return slowGate.then(() => ({ exitCode: 1 }));
+    });
     // (d) slow, but within the command timeout: each command takes 20 s.
     await sshVM('sluggish', undefined, 20_000);
 
@@ -321,6 +341,19 @@ describe('worker pool: VMs whose SSH goes wrong', function () {
     // the first to start past TimeoutBooting, fails at about 242 s.
     assert.ok(after >= BOOTING && after <= 2 * (2 * COMMAND) + 2 * PROBE + 2_000, `shut down ${after} ms after appearing`);
     assert.ok(vm.lists.length >= 2, `--list tried ${vm.lists.length} times`);
+  });
+
+  it('secret-hangs: the host key check (the instance secret read) times out like a command, is tried again, and TimeoutBooting shuts the VM down', () => {
+    const vm = vms.get('secret-hangs')!;
+    assert.ok(vm.destroyedAt !== undefined, 'shut down');
+    const after = vm.destroyedAt - pool.detail('secret-hangs')!.appearedAt;
+    // As `slow`: the boot probe and --list each wait out the command timeout.
+    assert.ok(after >= BOOTING && after <= 2 * (2 * COMMAND) + 2 * PROBE + 2_000, `shut down ${after} ms after appearing`);
+    assert.ok(secretReads.length >= 2, `secret read ${secretReads.length} times`);
+    assert.deepEqual(vm.lists, [], 'no command ran before the host key was trusted');
+    // Not a refused key: nothing said the VM is someone else.
+    const refused = logs.records().filter((r) => r.msg === 'SSH host key refused' && r.Instance === 'secret-hangs');
+    assert.deepEqual(refused, []);
   });
 
   it('slow-held: on hold, probed again and again, never shut down', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
 import type { Instance } from '../../src/cloud/types.js';
-import { HostKeyCheckPendingError } from '../../src/ssh/errors.js';
+import { CommandTimeoutError, HostKeyCheckPendingError, SshConnectionLostError } from '../../src/ssh/errors.js';
 import type { ExecuteResult, Executor } from '../../src/ssh/executor.js';
 import { HostKeyMismatchError, hostKeyVerifier } from '../../src/worker/verify.js';
 
@@ -77,6 +77,20 @@ describe('hostKeyVerifier', () => {
       assert.equal(err.sudoRefused, false);
       return true;
     });
+  });
+
+  it('says "not yet" when the secret read times out, and passes other failures on', async () => {
+    const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', sudo);
+    const failing = (err: Error): Executor => ({ execute: () => Promise.reject(err), setTarget: () => {}, close: () => {} });
+    const timeout = new CommandTimeoutError('127.0.0.1:22', 'sudo cat /var/run/arvados-instance-secret', 60_000);
+    await assert.rejects(v(Buffer.from('k'), failing(timeout)), (err: unknown) => {
+      assert.ok(err instanceof HostKeyCheckPendingError, String(err));
+      assert.match(err.message, /reading \/var\/run\/arvados-instance-secret did not finish: .*timed out after 60000 ms/);
+      assert.equal(err.sudoRefused, false);
+      return true;
+    });
+    const lost = new SshConnectionLostError('127.0.0.1:22', 'was lost', true);
+    await assert.rejects(v(Buffer.from('k'), failing(lost)), (err: unknown) => err === lost);
   });
 
   it('tells sudo refusing the read (no passwordless sudo, no sudo) from a secret not written yet', async () => {
