@@ -92,6 +92,29 @@ export function diskTypeFor(params: GceParams, providerType: string): string {
 }
 
 /**
+ * The smallest persistent disk GCE creates of a type, in GB: 10 for zonal
+ * standard, balanced and SSD Persistent Disk ("Minimum capacity per disk",
+ * https://cloud.google.com/compute/docs/disks). A smaller size fails every
+ * insert with a 400, in every zone alike. pd-extreme and the Hyperdisk
+ * types have minimums too, but they were not confirmed from Google's pages
+ * here, so their size is sent as asked (GCE's 400 says what it takes).
+ */
+export const MIN_DISK_GB: Readonly<Record<string, number>> = { 'pd-standard': 10, 'pd-balanced': 10, 'pd-ssd': 10 };
+
+/**
+ * The size in GB of the scratch disk of a VM of `type` (0: none): its
+ * AddedScratch rounded up to a whole GB, and at least its disk type's
+ * minimum, since asking for less than that would fail every create of the
+ * type. The start-up check (index.ts) names the types whose disk is bigger
+ * than asked.
+ */
+export function scratchDiskGB(params: GceParams, type: InstanceType): number {
+  if (type.AddedScratch <= 0) return 0;
+  const asked = Math.ceil(type.AddedScratch / 2 ** 30);
+  return Math.max(asked, MIN_DISK_GB[diskTypeFor(params, type.ProviderType)] ?? 0);
+}
+
+/**
  * The entry of a per-type parameter (GuestAccelerators, LocalSSDs) for
  * `type`: the one under its name, or, for a generated `.preemptible` variant
  * without one of its own, its base type's.
@@ -171,14 +194,15 @@ export function buildInstanceBody(input: BodyInput): GceInstanceRecord {
       },
     },
   ];
-  if (type.AddedScratch > 0) {
+  const scratchGB = scratchDiskGB(params, type);
+  if (scratchGB > 0) {
     disks.push({
       boot: false,
       // Scratch is per-VM: it must not outlive the VM (and keep costing money).
       autoDelete: true,
       type: 'PERSISTENT',
       deviceName: 'scratch',
-      initializeParams: { diskType, diskSizeGb: String(Math.ceil(type.AddedScratch / 2 ** 30)), labels },
+      initializeParams: { diskType, diskSizeGb: String(scratchGB), labels },
     });
   }
 

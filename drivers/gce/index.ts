@@ -4,7 +4,7 @@
  * parameters and how tags map onto labels and metadata.
  */
 import type { DriverFactory } from '../../src/cloud/types.js';
-import { comesWithLocalSSDs, localSSDsFor, machineFamily } from './body.js';
+import { comesWithLocalSSDs, diskTypeFor, localSSDsFor, machineFamily, scratchDiskGB } from './body.js';
 import { GceInstanceSet } from './driver.js';
 import { type GceParams, LOCAL_SSD_BYTES, parseGceParams } from './params.js';
 import type { InstanceType } from '../../src/config/types.js';
@@ -29,6 +29,7 @@ export const gceDriver: DriverFactory = async (raw, ctx) => {
   const unused = Object.keys(params.DiskTypes).filter((f) => !families.has(f)).sort();
   if (unused.length > 0) ctx.logger.warn('DiskTypes names machine families no instance type is of', { Families: unused });
   checkLocalSSDs(params, ctx.cluster.InstanceTypes, ctx.logger);
+  checkScratchDisks(params, ctx.cluster.InstanceTypes, ctx.logger);
   // Loaded here, not at the top: the SDK takes ~2 s to import.
   const { buildClients } = await import('./client.js');
   return new GceInstanceSet(params, ctx, { clients: await buildClients(params, { logger: ctx.logger }) });
@@ -66,8 +67,28 @@ function checkLocalSSDs(params: GceParams, types: Record<string, InstanceType>, 
   }
 }
 
+/**
+ * Says once which instance types get a scratch disk bigger than their
+ * AddedScratch, because their disk type has a minimum size (body.ts
+ * `scratchDiskGB`): they cost that much more than the config suggests.
+ */
+function checkScratchDisks(params: GceParams, types: Record<string, InstanceType>, logger: Logger): void {
+  for (const type of Object.values(types)) {
+    const asked = Math.ceil(type.AddedScratch / 2 ** 30);
+    const gb = scratchDiskGB(params, type);
+    if (gb <= asked) continue;
+    logger.info('scratch disk raised to its disk type\'s minimum size', {
+      InstanceType: type.Name,
+      DiskType: diskTypeFor(params, type.ProviderType),
+      AddedScratch: type.AddedScratch,
+      DiskSizeGB: gb,
+    });
+  }
+}
+
 export {
-  buildInstanceBody, canLiveMigrate, diskTypeFor, guestAcceleratorFor, localSSDsFor, HYPERDISK_DEFAULT, HYPERDISK_ONLY_FAMILIES, imagePath, labelsFor, machineFamily, regionOf,
+  buildInstanceBody, canLiveMigrate, diskTypeFor, guestAcceleratorFor, localSSDsFor, HYPERDISK_DEFAULT, HYPERDISK_ONLY_FAMILIES, imagePath, labelsFor, machineFamily, MIN_DISK_GB, regionOf,
+  scratchDiskGB,
   type GceInstanceRecord,
 } from './body.js';
 export { type GceDriverOptions, GceInstanceSet } from './driver.js';

@@ -2,19 +2,22 @@
  * The disk types of a VM's boot and scratch disks per machine family:
  * DiskTypes entries over DiskType, and hyperdisk-balanced for the
  * Hyperdisk-only families while DiskType is left at pd-balanced, against a
- * fake that refuses what each series cannot attach as GCE does.
+ * fake that refuses what each series cannot attach as GCE does; and scratch
+ * disks raised to their disk type's minimum size.
  */
 import assert from 'node:assert/strict';
 import { isCapacityError, isQuotaError } from '../../../src/cloud/errors.js';
 import type { InstanceType } from '../../../src/config/types.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
-import { gceDriver } from '../../../drivers/gce/index.js';
+import { buildInstanceBody, gceDriver, parseGceParams } from '../../../drivers/gce/index.js';
 import { instanceType, makeContext } from '../lame/helpers.js';
 import { driverPerTest, E2, failure, fakeParams, gceCluster, N2, SCRATCH } from './helpers.js';
 
 const N4: InstanceType = { ...instanceType('n4standard4', 'n4-standard-4'), AddedScratch: 20 * 2 ** 30 };
 const C4A = instanceType('c4ahighmem8', 'c4a-highmem-8');
 const TYPES = [N2, E2, SCRATCH, N4, C4A];
+/** A type whose AddedScratch (1 GiB) is below pd-balanced's 10 GB minimum. */
+const TINY: InstanceType = { ...instanceType('n2tiny', 'n2-standard-2'), AddedScratch: 2 ** 30 };
 
 describe('gce driver: disk types per machine family', function () {
   this.timeout(20_000);
@@ -60,6 +63,29 @@ describe('gce driver: disk types per machine family', function () {
       ['n2-standard-4', 'pd-ssd', 'pd-ssd'],
       ['n4-standard-4', 'hyperdisk-balanced', 'hyperdisk-balanced'],
     ]);
+  });
+
+  it('a scratch disk smaller than its disk type\'s minimum (10 GB for pd-*) is created at the minimum; Hyperdisk sizes are sent as asked', () => {
+    const params = parseGceParams({ Project: 'p', Zone: 'us-central1-a' }).params;
+    const scratchOf = (type: InstanceType, p = params) => {
+      const body = buildInstanceBody({ params: p, zone: 'us-central1-a', name: 'n', type, imageId: 'img', tags: {}, initCommand: '', publicKey: '', setTagKey: 'ArvadosInstanceSetID' });
+      return body.disks?.find((d) => d.deviceName === 'scratch')?.initializeParams?.diskSizeGb;
+    };
+    assert.equal(scratchOf(TINY), '10');
+    assert.equal(scratchOf(TINY, parseGceParams({ Project: 'p', Zone: 'us-central1-a', DiskType: 'pd-ssd' }).params), '10');
+    assert.equal(scratchOf(TINY, parseGceParams({ Project: 'p', Zone: 'us-central1-a', DiskType: 'pd-standard' }).params), '10');
+    assert.equal(scratchOf(SCRATCH), '51', 'AddedScratch rounded up to a whole GB');
+    assert.equal(scratchOf({ ...N4, AddedScratch: 2 ** 30 }), '1', 'hyperdisk-balanced: no minimum known here');
+    assert.equal(scratchOf(N2), undefined, 'no AddedScratch, no scratch disk');
+  });
+
+  it('the factory says at start which types get a scratch disk bigger than their AddedScratch', async () => {
+    const logs = new LineCollector();
+    const ctx = { ...makeContext({ cluster: gceCluster([...TYPES, TINY]) }), logger: createLogger({ stream: logs, level: 'debug' }) };
+    const set = await gceDriver({ Project: 'p', Zone: 'us-central1-a', Endpoint: 'http://127.0.0.1:9' }, ctx);
+    set.stop();
+    const raised = logs.records().filter((r) => r.msg === "scratch disk raised to its disk type's minimum size");
+    assert.deepEqual(raised.map((r) => [r.InstanceType, r.DiskType, r.DiskSizeGB]), [[TINY.Name, 'pd-balanced', 10]]);
   });
 
   it('the factory warns once about DiskTypes families no instance type is of', async () => {
