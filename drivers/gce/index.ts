@@ -30,6 +30,13 @@ export const gceDriver: DriverFactory = async (raw, ctx) => {
   if (unused.length > 0) ctx.logger.warn('DiskTypes names machine families no instance type is of', { Families: unused });
   checkLocalSSDs(params, ctx.cluster.InstanceTypes, ctx.logger);
   checkScratchDisks(params, ctx.cluster.InstanceTypes, ctx.logger);
+  if (params.ServiceAccountEmail === 'default') {
+    // Any process on a worker, user containers included, can fetch the VM's token from the metadata server (README, ServiceAccountEmail).
+    ctx.logger.warn('workers run as the Compute Engine default service account: every container can use its credentials; give them a dedicated account with only what crunch-run needs, or none', {
+      ServiceAccountEmail: params.ServiceAccountEmail,
+      Scopes: params.Scopes,
+    });
+  }
   // Loaded here, not at the top: the SDK takes ~2 s to import.
   const { buildClients } = await import('./client.js');
   return new GceInstanceSet(params, ctx, { clients: await buildClients(params, { logger: ctx.logger }) });

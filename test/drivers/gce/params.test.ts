@@ -155,6 +155,21 @@ describe('gce DriverParameters', () => {
     assert.doesNotMatch(logs.lines.join('\n'), /s3cret/);
   });
 
+  it('the factory warns when workers would run as the default service account (containers can read its token), and not for another account or none', async () => {
+    const warned = async (extra: Record<string, unknown>) => {
+      const logs = new LineCollector();
+      const ctx = { ...makeContext(), logger: createLogger({ stream: logs, level: 'debug' }) };
+      const set = await gceDriver({ ...base, Endpoint: 'http://127.0.0.1:9', ...extra }, ctx);
+      set.stop();
+      return logs.records().filter((r) => r.level === 'warning' && String(r.msg).includes('default service account'));
+    };
+    const lines = await warned({ ServiceAccountEmail: 'default' });
+    assert.equal(lines.length, 1);
+    assert.deepEqual(lines[0].Scopes, ['https://www.googleapis.com/auth/cloud-platform']);
+    assert.deepEqual(await warned({ ServiceAccountEmail: 'crunch-worker@p.iam.gserviceaccount.com' }), []);
+    assert.deepEqual(await warned({}), []);
+  });
+
   it('the factory rejects bad parameters before loading the SDK', async () => {
     await assert.rejects(Promise.resolve().then(() => gceDriver({ Zone: 'us-central1-a' }, makeContext())), /DriverParameters\.Project/);
   });
