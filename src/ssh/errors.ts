@@ -90,7 +90,12 @@ export class HostKeyUnverifiedError extends Error {
   }
 }
 
-/** The command did not finish within its timeout; its channel was closed. */
+/**
+ * The command did not finish within its timeout; its channel was closed.
+ * With `phase` 'connecting', the connection was not up and trusted in time
+ * (most often a host key check whose command never answered): the command
+ * never ran, and the connection was closed.
+ */
 export class CommandTimeoutError extends Error {
   override readonly name = 'CommandTimeoutError';
   constructor(
@@ -98,8 +103,10 @@ export class CommandTimeoutError extends Error {
     /** The command line without its environment prefixes. */
     readonly command: string,
     readonly timeoutMs: number,
+    readonly phase: 'connecting' | 'running' = 'running',
   ) {
-    super(`command on ${target} timed out after ${timeoutMs} ms: ${command}`);
+    const waiting = phase === 'connecting' ? ' waiting for the SSH connection and its host key check (it never ran)' : '';
+    super(`command on ${target} timed out after ${timeoutMs} ms${waiting}: ${command}`);
   }
 }
 

@@ -10,7 +10,11 @@ export interface ExecuteOptions {
   stdin?: string | Buffer;
   /** Environment variables to set for the command (sent as `VAR=value` prefixes). */
   env?: Record<string, string>;
-  /** Give up (and close the channel) after this many ms. Default: the executor's command timeout. */
+  /**
+   * Give up (and close the channel) after this many ms. Default: the
+   * executor's command timeout. The wait for the connection and its host
+   * key check gets the same limit, counted separately.
+   */
   timeoutMs?: number;
   /**
    * Set when the command acts on the VM (starts or kills crunch-run,

@@ -10,13 +10,14 @@
  * | none         | starts connecting                                | -> connecting                                 |
  * | connecting   | waits                                            | auth ok -> verifying; failure -> none (reject) |
  * | verifying    | waits (only the verifier's executor runs)        | key trusted -> ready; refused or not yet verifiable -> none (reject) |
+ * |              |                                                  | a waiting caller's timeout -> none (that caller: CommandTimeoutError; the others: SshConnectionLostError) |
  * | ready        | runs the command (at most maxSessions at once)   | drop/close/setTarget -> none                  |
  */
 import ssh2 from 'ssh2';
 import { type Clock, systemClock } from '../clock/index.js';
 import { type Logger, RateLimitedLog, silentLogger } from '../log.js';
 import { SshConnection } from './connection.js';
-import { HostKeyCheckPendingError, HostKeyRefusedError, HostKeyUnverifiedError, SshConnectError, SshConnectionLostError } from './errors.js';
+import { CommandTimeoutError, HostKeyCheckPendingError, HostKeyRefusedError, HostKeyUnverifiedError, SshConnectError, SshConnectionLostError } from './errors.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
 import { fingerprint, formatTarget, parseTarget, sameKey, type SshTarget, withEnvPrefix } from './util.js';
 
@@ -54,8 +55,10 @@ export interface SshExecutorOptions {
   /**
    * Default per-command timeout; 0 = none. `ExecuteOptions.timeoutMs`
    * overrides it per call. Counted from when the connection is up and
-   * trusted (connecting is bounded by connectTimeoutMs), so it includes any
-   * wait for a free session.
+   * trusted, so it includes any wait for a free session. The wait for the
+   * connection and its host key check is bounded by it too, separately (a
+   * call can take up to twice it); connecting alone also by connectTimeoutMs.
+   * It is also what the verifier's commands get unless they say otherwise.
    */
   commandTimeoutMs?: number;
   /**
@@ -89,7 +92,7 @@ export interface SshExecutorOptions {
 export class SshExecutor implements Executor {
   private target: SshTarget | Error;
   private targetText: string;
-  private current: { conn: SshConnection; ready: Promise<SshConnection> } | undefined;
+  private current: Current | undefined;
   /** The last host key the verifier accepted: reconnects presenting it skip verification. */
   private trustedKey: Buffer | undefined;
   /** When the first connection logged in (before its host key was verified); see `Executor.firstLoginAt`. */
@@ -129,9 +132,10 @@ export class SshExecutor implements Executor {
     // Env values carry tokens: log their names only, never stdin.
     this.log.debug('SSH execute', { Address: this.label(), Command: command, EnvKeys: Object.keys(options.env ?? {}) });
     for (let attempt = 0; ; attempt++) {
-      const { conn, ready } = this.connection();
+      const cur = this.connection();
+      const { conn } = cur;
       try {
-        await ready;
+        await this.untilTrusted(cur, command, timeoutMs);
         return await conn.run(line, command, stdin, timeoutMs);
       } catch (err) {
         // The connection went away on its own (idle, then the VM rebooted or
@@ -183,10 +187,43 @@ export class SshExecutor implements Executor {
   }
 
   /**
+   * Waits for `cur` to be up and trusted, at most `timeoutMs` (0: no limit).
+   * The host key check runs commands on a host not trusted yet, which may
+   * never answer them, and a caller's timeout must hold all the same. On
+   * expiry the connection is closed, so the next call starts afresh (a new
+   * connection, a new check); other callers waiting on it get
+   * SshConnectionLostError (not started).
+   */
+  private untilTrusted(cur: Current, command: string, timeoutMs: number): Promise<SshConnection> {
+    if (timeoutMs <= 0 || cur.trusted) return cur.ready;
+    return new Promise<SshConnection>((resolve, reject) => {
+      let done = false;
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        if (done) return;
+        done = true;
+        const { label } = cur.conn;
+        this.log.debug('SSH connection not up and trusted in time; closing it', { Address: label, Command: command, TimeoutMs: timeoutMs });
+        cur.conn.close(new SshConnectionLostError(label, `was closed: not up and trusted within ${timeoutMs} ms`, false));
+        reject(new CommandTimeoutError(label, command, timeoutMs, 'connecting'));
+      });
+      const finish = (fn: () => void): void => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        fn();
+      };
+      cur.ready.then(
+        (conn) => finish(() => resolve(conn)),
+        (err: unknown) => finish(() => reject(err as Error)),
+      );
+    });
+  }
+
+  /**
    * The shared connection and the promise of it being verified; makes one if
    * there is none (or it died). Throws SshConnectError without an address.
    */
-  private connection(): { conn: SshConnection; ready: Promise<SshConnection> } {
+  private connection(): Current {
     if (this.current && !this.current.conn.isClosed) return this.current;
     const target = this.target;
     if (target instanceof Error) {
@@ -205,14 +242,20 @@ export class SshExecutor implements Executor {
       clock: this.clock,
       logger: this.log,
     });
-    const ready = conn.ready.then(() => {
-      // Logged in: SSH works, whatever the host key check says next.
-      this.loggedInAt ??= this.clock.now();
-      return this.trust(conn, label);
-    });
-    ready.catch(() => undefined); // every caller awaits it; this only silences the bookkeeping copy
-    this.current = { conn, ready };
-    return this.current;
+    const cur: Current = {
+      conn,
+      ready: conn.ready.then(async () => {
+        // Logged in: SSH works, whatever the host key check says next.
+        this.loggedInAt ??= this.clock.now();
+        await this.trust(conn, label);
+        cur.trusted = true;
+        return conn;
+      }),
+      trusted: false,
+    };
+    cur.ready.catch(() => undefined); // every caller awaits it; this only silences the bookkeeping copy
+    this.current = cur;
+    return cur;
   }
 
   /**
@@ -263,6 +306,13 @@ export class SshExecutor implements Executor {
     if (conn.isClosed) throw new SshConnectionLostError(label, 'was lost during host key verification', false);
     return conn;
   }
+}
+
+/** The shared connection, the promise of it being up and trusted, and whether it is. */
+interface Current {
+  conn: SshConnection;
+  ready: Promise<SshConnection>;
+  trusted: boolean;
 }
 
 /**

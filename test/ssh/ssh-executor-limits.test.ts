@@ -1,0 +1,71 @@
+/**
+ * SshExecutor's limits on what a VM can make it do: how long it waits for a
+ * connection whose host key check never answers. Against a real SshServer
+ * on 127.0.0.1 (see test-vm.ts); the executor's timeouts run on a manual
+ * clock, so they are exact.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { ManualClock } from '../../src/clock/index.js';
+import { CommandTimeoutError, SshConnectionLostError } from '../../src/ssh/ssh-executor.js';
+import { SECRET, useTestVms } from './test-vm.js';
+
+/** Lets the loopback traffic and the promise callbacks run. */
+function realTurn(ms = 5): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('SshExecutor limits', function () {
+  this.timeout(10_000);
+  const { newVm, newExecutor } = useTestVms();
+
+  it('bounds the wait for the host key check by the caller’s timeout, closes that connection, and the next call starts afresh', async () => {
+    const vm = await newVm();
+    const clock = new ManualClock();
+    let hang = true;
+    let checks = 0;
+    const exr = newExecutor(vm, {
+      clock,
+      // No commandTimeoutMs: the verifier's own command has no limit, as on
+      // the VM executors before they got the pool's command timeout.
+      verifyHostKey: async (_key, untrusted) => {
+        checks++;
+        const res = await untrusted.execute(hang ? 'block' : 'cat-secret');
+        if (res.stdout.toString() !== SECRET) throw new Error('instance secret mismatch');
+      },
+    });
+    const blocked = once(vm.events, 'block');
+    let settled = false;
+    const first = exr.execute('echo x', { timeoutMs: 200 }).finally(() => (settled = true));
+    first.catch(() => undefined);
+    // Another caller, with no limit of its own, waits on the same check.
+    const other = exr.execute('echo other').catch((e: unknown) => e);
+    await blocked;
+    await clock.advance(199);
+    await realTurn();
+    assert.equal(settled, false, 'still waiting at 199 ms');
+    await clock.advance(1);
+    const err = await Promise.race([first.catch((e: unknown) => e), realTurn(2_000).then(() => 'still pending 2 s after the timeout')]);
+    assert.ok(err instanceof CommandTimeoutError, String(err));
+    assert.equal(err.phase, 'connecting');
+    assert.equal(err.timeoutMs, 200);
+    assert.match(err.message, /timed out after 200 ms waiting for the SSH connection and its host key check \(it never ran\): echo x$/);
+    const otherErr = await other;
+    assert.ok(otherErr instanceof SshConnectionLostError, String(otherErr));
+    assert.equal(otherErr.started, false);
+    // The connection the check hung on is closed.
+    for (let i = 0; i < 200 && vm.server.connectionCount() > 0; i++) await realTurn();
+    assert.equal(vm.server.connectionCount(), 0);
+
+    // The VM answers now: the next call connects and checks again, and runs.
+    hang = false;
+    vm.releaseAll();
+    assert.equal((await exr.execute('echo y', { timeoutMs: 200 })).stdout.toString(), 'y\n');
+    assert.equal(checks, 2);
+    assert.deepEqual(
+      vm.seen.map((c) => c.command),
+      ['block', 'cat-secret', 'echo y'],
+    );
+    assert.equal(clock.pendingTimers(), 0, 'no timer left behind');
+  });
+});
