@@ -13,7 +13,8 @@ import type { Clock, Timer } from '../clock/index.js';
 import type { Logger } from '../log.js';
 import { CommandTimeoutError, SshConnectError, SshConnectionLostError, SshSessionError } from './errors.js';
 import type { ExecuteResult } from './executor.js';
-import { exitCodeForSignal, sameKey, type SshTarget } from './util.js';
+import { collect } from './collect.js';
+import { sameKey, type SshTarget } from './util.js';
 
 const { Client } = ssh2;
 
@@ -319,40 +320,6 @@ export class SshConnection {
     if (next) next(); // the slot passes straight to the next waiter
     else this.activeSessions--;
   }
-}
-
-/** Reads a started command's output until its channel closes, writing and closing stdin first. */
-function collect(ch: ClientChannel, stdin: Buffer | undefined, done: (result: ExecuteResult) => void): void {
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  let exitCode = -1;
-  let channelClosed = false;
-  let stderrEnded = false;
-  const maybeDone = (): void => {
-    if (channelClosed && stderrEnded) done({ stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), exitCode });
-  };
-  ch.on('data', (chunk: Buffer) => stdout.push(chunk));
-  ch.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-  // 'exit' is (code) for a normal exit, (null, 'SIGNAME', ...) for a signal.
-  ch.on('exit', (...args: unknown[]) => {
-    exitCode = typeof args[0] === 'number' ? args[0] : exitCodeForSignal(typeof args[1] === 'string' ? args[1] : undefined);
-  });
-  // The channel's 'close' follows the end of stdout, but stderr is a
-  // separate stream that may end a moment later: wait for both.
-  const onStderrEnd = (): void => {
-    stderrEnded = true;
-    maybeDone();
-  };
-  ch.stderr.once('end', onStderrEnd);
-  ch.stderr.once('close', onStderrEnd);
-  ch.once('close', () => {
-    channelClosed = true;
-    if (ch.stderr.readableEnded) stderrEnded = true;
-    maybeDone();
-  });
-  // Always end stdin, even when empty, so a command reading it sees EOF.
-  if (stdin && stdin.length > 0) ch.end(stdin);
-  else ch.end();
 }
 
 function messageOf(err: unknown): string {
