@@ -11,7 +11,7 @@ import ssh2 from 'ssh2';
 import type { Client as Ssh2Client, ClientChannel } from 'ssh2';
 import type { Clock, Timer } from '../clock/index.js';
 import type { Logger } from '../log.js';
-import { CommandTimeoutError, SshConnectError, SshConnectionLostError, SshSessionError } from './errors.js';
+import { CommandOutputTooLargeError, CommandTimeoutError, SshConnectError, SshConnectionLostError, SshSessionError } from './errors.js';
 import type { ExecuteResult } from './executor.js';
 import { collect } from './collect.js';
 import { sameKey, type SshTarget } from './util.js';
@@ -180,8 +180,8 @@ export class SshConnection {
           this.releaseSession();
         }
         if (err) {
-          // Closing the channel is what makes a timed-out command stop
-          // costing us a session; on a dead connection it is a no-op.
+          // Closing the channel is what makes a timed-out (or too talkative)
+          // command stop costing us a session; on a dead connection it is a no-op.
           channel?.close();
           reject(err);
         } else {
@@ -218,7 +218,13 @@ export class SshConnection {
             }
             entry.phase = 'started';
             channel = ch;
-            collect(ch, stdin, (result) => settle(undefined, result));
+            collect(
+              ch,
+              stdin,
+              (result) => settle(undefined, result),
+              // settle closes the channel; the connection goes on serving other commands.
+              (stream, limit) => settle(new CommandOutputTooLargeError(this.opts.label, display, stream, limit)),
+            );
           });
         } catch (err) {
           // ssh2 throws "Not connected" when the socket is already gone:

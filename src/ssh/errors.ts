@@ -111,6 +111,31 @@ export class CommandTimeoutError extends Error {
 }
 
 /**
+ * The command wrote more to `stream` than the executor keeps
+ * (`OUTPUT_LIMITS` in collect.ts): its channel was closed and its output
+ * dropped; the connection stays usable. Unlike SshSessionError the command
+ * did run (a `--detach` may have started crunch-run).
+ */
+export class CommandOutputTooLargeError extends Error {
+  override readonly name = 'CommandOutputTooLargeError';
+  constructor(
+    readonly target: string,
+    /** The command line without its environment prefixes. */
+    readonly command: string,
+    readonly stream: 'stdout' | 'stderr',
+    readonly limitBytes: number,
+  ) {
+    super(`command on ${target} wrote more than ${formatBytes(limitBytes)} to ${stream}, the most kept; its output was dropped: ${command}`);
+  }
+}
+
+/** `16 MiB` for whole MiB, else `N bytes`. */
+function formatBytes(n: number): string {
+  const mib = 1024 * 1024;
+  return n >= mib && n % mib === 0 ? `${n / mib} MiB` : `${n} bytes`;
+}
+
+/**
  * The connection went away while a command was in flight (or was closed by
  * the dispatcher: `close()`, `setTarget()`). Whether the command ran is
  * unknown unless `started` is false.

@@ -22,6 +22,7 @@ import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
 import { fingerprint, formatTarget, parseTarget, sameKey, type SshTarget, withEnvPrefix } from './util.js';
 
 export {
+  CommandOutputTooLargeError,
   CommandTimeoutError,
   HostKeyCheckPendingError,
   HostKeyRefusedError,

@@ -1,13 +1,15 @@
 /**
  * SshExecutor's limits on what a VM can make it do: how long it waits for a
- * connection whose host key check never answers. Against a real SshServer
+ * connection whose host key check never answers, and how much output it
+ * keeps. Against a real SshServer
  * on 127.0.0.1 (see test-vm.ts); the executor's timeouts run on a manual
  * clock, so they are exact.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { ManualClock } from '../../src/clock/index.js';
-import { CommandTimeoutError, SshConnectionLostError } from '../../src/ssh/ssh-executor.js';
+import { OUTPUT_LIMITS } from '../../src/ssh/collect.js';
+import { CommandOutputTooLargeError, CommandTimeoutError, SshConnectionLostError } from '../../src/ssh/ssh-executor.js';
 import { SECRET, useTestVms } from './test-vm.js';
 
 /** Lets the loopback traffic and the promise callbacks run. */
@@ -67,5 +69,26 @@ describe('SshExecutor limits', function () {
       ['block', 'cat-secret', 'echo y'],
     );
     assert.equal(clock.pendingTimers(), 0, 'no timer left behind');
+  });
+
+  it('fails a command whose output passes the limit (16 MiB stdout, 1 MiB stderr), and the connection runs the next command', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm);
+    assert.deepEqual(OUTPUT_LIMITS, { stdout: 16 * 1024 * 1024, stderr: 1024 * 1024 });
+    const big = await exr.execute(`bytes-out ${64 * 1024 * 1024}`).catch((e: unknown) => e);
+    assert.ok(big instanceof CommandOutputTooLargeError, String(big));
+    assert.equal(big.stream, 'stdout');
+    assert.equal(big.limitBytes, OUTPUT_LIMITS.stdout);
+    assert.match(big.message, /^command on 127\.0\.0\.1:\d+ wrote more than 16 MiB to stdout, the most kept; its output was dropped: bytes-out 67108864$/);
+    assert.equal((await exr.execute('echo after')).stdout.toString(), 'after\n');
+
+    const noisy = await exr.execute(`bytes-err ${2 * 1024 * 1024}`).catch((e: unknown) => e);
+    assert.ok(noisy instanceof CommandOutputTooLargeError, String(noisy));
+    assert.equal(noisy.stream, 'stderr');
+    assert.match(noisy.message, /wrote more than 1 MiB to stderr/);
+    // Up to the limit is kept whole.
+    assert.equal((await exr.execute(`bytes-err ${OUTPUT_LIMITS.stderr}`)).stderr.length, OUTPUT_LIMITS.stderr);
+    assert.equal((await exr.execute('echo still')).stdout.toString(), 'still\n');
+    assert.equal(vm.server.connectionCount(), 1, 'one connection throughout');
   });
 });

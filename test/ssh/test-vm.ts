@@ -84,6 +84,10 @@ export class TestVm {
         return { stdout: SECRET, exitCode: 0 };
       case 'stderr':
         return { stdout: 'out', stderr: `${arg}\n`, exitCode: 0 };
+      case 'bytes-out':
+        return { stdout: Buffer.alloc(Number(arg), 'o'), exitCode: 0 };
+      case 'bytes-err':
+        return { stderr: Buffer.alloc(Number(arg), 'e'), exitCode: 0 };
       case 'exit':
         return { exitCode: Number(arg) };
       case 'sleep-ms':
