@@ -31,6 +31,20 @@ export interface ExecuteResult {
   exitCode: number;
 }
 
+/** How much of a command's output a log line or an error message shows: a VM's output is not ours to log whole. */
+export const LOGGED_OUTPUT_CHARS = 1000;
+
+/** The start of `output` as text, at most LOGGED_OUTPUT_CHARS characters, decoding no more than that needs. */
+export function outputExcerpt(output: Buffer): string {
+  // UTF-8 takes at most 4 bytes a character (an invalid byte decodes as one).
+  return output.subarray(0, LOGGED_OUTPUT_CHARS * 4).toString().slice(0, LOGGED_OUTPUT_CHARS);
+}
+
+/** A command's exit code and the start of its output, as log fields. */
+export function outputFields(r: ExecuteResult): { ExitCode: number; stdout: string; stderr: string } {
+  return { ExitCode: r.exitCode, stdout: outputExcerpt(r.stdout), stderr: outputExcerpt(r.stderr) };
+}
+
 export interface Executor {
   /**
    * Runs `command` (a shell command line) on the VM. Resolves with the

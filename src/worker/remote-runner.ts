@@ -13,7 +13,7 @@
 import type { Clock, Timer } from '../clock/index.js';
 import type { Logger } from '../log.js';
 import { SshConnectError, SshConnectionLostError, SshSessionError, HostKeyRefusedError, HostKeyUnverifiedError } from '../ssh/errors.js';
-import type { Executor } from '../ssh/executor.js';
+import { type Executor, outputExcerpt, outputFields } from '../ssh/executor.js';
 import { isDispatchLockLostError } from '../dblock/fence.js';
 import type { PoolConfig } from './pool-config.js';
 import { crunchRunKillCommand, withSudo } from '../arvados/crunch-run.js';
@@ -79,11 +79,7 @@ export class RemoteRunner {
         this.log.info('crunch-run process started');
         return 'started';
       }
-      this.log.error('error starting crunch-run process', {
-        ExitCode: r.exitCode,
-        stdout: r.stdout.toString(),
-        stderr: r.stderr.toString(),
-      });
+      this.log.error('error starting crunch-run process', outputFields(r));
       return 'failed';
     } catch (err) {
       const certain =
@@ -157,7 +153,7 @@ export class RemoteRunner {
       if (r.exitCode === 0) {
         this.host.onKilled(this.uuid);
       } else {
-        this.log.info('kill attempt unsuccessful', { ExitCode: r.exitCode, stderr: r.stderr.toString().trim() });
+        this.log.info('kill attempt unsuccessful', { ExitCode: r.exitCode, stderr: outputExcerpt(r.stderr).trim() });
       }
     } catch (err) {
       if (!this.closed) this.log.info('kill attempt unsuccessful', { error: err });

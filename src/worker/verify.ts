@@ -17,7 +17,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { isHostKeyVerificationNotImplemented } from '../cloud/errors.js';
 import type { Instance } from '../cloud/types.js';
 import { CommandTimeoutError, HostKeyCheckPendingError } from '../ssh/errors.js';
-import type { Executor } from '../ssh/executor.js';
+import { type Executor, outputExcerpt } from '../ssh/executor.js';
 import { INSTANCE_SECRET_PATH, instanceSecretCommand } from '../arvados/crunch-run.js';
 
 /** The VM is not the one the instance's tags describe (or there is nothing to check it against): the host key is refused. */
@@ -66,7 +66,7 @@ export function hostKeyVerifier(
       const throughSudo = withSudo('true') !== 'true';
       const sudoRefused = throughSudo && SUDO_FAILED.test(stderr);
       throw new HostKeyCheckPendingError(
-        `instance ${instance.id}: reading ${INSTANCE_SECRET_PATH} failed with exit code ${result.exitCode} (${sudoRefused ? 'sudo refused: does AdminUsername have passwordless sudo?' : 'not written by the init script yet?'}): ${stderr}`,
+        `instance ${instance.id}: reading ${INSTANCE_SECRET_PATH} failed with exit code ${result.exitCode} (${sudoRefused ? 'sudo refused: does AdminUsername have passwordless sudo?' : 'not written by the init script yet?'}): ${outputExcerpt(result.stderr).trim()}`,
         sudoRefused,
       );
     }

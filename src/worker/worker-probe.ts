@@ -15,7 +15,7 @@
  * drains it (unless it is on hold).
  */
 import { createHash } from 'node:crypto';
-import type { ExecuteResult } from '../ssh/executor.js';
+import { type ExecuteResult, outputFields } from '../ssh/executor.js';
 import { CommandTimeoutError, HostKeyCheckPendingError, HostKeyRefusedError, HostKeyUnverifiedError, SshConnectError, SshConnectionLostError, SshSessionError } from '../ssh/errors.js';
 import { isContainerUuid } from '../arvados/types.js';
 import { crunchRunListCommand, priceHistoryJSON, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../arvados/crunch-run.js';
@@ -58,10 +58,6 @@ export function parseListOutput(stdout: string, clusterId: string): ListOutput {
     else if (out.garbled.length < 10) out.garbled.push(s.slice(0, 100));
   }
   return out;
-}
-
-function outputFields(r: ExecuteResult): Record<string, unknown> {
-  return { ExitCode: r.exitCode, stdout: r.stdout.toString().slice(0, 1000), stderr: r.stderr.toString().slice(0, 1000) };
 }
 
 /** Probes `w` once (unless a probe of it is already in flight) and applies the outcome. */

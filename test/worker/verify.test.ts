@@ -79,6 +79,17 @@ describe('hostKeyVerifier', () => {
     });
   });
 
+  it('puts only the start of a long stderr in its message', async () => {
+    const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', sudo);
+    const stderr = Buffer.from(`cat: /var/run/arvados-instance-secret: ${'x'.repeat(1_000_000)}`);
+    await assert.rejects(v(Buffer.from('k'), executor({ exitCode: 1, stderr }, [])), (err: unknown) => {
+      assert.ok(err instanceof HostKeyCheckPendingError, String(err));
+      assert.ok(err.message.length < 1_200, `${err.message.length} characters`);
+      assert.match(err.message, /not written by the init script yet\?\): cat: \/var\/run\/arvados-instance-secret: x+$/);
+      return true;
+    });
+  });
+
   it('says "not yet" when the secret read times out, and passes other failures on', async () => {
     const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', sudo);
     const failing = (err: Error): Executor => ({ execute: () => Promise.reject(err), setTarget: () => {}, close: () => {} });
