@@ -138,14 +138,27 @@ export function runnerMd5Expected(md5hex: string, path: string): string {
  * already executing the old file is not disturbed (no "text file busy"). The
  * directory and the file are made mode 0755, before the data lands, as in the
  * reference. Not root: the whole script runs under `sudo sh -c '...'`.
+ *
+ * Unlike the reference, it refuses a directory that is a symlink or that
+ * another user owns (`-O`: owned by the user running the script, which is
+ * root on a VM). The default directory is in /tmp, where any local account
+ * could make it first, and root writing into it (the temporary file, the
+ * chmod) would then follow that account's symlinks to any file; the binary
+ * could also be swapped between the md5 check and `sudo crunch-run`. The
+ * temporary file comes from mktemp, not a guessable `$$` name. The check
+ * does not cover the directories above: a DeployRunnerDirectory under a
+ * directory another user can write to is not safe.
  */
 export function runnerInstallCommand(path: string, remoteUser: string): string {
   const slash = path.lastIndexOf('/');
-  const dir = slash > 0 ? path.slice(0, slash) : '/';
+  // Without trailing slashes: `[ -L dir/ ]` follows the link.
+  const dir = (slash > 0 ? path.slice(0, slash) : '/').replace(/(?<=.)\/+$/, '');
   const script =
-    `set -e; dstdir=${shellQuote(dir)}; dstfile=${shellQuote(path)}; ` +
-    `mkdir -p "$dstdir"; chmod 0755 "$dstdir"; tmpfile="$dstfile.tmp.$$"; ` +
-    `touch "$tmpfile"; chmod 0755 "$tmpfile"; cat >"$tmpfile"; mv -f "$tmpfile" "$dstfile"`;
+    `set -e; dstdir=${shellQuote(dir)}; dstfile=${shellQuote(path)}; mkdir -p "$dstdir"; ` +
+    `if [ -L "$dstdir" ] || [ ! -d "$dstdir" ] || [ ! -O "$dstdir" ]; then ` +
+    `echo "refusing to install crunch-run: $dstdir is a symlink, not a directory, or not owned by $(id -un)" >&2; exit 1; fi; ` +
+    `chmod 0755 "$dstdir"; tmpfile=$(mktemp "$dstfile.tmp.XXXXXX"); ` +
+    `chmod 0755 "$tmpfile"; cat >"$tmpfile"; mv -f "$tmpfile" "$dstfile"`;
   return remoteUser === 'root' ? script : `sudo sh -c ${shellQuote(script)}`;
 }
 

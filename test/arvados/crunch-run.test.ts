@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   crunchRunDetachCommand,
   crunchRunKillCommand,
@@ -63,6 +67,60 @@ describe('arvados/crunch-run: runner deployment and instance secret', () => {
     const odd = "/opt/it's here/crunch-run~00";
     assert.equal(parseRunnerInstallCommand(runnerInstallCommand(odd, 'crunch')), odd);
     assert.equal(parseRunnerInstallCommand('md5sum /x'), undefined);
+  });
+
+  describe('the install script, run by /bin/sh', () => {
+    let base: string;
+    const binary = 'the runner binary\n';
+    /** Runs the install script for `dir/crunch-run~00` as this user (the `root` form: no sudo). */
+    const install = (dir: string) => spawnSync('/bin/sh', ['-c', runnerInstallCommand(`${dir}/crunch-run~00`, 'root')], { input: binary, encoding: 'utf8' });
+    beforeEach(() => {
+      base = mkdtempSync(join(tmpdir(), 'runner-install-'));
+    });
+    afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+    it('installs into a new directory, mode 0755, leaving no temporary file', () => {
+      const dir = join(base, 'a', 'arvados-crunch-run');
+      const r = install(dir);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(readFileSync(join(dir, 'crunch-run~00'), 'utf8'), binary);
+      assert.equal(statSync(join(dir, 'crunch-run~00')).mode & 0o777, 0o755);
+      assert.equal(statSync(dir).mode & 0o777, 0o755);
+      assert.deepEqual(readdirSync(dir), ['crunch-run~00']);
+      // Again over the first copy (the md5 differed): replaced in place.
+      assert.equal(install(dir).status, 0);
+      assert.deepEqual(readdirSync(dir), ['crunch-run~00']);
+    });
+
+    it('refuses a directory that is a symlink, writing nothing where it points and leaving its mode alone', () => {
+      const target = join(base, 'elsewhere');
+      mkdirSync(target);
+      chmodSync(target, 0o700);
+      const link = join(base, 'arvados-crunch-run');
+      symlinkSync(target, link);
+      // `link/` too (DeployRunnerDirectory with a trailing slash): `[ -L link/ ]` alone would follow it.
+      for (const dir of [link, `${link}/`]) {
+        const r = install(dir);
+        assert.notEqual(r.status, 0, dir);
+        assert.match(r.stderr, /refusing to install crunch-run: .* is a symlink, not a directory, or not owned by/);
+      }
+      assert.deepEqual(readdirSync(target), []);
+      assert.equal(statSync(target).mode & 0o777, 0o700);
+      assert.ok(lstatSync(link).isSymbolicLink());
+    });
+
+    it('refuses a directory another user owns (as root only: others cannot make one)', function () {
+      if (process.getuid?.() !== 0) this.skip();
+      const dir = join(base, 'arvados-crunch-run');
+      mkdirSync(dir);
+      chmodSync(dir, 0o777);
+      chownSync(dir, 65534, 65534);
+      const r = install(dir);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /not owned by root/);
+      assert.deepEqual(readdirSync(dir), []);
+      assert.equal(statSync(dir).mode & 0o777, 0o777, 'not chmod-ed either');
+    });
   });
 
   it("also parses the reference's in-place install command", () => {
