@@ -76,6 +76,14 @@ describe('event feed link: a feed connected but deaf', function () {
     await waitUntil('the feed to subscribe again', () => subscribes() === subscriptions && h.link.view().state === 'connected', 5000, 5);
   }
 
+  /** The interval that counts: polls find enough new containers, the feed is found deaf (the first time) and reconnects, its subscriptions now `subscriptions`. */
+  async function foundDeaf(subscriptions: number): Promise<void> {
+    await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
+    await endInterval();
+    assert.equal(h.link.view().deaf, 1);
+    await reconnected(subscriptions);
+  }
+
   it('warns, counts and reconnects, resuming from the last event id, when polls find new containers and the feed brings none for a whole interval', async () => {
     await setup();
     // One event gets through, so there is an id to resume from.
@@ -139,10 +147,7 @@ describe('event feed link: a feed connected but deaf', function () {
 
     // The same, with the events lost: deaf.
     h.ctl.feed.setFaults({ loseRate: 1 });
-    await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
-    await endInterval();
-    assert.equal(h.link.view().deaf, 1);
-    await reconnected(2);
+    await foundDeaf(2);
   });
 
   it(`does not reconnect when polls find fewer than ${DEAF_AFTER_NEW_CONTAINERS} new containers in an interval, nor add them up across intervals`, async () => {
@@ -157,10 +162,7 @@ describe('event feed link: a feed connected but deaf', function () {
       assert.equal(h.link.view().deaf, 0);
       assert.equal(subscribes(), 1);
     }
-    await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
-    await endInterval();
-    assert.equal(h.link.view().deaf, 1);
-    await reconnected(2);
+    await foundDeaf(2);
   });
 
   it('does not count an interval in which the feed reconnected', async () => {
@@ -179,10 +181,7 @@ describe('event feed link: a feed connected but deaf', function () {
     assert.equal(h.link.view().deaf, 0);
     assert.equal(subscribes(), 2);
     // The next interval, connected throughout, counts.
-    await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
-    await endInterval();
-    assert.equal(h.link.view().deaf, 1);
-    await reconnected(3);
+    await foundDeaf(3);
   });
 
   it('does not count containers first seen by a refresh (what an event causes), only those a poll found', async () => {
@@ -199,10 +198,7 @@ describe('event feed link: a feed connected but deaf', function () {
     await settled(before);
     assert.equal(h.link.view().deaf, 0);
     assert.equal(subscribes(), 1);
-    await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
-    await endInterval();
-    assert.equal(h.link.view().deaf, 1);
-    await reconnected(2);
+    await foundDeaf(2);
   });
 
   it('finds the feed deaf with the root token too (EventFeed.ScopedToken: false), with no token to check', async () => {
@@ -210,10 +206,7 @@ describe('event feed link: a feed connected but deaf', function () {
     assert.equal(h.link.view().token, 'root');
     h.ctl.feed.setFaults({ loseRate: 1 });
     await endInterval();
-    await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
-    await endInterval();
-    assert.equal(h.link.view().deaf, 1);
-    await reconnected(2);
+    await foundDeaf(2);
     assert.deepEqual(h.ctl.feed.connections().map((c) => c.tokenUuid), [h.ctl.rootTokenUuid]);
     assert.equal(tokenChecks(), 0, 'no token check');
     assert.equal(deafWarnings().length, 1);
