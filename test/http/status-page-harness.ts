@@ -9,18 +9,17 @@
  * A test skips (with the reason printed) only when Chromium cannot be
  * launched; `npm pretest` (scripts/ensure-chromium.mjs) installs it when it can.
  */
-import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../fixtures/chromium.js';
 import { isStatusPagePath, statusPageHandler } from '../../src/http/status-page.js';
 import type { InstanceViewJSON } from '../../src/http/format.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const OUT = join(ROOT, 'test-output');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const TOKEN = 'mgmt-token-for-the-test';
 export const API = '/arvados/v1/dispatch/';
 
@@ -174,11 +173,6 @@ export function fill(api: FakeManagementAPI, nVMs: number, nContainers: number):
   }
 }
 
-const LAUNCH_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-
 /**
  * Registers, in the calling describe, the hooks that start the fake API and
  * Chromium for the file and skip each test when there is no browser; returns
@@ -191,16 +185,9 @@ export function statusPageInChromium(): { api: FakeManagementAPI; openPage: () =
 
   before(async () => {
     await api.start();
-    if (!existsSync(CHROMIUM)) {
-      skipReason = `Chromium is not installed at ${CHROMIUM} (npm pretest installs it when run as root with apt-get)`;
-      return;
-    }
-    try {
-      const { chromium } = await import('playwright-core');
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 30_000 });
-    } catch (err) {
-      skipReason = `Chromium at ${CHROMIUM} cannot be launched: ${(err as Error).message.split('\n')[0]}`;
-    }
+    const launched = await launchChromium();
+    if ('browser' in launched) browser = launched.browser;
+    else skipReason = launched.skipReason;
   });
 
   after(async () => {
