@@ -6,7 +6,7 @@
  * `../arvados/crunch-run.ts`.
  */
 import { createHmac } from 'node:crypto';
-import { clusterJSON, instanceTypeJSON } from '../arvados/cluster-json/cluster.js';
+import { instanceTypeJSON, workerClusterJSON } from '../arvados/cluster-json/cluster.js';
 import { goEscapeHTML, goObject, goString } from '../arvados/cluster-json/go-json.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 
@@ -58,7 +58,9 @@ export interface CrunchRunConfigOptions {
  * ARVADOS_API_HOST_INSECURE=1 with TLS.Insecure; KeepBuffers =
  * LocalKeepBlobBuffersPerVCPU x VCPUs and, with it, the whole cluster config,
  * which crunch-run needs to start the container's local keepstore (without
- * it, it starts none); EC2SpotCheck for preemptible types on the ec2 driver.
+ * it, it starts none), less the dispatcher's own SSH key and cloud
+ * credentials (`workerClusterJSON`); EC2SpotCheck for preemptible types on
+ * the ec2 driver.
  *
  * It holds the cluster's secrets (tokens, database password, keys): it goes
  * to the VM on stdin and must never be logged.
@@ -79,7 +81,7 @@ export function crunchRunConfigJSON(opts: CrunchRunConfigOptions): string {
     `"Env":${goObject(Object.entries(env).map(([k, v]) => [k, goString(v)]))}`,
     `"KeepBuffers":${perVCPU > 0 ? perVCPU * instanceType.VCPUs : 0}`,
     `"EC2SpotCheck":${spotCheck}`,
-    `"Cluster":${perVCPU > 0 ? clusterJSON(cluster) : 'null'}`,
+    `"Cluster":${perVCPU > 0 ? workerClusterJSON(cluster) : 'null'}`,
   ];
   return goEscapeHTML(`{${fields.join(',')}}`);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import type { CrunchRunConfig } from '../../src/arvados/crunch-run.js';
-import { clusterJSON } from '../../src/arvados/cluster-json/cluster.js';
+import { clusterJSON, workerClusterJSON } from '../../src/arvados/cluster-json/cluster.js';
 import { loadConfigText } from '../../src/config/load.js';
 import type { Cluster, InstanceType } from '../../src/config/types.js';
 import { apiHostFor, crunchRunConfigJSON } from '../../src/worker/runner.js';
@@ -62,11 +62,47 @@ describe('worker/runner: the crunch-run config JSON', () => {
     assert.match(config(cluster()).json.Env.InstanceType, /^\{\n {4}"ProviderType": "m5.large",\n/);
   });
 
+  it("leaves out the dispatcher's own SSH key and cloud credentials, and nothing else, from the config the workers get", () => {
+    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const c = loadConfigText(
+      [
+        'Clusters:',
+        '  zzzzz:',
+        '    SystemRootToken: roottoken0123456789abcdef0123456789',
+        '    Services: {Controller: {ExternalURL: "https://ctrl.example:8443/"}}',
+        '    Volumes: {zzzzz-nyw5e-000000000000000: {Driver: S3, DriverParameters: {Bucket: b, AccessKeyID: volkey, SecretAccessKey: volsecret}}}',
+        '    Containers:',
+        '      DispatchPrivateKey: |',
+        key.trimEnd().replace(/^/gm, '        '),
+        '      CloudVMs:',
+        '        Driver: ec2',
+        '        DriverParameters: {AccessKeyID: AKIAcloudkey, SecretAccessKey: cloudsecret0123456789, Region: us-east-1}',
+        '    InstanceTypes:',
+        '      small: {ProviderType: m5.large, VCPUs: 2, RAM: 8GiB, Price: 0.1}',
+        '',
+      ].join('\n'),
+    ).cluster;
+    const { text, json } = config(c);
+    for (const secret of ['cloudsecret0123456789', 'AKIAcloudkey', 'PRIVATE KEY']) assert.ok(!text.includes(secret), `${secret} sent to the worker`);
+    const sent = json.Cluster as Record<string, any>;
+    assert.equal(sent.Containers.DispatchPrivateKey, '');
+    assert.deepEqual(sent.Containers.CloudVMs.DriverParameters, {});
+    assert.equal(sent.Containers.CloudVMs.Driver, 'ec2');
+    // The local keepstore's volumes keep their credentials: it needs them.
+    assert.equal(sent.Volumes['zzzzz-nyw5e-000000000000000'].DriverParameters.SecretAccessKey, 'volsecret');
+    // Everything else is the reference's encoding of the same config.
+    const whole = JSON.parse(clusterJSON(c)) as Record<string, any>;
+    whole.Containers.DispatchPrivateKey = '';
+    whole.Containers.CloudVMs.DriverParameters = {};
+    assert.deepEqual(sent, whole);
+    assert.ok(clusterJSON(c).includes('cloudsecret0123456789'), "the reference's encoding has them (the test would see a leak)");
+  });
+
   it('carries the cluster config when LocalKeepBlobBuffersPerVCPU > 0', () => {
     const c = cluster('      LocalKeepBlobBuffersPerVCPU: 3');
     const { text, json } = config(c);
     assert.equal(json.KeepBuffers, 6, 'LocalKeepBlobBuffersPerVCPU x VCPUs');
-    assert.ok(text.endsWith(`,"Cluster":${clusterJSON(c)}}`), 'the Go encoding of the whole cluster config, last');
+    assert.ok(text.endsWith(`,"Cluster":${workerClusterJSON(c)}}`), 'the Go encoding of the whole cluster config, last');
     const sent = json.Cluster as Record<string, any>;
     assert.equal(sent.ManagementToken, 'mgmttoken0123456789abcdef0123456789');
     assert.equal(sent.PostgreSQL.Connection.password, 'pgpassword');

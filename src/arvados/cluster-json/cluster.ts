@@ -50,6 +50,30 @@ export function clusterJSON(cluster: Cluster): string {
   return json;
 }
 
+const forWorkers = new WeakMap<Cluster, string>();
+
+/**
+ * `clusterJSON` as the workers get it (crunch-run's `Cluster`, which it
+ * hands to the container's local keepstore), without the two secrets that
+ * only the dispatcher uses: `Containers.DispatchPrivateKey` (SSH to every
+ * worker) and `Containers.CloudVMs.DriverParameters` (the cloud account's
+ * credentials). The reference sends them too; neither crunch-run nor
+ * keepstore reads them, and a worker that a container escaped from should
+ * not hold the keys to the others and to the cloud account.
+ */
+export function workerClusterJSON(cluster: Cluster): string {
+  let json = forWorkers.get(cluster);
+  if (json === undefined) {
+    const tree = clusterConfigTree(cluster);
+    const containers = isMap(tree.Containers) ? tree.Containers : {};
+    const cloudVMs = isMap(containers.CloudVMs) ? containers.CloudVMs : {};
+    tree.Containers = { ...containers, DispatchPrivateKey: '', CloudVMs: { ...cloudVMs, DriverParameters: {} } };
+    json = goEscapeHTML(encodeGo(CLUSTER, tree));
+    forWorkers.set(cluster, json);
+  }
+  return json;
+}
+
 /**
  * An instance type record as the reference sends it in crunch-run's
  * `InstanceType` variable: Go's indented JSON of `arvados.InstanceType`
