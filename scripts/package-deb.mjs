@@ -9,7 +9,8 @@
  *   /usr/bin/arvados-dispatch-cloud      a symlink to its bin/ command
  *   /lib/systemd/system/                 the unit, at the reference's path
  *   /usr/share/doc/PACKAGE/              copyright, changelog, examples/ (the
- *                                        config and settings files' examples)
+ *                                        config and settings files' examples,
+ *                                        the unit's sandbox drop-in)
  *
  * The package is named apart from the reference's `arvados-dispatch-cloud`
  * and Conflicts/Replaces/Provides it, since both own /usr/bin and the unit:
@@ -116,6 +117,7 @@ export function packageDeb(outDir) {
     mkdirSync(join(doc, 'examples'), { recursive: true });
     cpSync(join(ROOT, 'config.example.yml'), join(doc, 'examples', 'config.example.yml'));
     cpSync(join(ROOT, 'dispatch-cloud.example.yml'), join(doc, 'examples', 'dispatch-cloud.example.yml'));
+    cpSync(join(ROOT, 'systemd', 'sandbox.conf'), join(doc, 'examples', 'sandbox.conf'));
     writeFileSync(join(doc, 'copyright'), copyrightFile(join(lib, 'node_modules'), new Date(epoch * 1000).getUTCFullYear()));
     const changelog = `${DEB_NAME} (${version}) unstable; urgency=medium\n\n  * Built from commit ${commit}.\n\n -- ${maintainer}  ${date}\n`;
     writeFileSync(join(doc, 'changelog.Debian.gz'), gzipSync(changelog, { level: 9 }));

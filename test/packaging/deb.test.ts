@@ -100,7 +100,7 @@ describe('Debian package (npm run package)', function () {
       readFileSync(join(root, 'lib/systemd/system/arvados-dispatch-cloud.service'), 'utf8'),
       readFileSync(join(REPO, 'systemd/arvados-dispatch-cloud.service'), 'utf8'),
     );
-    for (const f of ['copyright', 'changelog.Debian.gz', 'examples/config.example.yml', 'examples/dispatch-cloud.example.yml']) {
+    for (const f of ['copyright', 'changelog.Debian.gz', 'examples/config.example.yml', 'examples/dispatch-cloud.example.yml', 'examples/sandbox.conf']) {
       assert.ok(existsSync(join(root, DOC, f)), f);
     }
     assert.match(readFileSync(join(root, DOC, 'copyright'), 'utf8'), /^ {2}ssh2 \S+ +MIT$/m);
