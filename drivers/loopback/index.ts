@@ -4,6 +4,7 @@
  * over a real SSH server inside the dispatcher. README.md beside this file
  * says what it needs.
  */
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { DriverFactory } from '../../src/cloud/types.js';
 import { LoopbackInstanceSet } from './instance-set.js';
@@ -25,8 +26,28 @@ export const loopbackDriver: DriverFactory = (params, ctx) => {
   }
   const ignored = Object.keys(params);
   if (ignored.length > 0) ctx.logger.warn('the loopback driver takes no DriverParameters; ignoring them', { DriverParameters: ignored });
+  if (noNewPrivileges()) {
+    ctx.logger.error(
+      'the loopback driver runs crunch-run on this host, and this process may gain no privileges (a sandbox such as systemd/sandbox.conf): containers will fail; remove the sandbox drop-in',
+      { NoNewPrivs: 1 },
+    );
+  }
   return new LoopbackInstanceSet(ctx, { username: userInfo().username });
 };
+
+/**
+ * Whether this process runs with no_new_privs (systemd's NoNewPrivileges,
+ * the first setting of the unit's sandbox drop-in): crunch-run, its child,
+ * then cannot mount its FUSE filesystem or use sudo. False where
+ * /proc/self/status cannot be read.
+ */
+export function noNewPrivileges(status: () => string = () => readFileSync('/proc/self/status', 'utf8')): boolean {
+  try {
+    return /^NoNewPrivs:\s*1\s*$/m.test(status());
+  } catch {
+    return false;
+  }
+}
 
 export { BROKEN_FLAG_PATH, LoopbackInstance, LoopbackInstanceSet, type LoopbackOptions } from './instance-set.js';
 export { hostCommand } from './shell.js';

@@ -3,14 +3,15 @@
  * server whose commands run here through `sh -c`.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { isQuotaError } from '../../../src/cloud/errors.js';
 import type { Instance } from '../../../src/cloud/types.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
 import { SshExecutor } from '../../../src/ssh/ssh-executor.js';
-import { loopbackDriver, LoopbackInstanceSet } from '../../../drivers/loopback/index.js';
+import { loopbackDriver, LoopbackInstanceSet, noNewPrivileges } from '../../../drivers/loopback/index.js';
 import { generateHostKey } from '../../../drivers/lame/sshd.js';
 import { sshExec } from '../../fixtures/ssh-exec.js';
 import { createArgs, DISPATCH_KEY, dispatcherExecutor, instanceType, makeCluster, makeContext } from '../lame/helpers.js';
@@ -189,6 +190,17 @@ describe('loopback driver', function () {
       const cluster = makeCluster();
       cluster.Containers.CloudVMs.DeployPublicKey = false;
       await assert.rejects(async () => loopbackDriver({}, makeContext({ cluster })), /Containers\.CloudVMs\.DeployPublicKey: must be true/);
+    });
+
+    it('tells a process that may gain no privileges (a sandbox drop-in, where its crunch-run would fail) from one that may', function () {
+      const status = (argv: string[]): string => {
+        const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+        if (r.error || r.status !== 0) this.skip(); // no setpriv here
+        return r.stdout;
+      };
+      assert.equal(noNewPrivileges(() => status(['setpriv', '--no-new-privs', 'cat', '/proc/self/status'])), true);
+      assert.equal(noNewPrivileges(() => status(['cat', '/proc/self/status'])), /^NoNewPrivs:\s*1/m.test(readFileSync('/proc/self/status', 'utf8')));
+      assert.equal(noNewPrivileges(() => { throw new Error('ENOENT'); }), false, 'no /proc: not known, so no error logged');
     });
 
     it('ignores DriverParameters, with a warning', async () => {
