@@ -352,7 +352,11 @@ export class GceInstanceSet implements InstanceSet, GceInstanceHost {
     const verdict = unreachableVerdict(listing.unreachable, this.params.Zone, this.zonesWithOurs);
     if (verdict.blocking.length > 0) {
       // The pool keeps every worker when a listing fails; a listing without these zones would drop theirs.
-      throw new Error(`gce: aggregatedList: ${verdict.blocking.join(', ')} did not answer, and may hold instances of ours (a configured zone, or one that held some at the last listing)`);
+      const named = verdict.blocking.map((z) => {
+        const code = listing.warnings[`zones/${z}`];
+        return code && code !== 'UNREACHABLE' ? `${z} (warning ${code})` : z;
+      });
+      throw new Error(`gce: aggregatedList: ${named.join(', ')} did not answer, and may hold instances of ours (a configured zone, or one that held some at the last listing)`);
     }
     if (verdict.all.length > 0) {
       this.listWarnings.warn('some zones of the project did not answer the listing; none is configured or held instances of ours', { Zones: verdict.all }, 'zones unreachable');

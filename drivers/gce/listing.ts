@@ -35,6 +35,8 @@ export interface AggregatedListing {
    * mean "complete"), each once.
    */
   unreachable: string[];
+  /** The warning code of each scope in `unreachable` that carried one (UNREACHABLE, or another), for the error that names it. */
+  warnings: Record<string, string>;
 }
 
 /**
@@ -69,6 +71,7 @@ async function page(client: InstancesClient, request: protos.google.cloud.comput
 export async function listAggregated(client: InstancesClient, project: string, filter: string, signal: AbortSignal): Promise<AggregatedListing> {
   const records: InstanceRecord[] = [];
   const unreachable = new Set<string>();
+  const warnings: Record<string, string> = {};
   let scopes = 0;
   let pageToken: string | undefined;
   const seenTokens = new Set<string>();
@@ -81,7 +84,10 @@ export async function listAggregated(client: InstancesClient, project: string, f
       }
       scopes++;
       const code = scoped.warning?.code;
-      if (code !== undefined && code !== null && String(code) !== NO_RESULTS) unreachable.add(scope);
+      if (code !== undefined && code !== null && String(code) !== NO_RESULTS) {
+        unreachable.add(scope);
+        warnings[scope] = String(code);
+      }
       for (const rec of scoped.instances ?? []) {
         if (!rec.name) throw new Error('gce: aggregatedList: the answer lists an instance without a name');
         records.push(rec);
@@ -95,7 +101,7 @@ export async function listAggregated(client: InstancesClient, project: string, f
       seenTokens.add(pageToken);
     }
   } while (pageToken !== undefined);
-  return { records, scopes, unreachable: [...unreachable].sort() };
+  return { records, scopes, unreachable: [...unreachable].sort(), warnings };
 }
 
 /**

@@ -59,6 +59,13 @@ describe('gce driver: listing while a zone does not answer', function () {
     });
   }
 
+  it('a configured zone whose scope carries a warning GCE has not documented fails the listing too, and the error names the code', async () => {
+    h.fake.scopeWarning(ZONES[0]!, 'SOMETHING_NEW');
+    await assert.rejects(h.driver.instances({}), (err: Error) => err.message.includes(`${ZONES[0]} (warning SOMETHING_NEW) did not answer`));
+    h.fake.clearFaults();
+    assert.deepEqual(await h.driver.instances({}), []);
+  });
+
   it('a zone outside Zone that held one of ours at the last listing fails the listing (a zone taken out of Zone keeps its workers)', async () => {
     // A VM in OTHER, made while OTHER was configured.
     const before = await driverFor([OTHER]);
