@@ -32,38 +32,39 @@ import {
   type YAMLMap,
 } from 'yaml';
 
-/**
- * The text of a YAML file's bytes, decoded as go-yaml decodes them: UTF-16
- * little- or big-endian after the matching byte order mark, else UTF-8 (its
- * own mark, if any, is left for the YAML parser, which skips it). Throws on
- * UTF-16 that does not decode (an odd byte count, a lone surrogate), as
- * go-yaml refuses it.
- */
-export function decodeYAMLBytes(bytes: Uint8Array): string {
-  const utf16 = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : undefined;
-  if (!utf16) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  try {
-    return new TextDecoder(utf16, { fatal: true }).decode(bytes);
-  } catch {
-    throw new Error(`starts with a ${utf16.toUpperCase()} byte order mark but is not valid ${utf16.toUpperCase()}`);
-  }
+/** A YAML file's text, and where it is not valid UTF-8 (go-yaml refuses such a file). */
+export interface DecodedYAML {
+  text: string;
+  /** The first line (1-based) holding bytes that are not UTF-8, read here as U+FFFD each; undefined when there is none. */
+  invalidUTF8Line?: number;
 }
 
 /**
- * The first line (1-based) of UTF-8 `bytes` that is not valid UTF-8, if
- * any: go-yaml refuses such a file, where Node's decoding reads each bad
- * byte as U+FFFD. Line by line, since a newline byte is never inside a
- * UTF-8 sequence. Undefined for UTF-16 (see decodeYAMLBytes).
+ * The text of a YAML file's bytes, decoded as go-yaml decodes them: UTF-16
+ * little- or big-endian after the matching byte order mark, else UTF-8.
+ * Throws on UTF-16 that does not decode (an odd byte count, a lone
+ * surrogate), as go-yaml refuses it; UTF-8 that does not decode is read
+ * with U+FFFD for each bad byte, and its first line said.
  */
-export function invalidUTF8Line(bytes: Uint8Array): number | undefined {
-  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) return undefined;
-  const strict = new TextDecoder('utf-8', { fatal: true });
-  try {
-    strict.decode(bytes);
-    return undefined;
-  } catch {
-    // Find the line below.
+export function decodeYAMLBytes(bytes: Uint8Array): DecodedYAML {
+  const utf16 = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : undefined;
+  if (utf16) {
+    try {
+      return { text: new TextDecoder(utf16, { fatal: true }).decode(bytes) };
+    } catch {
+      throw new Error(`starts with a ${utf16.toUpperCase()} byte order mark but is not valid ${utf16.toUpperCase()}`);
+    }
   }
+  const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  try {
+    return { text: strict.decode(bytes) };
+  } catch {
+    return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), invalidUTF8Line: invalidUTF8Line(bytes, strict) };
+  }
+}
+
+/** The first line of `bytes` that `strict` refuses: line by line, since a newline byte is never inside a UTF-8 sequence. */
+function invalidUTF8Line(bytes: Uint8Array, strict: { decode(input: Uint8Array): string }): number | undefined {
   let start = 0;
   for (let line = 1; ; line++) {
     const end = bytes.indexOf(0x0a, start);

@@ -21,7 +21,7 @@ import { warnReferenceTypeMismatches } from './reference-types.js';
 import { warnUnknownKeys } from './unknown-keys.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { applyNodeProfiles } from './node-profiles.js';
-import { applyGoYAMLMerges, applyGoYAMLNumbers, decodeYAMLBytes, invalidUTF8Line, parseFirstDocument } from './go-yaml.js';
+import { applyGoYAMLMerges, applyGoYAMLNumbers, type DecodedYAML, decodeYAMLBytes, parseFirstDocument } from './go-yaml.js';
 
 export { daemonConfigProblems } from './cluster.js';
 
@@ -98,15 +98,13 @@ export const STDIN_PATH = '-';
  * cannot be read or parsed and for every kind of bad config.
  */
 export function loadConfigFile(path: string, opts: LoadOptions = {}): LoadResult {
-  let bytes: Buffer;
-  let text: string;
+  let decoded: DecodedYAML;
   try {
-    bytes = readConfigBytes(path);
-    text = decodeYAMLBytes(bytes);
+    decoded = decodeYAMLBytes(readConfigBytes(path));
   } catch (err) {
     throw new ConfigError([`${path}: cannot read the config file: ${(err as Error).message}`]);
   }
-  const badLine = invalidUTF8Line(bytes);
+  const { text, invalidUTF8Line: badLine } = decoded;
   const encoding =
     badLine === undefined
       ? undefined

@@ -272,7 +272,7 @@ export interface SettingsResult {
 export function loadSettingsFile(path: string, opts: { explicit: boolean }): SettingsResult {
   let text: string;
   try {
-    text = decodeYAMLBytes(readFileSync(path));
+    text = decodeYAMLBytes(readFileSync(path)).text;
   } catch (err) {
     if (!opts.explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return { settings: defaultSettings(), found: false, warnings: [] };
     throw new ConfigError([`${path}: cannot read the settings file: ${(err as Error).message}`]);

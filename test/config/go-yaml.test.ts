@@ -140,7 +140,7 @@ describe('config: YAML as Arvados reads it', () => {
       const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
       const be = Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(text)]);
       for (const bytes of [le, be]) assert.equal(loadConfigFile(file(bytes)).cluster.Containers.CloudVMs.MaxInstances, 7);
-      assert.equal(decodeYAMLBytes(be), text);
+      assert.equal(decodeYAMLBytes(be).text, text);
     });
 
     it('reads UTF-8, with or without its byte order mark', () => {
