@@ -107,8 +107,8 @@ export function pemCertificates(text: string): X509Certificate[] {
   return out;
 }
 
-/** The certificates of `certs` that Node's own roots (and `seen`) do not hold (by fingerprint), each once, as PEM. */
-function beyondNodeRoots(certs: readonly X509Certificate[], seen = new Set(pemCertificates(rootCertificates.join('\n')).map((c) => c.fingerprint256))): string[] {
+/** The certificates of `certs` that `seen` (fingerprints: Node's own roots, and those taken already) does not hold, each once, as PEM; `seen` gets them. */
+function beyondNodeRoots(certs: readonly X509Certificate[], seen: Set<string>): string[] {
   const out: string[] = [];
   for (const c of certs) {
     if (seen.has(c.fingerprint256)) continue;
@@ -129,7 +129,7 @@ export function trustedRoots(inputs: TrustInputs = {}): TrustedRoots {
   const read = inputs.read ?? ((p: string) => readFileSync(p, 'utf8'));
   const seen = new Set(pemCertificates(rootCertificates.join('\n')).map((c) => c.fingerprint256));
   const fromFile = trustedFile(env.SSL_CERT_FILE, read, seen);
-  const fromDirs = trustedDirs(env.SSL_CERT_DIR, read, inputs.list ?? certDirEntries, seen);
+  const fromDirs = trustedDirs(env.SSL_CERT_DIR, read, inputs.list ?? certDirEntries, seen, fromFile.file);
   const extra = [...fromFile.extra, ...fromDirs.extra];
   const out: TrustedRoots = { ca: extra.length > 0 ? [...rootCertificates, ...extra] : undefined, added: fromFile.extra.length };
   if (fromFile.file !== undefined) out.file = fromFile.file;
@@ -164,13 +164,15 @@ function trustedFile(named: string | undefined, read: (path: string) => string, 
  * The directories' certificates beyond `seen` (which it extends), and which
  * directories gave some. A directory that does not exist is skipped quietly,
  * as Go skips it; one `SSL_CERT_DIR` names that cannot be read otherwise is
- * a problem to report.
+ * a problem to report. `file`, the bundle already read (on Debian it sits in
+ * /etc/ssl/certs), is not read again: its certificates are in `seen`.
  */
 function trustedDirs(
   named: string | undefined,
   read: (path: string) => string,
   list: (dir: string) => string[],
   seen: Set<string>,
+  file: string | undefined,
 ): { extra: string[]; dirs: string[]; problems: string[] } {
   const out = { extra: [] as string[], dirs: [] as string[], problems: [] as string[] };
   for (const dir of named ? named.split(':') : SYSTEM_CA_DIRS) {
@@ -184,6 +186,7 @@ function trustedDirs(
     }
     const before = out.extra.length;
     for (const path of paths) {
+      if (path === file) continue;
       let text: string;
       try {
         text = read(path);
