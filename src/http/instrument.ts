@@ -232,12 +232,9 @@ function redactQuery(query: string): string {
   );
 }
 
+/** A query parameter's name decoded by URLSearchParams, as the token reader (auth.ts) gets it. */
 function decodedName(name: string): string {
-  try {
-    return decodeURIComponent(name.replace(/\+/g, ' '));
-  } catch {
-    return name;
-  }
+  return new URLSearchParams(`${name}=`).keys().next().value ?? name;
 }
 
 /** A request target with its query's `api_token` values hidden. */
