@@ -23,7 +23,8 @@
  * | brought none, connected throughout                    | 3 or more                  | deaf: warn, count, check its own token, reconnect either way |
  *
  * Every container's creation makes a feed event, so polls finding new
- * containers while the feed brought none means it is not hearing them: a
+ * containers (created since the queue started: `ContainerQueueImpl.newFromPolls`)
+ * while the feed brought none means it is not hearing them: a
  * token that stopped working (deleted, or lost with a database restored
  * from a backup), arvados-ws's permission checks failing against an
  * overloaded controller, a proxy that keeps the socket and drops frames.

@@ -47,6 +47,13 @@ export { ContainerBusyError } from './exclusive.js';
 
 const FINAL = new Set(['Complete', 'Cancelled']);
 
+/**
+ * How long before the queue started a container may have been created and
+ * still count as new for the deaf-feed check: the controller's clock and
+ * ours may differ by this much.
+ */
+const CREATED_BEFORE_START_MS = 2 * 60_000;
+
 export class ContainerQueueImpl implements ContainerQueue {
   private readonly client: QueueClient;
   private readonly clock: Clock;
@@ -66,12 +73,15 @@ export class ContainerQueueImpl implements ContainerQueue {
   private readonly loop: PollLoop;
   private readonly timeline?: QueueTimeline;
   private polledNew = 0;
+  /** Containers created before this (clock ms) are not counted in `polledNew`: the feed could not have told of them. */
+  private readonly countCreatedFrom: number;
 
   constructor(opts: ContainerQueueOptions) {
     this.client = opts.client;
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.timeline = opts.timeline;
+    this.countCreatedFrom = opts.clock.now() - CREATED_BEFORE_START_MS;
     this.loop = new PollLoop(opts.clock, opts.logger, opts.cluster.Containers.CloudVMs.PollInterval, () => this.update());
     this.notifier = new Notifier((err) => this.logger.error('queue subscriber threw', { error: err }));
     this.badRecords = new BadRecordLog(opts.logger, opts.clock);
@@ -248,13 +258,26 @@ export class ContainerQueueImpl implements ContainerQueue {
 
   /**
    * Containers a poll found that the queue did not track (new to it, and
-   * ones it may run), since start; not those a refresh found first. Every
+   * ones it may run), since start; not those a refresh found first, nor
+   * those created before the queue started (`createdSinceStart`). Every
    * container's creation makes a feed event, so the event feed link
    * compares these with the feed's events to notice a feed that is
    * connected but brings nothing (`event-feed-link.ts`).
    */
   newFromPolls(): number {
     return this.polledNew;
+  }
+
+  /**
+   * Whether a container a poll found new counts for the deaf-feed check:
+   * its details were read with it, and it was created while this queue ran.
+   * After a restart, a backlog too big to read at once is found over many
+   * polls, long after its containers' creation events went by; those are
+   * not what a deaf feed failed to bring.
+   */
+  private createdSinceStart(d: Details | undefined): boolean {
+    if (d?.outcome !== 'ok') return false;
+    return !(Date.parse(d.container.created_at) < this.countCreatedFrom);
   }
 
   /** What the queue last knew of a container it tracks (an entry, or one waiting for its details or being cancelled). */
@@ -301,7 +324,7 @@ export class ContainerQueueImpl implements ContainerQueue {
         }
       } else if (this.unsatisfiable.has(uuid)) this.unsatisfiable.refresh(uuid, kept(listed), this.mayRun(listed));
       else {
-        if (started !== undefined && !this.arrivals.has(uuid) && this.mayRun(listed)) this.polledNew++;
+        if (started !== undefined && !this.arrivals.has(uuid) && this.mayRun(listed) && this.createdSinceStart(details.get(uuid))) this.polledNew++;
         this.settle(uuid, listed, details.get(uuid));
       }
     }

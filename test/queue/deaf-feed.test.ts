@@ -184,6 +184,26 @@ describe('event feed link: a feed connected but deaf', function () {
     await foundDeaf(3);
   });
 
+  it('does not count a backlog created before the dispatcher started, which polls find long after its events went by', async () => {
+    await setup();
+    h.ctl.feed.setFaults({ loseRate: 1 });
+    await endInterval();
+    // A restart on a big backlog: polls read it a part at a time, and these parts come in the second interval.
+    const createdBefore = new Date(t0 - 3_600_000).toISOString();
+    const backlog = Array.from({ length: DEAF_AFTER_NEW_CONTAINERS + 2 }, () => h.ctl.addContainer({ priority: 2, created_at: createdBefore }).uuid);
+    const polled = h.queue.newFromPolls();
+    await h.queue.update();
+    for (const uuid of backlog) assert.ok(h.queue.entries().entries.has(uuid), `the poll found ${uuid}`);
+    assert.equal(h.queue.newFromPolls(), polled, 'not counted as new');
+    const before = tokenChecks();
+    await endInterval();
+    await settled(before);
+    assert.equal(h.link.view().deaf, 0);
+    assert.equal(subscribes(), 1);
+    // Containers created since the start still count.
+    await foundDeaf(2);
+  });
+
   it('does not count containers first seen by a refresh (what an event causes), only those a poll found', async () => {
     await setup();
     h.ctl.feed.setFaults({ loseRate: 1 });

@@ -128,4 +128,38 @@ describe('container queue: refresh between polls (event hints)', () => {
       await h.close();
     }
   });
+
+  it('counts only containers created since the queue started (less 2 minutes for clock skew) whose details the poll read', async () => {
+    let failing = '';
+    const h = await harness({
+      wrap: (client) => ({
+        ...withList(client, (p) => client.listContainers(p)),
+        getContainer: async (uuid, select) => {
+          if (uuid === failing) throw new Error('details read failed');
+          return client.getContainer(uuid, select);
+        },
+      }),
+    });
+    try {
+      const start = h.clock.now();
+      const at = (ms: number): string => new Date(start + ms).toISOString();
+      h.ctl.addContainer({ priority: 1, created_at: at(-3_600_000) });
+      h.ctl.addContainer({ priority: 1, created_at: at(-121_000) });
+      await h.queue.update();
+      assert.equal(h.queue.newFromPolls(), 0, 'a backlog from before the start');
+      const skewed = h.ctl.addContainer({ priority: 1, created_at: at(-60_000) });
+      const unread = h.ctl.addContainer({ priority: 1 });
+      failing = unread.uuid;
+      await h.queue.update();
+      assert.ok(h.queue.entries().entries.has(skewed.uuid));
+      assert.ok(!h.queue.entries().entries.has(unread.uuid));
+      assert.equal(h.queue.newFromPolls(), 1, 'within the skew allowance; not the one whose details the poll could not read');
+      failing = '';
+      await h.queue.update();
+      assert.ok(h.queue.entries().entries.has(unread.uuid));
+      assert.equal(h.queue.newFromPolls(), 1, 'nor counted when its details come on a later poll');
+    } finally {
+      await h.close();
+    }
+  });
 });
