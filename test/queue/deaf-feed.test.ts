@@ -76,6 +76,15 @@ describe('event feed link: a feed connected but deaf', function () {
     await waitUntil('the feed to subscribe again', () => subscribes() === subscriptions && h.link.view().state === 'connected', 5000, 5);
   }
 
+  /** The interval ends with the feed not found deaf: its token checked, no reconnect, its subscriptions still `subscriptions`. */
+  async function endsNotDeaf(subscriptions: number): Promise<void> {
+    const before = tokenChecks();
+    await endInterval();
+    await settled(before);
+    assert.equal(h.link.view().deaf, 0);
+    assert.equal(subscribes(), subscriptions);
+  }
+
   /** The interval that counts: polls find enough new containers, the feed is found deaf (the first time) and reconnects, its subscriptions now `subscriptions`. */
   async function foundDeaf(subscriptions: number): Promise<void> {
     await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
@@ -155,12 +164,8 @@ describe('event feed link: a feed connected but deaf', function () {
     h.ctl.feed.setFaults({ loseRate: 1 });
     await endInterval();
     for (let i = 0; i < 2; i++) {
-      const before = tokenChecks();
       await pollFinds(DEAF_AFTER_NEW_CONTAINERS - 1);
-      await endInterval();
-      await settled(before);
-      assert.equal(h.link.view().deaf, 0);
-      assert.equal(subscribes(), 1);
+      await endsNotDeaf(1);
     }
     await foundDeaf(2);
   });
@@ -175,11 +180,7 @@ describe('event feed link: a feed connected but deaf', function () {
     await clock.advance(1000);
     await reconnected(2);
     await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
-    const before = tokenChecks();
-    await endInterval();
-    await settled(before);
-    assert.equal(h.link.view().deaf, 0);
-    assert.equal(subscribes(), 2);
+    await endsNotDeaf(2);
     // The next interval, connected throughout, counts.
     await foundDeaf(3);
   });
@@ -195,11 +196,7 @@ describe('event feed link: a feed connected but deaf', function () {
     await h.queue.update();
     for (const uuid of backlog) assert.ok(h.queue.entries().entries.has(uuid), `the poll found ${uuid}`);
     assert.equal(h.queue.newFromPolls(), polled, 'not counted as new');
-    const before = tokenChecks();
-    await endInterval();
-    await settled(before);
-    assert.equal(h.link.view().deaf, 0);
-    assert.equal(subscribes(), 1);
+    await endsNotDeaf(1);
     // Containers created since the start still count.
     await foundDeaf(2);
   });
@@ -213,11 +210,7 @@ describe('event feed link: a feed connected but deaf', function () {
     await h.queue.refresh(uuids);
     for (const uuid of uuids) assert.ok(h.queue.entries().entries.has(uuid));
     await h.queue.update();
-    const before = tokenChecks();
-    await endInterval();
-    await settled(before);
-    assert.equal(h.link.view().deaf, 0);
-    assert.equal(subscribes(), 1);
+    await endsNotDeaf(1);
     await foundDeaf(2);
   });
 
