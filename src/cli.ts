@@ -192,7 +192,7 @@ export function buildProgram(): Command {
     });
   containers
     .command('kill <container-uuid>')
-    .description('stop the container wherever it runs (crunch-run gets SIGTERM)')
+    .description("stop a container running on one of the dispatcher's VMs (crunch-run gets SIGTERM); a queued or locked one is on no VM yet: cancel its container request instead")
     .option('--reason <text>', 'why, for the logs and the container record')
     .action(async (uuid: string, cmdOpts: { reason?: string }) => {
       const { killContainer } = await import('./admin/commands.js');

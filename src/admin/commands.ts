@@ -52,10 +52,26 @@ export function listContainers(ctx: AdminContext, opts: ListOptions = {}): Promi
   });
 }
 
-/** `containers kill UUID`: asks crunch-run to stop the container wherever it runs. */
+/**
+ * `containers kill UUID`: asks crunch-run to stop the container on the VM it
+ * runs on. The daemon can only kill what runs on one of its VMs: its 404 is
+ * also the answer for a container it has queued or locked but not started.
+ */
 export function killContainer(ctx: AdminContext, uuid: string, reason?: string): Promise<number> {
   return run(ctx, async (client, out) => {
-    await client.post(`${API}/containers/kill`, { container_uuid: uuid, reason: reason ?? 'killed by operator (arvados-dispatch-cloud containers kill)' });
+    try {
+      await client.post(`${API}/containers/kill`, { container_uuid: uuid, reason: reason ?? 'killed by operator (arvados-dispatch-cloud containers kill)' });
+    } catch (e) {
+      if (e instanceof AdminError && e.httpStatus === 404) {
+        throw new AdminError(
+          `${uuid}: not running on any VM, so there is nothing to kill (a queued or locked container is not on a VM yet: cancel its container request instead)`,
+          1,
+          { cause: e },
+          404,
+        );
+      }
+      throw e;
+    }
     out.write(`${uuid}: kill requested\n`);
   });
 }

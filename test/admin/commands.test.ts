@@ -117,11 +117,17 @@ describe('admin commands (in-process, fake management API)', () => {
     assert.deepEqual(JSON.parse(stdout.text), CONTAINERS);
   });
 
-  it('containers kill: POSTs the uuid and reason; unknown uuid exits 1 with the error', async () => {
+  it('containers kill: POSTs the uuid and reason; one on no VM (404, also a queued or locked one) exits 1 saying so and what to do instead', async () => {
     assert.equal(await killContainer(ctx(), 'zzzzz-dz642-000000000000001', 'stuck'), 0, stderr.text);
     assert.deepEqual(server.requests[0]!.query, { container_uuid: 'zzzzz-dz642-000000000000001', reason: 'stuck' });
-    assert.equal(await killContainer(ctx(), 'zzzzz-dz642-999999999999999'), 1);
-    assert.match(stderr.text, /404 Not Found: container not found/);
+    // The fake's queue shows this one Locked (containers why finds it), yet the kill is a 404, as the daemon's.
+    assert.equal(await killContainer(ctx(), WHY_ITEM.container.uuid), 1);
+    assert.equal(stdout.text, 'zzzzz-dz642-000000000000001: kill requested\n');
+    assert.equal(
+      stderr.text,
+      `arvados-dispatch-cloud: ${WHY_ITEM.container.uuid}: not running on any VM, so there is nothing to kill ` +
+        '(a queued or locked container is not on a VM yet: cancel its container request instead)\n',
+    );
   });
 
   it('a wrong token: 403 and the error text, exit 1', async () => {
