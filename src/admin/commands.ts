@@ -39,7 +39,14 @@ export function listInstances(ctx: AdminContext, opts: ListOptions = {}): Promis
 /** `instances hold|drain|run|kill ID`: sets an instance's idle behaviour, or destroys it now. */
 export function instanceAction(ctx: AdminContext, action: InstanceAction, instanceId: string, reason?: string): Promise<number> {
   return run(ctx, async (client, out) => {
-    await client.post(`${API}/instances/${action}`, { instance_id: instanceId, reason: action === 'kill' ? reason : undefined });
+    try {
+      await client.post(`${API}/instances/${action}`, { instance_id: instanceId, reason: action === 'kill' ? reason : undefined });
+    } catch (e) {
+      // The daemon's 404 ("requested instance does not exist") does not say
+      // which: with several IDs on one command line, the operator could not tell.
+      if (e instanceof AdminError && e.httpStatus !== undefined && !e.elsewhere) throw new AdminError(`${instanceId}: ${e.message}`, e.exitCode, { cause: e }, e.httpStatus);
+      throw e;
+    }
     out.write(action === 'kill' ? `${instanceId}: shutting down\n` : `${instanceId}: idle behavior set to ${action}\n`);
   });
 }

@@ -104,21 +104,23 @@ describe('arvados-dispatch-cloud instances / containers (command line)', functio
   it("a 404 prints the server's error and exits 1; a missing id is a usage error", async () => {
     const r = await run(['--config', config, 'instances', 'drain', 'i-unknown']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /404 Not Found: instance not found: i-unknown/);
+    assert.match(r.stderr, /i-unknown: POST \/arvados\/v1\/dispatch\/instances\/drain: 404 Not Found: requested instance does not exist/);
     const u = await run(['--config', config, 'instances', 'hold']);
     // Exit status 2 and one line, as the reference's usage errors (src/cli.ts EXIT_USAGE).
     assert.equal(u.code, 2);
     assert.equal(u.stderr, "error: missing required argument 'instance-id' (try --help)\n");
   });
 
-  it('takes several instance IDs, as the reference does: each is tried, and one not found makes the exit status 1', async () => {
+  it('takes several instance IDs, as the reference does: each is tried, the one not found is named, and it makes the exit status 1', async () => {
     const before = server.requests.length;
-    const r = await run(['--config', config, 'instances', 'kill', 'lame-0000000001', 'i-unknown', 'lame-0000000002', '--reason', 'old image']);
+    const ids = ['lame-0000000001', 'i-unknown', 'lame-0000000002-with-a-long-name'];
+    const r = await run(['--config', config, 'instances', 'kill', ...ids, '--reason', 'old image']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /instance not found: i-unknown/);
+    assert.equal(r.stdout, 'lame-0000000001: shutting down\nlame-0000000002-with-a-long-name: shutting down\n');
+    assert.equal(r.stderr, 'arvados-dispatch-cloud: i-unknown: POST /arvados/v1/dispatch/instances/kill: 404 Not Found: instance not found\n');
     assert.deepEqual(
       server.requests.slice(before).map((q) => `${q.method} ${q.path} ${new URLSearchParams(q.query)}`),
-      ['lame-0000000001', 'i-unknown', 'lame-0000000002'].map((id) => `POST /arvados/v1/dispatch/instances/kill instance_id=${id}&reason=old+image`),
+      ids.map((id) => `POST /arvados/v1/dispatch/instances/kill instance_id=${id}&reason=old+image`),
     );
   });
 

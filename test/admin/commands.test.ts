@@ -95,10 +95,13 @@ describe('admin commands (in-process, fake management API)', () => {
     assert.match(stdout.text, /shutting down/);
   });
 
-  it("an unknown instance: the server's error text, exit 1", async () => {
+  it("an unknown instance: the server's error text after the ID that failed (the daemon's 404 does not name it), exit 1", async () => {
     assert.equal(await instanceAction(ctx(), 'hold', 'nope'), 1);
     assert.equal(stdout.text, '');
-    assert.match(stderr.text, /POST \/arvados\/v1\/dispatch\/instances\/hold: 404 Not Found: instance not found: nope\n$/);
+    assert.equal(stderr.text, 'arvados-dispatch-cloud: nope: POST /arvados/v1/dispatch/instances/hold: 404 Not Found: requested instance does not exist\n');
+    stderr.text = '';
+    assert.equal(await instanceAction(ctx(), 'kill', 'gone', 'old'), 1);
+    assert.equal(stderr.text, 'arvados-dispatch-cloud: gone: POST /arvados/v1/dispatch/instances/kill: 404 Not Found: instance not found\n');
   });
 
   it('containers list: UUID, state, priority, type names, status cut to fit', async () => {
@@ -209,7 +212,7 @@ describe('admin commands (in-process, fake management API)', () => {
     it("takes any other answer as the dispatcher's word, and does not ask further", async () => {
       assert.equal(await instanceAction(both(server.url, standby.url), 'hold', 'nope'), 1);
       assert.equal(standby.requests.length, 0);
-      assert.match(stderr.text, /^arvados-dispatch-cloud: POST \/arvados\/v1\/dispatch\/instances\/hold: 404 Not Found: instance not found: nope\n$/);
+      assert.match(stderr.text, /^arvados-dispatch-cloud: nope: POST \/arvados\/v1\/dispatch\/instances\/hold: 404 Not Found: requested instance does not exist\n$/);
     });
 
     it('none answering: each says why, with its URL, exit 1', async () => {

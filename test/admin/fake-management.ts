@@ -139,7 +139,8 @@ export class FakeManagementServer {
     }
     if (m) {
       if (!query.instance_id) return reply(400, { errors: ['instance_id parameter not provided'] });
-      if (!ids.has(query.instance_id)) return reply(404, { errors: [`instance not found: ${query.instance_id}`] });
+      // The daemon's own words (src/http/api.ts), which do not name the instance.
+      if (!ids.has(query.instance_id)) return reply(404, { errors: [m[1] === 'kill' ? 'instance not found' : 'requested instance does not exist'] });
       return reply(200, {});
     }
     if (route === 'POST /arvados/v1/dispatch/containers/kill') {
