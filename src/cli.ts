@@ -71,7 +71,7 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('run the dispatcher on the lame cloud against an in-process controller with a mixed workload, and summarise (uses config.example.yml unless --config is given)')
+    .description('run the dispatcher on the lame cloud against an in-process controller with a mixed workload, and summarise (uses config.example.yml unless --config is given; a config whose driver is not lame is refused, as the demo would manage its real VMs)')
     .option('--containers <n>', 'how many containers to submit', (v) => positiveInt('--containers', v), 60)
     .option('--seed <s>', 'seed for the workload and the lame cloud', (v) => positiveInt('--seed', v), 1)
     .option('--verbose', "send the dispatcher's JSON logs to stdout instead of a file")

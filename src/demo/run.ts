@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestController } from '../testcontroller/index.js';
 import { systemClock } from '../clock/index.js';
-import { loadConfigFile } from '../config/index.js';
+import { ConfigError, daemonConfigProblems, loadConfigFile } from '../config/index.js';
 import type { Cluster } from '../config/types.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import { createLogger } from '../log.js';
@@ -76,13 +76,51 @@ export interface DemoOptions {
   verbose?: boolean;
   /** Give up (exit 1) after this long. */
   deadlineMs?: number;
+  /** Where a config it refuses is reported (default the process's stderr). */
+  stderr?: Pick<NodeJS.WritableStream, 'write'>;
 }
 
 const TICK_MS = 250;
 
+/** Exit status for a config the demo cannot or will not run, as check-config's for an unusable one. */
+export const EXIT_BAD_CONFIG = 2;
+
+/**
+ * Why the demo will not run `cluster`, one line each; empty when it will.
+ * Only the lame driver: the demo's controller is its own, in memory, and its
+ * dispatcher tags and finds VMs by the same InstanceSetID as the cluster's
+ * daemon (both derive it from SystemRootToken), so on a real cloud it would
+ * take over the cluster's real VMs, whose containers its controller has never
+ * heard of.
+ */
+export function demoConfigProblems(cluster: Cluster, configPath: string): string[] {
+  const driver = cluster.Containers.CloudVMs.Driver;
+  if (driver !== 'lame') {
+    return [
+      `${configPath}: Clusters.${cluster.ClusterID}.Containers.CloudVMs.Driver is "${driver}", but the demo runs only the lame driver: ` +
+        `it runs against its own in-memory controller, so on a real cloud it would manage the cluster's real VMs (leave out --config to use config.example.yml)`,
+    ];
+  }
+  // The demo brings its own controller, so the config need not name one.
+  return daemonConfigProblems({ ...cluster, Services: { ...cluster.Services, Controller: { ExternalURL: 'http://in-process.invalid' } } });
+}
+
 export async function runDemoCommand(opts: DemoOptions): Promise<number> {
   const clock = systemClock;
-  const { cluster: loaded } = loadConfigFile(opts.config, { clusterId: opts.cluster });
+  const stderr = opts.stderr ?? process.stderr;
+  let loaded: Cluster;
+  try {
+    loaded = loadConfigFile(opts.config, { clusterId: opts.cluster }).cluster;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const e of err.errors) stderr.write(`demo: ${e}\n`);
+    return EXIT_BAD_CONFIG;
+  }
+  const problems = demoConfigProblems(loaded, opts.config);
+  if (problems.length > 0) {
+    for (const p of problems) stderr.write(`demo: ${p}\n`);
+    return EXIT_BAD_CONFIG;
+  }
   const logPath = join(tmpdir(), `arvados-dispatch-cloud-demo-${process.pid}.log`);
   const logStream = opts.verbose ? process.stdout : createWriteStream(logPath);
   const cancels = new CancelReasons(logStream);
