@@ -4,9 +4,10 @@
  * and what it does differently from the reference driver.
  */
 import './sdk-env.js';
-import type { DriverFactory } from '../../src/cloud/types.js';
+import { unusedParamsFields } from '../../src/cloud/params.js';
+import type { DriverCheck, DriverContext, DriverFactory } from '../../src/cloud/types.js';
 import { Ec2InstanceSet } from './driver.js';
-import { parseEc2Params } from './params.js';
+import { EC2_PARAM_NAMES, type Ec2Params, Ec2ParamsError, parseEc2Params } from './params.js';
 import { resolveRegion } from './region.js';
 
 /** The name under `Containers.CloudVMs.Driver`. */
@@ -17,14 +18,35 @@ export const EC2_DRIVER_NAME = 'ec2';
  * the parameter). Unknown parameter names are logged once as a warning. An
  * empty Region is left to the AWS SDK's default chain.
  */
-export const ec2Driver: DriverFactory = async (raw, ctx) => {
+export const ec2Driver: DriverFactory = async (raw, ctx) => new Ec2InstanceSet(await ec2Params(raw, ctx), ctx);
+
+/**
+ * check-config's check: the parameters as `ec2Driver` reads them. A region
+ * nobody set is a warning here, not an error: where the daemon runs, the
+ * instance metadata may supply one that the host checking the config lacks.
+ */
+export const ec2Check: DriverCheck = async (raw, ctx) => {
+  const params = parsedEc2Params(raw, ctx);
+  try {
+    await resolveRegion(params.Region);
+  } catch (err) {
+    if (!(err instanceof Ec2ParamsError)) throw err;
+    ctx.logger.warn(`${err.message.replace(/^DriverParameters\.Region: /, '')} (the daemon would refuse to start on this host)`, { Parameter: 'Region' });
+  }
+};
+
+async function ec2Params(raw: Record<string, unknown>, ctx: Pick<DriverContext, 'logger'>): Promise<Ec2Params> {
+  const params = parsedEc2Params(raw, ctx);
+  return { ...params, Region: await resolveRegion(params.Region) };
+}
+
+function parsedEc2Params(raw: Record<string, unknown>, ctx: Pick<DriverContext, 'logger'>): Ec2Params {
   const { params, unknown } = parseEc2Params(raw);
   if (unknown.length > 0) {
-    // Names only: an unknown parameter may be another driver's secret (Azure's ClientSecret).
-    ctx.logger.warn('ignoring DriverParameters the ec2 driver does not use', { Parameters: unknown });
+    ctx.logger.warn('ignoring DriverParameters the ec2 driver does not use', unusedParamsFields(unknown, EC2_PARAM_NAMES));
   }
-  return new Ec2InstanceSet({ ...params, Region: await resolveRegion(params.Region) }, ctx);
-};
+  return params;
+}
 
 export { buildClient, type Ec2DriverOptions, Ec2InstanceSet, LIVE_STATES, SCRATCH_DEVICE } from './driver.js';
 export {

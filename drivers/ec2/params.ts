@@ -124,6 +124,9 @@ const PARSERS: { [K in keyof Ec2Params]: ParamParser<Ec2Params[K]> } = {
   Endpoint: httpURL('https://ec2.us-east-1.amazonaws.com'),
 };
 
+/** Every parameter the ec2 driver reads. */
+export const EC2_PARAM_NAMES: readonly string[] = Object.keys(PARSERS);
+
 /** The parsed parameters and the names this driver ignored. */
 export interface ParsedEc2Params {
   params: Ec2Params;

@@ -3,10 +3,11 @@
  * `@google-cloud/compute` 6.x. README.md beside this file lists its
  * parameters and how tags map onto labels and metadata.
  */
-import type { DriverFactory } from '../../src/cloud/types.js';
+import { unusedParamsFields } from '../../src/cloud/params.js';
+import type { DriverCheck, DriverContext, DriverFactory } from '../../src/cloud/types.js';
 import { comesWithLocalSSDs, diskTypeFor, localSSDsFor, machineFamily, scratchDiskGB } from './body.js';
 import { GceInstanceSet } from './driver.js';
-import { type GceParams, LOCAL_SSD_BYTES, parseGceParams } from './params.js';
+import { GCE_PARAM_NAMES, type GceParams, LOCAL_SSD_BYTES, parseGceParams } from './params.js';
 import type { InstanceType } from '../../src/config/types.js';
 import type { Logger } from '../../src/log.js';
 
@@ -19,10 +20,21 @@ export const GCE_DRIVER_NAME = 'gce';
  * a warning.
  */
 export const gceDriver: DriverFactory = async (raw, ctx) => {
+  const params = gceParams(raw, ctx);
+  // Loaded here, not at the top: the SDK takes ~2 s to import.
+  const { buildClients } = await import('./client.js');
+  return new GceInstanceSet(params, ctx, { clients: await buildClients(params, { logger: ctx.logger }) });
+};
+
+/** check-config's check: the parameters as `gceDriver` reads them, and its warnings about them. */
+export const gceCheck: DriverCheck = async (raw, ctx) => {
+  gceParams(raw, ctx);
+};
+
+function gceParams(raw: Record<string, unknown>, ctx: Pick<DriverContext, 'cluster' | 'logger'>): GceParams {
   const { params, unknown } = parseGceParams(raw, Object.keys(ctx.cluster.InstanceTypes));
   if (unknown.length > 0) {
-    // Names only: an unknown parameter may be another driver's secret.
-    ctx.logger.warn('ignoring DriverParameters the gce driver does not use', { Parameters: unknown });
+    ctx.logger.warn('ignoring DriverParameters the gce driver does not use', unusedParamsFields(unknown, GCE_PARAM_NAMES));
   }
   // A misspelt family (`n4 `, `N4`, `c4-standard`) is refused by the parser; one no type is of may be a typo too.
   const families = new Set(Object.values(ctx.cluster.InstanceTypes).map((t) => machineFamily(t.ProviderType)));
@@ -37,10 +49,8 @@ export const gceDriver: DriverFactory = async (raw, ctx) => {
       Scopes: params.Scopes,
     });
   }
-  // Loaded here, not at the top: the SDK takes ~2 s to import.
-  const { buildClients } = await import('./client.js');
-  return new GceInstanceSet(params, ctx, { clients: await buildClients(params, { logger: ctx.logger }) });
-};
+  return params;
+}
 
 /**
  * Warns about a LocalSSDs entry for a type that comes with its own (an

@@ -267,6 +267,9 @@ const PARSERS: { [K in keyof TableParams]: ParamParser<TableParams[K]> } = {
   NetworkTags: networkTags,
 };
 
+/** Every parameter the gce driver reads. */
+export const GCE_PARAM_NAMES: readonly string[] = [...Object.keys(PARSERS), 'GuestAccelerators', 'LocalSSDs', 'DiskTypes'];
+
 export interface ParsedGceParams {
   params: GceParams;
   /** Parameter names this driver does not know, sorted (the caller warns once). */

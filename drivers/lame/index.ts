@@ -9,7 +9,7 @@
  *
  * `src/drivers.ts` registers it under LAME_DRIVER_NAME.
  */
-import type { DriverFactory } from '../../src/cloud/types.js';
+import type { DriverCheck, DriverFactory } from '../../src/cloud/types.js';
 import { lameCloudFor } from './clouds.js';
 import { LameInstanceSet } from './instance-set.js';
 import { parseLameParams } from './params.js';
@@ -29,6 +29,11 @@ export const lameDriver: DriverFactory = (params, ctx) => {
   const parsed = parseLameParams(params);
   if (parsed.CloudURL !== undefined) return new RemoteLameInstanceSet(parsed.CloudURL, ctx);
   return new LameInstanceSet(lameCloudFor(parsed, ctx), ctx);
+};
+
+/** check-config's check: the parameters as `lameDriver` reads them. */
+export const lameCheck: DriverCheck = async (params) => {
+  parseLameParams(params);
 };
 
 export { type CallCounts, type DetachEvent, LameCloud } from './cloud.js';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import type { DriverFactory } from '../../src/cloud/types.js';
+import type { DriverCheck, DriverContext, DriverFactory } from '../../src/cloud/types.js';
 import { LoopbackInstanceSet } from './instance-set.js';
 
 /** The name under `Containers.CloudVMs.Driver`. */
@@ -18,14 +18,7 @@ export const LOOPBACK_DRIVER_NAME = 'loopback';
  * must give instances its public key: the SSH server accepts no other.
  */
 export const loopbackDriver: DriverFactory = (params, ctx) => {
-  const vms = ctx.cluster.Containers.CloudVMs;
-  if (!vms.DeployPublicKey) {
-    throw new Error(
-      `Clusters.${ctx.cluster.ClusterID}.Containers.CloudVMs.DeployPublicKey: must be true with the loopback driver (its SSH server accepts only the dispatcher's key)`,
-    );
-  }
-  const ignored = Object.keys(params);
-  if (ignored.length > 0) ctx.logger.warn('the loopback driver takes no DriverParameters; ignoring them', { DriverParameters: ignored });
+  checkLoopback(params, ctx);
   if (noNewPrivileges()) {
     ctx.logger.error(
       'the loopback driver runs crunch-run on this host, and this process may gain no privileges (a sandbox such as systemd/sandbox.conf): containers will fail; remove the sandbox drop-in',
@@ -34,6 +27,21 @@ export const loopbackDriver: DriverFactory = (params, ctx) => {
   }
   return new LoopbackInstanceSet(ctx, { username: userInfo().username });
 };
+
+/** check-config's check: what `loopbackDriver` refuses and warns about in the config (not its sandbox check, which is about the daemon's process). */
+export const loopbackCheck: DriverCheck = async (params, ctx) => {
+  checkLoopback(params, ctx);
+};
+
+function checkLoopback(params: Record<string, unknown>, ctx: Pick<DriverContext, 'cluster' | 'logger'>): void {
+  if (!ctx.cluster.Containers.CloudVMs.DeployPublicKey) {
+    throw new Error(
+      `Clusters.${ctx.cluster.ClusterID}.Containers.CloudVMs.DeployPublicKey: must be true with the loopback driver (its SSH server accepts only the dispatcher's key)`,
+    );
+  }
+  const ignored = Object.keys(params);
+  if (ignored.length > 0) ctx.logger.warn('the loopback driver takes no DriverParameters; ignoring them', { DriverParameters: ignored });
+}
 
 /**
  * Whether this process runs with no_new_privs (systemd's NoNewPrivileges,

@@ -7,6 +7,7 @@
  * about those instead of refusing to start).
  */
 import { parseDuration } from '../config/units.js';
+import { closestKey } from '../config/fields.js';
 
 /** Turns one YAML value into a typed one, or throws saying what was expected. */
 export type ParamParser<T> = (value: unknown) => T;
@@ -103,3 +104,19 @@ export function parseDriverParams<P extends object>(
   }
   return { params: out, unknown: unknown.sort() };
 }
+
+/**
+ * The fields of a driver's warning about DriverParameters it does not use:
+ * their names (names only: an unknown parameter may be another driver's
+ * secret), and for each that is close to a parameter the driver knows,
+ * that one (`Regoin` -> `Region`).
+ */
+export function unusedParamsFields(unknown: readonly string[], known: readonly string[]): Record<string, unknown> {
+  const hints: Record<string, string> = {};
+  for (const name of unknown) {
+    const hint = closestKey(name, known);
+    if (hint !== undefined) hints[name] = hint;
+  }
+  return Object.keys(hints).length > 0 ? { Parameters: unknown, DidYouMean: hints } : { Parameters: unknown };
+}
+

@@ -8,16 +8,24 @@ import type { Cluster } from '../config/types.js';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../clock/index.js';
 import type { Logger } from '../log.js';
-import type { DriverFactory, InstanceSet } from './types.js';
+import type { DriverCheck, DriverFactory, InstanceSet } from './types.js';
 import { type CloudThrottle, type WrapOptions, wrapInstanceSet } from './wrap.js';
 
 export type DriverLoader = () => Promise<DriverFactory>;
+export type DriverCheckLoader = () => Promise<DriverCheck>;
 
 const loaders = new Map<string, DriverLoader>();
+const checkLoaders = new Map<string, DriverCheckLoader>();
 
-/** Makes a driver available under `name`. Registering a name twice replaces the loader (tests do). */
-export function registerDriver(name: string, loader: DriverLoader): void {
+/**
+ * Makes a driver available under `name`, with the check of its parameters
+ * check-config runs (none: only the driver's name is checked). Registering
+ * a name twice replaces both (tests do).
+ */
+export function registerDriver(name: string, loader: DriverLoader, check?: DriverCheckLoader): void {
   loaders.set(name, loader);
+  if (check) checkLoaders.set(name, check);
+  else checkLoaders.delete(name);
 }
 
 /** Names of every registered driver, sorted. */
@@ -70,13 +78,7 @@ export interface NewInstanceSetOptions {
  */
 export async function newInstanceSet(opts: NewInstanceSetOptions): Promise<InstanceSet & { readonly throttle: CloudThrottle }> {
   const vms = opts.cluster.Containers.CloudVMs;
-  const loader = loaders.get(vms.Driver);
-  if (!loader) {
-    throw new UnknownDriverError(
-      `Clusters.${opts.cluster.ClusterID}.Containers.CloudVMs.Driver: unknown driver "${vms.Driver}" (known: ${driverNames().join(', ')})`,
-    );
-  }
-  const factory = await loader();
+  const factory = await loaderFor(opts.cluster, loaders)();
   const logger = opts.logger.child({ Driver: vms.Driver });
   let inner: InstanceSet;
   try {
@@ -88,11 +90,7 @@ export async function newInstanceSet(opts: NewInstanceSetOptions): Promise<Insta
       ...(opts.registry ? { registry: opts.registry } : {}),
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    if (/^DriverParameters[.:]/.test(message)) {
-      throw new DriverParametersError(`Clusters.${opts.cluster.ClusterID}.Containers.CloudVMs.${message}`, { cause: err });
-    }
-    throw err;
+    throw namedByPath(opts.cluster, err);
   }
   return wrapInstanceSet(inner, {
     clock: opts.clock,
@@ -102,4 +100,40 @@ export async function newInstanceSet(opts: NewInstanceSetOptions): Promise<Insta
     observe: opts.observe,
     fence: opts.fence,
   });
+}
+
+/**
+ * What `newInstanceSet` would refuse the config for, without building the
+ * driver or calling the cloud: throws UnknownDriverError or
+ * DriverParametersError as it would, and logs the driver's start-up
+ * warnings to `logger`.
+ */
+export async function checkDriverConfig(cluster: Cluster, logger: Logger): Promise<void> {
+  loaderFor(cluster, loaders);
+  const check = checkLoaders.get(cluster.Containers.CloudVMs.Driver);
+  if (!check) return;
+  try {
+    await (await check())(cluster.Containers.CloudVMs.DriverParameters, { cluster, logger });
+  } catch (err) {
+    throw namedByPath(cluster, err);
+  }
+}
+
+/** The configured driver's entry in `map`, or UnknownDriverError naming the config key and the known drivers. */
+function loaderFor<T>(cluster: Cluster, map: Map<string, T>): T {
+  const name = cluster.Containers.CloudVMs.Driver;
+  const loader = map.get(name);
+  if (!loader) {
+    throw new UnknownDriverError(`Clusters.${cluster.ClusterID}.Containers.CloudVMs.Driver: unknown driver "${name}" (known: ${driverNames().join(', ')})`);
+  }
+  return loader;
+}
+
+/** A driver's `DriverParameters.X: ...` error as a DriverParametersError naming its whole YAML path; others as they are. */
+function namedByPath(cluster: Cluster, err: unknown): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/^DriverParameters[.:]/.test(message)) {
+    return new DriverParametersError(`Clusters.${cluster.ClusterID}.Containers.CloudVMs.${message}`, { cause: err });
+  }
+  return err;
 }

@@ -135,3 +135,11 @@ export interface DriverContext {
  * (a driver whose SDK is slow to load imports it here).
  */
 export type DriverFactory = (params: Record<string, unknown>, ctx: DriverContext) => InstanceSet | Promise<InstanceSet>;
+
+/**
+ * Checks DriverParameters as the driver's factory would, building nothing
+ * and calling no cloud API: throws what the factory would throw, and logs
+ * to `ctx.logger` the warnings the factory would log at start. check-config
+ * runs it, so a config the daemon would refuse does not pass review.
+ */
+export type DriverCheck = (params: Record<string, unknown>, ctx: Pick<DriverContext, 'cluster' | 'logger'>) => Promise<void>;

@@ -16,6 +16,10 @@ import { clusterToYAML, settingsToYAML } from './dump.js';
 import { DEFAULT_SETTINGS_PATH, loadSettingsFile } from './settings.js';
 import type { Cluster } from './types.js';
 import { readDispatchKey } from '../vm-access.js';
+import winston from 'winston';
+import { checkDriverConfig } from '../cloud/registry.js';
+import { LineCollector } from '../log.js';
+import '../drivers.js';
 
 /** Exit status for a config that cannot be used, as for a usage error. */
 const EXIT_BAD_CONFIG = 2;
@@ -60,7 +64,10 @@ export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckCon
   }
   // The settings name instance types; only the cluster config says which exist.
   const typeProblems = warmPoolTypeProblems(settings.loaded.settings.WarmPools, config.loaded.cluster);
-  const startProblems = [...dispatchKeyProblems(config.loaded.cluster), ...typeProblems.map((p) => `${settingsPath}: ${p}`)];
+  const driver = await driverProblems(config.loaded.cluster);
+  for (const w of driver.warnings) stderr.write(`warning: ${w}\n`);
+  warnings.push(...driver.warnings);
+  const startProblems = [...dispatchKeyProblems(config.loaded.cluster), ...driver.errors, ...typeProblems.map((p) => `${settingsPath}: ${p}`)];
   if (startProblems.length > 0) {
     for (const p of startProblems) stderr.write(`${p}\n`);
     return EXIT_BAD_CONFIG;
@@ -87,4 +94,35 @@ function dispatchKeyProblems(cluster: Cluster): string[] {
   } catch (err) {
     return [(err as Error).message];
   }
+}
+
+/**
+ * What the configured driver would refuse (an unknown driver, a bad or
+ * missing parameter) and warn about at start (a parameter it does not use,
+ * with the one likely meant), in the words the daemon would use, and what
+ * would stop it on this host (no ec2 region anywhere: a warning, as the
+ * other things the environment may supply); from each driver's check,
+ * which builds nothing and calls no cloud API.
+ */
+async function driverProblems(cluster: Cluster): Promise<{ errors: string[]; warnings: string[] }> {
+  const lines = new LineCollector();
+  const logger = winston.createLogger({ level: 'warn', format: winston.format.json(), transports: [new winston.transports.Stream({ stream: lines })] });
+  const where = `Clusters.${cluster.ClusterID}.Containers.CloudVMs`;
+  const errors: string[] = [];
+  try {
+    await checkDriverConfig(cluster, logger);
+  } catch (err) {
+    errors.push(err instanceof Error ? err.message : String(err));
+  }
+  await new Promise<void>((resolve) => {
+    logger.on('finish', resolve);
+    logger.end();
+  });
+  // A warning about one parameter names it as `Parameter`; the others are about DriverParameters as a whole.
+  const warnings = lines.records().map(({ level: _level, message, Parameter, ...fields }) => {
+    const details = Object.entries(fields).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+    const path = typeof Parameter === 'string' ? `${where}.DriverParameters.${Parameter}` : `${where}.DriverParameters`;
+    return `${path}: ${String(message)}${details.length > 0 ? ` (${details.join(', ')})` : ''}`;
+  });
+  return { errors, warnings };
 }
