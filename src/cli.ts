@@ -42,6 +42,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--skip-legacy [bool]', "accepted for the reference's command line; this daemon reads no legacy config files").argParser(goBool).hideHelp())
     .addOption(new Option('--pprof <addr>', "accepted for the reference's command line; there is no Go profiler to serve (a warning says so)").hideHelp())
     .action(async () => {
+      // The root takes no arguments of its own: a word here is a subcommand
+      // misspelt (allowExcessArguments below lets it reach this point).
+      if (program.args.length > 0) await unknownCommand(program, program.args[0]);
       const opts = program.opts<{ version?: boolean; pprof?: string }>();
       if (opts.version) {
         const { packageVersion } = await import('./http/service-metrics.js');
@@ -199,7 +202,27 @@ export function buildProgram(): Command {
       process.exitCode = await killContainer(program.opts(), uuid, cmdOpts.reason);
     });
 
+  // Only now, so no subcommand copies it: the root's own action (the daemon)
+  // would otherwise refuse a stray word as "too many arguments" before
+  // unknownCommand can name it. Every subcommand still refuses extra words.
+  program.allowExcessArguments();
   return program;
+}
+
+/**
+ * A word where a subcommand goes that names none: commander's "unknown
+ * command" usage error, with a subcommand whose name is close (as config
+ * keys get theirs). commander says this itself only for a root without an
+ * action, and the root's action here runs the daemon.
+ */
+async function unknownCommand(program: Command, name: string): Promise<never> {
+  const { closestKey } = await import('./config/fields.js');
+  const names = program
+    .createHelp()
+    .visibleCommands(program)
+    .flatMap((c) => [c.name(), ...c.aliases()]);
+  const near = closestKey(name, names);
+  program.error(`error: unknown command '${name}'${near ? ` (did you mean ${near}?)` : ''}`, { code: 'commander.unknownCommand', exitCode: EXIT_USAGE });
 }
 
 /** The settings file, and whether the user named it (flag or environment), in which case it must exist. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Command, CommanderError } from 'commander';
 import { buildProgram, goStyleArgs } from '../src/cli.js';
 import { loadConfigFile } from '../src/config/index.js';
 
@@ -76,7 +77,7 @@ describe('arvados-dispatch-cloud command', function () {
       assert.match(r.stderr, /\(try --help\)\n$/);
     }
     assert.equal(flag.stderr, "error: unknown option '--confg' (Did you mean --config?) (try --help)\n");
-    assert.match(stray.stderr, /too many arguments/);
+    assert.equal(stray.stderr, "error: unknown command 'stray' (try --help)\n");
     assert.match(value.stderr, /expected true or false, not "maybe"/);
     assert.match(sub.stderr, /unknown option '--bogus'/);
     for (const r of [help, h]) {
@@ -116,6 +117,34 @@ describe('arvados-dispatch-cloud command', function () {
     assert.deepEqual(await parse(['--destroy-existing=true', '--pause-before-destroy=false']), { destroyExisting: true, pauseBeforeDestroy: false });
     assert.deepEqual(await parse(['--destroy-existing', '--pause-before-destroy']), { destroyExisting: true, pauseBeforeDestroy: true });
     assert.deepEqual(await parse(['--destroy-existing=0']), { destroyExisting: false, pauseBeforeDestroy: undefined });
+  });
+
+  it("a word that names no subcommand is an unknown command, with the closest subcommand when there is one (not commander's \"too many arguments\", which the daemon's own action caused)", async () => {
+    const refusal = async (args: string[]): Promise<{ code: string; exitCode: number; stderr: string }> => {
+      const program = buildProgram();
+      let stderr = '';
+      // Subcommands copied the root's output settings when made: each is told.
+      const capture = (c: Command): void => {
+        c.configureOutput({ writeErr: (s) => (stderr += s) });
+        c.commands.forEach(capture);
+      };
+      capture(program);
+      const err = (await program.parseAsync(['node', 'cli', ...args]).then(
+        () => assert.fail('accepted'),
+        (e: unknown) => e,
+      )) as CommanderError;
+      assert.ok(err instanceof CommanderError, String(err));
+      return { code: err.code, exitCode: err.exitCode, stderr };
+    };
+    assert.deepEqual(await refusal(['instance', 'list']), {
+      code: 'commander.unknownCommand',
+      exitCode: 2,
+      stderr: "error: unknown command 'instance' (did you mean instances?) (try --help)\n",
+    });
+    assert.equal((await refusal(['--config', '/etc/arvados/config.yml', 'bogus'])).stderr, "error: unknown command 'bogus' (try --help)\n");
+    assert.equal((await refusal(['configcheck'])).stderr, "error: unknown command 'configcheck' (did you mean config-check?) (try --help)\n");
+    // A subcommand still takes no extra words.
+    assert.match((await refusal(['check-config', 'extra'])).stderr, /^error: too many arguments for 'check-config'/);
   });
 
   it('goStyleArgs writes known long options with two dashes, and leaves short options, unknown names, values and what follows -- alone', () => {
