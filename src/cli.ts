@@ -3,7 +3,7 @@
  * modules and are imported lazily, so `--help` starts fast and the daemon
  * does not load what only a subcommand needs.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_SETTINGS_PATH, SETTINGS_PATH_ENV } from './config/settings-path.js';
 
 /**
@@ -25,7 +25,16 @@ export function buildProgram(): Command {
   // journal); main() turns the thrown CommanderError into the exit status.
   program
     .exitOverride()
-    .configureOutput({ outputError: (message, write) => write(usageErrorLine(message)) });
+    .configureOutput({ outputError: (message, write) => write(usageErrorLine(message)) })
+    // Every subcommand reads the config through the root's --config,
+    // --cluster and --settings: its help lists them, as "Global Options";
+    // but not --version, which only the root (the daemon's command line) heeds.
+    .configureHelp({
+      showGlobalOptions: true,
+      visibleGlobalOptions(cmd: Command): Option[] {
+        return Help.prototype.visibleGlobalOptions.call(this, cmd).filter((o) => o.long !== '--version');
+      },
+    });
   program
     .name('arvados-dispatch-cloud')
     .description("Runs an Arvados cluster's containers on cloud VMs.")

@@ -147,6 +147,20 @@ describe('arvados-dispatch-cloud command', function () {
     assert.match((await refusal(['check-config', 'extra'])).stderr, /^error: too many arguments for 'check-config'/);
   });
 
+  it("every subcommand's --help lists the root's --config, --cluster and --settings as global options (all of them read the config), not --version", () => {
+    const program = buildProgram();
+    const all = (c: Command): Command[] => c.commands.flatMap((sub) => [sub, ...all(sub)]);
+    const subcommands = all(program).filter((c) => c.name() !== 'help');
+    assert.ok(subcommands.some((c) => c.name() === 'hold'), 'nested ones too');
+    for (const sub of subcommands) {
+      const global = sub.helpInformation().split('Global Options:\n')[1];
+      assert.ok(global, `${sub.name()} --help has global options`);
+      for (const flag of ['--config <file>', '--cluster <id>', '--settings <file>']) assert.ok(global.includes(flag), `${sub.name()} --help: ${flag}`);
+      assert.doesNotMatch(global, /--version|--skip-legacy|--pprof/);
+    }
+    assert.doesNotMatch(program.helpInformation(), /Global Options/);
+  });
+
   it('goStyleArgs writes known long options with two dashes, and leaves short options, unknown names, values and what follows -- alone', () => {
     const names = new Set(['--config', '--strict', '--help']);
     assert.deepEqual(goStyleArgs(['node', 'cli', '-config', '-x', '-strict=false', '-h', '--config', 'f', '-nope', '--', '-config'], names), [
