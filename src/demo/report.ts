@@ -107,7 +107,7 @@ export function summary(s: SummaryInput): string {
     .map(([t, n]) => `${n} ${t}`)
     .join(', ');
   lines.push(`VMs created: ${s.vms.created}${types ? ` (${types})` : ''}; left running: ${s.vmsLeft}`);
-  lines.push(`Simulated cost: ${s.vms.cost().toFixed(4)} (price per hour x time each VM was up)`);
+  lines.push(`Simulated cost: $${s.vms.cost().toFixed(4)} (price per hour x time each VM was up)`);
   const sec = (ms: number) => (Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(1)} s`);
   lines.push(`Queue wait (queued -> running): p50 ${sec(percentile(s.waits, 50))}, p95 ${sec(percentile(s.waits, 95))}, over ${s.waits.length} containers`);
   return lines.join('\n') + '\n';
