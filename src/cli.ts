@@ -100,9 +100,14 @@ export function buildProgram(): Command {
   program
     .command('simulate')
     .description(
-      'run a workload through the real dispatcher on a simulated controller and lame cloud, in simulated time, and report cost (against a lower bound), queue waits, VMs and cloud calls',
+      'run a workload through the real dispatcher on a simulated controller and lame cloud, in simulated time, and report cost (against a lower bound), queue waits, VMs and cloud calls; ' +
+        'exit 1 when --limit comes before every container is final',
     )
-    .requiredOption('--workload <file>', 'workload JSON: a trace or a generator spec (see src/sim/workload.ts)')
+    // Neither bench/ nor src/ is in the package: say so, rather than name a file an operator does not have.
+    .requiredOption(
+      '--workload <file>',
+      'workload JSON: a trace or a generator spec, in the format bench/workloads/README.md describes (in a source checkout, not in the package); the workloads there are written for --config bench/sim-config.yml',
+    )
     .option('--report <file>', 'write the full report as JSON')
     .option('--plot <file>', 'draw VMs by state and the queue over time as SVG')
     .option('--seed <n>', 'seed for the workload generator and the lame cloud (default: the workload file\'s)', (v) => positiveInt('--seed', v))

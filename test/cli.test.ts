@@ -161,6 +161,17 @@ describe('arvados-dispatch-cloud command', function () {
     assert.doesNotMatch(program.helpInformation(), /Global Options/);
   });
 
+  it('simulate --help points to files a source checkout has (the workload format, the config the workloads are written for), not to src/sim/workload.ts, and says when it exits 1', () => {
+    const help = buildProgram()
+      .commands.find((c) => c.name() === 'simulate')!
+      .helpInformation()
+      .replace(/\s+/g, ' ');
+    assert.match(help, /bench\/workloads\/README\.md describes \(in a source checkout, not in the package\)/);
+    assert.match(help, /written for --config bench\/sim-config\.yml/);
+    assert.match(help, /exit 1 when --limit comes before every container is final/);
+    assert.doesNotMatch(help, /src\/sim/);
+  });
+
   it('goStyleArgs writes known long options with two dashes, and leaves short options, unknown names, values and what follows -- alone', () => {
     const names = new Set(['--config', '--strict', '--help']);
     assert.deepEqual(goStyleArgs(['node', 'cli', '-config', '-x', '-strict=false', '-h', '--config', 'f', '-nope', '--', '-config'], names), [
