@@ -104,14 +104,15 @@ describe('admin commands against a real dispatcher (lame cloud)', function () {
     assert.equal((await cli((ctx) => killContainer(ctx, c.uuid, 'admin test'))).code, 0, 'containers kill');
     await until('the container Cancelled', () => stack.controller.get(c.uuid)?.state === 'Cancelled');
 
-    // Killing a container that runs nowhere is the server's 404, shown as it said it.
+    // Killing a container that runs nowhere is the server's 404, said as what it means.
     const gone = await cli((ctx) => killContainer(ctx, 'zzzzz-dz642-aaaaaaaaaaaaaaa', 'test'));
     assert.equal(gone.code, 1);
-    assert.match(gone.err, /containers\/kill: 404/);
+    assert.match(gone.err, /zzzzz-dz642-aaaaaaaaaaaaaaa: not running on any VM/);
 
+    // The server's 404 does not name the instance; the command does.
     const unknown = await cli((ctx) => instanceAction(ctx, 'drain', 'no-such-instance'));
     assert.equal(unknown.code, 1);
-    assert.match(unknown.err, /instances\/drain: 404/);
+    assert.match(unknown.err, /no-such-instance: POST \/arvados\/v1\/dispatch\/instances\/drain: 404 Not Found: requested instance does not exist/);
 
     assert.equal((await cli((ctx) => instanceAction(ctx, 'kill', id, 'admin test'))).code, 0, 'kill');
     await until('the VM gone or shutting down', async () => {
