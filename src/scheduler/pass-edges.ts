@@ -49,17 +49,45 @@ export function unlockOverQuota(
   }
 }
 
-/** At quota, instances nothing was placed on only hold quota the queue's head needs (except those `keep` names). */
+/**
+ * At quota, instances nothing was placed on only hold quota the queue's head
+ * needs (except those `keep` names), so they are shut down for it: all of
+ * them at the cloud's quota, whose units (VCPUs, GPUs, instances) the pass
+ * does not know. At MaxInstances, which counts instances, the head needs one
+ * place: as many are shut down as bring the count one below the limit (one,
+ * unless the limit was lowered), the ones placement would use last, less
+ * those already shutting down (they count until the cloud no longer lists
+ * them). The others stay for the containers behind the head,
+ * which the next passes place on them once the head has its instance. The
+ * log says which limit it is.
+ */
 export function shutdownUnallocated(ctx: PassContext, slots: Slot[], keep?: ReadonlySet<string>): void {
-  for (const { view } of slots) {
+  const limit = quotaFields(ctx);
+  let left = Infinity;
+  if (limit.Quota === 'MaxInstances') {
+    // The pool counts instances shut down until the cloud stops listing them; the pass does not see them.
+    const leaving = Math.max(0, Number(limit.Instances) - slots.length);
+    left = Number(limit.Instances) - Number(limit.MaxInstances) + 1 - leaving;
+  }
+  // Placement order: the last are the ones placement would use last.
+  for (let i = slots.length - 1; i >= 0 && left > 0; i--) {
+    const { view } = slots[i];
     if (view.runningContainerUUIDs.length > 0 || view.idleBehavior !== 'run') continue;
     // Left idle this pass by a locality hold: in use again within CacheTimeout.
     if (keep?.has(view.instance)) continue;
     if (ctx.pool.shutdown(view.instance)) {
-      ctx.logger.info('shutting down instance with nothing to run: at cloud quota', {
+      left--;
+      ctx.logger.info(`shutting down instance with nothing to run: at ${String(limit.Quota)}`, {
         Instance: view.instance,
         InstanceType: view.arvadosInstanceType,
+        ...limit,
       });
     }
   }
+}
+
+function quotaFields(ctx: PassContext): Record<string, unknown> {
+  const q = ctx.pool.createLimits?.([]).quota;
+  if (q?.bucket === 'MaxInstances') return { Quota: 'MaxInstances', Instances: q.inUse, MaxInstances: q.limit };
+  return q ? { Quota: 'cloud quota', Instances: q.inUse } : { Quota: 'cloud quota' };
 }

@@ -134,9 +134,14 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   // A higher-priority container waits for money (SpendingCap.HighPriorityFirst):
   // as at the quota, nothing after it starts on a ready VM, wherever the VM came from.
   const lineHeld = (slot: Slot | undefined): Slot | undefined => (slot && cap?.holdsLine && READY.has(slot.view.workerState) ? undefined : slot);
+  // A container with no room whose every type is out of capacity is not
+  // being started: it gives back its place under maxContainers (`trying`),
+  // which at quota is the instance count, so that it does not leave an
+  // instance idle that a container behind it could use.
   const typesOut = (k: number, wait: SpotWait | undefined): void => {
     view.cause[k] = wait ? Cause.SpotFallbackWait : Cause.TypesAtCapacity;
     if (wait) (view.spotWaits ??= new Map()).set(k, wait);
+    trying--;
   };
 
   // Only a create in this pass can change the pool's answer: asked again after each.
@@ -231,7 +236,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
 
     if (st === State.Queued) {
-      if (!ready && atQuota) {
+      if (!ready && atQuota && availableType(types)) {
         overQuotaFrom = i;
         break;
       }
@@ -283,9 +288,13 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       }
       continue;
     }
-    if (atQuota) {
-      // Lower-priority containers must not keep idle instances of other
-      // types alive while this one waits for quota.
+    // Lower-priority containers must not keep idle instances of other types
+    // alive while this one waits for quota; but when every type it could
+    // use is out of capacity, quota freed for it would go unused (and the
+    // instances shut down for it would be created again for the containers
+    // behind it, pass after pass): it waits for its types instead, as it
+    // would below the quota.
+    if (atQuota && availableType(types)) {
       overQuotaFrom = i;
       break;
     }

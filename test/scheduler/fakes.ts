@@ -349,8 +349,9 @@ export class FakePool extends Listeners implements WorkerPool {
     return new Map(this.exitedMap);
   }
 
+  /** As the real pool's: not the instances shut down (they still count against quota until the cloud stops listing them). */
   instances(): InstanceView[] {
-    return [...this.workers.values()].map((w) => ({ ...w, runningContainerUUIDs: [...w.runningContainerUUIDs] }));
+    return [...this.workers.values()].filter((w) => w.workerState !== 'shutdown').map((w) => ({ ...w, runningContainerUUIDs: [...w.runningContainerUUIDs] }));
   }
 
   countWorkers(): Record<WorkerState, number> {

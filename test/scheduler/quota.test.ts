@@ -3,7 +3,7 @@
  * controller 503s, the supervisor cap, and no lock/unlock churn.
  */
 import assert from 'node:assert/strict';
-import { harness, testCluster, uuid } from './harness.js';
+import { harness, logged, testCluster, uuid } from './harness.js';
 
 const atCloudLimits = (n: number): string =>
   `Waiting in queue at position ${n}.  Cluster is at cloud account limits and cannot start any new instances right now.`;
@@ -13,7 +13,7 @@ const atCapacity = (n: number): string =>
 describe('scheduler run queue: quota and limits', () => {
   describe('at quota', () => {
     for (const quota of [1, 2]) {
-      it(`shuts down unneeded instances and keeps only the head locked (quota ${quota})`, async () => {
+      it(`shuts down as many unneeded instances as make one place under MaxInstances, and keeps only the head locked (MaxInstances ${quota}, 2 instances)`, async () => {
         const h = harness();
         h.queue.add({ uuid: uuid(2), priority: 2, vcpus: 2, ram: 2, state: 'Locked' });
         h.queue.add({ uuid: uuid(3), priority: 3, vcpus: 3, ram: 3, state: 'Locked' });
@@ -26,7 +26,8 @@ describe('scheduler run queue: quota and limits', () => {
         await h.clock.advance(0);
         assert.deepEqual(h.pool.starts, [], 'the head needs a type3, so nothing starts on the type2s');
         assert.deepEqual(h.pool.creates, []);
-        assert.deepEqual(h.pool.shutdowns, [a, b]);
+        // The last in placement order first; with the limit at 1, both must go for one place.
+        assert.deepEqual(h.pool.shutdowns, quota === 1 ? [b, a] : [b]);
         assert.deepEqual(h.queue.changes, [{ uuid: uuid(2), from: 'Locked', to: 'Queued' }]);
         assert.equal(h.status(uuid(3)), atCloudLimits(1));
         assert.equal(h.status(uuid(2)), atCloudLimits(2));
@@ -34,6 +35,36 @@ describe('scheduler run queue: quota and limits', () => {
         assert.equal(h.sch.maxContainers, 2, 'clamped to the instance count');
       });
     }
+
+    it("at the cloud's quota, whose units it does not know, shuts down every unneeded instance", async () => {
+      const h = harness();
+      h.queue.add({ uuid: uuid(3), priority: 3, vcpus: 3, ram: 3, state: 'Locked' });
+      const a = h.pool.addWorker(h.type(2));
+      const b = h.pool.addWorker(h.type(2));
+      h.pool.quota = 2;
+      h.pool.limitsExtra.quotaError = { since: 0, until: 60_000, error: 'VcpuLimitExceeded (fake)' };
+      h.sch.sync();
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual([...h.pool.shutdowns].sort(), [a, b]);
+      assert.deepEqual(
+        logged(h, /^shutting down instance with nothing to run/).map((r) => r.msg),
+        ['shutting down instance with nothing to run: at cloud quota', 'shutting down instance with nothing to run: at cloud quota'],
+      );
+    });
+
+    it('at MaxInstances, shuts nothing more down while an instance it shut down still counts', async () => {
+      const h = harness();
+      h.queue.add({ uuid: uuid(3), priority: 3, vcpus: 3, ram: 3, state: 'Locked' });
+      h.pool.addWorker(h.type(2));
+      h.pool.addWorker(h.type(2), 'shutdown');
+      h.pool.quota = 2;
+      h.sch.sync();
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.shutdowns, []);
+      assert.equal(h.status(uuid(3)), atCloudLimits(1));
+    });
 
     it('creates what it can below quota and starts the rest on idle instances', async () => {
       const h = harness();
@@ -119,6 +150,64 @@ describe('scheduler run queue: quota and limits', () => {
         'Waiting in queue at position 1.  Cluster is at capacity for all eligible instance types (type4) and cannot start a new instance right now.',
       );
       assert.equal(h.status(uuid(2)), atCapacity(2));
+    });
+  });
+
+  describe('at quota with the head out of capacity', () => {
+    it('does not shut down instances for a head whose every type is at capacity: the containers behind it use them', async () => {
+      const h = harness();
+      h.queue.add(
+        { uuid: uuid(1), priority: 1, state: 'Locked' },
+        { uuid: uuid(2), priority: 2, state: 'Locked' },
+        { uuid: uuid(4), priority: 4, vcpus: 4, ram: 4, state: 'Locked' },
+      );
+      h.pool.capacity.set('type4', 0);
+      h.pool.addWorker(h.type(1));
+      h.pool.addWorker(h.type(1));
+      h.pool.quota = 2;
+      h.sch.sync();
+      h.sch.runQueue();
+      h.sch.sync();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.shutdowns, [], 'freeing quota for the head would not get it a VM');
+      assert.deepEqual(h.pool.creates, []);
+      assert.deepEqual([...h.pool.starts].sort(), [uuid(1), uuid(2)]);
+      assert.deepEqual(h.queue.changes, [], 'nothing unlocked');
+      assert.equal(
+        h.status(uuid(4)),
+        'Waiting in queue at position 1.  Cluster is at capacity for all eligible instance types (type4) and cannot start a new instance right now.',
+      );
+    });
+
+    it('does not hold the line for a queued head out of capacity either', async () => {
+      const h = harness();
+      h.queue.add({ uuid: uuid(1), priority: 1 }, { uuid: uuid(4), priority: 4, vcpus: 4, ram: 4 });
+      h.pool.capacity.set('type4', 0);
+      h.pool.addWorker(h.type(1));
+      h.pool.quota = 1;
+      h.sch.sync();
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.shutdowns, []);
+      assert.deepEqual(h.queue.calls, [`lock ${uuid(1)}`], 'the one that fits the idle instance is locked; the head is not');
+    });
+
+    it('once a type of the head has capacity again, holds the line and says which limit it is in the log', async () => {
+      const h = harness();
+      h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' }, { uuid: uuid(4), priority: 4, vcpus: 4, ram: 4, state: 'Locked' });
+      h.pool.capacity.set('type4', 1);
+      const a = h.pool.addWorker(h.type(1));
+      h.pool.quota = 1;
+      h.sch.sync();
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.shutdowns, [a]);
+      assert.deepEqual(h.pool.starts, []);
+      const lines = logged(h, /^shutting down instance with nothing to run/);
+      assert.equal(lines.length, 1);
+      assert.equal(lines[0].msg, 'shutting down instance with nothing to run: at MaxInstances');
+      assert.equal(lines[0].MaxInstances, 1);
+      assert.equal(lines[0].Instances, 1);
     });
   });
 
