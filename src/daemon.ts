@@ -11,7 +11,7 @@
  */
 import { notify, startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
-import { clusterSecrets, daemonConfigProblems, loadConfigFile, tryLoad } from './config/index.js';
+import { clusterSecrets, daemonConfigProblems, dispatcherConfigErrors, loadConfigFile, tryLoad } from './config/index.js';
 import { parseListenURL } from './config/urls.js';
 import { unusedLegacyEnvWarnings, type LegacyEnv } from './config/legacy-env.js';
 import { defaultSettings, loadSettingsFile, type Settings } from './config/settings.js';
@@ -77,7 +77,7 @@ export function readDaemonConfig(opts: DaemonOptions): DaemonConfig {
     return { ok: false, cluster, errors: [...config.errors, ...settings.errors], warnings: [...config.warnings, ...settings.warnings] };
   }
   const warnings = [...config.warnings, ...settings.warnings, ...unusedLegacyEnvWarnings(cluster, env)];
-  const problems = [...daemonConfigProblems(cluster), ...warmPoolTypeProblems(settings.loaded.settings.WarmPools, cluster).map((p) => `${opts.settings}: ${p}`)];
+  const problems = [...dispatcherConfigErrors(cluster), ...daemonConfigProblems(cluster), ...warmPoolTypeProblems(settings.loaded.settings.WarmPools, cluster).map((p) => `${opts.settings}: ${p}`)];
   // check-config warns about what only the daemon refuses; said once, as the error.
   if (problems.length > 0) return { ok: false, cluster, errors: problems, warnings: warnings.filter((w) => !problems.includes(w)) };
   return { ok: true, cluster, settings: settings.loaded.settings, warnings };

@@ -4,7 +4,7 @@
  * and what it does differently from the reference driver.
  */
 import './sdk-env.js';
-import { unusedParamsFields } from '../../src/cloud/params.js';
+import { warnUnusedParams } from '../../src/cloud/params.js';
 import type { DriverCheck, DriverContext, DriverFactory } from '../../src/cloud/types.js';
 import { Ec2InstanceSet } from './driver.js';
 import { EC2_PARAM_NAMES, type Ec2Params, Ec2ParamsError, parseEc2Params } from './params.js';
@@ -42,9 +42,7 @@ async function ec2Params(raw: Record<string, unknown>, ctx: Pick<DriverContext, 
 
 function parsedEc2Params(raw: Record<string, unknown>, ctx: Pick<DriverContext, 'logger'>): Ec2Params {
   const { params, unknown } = parseEc2Params(raw);
-  if (unknown.length > 0) {
-    ctx.logger.warn('ignoring DriverParameters the ec2 driver does not use', unusedParamsFields(unknown, EC2_PARAM_NAMES));
-  }
+  warnUnusedParams(ctx.logger, 'ignoring DriverParameters the ec2 driver does not use', raw, unknown, EC2_PARAM_NAMES);
   return params;
 }
 

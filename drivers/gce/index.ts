@@ -3,7 +3,7 @@
  * `@google-cloud/compute` 6.x. README.md beside this file lists its
  * parameters and how tags map onto labels and metadata.
  */
-import { unusedParamsFields } from '../../src/cloud/params.js';
+import { warnUnusedParams } from '../../src/cloud/params.js';
 import type { DriverCheck, DriverContext, DriverFactory } from '../../src/cloud/types.js';
 import { comesWithLocalSSDs, diskTypeFor, localSSDsFor, machineFamily, scratchDiskGB } from './body.js';
 import { GceInstanceSet } from './driver.js';
@@ -33,9 +33,7 @@ export const gceCheck: DriverCheck = async (raw, ctx) => {
 
 function gceParams(raw: Record<string, unknown>, ctx: Pick<DriverContext, 'cluster' | 'logger'>): GceParams {
   const { params, unknown } = parseGceParams(raw, Object.keys(ctx.cluster.InstanceTypes));
-  if (unknown.length > 0) {
-    ctx.logger.warn('ignoring DriverParameters the gce driver does not use', unusedParamsFields(unknown, GCE_PARAM_NAMES));
-  }
+  warnUnusedParams(ctx.logger, 'ignoring DriverParameters the gce driver does not use', raw, unknown, GCE_PARAM_NAMES);
   // A misspelt family (`n4 `, `N4`, `c4-standard`) is refused by the parser; one no type is of may be a typo too.
   const families = new Set(Object.values(ctx.cluster.InstanceTypes).map((t) => machineFamily(t.ProviderType)));
   const unused = Object.keys(params.DiskTypes).filter((f) => !families.has(f)).sort();

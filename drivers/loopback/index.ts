@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { warnUnusedParams } from '../../src/cloud/params.js';
 import type { DriverCheck, DriverContext, DriverFactory } from '../../src/cloud/types.js';
 import { LoopbackInstanceSet } from './instance-set.js';
 
@@ -39,8 +40,7 @@ function checkLoopback(params: Record<string, unknown>, ctx: Pick<DriverContext,
       `Clusters.${ctx.cluster.ClusterID}.Containers.CloudVMs.DeployPublicKey: must be true with the loopback driver (its SSH server accepts only the dispatcher's key)`,
     );
   }
-  const ignored = Object.keys(params);
-  if (ignored.length > 0) ctx.logger.warn('the loopback driver takes no DriverParameters; ignoring them', { DriverParameters: ignored });
+  warnUnusedParams(ctx.logger, 'the loopback driver takes no DriverParameters; ignoring them', params, Object.keys(params).sort(), [], 'DriverParameters');
 }
 
 /**

@@ -7,7 +7,10 @@
  * about those instead of refusing to start).
  */
 import { parseDuration } from '../config/units.js';
+import { isDeepStrictEqual } from 'node:util';
 import { closestKey } from '../config/fields.js';
+import { REFERENCE_CLUSTER_DEFAULTS } from '../config/reference-defaults.js';
+import type { Logger } from '../log.js';
 
 /** Turns one YAML value into a typed one, or throws saying what was expected. */
 export type ParamParser<T> = (value: unknown) => T;
@@ -105,18 +108,31 @@ export function parseDriverParams<P extends object>(
   return { params: out, unknown: unknown.sort() };
 }
 
+/** The reference's default DriverParameters: every driver's, as `arvados-server config-dump` writes them into any cluster's config. */
+const REFERENCE_DRIVER_PARAMS = (((REFERENCE_CLUSTER_DEFAULTS.Containers as Record<string, unknown>).CloudVMs as Record<string, unknown>).DriverParameters ?? {}) as Record<string, unknown>;
+
 /**
- * The fields of a driver's warning about DriverParameters it does not use:
- * their names (names only: an unknown parameter may be another driver's
- * secret), and for each that is close to a parameter the driver knows,
- * that one (`Regoin` -> `Region`).
+ * Logs, once, the DriverParameters a driver does not use (names only: an
+ * unknown parameter may be another driver's secret), with the parameter
+ * likely meant for each that is close to one the driver knows (`Regoin` ->
+ * `Region`). A parameter left at the reference's default for another driver
+ * is not one: a config written by `arvados-server config-dump` carries every
+ * driver's.
  */
-export function unusedParamsFields(unknown: readonly string[], known: readonly string[]): Record<string, unknown> {
+export function warnUnusedParams(
+  logger: Pick<Logger, 'warn'>,
+  message: string,
+  raw: Record<string, unknown>,
+  unknown: readonly string[],
+  known: readonly string[],
+  field = 'Parameters',
+): void {
+  const unused = unknown.filter((name) => !(Object.hasOwn(REFERENCE_DRIVER_PARAMS, name) && isDeepStrictEqual(raw[name], REFERENCE_DRIVER_PARAMS[name])));
+  if (unused.length === 0) return;
   const hints: Record<string, string> = {};
-  for (const name of unknown) {
+  for (const name of unused) {
     const hint = closestKey(name, known);
     if (hint !== undefined) hints[name] = hint;
   }
-  return Object.keys(hints).length > 0 ? { Parameters: unknown, DidYouMean: hints } : { Parameters: unknown };
+  logger.warn(message, Object.keys(hints).length > 0 ? { [field]: unused, DidYouMean: hints } : { [field]: unused });
 }
-

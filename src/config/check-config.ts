@@ -9,7 +9,7 @@
  * with warnings, but check-config fails on them, so a config with a
  * misspelt key does not pass review unnoticed.
  */
-import { loadConfigFile, tryLoad } from './load.js';
+import { dispatcherConfigErrors, loadConfigFile, tryLoad } from './load.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { warmPoolTypeProblems } from '../placement/warm-pools.js';
 import { clusterToYAML, settingsToYAML } from './dump.js';
@@ -67,7 +67,7 @@ export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckCon
   const driver = await driverProblems(config.loaded.cluster);
   for (const w of driver.warnings) stderr.write(`warning: ${w}\n`);
   warnings.push(...driver.warnings);
-  const startProblems = [...dispatchKeyProblems(config.loaded.cluster), ...driver.errors, ...typeProblems.map((p) => `${settingsPath}: ${p}`)];
+  const startProblems = [...dispatcherConfigErrors(config.loaded.cluster), ...dispatchKeyProblems(config.loaded.cluster), ...driver.errors, ...typeProblems.map((p) => `${settingsPath}: ${p}`)];
   if (startProblems.length > 0) {
     for (const p of startProblems) stderr.write(`${p}\n`);
     return EXIT_BAD_CONFIG;

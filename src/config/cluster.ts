@@ -234,15 +234,24 @@ export function daemonConfigProblems(cluster: Cluster): string[] {
 }
 
 /**
+ * What the daemon refuses to start on that no environment can make good
+ * (check-config's errors, where `daemonConfigProblems` are its warnings):
+ * with no instance type, the reference cancels every container as
+ * unsatisfiable ("site configuration does not list any instance types"),
+ * so a misspelt `InstanceTypes` key would empty the queue.
+ */
+export function dispatcherConfigErrors(cluster: Cluster): string[] {
+  if (Object.keys(cluster.InstanceTypes).length > 0) return [];
+  return [`Clusters.${cluster.ClusterID}.InstanceTypes: none configured, so every container would be cancelled ("site configuration does not list any instance types"): the dispatcher does not start without one`];
+}
+
+/**
  * Warnings about a config that compiles: what would stop the daemon, and what
  * would make it run badly.
  */
 export function clusterWarnings(cluster: Cluster): string[] {
   const path: Path = ['Clusters', cluster.ClusterID];
   const warnings = daemonConfigProblems(cluster);
-  if (Object.keys(cluster.InstanceTypes).length === 0) {
-    warnings.push(`${showPath([...path, 'InstanceTypes'])}: none configured, so every container will be cancelled ("site configuration does not list any instance types")`);
-  }
   if (cluster.ManagementToken === '') {
     warnings.push(`${showPath([...path, 'ManagementToken'])}: empty, so the management API refuses every request, and /metrics is served without a token`);
   }

@@ -3,7 +3,7 @@
  * `Cluster`, and the unit helpers for code that shows durations and sizes.
  */
 export type { Cluster, CloudVMsConfig, ContainersConfig, GPUFeatures, InstanceType } from './types.js';
-export { ConfigError, daemonConfigProblems, loadConfigFile, loadConfigText, type LoadAttempt, type LoadOptions, type LoadResult, tryLoad } from './load.js';
+export { ConfigError, daemonConfigProblems, dispatcherConfigErrors, loadConfigFile, loadConfigText, type LoadAttempt, type LoadOptions, type LoadResult, tryLoad } from './load.js';
 export { DEFAULT_SETTINGS_PATH, defaultSettings, loadSettingsFile, loadSettingsText, SETTINGS_PATH_ENV, type Settings, type SettingsResult } from './settings.js';
 export { clusterForDisplay, clusterToYAML, REDACTED, settingsForDisplay, settingsToYAML } from './dump.js';
 export { formatByteSize, formatDuration, parseByteSize, parseDuration } from './units.js';

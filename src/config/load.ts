@@ -23,7 +23,7 @@ import type { LegacyEnv } from './legacy-env.js';
 import { applyNodeProfiles } from './node-profiles.js';
 import { applyGoYAMLMerges, applyGoYAMLNumbers, type DecodedYAML, decodeYAMLBytes, parseFirstDocument } from './go-yaml.js';
 
-export { daemonConfigProblems } from './cluster.js';
+export { daemonConfigProblems, dispatcherConfigErrors } from './cluster.js';
 
 /** The config is unusable; `errors` lists every problem found, one line each. */
 export class ConfigError extends Error {

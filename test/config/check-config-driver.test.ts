@@ -15,6 +15,8 @@ import { ManualClock } from '../../src/clock/index.js';
 import { newInstanceSet } from '../../src/cloud/registry.js';
 import { checkConfigCommand } from '../../src/config/check-config.js';
 import { loadConfigFile } from '../../src/config/load.js';
+import { REFERENCE_CLUSTER_DEFAULTS } from '../../src/config/reference-defaults.js';
+import { loadDaemonConfig } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import '../../src/drivers.js';
 
@@ -51,14 +53,14 @@ describe('check-config: the driver and its parameters', () => {
   });
 
   /** config.example.yml with this driver, these parameters and other CloudVMs keys; its path. */
-  function configWith(driver: string, params: Record<string, unknown>, cloudVMs: Record<string, unknown> = {}): string {
+  function configWith(driver: string, params: Record<string, unknown>, cloudVMs: Record<string, unknown> = {}, noTypes = false): string {
     const doc = parseDocument(readFileSync(EXAMPLE, 'utf8'));
     const at = ['Clusters', 'zzzzz', 'Containers', 'CloudVMs'];
     doc.setIn([...at, 'Driver'], driver);
     doc.setIn([...at, 'DriverParameters'], doc.createNode(params));
     for (const [k, v] of Object.entries(cloudVMs)) doc.setIn([...at, k], v);
     // The loopback driver's one instance type is the host's.
-    if (driver === 'loopback') doc.deleteIn(['Clusters', 'zzzzz', 'InstanceTypes']);
+    if (driver === 'loopback' || noTypes) doc.deleteIn(['Clusters', 'zzzzz', 'InstanceTypes']);
     const file = join(dir, `c${++n}.yml`);
     writeFileSync(file, doc.toString());
     return file;
@@ -142,6 +144,31 @@ describe('check-config: the driver and its parameters', () => {
     const taken = await check(configWith('loopback', { Seed: 1 }, { DeployPublicKey: true }), false);
     assert.equal(taken.code, 0, taken.stderr);
     assert.match(taken.stderr, /^warning: .*DriverParameters: the loopback driver takes no DriverParameters; ignoring them \(DriverParameters: \["Seed"\]\)$/m);
+  });
+
+  it("does not warn about the other drivers' parameters left at the reference's defaults, as arvados-server config-dump writes them", async () => {
+    const defaults = (((REFERENCE_CLUSTER_DEFAULTS.Containers as Record<string, unknown>).CloudVMs as Record<string, unknown>).DriverParameters ?? {}) as Record<string, unknown>;
+    const dumped = { ...structuredClone(defaults), SecurityGroupIDs: { 'sg-1': {} }, Region: 'eu-west-1' };
+    assert.ok('ClientSecret' in dumped && 'ResourceGroup' in dumped, "the reference's defaults carry azure's parameters");
+    const quiet = await check(configWith('ec2', dumped), false);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /DriverParameters/);
+    const set = await check(configWith('ec2', { ...dumped, ResourceGroup: 'leftover', Regoin: 'x' }));
+    assert.match(set.stderr, /ignoring DriverParameters the ec2 driver does not use \(.*Parameters: \["Regoin","ResourceGroup"\]\)$/m, 'one set away from its default is still named');
+    const gce = await check(configWith('gce', { ...dumped, Project: 'p', Zone: 'us-central1-a' }));
+    assert.doesNotMatch(gce.stderr, /Parameters: \[.*"SubnetID"/, "ec2's defaults are not gce's warning either");
+  });
+
+  it('refuses a config with no instance types (exit 2), which the daemon refuses too: every container would be cancelled', async () => {
+    const file = configWith('lame', {}, {}, true);
+    const r = await check(file, false);
+    assert.equal(r.code, 2);
+    const said = 'Clusters.zzzzz.InstanceTypes: none configured, so every container would be cancelled ("site configuration does not list any instance types"): the dispatcher does not start without one';
+    assert.ok(r.stderr.split('\n').includes(said), r.stderr);
+    let printed = '';
+    const daemon = loadDaemonConfig({ config: file }, { write: (s: string) => ((printed += s), true) } as unknown as NodeJS.WritableStream);
+    assert.equal(daemon, undefined, 'the daemon does not start');
+    assert.ok(printed.split('\n').includes(said), printed);
   });
 
   it('refuses a bad lame parameter', async () => {

@@ -182,7 +182,7 @@ describe('check-config', function () {
 
   it('takes --cluster, before or after the subcommand', async () => {
     const file = join(dir, 'two.yml');
-    writeFileSync(file, 'Clusters:\n  aaaaa: {}\n  bbbbb:\n    ManagementToken: b\n');
+    writeFileSync(file, 'Clusters:\n  aaaaa: {}\n  bbbbb:\n    ManagementToken: b\n    Containers: {CloudVMs: {DriverParameters: {Region: us-east-1}}}\n    InstanceTypes: {small: {ProviderType: t3.small, VCPUs: 1, RAM: 1GiB, Price: 0.01}}\n');
     const without = await run('check-config', '--config', file);
     assert.equal(without.code, 2);
     assert.match(without.stderr, /several clusters \(aaaaa, bbbbb\)/);

@@ -54,6 +54,8 @@ export function wholeDefaultConfig(privateKey: string = PEM_SHAPED_KEY): string 
   doc.setIn([...c, 'Services', 'Controller', 'ExternalURL'], 'https://xxxxx.example.com');
   doc.setIn([...c, 'Services', 'DispatchCloud', 'InternalURLs', 'http://localhost:9006'], doc.createNode({ ListenURL: '' }));
   doc.setIn([...c, 'Containers', 'DispatchPrivateKey'], privateKey);
+  // As a site sets it: an empty one is looked up on the host (AWS_REGION, the instance metadata).
+  doc.setIn([...c, 'Containers', 'CloudVMs', 'DriverParameters', 'Region'], 'us-east-1');
   doc.setIn([...c, 'InstanceTypes', 'm5.large'], doc.createNode({ ProviderType: '', VCPUs: 2, RAM: '8GiB', IncludedScratch: '32GB', AddedScratch: 0, Price: 0.1, Preemptible: false }));
   return doc.toString();
 }

@@ -27,6 +27,7 @@ function text(omit: { token?: boolean; url?: boolean } = {}, url = 'https://ctrl
     ...(omit.token ? [] : [`    SystemRootToken: ${TOKEN}`]),
     ...(omit.url ? [] : [`    Services: {Controller: {ExternalURL: "${url}"}}`]),
     '    Containers: {CloudVMs: {Driver: lame}}',
+    '    InstanceTypes: {small: {ProviderType: t3.small, VCPUs: 1, RAM: 1GiB, Price: 0.01}}',
     '',
   ].join('\n');
 }

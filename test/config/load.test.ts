@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { daemonConfigProblems, loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { daemonConfigProblems, dispatcherConfigErrors, loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import { errorsOf, MGMT_TOKEN, ROOT_TOKEN, withCloudVMs } from './load-helpers.js';
 
 const GiB = 2 ** 30;
@@ -234,7 +234,10 @@ describe('config loading', () => {
       ];
       assert.deepEqual(daemonConfigProblems(cluster), problems);
       for (const p of problems) assert.ok(warnings.includes(p), p);
-      assert.ok(warnings.some((w) => w.startsWith('Clusters.zzzzz.InstanceTypes: none configured')));
+      assert.deepEqual(dispatcherConfigErrors(cluster), [
+        'Clusters.zzzzz.InstanceTypes: none configured, so every container would be cancelled ("site configuration does not list any instance types"): the dispatcher does not start without one',
+      ]);
+      assert.ok(!warnings.some((w) => w.includes('InstanceTypes')), 'an error, not a warning');
       assert.ok(warnings.some((w) => w.startsWith('Clusters.zzzzz.ManagementToken: empty')));
     });
 
