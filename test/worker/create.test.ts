@@ -7,6 +7,8 @@ import { CapacityError, QuotaError, RateLimitError } from '../../src/cloud/error
 import { Harness, LARGE, SMALL } from './helpers.js';
 import { CREATE_ERROR_BACKOFF_MS } from '../../src/worker/pool-config.js';
 import { loadConfigText } from '../../src/config/load.js';
+import { ManualClock } from '../../src/clock/manual.js';
+import { CreateLimits } from '../../src/worker/throttle.js';
 
 describe('worker pool: create throttling', function () {
   this.timeout(20_000);
@@ -208,5 +210,40 @@ describe('worker pool: create throttling', function () {
     assert.ok(h.pool.create(SMALL));
     await h.tick(0);
     assert.equal(h.only().workerState, 'booting');
+  });
+
+  it('a create error\'s short back-off never shortens a longer rate-limit hold', async () => {
+    await started({ cloudVMs: { MaxConcurrentInstanceCreateOps: 2 } });
+    h.cloud.holdCreates();
+    h.cloud.failNextCreate(new RateLimitError('slow down', h.clock.now() + 60_000));
+    h.cloud.failNextCreate(new Error('provider fell over'));
+    assert.ok(h.pool.create(SMALL));
+    assert.ok(h.pool.create(LARGE));
+    h.cloud.releaseCreates();
+    await h.tick(0);
+    assert.deepEqual(h.pool.instances(), [], 'both creates failed: first rate-limited, then a plain error');
+    await h.tick(CREATE_ERROR_BACKOFF_MS + 1000);
+    assert.match(h.pool.createBlocker(SMALL) ?? '', /rate limit/, 'the cloud asked for 60 s, not the 1 s create-error back-off');
+    assert.equal(h.pool.create(SMALL), undefined);
+    await h.tick(60_000 - CREATE_ERROR_BACKOFF_MS - 1000);
+    assert.ok(h.pool.create(SMALL), 'creates again at the earliest retry time');
+  });
+});
+
+describe('create limits: cloud quota errors', function () {
+  it('after quota errors at different instance counts, the quota lifts only below the lowest count', async () => {
+    const clock = new ManualClock();
+    const limits = new CreateLimits({ clock, notify: () => {}, maxInstances: 0 });
+    limits.noteQuotaError(5, 'too many instances');
+    await clock.advance(1000);
+    limits.noteQuotaError(7, 'too many instances');
+    assert.equal(limits.quotaErrorActive(6), true, 'the cloud refused a 6th instance: 6 is still too many');
+    limits.noteInstanceCount(6);
+    limits.noteInstanceCount(5);
+    assert.equal(limits.quotaErrorActive(5), true, 'still not below 5');
+    assert.equal(limits.quotaDetail(5)?.bucket, 'cloud quota');
+    limits.noteInstanceCount(4);
+    assert.equal(limits.quotaErrorActive(4), false, 'below the lowest count seen: lifted');
+    limits.stop();
   });
 });
