@@ -3,6 +3,8 @@
  * controller 503s, the supervisor cap, and no lock/unlock churn.
  */
 import assert from 'node:assert/strict';
+import type { PassContext } from '../../src/scheduler/deps.js';
+import { unlockOverQuota } from '../../src/scheduler/pass-edges.js';
 import { harness, logged, testCluster, uuid } from './harness.js';
 
 const atCloudLimits = (n: number): string =>
@@ -114,6 +116,62 @@ describe('scheduler run queue: quota and limits', () => {
       await h.clock.advance(0);
       assert.deepEqual(h.queue.calls, [`lock ${uuid(1)}`], 'at quota the limit is the workload: one instance');
       assert.equal(h.status(uuid(2)), atCloudLimits(2));
+    });
+
+    // M64: a Locked container crunch-run is already starting must never be unlocked at the quota line: the controller
+    // could hand it to another dispatcher while it runs here (twice), and each unlock uses up a dispatch attempt.
+    // Through runQueue the scheduling order puts containers with a record first, before the quota line, so this
+    // end-to-end test holds even without unlockOverQuota's own `!records.has` guard; the next test pins the guard.
+    it('does not unlock an over-quota Locked container that already has a crunch-run record, but unlocks the others behind the head', async () => {
+      const h = harness();
+      h.queue.add(
+        { uuid: uuid(3), priority: 3, vcpus: 3, ram: 3, state: 'Locked' },
+        { uuid: uuid(2), priority: 2, state: 'Locked' },
+        { uuid: uuid(1), priority: 1, state: 'Locked' },
+      );
+      // Two instances at MaxInstances 2: with one, the concurrency limit (clamped to the instance count) would stop the pass before the quota line.
+      const a = h.pool.addWorker(h.type(1));
+      h.pool.addWorker(h.type(1));
+      h.pool.runOn(a, uuid(2));
+      h.pool.quota = 2;
+      h.sch.sync();
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.creates, []);
+      assert.equal(h.status(uuid(3)), atCloudLimits(1), 'the head waits for quota: needs a type3, no room');
+      assert.ok(!h.queue.calls.includes(`unlock ${uuid(2)}`), 'crunch-run has it: left to run');
+      assert.equal(h.queue.state(uuid(2)), 'Locked');
+      assert.deepEqual(h.queue.changes, [{ uuid: uuid(1), from: 'Locked', to: 'Queued' }], 'the one without a record behind the head is unlocked');
+    });
+
+    it('unlockOverQuota leaves a Locked container with a crunch-run record locked, and unlocks the rest of the line behind the head', async () => {
+      const h = harness();
+      h.queue.add(
+        { uuid: uuid(3), priority: 3, vcpus: 3, ram: 3, state: 'Locked' },
+        { uuid: uuid(2), priority: 2, state: 'Locked' },
+        { uuid: uuid(1), priority: 1, state: 'Locked' },
+      );
+      const ctx = { queue: h.queue, logger: h.logger, ops: { run: (_u: string, _op: string, fn: () => Promise<void>) => fn() } } as unknown as PassContext;
+      const line = [uuid(3), uuid(2), uuid(1)].map((u) => h.queue.map.get(u)!);
+      unlockOverQuota(ctx, line, [], 1, new Map([[uuid(2), {}]]));
+      await h.clock.advance(0);
+      assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`], 'the head stays locked (instances exist); the one crunch-run has is left to run');
+      assert.equal(h.queue.state(uuid(2)), 'Locked');
+    });
+
+    // M11: a create that reaches MaxInstances must end the pass's below-quota path at once. Otherwise the rest of the
+    // pass acts as if below the limit (asks for more VMs, locks containers with no room, using up their attempts),
+    // and the over-quota path waits for the next pass.
+    it('treats the rest of the pass as over quota as soon as a create reaches MaxInstances', async () => {
+      const h = harness();
+      h.queue.add({ uuid: uuid(3), priority: 3, vcpus: 3, ram: 3, state: 'Locked' }, { uuid: uuid(2), priority: 2, vcpus: 2, ram: 2, state: 'Locked' });
+      h.pool.quota = 1;
+      h.sch.sync();
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.creates, ['type3'], 'one create, for the head; none for the second');
+      assert.equal(h.status(uuid(2)), atCloudLimits(1), 'over quota in this same pass');
+      assert.equal(h.sch.containersNotAllocatedOverQuota, 1);
     });
   });
 
