@@ -167,6 +167,33 @@ describe('worker pool: lifecycle on the lame cloud', function () {
     assert.equal(h.pool.detail(busy)?.workerState, 'shutdown');
   });
 
+  it('drain: a VM still booting shuts down at once, not at boot end or TimeoutBooting', async () => {
+    // An operator drains a VM that is still booting (management API /instances/drain) to stop paying for it now.
+    h = await Harness.start({
+      params: { MinBootTime: '1h', MaxBootTime: '1h', DestroyDelay: '1h' },
+      cloudVMs: { TimeoutBooting: 3_600_000, TimeoutIdle: 3_600_000 },
+    });
+    h.pool.start();
+    await h.tick(0);
+    h.pool.create(SMALL);
+    await h.tick(0);
+    const id = h.only().instance;
+    // Probed, and still booting: the boot probe fails.
+    void h.pool.probeNow();
+    await h.tick(10_000);
+    assert.equal(h.pool.detail(id)?.workerState, 'booting');
+    assert.ok(h.sent(h.cluster.Containers.CloudVMs.BootProbeCommand, id).length > 0, 'boot probe was tried');
+    assert.equal(h.cloud.callCounts().destroy ?? 0, 0);
+
+    await h.pool.setIdleBehavior(id, 'drain');
+    assert.equal(h.pool.detail(id)?.workerState, 'shutdown', 'drained while booting: shut down at once');
+    await h.tick(0);
+    assert.equal(h.cloud.callCounts().destroy, 1, 'destroyed at once');
+    assert.equal(h.cloud.vm(id)?.tags.ArvadosIdleBehavior, 'drain');
+    assert.equal(h.pool.stats().bootOutcomes.aborted, 1, 'an aborted boot, not a failure');
+    assert.equal(h.pool.stats().bootOutcomes.failure, 0);
+  });
+
   it('destroys again an instance still listed TimeoutShutdown after the destroy', async () => {
     h = await Harness.start({ params: { DestroyDelay: '10m' }, cloudVMs: { TimeoutShutdown: 10_000 } });
     h.pool.start();
