@@ -207,6 +207,8 @@ export class Scheduler {
         await untilAborted(queue.update(), signal);
         return;
       } catch (err) {
+        // Stopped while the poll was in flight: nothing failed.
+        if (signal.aborted) throw err;
         logger.error('error updating queue, will retry', { error: err, RetryMs: retry });
         await clock.sleep(retry, signal);
       }

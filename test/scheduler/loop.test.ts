@@ -72,6 +72,27 @@ describe('scheduler loop', () => {
     assert.equal(h.clock.pendingTimers(), 0);
   });
 
+  it('stop() while the first queue poll is in flight logs no error: the poll was stopped, not failed', async () => {
+    const h = harness();
+    h.queue.updated = 0;
+    let answer: () => void = () => {};
+    h.queue.update = () => {
+      h.queue.calls.push('update');
+      return new Promise<void>((resolve) => (answer = resolve));
+    };
+    h.sch.start();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, ['update']);
+    await h.sch.stop();
+    answer();
+    assert.deepEqual(
+      h.logs.records().filter((r) => r.level === 'error'),
+      [],
+      'a normal stop says nothing at level error',
+    );
+    assert.equal(h.clock.pendingTimers(), 0);
+  });
+
   it('coalesces notifications: ten while idle cause one pass, ten during a pass cause one more', async () => {
     const h = harness();
     const { passes } = countPasses(h, (n) => {
