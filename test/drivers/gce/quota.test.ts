@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { asCapacityError, CapacityError, isCapacityError, isQuotaError, QuotaError } from '../../../src/cloud/errors.js';
 import { ManualClock } from '../../../src/clock/index.js';
-import { classify, GceOperationError, quotaMetricsOf, ThrottleBackoff } from '../../../drivers/gce/errors.js';
+import { classify, GceOperationError, quotaMetricsOf, regionalQuota, ThrottleBackoff } from '../../../drivers/gce/errors.js';
 import { isGroupQuota, quotaGroupOf } from '../../../drivers/gce/quota.js';
 import { driverPerTest, failure } from './helpers.js';
 
@@ -67,6 +67,41 @@ describe('gce quota errors: which quota, and whose', () => {
       assert.ok(out instanceof QuotaError && !isCapacityError(out), String(out));
     }
     assert.ok(classify(operationQuota('N2_CPUS'), ctx()) instanceof QuotaError);
+  });
+});
+
+describe('gce quota errors: regional or not', () => {
+  /** One QUOTA_EXCEEDED item of an operation, as GCE words it: a region's quota, or one of all regions ("globally"). */
+  const item = (metric: string, limit: number) => {
+    const global = metric.endsWith('_ALL_REGIONS');
+    const message = `Quota '${metric}' exceeded.  Limit: ${limit.toFixed(1)} ${global ? 'globally' : 'in region us-central1'}.`;
+    const quotaInfo = {
+      metricName: `compute.googleapis.com/${metric.toLowerCase()}`,
+      limitName: `${metric.replace(/_/g, '-')}-per-project${global ? '' : '-region'}`,
+      dimensions: global ? { global: 'global' } : { region: 'us-central1' },
+      limit,
+    };
+    return { code: 'QUOTA_EXCEEDED', message, errorDetails: [{ quotaInfo }] };
+  };
+  const operation = (...items: Array<ReturnType<typeof item>>) =>
+    new GceOperationError(`insert: operation op-1 failed: ${items.map((i) => `QUOTA_EXCEEDED: ${i.message}`).join('; ')}`, ['QUOTA_EXCEEDED'], items);
+
+  it('a quota of the region only is regional; one of all regions is not', () => {
+    assert.equal(regionalQuota(operationQuota('CPUS')), true);
+    assert.equal(regionalQuota(httpQuota('CPUS')), true);
+    assert.equal(regionalQuota(operation(item('CPUS_ALL_REGIONS', 32))), false);
+    assert.equal(regionalQuota(httpQuota('CPUS_ALL_REGIONS')), false);
+    assert.equal(regionalQuota(new GceOperationError('x', ['QUOTA_EXCEEDED'])), false, 'names no metric');
+  });
+
+  it('an insert over both its region\'s CPUS and CPUS_ALL_REGIONS is not regional: a zone in another region shares the global quota', () => {
+    // Both orders: the classification must not hang on which item GCE lists first.
+    for (const err of [operation(item('CPUS', 24), item('CPUS_ALL_REGIONS', 32)), operation(item('CPUS_ALL_REGIONS', 32), item('CPUS', 24))]) {
+      assert.deepEqual(new Set(quotaMetricsOf(err)), new Set(['CPUS', 'CPUS_ALL_REGIONS']));
+      assert.equal(regionalQuota(err), false, err.message);
+    }
+    // The same with a family quota of the region.
+    assert.equal(regionalQuota(operation(item('N2_CPUS', 24), item('CPUS_ALL_REGIONS', 32))), false);
   });
 });
 

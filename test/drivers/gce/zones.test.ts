@@ -110,6 +110,16 @@ describe('gce driver: a regional quota moves the create to a zone in another reg
     });
   }
 
+  it("an insert over both the region's CPUS and CPUS_ALL_REGIONS is the quota error at once: no insert in another region's zone", async () => {
+    const message = "Quota 'CPUS' exceeded.  Limit: 24.0 in region us-central1. Quota 'CPUS_ALL_REGIONS' exceeded.  Limit: 32.0 globally.";
+    h.fake.failNext('insert', { httpStatus: 403, reason: 'quotaExceeded', message });
+    const err = await failure(h.create(N2));
+    assert.ok(isQuotaError(err), String(err));
+    assert.deepEqual(insertZones(), ['us-central1-a']);
+    assert.equal(live().length, 0);
+    assert.equal(h.logs.lines.filter((l) => l.includes('region over quota')).length, 0);
+  });
+
   it('a quota of all regions, or one over quota in every region, is the quota error as before', async () => {
     h.fake.failNext('insert', { quotaExceeded: 'CPUS_ALL_REGIONS' });
     assert.ok(isQuotaError(await failure(h.create(N2))));
