@@ -60,11 +60,14 @@ export function cancelContainer(ctx: PassContext, uuid: string, reason: string):
 /**
  * Asks the pool to stop the container's crunch-run and to drop its record
  * once it has exited. Re-sent on every pass while the process lingers (the
- * pool escalates), logged once per reason.
+ * pool escalates), logged once per reason: at debug when `routine` (the
+ * container has finished, and crunch-run is on its way out after every
+ * normal run; the pool logs the kill itself), else at info.
  */
-export function killCrunchRun(ctx: PassContext, uuid: string, reason: string): void {
+export function killCrunchRun(ctx: PassContext, uuid: string, reason: string, routine = false): void {
   ctx.ops.runSync(uuid, 'kill', () => {
-    ctx.once.info(uuid, `killing crunch-run: ${reason}`);
+    if (routine) ctx.once.debug(uuid, `killing crunch-run: ${reason}`);
+    else ctx.once.info(uuid, `killing crunch-run: ${reason}`);
     ctx.pool.killContainer(uuid, reason);
     ctx.pool.forgetContainer(uuid);
   });

@@ -108,11 +108,15 @@ export class OnceLog {
     this.emit('error', uuid, message, fields);
   }
 
+  debug(uuid: string, message: string, fields: Record<string, unknown> = {}): void {
+    this.emit('debug', uuid, message, fields);
+  }
+
   prune(keep: (uuid: string) => boolean): void {
     for (const uuid of this.said.keys()) if (!keep(uuid)) this.said.delete(uuid);
   }
 
-  private emit(level: 'info' | 'error', uuid: string, message: string, fields: Record<string, unknown>): void {
+  private emit(level: 'info' | 'error' | 'debug', uuid: string, message: string, fields: Record<string, unknown>): void {
     let seen = this.said.get(uuid);
     if (!seen) {
       seen = new Set();

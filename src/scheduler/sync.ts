@@ -88,7 +88,7 @@ function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunR
       if (rec) {
         // crunch-run may be stuck; nothing it does matters now. If it has
         // already exited, this frees its record, hence the worker.
-        killCrunchRun(ctx, uuid, `state=${ctr.state}`);
+        killCrunchRun(ctx, uuid, `state=${ctr.state}`, true);
       } else if (!ctx.ops.busy(uuid)) {
         logger.info('container finished, dropping it from the queue', { ContainerUUID: uuid, State: ctr.state });
         queue.forget(uuid);

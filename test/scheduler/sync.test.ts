@@ -55,6 +55,11 @@ describe('scheduler sync', () => {
     h.sch.sync();
     assert.deepEqual(h.queue.forgotten, [uuid(1), uuid(2)]);
     assert.deepEqual(h.pool.kills, [{ uuid: uuid(3), reason: 'state=Cancelled' }]);
+    assert.deepEqual(
+      logged(h, /^killing crunch-run: state=Cancelled$/).map((r) => r.level),
+      ['debug'],
+      'routine after every finished container (the pool logs the kill itself): not an info line',
+    );
     assert.deepEqual(h.pool.forgotten, [uuid(3)]);
     h.sch.sync();
     assert.deepEqual(h.queue.forgotten, [uuid(1), uuid(2), uuid(3)]);
