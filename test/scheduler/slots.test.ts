@@ -172,6 +172,24 @@ describe('scheduler slot index', () => {
     }
   });
 
+  it('among ready instances that run something, takes the one running more containers, even over a cheaper one', () => {
+    // Packing: with several containers per VM, work goes to the fullest VM
+    // that fits, so others can empty and idle out. The emptier one comes
+    // first by id and is cheaper, so only the container count can pick the other.
+    const t = types[3]; // 8 VCPUs
+    const views = [view(t, 'running', ['a']), view(t, 'running', ['b', 'c'])];
+    views[0].price = t.Price - 0.01;
+    const idx = SlotIndex.build(views, typeOf, () => small(1), 4, warnings());
+    const e = entry('c1', small(1), [t]);
+    const first = find(idx, e);
+    assert.equal(first?.view.instance, views[1].instance, 'the one with 2 containers, not the one with 1');
+    idx.allocate(first!, 'c1', small(1));
+    // It keeps filling the same VM until it is at MaxRunningContainersPerInstance.
+    assert.equal(find(idx, entry('c2', e.instanceResources, e.instanceTypes))?.view.instance, views[1].instance);
+    const byRank = [...idx.all].sort((a, b) => a.rank - b.rank);
+    assert.deepEqual(byRank.map((s) => s.view.instance), [views[1].instance, views[0].instance]);
+  });
+
   it('orders ready instances before others and busier before emptier in its ranks', () => {
     const t = types[2];
     const views = [view(t, 'booting', ['a']), view(t, 'idle'), view(t, 'running', ['b'])];
