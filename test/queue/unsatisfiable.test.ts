@@ -4,7 +4,11 @@
  * with a bounded back-off, for as long as they stay queued.
  */
 import assert from 'node:assert/strict';
-import { waitFor } from '../arvados/helpers.js';
+import type { ContainerPatch } from '../../src/arvados/client.js';
+import type { Container } from '../../src/arvados/types.js';
+import { ManualClock, settle } from '../../src/clock/index.js';
+import { UnsatisfiableCanceller } from '../../src/queue/unsatisfiable.js';
+import { captureLogger, waitFor } from '../arvados/helpers.js';
 import { harness, type Harness } from './helpers.js';
 
 const NOT_SATISFIABLE = 'constraints not satisfiable by any configured instance type';
@@ -127,4 +131,85 @@ describe('container queue: unsatisfiable containers', () => {
     await h.queue.update();
     assert.equal(h.lines.records().filter((r) => r.msg === 'error while trying to cancel unsatisfiable container').length, 0);
   });
+});
+
+/**
+ * The canceller on its own, over a scripted client: what it does when an
+ * attempt fails after our lock took, and when a poll says "not ours" while
+ * an attempt is in flight.
+ */
+describe('container queue: unsatisfiable canceller, failed attempts', () => {
+  const UUID = 'zzzzz-dz642-unsatisfiable01';
+  const OURS = 'zzzzz-gj3su-dispatcher00001';
+  const FIRST_RETRY = 10_000;
+
+  type Step = 'ok' | 'fail' | Promise<void>;
+
+  function setup(o: { state: 'Queued' | 'Locked'; cancels: Step[]; reads: ('Locked' | 'Cancelled' | 'error')[] }) {
+    const clock = new ManualClock();
+    const { logger, lines } = captureLogger();
+    const calls: string[] = [];
+    let ctr = { uuid: UUID, state: o.state, priority: 1, locked_by_uuid: o.state === 'Locked' ? OURS : null } as unknown as Container;
+    const patch = (): ContainerPatch => ({ uuid: UUID, state: ctr.state, locked_by_uuid: ctr.locked_by_uuid });
+    const client = {
+      lockContainer: (uuid: string): Promise<ContainerPatch> => {
+        calls.push(`lock ${uuid}`);
+        ctr = { ...ctr, state: 'Locked', locked_by_uuid: OURS };
+        return Promise.resolve(patch());
+      },
+      updateContainer: async (uuid: string, attrs: Partial<Container>): Promise<ContainerPatch> => {
+        if (!attrs.state) {
+          calls.push('runtime_status');
+          return patch();
+        }
+        calls.push(`cancel ${uuid}`);
+        const step = o.cancels.shift() ?? 'ok';
+        if (step !== 'ok' && step !== 'fail') await step;
+        if (step !== 'ok') throw new Error('HTTP 500: cancel failed for the test');
+        ctr = { ...ctr, state: 'Cancelled' };
+        return patch();
+      },
+      getContainer: (uuid: string): Promise<Container> => {
+        calls.push(`get ${uuid}`);
+        const read = o.reads.shift() ?? 'Locked';
+        if (read === 'error') return Promise.reject(new Error('HTTP 503: read failed for the test'));
+        return Promise.resolve({ ...ctr, state: read } as Container);
+      },
+    };
+    const canceller = new UnsatisfiableCanceller({
+      client,
+      logger,
+      clock,
+      firstRetryMs: FIRST_RETRY,
+      runExclusive: (_uuid, _name, fn) => fn(),
+      applyReply: () => undefined,
+    });
+    return { clock, lines, calls, canceller, container: () => ctr };
+  }
+
+  for (const read of ['Locked', 'error'] as const) {
+    it(`retries a cancel that failed after our lock took (the follow-up read ${read === 'Locked' ? 'says Locked' : 'fails'})`, async () => {
+      // Counted as done, the container would stay Locked by this dispatcher,
+      // never cancelled, with a workflow waiting on it.
+      const t = setup({ state: 'Queued', cancels: ['fail'], reads: [read] });
+      t.canceller.handle(t.container(), 'constraints not satisfiable by any configured instance type');
+      await settle(8);
+      assert.deepEqual(t.calls, [`lock ${UUID}`, 'runtime_status', `cancel ${UUID}`, `get ${UUID}`]);
+      assert.equal(t.container().state, 'Locked');
+      assert.deepEqual(t.canceller.pending(), [UUID], 'a failed cancel is not done');
+      assert.equal(t.lines.records().filter((r) => r.msg === 'error while trying to cancel unsatisfiable container').length, 1);
+
+      t.calls.length = 0;
+      await t.clock.advance(FIRST_RETRY - 1);
+      t.canceller.retryDue();
+      await settle(8);
+      assert.deepEqual(t.calls, [], 'not before the back-off');
+      await t.clock.advance(1);
+      t.canceller.retryDue();
+      await settle(8);
+      assert.deepEqual(t.calls, ['runtime_status', `cancel ${UUID}`], 'tried again, with no second lock');
+      assert.equal(t.container().state, 'Cancelled');
+      assert.deepEqual(t.canceller.pending(), []);
+    });
+  }
 });
