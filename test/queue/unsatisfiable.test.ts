@@ -212,4 +212,34 @@ describe('container queue: unsatisfiable canceller, failed attempts', () => {
       assert.deepEqual(t.canceller.pending(), []);
     });
   }
+
+  it('keeps the effort when a poll says "not ours" while an attempt is in flight, so a failed attempt is retried', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const t = setup({ state: 'Queued', cancels: [held], reads: ['Locked'] });
+    t.canceller.handle(t.container(), 'constraints not satisfiable by any configured instance type');
+    await settle(8);
+    assert.deepEqual(t.calls, [`lock ${UUID}`, 'runtime_status', `cancel ${UUID}`], 'the cancel is in flight');
+
+    // A poll's record says the container is not ours to cancel (here: priority 0) while we hold it locked.
+    t.canceller.refresh(UUID, { priority: 0 }, false);
+    assert.deepEqual(t.canceller.pending(), [UUID], 'not dropped while an attempt is in flight');
+    assert.equal(t.canceller.get(UUID)?.priority, 0, 'the newer record is kept');
+
+    // The attempt fails: the container stays Locked by us.
+    release();
+    await settle(8);
+    assert.equal(t.container().state, 'Locked');
+    assert.deepEqual(t.canceller.pending(), [UUID], 'still pending after the failure');
+
+    // The next poll shows it ours again (Locked by us, priority up): tried again after the back-off.
+    t.canceller.refresh(UUID, { priority: 1, state: 'Locked', locked_by_uuid: OURS }, true);
+    t.calls.length = 0;
+    await t.clock.advance(FIRST_RETRY);
+    t.canceller.retryDue();
+    await settle(8);
+    assert.deepEqual(t.calls, ['runtime_status', `cancel ${UUID}`]);
+    assert.equal(t.container().state, 'Cancelled');
+    assert.deepEqual(t.canceller.pending(), []);
+  });
 });
