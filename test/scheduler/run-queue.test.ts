@@ -221,6 +221,22 @@ describe('scheduler run queue: placement', () => {
     );
   });
 
+  it('asks the pool for a type it declined once per pass, not once per shape that wants it', () => {
+    // Three sizes, one eligible type (type4): three shapes, so the per-shape
+    // shortcut does not apply and only the per-type memory of the decline does.
+    const h = harness(testCluster({ cloudVMs: { MaxInstances: 100 } }));
+    h.pool.canCreate = 0;
+    for (const n of [1, 2, 3]) h.queue.add({ uuid: uuid(n), priority: 100 - n, state: 'Locked', vcpus: 4, ram: n });
+    for (const n of [1, 2, 3]) assert.deepEqual(h.queue.map.get(uuid(n))!.instanceTypes.map((t) => t.Name), ['type4']);
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, ['type4'], 'declined once: the other shapes are not asked for it again in this pass');
+    const capacity = (pos: number): string => `Waiting in queue at position ${pos}.  Cluster is at capacity and cannot start any new instances right now.`;
+    assert.deepEqual([1, 2, 3].map((n) => h.status(uuid(n))), [capacity(1), capacity(2), capacity(3)]);
+    // The next pass asks again, once.
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, ['type4', 'type4']);
+  });
+
   it('says why a priority-0 container will not run', () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
