@@ -191,6 +191,29 @@ describe('scheduler sync', () => {
     assert.equal(h.queue.state(uuid(1)), 'Cancelled');
   });
 
+  it('keeps a finished container in the queue while an unlock on it is still in flight, and drops it once that ends', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
+    h.queue.hold = true;
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`]);
+    assert.equal(h.sch.operationsInFlight, 1);
+
+    // A poll shows it Cancelled (a user cancelled it) while the unlock is still waiting on the controller.
+    h.queue.set(uuid(1), { state: 'Cancelled' });
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.forgotten, [], 'not dropped while an operation on it is in flight');
+    assert.equal(h.queue.entries().entries.get(uuid(1))?.container.state, 'Cancelled', 'still in the queue for the answer to land on');
+
+    h.queue.release();
+    await h.clock.advance(0);
+    assert.equal(h.sch.operationsInFlight, 0);
+    h.sch.sync();
+    assert.deepEqual(h.queue.forgotten, [uuid(1)], 'dropped on the first pass after the unlock ended');
+  });
+
   it('logs controller errors and carries on', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
