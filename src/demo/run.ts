@@ -16,6 +16,8 @@ import { systemClock } from '../clock/index.js';
 import { ConfigError, daemonConfigProblems, loadConfigFile } from '../config/index.js';
 import type { Cluster } from '../config/types.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
+import { hostPortOf } from '../http/listen.js';
+import { type ManagementServer, startManagementServer } from '../http/server.js';
 import { createLogger } from '../log.js';
 import { progressLine, summary, VMTracker } from './report.js';
 import { type DemoContainer, demoWorkload } from './workload.js';
@@ -78,6 +80,17 @@ export interface DemoOptions {
   deadlineMs?: number;
   /** Where a config it refuses is reported (default the process's stderr). */
   stderr?: Pick<NodeJS.WritableStream, 'write'>;
+  /**
+   * Serve the dispatcher's management API, status page and metrics on the
+   * config's first `Services.DispatchCloud.InternalURLs` entry (as the daemon
+   * does), so that `instances`, `containers`, curl and a browser can be tried
+   * against it; and after the summary, go on serving until `until` resolves
+   * (default: SIGINT or SIGTERM).
+   */
+  serve?: boolean;
+  until?: Promise<unknown>;
+  /** Where the progress and the summary go (default the process's stdout). */
+  stdout?: NodeJS.WriteStream | Pick<NodeJS.WritableStream, 'write'>;
 }
 
 const TICK_MS = 250;
@@ -130,12 +143,13 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
   // With the controller's event feed, as a cluster running arvados-ws would have it.
   const fromConfig = againstController(loaded, controller.url, { Seed: opts.seed, CloudName: `demo-${process.pid}` });
   const cluster: Cluster = { ...fromConfig, Services: { ...fromConfig.Services, Websocket: { ExternalURL: controller.feed.url } } };
-  const out = process.stdout;
-  const tty = out.isTTY === true;
+  const out = opts.stdout ?? process.stdout;
+  const tty = (out as { isTTY?: boolean }).isTTY === true;
   out.write(`Demo: ${opts.containers} containers on the ${cluster.Containers.CloudVMs.Driver} cloud, seed ${opts.seed}.\n`);
   out.write(`Controller ${controller.url} (event feed ${controller.feed.url}); dispatcher logs: ${opts.verbose ? 'stdout' : logPath}\n`);
 
   let dispatcher: Dispatcher | undefined;
+  let server: ManagementServer | undefined;
   const started = clock.now();
   const deadline = started + (opts.deadlineMs ?? 180_000);
   const tracker = new VMTracker();
@@ -143,6 +157,12 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
   try {
     dispatcher = await createDispatcher(cluster, { logger: log, clock });
     dispatcher.start();
+    if (opts.serve) {
+      const url = cluster.Services.DispatchCloud.InternalURLs[0];
+      if (url === undefined) throw new Error('--serve: the config has no Services.DispatchCloud.InternalURLs entry to listen on');
+      server = await startManagementServer(dispatcher, { listen: hostPortOf(cluster.Services.DispatchCloud.ListenURLs[url] ?? url) });
+      out.write(`Serving the management API, status page and metrics at ${server.url}/ (the config's ManagementToken; e.g. arvados-dispatch-cloud instances --config ${opts.config})\n`);
+    }
     const pending: DemoContainer[] = demoWorkload(cluster, opts.containers, opts.seed);
     const submitted: string[] = [];
     let lastLine = 0;
@@ -201,8 +221,13 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
     }
     out.write(summary({ elapsedMs: clock.now() - started, containers, waits, vms: tracker, vmsLeft, notes, reasons }));
     const ok = containers.every((c) => c.state === 'Complete' || (c.state === 'Cancelled' && (c.runtime_status?.error || reasons.has(c.uuid)))) && vmsLeft === 0;
+    if (server) {
+      out.write(`Still serving at ${server.url}/ (the dispatcher and its history stay up); stop with Ctrl-C.\n`);
+      await (opts.until ?? untilSignal());
+    }
     return ok ? 0 : 1;
   } finally {
+    await server?.close();
     await dispatcher?.stop();
     await controller.stop();
     if (logStream !== process.stdout) (logStream as NodeJS.WritableStream).end();
@@ -212,4 +237,17 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
 async function listOurs(d: Dispatcher): Promise<number> {
   const tag = `${d.cluster.Containers.CloudVMs.TagKeyPrefix}InstanceSetID`;
   return (await d.instanceSet.instances({ [tag]: d.instanceSetId })).length;
+}
+
+/** Resolves at the first SIGINT or SIGTERM, and removes both listeners. */
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
 }
