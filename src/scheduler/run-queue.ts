@@ -150,6 +150,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   /** Scheduling-order index from which everything waits for quota; order.length for none. */
   let overQuotaFrom = order.length;
   const overMaxSupervisors: number[] = [];
+  let createdInPass = 0;
   let allocatedNotStarted = 0;
   // Containers running or being started: once it reaches maxContainers,
   // nothing more is locked or started (but nothing is unlocked for it).
@@ -339,6 +340,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       rank: 0,
     };
     slots.addCreated(slot);
+    createdInPass++;
     slots.allocate(slot, uuid, charge);
   }
 
@@ -362,7 +364,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     ctx,
     overQuota,
     overMaxSupervisors.map((k) => list[k]),
-    totalInstances,
+    // An instance this pass began to create exists too: the head of the line may run once it is up.
+    totalInstances + createdInPass,
     records,
   );
   if (overQuota.length > 0) shutdownUnallocated(ctx, slots.all, locality?.passedOver);

@@ -172,6 +172,7 @@ describe('scheduler run queue: quota and limits', () => {
       assert.deepEqual(h.pool.creates, ['type3'], 'one create, for the head; none for the second');
       assert.equal(h.status(uuid(2)), atCloudLimits(1), 'over quota in this same pass');
       assert.equal(h.sch.containersNotAllocatedOverQuota, 1);
+      assert.deepEqual(h.queue.changes, [], 'an instance exists now (being created): the head of the quota line keeps its lock, and its dispatch attempt');
     });
   });
 
