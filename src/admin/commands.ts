@@ -71,7 +71,8 @@ export function killContainer(ctx: AdminContext, uuid: string, reason?: string):
     } catch (e) {
       if (e instanceof AdminError && e.httpStatus === 404) {
         throw new AdminError(
-          `${uuid}: not running on any VM, so there is nothing to kill (a queued or locked container is not on a VM yet: cancel its container request instead)`,
+          notAContainer(uuid) ??
+            `${uuid}: not running on any VM, so there is nothing to kill (a queued or locked container is not on a VM yet: cancel its container request instead)`,
           1,
           { cause: e },
           404,
@@ -94,7 +95,7 @@ export function whyContainer(ctx: AdminContext, uuid: string, opts: ListOptions 
     try {
       item = (await client.get(`${API}/container`, { container_uuid: uuid })) as WhyItem;
     } catch (e) {
-      if (e instanceof AdminError && e.httpStatus === 404) throw new AdminError(`${uuid}: not in the dispatcher's queue (finished, not ours, or not seen yet)`);
+      if (e instanceof AdminError && e.httpStatus === 404) throw new AdminError(notAContainer(uuid) ?? `${uuid}: not in the dispatcher's queue (finished, not ours, or not seen yet)`);
       throw e;
     }
     let timeline: WhyTimeline | undefined;
@@ -106,6 +107,16 @@ export function whyContainer(ctx: AdminContext, uuid: string, opts: ListOptions 
     }
     out.write(opts.json ? `${JSON.stringify({ container: item, timeline: timeline ?? null }, null, 2)}\n` : formatWhy(item, timeline, systemClock.now()));
   });
+}
+
+/** An Arvados container UUID: the cluster id, the containers' type infix, 15 characters. */
+const CONTAINER_UUID = /^[a-z0-9]{5}-dz642-[a-z0-9]{15}$/;
+
+/** What to say, when the dispatcher knows no such container, of a word that is not a container UUID at all (a request's, a typo); undefined for one that is. */
+function notAContainer(uuid: string): string | undefined {
+  if (CONTAINER_UUID.test(uuid)) return undefined;
+  const request = /^[a-z0-9]{5}-xvhdp-[a-z0-9]{15}$/.test(uuid) ? ": that is a container request's; its container_uuid names its container" : '';
+  return `${uuid}: not a container UUID (they look like zzzzz-dz642-0123456789abcde)${request}`;
 }
 
 /**

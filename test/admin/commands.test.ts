@@ -175,6 +175,13 @@ describe('admin commands (in-process, fake management API)', () => {
     assert.match(stderr.text, /zzzzz-dz642-000000000000099: not in the dispatcher's queue/);
   });
 
+  it('containers why and kill: a word that is no container UUID says so when the dispatcher knows no such container', async () => {
+    assert.equal(await whyContainer(ctx(), 'nonsense'), 1);
+    assert.match(stderr.text, /nonsense: not a container UUID \(they look like zzzzz-dz642-0123456789abcde\)\n$/);
+    assert.equal(await killContainer(ctx(), 'zzzzz-xvhdp-000000000000001'), 1);
+    assert.match(stderr.text, /zzzzz-xvhdp-000000000000001: not a container UUID \(they look like zzzzz-dz642-0123456789abcde\): that is a container request's; its container_uuid names its container\n$/);
+  });
+
   it("instances list: the reference's empty list (items null) is an empty table", async () => {
     server.instances = null;
     assert.equal(await listInstances(ctx()), 0, stderr.text);
