@@ -321,7 +321,12 @@ function compile(ctx: ReadContext, root: Record<string, unknown>): Settings {
     const raw = readMap(ctx, root[name], [name]) ?? {};
     out[name] = readSection(ctx, raw, [name], fields as Record<string, Field<unknown>>, { strict: true });
   }
-  return out as unknown as Settings;
+  const settings = out as unknown as Settings;
+  const cap = settings.SpendingCap;
+  if (cap.Enable && cap.Soft === 0 && cap.Hard === 0 && cap.PerOwnerSoft === 0 && cap.PerOwnerHard === 0) {
+    ctx.problems.warn(['SpendingCap', 'Enable'], 'true, but no level is set (Soft, Hard, PerOwnerSoft or PerOwnerHard): it caps nothing');
+  }
+  return settings;
 }
 
 /** A lower bound (inclusive unless `minExclusive`) and an optional inclusive upper bound. */

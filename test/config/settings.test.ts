@@ -129,6 +129,14 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
     assert.deepEqual(errorsOf('- EventFeed\n'), ['d.yml: expected a map of sections (EventFeed, SchedulingStatus, Estimates, Suggestions, FairShare, WarmPools, PreWarm, Locality, DrainToSave, Billing, Reclaims, SpotFallback, SpendingCap) at the top level']);
   });
 
+  it('warns about a spending cap turned on with no level: it caps nothing', () => {
+    assert.deepEqual(loadSettingsText('SpendingCap: {Enable: true, DeferBelowPriority: 500}\n', 'd.yml').warnings, [
+      'd.yml: SpendingCap.Enable: true, but no level is set (Soft, Hard, PerOwnerSoft or PerOwnerHard): it caps nothing',
+    ]);
+    assert.deepEqual(loadSettingsText('SpendingCap: {Enable: true, PerOwnerHard: 3}\n', 'd.yml').warnings, []);
+    assert.deepEqual(loadSettingsText('SpendingCap: {Enable: false}\n', 'd.yml').warnings, []);
+  });
+
   it('values out of range are errors (not warnings, as they would be in config.yml)', () => {
     assert.deepEqual(errorsOf('Estimates: {DefaultRuntime: 0s, DefaultBootTime: -1s}\nSuggestions: {After: -1m, Horizon: 0s, MaxCPUFraction: 0}\n'), [
       'd.yml: Estimates.DefaultRuntime: expected a duration greater than 0s, got "0s"',
