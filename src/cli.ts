@@ -159,7 +159,10 @@ export function buildProgram(): Command {
     .command('list', { isDefault: true })
     .description('list the VMs as a table')
     .option('--json', 'print the management API items as JSON')
-    .action(async (cmdOpts: { json?: boolean }) => {
+    // The default subcommand: a misspelt one (`instances hlod`) arrives here as a word.
+    .allowExcessArguments()
+    .action(async (cmdOpts: { json?: boolean }, cmd: Command) => {
+      if (cmd.args.length > 0) await strayWord(instances, cmd);
       const { listInstances } = await import('./admin/commands.js');
       process.exitCode = await listInstances(program.opts(), cmdOpts);
     });
@@ -199,7 +202,9 @@ export function buildProgram(): Command {
     .command('list', { isDefault: true })
     .description('list the queued and running containers as a table')
     .option('--json', 'print the management API items as JSON')
-    .action(async (cmdOpts: { json?: boolean }) => {
+    .allowExcessArguments()
+    .action(async (cmdOpts: { json?: boolean }, cmd: Command) => {
+      if (cmd.args.length > 0) await strayWord(containers, cmd);
       const { listContainers } = await import('./admin/commands.js');
       process.exitCode = await listContainers(program.opts(), cmdOpts);
     });
@@ -241,6 +246,15 @@ async function unknownCommand(program: Command, name: string): Promise<never> {
     .flatMap((c) => [c.name(), ...c.aliases()]);
   const near = closestKey(name, names);
   program.error(`error: unknown command '${name}'${near ? ` (did you mean ${near}?)` : ''}`, { code: 'commander.unknownCommand', exitCode: EXIT_USAGE });
+}
+
+/**
+ * A word given to a default subcommand (`list`): a subcommand misspelt
+ * (`instances hlod`), or, after an explicit `list`, one word too many.
+ */
+async function strayWord(parent: Command, list: Command): Promise<never> {
+  if (parent.args[0] === list.name()) list.error(`error: too many arguments for '${list.name()}'`, { code: 'commander.excessArguments', exitCode: EXIT_USAGE });
+  return unknownCommand(parent, list.args[0]);
 }
 
 /** The settings file, and whether the user named it (flag or environment), in which case it must exist. */

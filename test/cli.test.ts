@@ -145,6 +145,10 @@ describe('arvados-dispatch-cloud command', function () {
     assert.equal((await refusal(['configcheck'])).stderr, "error: unknown command 'configcheck' (did you mean config-check?) (try --help)\n");
     // A subcommand still takes no extra words.
     assert.match((await refusal(['check-config', 'extra'])).stderr, /^error: too many arguments for 'check-config'/);
+    // Nor do instances and containers, whose default subcommand (list) would take a misspelt one as a word.
+    assert.equal((await refusal(['instances', 'hlod', 'lame-1'])).stderr, "error: unknown command 'hlod' (did you mean hold?) (try --help)\n");
+    assert.equal((await refusal(['containers', 'bogus'])).stderr, "error: unknown command 'bogus' (try --help)\n");
+    assert.equal((await refusal(['instances', 'list', 'extra'])).stderr, "error: too many arguments for 'list' (try --help)\n");
   });
 
   it("every subcommand's --help lists the root's --config, --cluster and --settings as global options (all of them read the config), not --version", () => {
