@@ -63,6 +63,35 @@ describe('container queue: records it cannot use', function () {
     assert.deepEqual(got.runtime_constraints, { vcpus: 2, ram: 2 ** 30 });
   });
 
+  it('does not take a check answered only with unusable records for "gone": the container stays tracked until an answer says', async () => {
+    let spoil = false;
+    h = await harness({
+      wrap: (client) =>
+        withList(client, async (p) => {
+          const page = await client.listContainers(p);
+          const isCheck = p.filters.some((f) => f[0] === 'uuid' && f[1] === 'in');
+          return spoil && isCheck ? { ...page, items: page.items.map((c) => ({ ...c, state: 'Bogus' }) as unknown as Container) } : page;
+        }),
+    });
+    const ctr = h.ctl.addContainer({ priority: 1 });
+    const other = h.ctl.addContainer({ priority: 2 });
+    await polls(h, 1);
+    assert.ok(h.queue.entries().entries.has(ctr.uuid));
+    // Out of the queued list: the poll asks about it by uuid, and the answer is garbage.
+    h.ctl.setPriority(ctr.uuid, 0);
+    spoil = true;
+    await polls(h, 2);
+    assert.ok(h.queue.entries().entries.has(ctr.uuid), 'an answer with items, none usable, proves nothing: the container is still tracked');
+    assert.ok(h.queue.entries().entries.has(other.uuid));
+    assert.ok(!h.lines.records().some((r) => String(r.msg).startsWith('container not found by controller')), 'not called deleted');
+    assert.equal(badRecordWarnings()[0]?.Field, 'state');
+    // A usable answer is taken in.
+    spoil = false;
+    await polls(h, 1);
+    assert.equal(h.queue.get(ctr.uuid)?.priority, 0, 'the usable answer is taken in');
+    assert.ok(!h.lines.records().some((r) => String(r.msg).startsWith('container not found by controller')));
+  });
+
   it('fails the poll when the list of ours never ends, after maxListPages requests', async () => {
     let ours = 0;
     h = await harness({
