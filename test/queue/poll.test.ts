@@ -182,6 +182,20 @@ describe('container queue poll', function () {
     assert.equal(h.queue.get(c.uuid)?.locked_by_uuid, OTHER_UUID);
   });
 
+  it('checks ours that left the list of ours on top of checksPerPoll: ours finishing together do not hold up the check of a queued one', async () => {
+    h = await harness({ queue: { checksPerPoll: 1 } });
+    const mine = [h.ctl.addContainer({ state: 'Running' }), h.ctl.addContainer({ state: 'Running' })];
+    const queued = h.ctl.addContainer({ priority: 3 });
+    await polls(h, 1);
+    assert.equal(h.queue.get(queued.uuid)?.priority, 3);
+    // Both of ours end (out of the list of ours: checked by uuid), and the queued one drops out of the queued list.
+    for (const c of mine) h.ctl.setFields(c.uuid, { state: 'Complete', locked_by_uuid: null });
+    h.ctl.setPriority(queued.uuid, 0);
+    await polls(h, 1);
+    for (const c of mine) assert.notEqual(h.queue.get(c.uuid)?.state, 'Running', 'ours are always checked');
+    assert.equal(h.queue.get(queued.uuid)?.priority, 0, 'the one check of the budget went to the queued container, in the same poll');
+  });
+
   it('learns the token uuid once, and types each container once', async () => {
     let chosen = 0;
     h = await harness({
