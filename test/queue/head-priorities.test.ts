@@ -161,6 +161,18 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
     );
   });
 
+  it('does not count supervisors toward the target: with 60 supervisors on top, it reads on until 100 others are read', async () => {
+    // The property tests above draw small queues; this one is past the target.
+    const rows: Row[] = Array.from({ length: 200 }, (_, i) => ({ uuid: `zzzzz-dz642-${String(i).padStart(15, '0')}`, priority: BigInt(1000 - i) }));
+    const supervisors = new Set(rows.slice(0, 60).map((r) => r.uuid));
+    const ctl = new ExactLists(rows);
+    const head = await readHead({ client: ctl, bad }, 10, 1000, (u) => supervisors.has(u));
+    assert.equal(head.complete, false);
+    const others = head.items.filter((c) => !supervisors.has(c.uuid)).length;
+    assert.equal(others, HEAD_TARGET, `${others} non-supervisors in a head of ${head.items.length}`);
+    assert.equal(head.items.length, 160);
+  });
+
   it('finishes a run of requests made within a few ms of one another, and sends its bounds as exact strings', async () => {
     // Priority 500 requests at T0 + 0..5 ms read as one number; the server orders them by the integers.
     const rows: Row[] = Array.from({ length: 6 }, (_, i) => ({ uuid: `zzzzz-dz642-${String(5 - i).padStart(15, '0')}`, priority: 500n * BigInt(REQUEST_PRIORITY_SCALE) - (T0 + BigInt(i)) }));
