@@ -109,7 +109,7 @@ export async function newInstanceSet(opts: NewInstanceSetOptions): Promise<Insta
  * warnings to `logger`.
  */
 export async function checkDriverConfig(cluster: Cluster, logger: Logger): Promise<void> {
-  loaderFor(cluster, loaders);
+  loaderFor(cluster, loaders); // an unknown driver throws here, as in newInstanceSet
   const check = checkLoaders.get(cluster.Containers.CloudVMs.Driver);
   if (!check) return;
   try {
