@@ -109,6 +109,19 @@ describe('container queue: records it cannot use', function () {
     assert.equal(ours, 5);
   });
 
+  it('fails the poll when a list in uuid order comes back out of order, rather than page on past containers the answer skipped', async () => {
+    h = await harness({
+      wrap: (client) =>
+        withList(client, async (p) => {
+          const page = await client.listContainers(p);
+          // A controller (or proxy) that does not honour order=uuid: paging on with "uuid > last" would skip what lies between.
+          return p.filters.some((f) => f[0] === 'locked_by_uuid') ? { ...page, items: [...page.items].reverse() } : page;
+        }),
+    });
+    for (let i = 0; i < 3; i++) h.ctl.addContainer({ state: 'Locked' });
+    await assert.rejects(h.queue.update(), /out of uuid order/);
+  });
+
   it('fails a lock whose answer is not a record of that container, and learns the truth from the next poll', async () => {
     h = await harness({
       wrap: (client) => ({
