@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ControllerClient as Client, ControllerError, controllerRequestTimeoutMs, DEFAULT_RETRY, type ControllerClient } from '../../src/arvados/client.js';
 import { ManualClock } from '../../src/clock/index.js';
+import { DispatchLockLostError, isDispatchLockLostError } from '../../src/dblock/fence.js';
 import { loadConfigText } from '../../src/config/index.js';
 import type { TestController } from '../fixtures/controller.js';
 import { captureLogger, drive, makeClient, OTHER_UUID, ROOT_TOKEN, started, startController, waitFor } from './helpers.js';
@@ -259,6 +260,33 @@ describe('ControllerClient retries', () => {
       const c = ctl.addContainer();
       loseFirstAnswer(/\/containers\/([^/]+)\/lock$/, (uuid) => ctl!.setFields(uuid, { state: 'Locked', locked_by_uuid: OTHER_UUID, lock_count: 1 }));
       await assert.rejects(client.lockContainer(c.uuid), (e: ControllerError) => e.status === 422 && e.errors[0] === 'cannot lock when Locked');
+    });
+
+    it('consults the fence before every attempt: after the dispatch lock is lost, a retry of a lock is not sent', async () => {
+      ctl = await startController();
+      let held = true;
+      const checks: string[] = [];
+      client = makeClient(ctl.url, {
+        fence: {
+          check: (a) => {
+            checks.push(`${a.Action} ${String(a.ContainerUUID)}`);
+            if (!held) throw new DispatchLockLostError('dispatch lock lost');
+          },
+        },
+      });
+      const c = ctl.addContainer();
+      // The first attempt gets a 502 (retried in the call), and the lock is lost meanwhile.
+      let first = true;
+      ctl.setHook(() => {
+        if (!first) return undefined;
+        first = false;
+        held = false;
+        return { status: 502, body: { errors: ['502 Bad Gateway'] } };
+      });
+      await assert.rejects(client.lockContainer(c.uuid), (e: unknown) => isDispatchLockLostError(e));
+      assert.equal(started(ctl, LOCK), 1, 'the retry did not go out');
+      assert.deepEqual(checks, [`lock ${c.uuid}`, `lock ${c.uuid}`]);
+      assert.equal(ctl.get(c.uuid)?.state, 'Queued');
     });
 
     it('refuses a lock on its first attempt without looking further', async () => {
