@@ -1,0 +1,51 @@
+/**
+ * What the driver makes of aggregatedList answers the fake GCE does not
+ * give: a top-level `unreachables` entry with no zone scope warning, and an
+ * answer that names no zone at all. Either one, read as a complete listing,
+ * drops VMs of ours from the pool's view (it forgets them: they run on,
+ * billed, with nobody to shut them down).
+ */
+import assert from 'node:assert/strict';
+import type { InstancesClient } from '@google-cloud/compute';
+import { listAggregated } from '../../../drivers/gce/listing.js';
+import { driverPerTest } from './helpers.js';
+
+/** An InstancesClient whose aggregatedList answers `pages` in turn. */
+function clientAnswering(pages: unknown[]): InstancesClient {
+  let i = 0;
+  return {
+    initialize: async () => undefined,
+    innerApiCalls: { aggregatedList: () => Promise.resolve([null, null, pages[i++]]) },
+  } as unknown as InstancesClient;
+}
+
+describe('gce listing: answers the fake does not give', function () {
+  this.timeout(30_000);
+
+  it('a place named only in the top-level unreachables (no scope warning) is reported unreachable', async () => {
+    const client = clientAnswering([
+      {
+        items: { 'zones/us-central1-a': { instances: [{ name: 'vm-1' }] }, 'zones/us-central1-b': { warning: { code: 'NO_RESULTS_ON_PAGE' } } },
+        unreachables: ['regions/us-central1', 'zones/europe-west1-b'],
+      },
+    ]);
+    const listing = await listAggregated(client, 'p', '', new AbortController().signal);
+    assert.deepEqual(listing.records.map((r) => r.name), ['vm-1']);
+    assert.deepEqual(listing.unreachable, ['regions/us-central1', 'zones/europe-west1-b']);
+  });
+
+  const h = driverPerTest();
+
+  it('the driver fails a listing whose only sign of an unreachable configured zone is the top-level unreachables', async () => {
+    const inst = await h.create();
+    const real = h.driver.clients.instances.innerApiCalls.aggregatedList;
+    try {
+      h.driver.clients.instances.innerApiCalls.aggregatedList = (() =>
+        Promise.resolve([null, null, { items: { 'zones/europe-west1-b': { warning: { code: 'NO_RESULTS_ON_PAGE' } } }, unreachables: [`zones/${inst.zone}`] }])) as typeof real;
+      await assert.rejects(h.driver.instances({}), (err: Error) => err.message.includes(`${inst.zone} did not answer`));
+    } finally {
+      h.driver.clients.instances.innerApiCalls.aggregatedList = real;
+    }
+    assert.deepEqual((await h.driver.instances({})).map((i) => i.id), [inst.id]);
+  });
+});
