@@ -48,4 +48,16 @@ describe('gce listing: answers the fake does not give', function () {
     }
     assert.deepEqual((await h.driver.instances({})).map((i) => i.id), [inst.id]);
   });
+
+  it('an answer that names no zone at all (an empty body, a proxy page) fails the listing instead of listing no instances', async () => {
+    const inst = await h.create();
+    const real = h.driver.clients.instances.innerApiCalls.aggregatedList;
+    try {
+      h.driver.clients.instances.innerApiCalls.aggregatedList = (() => Promise.resolve([null, null, { items: {} }])) as typeof real;
+      await assert.rejects(h.driver.instances({}), /names no zone at all/);
+    } finally {
+      h.driver.clients.instances.innerApiCalls.aggregatedList = real;
+    }
+    assert.deepEqual((await h.driver.instances({})).map((i) => i.id), [inst.id]);
+  });
 });
