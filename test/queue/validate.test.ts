@@ -3,7 +3,7 @@
  * one record at a time: what each kind of answer must be before anything acts on it.
  */
 import assert from 'node:assert/strict';
-import { detailsProblem } from '../../src/queue/validate.js';
+import { detailsProblem, replyProblem } from '../../src/queue/validate.js';
 
 const A = 'zzzzz-dz642-000000000000001';
 const B = 'zzzzz-dz642-000000000000002';
@@ -27,5 +27,10 @@ describe('container records the queue takes in', () => {
     assert.equal(detailsProblem(details(A), A), undefined);
     // A proxy or cache that mixes up answers: taking it would give A the constraints (and uuid) of B.
     assert.deepEqual(detailsProblem(details(B), A)?.field, 'uuid');
+  });
+
+  it('takes a lock or unlock answer without a priority (the controller may leave it out), but not one with a bad priority', () => {
+    assert.equal(replyProblem({ uuid: A, state: 'Locked', locked_by_uuid: 'zzzzz-gj3su-000000000000000' }, A), undefined);
+    assert.equal(replyProblem({ uuid: A, state: 'Locked', priority: -1, locked_by_uuid: 'zzzzz-gj3su-000000000000000' }, A)?.field, 'priority');
   });
 });
