@@ -3,7 +3,7 @@
  * one record at a time: what each kind of answer must be before anything acts on it.
  */
 import assert from 'node:assert/strict';
-import { detailsProblem, replyProblem } from '../../src/queue/validate.js';
+import { detailsProblem, listedProblem, replyProblem } from '../../src/queue/validate.js';
 
 const A = 'zzzzz-dz642-000000000000001';
 const B = 'zzzzz-dz642-000000000000002';
@@ -32,5 +32,10 @@ describe('container records the queue takes in', () => {
   it('takes a lock or unlock answer without a priority (the controller may leave it out), but not one with a bad priority', () => {
     assert.equal(replyProblem({ uuid: A, state: 'Locked', locked_by_uuid: 'zzzzz-gj3su-000000000000000' }, A), undefined);
     assert.equal(replyProblem({ uuid: A, state: 'Locked', priority: -1, locked_by_uuid: 'zzzzz-gj3su-000000000000000' }, A)?.field, 'priority');
+  });
+
+  it('refuses a list item with a negative priority', () => {
+    assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: 0, locked_by_uuid: null }), undefined);
+    assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: -1, locked_by_uuid: null })?.field, 'priority');
   });
 });
