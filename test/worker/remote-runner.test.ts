@@ -56,3 +56,42 @@ describe('RemoteRunner: what it logs of a failed command', () => {
     assert.equal((JSON.parse(line) as Record<string, unknown>).stderr, 'e'.repeat(1000));
   });
 });
+
+describe('RemoteRunner: killing crunch-run', () => {
+  const cfg = { commandTimeout: 60_000, timeoutSignal: 5_000, timeoutTERM: 120_000, crunchRunCommand: 'crunch-run' } as PoolConfig;
+
+  function runner(clock: ManualClock, execute: Executor['execute']): { rr: RemoteRunner; killed: string[]; commands: string[] } {
+    const killed: string[] = [];
+    const commands: string[] = [];
+    const executor: Executor = {
+      execute: (cmd, opts) => {
+        commands.push(cmd);
+        return execute(cmd, opts);
+      },
+      setTarget: () => {},
+      close: () => {},
+    };
+    const host: RunnerHost = {
+      executor,
+      remoteUser: 'root',
+      log: createLogger({ stream: new LineCollector(), level: 'debug', clock }),
+      onKilled: (uuid) => killed.push(uuid),
+      onUnkillable: () => {},
+    };
+    return { rr: new RemoteRunner(UUID, clock.now(), host, clock, cfg, true), killed, commands };
+  }
+
+  for (const exitCode of [1, 2, 127]) {
+    it(`a --kill that exits ${exitCode} is not taken for a kill: the signal is sent again at the next TimeoutSignal`, async () => {
+      const clock = new ManualClock();
+      const { rr, killed, commands } = runner(clock, async () => ({ exitCode, stdout: Buffer.alloc(0), stderr: Buffer.from('no such process\n') }));
+      rr.kill('test');
+      await settle();
+      await clock.advance(cfg.timeoutSignal);
+      await settle();
+      rr.close();
+      assert.deepEqual(killed, [], 'onKilled only when --kill exits 0');
+      assert.equal(commands.length, 2);
+    });
+  }
+});
