@@ -94,4 +94,27 @@ describe('RemoteRunner: killing crunch-run', () => {
       assert.equal(commands.length, 2);
     });
   }
+
+  it('one --kill at a time: while one hangs on a slow VM, TimeoutSignal ticks send no other', async () => {
+    const clock = new ManualClock();
+    let release: (() => void) | undefined;
+    const { rr, killed, commands } = runner(
+      clock,
+      () =>
+        new Promise((resolve) => {
+          release = () => resolve({ exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) });
+        }),
+    );
+    rr.kill('test');
+    await settle();
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(cfg.timeoutSignal);
+      await settle();
+    }
+    assert.equal(commands.length, 1, commands.join('\n'));
+    release!();
+    await settle();
+    assert.deepEqual(killed, [UUID]);
+    rr.close();
+  });
 });
