@@ -89,6 +89,20 @@ describe('worker pool: reclaims', function () {
     );
   });
 
+  it('a VM we are shutting down is no reclaim: a listing that says the provider takes it back (it is going: we asked) tells no notice', async () => {
+    const id = await h.createIdle(SPOT);
+    const listed = (await h.lame.instances({})).find((i) => i.id === id)!;
+    h.pool.killInstance(id, 'test');
+    await h.tick(0);
+    // The destroy was asked; the provider still lists the VM, terminating, as reclaimed.
+    const list = h.lame.instances.bind(h.lame);
+    h.lame.instances = async (filter: InstanceTags) => [...(await list(filter)).filter((i) => i.id !== id), Object.assign(Object.create(listed) as Instance, { reclaimed: true })];
+    await sync();
+    assert.ok(h.pool.detail(id), 'still listed, so still in the pool');
+    assert.deepEqual(events, [], 'no reclaim counted for a VM we shut down');
+    assert.equal(h.pool.instances().find((v) => v.instance === id)?.reclaimNotice, undefined);
+  });
+
   it("crunch-run's notice (noticeReclaim by container) needs a VM running that container", () => {
     assert.equal(h.pool.noticeReclaim('zzzzz-dz642-000000000000000', 'preemption notice'), false);
     assert.deepEqual(events, []);
