@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { initCommandForSecret } from '../../src/arvados/crunch-run.js';
+import { FakeCloud } from './fake-cloud.js';
 import { Harness, SMALL, waitFor } from './helpers.js';
 
 describe('worker pool: restart', function () {
@@ -114,5 +115,19 @@ describe('worker pool: restart', function () {
     assert.equal(h.cloud.vm(inst.id)?.tags.ArvadosInstanceType, 'retired-type', 'the type tag is left alone');
     await h.tick(1000);
     assert.equal(h.pool.detail(inst.id)?.workerState, 'shutdown', 'idle and drained: shut down');
+  });
+});
+
+describe('worker pool: restart, an IdleBehavior tag that is missing or names no behaviour', () => {
+  it("is 'run': the VM is used, not drained and shut down (a VM tagged by an older dispatcher, or a tag edited by hand)", async () => {
+    const f = new FakeCloud();
+    const missing = f.seed({ ArvadosIdleBehavior: undefined });
+    const odd = f.seed({ ArvadosIdleBehavior: 'Run' });
+    const drained = f.seed({ ArvadosIdleBehavior: 'drain' });
+    await f.pool.syncNow();
+    const byId = new Map(f.pool.instances().map((v) => [v.instance, v.idleBehavior]));
+    assert.equal(byId.get(missing), 'run');
+    assert.equal(byId.get(odd), 'run');
+    assert.equal(byId.get(drained), 'drain');
   });
 });
