@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey } from 'node:crypto';
 import ssh2 from 'ssh2';
-import { keyFingerprints, parsePublicKey, PublicKeyError } from '../../../drivers/ec2/index.js';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { KEY_NAME_PREFIX, keyFingerprints, KeyPairs, parsePublicKey, PublicKeyError } from '../../../drivers/ec2/index.js';
+import { silentLogger } from '../../../src/log.js';
 
 const { utils } = ssh2;
 
@@ -39,5 +41,22 @@ describe('ec2 key pair fingerprints', () => {
   it('rejects a malformed key line', () => {
     assert.throws(() => parsePublicKey('ssh-rsa'), PublicKeyError);
     assert.throws(() => parsePublicKey(`ssh-rsa ${Buffer.from('garbage').toString('base64')}`), PublicKeyError);
+  });
+});
+
+describe('ec2 key pair: import', () => {
+  it('another dispatcher imported the same key between our describe and our import (InvalidKeyPair.Duplicate): the name is ours to use, the create goes on', async () => {
+    const pair = utils.generateKeyPairSync('ed25519');
+    const sent: string[] = [];
+    const client = {
+      send: async (cmd: { constructor: { name: string } }) => {
+        sent.push(cmd.constructor.name);
+        if (cmd.constructor.name === 'DescribeKeyPairsCommand') return { KeyPairs: [] };
+        throw Object.assign(new Error('The keypair already exists'), { name: 'InvalidKeyPair.Duplicate' });
+      },
+    } as unknown as EC2Client;
+    const name = await new KeyPairs(client, silentLogger()).keyName(pair.public);
+    assert.equal(name, KEY_NAME_PREFIX + keyFingerprints(parsePublicKey(pair.public))[0]);
+    assert.deepEqual(sent, ['DescribeKeyPairsCommand', 'ImportKeyPairCommand']);
   });
 });
