@@ -2,7 +2,8 @@
  * The supervisor that runs a dispatcher only while the dispatch lock is
  * held (`src/dblock/supervisor.ts`), against a scripted lock: a lost lock
  * stops the dispatcher of that tenure and a fresh one runs in the next;
- * the fence of one tenure never opens again.
+ * stopping stops the dispatcher before the lock is released; the fence of
+ * one tenure never opens again.
  */
 import assert from 'node:assert/strict';
 import { DispatchLockLostError, type FencedAction, isDispatchLockLostError, type Fence } from '../../src/dblock/fence.js';
@@ -180,5 +181,43 @@ describe('dispatch lock supervisor (LockedRun, scripted lock)', () => {
     assert.equal(run.current(), second);
     assert.deepEqual(lock.events, ['acquire', 'start first', 'stop first', 'acquire', 'start built-1']);
     await run.stop();
+  });
+
+  it('stop stops the dispatcher first, then releases the lock', async () => {
+    const { lock, run, first } = setup(true);
+    await tick();
+    lock.grant();
+    await tick();
+    await run.stop();
+    assert.deepEqual(lock.events, ['acquire', 'start first', 'stop first', 'release']);
+    assert.equal(first!.mayAct(), false);
+    assert.equal(run.current(), undefined);
+  });
+
+  it('stop while waiting for the lock stops the first dispatcher (never started) and releases, without building another', async () => {
+    const { lock, run, first, built } = setup(true);
+    await tick();
+    assert.ok(lock.acquiring);
+    await run.stop();
+    assert.equal(first!.started, 0);
+    assert.equal(first!.stopped, 1, 'the dispatcher built before the lock is stopped too (its timers, connections)');
+    assert.equal(built.length, 0);
+    assert.deepEqual(lock.events, ['acquire', 'stop first', 'release']);
+    await run.finished;
+  });
+
+  it('stop while waiting to take the lock again after a loss builds no dispatcher', async () => {
+    const { lock, run, built } = setup(false);
+    await tick();
+    const e1 = lock.grant();
+    await tick();
+    assert.equal(built.length, 1);
+    e1.lose('lost');
+    await tick();
+    assert.ok(lock.acquiring);
+    await run.stop();
+    assert.equal(built.length, 1);
+    assert.equal(built[0].stopped, 1);
+    assert.deepEqual(lock.events, ['acquire', 'start built-1', 'stop built-1', 'acquire', 'release']);
   });
 });
