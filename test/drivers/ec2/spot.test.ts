@@ -93,6 +93,26 @@ describe('ec2 driver: spot prices', function () {
     for (const h of [a, b, c]) h.driver.stop();
   });
 
+  it('a running spot type and zone EC2 has no price history for is not asked again at every listing, only once SpotPriceUpdateInterval has passed', async () => {
+    const clock = new ManualClock();
+    fake.setSpotPrices([]);
+    const { driver, ctx } = makeDriver(fake, { clock, params: fakeParams(fake, { SpotPriceUpdateInterval: '1h' }) });
+    const inst = await driver.create(SPOT, 'ami-1', createArgs(ctx.instanceSetId, SPOT.Name).tags, 'true', DISPATCH_KEY.public);
+    const list = () => driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
+    await list();
+    assert.equal(spotCalls().length, 1);
+    assert.deepEqual(inst.priceHistory!(SPOT), []);
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(HOUR / 10);
+      await list();
+    }
+    assert.equal(spotCalls().length, 1, 'an empty answer is an answer: fresh for an interval');
+    await clock.advance(HOUR);
+    await list();
+    assert.equal(spotCalls().length, 2);
+    driver.stop();
+  });
+
   it('after a failed fetch, a later listing retries, but not every listing', async () => {
     const clock = new ManualClock();
     fake.setSpotPrices([{ instanceType: 'm5.large', availabilityZone: 'us-east-1a', price: '0.03', timestamp: new Date(clock.now() - HOUR) }]);
