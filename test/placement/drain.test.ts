@@ -29,6 +29,21 @@ describe('drain to save: choice', () => {
     assert.equal(usedShare({ capacity: res(8, 32), used: res(4, 2) }), 0.5);
   });
 
+  it('GPUs, scratch and GPU memory count too: a VM whose every GPU is taken is full, however few VCPUs it uses, and is not drained', () => {
+    const gpuVM = (id: string, gpus: number, gpusUsed: number, vcpusUsed: number): DrainVM => ({
+      id,
+      price: 3,
+      capacity: { ...res(16), gpus },
+      used: { ...res(vcpusUsed), gpus: gpusUsed },
+      containers: 1,
+    });
+    assert.equal(usedShare(gpuVM('a', 2, 2, 1)), 1);
+    assert.equal(usedShare({ capacity: { ...res(16), scratch: 100 * GiB }, used: { ...res(1), scratch: 75 * GiB } }), 0.75);
+    assert.equal(usedShare({ capacity: { ...res(16), gpuVRAM: 32 * GiB }, used: { ...res(1), gpuVRAM: 24 * GiB } }), 0.75);
+    // 'full' uses 1 of 16 VCPUs but both its GPUs; 'spare' has GPUs free. 'full' stays.
+    assert.deepEqual(ids(chooseDrain([gpuVM('full', 2, 2, 1), gpuVM('spare', 4, 2, 12)], new Set(), 0.5)), []);
+  });
+
   it('drains a partly used VM whose containers fit on another, and keeps the one that takes them', () => {
     const got = chooseDrain([vm('a', 8, 1), vm('b', 8, 6)], new Set(), 0.5);
     assert.deepEqual(ids(got), ['a']);
