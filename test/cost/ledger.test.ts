@@ -25,6 +25,16 @@ describe('CostLedger', () => {
     assert.equal(l.costPerHour(), 0);
   });
 
+  it('an observation stamped earlier than the last one (a late pool event) charges nothing and does not move the clock back: no time is charged twice', () => {
+    const l = new CostLedger();
+    l.observe(0, [vm('a', 1)]);
+    l.observe(H, [vm('a', 1)]);
+    l.observe(0.5 * H, [vm('a', 1)]);
+    l.observe(2 * H, [vm('a', 1)]);
+    near(l.vm('a')?.dollars, 2);
+    near(l.totalDollars(), 2);
+  });
+
   it('leaves idle time to the VM: a container pays only while it runs there', () => {
     const l = new CostLedger();
     l.observe(0, [vm('a', 2)]); // booting/idle 1 h
