@@ -80,6 +80,14 @@ describe('reclaim counts', () => {
     assert.equal(t.rate('m5.spot'), 1);
   });
 
+  it('the creates count over at least one VM as they age too: one VM created and reclaimed long ago fades, rather than reading as every VM reclaimed for good', async () => {
+    t.observe(created('i-1'));
+    t.observe(reclaimed('i-1', 'gone'));
+    assert.equal(t.rate('m5.spot'), 1);
+    await clock.advance(2 * HOUR);
+    assert.equal(t.rate('m5.spot'), 0.25);
+  });
+
   it('Decayed halves every half-life', () => {
     const d = new Decayed(HOUR);
     d.add(0, 8);
