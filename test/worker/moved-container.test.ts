@@ -1,0 +1,67 @@
+/**
+ * A container that moved from one VM to another (the first went
+ * unreachable, the container was started again, or is listed, on the
+ * second): when the first VM comes back and no longer lists it, the pool
+ * must still know it runs on the second. Otherwise a kill is never sent,
+ * and the "never two crunch-runs" guard lets a second one start.
+ */
+import assert from 'node:assert/strict';
+import type { Container } from '../../src/arvados/types.js';
+import { FakeCloud, ok } from './fake-cloud.js';
+
+const MIN = 60_000;
+const ctr: Container = {
+  uuid: 'zzzzz-dz642-000000000000001',
+  state: 'Locked',
+  priority: 1,
+  runtime_constraints: { ram: 1 << 30, vcpus: 1 },
+  scheduling_parameters: {},
+  container_image: 'img',
+  created_at: '2026-01-01T00:00:00Z',
+};
+
+describe('worker pool: a container that moved to another VM', () => {
+  it('stays known on its new VM when the old one reports it gone: a kill reaches the new VM, and no second crunch-run starts', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutProbe: 60 * MIN });
+    const a = f.seed();
+    const b = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    assert.equal(f.pool.detail(a)?.workerState, 'idle');
+    assert.equal(f.pool.detail(b)?.workerState, 'idle');
+
+    // Started on A, and listed there.
+    assert.equal(f.pool.startContainer(a, ctr), true);
+    await f.tick(0);
+    f.script(a, { list: ok(`${ctr.uuid}\n`) });
+    await f.probe();
+    assert.deepEqual(f.pool.detail(a)?.runningContainerUUIDs, [ctr.uuid]);
+
+    // A goes unreachable; the container turns up on B.
+    f.script(a, { list: 'error' });
+    f.script(b, { list: ok(`${ctr.uuid}\n`) });
+    await f.tick(1000);
+    await f.probe();
+    assert.deepEqual(f.pool.detail(b)?.runningContainerUUIDs, [ctr.uuid]);
+
+    // A comes back without it: its runner there is closed.
+    f.script(a, { list: ok() });
+    await f.tick(1000);
+    await f.probe();
+    assert.deepEqual(f.pool.detail(a)?.runningContainerUUIDs, [], 'gone from A');
+    assert.equal(f.pool.detail(a)?.workerState, 'idle');
+    assert.deepEqual(f.pool.detail(b)?.runningContainerUUIDs, [ctr.uuid], 'still on B');
+
+    // The pool still finds it on B.
+    assert.equal(f.pool.startContainer(a, ctr), false, 'never two crunch-runs for one container');
+    const killsBefore = f.commands.filter((c) => c.command.includes('--kill')).length;
+    assert.equal(f.pool.killContainer(ctr.uuid, 'test'), true, 'a kill is sent');
+    await f.tick(0);
+    const kills = f.commands.filter((c) => c.command.includes('--kill')).slice(killsBefore);
+    assert.deepEqual(
+      kills.map((c) => [c.instance, c.command]),
+      [[b, `sudo crunch-run --kill 15 ${ctr.uuid}`]],
+    );
+    f.pool.stop();
+  });
+});
