@@ -26,6 +26,10 @@ describe('prices', () => {
     ];
     assert.equal(priceAt(history, 500), undefined);
     assert.equal(priceAt(history, 2500), 0.04);
+    // A point takes effect at its start time itself: the ledger charges from that instant on.
+    assert.equal(priceAt(history, 2000), 0.04);
+    assert.equal(priceAt(history, 1999), 0.03);
+    assert.equal(priceAt(history, 1000), 0.03);
     assert.equal(currentPrice({ priceHistory: () => history }, spot, 2500), 0.04);
     assert.equal(currentPrice({ priceHistory: () => history }, spot, 500), 0.1);
     assert.equal(currentPrice({ priceHistory: () => [] }, spot, 2500), 0.1, 'on-demand, or no history yet');
