@@ -100,6 +100,10 @@ describe('config units', () => {
       ['1e3KB', 1e6],
       ['10B', 10],
       ['0.5KiB', 512],
+      // A fraction of a byte is cut off, not rounded, as Arvados's int64(float) does: "2.9B" is 2 there too.
+      ['1.5B', 1],
+      ['2.9B', 2],
+      ['-2.9B', -2],
     ];
     for (const [input, bytes] of good) {
       it(`${JSON.stringify(input)} is ${bytes} bytes`, () => assert.equal(parseByteSize(input), bytes));
