@@ -25,6 +25,9 @@ describe('config units', () => {
       ['1500\u00b5s', 1.5],
       ['1500\u03bcs', 1.5],
       ['2000000ns', 2],
+      // A fraction of a nanosecond is cut off, as Go's ParseDuration does.
+      ['1.5ns', 0.000_001],
+      ['2.9ns', 0.000_002],
       ['24h', 86_400_000],
     ];
     for (const [input, ms] of good) {
