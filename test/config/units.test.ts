@@ -119,6 +119,8 @@ describe('config units', () => {
       ['4gb', 'invalid byte size "4gb": unknown unit "gb" (use B, KB, KiB, MB, MiB, GB, GiB, TB, TiB, PB, PiB, EB or EiB)'],
       ['1..5GB', 'invalid byte size "1..5GB": "1..5" is not a number'],
       ['16EiB', 'invalid byte size "16EiB": too large'],
+      // Arvados's int64 overflows below as well as above.
+      ['-16EiB', 'invalid byte size "-16EiB": too large'],
       [1.5, 'invalid byte size 1.5: expected a whole number of bytes, or a string with a unit like "1.5GiB"'],
     ];
     for (const [input, message] of bad) {
