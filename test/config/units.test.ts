@@ -121,6 +121,8 @@ describe('config units', () => {
       ['16EiB', 'invalid byte size "16EiB": too large'],
       // Arvados's int64 overflows below as well as above.
       ['-16EiB', 'invalid byte size "-16EiB": too large'],
+      // A leading zero is no JSON number: Arvados's JSON decoder stops after the "0" and reads 0 bytes, so refuse it rather than read 8GiB.
+      ['08GiB', 'invalid byte size "08GiB": "08" is not a number'],
       [1.5, 'invalid byte size 1.5: expected a whole number of bytes, or a string with a unit like "1.5GiB"'],
     ];
     for (const [input, message] of bad) {
