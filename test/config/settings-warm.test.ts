@@ -36,6 +36,13 @@ describe('settings file: WarmPools and PreWarm', () => {
     assert.deepEqual(settings.PreWarm, { Enable: true, MaxSpeculativeSpend: 2.5, Lead: 60_000, MinConfidence: 0.8 });
   });
 
+  it('takes an unquoted number as an instance type name without the reference warning: nobody else reads this file', () => {
+    // The "reference refuses this" warning is for config.yml only; here it would be false, and fail check-config --strict.
+    const { settings, warnings } = loadSettingsText('WarmPools:\n  Pools:\n    - {InstanceType: 4, Min: 1}\n', 'd.yml');
+    assert.deepEqual(settings.WarmPools.Pools, [{ InstanceType: '4', Min: 1 }]);
+    assert.deepEqual(warnings, []);
+  });
+
   it('refuses a bad pool, naming the key', () => {
     assert.deepEqual(errorsOf('WarmPools: {Pools: {a: 1}}'), ['d.yml: WarmPools.Pools: expected a list of warm pools ({InstanceType, Min, Schedule}), got a map']);
     assert.deepEqual(errorsOf('WarmPools: {Pools: [{Min: 1}]}'), ['d.yml: WarmPools.Pools.0.InstanceType: expected the name of an instance type']);
