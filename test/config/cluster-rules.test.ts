@@ -1,0 +1,13 @@
+/**
+ * Rules of the cluster section that the other config tests left unpinned
+ * (found by mutation testing, round 5).
+ */
+import assert from 'node:assert/strict';
+import { loadConfigText } from '../../src/config/load.js';
+import { errorsOf } from './load-helpers.js';
+
+describe('config: cluster section rules', () => {
+  it('refuses a cluster ID with capital letters, as Arvados does (a-z and 0-9 only)', () => {
+    assert.deepEqual(errorsOf(() => loadConfigText('Clusters:\n  ZZZZZ:\n    {}\n')), ['Clusters.ZZZZZ: cluster ID should be 5 alphanumeric characters (a-z, 0-9)']);
+  });
+});
