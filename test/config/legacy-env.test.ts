@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { clusterJSON } from '../../src/arvados/cluster-json/cluster.js';
 import { checkConfigCommand } from '../../src/config/check-config.js';
 import { ConfigError, daemonConfigProblems, loadConfigText } from '../../src/config/load.js';
-import type { LegacyEnv } from '../../src/config/legacy-env.js';
+import { type LegacyEnv, unusedLegacyEnvWarnings } from '../../src/config/legacy-env.js';
 import { loadDaemonConfig } from '../../src/daemon.js';
 import { TOKEN } from './fixtures.js';
 
@@ -77,6 +77,13 @@ describe('config: the old environment variables', () => {
     assert.equal(cluster.Services.Controller.ExternalURL, 'https://ctrl.example');
     assert.equal(cluster.TLS.Insecure, false);
     assert.ok(!warnings.some((w) => w.includes('environment variable')), warnings.join('\n'));
+  });
+
+  it('compares ARVADOS_API_HOST with the URL\'s host without its user info, as the reference\'s URL.Host', () => {
+    // A user@ in ExternalURL is no other host: no "will not be used" warning for the host that is used.
+    const env = { ARVADOS_API_HOST: 'ctrl.example' };
+    const { cluster } = load(text({}, 'https://user@ctrl.example'), env);
+    assert.deepEqual(unusedLegacyEnvWarnings(cluster, env), []);
   });
 
   it('uses none of them unless given an environment', () => {
