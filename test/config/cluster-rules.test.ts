@@ -10,4 +10,9 @@ describe('config: cluster section rules', () => {
   it('refuses a cluster ID with capital letters, as Arvados does (a-z and 0-9 only)', () => {
     assert.deepEqual(errorsOf(() => loadConfigText('Clusters:\n  ZZZZZ:\n    {}\n')), ['Clusters.ZZZZZ: cluster ID should be 5 alphanumeric characters (a-z, 0-9)']);
   });
+
+  it('takes an empty LogLevel and Format as the defaults, info and json, as Arvados does', () => {
+    const { cluster } = loadConfigText('Clusters:\n  zzzzz:\n    SystemLogs: {LogLevel: "", Format: ""}\n');
+    assert.deepEqual(cluster.SystemLogs, { LogLevel: 'info', Format: 'json' });
+  });
 });
