@@ -3,8 +3,9 @@
  * (found by mutation testing, round 5).
  */
 import assert from 'node:assert/strict';
+import { clusterSecrets } from '../../src/config/cluster.js';
 import { loadConfigText } from '../../src/config/load.js';
-import { errorsOf } from './load-helpers.js';
+import { errorsOf, MGMT_TOKEN, ROOT_TOKEN } from './load-helpers.js';
 
 describe('config: cluster section rules', () => {
   it('refuses a cluster ID with capital letters, as Arvados does (a-z and 0-9 only)', () => {
@@ -14,5 +15,12 @@ describe('config: cluster section rules', () => {
   it('takes an empty LogLevel and Format as the defaults, info and json, as Arvados does', () => {
     const { cluster } = loadConfigText('Clusters:\n  zzzzz:\n    SystemLogs: {LogLevel: "", Format: ""}\n');
     assert.deepEqual(cluster.SystemLogs, { LogLevel: 'info', Format: 'json' });
+  });
+
+  it('counts both tokens and the database password as secrets, which every logger scrubs', () => {
+    const { cluster } = loadConfigText(
+      `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    ManagementToken: ${MGMT_TOKEN}\n    PostgreSQL: {Connection: {host: db, password: hunter2hunter2}}\n`,
+    );
+    assert.deepEqual(new Set(clusterSecrets(cluster)), new Set([ROOT_TOKEN, MGMT_TOKEN, 'hunter2hunter2']));
   });
 });
