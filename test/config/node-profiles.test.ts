@@ -79,6 +79,13 @@ describe('config: NodeProfiles', () => {
     );
   });
 
+  it('replaces an entry spelt exactly as the migrated URL too: its ListenURL is not used', () => {
+    const services = `    Services:\n      DispatchCloud:\n        InternalURLs:\n          "http://localhost:9006/": {ListenURL: "http://0.0.0.0:9006"}\n`;
+    const { cluster } = load(text(`      "*":\n        arvados-dispatch-cloud: {Listen: ":9006"}\n`, services));
+    assert.deepEqual(cluster.Services.DispatchCloud.InternalURLs, ['http://localhost:9006/']);
+    assert.deepEqual(cluster.Services.DispatchCloud.ListenURLs, {});
+  });
+
   it('passes the migrated URL on in the config crunch-run gets, as the reference\'s config has it', () => {
     const { cluster } = load(text(`      "*":\n        arvados-dispatch-cloud: {Listen: ":9006"}\n`));
     const services = clusterConfigTree(cluster).Services as { DispatchCloud: { InternalURLs: Record<string, unknown> } };
