@@ -86,6 +86,10 @@ describe('config: NodeProfiles', () => {
     assert.deepEqual(cluster.Services.DispatchCloud.ListenURLs, {});
   });
 
+  it('takes the later of two Listen keys that differ only in case, as the reference\'s decoder fills one field twice', () => {
+    assert.deepEqual(internalURLs(text(`      "*":\n        arvados-dispatch-cloud: {Listen: ":9006", listen: ":9007"}\n`)), ['http://localhost:9007/']);
+  });
+
   it('passes the migrated URL on in the config crunch-run gets, as the reference\'s config has it', () => {
     const { cluster } = load(text(`      "*":\n        arvados-dispatch-cloud: {Listen: ":9006"}\n`));
     const services = clusterConfigTree(cluster).Services as { DispatchCloud: { InternalURLs: Record<string, unknown> } };
