@@ -34,6 +34,11 @@ describe('management API tokens', () => {
     assert.deepEqual(requireToken('tok', tokens({ authorization: 'Basic ***' })), { ok: false, status: 401, message: 'Unauthorized' });
   });
 
+  it('takes Bearer and OAuth2 only in that case, as the reference (unlike Basic): another case offers no token', () => {
+    for (const scheme of ['bearer', 'BEARER', 'oauth2', 'Oauth2']) assert.deepEqual(tokens({ authorization: `${scheme} tok` }), [], scheme);
+    assert.deepEqual(requireToken('tok', tokens({ authorization: 'bearer tok' })), { ok: false, status: 401, message: 'Unauthorized' });
+  });
+
   it('takes the cookie only as padded base64url', () => {
     const token = 'mgmt0123456789abcdef0123456789abcdef01234567';
     assert.deepEqual(tokens({ cookie: `arvados_api_token=${goBase64URL(token)}` }), [token]);
