@@ -1,0 +1,67 @@
+/**
+ * SshConnection rules that decide what a VM (or whatever answers at its
+ * address) can make the dispatcher accept or keep: the host key a re-key
+ * presents, a timed-out command's channel, and whether a command whose exec
+ * request was sent may be sent again after the connection dies. Against a
+ * real SshServer, or a bare ssh2 server where the test needs to misbehave
+ * at one exact step.
+ */
+import assert from 'node:assert/strict';
+import ssh2 from 'ssh2';
+import { generateHostKey, SshServer } from '../../drivers/lame/sshd.js';
+import { systemClock } from '../../src/clock/index.js';
+import { silentLogger } from '../../src/log.js';
+import { SshConnection } from '../../src/ssh/connection.js';
+import { clientKey } from './test-vm.js';
+
+describe('SshConnection', function () {
+  this.timeout(10_000);
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  it('a re-key must present the host key of the first handshake: any other key is refused', async () => {
+    const server = new SshServer({
+      hostKey: generateHostKey().private,
+      authorizedKeys: [clientKey.public],
+      handler: async () => ({ stdout: 'ok', exitCode: 0 }),
+    });
+    await server.start();
+    cleanups.push(() => server.close());
+    // The verifier ssh2 calls at each key exchange (the first and any re-key).
+    const proto = ssh2.Client.prototype as unknown as { connect: (cfg: { hostVerifier: (key: Buffer) => boolean }) => unknown };
+    const orig = proto.connect;
+    let verifier: ((key: Buffer) => boolean) | undefined;
+    proto.connect = function (this: unknown, cfg) {
+      verifier = cfg.hostVerifier;
+      return orig.call(this, cfg);
+    };
+    let conn: SshConnection;
+    try {
+      const [host, port] = server.address.split(':');
+      conn = new SshConnection({
+        target: { host, port: Number(port) },
+        label: server.address,
+        username: 'crunch',
+        privateKey: clientKey.private,
+        connectTimeoutMs: 2000,
+        keepaliveIntervalMs: 10_000,
+        keepaliveCountMax: 3,
+        maxSessions: 8,
+        clock: systemClock,
+        logger: silentLogger(),
+      });
+    } finally {
+      proto.connect = orig;
+    }
+    cleanups.push(() => conn.close(new Error('test over')));
+    await conn.ready;
+    const first = conn.presentedKey;
+    assert.ok(first && verifier);
+    const other = ssh2.utils.parseKey(generateHostKey().public);
+    assert.ok(!(other instanceof Error) && !Array.isArray(other));
+    assert.equal(verifier(other.getPublicSSH()), false, 'a re-key presenting another host key is refused');
+    assert.equal(verifier(Buffer.from(first)), true, 'the same key again is accepted');
+  });
+});
