@@ -8,11 +8,24 @@
  */
 import assert from 'node:assert/strict';
 import ssh2 from 'ssh2';
+import type { ServerChannel } from 'ssh2';
 import { generateHostKey, SshServer } from '../../drivers/lame/sshd.js';
-import { systemClock } from '../../src/clock/index.js';
+import { ManualClock, systemClock } from '../../src/clock/index.js';
 import { silentLogger } from '../../src/log.js';
 import { SshConnection } from '../../src/ssh/connection.js';
+import { CommandTimeoutError, SshExecutor } from '../../src/ssh/ssh-executor.js';
 import { clientKey } from './test-vm.js';
+
+function realTurn(ms = 5): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
+  for (const start = Date.now(); !cond(); ) {
+    if (Date.now() - start > ms) assert.fail(`timed out waiting for ${what}`);
+    await realTurn();
+  }
+}
 
 describe('SshConnection', function () {
   this.timeout(10_000);
@@ -63,5 +76,40 @@ describe('SshConnection', function () {
     assert.ok(!(other instanceof Error) && !Array.isArray(other));
     assert.equal(verifier(other.getPublicSSH()), false, 'a re-key presenting another host key is refused');
     assert.equal(verifier(Buffer.from(first)), true, 'the same key again is accepted');
+  });
+
+  it('closes the channel of a command that timed out, so a hung command does not hold one of the server’s sessions', async () => {
+    const channels: ServerChannel[] = [];
+    const closed: boolean[] = [];
+    const server = new SshServer({
+      hostKey: generateHostKey().private,
+      authorizedKeys: [clientKey.public],
+      // Never answers: the command hangs.
+      channelHandler: (ch) => {
+        const i = channels.push(ch) - 1;
+        closed[i] = false;
+        ch.on('close', () => (closed[i] = true));
+        ch.resume(); // consumed, so its end (and close) can come
+      },
+    });
+    await server.start();
+    cleanups.push(() => server.close());
+    const clock = new ManualClock();
+    const exr = new SshExecutor({
+      target: server.address,
+      username: 'crunch',
+      privateKey: clientKey.private,
+      verifyHostKey: async () => undefined,
+      connectTimeoutMs: 2000,
+      clock,
+    });
+    cleanups.push(() => exr.close());
+    const p = exr.execute('hang', { timeoutMs: 100 }).catch((e: unknown) => e);
+    await until(() => channels.length === 1, 'the command to reach the server');
+    await clock.advance(100);
+    const err = await p;
+    assert.ok(err instanceof CommandTimeoutError, String(err));
+    await until(() => closed[0], 'the server to see the timed-out command’s channel closed');
+    assert.equal(server.connectionCount(), 1, 'the connection itself stays up');
   });
 });
