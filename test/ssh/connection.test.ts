@@ -7,13 +7,14 @@
  * at one exact step.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import ssh2 from 'ssh2';
 import type { ServerChannel } from 'ssh2';
 import { generateHostKey, SshServer } from '../../drivers/lame/sshd.js';
 import { ManualClock, systemClock } from '../../src/clock/index.js';
 import { silentLogger } from '../../src/log.js';
 import { SshConnection } from '../../src/ssh/connection.js';
-import { CommandTimeoutError, SshExecutor } from '../../src/ssh/ssh-executor.js';
+import { CommandTimeoutError, SshConnectionLostError, SshExecutor } from '../../src/ssh/ssh-executor.js';
 import { clientKey } from './test-vm.js';
 
 function realTurn(ms = 5): Promise<void> {
@@ -111,5 +112,50 @@ describe('SshConnection', function () {
     assert.ok(err instanceof CommandTimeoutError, String(err));
     await until(() => closed[0], 'the server to see the timed-out command’s channel closed');
     assert.equal(server.connectionCount(), 1, 'the connection itself stays up');
+  });
+
+  it('a command whose exec request reached the server is not sent again when the connection then dies: it may have run', async () => {
+    const hostKey = generateHostKey().private;
+    let execs = 0;
+    const sockets = new Set<net.Socket>();
+    const proto = new ssh2.Server({ hostKeys: [hostKey] }, (conn) => {
+      conn.on('error', () => undefined);
+      conn.on('authentication', (ctx) => ctx.accept());
+      conn.on('session', (acceptSession) => {
+        const session = acceptSession();
+        session.on('error', () => undefined);
+        // The exec request arrives; the server dies before it answers.
+        session.on('exec', () => {
+          execs++;
+          for (const s of sockets) s.destroy();
+        });
+      });
+    });
+    proto.on('error', () => undefined);
+    const listener = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+      proto.injectSocket(socket);
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+    });
+    const { port } = listener.address() as net.AddressInfo;
+    const exr = new SshExecutor({
+      target: `127.0.0.1:${port}`,
+      username: 'crunch',
+      privateKey: clientKey.private,
+      verifyHostKey: async () => undefined,
+      connectTimeoutMs: 2000,
+    });
+    cleanups.push(() => exr.close());
+    const err = await exr.execute('crunch-run --detach x', { timeoutMs: 3000 }).catch((e: unknown) => e);
+    assert.ok(err instanceof SshConnectionLostError, String(err));
+    assert.equal(err.started, true, 'reported as possibly started');
+    await realTurn(50);
+    assert.equal(execs, 1, 'sent once, not retried on a new connection');
   });
 });
