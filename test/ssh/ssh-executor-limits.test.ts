@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { ManualClock } from '../../src/clock/index.js';
 import { OUTPUT_LIMITS } from '../../src/ssh/collect.js';
-import { CommandOutputTooLargeError, CommandTimeoutError, SshConnectionLostError } from '../../src/ssh/ssh-executor.js';
+import { CommandOutputTooLargeError, CommandTimeoutError, HostKeyRefusedError, SshConnectionLostError } from '../../src/ssh/ssh-executor.js';
 import { SECRET, useTestVms } from './test-vm.js';
 
 /** Lets the loopback traffic and the promise callbacks run. */
@@ -90,5 +90,25 @@ describe('SshExecutor limits', function () {
     assert.equal((await exr.execute(`bytes-err ${OUTPUT_LIMITS.stderr}`)).stderr.length, OUTPUT_LIMITS.stderr);
     assert.equal((await exr.execute('echo still')).stdout.toString(), 'still\n');
     assert.equal(vm.server.connectionCount(), 1, 'one connection throughout');
+  });
+  it('gives the host key check’s commands the executor’s default timeout, so a check that never answers ends even for a caller without a deadline', async () => {
+    const vm = await newVm();
+    const clock = new ManualClock();
+    const exr = newExecutor(vm, {
+      clock,
+      commandTimeoutMs: 100,
+      verifyHostKey: async (_key, untrusted) => {
+        await untrusted.execute('block'); // no timeout of its own
+      },
+    });
+    const blocked = once(vm.events, 'block');
+    const call = exr.execute('echo x', { timeoutMs: 0 }).catch((e: unknown) => e);
+    await blocked;
+    await clock.advance(100);
+    const err = await Promise.race([call, realTurn(2_000).then(() => 'still pending 2 s after the check’s timeout')]);
+    assert.ok(err instanceof HostKeyRefusedError, String(err));
+    assert.ok(err.cause instanceof CommandTimeoutError, String(err.cause));
+    assert.equal(err.cause.timeoutMs, 100);
+    assert.deepEqual(vm.callerCommands(), ['block'], 'the caller’s command never ran');
   });
 });
