@@ -4,8 +4,19 @@
  * DispatchPrivateKey settings a start accepts.
  */
 import assert from 'node:assert/strict';
-import { sshConnectTimeoutMs } from '../src/vm-access.js';
-import { makeCluster } from './drivers/lame/helpers.js';
+import type { ServerChannel } from 'ssh2';
+import { generateHostKey, SshServer } from '../drivers/lame/sshd.js';
+import type { Instance } from '../src/cloud/types.js';
+import { ManualClock } from '../src/clock/index.js';
+import { silentLogger } from '../src/log.js';
+import { CommandTimeoutError } from '../src/ssh/ssh-executor.js';
+import { sshConnectTimeoutMs, vmSshExecutor } from '../src/vm-access.js';
+import { poolCommandTimeoutMs } from '../src/worker/pool-config.js';
+import { DISPATCH_KEY, makeCluster } from './drivers/lame/helpers.js';
+
+function realTurn(ms = 5): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 describe('vm-access', function () {
   this.timeout(10_000);
@@ -19,6 +30,46 @@ describe('vm-access', function () {
     ]) {
       vms.ProbeInterval = probe;
       assert.equal(sshConnectTimeoutMs(vms), want, `ProbeInterval ${probe}`);
+    }
+  });
+
+  it('a VM executor gives a command without a deadline of its own the pool command timeout: one that never answers cannot hold its caller for good', async () => {
+    const channels: ServerChannel[] = [];
+    const server = new SshServer({
+      hostKey: generateHostKey().private,
+      authorizedKeys: [DISPATCH_KEY.public],
+      channelHandler: (ch) => void channels.push(ch), // never answers
+    });
+    await server.start();
+    const cluster = makeCluster();
+    const clock = new ManualClock();
+    const instance = {
+      id: 'i-hang',
+      providerType: 't',
+      tags: {},
+      address: server.address,
+      remoteUser: 'root',
+      setTags: async () => undefined,
+      destroy: async () => undefined,
+      verifyHostKey: async () => undefined, // the driver vouches for the key
+    } as Instance;
+    const exr = vmSshExecutor(cluster, instance, { sshPort: 22, privateKey: DISPATCH_KEY.private, clock, logger: silentLogger() });
+    try {
+      let settled = false;
+      const p = exr.execute('hang').catch((e: unknown) => e).finally(() => (settled = true));
+      for (let i = 0; i < 600 && channels.length === 0; i++) await realTurn();
+      assert.equal(channels.length, 1, 'the command reached the VM');
+      const limit = poolCommandTimeoutMs(cluster.Containers.CloudVMs);
+      await clock.advance(limit - 1);
+      await realTurn();
+      assert.equal(settled, false);
+      await clock.advance(1);
+      const err = await Promise.race([p, realTurn(2_000).then(() => 'still pending')]);
+      assert.ok(err instanceof CommandTimeoutError, String(err));
+      assert.equal(err.timeoutMs, limit);
+    } finally {
+      exr.close();
+      await server.close();
     }
   });
 });
