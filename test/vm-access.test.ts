@@ -10,7 +10,7 @@ import type { Instance } from '../src/cloud/types.js';
 import { ManualClock } from '../src/clock/index.js';
 import { silentLogger } from '../src/log.js';
 import { CommandTimeoutError } from '../src/ssh/ssh-executor.js';
-import { sshConnectTimeoutMs, vmSshExecutor } from '../src/vm-access.js';
+import { dispatcherKeys, sshConnectTimeoutMs, vmSshExecutor } from '../src/vm-access.js';
 import { poolCommandTimeoutMs } from '../src/worker/pool-config.js';
 import { DISPATCH_KEY, makeCluster } from './drivers/lame/helpers.js';
 
@@ -32,7 +32,6 @@ describe('vm-access', function () {
       assert.equal(sshConnectTimeoutMs(vms), want, `ProbeInterval ${probe}`);
     }
   });
-
   it('a VM executor gives a command without a deadline of its own the pool command timeout: one that never answers cannot hold its caller for good', async () => {
     const channels: ServerChannel[] = [];
     const server = new SshServer({
@@ -71,5 +70,16 @@ describe('vm-access', function () {
       exr.close();
       await server.close();
     }
+  });
+
+  it('an empty DispatchPrivateKey is refused for every driver but lame (which gets a throwaway key)', () => {
+    const cluster = makeCluster();
+    cluster.Containers.DispatchPrivateKey = '';
+    for (const driver of ['ec2', 'azure', 'gce', 'loopback']) {
+      cluster.Containers.CloudVMs.Driver = driver;
+      assert.throws(() => dispatcherKeys(cluster, silentLogger()), /Containers\.DispatchPrivateKey: required to run the dispatcher, but empty/, driver);
+    }
+    cluster.Containers.CloudVMs.Driver = 'lame';
+    assert.match(dispatcherKeys(cluster, silentLogger()).privateKey, /BEGIN OPENSSH PRIVATE KEY/);
   });
 });
