@@ -118,4 +118,11 @@ describe('hostKeyVerifier', () => {
     const asRoot = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', (cmd) => cmd);
     await assert.rejects(asRoot(Buffer.from('k'), executor({ exitCode: 1, stderr: Buffer.from('sudo: odd') }, [])), (err: unknown) => err instanceof HostKeyCheckPendingError && !err.sudoRefused);
   });
+  it('trusts only the exact secret: a file holding more than it (after trailing whitespace) is refused', async () => {
+    const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: SECRET }), 'ArvadosInstanceSecret', sudo);
+    for (const stdout of [`${SECRET}0`, `${SECRET} ${SECRET}`, `${SECRET}\nextra`]) {
+      await assert.rejects(v(Buffer.from('k'), executor({ stdout: Buffer.from(stdout) }, [])), HostKeyMismatchError, JSON.stringify(stdout));
+    }
+    await assert.rejects(v(Buffer.from('k'), executor({ stdout: Buffer.from(SECRET.slice(0, -1)) }, [])), HostKeyMismatchError);
+  });
 });
