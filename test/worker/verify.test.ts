@@ -125,4 +125,10 @@ describe('hostKeyVerifier', () => {
     }
     await assert.rejects(v(Buffer.from('k'), executor({ stdout: Buffer.from(SECRET.slice(0, -1)) }, [])), HostKeyMismatchError);
   });
+  it('refuses an instance whose secret tag is empty, even when the host shows an empty file', async () => {
+    const seen: string[] = [];
+    const v = hostKeyVerifier(instance({ ArvadosInstanceSecret: '' }), 'ArvadosInstanceSecret', sudo);
+    await assert.rejects(v(Buffer.from('k'), executor({ stdout: Buffer.alloc(0) }, seen)), /no ArvadosInstanceSecret tag/);
+    assert.deepEqual(seen, [], 'nothing to compare with: the secret is not read');
+  });
 });
