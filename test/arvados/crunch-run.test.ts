@@ -92,6 +92,16 @@ describe('arvados/crunch-run: runner deployment and instance secret', () => {
       assert.deepEqual(readdirSync(dir), ['crunch-run~00']);
     });
 
+    it('makes an existing directory of its own mode 0755, so the login user’s md5sum (run without sudo) can read the runner', () => {
+      const dir = join(base, 'arvados-crunch-run');
+      mkdirSync(dir);
+      chmodSync(dir, 0o700);
+      const r = install(dir);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(statSync(dir).mode & 0o777, 0o755);
+      assert.equal(statSync(join(dir, 'crunch-run~00')).mode & 0o777, 0o755);
+    });
+
     it('refuses a directory that is a symlink, writing nothing where it points and leaving its mode alone', () => {
       const target = join(base, 'elsewhere');
       mkdirSync(target);
