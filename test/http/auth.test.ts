@@ -44,6 +44,8 @@ describe('management API tokens', () => {
     assert.deepEqual(tokens({ cookie: `arvados_api_token=${goBase64URL(token)}` }), [token]);
     assert.deepEqual(tokens({ cookie: `arvados_api_token=${Buffer.from(token).toString('base64url')}` }), []);
     assert.deepEqual(tokens({ cookie: 'arvados_api_token=%%%' }), []);
+    // Standard base64's + and / are not base64url: no token, so 401 as in the reference, not 403.
+    assert.deepEqual(tokens({ cookie: 'arvados_api_token=+/+/' }), []);
     assert.deepEqual(tokens({ cookie: 'arvados_api_token=' }), []);
   });
 
