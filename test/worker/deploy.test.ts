@@ -53,6 +53,30 @@ describe('worker pool: runner deployment', function () {
     assert.deepEqual(vm.files.get(PATH), BYTES);
   });
 
+  it('a VM where the runner install fails does not go into service, even with a (wrong) file already at the runner path', async () => {
+    // The lame VM refuses to install at a relative path: the install exits 1.
+    h = await Harness.start({
+      controller: false,
+      runnerBinary: { md5hex: MD5, bytes: BYTES },
+      cloudVMs: { DeployRunnerBinary: '/usr/local/bin/crunch-run', DeployRunnerDirectory: 'relative-dir', TimeoutIdle: 3_600_000 },
+    });
+    h.pool.start();
+    await h.tick(0);
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    const id = h.only().instance;
+    // Not the binary we deploy (its md5 differs): a stale or planted file that the failed install did not replace.
+    const path = `relative-dir/crunch-run~${MD5}`;
+    h.cloud.vm(id)!.files.set(path, Buffer.from('not our runner'));
+    void h.pool.probeNow();
+    await h.tick(1000);
+    assert.equal(h.sent('cat >', id).length, 1, 'the install was tried');
+    assert.deepEqual(h.cloud.vm(id)!.files.get(path), Buffer.from('not our runner'), 'and failed');
+    assert.notEqual(h.pool.detail(id)?.workerState, 'idle', 'not in service with a runner whose hash is wrong');
+    assert.equal(h.sent(`${path} --list`, id).length, 0, 'the wrong file is never run');
+    assert.ok(h.logs.lines.some((l) => l.includes('error copying runner binary')), 'the failure is logged');
+  });
+
   it('installs the runner on a worker found in the cloud even when its boot probe fails, so its --list can say what runs there', async () => {
     h = await Harness.start({
       runnerBinary: { md5hex: MD5, bytes: BYTES },
