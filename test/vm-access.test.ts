@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ServerChannel } from 'ssh2';
 import { generateHostKey, SshServer } from '../drivers/lame/sshd.js';
+import { HostKeyVerificationNotImplemented } from '../src/cloud/errors.js';
 import type { Instance } from '../src/cloud/types.js';
 import { ManualClock } from '../src/clock/index.js';
 import { silentLogger } from '../src/log.js';
@@ -81,5 +82,48 @@ describe('vm-access', function () {
     }
     cluster.Containers.CloudVMs.Driver = 'lame';
     assert.match(dispatcherKeys(cluster, silentLogger()).privateKey, /BEGIN OPENSSH PRIVATE KEY/);
+  });
+  it('reads the instance secret through sudo when the VM login user is not root (the file is root-only), and without it as root', async () => {
+    const SECRET = 'f00dfeedf00dfeedf00dfeedf00dfeedf00dfeed';
+    const seen: string[] = [];
+    const server = new SshServer({
+      hostKey: generateHostKey().private,
+      authorizedKeys: [DISPATCH_KEY.public],
+      handler: async (ctx) => {
+        seen.push(ctx.command);
+        if (ctx.command === 'sudo cat /var/run/arvados-instance-secret') return { stdout: SECRET, exitCode: 0 };
+        if (ctx.command === 'cat /var/run/arvados-instance-secret') {
+          return ctx.username === 'root' ? { stdout: SECRET, exitCode: 0 } : { stderr: 'cat: /var/run/arvados-instance-secret: Permission denied\n', exitCode: 1 };
+        }
+        return { stdout: 'ran\n', exitCode: 0 };
+      },
+    });
+    await server.start();
+    const cluster = makeCluster();
+    const tag = `${cluster.Containers.CloudVMs.TagKeyPrefix}InstanceSecret`;
+    try {
+      for (const remoteUser of ['crunch', 'root']) {
+        seen.length = 0;
+        const instance = {
+          id: `i-${remoteUser}`,
+          providerType: 't',
+          tags: { [tag]: SECRET },
+          address: server.address,
+          remoteUser,
+          setTags: async () => undefined,
+          destroy: async () => undefined,
+          verifyHostKey: async () => Promise.reject(new HostKeyVerificationNotImplemented()),
+        } as Instance;
+        const exr = vmSshExecutor(cluster, instance, { sshPort: 22, privateKey: DISPATCH_KEY.private, clock: new ManualClock(), logger: silentLogger() });
+        try {
+          assert.equal((await exr.execute('true', { timeoutMs: 0 })).stdout.toString(), 'ran\n', remoteUser);
+        } finally {
+          exr.close();
+        }
+        assert.deepEqual(seen, [remoteUser === 'root' ? 'cat /var/run/arvados-instance-secret' : 'sudo cat /var/run/arvados-instance-secret', 'true'], remoteUser);
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
