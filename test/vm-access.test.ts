@@ -9,8 +9,8 @@ import { generateHostKey, SshServer } from '../drivers/lame/sshd.js';
 import { HostKeyVerificationNotImplemented } from '../src/cloud/errors.js';
 import type { Instance } from '../src/cloud/types.js';
 import { ManualClock } from '../src/clock/index.js';
-import { silentLogger } from '../src/log.js';
-import { CommandTimeoutError } from '../src/ssh/ssh-executor.js';
+import { createLogger, LineCollector, RateLimitedLog, silentLogger } from '../src/log.js';
+import { CommandTimeoutError, HostKeyRefusedError } from '../src/ssh/ssh-executor.js';
 import { dispatcherKeys, sshConnectTimeoutMs, vmSshExecutor } from '../src/vm-access.js';
 import { poolCommandTimeoutMs } from '../src/worker/pool-config.js';
 import { DISPATCH_KEY, makeCluster } from './drivers/lame/helpers.js';
@@ -123,6 +123,44 @@ describe('vm-access', function () {
         assert.deepEqual(seen, [remoteUser === 'root' ? 'cat /var/run/arvados-instance-secret' : 'sudo cat /var/run/arvados-instance-secret', 'true'], remoteUser);
       }
     } finally {
+      await server.close();
+    }
+  });
+  it('executors sharing `warnings` log one "SSH host key refused" a minute across the fleet, naming the instance', async () => {
+    const server = new SshServer({
+      hostKey: generateHostKey().private,
+      authorizedKeys: [DISPATCH_KEY.public],
+      handler: async () => ({ stdout: 'ran\n', exitCode: 0 }),
+    });
+    await server.start();
+    const cluster = makeCluster();
+    const clock = new ManualClock();
+    const lines = new LineCollector();
+    const logger = createLogger({ stream: lines, level: 'warn', clock });
+    const warnings = new RateLimitedLog(logger, clock);
+    const executors = ['i-a', 'i-b', 'i-c'].map((id) =>
+      vmSshExecutor(
+        cluster,
+        {
+          id,
+          providerType: 't',
+          tags: {},
+          address: server.address,
+          remoteUser: 'root',
+          setTags: async () => undefined,
+          destroy: async () => undefined,
+          verifyHostKey: async () => Promise.reject(new Error('fingerprint mismatch')),
+        } as Instance,
+        { sshPort: 22, privateKey: DISPATCH_KEY.private, clock, logger, warnings },
+      ),
+    );
+    try {
+      for (const exr of executors) await assert.rejects(exr.execute('true', { timeoutMs: 0 }), HostKeyRefusedError);
+      const refused = lines.records().filter((r) => r.msg === 'SSH host key refused');
+      assert.equal(refused.length, 1, JSON.stringify(refused));
+      assert.equal(refused[0].Instance, 'i-a');
+    } finally {
+      for (const exr of executors) exr.close();
       await server.close();
     }
   });
