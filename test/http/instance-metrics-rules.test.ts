@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { loadConfigText } from '../../src/config/index.js';
 import { DispatcherMetrics, instanceCategory } from '../../src/http/metrics.js';
+import type { QueueEntry } from '../../src/scheduler/interfaces.js';
 import type { WorkerDetail } from '../../src/worker/pool.js';
 import { noSources, parseProm, promValue } from './helpers.js';
 
@@ -30,5 +31,14 @@ describe('instance and queue metrics: the reference\'s rules', () => {
       assert.equal(promValue(samples, `${P}instances_total`, { category, instance_type: 'big' }), 0, category);
     }
     assert.equal(promValue(samples, `${P}instances_total`, { category: 'inuse', instance_type: 'small' }), 0);
+  });
+
+  it('keeps a queue_entries series once seen, at 0 when its entries are gone, so a graph drops to zero rather than ending', async () => {
+    const m = new DispatcherMetrics(loadConfigText(CONFIG).cluster);
+    let entries: QueueEntry[] = [{ container: { state: 'Queued' }, instanceTypes: [{ Name: 'small' }] } as unknown as QueueEntry];
+    m.attach({ ...noSources(), queueEntries: () => entries });
+    assert.equal(promValue(parseProm(await m.text()), `${P}queue_entries`, { state: 'Queued', instance_type: 'small' }), 1);
+    entries = [];
+    assert.equal(promValue(parseProm(await m.text()), `${P}queue_entries`, { state: 'Queued', instance_type: 'small' }), 0);
   });
 });
