@@ -19,6 +19,11 @@ function realTurn(ms = 5): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** An instance at `address` for vmSshExecutor, with the fields a test changes. */
+function fakeInstance(address: string, o: Partial<Instance> & Pick<Instance, 'id' | 'verifyHostKey'>): Instance {
+  return { providerType: 't', tags: {}, address, remoteUser: 'root', setTags: async () => undefined, destroy: async () => undefined, ...o } as Instance;
+}
+
 describe('vm-access', function () {
   this.timeout(10_000);
 
@@ -43,16 +48,8 @@ describe('vm-access', function () {
     await server.start();
     const cluster = makeCluster();
     const clock = new ManualClock();
-    const instance = {
-      id: 'i-hang',
-      providerType: 't',
-      tags: {},
-      address: server.address,
-      remoteUser: 'root',
-      setTags: async () => undefined,
-      destroy: async () => undefined,
-      verifyHostKey: async () => undefined, // the driver vouches for the key
-    } as Instance;
+    // The driver vouches for the key.
+    const instance = fakeInstance(server.address, { id: 'i-hang', verifyHostKey: async () => undefined });
     const exr = vmSshExecutor(cluster, instance, { sshPort: 22, privateKey: DISPATCH_KEY.private, clock, logger: silentLogger() });
     try {
       let settled = false;
@@ -104,16 +101,12 @@ describe('vm-access', function () {
     try {
       for (const remoteUser of ['crunch', 'root']) {
         seen.length = 0;
-        const instance = {
+        const instance = fakeInstance(server.address, {
           id: `i-${remoteUser}`,
-          providerType: 't',
           tags: { [tag]: SECRET },
-          address: server.address,
           remoteUser,
-          setTags: async () => undefined,
-          destroy: async () => undefined,
           verifyHostKey: async () => Promise.reject(new HostKeyVerificationNotImplemented()),
-        } as Instance;
+        });
         const exr = vmSshExecutor(cluster, instance, { sshPort: 22, privateKey: DISPATCH_KEY.private, clock: new ManualClock(), logger: silentLogger() });
         try {
           assert.equal((await exr.execute('true', { timeoutMs: 0 })).stdout.toString(), 'ran\n', remoteUser);
@@ -141,16 +134,7 @@ describe('vm-access', function () {
     const executors = ['i-a', 'i-b', 'i-c'].map((id) =>
       vmSshExecutor(
         cluster,
-        {
-          id,
-          providerType: 't',
-          tags: {},
-          address: server.address,
-          remoteUser: 'root',
-          setTags: async () => undefined,
-          destroy: async () => undefined,
-          verifyHostKey: async () => Promise.reject(new Error('fingerprint mismatch')),
-        } as Instance,
+        fakeInstance(server.address, { id, verifyHostKey: async () => Promise.reject(new Error('fingerprint mismatch')) }),
         { sshPort: 22, privateKey: DISPATCH_KEY.private, clock, logger, warnings },
       ),
     );
