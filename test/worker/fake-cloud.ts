@@ -4,6 +4,7 @@
  * (boot probe, `--list`, `--detach`, `--kill`), including answers that never
  * come until the test releases them.
  */
+import type { Container } from '../../src/arvados/types.js';
 import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import { ManualClock, settle } from '../../src/clock/index.js';
 import type { Cluster } from '../../src/config/types.js';
@@ -25,6 +26,17 @@ export interface Script {
 
 export const ok = (stdout = ''): Answer => ({ exit: 0, stdout });
 export const fail = (stderr = 'nope'): Answer => ({ exit: 1, stderr });
+
+/** A Locked container (1 VCPU, 1 GiB) numbered `n` (1-9), for starts and kills. */
+export const lockedContainer = (n: number): Container => ({
+  uuid: `zzzzz-dz642-00000000000000${n}`,
+  state: 'Locked',
+  priority: 1,
+  runtime_constraints: { ram: 1 << 30, vcpus: 1 },
+  scheduling_parameters: {},
+  container_image: 'img',
+  created_at: '2026-01-01T00:00:00Z',
+});
 
 interface FakeVM {
   id: string;

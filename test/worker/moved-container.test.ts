@@ -6,19 +6,10 @@
  * and the "never two crunch-runs" guard lets a second one start.
  */
 import assert from 'node:assert/strict';
-import type { Container } from '../../src/arvados/types.js';
-import { FakeCloud, ok } from './fake-cloud.js';
+import { FakeCloud, lockedContainer, ok } from './fake-cloud.js';
 
 const MIN = 60_000;
-const ctr: Container = {
-  uuid: 'zzzzz-dz642-000000000000001',
-  state: 'Locked',
-  priority: 1,
-  runtime_constraints: { ram: 1 << 30, vcpus: 1 },
-  scheduling_parameters: {},
-  container_image: 'img',
-  created_at: '2026-01-01T00:00:00Z',
-};
+const ctr = lockedContainer(1);
 
 describe('worker pool: a container that moved to another VM', () => {
   it('stays known on its new VM when the old one reports it gone: a kill reaches the new VM, and no second crunch-run starts', async () => {

@@ -5,20 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import type { CrunchRunConfig } from '../../src/arvados/crunch-run.js';
-import type { Container } from '../../src/arvados/types.js';
 import { HostKeyCheckPendingError, HostKeyUnverifiedError, SshConnectionLostError } from '../../src/ssh/errors.js';
 import type { ExecuteResult } from '../../src/ssh/executor.js';
-import { fail, FakeCloud, ok } from './fake-cloud.js';
+import { fail, FakeCloud, lockedContainer, ok } from './fake-cloud.js';
 
-const ctr = (n: number): Container => ({
-  uuid: `zzzzz-dz642-00000000000000${n}`,
-  state: 'Locked',
-  priority: 1,
-  runtime_constraints: { ram: 1 << 30, vcpus: 1 },
-  scheduling_parameters: {},
-  container_image: 'img',
-  created_at: '2026-01-01T00:00:00Z',
-});
+const ctr = lockedContainer;
 
 async function idleWorker(f: FakeCloud): Promise<string> {
   const id = f.seed();
