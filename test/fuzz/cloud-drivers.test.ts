@@ -85,6 +85,7 @@ async function runCase(t: Target, c: Case, standing: Set<string>, rejections: un
   const kind = kinds[c.kindIndex % kinds.length];
   const what = `${t.name} ${c.call} with ${kind} answered ${JSON.stringify(c.answer).slice(0, 300)}`;
   let victim: Instance | undefined;
+  t.forget?.();
   if (c.call === 'destroy' || c.call === 'setTags') victim = await healed(() => t.create());
   const before = t.truth();
 

@@ -14,7 +14,7 @@ import { QUOTA_REASONS, RATE_LIMIT_REASONS, ZONE_CAPACITY_CODES } from '../../dr
 import { FakeEC2 } from '../fixtures/ec2/server.js';
 import { FakeGCE } from '../fixtures/gce/server.js';
 import { createArgs as ec2CreateArgs, fakeParams as ec2FakeParams, makeDriver as makeEc2Driver, M5, SPOT } from '../drivers/ec2/helpers.js';
-import { createArgs as gceCreateArgs, fakeParams as gceFakeParams, IMAGE as GCE_IMAGE, makeDriver as makeGceDriver, N2 } from '../drivers/gce/helpers.js';
+import { createArgs as gceCreateArgs, fakeParams as gceFakeParams, IMAGE as GCE_IMAGE, makeDriver as makeGceDriver, N2, ZONES as GCE_ZONES } from '../drivers/gce/helpers.js';
 import { type Answer, GarbageProxy } from './garbage-proxy.js';
 
 /** Cases per driver in `npm test` (each gce case is slower: more calls per create, a client library that does more). */
@@ -44,6 +44,12 @@ export interface Target {
   /** Error codes that must be classified: [code, 'rate' | 'quota' | 'capacity']. */
   codes: Array<[string, 'rate' | 'quota' | 'capacity']>;
   create(): Promise<Instance>;
+  /**
+   * Forgets what the driver learnt from an earlier case's garbage and keeps
+   * for a while on purpose (gce: zones "out of capacity" for 60 s), so that
+   * each case starts from a healed endpoint and a driver that believes it.
+   */
+  forget?(): void;
   /** Ids of our live instances, as the fake holds them. */
   truth(): Set<string>;
   stop(): Promise<void>;
@@ -202,6 +208,9 @@ export async function gceTarget(): Promise<Target> {
     create() {
       const { tags, init } = gceCreateArgs(setId);
       return driver.create(N2, GCE_IMAGE, tags, init, generateSshKeyPair().public);
+    },
+    forget() {
+      for (const zone of GCE_ZONES) driver.placeCapacity.clear(N2, zone);
     },
     truth: () => new Set(fake.instances().filter((i) => !i.deleted && !i.deleting && i.metadata['arvados-tags']?.includes(setId)).map((i) => i.name)),
     async stop() {
