@@ -124,7 +124,7 @@ function loaderFor<T>(cluster: Cluster, map: Map<string, T>): T {
   const name = cluster.Containers.CloudVMs.Driver;
   const loader = map.get(name);
   if (!loader) {
-    throw new UnknownDriverError(`Clusters.${cluster.ClusterID}.Containers.CloudVMs.Driver: unknown driver "${name}" (known: ${driverNames().join(', ')})`);
+    throw new UnknownDriverError(`Clusters.${cluster.ClusterID}.Containers.CloudVMs.Driver: unknown driver ${JSON.stringify(name)} (known: ${driverNames().join(', ')})`);
   }
   return loader;
 }

@@ -93,6 +93,10 @@ describe('check-config: the driver and its parameters', () => {
     assert.equal(said, 'Clusters.zzzzz.Containers.CloudVMs.Driver: unknown driver "azure" (known: ec2, gce, lame, loopback)');
     assert.ok(r.stderr.split('\n').includes(said), r.stderr);
     assert.equal(r.stdout, '', 'no compiled config for a config the daemon refuses');
+    // A name with a line break (a block scalar) is quoted: the message stays one line.
+    const block = await check(configWith('block\ntext\n', {}), false);
+    assert.equal(block.code, 2);
+    assert.ok(block.stderr.split('\n').includes('Clusters.zzzzz.Containers.CloudVMs.Driver: unknown driver "block\\ntext\\n" (known: ec2, gce, lame, loopback)'), block.stderr);
   });
 
   it('warns about ec2 with no region anywhere on this host (the daemon would not start here; where it runs, the metadata may give one), and about a misspelt parameter with the one meant', async () => {
