@@ -16,7 +16,7 @@ import { systemClock } from '../clock/index.js';
 import { ConfigError, daemonConfigProblems, loadConfigFile } from '../config/index.js';
 import type { Cluster } from '../config/types.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
-import { hostPortOf } from '../http/listen.js';
+import { chooseListenURL, hostPortOf } from '../http/listen.js';
 import { type ManagementServer, startManagementServer } from '../http/server.js';
 import { createLogger } from '../log.js';
 import { progressLine, summary, VMTracker } from './report.js';
@@ -82,9 +82,9 @@ export interface DemoOptions {
   stderr?: Pick<NodeJS.WritableStream, 'write'>;
   /**
    * Serve the dispatcher's management API, status page and metrics on the
-   * config's first `Services.DispatchCloud.InternalURLs` entry (as the daemon
-   * does), so that `instances`, `containers`, curl and a browser can be tried
-   * against it; and after the summary, go on serving until `until` resolves
+   * `Services.DispatchCloud.InternalURLs` entry the daemon would choose, so
+   * that `instances`, `containers`, curl and a browser can be tried against
+   * it; and after the summary, go on serving until `until` resolves
    * (default: SIGINT or SIGTERM).
    */
   serve?: boolean;
@@ -158,9 +158,9 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
     dispatcher = await createDispatcher(cluster, { logger: log, clock });
     dispatcher.start();
     if (opts.serve) {
-      const url = cluster.Services.DispatchCloud.InternalURLs[0];
-      if (url === undefined) throw new Error('--serve: the config has no Services.DispatchCloud.InternalURLs entry to listen on');
-      server = await startManagementServer(dispatcher, { listen: hostPortOf(cluster.Services.DispatchCloud.ListenURLs[url] ?? url) });
+      // The daemon's choice among the InternalURLs (and $ARVADOS_SERVICE_INTERNAL_URL).
+      const where = await chooseListenURL(cluster.Services.DispatchCloud, { log });
+      server = await startManagementServer(dispatcher, { listen: hostPortOf(where.listenURL) });
       out.write(`Serving the management API, status page and metrics at ${server.url}/ (the config's ManagementToken; e.g. arvados-dispatch-cloud instances --config ${opts.config})\n`);
     }
     const pending: DemoContainer[] = demoWorkload(cluster, opts.containers, opts.seed);
