@@ -42,6 +42,13 @@ describe('survivalSpread', () => {
     assert.equal(survivalSpread(finished.slice(0, 15), 1, Array(85).fill(3.5 * MIN)), undefined);
   });
 
+  it('keeps a run that has gone exactly as long as a finished one at risk at that time', () => {
+    // Finished 1 and 2 min, one run going for exactly 1 min. Kaplan-Meier counts a run censored
+    // at t as still at risk at t: at 1 min 3 at risk (S = 2/3), then the run leaves, at 2 min 1
+    // at risk (S = 0): the median is 2 min. Dropping the run before 1 min would give 1 min.
+    assert.deepEqual(survivalSpread([MIN, 2 * MIN], 1, [MIN]), { low: MIN, typical: 2 * MIN, high: 2 * MIN });
+  });
+
   it('has nothing to say without a finished run', () => {
     assert.equal(survivalSpread([], 1, [MIN]), undefined);
   });
