@@ -49,6 +49,14 @@ describe('survivalSpread', () => {
     assert.deepEqual(survivalSpread([MIN, 2 * MIN], 1, [MIN]), { low: MIN, typical: 2 * MIN, high: 2 * MIN });
   });
 
+  it('puts the p90 at least at the longest time seen, a run still going included', () => {
+    // Finished 1..6 min, one run going for 30 min: the p10 and the median are read off (1 and
+    // 4 min), the p90 is not, and six finished runs are too few to extend the curve: the p90 is
+    // the longest time seen, the run still going.
+    const finished = [1, 2, 3, 4, 5, 6].map((m) => m * MIN);
+    assert.deepEqual(survivalSpread(finished, 1, [30 * MIN]), { low: MIN, typical: 4 * MIN, high: 30 * MIN });
+  });
+
   it('has nothing to say without a finished run', () => {
     assert.equal(survivalSpread([], 1, [MIN]), undefined);
   });
