@@ -57,6 +57,21 @@ describe('survivalSpread', () => {
     assert.deepEqual(survivalSpread(finished, 1, [30 * MIN]), { low: MIN, typical: 4 * MIN, high: 30 * MIN });
   });
 
+  it('extends the p90 as a log-normal when the median is known but the p90 is not', () => {
+    // Finished 1..10 min, five runs going for 10.5 min: p10 = 2 min, median = 8 min, and by
+    // 10 min two thirds are done. The log-normal through (2 min, 0.1) and (10 min, 2/3) puts the
+    // p90 near 22 min, beyond the longest run seen (10.5 min).
+    const finished = Array.from({ length: 10 }, (_, i) => (i + 1) * MIN);
+    const s = survivalSpread(finished, 1, Array(5).fill(10.5 * MIN));
+    assert.ok(s);
+    assert.equal(s.low, 2 * MIN);
+    assert.equal(s.typical, 8 * MIN);
+    const sigma = Math.log(5) / (normalQuantile(2 / 3) - normalQuantile(0.1));
+    const p90 = Math.exp(Math.log(2 * MIN) + (normalQuantile(0.9) - normalQuantile(0.1)) * sigma);
+    assert.ok(Math.abs(s.high - p90) < 1, `${s.high / MIN} against ${p90 / MIN}`);
+    assert.ok(s.high > 20 * MIN, `${s.high / MIN} min`);
+  });
+
   it('has nothing to say without a finished run', () => {
     assert.equal(survivalSpread([], 1, [MIN]), undefined);
   });
