@@ -72,6 +72,12 @@ describe('survivalSpread', () => {
     assert.ok(s.high > 20 * MIN, `${s.high / MIN} min`);
   });
 
+  it('has nothing to say when every finished run took the same time and most still go', () => {
+    // Ten runs of 1 min, thirty going for 2 min: a quarter done, all at one time, so no curve
+    // can be drawn through the p10 and the last finish, and the median is not 1 min.
+    assert.equal(survivalSpread(Array(10).fill(MIN), 1, Array(30).fill(2 * MIN)), undefined);
+  });
+
   it('has nothing to say without a finished run', () => {
     assert.equal(survivalSpread([], 1, [MIN]), undefined);
   });
