@@ -66,4 +66,18 @@ describe('RuntimeTracker', () => {
     observe(MIN + OUTCOME_WAIT_MS + 1, []);
     assert.equal(history.estimate(KEY).typical, 99 * MIN);
   });
+
+  it('takes a run that is missing from one look at the pool and then back as one run, learnt once', () => {
+    states.set('u', 'Running');
+    observe(0, [['u', 0]]);
+    // The pool's probe missed crunch-run once; the queue still says Running.
+    observe(2 * MIN, []);
+    observe(3 * MIN, [['u', 0]]);
+    // crunch-run set Complete before it exited: the queue says so while the pool still lists it.
+    states.set('u', 'Complete');
+    observe(9 * MIN, [['u', 0]]);
+    observe(10 * MIN, []);
+    // One run of 10 minutes: the 2 minutes up to the missed look are not a runtime.
+    assert.equal(history.estimate(KEY).typical, 10 * MIN);
+  });
 });
