@@ -25,4 +25,12 @@ describe('ArrivalHistory', () => {
     assert.equal(a.chance('large', 10 * M, 55 * M), 0);
     assert.equal(a.chance('small', 0, 55 * M), 0);
   });
+
+  it('counts a container seen again after it left the window as a new arrival (and forgets the old sighting)', () => {
+    const a = new ArrivalHistory(H);
+    a.record('c1', 0, ['small']);
+    // Requeued two hours later: the first sighting is out of the window, so this one counts.
+    a.record('c1', 2 * H, ['small']);
+    assert.equal(a.rate('small', 2 * H + M), 1 / H);
+  });
 });
