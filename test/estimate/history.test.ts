@@ -83,4 +83,12 @@ describe('RuntimeHistory', () => {
   it('leaves a running container what is left of its runtime, at least a tenth of it', () => {
     assert.deepEqual(remaining({ typical: 10 * MIN, low: 5 * MIN, high: 20 * MIN }, 6 * MIN), { typical: 4 * MIN, low: 0.5 * MIN, high: 14 * MIN });
   });
+
+  it('uses the sample of everything from its first run, whatever minSamples asks of the narrower ones', () => {
+    const h = new RuntimeHistory({ minSamples: 3, defaultRuntimeMs: 10 * MIN });
+    h.record({ image: 'a', vcpus: 2, ram: 4 * GiB }, 5 * MIN, 0);
+    h.record({ image: 'b', vcpus: 4, ram: 8 * GiB }, 30 * MIN, 0);
+    // Another size and image: two runs in all are read as they are, not the default of 10 min.
+    assert.deepEqual(h.estimate({ image: 'z', vcpus: 8, ram: 32 * GiB }), { typical: 5 * MIN, low: 5 * MIN, high: 30 * MIN });
+  });
 });
