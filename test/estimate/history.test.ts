@@ -91,4 +91,13 @@ describe('RuntimeHistory', () => {
     // Another size and image: two runs in all are read as they are, not the default of 10 min.
     assert.deepEqual(h.estimate({ image: 'z', vcpus: 8, ram: 32 * GiB }), { typical: 5 * MIN, low: 5 * MIN, high: 30 * MIN });
   });
+
+  it("takes the longest of a container's earlier attempts as its lower bound, not the last", () => {
+    const h = new RuntimeHistory({ minSamples: 1 });
+    const key = { image: 'i', vcpus: 1, ram: GiB };
+    h.record(key, 2 * MIN, 0);
+    h.recordAttempt('u1', 8 * MIN);
+    h.recordAttempt('u1', 3 * MIN);
+    assert.equal(h.estimate(key, 'u1').typical, 8 * MIN);
+  });
 });
