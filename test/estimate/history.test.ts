@@ -100,4 +100,15 @@ describe('RuntimeHistory', () => {
     h.recordAttempt('u1', 3 * MIN);
     assert.equal(h.estimate(key, 'u1').typical, 8 * MIN);
   });
+
+  it('raises the default to the lower middle of what is known when the count is even', () => {
+    const h = new RuntimeHistory({ minSamples: 1, defaultRuntimeMs: 10 * MIN });
+    const key = { image: 'i', vcpus: 1, ram: GiB };
+    // One run finished at 2 min, three going for 3, 12, 12 min: no median can be read off, so
+    // the default stands, raised to the median of 2, 3, 12, 12 taken as the lower of the two
+    // middle values (3 min), as the survival curve reads a median: the default is not raised.
+    h.record(key, 2 * MIN, 0);
+    h.setRunning([3, 12, 12].map((m) => ({ key, elapsedMs: m * MIN })));
+    assert.deepEqual(h.estimate(key), { typical: 10 * MIN, low: 5 * MIN, high: 20 * MIN });
+  });
 });
