@@ -111,4 +111,12 @@ describe('RuntimeHistory', () => {
     h.setRunning([3, 12, 12].map((m) => ({ key, elapsedMs: m * MIN })));
     assert.deepEqual(h.estimate(key), { typical: 10 * MIN, low: 5 * MIN, high: 20 * MIN });
   });
+
+  it('buckets RAM by powers of two of 256 MiB, a power of two with the sizes just under it', () => {
+    // (2, 4] GiB is one bucket: 4 GiB shares with 3.5 GiB, not with 4.5 GiB.
+    assert.equal(ramBucket(4 * GiB), ramBucket(3.5 * GiB));
+    assert.notEqual(ramBucket(4 * GiB), ramBucket(4.5 * GiB));
+    assert.equal(ramBucket(256 * 2 ** 20), 0);
+    assert.equal(ramBucket(GiB), 2);
+  });
 });
