@@ -119,4 +119,14 @@ describe('RuntimeHistory', () => {
     assert.equal(ramBucket(256 * 2 ** 20), 0);
     assert.equal(ramBucket(GiB), 2);
   });
+
+  it('weighs a sample by the finished runs it stands for against the runs going on now', () => {
+    const h = new RuntimeHistory({ sampleSize: 10, minSamples: 1, defaultRuntimeMs: 10 * MIN });
+    const key = { image: 'i', vcpus: 1, ram: GiB };
+    // A hundred runs of 1 min finished (the sample keeps 10 of them), fifty go on for 5 min:
+    // two thirds of the runs took 1 min, so that is the median, not something past 5 min.
+    for (let i = 0; i < 100; i++) h.record(key, MIN, i * 1000);
+    h.setRunning(Array.from({ length: 50 }, () => ({ key, elapsedMs: 5 * MIN })));
+    assert.equal(h.estimate(key).typical, MIN);
+  });
 });
