@@ -129,4 +129,15 @@ describe('RuntimeHistory', () => {
     h.setRunning(Array.from({ length: 50 }, () => ({ key, elapsedMs: 5 * MIN })));
     assert.equal(h.estimate(key).typical, MIN);
   });
+
+  it('doubles what is known for the high band when it is above the default', () => {
+    const h = new RuntimeHistory({ minSamples: 1, defaultRuntimeMs: 10 * MIN });
+    const key = { image: 'i', vcpus: 1, ram: GiB };
+    // Finished 2 and 3 min, three going for 12 min: no median can be read off, and what is known
+    // (12 min) is above the default: 12 min typical, the default for the low band, 24 min high.
+    h.record(key, 2 * MIN, 0);
+    h.record(key, 3 * MIN, 0);
+    h.setRunning([12, 12, 12].map((m) => ({ key, elapsedMs: m * MIN })));
+    assert.deepEqual(h.estimate(key), { typical: 12 * MIN, low: 10 * MIN, high: 24 * MIN });
+  });
 });
