@@ -67,6 +67,18 @@ describe('chaos run checks', function () {
     assert.match(watcher.problems[0], new RegExp(`^double run: ${c.uuid}: crunch-run started on ${b.id} while alive on ${a.id}`));
   });
 
+  it('does not count a crunch-run that died on another VM: starting the container again elsewhere is no double run', async () => {
+    const watcher = new ChaosWatcher({ maxInstances: 10, quota: 0 }, clock);
+    watcher.attach(set.cloud, ledger, ctl);
+    const [a, b] = [await create(), await create()];
+    const c = ctl.addContainer({ state: 'Locked' });
+    await detach(a.id, c.uuid);
+    assert.equal(set.cloud.vm(a.id)!.crashCrunchRun(c.uuid), true);
+    await detach(b.id, c.uuid);
+    assert.deepEqual(watcher.problems, []);
+    assert.equal(watcher.startsByContainer.get(c.uuid), 2);
+  });
+
   it('reports a create that takes the cloud past MaxInstances or the quota', async () => {
     const watcher = new ChaosWatcher({ maxInstances: 5, quota: 2 }, clock);
     watcher.attach(set.cloud, ledger, ctl);
