@@ -90,6 +90,16 @@ describe('chaos run checks', function () {
     assert.equal(watcher.maxLive, 3);
   });
 
+  it('holds MaxInstances too when the quota is larger', async () => {
+    const watcher = new ChaosWatcher({ maxInstances: 2, quota: 5 }, clock);
+    watcher.attach(set.cloud, ledger, ctl);
+    await create();
+    await create();
+    assert.deepEqual(watcher.problems, []);
+    await create();
+    assert.match(watcher.problems.join('\n'), /^limit: 3 live VMs after creating lame-3 .*\(MaxInstances 2, quota 5\)/);
+  });
+
   it('reports a container that goes Running a second time', () => {
     const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
     watcher.attach(set.cloud, ledger, ctl);
