@@ -100,6 +100,20 @@ describe('chaos run checks', function () {
     assert.match(watcher.problems.join('\n'), /^limit: 3 live VMs after creating lame-3 .*\(MaxInstances 2, quota 5\)/);
   });
 
+  it('reports a Complete container that is then Cancelled (its result destroyed); a Running one cancelled is no problem', () => {
+    const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
+    watcher.attach(set.cloud, ledger, ctl);
+    const running = ctl.addContainer({ state: 'Running' });
+    ctl.setFields(running.uuid, { state: 'Cancelled' });
+    assert.deepEqual(watcher.problems, []);
+    const done = ctl.addContainer({ state: 'Running' });
+    ctl.setFields(done.uuid, { state: 'Complete' });
+    assert.deepEqual(watcher.problems, []);
+    ctl.setFields(done.uuid, { state: 'Cancelled' });
+    assert.equal(watcher.problems.length, 1);
+    assert.match(watcher.problems[0], new RegExp(`^result destroyed: ${done.uuid} was cancelled after it completed`));
+  });
+
   it('reports a container that goes Running a second time', () => {
     const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
     watcher.attach(set.cloud, ledger, ctl);
