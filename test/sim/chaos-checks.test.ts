@@ -134,6 +134,15 @@ describe('chaos run checks', function () {
     assert.deepEqual([...logs.defects.keys()], ["probe failed: TypeError: Cannot read properties of undefined (reading 'id')", 'scheduling pass failed: controller unreachable']);
   });
 
+  it("takes a crunch-run's crash or its exit after an error (the lame cloud's log lines) as a death of its own", () => {
+    const logs = new LogFacts();
+    const line = (level: string, msg: string, uuid: string): string => `${JSON.stringify({ level, msg, ContainerUUID: uuid })}\n`;
+    logs.write(line('info', 'lame: crunch-run crashed', 'zzzzz-dz642-000000000000001'));
+    logs.write(line('warn', 'lame: crunch-run exiting after an error', 'zzzzz-dz642-000000000000002'));
+    logs.write(line('info', 'lame: crunch-run started', 'zzzzz-dz642-000000000000003'));
+    assert.deepEqual([...logs.crunchRunDied].sort(), ['zzzzz-dz642-000000000000001', 'zzzzz-dz642-000000000000002']);
+  });
+
   it('at the end: a container lost, cancelled without a reason, or given up on though healthy; VMs left', () => {
     const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
     watcher.attach(set.cloud, ledger, ctl);
