@@ -189,4 +189,39 @@ describe('chaos run checks', function () {
       ['container state is Running but crunch-run has exited', 2],
     ]);
   });
+  it('at the end: a container given up on after its healthy VM was destroyed is a problem; one that went with a broken VM is not', async () => {
+    const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
+    watcher.attach(set.cloud, ledger, ctl);
+    const logs = new LogFacts();
+    const [healthy, broken] = [await create(), await create()];
+    const onHealthy = ctl.addContainer({ state: 'Locked' });
+    const onBroken = ctl.addContainer({ state: 'Locked' });
+    await detach(healthy.id, onHealthy.uuid);
+    await detach(broken.id, onBroken.uuid);
+    set.cloud.vm(broken.id)!.break();
+    await healthy.destroy();
+    await broken.destroy();
+    assert.deepEqual([...watcher.killedWithVM], [onHealthy.uuid]);
+    assert.deepEqual([...watcher.lostWithVM], [onBroken.uuid]);
+    for (const [c, reason] of [
+      [onHealthy, 'container is not running on any worker'],
+      [onBroken, 'container is not running on any worker'],
+    ] as const) {
+      ctl.setFields(c.uuid, { state: 'Cancelled' });
+      logs.write(`${JSON.stringify({ level: 'info', msg: 'cancelled container', ContainerUUID: c.uuid, Reason: reason })}\n`);
+    }
+    const player = {
+      tracked: [
+        { outcome: { id: 'healthy', uuid: onHealthy.uuid, state: 'Cancelled', idealMs: 0 } },
+        { outcome: { id: 'broken', uuid: onBroken.uuid, state: 'Cancelled', idealMs: 0 } },
+      ],
+      submitted: 2,
+      settled: 2,
+    } as unknown as WorkloadPlayer;
+    const result = { finished: true, ledger: { liveCount: 0 }, timersLeft: 0 } as unknown as SimResult;
+    const problems = watcher.verdict(result, player, ctl, logs, new Map());
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0], /^gave up: healthy .*\("container is not running on any worker"\) though the dispatcher destroyed its healthy VM/);
+  });
+
 });
