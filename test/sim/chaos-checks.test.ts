@@ -224,4 +224,21 @@ describe('chaos run checks', function () {
     assert.match(problems[0], /^gave up: healthy .*\("container is not running on any worker"\) though the dispatcher destroyed its healthy VM/);
   });
 
+  it('at the end: a child never submitted is lost unless its runner never ran or was cancelled', () => {
+    const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
+    const parent = (state: string, runningAt?: number) => ({ outcome: { id: `runner-${state}`, state, runningAt, idealMs: 0 } });
+    const child = (id: string, p: ReturnType<typeof parent>) => ({ outcome: { id, idealMs: 0 }, parent: p });
+    const ran = parent('Complete', 1000);
+    const cancelled = parent('Cancelled', 1000);
+    const neverRan = parent('Complete');
+    const stillRunning = parent('Running', 1000);
+    const player = {
+      tracked: [child('of-complete', ran), child('of-cancelled', cancelled), child('of-never-ran', neverRan), child('of-running', stillRunning)],
+      submitted: 0,
+      settled: 0,
+    } as unknown as WorkloadPlayer;
+    const result = { finished: true, ledger: { liveCount: 0 }, timersLeft: 0 } as unknown as SimResult;
+    assert.deepEqual(watcher.verdict(result, player, ctl, new LogFacts(), new Map()), ['lost: of-complete was never submitted', 'lost: of-running was never submitted']);
+  });
+
 });
