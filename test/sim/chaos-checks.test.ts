@@ -241,4 +241,16 @@ describe('chaos run checks', function () {
     assert.deepEqual(watcher.verdict(result, player, ctl, new LogFacts(), new Map()), ['lost: of-complete was never submitted', 'lost: of-running was never submitted']);
   });
 
+  it('at the end: an empty reason is no reason', () => {
+    const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
+    const logs = new LogFacts();
+    const c = ctl.addContainer({ state: 'Cancelled', runtime_status: { error: '' } });
+    logs.write(`${JSON.stringify({ level: 'info', msg: 'cancelled container', ContainerUUID: c.uuid, Reason: '' })}\n`);
+    const player = { tracked: [{ outcome: { id: 'c', uuid: c.uuid, state: 'Cancelled', idealMs: 0 } }], submitted: 1, settled: 1 } as unknown as WorkloadPlayer;
+    const result = { finished: true, ledger: { liveCount: 0 }, timersLeft: 0 } as unknown as SimResult;
+    const problems = watcher.verdict(result, player, ctl, logs, new Map());
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0], /^lost: c .*Cancelled without a reason/);
+  });
+
 });
