@@ -253,4 +253,30 @@ describe('chaos run checks', function () {
     assert.match(problems[0], /^lost: c .*Cancelled without a reason/);
   });
 
+  it('at the end: a run that did not finish, one VM left, each defect logged, and a count of the problems past 20 of a kind', () => {
+    const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
+    const logs = new LogFacts();
+    const log = createLogger({ stream: logs });
+    for (const msg of ['scheduling pass failed', 'scheduler loop failed', 'queue subscriber threw', 'error while stopping']) log.error(msg, { error: new Error('boom') });
+    log.error('scheduling pass failed', { error: new Error('boom') });
+    const player = {
+      tracked: Array.from({ length: 23 }, (_, i) => ({ outcome: { id: `o${i}`, idealMs: 0 } })),
+      submitted: 0,
+      settled: 0,
+    } as unknown as WorkloadPlayer;
+    const unfinished = { finished: false, ledger: { liveCount: 1 }, timersLeft: 0 } as unknown as SimResult;
+    const problems = watcher.verdict(unfinished, player, ctl, logs, new Map());
+    assert.equal(problems.filter((p) => p.startsWith('lost: ')).length, 20);
+    assert.deepEqual(problems.slice(20), [
+      'leak: the run did not finish: 0 submitted, 0 settled, 1 VMs live at the limit',
+      'defect logged: 2 x scheduling pass failed: boom',
+      'defect logged: 1 x scheduler loop failed: boom',
+      'defect logged: 1 x queue subscriber threw: boom',
+      'defect logged: 1 x error while stopping: boom',
+      '(3 more "lost" problems not shown)',
+    ]);
+    const finished = { finished: true, ledger: { liveCount: 1 }, timersLeft: 0 } as unknown as SimResult;
+    const again = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
+    assert.deepEqual(again.verdict(finished, { tracked: [], submitted: 0, settled: 0 } as unknown as WorkloadPlayer, ctl, new LogFacts(), new Map()), ['leak: 1 VMs left']);
+  });
 });
