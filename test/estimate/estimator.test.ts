@@ -1,0 +1,73 @@
+/**
+ * The Estimator as the scheduler drives it: what it takes from the pass's
+ * view, the pool and the learners into the forecast, and what it answers
+ * per container. Each case runs one scheduling pass (the scheduler calls
+ * the estimator after it) over fake queue and pool.
+ */
+import assert from 'node:assert/strict';
+import { Estimator, type EstimatorDeps } from '../../src/estimate/estimator.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { ManualClock } from '../../src/clock/index.js';
+import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from '../scheduler/fakes.js';
+
+const MIN = 60_000;
+
+interface Rig {
+  clock: ManualClock;
+  /** The clock's time when the rig was made. */
+  t0: number;
+  queue: FakeQueue;
+  pool: FakePool;
+  cluster: ReturnType<typeof testCluster>;
+  estimator: Estimator;
+  /** Runs scheduling passes until the clock has moved `ms` on. */
+  pass(ms?: number): Promise<void>;
+  stop(): Promise<void>;
+  /** The typical estimated start of container `i`, ms from now; undefined when it has none. */
+  startIn(i: number): number | undefined;
+}
+
+/** A cluster of the fake types, MaxInstances 10; the pool at quota once it has `quota` instances. */
+function rig(quota: number, pool?: (p: FakePool, clock: ManualClock) => EstimatorDeps['pool']): Rig {
+  const cluster = testCluster({});
+  const clock = new ManualClock();
+  const queue = new FakeQueue(clock, cluster);
+  const fake = new FakePool(clock);
+  fake.quota = quota;
+  fake.canCreate = 0;
+  const estimator = new Estimator({ queue, pool: pool ? pool(fake, clock) : fake, cluster, clock });
+  const logger = createLogger({ stream: new LineCollector(), clock });
+  const sch = new Scheduler({ queue, pool: fake, client: new FakeClient(), cluster, clock, logger, afterPass: estimator });
+  let started = false;
+  return {
+    clock,
+    t0: clock.now(),
+    queue,
+    pool: fake,
+    cluster,
+    estimator,
+    async pass(ms = 0) {
+      if (!started) sch.start();
+      started = true;
+      await clock.advance(ms);
+    },
+    stop: () => sch.stop(),
+    startIn(i) {
+      const e = estimator.estimate(uuid(i));
+      return e && e.startTypical - clock.now();
+    },
+  };
+}
+
+describe('Estimator', () => {
+  it('forecasts no start for a container of priority 0', async () => {
+    const r = rig(1);
+    r.pool.runOn(r.pool.addWorker(r.cluster.InstanceTypes.type1, 'running'), uuid(9));
+    r.queue.add({ uuid: uuid(9), state: 'Running' }, { uuid: uuid(1), priority: 0 }, { uuid: uuid(2), priority: 1 });
+    await r.pass();
+    await r.stop();
+    assert.equal(r.startIn(1), undefined);
+    assert.equal(r.startIn(2), 10 * MIN);
+  });
+});
