@@ -70,4 +70,14 @@ describe('Estimator', () => {
     assert.equal(r.startIn(1), undefined);
     assert.equal(r.startIn(2), 10 * MIN);
   });
+
+  it('forecasts no start for a container the pass itself started', async () => {
+    const r = rig(1);
+    r.pool.addWorker(r.cluster.InstanceTypes.type1, 'idle');
+    r.queue.add({ uuid: uuid(1), state: 'Locked' });
+    await r.pass();
+    await r.stop();
+    assert.ok(r.pool.running().has(uuid(1)), 'the pass started it');
+    assert.equal(r.startIn(1), undefined);
+  });
 });
