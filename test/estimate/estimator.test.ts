@@ -92,4 +92,19 @@ describe('Estimator', () => {
     // replaced after TimeoutIdle, which the pool never does to a held one: see notes/mutation-6b.md.)
     assert.ok(start !== undefined && start >= 3 * MIN, `starts in ${start} ms, not now on the held instance`);
   });
+
+  it('takes an instance in state unknown as still booting', async () => {
+    const r = rig(1);
+    r.queue.add({ uuid: uuid(1), state: 'Locked' });
+    await r.pass();
+    // An instance the pool has listed but not yet probed (the scheduler waits for none after startup).
+    await r.clock.advance(2000);
+    r.pool.addWorker(r.cluster.InstanceTypes.type1, 'unknown');
+    r.queue.set(uuid(1), { priority: 2 });
+    await r.pass();
+    await r.stop();
+    assert.equal(r.estimator.snapshot()?.at, r.t0 + 2000);
+    // The default boot time, 3 minutes, counted from now (the fake pool gives no create time).
+    assert.equal(r.startIn(1), 3 * MIN);
+  });
 });
