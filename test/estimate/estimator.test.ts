@@ -107,4 +107,19 @@ describe('Estimator', () => {
     // The default boot time, 3 minutes, counted from now (the fake pool gives no create time).
     assert.equal(r.startIn(1), 3 * MIN);
   });
+
+  it("counts a booting instance's boot from when it appeared", async () => {
+    const r = rig(1, (p, clock) => ({
+      running: () => p.running(),
+      instances: () => p.instances(),
+      atCapacity: (t) => p.atCapacity(t),
+      atQuota: () => p.atQuota(),
+      detail: () => ({ appearedAt: clock.now() - MIN }),
+    }));
+    r.pool.addWorker(r.cluster.InstanceTypes.type1, 'booting');
+    r.queue.add({ uuid: uuid(1), state: 'Locked' });
+    await r.pass();
+    await r.stop();
+    assert.equal(r.startIn(1), 2 * MIN);
+  });
 });
