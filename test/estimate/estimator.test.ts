@@ -122,4 +122,16 @@ describe('Estimator', () => {
     await r.stop();
     assert.equal(r.startIn(1), 2 * MIN);
   });
+
+  it("takes a waiting container's earlier attempt as its runtime's lower bound, for those behind it", async () => {
+    const r = rig(1);
+    r.pool.runOn(r.pool.addWorker(r.cluster.InstanceTypes.type1, 'running'), uuid(9));
+    r.queue.add({ uuid: uuid(9), state: 'Running' }, { uuid: uuid(1), state: 'Locked', priority: 2 }, { uuid: uuid(2), state: 'Locked', priority: 1 });
+    r.estimator.runtimes.recordAttempt(uuid(1), 30 * MIN);
+    await r.pass();
+    await r.stop();
+    // 1 waits for 9 (the default 10 minutes), 2 for 1, which ran 30 minutes before it was requeued.
+    assert.equal(r.startIn(1), 10 * MIN);
+    assert.equal(r.startIn(2), 40 * MIN);
+  });
 });
