@@ -134,4 +134,15 @@ describe('Estimator', () => {
     assert.equal(r.startIn(1), 10 * MIN);
     assert.equal(r.startIn(2), 40 * MIN);
   });
+
+  it('counts what a running container has left from when its crunch-run started', async () => {
+    const r = rig(1);
+    r.pool.runOn(r.pool.addWorker(r.cluster.InstanceTypes.type1, 'running'), uuid(9));
+    r.queue.add({ uuid: uuid(9), state: 'Running' }, { uuid: uuid(1), state: 'Locked' });
+    await r.clock.advance(8 * MIN);
+    await r.pass();
+    await r.stop();
+    // Default runtime 10 minutes, 8 of them run.
+    assert.equal(r.startIn(1), 2 * MIN);
+  });
 });
