@@ -145,4 +145,13 @@ describe('Estimator', () => {
     // Default runtime 10 minutes, 8 of them run.
     assert.equal(r.startIn(1), 2 * MIN);
   });
+
+  it('forecasts no start for a container nothing can run (no instance, none may be added)', async () => {
+    const r = rig(0);
+    r.queue.add({ uuid: uuid(1), state: 'Locked' });
+    await r.pass();
+    await r.stop();
+    assert.ok(r.estimator.snapshot()?.size === 1, 'it was forecast');
+    assert.equal(r.estimator.estimate(uuid(1)), undefined);
+  });
 });
