@@ -154,4 +154,21 @@ describe('Estimator', () => {
     assert.ok(r.estimator.snapshot()?.size === 1, 'it was forecast');
     assert.equal(r.estimator.estimate(uuid(1)), undefined);
   });
+
+  it('answers from the latest forecast, not the index of an earlier one', async () => {
+    const r = rig(1);
+    r.pool.runOn(r.pool.addWorker(r.cluster.InstanceTypes.type1, 'running'), uuid(9));
+    r.queue.add({ uuid: uuid(9), state: 'Running' }, { uuid: uuid(1), state: 'Locked', priority: 2 }, { uuid: uuid(2), state: 'Locked', priority: 1 });
+    await r.pass();
+    assert.equal(r.startIn(1), 10 * MIN);
+    assert.equal(r.startIn(2), 20 * MIN);
+    // 1 is cancelled: 2 is first now.
+    await r.clock.advance(2000);
+    r.queue.set(uuid(1), { state: 'Cancelled', priority: 0 });
+    await r.pass();
+    await r.stop();
+    assert.equal(r.estimator.snapshot()?.at, r.t0 + 2000);
+    assert.equal(r.startIn(1), undefined);
+    assert.equal(r.startIn(2), 10 * MIN - 2000);
+  });
 });
