@@ -171,4 +171,22 @@ describe('Estimator', () => {
     assert.equal(r.startIn(1), undefined);
     assert.equal(r.startIn(2), 10 * MIN - 2000);
   });
+
+  it('updates at most once a second', async () => {
+    const r = rig(1);
+    r.pool.runOn(r.pool.addWorker(r.cluster.InstanceTypes.type1, 'running'), uuid(9));
+    r.queue.add({ uuid: uuid(9), state: 'Running' }, { uuid: uuid(1), state: 'Locked', priority: 2 }, { uuid: uuid(2), state: 'Locked', priority: 1 });
+    await r.pass();
+    const updates: number[] = [];
+    r.estimator.subscribe((s) => updates.push(s.at));
+    await r.clock.advance(500);
+    r.queue.set(uuid(2), { priority: 3 });
+    await r.pass();
+    assert.deepEqual(updates, [], 'a pass half a second after the last update');
+    await r.clock.advance(1000);
+    r.queue.set(uuid(2), { priority: 4 });
+    await r.pass();
+    await r.stop();
+    assert.deepEqual(updates, [r.t0 + 1500]);
+  });
 });
