@@ -134,6 +134,15 @@ describe('chaos run checks', function () {
     assert.deepEqual([...logs.defects.keys()], ["probe failed: TypeError: Cannot read properties of undefined (reading 'id')", 'scheduling pass failed: controller unreachable']);
   });
 
+  it('counts an error as a programming error only when its text starts with the class, not when it quotes one', () => {
+    const logs = new LogFacts();
+    const log = createLogger({ stream: logs });
+    log.error('create failed', { error: new Error('provider answered: TypeError: x is undefined') });
+    log.error('create failed', { error: new RangeError('Invalid array length') });
+    assert.deepEqual([...logs.defects], [['create failed: RangeError: Invalid array length', 1]]);
+    assert.equal(logs.errors.get('create failed'), 2);
+  });
+
   it("takes a crunch-run's crash or its exit after an error (the lame cloud's log lines) as a death of its own", () => {
     const logs = new LogFacts();
     const line = (level: string, msg: string, uuid: string): string => `${JSON.stringify({ level, msg, ContainerUUID: uuid })}\n`;
