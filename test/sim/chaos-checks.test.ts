@@ -288,4 +288,14 @@ describe('chaos run checks', function () {
     const again = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
     assert.deepEqual(again.verdict(finished, { tracked: [], submitted: 0, settled: 0 } as unknown as WorkloadPlayer, ctl, new LogFacts(), new Map()), ['leak: 1 VMs left']);
   });
+  it('at the end: a container still Running is lost like any other not final', () => {
+    const watcher = new ChaosWatcher({ maxInstances: 5, quota: 0 }, clock);
+    const c = ctl.addContainer({ state: 'Running' });
+    const player = { tracked: [{ outcome: { id: 'r', uuid: c.uuid, state: 'Running', idealMs: 0 } }], submitted: 1, settled: 0 } as unknown as WorkloadPlayer;
+    const result = { finished: true, ledger: { liveCount: 0 }, timersLeft: 0 } as unknown as SimResult;
+    const problems = watcher.verdict(result, player, ctl, new LogFacts(), new Map());
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0], new RegExp(`^lost: r \\(${c.uuid}\\) ended Running`));
+  });
+
 });
