@@ -11,7 +11,7 @@ import { ManualClock } from '../../src/clock/index.js';
 import { crunchRunDetachCommand, withSudo } from '../../src/arvados/crunch-run.js';
 import { crunchRunConfigJSON } from '../../src/worker/runner.js';
 import { type LameInstance, lameDriver, type LameInstanceSet, resetLameClouds } from '../../drivers/lame/index.js';
-import { ChaosWatcher, LogFacts } from '../../src/sim/chaos-checks.js';
+import { ChaosWatcher, LogFacts, runDigest } from '../../src/sim/chaos-checks.js';
 import { CloudLedger } from '../../src/sim/cloud.js';
 import type { SimResult } from '../../src/sim/result.js';
 import type { WorkloadPlayer } from '../../src/sim/player.js';
@@ -298,4 +298,32 @@ describe('chaos run checks', function () {
     assert.match(problems[0], new RegExp(`^lost: r \\(${c.uuid}\\) ended Running`));
   });
 
+  it("digests every simulated fact of a run: a container's fate, a VM's life, the cloud calls, the controller's requests", () => {
+    const base = () =>
+      ({
+        containers: [{ id: 'a', uuid: 'u', state: 'Complete', submittedAt: 1, runningAt: 2, finalAt: 3, exitCode: 0, vm: 'v', idealMs: 0 }],
+        ledger: { vms: new Map([['v', { id: 'v', type: 'small', price: 1, createdAt: 0, destroyedAt: 4 }]]), calls: { create: { calls: 1, errors: {} } } },
+        controllerRequests: { 'GET /arvados/v1/containers': 5 },
+        endedAt: 10,
+        restarts: 0,
+        timersFired: 100,
+      }) as unknown as SimResult;
+    const digest = runDigest(base(), 'x');
+    assert.match(digest, /^[0-9a-f]{16}$/);
+    assert.equal(runDigest(base(), 'x'), digest);
+    const changed: Array<(r: SimResult) => void> = [
+      (r) => (r.containers[0].state = 'Cancelled'),
+      (r) => (r.containers[0].runningAt = 5),
+      (r) => (r.ledger.vms.get('v')!.destroyedAt = 6),
+      (r) => (r.ledger.calls.create.calls = 2),
+      (r) => (r.controllerRequests['GET /arvados/v1/containers'] = 6),
+      (r) => (r.restarts = 1),
+    ];
+    for (const [i, change] of changed.entries()) {
+      const r = base();
+      change(r);
+      assert.notEqual(runDigest(r, 'x'), digest, `change ${i}`);
+    }
+    assert.notEqual(runDigest(base(), 'y'), digest);
+  });
 });
