@@ -127,4 +127,14 @@ describe('forecast', () => {
     // Two new instances, then the third waits for the fleet (2 VCPUs) to work through 2 x (boot + 10 min).
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 3 * MIN, NOW + 13 * MIN]);
   });
+
+  it('at equal times puts a container on an instance already booting rather than a new one', () => {
+    // One VM may still be added. A type-b VM created a minute ago is ready in 3 min, as a new
+    // type-a VM would be: the first container takes the booting one, so the second (type a only)
+    // gets the new VM instead of waiting for a replacement.
+    const limits = { ...input({}).limits, maxInstances: 2 };
+    const booting: ForecastInstance = { type: 'b', capacity: one, state: 'booting', bootStartedAt: NOW - MIN, running: [] };
+    const r = forecast(input({ containers: [ctr(['a', 'b']), ctr(['a'])], instances: [booting], limits }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 3 * MIN]);
+  });
 });
