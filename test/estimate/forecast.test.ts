@@ -137,4 +137,9 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a', 'b']), ctr(['a'])], instances: [booting], limits }));
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 3 * MIN]);
   });
+
+  it('boots a new instance in the band of the boot time: short for the earliest start, long for the latest', () => {
+    const r = forecast(input({ containers: [ctr(['a'])], bootMs: () => ({ low: 2 * MIN, typical: 3 * MIN, high: 5 * MIN }) }));
+    assert.deepEqual([r.low[0], r.typical[0], r.high[0]], [NOW + 2 * MIN, NOW + 3 * MIN, NOW + 5 * MIN]);
+  });
 });
