@@ -142,4 +142,13 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'])], bootMs: () => ({ low: 2 * MIN, typical: 3 * MIN, high: 5 * MIN }) }));
     assert.deepEqual([r.low[0], r.typical[0], r.high[0]], [NOW + 2 * MIN, NOW + 3 * MIN, NOW + 5 * MIN]);
   });
+
+  it('waits for a GPU to be free, not only VCPUs and RAM', () => {
+    const gpuType: Need = { vcpus: 4, ram: 4, gpus: 1 };
+    const gpu1: Need = { vcpus: 1, ram: 1, gpus: 1 };
+    const inst: ForecastInstance = { type: 'g', capacity: gpuType, state: 'running', running: [{ startedAt: NOW, runtime: flat(10 * MIN), need: gpu1 }] };
+    const limits = { ...input({}).limits, atQuota: true };
+    const r = forecast(input({ containers: [ctr(['g'], ten, gpu1)], instances: [inst], limits, capacities: new Map([['g', gpuType]]) }));
+    assert.equal(r.typical[0], NOW + 10 * MIN);
+  });
 });
