@@ -151,4 +151,17 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['g'], ten, gpu1)], instances: [inst], limits, capacities: new Map([['g', gpuType]]) }));
     assert.equal(r.typical[0], NOW + 10 * MIN);
   });
+
+  it('creates the cheapest eligible type when several would be ready at the same time', () => {
+    // a (1 VCPU) and b (2 VCPUs) boot alike; one VM may be added. The first container gets an
+    // a, so the second waits for it rather than sharing a b.
+    const two: Need = { vcpus: 2, ram: 2, gpus: 0 };
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const capacities = new Map([
+      ['a', one],
+      ['b', two],
+    ]);
+    const r = forecast(input({ containers: [ctr(['a', 'b']), ctr(['a', 'b'])], limits, capacities, bootMs: () => flat(3 * MIN) }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 13 * MIN]);
+  });
 });
