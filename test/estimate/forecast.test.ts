@@ -164,4 +164,15 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a', 'b']), ctr(['a', 'b'])], limits, capacities, bootMs: () => flat(3 * MIN) }));
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 13 * MIN]);
   });
+
+  it('under a concurrency limit that grows, waits for the latest start admitted so far, not the last placed', () => {
+    // Limit 2, growing. The first needs a new b (4 min), the second starts now on the idle a; the
+    // third finds the limit full and is let in once everything admitted has started (4 min,
+    // the first), then boots a new a (3 min).
+    const idle: ForecastInstance = { type: 'a', capacity: one, state: 'idle', running: [] };
+    const limits = { ...input({}).limits, maxContainers: 2, maxContainersGrows: true };
+    const cs = [ctr(['b'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN))];
+    const r = forecast(input({ containers: cs, instances: [idle], limits }));
+    assert.deepEqual([...r.typical], [NOW + 4 * MIN, NOW, NOW + 7 * MIN]);
+  });
 });
