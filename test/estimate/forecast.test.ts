@@ -175,4 +175,11 @@ describe('forecast', () => {
     const r = forecast(input({ containers: cs, instances: [idle], limits }));
     assert.deepEqual([...r.typical], [NOW + 4 * MIN, NOW, NOW + 7 * MIN]);
   });
+
+  it('beyond the exact limit, counts the boot still to come of a booting instance as work ahead', () => {
+    const booting: ForecastInstance = { type: 'a', capacity: one, state: 'booting', bootStartedAt: NOW, running: [] };
+    const limits = { ...input({}).limits, atQuota: true };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [booting], limits, exactLimit: 0 }));
+    assert.equal(r.typical[0], NOW + 3 * MIN);
+  });
 });
