@@ -182,4 +182,12 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'])], instances: [booting], limits, exactLimit: 0 }));
     assert.equal(r.typical[0], NOW + 3 * MIN);
   });
+
+  it('beyond the exact limit, holds the backlog to the concurrency limit even with VCPUs to spare', () => {
+    // Four idle VMs, no more allowed, one container at a time: each waits for the one before.
+    const idle: ForecastInstance = { type: 'a', capacity: one, state: 'idle', running: [] };
+    const limits = { ...input({}).limits, atQuota: true, maxContainers: 1 };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [idle, { ...idle }, { ...idle }, { ...idle }], limits, exactLimit: 0 }));
+    assert.deepEqual([...r.typical], [NOW, NOW + 10 * MIN, NOW + 20 * MIN]);
+  });
 });
