@@ -190,4 +190,11 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [idle, { ...idle }, { ...idle }, { ...idle }], limits, exactLimit: 0 }));
     assert.deepEqual([...r.typical], [NOW, NOW + 10 * MIN, NOW + 20 * MIN]);
   });
+
+  it('beyond the exact limit, gives a new instance only to as many as the concurrency limit lets in', () => {
+    // No MaxInstances, a limit of 1: the first gets a new VM, the second waits for its boot and run.
+    const limits = { ...input({}).limits, maxContainers: 1 };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a'])], limits, exactLimit: 0 }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 13 * MIN]);
+  });
 });
