@@ -215,4 +215,15 @@ describe('Timeline', () => {
     assert.equal(t.get(A), undefined);
     assert.deepEqual(kinds(t, B), ['first_seen']);
   });
+
+  it('a container first seen already finished is the first to go over maxContainers', () => {
+    t = new Timeline({ clock, maxContainers: 2 });
+    t.containerSeen(ctr(A, 'Queued'));
+    t.containerSeen(ctr(B, 'Complete'));
+    const C = 'zzzzz-dz642-ccccccccccccccc';
+    t.containerSeen(ctr(C, 'Queued'));
+    assert.equal(t.get(B), undefined);
+    assert.deepEqual(kinds(t, A), ['first_seen']);
+    assert.deepEqual(kinds(t, C), ['first_seen']);
+  });
 });
