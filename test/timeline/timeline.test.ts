@@ -226,4 +226,15 @@ describe('Timeline', () => {
     assert.deepEqual(kinds(t, A), ['first_seen']);
     assert.deepEqual(kinds(t, C), ['first_seen']);
   });
+
+  it("crunch-run starting ends the link: the VM it was waiting for, booting elsewhere, adds nothing after", () => {
+    t.containerSeen(ctr(A, 'Locked'));
+    t.vmRequested(A, 'small', 'pending-1');
+    t.poolEvent({ type: 'instanceCreated', instanceId: 'i-1', pendingId: 'pending-1', instanceType: 'small' });
+    // The scheduler started it on another VM that was ready first.
+    t.poolEvent({ type: 'crunchRunStarted', containerUUID: A, instanceId: 'i-2', sinceQueuedMs: 0 });
+    t.poolEvent({ type: 'sshConnected', instanceId: 'i-1', sinceAppearedMs: 1 });
+    t.poolEvent({ type: 'readyForContainer', instanceId: 'i-1', sinceSshMs: 1 });
+    assert.deepEqual(kinds(t, A), ['first_seen', 'vm_requested', 'crunch_run_started']);
+  });
 });
