@@ -65,4 +65,17 @@ describe('timeline phases', () => {
   it('no events, no phases', () => {
     assert.deepEqual(phases([], T0), []);
   });
+
+  it('placed on a VM already booting: waiting for it is the vm_requested phase', () => {
+    const events = [
+      ev(0, 'first_seen', { state: 'Locked', priority: 1 }),
+      ev(100, 'vm_assigned', { instance: 'i-1', instance_type: 'small' }),
+      ev(600, 'vm_booted', { instance: 'i-1' }),
+    ];
+    assert.deepEqual(short(phases(events, T0 + 1000)), [
+      ['locked', 0, 100, 100],
+      ['vm_requested', 100, 600, 500],
+      ['vm_booted', 600, undefined, 400],
+    ]);
+  });
 });
