@@ -10,4 +10,9 @@ describe('timelineJSON', () => {
     const j = timelineJSON(UUID, { events: [{ at: T0, kind: 'first_seen', detail: { state: 'Queued', priority: 1 } }], dropped: 0, asOf: T0 + 5000 });
     assert.deepEqual(j.phases, [{ phase: 'queued', from: '2020-01-01T00:00:00Z', to: null, duration_ms: 5000 }]);
   });
+
+  it('says how many events were dropped to keep within the bound', () => {
+    const j = timelineJSON(UUID, { events: [{ at: T0, kind: 'first_seen', detail: { state: 'Queued', priority: 1 } }], dropped: 3, asOf: T0 });
+    assert.equal(j.dropped_events, 3);
+  });
 });
