@@ -65,4 +65,8 @@ describe('management API: the container record of a queue item', () => {
     assert.equal(goTimeText('2026-12-05T21:24:04.50+02:00'), '2026-12-05T21:24:04.5+02:00');
     assert.equal(goTimeText('yesterday'), 'yesterday');
   });
+
+  it('writes at most nine fraction digits, as Go keeps nanoseconds', () => {
+    assert.equal(goTimeText('2026-12-05T21:24:04.1234567891Z'), '2026-12-05T21:24:04.123456789Z');
+  });
 });
