@@ -69,4 +69,8 @@ describe('management API: the container record of a queue item', () => {
   it('writes at most nine fraction digits, as Go keeps nanoseconds', () => {
     assert.equal(goTimeText('2026-12-05T21:24:04.1234567891Z'), '2026-12-05T21:24:04.123456789Z');
   });
+
+  it('writes a zero offset as Z, -00:00 included', () => {
+    assert.equal(goTimeText('2026-12-05T21:24:04.5-00:00'), '2026-12-05T21:24:04.5Z');
+  });
 });
