@@ -73,4 +73,9 @@ describe('management API: the container record of a queue item', () => {
   it('writes a zero offset as Z, -00:00 included', () => {
     assert.equal(goTimeText('2026-12-05T21:24:04.5-00:00'), '2026-12-05T21:24:04.5Z');
   });
+
+  it('gives null, not {}, for an environment the record does not have', () => {
+    assert.equal(containerJSON(listed).environment, null);
+    assert.deepEqual(containerJSON({ ...listed, environment: { A: 'b' } }).environment, { A: 'b' });
+  });
 });
