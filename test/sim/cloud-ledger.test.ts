@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Clock } from '../../src/clock/index.js';
+import { QuotaError } from '../../src/cloud/errors.js';
 import type { Instance, InstanceSet } from '../../src/cloud/types.js';
 import type { InstanceType } from '../../src/config/types.js';
 import { CloudLedger } from '../../src/sim/cloud.js';
@@ -58,4 +59,12 @@ describe('simulator cloud ledger', () => {
     assert.deepEqual(ledger.calls.destroy, { calls: 3, errors: { Error: 1 } });
   });
 
+  it("counts failed calls by the error's name, and a thrown non-error by its type", async () => {
+    const ledger = new CloudLedger(handClock());
+    const throttled = Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+    for (const err of [new QuotaError('quota'), throttled, throttled, 'a string']) {
+      await assert.rejects(ledger.track('create', () => Promise.reject(err)));
+    }
+    assert.deepEqual(ledger.calls.create, { calls: 4, errors: { QuotaError: 1, ThrottlingException: 2, string: 1 } });
+  });
 });
