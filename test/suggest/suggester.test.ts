@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { Container } from '../../src/arvados/types.js';
 import { ManualClock, settle } from '../../src/clock/index.js';
 import { defaultSettings, type Settings } from '../../src/config/settings.js';
+import type { InstanceType } from '../../src/config/types.js';
 import { BootTimes } from '../../src/estimate/boot.js';
 import { RuntimeHistory } from '../../src/estimate/history.js';
 import { createLogger, LineCollector } from '../../src/log.js';
@@ -30,10 +31,27 @@ function container(): Container {
 }
 
 /** A suggester over one waiting container with `blocker`, its simulator a fake that takes `wallMs` of (fake) wall time per run. */
-function setup(opts: { blocker: Blocker; settings?: Partial<Settings['Suggestions']>; starts: Array<number | undefined>; wallMs: number; fail?: boolean; hold?: Promise<void> }) {
+function setup(opts: {
+  blocker: Blocker;
+  settings?: Partial<Settings['Suggestions']>;
+  starts: Array<number | undefined>;
+  wallMs: number;
+  fail?: boolean;
+  hold?: Promise<void>;
+  /** The waiting containers in scheduling order and how long each has waited; default the one of `container()`, 10 minutes. */
+  waiting?: Array<{ container: Container; waitedMs: number }>;
+  /** The blocker of the container at a list index; default `blocker` for each. */
+  blockerAt?: (listIndex: number) => Blocker | undefined;
+  atCapacity?: (t: InstanceType) => boolean;
+}) {
   const clock = new ManualClock(Date.UTC(2026, 0, 1, 12));
   const c = container();
-  const entry = { container: c, instanceTypes: [cluster.InstanceTypes.small], instanceResources: instanceResourcesNeeded(cluster, c), firstSeenAt: clock.now() - 10 * MIN };
+  const entries = (opts.waiting ?? [{ container: c, waitedMs: 10 * MIN }]).map((w) => ({
+    container: w.container,
+    instanceTypes: [cluster.InstanceTypes.small],
+    instanceResources: instanceResourcesNeeded(cluster, w.container),
+    firstSeenAt: clock.now() - w.waitedMs,
+  }));
   let wall = 0;
   const logs = new LineCollector();
   const runs: SimOptions[] = [];
@@ -52,10 +70,10 @@ function setup(opts: { blocker: Blocker; settings?: Partial<Settings['Suggestion
     settings: { ...defaultSettings().Suggestions, ...opts.settings },
     cluster,
     scheduler: {
-      queueView: () => [{ entry, schedulingStatus: '', listIndex: 0 }],
-      why: () => ({ blockerAt: () => blocker }) as unknown as WhyBuilder,
+      queueView: () => entries.map((entry, listIndex) => ({ entry, schedulingStatus: '', listIndex })),
+      why: () => ({ blockerAt: (i: number) => (opts.blockerAt ? opts.blockerAt(i) : blocker) }) as unknown as WhyBuilder,
     },
-    pool: { running: () => new Map(), atCapacity: () => false },
+    pool: { running: () => new Map(), atCapacity: opts.atCapacity ?? (() => false) },
     queue: { get: () => undefined },
     estimator: { runtimes: new RuntimeHistory(), boots: new BootTimes() },
     simulate,
@@ -65,6 +83,13 @@ function setup(opts: { blocker: Blocker; settings?: Partial<Settings['Suggestion
 }
 
 const atMaxInstances: Blocker = { reason: 'quota', position: 0, bucket: 'MaxInstances', in_use: 50, limit: 50, ahead: { containers: 0, vcpus: 0, ram_bytes: 0 } };
+
+/** Runs one round to its end (with MaxCPUFraction 1 nothing rests). */
+async function wholeRound(clock: ManualClock, suggester: Suggester): Promise<void> {
+  const round = suggester.round();
+  for (let i = 0; i < 10; i++) await clock.runTo(clock.now()), await settle(10);
+  await round;
+}
 
 describe('Suggester', () => {
   it('after a simulator run of wall time w, waits w x (1/MaxCPUFraction - 1) before the next', async () => {
@@ -159,5 +184,16 @@ describe('Suggester', () => {
     await stopping;
     assert.equal(runs.length, 1);
     assert.equal(clock.pendingTimers(), 0);
+  });
+
+  it('works a container out again when its blocker changes, though its result is still fresh', async () => {
+    const blocker = { ...atMaxInstances };
+    const { clock, suggester, runs } = setup({ blocker, settings: { MaxCPUFraction: 1 }, starts: [undefined, 3 * MIN, undefined, 3 * MIN], wallMs: 5 });
+    await wholeRound(clock, suggester);
+    assert.equal(runs.length, 2);
+    // MaxInstances was raised meanwhile and is met again: another blocker.
+    Object.assign(blocker, { in_use: 60, limit: 60 });
+    await wholeRound(clock, suggester);
+    assert.equal(runs.length, 4);
   });
 });
