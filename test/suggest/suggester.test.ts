@@ -12,7 +12,7 @@ import type { WhyBuilder } from '../../src/scheduler/why.js';
 import type { SimOptions } from '../../src/sim/engine.js';
 import type { SimResult } from '../../src/sim/result.js';
 import { TARGET_ID } from '../../src/suggest/live-workload.js';
-import { ROUND_MS, Suggester } from '../../src/suggest/suggester.js';
+import { CACHE_MS, ROUND_MS, Suggester } from '../../src/suggest/suggester.js';
 import { simConfig } from '../sim/helpers.js';
 
 const MIN = 60_000;
@@ -193,6 +193,17 @@ describe('Suggester', () => {
     assert.equal(runs.length, 2);
     // MaxInstances was raised meanwhile and is met again: another blocker.
     Object.assign(blocker, { in_use: 60, limit: 60 });
+    await wholeRound(clock, suggester);
+    assert.equal(runs.length, 4);
+  });
+
+  it('works a container out again once its result is CACHE_MS old, the blocker unchanged', async () => {
+    const { clock, suggester, runs } = setup({ blocker: atMaxInstances, settings: { MaxCPUFraction: 1 }, starts: [undefined, 3 * MIN, undefined, 3 * MIN], wallMs: 5 });
+    await wholeRound(clock, suggester);
+    await clock.runTo(clock.now() + CACHE_MS - 1);
+    await wholeRound(clock, suggester);
+    assert.equal(runs.length, 2);
+    await clock.runTo(clock.now() + 1);
     await wholeRound(clock, suggester);
     assert.equal(runs.length, 4);
   });
