@@ -207,4 +207,15 @@ describe('Suggester', () => {
     await wholeRound(clock, suggester);
     assert.equal(runs.length, 4);
   });
+
+  it('looks first at the containers that have waited longest, whatever their place in the queue', async () => {
+    const waiting = [11, 30, 20].map((m, i) => ({ container: { ...container(), uuid: `zzzzz-dz642-00000000000000${i + 1}` }, waitedMs: m * MIN }));
+    const { clock, suggester } = setup({ blocker: atMaxInstances, settings: { MaxCPUFraction: 1 }, starts: [undefined, 3 * MIN, undefined, 3 * MIN], wallMs: 5, waiting });
+    await wholeRound(clock, suggester);
+    // Two a round: the one of 30 minutes and the one of 20.
+    assert.deepEqual(
+      waiting.map((w) => suggester.suggestions(w.container.uuid) !== undefined),
+      [false, true, true],
+    );
+  });
 });
