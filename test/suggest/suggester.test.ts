@@ -218,4 +218,18 @@ describe('Suggester', () => {
       [false, true, true],
     );
   });
+
+  it('leaves a container of priority 0 ahead of it out of the simulation', async () => {
+    const waiting = [
+      { container: { ...container(), uuid: 'zzzzz-dz642-000000000000002', priority: 0 }, waitedMs: 10 * MIN },
+      { container: container(), waitedMs: 10 * MIN },
+    ];
+    const { clock, suggester, runs } = setup({ blocker: atMaxInstances, settings: { MaxCPUFraction: 1 }, starts: [undefined, 3 * MIN], wallMs: 5, waiting, blockerAt: (i) => (i === 1 ? atMaxInstances : undefined) });
+    await wholeRound(clock, suggester);
+    assert.equal(runs.length, 2);
+    assert.deepEqual(
+      runs[0].workload.containers.map((c) => c.id),
+      [TARGET_ID],
+    );
+  });
 });
