@@ -232,4 +232,10 @@ describe('Suggester', () => {
       [TARGET_ID],
     );
   });
+
+  it('tells the simulated cloud which provider types are at capacity, for a preemptible variant too', async () => {
+    const { clock, suggester, runs } = setup({ blocker: atMaxInstances, settings: { MaxCPUFraction: 1 }, starts: [undefined, 3 * MIN], wallMs: 5, atCapacity: (t) => t.Name === 'small.preemptible' });
+    await wholeRound(clock, suggester);
+    assert.deepEqual((runs[0].cluster.Containers.CloudVMs.DriverParameters as Record<string, unknown>).CapacityErrorTypes, ['small']);
+  });
 });
