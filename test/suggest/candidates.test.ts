@@ -115,4 +115,10 @@ describe('suggestion candidates', () => {
     );
     assert.equal((containers[1] as { preemptible: boolean }).preemptible, false);
   });
+
+  it('price_cap: rounds the factor up to a hundredth, so the type is within it', () => {
+    const b: Blocker = { reason: 'types_at_capacity', position: 0, types: [], price_cap: { maximum_price_factor: 1.5, types: [{ name: 'large', price: 0.1231, now: 'can be created' }] } };
+    // 0.1231 / 0.10 = 1.231: 1.23 would still leave it out.
+    assert.deepEqual(candidatesFor(input(b, container(2, true))).candidates.map((c) => c.text), ['MaximumPriceFactor 1.24']);
+  });
 });
