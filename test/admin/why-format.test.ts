@@ -1,0 +1,21 @@
+/** `containers why` rendering: which lines appear and what their figures count from. */
+import assert from 'node:assert/strict';
+import { formatWhy, type WhyItem } from '../../src/admin/why-format.js';
+
+const NOW = Date.UTC(2026, 0, 1, 12);
+const MIN = 60_000;
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+const ITEM: WhyItem = {
+  container: { uuid: 'zzzzz-dz642-000000000000001', state: 'Locked', priority: 1 },
+  scheduling_status: 'waiting for a new instance',
+};
+
+describe('formatWhy', () => {
+  it('says nothing of what is ahead when no container is', () => {
+    const item: WhyItem = { ...ITEM, blocker: { reason: 'quota', position: 0, bucket: 'MaxInstances', in_use: 5, limit: 5, ahead: { containers: 0, vcpus: 0, ram_bytes: 0 } } };
+    const text = formatWhy(item, undefined, NOW);
+    assert.match(text, /\n {2}why: /);
+    assert.doesNotMatch(text, /ahead:/);
+  });
+});
