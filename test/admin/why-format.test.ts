@@ -18,4 +18,9 @@ describe('formatWhy', () => {
     assert.match(text, /\n {2}why: /);
     assert.doesNotMatch(text, /ahead:/);
   });
+
+  it('gives the estimate as a time from now, with its range', () => {
+    const item: WhyItem = { ...ITEM, estimate: { start_low: iso(NOW + 3 * MIN), start_typical: iso(NOW + 5 * MIN), start_high: iso(NOW + 10 * MIN) } };
+    assert.match(formatWhy(item, undefined, NOW), /\n {2}estimate: starts in about 5 min \(between 3 min and 10 min\)\n/);
+  });
 });
