@@ -23,4 +23,9 @@ describe('formatWhy', () => {
     const item: WhyItem = { ...ITEM, estimate: { start_low: iso(NOW + 3 * MIN), start_typical: iso(NOW + 5 * MIN), start_high: iso(NOW + 10 * MIN) } };
     assert.match(formatWhy(item, undefined, NOW), /\n {2}estimate: starts in about 5 min \(between 3 min and 10 min\)\n/);
   });
+
+  it('leaves the range out when its ends read the same', () => {
+    const item: WhyItem = { ...ITEM, estimate: { start_low: iso(NOW + 5 * MIN), start_typical: iso(NOW + 5 * MIN), start_high: iso(NOW + 5 * MIN + 10_000) } };
+    assert.match(formatWhy(item, undefined, NOW), /\n {2}estimate: starts in about 5 min\n/);
+  });
 });
