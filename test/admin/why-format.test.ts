@@ -28,4 +28,20 @@ describe('formatWhy', () => {
     const item: WhyItem = { ...ITEM, estimate: { start_low: iso(NOW + 5 * MIN), start_typical: iso(NOW + 5 * MIN), start_high: iso(NOW + 5 * MIN + 10_000) } };
     assert.match(formatWhy(item, undefined, NOW), /\n {2}estimate: starts in about 5 min\n/);
   });
+
+  it('times each timeline event from the one before it', () => {
+    const timeline = {
+      events: [
+        { at: iso(NOW), kind: 'first_seen' },
+        { at: iso(NOW + MIN), kind: 'locked' },
+        { at: iso(NOW + 3 * MIN), kind: 'vm_requested', instance_type: 'small' },
+      ],
+    };
+    const lines = formatWhy(ITEM, timeline, NOW).trimEnd().split('\n');
+    assert.deepEqual(lines.slice(-3).map((l) => l.trim().split(/\s{2,}/)), [
+      ['12:00:00', 'first_seen'],
+      ['12:01:00', '+60 s', 'locked'],
+      ['12:03:00', '+2 min', 'vm_requested', 'instance_type=small'],
+    ]);
+  });
 });
