@@ -16,6 +16,13 @@ function handClock(): Clock & { set(ms: number): void } {
   return { now: () => now, set: (ms: number) => (now = START + ms) } as unknown as Clock & { set(ms: number): void };
 }
 
+/** A controller that only keeps the hook installed, and a way to ask it about one request. */
+function hooked(trouble: ControllerTrouble): () => number | undefined {
+  let hook: ((req: never) => { status: number } | undefined) | undefined;
+  trouble.install({ setHook: (fn: typeof hook) => (hook = fn) } as unknown as TestController);
+  return () => hook!({} as never)?.status;
+}
+
 describe('simulated controller trouble', () => {
   const spec: TroubleSpec = { spanMs: 3_600_000, outages: 4, outageMs: [10_000, 20_000], overloads: 3, overloadMs: [60_000, 120_000], overloadShare: 0.3 };
 
@@ -53,4 +60,27 @@ describe('simulated controller trouble', () => {
     assert.equal(at(5000), undefined);
   });
 
+  it('answers every request 503 in an outage, and in an overload only its share, counting each by kind', () => {
+    const clock = handClock();
+    const trouble = new ControllerTrouble(
+      clock,
+      START,
+      [
+        { kind: 'outage', from: 0, until: 1000 },
+        { kind: 'overload', from: 1000, until: 2000 },
+      ],
+      3,
+      0.3,
+    );
+    const ask = hooked(trouble);
+    for (let i = 0; i < 100; i++) assert.equal(ask(), 503);
+    clock.set(1000);
+    let refused = 0;
+    for (let i = 0; i < 2000; i++) if (ask() === 503) refused++;
+    assert.deepEqual(trouble.refused, { outage: 100, overload: refused });
+    assert.ok(refused > 450 && refused < 750, `refused ${refused} of 2000 at a share of 0.3`);
+    clock.set(2000);
+    assert.equal(ask(), undefined);
+    assert.deepEqual(trouble.refused, { outage: 100, overload: refused });
+  });
 });
