@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { AdminError, connectableURL, type ManagementTarget, targetsFromCluster } from '../../src/admin/client.js';
 import { type AdminContext, instanceAction, killContainer, listContainers, listInstances, whyContainer } from '../../src/admin/commands.js';
-import { renderTable, truncate } from '../../src/admin/format.js';
+import { instancesTable, renderTable, truncate } from '../../src/admin/format.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { CONTAINERS, FakeManagementServer, INSTANCES, TOKEN, WHY_ITEM } from './fake-management.js';
 import { createInFlightJSON } from '../fixtures/instance-views.js';
@@ -295,5 +295,9 @@ describe('admin table helpers', () => {
   it('truncates with an ellipsis to the limit', () => {
     assert.equal(truncate('abcdef', 4), 'abc…');
     assert.equal(truncate('abcd', 4), 'abcd');
+  });
+  it('instances table: the first running container in full, then how many more', () => {
+    const t = instancesTable([{ instance: 'i-1', running_container_uuids: ['zzzzz-dz642-000000000000001', 'zzzzz-dz642-000000000000002', 'zzzzz-dz642-000000000000003'] }]);
+    assert.match(t.split('\n')[1]!, /\szzzzz-dz642-000000000000001 \+2(\s|$)/);
   });
 });
