@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { AdminError, connectableURL, type ManagementTarget, targetsFromCluster } from '../../src/admin/client.js';
 import { type AdminContext, instanceAction, killContainer, listContainers, listInstances, whyContainer } from '../../src/admin/commands.js';
-import { instancesTable, renderTable, truncate } from '../../src/admin/format.js';
+import { containersTable, instancesTable, renderTable, truncate } from '../../src/admin/format.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { CONTAINERS, FakeManagementServer, INSTANCES, TOKEN, WHY_ITEM } from './fake-management.js';
 import { createInFlightJSON } from '../fixtures/instance-views.js';
@@ -299,5 +299,9 @@ describe('admin table helpers', () => {
   it('instances table: the first running container in full, then how many more', () => {
     const t = instancesTable([{ instance: 'i-1', running_container_uuids: ['zzzzz-dz642-000000000000001', 'zzzzz-dz642-000000000000002', 'zzzzz-dz642-000000000000003'] }]);
     assert.match(t.split('\n')[1]!, /\szzzzz-dz642-000000000000001 \+2(\s|$)/);
+  });
+  it("containers table: a type's Name before its ProviderType", () => {
+    const t = containersTable([{ container: { uuid: 'u' }, instance_types: [{ Name: 'small', ProviderType: 'm5.large' }, { ProviderType: 'm5.xlarge' }] }]);
+    assert.match(t.split('\n')[1]!, /\ssmall,m5\.xlarge(\s|$)/);
   });
 });
