@@ -304,4 +304,8 @@ describe('admin table helpers', () => {
     const t = containersTable([{ container: { uuid: 'u' }, instance_types: [{ Name: 'small', ProviderType: 'm5.large' }, { ProviderType: 'm5.xlarge' }] }]);
     assert.match(t.split('\n')[1]!, /\ssmall,m5\.xlarge(\s|$)/);
   });
+  it('containers table: a line break in a field becomes a space, so a row stays one line', () => {
+    const t = containersTable([{ container: { uuid: 'u', state: 'Queued' }, scheduling_status: 'waiting for\na VM' }]);
+    assert.deepEqual(t.trimEnd().split('\n').slice(1), ['u     Queued  -         -               waiting for a VM']);
+  });
 });
