@@ -308,4 +308,11 @@ describe('admin table helpers', () => {
     const t = containersTable([{ container: { uuid: 'u', state: 'Queued' }, scheduling_status: 'waiting for\na VM' }]);
     assert.deepEqual(t.trimEnd().split('\n').slice(1), ['u     Queued  -         -               waiting for a VM']);
   });
+  it('instances table: COST as soon as one instance has a cost, "-" for the others', () => {
+    const t = instancesTable([{ instance: 'i-1', cost: 1.5 }, { instance: 'i-2' }]);
+    const lines = t.trimEnd().split('\n');
+    assert.match(lines[0]!, /\sCOST$/);
+    assert.match(lines[1]!, /\s\$1\.50$/);
+    assert.match(lines[2]!, /\s-$/);
+  });
 });
