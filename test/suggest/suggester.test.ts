@@ -238,4 +238,22 @@ describe('Suggester', () => {
     await wholeRound(clock, suggester);
     assert.deepEqual((runs[0].cluster.Containers.CloudVMs.DriverParameters as Record<string, unknown>).CapacityErrorTypes, ['small']);
   });
+
+  it('keeps the two changes that start it soonest, soonest first', async () => {
+    // 10 containers ahead needing 12 VCPUs of small VMs (2 VCPUs): MaxInstances +7 and +4; the
+    // price cap gives a third. Baseline, then the three in that order.
+    const blocker: Blocker = {
+      ...atMaxInstances,
+      position: 10,
+      ahead: { containers: 10, vcpus: 12, ram_bytes: 0 },
+      price_cap: { maximum_price_factor: 1, types: [{ name: 'medium', price: 0.2, now: 'can be created' }] },
+    };
+    const { clock, suggester, runs, uuid } = setup({ blocker, settings: { MaxCPUFraction: 1 }, starts: [undefined, 5 * MIN, 3 * MIN, 4 * MIN], wallMs: 5 });
+    await wholeRound(clock, suggester);
+    assert.equal(runs.length, 4);
+    assert.deepEqual(
+      suggester.suggestions(uuid)?.map((s) => s.change),
+      ['MaxInstances 54 (+4)', 'MaximumPriceFactor 2'],
+    );
+  });
 });
