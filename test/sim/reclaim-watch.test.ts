@@ -50,4 +50,11 @@ describe('simulator reclaim account', () => {
     assert.equal(watch.summary()!.vms, 2, 'stopped: no longer counting');
   });
 
+  it('rounds the hours lost to the thousandth', () => {
+    const { cloud, controller, reclaim } = world({ r: { state: 'Running', running: [0] } });
+    const watch = new ReclaimWatch(cloud, controller, () => 1234567);
+    reclaim('r');
+    assert.equal(watch.summary()!.containerHoursLost, 0.343);
+  });
+
 });
