@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { LameCloud, LameVM } from '../../drivers/lame/index.js';
+import type { ReclaimPlan } from '../../src/placement/reclaim-plan.js';
 import { ReclaimWatch } from '../../src/sim/reclaims.js';
 import type { TestController } from '../../src/testcontroller/index.js';
 
@@ -29,6 +30,8 @@ function world(states: Record<string, { state: string; running?: number[] }>) {
   };
   return { cloud, controller, reclaim };
 }
+
+const plan = (reclaims: number, longRuntime: number) => ({ counts: { reclaims, 'long runtime': longRuntime } }) as unknown as ReclaimPlan;
 
 describe('simulator reclaim account', () => {
   it('counts the Running and Locked containers of a reclaimed VM, and the work of the Running ones since their last start', () => {
@@ -57,4 +60,13 @@ describe('simulator reclaim account', () => {
     assert.equal(watch.summary()!.containerHoursLost, 0.343);
   });
 
+  it("sums each dispatcher's plan: on demand after reclaims, and for their runtime; a plan alone makes a section", () => {
+    const { cloud, controller } = world({});
+    const watch = new ReclaimWatch(cloud, controller, () => 0);
+    watch.addPlan(undefined);
+    assert.equal(watch.summary(), undefined);
+    watch.addPlan(plan(3, 1));
+    watch.addPlan(plan(2, 5));
+    assert.deepEqual(watch.summary(), { vms: 0, containers: 0, containerHoursLost: 0, escalations: 5, longRuntimeOnDemand: 6 });
+  });
 });
