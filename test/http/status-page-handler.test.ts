@@ -42,6 +42,14 @@ describe('status page handler', () => {
     assert.equal(body, STATUS_PAGE_HTML);
   });
 
+  it('forbids framing the page, by its CSP and by X-Frame-Options, and sends no referrer', async () => {
+    const res = await fetch(`${base}/`);
+    await res.text();
+    assert.match(res.headers.get('content-security-policy') ?? '', /(^|; )frame-ancestors 'none'(;|$)/);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+  });
+
   it('answers HEAD with headers only and other methods with 405', async () => {
     const head = await fetch(`${base}/`, { method: 'HEAD' });
     assert.equal(head.status, 200);
