@@ -197,4 +197,12 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a']), ctr(['a'])], limits, exactLimit: 0 }));
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 13 * MIN]);
   });
+
+  it('at MaxInstances, boots the cheapest eligible type in place of the instance that goes idle first', () => {
+    // The only instance is a c, which it cannot use: it goes idle in 4 min, is shut down after
+    // TimeoutIdle (1 min), and an a, first of its types (3 min boot, b takes 4), boots.
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const r = forecast(input({ containers: [ctr(['a', 'b'])], instances: [busy('c', 4 * MIN)], limits }));
+    assert.equal(r.typical[0], NOW + 4 * MIN + MIN + 3 * MIN);
+  });
 });
