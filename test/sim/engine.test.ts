@@ -274,6 +274,20 @@ describe('simulator engine', function () {
 });
 
 describe('simulator cluster', () => {
+  it("runs the lame cloud in-process with the run's seed and name: a remote lame cloud's CloudURL is dropped, another driver is replaced with a note", () => {
+    const base = simConfig({ CloudURL: 'http://lame.example:9999', MinBootTime: '2s' });
+    const notes: string[] = [];
+    const sim = simCluster(base, 7, 'sim-remote', notes);
+    const { CloudURL: _url, ...kept } = base.Containers.CloudVMs.DriverParameters;
+    assert.deepEqual(sim.Containers.CloudVMs.DriverParameters, { ...kept, Transport: 'inprocess', Seed: 7, CloudName: 'sim-remote' });
+    assert.deepEqual(notes, []);
+    const ec2 = { ...base, Containers: { ...base.Containers, CloudVMs: { ...base.Containers.CloudVMs, Driver: 'ec2', DriverParameters: { Region: 'us-east-1' } } } };
+    const replaced = simCluster(ec2, 7, 'sim-ec2', notes);
+    assert.equal(replaced.Containers.CloudVMs.Driver, 'lame');
+    assert.deepEqual(replaced.Containers.CloudVMs.DriverParameters, { Transport: 'inprocess', Seed: 7, CloudName: 'sim-ec2' });
+    assert.match(notes.join('\n'), /^Driver ec2 replaced by the lame cloud/);
+  });
+
   it('leaves the event feed out, saying so: the simulated controller has none, and its clock is not real', () => {
     const base = simConfig();
     const notes: string[] = [];
