@@ -9,6 +9,7 @@ import { defaultSettings, type Settings } from '../../src/config/settings.js';
 import { runSimulation } from '../../src/sim/engine.js';
 import { buildReport, type SimReport } from '../../src/sim/report.js';
 import { parseWorkload } from '../../src/sim/workload.js';
+import type { TestController } from '../../src/testcontroller/index.js';
 import { simConfig } from './helpers.js';
 
 /** Spot VMs of type small are reclaimed often; medium ones never (and cost twice as much). */
@@ -34,7 +35,19 @@ describe('spot reclaims in the simulator', function () {
 
   it('without containerCountMax a reclaimed container is cancelled for good; with it the controller retries it as a new container', async () => {
     const once = await run({});
-    const retried = await run({}, 3);
+    let controller: TestController | undefined;
+    const res = await runSimulation({ cluster: cluster(), workload: workload(3), settings: defaultSettings(), setup: (env) => (controller = env.controller) });
+    const retried = buildReport(res);
+    // A retried request's wait runs to its first start, not to the start of the container that finally ran it.
+    const again = res.containers.filter((c) => (c.attempts ?? 1) > 1);
+    let ranAgain = 0;
+    for (const c of again) {
+      const lastStart = controller!.history(c.uuid!).find((h) => h.state === 'Running')?.at;
+      if (lastStart === undefined) continue;
+      ranAgain++;
+      assert.ok(c.runningAt! < lastStart, `${c.id}: running at ${c.runningAt}, its last container at ${lastStart}`);
+    }
+    assert.ok(ranAgain > 0, `${again.length} retried, none ran again`);
     assert.ok(once.reclaims && once.reclaims.containers > 0, JSON.stringify(once.reclaims));
     assert.equal(once.containers.cancelled, once.reclaims.containers, 'each lost container stays cancelled');
     assert.ok(retried.reclaims && retried.reclaims.containers > 0);
