@@ -189,4 +189,17 @@ describe('Estimator', () => {
     await r.stop();
     assert.deepEqual(updates, [r.t0 + 1500]);
   });
+
+  it("counts a running container's room as the size the queue worked out for it, not its bare constraints", async () => {
+    const r = rig(2);
+    r.pool.runOn(r.pool.addWorker(r.cluster.InstanceTypes.type2, 'running'), uuid(9));
+    r.queue.add({ uuid: uuid(9), state: 'Running', vcpus: 1, ram: 0.25 }, { uuid: uuid(1), state: 'Locked', vcpus: 1, ram: 1.5 });
+    // The queue sizes 9 at 1 GiB with its overheads (the fake queue adds none: set here).
+    const e = r.queue.map.get(uuid(9))!;
+    r.queue.map.set(uuid(9), { ...e, instanceResources: { ...e.instanceResources, ram: 2 ** 30 } });
+    await r.pass();
+    await r.stop();
+    // 1 may only use type2 (2 GiB): 1 GiB is left beside 9, too little, so it gets a new one.
+    assert.equal(r.startIn(1), 3 * MIN);
+  });
 });
