@@ -38,6 +38,9 @@ describe('spot reclaims in the simulator', function () {
     let controller: TestController | undefined;
     const res = await runSimulation({ cluster: cluster(), workload: workload(3), settings: defaultSettings(), setup: (env) => (controller = env.controller) });
     const retried = buildReport(res);
+    // A VM the provider took back is paid for no longer: none is left live, and the run finishes.
+    assert.equal(res.ledger.liveCount, 0);
+    assert.equal(res.finished, true);
     // A retried request's wait runs to its first start, not to the start of the container that finally ran it.
     const again = res.containers.filter((c) => (c.attempts ?? 1) > 1);
     let ranAgain = 0;
