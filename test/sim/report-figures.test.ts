@@ -89,4 +89,8 @@ describe('simulator report figures', () => {
     });
   });
 
+  it('counts VMs: created, never ready, the peak at once (a create at the instant of a destroy does not add), VM-hours, median boot', () => {
+    assert.deepEqual(rep.vms, { created: 5, neverReady: 1, peak: 2, vmHours: 9.5, bootMedianMs: 10 * MIN });
+  });
+
 });
