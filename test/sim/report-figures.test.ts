@@ -93,4 +93,10 @@ describe('simulator report figures', () => {
     assert.deepEqual(rep.vms, { created: 5, neverReady: 1, peak: 2, vmHours: 9.5, bootMedianMs: 10 * MIN });
   });
 
+  it("gives queue waits of every container that started, children's alone, and by stage", () => {
+    assert.deepEqual(rep.queueWait, { count: 5, p50Ms: 15 * MIN, p95Ms: 30 * MIN, maxMs: 30 * MIN, meanMs: 17 * MIN });
+    assert.deepEqual(rep.childrenQueueWait, { count: 3, p50Ms: 15 * MIN, p95Ms: 25 * MIN, maxMs: 25 * MIN, meanMs: 15 * MIN });
+    assert.deepEqual(rep.childrenQueueWaitByStage, { scatter: { count: 3, p50Ms: 15 * MIN, p95Ms: 25 * MIN, maxMs: 25 * MIN, meanMs: 15 * MIN } });
+  });
+
 });
