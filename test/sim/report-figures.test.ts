@@ -99,4 +99,14 @@ describe('simulator report figures', () => {
     assert.deepEqual(rep.childrenQueueWaitByStage, { scatter: { count: 3, p50Ms: 15 * MIN, p95Ms: 25 * MIN, maxMs: 25 * MIN, meanMs: 15 * MIN } });
   });
 
+  it('counts containers by fate, and lists cancel reasons most frequent first', () => {
+    assert.deepEqual(rep.containers, { complete: 5, cancelled: 3, nonzeroExit: 1, neverSubmitted: 1, unfinished: { Locked: 1 } });
+    assert.deepEqual(
+      rep.cancelled.map((r) => [r.reason, r.count, r.examples.map((e) => e.id)]),
+      [
+        ['zzz', 2, ['e', 'f']],
+        ['aaa', 1, ['d']],
+      ],
+    );
+  });
 });
