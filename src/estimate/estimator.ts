@@ -175,6 +175,8 @@ export class Estimator {
         state: booting ? 'booting' : runs.length > 0 ? 'running' : 'idle',
         bootStartedAt: booting ? (pool.detail?.(v.instance)?.appearedAt ?? now) : now,
         running: runs,
+        // Whether the pool would shut it down to make room (never on hold), and when.
+        idleBehavior: v.idleBehavior,
       });
     }
 

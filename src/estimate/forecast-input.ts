@@ -4,6 +4,7 @@
  * what runs on them, the limits in force; a start time per container in
  * three bands. Times are epoch ms.
  */
+import type { IdleBehavior } from '../worker/states.js';
 import type { Spread } from './history.js';
 
 /** The part of a container's size the forecast packs by. */
@@ -31,12 +32,19 @@ export interface ForecastRunning {
 
 export interface ForecastInstance {
   type: string;
-  /** What the type offers (the forecast works out what is free from `running`). */
+  /** What the type offers new work (the forecast works out what is free from `running`); none for an instance that takes no work. */
   capacity: Need;
   state: 'booting' | 'idle' | 'running';
   /** For a booting instance: when its create was called. */
   bootStartedAt?: number;
   running: readonly ForecastRunning[];
+  /**
+   * Its IdleBehavior (absent: run), which says whether and when the pool
+   * shuts it down, and so whether it may be replaced when no instance may be
+   * added: with run, TimeoutIdle after it goes idle; drained, as soon as
+   * nothing runs on it; on hold, never.
+   */
+  idleBehavior?: IdleBehavior;
 }
 
 export interface ForecastLimits {

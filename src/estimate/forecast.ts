@@ -10,8 +10,11 @@
  *   soonest: on an eligible instance (once enough of its reservations end),
  *   on a new instance (now + that type's boot time, while under
  *   MaxInstances and the quota; a type at capacity only after the capacity
- *   retry), or, when no instance may be added, in place of the instance that
- *   goes idle first (idle until TimeoutIdle, then a boot of the new type).
+ *   retry), or, when no instance may be added, in place of the instance the
+ *   pool shuts down first, then a boot of the new type: one that runs work
+ *   TimeoutIdle after it goes idle, a drained one as soon as it is empty, one
+ *   on hold never (a forecast that counted on it would promise a start that
+ *   never comes).
  *   The concurrency limit holds the start back until enough of the
  *   containers ahead have ended, or, while it may grow (the controller is
  *   not overloaded and no quota has been met), until everything admitted
@@ -28,6 +31,7 @@
  * Times are epoch ms. A container no instance type fits gets Infinity.
  */
 import { regrown } from '../scheduler/limits.js';
+import type { IdleBehavior } from '../worker/states.js';
 import { MinHeap } from './heap.js';
 import type { ForecastContainer, ForecastInput, ForecastResult, Need } from './forecast-input.js';
 import { remaining } from './history.js';
@@ -69,6 +73,7 @@ interface Inst {
   readyAt: number;
   cursor: number;
   res: Reservation[];
+  idleBehavior: IdleBehavior;
   version: number;
   gone: boolean;
 }
@@ -77,8 +82,8 @@ interface Inst {
 class BandPlay {
   private readonly insts: Inst[] = [];
   private readonly byType = new Map<string, MinHeap>();
-  /** Every instance by when it has nothing left to run: the one to replace when no instance may be added. */
-  private readonly byAllFree = new MinHeap();
+  /** The instances the pool would shut down, by when (`shutdownAt`): the one to replace when no instance may be added. */
+  private readonly byShutdown = new MinHeap();
   /** Ends of the containers running or placed, for the concurrency limit. */
   private readonly ends = new MinHeap();
   private creatable: number;
@@ -108,7 +113,7 @@ class BandPlay {
         res.push({ end, need: r.need });
         this.ends.push({ key: end, id: 0, version: 0 });
       }
-      this.add({ id: 0, type: i.type, cap: i.capacity, readyAt, cursor: this.now, res, version: 0, gone: false });
+      this.add({ id: 0, type: i.type, cap: i.capacity, readyAt, cursor: this.now, res, idleBehavior: i.idleBehavior ?? 'run', version: 0, gone: false });
       count++;
     }
     this.creatable = limits.atQuota ? 0 : limits.maxInstances > 0 ? Math.max(0, limits.maxInstances - count) : Infinity;
@@ -181,17 +186,17 @@ class BandPlay {
     return { at, type };
   }
 
-  /** At MaxInstances (or quota): the instance that goes idle first is shut down after TimeoutIdle and one of ours booted. */
+  /** At MaxInstances (or quota): the instance the pool shuts down first makes way for one of ours, booted then. */
   private replaceOption(c: ForecastContainer): { at: number; inst: Inst; type: string } | undefined {
     if (c.types.length === 0) return undefined;
-    for (let e = this.byAllFree.peek(); e; e = this.byAllFree.peek()) {
+    for (let e = this.byShutdown.peek(); e; e = this.byShutdown.peek()) {
       const inst = this.insts[e.id];
       if (inst.gone || e.version !== inst.version) {
-        this.byAllFree.pop();
+        this.byShutdown.pop();
         continue;
       }
       const type = c.types[0];
-      return { at: e.key + this.input.limits.idleTimeoutMs + this.input.bootMs(type)[this.band], inst, type };
+      return { at: e.key + this.input.bootMs(type)[this.band], inst, type };
     }
     return undefined;
   }
@@ -224,7 +229,7 @@ class BandPlay {
 
   private fresh(type: string, readyAt: number): Inst {
     const cap = this.capacityOf(type);
-    return { id: 0, type, cap, readyAt, cursor: readyAt, res: [], version: 0, gone: false };
+    return { id: 0, type, cap, readyAt, cursor: readyAt, res: [], idleBehavior: 'run', version: 0, gone: false };
   }
 
   /** A type's capacity (an unknown type is taken to fit what is asked of it). */
@@ -239,8 +244,13 @@ class BandPlay {
     let heap = this.byType.get(inst.type);
     if (!heap) this.byType.set(inst.type, (heap = new MinHeap()));
     heap.push({ key: lowerBound(inst), id, version: inst.version });
-    this.byAllFree.push({ key: allFree(inst), id, version: inst.version });
+    this.queueShutdown(inst);
     return inst;
+  }
+
+  private queueShutdown(inst: Inst): void {
+    const at = shutdownAt(inst, this.input.limits.idleTimeoutMs);
+    if (at !== undefined) this.byShutdown.push({ key: at, id: inst.id, version: inst.version });
   }
 
   private reserve(inst: Inst, start: number, r: Reservation): void {
@@ -250,7 +260,7 @@ class BandPlay {
     inst.version++;
     const id = inst.id;
     this.byType.get(inst.type)!.push({ key: lowerBound(inst), id, version: inst.version });
-    this.byAllFree.push({ key: allFree(inst), id, version: inst.version });
+    this.queueShutdown(inst);
   }
 
   /** The fluid forecast beyond the exact ones (see the file comment). */
@@ -340,8 +350,26 @@ function lowerBound(inst: Inst): number {
   return used < inst.cap.vcpus ? t0 : Math.max(t0, firstEnd);
 }
 
-function allFree(inst: Inst): number {
-  let t = Math.max(inst.readyAt, inst.cursor);
+/**
+ * When the pool shuts `inst` down, as `Worker.eligibleForShutdown` decides:
+ * undefined (never) on hold; drained, once its last container ends, even
+ * while it boots, with no TimeoutIdle; otherwise TimeoutIdle after it has
+ * nothing left to run (booted, and the last of its containers ended).
+ */
+function shutdownAt(inst: Inst, idleTimeoutMs: number): number | undefined {
+  switch (inst.idleBehavior) {
+    case 'hold':
+      return undefined;
+    case 'drain':
+      return lastEnd(inst, inst.cursor);
+    case 'run':
+      return lastEnd(inst, Math.max(inst.readyAt, inst.cursor)) + idleTimeoutMs;
+  }
+}
+
+/** When the last of `inst`'s reservations ends, `from` at the earliest. */
+function lastEnd(inst: Inst, from: number): number {
+  let t = from;
   for (const r of inst.res) t = Math.max(t, r.end);
   return t;
 }

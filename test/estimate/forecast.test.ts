@@ -4,6 +4,8 @@ import { forecast, type ForecastContainer, type ForecastInput, type ForecastInst
 const NOW = 1_000_000;
 const MIN = 60_000;
 const one: Need = { vcpus: 1, ram: 1, gpus: 0 };
+/** The room the estimator gives an instance that takes no new work (on hold, drained). */
+const NONE: Need = { vcpus: 0, ram: 0, gpus: 0 };
 const ten = { typical: 10 * MIN, low: 5 * MIN, high: 20 * MIN };
 
 function flat(ms: number): { typical: number; low: number; high: number } {
@@ -204,5 +206,34 @@ describe('forecast', () => {
     const limits = { ...input({}).limits, maxInstances: 1 };
     const r = forecast(input({ containers: [ctr(['a', 'b'])], instances: [busy('c', 4 * MIN)], limits }));
     assert.equal(r.typical[0], NOW + 4 * MIN + MIN + 3 * MIN);
+  });
+
+  it('at MaxInstances, never counts on an instance on hold being replaced: the pool never shuts one down', () => {
+    // The estimator gives a held instance no room, so nothing starts on it either.
+    const held: ForecastInstance = { type: 'b', capacity: NONE, state: 'idle', idleBehavior: 'hold', running: [] };
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const alone = forecast(input({ containers: [ctr(['a']), ctr(['b'])], instances: [held], limits }));
+    assert.deepEqual([...alone.typical], [Infinity, Infinity]);
+    assert.deepEqual([...alone.low, ...alone.high], [Infinity, Infinity, Infinity, Infinity]);
+    // Beside it, an instance that runs work goes idle in 4 min: that one is replaced (TimeoutIdle, then a boot).
+    const both = forecast(input({ containers: [ctr(['a'])], instances: [held, busy('b', 4 * MIN)], limits: { ...limits, maxInstances: 2 } }));
+    assert.equal(both.typical[0], NOW + 4 * MIN + MIN + 3 * MIN);
+  });
+
+  it('at MaxInstances, replaces a drained instance once it is empty, without waiting TimeoutIdle', () => {
+    // The pool shuts a drained instance down as soon as nothing runs on it, idle or booting (no
+    // TimeoutIdle); one still running goes when its last container ends.
+    const limits = { ...input({}).limits, maxInstances: 1, idleTimeoutMs: 10 * MIN };
+    const drained = (i: ForecastInstance): ForecastInstance => ({ ...i, capacity: NONE, idleBehavior: 'drain' });
+    const idle = forecast(input({ containers: [ctr(['a'])], instances: [drained({ type: 'b', capacity: one, state: 'idle', running: [] })], limits }));
+    assert.equal(idle.typical[0], NOW + 3 * MIN);
+    const booting = drained({ type: 'b', capacity: one, state: 'booting', bootStartedAt: NOW, running: [] });
+    assert.equal(forecast(input({ containers: [ctr(['a'])], instances: [booting], limits })).typical[0], NOW + 3 * MIN);
+    const running = forecast(input({ containers: [ctr(['a'])], instances: [drained(busy('b', 4 * MIN))], limits }));
+    assert.equal(running.typical[0], NOW + 4 * MIN + 3 * MIN);
+    // Against an instance that runs work and goes idle sooner, the drained one still goes first:
+    // the other waits TimeoutIdle (10 min) once idle.
+    const two = forecast(input({ containers: [ctr(['a'])], instances: [busy('b', 2 * MIN), drained(busy('b', 4 * MIN))], limits: { ...limits, maxInstances: 2 } }));
+    assert.equal(two.typical[0], NOW + 4 * MIN + 3 * MIN);
   });
 });
