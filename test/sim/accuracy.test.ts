@@ -41,6 +41,25 @@ describe('start-estimate accuracy', () => {
     assert.deepEqual(acc.all, { count: 2, median: 0, p90: 0.2, naiveMedian: 0.5, naiveP90: 1, withinBand: 0.5 });
   });
 
+  it('records no estimate while a container has none (an infinite start), so its first finite one counts as its first', () => {
+    const rec = new AccuracyRecorder(MIN, 10);
+    const snap = (at: number, typical: number) => ({
+      at,
+      size: 1,
+      uuid: () => 'u',
+      low: Float64Array.of(typical),
+      typical: Float64Array.of(typical),
+      high: Float64Array.of(typical),
+      naive: Float64Array.of(typical),
+    });
+    rec.record(snap(0, Infinity));
+    rec.record(snap(10_000, 5 * MIN));
+    assert.deepEqual(
+      rec.samples.map((s) => [s.at, s.first]),
+      [[10_000, true]],
+    );
+  });
+
   it('leaves out containers that never started', () => {
     const acc = summariseAccuracy([{ uuid: 'x', at: 0, low: 0, typical: 0, high: 0, naive: 0, first: true }], new Map());
     assert.equal(acc.containers, 0);
