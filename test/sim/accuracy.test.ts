@@ -60,6 +60,14 @@ describe('start-estimate accuracy', () => {
     );
   });
 
+  it('counts a start at the band edges as within it, and scores an estimate made at the very instant of the start', () => {
+    const s = (at: number, low: number, high: number) => ({ uuid: 'u', at, low, typical: low, high, naive: low, first: at === 0 });
+    const start = new Map([['u', 10 * MIN]]);
+    const acc = summariseAccuracy([s(0, 9 * MIN, 10 * MIN), s(MIN, 10 * MIN, 11 * MIN), s(10 * MIN, 10 * MIN, 10 * MIN)], start);
+    assert.equal(acc.all.count, 3);
+    assert.equal(acc.all.withinBand, 1);
+  });
+
   it('leaves out containers that never started', () => {
     const acc = summariseAccuracy([{ uuid: 'x', at: 0, low: 0, typical: 0, high: 0, naive: 0, first: true }], new Map());
     assert.equal(acc.containers, 0);
