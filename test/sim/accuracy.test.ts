@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { AccuracyRecorder, summariseAccuracy } from '../../src/sim/accuracy.js';
+import { AccuracyRecorder, nearestRank, summariseAccuracy } from '../../src/sim/accuracy.js';
 import { runSimulation } from '../../src/sim/engine.js';
 import { buildReport } from '../../src/sim/report.js';
 import { formatSummary } from '../../src/sim/summary.js';
@@ -66,6 +66,16 @@ describe('start-estimate accuracy', () => {
     const acc = summariseAccuracy([s(0, 9 * MIN, 10 * MIN), s(MIN, 10 * MIN, 11 * MIN), s(10 * MIN, 10 * MIN, 10 * MIN)], start);
     assert.equal(acc.all.count, 3);
     assert.equal(acc.all.withinBand, 1);
+  });
+
+  it('takes percentiles by nearest rank: the smallest value with at least q of them at or below it', () => {
+    const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+    assert.equal(nearestRank(upTo(11), 0.95), 11);
+    assert.equal(nearestRank(upTo(13), 0.95), 13);
+    assert.equal(nearestRank(upTo(11), 0.5), 6);
+    assert.equal(nearestRank(upTo(20), 0.95), 19);
+    assert.equal(nearestRank(upTo(10), 0.5), 5);
+    assert.equal(nearestRank([], 0.5), 0);
   });
 
   it('leaves out containers that never started', () => {
