@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { AccuracyRecorder, nearestRank, summariseAccuracy } from '../../src/sim/accuracy.js';
+import { AccuracyRecorder, nearestRank, summariseAccuracy, waitSummary } from '../../src/sim/accuracy.js';
 import { runSimulation } from '../../src/sim/engine.js';
 import { buildReport } from '../../src/sim/report.js';
 import { formatSummary } from '../../src/sim/summary.js';
@@ -76,6 +76,11 @@ describe('start-estimate accuracy', () => {
     assert.equal(nearestRank(upTo(20), 0.95), 19);
     assert.equal(nearestRank(upTo(10), 0.5), 5);
     assert.equal(nearestRank([], 0.5), 0);
+  });
+
+  it('summarises sorted waits: count, p50, p95, max, and the mean rounded', () => {
+    assert.deepEqual(waitSummary([1, 2, 3, 10]), { count: 4, p50Ms: 2, p95Ms: 10, maxMs: 10, meanMs: 4 });
+    assert.deepEqual(waitSummary([]), { count: 0, p50Ms: 0, p95Ms: 0, maxMs: 0, meanMs: 0 });
   });
 
   it('leaves out containers that never started', () => {
