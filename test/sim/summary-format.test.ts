@@ -3,7 +3,37 @@
  * person reads them, money with its sign, and the cancel reasons cut at ten.
  */
 import assert from 'node:assert/strict';
-import { formatDuration } from '../../src/sim/summary.js';
+import { defaultSettings } from '../../src/config/settings.js';
+import type { CloudLedger } from '../../src/sim/cloud.js';
+import { buildReport, type SimReport } from '../../src/sim/report.js';
+import type { SimResult } from '../../src/sim/result.js';
+import { formatDuration, formatSummary } from '../../src/sim/summary.js';
+
+/** The report of a run with nothing in it. */
+function emptyReport(): SimReport {
+  return buildReport({
+    workload: 'empty',
+    seed: 1,
+    startedAt: 0,
+    endedAt: 60_000,
+    finished: true,
+    containers: [],
+    ledger: { vms: new Map(), calls: {}, liveCount: 0 } as unknown as CloudLedger,
+    readyAt: new Map(),
+    timeline: [],
+    restarts: 0,
+    timersLeft: 0,
+    timersFired: 0,
+    controllerRequests: {},
+    estimates: [],
+    settings: defaultSettings(),
+    costLedgers: [],
+    billingRules: new Map(),
+    notes: [],
+    host: { wallMs: 0, cpuUserMs: 0, cpuSystemMs: 0, peakRssBytes: 0, peakHeapBytes: 0 },
+    warmUp: { imagePulls: 0, imagePullMs: 0, coldInputs: 0, coldInputMs: 0 },
+  } as SimResult);
+}
 
 describe('simulator summary', () => {
   it('writes durations as ms under a second, tenths of seconds under a minute, then m+s, and h+m from an hour', () => {
@@ -25,4 +55,23 @@ describe('simulator summary', () => {
     for (const [ms, text] of cases) assert.equal(formatDuration(ms), text, String(ms));
   });
 
+  it('prints a negative cost part with its sign (packing several containers on one VM can save)', () => {
+    const rep = emptyReport();
+    rep.cost = { ...rep.cost, total: 10, extra: { boot: 1, idle: 2, packing: -1.5, extraRunTime: 0.25 } };
+    assert.match(formatSummary(rep), /Extra: boot \$1\.00 \(10\.0%\), idle \$2\.00 \(20\.0%\), packing -\$1\.50 \(-15\.0%\), extra run time \$0\.25\./);
+  });
+
+  it('lists ten cancel reasons and says how many more there are', () => {
+    const rep = emptyReport();
+    const reason = (i: number) => ({ reason: `reason ${i}`, count: 1, examples: [{ id: `c${i}`, uuid: `u${i}` }] });
+    rep.cancelled = Array.from({ length: 10 }, (_, i) => reason(i));
+    const ten = formatSummary(rep);
+    assert.equal(ten.match(/^Cancelled x1: /gm)?.length, 10);
+    assert.doesNotMatch(ten, /more cancellation reasons/);
+    rep.cancelled = Array.from({ length: 11 }, (_, i) => reason(i));
+    const eleven = formatSummary(rep);
+    assert.equal(eleven.match(/^Cancelled x1: /gm)?.length, 10);
+    assert.doesNotMatch(eleven, /reason 10/);
+    assert.match(eleven, /^\.\.\. and 1 more cancellation reasons \(see the report\)\.$/m);
+  });
 });
