@@ -127,6 +127,11 @@ describe('sim workload', () => {
       ['a circle behind children that do not wait', kids([{ id: 'a' }, { id: 'b', after: ['a'] }, { id: 'c', after: ['a', 'd'] }, { id: 'd', after: ['c'] }]), /^containers\[0\]\.children: children wait for one another in a circle: c -> d -> c$/],
       ['children waiting in a circle', kids([{ id: 'x', after: ['z'] }, { id: 'y', after: ['x'] }, { id: 'z', after: ['y'] }]), /^containers\[0\]\.children: children wait for one another in a circle: x -> z -> y -> x$/],
       ['a size beyond what the controller stores', { containers: [{ at: 0, vcpus: 1, ram: 2 ** 64, runtime: 0 }] }, /^containers\[0\]\.ram: must be at most 9223372036854775807 \(the 64-bit integer the controller stores\), got 18446744073709552000/],
+      ['an empty id', { containers: [{ id: '', at: 0, vcpus: 1, ram: 1, runtime: 0 }] }, /^containers\[0\]\.id: must be a non-empty string$/],
+      ['runtimeMs as a string', { containers: [{ at: 0, vcpus: 1, ram: 1, runtimeMs: '10m' }] }, /^containers\[0\]\.runtimeMs: must be a number of ms$/],
+      ['a preemptible that is not true or false', { containers: [{ at: 0, vcpus: 1, ram: 1, runtime: 0, preemptible: 'yes' }] }, /^containers\[0\]\.preemptible: must be true or false$/],
+      ['a name that is not a string', { name: 5, containers: [] }, /^name: must be a string$/],
+      ['an unknown top-level key', { containers: [], colour: 'red' }, /^colour: unknown key/],
       ['neither format', { name: 'x' }, /expected a trace \(with "containers"\) or a generator spec/],
       ['both formats', { containers: [], groups: [] }, /has both/],
     ];
