@@ -132,6 +132,8 @@ describe('sim workload', () => {
       ['a preemptible that is not true or false', { containers: [{ at: 0, vcpus: 1, ram: 1, runtime: 0, preemptible: 'yes' }] }, /^containers\[0\]\.preemptible: must be true or false$/],
       ['a name that is not a string', { name: 5, containers: [] }, /^name: must be a string$/],
       ['an unknown top-level key', { containers: [], colour: 'red' }, /^colour: unknown key/],
+      ['an infinite runtime (1e999 in JSON)', { containers: [{ at: 0, vcpus: 1, ram: 1, runtimeMs: 1e999 }] }, /^containers\[0\]\.runtimeMs: must be a finite number$/],
+      ['VCPUs beyond what the controller stores', { containers: [{ at: 0, vcpus: 2 ** 64, ram: 1, runtime: 0 }] }, /^containers\[0\]\.vcpus: must be at most 9223372036854775807 \(the 64-bit integer the controller stores\)/],
       ['neither format', { name: 'x' }, /expected a trace \(with "containers"\) or a generator spec/],
       ['both formats', { containers: [], groups: [] }, /has both/],
     ];
