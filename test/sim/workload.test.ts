@@ -143,6 +143,14 @@ describe('sim workload', () => {
       });
     }
 
+    it('refuses a seed that is not a safe integer, from the file or the seed option', () => {
+      const trace = { containers: [{ at: 0, vcpus: 1, ram: 1, runtime: 0 }] };
+      assert.throws(() => parseWorkload({ ...trace, seed: 2 ** 60 }), /^WorkloadError: seed: must be an integer$/);
+      assert.throws(() => parseWorkload(trace, { seed: 1.5 }), /^WorkloadError: the seed option: must be an integer$/);
+      assert.throws(() => parseWorkload({ name: 'g', groups: [] }, { seed: 2 ** 60 }), /^WorkloadError: the seed option: must be an integer$/);
+      assert.equal(parseWorkload(trace, { seed: 2 ** 53 - 1 }).seed, 2 ** 53 - 1);
+    });
+
     it('prefixes errors with the source', () => {
       assert.throws(() => parseWorkload({ containers: [{}] }, { source: 'w.json' }), /^WorkloadError: w\.json: containers\[0\]\.at: required$/);
     });
