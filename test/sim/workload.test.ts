@@ -414,6 +414,8 @@ describe('sim workload', () => {
     it('must be an integer from 1 to 100', () => {
       assert.throws(() => parseWorkload({ ...trace, containerCountMax: 0 }), /containerCountMax: must be an integer from 1 to 100/);
       assert.throws(() => generateWorkload({ ...spec, containerCountMax: 1.5 }, 1), /containerCountMax: must be an integer from 1 to 100/);
+      assert.throws(() => parseWorkload({ ...trace, containerCountMax: 101 }), /containerCountMax: must be an integer from 1 to 100/);
+      assert.equal(parseWorkload({ ...trace, containerCountMax: 100 }).containerCountMax, 100);
     });
   });
 });
