@@ -348,6 +348,12 @@ describe('sim workload', () => {
       });
     }
 
+    it('takes preemptible 0 or false as none, 1 or true as all', () => {
+      for (const [p, all] of [[0, false], [false, false], [1, true], [true, true]] as const) {
+        assert.deepEqual(new Set(generateWorkload(spec({ preemptible: p }), 1).containers.map((c) => c.preemptible)), new Set([all]), String(p));
+      }
+    });
+
     it('rejects unknown top-level keys and a bad seed', () => {
       assert.throws(() => parseWorkload({ ...spec({}), extra: 1 }), /^WorkloadError: extra: unknown key/);
       assert.throws(() => parseWorkload({ ...spec({}), seed: 1.5 }), /^WorkloadError: seed: must be an integer/);
