@@ -75,11 +75,14 @@ describe('sim workload', () => {
         containers: [
           { id: 'a10', at: 0, vcpus: 1, ram: 1, runtime: 0 },
           { id: 'a9', at: 0, vcpus: 1, ram: 1, runtime: 0 },
+          { id: 'b2', at: 0, vcpus: 1, ram: 1, runtime: 0 },
+          { id: 'b01', at: 0, vcpus: 1, ram: 1, runtime: 0 },
+          { id: 'b', at: 0, vcpus: 1, ram: 1, runtime: 0 },
           { id: 'sup', at: 0, vcpus: 1, ram: 1, runtime: '1h', supervisor: true, children: [{ at: '2m', vcpus: 1, ram: 1, runtime: '1m' }, { at: '1m', vcpus: 1, ram: 1, runtime: '1m' }] },
         ],
       });
-      assert.deepEqual(w.containers.map((c) => c.id), ['a9', 'a10', 'sup']);
-      assert.deepEqual(w.containers[2].children!.map((c) => [c.id, c.at]), [['sup/c1', MINUTE], ['sup/c0', 2 * MINUTE]]);
+      assert.deepEqual(w.containers.map((c) => c.id), ['a9', 'a10', 'b', 'b01', 'b2', 'sup']);
+      assert.deepEqual(w.containers[5].children!.map((c) => [c.id, c.at]), [['sup/c1', MINUTE], ['sup/c0', 2 * MINUTE]]);
     });
 
     it('takes the name from the file and the seed from opts over the file', () => {
