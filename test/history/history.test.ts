@@ -101,6 +101,25 @@ describe('history', () => {
     assert.deepEqual(s.controller_errors_per_minute, { overload: [null, 12], failed: [null, 0] });
   });
 
+  it('takes each rate over the time since the previous sample, none for two samples at the same instant, and never below 0', async () => {
+    const { clock, fake, history } = setup();
+    fake.requests = { ok: 0, overload: 2, failed: 0 };
+    history.sample();
+    fake.requests = { ok: 0, overload: 4, failed: 0 };
+    await clock.advance(60_000);
+    history.sample();
+    fake.requests = { ok: 0, overload: 10, failed: 0 };
+    await clock.advance(30_000);
+    history.sample();
+    fake.requests = { ok: 0, overload: 13, failed: 0 };
+    history.sample();
+    // The controller client's counts went back (a new client): no negative rate.
+    fake.requests = { ok: 0, overload: 1, failed: 0 };
+    await clock.advance(60_000);
+    history.sample();
+    assert.deepEqual(history.json().series.controller_errors_per_minute.overload, [null, 2, 12, null, 0]);
+  });
+
   it('skips a sample whose source throws, and says so once a minute', async () => {
     const { clock, fake, history, logs } = setup({ intervalMs: 10_000 });
     fake.broken = new Error('pool broke');
