@@ -120,6 +120,13 @@ describe('history', () => {
     assert.deepEqual(history.json().series.controller_errors_per_minute.overload, [null, 2, 12, null, 0]);
   });
 
+  it('counts a start whose wait comes out negative (clocks that disagree) as no wait', () => {
+    const { history } = setup();
+    history.observePool({ type: 'crunchRunStarted', instanceId: 'i', containerUUID: 'c', sinceQueuedMs: -5_000 });
+    history.sample();
+    assert.deepEqual(history.json().series.queue_wait_seconds.started_median, [0]);
+  });
+
   it('skips a sample whose source throws, and says so once a minute', async () => {
     const { clock, fake, history, logs } = setup({ intervalMs: 10_000 });
     fake.broken = new Error('pool broke');
