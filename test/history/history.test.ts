@@ -127,6 +127,15 @@ describe('history', () => {
     assert.deepEqual(history.json().series.queue_wait_seconds.started_median, [0]);
   });
 
+  it('starts once: a second start takes no second sample and arms no second timer', async () => {
+    const { clock, history } = setup({ intervalMs: 10_000 });
+    history.start();
+    history.start();
+    await clock.advance(10_000);
+    assert.deepEqual(history.json().times, [T0 / 1000, T0 / 1000 + 10]);
+    history.stop();
+  });
+
   it('skips a sample whose source throws, and says so once a minute', async () => {
     const { clock, fake, history, logs } = setup({ intervalMs: 10_000 });
     fake.broken = new Error('pool broke');
