@@ -136,6 +136,10 @@ describe('history', () => {
     history.stop();
   });
 
+  it('refuses an interval that is not positive', () => {
+    for (const intervalMs of [0, -1, Number.NaN]) assert.throws(() => setup({ intervalMs }), /^RangeError: history interval must be positive/);
+  });
+
   it('skips a sample whose source throws, and says so once a minute', async () => {
     const { clock, fake, history, logs } = setup({ intervalMs: 10_000 });
     fake.broken = new Error('pool broke');
