@@ -21,6 +21,7 @@ import { warnReferenceTypeMismatches } from './reference-types.js';
 import { warnUnknownKeys } from './unknown-keys.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { applyNodeProfiles } from './node-profiles.js';
+import { yamlLineLocator } from './locate.js';
 import { applyGoYAMLMerges, applyGoYAMLNumbers, type DecodedYAML, decodeYAMLBytes, parseFirstDocument } from './go-yaml.js';
 
 export { daemonConfigProblems, dispatcherConfigErrors } from './cluster.js';
@@ -128,7 +129,11 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   const duplicates = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY');
   const fatal = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
   if (fatal.length > 0) throw new ConfigError(fatal.map((e) => yamlProblem(source, e)));
-  const problems = new Problems();
+  const lineOf = yamlLineLocator(doc, text);
+  const problems = new Problems((path) => {
+    const line = lineOf(path);
+    return line === undefined ? undefined : `${source}: line ${line}`;
+  });
   if (ignoredFromLine !== undefined) {
     problems.warnings.push(`${source}: line ${ignoredFromLine}: another YAML document: ignored, as Arvados reads only the first document of the file`);
   }

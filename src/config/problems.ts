@@ -1,7 +1,8 @@
 /**
  * Where a config problem is (a YAML path, written as check-config prints it)
  * and the collector of every problem one document has, errors and warnings
- * apart, each line `full.yaml.path: what was expected`.
+ * apart, each line `full.yaml.path: what was expected`, after the file and
+ * line where the path is written when it is.
  */
 
 /** A location in the YAML document, one key per element. */
@@ -32,6 +33,13 @@ export class Problems {
   /** Every path an error or a warning was about, as `showPath` writes it. */
   private readonly said = new Set<string>();
 
+  /**
+   * `where` says where a path is written (`config.yml: line 12`), put
+   * before the path of each line about it; a path it cannot place (a
+   * missing key) is shown alone.
+   */
+  constructor(private readonly where: (path: Path) => string | undefined = () => undefined) {}
+
   error(path: Path, message: string): void {
     this.errors.push(this.line(path, message));
   }
@@ -48,6 +56,7 @@ export class Problems {
   private line(path: Path, message: string): string {
     const shown = showPath(path);
     this.said.add(shown);
-    return `${shown}: ${message}`;
+    const at = this.where(path);
+    return at === undefined ? `${shown}: ${message}` : `${at}: ${shown}: ${message}`;
   }
 }

@@ -15,6 +15,7 @@ import { isScalar, parseDocument } from 'yaml';
 import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readDuration, readFiniteNumber, readMap, type ReadContext, readSection } from './fields.js';
 import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from './load.js';
 import { decodeYAMLBytes } from './go-yaml.js';
+import { yamlLineLocator } from './locate.js';
 import { fairShareBy, type FairShareBy, priorityBands, weightMap } from './settings-fair-share.js';
 import { warmPoolList, type WarmPoolEntry } from './warm-pools.js';
 import { billingRuleMap } from './settings-billing.js';
@@ -296,7 +297,11 @@ export function loadSettingsText(text: string, source: string): SettingsResult {
   } catch (err) {
     throw new ConfigError([`${source}: ${(err as Error).message}`], warnings);
   }
-  const problems = new Problems();
+  const lineOf = yamlLineLocator(doc, text);
+  const problems = new Problems((path) => {
+    const line = lineOf(path);
+    return line === undefined ? undefined : `line ${line}`;
+  });
   const ctx: ReadContext = {
     problems,
     sourceText(path: Path) {

@@ -15,6 +15,7 @@ import { dispatcherKeys } from '../../src/vm-access.js';
 import { clusterForDisplay, clusterToYAML, redactParameters, REDACTED } from '../../src/config/dump.js';
 import type { Cluster } from '../../src/config/types.js';
 import { BAD_CONFIG } from './fixtures.js';
+import { lineNumberOf } from './load-helpers.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const EXAMPLE = join(REPO, 'config.example.yml');
@@ -84,7 +85,8 @@ describe('check-config', function () {
   it('falls back to ARVADOS_API_TOKEN and ARVADOS_API_HOST from its environment for what the config leaves empty, as Arvados does', async () => {
     const r = await runWithEnv({ ARVADOS_API_TOKEN: 'envtoken0123456789abcdefghijklmnopqrstuv', ARVADOS_API_HOST: 'ctrl.example' }, 'check-config', '--config', '../shared/arvados-config.default.yml');
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^warning: Clusters\.xxxxx\.SystemRootToken: empty, so taken from the ARVADOS_API_TOKEN environment variable/m);
+    const line = lineNumberOf(await readFile(join(REPO, '../shared/arvados-config.default.yml'), 'utf8'), /^ {4}SystemRootToken:/m);
+    assert.match(r.stderr, new RegExp(`^warning: \\.\\./shared/arvados-config\\.default\\.yml: line ${line}: Clusters\\.xxxxx\\.SystemRootToken: empty, so taken from the ARVADOS_API_TOKEN environment variable`, 'm'));
     assert.doesNotMatch(r.stderr, /SystemRootToken: required to run the dispatcher/);
     assert.match(r.stdout, /^ {8}ExternalURL: https:\/\/ctrl\.example$/m);
   });
@@ -102,10 +104,13 @@ describe('check-config', function () {
 
   it('an unknown key is a warning under --strict=false, and fails the strict check', async () => {
     const file = join(dir, 'unknown-key.yml');
-    writeFileSync(file, (await readFile(EXAMPLE, 'utf8')).replace(/^( +)CloudVMs:\n/m, '$1CloudVMs:\n$1  TimeoutIdel: 1m\n'));
+    const text = (await readFile(EXAMPLE, 'utf8')).replace(/^( +)CloudVMs:\n/m, '$1CloudVMs:\n$1  TimeoutIdel: 1m\n');
+    writeFileSync(file, text);
     const strict = await run('check-config', '--config', file);
     assert.equal(strict.code, 1);
-    assert.match(strict.stderr, /^warning: Clusters\.zzzzz\.Containers\.CloudVMs\.TimeoutIdel: unknown key \(did you mean TimeoutIdle\?\)$/m);
+    // The file and the line of the key, so that an editor can go there.
+    const line = lineNumberOf(text, /TimeoutIdel:/);
+    assert.equal(strict.stderr.split('\n')[0], `warning: ${file}: line ${line}: Clusters.zzzzz.Containers.CloudVMs.TimeoutIdel: unknown key (did you mean TimeoutIdle?)`);
     const relaxed = await run('check-config', '--strict=false', '--config', file);
     assert.equal(relaxed.code, 0, relaxed.stderr);
   });

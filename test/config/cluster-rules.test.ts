@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { clusterSecrets } from '../../src/config/cluster.js';
-import { loadConfigText } from '../../src/config/load.js';
-import { errorsOf, MGMT_TOKEN, ROOT_TOKEN } from './load-helpers.js';
+import { errorsOf, MGMT_TOKEN, ROOT_TOKEN, loadUnlocated as loadConfigText } from './load-helpers.js';
 
 describe('config: cluster section rules', () => {
   it('refuses a cluster ID with capital letters, as Arvados does (a-z and 0-9 only)', () => {

@@ -11,6 +11,7 @@ import { parseDocument } from 'yaml';
 import { loadConfigText } from '../../src/config/load.js';
 import { loadDaemonConfig } from '../../src/daemon.js';
 import { TOKEN, wholeDefaultConfig } from './fixtures.js';
+import { problemPath } from './load-helpers.js';
 
 describe('starting the daemon on configs Arvados starts on', () => {
   let dir: string;
@@ -46,7 +47,7 @@ describe('starting the daemon on configs Arvados starts on', () => {
     assert.deepEqual(loaded.cluster.Services.DispatchCloud.InternalURLs, ['http://localhost:9006']);
     assert.deepEqual(Object.keys(loaded.cluster.InstanceTypes).sort(), ['SAMPLE', 'm5.large']);
     assert.deepEqual(
-      loaded.warnings.map((w) => w.split(': ')[0]),
+      loaded.warnings.map(problemPath),
       ['Clusters.xxxxx.Services.DispatchCloud.InternalURLs.SAMPLE', 'Clusters.xxxxx.InstanceTypes.SAMPLE'],
     );
   });
@@ -74,12 +75,14 @@ describe('starting the daemon on configs Arvados starts on', () => {
     const { loaded, printed } = start(text);
     assert.ok(loaded, printed);
     assert.equal(printed, '');
+    // Each after the file and the line of its key; VRAM is not in the file, so it has no line.
+    const file = join(dir, 'config.yml');
     for (const path of [
-      'Clusters.zzzzz.Services.NewService: unknown key',
-      'Clusters.zzzzz.Containers.NewKnob: unknown key',
-      'Clusters.zzzzz.Containers.CloudVMs.TimeoutIdel: unknown key (did you mean TimeoutIdle?)',
-      'Clusters.zzzzz.InstanceTypes.tiny.RAM: is 0: ',
-      'Clusters.zzzzz.InstanceTypes.gpu.CUDA: no longer read',
+      `${file}: line 6: Clusters.zzzzz.Services.NewService: unknown key`,
+      `${file}: line 8: Clusters.zzzzz.Containers.NewKnob: unknown key`,
+      `${file}: line 11: Clusters.zzzzz.Containers.CloudVMs.TimeoutIdel: unknown key (did you mean TimeoutIdle?)`,
+      `${file}: line 13: Clusters.zzzzz.InstanceTypes.tiny.RAM: is 0: `,
+      `${file}: line 17: Clusters.zzzzz.InstanceTypes.gpu.CUDA: no longer read`,
       'Clusters.zzzzz.InstanceTypes.gpu.GPU.VRAM: not given',
     ]) {
       assert.ok(loaded.warnings.some((w) => w.startsWith(path)), `${path} missing from:\n${loaded.warnings.join('\n')}`);
@@ -90,7 +93,8 @@ describe('starting the daemon on configs Arvados starts on', () => {
   it('a config Arvados refuses does not start it: a string where a number is expected', () => {
     const { loaded, printed } = start(`Clusters:\n  zzzzz:\n    SystemRootToken: ${TOKEN}\n    Containers:\n      CloudVMs:\n        MaxInstances: "ten"\n        Bogus: 1\n`);
     assert.equal(loaded, undefined);
-    assert.match(printed, /^warning: Clusters\.zzzzz\.Containers\.CloudVMs\.Bogus: unknown key$/m);
-    assert.match(printed, /^Clusters\.zzzzz\.Containers\.CloudVMs\.MaxInstances: expected a whole number, got "ten"$/m);
+    const file = join(dir, 'config.yml');
+    assert.ok(printed.split('\n').includes(`warning: ${file}: line 7: Clusters.zzzzz.Containers.CloudVMs.Bogus: unknown key`), printed);
+    assert.ok(printed.split('\n').includes(`${file}: line 6: Clusters.zzzzz.Containers.CloudVMs.MaxInstances: expected a whole number, got "ten"`), printed);
   });
 });

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { loadUnlocated as loadConfigText, problemPath } from './load-helpers.js';
 import { parseByteSize, parseDuration } from '../../src/config/units.js';
 import type { Cluster } from '../../src/config/types.js';
 
@@ -63,7 +64,7 @@ describe('config defaults (Arvados config.default.yml)', () => {
     assert.deepEqual(cluster.Containers.CloudVMs.DriverParameters.SecurityGroupIDs, { SAMPLE: {} });
     assert.deepEqual(cluster.Services.DispatchCloud.InternalURLs, []);
     assert.deepEqual(
-      warnings.filter((w) => w.includes('.SAMPLE: ')).map((w) => w.split(': ')[0]),
+      warnings.filter((w) => w.includes('.SAMPLE: ')).map(problemPath),
       [
         'Clusters.xxxxx.Services.DispatchCloud.InternalURLs.SAMPLE',
         'Clusters.xxxxx.InstanceTypes.SAMPLE',

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../../src/config/load.js';
 import { loadSettingsText } from '../../src/config/settings.js';
+import { unlocated } from './load-helpers.js';
 
 /**
  * A config with three mistakes at once: a bad duration (an error, as for
@@ -60,13 +61,13 @@ export function wholeDefaultConfig(privateKey: string = PEM_SHAPED_KEY): string 
   return doc.toString();
 }
 
-/** The errors settings `text` is refused with, each naming the file `d.yml` (fails when it is accepted). */
+/** The errors settings `text` is refused with, each naming the file `d.yml` but not its line (`unlocated`; fails when it is accepted). */
 export function settingsErrors(text: string): string[] {
   try {
     loadSettingsText(text, 'd.yml');
   } catch (err) {
     assert.ok(err instanceof ConfigError, String(err));
-    return err.errors;
+    return unlocated(err.errors);
   }
   assert.fail(`accepted:\n${text}`);
 }

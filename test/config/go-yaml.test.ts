@@ -79,8 +79,8 @@ describe('config: YAML as Arvados reads it', () => {
     it('a string field still takes such a number as written, with the warning that the reference refuses it', () => {
       const { cluster, warnings } = load('    Containers:\n      CloudVMs:\n        SSHPort: 0022\n        ImageID: "0022"\n');
       assert.equal(cluster.Containers.CloudVMs.SSHPort, '0022');
-      assert.ok(warnings.some((w) => w.startsWith('Clusters.zzzzz.Containers.CloudVMs.SSHPort: the reference dispatcher refuses this')));
-      assert.ok(!warnings.some((w) => w.startsWith('Clusters.zzzzz.Containers.CloudVMs.ImageID')), 'a quoted scalar is text');
+      assert.ok(warnings.some((w) => w.startsWith('config: line 6: Clusters.zzzzz.Containers.CloudVMs.SSHPort: the reference dispatcher refuses this')), warnings.join('\n'));
+      assert.ok(!warnings.some((w) => w.includes('Clusters.zzzzz.Containers.CloudVMs.ImageID')), 'a quoted scalar is text');
     });
 
     it('an explicitly tagged string stays text', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/load.js';
+import { loadUnlocated as loadConfigText } from './load-helpers.js';
 
 const GiB = 2 ** 30;
 

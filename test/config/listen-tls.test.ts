@@ -4,7 +4,8 @@
  * check-config shows where the key file is but never inline key text.
  */
 import assert from 'node:assert/strict';
-import { clusterForDisplay, loadConfigText, REDACTED } from '../../src/config/index.js';
+import { clusterForDisplay, REDACTED } from '../../src/config/index.js';
+import { loadUnlocated as loadConfigText } from './load-helpers.js';
 
 const config = (extra: string): string => `
 Clusters:

@@ -7,9 +7,9 @@
  * A good config, the cluster choice and the key file are load.test.ts.
  */
 import assert from 'node:assert/strict';
-import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { loadConfigFile } from '../../src/config/load.js';
 import { BAD_CONFIG } from './fixtures.js';
-import { configErrorOf, errorsOf, MGMT_TOKEN, ROOT_TOKEN, withCloudVMs } from './load-helpers.js';
+import { configErrorOf, errorsOf, MGMT_TOKEN, ROOT_TOKEN, withCloudVMs, loadUnlocated as loadConfigText } from './load-helpers.js';
 
 describe('config loading', () => {
   describe('a bad config', () => {

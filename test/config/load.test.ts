@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { daemonConfigProblems, dispatcherConfigErrors, loadConfigFile, loadConfigText } from '../../src/config/load.js';
-import { errorsOf, MGMT_TOKEN, ROOT_TOKEN, withCloudVMs } from './load-helpers.js';
+import { daemonConfigProblems, dispatcherConfigErrors, loadConfigFile } from '../../src/config/load.js';
+import { errorsOf, MGMT_TOKEN, ROOT_TOKEN, withCloudVMs, loadUnlocated as loadConfigText } from './load-helpers.js';
 
 const GiB = 2 ** 30;
 

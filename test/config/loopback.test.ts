@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { statfsSync } from 'node:fs';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
-import { ConfigError, loadConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/load.js';
+import { loadUnlocated as loadConfigText } from './load-helpers.js';
 
 function config(cloudVMs: string, instanceTypes = ''): string {
   return `Clusters:\n  zzzzz:\n    Containers:\n      CloudVMs:\n${cloudVMs}${instanceTypes ? `    InstanceTypes:\n${instanceTypes}` : ''}`;

@@ -6,7 +6,7 @@
  * instance type choice, poll loop, stale locks, estimator).
  */
 import assert from 'node:assert/strict';
-import { loadConfigText } from '../../src/config/load.js';
+import { loadUnlocated as loadConfigText } from './load-helpers.js';
 
 /** Loads one cluster whose Containers section is `containers` (YAML lines, indented six spaces) and whose `a` type is `type`. */
 function load(containers: string, type = '{VCPUs: 2, RAM: 4GiB, Price: 1}', top = '') {

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { clusterConfigTree } from '../../src/arvados/cluster-json/cluster.js';
-import { ConfigError, loadConfigText, type LoadOptions } from '../../src/config/load.js';
+import { ConfigError, type LoadOptions } from '../../src/config/load.js';
+import { loadUnlocated as loadConfigText } from './load-helpers.js';
 
 const HOST = 'dispatch1.example';
 

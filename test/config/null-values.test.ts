@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { clusterJSON } from '../../src/arvados/cluster-json/cluster.js';
-import { loadConfigText } from '../../src/config/load.js';
+import { loadUnlocated as loadConfigText } from './load-helpers.js';
 
 function load(cluster: string) {
   return loadConfigText(`Clusters:\n  zzzzz:\n${cluster}`);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkConfigCommand } from '../../src/config/check-config.js';
-import { loadConfigText } from '../../src/config/load.js';
+import { loadUnlocated as loadConfigText, problemPath } from './load-helpers.js';
 import { loadDaemonConfig } from '../../src/daemon.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { wholeDefaultConfig } from './fixtures.js';
@@ -241,7 +241,7 @@ describe('config values the reference dispatcher refuses or reads otherwise', ()
       const stderr = { write: (s: string) => ((printed += s), true) } as unknown as NodeJS.WritableStream;
       const loaded = loadDaemonConfig({ config: refusedByReference() }, stderr);
       assert.ok(loaded, printed);
-      assert.deepEqual(loaded.warnings.map((w) => w.split(': ')[0]).sort(), PATHS);
+      assert.deepEqual(loaded.warnings.map(problemPath).sort(), PATHS);
     });
 
     it('check-config fails on them (strict), and passes them with --strict=false', async () => {
@@ -252,7 +252,7 @@ describe('config values the reference dispatcher refuses or reads otherwise', ()
         const code = await checkConfigCommand({ config: file, strict }, out);
         assert.equal(code, strict ? 1 : 0, err);
         const warned = err.split('\n').filter((l) => l.startsWith('warning: '));
-        assert.deepEqual(warned.map((w) => w.slice('warning: '.length).split(': ')[0]).sort(), PATHS);
+        assert.deepEqual(warned.map((w) => problemPath(w.slice('warning: '.length))).sort(), PATHS);
       }
     });
   });

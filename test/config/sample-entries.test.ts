@@ -5,7 +5,7 @@
  * get a warning (most likely an example copied from config.default.yml).
  */
 import assert from 'node:assert/strict';
-import { loadConfigText } from '../../src/config/load.js';
+import { loadUnlocated as loadConfigText } from './load-helpers.js';
 
 const COPIED = "(only its own defaults' SAMPLE entries are examples): rename or remove it if it was copied from config.default.yml";
 

@@ -3,12 +3,13 @@ import { ConfigError } from '../../src/config/load.js';
 import { parseAllDocuments } from 'yaml';
 import { settingsToYAML } from '../../src/config/index.js';
 import { loadSettingsText } from '../../src/config/settings.js';
+import { unlocated } from './load-helpers.js';
 
 function errorsOf(text: string): string[] {
   try {
     loadSettingsText(text, 'd.yml');
   } catch (err) {
-    if (err instanceof ConfigError) return err.errors;
+    if (err instanceof ConfigError) return unlocated(err.errors);
     throw err;
   }
   return [];

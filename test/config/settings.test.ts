@@ -131,7 +131,7 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
 
   it('warns about a spending cap turned on with no level: it caps nothing', () => {
     assert.deepEqual(loadSettingsText('SpendingCap: {Enable: true, DeferBelowPriority: 500}\n', 'd.yml').warnings, [
-      'd.yml: SpendingCap.Enable: true, but no level is set (Soft, Hard, PerOwnerSoft or PerOwnerHard): it caps nothing',
+      'd.yml: line 1: SpendingCap.Enable: true, but no level is set (Soft, Hard, PerOwnerSoft or PerOwnerHard): it caps nothing',
     ]);
     assert.deepEqual(loadSettingsText('SpendingCap: {Enable: true, PerOwnerHard: 3}\n', 'd.yml').warnings, []);
     assert.deepEqual(loadSettingsText('SpendingCap: {Enable: false}\n', 'd.yml').warnings, []);
@@ -222,8 +222,8 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
     it('refuses to start on a bad settings file or a named one that is missing, printing every error', () => {
       const bad = start('Suggestions: {Horizon: 0s, Enabled: true}\n', false);
       assert.equal(bad.loaded, undefined);
-      assert.match(bad.printed, /dispatch-cloud\.yml: Suggestions\.Horizon: expected a duration greater than 0s, got "0s"\n/);
-      assert.match(bad.printed, /dispatch-cloud\.yml: Suggestions\.Enabled: unknown key \(did you mean Enable\?\)\n/);
+      assert.match(bad.printed, /dispatch-cloud\.yml: line 1: Suggestions\.Horizon: expected a duration greater than 0s, got "0s"\n/);
+      assert.match(bad.printed, /dispatch-cloud\.yml: line 1: Suggestions\.Enabled: unknown key \(did you mean Enable\?\)\n/);
       const missing = start(undefined, true);
       assert.equal(missing.loaded, undefined);
       assert.match(missing.printed, /absent\.yml: cannot read the settings file: ENOENT/);
@@ -280,7 +280,7 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
       const r = await check(file);
       assert.equal(r.code, 2);
       assert.equal(r.stdout, '');
-      assert.equal(r.stderr, `${file}: Estimate: unknown key (did you mean Estimates?)\n${file}: EventFeed.Enable: expected true or false, got 1\n`);
+      assert.equal(r.stderr, `${file}: line 2: Estimate: unknown key (did you mean Estimates?)\n${file}: line 1: EventFeed.Enable: expected true or false, got 1\n`);
       const missing = await check(join(dir, 'absent.yml'), true);
       assert.equal(missing.code, 2);
       assert.match(missing.stderr, /absent\.yml: cannot read the settings file: ENOENT/);

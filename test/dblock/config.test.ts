@@ -59,8 +59,8 @@ describe('PostgreSQL config for the dispatch lock', () => {
       () => loadConfigText(config(`      Connection:\n        host: db\n        sslmode: prefer\n        port: abc\n`)),
       (err: unknown) =>
         err instanceof ConfigError &&
-        err.errors.includes('Clusters.zzzzz.PostgreSQL.Connection.sslmode: expected one of disable, require, verify-ca, verify-full, got "prefer"') &&
-        err.errors.includes('Clusters.zzzzz.PostgreSQL.Connection.port: expected a port number, got "abc"'),
+        err.errors.includes('config: line 7: Clusters.zzzzz.PostgreSQL.Connection.sslmode: expected one of disable, require, verify-ca, verify-full, got "prefer"') &&
+        err.errors.includes('config: line 8: Clusters.zzzzz.PostgreSQL.Connection.port: expected a port number, got "abc"'),
     );
   });
 

@@ -41,6 +41,7 @@ import { resetLameClouds } from '../../drivers/lame/index.js';
 import { wholeDefaultConfig } from '../config/fixtures.js';
 import { applyMutation, baseConfig, type BaseConfig, editTargets, type Mutation, mutationArb } from './config-mutations.js';
 import { fuzzParams, fuzzTimeout } from './runs.js';
+import { assertLineHoldsKey } from './located.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const QUICK_RUNS = 40;
@@ -60,6 +61,23 @@ function buffers(): { stdout: { write(s: string): boolean }; stderr: { write(s: 
     err: () => err,
   };
 }
+
+/**
+ * A problem line's body without the `file: line N: ` put before a path the
+ * file writes, and N; a YAML syntax error (`file: line N, column M: `) and
+ * a line about the file as a whole keep their file.
+ */
+function unlocate(body: string, file: string): { body: string; line?: number } {
+  if (!body.startsWith(`${file}: line `)) return { body };
+  const m = /^line (\d+): /.exec(body.slice(file.length + 2));
+  const rest = m ? body.slice(file.length + 2 + m[0].length) : '';
+  // What the loader says of a line of the file itself, not of a key written there.
+  if (!m || FILE_LINE_PROBLEMS.some((p) => rest.startsWith(p))) return { body };
+  return { body: rest, line: Number(m[1]) };
+}
+
+/** The starts of what the loader says about a line of the file rather than a key (load.ts). */
+const FILE_LINE_PROBLEMS = ['another YAML document: ', 'not valid UTF-8 '];
 
 /** The first key of the path a problem line starts with (quoted keys unquoted), or undefined for a line about the file as a whole. */
 function firstKey(body: string, file: string): string | undefined {
@@ -88,7 +106,8 @@ function assertLocated(lines: string[], file: string, text: string, context: str
   for (const line of lines) {
     assert.doesNotMatch(line, STACK_LINE, `stack trace printed\n${context}`);
     if (/^\d+ warnings?: not accepted in strict mode/.test(line)) continue;
-    const body = line.replace(/^(warning|cannot start): /, '');
+    const { body, line: at } = unlocate(line.replace(/^(warning|cannot start): /, ''), file);
+    if (at !== undefined) assertLineHoldsKey(text, at, body, context);
     const first = firstKey(body, file);
     if (first === undefined) continue;
     assert.match(body, /^\S.*?: \S/s, `a problem line without a path and a message: ${JSON.stringify(line)}\n${context}`);
@@ -98,10 +117,10 @@ function assertLocated(lines: string[], file: string, text: string, context: str
 }
 
 /** True when the problem lines name `target`, a parent of it below Clusters.<id>, or something inside it. */
-function namesTarget(lines: string[], target: string[]): boolean {
+function namesTarget(lines: string[], target: string[], file: string): boolean {
   const wanted = target.join('.');
   for (const line of lines) {
-    const body = line.replace(/^(warning|cannot start): /, '');
+    const { body } = unlocate(line.replace(/^(warning|cannot start): /, ''), file);
     for (let n = target.length; n >= Math.min(2, target.length); n--) {
       const prefix = target.slice(0, n).join('.');
       if (body.startsWith(`${prefix}: `) || body.startsWith(`${prefix}.`)) return true;
@@ -180,8 +199,8 @@ describe('fuzzed config files', function () {
         if (code === 2 && m.tree.length === 1 && m.text.length === 0 && (edit.kind === 'set' || edit.kind === 'setRaw') && edit.path[0] === 'Clusters') {
           // (Unless the edit broke the YAML itself: then the line and column are named.)
           const errors = lines.filter((l) => !l.startsWith('warning: '));
-          if (!errors.some((l) => l.startsWith(`${file}: `))) {
-            assert.ok(namesTarget(errors, editTargets(m)[0]), `the error does not name ${edit.path.join('.')}\n${context}`);
+          if (!errors.some((l) => unlocate(l, file).body.startsWith(`${file}: `))) {
+            assert.ok(namesTarget(errors, editTargets(m)[0], file), `the error does not name ${edit.path.join('.')}\n${context}`);
           }
         }
       }),

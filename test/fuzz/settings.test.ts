@@ -27,6 +27,7 @@ import { parseDocument } from 'yaml';
 import { loadConfigFile } from '../../src/config/index.js';
 import { ConfigError } from '../../src/config/load.js';
 import { loadSettingsText, type Settings } from '../../src/config/settings.js';
+import { assertLineHoldsKey } from './located.js';
 import { runSimulation } from '../../src/sim/engine.js';
 import { parseWorkload } from '../../src/sim/workload.js';
 import { applyMutation, type BaseConfig, baseConfig, type Mutation, mutationArb } from './config-mutations.js';
@@ -100,7 +101,11 @@ function read(m: Mutation): { text: string; settings?: Settings } {
     return { text, settings: loadSettingsText(text, SOURCE).settings };
   } catch (err) {
     assert.ok(err instanceof ConfigError, `reading threw ${(err as Error)?.stack ?? String(err)}\n--- file:\n${text.slice(0, 2000)}`);
-    for (const line of [...err.errors, ...err.warnings]) assert.ok(line.startsWith(`${SOURCE}:`), `a problem not naming the file: ${line}\n--- file:\n${text.slice(0, 2000)}`);
+    for (const line of [...err.errors, ...err.warnings]) {
+      assert.ok(line.startsWith(`${SOURCE}:`), `a problem not naming the file: ${line}\n--- file:\n${text.slice(0, 2000)}`);
+      const at = /^line (\d+): /.exec(line.slice(SOURCE.length + 2));
+      if (at) assertLineHoldsKey(text, Number(at[1]), line.slice(SOURCE.length + 2 + at[0].length), `--- file:\n${text.slice(0, 2000)}`);
+    }
     return { text };
   }
 }

@@ -97,6 +97,6 @@ describe('arvados-dispatch-cloud simulate', function () {
     writeFileSync(bad, 'Estimates:\n  DefaultRuntme: 7m\n');
     const b = await run(['--config', join(dir, 'config.yml'), '--settings', bad, 'simulate', '--workload', join(dir, 'workload.json')]);
     assert.equal(b.code, 2);
-    assert.match(b.stderr, /bad-settings\.yml: Estimates\.DefaultRuntme/);
+    assert.match(b.stderr, /bad-settings\.yml: line 2: Estimates\.DefaultRuntme: unknown key \(did you mean DefaultRuntime\?\)/);
   });
 });

@@ -1,0 +1,92 @@
+/**
+ * Each config and settings problem about a key the file writes names the
+ * file and the line of that key before its path, so that an editor can go
+ * there: `config.yml: line 12: Clusters.zzzzz....: what was expected`.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { loadSettingsFile } from '../../src/config/settings.js';
+import { ROOT_TOKEN } from './load-helpers.js';
+
+/** The errors and warnings `text` gives, as the loader words them. */
+function problems(text: string): { errors: string[]; warnings: string[] } {
+  try {
+    return { errors: [], warnings: loadConfigText(text, { source: 'c.yml' }).warnings };
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return { errors: err.errors, warnings: err.warnings };
+  }
+}
+
+/** The lines of `all` about `path` (a problem's path is followed by ": "). */
+function about(all: string[], path: string): string[] {
+  return all.filter((line) => line.includes(`${path}: `));
+}
+
+const HEAD = `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n`;
+
+describe('config: where each problem is written', () => {
+  it('an error and a warning name the line of their key, block and flow style alike', () => {
+    const p = problems(`${HEAD}    Containers:\n      CloudVMs:\n        MaxInstances: lots\n        TimeoutIdel: 1m\n    InstanceTypes:\n      a: {VCPUs: 1, RAM: 1GiB, Ram: 2GiB}\n`);
+    assert.deepEqual(about(p.errors, 'MaxInstances'), ['c.yml: line 6: Clusters.zzzzz.Containers.CloudVMs.MaxInstances: expected a whole number, got "lots"']);
+    assert.deepEqual(about(p.warnings, 'TimeoutIdel'), ['c.yml: line 7: Clusters.zzzzz.Containers.CloudVMs.TimeoutIdel: unknown key (did you mean TimeoutIdle?)']);
+    assert.deepEqual(about(p.warnings, 'a.Ram'), ['c.yml: line 9: Clusters.zzzzz.InstanceTypes.a.Ram: unknown key (did you mean RAM?)']);
+  });
+
+  it('a key the file does not write (a missing value) is named by its path alone', () => {
+    const p = problems(`${HEAD}    InstanceTypes:\n      a: {VCPUs: 1}\n`);
+    assert.deepEqual(about(p.warnings, 'a.RAM'), ['Clusters.zzzzz.InstanceTypes.a.RAM: absent: no container fits this type (give the memory size, e.g. "16GiB")']);
+  });
+
+  it('a value read through an alias or a merge key is placed where the anchored map writes it; an explicit key after a merge, where it is', () => {
+    const text = `x-late: &late 5 minutes\nx-vms: &vms\n  MaxInstances: lots\n  TimeoutBooting: soon\n${HEAD}    Containers:\n      CloudVMs:\n        <<: *vms\n        TimeoutBooting: never\n    API: {RequestTimeout: *late}\n`;
+    const p = problems(text);
+    assert.deepEqual(about(p.errors, 'MaxInstances'), ['c.yml: line 3: Clusters.zzzzz.Containers.CloudVMs.MaxInstances: expected a whole number, got "lots"']);
+    assert.deepEqual(about(p.errors, 'TimeoutBooting'), ['c.yml: line 11: Clusters.zzzzz.Containers.CloudVMs.TimeoutBooting: invalid duration "never"']);
+    assert.deepEqual(about(p.errors, 'RequestTimeout'), ['c.yml: line 12: Clusters.zzzzz.API.RequestTimeout: invalid duration "5 minutes"']);
+  });
+
+  it('of a key given twice, the last one (the one used) is named, after the warning that names the first', () => {
+    const p = problems(`${HEAD}    Containers:\n      MaxDispatchAttempts: 5\n      MaxDispatchAttempts: many\n`);
+    assert.deepEqual(about(p.errors, 'MaxDispatchAttempts'), ['c.yml: line 6: Clusters.zzzzz.Containers.MaxDispatchAttempts: expected a whole number, got "many"']);
+  });
+
+  it('counts lines as the file has them: CRLF endings, block scalars and comments before the key', () => {
+    const text = `# site config\r\n${HEAD.replace(/\n/g, '\r\n')}    Containers:\r\n      CrunchRunArgumentsList: |\r\n        not\r\n        a list\r\n      CloudVMs:\r\n        MaxInstances: none\r\n`;
+    const p = problems(text);
+    assert.deepEqual(about(p.errors, 'CrunchRunArgumentsList'), ['c.yml: line 6: Clusters.zzzzz.Containers.CrunchRunArgumentsList: expected a list of strings, got "not\\na list\\n"']);
+    assert.deepEqual(about(p.errors, 'MaxInstances'), ['c.yml: line 10: Clusters.zzzzz.Containers.CloudVMs.MaxInstances: expected a whole number, got "none"']);
+  });
+
+  it('a refused value says its error once, not also the warning that follows from it', () => {
+    const p = problems(`${HEAD}    InstanceTypes:\n      a:\n        VCPUs: 2.5\n        RAM: 1GiB\n`);
+    assert.deepEqual(about([...p.errors, ...p.warnings], 'a.VCPUs'), ['c.yml: line 6: Clusters.zzzzz.InstanceTypes.a.VCPUs: expected a whole number, got 2.5']);
+  });
+
+  describe('files', () => {
+    let dir: string;
+    beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'locations-'))));
+    afterEach(() => rmSync(dir, { recursive: true }));
+
+    it('a config file is named by the path it was read from', () => {
+      const file = join(dir, 'config.yml');
+      writeFileSync(file, `${HEAD}    ManagementToken: ~\n    Containers:\n      CloudVMs: {TimeoutProbe: 2 s}\n`);
+      assert.throws(
+        () => loadConfigFile(file),
+        (err: unknown) => err instanceof ConfigError && err.errors.includes(`${file}: line 6: Clusters.zzzzz.Containers.CloudVMs.TimeoutProbe: invalid duration "2 s"`),
+      );
+    });
+
+    it('a settings file likewise, list items included', () => {
+      const file = join(dir, 'dispatch-cloud.yml');
+      writeFileSync(file, 'EventFeed:\n  Enable: true\nWarmPools:\n  Pools:\n    - InstanceType: a\n      Min: 1\n    - InstanceType: b\n      Min: many\n');
+      assert.throws(
+        () => loadSettingsFile(file, { explicit: true }),
+        (err: unknown) => err instanceof ConfigError && err.errors.length === 1 && err.errors[0].startsWith(`${file}: line 8: WarmPools.Pools.1.Min: `),
+      );
+    });
+  });
+});
