@@ -65,8 +65,11 @@ function compileInstanceType(ctx: ReadContext, name: string, raw: unknown, path:
   const map = readMap(ctx, raw, path);
   if (!map) return undefined;
   const f = readSection(ctx, map, path, INSTANCE_TYPE_FIELDS);
-  if (f.VCPUs <= 0) ctx.problems.warn([...path, 'VCPUs'], `${describeMissing(map.VCPUs, f.VCPUs)}: no container fits this type (give the number of virtual CPUs)`);
-  if (f.RAM <= 0) ctx.problems.warn([...path, 'RAM'], `${describeMissing(map.RAM, f.RAM)}: no container fits this type (give the memory size, e.g. "16GiB")`);
+  // A value refused already (`VCPUs: 2.5`) reads as 0 here: its error says enough.
+  const vcpus = [...path, 'VCPUs'];
+  const ram = [...path, 'RAM'];
+  if (f.VCPUs <= 0 && !ctx.problems.mentions(vcpus)) ctx.problems.warn(vcpus, `${describeMissing(map.VCPUs, f.VCPUs)}: no container fits this type (give the number of virtual CPUs)`);
+  if (f.RAM <= 0 && !ctx.problems.mentions(ram)) ctx.problems.warn(ram, `${describeMissing(map.RAM, f.RAM)}: no container fits this type (give the memory size, e.g. "16GiB")`);
   return {
     Name: name,
     ProviderType: f.ProviderType || name,
