@@ -242,7 +242,7 @@ export function buildReport(r: SimResult): SimReport {
     notes: r.notes,
     settings: r.settings,
     simulatedMs: end - r.startedAt,
-    makespanMs: firstSubmit === Infinity ? 0 : Math.max(0, lastFinal - r.startedAt),
+    makespanMs: firstSubmit === Infinity ? 0 : Math.max(0, lastFinal - firstSubmit),
     containers: { complete, cancelled, nonzeroExit, neverSubmitted, unfinished },
     cost: {
       total: money(total),

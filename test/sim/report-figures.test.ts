@@ -99,6 +99,11 @@ describe('simulator report figures', () => {
     assert.deepEqual(rep.childrenQueueWaitByStage, { scatter: { count: 3, p50Ms: 15 * MIN, p95Ms: 25 * MIN, maxMs: 25 * MIN, meanMs: 15 * MIN } });
   });
 
+  it('gives the makespan from the first submission (30 min), not the start of the run, to the last container becoming final (9h)', () => {
+    assert.equal(rep.makespanMs, 8.5 * HOUR);
+    assert.equal(rep.simulatedMs, 10 * HOUR);
+  });
+
   it('counts containers by fate, and lists cancel reasons most frequent first', () => {
     assert.deepEqual(rep.containers, { complete: 5, cancelled: 3, nonzeroExit: 1, neverSubmitted: 1, unfinished: { Locked: 1 } });
     assert.deepEqual(
