@@ -58,20 +58,14 @@ export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckCon
   const settings = tryLoad(() => loadSettingsFile(settingsPath, { explicit: opts.settingsExplicit ?? false }));
   const warnings = [...config.warnings, ...settings.warnings];
   for (const w of warnings) stderr.write(`warning: ${w}\n`);
-  if (!config.loaded || !settings.loaded) {
-    for (const e of [...config.errors, ...settings.errors]) stderr.write(`${e}\n`);
-    return EXIT_BAD_CONFIG;
-  }
+  if (!config.loaded || !settings.loaded) return refuse(stderr, [...config.errors, ...settings.errors]);
   // The settings name instance types; only the cluster config says which exist.
   const typeProblems = warmPoolTypeProblems(settings.loaded.settings.WarmPools, config.loaded.cluster);
   const driver = await driverProblems(config.loaded.cluster);
   for (const w of driver.warnings) stderr.write(`warning: ${w}\n`);
   warnings.push(...driver.warnings);
   const startProblems = [...dispatcherConfigErrors(config.loaded.cluster), ...dispatchKeyProblems(config.loaded.cluster), ...driver.errors, ...typeProblems.map((p) => `${settingsPath}: ${p}`)];
-  if (startProblems.length > 0) {
-    for (const p of startProblems) stderr.write(`${p}\n`);
-    return EXIT_BAD_CONFIG;
-  }
+  if (startProblems.length > 0) return refuse(stderr, startProblems);
   stdout.write(clusterToYAML(config.loaded.cluster));
   stdout.write(settingsToYAML(settings.loaded.settings, settingsPath, settings.loaded.found));
   if (warnings.length > 0 && opts.strict !== false) {
@@ -79,6 +73,13 @@ export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckCon
     return EXIT_WARNINGS;
   }
   return 0;
+}
+
+/** Prints `errors`, then how many there are, which the daemon would not start with; the exit status for that. */
+function refuse(stderr: CheckConfigOutput['stderr'], errors: string[]): number {
+  for (const e of errors) stderr.write(`${e}\n`);
+  stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'}: the daemon would not start with this config\n`);
+  return EXIT_BAD_CONFIG;
 }
 
 /**

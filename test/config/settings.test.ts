@@ -280,7 +280,7 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
       const r = await check(file);
       assert.equal(r.code, 2);
       assert.equal(r.stdout, '');
-      assert.equal(r.stderr, `${file}: line 2: Estimate: unknown key (did you mean Estimates?)\n${file}: line 1: EventFeed.Enable: expected true or false, got 1\n`);
+      assert.equal(r.stderr, `${file}: line 2: Estimate: unknown key (did you mean Estimates?)\n${file}: line 1: EventFeed.Enable: expected true or false, got 1\n2 errors: the daemon would not start with this config\n`);
       const missing = await check(join(dir, 'absent.yml'), true);
       assert.equal(missing.code, 2);
       assert.match(missing.stderr, /absent\.yml: cannot read the settings file: ENOENT/);
