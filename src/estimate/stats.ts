@@ -23,8 +23,6 @@ export class RecentSample {
   private next = 0;
   private cached: Spread | undefined;
   private sorted: number[] | undefined;
-  /** The last `spreadOfFinished` answer: asked with the same fraction many times per forecast. */
-  private partial: { finished: number; spread: Spread } | undefined;
   /** Values ever added, including those the ring has dropped since. */
   total = 0;
 
@@ -41,7 +39,6 @@ export class RecentSample {
     this.next = (this.next + 1) % this.size;
     this.cached = undefined;
     this.sorted = undefined;
-    this.partial = undefined;
   }
 
   spread(): Spread {
@@ -50,22 +47,6 @@ export class RecentSample {
       this.cached = { typical: quantile(sorted, 0.5), low: quantile(sorted, 0.1), high: quantile(sorted, 0.9) };
     }
     return this.cached;
-  }
-
-  /**
-   * The spread when only a fraction `finished` (0..1] of the runs of this
-   * kind have finished and the rest, still running, are taken to be longer
-   * than every value here: the q-quantile of all is then the
-   * (q / finished)-quantile of this sample (capped at its largest).
-   */
-  spreadOfFinished(finished: number): Spread {
-    if (finished >= 1) return this.spread();
-    if (this.partial?.finished !== finished) {
-      const sorted = this.sortedValues();
-      const spread = { typical: quantileOfFinished(sorted, 0.5, finished), low: quantileOfFinished(sorted, 0.1, finished), high: quantileOfFinished(sorted, 0.9, finished) };
-      this.partial = { finished, spread };
-    }
-    return this.partial.spread;
   }
 
   private sortedValues(): number[] {
@@ -81,8 +62,4 @@ export function quantile(sorted: readonly number[], q: number): number {
   const lo = Math.floor(pos);
   const hi = Math.min(sorted.length - 1, lo + 1);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-function quantileOfFinished(sorted: readonly number[], q: number, finished: number): number {
-  return quantile(sorted, Math.min(1, q / finished));
 }
