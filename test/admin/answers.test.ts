@@ -1,0 +1,87 @@
+/**
+ * What the admin commands make of the dispatcher's answers beyond the happy
+ * path: which statuses mean "no such thing", which are the daemon's own
+ * words, which send the command to the next InternalURL, and how an error
+ * answer reads. A scripted server answers each route as the test says.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import type { ManagementTarget } from '../../src/admin/client.js';
+import { type AdminContext, killContainer, whyContainer } from '../../src/admin/commands.js';
+import { TOKEN } from './fake-management.js';
+
+class Buffered extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: string, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+/** An answer: a status and a JSON body, or a raw body as given; `hang` never answers. */
+type Answer = { status: number; body?: unknown; raw?: string } | 'hang';
+
+/** Answers `METHOD /path` as `routes` says (404 otherwise), and records what was asked. */
+class ScriptedServer {
+  readonly asked: string[] = [];
+  private server?: http.Server;
+  url = '';
+  constructor(private readonly routes: Record<string, Answer>) {}
+
+  async start(tls?: { cert: string; key: string }): Promise<void> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      const route = `${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`;
+      this.asked.push(route);
+      const a = this.routes[route] ?? { status: 404, body: { errors: ['not found'] } };
+      if (a === 'hang') return;
+      res.writeHead(a.status, { 'Content-Type': 'application/json' });
+      res.end(a.raw ?? JSON.stringify(a.body));
+    };
+    this.server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+describe("admin commands: the dispatcher's answers", () => {
+  let stdout: Buffered;
+  let stderr: Buffered;
+  const servers: Array<{ stop(): Promise<void> }> = [];
+  const target = (baseURL: string, extra: Partial<ManagementTarget> = {}): ManagementTarget => ({ baseURL, token: TOKEN, insecure: false, ...extra });
+  const ctx = (...targets: ManagementTarget[]): AdminContext => ({ config: '/nonexistent', stdout, stderr, targets });
+  const scripted = async (routes: Record<string, Answer>, tls?: { cert: string; key: string }): Promise<ScriptedServer> => {
+    const s = new ScriptedServer(routes);
+    await s.start(tls);
+    servers.push(s);
+    return s;
+  };
+
+  beforeEach(() => {
+    stdout = new Buffered();
+    stderr = new Buffered();
+  });
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.stop();
+  });
+
+  it("containers kill and why: only a 404 means the container is not there; any other error is the dispatcher's own words", async () => {
+    const uuid = 'zzzzz-dz642-000000000000001';
+    const s = await scripted({
+      'POST /arvados/v1/dispatch/containers/kill': { status: 500, body: { errors: ['crunch-run did not answer'] } },
+      'GET /arvados/v1/dispatch/container': { status: 403, body: { errors: ['permission denied'] } },
+    });
+    assert.equal(await killContainer(ctx(target(s.url)), uuid), 1);
+    assert.equal(stderr.text, 'arvados-dispatch-cloud: POST /arvados/v1/dispatch/containers/kill: 500 Internal Server Error: crunch-run did not answer\n');
+    stderr.text = '';
+    assert.equal(await whyContainer(ctx(target(s.url)), uuid), 1);
+    assert.equal(stderr.text, 'arvados-dispatch-cloud: GET /arvados/v1/dispatch/container: 403 Forbidden: permission denied\n');
+  });
+});
