@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { ManagementTarget } from '../../src/admin/client.js';
 import { type AdminContext, killContainer, whyContainer } from '../../src/admin/commands.js';
-import { TOKEN } from './fake-management.js';
+import { FakeManagementServer, TOKEN } from './fake-management.js';
 
 class Buffered extends Writable {
   text = '';
@@ -83,5 +83,15 @@ describe("admin commands: the dispatcher's answers", () => {
     stderr.text = '';
     assert.equal(await whyContainer(ctx(target(s.url)), uuid), 1);
     assert.equal(stderr.text, 'arvados-dispatch-cloud: GET /arvados/v1/dispatch/container: 403 Forbidden: permission denied\n');
+  });
+
+  it('containers kill without --reason sends the default reason, which names the command, for the logs and the container record', async () => {
+    const fake = new FakeManagementServer();
+    await fake.start();
+    servers.push(fake);
+    assert.equal(await killContainer(ctx(target(fake.url)), 'zzzzz-dz642-000000000000001'), 0, stderr.text);
+    assert.deepEqual(fake.requests.map((r) => [r.method, r.path, r.query]), [
+      ['POST', '/arvados/v1/dispatch/containers/kill', { container_uuid: 'zzzzz-dz642-000000000000001', reason: 'killed by operator (arvados-dispatch-cloud containers kill)' }],
+    ]);
   });
 });
