@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { ManagementTarget } from '../../src/admin/client.js';
 import { type AdminContext, killContainer, whyContainer } from '../../src/admin/commands.js';
-import { FakeManagementServer, TOKEN } from './fake-management.js';
+import { FakeManagementServer, TOKEN, WHY_ITEM } from './fake-management.js';
 
 class Buffered extends Writable {
   text = '';
@@ -93,5 +93,15 @@ describe("admin commands: the dispatcher's answers", () => {
     assert.deepEqual(fake.requests.map((r) => [r.method, r.path, r.query]), [
       ['POST', '/arvados/v1/dispatch/containers/kill', { container_uuid: 'zzzzz-dz642-000000000000001', reason: 'killed by operator (arvados-dispatch-cloud containers kill)' }],
     ]);
+  });
+
+  it('containers why: a timeline the dispatcher does not have (404) is left out, but a timeline that fails otherwise fails the command', async () => {
+    const s = await scripted({
+      'GET /arvados/v1/dispatch/container': { status: 200, body: WHY_ITEM },
+      'GET /arvados/v1/dispatch/container/timeline': { status: 500, body: { errors: ['timeline store broken'] } },
+    });
+    assert.equal(await whyContainer(ctx(target(s.url)), WHY_ITEM.container.uuid), 1);
+    assert.equal(stdout.text, '');
+    assert.equal(stderr.text, 'arvados-dispatch-cloud: GET /arvados/v1/dispatch/container/timeline: 500 Internal Server Error: timeline store broken\n');
   });
 });
