@@ -104,4 +104,12 @@ describe("admin commands: the dispatcher's answers", () => {
     assert.equal(stdout.text, '');
     assert.equal(stderr.text, 'arvados-dispatch-cloud: GET /arvados/v1/dispatch/container/timeline: 500 Internal Server Error: timeline store broken\n');
   });
+
+  it('containers why --json without a timeline: "timeline" is there, null, so a script can tell none from a key it must not miss', async () => {
+    const s = await scripted({ 'GET /arvados/v1/dispatch/container': { status: 200, body: WHY_ITEM } });
+    assert.equal(await whyContainer(ctx(target(s.url)), WHY_ITEM.container.uuid, { json: true }), 0, stderr.text);
+    const out = JSON.parse(stdout.text) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(out), ['container', 'timeline']);
+    assert.equal(out.timeline, null);
+  });
 });
