@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { ManagementTarget } from '../../src/admin/client.js';
-import { type AdminContext, killContainer, whyContainer } from '../../src/admin/commands.js';
+import { type AdminContext, killContainer, listInstances, whyContainer } from '../../src/admin/commands.js';
 import { FakeManagementServer, TOKEN, WHY_ITEM } from './fake-management.js';
 
 class Buffered extends Writable {
@@ -111,5 +111,11 @@ describe("admin commands: the dispatcher's answers", () => {
     const out = JSON.parse(stdout.text) as Record<string, unknown>;
     assert.deepEqual(Object.keys(out), ['container', 'timeline']);
     assert.equal(out.timeline, null);
+  });
+
+  it('a config file that cannot be loaded is exit 2 (as a config without the key), naming the file', async () => {
+    assert.equal(await listInstances({ config: '/nonexistent/arvados/config.yml', stdout, stderr }), 2);
+    assert.equal(stdout.text, '');
+    assert.match(stderr.text, /^arvados-dispatch-cloud: .*\/nonexistent\/arvados\/config\.yml/);
   });
 });
