@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { ManagementTarget } from '../../src/admin/client.js';
 import { type AdminContext, killContainer, listInstances, whyContainer } from '../../src/admin/commands.js';
+import { selfSignedCertificate } from '../arvados/self-signed.js';
 import { FakeManagementServer, TOKEN, WHY_ITEM } from './fake-management.js';
 
 class Buffered extends Writable {
@@ -117,5 +118,15 @@ describe("admin commands: the dispatcher's answers", () => {
     assert.equal(await listInstances({ config: '/nonexistent/arvados/config.yml', stdout, stderr }), 2);
     assert.equal(stdout.text, '');
     assert.match(stderr.text, /^arvados-dispatch-cloud: .*\/nonexistent\/arvados\/config\.yml/);
+  });
+
+  it("TLS: a self-signed certificate is refused unless the target is insecure (the cluster's TLS.Insecure)", async () => {
+    const s = await scripted({ 'GET /arvados/v1/dispatch/instances': { status: 200, body: { items: [] } } }, selfSignedCertificate());
+    assert.equal(await listInstances(ctx(target(s.url))), 1);
+    assert.match(stderr.text, /cannot reach the dispatcher at https:\/\/127\.0\.0\.1:\d+: .*(self[- ]signed|certificate)/i);
+    assert.equal(s.asked.length, 0);
+    stderr.text = '';
+    assert.equal(await listInstances(ctx(target(s.url, { insecure: true }))), 0, stderr.text);
+    assert.deepEqual(s.asked, ['GET /arvados/v1/dispatch/instances']);
   });
 });
