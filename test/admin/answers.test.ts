@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { ManagementTarget } from '../../src/admin/client.js';
-import { type AdminContext, killContainer, listInstances, whyContainer } from '../../src/admin/commands.js';
+import { type AdminContext, instanceAction, killContainer, listInstances, whyContainer } from '../../src/admin/commands.js';
 import { selfSignedCertificate } from '../arvados/self-signed.js';
 import { FakeManagementServer, TOKEN, WHY_ITEM } from './fake-management.js';
 
@@ -128,5 +128,12 @@ describe("admin commands: the dispatcher's answers", () => {
     stderr.text = '';
     assert.equal(await listInstances(ctx(target(s.url, { insecure: true }))), 0, stderr.text);
     assert.deepEqual(s.asked, ['GET /arvados/v1/dispatch/instances']);
+  });
+
+  it('a 2xx answer that is not JSON is exit 1 saying so, not "idle behavior set"', async () => {
+    const s = await scripted({ 'POST /arvados/v1/dispatch/instances/hold': { status: 200, raw: '<html>a proxy page</html>' } });
+    assert.equal(await instanceAction(ctx(target(s.url)), 'hold', 'i-1'), 1);
+    assert.equal(stdout.text, '');
+    assert.match(stderr.text, /POST \/arvados\/v1\/dispatch\/instances\/hold: the dispatcher answered 200 with a body that is not JSON\n$/);
   });
 });
