@@ -136,4 +136,12 @@ describe("admin commands: the dispatcher's answers", () => {
     assert.equal(stdout.text, '');
     assert.match(stderr.text, /POST \/arvados\/v1\/dispatch\/instances\/hold: the dispatcher answered 200 with a body that is not JSON\n$/);
   });
+
+  it("only a 503 (a standby) sends the command to the next InternalURL: a 500 is the dispatcher's word", async () => {
+    const broken = await scripted({ 'GET /arvados/v1/dispatch/instances': { status: 500, body: { errors: ['pool is broken'] } } });
+    const other = await scripted({ 'GET /arvados/v1/dispatch/instances': { status: 200, body: { items: [] } } });
+    assert.equal(await listInstances(ctx(target(broken.url), target(other.url))), 1);
+    assert.deepEqual(other.asked, []);
+    assert.equal(stderr.text, 'arvados-dispatch-cloud: GET /arvados/v1/dispatch/instances: 500 Internal Server Error: pool is broken\n');
+  });
 });
