@@ -9,7 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import type { ManagementTarget } from '../../src/admin/client.js';
+import { ManagementClient, type ManagementTarget } from '../../src/admin/client.js';
 import { type AdminContext, instanceAction, killContainer, listInstances, whyContainer } from '../../src/admin/commands.js';
 import { selfSignedCertificate } from '../arvados/self-signed.js';
 import { FakeManagementServer, TOKEN, WHY_ITEM } from './fake-management.js';
@@ -143,5 +143,15 @@ describe("admin commands: the dispatcher's answers", () => {
     assert.equal(await listInstances(ctx(target(broken.url), target(other.url))), 1);
     assert.deepEqual(other.asked, []);
     assert.equal(stderr.text, 'arvados-dispatch-cloud: GET /arvados/v1/dispatch/instances: 500 Internal Server Error: pool is broken\n');
+  });
+
+  it('a dispatcher that takes the connection but never answers is given up after the timeout, as one that cannot be reached', async () => {
+    const s = await scripted({ 'GET /arvados/v1/dispatch/instances': 'hang' });
+    const client = new ManagementClient(target(s.url), 600);
+    await assert.rejects(client.get('/arvados/v1/dispatch/instances'), (e: unknown) => {
+      assert.match(String((e as Error).message), /^cannot reach the dispatcher at http:\/\/127\.0\.0\.1:\d+: no answer within 1 s$/);
+      assert.equal((e as { elsewhere?: boolean }).elsewhere, true);
+      return true;
+    });
   });
 });
