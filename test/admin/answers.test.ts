@@ -154,4 +154,17 @@ describe("admin commands: the dispatcher's answers", () => {
       return true;
     });
   });
+
+  it("an error answer reads as its errors, else its text cut to 200 characters, else '(empty answer)'", async () => {
+    const page = `<html>${'x'.repeat(300)}</html>`;
+    const s = await scripted({
+      'GET /arvados/v1/dispatch/instances': { status: 502, raw: page },
+      'GET /arvados/v1/dispatch/containers': { status: 500, raw: '' },
+      'POST /arvados/v1/dispatch/instances/hold': { status: 400, raw: JSON.stringify({ errors: ['', 'instance_id parameter not provided'] }) },
+    });
+    const client = new ManagementClient(target(s.url));
+    await assert.rejects(client.get('/arvados/v1/dispatch/instances'), { message: `GET /arvados/v1/dispatch/instances: 502 Bad Gateway: ${page.slice(0, 200)}...` });
+    await assert.rejects(client.get('/arvados/v1/dispatch/containers'), { message: 'GET /arvados/v1/dispatch/containers: 500 Internal Server Error: (empty answer)' });
+    await assert.rejects(client.post('/arvados/v1/dispatch/instances/hold'), { message: 'POST /arvados/v1/dispatch/instances/hold: 400 Bad Request: instance_id parameter not provided' });
+  });
 });
