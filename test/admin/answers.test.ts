@@ -9,8 +9,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { ManagementClient, type ManagementTarget } from '../../src/admin/client.js';
+import { ManagementClient, type ManagementTarget, targetsFromCluster } from '../../src/admin/client.js';
 import { type AdminContext, instanceAction, killContainer, listInstances, whyContainer } from '../../src/admin/commands.js';
+import { loadConfigText } from '../../src/config/index.js';
 import { selfSignedCertificate } from '../arvados/self-signed.js';
 import { FakeManagementServer, TOKEN, WHY_ITEM } from './fake-management.js';
 
@@ -166,5 +167,24 @@ describe("admin commands: the dispatcher's answers", () => {
     await assert.rejects(client.get('/arvados/v1/dispatch/instances'), { message: `GET /arvados/v1/dispatch/instances: 502 Bad Gateway: ${page.slice(0, 200)}...` });
     await assert.rejects(client.get('/arvados/v1/dispatch/containers'), { message: 'GET /arvados/v1/dispatch/containers: 500 Internal Server Error: (empty answer)' });
     await assert.rejects(client.post('/arvados/v1/dispatch/instances/hold'), { message: 'POST /arvados/v1/dispatch/instances/hold: 400 Bad Request: instance_id parameter not provided' });
+  });
+
+  it("the targets from the config are insecure exactly when the cluster's TLS.Insecure is true", () => {
+    const targets = (insecure: boolean): ManagementTarget[] =>
+      targetsFromCluster(
+        loadConfigText(`
+Clusters:
+  zzzzz:
+    ManagementToken: ${TOKEN}
+    TLS:
+      Insecure: ${insecure}
+    Services:
+      DispatchCloud:
+        InternalURLs:
+          "https://dispatch.example:9006": {}
+`).cluster,
+      );
+    assert.deepEqual(targets(true), [{ baseURL: 'https://dispatch.example:9006', token: TOKEN, insecure: true }]);
+    assert.deepEqual(targets(false), [{ baseURL: 'https://dispatch.example:9006', token: TOKEN, insecure: false }]);
   });
 });
