@@ -1,0 +1,225 @@
+/**
+ * One cloudtest pass against a scripted cloud (object literals, a manual
+ * clock): each step fails when its check fails, and whatever fails, the
+ * instance the pass made is destroyed, or the run says it could not be.
+ */
+import assert from 'node:assert/strict';
+import { StepFailedError, StepReporter } from '../../src/cloudtest/steps.js';
+import { runCloudTestPass } from '../../src/cloudtest/tester.js';
+import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
+import { ManualClock } from '../../src/clock/index.js';
+import { loadConfigText } from '../../src/config/index.js';
+import type { Cluster } from '../../src/config/types.js';
+import { silentLogger } from '../../src/log.js';
+import type { ExecuteResult, Executor } from '../../src/ssh/executor.js';
+
+const SET = 'cloudtest-unit';
+const SET_TAG = 'ArvadosInstanceSetID';
+const SECRET_TAG = 'ArvadosInstanceSecret';
+
+function testCluster(): Cluster {
+  return loadConfigText(`
+Clusters:
+  zzzzz:
+    Containers:
+      CloudVMs:
+        SyncInterval: 1s
+        ProbeInterval: 1s
+        TimeoutBooting: 20s
+        TimeoutShutdown: 10s
+    InstanceTypes:
+      small:
+        VCPUs: 2
+        RAM: 4GiB
+        Price: 0.1
+        ProviderType: t3.medium
+`).cluster;
+}
+
+const ok = (stdout = ''): ExecuteResult => ({ stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), exitCode: 0 });
+const failed = (stderr: string): ExecuteResult => ({ stdout: Buffer.alloc(0), stderr: Buffer.from(stderr), exitCode: 1 });
+
+interface FakeVM {
+  id: string;
+  tags: InstanceTags;
+  address: string;
+  /** Listings still to come before a destroyed VM is gone. */
+  goneAfter?: number;
+  destroyCalls: number;
+}
+
+/** A cloud whose every behaviour a test can set, and an executor that answers as `probe` says. */
+class ScriptedCloud implements InstanceSet {
+  readonly vms = new Map<string, FakeVM>();
+  private next = 1;
+  /** Thrown by create; with `createAnyway` the VM is made first, as a create that times out after the cloud acted. */
+  createError?: Error;
+  createAnyway = false;
+  /** The VM is never listed. */
+  hidden = false;
+  /** An error for every listing. */
+  listError?: Error;
+  /** Changes the tags a listing shows. */
+  listedTags?: (tags: InstanceTags) => InstanceTags;
+  /** destroy() throws this, forever. */
+  destroyError?: Error;
+  /** Listings a destroyed VM still shows up in; Infinity: it never goes. */
+  lingers = 0;
+  /** The address listings show (create returns none). */
+  address = '10.0.0.1';
+  /** What the executor answers, given the address it is pointed at. */
+  probe: (target: string, command: string) => ExecuteResult = () => ok();
+  readonly executed: Array<[target: string, command: string]> = [];
+  readonly targets: string[] = [];
+  /** The tags of every create, in order. */
+  readonly created: InstanceTags[] = [];
+
+  async create(_type: unknown, _image: string, tags: InstanceTags): Promise<Instance> {
+    const vm: FakeVM = { id: `vm-${this.next++}`, tags: { ...tags }, address: '', destroyCalls: 0 };
+    this.created.push({ ...tags });
+    if (this.createError) {
+      if (this.createAnyway) this.vms.set(vm.id, vm);
+      throw this.createError;
+    }
+    this.vms.set(vm.id, vm);
+    return this.instance(vm, '');
+  }
+
+  async instances(filter: InstanceTags): Promise<Instance[]> {
+    if (this.listError) throw this.listError;
+    const out: Instance[] = [];
+    for (const vm of [...this.vms.values()]) {
+      if (vm.goneAfter !== undefined && vm.goneAfter-- <= 0) {
+        this.vms.delete(vm.id);
+        continue;
+      }
+      if (this.hidden) continue;
+      if (Object.entries(filter).some(([k, v]) => vm.tags[k] !== v)) continue;
+      out.push(this.instance(vm, this.address));
+    }
+    return out;
+  }
+
+  stop(): void {}
+
+  executorFor(instance: Instance): Executor {
+    let target = instance.address;
+    this.targets.push(target);
+    return {
+      execute: async (command: string) => {
+        this.executed.push([target, command]);
+        return this.probe(target, command);
+      },
+      setTarget: (address: string) => {
+        target = address;
+        this.targets.push(address);
+      },
+      close: () => undefined,
+    };
+  }
+
+  private instance(vm: FakeVM, address: string): Instance {
+    return {
+      id: vm.id,
+      providerType: 't3.medium',
+      tags: this.listedTags ? this.listedTags({ ...vm.tags }) : { ...vm.tags },
+      address,
+      remoteUser: 'crunch',
+      setTags: async () => undefined,
+      destroy: async () => {
+        vm.destroyCalls++;
+        if (this.destroyError) throw this.destroyError;
+        vm.goneAfter ??= this.lingers;
+      },
+      verifyHostKey: async () => undefined,
+    };
+  }
+}
+
+class Report {
+  text = '';
+  write(s: string): boolean {
+    this.text += s;
+    return true;
+  }
+  steps(): string[] {
+    return this.text.split('\n').filter((l) => l.startsWith('step '));
+  }
+}
+
+/**
+ * Runs one pass on a manual clock, a second of simulated time at a turn, for
+ * at most `limitMs` of it; resolves with what it threw (undefined: passed).
+ */
+async function runPass(
+  cloud: ScriptedCloud,
+  opts: { destroyExisting?: boolean; command?: string; limitMs?: number; signal?: AbortSignal } = {},
+): Promise<{ error: unknown; report: Report; clock: ManualClock }> {
+  const clock = new ManualClock();
+  const report = new Report();
+  const cluster = testCluster();
+  let settled = false;
+  let error: unknown;
+  const pass = runCloudTestPass({
+    cluster,
+    instanceSet: cloud,
+    instanceSetId: SET,
+    instanceType: cluster.InstanceTypes.small!,
+    imageId: 'img-1',
+    privateKey: '',
+    publicKey: '',
+    destroyExisting: opts.destroyExisting ?? false,
+    command: opts.command,
+    report: new StepReporter(report, clock),
+    clock,
+    logger: silentLogger(),
+    signal: opts.signal,
+  }).then(
+    () => (settled = true),
+    (err: unknown) => {
+      settled = true;
+      error = err;
+    },
+  );
+  const end = clock.now() + (opts.limitMs ?? 600_000);
+  while (!settled && clock.now() < end) await clock.advance(1_000);
+  assert.ok(settled, `the pass did not end within ${opts.limitMs ?? 600_000} ms of clock time:\n${report.text}`);
+  await pass;
+  return { error, report, clock };
+}
+
+/** The step a pass failed in, and its reason. */
+function failure(error: unknown): { step: number; what: string; reason: string } {
+  assert.ok(error instanceof StepFailedError, `expected a failed step, got ${String(error)}`);
+  return { step: error.step, what: error.what, reason: error.reason };
+}
+
+describe('cloudtest pass (scripted cloud, manual clock)', function () {
+  this.timeout(20_000);
+
+  it('passes against a cloud that does everything right (the probe retried until the VM is up), and leaves nothing behind', async () => {
+    const cloud = new ScriptedCloud();
+    let probes = 0;
+    cloud.probe = () => (++probes < 3 ? failed('starting') : ok());
+    const { error, report } = await runPass(cloud);
+    assert.equal(error, undefined, report.text);
+    assert.equal(report.steps().length, 6, report.text);
+    assert.equal(probes, 3);
+    assert.equal(cloud.vms.size, 0);
+    assert.equal(cloud.created.length, 1);
+    assert.equal(cloud.created[0]![SET_TAG], SET);
+    assert.match(cloud.created[0]![SECRET_TAG]!, /^[0-9a-f]{40}$/);
+  });
+
+  it('a create that fails after the cloud made the VM: the VM is found by its secret and destroyed, and the run fails naming the create', async () => {
+    const cloud = new ScriptedCloud();
+    cloud.createError = new Error('RequestTimeout');
+    cloud.createAnyway = true;
+    const { error, report } = await runPass(cloud);
+    assert.deepEqual(failure(error), { step: 2, what: 'create a small instance (provider type t3.medium, image img-1)', reason: 'RequestTimeout' });
+    const steps = report.steps();
+    assert.match(steps[2]!, /^step 3: look for an instance the failed create may have made anyway \.\.\. ok \(.*\): found vm-1$/);
+    assert.match(steps[3]!, /^step 4: destroy instance vm-1 and wait until it is gone from the list \.\.\. ok/);
+    assert.equal(cloud.vms.size, 0);
+  });
+});
