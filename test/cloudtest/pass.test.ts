@@ -222,4 +222,14 @@ describe('cloudtest pass (scripted cloud, manual clock)', function () {
     assert.match(steps[3]!, /^step 4: destroy instance vm-1 and wait until it is gone from the list \.\.\. ok/);
     assert.equal(cloud.vms.size, 0);
   });
+
+  it('a VM that cannot be destroyed fails a run whose steps all passed, telling the operator to destroy it by hand', async () => {
+    const cloud = new ScriptedCloud();
+    cloud.destroyError = new Error('UnauthorizedOperation');
+    const { error, report } = await runPass(cloud);
+    const f = failure(error);
+    assert.equal(f.what, 'destroy instance vm-1 and wait until it is gone from the list');
+    assert.equal(f.reason, 'instance vm-1 still listed 60.0s after destroy: destroy it by hand (last error: UnauthorizedOperation)');
+    assert.match(report.steps().at(-1)!, /^step 6: destroy instance vm-1 .* FAILED \(60\.\ds\)/);
+  });
 });
