@@ -232,4 +232,16 @@ describe('cloudtest pass (scripted cloud, manual clock)', function () {
     assert.equal(f.reason, 'instance vm-1 still listed 60.0s after destroy: destroy it by hand (last error: UnauthorizedOperation)');
     assert.match(report.steps().at(-1)!, /^step 6: destroy instance vm-1 .* FAILED \(60\.\ds\)/);
   });
+
+  it('when a step fails and the destroy fails too, the run fails with the step that failed first', async () => {
+    const cloud = new ScriptedCloud();
+    cloud.probe = () => failed('degraded');
+    cloud.destroyError = new Error('UnauthorizedOperation');
+    const { error, report } = await runPass(cloud);
+    const f = failure(error);
+    assert.equal(f.step, 5);
+    assert.match(f.reason, /^the boot probe did not succeed within TimeoutBooting \(20\.0s\) after \d+ attempts; last: exit code 1: degraded$/);
+    // The destroy still ran, and failed, and said so.
+    assert.match(report.steps().at(-1)!, /^step 6: destroy instance vm-1 .* FAILED .*destroy it by hand/);
+  });
 });
