@@ -244,4 +244,25 @@ describe('cloudtest pass (scripted cloud, manual clock)', function () {
     // The destroy still ran, and failed, and said so.
     assert.match(report.steps().at(-1)!, /^step 6: destroy instance vm-1 .* FAILED .*destroy it by hand/);
   });
+
+  it('a VM the cloud never lists fails the listing step after TimeoutBooting, with the last list error, and is still destroyed', async () => {
+    const cloud = new ScriptedCloud();
+    cloud.hidden = true;
+    const listed = await runPass(cloud);
+    assert.deepEqual(failure(listed.error), {
+      step: 3,
+      what: 'wait for the instance to appear in the instance list (TimeoutBooting)',
+      reason: 'instance vm-1 not listed within TimeoutBooting (20.0s)',
+    });
+    assert.match(listed.report.steps()[3]!, /^step 4: destroy instance vm-1 and wait until it is gone from the list \.\.\. ok/);
+    assert.equal(cloud.vms.size, 0);
+
+    const erring = new ScriptedCloud();
+    const first = erring.instances.bind(erring);
+    let calls = 0;
+    // The first listing (no instances yet) works; every later one fails.
+    erring.instances = async (filter) => (calls++ === 0 ? first(filter) : Promise.reject(new Error('Throttling: rate exceeded')));
+    const { error } = await runPass(erring, { limitMs: 120_000 });
+    assert.match(failure(error).reason, /^instance vm-1 not listed within TimeoutBooting \(20\.0s\) \(last list error: Throttling: rate exceeded\)$/);
+  });
 });
