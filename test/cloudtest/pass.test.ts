@@ -265,4 +265,23 @@ describe('cloudtest pass (scripted cloud, manual clock)', function () {
     const { error } = await runPass(erring, { limitMs: 120_000 });
     assert.match(failure(error).reason, /^instance vm-1 not listed within TimeoutBooting \(20\.0s\) \(last list error: Throttling: rate exceeded\)$/);
   });
+
+  it('a listed VM whose tags differ fails the tag step, naming each key, without printing the instance secret', async () => {
+    const cloud = new ScriptedCloud();
+    let secret = '';
+    cloud.listedTags = (tags) => {
+      secret = tags[SECRET_TAG]!;
+      const { ArvadosIdleBehavior: _dropped, ...rest } = tags;
+      return { ...rest, ArvadosInstanceType: 'large', [SECRET_TAG]: 'f'.repeat(40) };
+    };
+    const { error, report } = await runPass(cloud);
+    const f = failure(error);
+    assert.equal(f.what, 'check the instance tags');
+    assert.equal(
+      f.reason,
+      'the listed instance has wrong tags: ArvadosInstanceType: expected "small", got "large"; ArvadosIdleBehavior: expected "run", got missing; ArvadosInstanceSecret: a different value',
+    );
+    assert.ok(secret.length === 40 && !report.text.includes(secret) && !report.text.includes('f'.repeat(40)));
+    assert.equal(cloud.vms.size, 0, 'destroyed');
+  });
 });
