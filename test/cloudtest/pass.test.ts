@@ -284,4 +284,20 @@ describe('cloudtest pass (scripted cloud, manual clock)', function () {
     assert.ok(secret.length === 40 && !report.text.includes(secret) && !report.text.includes('f'.repeat(40)));
     assert.equal(cloud.vms.size, 0, 'destroyed');
   });
+
+  it('the boot probe follows the address the listings give: the executor is re-pointed when it changes', async () => {
+    const cloud = new ScriptedCloud();
+    // Boots on 10.0.0.1 first, then the cloud moves it (an elastic address): only the new address answers.
+    cloud.probe = (target) => (target === '10.0.0.2' ? ok() : failed('connection refused'));
+    let listings = 0;
+    const list = cloud.instances.bind(cloud);
+    cloud.instances = async (filter) => {
+      if (++listings === 4) cloud.address = '10.0.0.2';
+      return list(filter);
+    };
+    const { error, report } = await runPass(cloud);
+    assert.equal(error, undefined, report.text);
+    assert.deepEqual(cloud.targets, ['10.0.0.1', '10.0.0.2']);
+    assert.deepEqual(cloud.executed.at(-1), ['10.0.0.2', 'systemctl is-system-running']);
+  });
 });
