@@ -300,4 +300,28 @@ describe('cloudtest pass (scripted cloud, manual clock)', function () {
     assert.deepEqual(cloud.targets, ['10.0.0.1', '10.0.0.2']);
     assert.deepEqual(cloud.executed.at(-1), ['10.0.0.2', 'systemctl is-system-running']);
   });
+
+  it('--destroy-existing destroys each instance once, however many listings it takes to go, and fails naming one that never goes', async () => {
+    const cloud = new ScriptedCloud();
+    await cloud.create(undefined, 'img', { [SET_TAG]: SET });
+    await cloud.create(undefined, 'img', { [SET_TAG]: SET });
+    const other = await cloud.create(undefined, 'img', { [SET_TAG]: 'a-dispatcher' });
+    cloud.lingers = 3;
+    const { error, report } = await runPass(cloud, { destroyExisting: true });
+    assert.equal(error, undefined, report.text);
+    assert.match(report.steps()[0]!, /^step 1: destroy any instances with InstanceSetID cloudtest-unit and wait until they are gone \.\.\. ok \(.*\): destroyed 2$/);
+    assert.deepEqual([...cloud.vms.keys()], [other.id]);
+
+    const stuck = new ScriptedCloud();
+    await stuck.create(undefined, 'img', { [SET_TAG]: SET });
+    stuck.lingers = Infinity;
+    const r = await runPass(stuck, { destroyExisting: true });
+    assert.deepEqual(failure(r.error), {
+      step: 1,
+      what: 'destroy any instances with InstanceSetID cloudtest-unit and wait until they are gone',
+      reason: 'still listed after 60.0s: vm-1',
+    });
+    assert.equal(stuck.vms.get('vm-1')?.destroyCalls, 1);
+    assert.equal(r.report.steps().length, 1, 'no instance created');
+  });
 });
