@@ -1,0 +1,56 @@
+/**
+ * Ec2Instance on its own, from object-literal records and a client that
+ * records the commands it is sent: the fields read from a DescribeInstances
+ * record, setTags' requests, and the spot price history.
+ */
+import assert from 'node:assert/strict';
+import type { EC2Client, Instance as AwsInstance } from '@aws-sdk/client-ec2';
+import { Ec2Instance, type Ec2InstanceHost } from '../../../drivers/ec2/instance.js';
+import type { PricePoint } from '../../../src/cloud/types.js';
+import { instanceType } from '../lame/helpers.js';
+
+interface Sent {
+  command: string;
+  input: { Resources?: string[]; Tags?: Array<{ Key?: string; Value?: string }> };
+}
+
+function host(opts: { history?: PricePoint[]; ebsPrice?: number } = {}): { host: Ec2InstanceHost; sent: Sent[] } {
+  const sent: Sent[] = [];
+  const client = {
+    send: async (cmd: { constructor: { name: string }; input: Sent['input'] }) => {
+      sent.push({ command: cmd.constructor.name, input: cmd.input });
+      return {};
+    },
+  } as unknown as EC2Client;
+  return {
+    sent,
+    host: {
+      remoteUser: 'crunch',
+      ebsPrice: opts.ebsPrice ?? 0.1,
+      call: (_what, fn) => fn(),
+      client,
+      spotHistory: () => opts.history ?? [],
+    },
+  };
+}
+
+const RECORD: AwsInstance = {
+  InstanceId: 'i-0123456789abcdef0',
+  InstanceType: 'm5.large',
+  PrivateIpAddress: '10.0.0.7',
+  SubnetId: 'subnet-a',
+  Placement: { AvailabilityZone: 'us-east-1a' },
+  Tags: [{ Key: 'ArvadosInstanceSetID', Value: 'set-1' }],
+};
+
+describe('ec2 driver: Ec2Instance', function () {
+  it('prices a preemptible type from spot history even when the record leaves out InstanceLifecycle, scratch volume included', () => {
+    const history = [{ startTime: 1000, price: 0.02 }];
+    const type = { ...instanceType('m5large.preemptible', 'm5.large'), Preemptible: true, AddedScratch: 72 * 2 ** 30 };
+    const inst = new Ec2Instance(host({ history, ebsPrice: 0.1 }).host, RECORD);
+    assert.equal(inst.spot, false);
+    // 72 GiB at 0.1 per GiB-month is 7.2 a month, 0.01 an hour.
+    assert.deepEqual(inst.priceHistory(type).map((p) => [p.startTime, Number(p.price.toFixed(6))]), [[1000, 0.03]]);
+    assert.deepEqual(inst.priceHistory({ ...type, Preemptible: false }), [], 'on-demand: the configured price');
+  });
+});
