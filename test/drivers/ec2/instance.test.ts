@@ -44,6 +44,11 @@ const RECORD: AwsInstance = {
 };
 
 describe('ec2 driver: Ec2Instance', function () {
+  it('is reached on its private address, even when EC2 lists a public one too (as the reference)', () => {
+    const inst = new Ec2Instance(host().host, { ...RECORD, PublicIpAddress: '203.0.113.9' });
+    assert.equal(inst.address, '10.0.0.7');
+  });
+
   it('prices a preemptible type from spot history even when the record leaves out InstanceLifecycle, scratch volume included', () => {
     const history = [{ startTime: 1000, price: 0.02 }];
     const type = { ...instanceType('m5large.preemptible', 'm5.large'), Preemptible: true, AddedScratch: 72 * 2 ** 30 };
