@@ -49,6 +49,11 @@ describe('ec2 driver: Ec2Instance', function () {
     assert.equal(inst.address, '10.0.0.7');
   });
 
+  it('keeps a tag whose value is empty, as EC2 lists it (a ResourceTag may be empty)', () => {
+    const inst = new Ec2Instance(host().host, { ...RECORD, Tags: [...RECORD.Tags!, { Key: 'Empty', Value: '' }] });
+    assert.deepEqual(inst.tags, { ArvadosInstanceSetID: 'set-1', Empty: '' });
+  });
+
   it('prices a preemptible type from spot history even when the record leaves out InstanceLifecycle, scratch volume included', () => {
     const history = [{ startTime: 1000, price: 0.02 }];
     const type = { ...instanceType('m5large.preemptible', 'm5.large'), Preemptible: true, AddedScratch: 72 * 2 ** 30 };
