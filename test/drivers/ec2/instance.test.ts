@@ -54,6 +54,12 @@ describe('ec2 driver: Ec2Instance', function () {
     assert.deepEqual(inst.tags, { ArvadosInstanceSetID: 'set-1', Empty: '' });
   });
 
+  it('has no zone when EC2 names no availability zone (unknown, not a zone called "")', () => {
+    const inst = new Ec2Instance(host().host, { ...RECORD, Placement: undefined });
+    assert.equal(inst.zone, undefined);
+    assert.equal(new Ec2Instance(host().host, RECORD).zone, 'us-east-1a');
+  });
+
   it('prices a preemptible type from spot history even when the record leaves out InstanceLifecycle, scratch volume included', () => {
     const history = [{ startTime: 1000, price: 0.02 }];
     const type = { ...instanceType('m5large.preemptible', 'm5.large'), Preemptible: true, AddedScratch: 72 * 2 ** 30 };
