@@ -69,4 +69,17 @@ describe('ec2 driver: Ec2Instance', function () {
     assert.deepEqual(inst.priceHistory(type).map((p) => [p.startTime, Number(p.price.toFixed(6))]), [[1000, 0.03]]);
     assert.deepEqual(inst.priceHistory({ ...type, Preemptible: false }), [], 'on-demand: the configured price');
   });
+
+  it('setTags leaves tags EC2 reserves (aws:, in any case) alone: neither written nor deleted', async () => {
+    const { host: h, sent } = host();
+    const inst = new Ec2Instance(h, {
+      ...RECORD,
+      Tags: [...RECORD.Tags!, { Key: 'aws:autoscaling:groupName', Value: 'g' }, { Key: 'AWS:Other', Value: 'o' }, { Key: 'Old', Value: 'x' }],
+    });
+    // As the pool calls it: the tags it read, one changed, one dropped, reserved ones carried along or not.
+    await inst.setTags({ ArvadosInstanceSetID: 'set-1', ArvadosIdleBehavior: 'drain', 'aws:autoscaling:groupName': 'g', 'Aws:New': 'n' });
+    const keys = (command: string) => sent.filter((s) => s.command === command).flatMap((s) => s.input.Tags!.map((t) => t.Key));
+    assert.deepEqual(keys('CreateTagsCommand').sort(), ['ArvadosIdleBehavior', 'ArvadosInstanceSetID']);
+    assert.deepEqual(keys('DeleteTagsCommand'), ['Old']);
+  });
 });
