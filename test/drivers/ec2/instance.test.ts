@@ -82,4 +82,14 @@ describe('ec2 driver: Ec2Instance', function () {
     assert.deepEqual(keys('CreateTagsCommand').sort(), ['ArvadosIdleBehavior', 'ArvadosInstanceSetID']);
     assert.deepEqual(keys('DeleteTagsCommand'), ['Old']);
   });
+
+  it("setTags: the instance's tags are then the new set, so a later setTags deletes nothing again", async () => {
+    const { host: h, sent } = host();
+    const inst = new Ec2Instance(h, { ...RECORD, Tags: [...RECORD.Tags!, { Key: 'Old', Value: 'x' }] });
+    await inst.setTags({ ArvadosInstanceSetID: 'set-1', ArvadosIdleBehavior: 'drain' });
+    assert.deepEqual(inst.tags, { ArvadosInstanceSetID: 'set-1', ArvadosIdleBehavior: 'drain' });
+    sent.length = 0;
+    await inst.setTags({ ArvadosInstanceSetID: 'set-1', ArvadosIdleBehavior: 'hold' });
+    assert.deepEqual(sent.map((s) => s.command), ['CreateTagsCommand']);
+  });
 });
