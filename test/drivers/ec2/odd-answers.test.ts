@@ -1,0 +1,33 @@
+/**
+ * What the ec2 driver makes of answers AWS itself does not give, from an
+ * EC2-compatible cloud or a proxy: a client stand-in (object literal) answers
+ * each command as the test says.
+ */
+import assert from 'node:assert/strict';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { Ec2InstanceSet, parseEc2Params } from '../../../drivers/ec2/index.js';
+import { systemClock } from '../../../src/clock/index.js';
+import { silentLogger } from '../../../src/log.js';
+import { createArgs, ec2Cluster, M5 } from './helpers.js';
+
+const IMAGE = 'ami-0123456789abcdef0';
+
+/** A driver whose client answers `answer(commandName, input)`. */
+function driverWith(answer: (command: string, input: Record<string, unknown>) => unknown): Ec2InstanceSet {
+  // A real client (the SDK's paginators insist), whose send never leaves the process.
+  const client = new EC2Client({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' } });
+  client.send = (async (cmd: { constructor: { name: string }; input: Record<string, unknown> }) => answer(cmd.constructor.name, cmd.input)) as EC2Client['send'];
+  const { params } = parseEc2Params({ Region: 'us-east-1', SubnetID: 'subnet-a' });
+  return new Ec2InstanceSet(params, { instanceSetId: 'set-1', cluster: ec2Cluster(), logger: silentLogger(), clock: systemClock }, { client, retryDelayMs: 1 });
+}
+
+describe('ec2 driver: answers AWS does not give', function () {
+  it('a created instance has the tags it was created with when the answer does not echo them', async () => {
+    const driver = driverWith(() => ({ Instances: [{ InstanceId: 'i-1', InstanceType: 'm5.large', PrivateIpAddress: '10.0.0.5' }] }));
+    const { tags, init } = createArgs('set-1');
+    const inst = await driver.create(M5, IMAGE, tags, init, '');
+    assert.equal(inst.id, 'i-1');
+    assert.deepEqual(inst.tags, tags);
+    driver.stop();
+  });
+});
