@@ -30,4 +30,11 @@ describe('ec2 driver: answers AWS does not give', function () {
     assert.deepEqual(inst.tags, tags);
     driver.stop();
   });
+
+  it('a RunInstances answer that names no instance id fails the create, not an instance with id ""', async () => {
+    const driver = driverWith(() => ({ Instances: [{ InstanceType: 'm5.large' }] }));
+    const { tags, init } = createArgs('set-1');
+    await assert.rejects(driver.create(M5, IMAGE, tags, init, ''), /names no instance/);
+    driver.stop();
+  });
 });
