@@ -22,6 +22,17 @@ function driverWith(answer: (command: string, input: Record<string, unknown>) =>
 }
 
 describe('ec2 driver: answers AWS does not give', function () {
+  it('drops shutting-down and terminated instances from a listing even when the cloud ignored the state filter', async () => {
+    const rec = (id: string, state: string) => ({ InstanceId: id, InstanceType: 'm5.large', State: { Name: state }, Tags: [{ Key: 'ArvadosInstanceSetID', Value: 'set-1' }] });
+    const driver = driverWith((command) => {
+      assert.equal(command, 'DescribeInstancesCommand');
+      return { Reservations: [{ Instances: [rec('i-1', 'running'), rec('i-2', 'shutting-down'), rec('i-3', 'terminated'), rec('i-4', 'stopped')] }] };
+    });
+    const listed = await driver.instances({ ArvadosInstanceSetID: 'set-1' });
+    assert.deepEqual(listed.map((i) => i.id), ['i-1', 'i-4']);
+    driver.stop();
+  });
+
   it('a created instance has the tags it was created with when the answer does not echo them', async () => {
     const driver = driverWith(() => ({ Instances: [{ InstanceId: 'i-1', InstanceType: 'm5.large', PrivateIpAddress: '10.0.0.5' }] }));
     const { tags, init } = createArgs('set-1');
