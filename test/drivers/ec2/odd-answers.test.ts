@@ -48,4 +48,10 @@ describe('ec2 driver: answers AWS does not give', function () {
     await assert.rejects(driver.create(M5, IMAGE, tags, init, ''), /names no instance/);
     driver.stop();
   });
+
+  it('a listed instance without an InstanceId fails the listing (the pool keeps its workers), rather than being left out', async () => {
+    const driver = driverWith(() => ({ Reservations: [{ Instances: [{ InstanceId: 'i-1', State: { Name: 'running' } }, { State: { Name: 'running' } }] }] }));
+    await assert.rejects(driver.instances({}), /without an InstanceId/);
+    driver.stop();
+  });
 });
