@@ -54,4 +54,13 @@ describe('ec2 driver: answers AWS does not give', function () {
     await assert.rejects(driver.instances({}), /without an InstanceId/);
     driver.stop();
   });
+
+  it('a listing whose pages repeat a NextToken fails, instead of asking for the same pages for ever', async () => {
+    let calls = 0;
+    // After 20 pages, a last page: without the guard the listing would end there, having asked 21 times.
+    const driver = driverWith(() => ({ Reservations: [], ...(++calls <= 20 ? { NextToken: 'again' } : {}) }));
+    await assert.rejects(driver.instances({}), /repeats an earlier page token/);
+    assert.equal(calls, 2);
+    driver.stop();
+  });
 });
