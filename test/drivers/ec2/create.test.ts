@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { KEY_NAME_PREFIX, keyFingerprints, parsePublicKey } from '../../../drivers/ec2/index.js';
 import type { FakeEC2 } from '../../fixtures/ec2/server.js';
+import { systemClock } from '../../../src/clock/index.js';
 import { createArgs, DISPATCH_KEY, fakeParams, M5, makeDriver, SCRATCH, SPOT, startFake } from './helpers.js';
 
 const IMAGE = 'ami-0123456789abcdef0';
@@ -208,6 +209,17 @@ describe('ec2 driver: ClientToken across our retries', function () {
     const tokens = fake.calls().filter((c) => c.action === 'RunInstances').map((c) => c.params.ClientToken);
     assert.equal(new Set(tokens).size, 2);
     assert.equal(fake.instances().length, 2);
+    driver.stop();
+  });
+
+  it('waits retryDelayMs before the first retry, doubling the wait before each later one', async () => {
+    const sleeps: number[] = [];
+    const clock = { ...systemClock, now: () => Date.now(), sleep: async (ms: number) => void sleeps.push(ms) };
+    const { driver, ctx } = makeDriver(fake, { clock, options: { retryDelayMs: 100, createAttempts: 4 } });
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    for (let i = 0; i < 3; i++) fake.failNext('RunInstances', 'InternalError', 'try again', 500);
+    await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+    assert.deepEqual(sleeps, [100, 200, 400]);
     driver.stop();
   });
 
