@@ -100,6 +100,18 @@ describe('ec2 driver: RunInstances request', function () {
       await f.stop();
     }
   });
+
+  it('sizes the scratch volume as AddedScratch in whole GiB, rounded up: any AddedScratch gets one, a whole number of GiB is not rounded', async () => {
+    for (const [added, want] of [[1, 1], [2 ** 30, 1], [50 * 2 ** 30, 50]]) {
+      const f = await startFake();
+      const { driver, ctx } = makeDriver(f);
+      const { tags, init } = createArgs(ctx.instanceSetId, SCRATCH.Name);
+      await driver.create({ ...SCRATCH, AddedScratch: added }, IMAGE, tags, init, DISPATCH_KEY.public);
+      assert.deepEqual(f.instances()[0].blockDevices.map((b) => b.volumeSize), [want], `AddedScratch ${added}`);
+      driver.stop();
+      await f.stop();
+    }
+  });
 });
 
 describe('ec2 driver: key pair', function () {
