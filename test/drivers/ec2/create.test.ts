@@ -112,6 +112,16 @@ describe('ec2 driver: RunInstances request', function () {
       await f.stop();
     }
   });
+
+  it('says DeleteOnTermination: true for the scratch volume and the network interface, as the reference, so neither outlives the VM', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId, SCRATCH.Name);
+    await driver.create(SCRATCH, IMAGE, tags, init, DISPATCH_KEY.public);
+    const run = fake.calls().find((c) => c.action === 'RunInstances')!;
+    assert.equal(run.params['BlockDeviceMapping.1.Ebs.DeleteOnTermination'], 'true');
+    assert.equal(run.params['NetworkInterface.1.DeleteOnTermination'], 'true');
+    driver.stop();
+  });
 });
 
 describe('ec2 driver: key pair', function () {
