@@ -122,6 +122,14 @@ describe('ec2 driver: RunInstances request', function () {
     assert.equal(run.params['NetworkInterface.1.DeleteOnTermination'], 'true');
     driver.stop();
   });
+
+  it('offers the configured Price as MaxPrice, every digit of it (the reference writes it with %v)', async () => {
+    const { driver, ctx } = makeDriver(fake);
+    const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
+    await driver.create({ ...SPOT, Price: 0.1234 }, IMAGE, tags, init, DISPATCH_KEY.public);
+    assert.equal(fake.instances()[0].spot?.maxPrice, '0.1234');
+    driver.stop();
+  });
 });
 
 describe('ec2 driver: key pair', function () {
