@@ -32,6 +32,11 @@ describe('ec2 driver parameters', () => {
     assert.deepEqual(parseEc2Params({ ...MIN, SubnetID: ['subnet-1', 'subnet-2'] }).params.SubnetID, ['subnet-1', 'subnet-2']);
   });
 
+  it('holds a security group or subnet written twice once: the reference\'s SecurityGroupIDs is a set, and a subnet named twice would only be asked twice', () => {
+    assert.deepEqual(parseEc2Params({ ...MIN, SecurityGroupIDs: ['sg-1', ' sg-1', 'sg-2'] }).params.SecurityGroupIDs, ['sg-1', 'sg-2']);
+    assert.deepEqual(parseEc2Params({ ...MIN, SubnetID: ['subnet-1', 'subnet-1'] }).params.SubnetID, ['subnet-1']);
+  });
+
   it('parses SpotPriceUpdateInterval as a duration and merges InstanceTypeQuotaGroups over the defaults', () => {
     const { params } = parseEc2Params({ ...MIN, SpotPriceUpdateInterval: '1h30m', InstanceTypeQuotaGroups: { g: 'g', p4: 'p' } });
     assert.equal(params.SpotPriceUpdateInterval, 90 * 60_000);
