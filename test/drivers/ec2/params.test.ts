@@ -45,6 +45,13 @@ describe('ec2 driver parameters', () => {
     assert.equal(params.InstanceTypeQuotaGroups.m, 'standard');
   });
 
+  it('InstanceTypeQuotaGroups: a family written with no value (YAML null, Go\'s "") takes the default entry away, as an empty one does', () => {
+    const { params } = parseEc2Params({ ...MIN, InstanceTypeQuotaGroups: { m: null, c: '' } });
+    assert.equal(params.InstanceTypeQuotaGroups.m, '');
+    assert.equal(params.InstanceTypeQuotaGroups.c, '');
+    assert.equal(params.InstanceTypeQuotaGroups.r, 'standard');
+  });
+
   it('takes a negative SpotPriceUpdateInterval as 0, spot prices off, as the reference does', () => {
     assert.equal(parseEc2Params({ ...MIN, SpotPriceUpdateInterval: '-1h' }).params.SpotPriceUpdateInterval, 0);
   });
