@@ -78,7 +78,7 @@ function instanceTypeForDisplay(it: InstanceType): Record<string, unknown> {
   return { ...withUnits(INSTANCE_TYPE_FIELDS, rest), GPU: withUnits(GPU_FIELDS, GPU) };
 }
 
-/** Copies `values`, writing the fields the table calls durations or sizes with units. */
+/** Copies `values`, writing the fields the table calls durations or sizes with units, and numbers without float noise. */
 export function withUnits(fields: Record<string, Field<unknown>>, values: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
@@ -87,6 +87,9 @@ export function withUnits(fields: Record<string, Field<unknown>>, values: object
     if (show) out[key] = show(value);
     else if (kind === 'duration' && typeof value === 'number') out[key] = formatDuration(value);
     else if (kind === 'size' && typeof value === 'number') out[key] = formatByteSize(value);
+    // A figure computed from the file's (a preemptible variant's Price, 0.1 x 0.2) is shown as
+    // the decimal it is meant to be, not 0.020000000000000004: 15 digits are all a double keeps.
+    else if (kind === 'number' && typeof value === 'number' && Number.isFinite(value)) out[key] = Number(value.toPrecision(15));
     else out[key] = value;
   }
   return out;

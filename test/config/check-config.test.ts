@@ -239,7 +239,17 @@ describe('check-config', function () {
       const { cluster } = loadConfigFile(EXAMPLE);
       const noSecrets: Cluster = { ...cluster, SystemRootToken: '', ManagementToken: '' };
       const again = loadConfigText(clusterToYAML(noSecrets)).cluster;
-      assert.deepEqual(again, noSecrets);
+      // A computed price is shown, and so read back, without its float noise.
+      const prices = Object.values(noSecrets.InstanceTypes).map((t) => t.Price);
+      assert.ok(prices.some((p) => String(p).length > 17), `the example has a price with float noise: ${prices.join(', ')}`);
+      const shown = Object.fromEntries(Object.entries(noSecrets.InstanceTypes).map(([name, t]) => [name, { ...t, Price: Number(t.Price.toPrecision(15)) }]));
+      assert.deepEqual(again, { ...noSecrets, InstanceTypes: shown });
+    });
+
+    it('shows a price computed from the file as the decimal it is meant to be (0.4 x 0.2 as 0.08, not 0.08000000000000002)', () => {
+      const { cluster } = loadConfigText(`Clusters:\n  zzzzz:\n    Containers: {PreemptiblePriceFactor: 0.2}\n    InstanceTypes:\n      a: {VCPUs: 1, RAM: 1GiB, Price: 0.4}\n`);
+      assert.equal(cluster.InstanceTypes['a.preemptible'].Price, 0.4 * 0.2);
+      assert.match(clusterToYAML(cluster), /^ {6}a\.preemptible:\n(?: {8}.*\n)*? {8}Price: 0\.08\n/m);
     });
   });
 });
