@@ -113,8 +113,9 @@ function text(v: unknown): string {
 }
 
 /** Hourly prices are often fractions of a cent; four places keeps them distinct without noise. */
+/** An hourly price in dollars, as `$0.10/h` (to 4 decimals, at least 2). */
 function formatPrice(p: number): string {
-  return p.toFixed(4).replace(/(\.\d\d)(\d*?)0+$/, '$1$2');
+  return `$${p.toFixed(4).replace(/(\.\d\d)(\d*?)0+$/, '$1$2')}/h`;
 }
 
 /** The first container in full (to copy), then how many more. */

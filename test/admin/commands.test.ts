@@ -50,16 +50,16 @@ describe('admin commands (in-process, fake management API)', () => {
       for (const l of lines.slice(1)) assert.notEqual(l[at - 1], undefined);
       for (const l of lines.slice(1)) assert.equal(l.slice(at - 2, at), '  ', `column ${col} in ${JSON.stringify(l)}`);
     }
-    assert.match(lines[1]!, /^lame-0000000001 +small +running +run +0\.10 +zzzzz-dz642-000000000000001 +2024-05-01T12:34:56Z +127\.0\.0\.1:40001$/);
+    assert.match(lines[1]!, /^lame-0000000001 +small +running +run +\$0\.10\/h +zzzzz-dz642-000000000000001 +2024-05-01T12:34:56Z +127\.0\.0\.1:40001$/);
     // The provider type shows when it differs; Go's zero time and an empty address show as "-".
-    assert.match(lines[2]!, /^lame-0000000002-with-a-long-name +large \(m5\.4xlarge\) +booting +hold +0\.0116 +- +- +-$/);
+    assert.match(lines[2]!, /^lame-0000000002-with-a-long-name +large \(m5\.4xlarge\) +booting +hold +\$0\.0116\/h +- +- +-$/);
   });
 
   it('instances list: a create in flight (empty instance id, as the reference lists it) shows as "(being created)"', async () => {
     server.instances = [createInFlightJSON({ name: 'small', price: 0.1 })];
     assert.equal(await listInstances(ctx()), 0, stderr.text);
     const lines = stdout.text.trimEnd().split('\n');
-    assert.match(lines[1]!, /^\(being created\) +small +booting +run +0\.10 +- +- +-$/);
+    assert.match(lines[1]!, /^\(being created\) +small +booting +run +\$0\.10\/h +- +- +-$/);
   });
 
   it("instances list: this daemon's own fields as COST and NOTE columns, only when the daemon sends them", async () => {

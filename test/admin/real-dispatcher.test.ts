@@ -87,7 +87,7 @@ describe('admin commands against a real dispatcher (lame cloud)', function () {
     const list = await cli((ctx) => listInstances(ctx));
     // This daemon sends what each VM has cost so far: the COST column.
     assert.match(list.out, /^ID +TYPE +STATE +IDLE BEHAVIOR +PRICE +CONTAINERS +LAST BUSY +ADDRESS +COST\n/);
-    assert.match(list.out, new RegExp(`${id} +small +\\w+ +run +0\\.10 .* \\$\\d+\\.\\d\\d\\n`));
+    assert.match(list.out, new RegExp(`${id} +small +\\w+ +run +\\$0\\.10\\/h .* \\$\\d+\\.\\d\\d\\n`));
 
     assert.equal((await cli((ctx) => instanceAction(ctx, 'hold', id))).code, 0);
     assert.equal((await instances()).find((i) => i.instance === id)?.idle_behavior, 'hold');
