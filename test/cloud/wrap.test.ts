@@ -147,6 +147,16 @@ describe('wrapInstanceSet', () => {
     ]);
   });
 
+  it('a RateLimitError with an earlier retry time (a call that was already in flight) does not shorten a hold', async () => {
+    const clock = new ManualClock(0);
+    const set = wrapInstanceSet(fakeDriver(clock).set, { clock, logger: silentLogger(), maxCloudOpsPerSecond: 0, resourceTags: {} });
+    set.throttle.noteError('Create', new RateLimitError('first', 10_000));
+    set.throttle.noteError('Create', new RateLimitError('second, asked before the first answer', 5_000));
+    assert.equal(set.throttle.heldUntil('Create'), 10_000);
+    set.throttle.noteError('Create', new RateLimitError('later', 12_000));
+    assert.equal(set.throttle.heldUntil('Create'), 12_000, 'a later retry time extends it');
+  });
+
   it('a create rate limit does not hold destroy, SetTags or list', async () => {
     const clock = new ManualClock(0);
     const d = fakeDriver(clock);
