@@ -157,6 +157,25 @@ describe('wrapInstanceSet', () => {
     assert.equal(set.throttle.heldUntil('Create'), 12_000, 'a later retry time extends it');
   });
 
+  it('a wrapped instance, created or listed, gives the driver\'s price history (crunch-run and the cost figures read it)', async () => {
+    const clock = new ManualClock(0);
+    const history = [{ startTime: 0, price: 0.02 }];
+    const inner: Instance = {
+      id: 'i-1', providerType: 'p.small', tags: { A: '1' }, address: '10.0.0.1', remoteUser: 'root',
+      setTags: async () => {}, destroy: async () => {}, verifyHostKey: async () => {},
+      priceHistory: (type) => (type.Preemptible ? history : []),
+    };
+    const driver: InstanceSet = { create: async () => inner, instances: async () => [inner], stop() {} };
+    const set = wrapInstanceSet(driver, { clock, logger: silentLogger(), maxCloudOpsPerSecond: 0, resourceTags: {} });
+    const spot = { ...TYPE, Preemptible: true };
+    const created = await set.create(spot, 'img', {}, '', '');
+    const [listed] = await set.instances({});
+    for (const inst of [created, listed]) {
+      assert.deepEqual(inst.priceHistory?.(spot), history);
+      assert.deepEqual(inst.priceHistory?.(TYPE), []);
+    }
+  });
+
   it('a create rate limit does not hold destroy, SetTags or list', async () => {
     const clock = new ManualClock(0);
     const d = fakeDriver(clock);
