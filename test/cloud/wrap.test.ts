@@ -176,6 +176,21 @@ describe('wrapInstanceSet', () => {
     }
   });
 
+  it('a listed instance keeps the driver\'s reclaim notice and zone through the wrapper (the pool acts on both)', async () => {
+    const clock = new ManualClock(0);
+    const make = (id: string, extra: Partial<Instance>): Instance => ({
+      id, providerType: 'p.small', tags: {}, address: '10.0.0.1', remoteUser: 'root',
+      setTags: async () => {}, destroy: async () => {}, verifyHostKey: async () => {}, ...extra,
+    });
+    const driver: InstanceSet = { create: async () => make('i-0', {}), instances: async () => [make('i-1', { reclaimed: true, zone: 'z-a' }), make('i-2', {})], stop() {} };
+    const set = wrapInstanceSet(driver, { clock, logger: silentLogger(), maxCloudOpsPerSecond: 0, resourceTags: {} });
+    const [gone, fine] = await set.instances({});
+    assert.equal(gone.reclaimed, true);
+    assert.equal(gone.zone, 'z-a');
+    assert.equal(fine.reclaimed, undefined);
+    assert.equal(fine.zone, undefined);
+  });
+
   it('a create rate limit does not hold destroy, SetTags or list', async () => {
     const clock = new ManualClock(0);
     const d = fakeDriver(clock);
