@@ -8,9 +8,12 @@
  *                                        node_modules (`npm ci --omit=dev`)
  *   /usr/bin/arvados-dispatch-cloud      a symlink to its bin/ command
  *   /lib/systemd/system/                 the unit, at the reference's path
- *   /usr/share/doc/PACKAGE/              copyright, changelog, examples/ (the
+ *   /usr/share/doc/PACKAGE/              copyright, changelog, operators.md (the
+ *                                        operators' guide), examples/ (the
  *                                        config and settings files' examples,
  *                                        the unit's sandbox drop-in)
+ *   /usr/share/man/man1/                 arvados-dispatch-cloud.1.gz, made from
+ *                                        the command's help (src/man-page.ts)
  *
  * The package is named apart from the reference's `arvados-dispatch-cloud`
  * and Conflicts/Replaces/Provides it, since both own /usr/bin and the unit:
@@ -29,7 +32,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from './build.mjs';
 import { copyrightFile } from './deb-copyright.mjs';
@@ -79,6 +82,22 @@ function pruneNodeModules(dir, scripts = new Set()) {
   return scripts;
 }
 
+/**
+ * The manual page, from the compiled command in `lib` (with its production
+ * node_modules): its help as anyone would see it, so without the variables
+ * that change the defaults it shows.
+ */
+function manPageOf(lib, version, date) {
+  const script = `
+    const { buildProgram } = await import(${JSON.stringify(pathToFileURL(join(lib, 'dist/src/cli.js')).href)});
+    const { manPage } = await import(${JSON.stringify(pathToFileURL(join(lib, 'dist/src/man-page.js')).href)});
+    process.stdout.write(manPage(buildProgram(), ${JSON.stringify({ version, date, docDir: `/${DOC}/` })}));`;
+  const { ARVADOS_CONFIG: _config, ARVADOS_DISPATCH_CLOUD_SETTINGS: _settings, ...env } = process.env;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 2] });
+  if (r.status !== 0) throw new Error(`making the manual page: node exited with ${r.status ?? r.signal}`);
+  return r.stdout;
+}
+
 function installedSizeKiB(dir) {
   return Number(execFileSync('du', ['-sk', '--apparent-size', '--exclude=DEBIAN', dir], { encoding: 'utf8' }).split('\t')[0]);
 }
@@ -118,6 +137,10 @@ export function packageDeb(outDir) {
     cpSync(join(ROOT, 'config.example.yml'), join(doc, 'examples', 'config.example.yml'));
     cpSync(join(ROOT, 'dispatch-cloud.example.yml'), join(doc, 'examples', 'dispatch-cloud.example.yml'));
     cpSync(join(ROOT, 'systemd', 'sandbox.conf'), join(doc, 'examples', 'sandbox.conf'));
+    cpSync(join(ROOT, 'docs', 'operators.md'), join(doc, 'operators.md'));
+    const man = join(stage, 'usr/share/man/man1');
+    mkdirSync(man, { recursive: true });
+    writeFileSync(join(man, 'arvados-dispatch-cloud.1.gz'), gzipSync(manPageOf(lib, pkg.version, new Date(epoch * 1000).toISOString().slice(0, 10)), { level: 9 }));
     writeFileSync(join(doc, 'copyright'), copyrightFile(join(lib, 'node_modules'), new Date(epoch * 1000).getUTCFullYear()));
     const changelog = `${DEB_NAME} (${version}) unstable; urgency=medium\n\n  * Built from commit ${commit}.\n\n -- ${maintainer}  ${date}\n`;
     writeFileSync(join(doc, 'changelog.Debian.gz'), gzipSync(changelog, { level: 9 }));

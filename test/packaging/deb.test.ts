@@ -15,6 +15,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const LINTIAN = '/usr/bin/lintian';
@@ -100,10 +101,18 @@ describe('Debian package (npm run package)', function () {
       readFileSync(join(root, 'lib/systemd/system/arvados-dispatch-cloud.service'), 'utf8'),
       readFileSync(join(REPO, 'systemd/arvados-dispatch-cloud.service'), 'utf8'),
     );
-    for (const f of ['copyright', 'changelog.Debian.gz', 'examples/config.example.yml', 'examples/dispatch-cloud.example.yml', 'examples/sandbox.conf']) {
+    for (const f of ['copyright', 'changelog.Debian.gz', 'operators.md', 'examples/config.example.yml', 'examples/dispatch-cloud.example.yml', 'examples/sandbox.conf']) {
       assert.ok(existsSync(join(root, DOC, f)), f);
     }
     assert.match(readFileSync(join(root, DOC, 'copyright'), 'utf8'), /^ {2}ssh2 \S+ +MIT$/m);
+  });
+
+  it('installs the manual page, made from the command\'s help and naming where the guide is', () => {
+    const page = gunzipSync(readFileSync(join(root, 'usr/share/man/man1/arvados-dispatch-cloud.1.gz'))).toString('utf8');
+    assert.match(page, /^\.TH "ARVADOS\\\-DISPATCH\\\-CLOUD" 1 "\d{4}\\\-\d\d\\\-\d\d" /);
+    for (const section of ['NAME', 'SYNOPSIS', 'DESCRIPTION', 'OPTIONS', 'COMMANDS', 'FILES', 'ENVIRONMENT', '"EXIT STATUS"']) assert.match(page, new RegExp(`^\\.SH ${section}$`, 'm'), section);
+    assert.match(page, /^\.SS instances hold$/m);
+    assert.ok(page.includes(`.B /${DOC.replace(/-/g, '\\-')}/\n`), 'names the doc directory');
   });
 
   it('ships compiled code and production dependencies only: no TypeScript, no tsx', () => {
