@@ -8,19 +8,15 @@ import { simConfig, TRACE } from './helpers.js';
 
 const MIN = 60_000;
 
+/** The estimates of one container ("u") at `at`: every band `typical`, and the naive estimate. */
+function snap(at: number, typical: number, naive: number) {
+  return { at, size: 1, uuid: () => 'u', low: Float64Array.of(typical), typical: Float64Array.of(typical), high: Float64Array.of(typical), naive: Float64Array.of(naive) };
+}
+
 describe('start-estimate accuracy', () => {
   it('records a first estimate and then one a minute, up to the limit', () => {
     const rec = new AccuracyRecorder(MIN, 2);
-    const snap = (at: number, typical: number) => ({
-      at,
-      size: 1,
-      uuid: () => 'u',
-      low: Float64Array.of(typical),
-      typical: Float64Array.of(typical),
-      high: Float64Array.of(typical),
-      naive: Float64Array.of(at),
-    });
-    for (let t = 0; t <= 10 * MIN; t += 20_000) rec.record(snap(t, 5 * MIN));
+    for (let t = 0; t <= 10 * MIN; t += 20_000) rec.record(snap(t, 5 * MIN, t));
     assert.deepEqual(
       rec.samples.map((s) => [s.at, s.first]),
       [
@@ -43,17 +39,8 @@ describe('start-estimate accuracy', () => {
 
   it('records no estimate while a container has none (an infinite start), so its first finite one counts as its first', () => {
     const rec = new AccuracyRecorder(MIN, 10);
-    const snap = (at: number, typical: number) => ({
-      at,
-      size: 1,
-      uuid: () => 'u',
-      low: Float64Array.of(typical),
-      typical: Float64Array.of(typical),
-      high: Float64Array.of(typical),
-      naive: Float64Array.of(typical),
-    });
-    rec.record(snap(0, Infinity));
-    rec.record(snap(10_000, 5 * MIN));
+    rec.record(snap(0, Infinity, Infinity));
+    rec.record(snap(10_000, 5 * MIN, 5 * MIN));
     assert.deepEqual(
       rec.samples.map((s) => [s.at, s.first]),
       [[10_000, true]],

@@ -1,5 +1,8 @@
 import { loadConfigText } from '../../src/config/index.js';
+import { defaultSettings } from '../../src/config/settings.js';
 import type { Cluster } from '../../src/config/types.js';
+import type { CloudLedger, VMLife } from '../../src/sim/cloud.js';
+import type { SimResult } from '../../src/sim/result.js';
 
 /** A small cluster: reference timings, boot 30-90 s, three types plus a GPU one. */
 export function simConfig(driverParameters: Record<string, unknown> = {}, extra = ''): Cluster {
@@ -68,3 +71,31 @@ export const TRACE = {
   ],
 };
 
+
+/** The result of a run made by hand, for report tests: `over` on a finished run of nothing from 0 to 1 min, these VMs in its ledger. */
+export function handMadeResult(vms: readonly VMLife[], over: Partial<SimResult> = {}): SimResult {
+  const ledger = { vms: new Map(vms.map((v) => [v.id, v])), calls: {}, liveCount: 0 } as unknown as CloudLedger;
+  return {
+    workload: 'hand-made',
+    seed: 1,
+    startedAt: 0,
+    endedAt: 60_000,
+    finished: true,
+    containers: [],
+    ledger,
+    readyAt: new Map(),
+    timeline: [],
+    restarts: 0,
+    timersLeft: 0,
+    timersFired: 0,
+    controllerRequests: {},
+    estimates: [],
+    settings: defaultSettings(),
+    costLedgers: [],
+    billingRules: new Map(),
+    notes: [],
+    host: { wallMs: 0, cpuUserMs: 0, cpuSystemMs: 0, peakRssBytes: 0, peakHeapBytes: 0 },
+    warmUp: { imagePulls: 0, imagePullMs: 0, coldInputs: 0, coldInputMs: 0 },
+    ...over,
+  };
+}

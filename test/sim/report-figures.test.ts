@@ -5,38 +5,16 @@
  * parts add up; this checks each part on a case where a slip shows.
  */
 import assert from 'node:assert/strict';
-import { defaultSettings } from '../../src/config/settings.js';
-import type { CloudLedger, VMLife } from '../../src/sim/cloud.js';
+import type { VMLife } from '../../src/sim/cloud.js';
 import { buildReport } from '../../src/sim/report.js';
 import type { ContainerOutcome, SimResult } from '../../src/sim/result.js';
+import { handMadeResult } from './helpers.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 function result(vms: VMLife[], readyAt: Array<[string, number]>, containers: ContainerOutcome[], billingRules: SimResult['billingRules']): SimResult {
-  const ledger = { vms: new Map(vms.map((v) => [v.id, v])), calls: {}, liveCount: 0 } as unknown as CloudLedger;
-  return {
-    workload: 'hand-made',
-    seed: 1,
-    startedAt: 0,
-    endedAt: 10 * HOUR,
-    finished: true,
-    containers,
-    ledger,
-    readyAt: new Map(readyAt),
-    timeline: [],
-    restarts: 0,
-    timersLeft: 0,
-    timersFired: 0,
-    controllerRequests: {},
-    estimates: [],
-    settings: defaultSettings(),
-    costLedgers: [],
-    billingRules,
-    notes: [],
-    host: { wallMs: 0, cpuUserMs: 0, cpuSystemMs: 0, peakRssBytes: 0, peakHeapBytes: 0 },
-    warmUp: { imagePulls: 0, imagePullMs: 0, coldInputs: 0, coldInputMs: 0 },
-  };
+  return handMadeResult(vms, { endedAt: 10 * HOUR, containers, readyAt: new Map(readyAt), billingRules });
 }
 
 /**

@@ -3,36 +3,13 @@
  * person reads them, money with its sign, and the cancel reasons cut at ten.
  */
 import assert from 'node:assert/strict';
-import { defaultSettings } from '../../src/config/settings.js';
-import type { CloudLedger } from '../../src/sim/cloud.js';
 import { buildReport, type SimReport } from '../../src/sim/report.js';
-import type { SimResult } from '../../src/sim/result.js';
 import { formatDuration, formatSummary } from '../../src/sim/summary.js';
+import { handMadeResult } from './helpers.js';
 
 /** The report of a run with nothing in it. */
 function emptyReport(): SimReport {
-  return buildReport({
-    workload: 'empty',
-    seed: 1,
-    startedAt: 0,
-    endedAt: 60_000,
-    finished: true,
-    containers: [],
-    ledger: { vms: new Map(), calls: {}, liveCount: 0 } as unknown as CloudLedger,
-    readyAt: new Map(),
-    timeline: [],
-    restarts: 0,
-    timersLeft: 0,
-    timersFired: 0,
-    controllerRequests: {},
-    estimates: [],
-    settings: defaultSettings(),
-    costLedgers: [],
-    billingRules: new Map(),
-    notes: [],
-    host: { wallMs: 0, cpuUserMs: 0, cpuSystemMs: 0, peakRssBytes: 0, peakHeapBytes: 0 },
-    warmUp: { imagePulls: 0, imagePullMs: 0, coldInputs: 0, coldInputMs: 0 },
-  } as SimResult);
+  return buildReport(handMadeResult([], { workload: 'empty' }));
 }
 
 describe('simulator summary', () => {
