@@ -1,0 +1,99 @@
+/**
+ * The dispatch lock's bookkeeping, on a manual clock with scripted database
+ * sessions: which sessions it closes and when, who it says holds the lock,
+ * and how it counts losses. (The real server's side is in lock.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+import { ManualClock } from '../../src/clock/index.js';
+import { DispatchLock, type LockEpoch, type LockStatus, type LockTiming } from '../../src/dblock/lock.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+
+const TIMING: LockTiming = { retryMs: 1000, checkMs: 1000, checkTimeoutMs: 2000, leaseMs: 4000, marginMs: 1500 };
+
+/** Where another session holding the lock connects from, as pg_stat_activity says; undefined: nobody else holds it. */
+type Holder = { addr: string | null; port: number | null; pid: number } | undefined;
+
+/**
+ * A pg.Client stand-in. `world.holder` says whether another session holds
+ * the lock; checks answer "held" until `lost` is set; `silent` makes every
+ * query after it hang.
+ */
+class ScriptedSession extends EventEmitter {
+  ended = false;
+  /** end() never answers (a server gone silent); the socket is then cut. */
+  hangOnEnd = false;
+  destroyed = false;
+  readonly connection = { stream: { destroy: () => (this.destroyed = true) } };
+  readonly queries: string[] = [];
+  constructor(
+    readonly n: number,
+    private readonly world: { holder: Holder; lost: boolean; silent: boolean },
+  ) {
+    super();
+  }
+
+  async connect(): Promise<void> {}
+
+  end(): Promise<void> {
+    this.ended = true;
+    return this.hangOnEnd ? new Promise(() => undefined) : Promise.resolve();
+  }
+
+  query(sql: string): Promise<{ rows: unknown[] }> {
+    this.queries.push(sql.trim().split(/\s+/).slice(0, 2).join(' '));
+    if (this.ended) return Promise.reject(new Error('Client was closed and is not queryable'));
+    if (this.world.silent) return new Promise(() => undefined);
+    if (sql.includes('pg_try_advisory_lock')) return Promise.resolve({ rows: [{ locked: this.world.holder === undefined }] });
+    if (sql.includes('pg_stat_activity')) return Promise.resolve({ rows: this.world.holder ? [this.world.holder] : [] });
+    if (sql.includes('pg_advisory_unlock')) return Promise.resolve({ rows: [{ pg_advisory_unlock: true }] });
+    if (sql.includes('pg_backend_pid()')) return Promise.resolve({ rows: [{ held: this.world.lost ? 0 : 1 }] });
+    return Promise.reject(new Error(`unexpected query: ${sql}`));
+  }
+}
+
+function setup() {
+  const clock = new ManualClock();
+  const world = { holder: undefined as Holder, lost: false, silent: false };
+  const sessions: ScriptedSession[] = [];
+  const log = new LineCollector();
+  const changes: LockStatus[] = [];
+  const lock = new DispatchLock({
+    newClient: () => {
+      const s = new ScriptedSession(sessions.length + 1, world);
+      sessions.push(s);
+      return s as unknown as pg.Client;
+    },
+    clock,
+    logger: createLogger({ stream: log, level: 'debug', clock }),
+    timing: TIMING,
+    onChange: (s) => changes.push(s),
+  });
+  const abort = new AbortController();
+  /** Takes the lock and waits out the lease and margin. */
+  const take = async (): Promise<LockEpoch> => {
+    const acquiring = lock.acquire(abort.signal);
+    await clock.advance(TIMING.leaseMs + TIMING.marginMs);
+    return acquiring;
+  };
+  const msgs = (): string[] => log.records().map((r) => String(r.msg));
+  return { clock, world, sessions, log, changes, lock, abort, take, msgs };
+}
+
+describe('dispatch lock bookkeeping (manual clock, scripted sessions)', () => {
+
+  it('release() while waiting for another holder closes the waiting session', async () => {
+    const t = setup();
+    t.world.holder = { addr: '10.1.2.3', port: 40000, pid: 77 };
+    const acquiring = t.lock.acquire(t.abort.signal).catch((e: unknown) => e);
+    await t.clock.advance(3 * TIMING.retryMs);
+    assert.equal(t.lock.current().state, 'waiting');
+    assert.equal(t.sessions.length, 1, 'one session kept between attempts');
+    t.abort.abort();
+    await t.lock.release();
+    await acquiring;
+    assert.equal(t.sessions[0]!.ended, true);
+    assert.equal(t.lock.current().state, 'released');
+  });
+});
