@@ -96,4 +96,20 @@ describe('dispatch lock bookkeeping (manual clock, scripted sessions)', () => {
     assert.equal(t.sessions[0]!.ended, true);
     assert.equal(t.lock.current().state, 'released');
   });
+
+  it('a lost lock closes its session at once, so a session that may still hold the lock on the server does not keep it from the next try', async () => {
+    const t = setup();
+    await t.take();
+    assert.equal(t.lock.current().state, 'held');
+    t.world.lost = true;
+    await t.clock.advance(TIMING.checkMs);
+    assert.equal(t.lock.current().state, 'lost');
+    assert.equal(t.sessions[0]!.ended, true, 'the session that lost it is closed');
+    t.world.lost = false;
+    await t.take();
+    assert.equal(t.sessions.length, 2, 'taken again on a new session');
+    assert.equal(t.sessions[1]!.ended, false);
+    t.abort.abort();
+    await t.lock.release();
+  });
 });
