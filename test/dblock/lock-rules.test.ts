@@ -112,4 +112,15 @@ describe('dispatch lock bookkeeping (manual clock, scripted sessions)', () => {
     t.abort.abort();
     await t.lock.release();
   });
+
+  it('release() unlocks on the session that holds the lock, then closes it: no warning', async () => {
+    const t = setup();
+    await t.take();
+    await t.lock.release();
+    assert.equal(t.sessions.length, 1);
+    assert.equal(t.sessions[0]!.queries.at(-1), 'SELECT pg_advisory_unlock($1::bigint)');
+    assert.equal(t.sessions[0]!.ended, true);
+    assert.ok(t.msgs().includes('released the dispatch lock'), t.msgs().join('\n'));
+    assert.deepEqual(t.log.records().filter((r) => r.level === 'warning').map((r) => r.msg), []);
+  });
 });
