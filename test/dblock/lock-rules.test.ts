@@ -123,4 +123,15 @@ describe('dispatch lock bookkeeping (manual clock, scripted sessions)', () => {
     assert.ok(t.msgs().includes('released the dispatch lock'), t.msgs().join('\n'));
     assert.deepEqual(t.log.records().filter((r) => r.level === 'warning').map((r) => r.msg), []);
   });
+
+  it('the session closing loses the lock at once, without waiting for the next check', async () => {
+    const t = setup();
+    const epoch = await t.take();
+    t.sessions[0]!.emit('end');
+    assert.equal(t.lock.current().state, 'lost');
+    assert.equal(t.lock.current().detail, 'lost: connection closed; taking it again');
+    assert.equal(await epoch.ended, 'connection closed');
+    t.abort.abort();
+    await t.lock.release();
+  });
 });
