@@ -1,6 +1,7 @@
 /** The driver registry: the InstanceSetID it derives, and how a driver's parameter errors are named. */
 import assert from 'node:assert/strict';
-import { instanceSetIdFor } from '../../src/cloud/registry.js';
+import { checkDriverConfig, DriverParametersError, instanceSetIdFor } from '../../src/cloud/registry.js';
+import { silentLogger } from '../../src/log.js';
 import '../../src/drivers.js';
 import { ec2Cluster } from '../drivers/ec2/helpers.js';
 
@@ -12,5 +13,15 @@ describe('cloud driver registry', () => {
     cluster.SystemRootToken = 'plaintexttoken';
     // echo -n plaintexttoken | md5sum
     assert.equal(instanceSetIdFor(cluster), '8a0f88b59fa1640a74e989f542f4176d');
+  });
+
+  it('a driver\'s "DriverParameters: ..." error (the whole mapping is wrong) is named by its whole YAML path too', async () => {
+    const cluster = ec2Cluster();
+    cluster.Containers.CloudVMs.DriverParameters = ['Region', 'us-east-1'] as unknown as Record<string, unknown>;
+    await assert.rejects(checkDriverConfig(cluster, silentLogger()), (err: unknown) => {
+      assert.ok(err instanceof DriverParametersError, String(err));
+      assert.match(err.message, /^Clusters\.zzzzz\.Containers\.CloudVMs\.DriverParameters: expected a mapping/);
+      return true;
+    });
   });
 });
