@@ -3,9 +3,11 @@
  * picks, how --pause-before-destroy waits, and what an interrupt stops.
  */
 import assert from 'node:assert/strict';
-import { chooseInstanceType } from '../../src/cloudtest/command.js';
+import { PassThrough } from 'node:stream';
+import { chooseInstanceType, waitForEnter } from '../../src/cloudtest/command.js';
 import { loadConfigText } from '../../src/config/index.js';
 import type { Cluster } from '../../src/config/types.js';
+import { Capture } from './helpers.js';
 
 describe('cloudtest command', () => {
 
@@ -33,5 +35,23 @@ Clusters:
 `).cluster;
     assert.equal(chooseInstanceType(cluster, undefined).Name, 'b-ondemand');
     assert.equal(chooseInstanceType(cluster, 'c-dear').Name, 'c-dear');
+  });
+
+  it('--pause-before-destroy: a line without its newline is not Enter; a signal already aborted does not wait at all', async () => {
+    const stdin = new PassThrough();
+    const err = new Capture();
+    let done = false;
+    const waiting = waitForEnter(stdin, err).then(() => (done = true));
+    stdin.write('partial');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done, false);
+    stdin.write(' line\n');
+    await waiting;
+    assert.match(err.text, /Press Enter to continue: $/);
+
+    const ac = new AbortController();
+    ac.abort(new Error('interrupted by SIGINT'));
+    // Nothing will ever arrive on this stdin: only the signal can end the wait.
+    await waitForEnter(new PassThrough(), new Capture(), ac.signal);
   });
 });
