@@ -4,10 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { chooseInstanceType, waitForEnter } from '../../src/cloudtest/command.js';
+import { chooseInstanceType, runCloudtestCommand, waitForEnter } from '../../src/cloudtest/command.js';
+import type { InstanceSet } from '../../src/cloud/types.js';
 import { loadConfigText } from '../../src/config/index.js';
 import type { Cluster } from '../../src/config/types.js';
-import { Capture } from './helpers.js';
+import { silentLogger } from '../../src/log.js';
+import { Capture, TempConfig } from './helpers.js';
 
 describe('cloudtest command', () => {
 
@@ -53,5 +55,42 @@ Clusters:
     ac.abort(new Error('interrupted by SIGINT'));
     // Nothing will ever arrive on this stdin: only the signal can end the wait.
     await waitForEnter(new PassThrough(), new Capture(), ac.signal);
+  });
+
+  it('an interrupt during one subnet ends the run there: later subnets are not tested', async function () {
+    this.timeout(20_000);
+    const cfg = new TempConfig({ driver: 'lame', driverParameters: { SubnetID: ['subnet-a', 'subnet-b', 'subnet-c'] } });
+    try {
+      const ac = new AbortController();
+      const built: string[] = [];
+      const out = new Capture();
+      const code = await runCloudtestCommand(
+        { config: cfg.path, instanceSetId: 'cloudtest-abort' },
+        {
+          stdout: out,
+          stderr: new Capture(),
+          logger: silentLogger(),
+          signal: ac.signal,
+          newInstanceSet: async (c) => {
+            built.push(String(c.Containers.CloudVMs.DriverParameters.SubnetID));
+            // The operator presses Ctrl-C while the first pass lists.
+            return {
+              create: () => Promise.reject(new Error('not reached')),
+              instances: async () => {
+                ac.abort(new Error('interrupted by SIGINT'));
+                throw new Error('interrupted by SIGINT');
+              },
+              stop: () => undefined,
+            } satisfies InstanceSet;
+          },
+        },
+      );
+      assert.equal(code, 1);
+      assert.deepEqual(built, ['subnet-a']);
+      assert.match(out.text, /cloudtest FAILED: SubnetID\[0\] "subnet-a": step 2 .*interrupted by SIGINT/);
+      assert.doesNotMatch(out.text, /pass 2\/3/);
+    } finally {
+      cfg.remove();
+    }
   });
 });
