@@ -93,4 +93,31 @@ Clusters:
       cfg.remove();
     }
   });
+
+  it("stops each pass's driver, whether the pass passed or failed (a driver's sockets would keep the command from exiting)", async () => {
+    const cfg = new TempConfig({ driver: 'lame', driverParameters: { SubnetID: ['subnet-a', 'subnet-b'] } });
+    try {
+      const stopped: string[] = [];
+      const code = await runCloudtestCommand(
+        { config: cfg.path, instanceSetId: 'cloudtest-stop' },
+        {
+          stdout: new Capture(),
+          stderr: new Capture(),
+          logger: silentLogger(),
+          newInstanceSet: async (c) => {
+            const subnet = String(c.Containers.CloudVMs.DriverParameters.SubnetID);
+            return {
+              create: () => Promise.reject(new Error('InvalidSubnetID.NotFound')),
+              instances: async () => [],
+              stop: () => stopped.push(subnet),
+            } satisfies InstanceSet;
+          },
+        },
+      );
+      assert.equal(code, 1);
+      assert.deepEqual(stopped, ['subnet-a', 'subnet-b']);
+    } finally {
+      cfg.remove();
+    }
+  });
 });
