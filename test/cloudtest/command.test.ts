@@ -3,6 +3,7 @@
  * picks, how --pause-before-destroy waits, and what an interrupt stops.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { chooseInstanceType, runCloudtestCommand, waitForEnter } from '../../src/cloudtest/command.js';
 import type { InstanceSet } from '../../src/cloud/types.js';
@@ -116,6 +117,32 @@ Clusters:
       );
       assert.equal(code, 1);
       assert.deepEqual(stopped, ['subnet-a', 'subnet-b']);
+    } finally {
+      cfg.remove();
+    }
+  });
+
+  it('refuses a config without Containers.DispatchPrivateKey with exit 2, before touching the cloud', async () => {
+    const cfg = new TempConfig({ driver: 'lame', driverParameters: {} });
+    try {
+      writeFileSync(cfg.path, readFileSync(cfg.path, 'utf8').replace(/      DispatchPrivateKey: \|\n(        .*\n)+/, ''));
+      const err = new Capture();
+      let built = 0;
+      const code = await runCloudtestCommand(
+        { config: cfg.path, instanceSetId: 'cloudtest-nokey' },
+        {
+          stdout: new Capture(),
+          stderr: err,
+          logger: silentLogger(),
+          newInstanceSet: async () => {
+            built++;
+            throw new Error('not reached');
+          },
+        },
+      );
+      assert.equal(code, 2);
+      assert.equal(err.text, 'cloudtest: Clusters.zzzzz.Containers.DispatchPrivateKey: required (cloudtest logs in to the instance with it)\n');
+      assert.equal(built, 0);
     } finally {
       cfg.remove();
     }
