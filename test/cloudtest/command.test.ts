@@ -147,4 +147,33 @@ Clusters:
       cfg.remove();
     }
   });
+
+  it('tags the test instance with the CloudTestPID of the process that made it, besides the dispatcher tags', async () => {
+    const cfg = new TempConfig({ driver: 'lame', driverParameters: {} });
+    try {
+      const created: Array<Record<string, string>> = [];
+      await runCloudtestCommand(
+        { config: cfg.path, instanceSetId: 'cloudtest-pid' },
+        {
+          stdout: new Capture(),
+          stderr: new Capture(),
+          logger: silentLogger(),
+          newInstanceSet: async () =>
+            ({
+              create: (_type, _image, tags) => {
+                created.push(tags);
+                return Promise.reject(new Error('stop here'));
+              },
+              instances: async () => [],
+              stop: () => undefined,
+            }) satisfies InstanceSet,
+        },
+      );
+      assert.equal(created.length, 1);
+      assert.equal(created[0]!.ArvadosCloudTestPID, String(process.pid));
+      assert.equal(created[0]!.ArvadosInstanceSetID, 'cloudtest-pid');
+    } finally {
+      cfg.remove();
+    }
+  });
 });
