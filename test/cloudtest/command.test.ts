@@ -176,4 +176,33 @@ Clusters:
       cfg.remove();
     }
   });
+
+  it('--image-id replaces CloudVMs.ImageID for the test instance (testing a new image before it goes into the config)', async () => {
+    const cfg = new TempConfig({ driver: 'lame', driverParameters: {} });
+    try {
+      const images: string[] = [];
+      const out = new Capture();
+      await runCloudtestCommand(
+        { config: cfg.path, instanceSetId: 'cloudtest-image', imageId: 'img-candidate' },
+        {
+          stdout: out,
+          stderr: new Capture(),
+          logger: silentLogger(),
+          newInstanceSet: async () =>
+            ({
+              create: (_type, image) => {
+                images.push(image);
+                return Promise.reject(new Error('stop here'));
+              },
+              instances: async () => [],
+              stop: () => undefined,
+            }) satisfies InstanceSet,
+        },
+      );
+      assert.deepEqual(images, ['img-candidate']);
+      assert.match(out.text, /^cloudtest: driver lame, .*, image img-candidate\n/);
+    } finally {
+      cfg.remove();
+    }
+  });
 });
