@@ -82,7 +82,6 @@ function setup() {
 }
 
 describe('dispatch lock bookkeeping (manual clock, scripted sessions)', () => {
-
   it('release() while waiting for another holder closes the waiting session', async () => {
     const t = setup();
     t.world.holder = { addr: '10.1.2.3', port: 40000, pid: 77 };
@@ -133,5 +132,24 @@ describe('dispatch lock bookkeeping (manual clock, scripted sessions)', () => {
     assert.equal(await epoch.ended, 'connection closed');
     t.abort.abort();
     await t.lock.release();
+  });
+
+  it("names the holder as address:port, an IPv6 address in brackets, and a Unix-socket session by the server's pid", async () => {
+    const holders: Array<[Holder, string]> = [
+      [{ addr: '10.1.2.3', port: 40000, pid: 77 }, '10.1.2.3:40000'],
+      [{ addr: 'fd00::7', port: 40001, pid: 78 }, '[fd00::7]:40001'],
+      [{ addr: null, port: null, pid: 79 }, 'local socket (server pid 79)'],
+    ];
+    for (const [holder, shown] of holders) {
+      const t = setup();
+      t.world.holder = holder;
+      const acquiring = t.lock.acquire(t.abort.signal).catch(() => undefined);
+      await t.clock.advance(1);
+      assert.equal(t.lock.current().holder, shown);
+      assert.equal(t.lock.current().detail, `another process holds it (${shown})`);
+      t.abort.abort();
+      await t.lock.release();
+      await acquiring;
+    }
   });
 });
