@@ -152,4 +152,31 @@ describe('dispatch lock bookkeeping (manual clock, scripted sessions)', () => {
       await acquiring;
     }
   });
+
+  it('logs the holder once per holder: again when it changes, and again after this process held the lock in between', async () => {
+    const t = setup();
+    const waitingLines = (): unknown[] => t.log.records().filter((r) => r.msg === 'waiting for other process to release lock').map((r) => r.DBClient);
+    t.world.holder = { addr: '10.1.2.3', port: 40000, pid: 77 };
+    const first = t.lock.acquire(t.abort.signal);
+    await t.clock.advance(5 * TIMING.retryMs);
+    assert.deepEqual(waitingLines(), ['10.1.2.3:40000'], 'once, though it tried six times');
+    t.world.holder = { addr: '10.1.2.4', port: 40000, pid: 78 };
+    await t.clock.advance(3 * TIMING.retryMs);
+    assert.deepEqual(waitingLines(), ['10.1.2.3:40000', '10.1.2.4:40000']);
+    t.world.holder = undefined;
+    await t.clock.advance(TIMING.retryMs + TIMING.leaseMs + TIMING.marginMs);
+    await first;
+    // Lost; the same holder as before takes it meanwhile: worth saying again.
+    t.world.holder = { addr: '10.1.2.4', port: 40000, pid: 78 };
+    t.world.lost = true;
+    await t.clock.advance(TIMING.checkMs);
+    assert.equal(t.lock.current().state, 'lost');
+    const second = t.lock.acquire(t.abort.signal).catch(() => undefined);
+    await t.clock.advance(TIMING.retryMs);
+    assert.equal(t.lock.current().state, 'waiting');
+    assert.deepEqual(waitingLines(), ['10.1.2.3:40000', '10.1.2.4:40000', '10.1.2.4:40000']);
+    t.abort.abort();
+    await t.lock.release();
+    await second;
+  });
 });
