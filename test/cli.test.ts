@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, CommanderError } from 'commander';
@@ -225,4 +227,20 @@ describe('arvados-dispatch-cloud command', function () {
     assert.ok(!r.stdout.includes(cluster.SystemRootToken) && !r.stdout.includes(cluster.ManagementToken));
   });
 
+  it("logs the config's warnings (an unknown key, with its file and line) before the exiting line, as JSON lines on stderr", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-warnings-'));
+    try {
+      const config = join(dir, 'config.yml');
+      writeFileSync(config, 'Clusters:\n  zzzzz:\n    NoSuchKey: 1\n');
+      const r = await run(['--config', config]);
+      assert.equal(r.code, 1);
+      const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string });
+      const warning = lines.findIndex((l) => l.level === 'warning' && l.msg === `${config}: line 3: Clusters.zzzzz.NoSuchKey: unknown key`);
+      assert.ok(warning >= 0, r.stderr);
+      assert.ok(warning < lines.length - 1);
+      exitingLine(r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
