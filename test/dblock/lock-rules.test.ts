@@ -179,4 +179,29 @@ describe('dispatch lock bookkeeping (manual clock, scripted sessions)', () => {
     await t.lock.release();
     await second;
   });
+
+  it('the holder is only named while another process holds it: not once this one has taken the lock', async () => {
+    const t = setup();
+    t.world.holder = { addr: '10.1.2.3', port: 40000, pid: 77 };
+    const acquiring = t.lock.acquire(t.abort.signal);
+    await t.clock.advance(TIMING.retryMs);
+    assert.equal(t.lock.current().holder, '10.1.2.3:40000');
+    t.world.holder = undefined;
+    await t.clock.advance(TIMING.retryMs);
+    assert.equal(t.lock.current().state, 'settling');
+    assert.equal(t.lock.current().holder, undefined);
+    await t.clock.advance(TIMING.leaseMs + TIMING.marginMs);
+    await acquiring;
+    assert.deepEqual(
+      t.changes.map((c) => [c.state, c.holder]),
+      [
+        ['waiting', '10.1.2.3:40000'],
+        ['waiting', '10.1.2.3:40000'],
+        ['settling', undefined],
+        ['held', undefined],
+      ],
+    );
+    t.abort.abort();
+    await t.lock.release();
+  });
 });
