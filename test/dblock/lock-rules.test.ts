@@ -204,4 +204,18 @@ describe('dispatch lock bookkeeping (manual clock, scripted sessions)', () => {
     t.abort.abort();
     await t.lock.release();
   });
+
+  it('a session that does not close politely within checkTimeoutMs is cut', async () => {
+    const t = setup();
+    await t.take();
+    t.sessions[0]!.hangOnEnd = true;
+    t.world.lost = true;
+    await t.clock.advance(TIMING.checkMs);
+    assert.equal(t.lock.current().state, 'lost');
+    assert.equal(t.sessions[0]!.destroyed, false);
+    await t.clock.advance(TIMING.checkTimeoutMs);
+    assert.equal(t.sessions[0]!.destroyed, true);
+    t.abort.abort();
+    await t.lock.release();
+  });
 });
