@@ -243,4 +243,11 @@ describe('arvados-dispatch-cloud command', function () {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("the exiting line's error names every problem in one line, joined by '; ', as the reference's", async () => {
+    const r = await run(['--config', DEFAULTS]);
+    const { error } = exitingLine(r.stderr);
+    assert.doesNotMatch(error, /\n/);
+    assert.match(error, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty; Clusters\.xxxxx\./);
+  });
 });
