@@ -10,6 +10,7 @@ import { ConfigError, loadConfigFile } from '../config/index.js';
 import type { Cluster } from '../config/types.js';
 import { withHost } from '../config/urls.js';
 import { secureContextOption } from '../net/trust.js';
+import { NOT_DISPATCHING_HEADER } from '../http/not-dispatching.js';
 
 /**
  * A failure the command reports as one line on stderr. `exitCode` 2 means
@@ -25,7 +26,8 @@ export class AdminError extends Error {
     readonly httpStatus?: number,
     /**
      * Another InternalURL may do better: this one could not be reached, or
-     * answered 503 (a standby waiting for the dispatch lock answers that).
+     * answered 503 (a standby waiting for the dispatch lock answers that), or
+     * 404 saying it is not dispatching (a standby asked for a container).
      */
     readonly elsewhere = false,
   ) {
@@ -150,7 +152,9 @@ export class ManagementClient {
               else resolve(body);
               return;
             }
-            reject(new AdminError(`${method} ${path}: ${status} ${res.statusMessage ?? ''}`.trimEnd() + `: ${errorText(body, text)}`, 1, undefined, status, status === 503));
+            // A 503, or a 404 that says this process is not dispatching (a standby): another InternalURL may be the dispatcher.
+            const standby = status === 503 || (status === 404 && res.headers[NOT_DISPATCHING_HEADER.toLowerCase()] !== undefined);
+            reject(new AdminError(`${method} ${path}: ${status} ${res.statusMessage ?? ''}`.trimEnd() + `: ${errorText(body, text)}`, 1, undefined, status, standby));
           });
         },
       );

@@ -95,7 +95,7 @@ export function whyContainer(ctx: AdminContext, uuid: string, opts: ListOptions 
     try {
       item = (await client.get(`${API}/container`, { container_uuid: uuid })) as WhyItem;
     } catch (e) {
-      if (e instanceof AdminError && e.httpStatus === 404) throw new AdminError(notAContainer(uuid) ?? `${uuid}: not in the dispatcher's queue (finished, not ours, or not seen yet)`);
+      if (e instanceof AdminError && e.httpStatus === 404 && !e.elsewhere) throw new AdminError(notAContainer(uuid) ?? `${uuid}: not in the dispatcher's queue (finished, not ours, or not seen yet)`);
       throw e;
     }
     let timeline: WhyTimeline | undefined;

@@ -31,6 +31,7 @@ import type { SpendingCapView } from '../placement/spending-cap.js';
 import { timelineJSON } from './timeline-json.js';
 import { redirectFor, sendRedirect } from './redirect.js';
 import { formValues } from './form.js';
+import { NOT_DISPATCHING_HEADER } from './not-dispatching.js';
 
 /** What the management API needs from a dispatcher. */
 export interface ManagementTarget {
@@ -92,6 +93,7 @@ export interface Layers {
 }
 
 const API = '/arvados/v1/dispatch';
+
 interface Request {
   req: IncomingMessage;
   res: ServerResponse;
@@ -236,7 +238,22 @@ function extrasOf(t: ManagementTarget, v: QueueViewEntry, why: WhyBuilder | unde
 
 function getContainer(r: Request, t: ManagementTarget): void {
   const uuid = r.param('container_uuid');
-  const found = t.queueView().find((v) => v.entry.container.uuid === uuid);
+  let view: QueueViewEntry[];
+  try {
+    view = t.queueView();
+  } catch (err) {
+    // The controller asks every InternalURL for a Queued or Locked container's status,
+    // skips a 404 and keeps any other answer as an error: a standby's 503 (as the
+    // reference's standby, which does not listen) made it answer 502 whenever the
+    // dispatching process had not seen the container yet, where "not here" lets it
+    // say the container is queued.
+    const status = (err as { httpStatus?: unknown } | undefined)?.httpStatus;
+    if (status !== 503) throw err;
+    const reason = String((err as Error).message);
+    r.res.setHeader(NOT_DISPATCHING_HEADER, reason.replace(/[^\x20-\x7e]/g, '?'));
+    return jsonError(r.res, 404, `container not found: ${reason}`);
+  }
+  const found = view.find((v) => v.entry.container.uuid === uuid);
   if (!found) return jsonError(r.res, 404, 'container not found');
   sendJSON(r.res, queueEntJSON(found.entry, found.schedulingStatus, extrasOf(t, found, t.why?.(), t.appendEstimateAt?.())));
 }

@@ -216,6 +216,17 @@ describe('admin commands (in-process, fake management API)', () => {
       assert.equal(stderr.text, '');
     });
 
+    it("asks the next for a container's status when one is a standby (its 404 says it is not dispatching); a standby's alone is no 'not in the queue'", async () => {
+      assert.equal(await whyContainer(both(standby.url, server.url), WHY_ITEM.container.uuid), 0, stderr.text);
+      assert.equal(standby.requests.length, 1);
+      assert.match(stdout.text, new RegExp(WHY_ITEM.container.uuid));
+      stdout = new Buffered();
+      assert.equal(await whyContainer(both(standby.url, standby.url), WHY_ITEM.container.uuid), 1);
+      assert.equal(stdout.text, '');
+      assert.doesNotMatch(stderr.text, /not in the dispatcher's queue/);
+      assert.match(stderr.text, new RegExp(`^arvados-dispatch-cloud: ${standby.url}: GET /arvados/v1/dispatch/container: 404 Not Found: container not found: ${LOCK}$`, 'm'));
+    });
+
     it("takes any other answer as the dispatcher's word, and does not ask further", async () => {
       assert.equal(await instanceAction(both(server.url, standby.url), 'hold', 'nope'), 1);
       assert.equal(standby.requests.length, 0);

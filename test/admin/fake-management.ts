@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InstanceItem } from '../../src/admin/format.js';
+import { NOT_DISPATCHING_HEADER } from '../../src/http/not-dispatching.js';
 
 export interface RecordedRequest {
   method: string;
@@ -95,7 +96,7 @@ export class FakeManagementServer {
   readonly requests: RecordedRequest[] = [];
   /** What GET instances lists (null as the reference's empty list). */
   instances: InstanceItem[] | null = INSTANCES;
-  /** Set: answers every authorised request 503 with this error, as a dispatcher waiting for the dispatch lock does. */
+  /** Set: answers every authorised request 503 with this error (a container's status 404, saying so), as a dispatcher waiting for the dispatch lock does. */
   standby?: string;
   private server?: http.Server;
   url = '';
@@ -122,8 +123,12 @@ export class FakeManagementServer {
     if (!auth) return reply(401, { errors: ['authorization required'] });
     if (auth !== `Bearer ${TOKEN}`) return reply(403, { errors: ['permission denied'] });
 
-    if (this.standby !== undefined) return reply(503, { errors: [this.standby] });
     const route = `${req.method} ${u.pathname}`;
+    if (this.standby !== undefined && route === 'GET /arvados/v1/dispatch/container') {
+      res.setHeader(NOT_DISPATCHING_HEADER, this.standby);
+      return reply(404, { errors: [`container not found: ${this.standby}`] });
+    }
+    if (this.standby !== undefined) return reply(503, { errors: [this.standby] });
     const ids = new Set(INSTANCES.map((i) => i.instance));
     const m = /^POST \/arvados\/v1\/dispatch\/instances\/(hold|drain|run|kill)$/.exec(route);
     if (route === 'GET /arvados/v1/dispatch/instances') return reply(200, { items: this.instances });

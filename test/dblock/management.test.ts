@@ -1,7 +1,8 @@
 /**
  * The management server of a daemon under the dispatch lock, while it has
  * no dispatcher (waiting for the lock, or after losing it): an unhealthy
- * health check that says why, 503 from the API, and the lock metrics.
+ * health check that says why, 503 from the API (404 for a container's
+ * status), and the lock metrics.
  */
 import assert from 'node:assert/strict';
 import type { Cluster } from '../../src/config/types.js';
@@ -38,6 +39,15 @@ describe('management server while the dispatch lock is not held', () => {
     assert.deepEqual(r.json(), { errors: ['not dispatching: waiting for the dispatch lock: another process holds it (127.0.0.1:40000)'] });
     const kill = await call({ server }, 'POST', '/arvados/v1/dispatch/instances/kill', { token: TOKEN, form: { instance_id: 'i-1' } });
     assert.equal(kill.status, 503);
+  });
+
+  it("a container's status is a 404 naming why (no container is here), with the header that says so: the controller then reports the container as queued, as after the dispatcher's own 404, not 502", async () => {
+    const r = await call({ server }, 'GET', '/arvados/v1/dispatch/container?container_uuid=zzzzz-dz642-000000000000001', { token: TOKEN });
+    assert.equal(r.status, 404);
+    assert.deepEqual(r.json(), { errors: ['container not found: not dispatching: waiting for the dispatch lock: another process holds it (127.0.0.1:40000)'] });
+    assert.equal(r.headers.get('X-Arvados-Dispatch-Not-Dispatching'), 'not dispatching: waiting for the dispatch lock: another process holds it (127.0.0.1:40000)');
+    // Still a token first, as every API route.
+    assert.equal((await call({ server }, 'GET', '/arvados/v1/dispatch/container?container_uuid=zzzzz-dz642-000000000000001', {})).status, 401);
   });
 
   it('/metrics says the lock is not held, and counts losses', async () => {
