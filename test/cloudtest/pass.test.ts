@@ -70,6 +70,8 @@ class ScriptedCloud implements InstanceSet {
   /** What the executor answers, given the address it is pointed at. */
   probe: (target: string, command: string) => ExecuteResult = () => ok();
   readonly executed: Array<[target: string, command: string]> = [];
+  /** What happened to the executor and the VMs, in order: 'close', 'destroy vm-1'. */
+  readonly events: string[] = [];
   readonly targets: string[] = [];
   /** The tags of every create, in order. */
   readonly created: InstanceTags[] = [];
@@ -114,7 +116,7 @@ class ScriptedCloud implements InstanceSet {
         target = address;
         this.targets.push(address);
       },
-      close: () => undefined,
+      close: () => this.events.push('close'),
     };
   }
 
@@ -127,6 +129,7 @@ class ScriptedCloud implements InstanceSet {
       remoteUser: 'crunch',
       setTags: async () => undefined,
       destroy: async () => {
+        this.events.push(`destroy ${vm.id}`);
         vm.destroyCalls++;
         if (this.destroyError) throw this.destroyError;
         vm.goneAfter ??= this.lingers;
@@ -323,5 +326,12 @@ describe('cloudtest pass (scripted cloud, manual clock)', function () {
     });
     assert.equal(stuck.vms.get('vm-1')?.destroyCalls, 1);
     assert.equal(r.report.steps().length, 1, 'no instance created');
+  });
+
+  it('closes its SSH connection to the VM before destroying it (a connection to a VM that vanishes could hold the command open)', async () => {
+    const cloud = new ScriptedCloud();
+    const { error, report } = await runPass(cloud, { command: 'uname -a' });
+    assert.equal(error, undefined, report.text);
+    assert.deepEqual(cloud.events, ['close', 'destroy vm-1']);
   });
 });
