@@ -1,0 +1,39 @@
+/**
+ * The instances.insert body, built without a Compute endpoint: how each
+ * parameter and instance type field shows up in it.
+ */
+import assert from 'node:assert/strict';
+import { type BodyInput, buildInstanceBody } from '../../../drivers/gce/body.js';
+import { labelFilter } from '../../../drivers/gce/mapping.js';
+import { parseGceParams } from '../../../drivers/gce/params.js';
+import { IMAGE, N2 } from './helpers.js';
+
+const ZONE = 'europe-west4-b';
+
+/** The body for `type` (N2 by default) with DriverParameters `raw` over a project and zone. */
+function body(raw: Record<string, unknown> = {}, input: Partial<BodyInput> = {}): ReturnType<typeof buildInstanceBody> {
+  const { params } = parseGceParams({ Project: 'p', Zone: ZONE, ...raw });
+  return buildInstanceBody({
+    params,
+    zone: ZONE,
+    name: 'arvados-0123456789abcdef',
+    type: N2,
+    imageId: IMAGE,
+    tags: { ArvadosInstanceSetID: 'set-1' },
+    initCommand: 'true',
+    publicKey: '',
+    setTagKey: 'ArvadosInstanceSetID',
+    ...input,
+  });
+}
+
+describe('gce insert body', () => {
+  it('the InstanceSetID label holds a value that fits label syntax, the very one listing filters on, whatever the ID looks like', () => {
+    for (const id of ['zzzzz-abc_12', 'Set.One', 'x'.repeat(70)]) {
+      const labels = body({}, { tags: { ArvadosInstanceSetID: id } }).labels!;
+      assert.deepEqual(Object.keys(labels), ['arvadosinstancesetid']);
+      assert.match(labels.arvadosinstancesetid, /^[a-z0-9_-]{0,63}$/);
+      assert.equal(labelFilter('ArvadosInstanceSetID', id), `labels.arvadosinstancesetid = "${labels.arvadosinstancesetid}"`);
+    }
+  });
+});
