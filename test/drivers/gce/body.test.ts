@@ -28,6 +28,11 @@ function body(raw: Record<string, unknown> = {}, input: Partial<BodyInput> = {})
 }
 
 describe('gce insert body', () => {
+  it('a Subnetwork given by name is in the region of the zone the VM goes to; a path is sent as written', () => {
+    assert.equal(body({ Subnetwork: 'workers' }).networkInterfaces![0].subnetwork, 'regions/europe-west4/subnetworks/workers');
+    assert.equal(body({ Subnetwork: 'projects/host/regions/europe-west4/subnetworks/shared' }).networkInterfaces![0].subnetwork, 'projects/host/regions/europe-west4/subnetworks/shared');
+  });
+
   it('the InstanceSetID label holds a value that fits label syntax, the very one listing filters on, whatever the ID looks like', () => {
     for (const id of ['zzzzz-abc_12', 'Set.One', 'x'.repeat(70)]) {
       const labels = body({}, { tags: { ArvadosInstanceSetID: id } }).labels!;
