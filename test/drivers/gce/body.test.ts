@@ -41,4 +41,10 @@ describe('gce insert body', () => {
       assert.equal(labelFilter('ArvadosInstanceSetID', id), `labels.arvadosinstancesetid = "${labels.arvadosinstancesetid}"`);
     }
   });
+
+  it('every disk is deleted with the VM: boot, scratch and local SSDs (a disk left behind bills on)', () => {
+    const type = { ...N2, Name: 'n2ssd', AddedScratch: 20 * 2 ** 30 };
+    const disks = body({ LocalSSDs: { n2ssd: 1 } }, { type }).disks!;
+    assert.deepEqual(disks.map((d) => [d.boot ?? false, d.type, d.autoDelete]), [[true, 'PERSISTENT', true], [false, 'PERSISTENT', true], [false, 'SCRATCH', true]]);
+  });
 });
