@@ -47,4 +47,15 @@ describe('gce insert body', () => {
     const disks = body({ LocalSSDs: { n2ssd: 1 } }, { type }).disks!;
     assert.deepEqual(disks.map((d) => [d.boot ?? false, d.type, d.autoDelete]), [[true, 'PERSISTENT', true], [false, 'PERSISTENT', true], [false, 'SCRATCH', true]]);
   });
+
+  it('the network: the project\'s default one when neither Network nor Subnetwork is set; a Network name as its global path; a path as written', () => {
+    const nic = (raw: Record<string, unknown>) => {
+      const n = body(raw).networkInterfaces![0];
+      return { network: n.network, subnetwork: n.subnetwork };
+    };
+    assert.deepEqual(nic({}), { network: 'global/networks/default', subnetwork: undefined });
+    assert.deepEqual(nic({ Network: 'arvados' }), { network: 'global/networks/arvados', subnetwork: undefined });
+    assert.deepEqual(nic({ Network: 'projects/host/global/networks/shared' }), { network: 'projects/host/global/networks/shared', subnetwork: undefined });
+    assert.deepEqual(nic({ Subnetwork: 'workers' }), { network: undefined, subnetwork: 'regions/europe-west4/subnetworks/workers' }, 'the subnetwork names its network');
+  });
 });
