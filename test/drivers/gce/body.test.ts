@@ -58,4 +58,13 @@ describe('gce insert body', () => {
     assert.deepEqual(nic({ Network: 'projects/host/global/networks/shared' }), { network: 'projects/host/global/networks/shared', subnetwork: undefined });
     assert.deepEqual(nic({ Subnetwork: 'workers' }), { network: undefined, subnetwork: 'regions/europe-west4/subnetworks/workers' }, 'the subnetwork names its network');
   });
+
+  it('ServiceAccountEmail: the VMs run as it with the Scopes (default cloud-platform); none without it', () => {
+    assert.deepEqual(body({ ServiceAccountEmail: 'crunch@p.iam.gserviceaccount.com' }).serviceAccounts, [
+      { email: 'crunch@p.iam.gserviceaccount.com', scopes: ['https://www.googleapis.com/auth/cloud-platform'] },
+    ]);
+    const scopes = ['https://www.googleapis.com/auth/devstorage.read_only', 'https://www.googleapis.com/auth/logging.write'];
+    assert.deepEqual(body({ ServiceAccountEmail: 'crunch@p.iam.gserviceaccount.com', Scopes: scopes }).serviceAccounts?.[0].scopes, scopes);
+    assert.equal(body().serviceAccounts, undefined);
+  });
 });
