@@ -132,6 +132,13 @@ describe('gce driver: list, tags, destroy', function () {
     assert.deepEqual((await h.driver.instances({ ArvadosInstanceSetID: 'Other.Set' })).map((i) => i.id), [inst.id]);
   });
 
+  it('setTags that keeps the InstanceSetID touches no label: one setMetadata, no get, no setLabels', async () => {
+    const inst = await h.create();
+    const before = h.fake.calls().length;
+    await inst.setTags({ ...inst.tags, ArvadosIdleBehavior: 'drain' });
+    assert.deepEqual(h.fake.calls().slice(before).map((c) => c.kind).filter((k) => k !== 'operation.wait' && k !== 'operation.get'), ['setMetadata']);
+  });
+
   it('destroy retries a 503, and destroying a gone instance is not an error', async () => {
     const inst = await h.create();
     h.fake.failNext('delete', { httpStatus: 503, reason: 'backendError' });
