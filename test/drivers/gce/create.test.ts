@@ -150,3 +150,16 @@ describe('gce driver: create', function () {
     assert.equal(inst.remoteUser, 'Jane.Doe');
   });
 });
+
+describe('gce driver: an operation that does not finish', function () {
+  this.timeout(20_000);
+  // Each operations.wait answers RUNNING after 20 ms; the insert would be DONE only after 3 s.
+  const h = driverPerTest({ fake: { operationDelayMs: 3000, waitMaxMs: 20 }, driver: { options: { operationTimeoutMs: 300 } } });
+
+  it('fails the create after operationTimeoutMs instead of waiting on it for ever', async () => {
+    const started = Date.now();
+    const err = await failure(h.create());
+    assert.match(String(err), /not done after 300 ms/);
+    assert.ok(Date.now() - started < 2500, 'gave up before the operation finished');
+  });
+});
