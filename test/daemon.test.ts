@@ -77,6 +77,8 @@ ${cloudVMsExtra}        DriverParameters:
     const daemon = spawnDaemon(config, { LOG_LEVEL: 'info', SSL_CERT_FILE: ca, SSL_CERT_DIR: join(dir, 'certs') });
     try {
       await daemon.waitForOutput(/starting scheduling/);
+      // No PostgreSQL.Connection: it says it runs without the dispatch lock, as a warning.
+      assert.match(daemon.output(), /"level":"warning","msg":"PostgreSQL\.Connection is empty: running without the dispatch lock, so nothing stops another dispatcher/);
       assert.match(daemon.output(), /"msg":"trusting CA certificates from file, besides Node's own roots".*"Added":1/);
       assert.match(daemon.output(), /"msg":"trusting CA certificates from directories, besides Node's own roots and the file's".*"Added":1/);
       // Named as the reference's binary is, for pidof and process monitors (the kernel keeps 15 characters).
