@@ -1,0 +1,32 @@
+/**
+ * libpq keywords the mapping to node-postgres settings honours beyond the
+ * common ones: fallback_application_name, sslmode require with a root
+ * certificate, client certificates, and the ignored-keyword warning.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { APPLICATION_NAME, pgClientConfig, type PgEnvironment } from '../../src/dblock/pg-config.js';
+
+const NO_ENV: PgEnvironment = { env: {}, osUser: () => 'nobody' };
+
+describe('PostgreSQL.Connection keywords', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pg-keywords-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('application_name, else fallback_application_name, else arvados-dispatch-cloud', () => {
+    const base = { host: 'db', user: 'u' };
+    assert.equal(pgClientConfig(base, NO_ENV).config.application_name, APPLICATION_NAME);
+    assert.equal(pgClientConfig({ ...base, fallback_application_name: 'site-dispatcher' }, NO_ENV).config.application_name, 'site-dispatcher');
+    assert.equal(pgClientConfig({ ...base, fallback_application_name: 'site-dispatcher', application_name: 'named' }, NO_ENV).config.application_name, 'named');
+  });
+});
