@@ -29,4 +29,17 @@ describe('PostgreSQL.Connection keywords', () => {
     assert.equal(pgClientConfig({ ...base, fallback_application_name: 'site-dispatcher' }, NO_ENV).config.application_name, 'site-dispatcher');
     assert.equal(pgClientConfig({ ...base, fallback_application_name: 'site-dispatcher', application_name: 'named' }, NO_ENV).config.application_name, 'named');
   });
+
+  it('sslmode require with sslrootcert checks the chain against that file (as lib/pq does), but not the host name', () => {
+    const ca = file('root.pem', 'ROOT CERTIFICATE');
+    const ssl = pgClientConfig({ host: 'db', user: 'u', sslmode: 'require', sslrootcert: ca }, NO_ENV).config.ssl as {
+      ca?: unknown;
+      rejectUnauthorized?: boolean;
+      checkServerIdentity?: () => undefined;
+    };
+    assert.equal(ssl.ca, 'ROOT CERTIFICATE');
+    assert.equal(ssl.rejectUnauthorized, true);
+    assert.equal(typeof ssl.checkServerIdentity, 'function');
+    assert.equal(ssl.checkServerIdentity!(), undefined);
+  });
 });
