@@ -42,4 +42,13 @@ describe('PostgreSQL.Connection keywords', () => {
     assert.equal(typeof ssl.checkServerIdentity, 'function');
     assert.equal(ssl.checkServerIdentity!(), undefined);
   });
+
+  it('sslcert and sslkey: the client certificate and key are read from their files; one that cannot be read is named', () => {
+    const cert = file('client.crt', 'CLIENT CERTIFICATE');
+    const key = file('client.key', 'CLIENT KEY');
+    const ssl = pgClientConfig({ host: 'db', user: 'u', sslcert: cert, sslkey: key }, NO_ENV).config.ssl as { cert?: unknown; key?: unknown };
+    assert.equal(ssl.cert, 'CLIENT CERTIFICATE');
+    assert.equal(ssl.key, 'CLIENT KEY');
+    assert.throws(() => pgClientConfig({ host: 'db', user: 'u', sslcert: join(dir, 'missing.crt') }, NO_ENV), /^Error: PostgreSQL\.Connection\.sslcert: cannot read .*missing\.crt: ENOENT$/);
+  });
 });
