@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ManualClock } from '../../src/clock/index.js';
+import { loadConfigText } from '../../src/config/index.js';
+import { newDispatchLock } from '../../src/dblock/daemon-lock.js';
 import { APPLICATION_NAME, pgClientConfig, type PgEnvironment } from '../../src/dblock/pg-config.js';
+import { createLogger, LineCollector } from '../../src/log.js';
 
 const NO_ENV: PgEnvironment = { env: {}, osUser: () => 'nobody' };
 
@@ -50,5 +54,25 @@ describe('PostgreSQL.Connection keywords', () => {
     assert.equal(ssl.cert, 'CLIENT CERTIFICATE');
     assert.equal(ssl.key, 'CLIENT KEY');
     assert.throws(() => pgClientConfig({ host: 'db', user: 'u', sslcert: join(dir, 'missing.crt') }, NO_ENV), /^Error: PostgreSQL\.Connection\.sslcert: cannot read .*missing\.crt: ENOENT$/);
+  });
+
+  it('the daemon lock warns about keywords it does not use, naming them but not their values', () => {
+    const cluster = loadConfigText(`
+Clusters:
+  zzzzz:
+    PostgreSQL:
+      Connection:
+        host: db
+        user: u
+        client_encoding: secret-looking-value
+        target_session_attrs: read-write
+`).cluster;
+    const lines = new LineCollector();
+    newDispatchLock(cluster, { clock: new ManualClock(), logger: createLogger({ level: 'info', stream: lines }), environment: NO_ENV });
+    const warning = lines.records().find((r) => r.msg === 'PostgreSQL.Connection: these keywords are not used by this dispatcher');
+    assert.ok(warning, lines.lines.join('\n'));
+    assert.equal(warning.level, 'warning');
+    assert.deepEqual(warning.Keywords, ['client_encoding', 'target_session_attrs']);
+    assert.ok(!lines.lines.join('\n').includes('secret-looking-value'));
   });
 });
