@@ -26,6 +26,8 @@ describe('gce DriverParameters', () => {
     ['Project', { Zone: 'us-central1-a' }],
     ['Zone', { Project: 'p' }],
     ['Zone', { ...base, Zone: 'Not A Zone' }],
+    // A region where a zone belongs: every insert would fail.
+    ['Zone', { ...base, Zone: 'us-central1-a, us-central1' }],
     ['AdminUsername', { ...base, AdminUsername: 'Root User' }],
     ['DiskSizeGB', { ...base, DiskSizeGB: -5 }],
     ['DiskSizeGB', { ...base, DiskSizeGB: 'ten' }],
