@@ -1,6 +1,12 @@
 /** GceInstance and `preempted`, from object-literal records (no Compute endpoint). */
 import assert from 'node:assert/strict';
+import type { GceClients } from '../../../drivers/gce/client.js';
+import { GceInstanceSet } from '../../../drivers/gce/driver.js';
 import { preempted } from '../../../drivers/gce/instance.js';
+import { parseGceParams } from '../../../drivers/gce/params.js';
+import { systemClock } from '../../../src/clock/index.js';
+import { silentLogger } from '../../../src/log.js';
+import { gceCluster } from './helpers.js';
 
 describe('gce instance records', () => {
   it('a Spot VM, or a legacy preemptible one, that is stopping, stopped or being torn down is preempted; a standard VM never is', () => {
@@ -10,5 +16,15 @@ describe('gce instance records', () => {
       assert.equal(preempted({ status, scheduling: { provisioningModel: 'STANDARD' } }), false, `STANDARD ${status}`);
     }
     assert.equal(preempted({ status: 'RUNNING', scheduling: { preemptible: true } }), false);
+  });
+
+  it('a get whose answer is not the record of the instance asked for (a proxy\'s page, another resource) fails', async () => {
+    const answers: unknown[] = [{ kind: 'compute#operation', name: 'operation-1' }, {}, { name: 'arvados-1', status: 'RUNNING' }];
+    const clients = { instances: { get: async () => [answers.shift()] }, operations: {} } as unknown as GceClients;
+    const { params } = parseGceParams({ Project: 'p', Zone: 'us-central1-a' });
+    const driver = new GceInstanceSet(params, { instanceSetId: 'set-1', cluster: gceCluster(), logger: silentLogger(), clock: systemClock }, { clients });
+    await assert.rejects(driver.fetch('us-central1-a', 'arvados-1'), /not that instance's record/);
+    await assert.rejects(driver.fetch('us-central1-a', 'arvados-1'), /not that instance's record/);
+    assert.equal((await driver.fetch('us-central1-a', 'arvados-1')).status, 'RUNNING');
   });
 });
