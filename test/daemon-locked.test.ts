@@ -1,0 +1,91 @@
+/**
+ * The real daemon under the dispatch lock (a throwaway PostgreSQL server):
+ * a standby, while another session holds the lock, is up (serving the
+ * management API) and may wait for hours, so it tells systemd it is ready at
+ * once: under Type=notify a daemon that never says READY=1 is killed at the
+ * start timeout and restarted, again and again, for as long as the other
+ * holds on.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { createLogger, LineCollector } from '../src/log.js';
+import { waitFor } from './cloud/conformance.js';
+import { TestController } from './fixtures/controller.js';
+import { daemonConfigHead } from './fixtures/daemon-config.js';
+import { spawnDaemon } from './fixtures/daemon-process.js';
+import { TestPostgres } from './fixtures/postgres.js';
+import { FakeNotifySocket, have } from './systemd/fake-notify-socket.js';
+
+describe('daemon under the dispatch lock', function () {
+  this.timeout(60_000);
+  const server = new TestPostgres();
+  let holder: pg.Client | undefined;
+
+  before(async () => {
+    await server.start();
+    holder = await server.client();
+    assert.equal((await holder.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(10005) AS locked')).rows[0]!.locked, true);
+  });
+  after(async () => {
+    await holder?.end();
+    await server.destroy();
+  });
+
+  /** A controller, and a lame-cloud config that locks on the test server; `cleanup` stops the one and removes the other. */
+  async function lockedDaemonSetup(cloudVMsExtra = ''): Promise<{ dir: string; config: string; cleanup(): Promise<void> }> {
+    const token = randomBytes(24).toString('hex');
+    const controller = new TestController({ rootToken: token, logger: createLogger({ stream: new LineCollector(), level: 'error' }) });
+    await controller.start();
+    const dir = mkdtempSync(join(tmpdir(), 'daemon-standby-'));
+    const config = join(dir, 'config.yml');
+    const conn = Object.entries(server.connection).map(([k, v]) => `        ${k}: "${v}"`).join('\n');
+    writeFileSync(
+      config,
+      `${daemonConfigHead({ rootToken: token, controllerURL: controller.url })}    PostgreSQL:
+      Connection:
+${conn}
+    Containers:
+      CloudVMs:
+        Driver: lame
+${cloudVMsExtra}        DriverParameters:
+          CloudName: daemon-standby
+    InstanceTypes:
+      small:
+        VCPUs: 2
+        RAM: 4GiB
+        Price: 0.1
+`,
+    );
+    return {
+      dir,
+      config,
+      cleanup: async () => {
+        await controller.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  it('on standby: tells systemd READY=1, with STATUS=waiting for the dispatch lock, while it waits; SIGTERM ends it with 0', async function () {
+    if (!have('systemd-notify') || !have('python3')) this.skip();
+    const { config, cleanup } = await lockedDaemonSetup();
+    const sock = new FakeNotifySocket();
+    await sock.start();
+    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info', NOTIFY_SOCKET: sock.path });
+    try {
+      await daemon.waitForOutput(/"msg":"waiting for other process to release lock"/);
+      await waitFor('READY=1', () => sock.lines().includes('READY=1'), 10_000);
+      assert.ok(sock.lines().includes('STATUS=waiting for the dispatch lock'), sock.lines().join('\n'));
+      assert.doesNotMatch(daemon.output(), /"msg":"holding the dispatch lock/);
+      assert.equal((await daemon.signalAndWait('SIGTERM', 10_000)).status, 0, daemon.output());
+    } finally {
+      await daemon.kill();
+      sock.stop();
+      await cleanup();
+    }
+  });
+});
