@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -85,6 +85,30 @@ ${cloudVMsExtra}        DriverParameters:
     } finally {
       await daemon.kill();
       sock.stop();
+      await cleanup();
+    }
+  });
+
+  it('a daemon that cannot serve its management API exits 1 and lets go of the dispatch lock, rather than dispatching unseen', async () => {
+    await holder!.query('SELECT pg_advisory_unlock_all()');
+    const { dir, config, cleanup } = await lockedDaemonSetup();
+    // An https InternalURL whose certificate is not there: the management server cannot start.
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8')
+        .replace('"http://127.0.0.1:0": {}', '"https://127.0.0.1:0": {}')
+        .replace('    PostgreSQL:\n', `    TLS:\n      Certificate: ${join(dir, 'missing.pem')}\n      Key: ${join(dir, 'missing.key')}\n    PostgreSQL:\n`),
+    );
+    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info' });
+    try {
+      const status = await Promise.race([daemon.exited, new Promise((r) => setTimeout(() => r('still running after 15 s'), 15_000))]);
+      assert.equal(status, 1, daemon.output());
+      assert.match(daemon.output(), /"msg":"cannot start arvados-dispatch-cloud service on https:/);
+      assert.doesNotMatch(daemon.output(), /"msg":"holding the dispatch lock/);
+      const free = await server.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(10005) AS locked');
+      assert.equal(free[0]!.locked, true, 'the lock is free');
+    } finally {
+      await daemon.kill();
       await cleanup();
     }
   });
