@@ -250,4 +250,13 @@ describe('arvados-dispatch-cloud command', function () {
     assert.doesNotMatch(error, /\n/);
     assert.match(error, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty; Clusters\.xxxxx\./);
   });
+
+  it('boolean options take every spelling Go\'s strconv.ParseBool takes, and nothing else', () => {
+    const strict = buildProgram()
+      .commands.find((c) => c.name() === 'check-config')!
+      .options.find((o) => o.long === '--strict')!;
+    for (const v of ['1', 't', 'T', 'true', 'TRUE', 'True']) assert.equal(strict.parseArg!(v, undefined), true, v);
+    for (const v of ['0', 'f', 'F', 'false', 'FALSE', 'False']) assert.equal(strict.parseArg!(v, undefined), false, v);
+    for (const v of ['yes', 'on', 'tRUE', '']) assert.throws(() => strict.parseArg!(v, undefined), /expected true or false/, v);
+  });
 });
