@@ -259,4 +259,13 @@ describe('arvados-dispatch-cloud command', function () {
     for (const v of ['0', 'f', 'F', 'false', 'FALSE', 'False']) assert.equal(strict.parseArg!(v, undefined), false, v);
     for (const v of ['yes', 'on', 'tRUE', '']) assert.throws(() => strict.parseArg!(v, undefined), /expected true or false/, v);
   });
+
+  it('count and seed options take whole numbers only', () => {
+    const containers = buildProgram()
+      .commands.find((c) => c.name() === 'demo')!
+      .options.find((o) => o.long === '--containers')!;
+    assert.equal(containers.parseArg!('12', undefined), 12);
+    assert.equal(containers.parseArg!('0', undefined), 0);
+    for (const v of ['1.5', '-1', 'ten', '1e400']) assert.throws(() => containers.parseArg!(v, undefined), /--containers wants a whole number/, v);
+  });
 });
