@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, CommanderError } from 'commander';
-import { buildProgram, goStyleArgs } from '../src/cli.js';
+import { buildProgram, goStyleArgs, usageErrorLine } from '../src/cli.js';
 import { loadConfigFile } from '../src/config/index.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -267,5 +267,10 @@ describe('arvados-dispatch-cloud command', function () {
     assert.equal(containers.parseArg!('12', undefined), 12);
     assert.equal(containers.parseArg!('0', undefined), 0);
     for (const v of ['1.5', '-1', 'ten', '1e400']) assert.throws(() => containers.parseArg!(v, undefined), /--containers wants a whole number/, v);
+  });
+
+  it("usageErrorLine: commander's message and suggestion lines, however many, become one line with the hint", () => {
+    assert.equal(usageErrorLine("error: unknown option '--confg'\n(Did you mean --config?)\n"), "error: unknown option '--confg' (Did you mean --config?) (try --help)\n");
+    assert.equal(usageErrorLine('error: a\n  b\n\nc\n'), 'error: a b c (try --help)\n');
   });
 });
