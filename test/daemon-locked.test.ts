@@ -112,4 +112,25 @@ ${cloudVMsExtra}        DriverParameters:
       await cleanup();
     }
   });
+
+  it('a dispatcher that cannot be built again after the lock was lost ends the daemon with status 1, saying why', async () => {
+    await holder!.query('SELECT pg_advisory_unlock(10005)');
+    const dir = mkdtempSync(join(tmpdir(), 'daemon-runner-'));
+    const runner = join(dir, 'crunch-run');
+    writeFileSync(runner, '#!/bin/sh\n');
+    const { config, cleanup } = await lockedDaemonSetup(`        DeployRunnerBinary: ${runner}\n`);
+    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info' });
+    try {
+      await daemon.waitForOutput(/"msg":"holding the dispatch lock: dispatching"/, 20_000);
+      // The runner binary goes away (a botched upgrade), then the lock is lost: the next tenure's dispatcher cannot be built.
+      rmSync(runner);
+      await server.query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 10005 AND granted`);
+      assert.equal(await daemon.exited, 1, daemon.output());
+      assert.match(daemon.output(), /"msg":"dispatching under the dispatch lock failed".*DeployRunnerBinary: cannot read/);
+    } finally {
+      await daemon.kill();
+      await cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
