@@ -187,4 +187,11 @@ Clusters:
     assert.deepEqual(targets(true), [{ baseURL: 'https://dispatch.example:9006', token: TOKEN, insecure: true }]);
     assert.deepEqual(targets(false), [{ baseURL: 'https://dispatch.example:9006', token: TOKEN, insecure: false }]);
   });
+
+  it('a 2xx answer without an "items" list (not the dispatcher at that URL) is exit 1 saying so, not an empty table', async () => {
+    const s = await scripted({ 'GET /arvados/v1/dispatch/instances': { status: 200, body: { kind: 'something else' } } });
+    assert.equal(await listInstances(ctx(target(s.url))), 1);
+    assert.equal(stdout.text, '');
+    assert.match(stderr.text, /^arvados-dispatch-cloud: the dispatcher answered without an "items" list; is the InternalURL really the dispatcher\?\n$/);
+  });
 });
