@@ -89,6 +89,7 @@ ${cloudVMsExtra}        DriverParameters:
       assert.ok((controller.stats['GET /arvados/v1/containers'] ?? 0) >= 3, 'it kept polling the queue');
       daemon.proc.kill('SIGTERM');
       assert.equal(await daemon.exited, 0, daemon.output());
+      assert.match(daemon.output(), /"msg":"stopping: VMs and containers are left as they are for the next start to adopt"[^\n]*"Signal":"SIGTERM"/);
       assert.match(daemon.output(), /"msg":"dispatcher stopped"/);
     } finally {
       await daemon.kill();
