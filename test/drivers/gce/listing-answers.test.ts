@@ -34,6 +34,13 @@ describe('gce listing: answers the fake does not give', function () {
     assert.deepEqual(listing.unreachable, ['regions/us-central1', 'zones/europe-west1-b']);
   });
 
+  it('pages that repeat a nextPageToken fail the listing instead of paging for ever', async () => {
+    const page = { items: { 'zones/us-central1-a': { warning: { code: 'NO_RESULTS_ON_PAGE' } } }, nextPageToken: 'again' };
+    // After 20 such pages a last one: without the check the listing would end there, having asked 21 times.
+    const client = clientAnswering([...Array.from({ length: 20 }, () => page), { items: page.items }]);
+    await assert.rejects(listAggregated(client, 'p', '', new AbortController().signal), /the same nextPageToken came back twice/);
+  });
+
   const h = driverPerTest();
 
   it('the driver fails a listing whose only sign of an unreachable configured zone is the top-level unreachables', async () => {
