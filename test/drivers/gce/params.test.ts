@@ -99,6 +99,13 @@ describe('gce DriverParameters', () => {
     }
   });
 
+  it('holds a zone, network tag or scope written twice once (a zone would otherwise be asked twice in one create)', () => {
+    const { params } = parseGceParams({ ...base, Zone: 'us-east1-b, us-east1-c, us-east1-b', NetworkTags: ['ssh', 'ssh'], Scopes: ['s', ' s'] });
+    assert.deepEqual(params.Zone, ['us-east1-b', 'us-east1-c']);
+    assert.deepEqual(params.NetworkTags, ['ssh']);
+    assert.deepEqual(params.Scopes, ['s']);
+  });
+
   it('reads NetworkTags as a YAML list or a comma-separated string, like Zone; none by default', () => {
     assert.deepEqual(parseGceParams(base).params.NetworkTags, []);
     assert.deepEqual(parseGceParams({ ...base, NetworkTags: ['arvados-worker', 'allow-ssh'] }).params.NetworkTags, ['arvados-worker', 'allow-ssh']);
