@@ -149,6 +149,12 @@ describe('gce driver: create', function () {
     assert.equal(live()[0].metadata['ssh-keys'], `Jane.Doe:${DISPATCH_KEY.public.trim()}`);
     assert.equal(inst.remoteUser, 'Jane.Doe');
   });
+
+  it('an insert that reports success but whose instance GCE then does not know (404) fails the create, not a VM without an address', async () => {
+    h.fake.failNext('get', { httpStatus: 404, reason: 'notFound' });
+    const err = await failure(h.create());
+    assert.match(String(err), /the insert reported success, but there is no such instance/);
+  });
 });
 
 describe('gce driver: an operation that does not finish', function () {
