@@ -155,6 +155,13 @@ describe('gce driver: create', function () {
     const err = await failure(h.create());
     assert.match(String(err), /the insert reported success, but there is no such instance/);
   });
+
+  it('an insert whose read-back fails otherwise still gives the VM (the next listing fills in its address)', async () => {
+    h.fake.failNext('get', { httpStatus: 403, reason: 'forbidden' });
+    const inst = await h.create();
+    assert.equal(inst.address, '');
+    assert.deepEqual(live().map((i) => i.name), [inst.id]);
+  });
 });
 
 describe('gce driver: an operation that does not finish', function () {
