@@ -12,4 +12,9 @@ describe('gce client options', () => {
     assert.deepEqual(await options({ Endpoint: 'https://compute.example' }).then((o) => [o.apiEndpoint, o.port, o.protocol]), ['compute.example', 443, 'https']);
     assert.deepEqual(await options({ Endpoint: 'http://[::1]:8080' }).then((o) => [o.apiEndpoint, o.port, o.protocol]), ['::1', 8080, 'http']);
   });
+
+  it('credentials from CredentialsFile are asked for the compute scope only, all the dispatcher\'s own calls need', async () => {
+    const o = await options({ CredentialsFile: '/nonexistent/key.json' });
+    assert.deepEqual((o.auth as unknown as { scopes?: unknown }).scopes, ['https://www.googleapis.com/auth/compute']);
+  });
 });
