@@ -139,4 +139,13 @@ describe('SIGQUIT', () => {
     assert.equal(logs.records()[0]?.Signal, 'SIGQUIT');
     assert.ok((JSON.parse(stderr.text) as { libuv: unknown[] }).libuv.length > 0);
   });
+
+  it('scrubs the secrets it is given from the report, wherever they appear (a token on the command line)', async () => {
+    const s = setup({ getReport: () => ({ header: { commandLine: ['node', 'arvados-dispatch-cloud', `--token=${TOKEN}`] } }) });
+    s.signals.emit('SIGQUIT');
+    await settle();
+    assert.deepEqual(s.exits, [EXIT_QUIT]);
+    assert.match(s.stderr.text, /"commandLine"/);
+    assert.ok(!s.stderr.text.includes(TOKEN), 'the token is scrubbed');
+  });
 });
