@@ -40,4 +40,21 @@ describe('Notifier', () => {
     await Promise.resolve();
     assert.equal(called, 0);
   });
+
+  it('the same function subscribed twice is called twice, and each subscription is removed on its own', async () => {
+    const n = new Notifier(() => {});
+    let called = 0;
+    const f = (): void => {
+      called++;
+    };
+    const offFirst = n.subscribe(f);
+    n.subscribe(f);
+    n.notify();
+    await Promise.resolve();
+    assert.equal(called, 2);
+    offFirst();
+    n.notify();
+    await Promise.resolve();
+    assert.equal(called, 3);
+  });
 });
