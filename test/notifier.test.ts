@@ -57,4 +57,18 @@ describe('Notifier', () => {
     await Promise.resolve();
     assert.equal(called, 3);
   });
+
+  it('a notification made by a listener while it is called is not lost: every listener is called again', async () => {
+    const n = new Notifier(() => {});
+    const calls: string[] = [];
+    n.subscribe(() => {
+      calls.push('a');
+      // A change made in reaction to the first call (the scheduler's wake-up call changing the pool).
+      if (calls.length === 1) n.notify();
+    });
+    n.subscribe(() => calls.push('b'));
+    n.notify();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    assert.deepEqual(calls, ['a', 'b', 'a', 'b']);
+  });
 });
