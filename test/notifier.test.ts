@@ -71,4 +71,15 @@ describe('Notifier', () => {
     for (let i = 0; i < 5; i++) await Promise.resolve();
     assert.deepEqual(calls, ['a', 'b', 'a', 'b']);
   });
+
+  it('clear() removes every listener', async () => {
+    const n = new Notifier(() => {});
+    let called = 0;
+    n.subscribe(() => called++);
+    n.subscribe(() => called++);
+    n.clear();
+    n.notify();
+    await Promise.resolve();
+    assert.equal(called, 0);
+  });
 });
