@@ -82,4 +82,19 @@ describe('Notifier', () => {
     await Promise.resolve();
     assert.equal(called, 0);
   });
+
+  it('a listener subscribed while the others are being called waits for the next notification', async () => {
+    const n = new Notifier(() => {});
+    const calls: string[] = [];
+    n.subscribe(() => {
+      calls.push('a');
+      if (calls.length === 1) n.subscribe(() => calls.push('late'));
+    });
+    n.notify();
+    await Promise.resolve();
+    assert.deepEqual(calls, ['a']);
+    n.notify();
+    await Promise.resolve();
+    assert.deepEqual(calls, ['a', 'a', 'late']);
+  });
 });
