@@ -121,4 +121,14 @@ describe('fence at the choke points', () => {
     assert.equal(fencedExecutor({ ...base, firstLoginAt: () => 1234 }, testFence(), 'i-1').firstLoginAt?.(), 1234);
     assert.equal(fencedExecutor(base, testFence(), 'i-1').firstLoginAt?.(), undefined);
   });
+
+  it('isDispatchLockLostError sees a refusal wrapped as the cause of another error (a failed lock call, a failed create), a few levels deep', () => {
+    const refusal = new DispatchLockLostError('not acting (lock): the dispatch lock is no longer held (released)');
+    assert.equal(isDispatchLockLostError(refusal), true);
+    const once = new Error('locking zzzzz-dz642-000000000000000 failed', { cause: refusal });
+    assert.equal(isDispatchLockLostError(once), true);
+    assert.equal(isDispatchLockLostError(new Error('create failed', { cause: new Error('wrapped', { cause: once }) })), true);
+    assert.equal(isDispatchLockLostError(new Error('create failed', { cause: new Error('InsufficientInstanceCapacity') })), false);
+    assert.equal(isDispatchLockLostError('not acting'), false);
+  });
 });
