@@ -97,4 +97,12 @@ describe('starting the daemon on configs Arvados starts on', () => {
     assert.ok(printed.split('\n').includes(`warning: ${file}: line 7: Clusters.zzzzz.Containers.CloudVMs.Bogus: unknown key`), printed);
     assert.ok(printed.split('\n').includes(`${file}: line 6: Clusters.zzzzz.Containers.CloudVMs.MaxInstances: expected a whole number, got "ten"`), printed);
   });
+
+  it('what only the daemon refuses (an empty SystemRootToken) is said once, as an error, not also as the warning check-config gives it', () => {
+    const { loaded, printed } = start('Clusters:\n  zzzzz:\n    Services:\n      Controller:\n        ExternalURL: https://controller.example\n    InstanceTypes:\n      small:\n        VCPUs: 2\n        RAM: 4GiB\n        Price: 0.1\n    Containers:\n      CloudVMs:\n        Driver: lame\n');
+    assert.equal(loaded, undefined);
+    const lines = printed.trimEnd().split('\n');
+    assert.ok(lines.includes('Clusters.zzzzz.SystemRootToken: required to run the dispatcher, but empty'), printed);
+    assert.deepEqual(lines.filter((l) => l.includes('SystemRootToken')), ['Clusters.zzzzz.SystemRootToken: required to run the dispatcher, but empty']);
+  });
 });
