@@ -41,6 +41,11 @@ describe('gce listing: answers the fake does not give', function () {
     await assert.rejects(listAggregated(client, 'p', '', new AbortController().signal), /the same nextPageToken came back twice/);
   });
 
+  it('an instance without a name fails the listing rather than being left out', async () => {
+    const items = { 'zones/us-central1-a': { instances: [{ name: 'vm-1' }, { status: 'RUNNING' }] } };
+    await assert.rejects(listAggregated(clientAnswering([{ items }]), 'p', '', new AbortController().signal), /without a name/);
+  });
+
   const h = driverPerTest();
 
   it('the driver fails a listing whose only sign of an unreachable configured zone is the top-level unreachables', async () => {
