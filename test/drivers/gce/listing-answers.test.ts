@@ -46,6 +46,13 @@ describe('gce listing: answers the fake does not give', function () {
     await assert.rejects(listAggregated(clientAnswering([{ items }]), 'p', '', new AbortController().signal), /without a name/);
   });
 
+  it('a scope that is not a zone fails the listing rather than counting as a zone that answered', async () => {
+    const zoneA = { 'zones/us-central1-a': { instances: [{ name: 'vm-1' }] } };
+    for (const items of [{ ...zoneA, garbage: { warning: { code: 'NO_RESULTS_ON_PAGE' } } }, { ...zoneA, 'regions/us-central1': {} }]) {
+      await assert.rejects(listAggregated(clientAnswering([{ items }]), 'p', '', new AbortController().signal), /not a list by zone/, JSON.stringify(items));
+    }
+  });
+
   const h = driverPerTest();
 
   it('the driver fails a listing whose only sign of an unreachable configured zone is the top-level unreachables', async () => {
