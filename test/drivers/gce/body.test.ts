@@ -67,4 +67,12 @@ describe('gce insert body', () => {
     assert.deepEqual(body({ ServiceAccountEmail: 'crunch@p.iam.gserviceaccount.com', Scopes: scopes }).serviceAccounts?.[0].scopes, scopes);
     assert.equal(body().serviceAccounts, undefined);
   });
+
+  it('a TagKeyPrefix long enough to make the InstanceSetID tag key longer than a label key may be still gives a valid label key', () => {
+    const setTagKey = `${'VeryLongSitePrefix'.repeat(4)}InstanceSetID`;
+    const labels = body({}, { setTagKey, tags: { [setTagKey]: 'set-1' } }).labels!;
+    assert.equal(Object.keys(labels).length, 1);
+    assert.match(Object.keys(labels)[0], /^[a-z][a-z0-9_-]{0,62}$/);
+    assert.equal(Object.values(labels)[0], 'set-1');
+  });
 });
