@@ -1,0 +1,21 @@
+/**
+ * The dispatcher's own start and stop (src/dispatcher.ts), on the manual
+ * stack: started once, stopped once however often stop() is called.
+ */
+import assert from 'node:assert/strict';
+import { ManualStack } from './fixtures/manual-stack.js';
+
+describe('dispatcher start and stop', function () {
+  this.timeout(20_000);
+  let stack: ManualStack;
+  beforeEach(() => {
+    stack = new ManualStack();
+  });
+  afterEach(() => stack.close());
+
+  it('refuses a second start(): every loop would run twice', async () => {
+    const d = await stack.start();
+    assert.throws(() => d.start(), /dispatcher already started/);
+    assert.equal(stack.logs.records().filter((r) => r.msg === 'dispatcher starting').length, 1);
+  });
+});
