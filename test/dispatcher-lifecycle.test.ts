@@ -18,4 +18,15 @@ describe('dispatcher start and stop', function () {
     assert.throws(() => d.start(), /dispatcher already started/);
     assert.equal(stack.logs.records().filter((r) => r.msg === 'dispatcher starting').length, 1);
   });
+
+  it('stop() called again (the supervisor and the daemon both stop it) stops once and answers with the same promise', async () => {
+    const d = await stack.start();
+    await stack.run(1_000);
+    const first = d.stop();
+    const second = d.stop();
+    assert.equal(second, first);
+    await stack.stopDispatcher();
+    await d.stop();
+    assert.equal(stack.logs.records().filter((r) => r.msg === 'dispatcher stopped').length, 1);
+  });
 });
