@@ -29,4 +29,25 @@ describe('dispatcher start and stop', function () {
     await d.stop();
     assert.equal(stack.logs.records().filter((r) => r.msg === 'dispatcher stopped').length, 1);
   });
+
+  it("stop() stops the cloud driver's instance set and closes the controller client (their timers and sockets would hold the process open)", async () => {
+    const calls: string[] = [];
+    await stack.start({
+      beforeStart: (d) => {
+        const stopSet = d.instanceSet.stop.bind(d.instanceSet);
+        d.instanceSet.stop = () => {
+          calls.push('instanceSet.stop');
+          stopSet();
+        };
+        const close = d.client.close.bind(d.client);
+        d.client.close = () => {
+          calls.push('client.close');
+          close();
+        };
+      },
+    });
+    await stack.run(1_000);
+    await stack.stopDispatcher();
+    assert.deepEqual(calls, ['instanceSet.stop', 'client.close']);
+  });
 });
