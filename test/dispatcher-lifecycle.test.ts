@@ -1,6 +1,7 @@
 /**
- * The dispatcher's own start and stop (src/dispatcher.ts), on the manual
- * stack: started once, stopped once however often stop() is called.
+ * The dispatcher's own wiring (src/dispatcher.ts), on the manual stack:
+ * started once, stopped once however often stop() is called, and what its
+ * metrics make of the estimator's figures.
  */
 import assert from 'node:assert/strict';
 import { ManualStack } from './fixtures/manual-stack.js';
