@@ -72,12 +72,16 @@ export function readDaemonConfig(opts: DaemonOptions): DaemonConfig {
   const settings = tryLoad(() =>
     opts.settings === undefined ? { settings: defaultSettings(), warnings: [] } : loadSettingsFile(opts.settings, { explicit: opts.settingsExplicit ?? false }),
   );
-  const cluster = config.loaded?.cluster;
-  if (!cluster || !settings.loaded) {
+  const loaded = config.loaded;
+  const cluster = loaded?.cluster;
+  if (!loaded || !cluster || !settings.loaded) {
     return { ok: false, cluster, errors: [...config.errors, ...settings.errors], warnings: [...config.warnings, ...settings.warnings] };
   }
   const warnings = [...config.warnings, ...settings.warnings, ...unusedLegacyEnvWarnings(cluster, env)];
-  const problems = [...dispatcherConfigErrors(cluster), ...daemonConfigProblems(cluster), ...warmPoolTypeProblems(settings.loaded.settings.WarmPools, cluster).map((p) => `${opts.settings}: ${p}`)];
+  const problems = [
+    ...[...dispatcherConfigErrors(cluster), ...daemonConfigProblems(cluster)].map(loaded.place),
+    ...warmPoolTypeProblems(settings.loaded.settings.WarmPools, cluster).map((p) => `${opts.settings}: ${p}`),
+  ];
   // check-config warns about what only the daemon refuses; said once, as the error.
   if (problems.length > 0) return { ok: false, cluster, errors: problems, warnings: warnings.filter((w) => !problems.includes(w)) };
   return { ok: true, cluster, settings: settings.loaded.settings, warnings };

@@ -248,7 +248,7 @@ describe('arvados-dispatch-cloud command', function () {
     const r = await run(['--config', DEFAULTS]);
     const { error } = exitingLine(r.stderr);
     assert.doesNotMatch(error, /\n/);
-    assert.match(error, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty; Clusters\.xxxxx\./);
+    assert.match(error, /Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty; \S+: line \d+: Clusters\.xxxxx\./);
   });
 
   it('boolean options take every spelling Go\'s strconv.ParseBool takes, and nothing else', () => {

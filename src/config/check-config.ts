@@ -61,10 +61,15 @@ export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckCon
   if (!config.loaded || !settings.loaded) return refuse(stderr, [...config.errors, ...settings.errors]);
   // The settings name instance types; only the cluster config says which exist.
   const typeProblems = warmPoolTypeProblems(settings.loaded.settings.WarmPools, config.loaded.cluster);
+  const { place } = config.loaded;
   const driver = await driverProblems(config.loaded.cluster);
-  for (const w of driver.warnings) stderr.write(`warning: ${w}\n`);
-  warnings.push(...driver.warnings);
-  const startProblems = [...dispatcherConfigErrors(config.loaded.cluster), ...dispatchKeyProblems(config.loaded.cluster), ...driver.errors, ...typeProblems.map((p) => `${settingsPath}: ${p}`)];
+  const driverWarnings = driver.warnings.map(place);
+  for (const w of driverWarnings) stderr.write(`warning: ${w}\n`);
+  warnings.push(...driverWarnings);
+  const startProblems = [
+    ...[...dispatcherConfigErrors(config.loaded.cluster), ...dispatchKeyProblems(config.loaded.cluster), ...driver.errors].map(place),
+    ...typeProblems.map((p) => `${settingsPath}: ${p}`),
+  ];
   if (startProblems.length > 0) return refuse(stderr, startProblems);
   stdout.write(clusterToYAML(config.loaded.cluster));
   stdout.write(settingsToYAML(settings.loaded.settings, settingsPath, settings.loaded.found));

@@ -76,6 +76,12 @@ export interface LoadResult {
   cluster: Cluster;
   /** Problems that do not stop check-config, one line each (see also `daemonConfigProblems`). */
   warnings: string[];
+  /**
+   * A problem line found after loading (`Clusters.zzzzz.Some.Key: ...`, from
+   * the compiled cluster), with the file and line of that key before it when
+   * the file writes it, as the loader's own lines have them.
+   */
+  place(line: string): string;
 }
 
 /** What was read from the standard input for the path "-": it can be read only once. */
@@ -130,10 +136,11 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   const fatal = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
   if (fatal.length > 0) throw new ConfigError(fatal.map((e) => yamlProblem(source, e)));
   const lineOf = yamlLineLocator(doc, text);
-  const problems = new Problems((path) => {
+  const where = (path: Path): string | undefined => {
     const line = lineOf(path);
     return line === undefined ? undefined : `${source}: line ${line}`;
-  });
+  };
+  const problems = new Problems(where);
   if (ignoredFromLine !== undefined) {
     problems.warnings.push(`${source}: line ${ignoredFromLine}: another YAML document: ignored, as Arvados reads only the first document of the file`);
   }
@@ -181,7 +188,17 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   // cluster leave it (and the secrets it holds) out.
   Object.defineProperty(cluster, 'RawSection', { value: raw, enumerable: false });
   if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
-  return { cluster, warnings: [...problems.warnings, ...clusterWarnings(cluster)] };
+  const place = placer(where);
+  return { cluster, warnings: [...problems.warnings, ...clusterWarnings(cluster).map(place)], place };
+}
+
+/** Puts `where` the path a problem line starts with is written before the line (a path with a quoted key or a dot in a key is left unplaced). */
+function placer(where: (path: Path) => string | undefined): (line: string) => string {
+  return (line) => {
+    const shown = /^([^\s:"]+): /.exec(line)?.[1];
+    const at = shown === undefined ? undefined : where(shown.split('.'));
+    return at === undefined ? line : `${at}: ${line}`;
+  };
 }
 
 /**

@@ -19,6 +19,7 @@ import { REFERENCE_CLUSTER_DEFAULTS } from '../../src/config/reference-defaults.
 import { loadDaemonConfig } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import '../../src/drivers.js';
+import { lineNumberOf } from './load-helpers.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../config.example.yml', import.meta.url));
 
@@ -66,12 +67,13 @@ describe('check-config: the driver and its parameters', () => {
     return file;
   }
 
-  async function check(file: string, strict = true): Promise<{ code: number; stderr: string; stdout: string }> {
+  async function check(file: string, strict = true): Promise<{ code: number; stderr: string; placed: string; stdout: string }> {
     let stderr = '';
     let stdout = '';
     const out = { stdout: { write: (s: string) => ((stdout += s), true) }, stderr: { write: (s: string) => ((stderr += s), true) } };
     const code = await checkConfigCommand({ config: file, strict }, out);
-    return { code, stderr, stdout };
+    // The file and line check-config puts before a key the file writes, taken off for comparing with the daemon's words.
+    return { code, stderr: stderr.replace(/^(warning: )?\S+: line \d+: /gm, '$1'), placed: stderr, stdout };
   }
 
   /** What the daemon's start says when it builds the driver from `file`. */
@@ -92,6 +94,8 @@ describe('check-config: the driver and its parameters', () => {
     const said = await daemonSays(file);
     assert.equal(said, 'Clusters.zzzzz.Containers.CloudVMs.Driver: unknown driver "azure" (known: ec2, gce, lame, loopback)');
     assert.ok(r.stderr.split('\n').includes(said), r.stderr);
+    // Placed on the line of the Driver key.
+    assert.ok(r.placed.split('\n').includes(`${file}: line ${lineNumberOf(readFileSync(file, 'utf8'), /^ +Driver: azure$/m)}: ${said}`), r.placed);
     assert.equal(r.stdout, '', 'no compiled config for a config the daemon refuses');
     // A name with a line break (a block scalar) is quoted: the message stays one line.
     const block = await check(configWith('block\ntext\n', {}), false);

@@ -27,6 +27,11 @@ interface Run {
 }
 
 /** The old variables check-config falls back to, unset, so that the runs do not depend on the caller's environment. */
+/** The line of the reference's default config where `pattern` matches. */
+async function defaultsLineOf(pattern: RegExp): Promise<number> {
+  return lineNumberOf(await readFile(join(REPO, '../shared/arvados-config.default.yml'), 'utf8'), pattern);
+}
+
 const NO_LEGACY_ENV = { ARVADOS_API_TOKEN: '', ARVADOS_API_HOST: '', ARVADOS_API_HOST_INSECURE: '' };
 
 /** Runs the installed command from the repository root. */
@@ -76,7 +81,7 @@ describe('check-config', function () {
   it('config-check is strict by default: warnings exit non-zero (1, as Arvados), after printing them and the compiled config', async () => {
     const r = await run('check-config', '--config', '../shared/arvados-config.default.yml');
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^warning: Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty$/m);
+    assert.match(r.stderr, new RegExp(`^warning: \\.\\./shared/arvados-config\\.default\\.yml: line ${await defaultsLineOf(/^ {4}SystemRootToken:/m)}: Clusters\\.xxxxx\\.SystemRootToken: required to run the dispatcher, but empty$`, 'm'));
     assert.match(r.stderr, /warnings: not accepted in strict mode \(use --strict=false to accept them\)$/m);
     assert.match(r.stdout, /^ {6}StaleLockTimeout: 1m0s$/m);
     assert.match(r.stdout, /^ {6}ReserveExtraRAM: 550MiB$/m);
@@ -85,7 +90,7 @@ describe('check-config', function () {
   it('falls back to ARVADOS_API_TOKEN and ARVADOS_API_HOST from its environment for what the config leaves empty, as Arvados does', async () => {
     const r = await runWithEnv({ ARVADOS_API_TOKEN: 'envtoken0123456789abcdefghijklmnopqrstuv', ARVADOS_API_HOST: 'ctrl.example' }, 'check-config', '--config', '../shared/arvados-config.default.yml');
     assert.equal(r.code, 1, r.stderr);
-    const line = lineNumberOf(await readFile(join(REPO, '../shared/arvados-config.default.yml'), 'utf8'), /^ {4}SystemRootToken:/m);
+    const line = await defaultsLineOf(/^ {4}SystemRootToken:/m);
     assert.match(r.stderr, new RegExp(`^warning: \\.\\./shared/arvados-config\\.default\\.yml: line ${line}: Clusters\\.xxxxx\\.SystemRootToken: empty, so taken from the ARVADOS_API_TOKEN environment variable`, 'm'));
     assert.doesNotMatch(r.stderr, /SystemRootToken: required to run the dispatcher/);
     assert.match(r.stdout, /^ {8}ExternalURL: https:\/\/ctrl\.example$/m);
@@ -95,7 +100,7 @@ describe('check-config', function () {
     for (const flags of [['--strict=false'], ['--strict', 'false'], ['--strict=0']]) {
       const r = await run('check-config', ...flags, '--config', '../shared/arvados-config.default.yml');
       assert.equal(r.code, 0, `${flags.join(' ')}: ${r.stderr}`);
-      assert.match(r.stderr, /^warning: Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty$/m);
+      assert.match(r.stderr, /^warning: \S+: line \d+: Clusters\.xxxxx\.SystemRootToken: required to run the dispatcher, but empty$/m);
       assert.match(r.stdout, /^ {6}ReserveExtraRAM: 550MiB$/m);
     }
     const strict = await run('check-config', '--strict', '--config', '../shared/arvados-config.default.yml');
@@ -168,8 +173,10 @@ describe('check-config', function () {
         const file = await exampleWithKey(name, pem);
         const r = await checkInProcess(file);
         assert.equal(r.code, 2, r.stderr);
-        assert.equal(r.stderr, `Clusters.zzzzz.Containers.DispatchPrivateKey: ${message}\n1 error: the daemon would not start with this config\n`);
-        assert.equal(r.stderr.split('\n')[0], daemonSays(file));
+        // The daemon's words, after the file and the line of the key.
+        const at = `${file}: line ${lineNumberOf(await readFile(file, 'utf8'), /^ {6}DispatchPrivateKey: \|$/m)}`;
+        assert.equal(r.stderr, `${at}: Clusters.zzzzz.Containers.DispatchPrivateKey: ${message}\n1 error: the daemon would not start with this config\n`);
+        assert.equal(r.stderr.split('\n')[0], `${at}: ${daemonSays(file)}`);
       }
     });
 
