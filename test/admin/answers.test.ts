@@ -138,7 +138,7 @@ describe("admin commands: the dispatcher's answers", () => {
     assert.match(stderr.text, /POST \/arvados\/v1\/dispatch\/instances\/hold: the dispatcher answered 200 with a body that is not JSON\n$/);
   });
 
-  it("only a 503 (a standby) sends the command to the next InternalURL: a 500 is the dispatcher's word", async () => {
+  it("only a 503 (a standby; for a container's status, its 404 that says so) sends the command to the next InternalURL: a 500 is the dispatcher's word", async () => {
     const broken = await scripted({ 'GET /arvados/v1/dispatch/instances': { status: 500, body: { errors: ['pool is broken'] } } });
     const other = await scripted({ 'GET /arvados/v1/dispatch/instances': { status: 200, body: { items: [] } } });
     assert.equal(await listInstances(ctx(target(broken.url), target(other.url))), 1);

@@ -82,8 +82,10 @@ describe('admin commands against a real dispatcher (lame cloud)', function () {
     assert.match(table, /^UUID +STATE +PRIORITY +INSTANCE TYPES +SCHEDULING STATUS\n/);
     assert.match(table, new RegExp(`${c.uuid} +(Queued|Locked|Running) +5 +small`));
 
-    await until('a VM in the instance list', async () => (await instances()).length > 0);
-    const id = (await instances())[0]!.instance!;
+    // A create in flight is listed first with no id and no cost yet: wait for the VM itself.
+    const listed = async () => (await instances()).find((i) => !!i.instance && typeof i.cost === 'number');
+    await until('a VM in the instance list', async () => (await listed()) !== undefined);
+    const id = (await listed())!.instance!;
     const list = await cli((ctx) => listInstances(ctx));
     // This daemon sends what each VM has cost so far: the COST column.
     assert.match(list.out, /^ID +TYPE +STATE +IDLE BEHAVIOR +PRICE +CONTAINERS +LAST BUSY +ADDRESS +COST\n/);
