@@ -70,7 +70,7 @@ export function readDaemonConfig(opts: DaemonOptions): DaemonConfig {
   const env = opts.env ?? {};
   const config = tryLoad(() => loadConfigFile(opts.config, { clusterId: opts.cluster, env }));
   const settings = tryLoad(() =>
-    opts.settings === undefined ? { settings: defaultSettings(), warnings: [] } : loadSettingsFile(opts.settings, { explicit: opts.settingsExplicit ?? false }),
+    opts.settings === undefined ? { settings: defaultSettings(), warnings: [], place: (line: string) => line } : loadSettingsFile(opts.settings, { explicit: opts.settingsExplicit ?? false }),
   );
   const loaded = config.loaded;
   const cluster = loaded?.cluster;
@@ -80,7 +80,7 @@ export function readDaemonConfig(opts: DaemonOptions): DaemonConfig {
   const warnings = [...config.warnings, ...settings.warnings, ...unusedLegacyEnvWarnings(cluster, env)];
   const problems = [
     ...[...dispatcherConfigErrors(cluster), ...daemonConfigProblems(cluster)].map(loaded.place),
-    ...warmPoolTypeProblems(settings.loaded.settings.WarmPools, cluster).map((p) => `${opts.settings}: ${p}`),
+    ...warmPoolTypeProblems(settings.loaded.settings.WarmPools, cluster).map(settings.loaded.place),
   ];
   // check-config warns about what only the daemon refuses; said once, as the error.
   if (problems.length > 0) return { ok: false, cluster, errors: problems, warnings: warnings.filter((w) => !problems.includes(w)) };

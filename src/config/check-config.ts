@@ -68,7 +68,7 @@ export async function checkConfigCommand(opts: CheckConfigOptions, out: CheckCon
   warnings.push(...driverWarnings);
   const startProblems = [
     ...[...dispatcherConfigErrors(config.loaded.cluster), ...dispatchKeyProblems(config.loaded.cluster), ...driver.errors].map(place),
-    ...typeProblems.map((p) => `${settingsPath}: ${p}`),
+    ...typeProblems.map(settings.loaded.place),
   ];
   if (startProblems.length > 0) return refuse(stderr, startProblems);
   stdout.write(clusterToYAML(config.loaded.cluster));

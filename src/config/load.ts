@@ -193,7 +193,7 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
 }
 
 /** Puts `where` the path a problem line starts with is written before the line (a path with a quoted key or a dot in a key is left unplaced). */
-function placer(where: (path: Path) => string | undefined): (line: string) => string {
+export function placer(where: (path: Path) => string | undefined): (line: string) => string {
   return (line) => {
     const shown = /^([^\s:"]+): /.exec(line)?.[1];
     const at = shown === undefined ? undefined : where(shown.split('.'));

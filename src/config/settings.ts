@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { isScalar, parseDocument } from 'yaml';
 import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readDuration, readFiniteNumber, readMap, type ReadContext, readSection } from './fields.js';
-import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from './load.js';
+import { collectionKeyProblems, ConfigError, placer, YAML_OPTIONS, yamlProblem } from './load.js';
 import { decodeYAMLBytes } from './go-yaml.js';
 import { yamlLineLocator } from './locate.js';
 import { fairShareBy, type FairShareBy, priorityBands, weightMap } from './settings-fair-share.js';
@@ -262,6 +262,12 @@ export interface SettingsResult {
   found: boolean;
   /** Problems that do not stop the daemon (check-config fails on them when strict), one line each. */
   warnings: string[];
+  /**
+   * A problem line found later about these settings (`WarmPools.Pools.0.InstanceType: ...`,
+   * checked against the cluster config), with the file, and the line of that key when the
+   * file writes it, before it, as the loader's own lines have them.
+   */
+  place(line: string): string;
 }
 
 /**
@@ -275,7 +281,7 @@ export function loadSettingsFile(path: string, opts: { explicit: boolean }): Set
   try {
     text = decodeYAMLBytes(readFileSync(path)).text;
   } catch (err) {
-    if (!opts.explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return { settings: defaultSettings(), found: false, warnings: [] };
+    if (!opts.explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return { settings: defaultSettings(), found: false, warnings: [], place: (line) => `${path}: ${line}` };
     throw new ConfigError([`${path}: cannot read the settings file: ${(err as Error).message}`]);
   }
   return loadSettingsText(text, path);
@@ -298,10 +304,11 @@ export function loadSettingsText(text: string, source: string): SettingsResult {
     throw new ConfigError([`${source}: ${(err as Error).message}`], warnings);
   }
   const lineOf = yamlLineLocator(doc, text);
-  const problems = new Problems((path) => {
+  const where = (path: Path): string | undefined => {
     const line = lineOf(path);
     return line === undefined ? undefined : `line ${line}`;
-  });
+  };
+  const problems = new Problems(where);
   const ctx: ReadContext = {
     problems,
     sourceText(path: Path) {
@@ -315,7 +322,8 @@ export function loadSettingsText(text: string, source: string): SettingsResult {
   const settings = compile(ctx, top);
   warnings.push(...inFile(problems.warnings));
   if (problems.errors.length > 0) throw new ConfigError(inFile(problems.errors), warnings);
-  return { settings, found: true, warnings };
+  const place = placer(where);
+  return { settings, found: true, warnings, place: (line) => `${source}: ${place(line)}` };
 }
 
 /** Reads every section of `root` (a missing one takes its defaults); unknown sections and keys are errors. */

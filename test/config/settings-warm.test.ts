@@ -81,7 +81,7 @@ describe('settings file: WarmPools and PreWarm', () => {
       const out = { stdout: { write: () => true }, stderr: { write: (x: string) => ((stderr += x), true) } };
       const config = fileURLToPath(new URL('../../config.example.yml', import.meta.url));
       assert.equal(await checkConfigCommand({ config, settings: file, settingsExplicit: true }, out), 2);
-      assert.equal(stderr, `${file}: WarmPools.Pools.0.InstanceType: no instance type "no-such-type" in the cluster config\n1 error: the daemon would not start with this config\n`);
+      assert.equal(stderr, `${file}: line 1: WarmPools.Pools.0.InstanceType: no instance type "no-such-type" in the cluster config\n1 error: the daemon would not start with this config\n`);
     } finally {
       rmSync(dir, { recursive: true });
     }

@@ -50,7 +50,8 @@ describe('settings file', () => {
   it('an empty file, a file of comments, {} and empty sections mean every default', () => {
     assert.deepEqual(defaultSettings(), DEFAULTS);
     for (const text of ['', '# nothing here\n', '{}', 'EventFeed:\nEstimates: {}\n']) {
-      assert.deepEqual(loadSettingsText(text, 'd.yml'), { settings: DEFAULTS, found: true, warnings: [] }, JSON.stringify(text));
+      const { settings, found, warnings } = loadSettingsText(text, 'd.yml');
+      assert.deepEqual({ settings, found, warnings }, { settings: DEFAULTS, found: true, warnings: [] }, JSON.stringify(text));
     }
   });
 
@@ -173,7 +174,9 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
 
   it('a missing file at the default path means the defaults; a missing file named explicitly is an error', () => {
     const missing = join(dir, 'dispatch-cloud.yml');
-    assert.deepEqual(loadSettingsFile(missing, { explicit: false }), { settings: DEFAULTS, found: false, warnings: [] });
+    const { settings, found, warnings, place } = loadSettingsFile(missing, { explicit: false });
+    assert.deepEqual({ settings, found, warnings }, { settings: DEFAULTS, found: false, warnings: [] });
+    assert.equal(place('WarmPools.Pools.0.InstanceType: x'), `${missing}: WarmPools.Pools.0.InstanceType: x`, 'a later problem names the file');
     assert.throws(
       () => loadSettingsFile(missing, { explicit: true }),
       (err: unknown) => err instanceof ConfigError && /dispatch-cloud\.yml: cannot read the settings file: ENOENT/.test(err.errors[0]),
