@@ -109,6 +109,7 @@ export function packageDeb(outDir) {
   const maintainer = process.env.DEBEMAIL ? `${process.env.DEBFULLNAME || 'arvados-dispatch-cloud maintainers'} <${process.env.DEBEMAIL}>` : git(['log', '-1', '--format=%an <%ae>']);
   // The last commit's time stands for "now", so two builds of one commit give the same package.
   const epoch = Number(git(['log', '-1', '--format=%ct']));
+  const built = new Date(epoch * 1000);
   const date = git(['log', '-1', '--format=%cD']);
   const commit = git(['rev-parse', '--short', 'HEAD']);
 
@@ -140,8 +141,8 @@ export function packageDeb(outDir) {
     cpSync(join(ROOT, 'docs', 'operators.md'), join(doc, 'operators.md'));
     const man = join(stage, 'usr/share/man/man1');
     mkdirSync(man, { recursive: true });
-    writeFileSync(join(man, 'arvados-dispatch-cloud.1.gz'), gzipSync(manPageOf(lib, pkg.version, new Date(epoch * 1000).toISOString().slice(0, 10)), { level: 9 }));
-    writeFileSync(join(doc, 'copyright'), copyrightFile(join(lib, 'node_modules'), new Date(epoch * 1000).getUTCFullYear()));
+    writeFileSync(join(man, 'arvados-dispatch-cloud.1.gz'), gzipSync(manPageOf(lib, pkg.version, built.toISOString().slice(0, 10)), { level: 9 }));
+    writeFileSync(join(doc, 'copyright'), copyrightFile(join(lib, 'node_modules'), built.getUTCFullYear()));
     const changelog = `${DEB_NAME} (${version}) unstable; urgency=medium\n\n  * Built from commit ${commit}.\n\n -- ${maintainer}  ${date}\n`;
     writeFileSync(join(doc, 'changelog.Debian.gz'), gzipSync(changelog, { level: 9 }));
 

@@ -73,10 +73,10 @@ export function readDaemonConfig(opts: DaemonOptions): DaemonConfig {
     opts.settings === undefined ? { settings: defaultSettings(), warnings: [], place: (line: string) => line } : loadSettingsFile(opts.settings, { explicit: opts.settingsExplicit ?? false }),
   );
   const loaded = config.loaded;
-  const cluster = loaded?.cluster;
-  if (!loaded || !cluster || !settings.loaded) {
-    return { ok: false, cluster, errors: [...config.errors, ...settings.errors], warnings: [...config.warnings, ...settings.warnings] };
+  if (!loaded || !settings.loaded) {
+    return { ok: false, cluster: loaded?.cluster, errors: [...config.errors, ...settings.errors], warnings: [...config.warnings, ...settings.warnings] };
   }
+  const { cluster } = loaded;
   const warnings = [...config.warnings, ...settings.warnings, ...unusedLegacyEnvWarnings(cluster, env)];
   const problems = [
     ...[...dispatcherConfigErrors(cluster), ...daemonConfigProblems(cluster)].map(loaded.place),

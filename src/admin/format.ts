@@ -112,8 +112,7 @@ function text(v: unknown): string {
   return NONE;
 }
 
-/** Hourly prices are often fractions of a cent; four places keeps them distinct without noise. */
-/** An hourly price in dollars, as `$0.10/h` (to 4 decimals, at least 2). */
+/** An hourly price in dollars, as `$0.10/h`: often a fraction of a cent, so to 4 decimals (at least 2), distinct without noise. */
 function formatPrice(p: number): string {
   return `$${p.toFixed(4).replace(/(\.\d\d)(\d*?)0+$/, '$1$2')}/h`;
 }

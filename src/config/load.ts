@@ -21,7 +21,7 @@ import { warnReferenceTypeMismatches } from './reference-types.js';
 import { warnUnknownKeys } from './unknown-keys.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { applyNodeProfiles } from './node-profiles.js';
-import { yamlLineLocator } from './locate.js';
+import { placer, yamlWhere } from './locate.js';
 import { applyGoYAMLMerges, applyGoYAMLNumbers, type DecodedYAML, decodeYAMLBytes, parseFirstDocument } from './go-yaml.js';
 
 export { daemonConfigProblems, dispatcherConfigErrors } from './cluster.js';
@@ -135,11 +135,7 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   const duplicates = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY');
   const fatal = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
   if (fatal.length > 0) throw new ConfigError(fatal.map((e) => yamlProblem(source, e)));
-  const lineOf = yamlLineLocator(doc, text);
-  const where = (path: Path): string | undefined => {
-    const line = lineOf(path);
-    return line === undefined ? undefined : `${source}: line ${line}`;
-  };
+  const where = yamlWhere(doc, text, source);
   const problems = new Problems(where);
   if (ignoredFromLine !== undefined) {
     problems.warnings.push(`${source}: line ${ignoredFromLine}: another YAML document: ignored, as Arvados reads only the first document of the file`);
@@ -190,15 +186,6 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
   const place = placer(where);
   return { cluster, warnings: [...problems.warnings, ...clusterWarnings(cluster).map(place)], place };
-}
-
-/** Puts `where` the path a problem line starts with is written before the line (a path with a quoted key or a dot in a key is left unplaced). */
-export function placer(where: (path: Path) => string | undefined): (line: string) => string {
-  return (line) => {
-    const shown = /^([^\s:"]+): /.exec(line)?.[1];
-    const at = shown === undefined ? undefined : where(shown.split('.'));
-    return at === undefined ? line : `${at}: ${line}`;
-  };
 }
 
 /**

@@ -13,6 +13,32 @@ import type { Path } from './problems.js';
 /** The 1-based line where `path` is written in the text `doc` was parsed from, or undefined. */
 export type LineLocator = (path: Path) => number | undefined;
 
+/** Where `path` is written, as a problem line starts: `file: line 12` (`line 12` without a file), or undefined. */
+export type Where = (path: Path) => string | undefined;
+
+/** `yamlLineLocator` as the start of a problem line; `file` names the file in it. */
+export function yamlWhere(doc: Document, text: string, file?: string): Where {
+  const lineOf = yamlLineLocator(doc, text);
+  return (path) => {
+    const line = lineOf(path);
+    if (line === undefined) return undefined;
+    return file === undefined ? `line ${line}` : `${file}: line ${line}`;
+  };
+}
+
+/**
+ * Puts `where` the path a problem line found after loading starts with is
+ * written before the line (a path with a quoted key or a dot in a key is
+ * left unplaced).
+ */
+export function placer(where: Where): (line: string) => string {
+  return (line) => {
+    const shown = /^([^\s:"]+): /.exec(line)?.[1];
+    const at = shown === undefined ? undefined : where(shown.split('.'));
+    return at === undefined ? line : `${at}: ${line}`;
+  };
+}
+
 export function yamlLineLocator(doc: Document, text: string): LineLocator {
   const lineStarts = [0];
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);

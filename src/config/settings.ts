@@ -13,9 +13,9 @@
 import { readFileSync } from 'node:fs';
 import { isScalar, parseDocument } from 'yaml';
 import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readDuration, readFiniteNumber, readMap, type ReadContext, readSection } from './fields.js';
-import { collectionKeyProblems, ConfigError, placer, YAML_OPTIONS, yamlProblem } from './load.js';
+import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from './load.js';
 import { decodeYAMLBytes } from './go-yaml.js';
-import { yamlLineLocator } from './locate.js';
+import { placer, yamlWhere } from './locate.js';
 import { fairShareBy, type FairShareBy, priorityBands, weightMap } from './settings-fair-share.js';
 import { warmPoolList, type WarmPoolEntry } from './warm-pools.js';
 import { billingRuleMap } from './settings-billing.js';
@@ -303,11 +303,8 @@ export function loadSettingsText(text: string, source: string): SettingsResult {
   } catch (err) {
     throw new ConfigError([`${source}: ${(err as Error).message}`], warnings);
   }
-  const lineOf = yamlLineLocator(doc, text);
-  const where = (path: Path): string | undefined => {
-    const line = lineOf(path);
-    return line === undefined ? undefined : `line ${line}`;
-  };
+  // Lines without the file: `inFile` puts it before every line.
+  const where = yamlWhere(doc, text);
   const problems = new Problems(where);
   const ctx: ReadContext = {
     problems,

@@ -93,7 +93,6 @@ export interface Layers {
 }
 
 const API = '/arvados/v1/dispatch';
-
 interface Request {
   req: IncomingMessage;
   res: ServerResponse;
