@@ -28,15 +28,73 @@ export function yamlWhere(doc: Document, text: string, file?: string): Where {
 
 /**
  * Puts `where` the path a problem line found after loading starts with is
- * written before the line (a path with a quoted key or a dot in a key is
- * left unplaced).
+ * written before the line. The path is read as `showPath` writes it: a key
+ * may be quoted (as JSON) or hold dots (`InstanceTypes.m5.large.Price`), so
+ * the dotted parts are split into keys as the file has them, the shortest
+ * key first. A line whose path the file does not write is left as it is.
  */
 export function placer(where: Where): (line: string) => string {
   return (line) => {
-    const shown = /^([^\s:"]+): /.exec(line)?.[1];
-    const at = shown === undefined ? undefined : where(shown.split('.'));
+    const parts = shownPathParts(line);
+    const path = parts === undefined ? undefined : pathInFile(parts, where);
+    const at = path === undefined ? undefined : where(path);
     return at === undefined ? line : `${at}: ${line}`;
   };
+}
+
+/** A run of keys written plain and joined by dots (to split), or one quoted key. */
+type ShownPart = { dotted: string } | { key: string };
+
+const QUOTED_KEY = /^"(?:[^"\\]|\\.)*"/;
+
+/**
+ * The parts of the path a problem line starts with (everything before the
+ * first ": " outside a quoted key), or undefined when the line does not
+ * start with a path.
+ */
+function shownPathParts(line: string): ShownPart[] | undefined {
+  const parts: ShownPart[] = [];
+  let rest = line;
+  for (;;) {
+    if (rest.startsWith('"')) {
+      const quoted = QUOTED_KEY.exec(rest)?.[0];
+      if (quoted === undefined) return undefined;
+      parts.push({ key: JSON.parse(quoted) as string });
+      rest = rest.slice(quoted.length);
+      if (rest.startsWith(': ')) return parts;
+      if (!rest.startsWith('.')) return undefined;
+      rest = rest.slice(1);
+      continue;
+    }
+    const end = rest.indexOf(': ');
+    const quote = rest.indexOf('."');
+    if (end <= 0 && quote <= 0) return undefined;
+    const stop = quote > 0 && (end < 0 || quote < end) ? quote : end;
+    const dotted = rest.slice(0, stop);
+    parts.push({ dotted });
+    if (stop === end) return parts;
+    rest = rest.slice(stop + 1);
+  }
+}
+
+/** The keys `parts` name in the file (dotted runs split where the file's keys are), or undefined. */
+function pathInFile(parts: readonly ShownPart[], where: Where): string[] | undefined {
+  const walk = (path: string[], part: number, pieces: readonly string[]): string[] | undefined => {
+    if (pieces.length === 0) {
+      if (part === parts.length) return path;
+      const next = parts[part];
+      if ('key' in next) return where([...path, next.key]) === undefined ? undefined : walk([...path, next.key], part + 1, []);
+      return walk(path, part + 1, next.dotted.split('.'));
+    }
+    for (let n = 1; n <= pieces.length; n++) {
+      const key = pieces.slice(0, n).join('.');
+      if (where([...path, key]) === undefined) continue;
+      const found = walk([...path, key], part, pieces.slice(n));
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  return walk([], 0, []);
 }
 
 export function yamlLineLocator(doc: Document, text: string): LineLocator {

@@ -66,6 +66,34 @@ describe('config: where each problem is written', () => {
     assert.deepEqual(about([...p.errors, ...p.warnings], 'a.VCPUs'), ['c.yml: line 6: Clusters.zzzzz.InstanceTypes.a.VCPUs: expected a whole number, got 2.5']);
   });
 
+  describe('a problem found after loading (a driver\'s, the daemon\'s)', () => {
+    const TYPES = `${HEAD}    InstanceTypes:\n      m5: {VCPUs: 1, RAM: 1GiB}\n      m5.large:\n        VCPUs: 2\n        RAM: 2GiB\n      " m5":\n        VCPUs: 4\n      "a: b.c": {VCPUs: 8}\n`;
+    const place = (line: string): string => loadConfigText(TYPES, { source: 'c.yml' }).place(line);
+
+    it('is placed on its key when a key of its path has dots, split where the file\'s keys are', () => {
+      assert.equal(place('Clusters.zzzzz.InstanceTypes.m5.large.RAM: too small'), 'c.yml: line 8: Clusters.zzzzz.InstanceTypes.m5.large.RAM: too small');
+      assert.equal(place('Clusters.zzzzz.InstanceTypes.m5.VCPUs: x'), 'c.yml: line 5: Clusters.zzzzz.InstanceTypes.m5.VCPUs: x', 'the shortest key first');
+      assert.equal(place('Clusters.zzzzz.InstanceTypes.m5.large: no such type'), 'c.yml: line 6: Clusters.zzzzz.InstanceTypes.m5.large: no such type');
+    });
+
+    it('is placed when a key of its path is quoted, ": " inside included', () => {
+      assert.equal(place('Clusters.zzzzz.InstanceTypes." m5".VCPUs: x'), 'c.yml: line 10: Clusters.zzzzz.InstanceTypes." m5".VCPUs: x');
+      assert.equal(place('Clusters.zzzzz.InstanceTypes."a: b.c": x'), 'c.yml: line 11: Clusters.zzzzz.InstanceTypes."a: b.c": x');
+    });
+
+    it('is left as it is when the file does not write its path, or it names none', () => {
+      for (const line of [
+        'Clusters.zzzzz.InstanceTypes.m5.large.Price: absent',
+        'Clusters.zzzzz.InstanceTypes.m5.small: no such type',
+        'Clusters.zzzzz.InstanceTypes."m5: bad',
+        'the driver said: no',
+        ': nothing',
+      ]) {
+        assert.equal(place(line), line);
+      }
+    });
+  });
+
   describe('files', () => {
     let dir: string;
     beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'locations-'))));
