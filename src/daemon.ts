@@ -62,7 +62,7 @@ export interface DaemonOptions {
  * so the failure can be logged in its SystemLogs format.
  */
 export type DaemonConfig =
-  | { ok: true; cluster: Cluster; settings: Settings; warnings: string[] }
+  | { ok: true; cluster: Cluster; settings: Settings; warnings: string[]; place: (line: string) => string }
   | { ok: false; cluster?: Cluster; errors: string[]; warnings: string[] };
 
 /** Loads the config and the settings file for the daemon, and checks what the daemon needs beyond what check-config checks. */
@@ -84,7 +84,7 @@ export function readDaemonConfig(opts: DaemonOptions): DaemonConfig {
   ];
   // check-config warns about what only the daemon refuses; said once, as the error.
   if (problems.length > 0) return { ok: false, cluster, errors: problems, warnings: warnings.filter((w) => !problems.includes(w)) };
-  return { ok: true, cluster, settings: settings.loaded.settings, warnings };
+  return { ok: true, cluster, settings: settings.loaded.settings, warnings, place: loaded.place };
 }
 
 /**
@@ -117,8 +117,8 @@ function bootstrapLogger(): Logger {
  * line, `error` a string, so alerts on either daemon's start-up failures
  * match the same way), and returns the exit status.
  */
-function exiting(log: Logger, error: unknown): number {
-  log.error('exiting', { error: Array.isArray(error) ? error.join('; ') : error instanceof Error ? errorText(error) : String(error) });
+function exiting(log: Logger, error: unknown, place: (line: string) => string = (line) => line): number {
+  log.error('exiting', { error: Array.isArray(error) ? error.join('; ') : place(error instanceof Error ? errorText(error) : String(error)) });
   return EXIT_START_FAILED;
 }
 
@@ -134,24 +134,25 @@ export async function runDaemonCommand(opts: DaemonOptions): Promise<number> {
   const log = config.cluster ? dispatcherLogger(config.cluster) : bootstrapLogger();
   for (const w of config.warnings) log.warn(w);
   if (!config.ok) return exiting(log, config.errors);
-  const { cluster, settings } = config;
+  const { cluster } = config;
   // Left in place to the end: a SIGQUIT while stopping still gets its report.
   handleQuitSignal({ logger: log, secrets: clusterSecrets(cluster) });
   try {
-    return await runDaemon(opts, cluster, settings, log, loadedAt);
+    return await runDaemon(opts, config, log, loadedAt);
   } catch (err) {
     // Whatever else goes wrong is one `exiting` line too, not a stack trace on stderr.
-    return exiting(log, err);
+    return exiting(log, err, config.place);
   }
 }
 
-async function runDaemon(opts: DaemonOptions, cluster: Cluster, settings: Settings, log: Logger, loadedAt: number): Promise<number> {
+async function runDaemon(opts: DaemonOptions, config: DaemonConfig & { ok: true }, log: Logger, loadedAt: number): Promise<number> {
+  const { cluster, settings, place } = config;
   logTrustedRoots(log);
   let where: ListenChoice;
   try {
     where = await chooseManagementListenURL(cluster, log);
   } catch (err) {
-    return exiting(log, err);
+    return exiting(log, err, place);
   }
   const locked = lockConfigured(cluster);
   if (!locked) {
@@ -166,7 +167,8 @@ async function runDaemon(opts: DaemonOptions, cluster: Cluster, settings: Settin
     if (locked) lock = newDispatchLock(cluster, { clock: systemClock, logger: log });
   } catch (err) {
     // A key or runner binary not readable yet, a cloud endpoint not reachable yet: systemd retries.
-    return exiting(log, err);
+    // One about a key of the config file names the line it is written on, as check-config does.
+    return exiting(log, err, place);
   }
   const run = lock
     ? new LockedRun<Dispatcher>({ lock, logger: log, first: { dispatcher, fence: fence! }, build: (f) => createDispatcher(cluster, { logger: log, fence: f, settings }) })

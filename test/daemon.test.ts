@@ -108,7 +108,10 @@ ${cloudVMsExtra}        DriverParameters:
       await first.closed;
       const last = JSON.parse(first.errors().trim().split('\n').at(-1)!) as Record<string, unknown>;
       assert.deepEqual([last.level, last.msg], ['error', 'exiting']);
-      assert.match(String(last.error), /^Clusters\.zzzzz\.Containers\.CloudVMs\.DeployRunnerBinary: cannot read .*crunch-run: ENOENT/);
+      // Named after the config file and the line of the key, as check-config names a problem.
+      const line = readFileSync(config, 'utf8').split('\n').findIndex((l) => l.includes('DeployRunnerBinary:')) + 1;
+      assert.equal(String(last.error).split(': Clusters')[0], `${config}: line ${line}`);
+      assert.match(String(last.error), /: Clusters\.zzzzz\.Containers\.CloudVMs\.DeployRunnerBinary: cannot read .*crunch-run: ENOENT/);
       // The deploy finishes; systemd's next try (RestartSec=1) starts.
       writeFileSync(runner, '#!/bin/sh\n');
       second.current = spawnDaemon(config, { LOG_LEVEL: 'info' });
