@@ -138,4 +138,17 @@ describe('ControllerClient setup', () => {
       }
     });
   });
+
+  it('fromCluster follows TLS.Insecure: a self-signed controller is reached', async () => {
+    const { cert, key } = selfSignedCertificate();
+    const proxy = await httpsProxy(ctl.url, cert, key);
+    const yaml = `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    TLS:\n      Insecure: true\n    Services:\n      Controller:\n        ExternalURL: ${proxy.url}/\n`;
+    const c = Client.fromCluster(loadConfigText(yaml).cluster, systemClock, captureLogger().logger);
+    try {
+      assert.equal(await c.currentTokenUuid(), ctl.rootTokenUuid);
+    } finally {
+      c.close();
+      await proxy.close();
+    }
+  });
 });
