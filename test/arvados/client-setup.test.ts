@@ -14,6 +14,7 @@ import type { TestController } from '../fixtures/controller.js';
 import { captureLogger, drive, httpsProxy, makeClient, ROOT_TOKEN, startController, waitFor } from './helpers.js';
 import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
 import { selfSignedCertificate } from './self-signed.js';
+import { DispatchLockLostError, isDispatchLockLostError } from '../../src/dblock/fence.js';
 
 describe('ControllerClient setup', () => {
   let ctl: TestController;
@@ -149,6 +150,24 @@ describe('ControllerClient setup', () => {
     } finally {
       c.close();
       await proxy.close();
+    }
+  });
+
+  it('fromCluster hands the fence to the client: after the dispatch lock is lost, a lock is refused unsent', async () => {
+    const yaml = `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    Services:\n      Controller:\n        ExternalURL: ${ctl.url}/\n`;
+    const fence = {
+      check: () => {
+        throw new DispatchLockLostError('dispatch lock lost');
+      },
+    };
+    const c = Client.fromCluster(loadConfigText(yaml).cluster, systemClock, captureLogger().logger, undefined, fence);
+    try {
+      const ctr = ctl.addContainer();
+      await assert.rejects(c.lockContainer(ctr.uuid), (e: unknown) => isDispatchLockLostError(e));
+      assert.equal(ctl.get(ctr.uuid)?.state, 'Queued');
+      assert.equal(ctl.stats['POST /arvados/v1/containers/{uuid}/lock'], undefined, 'nothing was sent');
+    } finally {
+      c.close();
     }
   });
 });
