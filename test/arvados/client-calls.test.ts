@@ -319,4 +319,12 @@ describe('ControllerClient calls', () => {
     );
     assert.ok(!lines.lines.join('\n').includes(ROOT_TOKEN));
   });
+
+  it('refuses a container_requests list answer that has no items array, as a containers list answer', async () => {
+    for (const body of [{}, { items: null }, { items: {} }, null]) {
+      ctl.setHook(() => ({ status: 200, body }));
+      await assert.rejects(client.listContainerRequests({ filters: [] }), /GET \/arvados\/v1\/container_requests: the answer has no items array/);
+      await assert.rejects(client.listContainers({ filters: [] }), /GET \/arvados\/v1\/containers: the answer has no items array/);
+    }
+  });
 });
