@@ -406,4 +406,16 @@ describe('ControllerClient retries', () => {
       assert.equal(attempts, 1);
     });
   });
+
+  it('retries a container update after a 502: the same attributes sent twice leave the same record', async () => {
+    ctl = await startController();
+    client = makeClient(ctl.url);
+    const c = ctl.addContainer();
+    await client.lockContainer(c.uuid);
+    let n = 0;
+    ctl.setHook((req) => (req.method === 'PUT' && ++n === 1 ? { status: 502, body: { errors: ['502 Bad Gateway'] } } : undefined));
+    const got = await client.updateContainer(c.uuid, { state: 'Cancelled' });
+    assert.equal(got.state, 'Cancelled');
+    assert.deepEqual(ctl.requestLog().filter((r) => r.method === 'PUT').map((r) => r.status), [502, 200]);
+  });
 });
