@@ -418,4 +418,21 @@ describe('ControllerClient retries', () => {
     assert.equal(got.state, 'Cancelled');
     assert.deepEqual(ctl.requestLog().filter((r) => r.method === 'PUT').map((r) => r.status), [502, 200]);
   });
+
+  it('reports the refusal when a retried unlock finds the container Running by us: it is still ours', async () => {
+    ctl = await startController();
+    client = makeClient(ctl.url);
+    const c = ctl.addContainer();
+    await client.lockContainer(c.uuid);
+    // The first unlock's answer is lost (502) and crunch-run starts the container meanwhile.
+    let done = false;
+    ctl.setHook((req) => {
+      if (done || !req.path.endsWith('/unlock')) return undefined;
+      done = true;
+      ctl!.setFields(c.uuid, { state: 'Running' });
+      return { status: 502, body: { errors: ['502 Bad Gateway'] } };
+    });
+    await assert.rejects(client.unlockContainer(c.uuid), (e: ControllerError) => e.status === 422 && e.errors[0] === 'cannot unlock when Running');
+    assert.equal(ctl.get(c.uuid)?.state, 'Running');
+  });
 });
