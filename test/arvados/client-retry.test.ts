@@ -435,4 +435,14 @@ describe('ControllerClient retries', () => {
     await assert.rejects(client.unlockContainer(c.uuid), (e: ControllerError) => e.status === 422 && e.errors[0] === 'cannot unlock when Running');
     assert.equal(ctl.get(c.uuid)?.state, 'Running');
   });
+
+  it('gives a failed attempt its place in the window back: after more network errors than the window holds, calls still go out', async () => {
+    const port = await freePort();
+    client = makeClient(`http://127.0.0.1:${port}`, { maxConnections: 2, retry: { attempts: 1 } });
+    for (let i = 0; i < 4; i++) await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => e.status === undefined && e.temporary);
+    assert.equal(client.window?.active, 0);
+    ctl = await startController({ port });
+    const c = ctl.addContainer();
+    assert.equal((await client.getContainer(c.uuid)).uuid, c.uuid);
+  });
 });
