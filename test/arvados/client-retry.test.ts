@@ -13,6 +13,7 @@ import { DispatchLockLostError, isDispatchLockLostError } from '../../src/dblock
 import { loadConfigText } from '../../src/config/index.js';
 import type { TestController } from '../fixtures/controller.js';
 import { captureLogger, drive, makeClient, OTHER_UUID, ROOT_TOKEN, started, startController, waitFor } from './helpers.js';
+import { OUTAGE_AFTER_MS } from '../../src/arvados/health.js';
 
 const GET_ONE = 'GET /arvados/v1/containers/{uuid}';
 const LOCK = 'POST /arvados/v1/containers/{uuid}/lock';
@@ -444,5 +445,18 @@ describe('ControllerClient retries', () => {
     ctl = await startController({ port });
     const c = ctl.addContainer();
     assert.equal((await client.getContainer(c.uuid)).uuid, c.uuid);
+  });
+
+  it('records network errors in its health: a controller unreachable for OUTAGE_AFTER_MS is an outage', async () => {
+    const port = await freePort();
+    const clock = new ManualClock();
+    client = makeClient(`http://127.0.0.1:${port}`, { clock, retry: { attempts: 1 } });
+    const start = clock.now();
+    await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => e.status === undefined);
+    await clock.advance(OUTAGE_AFTER_MS);
+    await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => e.status === undefined);
+    const s = client.signals();
+    assert.deepEqual([s.outage, s.failingSince], [true, start]);
+    assert.equal(client.health.counts.failed, 2);
   });
 });
