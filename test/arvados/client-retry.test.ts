@@ -459,4 +459,14 @@ describe('ControllerClient retries', () => {
     assert.deepEqual([s.outage, s.failingSince], [true, start]);
     assert.equal(client.health.counts.failed, 2);
   });
+
+  it('does not send a call made without retries again after a network error (a token create: a lost one expires on its own)', async () => {
+    const port = await freePort();
+    client = makeClient(`http://127.0.0.1:${port}`);
+    await assert.rejects(client.request('POST', '/arvados/v1/api_client_authorizations', { body: {}, retry: false }), (e: ControllerError) => {
+      assert.deepEqual([e.status, e.attempts, e.temporary], [undefined, 1, true]);
+      assert.doesNotMatch(e.message, /giving up after/);
+      return true;
+    });
+  });
 });
