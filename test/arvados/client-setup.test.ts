@@ -170,4 +170,18 @@ describe('ControllerClient setup', () => {
       c.close();
     }
   });
+
+  it('keeps its window while the controller answers: only an overload verdict cuts it', async () => {
+    const c = makeClient(ctl.url, { maxConnections: 4 });
+    try {
+      const uuids = Array.from({ length: 6 }, () => ctl.addContainer().uuid);
+      for (const u of uuids) await c.getContainer(u);
+      ctl.setLatency(100);
+      await Promise.all(uuids.map((u) => c.getContainer(u)));
+      assert.deepEqual([c.window?.cap, c.window?.current], [4, 4]);
+      assert.equal(ctl.requestCounts().maxInFlight, 4);
+    } finally {
+      c.close();
+    }
+  });
 });
