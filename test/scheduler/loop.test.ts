@@ -205,4 +205,13 @@ describe('scheduler loop', () => {
     h.sch.runQueue();
     assert.equal(h.sch.longestWaitTimeSeconds, 0, 'started');
   });
+
+  it('leaves containers at priority 0 out of the longest wait: nobody wants them run', () => {
+    const h = harness();
+    const t = h.clock.now();
+    h.queue.add({ uuid: uuid(1), createdAt: new Date(t - 100_000).toISOString(), priority: 0 });
+    h.queue.add({ uuid: uuid(2), createdAt: new Date(t - 10_000).toISOString(), state: 'Locked' });
+    h.sch.runQueue();
+    assert.equal(h.sch.longestWaitTimeSeconds, 10);
+  });
 });
