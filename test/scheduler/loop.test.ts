@@ -214,4 +214,14 @@ describe('scheduler loop', () => {
     h.sch.runQueue();
     assert.equal(h.sch.longestWaitTimeSeconds, 10);
   });
+
+  it('reports the wait of the oldest container waiting, whatever the scheduling order', () => {
+    const h = harness();
+    const t = h.clock.now();
+    h.queue.add({ uuid: uuid(1), createdAt: new Date(t - 10_000).toISOString(), priority: 5 });
+    h.queue.add({ uuid: uuid(2), createdAt: new Date(t - 300_000).toISOString(), priority: 1 });
+    h.queue.add({ uuid: uuid(3), createdAt: new Date(t - 60_000).toISOString(), priority: 3 });
+    h.sch.runQueue();
+    assert.equal(h.sch.longestWaitTimeSeconds, 300);
+  });
 });
