@@ -224,4 +224,21 @@ describe('scheduler loop', () => {
     h.sch.runQueue();
     assert.equal(h.sch.longestWaitTimeSeconds, 300);
   });
+
+  it('arms no retry timer for an operation that clears after stop()', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1) });
+    h.pool.addWorker(h.type(1));
+    h.queue.hold = true;
+    h.sch.start();
+    await h.clock.advance(0);
+    h.pool.notify();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [`lock ${uuid(1)}`], 'the second pass found the lock in flight');
+    await h.sch.stop();
+    assert.equal(h.clock.pendingTimers(), 0);
+    h.queue.release();
+    await h.clock.advance(0);
+    assert.equal(h.clock.pendingTimers(), 0, 'the lock cleared after the stop: nothing is to be retried');
+  });
 });
