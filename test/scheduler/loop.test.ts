@@ -241,4 +241,18 @@ describe('scheduler loop', () => {
     await h.clock.advance(0);
     assert.equal(h.clock.pendingTimers(), 0, 'the lock cleared after the stop: nothing is to be retried');
   });
+
+  it('retries a failed first queue poll after a tenth of PollInterval when that is over a second', async () => {
+    const h = harness();
+    h.cluster.Containers.CloudVMs.PollInterval = 60_000;
+    h.queue.updated = 0;
+    h.queue.failUpdates = 1;
+    h.sch.start();
+    await h.clock.advance(5_999);
+    assert.deepEqual(h.queue.calls, ['update']);
+    assert.equal(logged(h, /error updating queue, will retry/)[0]?.RetryMs, 6_000);
+    await h.clock.advance(1);
+    assert.deepEqual(h.queue.calls, ['update', 'update']);
+    await h.sch.stop();
+  });
 });
