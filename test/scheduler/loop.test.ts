@@ -255,4 +255,24 @@ describe('scheduler loop', () => {
     assert.deepEqual(h.queue.calls, ['update', 'update']);
     await h.sch.stop();
   });
+
+  it('stop() cancels a retry that is due after a busy operation cleared', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1) });
+    h.pool.addWorker(h.type(1));
+    h.queue.hold = true;
+    h.queue.subscribe = () => () => {};
+    const { passes } = countPasses(h);
+    h.sch.start();
+    await h.clock.advance(0);
+    h.pool.notify();
+    await h.clock.advance(0);
+    assert.equal(passes(), 2, 'the second pass finds the lock in flight');
+    h.queue.release();
+    await h.clock.advance(100);
+    await h.sch.stop();
+    assert.equal(h.clock.pendingTimers(), 0, 'the retry due 250 ms after the lock cleared is cancelled');
+    await h.clock.advance(1_000);
+    assert.equal(passes(), 2);
+  });
 });
