@@ -275,4 +275,11 @@ describe('scheduler loop', () => {
     await h.clock.advance(1_000);
     assert.equal(passes(), 2);
   });
+
+  it('reports a longest wait of 0, not below, for a container created ahead of the dispatcher clock', () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), createdAt: new Date(h.clock.now() + 5_000).toISOString(), state: 'Locked' });
+    h.sch.runQueue();
+    assert.equal(h.sch.longestWaitTimeSeconds, 0);
+  });
 });
