@@ -262,4 +262,21 @@ describe('scheduler run queue: placement', () => {
       [uuid(5), uuid(2), uuid(1), uuid(3), uuid(4)],
     );
   });
+
+  it('places a smaller container of the same eligible types on the room a larger one before it could not use', () => {
+    // Both eligible for type4 only, of different sizes: two shapes. The
+    // larger finds no room and nothing can be created; that says nothing of
+    // the smaller, which fits beside the container already running.
+    const h = harness();
+    h.pool.canCreate = 0;
+    const w = h.pool.addWorker(h.type(4));
+    h.queue.add({ uuid: uuid(9), priority: 1, state: 'Running', vcpus: 2, ram: 0 });
+    h.pool.runOn(w, uuid(9));
+    h.queue.add({ uuid: uuid(1), priority: 3, state: 'Locked', vcpus: 3, ram: 4 }, { uuid: uuid(2), priority: 2, state: 'Locked', vcpus: 1, ram: 4 });
+    assert.equal(h.queue.map.get(uuid(1))!.instanceTypes, h.queue.map.get(uuid(2))!.instanceTypes, 'one shared list of types');
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, ['type4']);
+    assert.deepEqual(h.pool.starts, [uuid(2)]);
+    assert.equal(h.status(uuid(2)), PREPARING);
+  });
 });
