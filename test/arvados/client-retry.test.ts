@@ -469,4 +469,13 @@ describe('ControllerClient retries', () => {
       return true;
     });
   });
+
+  it('says "will retry" only when it will: not after the last attempt', async () => {
+    ctl = await startController();
+    const { logger, lines } = captureLogger();
+    client = makeClient(ctl.url, { logger, retry: { attempts: 1 } });
+    failWith(ctl, 502, 1);
+    await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => e.status === 502 && e.attempts === 1);
+    assert.deepEqual(lines.records().filter((r) => r.level !== 'debug').map((r) => r.msg), []);
+  });
 });
