@@ -327,4 +327,10 @@ describe('ControllerClient calls', () => {
       await assert.rejects(client.listContainers({ filters: [] }), /GET \/arvados\/v1\/containers: the answer has no items array/);
     }
   });
+
+  it('names itself arvados-dispatch-cloud in the User-Agent by default, for the controller\'s logs', async () => {
+    await client.currentTokenUuid();
+    assert.equal(client.userAgent, 'arvados-dispatch-cloud');
+    assert.equal(last().caller, 'arvados-dispatch-cloud');
+  });
 });
