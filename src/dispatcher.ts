@@ -198,6 +198,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
       historyHook?.observePool(event);
       timeline.poolEvent(event);
       estimator.boots.observe(event, (id) => pool.detail(id)?.arvadosInstanceType);
+      estimator.leaving.observe(event);
       if (event.type === 'instanceDestroyed') cost.sync();
       reclaims.observe(event);
       if (event.type === 'instanceCreated') {

@@ -19,6 +19,7 @@ import type { InstanceResources, WorkerPool, ContainerQueue } from '../scheduler
 import { State, type PassView } from '../scheduler/pass-view.js';
 import { CAPACITY_ERROR_TTL_MS, poolDuration } from '../worker/pool-config.js';
 import { BootTimes } from './boot.js';
+import { LeavingTimes } from './leaving.js';
 import { DEFAULT_EXACT_LIMIT, forecast, type ForecastContainer, type ForecastInstance, type Need } from './forecast.js';
 import { RuntimeHistory, type RuntimeKey } from './history.js';
 import { RuntimeTracker } from './tracker.js';
@@ -36,14 +37,15 @@ export interface StartEstimate {
 
 export interface EstimatorDeps {
   queue: Pick<ContainerQueue, 'get'>;
-  pool: Pick<WorkerPool, 'running' | 'instances' | 'atCapacity' | 'atQuota'> & {
-    /** When the instance appeared (its create call): a booting instance is counted from it. */
-    detail?(instanceId: string): { appearedAt: number } | undefined;
+  pool: Pick<WorkerPool, 'running' | 'instances' | 'atCapacity' | 'atQuota' | 'createLimits'> & {
+    /** When the instance appeared (its create call): a booting instance is counted from it; when it was shut down (0: not). */
+    detail?(instanceId: string): { appearedAt: number; destroyedAt?: number } | undefined;
   };
   cluster: Cluster;
   clock: Clock;
   runtimes?: RuntimeHistory;
   boots?: BootTimes;
+  leaving?: LeavingTimes;
   /** Updates at most this often, ms; default 1,000. */
   minIntervalMs?: number;
   /** Containers forecast exactly; default the forecast's. */
@@ -68,6 +70,8 @@ const NO_ROOM: Need = { vcpus: 0, ram: 0, gpus: 0 };
 export class Estimator {
   readonly runtimes: RuntimeHistory;
   readonly boots: BootTimes;
+  /** How long an instance shut down still counts against MaxInstances (fed the pool's events by the dispatcher). */
+  readonly leaving: LeavingTimes;
   private readonly tracker: RuntimeTracker;
   private readonly minIntervalMs: number;
   private lastAt = -Infinity;
@@ -80,6 +84,7 @@ export class Estimator {
   constructor(private readonly deps: EstimatorDeps) {
     this.runtimes = deps.runtimes ?? new RuntimeHistory();
     this.boots = deps.boots ?? new BootTimes();
+    this.leaving = deps.leaving ?? new LeavingTimes(poolDuration(deps.cluster.Containers.CloudVMs, 'SyncInterval'));
     this.tracker = new RuntimeTracker(this.runtimes);
     this.minIntervalMs = deps.minIntervalMs ?? 1000;
   }
@@ -154,7 +159,12 @@ export class Estimator {
     const instances: ForecastInstance[] = [];
     let slots = 0;
     for (const v of pool.instances()) {
-      if (v.workerState === 'shutdown') continue;
+      if (v.workerState === 'shutdown') {
+        // Still counted against MaxInstances until a listing drops it.
+        const destroyedAt = pool.detail?.(v.instance)?.destroyedAt;
+        instances.push({ type: v.arvadosInstanceType, capacity: NO_ROOM, state: 'leaving', shutdownAt: destroyedAt ? destroyedAt : now, running: [] });
+        continue;
+      }
       const type = cluster.InstanceTypes[v.arvadosInstanceType];
       const runs = v.runningContainerUUIDs.map((u) => {
         const c = queue.get(u);
@@ -200,6 +210,8 @@ export class Estimator {
         capacityRetryMs: CAPACITY_ERROR_TTL_MS,
         // What the pool waits, which for a TimeoutIdle of 0 or less is its default.
         idleTimeoutMs: poolDuration(vms, 'TimeoutIdle'),
+        quotaError: pool.createLimits?.([]).quota?.bucket === 'cloud quota',
+        leavingMs: this.leaving.estimate(),
       },
       capacities,
       bootMs: (t) => this.boots.estimate(t),

@@ -34,15 +34,19 @@ export interface ForecastInstance {
   type: string;
   /** What the type offers new work (the forecast works out what is free from `running`); none for an instance that takes no work. */
   capacity: Need;
-  state: 'booting' | 'idle' | 'running';
+  /** `leaving`: shut down, and still counted against MaxInstances until a cloud listing no longer has it. */
+  state: 'booting' | 'idle' | 'running' | 'leaving';
   /** For a booting instance: when its create was called. */
   bootStartedAt?: number;
+  /** For a leaving instance: when it was shut down (its destroy request). */
+  shutdownAt?: number;
   running: readonly ForecastRunning[];
   /**
-   * Its IdleBehavior (absent: run), which says whether and when the pool
-   * shuts it down, and so whether it may be replaced when no instance may be
-   * added: with run, TimeoutIdle after it goes idle; drained, as soon as
-   * nothing runs on it; on hold, never.
+   * Its IdleBehavior (absent: run), which says whether the pool shuts it
+   * down, and so whether it may be replaced when no instance may be added:
+   * with run or drained, as soon as nothing runs on it (for a container
+   * waiting at the limit, the scheduler does not wait TimeoutIdle); on hold,
+   * never.
    */
   idleBehavior?: IdleBehavior;
 }
@@ -60,8 +64,17 @@ export interface ForecastLimits {
   atCapacity: ReadonlySet<string>;
   /** How long after a capacity error a type is tried again, ms. */
   capacityRetryMs: number;
-  /** TimeoutIdle, ms: how long an idle instance stays before it is shut down. */
+  /**
+   * True while a cloud quota error (rather than MaxInstances) stops new
+   * instances: the scheduler then shuts down every idle instance a waiting
+   * container does not use at once, where at MaxInstances it shuts down one
+   * at a time, the next once the last is no longer counted.
+   */
+  quotaError?: boolean;
+  /** TimeoutIdle, ms: how long the pool leaves an idle instance before it shuts it down itself. */
   idleTimeoutMs: number;
+  /** From an instance's shutdown to the pool no longer counting it (the next cloud listing without it), ms. */
+  leavingMs: Spread;
 }
 
 export interface ForecastInput {

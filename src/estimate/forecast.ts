@@ -11,10 +11,15 @@
  *   on a new instance (now + that type's boot time, while under
  *   MaxInstances and the quota; a type at capacity only after the capacity
  *   retry), or, when no instance may be added, in place of the instance the
- *   pool shuts down first, then a boot of the new type: one that runs work
- *   TimeoutIdle after it goes idle, a drained one as soon as it is empty, one
- *   on hold never (a forecast that counted on it would promise a start that
- *   never comes).
+ *   scheduler shuts down first for it: one already shut down, else the
+ *   first to have nothing to run (booting or idle; the scheduler does not
+ *   wait TimeoutIdle while a container waits at the limit), never one on
+ *   hold (a forecast that counted on it would promise a start that never
+ *   comes). The new instance is created once the pool no longer counts the
+ *   old one (the next cloud listing without it), then boots. At
+ *   MaxInstances the scheduler shuts down one instance at a time, the next
+ *   once the last is no longer counted; under a quota error, every idle
+ *   one at once.
  *   The concurrency limit holds the start back until enough of the
  *   containers ahead have ended, or, while it may grow (the controller is
  *   not overloaded and no quota has been met), until everything admitted
@@ -52,6 +57,7 @@ const MAX_CANDIDATES = 32;
 type Band = 'low' | 'typical' | 'high';
 
 const UNLIMITED: Need = { vcpus: Infinity, ram: Infinity, gpus: Infinity };
+const NO_ROOM: Need = { vcpus: 0, ram: 0, gpus: 0 };
 
 export function forecast(input: ForecastInput): ForecastResult {
   const n = input.containers.length;
@@ -74,6 +80,8 @@ interface Inst {
   cursor: number;
   res: Reservation[];
   idleBehavior: IdleBehavior;
+  /** Set for an instance already shut down: when. */
+  leftAt?: number;
   version: number;
   gone: boolean;
 }
@@ -94,6 +102,8 @@ class BandPlay {
   private latestStart: number;
   /** When the limit last rose: what is let in after that is locked no earlier. */
   private admitAt = -Infinity;
+  /** At MaxInstances: when the last instance shut down for a replacement is no longer counted, so the next may be shut down. */
+  private leavingUntil: number;
 
   constructor(
     private readonly input: ForecastInput,
@@ -105,7 +115,17 @@ class BandPlay {
     this.maxContainers = limits.maxContainers;
     this.latestStart = this.now;
     let count = 0;
+    this.leavingUntil = this.now;
     for (const i of input.instances) {
+      count++;
+      if (i.state === 'leaving') {
+        const leftAt = i.shutdownAt ?? this.now;
+        this.leavingUntil = Math.max(this.leavingUntil, this.goneAt(leftAt));
+        // No room for work; `leftAt` makes it the first to be replaced.
+        // No room for work; `leftAt` makes it the first to be replaced.
+        this.add({ id: 0, type: i.type, cap: NO_ROOM, readyAt: this.now, cursor: this.now, res: [], idleBehavior: 'drain', leftAt, version: 0, gone: false });
+        continue;
+      }
       const readyAt = i.state === 'booting' ? Math.max(this.now, (i.bootStartedAt ?? this.now) + input.bootMs(i.type)[band]) : this.now;
       const res: Reservation[] = [];
       for (const r of i.running) {
@@ -114,7 +134,6 @@ class BandPlay {
         this.ends.push({ key: end, id: 0, version: 0 });
       }
       this.add({ id: 0, type: i.type, cap: i.capacity, readyAt, cursor: this.now, res, idleBehavior: i.idleBehavior ?? 'run', version: 0, gone: false });
-      count++;
     }
     this.creatable = limits.atQuota ? 0 : limits.maxInstances > 0 ? Math.max(0, limits.maxInstances - count) : Infinity;
   }
@@ -160,6 +179,7 @@ class BandPlay {
     this.latestStart = Math.max(this.latestStart, start);
     if (replace) {
       replace.inst.gone = true;
+      if (!this.input.limits.quotaError) this.leavingUntil = Math.max(this.leavingUntil, replace.goneAt);
       bestInst = this.add(this.fresh(replace.type, start));
     } else if (creates) {
       this.creatable--;
@@ -186,8 +206,12 @@ class BandPlay {
     return { at, type };
   }
 
-  /** At MaxInstances (or quota): the instance the pool shuts down first makes way for one of ours, booted then. */
-  private replaceOption(c: ForecastContainer): { at: number; inst: Inst; type: string } | undefined {
+  /**
+   * At MaxInstances (or quota): the instance the scheduler shuts down first
+   * makes way for one of ours, created once the pool no longer counts the
+   * old one and booted then.
+   */
+  private replaceOption(c: ForecastContainer): { at: number; inst: Inst; type: string; goneAt: number } | undefined {
     if (c.types.length === 0) return undefined;
     for (let e = this.byShutdown.peek(); e; e = this.byShutdown.peek()) {
       const inst = this.insts[e.id];
@@ -196,9 +220,29 @@ class BandPlay {
         continue;
       }
       const type = c.types[0];
-      return { at: e.key + this.input.bootMs(type)[this.band], inst, type };
+      const goneAt = this.goneAt(inst.leftAt ?? this.shutdownFor(inst, e.key));
+      return { at: goneAt + this.input.bootMs(type)[this.band], inst, type, goneAt };
     }
     return undefined;
+  }
+
+  /**
+   * When the instance that has nothing to run from `emptyAt` is shut down
+   * for a waiting container. At MaxInstances the scheduler shuts down one
+   * at a time, the next once the last is no longer counted, but the pool
+   * shuts an idle one down itself after TimeoutIdle; a drained one, the
+   * pool shuts down as soon as it is empty; under a quota error the
+   * scheduler shuts every idle one down at once.
+   */
+  private shutdownFor(inst: Inst, emptyAt: number): number {
+    const { limits } = this.input;
+    if (limits.quotaError || inst.idleBehavior !== 'run') return emptyAt;
+    return Math.min(Math.max(emptyAt, this.leavingUntil), emptyAt + limits.idleTimeoutMs);
+  }
+
+  /** When an instance shut down at `at` is no longer counted (now at the earliest). */
+  private goneAt(at: number): number {
+    return Math.max(this.now, at + this.input.limits.leavingMs[this.band]);
   }
 
   /**
@@ -249,7 +293,7 @@ class BandPlay {
   }
 
   private queueShutdown(inst: Inst): void {
-    const at = shutdownAt(inst, this.input.limits.idleTimeoutMs);
+    const at = shutdownAt(inst);
     if (at !== undefined) this.byShutdown.push({ key: at, id: inst.id, version: inst.version });
   }
 
@@ -351,20 +395,14 @@ function lowerBound(inst: Inst): number {
 }
 
 /**
- * When the pool shuts `inst` down, as `Worker.eligibleForShutdown` decides:
- * undefined (never) on hold; drained, once its last container ends, even
- * while it boots, with no TimeoutIdle; otherwise TimeoutIdle after it has
- * nothing left to run (booted, and the last of its containers ended).
+ * When `inst` is shut down for a container waiting at the limit: when it was
+ * if it was; never on hold; otherwise once its last container ends, even
+ * while it boots (the scheduler shuts down a booting or idle instance with
+ * nothing placed on it, and the pool a drained one, without TimeoutIdle).
  */
-function shutdownAt(inst: Inst, idleTimeoutMs: number): number | undefined {
-  switch (inst.idleBehavior) {
-    case 'hold':
-      return undefined;
-    case 'drain':
-      return lastEnd(inst, inst.cursor);
-    case 'run':
-      return lastEnd(inst, Math.max(inst.readyAt, inst.cursor)) + idleTimeoutMs;
-  }
+function shutdownAt(inst: Inst): number | undefined {
+  if (inst.leftAt !== undefined) return inst.leftAt;
+  return inst.idleBehavior === 'hold' ? undefined : lastEnd(inst, inst.cursor);
 }
 
 /** When the last of `inst`'s reservations ends, `from` at the earliest. */

@@ -1,8 +1,10 @@
 /**
- * The estimator's TimeoutIdle is the one the worker pool runs with: for a
- * value of 0 or less (which the config keeps as given, as Arvados does) that
- * is the pool's default, 1m, so a forecast that waits for an instance to go
- * idle must not count a shorter (or negative) wait.
+ * At MaxInstances a container that needs another instance type waits for
+ * an instance to be shut down and for the pool to stop counting it (the
+ * next cloud listing without it), then for a boot. The scheduler shuts an
+ * instance down for it as soon as it has nothing to run, one at a time;
+ * the pool shuts any other idle one down itself after TimeoutIdle, which for
+ * a value of 0 or less (kept as given, as Arvados does) is its default, 1m.
  */
 import assert from 'node:assert/strict';
 import { Estimator } from '../../src/estimate/estimator.js';
@@ -14,35 +16,57 @@ import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from '../scheduler
 const MIN = 60_000;
 
 /**
- * At MaxInstances 1, with a small instance running container 1, container 2
- * (too big for it) waits for that instance to go idle and be replaced: its
- * typical estimated start, after one scheduling pass.
+ * `running` small instances each run one container (10 minutes by default,
+ * from now), and as many containers too big for them wait, at MaxInstances:
+ * each waiter's typical estimated start from now, after one pass.
  */
-async function typicalStart(timeoutIdle: string): Promise<number> {
-  const cluster = testCluster({ cloudVMs: { MaxInstances: 1, TimeoutIdle: timeoutIdle } });
+async function typicalStarts(opts: { timeoutIdle: string; running: number; learnt?: number }): Promise<number[]> {
+  const cluster = testCluster({ cloudVMs: { MaxInstances: opts.running, TimeoutIdle: opts.timeoutIdle } });
   const clock = new ManualClock();
   const queue = new FakeQueue(clock, cluster);
   const pool = new FakePool(clock);
-  queue.add({ uuid: uuid(1), state: 'Running', vcpus: 1, ram: 1 }, { uuid: uuid(2), state: 'Locked', vcpus: 4, ram: 4 });
-  pool.runOn(pool.addWorker(cluster.InstanceTypes.type1, 'running'), uuid(1));
+  const waiting: string[] = [];
+  for (let i = 0; i < opts.running; i++) {
+    queue.add({ uuid: uuid(100 + i), state: 'Running', vcpus: 1, ram: 1 });
+    pool.runOn(pool.addWorker(cluster.InstanceTypes.type1, 'running'), uuid(100 + i));
+  }
+  for (let i = 0; i < opts.running; i++) {
+    queue.add({ uuid: uuid(i + 1), state: 'Locked', vcpus: 4, ram: 4 });
+    waiting.push(uuid(i + 1));
+  }
   // The fake pool enforces no MaxInstances: its quota stands in.
-  pool.quota = 1;
+  pool.quota = opts.running;
   const estimator = new Estimator({ queue, pool, cluster, clock });
+  if (opts.learnt !== undefined) estimator.leaving.observe({ type: 'shutdownToGone', instanceId: 'i-x', sinceShutdownMs: opts.learnt });
   const logger = createLogger({ stream: new LineCollector(), clock });
   const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, afterPass: estimator });
   sch.start();
   await clock.advance(0);
   await sch.stop();
-  const estimate = estimator.estimate(uuid(2));
-  assert.ok(estimate, 'container 2 has an estimate');
-  return estimate.startTypical - clock.now();
+  return waiting.map((u) => {
+    const estimate = estimator.estimate(u);
+    assert.ok(estimate, `${u} has an estimate`);
+    return estimate.startTypical - clock.now();
+  });
 }
 
-describe('estimator: TimeoutIdle as the pool runs it', () => {
-  it('forecasts a negative or zero TimeoutIdle as the pool default, 1m', async () => {
-    const pooled = await typicalStart('1m');
-    assert.equal(await typicalStart('-5m'), pooled);
-    assert.equal(await typicalStart('0s'), pooled);
-    assert.equal(await typicalStart('3m'), pooled + 2 * MIN, 'a longer TimeoutIdle is waited for');
+describe('estimator: replacing an instance at MaxInstances', () => {
+  it('waits for the instance to empty and leave the count, then a boot: not TimeoutIdle', async () => {
+    // 10 min to run, half a SyncInterval (1m) for the listing before any is seen, a 3-minute boot.
+    assert.deepEqual(await typicalStarts({ timeoutIdle: '1m', running: 1 }), [13 * MIN + MIN / 2]);
+    assert.deepEqual(await typicalStarts({ timeoutIdle: '10m', running: 1 }), [13 * MIN + MIN / 2]);
+  });
+
+  it('counts the time from shutdown to gone it has seen', async () => {
+    assert.deepEqual(await typicalStarts({ timeoutIdle: '1m', running: 1, learnt: 50_000 }), [13 * MIN + 50_000]);
+  });
+
+  it('shuts one down at a time, the next once the last has left, or at TimeoutIdle (0 or less: the default 1m) if sooner', async () => {
+    // Both empty at 10 min; the second leaves once the first has (30 s), or TimeoutIdle after it emptied.
+    const pooled = await typicalStarts({ timeoutIdle: '1m', running: 2 });
+    assert.deepEqual(pooled, [13 * MIN + MIN / 2, 13 * MIN + MIN]);
+    assert.deepEqual(await typicalStarts({ timeoutIdle: '0s', running: 2 }), pooled);
+    assert.deepEqual(await typicalStarts({ timeoutIdle: '-5m', running: 2 }), pooled);
+    assert.deepEqual(await typicalStarts({ timeoutIdle: '10s', running: 2 }), [13 * MIN + MIN / 2, 13 * MIN + 10_000 + MIN / 2]);
   });
 });

@@ -21,7 +21,7 @@ function input(over: Partial<ForecastInput>): ForecastInput {
     now: NOW,
     containers: [],
     instances: [],
-    limits: { maxContainers: 0, maxInstances: 0, atQuota: false, atCapacity: new Set(), capacityRetryMs: MIN, idleTimeoutMs: MIN },
+    limits: { maxContainers: 0, maxInstances: 0, atQuota: false, atCapacity: new Set(), capacityRetryMs: MIN, idleTimeoutMs: MIN, leavingMs: flat(0) },
     capacities: new Map([
       ['a', one],
       ['b', one],
@@ -61,10 +61,32 @@ describe('forecast', () => {
     assert.equal(r.typical[0], NOW + 2 * MIN);
   });
 
-  it('at MaxInstances, replaces the instance that goes idle first (TimeoutIdle, then a boot)', () => {
-    const limits = { ...input({}).limits, maxInstances: 1 };
+  it('at MaxInstances, replaces the instance that empties first: shut down then, no longer counted a listing later, then a boot', () => {
+    const limits = { ...input({}).limits, maxInstances: 1, leavingMs: { low: 0, typical: MIN / 2, high: MIN } };
     const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('b', 4 * MIN)], limits }));
-    assert.equal(r.typical[0], NOW + 4 * MIN + MIN + 3 * MIN);
+    assert.equal(r.typical[0], NOW + 4 * MIN + MIN / 2 + 3 * MIN);
+    assert.deepEqual([r.low[0], r.high[0]], [NOW + 4 * MIN + 3 * MIN, NOW + 4 * MIN + MIN + 3 * MIN], 'each band with its own time to leave');
+  });
+
+  it('counts an instance already shut down against MaxInstances until it leaves, and replaces it first', () => {
+    const leaving: ForecastInstance = { type: 'b', capacity: NONE, state: 'leaving', shutdownAt: NOW - 20_000, running: [] };
+    const limits = { ...input({}).limits, maxInstances: 2, leavingMs: flat(MIN) };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a'])], instances: [leaving, busy('b', 4 * MIN)], limits }));
+    // The first waits for the listing 40 s from now; the second for the other to empty and leave.
+    assert.deepEqual([...r.typical], [NOW + 40_000 + 3 * MIN, NOW + 4 * MIN + MIN + 3 * MIN]);
+    // Overdue: its listing is any moment now.
+    const late = forecast(input({ containers: [ctr(['a'])], instances: [{ ...leaving, shutdownAt: NOW - 5 * MIN }], limits: { ...limits, maxInstances: 1 } }));
+    assert.equal(late.typical[0], NOW + 3 * MIN);
+  });
+
+  it('at MaxInstances, replaces one instance at a time (the next once the last has left, or TimeoutIdle after it empties); under a quota error, all at once', () => {
+    const limits = { ...input({}).limits, maxInstances: 2, leavingMs: flat(MIN), idleTimeoutMs: 10 * MIN };
+    const two = { containers: [ctr(['a']), ctr(['a'])], instances: [busy('b', 4 * MIN), busy('b', 4 * MIN)] };
+    assert.deepEqual([...forecast(input({ ...two, limits })).typical], [NOW + 8 * MIN, NOW + 9 * MIN]);
+    const soon = forecast(input({ ...two, limits: { ...limits, idleTimeoutMs: 20_000 } }));
+    assert.deepEqual([...soon.typical], [NOW + 8 * MIN, NOW + 4 * MIN + 20_000 + MIN + 3 * MIN], 'TimeoutIdle first');
+    const quota = forecast(input({ ...two, limits: { ...limits, maxInstances: 0, atQuota: true, quotaError: true } }));
+    assert.deepEqual([...quota.typical], [NOW + 8 * MIN, NOW + 8 * MIN]);
   });
 
   it('at quota, adds no instance', () => {
@@ -201,11 +223,11 @@ describe('forecast', () => {
   });
 
   it('at MaxInstances, boots the cheapest eligible type in place of the instance that goes idle first', () => {
-    // The only instance is a c, which it cannot use: it goes idle in 4 min, is shut down after
-    // TimeoutIdle (1 min), and an a, first of its types (3 min boot, b takes 4), boots.
+    // The only instance is a c, which it cannot use: it goes idle in 4 min, is shut down then
+    // (and leaves the count at once here), and an a, first of its types (3 min boot, b takes 4), boots.
     const limits = { ...input({}).limits, maxInstances: 1 };
     const r = forecast(input({ containers: [ctr(['a', 'b'])], instances: [busy('c', 4 * MIN)], limits }));
-    assert.equal(r.typical[0], NOW + 4 * MIN + MIN + 3 * MIN);
+    assert.equal(r.typical[0], NOW + 4 * MIN + 3 * MIN);
   });
 
   it('at MaxInstances, never counts on an instance on hold being replaced: the pool never shuts one down', () => {
@@ -215,9 +237,9 @@ describe('forecast', () => {
     const alone = forecast(input({ containers: [ctr(['a']), ctr(['b'])], instances: [held], limits }));
     assert.deepEqual([...alone.typical], [Infinity, Infinity]);
     assert.deepEqual([...alone.low, ...alone.high], [Infinity, Infinity, Infinity, Infinity]);
-    // Beside it, an instance that runs work goes idle in 4 min: that one is replaced (TimeoutIdle, then a boot).
+    // Beside it, an instance that runs work goes idle in 4 min: that one is replaced (then a boot).
     const both = forecast(input({ containers: [ctr(['a'])], instances: [held, busy('b', 4 * MIN)], limits: { ...limits, maxInstances: 2 } }));
-    assert.equal(both.typical[0], NOW + 4 * MIN + MIN + 3 * MIN);
+    assert.equal(both.typical[0], NOW + 4 * MIN + 3 * MIN);
   });
 
   it('at MaxInstances, replaces a drained instance once it is empty, without waiting TimeoutIdle', () => {
@@ -231,9 +253,8 @@ describe('forecast', () => {
     assert.equal(forecast(input({ containers: [ctr(['a'])], instances: [booting], limits })).typical[0], NOW + 3 * MIN);
     const running = forecast(input({ containers: [ctr(['a'])], instances: [drained(busy('b', 4 * MIN))], limits }));
     assert.equal(running.typical[0], NOW + 4 * MIN + 3 * MIN);
-    // Against an instance that runs work and goes idle sooner, the drained one still goes first:
-    // the other waits TimeoutIdle (10 min) once idle.
+    // Beside an instance that runs work and empties sooner, the one that empties first goes first.
     const two = forecast(input({ containers: [ctr(['a'])], instances: [busy('b', 2 * MIN), drained(busy('b', 4 * MIN))], limits: { ...limits, maxInstances: 2 } }));
-    assert.equal(two.typical[0], NOW + 4 * MIN + 3 * MIN);
+    assert.equal(two.typical[0], NOW + 2 * MIN + 3 * MIN);
   });
 });
