@@ -333,4 +333,14 @@ describe('ControllerClient calls', () => {
     assert.equal(client.userAgent, 'arvados-dispatch-cloud');
     assert.equal(last().caller, 'arvados-dispatch-cloud');
   });
+
+  it('sends a body with characters beyond ASCII whole: its length in bytes, not in characters', async () => {
+    const c = ctl.addContainer();
+    await client.lockContainer(c.uuid);
+    const error = 'naïve café – ✓ 容器 failed';
+    await client.updateContainer(c.uuid, { runtime_status: { error } });
+    assert.equal(ctl.get(c.uuid)?.runtime_status.error, error);
+    // The connection is still good for the next call.
+    assert.equal((await client.getContainer(c.uuid)).uuid, c.uuid);
+  });
 });
