@@ -159,4 +159,18 @@ describe('ControllerClient: gzip answers and the body size limit', () => {
     assert.equal(requests, 3);
     await assert.rejects(client.getContainer('zzzzz-dz642-empty0000000001'), (e: ControllerError) => e.status === 404 && e.errors[0] === 'no error message');
   });
+
+  it('reads an answer marked x-gzip, or gzip in capitals with blanks around, as gzip', async () => {
+    const record = { uuid: 'zzzzz-dz642-xgzip00000000001', state: 'Queued' };
+    let n = 0;
+    const odd = await countingServer((_req, res) => {
+      const encoding = ['x-gzip', ' GZIP '][n++ % 2];
+      const body = gzipSync(JSON.stringify(record));
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': encoding, 'Content-Length': body.length }).end(body);
+    });
+    stops.push(odd.stop);
+    client = makeClient(odd.url);
+    assert.deepEqual(await client.getContainer(record.uuid), record);
+    assert.deepEqual(await client.getContainer(record.uuid), record);
+  });
 });
