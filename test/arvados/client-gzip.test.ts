@@ -173,4 +173,17 @@ describe('ControllerClient: gzip answers and the body size limit', () => {
     assert.deepEqual(await client.getContainer(record.uuid), record);
     assert.deepEqual(await client.getContainer(record.uuid), record);
   });
+
+  it('refuses a plain answer whose declared length is past the limit at once, without waiting for its body', async () => {
+    const declared = await countingServer((_req, res) => {
+      // Says more than the limit, sends a little of it, and holds the rest back.
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': (1 << 20) + 1 });
+      res.write('{"uuid": ');
+    });
+    stops.push(declared.stop);
+    client = makeClient(declared.url, { maxResponseBytes: 1 << 20, retry: { requestTimeoutMs: 3000 } });
+    const started = performance.now();
+    await assert.rejects(client.getContainer('zzzzz-dz642-declared0000001'), (e: ControllerError) => e.status === 200 && !e.temporary && /larger than 1048576 bytes$/.test(e.errors[0]));
+    assert.ok(performance.now() - started < 2000, 'not after the request timeout');
+  });
 });
