@@ -186,4 +186,17 @@ describe('ControllerClient: gzip answers and the body size limit', () => {
     await assert.rejects(client.getContainer('zzzzz-dz642-declared0000001'), (e: ControllerError) => e.status === 200 && !e.temporary && /larger than 1048576 bytes$/.test(e.errors[0]));
     assert.ok(performance.now() - started < 2000, 'not after the request timeout');
   });
+
+  it('reads a body of exactly the limit', async () => {
+    const record = { uuid: 'zzzzz-dz642-exactly000000001', state: 'Queued' };
+    const text = JSON.stringify(record).padEnd(4096, ' ');
+    const exact = await countingServer((req, res) => {
+      if (req.url?.includes('chunked')) res.writeHead(200).end(text);
+      else res.writeHead(200, { 'Content-Length': text.length }).end(text);
+    });
+    stops.push(exact.stop);
+    client = makeClient(exact.url, { maxResponseBytes: 4096 });
+    assert.deepEqual(await client.getContainer(record.uuid), record);
+    assert.deepEqual(await client.getContainer('zzzzz-dz642-chunked00000001'), record);
+  });
 });
