@@ -478,4 +478,19 @@ describe('ControllerClient retries', () => {
     await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => e.status === 502 && e.attempts === 1);
     assert.deepEqual(lines.records().filter((r) => r.level !== 'debug').map((r) => r.msg), []);
   });
+
+  it('ends a request in flight when its signal aborts, with the signal\'s reason', async () => {
+    const clock = new ManualClock();
+    ctl = await startController({ clock });
+    const abort = new AbortController();
+    client = makeClient(ctl.url, { clock, signal: abort.signal });
+    const c = ctl.addContainer();
+    ctl.setLatency(60_000);
+    const p = client.getContainer(c.uuid);
+    await waitFor('the request to arrive', () => started(ctl!, GET_ONE) === 1);
+    const reason = new Error('dispatcher stopping');
+    abort.abort(reason);
+    await assert.rejects(p, (e: unknown) => e === reason);
+    assert.equal(started(ctl, GET_ONE), 1, 'not sent again');
+  });
 });
