@@ -493,4 +493,19 @@ describe('ControllerClient retries', () => {
     await assert.rejects(p, (e: unknown) => e === reason);
     assert.equal(started(ctl, GET_ONE), 1, 'not sent again');
   });
+
+  it('names the error code of a network error whose message lacks it (a connection reset: ECONNRESET: socket hang up)', async () => {
+    const hangUp = createServer((socket) => socket.on('data', () => socket.destroy()));
+    await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+    try {
+      client = makeClient(`http://127.0.0.1:${(hangUp.address() as AddressInfo).port}`, { retry: { attempts: 1 } });
+      await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => {
+        assert.equal(e.status, undefined);
+        assert.deepEqual(e.errors, ['ECONNRESET: socket hang up']);
+        return true;
+      });
+    } finally {
+      await new Promise<void>((resolve) => hangUp.close(() => resolve()));
+    }
+  });
 });
