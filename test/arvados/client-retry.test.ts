@@ -508,4 +508,17 @@ describe('ControllerClient retries', () => {
       await new Promise<void>((resolve) => hangUp.close(() => resolve()));
     }
   });
+
+  it('retries a 408 (request timeout) and a 500 inside the call, as temporary', async () => {
+    for (const status of [408, 500]) {
+      await ctl?.stop();
+      ctl = await startController();
+      client = makeClient(ctl.url);
+      failWith(ctl, status, 1);
+      assert.equal(await client.currentTokenUuid(), ctl.rootTokenUuid, `after a ${status}`);
+      assert.deepEqual(ctl.requestLog().map((r) => r.status), [status, 200]);
+      failWith(ctl, status, 3);
+      await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => e.status === status && e.temporary && e.attempts === 3);
+    }
+  });
 });
