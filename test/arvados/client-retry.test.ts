@@ -14,6 +14,7 @@ import { loadConfigText } from '../../src/config/index.js';
 import type { TestController } from '../fixtures/controller.js';
 import { captureLogger, drive, makeClient, OTHER_UUID, ROOT_TOKEN, started, startController, waitFor } from './helpers.js';
 import { OUTAGE_AFTER_MS } from '../../src/arvados/health.js';
+import { isControllerRefusal } from '../../src/arvados/errors.js';
 
 const GET_ONE = 'GET /arvados/v1/containers/{uuid}';
 const LOCK = 'POST /arvados/v1/containers/{uuid}/lock';
@@ -520,5 +521,12 @@ describe('ControllerClient retries', () => {
       failWith(ctl, status, 3);
       await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => e.status === status && e.temporary && e.attempts === 3);
     }
+  });
+
+  it('takes a 429 for overload, temporary, never a refusal', async () => {
+    ctl = await startController();
+    client = makeClient(ctl.url);
+    failWith(ctl, 429, 1);
+    await assert.rejects(client.currentTokenUuid(), (e: ControllerError) => e.status === 429 && e.temporary && !isControllerRefusal(e));
   });
 });
