@@ -343,4 +343,30 @@ describe('ControllerClient calls', () => {
     // The connection is still good for the next call.
     assert.equal((await client.getContainer(c.uuid)).uuid, c.uuid);
   });
+
+  it('sends a JSON body with Content-Type: application/json, which the API server needs to read it, and no Content-Type without a body', async () => {
+    const sent: RawRequest[] = [];
+    const answering = new Client({
+      baseURL: 'http://controller.invalid',
+      token: ROOT_TOKEN,
+      clock: systemClock,
+      logger: captureLogger().logger,
+      transport: {
+        send: (req) => {
+          sent.push(req);
+          return Promise.resolve({ status: 200, text: '{"uuid": "zzzzz-dz642-000000000000001", "state": "Locked"}' });
+        },
+        close: () => undefined,
+      },
+    });
+    await answering.updateContainer('zzzzz-dz642-000000000000001', { priority: 1 });
+    await answering.lockContainer('zzzzz-dz642-000000000000001');
+    assert.deepEqual(
+      sent.map((r) => [r.method, r.headers['Content-Type'], r.body]),
+      [
+        ['PUT', 'application/json', '{"container":{"priority":1}}'],
+        ['POST', undefined, undefined],
+      ],
+    );
+  });
 });
