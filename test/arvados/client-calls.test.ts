@@ -369,4 +369,26 @@ describe('ControllerClient calls', () => {
       ],
     );
   });
+
+  it('fails a 2xx answer that is not JSON (a captive portal\'s page) for good, not as temporary, and does not send it again', async () => {
+    let sent = 0;
+    const portal = new Client({
+      baseURL: 'http://controller.invalid',
+      token: ROOT_TOKEN,
+      clock: systemClock,
+      logger: captureLogger().logger,
+      transport: {
+        send: () => {
+          sent++;
+          return Promise.resolve({ status: 200, text: '<html>captive portal</html>' });
+        },
+        close: () => undefined,
+      },
+    });
+    await assert.rejects(portal.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => {
+      assert.deepEqual([e.status, e.errors, e.temporary, e.attempts], [200, ['malformed JSON in the response'], false, 1]);
+      return true;
+    });
+    assert.equal(sent, 1);
+  });
 });
