@@ -391,4 +391,15 @@ describe('ControllerClient calls', () => {
     });
     assert.equal(sent, 1);
   });
+
+  it('keeps the first 300 characters of an error answer that is not the controller\'s (a proxy\'s page), not all of it', async () => {
+    const page = `<html>${'x'.repeat(5000)}</html>`;
+    ctl.setHook(() => ({ status: 404, body: page }));
+    await assert.rejects(client.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => {
+      assert.equal(e.errors.length, 1);
+      assert.equal(e.errors[0], JSON.stringify(page).slice(0, 300));
+      assert.ok(e.message.length < 500);
+      return true;
+    });
+  });
 });
