@@ -179,4 +179,17 @@ describe('why a container waits (structured blockers)', () => {
     h.sch.runQueue();
     assert.equal(why(h, uuid(1)), undefined);
   });
+
+  it('the concurrency limit after a 503: when the controller last answered 503', () => {
+    const h = harness(testCluster({ cloudVMs: { InitialQuotaEstimate: 1 } }));
+    h.pool.addWorker(h.type(1));
+    h.pool.addWorker(h.type(1));
+    h.client.at = h.clock.now() - 5_000;
+    h.queue.add({ uuid: uuid(1), priority: 2 }, { uuid: uuid(2), priority: 1 });
+    h.sch.runQueue();
+    const b = why(h, uuid(2))!;
+    assert.equal(b.reason, 'concurrency_limit');
+    if (b.reason !== 'concurrency_limit') return;
+    assert.equal(b.last_503, iso(h.client.at));
+  });
 });
