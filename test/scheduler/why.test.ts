@@ -192,4 +192,19 @@ describe('why a container waits (structured blockers)', () => {
     if (b.reason !== 'concurrency_limit') return;
     assert.equal(b.last_503, iso(h.client.at));
   });
+
+  it('a declined create with no hold, while the pool reports a quota: the quota, not a vague decline', () => {
+    const h = harness();
+    h.pool.canCreate = 0;
+    h.pool.limitsExtra.quotaError = { since: 5000, until: 65_000, error: 'InstanceLimitExceeded' };
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' });
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, ['type1'], 'asked, and declined');
+    const b = why(h, uuid(1))!;
+    assert.equal(b.reason, 'quota');
+    if (b.reason !== 'quota') return;
+    assert.equal(b.bucket, 'cloud quota');
+    assert.equal(b.error, 'InstanceLimitExceeded');
+    assert.equal(b.until, iso(65_000));
+  });
 });
