@@ -207,4 +207,19 @@ describe('why a container waits (structured blockers)', () => {
     assert.equal(b.error, 'InstanceLimitExceeded');
     assert.equal(b.until, iso(65_000));
   });
+
+  it("the cloud's quota: the instance count it lifts below, as the limit", () => {
+    const h = harness();
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(9));
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(8));
+    h.pool.quota = 2;
+    h.pool.limitsExtra.quotaError = { since: 5000, until: 65_000, error: 'VcpuLimitExceeded' };
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked', vcpus: 2, ram: 2 });
+    h.sch.runQueue();
+    const b = why(h, uuid(1))!;
+    assert.deepEqual(
+      { ...b, ahead: undefined },
+      { reason: 'quota', position: 1, bucket: 'cloud quota', in_use: 2, limit: 2, since: iso(5000), until: iso(65_000), error: 'VcpuLimitExceeded', ahead: undefined },
+    );
+  });
 });
