@@ -222,4 +222,21 @@ describe('why a container waits (structured blockers)', () => {
       { reason: 'quota', position: 1, bucket: 'cloud quota', in_use: 2, limit: 2, since: iso(5000), until: iso(65_000), error: 'VcpuLimitExceeded', ahead: undefined },
     );
   });
+
+  it('every eligible type at capacity: a shortage the cloud gave for a whole group of types keeps its scope', () => {
+    const h = harness();
+    h.pool.capacity.set('type1', 0);
+    const limits = h.pool.createLimits.bind(h.pool);
+    h.pool.createLimits = (types) => {
+      const r = limits(types);
+      for (const d of Object.values(r.capacity)) d.scope = 'group';
+      return r;
+    };
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' });
+    h.sch.runQueue();
+    const b = why(h, uuid(1))!;
+    assert.equal(b.reason, 'types_at_capacity');
+    if (b.reason !== 'types_at_capacity') return;
+    assert.deepEqual(b.types, [{ name: 'type1', scope: 'group', since: iso(1000), until: iso(61_000), error: 'no type1 capacity (fake)' }]);
+  });
 });
