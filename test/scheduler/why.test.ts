@@ -239,4 +239,19 @@ describe('why a container waits (structured blockers)', () => {
     if (b.reason !== 'types_at_capacity') return;
     assert.deepEqual(b.types, [{ name: 'type1', scope: 'group', since: iso(1000), until: iso(61_000), error: 'no type1 capacity (fake)' }]);
   });
+
+  it('what is ahead counts waiting containers of other sizes that share one of its types, and not those that share none', () => {
+    const h = harness();
+    for (const t of ['type2', 'type8']) h.pool.capacity.set(t, 0);
+    h.queue.add(
+      { uuid: uuid(1), priority: 4, state: 'Locked', vcpus: 8, ram: 8 },
+      { uuid: uuid(2), priority: 3, state: 'Locked', vcpus: 1, ram: 2 },
+      { uuid: uuid(3), priority: 2, state: 'Locked', vcpus: 2, ram: 2 },
+    );
+    assert.equal(h.queue.map.get(uuid(2))!.instanceTypes, h.queue.map.get(uuid(3))!.instanceTypes, 'both type2 only');
+    h.sch.runQueue();
+    const b = why(h, uuid(3))!;
+    assert.equal(b.reason, 'types_at_capacity');
+    assert.deepEqual(b.ahead, { containers: 1, vcpus: 1, ram_bytes: h.queue.map.get(uuid(2))!.instanceResources.ram });
+  });
 });
