@@ -254,4 +254,14 @@ describe('why a container waits (structured blockers)', () => {
     assert.equal(b.reason, 'types_at_capacity');
     assert.deepEqual(b.ahead, { containers: 1, vcpus: 1, ram_bytes: h.queue.map.get(uuid(2))!.instanceResources.ram });
   });
+
+  it('what is ahead leaves out a Locked container at priority 0, though the order puts it first', () => {
+    const h = harness();
+    h.pool.capacity.set('type1', 0);
+    h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' }, { uuid: uuid(2), priority: 1 });
+    h.sch.runQueue();
+    const b = why(h, uuid(2))!;
+    assert.equal(b.reason, 'types_at_capacity');
+    assert.deepEqual(b.ahead, { containers: 0, vcpus: 0, ram_bytes: 0 });
+  });
 });
