@@ -264,4 +264,15 @@ describe('why a container waits (structured blockers)', () => {
     assert.equal(b.reason, 'types_at_capacity');
     assert.deepEqual(b.ahead, { containers: 0, vcpus: 0, ram_bytes: 0 });
   });
+
+  it('a held idle instance of a type MaximumPriceFactor left out is not named: it will not run the container', () => {
+    const h = harness();
+    h.pool.capacity.set('type1', 0);
+    h.pool.addWorker(h.type(2), 'idle', 'hold');
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' });
+    h.sch.runQueue();
+    const b = why(h, uuid(1))!;
+    assert.equal(b.reason, 'types_at_capacity');
+    assert.deepEqual(b.price_cap?.types[0], { name: 'type2', price: 0.246, now: 'can be created' });
+  });
 });
