@@ -275,4 +275,17 @@ describe('why a container waits (structured blockers)', () => {
     assert.equal(b.reason, 'types_at_capacity');
     assert.deepEqual(b.price_cap?.types[0], { name: 'type2', price: 0.246, now: 'can be created' });
   });
+
+  it('at quota, types MaximumPriceFactor left out are named only for an idle instance, none as creatable', () => {
+    const h = harness();
+    h.pool.runOn(h.pool.addWorker(h.type(4)), uuid(9));
+    h.pool.addWorker(h.type(8));
+    h.pool.quota = 2;
+    h.pool.capacity.set('type1', 0);
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' });
+    h.sch.runQueue();
+    const b = why(h, uuid(1))!;
+    assert.equal(b.reason, 'types_at_capacity');
+    assert.deepEqual(b.price_cap?.types, [{ name: 'type8', price: 0.984, now: 'idle instance' }]);
+  });
 });
