@@ -288,4 +288,15 @@ describe('why a container waits (structured blockers)', () => {
     assert.equal(b.reason, 'types_at_capacity');
     assert.deepEqual(b.price_cap?.types, [{ name: 'type8', price: 0.984, now: 'idle instance' }]);
   });
+
+  it('handed to crunch-run in an earlier pass, still Locked: preparing, on the instance that runs it', () => {
+    const h = harness();
+    h.pool.addWorker(h.type(1));
+    const w = h.pool.addWorker(h.type(1));
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked' });
+    h.pool.runOn(w, uuid(1));
+    h.sch.runQueue();
+    assert.deepEqual(why(h, uuid(1)), { reason: 'preparing', instance: w });
+    assert.equal(h.status(uuid(1)), text.STATUS_PREPARING);
+  });
 });
