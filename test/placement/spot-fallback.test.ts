@@ -205,4 +205,25 @@ describe('spot fallback: scheduling passes', () => {
     assert.deepEqual(s.pool.creates, ['type2']);
     assert.deepEqual(s.timeline, [`vm_requested ${uuid(1)} type2`]);
   });
+
+  it('on, with no on-demand type that fits: says spot is out, with no time to fall back at', () => {
+    const c = testCluster({ containers: { MaximumPriceFactor: 1 }, types: [2] });
+    c.InstanceTypes = { 'type2.spot': { ...c.InstanceTypes.type2!, Name: 'type2.spot', Preemptible: true } };
+    const clock = new ManualClock(1_000_000);
+    const queue = new FakeQueue(clock, c);
+    const pool = new FakePool(clock);
+    Object.assign(pool, { atCapacity: (t: InstanceType) => t.Preemptible });
+    const spot = new SpotFallback({ settings: { Enable: true, After: AFTER }, cluster: c, clock });
+    const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
+    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster: c, clock, logger, spotFallback: spot });
+    queue.add({ uuid: uuid(1), state: 'Locked', vcpus: 2, preemptible: true });
+    sch.runQueue();
+    const b = sch.why()!.blockerOf(uuid(1))!;
+    assert.equal(b.reason, 'spot_capacity_out');
+    if (b.reason !== 'spot_capacity_out') return;
+    assert.deepEqual(b.types, ['type2.spot']);
+    assert.equal(b.since, new Date(1_000_000).toISOString());
+    assert.equal('fallback_at' in b, false);
+    assert.doesNotMatch(describeBlocker(b), /falling back/);
+  });
 });
