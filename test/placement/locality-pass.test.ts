@@ -94,4 +94,19 @@ describe('locality in the scheduling pass', () => {
     assert.ok(b.reason === 'waiting_warm_instance' && [warm, warm2].includes(b.instance));
     assert.match(describeBlocker(b), /^waiting up to 2 min for one of 2 busy instances that have its image \(likeliest [^)]+\); one frees in ~30 s \(until /);
   });
+
+  it("a held container's blocker is the hold alone, without what waits ahead for room: it waits for its warm VM, not for room", () => {
+    const timeline = { vmRequested() {}, unlocking() {}, cancelling() {} };
+    const { clock, sch, warm, c } = setup('Locked', timeline);
+    sch.runQueue();
+    assert.deepEqual(sch.why()!.blockerOf(c), {
+      reason: 'waiting_warm_instance',
+      position: 1,
+      instance: warm,
+      has: 'image',
+      frees_in_ms: 30_000,
+      wait_until: new Date(clock.now() + 120_000).toISOString(),
+      timeout_ms: 120_000,
+    });
+  });
 });
