@@ -150,4 +150,19 @@ describe('container queue: records it cannot use', function () {
       await assert.rejects(h.queue.update(), /api_client_authorizations\/current: the answer has no well-formed uuid/);
     });
   }
+
+  it('fails the poll when an answer of unusable records goes back in uuid order, rather than page on from there', async () => {
+    let ours = 0;
+    h = await harness({
+      wrap: (client) =>
+        withList(client, async (p) => {
+          if (!p.filters.some((f) => f[0] === 'locked_by_uuid')) return client.listContainers(p);
+          ours++;
+          // Whatever is asked, a record (with a state the queue does not know) from before the cursor.
+          return { items: [{ uuid: `zzzzz-dz642-00000000000000${ours === 1 ? 5 : 1}`, state: 'Bogus', priority: 1, locked_by_uuid: null } as unknown as Container] };
+        }),
+    });
+    await assert.rejects(h.queue.update(), /out of uuid order \(zzzzz-dz642-000000000000001 after zzzzz-dz642-000000000000005\)/);
+    assert.equal(ours, 2);
+  });
 });
