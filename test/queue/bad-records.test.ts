@@ -165,4 +165,19 @@ describe('container queue: records it cannot use', function () {
     await assert.rejects(h.queue.update(), /out of uuid order \(zzzzz-dz642-000000000000001 after zzzzz-dz642-000000000000005\)/);
     assert.equal(ours, 2);
   });
+
+  it('stops reading the list of ours at an answer with no well-formed uuid: there is no cursor to page on from', async () => {
+    let ours = 0;
+    h = await harness({
+      wrap: (client) =>
+        withList(client, async (p) => {
+          if (!p.filters.some((f) => f[0] === 'locked_by_uuid')) return client.listContainers(p);
+          ours++;
+          return { items: [{ uuid: 'not-a-container-uuid', state: 'Locked', priority: 1, locked_by_uuid: null } as unknown as Container] };
+        }),
+    });
+    await h.queue.update();
+    assert.equal(ours, 1);
+    assert.equal(badRecordWarnings()[0]?.Field, 'uuid');
+  });
 });
