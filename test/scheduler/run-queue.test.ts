@@ -279,4 +279,16 @@ describe('scheduler run queue: placement', () => {
     assert.deepEqual(h.pool.starts, [uuid(2)]);
     assert.equal(h.status(uuid(2)), PREPARING);
   });
+
+  it('sends no lock for a container that is no longer Queued when the lock would go out (cancelled since the snapshot)', async () => {
+    const h = harness();
+    h.pool.addWorker(h.type(1));
+    h.queue.add({ uuid: uuid(1), priority: 1 });
+    const seen = h.queue.entries();
+    h.queue.set(uuid(1), { state: 'Cancelled', priority: 0 });
+    h.queue.entries = () => seen;
+    h.sch.runQueue();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [], 'the controller would refuse it: 422');
+  });
 });
