@@ -291,4 +291,16 @@ describe('scheduler sync', () => {
       await q.close();
     }
   });
+
+  it('sends no unlock for a container that is no longer Locked when the unlock would go out (cancelled since the snapshot)', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
+    const seen = h.queue.entries();
+    h.queue.set(uuid(1), { state: 'Cancelled' });
+    h.queue.entries = () => seen;
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [], 'the controller would refuse it: 422');
+    assert.deepEqual(logged(h, /error unlocking container/), []);
+  });
 });
