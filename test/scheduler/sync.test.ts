@@ -303,4 +303,16 @@ describe('scheduler sync', () => {
     assert.deepEqual(h.queue.calls, [], 'the controller would refuse it: 422');
     assert.deepEqual(logged(h, /error unlocking container/), []);
   });
+
+  it('tells the timeline of an unlock, with its reason', async () => {
+    const h = harness();
+    const events: string[] = [];
+    const timeline = { vmRequested() {}, cancelling() {}, unlocking: (u: string, reason: string) => events.push(`${u} ${reason}`) };
+    const sch = new Scheduler({ queue: h.queue, pool: h.pool, client: h.client, cluster: h.cluster, clock: h.clock, logger: h.logger, timeline });
+    h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
+    sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`]);
+    assert.deepEqual(events, [`${uuid(1)} priority=0`]);
+  });
 });
