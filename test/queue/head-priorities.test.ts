@@ -194,4 +194,17 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
       ['uuid', '>', rows[3].uuid],
     ]);
   });
+
+  it('makes at most maxRequests requests, also when a run ends on the last one allowed', async () => {
+    const rows: Row[] = [
+      { uuid: 'zzzzz-dz642-000000000000001', priority: 5n },
+      { uuid: 'zzzzz-dz642-000000000000002', priority: 3n },
+    ];
+    const ctl = new ExactLists(rows);
+    // Request 1: the head's first page (priority 5); request 2: the rest of priority 5's run (empty). No third.
+    const head = await readHead({ client: ctl, bad }, 1, 2, () => false);
+    assert.equal(ctl.requests.length, 2);
+    assert.equal(head.complete, false);
+    assert.deepEqual(head.items.map((c) => c.uuid), ['zzzzz-dz642-000000000000001']);
+  });
 });
