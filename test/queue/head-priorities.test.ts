@@ -207,4 +207,23 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
     assert.equal(head.complete, false);
     assert.deepEqual(head.items.map((c) => c.uuid), ['zzzzz-dz642-000000000000001']);
   });
+
+  it('stops when the list after a run does not move on (a server that ignores the priority filter), rather than read it again up to maxRequests', async () => {
+    const requests: ListParams[] = [];
+    const page = [
+      { uuid: 'zzzzz-dz642-000000000000001', state: 'Queued', priority: 5, locked_by_uuid: null },
+      { uuid: 'zzzzz-dz642-000000000000002', state: 'Queued', priority: 4, locked_by_uuid: null },
+    ];
+    const client: ListClient = {
+      listContainers: (p) => {
+        requests.push(p);
+        const run = p.filters.some(([a, op]) => a === 'priority' && op === '=');
+        return Promise.resolve({ items: (run ? [] : page) as unknown as Container[] });
+      },
+    };
+    const head = await readHead({ client, bad }, 2, 100, () => false);
+    assert.equal(requests.length, 3, 'the head, the run of 4, the priorities below 4: the same page again');
+    assert.equal(head.complete, false);
+    assert.deepEqual(head.items.map((c) => c.uuid), page.map((c) => c.uuid));
+  });
 });
