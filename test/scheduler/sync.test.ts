@@ -315,4 +315,19 @@ describe('scheduler sync', () => {
     assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`]);
     assert.deepEqual(events, [`${uuid(1)} priority=0`]);
   });
+
+  it('a kill that throws frees the container for the next pass: it is not left busy for ever', () => {
+    const h = harness();
+    const w = h.pool.addWorker(h.type(2));
+    h.pool.runOn(w, uuid(2));
+    const kill = h.pool.killContainer.bind(h.pool);
+    h.pool.killContainer = () => {
+      throw new Error('pool bug');
+    };
+    assert.throws(() => h.sch.sync(), /pool bug/);
+    assert.equal(h.sch.operationsInFlight, 0);
+    h.pool.killContainer = kill;
+    h.sch.sync();
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(2), reason: 'not in queue' }]);
+  });
 });
