@@ -8,6 +8,9 @@ import { mountsProblem } from '../../src/queue/details.js';
 import type { Mount } from '../../src/arvados/types.js';
 import { waitFor } from '../arvados/helpers.js';
 import { harness, type Harness, polls } from './helpers.js';
+import { readAllDetails } from '../../src/queue/details.js';
+import { ControllerError } from '../../src/arvados/errors.js';
+import type { Container } from '../../src/arvados/types.js';
 
 const GET_ONE = 'GET /arvados/v1/containers/{uuid}';
 
@@ -139,5 +142,30 @@ describe('container queue: details of new containers', () => {
     assert.equal(mountsProblem({ '/tmp': { kind: 'tmp', capacity: 2 ** 60 } }), undefined);
     assert.equal(mountsProblem({ '/tmp': { kind: 'tmp', capacity: 2 ** 64 } }), 'mount "/tmp": capacity must be an integer, not 18446744073709552000');
     assert.equal(mountsProblem({ '/o': { kind: 'collection', writable: 'yes' } }), 'mount "/o": writable must be a boolean, not "yes"');
+  });
+
+  it('goes on reading after a read the controller refused (4xx): only a failure that may pass stops the others', async () => {
+    const [a, b, c] = ['zzzzz-dz642-000000000000001', 'zzzzz-dz642-000000000000002', 'zzzzz-dz642-000000000000003'];
+    const asked: string[] = [];
+    const client = {
+      getContainer: (uuid: string): Promise<Container> => {
+        asked.push(uuid);
+        if (uuid === a) return Promise.reject(new ControllerError({ method: 'GET', path: `/arvados/v1/containers/${uuid}`, status: 403, errors: ['forbidden'], attempts: 1, temporary: false }));
+        return Promise.reject(new ControllerError({ method: 'GET', path: `/arvados/v1/containers/${uuid}`, status: 422, errors: ['bad'], attempts: 1, temporary: false }));
+      },
+    };
+    const out = await readAllDetails(client, [a, b, c], 1);
+    assert.deepEqual(asked, [a, b, c]);
+    assert.deepEqual([...out.values()].map((d) => d.outcome), ['failed', 'failed', 'failed']);
+    // A temporary failure stops the rest.
+    asked.length = 0;
+    const down = {
+      getContainer: (uuid: string): Promise<Container> => {
+        asked.push(uuid);
+        return Promise.reject(new ControllerError({ method: 'GET', path: `/arvados/v1/containers/${uuid}`, status: 502, errors: ['proxy'], attempts: 3, temporary: true }));
+      },
+    };
+    assert.deepEqual([...(await readAllDetails(down, [a, b, c], 1)).keys()], [a]);
+    assert.deepEqual(asked, [a]);
   });
 });
