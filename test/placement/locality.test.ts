@@ -109,4 +109,11 @@ describe('locality rule', () => {
     const zero = { cacheTimeoutMs: 0, depsTimeoutMs: 0 };
     assert.equal(decideLocality(zero, undefined, facts({ soonest1: busy1(0), soonest2: busy2(0) })).hold, undefined);
   });
+
+  it('in the deps phase too, never holds instead of creating a VM or waiting for a booting one', () => {
+    const state: HoldState = { since: 0, depsSince: 120_000 };
+    const d = decideLocality(T, state, facts({ now: 130_000, startsNow: false, soonest2: busy2(20_000) }));
+    assert.equal(d.hold, undefined, 'a VM with inputs that frees in 20 s, well within DepsTimeout');
+    assert.deepEqual(d.state, state);
+  });
 });
