@@ -209,4 +209,14 @@ describe('locality planner', () => {
     assert.equal(p.memory.size, 0);
   });
 
+  it('in the cache phase, holds for a busy VM with the image rather than start on a ready one that has only its inputs', () => {
+    const p = planner();
+    const r1 = entry('r1', 'img-a');
+    pass(p, 0, [view('i-warm', 'running', ['r1']), view('i-in', 'running', ['rb'])], [r1, entry('rb', 'img-b', ['pdh-1'])]);
+    const c1 = entry('c1', 'img-a', ['pdh-1']);
+    const idx = pass(p, 1_000, [view('i-warm', 'running', ['r1']), view('i-in', 'idle')], [r1, c1]);
+    const d = p.place(c1, idx.slotOf('i-in'), idx);
+    assert.equal(d.slot, undefined);
+    assert.deepEqual([d.hold?.instance, d.hold?.level], ['i-warm', 1], 'the image VM frees in 30 s, within CacheTimeout');
+  });
 });
