@@ -219,4 +219,27 @@ describe('locality planner', () => {
     assert.equal(d.slot, undefined);
     assert.deepEqual([d.hold?.instance, d.hold?.level], ['i-warm', 1], 'the image VM frees in 30 s, within CacheTimeout');
   });
+
+  it('tells the timeline again when a hold moves to another warm VM, and counts it as one hold', () => {
+    const p = planner();
+    const said: Array<[string, WarmWaitDetail]> = [];
+    const tell = (u: string, d: WarmWaitDetail) => said.push([u, d]);
+    const c1 = entry('c1', 'img-a');
+    let idx = pass(p, 0, [view('i-w1', 'running', ['r1']), view('i-cold', 'idle')], [entry('r1', 'img-a'), c1]);
+    assert.equal(p.place(c1, idx.slotOf('i-cold'), idx, tell).hold?.instance, 'i-w1');
+    // i-w1 has gone; i-w2 runs the image now.
+    idx = pass(p, 1_000, [view('i-w2', 'running', ['r2']), view('i-cold', 'idle')], [entry('r2', 'img-a'), c1]);
+    assert.equal(p.place(c1, idx.slotOf('i-cold'), idx, tell).hold?.instance, 'i-w2');
+    idx = pass(p, 2_000, [view('i-w2', 'running', ['r2']), view('i-cold', 'idle')], [entry('r2', 'img-a'), c1]);
+    assert.equal(p.place(c1, idx.slotOf('i-cold'), idx, tell).hold?.instance, 'i-w2');
+    assert.deepEqual(
+      said.map(([u, d]) => [u, d.waiting_for]),
+      [
+        ['c1', 'i-w1'],
+        ['c1', 'i-w2'],
+      ],
+      'said when it began and when it moved, not on every pass',
+    );
+    assert.equal(p.counts.holds, 1);
+  });
 });
