@@ -242,4 +242,16 @@ describe('locality planner', () => {
     );
     assert.equal(p.counts.holds, 1);
   });
+
+  it('a VM that boots is expected ready a boot after it was created, not a boot from now', () => {
+    const p = new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 0 }, endOdds: () => (t) => (t >= 10_000 ? 1 : 0), bootMs: () => 20_000 });
+    const entries = [entry('r1', 'img-a'), entry('c1', 'img-a'), entry('c2', 'img-a')];
+    // Created at 1 s, expected ready at 21 s; at 15 s the warm VM frees at 25 s, after c1 has its own VM.
+    const idx = pass(p, 15_000, [view('i-warm', 'running', ['r1']), { ...view('i-boot', 'booting'), lastBusy: 1_000 }, view('i-cold', 'idle')], entries);
+    assert.equal(p.place(entries[1], idx.slotOf('i-boot'), idx).slot?.view.instance, 'i-boot');
+    const h = p.place(entries[2], idx.slotOf('i-cold'), idx).hold;
+    assert.equal(h?.instance, 'i-warm');
+    // Frees in 10 s (to the second the estimate works to): c1 no longer waits for it then, so it is c2's.
+    assert.ok(h!.freeInMs <= 11_000, `frees in ${h!.freeInMs} ms`);
+  });
 });
