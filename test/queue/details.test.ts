@@ -168,4 +168,8 @@ describe('container queue: details of new containers', () => {
     assert.deepEqual([...(await readAllDetails(down, [a, b, c], 1)).keys()], [a]);
     assert.deepEqual(asked, [a]);
   });
+
+  it('takes a null mount for an empty one, as Go decodes it, not as a reason to cancel the container', () => {
+    assert.equal(mountsProblem({ '/tmp': null, '/out': { kind: 'tmp', capacity: 1 << 30 } }), undefined);
+  });
 });
