@@ -4,7 +4,7 @@
  * container is not handed out (so not scheduled) until that read succeeds.
  */
 import assert from 'node:assert/strict';
-import { mountsProblem } from '../../src/queue/details.js';
+import { mountsProblem, readDetails } from '../../src/queue/details.js';
 import type { Mount } from '../../src/arvados/types.js';
 import { waitFor } from '../arvados/helpers.js';
 import { harness, type Harness, polls } from './helpers.js';
@@ -171,5 +171,23 @@ describe('container queue: details of new containers', () => {
 
   it('takes a null mount for an empty one, as Go decodes it, not as a reason to cancel the container', () => {
     assert.equal(mountsProblem({ '/tmp': null, '/out': { kind: 'tmp', capacity: 1 << 30 } }), undefined);
+  });
+
+  it('reads a record whose mounts are null (none) as fine: the read never throws', async () => {
+    const uuid = 'zzzzz-dz642-000000000000001';
+    const record = {
+      uuid,
+      state: 'Queued',
+      priority: 1,
+      locked_by_uuid: null,
+      runtime_constraints: { vcpus: 1, ram: 2 ** 30 },
+      container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
+      scheduling_parameters: {},
+      created_at: '2026-01-01T00:00:00Z',
+      mounts: null,
+    };
+    assert.equal(mountsProblem(null), undefined);
+    const d = await readDetails({ getContainer: () => Promise.resolve(record as unknown as Container) }, uuid);
+    assert.equal(d.outcome, 'ok');
   });
 });
