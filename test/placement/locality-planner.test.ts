@@ -254,4 +254,14 @@ describe('locality planner', () => {
     // Frees in 10 s (to the second the estimate works to): c1 no longer waits for it then, so it is c2's.
     assert.ok(h!.freeInMs <= 11_000, `frees in ${h!.freeInMs} ms`);
   });
+
+  it('two containers held in one pass for two busy warm VMs name one each', () => {
+    const p = planner();
+    const entries = [entry('r1', 'img-a'), entry('r2', 'img-a'), entry('c1', 'img-a'), entry('c2', 'img-a')];
+    const idx = pass(p, 0, [view('i-w1', 'running', ['r1']), view('i-w2', 'running', ['r2']), view('i-cold', 'idle')], entries);
+    const h1 = p.place(entries[2], idx.slotOf('i-cold'), idx).hold;
+    const h2 = p.place(entries[3], idx.slotOf('i-cold'), idx).hold;
+    assert.ok(h1 && h2, 'both held: each has a warm VM freeing in 30 s');
+    assert.deepEqual([h1.instance, h2.instance].sort(), ['i-w1', 'i-w2']);
+  });
 });
