@@ -264,4 +264,13 @@ describe('locality planner', () => {
     assert.ok(h1 && h2, 'both held: each has a warm VM freeing in 30 s');
     assert.deepEqual([h1.instance, h2.instance].sort(), ['i-w1', 'i-w2']);
   });
+
+  it('does not hold for a busy warm VM that also runs a container of unknown size: nothing says when it has room', () => {
+    const p = planner();
+    const entries = [entry('r1', 'img-a'), entry('c1', 'img-a')];
+    const idx = pass(p, 0, [view('i-warm', 'running', ['r1', 'ghost']), view('i-cold', 'idle')], entries);
+    const d = p.place(entries[1], idx.slotOf('i-cold'), idx);
+    assert.equal(d.hold, undefined);
+    assert.equal(d.slot?.view.instance, 'i-cold');
+  });
 });
