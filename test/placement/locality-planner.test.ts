@@ -273,4 +273,16 @@ describe('locality planner', () => {
     assert.equal(d.hold, undefined);
     assert.equal(d.slot?.view.instance, 'i-cold');
   });
+
+  it('counts how long a run has lasted: one started 50 s ago that takes 60 s frees in 10 s', () => {
+    const p = new LocalityPlanner({
+      timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 },
+      endOdds: (_e, startedAt, now) => (t) => (now + t >= startedAt + 60_000 ? 1 : 0),
+    });
+    const entries = [entry('r1', 'img-a'), entry('c1', 'img-a')];
+    const idx = pass(p, 50_000, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], entries);
+    const h = p.place(entries[1], idx.slotOf('i-cold'), idx).hold;
+    assert.equal(h?.instance, 'i-warm');
+    assert.ok(h!.freeInMs <= 11_000, `frees in ${h!.freeInMs} ms`);
+  });
 });
