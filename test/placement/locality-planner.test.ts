@@ -285,4 +285,28 @@ describe('locality planner', () => {
     assert.equal(h?.instance, 'i-warm');
     assert.ok(h!.freeInMs <= 11_000, `frees in ${h!.freeInMs} ms`);
   });
+
+  it('forgets an image on the VMs when a start on a VM taken to have it pulled after all', () => {
+    const p = planner();
+    const GiB = 2 ** 30;
+    // An 8 GiB image's PDH, as the scheduler estimates image sizes.
+    const img = `${'a'.repeat(32)}+${80 + 42 * 128}`;
+    pass(p, 0, [view('i-warm', 'running', ['r0'])], [entry('r0', img)]);
+    for (let i = 0; i < 3; i++) {
+      p.pulls.started(`w${i}`, 8 * GiB, true, 0);
+      p.pulls.seen(`w${i}`, 'Running', 5_000);
+      p.pulls.started(`c${i}`, 8 * GiB, false, 0);
+      p.pulls.seen(`c${i}`, 'Running', 65_000);
+    }
+    assert.equal(p.pulls.pullMs(8 * GiB), 60_000);
+    const x = entry('x', img);
+    pass(p, 100_000, [view('i-warm', 'idle')], [x]);
+    assert.ok(p.memory.withImage(img)?.has('i-warm'));
+    p.started(1, x, 'i-warm');
+    // Running 100 s later: as slow as a pull, so the VM had dropped the image.
+    x.container.state = 'Running';
+    pass(p, 200_000, [view('i-warm', 'running', ['x'])], [x]);
+    assert.equal(p.memory.withImage(img), undefined);
+    assert.ok(p.memory.bytesKept < 8 * GiB);
+  });
 });
