@@ -52,4 +52,12 @@ describe('pull time learner', () => {
     assert.equal(l.seen('fine', 'Running', 14_000), undefined, 'within half a pull of a warm start');
     assert.equal(l.pullMs(GiB), 20_000, 'the warm base is the warm starts\u2019 10th percentile');
   });
+
+  it('learns nothing from a cold start of an image whose size is unknown (not named by a PDH)', () => {
+    const l = new PullTimeLearner();
+    teach(l, 'w', MIN_PULL_SAMPLES, 8 * GiB, true, 10_000);
+    teach(l, 'c', MIN_PULL_SAMPLES, 8 * GiB, false, 170_000);
+    teach(l, 'u', MIN_PULL_SAMPLES + 1, 0, false, 300_000);
+    assert.equal(l.pullMs(GiB), 20_000);
+  });
 });
