@@ -224,4 +224,20 @@ describe('event feed link: a feed connected but deaf', function () {
     assert.equal(tokenChecks(), 0, 'no token check');
     assert.equal(deafWarnings().length, 1);
   });
+
+  it('checks nothing at the end of an interval the feed ends unavailable: no token check, no reconnect', async () => {
+    await setup();
+    await endInterval();
+    h.ctl.feed.setFaults({ refuse: 503 });
+    assert.equal(h.ctl.feed.disconnect(), 1);
+    await waitUntil('the feed to notice', () => h.link.view().state === 'unavailable', 5000, 5);
+    await pollFinds(DEAF_AFTER_NEW_CONTAINERS);
+    const before = tokenChecks();
+    await endInterval();
+    await settled();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(h.link.view().state, 'unavailable');
+    assert.equal(tokenChecks(), before, 'no token check while the feed is down');
+    assert.equal(h.link.view().deaf, 0);
+  });
 });
