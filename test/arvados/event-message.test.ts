@@ -115,4 +115,10 @@ describe('event feed messages', () => {
       assert.equal(m.kind === 'garbage' && m.excerpt.length, EXCERPT_CHARS);
     });
   });
+
+  it('reads a message with an id as an event even when it carries a status too: only a bare status answers a subscribe', () => {
+    const m = parse({ ...containerEvent(CTR, { id: 9, from: 'Queued', to: 'Locked' }), status: 200 });
+    assert.equal(m.kind, 'event');
+    assert.equal(m.kind === 'event' ? m.container?.newState : undefined, 'Locked');
+  });
 });
