@@ -402,4 +402,11 @@ describe('ControllerClient calls', () => {
       return true;
     });
   });
+
+  it('takes a 403 to the token check, as a 401, for a token the controller no longer accepts', async () => {
+    for (const status of [401, 403]) {
+      ctl.setHook((req) => (req.path === '/arvados/v1/api_client_authorizations/current' ? { status, body: { errors: ['not allowed'] } } : undefined));
+      assert.equal(await tokens.tokenAccepted('v2/zzzzz-gj3su-000000000000001/secret'), false, `HTTP ${status}`);
+    }
+  });
 });
