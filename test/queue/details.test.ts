@@ -4,13 +4,11 @@
  * container is not handed out (so not scheduled) until that read succeeds.
  */
 import assert from 'node:assert/strict';
-import { mountsProblem, readDetails } from '../../src/queue/details.js';
-import type { Mount } from '../../src/arvados/types.js';
+import { mountsProblem, readAllDetails, readDetails } from '../../src/queue/details.js';
+import { ControllerError } from '../../src/arvados/errors.js';
+import type { Container, Mount } from '../../src/arvados/types.js';
 import { waitFor } from '../arvados/helpers.js';
 import { harness, type Harness, polls } from './helpers.js';
-import { readAllDetails } from '../../src/queue/details.js';
-import { ControllerError } from '../../src/arvados/errors.js';
-import type { Container } from '../../src/arvados/types.js';
 
 const GET_ONE = 'GET /arvados/v1/containers/{uuid}';
 
