@@ -138,4 +138,17 @@ describe('capacity step: pre-warming', () => {
     assert.equal(p.stats.prewarmWasted, 1);
     assert.equal(p.stats.prewarmWastedCost, 0.5, '$1/h for the 30 minutes it was seen');
   });
+
+  it('does not count the idle VMs a warm pool keeps as covering a predicted need', () => {
+    const pool = fakePool();
+    const clock = new ManualClock(T0);
+    const p = planner({ WarmPools: { Pools: [{ InstanceType: 'a', Min: 2 }], BusyFraction: 0 }, PreWarm: { Enable: true, MaxSpeculativeSpend: 100, Lead: 0, MinConfidence: 0.5 } }, pool, clock);
+    p.learner.needs = () => [{ runner: 'r', type: 'a', vms: 2, arriveAt: clock.now() + 60_000, confidence: 1 }];
+    p.afterPlacement([vm('i1', 'a'), vm('i2', 'a')], NO_ENTRIES, false);
+    assert.deepEqual(pool.created, [
+      ['a', `${PREWARM_NOTE}r's children (#1)`],
+      ['a', `${PREWARM_NOTE}r's children (#2)`],
+    ]);
+    assert.deepEqual(p.stats.created, { warm_pool: 0, prewarm: 2 });
+  });
 });
