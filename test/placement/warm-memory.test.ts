@@ -64,4 +64,12 @@ describe('warm memory', () => {
     m.limitBytes(1);
     assert.equal(m.bytesKept, 2 ** 30, 'never below 1 GiB');
   });
+
+  it('only lowers what a VM is taken to keep: a later, larger drop does not raise it', () => {
+    const m = new WarmMemory();
+    m.limitBytes(14 * 2 ** 30);
+    assert.equal(m.bytesKept, 14 * 2 ** 30 - 1);
+    m.limitBytes(20 * 2 ** 30);
+    assert.equal(m.bytesKept, 14 * 2 ** 30 - 1);
+  });
 });
