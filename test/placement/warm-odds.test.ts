@@ -79,4 +79,10 @@ describe('warm odds', () => {
     held.add(Infinity);
     assert.equal(pooledFreeInMs(1, (t) => 1 + held.at(t), odds, 0.9, 60_000), Infinity);
   });
+
+  it('past its bound, keeps the containers whose VMs are expected ready latest: they count ahead longest', () => {
+    const w = new WarmWaiters(3);
+    for (const t of [10_000, 40_000, 50_000, 60_000, 70_000]) w.add(t);
+    assert.deepEqual([w.at(0), w.at(45_000), w.at(55_000), w.at(65_000), w.at(70_000)], [3, 3, 2, 1, 0]);
+  });
 });
