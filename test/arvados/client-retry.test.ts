@@ -1,8 +1,9 @@
 /**
- * The controller client when the controller misbehaves: 503s (never
- * retried inside a call), 502/504, nothing listening, slow answers, and
- * lock/unlock retries whose first attempt took effect although its answer
- * was lost.
+ * The controller client when the controller misbehaves: 503s and 429s
+ * (never retried inside a call), 408/500/502/504, nothing listening or a
+ * connection reset (the window and the health record), slow answers, an
+ * abort, and lock/unlock retries whose first attempt took effect although
+ * its answer was lost.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';

@@ -2,9 +2,10 @@
  * How the controller client is set up, against the test controller over
  * real HTTP (and HTTPS): built from the cluster config by fromCluster (its
  * token, the scheme and host of the ExternalURL, at most a quarter of
- * API.MaxConcurrentRequests in flight), the URLs it refuses, and TLS with a
- * self-signed certificate (insecure, SSL_CERT_FILE, refused otherwise). What
- * each call sends and returns is client-calls.test.ts.
+ * API.MaxConcurrentRequests in flight, TLS.Insecure, the dispatch-lock
+ * fence), a window kept while the controller answers, the URLs it refuses,
+ * and TLS with a self-signed certificate (insecure, SSL_CERT_FILE, refused
+ * otherwise). What each call sends and returns is client-calls.test.ts.
  */
 import assert from 'node:assert/strict';
 import { ControllerClient as Client, type ControllerError, controllerConcurrencyCap } from '../../src/arvados/client.js';

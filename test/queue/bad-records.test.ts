@@ -2,7 +2,8 @@
  * Records from the controller that cannot be used (`src/queue/validate.ts`):
  * a bad list item is skipped and the rest of the answer used, with one
  * warning naming the field; a list item's extra attributes do not overwrite
- * what was read by uuid; a list of ours that never ends fails the poll; a
+ * what was read by uuid; a list of ours that never ends, or goes back in
+ * uuid order, fails the poll, and one with no uuid to page on from ends; a
  * lock answer that is not the container's record fails the lock; a token
  * answer without a well-formed uuid fails with a clear error.
  */
