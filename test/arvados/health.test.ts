@@ -123,4 +123,18 @@ describe('ControllerHealthTracker', async () => {
     assert.deepEqual([s.failingSince, s.lastOverload, s.outageEnded, s.outage], [0, 0, 0, false]);
     assert.deepEqual(h.counts, { ok: 1, overload: 0, failed: 2 });
   });
+
+  it('starts counting lone 503s again after an overload verdict: the next lone one is the first', async () => {
+    answer(503);
+    answer(200, 0);
+    await step(100);
+    answer(503);
+    answer(200, 0);
+    const verdict = clock.now();
+    assert.equal(h.signals().lastOverload, verdict);
+    await step(100);
+    answer(503);
+    answer(200, 0);
+    assert.equal(h.signals().lastOverload, verdict, 'a lone 503 after the verdict is nothing yet');
+  });
 });
