@@ -137,4 +137,12 @@ describe('ControllerHealthTracker', async () => {
     answer(200, 0);
     assert.equal(h.signals().lastOverload, verdict, 'a lone 503 after the verdict is nothing yet');
   });
+
+  it('keeps last503 for 503s: a 429 is overload, but not a 503 (the last_503_time metric)', async () => {
+    answer(503);
+    const at = clock.now();
+    await step(100);
+    answer(429);
+    assert.equal(h.last503(), at);
+  });
 });
