@@ -96,6 +96,12 @@ describe('reclaim plan', () => {
       assert.equal(order(spot), first, 'cached for the pass');
       assert.equal(names(plan.orderTypes((t) => t, () => undefined)(spot))[0], 'c5.large.preemptible', 'the next pass reads the rates again');
     });
+
+    it('believes a reclaim rate only up to 0.9: types reclaimed (nearly) every time keep their price order among themselves', () => {
+      const plan = new ReclaimPlan({ settings: settings({ AvoidReclaimedTypes: true }), cluster: c, logger, rates: rates({ 'c5.large.preemptible': 1, 'm5.large.preemptible': 0.95 }) });
+      // c5: 0.034/0.1 = 0.34; m5: 0.0384/0.1 = 0.384; r5: 0.0504.
+      assert.deepEqual(names(plan.orderTypes((t) => t, () => undefined)(spot)), ['r5.large.preemptible', 'c5.large.preemptible', 'm5.large.preemptible']);
+    });
   });
 
   describe('escalation (OnDemandAfter)', () => {
