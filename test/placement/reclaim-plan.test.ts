@@ -102,6 +102,13 @@ describe('reclaim plan', () => {
       // c5: 0.034/0.1 = 0.34; m5: 0.0384/0.1 = 0.384; r5: 0.0504.
       assert.deepEqual(names(plan.orderTypes((t) => t, () => undefined)(spot)), ['r5.large.preemptible', 'c5.large.preemptible', 'm5.large.preemptible']);
     });
+
+    it('ignores a spot quote above the configured price: the type is ranked at its price', () => {
+      const quote = (t: InstanceType): number | undefined => (t.Name === 'r5.large.preemptible' ? 1 : undefined);
+      const ranked = rankByReclaims(spot, (t) => ({ 'c5.large.preemptible': 0.5, 'r5.large.preemptible': 0.2 })[t.Name] ?? 0, quote);
+      // m5: 0.0384; r5 at its price: 0.0504/0.8 = 0.063; c5: 0.034/0.5 = 0.068.
+      assert.deepEqual(names(ranked), ['m5.large.preemptible', 'r5.large.preemptible', 'c5.large.preemptible']);
+    });
   });
 
   describe('escalation (OnDemandAfter)', () => {
