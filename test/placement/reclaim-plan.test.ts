@@ -188,6 +188,17 @@ describe('reclaim plan', () => {
       assert.deepEqual(said, [`long expected to run longer than Reclaims.OnDemandAboveRuntime ${5 * HOUR}`]);
       assert.equal(plan.counts['long runtime'], 1);
     });
+
+    it('leaves a container that did not ask for preemptible alone, however long it runs: it is on demand already', () => {
+      const c = cluster();
+      const said: string[] = [];
+      const runtimes = { estimate: () => ({ typical: 5 * HOUR, low: 0, high: 0 }) };
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAboveRuntime: 2 * HOUR }), cluster: c, logger, rates: rates(), runtimes });
+      const e = entries(c, [container('od', false, 'long')]);
+      assert.equal(plan.adjust(e, { vmRequested() {}, unlocking() {}, cancelling() {}, onDemand: (u) => said.push(u) }), e);
+      assert.deepEqual(said, [], 'no timeline event saying it was sent on demand');
+      assert.equal(plan.counts['long runtime'], 0);
+    });
   });
 
   it('off: adjusts is false, so the pass never calls adjust', () => {
