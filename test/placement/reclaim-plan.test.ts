@@ -173,6 +173,19 @@ describe('reclaim plan', () => {
       req.answer('a2', 'req-A');
       assert.equal(plan.adjust(next).get('a2')!.instanceTypes[0].Preemptible, false);
     });
+
+    it('a retry decided before its request\'s loss was counted is decided again once it is', () => {
+      const r = rates();
+      const req = links();
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAfter: 1 }), cluster: c, logger, rates: r, requests: req });
+      req.answer('a1', 'req-A');
+      req.answer('a2', 'req-A');
+      // The controller's retry is in the queue before the dispatcher has seen the first attempt's VM go.
+      const retry = entries(c, [container('a2', true)]);
+      assert.equal(plan.adjust(retry), retry, 'no loss yet');
+      r.lose({ instanceId: 'i-1', instanceType: 'c5.large.preemptible', containers: ['a1'] });
+      assert.equal(plan.adjust(retry).get('a2')!.instanceTypes[0].Preemptible, false);
+    });
   });
 
   describe('long runtime (OnDemandAboveRuntime)', () => {
