@@ -186,6 +186,17 @@ describe('reclaim plan', () => {
       r.lose({ instanceId: 'i-1', instanceType: 'c5.large.preemptible', containers: ['a1'] });
       assert.equal(plan.adjust(retry).get('a2')!.instanceTypes[0].Preemptible, false);
     });
+
+    it('a retry already Locked goes on demand too: it has not been placed yet', () => {
+      const r = rates();
+      const req = links();
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAfter: 1 }), cluster: c, logger, rates: r, requests: req });
+      req.answer('a1', 'req-A');
+      r.lose({ instanceId: 'i-1', instanceType: 'c5.large.preemptible', containers: ['a1'] });
+      const locked = { ...container('a2', true), state: 'Locked' } as Container;
+      req.answer('a2', 'req-A');
+      assert.equal(plan.adjust(entries(c, [locked])).get('a2')!.instanceTypes[0].Preemptible, false);
+    });
   });
 
   describe('long runtime (OnDemandAboveRuntime)', () => {
