@@ -162,4 +162,14 @@ describe('RequestDirectory', () => {
     assert.deepEqual(calls.at(-1), ['c3']);
     assert.deepEqual(dir.requestsOf('c3', me)?.map((r) => r.uuid), ['q3']);
   });
+
+  it('stops at a failed lookup: the rest of the containers are not asked of a controller that just failed', async () => {
+    const { client, dir } = setup([]);
+    const me = asker('test');
+    client.fail = 1;
+    for (let i = 0; i < 150; i++) dir.requestsOf(`c${i}`, me);
+    await settle(10);
+    assert.equal(client.calls.length, 1, 'one batch of 100, failed; the other 50 wait for the next look');
+    assert.deepEqual(me.errors, [100]);
+  });
 });
