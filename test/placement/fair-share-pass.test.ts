@@ -85,4 +85,12 @@ describe('fair share in the scheduling pass', () => {
     assert.equal(promValue(s, 'arvados_dispatchcloud_fair_share_passes_total', { outcome: 'reordered' }), 3);
     assert.equal(promValue(s, 'arvados_dispatchcloud_fair_share_passes_total', { outcome: 'unchanged' }), 5);
   });
+
+  it("does not charge an owner for a crunch-run that has exited, though its container is still Locked", () => {
+    const { clock, queue, pool, sch, pass } = setup({});
+    queue.add({ uuid: uuid(9), state: 'Locked' });
+    pool.exitedMap.set(uuid(9), clock.now());
+    sch.runQueue();
+    assert.equal(pass!.usage.running('heavy'), 2, 'the two running, not the one that exited');
+  });
 });
