@@ -93,4 +93,15 @@ describe('fair share in the scheduling pass', () => {
     sch.runQueue();
     assert.equal(pass!.usage.running('heavy'), 2, 'the two running, not the one that exited');
   });
+
+  it('never moves a container whose crunch-run has started: it stays ahead of the waiting ones, as the supervisor count needs', () => {
+    const { queue, sch } = setup({});
+    // Handed to crunch-run, not yet Running; the light owner's are Locked and waiting.
+    for (const u of [...RUNNING, ...LIGHT]) queue.set(u, { state: 'Locked' });
+    sch.runQueue();
+    assert.deepEqual(
+      sch.queueView().slice(0, 2).map((e) => e.entry.container.uuid),
+      RUNNING,
+    );
+  });
 });
