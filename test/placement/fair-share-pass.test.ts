@@ -104,4 +104,12 @@ describe('fair share in the scheduling pass', () => {
       RUNNING,
     );
   });
+
+  it("never moves a Queued container ahead of a Locked one: the heavy owner's locked containers keep the free instances", () => {
+    const { queue, pool, sch } = setup({});
+    for (const u of HEAVY) queue.set(u, { state: 'Locked' });
+    sch.runQueue();
+    assert.deepEqual(locked(queue), [], 'nothing locked for the light owner: that would unlock and reshuffle what is held');
+    assert.deepEqual(pool.starts, HEAVY.slice(0, 2));
+  });
 });
