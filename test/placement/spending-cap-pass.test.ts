@@ -1,0 +1,42 @@
+/**
+ * What the pass does to free money for a container the spending cap holds
+ * under SpendingCap.HighPriorityFirst (`freeMoneyForHeld`), on object-literal
+ * slots: which VMs that run nothing are shut down, and how many.
+ */
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../src/log.js';
+import { freeMoneyForHeld } from '../../src/placement/spending-cap-pass.js';
+import type { IdleBehavior, InstanceView, WorkerState } from '../../src/scheduler/interfaces.js';
+import type { Slot } from '../../src/scheduler/slots.js';
+import { testCluster } from '../scheduler/fakes.js';
+
+const type2 = testCluster({ types: [2] }).InstanceTypes.type2;
+
+/** A slot of the pass: an instance that runs nothing, at `price` $/h. */
+function emptySlot(id: string, price: number, workerState: WorkerState = 'idle', idleBehavior: IdleBehavior = 'run'): Slot {
+  const view: InstanceView = { instance: id, address: '', price, arvadosInstanceType: 'type2', providerInstanceType: 'type2', lastContainerUUID: '', lastBusy: 0, runningContainerUUIDs: [], workerState, idleBehavior };
+  return { view, type: type2, free: { vcpus: 2, ram: 2 ** 31, scratch: 0, gpus: 0, gpuVRAM: 0 }, rank: 0 };
+}
+
+/** A pool that records the shutdowns it is asked for. */
+function recordingPool(): { shutdowns: string[]; shutdown(id: string): boolean } {
+  const pool = {
+    shutdowns: [] as string[],
+    shutdown(id: string): boolean {
+      pool.shutdowns.push(id);
+      return true;
+    },
+  };
+  return pool;
+}
+
+describe('spending cap: freeing money for a held container', () => {
+  it('counts a VM already shutting down as money freed: no more empty VMs are shut down while it goes', () => {
+    const pool = recordingPool();
+    const slots = [emptySlot('i-going', 0.5, 'shutdown'), emptySlot('i-a', 0.3), emptySlot('i-b', 0.4)];
+    assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.5), 0);
+    assert.deepEqual(pool.shutdowns, []);
+    assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.8), 1, '0.3 more is needed: one empty VM');
+    assert.deepEqual(pool.shutdowns, ['i-b']);
+  });
+});
