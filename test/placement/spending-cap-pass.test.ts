@@ -39,4 +39,11 @@ describe('spending cap: freeing money for a held container', () => {
     assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.8), 1, '0.3 more is needed: one empty VM');
     assert.deepEqual(pool.shutdowns, ['i-b']);
   });
+
+  it('leaves alone an empty VM another feature keeps (locality holds it for a container)', () => {
+    const pool = recordingPool();
+    const slots = [emptySlot('i-warm', 0.5), emptySlot('i-a', 0.3)];
+    assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.5, new Set(['i-warm'])), 1);
+    assert.deepEqual(pool.shutdowns, ['i-a']);
+  });
 });
