@@ -46,4 +46,11 @@ describe('spending cap: freeing money for a held container', () => {
     assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.5, new Set(['i-warm'])), 1);
     assert.deepEqual(pool.shutdowns, ['i-a']);
   });
+
+  it('shuts down the dearest empty VMs first, so that as few as possible go', () => {
+    const pool = recordingPool();
+    const slots = [emptySlot('i-1', 0.1), emptySlot('i-2', 0.1), emptySlot('i-3', 0.1), emptySlot('i-4', 0.1), emptySlot('i-big', 0.5)];
+    assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.4), 1);
+    assert.deepEqual(pool.shutdowns, ['i-big']);
+  });
 });
