@@ -53,4 +53,11 @@ describe('spending cap: freeing money for a held container', () => {
     assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.4), 1);
     assert.deepEqual(pool.shutdowns, ['i-big']);
   });
+
+  it('never shuts down an empty VM an operator holds or drains', () => {
+    const pool = recordingPool();
+    const slots = [emptySlot('i-held', 0.5, 'idle', 'hold'), emptySlot('i-drained', 0.5, 'idle', 'drain'), emptySlot('i-a', 0.3)];
+    assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.5), 1);
+    assert.deepEqual(pool.shutdowns, ['i-a']);
+  });
 });
