@@ -1,0 +1,46 @@
+/**
+ * The placement features built from the settings file (`placementFeatures`),
+ * with object-literal collaborators: each rule that needs the container
+ * requests gets its lookup.
+ */
+import assert from 'node:assert/strict';
+import type { ListParams } from '../../src/arvados/client.js';
+import { ManualClock } from '../../src/clock/manual.js';
+import { defaultSettings, type Settings } from '../../src/config/settings.js';
+import { silentLogger } from '../../src/log.js';
+import { placementFeatures, type PlacementDeps } from '../../src/placement/features.js';
+import { testCluster } from '../scheduler/fakes.js';
+
+/** Deps whose controller records the container-request lookups, and whose reclaim counts record who listens for losses. */
+function deps(settings: Settings) {
+  const lookups: unknown[] = [];
+  const lossListeners: unknown[] = [];
+  const d = {
+    settings,
+    cluster: testCluster({ types: [2] }),
+    client: {
+      listContainerRequests: (p: ListParams) => {
+        lookups.push(p.filters);
+        return Promise.resolve({ items: [] });
+      },
+    },
+    pool: {},
+    estimator: { runtimes: {}, boots: {} },
+    clock: new ManualClock(),
+    logger: silentLogger(),
+    reclaims: { rate: () => 0, onLost: (fn: unknown) => lossListeners.push(fn) },
+    cost: { sync() {}, ledger: { costPerHour: () => 0, totalDollars: () => 0, eachLive: () => undefined } },
+  } as unknown as PlacementDeps;
+  return { d, lookups, lossListeners };
+}
+
+describe('placement features from the settings', () => {
+  it('Reclaims.OnDemandAfter alone: the plan escalates, listening for losses with a request lookup', () => {
+    const s = defaultSettings();
+    s.Reclaims = { ...s.Reclaims, OnDemandAfter: 2 };
+    const { d, lossListeners } = deps(s);
+    const f = placementFeatures(d);
+    assert.equal(f.reclaimPlan?.adjusts, true);
+    assert.equal(lossListeners.length, 1);
+  });
+});
