@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ListParams } from '../../src/arvados/client.js';
-import { ManualClock } from '../../src/clock/manual.js';
+import { ManualClock, settle } from '../../src/clock/manual.js';
 import { defaultSettings, type Settings } from '../../src/config/settings.js';
 import { silentLogger } from '../../src/log.js';
 import { placementFeatures, type PlacementDeps } from '../../src/placement/features.js';
@@ -42,5 +42,16 @@ describe('placement features from the settings', () => {
     const f = placementFeatures(d);
     assert.equal(f.reclaimPlan?.adjusts, true);
     assert.equal(lossListeners.length, 1);
+  });
+
+  it('SpendingCap.PerOwnerSoft alone: the cap reads the owners of the queue\'s containers', async () => {
+    const s = defaultSettings();
+    s.SpendingCap = { ...s.SpendingCap, Enable: true, PerOwnerSoft: 5 };
+    const { d, lookups } = deps(s);
+    const cap = placementFeatures(d).spendingCap!;
+    assert.equal(cap.perOwner, true);
+    cap.beginPass(() => ['zzzzz-dz642-000000000000001']);
+    await settle(10);
+    assert.deepEqual(lookups, [[['container_uuid', 'in', ['zzzzz-dz642-000000000000001']]]]);
   });
 });
