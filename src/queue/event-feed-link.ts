@@ -81,8 +81,8 @@ export class EventFeedLink {
   private readonly tokens?: FeedTokens;
   private readonly deafWarnings: RateLimitedLog;
   private checkTimer?: Timer;
-  /** The feed's container-event count at the last check. */
-  private eventsAtCheck = -1;
+  /** The feed's container-event count at the last check (`start()` counts as one). */
+  private eventsAtCheck = 0;
   /** The queue's count of new containers polls found, at the last check. */
   private polledAtCheck = 0;
   /** When the last check was (clock ms); `start()` counts as one. */
@@ -142,6 +142,8 @@ export class EventFeedLink {
     const feed = this.feed;
     this.checkedAt = this.deps.clock.now();
     this.polledAtCheck = this.target.newFromPolls();
+    // The first interval is checked as every other: a feed whose token is refused from the start is found then.
+    this.eventsAtCheck = feed.status().events.container;
     feed.start();
     this.checkTimer = this.deps.clock.setRepeatingTimer(this.deps.tokenCheckMs ?? TOKEN_CHECK_MS, () => void this.check(feed));
   }

@@ -139,6 +139,15 @@ describe('event feed link: a feed connected but deaf', function () {
     await waitUntil('an event again', () => h.link.view().status!.events.container > events, 5000, 5);
   });
 
+  it('checks its own token at the end of the very first interval when the feed brought nothing in it, as at every other', async () => {
+    await setup();
+    const before = tokenChecks();
+    await endInterval();
+    await settled(before);
+    assert.equal(tokenChecks(), before + 1, 'a token refused from the start is found after one interval, not two');
+    assert.equal(subscribes(), 1, 'still good: no reconnect');
+  });
+
   it('does not reconnect a feed that brings events, whatever the polls find first', async () => {
     await setup();
     await endInterval();
