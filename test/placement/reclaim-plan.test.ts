@@ -223,6 +223,16 @@ describe('reclaim plan', () => {
       assert.deepEqual(said, [], 'no timeline event saying it was sent on demand');
       assert.equal(plan.counts['long runtime'], 0);
     });
+
+    it('keeps the spot types of a container no on-demand type fits, rather than leave it none', () => {
+      const c = cluster();
+      c.InstanceTypes = Object.fromEntries(Object.entries(c.InstanceTypes).filter(([, t]) => t.Preemptible));
+      const runtimes = { estimate: () => ({ typical: 5 * HOUR, low: 0, high: 0 }) };
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAboveRuntime: 2 * HOUR }), cluster: c, logger, rates: rates(), runtimes });
+      const e = entries(c, [container('long', true, 'long')]);
+      assert.ok(e.get('long')!.instanceTypes.length > 0);
+      assert.equal(plan.adjust(e).get('long'), e.get('long'));
+    });
   });
 
   it('off: adjusts is false, so the pass never calls adjust', () => {
