@@ -143,6 +143,8 @@ export class ReclaimPlan {
     // Only a container still to be placed can change types; a lost one is about to be cancelled.
     const st = entry.container.state;
     if ((st !== 'Queued' && st !== 'Locked') || !entry.instanceTypes[0]?.Preemptible || this.lostUuids.has(uuid)) return undefined;
+    // No on-demand type fits it: it stays on its spot types, and nothing may say it went on demand.
+    if (this.onDemand.of(entry).length === 0) return undefined;
     const { settings, requests, runtimes } = this.deps;
     if (this.escalates) {
       const req = requests!.parentOf(uuid);

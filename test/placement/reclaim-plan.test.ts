@@ -233,6 +233,18 @@ describe('reclaim plan', () => {
       assert.ok(e.get('long')!.instanceTypes.length > 0);
       assert.equal(plan.adjust(e).get('long'), e.get('long'));
     });
+
+    it('neither tells the timeline nor counts a container as sent on demand when no on-demand type fits it', () => {
+      const c = cluster();
+      c.InstanceTypes = Object.fromEntries(Object.entries(c.InstanceTypes).filter(([, t]) => t.Preemptible));
+      const said: string[] = [];
+      const runtimes = { estimate: () => ({ typical: 5 * HOUR, low: 0, high: 0 }) };
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAboveRuntime: 2 * HOUR }), cluster: c, logger, rates: rates(), runtimes });
+      const e = entries(c, [container('long', true, 'long')]);
+      plan.adjust(e, { vmRequested() {}, unlocking() {}, cancelling() {}, onDemand: (u) => said.push(u) });
+      assert.deepEqual(said, [], 'it stays on its spot types');
+      assert.equal(plan.counts['long runtime'], 0);
+    });
   });
 
   it('off: adjusts is false, so the pass never calls adjust', () => {
