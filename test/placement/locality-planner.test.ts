@@ -309,4 +309,15 @@ describe('locality planner', () => {
     assert.equal(p.memory.withImage(img), undefined);
     assert.ok(p.memory.bytesKept < 8 * GiB);
   });
+
+  it('among ready VMs that have the image, takes the first in placement order, as the ordinary placement would', () => {
+    const p = planner();
+    pass(p, 0, [view('i-a', 'running', ['ra']), view('i-b', 'running', ['rb'])], [entry('ra', 'img-a'), entry('rb', 'img-a')]);
+    const c1 = entry('c1', 'img-a');
+    const idx = pass(p, 1_000, [view('i-a', 'idle'), view('i-b', 'idle')], [c1]);
+    const dflt = idx.find(0, c1.instanceTypes, containerCharge(need), 'c1');
+    assert.equal(dflt?.view.instance, 'i-a', 'the ordinary choice');
+    const d = p.place(c1, dflt, idx);
+    assert.deepEqual([d.slot?.view.instance, d.level], ['i-a', 1]);
+  });
 });
