@@ -60,4 +60,13 @@ describe('pull time learner', () => {
     teach(l, 'u', MIN_PULL_SAMPLES + 1, 0, false, 300_000);
     assert.equal(l.pullMs(GiB), 20_000);
   });
+
+  it('takes a warm start\u2019s time at the 10th percentile of the warm starts, not their median: some of those pulled after all', () => {
+    const l = new PullTimeLearner();
+    teach(l, 'w', 2, 8 * GiB, true, 10_000);
+    teach(l, 'x', 9, 8 * GiB, true, 40_000);
+    teach(l, 'c', MIN_PULL_SAMPLES, 8 * GiB, false, 170_000);
+    // (170 s - 10 s) per 8 GiB.
+    assert.equal(l.pullMs(GiB), 20_000);
+  });
 });
