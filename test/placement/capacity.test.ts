@@ -151,4 +151,18 @@ describe('capacity step: pre-warming', () => {
     ]);
     assert.deepEqual(p.stats.created, { warm_pool: 0, prewarm: 2 });
   });
+
+  it('does not count a pre-warmed VM that ran a container as wasted when it goes away', async () => {
+    const pool = fakePool();
+    const clock = new ManualClock(T0);
+    const p = withNeed(pool, 'a', 1, 100, clock);
+    p.afterPlacement([], NO_ENTRIES, false);
+    const [[, note]] = pool.created;
+    p.learner.needs = () => [];
+    await clock.advance(30 * 60_000);
+    p.afterPlacement([vm('v1', 'a', { note, runningContainerUUIDs: ['c1'] })], NO_ENTRIES, false);
+    await clock.advance(30 * 60_000);
+    p.afterPlacement([], NO_ENTRIES, false);
+    assert.deepEqual([p.stats.prewarmUsed, p.stats.prewarmWasted, p.stats.prewarmWastedCost], [1, 0, 0]);
+  });
 });
