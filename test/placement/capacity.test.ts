@@ -165,4 +165,16 @@ describe('capacity step: pre-warming', () => {
     p.afterPlacement([], NO_ENTRIES, false);
     assert.deepEqual([p.stats.prewarmUsed, p.stats.prewarmWasted, p.stats.prewarmWastedCost], [1, 0, 0]);
   });
+
+  it('under the spend cap, pre-warms for the children expected soonest first', () => {
+    const pool = fakePool();
+    const clock = new ManualClock(T0);
+    const p = planner({ PreWarm: { Enable: true, MaxSpeculativeSpend: 2, Lead: 0, MinConfidence: 0.5 } }, pool, clock);
+    p.learner.needs = () => [
+      { runner: 'later', type: 'b', vms: 1, arriveAt: clock.now() + 120_000, confidence: 1 },
+      { runner: 'sooner', type: 'b', vms: 1, arriveAt: clock.now() + 30_000, confidence: 1 },
+    ];
+    p.afterPlacement([], NO_ENTRIES, false);
+    assert.deepEqual(pool.created, [['b', `${PREWARM_NOTE}sooner's children (#1)`]], '$2/h each: room for one under $2/h');
+  });
 });
