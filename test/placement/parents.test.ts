@@ -95,4 +95,13 @@ describe('pre-warming and reclaim escalation: a container request looked up', ()
     assert.equal(request.parentOf('c'), 'q2', 'the first top-level request by uuid');
     assert.equal(src.calls.length, 1, 'both read the one answer');
   });
+
+  it("answers a reused container's runner though a top-level request for it sorts first", async () => {
+    const { src, requests, log } = setup([req('q1', 'c', null), req('q2', 'c', 'runner')]);
+    const runner = new ParentLookup(requests, log);
+    runner.parentOf('c');
+    await Promise.resolve();
+    await src.answer();
+    assert.equal(runner.parentOf('c'), 'runner');
+  });
 });
