@@ -47,4 +47,15 @@ describe('ShareUsage', () => {
   it('refuses a window that is not longer than 0', () => {
     assert.throws(() => new ShareUsage(0), /longer than 0/);
   });
+
+  it('forgets a bucket as soon as the window has moved past it, and for good', () => {
+    const u = new ShareUsage(HOUR);
+    u.observe(0, [['a', 1]]);
+    u.observe(60_000, []); // 60 VCPU-s in the first bucket (0-5 min)
+    u.observe(HOUR + 60_000, []); // in the thirteenth bucket, which takes the first one's place
+    assert.equal(u.used('a'), 0);
+    u.observe(3 * HOUR, []);
+    assert.equal(u.used('a'), 0, 'not left in the totals once its slot was reused');
+    assert.deepEqual([...u.owners()], []);
+  });
 });
