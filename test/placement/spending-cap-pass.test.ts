@@ -60,4 +60,11 @@ describe('spending cap: freeing money for a held container', () => {
     assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.5), 1);
     assert.deepEqual(pool.shutdowns, ['i-a']);
   });
+
+  it('stops as soon as exactly the money needed is freed', () => {
+    const pool = recordingPool();
+    const slots = [emptySlot('i-a', 0.5), emptySlot('i-b', 0.25)];
+    assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.5), 1);
+    assert.deepEqual(pool.shutdowns, ['i-a']);
+  });
 });
