@@ -54,4 +54,11 @@ describe('placement features from the settings', () => {
     await settle(10);
     assert.deepEqual(lookups, [[['container_uuid', 'in', ['zzzzz-dz642-000000000000001']]]]);
   });
+
+  it('Reclaims.OnDemandAboveRuntime alone: a plan that sends long containers on demand', () => {
+    const s = defaultSettings();
+    s.Reclaims = { ...s.Reclaims, OnDemandAboveRuntime: 2 * 3_600_000 };
+    const f = placementFeatures(deps(s).d);
+    assert.equal(f.reclaimPlan?.adjusts, true);
+  });
 });
