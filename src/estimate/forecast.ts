@@ -6,7 +6,13 @@
  * Method, run once per band (low, typical, high runtimes):
  * - Exact for the first `exactLimit` containers: a discrete-event play of
  *   the scheduler. Each instance has a time cursor (its last start) and the
- *   reservations still running then; a container goes where it can start
+ *   reservations still running then. A running container is expected to
+ *   end at its estimate less the time it has run (no sooner than a tenth of
+ *   it), but while no instance may be added a container waits for many of
+ *   them, and in the typical band they end at quantiles spread over their
+ *   time left given how long each has run (`remainingAt`): the order in
+ *   which many end is the distribution's, not their medians' (at a steady
+ *   limit, half of them have run past their median). A container goes where it can start
  *   soonest: on an eligible instance (once enough of its reservations end),
  *   on a new instance (now + that type's boot time, while under
  *   MaxInstances and the quota; a type at capacity only after the capacity
@@ -39,7 +45,7 @@ import { regrown } from '../scheduler/limits.js';
 import type { IdleBehavior } from '../worker/states.js';
 import { MinHeap } from './heap.js';
 import type { ForecastContainer, ForecastInput, ForecastResult, Need } from './forecast-input.js';
-import { remaining } from './history.js';
+import { remaining, remainingAt } from './history.js';
 
 export type { ForecastContainer, ForecastInput, ForecastInstance, ForecastLimits, ForecastResult, ForecastRunning, Need } from './forecast-input.js';
 
@@ -67,8 +73,15 @@ export function forecast(input: ForecastInput): ForecastResult {
   return out;
 }
 
+/**
+ * A container running or placed on an instance. `end` is when it is
+ * expected to end; `waitEnd`, when it ends as one of many that a queue at
+ * the limit waits for (a running one's at its own quantile of a spread,
+ * see `spreadQuantile`; the same as `end` otherwise).
+ */
 interface Reservation {
   end: number;
+  waitEnd: number;
   need: Need;
 }
 
@@ -115,6 +128,7 @@ class BandPlay {
     this.maxContainers = limits.maxContainers;
     this.latestStart = this.now;
     let count = 0;
+    let runs = 0;
     this.leavingUntil = this.now;
     for (const i of input.instances) {
       count++;
@@ -122,16 +136,18 @@ class BandPlay {
         const leftAt = i.shutdownAt ?? this.now;
         this.leavingUntil = Math.max(this.leavingUntil, this.goneAt(leftAt));
         // No room for work; `leftAt` makes it the first to be replaced.
-        // No room for work; `leftAt` makes it the first to be replaced.
         this.add({ id: 0, type: i.type, cap: NO_ROOM, readyAt: this.now, cursor: this.now, res: [], idleBehavior: 'drain', leftAt, version: 0, gone: false });
         continue;
       }
       const readyAt = i.state === 'booting' ? Math.max(this.now, (i.bootStartedAt ?? this.now) + input.bootMs(i.type)[band]) : this.now;
       const res: Reservation[] = [];
       for (const r of i.running) {
-        const end = this.now + remaining(r.runtime, this.now - r.startedAt)[band];
-        res.push({ end, need: r.need });
-        this.ends.push({ key: end, id: 0, version: 0 });
+        const elapsed = this.now - r.startedAt;
+        const end = this.now + remaining(r.runtime, elapsed)[band];
+        const waitEnd = band === 'typical' ? this.now + remainingAt(r.runtime, elapsed, spreadQuantile(runs++)) : end;
+        res.push({ end, waitEnd, need: r.need });
+        // The concurrency limit waits for many of them too.
+        this.ends.push({ key: waitEnd, id: 0, version: 0 });
       }
       this.add({ id: 0, type: i.type, cap: i.capacity, readyAt, cursor: this.now, res, idleBehavior: i.idleBehavior ?? 'run', version: 0, gone: false });
     }
@@ -158,7 +174,7 @@ class BandPlay {
         if (inst.gone || e.version !== inst.version) continue;
         back.push(e);
         if (e.key >= best || back.length > MAX_CANDIDATES) break;
-        const at = fitTime(inst, c.need);
+        const at = fitTime(inst, c.need, this.creatable <= 0);
         if (at < best) {
           best = at;
           bestInst = inst;
@@ -185,7 +201,7 @@ class BandPlay {
       this.creatable--;
       bestInst = this.add(this.fresh(create.type, start));
     }
-    this.reserve(bestInst!, start, { end: start + rt, need: c.need });
+    this.reserve(bestInst!, start, { end: start + rt, waitEnd: start + rt, need: c.need });
     this.ends.push({ key: start + rt, id: 0, version: 0 });
     return start;
   }
@@ -299,7 +315,7 @@ class BandPlay {
 
   private reserve(inst: Inst, start: number, r: Reservation): void {
     inst.cursor = Math.max(inst.cursor, start);
-    inst.res = inst.res.filter((x) => x.end > inst.cursor);
+    inst.res = inst.res.filter((x) => x.end > inst.cursor || x.waitEnd > inst.cursor);
     inst.res.push(r);
     inst.version++;
     const id = inst.id;
@@ -359,8 +375,15 @@ class BandPlay {
   }
 }
 
-/** When `inst` could start something needing `need`: its cursor (and readiness), once enough reservations end. */
-function fitTime(inst: Inst, need: Need): number {
+/**
+ * When `inst` could start something needing `need`: its cursor (and
+ * readiness), once enough reservations end. `waiting`: no instance may be
+ * added, so the container waits for running ones to end, in the order
+ * `waitEnd` spreads them over; otherwise it takes a running one's end only
+ * against the boot of a new instance, and each alone is likeliest to end
+ * at `end`.
+ */
+function fitTime(inst: Inst, need: Need, waiting: boolean): number {
   if (need.vcpus > inst.cap.vcpus || need.ram > inst.cap.ram || need.gpus > inst.cap.gpus) return Infinity;
   const t0 = Math.max(inst.readyAt, inst.cursor);
   let v = inst.cap.vcpus;
@@ -372,12 +395,13 @@ function fitTime(inst: Inst, need: Need): number {
     g -= r.need.gpus;
   }
   if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return t0;
-  const byEnd = [...inst.res].sort((a, b) => a.end - b.end);
+  const endOf = (r: Reservation): number => (waiting ? r.waitEnd : r.end);
+  const byEnd = [...inst.res].sort((a, b) => endOf(a) - endOf(b));
   for (const r of byEnd) {
     v += r.need.vcpus;
     m += r.need.ram;
     g += r.need.gpus;
-    if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return Math.max(t0, r.end);
+    if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return Math.max(t0, endOf(r));
   }
   return Infinity;
 }
@@ -389,7 +413,7 @@ function lowerBound(inst: Inst): number {
   let firstEnd = Infinity;
   for (const r of inst.res) {
     used += r.need.vcpus;
-    firstEnd = Math.min(firstEnd, r.end);
+    firstEnd = Math.min(firstEnd, r.end, r.waitEnd);
   }
   return used < inst.cap.vcpus ? t0 : Math.max(t0, firstEnd);
 }
@@ -408,8 +432,18 @@ function shutdownAt(inst: Inst): number | undefined {
 /** When the last of `inst`'s reservations ends, `from` at the earliest. */
 function lastEnd(inst: Inst, from: number): number {
   let t = from;
-  for (const r of inst.res) t = Math.max(t, r.end);
+  for (const r of inst.res) t = Math.max(t, r.waitEnd);
   return t;
+}
+
+/**
+ * The i-th of a sequence of quantiles spread evenly over (0, 1) however
+ * many are taken (the golden ratio's), starting at the median: one running
+ * container alone is played at its median, many at quantiles that cover
+ * the distribution of when they end.
+ */
+function spreadQuantile(i: number): number {
+  return (0.5 + i * 0.6180339887498949) % 1;
 }
 
 function finiteOr(x: number, dflt: number): number {

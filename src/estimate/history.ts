@@ -22,7 +22,7 @@
  * little.
  */
 import { quantile, type Spread } from './stats.js';
-import { DecayedSample, survivalSpread } from './survival.js';
+import { DecayedSample, normalQuantile, normalSurvival, survivalSpread } from './survival.js';
 
 export type { Spread } from './stats.js';
 
@@ -203,6 +203,27 @@ function knownAtLeast(a: readonly number[], b: readonly number[]): number {
 export function remaining(total: Spread, elapsedMs: number): Spread {
   return { typical: left(total.typical, elapsedMs), low: left(total.low, elapsedMs), high: left(total.high, elapsedMs) };
 }
+
+/**
+ * The time still to come of a running container that has run `elapsedMs`,
+ * at quantile `q` of what is left: the log-normal through the estimate's
+ * median and p90, conditioned on having lasted that long (one past its
+ * median has more to go than a tenth of it). `remaining` gives each
+ * container alone its likeliest end; a set of these at spread quantiles
+ * gives the order in which many of them end, which a queue at the limit
+ * waits for (forecast.ts).
+ */
+export function remainingAt(total: Spread, elapsedMs: number, q: number): number {
+  if (!(total.high > total.typical && total.typical > 0)) return left(total.typical, elapsedMs);
+  const sigma = Math.log(total.high / total.typical) / Z90;
+  const mu = Math.log(total.typical);
+  const lived = elapsedMs > 0 ? normalSurvival((Math.log(elapsedMs) - mu) / sigma) : 1;
+  const p = Math.min(1 - 1e-9, 1 - lived + q * lived);
+  return Math.max(0, Math.exp(mu + sigma * normalQuantile(p)) - elapsedMs);
+}
+
+/** The standard normal's 90th percentile. */
+const Z90 = normalQuantile(0.9);
 
 function left(total: number, elapsedMs: number): number {
   return Math.max(total - elapsedMs, total / 10);

@@ -11,7 +11,9 @@
  * Pure functions of plain values, so that tests pin them with literals.
  */
 import type { Spread } from '../estimate/stats.js';
-import { normalQuantile } from '../estimate/survival.js';
+import { normalQuantile, normalSurvival } from '../estimate/survival.js';
+
+export { erfc } from '../estimate/survival.js';
 
 /**
  * The confidence a hold needs that a warm VM has room in time (within the
@@ -157,27 +159,4 @@ export class WarmWaiters {
     }
     return n;
   }
-}
-
-/** P(Z > z) for the standard normal. */
-function normalSurvival(z: number): number {
-  return 0.5 * erfc(z / Math.SQRT2);
-}
-
-/**
- * The complementary error function, by the Chebyshev fit of Numerical
- * Recipes (fractional error below 1.2e-7 everywhere): plenty for odds
- * compared with a hold's confidence.
- */
-export function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? r : 2 - r;
 }

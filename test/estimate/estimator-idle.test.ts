@@ -7,7 +7,8 @@
  * a value of 0 or less (kept as given, as Arvados does) is its default, 1m.
  */
 import assert from 'node:assert/strict';
-import { Estimator } from '../../src/estimate/estimator.js';
+import { Estimator, runtimeKey } from '../../src/estimate/estimator.js';
+import { remainingAt } from '../../src/estimate/history.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { ManualClock } from '../../src/clock/index.js';
@@ -20,7 +21,7 @@ const MIN = 60_000;
  * from now), and as many containers too big for them wait, at MaxInstances:
  * each waiter's typical estimated start from now, after one pass.
  */
-async function typicalStarts(opts: { timeoutIdle: string; running: number; learnt?: number }): Promise<number[]> {
+async function typicalStarts(opts: { timeoutIdle: string; running: number; learnt?: number; alike?: boolean }): Promise<number[]> {
   const cluster = testCluster({ cloudVMs: { MaxInstances: opts.running, TimeoutIdle: opts.timeoutIdle } });
   const clock = new ManualClock();
   const queue = new FakeQueue(clock, cluster);
@@ -37,6 +38,8 @@ async function typicalStarts(opts: { timeoutIdle: string; running: number; learn
   // The fake pool enforces no MaxInstances: its quota stands in.
   pool.quota = opts.running;
   const estimator = new Estimator({ queue, pool, cluster, clock });
+  // Runs that all took 10 minutes: the running ones end together, at the limit too.
+  if (opts.alike) for (let i = 0; i < 20; i++) estimator.runtimes.record(runtimeKey(queue.get(uuid(100)))!, 10 * MIN, clock.now());
   if (opts.learnt !== undefined) estimator.leaving.observe({ type: 'shutdownToGone', instanceId: 'i-x', sinceShutdownMs: opts.learnt });
   const logger = createLogger({ stream: new LineCollector(), clock });
   const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, afterPass: estimator });
@@ -63,10 +66,18 @@ describe('estimator: replacing an instance at MaxInstances', () => {
 
   it('shuts one down at a time, the next once the last has left, or at TimeoutIdle (0 or less: the default 1m) if sooner', async () => {
     // Both empty at 10 min; the second leaves once the first has (30 s), or TimeoutIdle after it emptied.
-    const pooled = await typicalStarts({ timeoutIdle: '1m', running: 2 });
+    const pooled = await typicalStarts({ timeoutIdle: '1m', running: 2, alike: true });
     assert.deepEqual(pooled, [13 * MIN + MIN / 2, 13 * MIN + MIN]);
-    assert.deepEqual(await typicalStarts({ timeoutIdle: '0s', running: 2 }), pooled);
-    assert.deepEqual(await typicalStarts({ timeoutIdle: '-5m', running: 2 }), pooled);
-    assert.deepEqual(await typicalStarts({ timeoutIdle: '10s', running: 2 }), [13 * MIN + MIN / 2, 13 * MIN + 10_000 + MIN / 2]);
+    assert.deepEqual(await typicalStarts({ timeoutIdle: '0s', running: 2, alike: true }), pooled);
+    assert.deepEqual(await typicalStarts({ timeoutIdle: '-5m', running: 2, alike: true }), pooled);
+    assert.deepEqual(await typicalStarts({ timeoutIdle: '10s', running: 2, alike: true }), [13 * MIN + MIN / 2, 13 * MIN + 10_000 + MIN / 2]);
+  });
+
+  it('with runtimes that vary, counts on the running containers ending at spread times, not all at their median', async () => {
+    // The default runtime (10 minutes, 5 to 20): one is played at its median, the other at a low quantile.
+    const [first, second] = await typicalStarts({ timeoutIdle: '1m', running: 2 });
+    const early = remainingAt({ typical: 10 * MIN, low: 5 * MIN, high: 20 * MIN }, 0, 0.118033988749895);
+    assert.equal(Math.round(first), Math.round(early + MIN / 2 + 3 * MIN));
+    assert.equal(second, 13 * MIN + MIN / 2);
   });
 });

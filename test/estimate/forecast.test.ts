@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { forecast, type ForecastContainer, type ForecastInput, type ForecastInstance, type Need } from '../../src/estimate/forecast.js';
+import { remaining, remainingAt } from '../../src/estimate/history.js';
 
 const NOW = 1_000_000;
 const MIN = 60_000;
@@ -256,5 +257,28 @@ describe('forecast', () => {
     // Beside an instance that runs work and empties sooner, the one that empties first goes first.
     const two = forecast(input({ containers: [ctr(['a'])], instances: [busy('b', 2 * MIN), drained(busy('b', 4 * MIN))], limits: { ...limits, maxInstances: 2 } }));
     assert.equal(two.typical[0], NOW + 2 * MIN + 3 * MIN);
+  });
+
+  it('at the limit, waits for many running containers in the order their time left spreads them, not all at their median', () => {
+    const run: ForecastInstance = { type: 'a', capacity: one, state: 'running', running: [{ startedAt: NOW, runtime: ten, need: one }] };
+    const three = { containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [run, run, run] };
+    const r = forecast(input({ ...three, limits: { ...input({}).limits, maxInstances: 3 } }));
+    // The first played at its median, the others at quantiles spread around it (the golden ratio's).
+    const ends = [0.5, 0.118033988749895, 0.736067977499790].map((q) => NOW + remainingAt(ten, 0, q)).sort((a, b) => a - b);
+    assert.deepEqual([...r.typical].map(Math.round), ends.map(Math.round));
+    assert.ok(r.typical[0] < NOW + 10 * MIN && r.typical[2] > NOW + 10 * MIN, 'one before the median, one after');
+    // The other bands, and a forecast that may add instances, keep each at its own estimate.
+    assert.deepEqual([...r.low], [NOW + 5 * MIN, NOW + 5 * MIN, NOW + 5 * MIN]);
+    assert.deepEqual([...forecast(input(three)).typical], [NOW + 3 * MIN, NOW + 3 * MIN, NOW + 3 * MIN]);
+  });
+
+  it('at the limit, counts a running container past its median as having more to go; below it, as about to end', () => {
+    const long: ForecastInstance = { type: 'a', capacity: one, state: 'running', running: [{ startedAt: NOW - 15 * MIN, runtime: ten, need: one }] };
+    const atLimit = forecast(input({ containers: [ctr(['a'])], instances: [long], limits: { ...input({}).limits, maxInstances: 1 } }));
+    assert.equal(Math.round(atLimit.typical[0]), Math.round(NOW + remainingAt(ten, 15 * MIN, 0.5)));
+    assert.ok(atLimit.typical[0] > NOW + 4 * MIN, 'about 4 min left, where alone it was a minute');
+    // With a new instance 3 min away, its likeliest end (a tenth of its estimate) is sooner.
+    const free = forecast(input({ containers: [ctr(['a'])], instances: [long] }));
+    assert.equal(free.typical[0], NOW + remaining(ten, 15 * MIN).typical);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ramBucket, remaining, RuntimeHistory } from '../../src/estimate/history.js';
+import { ramBucket, remaining, remainingAt, RuntimeHistory } from '../../src/estimate/history.js';
 
 const GiB = 2 ** 30;
 const MIN = 60_000;
@@ -139,5 +139,31 @@ describe('RuntimeHistory', () => {
     h.record(key, 3 * MIN, 0);
     h.setRunning([12, 12, 12].map((m) => ({ key, elapsedMs: m * MIN })));
     assert.deepEqual(h.estimate(key), { typical: 12 * MIN, low: 10 * MIN, high: 24 * MIN });
+  });
+
+  describe('remainingAt', () => {
+    const total = { typical: 10 * MIN, low: 5 * MIN, high: 20 * MIN };
+    const near = (a: number, b: number): void => assert.ok(Math.abs(a - b) < 1_000, `${a} is not near ${b}`);
+
+    it('before it has run, is the log-normal through the median and p90 at that quantile', () => {
+      near(remainingAt(total, 0, 0.5), 10 * MIN);
+      near(remainingAt(total, 0, 0.9), 20 * MIN);
+      near(remainingAt(total, 0, 0.1), 5 * MIN);
+    });
+
+    it('leaves one that has run past its median more to go than a tenth of it, the more the longer it has run', () => {
+      const at15 = remainingAt(total, 15 * MIN, 0.5);
+      const at30 = remainingAt(total, 30 * MIN, 0.5);
+      assert.ok(at15 > remaining(total, 15 * MIN).typical * 3, `${at15}`);
+      assert.ok(at30 > at15, `${at30} <= ${at15}`);
+      // Given it has lasted 15 min, half of those end by 15 + at15: the median of what is left.
+      assert.ok(remainingAt(total, 15 * MIN, 0.25) < at15 && at15 < remainingAt(total, 15 * MIN, 0.75), 'the median between the quartiles');
+    });
+
+    it('with no spread to go by, is what remaining says', () => {
+      const flat = { typical: 10 * MIN, low: 10 * MIN, high: 10 * MIN };
+      assert.equal(remainingAt(flat, 4 * MIN, 0.9), 6 * MIN);
+      assert.equal(remainingAt(flat, 40 * MIN, 0.1), MIN);
+    });
   });
 });
