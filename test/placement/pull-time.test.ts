@@ -69,4 +69,14 @@ describe('pull time learner', () => {
     // (170 s - 10 s) per 8 GiB.
     assert.equal(l.pullMs(GiB), 20_000);
   });
+
+  it('takes the median of the cold starts\u2019 rates, not a slow one', () => {
+    const l = new PullTimeLearner();
+    teach(l, 'w', MIN_PULL_SAMPLES, 8 * GiB, true, 10_000);
+    teach(l, 'a', 1, 8 * GiB, false, 90_000);
+    teach(l, 'b', 1, 8 * GiB, false, 170_000);
+    teach(l, 'c', 1, 8 * GiB, false, 330_000);
+    // 10, 20 and 40 s per GiB beyond a warm start.
+    assert.equal(l.pullMs(GiB), 20_000);
+  });
 });
