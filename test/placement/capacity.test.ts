@@ -177,4 +177,15 @@ describe('capacity step: pre-warming', () => {
     p.afterPlacement([], NO_ENTRIES, false);
     assert.deepEqual(pool.created, [['b', `${PREWARM_NOTE}sooner's children (#1)`]], '$2/h each: room for one under $2/h');
   });
+
+  it('counts only unused pre-warmed VMs against MaxSpeculativeSpend: one that runs a container is no longer speculation', () => {
+    const pool = fakePool();
+    const p = withNeed(pool, 'b', 1, 2);
+    p.afterPlacement([], NO_ENTRIES, false);
+    assert.equal(pool.created.length, 1);
+    const [[, note]] = pool.created;
+    // It runs a container now; the learner still predicts a child of type b.
+    p.afterPlacement([vm('v1', 'b', { note, runningContainerUUIDs: ['c1'], workerState: 'running' })], NO_ENTRIES, false);
+    assert.equal(pool.created.length, 2, '$2/h of unused speculation at most: the used VM does not count');
+  });
 });
