@@ -72,4 +72,11 @@ describe('warm memory', () => {
     m.limitBytes(20 * 2 ** 30);
     assert.equal(m.bytesKept, 14 * 2 ** 30 - 1);
   });
+
+  it('remembers as many as MAX_IMAGES_PER_VM images per VM before it forgets one', () => {
+    const m = new WarmMemory();
+    for (let i = 0; i < MAX_IMAGES_PER_VM; i++) m.observe('i-1', `img-${i}`);
+    assert.equal(m.level('i-1', 'img-0'), 1);
+    assert.deepEqual([...(m.withImage('img-0') ?? [])], ['i-1']);
+  });
 });
