@@ -320,4 +320,16 @@ describe('locality planner', () => {
     const d = p.place(c1, dflt, idx);
     assert.deepEqual([d.slot?.view.instance, d.level], ['i-a', 1]);
   });
+
+  it('does not hold for a warm VM that frees in time with odds below two in three: the hold would not pay', () => {
+    const odds = (p: number) => new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, endOdds: () => (t) => (t >= 30_000 ? p : 0) });
+    const entries = [entry('r1', 'img-a'), entry('c1', 'img-a')];
+    const views = () => [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')];
+    let p = odds(0.6);
+    let idx = pass(p, 0, views(), entries);
+    assert.equal(p.place(entries[1], idx.slotOf('i-cold'), idx).slot?.view.instance, 'i-cold');
+    p = odds(0.7);
+    idx = pass(p, 0, views(), entries);
+    assert.equal(p.place(entries[1], idx.slotOf('i-cold'), idx).hold?.instance, 'i-warm');
+  });
 });
