@@ -197,6 +197,17 @@ describe('reclaim plan', () => {
       req.answer('a2', 'req-A');
       assert.equal(plan.adjust(entries(c, [locked])).get('a2')!.instanceTypes[0].Preemptible, false);
     });
+
+    it('a container whose own work was lost is not sent on demand: it is on its way to Cancelled, and its retry will be', () => {
+      const r = rates();
+      const req = links();
+      const plan = new ReclaimPlan({ settings: settings({ OnDemandAfter: 1 }), cluster: c, logger, rates: r, requests: req });
+      req.answer('a1', 'req-A');
+      r.lose({ instanceId: 'i-1', instanceType: 'c5.large.preemptible', containers: ['a1'] });
+      const still = entries(c, [container('a1', true)]);
+      assert.equal(plan.adjust(still), still);
+      assert.equal(plan.counts.reclaims, 0);
+    });
   });
 
   describe('long runtime (OnDemandAboveRuntime)', () => {
