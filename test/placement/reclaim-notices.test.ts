@@ -92,4 +92,32 @@ describe('reclaim notices from crunch-run', () => {
     assert.deepEqual(asked.map((b) => b.length), [10, 7, 4, 2]);
     reader.stop();
   });
+
+  it('tells a later notice for a container that runs again on another spot VM', async () => {
+    const clock = new ManualClock();
+    let views = [vm('i-1', 'm5.spot', ['c-1'])];
+    const told: Array<[string, string]> = [];
+    const reader = new NoticeReader({
+      client: {
+        async listContainers(p: ListParams) {
+          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          return { items: uuids.map((uuid) => ({ uuid, runtime_status: { preemptionNotice: `terminate ${views[0]?.instance}` } })), items_available: uuids.length, offset: 0, limit: uuids.length } as never;
+        },
+      },
+      pool: { instances: () => views, noticeReclaim: (u, r) => (told.push([u, r]), true) },
+      preemptible: (name) => name.endsWith('.spot'),
+      clock,
+      log: new RateLimitedLog(silentLogger(), clock),
+    });
+    await reader.check();
+    // i-1 was reclaimed; the container was requeued and runs on i-2 now, which gets its own notice.
+    views = [];
+    await reader.check();
+    views = [vm('i-2', 'm5.spot', ['c-1'])];
+    await reader.check();
+    assert.deepEqual(told, [
+      ['c-1', 'crunch-run: terminate i-1'],
+      ['c-1', 'crunch-run: terminate i-2'],
+    ]);
+  });
 });
