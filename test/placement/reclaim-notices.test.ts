@@ -120,4 +120,23 @@ describe('reclaim notices from crunch-run', () => {
       ['c-1', 'crunch-run: terminate i-2'],
     ]);
   });
+
+  it('takes an empty preemptionNotice for none', async () => {
+    const clock = new ManualClock();
+    const told: string[] = [];
+    const reader = new NoticeReader({
+      client: {
+        async listContainers(p: ListParams) {
+          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          return { items: uuids.map((uuid) => ({ uuid, runtime_status: { preemptionNotice: '' } })), items_available: uuids.length, offset: 0, limit: uuids.length } as never;
+        },
+      },
+      pool: { instances: () => [vm('i-1', 'm5.spot', ['c-1'])], noticeReclaim: (u) => (told.push(u), true) },
+      preemptible: (name) => name.endsWith('.spot'),
+      clock,
+      log: new RateLimitedLog(silentLogger(), clock),
+    });
+    await reader.check();
+    assert.deepEqual(told, []);
+  });
 });
