@@ -139,4 +139,31 @@ describe('reclaim notices from crunch-run', () => {
     await reader.check();
     assert.deepEqual(told, []);
   });
+
+  it('one round at a time: a round due while the last one waits for the controller is skipped', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    let answer: () => void = () => {};
+    const reader = new NoticeReader({
+      client: {
+        listContainers(p: ListParams) {
+          calls++;
+          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          const list = { items: uuids.map((uuid) => ({ uuid, runtime_status: {} })) } as never;
+          return calls > 1 ? Promise.resolve(list) : new Promise((resolve) => (answer = () => resolve(list)));
+        },
+      },
+      pool: { instances: () => [vm('i-1', 'm5.spot', ['c-1'])], noticeReclaim: () => true },
+      preemptible: (name) => name.endsWith('.spot'),
+      clock,
+      log: new RateLimitedLog(silentLogger(), clock),
+    });
+    const first = reader.check();
+    await reader.check();
+    assert.equal(calls, 1);
+    answer();
+    await first;
+    await reader.check();
+    assert.equal(calls, 2, 'the next round after it asks again');
+  });
 });
