@@ -172,4 +172,17 @@ describe('RequestDirectory', () => {
     assert.equal(client.calls.length, 1, 'one batch of 100, failed; the other 50 wait for the next look');
     assert.deepEqual(me.errors, [100]);
   });
+
+  it('keeps an answer outside the queue for as long as a feature keeps reading it (a runner above a live child)', async () => {
+    const { clock, client, dir } = setup([req('q1', 'runner')], () => false);
+    const me = asker('test');
+    dir.requestsOf('runner', me);
+    await settle(10);
+    for (let t = 0; t < 3 * FORGET_MS; t += 60_000) {
+      await clock.advance(60_000);
+      assert.equal(dir.requestsOf('runner', me)?.[0].uuid, 'q1');
+    }
+    await settle(10);
+    assert.equal(client.calls.length, 1, 'asked once');
+  });
 });
