@@ -9,6 +9,8 @@ import { ManualClock, settle } from '../../src/clock/manual.js';
 import { defaultSettings, type Settings } from '../../src/config/settings.js';
 import { silentLogger } from '../../src/log.js';
 import { placementFeatures, type PlacementDeps } from '../../src/placement/features.js';
+import type { QueueEntry } from '../../src/scheduler/interfaces.js';
+import { PassView } from '../../src/scheduler/pass-view.js';
 import { testCluster } from '../scheduler/fakes.js';
 
 /** Deps whose controller records the container-request lookups, and whose reclaim counts record who listens for losses. */
@@ -60,5 +62,29 @@ describe('placement features from the settings', () => {
     s.Reclaims = { ...s.Reclaims, OnDemandAboveRuntime: 2 * 3_600_000 };
     const f = placementFeatures(deps(s).d);
     assert.equal(f.reclaimPlan?.adjusts, true);
+  });
+
+  it('FairShare.By owner: a request in a project is charged to the user who made it', async () => {
+    const s = defaultSettings();
+    s.FairShare = { ...s.FairShare, Enable: true, By: 'owner' };
+    const { d } = deps(s);
+    const USER = 'zzzzz-tpzed-000000000000001';
+    const PROJECT = 'zzzzz-j7d0g-000000000000001';
+    const uuid = 'zzzzz-dz642-000000000000001';
+    (d.client as unknown as { listContainerRequests: unknown }).listContainerRequests = () =>
+      Promise.resolve({ items: [{ uuid: 'zzzzz-xvhdp-000000000000001', owner_uuid: PROJECT, container_uuid: uuid, requesting_container_uuid: null, modified_by_user_uuid: USER }] });
+    const fair = placementFeatures(d).fairShare!;
+    const entry = {
+      container: { uuid, state: 'Locked', priority: 1, runtime_constraints: { vcpus: 2 }, scheduling_parameters: {} },
+      instanceTypes: [],
+      instanceResources: { vcpus: 2, ram: 0, scratch: 0, gpus: 0, gpuVRAM: 0 },
+      firstSeenAt: 0,
+    } as unknown as QueueEntry;
+    const records = new Map([[uuid, {}]]);
+    const source = new Map([[uuid, entry]]);
+    fair.reorder(new PassView(source, records), records);
+    await settle(10);
+    fair.reorder(new PassView(source, records), records);
+    assert.equal(fair.usage.running(USER), 2);
   });
 });
