@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import type { ListParams } from '../../src/arvados/client.js';
 import { ManualClock, settle } from '../../src/clock/manual.js';
 import { defaultSettings, type Settings } from '../../src/config/settings.js';
-import { silentLogger } from '../../src/log.js';
+import { RateLimitedLog, silentLogger } from '../../src/log.js';
 import { placementFeatures, type PlacementDeps } from '../../src/placement/features.js';
-import type { QueueEntry } from '../../src/scheduler/interfaces.js';
+import type { InstanceView, QueueEntry } from '../../src/scheduler/interfaces.js';
 import { PassView } from '../../src/scheduler/pass-view.js';
+import { containerCharge } from '../../src/scheduler/resources.js';
+import { SlotIndex } from '../../src/scheduler/slots.js';
 import { testCluster } from '../scheduler/fakes.js';
 
 /** Deps whose controller records the container-request lookups, and whose reclaim counts record who listens for losses. */
@@ -86,5 +88,31 @@ describe('placement features from the settings', () => {
     await settle(10);
     fair.reorder(new PassView(source, records), records);
     assert.equal(fair.usage.running(USER), 2);
+  });
+
+  it("Locality: the planner knows each type's boot time, so a container sent to a booting VM stops counting ahead once it is expected ready", () => {
+    const s = defaultSettings();
+    s.Locality = { ...s.Locality, Enable: true, CacheTimeout: 120_000, DepsTimeout: 0 };
+    const { d } = deps(s);
+    Object.assign(d.estimator, {
+      boots: { estimate: () => ({ typical: 20_000, low: 20_000, high: 20_000 }) },
+      runtimes: { estimate: () => ({ typical: 31_000, low: 30_500, high: 31_500 }) },
+    });
+    const locality = placementFeatures(d).locality!;
+    const t2 = d.cluster.InstanceTypes.type2;
+    const need = { vcpus: 2, ram: t2.RAM, scratch: 0, gpus: 0, gpuVRAM: 0 };
+    const entry = (uuid: string): QueueEntry =>
+      ({ container: { uuid, state: 'Locked', priority: 1, container_image: 'img-a', runtime_constraints: { vcpus: 2, ram: t2.RAM }, scheduling_parameters: {}, mounts: {} }, instanceTypes: [t2], instanceResources: need, firstSeenAt: 0 }) as unknown as QueueEntry;
+    const view = (id: string, workerState: InstanceView['workerState'], running: string[] = []): InstanceView => ({
+      instance: id, address: '', price: t2.Price, arvadosInstanceType: 'type2', providerInstanceType: 'type2', lastContainerUUID: '', lastBusy: 1_000, runningContainerUUIDs: running, workerState, idleBehavior: 'run',
+    });
+    const [r1, c1, c2] = [entry('r1'), entry('c1'), entry('c2')];
+    // r1 started at 0 and takes about 31 s; the VM created at 1 s is expected ready at 21 s.
+    const views = [view('i-warm', 'running', ['r1']), view('i-boot', 'booting'), view('i-cold', 'idle')];
+    const byUuid = new Map([r1, c1, c2].map((e) => [e.container.uuid, e]));
+    const idx = SlotIndex.build(views, (n) => d.cluster.InstanceTypes[n], (u) => (byUuid.has(u) ? containerCharge(need) : undefined), 0, new RateLimitedLog(silentLogger(), new ManualClock()));
+    locality.beginPass(1_000, views, byUuid, new Map([['r1', 0]]));
+    assert.equal(locality.place(c1, idx.slotOf('i-boot'), idx).slot?.view.instance, 'i-boot');
+    assert.equal(locality.place(c2, idx.slotOf('i-cold'), idx).hold?.instance, 'i-warm', 'c1 has its own VM before the warm one frees');
   });
 });
