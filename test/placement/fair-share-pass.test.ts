@@ -112,4 +112,27 @@ describe('fair share in the scheduling pass', () => {
     assert.deepEqual(locked(queue), [], 'nothing locked for the light owner: that would unlock and reshuffle what is held');
     assert.deepEqual(pool.starts, HEAVY.slice(0, 2));
   });
+
+  it('works out the shares among the owners with containers waiting, not those whose containers have all started', () => {
+    const clock = new ManualClock();
+    const cluster = testCluster();
+    const queue = new FakeQueue(clock, cluster);
+    const pool = new FakePool(clock);
+    // RUNNING[1] is the only container of a third owner, handed to crunch-run and not Running yet.
+    const owners = { ownerOf: (u: string) => (LIGHT.includes(u) ? 'light' : u === RUNNING[1] ? 'started' : 'heavy') };
+    const pass = new FairSharePass({ ...defaultSettings().FairShare, Enable: true }, owners, clock);
+    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger: createLogger({ stream: new LineCollector(), clock }), fairShare: pass });
+    for (const u of RUNNING) {
+      queue.add({ uuid: u, state: 'Locked' });
+      pool.runOn(pool.addWorker(cluster.InstanceTypes.type1, 'running'), u);
+    }
+    pool.addWorker(cluster.InstanceTypes.type1);
+    pool.addWorker(cluster.InstanceTypes.type1);
+    pool.quota = 4;
+    queue.add(...HEAVY.map((u) => ({ uuid: u })), ...LIGHT.map((u) => ({ uuid: u })));
+    sch.runQueue();
+    const b = HEAVY.map((u) => sch.why()!.blockerOf(u)!).find((x) => x.reason === 'fair_share');
+    assert.ok(b?.reason === 'fair_share', 'a heavy container was moved back');
+    assert.deepEqual([b.used_share, b.target_share], [1, 0.5], 'heavy and light wait; the third owner does not');
+  });
 });
