@@ -16,6 +16,20 @@ function countPasses(h: Harness, during: (pass: number) => void = () => {}): { p
   return { passes: () => n };
 }
 
+/**
+ * One container and a VM for it, with the queue holding its container
+ * operations in flight (busy) and its own notifications silenced: only the
+ * loop's retry after the operation clears wakes the loop.
+ */
+function busyHarness(): { h: Harness; passes: () => number } {
+  const h = harness();
+  h.queue.add({ uuid: uuid(1) });
+  h.pool.addWorker(h.type(1));
+  h.queue.hold = true;
+  h.queue.subscribe = () => () => {};
+  return { h, ...countPasses(h) };
+}
+
 describe('scheduler loop', () => {
   it('polls the queue once, fixes stale locks, then runs a pass', async () => {
     const h = harness();
@@ -137,13 +151,7 @@ describe('scheduler loop', () => {
   });
 
   it('looks again ~250 ms after a busy container operation clears', async () => {
-    const h = harness();
-    h.queue.add({ uuid: uuid(1) });
-    h.pool.addWorker(h.type(1));
-    h.queue.hold = true;
-    // Keep the queue's own notifications out of the way: only the retry should wake the loop.
-    h.queue.subscribe = () => () => {};
-    const { passes } = countPasses(h);
+    const { h, passes } = busyHarness();
     h.sch.start();
     await h.clock.advance(0);
     assert.equal(passes(), 1);
@@ -257,12 +265,7 @@ describe('scheduler loop', () => {
   });
 
   it('stop() cancels a retry that is due after a busy operation cleared', async () => {
-    const h = harness();
-    h.queue.add({ uuid: uuid(1) });
-    h.pool.addWorker(h.type(1));
-    h.queue.hold = true;
-    h.queue.subscribe = () => () => {};
-    const { passes } = countPasses(h);
+    const { h, passes } = busyHarness();
     h.sch.start();
     await h.clock.advance(0);
     h.pool.notify();
