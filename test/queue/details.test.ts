@@ -8,7 +8,7 @@ import { mountsProblem, readAllDetails, readDetails } from '../../src/queue/deta
 import { ControllerError } from '../../src/arvados/errors.js';
 import type { Container, Mount } from '../../src/arvados/types.js';
 import { waitFor } from '../arvados/helpers.js';
-import { harness, type Harness, polls } from './helpers.js';
+import { detailsRecord, harness, type Harness, polls } from './helpers.js';
 
 const GET_ONE = 'GET /arvados/v1/containers/{uuid}';
 
@@ -173,17 +173,7 @@ describe('container queue: details of new containers', () => {
 
   it('reads a record whose mounts are null (none) as fine: the read never throws', async () => {
     const uuid = 'zzzzz-dz642-000000000000001';
-    const record = {
-      uuid,
-      state: 'Queued',
-      priority: 1,
-      locked_by_uuid: null,
-      runtime_constraints: { vcpus: 1, ram: 2 ** 30 },
-      container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
-      scheduling_parameters: {},
-      created_at: '2026-01-01T00:00:00Z',
-      mounts: null,
-    };
+    const record = detailsRecord(uuid, { mounts: null });
     assert.equal(mountsProblem(null), undefined);
     const d = await readDetails({ getContainer: () => Promise.resolve(record as unknown as Container) }, uuid);
     assert.equal(d.outcome, 'ok');

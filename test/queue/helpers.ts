@@ -107,3 +107,19 @@ export function gate(): { promise: Promise<void>; open: () => void } {
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
 }
+
+/** A container record as a details read (`GET /arvados/v1/containers/{uuid}`) answers it, complete and well formed; `over` replaces fields. */
+export function detailsRecord(uuid: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    uuid,
+    state: 'Queued',
+    priority: 1,
+    locked_by_uuid: null,
+    runtime_constraints: { vcpus: 1, ram: 2 ** 30 },
+    container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
+    scheduling_parameters: {},
+    created_at: '2026-01-01T00:00:00Z',
+    mounts: {},
+    ...over,
+  };
+}

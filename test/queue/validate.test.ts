@@ -4,23 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { detailsProblem, listedProblem, replyProblem } from '../../src/queue/validate.js';
+import { detailsRecord as details } from './helpers.js';
 
 const A = 'zzzzz-dz642-000000000000001';
 const B = 'zzzzz-dz642-000000000000002';
-
-function details(uuid: string): Record<string, unknown> {
-  return {
-    uuid,
-    state: 'Queued',
-    priority: 1,
-    locked_by_uuid: null,
-    runtime_constraints: { vcpus: 1, ram: 2 ** 30 },
-    container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
-    scheduling_parameters: {},
-    created_at: '2026-01-01T00:00:00Z',
-    mounts: {},
-  };
-}
 
 describe('container records the queue takes in', () => {
   it("refuses a details read answered with another container's record", () => {
