@@ -24,7 +24,8 @@
  *   comes). The new instance is created once the pool no longer counts the
  *   old one (the next cloud listing without it), then boots. At
  *   MaxInstances the scheduler shuts down one instance at a time, the next
- *   once the last is no longer counted; under a quota error, every idle
+ *   once the last is no longer counted (or TimeoutIdle after it empties,
+ *   when the pool shuts it down itself); under a quota error, every idle
  *   one at once.
  *   The concurrency limit holds the start back until enough of the
  *   containers ahead have ended, or, while it may grow (the controller is

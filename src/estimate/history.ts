@@ -204,6 +204,9 @@ export function remaining(total: Spread, elapsedMs: number): Spread {
   return { typical: left(total.typical, elapsedMs), low: left(total.low, elapsedMs), high: left(total.high, elapsedMs) };
 }
 
+/** The standard normal's 90th percentile. */
+const Z90 = normalQuantile(0.9);
+
 /**
  * The time still to come of a running container that has run `elapsedMs`,
  * at quantile `q` of what is left: the log-normal through the estimate's
@@ -221,9 +224,6 @@ export function remainingAt(total: Spread, elapsedMs: number, q: number): number
   const p = Math.min(1 - 1e-9, 1 - lived + q * lived);
   return Math.max(0, Math.exp(mu + sigma * normalQuantile(p)) - elapsedMs);
 }
-
-/** The standard normal's 90th percentile. */
-const Z90 = normalQuantile(0.9);
 
 function left(total: number, elapsedMs: number): number {
   return Math.max(total - elapsedMs, total / 10);
