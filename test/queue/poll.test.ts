@@ -212,4 +212,23 @@ describe('container queue poll', function () {
     assert.equal(h.ctl.stats['GET /arvados/v1/api_client_authorizations/current'], 1);
     assert.equal(chosen, 1);
   });
+
+  it('does not check by uuid on every poll a container another dispatcher locked, however high its priority', async () => {
+    h = await harness({ queue: { pageSize: 100 } });
+    const c = h.ctl.addContainer({ priority: 5 });
+    for (let i = 0; i < 1000; i++) h.ctl.addContainer({ priority: 2 });
+    await polls(h, 8);
+    h.ctl.setFields(c.uuid, { state: 'Locked', locked_by_uuid: OTHER_UUID });
+    // It leaves the head, which it topped: checked by uuid on the next poll.
+    await h.queue.update();
+    assert.equal(h.queue.get(c.uuid)?.locked_by_uuid, OTHER_UUID);
+    const before = listRequests(h.ctl).length;
+    await polls(h, 4);
+    const checksOfC = listRequests(h.ctl)
+      .slice(before)
+      .filter((r) => r.phase === 'check' && (r.filters[0][2] as string[]).includes(c.uuid)).length;
+    // Not Queued any more: only the sweep's slice that covers its uuid (one poll in six here) makes it a suspect.
+    assert.ok(checksOfC <= 1, `checked by uuid on ${checksOfC} of 4 polls`);
+    assert.equal(h.queue.get(c.uuid)?.locked_by_uuid, OTHER_UUID);
+  });
 });
