@@ -46,4 +46,22 @@ describe('PollLoop', () => {
     assert.equal(clock.nextTimerAt(), clock.now(), 'the next poll is due at once');
     await loop.stop();
   });
+
+  it('stops during a poll in flight without calling it a failed poll', async () => {
+    const clock = new ManualClock();
+    const lines = new LineCollector();
+    let polls = 0;
+    // A poll that never answers: stop must abandon it, and that is no failure of the controller.
+    const loop = new PollLoop(clock, createLogger({ stream: lines, clock }), 1000, () => {
+      polls++;
+      return new Promise<void>(() => undefined);
+    });
+    loop.start();
+    await settle(4);
+    assert.equal(polls, 1);
+    await loop.stop();
+    const warned = lines.records().filter((r) => r.msg === 'polling the controller failed');
+    assert.deepEqual(warned, [], 'no warning for the poll that stop abandoned');
+    assert.equal(clock.pendingTimers(), 0);
+  });
 });
