@@ -225,4 +225,13 @@ describe('event hints', () => {
     assert.deepEqual(q.refreshes, []);
     assert.equal(q.polls.length, 1);
   });
+
+  it('reads exactly maxNew new containers by uuid, without a poll', async () => {
+    const { clock, q, hints } = setup({ maxNew: 10 });
+    for (let i = 0; i < 10; i++) hints.event({ uuid: U(i), newState: 'Queued' });
+    await clock.advance(0);
+    assert.deepEqual(q.polls, [], 'maxNew is allowed: only more than that asks for a poll');
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [Array.from({ length: 10 }, (_, i) => U(i))]);
+    assert.equal(hints.stats.polls, 0);
+  });
 });
