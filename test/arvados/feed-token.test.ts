@@ -220,4 +220,19 @@ describe('event feed token', () => {
     await assert.rejects(getting, /stopped while its token was being made/);
     assert.deepEqual(deleted, ['zzzzz-gj3su-feedtokenlate001']);
   });
+
+  it('deletes its token due for renewal when the controller then refuses to make another, and uses the root token', async () => {
+    let refuse = false;
+    const { clock, api, made, deleted } = issuer({ fail: () => (refuse ? refusal(403) : undefined) });
+    const tokens = new FeedTokens({ issuer: api, rootToken: ROOT, clock, logger: captureLogger().logger });
+    const first = await tokens.get();
+    await clock.advanceTo(first.renewAt!);
+    refuse = true;
+    assert.deepEqual(await tokens.get(), { token: ROOT, renewAt: clock.now() + REFUSAL_RETRY_MS });
+    await clock.advance(0);
+    assert.deepEqual(deleted, ['zzzzz-gj3su-feedtoken000001'], 'the token the root token replaces is deleted at once, not left to expire');
+    assert.equal(made.length, 1);
+    await tokens.revoke();
+    assert.deepEqual(deleted, ['zzzzz-gj3su-feedtoken000001'], 'nothing left to delete at stop');
+  });
 });
