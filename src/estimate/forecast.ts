@@ -109,6 +109,8 @@ class BandPlay {
   /** Ends of the containers running or placed, for the concurrency limit. */
   private readonly ends = new MinHeap();
   private creatable: number;
+  /** No instance may be added (any more): a container waits for running ones to end, and the heaps are keyed for that. */
+  private waiting: boolean;
   private readonly now: number;
   /** The concurrency limit as it stands at this point of the play (it may grow). */
   private maxContainers: number;
@@ -128,11 +130,12 @@ class BandPlay {
     const { limits } = input;
     this.maxContainers = limits.maxContainers;
     this.latestStart = this.now;
-    let count = 0;
+    // Every instance counts, one shut down and not yet gone from the listing too.
+    this.creatable = limits.atQuota ? 0 : limits.maxInstances > 0 ? Math.max(0, limits.maxInstances - input.instances.length) : Infinity;
+    this.waiting = this.creatable <= 0;
     let runs = 0;
     this.leavingUntil = this.now;
     for (const i of input.instances) {
-      count++;
       if (i.state === 'leaving') {
         const leftAt = i.shutdownAt ?? this.now;
         this.leavingUntil = Math.max(this.leavingUntil, this.goneAt(leftAt));
@@ -152,7 +155,6 @@ class BandPlay {
       }
       this.add({ id: 0, type: i.type, cap: i.capacity, readyAt, cursor: this.now, res, idleBehavior: i.idleBehavior ?? 'run', version: 0, gone: false });
     }
-    this.creatable = limits.atQuota ? 0 : limits.maxInstances > 0 ? Math.max(0, limits.maxInstances - count) : Infinity;
   }
 
   run(exact: number): void {
@@ -175,7 +177,7 @@ class BandPlay {
         if (inst.gone || e.version !== inst.version) continue;
         back.push(e);
         if (e.key >= best || back.length > MAX_CANDIDATES) break;
-        const at = fitTime(inst, c.need, this.creatable <= 0);
+        const at = fitTime(inst, c.need, this.waiting);
         if (at < best) {
           best = at;
           bestInst = inst;
@@ -200,6 +202,7 @@ class BandPlay {
       bestInst = this.add(this.fresh(replace.type, start));
     } else if (creates) {
       this.creatable--;
+      if (this.creatable <= 0) this.startWaiting();
       bestInst = this.add(this.fresh(create.type, start));
     }
     this.reserve(bestInst!, start, { end: start + rt, waitEnd: start + rt, need: c.need });
@@ -304,9 +307,18 @@ class BandPlay {
     this.insts.push(inst);
     let heap = this.byType.get(inst.type);
     if (!heap) this.byType.set(inst.type, (heap = new MinHeap()));
-    heap.push({ key: lowerBound(inst), id, version: inst.version });
+    heap.push({ key: lowerBound(inst, this.waiting), id, version: inst.version });
     this.queueShutdown(inst);
     return inst;
+  }
+
+  /** The last instance allowed has been added: from now on containers wait for running ones, so the heaps' keys are made again for that. */
+  private startWaiting(): void {
+    this.waiting = true;
+    for (const type of this.byType.keys()) this.byType.set(type, new MinHeap());
+    for (const inst of this.insts) {
+      if (!inst.gone) this.byType.get(inst.type)!.push({ key: lowerBound(inst, true), id: inst.id, version: inst.version });
+    }
   }
 
   private queueShutdown(inst: Inst): void {
@@ -316,11 +328,13 @@ class BandPlay {
 
   private reserve(inst: Inst, start: number, r: Reservation): void {
     inst.cursor = Math.max(inst.cursor, start);
-    inst.res = inst.res.filter((x) => x.end > inst.cursor || x.waitEnd > inst.cursor);
+    // Those ended by then go; while an instance may still be added, one ended by either count stays for the other.
+    const cursor = inst.cursor;
+    inst.res = inst.res.filter(this.waiting ? (x) => x.waitEnd > cursor : (x) => x.end > cursor || x.waitEnd > cursor);
     inst.res.push(r);
     inst.version++;
     const id = inst.id;
-    this.byType.get(inst.type)!.push({ key: lowerBound(inst), id, version: inst.version });
+    this.byType.get(inst.type)!.push({ key: lowerBound(inst, this.waiting), id, version: inst.version });
     this.queueShutdown(inst);
   }
 
@@ -376,6 +390,9 @@ class BandPlay {
   }
 }
 
+const BY_END = (a: Reservation, b: Reservation): number => a.end - b.end;
+const BY_WAIT_END = (a: Reservation, b: Reservation): number => a.waitEnd - b.waitEnd;
+
 /**
  * When `inst` could start something needing `need`: its cursor (and
  * readiness), once enough reservations end. `waiting`: no instance may be
@@ -396,25 +413,24 @@ function fitTime(inst: Inst, need: Need, waiting: boolean): number {
     g -= r.need.gpus;
   }
   if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return t0;
-  const endOf = (r: Reservation): number => (waiting ? r.waitEnd : r.end);
-  const byEnd = [...inst.res].sort((a, b) => endOf(a) - endOf(b));
+  const byEnd = [...inst.res].sort(waiting ? BY_WAIT_END : BY_END);
   for (const r of byEnd) {
     v += r.need.vcpus;
     m += r.need.ram;
     g += r.need.gpus;
-    if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return Math.max(t0, endOf(r));
+    if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return Math.max(t0, waiting ? r.waitEnd : r.end);
   }
   return Infinity;
 }
 
-/** No container can start on `inst` before this: its readiness, its cursor, and, when it has no VCPU free, its first end. */
-function lowerBound(inst: Inst): number {
+/** No container can start on `inst` before this: its readiness, its cursor, and, when it has no VCPU free, its first end (as `fitTime` counts ends). */
+function lowerBound(inst: Inst, waiting: boolean): number {
   const t0 = Math.max(inst.readyAt, inst.cursor);
   let used = 0;
   let firstEnd = Infinity;
   for (const r of inst.res) {
     used += r.need.vcpus;
-    firstEnd = Math.min(firstEnd, r.end, r.waitEnd);
+    firstEnd = Math.min(firstEnd, waiting ? r.waitEnd : r.end);
   }
   return used < inst.cap.vcpus ? t0 : Math.max(t0, firstEnd);
 }
