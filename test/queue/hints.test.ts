@@ -234,4 +234,20 @@ describe('event hints', () => {
     assert.deepEqual(q.refreshes.map((r) => r.uuids), [Array.from({ length: 10 }, (_, i) => U(i))]);
     assert.equal(hints.stats.polls, 0);
   });
+
+  it('reads a container once when a lazy hint about it turns urgent: the urgent refresh answers both', async () => {
+    const { clock, q, hints } = setup({ lazyMs: 1000 });
+    q.states.set(U(1), 'Running');
+    hints.event({ uuid: U(1) });
+    await clock.advance(300);
+    // The queue dropped it meanwhile, and now it is Queued again (a new event for an untracked container): read now.
+    q.states.delete(U(1));
+    hints.event({ uuid: U(1), oldState: 'Running', newState: 'Queued' });
+    await clock.advance(0);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1)]]);
+    q.states.set(U(1), 'Queued');
+    await clock.advance(5000);
+    assert.deepEqual(q.refreshes.map((r) => r.uuids), [[U(1)]], 'not read again when the lazy hint would have been due');
+    assert.equal(hints.pending(), 0);
+  });
 });
