@@ -121,4 +121,15 @@ describe('event feed messages', () => {
     assert.equal(m.kind, 'event');
     assert.equal(m.kind === 'event' ? m.container?.newState : undefined, 'Locked');
   });
+
+  it('reads a frame that ws hands over in fragments (a Buffer[]) or as an ArrayBuffer as one message', () => {
+    const text = JSON.stringify(containerEvent(CTR, { id: 21, from: 'Queued', to: 'Locked' }));
+    const cut = Math.floor(text.length / 2);
+    const fragments = parseFeedMessage([Buffer.from(text.slice(0, cut)), Buffer.from(text.slice(cut))], false);
+    assert.equal(fragments.kind, 'event');
+    assert.equal(fragments.kind === 'event' ? fragments.container?.newState : undefined, 'Locked');
+    const bytes = Buffer.from(text);
+    const whole = parseFeedMessage(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), false);
+    assert.deepEqual(whole, fragments);
+  });
 });
