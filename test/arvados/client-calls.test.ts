@@ -16,6 +16,25 @@ import { systemClock } from '../../src/clock/index.js';
 import type { TestController } from '../fixtures/controller.js';
 import { captureLogger, makeClient, OTHER_TOKEN, OTHER_UUID, ROOT_TOKEN, startController } from './helpers.js';
 
+
+/** A client whose every request is answered 200 with `text`, without a network; `sent` lists the requests. */
+function answeringWith(text: string): { client: Client; sent: RawRequest[] } {
+  const sent: RawRequest[] = [];
+  const client = new Client({
+    baseURL: 'http://controller.invalid',
+    token: ROOT_TOKEN,
+    clock: systemClock,
+    logger: captureLogger().logger,
+    transport: {
+      send: (req) => {
+        sent.push(req);
+        return Promise.resolve({ status: 200, text });
+      },
+      close: () => undefined,
+    },
+  });
+  return { client, sent };
+}
 describe('ControllerClient calls', () => {
   let ctl: TestController;
   let client: ControllerClient;
@@ -72,20 +91,7 @@ describe('ControllerClient calls', () => {
   });
 
   it('sends parameters of 1000 encoded bytes or more as a POST form body with X-Http-Method-Override: GET, as the Go SDK does; shorter ones in the query string', async () => {
-    const sent: RawRequest[] = [];
-    const capture = new Client({
-      baseURL: 'http://controller.invalid',
-      token: ROOT_TOKEN,
-      clock: systemClock,
-      logger: captureLogger().logger,
-      transport: {
-        send: async (req) => {
-          sent.push(req);
-          return { status: 200, text: '{"items":[]}' };
-        },
-        close: () => undefined,
-      },
-    });
+    const { client: capture, sent } = answeringWith('{"items":[]}');
     // A filter value padded so that the encoded parameters are exactly `bytes` long.
     const paramsOf = (bytes: number): ListParams => {
       const base = new URLSearchParams(listQuery({ filters: [['uuid', '=', '']] })).toString().length;
@@ -345,20 +351,7 @@ describe('ControllerClient calls', () => {
   });
 
   it('sends a JSON body with Content-Type: application/json, which the API server needs to read it, and no Content-Type without a body', async () => {
-    const sent: RawRequest[] = [];
-    const answering = new Client({
-      baseURL: 'http://controller.invalid',
-      token: ROOT_TOKEN,
-      clock: systemClock,
-      logger: captureLogger().logger,
-      transport: {
-        send: (req) => {
-          sent.push(req);
-          return Promise.resolve({ status: 200, text: '{"uuid": "zzzzz-dz642-000000000000001", "state": "Locked"}' });
-        },
-        close: () => undefined,
-      },
-    });
+    const { client: answering, sent } = answeringWith('{"uuid": "zzzzz-dz642-000000000000001", "state": "Locked"}');
     await answering.updateContainer('zzzzz-dz642-000000000000001', { priority: 1 });
     await answering.lockContainer('zzzzz-dz642-000000000000001');
     assert.deepEqual(
@@ -371,25 +364,12 @@ describe('ControllerClient calls', () => {
   });
 
   it('fails a 2xx answer that is not JSON (a captive portal\'s page) for good, not as temporary, and does not send it again', async () => {
-    let sent = 0;
-    const portal = new Client({
-      baseURL: 'http://controller.invalid',
-      token: ROOT_TOKEN,
-      clock: systemClock,
-      logger: captureLogger().logger,
-      transport: {
-        send: () => {
-          sent++;
-          return Promise.resolve({ status: 200, text: '<html>captive portal</html>' });
-        },
-        close: () => undefined,
-      },
-    });
+    const { client: portal, sent } = answeringWith('<html>captive portal</html>');
     await assert.rejects(portal.getContainer('zzzzz-dz642-000000000000001'), (e: ControllerError) => {
       assert.deepEqual([e.status, e.errors, e.temporary, e.attempts], [200, ['malformed JSON in the response'], false, 1]);
       return true;
     });
-    assert.equal(sent, 1);
+    assert.equal(sent.length, 1);
   });
 
   it('keeps the first 300 characters of an error answer that is not the controller\'s (a proxy\'s page), not all of it', async () => {
