@@ -16,7 +16,6 @@ import { systemClock } from '../../src/clock/index.js';
 import type { TestController } from '../fixtures/controller.js';
 import { captureLogger, makeClient, OTHER_TOKEN, OTHER_UUID, ROOT_TOKEN, startController } from './helpers.js';
 
-
 /** A client whose every request is answered 200 with `text`, without a network; `sent` lists the requests. */
 function answeringWith(text: string): { client: Client; sent: RawRequest[] } {
   const sent: RawRequest[] = [];
