@@ -43,9 +43,9 @@
  * Times are epoch ms. A container no instance type fits gets Infinity.
  */
 import { regrown } from '../scheduler/limits.js';
-import type { IdleBehavior } from '../worker/states.js';
 import { MinHeap } from './heap.js';
 import type { ForecastContainer, ForecastInput, ForecastResult, Need } from './forecast-input.js';
+import { fitTime, type Inst, lowerBound, type Reservation, shutdownAt, spreadQuantile } from './forecast-instance.js';
 import { remaining, remainingAt } from './history.js';
 
 export type { ForecastContainer, ForecastInput, ForecastInstance, ForecastLimits, ForecastResult, ForecastRunning, Need } from './forecast-input.js';
@@ -74,32 +74,6 @@ export function forecast(input: ForecastInput): ForecastResult {
   return out;
 }
 
-/**
- * A container running or placed on an instance. `end` is when it is
- * expected to end; `waitEnd`, when it ends as one of many that a queue at
- * the limit waits for (a running one's at its own quantile of a spread,
- * see `spreadQuantile`; the same as `end` otherwise).
- */
-interface Reservation {
-  end: number;
-  waitEnd: number;
-  need: Need;
-}
-
-interface Inst {
-  id: number;
-  type: string;
-  cap: Need;
-  readyAt: number;
-  cursor: number;
-  res: Reservation[];
-  idleBehavior: IdleBehavior;
-  /** Set for an instance already shut down: when. */
-  leftAt?: number;
-  version: number;
-  gone: boolean;
-}
-
 /** One band's play of the scheduler (see the file comment). */
 class BandPlay {
   private readonly insts: Inst[] = [];
@@ -109,8 +83,6 @@ class BandPlay {
   /** Ends of the containers running or placed, for the concurrency limit. */
   private readonly ends = new MinHeap();
   private creatable: number;
-  /** No instance may be added (any more): a container waits for running ones to end, and the heaps are keyed for that. */
-  private waiting: boolean;
   private readonly now: number;
   /** The concurrency limit as it stands at this point of the play (it may grow). */
   private maxContainers: number;
@@ -132,7 +104,6 @@ class BandPlay {
     this.latestStart = this.now;
     // Every instance counts, one shut down and not yet gone from the listing too.
     this.creatable = limits.atQuota ? 0 : limits.maxInstances > 0 ? Math.max(0, limits.maxInstances - input.instances.length) : Infinity;
-    this.waiting = this.creatable <= 0;
     let runs = 0;
     this.leavingUntil = this.now;
     for (const i of input.instances) {
@@ -187,7 +158,7 @@ class BandPlay {
     }
     const create = this.createOption(c);
     let start = Math.min(best, create.at);
-    let replace = this.creatable <= 0 ? this.replaceOption(c) : undefined;
+    let replace = this.waiting ? this.replaceOption(c) : undefined;
     if (replace && replace.at < start) start = replace.at;
     else replace = undefined;
     if (start === Infinity) return Infinity;
@@ -202,7 +173,7 @@ class BandPlay {
       bestInst = this.add(this.fresh(replace.type, start));
     } else if (creates) {
       this.creatable--;
-      if (this.creatable <= 0) this.startWaiting();
+      if (this.waiting) this.rekeyForWaiting();
       bestInst = this.add(this.fresh(create.type, start));
     }
     this.reserve(bestInst!, start, { end: start + rt, waitEnd: start + rt, need: c.need });
@@ -312,9 +283,13 @@ class BandPlay {
     return inst;
   }
 
+  /** No instance may be added (any more): a container waits for running ones to end, and the heaps are keyed for that. */
+  private get waiting(): boolean {
+    return this.creatable <= 0;
+  }
+
   /** The last instance allowed has been added: from now on containers wait for running ones, so the heaps' keys are made again for that. */
-  private startWaiting(): void {
-    this.waiting = true;
+  private rekeyForWaiting(): void {
     for (const type of this.byType.keys()) this.byType.set(type, new MinHeap());
     for (const inst of this.insts) {
       if (!inst.gone) this.byType.get(inst.type)!.push({ key: lowerBound(inst, true), id: inst.id, version: inst.version });
@@ -388,79 +363,6 @@ class BandPlay {
       runTime += rt;
     }
   }
-}
-
-const BY_END = (a: Reservation, b: Reservation): number => a.end - b.end;
-const BY_WAIT_END = (a: Reservation, b: Reservation): number => a.waitEnd - b.waitEnd;
-
-/**
- * When `inst` could start something needing `need`: its cursor (and
- * readiness), once enough reservations end. `waiting`: no instance may be
- * added, so the container waits for running ones to end, in the order
- * `waitEnd` spreads them over; otherwise it takes a running one's end only
- * against the boot of a new instance, and each alone is likeliest to end
- * at `end`.
- */
-function fitTime(inst: Inst, need: Need, waiting: boolean): number {
-  if (need.vcpus > inst.cap.vcpus || need.ram > inst.cap.ram || need.gpus > inst.cap.gpus) return Infinity;
-  const t0 = Math.max(inst.readyAt, inst.cursor);
-  let v = inst.cap.vcpus;
-  let m = inst.cap.ram;
-  let g = inst.cap.gpus;
-  for (const r of inst.res) {
-    v -= r.need.vcpus;
-    m -= r.need.ram;
-    g -= r.need.gpus;
-  }
-  if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return t0;
-  const byEnd = [...inst.res].sort(waiting ? BY_WAIT_END : BY_END);
-  for (const r of byEnd) {
-    v += r.need.vcpus;
-    m += r.need.ram;
-    g += r.need.gpus;
-    if (need.vcpus <= v && need.ram <= m && need.gpus <= g) return Math.max(t0, waiting ? r.waitEnd : r.end);
-  }
-  return Infinity;
-}
-
-/** No container can start on `inst` before this: its readiness, its cursor, and, when it has no VCPU free, its first end (as `fitTime` counts ends). */
-function lowerBound(inst: Inst, waiting: boolean): number {
-  const t0 = Math.max(inst.readyAt, inst.cursor);
-  let used = 0;
-  let firstEnd = Infinity;
-  for (const r of inst.res) {
-    used += r.need.vcpus;
-    firstEnd = Math.min(firstEnd, waiting ? r.waitEnd : r.end);
-  }
-  return used < inst.cap.vcpus ? t0 : Math.max(t0, firstEnd);
-}
-
-/**
- * When `inst` is shut down for a container waiting at the limit: when it was
- * if it was; never on hold; otherwise once its last container ends, even
- * while it boots (the scheduler shuts down a booting or idle instance with
- * nothing placed on it, and the pool a drained one, without TimeoutIdle).
- */
-function shutdownAt(inst: Inst): number | undefined {
-  if (inst.leftAt !== undefined) return inst.leftAt;
-  return inst.idleBehavior === 'hold' ? undefined : lastEnd(inst, inst.cursor);
-}
-
-/** When the last of `inst`'s reservations ends, `from` at the earliest. */
-function lastEnd(inst: Inst, from: number): number {
-  let t = from;
-  for (const r of inst.res) t = Math.max(t, r.waitEnd);
-  return t;
-}
-
-/**
- * The i-th of a sequence of quantiles spread evenly over (0, 1) however
- * many are taken (the golden ratio's), starting at the median: one running
- * container alone is played at its median, many at quantiles that cover
- * the distribution of when they end.
- */
-function spreadQuantile(i: number): number {
-  return (0.5 + i * 0.6180339887498949) % 1;
 }
 
 function finiteOr(x: number, dflt: number): number {
