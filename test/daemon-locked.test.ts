@@ -7,15 +7,12 @@
  * holds on.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { createLogger, LineCollector } from '../src/log.js';
 import { waitFor } from './cloud/conformance.js';
-import { TestController } from './fixtures/controller.js';
-import { daemonConfigHead } from './fixtures/daemon-config.js';
+import { lameDaemonFixture, type LameDaemonFixture } from './fixtures/daemon-config.js';
 import { spawnDaemon } from './fixtures/daemon-process.js';
 import { TestPostgres } from './fixtures/postgres.js';
 import { FakeNotifySocket, have } from './systemd/fake-notify-socket.js';
@@ -35,39 +32,10 @@ describe('daemon under the dispatch lock', function () {
     await server.destroy();
   });
 
-  /** A controller, and a lame-cloud config that locks on the test server; `cleanup` stops the one and removes the other. */
-  async function lockedDaemonSetup(cloudVMsExtra = ''): Promise<{ dir: string; config: string; cleanup(): Promise<void> }> {
-    const token = randomBytes(24).toString('hex');
-    const controller = new TestController({ rootToken: token, logger: createLogger({ stream: new LineCollector(), level: 'error' }) });
-    await controller.start();
-    const dir = mkdtempSync(join(tmpdir(), 'daemon-standby-'));
-    const config = join(dir, 'config.yml');
+  /** A controller, and a lame-cloud config that locks on the test server. */
+  function lockedDaemonSetup(cloudVMsExtra = ''): Promise<LameDaemonFixture> {
     const conn = Object.entries(server.connection).map(([k, v]) => `        ${k}: "${v}"`).join('\n');
-    writeFileSync(
-      config,
-      `${daemonConfigHead({ rootToken: token, controllerURL: controller.url })}    PostgreSQL:
-      Connection:
-${conn}
-    Containers:
-      CloudVMs:
-        Driver: lame
-${cloudVMsExtra}        DriverParameters:
-          CloudName: daemon-standby
-    InstanceTypes:
-      small:
-        VCPUs: 2
-        RAM: 4GiB
-        Price: 0.1
-`,
-    );
-    return {
-      dir,
-      config,
-      cleanup: async () => {
-        await controller.stop();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    return lameDaemonFixture('daemon-standby', { sections: `    PostgreSQL:\n      Connection:\n${conn}\n`, cloudVMs: cloudVMsExtra });
   }
 
   it('on standby: tells systemd READY=1, with STATUS=waiting for the dispatch lock, while it waits; SIGTERM ends it with 0', async function () {

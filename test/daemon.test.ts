@@ -4,16 +4,13 @@
  * timers), and then stops cleanly with status 0.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForStopSignal } from '../src/daemon.js';
-import { createLogger, LineCollector } from '../src/log.js';
-import { TestController } from './fixtures/controller.js';
 import { spawnDaemon } from './fixtures/daemon-process.js';
-import { daemonConfigHead } from './fixtures/daemon-config.js';
+import { lameDaemonFixture, type LameDaemonFixture } from './fixtures/daemon-config.js';
 import { selfSignedCertificate } from './arvados/self-signed.js';
 
 describe('daemon', function () {
@@ -31,39 +28,9 @@ describe('daemon', function () {
     assert.equal(signals.listenerCount('SIGINT'), 0);
   });
 
-  /** A controller and a lame-cloud config for the real daemon; `cleanup` stops the one and removes the other. */
-  async function lameDaemonSetup(cloudVMsExtra = ''): Promise<{ token: string; dir: string; config: string; controller: TestController; cleanup(): Promise<void> }> {
-    const token = randomBytes(24).toString('hex');
-    const controller = new TestController({ rootToken: token, logger: createLogger({ stream: new LineCollector(), level: 'error' }) });
-    await controller.start();
-    const dir = mkdtempSync(join(tmpdir(), 'daemon-test-'));
-    const config = join(dir, 'config.yml');
-    writeFileSync(
-      config,
-      `${daemonConfigHead({ rootToken: token, controllerURL: controller.url })}    Containers:
-      CloudVMs:
-        Driver: lame
-${cloudVMsExtra}        DriverParameters:
-          CloudName: daemon-test
-        PollInterval: 200ms
-        SyncInterval: 200ms
-    InstanceTypes:
-      small:
-        VCPUs: 2
-        RAM: 4GiB
-        Price: 0.1
-`,
-    );
-    return {
-      token,
-      dir,
-      config,
-      controller,
-      cleanup: async () => {
-        await controller.stop();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+  /** A controller and a lame-cloud config for the real daemon, polling and listing every 200 ms. */
+  function lameDaemonSetup(cloudVMsExtra = ''): Promise<LameDaemonFixture> {
+    return lameDaemonFixture('daemon-test', { cloudVMs: `        PollInterval: 200ms\n        SyncInterval: 200ms\n${cloudVMsExtra}` });
   }
 
   it('stays up while idle, until SIGTERM, then exits 0', async () => {
