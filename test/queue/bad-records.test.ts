@@ -9,11 +9,30 @@
  */
 import assert from 'node:assert/strict';
 import type { Container } from '../../src/arvados/types.js';
-import { harness, type Harness, polls, withList } from './helpers.js';
+import { harness, type Harness, type HarnessOptions, polls, withList } from './helpers.js';
 
 describe('container queue: records it cannot use', function () {
   this.timeout(30_000);
   let h: Harness;
+
+  /**
+   * Sets `h` to a harness whose list of our containers (the one filtered on
+   * locked_by_uuid) answers `items(n)` to its n-th request, the other lists
+   * as the controller does; returns how many of those requests came so far.
+   */
+  async function oursAnswer(items: (call: number) => unknown[], queue?: HarnessOptions['queue']): Promise<() => number> {
+    let calls = 0;
+    h = await harness({
+      ...(queue ? { queue } : {}),
+      wrap: (client) =>
+        withList(client, async (p) => {
+          if (!p.filters.some((f) => f[0] === 'locked_by_uuid')) return client.listContainers(p);
+          calls++;
+          return { items: items(calls) as Container[] };
+        }),
+    });
+    return () => calls;
+  }
 
   afterEach(async () => {
     await h?.close();
@@ -94,20 +113,13 @@ describe('container queue: records it cannot use', function () {
   });
 
   it('fails the poll when the list of ours never ends, after maxListPages requests', async () => {
-    let ours = 0;
-    h = await harness({
-      queue: { maxListPages: 5 },
-      wrap: (client) =>
-        withList(client, async (p) => {
-          if (!p.filters.some((f) => f[0] === 'locked_by_uuid')) return client.listContainers(p);
-          ours++;
-          // Always one more container, after whatever the request asked to start from.
-          const uuid = `zzzzz-dz642-${String(ours).padStart(15, '0')}`;
-          return { items: [{ uuid, state: 'Locked', priority: 1, locked_by_uuid: 'zzzzz-gj3su-000000000000000' } as Container] };
-        }),
-    });
+    // Always one more container, after whatever the request asked to start from.
+    const ours = await oursAnswer(
+      (call) => [{ uuid: `zzzzz-dz642-${String(call).padStart(15, '0')}`, state: 'Locked', priority: 1, locked_by_uuid: 'zzzzz-gj3su-000000000000000' }],
+      { maxListPages: 5 },
+    );
     await assert.rejects(h.queue.update(), /did not end after 5 pages/);
-    assert.equal(ours, 5);
+    assert.equal(ours(), 5);
   });
 
   it('fails the poll when a list in uuid order comes back out of order, rather than page on past containers the answer skipped', async () => {
@@ -153,32 +165,16 @@ describe('container queue: records it cannot use', function () {
   }
 
   it('fails the poll when an answer of unusable records goes back in uuid order, rather than page on from there', async () => {
-    let ours = 0;
-    h = await harness({
-      wrap: (client) =>
-        withList(client, async (p) => {
-          if (!p.filters.some((f) => f[0] === 'locked_by_uuid')) return client.listContainers(p);
-          ours++;
-          // Whatever is asked, a record (with a state the queue does not know) from before the cursor.
-          return { items: [{ uuid: `zzzzz-dz642-00000000000000${ours === 1 ? 5 : 1}`, state: 'Bogus', priority: 1, locked_by_uuid: null } as unknown as Container] };
-        }),
-    });
+    // Whatever is asked, a record (with a state the queue does not know) from before the cursor.
+    const ours = await oursAnswer((call) => [{ uuid: `zzzzz-dz642-00000000000000${call === 1 ? 5 : 1}`, state: 'Bogus', priority: 1, locked_by_uuid: null }]);
     await assert.rejects(h.queue.update(), /out of uuid order \(zzzzz-dz642-000000000000001 after zzzzz-dz642-000000000000005\)/);
-    assert.equal(ours, 2);
+    assert.equal(ours(), 2);
   });
 
   it('stops reading the list of ours at an answer with no well-formed uuid: there is no cursor to page on from', async () => {
-    let ours = 0;
-    h = await harness({
-      wrap: (client) =>
-        withList(client, async (p) => {
-          if (!p.filters.some((f) => f[0] === 'locked_by_uuid')) return client.listContainers(p);
-          ours++;
-          return { items: [{ uuid: 'not-a-container-uuid', state: 'Locked', priority: 1, locked_by_uuid: null } as unknown as Container] };
-        }),
-    });
+    const ours = await oursAnswer(() => [{ uuid: 'not-a-container-uuid', state: 'Locked', priority: 1, locked_by_uuid: null }]);
     await h.queue.update();
-    assert.equal(ours, 1);
+    assert.equal(ours(), 1);
     assert.equal(badRecordWarnings()[0]?.Field, 'uuid');
   });
 });
