@@ -87,11 +87,12 @@ export function buildProgram(): Command {
     .option('--containers <n>', 'how many containers to submit', (v) => positiveInt('--containers', v), 60)
     .option('--seed <s>', 'seed for the workload and the lame cloud', (v) => positiveInt('--seed', v), 1)
     .option('--verbose', "send the dispatcher's JSON logs to stdout instead of a file")
+    .option('--log <file>', "the dispatcher's JSON log, when not --verbose (default: a file in the temp directory)")
     .option(
       '--serve',
       "serve the dispatcher's management API, status page and metrics on the config's Services.DispatchCloud.InternalURLs, as the daemon does (try the instances and containers commands, curl, a browser), and go on serving after the summary until Ctrl-C",
     )
-    .action(async (cmdOpts: { containers: number; seed: number; verbose?: boolean; serve?: boolean }) => {
+    .action(async (cmdOpts: { containers: number; seed: number; verbose?: boolean; log?: string; serve?: boolean }) => {
       const { runDemoCommand, EXAMPLE_CONFIG } = await import('./demo/run.js');
       const explicit = program.getOptionValueSource('config') !== 'default';
       process.exitCode = await runDemoCommand({

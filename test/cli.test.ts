@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -210,8 +210,17 @@ describe('arvados-dispatch-cloud command', function () {
   });
 
   it('demo (npm start) runs the dispatcher to a summary: every container final, no VM left', async () => {
-    const r = await run(['demo', '--containers', '12', '--seed', '3']);
-    assert.equal(r.code, 0, r.stderr + r.stdout.slice(-3000));
+    const dir = mkdtempSync(join(tmpdir(), 'cli-demo-'));
+    const log = join(dir, 'demo.log');
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      r = await run(['demo', '--containers', '12', '--seed', '3', '--log', log]);
+      assert.equal(r.code, 0, r.stderr + r.stdout.slice(-3000));
+      assert.ok(r.stdout.includes(`dispatcher logs: ${log}`), 'the demo names the log file it was given');
+      assert.ok(readFileSync(log, 'utf8').includes('"msg":'), "the dispatcher's JSON log went to that file");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     assert.match(r.stdout, /Finished in [\d.]+ s: 12 containers\./);
     // The example config injects rare crunch-run crashes (those end Cancelled with a reason), so
     // count outcomes rather than expect exact numbers; the unsatisfiable one is always there.

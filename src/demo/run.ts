@@ -6,7 +6,6 @@
  * is final and every VM is gone. The dispatcher's JSON logs go to a file
  * (its path is printed) unless --verbose sends them to stdout.
  */
-import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import { chooseListenURL, hostPortOf } from '../http/listen.js';
 import { type ManagementServer, startManagementServer } from '../http/server.js';
 import { createLogger } from '../log.js';
+import { openLogFile } from '../log-file.js';
 import { progressLine, summary, VMTracker } from './report.js';
 import { type DemoContainer, demoWorkload } from './workload.js';
 
@@ -76,6 +76,8 @@ export interface DemoOptions {
   containers: number;
   seed: number;
   verbose?: boolean;
+  /** The dispatcher's log file, when not verbose (default: a file in the temp directory). */
+  log?: string;
   /** Give up (exit 1) after this long. */
   deadlineMs?: number;
   /** Where a config it refuses is reported (default the process's stderr). */
@@ -134,8 +136,14 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
     for (const p of problems) stderr.write(`demo: ${p}\n`);
     return EXIT_BAD_CONFIG;
   }
-  const logPath = join(tmpdir(), `arvados-dispatch-cloud-demo-${process.pid}.log`);
-  const logStream = opts.verbose ? process.stdout : createWriteStream(logPath);
+  const logPath = opts.log ?? join(tmpdir(), `arvados-dispatch-cloud-demo-${process.pid}.log`);
+  let logStream: NodeJS.WritableStream;
+  try {
+    logStream = opts.verbose ? process.stdout : openLogFile(logPath);
+  } catch (e) {
+    stderr.write(`demo: ${(e as Error).message}\n`);
+    return EXIT_BAD_CONFIG;
+  }
   const cancels = new CancelReasons(logStream);
   const log = createLogger({ level: loaded.SystemLogs.LogLevel, format: loaded.SystemLogs.Format, stream: cancels, secrets: [loaded.SystemRootToken, loaded.ManagementToken] });
   const controller = new TestController({ clusterId: loaded.ClusterID, rootToken: loaded.SystemRootToken, logger: log.child({ Component: 'test-controller' }) });
@@ -230,7 +238,7 @@ export async function runDemoCommand(opts: DemoOptions): Promise<number> {
     await server?.close();
     await dispatcher?.stop();
     await controller.stop();
-    if (logStream !== process.stdout) (logStream as NodeJS.WritableStream).end();
+    if (logStream !== process.stdout) logStream.end();
   }
 }
 

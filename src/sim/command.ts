@@ -4,10 +4,11 @@
  * summary, and writes the JSON report and the timeline plot when asked.
  * The dispatcher's own log (level warn unless told otherwise) goes to a file.
  */
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { type WriteStream, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile } from '../config/index.js';
+import { openLogFile } from '../log-file.js';
 import { loadSettingsFile, type Settings } from '../config/settings.js';
 import { parseDuration } from '../config/units.js';
 import { runSimulation } from './engine.js';
@@ -60,7 +61,13 @@ export async function runSimulateCommand(opts: SimulateOptions): Promise<number>
     return 2;
   }
   const logPath = opts.log ?? join(tmpdir(), `arvados-dispatch-cloud-simulate-${process.pid}.log`);
-  const logStream = createWriteStream(logPath);
+  let logStream: WriteStream;
+  try {
+    logStream = openLogFile(logPath);
+  } catch (e) {
+    err.write(`simulate: ${(e as Error).message}\n`);
+    return 2;
+  }
   const withSettings = settings ? ` with settings ${opts.settings}` : '';
   process.stdout.write(`Simulating ${opts.workload} on ${opts.config}${withSettings}; dispatcher log (level ${opts.logLevel ?? 'warn'}): ${logPath}\n`);
   try {

@@ -19,7 +19,7 @@ describe('demo: configs it refuses', () => {
     writeFileSync(path, example.replace(from, to));
     return path;
   };
-  const demo = (config: string): Promise<number> => runDemoCommand({ config, containers: 1, seed: 1, deadlineMs: 1, stderr });
+  const demo = (config: string): Promise<number> => runDemoCommand({ config, containers: 1, seed: 1, deadlineMs: 1, stderr, log: join(dir, 'demo.log') });
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'adc-demo-'));
@@ -32,6 +32,12 @@ describe('demo: configs it refuses', () => {
     };
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a log file it cannot write: one line and exit 2, before it starts anything', async () => {
+    const log = join(dir, 'no-such-dir', 'demo.log');
+    assert.equal(await runDemoCommand({ config: EXAMPLE_CONFIG, containers: 1, seed: 1, deadlineMs: 1, stderr, log }), 2);
+    assert.equal(stderr.text, `demo: cannot write the log file ${log} (ENOENT)\n`);
+  });
 
   it('a driver other than lame: the demo would manage the cluster\'s real VMs against its own controller, so it says so and exits 2', async () => {
     const config = variant('ec2.yml', 'Driver: lame', 'Driver: ec2');

@@ -52,7 +52,7 @@ describe('demo --serve', function () {
         return true;
       },
     };
-    const code = await runDemoCommand({ config, containers: 3, seed: 2, serve: true, until: stopped, stdout, stderr: stdout });
+    const code = await runDemoCommand({ config, containers: 3, seed: 2, serve: true, until: stopped, stdout, stderr: stdout, log: join(dir, 'demo.log') });
     assert.equal(code, 0, text);
     assert.match(text, /^Serving the management API, status page and metrics at http:\/\/127\.0\.0\.1:\d+\//m);
     assert.ok(seenAfter, text);

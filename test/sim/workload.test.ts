@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,10 +87,14 @@ describe('sim workload', () => {
 
     it('takes the name from the file and the seed from opts over the file', () => {
       const dir = mkdtempSync(join(tmpdir(), 'sim-workload-'));
-      const file = join(dir, 'my-trace.json');
-      writeFileSync(file, JSON.stringify({ seed: 3, containers: [{ at: 0, vcpus: 1, ram: '1GiB', runtime: '1s' }] }));
-      assert.deepEqual([loadWorkload(file).name, loadWorkload(file).seed], ['my-trace', 3]);
-      assert.equal(loadWorkload(file, { seed: 9 }).seed, 9);
+      try {
+        const file = join(dir, 'my-trace.json');
+        writeFileSync(file, JSON.stringify({ seed: 3, containers: [{ at: 0, vcpus: 1, ram: '1GiB', runtime: '1s' }] }));
+        assert.deepEqual([loadWorkload(file).name, loadWorkload(file).seed], ['my-trace', 3]);
+        assert.equal(loadWorkload(file, { seed: 9 }).seed, 9);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     /** A trace of one runner with these children (each a 1-VCPU minute). */
