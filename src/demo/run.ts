@@ -18,7 +18,7 @@ import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import { chooseListenURL, hostPortOf } from '../http/listen.js';
 import { type ManagementServer, startManagementServer } from '../http/server.js';
 import { createLogger } from '../log.js';
-import { openLogFile } from '../log-file.js';
+import { openLogFile } from '../output-file.js';
 import { progressLine, summary, VMTracker } from './report.js';
 import { type DemoContainer, demoWorkload } from './workload.js';
 

@@ -4,11 +4,11 @@
  * summary, and writes the JSON report and the timeline plot when asked.
  * The dispatcher's own log (level warn unless told otherwise) goes to a file.
  */
-import { type WriteStream, writeFileSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile } from '../config/index.js';
-import { openLogFile } from '../log-file.js';
+import { openLogFile, openOutputFile, type OutputFile } from '../output-file.js';
 import { loadSettingsFile, type Settings } from '../config/settings.js';
 import { parseDuration } from '../config/units.js';
 import { runSimulation } from './engine.js';
@@ -62,9 +62,15 @@ export async function runSimulateCommand(opts: SimulateOptions): Promise<number>
   }
   const logPath = opts.log ?? join(tmpdir(), `arvados-dispatch-cloud-simulate-${process.pid}.log`);
   let logStream: WriteStream;
+  let reportFile: OutputFile | undefined;
+  let plotFile: OutputFile | undefined;
   try {
+    reportFile = opts.report ? openOutputFile(opts.report, 'report file') : undefined;
+    plotFile = opts.plot ? openOutputFile(opts.plot, 'plot file') : undefined;
     logStream = openLogFile(logPath);
   } catch (e) {
+    reportFile?.close();
+    plotFile?.close();
     err.write(`simulate: ${(e as Error).message}\n`);
     return 2;
   }
@@ -83,11 +89,13 @@ export async function runSimulateCommand(opts: SimulateOptions): Promise<number>
         : undefined,
     });
     const report = buildReport(result);
-    if (opts.report) writeFileSync(opts.report, JSON.stringify(report, null, 2) + '\n');
-    if (opts.plot) writeFileSync(opts.plot, renderTimelineSVG(report.timeline, { title: `${report.workload.name} (seed ${report.workload.seed})` }));
+    reportFile?.write(JSON.stringify(report, null, 2) + '\n');
+    plotFile?.write(renderTimelineSVG(report.timeline, { title: `${report.workload.name} (seed ${report.workload.seed})` }));
     process.stdout.write(formatSummary(report));
     return report.finished ? 0 : 1;
   } finally {
+    reportFile?.close();
+    plotFile?.close();
     await new Promise<void>((resolve) => logStream.end(resolve));
   }
 }

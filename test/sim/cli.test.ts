@@ -81,12 +81,15 @@ describe('arvados-dispatch-cloud simulate', function () {
     assert.match(bad.stderr, /missing\.json/);
   });
 
-  it('exits 2 with one line, before it runs anything, when the log file cannot be written', async () => {
-    const log = join(dir, 'no-such-dir', 'sim.log');
-    const r = await run(['--config', join(dir, 'config.yml'), 'simulate', '--workload', join(dir, 'workload.json'), '--log', log]);
-    assert.equal(r.code, 2, r.stdout + r.stderr);
-    assert.equal(r.stderr, `simulate: cannot write the log file ${log} (ENOENT)\n`);
-    assert.doesNotMatch(r.stdout, /Simulating/);
+  it('exits 2 with one line, before it runs anything, when the log, the report or the plot cannot be written', async () => {
+    const nowhere = join(dir, 'no-such-dir');
+    for (const [flag, what] of [['--log', 'log file'], ['--report', 'report file'], ['--plot', 'plot file']]) {
+      const path = join(nowhere, `out${flag}`);
+      const r = await run(['--config', join(dir, 'config.yml'), 'simulate', '--workload', join(dir, 'workload.json'), flag, path]);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.equal(r.stderr, `simulate: cannot write the ${what} ${path} (ENOENT)\n`);
+      assert.doesNotMatch(r.stdout, /Simulating/);
+    }
   });
 
   it('runs the dispatcher with the settings file named by --settings, and exits 2 on a bad one', async () => {
