@@ -227,4 +227,10 @@ describe('log', () => {
       ],
     );
   });
+
+  it('scrubs a secret of eight characters or more, and leaves a shorter value alone', () => {
+    const { out, log } = capture({ secrets: ['k3y8char', 'k3y7chr'] });
+    log.info('keys k3y8char k3y7chr');
+    assert.equal(out.records()[0].msg, `keys ${REDACTED} k3y7chr`);
+  });
 });
