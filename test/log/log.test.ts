@@ -233,4 +233,12 @@ describe('log', () => {
     log.info('keys k3y8char k3y7chr');
     assert.equal(out.records()[0].msg, `keys ${REDACTED} k3y7chr`);
   });
+
+  it('scrubs the whole of a secret that begins with another secret', () => {
+    const short = 'a3f5c2e1b4d6';
+    const long = `${short}a7f8c9e0b1a2d3c4`;
+    const { out, log } = capture({ secrets: [short, long] });
+    log.info(`secrets ${long} ${short}`);
+    assert.equal(out.records()[0].msg, `secrets ${REDACTED} ${REDACTED}`);
+  });
 });
