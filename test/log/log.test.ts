@@ -241,4 +241,11 @@ describe('log', () => {
     log.info(`secrets ${long} ${short}`);
     assert.equal(out.records()[0].msg, `secrets ${REDACTED} ${REDACTED}`);
   });
+
+  it('scrubs a secret holding characters that regular expressions treat specially', () => {
+    const secret = 'pa$$w0rd+(x).*?';
+    const { out, log } = capture({ secrets: [secret] });
+    log.info(`password ${secret}`);
+    assert.equal(out.records()[0].msg, `password ${REDACTED}`);
+  });
 });
