@@ -248,4 +248,11 @@ describe('log', () => {
     log.info(`password ${secret}`);
     assert.equal(out.records()[0].msg, `password ${REDACTED}`);
   });
+
+  it('redacts fields named for a password, a private key or a cookie, nested ones too', () => {
+    const { out, log } = capture();
+    log.info('settings', { DBPassword: 'hunter2hunter2', Cookie: 'session=abc', nested: { private_key: 'key text', SSHPrivateKey: 'key text' } });
+    const [rec] = out.records() as Array<Record<string, any>>;
+    assert.deepEqual([rec.DBPassword, rec.Cookie, rec.nested.private_key, rec.nested.SSHPrivateKey], [REDACTED, REDACTED, REDACTED, REDACTED]);
+  });
 });
