@@ -255,4 +255,12 @@ describe('log', () => {
     const [rec] = out.records() as Array<Record<string, any>>;
     assert.deepEqual([rec.DBPassword, rec.Cookie, rec.nested.private_key, rec.nested.SSHPrivateKey], [REDACTED, REDACTED, REDACTED, REDACTED]);
   });
+
+  it('redacts by name only a field whose name ends with a secret word: a token uuid is shown', () => {
+    const { out, log } = capture();
+    log.info('event feed token renewed', { TokenUUID: 'zzzzz-gj3su-000000000000001', nested: { SecretTag: 'InstanceSecret' } });
+    const [rec] = out.records() as Array<Record<string, any>>;
+    assert.equal(rec.TokenUUID, 'zzzzz-gj3su-000000000000001');
+    assert.equal(rec.nested.SecretTag, 'InstanceSecret');
+  });
 });
