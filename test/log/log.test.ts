@@ -263,4 +263,11 @@ describe('log', () => {
     assert.equal(rec.TokenUUID, 'zzzzz-gj3su-000000000000001');
     assert.equal(rec.nested.SecretTag, 'InstanceSecret');
   });
+
+  it('writes an object field as its JSON, quoted, in text lines', () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 4, 16, 43, 33, 5));
+    const { out, log } = capture({ clock, format: 'text' });
+    log.info('draining', { Draining: { reason: 'idle' } });
+    assert.deepEqual(out.lines, [String.raw`time="2026-12-04T16:43:33.005000000Z" level=info msg=draining Draining="{\"reason\":\"idle\"}"`]);
+  });
 });
