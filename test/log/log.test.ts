@@ -270,4 +270,17 @@ describe('log', () => {
     log.info('draining', { Draining: { reason: 'idle' } });
     assert.deepEqual(out.lines, [String.raw`time="2026-12-04T16:43:33.005000000Z" level=info msg=draining Draining="{\"reason\":\"idle\"}"`]);
   });
+
+  it('says nothing of held-back lines when none were held back', async () => {
+    const clock = new ManualClock(0);
+    const { out, log } = capture();
+    const rl = new RateLimitedLog(log, clock, 60_000);
+    rl.warn('probe failed');
+    await clock.advance(60_000);
+    rl.warn('probe failed');
+    assert.deepEqual(
+      out.records().map((r) => 'Suppressed' in r),
+      [false, false],
+    );
+  });
 });
