@@ -283,4 +283,13 @@ describe('log', () => {
       [false, false],
     );
   });
+
+  it('rate-limited errors are logged at error', () => {
+    const { out, log } = capture();
+    new RateLimitedLog(log, new ManualClock(0)).error('cannot reach the cloud');
+    assert.deepEqual(
+      out.records().map((r) => [r.level, r.msg]),
+      [['error', 'cannot reach the cloud']],
+    );
+  });
 });
