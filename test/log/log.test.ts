@@ -292,4 +292,10 @@ describe('log', () => {
       [['error', 'cannot reach the cloud']],
     );
   });
+
+  it('names a programming error\'s class once, when its message already starts with it', () => {
+    const { out, log } = capture();
+    log.error('pass failed', { error: new TypeError('TypeError: x is not a function') });
+    assert.equal(out.records()[0].error, 'TypeError: x is not a function');
+  });
 });
