@@ -298,4 +298,11 @@ describe('log', () => {
     log.error('pass failed', { error: new TypeError('TypeError: x is not a function') });
     assert.equal(out.records()[0].error, 'TypeError: x is not a function');
   });
+
+  it("writes every cause of a chain of wrapped errors, outermost first", () => {
+    const { out, log } = capture();
+    const err = new Error('create failed', { cause: new Error('request failed', { cause: new Error('connect ETIMEDOUT') }) });
+    log.error('cloud call failed', { error: err });
+    assert.equal(out.records()[0].error, 'create failed: request failed: connect ETIMEDOUT');
+  });
 });
