@@ -130,4 +130,10 @@ describe('net/proxy: which proxy a URL goes through (Go httpproxy rules)', () =>
     assert.doesNotMatch(err.message, /pw/);
     agent.destroy();
   });
+
+  it('an IPv6 CIDR block with a prefix of 100 bits or more is read as a block', () => {
+    const env = { HTTPS_PROXY: P, NO_PROXY: '2001:db8::/112' };
+    assert.equal(via('https://[2001:db8::ff]/', env), 'direct');
+    assert.equal(via('https://[2001:db8::1:0]/', env), P + '/');
+  });
 });
