@@ -136,4 +136,12 @@ describe('net/proxy: which proxy a URL goes through (Go httpproxy rules)', () =>
     assert.equal(via('https://[2001:db8::ff]/', env), 'direct');
     assert.equal(via('https://[2001:db8::1:0]/', env), P + '/');
   });
+
+  it('the start-up summary is there when only HTTP_PROXY is set', () => {
+    assert.deepEqual(proxySettings({ HTTP_PROXY: 'http://plain-proxy.example:3128' }), {
+      HTTPSProxy: '',
+      HTTPProxy: 'http://plain-proxy.example:3128',
+      NoProxy: '',
+    });
+  });
 });
