@@ -144,4 +144,11 @@ describe('net/proxy: which proxy a URL goes through (Go httpproxy rules)', () =>
       NoProxy: '',
     });
   });
+
+  it('the agent applies the rules to an IPv6 address as the host it connects to', () => {
+    const agent = new EnvProxyAgent('https:', { env: { HTTPS_PROXY: P, NO_PROXY: 'fd00::1' } });
+    assert.equal(agent.proxyFor('fd00::1', 443), undefined);
+    assert.equal(agent.proxyFor('fd00::2', 443)?.href, P + '/');
+    agent.destroy();
+  });
 });
