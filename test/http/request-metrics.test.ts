@@ -342,3 +342,48 @@ describe('the server\'s own metrics while no dispatcher runs (dispatch lock not 
     }
   });
 });
+
+describe('request limiter: who runs next', () => {
+  /** A limiter with fake exchanges: each request's handler runs until released; `ran` lists the paths in the order they started. */
+  function limiterHarness(api: { maxConcurrent: number; maxQueue: number }) {
+    const registry = new Registry();
+    const limiter = new RequestLimiter({ registry, clock: new ManualClock(), api, tunnel: { maxConcurrent: 0, maxQueue: 0 } });
+    const ran: string[] = [];
+    const release = new Map<string, () => void>();
+    const send = (path: string, headers: Record<string, string> = {}) => {
+      const res = {
+        status: 0,
+        headersSent: false,
+        destroyed: false,
+        leave: () => undefined as void,
+        once(event: string, fn: () => void) {
+          if (event === 'close') res.leave = fn;
+          return res;
+        },
+        writeHead(code: number) {
+          res.status = code;
+        },
+        end() {},
+      };
+      const req = { url: path, method: 'GET', headers } as unknown as IncomingMessage;
+      const done = limiter.handle(req, res as unknown as ServerResponse, async () => {
+        ran.push(path);
+        await new Promise<void>((resolve) => release.set(path, resolve));
+      });
+      return { res, done };
+    };
+    return { registry, ran, release, send };
+  }
+  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('starts waiting requests by priority, a browser\'s (with Origin) first, then in the order they came', async () => {
+    const h = limiterHarness({ maxConcurrent: 1, maxQueue: 8 });
+    for (const [path, headers] of [['/a'], ['/b'], ['/c'], ['/d', { origin: 'https://workbench.example' }], ['/e']] as Array<[string, Record<string, string>?]>) h.send(path, headers);
+    await settle();
+    for (let i = 0; i < 4; i++) {
+      h.release.get(h.ran[h.ran.length - 1])!();
+      await settle();
+    }
+    assert.deepEqual(h.ran, ['/a', '/d', '/b', '/c', '/e']);
+  });
+});
