@@ -386,4 +386,11 @@ describe('request limiter: who runs next', () => {
     }
     assert.deepEqual(h.ran, ['/a', '/d', '/b', '/c', '/e']);
   });
+
+  it('MaxConcurrentRequests 0 is no limit: every request runs at once', async () => {
+    const h = limiterHarness({ maxConcurrent: 0, maxQueue: 0 });
+    for (const path of ['/a', '/b', '/c']) h.send(path);
+    await settle();
+    assert.deepEqual(h.ran, ['/a', '/b', '/c']);
+  });
 });
