@@ -55,6 +55,8 @@ describe('systemd unit file', function () {
     assert.ok(Number(one('LimitNOFILE')) >= 65536);
     assert.ok(one('TimeoutStopSec'));
     assert.equal(one('StandardOutput'), 'journal');
+    // As the reference's: the AWS SDK reads nothing from the service user's ~/.aws.
+    assert.deepEqual(s.get('Environment')?.sort(), ['AWS_CONFIG_FILE=/dev/null', 'AWS_SHARED_CREDENTIALS_FILE=/dev/null']);
   });
 
   it('leaves the sandbox to the drop-in (the loopback driver runs crunch-run on this host); the drop-in sandboxes the rest', () => {

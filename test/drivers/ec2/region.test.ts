@@ -5,16 +5,18 @@
  * process.env, so each test sets what it needs and puts everything back.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { ec2Driver, Ec2InstanceSet, Ec2ParamsError } from '../../../drivers/ec2/index.js';
 import { systemClock } from '../../../src/clock/index.js';
 import { createLogger, LineCollector } from '../../../src/log.js';
 import type { FakeEC2 } from '../../fixtures/ec2/server.js';
 import { ec2Cluster, fakeParams, startFake } from './helpers.js';
 
-const ENV_KEYS = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED'];
+const ENV_KEYS = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_PROFILE', 'AWS_EC2_METADATA_DISABLED', 'HOME'];
 
 describe('ec2 driver: Region from the SDK default chain', function () {
   this.timeout(20_000);
@@ -81,6 +83,29 @@ describe('ec2 driver: Region from the SDK default chain', function () {
   it('a configured Region wins over the environment', async () => {
     process.env.AWS_REGION = 'eu-west-3';
     assert.equal(await regionInUse(await build({ Region: 'us-east-2' })), 'us-east-2');
+  });
+
+  it("with the systemd unit's environment, as with the reference's, nothing is read from the service user's ~/.aws", async () => {
+    const unit = readFileSync(fileURLToPath(new URL('../../../systemd/arvados-dispatch-cloud.service', import.meta.url)), 'utf8');
+    const unitEnv = [...unit.matchAll(/^Environment=(AWS_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!] as const);
+    assert.deepEqual(unitEnv.map(([k]) => k).sort(), ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE']);
+    mkdirSync(join(dir, '.aws'));
+    writeFileSync(join(dir, '.aws', 'config'), '[default]\nregion = eu-west-9\n');
+    writeFileSync(join(dir, '.aws', 'credentials'), '[default]\naws_access_key_id = AKIAHOMEDIRKEY\naws_secret_access_key = x\n');
+    process.env.HOME = dir;
+    delete process.env.AWS_CONFIG_FILE;
+    delete process.env.AWS_SHARED_CREDENTIALS_FILE;
+    // Without the unit's lines the SDK reads both files of the home directory...
+    const bare = new EC2Client({});
+    assert.equal(await bare.config.region(), 'eu-west-9');
+    assert.equal((await bare.config.credentials()).accessKeyId, 'AKIAHOMEDIRKEY');
+    bare.destroy();
+    // ...and with them, neither.
+    for (const [k, v] of unitEnv) process.env[k] = v;
+    await assert.rejects(build(), (err: unknown) => err instanceof Ec2ParamsError && /^DriverParameters\.Region: not set/.test(err.message));
+    const blank = new EC2Client({ region: 'us-east-1' });
+    await assert.rejects(blank.config.credentials(), /Could not load credentials/);
+    blank.destroy();
   });
 
   it('fails naming DriverParameters.Region only when the SDK finds no region either', async () => {
