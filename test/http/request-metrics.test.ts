@@ -393,4 +393,17 @@ describe('request limiter: who runs next', () => {
     await settle();
     assert.deepEqual(h.ran, ['/a', '/b', '/c']);
   });
+
+  it('a request started from the queue counts against MaxConcurrentRequests', async () => {
+    const h = limiterHarness({ maxConcurrent: 1, maxQueue: 8 });
+    h.send('/a');
+    h.send('/b');
+    await settle();
+    h.release.get('/a')!();
+    await settle();
+    h.send('/c');
+    await settle();
+    assert.deepEqual(h.ran, ['/a', '/b'], 'c waits for b');
+    assert.equal(promValue(parseProm(await h.registry.metrics()), 'arvados_concurrent_requests', { queue: 'api' }), 1);
+  });
 });
