@@ -406,4 +406,18 @@ describe('request limiter: who runs next', () => {
     assert.deepEqual(h.ran, ['/a', '/b'], 'c waits for b');
     assert.equal(promValue(parseProm(await h.registry.metrics()), 'arvados_concurrent_requests', { queue: 'api' }), 1);
   });
+
+  it('a client that leaves while waiting gives its place up', async () => {
+    const h = limiterHarness({ maxConcurrent: 1, maxQueue: 1 });
+    h.send('/a');
+    const left = h.send('/b');
+    await settle();
+    left.res.leave();
+    const c = h.send('/c');
+    await settle();
+    assert.equal(c.res.status, 0, 'c is queued in the place b left, not refused');
+    h.release.get('/a')!();
+    await settle();
+    assert.deepEqual(h.ran, ['/a', '/c']);
+  });
 });
