@@ -420,4 +420,18 @@ describe('request limiter: who runs next', () => {
     await settle();
     assert.deepEqual(h.ran, ['/a', '/c']);
   });
+
+  it('arvados_queued_requests counts the waiting requests by priority', async () => {
+    const h = limiterHarness({ maxConcurrent: 1, maxQueue: 8 });
+    h.send('/a');
+    h.send('/b');
+    h.send('/c', { origin: 'https://workbench.example' });
+    h.send('/d', { origin: 'https://workbench.example' });
+    await settle();
+    const s = parseProm(await h.registry.metrics());
+    assert.deepEqual(
+      ['low', 'normal', 'high'].map((priority) => promValue(s, 'arvados_queued_requests', { queue: 'api', priority })),
+      [0, 1, 2],
+    );
+  });
 });
