@@ -1,0 +1,79 @@
+/**
+ * The request instrumentation on its own (src/http/instrument.ts), around a
+ * handler the test controls, with a manual clock: the ages of requests in
+ * progress and abandoned, /_inspect/requests, and the response log line.
+ */
+import assert from 'node:assert/strict';
+import { createServer, request, type ClientRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { ManualClock } from '../../src/clock/index.js';
+import { instrument, type Next } from '../../src/http/instrument.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { parseProm, promValue, until } from './helpers.js';
+
+const TOKEN = 'managementTokenForInstrument0123456789';
+
+/** A server whose requests go through the instrumentation to `handler`; requests are sent with `send` and cut with `destroy()`. */
+async function instrumented(handler: Next) {
+  const clock = new ManualClock(Date.parse('2026-12-04T10:00:00Z'));
+  const registry = new Registry();
+  const logs = new LineCollector();
+  const wrap = instrument({ registry, log: createLogger({ stream: logs }), clock, managementToken: TOKEN });
+  const done: Array<Promise<void>> = [];
+  const server = createServer((req, res) => done.push(wrap(req, res, handler)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const send = (path: string, headers: Record<string, string> = {}): { req: ClientRequest; body: Promise<{ status: number; text: string }> } => {
+    const req = request(`${url}${path}`, { headers });
+    const body = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d) => (text += String(d)));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+    });
+    body.catch(() => undefined);
+    req.end();
+    return { req, body };
+  };
+  const metric = async (name: string): Promise<number | undefined> => promValue(parseProm(await registry.metrics()), name);
+  const close = async (): Promise<void> => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { clock, logs, send, metric, done, close };
+}
+
+/** A handler that holds each request until released (or its client leaves); `closed` resolves once the response is closed. */
+function holding() {
+  const held: Array<{ path: string; release: () => void; closed: Promise<void> }> = [];
+  const handler: Next = async (req, res) => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+    held.push({ path: req.url ?? '', release, closed });
+    await released;
+    if (!res.destroyed) res.end('done');
+  };
+  return { held, handler };
+}
+
+describe('request instrumentation, around a handler of its own', () => {
+  it('arvados_max_active_request_age_seconds is the age of the oldest request in progress', async () => {
+    const h = holding();
+    const s = await instrumented(h.handler);
+    try {
+      s.send('/old');
+      await until('the first request to be held', () => h.held.length === 1);
+      await s.clock.advance(5000);
+      s.send('/young');
+      await until('the second request to be held', () => h.held.length === 2);
+      await s.clock.advance(2000);
+      assert.equal(await s.metric('arvados_max_active_request_age_seconds'), 7);
+    } finally {
+      await s.close();
+    }
+  });
+});
