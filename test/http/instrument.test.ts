@@ -76,4 +76,22 @@ describe('request instrumentation, around a handler of its own', () => {
       await s.close();
     }
   });
+
+  it('a request whose client hung up counts as abandoned, from the hang-up, and no longer as active', async () => {
+    const h = holding();
+    const s = await instrumented(h.handler);
+    try {
+      const gone = s.send('/gone');
+      await until('the request to be held', () => h.held.length === 1);
+      await s.clock.advance(3000);
+      gone.req.destroy();
+      await h.held[0].closed;
+      await s.clock.advance(4000);
+      assert.equal(await s.metric('arvados_max_active_request_age_seconds'), 0);
+      assert.equal(await s.metric('arvados_max_abandoned_request_age_seconds'), 4);
+      h.held[0].release();
+    } finally {
+      await s.close();
+    }
+  });
 });
