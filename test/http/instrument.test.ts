@@ -94,4 +94,19 @@ describe('request instrumentation, around a handler of its own', () => {
       await s.close();
     }
   });
+
+  it("the response line carries the body of a 400, as for every error status", async () => {
+    const s = await instrumented((_req, res) => {
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      res.end('missing instance_id\n');
+    });
+    try {
+      assert.equal((await s.send('/hold').body).status, 400);
+      await Promise.all(s.done);
+      const [line] = s.logs.records().filter((r) => r.msg === 'response');
+      assert.equal(line.respBody, 'missing instance_id\n');
+    } finally {
+      await s.close();
+    }
+  });
 });
