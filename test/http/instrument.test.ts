@@ -109,4 +109,21 @@ describe('request instrumentation, around a handler of its own', () => {
       await s.close();
     }
   });
+
+  it("the response line carries the first 1024 bytes of an error's body, however long", async () => {
+    const s = await instrumented((_req, res) => {
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.write('a'.repeat(1000));
+      res.end('b'.repeat(2000));
+    });
+    try {
+      assert.equal((await s.send('/fail').body).text.length, 3000);
+      await Promise.all(s.done);
+      const [line] = s.logs.records().filter((r) => r.msg === 'response');
+      assert.equal(line.respBody, 'a'.repeat(1000) + 'b'.repeat(24));
+      assert.equal(line.respBytes, 3000);
+    } finally {
+      await s.close();
+    }
+  });
 });
