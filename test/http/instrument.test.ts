@@ -126,4 +126,27 @@ describe('request instrumentation, around a handler of its own', () => {
       await s.close();
     }
   });
+
+  it('/_inspect/requests lists the requests in progress youngest first', async () => {
+    const h = holding();
+    const s = await instrumented(h.handler);
+    try {
+      s.send('/first');
+      await until('the first request to be held', () => h.held.length === 1);
+      await s.clock.advance(3000);
+      s.send('/second');
+      await until('the second request to be held', () => h.held.length === 2);
+      await s.clock.advance(1000);
+      const listed = JSON.parse((await s.send('/_inspect/requests', { Authorization: `Bearer ${TOKEN}` }).body).text) as Array<{ URL: string; Elapsed: number }>;
+      assert.deepEqual(
+        listed.map((r) => [r.URL, r.Elapsed]),
+        [
+          ['/second', 1],
+          ['/first', 4],
+        ],
+      );
+    } finally {
+      await s.close();
+    }
+  });
 });
