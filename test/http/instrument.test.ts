@@ -149,4 +149,23 @@ describe('request instrumentation, around a handler of its own', () => {
       await s.close();
     }
   });
+
+  it('logs the response line of a request whose client left, once its handler returns', async () => {
+    const h = holding();
+    const s = await instrumented(h.handler);
+    try {
+      const gone = s.send('/gone');
+      await until('the request to be held', () => h.held.length === 1);
+      gone.req.destroy();
+      await h.held[0].closed;
+      h.held[0].release();
+      await Promise.all(s.done);
+      assert.deepEqual(
+        s.logs.records().filter((r) => r.msg === 'response').map((r) => r.reqPath),
+        ['gone'],
+      );
+    } finally {
+      await s.close();
+    }
+  });
 });
