@@ -394,4 +394,10 @@ describe('management API', function () {
   it('never logs the management token', () => {
     assert.ok(!stack.logs.lines.join('\n').includes(stack.token), 'token found in logs');
   });
+
+  it('answers HEAD / as the status page, without a token', async () => {
+    const head = await fetch(`${stack.server.url}/`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.match(head.headers.get('content-type') ?? '', /text\/html/);
+  });
 });
