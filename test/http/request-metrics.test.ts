@@ -434,4 +434,33 @@ describe('request limiter: who runs next', () => {
       [0, 1, 2],
     );
   });
+
+  it('the management server answers 503 to a request still waiting at API.RequestTimeout', async () => {
+    const TOKEN = 'managementTokenForRequestTimeout0123456789';
+    const base = makeCluster();
+    const cluster = { ...base, ManagementToken: TOKEN, API: { ...base.API, MaxConcurrentRequests: 1, RequestTimeout: 60_000 } };
+    const clock = new ManualClock();
+    const source = lockedDispatcherSource({ cluster, logger: silentLogger(), current: () => undefined, status: () => ({ state: 'waiting', detail: 'test', losses: 0 }) });
+    const server = await startManagementServer(source, { listen: '127.0.0.1:0', clock });
+    const metric = async (name: string): Promise<number | undefined> => promValue(parseProm((await call({ server }, 'GET', '/metrics', { token: TOKEN })).text), name, { queue: 'api' });
+    // The one request that may run reads a body that never comes.
+    const held = request(`${server.url}${API}/instances/hold`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': '100' },
+    });
+    held.on('error', () => undefined);
+    held.write('a');
+    try {
+      await until('the held request to run', async () => (await metric('arvados_concurrent_requests')) === 1);
+      const waiting = call({ server }, 'GET', `${API}/containers`, { token: TOKEN });
+      await until('the second request to wait for its turn', () => clock.pendingTimers() === 1);
+      await clock.advance(60_000);
+      const r = await waiting;
+      assert.equal(r.status, 503);
+      assert.equal(r.text, '', "the limiter's empty 503, not the API's answer while not dispatching");
+    } finally {
+      held.destroy();
+      await server.close();
+    }
+  });
 });
