@@ -189,4 +189,29 @@ describe('management server with TLS.ACME.Server', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('reads no TLS.Certificate or TLS.Key files with TLS.ACME.Server: no reload on SIGHUP or by the hour', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'autocert-test-'));
+    const { cluster } = loadConfigText('Clusters:\n  zzzzz:\n    TLS: {ACME: {Server: LE}}\n');
+    const logs = new LineCollector();
+    const clock = new ManualClock();
+    const source: DispatcherSource = {
+      cluster,
+      logger: createLogger({ stream: logs, level: 'info' }),
+      current: () => undefined,
+      notCurrent: () => 'not dispatching',
+      checkHealth: () => undefined,
+      metricsText: async () => '',
+    };
+    const hupListeners = process.listenerCount('SIGHUP');
+    const server = await startManagementServer(source, { listen: '127.0.0.1:0', tls: cluster.TLS, autocertDir: dir, clock });
+    try {
+      assert.equal(process.listenerCount('SIGHUP'), hupListeners);
+      await clock.advance(3_600_000);
+      assert.deepEqual(logs.records(), []);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
