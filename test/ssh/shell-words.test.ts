@@ -70,6 +70,12 @@ describe('ssh/shell-words: quoting', () => {
     assert.equal(withSudo('crunch-run --list', 'crunch'), 'sudo crunch-run --list');
     assert.equal(withSudo('crunch-run --list', 'root'), 'crunch-run --list');
   });
+
+  it('shellWord quotes the characters a shell would expand or treat as syntax', () => {
+    for (const c of ['*', '?', '[', ']', '{', '}', '!', '#', '^', '&', ';', '|', '<', '>', '(', ')', '$', '`', "'", '"', '\\', ' ', '\t', '\n']) {
+      assert.equal(shellWord(`a${c}b`), shellQuote(`a${c}b`), JSON.stringify(c));
+    }
+  });
 });
 
 describe('ssh/shell-words: parseCommandLine', () => {
