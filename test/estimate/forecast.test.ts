@@ -281,4 +281,11 @@ describe('forecast', () => {
     const free = forecast(input({ containers: [ctr(['a'])], instances: [long] }));
     assert.equal(free.typical[0], NOW + remaining(ten, 15 * MIN).typical);
   });
+
+  it('counts the containers already running against the concurrency limit', () => {
+    const limits = { ...input({}).limits, maxContainers: 1 };
+    const idle: ForecastInstance = { type: 'a', capacity: one, state: 'idle', running: [] };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('a', 5 * MIN), idle], limits }));
+    assert.equal(r.typical[0], NOW + 5 * MIN);
+  });
 });
