@@ -102,5 +102,11 @@ describe('ssh/shell-words: parseCommandLine', () => {
       assert.throws(() => parseCommandLine(bad), ShellParseError, bad);
     }
   });
+
+  it('refuses a newline, input redirection and parentheses, which make more than one simple command or not a simple one', () => {
+    for (const bad of ['a\nb', 'a < f', '(a', 'a)']) {
+      assert.throws(() => parseCommandLine(bad), ShellParseError, JSON.stringify(bad));
+    }
+  });
 });
 
