@@ -288,4 +288,11 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('a', 5 * MIN), idle], limits }));
     assert.equal(r.typical[0], NOW + 5 * MIN);
   });
+
+  it('under a fixed concurrency limit, lets in one container per end', () => {
+    const limits = { ...input({}).limits, maxContainers: 1 };
+    const idle: ForecastInstance = { type: 'a', capacity: one, state: 'idle', running: [] };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [idle, { ...idle }, { ...idle }], limits }));
+    assert.deepEqual([...r.typical], [NOW, NOW + 10 * MIN, NOW + 20 * MIN]);
+  });
 });
