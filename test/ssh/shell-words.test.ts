@@ -108,5 +108,11 @@ describe('ssh/shell-words: parseCommandLine', () => {
       assert.throws(() => parseCommandLine(bad), ShellParseError, JSON.stringify(bad));
     }
   });
+
+  it('splits words at tabs, joins lines at a backslash-newline, and unescapes \\\\ inside double quotes, as sh does', () => {
+    assert.deepEqual(parseCommandLine('a\tb').argv, ['a', 'b']);
+    assert.deepEqual(parseCommandLine('a\\\nb c').argv, ['ab', 'c']);
+    assert.deepEqual(parseCommandLine('echo "a\\\\b" "c\\d"').argv, ['echo', 'a\\b', 'c\\d']);
+  });
 });
 
