@@ -295,4 +295,10 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [idle, { ...idle }, { ...idle }], limits }));
     assert.deepEqual([...r.typical], [NOW, NOW + 10 * MIN, NOW + 20 * MIN]);
   });
+
+  it('at MaxInstances, gives Infinity to a container no type fits rather than a replacement', () => {
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const r = forecast(input({ containers: [ctr([]), ctr(['a'])], instances: [busy('b', 4 * MIN)], limits }));
+    assert.deepEqual([...r.typical], [Infinity, NOW + 4 * MIN + 3 * MIN]);
+  });
 });
