@@ -114,5 +114,10 @@ describe('ssh/shell-words: parseCommandLine', () => {
     assert.deepEqual(parseCommandLine('a\\\nb c').argv, ['ab', 'c']);
     assert.deepEqual(parseCommandLine('echo "a\\\\b" "c\\d"').argv, ['echo', 'a\\b', 'c\\d']);
   });
+
+  it('reads assignments as sh does: the last of a name wins, and a name cannot begin with a digit', () => {
+    assert.deepEqual(parseCommandLine('A=1 A=2 cmd'), { argv: ['cmd'], env: { A: '2' }, sudo: false });
+    assert.deepEqual(parseCommandLine('1A=x cmd'), { argv: ['1A=x', 'cmd'], env: {}, sudo: false });
+  });
 });
 
