@@ -301,4 +301,13 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr([]), ctr(['a'])], instances: [busy('b', 4 * MIN)], limits }));
     assert.deepEqual([...r.typical], [Infinity, NOW + 4 * MIN + 3 * MIN]);
   });
+
+  it('at MaxInstances, waits for an instance that frees up as soon as a replacement would be ready rather than shut another down', () => {
+    // The a frees up in 3 min, when a new a would be ready in place of the idle b: the first waits
+    // for the a, and the b is left for the second.
+    const limits = { ...input({}).limits, maxInstances: 2 };
+    const idleB: ForecastInstance = { type: 'b', capacity: one, state: 'idle', running: [] };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['b'])], instances: [busy('a', 3 * MIN), idleB], limits }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW]);
+  });
 });
