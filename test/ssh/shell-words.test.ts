@@ -119,5 +119,9 @@ describe('ssh/shell-words: parseCommandLine', () => {
     assert.deepEqual(parseCommandLine('A=1 A=2 cmd'), { argv: ['cmd'], env: { A: '2' }, sudo: false });
     assert.deepEqual(parseCommandLine('1A=x cmd'), { argv: ['1A=x', 'cmd'], env: {}, sudo: false });
   });
+
+  it('skips every flag given to sudo', () => {
+    assert.deepEqual(parseCommandLine('sudo -n -E crunch-run --list'), { argv: ['crunch-run', '--list'], env: {}, sudo: true });
+  });
 });
 
