@@ -67,4 +67,10 @@ describe('management API queue items: our fields', () => {
     assert.equal('suggestions' in queueEntJSON(entry(), STATUS, { suggestions }), false);
     assert.equal('suggestions' in queueEntJSON(entry(), STATUS, { blocker: waiting, suggestions: [] }), false);
   });
+
+  it("instance_resources in the reference's field names, GPU memory per device included", () => {
+    const e = entry();
+    const j = queueEntJSON({ ...e, instanceResources: { vcpus: 4, ram: 2 ** 33, scratch: 2 ** 34, gpus: 2, gpuVRAM: 2 ** 34 } }, STATUS);
+    assert.deepEqual(j.instance_resources, { VCPUs: 4, RAM: 2 ** 33, Scratch: 2 ** 34, GPUs: 2, GPUVRAM: 2 ** 34 });
+  });
 });
