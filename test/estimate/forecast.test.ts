@@ -310,4 +310,13 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a']), ctr(['b'])], instances: [busy('a', 3 * MIN), idleB], limits }));
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW]);
   });
+
+  it('at equal times takes the booting instance and creates for the next, rather than replace the booting one later', () => {
+    // As above, but a replaced instance counts for a minute after its shutdown: a replacement is
+    // later than the new VM the first container leaves for the second.
+    const limits = { ...input({}).limits, maxInstances: 2, leavingMs: flat(MIN) };
+    const booting: ForecastInstance = { type: 'b', capacity: one, state: 'booting', bootStartedAt: NOW - MIN, running: [] };
+    const r = forecast(input({ containers: [ctr(['a', 'b']), ctr(['a'])], instances: [booting], limits }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 3 * MIN]);
+  });
 });
