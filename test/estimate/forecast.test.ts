@@ -319,4 +319,11 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a', 'b']), ctr(['a'])], instances: [booting], limits }));
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 3 * MIN]);
   });
+
+  it('at MaxInstances, replaces every drained instance as it empties, not one at a time', () => {
+    const limits = { ...input({}).limits, maxInstances: 2, leavingMs: flat(MIN), idleTimeoutMs: 10 * MIN };
+    const drained: ForecastInstance = { type: 'b', capacity: NONE, state: 'idle', idleBehavior: 'drain', running: [] };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a'])], instances: [drained, { ...drained }], limits }));
+    assert.deepEqual([...r.typical], [NOW + MIN + 3 * MIN, NOW + MIN + 3 * MIN]);
+  });
 });
