@@ -326,4 +326,11 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a']), ctr(['a'])], instances: [drained, { ...drained }], limits }));
     assert.deepEqual([...r.typical], [NOW + MIN + 3 * MIN, NOW + MIN + 3 * MIN]);
   });
+
+  it('while instances may be added, creates one rather than count on shutting down an idle one of another type', () => {
+    // The a is at capacity (retried in 2 min): a new a is ready in 5 min, though the idle b could go now.
+    const limits = { ...input({}).limits, atCapacity: new Set(['a']), capacityRetryMs: 2 * MIN };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [{ type: 'b', capacity: one, state: 'idle', running: [] }], limits }));
+    assert.equal(r.typical[0], NOW + 5 * MIN);
+  });
 });
