@@ -333,4 +333,12 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'])], instances: [{ type: 'b', capacity: one, state: 'idle', running: [] }], limits }));
     assert.equal(r.typical[0], NOW + 5 * MIN);
   });
+
+  it('starts a container at once on an instance with a VCPU free beside a running one', () => {
+    const two: Need = { vcpus: 2, ram: 2, gpus: 0 };
+    const half: ForecastInstance = { type: 'a', capacity: two, state: 'running', running: [{ startedAt: NOW, runtime: flat(10 * MIN), need: one }] };
+    const limits = { ...input({}).limits, atQuota: true };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('a', 5 * MIN), half], limits }));
+    assert.equal(r.typical[0], NOW);
+  });
 });
