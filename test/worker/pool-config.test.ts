@@ -52,6 +52,19 @@ describe('worker pool settings', () => {
     }
   });
 
+  it('keeps a MaxProbesPerSecond of 1 or more, and takes the default (10) for less', () => {
+    for (const [value, expected] of [
+      [1, 1],
+      [3, 3],
+      [0, 10],
+      [0.5, 10],
+    ]) {
+      const cluster = makeCluster();
+      cluster.Containers.CloudVMs.MaxProbesPerSecond = value;
+      assert.equal(compilePoolConfig(cluster, undefined).maxProbesPerSecond, expected, `MaxProbesPerSecond: ${value}`);
+    }
+  });
+
   describe('in a running pool', function () {
     this.timeout(20_000);
     let h: Harness;
