@@ -341,4 +341,11 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('a', 5 * MIN), half], limits }));
     assert.equal(r.typical[0], NOW);
   });
+
+  it('beyond the exact limit, leaves no new instance to a container the concurrency limit holds back behind running ones', () => {
+    // A limit of 2 with one running (5 min to go): one new VM; the second waits for the fluid.
+    const limits = { ...input({}).limits, maxContainers: 2 };
+    const r = forecast(input({ containers: [ctr(['a'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN))], instances: [busy('a', 5 * MIN)], limits, exactLimit: 0 }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 9 * MIN]);
+  });
 });
