@@ -65,6 +65,14 @@ describe('worker pool settings', () => {
     }
   });
 
+  it('a short TimeoutBooting still gives the runner install a minute', () => {
+    const cluster = makeCluster();
+    cluster.Containers.CloudVMs.TimeoutBooting = 30_000;
+    assert.equal(compilePoolConfig(cluster, undefined).installTimeout, 60_000);
+    cluster.Containers.CloudVMs.TimeoutBooting = 900_000;
+    assert.equal(compilePoolConfig(cluster, undefined).installTimeout, 900_000);
+  });
+
   describe('in a running pool', function () {
     this.timeout(20_000);
     let h: Harness;
