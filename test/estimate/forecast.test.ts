@@ -348,4 +348,12 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN))], instances: [busy('a', 5 * MIN)], limits, exactLimit: 0 }));
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 9 * MIN]);
   });
+
+  it('beyond the exact limit, counts a new instance by the VCPUs of its type', () => {
+    // One c (4 VCPUs) may be added: its boot and first container (13 VCPU-min) over 4 VCPUs.
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const capacities = new Map([['c', { vcpus: 4, ram: 4, gpus: 0 }]]);
+    const r = forecast(input({ containers: [ctr(['c'], flat(10 * MIN)), ctr(['c'], flat(10 * MIN))], limits, capacities, exactLimit: 0 }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + (13 * MIN) / 4]);
+  });
 });
