@@ -73,6 +73,14 @@ describe('worker pool settings', () => {
     assert.equal(compilePoolConfig(cluster, undefined).installTimeout, 900_000);
   });
 
+  it('a blank BootProbeCommand runs true, as an empty one does', () => {
+    const cluster = makeCluster();
+    for (const value of ['', '  \n']) {
+      cluster.Containers.CloudVMs.BootProbeCommand = value;
+      assert.equal(compilePoolConfig(cluster, undefined).bootProbeCommand, 'true', JSON.stringify(value));
+    }
+  });
+
   describe('in a running pool', function () {
     this.timeout(20_000);
     let h: Harness;
