@@ -356,4 +356,11 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['c'], flat(10 * MIN)), ctr(['c'], flat(10 * MIN))], limits, capacities, exactLimit: 0 }));
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + (13 * MIN) / 4]);
   });
+
+  it('beyond the exact limit, counts the boot of an instance the exact part created once', () => {
+    // The first gets the only VM allowed (ready in 3 min, busy 10): the second waits for 13 min of work.
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const r = forecast(input({ containers: [ctr(['a'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN))], limits, exactLimit: 1 }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 13 * MIN]);
+  });
 });
