@@ -73,4 +73,10 @@ describe('management API queue items: our fields', () => {
     const j = queueEntJSON({ ...e, instanceResources: { vcpus: 4, ram: 2 ** 33, scratch: 2 ** 34, gpus: 2, gpuVRAM: 2 ** 34 } }, STATUS);
     assert.deepEqual(j.instance_resources, { VCPUs: 4, RAM: 2 ** 33, Scratch: 2 ** 34, GPUs: 2, GPUVRAM: 2 ** 34 });
   });
+
+  it('the cost so far, to a hundredth of a cent; a cost of 0 is shown, none when unknown', () => {
+    assert.equal(queueEntJSON(entry(), STATUS, { cost: 0.123456 }).cost, 0.1235);
+    assert.equal(queueEntJSON(entry(), STATUS, { cost: 0 }).cost, 0);
+    assert.equal('cost' in queueEntJSON(entry(), STATUS, { cost: undefined }), false);
+  });
 });
