@@ -363,4 +363,11 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN))], limits, exactLimit: 1 }));
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 13 * MIN]);
   });
+
+  it('beyond the exact limit, leaves an instance replaced in the exact part out of the fleet', () => {
+    // The b empties in 4 min and is replaced by an a, ready at 7 min and busy 10: the second waits for it.
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const r = forecast(input({ containers: [ctr(['a'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN))], instances: [busy('b', 4 * MIN)], limits, exactLimit: 1 }));
+    assert.deepEqual([...r.typical], [NOW + 7 * MIN, NOW + 17 * MIN]);
+  });
 });
