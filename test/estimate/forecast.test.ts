@@ -370,4 +370,13 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN))], instances: [busy('b', 4 * MIN)], limits, exactLimit: 1 }));
     assert.deepEqual([...r.typical], [NOW + 7 * MIN, NOW + 17 * MIN]);
   });
+
+  it('beyond the exact limit, gives Infinity to a container no type fits, and it takes nothing from those after it', () => {
+    const atQuota = { ...input({}).limits, atQuota: true };
+    const r = forecast(input({ containers: [ctr(['a']), ctr([]), ctr(['a'])], instances: [busy('a', 5 * MIN)], limits: atQuota, exactLimit: 0 }));
+    assert.deepEqual([...r.typical], [NOW + 5 * MIN, Infinity, NOW + 15 * MIN]);
+    // The one VM still allowed goes to the next that fits.
+    const oneMore = forecast(input({ containers: [ctr([]), ctr(['a'])], limits: { ...atQuota, atQuota: false, maxInstances: 1 }, exactLimit: 0 }));
+    assert.deepEqual([...oneMore.typical], [Infinity, NOW + 3 * MIN]);
+  });
 });
