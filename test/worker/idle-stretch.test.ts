@@ -33,6 +33,12 @@ describe('idle stretch: the rule', () => {
     assert.equal(keptUntil(EC2_LINUX_BILLING, 0, 20 * S, 20 * S, H, 10 * S), 50 * S);
   });
 
+  it('keeps a VM exactly MaxStretch past TimeoutIdle, and shuts down one whose period ends, less the margin, exactly now', () => {
+    // Paid until 60 min, kept until 59 min: 49 min after TimeoutIdle at 10 min.
+    assert.equal(keptUntil(HOURLY, 0, 10 * M, 10 * M, 49 * M, M), 59 * M);
+    assert.equal(keptUntil(HOURLY, 0, 59 * M, 59 * M, H, M), undefined);
+  });
+
   describe('IdleStretcher', () => {
     let likely: boolean;
     let asked: Array<[string, number]>;
