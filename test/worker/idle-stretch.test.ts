@@ -101,7 +101,24 @@ describe('idle stretch: the rule', () => {
       s.starting(other, 5 * M);
       assert.deepEqual(s.stats, { kept: 2, reused: 1 });
     });
-  });
+  
+
+    it('counts and notes a keep only for the idle spell it was decided for, and only while it holds', () => {
+      const s = new IdleStretcher(policy);
+      likely = false;
+      const held = worker('hourly', 9 * M);
+      assert.equal(s.keeps(held, 10 * M, M), false);
+      s.starting(held, 20 * M);
+      assert.deepEqual(s.stats, { kept: 0, reused: 0 }, 'not kept (a warm pool held it): not counted when it starts a container');
+      likely = true;
+      const w = worker('hourly', 9 * M);
+      assert.equal(s.keeps(w, 10 * M, M), true);
+      const busyAgain = { ...w, busy: 15 * M };
+      assert.equal(IdleStretcher.note(busyAgain, 20 * M), undefined, 'ran something since: the note is gone');
+      s.starting(busyAgain, 20 * M);
+      assert.deepEqual(s.stats, { kept: 1, reused: 0 }, 'a keep of an earlier idle spell is not a reuse');
+    });
+});
 });
 
 describe('idle stretch: the pool', function () {
