@@ -101,7 +101,6 @@ describe('idle stretch: the rule', () => {
       s.starting(other, 5 * M);
       assert.deepEqual(s.stats, { kept: 2, reused: 1 });
     });
-  
 
     it('counts and notes a keep only for the idle spell it was decided for, and only while it holds', () => {
       const s = new IdleStretcher(policy);
@@ -118,7 +117,7 @@ describe('idle stretch: the rule', () => {
       s.starting(busyAgain, 20 * M);
       assert.deepEqual(s.stats, { kept: 1, reused: 0 }, 'a keep of an earlier idle spell is not a reuse');
     });
-});
+  });
 });
 
 describe('idle stretch: the pool', function () {
