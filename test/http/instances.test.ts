@@ -99,4 +99,25 @@ describe('management API: instance list', function () {
     const noticed = instanceViewJSON({ ...view, reclaimNotice: 'instance-action: terminate at 2026-12-05T03:00:00Z' });
     assert.equal(noticed.reclaim_notice, 'instance-action: terminate at 2026-12-05T03:00:00Z');
   });
+
+  it('says since when and why an instance drains, and a warm pool\'s note, only when there is one', () => {
+    const view = {
+      instance: 'i-2',
+      address: '10.0.0.2',
+      price: 0.1,
+      arvadosInstanceType: 'small',
+      providerInstanceType: 'small',
+      lastContainerUUID: '',
+      lastBusy: Date.parse('2026-12-05T01:00:00Z'),
+      runningContainerUUIDs: [],
+      workerState: 'idle' as const,
+      idleBehavior: 'run' as const,
+    };
+    assert.equal('note' in instanceViewJSON(view), false);
+    assert.equal('draining' in instanceViewJSON(view), false);
+    const j = instanceViewJSON({ ...view, note: 'warm pool 0 (small)' }, { since: Date.parse('2026-12-05T02:30:00.5Z'), reason: 'saving money' });
+    assert.equal(j.note, 'warm pool 0 (small)');
+    assert.deepEqual(j.draining, { since: '2026-12-05T02:30:00.5Z', reason: 'saving money' });
+    assert.equal(j.last_busy, '2026-12-05T01:00:00Z');
+  });
 });
