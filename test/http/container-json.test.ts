@@ -78,4 +78,8 @@ describe('management API: the container record of a queue item', () => {
     assert.equal(containerJSON(listed).environment, null);
     assert.deepEqual(containerJSON({ ...listed, environment: { A: 'b' } } as unknown as Container).environment, { A: 'b' });
   });
+
+  it('writes a lower-case z zone as Z', () => {
+    assert.equal(goTimeText('2026-12-05T21:24:04.5z'), '2026-12-05T21:24:04.5Z');
+  });
 });
