@@ -351,4 +351,9 @@ describe('arvados/cluster-json: what the dispatcher runs on', () => {
     assert.deepEqual(json.StorageClasses, { fast: { Default: true, Priority: 5 } });
     assert.deepEqual(json.Volumes['zzzzz-nyw5e-000000000000000'].StorageClasses, { fast: true });
   });
+
+  it('leaves a v2 AnonymousUserToken (two slashes) as it is, as the reference loader does', () => {
+    const token = 'v2/zzzzz-gj3su-000000000000000/anonsecret0123456789abcdef0123456789';
+    assert.equal(fromYAML(`Clusters:\n  zzzzz:\n    Users:\n      AnonymousUserToken: ${token}\n`).Users.AnonymousUserToken, token);
+  });
 });
