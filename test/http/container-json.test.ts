@@ -82,4 +82,10 @@ describe('management API: the container record of a queue item', () => {
   it('writes a lower-case z zone as Z', () => {
     assert.equal(goTimeText('2026-12-05T21:24:04.5z'), '2026-12-05T21:24:04.5Z');
   });
+
+  it('takes an empty time as not set: the zero time, or null where the reference has a pointer', () => {
+    const j = containerJSON({ ...listed, created_at: '', started_at: '' } as unknown as Container);
+    assert.equal(j.created_at, '0001-01-01T00:00:00Z');
+    assert.equal(j.started_at, null);
+  });
 });
