@@ -356,4 +356,11 @@ describe('arvados/cluster-json: what the dispatcher runs on', () => {
     const token = 'v2/zzzzz-gj3su-000000000000000/anonsecret0123456789abcdef0123456789';
     assert.equal(fromYAML(`Clusters:\n  zzzzz:\n    Users:\n      AnonymousUserToken: ${token}\n`).Users.AnonymousUserToken, token);
   });
+
+  it('adds no implicit storage class when only a volume names one', () => {
+    const json = fromYAML('Clusters:\n  zzzzz:\n    Volumes:\n      zzzzz-nyw5e-000000000000000: {Driver: Directory, StorageClasses: {fast: true}}\n      zzzzz-nyw5e-000000000000001: {Driver: Directory}\n');
+    assert.deepEqual(json.StorageClasses, {});
+    assert.deepEqual(json.Volumes['zzzzz-nyw5e-000000000000000'].StorageClasses, { fast: true });
+    assert.equal(json.Volumes['zzzzz-nyw5e-000000000000001'].StorageClasses, null);
+  });
 });
