@@ -88,4 +88,14 @@ describe('management API: the container record of a queue item', () => {
     assert.equal(j.created_at, '0001-01-01T00:00:00Z');
     assert.equal(j.started_at, null);
   });
+
+  it('shows the GPU constraints and the partitions a record has', () => {
+    const j = containerJSON({
+      ...listed,
+      runtime_constraints: { ...listed.runtime_constraints, gpu: { stack: 'cuda', driver_version: '12.0', hardware_target: ['8.0'], device_count: 2, vram: 2 ** 34 } },
+      scheduling_parameters: { partitions: ['fast', 'gpu'], preemptible: false },
+    } as unknown as Container);
+    assert.deepEqual(j.runtime_constraints.gpu, { stack: 'cuda', driver_version: '12.0', hardware_target: ['8.0'], device_count: 2, vram: 2 ** 34 });
+    assert.deepEqual(j.scheduling_parameters.partitions, ['fast', 'gpu']);
+  });
 });
