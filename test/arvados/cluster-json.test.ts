@@ -363,4 +363,19 @@ describe('arvados/cluster-json: what the dispatcher runs on', () => {
     assert.deepEqual(json.Volumes['zzzzz-nyw5e-000000000000000'].StorageClasses, { fast: true });
     assert.equal(json.Volumes['zzzzz-nyw5e-000000000000001'].StorageClasses, null);
   });
+
+  it('lays false, zero and a zero duration set in code over the file too', () => {
+    const { cluster } = loadConfigText('Clusters:\n  zzzzz:\n    TLS: {Insecure: true}\n    Containers:\n      CloudVMs: {MaxInstances: 7, TimeoutIdle: 5m}\n');
+    const vms = cluster.Containers.CloudVMs;
+    const changed: Cluster = {
+      ...cluster,
+      TLS: { ...cluster.TLS, Insecure: false },
+      Containers: { ...cluster.Containers, CloudVMs: { ...vms, MaxInstances: 0, TimeoutIdle: 0 } },
+    };
+    // A spread leaves out the file's section (not enumerable); the loader's is kept here, so the file has its say.
+    Object.defineProperty(changed, 'RawSection', { value: cluster.RawSection });
+    const json = encode(changed);
+    assert.deepEqual([json.TLS.Insecure, json.Containers.CloudVMs.MaxInstances, json.Containers.CloudVMs.TimeoutIdle], [false, 0, '0s']);
+    assert.deepEqual([encode(cluster).TLS.Insecure, encode(cluster).Containers.CloudVMs.MaxInstances], [true, 7]);
+  });
 });
