@@ -378,4 +378,10 @@ describe('arvados/cluster-json: what the dispatcher runs on', () => {
     assert.deepEqual([json.TLS.Insecure, json.Containers.CloudVMs.MaxInstances, json.Containers.CloudVMs.TimeoutIdle], [false, 0, '0s']);
     assert.deepEqual([encode(cluster).TLS.Insecure, encode(cluster).Containers.CloudVMs.MaxInstances], [true, 7]);
   });
+
+  it('writes a value the reference would refuse as the zero value: a fractional int, an unknown TLS version', () => {
+    const json = fromYAML('Clusters:\n  zzzzz:\n    Collections: {BlobTrashConcurrency: 2.5}\n    Login: {LDAP: {MinTLSVersion: "1.4"}}\n');
+    assert.equal(json.Collections.BlobTrashConcurrency, 0);
+    assert.equal(json.Login.LDAP.MinTLSVersion, '');
+  });
 });
