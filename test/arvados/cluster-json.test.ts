@@ -384,4 +384,8 @@ describe('arvados/cluster-json: what the dispatcher runs on', () => {
     assert.equal(json.Collections.BlobTrashConcurrency, 0);
     assert.equal(json.Login.LDAP.MinTLSVersion, '');
   });
+
+  it('writes a percentage of 100 back as "100%"', () => {
+    assert.equal(fromYAML('Clusters:\n  zzzzz:\n    Collections: {WebDAVCache: {DiskCacheSize: 100%}}\n').Collections.WebDAVCache.DiskCacheSize, '100%');
+  });
 });
