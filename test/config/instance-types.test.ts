@@ -162,4 +162,12 @@ describe('config InstanceTypes', () => {
       warnings.join('\n'),
     );
   });
+
+  it('takes a rocm GPU type without a warning, as it takes a cuda one', () => {
+    const { cluster, warnings } = loadConfigText(
+      config('', `      a: {VCPUs: 1, RAM: 1GiB, GPU: {Stack: rocm, DriverVersion: "6.1", HardwareTarget: gfx90a, DeviceCount: 1, VRAM: 64GiB}}\n`),
+    );
+    assert.equal(cluster.InstanceTypes.a.GPU.Stack, 'rocm');
+    assert.deepEqual(warnings.filter((w) => w.includes('.GPU')), []);
+  });
 });
