@@ -101,4 +101,10 @@ describe('settings file: WarmPools and PreWarm', () => {
       ]);
     }
   });
+
+  it('refuses a window that ends when it begins', () => {
+    assert.deepEqual(errorsOf('WarmPools: {Pools: [{InstanceType: a, Min: 1, Schedule: {Days: [Mon], From: "08:00", Until: "08:00"}}]}'), [
+      'd.yml: WarmPools.Pools.0.Schedule.Until: expected a time after From (08:00); write a window over midnight as two entries',
+    ]);
+  });
 });
