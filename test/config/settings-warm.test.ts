@@ -107,4 +107,8 @@ describe('settings file: WarmPools and PreWarm', () => {
       'd.yml: WarmPools.Pools.0.Schedule.Until: expected a time after From (08:00); write a window over midnight as two entries',
     ]);
   });
+
+  it('refuses an empty InstanceType rather than dropping the pool', () => {
+    assert.deepEqual(errorsOf('WarmPools: {Pools: [{InstanceType: "", Min: 1}]}'), ['d.yml: WarmPools.Pools.0.InstanceType: expected the name of an instance type']);
+  });
 });
