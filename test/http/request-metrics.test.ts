@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Registry, Summary } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { ManualClock, systemClock } from '../../src/clock/index.js';
 import { metricsJSON } from '../../src/http/metrics-json.js';
 import { lockedDispatcherSource } from '../../src/http/lock-status.js';
@@ -171,6 +171,21 @@ describe('/metrics.json shape', () => {
         .map((f) => JSON.stringify(f, null, 2))
         .join(',')}]`,
     );
+  });
+
+  it('writes a histogram as jsonpb does: cumulative counts as strings, no +Inf bucket (the count says it)', async () => {
+    const registry = new Registry();
+    const h = new Histogram({ name: 'f_histogram', help: 'A histogram.', buckets: [1, 2], registers: [registry] });
+    h.observe(1.5);
+    h.observe(5);
+    assert.deepEqual(JSON.parse(await metricsJSON([registry])), [
+      {
+        name: 'f_histogram',
+        help: 'A histogram.',
+        type: 'HISTOGRAM',
+        metric: [{ histogram: { sampleCount: '2', sampleSum: 6.5, bucket: [{ cumulativeCount: '0', upperBound: 1 }, { cumulativeCount: '1', upperBound: 2 }] } }],
+      },
+    ]);
   });
 });
 
