@@ -111,4 +111,9 @@ describe('settings file: WarmPools and PreWarm', () => {
   it('refuses an empty InstanceType rather than dropping the pool', () => {
     assert.deepEqual(errorsOf('WarmPools: {Pools: [{InstanceType: "", Min: 1}]}'), ['d.yml: WarmPools.Pools.0.InstanceType: expected the name of an instance type']);
   });
+
+  it('takes an empty Schedule as none: the pool is kept warm at all times', () => {
+    const { settings } = loadSettingsText('WarmPools:\n  Pools:\n    - InstanceType: a\n      Min: 1\n      Schedule:\n', 'd.yml');
+    assert.deepEqual(settings.WarmPools.Pools, [{ InstanceType: 'a', Min: 1 }]);
+  });
 });
