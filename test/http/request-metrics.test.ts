@@ -187,6 +187,18 @@ describe('/metrics.json shape', () => {
       },
     ]);
   });
+
+  it("sorts a family's series by their label values", async () => {
+    const registry = new Registry();
+    const g = new Gauge({ name: 'g_labelled', help: 'Labelled.', labelNames: ['x'], registers: [registry] });
+    g.set({ x: 'b' }, 2);
+    g.set({ x: 'a' }, 1);
+    const [family] = JSON.parse(await metricsJSON([registry])) as Array<{ metric: Array<{ label: Array<{ value: string }> }> }>;
+    assert.deepEqual(
+      family.metric.map((m) => m.label[0].value),
+      ['a', 'b'],
+    );
+  });
 });
 
 describe('request limiter', () => {
