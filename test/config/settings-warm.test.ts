@@ -89,17 +89,11 @@ describe('settings file: WarmPools and PreWarm', () => {
 
   it('reads a clock time strictly as HH:MM, hours to 24 and minutes to 59', () => {
     const S = 'd.yml: WarmPools.Pools.0.Schedule';
-    for (const [from, until] of [
-      ['08:60', '18:00'],
-      ['08:00', '25:00'],
-      ['08:00x', '18:00'],
-    ]) {
-      const bad = from === '08:00' ? until : from;
-      const key = from === '08:00' ? 'Until' : 'From';
-      assert.deepEqual(errorsOf(`WarmPools: {Pools: [{InstanceType: a, Min: 1, Schedule: {Days: [Mon], From: "${from}", Until: "${until}"}}]}`), [
-        `${S}.${key}: expected a clock time "HH:MM" (00:00 to 24:00), got "${bad}"`,
-      ]);
-    }
+    const pool = (from: string, until: string): string => `WarmPools: {Pools: [{InstanceType: a, Min: 1, Schedule: {Days: [Mon], From: "${from}", Until: "${until}"}}]}`;
+    const expected = (key: string, got: string): string => `${S}.${key}: expected a clock time "HH:MM" (00:00 to 24:00), got "${got}"`;
+    assert.deepEqual(errorsOf(pool('08:60', '18:00')), [expected('From', '08:60')]);
+    assert.deepEqual(errorsOf(pool('08:00', '25:00')), [expected('Until', '25:00')]);
+    assert.deepEqual(errorsOf(pool('08:00x', '18:00')), [expected('From', '08:00x')]);
   });
 
   it('refuses a window that ends when it begins', () => {
