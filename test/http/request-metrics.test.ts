@@ -199,6 +199,16 @@ describe('/metrics.json shape', () => {
       ['a', 'b'],
     );
   });
+
+  it('writes infinities as the strings "Infinity" and "-Infinity"', async () => {
+    const registry = new Registry();
+    new Gauge({ name: 'g_inf', help: 'Infinite.', registers: [registry] }).set(Infinity);
+    new Gauge({ name: 'g_minus_inf', help: 'Minus infinite.', registers: [registry] }).set(-Infinity);
+    assert.deepEqual(
+      (JSON.parse(await metricsJSON([registry])) as Array<{ metric: Array<{ gauge: { value: unknown } }> }>).map((f) => f.metric[0].gauge.value),
+      ['Infinity', '-Infinity'],
+    );
+  });
 });
 
 describe('request limiter', () => {
