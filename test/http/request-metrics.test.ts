@@ -209,6 +209,12 @@ describe('/metrics.json shape', () => {
       ['Infinity', '-Infinity'],
     );
   });
+
+  it('gives a summary without quantiles no quantile list, as jsonpb leaves an empty one out', async () => {
+    const registry = new Registry();
+    new Summary({ name: 'h_summary', help: 'No quantiles.', percentiles: [], registers: [registry] }).observe(1);
+    assert.deepEqual(JSON.parse(await metricsJSON([registry])), [{ name: 'h_summary', help: 'No quantiles.', type: 'SUMMARY', metric: [{ summary: { sampleCount: '1', sampleSum: 1 } }] }]);
+  });
 });
 
 describe('request limiter', () => {
