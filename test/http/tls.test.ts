@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer as createTLSServer } from 'node:tls';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,5 +87,27 @@ describe('TLS certificate and key', () => {
     assert.equal(signals.listenerCount('SIGHUP'), 0, 'stop() lets go of SIGHUP');
     await clock.advance(TLS_RELOAD_INTERVAL_MS);
     assert.equal(applied.length, 2, 'stop() ends the hourly reload');
+  });
+
+  it("refuses TLS 1.2 cipher suites outside the reference's ECDHE AEAD list", async () => {
+    const rsa = selfSignedCertificate({ rsa: true });
+    const server = createTLSServer(loadKeyPair({ Certificate: rsa.cert, Key: rsa.key }), (s) => s.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const hello = (ciphers: string): Promise<string> =>
+      new Promise((resolve) => {
+        const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, maxVersion: 'TLSv1.2', ciphers }, () => {
+          resolve(s.getCipher().standardName);
+          s.end();
+        });
+        s.on('error', (err) => resolve(`refused: ${err.message}`));
+      });
+    try {
+      assert.equal(await hello('ECDHE-RSA-AES128-GCM-SHA256'), 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256');
+      assert.match(await hello('AES128-SHA256'), /^refused: /);
+      assert.match(await hello('ECDHE-RSA-AES128-SHA'), /^refused: /);
+    } finally {
+      server.close();
+    }
   });
 });
