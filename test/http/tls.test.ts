@@ -110,4 +110,10 @@ describe('TLS certificate and key', () => {
       server.close();
     }
   });
+
+  it('can reload when only one of the two names a file, the other PEM text', () => {
+    const { Certificate } = files();
+    assert.equal(reloadable({ Certificate, Key: pair.key }), true);
+    assert.equal(reloadable({ Certificate: pair.cert, Key: join(dir, 'key.pem') }), true);
+  });
 });
