@@ -379,4 +379,14 @@ describe('forecast', () => {
     const oneMore = forecast(input({ containers: [ctr([]), ctr(['a'])], limits: { ...atQuota, atQuota: false, maxInstances: 1 }, exactLimit: 0 }));
     assert.deepEqual([...oneMore.typical], [Infinity, NOW + 3 * MIN]);
   });
+
+  it('once the last instance allowed is added, finds the running container likeliest to end first by the spread of ends', () => {
+    // Two running: one at its median (10 min), one, longer (12 min), at a quantile that ends it
+    // sooner. The first container takes the one new VM allowed; the second the sooner end.
+    const run = (runtime: typeof ten): ForecastInstance => ({ type: 'a', capacity: one, state: 'running', running: [{ startedAt: NOW, runtime, need: one }] });
+    const twelve = { typical: 12 * MIN, low: 6 * MIN, high: 24 * MIN };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a'])], instances: [run(ten), run(twelve)], limits: { ...input({}).limits, maxInstances: 3 } }));
+    assert.equal(r.typical[0], NOW + 3 * MIN);
+    assert.equal(Math.round(r.typical[1]), Math.round(NOW + remainingAt(twelve, 0, 0.118033988749895)));
+  });
 });
