@@ -116,4 +116,10 @@ describe('TLS certificate and key', () => {
     assert.equal(reloadable({ Certificate, Key: pair.key }), true);
     assert.equal(reloadable({ Certificate: pair.cert, Key: join(dir, 'key.pem') }), true);
   });
+
+  it('takes PEM text after blank lines (as a YAML block may start) as the text, not as a file name', () => {
+    const tls = { Certificate: `\n${pair.cert}`, Key: ` \n\n${pair.key}` };
+    assert.equal(reloadable(tls), false);
+    assert.equal(loadKeyPair(tls).cert, tls.Certificate);
+  });
 });
