@@ -389,4 +389,14 @@ describe('forecast', () => {
     assert.equal(r.typical[0], NOW + 3 * MIN);
     assert.equal(Math.round(r.typical[1]), Math.round(NOW + remainingAt(twelve, 0, 0.118033988749895)));
   });
+
+  it('at the limit, frees room on an instance running several containers in the order the spread ends them', () => {
+    // One VM, 2 VCPUs: a 10-min container at its median, a 12-min one at a quantile that ends it
+    // sooner. A container waits for the sooner of the two, not the one with the sooner median.
+    const two: Need = { vcpus: 2, ram: 2, gpus: 0 };
+    const twelve = { typical: 12 * MIN, low: 6 * MIN, high: 24 * MIN };
+    const inst: ForecastInstance = { type: 'a', capacity: two, state: 'running', running: [{ startedAt: NOW, runtime: ten, need: one }, { startedAt: NOW, runtime: twelve, need: one }] };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [inst], limits: { ...input({}).limits, atQuota: true }, capacities: new Map([['a', two]]) }));
+    assert.equal(Math.round(r.typical[0]), Math.round(NOW + remainingAt(twelve, 0, 0.118033988749895)));
+  });
 });
