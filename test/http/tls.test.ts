@@ -122,4 +122,16 @@ describe('TLS certificate and key', () => {
     assert.equal(reloadable(tls), false);
     assert.equal(loadKeyPair(tls).cert, tls.Certificate);
   });
+
+  it('reloads every hour, not only after the first', async () => {
+    const clock = new ManualClock();
+    const applied: KeyPair[] = [];
+    const stop = startKeyPairReloader({ tls: files(), apply: (p) => applied.push(p), clock, log: createLogger({ stream: new LineCollector() }), signals: new EventEmitter() });
+    try {
+      await clock.advance(3 * TLS_RELOAD_INTERVAL_MS);
+      assert.equal(applied.length, 3);
+    } finally {
+      stop();
+    }
+  });
 });
