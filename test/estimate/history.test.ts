@@ -165,5 +165,12 @@ describe('RuntimeHistory', () => {
       assert.equal(remainingAt(flat, 4 * MIN, 0.9), 6 * MIN);
       assert.equal(remainingAt(flat, 40 * MIN, 0.1), MIN);
     });
-  });
+  
+
+    it('with a typical runtime of 0 ms, is what remaining says, not NaN', () => {
+      const instant = { typical: 0, low: 0, high: MIN };
+      assert.equal(remainingAt(instant, 0, 0.5), 0);
+      assert.equal(remainingAt(instant, 30_000, 0.5), 0);
+    });
+});
 });
