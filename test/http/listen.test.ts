@@ -161,4 +161,9 @@ describe('choosing the listen URL', () => {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
   });
+
+  it('probes by binding: a name that does not resolve is an error, not "not local"', async () => {
+    const r = await probeBind('nowhere.invalid', 9006);
+    assert.ok(r instanceof Error && /ENOTFOUND|EAI_AGAIN/.test(r.message), String(r));
+  });
 });
