@@ -172,5 +172,10 @@ describe('RuntimeHistory', () => {
       assert.equal(remainingAt(instant, 0, 0.5), 0);
       assert.equal(remainingAt(instant, 30_000, 0.5), 0);
     });
+
+    it('stays finite for a run far past its p90', () => {
+      const r = remainingAt(total, 24 * 60 * MIN, 0.5);
+      assert.ok(Number.isFinite(r), `${r}`);
+    });
 });
 });
