@@ -163,6 +163,17 @@ describe('TLS.ACME.Server: certificates from the autocert cache', () => {
     assert.throws(() => cacheName('../../etc/passwd.x'), /server name contains invalid character/);
     assert.throws(() => cacheName('a/b.example'), /server name contains invalid character/);
   });
+
+  it('serves the ECDSA file once it becomes valid, with the RSA one meanwhile', async () => {
+    const validFrom = clock.now() + 24 * 3600_000;
+    const notBefore = new Date(validFrom).toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d).*$/, '$1$2$3$4$5$6Z');
+    const later = selfSignedCertificate({ dnsName: NAME, notBefore });
+    cache(`${NAME}+rsa`, rsa);
+    cache(NAME, later);
+    assert.deepEqual(await handshake(port, NAME), { fingerprint: fingerprint(rsa) });
+    await clock.advance(24 * 3600_000);
+    assert.deepEqual(await handshake(port, NAME), { fingerprint: fingerprint(later) });
+  });
 });
 
 describe('management server with TLS.ACME.Server', () => {
