@@ -178,4 +178,14 @@ describe('RuntimeHistory', () => {
       assert.ok(Number.isFinite(r), `${r}`);
     });
 });
+
+  it('answers from the runs recorded since it was last asked', () => {
+    const h = new RuntimeHistory({ minSamples: 1 });
+    const key = { image: 'i', vcpus: 1, ram: GiB };
+    h.record(key, 2 * MIN, 0);
+    assert.equal(h.estimate(key).typical, 2 * MIN);
+    h.record(key, 8 * MIN, 1000);
+    h.record(key, 9 * MIN, 2000);
+    assert.equal(h.estimate(key).typical, 8 * MIN);
+  });
 });
