@@ -188,4 +188,14 @@ describe('RuntimeHistory', () => {
     h.record(key, 9 * MIN, 2000);
     assert.equal(h.estimate(key).typical, 8 * MIN);
   });
+
+  it('learns a runtime of 0 ms (a container that ended at once), not a negative or missing one', () => {
+    const h = new RuntimeHistory({ minSamples: 1, defaultRuntimeMs: 10 * MIN });
+    const key = { image: 'i', vcpus: 1, ram: GiB };
+    h.record(key, -MIN, 0);
+    h.record(key, NaN, 0);
+    assert.equal(h.typicalOverall(), 10 * MIN);
+    h.record(key, 0, 0);
+    assert.deepEqual(h.estimate(key), { typical: 0, low: 0, high: 0 });
+  });
 });
