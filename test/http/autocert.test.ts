@@ -174,6 +174,12 @@ describe('TLS.ACME.Server: certificates from the autocert cache', () => {
     await clock.advance(24 * 3600_000);
     assert.deepEqual(await handshake(port, NAME), { fingerprint: fingerprint(later) });
   });
+
+  it('refuses a certificate that is not valid yet, saying so', async () => {
+    cache(NAME, selfSignedCertificate({ dnsName: NAME, notBefore: '490101000000Z' }));
+    assert.ok('error' in (await handshake(port, NAME)), 'no handshake with a certificate from the future');
+    assert.match(String(logs.records()[0].error), /certificate is not valid yet/);
+  });
 });
 
 describe('management server with TLS.ACME.Server', () => {
