@@ -198,4 +198,8 @@ describe('RuntimeHistory', () => {
     h.record(key, 0, 0);
     assert.deepEqual(h.estimate(key), { typical: 0, low: 0, high: 0 });
   });
+
+  it('takes the default as the typical runtime overall before any run has finished', () => {
+    assert.equal(new RuntimeHistory({ defaultRuntimeMs: 7 * MIN }).typicalOverall(), 7 * MIN);
+  });
 });
