@@ -180,6 +180,13 @@ describe('TLS.ACME.Server: certificates from the autocert cache', () => {
     assert.ok('error' in (await handshake(port, NAME)), 'no handshake with a certificate from the future');
     assert.match(String(logs.records()[0].error), /certificate is not valid yet/);
   });
+
+  it('refuses a file whose key is not the certificate\'s, and falls back to the RSA file', async () => {
+    cache(`${NAME}+rsa`, rsa);
+    cache(NAME, { cert: ecdsa.cert, key: selfSignedCertificate({ dnsName: NAME }).key });
+    assert.deepEqual(await handshake(port, NAME), { fingerprint: fingerprint(rsa) });
+    assert.match(String(logs.records()[0].error), /private key does not match public key/);
+  });
 });
 
 describe('management server with TLS.ACME.Server', () => {
