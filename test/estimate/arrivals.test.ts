@@ -33,4 +33,11 @@ describe('ArrivalHistory', () => {
     a.record('c1', 2 * H, ['small']);
     assert.equal(a.rate('small', 2 * H + M), 1 / H);
   });
+
+  it('keeps counting the arrivals still in the window after many older ones have left it', () => {
+    const a = new ArrivalHistory(H);
+    for (let i = 0; i < 2000; i++) a.record(`old${i}`, i, ['small']);
+    for (let i = 0; i < 10; i++) a.record(`new${i}`, 2 * H + i, ['small']);
+    assert.equal(a.rate('small', 2 * H + 10), 10 / H);
+  });
 });
