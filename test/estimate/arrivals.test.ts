@@ -40,4 +40,10 @@ describe('ArrivalHistory', () => {
     for (let i = 0; i < 10; i++) a.record(`new${i}`, 2 * H + i, ['small']);
     assert.equal(a.rate('small', 2 * H + 10), 10 / H);
   });
+
+  it('gives no chance, never a negative one, for a time already past', () => {
+    const a = new ArrivalHistory(H);
+    a.record('c1', 0, ['small']);
+    assert.equal(a.chance('small', -10 * M, M), 0);
+  });
 });
