@@ -39,4 +39,15 @@ describe('BootTimes', () => {
     for (const ms of [10 * MIN, 1000, 3000]) b.record('a', ms);
     assert.equal(b.estimate('a').typical, 2000);
   });
+
+  it('learns a boot once, however often its ready event comes', () => {
+    const b = new BootTimes();
+    b.observe({ type: 'sshConnected', instanceId: 'i1', sinceAppearedMs: 60_000 }, () => 'a');
+    b.observe({ type: 'readyForContainer', instanceId: 'i1', sinceSshMs: 0 }, () => 'a');
+    b.observe({ type: 'readyForContainer', instanceId: 'i1', sinceSshMs: 0 }, () => 'a');
+    b.observe({ type: 'readyForContainer', instanceId: 'i1', sinceSshMs: 0 }, () => 'a');
+    b.record('a', 3 * MIN);
+    b.record('a', 4 * MIN);
+    assert.equal(b.estimate('a').typical, 3 * MIN);
+  });
 });
