@@ -80,4 +80,15 @@ describe('RuntimeTracker', () => {
     // One run of 10 minutes: the 2 minutes up to the missed look are not a runtime.
     assert.equal(history.estimate(KEY).typical, 10 * MIN);
   });
+
+  it('passes over a run whose runtime key is not known, running or ended', () => {
+    states.set('u', 'Running');
+    states.set('v', 'Running');
+    const keyOf = (uuid: string) => (uuid === 'u' ? undefined : KEY);
+    tracker.observe(0, new Map([['u', 0], ['v', 0]]), get, keyOf);
+    states.set('u', 'Complete');
+    states.set('v', 'Complete');
+    tracker.observe(3 * MIN, new Map(), get, keyOf);
+    assert.equal(history.estimate(KEY).typical, 3 * MIN);
+  });
 });
