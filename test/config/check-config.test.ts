@@ -258,5 +258,13 @@ describe('check-config', function () {
       assert.equal(cluster.InstanceTypes['a.preemptible'].Price, 0.4 * 0.2);
       assert.match(clusterToYAML(cluster), /^ {6}a\.preemptible:\n(?: {8}.*\n)*? {8}Price: 0\.08\n/m);
     });
+
+    it('shows a TLS.Key that names a file (a path or a file:// URL), and redacts one that may be the key itself', () => {
+      const { cluster } = loadConfigFile(EXAMPLE);
+      const keyShown = (Key: string): unknown => ((clusterForDisplay({ ...cluster, TLS: { ...cluster.TLS, Key } }).Clusters as Record<string, Record<string, Record<string, unknown>>>).zzzzz.TLS).Key;
+      assert.equal(keyShown('/etc/arvados/tls.key'), '/etc/arvados/tls.key');
+      assert.equal(keyShown('file:///etc/arvados/tls.key'), 'file:///etc/arvados/tls.key');
+      assert.equal(keyShown('-----BEGIN PRIVATE KEY-----\nx\n'), REDACTED);
+    });
   });
 });
