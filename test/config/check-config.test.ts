@@ -266,5 +266,12 @@ describe('check-config', function () {
       assert.equal(keyShown('file:///etc/arvados/tls.key'), 'file:///etc/arvados/tls.key');
       assert.equal(keyShown('-----BEGIN PRIVATE KEY-----\nx\n'), REDACTED);
     });
+
+    it('loads back without a warning: a type shows no Name or Scratch key, which a file does not write', () => {
+      const { cluster } = loadConfigText(`Clusters:\n  zzzzz:\n    InstanceTypes:\n      a: {VCPUs: 1, RAM: 1GiB, IncludedScratch: 10GB, AddedScratch: 5GB}\n`);
+      const { cluster: again, warnings } = loadConfigText(clusterToYAML(cluster));
+      assert.deepEqual(warnings.filter((w) => w.includes('InstanceTypes')), []);
+      assert.equal(again.InstanceTypes.a.Scratch, 15e9);
+    });
   });
 });
