@@ -108,9 +108,13 @@ function isPEM(value: string): boolean {
   return value.trimStart().startsWith('-----BEGIN ');
 }
 
-/** The PEM text itself, or the file it names; `file://` is dropped as the reference drops it. */
+/**
+ * The PEM text itself, or the file it names; `file://` is dropped as the
+ * reference drops it. PEM text starts at its BEGIN line: OpenSSL does not
+ * find one written indented ("no start line").
+ */
 function pemOrFile(value: string): string {
-  if (isPEM(value)) return value;
+  if (isPEM(value)) return value.trimStart();
   const path = value.startsWith('file://') ? value.slice('file://'.length) : value;
   if (path === '') throw new Error('no file configured (TLS.Certificate and TLS.Key name the certificate and key files)');
   return readFileSync(path, 'utf8');

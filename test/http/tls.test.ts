@@ -120,7 +120,13 @@ describe('TLS certificate and key', () => {
   it('takes PEM text after blank lines (as a YAML block may start) as the text, not as a file name', () => {
     const tls = { Certificate: `\n${pair.cert}`, Key: ` \n\n${pair.key}` };
     assert.equal(reloadable(tls), false);
-    assert.equal(loadKeyPair(tls).cert, tls.Certificate);
+    assert.equal(loadKeyPair(tls).cert, pair.cert);
+  });
+
+  it('takes PEM text whose BEGIN line is indented (a quoted YAML value) as the text from that line', () => {
+    const loaded = loadKeyPair({ Certificate: `  ${pair.cert}`, Key: `\t${pair.key}` });
+    assert.equal(loaded.cert, pair.cert);
+    assert.equal(loaded.key, pair.key);
   });
 
   it('reloads every hour, not only after the first', async () => {
