@@ -165,7 +165,6 @@ describe('RuntimeHistory', () => {
       assert.equal(remainingAt(flat, 4 * MIN, 0.9), 6 * MIN);
       assert.equal(remainingAt(flat, 40 * MIN, 0.1), MIN);
     });
-  
 
     it('with a typical runtime of 0 ms, is what remaining says, not NaN', () => {
       const instant = { typical: 0, low: 0, high: MIN };
@@ -177,7 +176,7 @@ describe('RuntimeHistory', () => {
       const r = remainingAt(total, 24 * 60 * MIN, 0.5);
       assert.ok(Number.isFinite(r), `${r}`);
     });
-});
+  });
 
   it('answers from the runs recorded since it was last asked', () => {
     const h = new RuntimeHistory({ minSamples: 1 });
