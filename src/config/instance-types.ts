@@ -119,14 +119,17 @@ function compileGPU(ctx: ReadContext, raw: unknown, path: Path): GPUFeatures {
  * Adds, for every non-preemptible type, a preemptible copy named
  * `<name>.preemptible` priced at Price x factor, with the same ProviderType.
  * As in Arvados, a configured type that already has that name wins (with a
- * warning) unless it is identical to the variant.
+ * warning) unless it is identical to the variant. Prices are compared to
+ * the 15 digits a double keeps, so the variant check-config writes out
+ * (0.4 x 0.2 shown as 0.08, not 0.08000000000000002) loads back as itself.
  */
 function addPreemptibleVariants(ctx: ReadContext, types: Record<string, InstanceType>, path: Path, factor: number): void {
+  const comparable = (t: InstanceType): string => JSON.stringify({ ...t, Price: Number(t.Price.toPrecision(15)) });
   for (const [name, it] of Object.entries(types)) {
     if (it.Preemptible) continue;
     const variant: InstanceType = { ...it, GPU: { ...it.GPU }, Name: name + PREEMPTIBLE_SUFFIX, Preemptible: true, Price: it.Price * factor };
     const existing = types[variant.Name];
-    if (existing && JSON.stringify(existing) !== JSON.stringify(variant)) {
+    if (existing && comparable(existing) !== comparable(variant)) {
       ctx.problems.warn([...path, variant.Name], `already exists, so not automatically adding a preemptible variant of ${name}`);
       continue;
     }
