@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DecayedSample, normalQuantile, survivalSpread } from '../../src/estimate/survival.js';
+import { DecayedSample, erfc, normalQuantile, normalSurvival, survivalSpread } from '../../src/estimate/survival.js';
 
 const MIN = 60_000;
 
@@ -108,5 +108,14 @@ describe('normalQuantile', () => {
     assert.ok(Math.abs(normalQuantile(0.975) - 1.959964) < 1e-6);
     assert.ok(Math.abs(normalQuantile(0.1) + 1.281552) < 1e-6);
     assert.ok(Math.abs(normalQuantile(0.01) + 2.326348) < 1e-6);
+  });
+});
+
+describe('normalSurvival', () => {
+  it('matches the standard normal table on both sides of the mean', () => {
+    assert.ok(Math.abs(normalSurvival(0) - 0.5) < 1e-7, 'at the mean');
+    assert.ok(Math.abs(normalSurvival(1.281552) - 0.1) < 1e-6, 'p90');
+    assert.ok(Math.abs(normalSurvival(-1.959964) - 0.975) < 1e-6, 'p2.5');
+    assert.ok(Math.abs(erfc(1) - 0.1572992) < 1e-6, 'erfc(1)');
   });
 });
