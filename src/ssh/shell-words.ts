@@ -41,6 +41,9 @@ interface Word {
 /** Characters that mean something to the shell when unquoted; we refuse to guess at them. */
 const OPERATORS = new Set([';', '&', '|', '<', '>', '(', ')', '`', '$', '\n']);
 
+/** What `raw` holds for a quoted or escaped part: not a name character, so such a word never reads as NAME=. */
+const QUOTED = '"';
+
 function splitWords(cmd: string): Word[] {
   const words: Word[] = [];
   let i = 0;
@@ -57,7 +60,7 @@ function splitWords(cmd: string): Word[] {
         const end = cmd.indexOf("'", i + 1);
         if (end < 0) throw new ShellParseError('unterminated single quote');
         text += cmd.slice(i + 1, end);
-        raw += 'q';
+        raw += QUOTED;
         i = end + 1;
       } else if (c === '"') {
         i++;
@@ -74,12 +77,12 @@ function splitWords(cmd: string): Word[] {
             i++;
           }
         }
-        raw += 'q';
+        raw += QUOTED;
         i++;
       } else if (c === '\\') {
         if (i + 1 >= n) throw new ShellParseError('trailing backslash');
         if (cmd[i + 1] !== '\n') text += cmd[i + 1];
-        raw += 'q';
+        raw += QUOTED;
         i += 2;
       } else if (OPERATORS.has(c)) {
         throw new ShellParseError(`unsupported shell syntax ${JSON.stringify(c)}`);

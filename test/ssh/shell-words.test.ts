@@ -120,6 +120,14 @@ describe('ssh/shell-words: parseCommandLine', () => {
     assert.deepEqual(parseCommandLine('1A=x cmd'), { argv: ['1A=x', 'cmd'], env: {}, sudo: false });
   });
 
+  it('takes a word whose name part is quoted or escaped as a word, not an assignment, as sh does; a quoted value is still one', () => {
+    for (const cmd of [`"A"=1 cmd`, `'A'=1 cmd`, `\\A=1 cmd`, `A"B"=1 cmd`, `x'A'=1 cmd`]) {
+      assert.deepEqual(parseCommandLine(cmd).env, {}, cmd);
+      assert.equal(parseCommandLine(cmd).argv.length, 2, cmd);
+    }
+    assert.deepEqual(parseCommandLine(`A="x y" B='z' cmd`), { argv: ['cmd'], env: { A: 'x y', B: 'z' }, sudo: false });
+  });
+
   it('skips every flag given to sudo', () => {
     assert.deepEqual(parseCommandLine('sudo -n -E crunch-run --list'), { argv: ['crunch-run', '--list'], env: {}, sudo: true });
   });
