@@ -81,6 +81,13 @@ describe('survivalSpread', () => {
   it('has nothing to say without a finished run', () => {
     assert.equal(survivalSpread([], 1, [MIN]), undefined);
   });
+
+  it('draws no curve through a p10 of 0 ms (runs that ended at once)', () => {
+    // Ten finished, four of them at once, thirty going for 8 min: a quarter done, enough to
+    // extend the curve, but no log-normal goes through 0.
+    const finished = [0, 0, 0, 0, 1, 2, 3, 4, 5, 6].map((m) => m * MIN);
+    assert.equal(survivalSpread(finished, 1, Array(30).fill(8 * MIN)), undefined);
+  });
 });
 
 describe('DecayedSample', () => {
