@@ -399,4 +399,10 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'])], instances: [inst], limits: { ...input({}).limits, atQuota: true }, capacities: new Map([['a', two]]) }));
     assert.equal(Math.round(r.typical[0]), Math.round(NOW + remainingAt(twelve, 0, 0.118033988749895)));
   });
+
+  it('counts a booting instance ready in the band of the boot time', () => {
+    const booting: ForecastInstance = { type: 'a', capacity: one, state: 'booting', bootStartedAt: NOW, running: [] };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [booting], limits: { ...input({}).limits, atQuota: true }, bootMs: () => ({ low: 2 * MIN, typical: 3 * MIN, high: 5 * MIN }) }));
+    assert.deepEqual([r.low[0], r.typical[0], r.high[0]], [NOW + 2 * MIN, NOW + 3 * MIN, NOW + 5 * MIN]);
+  });
 });
