@@ -405,4 +405,10 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'])], instances: [booting], limits: { ...input({}).limits, atQuota: true }, bootMs: () => ({ low: 2 * MIN, typical: 3 * MIN, high: 5 * MIN }) }));
     assert.deepEqual([r.low[0], r.typical[0], r.high[0]], [NOW + 2 * MIN, NOW + 3 * MIN, NOW + 5 * MIN]);
   });
+
+  it('at MaxInstances, boots the replacement in the band of the boot time', () => {
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('b', 4 * MIN)], limits, bootMs: () => ({ low: 2 * MIN, typical: 3 * MIN, high: 5 * MIN }) }));
+    assert.deepEqual([r.low[0], r.typical[0], r.high[0]], [NOW + 6 * MIN, NOW + 7 * MIN, NOW + 9 * MIN]);
+  });
 });
