@@ -411,4 +411,10 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('b', 4 * MIN)], limits, bootMs: () => ({ low: 2 * MIN, typical: 3 * MIN, high: 5 * MIN }) }));
     assert.deepEqual([r.low[0], r.typical[0], r.high[0]], [NOW + 6 * MIN, NOW + 7 * MIN, NOW + 9 * MIN]);
   });
+
+  it('at the limit, keeps each running container at its own p90 in the high band', () => {
+    const run: ForecastInstance = { type: 'a', capacity: one, state: 'running', running: [{ startedAt: NOW, runtime: ten, need: one }] };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [run, run, run], limits: { ...input({}).limits, maxInstances: 3 } }));
+    assert.deepEqual([...r.high], [NOW + 20 * MIN, NOW + 20 * MIN, NOW + 20 * MIN]);
+  });
 });
