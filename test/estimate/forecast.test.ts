@@ -417,4 +417,12 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a']), ctr(['a']), ctr(['a'])], instances: [run, run, run], limits: { ...input({}).limits, maxInstances: 3 } }));
     assert.deepEqual([...r.high], [NOW + 20 * MIN, NOW + 20 * MIN, NOW + 20 * MIN]);
   });
+
+  it('beyond the exact limit, counts a new instance of a type of unknown size as one VCPU', () => {
+    // No capacities known: the exact part takes the one VM allowed to fit anything; the fluid
+    // does not take it for infinitely many VCPUs.
+    const limits = { ...input({}).limits, maxInstances: 1 };
+    const r = forecast(input({ containers: [ctr(['a'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN))], limits, capacities: new Map(), exactLimit: 1 }));
+    assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 13 * MIN]);
+  });
 });
