@@ -425,4 +425,17 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'], flat(10 * MIN)), ctr(['a'], flat(10 * MIN))], limits, capacities: new Map(), exactLimit: 1 }));
     assert.deepEqual([...r.typical], [NOW + 3 * MIN, NOW + 13 * MIN]);
   });
+
+  it('at the limit, keeps a running container on its instance until its spread end, though its median has passed', () => {
+    // Two on held VMs take the first two quantiles; the one on the a (2 VCPUs) ends late in the
+    // spread. The first container takes its free VCPU, the second the first's; the third waits
+    // for the running one, though its median (10 min) is before the second's start (11 min).
+    const held: ForecastInstance = { type: 'b', capacity: NONE, state: 'running', idleBehavior: 'hold', running: [{ startedAt: NOW, runtime: ten, need: one }] };
+    const two: Need = { vcpus: 2, ram: 2, gpus: 0 };
+    const a: ForecastInstance = { type: 'a', capacity: two, state: 'running', running: [{ startedAt: NOW, runtime: ten, need: one }] };
+    const cs = [ctr(['a'], flat(11 * MIN)), ctr(['a']), ctr(['a'])];
+    const r = forecast(input({ containers: cs, instances: [held, held, a], limits: { ...input({}).limits, atQuota: true }, capacities: new Map([['a', two]]) }));
+    assert.deepEqual([r.typical[0], r.typical[1]], [NOW, NOW + 11 * MIN]);
+    assert.equal(Math.round(r.typical[2]), Math.round(NOW + remainingAt(ten, 0, 0.7360679774997898)));
+  });
 });
