@@ -201,4 +201,12 @@ describe('RuntimeHistory', () => {
   it('takes the default as the typical runtime overall before any run has finished', () => {
     assert.equal(new RuntimeHistory({ defaultRuntimeMs: 7 * MIN }).typicalOverall(), 7 * MIN);
   });
+
+  it('weighs an image sample against the runs of that image going on, not those of other images of its size', () => {
+    const h = new RuntimeHistory({ minSamples: 3, defaultRuntimeMs: 10 * MIN });
+    const key = { image: 'i', vcpus: 1, ram: GiB };
+    for (let i = 0; i < 3; i++) h.record(key, 2 * MIN, i * 1000);
+    h.setRunning(Array.from({ length: 10 }, () => ({ key: { ...key, image: 'j' }, elapsedMs: 30 * MIN })));
+    assert.equal(h.estimate(key).typical, 2 * MIN);
+  });
 });
