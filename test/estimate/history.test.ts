@@ -209,4 +209,12 @@ describe('RuntimeHistory', () => {
     h.setRunning(Array.from({ length: 10 }, () => ({ key: { ...key, image: 'j' }, elapsedMs: 30 * MIN })));
     assert.equal(h.estimate(key).typical, 2 * MIN);
   });
+
+  it('learns an image apart from the other images of its size', () => {
+    const h = new RuntimeHistory({ minSamples: 3 });
+    const a = { image: 'a', vcpus: 1, ram: GiB };
+    for (let i = 0; i < 3; i++) h.record(a, MIN, i * 1000);
+    for (let i = 0; i < 4; i++) h.record({ ...a, image: 'b' }, 9 * MIN, i * 1000);
+    assert.equal(h.estimate(a).typical, MIN);
+  });
 });
