@@ -438,4 +438,14 @@ describe('forecast', () => {
     assert.deepEqual([r.typical[0], r.typical[1]], [NOW, NOW + 11 * MIN]);
     assert.equal(Math.round(r.typical[2]), Math.round(NOW + remainingAt(ten, 0, 0.7360679774997898)));
   });
+
+  it('looks past an instance with some room but not enough to one of the same type that frees up sooner', () => {
+    // Two a VMs (2 VCPUs): one with a VCPU free till 10 min, one full till 5 min. A 2-VCPU
+    // container waits for the second.
+    const two: Need = { vcpus: 2, ram: 2, gpus: 0 };
+    const part: ForecastInstance = { type: 'a', capacity: two, state: 'running', running: [{ startedAt: NOW, runtime: flat(10 * MIN), need: one }] };
+    const full: ForecastInstance = { type: 'a', capacity: two, state: 'running', running: [{ startedAt: NOW, runtime: flat(5 * MIN), need: two }] };
+    const r = forecast(input({ containers: [ctr(['a'], ten, two)], instances: [part, full], limits: { ...input({}).limits, atQuota: true }, capacities: new Map([['a', two]]) }));
+    assert.equal(r.typical[0], NOW + 5 * MIN);
+  });
 });
