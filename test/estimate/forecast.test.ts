@@ -448,4 +448,15 @@ describe('forecast', () => {
     const r = forecast(input({ containers: [ctr(['a'], ten, two)], instances: [part, full], limits: { ...input({}).limits, atQuota: true }, capacities: new Map([['a', two]]) }));
     assert.equal(r.typical[0], NOW + 5 * MIN);
   });
+
+  it('beyond the exact limit, holds the backlog to the concurrency limit as it has grown in the exact part', () => {
+    // Two idle VMs, two more allowed, a limit of 2 that grows: the first four start at 0, 0, 3
+    // and 6 min (the limit rose to 4 on the way). The fifth: 49 VCPU-min of work ahead over 4
+    // VCPUs, and as much container time over a limit of 4, not 2.
+    const idle: ForecastInstance = { type: 'a', capacity: one, state: 'idle', running: [] };
+    const limits = { ...input({}).limits, maxInstances: 4, maxContainers: 2, maxContainersGrows: true };
+    const cs = Array.from({ length: 5 }, () => ctr(['a'], flat(10 * MIN)));
+    const r = forecast(input({ containers: cs, instances: [idle, { ...idle }], limits, exactLimit: 4 }));
+    assert.deepEqual([...r.typical], [NOW, NOW, NOW + 3 * MIN, NOW + 6 * MIN, NOW + (49 * MIN) / 4]);
+  });
 });
