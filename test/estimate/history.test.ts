@@ -217,4 +217,15 @@ describe('RuntimeHistory', () => {
     for (let i = 0; i < 4; i++) h.record({ ...a, image: 'b' }, 9 * MIN, i * 1000);
     assert.equal(h.estimate(a).typical, MIN);
   });
+
+  it('weighs finished runs of hours ago for less against the runs going on now', () => {
+    const h = new RuntimeHistory({ sampleSize: 10, minSamples: 1, defaultRuntimeMs: 10 * MIN });
+    const key = { image: 'i', vcpus: 1, ram: GiB };
+    // A hundred runs of 1 min five hours ago, one just now; fifty go on for 5 min. The hundred
+    // stand for e^-5 of what they did: too few finished to read a median, the default stands.
+    for (let i = 0; i < 100; i++) h.record(key, MIN, i);
+    h.record(key, MIN, 5 * 60 * MIN);
+    h.setRunning(Array.from({ length: 50 }, () => ({ key, elapsedMs: 5 * MIN })));
+    assert.equal(h.estimate(key).typical, 10 * MIN);
+  });
 });
