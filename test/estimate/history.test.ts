@@ -228,4 +228,12 @@ describe('RuntimeHistory', () => {
     h.setRunning(Array.from({ length: 50 }, () => ({ key, elapsedMs: 5 * MIN })));
     assert.equal(h.estimate(key).typical, 10 * MIN);
   });
+
+  it('weighs a size sample against the runs of that size going on, not those of other sizes', () => {
+    const h = new RuntimeHistory({ minSamples: 3, defaultRuntimeMs: 10 * MIN });
+    // Three images of one size, one run each: the size's sample speaks.
+    for (const image of ['a', 'b', 'c']) h.record({ image, vcpus: 1, ram: GiB }, 2 * MIN, 0);
+    h.setRunning(Array.from({ length: 10 }, () => ({ key: { image: 'a', vcpus: 8, ram: 32 * GiB }, elapsedMs: 30 * MIN })));
+    assert.equal(h.estimate({ image: 'z', vcpus: 1, ram: GiB }).typical, 2 * MIN);
+  });
 });
