@@ -88,6 +88,14 @@ describe('survivalSpread', () => {
     const finished = [0, 0, 0, 0, 1, 2, 3, 4, 5, 6].map((m) => m * MIN);
     assert.equal(survivalSpread(finished, 1, Array(30).fill(8 * MIN)), undefined);
   });
+
+  it('puts an extended p90 at least at the longest run still going', () => {
+    // Thirty finished between 1 and 3 min, seventy going, one of them for 100 min: the log-normal
+    // through the p10 and the last finish has its p90 far below that.
+    const finished = [...Array(10).fill(MIN), ...Array(10).fill(2 * MIN), ...Array(10).fill(3 * MIN)];
+    const s = survivalSpread(finished, 1, [...Array(69).fill(3.5 * MIN), 100 * MIN]);
+    assert.equal(s?.high, 100 * MIN);
+  });
 });
 
 describe('DecayedSample', () => {
