@@ -459,4 +459,18 @@ describe('forecast', () => {
     const r = forecast(input({ containers: cs, instances: [idle, { ...idle }], limits, exactLimit: 4 }));
     assert.deepEqual([...r.typical], [NOW, NOW, NOW + 3 * MIN, NOW + 6 * MIN, NOW + (49 * MIN) / 4]);
   });
+
+  it('keeps a running container on its instance past its median while instances may still be added, for when none may', () => {
+    // Two on held VMs take the first two quantiles, so the ten-minute one on the a ends late in
+    // the spread. The first container takes its VCPU at its median (10 min; a new a is 12 min
+    // away); the second takes the last VM allowed (a c); the third then waits for the spread end.
+    const held: ForecastInstance = { type: 'b', capacity: NONE, state: 'running', idleBehavior: 'hold', running: [{ startedAt: NOW, runtime: ten, need: one }] };
+    const two: Need = { vcpus: 2, ram: 2, gpus: 0 };
+    const running = [{ startedAt: NOW, runtime: ten, need: one }, { startedAt: NOW, runtime: flat(10.5 * MIN), need: one }];
+    const a: ForecastInstance = { type: 'a', capacity: two, state: 'running', running };
+    const limits = { ...input({}).limits, maxInstances: 4 };
+    const r = forecast(input({ containers: [ctr(['a']), ctr(['c']), ctr(['a'])], instances: [held, held, a], limits, capacities: new Map([['a', two]]), bootMs: (t) => flat(t === 'a' ? 12 * MIN : 3 * MIN) }));
+    assert.deepEqual([r.typical[0], r.typical[1]], [NOW + 10 * MIN, NOW + 3 * MIN]);
+    assert.equal(Math.round(r.typical[2]), Math.round(NOW + remainingAt(ten, 0, 0.7360679774997898)));
+  });
 });
