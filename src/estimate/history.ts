@@ -221,8 +221,11 @@ export function remainingAt(total: Spread, elapsedMs: number, q: number): number
   const sigma = Math.log(total.high / total.typical) / Z90;
   const mu = Math.log(total.typical);
   const lived = elapsedMs > 0 ? normalSurvival((Math.log(elapsedMs) - mu) / sigma) : 1;
-  const p = Math.min(1 - 1e-9, 1 - lived + q * lived);
-  return Math.max(0, Math.exp(mu + sigma * normalQuantile(p)) - elapsedMs);
+  // The quantile 1 - (1 - q) x lived, read from the upper tail, where it keeps its
+  // precision for a run far past its p90 (1 minus a tiny number is 1).
+  const rest = Math.exp(mu - sigma * normalQuantile((1 - q) * lived)) - elapsedMs;
+  // Past what a double can tell apart: about to end, as `remaining` has it.
+  return Number.isFinite(rest) && rest > 0 ? rest : total.typical / 10;
 }
 
 function left(total: number, elapsedMs: number): number {

@@ -176,6 +176,15 @@ describe('RuntimeHistory', () => {
       const r = remainingAt(total, 24 * 60 * MIN, 0.5);
       assert.ok(Number.isFinite(r), `${r}`);
     });
+
+    it('leaves a run far past its p90 more to go the longer it has run, never nothing', () => {
+      let last = 0;
+      for (const hours of [0.5, 2, 4, 4.5, 5, 24, 1000]) {
+        const rest = remainingAt(total, hours * 60 * MIN, 0.5);
+        assert.ok(rest >= last && rest > 0, `${rest / MIN} min at ${hours} h, ${last / MIN} min before`);
+        last = rest;
+      }
+    });
   });
 
   it('answers from the runs recorded since it was last asked', () => {
