@@ -43,7 +43,8 @@
  * Times are epoch ms. A container no instance type fits gets Infinity.
  */
 import { regrown } from '../scheduler/limits.js';
-import { MinHeap } from './heap.js';
+import { BinaryHeap } from '../heap.js';
+import { type HeapEntry, MinHeap } from './heap.js';
 import type { ForecastContainer, ForecastInput, ForecastResult, Need } from './forecast-input.js';
 import { fitTime, type Inst, lowerBound, type Reservation, shutdownAt, spreadQuantile } from './forecast-instance.js';
 import { remaining, remainingAt } from './history.js';
@@ -79,7 +80,8 @@ class BandPlay {
   private readonly insts: Inst[] = [];
   private readonly byType = new Map<string, MinHeap>();
   /** The instances the pool would shut down, by when (`shutdownAt`): the one to replace when no instance may be added. */
-  private readonly byShutdown = new MinHeap();
+  /** Instances by when the scheduler may shut them down; at equal times one already shut down comes first, as it is replaced first. */
+  private readonly byShutdown = new BinaryHeap<ShutdownEntry>((a, b) => a.key < b.key || (a.key === b.key && a.leaving && !b.leaving));
   /** Ends of the containers running or placed, for the concurrency limit. */
   private readonly ends = new MinHeap();
   private creatable: number;
@@ -210,9 +212,19 @@ class BandPlay {
         this.byShutdown.pop();
         continue;
       }
-      const type = c.types[0];
       const goneAt = this.goneAt(inst.leftAt ?? this.shutdownFor(inst, e.key));
-      return { at: goneAt + this.input.bootMs(type)[this.band], inst, type, goneAt };
+      // The cheapest eligible type, unless it is at capacity and another can be created sooner.
+      const { limits, bootMs } = this.input;
+      let at = Infinity;
+      let type = '';
+      for (const t of c.types) {
+        const when = Math.max(goneAt, limits.atCapacity.has(t) ? this.now + limits.capacityRetryMs : this.now) + bootMs(t)[this.band];
+        if (when < at) {
+          at = when;
+          type = t;
+        }
+      }
+      return { at, inst, type, goneAt };
     }
     return undefined;
   }
@@ -298,7 +310,7 @@ class BandPlay {
 
   private queueShutdown(inst: Inst): void {
     const at = shutdownAt(inst);
-    if (at !== undefined) this.byShutdown.push({ key: at, id: inst.id, version: inst.version });
+    if (at !== undefined) this.byShutdown.push({ key: at, id: inst.id, version: inst.version, leaving: inst.leftAt !== undefined });
   }
 
   private reserve(inst: Inst, start: number, r: Reservation): void {
@@ -348,10 +360,12 @@ class BandPlay {
       work += (create.at - now + cs[j].runtime[band]) * cs[j].need.vcpus;
       runTime += create.at - now + cs[j].runtime[band];
     }
+    // No instance left to run or replace, and none may be added (at quota, say): nothing starts, as in the exact part.
+    const never = fleetVcpus === 0 && !this.insts.some((i) => !i.gone);
     fleetVcpus = Math.max(1, fleetVcpus);
     for (; j < cs.length; j++) {
       const c = cs[j];
-      if (c.types.length === 0) {
+      if (c.types.length === 0 || never) {
         this.out[j] = Infinity;
         continue;
       }
@@ -363,6 +377,11 @@ class BandPlay {
       runTime += rt;
     }
   }
+}
+
+interface ShutdownEntry extends HeapEntry {
+  /** Already shut down (`leftAt`), not yet gone from the listing. */
+  leaving: boolean;
 }
 
 function finiteOr(x: number, dflt: number): number {

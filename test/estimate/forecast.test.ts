@@ -473,4 +473,28 @@ describe('forecast', () => {
     assert.deepEqual([r.typical[0], r.typical[1]], [NOW + 10 * MIN, NOW + 3 * MIN]);
     assert.equal(Math.round(r.typical[2]), Math.round(NOW + remainingAt(ten, 0, 0.7360679774997898)));
   });
+
+  it('at MaxInstances, boots a replacement of a type at capacity only after the capacity retry, or another type sooner', () => {
+    const limits = { ...input({}).limits, maxInstances: 1, atCapacity: new Set(['a']), capacityRetryMs: 10 * MIN };
+    const r = forecast(input({ containers: [ctr(['a'])], instances: [busy('b', MIN)], limits }));
+    assert.equal(r.typical[0], NOW + 10 * MIN + 3 * MIN);
+    const either = forecast(input({ containers: [ctr(['a', 'c'])], instances: [busy('b', MIN)], limits }));
+    assert.equal(either.typical[0], NOW + MIN + 3 * MIN, 'c is not at capacity: it replaces b as soon as b is gone');
+  });
+
+  it('at MaxInstances, replaces an instance already shut down first, whatever the order of the listing', () => {
+    const limits = { ...input({}).limits, maxInstances: 2, leavingMs: flat(MIN), idleTimeoutMs: 10 * MIN };
+    const idleB: ForecastInstance = { type: 'b', capacity: one, state: 'idle', running: [] };
+    const leaving: ForecastInstance = { type: 'b', capacity: NONE, state: 'leaving', shutdownAt: NOW, running: [] };
+    for (const instances of [[idleB, leaving], [leaving, idleB]]) {
+      const r = forecast(input({ containers: [ctr(['a'])], instances, limits }));
+      assert.equal(r.typical[0], NOW + MIN + 3 * MIN, instances.map((i) => i.state).join(', '));
+    }
+  });
+
+  it('beyond the exact limit, gives Infinity when there is no instance and none may be added, as within it', () => {
+    const limits = { ...input({}).limits, atQuota: true };
+    assert.equal(forecast(input({ containers: [ctr(['a'])], limits })).typical[0], Infinity);
+    assert.equal(forecast(input({ containers: [ctr(['a'])], limits, exactLimit: 0 })).typical[0], Infinity);
+  });
 });
