@@ -79,8 +79,10 @@ export function forecast(input: ForecastInput): ForecastResult {
 class BandPlay {
   private readonly insts: Inst[] = [];
   private readonly byType = new Map<string, MinHeap>();
-  /** The instances the pool would shut down, by when (`shutdownAt`): the one to replace when no instance may be added. */
-  /** Instances by when the scheduler may shut them down; at equal times one already shut down comes first, as it is replaced first. */
+  /**
+   * The instances the pool would shut down, by when (`shutdownAt`): the one to replace when no
+   * instance may be added. At equal times one already shut down comes first: it is replaced first.
+   */
   private readonly byShutdown = new BinaryHeap<ShutdownEntry>((a, b) => a.key < b.key || (a.key === b.key && a.leaving && !b.leaving));
   /** Ends of the containers running or placed, for the concurrency limit. */
   private readonly ends = new MinHeap();
