@@ -169,6 +169,14 @@ describe('ManualClock', () => {
       assert.deepEqual(seen, [1000, 2000, 3000]);
     });
   });
+  it('takes a negative delay as 0: the timer fires after those already due now', async () => {
+    const clock = new ManualClock(0);
+    const fired: string[] = [];
+    clock.setTimer(0, () => fired.push('zero'));
+    clock.setTimer(-5, () => fired.push('negative'));
+    await clock.advance(0);
+    assert.deepEqual(fired, ['zero', 'negative']);
+  });
 });
 
 describe('SystemClock', () => {
