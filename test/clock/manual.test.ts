@@ -177,6 +177,14 @@ describe('ManualClock', () => {
     await clock.advance(0);
     assert.deepEqual(fired, ['zero', 'negative']);
   });
+  it('fires many timers due at one instant in the order they were set', async () => {
+    const clock = new ManualClock(0);
+    const order: number[] = [];
+    for (let i = 0; i < 50; i++) clock.setTimer(i % 2 === 0 ? 10 : 5, () => order.push(i));
+    await clock.advance(10);
+    const odd = Array.from({ length: 25 }, (_, k) => 2 * k + 1);
+    assert.deepEqual(order, [...odd, ...odd.map((i) => i - 1)]);
+  });
 });
 
 describe('SystemClock', () => {
