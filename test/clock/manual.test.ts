@@ -185,6 +185,17 @@ describe('ManualClock', () => {
     const odd = Array.from({ length: 25 }, (_, k) => 2 * k + 1);
     assert.deepEqual(order, [...odd, ...odd.map((i) => i - 1)]);
   });
+  it('takes a repeating period below 1 ms as 1 ms', async () => {
+    const clock = new ManualClock(0);
+    const at: number[] = [];
+    const t = clock.setRepeatingTimer(0, () => {
+      at.push(clock.now());
+      if (at.length === 5) t.cancel();
+    });
+    await clock.advance(3);
+    t.cancel();
+    assert.deepEqual(at, [1, 2, 3]);
+  });
 });
 
 describe('SystemClock', () => {
