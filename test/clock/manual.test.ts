@@ -196,6 +196,16 @@ describe('ManualClock', () => {
     t.cancel();
     assert.deepEqual(at, [1, 2, 3]);
   });
+  it('a repeating timer cancelled from its own callback leaves no timer behind', async () => {
+    const clock = new ManualClock(0);
+    let n = 0;
+    const t = clock.setRepeatingTimer(10, () => {
+      if (++n === 2) t.cancel();
+    });
+    await clock.advance(20);
+    assert.equal(n, 2);
+    assert.equal(clock.pendingTimers(), 0, 'the next round is not armed');
+  });
 });
 
 describe('SystemClock', () => {
