@@ -206,6 +206,14 @@ describe('ManualClock', () => {
     assert.equal(n, 2);
     assert.equal(clock.pendingTimers(), 0, 'the next round is not armed');
   });
+  it('nextTimerAt and runAll skip cancelled timers', async () => {
+    const clock = new ManualClock(0);
+    clock.setTimer(10, () => undefined).cancel();
+    clock.setTimer(20, () => undefined).cancel();
+    assert.equal(await clock.runAll(), 0, 'only cancelled timers: time does not move');
+    clock.setTimer(30, () => undefined);
+    assert.equal(clock.nextTimerAt(), 30);
+  });
 });
 
 describe('SystemClock', () => {
