@@ -214,6 +214,13 @@ describe('ManualClock', () => {
     clock.setTimer(30, () => undefined);
     assert.equal(clock.nextTimerAt(), 30);
   });
+  it('advanceTo and runTo never move time backwards', async () => {
+    const clock = new ManualClock(1000);
+    await clock.advanceTo(500);
+    assert.equal(clock.now(), 1000);
+    await clock.runTo(500);
+    assert.equal(clock.now(), 1000);
+  });
 });
 
 describe('SystemClock', () => {
