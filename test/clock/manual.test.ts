@@ -221,6 +221,17 @@ describe('ManualClock', () => {
     await clock.runTo(500);
     assert.equal(clock.now(), 1000);
   });
+  it('advance first lets pending continuations set their timers, which then fire within it', async () => {
+    const clock = new ManualClock(0);
+    const at: number[] = [];
+    void (async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await clock.sleep(10);
+      at.push(clock.now());
+    })();
+    await clock.advance(10);
+    assert.deepEqual(at, [10]);
+  });
 });
 
 describe('SystemClock', () => {
