@@ -232,6 +232,14 @@ describe('ManualClock', () => {
     await clock.advance(10);
     assert.deepEqual(at, [10]);
   });
+  it('runAll fires a timer due exactly at the limit, counted from now, and none after it', async () => {
+    const clock = new ManualClock(1000);
+    const at: number[] = [];
+    clock.setTimer(500, () => at.push(clock.now()));
+    clock.setTimer(501, () => at.push(clock.now()));
+    assert.equal(await clock.runAll(500), 1500);
+    assert.deepEqual(at, [1500]);
+  });
 });
 
 describe('SystemClock', () => {
