@@ -240,6 +240,19 @@ describe('ManualClock', () => {
     assert.equal(await clock.runAll(500), 1500);
     assert.deepEqual(at, [1500]);
   });
+  it('gives each timer four event-loop turns before the next one fires', async () => {
+    const clock = new ManualClock(0);
+    const seen: string[] = [];
+    clock.setTimer(10, () => {
+      void (async () => {
+        for (let i = 0; i < 4; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+        seen.push('four turns');
+      })();
+    });
+    clock.setTimer(10, () => seen.push('next timer'));
+    await clock.advance(10);
+    assert.deepEqual(seen, ['four turns', 'next timer']);
+  });
 });
 
 describe('SystemClock', () => {
