@@ -252,6 +252,17 @@ describe('ManualClock', () => {
     clock.setTimer(10, () => seen.push('next timer'));
     await clock.advance(10);
     assert.deepEqual(seen, ['four turns', 'next timer']);
+    it('skips a timer cancelled by an earlier one due at the same instant, and does not count it', async () => {
+      const clock = new ManualClock(0);
+      const fired: string[] = [];
+      clock.setTimer(10, () => {
+        fired.push('a');
+        b.cancel();
+      });
+      const b = clock.setTimer(10, () => fired.push('b'));
+      assert.equal(await clock.runTo(10), 1);
+      assert.deepEqual(fired, ['a']);
+    });
   });
 });
 
