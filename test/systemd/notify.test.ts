@@ -143,4 +143,10 @@ describe('systemd notify', function () {
       assert.equal(clock.pendingTimers(), 0, 'the check timer is cancelled');
     });
   });
+
+  it('sends nothing for a state with nothing in it', async () => {
+    let calls = 0;
+    await notify({}, { env: { NOTIFY_SOCKET: '/fake' }, command: async () => void calls++ });
+    assert.equal(calls, 0);
+  });
 });
