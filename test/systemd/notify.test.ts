@@ -149,4 +149,19 @@ describe('systemd notify', function () {
     await notify({}, { env: { NOTIFY_SOCKET: '/fake' }, command: async () => void calls++ });
     assert.equal(calls, 0);
   });
+
+  it('waits for the first queue poll as well as the cloud list before READY=1', async () => {
+    const f = fakeDispatcher();
+    const sent: string[][] = [];
+    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock: new ManualClock(), logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+    f.state.loaded = true;
+    f.changed();
+    await n.idle();
+    assert.ok(!sent.some((a) => a.includes('--ready')), `sent ${JSON.stringify(sent)}`);
+    f.state.updated = 1;
+    f.changed();
+    await n.idle();
+    assert.deepEqual(sent.at(-1), ['--ready', '--status=0 containers, 0 VMs']);
+    await n.stop();
+  });
 });
