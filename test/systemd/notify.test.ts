@@ -164,4 +164,13 @@ describe('systemd notify', function () {
     assert.deepEqual(sent.at(-1), ['--ready', '--status=0 containers, 0 VMs']);
     await n.stop();
   });
+
+  it('without NOTIFY_SOCKET the notifier sets no timer and listens to nothing', async () => {
+    const f = fakeDispatcher();
+    const clock = new ManualClock();
+    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock, logger: createLogger({ stream: new LineCollector() }), env: {} });
+    assert.equal(clock.pendingTimers(), 0);
+    assert.equal(f.listeners.length, 0, 'no queue or pool listener');
+    await n.stop();
+  });
 });
