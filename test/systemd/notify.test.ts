@@ -173,4 +173,21 @@ describe('systemd notify', function () {
     assert.equal(f.listeners.length, 0, 'no queue or pool listener');
     await n.stop();
   });
+
+  it('by default sends a changed status 5 s after the last one, not sooner', async () => {
+    const f = fakeDispatcher();
+    Object.assign(f.state, { updated: 1, loaded: true });
+    const clock = new ManualClock();
+    const sent: string[][] = [];
+    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock, logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+    f.state.workers.idle = 1;
+    f.changed();
+    await clock.advance(4_999);
+    await n.idle();
+    assert.equal(sent.length, 2, 'the starting status and READY=1 only');
+    await clock.advance(1);
+    await n.idle();
+    assert.deepEqual(sent.at(-1), ['--status=0 containers, 1 VM (1 idle)']);
+    await n.stop();
+  });
 });
