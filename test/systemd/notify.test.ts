@@ -190,4 +190,22 @@ describe('systemd notify', function () {
     assert.deepEqual(sent.at(-1), ['--status=0 containers, 1 VM (1 idle)']);
     await n.stop();
   });
+
+  it('counts the 5 s from the last status sent, not from READY=1', async () => {
+    const f = fakeDispatcher();
+    Object.assign(f.state, { updated: 1, loaded: true });
+    const clock = new ManualClock();
+    const sent: string[][] = [];
+    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock, logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+    f.state.workers.idle = 1;
+    await clock.advance(5_500);
+    f.state.workers.idle = 2;
+    await clock.advance(4_499);
+    await n.idle();
+    assert.equal(sent.length, 3, 'one status 5 s after READY=1');
+    await clock.advance(1);
+    await n.idle();
+    assert.deepEqual(sent.at(-1), ['--status=0 containers, 2 VMs (2 idle)']);
+    await n.stop();
+  });
 });
