@@ -208,4 +208,16 @@ describe('systemd notify', function () {
     assert.deepEqual(sent.at(-1), ['--status=0 containers, 2 VMs (2 idle)']);
     await n.stop();
   });
+
+  it('does not repeat an unchanged status', async () => {
+    const f = fakeDispatcher();
+    Object.assign(f.state, { updated: 1, loaded: true });
+    const clock = new ManualClock();
+    const sent: string[][] = [];
+    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock, logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+    await clock.advance(20_000);
+    await n.idle();
+    assert.equal(sent.length, 2, `sent ${JSON.stringify(sent)}`);
+    await n.stop();
+  });
 });
