@@ -220,4 +220,13 @@ describe('systemd notify', function () {
     assert.equal(sent.length, 2, `sent ${JSON.stringify(sent)}`);
     await n.stop();
   });
+
+  it('a second stop sends STOPPING=1 no more', async () => {
+    const f = fakeDispatcher();
+    const sent: string[][] = [];
+    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock: new ManualClock(), logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+    await n.stop();
+    await n.stop();
+    assert.equal(sent.filter((a) => a.includes('STOPPING=1')).length, 1);
+  });
 });
