@@ -229,4 +229,14 @@ describe('systemd notify', function () {
     await n.stop();
     assert.equal(sent.filter((a) => a.includes('STOPPING=1')).length, 1);
   });
+
+  it('the notifier warns of a failing systemd-notify once, then only at debug level', async () => {
+    const out = new LineCollector();
+    const n = startSystemdNotifier({ ...fakeDispatcher(), clock: new ManualClock(), logger: createLogger({ stream: out, level: 'debug' }), env: { NOTIFY_SOCKET: '/fake' }, command: async () => Promise.reject(new Error('boom')) });
+    await n.stop();
+    assert.deepEqual(
+      out.records().filter((r) => r.msg === 'cannot notify systemd').map((r) => r.level),
+      ['warning', 'debug'],
+    );
+  });
 });
