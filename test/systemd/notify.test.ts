@@ -239,4 +239,28 @@ describe('systemd notify', function () {
       ['warning', 'debug'],
     );
   });
+
+  it('hands messages to systemd-notify one at a time, in order', async () => {
+    const f = fakeDispatcher();
+    const calls: string[][] = [];
+    const waiting: Array<() => void> = [];
+    const command = (args: string[]): Promise<void> => {
+      calls.push(args);
+      return new Promise((resolve) => waiting.push(resolve));
+    };
+    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock: new ManualClock(), logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command });
+    Object.assign(f.state, { updated: 1, loaded: true });
+    f.changed();
+    await settle();
+    assert.equal(calls.length, 1, 'READY=1 waits until the starting status is handed over');
+    waiting.shift()!();
+    await settle();
+    assert.deepEqual(calls.map((a) => a[0]), ['--status=starting: waiting for the first queue poll and cloud instance list', '--ready']);
+    const stopped = n.stop();
+    while (waiting.length > 0 || calls.length < 3) {
+      waiting.shift()?.();
+      await settle();
+    }
+    await stopped;
+  });
 });
