@@ -263,4 +263,14 @@ describe('systemd notify', function () {
     }
     await stopped;
   });
+
+  it('says READY=1 at start when the queue and the pool are already loaded', async () => {
+    const f = fakeDispatcher();
+    Object.assign(f.state, { updated: 1, loaded: true });
+    const sent: string[][] = [];
+    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock: new ManualClock(), logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+    await n.idle();
+    assert.deepEqual(sent.at(-1), ['--ready', '--status=0 containers, 0 VMs']);
+    await n.stop();
+  });
 });
