@@ -211,4 +211,12 @@ describe('loopback driver', function () {
       assert.ok(lines.records().some((r) => r.level === 'warning' && /takes no DriverParameters/.test(String(r.msg))));
     });
   });
+
+  it('of two creates at once, one fails with QuotaError', async () => {
+    const results = await Promise.allSettled([create(), create()]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const failed = results.find((r) => r.status === 'rejected');
+    assert.ok(isQuotaError(failed?.reason), `expected a QuotaError, got ${String(failed?.reason)}`);
+    assert.equal((await set.instances({})).length, 1);
+  });
 });
