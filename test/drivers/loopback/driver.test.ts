@@ -219,4 +219,11 @@ describe('loopback driver', function () {
     assert.ok(isQuotaError(failed?.reason), `expected a QuotaError, got ${String(failed?.reason)}`);
     assert.equal((await set.instances({})).length, 1);
   });
+
+  it('refuses to create without a public key, and leaves the host free', async () => {
+    const { tags, init } = createArgs('loopback-test', 'localhost');
+    await assert.rejects(set.create(LOCALHOST, 'image-ignored', tags, init, ' \n'), /no public key/);
+    assert.deepEqual(await set.instances({}), []);
+    await create();
+  });
 });
