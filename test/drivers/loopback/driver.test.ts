@@ -226,4 +226,18 @@ describe('loopback driver', function () {
     assert.deepEqual(await set.instances({}), []);
     await create();
   });
+
+  it('a create that fails leaves the host free for the next', async () => {
+    const flag = mkdtempSync(join(dir, 'flag-')); // a directory: unlink fails
+    const own = new LoopbackInstanceSet(makeContext(), { username: userInfo().username, brokenFlagPath: flag });
+    try {
+      const { tags, init } = createArgs('loopback-test', 'localhost');
+      await assert.rejects(own.create(LOCALHOST, 'image-ignored', tags, init, DISPATCH_KEY.public), /EISDIR|EPERM/);
+      rmSync(flag, { recursive: true });
+      await own.create(LOCALHOST, 'image-ignored', tags, init, DISPATCH_KEY.public);
+      assert.equal((await own.instances({})).length, 1);
+    } finally {
+      own.stop();
+    }
+  });
 });
