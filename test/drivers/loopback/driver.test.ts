@@ -240,4 +240,14 @@ describe('loopback driver', function () {
       own.stop();
     }
   });
+
+  it('keeps its own copy of the tags: later changes to the objects given or returned do not reach it', async () => {
+    const { tags, init } = createArgs('loopback-test', 'localhost');
+    const given = { ...tags };
+    const inst = await set.create(LOCALHOST, 'image-ignored', given, init, DISPATCH_KEY.public);
+    given.extra = 'given';
+    (inst.tags as Record<string, string>).extra = 'returned';
+    const [listed] = await set.instances({});
+    assert.deepEqual(listed!.tags, tags);
+  });
 });
