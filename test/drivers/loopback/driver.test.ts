@@ -250,4 +250,10 @@ describe('loopback driver', function () {
     const [listed] = await set.instances({});
     assert.deepEqual(listed!.tags, tags);
   });
+
+  it('a command that exits without reading its stdin still reports its exit status', async () => {
+    const ex = executor(await create());
+    const r = await ex.execute('exit 5', { stdin: Buffer.alloc(4 << 20) });
+    assert.equal(r.exitCode, 5);
+  });
 });
