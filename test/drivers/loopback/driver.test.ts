@@ -256,4 +256,10 @@ describe('loopback driver', function () {
     const r = await ex.execute('exit 5', { stdin: Buffer.alloc(4 << 20) });
     assert.equal(r.exitCode, 5);
   });
+
+  it('forgets each command once it has ended', async () => {
+    const ex = executor(await create());
+    for (let i = 0; i < 3; i++) await ex.execute('true');
+    assert.equal((set as unknown as { children: Set<unknown> }).children.size, 0, 'ended commands are still held');
+  });
 });
