@@ -262,4 +262,10 @@ describe('loopback driver', function () {
     for (let i = 0; i < 3; i++) await ex.execute('true');
     assert.equal((set as unknown as { children: Set<unknown> }).children.size, 0, 'ended commands are still held');
   });
+
+  it('reports a signal SSH cannot name as 128 plus its number', async () => {
+    const ex = executor(await create());
+    const r = await ex.execute('kill -BUS $$');
+    assert.equal(r.exitCode, 128 + 7);
+  });
 });
