@@ -268,4 +268,19 @@ describe('loopback driver', function () {
     const r = await ex.execute('kill -BUS $$');
     assert.equal(r.exitCode, 128 + 7);
   });
+
+  it('stop lets go of a command still running, so it no longer keeps this process alive', async () => {
+    const inst = await create();
+    const pidFile = join(dir, 'pid');
+    void sshExec(inst.address, DISPATCH_KEY.private, `echo $$ > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile} && exec sleep 30`).catch(() => undefined);
+    while (!existsSync(pidFile)) await new Promise((resolve) => setTimeout(resolve, 20));
+    const processes = (): number => process.getActiveResourcesInfo().filter((r) => r === 'ProcessWrap').length;
+    const before = processes();
+    try {
+      set.stop();
+      assert.equal(processes(), before - 1, 'the running command still holds the event loop');
+    } finally {
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    }
+  });
 });
