@@ -283,4 +283,10 @@ describe('loopback driver', function () {
       process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
     }
   });
+
+  it('runs commands in the dispatcher\'s environment', async () => {
+    const inst = await create();
+    const r = await sshExec(inst.address, DISPATCH_KEY.private, 'printf %s "$HOME"');
+    assert.deepEqual(r, { code: 0, stdout: process.env.HOME ?? '' });
+  });
 });
