@@ -289,4 +289,11 @@ describe('loopback driver', function () {
     const r = await sshExec(inst.address, DISPATCH_KEY.private, 'printf %s "$HOME"');
     assert.deepEqual(r, { code: 0, stdout: process.env.HOME ?? '' });
   });
+
+  it('names the instance and its provider type by the type\'s ProviderType, not its name', async () => {
+    const { tags, init } = createArgs('loopback-test', 'local');
+    const inst = await set.create(instanceType('local', 'localhost'), 'image-ignored', tags, init, DISPATCH_KEY.public);
+    const [listed] = await set.instances({});
+    assert.deepEqual([inst.id, inst.providerType, listed!.id, listed!.providerType], ['localhost', 'localhost', 'localhost', 'localhost']);
+  });
 });
