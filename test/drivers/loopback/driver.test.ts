@@ -296,4 +296,10 @@ describe('loopback driver', function () {
     const [listed] = await set.instances({});
     assert.deepEqual([inst.id, inst.providerType, listed!.id, listed!.providerType], ['localhost', 'localhost', 'localhost', 'localhost']);
   });
+
+  it('sends the signal that ended a command as SSH exit-signal, with no exit status', async () => {
+    const inst = await create();
+    const r = await sshExec(inst.address, DISPATCH_KEY.private, 'kill -TERM $$');
+    assert.equal(r.code, null, 'an exit status came instead of the signal');
+  });
 });
