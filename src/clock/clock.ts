@@ -24,6 +24,18 @@ export interface Clock {
   setRepeatingTimer(ms: number, fn: () => void): Timer;
 }
 
+/** The longest delay Node's timers take as given (2^31 - 1 ms, about 24.8 days); they fire a longer one after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A timer's delay as every clock takes it: less than 0, or NaN (a duration
+ * nobody set, 0/0), as 0, which is what setTimeout makes of them, and
+ * Infinity as never. The manual clock and the real one then agree.
+ */
+export function timerDelay(ms: number): number {
+  return Number.isNaN(ms) || ms < 0 ? 0 : ms;
+}
+
 /** The current time as a `Date`, for records and logs. */
 export function nowDate(clock: Clock): Date {
   return new Date(clock.now());

@@ -1,5 +1,5 @@
 import { BinaryHeap } from '../heap.js';
-import { type Clock, type Timer, sleepWithTimer } from './clock.js';
+import { type Clock, type Timer, sleepWithTimer, timerDelay } from './clock.js';
 
 const noop = (): void => undefined;
 
@@ -38,7 +38,7 @@ export class ManualClock implements Clock {
   }
 
   setTimer(ms: number, fn: () => void): Timer {
-    const entry: Pending = { due: this.current + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    const entry: Pending = { due: this.current + timerDelay(ms), seq: this.seq++, fn, cancelled: false };
     this.heap.push(entry);
     return {
       cancel: () => {
@@ -50,7 +50,7 @@ export class ManualClock implements Clock {
   }
 
   setRepeatingTimer(ms: number, fn: () => void): Timer {
-    const period = Math.max(1, ms);
+    const period = Math.max(1, timerDelay(ms));
     let inner: Timer;
     let cancelled = false;
     const arm = (): void => {

@@ -1,4 +1,4 @@
-import { type Clock, type Timer, sleepWithTimer } from './clock.js';
+import { type Clock, MAX_TIMER_MS, type Timer, sleepWithTimer, timerDelay } from './clock.js';
 
 /**
  * The real clock. Timers are unref'd so that a pending timer never keeps the
@@ -15,15 +15,41 @@ export class SystemClock implements Clock {
   }
 
   setTimer(ms: number, fn: () => void): Timer {
-    const handle = setTimeout(fn, Math.max(0, ms));
-    handle.unref();
+    const delay = timerDelay(ms);
+    if (delay === Infinity) return { cancel: () => undefined };
+    let handle: NodeJS.Timeout;
+    // Past Node's longest delay, in steps: Node would fire it after 1 ms.
+    const arm = (left: number): void => {
+      handle = left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, left);
+      handle.unref();
+    };
+    arm(delay);
     return { cancel: () => clearTimeout(handle) };
   }
 
   setRepeatingTimer(ms: number, fn: () => void): Timer {
-    const handle = setInterval(fn, Math.max(1, ms));
-    handle.unref();
-    return { cancel: () => clearInterval(handle) };
+    const period = Math.max(1, timerDelay(ms));
+    if (period <= MAX_TIMER_MS) {
+      const handle = setInterval(fn, period);
+      handle.unref();
+      return { cancel: () => clearInterval(handle) };
+    }
+    let inner: Timer;
+    let cancelled = false;
+    const arm = (): void => {
+      inner = this.setTimer(period, () => {
+        if (cancelled) return;
+        arm();
+        fn();
+      });
+    };
+    arm();
+    return {
+      cancel: () => {
+        cancelled = true;
+        inner.cancel();
+      },
+    };
   }
 }
 

@@ -266,11 +266,53 @@ describe('ManualClock', () => {
   });
 });
 
+describe('ManualClock and SystemClock: odd delays', () => {
+  it('the manual clock takes a NaN delay as 0, as setTimeout does, and keeps time', async () => {
+    const clock = new ManualClock(0);
+    const at: number[] = [];
+    clock.setTimer(10, () => at.push(clock.now()));
+    clock.setTimer(NaN, () => at.push(clock.now()));
+    await clock.advance(20);
+    assert.deepEqual([at, clock.now()], [[0, 10], 20]);
+  });
+
+  it('the manual clock never fires an Infinity delay, and runAll still ends', async () => {
+    const clock = new ManualClock(0);
+    let fired = 0;
+    clock.setTimer(Infinity, () => fired++);
+    clock.setRepeatingTimer(Infinity, () => fired++);
+    clock.setTimer(5, () => undefined);
+    assert.equal(await clock.runAll(), 5);
+    await clock.advance(1e15);
+    assert.equal(fired, 0);
+  });
+
+  it('the real clock does not fire a delay past 2^31 - 1 ms (Node fires those after 1 ms), once or repeating', async () => {
+    const clock = new SystemClock();
+    let fired = 0;
+    const month = 30 * 24 * 3600_000;
+    const once = clock.setTimer(month, () => fired++);
+    const every = clock.setRepeatingTimer(month, () => fired++);
+    const never = clock.setTimer(Infinity, () => fired++);
+    // Timers fire in the order they are due: a month taken as 1 ms would come before this.
+    await clock.sleep(20);
+    once.cancel();
+    every.cancel();
+    never.cancel();
+    assert.equal(fired, 0);
+  });
+
+  it('the real clock takes a NaN delay as 0', async () => {
+    const clock = new SystemClock();
+    await new Promise<void>((resolve) => clock.setTimer(NaN, resolve));
+  });
+});
+
 describe('SystemClock', () => {
   it('tells real time and sleeps for real', async () => {
     const clock = new SystemClock();
     const before = clock.now();
     await clock.sleep(5);
-    assert.ok(clock.now() - before >= 4);
+    assert.ok(clock.now() - before >= 4, 'slept at least 4 ms');
   });
 });
