@@ -107,6 +107,11 @@ export class LoopbackInstanceSet implements InstanceSet {
         channelHandler: (channel, cmd) => runOnHost(channel, cmd, this.children),
       });
       await server.start();
+      if (this.stopped) {
+        // stop() came while the server was starting: nothing may listen after it.
+        await server.close();
+        throw new Error('loopback: instance set stopped while the instance was being created');
+      }
       this.host = { providerType: type.ProviderType, tags: { ...tags }, server, destroyed: false };
       return new LoopbackInstance(this, this.host, this.username);
     } finally {

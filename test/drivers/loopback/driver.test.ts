@@ -302,4 +302,11 @@ describe('loopback driver', function () {
     const r = await sshExec(inst.address, DISPATCH_KEY.private, 'kill -TERM $$');
     assert.equal(r.code, null, 'an exit status came instead of the signal');
   });
+
+  it('a create in flight when stop is called fails, and leaves no instance and no SSH server behind', async () => {
+    const pending = create();
+    set.stop();
+    await assert.rejects(pending, /loopback: instance set stopped while the instance was being created/);
+    assert.deepEqual(await set.instances({}), []);
+  });
 });
