@@ -36,6 +36,26 @@ export function timerDelay(ms: number): number {
   return Number.isNaN(ms) || ms < 0 ? 0 : ms;
 }
 
+/** A repeating timer made of one-shot timers, each armed when the last fires. */
+export function repeatWithTimers(clock: Pick<Clock, 'setTimer'>, period: number, fn: () => void): Timer {
+  let inner: Timer;
+  let cancelled = false;
+  const arm = (): void => {
+    inner = clock.setTimer(period, () => {
+      if (cancelled) return;
+      arm();
+      fn();
+    });
+  };
+  arm();
+  return {
+    cancel: () => {
+      cancelled = true;
+      inner.cancel();
+    },
+  };
+}
+
 /** The current time as a `Date`, for records and logs. */
 export function nowDate(clock: Clock): Date {
   return new Date(clock.now());

@@ -1,5 +1,5 @@
 import { BinaryHeap } from '../heap.js';
-import { type Clock, type Timer, sleepWithTimer, timerDelay } from './clock.js';
+import { type Clock, repeatWithTimers, type Timer, sleepWithTimer, timerDelay } from './clock.js';
 
 const noop = (): void => undefined;
 
@@ -50,23 +50,7 @@ export class ManualClock implements Clock {
   }
 
   setRepeatingTimer(ms: number, fn: () => void): Timer {
-    const period = Math.max(1, timerDelay(ms));
-    let inner: Timer;
-    let cancelled = false;
-    const arm = (): void => {
-      inner = this.setTimer(period, () => {
-        if (cancelled) return;
-        arm();
-        fn();
-      });
-    };
-    arm();
-    return {
-      cancel: () => {
-        cancelled = true;
-        inner.cancel();
-      },
-    };
+    return repeatWithTimers(this, Math.max(1, timerDelay(ms)), fn);
   }
 
   /** Number of live (not cancelled) timers: lets a test assert that a component cleaned up. */

@@ -1,4 +1,4 @@
-import { type Clock, MAX_TIMER_MS, type Timer, sleepWithTimer, timerDelay } from './clock.js';
+import { type Clock, MAX_TIMER_MS, repeatWithTimers, type Timer, sleepWithTimer, timerDelay } from './clock.js';
 
 /**
  * The real clock. Timers are unref'd so that a pending timer never keeps the
@@ -34,22 +34,7 @@ export class SystemClock implements Clock {
       handle.unref();
       return { cancel: () => clearInterval(handle) };
     }
-    let inner: Timer;
-    let cancelled = false;
-    const arm = (): void => {
-      inner = this.setTimer(period, () => {
-        if (cancelled) return;
-        arm();
-        fn();
-      });
-    };
-    arm();
-    return {
-      cancel: () => {
-        cancelled = true;
-        inner.cancel();
-      },
-    };
+    return repeatWithTimers(this, period, fn);
   }
 }
 
