@@ -34,6 +34,16 @@ function fakeDispatcher() {
   };
 }
 
+/** A notifier under a manual clock, with NOTIFY_SOCKET set, for a dispatcher that has already polled and listed (READY=1 at once). */
+function readyNotifier() {
+  const f = fakeDispatcher();
+  Object.assign(f.state, { updated: 1, loaded: true });
+  const clock = new ManualClock();
+  const sent: string[][] = [];
+  const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock, logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+  return { f, clock, sent, n };
+}
+
 describe('systemd notify', function () {
   this.timeout(20_000);
 
@@ -175,11 +185,7 @@ describe('systemd notify', function () {
   });
 
   it('by default sends a changed status 5 s after the last one, not sooner', async () => {
-    const f = fakeDispatcher();
-    Object.assign(f.state, { updated: 1, loaded: true });
-    const clock = new ManualClock();
-    const sent: string[][] = [];
-    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock, logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+    const { f, clock, sent, n } = readyNotifier();
     f.state.workers.idle = 1;
     f.changed();
     await clock.advance(4_999);
@@ -192,11 +198,7 @@ describe('systemd notify', function () {
   });
 
   it('counts the 5 s from the last status sent, not from READY=1', async () => {
-    const f = fakeDispatcher();
-    Object.assign(f.state, { updated: 1, loaded: true });
-    const clock = new ManualClock();
-    const sent: string[][] = [];
-    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock, logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+    const { f, clock, sent, n } = readyNotifier();
     f.state.workers.idle = 1;
     await clock.advance(5_500);
     f.state.workers.idle = 2;
@@ -210,11 +212,7 @@ describe('systemd notify', function () {
   });
 
   it('does not repeat an unchanged status', async () => {
-    const f = fakeDispatcher();
-    Object.assign(f.state, { updated: 1, loaded: true });
-    const clock = new ManualClock();
-    const sent: string[][] = [];
-    const n = startSystemdNotifier({ dispatcher: f.dispatcher, clock, logger: createLogger({ stream: new LineCollector() }), env: { NOTIFY_SOCKET: '/fake' }, command: async (args) => void sent.push(args) });
+    const { clock, sent, n } = readyNotifier();
     await clock.advance(20_000);
     await n.idle();
     assert.equal(sent.length, 2, `sent ${JSON.stringify(sent)}`);
