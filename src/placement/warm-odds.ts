@@ -13,8 +13,6 @@
 import type { Spread } from '../estimate/stats.js';
 import { normalQuantile, normalSurvival } from '../estimate/survival.js';
 
-export { erfc } from '../estimate/survival.js';
-
 /**
  * The confidence a hold needs that a warm VM has room in time (within the
  * pull it saves, `locality.ts`). A hold that succeeds saves the pull less

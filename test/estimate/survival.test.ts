@@ -133,4 +133,12 @@ describe('normalSurvival', () => {
     assert.ok(Math.abs(normalSurvival(-1.959964) - 0.975) < 1e-6, 'p2.5');
     assert.ok(Math.abs(erfc(1) - 0.1572992) < 1e-6, 'erfc(1)');
   });
+
+  it('erfc matches known values', () => {
+    const close = (a: number, b: number, eps: number): void => assert.ok(Math.abs(a - b) < eps, `${a} is not ${b}`);
+    close(erfc(0), 1, 1e-7);
+    close(erfc(1), 0.157299207, 1e-7);
+    close(erfc(-1), 1.842700793, 1e-7);
+    close(erfc(3), 0.0000220905, 1e-8);
+  });
 });

@@ -3,7 +3,7 @@
  * long it has run, a VM's room from its runs, and the m-th of several VMs.
  */
 import assert from 'node:assert/strict';
-import { atLeastOdds, erfc, pooledFreeInMs, runEndOdds, vmFreeOdds, WarmWaiters, type BusyVm } from '../../src/placement/warm-odds.js';
+import { atLeastOdds, pooledFreeInMs, runEndOdds, vmFreeOdds, WarmWaiters, type BusyVm } from '../../src/placement/warm-odds.js';
 
 const plus = (a: number, b: number) => a + b;
 const fits = (room: number, need: number) => room >= need;
@@ -12,13 +12,6 @@ const close = (a: number, b: number, eps = 1e-3) => assert.ok(Math.abs(a - b) < 
 const flat = (p: number) => () => p;
 
 describe('warm odds', () => {
-  it('erfc matches known values', () => {
-    close(erfc(0), 1, 1e-7);
-    close(erfc(1), 0.157299207, 1e-7);
-    close(erfc(-1), 1.842700793, 1e-7);
-    close(erfc(3), 0.0000220905, 1e-8);
-  });
-
   it('a run ends by its median with even odds, by its p90 with 0.9, and later runs are conditioned on having lasted', () => {
     const spread = { low: 60_000, typical: 300_000, high: 1_500_000 };
     close(runEndOdds(spread, 0)(300_000), 0.5);
