@@ -187,12 +187,22 @@ class BandPlay {
 
   /** The cheapest eligible type that may be created, and when its instance would be ready. */
   private createOption(c: ForecastContainer): { at: number; type: string } {
+    if (this.creatable <= 0) return { at: Infinity, type: '' };
+    return this.soonestNew(c, this.now);
+  }
+
+  /**
+   * The type a new instance for `c` is created of, no sooner than
+   * `notBefore`, and when it is ready: the cheapest eligible one, unless it
+   * is at capacity (retried only after the capacity retry) and another can
+   * be ready sooner.
+   */
+  private soonestNew(c: ForecastContainer, notBefore: number): { at: number; type: string } {
+    const { limits, bootMs } = this.input;
     let at = Infinity;
     let type = '';
-    if (this.creatable <= 0) return { at, type };
-    const { limits, bootMs } = this.input;
     for (const t of c.types) {
-      const when = this.now + (limits.atCapacity.has(t) ? limits.capacityRetryMs : 0) + bootMs(t)[this.band];
+      const when = Math.max(notBefore, limits.atCapacity.has(t) ? this.now + limits.capacityRetryMs : this.now) + bootMs(t)[this.band];
       if (when < at) {
         at = when;
         type = t;
@@ -215,18 +225,7 @@ class BandPlay {
         continue;
       }
       const goneAt = this.goneAt(inst.leftAt ?? this.shutdownFor(inst, e.key));
-      // The cheapest eligible type, unless it is at capacity and another can be created sooner.
-      const { limits, bootMs } = this.input;
-      let at = Infinity;
-      let type = '';
-      for (const t of c.types) {
-        const when = Math.max(goneAt, limits.atCapacity.has(t) ? this.now + limits.capacityRetryMs : this.now) + bootMs(t)[this.band];
-        if (when < at) {
-          at = when;
-          type = t;
-        }
-      }
-      return { at, inst, type, goneAt };
+      return { ...this.soonestNew(c, goneAt), inst, goneAt };
     }
     return undefined;
   }
