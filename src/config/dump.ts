@@ -9,7 +9,7 @@ import type { Cluster, InstanceType } from './types.js';
 import { type Field, SECRET_KEY } from './fields.js';
 import { API_FIELDS, CLOUD_VMS_FIELDS, CONTAINERS_FIELDS, GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
 import { type Settings, SETTINGS_FIELDS } from './settings.js';
-import { formatByteSize, formatDuration } from './units.js';
+import { formatByteSize, formatDuration, withoutFloatNoise } from './units.js';
 import { REDACTED } from '../log.js';
 
 /** What replaces a non-empty secret. */
@@ -87,9 +87,7 @@ export function withUnits(fields: Record<string, Field<unknown>>, values: object
     if (show) out[key] = show(value);
     else if (kind === 'duration' && typeof value === 'number') out[key] = formatDuration(value);
     else if (kind === 'size' && typeof value === 'number') out[key] = formatByteSize(value);
-    // A figure computed from the file's (a preemptible variant's Price, 0.1 x 0.2) is shown as
-    // the decimal it is meant to be, not 0.020000000000000004: 15 digits are all a double keeps.
-    else if (kind === 'number' && typeof value === 'number' && Number.isFinite(value)) out[key] = Number(value.toPrecision(15));
+    else if (kind === 'number' && typeof value === 'number' && Number.isFinite(value)) out[key] = withoutFloatNoise(value);
     else out[key] = value;
   }
   return out;

@@ -6,6 +6,7 @@
 import type { GPUFeatures, InstanceType } from './types.js';
 import { isMap, readMap, readSection, warnReferenceRefuses, type Path, type ReadContext } from './fields.js';
 import { GPU_FIELDS, INSTANCE_TYPE_FIELDS } from './schema.js';
+import { withoutFloatNoise } from './units.js';
 import { parseVersion } from './versions.js';
 
 /** Suffix of the generated preemptible variants' names. */
@@ -119,12 +120,12 @@ function compileGPU(ctx: ReadContext, raw: unknown, path: Path): GPUFeatures {
  * Adds, for every non-preemptible type, a preemptible copy named
  * `<name>.preemptible` priced at Price x factor, with the same ProviderType.
  * As in Arvados, a configured type that already has that name wins (with a
- * warning) unless it is identical to the variant. Prices are compared to
- * the 15 digits a double keeps, so the variant check-config writes out
- * (0.4 x 0.2 shown as 0.08, not 0.08000000000000002) loads back as itself.
+ * warning) unless it is identical to the variant. Prices are compared as
+ * check-config writes them (`withoutFloatNoise`), so the variant it writes
+ * out (0.4 x 0.2 as 0.08) loads back as itself.
  */
 function addPreemptibleVariants(ctx: ReadContext, types: Record<string, InstanceType>, path: Path, factor: number): void {
-  const comparable = (t: InstanceType): string => JSON.stringify({ ...t, Price: Number(t.Price.toPrecision(15)) });
+  const comparable = (t: InstanceType): string => JSON.stringify({ ...t, Price: withoutFloatNoise(t.Price) });
   for (const [name, it] of Object.entries(types)) {
     if (it.Preemptible) continue;
     const variant: InstanceType = { ...it, GPU: { ...it.GPU }, Name: name + PREEMPTIBLE_SUFFIX, Preemptible: true, Price: it.Price * factor };

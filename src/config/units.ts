@@ -216,3 +216,14 @@ export function formatByteSize(bytes: number): string | number {
   }
   return best;
 }
+
+/**
+ * A figure computed from the file's (a preemptible variant's Price, 0.1 x
+ * 0.2) as the decimal it is meant to be, not 0.020000000000000004: 15
+ * digits are all a double keeps. check-config writes numbers this way, and
+ * the loader compares computed prices this way, so its output loads back
+ * as itself.
+ */
+export function withoutFloatNoise(x: number): number {
+  return Number(x.toPrecision(15));
+}
