@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
-import { ManualClock, systemClock } from '../../src/clock/index.js';
+import { ManualClock, settle, systemClock } from '../../src/clock/index.js';
 import { metricsJSON } from '../../src/http/metrics-json.js';
 import { lockedDispatcherSource } from '../../src/http/lock-status.js';
 import { RequestLimiter } from '../../src/http/request-limiter.js';
@@ -417,7 +417,6 @@ describe('request limiter: who runs next', () => {
     };
     return { registry, ran, release, send };
   }
-  const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
   it('starts waiting requests by priority, a browser\'s (with Origin) first, then in the order they came', async () => {
     const h = limiterHarness({ maxConcurrent: 1, maxQueue: 8 });
