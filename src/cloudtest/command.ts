@@ -15,6 +15,7 @@ import { newInstanceSet } from '../cloud/registry.js';
 import type { InstanceSet, InstanceTags } from '../cloud/types.js';
 import { clusterSecrets, ConfigError, loadConfigFile } from '../config/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
+import { copyCluster } from '../config/copy.js';
 import { dispatcherKeys } from '../vm-access.js';
 import { createLogger, type Logger } from '../log.js';
 import { type ReportSink, StepFailedError, StepReporter } from './steps.js';
@@ -88,13 +89,12 @@ export function passesFor(cluster: Cluster): Array<{ label?: string; cluster: Cl
   if (!Array.isArray(subnets) || subnets.length <= 1) return [{ cluster }];
   return subnets.map((subnet, i) => ({
     label: `SubnetID[${i}] ${JSON.stringify(subnet)}`,
-    cluster: {
-      ...cluster,
+    cluster: copyCluster(cluster, {
       Containers: {
         ...cluster.Containers,
         CloudVMs: { ...cluster.Containers.CloudVMs, DriverParameters: { ...params, SubnetID: subnet } },
       },
-    },
+    }),
   }));
 }
 

@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { isCollection, isPair, isScalar, visit, type Document, type DocumentOptions, type Scalar, type ParseOptions, type SchemaOptions, type ScalarTag, type YAMLError } from 'yaml';
 import type { Cluster } from './types.js';
+import { attachRawSection } from './copy.js';
 import { isMap, Problems, readMap, type Path, type ReadContext } from './fields.js';
 import { clusterWarnings, compileCluster } from './cluster.js';
 import { warnReferenceTypeMismatches } from './reference-types.js';
@@ -180,9 +181,9 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   const cluster = compileCluster(ctx, picked.id, raw, opts.env);
   // After the keys this daemon read have said their own (one warning per key).
   warnReferenceTypeMismatches(ctx, root);
-  // Not enumerable: copies, comparisons and serialisations of the compiled
-  // cluster leave it (and the secrets it holds) out.
-  Object.defineProperty(cluster, 'RawSection', { value: raw, enumerable: false });
+  // Not enumerable: comparisons and serialisations of the compiled cluster
+  // leave it (and the secrets it holds) out; copyCluster keeps it in a copy.
+  attachRawSection(cluster, raw);
   if (problems.errors.length > 0) throw new ConfigError(problems.errors, problems.warnings);
   const place = placer(where);
   return { cluster, warnings: [...problems.warnings, ...clusterWarnings(cluster).map(place)], place };

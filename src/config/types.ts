@@ -164,7 +164,8 @@ export interface Cluster {
    * (SAMPLE entries too, as Arvados keeps a file's): crunch-run is given the whole cluster config,
    * not only what this daemon compiles. Holds secrets: never log it. The
    * loader makes it non-enumerable, so a spread copy of the cluster does not
-   * carry it. Absent for a cluster built in code.
+   * carry it: copy a cluster with `copyCluster` (copy.ts). Absent for a
+   * cluster built in code.
    */
   RawSection?: Readonly<Record<string, unknown>>;
 }

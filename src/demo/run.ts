@@ -14,6 +14,7 @@ import { TestController } from '../testcontroller/index.js';
 import { systemClock } from '../clock/index.js';
 import { ConfigError, daemonConfigProblems, loadConfigFile } from '../config/index.js';
 import type { Cluster } from '../config/types.js';
+import { copyCluster } from '../config/copy.js';
 import { createDispatcher, type Dispatcher } from '../dispatcher.js';
 import { chooseListenURL, hostPortOf } from '../http/listen.js';
 import { type ManagementServer, startManagementServer } from '../http/server.js';
@@ -30,8 +31,7 @@ export const EXAMPLE_CONFIG = join(fileURLToPath(new URL('../..', import.meta.ur
  * dispatcher the same way) adapt a config file to one run.
  */
 export function againstController(cluster: Cluster, controllerURL: string, driverParameters: Record<string, unknown>): Cluster {
-  return {
-    ...cluster,
+  return copyCluster(cluster, {
     Services: { ...cluster.Services, Controller: { ExternalURL: controllerURL } },
     Containers: {
       ...cluster.Containers,
@@ -40,7 +40,7 @@ export function againstController(cluster: Cluster, controllerURL: string, drive
         DriverParameters: { ...cluster.Containers.CloudVMs.DriverParameters, ...driverParameters },
       },
     },
-  };
+  });
 }
 
 /**
@@ -117,7 +117,7 @@ export function demoConfigProblems(cluster: Cluster, configPath: string): string
     ];
   }
   // The demo brings its own controller, so the config need not name one.
-  return daemonConfigProblems({ ...cluster, Services: { ...cluster.Services, Controller: { ExternalURL: 'http://in-process.invalid' } } });
+  return daemonConfigProblems(copyCluster(cluster, { Services: { ...cluster.Services, Controller: { ExternalURL: 'http://in-process.invalid' } } }));
 }
 
 export async function runDemoCommand(opts: DemoOptions): Promise<number> {

@@ -26,6 +26,7 @@ import { dropLameCloud, getLameCloud, type LameCloud, lameDriver } from '../../d
 import { systemClock } from '../clock/index.js';
 import { ManualClock } from '../clock/manual.js';
 import type { Cluster } from '../config/types.js';
+import { copyCluster } from '../config/copy.js';
 import { type CapacityStats, sumCapacityStats } from '../placement/capacity.js';
 import { clusterSecrets } from '../config/cluster.js';
 import { defaultSettings, type Settings } from '../config/settings.js';
@@ -112,8 +113,7 @@ export function simCluster(cluster: Cluster, seed: number, cloudName: string, no
   delete params.CloudURL;
   if (runnerBinaryToDeploy(vms) !== undefined) notes.push('DeployRunnerBinary ignored: the simulated VMs have crunch-run');
   if (cluster.Services.Websocket.ExternalURL !== '') notes.push('Services.Websocket.ExternalURL ignored: the simulated controller has no event feed, so containers are seen at polls');
-  return {
-    ...cluster,
+  return copyCluster(cluster, {
     Services: { ...cluster.Services, Controller: { ExternalURL: SIM_CONTROLLER_URL }, Websocket: { ExternalURL: '' } },
     Containers: {
       ...cluster.Containers,
@@ -124,7 +124,7 @@ export function simCluster(cluster: Cluster, seed: number, cloudName: string, no
         DriverParameters: { ...params, Transport: 'inprocess', Seed: seed, CloudName: cloudName },
       },
     },
-  };
+  });
 }
 
 export async function runSimulation(opts: SimOptions): Promise<SimResult> {

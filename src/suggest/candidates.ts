@@ -12,6 +12,7 @@
  */
 import type { Container } from '../arvados/types.js';
 import type { Cluster, InstanceType } from '../config/types.js';
+import { copyCluster } from '../config/copy.js';
 import { rejectReason } from '../queue/instance-types.js';
 import type { InstanceResources } from '../scheduler/interfaces.js';
 import type { Blocker } from '../scheduler/blocker.js';
@@ -80,11 +81,11 @@ export function applyChange(change: Change, cluster: Cluster, containers: SimCon
   switch (change.kind) {
     case 'MaxInstances':
       return {
-        cluster: { ...cluster, Containers: { ...cluster.Containers, CloudVMs: { ...cluster.Containers.CloudVMs, MaxInstances: change.value } } },
+        cluster: copyCluster(cluster, { Containers: { ...cluster.Containers, CloudVMs: { ...cluster.Containers.CloudVMs, MaxInstances: change.value } } }),
         containers,
       };
     case 'MaximumPriceFactor':
-      return { cluster: { ...cluster, Containers: { ...cluster.Containers, MaximumPriceFactor: change.value } }, containers };
+      return { cluster: copyCluster(cluster, { Containers: { ...cluster.Containers, MaximumPriceFactor: change.value } }), containers };
     case 'preemptible':
       return { cluster, containers: containers.map((c) => (c.id === targetId ? { ...c, preemptible: true } : c)) };
   }

@@ -15,6 +15,7 @@ import { clusterJSON, instanceTypeJSON } from '../../src/arvados/cluster-json/cl
 import { REFERENCE_CLUSTER_DEFAULTS } from '../../src/config/reference-defaults.js';
 import { goByteSize, goURL } from '../../src/arvados/cluster-json/encode.js';
 import { CLUSTER, type GoKind } from '../../src/arvados/cluster-json/schema.js';
+import { copyCluster } from '../../src/config/copy.js';
 import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import type { Cluster } from '../../src/config/types.js';
 import { defaultsModule } from '../../scripts/gen-reference-defaults.js';
@@ -367,13 +368,11 @@ describe('arvados/cluster-json: what the dispatcher runs on', () => {
   it('lays false, zero and a zero duration set in code over the file too', () => {
     const { cluster } = loadConfigText('Clusters:\n  zzzzz:\n    TLS: {Insecure: true}\n    Containers:\n      CloudVMs: {MaxInstances: 7, TimeoutIdle: 5m}\n');
     const vms = cluster.Containers.CloudVMs;
-    const changed: Cluster = {
-      ...cluster,
+    // A copy that keeps the file's section, so the file has its say.
+    const changed = copyCluster(cluster, {
       TLS: { ...cluster.TLS, Insecure: false },
       Containers: { ...cluster.Containers, CloudVMs: { ...vms, MaxInstances: 0, TimeoutIdle: 0 } },
-    };
-    // A spread leaves out the file's section (not enumerable); the loader's is kept here, so the file has its say.
-    Object.defineProperty(changed, 'RawSection', { value: cluster.RawSection });
+    });
     const json = encode(changed);
     assert.deepEqual([json.TLS.Insecure, json.Containers.CloudVMs.MaxInstances, json.Containers.CloudVMs.TimeoutIdle], [false, 0, '0s']);
     assert.deepEqual([encode(cluster).TLS.Insecure, encode(cluster).Containers.CloudVMs.MaxInstances], [true, 7]);
