@@ -60,7 +60,7 @@ describe('a throw in a dispatcher loop is logged and the loop goes on', function
     });
     await s.run(5_000);
     assert.ok(calls >= 5, `polls went on: ${calls}`);
-    const logged = s.records('polling the controller failed');
+    const logged = s.records('error updating queue');
     assert.equal(logged.length, 1, 'three failures in a minute: one log line');
     assert.match(String(logged[0].error), /poll bug \(sync\)/);
     // The queue still works: a new container is seen and run.

@@ -57,7 +57,9 @@ export class PollLoop {
       } catch (err) {
         if (signal.aborted) break;
         failed = true;
-        this.errors.warn('polling the controller failed', { error: err instanceof Error ? err.message : String(err) });
+        // The reference's message and level (an error, every poll there), so
+        // log alerts written for it match; here at most once a minute.
+        this.errors.error('error updating queue', { error: err instanceof Error ? err.message : String(err) });
       }
       const took = this.clock.now() - started;
       try {

@@ -80,8 +80,10 @@ describe('container queue poll loop', () => {
     assert.equal(await sleepingUntil(), t0 + 20_000);
     await h.clock.advance(10_000);
     assert.equal(await sleepingUntil(), t0 + 30_000);
-    const failures = h.lines.records().filter((r) => r.msg === 'polling the controller failed');
+    const failures = h.lines.records().filter((r) => r.msg === 'error updating queue');
     assert.equal(failures.length, 1, 'three failures within a minute: one line');
+    // The reference's message and level, so log alerts written for it match.
+    assert.equal(failures[0].level, 'error');
     assert.match(String(failures[0].error), /HTTP 503/);
     await h.clock.advance(10_000);
     assert.equal(await sleepingUntil(), t0 + 40_000);

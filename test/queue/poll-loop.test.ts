@@ -60,7 +60,7 @@ describe('PollLoop', () => {
     await settle(4);
     assert.equal(polls, 1);
     await loop.stop();
-    const warned = lines.records().filter((r) => r.msg === 'polling the controller failed');
+    const warned = lines.records().filter((r) => r.msg === 'error updating queue');
     assert.deepEqual(warned, [], 'no warning for the poll that stop abandoned');
     assert.equal(clock.pendingTimers(), 0);
   });
