@@ -223,6 +223,15 @@ export function resolveLevel(configured?: string): LogLevel {
   return CONFIGURED_LEVEL[wanted] ?? 'info';
 }
 
+/**
+ * A duration field as the reference's logs carry it (Go's `time.Duration`,
+ * which its JSON logs write as whole nanoseconds), from milliseconds. Lines
+ * that have one also carry the same in milliseconds (`...Ms`).
+ */
+export function goNanoseconds(ms: number): number {
+  return Math.round(ms * 1e6);
+}
+
 /** `2026-12-04T16:43:33.123000000Z`: logrus's time format as Arvados sets it (RFC 3339, nine fraction digits). */
 export function logTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');

@@ -28,7 +28,7 @@ export type NotifyCommand = (args: string[], env: NodeJS.ProcessEnv) => Promise<
 
 /** Where a failure to notify is reported; a winston Logger fits. */
 export interface NotifyLogger {
-  warn(message: string, meta: Record<string, unknown>): unknown;
+  error(message: string, meta: Record<string, unknown>): unknown;
 }
 
 export interface NotifyOptions {
@@ -68,7 +68,7 @@ export async function notify(state: NotifyState, opts: NotifyOptions = {}): Prom
   try {
     await (opts.command ?? runSystemdNotify)(args, env);
   } catch (err) {
-    opts.logger?.warn('cannot notify systemd', { error: (err as Error).message });
+    opts.logger?.error('error notifying init daemon', { error: (err as Error).message });
   }
 }
 
@@ -133,7 +133,7 @@ export interface SystemdNotifierOptions extends NotifyOptions {
   /** The dispatcher, or anything with its queue and pool. */
   dispatcher: { queue: QueueView; pool: PoolView };
   clock: Clock;
-  logger: Pick<Logger, 'warn' | 'debug' | 'info'>;
+  logger: Pick<Logger, 'error' | 'warn' | 'debug' | 'info'>;
   /** Fewest ms between two status updates; changes in between are merged. Default 5 s. */
   minIntervalMs?: number;
   /** How often readiness and the summary are re-read, besides on queue and pool changes. Default 1 s. */
@@ -170,8 +170,9 @@ export function startSystemdNotifier(opts: SystemdNotifierOptions): SystemdNotif
       notify(state, {
         env,
         command: opts.command,
-        // One warning says systemd-notify is failing; repeating it every few seconds would say nothing new.
-        logger: { warn: (msg, meta) => (failures++ === 0 ? logger.warn(msg, meta) : logger.debug(msg, meta)) },
+        // One error says systemd-notify is failing (the reference's message and level);
+        // repeating it every few seconds would say nothing new.
+        logger: { error: (msg, meta) => (failures++ === 0 ? logger.error(msg, meta) : logger.debug(msg, meta)) },
       }),
     );
   };

@@ -155,7 +155,7 @@ export class ContainerQueueImpl implements ContainerQueue {
     const ours = (c.state === 'Locked' || c.state === 'Running') && c.locked_by_uuid === this.tokenUuid;
     if (!FINAL.has(c.state) && (c.priority !== 0 || ours)) return;
     this.current.deleteInPlace(uuid);
-    this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: 'forgotten' });
+    this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: c.state, Reason: 'forgotten' });
   }
 
   /** Locks the container for this dispatcher (`operations.ts`). */
@@ -347,7 +347,7 @@ export class ContainerQueueImpl implements ContainerQueue {
         // Final for a poll already: the scheduler has seen the end.
         if (!touched.has(uuid) && !result.containers.has(uuid) && FINAL.has(e.container.state)) ended.push(e);
       }
-      for (const e of ended) this.drop(e.container.uuid, e.container.state);
+      for (const e of ended) this.drop(e.container.uuid);
       this.updatedAt = started;
     }
     // Even with no entry changed, `updated` moved: the scheduler waits on that after a crunch-run exits.
@@ -379,9 +379,11 @@ export class ContainerQueueImpl implements ContainerQueue {
    * and `forget` is called by the scheduler, which needs no wake-up for
    * what it just did itself (as the reference).
    */
-  private drop(uuid: string, why: string): void {
+  private drop(uuid: string, reason?: string): void {
+    const state = this.current.get(uuid)?.container.state;
     if (!this.current.delete(uuid)) return;
-    this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: why });
+    // State is the container's last known state, as the reference logs it.
+    this.logger.info('dropping container from queue', { ContainerUUID: uuid, State: state, ...(reason === undefined ? {} : { Reason: reason }) });
   }
 
   /** Calls the listeners once, after the current turn, however many changes it made. */

@@ -26,20 +26,27 @@ export function lockContainer(ctx: PassContext, uuid: string, fields: Record<str
   return started !== undefined;
 }
 
-/** Unlocks (requeues) a Locked container; `reason` says why in the log. */
-export function unlockContainer(ctx: PassContext, uuid: string, reason: string): Promise<void> | undefined {
+/**
+ * Unlocks a Locked container; `reason` says why in the log. `requeue`: sync
+ * found it locked with nothing running it (crunch-run exited, or priority
+ * 0), which the reference logs as a requeue, and its failure at error; the
+ * pass's own unlocks (quota, supervisor limit, stale locks) as an unlock.
+ */
+export function unlockContainer(ctx: PassContext, uuid: string, reason: string, requeue = false): Promise<void> | undefined {
   return ctx.ops.run(uuid, 'unlock', async () => {
     const ctr = ctx.queue.get(uuid);
     if (!ctr || ctr.state !== 'Locked') {
       ctx.logger.debug('container no longer locked, not unlocking', { ContainerUUID: uuid, State: ctr?.state });
       return;
     }
-    ctx.logger.info(`unlocking container: ${reason}`, { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority });
+    const fields = { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority };
+    ctx.logger.info(requeue ? `requeueing locked container because ${reason}` : `unlock because ${reason}`, fields);
     ctx.timeline?.unlocking(uuid, reason);
     try {
       await ctx.queue.unlock(uuid);
     } catch (err) {
-      ctx.logger.warn('error unlocking container', { ContainerUUID: uuid, error: err });
+      if (requeue) ctx.logger.error('error requeueing container', { ...fields, error: err });
+      else ctx.logger.warn('error unlocking container', { ContainerUUID: uuid, error: err });
     }
   });
 }
@@ -47,7 +54,7 @@ export function unlockContainer(ctx: PassContext, uuid: string, reason: string):
 /** Cancels a container (state only: runtime_status is crunch-run's); `reason` is logged. */
 export function cancelContainer(ctx: PassContext, uuid: string, reason: string): void {
   ctx.ops.run(uuid, 'cancel', async () => {
-    ctx.logger.info(`cancelling container: ${reason}`, { ContainerUUID: uuid });
+    ctx.logger.info(`cancelling container because ${reason}`, { ContainerUUID: uuid });
     ctx.timeline?.cancelling(uuid, reason);
     try {
       await ctx.queue.cancel(uuid, reason);

@@ -278,7 +278,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         allocatedNotStarted++;
       } else if (pool.killContainer(uuid, 'about to start')) {
         view.set(k, Status.WaitingPreviousAttempt);
-        ctx.once.info(uuid, 'not starting yet: crunch-run process from previous attempt has not exited', placementFields(ready));
+        ctx.once.info(uuid, 'not restarting yet: crunch-run process from previous attempt has not exited', placementFields(ready));
       } else if (startContainer(ctx, ready, ctr)) {
         view.set(k, Status.Preparing);
         locality?.started(warmLevel, entry, ready.view.instance);

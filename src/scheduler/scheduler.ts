@@ -15,6 +15,7 @@
 import { WhyBuilder } from './why.js';
 import { type Timer, untilAborted } from '../clock/index.js';
 import { RateLimitedLog } from '../log.js';
+import { formatDuration } from '../config/units.js';
 import { OnceLog, type PassContext, type SchedulerDeps } from './deps.js';
 import { fixStaleLocks, waitForPoolLoaded } from './fix-stale-locks.js';
 import { ConcurrencyLimit, limitGrows, type ControllerState } from './limits.js';
@@ -163,10 +164,10 @@ export class Scheduler {
       await this.firstQueueUpdate(signal);
       await waitForPoolLoaded(this.ctx, signal);
       const t0 = clock.now();
-      logger.info('fixing stale locks');
+      logger.info('FixStaleLocks starting.');
       try {
         await fixStaleLocks(this.ctx, signal);
-        logger.info('stale locks fixed, starting scheduling', { ElapsedMs: clock.now() - t0 });
+        logger.info(`FixStaleLocks finished (${formatDuration(clock.now() - t0)}), starting scheduling.`, { ElapsedMs: clock.now() - t0 });
       } catch (err) {
         if (signal.aborted) return;
         // A bug in the fix must not stop scheduling: a Locked container it

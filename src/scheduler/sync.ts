@@ -90,7 +90,7 @@ function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunR
         // already exited, this frees its record, hence the worker.
         killCrunchRun(ctx, uuid, `state=${ctr.state}`, true);
       } else if (!ctx.ops.busy(uuid)) {
-        logger.info('container finished, dropping it from the queue', { ContainerUUID: uuid, State: ctr.state });
+        logger.info('container finished -- dropping from queue', { ContainerUUID: uuid, State: ctr.state });
         queue.forget(uuid);
       }
       break;
@@ -100,20 +100,20 @@ function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunR
         // container that was requeued meanwhile.
         killCrunchRun(ctx, uuid, `state=${ctr.state}`);
       } else if (ctr.priority === 0 && !ctx.ops.busy(uuid)) {
-        logger.info('container on hold, dropping it from the queue', { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority });
+        logger.info('container on hold -- dropping from queue', { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority });
         queue.forget(uuid);
       }
       break;
     case 'Locked':
       if (rec && exitedBeforePoll) {
-        void unlockContainer(ctx, uuid, 'crunch-run exited');
+        void unlockContainer(ctx, uuid, 'crunch-run exited', true);
       } else if (rec && rec.exitedAt === undefined && ctr.priority === 0) {
         killCrunchRun(ctx, uuid, 'priority=0');
       } else if (!rec && ctr.priority === 0) {
-        void unlockContainer(ctx, uuid, 'priority=0');
+        void unlockContainer(ctx, uuid, 'priority=0', true);
       }
       break;
     default:
-      ctx.once.error(uuid, 'BUG: container in an unexpected state', { State: ctr.state });
+      ctx.once.error(uuid, 'BUG: unexpected state', { State: ctr.state });
   }
 }

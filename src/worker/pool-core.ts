@@ -185,14 +185,17 @@ export class PoolCore implements WorkerEnv {
     const tagged = inst.tags[this.tagKey(TAG_IDLE_BEHAVIOR)] as IdleBehavior;
     let idleBehavior: IdleBehavior = (IDLE_BEHAVIORS as readonly string[]).includes(tagged) ? tagged : 'run';
     const state = pending ? 'booting' : 'unknown';
-    const log = this.log.child({ Instance: inst.id, InstanceType: type.Name });
-    if (!known && idleBehavior !== 'hold') {
-      log.error('instance has an InstanceType tag that names no configured instance type; draining it', {
+    // The reference's worker fields, Address included (as it was when the instance appeared).
+    const log = this.log.child({ Instance: inst.id, InstanceType: type.Name, Address: inst.address });
+    if (!known) {
+      // A type removed from the config: drained (it can run nothing), unless held.
+      const tag = tagged ?? '';
+      if (idleBehavior !== 'hold') idleBehavior = 'drain';
+      log.info(`${idleBehavior === 'hold' ? 'holding' : 'draining'} instance that was tagged with an unrecognized InstanceType and IdleBehavior = ${tag}`, {
         InstanceTypeTag: typeName,
       });
-      idleBehavior = 'drain';
     }
-    log.info('instance appeared in cloud', { State: state, IdleBehavior: idleBehavior, Address: inst.address });
+    log.info('instance appeared in cloud', { State: state, IdleBehavior: idleBehavior });
     const worker = new Worker(this, {
       instance: inst,
       type,
@@ -214,7 +217,7 @@ export class PoolCore implements WorkerEnv {
 
   /** The instance left the cloud list. */
   removeWorker(w: Worker): void {
-    w.log.info('instance disappeared in cloud', { State: w.state });
+    w.log.info('instance disappeared in cloud', { WorkerState: w.state });
     w.reportBootOutcome('disappeared');
     this.disappeared[w.state]++;
     // A worker can vanish without our asking (destroyed stays 0): not timed.

@@ -85,21 +85,22 @@ async function runCreate(core: PoolCore, pending: PendingCreate): Promise<void> 
 }
 
 function noteCreateFailure(core: PoolCore, type: InstanceType, err: unknown): void {
-  const fields = { InstanceType: type.Name, error: err };
   const quota = asQuotaError(err);
   const capacity = asCapacityError(err);
   const rateLimit = asRateLimitError(err);
+  // The reference logs every failed create at error, with these two flags.
+  const fields = { InstanceType: type.Name, error: err, isCapacityError: capacity !== undefined, isQuotaError: quota !== undefined };
   if (quota) {
     // The failed create is still counted in `creating`; the others are what must go away.
     const others = core.instanceCount() - 1;
     core.limits.noteQuotaError(others, quota.message);
-    core.warnings.warn('create failed: cloud quota reached; pausing creates', { ...fields, Instances: others }, 'create quota');
+    core.warnings.error('create failed: cloud quota reached; pausing creates', { ...fields, Instances: others }, 'create quota');
   } else if (capacity) {
     core.limits.noteCapacityError(capacity, type);
-    core.warnings.warn('create failed: insufficient capacity', fields, `create capacity ${type.ProviderType}`);
+    core.warnings.error('create failed: insufficient capacity', fields, `create capacity ${type.ProviderType}`);
   } else if (rateLimit) {
     core.limits.noteRateLimit(rateLimit);
-    core.warnings.warn(
+    core.warnings.error(
       'create failed: cloud rate limit; suspending creates',
       { ...fields, ResumeAt: new Date(rateLimit.earliestRetry).toISOString() },
       'create rate limit',

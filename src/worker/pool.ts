@@ -292,6 +292,8 @@ export class WorkerPoolImpl implements WorkerPool {
 
   shutdown(instanceId: string): boolean {
     const w = this.core.workers.get(instanceId);
+    // As the reference: every request is logged, whether or not it is honoured.
+    (w?.log ?? this.core.log.child({ Instance: instanceId })).info('shutdown requested');
     if (!w || w.idleBehavior === 'hold' || (w.state !== 'booting' && w.state !== 'idle') || w.containerCount() > 0) return false;
     w.log.info('shutting down', { Reason: 'requested by the scheduler', State: w.state });
     w.reportBootOutcome('aborted');

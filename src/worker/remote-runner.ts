@@ -89,7 +89,7 @@ export class RemoteRunner {
         err instanceof HostKeyUnverifiedError ||
         (err instanceof SshConnectionLostError && !err.started) ||
         isDispatchLockLostError(err);
-      this.log.error(certain ? 'error starting crunch-run process' : 'crunch-run start may have failed; the next probe will tell', {
+      this.log.error(certain ? 'error starting crunch-run process' : 'error starting crunch-run process (it may have started: the next probe will tell)', {
         error: err,
       });
       return certain ? 'failed' : 'unknown';

@@ -21,6 +21,7 @@ import { isContainerUuid } from '../arvados/types.js';
 import { crunchRunListCommand, priceHistoryJSON, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../arvados/crunch-run.js';
 import type { Worker } from './worker.js';
 import type { WorkerEnv } from './worker-env.js';
+import { goNanoseconds } from '../log.js';
 
 /** What `crunch-run --list` printed, for this cluster's containers. */
 export interface ListOutput {
@@ -104,7 +105,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
       w.reportBootOutcome('failure');
       // Boot probe failures a booting VM normally causes are logged at debug
       // only; this is the one place to say why the VM never came up.
-      w.log.info('boot failed', { DurationMs: dur, stderr: bootStderr.slice(0, 1000) });
+      w.log.info('boot failed', { DurationMs: dur, Duration: goNanoseconds(dur), stderr: bootStderr.slice(0, 1000) });
     }
     return;
   }
@@ -184,7 +185,7 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
   }
   w.log.info('boot probe succeeded', { Command: cmd });
   if (env.cfg.runnerMissing) {
-    env.warnings.warn('cannot boot worker: the runner binary (DeployRunnerBinary) could not be loaded', { Instance: w.id }, 'runner missing');
+    env.warnings.warn('cannot boot worker: error loading runner binary (DeployRunnerBinary)', { Instance: w.id }, 'runner missing');
     return { ok: false, stderr: '' };
   }
   if (env.cfg.runner && !(await deployRunner(w, env))) return { ok: false, stderr: '' };
@@ -333,7 +334,7 @@ async function probeRunning(w: Worker, env: WorkerEnv): Promise<ListOutput | und
   } else if (w.staleRunLockSince === 0) {
     w.staleRunLockSince = now;
   } else if (now - w.staleRunLockSince > env.cfg.timeoutStaleRunLock) {
-    w.log.warn('reporting broken after reporting stale run lock for too long', { DurationMs: now - w.staleRunLockSince });
+    w.log.warn('reporting broken after reporting stale run lock for too long', { DurationMs: now - w.staleRunLockSince, Duration: goNanoseconds(now - w.staleRunLockSince) });
     out.broken = true;
   }
   return out;

@@ -12,7 +12,7 @@
 import type { Container } from '../arvados/types.js';
 import type { Instance, InstanceTags } from '../cloud/types.js';
 import type { InstanceType } from '../config/types.js';
-import type { Logger } from '../log.js';
+import { goNanoseconds, type Logger } from '../log.js';
 import type { InstanceView } from '../scheduler/interfaces.js';
 import type { IdleBehavior, WorkerState } from './states.js';
 import type { Executor } from '../ssh/executor.js';
@@ -284,7 +284,7 @@ export class Worker implements RunnerHost {
 
   onUnkillable(uuid: string): void {
     if (this.idleBehavior === 'hold') {
-      this.log.warn('unkillable container, but worker has IdleBehavior=hold', { ContainerUUID: uuid });
+      this.log.warn('unkillable container, but worker has IdleBehavior=Hold', { ContainerUUID: uuid });
       return;
     }
     this.log.warn('unkillable container, draining worker', { ContainerUUID: uuid });
@@ -322,6 +322,7 @@ export class Worker implements RunnerHost {
       State: this.state,
       IdleBehavior: this.idleBehavior,
       IdleDurationMs: this.env.clock.now() - this.busy,
+      IdleDuration: goNanoseconds(this.env.clock.now() - this.busy),
     });
     this.reportBootOutcome('aborted');
     this.shutdown();
@@ -340,6 +341,7 @@ export class Worker implements RunnerHost {
     this.log.warn(`${booting ? 'new ' : ''}instance unresponsive, shutting down`, {
       State: this.state,
       DurationMs: dur,
+      Duration: goNanoseconds(dur),
       Since: new Date(this.probed).toISOString(),
     });
     this.shutdown();

@@ -264,5 +264,17 @@ describe('container queue operations', () => {
     assert.equal(h.queue.get(done.uuid), undefined);
     assert.equal(h.queue.get(idle.uuid), undefined);
     assert.equal(h.queue.get(mine.uuid)?.priority, 0, 'Locked by us: the scheduler must unlock or kill it first');
+    // As the reference: State is the container's own. The cancelled one went at the poll that
+    // saw it final; the one forgotten says so in Reason.
+    assert.deepEqual(
+      h.lines
+        .records()
+        .filter((r) => r.msg === 'dropping container from queue')
+        .map((r) => [r.ContainerUUID, r.State, r.Reason]),
+      [
+        [done.uuid, 'Cancelled', undefined],
+        [idle.uuid, 'Queued', 'forgotten'],
+      ],
+    );
   });
 });

@@ -44,7 +44,7 @@ describe('scheduler loop', () => {
     assert.deepEqual(h.queue.calls, ['update']);
     assert.equal(passes(), 1);
     assert.deepEqual(h.pool.starts, [uuid(2)]);
-    assert.equal(logged(h, /stale locks fixed/).length, 1);
+    assert.equal(logged(h, /^FixStaleLocks finished \(\d.*s\), starting scheduling\.$/).length, 1);
     await h.sch.stop();
   });
 

@@ -157,6 +157,11 @@ describe('scheduler run queue: quota and limits', () => {
       await h.clock.advance(0);
       assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`], 'the head stays locked (instances exist); the one crunch-run has is left to run');
       assert.equal(h.queue.state(uuid(2)), 'Locked');
+      assert.deepEqual(
+        logged(h, /^unlock because/).map((r) => [r.msg, r.ContainerUUID]),
+        [['unlock because pool capacity is used by higher priority containers', uuid(1)]],
+        "the reference's words",
+      );
     });
 
     // M11: a create that reaches MaxInstances must end the pass's below-quota path at once. Otherwise the rest of the

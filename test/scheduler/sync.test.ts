@@ -54,6 +54,14 @@ describe('scheduler sync', () => {
     h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(3));
     h.sch.sync();
     assert.deepEqual(h.queue.forgotten, [uuid(1), uuid(2)]);
+    // The reference's words, which operators grep for.
+    assert.deepEqual(
+      logged(h, /dropping from queue$/).map((r) => [r.msg, r.ContainerUUID, r.State]),
+      [
+        ['container on hold -- dropping from queue', uuid(1), 'Queued'],
+        ['container finished -- dropping from queue', uuid(2), 'Complete'],
+      ],
+    );
     assert.deepEqual(h.pool.kills, [{ uuid: uuid(3), reason: 'state=Cancelled' }]);
     assert.deepEqual(
       logged(h, /^killing crunch-run: state=Cancelled$/).map((r) => r.level),
@@ -157,6 +165,7 @@ describe('scheduler sync', () => {
     await h.clock.advance(0);
     assert.equal(h.queue.state(uuid(1)), 'Cancelled');
     assert.equal(h.queue.cancelReasons.get(uuid(1)), 'container state is Running but crunch-run has exited');
+    assert.equal(logged(h, /^cancelling container because container state is Running but crunch-run has exited$/).length, 1);
   });
 
   it('requeues a Locked container whose crunch-run exited, then forgets the record', async () => {
@@ -169,6 +178,7 @@ describe('scheduler sync', () => {
     h.sch.sync();
     await h.clock.advance(0);
     assert.deepEqual(h.queue.changes, [{ uuid: uuid(1), from: 'Locked', to: 'Queued' }]);
+    assert.equal(logged(h, /^requeueing locked container because crunch-run exited$/).length, 1);
     assert.deepEqual(h.pool.forgotten, []);
     h.sch.sync();
     assert.deepEqual(h.pool.kills, [{ uuid: uuid(1), reason: 'state=Queued' }]);
@@ -222,9 +232,12 @@ describe('scheduler sync', () => {
     };
     h.sch.sync();
     await h.clock.advance(0);
-    const warnings = logged(h, /error unlocking container/);
-    assert.equal(warnings.length, 1);
-    assert.equal(warnings[0].ContainerUUID, uuid(1));
+    // The reference's words and level for a requeue by sync.
+    assert.equal(logged(h, /^requeueing locked container because priority=0$/).length, 1);
+    const errors = logged(h, /^error requeueing container$/);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].ContainerUUID, uuid(1));
+    assert.equal(errors[0].level, 'error');
     assert.equal(h.sch.operationsInFlight, 0);
   });
 
@@ -301,7 +314,7 @@ describe('scheduler sync', () => {
     h.sch.sync();
     await h.clock.advance(0);
     assert.deepEqual(h.queue.calls, [], 'the controller would refuse it: 422');
-    assert.deepEqual(logged(h, /error unlocking container/), []);
+    assert.deepEqual(logged(h, /error (unlocking|requeueing) container/), []);
   });
 
   it('tells the timeline of an unlock, with its reason', async () => {

@@ -66,7 +66,7 @@ describe('systemd notify', function () {
     await notify({ ready: true }, { env: { NOTIFY_SOCKET: '/nonexistent' }, logger, command: async () => Promise.reject(new Error('boom')) });
     assert.deepEqual(
       out.records().map((r) => [r.level, r.msg, r.error]),
-      [['warning', 'cannot notify systemd', 'boom']],
+      [['error', 'error notifying init daemon', 'boom']],
     );
   });
 
@@ -228,13 +228,13 @@ describe('systemd notify', function () {
     assert.equal(sent.filter((a) => a.includes('STOPPING=1')).length, 1);
   });
 
-  it('the notifier warns of a failing systemd-notify once, then only at debug level', async () => {
+  it('the notifier logs a failing systemd-notify once at error, then only at debug level', async () => {
     const out = new LineCollector();
     const n = startSystemdNotifier({ ...fakeDispatcher(), clock: new ManualClock(), logger: createLogger({ stream: out, level: 'debug' }), env: { NOTIFY_SOCKET: '/fake' }, command: async () => Promise.reject(new Error('boom')) });
     await n.stop();
     assert.deepEqual(
-      out.records().filter((r) => r.msg === 'cannot notify systemd').map((r) => r.level),
-      ['warning', 'debug'],
+      out.records().filter((r) => r.msg === 'error notifying init daemon').map((r) => r.level),
+      ['error', 'debug'],
     );
   });
 

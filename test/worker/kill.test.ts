@@ -74,6 +74,6 @@ describe('worker pool: killing containers', function () {
     await h.tick(30_000);
     assert.equal(h.pool.detail(id)?.idleBehavior, 'hold');
     assert.equal(h.pool.detail(id)?.workerState, 'running');
-    assert.ok(h.logs.lines.some((l) => l.includes('unkillable container, but worker has IdleBehavior=hold')));
+    assert.ok(h.logs.lines.some((l) => l.includes('unkillable container, but worker has IdleBehavior=Hold')));
   });
 });

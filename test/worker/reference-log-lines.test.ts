@@ -1,0 +1,87 @@
+/**
+ * The worker pool's log lines that operators grep and alert on carry the
+ * reference's message (at least its start), level and fields, so a site's
+ * log alerts written for the reference keep working.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { CapacityError, QuotaError } from '../../src/cloud/errors.js';
+import { initCommandForSecret } from '../../src/arvados/crunch-run.js';
+import { Harness, LARGE, SMALL } from './helpers.js';
+
+describe('worker pool: log lines as the reference writes them', function () {
+  this.timeout(20_000);
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  const records = (msg: string | RegExp) => h.logs.records().filter((r) => (typeof msg === 'string' ? r.msg === msg : msg.test(String(r.msg))));
+
+  it('every failed create is an error, with isCapacityError and isQuotaError', async () => {
+    h = await Harness.start({ controller: false });
+    h.pool.start();
+    await h.tick(0);
+    h.cloud.failNextCreate(new CapacityError('no room', { instanceType: 'small' }));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    h.cloud.failNextCreate(new QuotaError('too many instances'));
+    assert.ok(h.pool.create(LARGE));
+    await h.tick(0);
+    const failed = records(/^create failed/).map((r) => [r.level, r.InstanceType, r.isCapacityError, r.isQuotaError]);
+    assert.deepEqual(failed, [
+      ['error', 'small', true, false],
+      ['error', 'large', false, true],
+    ]);
+  });
+
+  async function appearsTagged(idleBehavior: string): Promise<string> {
+    const secret = randomBytes(20).toString('hex');
+    const tags = { ArvadosInstanceSetID: h.instanceSetId, ArvadosInstanceType: 'retired-type', ArvadosIdleBehavior: idleBehavior, ArvadosInstanceSecret: secret };
+    const inst = await h.instanceSet.create(SMALL, 'img', tags, initCommandForSecret(secret), '');
+    return inst.id;
+  }
+
+  it('an instance of a type no longer configured: drained (or held) and logged at info in the reference\'s words, with Address', async () => {
+    h = await Harness.start({ controller: false, params: { DestroyDelay: '1h' }, cloudVMs: { TimeoutIdle: 3_600_000 } });
+    const run = await appearsTagged('run');
+    const hold = await appearsTagged('hold');
+    h.pool.start();
+    await h.tick(0);
+    const byInstance = new Map(records(/instance that was tagged with an unrecognized InstanceType/).map((r) => [r.Instance, r]));
+    assert.equal(byInstance.get(run)?.msg, 'draining instance that was tagged with an unrecognized InstanceType and IdleBehavior = run');
+    assert.equal(byInstance.get(hold)?.msg, 'holding instance that was tagged with an unrecognized InstanceType and IdleBehavior = hold');
+    for (const r of byInstance.values()) {
+      assert.equal(r.level, 'info');
+      assert.equal(r.InstanceTypeTag, 'retired-type');
+      assert.equal(r.Address, h.cloud.vm(String(r.Instance))?.address, 'the worker lines carry Address');
+      assert.ok(typeof r.Address === 'string' && r.Address !== '', `an address: ${String(r.Address)}`);
+    }
+    assert.equal(h.pool.detail(run)?.idleBehavior, 'drain');
+    assert.equal(h.pool.detail(hold)?.idleBehavior, 'hold');
+  });
+
+  it('shutdown requested (honoured or not), shutdown worker with IdleDuration in nanoseconds, instance disappeared with WorkerState', async () => {
+    h = await Harness.start({ controller: false, params: { DestroyDelay: 0 }, cloudVMs: { TimeoutIdle: 60_000 } });
+    h.pool.start();
+    await h.tick(0);
+    const id = await h.createIdle();
+    await h.pool.setIdleBehavior(id, 'hold');
+    assert.equal(h.pool.shutdown(id), false, 'held: refused');
+    assert.equal(records('shutdown requested').filter((r) => r.Instance === id).length, 1, 'a refused request is logged too');
+    await h.pool.setIdleBehavior(id, 'run');
+    await h.tick(60_000 + h.cluster.Containers.CloudVMs.ProbeInterval);
+    const [idle] = records('shutdown worker');
+    assert.ok(idle, 'idled out');
+    assert.equal(idle.IdleDuration, Number(idle.IdleDurationMs) * 1e6);
+    assert.ok(Number(idle.IdleDurationMs) >= 60_000, `idle ${String(idle.IdleDurationMs)} ms`);
+
+    const other = await h.createIdle();
+    const vm = h.cloud.vm(other)!;
+    await h.cloud.destroyVM(vm);
+    await h.tick(h.cluster.Containers.CloudVMs.SyncInterval);
+    const gone = records('instance disappeared in cloud').find((r) => r.Instance === other);
+    assert.equal(gone?.WorkerState, 'idle');
+  });
+});
