@@ -9,7 +9,7 @@ import type { Clock } from '../clock/index.js';
 import type { InstanceType } from '../config/types.js';
 import type { BillingRule } from '../cost/billing.js';
 import type { Fence, FencedAction } from '../dblock/fence.js';
-import type { Logger } from '../log.js';
+import { goNanoseconds, type Logger } from '../log.js';
 import type { Executor } from '../ssh/executor.js';
 import { asRateLimitError, RateLimitError } from './errors.js';
 import { ForwardingInstance, forwardOptionalMethods } from './forwarding.js';
@@ -17,6 +17,9 @@ import type { Instance, InstanceSet, InstanceTags } from './types.js';
 
 /** Cloud operations as the reference's `driver_operations` metric names them. */
 export type CloudOperation = 'Create' | 'List' | 'Destroy' | 'SetTags';
+
+/** The `CallType` of the reference's hold line, for the kinds it holds; ours for the others. */
+const CALL_TYPE: Record<CloudOperation, string> = { Create: 'create instance', List: 'list instances', Destroy: 'destroy instance', SetTags: 'set tags' };
 
 export interface WrapOptions {
   clock: Clock;
@@ -46,6 +49,7 @@ export class CloudThrottle {
   constructor(
     private readonly clock: Clock,
     opsPerSecond: number,
+    private readonly logger?: Logger,
   ) {
     this.interval = opsPerSecond > 0 ? 1000 / opsPerSecond : 0;
   }
@@ -78,7 +82,17 @@ export class CloudThrottle {
   /** Records a failure of a call of kind `op`: a RateLimitError starts (or extends) that kind's hold. */
   noteError(op: CloudOperation, err: unknown): void {
     const rl = asRateLimitError(err);
-    if (rl && rl.earliestRetry > this.heldUntil(op)) this.holds.set(op, rl);
+    if (!rl || rl.earliestRetry <= this.heldUntil(op)) return;
+    this.holds.set(op, rl);
+    const wait = rl.earliestRetry - this.clock.now();
+    if (wait > 0) {
+      // The reference's line (and fields) for a hold that starts or grows.
+      this.logger?.info('suspending remote calls due to rate-limit error', {
+        CallType: CALL_TYPE[op],
+        Duration: goNanoseconds(wait),
+        ResumeAt: new Date(rl.earliestRetry).toISOString(),
+      });
+    }
   }
 
   /** Epoch ms before which calls of kind `op` fail fast; 0 when not holding. */
@@ -118,7 +132,7 @@ class WrappedInstanceSet implements InstanceSet {
     private readonly inner: InstanceSet,
     private readonly opts: WrapOptions,
   ) {
-    this.throttle = new CloudThrottle(opts.clock, opts.maxCloudOpsPerSecond);
+    this.throttle = new CloudThrottle(opts.clock, opts.maxCloudOpsPerSecond, opts.logger);
     Object.assign(this, forwardOptionalMethods(inner));
   }
 

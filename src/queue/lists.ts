@@ -234,7 +234,8 @@ export async function checkByUuid(src: ListSource, uuids: Iterable<string>, batc
       continue;
     }
     for (const c of page.items) {
-      if (!missing.delete(c.uuid)) throw new Error(`the controller answered a "uuid in" query with ${c.uuid}, which was not asked for`);
+      // Worded as the reference's error line, which the poll's 'error updating queue' carries.
+      if (!missing.delete(c.uuid)) throw new Error(`BUG? server response did not match requested filters: the controller answered a "uuid in" query with ${c.uuid}, which was not asked for`);
       found.push(c);
     }
     if (page.items.length === 0) {

@@ -93,10 +93,14 @@ function noteCreateFailure(core: PoolCore, type: InstanceType, err: unknown): vo
   if (quota) {
     // The failed create is still counted in `creating`; the others are what must go away.
     const others = core.instanceCount() - 1;
-    core.limits.noteQuotaError(others, quota.message);
+    const until = core.limits.noteQuotaError(others, quota.message);
+    // The reference's info lines for the two kinds of quota wait (beside the error below).
+    if (others < 1) core.log.info('quota error with 0 running -- waiting for quotaErrorTTL', { InstanceType: type.Name, atQuotaUntil: new Date(until).toISOString() });
+    else core.log.info('quota error -- waiting for next instance shutdown', { InstanceType: type.Name, atQuotaUntilFewerInstances: others });
     core.warnings.error('create failed: cloud quota reached; pausing creates', { ...fields, Instances: others }, 'create quota');
   } else if (capacity) {
-    core.limits.noteCapacityError(capacity, type);
+    const held = core.limits.noteCapacityError(capacity, type);
+    core.log.info('capacity error -- pausing instance create calls', { InstanceType: type.Name, capKey: held.key, atCapacityUntil: new Date(held.until).toISOString() });
     core.warnings.error('create failed: insufficient capacity', fields, `create capacity ${type.ProviderType}`);
   } else if (rateLimit) {
     core.limits.noteRateLimit(rateLimit);

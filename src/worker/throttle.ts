@@ -118,9 +118,10 @@ export class CreateLimits {
    * counting the failed one). Like the reference, the pool stays at quota
    * until the count drops below `others`; unlike it, also at most
    * QUOTA_ERROR_TTL_MS, since the quota may be shared with instances this
-   * dispatcher does not own (ARVADOS.md section 8).
+   * dispatcher does not own (ARVADOS.md section 8). Returns when the hold
+   * ends at the latest.
    */
-  noteQuotaError(others: number, error = ''): void {
+  noteQuotaError(others: number, error = ''): number {
     const now = this.opts.clock.now();
     const wasActive = this.quotaUntil > now;
     if (!wasActive) this.quotaSince = now;
@@ -132,14 +133,16 @@ export class CreateLimits {
       this.quotaTimer = undefined;
       this.opts.notify();
     });
+    return this.quotaUntil;
   }
 
   /**
    * A create of `type` failed with `err`: mark that type, its quota group,
    * or every type, for a minute. The group is the driver's answer for
    * `type` when it has one (as in the reference), else the error's.
+   * Returns what was marked (`*`, `type:...` or `group:...`) and until when.
    */
-  noteCapacityError(err: CapacityError, type: InstanceType): void {
+  noteCapacityError(err: CapacityError, type: InstanceType): { key: string; until: number } {
     let key = ALL_TYPES;
     if (err.quotaGroup !== undefined) {
       const group = this.opts.quotaGroup?.(type) ?? err.quotaGroup;
@@ -160,6 +163,7 @@ export class CreateLimits {
         this.opts.notify();
       }),
     );
+    return { key, until: now + CAPACITY_ERROR_TTL_MS };
   }
 
   noteRateLimit(err: RateLimitError): void {

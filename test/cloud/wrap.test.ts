@@ -4,7 +4,7 @@ import { asRateLimitError, RateLimitError, isRateLimitError } from '../../src/cl
 import type { Instance, InstanceSet, InstanceTags } from '../../src/cloud/types.js';
 import { type CloudOperation, wrapInstanceSet } from '../../src/cloud/wrap.js';
 import type { InstanceType } from '../../src/config/types.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, LineCollector, silentLogger } from '../../src/log.js';
 
 const TYPE: InstanceType = {
   Name: 'small',
@@ -209,6 +209,28 @@ describe('wrapInstanceSet', () => {
     assert.deepEqual(
       (['Create', 'List', 'Destroy', 'SetTags'] as const).map((op) => set.throttle.heldUntil(op)),
       [60_000, 0, 0, 0],
+    );
+  });
+
+  it("logs each hold that starts or grows with the reference's line and fields, once (not for a call that fails fast in it)", async () => {
+    const clock = new ManualClock(0);
+    const d = fakeDriver(clock);
+    const lines = new LineCollector();
+    const set = wrapInstanceSet(d.set, { clock, logger: createLogger({ stream: lines, clock }), maxCloudOpsPerSecond: 0, resourceTags: {} });
+    d.failNext(new RateLimitError('RequestLimitExceeded', 10_000));
+    await assert.rejects(set.create(TYPE, 'img', {}, '', ''), (e: unknown) => isRateLimitError(e));
+    await assert.rejects(set.create(TYPE, 'img', {}, '', ''), (e: unknown) => isRateLimitError(e));
+    set.throttle.noteError('Create', new RateLimitError('shorter: no news', 5_000));
+    set.throttle.noteError('List', new RateLimitError('lists too', 2_500));
+    assert.deepEqual(
+      lines
+        .records()
+        .filter((r) => r.msg === 'suspending remote calls due to rate-limit error')
+        .map((r) => [r.level, r.CallType, r.Duration, r.ResumeAt]),
+      [
+        ['info', 'create instance', 10_000 * 1e6, new Date(10_000).toISOString()],
+        ['info', 'list instances', 2_500 * 1e6, new Date(2_500).toISOString()],
+      ],
     );
   });
 

@@ -34,6 +34,32 @@ describe('worker pool: log lines as the reference writes them', function () {
       ['error', 'small', true, false],
       ['error', 'large', false, true],
     ]);
+    // And the reference's info line for each hold.
+    const capacity = records('capacity error -- pausing instance create calls');
+    assert.deepEqual(
+      capacity.map((r) => [r.level, r.InstanceType, r.capKey, r.atCapacityUntil]),
+      [['info', 'small', `type:${SMALL.ProviderType}:on-demand`, new Date(h.clock.now() + 60_000).toISOString()]],
+    );
+    const quota = records('quota error with 0 running -- waiting for quotaErrorTTL');
+    assert.deepEqual(
+      quota.map((r) => [r.level, r.InstanceType, r.atQuotaUntil]),
+      [['info', 'large', new Date(h.clock.now() + 60_000).toISOString()]],
+    );
+  });
+
+  it('a quota error with instances running waits for one to go, and says so', async () => {
+    h = await Harness.start({ controller: false, cloudVMs: { TimeoutIdle: 3_600_000 } });
+    h.pool.start();
+    await h.tick(0);
+    await h.createIdle();
+    await h.createIdle();
+    h.cloud.failNextCreate(new QuotaError('too many instances'));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.deepEqual(
+      records('quota error -- waiting for next instance shutdown').map((r) => [r.level, r.atQuotaUntilFewerInstances]),
+      [['info', 2]],
+    );
   });
 
   async function appearsTagged(idleBehavior: string): Promise<string> {
