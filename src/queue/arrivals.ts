@@ -136,6 +136,8 @@ export class Arrivals {
         return undefined;
       case 'malformed':
         this.waiting.delete(uuid);
+        // As the reference: this warning first, then the cancel.
+        this.opts.logger.warn('error getting mounts', { ContainerUUID: uuid, error: details.reason });
         this.opts.unsatisfiable.handle(latest, details.reason);
         return undefined;
       case 'invalid':

@@ -21,7 +21,12 @@ export function lockContainer(ctx: PassContext, uuid: string, fields: Record<str
       await ctx.queue.lock(uuid);
     } catch (err) {
       ctx.logger.warn('error locking container', { ContainerUUID: uuid, error: err });
+      return;
     }
+    // The reference's checks of what a successful lock left.
+    const after = ctx.queue.get(uuid);
+    if (!after) ctx.logger.error('(BUG?) container disappeared from queue after Lock succeeded', { ContainerUUID: uuid });
+    else if (after.state !== 'Locked') ctx.logger.warn(`(race?) container has state=${JSON.stringify(after.state)} after Lock succeeded`, { ContainerUUID: uuid });
   });
   return started !== undefined;
 }

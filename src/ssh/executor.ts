@@ -40,9 +40,14 @@ export function outputExcerpt(output: Buffer): string {
   return output.subarray(0, LOGGED_OUTPUT_CHARS * 4).toString().slice(0, LOGGED_OUTPUT_CHARS);
 }
 
-/** A command's exit code and the start of its output, as log fields. */
-export function outputFields(r: ExecuteResult): { ExitCode: number; stdout: string; stderr: string } {
-  return { ExitCode: r.exitCode, stdout: outputExcerpt(r.stdout), stderr: outputExcerpt(r.stderr) };
+/**
+ * A command's exit code and the start of its output, as log fields; a
+ * non-zero exit also as `error`, in the words the reference's lines carry
+ * there (its SSH library's), so a filter on the field finds them.
+ */
+export function outputFields(r: ExecuteResult): { ExitCode: number; stdout: string; stderr: string; error?: string } {
+  const fields = { ExitCode: r.exitCode, stdout: outputExcerpt(r.stdout), stderr: outputExcerpt(r.stderr) };
+  return r.exitCode === 0 ? fields : { ...fields, error: `Process exited with status ${r.exitCode}` };
 }
 
 export interface Executor {

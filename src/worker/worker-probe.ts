@@ -139,7 +139,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   }
   if (!changed) return;
   if (w.state === 'unknown') {
-    w.log.info('crunch-run probe succeeded, but boot probe is still failing', { RunningContainers: w.running.size });
+    w.log.info('crunch-run probe succeeded, but boot probe is still failing', { RunningContainers: w.running.size, State: w.state });
   }
   if (w.state === 'idle' && w.containerCount() > 0) w.state = 'running';
   else if (w.state === 'running' && w.containerCount() === 0) w.state = 'idle';
@@ -262,14 +262,15 @@ export function unexpectedBootFailure(err: unknown): string | undefined {
 async function deployRunner(w: Worker, env: WorkerEnv): Promise<boolean> {
   const runner = env.cfg.runner!;
   const path = env.cfg.crunchRunCommand;
-  const log = w.log.child({ Hash: runner.md5hex, Path: path });
+  // The reference's field names (lower case).
+  const log = w.log.child({ hash: runner.md5hex, path });
   try {
     const sum = await w.executor.execute(runnerMd5Command(path), { timeoutMs: env.cfg.commandTimeout });
     if (sum.exitCode === 0 && sum.stderr.length === 0 && sum.stdout.toString() === runnerMd5Expected(runner.md5hex, path)) {
       log.info('runner binary already exists on worker, with correct hash');
       return true;
     }
-    log.info('installing runner binary on worker');
+    log.info('installing runner binary on worker', { cmd: runnerInstallCommand(path, w.remoteUser) });
     const r = await w.executor.execute(runnerInstallCommand(path, w.remoteUser), {
       action: { Action: 'install', Hash: runner.md5hex },
       stdin: runner.bytes,

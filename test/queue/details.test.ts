@@ -95,6 +95,18 @@ describe('container queue: details of new containers', () => {
     );
     assert.match(String(h.ctl.get(stdin.uuid)?.runtime_status.error), /^error getting mounts from container record: json: cannot unmarshal array into /);
     assert.equal(h.queue.get(capacity.uuid), undefined);
+    assert.deepEqual(
+      h.lines
+        .records()
+        .filter((r) => r.msg === 'error getting mounts')
+        .map((r) => [r.level, r.ContainerUUID])
+        .sort(),
+      [
+        ['warning', capacity.uuid],
+        ['warning', stdin.uuid],
+      ].sort(),
+      "the reference's warning for each, before its cancel",
+    );
     // Every call after the read asked for the few fields it reads, so none had the controller decode the mounts.
     const calls = h.ctl.requestLog().filter((r) => r.method !== 'GET' && r.path.includes(capacity.uuid));
     assert.deepEqual(calls.map((r) => r.path.replace(capacity.uuid, 'UUID')), ['/arvados/v1/containers/UUID/lock', '/arvados/v1/containers/UUID', '/arvados/v1/containers/UUID']);

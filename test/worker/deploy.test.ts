@@ -44,6 +44,15 @@ describe('worker pool: runner deployment', function () {
     assert.equal(h.pool.detail(id)?.workerState, 'idle');
     assert.equal(h.sent(`md5sum ${PATH}`, id).length, 2);
     assert.equal(h.sent('cat >', id).length, 1, 'md5 matched: no copy');
+    // Logged as the reference logs them: lower-case hash and path, and the install's cmd.
+    const said = h.logs.records().filter((r) => r.Instance === id && /^(installing runner binary on worker|runner binary already exists on worker, with correct hash)$/.test(String(r.msg)));
+    assert.deepEqual(
+      said.map((r) => [r.msg, r.hash, r.path, typeof r.cmd === 'string' && r.cmd.includes('cat >')]),
+      [
+        ['installing runner binary on worker', MD5, PATH, true],
+        ['runner binary already exists on worker, with correct hash', MD5, PATH, false],
+      ],
+    );
 
     // A damaged file is replaced.
     vm.files.set(PATH, Buffer.from('garbage'));

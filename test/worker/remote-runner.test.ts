@@ -41,6 +41,8 @@ describe('RemoteRunner: what it logs of a failed command', () => {
     assert.ok(line.length < 2_500, `${line.length} characters`);
     const rec = JSON.parse(line) as Record<string, unknown>;
     assert.equal(rec.ExitCode, 1);
+    assert.equal(rec.level, 'error');
+    assert.equal(rec.error, 'Process exited with status 1', "the reference's error text for a non-zero exit");
     assert.equal(rec.stderr, 'e'.repeat(1000));
     assert.equal(rec.stdout, 'o'.repeat(1000));
   });
