@@ -263,6 +263,9 @@ describe('lame crunch-run', function () {
     assert.equal(inst.vm.files.has(PRICES_FILE), false);
     assert.equal((await exec.execute(sudo(crunchRunListCommand('crunch-run')), { stdin: prices })).exitCode, 0);
     assert.equal(inst.vm.files.get(PRICES_FILE)?.toString(), prices, '3.2.0 reads stdin on every --list');
+    // The dispatcher sends nothing on stdin without a price history: the prices it had stay.
+    assert.equal((await exec.execute(sudo(crunchRunListCommand('crunch-run')))).exitCode, 0);
+    assert.equal(inst.vm.files.get(PRICES_FILE)?.toString(), prices, 'an empty stdin keeps the prices');
   });
 
   it('starts a local keepstore only when the config carries the cluster (LocalKeepBlobBuffersPerVCPU > 0)', async () => {

@@ -53,6 +53,9 @@ describe('lame cloud: simulator hooks', () => {
     assert.deepEqual(runPlan(['sh', '-c', 'sleep 1.5; exit 0'], 5), { runMs: 1500, exitCode: 0 });
     assert.deepEqual(runPlan(['sh', '-c', 'sleep 90; exit 3; rm -rf /'], 5), { runMs: 5, exitCode: 0 });
     assert.deepEqual(runPlan(['bash', '-c', 'sleep 90; exit 3'], 5), { runMs: 5, exitCode: 0 });
+    assert.deepEqual(runPlan(['sh', '-e', 'sleep 90; exit 3'], 5), { runMs: 5, exitCode: 0 });
+    assert.deepEqual(runPlan(['sleep', '90', 'extra'], 5), { runMs: 5, exitCode: 0 });
+    assert.deepEqual(runPlan(['sleep', '90'], 5), { runMs: 90_000, exitCode: 0 });
   });
 
   it('runs a container against an in-process controller: Running, then Complete with the exit code', async () => {
