@@ -39,6 +39,30 @@ describe('lame disk cache', () => {
     assert.deepEqual(t, { imagePulls: 0, imagePullMs: 0, coldInputs: 3, coldInputMs: 120_000 });
   });
 
+  it('keeps content that exactly fills the disk, and does not make room for content bigger than the disk', () => {
+    const disk = new DiskCache(() => 8 * GiB);
+    const t = totals();
+    const a = simPDH('a', 4 * GiB);
+    const b = simPDH('b', 4 * GiB);
+    warmUp(disk, params, '', [a, b], 0, t);
+    assert.ok(disk.has(`input:${a}`) && disk.has(`input:${b}`), 'a full disk keeps all it holds');
+    const huge = simPDH('huge', 9 * GiB);
+    assert.equal(warmUp(disk, params, huge, [], 1000, t).pullMs, 180_000, 'fetched all the same');
+    assert.equal(disk.has(`image:${huge}`), false, 'but not kept');
+    assert.ok(disk.has(`input:${a}`) && disk.has(`input:${b}`), 'nothing evicted for it');
+    assert.equal(warmUp(disk, params, huge, [], 200_000, t).pullMs, 180_000, 'pulled again next time');
+  });
+
+  it('reads the inputs after the image pull: a second container waits for the rest of both', () => {
+    const disk = new DiskCache(() => params.LocalCacheSize);
+    const t = totals();
+    const img = simPDH('img', GiB);
+    const input = simPDH('in', GiB);
+    // 20 s of pull, then 10 s of read: the input is in place at 30 s.
+    assert.deepEqual(warmUp(disk, params, img, [input], 0, t), { pullMs: 20_000, coldInputMs: 10_000 });
+    assert.deepEqual(warmUp(disk, params, '', [input], 5000, t), { pullMs: 0, coldInputMs: 25_000 });
+  });
+
   it('costs nothing with the knobs at their defaults', () => {
     const p = parseLameParams({});
     assert.deepEqual([p.ImagePullTimePerGiB, p.ColdInputTimePerGiB, p.LocalCacheSize], [0, 0, 100 * GiB]);
