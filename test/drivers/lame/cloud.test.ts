@@ -9,6 +9,7 @@ import { asCapacityError, isCapacityError, isQuotaError, isRateLimitError } from
 import type { DriverContext } from '../../../src/cloud/types.js';
 import { ManualClock } from '../../../src/clock/index.js';
 import { CommandTimeoutError, SshConnectError } from '../../../src/ssh/errors.js';
+import { INSTANCE_SECRET_PATH } from '../../../src/arvados/crunch-run.js';
 import {
   DEFAULT_PARAMS,
   getLameCloud,
@@ -30,6 +31,13 @@ describe('lame driver parameters', () => {
     assert.equal(p.MaxRunTime, 20_000);
     assert.equal(p.Transport, 'ssh');
     assert.equal(p.AdminUsername, 'crunch');
+  });
+
+  it('injects no faults by default', () => {
+    const p = parseLameParams({});
+    const rates = ['ErrorRateCreate', 'ErrorRateDestroy', 'ErrorRateList', 'ErrorRateSetTags', 'QuotaErrorRate', 'CapacityErrorRate', 'CrunchRunCrashRate', 'NeverBootRate', 'BrokenRate', 'ReclaimRate'] as const;
+    for (const k of rates) assert.equal(p[k], 0, k);
+    assert.deepEqual([p.QuotaMaxInstances, p.CapacityErrorTypes, p.StaleLockTime, p.KillDelay, p.DestroyDelay], [0, [], 0, 0, 0]);
   });
 
   it('parses Go durations and numbers of ms', () => {
@@ -55,8 +63,18 @@ describe('lame driver parameters', () => {
       [{ Transport: 'carrier-pigeon' }, /DriverParameters\.Transport: expected "ssh" or "inprocess"/],
       [{ Seed: 1.5 }, /DriverParameters\.Seed/],
       [{ AdminUsername: 'Not A User' }, /DriverParameters\.AdminUsername/],
+      [{ MinBootTime: -5 }, /DriverParameters\.MinBootTime: expected a non-negative duration/],
+      [{ QuotaMaxInstances: 1.5 }, /DriverParameters\.QuotaMaxInstances: expected a non-negative integer/],
+      [{ LocalCacheSize: 1.5 }, /DriverParameters\.LocalCacheSize: expected a non-negative integer/],
+      [{ CrunchRunVersion: '3.2' }, /DriverParameters\.CrunchRunVersion: expected a release like "3\.2\.0"/],
     ];
     for (const [params, re] of cases) assert.throws(() => parseLameParams(params), (e: unknown) => e instanceof LameParamsError && re.test(e.message));
+  });
+
+  it('takes an empty value (YAML null) as the default, and refuses DriverParameters that are not a mapping', () => {
+    const p = parseLameParams({ MaxBootTime: null, StaleLockTime: null, Transport: null });
+    assert.deepEqual([p.MaxBootTime, p.StaleLockTime, p.Transport], [DEFAULT_PARAMS.MaxBootTime, 0, 'ssh']);
+    assert.throws(() => parseLameParams([] as unknown as Record<string, unknown>), (e: unknown) => e instanceof LameParamsError && e.message === 'DriverParameters: expected a mapping');
   });
 
   it('lets one bound imply the other', () => {
@@ -162,6 +180,70 @@ describe('lame cloud', function () {
     await inst.destroy(); // already gone: not an error
   });
 
+  it('a destroyed VM still listed during DestroyDelay no longer counts against QuotaMaxInstances', async () => {
+    const set = await driver({ QuotaMaxInstances: 1, DestroyDelay: '30s' });
+    const first = await create(set);
+    assert.equal(await outcome(create(set)), 'quota');
+    await first.destroy();
+    assert.equal((await set.instances({})).length, 1, 'still listed');
+    assert.equal(await outcome(create(set)), 'ok');
+  });
+
+  it('destroying a VM again is not an error, even with ErrorRateDestroy 1; tagging it fails once it has left the list', async () => {
+    const set = await driver({ DestroyDelay: '30s' });
+    const inst = await create(set);
+    await inst.destroy();
+    set.cloud.configure({ ErrorRateDestroy: 1 });
+    await inst.destroy();
+    await clock.advance(29_999);
+    assert.deepEqual((await set.instances({})).map((i) => i.id), [inst.id], 'the second destroy did not restart DestroyDelay');
+    await clock.advance(1);
+    assert.deepEqual(await set.instances({}), []);
+    await inst.destroy();
+    await assert.rejects(inst.setTags({ a: 'b' }), new RegExp(`instance ${inst.id} not found`));
+  });
+
+  it('tags are copies: the objects given to create and setTags, and the tags of an Instance, are not the VM tags', async () => {
+    const set = await driver();
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    const inst = (await set.create(SMALL, 'lame-image', tags, init, DISPATCH_KEY.public)) as LameInstance;
+    const before = { ...tags };
+    tags.ArvadosIdleBehavior = 'changed';
+    (inst.tags as Record<string, string>).Extra = 'x';
+    assert.deepEqual(inst.vm.tags, before);
+    const next = { ...before, Color: 'red' };
+    await inst.setTags(next);
+    next.Color = 'blue';
+    assert.equal(inst.vm.tags.Color, 'red');
+    assert.equal(inst.tags.Color, undefined, 'an Instance is a snapshot');
+    const [listed] = await set.instances({});
+    (listed.tags as Record<string, string>).Color = 'green';
+    assert.equal(inst.vm.tags.Color, 'red');
+  });
+
+  it('BrokenAfter counts from the end of the boot', async () => {
+    const set = await driver({ BrokenRate: 1, BrokenAfter: '1m', MinBootTime: '10s', MaxBootTime: '10s' });
+    const inst = await create(set);
+    await clock.advance(69_999);
+    assert.equal(inst.vm.reportsBroken, false);
+    await clock.advance(1);
+    assert.equal(inst.vm.reportsBroken, true);
+  });
+
+  it('writes the instance secret from the init command, unless a line before it ends the script (exit, exec)', async () => {
+    const set = await driver();
+    const secretAfter = async (before: string): Promise<string | undefined> => {
+      const { tags, init, secret } = createArgs(ctx.instanceSetId);
+      const inst = (await set.create(SMALL, 'lame-image', tags, before + init, DISPATCH_KEY.public)) as LameInstance;
+      const written = inst.vm.files.get(INSTANCE_SECRET_PATH)?.toString();
+      return written === undefined ? undefined : written === secret ? 'secret' : `wrong: ${written}`;
+    };
+    assert.equal(await secretAfter(''), 'secret');
+    assert.equal(await secretAfter('exiting=1\nexecutable=x\n'), 'secret', 'only the exit and exec commands end it');
+    assert.equal(await secretAfter('exit 0\n'), undefined);
+    assert.equal(await secretAfter('  exec /sbin/init\n'), undefined);
+  });
+
   it('boots after a time drawn from [MinBootTime, MaxBootTime] on the clock', async () => {
     const set = await driver({ MinBootTime: '1s', MaxBootTime: '3s', Seed: 1 });
     const inst = await create(set);
@@ -214,6 +296,10 @@ describe('lame cloud', function () {
     cloud.failNextCreate(new Error('boom'));
     await assert.rejects(create(set), /boom/);
     assert.equal(await outcome(create(set)), 'ok');
+    cloud.failNextCreate(new Error('first'));
+    cloud.failNextCreate(new Error('second'));
+    await assert.rejects(create(set), /first/);
+    await assert.rejects(create(set), /second/);
 
     cloud.holdCreates();
     let done = false;
@@ -223,14 +309,23 @@ describe('lame cloud', function () {
     });
     await clock.advance(0);
     assert.equal(done, false);
+    assert.equal(cloud.callCounts().create, 5, 'a held create is counted before it waits');
     cloud.releaseCreates();
     await held;
     assert.equal(done, true);
 
     const [inst] = await set.instances({});
-    await inst.setTags({ a: 'b' });
+    cloud.holdSetTags();
+    let tagged = false;
+    const tagging = inst.setTags({ a: 'b' }).then(() => (tagged = true));
+    await clock.advance(0);
+    assert.equal(tagged, false, 'held');
+    assert.equal(cloud.vm(inst.id)?.tags.a, undefined);
+    cloud.releaseSetTags();
+    await tagging;
+    assert.equal(cloud.vm(inst.id)?.tags.a, 'b');
     await inst.destroy();
-    assert.deepEqual(cloud.callCounts(), { create: 3, instances: 1, destroy: 1, setTags: 1 });
+    assert.deepEqual(cloud.callCounts(), { create: 5, instances: 1, destroy: 1, setTags: 1 });
     assert.deepEqual(cloud.listVMs().map((v) => v.id), ['lame-2']);
   });
 
@@ -250,6 +345,7 @@ describe('lame cloud', function () {
     await inst.setTags({ ...inst.tags, ArvadosIdleBehavior: 'hold' });
     first.stop();
     await assert.rejects(first.instances({}), /after stop/);
+    await assert.rejects(create(first), /after stop/);
     assert.equal(inst.vm.state, 'running');
 
     const second = await driver();
@@ -260,6 +356,14 @@ describe('lame cloud', function () {
     assert.equal((await second.executorFor(listed[0])!.execute('true')).exitCode, 0);
     // A different transport cannot adopt VMs built for this one.
     assert.throws(() => lameDriver({ Transport: 'ssh' }, ctx), /DriverParameters\.Transport/);
+    assert.throws(() => first.cloud.configure({ Transport: 'ssh' }), /DriverParameters\.Transport: cloud .* already uses inprocess/);
+    assert.equal(first.cloud.params.Transport, 'inprocess');
+  });
+
+  it('declares a billing rule only when BillingIncrement or BillingMinimum is set', async () => {
+    assert.equal((await driver({ CloudName: 'exact' })).billingRule(), undefined);
+    assert.deepEqual((await driver({ CloudName: 'hourly', BillingIncrement: '1h' })).billingRule(), { incrementMs: 3_600_000, minimumMs: 0 });
+    assert.deepEqual((await driver({ CloudName: 'minimum', BillingMinimum: '1m' })).billingRule(), { incrementMs: 0, minimumMs: 60_000 });
   });
 
   it('CloudName lets two instance sets share a cloud', async () => {
