@@ -126,6 +126,16 @@ describe('lame cloud fault knobs', function () {
     assert.deepEqual(reclaims, [inst.id]);
   });
 
+  it('ReclaimRate never takes a VM back before it has booted', async () => {
+    const set = await driver({ ReclaimRate: 1, ReclaimAfter: '1m', MinBootTime: '1h', MaxBootTime: '1h' });
+    const inst = await create(set);
+    await clock.advance(3_600_000);
+    assert.equal(inst.vm.state, 'running', 'booted, not reclaimed');
+    await clock.advance(60_000);
+    assert.equal(inst.vm.state, 'terminated');
+    assert.equal(set.cloud.reclaimed, 1);
+  });
+
   it('a VM destroyed before its reclaim time is not reclaimed later', async () => {
     const set = await driver({ ReclaimRate: 1, ReclaimAfter: '1m' });
     const inst = await create(set);

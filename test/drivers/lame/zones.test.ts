@@ -2,7 +2,7 @@
  * The lame cloud's zones, spot outages and per-type reclaim rates.
  */
 import assert from 'node:assert/strict';
-import { asCapacityError } from '../../../src/cloud/errors.js';
+import { asCapacityError, isQuotaError, QuotaError } from '../../../src/cloud/errors.js';
 import type { DriverContext } from '../../../src/cloud/types.js';
 import { ManualClock } from '../../../src/clock/index.js';
 import type { InstanceType } from '../../../src/config/types.js';
@@ -40,6 +40,7 @@ describe('lame cloud zones and spot outages', function () {
     assert.deepEqual(parseLameParams({}).Zones, []);
     assert.throws(() => parseLameParams({ Zones: ['a', 'a'] }), (e: unknown) => e instanceof LameParamsError && /DriverParameters\.Zones/.test(e.message));
     assert.throws(() => parseLameParams({ SpotOutages: [{ ProviderType: 'x', From: '2h', Until: '1h' }] }), /SpotOutages: \[0\]\.Until: must be after From/);
+    assert.throws(() => parseLameParams({ SpotOutages: [{ ProviderType: 'x', From: '1h', Until: '1h' }] }), /SpotOutages: \[0\]\.Until: must be after From/);
     assert.throws(() => parseLameParams({ SpotOutages: [{ ProviderType: 'x', Until: '1h', Zone: 'b' }], Zones: ['a'] }), /SpotOutages\[0\]\.Zone/);
     assert.throws(() => parseLameParams({ SpotOutages: [{ ProviderType: 'x', Until: '1h', When: 1 }] }), /\[0\]\.When: unknown field/);
     assert.throws(() => parseLameParams({ ReclaimRates: { x: 2 } }), /DriverParameters\.ReclaimRates: x: expected a number from 0 to 1/);
@@ -110,6 +111,19 @@ describe('lame cloud zones and spot outages', function () {
     const calls = set.cloud.callCounts().create;
     await assert.rejects(make(SPOT), (e: unknown) => asCapacityError(e)?.instanceType === SPOT.ProviderType && /remembered/.test(String(e)));
     assert.equal(set.cloud.callCounts().create, calls, 'every zone remembered out: no call');
+  });
+
+  it('the instance set passes any other create error through at once, without trying the next zone or remembering the zone out', async () => {
+    const set = await driver({ Zones: ['a', 'b'] });
+    const { tags, init } = createArgs(ctx.instanceSetId, SPOT.Name);
+    set.cloud.failNextCreate(new QuotaError('over quota'));
+    await assert.rejects(set.create(SPOT, 'lame-image', tags, init, DISPATCH_KEY.public), (e: unknown) => isQuotaError(e));
+    assert.equal(set.cloud.callCounts().create, 1);
+    assert.ok(!set.placeCapacity.isOut(SPOT, 'a'), 'zone a is not remembered out');
+    set.cloud.failNextCreate(new Error('provider hiccup'));
+    await assert.rejects(set.create(SPOT, 'lame-image', tags, init, DISPATCH_KEY.public), /provider hiccup/);
+    assert.equal(set.cloud.callCounts().create, 2);
+    assert.equal((await set.create(SPOT, 'lame-image', tags, init, DISPATCH_KEY.public)).zone, 'a', 'the failures did not move the round robin');
   });
 
   it('reclaimDelay makes the chance of a reclaim within an hour equal to the rate', () => {
