@@ -366,6 +366,15 @@ describe('lame cloud', function () {
     assert.deepEqual((await driver({ CloudName: 'minimum', BillingMinimum: '1m' })).billingRule(), { incrementMs: 0, minimumMs: 60_000 });
   });
 
+  it('a later factory call for the same cloud adopts its parameters and context, as a restarted dispatcher with a new config', async () => {
+    const first = await driver({ DestroyDelay: '30s' });
+    const restarted = makeContext({ clock, instanceSetId: ctx.instanceSetId });
+    const second = await driver({ DestroyDelay: '5s', QuotaMaxInstances: 3 }, restarted);
+    assert.equal(second.cloud, first.cloud);
+    assert.deepEqual([second.cloud.params.DestroyDelay, second.cloud.params.QuotaMaxInstances], [5000, 3]);
+    assert.equal(second.cloud.ctx, restarted);
+  });
+
   it('CloudName lets two instance sets share a cloud', async () => {
     const a = await driver({ CloudName: 'shared' });
     const other = makeContext({ clock });
