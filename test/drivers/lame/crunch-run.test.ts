@@ -14,7 +14,7 @@ import { crunchRunConfigJSON } from '../../../src/worker/runner.js';
 import { type LameInstance, lameDriver, type LameInstanceSet, resetLameClouds } from '../../../drivers/lame/index.js';
 import { DEFAULT_RETRY } from '../../../drivers/lame/api.js';
 import { PRICES_FILE } from '../../../drivers/lame/crunch-run.js';
-import { noLocalKeepstoreReason } from '../../../drivers/lame/crunch-run-config.js';
+import { apiSettings, noLocalKeepstoreReason } from '../../../drivers/lame/crunch-run-config.js';
 import { TestController } from '../../fixtures/controller.js';
 import { createArgs, DISPATCH_KEY, makeCluster, makeContext, ROOT_TOKEN, SMALL, waitFor } from './helpers.js';
 
@@ -290,6 +290,37 @@ describe('lame crunch-run', function () {
     assert.match(noLocalKeepstoreReason(vol({ AccessViaHosts: { 'http://keep:25107/': {} }, Replication: 2 }))!, /AccessViaHosts/);
     assert.match(noLocalKeepstoreReason(vol({ Replication: 1 }))!, /replication less than/);
     assert.equal(noLocalKeepstoreReason(vol({ Replication: 1, ReadOnly: true })), undefined);
+  });
+
+  it('takes the API host, token and insecure flag from the config Env, as crunch-run does', () => {
+    const env = (e: Record<string, string>) => ({ Env: { ARVADOS_API_HOST: 'ctl.example:443', ARVADOS_API_TOKEN: 't', ...e } }) as Parameters<typeof apiSettings>[0];
+    assert.deepEqual(apiSettings(env({})), { apiHost: 'ctl.example:443', token: 't', insecure: false });
+    for (const off of ['', '0', 'false']) assert.equal(apiSettings(env({ ARVADOS_API_HOST_INSECURE: off })).insecure, false, JSON.stringify(off));
+    for (const on of ['1', 'true', 'yes']) assert.equal(apiSettings(env({ ARVADOS_API_HOST_INSECURE: on })).insecure, true, on);
+    assert.equal(apiSettings(env({ ARVADOS_API_INSECURE: '1' })).insecure, true, 'the older name too');
+    assert.throws(() => apiSettings(env({ ARVADOS_API_TOKEN: '' })), /lacks Env\.ARVADOS_API_HOST or Env\.ARVADOS_API_TOKEN/);
+    assert.throws(() => apiSettings(env({ ARVADOS_API_HOST: '' })), /lacks Env\.ARVADOS_API_HOST or Env\.ARVADOS_API_TOKEN/);
+  });
+
+  it('needs root for --detach and --kill but not --list; as root (AdminUsername root) no sudo is needed', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    const plainKill = await exec.execute(crunchRunKillCommand('crunch-run', c.uuid));
+    assert.equal(plainKill.exitCode, 1);
+    assert.match(plainKill.stderr.toString(), /permission denied/);
+    const plainList = await exec.execute(crunchRunListCommand('crunch-run'));
+    assert.equal(plainList.exitCode, 0, plainList.stderr.toString());
+    assert.equal(plainList.stdout.toString(), `${c.uuid}\n`);
+
+    await setup({ AdminUsername: 'root' });
+    assert.equal(sudo('crunch-run --list'), 'crunch-run --list', 'no sudo for root');
+    const d = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    const r = await detach(d.uuid);
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    await waitRunning(d.uuid);
+    assert.equal((await kill(d.uuid)).exitCode, 0);
+    assert.equal(state(d.uuid), 'Cancelled');
   });
 
   it('prints broken in --list once the VM is broken', async () => {
