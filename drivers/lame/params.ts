@@ -311,8 +311,9 @@ export function parseLameParams(raw: Record<string, unknown> | undefined | null)
     ['MinRunTime', 'MaxRunTime'],
   ] as const) {
     // Only one bound given: the other follows, so "MaxBootTime: 0" means instant boot.
-    if (values[min] === undefined && out[min] > out[max]) out[min] = out[max];
-    if (values[max] === undefined && out[max] < out[min]) out[max] = out[min];
+    // A null bound is not given (as everywhere above: it takes the default).
+    if (values[min] == null && out[min] > out[max]) out[min] = out[max];
+    if (values[max] == null && out[max] < out[min]) out[max] = out[min];
     if (out[min] > out[max]) throw new LameParamsError(`DriverParameters.${max}: must not be less than ${min}`);
   }
   if (out.QuotaErrorRate + out.CapacityErrorRate > 1) {

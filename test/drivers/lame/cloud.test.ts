@@ -82,6 +82,13 @@ describe('lame driver parameters', () => {
     assert.equal(parseLameParams({ MinRunTime: '1m' }).MaxRunTime, 60_000);
   });
 
+  it('a null bound is not given: the other still implies it, as when it is left out', () => {
+    const boot = parseLameParams({ MinBootTime: null, MaxBootTime: 0 });
+    assert.deepEqual([boot.MinBootTime, boot.MaxBootTime], [0, 0]);
+    const run = parseLameParams({ MinRunTime: '1m', MaxRunTime: null });
+    assert.deepEqual([run.MinRunTime, run.MaxRunTime], [60_000, 60_000]);
+  });
+
   it('the factory throws for bad parameters', () => {
     assert.throws(() => lameDriver({ Nope: true }, makeContext()), /DriverParameters\.Nope/);
   });
