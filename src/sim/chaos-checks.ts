@@ -30,8 +30,19 @@ import { BUG_CLASSES } from '../log.js';
 /** At most this many examples of one kind of violation are kept. */
 const MAX_EXAMPLES = 20;
 
-/** Error records that mean a defect, not a fault of the cloud or the controller: a loop caught an exception. */
-const LOOP_FAILURES = new Set(['scheduling pass failed', 'scheduler loop failed', 'queue subscriber threw', 'error while stopping']);
+/**
+ * Error records that mean a defect, not a fault of the cloud or the
+ * controller: a loop caught an exception, or the scheduler saw what should
+ * not happen (the reference's "BUG" lines).
+ */
+const LOOP_FAILURES = new Set([
+  'scheduling pass failed',
+  'scheduler loop failed',
+  'queue subscriber threw',
+  'error while stopping',
+  'BUG: unexpected state',
+  '(BUG?) container disappeared from queue after Lock succeeded',
+]);
 
 /** A logged error that is a programming error: its text starts with the class (src/log.ts errorText). */
 const BUG_ERROR = new RegExp(`^(${[...BUG_CLASSES].join('|')}): `);
