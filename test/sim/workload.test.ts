@@ -188,9 +188,9 @@ describe('sim workload', () => {
 
     it('names containers g<group>-<n> and sorts them by at then id', () => {
       const w = generateWorkload(day, 5);
-      assert.ok(all(w.containers).every((c) => /^g[01]-\d+$/.test(c.id)));
+      assert.ok(all(w.containers).every((c) => /^g[01]-\d+$/.test(c.id)), 'ids g<group>-<n>');
       assert.equal(w.containers.filter((c) => c.id.startsWith('g0-')).length, 200);
-      for (let i = 1; i < w.containers.length; i++) assert.ok(w.containers[i - 1].at <= w.containers[i].at);
+      for (let i = 1; i < w.containers.length; i++) assert.ok(w.containers[i - 1].at <= w.containers[i].at, `sorted by at at ${i}`);
       const burst = generateWorkload(spec({ count: 12 }), 1);
       assert.deepEqual(burst.containers.slice(0, 3).map((c) => c.id), ['g0-0', 'g0-1', 'g0-2']);
       assert.equal(burst.containers[11].id, 'g0-11');
@@ -221,28 +221,28 @@ describe('sim workload', () => {
       assert.deepEqual([...new Set(vcpus)].sort(), [2, 3, 4, 5]);
       for (const v of [2, 3, 4, 5]) assert.ok(Math.abs(vcpus.filter((x) => x === v).length / N - 0.25) < 0.04, `vcpus ${v}`);
       const perVCPU = w.map((c) => c.ram / c.vcpus);
-      assert.ok(perVCPU.every((r) => r === GiB || r === 2 * GiB));
-      assert.ok(Math.abs(perVCPU.filter((r) => r === GiB).length / N - 0.75) < 0.04);
+      assert.ok(perVCPU.every((r) => r === GiB || r === 2 * GiB), 'RAM per VCPU from the choice');
+      assert.ok(Math.abs(perVCPU.filter((r) => r === GiB).length / N - 0.75) < 0.04, 'choice weights 3:1');
       const rt = w.map((c) => c.runtimeMs);
-      assert.ok(rt.every((r) => r >= 2 * MINUTE && r <= HOUR && Number.isInteger(r)));
+      assert.ok(rt.every((r) => r >= 2 * MINUTE && r <= HOUR && Number.isInteger(r)), 'runtimes whole ms within the clamps');
       assert.ok(Math.abs(median(rt) / (10 * MINUTE) - 1) < 0.1, `median runtime ${median(rt)}`);
       // Clamping piles the tails onto the bounds: P(X < 2m) = Phi(ln(0.2)/0.8) ~ 2.2%.
-      assert.ok(Math.abs(rt.filter((r) => r === 2 * MINUTE).length / N - 0.022) < 0.01);
-      assert.ok(Math.abs(mean(w.map((c) => c.priority)) - 500) < 10);
-      assert.ok(Math.abs(mean(w.map((c) => c.scratch)) / 10e9 - 1) < 0.08);
-      assert.ok(Math.abs(w.filter((c) => c.exitCode === 1).length / N - 0.1) < 0.03);
-      assert.ok(Math.abs(w.filter((c) => c.preemptible).length / N - 0.25) < 0.04);
+      assert.ok(Math.abs(rt.filter((r) => r === 2 * MINUTE).length / N - 0.022) < 0.01, 'the low tail piled on min');
+      assert.ok(Math.abs(mean(w.map((c) => c.priority)) - 500) < 10, 'normal priority mean');
+      assert.ok(Math.abs(mean(w.map((c) => c.scratch)) / 10e9 - 1) < 0.08, 'exponential scratch mean');
+      assert.ok(Math.abs(w.filter((c) => c.exitCode === 1).length / N - 0.1) < 0.03, 'exit code 1 one time in ten');
+      assert.ok(Math.abs(w.filter((c) => c.preemptible).length / N - 0.25) < 0.04, 'preemptible a quarter');
     });
 
     it('places arrivals: burst, uniform, poisson, diurnal', () => {
       const at = (arrival: GroupSpec['arrival'], count?: number) => generateWorkload(spec({ arrival, count }), 4).containers.map((c) => c.at);
-      assert.ok(at({ burst: { at: '2h' } }, 100).every((t) => t === 2 * HOUR));
+      assert.ok(at({ burst: { at: '2h' } }, 100).every((t) => t === 2 * HOUR), 'burst at 2h');
       const u = at({ uniform: { from: '1h', until: '3h' } }, 2000);
-      assert.ok(u.every((t) => t >= HOUR && t <= 3 * HOUR));
-      assert.ok(Math.abs(u.filter((t) => t < 2 * HOUR).length / u.length - 0.5) < 0.05);
+      assert.ok(u.every((t) => t >= HOUR && t <= 3 * HOUR), 'uniform within its window');
+      assert.ok(Math.abs(u.filter((t) => t < 2 * HOUR).length / u.length - 0.5) < 0.05, 'uniform: half in each half');
       const p = at({ poisson: { perHour: 100, from: '0s', until: '10h' } });
       assert.ok(Math.abs(p.length - 1000) < 100, `poisson count ${p.length}`);
-      assert.ok(p.every((t) => t >= 0 && t < 10 * HOUR));
+      assert.ok(p.every((t) => t >= 0 && t < 10 * HOUR), 'poisson within its window');
       const d = at({ diurnal: { until: '24h', peak: '14h', trough: 0.2 } }, 4000);
       const near = (h: number) => d.filter((t) => Math.abs(t - h * HOUR) < HOUR).length;
       // Rate 1 at the peak, 0.2 twelve hours away.
@@ -273,11 +273,11 @@ describe('sim workload', () => {
       for (const s of w.containers) {
         assert.equal(s.supervisor, true);
         const kids = s.children!;
-        assert.ok(kids.length >= 3 && kids.length <= 5);
-        assert.ok(kids.every((k, i) => k.id === `${s.id}/c${i}` && !k.supervisor));
+        assert.ok(kids.length >= 3 && kids.length <= 5, `${kids.length} children`);
+        assert.ok(kids.every((k, i) => k.id === `${s.id}/c${i}` && !k.supervisor), 'children named <runner>/c<n>');
         const stage1 = kids.filter((k) => k.vcpus === 1);
         const merge = kids.find((k) => k.vcpus === 8)!;
-        assert.ok(stage1.every((k) => k.at === 30_000));
+        assert.ok(stage1.every((k) => k.at === 30_000), 'the first stage at 30 s');
         assert.equal(merge.at, Math.max(...stage1.map((k) => k.at + k.runtimeMs)) + MINUTE);
         // No runtime given: until the last child would be done, plus a minute.
         assert.equal(s.runtimeMs, merge.at + merge.runtimeMs + MINUTE);
@@ -314,7 +314,7 @@ describe('sim workload', () => {
         const scatter = kids.filter((k) => k.vcpus === 1).map((k) => k.id);
         const process = kids.filter((k) => k.vcpus === 4);
         const merge = kids.find((k) => k.vcpus === 8)!;
-        assert.ok(process.every((k) => k.at === MINUTE && JSON.stringify(k.after) === JSON.stringify(scatter)));
+        assert.ok(process.every((k) => k.at === MINUTE && JSON.stringify(k.after) === JSON.stringify(scatter)), 'process waits for scatter');
         assert.equal(merge.at, 10_000);
         assert.deepEqual(merge.after, [...scatter, ...process.map((k) => k.id)]);
         // Its runtime, as on a timetable: until the merge would be done, plus a minute.
@@ -324,7 +324,7 @@ describe('sim workload', () => {
       // The same draws as on a timetable: only when the later stages are submitted differs.
       const drawn = (x: Workload) => x.containers.map((s) => [s.runtimeMs, s.children!.map((k) => [k.id, k.runtimeMs]).sort()]);
       assert.deepEqual(drawn(stages(false)), drawn(w));
-      assert.ok(stages(false).containers.every((s) => s.children!.every((k) => k.after === undefined)));
+      assert.ok(stages(false).containers.every((s) => s.children!.every((k) => k.after === undefined)), 'no after without onEnd');
     });
 
     const bad: Array<[string, Partial<GroupSpec>, RegExp]> = [
@@ -400,16 +400,16 @@ describe('sim workload', () => {
       const load = (f: string) => all(loadWorkload(join(WORKLOADS, f)).containers);
       const burst = load('burst-5000.json');
       assert.equal(burst.length, 5000);
-      assert.ok(burst.every((c) => c.at === 0 && c.vcpus === 1));
+      assert.ok(burst.every((c) => c.at === 0 && c.vcpus === 1), 'one-VCPU burst at 0');
       const day = load('day-10k.json');
       assert.equal(day.length, 10_000);
-      assert.ok(Math.max(...day.map((c) => c.at)) < 24 * HOUR);
-      assert.ok(load('mixed-64.json').some((c) => c.vcpus === 64 && c.priority === 1000));
-      assert.ok(load('workflow.json').some((c) => c.supervisor && c.children!.length > 0));
+      assert.ok(Math.max(...day.map((c) => c.at)) < 24 * HOUR, 'within the day');
+      assert.ok(load('mixed-64.json').some((c) => c.vcpus === 64 && c.priority === 1000), 'a 64-VCPU top-priority container');
+      assert.ok(load('workflow.json').some((c) => c.supervisor && c.children!.length > 0), 'a runner with children');
       const pre = load('preemptible-heavy.json');
-      assert.ok(pre.filter((c) => c.preemptible).length / pre.length > 0.8);
+      assert.ok(pre.filter((c) => c.preemptible).length / pre.length > 0.8, 'mostly preemptible');
       const trickle = loadWorkload(join(WORKLOADS, 'trickle.json')).containers;
-      assert.ok(trickle[trickle.length - 1].at > 23 * HOUR && trickle[0].at < HOUR);
+      assert.ok(trickle[trickle.length - 1].at > 23 * HOUR && trickle[0].at < HOUR, 'spread over the day');
     });
   });
 
