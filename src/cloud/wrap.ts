@@ -24,7 +24,7 @@ const CALL_TYPE: Record<CloudOperation, string> = { Create: 'create instance', L
 export interface WrapOptions {
   clock: Clock;
   logger: Logger;
-  /** Operations per second across create, destroy and setTags; 0 = unlimited. */
+  /** Operations per second across create, list, destroy and setTags; 0 = unlimited. */
   maxCloudOpsPerSecond: number;
   /** `Containers.CloudVMs.ResourceTags`: added to every create, overridden by the dispatcher's own tags. */
   resourceTags: Record<string, string>;
