@@ -81,10 +81,12 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   const probeStart = env.clock.now();
   let booted = initial === 'idle' || initial === 'running';
   let bootStderr = '';
+  let bootError: string | undefined;
   if (!booted) {
     const b = await probeBooted(w, env);
     booted = b.ok;
     bootStderr = b.stderr;
+    bootError = b.error;
     if (booted) w.log.info('instance booted; will try probeRunning');
   }
   let list: ListOutput | undefined;
@@ -105,7 +107,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
       w.reportBootOutcome('failure');
       // Boot probe failures a booting VM normally causes are logged at debug
       // only; this is the one place to say why the VM never came up.
-      w.log.info('boot failed', { DurationMs: dur, Duration: goNanoseconds(dur), stderr: bootStderr.slice(0, 1000) });
+      w.log.info('boot failed', { DurationMs: dur, Duration: goNanoseconds(dur), stderr: bootStderr.slice(0, 1000), ...(bootError === undefined ? {} : { error: bootError }) });
     }
     return;
   }
@@ -157,7 +159,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
 }
 
 /** The boot probe, then (if configured) the runner deploy. */
-async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; stderr: string }> {
+async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; stderr: string; error?: string }> {
   const cmd = env.cfg.bootProbeCommand;
   let r: ExecuteResult;
   try {
@@ -172,7 +174,8 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
       // key per kind, not per VM: 50 VMs with a wrong key give one line a minute.
       env.warnings.warn('boot probe failed', { Instance: w.id, Command: cmd, error: err }, `boot probe failed: ${kind}`);
     }
-    return { ok: false, stderr: String((err as Error)?.message ?? err) };
+    const text = String((err as Error)?.message ?? err);
+    return { ok: false, stderr: text, error: text };
   }
   noteFirstSSH(w, env, true);
   if (r.exitCode !== 0) {
@@ -181,14 +184,14 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
     // so its `--list` (run whatever the boot probe says) can tell what runs
     // there, even after a dispatcher upgrade changed the runner's path.
     if (w.state === 'unknown' && env.cfg.runner && !env.cfg.runnerMissing) await deployRunner(w, env);
-    return { ok: false, stderr: r.stderr.toString() };
+    return { ok: false, stderr: r.stderr.toString(), error: outputFields(r).error };
   }
   w.log.info('boot probe succeeded', { Command: cmd });
   if (env.cfg.runnerMissing) {
     env.warnings.warn('cannot boot worker: error loading runner binary (DeployRunnerBinary)', { Instance: w.id }, 'runner missing');
-    return { ok: false, stderr: '' };
+    return { ok: false, stderr: '', error: 'error loading runner binary' };
   }
-  if (env.cfg.runner && !(await deployRunner(w, env))) return { ok: false, stderr: '' };
+  if (env.cfg.runner && !(await deployRunner(w, env))) return { ok: false, stderr: '', error: 'error copying runner binary' };
   return { ok: true, stderr: r.stderr.toString() };
 }
 

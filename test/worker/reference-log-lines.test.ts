@@ -88,6 +88,19 @@ describe('worker pool: log lines as the reference writes them', function () {
     assert.equal(h.pool.detail(hold)?.idleBehavior, 'hold');
   });
 
+  it('boot failed: Duration in nanoseconds and the last boot probe error, as the reference logs it', async () => {
+    h = await Harness.start({ params: { MinBootTime: '1h', MaxBootTime: '1h' }, cloudVMs: { TimeoutBooting: 60_000 } });
+    h.pool.start();
+    await h.tick(0);
+    h.pool.create(SMALL);
+    await h.tick(60_000);
+    const [failed] = records('boot failed');
+    assert.ok(failed, 'a VM that never boots is logged when given up on');
+    assert.equal(failed.level, 'info');
+    assert.equal(failed.Duration, Number(failed.DurationMs) * 1e6);
+    assert.ok(typeof failed.error === 'string' && failed.error !== '', `the last boot probe error: ${String(failed.error)}`);
+  });
+
   it('shutdown requested (honoured or not), shutdown worker with IdleDuration in nanoseconds, instance disappeared with WorkerState', async () => {
     h = await Harness.start({ controller: false, params: { DestroyDelay: 0 }, cloudVMs: { TimeoutIdle: 60_000 } });
     h.pool.start();
