@@ -93,10 +93,10 @@ function noteCreateFailure(core: PoolCore, type: InstanceType, err: unknown): vo
   if (quota) {
     // The failed create is still counted in `creating`; the others are what must go away.
     const others = core.instanceCount() - 1;
-    const until = core.limits.noteQuotaError(others, quota.message);
+    const hold = core.limits.noteQuotaError(others, quota.message);
     // The reference's info lines for the two kinds of quota wait (beside the error below).
-    if (others < 1) core.log.info('quota error with 0 running -- waiting for quotaErrorTTL', { InstanceType: type.Name, atQuotaUntil: new Date(until).toISOString() });
-    else core.log.info('quota error -- waiting for next instance shutdown', { InstanceType: type.Name, atQuotaUntilFewerInstances: others });
+    if (others < 1) core.log.info('quota error with 0 running -- waiting for quotaErrorTTL', { InstanceType: type.Name, atQuotaUntil: new Date(hold.until).toISOString() });
+    else core.log.info('quota error -- waiting for next instance shutdown', { InstanceType: type.Name, atQuotaUntilFewerInstances: hold.fewerThan });
     core.warnings.error('create failed: cloud quota reached; pausing creates', { ...fields, Instances: others }, 'create quota');
   } else if (capacity) {
     const held = core.limits.noteCapacityError(capacity, type);

@@ -292,9 +292,13 @@ export class WorkerPoolImpl implements WorkerPool {
 
   shutdown(instanceId: string): boolean {
     const w = this.core.workers.get(instanceId);
-    // As the reference: every request is logged, whether or not it is honoured.
-    (w?.log ?? this.core.log.child({ Instance: instanceId })).info('shutdown requested');
-    if (!w || w.idleBehavior === 'hold' || (w.state !== 'booting' && w.state !== 'idle') || w.containerCount() > 0) return false;
+    const refused = !w || w.idleBehavior === 'hold' || (w.state !== 'booting' && w.state !== 'idle') || w.containerCount() > 0;
+    // The reference's line, at info for a request that is honoured. At quota the
+    // scheduler asks again every pass for instances it cannot have (not yet
+    // probed after a restart, held), which would be a line each per pass.
+    if (refused) (w?.log ?? this.core.log).debug('shutdown requested', { Instance: instanceId });
+    else w.log.info('shutdown requested');
+    if (refused) return false;
     w.log.info('shutting down', { Reason: 'requested by the scheduler', State: w.state });
     w.reportBootOutcome('aborted');
     w.shutdown();

@@ -119,9 +119,9 @@ export class CreateLimits {
    * until the count drops below `others`; unlike it, also at most
    * QUOTA_ERROR_TTL_MS, since the quota may be shared with instances this
    * dispatcher does not own (ARVADOS.md section 8). Returns when the hold
-   * ends at the latest.
+   * ends at the latest, and the count it waits to go below.
    */
-  noteQuotaError(others: number, error = ''): number {
+  noteQuotaError(others: number, error = ''): { until: number; fewerThan: number } {
     const now = this.opts.clock.now();
     const wasActive = this.quotaUntil > now;
     if (!wasActive) this.quotaSince = now;
@@ -133,7 +133,7 @@ export class CreateLimits {
       this.quotaTimer = undefined;
       this.opts.notify();
     });
-    return this.quotaUntil;
+    return { until: this.quotaUntil, fewerThan: this.quotaFewerThan };
   }
 
   /**
