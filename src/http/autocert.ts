@@ -185,6 +185,12 @@ export function cacheName(servername: string): string {
   if ([...servername].some((ch) => ch <= '\x7f' && !/[A-Za-z0-9.-]/.test(ch))) throw invalid;
   const ascii = domainToASCII(servername).replace(/\.$/, '');
   if (ascii === '' || !/^[a-z0-9.-]+$/.test(ascii)) throw invalid;
+  // Again after the conversion, which maps the other full stops ("。", "．")
+  // to dots: "。.。" becomes "..", which is no name and, as a file name,
+  // the parent directory.
+  const labels = ascii.split('.');
+  if (labels.length < 2) throw new ServerNameError('server name component count invalid');
+  if (labels.includes('')) throw invalid;
   return ascii;
 }
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { ManualClock } from '../../src/clock/index.js';
 import { loadConfigText } from '../../src/config/index.js';
-import { AutocertCache, cacheName } from '../../src/http/autocert.js';
+import { AutocertCache, cacheName, ServerNameError } from '../../src/http/autocert.js';
 import { type DispatcherSource, startManagementServer } from '../../src/http/server.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { type SelfSigned, selfSignedCertificate } from '../arvados/self-signed.js';
@@ -162,6 +162,14 @@ describe('TLS.ACME.Server: certificates from the autocert cache', () => {
     assert.throws(() => cacheName('localhost'), /server name component count invalid/);
     assert.throws(() => cacheName('../../etc/passwd.x'), /server name contains invalid character/);
     assert.throws(() => cacheName('a/b.example'), /server name contains invalid character/);
+  });
+
+  it('checks the name again after the conversion, which maps other full stops to dots (found by the fuzz test)', () => {
+    // "。.。" was "..": the parent directory as a file name.
+    for (const name of ['。.。', '．.．', 'a。.b', '。a.b', 'a.b。。']) {
+      assert.throws(() => cacheName(name), (e: unknown) => e instanceof ServerNameError, JSON.stringify(name));
+    }
+    assert.equal(cacheName('dispatch。example.com'), 'dispatch.example.com', 'one full stop of another script is a dot');
   });
 
   it('serves the ECDSA file once it becomes valid, with the RSA one meanwhile', async () => {
