@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { isMap, isScalar, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { ManualClock } from '../../src/clock/index.js';
 import { checkConfigCommand } from '../../src/config/check-config.js';
 import { showPath } from '../../src/config/fields.js';
@@ -92,9 +92,20 @@ function firstKey(body: string, file: string): string | undefined {
 
 /** The top-level keys of the file as YAML reads them, or undefined when it has none to read. */
 function topKeys(text: string): Set<string> | undefined {
-  const contents = parseDocument(text, { uniqueKeys: false }).contents;
+  const doc = parseDocument(text, { uniqueKeys: false });
+  const contents = doc.contents;
   if (!isMap(contents)) return undefined;
-  const keys = contents.items.map((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)));
+  const keyText = (p: { key: unknown }): string => (isScalar(p.key) ? String(p.key.value) : String(p.key));
+  const keys = contents.items.map(keyText);
+  // A merge key (`<<: {...}`, `<<: *anchor`, or a list of them) brings its map's keys to the top level too.
+  for (const p of contents.items) {
+    if (keyText(p) !== '<<') continue;
+    const values = isSeq(p.value) ? p.value.items : [p.value];
+    for (const v of values) {
+      const map = isAlias(v) ? v.resolve(doc) : v;
+      if (isMap(map)) keys.push(...map.items.map(keyText));
+    }
+  }
   // The loader reads YAML 1.1's booleans as Arvados does, keys included: `yes:` is the key "true".
   return new Set(keys.flatMap((k) => (/^(?:y|Y|yes|Yes|YES|on|On|ON)$/.test(k) ? [k, 'true'] : /^(?:n|N|no|No|NO|off|Off|OFF)$/.test(k) ? [k, 'false'] : [k])));
 }
