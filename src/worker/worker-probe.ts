@@ -174,8 +174,8 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
       // key per kind, not per VM: 50 VMs with a wrong key give one line a minute.
       env.warnings.warn('boot probe failed', { Instance: w.id, Command: cmd, error: err }, `boot probe failed: ${kind}`);
     }
-    const text = String((err as Error)?.message ?? err);
-    return { ok: false, stderr: text, error: text };
+    // No command ran, so no stderr: the failure is the error.
+    return { ok: false, stderr: '', error: String((err as Error)?.message ?? err) };
   }
   noteFirstSSH(w, env, true);
   if (r.exitCode !== 0) {

@@ -101,6 +101,20 @@ describe('worker pool: log lines as the reference writes them', function () {
     assert.ok(typeof failed.error === 'string' && failed.error !== '', `the last boot probe error: ${String(failed.error)}`);
   });
 
+  it('boot failed for a VM that never answers SSH: the connect error in error, nothing in stderr (no command ran)', async () => {
+    h = await Harness.start({ params: { MinBootTime: '1h', MaxBootTime: '1h' }, cloudVMs: { TimeoutBooting: 60_000 } });
+    h.pool.start();
+    await h.tick(0);
+    h.pool.create(SMALL);
+    await h.tick(0);
+    h.unreachable.add(h.only().instance);
+    await h.tick(60_000);
+    const [failed] = records('boot failed');
+    assert.ok(failed, 'given up on, and logged');
+    assert.match(String(failed.error), /cut off by the test/);
+    assert.equal(failed.stderr, '');
+  });
+
   it('shutdown requested (info when honoured, debug when refused), shutdown worker with IdleDuration in nanoseconds, instance disappeared with WorkerState', async () => {
     h = await Harness.start({ controller: false, params: { DestroyDelay: 0 }, cloudVMs: { TimeoutIdle: 60_000 } });
     h.pool.start();
