@@ -92,6 +92,18 @@ export class Harness {
     return h;
   }
 
+  /**
+   * A started pool (no controller) creating one small VM that takes an hour
+   * to boot, with TimeoutBooting 60 s: the pool gives up on it a minute in.
+   */
+  static async withVMThatNeverBoots(): Promise<Harness> {
+    const h = await Harness.start({ params: { MinBootTime: '1h', MaxBootTime: '1h' }, cloudVMs: { TimeoutBooting: 60_000 } });
+    h.pool.start();
+    await h.tick(0);
+    h.pool.create(h.cluster.InstanceTypes.small);
+    return h;
+  }
+
   get cloud(): LameCloud {
     return this.lame.cloud;
   }

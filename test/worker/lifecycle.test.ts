@@ -97,10 +97,7 @@ describe('worker pool: lifecycle on the lame cloud', function () {
   });
 
   it('shuts down a VM that never boots after TimeoutBooting (boot outcome failure)', async () => {
-    h = await Harness.start({ params: { MinBootTime: '1h', MaxBootTime: '1h' }, cloudVMs: { TimeoutBooting: 60_000 } });
-    h.pool.start();
-    await h.tick(0);
-    h.pool.create(SMALL);
+    h = await Harness.withVMThatNeverBoots();
     await h.tick(50_000);
     assert.equal(h.only().workerState, 'booting');
     await h.tick(10_000);

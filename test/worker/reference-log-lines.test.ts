@@ -89,10 +89,7 @@ describe('worker pool: log lines as the reference writes them', function () {
   });
 
   it('boot failed: Duration in nanoseconds and the last boot probe error, as the reference logs it', async () => {
-    h = await Harness.start({ params: { MinBootTime: '1h', MaxBootTime: '1h' }, cloudVMs: { TimeoutBooting: 60_000 } });
-    h.pool.start();
-    await h.tick(0);
-    h.pool.create(SMALL);
+    h = await Harness.withVMThatNeverBoots();
     await h.tick(60_000);
     const [failed] = records('boot failed');
     assert.ok(failed, 'a VM that never boots is logged when given up on');
@@ -102,10 +99,7 @@ describe('worker pool: log lines as the reference writes them', function () {
   });
 
   it('boot failed for a VM that never answers SSH: the connect error in error, nothing in stderr (no command ran)', async () => {
-    h = await Harness.start({ params: { MinBootTime: '1h', MaxBootTime: '1h' }, cloudVMs: { TimeoutBooting: 60_000 } });
-    h.pool.start();
-    await h.tick(0);
-    h.pool.create(SMALL);
+    h = await Harness.withVMThatNeverBoots();
     await h.tick(0);
     h.unreachable.add(h.only().instance);
     await h.tick(60_000);
