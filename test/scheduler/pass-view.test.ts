@@ -38,6 +38,42 @@ describe('scheduler pass view: scheduling order', () => {
     });
   }
 
+  // Arvados 2.7+ priorities (request priority x 2^50 less the request's
+  // creation time in ms) are beyond 2^53 and nearly all distinct; before
+  // that, small integers. Both, and what neither makes (fractions,
+  // negatives, -0), must give the comparator's order, on either side of
+  // the size where small integers stop being ranked by value.
+  const draws: Array<[string, () => number]> = [
+    ['2.7+ priorities', () => (1 + Math.floor(rnd() * 1000)) * 2 ** 50 - (1.7e12 + Math.floor(rnd() * 1e9))],
+    ['2.7+ priorities, few requests', () => (1 + Math.floor(rnd() * 3)) * 2 ** 50 - (1.7e12 + 128 * Math.floor(rnd() * 4))],
+    ['small integers up to 5000', () => Math.floor(rnd() * 5000)],
+    ['fractions, negatives and -0', () => [0.5, -0, 0, -3, 2.25, 1e300, -1e-300][Math.floor(rnd() * 7)]],
+  ];
+  for (const [name, draw] of draws) {
+    it(`orders ${name} as the comparator does`, () => {
+      for (const n of [1, 2, 50, 255, 256, 1000, 1300, 4000]) {
+        const group = new Uint8Array(n);
+        const priority = new Float64Array(n);
+        const seen = new Float64Array(n);
+        let t = 1_700_000_000_000;
+        for (let k = 0; k < n; k++) {
+          group[k] = Math.floor(rnd() * 3);
+          priority[k] = rnd() < 0.05 ? 0 : draw();
+          t += rnd() < 0.5 ? 0 : 1;
+          seen[k] = t;
+        }
+        assert.deepEqual(Array.from(schedulingOrder(group, priority, seen)), reference(group, priority, seen), `${n} entries`);
+      }
+    });
+  }
+
+  it('keeps entries of one priority in position order, whatever their number', () => {
+    // Every entry in one bucket: the counting sort must not reverse or shuffle them.
+    const n = 3000;
+    const order = schedulingOrder(new Uint8Array(n).fill(1), new Float64Array(n).fill(7 * 2 ** 50), new Float64Array(n).fill(5));
+    assert.deepEqual(Array.from(order), Array.from({ length: n }, (_, k) => k));
+  });
+
   it('handles no entries and one entry', () => {
     assert.deepEqual(Array.from(schedulingOrder(new Uint8Array(0), new Float64Array(0), new Float64Array(0))), []);
     assert.deepEqual(Array.from(schedulingOrder(new Uint8Array([2]), new Float64Array([5]), new Float64Array([1]))), [0]);
