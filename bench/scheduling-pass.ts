@@ -5,6 +5,7 @@
  *
  *   npm run bench
  *   node --import tsx bench/scheduling-pass.ts [--quick] [--only Q/V] [--mode arrival|steady] [--budget-ms N]
+ *       [--priorities 2.7|2.6]
  *
  * Re-executes itself with --expose-gc (for the allocation figure) unless
  * that is already on.
@@ -31,6 +32,14 @@ const only = onlyArg >= 0 ? args[onlyArg + 1] : undefined;
 const budgetArg = args.indexOf('--budget-ms');
 const modeArg = args.indexOf('--mode');
 const MODES: Mode[] = modeArg >= 0 ? [args[modeArg + 1] as Mode] : ['arrival', 'steady'];
+const prioritiesArg = args.indexOf('--priorities');
+/**
+ * How the controller states priorities: '2.7' (Arvados 2.7 and later: the
+ * request's priority x 2^50 less its creation time in ms, so nearly every
+ * container's is its own) or '2.6' (the request's priority, 1-1000).
+ */
+const PRIORITIES = prioritiesArg >= 0 ? args[prioritiesArg + 1] : '2.7';
+if (PRIORITIES !== '2.7' && PRIORITIES !== '2.6') throw new Error('--priorities: 2.7 or 2.6');
 if (!MODES.every((m) => m === 'arrival' || m === 'steady')) throw new Error('--mode: arrival or steady');
 /** Wall time budget for the timed passes of one (queued, VMs) pair. */
 const BUDGET_MS = budgetArg >= 0 ? Number(args[budgetArg + 1]) : quick ? 1500 : 8000;
@@ -119,7 +128,7 @@ interface Scenario {
 
 /**
  * `queued` Queued/Locked containers (see Mode for the Queued/Locked split; 0.5% priority
- * 0, 2% supervisors, priorities 1..1000) plus the Running ones on the VMs;
+ * 0, 2% supervisors, request priorities 1..1000 as `PRIORITIES` states them) plus the Running ones on the VMs;
  * `vms` instances: 80% running 1-2 containers, 10% idle, 10% booting (half
  * of those already given a container).
  */
@@ -132,6 +141,8 @@ function buildScenario(queued: number, vms: number, mode: Mode, seed = 42): Scen
   const entries: QueueEntry[] = [];
   let seq = 0;
   const uuid = (): string => `zzzzz-dz642-${String(seq++).padStart(15, '0')}`;
+  // A request priority of 1-1000 as the controller states it for a container created at `createdMs`.
+  const priorityOf = (p: number, createdMs: number): number => (PRIORITIES === '2.6' || p === 0 ? p : p * 2 ** 50 - createdMs);
 
   const specs: WorkerSpec[] = [];
   let runningContainers = 0;
@@ -144,7 +155,7 @@ function buildScenario(queued: number, vms: number, mode: Mode, seed = 42): Scen
     ] as Array<[WorkerSpec['state'], number]>);
     // The instance's type: cheapest fit for a first container.
     const first = containerNeed(rnd);
-    const entryFirst = makeEntry(cluster, uuid(), 'Running', 1 + Math.floor(rnd() * 1000), first, t0 + seq);
+    const entryFirst = makeEntry(cluster, uuid(), 'Running', priorityOf(1 + Math.floor(rnd() * 1000), t0 + seq), first, t0 + seq);
     const type: InstanceType = entryFirst.instanceTypes[0];
     const containers: string[] = [];
     const onIt = state === 'running' ? (rnd() < 0.6 ? 1 : 2) : state === 'booting' && rnd() < 0.5 ? 1 : 0;
@@ -158,7 +169,7 @@ function buildScenario(queued: number, vms: number, mode: Mode, seed = 42): Scen
       if (onIt > 1) {
         const n2 = { vcpus: Math.max(1, Math.floor(freeV / 2)), ram: Math.floor(freeR / 2), scratch: 0 };
         if (freeV >= 1 && freeR > GiB) {
-          const e2 = makeEntry(cluster, uuid(), 'Running', 1 + Math.floor(rnd() * 1000), n2, t0 + seq);
+          const e2 = makeEntry(cluster, uuid(), 'Running', priorityOf(1 + Math.floor(rnd() * 1000), t0 + seq), n2, t0 + seq);
           entries.push(e2);
           containers.push(e2.container.uuid);
           freeV -= n2.vcpus;
@@ -174,7 +185,7 @@ function buildScenario(queued: number, vms: number, mode: Mode, seed = 42): Scen
   for (let i = 0; i < queued; i++) {
     const r = rnd();
     const state: ContainerState = r < (mode === 'arrival' ? 0.1 : 0.99) ? 'Locked' : 'Queued';
-    const priority = rnd() < 0.005 ? 0 : 1 + Math.floor(rnd() * 1000);
+    const priority = priorityOf(rnd() < 0.005 ? 0 : 1 + Math.floor(rnd() * 1000), t0 + seq);
     entries.push(makeEntry(cluster, uuid(), state, priority, containerNeed(rnd), t0 + seq, rnd() < 0.02));
   }
   // Locked containers with a crunch-run on a booting instance count as records: fine, they are "preparing".
@@ -321,7 +332,7 @@ const VMS = quick ? [100, 1000] : [100, 1000, 10_000];
 const pad = (s: string | number, n: number): string => String(s).padStart(n);
 const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
-console.log(`node ${process.version}, ${process.arch}; budget ${BUDGET_MS} ms of timed passes per pair; 20 instance types`);
+console.log(`node ${process.version}, ${process.arch}; budget ${BUDGET_MS} ms of timed passes per pair; 20 instance types; Arvados ${PRIORITIES} priorities`);
 console.log(
   `${pad('mode', 7)} ${pad('queued', 7)} ${pad('VMs', 6)} ${pad('entries', 8)} ${pad('passes', 6)} ${pad('median ms', 10)} ${pad('p95 ms', 9)} ${pad('alloc MiB', 10)} ${pad('GCs/pass', 8)} ${pad('RSS MiB', 8)} ${pad('locks', 7)} ${pad('starts', 6)} ${pad('creates', 7)}`,
 );
