@@ -48,6 +48,8 @@ describe('scheduler pass view: scheduling order', () => {
     ['2.7+ priorities, few requests', () => (1 + Math.floor(rnd() * 3)) * 2 ** 50 - (1.7e12 + 128 * Math.floor(rnd() * 4))],
     ['small integers up to 5000', () => Math.floor(rnd() * 5000)],
     ['fractions, negatives and -0', () => [0.5, -0, 0, -3, 2.25, 1e300, -1e-300][Math.floor(rnd() * 7)]],
+    // Equal in all but the lowest bits of the mantissa, either sign: every byte of the value must count.
+    ['values a few units apart at 2^52, either sign', () => (rnd() < 0.5 ? -1 : 1) * (2 ** 52 + Math.floor(rnd() * 600))],
   ];
   for (const [name, draw] of draws) {
     it(`orders ${name} as the comparator does`, () => {
