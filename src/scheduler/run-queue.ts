@@ -23,7 +23,7 @@ import { placementFields, shutdownUnallocated, startContainer, unlockOverQuota }
 import { spotPriceOrder } from '../cost/price.js';
 import { crunchRunRecords, type PassContext } from './deps.js';
 import type { ConcurrencyLimit } from './limits.js';
-import { Cause, PassView, State, Status } from './pass-view.js';
+import { Cause, LEAD_PRIORITY_BELOW_1, LEAD_RECORD, LEAD_SHAPE, LEAD_SUPERVISOR, leadState, PassView, State, Status } from './pass-view.js';
 import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
 import type { WarmLevel } from '../placement/locality.js';
@@ -76,7 +76,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     });
   };
   locality?.beginPass(ctx.clock.now(), slots.all.map((s) => s.view), entries, pool.running());
-  const { list, order, state, priority, supervisor, hasRecord, shape } = view;
+  const { list, order, state, priority, hasRecord } = view;
+  const leads = view.leadsInOrder();
   const cap = ctx.spendingCap;
   cap?.beginPass(() => entries.keys());
 
@@ -160,17 +161,18 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
 
   for (let i = 0; i < order.length; i++) {
     const k = order[i];
-    const st = state[k];
-    if (supervisor[k]) supervisors++;
-    if (hasRecord[k]) {
+    const w = leads[i];
+    const st = leadState(w);
+    if (w & LEAD_SUPERVISOR) supervisors++;
+    if (w & LEAD_RECORD) {
       if (st !== State.Other) view.set(k, Status.Preparing);
       continue;
     }
-    if (priority[k] < 1) {
+    if (w & LEAD_PRIORITY_BELOW_1) {
       view.set(k, Status.PriorityZero);
       continue;
     }
-    if (supervisor[k] && maxSupervisors > 0 && supervisors > maxSupervisors) {
+    if (w & LEAD_SUPERVISOR && maxSupervisors > 0 && supervisors > maxSupervisors) {
       overMaxSupervisors.push(k);
       view.set(k, Status.SupervisorLimit, overMaxSupervisors.length);
       continue;
@@ -182,7 +184,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     trying++;
 
-    let sh = shape[k];
+    let sh = w & LEAD_SHAPE;
     // With the spot fallback off, a container passed over by the shortcut
     // below is never read: at 100k queued, touching each entry costs more
     // than the rest of that path.
@@ -353,8 +355,9 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     if (fair && view.status[k] === Status.None && (view.cause[k] === Cause.None || view.cause[k] === Cause.ConcurrencyLimit) && !hasRecord[k] && state[k] !== State.Other && fair.note(k)) {
       view.cause[k] = Cause.FairShare;
     }
-    if (i >= overQuotaFrom && view.cause[k] === Cause.None && !hasRecord[k]) view.cause[k] = Cause.OverQuota;
-    if (state[k] !== State.Other && view.status[k] === Status.None) view.set(k, waiting, ++qpos);
+    const w = leads[i];
+    if (i >= overQuotaFrom && view.cause[k] === Cause.None && !(w & LEAD_RECORD)) view.cause[k] = Cause.OverQuota;
+    if (leadState(w) !== State.Other && view.status[k] === Status.None) view.set(k, waiting, ++qpos);
   }
   view.facts = { at: ctx.clock.now(), maxContainers, running: records.size, maxSupervisors, atQuota: endAtQuota };
 

@@ -135,4 +135,47 @@ describe('fair share in the scheduling pass', () => {
     assert.ok(b?.reason === 'fair_share', 'a heavy container was moved back');
     assert.deepEqual([b.used_share, b.target_share], [1, 0.5], 'heavy and light wait; the third owner does not');
   });
+
+  it("a container moved ahead is judged as itself: a workflow runner it passed still counts against the supervisor limit, not it", () => {
+    const clock = new ManualClock();
+    // MaxInstances 10 x 0.1: one supervisor at a time.
+    const cluster = testCluster({ cloudVMs: { SupervisorFraction: 0.1 } });
+    const queue = new FakeQueue(clock, cluster);
+    const pool = new FakePool(clock);
+    const owners = { ownerOf: (u: string) => (LIGHT.includes(u) ? 'light' : 'heavy') };
+    const pass = new FairSharePass({ ...defaultSettings().FairShare, Enable: true }, owners, clock);
+    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger: createLogger({ stream: new LineCollector(), clock }), fairShare: pass });
+    // The heavy owner runs a workflow runner and has a second one waiting, ahead of the light owner's container.
+    queue.add({ uuid: RUNNING[0], state: 'Running', supervisor: true });
+    pool.runOn(pool.addWorker(cluster.InstanceTypes.type1, 'running'), RUNNING[0]);
+    queue.add({ uuid: HEAVY[0], state: 'Locked', supervisor: true }, { uuid: LIGHT[0], state: 'Locked' });
+    sch.runQueue();
+    const status = (u: string): string => sch.queueView().find((e) => e.entry.container.uuid === u)!.schedulingStatus;
+    assert.deepEqual(
+      sch.queueView().map((e) => e.entry.container.uuid),
+      [RUNNING[0], LIGHT[0], HEAVY[0]],
+      'fair share moved the light container ahead',
+    );
+    assert.match(status(HEAVY[0]), /cannot start any new workflows/, 'the second runner waits for the first');
+    assert.doesNotMatch(status(LIGHT[0]), /workflow/, 'the light container is no runner');
+    assert.deepEqual(pool.creates, ['type1'], 'one instance, for the light container');
+  });
+
+  it("a container moved ahead gets an instance of its own size, not that of the one whose place it took", () => {
+    const clock = new ManualClock();
+    const cluster = testCluster();
+    const queue = new FakeQueue(clock, cluster);
+    const pool = new FakePool(clock);
+    const owners = { ownerOf: (u: string) => (LIGHT.includes(u) ? 'light' : 'heavy') };
+    const pass = new FairSharePass({ ...defaultSettings().FairShare, Enable: true }, owners, clock);
+    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger: createLogger({ stream: new LineCollector(), clock }), fairShare: pass });
+    // The heavy owner runs one container and has four small ones waiting before the light owner's two larger ones; no instance is free.
+    queue.add({ uuid: RUNNING[0], state: 'Running' });
+    pool.runOn(pool.addWorker(cluster.InstanceTypes.type1, 'running'), RUNNING[0]);
+    queue.add(...HEAVY.map((u) => ({ uuid: u, state: 'Locked' as const })));
+    queue.add({ uuid: LIGHT[0], state: 'Locked', vcpus: 4, ram: 4 }, { uuid: LIGHT[1], state: 'Locked', vcpus: 3, ram: 3 });
+    sch.runQueue();
+    assert.equal(pool.creates[0], 'type4', "the light owner's first container went first, with its own type");
+    assert.deepEqual([...pool.creates].sort(), ['type1', 'type1', 'type1', 'type1', 'type3', 'type4'], 'each container got an instance of its own size');
+  });
 });
