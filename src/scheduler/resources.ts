@@ -46,6 +46,15 @@ export function minus(available: InstanceResources, charge: InstanceResources): 
   };
 }
 
+/** `minus`, in place: for an object the caller has just made and no one else holds (no allocation per container). */
+export function take(available: InstanceResources, charge: InstanceResources): void {
+  available.vcpus -= charge.vcpus;
+  available.ram -= charge.ram;
+  available.scratch -= charge.scratch;
+  available.gpus -= charge.gpus;
+  available.gpuVRAM -= charge.gpuVRAM;
+}
+
 /** The two together: an instance's room once a container's charge is given back. */
 export function plus(a: InstanceResources, b: InstanceResources): InstanceResources {
   return { vcpus: a.vcpus + b.vcpus, ram: a.ram + b.ram, scratch: a.scratch + b.scratch, gpus: a.gpus + b.gpus, gpuVRAM: a.gpuVRAM + b.gpuVRAM };

@@ -31,7 +31,7 @@
 import type { InstanceType } from '../config/types.js';
 import type { RateLimitedLog } from '../log.js';
 import type { InstanceResources, InstanceView, WorkerState } from './interfaces.js';
-import { fits, minus, noResources, resourcesOfType } from './resources.js';
+import { fits, minus, noResources, resourcesOfType, take } from './resources.js';
 
 /** An instance as the pass sees it: the pool's view plus what is left on it. */
 export interface Slot {
@@ -90,6 +90,7 @@ export class SlotIndex {
   ): SlotIndex {
     const slots: Slot[] = views.map((v) => {
       const type = typeOf(v.arvadosInstanceType);
+      // A new object, this slot's alone: charged in place.
       let free = resourcesOfType(type);
       for (const uuid of v.runningContainerUUIDs) {
         const charge = sizeOf(uuid);
@@ -98,7 +99,7 @@ export class SlotIndex {
           free = noResources();
           break;
         }
-        free = minus(free, charge);
+        take(free, charge);
       }
       // The pool hands out new view objects: the pass may change them.
       return { view: v, type, free, rank: 0 };
