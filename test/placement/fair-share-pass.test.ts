@@ -45,6 +45,17 @@ function setup(fair: Partial<Settings['FairShare']> | undefined) {
   return { clock, queue, pool, sch, pass };
 }
 
+/** A scheduler with fair share on (defaults) between the light owner and the heavy one, on empty fakes. */
+function withFairShare(cluster: ReturnType<typeof testCluster>) {
+  const clock = new ManualClock();
+  const queue = new FakeQueue(clock, cluster);
+  const pool = new FakePool(clock);
+  const owners = { ownerOf: (u: string) => (LIGHT.includes(u) ? 'light' : 'heavy') };
+  const pass = new FairSharePass({ ...defaultSettings().FairShare, Enable: true }, owners, clock);
+  const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger: createLogger({ stream: new LineCollector(), clock }), fairShare: pass });
+  return { cluster, queue, pool, sch };
+}
+
 describe('fair share in the scheduling pass', () => {
   it('off: the controller order takes the free instances', () => {
     const { queue, sch } = setup(undefined);
@@ -137,14 +148,8 @@ describe('fair share in the scheduling pass', () => {
   });
 
   it("a container moved ahead is judged as itself: a workflow runner it passed still counts against the supervisor limit, not it", () => {
-    const clock = new ManualClock();
     // MaxInstances 10 x 0.1: one supervisor at a time.
-    const cluster = testCluster({ cloudVMs: { SupervisorFraction: 0.1 } });
-    const queue = new FakeQueue(clock, cluster);
-    const pool = new FakePool(clock);
-    const owners = { ownerOf: (u: string) => (LIGHT.includes(u) ? 'light' : 'heavy') };
-    const pass = new FairSharePass({ ...defaultSettings().FairShare, Enable: true }, owners, clock);
-    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger: createLogger({ stream: new LineCollector(), clock }), fairShare: pass });
+    const { cluster, queue, pool, sch } = withFairShare(testCluster({ cloudVMs: { SupervisorFraction: 0.1 } }));
     // The heavy owner runs a workflow runner and has a second one waiting, ahead of the light owner's container.
     queue.add({ uuid: RUNNING[0], state: 'Running', supervisor: true });
     pool.runOn(pool.addWorker(cluster.InstanceTypes.type1, 'running'), RUNNING[0]);
@@ -162,13 +167,7 @@ describe('fair share in the scheduling pass', () => {
   });
 
   it("a container moved ahead gets an instance of its own size, not that of the one whose place it took", () => {
-    const clock = new ManualClock();
-    const cluster = testCluster();
-    const queue = new FakeQueue(clock, cluster);
-    const pool = new FakePool(clock);
-    const owners = { ownerOf: (u: string) => (LIGHT.includes(u) ? 'light' : 'heavy') };
-    const pass = new FairSharePass({ ...defaultSettings().FairShare, Enable: true }, owners, clock);
-    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger: createLogger({ stream: new LineCollector(), clock }), fairShare: pass });
+    const { cluster, queue, pool, sch } = withFairShare(testCluster());
     // The heavy owner runs one container and has four small ones waiting before the light owner's two larger ones; no instance is free.
     queue.add({ uuid: RUNNING[0], state: 'Running' });
     pool.runOn(pool.addWorker(cluster.InstanceTypes.type1, 'running'), RUNNING[0]);
