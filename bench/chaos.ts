@@ -7,11 +7,14 @@
  *   npm run bench:chaos
  *   node --import tsx bench/chaos.ts [--containers N] [--span 24h] [--seed N]
  *       [--max-instances N] [--quota N] [--restarts N] [--fault Name=value ...] [--repeat]
+ *       [--priorities 2.6|2.7]
  *
  * `--fault` sets a lame DriverParameter over the scenario's (`--fault
  * ReclaimRate=0.2 --fault DestroyDelay=5m`; numbers are numbers, the rest
  * strings). `--repeat` runs the same seed a second time and checks that its digest is
- * the same. Re-executes itself with --expose-gc (heap figures after gc)
+ * the same. `--priorities 2.7` has the controller state container priorities
+ * as Arvados 2.7 and later do (request priority x 2^50 less its creation
+ * time in ms) instead of the request's own. Re-executes itself with --expose-gc (heap figures after gc)
  * unless that is already on.
  */
 import { parseArgs } from 'node:util';
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     restarts: { type: 'string', default: '5' },
     repeat: { type: 'boolean', default: false },
     fault: { type: 'string', multiple: true, default: [] },
+    priorities: { type: 'string', default: '2.6' },
   },
 });
 
@@ -50,8 +54,11 @@ for (const kv of values.fault) {
   faults[kv.slice(0, eq)] = v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
 }
 
+if (values.priorities !== '2.6' && values.priorities !== '2.7') throw new Error(`--priorities: 2.6 or 2.7, got ${JSON.stringify(values.priorities)}`);
+
 const opts: ChaosOptions = {
   faults,
+  priorities: values.priorities,
   containers: int('containers', values.containers),
   spanMs: parseDuration(values.span),
   seed: int('seed', values.seed),
@@ -67,7 +74,7 @@ const opts: ChaosOptions = {
 
 console.log(
   `chaos: ${opts.containers} containers over ${formatDuration(opts.spanMs)}, seed ${opts.seed}, MaxInstances ${opts.maxInstances}, quota ${opts.quota}, ${opts.restarts} restarts` +
-    `${values.fault.length ? `, faults ${JSON.stringify(faults)}` : ''} (node ${process.version})`,
+    `${values.fault.length ? `, faults ${JSON.stringify(faults)}` : ''}${values.priorities === '2.7' ? ', Arvados 2.7+ priorities' : ''} (node ${process.version})`,
 );
 const first = await runChaos(opts);
 console.log(formatChaosFigures(first.figures));

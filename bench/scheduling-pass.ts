@@ -11,6 +11,7 @@
  * that is already on.
  */
 import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { containerPriorityOf } from '../src/arvados/priority.js';
 import { ManualClock } from '../src/clock/index.js';
 import { loadConfigText } from '../src/config/index.js';
 import type { ContainerState } from '../src/arvados/types.js';
@@ -142,7 +143,7 @@ function buildScenario(queued: number, vms: number, mode: Mode, seed = 42): Scen
   let seq = 0;
   const uuid = (): string => `zzzzz-dz642-${String(seq++).padStart(15, '0')}`;
   // A request priority of 1-1000 as the controller states it for a container created at `createdMs`.
-  const priorityOf = (p: number, createdMs: number): number => (PRIORITIES === '2.6' || p === 0 ? p : p * 2 ** 50 - createdMs);
+  const priorityOf = (p: number, createdMs: number): number => (PRIORITIES === '2.6' ? p : containerPriorityOf(p, createdMs));
 
   const specs: WorkerSpec[] = [];
   let runningContainers = 0;

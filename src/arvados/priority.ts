@@ -12,6 +12,14 @@
 /** What one step of request priority is worth in a container priority (2^50), since Arvados 2.7. */
 export const REQUEST_PRIORITY_SCALE = 2 ** 50;
 
+/**
+ * The priority Arvados 2.7+ gives the container of one request at `priority`
+ * (0-1000) created at `createdMs`: 0 stays 0 (on hold).
+ */
+export function containerPriorityOf(priority: number, createdMs: number): number {
+  return priority > 0 ? priority * REQUEST_PRIORITY_SCALE - createdMs : 0;
+}
+
 /** The highest request priority (1-1000) an Arvados controller ever sets on a container as it is, before 2.7. */
 const MAX_REQUEST_PRIORITY = 1000;
 

@@ -28,7 +28,7 @@ import { ChaosWatcher, LogFacts, runDigest } from './chaos-checks.js';
 import { ControllerTrouble, planTrouble, type TroubleSpec } from './controller-trouble.js';
 import { runSimulation } from './engine.js';
 import type { SimResult } from './result.js';
-import type { WorkloadPlayer } from './player.js';
+import type { SimPriorities, WorkloadPlayer } from './player.js';
 import { parseWorkload, type Workload } from './workload.js';
 
 const HOUR = 3_600_000;
@@ -72,6 +72,8 @@ export interface ChaosOptions {
   logLevel?: string;
   /** Called about once a simulated hour. */
   onProgress?: (p: { simMs: number; submitted: number; final: number; vms: number }) => void;
+  /** How the controller states container priorities (`SimOptions.priorities`); default '2.6'. */
+  priorities?: SimPriorities;
 }
 
 /** What a chaos run measured; everything but `host` is a function of the options. */
@@ -285,6 +287,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       restartsAt,
       log: { stream: logs, level: opts.logLevel ?? 'info' },
       onProgress: opts.onProgress,
+      priorities: opts.priorities,
       atEnd: () => {
         heapTimer?.cancel();
         heapAtEnd = opts.heapProbe?.();

@@ -43,7 +43,7 @@ import { runnerBinaryToDeploy } from '../worker/pool-config.js';
 import { AccuracyRecorder } from './accuracy.js';
 import { CloudLedger } from './cloud.js';
 import { ReclaimWatch } from './reclaims.js';
-import { WorkloadPlayer } from './player.js';
+import { type SimPriorities, WorkloadPlayer } from './player.js';
 import type { TimelineSample } from './plot.js';
 import type { Workload } from './workload.js';
 import { type FallbackSource, fallbackFigures } from './report-spot.js';
@@ -92,6 +92,8 @@ export interface SimOptions {
   settings?: Settings;
   /** Called about once a simulated hour, for progress output. */
   onProgress?: (p: { simMs: number; submitted: number; final: number; vms: number }) => void;
+  /** How the simulated controller states container priorities; default '2.6', the request's own. */
+  priorities?: SimPriorities;
 }
 
 /** What `SimOptions.setup` gets: the simulated world around the dispatcher. */
@@ -168,7 +170,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
   cloud.onReclaim((vm) => ledger.destroyed(vm.id));
   const reclaims = new ReclaimWatch(cloud, controller, () => clock.now());
 
-  const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes, opts.workload.containerCountMax);
+  const player = new WorkloadPlayer(clock, controller, cluster, cloud, opts.workload.containers, notes, opts.workload.containerCountMax, opts.priorities);
   player.play();
 
   let dispatcher: Dispatcher | undefined;

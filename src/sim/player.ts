@@ -6,6 +6,7 @@
  * cancelled runner takes its children with it), and records each
  * container's outcome for the report.
  */
+import { containerPriorityOf } from '../arvados/priority.js';
 import type { Container } from '../arvados/types.js';
 import type { ManualClock } from '../clock/manual.js';
 import type { Cluster } from '../config/types.js';
@@ -89,7 +90,12 @@ interface Tracked {
   finishing: boolean;
   /** Its container request's uuid, once submitted. */
   request?: string;
+  /** When its first container was added: its request's creation time. */
+  requestedAt?: number;
 }
+
+/** How the simulated controller states container priorities: '2.6' as the request's (0-1000), '2.7' as Arvados 2.7 and later. */
+export type SimPriorities = '2.6' | '2.7';
 
 export class WorkloadPlayer {
   /** Every workload container and child, in workload order. */
@@ -114,6 +120,8 @@ export class WorkloadPlayer {
     private readonly notes: string[],
     /** The requests' container_count_max (`Workload.containerCountMax`). */
     private readonly containerCountMax = 1,
+    /** How the controller states container priorities: as the request's (before Arvados 2.7), or as 2.7+ does (`containerPriorityOf`). */
+    private readonly priorities: SimPriorities = '2.6',
   ) {
     this.start = clock.now();
     this.top = containers.map((c) => this.track(c));
@@ -184,7 +192,11 @@ export class WorkloadPlayer {
 
   /** Adds a container for `t` to the controller, and tracks it as `t`'s current one. */
   private addContainer(t: Tracked): ControllerContainer {
-    const rec = this.controller.addContainer(containerSeed(this.cluster, t.spec));
+    const seed = containerSeed(this.cluster, t.spec);
+    // 2.7+: from the request's priority and creation time, which a retry's container keeps.
+    t.requestedAt ??= this.clock.now();
+    if (this.priorities === '2.7') seed.priority = containerPriorityOf(t.spec.priority, t.requestedAt);
+    const rec = this.controller.addContainer(seed);
     this.byUuid.set(rec.uuid, t);
     this.stateCounts[rec.state]++;
     t.outcome.uuid = rec.uuid;

@@ -56,4 +56,12 @@ describe('simulated chaos run', function () {
     const { host: _b, ...b } = one.figures;
     assert.deepEqual(a, b);
   });
+
+  it("keeps every invariant with priorities as Arvados 2.7+ states them (the scheduling order's radix path)", async () => {
+    const run = await runChaos({ ...REPEAT, seed: 778, priorities: '2.7' });
+    const f = run.figures;
+    assert.deepEqual(run.problems, [], formatChaosFigures(f));
+    assert.equal(f.finished, true);
+    assert.ok(f.containers.complete >= f.containers.total * 0.8, `most complete\n${formatChaosFigures(f)}`);
+  });
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { LameCloud } from '../../drivers/lame/index.js';
 import type { Cluster } from '../../src/config/types.js';
 import { ManualClock } from '../../src/clock/manual.js';
-import { containerSeed, WorkloadPlayer } from '../../src/sim/player.js';
+import { containerSeed, type SimPriorities, WorkloadPlayer } from '../../src/sim/player.js';
 import type { ContainerOutcome } from '../../src/sim/result.js';
 import { parseWorkload } from '../../src/sim/workload.js';
 import { type ControllerContainerRequest, TestController } from '../../src/testcontroller/index.js';
@@ -28,11 +28,11 @@ class Stage {
   readonly notes: string[] = [];
   readonly player: WorkloadPlayer;
 
-  constructor(trace: Record<string, unknown>, cluster: Cluster = simConfig()) {
+  constructor(trace: Record<string, unknown>, cluster: Cluster = simConfig(), priorities: SimPriorities = '2.6') {
     const w = parseWorkload({ name: 'player-test', ...trace });
     const processes = () => new Map([...this.alive].map((uuid) => [uuid, { alive: true, finishNow: () => this.finishedNow.push(uuid) }]));
     const cloud = { listVMs: () => [{ processes: processes() }] } as unknown as LameCloud;
-    this.player = new WorkloadPlayer(this.clock, this.controller, cluster, cloud, w.containers, this.notes, w.containerCountMax);
+    this.player = new WorkloadPlayer(this.clock, this.controller, cluster, cloud, w.containers, this.notes, w.containerCountMax, priorities);
     this.player.play();
   }
 
@@ -221,6 +221,20 @@ describe('workload player', () => {
     s.cancel('r');
     assert.deepEqual([s.outcome('r').state, s.outcome('r').attempts], ['Cancelled', undefined], 'a runner is not retried');
     assert.equal(s.player.done, true);
+  });
+
+  it('states priorities as Arvados 2.7+ does when asked: request priority x 2^50 less the request time, kept by a retry', async () => {
+    const s = new Stage({ containerCountMax: 2, containers: [job('a', '1m', '5m', { priority: 7 })] }, simConfig(), '2.7');
+    await s.to(2 * MINUTE);
+    const first = s.uuid('a');
+    assert.equal(s.controller.get(first)!.priority, 7 * 2 ** 50 - MINUTE);
+    s.run('a');
+    await s.to(3 * MINUTE);
+    s.cancel('a', 'VM reclaimed');
+    assert.notEqual(s.uuid('a'), first, 'retried');
+    assert.equal(s.controller.get(s.uuid('a'))!.priority, 7 * 2 ** 50 - MINUTE, "the retry's container keeps its request's time");
+    const req = (await s.requests()).find((r) => r.container_uuid === s.uuid('a'))!;
+    assert.equal(req.priority, 7, 'the request keeps its own priority');
   });
 
   it("gives a cancelled container's reason: its runtime error, else the reason in its history, else the dispatcher's cancel", async () => {
