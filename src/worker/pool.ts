@@ -296,9 +296,11 @@ export class WorkerPoolImpl implements WorkerPool {
     // The reference's line, at info for a request that is honoured. At quota the
     // scheduler asks again every pass for instances it cannot have (not yet
     // probed after a restart, held), which would be a line each per pass.
-    if (refused) (w?.log ?? this.core.log).debug('shutdown requested', { Instance: instanceId });
-    else w.log.info('shutdown requested');
-    if (refused) return false;
+    if (refused) {
+      (w?.log ?? this.core.log).debug('shutdown requested', { Instance: instanceId });
+      return false;
+    }
+    w.log.info('shutdown requested');
     w.log.info('shutting down', { Reason: 'requested by the scheduler', State: w.state });
     w.reportBootOutcome('aborted');
     w.shutdown();
