@@ -90,8 +90,6 @@ interface Tracked {
   finishing: boolean;
   /** Its container request's uuid, once submitted. */
   request?: string;
-  /** When its first container was added: its request's creation time. */
-  requestedAt?: number;
 }
 
 /** How the simulated controller states container priorities: '2.6' as the request's (0-1000), '2.7' as Arvados 2.7 and later. */
@@ -193,9 +191,8 @@ export class WorkloadPlayer {
   /** Adds a container for `t` to the controller, and tracks it as `t`'s current one. */
   private addContainer(t: Tracked): ControllerContainer {
     const seed = containerSeed(this.cluster, t.spec);
-    // 2.7+: from the request's priority and creation time, which a retry's container keeps.
-    t.requestedAt ??= this.clock.now();
-    if (this.priorities === '2.7') seed.priority = containerPriorityOf(t.spec.priority, t.requestedAt);
+    // 2.7+: from the request's priority and creation time (its first submission, now for that one), which a retry's container keeps.
+    if (this.priorities === '2.7') seed.priority = containerPriorityOf(t.spec.priority, t.outcome.submittedAt ?? this.clock.now());
     const rec = this.controller.addContainer(seed);
     this.byUuid.set(rec.uuid, t);
     this.stateCounts[rec.state]++;
