@@ -3,7 +3,7 @@
  * what the plain comparator gives, ties and all.
  */
 import assert from 'node:assert/strict';
-import { schedulingOrder } from '../../src/scheduler/pass-view.js';
+import { schedulingOrder } from '../../src/scheduler/scheduling-order.js';
 
 function reference(group: Uint8Array, priority: Float64Array, seen: Float64Array): number[] {
   return Array.from({ length: group.length }, (_, k) => k).sort(
