@@ -46,7 +46,7 @@ export interface Target {
   create(): Promise<Instance>;
   /**
    * Forgets what the driver learnt from an earlier case's garbage and keeps
-   * for a while on purpose (gce: zones "out of capacity" for 60 s), so that
+   * for a while on purpose (zones or subnets "out of capacity" for 60 s), so that
    * each case starts from a healed endpoint and a driver that believes it.
    */
   forget?(): void;
@@ -162,6 +162,9 @@ export async function ec2Target(): Promise<Target> {
       spot = !spot;
       const { tags, init } = ec2CreateArgs(setId, spot ? SPOT.Name : M5.Name);
       return driver.create(spot ? SPOT : M5, 'ami-fuzz', tags, init, generateSshKeyPair().public);
+    },
+    forget() {
+      for (const subnet of driver.params.SubnetID) for (const type of [M5, SPOT]) driver.placeCapacity.clear(type, subnet);
     },
     truth: () => new Set(fake.instances().filter((i) => i.tags.ArvadosInstanceSetID === setId && !['shutting-down', 'terminated'].includes(i.state)).map((i) => i.id)),
     async stop() {
