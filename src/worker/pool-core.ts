@@ -48,6 +48,8 @@ export class PoolCore implements WorkerEnv {
   readonly log: Logger;
   readonly warnings: RateLimitedLog;
   readonly workers = new Map<string, Worker>();
+  /** The workers sorted by id, kept until one comes or goes (`byId`). */
+  private sortedWorkers: Worker[] | undefined;
   /** Creates in flight, by instance secret (how a listed instance is matched to its create). */
   readonly creating = new Map<string, PendingCreate>();
   /** Container uuid -> the worker with a crunch-run record for it (starting or running). */
@@ -211,6 +213,7 @@ export class PoolCore implements WorkerEnv {
       worker.billedFrom = pending.startedAt;
     }
     this.workers.set(inst.id, worker);
+    this.sortedWorkers = undefined;
     worker.saveTags().catch(() => undefined);
     return { worker, isNew: true };
   }
@@ -224,6 +227,7 @@ export class PoolCore implements WorkerEnv {
     if (w.destroyed > 0) this.emit({ type: 'shutdownToGone', instanceId: w.id, sinceShutdownMs: this.clock.now() - w.destroyed });
     else if (w.type.Preemptible || w.reclaimNotice !== undefined) this.emit(reclaimEvent(w, 'gone', w.reclaimNotice ?? 'left the cloud list'));
     this.workers.delete(w.id);
+    this.sortedWorkers = undefined;
     w.close('gone');
     // Its secret protects nothing any more; keeping every VM's would grow the scrubber forever.
     removeSecret(this.log, w.instance.tags[this.tagKey(TAG_INSTANCE_SECRET)]);
@@ -242,6 +246,16 @@ export class PoolCore implements WorkerEnv {
   }
 
   /** The view of a create in flight (booting, placeholder id). */
+  /**
+   * The workers in id order. Every scheduling pass lists them so; sorting
+   * 10k ids each time cost more than the rest of the listing, while the
+   * set changes only when a listing adds or drops one.
+   */
+  byId(): readonly Worker[] {
+    this.sortedWorkers ??= [...this.workers.values()].sort((a, b) => compareIds(a.id, b.id));
+    return this.sortedWorkers;
+  }
+
   pendingView(c: PendingCreate): InstanceView {
     return {
       instance: c.placeholderId,
@@ -290,4 +304,9 @@ function standInType(name: string, providerType: string): InstanceType {
     Preemptible: false,
     GPU: { Stack: '', DriverVersion: '', HardwareTarget: '', DeviceCount: 0, VRAM: 0 },
   };
+}
+
+/** Instance ids in code-unit order, as the pool's lists are sorted. */
+export function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

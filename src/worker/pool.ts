@@ -19,7 +19,7 @@ import type { CapacityDetail, CreateLimitsReport, InstanceView, WorkerPool } fro
 import { IDLE_BEHAVIORS, type IdleBehavior, WORKER_STATES, type WorkerState } from './states.js';
 import { InstanceNotFoundError } from './errors.js';
 import type { PoolDeps } from './pool-config.js';
-import { PoolCore } from './pool-core.js';
+import { compareIds, PoolCore } from './pool-core.js';
 import { createBlocker, startCreate } from './pool-create.js';
 import { ProbeLoop } from './pool-probe.js';
 import { SyncLoop } from './pool-sync.js';
@@ -149,9 +149,15 @@ export class WorkerPoolImpl implements WorkerPool {
   /** Every worker not shut down, and every create in flight (booting, placeholder id), sorted by id. */
   instances(): InstanceView[] {
     const out: InstanceView[] = [];
-    for (const w of this.core.workers.values()) if (w.state !== 'shutdown') out.push(w.view());
-    for (const c of this.core.creating.values()) if (c.instanceId === undefined) out.push(this.core.pendingView(c));
-    return out.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
+    for (const w of this.core.byId()) if (w.state !== 'shutdown') out.push(w.view());
+    let pending = false;
+    for (const c of this.core.creating.values()) {
+      if (c.instanceId === undefined) {
+        out.push(this.core.pendingView(c));
+        pending = true;
+      }
+    }
+    return pending ? out.sort((a, b) => compareIds(a.instance, b.instance)) : out;
   }
 
   /**
@@ -166,13 +172,12 @@ export class WorkerPoolImpl implements WorkerPool {
     for (const c of this.core.creating.values()) {
       if (c.instanceId === undefined) out.push({ ...this.core.pendingView(c), instance: '', lastBusy: 0 });
     }
-    const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-    return out.sort((a, b) => cmp(a.instance, b.instance) || cmp(a.arvadosInstanceType, b.arvadosInstanceType));
+    return out.sort((a, b) => compareIds(a.instance, b.instance) || compareIds(a.arvadosInstanceType, b.arvadosInstanceType));
   }
 
   /** Every worker, shut-down ones included (not pending creates), in more detail, sorted by id. */
   details(): WorkerDetail[] {
-    return [...this.core.workers.keys()].sort().map((id) => this.detail(id)!);
+    return this.core.byId().map((w) => this.detail(w.id)!);
   }
 
   detail(instanceId: string): WorkerDetail | undefined {

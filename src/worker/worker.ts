@@ -378,9 +378,18 @@ export class Worker implements RunnerHost {
     this.executor.close();
   }
 
+  /**
+   * A new view object, the caller's to change. Built field by field, with
+   * no spread: every scheduling pass takes one of each worker's, and at 10k
+   * workers the spreads and iterator copies cost ~15 ms a pass.
+   */
   view(): InstanceView {
     const note = (this.kept && IdleStretcher.note(this, this.env.clock.now())) ?? this.note;
-    return {
+    const uuids: string[] = [];
+    if (this.starting.size > 0) for (const uuid of this.starting.keys()) uuids.push(uuid);
+    if (this.running.size > 0) for (const uuid of this.running.keys()) uuids.push(uuid);
+    if (uuids.length > 1) sortSmall(uuids);
+    const view: InstanceView = {
       instance: this.id,
       address: this.instance.address,
       price: this.type.Price,
@@ -388,11 +397,30 @@ export class Worker implements RunnerHost {
       providerInstanceType: this.instance.providerType || this.type.ProviderType,
       lastContainerUUID: this.lastUUID,
       lastBusy: this.busy,
-      runningContainerUUIDs: [...this.starting.keys(), ...this.running.keys()].sort(),
+      runningContainerUUIDs: uuids,
       workerState: this.state,
       idleBehavior: this.idleBehavior,
-      ...(note === undefined ? {} : { note }),
-      ...(this.reclaimNotice === undefined ? {} : { reclaimNotice: this.reclaimNotice }),
     };
+    if (note !== undefined) view.note = note;
+    if (this.reclaimNotice !== undefined) view.reclaimNotice = this.reclaimNotice;
+    return view;
+  }
+}
+
+/**
+ * Sorts a few strings in place (a worker runs one or two containers, rarely
+ * more): an insertion sort costs a few comparisons where
+ * `Array.prototype.sort` costs about a microsecond a call.
+ */
+function sortSmall(a: string[]): void {
+  if (a.length > 16) {
+    a.sort();
+    return;
+  }
+  for (let i = 1; i < a.length; i++) {
+    const x = a[i];
+    let j = i - 1;
+    for (; j >= 0 && a[j] > x; j--) a[j + 1] = a[j];
+    a[j + 1] = x;
   }
 }
