@@ -1,0 +1,31 @@
+/**
+ * The drivers' memory of places (zones, subnets) out of capacity for a type
+ * in a market (src/cloud/place-capacity.ts), on its own: the driver tests
+ * (ec2 subnet-capacity, gce zone-capacity, lame zones) exercise it through
+ * creates, which cannot reach a clear of a place still marked, a second mark
+ * of a place already marked, or more places than the memory keeps before it
+ * prunes.
+ */
+import assert from 'node:assert/strict';
+import { PLACE_CAPACITY_TTL_MS, PlaceCapacityMemory } from '../../src/cloud/place-capacity.js';
+import { ManualClock } from '../../src/clock/index.js';
+import { CAPACITY_ERROR_TTL_MS } from '../../src/worker/pool-config.js';
+
+const type = (ProviderType: string, Preemptible = false) => ({ ProviderType, Preemptible });
+
+describe('PlaceCapacityMemory', () => {
+  let clock: ManualClock;
+  beforeEach(() => {
+    clock = new ManualClock();
+  });
+
+  it('keeps a place skipped exactly as long as the pool holds a type back, so that when the pool asks again every place is asked again', async () => {
+    assert.equal(PLACE_CAPACITY_TTL_MS, CAPACITY_ERROR_TTL_MS);
+    const memory = new PlaceCapacityMemory(clock);
+    memory.mark(type('m5.large'), 'subnet-a');
+    await clock.advance(CAPACITY_ERROR_TTL_MS - 1);
+    assert.ok(memory.isOut(type('m5.large'), 'subnet-a'), 'still out just before the pool asks again');
+    await clock.advance(1);
+    assert.ok(!memory.isOut(type('m5.large'), 'subnet-a'), 'asked again when the pool asks again');
+  });
+});
