@@ -28,4 +28,13 @@ describe('PlaceCapacityMemory', () => {
     await clock.advance(1);
     assert.ok(!memory.isOut(type('m5.large'), 'subnet-a'), 'asked again when the pool asks again');
   });
+
+  it('takes its TTL from the constructor when given one', async () => {
+    const memory = new PlaceCapacityMemory(clock, 5_000);
+    memory.mark(type('m5.large'), 'subnet-a');
+    await clock.advance(4_999);
+    assert.ok(memory.isOut(type('m5.large'), 'subnet-a'), 'out within the TTL given');
+    await clock.advance(1);
+    assert.ok(!memory.isOut(type('m5.large'), 'subnet-a'), 'expired after the TTL given, not the default');
+  });
 });
