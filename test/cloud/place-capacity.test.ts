@@ -37,4 +37,17 @@ describe('PlaceCapacityMemory', () => {
     await clock.advance(1);
     assert.ok(!memory.isOut(type('m5.large'), 'subnet-a'), 'expired after the TTL given, not the default');
   });
+
+  it('a create that worked in a place clears it, for that type and market only', () => {
+    const memory = new PlaceCapacityMemory(clock);
+    const spot = type('m5.large', true);
+    const onDemand = type('m5.large', false);
+    memory.mark(spot, 'subnet-a');
+    memory.mark(onDemand, 'subnet-a');
+    memory.mark(spot, 'subnet-b');
+    memory.clear(spot, 'subnet-a');
+    assert.ok(!memory.isOut(spot, 'subnet-a'), 'cleared: the place has room again');
+    assert.ok(memory.isOut(onDemand, 'subnet-a'), 'the other market in that place is still out');
+    assert.ok(memory.isOut(spot, 'subnet-b'), 'another place is still out');
+  });
 });
