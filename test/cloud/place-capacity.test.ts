@@ -50,4 +50,15 @@ describe('PlaceCapacityMemory', () => {
     assert.ok(memory.isOut(onDemand, 'subnet-a'), 'the other market in that place is still out');
     assert.ok(memory.isOut(spot, 'subnet-b'), 'another place is still out');
   });
+
+  it('a second capacity error in a place still marked extends the memory from the second', async () => {
+    const memory = new PlaceCapacityMemory(clock);
+    memory.mark(type('m5.large'), 'subnet-a');
+    await clock.advance(PLACE_CAPACITY_TTL_MS / 2);
+    memory.mark(type('m5.large'), 'subnet-a');
+    await clock.advance(PLACE_CAPACITY_TTL_MS / 2);
+    assert.ok(memory.isOut(type('m5.large'), 'subnet-a'), 'out for a full TTL after the later error');
+    await clock.advance(PLACE_CAPACITY_TTL_MS / 2);
+    assert.ok(!memory.isOut(type('m5.large'), 'subnet-a'), 'expired a TTL after the later error');
+  });
 });
