@@ -61,4 +61,11 @@ describe('PlaceCapacityMemory', () => {
     await clock.advance(PLACE_CAPACITY_TTL_MS / 2);
     assert.ok(!memory.isOut(type('m5.large'), 'subnet-a'), 'expired a TTL after the later error');
   });
+
+  it('does not confuse types and places whose names run together', () => {
+    const memory = new PlaceCapacityMemory(clock);
+    memory.mark(type('a'), 'bc');
+    assert.ok(!memory.isOut(type('ab'), 'c'), 'type "ab" in place "c" is not type "a" in place "bc"');
+    assert.ok(memory.isOut(type('a'), 'bc'), 'the place marked is out');
+  });
 });
