@@ -68,4 +68,18 @@ describe('PlaceCapacityMemory', () => {
     assert.ok(!memory.isOut(type('ab'), 'c'), 'type "ab" in place "c" is not type "a" in place "bc"');
     assert.ok(memory.isOut(type('a'), 'bc'), 'the place marked is out');
   });
+
+  it('with more places marked than it keeps before pruning, forgets only the expired ones', async () => {
+    const memory = new PlaceCapacityMemory(clock);
+    const places = Array.from({ length: 1500 }, (_, i) => `zone-${i}`);
+    for (const p of places.slice(0, 500)) memory.mark(type('old'), p);
+    await clock.advance(PLACE_CAPACITY_TTL_MS);
+    for (const p of places) memory.mark(type('new'), p);
+    assert.deepEqual(
+      places.filter((p) => !memory.isOut(type('new'), p)),
+      [],
+      'every place marked within the TTL is still out',
+    );
+    assert.ok(places.slice(0, 500).every((p) => !memory.isOut(type('old'), p)), 'the expired marks are not out');
+  });
 });
