@@ -50,6 +50,10 @@ describe('scheduler pass view: scheduling order', () => {
     ['fractions, negatives and -0', () => [0.5, -0, 0, -3, 2.25, 1e300, -1e-300][Math.floor(rnd() * 7)]],
     // Equal in all but the lowest bits of the mantissa, either sign: every byte of the value must count.
     ['values a few units apart at 2^52, either sign', () => (rnd() < 0.5 ? -1 : 1) * (2 ** 52 + Math.floor(rnd() * 600))],
+    // Each of these alone, since one fraction among them sends all to the
+    // radix sort: whole negatives, and fractions none of which is negative.
+    ['negative integers only', () => -Math.floor(rnd() * 50)],
+    ['fractions from 0 up only', () => Math.floor(rnd() * 400) / 4],
   ];
   for (const [name, draw] of draws) {
     it(`orders ${name} as the comparator does`, () => {
