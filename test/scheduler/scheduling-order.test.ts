@@ -80,6 +80,24 @@ describe('scheduler pass view: scheduling order', () => {
     assert.deepEqual(Array.from(order), Array.from({ length: n }, (_, k) => k));
   });
 
+  it('orders groups above 2, which the packed sorts keep no buckets for, as the comparator does', () => {
+    const draws = [() => Math.floor(rnd() * 5), () => (1 + Math.floor(rnd() * 3)) * 2 ** 50 - Math.floor(rnd() * 1e9)];
+    for (const groups of [4, 256]) {
+      for (const draw of draws) {
+        const n = 500;
+        const group = new Uint8Array(n);
+        const priority = new Float64Array(n);
+        const seen = new Float64Array(n);
+        for (let k = 0; k < n; k++) {
+          group[k] = Math.floor(rnd() * groups);
+          priority[k] = draw();
+          seen[k] = k;
+        }
+        assert.deepEqual(Array.from(schedulingOrder(group, priority, seen)), reference(group, priority, seen), `groups 0 to ${groups - 1}`);
+      }
+    }
+  });
+
   it('handles no entries and one entry', () => {
     assert.deepEqual(Array.from(schedulingOrder(new Uint8Array(0), new Float64Array(0), new Float64Array(0))), []);
     assert.deepEqual(Array.from(schedulingOrder(new Uint8Array([2]), new Float64Array([5]), new Float64Array([1]))), [0]);
