@@ -299,4 +299,20 @@ describe('why a container waits (structured blockers)', () => {
     assert.deepEqual(why(h, uuid(1)), { reason: 'preparing', instance: w });
     assert.equal(h.status(uuid(1)), text.STATUS_PREPARING);
   });
+
+  it('each entry of the queue view leads to its own container\'s blocker, where the scheduling order is not the queue\'s', () => {
+    // The API and the suggester look a view entry's blocker up by its listIndex.
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 0 }, { uuid: uuid(2), priority: 1 }, { uuid: uuid(3), priority: 5, state: 'Locked' });
+    h.sch.runQueue();
+    const view = h.sch.queueView();
+    assert.deepEqual(
+      view.map((v) => v.entry.container.uuid),
+      [uuid(3), uuid(2), uuid(1)],
+      'Locked first, then by priority: the reverse of the queue',
+    );
+    const b = h.sch.why()!;
+    for (const v of view) assert.deepEqual(b.blockerAt(v.listIndex), b.blockerOf(v.entry.container.uuid), v.entry.container.uuid);
+    assert.equal(b.blockerAt(view[2].listIndex)?.reason, 'priority_zero');
+  });
 });
