@@ -263,6 +263,25 @@ describe('scheduler run queue: placement', () => {
     );
   });
 
+  it('takes equal priorities in first-seen order where the queue holds them in another (a wall clock stepped back between their arrivals)', () => {
+    const h = harness();
+    h.pool.quota = 0;
+    h.queue.add({ uuid: uuid(1), priority: 5 }, { uuid: uuid(2), priority: 5 }, { uuid: uuid(3), priority: 5 });
+    // Seen in the order 3, 1, 2, though the queue holds them 1, 2, 3 (an entry replaced keeps its place).
+    const seenAt = new Map([
+      [uuid(3), 100],
+      [uuid(1), 200],
+      [uuid(2), 300],
+    ]);
+    for (const [u, t] of seenAt) h.queue.map.set(u, { ...h.queue.map.get(u)!, firstSeenAt: t });
+    assert.deepEqual([...h.queue.entries().entries.keys()], [uuid(1), uuid(2), uuid(3)]);
+    h.sch.runQueue();
+    assert.deepEqual(
+      h.sch.queueView().map((e) => e.entry.container.uuid),
+      [uuid(3), uuid(1), uuid(2)],
+    );
+  });
+
   it('places a smaller container of the same eligible types on the room a larger one before it could not use', () => {
     // Both eligible for type4 only, of different sizes: two shapes. The
     // larger finds no room and nothing can be created; that says nothing of
