@@ -3,6 +3,8 @@
  * instance, and what the scheduler creates when nothing fits.
  */
 import assert from 'node:assert/strict';
+import type { InstanceType } from '../../src/config/types.js';
+import * as text from '../../src/scheduler/status.js';
 import { harness, testCluster, uuid, type Harness } from './harness.js';
 
 const WAIT_TYPE2 = 'Waiting for a type2 instance to boot and be ready to accept work.';
@@ -280,6 +282,20 @@ describe('scheduler run queue: placement', () => {
       h.sch.queueView().map((e) => e.entry.container.uuid),
       [uuid(3), uuid(1), uuid(2)],
     );
+  });
+
+  it('does not hold a container back for one of the same size but other eligible types that found none available', () => {
+    // Same size, different markets: a spot container whose every spot type is
+    // out of capacity says nothing of an on-demand one behind it.
+    const h = harness(testCluster({ containers: { PreemptiblePriceFactor: 0.5 }, types: [2, 3] }));
+    Object.assign(h.pool, { atCapacity: (t: InstanceType) => t.Preemptible });
+    h.queue.add(
+      { uuid: uuid(1), priority: 2, state: 'Locked', vcpus: 2, ram: 2, preemptible: true },
+      { uuid: uuid(2), priority: 1, state: 'Locked', vcpus: 2, ram: 2, preemptible: false },
+    );
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.creates, ['type2'], 'the on-demand container gets its instance');
+    assert.equal(h.status(uuid(2)), text.statusWaitingNewInstance('type2'));
   });
 
   it('places a smaller container of the same eligible types on the room a larger one before it could not use', () => {
