@@ -20,6 +20,7 @@ import type {
   WorkerPool,
   WorkerState,
 } from '../../src/scheduler/interfaces.js';
+import { PENDING_ID_PREFIX } from '../../src/worker/pool-core.js';
 import { WORKER_STATES } from '../../src/worker/states.js';
 
 export const GiB = 2 ** 30;
@@ -263,6 +264,8 @@ export class FakePool extends Listeners implements WorkerPool {
   /** Containers whose kill reports a crunch-run still there (a previous attempt lingering). */
   readonly lingering = new Set<string>();
   readonly creates: string[] = [];
+  /** What each accepted create returned, in order. */
+  readonly createdViews: InstanceView[] = [];
   readonly starts: string[] = [];
   readonly shutdowns: string[] = [];
   readonly kills: Array<{ uuid: string; reason: string }> = [];
@@ -365,8 +368,10 @@ export class FakePool extends Listeners implements WorkerPool {
     if (this.canCreate < 1) return undefined;
     this.canCreate--;
     const id = this.addWorker(it, 'booting');
-    // Like a real pool's: the cloud has not named the instance yet.
-    return { ...this.workers.get(id)!, instance: '', runningContainerUUIDs: [] };
+    // Like a real pool's: the cloud has not named the instance yet, so the view has a placeholder id.
+    const view = { ...this.workers.get(id)!, instance: `${PENDING_ID_PREFIX}${this.creates.length}`, runningContainerUUIDs: [] };
+    this.createdViews.push(view);
+    return { ...view, runningContainerUUIDs: [] };
   }
 
   shutdown(instanceId: string): boolean {
