@@ -179,6 +179,23 @@ describe('worker pool: notifications, addresses and stop', () => {
     assert.equal(f.pool.detail(id)?.address, '10.0.0.7');
   });
 
+  it('keeps the executor on the last address when a later listing shows none', async () => {
+    const f = new FakeCloud();
+    const id = f.seed();
+    f.vms.get(id)!.address = '10.0.0.7';
+    await f.pool.syncNow();
+    f.vms.get(id)!.address = '';
+    await f.pool.syncNow();
+    f.vms.get(id)!.address = '10.0.0.7';
+    await f.pool.syncNow();
+    assert.deepEqual(f.targets, [], 'an empty address is never a target, and the old one is still the current one');
+    f.vms.get(id)!.address = '';
+    await f.pool.syncNow();
+    f.vms.get(id)!.address = '10.0.0.8';
+    await f.pool.syncNow();
+    assert.deepEqual(f.targets, [{ instance: id, address: '10.0.0.8' }], 'only a real new address moves it');
+  });
+
   it('coalesces notifications and delivers them asynchronously', async () => {
     const f = new FakeCloud();
     let calls = 0;
