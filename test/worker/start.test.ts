@@ -211,6 +211,21 @@ describe('worker pool: notifications, addresses and stop', () => {
     assert.equal(calls, 1);
   });
 
+  it('tells subscribers when an idle worker is released from hold, so the scheduler can use it at once', async () => {
+    const f = new FakeCloud();
+    const id = f.seed({ ArvadosIdleBehavior: 'hold' });
+    await f.pool.syncNow();
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'idle');
+    assert.equal(f.pool.detail(id)?.idleBehavior, 'hold');
+    let calls = 0;
+    f.pool.subscribe(() => calls++);
+    await f.pool.setIdleBehavior(id, 'run');
+    await f.tick(0);
+    assert.equal(f.pool.detail(id)?.idleBehavior, 'run');
+    assert.ok(calls > 0, 'subscribers hear of the change in idle behaviour');
+  });
+
   it('stop() leaves every VM and container alone and stops the loops', async () => {
     const f = new FakeCloud({ TimeoutIdle: 1000 });
     const id = f.seed();
