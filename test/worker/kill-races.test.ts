@@ -1,0 +1,53 @@
+/**
+ * Stopping a container when something else happens meanwhile: the process
+ * goes away on its own, the VM leaves the cloud list, a second process on
+ * the same drained VM is still being stopped, or the kill is asked for
+ * while our `--detach` is still in flight. The SIGTERM escalation must stop
+ * exactly when there is nothing left to signal, and only a process that
+ * really outlived TimeoutTERM may drain (and so shut down) its VM.
+ */
+import assert from 'node:assert/strict';
+import { fail, FakeCloud, lockedContainer, ok } from './fake-cloud.js';
+
+// TimeoutSignal 5 s, TimeoutTERM 2 min (the test cluster's); TimeoutIdle out of the way.
+const SIGNAL = 5000;
+const TERM = 120_000;
+
+/** A FakeCloud with one adopted, idle worker whose `--kill` never succeeds. */
+async function idleWorker(): Promise<{ f: FakeCloud; id: string }> {
+  const f = new FakeCloud({ TimeoutIdle: 24 * 3_600_000 });
+  const id = f.seed();
+  f.script(id, { kill: fail('still there') });
+  await f.pool.syncNow();
+  await f.probe();
+  assert.equal(f.pool.detail(id)?.workerState, 'idle');
+  return { f, id };
+}
+
+const kills = (f: FakeCloud, uuid: string): number => f.commands.filter((c) => c.command.includes(`--kill 15 ${uuid}`)).length;
+
+describe('worker pool: killing a container while something else changes', () => {
+  it('stops signalling a process that a probe found gone, and does not drain its worker at TimeoutTERM', async () => {
+    const { f, id } = await idleWorker();
+    const uuid = lockedContainer(1).uuid;
+    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
+    await f.tick(0);
+    f.script(id, { list: ok(`${uuid}\n`) });
+    await f.probe();
+    assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
+    await f.tick(SIGNAL);
+    assert.equal(kills(f, uuid), 2, 'SIGTERM at once and after TimeoutSignal');
+
+    // The process ends on its own; the next probe no longer lists it.
+    f.script(id, { list: ok() });
+    await f.probe();
+    assert.ok(f.pool.exited().has(uuid), 'the exit is recorded');
+    assert.equal(f.pool.detail(id)?.workerState, 'idle');
+    const sent = kills(f, uuid);
+    await f.tick(TERM + 3 * SIGNAL);
+    assert.equal(kills(f, uuid), sent, 'no SIGTERM for a process that is gone');
+    assert.equal(f.pool.detail(id)?.idleBehavior, 'run', 'a process that did exit is no unkillable one: the worker is not drained');
+    assert.equal(f.pool.detail(id)?.workerState, 'idle');
+    assert.equal(f.vms.get(id)!.destroyed, 0);
+  });
+});
