@@ -50,4 +50,27 @@ describe('worker pool: killing a container while something else changes', () => 
     assert.equal(f.pool.detail(id)?.workerState, 'idle');
     assert.equal(f.vms.get(id)!.destroyed, 0);
   });
+
+  it('stops signalling when the VM leaves the cloud list, and drains or destroys nothing', async () => {
+    const { f, id } = await idleWorker();
+    const uuid = lockedContainer(1).uuid;
+    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
+    await f.tick(0);
+    f.script(id, { list: ok(`${uuid}\n`) });
+    await f.probe();
+    assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
+    await f.tick(SIGNAL);
+
+    const vm = f.vms.get(id)!;
+    f.vms.delete(id);
+    await f.pool.syncNow();
+    assert.equal(f.pool.detail(id), undefined, 'the worker is gone with its VM');
+    const sent = kills(f, uuid);
+    const tagWrites = f.setTagCalls.length;
+    await f.tick(TERM + 3 * SIGNAL);
+    assert.equal(kills(f, uuid), sent, 'no SIGTERM through a closed executor');
+    assert.equal(vm.destroyed, 0, 'a VM that is gone is not destroyed');
+    assert.equal(f.setTagCalls.length, tagWrites, 'nor tagged as drained');
+    assert.equal(f.clock.pendingTimers(), 0, 'no kill timer is left behind (the pool was never started: it has none of its own)');
+  });
 });
