@@ -73,4 +73,35 @@ describe('worker pool: killing a container while something else changes', () => 
     assert.equal(f.setTagCalls.length, tagWrites, 'nor tagged as drained');
     assert.equal(f.clock.pendingTimers(), 0, 'no kill timer is left behind (the pool was never started: it has none of its own)');
   });
+
+  it('shuts down a drained worker only once every process on it has outlived TimeoutTERM', async () => {
+    const { f, id } = await idleWorker();
+    const [a, b] = [lockedContainer(1).uuid, lockedContainer(2).uuid];
+    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
+    assert.equal(f.pool.startContainer(id, lockedContainer(2)), true);
+    await f.tick(0);
+    f.script(id, { list: ok(`${a}\n${b}\n`) });
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'running');
+
+    assert.equal(f.pool.killContainer(a, 'cancelled'), true);
+    await f.tick(60_000);
+    assert.equal(f.pool.killContainer(b, 'cancelled'), true);
+    await f.tick(TERM - 60_000 + SIGNAL);
+    let d = f.pool.detail(id);
+    assert.deepEqual(d?.killing, [
+      { uuid: a, givenUp: true },
+      { uuid: b, givenUp: false },
+    ]);
+    assert.equal(d?.idleBehavior, 'drain', 'giving up on the first drains the worker');
+    await f.probe();
+    d = f.pool.detail(id);
+    assert.equal(d?.workerState, 'running', 'but the second is still within its TimeoutTERM: the VM stays');
+    assert.equal(f.vms.get(id)!.destroyed, 0);
+
+    await f.tick(60_000);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'shutdown', 'both given up: the drained VM goes');
+    assert.equal(f.vms.get(id)!.destroyed, 1);
+  });
 });
