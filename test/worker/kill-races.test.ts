@@ -7,6 +7,7 @@
  * really outlived TimeoutTERM may drain (and so shut down) its VM.
  */
 import assert from 'node:assert/strict';
+import type { ExecuteResult } from '../../src/ssh/executor.js';
 import { fail, FakeCloud, lockedContainer, ok } from './fake-cloud.js';
 
 // TimeoutSignal 5 s, TimeoutTERM 2 min (the test cluster's); TimeoutIdle out of the way.
@@ -103,5 +104,29 @@ describe('worker pool: killing a container while something else changes', () => 
     await f.probe();
     assert.equal(f.pool.detail(id)?.workerState, 'shutdown', 'both given up: the drained VM goes');
     assert.equal(f.vms.get(id)!.destroyed, 1);
+  });
+
+  it('begins a kill asked for while --detach was in flight once it returns, even if a probe listed the process first', async () => {
+    const { f, id } = await idleWorker();
+    const uuid = lockedContainer(1).uuid;
+    let finishDetach: ((r: ExecuteResult) => void) | undefined;
+    f.script(id, { detach: () => new Promise<ExecuteResult>((resolve) => (finishDetach = resolve)) });
+    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
+    await f.tick(0);
+    assert.ok(finishDetach, '--detach is in flight');
+
+    // The process is up before crunch-run --detach has answered.
+    f.script(id, { list: ok(`${uuid}\n`) });
+    await f.probe();
+    assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [uuid]);
+    assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
+    await f.tick(0);
+    assert.equal(kills(f, uuid), 0, 'nothing to signal before --detach returns');
+
+    finishDetach!({ exitCode: 0, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) });
+    await f.tick(0);
+    assert.equal(kills(f, uuid), 1, 'SIGTERM as soon as --detach has returned');
+    await f.tick(SIGNAL);
+    assert.equal(kills(f, uuid), 2, 'and again every TimeoutSignal');
   });
 });
