@@ -1,12 +1,15 @@
 /**
  * The worker timeouts at their edges, as the reference draws them: a worker
  * is idle too long once `now - busy` has reached TimeoutIdle (it is spared
- * only while the time is shorter).
+ * only while the time is shorter), and a destroyed instance is destroyed
+ * again only once it is still listed more than TimeoutShutdown later.
  */
 import assert from 'node:assert/strict';
+import type { PoolEvent } from '../../src/worker/pool.js';
 import { FakeCloud } from './fake-cloud.js';
 
 const IDLE = 60_000;
+const SHUTDOWN = 10_000;
 
 describe('worker pool: timeouts at their edges', () => {
   it('shuts down an idle worker at exactly TimeoutIdle since it was last busy, not a moment before', async () => {
@@ -29,4 +32,25 @@ describe('worker pool: timeouts at their edges', () => {
     assert.equal(f.vms.get(id)!.destroyed, 1);
   });
 
+  it('reports an instance destroyed once, though its destroy is retried while it stays listed', async () => {
+    const events: PoolEvent[] = [];
+    const f = new FakeCloud({ TimeoutShutdown: SHUTDOWN }, { onEvent: (e) => events.push(e) });
+    const id = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    f.pool.killInstance(id, 'test');
+    await f.tick(0);
+    const destroyedAt = f.clock.now();
+    assert.equal(f.vms.get(id)!.destroyed, 1);
+
+    // The fake cloud keeps listing it: the destroy is sent again.
+    await f.tick(SHUTDOWN + 1);
+    await f.pool.syncNow();
+    await f.tick(0);
+    assert.equal(f.vms.get(id)!.destroyed, 2, 'destroyed again');
+    const destroyed = events.filter((e) => e.type === 'instanceDestroyed');
+    assert.equal(destroyed.length, 1, 'but the instance was destroyed once as far as billing is concerned');
+    assert.equal(f.pool.costSnapshot().length, 0, 'and it costs nothing from the first destroy on');
+    assert.ok(f.clock.now() > destroyedAt, 'time has passed since the first destroy');
+  });
 });
