@@ -55,4 +55,28 @@ describe('worker pool: a container that moved to another VM', () => {
     );
     f.pool.stop();
   });
+
+  it('can be started on another VM once the VM it ran on has left the cloud list, and a kill no longer names the gone one', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    const a = f.seed();
+    const b = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    assert.equal(f.pool.startContainer(a, ctr), true);
+    await f.tick(0);
+    f.script(a, { list: ok(`${ctr.uuid}\n`) });
+    await f.probe();
+    assert.deepEqual(f.pool.detail(a)?.runningContainerUUIDs, [ctr.uuid]);
+
+    // A vanishes from the cloud (reclaimed, deleted by hand): its crunch-run went with it.
+    f.vms.delete(a);
+    await f.pool.syncNow();
+    assert.equal(f.pool.detail(a), undefined);
+    assert.equal(f.pool.running().has(ctr.uuid), false, 'no longer running anywhere');
+    assert.equal(f.pool.killContainer(ctr.uuid, 'test'), false, 'nothing left to kill');
+    assert.equal(f.pool.startContainer(b, ctr), true, 'so the scheduler may start it again on B');
+    await f.tick(0);
+    assert.deepEqual(f.pool.detail(b)?.runningContainerUUIDs, [ctr.uuid]);
+    f.pool.stop();
+  });
 });
