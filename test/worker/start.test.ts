@@ -118,6 +118,34 @@ describe('worker pool: starting containers', () => {
     assert.ok(f.pool.exited().has(ctr(1).uuid));
   });
 
+  it('a probe that lists a start still in flight counts it once, and the worker goes idle when it ends', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    f.script(id, {
+      detach: async () => {
+        await gate;
+        return { exitCode: 0, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) };
+      },
+    });
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    f.script(id, { list: ok(`${ctr(1).uuid}\n`) });
+    await f.probe();
+    assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [ctr(1).uuid], 'listed once, not as both starting and running');
+    release();
+    await f.tick(0);
+    assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [ctr(1).uuid]);
+
+    // The container ends.
+    f.script(id, { list: ok() });
+    await f.probe();
+    assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, []);
+    assert.equal(f.pool.running().has(ctr(1).uuid), false);
+    assert.equal(f.pool.detail(id)?.workerState, 'idle', 'idle, so TimeoutIdle can shut it down');
+  });
+
   it('refuses a worker that is booting, on hold, draining, or full (MaxRunningContainersPerInstance)', async () => {
     const f = new FakeCloud({ MaxRunningContainersPerInstance: 2 });
     const id = await idleWorker(f);
