@@ -146,6 +146,21 @@ describe('worker pool: starting containers', () => {
     assert.equal(f.pool.detail(id)?.workerState, 'idle', 'idle, so TimeoutIdle can shut it down');
   });
 
+  it('tells subscribers when a --kill reports the process gone, so the scheduler sees the exit at once', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    f.script(id, { list: ok(`${ctr(1).uuid}\n`) });
+    await f.probe();
+    let calls = 0;
+    f.pool.subscribe(() => calls++);
+    assert.equal(f.pool.killContainer(ctr(1).uuid, 'cancelled'), true);
+    await f.tick(0);
+    assert.ok(f.pool.exited().has(ctr(1).uuid), '--kill exit 0: the exit is recorded');
+    assert.ok(calls > 0, 'and subscribers hear of it');
+  });
+
   it('refuses a worker that is booting, on hold, draining, or full (MaxRunningContainersPerInstance)', async () => {
     const f = new FakeCloud({ MaxRunningContainersPerInstance: 2 });
     const id = await idleWorker(f);
