@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { CrunchRunConfig } from '../../src/arvados/crunch-run.js';
 import { HostKeyCheckPendingError, HostKeyUnverifiedError, SshConnectionLostError } from '../../src/ssh/errors.js';
 import type { ExecuteResult } from '../../src/ssh/executor.js';
+import type { PoolEvent } from '../../src/worker/pool.js';
 import { fail, FakeCloud, lockedContainer, ok } from './fake-cloud.js';
 
 const ctr = lockedContainer;
@@ -159,6 +160,20 @@ describe('worker pool: starting containers', () => {
     await f.tick(0);
     assert.ok(f.pool.exited().has(ctr(1).uuid), '--kill exit 0: the exit is recorded');
     assert.ok(calls > 0, 'and subscribers hear of it');
+  });
+
+  it('times the queue-to-crunch-run delay to the moment --detach returned, and counts the worker busy from then', async () => {
+    const events: PoolEvent[] = [];
+    const f = new FakeCloud({ TimeoutIdle: 24 * 3_600_000 }, { onEvent: (e) => events.push(e) });
+    const id = await idleWorker(f);
+    await f.tick(30 * 60_000);
+    const container = { ...ctr(1), created_at: new Date(f.clock.now() - 5 * 60_000).toISOString() };
+    assert.equal(f.pool.startContainer(id, container), true);
+    await f.tick(0);
+    const started = events.filter((e) => e.type === 'crunchRunStarted');
+    assert.equal(started.length, 1);
+    assert.deepEqual(started[0], { type: 'crunchRunStarted', instanceId: id, containerUUID: container.uuid, sinceQueuedMs: 5 * 60_000, instanceType: 'small' });
+    assert.equal(f.pool.detail(id)?.lastBusy, f.clock.now(), 'busy from the start, not from its last probe');
   });
 
   it('refuses a worker that is booting, on hold, draining, or full (MaxRunningContainersPerInstance)', async () => {
