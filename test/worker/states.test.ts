@@ -236,6 +236,33 @@ describe('worker state machine: other rules', () => {
     assert.equal(f.pool.countWorkers().shutdown, 1);
   });
 
+  it('an idle or running worker gets only --list: a boot probe that would fail now is never run against it', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutProbe: 10 * MIN });
+    const idle = f.seed();
+    const busy = f.seed();
+    f.script(busy, { list: ok(`${U1}\n`) });
+    await f.pool.syncNow();
+    await f.probe();
+    assert.equal(f.pool.detail(idle)?.workerState, 'idle');
+    assert.equal(f.pool.detail(busy)?.workerState, 'running');
+    f.script(idle, { boot: fail('degraded') });
+    f.script(busy, { boot: fail('degraded') });
+    const before = f.commands.length;
+    for (let i = 0; i < 4; i++) {
+      await f.tick(4 * MIN);
+      await f.probe();
+    }
+    assert.deepEqual(
+      f.commands.slice(before).filter((c) => !c.command.includes('--list')),
+      [],
+      'nothing but --list once booted',
+    );
+    assert.equal(f.pool.detail(idle)?.workerState, 'idle', 'its --list answers: in service');
+    assert.equal(f.pool.detail(busy)?.workerState, 'running');
+    assert.deepEqual(f.pool.detail(busy)?.runningContainerUUIDs, [U1], 'its container left alone');
+    assert.equal(f.vms.get(busy)!.destroyed, 0);
+  });
+
   it('parses crunch-run --list output', () => {
     assert.deepEqual(parseListOutput(`${U1}\nzzzzz-dz642-000000000000002 stale\nbroken\n${OTHER_CLUSTER}\n\n`, 'zzzzz'), {
       running: [U1],
