@@ -263,6 +263,22 @@ describe('worker state machine: other rules', () => {
     assert.equal(f.vms.get(busy)!.destroyed, 0);
   });
 
+  it('an unknown worker whose boot probe fails still reports the exit of a process its --list no longer shows', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    const id = f.seed();
+    await f.pool.syncNow();
+    f.script(id, { boot: fail('degraded'), list: ok(`${U1}\n`) });
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'unknown');
+    assert.deepEqual([...f.pool.running().keys()], [U1]);
+    await f.tick(1000);
+    f.script(id, { list: ok() });
+    await f.probe();
+    assert.equal(f.pool.running().has(U1), false, 'no longer running');
+    assert.equal(f.pool.exited().get(U1), f.clock.now(), 'its exit is reported to the scheduler');
+    assert.equal(f.pool.detail(id)?.lastProbeAt, f.clock.now(), 'the --list counts as a successful probe');
+  });
+
   it('parses crunch-run --list output', () => {
     assert.deepEqual(parseListOutput(`${U1}\nzzzzz-dz642-000000000000002 stale\nbroken\n${OTHER_CLUSTER}\n\n`, 'zzzzz'), {
       running: [U1],
