@@ -279,6 +279,25 @@ describe('worker state machine: other rules', () => {
     assert.equal(f.pool.detail(id)?.lastProbeAt, f.clock.now(), 'the --list counts as a successful probe');
   });
 
+  it('TimeoutProbe counts from the last successful probe, not from when the worker appeared', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutProbe: 10 * MIN });
+    const id = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    await f.tick(20 * MIN);
+    await f.probe();
+    const lastGood = f.clock.now();
+    assert.equal(f.pool.detail(id)?.lastProbeAt, lastGood);
+    f.script(id, { list: 'error' });
+    await f.tick(9 * MIN);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'idle', '9 minutes of failures: kept');
+    assert.equal(f.pool.detail(id)?.lastProbeAt, lastGood);
+    await f.tick(MIN);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'shutdown', 'TimeoutProbe since the last success: shut down');
+  });
+
   it('parses crunch-run --list output', () => {
     assert.deepEqual(parseListOutput(`${U1}\nzzzzz-dz642-000000000000002 stale\nbroken\n${OTHER_CLUSTER}\n\n`, 'zzzzz'), {
       running: [U1],
