@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { IdleBehavior, WorkerState } from '../../src/scheduler/interfaces.js';
 import { parseListOutput } from '../../src/worker/worker-probe.js';
-import { type Answer, fail, FakeCloud, ok } from './fake-cloud.js';
+import { type Answer, fail, FakeCloud, lockedContainer, ok } from './fake-cloud.js';
 
 const U1 = 'zzzzz-dz642-000000000000001';
 const OTHER_CLUSTER = 'yyyyy-dz642-000000000000009';
@@ -296,6 +296,40 @@ describe('worker state machine: other rules', () => {
     await f.tick(MIN);
     await f.probe();
     assert.equal(f.pool.detail(id)?.workerState, 'shutdown', 'TimeoutProbe since the last success: shut down');
+  });
+
+  it('a --list that began before a start returned does not end that container', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    const id = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    let finishDetach!: () => void;
+    const detached = new Promise<void>((r) => (finishDetach = r));
+    let finishList!: () => void;
+    const listed = new Promise<void>((r) => (finishList = r));
+    f.script(id, {
+      detach: async () => {
+        await detached;
+        return { exitCode: 0, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) };
+      },
+      // The listing was taken before crunch-run started: it shows nothing.
+      list: async () => {
+        await listed;
+        return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+      },
+    });
+    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
+    await f.tick(0);
+    void f.pool.probeNow();
+    await f.tick(0);
+    finishDetach();
+    await f.tick(0);
+    assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [U1], 'started');
+    finishList();
+    await f.tick(0);
+    assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [U1], 'the older --list does not end it');
+    assert.equal(f.pool.exited().has(U1), false, 'no exit is reported');
+    assert.equal(f.pool.detail(id)?.workerState, 'running');
   });
 
   it('parses crunch-run --list output', () => {
