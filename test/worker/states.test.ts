@@ -332,6 +332,17 @@ describe('worker state machine: other rules', () => {
     assert.equal(f.pool.detail(id)?.workerState, 'running');
   });
 
+  it('a worker whose --list shows a process counts as busy at every probe', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    const id = f.seed();
+    f.script(id, { list: ok(`${U1}\n`) });
+    await f.pool.syncNow();
+    await f.probe();
+    await f.tick(30 * MIN);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.lastBusy, f.clock.now(), 'last busy at the latest probe');
+  });
+
   it('parses crunch-run --list output', () => {
     assert.deepEqual(parseListOutput(`${U1}\nzzzzz-dz642-000000000000002 stale\nbroken\n${OTHER_CLUSTER}\n\n`, 'zzzzz'), {
       running: [U1],
