@@ -343,6 +343,21 @@ describe('worker state machine: other rules', () => {
     assert.equal(f.pool.detail(id)?.lastBusy, f.clock.now(), 'last busy at the latest probe');
   });
 
+  it('tells subscribers when a probe puts a new worker in service', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
+    await f.tick(0);
+    const id = [...f.vms.keys()][0];
+    assert.equal(f.pool.detail(id)?.workerState, 'booting');
+    let calls = 0;
+    f.pool.subscribe(() => calls++);
+    await f.tick(1000);
+    assert.equal(calls, 0, 'nothing new yet');
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'idle');
+    assert.ok(calls > 0, 'subscribers hear that it can take containers');
+  });
+
   it('parses crunch-run --list output', () => {
     assert.deepEqual(parseListOutput(`${U1}\nzzzzz-dz642-000000000000002 stale\nbroken\n${OTHER_CLUSTER}\n\n`, 'zzzzz'), {
       running: [U1],
