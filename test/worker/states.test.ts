@@ -358,6 +358,17 @@ describe('worker state machine: other rules', () => {
     assert.ok(calls > 0, 'subscribers hear that it can take containers');
   });
 
+  it('a booting VM whose first --list says broken counts as a failed boot, not an aborted one', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
+    await f.tick(0);
+    const id = [...f.vms.keys()][0];
+    f.script(id, { list: ok('broken\n') });
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'shutdown');
+    assert.deepEqual(f.pool.stats().bootOutcomes, { success: 0, failure: 1, aborted: 0, disappeared: 0 });
+  });
+
   it('parses crunch-run --list output', () => {
     assert.deepEqual(parseListOutput(`${U1}\nzzzzz-dz642-000000000000002 stale\nbroken\n${OTHER_CLUSTER}\n\n`, 'zzzzz'), {
       running: [U1],
