@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import type { IdleBehavior, WorkerState } from '../../src/scheduler/interfaces.js';
 import { parseListOutput } from '../../src/worker/worker-probe.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { SshConnectError } from '../../src/ssh/errors.js';
 import { type Answer, fail, FakeCloud, lockedContainer, ok } from './fake-cloud.js';
 
 const U1 = 'zzzzz-dz642-000000000000001';
@@ -367,6 +369,35 @@ describe('worker state machine: other rules', () => {
     await f.probe();
     assert.equal(f.pool.detail(id)?.workerState, 'shutdown');
     assert.deepEqual(f.pool.stats().bootOutcomes, { success: 0, failure: 1, aborted: 0, disappeared: 0 });
+  });
+
+  it('a probe that fails after the worker was shut down meanwhile neither destroys it again nor logs it unresponsive', async () => {
+    const lines = new LineCollector();
+    const logger = createLogger({ stream: lines, level: 'debug' });
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutBooting: 10 * MIN }, { logger });
+    const id = f.seed();
+    await f.pool.syncNow();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    f.script(id, {
+      boot: async () => {
+        await gate;
+        throw new SshConnectError(id, 'refused', 'scripted');
+      },
+      list: 'error',
+    });
+    await f.tick(10 * MIN);
+    void f.pool.probeNow();
+    await f.tick(0);
+    assert.equal(f.pool.detail(id)?.probing, true, 'a probe past TimeoutBooting is in flight');
+    f.pool.killInstance(id, 'operator');
+    await f.tick(0);
+    assert.equal(f.vms.get(id)!.destroyed, 1);
+    release();
+    await f.tick(0);
+    assert.equal(f.pool.detail(id)?.probing, false, 'the probe has ended');
+    assert.equal(f.vms.get(id)!.destroyed, 1, 'destroyed once');
+    assert.equal(lines.records().filter((r) => String(r.msg).includes('unresponsive')).length, 0, 'no "unresponsive" line for a worker already shut down');
   });
 
   it('parses crunch-run --list output', () => {
