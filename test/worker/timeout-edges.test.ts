@@ -32,6 +32,26 @@ describe('worker pool: timeouts at their edges', () => {
     assert.equal(f.vms.get(id)!.destroyed, 1);
   });
 
+  it('destroys again an instance still listed only once more than TimeoutShutdown has passed since the destroy', async () => {
+    const f = new FakeCloud({ TimeoutShutdown: SHUTDOWN });
+    const id = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    f.pool.killInstance(id, 'test');
+    await f.tick(0);
+    assert.equal(f.vms.get(id)!.destroyed, 1);
+    const destroyedAt = f.pool.detail(id)!.destroyedAt;
+
+    await f.tick(destroyedAt + SHUTDOWN - f.clock.now());
+    await f.pool.syncNow();
+    await f.tick(0);
+    assert.equal(f.vms.get(id)!.destroyed, 1, 'listed exactly TimeoutShutdown later: not yet');
+    await f.tick(1);
+    await f.pool.syncNow();
+    await f.tick(0);
+    assert.equal(f.vms.get(id)!.destroyed, 2, 'listed later than that: destroyed again');
+  });
+
   it('reports an instance destroyed once, though its destroy is retried while it stays listed', async () => {
     const events: PoolEvent[] = [];
     const f = new FakeCloud({ TimeoutShutdown: SHUTDOWN }, { onEvent: (e) => events.push(e) });
