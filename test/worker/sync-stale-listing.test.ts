@@ -67,4 +67,50 @@ describe('worker pool: a listing older than a create', function () {
     assert.equal(h.pool.create(SMALL), undefined, 'and the pool declines one');
     assert.equal(h.cloud.callCounts().create, 1);
   });
+
+  it('does not drop a worker whose create answered while a listing that missed it was in flight, though an earlier listing had shown it', async () => {
+    h = await Harness.start({ controller: false, cloudVMs: { MaxConcurrentInstanceCreateOps: 0 } });
+    h.pool.start();
+    await h.tick(0);
+
+    // The create's answer is held back after the instance exists.
+    const create = h.lame.create.bind(h.lame);
+    let answer: (() => void) | undefined;
+    h.lame.create = async (...args: Parameters<typeof create>) => {
+      const inst = await create(...args);
+      await new Promise<void>((resolve) => (answer = resolve));
+      return inst;
+    };
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.ok(answer, 'the create is in flight');
+
+    // A listing shows the new instance before its create has answered.
+    await h.pool.syncNow();
+    const shown = h.pool.instances().filter((v) => !v.instance.startsWith('pending-'));
+    assert.equal(shown.length, 1, 'the listing made it a worker');
+    const id = shown[0].instance;
+    assert.equal(shown[0].workerState, 'booting');
+
+    // The next listing (a lagging replica of the provider's) misses it, and hangs.
+    const list = h.lame.instances.bind(h.lame);
+    let release: (() => void) | undefined;
+    h.lame.instances = async (filter: InstanceTags): Promise<Instance[]> => {
+      const snapshot = (await list(filter)).filter((inst) => inst.id !== id);
+      await new Promise<void>((resolve) => (release = resolve));
+      return snapshot;
+    };
+    const listing = h.pool.syncNow();
+    await h.tick(0);
+    assert.ok(release, 'that listing is in flight');
+
+    // The create answers meanwhile: the instance is there, newer news than the listing.
+    answer!();
+    await h.tick(0);
+    release!();
+    await listing;
+    await h.tick(0);
+    assert.equal(h.pool.detail(id)?.workerState, 'booting', 'still a booting worker, not dropped');
+    assert.equal(h.pool.stats().disappeared.booting, 0, 'never counted as disappeared');
+  });
 });
