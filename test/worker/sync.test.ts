@@ -88,4 +88,30 @@ describe('worker pool: listing cadence', function () {
     await h.tick(h.cluster.Containers.CloudVMs.SyncInterval);
     assert.ok(h.pool.detail(vm.id), 'adopted at the next listing');
   });
+
+  it('a listing asked for while one is in flight runs once that one ends, before the promise resolves', async () => {
+    h = await Harness.start({ controller: false });
+    const list = h.lame.instances.bind(h.lame);
+    const releases: (() => void)[] = [];
+    h.lame.instances = async (filter: InstanceTags) => {
+      const snapshot = await list(filter);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      return snapshot;
+    };
+    const first = h.pool.syncNow();
+    await h.tick(0);
+    assert.equal(releases.length, 1, 'one listing in flight');
+    // A VM appears in the cloud after that listing was taken; the caller wants a listing that shows it.
+    const vm = await h.cloud.createVM(SMALL, 'img', { ArvadosInstanceSetID: h.instanceSetId, ArvadosInstanceType: 'small' }, '', '');
+    let secondDone = false;
+    const second = h.pool.syncNow().then(() => (secondDone = true));
+    releases[0]();
+    await h.tick(0);
+    assert.equal(releases.length, 2, 'a second listing follows the first');
+    assert.equal(secondDone, false, 'the second caller waits for it');
+    releases[1]();
+    await Promise.all([first, second]);
+    assert.ok(h.pool.detail(vm.id), 'and sees the VM that listing showed');
+  });
+
 });
