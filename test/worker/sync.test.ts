@@ -114,4 +114,17 @@ describe('worker pool: listing cadence', function () {
     assert.ok(h.pool.detail(vm.id), 'and sees the VM that listing showed');
   });
 
+  it('tells subscribers when an instance leaves the cloud list', async () => {
+    await started({ cloudVMs: { TimeoutIdle: 3_600_000 } });
+    const id = await h.createIdle();
+    h.pool.killInstance(id, 'test');
+    await h.tick(0);
+    let calls = 0;
+    h.pool.subscribe(() => calls++);
+    await h.pool.syncNow();
+    await h.tick(0);
+    assert.equal(h.pool.detail(id), undefined, 'gone from the listing, gone from the pool');
+    assert.ok(calls > 0, 'and subscribers hear of it');
+  });
+
 });
