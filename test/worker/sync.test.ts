@@ -127,4 +127,28 @@ describe('worker pool: listing cadence', function () {
     assert.ok(calls > 0, 'and subscribers hear of it');
   });
 
+  it('a listing that comes back after stop() is not applied: nothing adopted, nothing destroyed again', async () => {
+    h = await Harness.start({ controller: false, params: { DestroyDelay: '1h' }, cloudVMs: { TimeoutShutdown: 10_000, TimeoutIdle: 3_600_000 } });
+    h.pool.start();
+    await h.tick(0);
+    const id = await h.createIdle();
+    h.pool.killInstance(id, 'test');
+    await h.tick(0);
+    assert.equal(h.cloud.callCounts().destroy, 1);
+    const list = h.lame.instances.bind(h.lame);
+    let release: (() => void) | undefined;
+    h.lame.instances = async (filter: InstanceTags) => {
+      const snapshot = await list(filter);
+      await new Promise<void>((resolve) => (release = resolve));
+      return snapshot;
+    };
+    const other = await h.cloud.createVM(SMALL, 'img', { ArvadosInstanceSetID: h.instanceSetId, ArvadosInstanceType: 'small' }, '', '');
+    await h.tick(60_000);
+    assert.ok(release, 'a listing, well past TimeoutShutdown, is in flight');
+    h.pool.stop();
+    release!();
+    await h.tick(0);
+    assert.equal(h.cloud.callCounts().destroy, 1, 'a stopped pool destroys nothing');
+    assert.equal(h.pool.detail(other.id), undefined, 'nor adopts anything');
+  });
 });
