@@ -151,4 +151,20 @@ describe('worker pool: listing cadence', function () {
     assert.equal(h.cloud.callCounts().destroy, 1, 'a stopped pool destroys nothing');
     assert.equal(h.pool.detail(other.id), undefined, 'nor adopts anything');
   });
+
+  it('a listing asked for between two regular ones moves the next regular one to SyncInterval after it', async () => {
+    const syncInterval = await started();
+    await h.tick(syncInterval / 2);
+    await h.pool.syncNow();
+    assert.equal(lists(), 2, 'the listing asked for');
+    await h.tick(syncInterval / 2);
+    assert.equal(lists(), 2, 'no listing at the old schedule');
+    await h.tick(syncInterval / 2 - 1);
+    assert.equal(lists(), 2);
+    await h.tick(1);
+    assert.equal(lists(), 3, 'SyncInterval after the one asked for');
+    await h.tick(syncInterval);
+    assert.equal(lists(), 4, 'and one each SyncInterval from then on');
+  });
+
 });
