@@ -167,4 +167,14 @@ describe('worker pool: listing cadence', function () {
     assert.equal(lists(), 4, 'and one each SyncInterval from then on');
   });
 
+  it('tells subscribers when a listing shows a new instance', async () => {
+    await started();
+    let calls = 0;
+    h.pool.subscribe(() => calls++);
+    const vm = await h.cloud.createVM(SMALL, 'img', { ArvadosInstanceSetID: h.instanceSetId, ArvadosInstanceType: 'small' }, '', '');
+    await h.pool.syncNow();
+    await h.tick(0);
+    assert.ok(h.pool.detail(vm.id), 'adopted');
+    assert.ok(calls > 0, 'and subscribers hear of it');
+  });
 });
