@@ -91,6 +91,31 @@ describe('worker pool: create throttling', function () {
     await h.tick(0);
   });
 
+  it('tells subscribers when a create answers, with its instance or with an error', async () => {
+    await started({ cloudVMs: { MaxConcurrentInstanceCreateOps: 0 } });
+    let notified = 0;
+    h.pool.subscribe(() => notified++);
+    h.cloud.holdCreates();
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    notified = 0;
+    h.cloud.releaseCreates();
+    await h.tick(0);
+    const created = h.pool.instances().filter((v) => !v.instance.startsWith('pending-'));
+    assert.equal(created.length, 1, 'the create answered with its instance');
+    assert.ok(notified > 0, 'subscribers hear that the pending create is an instance now');
+
+    h.cloud.holdCreates();
+    h.cloud.failNextCreate(new Error('the cloud said no'));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    notified = 0;
+    h.cloud.releaseCreates();
+    await h.tick(0);
+    assert.equal(h.pool.instances().filter((v) => v.instance.startsWith('pending-')).length, 0, 'the failed create is dropped');
+    assert.ok(notified > 0, 'subscribers hear that the pending create is gone');
+  });
+
   it('QuotaError with no instances: at quota for a minute, then creates again (and notifies)', async () => {
     await started();
     let notified = 0;
