@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import type { CrunchRunConfig } from '../../src/arvados/crunch-run.js';
-import { HostKeyCheckPendingError, HostKeyUnverifiedError, SshConnectionLostError } from '../../src/ssh/errors.js';
+import { DispatchLockLostError } from '../../src/dblock/fence.js';
+import { HostKeyCheckPendingError, HostKeyUnverifiedError, SshConnectError, SshConnectionLostError } from '../../src/ssh/errors.js';
 import type { ExecuteResult } from '../../src/ssh/executor.js';
 import type { PoolEvent } from '../../src/worker/pool.js';
 import { fail, FakeCloud, lockedContainer, ok } from './fake-cloud.js';
@@ -78,6 +79,27 @@ describe('worker pool: starting containers', () => {
     assert.equal(f.pool.running().has(ctr(1).uuid), false);
     assert.equal(f.pool.exited().get(ctr(1).uuid), f.clock.now());
   });
+
+  for (const [what, err] of [
+    ['no SSH connection', () => new SshConnectError('i-1:22', 'refused', 'connection refused')],
+    ['a connection lost before the command was sent', () => new SshConnectionLostError('i-1:22', 'dropped', false)],
+    ['a lost dispatch lock (the fence refused the command)', () => new DispatchLockLostError('dispatch lock lost')],
+  ] as const) {
+    it(`${what} is a certain failure: the exit is recorded at once and the worker blocked until a probe passes`, async () => {
+      const f = new FakeCloud();
+      const id = await idleWorker(f);
+      f.script(id, {
+        detach: async (): Promise<ExecuteResult> => {
+          throw err();
+        },
+      });
+      assert.equal(f.pool.startContainer(id, ctr(1)), true);
+      await f.tick(0);
+      assert.equal(f.pool.running().has(ctr(1).uuid), false, 'not running');
+      assert.equal(f.pool.exited().get(ctr(1).uuid), f.clock.now(), 'its exit recorded for the scheduler');
+      assert.equal(f.pool.startContainer(id, ctr(2)), false, 'no more starts before a good probe');
+    });
+  }
 
   it('an uncertain failure (connection lost mid-command) keeps it running until a probe says otherwise', async () => {
     const f = new FakeCloud();
