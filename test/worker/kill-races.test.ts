@@ -129,4 +129,26 @@ describe('worker pool: killing a container while something else changes', () => 
     await f.tick(SIGNAL);
     assert.equal(kills(f, uuid), 2, 'and again every TimeoutSignal');
   });
+
+  it('a kill asked for again does not restart TimeoutTERM nor add signals', async () => {
+    const { f, id } = await idleWorker();
+    const uuid = lockedContainer(1).uuid;
+    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
+    await f.tick(0);
+    f.script(id, { list: ok(`${uuid}\n`) });
+    await f.probe();
+    assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
+    await f.tick(SIGNAL / 2);
+    const before = kills(f, uuid);
+    // The scheduler asks again at every pass while the container is still there.
+    for (let t = SIGNAL / 2; t < TERM - SIGNAL; t += 2500) {
+      assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
+      await f.tick(2500);
+    }
+    assert.equal(kills(f, uuid) - before, (TERM - SIGNAL) / SIGNAL, 'one SIGTERM each TimeoutSignal, however often the kill is asked for');
+    await f.tick(2 * SIGNAL);
+    assert.deepEqual(f.pool.detail(id)?.killing, [{ uuid, givenUp: true }], 'given up TimeoutTERM after the first kill');
+    assert.equal(f.pool.detail(id)?.idleBehavior, 'drain');
+  });
+
 });
