@@ -151,4 +151,25 @@ describe('worker pool: killing a container while something else changes', () => 
     assert.equal(f.pool.detail(id)?.idleBehavior, 'drain');
   });
 
+  it('counts TimeoutTERM from the kill, even when the kill waited for --detach', async () => {
+    const { f, id } = await idleWorker();
+    const uuid = lockedContainer(1).uuid;
+    let finishDetach!: () => void;
+    const detached = new Promise<void>((r) => (finishDetach = r));
+    f.script(id, {
+      detach: async () => {
+        await detached;
+        return { exitCode: 0, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) };
+      },
+    });
+    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
+    await f.tick(0);
+    assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
+    await f.tick(60_000);
+    finishDetach();
+    await f.tick(0);
+    assert.equal(kills(f, uuid), 1, 'SIGTERM once --detach returned');
+    await f.tick(TERM - 60_000);
+    assert.deepEqual(f.pool.detail(id)?.killing, [{ uuid, givenUp: true }], 'given up TimeoutTERM after the kill was asked for');
+  });
 });
