@@ -116,6 +116,20 @@ describe('worker pool: create throttling', function () {
     assert.ok(notified > 0, 'subscribers hear that the pending create is gone');
   });
 
+  it('a create that fails after stop() leaves no hold, timer or error line behind', async () => {
+    await started();
+    h.cloud.holdCreates();
+    h.cloud.failNextCreate(new QuotaError('too many instances'));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    h.pool.stop();
+    const timers = h.clock.pendingTimers();
+    h.cloud.releaseCreates();
+    await h.tick(0);
+    assert.equal(h.clock.pendingTimers(), timers, 'no quota timer set by a stopped pool');
+    assert.equal(h.logs.records().filter((r) => String(r.msg).startsWith('create failed')).length, 0, 'no error logged by a stopped pool');
+  });
+
   it('QuotaError with no instances: at quota for a minute, then creates again (and notifies)', async () => {
     await started();
     let notified = 0;
