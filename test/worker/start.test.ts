@@ -198,6 +198,21 @@ describe('worker pool: starting containers', () => {
     assert.equal(f.pool.detail(id)?.lastBusy, f.clock.now(), 'busy from the start, not from its last probe');
   });
 
+  it('a container started again after a recorded exit is no longer reported exited', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    f.script(id, { detach: fail('docker: not running') });
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    assert.ok(f.pool.exited().has(ctr(1).uuid), 'the failed start is an exit');
+    await f.probe();
+    f.script(id, { detach: ok('{}') });
+    assert.equal(f.pool.startContainer(id, ctr(1)), true, 'started again before the scheduler forgot the exit');
+    await f.tick(0);
+    assert.equal(f.pool.exited().has(ctr(1).uuid), false, 'the old exit is not taken for the new run\'s');
+    assert.ok(f.pool.running().has(ctr(1).uuid));
+  });
+
   it('refuses a worker that is booting, on hold, draining, or full (MaxRunningContainersPerInstance)', async () => {
     const f = new FakeCloud({ MaxRunningContainersPerInstance: 2 });
     const id = await idleWorker(f);
