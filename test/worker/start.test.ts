@@ -213,6 +213,16 @@ describe('worker pool: starting containers', () => {
     assert.ok(f.pool.running().has(ctr(1).uuid));
   });
 
+  it('starts nothing once the pool is stopped', async () => {
+    const f = new FakeCloud();
+    const id = await idleWorker(f);
+    f.pool.stop();
+    assert.equal(f.pool.startContainer(id, ctr(1)), false);
+    await f.tick(0);
+    assert.equal(f.commands.filter((c) => c.command.includes('--detach')).length, 0, 'no --detach sent');
+    assert.equal(f.pool.exited().has(ctr(1).uuid), false, 'and no exit recorded for it');
+  });
+
   it('refuses a worker that is booting, on hold, draining, or full (MaxRunningContainersPerInstance)', async () => {
     const f = new FakeCloud({ MaxRunningContainersPerInstance: 2 });
     const id = await idleWorker(f);
