@@ -400,6 +400,19 @@ describe('worker state machine: other rules', () => {
     assert.equal(lines.records().filter((r) => String(r.msg).includes('unresponsive')).length, 0, 'no "unresponsive" line for a worker already shut down');
   });
 
+  it('the scheduler may shut down a worker still booting', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
+    await f.tick(0);
+    const id = [...f.vms.keys()][0];
+    assert.equal(f.pool.detail(id)?.workerState, 'booting');
+    assert.equal(f.pool.shutdown(id), true);
+    await f.tick(0);
+    assert.equal(f.pool.detail(id)?.workerState, 'shutdown');
+    assert.equal(f.vms.get(id)!.destroyed, 1);
+    assert.equal(f.pool.stats().bootOutcomes.aborted, 1, 'an aborted boot');
+  });
+
   it('parses crunch-run --list output', () => {
     assert.deepEqual(parseListOutput(`${U1}\nzzzzz-dz642-000000000000002 stale\nbroken\n${OTHER_CLUSTER}\n\n`, 'zzzzz'), {
       running: [U1],
