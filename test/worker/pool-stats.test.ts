@@ -30,4 +30,27 @@ describe('worker pool: counters and events', () => {
     assert.deepEqual(stats.bootOutcomes, { success: 1, failure: 0, aborted: 0, disappeared: 1 }, 'the adopted one booted; the booting one never did: disappeared');
   });
 
+  it('reports the median probe age as the reference does: oldest first, the element at n/2', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    const a = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    await f.tick(30 * MIN);
+    const b = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    // A's probes fail from now on; B's keep succeeding.
+    assert.ok(a !== b);
+    f.script(a, { list: 'error' });
+    await f.tick(2 * MIN);
+    await f.probe();
+    const ageA = f.clock.now() - f.pool.detail(a)!.lastProbeAt;
+    const ageB = f.clock.now() - f.pool.detail(b)!.lastProbeAt;
+    assert.ok(ageA >= 2 * MIN, 'A has not answered for two minutes');
+    assert.ok(ageB < MIN, 'B was probed just now');
+    const stats = f.pool.stats();
+    assert.equal(stats.maxProbeAgeMs, ageA);
+    assert.equal(stats.medianProbeAgeMs, ageB, 'of two, the younger');
+  });
+
 });
