@@ -5,7 +5,9 @@
  * reference's pick), and the one `instanceCreated` event per create.
  */
 import assert from 'node:assert/strict';
+import type { PoolEvent } from '../../src/worker/pool.js';
 import { FakeCloud } from './fake-cloud.js';
+import { Harness, SMALL } from './helpers.js';
 
 const MIN = 60_000;
 
@@ -53,4 +55,33 @@ describe('worker pool: counters and events', () => {
     assert.equal(stats.medianProbeAgeMs, ageB, 'of two, the younger');
   });
 
+  it('tells of a created instance once, though a listing showed it before its create answered', async () => {
+    const events: PoolEvent[] = [];
+    const h = await Harness.start({ controller: false, onEvent: (e) => events.push(e) });
+    try {
+      // The create's answer is held back after the instance exists.
+      const create = h.lame.create.bind(h.lame);
+      let answer: (() => void) | undefined;
+      h.lame.create = async (...args: Parameters<typeof create>) => {
+        const inst = await create(...args);
+        await new Promise<void>((resolve) => (answer = resolve));
+        return inst;
+      };
+      const view = h.pool.create(SMALL);
+      assert.ok(view);
+      await h.tick(0);
+      assert.ok(answer, 'the create is in flight');
+      await h.pool.syncNow();
+      const id = h.pool.instances().find((v) => !v.instance.startsWith('pending-'))?.instance;
+      assert.ok(id, 'the listing showed the instance');
+      answer!();
+      await h.tick(0);
+      assert.deepEqual(
+        events.filter((e) => e.type === 'instanceCreated'),
+        [{ type: 'instanceCreated', instanceId: id, pendingId: view.instance, instanceType: SMALL.Name }],
+      );
+    } finally {
+      await h.stop();
+    }
+  });
 });
