@@ -130,6 +130,22 @@ describe('worker pool: create throttling', function () {
     assert.equal(h.logs.records().filter((r) => String(r.msg).startsWith('create failed')).length, 0, 'no error logged by a stopped pool');
   });
 
+  it('a create that answers after stop() adds no worker to the stopped pool (the next pool adopts the VM)', async () => {
+    await started();
+    h.cloud.holdCreates();
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    h.pool.stop();
+    h.cloud.releaseCreates();
+    await h.tick(0);
+    assert.equal(h.cloud.listVMs().length, 1, 'the VM exists');
+    assert.deepEqual(h.pool.details(), [], 'but the stopped pool does not track it');
+    const pool = await h.build();
+    pool.start();
+    await h.tick(0);
+    assert.equal(pool.details().length, 1, 'the next pool adopts it');
+  });
+
   it('QuotaError with no instances: at quota for a minute, then creates again (and notifies)', async () => {
     await started();
     let notified = 0;
