@@ -301,6 +301,19 @@ describe('worker pool: notifications, addresses and stop', () => {
     assert.deepEqual(f.targets, [{ instance: id, address: '10.0.0.8' }], 'only a real new address moves it');
   });
 
+  it('writes tags only when they differ from the listed ones, not at every listing', async () => {
+    const f = new FakeCloud();
+    const id = f.seed();
+    for (let i = 0; i < 3; i++) await f.pool.syncNow();
+    await f.probe();
+    assert.deepEqual(f.setTagCalls, [], 'the tags were right: no write');
+    await f.pool.setIdleBehavior(id, 'hold');
+    assert.equal(f.setTagCalls.length, 1, 'one write for a new idle behaviour');
+    assert.equal(f.vms.get(id)!.tags.ArvadosIdleBehavior, 'hold');
+    for (let i = 0; i < 3; i++) await f.pool.syncNow();
+    assert.equal(f.setTagCalls.length, 1, 'and none for the listings that show it written');
+  });
+
   it('coalesces notifications and delivers them asynchronously', async () => {
     const f = new FakeCloud();
     let calls = 0;
