@@ -314,6 +314,16 @@ describe('worker pool: notifications, addresses and stop', () => {
     assert.equal(f.setTagCalls.length, 1, 'and none for the listings that show it written');
   });
 
+  it('writes a new idle behaviour once, though it is set again before the write is listed', async () => {
+    const f = new FakeCloud();
+    const id = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    await f.pool.setIdleBehavior(id, 'hold');
+    await f.pool.setIdleBehavior(id, 'hold');
+    assert.equal(f.setTagCalls.length, 1, 'one write: the tags written are the tags known');
+  });
+
   it('coalesces notifications and delivers them asynchronously', async () => {
     const f = new FakeCloud();
     let calls = 0;
