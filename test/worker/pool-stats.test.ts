@@ -32,6 +32,21 @@ describe('worker pool: counters and events', () => {
     assert.deepEqual(stats.bootOutcomes, { success: 1, failure: 0, aborted: 0, disappeared: 1 }, 'the adopted one booted; the booting one never did: disappeared');
   });
 
+  it('counts a booting VM the operator killed as an aborted boot, also once it has left the cloud list', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
+    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
+    await f.tick(0);
+    const id = [...f.vms.keys()][0];
+    assert.equal(f.pool.detail(id)?.workerState, 'booting');
+    f.pool.killInstance(id, 'operator');
+    await f.tick(0);
+    assert.equal(f.vms.get(id)!.destroyed, 1);
+    f.vms.delete(id);
+    await f.pool.syncNow();
+    assert.equal(f.pool.detail(id), undefined);
+    assert.deepEqual(f.pool.stats().bootOutcomes, { success: 0, failure: 0, aborted: 1, disappeared: 0 });
+  });
+
   it('reports the median probe age as the reference does: oldest first, the element at n/2', async () => {
     const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
     const a = f.seed();
