@@ -103,6 +103,24 @@ describe('worker pool: reclaims', function () {
     assert.equal(h.pool.instances().find((v) => v.instance === id)?.reclaimNotice, undefined);
   });
 
+  it('an on-demand VM the provider said it takes back is told gone as a reclaim when it leaves the list', async () => {
+    const id = await h.createIdle(SMALL);
+    const noticed = new Set([id]);
+    const hidden = new Set<string>();
+    rewriteListings(hidden, noticed);
+    await sync();
+    hidden.add(id);
+    await sync();
+    assert.equal(h.pool.detail(id), undefined);
+    assert.deepEqual(
+      events.map((e) => [e.phase, e.preemptible, e.reason]),
+      [
+        ['notice', false, 'the provider says it is reclaiming the instance'],
+        ['gone', false, 'the provider says it is reclaiming the instance'],
+      ],
+    );
+  });
+
   it("crunch-run's notice (noticeReclaim by container) needs a VM running that container", () => {
     assert.equal(h.pool.noticeReclaim('zzzzz-dz642-000000000000000', 'preemption notice'), false);
     assert.deepEqual(events, []);
@@ -123,4 +141,5 @@ describe("worker pool: crunch-run's interruption notice", () => {
     const notices = Object.fromEntries(f.pool.instances().map((v) => [v.instance, v.reclaimNotice]));
     assert.deepEqual(notices, { [a]: 'crunch-run: terminate at 12:00', [b]: undefined });
   });
+
 });
