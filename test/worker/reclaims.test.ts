@@ -142,4 +142,18 @@ describe("worker pool: crunch-run's interruption notice", () => {
     assert.deepEqual(notices, { [a]: 'crunch-run: terminate at 12:00', [b]: undefined });
   });
 
+  it('tells subscribers of the notice, so the scheduler stops counting on that VM at once', async () => {
+    const f = new FakeCloud();
+    const a = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    const ctr = { uuid: 'zzzzz-dz642-000000000000001', state: 'Locked', priority: 1, runtime_constraints: { ram: 1 << 30, vcpus: 1 }, scheduling_parameters: {}, container_image: 'img', created_at: '2026-01-01T00:00:00Z' } as Container;
+    assert.equal(f.pool.startContainer(a, ctr), true);
+    await f.tick(0);
+    let calls = 0;
+    f.pool.subscribe(() => calls++);
+    assert.equal(f.pool.noticeReclaim(ctr.uuid, 'crunch-run: terminate at 12:00'), true);
+    await f.tick(0);
+    assert.ok(calls > 0, 'subscribers hear of the notice');
+  });
 });
