@@ -231,4 +231,15 @@ describe('worker pool: lifecycle on the lame cloud', function () {
     assert.throws(() => h.pool.killInstance('nope', 'x'), { name: 'InstanceNotFoundError' });
     assert.equal(h.pool.startContainer('nope', { uuid: 'zzzzz-dz642-000000000000000' } as never), false);
   });
+
+  it('refuses an idle behaviour that is not run, hold or drain, and keeps the one it had', async () => {
+    h = await Harness.start({ controller: false });
+    h.pool.start();
+    await h.tick(0);
+    const id = await h.createIdle();
+    assert.throws(() => h.pool.setIdleBehavior(id, 'Hold' as never), { name: 'TypeError' });
+    await h.tick(0);
+    assert.equal(h.pool.detail(id)?.idleBehavior, 'run');
+    assert.equal(h.cloud.vm(id)?.tags.ArvadosIdleBehavior, 'run', 'nothing written to the tag');
+  });
 });
