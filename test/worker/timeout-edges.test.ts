@@ -1,11 +1,13 @@
 /**
  * The worker timeouts at their edges, as the reference draws them: a worker
  * is idle too long once `now - busy` has reached TimeoutIdle (it is spared
- * only while the time is shorter), and a destroyed instance is destroyed
- * again only once it is still listed more than TimeoutShutdown later.
+ * only while the time is shorter), a destroyed instance is destroyed again
+ * only once it is still listed more than TimeoutShutdown later, and
+ * TimeoutProbe counts from when the last good probe answered.
  */
 import assert from 'node:assert/strict';
 import type { PoolEvent } from '../../src/worker/pool.js';
+import type { ExecuteResult } from '../../src/ssh/executor.js';
 import { FakeCloud } from './fake-cloud.js';
 
 const IDLE = 60_000;
@@ -72,5 +74,32 @@ describe('worker pool: timeouts at their edges', () => {
     assert.equal(destroyed.length, 1, 'but the instance was destroyed once as far as billing is concerned');
     assert.equal(f.pool.costSnapshot().length, 0, 'and it costs nothing from the first destroy on');
     assert.ok(f.clock.now() > destroyedAt, 'time has passed since the first destroy');
+  });
+
+  it('counts TimeoutProbe from when a slow successful probe answered, not from when it began', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 3_600_000, TimeoutProbe: 10 * 60_000 });
+    const id = f.seed();
+    await f.pool.syncNow();
+    await f.probe();
+    let answer!: () => void;
+    f.script(id, {
+      list: () =>
+        new Promise<ExecuteResult>((resolve) => (answer = () => resolve({ exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }))),
+    });
+    void f.pool.probeNow();
+    await f.tick(0);
+    await f.tick(30_000);
+    answer();
+    await f.tick(0);
+    const answeredAt = f.clock.now();
+    assert.equal(f.pool.detail(id)?.lastProbeAt, answeredAt, 'the last good probe is when it answered');
+
+    f.script(id, { list: 'error' });
+    await f.tick(10 * 60_000 - 10_000);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'idle', 'TimeoutProbe after the answer has not passed');
+    await f.tick(10_000);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'shutdown', 'now it has');
   });
 });
