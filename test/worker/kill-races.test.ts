@@ -172,4 +172,33 @@ describe('worker pool: killing a container while something else changes', () => 
     await f.tick(TERM - 60_000);
     assert.deepEqual(f.pool.detail(id)?.killing, [{ uuid, givenUp: true }], 'given up TimeoutTERM after the kill was asked for');
   });
+
+  it('a --list that began before a kill ended the process does not bring the process back, nor report its exit twice', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 24 * 3_600_000 });
+    const id = f.seed();
+    const uuid = lockedContainer(1).uuid;
+    f.script(id, { list: ok(`${uuid}\n`) });
+    await f.pool.syncNow();
+    await f.probe();
+    assert.deepEqual([...f.pool.running().keys()], [uuid]);
+
+    // A probe's --list is taken while the process still runs, and answers late.
+    let answer!: () => void;
+    f.script(id, {
+      list: () => new Promise<ExecuteResult>((resolve) => (answer = () => resolve({ exitCode: 0, stdout: Buffer.from(`${uuid}\n`), stderr: Buffer.alloc(0) }))),
+      kill: ok(),
+    });
+    void f.pool.probeNow();
+    await f.tick(0);
+    assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
+    await f.tick(0);
+    assert.ok(f.pool.exited().has(uuid), '--kill exit 0: the exit is recorded');
+    f.pool.forgetContainer(uuid);
+    answer();
+    await f.tick(0);
+    assert.equal(f.pool.running().has(uuid), false, 'not taken for running again');
+    f.script(id, { list: ok() });
+    await f.probe();
+    assert.equal(f.pool.exited().has(uuid), false, 'and its exit is not reported a second time');
+  });
 });
