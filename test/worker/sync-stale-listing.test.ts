@@ -113,4 +113,31 @@ describe('worker pool: a listing older than a create', function () {
     assert.equal(h.pool.detail(id)?.workerState, 'booting', 'still a booting worker, not dropped');
     assert.equal(h.pool.stats().disappeared.booting, 0, 'never counted as disappeared');
   });
+
+  it('shows a create whose instance a listing showed before the create answered once: as that instance, not also as a pending create', async () => {
+    h = await Harness.start({ controller: false, cloudVMs: { MaxConcurrentInstanceCreateOps: 0 } });
+    h.pool.start();
+    await h.tick(0);
+    const create = h.lame.create.bind(h.lame);
+    let answer: (() => void) | undefined;
+    h.lame.create = async (...args: Parameters<typeof create>) => {
+      const inst = await create(...args);
+      await new Promise<void>((resolve) => (answer = resolve));
+      return inst;
+    };
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.ok(answer, 'the create is in flight');
+    await h.pool.syncNow();
+
+    const views = h.pool.instances();
+    assert.equal(views.length, 1, 'one instance for the scheduler');
+    assert.equal(views[0].instance.startsWith('pending-'), false, 'the listed one');
+    assert.equal(views[0].workerState, 'booting');
+    assert.equal(h.pool.apiInstances().length, 1, 'one for the management API');
+    assert.equal(h.pool.countWorkers().booting, 1, 'one booting');
+    answer!();
+    await h.tick(0);
+    assert.equal(h.pool.instances().length, 1);
+  });
 });
