@@ -115,6 +115,44 @@ export class FakeCloud {
     return id;
   }
 
+  /** An instance already in the cloud, listed and probed: an idle worker. Returns its id. */
+  async idleWorker(): Promise<string> {
+    const id = this.seed();
+    await this.pool.syncNow();
+    await this.probe();
+    if (this.pool.detail(id)?.workerState !== 'idle') throw new Error(`worker ${id} is ${this.pool.detail(id)?.workerState}, not idle`);
+    return id;
+  }
+
+  /**
+   * Starts `containers` on worker `id` (`--detach` as scripted) and lets a
+   * probe round list their crunch-runs there, as on a VM where they run.
+   */
+  async runListed(id: string, ...containers: Container[]): Promise<void> {
+    for (const c of containers) if (!this.pool.startContainer(id, c)) throw new Error(`worker ${id} declined ${c.uuid}`);
+    await this.tick(0);
+    this.script(id, { list: ok(containers.map((c) => `${c.uuid}\n`).join('')) });
+    await this.probe();
+  }
+
+  /**
+   * Worker `id`'s next `--detach`s answer (exit 0, `stdout`) only when
+   * `release` is called: a start in flight. `inFlight` counts them.
+   */
+  holdDetach(id: string, stdout = '{}'): { inFlight: () => number; release: () => void } {
+    const held: Array<() => void> = [];
+    this.script(id, {
+      detach: () =>
+        new Promise<ExecuteResult>((resolve) => held.push(() => resolve({ exitCode: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0) }))),
+    });
+    return {
+      inFlight: () => held.length,
+      release: () => {
+        for (const answer of held.splice(0)) answer();
+      },
+    };
+  }
+
   script(id: string, changes: Partial<Script>): void {
     this.scripts.set(id, { ...(this.scripts.get(id) ?? this.defaultScript), ...changes });
   }

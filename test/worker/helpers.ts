@@ -162,6 +162,27 @@ export class Harness {
     };
   }
 
+  /**
+   * From now on, a create makes its instance at once but answers only when
+   * `release` is called, as a cloud whose answer is slow: a listing may
+   * show the instance first. `inFlight` counts the answers held.
+   */
+  holdCreateAnswers(): { inFlight: () => number; release: () => void } {
+    const create = this.lame.create.bind(this.lame);
+    const held: Array<() => void> = [];
+    this.lame.create = async (...args: Parameters<typeof create>) => {
+      const inst = await create(...args);
+      await new Promise<void>((resolve) => held.push(resolve));
+      return inst;
+    };
+    return {
+      inFlight: () => held.length,
+      release: () => {
+        for (const answer of held.splice(0)) answer();
+      },
+    };
+  }
+
   /** Moves the clock and lets in-process work finish. */
   async tick(ms: number): Promise<void> {
     await this.clock.advance(ms);

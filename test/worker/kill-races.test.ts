@@ -17,12 +17,8 @@ const TERM = 120_000;
 /** A FakeCloud with one adopted, idle worker whose `--kill` never succeeds. */
 async function idleWorker(): Promise<{ f: FakeCloud; id: string }> {
   const f = new FakeCloud({ TimeoutIdle: 24 * 3_600_000 });
-  const id = f.seed();
-  f.script(id, { kill: fail('still there') });
-  await f.pool.syncNow();
-  await f.probe();
-  assert.equal(f.pool.detail(id)?.workerState, 'idle');
-  return { f, id };
+  f.defaultScript = { ...f.defaultScript, kill: fail('still there') };
+  return { f, id: await f.idleWorker() };
 }
 
 const kills = (f: FakeCloud, uuid: string): number => f.commands.filter((c) => c.command.includes(`--kill 15 ${uuid}`)).length;
@@ -31,10 +27,7 @@ describe('worker pool: killing a container while something else changes', () => 
   it('stops signalling a process that a probe found gone, and does not drain its worker at TimeoutTERM', async () => {
     const { f, id } = await idleWorker();
     const uuid = lockedContainer(1).uuid;
-    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
-    await f.tick(0);
-    f.script(id, { list: ok(`${uuid}\n`) });
-    await f.probe();
+    await f.runListed(id, lockedContainer(1));
     assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
     await f.tick(SIGNAL);
     assert.equal(kills(f, uuid), 2, 'SIGTERM at once and after TimeoutSignal');
@@ -55,10 +48,7 @@ describe('worker pool: killing a container while something else changes', () => 
   it('stops signalling when the VM leaves the cloud list, and drains or destroys nothing', async () => {
     const { f, id } = await idleWorker();
     const uuid = lockedContainer(1).uuid;
-    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
-    await f.tick(0);
-    f.script(id, { list: ok(`${uuid}\n`) });
-    await f.probe();
+    await f.runListed(id, lockedContainer(1));
     assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
     await f.tick(SIGNAL);
 
@@ -78,11 +68,7 @@ describe('worker pool: killing a container while something else changes', () => 
   it('shuts down a drained worker only once every process on it has outlived TimeoutTERM', async () => {
     const { f, id } = await idleWorker();
     const [a, b] = [lockedContainer(1).uuid, lockedContainer(2).uuid];
-    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
-    assert.equal(f.pool.startContainer(id, lockedContainer(2)), true);
-    await f.tick(0);
-    f.script(id, { list: ok(`${a}\n${b}\n`) });
-    await f.probe();
+    await f.runListed(id, lockedContainer(1), lockedContainer(2));
     assert.equal(f.pool.detail(id)?.workerState, 'running');
 
     assert.equal(f.pool.killContainer(a, 'cancelled'), true);
@@ -109,11 +95,10 @@ describe('worker pool: killing a container while something else changes', () => 
   it('begins a kill asked for while --detach was in flight once it returns, even if a probe listed the process first', async () => {
     const { f, id } = await idleWorker();
     const uuid = lockedContainer(1).uuid;
-    let finishDetach: ((r: ExecuteResult) => void) | undefined;
-    f.script(id, { detach: () => new Promise<ExecuteResult>((resolve) => (finishDetach = resolve)) });
+    const detach = f.holdDetach(id);
     assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
     await f.tick(0);
-    assert.ok(finishDetach, '--detach is in flight');
+    assert.equal(detach.inFlight(), 1, '--detach is in flight');
 
     // The process is up before crunch-run --detach has answered.
     f.script(id, { list: ok(`${uuid}\n`) });
@@ -123,7 +108,7 @@ describe('worker pool: killing a container while something else changes', () => 
     await f.tick(0);
     assert.equal(kills(f, uuid), 0, 'nothing to signal before --detach returns');
 
-    finishDetach!({ exitCode: 0, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) });
+    detach.release();
     await f.tick(0);
     assert.equal(kills(f, uuid), 1, 'SIGTERM as soon as --detach has returned');
     await f.tick(SIGNAL);
@@ -133,10 +118,7 @@ describe('worker pool: killing a container while something else changes', () => 
   it('a kill asked for again does not restart TimeoutTERM nor add signals', async () => {
     const { f, id } = await idleWorker();
     const uuid = lockedContainer(1).uuid;
-    assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
-    await f.tick(0);
-    f.script(id, { list: ok(`${uuid}\n`) });
-    await f.probe();
+    await f.runListed(id, lockedContainer(1));
     assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
     await f.tick(SIGNAL / 2);
     const before = kills(f, uuid);
@@ -154,19 +136,12 @@ describe('worker pool: killing a container while something else changes', () => 
   it('counts TimeoutTERM from the kill, even when the kill waited for --detach', async () => {
     const { f, id } = await idleWorker();
     const uuid = lockedContainer(1).uuid;
-    let finishDetach!: () => void;
-    const detached = new Promise<void>((r) => (finishDetach = r));
-    f.script(id, {
-      detach: async () => {
-        await detached;
-        return { exitCode: 0, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) };
-      },
-    });
+    const detach = f.holdDetach(id);
     assert.equal(f.pool.startContainer(id, lockedContainer(1)), true);
     await f.tick(0);
     assert.equal(f.pool.killContainer(uuid, 'cancelled'), true);
     await f.tick(60_000);
-    finishDetach();
+    detach.release();
     await f.tick(0);
     assert.equal(kills(f, uuid), 1, 'SIGTERM once --detach returned');
     await f.tick(TERM - 60_000);

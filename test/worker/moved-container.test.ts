@@ -22,10 +22,7 @@ describe('worker pool: a container that moved to another VM', () => {
     assert.equal(f.pool.detail(b)?.workerState, 'idle');
 
     // Started on A, and listed there.
-    assert.equal(f.pool.startContainer(a, ctr), true);
-    await f.tick(0);
-    f.script(a, { list: ok(`${ctr.uuid}\n`) });
-    await f.probe();
+    await f.runListed(a, ctr);
     assert.deepEqual(f.pool.detail(a)?.runningContainerUUIDs, [ctr.uuid]);
 
     // A goes unreachable; the container turns up on B.
@@ -62,10 +59,7 @@ describe('worker pool: a container that moved to another VM', () => {
     const b = f.seed();
     await f.pool.syncNow();
     await f.probe();
-    assert.equal(f.pool.startContainer(a, ctr), true);
-    await f.tick(0);
-    f.script(a, { list: ok(`${ctr.uuid}\n`) });
-    await f.probe();
+    await f.runListed(a, ctr);
     assert.deepEqual(f.pool.detail(a)?.runningContainerUUIDs, [ctr.uuid]);
 
     // A vanishes from the cloud (reclaimed, deleted by hand): its crunch-run went with it.

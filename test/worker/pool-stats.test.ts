@@ -74,22 +74,15 @@ describe('worker pool: counters and events', () => {
     const events: PoolEvent[] = [];
     const h = await Harness.start({ controller: false, onEvent: (e) => events.push(e) });
     try {
-      // The create's answer is held back after the instance exists.
-      const create = h.lame.create.bind(h.lame);
-      let answer: (() => void) | undefined;
-      h.lame.create = async (...args: Parameters<typeof create>) => {
-        const inst = await create(...args);
-        await new Promise<void>((resolve) => (answer = resolve));
-        return inst;
-      };
+      const answers = h.holdCreateAnswers();
       const view = h.pool.create(SMALL);
       assert.ok(view);
       await h.tick(0);
-      assert.ok(answer, 'the create is in flight');
+      assert.equal(answers.inFlight(), 1, 'the create is in flight');
       await h.pool.syncNow();
       const id = h.pool.instances().find((v) => !v.instance.startsWith('pending-'))?.instance;
       assert.ok(id, 'the listing showed the instance');
-      answer!();
+      answers.release();
       await h.tick(0);
       assert.deepEqual(
         events.filter((e) => e.type === 'instanceCreated'),

@@ -13,18 +13,10 @@ import { fail, FakeCloud, lockedContainer, ok } from './fake-cloud.js';
 
 const ctr = lockedContainer;
 
-async function idleWorker(f: FakeCloud): Promise<string> {
-  const id = f.seed();
-  await f.pool.syncNow();
-  await f.probe();
-  assert.equal(f.pool.detail(id)?.workerState, 'idle');
-  return id;
-}
-
 describe('worker pool: starting containers', () => {
   it('sends --detach with the crunch-run config on stdin; the container is running at once', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
+    const id = await f.idleWorker();
     let stdin = '';
     f.script(id, {
       detach: async (_cmd, options) => {
@@ -52,7 +44,7 @@ describe('worker pool: starting containers', () => {
 
   it('a certain failure records an exit (the scheduler unlocks, and may retry) and blocks the worker until a probe passes', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
+    const id = await f.idleWorker();
     f.script(id, { detach: fail('docker: not running') });
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
     await f.tick(0);
@@ -68,7 +60,7 @@ describe('worker pool: starting containers', () => {
 
   it('a host key that cannot be verified yet is a certain failure too: the command never reached the VM', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
+    const id = await f.idleWorker();
     f.script(id, {
       detach: async (): Promise<ExecuteResult> => {
         throw new HostKeyUnverifiedError(`${id}:22`, 'SHA256:k', new HostKeyCheckPendingError('the secret file is not there'));
@@ -87,7 +79,7 @@ describe('worker pool: starting containers', () => {
   ] as const) {
     it(`${what} is a certain failure: the exit is recorded at once and the worker blocked until a probe passes`, async () => {
       const f = new FakeCloud();
-      const id = await idleWorker(f);
+      const id = await f.idleWorker();
       f.script(id, {
         detach: async (): Promise<ExecuteResult> => {
           throw err();
@@ -103,7 +95,7 @@ describe('worker pool: starting containers', () => {
 
   it('an uncertain failure (connection lost mid-command) keeps it running until a probe says otherwise', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
+    const id = await f.idleWorker();
     f.script(id, {
       detach: async (): Promise<ExecuteResult> => {
         throw new SshConnectionLostError(id, 'dropped', true);
@@ -119,22 +111,15 @@ describe('worker pool: starting containers', () => {
 
   it('a kill during the start waits for the start to settle, then signals', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    f.script(id, {
-      detach: async () => {
-        await gate;
-        return { exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
-      },
-      kill: ok(),
-    });
+    const id = await f.idleWorker();
+    const detach = f.holdDetach(id, '');
+    f.script(id, { kill: ok() });
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
     await f.tick(0);
     assert.equal(f.pool.killContainer(ctr(1).uuid, 'cancelled'), true);
     await f.tick(10_000);
     assert.equal(f.commands.filter((c) => c.command.includes('--kill')).length, 0, 'nothing to signal yet');
-    release();
+    detach.release();
     await f.tick(0);
     assert.equal(f.commands.filter((c) => c.command.includes('--kill')).length, 1);
     assert.equal(f.pool.running().has(ctr(1).uuid), false, '--kill exit 0: gone');
@@ -143,21 +128,14 @@ describe('worker pool: starting containers', () => {
 
   it('a probe that lists a start still in flight counts it once, and the worker goes idle when it ends', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    f.script(id, {
-      detach: async () => {
-        await gate;
-        return { exitCode: 0, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) };
-      },
-    });
+    const id = await f.idleWorker();
+    const detach = f.holdDetach(id);
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
     await f.tick(0);
     f.script(id, { list: ok(`${ctr(1).uuid}\n`) });
     await f.probe();
     assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [ctr(1).uuid], 'listed once, not as both starting and running');
-    release();
+    detach.release();
     await f.tick(0);
     assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [ctr(1).uuid]);
 
@@ -171,11 +149,8 @@ describe('worker pool: starting containers', () => {
 
   it('tells subscribers when a --kill reports the process gone, so the scheduler sees the exit at once', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
-    assert.equal(f.pool.startContainer(id, ctr(1)), true);
-    await f.tick(0);
-    f.script(id, { list: ok(`${ctr(1).uuid}\n`) });
-    await f.probe();
+    const id = await f.idleWorker();
+    await f.runListed(id, ctr(1));
     let calls = 0;
     f.pool.subscribe(() => calls++);
     assert.equal(f.pool.killContainer(ctr(1).uuid, 'cancelled'), true);
@@ -187,7 +162,7 @@ describe('worker pool: starting containers', () => {
   it('times the queue-to-crunch-run delay to the moment --detach returned, and counts the worker busy from then', async () => {
     const events: PoolEvent[] = [];
     const f = new FakeCloud({ TimeoutIdle: 24 * 3_600_000 }, { onEvent: (e) => events.push(e) });
-    const id = await idleWorker(f);
+    const id = await f.idleWorker();
     await f.tick(30 * 60_000);
     const container = { ...ctr(1), created_at: new Date(f.clock.now() - 5 * 60_000).toISOString() };
     assert.equal(f.pool.startContainer(id, container), true);
@@ -200,7 +175,7 @@ describe('worker pool: starting containers', () => {
 
   it('a container started again after a recorded exit is no longer reported exited', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
+    const id = await f.idleWorker();
     f.script(id, { detach: fail('docker: not running') });
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
     await f.tick(0);
@@ -215,7 +190,7 @@ describe('worker pool: starting containers', () => {
 
   it('starts nothing once the pool is stopped', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
+    const id = await f.idleWorker();
     f.pool.stop();
     assert.equal(f.pool.startContainer(id, ctr(1)), false);
     await f.tick(0);
@@ -225,7 +200,7 @@ describe('worker pool: starting containers', () => {
 
   it('refuses a worker that is booting, on hold, draining, or full (MaxRunningContainersPerInstance)', async () => {
     const f = new FakeCloud({ MaxRunningContainersPerInstance: 2 });
-    const id = await idleWorker(f);
+    const id = await f.idleWorker();
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
     assert.equal(f.pool.startContainer(id, ctr(2)), true);
     assert.equal(f.pool.startContainer(id, ctr(3)), false, 'full');
@@ -244,7 +219,7 @@ describe('worker pool: starting containers', () => {
 describe('worker pool: last_container_uuid', () => {
   it('sets last_container_uuid only when empty: a probe listing other containers keeps the one we started last', async () => {
     const f = new FakeCloud();
-    const id = await idleWorker(f);
+    const id = await f.idleWorker();
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
     await f.tick(0);
     assert.equal(f.pool.startContainer(id, ctr(2)), true);

@@ -15,6 +15,19 @@ describe('worker pool: a listing older than a create', function () {
   this.timeout(20_000);
   let h: Harness;
 
+  /** A pool whose one create's instance a listing has shown, while the create's answer is held; returns the hold. */
+  async function listedBeforeItsCreateAnswered(): Promise<{ release: () => void }> {
+    h = await Harness.start({ controller: false, cloudVMs: { MaxConcurrentInstanceCreateOps: 0 } });
+    h.pool.start();
+    await h.tick(0);
+    const answers = h.holdCreateAnswers();
+    assert.ok(h.pool.create(SMALL), 'the create is accepted');
+    await h.tick(0);
+    assert.equal(answers.inFlight(), 1, 'the create is in flight');
+    await h.pool.syncNow();
+    return answers;
+  }
+
   afterEach(async () => {
     await h?.stop();
   });
@@ -69,24 +82,8 @@ describe('worker pool: a listing older than a create', function () {
   });
 
   it('does not drop a worker whose create answered while a listing that missed it was in flight, though an earlier listing had shown it', async () => {
-    h = await Harness.start({ controller: false, cloudVMs: { MaxConcurrentInstanceCreateOps: 0 } });
-    h.pool.start();
-    await h.tick(0);
-
-    // The create's answer is held back after the instance exists.
-    const create = h.lame.create.bind(h.lame);
-    let answer: (() => void) | undefined;
-    h.lame.create = async (...args: Parameters<typeof create>) => {
-      const inst = await create(...args);
-      await new Promise<void>((resolve) => (answer = resolve));
-      return inst;
-    };
-    assert.ok(h.pool.create(SMALL));
-    await h.tick(0);
-    assert.ok(answer, 'the create is in flight');
-
     // A listing shows the new instance before its create has answered.
-    await h.pool.syncNow();
+    const answers = await listedBeforeItsCreateAnswered();
     const shown = h.pool.instances().filter((v) => !v.instance.startsWith('pending-'));
     assert.equal(shown.length, 1, 'the listing made it a worker');
     const id = shown[0].instance;
@@ -105,7 +102,7 @@ describe('worker pool: a listing older than a create', function () {
     assert.ok(release, 'that listing is in flight');
 
     // The create answers meanwhile: the instance is there, newer news than the listing.
-    answer!();
+    answers.release();
     await h.tick(0);
     release!();
     await listing;
@@ -115,20 +112,7 @@ describe('worker pool: a listing older than a create', function () {
   });
 
   it('shows a create whose instance a listing showed before the create answered once: as that instance, not also as a pending create', async () => {
-    h = await Harness.start({ controller: false, cloudVMs: { MaxConcurrentInstanceCreateOps: 0 } });
-    h.pool.start();
-    await h.tick(0);
-    const create = h.lame.create.bind(h.lame);
-    let answer: (() => void) | undefined;
-    h.lame.create = async (...args: Parameters<typeof create>) => {
-      const inst = await create(...args);
-      await new Promise<void>((resolve) => (answer = resolve));
-      return inst;
-    };
-    assert.ok(h.pool.create(SMALL));
-    await h.tick(0);
-    assert.ok(answer, 'the create is in flight');
-    await h.pool.syncNow();
+    const answers = await listedBeforeItsCreateAnswered();
 
     const views = h.pool.instances();
     assert.equal(views.length, 1, 'one instance for the scheduler');
@@ -136,7 +120,7 @@ describe('worker pool: a listing older than a create', function () {
     assert.equal(views[0].workerState, 'booting');
     assert.equal(h.pool.apiInstances().length, 1, 'one for the management API');
     assert.equal(h.pool.countWorkers().booting, 1, 'one booting');
-    answer!();
+    answers.release();
     await h.tick(0);
     assert.equal(h.pool.instances().length, 1);
   });
