@@ -150,6 +150,21 @@ describe('scheduler sync', () => {
     assert.equal(h.queue.state(uuid(1)), 'Cancelled', 'still Running on a later poll: it runs nowhere');
   });
 
+  it('a poll begun in the same millisecond as the last listing does not count as after it: no orphan is cancelled on it', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Running' });
+    const polled = h.queue.updated;
+    Object.assign(h.pool, { unlistedWorkers: () => 0, listedAt: () => polled });
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [], 'the poll may have begun just before the listing, and the container ended in between');
+    await h.clock.advance(1);
+    await h.queue.update();
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.equal(h.queue.state(uuid(1)), 'Cancelled', 'a later poll still shows it Running: it runs nowhere');
+  });
+
   it('cancels a Running container whose crunch-run exited before the last poll, not after', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), state: 'Running' });
