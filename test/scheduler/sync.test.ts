@@ -165,6 +165,27 @@ describe('scheduler sync', () => {
     assert.equal(h.queue.state(uuid(1)), 'Cancelled', 'a later poll still shows it Running: it runs nowhere');
   });
 
+  it('a crunch-run that exited in the same millisecond as the last poll began counts as exited after it (as the reference: qUpdated.After(exited))', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Running' }, { uuid: uuid(2), state: 'Locked' });
+    const w = h.pool.addWorker(h.type(4));
+    h.pool.runOn(w, uuid(1));
+    h.pool.runOn(w, uuid(2));
+    await h.clock.advance(1000);
+    h.pool.exit(uuid(1));
+    h.pool.exit(uuid(2));
+    await h.queue.update();
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, ['update'], 'the poll may have begun before the exits: neither cancelled nor requeued on it');
+    await h.clock.advance(1);
+    await h.queue.update();
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.equal(h.queue.state(uuid(1)), 'Cancelled');
+    assert.equal(h.queue.state(uuid(2)), 'Queued');
+  });
+
   it('cancels a Running container whose crunch-run exited before the last poll, not after', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), state: 'Running' });
