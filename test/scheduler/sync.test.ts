@@ -186,6 +186,26 @@ describe('scheduler sync', () => {
     assert.equal(h.queue.state(uuid(2)), 'Queued');
   });
 
+  it('leaves a Locked priority-0 container alone while its crunch-run exited after the last poll: no kill, no requeue until a poll shows it still Locked', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
+    await h.clock.advance(1000);
+    h.pool.exit(uuid(1));
+    for (let i = 0; i < 3; i++) {
+      h.sch.sync();
+      await h.clock.advance(0);
+    }
+    assert.deepEqual(h.pool.kills, [], 'the process has exited: nothing to kill');
+    assert.deepEqual(h.queue.calls, [], 'it may have moved the container on since the poll');
+    await h.clock.advance(1);
+    await h.queue.update();
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.changes, [{ uuid: uuid(1), from: 'Locked', to: 'Queued' }]);
+    assert.equal(logged(h, /^requeueing locked container because crunch-run exited$/).length, 1);
+  });
+
   it('cancels a Running container whose crunch-run exited before the last poll, not after', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), state: 'Running' });
