@@ -206,6 +206,22 @@ describe('scheduler sync', () => {
     assert.equal(logged(h, /^requeueing locked container because crunch-run exited$/).length, 1);
   });
 
+  it('frees the record of a finished container whose crunch-run has exited in the same pass that sees it, quietly', () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Complete' });
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
+    h.pool.exit(uuid(1));
+    h.sch.sync();
+    assert.deepEqual(h.pool.forgotten, [uuid(1)], 'its worker is free for the next container at once');
+    h.sch.sync();
+    assert.deepEqual(h.queue.forgotten, [uuid(1)]);
+    assert.deepEqual(
+      h.logs.records().filter((r) => r.level === 'info' && /killing crunch-run/.test(String(r.msg))),
+      [],
+      'the end of every finished container is routine: no info line, and not a "not in queue" kill',
+    );
+  });
+
   it('cancels a Running container whose crunch-run exited before the last poll, not after', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), state: 'Running' });
