@@ -85,6 +85,20 @@ describe('scheduler fixStaleLocks', () => {
     assert.equal(h.clock.pendingTimers(), 0);
   });
 
+  it('unlocks stale locks one at a time, each after the last one answered', async () => {
+    const { h } = restart();
+    h.queue.hold = true;
+    let done = false;
+    const fixing = h.sch.fixStaleLocks().then(() => (done = true));
+    await h.clock.advance(60_000);
+    assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`], 'the second waits for the first answer');
+    assert.equal(done, false, 'not finished while an unlock is in flight');
+    h.queue.release();
+    await h.clock.advance(0);
+    await fixing;
+    assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`, `unlock ${uuid(2)}`]);
+  });
+
   it('rejects with the abort reason when stopped, leaving no timer', async () => {
     const { h } = restart();
     const ac = new AbortController();
