@@ -99,6 +99,15 @@ describe('scheduler fixStaleLocks', () => {
     assert.deepEqual(h.queue.calls, [`unlock ${uuid(1)}`, `unlock ${uuid(2)}`]);
   });
 
+  it('sends no unlock once stopping, though the wait for unknown workers has ended', async () => {
+    const { h } = restart(testCluster({ containers: { StaleLockTimeout: '-1m' } }));
+    const ac = new AbortController();
+    ac.abort(new Error('stopping'));
+    await h.sch.fixStaleLocks(ac.signal).catch(() => undefined);
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [], 'a stopping dispatcher leaves the locks to the next one');
+  });
+
   it('rejects with the abort reason when stopped, leaving no timer', async () => {
     const { h } = restart();
     const ac = new AbortController();
