@@ -69,6 +69,26 @@ describe('scheduler loop', () => {
     assert.equal(h.clock.pendingTimers(), 0);
   });
 
+  it('keeps waiting for the listing through pool notifications that come before it', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Running' }, { uuid: uuid(2), state: 'Locked' });
+    h.pool.isLoaded = false;
+    const { passes } = countPasses(h);
+    h.sch.start();
+    await h.clock.advance(1000);
+    for (let i = 0; i < 3; i++) {
+      h.pool.notify();
+      await h.clock.advance(1000);
+    }
+    assert.equal(passes(), 0, 'a notification is not the listing');
+    assert.deepEqual(h.queue.calls, [], 'neither the Running one cancelled nor the Locked one unlocked');
+    h.pool.isLoaded = true;
+    h.pool.notify();
+    await h.clock.advance(0);
+    assert.ok(passes() >= 1, 'the listing starts the passes');
+    await h.sch.stop();
+  });
+
   it('retries the first queue poll on the clock until it succeeds', async () => {
     const h = harness();
     h.queue.updated = 0;
