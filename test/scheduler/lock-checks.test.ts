@@ -44,4 +44,17 @@ describe('scheduler: checks after a successful lock', () => {
       [['warning', '(race?) container has state="Queued" after Lock succeeded']],
     );
   });
+
+  it('a refused lock logs the error only, not the checks of a successful one', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Queued' });
+    h.pool.addWorker(h.type(1));
+    h.queue.lock = async () => {
+      throw new Error('422 Unprocessable Entity');
+    };
+    h.sch.runQueue();
+    await h.clock.advance(0);
+    assert.equal(logged(h, /^error locking container$/).length, 1);
+    assert.deepEqual(logged(h, /after Lock succeeded/), [], 'the lock did not succeed: no "(race?)" warning');
+  });
 });
