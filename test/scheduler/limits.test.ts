@@ -73,6 +73,7 @@ describe('scheduler ConcurrencyLimit', () => {
   it('caps supervisors at floor(limit x SupervisorFraction), at least 1', () => {
     assert.equal(limit({ MaxInstances: 10, SupervisorFraction: 0.2 }).maxSupervisors(), 2);
     assert.equal(limit({ MaxInstances: 3, SupervisorFraction: 0.2 }).maxSupervisors(), 1);
+    assert.equal(limit({ MaxInstances: 10, SupervisorFraction: 0.25 }).maxSupervisors(), 2, 'rounded down, as the reference: 2.5 supervisors is 2');
     assert.equal(limit({ MaxInstances: 3, SupervisorFraction: 0 }).maxSupervisors(), 0, 'no cap');
     assert.equal(limit({ MaxInstances: 0 }).maxSupervisors(), 0, 'no limit, no cap');
   });
