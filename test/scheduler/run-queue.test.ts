@@ -239,6 +239,16 @@ describe('scheduler run queue: placement', () => {
     assert.deepEqual(h.pool.creates, ['type4', 'type4']);
   });
 
+  it('still locks a Queued container when a create for a Locked one of its size was just declined, as the reference (not at quota, a type available)', async () => {
+    const h = harness();
+    h.pool.canCreate = 0;
+    h.queue.add({ uuid: uuid(1), priority: 2, state: 'Locked' }, { uuid: uuid(2), priority: 1, state: 'Queued' });
+    h.sch.runQueue();
+    await h.clock.advance(0);
+    assert.deepEqual(h.pool.creates, ['type1'], 'declined for the Locked one');
+    assert.deepEqual(h.queue.calls, [`lock ${uuid(2)}`], 'the decline may pass by the next pass: the Queued one is locked meanwhile');
+  });
+
   it('says why a priority-0 container will not run', () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
