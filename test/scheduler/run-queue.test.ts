@@ -249,6 +249,22 @@ describe('scheduler run queue: placement', () => {
     assert.deepEqual(h.queue.calls, [`lock ${uuid(2)}`], 'the decline may pass by the next pass: the Queued one is locked meanwhile');
   });
 
+  it('never starts or gives an instance to a container that is Running, Complete or Cancelled with no crunch-run record', async () => {
+    const h = harness();
+    h.pool.addWorker(h.type(1), 'unknown');
+    h.queue.add(
+      { uuid: uuid(1), priority: 3, state: 'Running' },
+      { uuid: uuid(2), priority: 2, state: 'Complete' },
+      { uuid: uuid(3), priority: 1, state: 'Cancelled' },
+    );
+    h.pool.addWorker(h.type(4));
+    h.sch.runQueue();
+    await h.clock.advance(0);
+    assert.deepEqual(h.pool.starts, [], 'a Running one may be running on the unknown worker: starting it again would run it twice');
+    assert.deepEqual(h.pool.creates, []);
+    assert.deepEqual(h.queue.calls, []);
+  });
+
   it('says why a priority-0 container will not run', () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), priority: 0, state: 'Locked' });
