@@ -41,6 +41,16 @@ describe('scheduler ConcurrencyLimit', () => {
     assert.equal(l.maxContainers, 31, 'regrowth to 34 held to known-good 30, plus one');
   });
 
+  it('a quota hit at a lower workload than the last one lowers the known-good level: regrowth creeps from there', () => {
+    const l = limit({ MaxInstances: 0 });
+    l.observe({ now: T0, last503: 0, running: 100, totalInstances: 100, atQuota: true });
+    assert.equal(l.maxContainers, 100);
+    l.observe({ now: T0, last503: 0, running: 60, totalInstances: 60, atQuota: true });
+    assert.equal(l.maxContainers, 60, 'the cloud now takes 60');
+    l.observe({ now: T0, last503: 0, running: 60, totalInstances: 60, atQuota: false });
+    assert.equal(l.maxContainers, 61, 'regrowth to floor(60 x 1.1) + 1 = 67 is held to 60, plus one: 100 no longer fits');
+  });
+
   it('counts packed containers in the workload, so a quota hit does not freeze a packed cluster', () => {
     const l = limit();
     l.observe({ now: T0, last503: 0, running: 20, totalInstances: 5, atQuota: true });
