@@ -240,6 +240,19 @@ describe('scheduler sync', () => {
     assert.equal(logged(h, /^cancelling container because container state is Running but crunch-run has exited$/).length, 1);
   });
 
+  it('cancels a priority-0 Running container whose crunch-run exited before the last poll at once, with that reason (there is nothing left to kill)', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), priority: 0, state: 'Running' });
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
+    h.pool.exit(uuid(1));
+    await h.clock.advance(1000);
+    await h.queue.update();
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.equal(h.queue.state(uuid(1)), 'Cancelled');
+    assert.equal(h.queue.cancelReasons.get(uuid(1)), 'container state is Running but crunch-run has exited');
+  });
+
   it('requeues a Locked container whose crunch-run exited, then forgets the record', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), state: 'Locked' });
