@@ -253,6 +253,18 @@ describe('scheduler sync', () => {
     assert.equal(h.queue.cancelReasons.get(uuid(1)), 'container state is Running but crunch-run has exited');
   });
 
+  it('tells the timeline of a cancel, with its reason', async () => {
+    const h = harness();
+    const events: string[] = [];
+    const timeline = { vmRequested() {}, unlocking() {}, cancelling: (u: string, reason: string) => events.push(`${u} ${reason}`) };
+    const sch = new Scheduler({ queue: h.queue, pool: h.pool, client: h.client, cluster: h.cluster, clock: h.clock, logger: h.logger, timeline });
+    h.queue.add({ uuid: uuid(1), priority: 1, state: 'Running' });
+    sch.sync();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.calls, [`cancel ${uuid(1)}`]);
+    assert.deepEqual(events, [`${uuid(1)} container is not running on any worker`]);
+  });
+
   it('requeues a Locked container whose crunch-run exited, then forgets the record', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), state: 'Locked' });
