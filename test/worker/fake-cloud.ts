@@ -124,6 +124,16 @@ export class FakeCloud {
     return id;
   }
 
+  /** Creates an instance of type small through the pool; returns its id once the cloud has it (the worker boots). */
+  async createBooting(): Promise<string> {
+    const before = new Set(this.vms.keys());
+    if (!this.pool.create(this.cluster.InstanceTypes.small)) throw new Error(`the pool declined a create: ${this.pool.createBlocker(this.cluster.InstanceTypes.small) ?? ''}`);
+    await this.tick(0);
+    const id = [...this.vms.keys()].find((k) => !before.has(k));
+    if (id === undefined) throw new Error('the create made no instance');
+    return id;
+  }
+
   /**
    * Starts `containers` on worker `id` (`--detach` as scripted) and lets a
    * probe round list their crunch-runs there, as on a VM where they run.

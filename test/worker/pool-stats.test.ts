@@ -14,12 +14,8 @@ const MIN = 60_000;
 describe('worker pool: counters and events', () => {
   it('counts instances that left the cloud list by the state they were in, and a VM gone while booting as a boot outcome', async () => {
     const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
-    const idle = f.seed();
-    await f.pool.syncNow();
-    await f.probe();
-    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
-    await f.tick(0);
-    const booting = [...f.vms.keys()].find((k) => k !== idle)!;
+    const idle = await f.idleWorker();
+    const booting = await f.createBooting();
     f.script(booting, { boot: { exit: 1, stderr: 'not yet' } });
     await f.probe();
     assert.equal(f.pool.detail(booting)?.workerState, 'booting');

@@ -163,12 +163,8 @@ describe('worker state machine: other rules', () => {
 
   it('idle with behaviour run shuts down at the first probe round after TimeoutIdle; booting never does', async () => {
     const f = new FakeCloud({ TimeoutIdle: MIN });
-    const idle = f.seed();
-    await f.pool.syncNow();
-    await f.probe();
-    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
-    await f.tick(0);
-    const booting = [...f.vms.keys()].find((k) => k !== idle)!;
+    const idle = await f.idleWorker();
+    const booting = await f.createBooting();
     f.script(booting, { boot: fail() });
     await f.tick(MIN - 1);
     await f.probe();
