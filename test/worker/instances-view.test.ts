@@ -19,11 +19,14 @@ describe('worker pool: the instance list', () => {
     assert.deepEqual(listed(), byCodeUnits(ids));
     assert.notDeepEqual(listed(), ids, 'the test needs a cloud order that is not the id order');
 
+    // One appears (its id sorts among the others), then one leaves, each seen alone.
     const added = f.seed();
+    await f.pool.syncNow();
+    assert.deepEqual(listed(), byCodeUnits([...ids, added]), 'after an instance appeared');
     f.vms.delete(ids[4]);
     await f.pool.syncNow();
     const now = [...ids.filter((id) => id !== ids[4]), added];
-    assert.deepEqual(listed(), byCodeUnits(now), 'after one instance appeared and one left');
+    assert.deepEqual(listed(), byCodeUnits(now), 'after an instance left');
     assert.deepEqual(
       f.pool.details().map((d) => d.instance),
       byCodeUnits(now),
