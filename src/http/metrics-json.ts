@@ -18,6 +18,7 @@
  * list with `_sum`/`_count` samples inline), so this converts from it.
  */
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import { compareCodeUnits } from '../compare.js';
 
 type Labels = Record<string, string | number>;
 
@@ -56,7 +57,7 @@ export async function metricsJSON(registries: Iterable<Registry | undefined>): P
   const families = all
     .map(toFamily)
     .filter((f) => f.metric.length > 0)
-    .sort((a, b) => compare(a.name, b.name));
+    .sort((a, b) => compareCodeUnits(a.name, b.name));
   return `[${families.map((f) => JSON.stringify(f, null, 2)).join(',')}]`;
 }
 
@@ -98,14 +99,14 @@ function toFamily(m: MetricObjectWithValues<MetricValue<string>>): MetricFamilyJ
     family.type = kind === 'counter' ? 'COUNTER' : kind === 'gauge' ? 'GAUGE' : 'UNTYPED';
     for (const v of values) family.metric.push({ ...withLabels((v.labels ?? {}) as Labels), [kind]: { value: jsonFloat(v.value) } });
   }
-  family.metric.sort((a, b) => compare(labelKey(a), labelKey(b)));
+  family.metric.sort((a, b) => compareCodeUnits(labelKey(a), labelKey(b)));
   return family;
 }
 
 function sortedPairs(labels: Labels): LabelPair[] {
   return Object.entries(labels)
     .map(([name, value]) => ({ name, value: String(value) }))
-    .sort((a, b) => compare(a.name, b.name));
+    .sort((a, b) => compareCodeUnits(a.name, b.name));
 }
 
 function withLabels(labels: Labels): MetricJSON {
@@ -122,8 +123,4 @@ function jsonFloat(n: number): JSONFloat {
   if (n === Infinity) return 'Infinity';
   if (n === -Infinity) return '-Infinity';
   return n;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -25,6 +25,7 @@
  */
 import type { QueueEntry } from '../scheduler/interfaces.js';
 import type { Parents } from './parents.js';
+import { compareCodeUnits } from '../compare.js';
 
 /** Runs remembered per runner image. */
 export const MAX_RUNS = 20;
@@ -116,7 +117,7 @@ export class PreWarmHistory {
       if (confidence < minConfidence) continue;
       out.push({ type, vms: median(p.vms), offsetMs: median(p.offsets), confidence });
     }
-    return out.sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+    return out.sort((a, b) => compareCodeUnits(a.type, b.type));
   }
 }
 

@@ -11,6 +11,7 @@
  */
 import type { Clock } from '../clock/index.js';
 import type { PoolEvent } from '../worker/pool-config.js';
+import { compareCodeUnits } from '../compare.js';
 
 /** A value that halves every `halfLifeMs`; `add` and `read` bring it to `now` first. */
 export class Decayed {
@@ -117,14 +118,14 @@ export class ReclaimTracker {
 
   /** `rate` of every type reclaimed at least once, by type name. */
   rates(): Array<{ instanceType: string; rate: number }> {
-    return [...this.reclaimedByType.keys()].sort(cmp).map((instanceType) => ({ instanceType, rate: this.rate(instanceType) }));
+    return [...this.reclaimedByType.keys()].sort(compareCodeUnits).map((instanceType) => ({ instanceType, rate: this.rate(instanceType) }));
   }
 
   /** Every row, by type then zone then preemptible. */
   snapshot(): ReclaimRow[] {
     return [...this.rows.values()]
       .map((r) => ({ ...r }))
-      .sort((a, b) => cmp(a.instanceType, b.instanceType) || cmp(a.zone, b.zone) || Number(a.preemptible) - Number(b.preemptible));
+      .sort((a, b) => compareCodeUnits(a.instanceType, b.instanceType) || compareCodeUnits(a.zone, b.zone) || Number(a.preemptible) - Number(b.preemptible));
   }
 
   private row(instanceType: string, zone: string, preemptible: boolean): ReclaimRow {
@@ -139,8 +140,4 @@ export class ReclaimTracker {
     if (!d) map.set(key, (d = new Decayed(this.halfLifeMs)));
     return d;
   }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -24,6 +24,7 @@ import type { ListParams } from '../arvados/client.js';
 import type { ItemList } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
 import { type Logger, RateLimitedLog } from '../log.js';
+import { compareCodeUnits } from '../compare.js';
 
 /** Containers per list call: about 3.7 KB of parameters, which the client sends as a form body (a POST with X-Http-Method-Override: GET). */
 export const BATCH = 100;
@@ -173,7 +174,7 @@ export class RequestDirectory {
     // The controller caps a page at its MaxItemsPerResponse (1000 by default, maybe lower) and says so in `limit`.
     const full = items.length >= Math.min(PAGE, pageLimit(list.limit));
     for (const [uuid] of batch) {
-      const requests = (byContainer.get(uuid) ?? []).sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
+      const requests = (byContainer.get(uuid) ?? []).sort((a, b) => compareCodeUnits(a.uuid, b.uuid));
       // A full page may have left out some containers' requests: those without any are asked again later.
       if (requests.length === 0 && full) this.remember(uuid, { retryAt: now + RETRY_MS, readAt: now });
       else this.remember(uuid, { requests, readAt: now });

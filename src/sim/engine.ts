@@ -47,6 +47,7 @@ import { type SimPriorities, WorkloadPlayer } from './player.js';
 import type { TimelineSample } from './plot.js';
 import type { Workload } from './workload.js';
 import { type FallbackSource, fallbackFigures } from './report-spot.js';
+import { compareCodeUnits } from '../compare.js';
 
 /** The controller's address as the dispatcher and crunch-run see it; it resolves nowhere. */
 export const SIM_CONTROLLER_URL = 'http://controller.sim.invalid';
@@ -310,7 +311,7 @@ export async function runSimulation(opts: SimOptions): Promise<SimResult> {
     timersLeft,
     timersFired,
     estimates: accuracy.samples,
-    controllerRequests: Object.fromEntries(Object.entries(controller.stats).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    controllerRequests: Object.fromEntries(Object.entries(controller.stats).sort(([a], [b]) => compareCodeUnits(a, b))),
     notes,
     host: {
       wallMs: systemClock.now() - wall0,

@@ -33,6 +33,7 @@ import { billedMs } from '../cost/billing.js';
 import type { StretchStats } from '../worker/idle-stretch.js';
 import { type FallbackFigures, outageArrivalWaits } from './report-spot.js';
 import { type WaitSummary, waitSummary } from './accuracy.js';
+import { compareCodeUnits } from '../compare.js';
 
 export type { WaitSummary } from './accuracy.js';
 
@@ -249,7 +250,7 @@ export function buildReport(r: SimResult): SimReport {
       lowerBound: money(lowerBound),
       ratio: lowerBound > 0 ? Math.round((total / lowerBound) * 1e4) / 1e4 : 0,
       extra: { boot: money(boot), idle: money(idle), packing: money(packing), extraRunTime: money(runAtCheapest - lowerBound) },
-      byType: Object.fromEntries(Object.entries(byType).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      byType: Object.fromEntries(Object.entries(byType).sort(([a], [b]) => compareCodeUnits(a, b))),
     },
     queueWait: waitSummary(waits),
     ...(byOwner ? { byOwner } : {}),

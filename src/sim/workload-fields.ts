@@ -7,6 +7,7 @@ import type { Random } from '../../drivers/lame/random.js';
 import { INT64_MAX } from '../arvados/types.js';
 import { parseByteSize, parseDuration } from '../config/units.js';
 import type { SimContainer } from './workload.js';
+import { compareCodeUnits } from '../compare.js';
 
 /** A workload file that cannot be used; the message names the JSON path. */
 export class WorkloadError extends Error {
@@ -161,7 +162,7 @@ export function compareIds(a: string, b: string): number {
     if (dx && dy && Number(x) !== Number(y)) return Number(x) - Number(y);
     return x < y ? -1 : 1;
   }
-  return ra.length - rb.length || (a < b ? -1 : a > b ? 1 : 0);
+  return ra.length - rb.length || compareCodeUnits(a, b);
 }
 
 export const byAtThenId = (a: SimContainer, b: SimContainer) => a.at - b.at || compareIds(a.id, b.id);

@@ -25,6 +25,7 @@ import type { RemoteRunner } from './remote-runner.js';
 import { CreateLimits } from './throttle.js';
 import { Worker } from './worker.js';
 import type { BootOutcome, WorkerEnv } from './worker-env.js';
+import { compareCodeUnits } from '../compare.js';
 
 /** The id a pending create shows in `instances()` until the cloud has given it a real one. */
 export const PENDING_ID_PREFIX = 'pending-';
@@ -251,7 +252,7 @@ export class PoolCore implements WorkerEnv {
    * listing adds or drops one.
    */
   byId(): readonly Worker[] {
-    this.sortedWorkers ??= [...this.workers.values()].sort((a, b) => compareIds(a.id, b.id));
+    this.sortedWorkers ??= [...this.workers.values()].sort((a, b) => compareCodeUnits(a.id, b.id));
     return this.sortedWorkers;
   }
 
@@ -304,9 +305,4 @@ function standInType(name: string, providerType: string): InstanceType {
     Preemptible: false,
     GPU: { Stack: '', DriverVersion: '', HardwareTarget: '', DeviceCount: 0, VRAM: 0 },
   };
-}
-
-/** Instance ids in code-unit order, as the pool's lists are sorted. */
-export function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

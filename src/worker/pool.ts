@@ -19,13 +19,14 @@ import type { CapacityDetail, CreateLimitsReport, InstanceView, WorkerPool } fro
 import { IDLE_BEHAVIORS, type IdleBehavior, WORKER_STATES, type WorkerState } from './states.js';
 import { InstanceNotFoundError } from './errors.js';
 import type { PoolDeps } from './pool-config.js';
-import { compareIds, PoolCore } from './pool-core.js';
+import { PoolCore } from './pool-core.js';
 import { createBlocker, startCreate } from './pool-create.js';
 import { ProbeLoop } from './pool-probe.js';
 import { SyncLoop } from './pool-sync.js';
 import type { BootOutcome } from './worker-env.js';
 import type { CostVm } from '../cost/ledger.js';
 import { currentPrice } from '../cost/price.js';
+import { compareCodeUnits } from '../compare.js';
 
 export { type PoolDeps, type PoolEvent, type RunnerBinary } from './pool-config.js';
 export { PENDING_ID_PREFIX } from './pool-core.js';
@@ -157,7 +158,7 @@ export class WorkerPoolImpl implements WorkerPool {
         pending = true;
       }
     }
-    return pending ? out.sort((a, b) => compareIds(a.instance, b.instance)) : out;
+    return pending ? out.sort((a, b) => compareCodeUnits(a.instance, b.instance)) : out;
   }
 
   /**
@@ -172,7 +173,7 @@ export class WorkerPoolImpl implements WorkerPool {
     for (const c of this.core.creating.values()) {
       if (c.instanceId === undefined) out.push({ ...this.core.pendingView(c), instance: '', lastBusy: 0 });
     }
-    return out.sort((a, b) => compareIds(a.instance, b.instance) || compareIds(a.arvadosInstanceType, b.arvadosInstanceType));
+    return out.sort((a, b) => compareCodeUnits(a.instance, b.instance) || compareCodeUnits(a.arvadosInstanceType, b.arvadosInstanceType));
   }
 
   /** Every worker, shut-down ones included (not pending creates), in more detail, sorted by id. */

@@ -23,6 +23,7 @@ import { RemoteRunner, type RunnerHost } from './remote-runner.js';
 import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
 import { crunchRunConfigJSON } from './runner.js';
 import { IdleStretcher, type StretchMark } from './idle-stretch.js';
+import { sortFew } from '../compare.js';
 
 export class Worker implements RunnerHost {
   readonly id: string;
@@ -388,7 +389,7 @@ export class Worker implements RunnerHost {
     const uuids: string[] = [];
     if (this.starting.size > 0) for (const uuid of this.starting.keys()) uuids.push(uuid);
     if (this.running.size > 0) for (const uuid of this.running.keys()) uuids.push(uuid);
-    if (uuids.length > 1) sortSmall(uuids);
+    if (uuids.length > 1) sortFew(uuids);
     const view: InstanceView = {
       instance: this.id,
       address: this.instance.address,
@@ -404,23 +405,5 @@ export class Worker implements RunnerHost {
     if (note !== undefined) view.note = note;
     if (this.reclaimNotice !== undefined) view.reclaimNotice = this.reclaimNotice;
     return view;
-  }
-}
-
-/**
- * Sorts a few strings in place (a worker runs one or two containers, rarely
- * more): an insertion sort costs a few comparisons where
- * `Array.prototype.sort` costs about a microsecond a call.
- */
-function sortSmall(a: string[]): void {
-  if (a.length > 16) {
-    a.sort();
-    return;
-  }
-  for (let i = 1; i < a.length; i++) {
-    const x = a[i];
-    let j = i - 1;
-    for (; j >= 0 && a[j] > x; j--) a[j + 1] = a[j];
-    a[j + 1] = x;
   }
 }
