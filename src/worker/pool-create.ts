@@ -89,7 +89,11 @@ function noteCreateFailure(core: PoolCore, type: InstanceType, err: unknown): vo
   const capacity = asCapacityError(err);
   const rateLimit = asRateLimitError(err);
   // The reference logs every failed create at error, with these two flags.
-  const fields = { InstanceType: type.Name, error: err, isCapacityError: capacity !== undefined, isQuotaError: quota !== undefined };
+  const fields: Record<string, unknown> = { InstanceType: type.Name, error: err, isCapacityError: capacity !== undefined, isQuotaError: quota !== undefined };
+  // As the reference, each kind is looked for on its own: an error that is two
+  // kinds at once (a driver's AggregateError, or one kind as the other's cause)
+  // sets both holds, and a rate limit is honoured whatever else the error is.
+  const kinds: string[] = [];
   if (quota) {
     // The failed create is still counted in `creating`; the others are what must go away.
     const others = core.instanceCount() - 1;
@@ -97,20 +101,21 @@ function noteCreateFailure(core: PoolCore, type: InstanceType, err: unknown): vo
     // The reference's info lines for the two kinds of quota wait (beside the error below).
     if (others < 1) core.log.info('quota error with 0 running -- waiting for quotaErrorTTL', { InstanceType: type.Name, atQuotaUntil: new Date(hold.until).toISOString() });
     else core.log.info('quota error -- waiting for next instance shutdown', { InstanceType: type.Name, atQuotaUntilFewerInstances: hold.fewerThan });
-    core.warnings.error('create failed: cloud quota reached; pausing creates', { ...fields, Instances: others }, 'create quota');
-  } else if (capacity) {
+    kinds.push('cloud quota reached; pausing creates');
+    fields.Instances = others;
+  }
+  if (capacity) {
     const held = core.limits.noteCapacityError(capacity, type);
     core.log.info('capacity error -- pausing instance create calls', { InstanceType: type.Name, capKey: held.key, atCapacityUntil: new Date(held.until).toISOString() });
-    core.warnings.error('create failed: insufficient capacity', fields, `create capacity ${type.ProviderType}`);
-  } else if (rateLimit) {
-    core.limits.noteRateLimit(rateLimit);
-    core.warnings.error(
-      'create failed: cloud rate limit; suspending creates',
-      { ...fields, ResumeAt: new Date(rateLimit.earliestRetry).toISOString() },
-      'create rate limit',
-    );
-  } else {
-    core.limits.noteCreateError(CREATE_ERROR_BACKOFF_MS, err instanceof Error ? err.message : String(err));
-    core.warnings.error('create failed', fields, `create failed ${type.Name}`);
+    kinds.push('insufficient capacity');
   }
+  if (rateLimit) {
+    core.limits.noteRateLimit(rateLimit);
+    kinds.push('cloud rate limit; suspending creates');
+    fields.ResumeAt = new Date(rateLimit.earliestRetry).toISOString();
+  }
+  if (kinds.length === 0) core.limits.noteCreateError(CREATE_ERROR_BACKOFF_MS, err instanceof Error ? err.message : String(err));
+  // One error line per failure, rate-limited per kind (the first kind found names it).
+  const key = quota ? 'create quota' : capacity ? `create capacity ${type.ProviderType}` : rateLimit ? 'create rate limit' : `create failed ${type.Name}`;
+  core.warnings.error(kinds.length ? `create failed: ${kinds.join('; ')}` : 'create failed', fields, key);
 }

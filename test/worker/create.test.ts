@@ -283,6 +283,33 @@ describe('worker pool: create throttling', function () {
     await h.tick(60_000 - CREATE_ERROR_BACKOFF_MS - 1000);
     assert.ok(h.pool.create(SMALL), 'creates again at the earliest retry time');
   });
+
+  it('an error of two kinds at once sets both holds, and a rate limit inside any failure suspends creates (as the reference checks each kind alone)', async () => {
+    await started();
+    h.cloud.failNextCreate(new AggregateError([new QuotaError('too many instances'), new CapacityError('no small ones', { instanceType: SMALL.ProviderType })], 'zone a and zone b'));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.equal(h.pool.atQuota(), true, 'the quota part holds every create');
+    assert.equal(h.pool.atCapacity(SMALL), true, 'the capacity part marks its type as well');
+    assert.equal(h.pool.atCapacity(LARGE), false);
+    const line = h.logs.records().find((r) => String(r.msg).startsWith('create failed'));
+    assert.equal(line?.msg, 'create failed: cloud quota reached; pausing creates; insufficient capacity');
+    assert.equal(line?.isQuotaError, true);
+    assert.equal(line?.isCapacityError, true);
+    await h.tick(60_000);
+    assert.equal(h.pool.atQuota(), false);
+    assert.equal(h.pool.atCapacity(SMALL), false);
+
+    h.cloud.failNextCreate(new QuotaError('too many instances', { cause: new RateLimitError('slow down', h.clock.now() + 120_000) }));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    await h.tick(60_000);
+    assert.equal(h.pool.atQuota(), false, 'the quota hold with no instances lasts a minute');
+    assert.equal(h.pool.create(SMALL), undefined, 'the rate limit in its cause still holds creates');
+    assert.match(h.pool.createBlocker(SMALL) ?? '', /rate limit/);
+    await h.tick(60_000);
+    assert.ok(h.pool.create(SMALL), 'creates again at the earliest retry time');
+  });
 });
 
 describe('create limits: cloud quota errors', function () {
