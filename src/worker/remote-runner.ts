@@ -129,6 +129,9 @@ export class RemoteRunner {
       this.close();
       return;
     }
+    // `>=`: the reference tests "after the deadline", but its ticker starts after
+    // the deadline is taken, so its tick at TimeoutTERM is always past it. With
+    // an exact clock, that same tick is the one equal to the deadline.
     if (this.clock.now() >= this.termDeadline) {
       this.killTimer?.cancel();
       this.killTimer = undefined;
