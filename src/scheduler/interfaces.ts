@@ -114,8 +114,12 @@ export interface InstanceView {
  * background and shows up in later calls and as notifications.
  */
 export interface WorkerPool {
-  /** Containers with a live crunch-run (or being started), uuid -> when it was started or first seen. */
-  running(): Map<string, number>;
+  /**
+   * Containers with a live crunch-run (or being started), uuid -> when it was
+   * started or first seen. Read-only: the pool may hand out one map until
+   * its records change.
+   */
+  running(): ReadonlyMap<string, number>;
   /**
    * Containers whose crunch-run has exited but whose record the pool keeps
    * until `forgetContainer`, uuid -> when the exit was noticed. The

@@ -55,6 +55,14 @@ export class PoolCore implements WorkerEnv {
   readonly creating = new Map<string, PendingCreate>();
   /** Container uuid -> the worker with a crunch-run record for it (starting or running). */
   private readonly runnerIndex = new Map<string, Worker>();
+  /**
+   * Moves whenever what `running()` lists, or its order, may have changed:
+   * a record added or dropped (`indexRunner`), or a start promoted to
+   * running (`runnerPromoted`: a worker lists its starts first). A worker
+   * comes with no record and drops each of its own as it goes (`close`), so
+   * that needs no move of its own. `running()` keeps its map until this moves.
+   */
+  runnersVersion = 0;
   /** Containers whose crunch-run exited, uuid -> when noticed; kept until `forgetContainer`. */
   readonly exitedAt = new Map<string, number>();
   readonly limits: CreateLimits;
@@ -148,10 +156,15 @@ export class PoolCore implements WorkerEnv {
   }
 
   indexRunner(uuid: string, worker: Worker, present: boolean): void {
+    this.runnersVersion++;
     if (present) this.runnerIndex.set(uuid, worker);
     // Two VMs listing one container (should not happen, but a cloud can
     // surprise) must not lose the other's entry.
     else if (this.runnerIndex.get(uuid) === worker) this.runnerIndex.delete(uuid);
+  }
+
+  runnerPromoted(): void {
+    this.runnersVersion++;
   }
 
   /** The crunch-run record for `uuid` on any worker. */

@@ -64,6 +64,7 @@ export class WorkerPoolImpl implements WorkerPool {
   private readonly syncs: SyncLoop;
   private timers: Timer[] = [];
   private started = false;
+  private runningCache: { version: number; map: ReadonlyMap<string, number> } | undefined;
 
   constructor(deps: PoolDeps) {
     this.core = new PoolCore(deps);
@@ -128,13 +129,22 @@ export class WorkerPoolImpl implements WorkerPool {
     return this.core.notifier.subscribe(listener);
   }
 
-  running(): Map<string, number> {
-    const out = new Map<string, number>();
+  /**
+   * Every pass asks for this two or three times (the passes' records, the
+   * start-time estimates), mostly with nothing changed since: the map is
+   * rebuilt only when a record or a worker has come, gone or moved
+   * (`PoolCore.runnersVersion`), and shared, read-only, until then.
+   */
+  running(): ReadonlyMap<string, number> {
+    const version = this.core.runnersVersion;
+    if (this.runningCache?.version === version) return this.runningCache.map;
+    const map = new Map<string, number>();
     for (const w of this.core.workers.values()) {
-      for (const rr of w.starting.values()) out.set(rr.uuid, rr.since);
-      for (const rr of w.running.values()) out.set(rr.uuid, rr.since);
+      for (const rr of w.starting.values()) map.set(rr.uuid, rr.since);
+      for (const rr of w.running.values()) map.set(rr.uuid, rr.since);
     }
-    return out;
+    this.runningCache = { version, map };
+    return map;
   }
 
   exited(): Map<string, number> {

@@ -39,6 +39,8 @@ export interface WorkerEnv {
   stretchStarting?(w: Worker): void;
   /** Keeps the pool's container -> worker index: `worker` now has (or no longer has) a crunch-run record for `uuid`. */
   indexRunner(uuid: string, worker: Worker, present: boolean): void;
+  /** A start of this worker's moved from `starting` to `running`: the same record, listed in another place. */
+  runnerPromoted(): void;
 }
 
 export interface WorkerInit {

@@ -224,6 +224,7 @@ export class Worker implements RunnerHost {
     }
     this.busy = this.env.clock.now();
     this.running.set(rr.uuid, rr);
+    this.env.runnerPromoted();
     this.lastUUID = rr.uuid;
     rr.markSettled();
     if (!Number.isNaN(createdAt)) {
@@ -246,6 +247,7 @@ export class Worker implements RunnerHost {
       if (rr) {
         this.starting.delete(uuid);
         this.running.set(uuid, rr);
+        this.env.runnerPromoted();
       } else {
         this.log.info('crunch-run process detected', { ContainerUUID: uuid });
         this.running.set(uuid, new RemoteRunner(uuid, this.env.clock.now(), this, this.env.clock, this.env.cfg, true));
