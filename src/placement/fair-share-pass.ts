@@ -9,7 +9,7 @@
  */
 import type { Clock } from '../clock/index.js';
 import type { Settings } from '../config/settings.js';
-import type { PassReorder } from '../scheduler/deps.js';
+import type { CrunchRunRecord, PassReorder } from '../scheduler/deps.js';
 import { type FairShareNote, type FairShareNotes, type PassView, State } from '../scheduler/pass-view.js';
 import { CHARGE_SECONDS, fairShareOrder, NO_SEGMENT, segmentOf, UNKNOWN_OWNER } from './fair-share.js';
 import type { OwnerResolver } from './owners.js';
@@ -33,7 +33,7 @@ export class FairSharePass implements PassReorder {
     this.usage = new ShareUsage(settings.Window);
   }
 
-  reorder(view: PassView, records: ReadonlyMap<string, { exitedAt?: number }>): FairShareNotes | undefined {
+  reorder(view: PassView, records: ReadonlyMap<string, CrunchRunRecord>): FairShareNotes | undefined {
     const n = view.size;
     const { list, hasRecord, state, priority } = view;
     const uuids = list.map((e) => e.container.uuid);

@@ -47,7 +47,7 @@ export interface SchedulerDeps {
 /** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */
 export interface PassReorder {
   /** Notes on the containers it moved back, or undefined when it changed nothing. */
-  reorder(view: PassView, records: ReadonlyMap<string, { exitedAt?: number }>): FairShareNotes | undefined;
+  reorder(view: PassView, records: ReadonlyMap<string, CrunchRunRecord>): FairShareNotes | undefined;
 }
 
 /** What the scheduler asks of the warm pools and pre-warming at the end of each run-queue pass. */
@@ -77,16 +77,32 @@ export function unlistedWorkers(pool: WorkerPool): number {
   return pool.unlistedWorkers?.() ?? pool.countWorkers().unknown ?? 0;
 }
 
+/** A crunch-run record: `exitedAt` is when the process was seen to exit, if it has. */
+export type CrunchRunRecord = { readonly exitedAt?: number };
+
+const LIVE: CrunchRunRecord = Object.freeze({});
+
+/** The last records built for each pool, with the two maps they were built from. */
+const lastRecords = new WeakMap<WorkerPool, { running: ReadonlyMap<string, number>; exited: ReadonlyMap<string, number> | undefined; records: ReadonlyMap<string, CrunchRunRecord> }>();
+
 /**
  * The pool's crunch-run records: every container it runs, is starting, or
  * saw exit and has not forgotten yet, with the exit time for the latter.
  * Like the reference's `Running()`, which the scheduler counts as "running".
+ * Read-only: a pool that hands out the same `running()` and `exited()` maps
+ * while nothing changes (the real one does) gets the same records back, so
+ * the two or three calls of one pass build them once.
  */
-export function crunchRunRecords(pool: WorkerPool): Map<string, { exitedAt?: number }> {
-  const out = new Map<string, { exitedAt?: number }>();
-  for (const uuid of pool.running().keys()) out.set(uuid, {});
-  for (const [uuid, at] of pool.exited?.() ?? []) out.set(uuid, { exitedAt: at });
-  return out;
+export function crunchRunRecords(pool: WorkerPool): ReadonlyMap<string, CrunchRunRecord> {
+  const running = pool.running();
+  const exited = pool.exited?.();
+  const last = lastRecords.get(pool);
+  if (last && last.running === running && last.exited === exited) return last.records;
+  const records = new Map<string, CrunchRunRecord>();
+  for (const uuid of running.keys()) records.set(uuid, LIVE);
+  for (const [uuid, at] of exited ?? []) records.set(uuid, { exitedAt: at });
+  lastRecords.set(pool, { running, exited, records });
+  return records;
 }
 
 /**

@@ -129,7 +129,7 @@ export interface WorkerPool {
    * once the pool has dropped the record (then: restart, or cancel as
    * running nowhere).
    */
-  exited?(): Map<string, number>;
+  exited?(): ReadonlyMap<string, number>;
   /**
    * True once the cloud's instance list has been loaded; until then
    * `running()`, `instances()` and `countWorkers()` miss whatever already

@@ -22,10 +22,8 @@
  */
 import { cancelContainer, killCrunchRun, unlockContainer } from './actions.js';
 import type { Container } from '../arvados/types.js';
-import { crunchRunRecords, type PassContext, unlistedWorkers } from './deps.js';
+import { type CrunchRunRecord, crunchRunRecords, type PassContext, unlistedWorkers } from './deps.js';
 import { type PassView, State } from './pass-view.js';
-
-type CrunchRunRecord = { exitedAt?: number };
 
 /**
  * @param view the run-queue pass just before, if any: when the queue has

@@ -64,7 +64,9 @@ export class PoolCore implements WorkerEnv {
    */
   runnersVersion = 0;
   /** Containers whose crunch-run exited, uuid -> when noticed; kept until `forgetContainer`. */
-  readonly exitedAt = new Map<string, number>();
+  private readonly exitedAt = new Map<string, number>();
+  /** The last copy of `exitedAt` handed out, kept until it changes (as `runnersVersion` for the records). */
+  private exitedCopy: ReadonlyMap<string, number> | undefined;
   readonly limits: CreateLimits;
   readonly notifier: Notifier;
   readonly bootOutcomes: Record<BootOutcome, number> = { success: 0, failure: 0, aborted: 0, disappeared: 0 };
@@ -122,6 +124,20 @@ export class PoolCore implements WorkerEnv {
 
   noteExited(uuid: string, at: number): void {
     this.exitedAt.set(uuid, at);
+    this.exitedCopy = undefined;
+  }
+
+  /** Drops the exit record of `uuid`; true if there was one. */
+  forgetExited(uuid: string): boolean {
+    if (!this.exitedAt.delete(uuid)) return false;
+    this.exitedCopy = undefined;
+    return true;
+  }
+
+  /** The exit records, read-only: one copy, handed out until they change. */
+  exited(): ReadonlyMap<string, number> {
+    this.exitedCopy ??= new Map(this.exitedAt);
+    return this.exitedCopy;
   }
 
   /** When the last worker found in the cloud (not created by this process) had its processes listed; 0 if none yet. */

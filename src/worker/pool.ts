@@ -147,12 +147,12 @@ export class WorkerPoolImpl implements WorkerPool {
     return map;
   }
 
-  exited(): Map<string, number> {
-    return new Map(this.core.exitedAt);
+  exited(): ReadonlyMap<string, number> {
+    return this.core.exited();
   }
 
   forgetContainer(uuid: string): void {
-    if (this.core.exitedAt.delete(uuid)) {
+    if (this.core.forgetExited(uuid)) {
       this.core.log.debug('clearing placeholder for exited crunch-run process', { ContainerUUID: uuid });
     }
   }
@@ -331,7 +331,7 @@ export class WorkerPoolImpl implements WorkerPool {
     // Never two crunch-runs for one container at once, on any worker.
     if (core.findRunner(container.uuid)) return false;
     if (core.cfg.maxRunningPerInstance > 0 && w.containerCount() >= core.cfg.maxRunningPerInstance) return false;
-    core.exitedAt.delete(container.uuid);
+    core.forgetExited(container.uuid);
     w.startContainer(container);
     return true;
   }

@@ -44,6 +44,24 @@ describe('worker pool: the crunch-run records', () => {
     assert.deepEqual([...f.pool.running()], [], 'the process ended: its record is gone');
   });
 
+  it('hands out one copy of the exit records until an exit is noted or forgotten', async () => {
+    const f = new FakeCloud({ MaxRunningContainersPerInstance: 0 });
+    const id = await f.idleWorker();
+    await f.runListed(id, a);
+    const none = f.pool.exited();
+    assert.equal(f.pool.exited(), none, 'nothing changed: the same copy');
+
+    f.script(id, { list: ok('') });
+    await f.probe();
+    const one = f.pool.exited();
+    assert.deepEqual([...one.keys()], [a.uuid], 'the process ended: its exit is recorded');
+    assert.deepEqual([...none.keys()], [], 'a copy handed out earlier is not changed');
+    assert.equal(f.pool.exited(), one);
+
+    f.pool.forgetContainer(a.uuid);
+    assert.deepEqual([...f.pool.exited().keys()], [], 'forgotten');
+  });
+
   it("lists a worker's starts before its running processes, also after a --detach answer moves one", async () => {
     const f = new FakeCloud({ MaxRunningContainersPerInstance: 0 });
     const id = await f.idleWorker();
