@@ -56,16 +56,16 @@ export class PoolCore implements WorkerEnv {
   /** Container uuid -> the worker with a crunch-run record for it (starting or running). */
   private readonly runnerIndex = new Map<string, Worker>();
   /**
-   * Moves whenever what `running()` lists, or its order, may have changed:
-   * a record added or dropped (`indexRunner`), or a start promoted to
-   * running (`runnerPromoted`: a worker lists its starts first). A worker
-   * comes with no record and drops each of its own as it goes (`close`), so
-   * that needs no move of its own. `running()` keeps its map until this moves.
+   * The last map `running()` built, kept until what it lists, or its order,
+   * may change: a record added or dropped (`indexRunner`), or a start
+   * promoted to running (`runnerPromoted`: a worker lists its starts first).
+   * A worker comes with no record and drops each of its own as it goes
+   * (`close`), so workers coming and going need nothing more.
    */
-  runnersVersion = 0;
+  private runningMap: ReadonlyMap<string, number> | undefined;
   /** Containers whose crunch-run exited, uuid -> when noticed; kept until `forgetContainer`. */
   private readonly exitedAt = new Map<string, number>();
-  /** The last copy of `exitedAt` handed out, kept until it changes (as `runnersVersion` for the records). */
+  /** The last copy of `exitedAt` handed out, kept until it changes (as `runningMap` for the records). */
   private exitedCopy: ReadonlyMap<string, number> | undefined;
   readonly limits: CreateLimits;
   readonly notifier: Notifier;
@@ -172,7 +172,7 @@ export class PoolCore implements WorkerEnv {
   }
 
   indexRunner(uuid: string, worker: Worker, present: boolean): void {
-    this.runnersVersion++;
+    this.runningMap = undefined;
     if (present) this.runnerIndex.set(uuid, worker);
     // Two VMs listing one container (should not happen, but a cloud can
     // surprise) must not lose the other's entry.
@@ -180,7 +180,24 @@ export class PoolCore implements WorkerEnv {
   }
 
   runnerPromoted(): void {
-    this.runnersVersion++;
+    this.runningMap = undefined;
+  }
+
+  /**
+   * Containers with a crunch-run record on a worker (starting or running),
+   * uuid -> since, worker by worker and each worker's starts first. Every
+   * scheduling pass asks two or three times (its records, the start-time
+   * estimates), mostly with nothing changed: one map, read-only, until then.
+   */
+  running(): ReadonlyMap<string, number> {
+    if (this.runningMap) return this.runningMap;
+    const map = new Map<string, number>();
+    for (const w of this.workers.values()) {
+      for (const rr of w.starting.values()) map.set(rr.uuid, rr.since);
+      for (const rr of w.running.values()) map.set(rr.uuid, rr.since);
+    }
+    this.runningMap = map;
+    return map;
   }
 
   /** The crunch-run record for `uuid` on any worker. */

@@ -64,7 +64,6 @@ export class WorkerPoolImpl implements WorkerPool {
   private readonly syncs: SyncLoop;
   private timers: Timer[] = [];
   private started = false;
-  private runningCache: { version: number; map: ReadonlyMap<string, number> } | undefined;
 
   constructor(deps: PoolDeps) {
     this.core = new PoolCore(deps);
@@ -129,22 +128,8 @@ export class WorkerPoolImpl implements WorkerPool {
     return this.core.notifier.subscribe(listener);
   }
 
-  /**
-   * Every pass asks for this two or three times (the passes' records, the
-   * start-time estimates), mostly with nothing changed since: the map is
-   * rebuilt only when a record or a worker has come, gone or moved
-   * (`PoolCore.runnersVersion`), and shared, read-only, until then.
-   */
   running(): ReadonlyMap<string, number> {
-    const version = this.core.runnersVersion;
-    if (this.runningCache?.version === version) return this.runningCache.map;
-    const map = new Map<string, number>();
-    for (const w of this.core.workers.values()) {
-      for (const rr of w.starting.values()) map.set(rr.uuid, rr.since);
-      for (const rr of w.running.values()) map.set(rr.uuid, rr.since);
-    }
-    this.runningCache = { version, map };
-    return map;
+    return this.core.running();
   }
 
   exited(): ReadonlyMap<string, number> {
