@@ -2,7 +2,10 @@
  * What the real worker pool's reads cost a scheduling pass, which calls each
  * once: `instances()` (every worker's view; the management API's list too),
  * `running()` (every crunch-run process) and `countWorkers()`, with 1k and
- * 10k running workers holding 1.5 containers each on average.
+ * 10k running workers holding 1.5 containers each on average. `running()`
+ * keeps its map until a record changes, so it is measured twice: read again
+ * with nothing changed (`running`), and just after a container was started
+ * (`running, changed`: the map is rebuilt).
  * `bench/scheduling-pass.ts` runs the pass against a fake pool whose reads
  * are plain copies, so this part of a real pass is measured here.
  *
@@ -12,15 +15,15 @@
  * to warm up, in ms; GC pauses inside a call count.
  */
 import { performance } from 'node:perf_hooks';
-import { FakeCloud, ok } from '../test/worker/fake-cloud.js';
+import { FakeCloud, lockedContainer, ok } from '../test/worker/fake-cloud.js';
 
 const args = process.argv.slice(2);
 const callsArg = args.indexOf('--calls');
 const calls = callsArg >= 0 ? Number(args[callsArg + 1]) : 200;
 if (!Number.isInteger(calls) || calls < 1) throw new Error('--calls: a positive integer');
 
-type Read = 'instances' | 'running' | 'countWorkers';
-const READS: Read[] = ['instances', 'running', 'countWorkers'];
+type Read = 'instances' | 'running' | 'running, changed' | 'countWorkers';
+const READS: Read[] = ['instances', 'running', 'running, changed', 'countWorkers'];
 
 async function measure(workers: number): Promise<{ containers: number; times: Record<Read, { median: number; p95: number }> }> {
   // No pacing of probes: all of them run in one round.
@@ -39,13 +42,21 @@ async function measure(workers: number): Promise<{ containers: number; times: Re
   const size: Record<Read, () => number> = {
     instances: () => f.pool.instances().length,
     running: () => f.pool.running().size,
+    'running, changed': () => f.pool.running().size,
     countWorkers: () => f.pool.countWorkers().running,
   };
-  const want: Record<Read, number> = { instances: workers, running: next, countWorkers: workers };
+  const want: Record<Read, number> = { instances: workers, running: next, 'running, changed': next, countWorkers: workers };
+  // Where the starts of `running, changed` go: every worker may run more than one.
+  const ids = f.pool.instances().map((v) => v.instance);
   const times = {} as Record<Read, { median: number; p95: number }>;
   for (const read of READS) {
     const ms: number[] = [];
     for (let i = 0; i < calls + 20; i++) {
+      if (read === 'running, changed') {
+        // Outside the timed call: one more record, so the next read rebuilds the map.
+        if (!f.pool.startContainer(ids[i % ids.length], lockedContainer(1_000_000 + i))) throw new Error('a start was declined');
+        want[read]++;
+      }
       const start = performance.now();
       const n = size[read]();
       const elapsed = performance.now() - start;
@@ -60,10 +71,10 @@ async function measure(workers: number): Promise<{ containers: number; times: Re
 }
 
 console.log(`node ${process.version}; ${calls} calls per figure; median / p95 ms`);
-console.log(`workers  containers  ${READS.map((r) => r.padStart(15)).join('  ')}`);
+console.log(`workers  containers  ${READS.map((r) => r.padStart(16)).join('  ')}`);
 for (const workers of [1000, 10_000]) {
   const r = await measure(workers);
-  const cells = READS.map((read) => `${r.times[read].median.toFixed(2)} / ${r.times[read].p95.toFixed(2)}`.padStart(15));
+  const cells = READS.map((read) => `${r.times[read].median.toFixed(2)} / ${r.times[read].p95.toFixed(2)}`.padStart(16));
   console.log(`${String(workers).padStart(7)}  ${String(r.containers).padStart(10)}  ${cells.join('  ')}`);
 }
 process.exit(0);
