@@ -13,6 +13,7 @@
  * to metadata, since that prefix marks the dispatcher's own tags.
  */
 import type { InstanceTags } from '../../src/cloud/types.js';
+import { compareCodeUnits } from '../../src/compare.js';
 import { LABEL_KEY, LABEL_VALUE } from './mapping.js';
 
 /** GCE takes at most this many labels on a resource. */
@@ -60,7 +61,7 @@ export function planResourceLabels(resourceTags: Readonly<Record<string, string>
     else if (entries.length >= room) skipped.push({ key: e.tagKey, why: `more than ${MAX_LABELS} labels` });
     else entries.push(e);
   }
-  skipped.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  skipped.sort((a, b) => compareCodeUnits(a.key, b.key));
   return { entries, skipped };
 }
 

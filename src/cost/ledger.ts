@@ -31,6 +31,7 @@
  * forgotten first, up to `maxFinished` each.
  */
 import { billedMs, type BillingRule } from './billing.js';
+import { compareCodeUnits } from '../compare.js';
 
 /** One VM as the ledger needs it, at one moment. */
 export interface CostVm {
@@ -157,7 +158,7 @@ export class CostLedger {
   spend(): SpendTotal[] {
     return [...this.totals.values()]
       .map((t) => ({ ...t }))
-      .sort((a, b) => (a.instanceType < b.instanceType ? -1 : a.instanceType > b.instanceType ? 1 : Number(a.preemptible) - Number(b.preemptible)));
+      .sort((a, b) => compareCodeUnits(a.instanceType, b.instanceType) || Number(a.preemptible) - Number(b.preemptible));
   }
 
   /** Every dollar charged so far, to VMs (containers' shares are part of it, not added). */

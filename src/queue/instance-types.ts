@@ -11,6 +11,7 @@ import type { Container } from '../arvados/types.js';
 import type { Cluster, InstanceType } from '../config/types.js';
 import type { InstanceResources } from '../scheduler/interfaces.js';
 import { parseVersion } from '../config/versions.js';
+import { compareCodeUnits } from '../compare.js';
 
 const MiB = 2 ** 20;
 
@@ -157,7 +158,7 @@ export function compareInstanceTypes(a: InstanceType, b: InstanceType): number {
   if (a.RAM !== b.RAM) return b.RAM - a.RAM;
   if (a.VCPUs !== b.VCPUs) return b.VCPUs - a.VCPUs;
   if (a.Scratch !== b.Scratch) return b.Scratch - a.Scratch;
-  return a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0;
+  return compareCodeUnits(a.Name, b.Name);
 }
 
 /**

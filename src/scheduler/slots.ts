@@ -32,6 +32,7 @@ import type { InstanceType } from '../config/types.js';
 import type { RateLimitedLog } from '../log.js';
 import type { InstanceResources, InstanceView, WorkerState } from './interfaces.js';
 import { fits, minus, noResources, resourcesOfType, take } from './resources.js';
+import { compareCodeUnits } from '../compare.js';
 
 /** An instance as the pass sees it: the pool's view plus what is left on it. */
 export interface Slot {
@@ -221,7 +222,7 @@ export class SlotIndex {
 function placementOrder(slots: Slot[]): Slot[] {
   const byId = slots.every((s, i) => i === 0 || slots[i - 1].view.instance <= s.view.instance)
     ? slots
-    : [...slots].sort((a, b) => (a.view.instance < b.view.instance ? -1 : a.view.instance > b.view.instance ? 1 : 0));
+    : [...slots].sort((a, b) => compareCodeUnits(a.view.instance, b.view.instance));
   const m = byId.length;
   const ready = new Uint8Array(m);
   const count = new Uint32Array(m);
