@@ -30,9 +30,7 @@ describe('worker pool: counters and events', () => {
 
   it('counts a booting VM the operator killed as an aborted boot, also once it has left the cloud list', async () => {
     const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
-    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
-    await f.tick(0);
-    const id = [...f.vms.keys()][0];
+    const id = await f.createBooting();
     assert.equal(f.pool.detail(id)?.workerState, 'booting');
     f.pool.killInstance(id, 'operator');
     await f.tick(0);

@@ -69,9 +69,7 @@ function describeRow(r: Row): string {
 async function workerIn(f: FakeCloud, row: Row): Promise<string> {
   const behavior = row.behavior ?? 'run';
   if (row.from === 'booting') {
-    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
-    await f.tick(0);
-    const id = [...f.vms.keys()][0];
+    const id = await f.createBooting();
     f.script(id, { boot: fail() });
     if (behavior !== 'run') await f.pool.setIdleBehavior(id, behavior);
     return id;
@@ -343,9 +341,7 @@ describe('worker state machine: other rules', () => {
 
   it('tells subscribers when a probe puts a new worker in service', async () => {
     const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
-    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
-    await f.tick(0);
-    const id = [...f.vms.keys()][0];
+    const id = await f.createBooting();
     assert.equal(f.pool.detail(id)?.workerState, 'booting');
     let calls = 0;
     f.pool.subscribe(() => calls++);
@@ -358,9 +354,7 @@ describe('worker state machine: other rules', () => {
 
   it('a booting VM whose first --list says broken counts as a failed boot, not an aborted one', async () => {
     const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
-    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
-    await f.tick(0);
-    const id = [...f.vms.keys()][0];
+    const id = await f.createBooting();
     f.script(id, { list: ok('broken\n') });
     await f.probe();
     assert.equal(f.pool.detail(id)?.workerState, 'shutdown');
@@ -398,9 +392,7 @@ describe('worker state machine: other rules', () => {
 
   it('the scheduler may shut down a worker still booting', async () => {
     const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN });
-    assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
-    await f.tick(0);
-    const id = [...f.vms.keys()][0];
+    const id = await f.createBooting();
     assert.equal(f.pool.detail(id)?.workerState, 'booting');
     assert.equal(f.pool.shutdown(id), true);
     await f.tick(0);

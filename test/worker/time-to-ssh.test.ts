@@ -19,18 +19,12 @@ function timings(events: PoolEvent[]): Timing[] {
   return events.filter((e): e is Timing => e.type === 'sshConnected' || e.type === 'readyForContainer');
 }
 
-async function booting(f: FakeCloud): Promise<string> {
-  assert.ok(f.pool.create(f.cluster.InstanceTypes.small));
-  await f.tick(0);
-  return [...f.vms.keys()][0];
-}
-
 describe('time to SSH and time to ready', () => {
   it('ends time to SSH at the first login, even when that probe failed on the instance secret; ready counts from there', async () => {
     const events: PoolEvent[] = [];
     const logins = new Map<string, number>();
     const f = new FakeCloud({}, { onEvent: (e) => events.push(e), logins });
-    const id = await booting(f);
+    const id = await f.createBooting();
     const appeared = f.clock.now();
 
     // sshd is not up yet.
@@ -66,7 +60,7 @@ describe('time to SSH and time to ready', () => {
   it('without firstLoginAt, ends it at the first boot probe answer (a failing one counts), never at an error', async () => {
     const events: PoolEvent[] = [];
     const f = new FakeCloud({}, { onEvent: (e) => events.push(e) });
-    const id = await booting(f);
+    const id = await f.createBooting();
     f.script(id, { boot: () => Promise.reject(new SshConnectError(id, 'refused', 'connection refused')) });
     await f.tick(10 * S);
     await f.probe();
