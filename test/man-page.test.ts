@@ -25,6 +25,13 @@ describe('manual page', () => {
     assert.equal(page.match(/\\-\\-cluster <id>/g)?.length, 1);
   });
 
+  it('lists the environment variables the daemon reads, those of its drivers and of the dispatch lock among them', () => {
+    const env = page.slice(page.indexOf('.SH ENVIRONMENT'), page.indexOf('.SH "EXIT STATUS"')).replace(/\\-/g, '-');
+    for (const name of ['ARVADOS_CONFIG', 'ARVADOS_DISPATCH_CLOUD_SETTINGS', 'LOG_LEVEL', 'SSL_CERT_DIR', 'AWS_REGION', 'AWS_CA_BUNDLE', 'GCE_METADATA_HOST', 'PGHOST', 'PGPASSWORD']) {
+      assert.ok(env.includes(name), `ENVIRONMENT names ${name}`);
+    }
+  });
+
   it('escapes what roff would read otherwise: backslashes, and a line that starts with a dot', () => {
     const program = new Command('tool').description('Does things.');
     program.command('sub').description('.hidden start and a \\ backslash');
