@@ -18,6 +18,44 @@ describe('why in words', () => {
     assert.deepEqual([span(40_000), span(6 * MIN), span(150 * MIN)], ['40 s', '6 min', '2.5 h']);
   });
 
+  it('says each of the reference\'s waits in a sentence with its facts: priority 0, the runner cap, the concurrency limit, locking, a previous attempt', () => {
+    const t = '2026-01-01T10:20:30.000Z';
+    assert.equal(
+      describeBlocker({ reason: 'priority_zero', state: 'Locked' }),
+      'priority is 0 (state Locked): it will not be scheduled until someone wants it',
+    );
+    assert.equal(
+      describeBlocker({ reason: 'supervisor_cap', position: 3, cap: 2, running: 2 }),
+      'workflow runner cap reached: 2 of 2 running (SupervisorFraction of MaxInstances); position 3 among waiting runners',
+    );
+    assert.equal(
+      describeBlocker({ reason: 'concurrency_limit', position: 1, limit: 8, running: 8, controller: 'normal' }),
+      'concurrency limit reached: 8 of 8 containers running or starting',
+      'no controller state while it is normal, and no 503 never seen',
+    );
+    assert.equal(
+      describeBlocker({ reason: 'concurrency_limit', position: 1, limit: 4, running: 5, controller: 'overload', last_503: t }),
+      'concurrency limit reached: 5 of 4 containers running or starting (controller overload); last 503 from the controller at 10:20:30',
+    );
+    assert.equal(describeBlocker({ reason: 'locking', instance: 'i-1' }), 'being locked; it will start on i-1');
+    assert.equal(describeBlocker({ reason: 'locking' }), 'being locked');
+    assert.equal(describeBlocker({ reason: 'previous_attempt', instance: 'i-2' }), 'waiting for the crunch-run of a previous attempt to exit on i-2');
+    assert.equal(describeBlocker({ reason: 'previous_attempt' }), 'waiting for the crunch-run of a previous attempt to exit');
+  });
+
+  it('says what stops a new instance: MaxInstances, the cloud\'s quota with its times and error, a declined create, or only room', () => {
+    assert.equal(describeBlocker({ reason: 'quota', position: 2, bucket: 'MaxInstances', in_use: 10, limit: 10 }), 'at MaxInstances: 10 of 10 instances');
+    assert.equal(
+      describeBlocker({ reason: 'quota', position: 2, bucket: 'cloud quota', in_use: 7, since: '2026-01-01T10:00:00Z', until: '2026-01-01T10:01:00Z', error: 'VcpuLimitExceeded' }),
+      "at the cloud's quota with 7 instances since 10:00:00 (retry at 10:01:00): VcpuLimitExceeded",
+    );
+    assert.equal(
+      describeBlocker({ reason: 'create_declined', position: 1, why: 'cloud provider rate limit: RequestLimitExceeded', until: '2026-01-01T10:00:05Z' }),
+      'no instance can be created now: cloud provider rate limit: RequestLimitExceeded (until 10:00:05)',
+    );
+    assert.equal(describeBlocker({ reason: 'cluster_capacity', position: 4 }), 'waiting for room on the cluster');
+  });
+
   it('says what the spending cap holds a container for: the burn against the level, whose, and which level', () => {
     const cap = { reason: 'spending_cap', position: 3, burn_per_hour: 40, cap_per_hour: 40 } as const;
     assert.equal(describeBlocker({ ...cap, level: 'hard', scope: 'cluster' }), 'spending cap: $40.00/h of $40.00/h in use');

@@ -135,6 +135,51 @@ describe('why a container waits (structured blockers)', () => {
     assert.equal(h.status(uuid(1)), text.statusWaitingCloudResources(1));
   });
 
+  it('MaxInstances reached: the containers behind the first wait for it too, each at its own position', () => {
+    const h = harness();
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(9));
+    h.pool.quota = 1;
+    h.queue.add(
+      { uuid: uuid(1), priority: 3, state: 'Locked', vcpus: 2, ram: 2 },
+      { uuid: uuid(2), priority: 2, state: 'Locked', vcpus: 2, ram: 2 },
+      { uuid: uuid(3), priority: 1, state: 'Locked', vcpus: 2, ram: 2 },
+    );
+    h.sch.runQueue();
+    for (const [n, position] of [[2, 2], [3, 3]] as const) {
+      const b = why(h, uuid(n))!;
+      assert.deepEqual({ ...b, ahead: undefined }, { reason: 'quota', position, bucket: 'MaxInstances', in_use: 1, limit: 1, ahead: undefined }, `container ${n}`);
+      assert.equal(b.ahead?.containers, position - 1, `container ${n}: the containers ahead of it`);
+      assert.equal(h.status(uuid(n)), text.statusWaitingCloudResources(position));
+    }
+  });
+
+  it('at quota with a held idle instance too small for the queue: the containers the limit let through wait for the quota, each at its position', () => {
+    // Nothing runs, so the concurrency limit (clamped to the instance count) lets them through; they fit nowhere.
+    const h = harness();
+    h.pool.addWorker(h.type(1), 'idle', 'hold');
+    h.pool.quota = 1;
+    h.queue.add({ uuid: uuid(1), priority: 2, state: 'Locked', vcpus: 2, ram: 2 }, { uuid: uuid(2), priority: 1, state: 'Locked', vcpus: 2, ram: 2 });
+    h.sch.runQueue();
+    for (const position of [1, 2]) {
+      const b = why(h, uuid(position))!;
+      assert.deepEqual({ ...b, ahead: undefined }, { reason: 'quota', position, bucket: 'MaxInstances', in_use: 1, limit: 1, ahead: undefined }, `container ${position}`);
+      assert.equal(b.ahead?.containers, position - 1, `container ${position}: the containers ahead of it`);
+    }
+  });
+
+  it('at quota, an idle instance too small shut down for the queue: room on the cluster again, so no quota is named', () => {
+    const h = harness();
+    const idle = h.pool.addWorker(h.type(1));
+    h.pool.quota = 1;
+    h.queue.add({ uuid: uuid(1), priority: 2, state: 'Locked', vcpus: 2, ram: 2 }, { uuid: uuid(2), priority: 1, state: 'Locked', vcpus: 2, ram: 2 });
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.shutdowns, [idle], 'the idle instance went for the queue');
+    for (const position of [1, 2]) {
+      const b = why(h, uuid(position))!;
+      assert.deepEqual({ ...b, ahead: undefined }, { reason: 'cluster_capacity', position, ahead: undefined }, `container ${position}`);
+    }
+  });
+
   it("the cloud's quota: since and until when, and its error", () => {
     const h = harness();
     h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(9));
