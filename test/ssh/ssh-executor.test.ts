@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import ssh2 from 'ssh2';
 import { generateHostKey } from '../../drivers/lame/sshd.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { CommandTimeoutError, SshConnectError, SshConnectionLostError, SshExecutor } from '../../src/ssh/ssh-executor.js';
@@ -19,6 +20,10 @@ import { clientKey, secretVerifier, useTestVms } from './test-vm.js';
 describe('SshExecutor', function () {
   this.timeout(5000);
   const { newVm, newExecutor, closeAfter } = useTestVms();
+  const cleanups: Array<() => void> = [];
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
 
   it('returns stdout, stderr and the exit code, and feeds stdin', async () => {
     const vm = await newVm();
@@ -209,6 +214,65 @@ describe('SshExecutor', function () {
     } finally {
       silent.close();
     }
+  });
+
+  /** A TCP server on 127.0.0.1 whose connections `onSocket` handles; closed after the test. */
+  async function tcpServer(onSocket: (socket: net.Socket) => void): Promise<string> {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+      onSocket(socket);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    });
+    return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  }
+
+  function executorFor(target: string): SshExecutor {
+    const exr = new SshExecutor({ target, username: 'crunch', privateKey: clientKey.private, verifyHostKey: async () => undefined, connectTimeoutMs: 2000 });
+    closeAfter(exr);
+    return exr;
+  }
+
+  it('fails with SshConnectError (handshake) when the server offers no algorithm we accept', async () => {
+    // A server that only speaks key exchange ssh2's client does not offer by default (an outdated sshd).
+    const proto = new ssh2.Server({ hostKeys: [generateHostKey().private], algorithms: { kex: ['diffie-hellman-group1-sha1'] } }, (conn) => {
+      conn.on('error', () => undefined);
+    });
+    proto.on('error', () => undefined);
+    const target = await tcpServer((socket) => proto.injectSocket(socket));
+    const err = await executorFor(target).execute('echo x').catch((e: unknown) => e);
+    assert.ok(err instanceof SshConnectError, String(err));
+    assert.equal(err.kind, 'handshake');
+    assert.match(err.message, /^SSH connection to 127\.0\.0\.1:\d+ failed: SSH handshake failed: .*key exchange/);
+  });
+
+  it('fails with SshConnectError (closed) when the server hangs up after its version line, as an sshd restarted during boot does', async () => {
+    const target = await tcpServer((socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
+    const err = await executorFor(target).execute('echo x').catch((e: unknown) => e);
+    assert.ok(err instanceof SshConnectError, String(err));
+    assert.equal(err.kind, 'closed');
+    assert.match(err.message, /the server closed the connection before the SSH session was ready$/);
+  });
+
+  it('fails with SshConnectError (closed) naming the socket error when the connection is reset before the handshake', async () => {
+    const target = await tcpServer((socket) => socket.resetAndDestroy());
+    const err = await executorFor(target).execute('echo x').catch((e: unknown) => e);
+    assert.ok(err instanceof SshConnectError, String(err));
+    assert.equal(err.kind, 'closed');
+    assert.match(err.message, /socket error: .*ECONNRESET/);
+  });
+
+  it('fails with SshConnectError (unreachable) when the host name does not resolve', async () => {
+    const err = await executorFor('no-such-host.invalid:22').execute('echo x').catch((e: unknown) => e);
+    assert.ok(err instanceof SshConnectError, String(err));
+    assert.equal(err.kind, 'unreachable');
+    assert.match(err.message, /failed: (ENOTFOUND|EAI_AGAIN): /);
   });
 
   it('without an address, rejects with SshConnectError until setTarget', async () => {
