@@ -13,6 +13,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import ssh2 from 'ssh2';
 import { generateHostKey } from '../../drivers/lame/sshd.js';
+import { ManualClock } from '../../src/clock/index.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { CommandTimeoutError, SshConnectError, SshConnectionLostError, SshExecutor } from '../../src/ssh/ssh-executor.js';
 import { clientKey, secretVerifier, useTestVms } from './test-vm.js';
@@ -98,6 +99,38 @@ describe('SshExecutor', function () {
     await all;
     assert.equal(vm.maxRunning, 3);
     assert.equal(vm.callerCommands().length, 6);
+  });
+
+  it('a command that timed out waiting for a session is never sent, and its turn passes to the next command', async () => {
+    const vm = await newVm();
+    const clock = new ManualClock();
+    const exr = newExecutor(vm, { maxSessions: 1, clock });
+    const blocked = once(vm.events, 'block');
+    const first = exr.execute('block');
+    await blocked;
+    const waiting = exr.execute('echo late', { timeoutMs: 100 }).catch((e: unknown) => e);
+    await clock.advance(100);
+    const err = await waiting;
+    assert.ok(err instanceof CommandTimeoutError, String(err));
+    vm.releaseOne();
+    await first;
+    assert.equal((await exr.execute('echo next', { timeoutMs: 1000 })).stdout.toString(), 'next\n', 'the session slot was not lost');
+    assert.deepEqual(vm.callerCommands(), ['block', 'echo next']);
+  });
+
+  it('when the connection drops, a command waiting for a session goes out on a new one; the one running is not sent again', async () => {
+    const vm = await newVm();
+    const exr = newExecutor(vm, { maxSessions: 1 });
+    const blocked = once(vm.events, 'block');
+    const running = exr.execute('block').catch((e: unknown) => e);
+    await blocked;
+    const waiting = exr.execute('echo waited');
+    vm.server.dropConnections();
+    const err = await running;
+    assert.ok(err instanceof SshConnectionLostError, String(err));
+    assert.equal(err.started, true);
+    assert.equal((await waiting).stdout.toString(), 'waited\n');
+    assert.deepEqual(vm.callerCommands(), ['block', 'echo waited']);
   });
 
   it('reconnects after the server drops the connection', async () => {
