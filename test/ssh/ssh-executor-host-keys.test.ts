@@ -180,6 +180,31 @@ describe('SshExecutor host keys', function () {
     await assert.rejects(kept!.execute('echo 2'), /verification .* is over/);
   });
 
+  it('the verifier cannot close or move the connection it checks, and a bad env name in its command is a rejection, not a throw', async () => {
+    const vm = await newVm();
+    const other = await newVm();
+    let refused: unknown;
+    const exr = newExecutor(vm, {
+      verifyHostKey: async (_key, untrusted) => {
+        untrusted.close();
+        untrusted.setTarget(other.server.address);
+        const pending = untrusted.execute('cat-secret', { env: { 'BAD NAME': 'x' } });
+        refused = await pending.catch((e: unknown) => e);
+        const res = await untrusted.execute('cat-secret');
+        if (res.stdout.toString() !== SECRET) throw new Error('instance secret mismatch');
+      },
+    });
+    assert.equal((await exr.execute('echo 1')).stdout.toString(), '1\n');
+    assert.match(String(refused), /invalid environment variable name "BAD NAME"/);
+    assert.deepEqual(
+      vm.seen.map((c) => c.command),
+      ['cat-secret', 'echo 1'],
+      'the check ran on the connection it checked, which served the caller',
+    );
+    assert.equal(vm.server.connectionCount(), 1);
+    assert.deepEqual(other.seen, [], 'nothing went to the other address');
+  });
+
   it('verifies again when the host key changes, and refuses when the verifier says no', async () => {
     const vm = await newVm();
     let accept = true;
