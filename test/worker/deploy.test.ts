@@ -6,6 +6,7 @@
  * path.
  */
 import assert from 'node:assert/strict';
+import { SshConnectionLostError } from '../../src/ssh/errors.js';
 import { loadRunnerBinary } from '../../src/worker/runner-binary.js';
 import { runnerBinaryToDeploy, SELF_EXE_RUNNER } from '../../src/worker/pool-config.js';
 import { runnerMd5Hex } from '../../src/worker/worker-probe.js';
@@ -119,6 +120,79 @@ describe('worker pool: runner deployment', function () {
     assert.equal(h.sent('md5sum', id).length, 0);
     assert.equal(h.sent('cat >', id).length, 0);
     assert.ok(h.sent('sudo crunch-run --list', id).length > 0, 'crunch-run runs as CrunchRunCommand');
+  });
+
+  it('a VM where copying the runner fails with an SSH error is not put in service, says why, and gets the copy at a later probe', async () => {
+    h = await Harness.start({
+      controller: false,
+      runnerBinary: { md5hex: MD5, bytes: BYTES },
+      cloudVMs: { DeployRunnerBinary: '/usr/local/bin/crunch-run', TimeoutIdle: 3_600_000 },
+    });
+    // The first copy dies with the connection, as when the VM's sshd restarts mid-transfer.
+    let copies = 0;
+    const executorFor = h.instanceSet.executorFor!.bind(h.instanceSet);
+    h.instanceSet.executorFor = (inst) => {
+      const inner = executorFor(inst)!;
+      return {
+        execute: (command, options) =>
+          command.includes('cat >') && ++copies === 1 ? Promise.reject(new SshConnectionLostError('vm:22', 'was lost while the command was running', true)) : inner.execute(command, options),
+        setTarget: (address) => inner.setTarget(address),
+        close: () => inner.close(),
+      };
+    };
+    h.pool.start();
+    await h.tick(0);
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    const id = h.only().instance;
+    void h.pool.probeNow();
+    await h.tick(1000);
+    assert.equal(copies, 1, 'the copy was tried');
+    assert.notEqual(h.pool.detail(id)?.workerState, 'idle', 'not in service without its runner');
+    const warned = h.logs.records().filter((r) => r.msg === 'error copying runner binary');
+    assert.deepEqual(
+      warned.map((r) => [r.level, r.Instance, String(r.error)]),
+      [['warning', id, 'SSH connection to vm:22 was lost while the command was running']],
+    );
+    assert.equal(h.sent(`${PATH} --list`, id).length, 0, 'the runner is not run before it is in place');
+
+    void h.pool.probeNow();
+    await h.tick(10_000);
+    assert.equal(copies, 2, 'copied again at the next probe');
+    assert.equal(h.pool.detail(id)?.workerState, 'idle');
+    assert.deepEqual(h.cloud.vm(id)!.files.get(PATH), BYTES);
+  });
+
+  it('a worker found in the cloud when the runner binary could not be loaded passes its boot probe but is not put in service, and the warning says why', async () => {
+    h = await Harness.start({ controller: false, cloudVMs: { TimeoutIdle: 3_600_000 } });
+    h.pool.start();
+    await h.tick(0);
+    const id = await h.createIdle();
+    // The dispatcher restarts configured to deploy a binary it then fails to load.
+    h.cluster.Containers.CloudVMs.DeployRunnerBinary = '/usr/local/bin/crunch-run';
+    const before = h.commands.length;
+    const logsBefore = h.logs.lines.length;
+    await h.restart();
+    void h.pool.probeNow();
+    await h.tick(1000);
+    void h.pool.probeNow();
+    await h.tick(1000);
+    const after = h.commands.slice(before).filter((c) => c.instance === id);
+    assert.ok(after.filter((c) => c.command === h.cluster.Containers.CloudVMs.BootProbeCommand).length >= 2, 'probed twice');
+    assert.equal(h.pool.detail(id)?.workerState, 'unknown', 'not in service');
+    const logged = h.logs.records().slice(logsBefore);
+    assert.ok(logged.some((r) => r.msg === 'boot probe succeeded' && r.Instance === id), 'its boot probe passed');
+    assert.deepEqual(
+      after.filter((c) => /md5sum|cat >/.test(c.command)),
+      [],
+      'nothing to copy',
+    );
+    const warned = logged.filter((r) => String(r.msg).startsWith('cannot boot worker'));
+    assert.deepEqual(
+      warned.map((r) => [r.level, r.msg, r.Instance]),
+      [['warning', 'cannot boot worker: error loading runner binary (DeployRunnerBinary)', id]],
+      'once: the warning is rate-limited',
+    );
   });
 
   it('runnerBinaryToDeploy: only a real path is a binary to deploy', () => {
