@@ -86,4 +86,29 @@ describe('worker pool: counters and events', () => {
       await h.stop();
     }
   });
+
+  it('an event observer that throws is logged with the event type, and the pool goes on: the VM still comes into service', async () => {
+    const seen: string[] = [];
+    const h = await Harness.start({
+      controller: false,
+      onEvent: (e) => {
+        seen.push(e.type);
+        throw new Error('observer bug');
+      },
+    });
+    try {
+      h.pool.start();
+      await h.tick(0);
+      const id = await h.createIdle();
+      assert.equal(h.pool.detail(id)?.workerState, 'idle');
+      assert.ok(seen.includes('instanceCreated'), 'the observer was told');
+      const failed = h.logs.records().filter((r) => r.msg === 'pool event observer failed');
+      assert.deepEqual(
+        failed.map((r) => [r.level, r.Event, r.error]),
+        seen.map((type) => ['error', type, 'observer bug']),
+      );
+    } finally {
+      await h.stop();
+    }
+  });
 });
