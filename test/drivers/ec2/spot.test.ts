@@ -179,6 +179,33 @@ describe('ec2 driver: spot prices', function () {
     driver.stop();
   });
 
+  it('forgets the quotes of a spot type that has not run for more than 64 intervals, at a fetch for another type', async () => {
+    const clock = new ManualClock();
+    const t0 = clock.now();
+    fake.setSpotPrices([
+      { instanceType: 'm5.large', availabilityZone: 'us-east-1a', price: '0.030', timestamp: new Date(t0 - HOUR) },
+      { instanceType: 'c5.xlarge', availabilityZone: 'us-east-1a', price: '0.060', timestamp: new Date(t0 - HOUR) },
+    ]);
+    const { driver, ctx } = makeDriver(fake, { clock, params: fakeParams(fake, { SpotPriceUpdateInterval: '1h' }) });
+    const list = () => driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
+    const m5Args = createArgs(ctx.instanceSetId, SPOT.Name);
+    const m5 = await driver.create(SPOT, 'ami-1', m5Args.tags, m5Args.init, DISPATCH_KEY.public);
+    await list();
+    assert.equal(driver.spotPrice(SPOT), 0.03);
+    await m5.destroy();
+    const c5Spot: typeof SPOT = { ...SPOT, Name: 'c5xlarge.preemptible', ProviderType: 'c5.xlarge', Price: 0.1 };
+    const c5Args = createArgs(ctx.instanceSetId, c5Spot.Name);
+    await driver.create(c5Spot, 'ami-1', c5Args.tags, c5Args.init, DISPATCH_KEY.public);
+    await clock.advance(64 * HOUR);
+    await list();
+    assert.equal(driver.spotPrice(SPOT), 0.03, 'exactly 64 intervals: still kept');
+    await clock.advance(HOUR + 1);
+    await list();
+    assert.equal(driver.spotPrice(SPOT), undefined, 'past 64 intervals: forgotten');
+    assert.equal(driver.spotPrice(c5Spot), 0.06, 'the type still running keeps its quote');
+    driver.stop();
+  });
+
   it('adds the scratch volume cost (EBSPrice per GiB-month) to each point', async () => {
     const clock = new ManualClock();
     fake.setSpotPrices([{ instanceType: 'm5.large', availabilityZone: 'us-east-1a', price: '0.03', timestamp: new Date(clock.now() - HOUR) }]);
