@@ -135,11 +135,6 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
     return this.params.EBSPrice;
   }
 
-  /** The spot price tracker (tests refresh it by hand). */
-  get spot(): SpotPrices {
-    return this.spotPrices;
-  }
-
   async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       const out = await fn();
