@@ -338,6 +338,32 @@ describe('scheduler sync', () => {
     assert.equal(h.sch.operationsInFlight, 0);
   });
 
+  it('logs a cancel the controller refuses as a warning, and the next sync sends it again', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Running' });
+    h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
+    h.pool.exit(uuid(1));
+    await h.clock.advance(1000);
+    await h.queue.update();
+    const cancel = h.queue.cancel.bind(h.queue);
+    h.queue.cancel = async () => {
+      throw new Error('503 Service Unavailable');
+    };
+    h.sch.sync();
+    await h.clock.advance(0);
+    const errors = logged(h, /^error cancelling container$/);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].level, 'warning');
+    assert.equal(errors[0].ContainerUUID, uuid(1));
+    assert.match(String(errors[0].error), /503 Service Unavailable/);
+    assert.equal(h.queue.state(uuid(1)), 'Running');
+    assert.equal(h.sch.operationsInFlight, 0, 'a failed cancel does not keep the container busy');
+    h.queue.cancel = cancel;
+    h.sch.sync();
+    await h.clock.advance(0);
+    assert.equal(h.queue.state(uuid(1)), 'Cancelled');
+  });
+
   it('decides the same with the run-queue pass\'s view of an unchanged queue as by reading the queue again', async () => {
     const states = ['Queued', 'Locked', 'Running', 'Complete', 'Cancelled'] as const;
     const outcome = async (reread: boolean): Promise<unknown> => {
