@@ -77,6 +77,20 @@ describe('why a container waits (structured blockers)', () => {
     assert.equal(h.status(uuid(1)), text.STATUS_WAITING_FOR_PREVIOUS_ATTEMPT);
   });
 
+  it('a queued container is not locked while a previous attempt has not exited: that attempt, on the instance it lingers on, and nothing ahead', () => {
+    const h = harness();
+    const w = h.pool.addWorker(h.type(1));
+    h.queue.add({ uuid: uuid(1), priority: 1 });
+    // The pool's view shows the old crunch-run on w; the pass's records did not have it yet.
+    h.pool.workers.get(w)!.runningContainerUUIDs.push(uuid(1));
+    h.pool.lingering.add(uuid(1));
+    h.sch.runQueue();
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(1), reason: 'about to lock' }]);
+    assert.deepEqual(why(h, uuid(1)), { reason: 'previous_attempt', instance: w });
+    // The reference's text has no words for it: the queue position.
+    assert.equal(h.status(uuid(1)), text.statusWaitingClusterCapacity(1));
+  });
+
   it('waiting for a new instance to boot: its type, then its id and since when', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), priority: 1, state: 'Locked', vcpus: 2, ram: 2 });
