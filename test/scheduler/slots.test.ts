@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock/index.js';
 import type { InstanceType } from '../../src/config/types.js';
-import { RateLimitedLog, silentLogger } from '../../src/log.js';
+import { createLogger, LineCollector, RateLimitedLog, silentLogger } from '../../src/log.js';
 import type { InstanceResources, InstanceView, QueueEntry, WorkerState } from '../../src/scheduler/interfaces.js';
 import { containerCharge, fits, resourcesOfType } from '../../src/scheduler/resources.js';
 import { READY, SlotIndex, type Slot } from '../../src/scheduler/slots.js';
@@ -98,6 +98,27 @@ describe('scheduler slot index', () => {
     const created: Slot = { view: view(t, 'booting'), type: t, free: resourcesOfType(t), rank: 0 };
     idx.addCreated(created);
     assert.equal(find(idx, e), created);
+  });
+
+  it('warns, as the reference logs, when an empty idle instance of an eligible type is too small for the container: a type chosen as big enough is not', () => {
+    const t = types[0];
+    const lines = new LineCollector();
+    const log = new RateLimitedLog(createLogger({ stream: lines, level: 'debug', clock: new ManualClock() }), new ManualClock());
+    // Full, but not a sign of a bug: idle yet given a container earlier in the pass, running one, booting.
+    const filled = view(t, 'idle');
+    const full = SlotIndex.build([filled, view(t, 'running', ['r1']), view(t, 'booting')], typeOf, () => small(t.VCPUs), 0, log);
+    const first = find(full, entry('c0', small(1), [t]))!;
+    assert.equal(first.view.instance, filled.instance);
+    full.allocate(first, 'c0', small(1));
+    assert.equal(find(full, entry('c1', small(2), [t])), undefined);
+    assert.deepEqual(lines.records(), [], 'an instance that runs something or is booting may just be full');
+    const empty = view(t, 'idle');
+    const idx = SlotIndex.build([empty], typeOf, () => small(t.VCPUs), 0, log);
+    assert.equal(find(idx, entry('c2', small(2), [t])), undefined);
+    assert.deepEqual(
+      lines.records().map((r) => [r.level, r.msg, r.ContainerUUID, r.Instance, r.InstanceType]),
+      [['warning', 'BUG? insufficient resources on idle instance', 'c2', empty.instance, t.Name]],
+    );
   });
 
   it('respects MaxRunningContainersPerInstance', () => {
