@@ -182,6 +182,27 @@ describe('container queue poll', function () {
     assert.equal(h.queue.get(c.uuid)?.locked_by_uuid, OTHER_UUID);
   });
 
+  it('does not check by uuid a suspect the queue no longer tracks: a container refused a lock, then seen final and forgotten before the next poll', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    const c = h.ctl.addContainer();
+    await h.queue.update();
+    h.ctl.cancel(c.uuid);
+    await assert.rejects(h.queue.lock(c.uuid), /HTTP 422/);
+    await h.queue.refresh([c.uuid]);
+    assert.equal(h.queue.get(c.uuid)?.state, 'Cancelled');
+    h.queue.forget(c.uuid);
+    assert.equal(h.queue.get(c.uuid), undefined);
+    const before = listRequests(h.ctl).length;
+    await h.queue.update();
+    assert.deepEqual(
+      listRequests(h.ctl)
+        .slice(before)
+        .filter((r) => r.phase === 'check'),
+      [],
+    );
+    assert.equal(h.queue.get(c.uuid), undefined, 'still not tracked');
+  });
+
   it('checks ours that left the list of ours on top of checksPerPoll: ours finishing together do not hold up the check of a queued one', async () => {
     h = await harness({ queue: { checksPerPoll: 1 } });
     const mine = [h.ctl.addContainer({ state: 'Running' }), h.ctl.addContainer({ state: 'Running' })];
