@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Container, ItemList } from '../../src/arvados/types.js';
+import { OTHER_UUID } from '../arvados/helpers.js';
 import { harness, listRequests, phaseOf, withList } from './helpers.js';
 
 /** Requests the controller served since `from` (an index into its request log). */
@@ -47,6 +48,20 @@ describe('container queue: refresh between polls (event hints)', () => {
       assert.equal(h.queue.get(a.uuid)?.state, 'Cancelled');
       assert.equal(h.queue.get(b.uuid)?.priority, 7);
       assert.equal(h.queue.get(other.uuid)?.priority, 1, 'not named, not read');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('before any poll, learns whose token it holds first: a container locked by it becomes an entry, one locked by another dispatcher does not', async () => {
+    const h = await harness();
+    try {
+      const mine = h.ctl.addContainer({ state: 'Locked', locked_by_uuid: h.ctl.rootTokenUuid });
+      const theirs = h.ctl.addContainer({ state: 'Locked', locked_by_uuid: OTHER_UUID });
+      await h.queue.refresh([mine.uuid, theirs.uuid]);
+      assert.equal(h.ctl.stats['GET /arvados/v1/api_client_authorizations/current'], 1);
+      assert.equal(h.queue.get(mine.uuid)?.state, 'Locked');
+      assert.equal(h.queue.get(theirs.uuid), undefined);
     } finally {
       await h.close();
     }
