@@ -30,14 +30,14 @@ interface Rig {
 }
 
 /** A cluster of the fake types, MaxInstances 10; the pool at quota once it has `quota` instances. */
-function rig(quota: number, pool?: (p: FakePool, clock: ManualClock) => EstimatorDeps['pool']): Rig {
+function rig(quota: number, pool?: (p: FakePool, clock: ManualClock) => EstimatorDeps['pool'], exactLimit?: number): Rig {
   const cluster = testCluster({});
   const clock = new ManualClock();
   const queue = new FakeQueue(clock, cluster);
   const fake = new FakePool(clock);
   fake.quota = quota;
   fake.canCreate = 0;
-  const estimator = new Estimator({ queue, pool: pool ? pool(fake, clock) : fake, cluster, clock });
+  const estimator = new Estimator({ queue, pool: pool ? pool(fake, clock) : fake, cluster, clock, ...(exactLimit === undefined ? {} : { exactLimit }) });
   const logger = createLogger({ stream: new LineCollector(), clock });
   const sch = new Scheduler({ queue, pool: fake, client: new FakeClient(), cluster, clock, logger, afterPass: estimator });
   let started = false;
@@ -214,5 +214,26 @@ describe('Estimator', () => {
     await r.stop();
     // 1 may only use type2 (2 GiB): 1 GiB is left beside 9, too little, so it gets a new one.
     assert.equal(r.startIn(1), 3 * MIN);
+  });
+
+  it('forecasts the backlog beyond the exact part per shape: each container by its own types and size', async () => {
+    const r = rig(1, undefined, 1);
+    r.pool.runOn(r.pool.addWorker(r.cluster.InstanceTypes.type1, 'running'), uuid(9));
+    r.queue.add(
+      { uuid: uuid(9), state: 'Running' },
+      { uuid: uuid(1), state: 'Locked', priority: 5 },
+      { uuid: uuid(2), state: 'Locked', priority: 4, vcpus: 4, ram: 4 },
+      { uuid: uuid(3), state: 'Locked', priority: 3 },
+      { uuid: uuid(4), state: 'Locked', priority: 2, vcpus: 4, ram: 4 },
+      { uuid: uuid(5), state: 'Locked', priority: 1 },
+    );
+    await r.pass();
+    await r.stop();
+    assert.equal(r.estimator.snapshot()?.size, 5, 'every waiting container is forecast');
+    // 1 exactly; 2 to 5 by the fluid, 2 and 4 as the big shape, 3 and 5 as the small one.
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((i) => r.startIn(i)),
+      [10 * MIN, 20 * MIN, 60 * MIN, 70 * MIN, 110 * MIN],
+    );
   });
 });
