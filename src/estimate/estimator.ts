@@ -15,7 +15,7 @@
 import type { Container } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
-import type { InstanceResources, WorkerPool, ContainerQueue } from '../scheduler/interfaces.js';
+import type { InstanceResources, InstanceView, WorkerPool, ContainerQueue } from '../scheduler/interfaces.js';
 import { State, type PassView } from '../scheduler/pass-view.js';
 import { CAPACITY_ERROR_TTL_MS, poolDuration } from '../worker/pool-config.js';
 import { BootTimes } from './boot.js';
@@ -38,8 +38,14 @@ export interface StartEstimate {
 export interface EstimatorDeps {
   queue: Pick<ContainerQueue, 'get'>;
   pool: Pick<WorkerPool, 'running' | 'instances' | 'atCapacity' | 'atQuota' | 'createLimits'> & {
-    /** When the instance appeared (its create call): a booting instance is counted from it; when it was shut down (0: not). */
-    detail?(instanceId: string): { appearedAt: number; destroyedAt?: number } | undefined;
+    /** When the instance appeared (its create call): a booting instance is counted from it. */
+    detail?(instanceId: string): { appearedAt: number } | undefined;
+    /**
+     * Every worker, those shut down included, with when it was shut down (0:
+     * not): `instances()` leaves those out, yet the pool counts them against
+     * MaxInstances until a listing drops them.
+     */
+    details?(): ReadonlyArray<Pick<InstanceView, 'arvadosInstanceType' | 'workerState'> & { destroyedAt: number }>;
   };
   cluster: Cluster;
   clock: Clock;
@@ -158,13 +164,11 @@ export class Estimator {
 
     const instances: ForecastInstance[] = [];
     let slots = 0;
+    for (const d of pool.details?.() ?? []) {
+      // Still counted against MaxInstances until a listing drops it.
+      if (d.workerState === 'shutdown') instances.push({ type: d.arvadosInstanceType, capacity: NO_ROOM, state: 'leaving', shutdownAt: d.destroyedAt > 0 ? d.destroyedAt : now, running: [] });
+    }
     for (const v of pool.instances()) {
-      if (v.workerState === 'shutdown') {
-        // Still counted against MaxInstances until a listing drops it.
-        const destroyedAt = pool.detail?.(v.instance)?.destroyedAt;
-        instances.push({ type: v.arvadosInstanceType, capacity: NO_ROOM, state: 'leaving', shutdownAt: destroyedAt ? destroyedAt : now, running: [] });
-        continue;
-      }
       const type = cluster.InstanceTypes[v.arvadosInstanceType];
       const runs = v.runningContainerUUIDs.map((u) => {
         const c = queue.get(u);

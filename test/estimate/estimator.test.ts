@@ -236,4 +236,22 @@ describe('Estimator', () => {
       [10 * MIN, 20 * MIN, 60 * MIN, 70 * MIN, 110 * MIN],
     );
   });
+
+  it('counts an instance shut down but still counted against MaxInstances as leaving: a replacement boots once a listing drops it', async () => {
+    // As the real pool: `instances()` leaves the shut-down one out, `details()` has it, with when it was destroyed.
+    const r = rig(1, (p, clock) => ({
+      running: () => p.running(),
+      instances: () => p.instances(),
+      atCapacity: (t) => p.atCapacity(t),
+      atQuota: () => p.atQuota(),
+      details: () => [...p.workers.values()].map((v) => ({ ...v, destroyedAt: v.workerState === 'shutdown' ? clock.now() - 10_000 : 0 })),
+    }));
+    r.pool.addWorker(r.cluster.InstanceTypes.type1, 'shutdown');
+    r.queue.add({ uuid: uuid(1), state: 'Locked' });
+    await r.pass();
+    await r.stop();
+    assert.ok(r.pool.atQuota(), 'the pool counts it');
+    // Half a SyncInterval (1m) from its shutdown until a listing no longer has it, then the default 3-minute boot.
+    assert.equal(r.startIn(1), MIN / 2 - 10_000 + 3 * MIN);
+  });
 });
