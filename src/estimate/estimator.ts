@@ -177,7 +177,8 @@ export class Estimator {
         return {
           startedAt: running.get(u) ?? now,
           runtime: key ? this.runtimes.estimate(key, u) : this.runtimes.estimate({ image: '', vcpus: 0, ram: 0 }),
-          need: size ? this.needOf(size) : c ? needOfConstraints(c) : type ? needOfType(type) : NO_ROOM,
+          // A container the queue has is in the pass's snapshot too (the estimator runs right after the pass, which adds no entry): one not there is unknown, and takes its instance's whole type.
+          need: size ? this.needOf(size) : type ? needOfType(type) : NO_ROOM,
         };
       });
       const takesWork = v.idleBehavior === 'run' && type !== undefined;
@@ -251,9 +252,4 @@ export function runtimeKey(c: Container | undefined): RuntimeKey | undefined {
 
 function needOfType(t: InstanceType): Need {
   return { vcpus: t.VCPUs, ram: t.RAM, gpus: t.GPU.DeviceCount };
-}
-
-function needOfConstraints(c: Container): Need {
-  const gpus = c.runtime_constraints.gpu?.device_count ?? 0;
-  return { vcpus: c.runtime_constraints.vcpus, ram: c.runtime_constraints.ram, gpus };
 }
