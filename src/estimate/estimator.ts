@@ -15,7 +15,7 @@
 import type { Container } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
 import type { Cluster, InstanceType } from '../config/types.js';
-import type { InstanceResources, InstanceView, WorkerPool, ContainerQueue } from '../scheduler/interfaces.js';
+import type { InstanceResources, WorkerPool, ContainerQueue } from '../scheduler/interfaces.js';
 import { State, type PassView } from '../scheduler/pass-view.js';
 import { CAPACITY_ERROR_TTL_MS, poolDuration } from '../worker/pool-config.js';
 import { BootTimes } from './boot.js';
@@ -41,11 +41,11 @@ export interface EstimatorDeps {
     /** When the instance appeared (its create call): a booting instance is counted from it. */
     detail?(instanceId: string): { appearedAt: number } | undefined;
     /**
-     * Every worker, those shut down included, with when it was shut down (0:
-     * not): `instances()` leaves those out, yet the pool counts them against
-     * MaxInstances until a listing drops them.
+     * The workers shut down (with when: 0 if not known), which `instances()`
+     * leaves out, yet the pool counts against MaxInstances until a listing
+     * drops them.
      */
-    details?(): ReadonlyArray<Pick<InstanceView, 'arvadosInstanceType' | 'workerState'> & { destroyedAt: number }>;
+    shutDown?(): ReadonlyArray<{ arvadosInstanceType: string; destroyedAt: number }>;
   };
   cluster: Cluster;
   clock: Clock;
@@ -164,9 +164,9 @@ export class Estimator {
 
     const instances: ForecastInstance[] = [];
     let slots = 0;
-    for (const d of pool.details?.() ?? []) {
+    for (const d of pool.shutDown?.() ?? []) {
       // Still counted against MaxInstances until a listing drops it.
-      if (d.workerState === 'shutdown') instances.push({ type: d.arvadosInstanceType, capacity: NO_ROOM, state: 'leaving', shutdownAt: d.destroyedAt > 0 ? d.destroyedAt : now, running: [] });
+      instances.push({ type: d.arvadosInstanceType, capacity: NO_ROOM, state: 'leaving', shutdownAt: d.destroyedAt > 0 ? d.destroyedAt : now, running: [] });
     }
     for (const v of pool.instances()) {
       const type = cluster.InstanceTypes[v.arvadosInstanceType];

@@ -171,6 +171,17 @@ export class WorkerPoolImpl implements WorkerPool {
     return out.sort((a, b) => compareCodeUnits(a.instance, b.instance) || compareCodeUnits(a.arvadosInstanceType, b.arvadosInstanceType));
   }
 
+  /**
+   * The workers shut down but still in the cloud list, which count against
+   * MaxInstances until a listing drops them: each one's type and when it was
+   * shut down. In no particular order; cheaper than `details()`.
+   */
+  shutDown(): Array<{ arvadosInstanceType: string; destroyedAt: number }> {
+    const out: Array<{ arvadosInstanceType: string; destroyedAt: number }> = [];
+    for (const w of this.core.workers.values()) if (w.state === 'shutdown') out.push({ arvadosInstanceType: w.type.Name, destroyedAt: w.destroyed });
+    return out;
+  }
+
   /** Every worker, shut-down ones included (not pending creates), in more detail, sorted by id. */
   details(): WorkerDetail[] {
     return this.core.byId().map((w) => this.detail(w.id)!);

@@ -238,13 +238,13 @@ describe('Estimator', () => {
   });
 
   it('counts an instance shut down but still counted against MaxInstances as leaving: a replacement boots once a listing drops it', async () => {
-    // As the real pool: `instances()` leaves the shut-down one out, `details()` has it, with when it was destroyed.
+    // As the real pool: `instances()` leaves the shut-down one out, `shutDown()` has it, with when it was destroyed.
     const r = rig(1, (p, clock) => ({
       running: () => p.running(),
       instances: () => p.instances(),
       atCapacity: (t) => p.atCapacity(t),
       atQuota: () => p.atQuota(),
-      details: () => [...p.workers.values()].map((v) => ({ ...v, destroyedAt: v.workerState === 'shutdown' ? clock.now() - 10_000 : 0 })),
+      shutDown: () => [...p.workers.values()].filter((v) => v.workerState === 'shutdown').map((v) => ({ arvadosInstanceType: v.arvadosInstanceType, destroyedAt: clock.now() - 10_000 })),
     }));
     r.pool.addWorker(r.cluster.InstanceTypes.type1, 'shutdown');
     r.queue.add({ uuid: uuid(1), state: 'Locked' });

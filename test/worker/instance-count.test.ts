@@ -9,6 +9,22 @@ import type { InstanceSet } from '../../src/cloud/types.js';
 import { FakeCloud } from './fake-cloud.js';
 
 describe('worker pool: instance count', () => {
+  it('a VM shut down counts until a listing drops it; shutDown() names its type and when, where instances() leaves it out', async () => {
+    const f = new FakeCloud({ MaxInstances: 1 });
+    const id = await f.idleWorker();
+    assert.deepEqual(f.pool.shutDown(), [], 'nothing shut down yet');
+    await f.tick(1000);
+    const at = f.clock.now();
+    assert.equal(f.pool.shutdown(id), true);
+    assert.deepEqual(f.pool.shutDown(), [{ arvadosInstanceType: f.pool.detail(id)!.arvadosInstanceType, destroyedAt: at }]);
+    assert.equal(f.pool.atQuota(), true, 'still counted against MaxInstances');
+    assert.ok(!f.pool.instances().some((v) => v.instance === id), 'instances() leaves it out');
+    f.vms.delete(id); // the destroy went through
+    await f.pool.syncNow();
+    assert.equal(f.pool.detail(id), undefined, 'the listing no longer has it');
+    assert.deepEqual(f.pool.shutDown(), []);
+  });
+
   it('a create whose VM is already listed counts once: at MaxInstances 2, one such VM leaves room for another', async () => {
     const f = new FakeCloud({ MaxInstances: 2 });
     const core = (f.pool as unknown as { core: { deps: { instanceSet: InstanceSet } } }).core;
