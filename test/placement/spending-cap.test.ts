@@ -161,6 +161,19 @@ describe('spending cap: the rules', () => {
     assert.equal(c.firstHeld('c1'), true);
   });
 
+  it("view: the levels (0 for one not set), the burn read afresh, the day's spend and forecast, and the containers held in the pass", () => {
+    const vms = [vm('a', 38)];
+    const total = { dollars: 0 };
+    const c = new SpendingCap(settings({ Soft: 30 }), source(vms, total), new ManualClock(Date.UTC(2026, 0, 1, 12)));
+    c.beginPass();
+    c.decide('c1', 1, [ON_DEMAND], cheapest);
+    c.decide('c2', 1, [ON_DEMAND], cheapest);
+    vms.push(vm('b', 2));
+    total.dollars = 50;
+    // 12 hours left in the UTC day at $40/h on top of the $50 spent since start-up.
+    assert.deepEqual(c.view(), { soft: 30, hard: 0, burn: 40, spentToday: 50, forecastToday: 50 + 40 * 12, held: 2 });
+  });
+
   it('capDetail: what the timeline records of a hold', () => {
     assert.deepEqual(capDetail({ level: 'hard', scope: 'owner', owner: 'u1', burn: 12.345, cap: 12, behindHigher: true }), {
       level: 'hard',
