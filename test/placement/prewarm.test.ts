@@ -124,6 +124,23 @@ describe('pre-warming: the learner', () => {
     assert.deepEqual(l.history.predict('img-a', 1, 0.5), [{ type: 'big', vms: 1, offsetMs: 20_000, confidence: 1 }]);
   });
 
+  it("a child seen before its runner is seen running opens stage 0 at that sighting, and the run is learnt", () => {
+    const l = new PreWarmLearner();
+    for (const [i, start] of [T0, T0 + 3_600_000].entries()) {
+      const id = `r${i}`;
+      const runner = (state: ContainerState): QueueEntry => entry(id, { supervisor: true, state });
+      see(l, snapshot(runner('Locked')), start);
+      // The child's update came before the runner's: it was created 10 s before this sighting.
+      const kid = entry(`${id}-c0`, { parent: id, createdAt: start + 20_000 });
+      see(l, snapshot(runner('Locked'), kid), start + 30_000);
+      see(l, snapshot(runner('Running'), kid), start + 40_000);
+      see(l, snapshot(runner('Running'), { ...kid, container: { ...kid.container, state: 'Complete' as const } }), start + 600_000);
+      see(l, snapshot(runner('Complete')), start + 700_000);
+    }
+    assert.deepEqual(l.history.predict('img-a', 0, 0.5), [{ type: 'small', vms: 1, offsetMs: 0, confidence: 1 }]);
+    assert.deepEqual(l.history.predict('img-a', 1, 0.5), [], 'seen running later: no second stage');
+  });
+
   it('asks for VMs from boot time + Lead before the expected arrival until the first child comes, or a boot time after', () => {
     const l = new PreWarmLearner();
     playRun(l, 'r1', 'img-a', T0, 3);
