@@ -245,9 +245,4 @@ export class PreWarmLearner {
     }
     return out;
   }
-
-  /** Runners followed now (for tests and the log). */
-  get liveRunners(): number {
-    return this.live.size;
-  }
 }
