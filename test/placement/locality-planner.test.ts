@@ -310,6 +310,19 @@ describe('locality planner', () => {
     assert.ok(p.memory.bytesKept < 8 * GiB);
   });
 
+  it('stops watching the start of a container that leaves the queue before it is seen running', () => {
+    const p = planner();
+    const x = entry('x', 'img-a');
+    const y = entry('y', 'img-a');
+    pass(p, 0, [view('i-a', 'idle'), view('i-b', 'idle')], [x, y]);
+    p.started(0, x, 'i-a');
+    p.started(0, y, 'i-b');
+    assert.deepEqual([...p.pulls.watching()].sort(), ['x', 'y']);
+    // x was cancelled while it started; y still starts.
+    pass(p, 10_000, [view('i-a', 'idle'), view('i-b', 'running', ['y'])], [y]);
+    assert.deepEqual([...p.pulls.watching()], ['y']);
+  });
+
   it('among ready VMs that have the image, takes the first in placement order, as the ordinary placement would', () => {
     const p = planner();
     pass(p, 0, [view('i-a', 'running', ['ra']), view('i-b', 'running', ['rb'])], [entry('ra', 'img-a'), entry('rb', 'img-a')]);
