@@ -65,6 +65,19 @@ describe('warm memory', () => {
     assert.equal(m.bytesKept, 2 ** 30, 'never below 1 GiB');
   });
 
+  it('forgets an input that does not fit the bytes learnt as it does an image, index included', () => {
+    const gib = (n: number, c: string) => `${c.repeat(32)}+${80 + 42 * 16 * n}`;
+    const [a, x, b, y] = [gib(4, 'a'), gib(4, 'd'), gib(8, 'b'), gib(1, 'e')];
+    const m = new WarmMemory();
+    m.observe('i-1', a, [x], 0);
+    m.observe('i-1', b, [y], 10);
+    m.limitBytes(10 * 2 ** 30);
+    assert.equal(m.level('i-1', 'img-other', [x]), 0, 'x was used before b: out with a');
+    assert.equal(m.withInput(x), undefined);
+    assert.equal(m.level('i-1', 'img-other', [y]), 2, 'y fits with b');
+    assert.deepEqual([...(m.withInput(y) ?? [])], ['i-1']);
+  });
+
   it('only lowers what a VM is taken to keep: a later, larger drop does not raise it', () => {
     const m = new WarmMemory();
     m.limitBytes(14 * 2 ** 30);
