@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ListParams } from '../../src/arvados/client.js';
 import { ManualClock } from '../../src/clock/manual.js';
-import { RateLimitedLog, silentLogger } from '../../src/log.js';
+import { createLogger, LineCollector, RateLimitedLog, silentLogger } from '../../src/log.js';
 import { BATCH, INTERVAL_MS, NoticeReader } from '../../src/placement/reclaim-notices.js';
 import type { InstanceView } from '../../src/scheduler/interfaces.js';
 
@@ -138,6 +138,37 @@ describe('reclaim notices from crunch-run', () => {
     });
     await reader.check();
     assert.deepEqual(told, []);
+  });
+
+  it('a failed read is logged as a warning with its error, and the next round asks again', async () => {
+    const clock = new ManualClock();
+    const out = new LineCollector();
+    let fail = true;
+    const asked: string[][] = [];
+    const told: string[] = [];
+    const reader = new NoticeReader({
+      client: {
+        async listContainers(p: ListParams) {
+          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          asked.push(uuids);
+          if (fail) throw new Error('502 Bad Gateway');
+          return { items: uuids.map((uuid) => ({ uuid, runtime_status: { preemptionNotice: 'terminate soon' } })) } as never;
+        },
+      },
+      pool: { instances: () => [vm('i-1', 'm5.spot', ['c-1'])], noticeReclaim: (u) => (told.push(u), true) },
+      preemptible: (name) => name.endsWith('.spot'),
+      clock,
+      log: new RateLimitedLog(createLogger({ stream: out, clock }), clock),
+    });
+    await reader.check();
+    const warn = out.records().find((r) => r.level === 'warning');
+    assert.equal(warn?.msg, 'reclaims: cannot read the runtime status of running spot containers');
+    assert.equal(warn?.error, '502 Bad Gateway');
+    assert.deepEqual(told, []);
+    fail = false;
+    await reader.check();
+    assert.deepEqual(asked, [['c-1'], ['c-1']]);
+    assert.deepEqual(told, ['c-1'], 'read on the next round');
   });
 
   it('one round at a time: a round due while the last one waits for the controller is skipped', async () => {
