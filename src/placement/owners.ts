@@ -68,11 +68,6 @@ export class OwnerResolver implements Asker {
     return this.opts.label ?? 'fair share';
   }
 
-  /** List calls made by the directory this resolver reads, for the controller-load figure. */
-  get calls(): number {
-    return this.opts.requests.calls;
-  }
-
   /** The container's share key, or undefined while it is not known (then asked for). */
   ownerOf(uuid: string): string | undefined {
     let at = uuid;

@@ -34,10 +34,6 @@ export class ParentLookup implements Parents, Asker {
     private readonly opts: LookupOptions = { field: 'requesting_container_uuid', label: 'pre-warming' },
   ) {}
 
-  get label(): string {
-    return this.opts.label;
-  }
-
   get version(): number {
     return this.requests.version;
   }

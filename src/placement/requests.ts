@@ -55,9 +55,8 @@ export interface RequestsClient {
   listContainerRequests(params: ListParams): Promise<ItemList<object>>;
 }
 
-/** A feature that reads the directory: named, and told when a lookup it waits for fails. */
+/** A feature that reads the directory: told when a lookup it waits for fails. */
 export interface Asker {
-  readonly label: string;
   onError(err: unknown, containers: number): void;
 }
 
@@ -82,8 +81,6 @@ export class RequestDirectory {
   private readonly warn: RateLimitedLog;
   private busy = false;
   private sweptAt = -Infinity;
-  /** List calls made, for the controller-load figure. */
-  calls = 0;
   /** Grows with each answer, so that a reader knows to look again. */
   version = 0;
 
@@ -141,7 +138,6 @@ export class RequestDirectory {
   }
 
   private async lookup(batch: Array<[string, Set<Asker>]>): Promise<boolean> {
-    this.calls++;
     let items: unknown[];
     let list: ItemList<object>;
     try {

@@ -42,9 +42,9 @@ function setup(items: unknown[], inQueue?: (uuid: string) => boolean) {
   return { clock, out, logger, client, dir };
 }
 
-function asker(label: string): Asker & { errors: number[] } {
+function asker(): Asker & { errors: number[] } {
   const errors: number[] = [];
-  return { label, errors, onError: (_e, n) => errors.push(n) };
+  return { errors, onError: (_e, n) => errors.push(n) };
 }
 
 describe('RequestDirectory', () => {
@@ -72,7 +72,7 @@ describe('RequestDirectory', () => {
   it('keeps an answer while its container is in the queue, and forgets it FORGET_MS after it left and was last read', async () => {
     const queue = new Set(['a', 'b']);
     const { clock, client, dir } = setup([req('qa', 'a'), req('qb', 'b')], (u) => queue.has(u));
-    const me = asker('test');
+    const me = asker();
     dir.requestsOf('a', me);
     dir.requestsOf('b', me);
     await settle(10);
@@ -92,7 +92,7 @@ describe('RequestDirectory', () => {
 
   it('ignores items without a uuid, owner or container, and reads a container left with none as having no requests', async () => {
     const { dir } = setup([null, 7, { uuid: 'q1', container_uuid: 'c1' }, { uuid: 'q2', owner_uuid: USER, container_uuid: 'c2', requesting_container_uuid: 42 }]);
-    const me = asker('test');
+    const me = asker();
     dir.requestsOf('c1', me);
     dir.requestsOf('c2', me);
     await settle(10);
@@ -102,9 +102,9 @@ describe('RequestDirectory', () => {
 
   it('tells each feature waiting for a failed lookup how many of its containers it missed, and asks again after RETRY_MS', async () => {
     const { clock, client, dir } = setup([req('q1', 'c1'), req('q2', 'c2')]);
-    const one = asker('one');
-    const two = asker('two');
-    const idle = asker('idle');
+    const one = asker();
+    const two = asker();
+    const idle = asker();
     client.fail = 1;
     dir.requestsOf('c1', one);
     dir.requestsOf('c2', one);
@@ -125,7 +125,7 @@ describe('RequestDirectory', () => {
   it('when a page comes back full, asks again later for the containers it left out, and warns', async () => {
     const many = Array.from({ length: 1000 }, (_, i) => req(`q${String(i).padStart(4, '0')}`, 'c1'));
     const { clock, out, client, dir } = setup([...many, req('z1', 'c2')].slice(0, 1000));
-    const me = asker('test');
+    const me = asker();
     dir.requestsOf('c1', me);
     dir.requestsOf('c2', me);
     await settle(10);
@@ -151,7 +151,7 @@ describe('RequestDirectory', () => {
       },
     };
     const dir = new RequestDirectory({ client, clock, logger: createLogger({ stream: new LineCollector(), clock }) });
-    const me = asker('test');
+    const me = asker();
     for (const c of ['c1', 'c2', 'c3']) dir.requestsOf(c, me);
     await settle(10);
     assert.equal(dir.requestsOf('c1', me)?.length, 1);
@@ -165,7 +165,7 @@ describe('RequestDirectory', () => {
 
   it('stops at a failed lookup: the rest of the containers are not asked of a controller that just failed', async () => {
     const { client, dir } = setup([]);
-    const me = asker('test');
+    const me = asker();
     client.fail = 1;
     for (let i = 0; i < 150; i++) dir.requestsOf(`c${i}`, me);
     await settle(10);
@@ -175,7 +175,7 @@ describe('RequestDirectory', () => {
 
   it('keeps an answer outside the queue for as long as a feature keeps reading it (a runner above a live child)', async () => {
     const { clock, client, dir } = setup([req('q1', 'runner')], () => false);
-    const me = asker('test');
+    const me = asker();
     dir.requestsOf('runner', me);
     await settle(10);
     for (let t = 0; t < 3 * FORGET_MS; t += 60_000) {
