@@ -90,6 +90,22 @@ describe('RequestDirectory', () => {
     assert.ok(dir.requestsOf('a', me), 'read within FORGET_MS: kept after it left (a runner above live children)');
   });
 
+  it('told nothing of the queue, keeps an answer only while it is read: one not read for FORGET_MS is forgotten', async () => {
+    const { clock, client, dir } = setup([req('qa', 'a'), req('qb', 'b')]);
+    const me = asker();
+    dir.requestsOf('a', me);
+    dir.requestsOf('b', me);
+    await settle(10);
+    assert.equal(dir.size, 2);
+    for (let t = 0; t <= FORGET_MS; t += 60_000) {
+      await clock.advance(60_000);
+      dir.requestsOf('a', me);
+    }
+    assert.equal(dir.size, 1, 'b, not read since, is forgotten');
+    assert.equal(dir.requestsOf('a', me)?.[0].uuid, 'qa');
+    assert.equal(client.calls.length, 1, 'a, read all along, was never asked again');
+  });
+
   it('ignores items without a uuid, owner or container, and reads a container left with none as having no requests', async () => {
     const { dir } = setup([null, 7, { uuid: 'q1', container_uuid: 'c1' }, { uuid: 'q2', owner_uuid: USER, container_uuid: 'c2', requesting_container_uuid: 42 }]);
     const me = asker();
