@@ -46,6 +46,7 @@ describe('settings file: WarmPools and PreWarm', () => {
   it('refuses a bad pool, naming the key', () => {
     assert.deepEqual(errorsOf('WarmPools: {Pools: {a: 1}}'), ['d.yml: WarmPools.Pools: expected a list of warm pools ({InstanceType, Min, Schedule}), got a map']);
     assert.deepEqual(errorsOf('WarmPools: {Pools: [{Min: 1}]}'), ['d.yml: WarmPools.Pools.0.InstanceType: expected the name of an instance type']);
+    assert.deepEqual(errorsOf('WarmPools: {Pools: [m5.large]}'), ['d.yml: WarmPools.Pools.0: expected a map with InstanceType, Min and optionally Schedule']);
     assert.deepEqual(errorsOf('WarmPools: {Pools: [{InstanceType: a, Min: 0}]}'), ['d.yml: WarmPools.Pools.0.Min: expected a whole number of idle VMs, at least 1, got 0']);
     assert.match(errorsOf('WarmPools: {Pools: [{InstanceType: a, Min: 1.5}]}')[0], /^d\.yml: WarmPools\.Pools\.0\.Min: /);
     assert.match(errorsOf('WarmPools: {Pools: [{InstanceType: a, Min: 1, Mni: 2}]}')[0], /^d\.yml: WarmPools\.Pools\.0\.Mni: unknown key/);
@@ -54,6 +55,8 @@ describe('settings file: WarmPools and PreWarm', () => {
   it('refuses a bad schedule, naming the key', () => {
     const pool = (schedule: string): string => `WarmPools: {Pools: [{InstanceType: a, Min: 1, Schedule: ${schedule}}]}`;
     const S = 'd.yml: WarmPools.Pools.0.Schedule';
+    assert.deepEqual(errorsOf(pool('weekdays')), [`${S}: expected a map with Days, From, Until and TimeZone`]);
+    assert.deepEqual(errorsOf(pool('[Mon, "08:00", "18:00"]')), [`${S}: expected a map with Days, From, Until and TimeZone`]);
     assert.deepEqual(errorsOf(pool('{Days: [], From: "08:00", Until: "18:00"}')), [`${S}.Days: expected a non-empty list of days (Sun, Mon, Tue, Wed, Thu, Fri, Sat)`]);
     assert.deepEqual(errorsOf(pool('{Days: [Monday], From: "08:00", Until: "18:00"}')), [`${S}.Days.0: expected one of Sun, Mon, Tue, Wed, Thu, Fri, Sat, got "Monday"`]);
     assert.deepEqual(errorsOf(pool('{Days: [Mon], From: "8:00", Until: "18:00"}')), [`${S}.From: expected a clock time "HH:MM" (00:00 to 24:00), got "8:00"`]);
