@@ -3,7 +3,7 @@
  * dispatcher cannot easily be put in (an unhealthy pool, a failing call).
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ManagementTarget, managementHandler } from '../../src/http/api.js';
 import type { InstanceViewJSON } from '../../src/http/format.js';
@@ -111,6 +111,92 @@ describe('management API handler', () => {
       assert.equal(noId.status, 400);
       assert.deepEqual(await noId.json(), { errors: ['instance_id parameter not provided'] });
       assert.deepEqual(seen, ['hold i-form', 'kill i-form (via management API: bad disk)', 'drain i-query', 'run i-form']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an idle behaviour change that fails for another reason than an unknown instance is a 500 with its message, logged', async () => {
+    const out = new LineCollector();
+    const s = await serve(
+      fakeTarget({
+        logger: createLogger({ stream: out, level: 'debug' }),
+        setIdleBehavior: () => {
+          throw new Error('cloud tag update refused');
+        },
+      }),
+    );
+    try {
+      const r = await call({ server: s.server }, 'POST', '/arvados/v1/dispatch/instances/hold?instance_id=i-1', { token: TOKEN });
+      assert.equal(r.status, 500);
+      assert.deepEqual(r.json(), { errors: ['cloud tag update refused'] });
+      const logged = out.records().find((l) => l.msg === 'management API request failed');
+      assert.deepEqual(logged && [logged.Method, logged.Path, logged.error], ['POST', '/arvados/v1/dispatch/instances/hold', 'cloud tag update refused']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a form body over 1 MiB with 413, without acting on it', async () => {
+    const seen: string[] = [];
+    const s = await serve(fakeTarget({ setIdleBehavior: (id) => void seen.push(id) }));
+    try {
+      const body = new URLSearchParams({ instance_id: 'i-1', reason: 'x'.repeat(2 ** 20) });
+      const r = await fetch(`${s.server.url}/arvados/v1/dispatch/instances/hold`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` }, body });
+      assert.equal(r.status, 413);
+      assert.deepEqual(await r.json(), { errors: ['request body too large'] });
+      assert.deepEqual(seen, []);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("takes a multipart body that does not parse as an empty form, as Go's r.FormValue does: the query string's parameters still count", async () => {
+    const seen: string[] = [];
+    const s = await serve(fakeTarget({ setIdleBehavior: (id, behavior) => void seen.push(`${behavior} ${id}`) }));
+    try {
+      const headers = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'multipart/form-data; boundary=xyz' };
+      const r = await fetch(`${s.server.url}/arvados/v1/dispatch/instances/drain?instance_id=i-query`, { method: 'POST', headers, body: 'not a multipart body' });
+      assert.equal(r.status, 200);
+      assert.deepEqual(seen, ['drain i-query']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers 400 to a request target that is no URL (Go\'s server refuses it with 400 too)', async () => {
+    const s = await serve(fakeTarget({}));
+    try {
+      const base = new URL(s.server.url);
+      // fetch would refuse to send this target: it goes out as written over node:http.
+      const got = await new Promise<[number, string]>((resolve, reject) => {
+        const req = httpRequest({ host: base.hostname, port: base.port, path: 'http://%zz/arvados/v1/dispatch/instances', headers: { Authorization: `Bearer ${TOKEN}` }, agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve([res.statusCode ?? 0, text]));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.deepEqual(got, [400, 'Bad Request\n']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('cuts the connection when a call fails after the answer began, rather than end a partial answer as if whole, and logs the failure', async () => {
+    const out = new LineCollector();
+    const s = await serve(
+      fakeTarget({
+        logger: createLogger({ stream: out, level: 'debug' }),
+        metricsJSON: () => Promise.reject(new Error('registry gone')),
+      }),
+    );
+    try {
+      await assert.rejects(fetch(`${s.server.url}/metrics.json`, { headers: { Authorization: `Bearer ${TOKEN}` } }).then((r) => r.text()));
+      const logged = out.records().find((l) => l.msg === 'management API request failed');
+      assert.deepEqual(logged && [logged.Method, logged.Path, logged.error], ['GET', '/metrics.json', 'registry gone']);
     } finally {
       await s.close();
     }
