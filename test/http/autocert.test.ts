@@ -156,6 +156,23 @@ describe('TLS.ACME.Server: certificates from the autocert cache', () => {
     assert.match(String(w.error), /EISDIR/);
   });
 
+  it('refuses a handshake for a server name that is no DNS name, with a warning naming it and why', async () => {
+    cache(NAME, ecdsa);
+    assert.ok('error' in (await handshake(port, 'localhost')));
+    const [w] = logs.records();
+    assert.equal(w.msg, 'TLS handshake refused: no certificate for this server name');
+    assert.equal(w.ServerName, 'localhost');
+    assert.equal(w.error, 'server name component count invalid');
+  });
+
+  it('reports a file whose PEM blocks do not parse as unusable, saying so', async () => {
+    writeFileSync(join(dir, NAME), '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n');
+    assert.ok('error' in (await handshake(port, NAME)));
+    const [w] = logs.records();
+    assert.equal(w.msg, 'unusable certificate in autocert cache');
+    assert.match(String(w.error), new RegExp(`^${join(dir, NAME).replace(/[.+]/g, '\\$&')}: cannot parse: `));
+  });
+
   it('takes the cache name as autocert does: lower case, punycode, no final dot, and nothing that could leave the directory', () => {
     assert.equal(cacheName('Dispatch.Example.COM.'), 'dispatch.example.com');
     assert.equal(cacheName('bücher.example'), 'xn--bcher-kva.example');
