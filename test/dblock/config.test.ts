@@ -119,5 +119,10 @@ describe('PostgreSQL config for the dispatch lock', () => {
     assert.equal(lockHealthProblem({ state: 'held', detail: 'held', losses: 0 }), undefined);
     assert.match(lockHealthProblem({ state: 'waiting', detail: 'another process holds it (10.0.0.1:5000)', losses: 0 })!, /waiting for the dispatch lock: another process holds it \(10\.0\.0\.1:5000\)/);
     assert.match(lockHealthProblem({ state: 'lost', detail: 'lost: connection closed; taking it again', losses: 1 })!, /lost: connection closed/);
+    assert.equal(
+      lockHealthProblem({ state: 'settling', detail: "taken; waiting 5000 ms for any earlier holder's lease to run out", losses: 0 }),
+      "not dispatching yet: dispatch lock taken; waiting 5000 ms for any earlier holder's lease to run out",
+    );
+    assert.equal(lockHealthProblem({ state: 'released', detail: 'released', losses: 0 }), 'not dispatching: the dispatch lock was released (stopping)');
   });
 });
