@@ -151,10 +151,8 @@ function trustedFile(named: string | undefined, read: (path: string) => string, 
       continue;
     }
     const certs = pemCertificates(text);
-    if (certs.length === 0) {
-      if (named || file === ARVADOS_CA_FILE) return { extra: [], file, problem: `${file} holds no certificate that can be read` };
-      continue;
-    }
+    // Go stops at the first file it can read, whatever it holds: a system bundle without certificates is not passed over for the next.
+    if (certs.length === 0) return named || file === ARVADOS_CA_FILE ? { extra: [], file, problem: `${file} holds no certificate that can be read` } : { extra: [], file };
     return { extra: beyondNodeRoots(certs, seen), file };
   }
   return { extra: [] };

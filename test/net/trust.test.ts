@@ -75,6 +75,13 @@ describe('trusted roots (src/net/trust.ts)', () => {
     assert.deepEqual(added(r.ca), [fp(otherCA)]);
   });
 
+  it('stops at the first system bundle that can be read even when it holds no certificate, as Go does: a later one is not read', () => {
+    const r = trustedRoots({ env: {}, ...files({ [SYSTEM_CA_FILES[0]]: 'no certificates here', [SYSTEM_CA_FILES[2]]: otherCA }) });
+    assert.equal(r.file, SYSTEM_CA_FILES[0]);
+    assert.equal(r.ca, undefined);
+    assert.equal(r.problem, undefined, 'Go says nothing of it either');
+  });
+
   it('keeps Node defaults when no file exists, or when the file adds nothing Node has not', () => {
     assert.deepEqual(trustedRoots({ env: {}, ...files({}) }), { ca: undefined, added: 0 });
     const r = trustedRoots({ env: {}, ...files({ [SYSTEM_CA_FILES[0]]: rootCertificates.slice(0, 5).join('\n') }) });
