@@ -64,6 +64,31 @@ describe('daemon', function () {
     }
   });
 
+  it('warns at start when the CA file SSL_CERT_FILE names cannot be read, saying what TLS clients trust instead, and runs', async () => {
+    const { dir, config, cleanup } = await lameDaemonSetup();
+    mkdirSync(join(dir, 'certs'));
+    writeFileSync(join(dir, 'certs', 'site.pem'), selfSignedCertificate({ dnsName: 'site.example' }).cert);
+    const missing = join(dir, 'no-such-ca.pem');
+    const daemon = spawnDaemon(config, { LOG_LEVEL: 'info', SSL_CERT_FILE: missing, SSL_CERT_DIR: join(dir, 'certs') });
+    try {
+      await daemon.waitForOutput(/starting scheduling/);
+      const warning = daemon
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('CA certificates not loaded'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(
+        warning.map((w) => [w.level, w.msg, w.error]),
+        [['warning', "CA certificates not loaded: TLS clients trust Node's own roots and those of the certificate directories", `SSL_CERT_FILE ${missing}: ENOENT`]],
+      );
+      daemon.proc.kill('SIGTERM');
+      assert.equal(await daemon.exited, 0, daemon.output());
+    } finally {
+      await daemon.kill();
+      await cleanup();
+    }
+  });
+
   it('a start-up failure past the config (a runner binary not there yet) exits 1 with one JSON `exiting` line on stderr, so systemd retries; the next start works once it is there', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'daemon-runner-'));
     const runner = join(dir, 'crunch-run');
