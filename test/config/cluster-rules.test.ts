@@ -16,6 +16,12 @@ describe('config: cluster section rules', () => {
     assert.deepEqual(cluster.SystemLogs, { LogLevel: 'info', Format: 'json' });
   });
 
+  it('takes SystemLogs.Format plain as text, with a warning saying so', () => {
+    const { cluster, warnings } = loadConfigText('Clusters:\n  zzzzz:\n    SystemLogs: {Format: plain}\n');
+    assert.equal(cluster.SystemLogs.Format, 'text');
+    assert.ok(warnings.includes('Clusters.zzzzz.SystemLogs.Format: plain (text without timestamps) is written as text here'), warnings.join('\n'));
+  });
+
   it('counts both tokens and the database password as secrets, which every logger scrubs', () => {
     const { cluster } = loadConfigText(
       `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    ManagementToken: ${MGMT_TOKEN}\n    PostgreSQL: {Connection: {host: db, password: hunter2hunter2}}\n`,

@@ -122,6 +122,9 @@ describe('config: NodeProfiles', () => {
     assert.deepEqual(errorsOf(text(`      "*":\n        arvados-dispatch-cloud: {Listen: ":9006", TLS: maybe}\n`)), [
       'Clusters.zzzzz.NodeProfiles.*.arvados-dispatch-cloud.TLS: expected true or false, got "maybe"',
     ]);
+    assert.deepEqual(errorsOf(text(`      "*":\n        arvados-dispatch-cloud: ":9006"\n`)), [
+      'Clusters.zzzzz.NodeProfiles.*.arvados-dispatch-cloud: expected a map with Listen and TLS, got ":9006"',
+    ]);
     assert.deepEqual(errorsOf(text(`      "*": localhost\n`)), ['Clusters.zzzzz.NodeProfiles.*: expected a map of service names to settings, got "localhost"']);
     assert.deepEqual(errorsOf(text(`      - "*"\n`)), ['Clusters.zzzzz.NodeProfiles: expected a map of profile names to profiles, got a list']);
     assert.match(errorsOf(text(`      "no such host":\n        arvados-dispatch-cloud: {Listen: ":9006"}\n`))[0], /^Clusters\.zzzzz\.NodeProfiles\.no such host\.arvados-dispatch-cloud\.Listen: .*not a URL with a host/);

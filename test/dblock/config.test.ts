@@ -64,6 +64,15 @@ describe('PostgreSQL config for the dispatch lock', () => {
     );
   });
 
+  it('refuses a Connection written as a libpq connection string rather than a map of keywords, naming the key', () => {
+    assert.throws(
+      () => loadConfigText(config(`      Connection: "host=db dbname=arvados"\n`)),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.errors.includes('config: line 5: Clusters.zzzzz.PostgreSQL.Connection: expected a map of libpq keywords (host, port, user, password, dbname, ...) to values'),
+    );
+  });
+
   it('maps libpq keywords onto node-postgres settings; sslmode defaults to require without verification, as the reference', () => {
     const base = { host: 'db', port: '5433', user: 'u', password: 'p', dbname: 'd', connect_timeout: '3', client_encoding: 'utf8' };
     const { config: c, ignored } = pgClientConfig(base);
