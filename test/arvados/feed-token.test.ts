@@ -198,6 +198,16 @@ describe('event feed token', () => {
     assert.equal(done, true);
   });
 
+  it('stops quietly when the controller fails to delete its token: a debug line names it, as it expires on its own', async () => {
+    const { clock, api } = issuer();
+    const { logger, lines } = captureLogger();
+    const tokens = new FeedTokens({ issuer: { ...api, deleteToken: () => Promise.reject(refusal(503)) }, rootToken: ROOT, clock, logger });
+    await tokens.get();
+    await tokens.revoke();
+    const line = lines.records().find((r) => r.msg === 'could not delete an event feed token; it expires on its own');
+    assert.deepEqual(line && [line.level, line.TokenUUID], ['debug', 'zzzzz-gj3su-feedtoken000001']);
+  });
+
   it('deletes a token that was being made when the feed stopped, and keeps none', async () => {
     const { clock, made, deleted } = issuer();
     let release!: () => void;
