@@ -73,6 +73,25 @@ describe('controller transport connections', () => {
     }
   });
 
+  it('rejects a request whose signal was aborted before it was sent with the signal\'s reason, and sends nothing', async () => {
+    let requests = 0;
+    const server = await countingServer((_req, res) => {
+      requests++;
+      res.end('{}');
+    });
+    const t = new Transport(systemClock, { insecure: false, maxSockets: 16, proxyEnv: {}, idleTimeoutMs: IDLE_MS });
+    try {
+      const stop = new AbortController();
+      const reason = new Error('dispatcher stopping');
+      stop.abort(reason);
+      await assert.rejects(t.send({ method: 'GET', url: new URL(server.url), headers: {}, timeoutMs: 10_000, signal: stop.signal }), (err) => err === reason);
+      assert.equal(requests, 0);
+    } finally {
+      t.close();
+      await server.stop();
+    }
+  });
+
   it('applies the same limits to the connections through HTTP_PROXY', async () => {
     const server = await startServer(100);
     const proxy = await startHttpProxy();
