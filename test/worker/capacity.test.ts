@@ -63,6 +63,12 @@ describe('worker pool: capacity back-off by type, quota group and market', funct
     assert.equal(h.pool.atCapacity(LARGE), true, 'another type of the group, never tried');
     assert.equal(h.pool.create(LARGE), undefined);
     assert.equal(h.pool.atCapacity(LARGE_SPOT), false, 'the spot group is another quota');
+    const start = h.clock.now();
+    assert.deepEqual(
+      h.pool.createLimits([LARGE, LARGE_SPOT]).capacity,
+      { [LARGE.Name]: { scope: 'group', since: start, until: start + 60_000, error: 'vCPU limit' } },
+      'the status page says why the never-tried type is held: its group',
+    );
     await h.tick(60_000);
     assert.equal(h.pool.atCapacity(LARGE), false, 'for a minute');
     assert.ok(h.pool.create(LARGE));

@@ -312,6 +312,24 @@ describe('worker pool: create throttling', function () {
   });
 });
 
+describe('create limits: the create hold', function () {
+  it('a hold extended while in force wakes the scheduler once, when the later time comes', async () => {
+    const clock = new ManualClock();
+    let notified = 0;
+    const limits = new CreateLimits({ clock, notify: () => notified++, maxInstances: 0 });
+    limits.noteCreateError(10_000, 'boom');
+    limits.noteRateLimit(new RateLimitError('slow down', clock.now() + 30_000));
+    await clock.advance(10_000);
+    assert.equal(notified, 0, 'the first hold\'s end is no longer the end');
+    assert.equal(limits.createHold.active, true, 'held');
+    assert.equal(limits.createHold.reason, 'cloud provider rate limit: slow down');
+    await clock.advance(20_000);
+    assert.equal(notified, 1, 'one wake-up at the rate limit\'s end');
+    assert.equal(limits.createHold.active, false, 'not held');
+    limits.stop();
+  });
+});
+
 describe('create limits: cloud quota errors', function () {
   it('after quota errors at different instance counts, the quota lifts only below the lowest count', async () => {
     const clock = new ManualClock();
