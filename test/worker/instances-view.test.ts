@@ -34,6 +34,23 @@ describe('worker pool: the instance list', () => {
     );
   });
 
+  it('gives the provider type the cloud lists, and the configured one for a VM listed without one', async () => {
+    const f = new FakeCloud();
+    const listed = f.seed();
+    const blank = f.seed();
+    f.vms.get(listed)!.providerType = 'lame.resized';
+    f.vms.get(blank)!.providerType = '';
+    await f.pool.syncNow();
+    assert.deepEqual(
+      f.pool.instances().map((v) => [v.instance, v.arvadosInstanceType, v.providerInstanceType]),
+      [
+        [listed, 'small', 'lame.resized'],
+        [blank, 'small', f.cluster.InstanceTypes.small.ProviderType],
+      ],
+    );
+    assert.notEqual(f.cluster.InstanceTypes.small.ProviderType, '', 'the test needs a configured provider type');
+  });
+
   it("gives each instance's containers sorted, starting and running together", async () => {
     const f = new FakeCloud({ MaxRunningContainersPerInstance: 0 });
     const id = f.seed();

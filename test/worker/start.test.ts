@@ -173,6 +173,27 @@ describe('worker pool: starting containers', () => {
     assert.equal(f.pool.detail(id)?.lastBusy, f.clock.now(), 'busy from the start, not from its last probe');
   });
 
+  for (const outcome of ['succeeds', 'fails'] as const) {
+    it(`a --detach that ${outcome} after its VM left the cloud list changes nothing: no start is timed, nothing runs or exits`, async () => {
+      const events: PoolEvent[] = [];
+      const f = new FakeCloud({}, { onEvent: (e) => events.push(e) });
+      const id = await f.idleWorker();
+      let answer: ((r: ExecuteResult) => void) | undefined;
+      f.script(id, { detach: () => new Promise<ExecuteResult>((resolve) => (answer = resolve)) });
+      assert.equal(f.pool.startContainer(id, ctr(1)), true);
+      await f.tick(0);
+      assert.ok(answer, 'the --detach is in flight');
+      f.vms.delete(id);
+      await f.pool.syncNow();
+      assert.equal(f.pool.detail(id), undefined, 'the worker is gone');
+      answer({ exitCode: outcome === 'succeeds' ? 0 : 1, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) });
+      await f.tick(0);
+      assert.deepEqual(events.filter((e) => e.type === 'crunchRunStarted'), [], 'no start timed');
+      assert.equal(f.pool.running().has(ctr(1).uuid), false, 'not running anywhere');
+      assert.equal(f.pool.exited().has(ctr(1).uuid), false, 'and no exit recorded: it is simply gone');
+    });
+  }
+
   it('a container started again after a recorded exit is no longer reported exited', async () => {
     const f = new FakeCloud();
     const id = await f.idleWorker();
