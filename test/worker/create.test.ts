@@ -50,6 +50,14 @@ describe('worker pool: create throttling', function () {
       ],
     );
     assert.equal(h.pool.countWorkers().booting, 2);
+    assert.deepEqual(
+      h.pool.apiInstances().map((v) => [v.instance, v.arvadosInstanceType, v.workerState]),
+      [
+        ['', 'large', 'booting'],
+        ['', 'small', 'booting'],
+      ],
+      'the management API lists creates in flight with no id, ordered by instance type as the reference does',
+    );
     assert.equal(h.pool.atQuota(), false);
     h.cloud.releaseCreates();
     await h.tick(0);

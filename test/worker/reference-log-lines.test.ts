@@ -88,6 +88,22 @@ describe('worker pool: log lines as the reference writes them', function () {
     assert.equal(h.pool.detail(hold)?.idleBehavior, 'hold');
   });
 
+  it('an instance of ours with no InstanceType nor IdleBehavior tag: drained, and logged with both tags empty, as the reference does', async () => {
+    h = await Harness.start({ controller: false, params: { DestroyDelay: '1h' }, cloudVMs: { TimeoutIdle: 3_600_000 } });
+    const secret = randomBytes(20).toString('hex');
+    const tags = { ArvadosInstanceSetID: h.instanceSetId, ArvadosInstanceSecret: secret };
+    const untagged = (await h.instanceSet.create(SMALL, 'img', tags, initCommandForSecret(secret), '')).id;
+    h.pool.start();
+    await h.tick(0);
+    const lines = records(/instance that was tagged with an unrecognized InstanceType/);
+    assert.deepEqual(
+      lines.map((r) => [r.Instance, r.level, r.msg, r.InstanceTypeTag]),
+      [[untagged, 'info', 'draining instance that was tagged with an unrecognized InstanceType and IdleBehavior = ', '']],
+    );
+    assert.equal(h.pool.detail(untagged)?.idleBehavior, 'drain');
+    assert.equal(h.pool.detail(untagged)?.arvadosInstanceType, '');
+  });
+
   it('boot failed: Duration in nanoseconds and the last boot probe error, as the reference logs it', async () => {
     h = await Harness.withVMThatNeverBoots();
     await h.tick(60_000);

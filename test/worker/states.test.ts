@@ -189,6 +189,24 @@ describe('worker state machine: other rules', () => {
     assert.equal(probes(), 5);
   });
 
+  it('drops a probe round asked for while the last one is still pacing its probes, as a ticker drops a missed tick', async () => {
+    const f = new FakeCloud({ MaxProbesPerSecond: 2 });
+    for (let i = 0; i < 5; i++) f.seed();
+    await f.pool.syncNow();
+    const probes = () => f.commands.filter((c) => c.command.includes('is-system-running')).length;
+    const first = f.pool.probeNow();
+    await f.tick(250);
+    assert.equal(probes(), 1, 'the first round is pacing');
+    let dropped = false;
+    void f.pool.probeNow().then(() => (dropped = true));
+    await f.tick(0);
+    assert.equal(dropped, true, 'the second round ends at once');
+    assert.equal(probes(), 1, 'and probes nothing');
+    await f.tick(1750);
+    await first;
+    assert.equal(probes(), 5, 'one probe per worker, at MaxProbesPerSecond');
+  });
+
   it('probes of one worker never overlap', async () => {
     const f = new FakeCloud();
     const id = f.seed();
