@@ -55,6 +55,14 @@ describe('worker/runner: the crunch-run config JSON', () => {
     assert.equal(config(cluster(), undefined, '::1').json.Env.GatewayAddress, '[::1]:0');
   });
 
+  it('takes the gateway host from an address in any form the drivers give, as Go splits and joins host and port', () => {
+    const gateway = (address: string): string => config(cluster(), undefined, address).json.Env.GatewayAddress;
+    assert.equal(gateway('[fd00::5]:2222'), '[fd00::5]:0', 'a bracketed IPv6 address with a port');
+    assert.equal(gateway('fd00::5'), '[fd00::5]:0', 'a bare IPv6 address');
+    assert.equal(gateway('10.0.0.5'), '10.0.0.5:0', 'a host with no port');
+    assert.equal(gateway('vm1.example:22'), 'vm1.example:0', 'a name with a port');
+  });
+
   it('writes InstanceType as the reference does: indented Go JSON without Name and Scratch', () => {
     const it = JSON.parse(config(cluster()).json.Env.InstanceType) as Record<string, unknown>;
     assert.deepEqual(Object.keys(it), ['ProviderType', 'VCPUs', 'RAM', 'IncludedScratch', 'AddedScratch', 'Price', 'Preemptible', 'GPU']);
