@@ -94,7 +94,7 @@ export function crunchRunConfigJSON(opts: CrunchRunConfigOptions): string {
  * and the right md5sum needs no copy.
  */
 export function deployedRunnerPath(deployRunnerDirectory: string, md5hex: string): string {
-  const dir = deployRunnerDirectory.replace(/\/+$/, '') || '/';
-  return `${dir === '/' ? '' : dir}/crunch-run~${md5hex}`;
+  // Trailing slashes dropped: the root directory ('/') becomes '', which the join below makes '/crunch-run~...'.
+  return `${deployRunnerDirectory.replace(/\/+$/, '')}/crunch-run~${md5hex}`;
 }
 

@@ -56,6 +56,9 @@ describe('arvados/crunch-run: runner deployment and instance secret', () => {
 
   it('names the deployed runner by its md5', () => {
     assert.equal(path, '/tmp/arvados-crunch-run/crunch-run~0123456789abcdef0123456789abcdef');
+    for (const dir of ['/', '//', '']) {
+      assert.equal(deployedRunnerPath(dir, '0123456789abcdef0123456789abcdef'), '/crunch-run~0123456789abcdef0123456789abcdef', `DeployRunnerDirectory ${JSON.stringify(dir)}`);
+    }
     assert.equal(runnerMd5Command(path), `md5sum ${path}`);
     assert.equal(runnerMd5Expected('0123', path), `0123  ${path}\n`);
   });
