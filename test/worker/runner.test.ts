@@ -56,7 +56,7 @@ describe('worker/runner: the crunch-run config JSON', () => {
   });
 
   it('takes the gateway host from an address in any form the drivers give, as Go splits and joins host and port', () => {
-    const gateway = (address: string): string => config(cluster(), undefined, address).json.Env.GatewayAddress;
+    const gateway = (address: string): string => config(cluster(), undefined, address).json.Env.GatewayAddress ?? '';
     assert.equal(gateway('[fd00::5]:2222'), '[fd00::5]:0', 'a bracketed IPv6 address with a port');
     assert.equal(gateway('fd00::5'), '[fd00::5]:0', 'a bare IPv6 address');
     assert.equal(gateway('10.0.0.5'), '10.0.0.5:0', 'a host with no port');
