@@ -189,6 +189,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     // below is never read: at 100k queued, touching each entry costs more
     // than the rest of that path.
     let spotWait: SpotWait | undefined;
+    // When it falls back: since when its spot types have been out, for the timeline.
+    let fellBackWait: SpotWait | undefined;
     let fellBack = false;
     let fallbackTypes: InstanceType[] | undefined;
     if (spot && list[k].instanceTypes[0]?.Preemptible) {
@@ -201,6 +203,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         fallbackTypes = d.onDemand as InstanceType[];
         sh += view.shapeCount;
         fellBack = true;
+        fellBackWait = spotWait;
         spotWait = undefined;
       }
     }
@@ -270,7 +273,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
 
     // Locked.
     if (ready) {
-      if (fellBack) saidFallback(entry, ready.type, spotWait);
+      if (fellBack) saidFallback(entry, ready.type, fellBackWait);
       slots.allocate(ready, uuid, charge);
       view.placed(k, ready.view.instance);
       if (ready.view.note !== undefined) ctx.timeline?.placedOnPrepared?.(uuid, ready.view.instance, ready.view.note);
@@ -327,7 +330,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       continue;
     }
     atQuota = pool.atQuota();
-    if (fellBack) saidFallback(entry, it, spotWait);
+    if (fellBack) saidFallback(entry, it, fellBackWait);
     cap?.created(uuid, created.instance);
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     ctx.timeline?.vmRequested(uuid, it.Name, created.instance);

@@ -155,7 +155,7 @@ describe('spot fallback: scheduling passes', () => {
         vmRequested: (u, t) => timeline.push(`vm_requested ${u} ${t}`),
         unlocking: () => undefined,
         cancelling: () => undefined,
-        spotFallback: (u, d) => timeline.push(`spot_fallback ${u} ${d.instance_type} from ${d.spot_instance_type}`),
+        spotFallback: (u, d) => timeline.push(`spot_fallback ${u} ${d.instance_type} from ${d.spot_instance_type} out since ${d.spot_out_since}`),
       },
       ...(spot ? { spotFallback: spot } : {}),
     });
@@ -183,7 +183,10 @@ describe('spot fallback: scheduling passes', () => {
     assert.deepEqual(s.pool.creates, ['type2']);
     s.sch.runQueue();
     assert.deepEqual(s.pool.creates, ['type2'], 'placed on the VM created for it, not another');
-    assert.deepEqual(s.timeline, [`spot_fallback ${uuid(1)} type2 from type2.preemptible`, `vm_requested ${uuid(1)} type2`]);
+    assert.deepEqual(s.timeline, [
+      `spot_fallback ${uuid(1)} type2 from type2.preemptible out since ${new Date(1_000_000).toISOString()}`,
+      `vm_requested ${uuid(1)} type2`,
+    ]);
     assert.deepEqual(s.spot!.stats(), { containers: 1, byType: { type2: 1 } });
   });
 
