@@ -80,6 +80,14 @@ describe('instance type choice', () => {
       assert.equal(estimateScratchSpace(ctr({ image, mounts: big, keep_cache_disk: 5 * GiB })), GiB + 402653184 + 5 * GiB);
     });
 
+    it('counts a tmp mount the controller sent without a capacity as 0, as Go reads a missing capacity', () => {
+      const image = 'fa3c1a9cb6783f85f2ecda037e07b8c3+342';
+      const mounts = { '/tmp': { kind: 'tmp' }, '/var/spool/cwl': { kind: 'tmp', capacity: GiB } };
+      assert.equal(estimateScratchSpace(ctr({ image, mounts })), GiB + 402653184);
+      const c = cluster({ short: `{VCPUs: 1, RAM: 4GiB, Price: 1, IncludedScratch: ${GiB + 402653184 - 1}}`, ok: '{VCPUs: 1, RAM: 4GiB, Price: 2, IncludedScratch: 2GiB}' }, PLAIN);
+      assert.deepEqual(names(c, ctr({ image, mounts })), ['ok'], 'the type short of the rest of the need is still ruled out');
+    });
+
     it('rules out a type whose Scratch is one byte short', () => {
       const mounts = { '/tmp': { kind: 'tmp', capacity: 10 * GiB } };
       const c = cluster({ short: `{VCPUs: 1, RAM: 4GiB, Price: 1, IncludedScratch: ${10 * GiB - 1}}`, ok: '{VCPUs: 1, RAM: 4GiB, Price: 2, IncludedScratch: 10GiB}' }, PLAIN);
