@@ -47,6 +47,31 @@ describe('PollLoop', () => {
     await loop.stop();
   });
 
+  it('with PollInterval 0, tries a failed poll again a second later, not at once, and logs the error once a minute', async () => {
+    const clock = new ManualClock();
+    const lines = new LineCollector();
+    let polls = 0;
+    const loop = new PollLoop(clock, createLogger({ stream: lines, clock }), 0, async () => {
+      polls++;
+      throw new Error('controller unreachable');
+    });
+    loop.start();
+    await settle(4);
+    assert.equal(polls, 1);
+    assert.equal(clock.nextTimerAt(), clock.now() + 1000, 'the retry waits a second');
+    await clock.runTo(clock.now() + 999);
+    await settle(4);
+    assert.equal(polls, 1, 'not before');
+    await clock.runTo(clock.now() + 1);
+    await settle(4);
+    assert.equal(polls, 2, 'then polls again');
+    assert.deepEqual(
+      lines.records().filter((r) => r.msg === 'error updating queue').map((r) => [r.level, r.error]),
+      [['error', 'controller unreachable']],
+    );
+    await loop.stop();
+  });
+
   it('stops during a poll in flight without calling it a failed poll', async () => {
     const clock = new ManualClock();
     const lines = new LineCollector();
