@@ -119,7 +119,8 @@ export function isSubnetSpecific(err: unknown): boolean {
 /**
  * The throttle back-off of one kind of call: it grows by half plus a second
  * with each consecutive throttle (1 s, 2.5 s, 4.75 s, ... at most a minute)
- * and resets when a call gets any other answer, as the reference's does.
+ * and resets when a call gets any other answer but a quota or capacity
+ * error, as the reference's does.
  */
 export class ThrottleBackoff {
   private delayMs = 0;
@@ -157,7 +158,8 @@ export interface ClassifyContext {
 /**
  * Wraps an SDK error in the class the caller acts on (the SDK error stays as
  * `cause`), or returns it unchanged when it is none of them. Updates the
- * back-off: throttles grow it, anything else resets it.
+ * back-off: throttles grow it, quota and capacity errors leave it, anything
+ * else resets it.
  */
 export function classify(err: unknown, ctx: ClassifyContext): unknown {
   const code = errorCode(err);
@@ -166,7 +168,9 @@ export function classify(err: unknown, ctx: ClassifyContext): unknown {
     const delay = ctx.backoff.throttled();
     return new RateLimitError(`ec2: ${detail}`, ctx.clock.now() + delay, { cause: err });
   }
-  ctx.backoff.reset();
+  // As the reference's wrapError: a quota or capacity answer leaves the
+  // throttle back-off where it is; any other answer resets it.
+  if (!isQuota(err) && !isCapacity(err)) ctx.backoff.reset();
   if (isQuota(err)) return new QuotaError(`ec2: ${detail}`, { cause: err });
   if (QUOTA_GROUP_CAPACITY_CODES.has(code) && ctx.providerType !== undefined) {
     const quotaGroup = quotaGroupFor({ ProviderType: ctx.providerType, Preemptible: ctx.preemptible ?? false }, ctx.quotaGroups ?? {});

@@ -201,6 +201,20 @@ describe('ec2 error helpers', () => {
     assert.equal(backoff.current, 0);
   });
 
+  it('a quota or capacity error between two throttles leaves the back-off growing, as the reference; any other error resets it', () => {
+    const clock = new ManualClock();
+    const delayAfter = (between: object): number => {
+      const backoff = new ThrottleBackoff();
+      classify(err('Throttling'), { clock, backoff, what: 'test' });
+      classify(between, { clock, backoff, what: 'test', providerType: 'm5.large' });
+      return asRateLimitError(classify(err('Throttling'), { clock, backoff, what: 'test' }))!.earliestRetry - clock.now();
+    };
+    for (const e of [err('InstanceLimitExceeded'), err('VcpuLimitExceeded'), err('InsufficientInstanceCapacity'), err('Unsupported', 'Your requested instance type (t3.micro) is not supported')]) {
+      assert.equal(delayAfter(e), 2500, `after ${e.name}`);
+    }
+    assert.equal(delayAfter(err('InvalidAMIID.NotFound')), 1000, 'after InvalidAMIID.NotFound');
+  });
+
   it('treats the SDK throttle signals (429, $retryable.throttling) as throttling', () => {
     const clock = new ManualClock();
     for (const e of [{ name: 'Whatever', $metadata: { httpStatusCode: 429 } }, { name: 'X', $retryable: { throttling: true } }, err('EC2ThrottledException')]) {
