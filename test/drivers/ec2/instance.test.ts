@@ -54,6 +54,14 @@ describe('ec2 driver: Ec2Instance', function () {
     assert.deepEqual(inst.tags, { ArvadosInstanceSetID: 'set-1', Empty: '' });
   });
 
+  it('an instance EC2 lists without tags or a private address yet has no tags and address "", and a tag listed without a value reads as ""', () => {
+    const bare = new Ec2Instance(host().host, { ...RECORD, Tags: undefined, PrivateIpAddress: undefined });
+    assert.deepEqual(bare.tags, {});
+    assert.equal(bare.address, '');
+    const inst = new Ec2Instance(host().host, { ...RECORD, Tags: [...RECORD.Tags!, { Key: 'NoValue' }, { Value: 'no key' }] });
+    assert.deepEqual(inst.tags, { ArvadosInstanceSetID: 'set-1', NoValue: '' });
+  });
+
   it('has no zone when EC2 names no availability zone (unknown, not a zone called "")', () => {
     const inst = new Ec2Instance(host().host, { ...RECORD, Placement: undefined });
     assert.equal(inst.zone, undefined);

@@ -33,6 +33,13 @@ describe('ec2 driver: answers AWS does not give', function () {
     driver.stop();
   });
 
+  it('keeps a listed instance whose record has no State: only a state that says it is going away drops it', async () => {
+    const driver = driverWith(() => ({ Reservations: [{ Instances: [{ InstanceId: 'i-1', InstanceType: 'm5.large' }, { InstanceId: 'i-2', State: {} }] }] }));
+    const listed = await driver.instances({});
+    assert.deepEqual(listed.map((i) => i.id), ['i-1', 'i-2']);
+    driver.stop();
+  });
+
   it('a created instance has the tags it was created with when the answer does not echo them', async () => {
     const driver = driverWith(() => ({ Instances: [{ InstanceId: 'i-1', InstanceType: 'm5.large', PrivateIpAddress: '10.0.0.5' }] }));
     const { tags, init } = createArgs('set-1');
