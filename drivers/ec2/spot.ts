@@ -17,6 +17,17 @@ import { PageTokens } from './pages.js';
 const keyOf = (providerType: string, zone: string): string => `${providerType}\u0000${zone}`;
 
 /**
+ * A SpotPrice string as a number ("0.031200"), or undefined for one that is
+ * not a plain decimal number: Number() would read "" and " " as 0, a free
+ * spot VM, where the reference skips the entry as bogus.
+ */
+function parsePrice(s: string | undefined): number | undefined {
+  if (s === undefined || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return undefined;
+  const price = Number(s);
+  return Number.isFinite(price) ? price : undefined;
+}
+
+/**
  * Sorts oldest first and keeps only the points where the price changed (the
  * first point of each run of equal prices, and one point per start time).
  * The reference keeps the same points, newest first; our contract is oldest first.
@@ -118,12 +129,13 @@ export class SpotPrices {
     };
     const fetched = new Map<string, PricePoint[]>();
     const tokens = new PageTokens('DescribeSpotPriceHistory');
+    let failed = false;
     try {
       for await (const page of paginateDescribeSpotPriceHistory({ client }, input)) {
         tokens.check(page.NextToken);
         for (const ent of page.SpotPriceHistory ?? []) {
-          const price = Number(ent.SpotPrice);
-          if (!ent.InstanceType || ent.SpotPrice === undefined || !Number.isFinite(price) || !ent.Timestamp) continue;
+          const price = parsePrice(ent.SpotPrice);
+          if (!ent.InstanceType || price === undefined || !ent.Timestamp) continue;
           const key = keyOf(ent.InstanceType, ent.AvailabilityZone ?? '');
           const list = fetched.get(key) ?? [];
           list.push({ startTime: ent.Timestamp.getTime(), price });
@@ -131,16 +143,18 @@ export class SpotPrices {
         }
       }
     } catch (err) {
+      failed = true;
       this.retryAt = now + Math.min(intervalMs, SPOT_RETRY_AFTER_FAILURE_MS);
       logger.warn('error retrieving spot instance prices', { error: err });
-      return;
     }
+    // The pages that came before a failure are kept, as the reference keeps them.
     for (const [key, points] of fetched) {
       this.prices.set(key, normalizePriceHistory([...(this.prices.get(key) ?? []), ...points]));
       this.updatedAt.set(key, now);
     }
-    // A zone EC2 had nothing for counts as fetched too, or every listing would ask again.
-    for (const r of running) this.updatedAt.set(keyOf(r.providerType, r.zone), now);
+    // A zone EC2 had nothing for counts as fetched too, or every listing would
+    // ask again; after a failure it may be on a page never read.
+    if (!failed) for (const r of running) this.updatedAt.set(keyOf(r.providerType, r.zone), now);
     // A type/zone nobody has quoted for a long time is dropped, so the map
     // does not grow with every zone a type was ever seen in.
     for (const [key, at] of this.updatedAt) {

@@ -8,7 +8,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { Ec2InstanceSet, parseEc2Params } from '../../../drivers/ec2/index.js';
 import { systemClock } from '../../../src/clock/index.js';
 import { silentLogger } from '../../../src/log.js';
-import { createArgs, ec2Cluster, M5 } from './helpers.js';
+import { createArgs, ec2Cluster, M5, SPOT } from './helpers.js';
 
 const IMAGE = 'ami-0123456789abcdef0';
 
@@ -59,6 +59,33 @@ describe('ec2 driver: answers AWS does not give', function () {
   it('a listed instance without an InstanceId fails the listing (the pool keeps its workers), rather than being left out', async () => {
     const driver = driverWith(() => ({ Reservations: [{ Instances: [{ InstanceId: 'i-1', State: { Name: 'running' } }, { State: { Name: 'running' } }] }] }));
     await assert.rejects(driver.instances({}), /without an InstanceId/);
+    driver.stop();
+  });
+
+  it('spot prices: a history whose second page fails keeps the first page\'s prices, as the reference; an entry without a usable price is left out', async () => {
+    const at = new Date('2024-01-01T00:00:00Z');
+    const spotCalls: Array<string | undefined> = [];
+    const driver = driverWith((command, input) => {
+      if (command === 'DescribeInstancesCommand') {
+        return { Reservations: [{ Instances: [{ InstanceId: 'i-1', InstanceType: 'm5.large', InstanceLifecycle: 'spot', State: { Name: 'running' }, Placement: { AvailabilityZone: 'us-east-1a' } }] }] };
+      }
+      assert.equal(command, 'DescribeSpotPriceHistoryCommand');
+      spotCalls.push(input.NextToken as string | undefined);
+      if (input.NextToken === undefined) {
+        return {
+          SpotPriceHistory: [
+            { InstanceType: 'm5.large', AvailabilityZone: 'us-east-1a', SpotPrice: '0.03', Timestamp: at },
+            { InstanceType: 'm5.large', AvailabilityZone: 'us-east-1a', SpotPrice: '', Timestamp: new Date(at.getTime() + 1000) },
+            { InstanceType: 'm5.large', AvailabilityZone: 'us-east-1a', SpotPrice: ' ', Timestamp: new Date(at.getTime() + 2000) },
+          ],
+          NextToken: 'page-2',
+        };
+      }
+      throw Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
+    });
+    const [inst] = await driver.instances({});
+    assert.deepEqual(spotCalls, [undefined, 'page-2']);
+    assert.deepEqual(inst.priceHistory!(SPOT), [{ startTime: at.getTime(), price: 0.03 }]);
     driver.stop();
   });
 
