@@ -139,6 +139,16 @@ describe('gce driver: list, tags, destroy', function () {
     assert.deepEqual(h.fake.calls().slice(before).map((c) => c.kind).filter((k) => k !== 'operation.wait' && k !== 'operation.get'), ['setMetadata']);
   });
 
+  it('a second setTags on the same instance reads the fingerprint its first one changed before writing: a get, then one setMetadata, no 412', async () => {
+    const inst = await h.create();
+    await inst.setTags({ ...inst.tags, ArvadosIdleBehavior: 'drain' });
+    const before = h.fake.calls().length;
+    const next = { ...inst.tags, ArvadosIdleBehavior: 'hold' };
+    await inst.setTags(next);
+    assert.deepEqual(h.fake.calls().slice(before).map((c) => c.kind).filter((k) => k !== 'operation.wait' && k !== 'operation.get'), ['get', 'setMetadata']);
+    assert.deepEqual(JSON.parse(h.fake.instances().find((i) => i.name === inst.id)!.metadata['arvados-tags']), next);
+  });
+
   it('destroy retries a 503, and destroying a gone instance is not an error', async () => {
     const inst = await h.create();
     h.fake.failNext('delete', { httpStatus: 503, reason: 'backendError' });
