@@ -164,6 +164,18 @@ describe('gce driver: create', function () {
   });
 });
 
+describe('gce driver: an answer that is not an operation', function () {
+  const h = driverPerTest();
+
+  it('an operation without a name (a proxy\'s page) fails the wait, even one that says DONE, and nothing is waited on', async () => {
+    const waits = () => h.fake.calls().filter((c) => c.kind === 'operation.wait').length;
+    for (const op of [{ status: 'DONE' as const }, { status: 'RUNNING' as const }, {}]) {
+      await assert.rejects(h.driver.waitOperation(ZONES[0], op, 'insert vm-1'), /gce: insert vm-1: the API returned an operation without a name/, JSON.stringify(op));
+    }
+    assert.equal(waits(), 0);
+  });
+});
+
 describe('gce driver: an operation that does not finish', function () {
   this.timeout(20_000);
   // Each operations.wait answers RUNNING after 20 ms; the insert would be DONE only after 3 s.
