@@ -78,6 +78,23 @@ describe('locality in the scheduling pass', () => {
     assert.deepEqual(kept.at(-1), [[idle], 'locality'], 'and spared at TimeoutIdle while the hold lasts');
   });
 
+  it("at the cloud's quota, the idle VM a hold left idle is not shut down for the head of the line, while the other unneeded VM is", async () => {
+    const { clock, queue, pool, sch, idle, c } = setup('Locked', { vmRequested() {}, unlocking() {}, cancelling() {} });
+    // An idle VM of a dearer type: the held container would have taken the type1 one.
+    const other = pool.addWorker(testCluster().InstanceTypes.type2, 'idle');
+    // Behind the held container, one that fits none of the VMs and needs an instance the quota has no room for.
+    queue.add({ uuid: 'zzzzz-dz642-000000000000003', vcpus: 4, ram: 4, state: 'Locked' });
+    pool.quota = 3;
+    pool.limitsExtra.quotaError = { since: 0, until: 60_000, error: 'VcpuLimitExceeded (fake)' };
+
+    sch.runQueue();
+    await clock.advance(0);
+    assert.deepEqual(pool.creates, [], 'at quota: nothing is created');
+    assert.equal(sch.why()!.blockerOf('zzzzz-dz642-000000000000003')?.reason, 'quota', 'the container behind the hold is over quota');
+    assert.equal(sch.why()!.blockerOf(c)?.reason, 'waiting_warm_instance');
+    assert.deepEqual(pool.shutdowns, [other], `only the VM nothing wants is shut down; ${idle} is kept for the held container`);
+  });
+
   it('says how many warm VMs a hold counts on when it pools several, naming the likeliest', () => {
     const timeline = { vmRequested() {}, unlocking() {}, cancelling() {} };
     const { queue, pool, sch, warm, c } = setup('Locked', timeline);
