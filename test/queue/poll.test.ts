@@ -217,6 +217,32 @@ describe('container queue poll', function () {
     assert.equal(h.queue.get(queued.uuid)?.priority, 0, 'the one check of the budget went to the queued container, in the same poll');
   });
 
+  it('checks at most checksPerPoll suspects by uuid in a poll, and the one left over on the next poll', async () => {
+    h = await harness({ queue: { checksPerPoll: 1 } });
+    const gone = [h.ctl.addContainer({ priority: 3 }), h.ctl.addContainer({ priority: 3 })];
+    const stays = h.ctl.addContainer({ priority: 1 });
+    await polls(h, 1);
+    // Both leave the head of the queued list, ahead of the one still in it: suspects, checked by uuid.
+    for (const c of gone) h.ctl.setPriority(c.uuid, 0);
+    const before = listRequests(h.ctl).length;
+    await polls(h, 1);
+    const checks = (from: number): string[][] =>
+      listRequests(h.ctl)
+        .slice(from)
+        .filter((r) => r.phase === 'check')
+        .map((r) => r.filters[0][2] as string[]);
+    const first = checks(before);
+    assert.equal(first.length, 1, `one check: ${JSON.stringify(first)}`);
+    assert.equal(first[0].length, 1, 'of one container: the budget is one');
+    assert.equal(gone.filter((c) => h.queue.get(c.uuid)?.priority === 0).length, 1, 'one of the two is seen at priority 0');
+    const mid = listRequests(h.ctl).length;
+    await polls(h, 1);
+    const second = checks(mid);
+    assert.deepEqual(second, [gone.map((c) => c.uuid).filter((u) => u !== first[0][0])], 'the other is checked on the next poll');
+    for (const c of gone) assert.equal(h.queue.get(c.uuid)?.priority, 0, `${c.uuid} seen at priority 0`);
+    assert.equal(h.queue.get(stays.uuid)?.priority, 1);
+  });
+
   it('learns the token uuid once, and types each container once', async () => {
     let chosen = 0;
     h = await harness({
