@@ -151,6 +151,26 @@ describe('container queue: records it cannot use', function () {
     assert.equal(h.queue.get(ctr.uuid)!.state, 'Locked');
   });
 
+  for (const [what, body, field, said] of [
+    ['null', null, '(record)', 'must be a container record, not null'],
+    ['an object without a uuid', {}, 'uuid', 'got undefined'],
+  ] as const) {
+    it(`fails a lock answered with ${what}, naming what is wrong, and merges nothing`, async () => {
+      h = await harness();
+      const ctr = h.ctl.addContainer({ priority: 1 });
+      await polls(h, 1);
+      h.ctl.setHook((req) => (req.method === 'POST' && req.path.endsWith('/lock') ? { status: 200, body } : undefined));
+      await assert.rejects(h.queue.lock(ctr.uuid), (err: Error) => err.message.includes(`not usable: ${field} `) && err.message.includes(said));
+      assert.equal(h.queue.get(ctr.uuid)!.state, 'Queued', 'the answer was not merged');
+      const w = badRecordWarnings();
+      assert.equal(w.length, 1, `one warning: ${JSON.stringify(w)}`);
+      assert.equal(w[0].Field, field);
+      assert.equal(w[0].ContainerUUID, ctr.uuid);
+      assert.equal(w[0].Source, 'reply');
+      assert.ok(String(w[0].Problem).includes(said), `the problem says what came: ${String(w[0].Problem)}`);
+    });
+  }
+
   for (const [what, body] of [
     ['null', null],
     ['a blank uuid', { uuid: ' ' }],
