@@ -118,6 +118,34 @@ describe('container queue: unsatisfiable containers', () => {
     assert.deepEqual(h.ctl.get(big.uuid)?.runtime_status, { error: NOT_SATISFIABLE });
   });
 
+  it('stops trying to cancel once a poll shows the container at priority 0 between attempts, and no longer tracks it', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    const big = h.ctl.addContainer({ runtime_constraints: { vcpus: 64, ram: 1 << 30 } });
+    let locks = 0;
+    h.ctl.setHook((req) => {
+      if (!req.path.endsWith('/lock')) return undefined;
+      locks++;
+      return { status: 422, body: { errors: ['refused for the test'] } };
+    });
+    const settled = () => waitFor('the attempt to end', () => h.queue.operationsInFlight() === 0);
+    await h.queue.update();
+    await settled();
+    assert.equal(locks, 1, 'tried at once');
+    assert.notEqual(h.queue.known(big.uuid), undefined, 'tracked while the effort lasts');
+
+    // The user no longer wants it: the next poll (before the retry is due) says so.
+    h.ctl.setPriority(big.uuid, 0);
+    await h.queue.update();
+    assert.equal(h.queue.known(big.uuid), undefined, 'the effort ended: not tracked');
+    for (let i = 0; i < 10; i++) {
+      await h.clock.advance(60_000);
+      await h.queue.update();
+      await settled();
+    }
+    assert.equal(locks, 1, 'no lock tried after the back-off');
+    assert.equal(h.ctl.get(big.uuid)?.state, 'Queued');
+  });
+
   it('does not warn when it loses the race to a user who cancelled first', async () => {
     h = await harness({ retry: { attempts: 1 } });
     const big = h.ctl.addContainer({ state: 'Locked', runtime_constraints: { vcpus: 64, ram: 1 << 30 } });
