@@ -113,6 +113,30 @@ describe('container queue: details of new containers', () => {
     for (const r of calls) assert.deepEqual(JSON.parse(r.query.select), ['uuid', 'state', 'priority', 'locked_by_uuid']);
   });
 
+  it('cancels, as unsatisfiable, a container whose record is read but whose mounts have a bad shape, naming the mount and field', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    const c = h.ctl.addContainer({ priority: 1 });
+    // A controller that hands the record on without decoding its mounts into the Go type.
+    h.ctl.setHook((req) =>
+      req.method === 'GET' && req.path.endsWith(c.uuid) && String(req.query.select ?? '').includes('mounts')
+        ? { status: 200, body: { ...h.ctl.get(c.uuid), mounts: { '/tmp': { kind: 'tmp', capacity: '10 GiB' } } } }
+        : undefined,
+    );
+    await h.queue.update();
+    await waitFor('the cancel', () => h.ctl.get(c.uuid)?.state === 'Cancelled');
+    const reason = 'error getting mounts from container record: mount "/tmp": capacity must be an integer, not "10 GiB"';
+    assert.equal(h.ctl.get(c.uuid)?.runtime_status.error, reason);
+    assert.equal(h.queue.get(c.uuid), undefined, 'never an entry');
+    assert.deepEqual(
+      h.lines
+        .records()
+        .filter((r) => r.msg === 'error getting mounts')
+        .map((r) => [r.level, r.ContainerUUID, r.error]),
+      [['warning', c.uuid, reason]],
+      "the reference's warning, before the cancel",
+    );
+  });
+
   it('drops a new container the controller no longer has', async () => {
     h = await harness();
     const c = h.ctl.addContainer();
