@@ -55,6 +55,40 @@ describe('SshConnection', function () {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
+  /** An executor for `target` with the tests' key and timeouts, closed after the test. */
+  function executor(target: string, clock?: ManualClock): SshExecutor {
+    const exr = new SshExecutor({
+      target,
+      username: 'crunch',
+      privateKey: clientKey.private,
+      verifyHostKey: async () => undefined,
+      connectTimeoutMs: 2000,
+      ...(clock ? { clock } : {}),
+    });
+    cleanups.push(() => exr.close());
+    return exr;
+  }
+
+  /**
+   * Serves `proto` on a loopback port (closed, its connections cut, after the
+   * test): the address, and the live sockets, which a test may cut itself.
+   */
+  async function serveProto(proto: ssh2.Server): Promise<{ address: string; sockets: Set<net.Socket> }> {
+    const sockets = new Set<net.Socket>();
+    const listener = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+      proto.injectSocket(socket);
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+    });
+    return { address: `127.0.0.1:${(listener.address() as net.AddressInfo).port}`, sockets };
+  }
+
   it('a re-key must present the host key of the first handshake: any other key is refused', async () => {
     const server = new SshServer({
       hostKey: generateHostKey().private,
@@ -116,15 +150,7 @@ describe('SshConnection', function () {
     await server.start();
     cleanups.push(() => server.close());
     const clock = new ManualClock();
-    const exr = new SshExecutor({
-      target: server.address,
-      username: 'crunch',
-      privateKey: clientKey.private,
-      verifyHostKey: async () => undefined,
-      connectTimeoutMs: 2000,
-      clock,
-    });
-    cleanups.push(() => exr.close());
+    const exr = executor(server.address, clock);
     const p = exr.execute('hang', { timeoutMs: 100 }).catch((e: unknown) => e);
     await until(() => channels.length === 1, 'the command to reach the server');
     await clock.advance(100);
@@ -137,7 +163,7 @@ describe('SshConnection', function () {
   it('a command whose exec request reached the server is not sent again when the connection then dies: it may have run', async () => {
     const hostKey = generateHostKey().private;
     let execs = 0;
-    const sockets = new Set<net.Socket>();
+    let sockets = new Set<net.Socket>();
     const proto = new ssh2.Server({ hostKeys: [hostKey] }, (conn) => {
       conn.on('error', () => undefined);
       conn.on('authentication', (ctx) => ctx.accept());
@@ -152,26 +178,9 @@ describe('SshConnection', function () {
       });
     });
     proto.on('error', () => undefined);
-    const listener = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-      proto.injectSocket(socket);
-    });
-    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', () => resolve()));
-    cleanups.push(() => new Promise<void>((resolve) => listener.close(() => resolve())));
-    cleanups.push(() => {
-      for (const s of sockets) s.destroy();
-    });
-    const { port } = listener.address() as net.AddressInfo;
-    const exr = new SshExecutor({
-      target: `127.0.0.1:${port}`,
-      username: 'crunch',
-      privateKey: clientKey.private,
-      verifyHostKey: async () => undefined,
-      connectTimeoutMs: 2000,
-    });
-    cleanups.push(() => exr.close());
+    const served = await serveProto(proto);
+    sockets = served.sockets;
+    const exr = executor(served.address);
     const err = await exr.execute('crunch-run --detach x', { timeoutMs: 3000 }).catch((e: unknown) => e);
     assert.ok(err instanceof SshConnectionLostError, String(err));
     assert.equal(err.started, true, 'reported as possibly started');
@@ -247,16 +256,7 @@ describe('SshConnection', function () {
 
   it('a command sent after the socket died but before its close event fails as not started, so the executor sends it on a new connection', async () => {
     const server = await echoServer();
-    const clock = new ManualClock();
-    const exr = new SshExecutor({
-      target: server.address,
-      username: 'crunch',
-      privateKey: clientKey.private,
-      verifyHostKey: async () => undefined,
-      connectTimeoutMs: 2000,
-      clock,
-    });
-    cleanups.push(() => exr.close());
+    const exr = executor(server.address, new ManualClock());
     // The first command makes the connection (and its client).
     const first = capturingClient(() => exr.execute('one'));
     assert.equal((await first.made).stdout.toString(), 'one\n');
@@ -297,20 +297,8 @@ describe('SshConnection', function () {
       });
     });
     proto.on('error', () => undefined);
-    const sockets = new Set<net.Socket>();
-    const listener = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-      proto.injectSocket(socket);
-    });
-    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', () => resolve()));
-    cleanups.push(() => new Promise<void>((resolve) => listener.close(() => resolve())));
-    cleanups.push(() => {
-      for (const s of sockets) s.destroy();
-    });
     const clock = new ManualClock();
-    const conn = connection(`127.0.0.1:${(listener.address() as net.AddressInfo).port}`, { clock, maxSessions: 1 });
+    const conn = connection((await serveProto(proto)).address, { clock, maxSessions: 1 });
     await conn.ready;
     const slow = conn.run('slow', 'slow', undefined, 100).catch((e: unknown) => e);
     await until(() => held.length === 1, 'the exec request to reach the server');
