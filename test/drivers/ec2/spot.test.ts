@@ -155,31 +155,7 @@ describe('ec2 driver: spot prices', function () {
     driver.stop();
   });
 
-  it('keeps the quotes of a spot type that no longer runs for 64 intervals, so its next VMs are still ordered by price', async () => {
-    const clock = new ManualClock();
-    const t0 = clock.now();
-    fake.setSpotPrices([
-      { instanceType: 'm5.large', availabilityZone: 'us-east-1a', price: '0.030', timestamp: new Date(t0 - HOUR) },
-      { instanceType: 'c5.xlarge', availabilityZone: 'us-east-1a', price: '0.060', timestamp: new Date(t0 - HOUR) },
-    ]);
-    const { driver, ctx } = makeDriver(fake, { clock, params: fakeParams(fake, { SpotPriceUpdateInterval: '1h' }) });
-    const list = () => driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId });
-    const m5 = await driver.create(SPOT, 'ami-1', createArgs(ctx.instanceSetId, SPOT.Name).tags, createArgs(ctx.instanceSetId, SPOT.Name).init, DISPATCH_KEY.public);
-    await list();
-    assert.equal(driver.spotPrice(SPOT), 0.03);
-    await m5.destroy();
-    // Another spot type runs on: its fetches are where stale series are pruned.
-    const c5Spot: typeof SPOT = { ...SPOT, Name: 'c5xlarge.preemptible', ProviderType: 'c5.xlarge', Price: 0.1 };
-    await driver.create(c5Spot, 'ami-1', createArgs(ctx.instanceSetId, c5Spot.Name).tags, createArgs(ctx.instanceSetId, c5Spot.Name).init, DISPATCH_KEY.public);
-    const before = spotCalls().length;
-    await clock.advance(3 * HOUR);
-    await list();
-    assert.equal(spotCalls().length, before + 1, 'a fetch for the type still running');
-    assert.equal(driver.spotPrice(SPOT), 0.03, 'the m5 quotes are kept: three intervals is not long enough to forget them');
-    driver.stop();
-  });
-
-  it('forgets the quotes of a spot type that has not run for more than 64 intervals, at a fetch for another type', async () => {
+  it('keeps the quotes of a spot type that no longer runs for 64 intervals, so its next VMs are still ordered by price, and forgets them after, at a fetch for another type', async () => {
     const clock = new ManualClock();
     const t0 = clock.now();
     fake.setSpotPrices([
@@ -193,10 +169,16 @@ describe('ec2 driver: spot prices', function () {
     await list();
     assert.equal(driver.spotPrice(SPOT), 0.03);
     await m5.destroy();
+    // Another spot type runs on: its fetches are where stale series are pruned.
     const c5Spot: typeof SPOT = { ...SPOT, Name: 'c5xlarge.preemptible', ProviderType: 'c5.xlarge', Price: 0.1 };
     const c5Args = createArgs(ctx.instanceSetId, c5Spot.Name);
     await driver.create(c5Spot, 'ami-1', c5Args.tags, c5Args.init, DISPATCH_KEY.public);
-    await clock.advance(64 * HOUR);
+    const before = spotCalls().length;
+    await clock.advance(3 * HOUR);
+    await list();
+    assert.equal(spotCalls().length, before + 1, 'a fetch for the type still running');
+    assert.equal(driver.spotPrice(SPOT), 0.03, 'the m5 quotes are kept: three intervals is not long enough to forget them');
+    await clock.advance(61 * HOUR);
     await list();
     assert.equal(driver.spotPrice(SPOT), 0.03, 'exactly 64 intervals: still kept');
     await clock.advance(HOUR + 1);
