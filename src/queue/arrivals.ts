@@ -91,7 +91,9 @@ export class Arrivals {
     for (const uuid of result.urgent) if (wanted(uuid, result.containers.get(uuid))) urgent.add(uuid);
     const others: Array<{ uuid: string; priority: number }> = [];
     for (const [uuid, c] of result.containers) if (!urgent.has(uuid) && wanted(uuid, c)) others.push({ uuid, priority: c.priority });
-    for (const [uuid, c] of this.waiting) if (!result.containers.has(uuid)) others.push({ uuid, priority: c.priority });
+    // One this poll's checks found gone is dropped with it: no read, which would only find it gone again and warn twice.
+    const gone = new Set(result.notFound);
+    for (const [uuid, c] of this.waiting) if (!result.containers.has(uuid) && !gone.has(uuid)) others.push({ uuid, priority: c.priority });
     const failed = (uuid: string): boolean => this.failedBefore.has(uuid);
     const budget = Math.max(0, this.opts.perPoll - urgent.size);
     const byPriority = (a: { priority: number }, b: { priority: number }): number => b.priority - a.priority;

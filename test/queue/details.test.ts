@@ -147,6 +147,33 @@ describe('container queue: details of new containers', () => {
     assert.ok(h.lines.records().some((r) => r.msg === 'container not found by controller (deleted?)' && r.ContainerUUID === c.uuid), 'warned');
   });
 
+  it('drops a container still waiting for its details when a check finds it gone, leaving nothing behind', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    const c = h.ctl.addContainer({ priority: 5 });
+    let deleted = false;
+    h.ctl.setHook((req) => {
+      if (req.method !== 'GET' || !req.path.endsWith(c.uuid)) return req.query.filters?.includes(c.uuid) && deleted ? { status: 200, body: { items: [] } } : undefined;
+      return deleted ? { status: 404, body: { errors: ['not found'] } } : { status: 500, body: { errors: ['down for the test'] } };
+    });
+    await h.queue.update();
+    assert.equal(h.queue.readingDetails(c.uuid), true, 'tracked, waiting for its details');
+    // Deleted: out of the queued list, and a check by uuid answers nothing.
+    h.ctl.setFields(c.uuid, { state: 'Cancelled' });
+    deleted = true;
+    const reads = h.ctl.stats[GET_ONE];
+    await h.queue.update();
+    const about = (msg: string): number => h.lines.records().filter((r) => r.msg === msg && r.ContainerUUID === c.uuid).length;
+    assert.equal(about('container not found by controller (deleted?)'), 1, 'one warning, from the check');
+    assert.equal(h.ctl.stats[GET_ONE], reads, 'the poll whose check found it gone does not read its details');
+    assert.equal(about('dropping container from queue'), 0, 'never an entry, so none is dropped');
+    assert.equal(h.queue.readingDetails(c.uuid), false);
+    assert.equal(h.queue.known(c.uuid), undefined);
+    assert.equal(h.queue.entries().entries.size, 0);
+    await h.queue.update();
+    assert.equal(h.ctl.stats[GET_ONE], reads, 'its details are not asked for again');
+    assert.equal(about('container not found by controller (deleted?)'), 1, 'nor is it checked again');
+  });
+
   it("reads ours and the head's at once, then others by priority, up to detailsPerPoll reads a poll", async () => {
     h = await harness({ queue: { pageSize: 100, detailsPerPoll: 180 } });
     const ours = Array.from({ length: 30 }, () => h.ctl.addContainer({ state: 'Running' }).uuid);
