@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Container, ItemList } from '../../src/arvados/types.js';
 import { OTHER_UUID } from '../arvados/helpers.js';
-import { harness, listRequests, phaseOf, withList } from './helpers.js';
+import { gate, harness, type Harness, listRequests, phaseOf, withList } from './helpers.js';
 
 /** Requests the controller served since `from` (an index into its request log). */
 function requestsSince(h: Awaited<ReturnType<typeof harness>>, from: number): string[] {
@@ -9,6 +9,40 @@ function requestsSince(h: Awaited<ReturnType<typeof harness>>, from: number): st
     .requestLog()
     .slice(from)
     .map((r) => `${r.method} ${r.route}`);
+}
+
+/**
+ * A harness whose poll started by `pollHoldingHead` reads the head of the
+ * queued list, then holds that answer until `release`: what a refresh
+ * applies in the meantime is newer than the poll's answer.
+ */
+async function heldHeadHarness(): Promise<{ h: Harness; pollHoldingHead: () => Promise<{ done: Promise<void> }>; release: () => void }> {
+  let holdHead = false;
+  const held = gate();
+  let headRead = gate();
+  const h = await harness({
+    wrap: (client) =>
+      withList(client, async (p): Promise<ItemList<Container>> => {
+        const page = await client.listContainers(p);
+        if (holdHead && phaseOf(p) === 'head') {
+          holdHead = false;
+          headRead.open();
+          await held.promise;
+        }
+        return page;
+      }),
+  });
+  return {
+    h,
+    async pollHoldingHead() {
+      holdHead = true;
+      headRead = gate();
+      const done = h.queue.update();
+      await headRead.promise;
+      return { done };
+    },
+    release: held.open,
+  };
 }
 
 describe('container queue: refresh between polls (event hints)', () => {
@@ -83,36 +117,66 @@ describe('container queue: refresh between polls (event hints)', () => {
   });
 
   it("does not let a poll's older answer undo what a refresh read while the poll was in flight", async () => {
-    let holdHead = false;
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let headRead!: () => void;
-    const headWasRead = new Promise<void>((r) => (headRead = r));
-    const h = await harness({
-      wrap: (client) =>
-        withList(client, async (p): Promise<ItemList<Container>> => {
-          const page = await client.listContainers(p);
-          if (holdHead && phaseOf(p) === 'head') {
-            holdHead = false;
-            headRead();
-            await held;
-          }
-          return page;
-        }),
-    });
+    const { h, pollHoldingHead, release } = await heldHeadHarness();
     try {
       const a = h.ctl.addContainer({ priority: 2 });
       await h.queue.update();
-      holdHead = true;
-      const poll = h.queue.update();
-      await headWasRead;
+      const poll = await pollHoldingHead();
       // The poll holds a = Queued, priority 2; meanwhile the user cancels it and the feed says so.
       h.ctl.cancel(a.uuid);
       await h.queue.refresh([a.uuid]);
       assert.equal(h.queue.get(a.uuid)?.state, 'Cancelled');
       release();
-      await poll;
+      await poll.done;
       assert.equal(h.queue.get(a.uuid)?.state, 'Cancelled', "the poll's record of a, read before the cancel, is not applied");
+    } finally {
+      release();
+      await h.close();
+    }
+  });
+
+  it("does not let a poll's older answer undo a new container's details that a refresh read while the poll was in flight", async () => {
+    const { h, pollHoldingHead, release } = await heldHeadHarness();
+    try {
+      await h.queue.update();
+      const c = h.ctl.addContainer({ priority: 2 });
+      const poll = await pollHoldingHead();
+      // The poll holds c = Queued, priority 2; the feed then names c, raised to 7, before the poll made it an entry.
+      h.ctl.setPriority(c.uuid, 7);
+      await h.queue.refresh([c.uuid]);
+      assert.equal(h.queue.get(c.uuid)?.priority, 7, 'an entry from its details');
+      release();
+      await poll.done;
+      assert.equal(h.queue.get(c.uuid)?.priority, 7, "the poll's record of c, read before the raise, is not applied");
+    } finally {
+      release();
+      await h.close();
+    }
+  });
+
+  it("does not act on a poll's older answer about a container a refresh found deleted while the poll was in flight: no entry, and one 'not found' warning, not two", async () => {
+    const { h, pollHoldingHead, release } = await heldHeadHarness();
+    try {
+      const a = h.ctl.addContainer({ priority: 2 });
+      await h.queue.update();
+      const poll = await pollHoldingHead();
+      // The poll holds a = Queued, priority 2; then a is deleted (gone from the lists, a check or read by uuid finds nothing) and the feed says so.
+      h.ctl.setFields(a.uuid, { state: 'Cancelled' });
+      h.ctl.setHook((req) => {
+        if (req.method === 'GET' && req.path.endsWith(a.uuid)) return { status: 404, body: { errors: ['not found'] } };
+        return req.query.filters?.includes(a.uuid) ? { status: 200, body: { items: [] } } : undefined;
+      });
+      await h.queue.refresh([a.uuid]);
+      assert.equal(h.queue.get(a.uuid), undefined);
+      release();
+      await poll.done;
+      assert.equal(h.queue.get(a.uuid), undefined, "the poll's record of a, read before the deletion, does not bring it back");
+      assert.equal(h.queue.known(a.uuid), undefined);
+      assert.equal(
+        h.lines.records().filter((r) => r.msg === 'container not found by controller (deleted?)' && r.ContainerUUID === a.uuid).length,
+        1,
+        'one deletion, one warning',
+      );
     } finally {
       release();
       await h.close();
