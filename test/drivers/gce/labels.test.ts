@@ -39,7 +39,11 @@ describe('gce labels for ResourceTags (pure)', () => {
   it("never takes the InstanceSetID label's key, and labels none of two tags that lowercase alike", () => {
     const plan = planResourceLabels({ arvadosinstancesetid: 'mine', Team: 'a', team: 'b', ok: 'yes' }, 'Arvados', SET_LABEL);
     assert.deepEqual(plan.entries.map((e) => e.labelKey), ['ok']);
-    assert.deepEqual(plan.skipped.map((s) => s.key), ['Team', 'arvadosinstancesetid', 'team']);
+    assert.deepEqual(plan.skipped, [
+      { key: 'Team', why: 'another ResourceTag is also label team' },
+      { key: 'arvadosinstancesetid', why: "label key is the driver's own" },
+      { key: 'team', why: 'another ResourceTag is also label team' },
+    ]);
     // Even given the key in its tags, the body keeps the InstanceSetID label's value.
     const { params } = parseGceParams({ Project: 'p', Zone: 'us-central1-a' });
     const tags = { ArvadosInstanceSetID: 'set-1', arvadosinstancesetid: 'mine' };
