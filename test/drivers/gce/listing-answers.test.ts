@@ -53,6 +53,17 @@ describe('gce listing: answers the fake does not give', function () {
     }
   });
 
+  it('an answer that is not an object fails the listing, saying so', async () => {
+    for (const answer of [undefined, null, 'Service Unavailable', 0]) {
+      await assert.rejects(listAggregated(clientAnswering([answer]), 'p', '', new AbortController().signal), /^Error: gce: aggregatedList: the answer is not a list$/, String(answer));
+    }
+  });
+
+  it('an answer without items is a page that names no zone: no records, no scopes, nothing unreachable', async () => {
+    const listing = await listAggregated(clientAnswering([{}]), 'p', '', new AbortController().signal);
+    assert.deepEqual(listing, { records: [], scopes: 0, unreachable: [], warnings: {} });
+  });
+
   const h = driverPerTest();
 
   it('the driver fails a listing whose only sign of an unreachable configured zone is the top-level unreachables', async () => {
@@ -72,8 +83,10 @@ describe('gce listing: answers the fake does not give', function () {
     const inst = await h.create();
     const real = h.driver.clients.instances.innerApiCalls.aggregatedList;
     try {
-      h.driver.clients.instances.innerApiCalls.aggregatedList = (() => Promise.resolve([null, null, { items: {} }])) as typeof real;
-      await assert.rejects(h.driver.instances({}), /names no zone at all/);
+      for (const answer of [{ items: {} }, {}]) {
+        h.driver.clients.instances.innerApiCalls.aggregatedList = (() => Promise.resolve([null, null, answer])) as typeof real;
+        await assert.rejects(h.driver.instances({}), /names no zone at all/, JSON.stringify(answer));
+      }
     } finally {
       h.driver.clients.instances.innerApiCalls.aggregatedList = real;
     }
