@@ -11,7 +11,7 @@ import type { PassContext } from './deps.js';
 import type { Slot } from './slots.js';
 
 export function placementFields(slot: Slot): Record<string, unknown> {
-  // An instance created in this pass has no id yet.
+  // The real pool names a create in flight by a placeholder (pending-N); a pool that gives it no id names no instance.
   const id = slot.view.instance === '' ? {} : { Instance: slot.view.instance };
   return { ...id, InstanceType: slot.view.arvadosInstanceType };
 }
