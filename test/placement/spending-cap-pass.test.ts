@@ -4,7 +4,8 @@
  * slots: which VMs that run nothing are shut down, and how many.
  */
 import assert from 'node:assert/strict';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, LineCollector, silentLogger } from '../../src/log.js';
+import { ManualClock } from '../../src/clock/manual.js';
 import { freeMoneyForHeld } from '../../src/placement/spending-cap-pass.js';
 import type { IdleBehavior, InstanceView, WorkerState } from '../../src/scheduler/interfaces.js';
 import type { Slot } from '../../src/scheduler/slots.js';
@@ -59,6 +60,25 @@ describe('spending cap: freeing money for a held container', () => {
     const slots = [emptySlot('i-held', 0.5, 'idle', 'hold'), emptySlot('i-drained', 0.5, 'idle', 'drain'), emptySlot('i-a', 0.3)];
     assert.equal(freeMoneyForHeld(pool, silentLogger(), slots, 0.5), 1);
     assert.deepEqual(pool.shutdowns, ['i-a']);
+  });
+
+  it('an empty VM the pool refuses to shut down (it took work since the pass looked) frees nothing: the next one goes instead, and only that one is logged', () => {
+    const asked: string[] = [];
+    const pool = {
+      shutdown(id: string): boolean {
+        asked.push(id);
+        return id !== 'i-busy';
+      },
+    };
+    const lines = new LineCollector();
+    const logger = createLogger({ stream: lines, clock: new ManualClock() });
+    const slots = [emptySlot('i-busy', 0.5), emptySlot('i-a', 0.4), emptySlot('i-b', 0.3)];
+    assert.equal(freeMoneyForHeld(pool, logger, slots, 0.4), 1);
+    assert.deepEqual(asked, ['i-busy', 'i-a']);
+    assert.deepEqual(
+      lines.records().map((r) => r.Instance),
+      ['i-a'],
+    );
   });
 
   it('stops as soon as exactly the money needed is freed', () => {

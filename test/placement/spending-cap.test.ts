@@ -226,6 +226,14 @@ describe('spending cap: per owner', () => {
     assert.equal(c.decide('a3', 1, [SPOT], cheapest)?.type, SPOT);
   });
 
+  it("over an owner's soft level, a preemptible VM that would take the owner over its hard level is held at the owner's hard level", () => {
+    // alice burns 9 $/h: over her soft level; a 1.5 $/h spot VM would take her to 10.5, over her hard one. The cluster has no level.
+    const c = cap({ PerOwnerSoft: 5, PerOwnerHard: 10 }, [vm('v2', 9, ['a2'])], owners);
+    c.beginPass();
+    assert.deepEqual(c.decide('a1', 1, [SPOT], cheapest)?.hold, { level: 'hard', scope: 'owner', owner: 'alice', burn: 9, cap: 10 });
+    assert.equal(c.decide('b1', 1, [SPOT], cheapest)?.type, SPOT);
+  });
+
   it('containers whose owner is not known yet share the owner "unknown"', () => {
     const c = cap({ PerOwnerHard: 5 }, [vm('v', 4, ['x1'])], {});
     c.beginPass();
