@@ -47,6 +47,7 @@ describe('settings file: WarmPools and PreWarm', () => {
     assert.deepEqual(errorsOf('WarmPools: {Pools: {a: 1}}'), ['d.yml: WarmPools.Pools: expected a list of warm pools ({InstanceType, Min, Schedule}), got a map']);
     assert.deepEqual(errorsOf('WarmPools: {Pools: [{Min: 1}]}'), ['d.yml: WarmPools.Pools.0.InstanceType: expected the name of an instance type']);
     assert.deepEqual(errorsOf('WarmPools: {Pools: [m5.large]}'), ['d.yml: WarmPools.Pools.0: expected a map with InstanceType, Min and optionally Schedule']);
+    assert.deepEqual(errorsOf('WarmPools: {Pools: [{InstanceType: a}]}'), ['d.yml: WarmPools.Pools.0.Min: expected a whole number of idle VMs, at least 1']);
     assert.deepEqual(errorsOf('WarmPools: {Pools: [{InstanceType: a, Min: 0}]}'), ['d.yml: WarmPools.Pools.0.Min: expected a whole number of idle VMs, at least 1, got 0']);
     assert.match(errorsOf('WarmPools: {Pools: [{InstanceType: a, Min: 1.5}]}')[0], /^d\.yml: WarmPools\.Pools\.0\.Min: /);
     assert.match(errorsOf('WarmPools: {Pools: [{InstanceType: a, Min: 1, Mni: 2}]}')[0], /^d\.yml: WarmPools\.Pools\.0\.Mni: unknown key/);

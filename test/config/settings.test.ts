@@ -154,6 +154,13 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
     assert.match(errorsOf('EventFeed: [\n')[0], /^d\.yml: line \d+, column \d+: /);
   });
 
+  it('a file whose aliases would expand past 1,000 copies is refused as an error naming the file, without being expanded', () => {
+    // Six levels of ten aliases each: a million copies of "x" once expanded.
+    const lines = ['l0: &l0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 6; i++) lines.push(`l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(', ')}]`);
+    assert.deepEqual(errorsOf(lines.join('\n')), ['d.yml: Excessive alias count indicates a resource exhaustion attack']);
+  });
+
   it('a key that is a list, a map, binary data or a timestamp is an error naming it, with no warning from the YAML library', async () => {
     const warnings: unknown[] = [];
     const onWarning = (w: unknown) => warnings.push(w);
