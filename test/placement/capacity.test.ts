@@ -56,6 +56,14 @@ describe('capacity step: warm pools', () => {
     assert.equal(capacityPlanner({ settings, cluster: { InstanceTypes: TYPES }, pool: fakePool(), clock: new ManualClock(T0), logger: createLogger({ level: 'error' }), bootMs: () => 0, parents: NO_PARENTS }), undefined);
   });
 
+  it('refuses to be built for a warm pool of an instance type the cluster does not have, naming the pool', () => {
+    const settings = { ...defaultSettings(), WarmPools: { Pools: [{ InstanceType: 'a', Min: 1 }, { InstanceType: 'zz', Min: 1 }], BusyFraction: 0 } };
+    assert.throws(
+      () => capacityPlanner({ settings, cluster: { InstanceTypes: TYPES }, pool: fakePool(), clock: new ManualClock(T0), logger: createLogger({ level: 'error' }), bootMs: () => 0, parents: NO_PARENTS }),
+      { message: 'settings: WarmPools.Pools.1.InstanceType: no instance type "zz" in the cluster config' },
+    );
+  });
+
   it('keeps Min idle VMs from the idle timeout (booting ones count) and creates the missing ones with a note', () => {
     const pool = fakePool();
     const p = planner({ WarmPools: { Pools: [{ InstanceType: 'a', Min: 4 }], BusyFraction: 0 } }, pool);
