@@ -69,6 +69,12 @@ describe('drain to save: choice', () => {
     assert.deepEqual(ids(got), ['dear']);
   });
 
+  it('between two VMs of equal value, the one with the lower id drains, whatever order the VMs are listed in', () => {
+    // Either could empty onto the other; only one may.
+    assert.deepEqual(ids(chooseDrain([vm('x', 8, 1), vm('y', 8, 1)], new Set(), 0.5)), ['x']);
+    assert.deepEqual(ids(chooseDrain([vm('y', 8, 1), vm('x', 8, 1)], new Set(), 0.5)), ['x']);
+  });
+
   it('counts what a drained VM moves: two VMs cannot both empty onto the same room', () => {
     // c has room for 4 VCPUs: a (2) and b (2) both fit, a third of 2 would not.
     const got = chooseDrain([vm('a', 8, 2), vm('b', 8, 2), vm('d', 8, 2), vm('c', 8, 4)], new Set(), 0.5);
