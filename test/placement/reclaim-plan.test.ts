@@ -80,6 +80,15 @@ describe('reclaim plan', () => {
       assert.equal(rankByReclaims(spot, () => 0, quote), spot);
     });
 
+    it('keeps the given order between types that cost the same over their survival', () => {
+      // c5 and m5 both quoted at 0.03 and never reclaimed; r5 reclaimed half the time.
+      const quote = (t: InstanceType): number | undefined => (t.Name === 'r5.large.preemptible' ? undefined : 0.03);
+      const rate = (t: InstanceType): number => (t.Name === 'r5.large.preemptible' ? 0.5 : 0);
+      assert.deepEqual(names(rankByReclaims(spot, rate, quote)), ['c5.large.preemptible', 'm5.large.preemptible', 'r5.large.preemptible']);
+      const [c5, m5, r5] = spot;
+      assert.deepEqual(names(rankByReclaims([m5, c5, r5], rate, quote)), ['m5.large.preemptible', 'c5.large.preemptible', 'r5.large.preemptible']);
+    });
+
     it('off: the pass keeps its price order function as it is', () => {
       const plan = new ReclaimPlan({ settings: settings({ OnDemandAfter: 1 }), cluster: c, logger, rates: rates({ 'c5.large.preemptible': 0.9 }) });
       const byPrice = (t: InstanceType[]): readonly InstanceType[] => t;
