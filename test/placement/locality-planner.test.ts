@@ -81,6 +81,22 @@ describe('locality planner', () => {
     assert.deepEqual(said[1], ['c1', { ended: 'took a VM with its image', instance: 'i-warm' }]);
   });
 
+  it('a held container with no ready VM left to start on stops waiting and gets a new VM, and the timeline says the hold ended on a new instance', () => {
+    const p = planner();
+    const said: Array<[string, WarmWaitDetail]> = [];
+    const tell = (u: string, d: WarmWaitDetail) => said.push([u, d]);
+    const r1 = entry('r1', 'img-a');
+    const c1 = entry('c1', 'img-a');
+    let idx = pass(p, 1_000, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], [r1, c1]);
+    assert.equal(p.place(c1, idx.find(0, c1.instanceTypes, containerCharge(need), 'c1'), idx, tell).hold?.instance, 'i-warm');
+    // The cold VM is gone; the warm one is still busy: nothing ready could take c1 now.
+    idx = pass(p, 2_000, [view('i-warm', 'running', ['r1'])], [r1, c1]);
+    const took = p.place(c1, undefined, idx, tell);
+    assert.equal(took.hold, undefined);
+    assert.equal(took.slot, undefined);
+    assert.deepEqual(said.at(-1), ['c1', { ended: 'waited long enough', instance: 'a new instance', gave_up_on: 'i-warm' }]);
+  });
+
   it('prefers a ready VM that ran the image, or one that read an input, over the first fit', () => {
     const p = planner();
     pass(p, 0, [view('i-a', 'running', ['ra']), view('i-b', 'running', ['rb'])], [entry('ra', 'img-a'), entry('rb', 'img-b', ['pdh-1'])]);
