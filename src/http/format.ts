@@ -163,8 +163,9 @@ export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining, c
     running_container_uuids: v.instance === '' ? null : [...v.runningContainerUUIDs],
     worker_state: v.workerState,
     idle_behavior: v.idleBehavior,
-    // Ours, not the reference's: only on VMs a warm pool or pre-warming created.
-    ...(v.note === undefined ? {} : { note: v.note }),
+    // Ours, not the reference's: why a warm pool or pre-warming created it, or, while it
+    // lasts, why an idle VM is kept past TimeoutIdle to the end of its paid period.
+    ...(v.keptNote !== undefined ? { note: v.keptNote } : v.note === undefined ? {} : { note: v.note }),
     ...(draining ? { draining: { since: goTime(draining.since), reason: draining.reason } } : {}),
     ...(v.reclaimNotice === undefined ? {} : { reclaim_notice: v.reclaimNotice }),
     ...(cost === undefined ? {} : { cost: roundCents(cost) }),

@@ -104,6 +104,12 @@ export interface InstanceView {
   idleBehavior: IdleBehavior;
   /** Why it was created, when not for a waiting container: "warm pool 0 (m5.large)", "pre-warmed for runner X's children (#3)". */
   note?: string;
+  /**
+   * Why an idle VM is still up past TimeoutIdle ("idle, kept to the end of its
+   * paid hour (12 min)", `idle-stretch.ts`): shown in place of `note` while
+   * it holds, which stays why it was created.
+   */
+  keptNote?: string;
   /** The provider's notice that it takes this VM back (spot interruption): no new containers go here. */
   reclaimNotice?: string;
 }

@@ -276,7 +276,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       if (fellBack) saidFallback(entry, ready.type, fellBackWait);
       slots.allocate(ready, uuid, charge);
       view.placed(k, ready.view.instance);
-      if (ready.view.note !== undefined) ctx.timeline?.placedOnPrepared?.(uuid, ready.view.instance, ready.view.note);
+      const prepared = ready.view.keptNote ?? ready.view.note;
+      if (prepared !== undefined) ctx.timeline?.placedOnPrepared?.(uuid, ready.view.instance, prepared);
       if (!READY.has(ready.view.workerState)) {
         view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
         if (ready.view.instance !== '') ctx.timeline?.placedOnBooting?.(uuid, ready.view.instance, ready.view.arvadosInstanceType);

@@ -387,7 +387,7 @@ export class Worker implements RunnerHost {
    * workers the spreads and iterator copies cost ~15 ms a pass.
    */
   view(): InstanceView {
-    const note = (this.kept && IdleStretcher.note(this, this.env.clock.now())) ?? this.note;
+    const kept = this.kept && IdleStretcher.note(this, this.env.clock.now());
     const uuids: string[] = [];
     if (this.starting.size > 0) for (const uuid of this.starting.keys()) uuids.push(uuid);
     if (this.running.size > 0) for (const uuid of this.running.keys()) uuids.push(uuid);
@@ -404,7 +404,8 @@ export class Worker implements RunnerHost {
       workerState: this.state,
       idleBehavior: this.idleBehavior,
     };
-    if (note !== undefined) view.note = note;
+    if (this.note !== undefined) view.note = this.note;
+    if (kept) view.keptNote = kept;
     if (this.reclaimNotice !== undefined) view.reclaimNotice = this.reclaimNotice;
     return view;
   }

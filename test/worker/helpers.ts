@@ -202,9 +202,9 @@ export class Harness {
   }
 
   /** Creates an instance of `type` and probes until it is idle. Returns its id. */
-  async createIdle(type = this.cluster.InstanceTypes.small): Promise<string> {
+  async createIdle(type = this.cluster.InstanceTypes.small, note?: string): Promise<string> {
     const before = new Set(this.pool.details().map((d) => d.instance));
-    const view = this.pool.create(type);
+    const view = this.pool.create(type, note);
     if (!view) throw new Error('create declined');
     await this.tick(0);
     const id = this.pool.details().find((d) => !before.has(d.instance))?.instance;

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { EC2_LINUX_BILLING, type BillingRule } from '../../src/cost/billing.js';
+import { instanceViewJSON } from '../../src/http/format.js';
 import { IdleStretcher, keptUntil, type IdleStretchPolicy, type StretchCandidate } from '../../src/worker/idle-stretch.js';
 import { Harness } from './helpers.js';
 
@@ -131,17 +132,20 @@ describe('idle stretch: the pool', function () {
     new IdleStretcher({ rule: () => rule, maxStretchMs: H, marginMs: M, likely: () => likely });
 
   /** The worker's state at each of `times` (ms after it went idle), stepping the clock in probe intervals. */
-  async function statesAt(times: number[]): Promise<{ states: string[]; notes: Array<string | undefined> }> {
-    const id = await h.createIdle();
+  async function statesAt(times: number[], createdFor?: string): Promise<{ states: string[]; notes: Array<string | undefined> }> {
+    const id = await h.createIdle(undefined, createdFor);
     const t0 = h.clock.now();
     const states: string[] = [];
     const notes: Array<string | undefined> = [];
     for (const t of times) {
       while (h.clock.now() - t0 < t) await h.tick(Math.min(10 * S, t - (h.clock.now() - t0)));
       states.push(h.pool.detail(id)!.workerState);
-      const note = h.pool.instances().find((v) => v.instance === id)?.note;
-      // The management API's item (and the status page, which reads it) says the same.
-      assert.equal(h.pool.apiInstances().find((v) => v.instance === id)?.note, note);
+      const view = h.pool.instances().find((v) => v.instance === id);
+      if (view) assert.equal(view.note, createdFor, 'the note of why it was created stays');
+      const note = view?.keptNote ?? view?.note;
+      // The management API's item (and the status page, which reads it) shows the same.
+      const api = h.pool.apiInstances().find((v) => v.instance === id);
+      assert.equal(api && instanceViewJSON(api).note, note);
       notes.push(note);
     }
     return { states, notes };
@@ -156,6 +160,17 @@ describe('idle stretch: the pool', function () {
     assert.deepEqual(states, ['idle', 'idle', 'idle', 'shutdown']);
     assert.match(notes[1]!, /^idle, kept to the end of its paid hour \(29 min\)$/);
     assert.deepEqual(s.stats, { kept: 1, reused: 0 });
+  });
+
+  it('a VM created with a note (pre-warmed, say) keeps that note under the kept one, so what created it still knows it', async () => {
+    const s = stretcher(HOURLY, true);
+    h = await Harness.start({ params: { DestroyDelay: '1h' }, cloudVMs: { TimeoutIdle: M }, idleStretch: s });
+    h.pool.start();
+    await h.tick(0);
+    const why = "pre-warmed for runner zzzzz-dz642-000000000000001's children (#1)";
+    const { states, notes } = await statesAt([30 * S, 30 * M], why);
+    assert.deepEqual(states, ['idle', 'idle']);
+    assert.deepEqual(notes, [why, 'idle, kept to the end of its paid hour (29 min)']);
   });
 
   it('per hour, no work likely; per second; or off: shut down at TimeoutIdle, as today', async () => {
