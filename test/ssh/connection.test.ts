@@ -107,23 +107,10 @@ describe('SshConnection', function () {
     };
     let conn: SshConnection;
     try {
-      const [host, port] = server.address.split(':');
-      conn = new SshConnection({
-        target: { host, port: Number(port) },
-        label: server.address,
-        username: 'crunch',
-        privateKey: clientKey.private,
-        connectTimeoutMs: 2000,
-        keepaliveIntervalMs: 10_000,
-        keepaliveCountMax: 3,
-        maxSessions: 8,
-        clock: systemClock,
-        logger: silentLogger(),
-      });
+      conn = connection(server.address);
     } finally {
       proto.connect = orig;
     }
-    cleanups.push(() => conn.close(new Error('test over')));
     await conn.ready;
     const first = conn.presentedKey;
     assert.ok(first && verifier);
