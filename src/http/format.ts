@@ -5,7 +5,7 @@
  */
 import { containerJSON, type ContainerJSON } from './container-json.js';
 import type { GPUFeatures, InstanceType } from '../config/types.js';
-import type { InstanceResources, InstanceView, QueueEntry } from '../scheduler/interfaces.js';
+import { type InstanceResources, type InstanceView, type QueueEntry, shownNote } from '../scheduler/interfaces.js';
 import type { Blocker } from '../scheduler/blocker.js';
 import { describeBlocker, estimateSentence } from '../scheduler/why-text.js';
 import type { SpendingCapView } from '../placement/spending-cap.js';
@@ -151,6 +151,7 @@ function roundCents(dollars: number): number {
 }
 
 export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining, cost?: number): InstanceViewJSON {
+  const note = shownNote(v);
   return {
     instance: v.instance,
     address: v.address,
@@ -165,7 +166,7 @@ export function instanceViewJSON(v: InstanceView, draining?: InstanceDraining, c
     idle_behavior: v.idleBehavior,
     // Ours, not the reference's: why a warm pool or pre-warming created it, or, while it
     // lasts, why an idle VM is kept past TimeoutIdle to the end of its paid period.
-    ...(v.keptNote !== undefined ? { note: v.keptNote } : v.note === undefined ? {} : { note: v.note }),
+    ...(note === undefined ? {} : { note }),
     ...(draining ? { draining: { since: goTime(draining.since), reason: draining.reason } } : {}),
     ...(v.reclaimNotice === undefined ? {} : { reclaim_notice: v.reclaimNotice }),
     ...(cost === undefined ? {} : { cost: roundCents(cost) }),

@@ -114,6 +114,11 @@ export interface InstanceView {
   reclaimNotice?: string;
 }
 
+/** The note an instance shows (its management API item, a container's timeline): the kept one while it holds, else why it was created. */
+export function shownNote(v: Pick<InstanceView, 'note' | 'keptNote'>): string | undefined {
+  return v.keptNote ?? v.note;
+}
+
 /**
  * The worker pool: creates and destroys VMs, starts and stops containers on
  * them. Every method returns at once; the cloud and SSH work happens in the

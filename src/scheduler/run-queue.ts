@@ -17,7 +17,7 @@
  *   `spotPriceOrder`, `src/cost/price.ts`).
  */
 import type { InstanceType } from '../config/types.js';
-import type { QueueEntry } from './interfaces.js';
+import { type QueueEntry, shownNote } from './interfaces.js';
 import { lockContainer } from './actions.js';
 import { placementFields, shutdownUnallocated, startContainer, unlockOverQuota } from './pass-edges.js';
 import { spotPriceOrder } from '../cost/price.js';
@@ -276,7 +276,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       if (fellBack) saidFallback(entry, ready.type, fellBackWait);
       slots.allocate(ready, uuid, charge);
       view.placed(k, ready.view.instance);
-      const prepared = ready.view.keptNote ?? ready.view.note;
+      const prepared = shownNote(ready.view);
       if (prepared !== undefined) ctx.timeline?.placedOnPrepared?.(uuid, ready.view.instance, prepared);
       if (!READY.has(ready.view.workerState)) {
         view.setWaitingNewInstance(k, ready.view.arvadosInstanceType, ready.view.instance);
