@@ -189,10 +189,9 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     // below is never read: at 100k queued, touching each entry costs more
     // than the rest of that path.
     let spotWait: SpotWait | undefined;
-    // When it falls back: since when its spot types have been out, for the timeline.
-    let fellBackWait: SpotWait | undefined;
-    let fellBack = false;
+    // When it falls back: the on-demand types it takes, and since when its spot types have been out (for the timeline).
     let fallbackTypes: InstanceType[] | undefined;
+    let fellBackWait: SpotWait | undefined;
     if (spot && list[k].instanceTypes[0]?.Preemptible) {
       const e = list[k];
       const spotTypes = e.instanceTypes;
@@ -202,7 +201,6 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       if (d?.onDemand && d.onDemand.length > 0 && !slots.find(sh, spotTypes, containerCharge(e.instanceResources), e.container.uuid)) {
         fallbackTypes = d.onDemand as InstanceType[];
         sh += view.shapeCount;
-        fellBack = true;
         fellBackWait = spotWait;
         spotWait = undefined;
       }
@@ -273,7 +271,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
 
     // Locked.
     if (ready) {
-      if (fellBack) saidFallback(entry, ready.type, fellBackWait);
+      if (fallbackTypes) saidFallback(entry, ready.type, fellBackWait);
       slots.allocate(ready, uuid, charge);
       view.placed(k, ready.view.instance);
       const prepared = shownNote(ready.view);
@@ -331,7 +329,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       continue;
     }
     atQuota = pool.atQuota();
-    if (fellBack) saidFallback(entry, it, fellBackWait);
+    if (fallbackTypes) saidFallback(entry, it, fellBackWait);
     cap?.created(uuid, created.instance);
     logger.info('creating new instance', { ContainerUUID: uuid, InstanceType: it.Name });
     ctx.timeline?.vmRequested(uuid, it.Name, created.instance);
