@@ -10,6 +10,11 @@ import { createLogger, LineCollector, RateLimitedLog, silentLogger } from '../..
 import { BATCH, INTERVAL_MS, NoticeReader } from '../../src/placement/reclaim-notices.js';
 import type { InstanceView } from '../../src/scheduler/interfaces.js';
 
+/** The container uuids a listContainers call asks for (its one `uuid in [...]` filter). */
+function uuidsAsked(p: ListParams): string[] {
+  return (p.filters as Array<[string, string, string[]]>)[0][2];
+}
+
 function vm(id: string, type: string, running: string[], reclaimNotice?: string): InstanceView {
   return {
     instance: id,
@@ -40,7 +45,7 @@ describe('reclaim notices from crunch-run', () => {
     const reader = new NoticeReader({
       client: {
         async listContainers(p: ListParams) {
-          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          const uuids = uuidsAsked(p);
           asked.push(uuids);
           assert.deepEqual(p.select, ['uuid', 'runtime_status']);
           return { items: uuids.map((uuid) => ({ uuid, runtime_status: statuses[uuid] ?? {} })), items_available: uuids.length, offset: 0, limit: uuids.length } as never;
@@ -74,7 +79,7 @@ describe('reclaim notices from crunch-run', () => {
     const reader = new NoticeReader({
       client: {
         async listContainers(p: ListParams) {
-          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          const uuids = uuidsAsked(p);
           asked.push(uuids);
           // MaxItemsPerResponse: 3, in the order the server likes (the last first).
           const items = [...uuids].reverse().filter((u) => !gone.has(u)).slice(0, 3);
@@ -100,7 +105,7 @@ describe('reclaim notices from crunch-run', () => {
     const reader = new NoticeReader({
       client: {
         async listContainers(p: ListParams) {
-          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          const uuids = uuidsAsked(p);
           return { items: uuids.map((uuid) => ({ uuid, runtime_status: { preemptionNotice: `terminate ${views[0]?.instance}` } })), items_available: uuids.length, offset: 0, limit: uuids.length } as never;
         },
       },
@@ -127,7 +132,7 @@ describe('reclaim notices from crunch-run', () => {
     const reader = new NoticeReader({
       client: {
         async listContainers(p: ListParams) {
-          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          const uuids = uuidsAsked(p);
           return { items: uuids.map((uuid) => ({ uuid, runtime_status: { preemptionNotice: '' } })), items_available: uuids.length, offset: 0, limit: uuids.length } as never;
         },
       },
@@ -149,7 +154,7 @@ describe('reclaim notices from crunch-run', () => {
     const reader = new NoticeReader({
       client: {
         async listContainers(p: ListParams) {
-          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          const uuids = uuidsAsked(p);
           asked.push(uuids);
           if (fail) throw new Error('502 Bad Gateway');
           return { items: uuids.map((uuid) => ({ uuid, runtime_status: { preemptionNotice: 'terminate soon' } })) } as never;
@@ -179,7 +184,7 @@ describe('reclaim notices from crunch-run', () => {
       client: {
         listContainers(p: ListParams) {
           calls++;
-          const uuids = (p.filters as Array<[string, string, string[]]>)[0][2];
+          const uuids = uuidsAsked(p);
           const list = { items: uuids.map((uuid) => ({ uuid, runtime_status: {} })) } as never;
           return calls > 1 ? Promise.resolve(list) : new Promise((resolve) => (answer = () => resolve(list)));
         },
