@@ -57,14 +57,26 @@ function pass(p: LocalityPlanner, now: number, views: InstanceView[], entries: Q
 /** A planner whose runs all end exactly `leftMs` from now (never, for Infinity). */
 const planner = (leftMs = 30_000) => new LocalityPlanner({ timeouts: { cacheTimeoutMs: 120_000, depsTimeoutMs: 60_000 }, endOdds: () => (t) => (t >= leftMs ? 1 : 0) });
 
+/** What the planner tells the timeline, in order. */
+function timelineLog(): { said: Array<[string, WarmWaitDetail]>; tell: (u: string, d: WarmWaitDetail) => void } {
+  const said: Array<[string, WarmWaitDetail]> = [];
+  return { said, tell: (u, d) => void said.push([u, d]) };
+}
+
+/** The pass at 1 s in which c1 (image img-a) waits, while r1 runs img-a on i-warm and i-cold is idle. */
+function busyWarmIdleCold(p: LocalityPlanner): { r1: QueueEntry; c1: QueueEntry; idx: SlotIndex } {
+  const r1 = entry('r1', 'img-a');
+  const c1 = entry('c1', 'img-a');
+  return { r1, c1, idx: pass(p, 1_000, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], [r1, c1]) };
+}
+
 describe('locality planner', () => {
   it('holds for the busy VM that ran the image rather than start on a cold idle one, then takes it once it is free', () => {
     const p = planner();
-    const said: Array<[string, WarmWaitDetail]> = [];
-    const tell = (u: string, d: WarmWaitDetail) => said.push([u, d]);
-    const r1 = entry('r1', 'img-a');
-    const c1 = entry('c1', 'img-a');
-    let idx = pass(p, 1_000, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], [r1, c1]);
+    const { said, tell } = timelineLog();
+    const start = busyWarmIdleCold(p);
+    const { c1 } = start;
+    let idx = start.idx;
     const dflt = idx.find(0, c1.instanceTypes, containerCharge(need), 'c1');
     assert.equal(dflt?.view.instance, 'i-cold', 'the ordinary choice');
     const held = p.place(c1, dflt, idx, tell);
@@ -83,11 +95,10 @@ describe('locality planner', () => {
 
   it('a held container with no ready VM left to start on stops waiting and gets a new VM, and the timeline says the hold ended on a new instance', () => {
     const p = planner();
-    const said: Array<[string, WarmWaitDetail]> = [];
-    const tell = (u: string, d: WarmWaitDetail) => said.push([u, d]);
-    const r1 = entry('r1', 'img-a');
-    const c1 = entry('c1', 'img-a');
-    let idx = pass(p, 1_000, [view('i-warm', 'running', ['r1']), view('i-cold', 'idle')], [r1, c1]);
+    const { said, tell } = timelineLog();
+    const start = busyWarmIdleCold(p);
+    const { r1, c1 } = start;
+    let idx = start.idx;
     assert.equal(p.place(c1, idx.find(0, c1.instanceTypes, containerCharge(need), 'c1'), idx, tell).hold?.instance, 'i-warm');
     // The cold VM is gone; the warm one is still busy: nothing ready could take c1 now.
     idx = pass(p, 2_000, [view('i-warm', 'running', ['r1'])], [r1, c1]);
@@ -238,8 +249,7 @@ describe('locality planner', () => {
 
   it('tells the timeline again when a hold moves to another warm VM, and counts it as one hold', () => {
     const p = planner();
-    const said: Array<[string, WarmWaitDetail]> = [];
-    const tell = (u: string, d: WarmWaitDetail) => said.push([u, d]);
+    const { said, tell } = timelineLog();
     const c1 = entry('c1', 'img-a');
     let idx = pass(p, 0, [view('i-w1', 'running', ['r1']), view('i-cold', 'idle')], [entry('r1', 'img-a'), c1]);
     assert.equal(p.place(c1, idx.slotOf('i-cold'), idx, tell).hold?.instance, 'i-w1');
