@@ -2,7 +2,8 @@
  * One cloud VM as the pool tracks it: its state (unknown, booting, idle,
  * running, shutdown), its idle behaviour (run, hold, drain), the crunch-run
  * processes on it, and the rules that shut it down. The probe that moves it
- * between states is in `worker-probe.ts`; `states.md` has the table.
+ * between states is in `worker-probe.ts`, the bookkeeping of its processes
+ * in `worker-runs.ts`; `states.md` has the table.
  *
  * Everything here runs on the one event loop. Async work (probes, starts,
  * tag writes, destroys) records `seq` before it awaits and compares after,
@@ -19,9 +20,8 @@ import type { Executor } from '../ssh/executor.js';
 import { refusingAfterClose } from '../ssh/refusing.js';
 import { TAG_IDLE_BEHAVIOR, TAG_INSTANCE_TYPE } from './pool-config.js';
 import type { BootOutcome, WorkerEnv, WorkerInit } from './worker-env.js';
-import { RemoteRunner, type RunnerHost } from './remote-runner.js';
-import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
-import { crunchRunConfigJSON } from './runner.js';
+import type { RemoteRunner, RunnerHost } from './remote-runner.js';
+import { endRun, reconcileRuns, startRun } from './worker-runs.js';
 import { IdleStretcher, type StretchMark } from './idle-stretch.js';
 import { sortFew } from '../compare.js';
 
@@ -170,114 +170,17 @@ export class Worker implements RunnerHost {
 
   /** Runs `crunch-run --detach` for `ctr` in the background; the caller has checked that this worker may take it. */
   startContainer(ctr: Container): void {
-    const now = this.env.clock.now();
-    this.env.stretchStarting?.(this);
-    const rr = new RemoteRunner(ctr.uuid, now, this, this.env.clock, this.env.cfg, false);
-    this.starting.set(ctr.uuid, rr);
-    this.env.indexRunner(ctr.uuid, this, true);
-    this.state = 'running';
-    this.seq = this.env.nextSeq();
-    rr.log.debug('starting container', { Priority: ctr.priority });
-    this.env.notify();
-    void this.finishStart(rr, Date.parse(ctr.created_at));
+    startRun(this, this.env, ctr);
   }
 
-  /** `createdAt`: the container's created_at (epoch ms, NaN if unparseable), for the queue-to-crunch-run metric. */
-  private async finishStart(rr: RemoteRunner, createdAt: number): Promise<void> {
-    const { cfg, cluster } = this.env;
-    const command = withSudo(
-      crunchRunDetachCommand({
-        crunchRunCommand: cfg.crunchRunCommand,
-        runtimeEngine: cfg.runtimeEngine,
-        argumentsList: cfg.crunchRunArguments,
-        uuid: rr.uuid,
-      }),
-      this.remoteUser,
-    );
-    const config = crunchRunConfigJSON({ cluster, instanceType: this.type, instanceAddress: this.instance.address, uuid: rr.uuid });
-    const outcome = await rr.start(command, config);
-    if (rr.closed) return;
-    if (this.running.get(rr.uuid) === rr) {
-      // A probe listed it while the start was in flight.
-      rr.markSettled();
-      return;
-    }
-    if (this.starting.get(rr.uuid) !== rr) return;
-    this.starting.delete(rr.uuid);
-    this.seq = this.env.nextSeq();
-    if (outcome === 'failed') {
-      // Recorded as an exit, as the reference does: the scheduler unlocks
-      // the container, and each new attempt relocks it, so one that can
-      // never start (a bad CrunchRunArgumentsList, a refused sudo) is
-      // cancelled by the controller after MaxDispatchAttempts rather than
-      // retried forever. The record also keeps it from being started
-      // elsewhere until then, in case the process did start after all. This
-      // worker waits for a good probe first, so a VM that cannot start
-      // anything does not swallow the queue one container at a time.
-      rr.close();
-      this.env.indexRunner(rr.uuid, this, false);
-      this.env.noteExited(rr.uuid, this.env.clock.now());
-      this.startsBlocked = true;
-      if (this.state === 'running' && this.containerCount() === 0) this.state = 'idle';
-      this.env.notify();
-      return;
-    }
-    this.busy = this.env.clock.now();
-    this.running.set(rr.uuid, rr);
-    this.env.runnerPromoted();
-    this.lastUUID = rr.uuid;
-    rr.markSettled();
-    if (!Number.isNaN(createdAt)) {
-      this.env.emit?.({ type: 'crunchRunStarted', instanceId: this.id, containerUUID: rr.uuid, sinceQueuedMs: this.busy - createdAt, instanceType: this.type.Name });
-    }
-    this.env.notify();
-  }
-
-  /**
-   * Matches `running` to the UUIDs a `--list` printed: adopts processes we
-   * did not start (a previous dispatcher did), promotes our starts, and
-   * closes those that are gone. True if anything changed.
-   */
+  /** Matches `running` to the UUIDs a `--list` printed (`worker-runs.ts`). True if anything changed. */
   updateRunning(uuids: readonly string[]): boolean {
-    const alive = new Set(uuids);
-    let changed = false;
-    for (const uuid of uuids) {
-      if (this.running.has(uuid)) continue;
-      const rr = this.starting.get(uuid);
-      if (rr) {
-        this.starting.delete(uuid);
-        this.running.set(uuid, rr);
-        this.env.runnerPromoted();
-      } else {
-        this.log.info('crunch-run process detected', { ContainerUUID: uuid });
-        this.running.set(uuid, new RemoteRunner(uuid, this.env.clock.now(), this, this.env.clock, this.env.cfg, true));
-        this.env.indexRunner(uuid, this, true);
-        this.env.emit?.({ type: 'crunchRunDetected', instanceId: this.id, containerUUID: uuid });
-      }
-      changed = true;
-    }
-    for (const uuid of [...this.running.keys()]) {
-      if (!alive.has(uuid)) {
-        this.closeRunner(uuid);
-        changed = true;
-      }
-    }
-    return changed;
+    return reconcileRuns(this, this.env, uuids);
   }
 
   /** The process for `uuid` has exited: forget it and record the exit for the scheduler. */
   closeRunner(uuid: string): void {
-    const rr = this.running.get(uuid);
-    if (!rr) return;
-    rr.log.info('crunch-run process ended');
-    this.running.delete(uuid);
-    rr.close();
-    this.env.indexRunner(uuid, this, false);
-    const now = this.env.clock.now();
-    this.seq = this.env.nextSeq();
-    this.busy = now;
-    this.env.noteExited(uuid, now);
-    if (this.state === 'running' && this.containerCount() === 0) this.state = 'idle';
+    endRun(this, this.env, uuid);
   }
 
   onKilled(uuid: string): void {
