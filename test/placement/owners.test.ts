@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import type { ListParams } from '../../src/arvados/client.js';
 import type { ItemList } from '../../src/arvados/types.js';
+import { ControllerError } from '../../src/arvados/errors.js';
 import { ManualClock, settle } from '../../src/clock/manual.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { BATCH, OwnerResolver, RETRY_MS, rootRequest, shareKey } from '../../src/placement/owners.js';
@@ -16,15 +17,16 @@ function cr(uuid: string, container: string, owner: string, parent: string | nul
 }
 
 /** A controller of container requests as an object literal; records every call. */
-function fakeClient(reqs: RequestFacts[]): RequestsClient & { calls: ListParams[]; fail: number } {
+function fakeClient(reqs: RequestFacts[]): RequestsClient & { calls: ListParams[]; fail: number; failWith: Error } {
   const c = {
     calls: [] as ListParams[],
     fail: 0,
+    failWith: new Error('controller down'),
     listContainerRequests(p: ListParams): Promise<ItemList<RequestFacts>> {
       c.calls.push(p);
       if (c.fail > 0) {
         c.fail--;
-        return Promise.reject(new Error('controller down'));
+        return Promise.reject(c.failWith);
       }
       const want = new Set(p.filters[0][2] as string[]);
       return Promise.resolve({ items: reqs.filter((r) => want.has(r.container_uuid)) });
@@ -119,5 +121,39 @@ describe('OwnerResolver', () => {
     const msgs = out.records().map((r) => String(r.msg));
     assert.ok(msgs.some((m) => m.startsWith('spending cap: cannot read container requests')), msgs.join('\n'));
     assert.ok(!msgs.some((m) => m.startsWith('fair share:')), 'not worded as fair share');
+  });
+
+  it("a controller's refusal is warned with its status; a failure to reach it, without one", async () => {
+    const { clock, client, out, resolver } = setup([cr('r1', 'c1', USER_A)]);
+    const warnings = () => out.records().filter((r) => String(r.msg).startsWith('fair share: cannot read'));
+    client.fail = 1;
+    client.failWith = new ControllerError({ method: 'GET', path: '/arvados/v1/container_requests', status: 403, errors: ['Forbidden'], attempts: 1, temporary: false, requestId: 'req-1' });
+    resolver.update(['c1']);
+    await settle(10);
+    assert.equal(warnings()[0]?.Status, 403);
+    assert.equal(warnings()[0]?.Containers, 1);
+    await clock.advance(60 * 60_000);
+    client.fail = 1;
+    client.failWith = new Error('connect ECONNREFUSED 127.0.0.1:443');
+    resolver.update(['c1']);
+    await settle(10);
+    assert.equal(warnings().length, 2, 'the second warning comes after the rate limit');
+    assert.equal(warnings()[1].error, 'connect ECONNREFUSED 127.0.0.1:443');
+    assert.ok(!('Status' in warnings()[1]), 'no Status for an error the controller did not answer');
+  });
+
+  it('a loop of runners (each request made by the other container) stays unknown, and is not asked about again', async () => {
+    const { client, resolver } = setup([cr('r1', 'a', USER_A, 'b'), cr('r2', 'b', USER_B, 'a')]);
+    for (let i = 0; i < 3; i++) {
+      resolver.update(['a']);
+      await settle(10);
+    }
+    assert.equal(resolver.ownerOf('a'), undefined, 'no top-level request: counted as the unknown owner');
+    assert.equal(resolver.ownerOf('b'), undefined);
+    const calls = client.calls.length;
+    assert.equal(calls, 2, 'one lookup per container');
+    resolver.update(['a', 'b']);
+    await settle(10);
+    assert.equal(client.calls.length, calls, 'the loop is walked in the cache, never asked again');
   });
 });
