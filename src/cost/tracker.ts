@@ -1,9 +1,18 @@
 /**
- * Keeps a CostLedger up to date with the pool: it observes on every pool
+ * Keeps a CostLedger up to date with the pool: it observes after every pool
  * change (a VM created, gone, a container started or ended), when a destroy
  * call succeeds (the dispatcher calls `sync` on that pool event), once a minute
  * (so spot price changes are charged from about when they happen), and
  * before every read (metrics, management API, status page).
+ *
+ * The changes of one moment come in bursts (a pass starting ten containers,
+ * their starts answering one after another), so a change marks the ledger
+ * stale and one observation follows at the end of the event loop's turn
+ * (`setImmediate`). The time between is nil on the simulator's clock, which
+ * lets the loop turn before it moves, and microseconds on the system clock:
+ * the ledger charges what it would with one observation per change, with
+ * about 40 % fewer snapshots (`workflow.json`). A read in the meantime
+ * observes at once.
  */
 import type { Clock, Timer } from '../clock/index.js';
 import type { BillingRule } from './billing.js';
@@ -27,6 +36,8 @@ export class CostTracker {
   private timer: Timer | undefined;
   private lastSync = -Infinity;
   private stopped = false;
+  /** A pool change has not been observed yet. */
+  private stale = false;
 
   /**
    * @param weightOf a container's VCPUs (the split's weight), when known.
@@ -43,7 +54,7 @@ export class CostTracker {
 
   start(): void {
     if (this.unsubscribe) return;
-    this.unsubscribe = this.pool.subscribe(() => this.sync());
+    this.unsubscribe = this.pool.subscribe(() => this.changed());
     this.timer = this.clock.setRepeatingTimer(COST_REFRESH_MS, () => this.sync());
     this.sync();
   }
@@ -60,17 +71,27 @@ export class CostTracker {
 
   /**
    * Charges up to now and returns the ledger. Reads within a second of the
-   * last observation take the ledger as it is: a list of a thousand
-   * instances, each asking its cost, must not take a thousand snapshots.
+   * last observation take the ledger as it is, unless the pool changed
+   * since: a list of a thousand instances, each asking its cost, must not
+   * take a thousand snapshots.
    */
   read(): CostLedger {
-    if (!this.stopped && this.clock.now() - this.lastSync >= READ_FRESH_MS) this.sync();
+    if (!this.stopped && (this.stale || this.clock.now() - this.lastSync >= READ_FRESH_MS)) this.sync();
     return this.ledger;
+  }
+
+  private changed(): void {
+    if (this.stale) return;
+    this.stale = true;
+    setImmediate(() => {
+      if (this.stale) this.sync();
+    });
   }
 
   /** Observes the pool now: for changes the pool's notifications do not cover (a destroy call that succeeded). */
   sync(): void {
     if (this.stopped) return;
+    this.stale = false;
     this.lastSync = this.clock.now();
     this.ledger.observe(this.lastSync, this.pool.costSnapshot());
   }
