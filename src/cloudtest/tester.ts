@@ -280,22 +280,35 @@ class CloudTester {
     return true;
   }
 
-  /** Destroys every instance of our InstanceSetID and waits until none is listed; returns how many there were. */
+  /**
+   * Destroys every instance of our InstanceSetID and waits until none is
+   * listed; returns how many there were. A destroy that fails (a throttled
+   * call, say) is tried again at the next listing.
+   */
   private async destroyExisting(): Promise<number> {
     const filter = { [this.tag(TAG_INSTANCE_SET_ID)]: this.o.instanceSetId };
     const deadline = this.o.clock.now() + this.shutdownWaitMs();
     const seen = new Set<string>();
+    const destroyed = new Set<string>();
+    let lastError: unknown;
     for (;;) {
       const listed = await this.o.instanceSet.instances(filter);
       if (listed.length === 0) return seen.size;
       for (const i of listed) {
-        if (seen.has(i.id)) continue;
+        if (destroyed.has(i.id)) continue;
         seen.add(i.id);
         this.o.logger.info('destroying existing instance with our InstanceSetID', { Instance: i.id });
-        await i.destroy();
+        try {
+          await i.destroy();
+          destroyed.add(i.id);
+        } catch (err) {
+          lastError = err;
+          this.o.logger.error('error destroying existing instance', { Instance: i.id, error: err });
+        }
       }
       if (this.o.clock.now() >= deadline) {
-        throw new Error(`still listed after ${formatSeconds(this.shutdownWaitMs())}: ${listed.map((i) => i.id).join(', ')}`);
+        const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+        throw new Error(`still listed after ${formatSeconds(this.shutdownWaitMs())}: ${listed.map((i) => i.id).join(', ')}${why}`);
       }
       await this.pause(this.pollMs, deadline);
     }

@@ -61,8 +61,10 @@ class ScriptedCloud implements InstanceSet {
   listError?: Error;
   /** Changes the tags a listing shows. */
   listedTags?: (tags: InstanceTags) => InstanceTags;
-  /** destroy() throws this, forever. */
+  /** destroy() throws this, forever (or `destroyErrorTimes` times). */
   destroyError?: Error;
+  /** How many destroy calls throw `destroyError`; undefined: every one. */
+  destroyErrorTimes?: number;
   /** Listings a destroyed VM still shows up in; Infinity: it never goes. */
   lingers = 0;
   /** The address listings show (create returns none). */
@@ -131,7 +133,7 @@ class ScriptedCloud implements InstanceSet {
       destroy: async () => {
         this.events.push(`destroy ${vm.id}`);
         vm.destroyCalls++;
-        if (this.destroyError) throw this.destroyError;
+        if (this.destroyError && (this.destroyErrorTimes === undefined || this.destroyErrorTimes-- > 0)) throw this.destroyError;
         vm.goneAfter ??= this.lingers;
       },
       verifyHostKey: async () => undefined,
@@ -325,6 +327,29 @@ describe('cloudtest pass (scripted cloud, manual clock)', function () {
       reason: 'still listed after 60.0s: vm-1',
     });
     assert.equal(stuck.vms.get('vm-1')?.destroyCalls, 1);
+    assert.equal(r.report.steps().length, 1, 'no instance created');
+  });
+
+  it('--destroy-existing tries again, at the next listing, to destroy an instance whose destroy failed, and names the last error of one it never could', async () => {
+    const cloud = new ScriptedCloud();
+    const existing = await cloud.create(undefined, 'img', { [SET_TAG]: SET });
+    cloud.destroyError = new Error('RequestLimitExceeded');
+    cloud.destroyErrorTimes = 2;
+    const { error, report } = await runPass(cloud, { destroyExisting: true });
+    assert.equal(error, undefined, report.text);
+    assert.match(report.steps()[0]!, /^step 1: destroy any instances with InstanceSetID cloudtest-unit and wait until they are gone \.\.\. ok \(.*\): destroyed 1$/);
+    assert.equal(cloud.events.filter((e) => e === `destroy ${existing.id}`).length, 3, 'two failed destroys, then one that worked');
+    assert.equal(cloud.vms.size, 0, 'the existing instance and the test instance are gone');
+
+    const refused = new ScriptedCloud();
+    await refused.create(undefined, 'img', { [SET_TAG]: SET });
+    refused.destroyError = new Error('UnauthorizedOperation');
+    const r = await runPass(refused, { destroyExisting: true });
+    assert.deepEqual(failure(r.error), {
+      step: 1,
+      what: 'destroy any instances with InstanceSetID cloudtest-unit and wait until they are gone',
+      reason: 'still listed after 60.0s: vm-1 (last error: UnauthorizedOperation)',
+    });
     assert.equal(r.report.steps().length, 1, 'no instance created');
   });
 
