@@ -178,6 +178,26 @@ describe('loopback driver', function () {
     assert.equal(existsSync(flag), false);
   });
 
+  it('says at info that it removed the broken flag, with its path, and says nothing when there was none', async () => {
+    const lines = new LineCollector();
+    const flag = join(dir, 'flag-to-log');
+    const own = new LoopbackInstanceSet({ ...makeContext(), logger: createLogger({ stream: lines, level: 'debug' }) }, { username: userInfo().username, brokenFlagPath: flag });
+    try {
+      const { tags, init } = createArgs('loopback-test', 'localhost');
+      const first = await own.create(LOCALHOST, 'image-ignored', tags, init, DISPATCH_KEY.public);
+      assert.deepEqual(lines.records().map((r) => r.msg), [], 'no flag, no line');
+      await first.destroy();
+      writeFileSync(flag, '');
+      await own.create(LOCALHOST, 'image-ignored', tags, init, DISPATCH_KEY.public);
+      assert.deepEqual(
+        lines.records().map((r) => [r.level, r.msg]),
+        [['info', `removed ${flag}`]],
+      );
+    } finally {
+      own.stop();
+    }
+  });
+
   it('stop closes the SSH server', async () => {
     const inst = await create();
     set.stop();
