@@ -173,9 +173,9 @@ export class PassView {
   /**
    * Reads the entries once and sorts them: containers with a crunch-run
    * first (so running supervisors are counted before new ones are
-   * admitted); then Locked before Queued, so a newly arrived higher
-   * priority does not make the scheduler unlock what it holds and reshuffle
-   * instances; then priority; then first seen, so equal priorities keep
+   * admitted); then, with a crunch-run or without, Locked before any other
+   * state, so a newly arrived higher priority does not make the scheduler
+   * unlock what it holds and reshuffle instances; then priority; then first seen, so equal priorities keep
    * their order from pass to pass instead of trading locks; full ties keep
    * the snapshot's order (the sort is stable).
    */
@@ -215,7 +215,7 @@ export class PassView {
       this.state[k] = c.state === 'Queued' ? State.Queued : c.state === 'Locked' ? State.Locked : State.Other;
       this.priority[k] = c.priority;
       this.supervisor[k] = c.scheduling_parameters?.supervisor ? 1 : 0;
-      group[k] = rec ? 0 : c.state === 'Locked' ? 1 : 2;
+      group[k] = (rec ? 0 : 2) + (c.state === 'Locked' ? 0 : 1);
       seen[k] = entry.firstSeenAt;
       let bySize = shapeIds.get(entry.instanceTypes);
       if (!bySize) shapeIds.set(entry.instanceTypes, (bySize = new Map()));

@@ -24,7 +24,7 @@ export function schedulingOrder(group: Uint8Array, priority: Float64Array, seen:
   const n = group.length;
   let packable = true;
   for (let k = 0; packable && k < n; k++) {
-    if (!Number.isFinite(priority[k]) || group[k] > 2 || (k > 0 && seen[k] < seen[k - 1])) packable = false;
+    if (!Number.isFinite(priority[k]) || group[k] > 3 || (k > 0 && seen[k] < seen[k - 1])) packable = false;
   }
   if (!packable) {
     const order = Array.from({ length: n }, (_, k) => k);
@@ -48,7 +48,7 @@ function countingOrder(group: Uint8Array, priority: Float64Array, max: number): 
   const n = group.length;
   const ranks = max + 1;
   // Bucket b = group x ranks + (max - priority); start[b] is where bucket b begins in the order.
-  const start = new Uint32Array(3 * ranks + 1);
+  const start = new Uint32Array(4 * ranks + 1);
   for (let k = 0; k < n; k++) start[group[k] * ranks + max - priority[k] + 1]++;
   for (let b = 1; b < start.length; b++) start[b] += start[b - 1];
   const order = new Uint32Array(n);

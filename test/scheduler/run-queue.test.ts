@@ -291,6 +291,23 @@ describe('scheduler run queue: placement', () => {
     );
   });
 
+  it('lists Locked containers with a crunch-run before Running ones, whatever their priorities, as the reference sorts them', () => {
+    const h = harness();
+    h.queue.add(
+      { uuid: uuid(1), priority: 9, state: 'Running' },
+      { uuid: uuid(2), priority: 1, state: 'Locked' },
+      { uuid: uuid(3), priority: 5, state: 'Running' },
+      { uuid: uuid(4), priority: 3, state: 'Locked' },
+    );
+    const w = h.pool.addWorker(h.type(4));
+    for (let i = 1; i <= 4; i++) h.pool.runOn(w, uuid(i));
+    h.sch.runQueue();
+    assert.deepEqual(
+      h.sch.queueView().map((e) => e.entry.container.uuid),
+      [uuid(4), uuid(2), uuid(1), uuid(3)],
+    );
+  });
+
   it('takes equal priorities in first-seen order where the queue holds them in another (a wall clock stepped back between their arrivals)', () => {
     const h = harness();
     h.pool.quota = 0;

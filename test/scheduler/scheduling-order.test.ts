@@ -28,7 +28,7 @@ describe('scheduler pass view: scheduling order', () => {
         const spread = [1, 3, 1000, 2 ** 40][round % 4];
         let t = 1_700_000_000_000;
         for (let k = 0; k < n; k++) {
-          group[k] = Math.floor(rnd() * 3);
+          group[k] = Math.floor(rnd() * 4);
           priority[k] = Math.floor(rnd() * spread) * (rnd() < 0.1 ? 0 : 1);
           t += rnd() < 0.3 ? 0 : Math.floor(rnd() * 1000);
           seen[k] = inSeenOrder ? t : Math.floor(rnd() * 50);
@@ -63,7 +63,7 @@ describe('scheduler pass view: scheduling order', () => {
         const seen = new Float64Array(n);
         let t = 1_700_000_000_000;
         for (let k = 0; k < n; k++) {
-          group[k] = Math.floor(rnd() * 3);
+          group[k] = Math.floor(rnd() * 4);
           priority[k] = rnd() < 0.05 ? 0 : draw();
           t += rnd() < 0.5 ? 0 : 1;
           seen[k] = t;
@@ -80,9 +80,9 @@ describe('scheduler pass view: scheduling order', () => {
     assert.deepEqual(Array.from(order), Array.from({ length: n }, (_, k) => k));
   });
 
-  it('orders groups above 2, which the packed sorts keep no buckets for, as the comparator does', () => {
+  it('orders groups above 3, which the packed sorts keep no buckets for, as the comparator does', () => {
     const draws = [() => Math.floor(rnd() * 5), () => (1 + Math.floor(rnd() * 3)) * 2 ** 50 - Math.floor(rnd() * 1e9)];
-    for (const groups of [4, 256]) {
+    for (const groups of [5, 256]) {
       for (const draw of draws) {
         const n = 500;
         const group = new Uint8Array(n);
