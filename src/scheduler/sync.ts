@@ -96,7 +96,7 @@ function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunR
       if (rec) {
         // A worker back from a network outage may still be starting a
         // container that was requeued meanwhile.
-        killCrunchRun(ctx, uuid, `state=${ctr.state}`);
+        killCrunchRun(ctx, uuid, `pool says running, but queue says state=${ctr.state}`);
       } else if (ctr.priority === 0 && !ctx.ops.busy(uuid)) {
         logger.info('container on hold -- dropping from queue', { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority });
         queue.forget(uuid);

@@ -98,7 +98,9 @@ describe('scheduler sync', () => {
     h.queue.add({ uuid: uuid(1), state: 'Queued' });
     h.pool.runOn(h.pool.addWorker(h.type(1)), uuid(1));
     h.sch.sync();
-    assert.deepEqual(h.pool.kills, [{ uuid: uuid(1), reason: 'state=Queued' }]);
+    // The reference's reason, which the pool logs with its kill.
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(1), reason: 'pool says running, but queue says state=Queued' }]);
+    assert.equal(logged(h, /^killing crunch-run: pool says running, but queue says state=Queued$/).length, 1);
   });
 
   it('cancels an orphaned Running container only once no worker is unknown', async () => {
@@ -278,7 +280,7 @@ describe('scheduler sync', () => {
     assert.equal(logged(h, /^requeueing locked container because crunch-run exited$/).length, 1);
     assert.deepEqual(h.pool.forgotten, []);
     h.sch.sync();
-    assert.deepEqual(h.pool.kills, [{ uuid: uuid(1), reason: 'state=Queued' }]);
+    assert.deepEqual(h.pool.kills, [{ uuid: uuid(1), reason: 'pool says running, but queue says state=Queued' }]);
     assert.deepEqual(h.pool.forgotten, [uuid(1)]);
   });
 
