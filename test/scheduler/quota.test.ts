@@ -366,6 +366,22 @@ describe('scheduler run queue: quota and limits', () => {
       assert.equal(h.status(uuid(6)), 'Waiting in workflow queue at position 2.  Cluster is at capacity and cannot start any new workflows right now.');
     });
 
+    it('counts a supervisor ahead in the order against the cap even when it will not run (Locked at priority 0), as the reference does', async () => {
+      // MaxInstances 10 x SupervisorFraction 0.2: a cap of 2.
+      const h = harness();
+      h.queue.add(
+        { uuid: uuid(1), priority: 0, supervisor: true, state: 'Locked' },
+        { uuid: uuid(2), priority: 5, supervisor: true },
+        { uuid: uuid(3), priority: 4, supervisor: true },
+      );
+      h.sch.runQueue();
+      await h.clock.advance(0);
+      assert.equal(h.status(uuid(1)), 'This container will not be scheduled to run because its priority is 0 and state is Locked.');
+      assert.deepEqual(h.queue.changes, [{ uuid: uuid(2), from: 'Queued', to: 'Locked' }], 'the second supervisor fits under the cap');
+      assert.equal(h.status(uuid(3)), 'Waiting in workflow queue at position 1.  Cluster is at capacity and cannot start any new workflows right now.');
+      assert.equal(h.sch.containersNotAllocatedOverQuota, 1, 'a supervisor over the cap counts as not allocated over quota');
+    });
+
     it('caps no supervisors when SupervisorFraction is negative, as when it is 0', async () => {
       const h = harness(testCluster({ cloudVMs: { SupervisorFraction: -0.5 } }));
       for (let i = 1; i <= 6; i++) h.queue.add({ uuid: uuid(i), priority: 1000 - i, vcpus: 2, ram: 2, supervisor: true, state: 'Locked' });
