@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { asCapacityError, asQuotaError, asRateLimitError } from '../cloud/errors.js';
 import type { InstanceTags } from '../cloud/types.js';
 import type { InstanceType } from '../config/types.js';
-import { addSecret, removeSecret } from '../log.js';
+import { addSecret, goNanoseconds, removeSecret } from '../log.js';
 import type { InstanceView } from '../scheduler/interfaces.js';
 import type { PendingCreate, PoolCore } from './pool-core.js';
-import { CREATE_ERROR_BACKOFF_MS, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_SECRET, TAG_INSTANCE_SET_ID, TAG_INSTANCE_TYPE } from './pool-config.js';
+import { CAPACITY_ERROR_TTL_MS, CREATE_ERROR_BACKOFF_MS, TAG_IDLE_BEHAVIOR, TAG_INSTANCE_SECRET, TAG_INSTANCE_SET_ID, TAG_INSTANCE_TYPE } from './pool-config.js';
 import { instanceInitCommand } from '../arvados/crunch-run.js';
 
 /** Length in hex digits of the InstanceSecret tag (the reference's instanceSecretLength). */
@@ -106,7 +106,14 @@ function noteCreateFailure(core: PoolCore, type: InstanceType, err: unknown): vo
   }
   if (capacity) {
     const held = core.limits.noteCapacityError(capacity, type);
-    core.log.info('capacity error -- pausing instance create calls', { InstanceType: type.Name, capKey: held.key, atCapacityUntil: new Date(held.until).toISOString() });
+    core.log.info('capacity error -- pausing instance create calls', {
+      InstanceType: type.Name,
+      capacityErrorTTL: goNanoseconds(CAPACITY_ERROR_TTL_MS),
+      capKey: held.key,
+      atCapacityUntil: new Date(held.until).toISOString(),
+      isInstanceTypeSpecific: capacity.isInstanceTypeSpecific,
+      isInstanceQuotaGroupSpecific: capacity.isQuotaGroupSpecific,
+    });
     kinds.push('insufficient capacity');
   }
   if (rateLimit) {

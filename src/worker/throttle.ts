@@ -143,13 +143,15 @@ export class CreateLimits {
    * Returns what was marked (`*`, `type:...` or `group:...`) and until when.
    */
   noteCapacityError(err: CapacityError, type: InstanceType): { key: string; until: number } {
+    // As the reference ranks them: an error about the type holds the type
+    // alone, even if it also names a group.
     let key = ALL_TYPES;
-    if (err.quotaGroup !== undefined) {
+    if (err.instanceType !== undefined) {
+      key = typeKey(type);
+    } else if (err.quotaGroup !== undefined) {
       const group = this.opts.quotaGroup?.(type) ?? err.quotaGroup;
       if (!this.opts.quotaGroup) this.learnedGroup.set(typeKey(type), group);
       key = groupKey(group, type);
-    } else if (err.instanceType !== undefined) {
-      key = typeKey(type);
     }
     const now = this.opts.clock.now();
     if (!this.capacityActive(key)) this.capacitySeen.set(key, { since: now, error: err.message });

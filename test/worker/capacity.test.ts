@@ -74,6 +74,13 @@ describe('worker pool: capacity back-off by type, quota group and market', funct
     assert.ok(h.pool.create(LARGE));
   });
 
+  it('an error naming both a type and a group holds the type only, as the reference ranks them', async () => {
+    await started({ quotaGroup: () => 'g' });
+    await failCreate(SMALL, new CapacityError('no small ones', { instanceType: SMALL.ProviderType, quotaGroup: 'g' }));
+    assert.equal(h.pool.atCapacity(SMALL), true);
+    assert.equal(h.pool.atCapacity(LARGE), false, 'another type of the same group is still created');
+  });
+
   it('takes the group from the driver, not from the error, when the driver has one', async () => {
     await started({ quotaGroup: (t) => (t.ProviderType === SMALL.ProviderType ? 'g1' : 'g2') });
     await failCreate(SMALL, new CapacityError('vCPU limit', { quotaGroup: 'g2' }));

@@ -37,8 +37,8 @@ describe('worker pool: log lines as the reference writes them', function () {
     // And the reference's info line for each hold.
     const capacity = records('capacity error -- pausing instance create calls');
     assert.deepEqual(
-      capacity.map((r) => [r.level, r.InstanceType, r.capKey, r.atCapacityUntil]),
-      [['info', 'small', `type:${SMALL.ProviderType}:on-demand`, new Date(h.clock.now() + 60_000).toISOString()]],
+      capacity.map((r) => [r.level, r.InstanceType, r.capKey, r.atCapacityUntil, r.capacityErrorTTL, r.isInstanceTypeSpecific, r.isInstanceQuotaGroupSpecific]),
+      [['info', 'small', `type:${SMALL.ProviderType}:on-demand`, new Date(h.clock.now() + 60_000).toISOString(), 60e9, true, false]],
     );
     const quota = records('quota error with 0 running -- waiting for quotaErrorTTL');
     assert.deepEqual(
