@@ -4,17 +4,32 @@
  * MaxProbesPerSecond probes a second across the pool. A worker whose
  * previous probe is still running is skipped this round.
  */
-import { isAbortError } from '../clock/index.js';
+import { isAbortError, type Timer } from '../clock/index.js';
 import type { PoolCore } from './pool-core.js';
 import { probeAndUpdate } from './worker-probe.js';
 
 export class ProbeLoop {
   private roundRunning = false;
+  /** A ProbeInterval tick came while a round was pacing its probes. */
+  private tickMissed = false;
+  private catchUp: Timer | undefined;
   private readonly abort = new AbortController();
 
   constructor(private readonly core: PoolCore) {}
 
-  /** One round; a call while the previous round is still pacing its probes is dropped (like a ticker's missed tick). */
+  /**
+   * The ProbeInterval timer: a round now, or, when one is still pacing its
+   * probes, another one pacing interval after it ends. As the reference's
+   * ticker keeps one missed tick, a pool whose rounds take longer than
+   * ProbeInterval probes continuously, rather than resting until the next
+   * tick.
+   */
+  tick(): void {
+    if (this.roundRunning) this.tickMissed = true;
+    else void this.round();
+  }
+
+  /** One round; a call while the previous round is still pacing its probes is dropped (the timer's `tick` keeps it instead). */
   async round(): Promise<void> {
     if (this.roundRunning || this.core.stopped) return;
     this.roundRunning = true;
@@ -43,10 +58,19 @@ export class ProbeLoop {
       if (!isAbortError(err) && !this.abort.signal.aborted) this.core.warnings.error('probe round failed', { error: err });
     } finally {
       this.roundRunning = false;
+      if (this.tickMissed && !this.core.stopped) {
+        this.tickMissed = false;
+        this.catchUp = this.core.clock.setTimer(1000 / this.core.cfg.maxProbesPerSecond, () => {
+          this.catchUp = undefined;
+          void this.round();
+        });
+      }
     }
   }
 
   stop(): void {
+    this.catchUp?.cancel();
+    this.catchUp = undefined;
     this.abort.abort();
   }
 }

@@ -77,7 +77,7 @@ export class WorkerPoolImpl implements WorkerPool {
     if (this.core.stopped) throw new Error('worker pool was stopped; build a new one');
     this.started = true;
     const { cfg, clock } = this.core;
-    this.timers.push(clock.setRepeatingTimer(cfg.probeInterval, () => void this.probes.round()));
+    this.timers.push(clock.setRepeatingTimer(cfg.probeInterval, () => this.probes.tick()));
     // After a restart, adopting the running containers quickly matters more
     // than pacing: probe as soon as the first listing is in.
     void this.syncs.start().then(() => this.probes.round());

@@ -207,6 +207,23 @@ describe('worker state machine: other rules', () => {
     assert.equal(probes(), 5, 'one probe per worker, at MaxProbesPerSecond');
   });
 
+  it('a ProbeInterval tick that comes while a round is still pacing its probes starts the next round right after it, as a ticker keeps one missed tick', async () => {
+    const f = new FakeCloud({ MaxProbesPerSecond: 2, ProbeInterval: 1_900, SyncInterval: 3_600_000 });
+    for (let i = 0; i < 5; i++) f.seed();
+    const lists = () => f.commands.filter((c) => c.command.includes('--list')).length;
+    // The first listing, then a round at once: five probes 500 ms apart, the
+    // last at 2000 ms, past the tick at 1900 ms.
+    f.pool.start();
+    await f.tick(0);
+    await f.tick(2000);
+    assert.equal(lists(), 5, 'the first round probed every worker');
+    await f.tick(499);
+    assert.equal(lists(), 5, 'the next round keeps MaxProbesPerSecond pacing after the last probe');
+    await f.tick(1);
+    assert.equal(lists(), 6, 'the missed tick starts the next round without waiting for the tick at 3800 ms');
+    f.pool.stop();
+  });
+
   it('probes of one worker never overlap', async () => {
     const f = new FakeCloud();
     const id = f.seed();
