@@ -140,7 +140,7 @@ export class Arrivals {
         this.waiting.delete(uuid);
         // As the reference: this warning first, then the cancel.
         this.opts.logger.warn('error getting mounts', { ContainerUUID: uuid, error: details.reason });
-        this.opts.unsatisfiable.handle(latest, details.reason);
+        this.opts.unsatisfiable.handle(latest, details.reason, true);
         return undefined;
       case 'invalid':
         // Reported when read (`read`), and read again on the next poll.

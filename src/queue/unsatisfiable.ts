@@ -57,10 +57,16 @@ export class UnsatisfiableCanceller {
     this.failureLog = new RateLimitedLog(opts.logger, opts.clock, 60_000);
   }
 
-  /** Called when a container (Queued, or Locked by us) turns out to have no instance type: tries at once. */
-  handle(ctr: Container, reason: string): void {
+  /**
+   * Called when a container (Queued, or Locked by us) turns out to have no
+   * instance type, or mounts that cannot be read: tries at once. `warned`:
+   * the caller has already logged why (mounts: 'error getting mounts', the
+   * reference's only line then), so the no-suitable-type warning, which
+   * would send the operator to the instance types, is not logged.
+   */
+  handle(ctr: Container, reason: string, warned = false): void {
     if (this.records.has(ctr.uuid)) return;
-    this.opts.logger.warn('cancel container with no suitable instance type', { ContainerUUID: ctr.uuid, error: reason });
+    if (!warned) this.opts.logger.warn('cancel container with no suitable instance type', { ContainerUUID: ctr.uuid, error: reason });
     const rec: Attempt = { container: ctr, reason, failures: 0, nextAt: this.opts.clock.now(), busy: false };
     this.records.set(ctr.uuid, rec);
     this.attempt(rec);

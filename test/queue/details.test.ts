@@ -137,6 +137,18 @@ describe('container queue: details of new containers', () => {
     );
   });
 
+  it('logs only the reference\'s mounts warning for a container cancelled for its mounts, not the no-suitable-type one', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    const c = h.ctl.addContainer({ priority: 1, mounts: { '/tmp': { kind: 'tmp', capacity: '10 GiB' as unknown as number } } });
+    await h.queue.update();
+    await waitFor('the cancel', () => h.ctl.get(c.uuid)?.state === 'Cancelled');
+    const msgs = h.lines
+      .records()
+      .filter((r) => r.ContainerUUID === c.uuid && r.level === 'warning')
+      .map((r) => r.msg);
+    assert.deepEqual(msgs, ['error getting mounts'], 'the instance types are not what is wrong');
+  });
+
   it('drops a new container the controller no longer has', async () => {
     h = await harness();
     const c = h.ctl.addContainer();
