@@ -17,6 +17,7 @@
 import type { ControllerClient, ListParams } from '../arvados/client.js';
 import { type PriorityRange, priorityOperand, priorityRange } from '../arvados/priority.js';
 import { type Container, isContainerUuid } from '../arvados/types.js';
+import type { Logger } from '../log.js';
 import type { BadRecordLog } from './validate.js';
 
 /** What the lists need of the controller client. */
@@ -26,6 +27,8 @@ export type ListClient = Pick<ControllerClient, 'listContainers'>;
 export interface ListSource {
   client: ListClient;
   bad: BadRecordLog;
+  /** For the error line of a controller that ignores a filter (`checkByUuid`). */
+  logger: Logger;
 }
 
 /**
@@ -225,7 +228,8 @@ export async function checkByUuid(src: ListSource, uuids: Iterable<string>, batc
       batch.push(uuid);
       if (batch.length >= batchSize) break;
     }
-    const page = await list(src, [['uuid', 'in', batch]], 'uuid', Math.min(pageSize, batch.length), 'check');
+    const filters: Filters = [['uuid', 'in', batch]];
+    const page = await list(src, filters, 'uuid', Math.min(pageSize, batch.length), 'check');
     if (page.empty) {
       for (const uuid of batch) {
         missing.delete(uuid);
@@ -234,8 +238,11 @@ export async function checkByUuid(src: ListSource, uuids: Iterable<string>, batc
       continue;
     }
     for (const c of page.items) {
-      // Worded as the reference's error line, which the poll's 'error updating queue' carries.
-      if (!missing.delete(c.uuid)) throw new Error(`BUG? server response did not match requested filters: the controller answered a "uuid in" query with ${c.uuid}, which was not asked for`);
+      if (!missing.delete(c.uuid)) {
+        // The reference's error line and fields; the poll's 'error updating queue' then carries the error.
+        src.logger.error('BUG? server response did not match requested filters, erroring out rather than risk deadlock', { ContainerUUID: c.uuid, Filters: filters });
+        throw new Error(`BUG? server response did not match requested filters: the controller answered a "uuid in" query with ${c.uuid}, which was not asked for`);
+      }
       found.push(c);
     }
     if (page.items.length === 0) {

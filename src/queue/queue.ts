@@ -85,7 +85,7 @@ export class ContainerQueueImpl implements ContainerQueue {
     this.loop = new PollLoop(opts.clock, opts.logger, opts.cluster.Containers.CloudVMs.PollInterval, () => this.update());
     this.notifier = new Notifier((err) => this.logger.error('queue subscriber threw', { error: err }));
     this.badRecords = new BadRecordLog(opts.logger, opts.clock);
-    this.poller = new Poller({ client: opts.client, bad: this.badRecords }, {
+    this.poller = new Poller({ client: opts.client, bad: this.badRecords, logger: opts.logger }, {
       pageSize: opts.pageSize ?? 1000,
       batchSize: opts.batchSize ?? 100,
       sweepPages: opts.sweepPages ?? 2,

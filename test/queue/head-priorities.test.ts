@@ -78,7 +78,8 @@ class ExactLists implements ListClient {
   }
 }
 
-const bad = new BadRecordLog(createLogger({ level: 'error', stream: new LineCollector() }), new ManualClock());
+const logger = createLogger({ level: 'error', stream: new LineCollector() });
+const bad = new BadRecordLog(logger, new ManualClock());
 
 const T0 = 1_764_900_000_000n; // about 2025-12: a request's creation time in ms
 
@@ -133,7 +134,7 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
     await fc.assert(
       fc.asyncProperty(queueArb, fc.integer({ min: 1, max: 40 }), fc.array(fc.nat({ max: 5 }), { maxLength: 5 }), async ({ rows }, pageSize, cuts) => {
         const ctl = new ExactLists(rows, cuts);
-        const head = await readHead({ client: ctl, bad }, pageSize, 100_000, () => true);
+        const head = await readHead({ client: ctl, bad, logger }, pageSize, 100_000, () => true);
         assert.equal(head.complete, true, `complete after ${ctl.requests.length} requests`);
         assert.deepEqual(head.items.map((c) => c.uuid).sort(), rows.map((r) => r.uuid).sort());
         for (let i = 1; i < head.items.length; i++) assert.ok(head.items[i - 1].priority >= head.items[i].priority, 'highest first');
@@ -146,7 +147,7 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
     await fc.assert(
       fc.asyncProperty(queueArb, fc.integer({ min: 1, max: 40 }), fc.array(fc.nat({ max: 5 }), { maxLength: 5 }), async ({ rows, supervisors }, pageSize, cuts) => {
         const ctl = new ExactLists(rows, cuts);
-        const head = await readHead({ client: ctl, bad }, pageSize, 100_000, (u) => supervisors.has(u));
+        const head = await readHead({ client: ctl, bad, logger }, pageSize, 100_000, (u) => supervisors.has(u));
         const read = new Set(head.items.map((c) => c.uuid));
         assert.equal(read.size, head.items.length, 'each once');
         const nonSupervisors = head.items.filter((c) => !supervisors.has(c.uuid)).length;
@@ -166,7 +167,7 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
     const rows: Row[] = Array.from({ length: 200 }, (_, i) => ({ uuid: `zzzzz-dz642-${String(i).padStart(15, '0')}`, priority: BigInt(1000 - i) }));
     const supervisors = new Set(rows.slice(0, 60).map((r) => r.uuid));
     const ctl = new ExactLists(rows);
-    const head = await readHead({ client: ctl, bad }, 10, 1000, (u) => supervisors.has(u));
+    const head = await readHead({ client: ctl, bad, logger }, 10, 1000, (u) => supervisors.has(u));
     assert.equal(head.complete, false);
     const others = head.items.filter((c) => !supervisors.has(c.uuid)).length;
     assert.equal(others, HEAD_TARGET, `${others} non-supervisors in a head of ${head.items.length}`);
@@ -178,7 +179,7 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
     const rows: Row[] = Array.from({ length: 6 }, (_, i) => ({ uuid: `zzzzz-dz642-${String(5 - i).padStart(15, '0')}`, priority: 500n * BigInt(REQUEST_PRIORITY_SCALE) - (T0 + BigInt(i)) }));
     assert.equal(new Set(rows.map((r) => Number(r.priority))).size, 1, 'one number for all six');
     const ctl = new ExactLists(rows);
-    const head = await readHead({ client: ctl, bad }, 2, 100, () => false);
+    const head = await readHead({ client: ctl, bad, logger }, 2, 100, () => false);
     assert.equal(head.complete, true);
     assert.equal(head.items.length, 6);
     const bounds = ctl.requests[1].filters.filter(([a, op]) => a === 'priority' && (op === '>=' || op === '<=')).map(([, , v]) => v);
@@ -188,7 +189,7 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
     assert.deepEqual(bounds, [lo.toString(), hi.toString()]);
     // Pre-2.7 priorities are exact numbers, and filtered with `=` as before.
     const old = new ExactLists(rows.map((r, i) => ({ uuid: r.uuid, priority: BigInt(500 + (i % 2)) })));
-    await readHead({ client: old, bad }, 2, 100, () => false);
+    await readHead({ client: old, bad, logger }, 2, 100, () => false);
     assert.deepEqual(old.requests[1].filters.slice(2), [
       ['priority', '=', 501],
       ['uuid', '>', rows[3].uuid],
@@ -202,7 +203,7 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
     ];
     const ctl = new ExactLists(rows);
     // Request 1: the head's first page (priority 5); request 2: the rest of priority 5's run (empty). No third.
-    const head = await readHead({ client: ctl, bad }, 1, 2, () => false);
+    const head = await readHead({ client: ctl, bad, logger }, 1, 2, () => false);
     assert.equal(ctl.requests.length, 2);
     assert.equal(head.complete, false);
     assert.deepEqual(head.items.map((c) => c.uuid), ['zzzzz-dz642-000000000000001']);
@@ -221,7 +222,7 @@ describe('the head of the queue, with exact 64-bit priorities', () => {
         return Promise.resolve({ items: (run ? [] : page) as unknown as Container[] });
       },
     };
-    const head = await readHead({ client, bad }, 2, 100, () => false);
+    const head = await readHead({ client, bad, logger }, 2, 100, () => false);
     assert.equal(requests.length, 3, 'the head, the run of 4, the priorities below 4: the same page again');
     assert.equal(head.complete, false);
     assert.deepEqual(head.items.map((c) => c.uuid), page.map((c) => c.uuid));
