@@ -149,6 +149,19 @@ describe('container queue: details of new containers', () => {
     assert.deepEqual(msgs, ['error getting mounts'], 'the instance types are not what is wrong');
   });
 
+  it('cancels a Running container of ours whose mounts the controller cannot decode, with no lock, as the reference whatever the state', async () => {
+    h = await harness({ retry: { attempts: 1 } });
+    const c = h.ctl.addContainer({ state: 'Running', mounts: { '/tmp': { kind: 'tmp', capacity: '10 GiB' as unknown as number } } });
+    await h.queue.update();
+    await waitFor('the cancel', () => h.ctl.get(c.uuid)?.state === 'Cancelled');
+    assert.equal(
+      h.ctl.get(c.uuid)?.runtime_status.error,
+      'error getting mounts from container record: json: cannot unmarshal string into Go struct field Mount.mounts.capacity of type int64',
+    );
+    assert.equal(h.ctl.stats['POST /arvados/v1/containers/{uuid}/lock'], undefined, 'Running: no lock first');
+    assert.equal(h.queue.get(c.uuid), undefined, 'never an entry');
+  });
+
   it('drops a new container the controller no longer has', async () => {
     h = await harness();
     const c = h.ctl.addContainer();
