@@ -201,6 +201,13 @@ describe('instance type choice', () => {
       assert.deepEqual(names(c, want({ stack: 'rocm', driver_version: '6.0', hardware_target: ['gfx90a'] })), ['b']);
     });
 
+    it('checks driver version and hardware target only for a container that asks for devices (the stack must match all the same)', () => {
+      const c = cluster({ cpu: '{VCPUs: 8, RAM: 64GiB, Price: 0.5}', cuda: gpu('cuda', '11.0', '7.0', 1) }, PLAIN);
+      const none = want({ device_count: 0, driver_version: '', hardware_target: [] });
+      assert.deepEqual(names(c, none), ['cuda'], 'an unparsable driver version and no target do not matter with 0 devices');
+      assert.throws(() => chooseInstanceTypes(c, { ...none, runtime_constraints: { ...none.runtime_constraints, gpu: { ...none.runtime_constraints.gpu!, device_count: 1 } } }), ConstraintsNotSatisfiableError);
+    });
+
     it('refuses an unknown stack with the reference message', () => {
       const c = cluster({ a: gpu('cuda', '12.0', '8.0', 1) }, PLAIN);
       assert.throws(() => chooseInstanceTypes(c, want({ stack: 'opencl' })), {
