@@ -49,6 +49,11 @@ async function finishStart(w: Worker, env: WorkerEnv, rr: RemoteRunner, createdA
   if (w.starting.get(rr.uuid) !== rr) return;
   w.starting.delete(rr.uuid);
   w.seq = env.nextSeq();
+  // Started or not, the worker was busy until now and this is the container
+  // it was last given, as in the reference: a failed start restarts the
+  // idle timeout rather than leaving the VM to be shut down at once.
+  w.busy = env.clock.now();
+  w.lastUUID = rr.uuid;
   if (outcome === 'failed') {
     // Recorded as an exit, as the reference does: the scheduler unlocks the
     // container, and each new attempt relocks it, so one that can never
@@ -66,10 +71,8 @@ async function finishStart(w: Worker, env: WorkerEnv, rr: RemoteRunner, createdA
     env.notify();
     return;
   }
-  w.busy = env.clock.now();
   w.running.set(rr.uuid, rr);
   env.runnerPromoted();
-  w.lastUUID = rr.uuid;
   rr.markSettled();
   if (!Number.isNaN(createdAt)) {
     env.emit?.({ type: 'crunchRunStarted', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs: w.busy - createdAt, instanceType: w.type.Name });

@@ -58,6 +58,20 @@ describe('worker pool: starting containers', () => {
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
   });
 
+  it('a failed start counts the worker busy from then and names its container last, so TimeoutIdle starts again', async () => {
+    const f = new FakeCloud({ TimeoutIdle: 60_000 });
+    const id = await f.idleWorker();
+    await f.tick(50_000);
+    f.script(id, { detach: fail('docker: not running') });
+    assert.equal(f.pool.startContainer(id, ctr(1)), true);
+    await f.tick(0);
+    assert.equal(f.pool.detail(id)?.lastBusy, f.clock.now(), 'busy from the failed start');
+    assert.equal(f.pool.detail(id)?.lastContainerUUID, ctr(1).uuid, 'the failed container is the last one assigned');
+    await f.tick(15_000);
+    await f.probe();
+    assert.equal(f.pool.detail(id)?.workerState, 'idle', 'idle 15 s since the failed start: not shut down');
+  });
+
   it('a host key that cannot be verified yet is a certain failure too: the command never reached the VM', async () => {
     const f = new FakeCloud();
     const id = await f.idleWorker();
