@@ -186,7 +186,7 @@ async function probeBooted(w: Worker, env: WorkerEnv): Promise<{ ok: boolean; st
     if (w.state === 'unknown' && env.cfg.runner && !env.cfg.runnerMissing) await deployRunner(w, env);
     return { ok: false, stderr: r.stderr.toString(), error: outputFields(r).error };
   }
-  w.log.info('boot probe succeeded', { Command: cmd });
+  w.log.info('boot probe succeeded', { Command: cmd, ...outputFields(r) });
   if (env.cfg.runnerMissing) {
     env.warnings.warn('cannot boot worker: error loading runner binary (DeployRunnerBinary)', { Instance: w.id }, 'runner missing');
     return { ok: false, stderr: '', error: 'error loading runner binary' };
@@ -326,6 +326,7 @@ async function probeRunning(w: Worker, env: WorkerEnv): Promise<ListOutput | und
     timed('fail');
     return undefined;
   }
+  w.log.debug('probe succeeded', { Command: cmd, ...outputFields(r) });
   timed('success');
   const out = parseListOutput(r.stdout.toString(), env.cfg.clusterId);
   if (out.garbled.length > 0) {

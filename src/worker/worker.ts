@@ -160,7 +160,8 @@ export class Worker implements RunnerHost {
 
   /** Changes the idle behaviour and its tag; a drained idle worker is shut down at once. Resolves when the tag is saved. */
   setIdleBehavior(behavior: IdleBehavior): Promise<void> {
-    if (behavior !== this.idleBehavior) this.log.info('set idle behavior', { IdleBehavior: behavior });
+    // Every request, changed or not, as the reference logs it.
+    this.log.info('set idle behavior', { IdleBehavior: behavior });
     this.idleBehavior = behavior;
     const saved = this.saveTags();
     this.shutdownIfIdle();

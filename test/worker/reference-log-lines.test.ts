@@ -156,4 +156,39 @@ describe('worker pool: log lines as the reference writes them', function () {
     const gone = records('instance disappeared in cloud').find((r) => r.Instance === other);
     assert.equal(gone?.WorkerState, 'idle');
   });
+
+  it('set idle behavior is logged at info for every request, even one that changes nothing, as the reference does', async () => {
+    h = await Harness.start({ controller: false, cloudVMs: { TimeoutIdle: 3_600_000 } });
+    h.pool.start();
+    await h.tick(0);
+    const id = await h.createIdle();
+    await h.pool.setIdleBehavior(id, 'hold');
+    await h.pool.setIdleBehavior(id, 'hold');
+    assert.deepEqual(
+      records('set idle behavior').map((r) => [r.Instance, r.level, r.IdleBehavior]),
+      [
+        [id, 'info', 'hold'],
+        [id, 'info', 'hold'],
+      ],
+    );
+  });
+
+  it('boot probe succeeded (info) and probe succeeded (debug) carry the command and its output', async () => {
+    h = await Harness.start({ controller: false, cloudVMs: { TimeoutIdle: 3_600_000 } });
+    h.pool.start();
+    await h.tick(0);
+    const id = await h.createIdle();
+    const [booted] = records('boot probe succeeded').filter((r) => r.Instance === id);
+    assert.ok(booted, 'the boot probe is logged');
+    assert.equal(booted.level, 'info');
+    assert.equal(booted.Command, h.cluster.Containers.CloudVMs.BootProbeCommand.trim() || 'true');
+    assert.equal(typeof booted.stdout, 'string', 'stdout logged');
+    assert.equal(typeof booted.stderr, 'string', 'stderr logged');
+    const listed = records('probe succeeded').filter((r) => r.Instance === id);
+    assert.ok(listed.length > 0, 'the --list probe is logged');
+    assert.equal(listed[0].level, 'debug');
+    assert.match(String(listed[0].Command), / --list/);
+    assert.equal(typeof listed[0].stdout, 'string', 'stdout logged');
+    assert.equal(typeof listed[0].stderr, 'string', 'stderr logged');
+  });
 });
