@@ -48,7 +48,11 @@ export class ProbeLoop {
       for (let i = 0; i < due.length; i++) {
         const w = due[i];
         if (this.core.stopped) return;
-        if (w.removed || w.state === 'shutdown' || w.probing) continue;
+        if (w.removed || w.state === 'shutdown') continue;
+        if (w.probing) {
+          w.log.debug('still waiting for last probe to finish');
+          continue;
+        }
         probeAndUpdate(w, this.core).catch((err: unknown) => this.core.warnings.error('probe crashed', { Instance: w.id, error: err }, `probe crashed ${w.id}`));
         if (i < due.length - 1) await this.core.clock.sleep(spacing, this.abort.signal);
       }

@@ -79,6 +79,8 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   // never condemns a VM that recovered before its deadline, and at least one
   // probe starts after the deadline before the worker is given up on.
   const probeStart = env.clock.now();
+  // The reference's lines about this probe's outcome carry when it began.
+  const log = w.log.child({ ProbeStart: new Date(probeStart).toISOString() });
   let booted = initial === 'idle' || initial === 'running';
   let bootStderr = '';
   let bootError: string | undefined;
@@ -87,14 +89,14 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
     booted = b.ok;
     bootStderr = b.stderr;
     bootError = b.error;
-    if (booted) w.log.info('instance booted; will try probeRunning');
+    if (booted) log.info('instance booted; will try probeRunning');
   }
   let list: ListOutput | undefined;
   if (booted || w.state === 'unknown') list = await probeRunning(w, env);
   if (w.removed || w.state === 'shutdown') return;
 
   if (list?.broken && w.idleBehavior === 'run') {
-    w.log.info('probe reported broken instance');
+    log.info('probe reported broken instance');
     w.reportBootOutcome('failure');
     w.setIdleBehavior('drain').catch(() => undefined);
     // Draining may have shut it down already (it was idle or booting).
@@ -107,7 +109,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
       w.reportBootOutcome('failure');
       // Boot probe failures a booting VM normally causes are logged at debug
       // only; this is the one place to say why the VM never came up.
-      w.log.info('boot failed', { DurationMs: dur, Duration: goNanoseconds(dur), stderr: bootStderr.slice(0, 1000), ...(bootError === undefined ? {} : { error: bootError }) });
+      log.info('boot failed', { DurationMs: dur, Duration: goNanoseconds(dur), stderr: bootStderr.slice(0, 1000), ...(bootError === undefined ? {} : { error: bootError }) });
     }
     return;
   }
@@ -118,7 +120,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   if (w.seq !== seqAtStart) {
     // A start, kill or sync changed the worker while the probe ran; its
     // `--list` may predate that change. The next probe catches up.
-    w.log.debug('skipping worker state update due to probe/sync race');
+    log.debug('skipping worker state update due to probe/sync race');
     return;
   }
   if (list.running.length > 0) {
@@ -141,7 +143,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   }
   if (!changed) return;
   if (w.state === 'unknown') {
-    w.log.info('crunch-run probe succeeded, but boot probe is still failing', { RunningContainers: w.running.size, State: w.state });
+    log.info('crunch-run probe succeeded, but boot probe is still failing', { RunningContainers: w.running.size, State: w.state });
   }
   if (w.state === 'idle' && w.containerCount() > 0) w.state = 'running';
   else if (w.state === 'running' && w.containerCount() === 0) w.state = 'idle';
@@ -151,7 +153,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
     if (initial === 'booting' && w.firstSSHAt > 0) {
       env.emit?.({ type: 'readyForContainer', instanceId: w.id, sinceSshMs: now - w.firstSSHAt });
     }
-    w.log.info('probes succeeded, instance is in service', { State: w.state, RunningContainers: w.running.size });
+    log.info('probes succeeded, instance is in service', { State: w.state, RunningContainers: w.running.size });
   }
   env.notify();
   // A drained worker whose last container just ended goes now, not at the next round.

@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CapacityError, QuotaError } from '../../src/cloud/errors.js';
 import { initCommandForSecret } from '../../src/arvados/crunch-run.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import type { ExecuteResult } from '../../src/ssh/executor.js';
+import { FakeCloud } from './fake-cloud.js';
 import { Harness, LARGE, SMALL } from './helpers.js';
 
 describe('worker pool: log lines as the reference writes them', function () {
@@ -184,11 +187,33 @@ describe('worker pool: log lines as the reference writes them', function () {
     assert.equal(booted.Command, h.cluster.Containers.CloudVMs.BootProbeCommand.trim() || 'true');
     assert.equal(typeof booted.stdout, 'string', 'stdout logged');
     assert.equal(typeof booted.stderr, 'string', 'stderr logged');
+    const [inService] = records('probes succeeded, instance is in service').filter((r) => r.Instance === id);
+    assert.ok(inService, 'the worker went in service');
+    assert.ok(typeof inService.ProbeStart === 'string' && Date.parse(inService.ProbeStart) <= h.clock.now(), `ProbeStart: ${String(inService.ProbeStart)}`);
     const listed = records('probe succeeded').filter((r) => r.Instance === id);
     assert.ok(listed.length > 0, 'the --list probe is logged');
     assert.equal(listed[0].level, 'debug');
     assert.match(String(listed[0].Command), / --list/);
     assert.equal(typeof listed[0].stdout, 'string', 'stdout logged');
     assert.equal(typeof listed[0].stderr, 'string', 'stderr logged');
+  });
+
+  it('a probe round that finds the last probe of a worker still running skips it, with the reference\'s debug line', async () => {
+    const logs = new LineCollector();
+    const f = new FakeCloud({}, { logger: createLogger({ stream: logs, level: 'debug' }) });
+    const id = await f.idleWorker();
+    let answer: (() => void) | undefined;
+    f.script(id, { list: () => new Promise<ExecuteResult>((resolve) => (answer = () => resolve({ exitCode: 0, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) }))) });
+    void f.pool.probeNow();
+    await f.tick(0);
+    assert.ok(answer, 'the first --list is in flight');
+    await f.probe();
+    const waiting = logs.records().filter((r) => r.msg === 'still waiting for last probe to finish');
+    assert.deepEqual(
+      waiting.map((r) => [r.Instance, r.level]),
+      [[id, 'debug']],
+    );
+    answer();
+    await f.tick(0);
   });
 });
