@@ -13,7 +13,7 @@
 import type { Clock, Timer } from '../clock/index.js';
 import type { Logger } from '../log.js';
 import { SshConnectError, SshConnectionLostError, SshSessionError, HostKeyRefusedError, HostKeyUnverifiedError } from '../ssh/errors.js';
-import { type Executor, outputExcerpt, outputFields } from '../ssh/executor.js';
+import { type Executor, outputFields } from '../ssh/executor.js';
 import { isDispatchLockLostError } from '../dblock/fence.js';
 import type { PoolConfig } from './pool-config.js';
 import { crunchRunKillCommand, withSudo } from '../arvados/crunch-run.js';
@@ -156,10 +156,10 @@ export class RemoteRunner {
       if (r.exitCode === 0) {
         this.host.onKilled(this.uuid);
       } else {
-        this.log.info('kill attempt unsuccessful', { ExitCode: r.exitCode, stderr: outputExcerpt(r.stderr).trim() });
+        this.log.info('kill attempt unsuccessful', { Signal: 15, ...outputFields(r) });
       }
     } catch (err) {
-      if (!this.closed) this.log.info('kill attempt unsuccessful', { error: err });
+      if (!this.closed) this.log.info('kill attempt unsuccessful', { Signal: 15, error: err });
     } finally {
       this.signalling = false;
     }

@@ -55,7 +55,13 @@ describe('RemoteRunner: what it logs of a failed command', () => {
     const line = lines.lines.find((l) => l.includes('kill attempt unsuccessful'));
     assert.ok(line, lines.lines.join('\n'));
     assert.ok(line.length < 2_000, `${line.length} characters`);
-    assert.equal((JSON.parse(line) as Record<string, unknown>).stderr, 'e'.repeat(1000));
+    const rec = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(rec.stderr, 'e'.repeat(1000));
+    // The reference's fields: the signal, both outputs and the exit as its error.
+    assert.equal(rec.level, 'info');
+    assert.equal(rec.Signal, 15);
+    assert.equal(rec.stdout, '');
+    assert.equal(rec.error, 'Process exited with status 1');
   });
 });
 
