@@ -21,7 +21,7 @@ import { isContainerUuid } from '../arvados/types.js';
 import { crunchRunListCommand, priceHistoryJSON, runnerInstallCommand, runnerMd5Command, runnerMd5Expected, withSudo } from '../arvados/crunch-run.js';
 import type { Worker } from './worker.js';
 import type { WorkerEnv } from './worker-env.js';
-import { goNanoseconds } from '../log.js';
+import { goNanoseconds, type Logger } from '../log.js';
 
 /** What `crunch-run --list` printed, for this cluster's containers. */
 export interface ListOutput {
@@ -79,8 +79,9 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   // never condemns a VM that recovered before its deadline, and at least one
   // probe starts after the deadline before the worker is given up on.
   const probeStart = env.clock.now();
-  // The reference's lines about this probe's outcome carry when it began.
-  const log = w.log.child({ ProbeStart: new Date(probeStart).toISOString() });
+  // The reference's lines about this probe's outcome carry when it began;
+  // built only for one of those (rare) lines, not for every probe.
+  const log = (): Logger => w.log.child({ ProbeStart: new Date(probeStart).toISOString() });
   let booted = initial === 'idle' || initial === 'running';
   let bootStderr = '';
   let bootError: string | undefined;
@@ -89,14 +90,14 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
     booted = b.ok;
     bootStderr = b.stderr;
     bootError = b.error;
-    if (booted) log.info('instance booted; will try probeRunning');
+    if (booted) log().info('instance booted; will try probeRunning');
   }
   let list: ListOutput | undefined;
   if (booted || w.state === 'unknown') list = await probeRunning(w, env);
   if (w.removed || w.state === 'shutdown') return;
 
   if (list?.broken && w.idleBehavior === 'run') {
-    log.info('probe reported broken instance');
+    log().info('probe reported broken instance');
     w.reportBootOutcome('failure');
     w.setIdleBehavior('drain').catch(() => undefined);
     // Draining may have shut it down already (it was idle or booting).
@@ -109,7 +110,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
       w.reportBootOutcome('failure');
       // Boot probe failures a booting VM normally causes are logged at debug
       // only; this is the one place to say why the VM never came up.
-      log.info('boot failed', { DurationMs: dur, Duration: goNanoseconds(dur), stderr: bootStderr.slice(0, 1000), ...(bootError === undefined ? {} : { error: bootError }) });
+      log().info('boot failed', { DurationMs: dur, Duration: goNanoseconds(dur), stderr: bootStderr.slice(0, 1000), ...(bootError === undefined ? {} : { error: bootError }) });
     }
     return;
   }
@@ -120,7 +121,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   if (w.seq !== seqAtStart) {
     // A start, kill or sync changed the worker while the probe ran; its
     // `--list` may predate that change. The next probe catches up.
-    log.debug('skipping worker state update due to probe/sync race');
+    log().debug('skipping worker state update due to probe/sync race');
     return;
   }
   if (list.running.length > 0) {
@@ -143,7 +144,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
   }
   if (!changed) return;
   if (w.state === 'unknown') {
-    log.info('crunch-run probe succeeded, but boot probe is still failing', { RunningContainers: w.running.size, State: w.state });
+    log().info('crunch-run probe succeeded, but boot probe is still failing', { RunningContainers: w.running.size, State: w.state });
   }
   if (w.state === 'idle' && w.containerCount() > 0) w.state = 'running';
   else if (w.state === 'running' && w.containerCount() === 0) w.state = 'idle';
@@ -153,7 +154,7 @@ async function probe(w: Worker, env: WorkerEnv): Promise<void> {
     if (initial === 'booting' && w.firstSSHAt > 0) {
       env.emit?.({ type: 'readyForContainer', instanceId: w.id, sinceSshMs: now - w.firstSSHAt });
     }
-    log.info('probes succeeded, instance is in service', { State: w.state, RunningContainers: w.running.size });
+    log().info('probes succeeded, instance is in service', { State: w.state, RunningContainers: w.running.size });
   }
   env.notify();
   // A drained worker whose last container just ended goes now, not at the next round.
