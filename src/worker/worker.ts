@@ -204,7 +204,11 @@ export class Worker implements RunnerHost {
     this.env.noteBootOutcome(outcome);
   }
 
-  /** Idle too long with behaviour run, or drained with nothing (it can still stop) running. Never on hold. */
+  /**
+   * Idle too long with behaviour run, drained with nothing (it can still
+   * stop) running, or found in the cloud list and silent for TimeoutBooting
+   * since. Never on hold.
+   */
   eligibleForShutdown(): boolean {
     if (this.idleBehavior === 'hold') return false;
     const draining = this.idleBehavior === 'drain';
@@ -218,6 +222,13 @@ export class Worker implements RunnerHost {
       case 'running':
         // Draining, and every process left is one we gave up signalling.
         return draining && [...this.starting.values(), ...this.running.values()].every((rr) => rr.givenUp);
+      case 'unknown':
+        // Not created by this process (a previous one did) and never ready
+        // since: as the reference, gone at the first probe round past
+        // TimeoutBooting from when it appeared, as an aborted boot. Unlike
+        // the reference, not while `--list` shows processes of ours there
+        // (`states.md`).
+        return this.containerCount() === 0 && this.env.clock.now() - this.appeared >= this.env.cfg.timeoutBooting;
       default:
         return false;
     }

@@ -16,9 +16,10 @@
  * Timeouts (config below): ProbeInterval 2 s, TimeoutBooting 60 s, so the
  * handshake deadline is 6 s (3 x ProbeInterval, at least 5 s) and the
  * command timeout 60 s (ProbeInterval, at least 60 s). A failing worker is
- * probed again at the next round after its probe ends, and shut down by the
- * first failing probe that starts TimeoutBooting after its last success
- * (its appearance here).
+ * probed again at the next round after its probe ends. These VMs are all
+ * found in the cloud list (`unknown`), so one that never answers is shut
+ * down at the first probe round TimeoutBooting after it appeared, as by the
+ * reference, or by the first failing probe that started past then.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -332,24 +333,25 @@ describe('worker pool: VMs whose SSH goes wrong', function () {
     assert.ok(warnings.length >= 2 && warnings.length <= RUN / 60_000 + 1, `${warnings.length} warnings in ${RUN} ms, at most one a minute`);
   });
 
-  it('slow: each command times out after the command timeout, the VM is probed again, and TimeoutBooting shuts it down', () => {
+  it('slow: a VM whose commands never answer is shut down at the first probe round TimeoutBooting after it appeared, its first probe still waiting', () => {
     const vm = vms.get('slow')!;
     assert.ok(vm.destroyedAt !== undefined, 'shut down');
     const after = vm.destroyedAt - pool.detail('slow')!.appearedAt;
-    // An unknown VM's probe is the boot probe then --list, each up to the
-    // command timeout: probes start at 0 and about 122 s, and the second,
-    // the first to start past TimeoutBooting, fails at about 242 s.
-    assert.ok(after >= BOOTING && after <= 2 * (2 * COMMAND) + 2 * PROBE + 2_000, `shut down ${after} ms after appearing`);
-    assert.ok(vm.lists.length >= 2, `--list tried ${vm.lists.length} times`);
+    // Its first probe's boot probe waits out the command timeout (60 s, as
+    // long as TimeoutBooting): the round that finds it silent that long does not wait for it.
+    assert.ok(after >= BOOTING && after <= BOOTING + PROBE + 2_000, `shut down ${after} ms after appearing`);
+    assert.deepEqual(vm.lists, [], 'no --list: the boot probe never answered');
+    const shutdown = logs.records().find((r) => r.msg === 'shutdown worker' && r.Instance === 'slow');
+    assert.equal(shutdown?.State, 'unknown', 'logged as the reference logs an idle shutdown');
   });
 
-  it('secret-hangs: the host key check (the instance secret read) times out like a command, is tried again, and TimeoutBooting shuts the VM down', () => {
+  it('secret-hangs: the host key check (the instance secret read) hangs like a command, and TimeoutBooting shuts the VM down', () => {
     const vm = vms.get('secret-hangs')!;
     assert.ok(vm.destroyedAt !== undefined, 'shut down');
     const after = vm.destroyedAt - pool.detail('secret-hangs')!.appearedAt;
-    // As `slow`: the boot probe and --list each wait out the command timeout.
-    assert.ok(after >= BOOTING && after <= 2 * (2 * COMMAND) + 2 * PROBE + 2_000, `shut down ${after} ms after appearing`);
-    assert.ok(secretReads.length >= 2, `secret read ${secretReads.length} times`);
+    // As `slow`.
+    assert.ok(after >= BOOTING && after <= BOOTING + PROBE + 2_000, `shut down ${after} ms after appearing`);
+    assert.ok(secretReads.length >= 1, `secret read ${secretReads.length} times`);
     assert.deepEqual(vm.lists, [], 'no command ran before the host key was trusted');
     // Not a refused key: nothing said the VM is someone else.
     const refused = logs.records().filter((r) => r.msg === 'SSH host key refused' && r.Instance === 'secret-hangs');

@@ -173,6 +173,33 @@ describe('worker state machine: other rules', () => {
     assert.equal(f.pool.detail(booting)?.workerState, 'booting');
   });
 
+  it('an unknown worker silent since it appeared is shut down by the first probe round TimeoutBooting later, before probing it, as an aborted boot; one running our processes is kept', async () => {
+    const lines = new LineCollector();
+    const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutBooting: 10 * MIN }, { logger: createLogger({ stream: lines }) });
+    const silent = f.seed();
+    const busy = f.seed();
+    await f.pool.syncNow();
+    f.script(silent, { boot: fail(), list: fail() });
+    f.script(busy, { boot: fail(), list: ok(`${U1}\n`) });
+    await f.probe();
+    // Each round here takes a pacing interval (100 ms) of the clock.
+    await f.tick(10 * MIN - 1_000);
+    await f.probe();
+    assert.equal(f.pool.detail(silent)?.workerState, 'unknown', 'not yet TimeoutBooting since it appeared');
+    await f.tick(1_000);
+    const probesBefore = f.commands.filter((c) => c.instance === silent).length;
+    await f.probe();
+    assert.equal(f.pool.detail(silent)?.workerState, 'shutdown');
+    assert.equal(f.commands.filter((c) => c.instance === silent).length, probesBefore, 'not probed again first');
+    assert.equal(f.pool.stats().bootOutcomes.aborted, 1);
+    assert.equal(f.pool.stats().bootOutcomes.failure, 0);
+    const line = lines.records().find((r) => r.msg === 'shutdown worker');
+    assert.equal(line?.State, 'unknown');
+    assert.equal(lines.records().filter((r) => String(r.msg).includes('unresponsive')).length, 0, 'not logged as unresponsive');
+    assert.equal(f.pool.detail(busy)?.workerState, 'unknown', 'its processes keep it');
+    assert.deepEqual(f.pool.detail(busy)?.runningContainerUUIDs, [U1]);
+  });
+
   it('starts at most MaxProbesPerSecond probes a second across the pool', async () => {
     const f = new FakeCloud({ MaxProbesPerSecond: 2 });
     for (let i = 0; i < 5; i++) f.seed();
@@ -400,8 +427,8 @@ describe('worker state machine: other rules', () => {
     const lines = new LineCollector();
     const logger = createLogger({ stream: lines, level: 'debug' });
     const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutBooting: 10 * MIN }, { logger });
-    const id = f.seed();
-    await f.pool.syncNow();
+    // Booting: a silent `unknown` one would be shut down by the round itself, before any probe.
+    const id = await f.createBooting();
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     f.script(id, {
