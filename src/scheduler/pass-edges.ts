@@ -40,12 +40,11 @@ export function unlockOverQuota(
   totalInstances: number,
   records: ReadonlyMap<string, unknown>,
 ): void {
-  const candidates: Array<[QueueEntry, string]> = overMaxSupervisors.map((e) => [e, 'supervisor limit reached']);
   const quotaLine = totalInstances > 0 ? overQuota.slice(1) : overQuota;
-  for (const e of quotaLine) candidates.push([e, 'pool capacity is used by higher priority containers']);
-  for (const [entry, reason] of candidates) {
+  // One reason for both, in the reference's words (the blocker says which limit held each back).
+  for (const entry of [...overMaxSupervisors, ...quotaLine]) {
     const ctr = entry.container;
-    if (ctr.state === 'Locked' && !records.has(ctr.uuid)) void unlockContainer(ctx, ctr.uuid, reason);
+    if (ctr.state === 'Locked' && !records.has(ctr.uuid)) void unlockContainer(ctx, ctr.uuid, 'pool capacity is used by higher priority containers');
   }
 }
 

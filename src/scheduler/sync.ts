@@ -74,9 +74,9 @@ function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunR
   switch (ctr.state) {
     case 'Running':
       if (!rec) {
-        if (orphansKnown) cancelContainer(ctx, uuid, 'container is not running on any worker');
+        if (orphansKnown) cancelContainer(ctx, uuid, 'not running on any worker');
       } else if (exitedBeforePoll) {
-        cancelContainer(ctx, uuid, 'container state is Running but crunch-run has exited');
+        cancelContainer(ctx, uuid, 'state=Running after crunch-run exited');
       } else if (ctr.priority === 0) {
         killCrunchRun(ctx, uuid, 'priority=0');
       }

@@ -190,7 +190,7 @@ export class ChaosWatcher {
         continue;
       }
       // The dispatcher may only give up on a Running container whose crunch-run died on its own or went with its VM.
-      if (/crunch-run has exited|not running on any worker/.test(reason) && !logs.crunchRunDied.has(o.uuid!) && !this.lostWithVM.has(o.uuid!)) {
+      if (/crunch-run exited|not running on any worker/.test(reason) && !logs.crunchRunDied.has(o.uuid!) && !this.lostWithVM.has(o.uuid!)) {
         const how = this.killedWithVM.has(o.uuid!) ? 'the dispatcher destroyed its healthy VM' : 'its crunch-run never died on its own';
         this.problem('gave up', `${o.id} (${o.uuid}) cancelled ("${reason}") though ${how}: ${describe(controller, o.uuid!)}`);
       }

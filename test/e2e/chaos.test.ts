@@ -314,7 +314,7 @@ describe('chaos: the daemon on a faulty lame cloud, with a 503 burst and two res
     );
     for (const c of containers) {
       const error = reasonOf(c);
-      if (c.state === 'Cancelled' && /crunch-run has exited|not running on any worker/.test(error) && !died.has(c.uuid)) {
+      if (c.state === 'Cancelled' && /crunch-run exited|not running on any worker/.test(error) && !died.has(c.uuid)) {
         problems.push(`${c.uuid} cancelled ("${error}") though its crunch-run never crashed: ${JSON.stringify(describeContainer(controller, c))}`);
       }
     }

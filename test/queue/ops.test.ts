@@ -118,7 +118,7 @@ describe('container queue operations', () => {
       const written = { warning: 'arv-mount: slow', activity: 'running', errorDetail: 'from crunch-run' };
       h.ctl.setFields(c.uuid, { runtime_status: written });
       await h.queue.update();
-      await h.queue.cancel(c.uuid, 'container is not running on any worker');
+      await h.queue.cancel(c.uuid, 'not running on any worker');
       const after = h.ctl.get(c.uuid)!;
       assert.equal(after.state, 'Cancelled');
       assert.deepEqual(after.runtime_status, written);
@@ -126,7 +126,7 @@ describe('container queue operations', () => {
       assert.equal(puts.length, 1, 'one update: state');
       assert.equal(h.queue.get(c.uuid)?.state, 'Cancelled');
       assert.ok(
-        h.lines.records().some((r) => r.msg === 'cancelled container' && r.Reason === 'container is not running on any worker'),
+        h.lines.records().some((r) => r.msg === 'cancelled container' && r.Reason === 'not running on any worker'),
         'the reason is in the log',
       );
     });
@@ -145,7 +145,7 @@ describe('container queue operations', () => {
       const c = h.ctl.addContainer({ state: 'Running' });
       await h.queue.update();
       h.ctl.setFields(c.uuid, { state: 'Complete', exit_code: 0, output: 'abc+0' });
-      await h.queue.cancel(c.uuid, 'container is not running on any worker');
+      await h.queue.cancel(c.uuid, 'not running on any worker');
       assert.equal(h.ctl.get(c.uuid)?.state, 'Complete');
       assert.equal(h.ctl.requestLog().filter((r) => r.method === 'PUT').length, 0);
       assert.equal(h.queue.get(c.uuid)?.state, 'Complete', 'the queue learns it');
@@ -166,7 +166,7 @@ describe('container queue operations', () => {
       const c = h.ctl.addContainer({ state: 'Running' });
       await h.queue.update();
       garble = true;
-      await assert.rejects(h.queue.cancel(c.uuid, 'container is not running on any worker'), /not usable: state/);
+      await assert.rejects(h.queue.cancel(c.uuid, 'not running on any worker'), /not usable: state/);
       assert.equal(h.ctl.get(c.uuid)?.state, 'Running');
       assert.equal(h.ctl.requestLog().filter((r) => r.method === 'PUT').length, 0);
       assert.ok(h.lines.records().some((r) => r.level === 'warning' && r.Field === 'state'));

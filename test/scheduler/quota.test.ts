@@ -364,6 +364,11 @@ describe('scheduler run queue: quota and limits', () => {
       assert.deepEqual(h.pool.starts, []);
       assert.equal(h.status(uuid(5)), 'Waiting in workflow queue at position 1.  Cluster is at capacity and cannot start any new workflows right now.');
       assert.equal(h.status(uuid(6)), 'Waiting in workflow queue at position 2.  Cluster is at capacity and cannot start any new workflows right now.');
+      assert.deepEqual(
+        logged(h, /^unlock because/).map((r) => [r.msg, r.ContainerUUID]),
+        [uuid(5), uuid(6)].map((u) => ['unlock because pool capacity is used by higher priority containers', u]),
+        "the reference's line, as for the quota",
+      );
     });
 
     it('counts a supervisor ahead in the order against the cap even when it will not run (Locked at priority 0), as the reference does', async () => {

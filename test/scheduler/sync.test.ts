@@ -116,7 +116,7 @@ describe('scheduler sync', () => {
     h.sch.sync();
     await h.clock.advance(0);
     assert.equal(h.queue.state(uuid(1)), 'Cancelled');
-    assert.equal(h.queue.cancelReasons.get(uuid(1)), 'container is not running on any worker');
+    assert.equal(h.queue.cancelReasons.get(uuid(1)), 'not running on any worker');
     h.sch.sync();
     assert.deepEqual(h.queue.forgotten, [uuid(1)]);
   });
@@ -238,8 +238,8 @@ describe('scheduler sync', () => {
     h.sch.sync();
     await h.clock.advance(0);
     assert.equal(h.queue.state(uuid(1)), 'Cancelled');
-    assert.equal(h.queue.cancelReasons.get(uuid(1)), 'container state is Running but crunch-run has exited');
-    assert.equal(logged(h, /^cancelling container because container state is Running but crunch-run has exited$/).length, 1);
+    assert.equal(h.queue.cancelReasons.get(uuid(1)), 'state=Running after crunch-run exited');
+    assert.equal(logged(h, /^cancelling container because state=Running after crunch-run exited$/).length, 1);
   });
 
   it('cancels a priority-0 Running container whose crunch-run exited before the last poll at once, with that reason (there is nothing left to kill)', async () => {
@@ -252,7 +252,7 @@ describe('scheduler sync', () => {
     h.sch.sync();
     await h.clock.advance(0);
     assert.equal(h.queue.state(uuid(1)), 'Cancelled');
-    assert.equal(h.queue.cancelReasons.get(uuid(1)), 'container state is Running but crunch-run has exited');
+    assert.equal(h.queue.cancelReasons.get(uuid(1)), 'state=Running after crunch-run exited');
   });
 
   it('tells the timeline of a cancel, with its reason', async () => {
@@ -264,7 +264,7 @@ describe('scheduler sync', () => {
     sch.sync();
     await h.clock.advance(0);
     assert.deepEqual(h.queue.calls, [`cancel ${uuid(1)}`]);
-    assert.deepEqual(events, [`${uuid(1)} container is not running on any worker`]);
+    assert.deepEqual(events, [`${uuid(1)} not running on any worker`]);
   });
 
   it('requeues a Locked container whose crunch-run exited, then forgets the record', async () => {

@@ -168,8 +168,8 @@ describe('chaos run checks', function () {
     const crashed = ctl.addContainer({ state: 'Cancelled' });
     const stuck = ctl.addContainer({ state: 'Locked' });
     const line = (uuid: string, extra = {}): string => `${JSON.stringify({ level: 'info', msg: 'cancelled container', ContainerUUID: uuid, ...extra })}\n`;
-    logs.write(line(gaveUp.uuid, { Reason: 'container state is Running but crunch-run has exited' }));
-    logs.write(line(crashed.uuid, { Reason: 'container state is Running but crunch-run has exited' }));
+    logs.write(line(gaveUp.uuid, { Reason: 'state=Running after crunch-run exited' }));
+    logs.write(line(crashed.uuid, { Reason: 'state=Running after crunch-run exited' }));
     logs.write(`${JSON.stringify({ level: 'info', msg: 'lame: crunch-run crashed', ContainerUUID: crashed.uuid })}\n`);
     const outcome = (id: string, uuid: string | undefined, state: string | undefined) => ({ outcome: { id, uuid, state, idealMs: 0 } });
     const player = {
@@ -200,7 +200,7 @@ describe('chaos run checks', function () {
     expected.forEach((re, i) => assert.match(problems[i], re));
     assert.deepEqual([...reasons], [
       ['out of memory', 1],
-      ['container state is Running but crunch-run has exited', 2],
+      ['state=Running after crunch-run exited', 2],
     ]);
   });
   it('at the end: a container given up on after its healthy VM was destroyed is a problem; one that went with a broken VM is not', async () => {
@@ -218,8 +218,8 @@ describe('chaos run checks', function () {
     assert.deepEqual([...watcher.killedWithVM], [onHealthy.uuid]);
     assert.deepEqual([...watcher.lostWithVM], [onBroken.uuid]);
     for (const [c, reason] of [
-      [onHealthy, 'container is not running on any worker'],
-      [onBroken, 'container is not running on any worker'],
+      [onHealthy, 'not running on any worker'],
+      [onBroken, 'not running on any worker'],
     ] as const) {
       ctl.setFields(c.uuid, { state: 'Cancelled' });
       logs.write(`${JSON.stringify({ level: 'info', msg: 'cancelled container', ContainerUUID: c.uuid, Reason: reason })}\n`);
@@ -235,7 +235,7 @@ describe('chaos run checks', function () {
     const result = { finished: true, ledger: { liveCount: 0 }, timersLeft: 0 } as unknown as SimResult;
     const problems = watcher.verdict(result, player, ctl, logs, new Map());
     assert.equal(problems.length, 1, problems.join('\n'));
-    assert.match(problems[0], /^gave up: healthy .*\("container is not running on any worker"\) though the dispatcher destroyed its healthy VM/);
+    assert.match(problems[0], /^gave up: healthy .*\("not running on any worker"\) though the dispatcher destroyed its healthy VM/);
   });
 
   it('at the end: a child never submitted is lost unless its runner never ran or was cancelled', () => {

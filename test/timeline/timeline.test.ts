@@ -152,10 +152,10 @@ describe('Timeline', () => {
 
   it('records a cancel by the dispatcher before the end it causes', () => {
     t.containerSeen(ctr(A, 'Running'));
-    t.cancelling(A, 'container is not running on any worker');
+    t.cancelling(A, 'not running on any worker');
     t.containerSeen(ctr(A, 'Cancelled'));
     assert.deepEqual(kinds(t, A), ['first_seen', 'cancelled_by_dispatcher', 'finished']);
-    assert.deepEqual(t.get(A)!.events[1].detail, { reason: 'container is not running on any worker' });
+    assert.deepEqual(t.get(A)!.events[1].detail, { reason: 'not running on any worker' });
     assert.deepEqual(t.get(A)!.events[2].detail, { state: 'Cancelled' });
   });
 
