@@ -71,6 +71,8 @@ class CloudTester {
   private instance: Instance | undefined;
   private executor: Executor | undefined;
   private loginShown = false;
+  /** TimeoutBooting after the create call began: how long a VM from a failed create is looked for. */
+  private bootDeadline = 0;
 
   constructor(private readonly o: CloudTesterOptions) {
     this.vms = o.cluster.Containers.CloudVMs;
@@ -131,6 +133,7 @@ class CloudTester {
     const initCommand = instanceInitCommand(this.secret, this.vms.InstanceInitCommand);
     const t0 = this.o.clock.now();
     const bootDeadline = t0 + this.vms.TimeoutBooting;
+    this.bootDeadline = bootDeadline;
     const created = await report.run(
       `create a ${type.Name} instance (provider type ${type.ProviderType}, image ${this.o.imageId || '(none)'})`,
       () => this.o.instanceSet.create(type, this.o.imageId, tags, initCommand, this.o.publicKey),
@@ -352,12 +355,33 @@ class CloudTester {
     });
   }
 
-  /** After a failed create: a create can fail after the cloud made the VM, so look for it by its secret. */
+  /**
+   * After a failed create: a create can fail after the cloud made the VM (a
+   * timeout, a dropped answer), and a listing can lag behind a create, so
+   * look for it by its secret at each listing until TimeoutBooting after
+   * the create began, as the reference does, rather than leave it running.
+   */
   private async findOrphan(): Promise<void> {
     const filter = { [this.tag(TAG_INSTANCE_SET_ID)]: this.o.instanceSetId, [this.tag(TAG_INSTANCE_SECRET)]: this.secret };
-    const found = await this.o.report.run('look for an instance the failed create may have made anyway', async () => {
-      const listed = await this.o.instanceSet.instances(filter);
-      return listed.find((i) => i.tags[this.tag(TAG_INSTANCE_SECRET)] === this.secret);
+    const deadline = this.bootDeadline;
+    const found = await this.o.report.run('look for an instance the failed create may have made anyway (until TimeoutBooting)', async () => {
+      let lastError: unknown;
+      for (;;) {
+        try {
+          const listed = await this.o.instanceSet.instances(filter);
+          const mine = listed.find((i) => i.tags[this.tag(TAG_INSTANCE_SECRET)] === this.secret);
+          if (mine) return mine;
+          lastError = undefined;
+        } catch (err) {
+          lastError = err;
+        }
+        if (this.o.clock.now() >= deadline) {
+          // A listing that never worked has not shown that nothing was made.
+          if (lastError !== undefined) throw lastError;
+          return undefined;
+        }
+        await this.pause(this.pollMs, deadline);
+      }
     }, (i) => (i ? `found ${i.id}` : 'none'));
     if (found) {
       this.instance = found;

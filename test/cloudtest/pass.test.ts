@@ -57,6 +57,10 @@ class ScriptedCloud implements InstanceSet {
   createAnyway = false;
   /** The VM is never listed. */
   hidden = false;
+  /** Listings still to come that show no VM at all (a listing lagging behind the creates). */
+  lagging = 0;
+  /** How many listings were asked for. */
+  listings = 0;
   /** An error for every listing. */
   listError?: Error;
   /** Changes the tags a listing shows. */
@@ -90,7 +94,12 @@ class ScriptedCloud implements InstanceSet {
   }
 
   async instances(filter: InstanceTags): Promise<Instance[]> {
+    this.listings++;
     if (this.listError) throw this.listError;
+    if (this.lagging > 0) {
+      this.lagging--;
+      return [];
+    }
     const out: Instance[] = [];
     for (const vm of [...this.vms.values()]) {
       if (vm.goneAfter !== undefined && vm.goneAfter-- <= 0) {
@@ -223,9 +232,45 @@ describe('cloudtest pass (scripted cloud, manual clock)', function () {
     const { error, report } = await runPass(cloud);
     assert.deepEqual(failure(error), { step: 2, what: 'create a small instance (provider type t3.medium, image img-1)', reason: 'RequestTimeout' });
     const steps = report.steps();
-    assert.match(steps[2]!, /^step 3: look for an instance the failed create may have made anyway \.\.\. ok \(.*\): found vm-1$/);
+    assert.match(steps[2]!, /^step 3: look for an instance the failed create may have made anyway \(until TimeoutBooting\) \.\.\. ok \(.*\): found vm-1$/);
     assert.match(steps[3]!, /^step 4: destroy instance vm-1 and wait until it is gone from the list \.\.\. ok/);
     assert.equal(cloud.vms.size, 0);
+  });
+
+  it('a VM from a failed create that the listing shows only later is still found and destroyed, as the reference looks until TimeoutBooting', async () => {
+    const cloud = new ScriptedCloud();
+    cloud.createError = new Error('RequestTimeout');
+    cloud.createAnyway = true;
+    cloud.lagging = 4;
+    const { error, report } = await runPass(cloud);
+    assert.equal(failure(error).step, 2, report.text);
+    assert.match(report.steps()[2]!, /found vm-1$/, report.text);
+    assert.equal(cloud.vms.size, 0, 'nothing left running');
+    assert.equal(cloud.listings >= 6, true, `listed again until it showed: ${cloud.listings} listings`);
+  });
+
+  it('a failed create that made nothing is looked for until TimeoutBooting after the create began, then the run fails naming the create', async () => {
+    const cloud = new ScriptedCloud();
+    cloud.createError = new Error('InvalidAMIID.NotFound');
+    const { error, report, clock } = await runPass(cloud);
+    assert.deepEqual(failure(error), { step: 2, what: 'create a small instance (provider type t3.medium, image img-1)', reason: 'InvalidAMIID.NotFound' });
+    assert.match(report.steps()[2]!, /\.\.\. ok \(2\d\.\ds\): none$/, report.text);
+    assert.ok(clock.now() >= 20_000, `looked for TimeoutBooting (20 s): ended at ${clock.now()} ms`);
+    assert.ok(cloud.listings >= 10, `one listing a SyncInterval: ${cloud.listings}`);
+  });
+
+  it('a failed create, and a listing that fails until TimeoutBooting: the look fails too, naming the listing error, so the operator checks by hand', async () => {
+    const cloud = new ScriptedCloud();
+    cloud.createError = new Error('RequestTimeout');
+    const create = cloud.create.bind(cloud);
+    cloud.create = (...args) => {
+      // Listings work before the create (step 1), fail after it.
+      cloud.listError = new Error('RequestLimitExceeded');
+      return create(...args);
+    };
+    const { error, report } = await runPass(cloud);
+    assert.equal(failure(error).step, 2, 'the run fails naming the create, its first failure');
+    assert.match(report.steps()[2]!, /^step 3: look for an instance the failed create may have made anyway \(until TimeoutBooting\) \.\.\. FAILED \(2\d\.\ds\): RequestLimitExceeded$/, report.text);
   });
 
   it('a VM that cannot be destroyed fails a run whose steps all passed, telling the operator to destroy it by hand', async () => {
