@@ -96,7 +96,8 @@ Clusters:
   });
 
   it("stops each pass's driver, whether the pass passed or failed (a driver's sockets would keep the command from exiting)", async () => {
-    const cfg = new TempConfig({ driver: 'lame', driverParameters: { SubnetID: ['subnet-a', 'subnet-b'] } });
+    // A failed create is looked for until TimeoutBooting: kept short, as this clock is real.
+    const cfg = new TempConfig({ driver: 'lame', driverParameters: { SubnetID: ['subnet-a', 'subnet-b'] }, cloudVMs: { TimeoutBooting: '1s' } });
     try {
       const stopped: string[] = [];
       const code = await runCloudtestCommand(
