@@ -30,14 +30,20 @@ function fakePool(): CostSource & { vms: CostVm[]; snapshots: number; change(): 
 /** One turn of the event loop: what the tracker waits before it observes. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** A tracker started on a fake pool with no VM, on a manual clock. */
+function started(): { clock: ManualClock; pool: ReturnType<typeof fakePool>; tracker: CostTracker } {
+  const clock = new ManualClock();
+  const pool = fakePool();
+  const tracker = new CostTracker(pool, clock);
+  tracker.start();
+  return { clock, pool, tracker };
+}
+
 const vm = (id: string, containers: string[] = []): CostVm => ({ id, instanceType: 't', preemptible: false, pricePerHour: 3.6, containers });
 
 describe('CostTracker', () => {
   it("observes a burst of pool changes once, at the end of the event loop's turn", async () => {
-    const clock = new ManualClock();
-    const pool = fakePool();
-    const tracker = new CostTracker(pool, clock);
-    tracker.start();
+    const { clock, pool, tracker } = started();
     assert.equal(pool.snapshots, 1, 'one observation at the start');
     for (let i = 0; i < 10; i++) {
       pool.vms.push(vm(`i-${i}`));
@@ -55,10 +61,7 @@ describe('CostTracker', () => {
   });
 
   it('a read right after a change, before the deferred observation, observes at once', async () => {
-    const clock = new ManualClock();
-    const pool = fakePool();
-    const tracker = new CostTracker(pool, clock);
-    tracker.start();
+    const { pool, tracker } = started();
     pool.vms.push(vm('i-1', ['zzzzz-dz642-000000000000001']));
     pool.change();
     assert.equal(tracker.read().costPerHour(), 3.6, 'the new VM is seen by a read in the same moment');
@@ -70,11 +73,8 @@ describe('CostTracker', () => {
     tracker.stop();
   });
 
-  it('a change after the tracker stopped is not observed', async () => {
-    const clock = new ManualClock();
-    const pool = fakePool();
-    const tracker = new CostTracker(pool, clock);
-    tracker.start();
+  it('a change pending at the stop is observed by the stop, and not again after it', async () => {
+    const { pool, tracker } = started();
     pool.vms.push(vm('i-1'));
     pool.change();
     tracker.stop();
