@@ -175,9 +175,9 @@ export class PassView {
    * first (so running supervisors are counted before new ones are
    * admitted); then, with a crunch-run or without, Locked before any other
    * state, so a newly arrived higher priority does not make the scheduler
-   * unlock what it holds and reshuffle instances; then priority; then first seen, so equal priorities keep
-   * their order from pass to pass instead of trading locks; full ties keep
-   * the snapshot's order (the sort is stable).
+   * unlock what it holds and reshuffle instances; then priority; then first
+   * seen, so equal priorities keep their order from pass to pass instead of
+   * trading locks; full ties keep the snapshot's order (the sort is stable).
    */
   constructor(
     /** The queue's snapshot this view was read from. */
