@@ -41,9 +41,15 @@ async function finishStart(w: Worker, env: WorkerEnv, rr: RemoteRunner, createdA
   const config = crunchRunConfigJSON({ cluster, instanceType: w.type, instanceAddress: w.instance.address, uuid: rr.uuid });
   const outcome = await rr.start(command, config);
   if (rr.closed) return;
+  const started = (): void => {
+    if (!Number.isNaN(createdAt)) {
+      env.emit?.({ type: 'crunchRunStarted', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs: env.clock.now() - createdAt, instanceType: w.type.Name });
+    }
+  };
   if (w.running.get(rr.uuid) === rr) {
-    // A probe listed it while the start was in flight.
+    // A probe listed it while the start was in flight: started all the same.
     rr.markSettled();
+    started();
     return;
   }
   if (w.starting.get(rr.uuid) !== rr) return;
@@ -74,9 +80,7 @@ async function finishStart(w: Worker, env: WorkerEnv, rr: RemoteRunner, createdA
   w.running.set(rr.uuid, rr);
   env.runnerPromoted();
   rr.markSettled();
-  if (!Number.isNaN(createdAt)) {
-    env.emit?.({ type: 'crunchRunStarted', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs: w.busy - createdAt, instanceType: w.type.Name });
-  }
+  started();
   env.notify();
 }
 

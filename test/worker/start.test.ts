@@ -140,8 +140,9 @@ describe('worker pool: starting containers', () => {
     assert.ok(f.pool.exited().has(ctr(1).uuid));
   });
 
-  it('a probe that lists a start still in flight counts it once, and the worker goes idle when it ends', async () => {
-    const f = new FakeCloud();
+  it('a probe that lists a start still in flight counts it once, the start is still timed when --detach returns, and the worker goes idle when it ends', async () => {
+    const events: PoolEvent[] = [];
+    const f = new FakeCloud({}, { onEvent: (e) => events.push(e) });
     const id = await f.idleWorker();
     const detach = f.holdDetach(id);
     assert.equal(f.pool.startContainer(id, ctr(1)), true);
@@ -152,6 +153,8 @@ describe('worker pool: starting containers', () => {
     detach.release();
     await f.tick(0);
     assert.deepEqual(f.pool.detail(id)?.runningContainerUUIDs, [ctr(1).uuid]);
+    const started = events.flatMap((e) => (e.type === 'crunchRunStarted' ? [[e.containerUUID, e.sinceQueuedMs]] : []));
+    assert.deepEqual(started, [[ctr(1).uuid, f.clock.now() - Date.parse(ctr(1).created_at)]], 'timed once, as the reference times every start, for the metric and the timeline');
 
     // The container ends.
     f.script(id, { list: ok() });
