@@ -76,6 +76,8 @@ export async function listAndSync(core: PoolCore): Promise<boolean> {
   // by the listing's absence of that instance.
   const threshold = core.nextSeq();
   let instances: Instance[];
+  // The reference's debug lines around a listing.
+  core.log.debug('getting instance list');
   try {
     instances = await core.deps.instanceSet.instances({ [core.tagKey(TAG_INSTANCE_SET_ID)]: core.deps.instanceSetId });
   } catch (err) {
@@ -83,7 +85,9 @@ export async function listAndSync(core: PoolCore): Promise<boolean> {
     return false;
   }
   if (core.stopped) return false;
+  core.log.debug('sync instances', { Instances: instances.length });
   applyInstanceList(core, threshold, instances);
+  core.log.debug('sync done');
   return true;
 }
 

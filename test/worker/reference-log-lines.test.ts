@@ -216,4 +216,21 @@ describe('worker pool: log lines as the reference writes them', function () {
     answer();
     await f.tick(0);
   });
+
+  it('a cloud listing is logged at debug in the reference\'s three lines, the middle one with the count', async () => {
+    const logs = new LineCollector();
+    const f = new FakeCloud({}, { logger: createLogger({ stream: logs, level: 'debug' }) });
+    f.seed();
+    f.seed();
+    await f.pool.syncNow();
+    const lines = logs.records().filter((r) => ['getting instance list', 'sync instances', 'sync done'].includes(String(r.msg)));
+    assert.deepEqual(
+      lines.map((r) => [r.msg, r.level, r.Instances]),
+      [
+        ['getting instance list', 'debug', undefined],
+        ['sync instances', 'debug', 2],
+        ['sync done', 'debug', undefined],
+      ],
+    );
+  });
 });
