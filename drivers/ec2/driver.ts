@@ -327,6 +327,9 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
     const tokens = new PageTokens('DescribeInstances');
     try {
       for await (const page of paginateDescribeInstances({ client: this.client }, { Filters })) {
+        // Each page that arrives is an answer that is not a throttle: the
+        // back-off starts again, as the reference's does after every page.
+        this.listBackoff.reset();
         tokens.check(page.NextToken);
         // EC2 always sends the reservation list, empty or not. A page without
         // one is not a DescribeInstances answer (a proxy's page, a truncated
@@ -346,7 +349,6 @@ export class Ec2InstanceSet implements InstanceSet, Ec2InstanceHost {
     } catch (err) {
       throw classify(err, { clock: this.clock, backoff: this.listBackoff, what: 'DescribeInstances' });
     }
-    this.listBackoff.reset();
     const spot = out.filter((i) => i.spot);
     if (spot.length > 0) await this.spotPrices.update(spot.map((i) => ({ providerType: i.providerType, zone: i.availabilityZone })));
     this.metrics.listed(out.map((i) => i.subnetId));

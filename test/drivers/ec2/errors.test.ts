@@ -89,6 +89,41 @@ describe('ec2 driver: error classes from EC2 codes', function () {
     await assert.rejects(driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId }), (e: unknown) => isRateLimitError(e));
     driver.stop();
   });
+
+  it('a listing page that arrives resets the list back-off, as the reference: a throttle on a later page of the next listing waits 1 s again', async () => {
+    const pagedFake = await startFake({ pageSize: 3 });
+    try {
+      const clock = new ManualClock();
+      const { driver, ctx } = makeDriver(pagedFake, { params: fakeParams(pagedFake), clock });
+      const { tags, init } = createArgs(ctx.instanceSetId);
+      for (let i = 0; i < 4; i++) await driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public);
+      const wait = async (): Promise<number> => {
+        const err = await driver.instances({ ArvadosInstanceSetID: ctx.instanceSetId }).catch((e: unknown) => e);
+        const rl = asRateLimitError(err);
+        assert.ok(rl, `expected a RateLimitError, got ${String(err)}`);
+        return rl.earliestRetry - clock.now();
+      };
+      pagedFake.failNext('DescribeInstances', 'RequestLimitExceeded');
+      assert.equal(await wait(), 1000, 'the first throttle waits 1 s');
+      // The next listing's first page arrives; the request for its second page is throttled.
+      let armed = true;
+      driver.client.middlewareStack.add(
+        (next) => async (args) => {
+          if (armed && (args.input as { NextToken?: string }).NextToken) {
+            armed = false;
+            pagedFake.failNext('DescribeInstances', 'RequestLimitExceeded');
+          }
+          return next(args);
+        },
+        { step: 'initialize', name: 'throttleSecondPage' },
+      );
+      assert.equal(await wait(), 1000, 'the page that arrived in between reset the back-off');
+      assert.equal(armed, false, 'the second page was asked for');
+      driver.stop();
+    } finally {
+      await pagedFake.stop();
+    }
+  });
 });
 
 describe('ec2 driver: subnet failover', function () {
