@@ -192,6 +192,27 @@ describe('ec2 driver: subnet failover', function () {
     driver.stop();
   });
 
+  it('warns "RunInstances failed, trying next subnet" with the failed subnet and the error for each subnet it leaves, not for the last one', async () => {
+    const { driver, ctx, logs } = makeDriver(fake, { params: fakeParams(fake, { SubnetID: ['subnet-a', 'subnet-b', 'subnet-c'] }) });
+    for (const subnet of ['subnet-a', 'subnet-b', 'subnet-c']) fake.failSubnet(subnet, 'InsufficientFreeAddressesInSubnet');
+    const { tags, init } = createArgs(ctx.instanceSetId);
+    await assert.rejects(driver.create(M5, IMAGE, tags, init, DISPATCH_KEY.public), (e: unknown) => isQuotaError(e));
+    assert.deepEqual(subnetsTried(), ['subnet-a', 'subnet-b', 'subnet-c']);
+    const warnings = logs.records().filter((r) => r.msg === 'RunInstances failed, trying next subnet');
+    assert.deepEqual(
+      warnings.map((r) => [r.level, r.SubnetID]),
+      [
+        ['warning', 'subnet-a'],
+        ['warning', 'subnet-b'],
+      ],
+    );
+    assert.ok(
+      warnings.every((r) => String(r.error).includes(`free addresses in subnet '${String(r.SubnetID)}'`)),
+      `each warning carries the error: ${JSON.stringify(warnings)}`,
+    );
+    driver.stop();
+  });
+
   it('does not fail over on an account-wide error', async () => {
     const { driver, ctx } = makeDriver(fake, { params: fakeParams(fake, { SubnetID: ['subnet-a', 'subnet-b'] }) });
     fake.failNext('RunInstances', 'InstanceLimitExceeded');
