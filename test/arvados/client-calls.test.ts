@@ -339,6 +339,16 @@ describe('ControllerClient calls', () => {
     assert.equal(last().caller, 'arvados-dispatch-cloud');
   });
 
+  it('sends the token as "Authorization: Bearer <token>", as the reference client does, and a token check sends the token it asks about instead', async () => {
+    const { client: answering, sent } = answeringWith('{"uuid": "zzzzz-gj3su-000000000000001"}');
+    await answering.currentTokenUuid();
+    await new ControllerTokens(answering, systemClock).tokenAccepted(OTHER_TOKEN);
+    assert.deepEqual(
+      sent.map((r) => r.headers.Authorization),
+      [`Bearer ${ROOT_TOKEN}`, `Bearer ${OTHER_TOKEN}`],
+    );
+  });
+
   it('sends a body with characters beyond ASCII whole: its length in bytes, not in characters', async () => {
     const c = ctl.addContainer();
     await client.lockContainer(c.uuid);
