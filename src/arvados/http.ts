@@ -12,9 +12,11 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { createGunzip } from 'node:zlib';
-import type { Clock } from '../clock/index.js';
+import type { Clock, Timer } from '../clock/index.js';
 import { secureContextOption } from '../net/trust.js';
 import { EnvProxyAgent, type ProxyEnv } from '../net/proxy.js';
 
@@ -25,6 +27,29 @@ export class RequestTimeoutError extends Error {
     super(`no response within ${timeoutMs} ms`);
   }
 }
+
+/**
+ * A new connection was not made in time: the TCP connect took longer than
+ * `CONNECT_TIMEOUT_MS`, or the TLS handshake after it longer than
+ * `TLS_HANDSHAKE_TIMEOUT_MS`. Nothing reached the controller, so the
+ * request may be sent again.
+ */
+export class ConnectTimeoutError extends Error {
+  override readonly name = 'ConnectTimeoutError';
+  constructor(what: string, timeoutMs: number) {
+    super(`${what} not done within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * How long a new connection may take to connect, and then to finish its TLS
+ * handshake: the limits of Go's default transport (the reference's client).
+ * Without them a controller host that drops packets (down, or rebooting)
+ * holds each attempt until the kernel gives up on the connect, about two
+ * minutes on Linux, where the reference fails it after 30 s.
+ */
+export const CONNECT_TIMEOUT_MS = 30_000;
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * The answer's body is larger than the transport reads (after
@@ -148,10 +173,12 @@ export class Transport implements RawTransport {
         return;
       }
       let settled = false;
+      let connectTimer: Timer | undefined;
       const finish = (err: unknown, res?: RawResponse): void => {
         if (settled) return;
         settled = true;
         timer.cancel();
+        connectTimer?.cancel();
         req.signal?.removeEventListener('abort', onAbort);
         if (err === undefined && res) resolve(res);
         else reject(err);
@@ -213,6 +240,24 @@ export class Transport implements RawTransport {
         request.destroy();
       };
       req.signal?.addEventListener('abort', onAbort, { once: true });
+      const connectWithin = (timeoutMs: number, what: string): void => {
+        connectTimer?.cancel();
+        connectTimer = this.clock.setTimer(timeoutMs, () => {
+          const err = new ConnectTimeoutError(what, timeoutMs);
+          finish(err);
+          request.destroy(err);
+        });
+      };
+      // Only a connection still being made is timed (a pooled one is ready, and a proxy's tunnel is made by its agent).
+      request.on('socket', (socket: Socket) => {
+        if (!socket.connecting) return;
+        connectWithin(CONNECT_TIMEOUT_MS, 'TCP connect');
+        socket.once('connect', () => {
+          if (socket instanceof TLSSocket) connectWithin(TLS_HANDSHAKE_TIMEOUT_MS, 'TLS handshake');
+          else connectTimer?.cancel();
+        });
+        if (socket instanceof TLSSocket) socket.once('secureConnect', () => connectTimer?.cancel());
+      });
       request.on('error', (err) => finish(err));
       request.end(req.body);
     });

@@ -6,12 +6,15 @@
  * agents'), with the site CA still trusted through the tunnel.
  */
 import assert from 'node:assert/strict';
-import { IDLE_SOCKET_TIMEOUT_MS, MAX_IDLE_SOCKETS, Transport, type TransportOptions } from '../../src/arvados/http.js';
-import { systemClock } from '../../src/clock/index.js';
+import http from 'node:http';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import { CONNECT_TIMEOUT_MS, IDLE_SOCKET_TIMEOUT_MS, MAX_IDLE_SOCKETS, TLS_HANDSHAKE_TIMEOUT_MS, Transport, type TransportOptions } from '../../src/arvados/http.js';
+import { ManualClock, systemClock } from '../../src/clock/index.js';
 import { countingServer, type CountingServer } from '../fixtures/counting-server.js';
 import { PROXIED_NAME_SUFFIX, startHttpProxy } from '../fixtures/http-proxy.js';
 import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
-import { httpsProxy as httpsFront, waitFor } from './helpers.js';
+import { drive, httpsProxy as httpsFront, waitFor } from './helpers.js';
 import { selfSignedCertificate } from './self-signed.js';
 
 const IDLE_MS = 300;
@@ -130,6 +133,59 @@ describe('controller transport connections', () => {
       await proxy.stop();
       await front.close();
       await server.stop();
+    }
+  });
+
+  describe('the time a new connection may take, as Go\'s default transport allows', () => {
+    it('is 30 s to connect and 10 s for the TLS handshake', () => {
+      assert.equal(CONNECT_TIMEOUT_MS, 30_000);
+      assert.equal(TLS_HANDSHAKE_TIMEOUT_MS, 10_000);
+    });
+
+    it('gives up on a TLS handshake the server never answers after 10 s on the clock, not at the request limit', async () => {
+      let connections = 0;
+      const silent = net.createServer(() => connections++);
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const clock = new ManualClock();
+      const t = new Transport(clock, { insecure: false, maxSockets: 16, proxyEnv: {} });
+      const start = clock.now();
+      try {
+        const port = (silent.address() as AddressInfo).port;
+        const sent = t.send({ method: 'GET', url: new URL(`https://127.0.0.1:${port}/`), headers: {}, timeoutMs: 60_000 });
+        await waitFor('the connection', () => connections === 1);
+        await assert.rejects(drive(clock, sent), /TLS handshake not done within 10000 ms/);
+        const waited = clock.now() - start;
+        assert.ok(waited >= 10_000 && waited < 11_000, `gave up after ${waited} ms on the clock`);
+      } finally {
+        t.close();
+        silent.close();
+      }
+    });
+
+    for (const scheme of ['http', 'https'] as const) {
+      it(`does not limit a request once its ${scheme} connection is made: a slow answer is waited for`, async () => {
+        let held: http.ServerResponse | undefined;
+        const handler = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
+          held = res;
+        };
+        const { cert, key } = selfSignedCertificate();
+        const server = scheme === 'http' ? http.createServer(handler) : https.createServer({ cert, key }, handler);
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        const clock = new ManualClock();
+        const t = new Transport(clock, { insecure: true, maxSockets: 16, proxyEnv: {} });
+        try {
+          const port = (server.address() as AddressInfo).port;
+          const sent = t.send({ method: 'GET', url: new URL(`${scheme}://127.0.0.1:${port}/`), headers: {}, timeoutMs: 600_000 });
+          await waitFor('the request', () => held !== undefined);
+          await clock.advance(2 * CONNECT_TIMEOUT_MS);
+          held!.writeHead(200).end('{}');
+          assert.equal((await sent).status, 200);
+        } finally {
+          t.close();
+          server.closeAllConnections();
+          server.close();
+        }
+      });
     }
   });
 });
