@@ -209,10 +209,16 @@ function header(req: IncomingMessage, name: string): string {
   return Array.isArray(v) ? v.join(', ') : (v ?? '');
 }
 
+/**
+ * The client's address as Go writes it: `ip:port`, `[ip6]:port`; an IPv4
+ * client of a listener on every address (`::`), which Node names by its
+ * IPv4-mapped IPv6 address (`::ffff:10.1.2.3`), as plain IPv4.
+ */
 function remoteAddr(req: IncomingMessage): string {
   const { remoteAddress, remotePort } = req.socket;
   if (remoteAddress === undefined) return '';
-  return remoteAddress.includes(':') ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`;
+  const address = remoteAddress.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+  return address.includes(':') ? `[${address}]:${remotePort}` : `${address}:${remotePort}`;
 }
 
 /** Go's ContentLength: the header's value, -1 for a body of unknown length, else 0. */

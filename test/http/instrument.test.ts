@@ -15,14 +15,14 @@ import { parseProm, promValue, until } from './helpers.js';
 const TOKEN = 'managementTokenForInstrument0123456789';
 
 /** A server whose requests go through the instrumentation to `handler`; requests are sent with `send` and cut with `destroy()`. */
-async function instrumented(handler: Next) {
+async function instrumented(handler: Next, host = '127.0.0.1') {
   const clock = new ManualClock(Date.parse('2026-12-04T10:00:00Z'));
   const registry = new Registry();
   const logs = new LineCollector();
   const wrap = instrument({ registry, log: createLogger({ stream: logs }), clock, managementToken: TOKEN });
   const done: Array<Promise<void>> = [];
   const server = createServer((req, res) => done.push(wrap(req, res, handler)));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const send = (path: string, headers: Record<string, string> = {}): { req: ClientRequest; body: Promise<{ status: number; text: string }> } => {
     const req = request(`${url}${path}`, { headers });
@@ -164,6 +164,30 @@ describe('request instrumentation, around a handler of its own', () => {
         s.logs.records().filter((r) => r.msg === 'response').map((r) => r.reqPath),
         ['gone'],
       );
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('writes an IPv4 client of a listener on every address as IPv4, in the log lines and /_inspect/requests, as the reference does', async function () {
+    const h = holding();
+    let s: Awaited<ReturnType<typeof instrumented>>;
+    try {
+      // '::' takes IPv4 clients too, as IPv4-mapped IPv6 addresses (::ffff:127.0.0.1).
+      s = await instrumented(h.handler, '::');
+    } catch {
+      this.skip();
+    }
+    try {
+      s.send('/held');
+      await until('the request to be held', () => h.held.length === 1);
+      const listed = JSON.parse((await s.send('/_inspect/requests', { Authorization: `Bearer ${TOKEN}` }).body).text) as Array<{ RemoteAddr: string }>;
+      assert.match(listed[0]?.RemoteAddr ?? '', /^127\.0\.0\.1:\d+$/);
+      h.held[0].release();
+      await Promise.all(s.done);
+      const lines = s.logs.records().filter((r) => r.reqPath === 'held');
+      assert.equal(lines.length, 2, 'a request line and a response line');
+      for (const l of lines) assert.match(String(l.remoteAddr), /^127\.0\.0\.1:\d+$/);
     } finally {
       await s.close();
     }
