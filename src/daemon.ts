@@ -12,7 +12,7 @@
 import { notify, startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
 import { clusterSecrets, daemonConfigProblems, dispatcherConfigErrors, loadConfigFile, tryLoad } from './config/index.js';
-import { parseListenURL } from './config/urls.js';
+import { parseListenURL, withRootPath } from './config/urls.js';
 import { unusedLegacyEnvWarnings, type LegacyEnv } from './config/legacy-env.js';
 import { defaultSettings, loadSettingsFile, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
@@ -23,7 +23,7 @@ import { warmPoolTypeProblems } from './placement/warm-pools.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
 import { lockedDispatcherSource } from './http/lock-status.js';
 import { chooseListenURL, hostPortOf, type ListenChoice, SERVICE_NAME } from './http/listen.js';
-import { type DispatcherSource, type ManagementServer, startManagementServer } from './http/server.js';
+import { type DispatcherSource, listenAddress, type ManagementServer, startManagementServer } from './http/server.js';
 import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
 import { createLogger, errorText, type Logger } from './log.js';
 import { processTrustedRoots, SYSTEM_CA_FILES } from './net/trust.js';
@@ -180,7 +180,7 @@ async function runDaemon(opts: DaemonOptions, config: DaemonConfig & { ok: true 
   try {
     server = await startManagementAPI(source, where, log, configSourceOf(opts.config, loadedAt));
   } catch (err) {
-    log.error(`cannot start ${SERVICE_NAME} service on ${where.listenURL}`, { error: err });
+    log.error(`cannot start ${SERVICE_NAME} service on ${withRootPath(where.listenURL)}`, { error: err });
     await (run ? run.stop() : dispatcher.stop());
     return EXIT_START_FAILED;
   }
@@ -245,7 +245,8 @@ export async function startManagementAPI(
   const scheme = parseListenURL(where.listenURL).protocol;
   const tls = scheme === 'https:' || scheme === 'wss:' ? dispatcher.cluster.TLS : undefined;
   const server = await startManagementServer(dispatcher, { listen: hostPortOf(where.listenURL), tls, configSource });
-  log.info('listening', { URL: where.listenURL, Listen: new URL(server.url).host, Service: SERVICE_NAME, Version: packageVersion() });
+  // As the reference writes them: the URL with its root path ("http://host:9006/"), the address bound with its port.
+  log.info('listening', { URL: withRootPath(where.listenURL), Listen: listenAddress(server.address), Service: SERVICE_NAME, Version: packageVersion() });
   return server;
 }
 

@@ -196,15 +196,19 @@ export async function startManagementServer(dispatcher: Dispatcher | DispatcherS
         })
       : () => undefined;
   const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
+    url: `${tls ? 'https' : 'http'}://${listenAddress(address)}`,
     address,
     close: () => {
       stopReloading();
       return closeServer(server);
     },
   };
+}
+
+/** The bound address as Go writes a listener's: `ip:port` or `[ip6]:port`, the port always there (80 and 443 too). */
+export function listenAddress(address: AddressInfo): string {
+  return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
 function parseHostPort(s: string): { host: string; port: number } {

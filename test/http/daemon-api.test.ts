@@ -152,7 +152,7 @@ ${extra}    Services:
       await until('the management API to listen', () => d.out().includes('"msg":"listening"') || d.out().includes('"exiting"'), 20_000);
       const listening = d.out().split('\n').find((l) => l.includes('"msg":"listening"'));
       assert.ok(listening, d.out());
-      assert.match(listening, new RegExp(`"URL":"http://:${port}","Listen":"(\\[::\\]|0\\.0\\.0\\.0):${port}"`));
+      assert.match(listening, new RegExp(`"URL":"http://:${port}/","Listen":"(\\[::\\]|0\\.0\\.0\\.0):${port}"`));
       const ping = await call({ server: { url: `http://127.0.0.1:${port}` } }, 'GET', '/_health/ping', { token: mgmtToken });
       assert.deepEqual(ping.json(), { health: 'OK' });
       const cli = spawn(process.execPath, ['scripts/from-sources.mjs', 'instances', '--config', config], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
@@ -175,7 +175,7 @@ ${extra}    Services:
     try {
       await until('the management API to listen', () => d.out().includes('"msg":"listening"'), 20_000);
       const listening = d.out().split('\n').find((l) => l.includes('"msg":"listening"'))!;
-      assert.match(listening, new RegExp(`"URL":"http://127.0.0.1:${port}","Listen":"127.0.0.1:${port}","Service":"arvados-dispatch-cloud"`));
+      assert.match(listening, new RegExp(`"URL":"http://127.0.0.1:${port}/","Listen":"127.0.0.1:${port}","Service":"arvados-dispatch-cloud"`));
       const ping = await call(target, 'GET', '/_health/ping', { token: mgmtToken });
       assert.deepEqual(ping.json(), { health: 'OK' });
       assert.equal((await call(target, 'GET', '/arvados/v1/dispatch/instances')).status, 401);
@@ -269,7 +269,7 @@ ${extra}    Services:
         .split('\n')
         .filter((l) => l.includes('"msg":"listening"'))
         .map((l) => (JSON.parse(l) as { Listen: string; URL: string }));
-      assert.deepEqual(listening.map((l) => [l.Listen, l.URL]), [[`127.0.0.1:${port}`, `http://127.0.0.1:${port}`]]);
+      assert.deepEqual(listening.map((l) => [l.Listen, l.URL]), [[`127.0.0.1:${port}`, `http://127.0.0.1:${port}/`]]);
       d.kill('SIGTERM');
       assert.equal(await d.exited, 0, d.out());
     } finally {
@@ -310,7 +310,7 @@ ${extra}    Services:
     const d = runDaemon(writeConfig(port, `"https://127.0.0.1:${port}": {}`, `    TLS:\n      Certificate: ${join(dir, 'missing.pem')}\n      Key: ${join(dir, 'missing.key')}\n`));
     try {
       assert.equal(await d.exited, 1, d.out());
-      assert.match(d.out(), /"msg":"cannot start arvados-dispatch-cloud service on https:\/\/127\.0\.0\.1:\d+".*error loading X509 key pair: ENOENT/);
+      assert.match(d.out(), /"msg":"cannot start arvados-dispatch-cloud service on https:\/\/127\.0\.0\.1:\d+\/".*error loading X509 key pair: ENOENT/);
     } finally {
       d.kill('SIGKILL');
     }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server } from 'node:net';
 import { chooseListenURL, type BindProbe, hostPortOf, ListenChoiceError, probeBind } from '../../src/http/listen.js';
+import { listenAddress } from '../../src/http/server.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 
 function setup(results: Record<string, 'ok' | 'not-local' | Error>): { probe: BindProbe; tried: string[]; logs: LineCollector; log: ReturnType<typeof createLogger> } {
@@ -47,6 +48,13 @@ describe('choosing the listen URL', () => {
     assert.deepEqual(hostPortOf('http://dispatch.example/'), { host: 'dispatch.example', port: 80 });
     assert.deepEqual(hostPortOf('wss://[::1]'), { host: '::1', port: 443 });
     assert.deepEqual(hostPortOf('http://[::1]:9006'), { host: '::1', port: 9006 });
+  });
+
+  it('writes the address bound with its port, 80 and 443 included, as the reference\'s "listening" line does', () => {
+    assert.equal(listenAddress({ address: '10.0.0.2', family: 'IPv4', port: 80 }), '10.0.0.2:80');
+    assert.equal(listenAddress({ address: '10.0.0.2', family: 'IPv4', port: 443 }), '10.0.0.2:443');
+    assert.equal(listenAddress({ address: '::', family: 'IPv6', port: 443 }), '[::]:443');
+    assert.equal(listenAddress({ address: '127.0.0.1', family: 'IPv4', port: 9006 }), '127.0.0.1:9006');
   });
 
   it('refuses to start when no InternalURL is local: "configuration does not enable" the service', async () => {
