@@ -274,7 +274,8 @@ function textLine(record: Record<string, unknown>): string {
 
 function textValue(value: unknown): string {
   const text = typeof value === 'string' ? value : value !== null && typeof value === 'object' ? JSON.stringify(value, jsonValue) : String(value);
-  return /^[A-Za-z0-9._/@^+-]+$/.test(text) ? text : JSON.stringify(text);
+  // An empty value is written bare (`key=`), as logrus writes it.
+  return /^[A-Za-z0-9._/@^+-]*$/.test(text) ? text : JSON.stringify(text);
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {

@@ -87,6 +87,13 @@ describe('log', () => {
     assert.deepEqual(out.lines, ['time="2026-12-04T16:43:33.005000000Z" level=warning msg="instance gone" Count=2 Instance=i-1 Reason="idle for 1m"']);
   });
 
+  it('writes an empty field in text lines as logrus does, with nothing after the "="', () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 4, 16, 43, 33, 5));
+    const { out, log } = capture({ clock, format: 'text' });
+    log.info('request', { reqForwardedFor: '', reqQuery: '', reqMethod: 'GET' });
+    assert.deepEqual(out.lines, ['time="2026-12-04T16:43:33.005000000Z" level=info msg=request reqForwardedFor= reqMethod=GET reqQuery=']);
+  });
+
   it('child loggers carry their fields', () => {
     const { out, log } = capture();
     log.child({ ContainerUUID: 'zzzzz-dz642-000000000000001' }).child({ State: 'Locked' }).warn('lock held');
