@@ -13,11 +13,16 @@
  *   errors if there were any (port taken, name not found, ...), else with
  *   "configuration does not enable the service on this host".
  *
+ * A host name is bound at one of its addresses, as Go binds one: the first
+ * IPv4 address it resolves to, else the first (bindAddress). Node's own
+ * choice would be the first the system gives, often `::1` for `localhost`.
+ *
  * The listen URL and the InternalURL may differ in scheme: a proxy may
  * terminate TLS in front of a plain-HTTP listener. A URL with a port and no
  * host (`http://:9006`) binds every address, as Go's net.Listen binds ":9006".
  */
-import { createServer } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { createServer, isIP } from 'node:net';
 import type { Logger } from '../log.js';
 import { isHostless, parseListenURL, sameURL, withRootPath } from '../config/urls.js';
 
@@ -101,11 +106,36 @@ export function hostPortOf(url: string): { host: string; port: number } {
   return { host, port: u.protocol === 'https:' || u.protocol === 'wss:' ? 443 : 80 };
 }
 
-/** Binds `host:port` and lets go at once. */
-export function probeBind(host: string, port: number): Promise<'ok' | 'not-local' | Error> {
+/** Every address a host name resolves to, in the system's order. */
+export type LookupAll = (host: string) => Promise<Array<{ address: string; family: number }>>;
+
+const lookupAll: LookupAll = (host) => lookup(host, { all: true });
+
+/**
+ * The address to bind for `host`, as Go's listener picks it: '' (every
+ * address) and IP literals as they are; a name, its first IPv4 address, or
+ * its first address when it has no IPv4 one. Rejects when it does not
+ * resolve.
+ */
+export async function bindAddress(host: string, lookupAllFn: LookupAll = lookupAll): Promise<string> {
+  if (host === '' || isIP(host) !== 0) return host;
+  const addresses = await lookupAllFn(host);
+  const chosen = addresses.find((a) => a.family === 4) ?? addresses[0];
+  if (!chosen) throw new Error(`${host}: no address`);
+  return chosen.address;
+}
+
+/** Binds `host:port` (bindAddress) and lets go at once. */
+export async function probeBind(host: string, port: number, lookupAllFn: LookupAll = lookupAll): Promise<'ok' | 'not-local' | Error> {
+  let address: string;
+  try {
+    address = await bindAddress(host, lookupAllFn);
+  } catch (err) {
+    return err as Error;
+  }
   return new Promise((resolve) => {
     const s = createServer();
     s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRNOTAVAIL' ? 'not-local' : err));
-    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve('ok')));
+    s.listen({ host: address, port, exclusive: true }, () => s.close(() => resolve('ok')));
   });
 }

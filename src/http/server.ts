@@ -23,6 +23,7 @@ import { type ConfigSource, registerConfigSource, registerVersion } from './serv
 import { goNaN } from './windowed-summary.js';
 import { type KeyPair, loadKeyPair, reloadable, startKeyPairReloader, type TLSConfig } from './tls.js';
 import { AutocertCache } from './autocert.js';
+import { bindAddress } from './listen.js';
 import { Registry } from 'prom-client';
 
 export interface ManagementServerOptions {
@@ -142,7 +143,9 @@ function fixedSource(d: Dispatcher): DispatcherSource {
 
 /** Starts serving the management API for `dispatcher`; resolves once listening, rejects if it cannot listen. */
 export async function startManagementServer(dispatcher: Dispatcher | DispatcherSource, opts: ManagementServerOptions): Promise<ManagementServer> {
-  const { host, port } = typeof opts.listen === 'string' ? parseHostPort(opts.listen) : opts.listen;
+  const { host: name, port } = typeof opts.listen === 'string' ? parseHostPort(opts.listen) : opts.listen;
+  // A name is bound at the address the listen URL's probe bound (listen.ts).
+  const host = await bindAddress(name);
   const clock = opts.clock ?? systemClock;
   // The server's own metrics outlive any one dispatcher (the dispatch lock
   // replaces it), so they have a registry of their own.

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server } from 'node:net';
-import { chooseListenURL, type BindProbe, hostPortOf, ListenChoiceError, probeBind } from '../../src/http/listen.js';
+import { bindAddress, chooseListenURL, type BindProbe, hostPortOf, ListenChoiceError, probeBind } from '../../src/http/listen.js';
 import { listenAddress } from '../../src/http/server.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 
@@ -168,6 +168,27 @@ describe('choosing the listen URL', () => {
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
+  });
+
+  it('binds a name at its first IPv4 address, as Go does, else at its first address; IP literals and "" as they are', async () => {
+    const lookups: string[] = [];
+    const both = async (host: string) => {
+      lookups.push(host);
+      return [
+        { address: '2001:db8::1', family: 6 },
+        { address: '127.0.0.1', family: 4 },
+        { address: '127.0.0.2', family: 4 },
+      ];
+    };
+    assert.equal(await bindAddress('dispatch.example', both), '127.0.0.1');
+    assert.equal(await bindAddress('dispatch6.example', async () => [{ address: '2001:db8::1', family: 6 }, { address: '2001:db8::2', family: 6 }]), '2001:db8::1');
+    assert.equal(await bindAddress('::1', both), '::1');
+    assert.equal(await bindAddress('10.0.0.1', both), '10.0.0.1');
+    assert.equal(await bindAddress('', both), '');
+    assert.deepEqual(lookups, ['dispatch.example'], 'only names are looked up');
+    // The probe binds that address: here the local IPv4 one, not the IPv6 one this host does not have.
+    assert.equal(await probeBind('dispatch.example', 0, both), 'ok');
+    assert.equal(await probeBind('dispatch.example', 0, async () => [{ address: '192.0.2.1', family: 4 }, { address: '127.0.0.1', family: 4 }]), 'not-local');
   });
 
   it('probes by binding: a name that does not resolve is an error, not "not local"', async () => {
