@@ -100,11 +100,12 @@ function compileGPU(ctx: ReadContext, raw: unknown, path: Path): GPUFeatures {
   if (gpu.Stack !== '' && !GPU_STACKS.includes(gpu.Stack)) {
     ctx.problems.warn([...path, 'Stack'], `expected "cuda" or "rocm", got ${JSON.stringify(gpu.Stack)}: no container can run on this type`);
   }
+  // Arvados checks the version of any type whose DeviceCount is not 0, a negative one too.
+  if (gpu.DeviceCount !== 0 && parseVersion(gpu.DriverVersion) === undefined) {
+    ctx.problems.error([...path, 'DriverVersion'], `expected a version like "12.4" (a number, as Arvados reads it), got ${JSON.stringify(gpu.DriverVersion)}`);
+  }
   if (gpu.DeviceCount > 0) {
     if (gpu.Stack === '') ctx.problems.warn([...path, 'Stack'], 'empty, so no container can use the GPUs of this type (expected "cuda" or "rocm")');
-    if (parseVersion(gpu.DriverVersion) === undefined) {
-      ctx.problems.error([...path, 'DriverVersion'], `expected a version like "12.4" (a number, as Arvados reads it), got ${JSON.stringify(gpu.DriverVersion)}`);
-    }
     if (gpu.Stack === 'cuda' && parseVersion(gpu.HardwareTarget) === undefined) {
       ctx.problems.warn(
         [...path, 'HardwareTarget'],

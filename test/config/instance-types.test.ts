@@ -138,6 +138,12 @@ describe('config InstanceTypes', () => {
       loadConfigText(config('', `      a: {VCPUs: 1, RAM: 1GiB, GPU: {DriverVersion: latest}}\n`));
     });
 
+    it('refuses, as Arvados does, a DriverVersion that is not a number when DeviceCount is negative', () => {
+      assert.deepEqual(errorsOf(config('', `      a: {VCPUs: 1, RAM: 1GiB, GPU: {DeviceCount: -1}}\n`)), [
+        'Clusters.zzzzz.InstanceTypes.a.GPU.DriverVersion: expected a version like "12.4" (a number, as Arvados reads it), got ""',
+      ]);
+    });
+
     it('accepts, with warnings, what Arvados accepts but makes the GPUs unusable: no stack, a bad compute capability, no VRAM', () => {
       const { cluster, warnings } = loadConfigText(
         config('', `      a: {VCPUs: 1, RAM: 1GiB, GPU: {DriverVersion: "1e1", DeviceCount: 1, VRAM: 1GiB}}\n      b: {VCPUs: 1, RAM: 1GiB, GPU: {Stack: cuda, DriverVersion: "12", HardwareTarget: sm_90, DeviceCount: 1}}\n`),

@@ -50,7 +50,7 @@ describe('config: negative numbers', () => {
   });
 
   it('keeps an instance type price, scratch and GPU figures as given', () => {
-    const { cluster, warnings } = load('      {}\n', '{VCPUs: 2, RAM: 4GiB, Price: -0.5, IncludedScratch: 10GiB, AddedScratch: -4GiB, GPU: {DeviceCount: -1, VRAM: -1}}');
+    const { cluster, warnings } = load('      {}\n', '{VCPUs: 2, RAM: 4GiB, Price: -0.5, IncludedScratch: 10GiB, AddedScratch: -4GiB, GPU: {DriverVersion: "12.0", DeviceCount: -1, VRAM: -1}}');
     const a = cluster.InstanceTypes.a;
     assert.deepEqual([a.Price, a.IncludedScratch, a.AddedScratch, a.Scratch, a.GPU.DeviceCount, a.GPU.VRAM], [-0.5, 10 * 2 ** 30, -4 * 2 ** 30, 6 * 2 ** 30, -1, -1]);
     assert.deepEqual(warnings, [
