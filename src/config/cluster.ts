@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { CloudVMsConfig, Cluster } from './types.js';
 import { LOG_FORMATS, type LogFormat } from '../log.js';
-import { bool, isMap, readMap, readSection, readString, showPath, str, type Path, type ReadContext } from './fields.js';
+import { bool, isMap, readMap, readSection, readString, showPath, str, warnReferenceRefuses, type Path, type ReadContext } from './fields.js';
 import { API_FIELDS, CLOUD_VMS_FIELDS, CONTAINERS_FIELDS } from './schema.js';
 import { urlProblem, withHost } from './urls.js';
 import { compileInstanceTypes } from './instance-types.js';
@@ -97,6 +97,9 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   }
   if (!LOG_LEVELS.includes(logs.LogLevel.toLowerCase())) {
     ctx.problems.error([...logsPath, 'LogLevel'], `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logs.LogLevel)}`);
+  } else if (logs.LogLevel.toLowerCase() === 'verbose' && ctx.readByReference) {
+    // This daemon's logger has the level; Arvados's (logrus) has not, and exits at start on it.
+    warnReferenceRefuses(ctx, [...logsPath, 'LogLevel'], 'an unknown log level: it takes trace, debug, info, warn, warning, error, fatal or panic');
   }
   if (!(LOG_FORMATS as readonly string[]).includes(logs.Format)) {
     ctx.problems.error([...logsPath, 'Format'], `expected one of ${LOG_FORMATS.join(', ')} (or plain), got ${JSON.stringify(logs.Format)}`);

@@ -22,6 +22,18 @@ describe('config: cluster section rules', () => {
     assert.ok(warnings.includes('Clusters.zzzzz.SystemLogs.Format: plain (text without timestamps) is written as text here'), warnings.join('\n'));
   });
 
+  it('takes LogLevel verbose, with a warning that the reference dispatcher exits at start on it', () => {
+    const { cluster, warnings } = loadConfigText('Clusters:\n  zzzzz:\n    SystemLogs: {LogLevel: Verbose}\n');
+    assert.equal(cluster.SystemLogs.LogLevel, 'Verbose');
+    assert.ok(
+      warnings.includes(
+        'Clusters.zzzzz.SystemLogs.LogLevel: the reference dispatcher refuses this (an unknown log level: it takes trace, debug, info, warn, warning, error, fatal or panic); switching back to it would fail to start',
+      ),
+      warnings.join('\n'),
+    );
+    assert.ok(!loadConfigText('Clusters:\n  zzzzz:\n    SystemLogs: {LogLevel: DEBUG}\n').warnings.some((w) => w.includes('LogLevel')), 'a level logrus knows, in any case, is no warning');
+  });
+
   it('counts both tokens and the database password as secrets, which every logger scrubs', () => {
     const { cluster } = loadConfigText(
       `Clusters:\n  zzzzz:\n    SystemRootToken: ${ROOT_TOKEN}\n    ManagementToken: ${MGMT_TOKEN}\n    PostgreSQL: {Connection: {host: db, password: hunter2hunter2}}\n`,
