@@ -29,6 +29,10 @@ describe('config units', () => {
       ['1.5ns', 0.000_001],
       ['2.9ns', 0.000_002],
       ['24h', 86_400_000],
+      // Go takes a signed unitless zero, and adds up a unit given twice.
+      ['-0', 0],
+      ['+0', 0],
+      ['1h1h', 7_200_000],
     ];
     for (const [input, ms] of good) {
       it(`${JSON.stringify(input)} is ${ms} ms`, () => assert.equal(parseDuration(input), ms));
@@ -100,6 +104,9 @@ describe('config units', () => {
       ['2EB', 2e18],
       ['1EiB', 2 ** 60],
       ['4.5EiB', 4.5 * 2 ** 60],
+      // A final "E", or one before "B", is the Exa prefix, not an exponent.
+      ['4.5E', 4.5e18],
+      ['1EB', 1e18],
       ['1e3KB', 1e6],
       ['10B', 10],
       ['0.5KiB', 512],
