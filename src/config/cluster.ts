@@ -12,6 +12,7 @@ import { compileInstanceTypes } from './instance-types.js';
 import { compilePostgreSQL } from './postgresql.js';
 import { loopbackInstanceTypes } from './loopback.js';
 import { applyLegacyEnv, type LegacyEnv } from './legacy-env.js';
+import { REFERENCE_CLUSTER_DEFAULTS } from './reference-defaults.js';
 
 /** Arvados's rule for cluster ids (lib/config/load.go checkClusterID). */
 const CLUSTER_ID = /^[a-z0-9]{5}$/;
@@ -113,6 +114,7 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   if (keepLogs !== undefined && keepLogs !== null && !KEEP_LOGS_VALUES.includes(keepLogs as string)) {
     ctx.problems.error([...containersPath, 'LocalKeepLogsToContainerLog'], `unacceptable value ${JSON.stringify(keepLogs)}: must be one of ${KEEP_LOGS_VALUES.map((v) => JSON.stringify(v)).join(', ')}`);
   }
+  warnUnusedLocalKeepstore(ctx, path, raw, containers.LocalKeepBlobBuffersPerVCPU);
   const keyPath = [...containersPath, 'DispatchPrivateKey'];
   const keyValue = containersRaw.DispatchPrivateKey;
   const privateKey = keyValue === undefined || keyValue === null ? '' : (readPrivateKey(ctx, keyValue, keyPath) ?? '');
@@ -159,6 +161,40 @@ function warnSampleEntries(ctx: ReadContext, path: Path, instanceTypes: unknown,
   ];
   for (const [used, where, what] of uses) {
     if (used) ctx.problems.warn(where, `${what}, as Arvados reads it (only its own defaults' SAMPLE entries are examples): rename or remove it if it was copied from config.default.yml`);
+  }
+}
+
+/** `Collections.DefaultReplication` of Arvados's defaults. */
+const DEFAULT_REPLICATION = (REFERENCE_CLUSTER_DEFAULTS.Collections as { DefaultReplication: number }).DefaultReplication;
+
+/**
+ * Warns, as Arvados's loader does, when LocalKeepBlobBuffersPerVCPU is set
+ * but crunch-run will start no local keepstore: a volume has AccessViaHosts,
+ * or a writable volume has less Replication than
+ * Collections.DefaultReplication. The first such volume is named (Arvados
+ * names one too). The dispatcher still counts the keepstore's RAM when it
+ * chooses instance types, so the advice is to set it to 0.
+ */
+function warnUnusedLocalKeepstore(ctx: ReadContext, path: Path, raw: Record<string, unknown>, buffersPerVCPU: number): void {
+  if (buffersPerVCPU === 0 || !isMap(raw.Volumes)) return;
+  const collections = isMap(raw.Collections) ? raw.Collections : {};
+  const defaultReplication = typeof collections.DefaultReplication === 'number' ? collections.DefaultReplication : DEFAULT_REPLICATION;
+  const unused = (why: string): void =>
+    ctx.problems.warn(
+      [...path, 'Containers', 'LocalKeepBlobBuffersPerVCPU'],
+      `${buffersPerVCPU}, but no local keepstore is started on the VMs, because ${why}; the dispatcher still adds its RAM when choosing instance types: set it to 0`,
+    );
+  for (const [uuid, volume] of Object.entries(raw.Volumes)) {
+    if (!isMap(volume)) continue;
+    if (isMap(volume.AccessViaHosts) && Object.keys(volume.AccessViaHosts).length > 0) {
+      unused(`volume ${uuid} uses AccessViaHosts`);
+      return;
+    }
+    const replication = typeof volume.Replication === 'number' ? volume.Replication : 0;
+    if (volume.ReadOnly !== true && replication < defaultReplication) {
+      unused(`volume ${uuid} is writable and has less Replication than Collections.DefaultReplication (${replication} < ${defaultReplication})`);
+      return;
+    }
   }
 }
 

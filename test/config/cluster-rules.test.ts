@@ -40,4 +40,25 @@ describe('config: cluster section rules', () => {
     );
     assert.deepEqual(new Set(clusterSecrets(cluster)), new Set([ROOT_TOKEN, MGMT_TOKEN, 'hunter2hunter2']));
   });
+
+  describe('LocalKeepBlobBuffersPerVCPU with volumes that keep crunch-run from starting a local keepstore (a warning, as Arvados gives it)', () => {
+    const P = 'Clusters.zzzzz.Containers.LocalKeepBlobBuffersPerVCPU';
+    const VOL = 'zzzzz-nyw5e-000000000000000';
+    const advice = 'the dispatcher still adds its RAM when choosing instance types: set it to 0';
+    const cases: Array<[string, string, string[]]> = [
+      ['a volume with AccessViaHosts', `Volumes: {${VOL}: {AccessViaHosts: {"http://keep0:25107": {}}, Replication: 2}}`, [`${P}: 1, but no local keepstore is started on the VMs, because volume ${VOL} uses AccessViaHosts; ${advice}`]],
+      ['a writable volume below DefaultReplication', `Volumes: {${VOL}: {Replication: 1}}`, [`${P}: 1, but no local keepstore is started on the VMs, because volume ${VOL} is writable and has less Replication than Collections.DefaultReplication (1 < 2); ${advice}`]],
+      ['a writable volume without Replication', `Volumes: {${VOL}: {Driver: S3}}`, [`${P}: 1, but no local keepstore is started on the VMs, because volume ${VOL} is writable and has less Replication than Collections.DefaultReplication (0 < 2); ${advice}`]],
+      ['a read-only volume below DefaultReplication', `Volumes: {${VOL}: {ReadOnly: true, Replication: 1}}`, []],
+      ['a volume at DefaultReplication', `Volumes: {${VOL}: {Replication: 2, AccessViaHosts: {}}}`, []],
+      ['a volume at a lowered DefaultReplication', `Collections: {DefaultReplication: 1}\n    Volumes: {${VOL}: {Replication: 1}}`, []],
+      ['LocalKeepBlobBuffersPerVCPU 0', `Containers: {LocalKeepBlobBuffersPerVCPU: 0}\n    Volumes: {${VOL}: {AccessViaHosts: {"http://keep0:25107": {}}}}`, []],
+    ];
+    for (const [what, section, expected] of cases) {
+      it(`${expected.length > 0 ? 'warns' : 'does not warn'} with ${what}`, () => {
+        const { warnings } = loadConfigText(`Clusters:\n  zzzzz:\n    ${section}\n`);
+        assert.deepEqual(warnings.filter((w) => w.startsWith(`${P}:`)), expected);
+      });
+    }
+  });
 });

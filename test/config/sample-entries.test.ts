@@ -35,7 +35,7 @@ describe('config: SAMPLE entries of the file', () => {
   });
 
   it('says nothing of a SAMPLE key the dispatcher does not use, and does not call it an unknown key, as Arvados does not', () => {
-    const { warnings } = load('    Containers:\n      SAMPLE: {Bogus: 1}\n    RemoteClusters:\n      SAMPLE: {Host: sample.arvadosapi.com}\n    Volumes:\n      SAMPLE: {Driver: S3}\n');
+    const { warnings } = load('    Containers:\n      SAMPLE: {Bogus: 1}\n    RemoteClusters:\n      SAMPLE: {Host: sample.arvadosapi.com}\n    Volumes:\n      SAMPLE: {Driver: S3, Replication: 2}\n');
     assert.deepEqual(
       warnings.filter((w) => w.includes('SAMPLE')),
       [],
