@@ -185,8 +185,9 @@ function warnUnusedLocalKeepstore(ctx: ReadContext, path: Path, raw: Record<stri
       `${buffersPerVCPU}, but no local keepstore is started on the VMs, because ${why}; the dispatcher still adds its RAM when choosing instance types: set it to 0`,
     );
   for (const [uuid, volume] of Object.entries(raw.Volumes)) {
-    if (!isMap(volume)) continue;
-    if (isMap(volume.AccessViaHosts) && Object.keys(volume.AccessViaHosts).length > 0) {
+    // SAMPLE entries, at any depth, are dropped before Arvados checks.
+    if (uuid === 'SAMPLE' || !isMap(volume)) continue;
+    if (isMap(volume.AccessViaHosts) && Object.keys(volume.AccessViaHosts).some((k) => k !== 'SAMPLE')) {
       unused(`volume ${uuid} uses AccessViaHosts`);
       return;
     }

@@ -53,6 +53,7 @@ describe('config: cluster section rules', () => {
       ['a volume at DefaultReplication', `Volumes: {${VOL}: {Replication: 2, AccessViaHosts: {}}}`, []],
       ['a volume at a lowered DefaultReplication', `Collections: {DefaultReplication: 1}\n    Volumes: {${VOL}: {Replication: 1}}`, []],
       ['LocalKeepBlobBuffersPerVCPU 0', `Containers: {LocalKeepBlobBuffersPerVCPU: 0}\n    Volumes: {${VOL}: {AccessViaHosts: {"http://keep0:25107": {}}}}`, []],
+      ['a SAMPLE volume, or a SAMPLE AccessViaHosts entry (Arvados drops SAMPLE entries first)', `Volumes: {SAMPLE: {AccessViaHosts: {"http://keep0:25107": {}}}, ${VOL}: {Replication: 2, AccessViaHosts: {SAMPLE: {}}}}`, []],
     ];
     for (const [what, section, expected] of cases) {
       it(`${expected.length > 0 ? 'warns' : 'does not warn'} with ${what}`, () => {
