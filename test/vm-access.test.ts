@@ -80,6 +80,18 @@ describe('vm-access', function () {
     cluster.Containers.CloudVMs.Driver = 'lame';
     assert.match(dispatcherKeys(cluster, silentLogger()).privateKey, /BEGIN OPENSSH PRIVATE KEY/);
   });
+  it('with DeployPublicKey false, logs in with DispatchPrivateKey but gives the driver no public key to install', () => {
+    const cluster = makeCluster();
+    cluster.Containers.CloudVMs.Driver = 'ec2';
+    cluster.Containers.DispatchPrivateKey = DISPATCH_KEY.private;
+    cluster.Containers.CloudVMs.DeployPublicKey = true;
+    const deployed = dispatcherKeys(cluster, silentLogger());
+    assert.match(deployed.publicKey, /^ssh-\S+ \S+/, 'DeployPublicKey true: the key of DispatchPrivateKey goes to create');
+    cluster.Containers.CloudVMs.DeployPublicKey = false;
+    const kept = dispatcherKeys(cluster, silentLogger());
+    assert.equal(kept.publicKey, '', 'DeployPublicKey false: no key for the driver to install');
+    assert.equal(kept.privateKey, deployed.privateKey, 'the login key is the same either way');
+  });
   it('reads the instance secret through sudo when the VM login user is not root (the file is root-only), and without it as root', async () => {
     const SECRET = 'f00dfeedf00dfeedf00dfeedf00dfeedf00dfeed';
     const seen: string[] = [];
