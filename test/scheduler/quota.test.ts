@@ -96,6 +96,31 @@ describe('scheduler run queue: quota and limits', () => {
       );
     });
 
+    it('above MaxInstances at start, lets the busy instances finish their containers and shuts down only idle ones', async () => {
+      const h = harness(testCluster({ cloudVMs: { MaxInstances: 2 } }));
+      const busy: string[] = [];
+      for (const n of [1, 2, 3]) {
+        h.queue.add({ uuid: uuid(n), priority: 5, vcpus: 2, ram: 2, state: 'Running' });
+        const id = h.pool.addWorker(h.type(2));
+        h.pool.runOn(id, uuid(n));
+        busy.push(id);
+      }
+      const idle = h.pool.addWorker(h.type(2));
+      h.queue.add({ uuid: uuid(9), priority: 9, vcpus: 3, ram: 3, state: 'Locked' });
+      h.pool.quota = 2;
+      h.sch.sync();
+      h.sch.runQueue();
+      h.sch.sync();
+      await h.clock.advance(0);
+      assert.deepEqual(h.pool.kills, [], 'no running container is killed to get under MaxInstances');
+      assert.ok(
+        busy.every((id) => !h.pool.shutdowns.includes(id)),
+        `no busy instance is asked to shut down (asked: ${h.pool.shutdowns.join(', ')})`,
+      );
+      assert.deepEqual(h.pool.shutdowns, [idle], 'the idle instance goes');
+      assert.equal(h.pool.running().size, 3, 'all three containers still run');
+    });
+
     it('keeps a lone over-quota head locked while instances exist', async () => {
       const h = harness();
       h.queue.add({ uuid: uuid(1), vcpus: 3, ram: 3, state: 'Locked' });
