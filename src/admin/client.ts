@@ -54,7 +54,8 @@ export interface ConfigOptions {
 export function targetsFromConfig(opts: ConfigOptions): ManagementTarget[] {
   let cluster: Cluster;
   try {
-    cluster = loadConfigFile(opts.config, { clusterId: opts.cluster }).cluster;
+    // The key is the daemon's: these commands never need it (nor its file).
+    cluster = loadConfigFile(opts.config, { clusterId: opts.cluster, skipPrivateKey: true }).cluster;
   } catch (err) {
     if (err instanceof ConfigError) throw new AdminError(err.errors.join('\n'), 2, { cause: err });
     throw err;

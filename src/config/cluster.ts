@@ -33,8 +33,11 @@ const SAMPLE = 'SAMPLE';
 /** `Containers.LocalKeepLogsToContainerLog`: which local keepstore logs crunch-run copies to the container's log. */
 const KEEP_LOGS_VALUES: readonly unknown[] = ['none', 'all', 'errors'];
 
-/** Compiles `Clusters.<id>`; problems go to `ctx.problems`. `env` holds the old variables the reference falls back to (legacy-env.ts). */
-export function compileCluster(ctx: ReadContext, id: string, raw: Record<string, unknown>, env: LegacyEnv = {}): Cluster {
+/**
+ * Compiles `Clusters.<id>`; problems go to `ctx.problems`. `env` holds the old variables the reference falls back to (legacy-env.ts).
+ * `skipPrivateKey` leaves `Containers.DispatchPrivateKey` unread and empty (see `LoadOptions`).
+ */
+export function compileCluster(ctx: ReadContext, id: string, raw: Record<string, unknown>, env: LegacyEnv = {}, skipPrivateKey = false): Cluster {
   const path: Path = ['Clusters', id];
   if (!CLUSTER_ID.test(id)) ctx.problems.error(path, 'cluster ID should be 5 alphanumeric characters (a-z, 0-9)');
 
@@ -117,7 +120,7 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
   warnUnusedLocalKeepstore(ctx, path, raw, containers.LocalKeepBlobBuffersPerVCPU);
   const keyPath = [...containersPath, 'DispatchPrivateKey'];
   const keyValue = containersRaw.DispatchPrivateKey;
-  const privateKey = keyValue === undefined || keyValue === null ? '' : (readPrivateKey(ctx, keyValue, keyPath) ?? '');
+  const privateKey = keyValue === undefined || keyValue === null || skipPrivateKey ? '' : (readPrivateKey(ctx, keyValue, keyPath) ?? '');
   const cloudPath = [...containersPath, 'CloudVMs'];
   const cloudVMs = readSection(ctx, readMap(ctx, containersRaw.CloudVMs, cloudPath) ?? {}, cloudPath, CLOUD_VMS_FIELDS, { strict: false });
   warnSampleEntries(ctx, path, raw.InstanceTypes, cloudVMs);

@@ -71,6 +71,13 @@ export interface LoadOptions {
   env?: LegacyEnv;
   /** This host's name, which a NodeProfiles profile may be named for (node-profiles.ts); default os.hostname(). */
   hostname?: string;
+  /**
+   * Leave `Containers.DispatchPrivateKey` unread (empty in the result): for
+   * the `instances` and `containers` commands, which need only the URL and
+   * token and may run as a user, or on a host, that cannot read the key file,
+   * as the reference's `arvados-server instance` commands can.
+   */
+  skipPrivateKey?: boolean;
 }
 
 export interface LoadResult {
@@ -178,7 +185,7 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   // Before compiling, as the reference migrates them before anything reads
   // its Services; the section crunch-run is given has the migrated URL too.
   const raw = applyNodeProfiles(ctx, picked.id, picked.raw, { env: opts.env ?? {}, hostname: opts.hostname });
-  const cluster = compileCluster(ctx, picked.id, raw, opts.env);
+  const cluster = compileCluster(ctx, picked.id, raw, opts.env, opts.skipPrivateKey);
   // After the keys this daemon read have said their own (one warning per key).
   warnReferenceTypeMismatches(ctx, root);
   // Not enumerable: comparisons and serialisations of the compiled cluster

@@ -3,8 +3,11 @@
  * send, what they print, and the exit status for every kind of failure.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { AdminError, connectableURL, type ManagementTarget, targetsFromCluster } from '../../src/admin/client.js';
+import { AdminError, connectableURL, type ManagementTarget, targetsFromCluster, targetsFromConfig } from '../../src/admin/client.js';
 import { type AdminContext, instanceAction, killContainer, listContainers, listInstances, whyContainer } from '../../src/admin/commands.js';
 import { containersTable, instancesTable, renderTable, truncate } from '../../src/admin/format.js';
 import { loadConfigText } from '../../src/config/index.js';
@@ -279,6 +282,29 @@ ${extra}
       { baseURL: 'https://dispatch2.example:9006', token: TOKEN, insecure: false },
     ]);
     assert.equal(connectableURL('https://[::]:9006'), 'https://[::1]:9006');
+  });
+
+  it("does not read Containers.DispatchPrivateKey: a key file this user or host cannot read does not stop the commands, as it does not stop the reference's", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adc-admin-key-'));
+    try {
+      const config = join(dir, 'config.yml');
+      writeFileSync(
+        config,
+        `Clusters:
+  zzzzz:
+    ManagementToken: ${TOKEN}
+    Containers:
+      DispatchPrivateKey: file://${join(dir, 'no-such-key')}
+    Services:
+      DispatchCloud:
+        InternalURLs:
+          "http://127.0.0.1:9006": {}
+`,
+      );
+      assert.deepEqual(targetsFromConfig({ config }), [{ baseURL: 'http://127.0.0.1:9006', token: TOKEN, insecure: false }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names the missing key, exit status 2', () => {
