@@ -175,10 +175,8 @@ export function buildProgram(): Command {
   // Several IDs at once, as the reference's `instance` commands take them;
   // each is tried, and the exit status is the worst.
   const eachInstance = async (action: 'hold' | 'drain' | 'run' | 'kill', ids: string[], reason?: string): Promise<number> => {
-    const { instanceAction } = await import('./admin/commands.js');
-    let worst = 0;
-    for (const id of ids) worst = Math.max(worst, await instanceAction(program.opts(), action, id, reason));
-    return worst;
+    const { instanceActions } = await import('./admin/commands.js');
+    return instanceActions(program.opts(), action, ids, reason);
   };
   for (const [action, what] of Object.entries(behaviors) as Array<[keyof typeof behaviors, string]>) {
     instances

@@ -36,15 +36,34 @@ export function listInstances(ctx: AdminContext, opts: ListOptions = {}): Promis
   });
 }
 
+/**
+ * `instances hold|drain|run|kill ID...`: each ID in turn, the config read
+ * once (a bad one is said once, before any request); the exit status is the worst.
+ */
+export async function instanceActions(ctx: AdminContext, action: InstanceAction, instanceIds: readonly string[], reason?: string): Promise<number> {
+  let targets: ManagementTarget[];
+  try {
+    targets = ctx.target ? [ctx.target] : (ctx.targets ?? targetsFromConfig(ctx));
+  } catch (e) {
+    if (!(e instanceof AdminError)) throw e;
+    (ctx.stderr ?? process.stderr).write(`arvados-dispatch-cloud: ${e.message}\n`);
+    return e.exitCode;
+  }
+  let worst = 0;
+  for (const id of instanceIds) worst = Math.max(worst, await instanceAction({ ...ctx, target: undefined, targets }, action, id, reason));
+  return worst;
+}
+
 /** `instances hold|drain|run|kill ID`: sets an instance's idle behaviour, or destroys it now. */
 export function instanceAction(ctx: AdminContext, action: InstanceAction, instanceId: string, reason?: string): Promise<number> {
   return run(ctx, async (client, out) => {
     try {
       await client.post(`${API}/instances/${action}`, { instance_id: instanceId, reason: action === 'kill' ? reason : undefined });
     } catch (e) {
-      // The daemon's 404 ("requested instance does not exist") does not say
-      // which: with several IDs on one command line, the operator could not tell.
-      if (e instanceof AdminError && e.httpStatus !== undefined && !e.elsewhere) throw new AdminError(`${instanceId}: ${e.message}`, e.exitCode, { cause: e }, e.httpStatus);
+      // Neither the daemon's 404 ("requested instance does not exist") nor a
+      // failure to reach it says which: with several IDs on one command line,
+      // the operator could not tell.
+      if (e instanceof AdminError) throw new AdminError(`${instanceId}: ${e.message}`, e.exitCode, { cause: e }, e.httpStatus, e.elsewhere);
       throw e;
     }
     out.write(action === 'kill' ? `${instanceId}: shutting down\n` : `${instanceId}: idle behavior set to ${action}\n`);

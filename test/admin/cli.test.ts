@@ -138,4 +138,23 @@ describe('arvados-dispatch-cloud instances / containers (command line)', functio
     assert.equal(c.code, 1);
     assert.match(c.stderr, /cannot reach the dispatcher at http:\/\/127\.0\.0\.1:1/);
   });
+
+  it('with several instance IDs, a config that cannot say how to reach the daemon is said once, as the reference reads its config once', async () => {
+    const noToken = writeConfig('no-token-ids.yml', `    Services:\n      DispatchCloud:\n        InternalURLs:\n          "${server.url}": {}\n`);
+    const r = await run(['--config', noToken, 'instances', 'hold', 'i-1', 'i-2', 'i-3']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /Clusters\.zzzzz\.ManagementToken: empty/);
+    assert.equal(server.requests.length, 0);
+  });
+
+  it('with several instance IDs and the daemon not reachable, each line names the ID it failed for, as the reference says', async () => {
+    const gone = writeConfig('gone-ids.yml', `    ManagementToken: ${TOKEN}\n    Services:\n      DispatchCloud:\n        InternalURLs:\n          "http://127.0.0.1:1": {}\n`);
+    const r = await run(['--config', gone, 'instances', 'drain', 'i-1', 'i-2']);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 2, r.stderr);
+    assert.match(lines[0]!, /^arvados-dispatch-cloud: i-1: cannot reach the dispatcher at http:\/\/127\.0\.0\.1:1/);
+    assert.match(lines[1]!, /^arvados-dispatch-cloud: i-2: cannot reach the dispatcher at http:\/\/127\.0\.0\.1:1/);
+  });
 });
