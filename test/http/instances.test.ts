@@ -81,6 +81,26 @@ describe('management API: instance list', function () {
     assert.deepEqual(await items(), []);
   });
 
+  it("answers the reference's `arvados-server instance` requests as they are sent: query only, reason always present, 200 and an empty body", async () => {
+    const pool = stack.dispatcher.pool;
+    assert.ok(pool.create(stack.dispatcher.cluster.InstanceTypes.small));
+    await until('the create to return', () => pool.details().length === 1);
+    const id = pool.details()[0].instance;
+    // Go's url.Values.Encode: keys sorted, an empty reason still sent (hold, drain and run take none).
+    for (const action of ['hold', 'drain', 'run'] as const) {
+      const r = await call(stack, 'POST', `${API}/instances/${action}?instance_id=${encodeURIComponent(id)}&reason=`, { token: stack.token });
+      assert.equal(r.status, 200, `${action}: ${r.text}`);
+      assert.equal(r.text, '');
+      assert.equal((await items())[0].idle_behavior, action);
+    }
+    const kill = await call(stack, 'POST', `${API}/instances/kill?instance_id=${encodeURIComponent(id)}&reason=`, { token: stack.token });
+    assert.equal(kill.status, 200, kill.text);
+    assert.equal(kill.text, '');
+    const shutdown = stack.logs.records().find((l) => l.msg === 'shutting down' && l.Instance === id);
+    assert.ok(shutdown, `a "shutting down" line for ${id}: ${stack.logs.lines.join('\n')}`);
+    assert.equal(shutdown.Reason, 'via management API: ');
+  });
+
   it('says when the provider gave notice of taking an instance back, and only then', () => {
     const view = {
       instance: 'i-1',
