@@ -18,6 +18,7 @@ import { INSTANCE_SECRET_HEX_LENGTH } from '../worker/pool-create.js';
 import { instanceInitCommand, withSudo } from '../arvados/crunch-run.js';
 import { hostKeyVerifier } from '../worker/verify.js';
 import { formatSeconds, StepFailedError, type StepReporter } from './steps.js';
+import { awaitListed, destroyAllListed, type ListingContext, pauseUntil } from './listings.js';
 
 /** Never wait longer than this between two cloud lists: the operator is watching. */
 const MAX_LIST_POLL_MS = 5_000;
@@ -73,10 +74,12 @@ class CloudTester {
   private loginShown = false;
   /** TimeoutBooting after the create call began: how long a VM from a failed create is looked for. */
   private bootDeadline = 0;
+  private readonly listings: ListingContext;
 
   constructor(private readonly o: CloudTesterOptions) {
     this.vms = o.cluster.Containers.CloudVMs;
     this.pollMs = Math.max(MIN_POLL_MS, Math.min(this.vms.SyncInterval, MAX_LIST_POLL_MS));
+    this.listings = { instanceSet: o.instanceSet, clock: o.clock, logger: o.logger, pollMs: this.pollMs, signal: o.signal };
     addSecret(o.logger, this.secret);
   }
 
@@ -115,7 +118,7 @@ class CloudTester {
     const setFilter = { [this.tag(TAG_INSTANCE_SET_ID)]: this.o.instanceSetId };
 
     if (this.o.destroyExisting) {
-      await report.run(`destroy any instances with InstanceSetID ${this.o.instanceSetId} and wait until they are gone`, () => this.destroyExisting(), (n) =>
+      await report.run(`destroy any instances with InstanceSetID ${this.o.instanceSetId} and wait until they are gone`, () => destroyAllListed(this.listings, setFilter, this.shutdownWaitMs()), (n) =>
         n === 0 ? 'there were none' : `destroyed ${n}`,
       );
     } else {
@@ -156,7 +159,7 @@ class CloudTester {
             const why = lastError instanceof Error ? ` (last list error: ${lastError.message})` : '';
             throw new Error(`instance ${created.id} not listed within TimeoutBooting (${formatSeconds(this.vms.TimeoutBooting)})${why}`);
           }
-          await this.pause(this.pollMs, bootDeadline);
+          await pauseUntil(this.listings, this.pollMs, bootDeadline);
         }
       },
       () => (this.instance?.address ? `address ${this.instance.address}` : 'no address yet'),
@@ -241,7 +244,7 @@ class CloudTester {
           `the boot probe did not succeed within TimeoutBooting (${formatSeconds(this.vms.TimeoutBooting)}) after ${attempt} attempts; last: ${last}`,
         );
       }
-      await this.pause(this.vms.ProbeInterval, deadline);
+      await pauseUntil(this.listings, this.vms.ProbeInterval, deadline);
       // The address may appear or change while the VM boots.
       await this.refresh().catch((err: unknown) => this.o.logger.warn('listing instances failed', { error: err }));
     }
@@ -281,40 +284,6 @@ class CloudTester {
     if (this.executor && found.address !== this.instance?.address) this.executor.setTarget(found.address);
     this.instance = found;
     return true;
-  }
-
-  /**
-   * Destroys every instance of our InstanceSetID and waits until none is
-   * listed; returns how many there were. A destroy that fails (a throttled
-   * call, say) is tried again at the next listing.
-   */
-  private async destroyExisting(): Promise<number> {
-    const filter = { [this.tag(TAG_INSTANCE_SET_ID)]: this.o.instanceSetId };
-    const deadline = this.o.clock.now() + this.shutdownWaitMs();
-    const seen = new Set<string>();
-    const destroyed = new Set<string>();
-    let lastError: unknown;
-    for (;;) {
-      const listed = await this.o.instanceSet.instances(filter);
-      if (listed.length === 0) return seen.size;
-      for (const i of listed) {
-        if (destroyed.has(i.id)) continue;
-        seen.add(i.id);
-        this.o.logger.info('destroying existing instance with our InstanceSetID', { Instance: i.id });
-        try {
-          await i.destroy();
-          destroyed.add(i.id);
-        } catch (err) {
-          lastError = err;
-          this.o.logger.error('error destroying existing instance', { Instance: i.id, error: err });
-        }
-      }
-      if (this.o.clock.now() >= deadline) {
-        const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-        throw new Error(`still listed after ${formatSeconds(this.shutdownWaitMs())}: ${listed.map((i) => i.id).join(', ')}${why}`);
-      }
-      await this.pause(this.pollMs, deadline);
-    }
   }
 
   private shutdownWaitMs(): number {
@@ -362,36 +331,17 @@ class CloudTester {
    * the create began, as the reference does, rather than leave it running.
    */
   private async findOrphan(): Promise<void> {
-    const filter = { [this.tag(TAG_INSTANCE_SET_ID)]: this.o.instanceSetId, [this.tag(TAG_INSTANCE_SECRET)]: this.secret };
-    const deadline = this.bootDeadline;
-    const found = await this.o.report.run('look for an instance the failed create may have made anyway (until TimeoutBooting)', async () => {
-      let lastError: unknown;
-      for (;;) {
-        try {
-          const listed = await this.o.instanceSet.instances(filter);
-          const mine = listed.find((i) => i.tags[this.tag(TAG_INSTANCE_SECRET)] === this.secret);
-          if (mine) return mine;
-          lastError = undefined;
-        } catch (err) {
-          lastError = err;
-        }
-        if (this.o.clock.now() >= deadline) {
-          // A listing that never worked has not shown that nothing was made.
-          if (lastError !== undefined) throw lastError;
-          return undefined;
-        }
-        await this.pause(this.pollMs, deadline);
-      }
-    }, (i) => (i ? `found ${i.id}` : 'none'));
+    const secretTag = this.tag(TAG_INSTANCE_SECRET);
+    const filter = { [this.tag(TAG_INSTANCE_SET_ID)]: this.o.instanceSetId, [secretTag]: this.secret };
+    const found = await this.o.report.run(
+      'look for an instance the failed create may have made anyway (until TimeoutBooting)',
+      () => awaitListed(this.listings, filter, (i) => i.tags[secretTag] === this.secret, this.bootDeadline),
+      (i) => (i ? `found ${i.id}` : 'none'),
+    );
     if (found) {
       this.instance = found;
       await this.destroyStep();
     }
-  }
-
-  /** Sleeps up to `ms`, not past `deadline`, failing at once if the run is aborted. */
-  private pause(ms: number, deadline: number): Promise<void> {
-    return this.o.clock.sleep(Math.max(0, Math.min(ms, deadline - this.o.clock.now())), this.o.signal);
   }
 
   /** Runs an SSH call; an abort closes the connection so the call ends now instead of at its timeout. */
