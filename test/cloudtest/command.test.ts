@@ -12,6 +12,13 @@ import type { Cluster } from '../../src/config/types.js';
 import { silentLogger } from '../../src/log.js';
 import { Capture, TempConfig } from './helpers.js';
 
+
+/**
+ * For a config whose creates the test makes fail: a failed create is
+ * looked for until TimeoutBooting, kept short because this clock is real.
+ */
+const CREATES_FAIL = { TimeoutBooting: '1s' };
+
 describe('cloudtest command', () => {
 
   it('without --instance-type: the cheapest type, and of two at the same price the one that is not preemptible', () => {
@@ -96,8 +103,7 @@ Clusters:
   });
 
   it("stops each pass's driver, whether the pass passed or failed (a driver's sockets would keep the command from exiting)", async () => {
-    // A failed create is looked for until TimeoutBooting: kept short, as this clock is real.
-    const cfg = new TempConfig({ driver: 'lame', driverParameters: { SubnetID: ['subnet-a', 'subnet-b'] }, cloudVMs: { TimeoutBooting: '1s' } });
+    const cfg = new TempConfig({ driver: 'lame', driverParameters: { SubnetID: ['subnet-a', 'subnet-b'] }, cloudVMs: CREATES_FAIL });
     try {
       const stopped: string[] = [];
       const code = await runCloudtestCommand(
@@ -150,7 +156,7 @@ Clusters:
   });
 
   it('tags the test instance with the CloudTestPID of the process that made it, besides the dispatcher tags', async () => {
-    const cfg = new TempConfig({ driver: 'lame', driverParameters: {} });
+    const cfg = new TempConfig({ driver: 'lame', driverParameters: {}, cloudVMs: CREATES_FAIL });
     try {
       const created: Array<Record<string, string>> = [];
       await runCloudtestCommand(
@@ -179,7 +185,7 @@ Clusters:
   });
 
   it('--image-id replaces CloudVMs.ImageID for the test instance (testing a new image before it goes into the config)', async () => {
-    const cfg = new TempConfig({ driver: 'lame', driverParameters: {} });
+    const cfg = new TempConfig({ driver: 'lame', driverParameters: {}, cloudVMs: CREATES_FAIL });
     try {
       const images: string[] = [];
       const out = new Capture();
