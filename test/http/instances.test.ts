@@ -83,7 +83,7 @@ describe('management API: instance list', function () {
 
   it("answers the reference's `arvados-server instance` requests as they are sent: query only, reason always present, 200 and an empty body", async () => {
     const pool = stack.dispatcher.pool;
-    assert.ok(pool.create(stack.dispatcher.cluster.InstanceTypes.small));
+    assert.ok(pool.create(stack.dispatcher.cluster.InstanceTypes.small), 'a VM to act on');
     await until('the create to return', () => pool.details().length === 1);
     const id = pool.details()[0].instance;
     // Go's url.Values.Encode: keys sorted, an empty reason still sent (hold, drain and run take none).

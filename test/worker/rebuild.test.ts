@@ -110,7 +110,7 @@ describe('after a crash, a new dispatcher rebuilds its picture from the cloud an
     s.cloud.vm(vmId)!.processes.delete(uuid);
     d = await s.start();
     await s.until('cancelled', () => stateOf(uuid) === 'Cancelled');
-    assert.ok(s.records('cancelling container because not running on any worker').some((r) => r.ContainerUUID === uuid));
+    assert.ok(s.records('cancelling container because not running on any worker').some((r) => r.ContainerUUID === uuid), "the orphan is cancelled, with the reference's reason");
   });
 
   it('kill decisions, from the controller: a container set to priority 0 while no dispatcher ran has its crunch-run killed', async () => {
