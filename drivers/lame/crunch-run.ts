@@ -41,6 +41,12 @@ export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buff
   }
   // Before -stdin-prices existed, --list always read the prices from stdin.
   const readsPrices = parsed.stdinPrices || !hasFlag('stdin-prices', vm.cloud.params.CrunchRunVersion);
+  // As crunch-run: every mode but --list takes exactly one argument after the
+  // flags (a bool flag given a separate value, `-enable-memory-limit false`,
+  // ends the flags there and leaves two).
+  if (!parsed.list && parsed.positional.length !== 1) {
+    return { stderr: 'missing required argument: container-uuid (try -help)\n', exitCode: 2 };
+  }
   if (parsed.list) return list(vm, readsPrices ? stdin : undefined);
   if (parsed.kill >= 0) return kill(vm, parsed.positional[0], parsed.kill);
   if (parsed.detach) return detach(vm, parsed.positional[0], stdin, parsed.stdinConfig);

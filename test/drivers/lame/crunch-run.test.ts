@@ -172,6 +172,18 @@ describe('lame crunch-run', function () {
     assert.match(again.stderr.toString(), /resource temporarily unavailable/);
   });
 
+  it('refuses a detach whose arguments leave more than the UUID after the flags (exit 2), as crunch-run does, without starting anything', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked' });
+    const cfg = crunchRunConfigJSON({ cluster, instanceType: SMALL, instanceAddress: inst.address, uuid: c.uuid });
+    // A bool flag does not take the next word as its value: `false` ends the flags.
+    const cmd = crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: 'docker', argumentsList: ['-enable-memory-limit', 'false'], uuid: c.uuid });
+    const r = await exec.execute(sudo(cmd), { stdin: cfg });
+    assert.equal(r.exitCode, 2);
+    assert.match(r.stderr.toString(), /missing required argument: container-uuid/);
+    assert.equal(inst.vm.processes.size, 0, 'nothing started');
+  });
+
   it('onDetach tells listeners of each accepted --detach, not of refused ones, until unsubscribed', async () => {
     await setup();
     const seen: Array<{ vm: string; uuid: string; pid: number; at: number }> = [];
