@@ -98,6 +98,13 @@ export class LogFacts extends Writable {
   }
 }
 
+/**
+ * The reasons sync gives when it cancels a Running container it gave up on
+ * (`src/scheduler/sync.ts`): only a crunch-run that died, or a VM that went,
+ * justifies them.
+ */
+export const GIVE_UP_REASON = /crunch-run exited|not running on any worker/;
+
 /** Watches a run as it goes (see the file comment); `verdict` adds the end-of-run checks. */
 export class ChaosWatcher {
   readonly problems: string[] = [];
@@ -190,7 +197,7 @@ export class ChaosWatcher {
         continue;
       }
       // The dispatcher may only give up on a Running container whose crunch-run died on its own or went with its VM.
-      if (/crunch-run exited|not running on any worker/.test(reason) && !logs.crunchRunDied.has(o.uuid!) && !this.lostWithVM.has(o.uuid!)) {
+      if (GIVE_UP_REASON.test(reason) && !logs.crunchRunDied.has(o.uuid!) && !this.lostWithVM.has(o.uuid!)) {
         const how = this.killedWithVM.has(o.uuid!) ? 'the dispatcher destroyed its healthy VM' : 'its crunch-run never died on its own';
         this.problem('gave up', `${o.id} (${o.uuid}) cancelled ("${reason}") though ${how}: ${describe(controller, o.uuid!)}`);
       }

@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LameCloudAdmin } from '../../drivers/lame/chaos-client.js';
 import { createLogger } from '../../src/log.js';
+import { GIVE_UP_REASON } from '../../src/sim/chaos-checks.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 import { type ControllerContainer, TestController } from '../fixtures/controller.js';
 import { chaosConfigYAML, DaemonProcess, logRecords, sleep, tail, VMSampler, waitUntil } from './chaos-helpers.js';
@@ -314,7 +315,7 @@ describe('chaos: the daemon on a faulty lame cloud, with a 503 burst and two res
     );
     for (const c of containers) {
       const error = reasonOf(c);
-      if (c.state === 'Cancelled' && /crunch-run exited|not running on any worker/.test(error) && !died.has(c.uuid)) {
+      if (c.state === 'Cancelled' && GIVE_UP_REASON.test(error) && !died.has(c.uuid)) {
         problems.push(`${c.uuid} cancelled ("${error}") though its crunch-run never crashed: ${JSON.stringify(describeContainer(controller, c))}`);
       }
     }
