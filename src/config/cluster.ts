@@ -189,8 +189,8 @@ function warnUnusedLocalKeepstore(ctx: ReadContext, path: Path, raw: Record<stri
     );
   for (const [uuid, volume] of Object.entries(raw.Volumes)) {
     // SAMPLE entries, at any depth, are dropped before Arvados checks.
-    if (uuid === 'SAMPLE' || !isMap(volume)) continue;
-    if (isMap(volume.AccessViaHosts) && Object.keys(volume.AccessViaHosts).some((k) => k !== 'SAMPLE')) {
+    if (uuid === SAMPLE || !isMap(volume)) continue;
+    if (isMap(volume.AccessViaHosts) && Object.keys(volume.AccessViaHosts).some((k) => k !== SAMPLE)) {
       unused(`volume ${uuid} uses AccessViaHosts`);
       return;
     }

@@ -144,7 +144,7 @@ function fixedSource(d: Dispatcher): DispatcherSource {
 /** Starts serving the management API for `dispatcher`; resolves once listening, rejects if it cannot listen. */
 export async function startManagementServer(dispatcher: Dispatcher | DispatcherSource, opts: ManagementServerOptions): Promise<ManagementServer> {
   const { host: name, port } = typeof opts.listen === 'string' ? parseHostPort(opts.listen) : opts.listen;
-  // A name is bound at the address the listen URL's probe bound (listen.ts).
+  // A name is resolved by the rule the listen URL's probe used (listen.ts `bindAddress`).
   const host = await bindAddress(name);
   const clock = opts.clock ?? systemClock;
   // The server's own metrics outlive any one dispatcher (the dispatch lock
