@@ -1,6 +1,6 @@
 /**
  * The emulated crunch-run: what its command line (`--list`, `--kill`,
- * `--detach --stdin-config`; parsed in `crunch-run-args.ts`) does, and its
+ * `--detach --stdin-config`; parsed in `src/arvados/crunch-run-args.ts`) does, and its
  * background process, which moves the container Locked -> Running ->
  * Complete/Cancelled through the controller's
  * real HTTP API, as the real crunch-run does (lib/crunchrun/background.go and
@@ -18,7 +18,7 @@
 import type { Timer } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
 import { apiBaseURL, ControllerApi, DEFAULT_RETRY } from './api.js';
-import { type CrunchRunArgs, hasFlag, parseCrunchRunArgs } from './crunch-run-args.js';
+import { type CrunchRunArgs, hasFlag, parseCrunchRunArgs } from '../../src/arvados/crunch-run-args.js';
 import { apiSettings, noLocalKeepstoreReason, parseConfig } from './crunch-run-config.js';
 import { collectionPDHs } from '../../src/placement/mounts.js';
 import { warmUp } from './disk-cache.js';
@@ -37,8 +37,12 @@ export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buff
   try {
     parsed = parseCrunchRunArgs(args, vm.cloud.params.CrunchRunVersion);
   } catch (err) {
-    return { stderr: `${(err as Error).message}\nUsage of crunch-run:\n`, exitCode: 2 };
+    return { stderr: `error parsing command line arguments: ${(err as Error).message} (try -help)\n`, exitCode: 2 };
   }
+  // As crunch-run: Go's parser answers -help with the usage, and -version
+  // is answered before the arguments are checked; both exit 0.
+  if (parsed.help) return { stderr: 'Usage: crunch-run [options] container-uuid\n', exitCode: 0 };
+  if (parsed.version) return { stdout: `crunch-run ${vm.cloud.params.CrunchRunVersion ?? 'lame'}\n`, exitCode: 0 };
   // Before -stdin-prices existed, --list always read the prices from stdin.
   const readsPrices = parsed.stdinPrices || !hasFlag('stdin-prices', vm.cloud.params.CrunchRunVersion);
   // As crunch-run: every mode but --list takes exactly one argument after the
