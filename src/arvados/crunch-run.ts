@@ -77,8 +77,13 @@ export interface DetachCommandOptions {
  * single-quoted, as the reference does.
  */
 export function crunchRunDetachCommand(opts: DetachCommandOptions): string {
-  const args = [`--runtime-engine=${opts.runtimeEngine}`, ...opts.argumentsList, opts.uuid];
-  return `${opts.crunchRunCommand} --detach --stdin-config ${args.map(shellQuote).join(' ')}`;
+  const [detach, stdinConfig, ...rest] = crunchRunDetachCommandArgs(opts.runtimeEngine, opts.argumentsList, opts.uuid);
+  return `${opts.crunchRunCommand} ${detach} ${stdinConfig} ${rest.map(shellQuote).join(' ')}`;
+}
+
+/** The arguments `crunchRunDetachCommand` gives crunch-run, as crunch-run receives them. */
+export function crunchRunDetachCommandArgs(runtimeEngine: string, argumentsList: readonly string[], uuid: string): string[] {
+  return ['--detach', '--stdin-config', `--runtime-engine=${runtimeEngine}`, ...argumentsList, uuid];
 }
 
 /**

@@ -1,0 +1,79 @@
+/**
+ * `Containers.CrunchRunArgumentsList`, read as crunch-run on a VM will read
+ * it: the dispatcher puts the list between `--runtime-engine=ENGINE` and the
+ * container UUID of every start, so one bad word fails every start on every
+ * VM, and the queue drains into cancelled containers. Neither the reference
+ * nor crunch-run looks at the list before then; this says what crunch-run
+ * would do, as warnings (a crunch-run newer than this check may have a flag
+ * it does not know, so the daemon still starts).
+ */
+import { flagName, isBoolFlag, parseCrunchRunArgs, takesValue } from '../arvados/crunch-run-args.js';
+import { crunchRunDetachCommandArgs } from '../arvados/crunch-run.js';
+
+/** A UUID of the right form, standing for every container the dispatcher starts. */
+const SOME_UUID = 'zzzzz-dz642-000000000000000';
+
+/** How crunch-run ends when its arguments after the flags are not exactly the UUID. */
+const MISSING_UUID = 'missing required argument: container-uuid';
+
+/**
+ * What crunch-run would do with `list` on every start, as warnings for
+ * `Containers.CrunchRunArgumentsList`; empty when it would run the container.
+ */
+export function crunchRunArgumentsProblems(list: readonly string[], runtimeEngine: string): string[] {
+  if (list.length === 0) return [];
+  const end = flagsEnd(list);
+  // A value flag at the end of the list takes the UUID as its value.
+  const noValue = `${quote(list[list.length - 1])} ends the list without its value, so crunch-run would take the container UUID as the value and refuse every start`;
+  let args;
+  try {
+    args = parseCrunchRunArgs(crunchRunDetachCommandArgs(runtimeEngine, list, SOME_UUID));
+  } catch (err) {
+    return [end > list.length ? `${noValue} (exit 2)` : `crunch-run would refuse every start (exit 2): ${(err as Error).message}`];
+  }
+  if (args.help) return [`${quote(list.find((a) => ['h', 'help'].includes(flagName(a) ?? ''))!)} makes crunch-run print its usage and exit at every start, running no container`];
+  if (args.version) return ['-version makes crunch-run print its version and exit at every start, running no container'];
+  if (args.positional.length !== 1) return [end > list.length ? `${noValue} (${MISSING_UUID})` : strayWord(list, end)];
+  const problems: string[] = [];
+  if (args.list) problems.push('-list makes every start list crunch-run processes instead of running the container');
+  if (args.kill >= 0) problems.push('-kill makes every start signal a crunch-run process instead of running the container');
+  if (!args.detach) problems.push("-detach=false keeps crunch-run in the foreground: every start would hold the dispatcher's SSH session until its container ends");
+  if (!args.stdinConfig) problems.push('-stdin-config=false makes crunch-run ignore the config the dispatcher sends (the API host and token among it) and read a config file on the VM');
+  if (args.runtimeEngine !== runtimeEngine) {
+    problems.push(`sets the runtime engine to ${quote(args.runtimeEngine ?? '')}, overriding Containers.RuntimeEngine (${quote(runtimeEngine)}): set RuntimeEngine instead`);
+  }
+  return problems;
+}
+
+/**
+ * Where crunch-run's flags end in `list` (the index of the first word that
+ * is no flag nor a flag's value, or of "--"), reading it as crunch-run
+ * does; `list.length + 1` when its last flag needs a value it lacks.
+ */
+function flagsEnd(list: readonly string[]): number {
+  let i = 0;
+  while (i < list.length && list[i] !== '--') {
+    const name = flagName(list[i]);
+    if (name === undefined) break;
+    i += !list[i].includes('=') && takesValue(name) ? 2 : 1;
+  }
+  return i;
+}
+
+/** The warning for the word at `i` of the list, which ends crunch-run's flags, so that the UUID is not its only argument. */
+function strayWord(list: readonly string[], i: number): string {
+  const stray = list[i];
+  const before = list[i - 1];
+  const boolBefore = before !== undefined && !before.includes('=') && isBoolFlag(flagName(before) ?? '');
+  const why = boolBefore
+    ? `${quote(before)} is a boolean flag, which takes no separate value, so ${quote(stray)} ends crunch-run's flags`
+    : stray === '--'
+      ? `"--" ends crunch-run's flags, so what follows it is not read as flags`
+      : `${quote(stray)} is not a flag, so it ends crunch-run's flags`;
+  const fix = boolBefore ? `: write ${quote(`${before}=${stray}`)}` : '';
+  return `${why}, and crunch-run would refuse every start (${MISSING_UUID})${fix}`;
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s);
+}
