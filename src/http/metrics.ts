@@ -189,8 +189,10 @@ export class DispatcherMetrics {
       case 'readyForContainer':
         this.timeToReady.observe(event.sinceSshMs / 1000);
         break;
-      case 'crunchRunStarted':
+      case 'crunchRunStartReturned':
         this.queueToCrunchRun.observe(Math.max(0, event.sinceQueuedMs / 1000));
+        break;
+      case 'crunchRunStarted':
         if (event.instanceType !== undefined) this.queueWaitByType.observe({ instance_type: event.instanceType }, Math.max(0, event.sinceQueuedMs / 1000));
         break;
       case 'shutdownToGone':

@@ -81,6 +81,13 @@ export type PoolEvent =
   | { type: 'sshConnected'; instanceId: string; sinceAppearedMs: number }
   /** A booting worker passed its boot probe and is ready for containers; counts from the moment `sshConnected` timed. */
   | { type: 'readyForContainer'; instanceId: string; sinceSshMs: number }
+  /**
+   * A `crunch-run --detach` returned, whatever its outcome, even on a worker
+   * gone meanwhile; counts from the container's created_at. The reference's
+   * `containers_time_from_queue_to_crunch_run_seconds` times every such
+   * attempt, failed ones included.
+   */
+  | { type: 'crunchRunStartReturned'; instanceId: string; containerUUID: string; sinceQueuedMs: number }
   /** `crunch-run --detach` succeeded; counts from the container's created_at. */
   | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number; instanceType?: string }
   /** A destroy call for the worker succeeded (the first time): the cloud is terminating it. */

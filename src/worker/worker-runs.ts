@@ -40,11 +40,11 @@ async function finishStart(w: Worker, env: WorkerEnv, rr: RemoteRunner, createdA
   );
   const config = crunchRunConfigJSON({ cluster, instanceType: w.type, instanceAddress: w.instance.address, uuid: rr.uuid });
   const outcome = await rr.start(command, config);
+  const sinceQueuedMs = env.clock.now() - createdAt;
+  if (!Number.isNaN(createdAt)) env.emit?.({ type: 'crunchRunStartReturned', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs });
   if (rr.closed) return;
   const started = (): void => {
-    if (!Number.isNaN(createdAt)) {
-      env.emit?.({ type: 'crunchRunStarted', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs: env.clock.now() - createdAt, instanceType: w.type.Name });
-    }
+    if (!Number.isNaN(createdAt)) env.emit?.({ type: 'crunchRunStarted', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, instanceType: w.type.Name });
   };
   if (w.running.get(rr.uuid) === rr) {
     // A probe listed it while the start was in flight: started all the same.

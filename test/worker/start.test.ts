@@ -190,6 +190,20 @@ describe('worker pool: starting containers', () => {
     assert.equal(f.pool.detail(id)?.lastBusy, f.clock.now(), 'busy from the start, not from its last probe');
   });
 
+  it("times every --detach for the reference's queue-to-crunch-run metric, a failed one too, and only a successful one as a start", async () => {
+    const events: PoolEvent[] = [];
+    const f = new FakeCloud({ TimeoutIdle: 24 * 3_600_000 }, { onEvent: (e) => events.push(e) });
+    const id = await f.idleWorker();
+    const container = { ...ctr(1), created_at: new Date(f.clock.now() - 2 * 60_000).toISOString() };
+    f.script(id, { detach: fail('docker: not running') });
+    assert.equal(f.pool.startContainer(id, container), true);
+    await f.tick(0);
+    const kinds = (): Array<[string, number]> =>
+      events.flatMap((e) => (e.type === 'crunchRunStartReturned' || e.type === 'crunchRunStarted' ? [[e.type, e.sinceQueuedMs] as [string, number]] : []));
+    assert.deepEqual(kinds(), [['crunchRunStartReturned', 2 * 60_000]], 'the failed attempt is timed, as the reference times it, and is no start');
+    assert.deepEqual(events.find((e) => e.type === 'crunchRunStartReturned'), { type: 'crunchRunStartReturned', instanceId: id, containerUUID: container.uuid, sinceQueuedMs: 2 * 60_000 });
+  });
+
   for (const outcome of ['succeeds', 'fails'] as const) {
     it(`a --detach that ${outcome} after its VM left the cloud list changes nothing: no start is timed, nothing runs or exits`, async () => {
       const events: PoolEvent[] = [];
@@ -206,6 +220,7 @@ describe('worker pool: starting containers', () => {
       answer({ exitCode: outcome === 'succeeds' ? 0 : 1, stdout: Buffer.from('{}'), stderr: Buffer.alloc(0) });
       await f.tick(0);
       assert.deepEqual(events.filter((e) => e.type === 'crunchRunStarted'), [], 'no start timed');
+      assert.equal(events.filter((e) => e.type === 'crunchRunStartReturned').length, 1, "the attempt is, for the reference's metric, which times it whatever became of the worker");
       assert.equal(f.pool.running().has(ctr(1).uuid), false, 'not running anywhere');
       assert.equal(f.pool.exited().has(ctr(1).uuid), false, 'and no exit recorded: it is simply gone');
     });
