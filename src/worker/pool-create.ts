@@ -98,9 +98,10 @@ function noteCreateFailure(core: PoolCore, type: InstanceType, err: unknown): vo
     // The failed create is still counted in `creating`; the others are what must go away.
     const others = core.instanceCount() - 1;
     const hold = core.limits.noteQuotaError(others, quota.message);
-    // The reference's info lines for the two kinds of quota wait (beside the error below).
+    // The reference's info lines for the two kinds of quota wait (beside the
+    // error below); the second only when the count waited for is new or lower.
     if (others < 1) core.log.info('quota error with 0 running -- waiting for quotaErrorTTL', { InstanceType: type.Name, atQuotaUntil: new Date(hold.until).toISOString() });
-    else core.log.info('quota error -- waiting for next instance shutdown', { InstanceType: type.Name, atQuotaUntilFewerInstances: hold.fewerThan });
+    else if (hold.lowered) core.log.info('quota error -- waiting for next instance shutdown', { InstanceType: type.Name, atQuotaUntilFewerInstances: hold.fewerThan });
     kinds.push('cloud quota reached; pausing creates');
     fields.Instances = others;
   }

@@ -119,21 +119,24 @@ export class CreateLimits {
    * until the count drops below `others`; unlike it, also at most
    * QUOTA_ERROR_TTL_MS, since the quota may be shared with instances this
    * dispatcher does not own (ARVADOS.md section 8). Returns when the hold
-   * ends at the latest, and the count it waits to go below.
+   * ends at the latest, the count it waits to go below, and whether that
+   * count is new or lower than the one waited for already (the reference
+   * says so only then).
    */
-  noteQuotaError(others: number, error = ''): { until: number; fewerThan: number } {
+  noteQuotaError(others: number, error = ''): { until: number; fewerThan: number; lowered: boolean } {
     const now = this.opts.clock.now();
     const wasActive = this.quotaUntil > now;
     if (!wasActive) this.quotaSince = now;
     this.quotaError = error;
     this.quotaUntil = now + QUOTA_ERROR_TTL_MS;
-    this.quotaFewerThan = wasActive && this.quotaFewerThan > 0 ? Math.min(this.quotaFewerThan, others) : others;
+    const before = wasActive ? this.quotaFewerThan : 0;
+    this.quotaFewerThan = before > 0 ? Math.min(before, others) : others;
     this.quotaTimer?.cancel();
     this.quotaTimer = this.opts.clock.setTimer(QUOTA_ERROR_TTL_MS, () => {
       this.quotaTimer = undefined;
       this.opts.notify();
     });
-    return { until: this.quotaUntil, fewerThan: this.quotaFewerThan };
+    return { until: this.quotaUntil, fewerThan: this.quotaFewerThan, lowered: before === 0 || this.quotaFewerThan < before };
   }
 
   /**

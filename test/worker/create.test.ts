@@ -354,4 +354,22 @@ describe('create limits: cloud quota errors', function () {
     assert.equal(limits.quotaErrorActive(4), false, 'below the lowest count seen: lifted');
     limits.stop();
   });
+
+  it('says whether a quota error sets a new or lower count to wait for, which the pool logs as the reference does, and not a count already waited for', async () => {
+    const clock = new ManualClock();
+    const limits = new CreateLimits({ clock, notify: () => {}, maxInstances: 0 });
+    const lowered = (others: number): [number, boolean] => {
+      const hold = limits.noteQuotaError(others, 'too many instances');
+      return [hold.fewerThan, hold.lowered];
+    };
+    assert.deepEqual(lowered(5), [5, true], 'the first: new');
+    assert.deepEqual(lowered(5), [5, false], 'the same count again');
+    assert.deepEqual(lowered(7), [5, false], 'a higher count (instances were added meanwhile)');
+    assert.deepEqual(lowered(4), [4, true], 'a lower one');
+    await clock.advance(60_000);
+    assert.deepEqual(lowered(6), [6, true], 'after the hold expired: new again');
+    limits.noteInstanceCount(5);
+    assert.deepEqual(lowered(6), [6, true], 'after the count went below it and lifted it: new again');
+    limits.stop();
+  });
 });
