@@ -69,6 +69,25 @@ describe('scheduler loop', () => {
     assert.equal(h.clock.pendingTimers(), 0);
   });
 
+  it('gives unknown workers the whole StaleLockTimeout after a listing slower than it (the reference counts it from before the listing)', async () => {
+    const h = harness();
+    h.queue.add({ uuid: uuid(1), state: 'Locked' });
+    h.pool.isLoaded = false;
+    h.sch.start();
+    await h.clock.advance(120_000);
+    const w = h.pool.addWorker(h.type(1), 'unknown');
+    h.pool.isLoaded = true;
+    h.pool.notify();
+    await h.clock.advance(59_000);
+    assert.deepEqual(h.queue.changes, [], 'still waiting for the unknown worker, 59 s after the 2-minute listing');
+    h.pool.runOn(w, uuid(1));
+    h.pool.notify();
+    await h.clock.advance(0);
+    assert.deepEqual(h.queue.changes, [], 'its probe found the crunch-run: nothing unlocked');
+    assert.equal(logged(h, /^FixStaleLocks finished/).length, 1);
+    await h.sch.stop();
+  });
+
   it('keeps waiting for the listing through pool notifications that come before it', async () => {
     const h = harness();
     h.queue.add({ uuid: uuid(1), state: 'Running' }, { uuid: uuid(2), state: 'Locked' });
