@@ -13,7 +13,7 @@ import { compilePostgreSQL } from './postgresql.js';
 import { loopbackInstanceTypes } from './loopback.js';
 import { applyLegacyEnv, type LegacyEnv } from './legacy-env.js';
 import { REFERENCE_CLUSTER_DEFAULTS } from './reference-defaults.js';
-import { crunchRunArgumentsProblems } from './crunch-run-arguments.js';
+import { crunchRunArgumentsProblems, runtimeEngineProblem } from './crunch-run-arguments.js';
 
 /** Arvados's rule for cluster ids (lib/config/load.go checkClusterID). */
 const CLUSTER_ID = /^[a-z0-9]{5}$/;
@@ -119,6 +119,8 @@ export function compileCluster(ctx: ReadContext, id: string, raw: Record<string,
     ctx.problems.error([...containersPath, 'LocalKeepLogsToContainerLog'], `unacceptable value ${JSON.stringify(keepLogs)}: must be one of ${KEEP_LOGS_VALUES.map((v) => JSON.stringify(v)).join(', ')}`);
   }
   warnUnusedLocalKeepstore(ctx, path, raw, containers.LocalKeepBlobBuffersPerVCPU);
+  const engineProblem = runtimeEngineProblem(containers.RuntimeEngine);
+  if (engineProblem !== undefined) ctx.problems.warn([...containersPath, 'RuntimeEngine'], engineProblem);
   for (const problem of crunchRunArgumentsProblems(containers.CrunchRunArgumentsList, containers.RuntimeEngine)) {
     ctx.problems.warn([...containersPath, 'CrunchRunArgumentsList'], problem);
   }

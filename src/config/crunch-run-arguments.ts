@@ -13,6 +13,18 @@ import { crunchRunDetachCommandArgs } from '../arvados/crunch-run.js';
 /** A UUID of the right form, standing for every container the dispatcher starts. */
 const SOME_UUID = 'zzzzz-dz642-000000000000000';
 
+/** The runtime engines crunch-run knows; with any other it exits before running the container. */
+const ENGINES: readonly string[] = ['docker', 'singularity'];
+
+/**
+ * What crunch-run would do with `Containers.RuntimeEngine` `engine`, as a
+ * warning; undefined for one it runs containers with.
+ */
+export function runtimeEngineProblem(engine: string): string | undefined {
+  if (ENGINES.includes(engine)) return undefined;
+  return `${quote(engine)} is no engine crunch-run knows (${ENGINES.join(' or ')}): it would exit with "unsupported RuntimeEngine" before running each container, which is then unlocked and tried again until the controller cancels it (MaxDispatchAttempts)`;
+}
+
 /** How crunch-run ends when its arguments after the flags are not exactly the UUID. */
 const MISSING_UUID = 'missing required argument: container-uuid';
 
@@ -39,8 +51,10 @@ export function crunchRunArgumentsProblems(list: readonly string[], runtimeEngin
   if (args.kill >= 0) problems.push('-kill makes every start signal a crunch-run process instead of running the container');
   if (!args.detach) problems.push("-detach=false keeps crunch-run in the foreground: every start would hold the dispatcher's SSH session until its container ends");
   if (!args.stdinConfig) problems.push('-stdin-config=false makes crunch-run ignore the config the dispatcher sends (the API host and token among it) and read a config file on the VM');
-  if (args.runtimeEngine !== runtimeEngine) {
-    problems.push(`sets the runtime engine to ${quote(args.runtimeEngine ?? '')}, overriding Containers.RuntimeEngine (${quote(runtimeEngine)}): set RuntimeEngine instead`);
+  const engine = args.runtimeEngine ?? '';
+  if (engine !== runtimeEngine) {
+    const unknown = runtimeEngineProblem(engine);
+    problems.push(`sets the runtime engine to ${quote(engine)}, overriding Containers.RuntimeEngine (${quote(runtimeEngine)}): set RuntimeEngine instead${unknown ? `; and ${unknown}` : ''}`);
   }
   return problems;
 }

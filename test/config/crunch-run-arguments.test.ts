@@ -49,6 +49,20 @@ describe('config: CrunchRunArgumentsList, read as crunch-run reads it', () => {
     assert.deepEqual(warningsFor('["-runtime-engine=singularity"]', 'singularity'), []);
   });
 
+  it('warns about a runtime engine crunch-run does not know, in RuntimeEngine or in the list, and takes docker and singularity', () => {
+    const { warnings } = loadConfigText('Clusters:\n  zzzzz:\n    Containers: {RuntimeEngine: Docker}\n');
+    const unknown = (engine: string) =>
+      `${JSON.stringify(engine)} is no engine crunch-run knows (docker or singularity): it would exit with "unsupported RuntimeEngine" before running each container, which is then unlocked and tried again until the controller cancels it (MaxDispatchAttempts)`;
+    assert.deepEqual(
+      warnings.filter((w) => w.includes('RuntimeEngine:')),
+      [`Clusters.zzzzz.Containers.RuntimeEngine: ${unknown('Docker')}`],
+    );
+    assert.deepEqual(warningsFor('["-runtime-engine=podman"]'), [`sets the runtime engine to "podman", overriding Containers.RuntimeEngine ("docker"): set RuntimeEngine instead; and ${unknown('podman')}`]);
+    for (const engine of ['docker', 'singularity']) {
+      assert.ok(!loadConfigText(`Clusters:\n  zzzzz:\n    Containers: {RuntimeEngine: ${engine}}\n`).warnings.some((w) => w.includes('RuntimeEngine')), engine);
+    }
+  });
+
   it('gives every mode-changing flag of one list its own warning', () => {
     assert.deepEqual(warningsFor('["-list", "-stdin-config=false"]').length, 2);
   });
