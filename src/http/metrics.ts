@@ -33,6 +33,7 @@ import type { QueueEntry } from '../scheduler/interfaces.js';
 import { CONTROLLER_STATES, type ControllerState } from '../scheduler/limits.js';
 import { WORKER_STATES } from '../worker/states.js';
 import type { BootOutcome } from '../worker/worker-env.js';
+import { START_OUTCOMES } from '../worker/remote-runner.js';
 import type { ReclaimTracker } from '../placement/reclaims.js';
 import type { OnDemandReason } from '../placement/reclaim-plan.js';
 import type { CostLedger } from '../cost/ledger.js';
@@ -112,6 +113,7 @@ export class DispatcherMetrics {
   private readonly timeToReady: WindowedSummary;
   private readonly queueToCrunchRun: WindowedSummary;
   private readonly queueWaitByType: WindowedSummary<'instance_type'>;
+  private readonly crunchRunStarts: Counter<'outcome'>;
   private readonly shutdownToGone: WindowedSummary;
   private readonly runProbeDuration: WindowedSummary<'outcome'>;
 
@@ -153,6 +155,14 @@ export class DispatcherMetrics {
       registers,
       ...REFERENCE_SUMMARY_OPTS,
     });
+    // Ours: every --detach by outcome, so an alert can see starts failing.
+    this.crunchRunStarts = new Counter({
+      name: `${PREFIX}crunch_run_starts_total`,
+      help: 'crunch-run --detach attempts, by outcome: started; failed (refused, or the SSH session failed); unknown (the connection dropped mid-way: the next probe tells).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of START_OUTCOMES) this.crunchRunStarts.inc({ outcome }, 0);
     this.shutdownToGone = new WindowedSummary({
       name: `${PREFIX}instances_time_from_shutdown_request_to_disappearance_seconds`,
       help: 'Number of seconds between the first shutdown attempt and the disappearance of the worker.',
@@ -190,7 +200,8 @@ export class DispatcherMetrics {
         this.timeToReady.observe(event.sinceSshMs / 1000);
         break;
       case 'crunchRunStartReturned':
-        this.queueToCrunchRun.observe(Math.max(0, event.sinceQueuedMs / 1000));
+        this.crunchRunStarts.inc({ outcome: event.outcome });
+        if (!Number.isNaN(event.sinceQueuedMs)) this.queueToCrunchRun.observe(Math.max(0, event.sinceQueuedMs / 1000));
         break;
       case 'crunchRunStarted':
         if (event.instanceType !== undefined) this.queueWaitByType.observe({ instance_type: event.instanceType }, Math.max(0, event.sinceQueuedMs / 1000));

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { IdleStretcher } from './idle-stretch.js';
 import type { Executor } from '../ssh/executor.js';
 import { deployedRunnerPath } from './runner.js';
+import type { StartOutcome } from './remote-runner.js';
 
 /**
  * The reference's default DeployRunnerBinary: its own executable, which
@@ -83,11 +84,12 @@ export type PoolEvent =
   | { type: 'readyForContainer'; instanceId: string; sinceSshMs: number }
   /**
    * A `crunch-run --detach` returned, whatever its outcome, even on a worker
-   * gone meanwhile; counts from the container's created_at. The reference's
+   * gone meanwhile; counts from the container's created_at (NaN when that
+   * is unreadable). The reference's
    * `containers_time_from_queue_to_crunch_run_seconds` times every such
    * attempt, failed ones included.
    */
-  | { type: 'crunchRunStartReturned'; instanceId: string; containerUUID: string; sinceQueuedMs: number }
+  | { type: 'crunchRunStartReturned'; instanceId: string; containerUUID: string; sinceQueuedMs: number; outcome: StartOutcome }
   /** `crunch-run --detach` succeeded; counts from the container's created_at. */
   | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number; instanceType?: string }
   /** A destroy call for the worker succeeded (the first time): the cloud is terminating it. */

@@ -17,6 +17,7 @@ import { type Executor, outputFields } from '../ssh/executor.js';
 import { isDispatchLockLostError } from '../dblock/fence.js';
 import type { PoolConfig } from './pool-config.js';
 import { crunchRunKillCommand, withSudo } from '../arvados/crunch-run.js';
+import type { StartRefusal } from './start-failures.js';
 
 /** What a `--detach` attempt came to. */
 export type StartOutcome =
@@ -26,6 +27,8 @@ export type StartOutcome =
   | 'failed'
   /** The command may have run (connection lost mid-way, timeout): the next probe will tell. */
   | 'unknown';
+
+export const START_OUTCOMES: readonly StartOutcome[] = ['started', 'failed', 'unknown'];
 
 /** What a runner needs from its worker. */
 export interface RunnerHost {
@@ -45,6 +48,8 @@ export class RemoteRunner {
   givenUp = false;
   /** The pool no longer tracks this process (it exited, or the worker went away). */
   closed = false;
+  /** What crunch-run said when it refused our `--detach` (the command ran and exited non-zero). */
+  refusal: StartRefusal | undefined;
   readonly log: Logger;
   /** False while our `--detach` is in flight: there is nothing to signal yet. */
   private settled: boolean;
@@ -80,6 +85,7 @@ export class RemoteRunner {
         return 'started';
       }
       this.log.error('error starting crunch-run process', outputFields(r));
+      this.refusal = { exitCode: r.exitCode, stderr: r.stderr.toString() };
       return 'failed';
     } catch (err) {
       const certain =

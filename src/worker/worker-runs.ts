@@ -41,7 +41,8 @@ async function finishStart(w: Worker, env: WorkerEnv, rr: RemoteRunner, createdA
   const config = crunchRunConfigJSON({ cluster, instanceType: w.type, instanceAddress: w.instance.address, uuid: rr.uuid });
   const outcome = await rr.start(command, config);
   const sinceQueuedMs = env.clock.now() - createdAt;
-  if (!Number.isNaN(createdAt)) env.emit?.({ type: 'crunchRunStartReturned', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs });
+  env.emit?.({ type: 'crunchRunStartReturned', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, outcome });
+  env.noteStartOutcome?.(w.id, outcome, rr.refusal);
   if (rr.closed) return;
   const started = (): void => {
     if (!Number.isNaN(createdAt)) env.emit?.({ type: 'crunchRunStarted', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, instanceType: w.type.Name });

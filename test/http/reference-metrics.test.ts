@@ -157,15 +157,19 @@ describe('metrics the reference registers', function () {
       assert.equal(promValue(samples, `${P}instances_time_from_shutdown_request_to_disappearance_seconds_sum`), 30);
     });
 
-    it('containers_time_from_queue_to_crunch_run_seconds: every --detach that returned, failed ones too; queue_wait_seconds: the starts alone, by type', async () => {
+    it('containers_time_from_queue_to_crunch_run_seconds: every --detach that returned, failed ones too; queue_wait_seconds: the starts alone, by type; crunch_run_starts_total: each by outcome', async () => {
       const m = newMetrics();
-      m.observePool({ type: 'crunchRunStartReturned', instanceId: 'i', containerUUID: 'c', sinceQueuedMs: 40_000 });
-      m.observePool({ type: 'crunchRunStartReturned', instanceId: 'i', containerUUID: 'c', sinceQueuedMs: 100_000 });
+      m.observePool({ type: 'crunchRunStartReturned', instanceId: 'i', containerUUID: 'c', sinceQueuedMs: 40_000, outcome: 'failed' });
+      m.observePool({ type: 'crunchRunStartReturned', instanceId: 'i', containerUUID: 'c', sinceQueuedMs: 100_000, outcome: 'started' });
+      m.observePool({ type: 'crunchRunStartReturned', instanceId: 'i', containerUUID: 'd', sinceQueuedMs: NaN, outcome: 'started' });
       m.observePool({ type: 'crunchRunStarted', instanceId: 'i', containerUUID: 'c', sinceQueuedMs: 100_000, instanceType: 'small' });
       const samples = parseProm(await m.text());
       assert.equal(promValue(samples, `${P}containers_time_from_queue_to_crunch_run_seconds_count`), 2, 'the failed attempt at 40 s and the start at 100 s');
       assert.equal(promValue(samples, `${P}containers_time_from_queue_to_crunch_run_seconds_sum`), 140);
       assert.equal(promValue(samples, `${P}queue_wait_seconds_count`, { instance_type: 'small' }), 1, 'the start only');
+      // Ours: every attempt by outcome, a container with no readable created_at too, and a zero series for each outcome from the start.
+      const starts = (outcome: string) => promValue(samples, `${P}crunch_run_starts_total`, { outcome });
+      assert.deepEqual([starts('started'), starts('failed'), starts('unknown')], [2, 1, 0]);
     });
 
     it('instances_run_probe_duration_seconds{outcome}: each crunch-run --list probe, success or fail', async () => {

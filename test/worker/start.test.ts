@@ -201,7 +201,7 @@ describe('worker pool: starting containers', () => {
     const kinds = (): Array<[string, number]> =>
       events.flatMap((e) => (e.type === 'crunchRunStartReturned' || e.type === 'crunchRunStarted' ? [[e.type, e.sinceQueuedMs] as [string, number]] : []));
     assert.deepEqual(kinds(), [['crunchRunStartReturned', 2 * 60_000]], 'the failed attempt is timed, as the reference times it, and is no start');
-    assert.deepEqual(events.find((e) => e.type === 'crunchRunStartReturned'), { type: 'crunchRunStartReturned', instanceId: id, containerUUID: container.uuid, sinceQueuedMs: 2 * 60_000 });
+    assert.deepEqual(events.find((e) => e.type === 'crunchRunStartReturned'), { type: 'crunchRunStartReturned', instanceId: id, containerUUID: container.uuid, sinceQueuedMs: 2 * 60_000, outcome: 'failed' });
   });
 
   for (const outcome of ['succeeds', 'fails'] as const) {
