@@ -85,7 +85,7 @@ describe('Grafana dashboard (monitoring/grafana-dashboard.json)', function () {
     for (const v of dashboard.templating.list.filter((x) => x.type === 'query')) assert.equal(v.datasource?.uid, '${datasource}', v.name);
   });
 
-  it('shows queue, VMs, boot and probe times, cloud errors by class, controller 503s and the limit, cost per hour, queue wait and the event feed', () => {
+  it('shows queue, VMs, boot and probe times, start outcomes, cloud errors by class, controller 503s and the limit, cost per hour, queue wait and the event feed', () => {
     const used = new Set(queries().flatMap(promqlMetricNames));
     for (const name of [
       'queue_entries', // queue by state and instance type
@@ -93,6 +93,7 @@ describe('Grafana dashboard (monitoring/grafana-dashboard.json)', function () {
       'instances_time_to_ssh_seconds',
       'instances_time_to_ready_for_container_seconds',
       'instances_run_probe_duration_seconds', // boot and probe times
+      'crunch_run_starts_total', // boot and start outcomes
       'cloud_errors_total', // cloud errors by class
       'controller_requests_total',
       'max_concurrent_containers', // controller 503s and the concurrency limit
