@@ -72,7 +72,7 @@ export class PoolCore implements WorkerEnv {
   readonly notifier: Notifier;
   readonly bootOutcomes: Record<BootOutcome, number> = { success: 0, failure: 0, aborted: 0, disappeared: 0 };
   readonly disappeared: Record<WorkerState, number> = { unknown: 0, booting: 0, idle: 0, running: 0, shutdown: 0 };
-  /** Says when crunch-run starts keep failing on several VMs. */
+  /** Says when crunch-run starts keep failing, with none succeeding between them. */
   readonly startFailures: StartFailureWatch;
   stopped = false;
   /** The cloud list has been loaded at least once. */

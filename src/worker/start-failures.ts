@@ -1,26 +1,28 @@
 /**
- * Tells the operator when crunch-run starts keep failing on several VMs:
- * the sign of a cause every start shares (a `CrunchRunArgumentsList` or
- * `RuntimeEngine` crunch-run refuses, a wrong `CrunchRunCommand`, crunch-run
- * or sudo missing from the image) rather than one VM's trouble. Each such
- * failure costs its container one of its MaxDispatchAttempts, so such a
- * cause cancels the whole queue in time, as it does under the reference;
- * each failure is logged on its own (`error starting crunch-run process`),
- * and this adds the one line that says it is all of them.
+ * Tells the operator when crunch-run starts keep failing, with none
+ * succeeding anywhere between them: the sign of a cause every start shares
+ * (a `CrunchRunArgumentsList` or `RuntimeEngine` crunch-run refuses, a
+ * wrong `CrunchRunCommand`, crunch-run or sudo missing from the image)
+ * rather than one VM's trouble, since starts on healthy VMs would succeed in
+ * between. Each such failure costs its container one of its
+ * MaxDispatchAttempts, so such a cause cancels the whole queue in time, as
+ * it does under the reference; each failure is logged on its own (`error
+ * starting crunch-run process`), and this adds the one line that says it is
+ * all of them.
  *
- * Counted: starts whose command ran and exited non-zero, in a row, with no
- * start succeeding between them. Not counted (neither a failure nor a
- * success): a start whose SSH session failed (that VM's trouble, which its
- * probes handle), one that may have run, and a refusal because the
- * container's lock is held (that container's).
+ * Counted: starts whose command ran and exited non-zero, in a row. Not
+ * counted (neither a failure nor a success): a start whose SSH session
+ * failed (that VM's trouble, which its probes handle), one that may have
+ * run, and a refusal because the container's lock is held (that
+ * container's). The scheduler keeps giving the first ready VM the next
+ * container, so the failures in a row may all be on one VM.
  */
 import type { Clock } from '../clock/index.js';
 import type { Logger, RateLimitedLog } from '../log.js';
 import type { StartOutcome } from './remote-runner.js';
 
-/** Failures in a row, on at least `SYSTEMIC_INSTANCES` VMs, before the line. */
+/** Failures in a row before the line. */
 export const SYSTEMIC_FAILURES = 3;
-export const SYSTEMIC_INSTANCES = 2;
 
 /** What crunch-run said when it refused a start. */
 export interface StartRefusal {
@@ -61,7 +63,7 @@ export class StartFailureWatch {
     this.instances.add(instanceId);
     if (!this.failing()) return;
     this.warnings.error(
-      'crunch-run starts keep failing on every VM that tries: check CrunchRunArgumentsList, RuntimeEngine, CrunchRunCommand and crunch-run on the VM image',
+      'crunch-run starts keep failing, none succeeding since the first: check CrunchRunArgumentsList, RuntimeEngine, CrunchRunCommand and crunch-run on the VM image',
       {
         Failures: this.failures,
         Instances: this.instances.size,
@@ -73,8 +75,8 @@ export class StartFailureWatch {
     );
   }
 
-  /** True while the starts of several VMs keep failing (`SYSTEMIC_FAILURES` in a row on `SYSTEMIC_INSTANCES` VMs or more). */
+  /** True while starts keep failing (`SYSTEMIC_FAILURES` in a row or more). */
   failing(): boolean {
-    return this.failures >= SYSTEMIC_FAILURES && this.instances.size >= SYSTEMIC_INSTANCES;
+    return this.failures >= SYSTEMIC_FAILURES;
   }
 }

@@ -32,4 +32,22 @@ describe('containers whose crunch-run never starts', function () {
     // Nothing is left running, and the VM idles out.
     await s.until('no VM left', () => s!.cloud.listVMs().length === 0, 5 * 60_000);
   });
+
+  it('the dispatcher says that every start fails, and counts them by outcome', async () => {
+    s = new ManualStack({ containers: '      CrunchRunArgumentsList: ["-enable-memory-limit", "false"]', cloudVMs: '        TimeoutIdle: 1m' });
+    const d = await s.start();
+    // A bool flag given a separate value, so crunch-run refuses every start.
+    const cs = [1, 2].map(() => s!.controller.addContainer({ priority: 1, command: ['sleep', '60'], runtime_constraints: { vcpus: 2, ram: 1 << 30 } }));
+    const line = 'crunch-run starts keep failing, none succeeding since the first: check CrunchRunArgumentsList, RuntimeEngine, CrunchRunCommand and crunch-run on the VM image';
+    await s.until('the line', () => s!.records(line).length > 0, 10 * 60_000);
+    const r = s.records(line)[0];
+    assert.equal(r.level, 'error');
+    assert.equal(r.ExitCode, 2);
+    assert.equal(r.stderr, 'missing required argument: container-uuid (try -help)');
+    assert.ok(Number(r.Instances) >= 1 && Number(r.Failures) === 3, JSON.stringify(r));
+    const metrics = await d.metrics.text();
+    assert.match(metrics, /^arvados_dispatchcloud_crunch_run_starts_total\{outcome="failed"\} [3-9]\d*$/m);
+    assert.match(metrics, /^arvados_dispatchcloud_crunch_run_starts_total\{outcome="started"\} 0$/m);
+    await s.until('both cancelled', () => cs.every((c) => s!.controller.get(c.uuid)?.state === 'Cancelled'), 30 * 60_000);
+  });
 });
