@@ -14,6 +14,9 @@ import type { TokenRecord, TokenTable } from './tokens.js';
 /** The fields the reference's lock and unlock answer with (containers_controller.rb). */
 const LOCK_RESPONSE_FIELDS = ['uuid', 'state', 'priority', 'auth_uuid', 'locked_by_uuid'];
 
+/** Attributes an update may name and the API server silently ignores (its `resource_attrs`). */
+const IGNORED_IN_UPDATE = ['created_at', 'modified_at', 'modified_by_user_uuid', 'modified_by_client_uuid'];
+
 const API = '/arvados/v1';
 
 /** A matched route: its template (for stats and the request log) and its handler. */
@@ -92,7 +95,8 @@ export function findRoute(
       uuid,
       handle: (ctx) => {
         const c = lock ? store.lock(uuid, ctx.caller) : store.unlock(uuid, ctx.caller);
-        return present(c, parseSelect(ctx.query.get('select')) ?? LOCK_RESPONSE_FIELDS);
+        // These fields whatever the client selects: the reference sets them over its select.
+        return present(c, LOCK_RESPONSE_FIELDS);
       },
     };
   }
@@ -145,6 +149,8 @@ function update(store: ContainerStore, uuid: string, ctx: RouteContext): unknown
   if (!store.peek(uuid)) throw new ApiError(404, `container ${uuid} not found`);
   const attrs = bodyAttributes(ctx, 'container');
   if (!isMap(attrs)) throw new ApiError(422, "the body needs a 'container' object of attributes to update");
+  // The API server drops these from any update without a word.
+  for (const k of IGNORED_IN_UPDATE) delete attrs[k];
   const c = store.update(uuid, attrs, ctx.caller);
   return present(c, parseSelect(ctx.query.get('select')));
 }

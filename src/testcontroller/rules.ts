@@ -24,7 +24,7 @@ export const SETTABLE = new Set([
 export const PROGRESS_ATTRS = ['progress', 'runtime_status', 'log', 'output', 'exit_code'];
 
 /** runtime_status keys Arvados requires to be strings. */
-const RUNTIME_STATUS_STRING_KEYS = ['error', 'errorDetail', 'warning', 'warningDetail', 'activity'];
+const RUNTIME_STATUS_STRING_KEYS = ['error', 'errorDetail', 'warning', 'warningDetail', 'activity', 'preemptionNotice'];
 
 /**
  * Attributes (besides state and locked_by_uuid) an update may change, by the
