@@ -95,8 +95,10 @@ export function findRoute(
       uuid,
       handle: (ctx) => {
         const c = lock ? store.lock(uuid, ctx.caller) : store.unlock(uuid, ctx.caller);
-        // These fields whatever the client selects: the reference sets them over its select.
-        return present(c, LOCK_RESPONSE_FIELDS);
+        // The API server answers these fields whatever is selected, and the
+        // controller in front of it then keeps only those the client selected
+        // (if it selected any): the answer is the client's select, or these.
+        return present(c, parseSelect(ctx.query.get('select')) ?? LOCK_RESPONSE_FIELDS);
       },
     };
   }
