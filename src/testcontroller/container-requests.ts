@@ -89,9 +89,10 @@ export class ContainerRequestStore {
     const offset = parseCount(q.get('offset'), 'offset', 0);
     const byContainer = filters.find((f) => f.attr === 'container_uuid' && (f.op === '=' || f.op === 'in'));
     let candidates: Iterable<ControllerContainerRequest> = this.byUuid.values();
-    if (byContainer) {
-      const wanted = Array.isArray(byContainer.operand) ? byContainer.operand : [byContainer.operand];
-      candidates = wanted.flatMap((c) => (typeof c === 'string' ? (this.byContainer.get(c) ?? []) : []));
+    // `= null` (IS NULL) is served by the scan; a uuid named twice finds its requests once.
+    if (byContainer && byContainer.operand !== null) {
+      const wanted = new Set(Array.isArray(byContainer.operand) ? byContainer.operand : [byContainer.operand]);
+      candidates = [...wanted].flatMap((c) => (typeof c === 'string' ? (this.byContainer.get(c) ?? []) : []));
     }
     const hits = [...candidates].filter((cr) => filters.every((f) => matchesRequest(cr, f))).sort((a, b) => (a.uuid < b.uuid ? -1 : 1));
     const items = hits.slice(offset, offset + limit).map((cr) => present(cr, select));

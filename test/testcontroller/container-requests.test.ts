@@ -28,6 +28,16 @@ describe('test controller: container requests', () => {
     assert.deepEqual(one.items, [{ kind: 'arvados#containerRequest', uuid: sub.uuid }]);
   });
 
+  it('lists each request once when a container uuid is named twice, and takes = null as IS NULL', async () => {
+    const twice = await client.listContainerRequests({ filters: [['container_uuid', 'in', [child.uuid, child.uuid]]], select: ['uuid'] });
+    assert.deepEqual(twice.items.map((r) => r.uuid), [sub.uuid]);
+    const none = await client.listContainerRequests({ filters: [['container_uuid', '=', null]], select: ['uuid'] });
+    assert.deepEqual(none.items, [], 'every request here has a container');
+    const loose = ctl.addContainerRequest({});
+    const nulls = await client.listContainerRequests({ filters: [['container_uuid', '=', null]], select: ['uuid'] });
+    assert.deepEqual(nulls.items.map((r) => r.uuid), [loose.uuid]);
+  });
+
   it('pages with limit and offset, and filters on requesting_container_uuid', async () => {
     const all = await client.listContainerRequests({ filters: [], limit: 1, offset: 1 });
     assert.deepEqual(all.items.map((r) => r.uuid), [sub.uuid]);
