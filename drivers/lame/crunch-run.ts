@@ -18,7 +18,7 @@
 import type { Timer } from '../../src/clock/index.js';
 import type { Logger } from '../../src/log.js';
 import { apiBaseURL, ControllerApi, DEFAULT_RETRY } from './api.js';
-import { type CrunchRunArgs, hasFlag, parseCrunchRunArgs } from '../../src/arvados/crunch-run-args.js';
+import { type CrunchRunArgs, hasFlag, parseCrunchRunArgs, RUNTIME_ENGINES } from '../../src/arvados/crunch-run-args.js';
 import { apiSettings, noLocalKeepstoreReason, parseConfig } from './crunch-run-config.js';
 import { collectionPDHs } from '../../src/placement/mounts.js';
 import { warmUp } from './disk-cache.js';
@@ -53,7 +53,7 @@ export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buff
   }
   if (parsed.list) return list(vm, readsPrices ? stdin : undefined);
   if (parsed.kill >= 0) return kill(vm, parsed.positional[0], parsed.kill);
-  if (parsed.detach) return detach(vm, parsed.positional[0], stdin, parsed.stdinConfig);
+  if (parsed.detach) return detach(vm, parsed.positional[0], stdin, parsed.stdinConfig, parsed.runtimeEngine ?? 'docker');
   return { stderr: 'lame crunch-run: only --list, --kill and --detach are emulated\n', exitCode: 2 };
 }
 
@@ -98,7 +98,7 @@ function signalName(signal: number): string {
   return { 0: 'signal 0', 1: 'hangup', 2: 'interrupt', 9: 'killed', 15: 'terminated' }[signal] ?? `signal ${signal}`;
 }
 
-function detach(vm: LameVM, uuid: string | undefined, stdin: Buffer, stdinConfig: boolean): CommandResult {
+function detach(vm: LameVM, uuid: string | undefined, stdin: Buffer, stdinConfig: boolean, runtimeEngine: string): CommandResult {
   if (!uuid) return { stderr: 'crunch-run --detach: missing container UUID\n', exitCode: 2 };
   const existing = vm.processes.get(uuid);
   if (existing?.lockHeld) {
@@ -113,6 +113,7 @@ function detach(vm: LameVM, uuid: string | undefined, stdin: Buffer, stdinConfig
   const runMs = rng.between(params.MinRunTime, params.MaxRunTime);
   const proc = new CrunchRunProcess(vm, uuid, vm.allocatePid(), {
     config: stdinConfig ? stdin.toString('utf8') : undefined,
+    runtimeEngine,
     crashAfterFraction: crashes ? crashPoint : undefined,
     defaultRunMs: runMs,
   });
@@ -130,6 +131,8 @@ export type ProcessPhase = 'starting' | 'running' | 'finishing' | 'exited';
 export interface ProcessPlan {
   /** The JSON given with --stdin-config (undefined: none was given). */
   config: string | undefined;
+  /** `--runtime-engine` (crunch-run's default: docker). */
+  runtimeEngine: string;
   /** Crash this fraction of the way through the run; undefined: no crash. */
   crashAfterFraction: number | undefined;
   /** Run time for a container whose command says nothing about it. */
@@ -260,6 +263,9 @@ export class CrunchRunProcess {
     let api: ControllerApi | undefined;
     try {
       if (this.vm.reportsBroken) throw new Error('the VM is broken; not starting the container');
+      // As crunch-run: an engine it does not know ends it before the
+      // container is touched, which stays Locked.
+      if (!RUNTIME_ENGINES.includes(this.plan.runtimeEngine)) throw new Error(`${this.uuid}: unsupported RuntimeEngine ${JSON.stringify(this.plan.runtimeEngine)}`);
       const config = parseConfig(this.plan.config);
       const settings = apiSettings(config);
       const noKeepstore = noLocalKeepstoreReason(config);

@@ -55,6 +55,9 @@ const FLAGS: ReadonlyMap<string, FlagKind> = new Map<string, FlagKind>([
   ['version', 'bool'],
 ]);
 
+/** The runtime engines crunch-run runs containers with (`-runtime-engine`); with another it exits before running the container. */
+export const RUNTIME_ENGINES: readonly string[] = ['docker', 'singularity'];
+
 /** Flags crunch-run gained after 2.7, with the first release that has them. */
 const ADDED_IN: Readonly<Record<string, string>> = { 'stdin-prices': '3.2.1' };
 

@@ -7,22 +7,19 @@
  * would do, as warnings (a crunch-run newer than this check may have a flag
  * it does not know, so the daemon still starts).
  */
-import { flagName, isBoolFlag, parseCrunchRunArgs, takesValue } from '../arvados/crunch-run-args.js';
+import { flagName, isBoolFlag, parseCrunchRunArgs, RUNTIME_ENGINES, takesValue } from '../arvados/crunch-run-args.js';
 import { crunchRunDetachCommandArgs } from '../arvados/crunch-run.js';
 
 /** A UUID of the right form, standing for every container the dispatcher starts. */
 const SOME_UUID = 'zzzzz-dz642-000000000000000';
-
-/** The runtime engines crunch-run knows; with any other it exits before running the container. */
-const ENGINES: readonly string[] = ['docker', 'singularity'];
 
 /**
  * What crunch-run would do with `Containers.RuntimeEngine` `engine`, as a
  * warning; undefined for one it runs containers with.
  */
 export function runtimeEngineProblem(engine: string): string | undefined {
-  if (ENGINES.includes(engine)) return undefined;
-  return `${quote(engine)} is no engine crunch-run knows (${ENGINES.join(' or ')}): it would exit with "unsupported RuntimeEngine" before running each container, which is then unlocked and tried again until the controller cancels it (MaxDispatchAttempts)`;
+  if (RUNTIME_ENGINES.includes(engine)) return undefined;
+  return `${quote(engine)} is no engine crunch-run knows (${RUNTIME_ENGINES.join(' or ')}): it would exit with "unsupported RuntimeEngine" before running each container, which is then unlocked and tried again until the controller cancels it (MaxDispatchAttempts)`;
 }
 
 /** How crunch-run ends when its arguments after the flags are not exactly the UUID. */

@@ -33,6 +33,19 @@ describe('containers whose crunch-run never starts', function () {
     await s.until('no VM left', () => s!.cloud.listVMs().length === 0, 5 * 60_000);
   });
 
+  it('are cancelled the same way when RuntimeEngine is one crunch-run does not know: each start succeeds, then crunch-run exits before the container runs', async () => {
+    s = new ManualStack({ containers: '      RuntimeEngine: podman', cloudVMs: '        TimeoutIdle: 1m' });
+    await s.start();
+    const c = s.controller.addContainer({ priority: 1, command: ['sleep', '60'] });
+    await s.until('cancelled', () => s!.controller.get(c.uuid)?.state === 'Cancelled', 30 * 60_000);
+    const final = s.controller.get(c.uuid)!;
+    assert.equal(final.lock_count, 10);
+    assert.equal(final.runtime_status.error, maxDispatchAttemptsError(10));
+    assert.ok(!s.controller.history(c.uuid).some((h) => h.state === 'Running'), 'it never ran');
+    assert.ok(s.records('requeueing locked container because crunch-run exited').length >= 9, 'each attempt ends with crunch-run gone while the container is Locked');
+    assert.equal(s.records('error starting crunch-run process').length, 0, 'no start failed');
+  });
+
   it('the dispatcher says that every start fails, and counts them by outcome', async () => {
     s = new ManualStack({ containers: '      CrunchRunArgumentsList: ["-enable-memory-limit", "false"]', cloudVMs: '        TimeoutIdle: 1m' });
     const d = await s.start();

@@ -184,6 +184,28 @@ describe('lame crunch-run', function () {
     assert.equal(inst.vm.processes.size, 0, 'nothing started');
   });
 
+  it('detaches with a runtime engine it does not know, then exits before touching the container, which stays Locked; singularity runs', async () => {
+    await setup();
+    const run = async (engine: string) => {
+      const c = ctl.addContainer({ state: 'Locked' });
+      const cfg = crunchRunConfigJSON({ cluster, instanceType: SMALL, instanceAddress: inst.address, uuid: c.uuid });
+      const r = await exec.execute(sudo(crunchRunDetachCommand({ crunchRunCommand: 'crunch-run', runtimeEngine: engine, argumentsList: [], uuid: c.uuid })), { stdin: cfg });
+      assert.equal(r.exitCode, 0, 'the detach itself succeeds, as crunch-run checks the engine in the background');
+      return c.uuid;
+    };
+    const podman = await run('podman');
+    await waitGone(podman);
+    assert.deepEqual(
+      ctl.history(podman).map((h) => h.state),
+      ['Locked'],
+      'never Running',
+    );
+    assert.equal(await list(), '', 'and its lock is gone with it');
+    const singularity = await run('singularity');
+    await waitRunning(singularity);
+    assert.equal(state(singularity), 'Running');
+  });
+
   it('answers -help with its usage and -version with its release, exit 0 before the arguments are checked, starting nothing', async () => {
     await setup({ CrunchRunVersion: '3.2.1' });
     const c = ctl.addContainer({ state: 'Locked' });
