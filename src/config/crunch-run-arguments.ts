@@ -1,17 +1,21 @@
 /**
- * `Containers.CrunchRunArgumentsList`, read as crunch-run on a VM will read
- * it: the dispatcher puts the list between `--runtime-engine=ENGINE` and the
- * container UUID of every start, so one bad word fails every start on every
- * VM, and the queue drains into cancelled containers. Neither the reference
- * nor crunch-run looks at the list before then; this says what crunch-run
- * would do, as warnings (a crunch-run newer than this check may have a flag
- * it does not know, so the daemon still starts).
+ * `Containers.CrunchRunArgumentsList` and `Containers.RuntimeEngine`, read
+ * as crunch-run on a VM will read them: the dispatcher puts the list between
+ * `--runtime-engine=ENGINE` and the container UUID of every start, so one
+ * bad word, or an engine crunch-run does not know, fails every start on
+ * every VM, and the queue drains into cancelled containers. Neither the
+ * reference nor crunch-run looks at them before then; this says what
+ * crunch-run would do, as warnings (a crunch-run newer than this check may
+ * have a flag or an engine it does not know, so the daemon still starts).
  */
 import { flagName, isBoolFlag, parseCrunchRunArgs, RUNTIME_ENGINES, takesValue } from '../arvados/crunch-run-args.js';
 import { crunchRunDetachCommandArgs } from '../arvados/crunch-run.js';
 
 /** A UUID of the right form, standing for every container the dispatcher starts. */
 const SOME_UUID = 'zzzzz-dz642-000000000000000';
+
+/** How crunch-run ends when its arguments after the flags are not exactly the UUID. */
+const MISSING_UUID = 'missing required argument: container-uuid';
 
 /**
  * What crunch-run would do with `Containers.RuntimeEngine` `engine`, as a
@@ -21,9 +25,6 @@ export function runtimeEngineProblem(engine: string): string | undefined {
   if (RUNTIME_ENGINES.includes(engine)) return undefined;
   return `${quote(engine)} is no engine crunch-run knows (${RUNTIME_ENGINES.join(' or ')}): it would exit with "unsupported RuntimeEngine" before running each container, which is then unlocked and tried again until the controller cancels it (MaxDispatchAttempts)`;
 }
-
-/** How crunch-run ends when its arguments after the flags are not exactly the UUID. */
-const MISSING_UUID = 'missing required argument: container-uuid';
 
 /**
  * What crunch-run would do with `list` on every start, as warnings for
