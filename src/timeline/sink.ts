@@ -22,6 +22,10 @@ import type { PoolEvent } from '../worker/pool.js';
  * - `vm_booted`, `vm_ready`: that instance answered SSH, passed its boot
  *   probe (`instance`);
  * - `crunch_run_started`: crunch-run was started for it (`instance`);
+ * - `crunch_run_start_failed`: a start did not succeed (`instance`;
+ *   `outcome`: failed, or unknown when the connection dropped mid-way and
+ *   the next probe tells; `exit_code` and the first line of `stderr` when
+ *   crunch-run refused it);
  * - `adopted`: its crunch-run was found on a VM, started by an earlier
  *   dispatcher process (`instance`);
  * - `cancelled_by_dispatcher`: the scheduler cancelled it (`reason`);
@@ -60,6 +64,7 @@ export type TimelineKind =
   | 'vm_booted'
   | 'vm_ready'
   | 'crunch_run_started'
+  | 'crunch_run_start_failed'
   | 'adopted'
   | 'running'
   | 'cancelled_by_dispatcher'

@@ -197,6 +197,13 @@ export class Timeline implements TimelineSink {
         this.unlink(event.containerUUID, e);
         break;
       }
+      case 'crunchRunStartReturned':
+        if (event.outcome !== 'started') {
+          const detail: Record<string, string | number> = { instance: event.instanceId, outcome: event.outcome };
+          if (event.exitCode !== undefined) Object.assign(detail, { exit_code: event.exitCode, stderr: event.stderr ?? '' });
+          this.push(this.entry(event.containerUUID), 'crunch_run_start_failed', detail);
+        }
+        break;
       case 'crunchRunDetected':
         this.push(this.entry(event.containerUUID), 'adopted', { instance: event.instanceId });
         break;

@@ -87,9 +87,10 @@ export type PoolEvent =
    * gone meanwhile; counts from the container's created_at (NaN when that
    * is unreadable). The reference's
    * `containers_time_from_queue_to_crunch_run_seconds` times every such
-   * attempt, failed ones included.
+   * attempt, failed ones included. When crunch-run refused the start:
+   * its exit code and the first line of its stderr.
    */
-  | { type: 'crunchRunStartReturned'; instanceId: string; containerUUID: string; sinceQueuedMs: number; outcome: StartOutcome }
+  | { type: 'crunchRunStartReturned'; instanceId: string; containerUUID: string; sinceQueuedMs: number; outcome: StartOutcome; exitCode?: number; stderr?: string }
   /** `crunch-run --detach` succeeded; counts from the container's created_at. */
   | { type: 'crunchRunStarted'; instanceId: string; containerUUID: string; sinceQueuedMs: number; instanceType?: string }
   /** A destroy call for the worker succeeded (the first time): the cloud is terminating it. */

@@ -33,8 +33,13 @@ export interface StartRefusal {
 /** crunch-run's answer when another process holds the container's lock: about that container alone. */
 const LOCK_HELD = /resource temporarily unavailable/;
 
-/** How much of the last refusal's stderr the line carries (its first line). */
+/** How much of a refusal's stderr is repeated (its first line) in the line below and the container's timeline. */
 const STDERR_CHARS = 300;
+
+/** The first line of what crunch-run said when it refused, at most `STDERR_CHARS` long. */
+export function refusalLine(refusal: StartRefusal): string {
+  return refusal.stderr.split('\n', 1)[0].slice(0, STDERR_CHARS);
+}
 
 export class StartFailureWatch {
   private failures = 0;
@@ -69,7 +74,7 @@ export class StartFailureWatch {
         Instances: this.instances.size,
         Since: new Date(this.since).toISOString(),
         ExitCode: refusal.exitCode,
-        stderr: refusal.stderr.split('\n', 1)[0].slice(0, STDERR_CHARS),
+        stderr: refusalLine(refusal),
       },
       'start failures',
     );

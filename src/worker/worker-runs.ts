@@ -11,6 +11,7 @@ import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
 import { RemoteRunner } from './remote-runner.js';
 import { crunchRunConfigJSON } from './runner.js';
 import type { WorkerEnv } from './worker-env.js';
+import { refusalLine } from './start-failures.js';
 import type { Worker } from './worker.js';
 
 /** Runs `crunch-run --detach` for `ctr` on `w` in the background; the caller has checked that `w` may take it. */
@@ -41,7 +42,8 @@ async function finishStart(w: Worker, env: WorkerEnv, rr: RemoteRunner, createdA
   const config = crunchRunConfigJSON({ cluster, instanceType: w.type, instanceAddress: w.instance.address, uuid: rr.uuid });
   const outcome = await rr.start(command, config);
   const sinceQueuedMs = env.clock.now() - createdAt;
-  env.emit?.({ type: 'crunchRunStartReturned', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, outcome });
+  const refused = rr.refusal && { exitCode: rr.refusal.exitCode, stderr: refusalLine(rr.refusal) };
+  env.emit?.({ type: 'crunchRunStartReturned', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, outcome, ...refused });
   env.noteStartOutcome?.(w.id, outcome, rr.refusal);
   if (rr.closed) return;
   const started = (): void => {

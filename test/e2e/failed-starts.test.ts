@@ -61,6 +61,9 @@ describe('containers whose crunch-run never starts', function () {
     const metrics = await d.metrics.text();
     assert.match(metrics, /^arvados_dispatchcloud_crunch_run_starts_total\{outcome="failed"\} [3-9]\d*$/m);
     assert.match(metrics, /^arvados_dispatchcloud_crunch_run_starts_total\{outcome="started"\} 0$/m);
+    // And each container's timeline says what crunch-run answered.
+    const failed = d.timeline.get(cs[0].uuid)!.events.find((e) => e.kind === 'crunch_run_start_failed');
+    assert.deepEqual({ ...failed?.detail, instance: undefined }, { instance: undefined, outcome: 'failed', exit_code: 2, stderr: 'missing required argument: container-uuid (try -help)' });
     await s.until('both cancelled', () => cs.every((c) => s!.controller.get(c.uuid)?.state === 'Cancelled'), 30 * 60_000);
   });
 });

@@ -104,6 +104,20 @@ describe('Timeline', () => {
     assert.equal(tl.asOf, clock.now());
   });
 
+  it('records a start that did not succeed, with what crunch-run said when it refused, and not one that did', () => {
+    t.containerSeen(ctr(A, 'Locked'));
+    t.poolEvent({ type: 'crunchRunStartReturned', instanceId: 'i-1', containerUUID: A, sinceQueuedMs: 1, outcome: 'failed', exitCode: 2, stderr: 'missing required argument: container-uuid (try -help)' });
+    t.poolEvent({ type: 'crunchRunStartReturned', instanceId: 'i-2', containerUUID: A, sinceQueuedMs: 2, outcome: 'unknown' });
+    t.poolEvent({ type: 'crunchRunStartReturned', instanceId: 'i-3', containerUUID: A, sinceQueuedMs: 3, outcome: 'started' });
+    assert.deepEqual(
+      t.get(A)!.events.filter((e) => e.kind === 'crunch_run_start_failed').map((e) => e.detail),
+      [
+        { instance: 'i-1', outcome: 'failed', exit_code: 2, stderr: 'missing required argument: container-uuid (try -help)' },
+        { instance: 'i-2', outcome: 'unknown' },
+      ],
+    );
+  });
+
   it('copies boot events only to the containers waiting on that instance', () => {
     t.containerSeen(ctr(A, 'Locked'));
     t.containerSeen(ctr(B, 'Locked'));

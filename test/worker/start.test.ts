@@ -201,7 +201,7 @@ describe('worker pool: starting containers', () => {
     const kinds = (): Array<[string, number]> =>
       events.flatMap((e) => (e.type === 'crunchRunStartReturned' || e.type === 'crunchRunStarted' ? [[e.type, e.sinceQueuedMs] as [string, number]] : []));
     assert.deepEqual(kinds(), [['crunchRunStartReturned', 2 * 60_000]], 'the failed attempt is timed, as the reference times it, and is no start');
-    assert.deepEqual(events.find((e) => e.type === 'crunchRunStartReturned'), { type: 'crunchRunStartReturned', instanceId: id, containerUUID: container.uuid, sinceQueuedMs: 2 * 60_000, outcome: 'failed' });
+    assert.deepEqual(events.find((e) => e.type === 'crunchRunStartReturned'), { type: 'crunchRunStartReturned', instanceId: id, containerUUID: container.uuid, sinceQueuedMs: 2 * 60_000, outcome: 'failed', exitCode: 1, stderr: 'docker: not running' });
   });
 
   for (const outcome of ['succeeds', 'fails'] as const) {
