@@ -104,6 +104,20 @@ describe('ControllerHealthTracker', async () => {
     assert.equal(h.signals().lastOverload, clock.now());
   });
 
+  it('a lone 503 is overload only when another comes within 6 s of it', async () => {
+    const lone503ThenAnother = async (gapMs: number): Promise<number> => {
+      const tracker = new ControllerHealthTracker(clock);
+      tracker.record('overload', clock.now(), 503);
+      tracker.record('ok', clock.now(), 200);
+      await step(gapMs);
+      tracker.record('overload', clock.now(), 503);
+      tracker.record('ok', clock.now(), 200);
+      return tracker.signals().lastOverload;
+    };
+    assert.equal(await lone503ThenAnother(6000), clock.now(), 'a second 503 6 s after the first: overload');
+    assert.equal(await lone503ThenAnother(6001), 0, 'a second 503 just over 6 s after the first: not overload');
+  });
+
   it('row 3: a success of a request sent before the 503s does not end the episode', async () => {
     answer(503);
     answer(503);

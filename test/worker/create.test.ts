@@ -190,6 +190,22 @@ describe('worker pool: create throttling', function () {
     assert.equal(h.pool.atQuota(), false, 'the listing shows an instance went away: try again at once');
   });
 
+  it('QuotaError with instances running and none going away: at quota for a minute at most, as the quota may be shared', async () => {
+    await started({ cloudVMs: { TimeoutIdle: 3_600_000 } });
+    await h.createIdle();
+    await h.createIdle();
+    h.cloud.failNextCreate(new QuotaError('too many instances'));
+    assert.ok(h.pool.create(SMALL));
+    await h.tick(0);
+    assert.equal(h.pool.atQuota(), true);
+    await h.tick(59_000);
+    assert.equal(h.pool.atQuota(), true, 'still held before the minute is up');
+    assert.equal(h.pool.instances().length, 2, 'no instance went away');
+    await h.tick(1000);
+    assert.equal(h.pool.atQuota(), false, 'the hold ends after a minute although no instance went away');
+    assert.ok(h.pool.create(SMALL), 'creates again');
+  });
+
   it('CapacityError for a type: only that type is at capacity, for a minute', async () => {
     await started();
     h.cloud.failNextCreate(new CapacityError('no small ones', { instanceType: SMALL.ProviderType }));
