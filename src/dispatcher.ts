@@ -34,6 +34,7 @@ import { BootTimes } from './estimate/boot.js';
 import type { Executor } from './ssh/executor.js';
 import { resolveSshPort } from './ssh/port.js';
 import { Timeline } from './timeline/timeline.js';
+import { WastedAttemptWatch } from './timeline/wasted-attempts.js';
 import { type PoolEvent, WorkerPoolImpl } from './worker/pool.js';
 import { loadRunnerBinary } from './worker/runner-binary.js';
 import { dispatcherKeys, fencedExecutor, vmSshExecutor } from './vm-access.js';
@@ -171,7 +172,8 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     instanceSet.executorFor?.(instance) ?? vmSshExecutor(cluster, instance, { sshPort, privateKey, clock, logger, warnings: sshWarnings });
 
   const client = ControllerClient.fromCluster(cluster, clock, logger.child({ Component: 'controller-client' }), deps.controllerTransport, deps.fence);
-  const timeline = new Timeline({ clock });
+  const wasted = new WastedAttemptWatch(clock, logger);
+  const timeline = new Timeline({ clock, onEvent: wasted.observe });
   const billing = billingFeatures({ settings: settings.Billing, cluster, instanceSet, timeline, clock, typesOf: (uuid) => queue.instanceTypesOf(uuid) });
   const queue = new ContainerQueueImpl({ client, cluster, clock, logger: logger.child({ Component: 'queue' }), timeline: billing.queueTimeline });
   const eventFeed = new EventFeedLink(cluster, queue, {

@@ -33,6 +33,8 @@ export interface TimelineOptions {
   maxContainers?: number;
   /** At most this many events per container (at least 2). Default `DEFAULT_MAX_EVENTS`. */
   maxEvents?: number;
+  /** Told of every event as it is recorded (kept or not). */
+  onEvent?: (uuid: string, event: TimelineEvent) => void;
 }
 
 /** One container's timeline, as `Timeline.get` gives it. */
@@ -45,6 +47,7 @@ export interface ContainerTimeline {
 }
 
 interface Entry {
+  uuid: string;
   events: TimelineEvent[];
   dropped: number;
   /** The state the queue last showed; undefined before the queue has shown it. */
@@ -61,6 +64,7 @@ export class Timeline implements TimelineSink {
   private readonly clock: Clock;
   private readonly maxContainers: number;
   private readonly maxEvents: number;
+  private readonly onEvent?: (uuid: string, event: TimelineEvent) => void;
   /** In the order first recorded: the oldest is first. */
   private readonly entries = new Map<string, Entry>();
   /** Finished containers, in the order they finished. */
@@ -72,6 +76,7 @@ export class Timeline implements TimelineSink {
     this.clock = opts.clock;
     this.maxContainers = Math.max(1, opts.maxContainers ?? DEFAULT_MAX_CONTAINERS);
     this.maxEvents = Math.max(2, opts.maxEvents ?? DEFAULT_MAX_EVENTS);
+    this.onEvent = opts.onEvent;
   }
 
   /** The container's timeline, or undefined if it is not (or no longer) kept. */
@@ -270,7 +275,7 @@ export class Timeline implements TimelineSink {
     const found = this.entries.get(uuid);
     if (found) return found;
     while (this.entries.size >= this.maxContainers) this.evictOne();
-    const e: Entry = { events: [], dropped: 0, links: new Set() };
+    const e: Entry = { uuid, events: [], dropped: 0, links: new Set() };
     this.entries.set(uuid, e);
     return e;
   }
@@ -289,6 +294,8 @@ export class Timeline implements TimelineSink {
       e.events.splice(1, 1);
       e.dropped++;
     }
-    e.events.push(detail === undefined ? { at: this.clock.now(), kind } : { at: this.clock.now(), kind, detail });
+    const event: TimelineEvent = detail === undefined ? { at: this.clock.now(), kind } : { at: this.clock.now(), kind, detail };
+    e.events.push(event);
+    this.onEvent?.(e.uuid, event);
   }
 }

@@ -21,8 +21,7 @@ import {
   TAG_INSTANCE_TYPE,
   WARNING_LOG_INTERVAL_MS,
 } from './pool-config.js';
-import type { RemoteRunner, StartOutcome } from './remote-runner.js';
-import { type StartRefusal, StartFailureWatch } from './start-failures.js';
+import type { RemoteRunner } from './remote-runner.js';
 import { CreateLimits } from './throttle.js';
 import { Worker } from './worker.js';
 import type { BootOutcome, WorkerEnv } from './worker-env.js';
@@ -72,8 +71,6 @@ export class PoolCore implements WorkerEnv {
   readonly notifier: Notifier;
   readonly bootOutcomes: Record<BootOutcome, number> = { success: 0, failure: 0, aborted: 0, disappeared: 0 };
   readonly disappeared: Record<WorkerState, number> = { unknown: 0, booting: 0, idle: 0, running: 0, shutdown: 0 };
-  /** Says when crunch-run starts keep failing, with none succeeding between them. */
-  readonly startFailures: StartFailureWatch;
   stopped = false;
   /** The cloud list has been loaded at least once. */
   loaded = false;
@@ -91,7 +88,6 @@ export class PoolCore implements WorkerEnv {
     this.cfg = compilePoolConfig(deps.cluster, deps.runnerBinary);
     this.warnings = new RateLimitedLog(deps.logger, deps.clock, WARNING_LOG_INTERVAL_MS);
     this.notifier = new Notifier((err) => this.log.error('pool subscriber failed', { error: err }));
-    this.startFailures = new StartFailureWatch(deps.clock, deps.logger, this.warnings);
     this.limits = new CreateLimits({
       clock: deps.clock,
       notify: () => this.notify(),
@@ -153,10 +149,6 @@ export class PoolCore implements WorkerEnv {
 
   noteBootOutcome(outcome: BootOutcome): void {
     this.bootOutcomes[outcome]++;
-  }
-
-  noteStartOutcome(instanceId: string, outcome: StartOutcome, refusal?: StartRefusal): void {
-    this.startFailures.note(instanceId, outcome, refusal);
   }
 
   emit(event: PoolEvent): void {

@@ -17,7 +17,6 @@ import { type Executor, outputFields } from '../ssh/executor.js';
 import { isDispatchLockLostError } from '../dblock/fence.js';
 import type { PoolConfig } from './pool-config.js';
 import { crunchRunKillCommand, withSudo } from '../arvados/crunch-run.js';
-import type { StartRefusal } from './start-failures.js';
 
 /** What a `--detach` attempt came to. */
 export type StartOutcome =
@@ -29,6 +28,20 @@ export type StartOutcome =
   | 'unknown';
 
 export const START_OUTCOMES: readonly StartOutcome[] = ['started', 'failed', 'unknown'];
+
+/** What crunch-run said when it refused a start (the command ran and exited non-zero). */
+export interface StartRefusal {
+  exitCode: number;
+  stderr: string;
+}
+
+/** How much of a refusal's stderr the container's timeline repeats: its first line, at most this long. */
+const REFUSAL_CHARS = 300;
+
+/** The first line of what crunch-run said when it refused, at most `REFUSAL_CHARS` long. */
+export function refusalLine(refusal: StartRefusal): string {
+  return refusal.stderr.split('\n', 1)[0].slice(0, REFUSAL_CHARS);
+}
 
 /** What a runner needs from its worker. */
 export interface RunnerHost {

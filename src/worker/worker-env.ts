@@ -10,8 +10,6 @@ import type { Executor } from '../ssh/executor.js';
 import type { PoolConfig, PoolEvent } from './pool-config.js';
 import type { IdleBehavior } from './states.js';
 import type { Worker } from './worker.js';
-import type { StartOutcome } from './remote-runner.js';
-import type { StartRefusal } from './start-failures.js';
 
 /** How a worker's boot ended, for the `boot_outcomes` metric (the reference's labels). */
 export type BootOutcome = 'success' | 'failure' | 'aborted' | 'disappeared';
@@ -31,8 +29,6 @@ export interface WorkerEnv {
   /** An `unknown` worker's processes became known at `at`: its first `--list` was applied (optional: test fakes leave it out). */
   noteListed?(at: number): void;
   noteBootOutcome(outcome: BootOutcome): void;
-  /** A `--detach` on this worker ended (optional: test fakes leave it out); `refusal` when crunch-run refused it. */
-  noteStartOutcome?(instanceId: string, outcome: StartOutcome, refusal?: StartRefusal): void;
   /** Reports a moment the metrics time (optional: test fakes leave it out). */
   emit?(event: PoolEvent): void;
   /** True while someone wants this idle worker kept: a warm pool, pre-warming, a locality hold (optional: test fakes leave it out). */

@@ -8,10 +8,9 @@
  */
 import type { Container } from '../arvados/types.js';
 import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
-import { RemoteRunner } from './remote-runner.js';
+import { RemoteRunner, refusalLine } from './remote-runner.js';
 import { crunchRunConfigJSON } from './runner.js';
 import type { WorkerEnv } from './worker-env.js';
-import { refusalLine } from './start-failures.js';
 import type { Worker } from './worker.js';
 
 /** Runs `crunch-run --detach` for `ctr` on `w` in the background; the caller has checked that `w` may take it. */
@@ -44,7 +43,6 @@ async function finishStart(w: Worker, env: WorkerEnv, rr: RemoteRunner, createdA
   const sinceQueuedMs = env.clock.now() - createdAt;
   const refused = rr.refusal && { exitCode: rr.refusal.exitCode, stderr: refusalLine(rr.refusal) };
   env.emit?.({ type: 'crunchRunStartReturned', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, outcome, ...refused });
-  env.noteStartOutcome?.(w.id, outcome, rr.refusal);
   if (rr.closed) return;
   const started = (): void => {
     if (!Number.isNaN(createdAt)) env.emit?.({ type: 'crunchRunStarted', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, instanceType: w.type.Name });

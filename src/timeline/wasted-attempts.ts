@@ -1,0 +1,79 @@
+/**
+ * Tells the operator when containers keep going back to the queue without
+ * running: each was locked and given to crunch-run, and crunch-run refused
+ * it or exited before it ran, so the scheduler requeued it (the timeline's
+ * `unlocked` with reason `crunch-run exited`), with no container going
+ * Running anywhere in between. That is the sign of a cause every attempt
+ * shares, rather than one container's or one VM's trouble:
+ * `CrunchRunArgumentsList` or `RuntimeEngine` values crunch-run refuses, a
+ * wrong `CrunchRunCommand`, crunch-run, sudo or the runtime engine missing
+ * from the image, VMs that cannot reach the controller. Each attempt costs
+ * its container one of its MaxDispatchAttempts, so such a cause cancels the
+ * whole queue in time, as it does under the reference, which logs each
+ * attempt on its own; this adds the one line that says it is all of them.
+ *
+ * It reads the container timeline's events (`Timeline`'s `onEvent`), where
+ * the queue, the scheduler and the pool already say all it needs: a
+ * requeue and why, a container seen going Running, and what crunch-run said
+ * when it refused a start (`crunch_run_start_failed`).
+ */
+import type { Clock } from '../clock/index.js';
+import { type Logger, RateLimitedLog } from '../log.js';
+import type { TimelineEvent } from './sink.js';
+
+/** Requeues in a row before the line. */
+export const WASTED_IN_A_ROW = 3;
+
+/** The scheduler's reason for requeueing a Locked container whose crunch-run is gone. */
+const EXITED = 'crunch-run exited';
+
+export class WastedAttemptWatch {
+  private wasted = 0;
+  private since = 0;
+  /** What crunch-run said at the last start it refused since the count began, if any. */
+  private refusal: { exitCode: number; stderr: string } | undefined;
+
+  /** The line repeats at most once a minute. */
+  private readonly warnings: RateLimitedLog;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    this.warnings = new RateLimitedLog(log, clock);
+  }
+
+  /** For `TimelineOptions.onEvent`. */
+  readonly observe = (uuid: string, event: TimelineEvent): void => {
+    switch (event.kind) {
+      case 'running':
+        if (this.failing()) this.log.info('containers run again', { Requeued: this.wasted, Since: new Date(this.since).toISOString(), ContainerUUID: uuid });
+        this.wasted = 0;
+        this.refusal = undefined;
+        break;
+      case 'crunch_run_start_failed':
+        if (typeof event.detail?.exit_code === 'number') this.refusal = { exitCode: event.detail.exit_code, stderr: String(event.detail.stderr ?? '') };
+        break;
+      case 'unlocked':
+        if (event.detail?.reason === EXITED) this.requeued(uuid);
+        break;
+    }
+  };
+
+  /** True while containers keep going back to the queue (`WASTED_IN_A_ROW` in a row or more). */
+  failing(): boolean {
+    return this.wasted >= WASTED_IN_A_ROW;
+  }
+
+  private requeued(uuid: string): void {
+    if (this.wasted === 0) this.since = this.clock.now();
+    this.wasted++;
+    if (!this.failing()) return;
+    const refused = this.refusal && { ExitCode: this.refusal.exitCode, stderr: this.refusal.stderr };
+    this.warnings.error(
+      'containers keep going back to the queue without running: crunch-run refuses them or exits first; check CrunchRunArgumentsList, RuntimeEngine, CrunchRunCommand, crunch-run on the VM image, and that VMs reach the controller',
+      { Requeued: this.wasted, Since: new Date(this.since).toISOString(), ContainerUUID: uuid, ...refused },
+      'wasted attempts',
+    );
+  }
+}

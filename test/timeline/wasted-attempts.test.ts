@@ -1,0 +1,96 @@
+/**
+ * The line that says containers keep going back to the queue without
+ * running: when it comes (three requeues in a row because crunch-run
+ * exited, none going Running between them), what does not count (other
+ * unlocks, a container seen already Running), what it carries (the last
+ * refusal's exit code and stderr, when a start was refused), how often it
+ * repeats, and the line when containers run again. Fed by a real Timeline.
+ */
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/clock/index.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { Timeline } from '../../src/timeline/timeline.js';
+import { WastedAttemptWatch } from '../../src/timeline/wasted-attempts.js';
+import type { Container } from '../../src/arvados/types.js';
+
+const LINE =
+  'containers keep going back to the queue without running: crunch-run refuses them or exits first; check CrunchRunArgumentsList, RuntimeEngine, CrunchRunCommand, crunch-run on the VM image, and that VMs reach the controller';
+const AGAIN = 'containers run again';
+const uuid = (n: number): string => `zzzzz-dz642-${String(n).padStart(15, '0')}`;
+
+function setup(): { t: Timeline; w: WastedAttemptWatch; clock: ManualClock; records: (msg: string) => Array<Record<string, unknown>> } {
+  const clock = new ManualClock(Date.parse('2026-12-07T12:00:00Z'));
+  const logs = new LineCollector();
+  const w = new WastedAttemptWatch(clock, createLogger({ stream: logs, clock }));
+  const t = new Timeline({ clock, onEvent: w.observe });
+  return { t, w, clock, records: (msg) => logs.records().filter((r) => r.msg === msg) };
+}
+
+const seen = (t: Timeline, n: number, state: string): void => t.containerSeen({ uuid: uuid(n), state, priority: 1 } as unknown as Container);
+
+describe('timeline: containers that keep going back to the queue without running', () => {
+  it('says so at the third requeue in a row because crunch-run exited, with the count, since when and the container', async () => {
+    const { t, w, clock, records } = setup();
+    t.unlocking(uuid(1), 'crunch-run exited');
+    await clock.advance(10_000);
+    t.unlocking(uuid(2), 'crunch-run exited');
+    assert.deepEqual(records(LINE), [], 'two so far');
+    assert.equal(w.failing(), false);
+    t.unlocking(uuid(1), 'crunch-run exited');
+    assert.equal(w.failing(), true);
+    assert.deepEqual(
+      records(LINE).map((r) => [r.level, r.Requeued, r.Since, r.ContainerUUID, r.ExitCode]),
+      [['error', 3, '2026-12-07T12:00:00.000Z', uuid(1), undefined]],
+    );
+  });
+
+  it('carries what crunch-run said at the last start it refused', () => {
+    const { t, records } = setup();
+    for (const n of [1, 2, 3]) {
+      t.poolEvent({ type: 'crunchRunStartReturned', instanceId: 'i-1', containerUUID: uuid(n), sinceQueuedMs: 0, outcome: 'failed', exitCode: 2, stderr: `refused ${n}` });
+      t.unlocking(uuid(n), 'crunch-run exited');
+    }
+    assert.deepEqual(
+      records(LINE).map((r) => [r.ExitCode, r.stderr]),
+      [[2, 'refused 3']],
+    );
+  });
+
+  it('counts no other unlock; a container going Running begins the count again, one first seen Running does not', () => {
+    const { t, records } = setup();
+    t.unlocking(uuid(1), 'crunch-run exited');
+    t.unlocking(uuid(2), 'pool capacity is used by higher priority containers');
+    t.unlocking(uuid(3), 'priority=0');
+    t.unlocking(uuid(2), 'crunch-run exited');
+    seen(t, 7, 'Running');
+    t.unlocking(uuid(3), 'crunch-run exited');
+    assert.equal(records(LINE).length, 1, 'a container first seen Running is no run of ours');
+    seen(t, 8, 'Locked');
+    seen(t, 8, 'Running');
+    t.unlocking(uuid(1), 'crunch-run exited');
+    t.unlocking(uuid(2), 'crunch-run exited');
+    assert.equal(records(LINE).length, 1, 'two since a container went Running');
+  });
+
+  it('repeats at most once a minute while it lasts, and says when containers run again', async () => {
+    const { t, w, clock, records } = setup();
+    for (const n of [1, 2, 3, 4, 5]) t.unlocking(uuid(n), 'crunch-run exited');
+    assert.equal(records(LINE).length, 1);
+    await clock.advance(60_000);
+    t.unlocking(uuid(6), 'crunch-run exited');
+    assert.deepEqual(
+      records(LINE).map((r) => r.Requeued),
+      [3, 6],
+    );
+    seen(t, 9, 'Locked');
+    seen(t, 9, 'Running');
+    assert.deepEqual(
+      records(AGAIN).map((r) => [r.level, r.Requeued, r.ContainerUUID]),
+      [['info', 6, uuid(9)]],
+    );
+    assert.equal(w.failing(), false);
+    seen(t, 10, 'Locked');
+    seen(t, 10, 'Running');
+    assert.equal(records(AGAIN).length, 1, 'said once');
+  });
+});
