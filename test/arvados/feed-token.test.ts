@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock/manual.js';
 import { ControllerError } from '../../src/arvados/errors.js';
+import { isTemporaryStatus } from '../../src/arvados/client-limits.js';
 import { FEED_TOKEN_LIFETIME_MS, FEED_TOKEN_SCOPES, FeedTokens, REFUSAL_RETRY_MS, type IssuedToken, type TokenIssuer } from '../../src/arvados/feed-token.js';
 import { captureLogger } from './helpers.js';
 
@@ -131,7 +132,12 @@ describe('event feed token', () => {
   }
 
   it('fails the attempt, without the root token, when the controller cannot answer now', async () => {
+    // 408 and 504 as the client classifies them: a 4xx that is not a refusal, and a 5xx that is not a fault.
+    const asClient = (status: number): ControllerError =>
+      new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status, errors: ['not now'], attempts: 1, temporary: isTemporaryStatus(status), requestId: 'req-w' });
     const temporary = [
+      asClient(408),
+      asClient(504),
       new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status: 503, errors: ['busy'], attempts: 1, temporary: true, requestId: 'req-y' }),
       new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status: 502, errors: ['bad gateway'], attempts: 1, temporary: true, requestId: 'req-y' }),
       new ControllerError({ method: 'POST', path: '/arvados/v1/api_client_authorizations', status: 429, errors: ['slow down'], attempts: 1, temporary: true, requestId: 'req-y' }),
