@@ -281,7 +281,7 @@ export class DispatcherMetrics {
     );
     this.copiedCounter(
       'controller_requests_total',
-      'Requests the dispatcher made to the controller, by outcome: ok (answered), overload (503 or 429), failed (no answer: network error, timeout, 502, 504).',
+      'Requests the dispatcher made to the controller, by outcome: ok (answered), overload (503 or 429), failed (no answer: network error, timeout, 408, 502, 504).',
       'outcome',
       REQUEST_OUTCOMES,
       (s) => s.controllerRequests?.(),
