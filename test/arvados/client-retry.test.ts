@@ -481,6 +481,40 @@ describe('ControllerClient retries', () => {
     assert.deepEqual(lines.records().filter((r) => r.level !== 'debug').map((r) => r.msg), []);
   });
 
+  it('says "will retry" at most once in 10 s per HTTP method, and the next line counts those held back', async () => {
+    const clock = new ManualClock();
+    ctl = await startController({ clock });
+    const { logger, lines } = captureLogger();
+    client = makeClient(ctl.url, { clock, logger, retry: { attempts: 2 } });
+    const c = ctl.addContainer();
+    await drive(clock, client.lockContainer(c.uuid), 5);
+    // Each call's first attempt gets a 502, its retry goes through.
+    let fail = false;
+    ctl.setHook(() => {
+      if (!fail) return undefined;
+      fail = false;
+      return { status: 502, body: { errors: ['502 from the proxy'] } };
+    });
+    const call = async (p: () => Promise<unknown>): Promise<void> => {
+      fail = true;
+      await drive(clock, p(), 5);
+    };
+    const retries = (): Record<string, unknown>[] => lines.records().filter((r) => r.msg === 'controller request failed, will retry');
+    const start = clock.now();
+    await call(() => client!.getContainer(c.uuid));
+    await call(() => client!.getContainer(c.uuid));
+    assert.equal(retries().length, 1, 'the second GET retry within 10 s is held back');
+    await call(() => client!.updateContainer(c.uuid, { runtime_status: { error: 'why' } }));
+    assert.deepEqual(retries().map((r) => r.Method), ['GET', 'PUT'], 'a PUT retry is logged apart from the GETs');
+    await clock.advance(start + 9_000 - clock.now());
+    await call(() => client!.getContainer(c.uuid));
+    assert.equal(retries().length, 2, 'a GET retry 9 s after the first logged one is still held back');
+    await clock.advance(start + 10_000 - clock.now());
+    await call(() => client!.getContainer(c.uuid));
+    assert.equal(retries().length, 3, 'a GET retry 10 s after the first logged one is logged');
+    assert.equal(retries()[2].Suppressed, 2, 'it counts the two GET retries held back');
+  });
+
   it('ends a request in flight when its signal aborts, with the signal\'s reason', async () => {
     const clock = new ManualClock();
     ctl = await startController({ clock });
