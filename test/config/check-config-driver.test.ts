@@ -165,6 +165,9 @@ describe('check-config: the driver and its parameters', () => {
     assert.match(set.stderr, /ignoring DriverParameters the ec2 driver does not use \(.*Parameters: \["Regoin","ResourceGroup"\]\)$/m, 'one set away from its default is still named');
     const gce = await check(configWith('gce', { ...dumped, Project: 'p', Zone: 'us-central1-a' }));
     assert.doesNotMatch(gce.stderr, /Parameters: \[.*"SubnetID"/, "ec2's defaults are not gce's warning either");
+    const loopback = await check(configWith('loopback', structuredClone(defaults), { DeployPublicKey: true }), false);
+    assert.equal(loopback.code, 0, loopback.stderr);
+    assert.doesNotMatch(loopback.stderr, /takes no DriverParameters/, 'nor the loopback driver\'s, which takes none');
   });
 
   it('refuses a config with no instance types (exit 2), which the daemon refuses too: every container would be cancelled', async () => {
