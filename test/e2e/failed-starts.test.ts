@@ -20,34 +20,34 @@ describe('containers whose crunch-run never starts', function () {
     s = undefined;
   });
 
-  it('are cancelled by the controller after MaxDispatchAttempts locks, when CrunchRunArgumentsList has a flag crunch-run does not know', async () => {
-    // A typo an operator could make: crunch-run refuses it before it detaches, with exit 2.
-    s = new ManualStack({ containers: '      CrunchRunArgumentsList: ["--cgroup-parent-subsytem=memory"]', cloudVMs: '        TimeoutIdle: 1m' });
+  /** Runs one container with `containers` (lines of the Containers section) until the controller cancels it after its 10 locks; returns it. */
+  async function cancelledAfterAllAttempts(containers: string): Promise<{ uuid: string }> {
+    s = new ManualStack({ containers, cloudVMs: '        TimeoutIdle: 1m' });
     await s.start();
     const c = s.controller.addContainer({ priority: 1, command: ['sleep', '60'] });
     await s.until('cancelled', () => s!.controller.get(c.uuid)?.state === 'Cancelled', 30 * 60_000);
     const final = s.controller.get(c.uuid)!;
     assert.equal(final.lock_count, 10);
     assert.equal(final.runtime_status.error, maxDispatchAttemptsError(10));
-    const failures = s.records('error starting crunch-run process');
+    return c;
+  }
+
+  it('are cancelled by the controller after MaxDispatchAttempts locks, when CrunchRunArgumentsList has a flag crunch-run does not know', async () => {
+    // A typo an operator could make: crunch-run refuses it before it detaches, with exit 2.
+    await cancelledAfterAllAttempts('      CrunchRunArgumentsList: ["--cgroup-parent-subsytem=memory"]');
+    const failures = s!.records('error starting crunch-run process');
     assert.ok(failures.length >= 1, 'each failure is logged');
     assert.match(JSON.stringify(failures[0]), /flag provided but not defined: -cgroup-parent-subsytem/);
     // Nothing is left running, and the VM idles out.
-    await s.until('no VM left', () => s!.cloud.listVMs().length === 0, 5 * 60_000);
+    await s!.until('no VM left', () => s!.cloud.listVMs().length === 0, 5 * 60_000);
   });
 
   it('are cancelled the same way when RuntimeEngine is one crunch-run does not know: each start succeeds, then crunch-run exits before the container runs', async () => {
-    s = new ManualStack({ containers: '      RuntimeEngine: podman', cloudVMs: '        TimeoutIdle: 1m' });
-    await s.start();
-    const c = s.controller.addContainer({ priority: 1, command: ['sleep', '60'] });
-    await s.until('cancelled', () => s!.controller.get(c.uuid)?.state === 'Cancelled', 30 * 60_000);
-    const final = s.controller.get(c.uuid)!;
-    assert.equal(final.lock_count, 10);
-    assert.equal(final.runtime_status.error, maxDispatchAttemptsError(10));
-    assert.ok(!s.controller.history(c.uuid).some((h) => h.state === 'Running'), 'it never ran');
-    assert.ok(s.records('requeueing locked container because crunch-run exited').length >= 9, 'each attempt ends with crunch-run gone while the container is Locked');
-    assert.equal(s.records('error starting crunch-run process').length, 0, 'no start failed');
-    const wasted = s.records(WASTED);
+    const c = await cancelledAfterAllAttempts('      RuntimeEngine: podman');
+    assert.ok(!s!.controller.history(c.uuid).some((h) => h.state === 'Running'), 'it never ran');
+    assert.ok(s!.records('requeueing locked container because crunch-run exited').length >= 9, 'each attempt ends with crunch-run gone while the container is Locked');
+    assert.equal(s!.records('error starting crunch-run process').length, 0, 'no start failed');
+    const wasted = s!.records(WASTED);
     assert.ok(wasted.length >= 1, 'the dispatcher says the containers keep going back to the queue');
     assert.equal(wasted[0].ExitCode, undefined, 'no start was refused');
   });

@@ -173,14 +173,19 @@ describe('worker pool: create throttling', function () {
     assert.ok(h.pool.create(SMALL));
   });
 
+  /** Two idle workers, then a create that fails with a QuotaError: at quota. Returns the two workers' ids. */
+  async function quotaErrorWithTwoRunning(): Promise<string[]> {
+    const ids = [await h.createIdle(), await h.createIdle()];
+    h.cloud.failNextCreate(new QuotaError('too many instances'));
+    assert.ok(h.pool.create(SMALL), 'the pool tries the create');
+    await h.tick(0);
+    assert.equal(h.pool.atQuota(), true, 'the quota error holds creates');
+    return ids;
+  }
+
   it('QuotaError with instances running: at quota until one goes away', async () => {
     await started({ params: { DestroyDelay: 0 }, cloudVMs: { TimeoutIdle: 3_600_000 } });
-    const a = await h.createIdle();
-    await h.createIdle();
-    h.cloud.failNextCreate(new QuotaError('too many instances'));
-    assert.ok(h.pool.create(SMALL));
-    await h.tick(0);
-    assert.equal(h.pool.atQuota(), true);
+    const [a] = await quotaErrorWithTwoRunning();
     await h.tick(10_000);
     assert.equal(h.pool.atQuota(), true);
     h.pool.killInstance(a, 'make room');
@@ -192,12 +197,7 @@ describe('worker pool: create throttling', function () {
 
   it('QuotaError with instances running and none going away: at quota for a minute at most, as the quota may be shared', async () => {
     await started({ cloudVMs: { TimeoutIdle: 3_600_000 } });
-    await h.createIdle();
-    await h.createIdle();
-    h.cloud.failNextCreate(new QuotaError('too many instances'));
-    assert.ok(h.pool.create(SMALL));
-    await h.tick(0);
-    assert.equal(h.pool.atQuota(), true);
+    await quotaErrorWithTwoRunning();
     await h.tick(59_000);
     assert.equal(h.pool.atQuota(), true, 'still held before the minute is up');
     assert.equal(h.pool.instances().length, 2, 'no instance went away');
