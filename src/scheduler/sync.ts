@@ -25,6 +25,9 @@ import type { Container } from '../arvados/types.js';
 import { type CrunchRunRecord, crunchRunRecords, type PassContext, unlistedWorkers } from './deps.js';
 import { type PassView, State } from './pass-view.js';
 
+/** Why sync requeues a Locked container whose crunch-run is gone (the reference's words; the timeline's wasted-attempt count reads it). */
+export const CRUNCH_RUN_EXITED = 'crunch-run exited';
+
 /**
  * @param view the run-queue pass just before, if any: when the queue has
  *   not changed since, its arrays say which entries are backlog without
@@ -104,7 +107,7 @@ function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunR
       break;
     case 'Locked':
       if (rec && exitedBeforePoll) {
-        void unlockContainer(ctx, uuid, 'crunch-run exited', true);
+        void unlockContainer(ctx, uuid, CRUNCH_RUN_EXITED, true);
       } else if (rec && rec.exitedAt === undefined && ctr.priority === 0) {
         killCrunchRun(ctx, uuid, 'priority=0');
       } else if (!rec && ctr.priority === 0) {

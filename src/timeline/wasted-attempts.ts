@@ -20,12 +20,10 @@
 import type { Clock } from '../clock/index.js';
 import { type Logger, RateLimitedLog } from '../log.js';
 import type { TimelineEvent } from './sink.js';
+import { CRUNCH_RUN_EXITED } from '../scheduler/sync.js';
 
 /** Requeues in a row before the line. */
 export const WASTED_IN_A_ROW = 3;
-
-/** The scheduler's reason for requeueing a Locked container whose crunch-run is gone. */
-const EXITED = 'crunch-run exited';
 
 export class WastedAttemptWatch {
   private wasted = 0;
@@ -55,7 +53,7 @@ export class WastedAttemptWatch {
         if (typeof event.detail?.exit_code === 'number') this.refusal = { exitCode: event.detail.exit_code, stderr: String(event.detail.stderr ?? '') };
         break;
       case 'unlocked':
-        if (event.detail?.reason === EXITED) this.requeued(uuid);
+        if (event.detail?.reason === CRUNCH_RUN_EXITED) this.requeued(uuid);
         break;
     }
   };
