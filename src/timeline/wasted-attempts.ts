@@ -3,8 +3,12 @@
  * running: each was locked and given to crunch-run, and crunch-run refused
  * it or exited before it ran, so the scheduler requeued it (the timeline's
  * `unlocked` with reason `crunch-run exited`), with no container going
- * Running anywhere in between. That is the sign of a cause every attempt
- * shares, rather than one container's or one VM's trouble:
+ * Running anywhere in between, at more than one moment: a VM that breaks
+ * or goes away ends all its crunch-runs at once, and a restarted dispatcher
+ * finds those that ended while it was away at once, each such burst being
+ * requeued in one pass. Requeues at several moments with nothing running
+ * between them are the sign of a cause every attempt shares, rather than
+ * one container's or one VM's trouble:
  * `CrunchRunArgumentsList` or `RuntimeEngine` values crunch-run refuses, a
  * wrong `CrunchRunCommand`, crunch-run, sudo or the runtime engine missing
  * from the image, VMs that cannot reach the controller. Each attempt costs
@@ -22,11 +26,15 @@ import { type Logger, RateLimitedLog } from '../log.js';
 import type { TimelineEvent } from './sink.js';
 import { CRUNCH_RUN_EXITED } from '../scheduler/sync.js';
 
-/** Requeues in a row before the line. */
+/** Requeues in a row before the line, at `WASTED_MOMENTS` moments at least. */
 export const WASTED_IN_A_ROW = 3;
+export const WASTED_MOMENTS = 2;
 
 export class WastedAttemptWatch {
   private wasted = 0;
+  /** The moments (clock times) the counted requeues came at: one per pass that requeued any. */
+  private moments = 0;
+  private lastAt = 0;
   private since = 0;
   /** What crunch-run said at the last start it refused since the count began, if any. */
   private refusal: { exitCode: number; stderr: string } | undefined;
@@ -47,6 +55,7 @@ export class WastedAttemptWatch {
       case 'running':
         if (this.failing()) this.log.info('containers run again', { Requeued: this.wasted, Since: new Date(this.since).toISOString(), ContainerUUID: uuid });
         this.wasted = 0;
+        this.moments = 0;
         this.refusal = undefined;
         break;
       case 'crunch_run_start_failed':
@@ -58,13 +67,16 @@ export class WastedAttemptWatch {
     }
   };
 
-  /** True while containers keep going back to the queue (`WASTED_IN_A_ROW` in a row or more). */
+  /** True while containers keep going back to the queue (`WASTED_IN_A_ROW` in a row or more, at `WASTED_MOMENTS` moments or more). */
   failing(): boolean {
-    return this.wasted >= WASTED_IN_A_ROW;
+    return this.wasted >= WASTED_IN_A_ROW && this.moments >= WASTED_MOMENTS;
   }
 
   private requeued(uuid: string): void {
-    if (this.wasted === 0) this.since = this.clock.now();
+    const now = this.clock.now();
+    if (this.wasted === 0) this.since = now;
+    if (this.wasted === 0 || now !== this.lastAt) this.moments++;
+    this.lastAt = now;
     this.wasted++;
     if (!this.failing()) return;
     const refused = this.refusal && { ExitCode: this.refusal.exitCode, stderr: this.refusal.stderr };

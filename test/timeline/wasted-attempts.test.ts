@@ -1,10 +1,11 @@
 /**
  * The line that says containers keep going back to the queue without
  * running: when it comes (three requeues in a row because crunch-run
- * exited, none going Running between them), what does not count (other
- * unlocks, a container seen already Running), what it carries (the last
- * refusal's exit code and stderr, when a start was refused), how often it
- * repeats, and the line when containers run again. Fed by a real Timeline.
+ * exited, at two moments at least, none going Running between them), what
+ * does not count (other unlocks, a container seen already Running, one
+ * burst alone: a VM that broke), what it carries (the last refusal's exit
+ * code and stderr, when a start was refused), how often it repeats, and the
+ * line when containers run again. Fed by a real Timeline.
  */
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/clock/index.js';
@@ -44,11 +45,24 @@ describe('timeline: containers that keep going back to the queue without running
     );
   });
 
-  it('carries what crunch-run said at the last start it refused', () => {
-    const { t, records } = setup();
+  it('says nothing of one burst, however large (a VM that broke ends all its crunch-runs at once), until a requeue at another moment', async () => {
+    const { t, clock, records } = setup();
+    for (const n of [1, 2, 3, 4, 5, 6, 7]) t.unlocking(uuid(n), 'crunch-run exited');
+    assert.deepEqual(records(LINE), [], 'seven requeues in one pass');
+    await clock.advance(10_000);
+    t.unlocking(uuid(8), 'crunch-run exited');
+    assert.deepEqual(
+      records(LINE).map((r) => r.Requeued),
+      [8],
+    );
+  });
+
+  it('carries what crunch-run said at the last start it refused', async () => {
+    const { t, clock, records } = setup();
     for (const n of [1, 2, 3]) {
       t.poolEvent({ type: 'crunchRunStartReturned', instanceId: 'i-1', containerUUID: uuid(n), sinceQueuedMs: 0, outcome: 'failed', exitCode: 2, stderr: `refused ${n}` });
       t.unlocking(uuid(n), 'crunch-run exited');
+      await clock.advance(1000);
     }
     assert.deepEqual(
       records(LINE).map((r) => [r.ExitCode, r.stderr]),
@@ -56,25 +70,31 @@ describe('timeline: containers that keep going back to the queue without running
     );
   });
 
-  it('counts no other unlock; a container going Running begins the count again, one first seen Running does not', () => {
-    const { t, records } = setup();
+  it('counts no other unlock; a container going Running begins the count again, one first seen Running does not', async () => {
+    const { t, clock, records } = setup();
     t.unlocking(uuid(1), 'crunch-run exited');
     t.unlocking(uuid(2), 'pool capacity is used by higher priority containers');
     t.unlocking(uuid(3), 'priority=0');
+    await clock.advance(1000);
     t.unlocking(uuid(2), 'crunch-run exited');
     seen(t, 7, 'Running');
     t.unlocking(uuid(3), 'crunch-run exited');
     assert.equal(records(LINE).length, 1, 'a container first seen Running is no run of ours');
     seen(t, 8, 'Locked');
     seen(t, 8, 'Running');
+    await clock.advance(60_000);
     t.unlocking(uuid(1), 'crunch-run exited');
+    await clock.advance(1000);
     t.unlocking(uuid(2), 'crunch-run exited');
     assert.equal(records(LINE).length, 1, 'two since a container went Running');
   });
 
   it('repeats at most once a minute while it lasts, and says when containers run again', async () => {
     const { t, w, clock, records } = setup();
-    for (const n of [1, 2, 3, 4, 5]) t.unlocking(uuid(n), 'crunch-run exited');
+    for (const n of [1, 2, 3, 4, 5]) {
+      t.unlocking(uuid(n), 'crunch-run exited');
+      await clock.advance(1);
+    }
     assert.equal(records(LINE).length, 1);
     await clock.advance(60_000);
     t.unlocking(uuid(6), 'crunch-run exited');
