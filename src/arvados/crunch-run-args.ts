@@ -23,6 +23,8 @@ export interface CrunchRunArgs {
   help: boolean;
   /** Arguments after the flags: the container UUID. */
   positional: string[];
+  /** Where the flags stopped in the arguments: the index of the first word that is no flag, of `--`, or of `-help`; their length when every word was read as a flag or a flag's value. */
+  flagsEnd: number;
 }
 
 /** What each flag's value is, as Go's `flag` package reads it. */
@@ -90,12 +92,6 @@ export function isBoolFlag(name: string): boolean {
   return FLAGS.get(name) === 'bool';
 }
 
-/** Whether crunch-run has flag `name` and it takes a value, as `-name=value` or `-name value`. */
-export function takesValue(name: string): boolean {
-  const kind = FLAGS.get(name);
-  return kind !== undefined && kind !== 'bool';
-}
-
 /** The flag an argument names (`-name`, `--name`, `-name=value`), or undefined for a non-flag. */
 export function flagName(arg: string): string | undefined {
   if (!arg.startsWith('-') || arg === '-' || arg === '--') return undefined;
@@ -127,21 +123,25 @@ function checkValue(name: string, kind: FlagKind, value: string): void {
  * stop the parse with `help` set.
  */
 export function parseCrunchRunArgs(args: readonly string[], version?: string): CrunchRunArgs {
-  const out: CrunchRunArgs = { list: false, stdinPrices: false, detach: false, stdinConfig: false, kill: -1, runtimeEngine: undefined, version: false, help: false, positional: [] };
+  const out: CrunchRunArgs = { list: false, stdinPrices: false, detach: false, stdinConfig: false, kill: -1, runtimeEngine: undefined, version: false, help: false, positional: [], flagsEnd: args.length };
   let i = 0;
   for (; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--') {
-      i++;
+      out.flagsEnd = i++;
       break;
     }
     const name = flagName(arg);
-    if (name === undefined) break;
+    if (name === undefined) {
+      out.flagsEnd = i;
+      break;
+    }
     if (name === '' || name.startsWith('-') || name.startsWith('=')) throw new Error(`bad flag syntax: ${arg}`);
     const kind = hasFlag(name, version) ? FLAGS.get(name) : undefined;
     if (kind === undefined) {
       if (name === 'help' || name === 'h') {
         out.help = true;
+        out.flagsEnd = i;
         return out;
       }
       throw new Error(`flag provided but not defined: -${name}`);

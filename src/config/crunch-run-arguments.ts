@@ -8,7 +8,7 @@
  * crunch-run would do, as warnings (a crunch-run newer than this check may
  * have a flag or an engine it does not know, so the daemon still starts).
  */
-import { flagName, isBoolFlag, parseCrunchRunArgs, RUNTIME_ENGINES, takesValue } from '../arvados/crunch-run-args.js';
+import { flagName, isBoolFlag, parseCrunchRunArgs, RUNTIME_ENGINES } from '../arvados/crunch-run-args.js';
 import { crunchRunDetachCommandArgs } from '../arvados/crunch-run.js';
 
 /** A UUID of the right form, standing for every container the dispatcher starts. */
@@ -32,18 +32,22 @@ export function runtimeEngineProblem(engine: string): string | undefined {
  */
 export function crunchRunArgumentsProblems(list: readonly string[], runtimeEngine: string): string[] {
   if (list.length === 0) return [];
-  const end = flagsEnd(list);
+  const command = crunchRunDetachCommandArgs(runtimeEngine, list, SOME_UUID);
+  // Where the list begins in the command: after the dispatcher's own flags.
+  const first = command.length - 1 - list.length;
   // A value flag at the end of the list takes the UUID as its value.
   const noValue = `${quote(list[list.length - 1])} ends the list without its value, so crunch-run would take the container UUID as the value and refuse every start`;
   let args;
   try {
-    args = parseCrunchRunArgs(crunchRunDetachCommandArgs(runtimeEngine, list, SOME_UUID));
+    args = parseCrunchRunArgs(command);
   } catch (err) {
-    return [end > list.length ? `${noValue} (exit 2)` : `crunch-run would refuse every start (exit 2): ${(err as Error).message}`];
+    const message = (err as Error).message;
+    return [message.includes(SOME_UUID) ? `${noValue} (exit 2)` : `crunch-run would refuse every start (exit 2): ${message}`];
   }
-  if (args.help) return [`${quote(list.find((a) => ['h', 'help'].includes(flagName(a) ?? ''))!)} makes crunch-run print its usage and exit at every start, running no container`];
+  if (args.help) return [`${quote(command[args.flagsEnd])} makes crunch-run print its usage and exit at every start, running no container`];
   if (args.version) return ['-version makes crunch-run print its version and exit at every start, running no container'];
-  if (args.positional.length !== 1) return [end > list.length ? `${noValue} (${MISSING_UUID})` : strayWord(list, end)];
+  if (args.positional.length === 0) return [`${noValue} (${MISSING_UUID})`];
+  if (args.positional.length > 1) return [strayWord(list, args.flagsEnd - first)];
   const problems: string[] = [];
   if (args.list) problems.push('-list makes every start list crunch-run processes instead of running the container');
   if (args.kill >= 0) problems.push('-kill makes every start signal a crunch-run process instead of running the container');
@@ -55,21 +59,6 @@ export function crunchRunArgumentsProblems(list: readonly string[], runtimeEngin
     problems.push(`sets the runtime engine to ${quote(engine)}, overriding Containers.RuntimeEngine (${quote(runtimeEngine)}): set RuntimeEngine instead${unknown ? `; and ${unknown}` : ''}`);
   }
   return problems;
-}
-
-/**
- * Where crunch-run's flags end in `list` (the index of the first word that
- * is no flag nor a flag's value, or of "--"), reading it as crunch-run
- * does; `list.length + 1` when its last flag needs a value it lacks.
- */
-function flagsEnd(list: readonly string[]): number {
-  let i = 0;
-  while (i < list.length && list[i] !== '--') {
-    const name = flagName(list[i]);
-    if (name === undefined) break;
-    i += !list[i].includes('=') && takesValue(name) ? 2 : 1;
-  }
-  return i;
 }
 
 /** The warning for the word at `i` of the list, which ends crunch-run's flags, so that the UUID is not its only argument. */

@@ -11,6 +11,11 @@ const UUID = 'zzzzz-dz642-000000000000001';
 describe('crunch-run command line', () => {
   it('ends the flags at the first non-flag, at "-" and after "--"', () => {
     assert.deepEqual(parseCrunchRunArgs(['--detach', UUID, '--list']).positional, [UUID, '--list']);
+    assert.deepEqual(
+      [['--detach', UUID], ['--detach', '--', UUID], ['--detach', '-h', '--list'], ['--kill', '15']].map((a) => parseCrunchRunArgs(a).flagsEnd),
+      [1, 1, 1, 2],
+      'flagsEnd: the first non-flag, the "--", the -h, or the end',
+    );
     const dashed = parseCrunchRunArgs(['--detach', '--', '--list', UUID]);
     assert.deepEqual([dashed.list, dashed.positional], [false, ['--list', UUID]], '"--" is dropped and what follows is positional');
     assert.deepEqual(parseCrunchRunArgs(['-detach', '-', UUID]).positional, ['-', UUID]);
