@@ -29,19 +29,14 @@ export type StartOutcome =
 
 export const START_OUTCOMES: readonly StartOutcome[] = ['started', 'failed', 'unknown'];
 
-/** What crunch-run said when it refused a start (the command ran and exited non-zero). */
-export interface StartRefusal {
+/** What crunch-run said when it refused a start (the command ran and exited non-zero): its exit code and the first line of its stderr. */
+interface StartRefusal {
   exitCode: number;
   stderr: string;
 }
 
-/** How much of a refusal's stderr the container's timeline repeats: its first line, at most this long. */
+/** How much of a refusal's stderr is kept (for the container's timeline): its first line, at most this long. */
 const REFUSAL_CHARS = 300;
-
-/** The first line of what crunch-run said when it refused, at most `REFUSAL_CHARS` long. */
-export function refusalLine(refusal: StartRefusal): string {
-  return refusal.stderr.split('\n', 1)[0].slice(0, REFUSAL_CHARS);
-}
 
 /** What a runner needs from its worker. */
 export interface RunnerHost {
@@ -61,7 +56,7 @@ export class RemoteRunner {
   givenUp = false;
   /** The pool no longer tracks this process (it exited, or the worker went away). */
   closed = false;
-  /** What crunch-run said when it refused our `--detach` (the command ran and exited non-zero). */
+  /** What crunch-run said when it refused our `--detach` (the command ran and exited non-zero), its stderr cut to its first line. */
   refusal: StartRefusal | undefined;
   readonly log: Logger;
   /** False while our `--detach` is in flight: there is nothing to signal yet. */
@@ -98,7 +93,7 @@ export class RemoteRunner {
         return 'started';
       }
       this.log.error('error starting crunch-run process', outputFields(r));
-      this.refusal = { exitCode: r.exitCode, stderr: r.stderr.toString() };
+      this.refusal = { exitCode: r.exitCode, stderr: r.stderr.toString().split('\n', 1)[0].slice(0, REFUSAL_CHARS) };
       return 'failed';
     } catch (err) {
       const certain =

@@ -8,7 +8,7 @@
  */
 import type { Container } from '../arvados/types.js';
 import { crunchRunDetachCommand, withSudo } from '../arvados/crunch-run.js';
-import { RemoteRunner, refusalLine } from './remote-runner.js';
+import { RemoteRunner } from './remote-runner.js';
 import { crunchRunConfigJSON } from './runner.js';
 import type { WorkerEnv } from './worker-env.js';
 import type { Worker } from './worker.js';
@@ -41,8 +41,7 @@ async function finishStart(w: Worker, env: WorkerEnv, rr: RemoteRunner, createdA
   const config = crunchRunConfigJSON({ cluster, instanceType: w.type, instanceAddress: w.instance.address, uuid: rr.uuid });
   const outcome = await rr.start(command, config);
   const sinceQueuedMs = env.clock.now() - createdAt;
-  const refused = rr.refusal && { exitCode: rr.refusal.exitCode, stderr: refusalLine(rr.refusal) };
-  env.emit?.({ type: 'crunchRunStartReturned', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, outcome, ...refused });
+  env.emit?.({ type: 'crunchRunStartReturned', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, outcome, ...rr.refusal });
   if (rr.closed) return;
   const started = (): void => {
     if (!Number.isNaN(createdAt)) env.emit?.({ type: 'crunchRunStarted', instanceId: w.id, containerUUID: rr.uuid, sinceQueuedMs, instanceType: w.type.Name });
