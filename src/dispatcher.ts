@@ -35,6 +35,7 @@ import type { Executor } from './ssh/executor.js';
 import { resolveSshPort } from './ssh/port.js';
 import { Timeline } from './timeline/timeline.js';
 import { WastedAttemptWatch } from './timeline/wasted-attempts.js';
+import { StartBreaker } from './scheduler/start-breaker.js';
 import { type PoolEvent, WorkerPoolImpl } from './worker/pool.js';
 import { loadRunnerBinary } from './worker/runner-binary.js';
 import { dispatcherKeys, fencedExecutor, vmSshExecutor } from './vm-access.js';
@@ -233,6 +234,16 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         })
       : undefined;
   const placement = placementFeatures({ settings, cluster, client, pool, estimator, clock, logger, reclaims, cost, inQueue: (uuid) => queue.get(uuid) !== undefined });
+  const startBreaker = settings.StartBreaker.Enable
+    ? new StartBreaker({
+        failing: () => wasted.failing(),
+        client,
+        clock,
+        logger: logger.child({ Component: 'scheduler' }),
+        maxDispatchAttempts: cluster.Containers.MaxDispatchAttempts,
+        tryInterval: settings.StartBreaker.TryInterval,
+      })
+    : undefined;
   const scheduler = new Scheduler({
     queue,
     pool,
@@ -243,6 +254,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     timeline,
     afterPass: estimator,
     ...placement,
+    ...(startBreaker ? { startBreaker } : {}),
   });
   const suggester = new Suggester({
     clock,
@@ -268,6 +280,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
     cost: () => cost.read(),
     ...(billing.stretcher ? { idleStretch: () => billing.stretcher!.stats } : {}),
     reclaims: () => ({ counts: reclaims, ...(placement.reclaimPlan ? { onDemand: placement.reclaimPlan.counts } : {}) }),
+    ...(startBreaker ? { startBreaker: () => startBreaker.snapshot() } : {}),
   };
   metrics.attach(sources);
   const history = new History({ clock, sources, logger: logger.child({ Component: 'history' }) });

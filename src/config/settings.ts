@@ -172,6 +172,18 @@ export interface Settings {
      */
     HighPriorityFirst: boolean;
   };
+  /**
+   * Holding new locks while containers keep going back to the queue without
+   * running (`src/scheduler/start-breaker.ts`): a cause every start shares
+   * would otherwise spend every container's MaxDispatchAttempts, and the
+   * controller would cancel the whole queue. On by default; false: lock on,
+   * as the reference does.
+   */
+  StartBreaker: {
+    Enable: boolean;
+    /** While new locks are held, one container is locked to try it this often (never on its last attempt). */
+    TryInterval: number;
+  };
 }
 
 /** The table of every section's fields; `satisfies` keeps it and `Settings` in step. */
@@ -248,6 +260,10 @@ export const SETTINGS_FIELDS = {
     PerOwnerSoft: boundedNumber(0, { min: 0 }),
     PerOwnerHard: boundedNumber(0, { min: 0 }),
     HighPriorityFirst: bool(true),
+  },
+  StartBreaker: {
+    Enable: bool(true),
+    TryInterval: boundedDuration('1m', { min: 0, minExclusive: true }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

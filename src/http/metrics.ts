@@ -26,6 +26,7 @@ import type { Cluster } from '../config/types.js';
 import type { OutcomeCounts, RequestOutcome } from '../arvados/health.js';
 import type { DrainStats } from '../placement/drain.js';
 import type { SpotFallbackStats } from '../placement/spot-fallback.js';
+import type { StartBreakerStats } from '../scheduler/start-breaker.js';
 import type { EventFeedView } from '../queue/event-feed-link.js';
 import { copiedCounter, registerOwnMetrics, stateGauge } from './own-metrics.js';
 import { cloudErrorCounter } from './cloud-error-metrics.js';
@@ -91,6 +92,8 @@ export interface MetricsSources {
   reclaims?(): { counts: ReclaimTracker; onDemand?: Record<OnDemandReason, number> };
   /** Spot fallback's counts since start; absent when it is off. */
   spotFallback?(): SpotFallbackStats;
+  /** The start breaker (settings `StartBreaker`); absent when it is off. */
+  startBreaker?(): StartBreakerStats;
   /** The spending cap's levels and the day's forecast; absent when it is off. */
   spendingCap?(): SpendingCapView;
 }

@@ -39,6 +39,36 @@ export function registerOwnMetrics(registry: Registry, sources: () => MetricsSou
   registerReclaims(registry, sources);
   registerSpotFallback(registry, sources);
   registerSpendingCap(registry, sources);
+  registerStartBreaker(registry, sources);
+}
+
+/** The start breaker: whether new locks are held, how many containers it holds, and the trials. */
+function registerStartBreaker(registry: Registry, sources: () => MetricsSources | undefined): void {
+  new Gauge({
+    name: PREFIX + 'start_breaker_open',
+    help: '1 while new locks are held because containers keep going back to the queue without running (StartBreaker in the settings file), else 0.',
+    registers: [registry],
+    collect() {
+      this.set(sources()?.startBreaker?.().open ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: PREFIX + 'start_breaker_held_containers',
+    help: 'Queued containers the last scheduling pass did not lock because new locks are held (StartBreaker in the settings file).',
+    registers: [registry],
+    collect() {
+      this.set(sources()?.startBreaker?.().held ?? 0);
+    },
+  });
+  new Counter({
+    name: PREFIX + 'start_breaker_trials_total',
+    help: 'Containers locked to try them while new locks were held (one every StartBreaker.TryInterval), since the dispatcher started.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources()?.startBreaker?.().trials ?? 0);
+    },
+  });
 }
 
 /** Spot reclaims: how many, where, what work went with them, and what the scheduler did about it. */

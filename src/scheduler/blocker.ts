@@ -20,6 +20,7 @@
  * | waiting_warm_instance | held by locality for a busy VM with its image or inputs (settings `Locality`) | instance, has, frees_in_ms, wait_until, timeout_ms, pool |
  * | spot_capacity_out   | preemptible, every eligible spot type at capacity; the spot fallback (settings `SpotFallback`) runs it on demand at `fallback_at` | types, since, fallback_at |
  * | spending_cap        | no new VM within the spending cap's level (settings `SpendingCap`)     | level, scope, owner, burn and cap $/h |
+ * | starts_held         | not locked: containers keep going back to the queue without running (settings `StartBreaker`) | since, next_trial |
  *
  * Waiting reasons also carry `ahead` (the waiting containers before it in
  * scheduling order that could use one of its types, and what they need)
@@ -89,6 +90,7 @@ export type Blocker = (
       pool?: number;
     }
   | { reason: 'spot_capacity_out'; position: number; types: string[]; since: string; fallback_at?: string }
+  | { reason: 'starts_held'; position: number; since: string; next_trial: string }
   | {
       reason: 'spending_cap';
       position: number;

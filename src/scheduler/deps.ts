@@ -14,6 +14,7 @@ import type { SpendingCap } from '../placement/spending-cap.js';
 import type { SchedulerTimeline } from '../timeline/sink.js';
 import type { ContainerQueue, ControllerHealth, InstanceView, QueueEntry, WorkerPool } from './interfaces.js';
 import type { UUIDOps } from './ops.js';
+import type { LockGate } from './start-breaker.js';
 import type { FairShareNotes, PassView } from './pass-view.js';
 
 /** The scheduler's constructor argument. */
@@ -42,6 +43,8 @@ export interface SchedulerDeps {
   spotFallback?: SpotFallback;
   /** The spending cap (`src/placement/spending-cap.ts`); absent when the settings file's SpendingCap.Enable is false. */
   spendingCap?: SpendingCap;
+  /** Holds new locks while starts keep failing (`start-breaker.ts`); absent when the settings file's StartBreaker.Enable is false. */
+  startBreaker?: LockGate;
 }
 
 /** Something that may rewrite a pass's scheduling order (`view.order`, in place) before the pass walks it. */

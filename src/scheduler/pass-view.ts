@@ -64,6 +64,8 @@ export enum Cause {
   SpotFallbackWait,
   /** Held by the spending cap (settings `SpendingCap`): no new VM within its level (`PassView.capHolds` says which). */
   SpendingCap,
+  /** Queued, not locked: starts keep failing, and new locks are held (settings `StartBreaker`, `start-breaker.ts`). */
+  StartsHeld,
 }
 
 /** Why fair share moved a container back, for its blocker. */
@@ -163,6 +165,8 @@ export class PassView {
   spotWaits: Map<number, SpotWait> | undefined;
   /** What held each SpendingCap container, by list position; undefined when the cap held nothing. */
   capHolds: Map<number, CapHold> | undefined;
+  /** While new locks are held (StartsHeld): since when, and when the next trial may be locked. */
+  startsHeld: { since: number; nextTrialAt: number } | undefined;
   /** Instance id the container was placed on (WaitingNewInstance, Preparing, WaitingPreviousAttempt), by list position. */
   private readonly placedOn = new Map<number, string>();
   /** Instance type name for WaitingNewInstance, by list position. */

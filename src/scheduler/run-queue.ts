@@ -80,6 +80,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   const leads = view.leadsInOrder();
   const cap = ctx.spendingCap;
   cap?.beginPass(() => entries.keys());
+  const gate = ctx.startBreaker;
+  gate?.beginPass();
 
   limit.observe({
     now: ctx.clock.now(),
@@ -178,6 +180,11 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       continue;
     }
     if (st === State.Other) continue;
+    // Starts keep failing (settings StartBreaker): no new lock, but for a trial now and then.
+    if (gate?.holding && st === State.Queued && gate.holds(list[k].container.uuid)) {
+      view.cause[k] = Cause.StartsHeld;
+      continue;
+    }
     if (maxContainers > 0 && trying >= maxContainers) {
       view.cause[k] = Cause.ConcurrencyLimit;
       continue;
@@ -232,7 +239,10 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         // before Queued containers when the warm VM frees. Either way it is
         // not waiting for quota: at quota, the pass must not end here and
         // shut down the idle VMs the containers behind it can use.
-        if (st === State.Queued && !pool.killContainer(uuid, 'about to lock')) lockContainer(ctx, uuid, {});
+        if (st === State.Queued && !pool.killContainer(uuid, 'about to lock')) {
+          gate?.locking(uuid);
+          lockContainer(ctx, uuid, {});
+        }
         continue;
       }
       ready = lineHeld(p.slot);
@@ -261,6 +271,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       view.cause[k] = Cause.Locking;
       // The room is held even if an earlier pass's lock is still in flight:
       // the container will be Locked and need it either way.
+      gate?.locking(uuid);
       lockContainer(ctx, uuid, ready ? placementFields(ready) : {});
       if (ready) {
         slots.allocate(ready, uuid, charge);
@@ -349,6 +360,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   }
 
   spot?.prune((uuid) => entries.has(uuid));
+  gate?.endPass();
+  if (gate?.holding) view.startsHeld = gate.hold();
   const endAtQuota = pool.atQuota();
   const waiting = endAtQuota ? Status.WaitingCloudResources : Status.WaitingClusterCapacity;
   for (let i = 0; i < order.length; i++) {

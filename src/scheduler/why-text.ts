@@ -78,6 +78,11 @@ export function describeBlocker(b: Blocker): string {
         `spot capacity out for ${b.types[0] ?? '?'}${b.types.length > 1 ? `(+${b.types.length - 1} more)` : ''} since ${clockTime(b.since)}; ` +
         (b.fallback_at ? `falling back to on-demand at ${clockTime(b.fallback_at)}` : 'no on-demand type fits it')
       );
+    case 'starts_held':
+      return (
+        `not locked: since ${clockTime(b.since)} containers keep going back to the queue without running (crunch-run refuses them or exits first), ` +
+        `so new locks are held and one container is tried at a time (next at ${clockTime(b.next_trial)}); see the dispatcher's log`
+      );
     case 'spending_cap':
       return (
         `spending cap: ${perHour(b.burn_per_hour)} of ${perHour(b.cap_per_hour)} in use` +

@@ -129,6 +129,11 @@ export class WhyBuilder {
           ...(Number.isFinite(w.fallbackAt) ? { fallback_at: new Date(w.fallbackAt).toISOString() } : {}),
         };
       }
+      case Cause.StartsHeld: {
+        const h = v.startsHeld;
+        if (!h) return this.quotaOrCapacity(pos);
+        return { reason: 'starts_held', position: pos, since: new Date(h.since).toISOString(), next_trial: new Date(h.nextTrialAt).toISOString() };
+      }
       case Cause.OverQuota:
         return this.quotaOrCapacity(pos);
       case Cause.CreateDeclined: {
@@ -171,7 +176,7 @@ export class WhyBuilder {
   /** `ahead` and `price_cap`, for the reasons that wait for room. */
   private extras(k: number, entry: QueueEntry): { ahead?: Ahead; price_cap?: PriceCap } {
     const cause = this.view.cause[k] as Cause;
-    if (cause === Cause.Locking || cause === Cause.PreviousAttempt || cause === Cause.WaitingWarmInstance) return {};
+    if (cause === Cause.Locking || cause === Cause.PreviousAttempt || cause === Cause.WaitingWarmInstance || cause === Cause.StartsHeld) return {};
     const out: { ahead?: Ahead; price_cap?: PriceCap } = { ahead: this.ahead(k) };
     const cap = this.priceCap(entry, cause);
     if (cap) out.price_cap = cap;

@@ -3,10 +3,21 @@
  * counts as an exit, as in the reference, so the container is unlocked and
  * locked again, and the controller cancels it once it has been locked
  * MaxDispatchAttempts times, saying why. It is never retried forever.
+ * With the start breaker (settings `StartBreaker`, on by default) new locks
+ * are held once containers keep going back to the queue, and no container
+ * spends its last attempt on a trial; with it off, as in the reference.
  */
 import assert from 'node:assert/strict';
+import { defaultSettings, type Settings } from '../../src/config/settings.js';
 import { maxDispatchAttemptsError } from '../../src/testcontroller/index.js';
 import { ManualStack } from '../fixtures/manual-stack.js';
+
+/** The reference's behaviour: lock on whatever happens. */
+function breakerOff(): Settings {
+  const settings = defaultSettings();
+  settings.StartBreaker.Enable = false;
+  return settings;
+}
 
 const WASTED =
   'containers keep going back to the queue without running: crunch-run refuses them or exits first; check CrunchRunArgumentsList, RuntimeEngine, CrunchRunCommand, crunch-run on the VM image, and that VMs reach the controller';
@@ -23,7 +34,7 @@ describe('containers whose crunch-run never starts', function () {
   /** Runs one container with `containers` (lines of the Containers section) until the controller cancels it after its 10 locks; returns it. */
   async function cancelledAfterAllAttempts(containers: string): Promise<{ uuid: string }> {
     s = new ManualStack({ containers, cloudVMs: '        TimeoutIdle: 1m' });
-    await s.start();
+    await s.start({ settings: breakerOff() });
     const c = s.controller.addContainer({ priority: 1, command: ['sleep', '60'] });
     await s.until('cancelled', () => s!.controller.get(c.uuid)?.state === 'Cancelled', 30 * 60_000);
     const final = s.controller.get(c.uuid)!;
@@ -54,7 +65,7 @@ describe('containers whose crunch-run never starts', function () {
 
   it('the dispatcher says that containers keep going back to the queue, with what crunch-run said, and counts the starts by outcome', async () => {
     s = new ManualStack({ containers: '      CrunchRunArgumentsList: ["-enable-memory-limit", "false"]', cloudVMs: '        TimeoutIdle: 1m' });
-    const d = await s.start();
+    const d = await s.start({ settings: breakerOff() });
     // A bool flag given a separate value, so crunch-run refuses every start.
     const cs = [1, 2].map(() => s!.controller.addContainer({ priority: 1, command: ['sleep', '60'], runtime_constraints: { vcpus: 2, ram: 1 << 30 } }));
     await s.until('the line', () => s!.records(WASTED).length > 0, 10 * 60_000);
@@ -71,4 +82,56 @@ describe('containers whose crunch-run never starts', function () {
     assert.deepEqual({ ...failed?.detail, instance: undefined }, { instance: undefined, outcome: 'failed', exit_code: 2, stderr: 'missing required argument: container-uuid (try -help)' });
     await s.until('both cancelled', () => cs.every((c) => s!.controller.get(c.uuid)?.state === 'Cancelled'), 30 * 60_000);
   });
+
+  describe('with the start breaker (on by default)', function () {
+    it('holds new locks once containers keep going back to the queue: none is cancelled, each loses few attempts, and one is tried every minute', async () => {
+      s = new ManualStack({ containers: '      CrunchRunArgumentsList: ["--cgroup-parent-subsytem=memory"]', cloudVMs: '        TimeoutIdle: 1m' });
+      const d = await s.start();
+      const cs = Array.from({ length: 12 }, () => s!.controller.addContainer({ priority: 1, command: ['sleep', '60'] }));
+      await s.until('held', () => s!.records('holding new locks: containers keep going back to the queue without running').length > 0, 10 * 60_000);
+      const opened = s.clock.now();
+      // Forty minutes: without the breaker, every container would have spent its 10 attempts long before.
+      await s.until('forty minutes on', () => s!.clock.now() >= opened + 40 * 60_000, 41 * 60_000);
+      const counts = cs.map((c) => s!.controller.get(c.uuid)!);
+      assert.deepEqual(
+        counts.filter((c) => c.state === 'Cancelled').map((c) => c.uuid),
+        [],
+        'no container is cancelled',
+      );
+      const locks = counts.reduce((n, c) => n + c.lock_count, 0);
+      const trials = s.records('trying one container while new locks are held').length;
+      assert.ok(trials >= 38 && trials <= 41, `one trial a minute: ${trials}`);
+      // Locks: those before the breaker opened (at most one per container), and the trials.
+      assert.ok(locks <= cs.length + trials, `${locks} locks for ${trials} trials`);
+      assert.ok(Math.max(...counts.map((c) => c.lock_count)) <= 6, `trials go round the queue: ${counts.map((c) => c.lock_count).join(' ')}`);
+      assert.equal(s.records('holding new locks: containers keep going back to the queue without running').length, 1, 'said once');
+      const metrics = await d.metrics.text();
+      assert.match(metrics, /^arvados_dispatchcloud_start_breaker_open 1$/m);
+      assert.match(metrics, /^arvados_dispatchcloud_start_breaker_held_containers (1[01]|12)$/m);
+      const queued = counts.find((c) => c.state === 'Queued')!;
+      assert.equal(d.scheduler.why()!.blockerOf(queued.uuid)?.reason, 'starts_held');
+    });
+
+    it('lets the queue run again by itself once the cause is gone: the next trial runs, and every container runs', async () => {
+      s = new ManualStack({ cloudVMs: '        TimeoutIdle: 1m' });
+      await s.start();
+      // crunch-run cannot set its container Running (a controller that refuses it), so it exits first.
+      let refusing = true;
+      s.controller.setHook((req) =>
+        refusing && req.method !== 'GET' && /^\/arvados\/v1\/containers\/[^/]+$/.test(req.path) && JSON.stringify(req.body).includes('"Running"')
+          ? { status: 422, body: { errors: ['refused for the test'] } }
+          : undefined,
+      );
+      const cs = Array.from({ length: 6 }, () => s!.controller.addContainer({ priority: 1, command: ['sleep', '60'] }));
+      await s.until('held', () => s!.records('holding new locks: containers keep going back to the queue without running').length > 0, 10 * 60_000);
+      const before = cs.reduce((n, c) => n + s!.controller.get(c.uuid)!.lock_count, 0);
+      refusing = false;
+      await s.until('every container complete', () => cs.every((c) => s!.controller.get(c.uuid)?.state === 'Complete'), 20 * 60_000);
+      assert.equal(s.records('no longer holding new locks: a container runs').length, 1);
+      const after = cs.reduce((n, c) => n + s!.controller.get(c.uuid)!.lock_count, 0);
+      // One more lock per container held (and the trial), none wasted.
+      assert.ok(after <= before + cs.length, `${before} locks before the fix, ${after} after`);
+    });
+  });
 });
+

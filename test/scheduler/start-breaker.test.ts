@@ -1,0 +1,258 @@
+/**
+ * The start breaker (settings `StartBreaker`): while containers keep going
+ * back to the queue without running, Queued containers are not locked but
+ * for one trial every TryInterval, round the queue, never on a container's
+ * last attempt; Locked containers go on; it closes when the rule clears.
+ */
+import assert from 'node:assert/strict';
+import { ManualClock, settle } from '../../src/clock/index.js';
+import type { Container } from '../../src/arvados/types.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { Scheduler } from '../../src/scheduler/scheduler.js';
+import { StartBreaker } from '../../src/scheduler/start-breaker.js';
+import { describeBlocker } from '../../src/scheduler/why-text.js';
+import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from './fakes.js';
+
+const MINUTE = 60_000;
+
+/** A breaker on object-literal fakes: `state.failing` is the rule, `lockCounts` what the controller answers (0 when not given; null: no lock_count in the answer). */
+function breaker(opts: { maxDispatchAttempts?: number; lockCounts?: Record<string, number | null> } = {}) {
+  const clock = new ManualClock();
+  const logs = new LineCollector();
+  const state = { failing: false };
+  const lockCounts: Record<string, number | null> = opts.lockCounts ?? {};
+  const reads: string[] = [];
+  let refuse = false;
+  const client = {
+    getContainer: async (u: string, select?: string[]): Promise<Container> => {
+      reads.push(u);
+      assert.deepEqual(select, ['uuid', 'state', 'lock_count'], 'only what a trial needs is read');
+      if (refuse) throw new Error('503 Service Unavailable');
+      const count = lockCounts[u] === undefined ? 0 : lockCounts[u];
+      return { uuid: u, state: 'Queued', ...(count === null ? {} : { lock_count: count }) } as Container;
+    },
+  };
+  const b = new StartBreaker({
+    failing: () => state.failing,
+    client,
+    clock,
+    logger: createLogger({ stream: logs, level: 'debug', clock }),
+    maxDispatchAttempts: opts.maxDispatchAttempts ?? 10,
+    tryInterval: MINUTE,
+  });
+  /** One pass over `queued` (in scheduling order): the ones it holds, then `locking` for the rest, as the scheduler does. */
+  const pass = (queued: string[]): string[] => {
+    b.beginPass();
+    const held: string[] = [];
+    for (const u of queued) {
+      if (b.holding && b.holds(u)) held.push(u);
+      else b.locking(u);
+    }
+    b.endPass();
+    return held;
+  };
+  return { b, clock, logs, state, reads, pass, refuse: (on: boolean) => (refuse = on), messages: () => logs.records().map((r) => `${String(r.level)} ${String(r.msg)}`) };
+}
+
+describe('start breaker', () => {
+  const Q = [uuid(1), uuid(2), uuid(3)];
+
+  it('holds nothing and reads nothing while containers run', async () => {
+    const t = breaker();
+    assert.deepEqual(t.pass(Q), []);
+    await settle();
+    assert.deepEqual(t.reads, []);
+    assert.deepEqual(t.b.snapshot(), { open: false, held: 0, trials: 0, opened: 0 });
+  });
+
+  it('opens when the rule says so, holding every Queued container, with one error line', async () => {
+    const t = breaker();
+    t.state.failing = true;
+    assert.deepEqual(t.pass(Q), Q);
+    assert.deepEqual(t.pass(Q), Q);
+    assert.deepEqual(t.messages(), ['error holding new locks: containers keep going back to the queue without running']);
+    const line = t.logs.records()[0];
+    assert.equal(line.TryInterval, '1m0s');
+    assert.equal(line.MaxDispatchAttempts, 10);
+    assert.deepEqual(t.b.snapshot(), { open: true, held: 3, trials: 0, opened: 1 });
+    await settle();
+    assert.deepEqual(t.reads, [], 'no trial before TryInterval');
+  });
+
+  it('tries one container every TryInterval, round the queue: the least tried first, in scheduling order', async () => {
+    const t = breaker();
+    t.state.failing = true;
+    t.pass(Q);
+    const trials: string[] = [];
+    for (let minute = 1; minute <= 4; minute++) {
+      await t.clock.advance(MINUTE);
+      t.pass(Q);
+      await settle();
+      // The lock_count read answered: the next pass lets that container through, and only it.
+      const held = t.pass(Q);
+      assert.equal(held.length, 2, `minute ${minute}: one container let through`);
+      trials.push(Q.find((u) => !held.includes(u))!);
+      // Within the interval, nothing more.
+      await t.clock.advance(MINUTE / 2);
+      await settle();
+      assert.deepEqual(t.pass(Q), Q, `minute ${minute}: held again until the next interval`);
+    }
+    assert.deepEqual(trials, [Q[0], Q[1], Q[2], Q[0]]);
+    assert.equal(t.b.snapshot().trials, 4);
+    assert.equal(t.messages().filter((m) => m === 'info trying one container while new locks are held').length, 4);
+  });
+
+  it('never tries a container on its last attempt, and asks about the next one at once', async () => {
+    // MaxDispatchAttempts 10: a container locked 9 times would be cancelled if its 10th lock ended in an unlock.
+    const t = breaker({ lockCounts: { [Q[0]]: 9, [Q[1]]: 8 } });
+    t.state.failing = true;
+    t.pass(Q);
+    await t.clock.advance(MINUTE);
+    t.pass(Q);
+    await settle();
+    assert.deepEqual(t.pass(Q), Q, 'the first is on its last attempt: not let through');
+    await settle();
+    assert.deepEqual(t.reads, [Q[0], Q[1]]);
+    assert.deepEqual(t.pass(Q), [Q[0], Q[2]], 'the second, with two attempts left, is tried');
+    // And the first is never asked about again while the breaker is open.
+    for (let i = 0; i < 5; i++) {
+      await t.clock.advance(MINUTE);
+      t.pass(Q);
+      await settle();
+      t.pass(Q);
+    }
+    assert.ok(!t.reads.slice(2).includes(Q[0]), `never read again: ${t.reads.join(' ')}`);
+  });
+
+  it('tries containers on their last attempt when MaxDispatchAttempts leaves none more than one', async () => {
+    const t = breaker({ maxDispatchAttempts: 1, lockCounts: { [Q[0]]: 0 } });
+    t.state.failing = true;
+    t.pass(Q);
+    await t.clock.advance(MINUTE);
+    t.pass(Q);
+    await settle();
+    assert.deepEqual(t.pass(Q), [Q[1], Q[2]]);
+  });
+
+  it('a container whose lock_count the controller does not give is not tried, with a warning', async () => {
+    const t = breaker({ lockCounts: { [Q[0]]: null } });
+    t.state.failing = true;
+    t.pass([Q[0], Q[1]]);
+    await t.clock.advance(MINUTE);
+    t.pass([Q[0], Q[1]]);
+    await settle();
+    t.pass([Q[0], Q[1]]);
+    await settle();
+    assert.deepEqual(t.pass([Q[0], Q[1]]), [Q[0]]);
+    assert.ok(t.messages().includes("warning no lock_count in the controller's answer: container not tried while new locks are held"), t.messages().join('\n'));
+  });
+
+  it('a failed read waits for the next interval, with a warning', async () => {
+    const t = breaker();
+    t.state.failing = true;
+    t.refuse(true);
+    t.pass(Q);
+    await t.clock.advance(MINUTE);
+    t.pass(Q);
+    await settle();
+    assert.ok(t.messages().includes("warning cannot read a container's lock_count before trying it"));
+    t.refuse(false);
+    await t.clock.advance(MINUTE - 1);
+    t.pass(Q);
+    await settle();
+    assert.equal(t.reads.length, 1, 'not asked again within the interval');
+    await t.clock.advance(1);
+    t.pass(Q);
+    await settle();
+    assert.equal(t.reads.length, 2);
+    assert.equal(t.pass(Q).length, 2);
+  });
+
+  it('a trial that leaves the queue before it is locked gives its turn to another', async () => {
+    const t = breaker();
+    t.state.failing = true;
+    t.pass(Q);
+    await t.clock.advance(MINUTE);
+    t.pass(Q);
+    await settle();
+    // Q[0] was approved, then cancelled by its user: it is not in the next pass.
+    assert.deepEqual(t.pass([Q[1], Q[2]]), [Q[1], Q[2]]);
+    t.pass([Q[1], Q[2]]);
+    await settle();
+    assert.deepEqual(t.pass([Q[1], Q[2]]), [Q[2]]);
+  });
+
+  it('closes when a container runs: locks resume, and a read answered after that is ignored', async () => {
+    const t = breaker();
+    t.state.failing = true;
+    t.pass(Q);
+    await t.clock.advance(MINUTE);
+    t.pass(Q);
+    // The read is in flight when a container goes Running.
+    t.state.failing = false;
+    assert.deepEqual(t.pass(Q), []);
+    await settle();
+    assert.deepEqual(t.pass(Q), []);
+    assert.deepEqual(t.messages(), ['error holding new locks: containers keep going back to the queue without running', 'info no longer holding new locks: a container runs']);
+    assert.deepEqual(t.b.snapshot(), { open: false, held: 0, trials: 0, opened: 1 });
+    // Opening again starts a new episode: the first trial a TryInterval later.
+    t.state.failing = true;
+    t.pass(Q);
+    await settle();
+    assert.equal(t.reads.length, 1);
+    assert.equal(t.b.snapshot().opened, 2);
+  });
+});
+
+describe('start breaker in a scheduling pass', () => {
+  function setup() {
+    const clock = new ManualClock();
+    const cluster = testCluster({ types: [2] });
+    const queue = new FakeQueue(clock, cluster);
+    const pool = new FakePool(clock);
+    const state = { failing: true };
+    const logs = new LineCollector();
+    const logger = createLogger({ stream: logs, level: 'debug', clock });
+    const startBreaker = new StartBreaker({
+      failing: () => state.failing,
+      client: { getContainer: async (u: string) => ({ uuid: u, state: 'Queued', lock_count: 1 }) as Container },
+      clock,
+      logger,
+      maxDispatchAttempts: 10,
+      tryInterval: MINUTE,
+    });
+    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, startBreaker });
+    return { clock, queue, pool, sch, state };
+  }
+
+  it('locks no Queued container while open, says why, and still starts the Locked ones', async () => {
+    const { queue, pool, sch } = setup();
+    const idle = pool.addWorker(testCluster({ types: [2] }).InstanceTypes.type2, 'idle');
+    queue.add({ uuid: uuid(1), state: 'Locked', vcpus: 2, priority: 1 }, { uuid: uuid(2), state: 'Queued', vcpus: 2, priority: 5 }, { uuid: uuid(3), state: 'Queued', vcpus: 2, priority: 4 });
+    sch.runQueue();
+    await settle();
+    assert.deepEqual(queue.calls, [], 'nothing locked');
+    assert.deepEqual(pool.starts, [uuid(1)]);
+    assert.ok(pool.workers.get(idle), 'the idle VM is used by the Locked container');
+    assert.deepEqual(pool.creates, [], 'no VM is created for held containers');
+    const b = sch.why()!.blockerOf(uuid(2))!;
+    assert.equal(b.reason, 'starts_held');
+    assert.match(describeBlocker(b), /^not locked: since 00:00:00 containers keep going back to the queue without running .*next at 00:01:00/);
+  });
+
+  it('locks the trial when its time comes, and everything once the rule clears', async () => {
+    const { clock, queue, sch, state } = setup();
+    queue.add({ uuid: uuid(2), state: 'Queued', vcpus: 2, priority: 5 }, { uuid: uuid(3), state: 'Queued', vcpus: 2, priority: 4 });
+    sch.runQueue();
+    await clock.advance(MINUTE);
+    sch.runQueue();
+    await settle();
+    sch.runQueue();
+    await settle();
+    assert.deepEqual(queue.calls, [`lock ${uuid(2)}`], 'the first in scheduling order is tried');
+    state.failing = false;
+    sch.runQueue();
+    await settle();
+    assert.deepEqual(queue.calls, [`lock ${uuid(2)}`, `lock ${uuid(3)}`]);
+  });
+});
