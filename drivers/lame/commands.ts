@@ -12,8 +12,9 @@
  * - crunch-run, in every form, fails (exit 1) until boot completes, the way
  *   a VM whose docker is not up yet cannot run containers; files (the
  *   instance secret, `md5sum`, the runner install) work from the start.
- * - `--detach` and `--kill` need root (`sudo`, or AdminUsername root);
- *   reading the instance secret too (the file is mode 0600). A dispatcher
+ * - `--detach` and `--kill` need root (`sudo`, or AdminUsername root),
+ *   judged by the mode crunch-run takes (`--list --detach` detaches, so it
+ *   needs root); reading the instance secret too (the file is mode 0600). A dispatcher
  *   that forgets `sudo` fails here as it would on a real VM.
  */
 import { createHash } from 'node:crypto';
@@ -57,9 +58,7 @@ export async function runCommand(vm: LameVM, ctx: CommandContext): Promise<Comma
   if (crunchRunArgs === 'missing') return { stderr: `sh: 1: ${argv[0]}: No such file or directory\n`, exitCode: 127 };
   if (crunchRunArgs !== undefined) {
     if (!vm.booted) return { stderr: 'crunch-run: cannot run yet: the VM has not finished booting\n', exitCode: 1 };
-    const readOnly = crunchRunArgs.some((a) => a === '--list' || a === '-list');
-    if (!asRoot && !readOnly) return { stderr: 'crunch-run: permission denied (run it with sudo)\n', exitCode: 1 };
-    return crunchRun(vm, crunchRunArgs, ctx.stdin);
+    return crunchRun(vm, crunchRunArgs, ctx.stdin, asRoot);
   }
 
   switch (argv[0]) {

@@ -31,11 +31,24 @@ export const PRICES_FILE = '/var/lock/crunch-run-prices.json';
 /** How long `--kill` waits for the process to die before saying it is still alive (as the reference). */
 export const KILL_WAIT_MS = 1000;
 
-/** Runs `crunch-run ARGS` on `vm` (the caller has checked that crunch-run is installed and the VM booted). */
-export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buffer): Promise<CommandResult> {
+/** What a crunch-run command line does once its flags are read, in crunch-run's own order (see `crunchRun`). */
+type Mode = 'detach' | 'kill' | 'list' | 'run';
+
+/**
+ * Runs `crunch-run ARGS` on `vm` (the caller has checked that crunch-run is
+ * installed and the VM booted). `asRoot`: run with sudo, or as root;
+ * `--detach` and `--kill` need it (a choice of the lame cloud, see
+ * commands.ts), other modes do not.
+ */
+export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buffer, asRoot = true): Promise<CommandResult> {
+  // As crunch-run: a first word `-no-detach` (that spelling, first only) is
+  // how a detaching crunch-run starts its own background copy. It is taken
+  // off before the flags are read, and makes `-detach` ignored; anywhere
+  // else it is an unknown flag.
+  const noDetach = args[0] === '-no-detach';
   let parsed: CrunchRunArgs;
   try {
-    parsed = parseCrunchRunArgs(args, vm.cloud.params.CrunchRunVersion);
+    parsed = parseCrunchRunArgs(noDetach ? args.slice(1) : args, vm.cloud.params.CrunchRunVersion);
   } catch (err) {
     return { stderr: `error parsing command line arguments: ${(err as Error).message} (try -help)\n`, exitCode: 2 };
   }
@@ -51,10 +64,29 @@ export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buff
   if (!parsed.list && parsed.positional.length !== 1) {
     return { stderr: 'missing required argument: container-uuid (try -help)\n', exitCode: 2 };
   }
-  if (parsed.list) return list(vm, readsPrices ? stdin : undefined);
-  if (parsed.kill >= 0) return kill(vm, parsed.positional[0], parsed.kill);
-  if (parsed.detach) return detach(vm, parsed.positional[0], stdin, parsed.stdinConfig, parsed.runtimeEngine ?? 'docker');
-  return { stderr: 'lame crunch-run: only --list, --kill and --detach are emulated\n', exitCode: 2 };
+  // With --list the UUID may be missing: crunch-run then detaches or kills
+  // for the empty UUID rather than refusing.
+  const uuid = parsed.positional[0] ?? '';
+  // As crunch-run, when several modes are given: --detach (unless after
+  // -no-detach) first, then --kill, then --list.
+  const mode: Mode = parsed.detach && !noDetach ? 'detach' : parsed.kill >= 0 ? 'kill' : parsed.list ? 'list' : 'run';
+  if (!asRoot && (mode === 'detach' || mode === 'kill')) return { stderr: 'crunch-run: permission denied (run it with sudo)\n', exitCode: 1 };
+  switch (mode) {
+    case 'detach': {
+      // The background copy gets the same flags after -no-detach, so it
+      // kills or lists if asked to, and runs the container only otherwise.
+      const child: Mode = parsed.kill >= 0 ? 'kill' : parsed.list ? 'list' : 'run';
+      return detach(vm, uuid, stdin, child, { stdinConfig: parsed.stdinConfig, runtimeEngine: parsed.runtimeEngine ?? 'docker', readsPrices });
+    }
+    case 'kill':
+      return kill(vm, uuid, parsed.kill);
+    case 'list':
+      return list(vm, readsPrices ? stdin : undefined);
+    case 'run':
+      // As crunch-run: a container UUID has 27 characters.
+      if (uuid.length !== 27) return { stderr: 'usage: crunch-run [options] UUID\n', exitCode: 1 };
+      return { stderr: 'lame crunch-run: only --list, --kill and --detach are emulated\n', exitCode: 2 };
+  }
 }
 
 /** `--list`; `prices` is stdin when crunch-run reads it (with `--stdin-prices`, or any time before that flag existed). */
@@ -74,8 +106,8 @@ function list(vm: LameVM, prices: Buffer | undefined): CommandResult {
   return { stdout: lines.map((l) => `${l}\n`).join(''), exitCode: 0 };
 }
 
-async function kill(vm: LameVM, uuid: string | undefined, signal: number): Promise<CommandResult> {
-  if (!uuid) return { stderr: 'crunch-run --kill: missing container UUID\n', exitCode: 2 };
+/** `--kill`; an empty `uuid` (`--list --kill N` alone) finds no lockfile, so nothing to do, as in crunch-run. */
+async function kill(vm: LameVM, uuid: string, signal: number): Promise<CommandResult> {
   const proc = vm.processes.get(uuid);
   if (!proc) return { exitCode: 0 }; // no lockfile: never ran here
   const gone = { stderr: `${uuid}: pid ${proc.pid}: os: process already finished\n`, exitCode: 0 };
@@ -98,11 +130,28 @@ function signalName(signal: number): string {
   return { 0: 'signal 0', 1: 'hangup', 2: 'interrupt', 9: 'killed', 15: 'terminated' }[signal] ?? `signal ${signal}`;
 }
 
-function detach(vm: LameVM, uuid: string | undefined, stdin: Buffer, stdinConfig: boolean, runtimeEngine: string): CommandResult {
-  if (!uuid) return { stderr: 'crunch-run --detach: missing container UUID\n', exitCode: 2 };
+/**
+ * `--detach`: takes the UUID's lock and starts the background copy, which
+ * does what `child` says. Only a `run` child runs the container (and is
+ * reported to `onDetach` listeners); a `kill` or `list` child does that and
+ * exits at once, its output going to the journal, leaving a released
+ * lockfile behind, as crunch-run's does. An empty `uuid` (`--list --detach`
+ * alone) is a UUID like any other here, as in crunch-run.
+ */
+function detach(vm: LameVM, uuid: string, stdin: Buffer, child: Mode, opts: { stdinConfig: boolean; runtimeEngine: string; readsPrices: boolean }): CommandResult {
   const existing = vm.processes.get(uuid);
   if (existing?.lockHeld) {
     return { stderr: `lock /var/lock/crunch-run-${uuid}.lock: resource temporarily unavailable\n`, exitCode: 1 };
+  }
+  if (child !== 'run') {
+    // The copy's --kill finds only its own lockfile, so it signals no other
+    // process; its --list does list (dropping released lockfiles, storing
+    // the prices it reads from stdin).
+    if (child === 'list') list(vm, opts.readsPrices ? stdin : undefined);
+    const gone = new CrunchRunProcess(vm, uuid, vm.allocatePid(), { config: undefined, runtimeEngine: opts.runtimeEngine, crashAfterFraction: undefined, defaultRunMs: 0 });
+    gone.vanish();
+    vm.processes.set(uuid, gone);
+    return { stdout: `${JSON.stringify({ UUID: uuid, PID: gone.pid })}\n`, exitCode: 0 };
   }
   const rng = vm.cloud.rng;
   const params = vm.cloud.params;
@@ -112,8 +161,8 @@ function detach(vm: LameVM, uuid: string | undefined, stdin: Buffer, stdinConfig
   const crashPoint = rng.next();
   const runMs = rng.between(params.MinRunTime, params.MaxRunTime);
   const proc = new CrunchRunProcess(vm, uuid, vm.allocatePid(), {
-    config: stdinConfig ? stdin.toString('utf8') : undefined,
-    runtimeEngine,
+    config: opts.stdinConfig ? stdin.toString('utf8') : undefined,
+    runtimeEngine: opts.runtimeEngine,
     crashAfterFraction: crashes ? crashPoint : undefined,
     defaultRunMs: runMs,
   });

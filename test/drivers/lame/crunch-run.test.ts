@@ -220,6 +220,114 @@ describe('lame crunch-run', function () {
     assert.deepEqual([badBool.exitCode, badBool.stderr.toString()], [2, 'error parsing command line arguments: invalid boolean value "maybe" for -enable-memory-limit: parse error (try -help)\n']);
   });
 
+  /** `crunch-run ARGS` on the VM, with sudo unless `root` is false. */
+  const crunchRunWith = (args: string, opts: { stdin?: string; root?: boolean } = {}) =>
+    exec.execute(opts.root === false ? `crunch-run ${args}` : sudo(`crunch-run ${args}`), opts.stdin === undefined ? undefined : { stdin: opts.stdin });
+
+  it('-detach with -list detaches, as crunch-run checks -detach first: it prints the lock owner, runs no container and leaves a released lockfile', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked' });
+    const seen: string[] = [];
+    inst.vm.cloud.onDetach((e) => seen.push(e.uuid));
+    for (const args of [`-list -detach ${c.uuid}`, `-detach -list ${c.uuid}`]) {
+      const r = await crunchRunWith(args);
+      assert.equal(r.exitCode, 0, r.stderr.toString());
+      const out = JSON.parse(r.stdout.toString()) as { UUID: string; PID: number };
+      assert.equal(out.UUID, c.uuid, args);
+      assert.ok(out.PID > 0, `${args}: a PID is printed`);
+      assert.equal(inst.vm.processes.get(c.uuid)?.lockHeld, false, `${args}: the background copy listed and exited, releasing the lock`);
+    }
+    assert.deepEqual(seen, [], 'no container run was started');
+    assert.equal(await list(), '', 'the released lockfile is dropped, not listed');
+    assert.deepEqual(
+      ctl.history(c.uuid).map((h) => h.state),
+      ['Locked'],
+      'the container was never touched',
+    );
+  });
+
+  it('-detach with -list and -stdin-prices detaches, and its background copy stores the prices it reads', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked' });
+    const prices = '[{"StartTime":"2026-01-01T00:00:00Z","Price":0.03}]';
+    const r = await crunchRunWith(`-detach -list -stdin-prices ${c.uuid}`, { stdin: prices });
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    assert.equal((JSON.parse(r.stdout.toString()) as { UUID: string }).UUID, c.uuid);
+    assert.equal(inst.vm.files.get(PRICES_FILE)?.toString(), prices);
+  });
+
+  it('-detach with -kill detaches rather than kills: refused while the lock is held, the running container left alone', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitRunning(c.uuid);
+    const r = await crunchRunWith(`-kill 15 -detach ${c.uuid}`);
+    assert.equal(r.exitCode, 1);
+    assert.match(r.stderr.toString(), /lock \/var\/lock\/crunch-run-.*\.lock: resource temporarily unavailable/);
+    assert.equal(state(c.uuid), 'Running', 'nothing was signalled');
+    assert.equal(inst.vm.processes.get(c.uuid)?.alive, true, 'the process still runs');
+    // With the lock free it detaches, and the background copy only kills.
+    const d = ctl.addContainer({ state: 'Locked' });
+    const free = await crunchRunWith(`-detach -kill 15 ${d.uuid}`);
+    assert.equal(free.exitCode, 0, free.stderr.toString());
+    assert.equal((JSON.parse(free.stdout.toString()) as { UUID: string }).UUID, d.uuid);
+    assert.equal(inst.vm.processes.get(d.uuid)?.alive, false, 'no container run was started');
+    assert.equal(state(d.uuid), 'Locked');
+  });
+
+  it('-kill with -list kills, as crunch-run checks -kill before -list', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitRunning(c.uuid);
+    const r = await crunchRunWith(`-list -kill 15 ${c.uuid}`);
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    assert.equal(r.stdout.toString(), '', 'no listing');
+    assert.match(r.stderr.toString(), /: pid \d+: os: process already finished/);
+    assert.equal(state(c.uuid), 'Cancelled');
+  });
+
+  it('-list without a UUID lets -detach and -kill act on the empty UUID, as crunch-run does; without -list a mode needs its UUID (exit 2)', async () => {
+    await setup();
+    const killed = await crunchRunWith('-list -kill 15');
+    assert.deepEqual([killed.exitCode, killed.stdout.toString(), killed.stderr.toString()], [0, '', ''], 'no lockfile for the empty UUID: nothing to kill');
+    const detached = await crunchRunWith('-list -detach');
+    assert.equal(detached.exitCode, 0, detached.stderr.toString());
+    assert.equal((JSON.parse(detached.stdout.toString()) as { UUID: string }).UUID, '');
+    assert.equal(inst.vm.processes.get('')?.lockHeld, false, 'the background copy listed and exited');
+    for (const args of ['-detach', '-kill 15', '-detach -stdin-config']) {
+      const r = await crunchRunWith(args);
+      assert.deepEqual([r.exitCode, r.stderr.toString()], [2, 'missing required argument: container-uuid (try -help)\n'], args);
+    }
+  });
+
+  it('a first word -no-detach makes -detach ignored, so -list or -kill act; anywhere else it is an unknown flag (exit 2)', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked', command: ['sleep', '1000'] });
+    assert.equal((await detach(c.uuid)).exitCode, 0);
+    await waitRunning(c.uuid);
+    const listed = await crunchRunWith('-no-detach -detach -list');
+    assert.deepEqual([listed.exitCode, listed.stdout.toString()], [0, `${c.uuid}\n`], listed.stderr.toString());
+    const short = await crunchRunWith('-no-detach -detach not-a-uuid');
+    assert.deepEqual([short.exitCode, short.stderr.toString()], [1, 'usage: crunch-run [options] UUID\n'], 'a foreground run needs a 27-character UUID');
+    const late = await crunchRunWith(`-detach -no-detach ${c.uuid}`);
+    assert.deepEqual([late.exitCode, late.stderr.toString()], [2, 'error parsing command line arguments: flag provided but not defined: -no-detach (try -help)\n']);
+    const killed = await crunchRunWith(`-no-detach -detach -kill 15 ${c.uuid}`);
+    assert.equal(killed.exitCode, 0, killed.stderr.toString());
+    assert.equal(state(c.uuid), 'Cancelled');
+  });
+
+  it('needs root for -list -detach, which detaches, but not for -list, -help or a refused flag', async () => {
+    await setup();
+    const c = ctl.addContainer({ state: 'Locked' });
+    const r = await crunchRunWith(`-list -detach ${c.uuid}`, { root: false });
+    assert.deepEqual([r.exitCode, r.stderr.toString()], [1, 'crunch-run: permission denied (run it with sudo)\n']);
+    assert.equal(inst.vm.processes.size, 0, 'nothing detached');
+    assert.equal((await crunchRunWith('-list', { root: false })).exitCode, 0);
+    assert.equal((await crunchRunWith('-help', { root: false })).exitCode, 0);
+    assert.equal((await crunchRunWith(`-bogus ${c.uuid}`, { root: false })).exitCode, 2);
+  });
+
   it('onDetach tells listeners of each accepted --detach, not of refused ones, until unsubscribed', async () => {
     await setup();
     const seen: Array<{ vm: string; uuid: string; pid: number; at: number }> = [];
