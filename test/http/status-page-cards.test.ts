@@ -3,8 +3,8 @@
  * (Debian's Chromium driven by playwright-core) against the fake management
  * API of status-page-harness.ts serving the reference's MetricFamily JSON:
  * why fewer containers run (the controller's state, the concurrency limit,
- * the last 503) and the event feed, what the VMs cost, spot reclaims, and
- * the spending cap with the day's forecast. The tables and their actions are
+ * the last 503) and the event feed, what the VMs cost, spot reclaims, the
+ * start breaker's held locks, and the spending cap with the day's forecast. The tables and their actions are
  * in status-page.test.ts.
  *
  * Skips (with the reason printed) only when Chromium cannot be launched;
@@ -101,6 +101,36 @@ describe('status page cards in Chromium (fake management API)', function () {
         await page.textContent('#total-reclaims .big + .small'),
         'm5.spot @ a: 3 VMs, 2 containers lost\nr5.spot @ b: 1 VMs, 0 containers lost\nm5.spot recently reclaimed: 25%',
       );
+      assert.deepEqual(problems, []);
+    } finally {
+      api.metrics = undefined;
+      await ctx.close();
+    }
+  });
+
+  it('says when the start breaker holds new locks, with the containers held and the trials, and nothing while it is closed', async () => {
+    fill(api, 2, 1);
+    const gauge = (name: string, value: number) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric: [{ gauge: { value } }] });
+    const breaker = (open: number) => [
+      gauge('max_concurrent_containers', 0),
+      gauge('start_breaker_open', open),
+      gauge('start_breaker_held_containers', open ? 40 : 0),
+      { name: 'arvados_dispatchcloud_start_breaker_trials_total', help: '', type: 'COUNTER', metric: [{ counter: { value: 3 } }] },
+    ];
+    api.metrics = breaker(1);
+    const { ctx, page, problems } = await openPage();
+    try {
+      await typeToken(page, TOKEN);
+      await page.waitForSelector('#total-starts.ctl-outage');
+      assert.equal(await page.textContent('#total-starts .big'), 'held');
+      assert.equal(
+        await page.textContent('#total-starts .big + .small'),
+        'containers keep going back to the queue without running (see the log)\n40 queued containers held; 3 tried one at a time since start',
+      );
+      // Closed: the card goes at the next refresh.
+      api.metrics = breaker(0);
+      await page.waitForSelector('#total-starts', { state: 'detached', timeout: 12_000 });
+      assert.ok(await page.$('#total-controller'), 'the other cards stay');
       assert.deepEqual(problems, []);
     } finally {
       api.metrics = undefined;

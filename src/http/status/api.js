@@ -75,6 +75,9 @@
       capSoft: labelled(families, 'spending_cap_dollars_per_hour', 'level', 'soft'),
       capHard: labelled(families, 'spending_cap_dollars_per_hour', 'level', 'hard'),
       forecast: gauge(families, 'spend_forecast_dollars'),
+      startsHeld: gauge(families, 'start_breaker_open') === 1
+        ? { held: gauge(families, 'start_breaker_held_containers') || 0, trials: counter(families, 'start_breaker_trials_total') || 0 }
+        : null,
     };
   }
   // Spot reclaims: per instance type and zone, with the containers lost and

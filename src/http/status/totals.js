@@ -1,8 +1,8 @@
 /*
  * The status page's Totals: a card each for the VMs by state and by idle
  * behaviour, the cost per hour, the queue, the containers on VMs, and (when
- * the dispatcher's /metrics.json could be read, see api.js) the controller,
- * the event feed and spot reclaims.
+ * the dispatcher's /metrics.json could be read, see api.js) new locks held
+ * by the start breaker, the controller, the event feed and spot reclaims.
  */
 'use strict';
 (function () {
@@ -78,6 +78,17 @@
     return k;
   }
 
+  // The start breaker (settings StartBreaker): only while it holds new locks.
+  function startsCard() {
+    var h = state.controller && state.controller.startsHeld;
+    if (!h) return null;
+    var k = card('total-starts', 'new locks', 'held',
+      'containers keep going back to the queue without running (see the log)\n' +
+      h.held + ' queued containers held; ' + h.trials + ' tried one at a time since start');
+    k.className += ' ctl-outage';
+    return k;
+  }
+
   function renderTotals() {
     var vms = state.instances, cs = state.containers;
     var cost = vms.reduce(function (s, v) { var p = Number(v.price); return s + (isFinite(p) ? p : 0); }, 0);
@@ -100,6 +111,8 @@
       card('total-containers', 'containers in queue', cs.length, countBy(cs, function (e) { return e.container && e.container.state; })),
       card('total-running', 'containers on VMs', running, 'per crunch-run --list')
     );
+    var starts = startsCard();
+    if (starts) $('totals').appendChild(starts);
     var ctl = controllerCard(Date.now());
     if (ctl) $('totals').appendChild(ctl);
     var feed = feedCard();
