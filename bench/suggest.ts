@@ -9,8 +9,9 @@
  * Per size (AHEADxRUNNING): `--runs` baseline runs alone (default 3; the
  * first in the process runs cold), then `--containers` containers' whole
  * work (default 1).
- * The defaults take about 2 minutes of CPU; `--sizes 1000x1000 --runs 1`
- * (a busier cloud) about 4 more.
+ * The defaults take about 90 s of CPU; `--sizes 1000x1000 --runs 1
+ * --containers 0` (a busier cloud's baseline) about 40 s more, and its
+ * whole container some minutes.
  *
  * The live state: `bench/sim-config.yml`'s instance types with MaxInstances
  * at the running count, so the container waits on the MaxInstances quota
