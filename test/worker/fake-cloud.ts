@@ -58,6 +58,8 @@ export interface FakeCloudOptions {
    * have no such method, as the in-process one.
    */
   logins?: Map<string, number>;
+  /** When given, the pool's executors come from here instead of the scripts (instance id -> executor). */
+  executor?: (id: string) => Executor;
 }
 
 export class FakeCloud {
@@ -87,7 +89,7 @@ export class FakeCloud {
     this.pool = new WorkerPoolImpl({
       cluster: this.cluster,
       instanceSet: this.instanceSet(),
-      newExecutor: (inst) => this.executor(inst.id),
+      newExecutor: (inst) => this.opts.executor?.(inst.id) ?? this.executor(inst.id),
       clock: this.clock,
       logger: this.opts.logger ?? silentLogger(),
       onEvent: this.opts.onEvent,
