@@ -55,6 +55,8 @@ export class PoolCore implements WorkerEnv {
   readonly creating = new Map<string, PendingCreate>();
   /** Container uuid -> the worker with a crunch-run record for it (starting or running). */
   private readonly runnerIndex = new Map<string, Worker>();
+  /** Containers that more than one worker has had a record of at once (`indexRunner`). */
+  private readonly listedTwice = new Set<string>();
   /**
    * The last map `running()` built, kept until what it lists, or its order,
    * may change: a record added or dropped (`indexRunner`), or a start
@@ -173,10 +175,26 @@ export class PoolCore implements WorkerEnv {
 
   indexRunner(uuid: string, worker: Worker, present: boolean): void {
     this.runningMap = undefined;
-    if (present) this.runnerIndex.set(uuid, worker);
+    if (present) {
+      const other = this.runnerIndex.get(uuid);
+      if (other !== undefined && other !== worker) this.listedTwice.add(uuid);
+      this.runnerIndex.set(uuid, worker);
+      return;
+    }
     // Two VMs listing one container (should not happen, but a cloud can
-    // surprise) must not lose the other's entry.
-    else if (this.runnerIndex.get(uuid) === worker) this.runnerIndex.delete(uuid);
+    // surprise) must not lose the other's entry: when the one indexed goes,
+    // the index points at the other, so a kill still reaches it and no
+    // third crunch-run starts. Only such containers pay for the search.
+    if (this.runnerIndex.get(uuid) !== worker) return;
+    this.runnerIndex.delete(uuid);
+    if (!this.listedTwice.has(uuid)) return;
+    for (const w of this.workers.values()) {
+      if (w !== worker && !w.removed && (w.running.has(uuid) || w.starting.has(uuid))) {
+        this.runnerIndex.set(uuid, w);
+        return;
+      }
+    }
+    this.listedTwice.delete(uuid);
   }
 
   runnerPromoted(): void {

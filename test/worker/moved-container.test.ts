@@ -73,4 +73,43 @@ describe('worker pool: a container that moved to another VM', () => {
     assert.deepEqual(f.pool.detail(b)?.runningContainerUUIDs, [ctr.uuid]);
     f.pool.stop();
   });
+
+  it('stays known on its first VM when a second one listed it too and then stops listing it or leaves the cloud: a kill reaches the first VM, and no other crunch-run starts', async () => {
+    for (const how of ['unlisted', 'gone'] as const) {
+      const f = new FakeCloud({ TimeoutIdle: 24 * 60 * MIN, TimeoutProbe: 60 * MIN });
+      const a = f.seed();
+      const b = f.seed();
+      const c = f.seed();
+      await f.pool.syncNow();
+      await f.probe();
+      await f.runListed(a, ctr);
+
+      // B lists it for a while too (a shared host, a confused VM), then no more.
+      f.script(b, { list: ok(`${ctr.uuid}\n`) });
+      await f.tick(1000);
+      await f.probe();
+      assert.deepEqual(f.pool.detail(b)?.runningContainerUUIDs, [ctr.uuid], `${how}: listed on B`);
+      if (how === 'unlisted') {
+        f.script(b, { list: ok() });
+        await f.tick(1000);
+        await f.probe();
+      } else {
+        f.vms.delete(b);
+        await f.pool.syncNow();
+      }
+      assert.deepEqual(f.pool.detail(a)?.runningContainerUUIDs, [ctr.uuid], `${how}: still on A`);
+
+      assert.equal(f.pool.startContainer(c, ctr), false, `${how}: never two crunch-runs for one container`);
+      const killsBefore = f.commands.filter((cmd) => cmd.command.includes('--kill')).length;
+      assert.equal(f.pool.killContainer(ctr.uuid, 'test'), true, `${how}: a kill is sent`);
+      await f.tick(0);
+      const kills = f.commands.filter((cmd) => cmd.command.includes('--kill')).slice(killsBefore);
+      assert.deepEqual(
+        kills.map((cmd) => [cmd.instance, cmd.command]),
+        [[a, `sudo crunch-run --kill 15 ${ctr.uuid}`]],
+        how,
+      );
+      f.pool.stop();
+    }
+  });
 });
