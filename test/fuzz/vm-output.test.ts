@@ -449,12 +449,18 @@ class World {
         break;
       case 'start': {
         const ws = live();
-        if (ws.length > 0) pool.startContainer(ws[step.vm % ws.length].instance, container(uuidOf(step.ctr)));
+        if (ws.length === 0) break;
+        const uuid = uuidOf(step.ctr);
+        const tracked = pool.running().has(uuid);
+        const id = ws[step.vm % ws.length].instance;
+        if (pool.startContainer(id, container(uuid)) && tracked) this.problems.push(`started ${uuid} on ${id} while the pool tracked it already`);
         break;
       }
       case 'kill': {
         const uuids = [...pool.running().keys()].sort();
-        if (uuids.length > 0) pool.killContainer(uuids[step.n % uuids.length], 'fuzz');
+        if (uuids.length === 0) break;
+        const uuid = uuids[step.n % uuids.length];
+        if (!pool.killContainer(uuid, 'fuzz')) this.problems.push(`killContainer(${uuid}) found nothing to kill, though running() lists it`);
         break;
       }
       case 'finish': {
