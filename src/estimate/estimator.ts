@@ -52,7 +52,7 @@ export interface EstimatorDeps {
   runtimes?: RuntimeHistory;
   boots?: BootTimes;
   leaving?: LeavingTimes;
-  /** Updates at most this often, ms; default 1,000. */
+  /** Updates at most this often, ms; default 1,000. Infinity: never. */
   minIntervalMs?: number;
   /** Containers forecast exactly; default the forecast's. */
   exactLimit?: number;
@@ -97,7 +97,7 @@ export class Estimator {
 
   /** The scheduler's hook: updates unless the last update is recent. */
   afterPass(view: PassView | undefined, maxContainers: number, maxContainersGrows = false): void {
-    if (!view || this.deps.clock.now() - this.lastAt < this.minIntervalMs) return;
+    if (!view || this.minIntervalMs === Infinity || this.deps.clock.now() - this.lastAt < this.minIntervalMs) return;
     this.update(view, maxContainers, maxContainersGrows);
   }
 

@@ -231,6 +231,8 @@ export class Suggester {
     try {
       result = await simulate({
         cluster,
+        // Only when the target starts is read, never the forecasts.
+        forecasts: false,
         workload: { name: 'live', seed: 1, containers },
         limitMs: this.deps.settings.Horizon,
         setup: (env) => (player = env.player),

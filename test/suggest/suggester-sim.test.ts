@@ -9,6 +9,7 @@ import { settle } from '../../src/clock/index.js';
 import { defaultSettings, type Settings } from '../../src/config/settings.js';
 import { startManagementServer } from '../../src/http/server.js';
 import { runSimulation, type SimOptions } from '../../src/sim/engine.js';
+import type { SimResult } from '../../src/sim/result.js';
 import { TARGET_ID } from '../../src/suggest/live-workload.js';
 import { Suggester } from '../../src/suggest/suggester.js';
 import { ManualStack } from '../fixtures/manual-stack.js';
@@ -45,6 +46,7 @@ describe('Suggester with the real simulator', function () {
     const starts: Array<number | undefined> = [];
     const runs: SimOptions[] = [];
     const ends: number[] = [];
+    const recorded: SimResult[] = [];
     const suggester = new Suggester({
       clock: s.clock,
       logger: s.log,
@@ -57,6 +59,7 @@ describe('Suggester with the real simulator', function () {
       simulate: async (o) => {
         runs.push(o);
         const r = await runSimulation(o);
+        recorded.push(r);
         const t = r.containers.find((c) => c.id === TARGET_ID);
         starts.push(t?.runningAt === undefined ? undefined : t.runningAt - r.startedAt);
         ends.push(r.endedAt - r.startedAt);
@@ -82,6 +85,16 @@ describe('Suggester with the real simulator', function () {
     );
     const [baseline, raised] = starts;
     assert.ok(baseline !== undefined && raised !== undefined, `starts ${String(starts)}`);
+    // No run makes start-time forecasts: nothing of them is read, and they cost a fifth of a run.
+    assert.deepEqual(
+      runs.map((r) => r.forecasts),
+      [false, false],
+    );
+    assert.deepEqual(
+      recorded.map((r) => r.estimates.length),
+      [0, 0],
+      'no forecast was made',
+    );
     assert.ok(raised < baseline - MIN, `MaxInstances 2 starts it at ${raised} ms, the baseline at ${baseline} ms`);
     // Each run stops within seconds of the container starting (checked every simulated second), not at the horizon.
     assert.deepEqual(
