@@ -149,6 +149,10 @@ export class Timeline implements TimelineSink {
 
   unlocking(uuid: string, reason: string): void {
     const e = this.entry(uuid);
+    // Asked again, for the same reason, before the queue saw it Queued (the
+    // call failed and a later pass retries it): still the one requeue, said
+    // once, so that a controller outage does not multiply it.
+    if (e.unlockReason === reason) return;
     e.unlockReason = reason;
     this.push(e, 'unlocked', { reason });
   }

@@ -11,6 +11,8 @@ import { createLogger, LineCollector } from '../../src/log.js';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { StartBreaker } from '../../src/scheduler/start-breaker.js';
 import { describeBlocker } from '../../src/scheduler/why-text.js';
+import { Timeline } from '../../src/timeline/timeline.js';
+import { WastedAttemptWatch } from '../../src/timeline/wasted-attempts.js';
 import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from './fakes.js';
 
 const MINUTE = 60_000;
@@ -254,5 +256,42 @@ describe('start breaker in a scheduling pass', () => {
     sch.runQueue();
     await settle();
     assert.deepEqual(queue.calls, [`lock ${uuid(2)}`, `lock ${uuid(3)}`]);
+  });
+});
+
+describe('what opens the start breaker', () => {
+  /** A scheduler whose timeline feeds the real rule, as the dispatcher wires it. */
+  function setup() {
+    const clock = new ManualClock();
+    const cluster = testCluster({ types: [2] });
+    const queue = new FakeQueue(clock, cluster);
+    const pool = new FakePool(clock);
+    const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
+    const watch = new WastedAttemptWatch(clock, logger);
+    const timeline = new Timeline({ clock, onEvent: watch.observe });
+    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, timeline });
+    return { clock, queue, pool, sch, watch };
+  }
+
+  it('counts one requeue for a container whose unlock the controller keeps refusing, however many passes ask again', async () => {
+    const { clock, queue, pool, sch, watch } = setup();
+    const id = pool.addWorker(testCluster({ types: [2] }).InstanceTypes.type2, 'idle');
+    queue.add({ uuid: uuid(1), state: 'Locked', vcpus: 2 });
+    pool.runOn(id, uuid(1));
+    pool.exit(uuid(1));
+    await clock.advance(1000);
+    await queue.update();
+    // A controller outage: every unlock fails, and each pass asks again.
+    queue.unlock = async (u: string) => {
+      queue.calls.push(`unlock ${u}`);
+      throw new Error('503 Service Unavailable');
+    };
+    for (let pass = 0; pass < 4; pass++) {
+      sch.sync();
+      await settle();
+      await clock.advance(10_000);
+    }
+    assert.equal(queue.calls.filter((c) => c === `unlock ${uuid(1)}`).length, 4, 'asked at every pass');
+    assert.equal(watch.failing(), false, 'one crunch-run exit is one wasted attempt');
   });
 });

@@ -37,6 +37,10 @@ describe('timeline: containers that keep going back to the queue without running
     t.unlocking(uuid(2), 'crunch-run exited');
     assert.deepEqual(records(LINE), [], 'two so far');
     assert.equal(w.failing(), false);
+    // The first requeue took (the queue saw it Queued), and it was locked again.
+    seen(t, 1, 'Locked');
+    seen(t, 1, 'Queued');
+    seen(t, 1, 'Locked');
     t.unlocking(uuid(1), 'crunch-run exited');
     assert.equal(w.failing(), true);
     assert.deepEqual(
