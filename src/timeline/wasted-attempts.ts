@@ -18,7 +18,8 @@
  *
  * It reads the container timeline's events (`Timeline`'s `onEvent`), where
  * the queue, the scheduler and the pool already say all it needs: a
- * requeue and why, a container seen going Running, and what crunch-run said
+ * requeue and why, a container seen going Running (or Complete, its
+ * Running missed between two polls), and what crunch-run said
  * when it refused a start (`crunch_run_start_failed`).
  */
 import type { Clock } from '../clock/index.js';
@@ -39,6 +40,9 @@ export class WastedAttemptWatch {
   /** What crunch-run said at the last start it refused since the count began, if any. */
   private refusal: { exitCode: number; stderr: string } | undefined;
 
+  /** Containers first seen Running, until they finish. */
+  private readonly adopted = new Set<string>();
+
   /** The line repeats at most once a minute. */
   private readonly warnings: RateLimitedLog;
 
@@ -52,11 +56,17 @@ export class WastedAttemptWatch {
   /** For `TimelineOptions.onEvent`. */
   readonly observe = (uuid: string, event: TimelineEvent): void => {
     switch (event.kind) {
+      case 'first_seen':
+        if (event.detail?.state === 'Running') this.adopted.add(uuid);
+        break;
       case 'running':
-        if (this.failing()) this.log.info('containers run again', { Requeued: this.wasted, Since: new Date(this.since).toISOString(), ContainerUUID: uuid });
-        this.wasted = 0;
-        this.moments = 0;
-        this.refusal = undefined;
+        this.ran(uuid);
+        break;
+      case 'finished':
+        // Complete, its Running unseen: it ran between two polls (a short
+        // container, without the event feed). One first seen Running ran
+        // for an earlier process and says nothing of our starts.
+        if (!this.adopted.delete(uuid) && event.detail?.state === 'Complete') this.ran(uuid);
         break;
       case 'crunch_run_start_failed':
         if (typeof event.detail?.exit_code === 'number') this.refusal = { exitCode: event.detail.exit_code, stderr: String(event.detail.stderr ?? '') };
@@ -66,6 +76,13 @@ export class WastedAttemptWatch {
         break;
     }
   };
+
+  private ran(uuid: string): void {
+    if (this.failing()) this.log.info('containers run again', { Requeued: this.wasted, Since: new Date(this.since).toISOString(), ContainerUUID: uuid });
+    this.wasted = 0;
+    this.moments = 0;
+    this.refusal = undefined;
+  }
 
   /** True while containers keep going back to the queue (`WASTED_IN_A_ROW` in a row or more, at `WASTED_MOMENTS` moments or more). */
   failing(): boolean {

@@ -117,4 +117,29 @@ describe('timeline: containers that keep going back to the queue without running
     seen(t, 10, 'Running');
     assert.equal(records(AGAIN).length, 1, 'said once');
   });
+
+  it('a container seen Complete with its Running missed (it ran between two polls) begins the count again, as one seen Running does', async () => {
+    const { t, w, clock, records } = setup();
+    for (const n of [1, 2, 3]) {
+      t.unlocking(uuid(n), 'crunch-run exited');
+      await clock.advance(1000);
+    }
+    assert.equal(w.failing(), true);
+    seen(t, 9, 'Locked');
+    seen(t, 9, 'Complete');
+    assert.equal(w.failing(), false, 'a Complete container ran');
+    assert.equal(records(AGAIN).length, 1);
+    // Cancelled says nothing: a Locked container may be cancelled without running.
+    for (const n of [4, 5, 6]) {
+      t.unlocking(uuid(n), 'crunch-run exited');
+      await clock.advance(1000);
+    }
+    seen(t, 10, 'Locked');
+    seen(t, 10, 'Cancelled');
+    assert.equal(w.failing(), true, 'a Cancelled container may never have run');
+    // Nor one first seen Running: an earlier process started it.
+    seen(t, 11, 'Running');
+    seen(t, 11, 'Complete');
+    assert.equal(w.failing(), true, 'a run of an earlier process says nothing of our starts');
+  });
 });
