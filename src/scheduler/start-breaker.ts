@@ -134,9 +134,18 @@ export class StartBreaker implements LockGate {
   endPass(): void {
     this.stats.held = this.heldInPass;
     if (!this.open) return;
-    // Gone from the queue, or no longer Queued: try another.
-    if (this.approved !== undefined && !this.approvedSeen) this.approved = undefined;
-    if (this.approved !== undefined || this.reading !== undefined || this.d.clock.now() < this.nextTrialAt) return;
+    if (this.approved !== undefined) {
+      // Let through but not locked (no room, its types out of capacity, a
+      // cap, a previous attempt still there): its turn ends, as a trial's
+      // would, rather than keep every other container from being tried.
+      if (this.approvedSeen) {
+        this.tries.set(this.approved, (this.tries.get(this.approved) ?? 0) + 1);
+        this.nextTrialAt = this.d.clock.now() + this.d.tryInterval;
+      }
+      // Otherwise gone from the queue, or no longer Queued: try another now.
+      this.approved = undefined;
+    }
+    if (this.reading !== undefined || this.d.clock.now() < this.nextTrialAt) return;
     const uuid = this.candidate;
     if (uuid !== undefined) this.readLockCount(uuid);
   }
