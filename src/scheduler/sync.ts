@@ -107,7 +107,9 @@ function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunR
       break;
     case 'Locked':
       if (rec && exitedBeforePoll) {
-        void unlockContainer(ctx, uuid, CRUNCH_RUN_EXITED, true);
+        // At priority 0 we killed it (its user cancelled it): no start went
+        // wrong, and the wasted-attempt count must not take it for one.
+        void unlockContainer(ctx, uuid, ctr.priority === 0 ? 'priority=0' : CRUNCH_RUN_EXITED, true);
       } else if (rec && rec.exitedAt === undefined && ctr.priority === 0) {
         killCrunchRun(ctx, uuid, 'priority=0');
       } else if (!rec && ctr.priority === 0) {

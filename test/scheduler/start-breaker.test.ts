@@ -310,4 +310,35 @@ describe('what opens the start breaker', () => {
     assert.equal(queue.calls.filter((c) => c === `unlock ${uuid(1)}`).length, 4, 'asked at every pass');
     assert.equal(watch.failing(), false, 'one crunch-run exit is one wasted attempt');
   });
+
+  it('does not count containers their users cancelled while Locked: their crunch-runs were killed, not refused', async () => {
+    const { clock, queue, pool, sch, watch } = setup();
+    const id = pool.addWorker(testCluster({ types: [2] }).InstanceTypes.type2, 'idle');
+    for (const n of [1, 2, 3]) {
+      queue.add({ uuid: uuid(n), state: 'Locked', vcpus: 2 });
+      pool.runOn(id, uuid(n));
+    }
+    // A workflow cancelled: its Locked children get priority 0, and their
+    // crunch-runs, sent SIGTERM, end at two different probes.
+    for (const group of [[1, 2], [3]]) {
+      for (const n of group) {
+        queue.set(uuid(n), { priority: 0 });
+        pool.lingering.add(uuid(n));
+      }
+      sch.sync();
+      assert.ok(group.every((n) => pool.kills.some((k) => k.uuid === uuid(n) && k.reason === 'priority=0')), 'killed for priority 0');
+      await clock.advance(1000);
+      for (const n of group) {
+        pool.lingering.delete(uuid(n));
+        pool.exit(uuid(n));
+      }
+      await clock.advance(1000);
+      await queue.update();
+      sch.sync();
+      await settle();
+      await clock.advance(10_000);
+    }
+    assert.deepEqual(queue.changes.map((c) => `${c.uuid} ${c.to}`), [1, 2, 3].map((n) => `${uuid(n)} Queued`), 'each is unlocked');
+    assert.equal(watch.failing(), false, 'no start failed');
+  });
 });
