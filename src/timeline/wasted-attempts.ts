@@ -33,9 +33,10 @@ export const WASTED_MOMENTS = 2;
 
 export class WastedAttemptWatch {
   private wasted = 0;
-  /** The moments (clock times) the counted requeues came at: one per pass that requeued any. */
+  /** The moments the counted requeues came at: one per pass that requeued any. */
   private moments = 0;
-  private lastAt = 0;
+  /** A requeue was counted in the current synchronous run (one pass's burst). */
+  private inBurst = false;
   private since = 0;
   /** What crunch-run said at the last start it refused since the count began, if any. */
   private refusal: { exitCode: number; stderr: string } | undefined;
@@ -92,8 +93,13 @@ export class WastedAttemptWatch {
   private requeued(uuid: string): void {
     const now = this.clock.now();
     if (this.wasted === 0) this.since = now;
-    if (this.wasted === 0 || now !== this.lastAt) this.moments++;
-    this.lastAt = now;
+    // A pass requeues its burst without yielding, and the clock may move
+    // meanwhile: a moment is a run of requeues with no await between them.
+    if (this.wasted === 0 || !this.inBurst) this.moments++;
+    if (!this.inBurst) {
+      this.inBurst = true;
+      queueMicrotask(() => (this.inBurst = false));
+    }
     this.wasted++;
     if (!this.failing()) return;
     const refused = this.refusal && { ExitCode: this.refusal.exitCode, stderr: this.refusal.stderr };

@@ -8,7 +8,7 @@
  * line when containers run again. Fed by a real Timeline.
  */
 import assert from 'node:assert/strict';
-import { ManualClock } from '../../src/clock/index.js';
+import { type Clock, ManualClock } from '../../src/clock/index.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { Timeline } from '../../src/timeline/timeline.js';
 import { WastedAttemptWatch } from '../../src/timeline/wasted-attempts.js';
@@ -141,5 +141,24 @@ describe('timeline: containers that keep going back to the queue without running
     seen(t, 11, 'Running');
     seen(t, 11, 'Complete');
     assert.equal(w.failing(), true, 'a run of an earlier process says nothing of our starts');
+  });
+
+  it('takes one pass\'s burst for one moment however long the pass takes on a clock that moves, and the next pass for another', async () => {
+    // The system clock moves during a pass: here a millisecond at every reading.
+    const manual = new ManualClock(Date.parse('2026-12-07T12:00:00Z'));
+    let drift = 0;
+    const clock: Clock = {
+      now: () => manual.now() + drift++,
+      sleep: (ms, signal) => manual.sleep(ms, signal),
+      setTimer: (ms, fn) => manual.setTimer(ms, fn),
+      setRepeatingTimer: (ms, fn) => manual.setRepeatingTimer(ms, fn),
+    };
+    const w = new WastedAttemptWatch(clock, createLogger({ stream: new LineCollector(), clock }));
+    const t = new Timeline({ clock, onEvent: w.observe });
+    for (const n of [1, 2, 3, 4, 5]) t.unlocking(uuid(n), 'crunch-run exited');
+    assert.equal(w.failing(), false, 'one VM\'s burst, requeued in one pass');
+    await manual.advance(1000);
+    t.unlocking(uuid(6), 'crunch-run exited');
+    assert.equal(w.failing(), true, 'a requeue at a later pass');
   });
 });
