@@ -32,12 +32,14 @@ export function lockContainer(ctx: PassContext, uuid: string, fields: Record<str
 }
 
 /**
- * Unlocks a Locked container; `reason` says why in the log. `requeue`: sync
- * found it locked with nothing running it (crunch-run exited, or priority
- * 0), which the reference logs as a requeue, and its failure at error; the
- * pass's own unlocks (quota, supervisor limit, stale locks) as an unlock.
+ * Unlocks a Locked container; `reason` says why in the log, and in the
+ * timeline unless `cause` says otherwise (the reference's log words may be
+ * less precise than the timeline must be). `requeue`: sync found it locked
+ * with nothing running it (crunch-run exited, or priority 0), which the
+ * reference logs as a requeue, and its failure at error; the pass's own
+ * unlocks (quota, supervisor limit, stale locks) as an unlock.
  */
-export function unlockContainer(ctx: PassContext, uuid: string, reason: string, requeue = false): Promise<void> | undefined {
+export function unlockContainer(ctx: PassContext, uuid: string, reason: string, requeue = false, cause = reason): Promise<void> | undefined {
   return ctx.ops.run(uuid, 'unlock', async () => {
     const ctr = ctx.queue.get(uuid);
     if (!ctr || ctr.state !== 'Locked') {
@@ -46,7 +48,7 @@ export function unlockContainer(ctx: PassContext, uuid: string, reason: string, 
     }
     const fields = { ContainerUUID: uuid, State: ctr.state, Priority: ctr.priority };
     ctx.logger.info(requeue ? `requeueing locked container because ${reason}` : `unlock because ${reason}`, fields);
-    ctx.timeline?.unlocking(uuid, reason);
+    ctx.timeline?.unlocking(uuid, cause);
     try {
       await ctx.queue.unlock(uuid);
     } catch (err) {

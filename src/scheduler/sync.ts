@@ -108,8 +108,10 @@ function syncOne(ctx: PassContext, uuid: string, ctr: Container, rec: CrunchRunR
     case 'Locked':
       if (rec && exitedBeforePoll) {
         // At priority 0 we killed it (its user cancelled it): no start went
-        // wrong, and the wasted-attempt count must not take it for one.
-        void unlockContainer(ctx, uuid, ctr.priority === 0 ? 'priority=0' : CRUNCH_RUN_EXITED, true);
+        // wrong, and the wasted-attempt count must not take it for one. The
+        // log says "crunch-run exited" all the same, as the reference's does;
+        // the timeline says why.
+        void unlockContainer(ctx, uuid, CRUNCH_RUN_EXITED, true, ctr.priority === 0 ? 'priority=0' : CRUNCH_RUN_EXITED);
       } else if (rec && rec.exitedAt === undefined && ctr.priority === 0) {
         killCrunchRun(ctx, uuid, 'priority=0');
       } else if (!rec && ctr.priority === 0) {
