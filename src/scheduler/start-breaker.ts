@@ -83,6 +83,8 @@ export class StartBreaker implements LockGate {
   private episode = 0;
   private heldInPass = 0;
   private trialsInEpisode = 0;
+  /** The line that no container is left to try was logged in this episode. */
+  private saidNoTrial = false;
   private readonly stats = { held: 0, trials: 0, opened: 0 };
   private readonly warnings: RateLimitedLog;
 
@@ -148,6 +150,14 @@ export class StartBreaker implements LockGate {
     if (this.reading !== undefined || this.d.clock.now() < this.nextTrialAt) return;
     const uuid = this.candidate;
     if (uuid !== undefined) this.readLockCount(uuid);
+    else if (this.heldInPass > 0 && !this.saidNoTrial) {
+      // Every held container is on its last attempt: nothing can be tried, so
+      // nothing can go Running here to close the breaker.
+      this.saidNoTrial = true;
+      this.d.logger.warn('new locks held and every held container is on its last attempt: none is tried until a new container comes or the daemon restarts', {
+        Held: this.heldInPass,
+      });
+    }
   }
 
   hold(): { since: number; nextTrialAt: number } {
@@ -175,6 +185,7 @@ export class StartBreaker implements LockGate {
     this.open = false;
     this.episode++;
     this.trialsInEpisode = 0;
+    this.saidNoTrial = false;
     this.tries.clear();
     this.lastAttempt.clear();
     this.approved = undefined;

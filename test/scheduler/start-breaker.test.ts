@@ -126,6 +126,29 @@ describe('start breaker', () => {
     assert.ok(!t.reads.slice(2).includes(Q[0]), `never read again: ${t.reads.join(' ')}`);
   });
 
+  it('says once when every held container is on its last attempt, so that none can be tried', async () => {
+    const t = breaker({ lockCounts: { [Q[0]]: 9, [Q[1]]: 9 } });
+    t.state.failing = true;
+    t.pass([Q[0], Q[1]]);
+    for (let minute = 1; minute <= 3; minute++) {
+      await t.clock.advance(MINUTE);
+      for (let i = 0; i < 3; i++) {
+        assert.deepEqual(t.pass([Q[0], Q[1]]), [Q[0], Q[1]]);
+        await settle();
+      }
+    }
+    const line = 'warning new locks held and every held container is on its last attempt: none is tried until a new container comes or the daemon restarts';
+    assert.deepEqual(
+      t.messages().filter((m) => m.startsWith('warning')),
+      [line],
+    );
+    assert.equal(t.logs.records().find((r) => String(r.msg).startsWith('new locks held'))?.Held, 2);
+    // A new container comes: it is tried.
+    assert.deepEqual(t.pass([Q[0], Q[1], Q[2]]), [Q[0], Q[1], Q[2]]);
+    await settle();
+    assert.deepEqual(t.pass([Q[0], Q[1], Q[2]]), [Q[0], Q[1]]);
+  });
+
   it('tries containers on their last attempt when MaxDispatchAttempts leaves none more than one', async () => {
     const t = breaker({ maxDispatchAttempts: 1, lockCounts: { [Q[0]]: 0 } });
     t.state.failing = true;
