@@ -183,6 +183,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     // Starts keep failing (settings StartBreaker): no new lock, but for a trial now and then.
     if (gate?.holding && st === State.Queued && gate.holds(list[k].container.uuid)) {
       view.cause[k] = Cause.StartsHeld;
+      const uuid = list[k].container.uuid;
+      if (gate.firstHeld(uuid)) ctx.timeline?.startsHeld?.(uuid, { since: new Date(gate.hold().since).toISOString() });
       continue;
     }
     if (maxContainers > 0 && trying >= maxContainers) {

@@ -32,6 +32,8 @@ export interface LockGate {
   holds(uuid: string): boolean;
   /** The pass asks to lock `uuid`, which `holds` let through. */
   locking(uuid: string): void;
+  /** True the first time `uuid` is held while the breaker is open (for its timeline). */
+  firstHeld(uuid: string): boolean;
   endPass(): void;
   /** While holding: since when, and when the next trial may be locked (for the blocker). */
   hold(): { since: number; nextTrialAt: number };
@@ -70,6 +72,8 @@ export class StartBreaker implements LockGate {
   private readonly tries = new Map<string, number>();
   /** Containers with one attempt left: never tried in this episode. */
   private readonly lastAttempt = new Set<string>();
+  /** Containers held in this episode, for `firstHeld`. */
+  private readonly saidHeld = new Set<string>();
   /** The container whose lock_count allows a trial: `holds` lets it through. */
   private approved: string | undefined;
   private approvedSeen = false;
@@ -120,6 +124,12 @@ export class StartBreaker implements LockGate {
         this.candidateTries = n;
       }
     }
+    return true;
+  }
+
+  firstHeld(uuid: string): boolean {
+    if (this.saidHeld.has(uuid)) return false;
+    this.saidHeld.add(uuid);
     return true;
   }
 
@@ -188,6 +198,7 @@ export class StartBreaker implements LockGate {
     this.saidNoTrial = false;
     this.tries.clear();
     this.lastAttempt.clear();
+    this.saidHeld.clear();
     this.approved = undefined;
     this.reading = undefined;
   }

@@ -75,7 +75,8 @@ export type TimelineKind =
   | 'vm_reclaimed'
   | 'on_demand'
   | 'spot_fallback'
-  | 'spending_cap';
+  | 'spending_cap'
+  | 'starts_held';
 
 /** One moment: epoch ms from the dispatcher's Clock, what happened, and what there is to say about it. */
 export interface TimelineEvent {
@@ -114,6 +115,8 @@ export interface TimelineSink {
   onDemand(uuid: string, detail: Record<string, string | number>): void;
   /** The spending cap held this container back from a new VM, the first pass of a hold (`src/placement/spending-cap.ts`). */
   spendingCap(uuid: string, detail: Record<string, string | number>): void;
+  /** The start breaker held this Queued container back from a lock, the first pass it did so while open (`src/scheduler/start-breaker.ts`). */
+  startsHeld(uuid: string, detail: Record<string, string | number>): void;
 }
 
 /** What the queue calls. */
@@ -121,4 +124,4 @@ export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
 export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> &
-  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'onDemand' | 'spotFallback' | 'spendingCap'>>;
+  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'onDemand' | 'spotFallback' | 'spendingCap' | 'startsHeld'>>;

@@ -165,6 +165,10 @@ export class Timeline implements TimelineSink {
     this.push(this.entry(uuid), 'spending_cap', detail);
   }
 
+  startsHeld(uuid: string, detail: Record<string, string | number>): void {
+    this.push(this.entry(uuid), 'starts_held', detail);
+  }
+
   cancelling(uuid: string, reason: string): void {
     this.push(this.entry(uuid), 'cancelled_by_dispatcher', { reason });
   }

@@ -246,9 +246,37 @@ describe('start breaker in a scheduling pass', () => {
       maxDispatchAttempts: 10,
       tryInterval: MINUTE,
     });
-    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, startBreaker });
-    return { clock, queue, pool, sch, state };
+    const held: Array<[string, Record<string, string | number>]> = [];
+    const timeline = { vmRequested: () => undefined, unlocking: () => undefined, cancelling: () => undefined, startsHeld: (u: string, d: Record<string, string | number>) => held.push([u, d]) };
+    const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, startBreaker, timeline });
+    return { clock, queue, pool, sch, state, held };
   }
+
+  it("says in each held container's timeline, once while the breaker stays open, since when new locks are held", async () => {
+    const { clock, queue, sch, state, held } = setup();
+    queue.add({ uuid: uuid(2), state: 'Queued', vcpus: 2 }, { uuid: uuid(3), state: 'Queued', vcpus: 2 });
+    sch.runQueue();
+    await clock.advance(10_000);
+    sch.runQueue();
+    const since = { since: new Date(clock.now() - 10_000).toISOString() };
+    assert.deepEqual(held, [
+      [uuid(2), since],
+      [uuid(3), since],
+    ]);
+    // Closed (their locks fail this time, so they stay Queued), then open again: said again.
+    queue.lock = async (u: string) => {
+      queue.calls.push(`lock ${u}`);
+      throw new Error('503 Service Unavailable');
+    };
+    state.failing = false;
+    sch.runQueue();
+    await settle();
+    state.failing = true;
+    await clock.advance(10_000);
+    queue.add({ uuid: uuid(4), state: 'Queued', vcpus: 2 });
+    sch.runQueue();
+    assert.equal(held.length, 5, JSON.stringify(held));
+  });
 
   it('locks no Queued container while open, says why, and still starts the Locked ones', async () => {
     const { queue, pool, sch } = setup();
