@@ -46,7 +46,6 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { Container } from '../../src/arvados/types.js';
 import { HostKeyVerificationNotImplemented } from '../../src/cloud/errors.js';
 import type { Instance } from '../../src/cloud/types.js';
 import { settle } from '../../src/clock/index.js';
@@ -63,7 +62,7 @@ import {
 } from '../../src/ssh/errors.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from '../../src/ssh/executor.js';
 import { hostKeyVerifier } from '../../src/worker/verify.js';
-import { FakeCloud } from '../worker/fake-cloud.js';
+import { FakeCloud, lockedContainerWith } from '../worker/fake-cloud.js';
 import { fuzzParams, fuzzTimeout } from './runs.js';
 
 const QUICK_RUNS = 100;
@@ -221,17 +220,7 @@ function uuidOf(n: number): string {
   return `${CLUSTER}-dz642-${String(n).padStart(15, '0')}`;
 }
 
-function container(uuid: string): Container {
-  return {
-    uuid,
-    state: 'Locked',
-    priority: 1,
-    runtime_constraints: { ram: 1 << 30, vcpus: 1 },
-    scheduling_parameters: {},
-    container_image: 'img',
-    created_at: '2026-01-01T00:00:00Z',
-  };
-}
+const container = lockedContainerWith;
 
 /** A crunch-run on a VM, as the VM knows it. */
 interface Proc {

@@ -28,8 +28,11 @@ export const ok = (stdout = ''): Answer => ({ exit: 0, stdout });
 export const fail = (stderr = 'nope'): Answer => ({ exit: 1, stderr });
 
 /** A Locked container (1 VCPU, 1 GiB) numbered `n` (1-9), for starts and kills. */
-export const lockedContainer = (n: number): Container => ({
-  uuid: `zzzzz-dz642-00000000000000${n}`,
+export const lockedContainer = (n: number): Container => lockedContainerWith(`zzzzz-dz642-00000000000000${n}`);
+
+/** A Locked container (1 VCPU, 1 GiB) with this uuid. */
+export const lockedContainerWith = (uuid: string): Container => ({
+  uuid,
   state: 'Locked',
   priority: 1,
   runtime_constraints: { ram: 1 << 30, vcpus: 1 },
