@@ -160,6 +160,9 @@ export class Scheduler {
     const { queue, pool, logger, clock } = this.ctx;
     const signal = this.abort.signal;
     const unsubscribe = [queue.subscribe(this.notify), pool.subscribe(this.notify)];
+    // A trial approved between passes is locked at once, not at the next poll.
+    const gate = this.ctx.startBreaker?.subscribe?.(this.notify);
+    if (gate) unsubscribe.push(gate);
     try {
       await this.firstQueueUpdate(signal);
       await waitForPoolLoaded(this.ctx, signal);

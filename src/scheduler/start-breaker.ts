@@ -37,6 +37,8 @@ export interface LockGate {
   endPass(): void;
   /** While holding: since when, and when the next trial may be locked (for the blocker). */
   hold(): { since: number; nextTrialAt: number };
+  /** Calls `listener` when a trial is approved between passes (a pass should come to lock it); returns the unsubscribe function. */
+  subscribe?(listener: () => void): () => void;
 }
 
 export interface StartBreakerStats {
@@ -91,6 +93,7 @@ export class StartBreaker implements LockGate {
   private saidNoTrial = false;
   private readonly stats = { held: 0, trials: 0, opened: 0 };
   private readonly warnings: RateLimitedLog;
+  private readonly listeners = new Set<() => void>();
 
   constructor(private readonly d: StartBreakerDeps) {
     this.warnings = new RateLimitedLog(d.logger, d.clock);
@@ -170,6 +173,11 @@ export class StartBreaker implements LockGate {
     }
   }
 
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   hold(): { since: number; nextTrialAt: number } {
     return { since: this.since, nextTrialAt: this.nextTrialAt };
   }
@@ -217,9 +225,9 @@ export class StartBreaker implements LockGate {
         if (count === undefined || (count + 1 >= max && max > 1)) {
           this.lastAttempt.add(uuid);
           if (count === undefined) this.warnings.warn('no lock_count in the controller\'s answer: container not tried while new locks are held', { ContainerUUID: uuid });
-          return;
-        }
-        this.approved = uuid;
+        } else this.approved = uuid;
+        // A pass locks the trial now, or picks the next candidate to ask about.
+        for (const listener of this.listeners) listener();
       },
       (err: unknown) => {
         if (episode !== this.episode) return;

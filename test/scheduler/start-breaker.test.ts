@@ -149,6 +149,29 @@ describe('start breaker', () => {
     assert.deepEqual(t.pass([Q[0], Q[1], Q[2]]), [Q[0], Q[1]]);
   });
 
+  it("wakes its subscribers when a lock_count answer comes, so that a pass locks the trial (or asks about the next) without waiting for the next poll", async () => {
+    const t = breaker({ lockCounts: { [Q[0]]: 9 } });
+    let woken = 0;
+    const unsubscribe = t.b.subscribe(() => woken++);
+    t.state.failing = true;
+    t.pass(Q);
+    await t.clock.advance(MINUTE);
+    t.pass(Q);
+    assert.equal(woken, 0, 'not before the answer');
+    await settle();
+    assert.equal(woken, 1, 'the first is on its last attempt: a pass should ask about the next');
+    t.pass(Q);
+    await settle();
+    assert.equal(woken, 2, 'the second may be tried: a pass should lock it');
+    unsubscribe();
+    assert.deepEqual(t.pass(Q), [Q[0], Q[2]], 'the trial is let through');
+    await t.clock.advance(MINUTE);
+    t.pass(Q);
+    await settle();
+    assert.equal(t.reads.length, 3, 'a third answer came');
+    assert.equal(woken, 2, 'unsubscribed: not woken by it');
+  });
+
   it('tries containers on their last attempt when MaxDispatchAttempts leaves none more than one', async () => {
     const t = breaker({ maxDispatchAttempts: 1, lockCounts: { [Q[0]]: 0 } });
     t.state.failing = true;
@@ -251,6 +274,21 @@ describe('start breaker in a scheduling pass', () => {
     const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, startBreaker, timeline });
     return { clock, queue, pool, sch, state, held };
   }
+
+  it("locks a trial as soon as its lock_count answer comes, in the scheduler's loop, not at the next poll", async () => {
+    const { clock, queue, sch } = setup();
+    queue.add({ uuid: uuid(2), state: 'Queued', vcpus: 2 }, { uuid: uuid(3), state: 'Queued', vcpus: 2 });
+    sch.start();
+    try {
+      await clock.advance(0);
+      // Passes every PollInterval (10 s); at 60 s the first trial's lock_count is read.
+      await clock.advance(MINUTE);
+      await settle();
+      assert.deepEqual(queue.calls.filter((c) => c.startsWith('lock')), [`lock ${uuid(2)}`], 'locked at 60 s, not at the 70 s poll');
+    } finally {
+      await sch.stop();
+    }
+  });
 
   it("says in each held container's timeline, once while the breaker stays open, since when new locks are held", async () => {
     const { clock, queue, sch, state, held } = setup();
