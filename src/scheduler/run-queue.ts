@@ -181,11 +181,13 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     if (st === State.Other) continue;
     // Starts keep failing (settings StartBreaker): no new lock, but for a trial now and then.
-    if (gate?.holding && st === State.Queued && gate.holds(list[k].container.uuid)) {
-      view.cause[k] = Cause.StartsHeld;
+    if (gate?.holding && st === State.Queued) {
       const uuid = list[k].container.uuid;
-      if (gate.firstHeld(uuid)) ctx.timeline?.startsHeld?.(uuid, { since: new Date(gate.hold().since).toISOString() });
-      continue;
+      if (gate.holds(uuid)) {
+        view.cause[k] = Cause.StartsHeld;
+        if (gate.firstHeld(uuid)) ctx.timeline?.startsHeld?.(uuid, { since: new Date(gate.hold().since).toISOString() });
+        continue;
+      }
     }
     if (maxContainers > 0 && trying >= maxContainers) {
       view.cause[k] = Cause.ConcurrencyLimit;
