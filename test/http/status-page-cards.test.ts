@@ -13,6 +13,9 @@
 import assert from 'node:assert/strict';
 import { fill, statusPageInChromium, TOKEN, typeToken } from './status-page-harness.js';
 
+/** A gauge family of one unlabelled sample, as /metrics.json has it. */
+const gauge = (name: string, value: number) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric: [{ gauge: { value } }] });
+
 describe('status page cards in Chromium (fake management API)', function () {
   this.timeout(60_000);
   const { api, openPage } = statusPageInChromium();
@@ -64,7 +67,6 @@ describe('status page cards in Chromium (fake management API)', function () {
     fill(api, 3, 1);
     api.vms[0]!.cost = 1.25;
     api.vms[1]!.cost = 0.5;
-    const gauge = (name: string, value: number) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric: [{ gauge: { value } }] });
     api.metrics = [gauge('max_concurrent_containers', 0), gauge('cost_per_hour_dollars', 0.1234)];
     const { ctx, page, problems } = await openPage();
     try {
@@ -110,7 +112,6 @@ describe('status page cards in Chromium (fake management API)', function () {
 
   it('says when the start breaker holds new locks, with the containers held and the trials, and nothing while it is closed', async () => {
     fill(api, 2, 1);
-    const gauge = (name: string, value: number) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric: [{ gauge: { value } }] });
     const breaker = (open: number) => [
       gauge('max_concurrent_containers', 0),
       gauge('start_breaker_open', open),
@@ -140,7 +141,6 @@ describe('status page cards in Chromium (fake management API)', function () {
 
   it('shows the spending cap and the day\'s forecast under the cost, only when a level is set', async () => {
     fill(api, 2, 1);
-    const gauge = (name: string, value: number) => ({ name: `arvados_dispatchcloud_${name}`, help: '', type: 'GAUGE', metric: [{ gauge: { value } }] });
     const levels = (soft: number, hard: number) => ({
       name: 'arvados_dispatchcloud_spending_cap_dollars_per_hour',
       help: '',
