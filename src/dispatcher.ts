@@ -240,6 +240,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         client,
         clock,
         logger: logger.child({ Component: 'scheduler' }),
+        timeline,
         maxDispatchAttempts: cluster.Containers.MaxDispatchAttempts,
         tryInterval: settings.StartBreaker.TryInterval,
       })

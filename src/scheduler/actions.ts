@@ -6,8 +6,9 @@
  */
 import type { PassContext } from './deps.js';
 
-/** Locks a Queued container, unless something changed it since the pass looked. */
+/** Locks a Queued container, unless something changed it since the pass looked. The start breaker hears of every lock asked for (a trial's among them). */
 export function lockContainer(ctx: PassContext, uuid: string, fields: Record<string, unknown> = {}): boolean {
+  ctx.startBreaker?.locking(uuid);
   const started = ctx.ops.run(uuid, 'lock', async () => {
     const ctr = ctx.queue.get(uuid);
     if (!ctr || ctr.state !== 'Queued') {

@@ -181,13 +181,9 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     if (st === State.Other) continue;
     // Starts keep failing (settings StartBreaker): no new lock, but for a trial now and then.
-    if (gate?.holding && st === State.Queued) {
-      const uuid = list[k].container.uuid;
-      if (gate.holds(uuid)) {
-        view.cause[k] = Cause.StartsHeld;
-        if (gate.firstHeld(uuid)) ctx.timeline?.startsHeld?.(uuid, { since: new Date(gate.hold().since).toISOString() });
-        continue;
-      }
+    if (gate?.holding && st === State.Queued && gate.holds(list[k].container.uuid)) {
+      view.cause[k] = Cause.StartsHeld;
+      continue;
     }
     if (maxContainers > 0 && trying >= maxContainers) {
       view.cause[k] = Cause.ConcurrencyLimit;
@@ -243,10 +239,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
         // before Queued containers when the warm VM frees. Either way it is
         // not waiting for quota: at quota, the pass must not end here and
         // shut down the idle VMs the containers behind it can use.
-        if (st === State.Queued && !pool.killContainer(uuid, 'about to lock')) {
-          gate?.locking(uuid);
-          lockContainer(ctx, uuid, {});
-        }
+        if (st === State.Queued && !pool.killContainer(uuid, 'about to lock')) lockContainer(ctx, uuid, {});
         continue;
       }
       ready = lineHeld(p.slot);
@@ -275,7 +268,6 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       view.cause[k] = Cause.Locking;
       // The room is held even if an earlier pass's lock is still in flight:
       // the container will be Locked and need it either way.
-      gate?.locking(uuid);
       lockContainer(ctx, uuid, ready ? placementFields(ready) : {});
       if (ready) {
         slots.allocate(ready, uuid, charge);

@@ -22,18 +22,17 @@ import type { Container } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
 import { formatDuration } from '../config/units.js';
 import { type Logger, RateLimitedLog } from '../log.js';
+import type { TimelineSink } from '../timeline/sink.js';
 
 /** The scheduling pass's side: asked for each Queued container it would lock. */
 export interface LockGate {
   beginPass(): void;
   /** Holding new locks in this pass (set by `beginPass`): only then is `holds` asked. */
   readonly holding: boolean;
-  /** True: do not lock this Queued container now. False: it may be locked (call `locking` when it is). */
+  /** True: do not lock this Queued container now (its timeline says so the first time). False: it may be locked (`lockContainer` calls `locking`). */
   holds(uuid: string): boolean;
-  /** The pass asks to lock `uuid`, which `holds` let through. */
+  /** A lock of `uuid` is asked for. */
   locking(uuid: string): void;
-  /** True the first time `uuid` is held while the breaker is open (for its timeline). */
-  firstHeld(uuid: string): boolean;
   endPass(): void;
   /** While holding: since when, and when the next trial may be locked (for the blocker). */
   hold(): { since: number; nextTrialAt: number };
@@ -59,6 +58,8 @@ export interface StartBreakerDeps {
   client: { getContainer(uuid: string, select?: string[]): Promise<Container> };
   clock: Clock;
   logger: Logger;
+  /** Told of each container held, once an episode. */
+  timeline?: Pick<TimelineSink, 'startsHeld'>;
   /** Containers.MaxDispatchAttempts. */
   maxDispatchAttempts: number;
   /** Time between trials, ms. */
@@ -67,30 +68,33 @@ export interface StartBreakerDeps {
 
 const TRIAL_FIELDS = ['uuid', 'state', 'lock_count'];
 
-export class StartBreaker implements LockGate {
-  private open = false;
-  private since = 0;
-  /** Trials per container in this episode. */
-  private readonly tries = new Map<string, number>();
-  /** Containers with one attempt left: never tried in this episode. */
-  private readonly lastAttempt = new Set<string>();
-  /** Containers held in this episode, for `firstHeld`. */
-  private readonly saidHeld = new Set<string>();
+/** What the breaker knows while it is open, from its opening to its closing. */
+interface Episode {
+  since: number;
+  nextTrialAt: number;
+  /** Trials per container. */
+  tries: Map<string, number>;
+  /** Containers with one attempt left: never tried. */
+  lastAttempt: Set<string>;
+  /** Containers held so far (their timelines say so once). */
+  held: Set<string>;
   /** The container whose lock_count allows a trial: `holds` lets it through. */
-  private approved: string | undefined;
+  approved: string | undefined;
+  /** A lock_count read in flight (its container). */
+  reading: string | undefined;
+  trials: number;
+  /** The line that no container is left to try was logged. */
+  saidNoTrial: boolean;
+}
+
+export class StartBreaker implements LockGate {
+  /** Undefined while the breaker is closed. */
+  private ep: Episode | undefined;
   private approvedSeen = false;
   /** The least-tried held container of this pass, first in scheduling order. */
   private candidate: string | undefined;
   private candidateTries = Infinity;
-  /** A lock_count read in flight (its container). */
-  private reading: string | undefined;
-  private nextTrialAt = 0;
-  /** Bumped when an episode ends, so that a read answered late is ignored. */
-  private episode = 0;
   private heldInPass = 0;
-  private trialsInEpisode = 0;
-  /** The line that no container is left to try was logged in this episode. */
-  private saidNoTrial = false;
   private readonly stats = { held: 0, trials: 0, opened: 0 };
   private readonly warnings: RateLimitedLog;
   private readonly listeners = new Set<() => void>();
@@ -100,13 +104,13 @@ export class StartBreaker implements LockGate {
   }
 
   get holding(): boolean {
-    return this.open;
+    return this.ep !== undefined;
   }
 
   beginPass(): void {
     const failing = this.d.failing();
-    if (failing && !this.open) this.opens();
-    else if (!failing && this.open) this.closes();
+    if (failing && !this.ep) this.opens();
+    else if (!failing && this.ep) this.closes(this.ep);
     this.heldInPass = 0;
     this.approvedSeen = false;
     this.candidate = undefined;
@@ -114,14 +118,19 @@ export class StartBreaker implements LockGate {
   }
 
   holds(uuid: string): boolean {
-    if (!this.open) return false;
-    if (uuid === this.approved) {
+    const ep = this.ep;
+    if (!ep) return false;
+    if (uuid === ep.approved) {
       this.approvedSeen = true;
       return false;
     }
     this.heldInPass++;
-    if (!this.lastAttempt.has(uuid) && uuid !== this.reading) {
-      const n = this.tries.get(uuid) ?? 0;
+    if (!ep.held.has(uuid)) {
+      ep.held.add(uuid);
+      this.d.timeline?.startsHeld(uuid, { since: new Date(ep.since).toISOString() });
+    }
+    if (!ep.lastAttempt.has(uuid) && uuid !== ep.reading) {
+      const n = ep.tries.get(uuid) ?? 0;
       if (n < this.candidateTries) {
         this.candidate = uuid;
         this.candidateTries = n;
@@ -130,43 +139,34 @@ export class StartBreaker implements LockGate {
     return true;
   }
 
-  firstHeld(uuid: string): boolean {
-    if (this.saidHeld.has(uuid)) return false;
-    this.saidHeld.add(uuid);
-    return true;
-  }
-
   locking(uuid: string): void {
-    if (!this.open || uuid !== this.approved) return;
-    this.approved = undefined;
-    this.tries.set(uuid, (this.tries.get(uuid) ?? 0) + 1);
+    const ep = this.ep;
+    if (!ep || uuid !== ep.approved) return;
+    this.endTurn(ep, uuid);
     this.stats.trials++;
-    this.trialsInEpisode++;
-    this.nextTrialAt = this.d.clock.now() + this.d.tryInterval;
+    ep.trials++;
     this.d.logger.info('trying one container while new locks are held', { ContainerUUID: uuid, Trial: this.stats.trials });
   }
 
   endPass(): void {
     this.stats.held = this.heldInPass;
-    if (!this.open) return;
-    if (this.approved !== undefined) {
+    const ep = this.ep;
+    if (!ep) return;
+    if (ep.approved !== undefined) {
       // Let through but not locked (no room, its types out of capacity, a
       // cap, a previous attempt still there): its turn ends, as a trial's
       // would, rather than keep every other container from being tried.
-      if (this.approvedSeen) {
-        this.tries.set(this.approved, (this.tries.get(this.approved) ?? 0) + 1);
-        this.nextTrialAt = this.d.clock.now() + this.d.tryInterval;
-      }
+      if (this.approvedSeen) this.endTurn(ep, ep.approved);
       // Otherwise gone from the queue, or no longer Queued: try another now.
-      this.approved = undefined;
+      else ep.approved = undefined;
     }
-    if (this.reading !== undefined || this.d.clock.now() < this.nextTrialAt) return;
+    if (ep.reading !== undefined || this.d.clock.now() < ep.nextTrialAt) return;
     const uuid = this.candidate;
-    if (uuid !== undefined) this.readLockCount(uuid);
-    else if (this.heldInPass > 0 && !this.saidNoTrial) {
+    if (uuid !== undefined) this.readLockCount(ep, uuid);
+    else if (this.heldInPass > 0 && !ep.saidNoTrial) {
       // Every held container is on its last attempt: nothing can be tried, so
       // nothing can go Running here to close the breaker.
-      this.saidNoTrial = true;
+      ep.saidNoTrial = true;
       this.d.logger.warn('new locks held and every held container is on its last attempt: none is tried until a new container comes or the daemon restarts', {
         Held: this.heldInPass,
       });
@@ -179,61 +179,69 @@ export class StartBreaker implements LockGate {
   }
 
   hold(): { since: number; nextTrialAt: number } {
-    return { since: this.since, nextTrialAt: this.nextTrialAt };
+    return { since: this.ep?.since ?? 0, nextTrialAt: this.ep?.nextTrialAt ?? 0 };
   }
 
   snapshot(): StartBreakerStats {
-    return { open: this.open, ...this.stats };
+    return { open: this.ep !== undefined, ...this.stats };
+  }
+
+  /** The approved container's turn is over (locked, or let through and not locked): the next trial a TryInterval later. */
+  private endTurn(ep: Episode, uuid: string): void {
+    ep.approved = undefined;
+    ep.tries.set(uuid, (ep.tries.get(uuid) ?? 0) + 1);
+    ep.nextTrialAt = this.d.clock.now() + this.d.tryInterval;
   }
 
   private opens(): void {
-    this.open = true;
-    this.since = this.d.clock.now();
+    const since = this.d.clock.now();
     this.stats.opened++;
-    // The first trial comes a TryInterval after the breaker opens.
-    this.nextTrialAt = this.since + this.d.tryInterval;
+    this.ep = {
+      since,
+      // The first trial comes a TryInterval after the breaker opens.
+      nextTrialAt: since + this.d.tryInterval,
+      tries: new Map(),
+      lastAttempt: new Set(),
+      held: new Set(),
+      approved: undefined,
+      reading: undefined,
+      trials: 0,
+      saidNoTrial: false,
+    };
     this.d.logger.error('holding new locks: containers keep going back to the queue without running', {
       TryInterval: formatDuration(this.d.tryInterval),
       MaxDispatchAttempts: this.d.maxDispatchAttempts,
     });
   }
 
-  private closes(): void {
-    this.d.logger.info('no longer holding new locks: a container runs', { Trials: this.trialsInEpisode, HeldForMs: this.d.clock.now() - this.since });
-    this.open = false;
-    this.episode++;
-    this.trialsInEpisode = 0;
-    this.saidNoTrial = false;
-    this.tries.clear();
-    this.lastAttempt.clear();
-    this.saidHeld.clear();
-    this.approved = undefined;
-    this.reading = undefined;
+  private closes(ep: Episode): void {
+    this.d.logger.info('no longer holding new locks: a container runs', { Trials: ep.trials, HeldForMs: this.d.clock.now() - ep.since });
+    // A read answered after this belongs to the episode gone, and is ignored.
+    this.ep = undefined;
   }
 
-  private readLockCount(uuid: string): void {
-    const episode = this.episode;
-    this.reading = uuid;
+  private readLockCount(ep: Episode, uuid: string): void {
+    ep.reading = uuid;
     const max = this.d.maxDispatchAttempts;
     this.d.client.getContainer(uuid, TRIAL_FIELDS).then(
       (c) => {
-        if (episode !== this.episode) return;
-        this.reading = undefined;
+        if (ep !== this.ep) return;
+        ep.reading = undefined;
         if (c.state !== 'Queued') return;
         const count = typeof c.lock_count === 'number' && Number.isFinite(c.lock_count) ? c.lock_count : undefined;
         // Its lock would be its last attempt: an unlock then cancels it.
         if (count === undefined || (count + 1 >= max && max > 1)) {
-          this.lastAttempt.add(uuid);
+          ep.lastAttempt.add(uuid);
           if (count === undefined) this.warnings.warn('no lock_count in the controller\'s answer: container not tried while new locks are held', { ContainerUUID: uuid });
-        } else this.approved = uuid;
+        } else ep.approved = uuid;
         // A pass locks the trial now, or picks the next candidate to ask about.
         for (const listener of this.listeners) listener();
       },
       (err: unknown) => {
-        if (episode !== this.episode) return;
-        this.reading = undefined;
+        if (ep !== this.ep) return;
+        ep.reading = undefined;
         // Asked again at the next trial time, not at every pass.
-        this.nextTrialAt = this.d.clock.now() + this.d.tryInterval;
+        ep.nextTrialAt = this.d.clock.now() + this.d.tryInterval;
         this.warnings.warn('cannot read a container\'s lock_count before trying it', { ContainerUUID: uuid, error: err });
       },
     );

@@ -124,4 +124,4 @@ export type QueueTimeline = Pick<TimelineSink, 'containerSeen'>;
 
 /** What the scheduler calls. */
 export type SchedulerTimeline = Pick<TimelineSink, 'vmRequested' | 'unlocking' | 'cancelling'> &
-  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'onDemand' | 'spotFallback' | 'spendingCap' | 'startsHeld'>>;
+  Partial<Pick<TimelineSink, 'placedOnBooting' | 'placedOnPrepared' | 'warmWait' | 'drainWait' | 'onDemand' | 'spotFallback' | 'spendingCap'>>;

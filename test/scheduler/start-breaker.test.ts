@@ -261,16 +261,17 @@ describe('start breaker in a scheduling pass', () => {
     const state = { failing: true };
     const logs = new LineCollector();
     const logger = createLogger({ stream: logs, level: 'debug', clock });
+    const held: Array<[string, Record<string, string | number>]> = [];
+    const timeline = { vmRequested: () => undefined, unlocking: () => undefined, cancelling: () => undefined, startsHeld: (u: string, d: Record<string, string | number>) => held.push([u, d]) };
     const startBreaker = new StartBreaker({
       failing: () => state.failing,
       client: { getContainer: async (u: string) => ({ uuid: u, state: 'Queued', lock_count: 1 }) as Container },
       clock,
       logger,
+      timeline,
       maxDispatchAttempts: 10,
       tryInterval: MINUTE,
     });
-    const held: Array<[string, Record<string, string | number>]> = [];
-    const timeline = { vmRequested: () => undefined, unlocking: () => undefined, cancelling: () => undefined, startsHeld: (u: string, d: Record<string, string | number>) => held.push([u, d]) };
     const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, startBreaker, timeline });
     return { clock, queue, pool, sch, state, held };
   }
