@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isScalar, parseDocument } from 'yaml';
-import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readDuration, readFiniteNumber, readMap, type ReadContext, readSection } from './fields.js';
+import { bool, checkKnownKeys, type Field, isMap, type Path, Problems, readMap, type ReadContext, readSection } from './fields.js';
 import { collectionKeyProblems, ConfigError, YAML_OPTIONS, yamlProblem } from './load.js';
 import { decodeYAMLBytes } from './go-yaml.js';
 import { placer, yamlWhere } from './locate.js';
@@ -20,7 +20,7 @@ import { fairShareBy, type FairShareBy, priorityBands, weightMap } from './setti
 import { warmPoolList, type WarmPoolEntry } from './warm-pools.js';
 import { billingRuleMap } from './settings-billing.js';
 import type { BillingRule } from '../cost/billing.js';
-import { formatDuration, parseDuration } from './units.js';
+import { boundedDuration, boundedNumber } from './settings-bounded.js';
 
 export { DEFAULT_SETTINGS_PATH, SETTINGS_PATH_ENV } from './settings-path.js';
 
@@ -353,51 +353,4 @@ function compile(ctx: ReadContext, root: Record<string, unknown>): Settings {
     ctx.problems.warn(['SpendingCap', 'Enable'], 'true, but no level is set (Soft, Hard, PerOwnerSoft or PerOwnerHard): it caps nothing');
   }
   return settings;
-}
-
-/** A lower bound (inclusive unless `minExclusive`) and an optional inclusive upper bound. */
-interface Bounds {
-  min: number;
-  minExclusive?: boolean;
-  max?: number;
-}
-
-/** `expected a duration longer than 0s`, or undefined when `value` is within `bounds`. */
-function outOfBounds(value: number, what: string, bounds: Bounds, show: (n: number) => string): string | undefined {
-  const tooLow = bounds.minExclusive ? value <= bounds.min : value < bounds.min;
-  const tooHigh = bounds.max !== undefined && value > bounds.max;
-  if (!tooLow && !tooHigh) return undefined;
-  const low = bounds.minExclusive ? `greater than ${show(bounds.min)}` : `of at least ${show(bounds.min)}`;
-  return `expected ${what} ${low}${bounds.max === undefined ? '' : ` and at most ${show(bounds.max)}`}`;
-}
-
-/** A duration (compiled to ms) that must lie within `bounds`: outside them is an error, not a warning, in this file. */
-function boundedDuration(def: string, bounds: Bounds): Field<number> {
-  const defaultMs = parseDuration(def);
-  return {
-    kind: 'duration',
-    defaultValue: () => defaultMs,
-    read: (ctx, value, path) => {
-      const ms = readDuration(ctx, value, path);
-      if (ms === undefined) return undefined;
-      const broken = outOfBounds(ms, 'a duration', bounds, formatDuration);
-      if (broken) ctx.problems.error(path, `${broken}, got ${JSON.stringify(value)}`);
-      return broken ? undefined : ms;
-    },
-  };
-}
-
-/** A number that must lie within `bounds`: outside them is an error in this file. */
-function boundedNumber(def: number, bounds: Bounds): Field<number> {
-  return {
-    kind: 'number',
-    defaultValue: () => def,
-    read: (ctx, value, path) => {
-      const n = readFiniteNumber(ctx, value, path, false);
-      if (n === undefined) return undefined;
-      const broken = outOfBounds(n, 'a number', bounds, String);
-      if (broken) ctx.problems.error(path, `${broken}, got ${n}`);
-      return broken ? undefined : n;
-    },
-  };
 }
