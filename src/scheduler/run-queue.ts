@@ -82,6 +82,8 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
   cap?.beginPass(() => entries.keys());
   const gate = ctx.startBreaker;
   gate?.beginPass();
+  // Whether it holds is decided for the whole pass: asked once, not per container.
+  const holding = gate?.holding ? gate : undefined;
 
   limit.observe({
     now: ctx.clock.now(),
@@ -181,7 +183,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     if (st === State.Other) continue;
     // Starts keep failing (settings StartBreaker): no new lock, but for a trial now and then.
-    if (gate?.holding && st === State.Queued && gate.holds(list[k].container.uuid)) {
+    if (holding && st === State.Queued && holding.holds(list[k].container.uuid)) {
       view.cause[k] = Cause.StartsHeld;
       continue;
     }
