@@ -35,6 +35,8 @@ export enum Status {
   WaitingInstanceTypes,
   WaitingCloudResources,
   WaitingClusterCapacity,
+  /** Not locked: the start breaker holds new locks (ours: the reference has no such state). */
+  StartsHeld,
 }
 
 /**
@@ -328,6 +330,8 @@ export class PassView {
         return status.statusWaitingCloudResources(pos);
       case Status.WaitingClusterCapacity:
         return status.statusWaitingClusterCapacity(pos);
+      case Status.StartsHeld:
+        return status.statusStartsHeld(pos);
     }
   }
 }

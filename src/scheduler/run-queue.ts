@@ -370,7 +370,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     const w = leads[i];
     if (i >= overQuotaFrom && view.cause[k] === Cause.None && !(w & LEAD_RECORD)) view.cause[k] = Cause.OverQuota;
-    if (leadState(w) !== State.Other && view.status[k] === Status.None) view.set(k, waiting, ++qpos);
+    if (leadState(w) !== State.Other && view.status[k] === Status.None) view.set(k, view.cause[k] === Cause.StartsHeld ? Status.StartsHeld : waiting, ++qpos);
   }
   view.facts = { at: ctx.clock.now(), maxContainers, running: records.size, maxSupervisors, atQuota: endAtQuota };
 

@@ -2,6 +2,8 @@
  * The `scheduling_status` texts the management API shows for each queued
  * or locked container. They are exactly the reference dispatcher's, down to
  * the two spaces after each full stop: operators' scripts match on them.
+ * The one exception is `statusStartsHeld`, for a state the reference does
+ * not have; it keeps the reference's "Waiting in queue at position N."
  */
 
 export const STATUS_PREPARING = 'Container is allocated to an instance and preparing to run.';
@@ -30,4 +32,13 @@ export function statusWaitingCloudResources(position: number): string {
 
 export function statusWaitingClusterCapacity(position: number): string {
   return `Waiting in queue at position ${position}.  Cluster is at capacity and cannot start any new instances right now.`;
+}
+
+/**
+ * A Queued container the start breaker does not lock. The reference would
+ * have locked it, and the controller cancelled it after its attempts, so no
+ * reference text fits; "at capacity" would send its owner the wrong way.
+ */
+export function statusStartsHeld(position: number): string {
+  return `Waiting in queue at position ${position}.  Recent attempts to start containers on this cluster have failed, so new containers are on hold until a trial start succeeds.`;
 }

@@ -330,6 +330,10 @@ describe('start breaker in a scheduling pass', () => {
     const b = sch.why()!.blockerOf(uuid(2))!;
     assert.equal(b.reason, 'starts_held');
     assert.match(describeBlocker(b), /^not locked: since 00:00:00 containers keep going back to the queue without running .*next at 00:01:00/);
+    // Its scheduling_status says so too, keeping the reference's queue position; "at capacity" would not be true.
+    const status = (u: string) => sch.queueView().find((e) => e.entry.container.uuid === u)?.schedulingStatus;
+    const held = (pos: number) => `Waiting in queue at position ${pos}.  Recent attempts to start containers on this cluster have failed, so new containers are on hold until a trial start succeeds.`;
+    assert.deepEqual([status(uuid(1)), status(uuid(2)), status(uuid(3))], ['Container is allocated to an instance and preparing to run.', held(1), held(2)]);
   });
 
   it('locks the trial when its time comes, and everything once the rule clears', async () => {
