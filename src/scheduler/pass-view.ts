@@ -35,8 +35,15 @@ export enum Status {
   WaitingInstanceTypes,
   WaitingCloudResources,
   WaitingClusterCapacity,
-  /** Not locked: the start breaker holds new locks (ours: the reference has no such state). */
+  // The last three: held by one of our features, in states the reference
+  // does not have, where its words would say "at capacity" and the cluster
+  // is not. Their texts are ours, after its "Waiting in queue at position N."
+  /** Not locked: the start breaker holds new locks. */
   StartsHeld,
+  /** No new VM for it within the spending cap (`capHolds` says whose). */
+  SpendingCap,
+  /** Waiting for a busy VM that has its image or inputs (`warmHolds` says which). */
+  WaitingWarmInstance,
 }
 
 /**
@@ -332,6 +339,10 @@ export class PassView {
         return status.statusWaitingClusterCapacity(pos);
       case Status.StartsHeld:
         return status.statusStartsHeld(pos);
+      case Status.SpendingCap:
+        return status.statusSpendingCap(pos, this.capHolds?.get(k)?.scope ?? 'cluster');
+      case Status.WaitingWarmInstance:
+        return status.statusWaitingWarmInstance(pos, this.warmHolds?.get(k)?.level === 2 ? 'inputs' : 'image');
     }
   }
 }

@@ -30,6 +30,13 @@ import type { WarmLevel } from '../placement/locality.js';
 import type { SpotWait } from '../placement/spot-fallback.js';
 import { freeMoneyForHeld, sayHeld } from '../placement/spending-cap-pass.js';
 
+/** Waiting for room, held by a feature of ours rather than by capacity: its own `scheduling_status` (status.ts). */
+const OURS = new Map<Cause, Status>([
+  [Cause.StartsHeld, Status.StartsHeld],
+  [Cause.SpendingCap, Status.SpendingCap],
+  [Cause.WaitingWarmInstance, Status.WaitingWarmInstance],
+]);
+
 export type { QueueViewEntry } from './pass-view.js';
 
 export interface RunQueueResult {
@@ -370,7 +377,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     const w = leads[i];
     if (i >= overQuotaFrom && view.cause[k] === Cause.None && !(w & LEAD_RECORD)) view.cause[k] = Cause.OverQuota;
-    if (leadState(w) !== State.Other && view.status[k] === Status.None) view.set(k, view.cause[k] === Cause.StartsHeld ? Status.StartsHeld : waiting, ++qpos);
+    if (leadState(w) !== State.Other && view.status[k] === Status.None) view.set(k, OURS.get(view.cause[k] as Cause) ?? waiting, ++qpos);
   }
   view.facts = { at: ctx.clock.now(), maxContainers, running: records.size, maxSupervisors, atQuota: endAtQuota };
 

@@ -2,8 +2,9 @@
  * The `scheduling_status` texts the management API shows for each queued
  * or locked container. They are exactly the reference dispatcher's, down to
  * the two spaces after each full stop: operators' scripts match on them.
- * The one exception is `statusStartsHeld`, for a state the reference does
- * not have; it keeps the reference's "Waiting in queue at position N."
+ * The exceptions are the last three, for containers our own features hold
+ * (states the reference does not have, where its "at capacity" would not
+ * be true); they keep its "Waiting in queue at position N."
  */
 
 export const STATUS_PREPARING = 'Container is allocated to an instance and preparing to run.';
@@ -36,9 +37,20 @@ export function statusWaitingClusterCapacity(position: number): string {
 
 /**
  * A Queued container the start breaker does not lock. The reference would
- * have locked it, and the controller cancelled it after its attempts, so no
- * reference text fits; "at capacity" would send its owner the wrong way.
+ * have locked it, and the controller cancelled it after its attempts.
  */
 export function statusStartsHeld(position: number): string {
   return `Waiting in queue at position ${position}.  Recent attempts to start containers on this cluster have failed, so new containers are on hold until a trial start succeeds.`;
+}
+
+/** A container the spending cap holds: the cluster's burn, or its owner's, is at the level that holds it. */
+export function statusSpendingCap(position: number, scope: 'cluster' | 'owner'): string {
+  const why = scope === 'owner' ? "This container's owner is at their spending limit, so no new instance can start for it" : 'Cluster is at its spending limit and cannot start any new instances';
+  return `Waiting in queue at position ${position}.  ${why} right now.`;
+}
+
+/** A container locality keeps for a busy VM that has its image (or some of its inputs), for at most its timeout. */
+export function statusWaitingWarmInstance(position: number, has: 'image' | 'inputs'): string {
+  const what = has === 'image' ? "this container's image" : "some of this container's inputs";
+  return `Waiting in queue at position ${position}.  Waiting for an instance that already has ${what} to become free.`;
 }

@@ -48,6 +48,9 @@ describe('locality in the scheduling pass', () => {
     assert.match(describeBlocker(b), new RegExp(`^waiting up to 2 min for instance ${warm}, which has its image and frees in ~30 s`));
     const start = clock.now();
     assert.deepEqual(events, [[c, { waiting_for: warm, has: 'image', frees_in_ms: 30_000, wait_until: new Date(start + 120_000).toISOString() }]]);
+    // Workbench shows its scheduling_status: the cluster is not at capacity, it waits by choice.
+    const status = () => sch.queueView().find((e) => e.entry.container.uuid === c)?.schedulingStatus;
+    assert.equal(status(), "Waiting in queue at position 1.  Waiting for an instance that already has this container's image to become free.");
 
     await clock.advance(120_000);
     sch.runQueue();
@@ -60,6 +63,17 @@ describe('locality in the scheduling pass', () => {
     assert.deepEqual(pool.workers.get(idle)!.runningContainerUUIDs, [c]);
     assert.deepEqual(events.at(-1), [c, { ended: 'waited long enough', instance: idle, gave_up_on: warm }]);
     assert.deepEqual(locality.counts, { started: { image: 0, inputs: 0, none: 1 }, holds: 1 });
+  });
+
+  it("a container held for a VM that has some of its inputs says so in its scheduling_status", () => {
+    const { queue, sch, c } = setup('Locked', { vmRequested() {}, unlocking() {}, cancelling() {} });
+    // The queue keeps each container's input collections (its collection mounts' PDHs) on its entry.
+    for (const e of queue.map.values()) Object.assign(e, { inputs: ['fa7aeb5140e2848d39b416daeef4ffc5+45'] });
+    queue.map.get(c)!.container.container_image = 'img-b';
+    sch.runQueue();
+    const b = sch.why()!.blockerOf(c);
+    assert.ok(b?.reason === 'waiting_warm_instance' && b.has === 'inputs', JSON.stringify(b));
+    assert.equal(sch.queueView().find((e) => e.entry.container.uuid === c)?.schedulingStatus, "Waiting in queue at position 1.  Waiting for an instance that already has some of this container's inputs to become free.");
   });
 
   it('at quota, a Queued container held for a warm VM is locked and the pass goes on: the idle VM is neither shut down nor left to time out', async () => {

@@ -16,7 +16,7 @@ import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from '../scheduler
 const CAP: Settings['SpendingCap'] = { Enable: true, Soft: 0, Hard: 1, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true };
 
 /** type2 costs $0.246/h, type4 $0.492/h; one type4 runs a container. The burn is the pool's VMs' prices, as the ledger would say. */
-function setup(capOn: boolean, hard = 1, highPriorityFirst = true, locality?: LocalityPlanner) {
+function setup(capOn: boolean, hard = 1, highPriorityFirst = true, locality?: LocalityPlanner, perOwner?: { PerOwnerHard: number; owners: Record<string, string> }) {
   const clock = new ManualClock();
   const cluster = testCluster({ types: [2, 4] });
   const queue = new FakeQueue(clock, cluster);
@@ -27,7 +27,8 @@ function setup(capOn: boolean, hard = 1, highPriorityFirst = true, locality?: Lo
   pool.runOn(busy, uuid(100));
   const burn = (): number => [...pool.workers.values()].reduce((s, w) => s + w.price, 0);
   const source = { fresh: () => ({ costPerHour: burn, totalDollars: () => 0, eachLive: () => undefined }) };
-  const spendingCap = capOn ? new SpendingCap({ ...CAP, Hard: hard, HighPriorityFirst: highPriorityFirst }, source, clock) : undefined;
+  const owners = perOwner && { ownerOf: (u: string) => perOwner.owners[u], update: () => undefined };
+  const spendingCap = capOn ? new SpendingCap({ ...CAP, Hard: hard, HighPriorityFirst: highPriorityFirst, PerOwnerHard: perOwner?.PerOwnerHard ?? 0 }, source, clock, owners) : undefined;
   const events: Array<[string, Record<string, string | number>]> = [];
   const timeline = { vmRequested: () => undefined, unlocking: () => undefined, cancelling: () => undefined, spendingCap: (u: string, d: Record<string, string | number>) => events.push([u, d]) };
   const logger = createLogger({ stream: new LineCollector(), level: 'debug', clock });
@@ -55,6 +56,28 @@ describe('spending cap in a scheduling pass', () => {
     sch.runQueue();
     assert.deepEqual(pool.creates, ['type4']);
     assert.deepEqual(events, [[uuid(2), { level: 'hard', scope: 'cluster', burn_per_hour: 0.98, cap_per_hour: 1 }]]);
+  });
+
+  it("a held container's scheduling_status says whose spending limit holds it, not that the cluster is at capacity", () => {
+    const status = (sch: Scheduler, u: string) => sch.queueView().find((e) => e.entry.container.uuid === u)?.schedulingStatus;
+    const both = [
+      { uuid: uuid(1), state: 'Locked', vcpus: 4, priority: 3 },
+      { uuid: uuid(2), state: 'Locked', vcpus: 4, priority: 2 },
+    ] as const;
+    const cluster = setup(true);
+    cluster.queue.add(...both);
+    cluster.sch.runQueue();
+    assert.equal(status(cluster.sch, uuid(1)), 'Waiting for a type4 instance to boot and be ready to accept work.');
+    assert.equal(status(cluster.sch, uuid(2)), 'Waiting in queue at position 1.  Cluster is at its spending limit and cannot start any new instances right now.');
+
+    // alice may burn $0.60/h: her first type4 ($0.492/h) fits, her second would not; the cluster has no level of its own.
+    const owner = setup(true, 0, true, undefined, { PerOwnerHard: 0.6, owners: { [uuid(1)]: 'alice', [uuid(2)]: 'alice' } });
+    owner.queue.add(...both);
+    owner.sch.runQueue();
+    assert.deepEqual(owner.pool.creates, ['type4']);
+    const b = owner.sch.why()!.blockerOf(uuid(2));
+    assert.ok(b?.reason === 'spending_cap' && b.scope === 'owner' && b.owner === 'alice', JSON.stringify(b));
+    assert.equal(status(owner.sch, uuid(2)), "Waiting in queue at position 1.  This container's owner is at their spending limit, so no new instance can start for it right now.");
   });
 
   it('on: an idle VM is used however high the burn: it costs nothing more', () => {
