@@ -76,6 +76,9 @@ export async function crunchRun(vm: LameVM, args: readonly string[], stdin: Buff
       // The background copy gets the same flags after -no-detach, so it
       // kills or lists if asked to, and runs the container only otherwise.
       const child: Mode = parsed.kill >= 0 ? 'kill' : parsed.list ? 'list' : 'run';
+      if (child === 'run' && refusingStarts(vm)) {
+        return { stderr: 'lame crunch-run: this start is refused (DriverParameters RefuseStartsFrom..RefuseStartsUntil)\n', exitCode: 2 };
+      }
       return detach(vm, uuid, stdin, child, { stdinConfig: parsed.stdinConfig, runtimeEngine: parsed.runtimeEngine ?? 'docker', readsPrices });
     }
     case 'kill':
@@ -128,6 +131,14 @@ async function kill(vm: LameVM, uuid: string, signal: number): Promise<CommandRe
 
 function signalName(signal: number): string {
   return { 0: 'signal 0', 1: 'hangup', 2: 'interrupt', 9: 'killed', 15: 'terminated' }[signal] ?? `signal ${signal}`;
+}
+
+/** Within the RefuseStarts window of the lame DriverParameters. */
+function refusingStarts(vm: LameVM): boolean {
+  const { RefuseStartsFrom: from, RefuseStartsUntil: until } = vm.cloud.params;
+  if (until === 0) return false;
+  const t = vm.cloud.ctx.clock.now() - vm.cloud.startedAt;
+  return t >= from && t < until;
 }
 
 /**

@@ -39,6 +39,15 @@ export interface LameParams {
   /** Chance that a crunch-run process dies mid-run without updating its container. */
   CrunchRunCrashRate: number;
   /**
+   * From RefuseStartsFrom to RefuseStartsUntil after the cloud starts,
+   * crunch-run refuses every start (`--detach` of a container exits 2 before
+   * taking a lock, as with a flag it does not know), as it would with a
+   * setting every start trips over until an operator mends it. Until 0:
+   * never. `--list` and `--kill` work throughout.
+   */
+  RefuseStartsFrom: number;
+  RefuseStartsUntil: number;
+  /**
    * The release ("X.Y.Z") of the crunch-run installed on the VMs; undefined:
    * the current one. An older one refuses the flags added since (e.g.
    * `--stdin-prices`, 3.2.1) as Go's flag parser does, with exit 2.
@@ -132,6 +141,8 @@ export const DEFAULT_PARAMS: Readonly<LameParams> = {
   QuotaMaxInstances: 0,
   CapacityErrorTypes: [],
   CrunchRunCrashRate: 0,
+  RefuseStartsFrom: 0,
+  RefuseStartsUntil: 0,
   CrunchRunVersion: undefined,
   StaleLockTime: 0,
   NeverBootRate: 0,
@@ -260,6 +271,8 @@ const PARSERS: { [K in keyof LameParams]: Parser<LameParams[K]> } = {
   QuotaMaxInstances: count,
   CapacityErrorTypes: stringList,
   CrunchRunCrashRate: rate,
+  RefuseStartsFrom: duration,
+  RefuseStartsUntil: duration,
   CrunchRunVersion: releaseVersion,
   StaleLockTime: duration,
   NeverBootRate: rate,
@@ -315,6 +328,9 @@ export function parseLameParams(raw: Record<string, unknown> | undefined | null)
     if (values[min] == null && out[min] > out[max]) out[min] = out[max];
     if (values[max] == null && out[max] < out[min]) out[max] = out[min];
     if (out[min] > out[max]) throw new LameParamsError(`DriverParameters.${max}: must not be less than ${min}`);
+  }
+  if (out.RefuseStartsUntil > 0 && out.RefuseStartsUntil <= out.RefuseStartsFrom) {
+    throw new LameParamsError('DriverParameters.RefuseStartsUntil: must be after RefuseStartsFrom (or 0: starts are never refused)');
   }
   if (out.QuotaErrorRate + out.CapacityErrorRate > 1) {
     throw new LameParamsError('DriverParameters.CapacityErrorRate: QuotaErrorRate plus CapacityErrorRate must not exceed 1 (they share one draw per create)');

@@ -67,6 +67,8 @@ describe('lame driver parameters', () => {
       [{ QuotaMaxInstances: 1.5 }, /DriverParameters\.QuotaMaxInstances: expected a non-negative integer/],
       [{ LocalCacheSize: 1.5 }, /DriverParameters\.LocalCacheSize: expected a non-negative integer/],
       [{ CrunchRunVersion: '3.2' }, /DriverParameters\.CrunchRunVersion: expected a release like "3\.2\.0"/],
+      [{ RefuseStartsFrom: '2h', RefuseStartsUntil: '1h' }, /DriverParameters\.RefuseStartsUntil: must be after RefuseStartsFrom/],
+      [{ RefuseStartsFrom: '1h', RefuseStartsUntil: '1h' }, /DriverParameters\.RefuseStartsUntil: must be after RefuseStartsFrom/],
     ];
     for (const [params, re] of cases) assert.throws(() => parseLameParams(params), (e: unknown) => e instanceof LameParamsError && re.test(e.message));
   });

@@ -359,6 +359,26 @@ describe('lame crunch-run', function () {
     assert.equal(await list(), '');
   });
 
+  it('RefuseStartsFrom..RefuseStartsUntil: every start in that window of the cloud\'s time exits 2 without a lock; before and after, starts work, and --list throughout', async () => {
+    await setup({ RefuseStartsFrom: '1m', RefuseStartsUntil: '2m' });
+    const [a, b, c] = [0, 1, 2].map(() => ctl.addContainer({ state: 'Locked', command: ['sleep', '10'] }));
+    assert.equal((await detach(a.uuid)).exitCode, 0, 'before the window');
+    await clock.advance(60_000);
+    const refused = await detach(b.uuid);
+    assert.equal(refused.exitCode, 2);
+    assert.match(refused.stderr.toString(), /refused \(DriverParameters RefuseStartsFrom\.\.RefuseStartsUntil\)/);
+    assert.equal(inst.vm.processes.has(b.uuid), false, 'no lockfile, no process');
+    assert.equal(state(b.uuid), 'Locked');
+    await waitGone(a.uuid);
+    assert.equal(await list(), '', 'the first has finished; --list answers in the window');
+    await clock.advance(59_999);
+    assert.equal((await detach(b.uuid)).exitCode, 2, 'the window is open until its end');
+    await clock.advance(1);
+    assert.equal((await detach(c.uuid)).exitCode, 0, 'after the window');
+    await waitRunning(c.uuid);
+    assert.equal(state(c.uuid), 'Running');
+  });
+
   it('a crunch-run for a container that is not Locked exits without touching it', async () => {
     await setup();
     const c = ctl.addContainer({ state: 'Queued' });
