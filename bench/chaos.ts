@@ -7,17 +7,21 @@
  *   npm run bench:chaos
  *   node --import tsx bench/chaos.ts [--containers N] [--span 24h] [--seed N]
  *       [--max-instances N] [--quota N] [--restarts N] [--fault Name=value ...] [--repeat]
- *       [--priorities 2.6|2.7]
+ *       [--priorities 2.6|2.7] [--settings FILE]
  *
  * `--fault` sets a lame DriverParameter over the scenario's (`--fault
  * ReclaimRate=0.2 --fault DestroyDelay=5m`; numbers are numbers, the rest
  * strings). `--repeat` runs the same seed a second time and checks that its digest is
  * the same. `--priorities 2.7` has the controller state container priorities
  * as Arvados 2.7 and later do (request priority x 2^50 less its creation
- * time in ms) instead of the request's own. Re-executes itself with --expose-gc (heap figures after gc)
+ * time in ms) instead of the request's own. `--settings` gives the simulated
+ * daemon its own settings file (e.g. `StartBreaker: {Enable: false}` with
+ * `--fault RefuseStartsFrom=6h --fault RefuseStartsUntil=7h`, a spell of
+ * failing starts, to see what the start breaker saves). Re-executes itself with --expose-gc (heap figures after gc)
  * unless that is already on.
  */
 import { parseArgs } from 'node:util';
+import { loadSettingsFile } from '../src/config/settings.js';
 import { parseDuration } from '../src/config/units.js';
 import { runChaos, type ChaosOptions } from '../src/sim/chaos.js';
 import { formatChaosFigures } from '../src/sim/chaos-format.js';
@@ -37,6 +41,7 @@ const { values } = parseArgs({
     repeat: { type: 'boolean', default: false },
     fault: { type: 'string', multiple: true, default: [] },
     priorities: { type: 'string', default: '2.6' },
+    settings: { type: 'string' },
   },
 });
 
@@ -58,6 +63,7 @@ if (values.priorities !== '2.6' && values.priorities !== '2.7') throw new Error(
 
 const opts: ChaosOptions = {
   faults,
+  ...(values.settings ? { settings: loadSettingsFile(values.settings, { explicit: true }).settings } : {}),
   priorities: values.priorities,
   containers: int('containers', values.containers),
   spanMs: parseDuration(values.span),
@@ -74,7 +80,7 @@ const opts: ChaosOptions = {
 
 console.log(
   `chaos: ${opts.containers} containers over ${formatDuration(opts.spanMs)}, seed ${opts.seed}, MaxInstances ${opts.maxInstances}, quota ${opts.quota}, ${opts.restarts} restarts` +
-    `${values.fault.length ? `, faults ${JSON.stringify(faults)}` : ''}${values.priorities === '2.7' ? ', Arvados 2.7+ priorities' : ''} (node ${process.version})`,
+    `${values.fault.length ? `, faults ${JSON.stringify(faults)}` : ''}${values.priorities === '2.7' ? ', Arvados 2.7+ priorities' : ''}${values.settings ? `, settings ${values.settings}` : ''} (node ${process.version})`,
 );
 const first = await runChaos(opts);
 console.log(formatChaosFigures(first.figures));

@@ -21,6 +21,7 @@ import type { Writable } from 'node:stream';
 import type { Timer } from '../clock/index.js';
 import { loadConfigText } from '../config/index.js';
 import type { Cluster } from '../config/types.js';
+import type { Settings } from '../config/settings.js';
 import { Random } from '../../drivers/lame/random.js';
 import type { LameCloud } from '../../drivers/lame/index.js';
 import type { TestController } from '../testcontroller/index.js';
@@ -74,6 +75,8 @@ export interface ChaosOptions {
   onProgress?: (p: { simMs: number; submitted: number; final: number; vms: number }) => void;
   /** How the controller states container priorities (`SimOptions.priorities`); default '2.6'. */
   priorities?: SimPriorities;
+  /** The daemon's own settings (`SimOptions.settings`); default: every setting at its default. */
+  settings?: Settings;
 }
 
 /** What a chaos run measured; everything but `host` is a function of the options. */
@@ -288,6 +291,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosOutcome> {
       log: { stream: logs, level: opts.logLevel ?? 'info' },
       onProgress: opts.onProgress,
       priorities: opts.priorities,
+      ...(opts.settings ? { settings: opts.settings } : {}),
       atEnd: () => {
         heapTimer?.cancel();
         heapAtEnd = opts.heapProbe?.();
