@@ -31,6 +31,9 @@ import { CRUNCH_RUN_EXITED } from '../scheduler/sync.js';
 export const WASTED_IN_A_ROW = 3;
 export const WASTED_MOMENTS = 2;
 
+/** Containers known Running kept at most (ten times the timeline's default). */
+const MAX_KNOWN_RUNNING = 100_000;
+
 export class WastedAttemptWatch {
   private wasted = 0;
   /** The moments the counted requeues came at: one per pass that requeued any. */
@@ -41,8 +44,14 @@ export class WastedAttemptWatch {
   /** What crunch-run said at the last start it refused since the count began, if any. */
   private refusal: { exitCode: number; stderr: string } | undefined;
 
-  /** Containers first seen Running, until they finish. */
-  private readonly adopted = new Set<string>();
+  /**
+   * Containers whose Complete says nothing new of our starts, until they
+   * finish: those first seen Running (an earlier process started them) and
+   * those already counted when seen going Running. Oldest first, at most
+   * `MAX_KNOWN_RUNNING` (a container the timeline forgets unfinished would
+   * otherwise stay).
+   */
+  private readonly knownRunning = new Set<string>();
 
   /** The line repeats at most once a minute. */
   private readonly warnings: RateLimitedLog;
@@ -58,16 +67,20 @@ export class WastedAttemptWatch {
   readonly observe = (uuid: string, event: TimelineEvent): void => {
     switch (event.kind) {
       case 'first_seen':
-        if (event.detail?.state === 'Running') this.adopted.add(uuid);
+        if (event.detail?.state === 'Running') this.knowRunning(uuid);
+        else this.knownRunning.delete(uuid);
         break;
       case 'running':
         this.ran(uuid);
+        this.knowRunning(uuid);
         break;
       case 'finished':
         // Complete, its Running unseen: it ran between two polls (a short
-        // container, without the event feed). One first seen Running ran
-        // for an earlier process and says nothing of our starts.
-        if (!this.adopted.delete(uuid) && event.detail?.state === 'Complete') this.ran(uuid);
+        // container, without the event feed), so it started lately. One
+        // seen Running before was counted then, and may have started long
+        // before the trouble began; one first seen Running ran for an
+        // earlier process. Neither says anything of our starts now.
+        if (!this.knownRunning.delete(uuid) && event.detail?.state === 'Complete') this.ran(uuid);
         break;
       case 'crunch_run_start_failed':
         if (typeof event.detail?.exit_code === 'number') this.refusal = { exitCode: event.detail.exit_code, stderr: String(event.detail.stderr ?? '') };
@@ -77,6 +90,11 @@ export class WastedAttemptWatch {
         break;
     }
   };
+
+  private knowRunning(uuid: string): void {
+    this.knownRunning.add(uuid);
+    if (this.knownRunning.size > MAX_KNOWN_RUNNING) this.knownRunning.delete(this.knownRunning.values().next().value!);
+  }
 
   private ran(uuid: string): void {
     if (this.failing()) this.log.info('containers run again', { Requeued: this.wasted, Since: new Date(this.since).toISOString(), ContainerUUID: uuid });

@@ -143,6 +143,35 @@ describe('timeline: containers that keep going back to the queue without running
     assert.equal(w.failing(), true, 'a run of an earlier process says nothing of our starts');
   });
 
+  it('a container seen Running before the requeues began, Complete while they go on, says nothing of starts now: it does not begin the count again', async () => {
+    const { t, w, clock, records } = setup();
+    // Started before the trouble: locked, then seen Running.
+    seen(t, 9, 'Locked');
+    seen(t, 9, 'Running');
+    for (const n of [1, 2, 3]) {
+      t.unlocking(uuid(n), 'crunch-run exited');
+      await clock.advance(1000);
+    }
+    assert.equal(w.failing(), true);
+    seen(t, 9, 'Complete');
+    assert.equal(w.failing(), true, 'it ran, but its start was counted when it went Running');
+    assert.equal(records(AGAIN).length, 0);
+  });
+
+  it('keeps at most 100,000 containers known Running, the oldest going first', async () => {
+    const { t, w, clock } = setup();
+    const at = clock.now();
+    for (let n = 0; n <= 100_000; n++) w.observe(uuid(n), { at, kind: 'running' });
+    for (const n of [200_001, 200_002, 200_003]) {
+      t.unlocking(uuid(n), 'crunch-run exited');
+      await clock.advance(1000);
+    }
+    w.observe(uuid(1), { at, kind: 'finished', detail: { state: 'Complete' } });
+    assert.equal(w.failing(), true, 'still known Running');
+    w.observe(uuid(0), { at, kind: 'finished', detail: { state: 'Complete' } });
+    assert.equal(w.failing(), false, 'the oldest was forgotten: its Complete counts as a run');
+  });
+
   it('takes one pass\'s burst for one moment however long the pass takes on a clock that moves, and the next pass for another', async () => {
     // The system clock moves during a pass: here a millisecond at every reading.
     const manual = new ManualClock(Date.parse('2026-12-07T12:00:00Z'));
