@@ -1,7 +1,8 @@
 /**
  * How many cases each fuzz property runs. `npm test` runs a small number so
  * the suite stays quick; `npm run fuzz` (FUZZ_RUNS=10000) runs the full
- * counts, FUZZ_SEED=N repeats a run whose failure printed that seed, and
+ * counts, FUZZ_SEED=N repeats a run whose failure printed that seed (with
+ * FUZZ_PATH=P, the `path` it printed, straight to the shrunk case), and
  * FUZZ_VERBOSE=1 adds the failing case's error to the report.
  */
 import type { Parameters } from 'fast-check';
@@ -21,10 +22,16 @@ export function fuzzRuns(quick: number, share = 1): number {
   return Math.max(quick, Math.round(n / share));
 }
 
-/** fast-check parameters for one property: the run count (see `fuzzRuns`), FUZZ_SEED when set, and with FUZZ_VERBOSE set, the failing case's own error in the report. */
+/** fast-check parameters for one property: the run count (see `fuzzRuns`), FUZZ_SEED and FUZZ_PATH when set, and with FUZZ_VERBOSE set, the failing case's own error in the report. */
 export function fuzzParams<T>(quick: number, share = 1): Parameters<T> {
   const seed = process.env.FUZZ_SEED;
-  return { numRuns: fuzzRuns(quick, share), ...(seed ? { seed: Number(seed) } : {}), ...(process.env.FUZZ_VERBOSE ? { verbose: 1 } : {}) };
+  const path = process.env.FUZZ_PATH;
+  return {
+    numRuns: fuzzRuns(quick, share),
+    ...(seed ? { seed: Number(seed) } : {}),
+    ...(path ? { path, endOnFailure: true } : {}),
+    ...(process.env.FUZZ_VERBOSE ? { verbose: 1 } : {}),
+  };
 }
 
 /** Mocha's timeout for a property that takes `quickTimeoutMs` at its quick count, scaled to its count now. */

@@ -78,8 +78,18 @@ const SYNC = 30_000;
 const COMMAND = 60_000;
 /** Longest a live worker may go without a probe command: a round's wait, a host key check's timeout and a command's. */
 const PROBE_GAP = PROBE + 2 * COMMAND + 5_000;
-/** How long every probe fails at the end of a case: enough for the slower timeout and the probe that notices it. */
-const BLACKOUT = Math.max(TIMEOUT_BOOTING, TIMEOUT_PROBE) + PROBE_GAP + PROBE;
+/**
+ * The longest probe round: a worker not known to be booted (state unknown
+ * or booting) runs the boot probe and then `--list`, after a host key check
+ * on a new connection, each up to a command's timeout.
+ */
+const PROBE_ROUND = 3 * COMMAND + 5_000;
+/**
+ * How long every probe fails at the end of a case. As in the reference, a
+ * failed probe is judged by when it began, so the round in flight at the
+ * deadline does not condemn the VM: the next round, a wait later, does.
+ */
+const BLACKOUT = Math.max(TIMEOUT_BOOTING, TIMEOUT_PROBE) + PROBE_ROUND + PROBE + PROBE_ROUND;
 
 /** The character big outputs are padded with; nothing but VM output writes it. */
 const PAD = '\u01c2';
