@@ -77,6 +77,18 @@ export enum Cause {
   StartsHeld,
 }
 
+/** The Status of a container that waits for room because one of our features holds it, not for capacity: its own `scheduling_status`. */
+const HELD = new Map<Cause, Status>([
+  [Cause.StartsHeld, Status.StartsHeld],
+  [Cause.SpendingCap, Status.SpendingCap],
+  [Cause.WaitingWarmInstance, Status.WaitingWarmInstance],
+]);
+
+/** The held Status for `cause`, or undefined when the container waits for capacity (the reference's words). */
+export function heldStatus(cause: Cause): Status | undefined {
+  return HELD.get(cause);
+}
+
 /** Why fair share moved a container back, for its blocker. */
 export interface FairShareNote {
   /** Its owner's share key (a user or project uuid), or "unknown". */

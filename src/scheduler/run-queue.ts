@@ -23,19 +23,12 @@ import { placementFields, shutdownUnallocated, startContainer, unlockOverQuota }
 import { spotPriceOrder } from '../cost/price.js';
 import { crunchRunRecords, type PassContext } from './deps.js';
 import type { ConcurrencyLimit } from './limits.js';
-import { Cause, LEAD_PRIORITY_BELOW_1, LEAD_RECORD, LEAD_SHAPE, LEAD_SUPERVISOR, leadState, PassView, State, Status } from './pass-view.js';
+import { Cause, heldStatus, LEAD_PRIORITY_BELOW_1, LEAD_RECORD, LEAD_SHAPE, LEAD_SUPERVISOR, leadState, PassView, State, Status } from './pass-view.js';
 import { containerCharge, resourcesOfType } from './resources.js';
 import { READY, SlotIndex, type Slot } from './slots.js';
 import type { WarmLevel } from '../placement/locality.js';
 import type { SpotWait } from '../placement/spot-fallback.js';
 import { freeMoneyForHeld, sayHeld } from '../placement/spending-cap-pass.js';
-
-/** Waiting for room, held by a feature of ours rather than by capacity: its own `scheduling_status` (status.ts). */
-const OURS = new Map<Cause, Status>([
-  [Cause.StartsHeld, Status.StartsHeld],
-  [Cause.SpendingCap, Status.SpendingCap],
-  [Cause.WaitingWarmInstance, Status.WaitingWarmInstance],
-]);
 
 export type { QueueViewEntry } from './pass-view.js';
 
@@ -377,7 +370,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
     }
     const w = leads[i];
     if (i >= overQuotaFrom && view.cause[k] === Cause.None && !(w & LEAD_RECORD)) view.cause[k] = Cause.OverQuota;
-    if (leadState(w) !== State.Other && view.status[k] === Status.None) view.set(k, OURS.get(view.cause[k] as Cause) ?? waiting, ++qpos);
+    if (leadState(w) !== State.Other && view.status[k] === Status.None) view.set(k, heldStatus(view.cause[k] as Cause) ?? waiting, ++qpos);
   }
   view.facts = { at: ctx.clock.now(), maxContainers, running: records.size, maxSupervisors, atQuota: endAtQuota };
 
