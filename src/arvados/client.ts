@@ -130,7 +130,7 @@ export type ContainerPatch = Partial<Container> & Pick<Container, 'uuid' | 'stat
  * the controller decodes it again, failing with a 500 (after the change was
  * made) on an old record whose mounts it cannot decode.
  */
-export const REPLY_FIELDS: readonly string[] = ['uuid', 'state', 'priority', 'locked_by_uuid'];
+export const REPLY_FIELDS: readonly string[] = ['uuid', 'state', 'priority', 'locked_by_uuid', 'lock_count'];
 const REPLY_SELECT = { select: JSON.stringify(REPLY_FIELDS) };
 
 const API = '/arvados/v1';

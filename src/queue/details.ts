@@ -28,6 +28,7 @@ export const DETAIL_FIELDS: readonly string[] = [
   'state',
   'priority',
   'locked_by_uuid',
+  'lock_count',
   'runtime_constraints',
   'container_image',
   'scheduling_parameters',

@@ -7,7 +7,7 @@
  * Every list selects `LIST_FIELDS` only: a container's runtime constraints,
  * image, scheduling parameters and mounts never change, so the queue reads
  * them once, by uuid, when it first sees the container (`details.ts`), and
- * the lists only say what moves: state, priority and lock holder.
+ * the lists only say what moves: state, priority, lock holder and lock count.
  *
  * Items that are not well-formed records (`validate.ts`) are reported and
  * left out; the ones beside them are used. Paging goes on after the last
@@ -38,11 +38,11 @@ export interface ListSource {
  */
 export const MAX_PAGES = 1000;
 
-/** A container as the lists return it. */
-export type Listed = Pick<Container, 'uuid' | 'state' | 'priority' | 'locked_by_uuid'>;
+/** A container as the lists return it (`lock_count` may be missing from an answer). */
+export type Listed = Pick<Container, 'uuid' | 'state' | 'priority' | 'locked_by_uuid' | 'lock_count'>;
 
 /** The attributes every list selects; never `mounts`. */
-export const LIST_FIELDS: readonly string[] = ['uuid', 'state', 'priority', 'locked_by_uuid'];
+export const LIST_FIELDS: readonly string[] = ['uuid', 'state', 'priority', 'locked_by_uuid', 'lock_count'];
 
 export type Filters = ListParams['filters'];
 

@@ -8,7 +8,8 @@
  * - A container first seen has its details (mounts included) read once by
  *   uuid (`details.ts`), then gets its eligible instance types and resource
  *   needs; until then it is tracked but not handed out, so it is not
- *   scheduled. Later polls replace only its state, priority and lock holder.
+ *   scheduled. Later polls replace only its state, priority, lock holder
+ *   and lock count.
  * - A final container is kept for one poll after it became final (the
  *   scheduler sees the end), then dropped; `forget` drops it sooner. A
  *   container the controller no longer has is dropped.
@@ -319,7 +320,8 @@ export class ContainerQueueImpl implements ContainerQueue {
       if (cur) {
         // Unchanged records leave the map alone: no copy of a 100k-entry snapshot for nothing.
         const c = cur.container;
-        if (c.state !== listed.state || c.priority !== listed.priority || (c.locked_by_uuid ?? null) !== (listed.locked_by_uuid ?? null)) {
+        const lockCountMoved = listed.lock_count !== undefined && listed.lock_count !== c.lock_count;
+        if (c.state !== listed.state || c.priority !== listed.priority || (c.locked_by_uuid ?? null) !== (listed.locked_by_uuid ?? null) || lockCountMoved) {
           this.put(uuid, { ...cur, container: { ...c, ...kept(listed) } });
         }
       } else if (this.unsatisfiable.has(uuid)) this.unsatisfiable.refresh(uuid, kept(listed), this.mayRun(listed));

@@ -70,16 +70,19 @@ const LISTED_CHECKS: Record<string, [Check, string]> = {
   priority: [count, 'a non-negative 64-bit integer'],
   // Any string: it is compared with our own token's uuid, and anything else means "not ours".
   locked_by_uuid: [optional(isString), 'null or a string'],
+  // Missing from an old controller's answers; when there, the controller's count of locks.
+  lock_count: [optional(count), 'a non-negative 64-bit integer'],
 };
 
 /** Only the list fields of a well-formed record: what a list or a lock answer may change in the queue. */
 export function listedFields(c: Listed): Listed {
   const out: Listed = { uuid: c.uuid, state: c.state, priority: c.priority };
   if (c.locked_by_uuid !== undefined) out.locked_by_uuid = c.locked_by_uuid;
+  if (typeof c.lock_count === 'number') out.lock_count = c.lock_count;
   return out;
 }
 
-/** What is wrong with a list item (uuid, state, priority, lock holder), or undefined. */
+/** What is wrong with a list item (uuid, state, priority, lock holder, lock count), or undefined. */
 export function listedProblem(v: unknown): RecordProblem | undefined {
   if (!isMap(v)) return { field: 'items[]', problem: `must be a container record, not ${shown(v)}` };
   return firstBad(v, LISTED_CHECKS);
@@ -137,15 +140,15 @@ export function detailsProblem(v: unknown, uuid: string): RecordProblem | undefi
 
 /**
  * What is wrong with the answer to a lock, unlock or update of `uuid`: the
- * record must be that container's, with a known state; priority and lock
- * holder, when present, must be well formed.
+ * record must be that container's, with a known state; priority, lock
+ * holder and lock count, when present, must be well formed.
  */
 export function replyProblem(v: unknown, uuid: string): RecordProblem | undefined {
   if (!isMap(v)) return { field: '(record)', problem: `must be a container record, not ${shown(v)}` };
   if (v.uuid !== uuid) return { field: 'uuid', problem: `asked about ${uuid}, got ${shown(v.uuid)}` };
-  const { state, priority, locked_by_uuid } = LISTED_CHECKS;
+  const { state, priority, locked_by_uuid, lock_count } = LISTED_CHECKS;
   // Lock and unlock answers may leave priority out; when it is there, it must be right.
-  return firstBad(v, { state, priority: [(p) => p === undefined || priority[0](p), priority[1]], locked_by_uuid });
+  return firstBad(v, { state, priority: [(p) => p === undefined || priority[0](p), priority[1]], locked_by_uuid, lock_count });
 }
 
 /** The rate-limited warning for records that fail these checks, one key per field. */

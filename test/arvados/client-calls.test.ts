@@ -120,7 +120,7 @@ describe('ControllerClient calls', () => {
     try {
       const uuids = Array.from({ length: 100 }, () => ctl.addContainer().uuid);
       const crs = uuids.map((u) => ctl.addContainerRequest({ owner_uuid: 'zzzzz-tpzed-aaaaaaaaaaaaaaa', container_uuid: u }).uuid);
-      const checked = await c.listContainers({ filters: [['uuid', 'in', uuids]], select: ['uuid', 'state', 'priority', 'locked_by_uuid'], order: 'uuid', limit: 100 });
+      const checked = await c.listContainers({ filters: [['uuid', 'in', uuids]], select: ['uuid', 'state', 'priority', 'locked_by_uuid', 'lock_count'], order: 'uuid', limit: 100 });
       assert.deepEqual(checked.items.map((x) => x.uuid), [...uuids].sort());
       const requests = await c.listContainerRequests({
         filters: [['container_uuid', 'in', uuids]],
@@ -179,13 +179,14 @@ describe('ControllerClient calls', () => {
   it('updates with PUT {"container": attrs}, and asks lock, unlock and update replies for the fields it reads, never the mounts', async () => {
     const c = ctl.addContainer();
     const locked = await client.lockContainer(c.uuid);
-    assert.deepEqual(Object.keys(locked).sort(), ['kind', 'locked_by_uuid', 'priority', 'state', 'uuid']);
+    assert.deepEqual(Object.keys(locked).sort(), ['kind', 'lock_count', 'locked_by_uuid', 'priority', 'state', 'uuid']);
+    assert.equal(locked.lock_count, 1);
     await client.updateContainer(c.uuid, { runtime_status: { error: 'why' } });
     const cancelled = await client.updateContainer(c.uuid, { state: 'Cancelled' });
     assert.equal(cancelled.state, 'Cancelled');
     assert.equal(cancelled.command, undefined, 'not the whole record');
     assert.equal(last().method, 'PUT');
-    assert.deepEqual(JSON.parse(last().query.select), ['uuid', 'state', 'priority', 'locked_by_uuid']);
+    assert.deepEqual(JSON.parse(last().query.select), ['uuid', 'state', 'priority', 'locked_by_uuid', 'lock_count']);
     assert.equal(ctl.get(c.uuid)?.runtime_status.error, 'why');
   });
 

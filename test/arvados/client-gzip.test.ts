@@ -71,7 +71,7 @@ describe('ControllerClient: gzip answers and the body size limit', () => {
     client = makeClient(front.url);
     const uuids = Array.from({ length: 200 }, (_, i) => ctl.addContainer({ priority: i + 1 }).uuid);
     assert.equal(await client.currentTokenUuid(), ctl.rootTokenUuid);
-    const list = await client.listContainers({ filters: [['state', '=', 'Queued']], select: ['uuid', 'state', 'priority', 'locked_by_uuid'], order: 'uuid', limit: 1000 });
+    const list = await client.listContainers({ filters: [['state', '=', 'Queued']], select: ['uuid', 'state', 'priority', 'locked_by_uuid', 'lock_count'], order: 'uuid', limit: 1000 });
     assert.deepEqual(list.items.map((c) => c.uuid), [...uuids].sort());
     assert.equal((await client.getContainer(uuids[0])).uuid, uuids[0]);
     assert.equal((await client.lockContainer(uuids[0])).state, 'Locked');

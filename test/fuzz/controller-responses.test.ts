@@ -166,6 +166,7 @@ async function runCase(seeds: Seed[], plan: GarblePlan, users: UserAction[], for
       assert.equal(ent.state, rec.state, `${uuid}: state`);
       if (rec.priority !== undefined) assert.equal(ent.priority, rec.priority, `${uuid}: priority`);
       assert.equal(ent.locked_by_uuid ?? null, rec.locked_by_uuid ?? null, `${uuid}: locked_by_uuid`);
+      if (rec.lock_count !== undefined) assert.equal(ent.lock_count, rec.lock_count, `${uuid}: lock_count`);
     }
   };
 

@@ -31,7 +31,7 @@ export type Garble =
   | { kind: 'repeat' }
   | { kind: 'pad'; kb: number };
 
-const LIST_FIELDS = ['uuid', 'state', 'priority', 'locked_by_uuid'];
+const LIST_FIELDS = ['uuid', 'state', 'priority', 'locked_by_uuid', 'lock_count'];
 const REQUIRED: Record<string, string[]> = {
   list: ['uuid', 'state', 'priority'],
   get: ['uuid', 'state', 'priority', 'runtime_constraints', 'runtime_constraints.vcpus', 'runtime_constraints.ram', 'container_image', 'created_at'],
@@ -66,6 +66,7 @@ const BAD_VALUES: Record<string, fc.Arbitrary<unknown>> = {
   ),
   priority: fc.oneof(notCount, fc.constant(null)),
   locked_by_uuid: fc.oneof(fc.integer(), fc.boolean(), fc.constant({}), fc.constant(['zzzzz-gj3su-000000000000000'])),
+  lock_count: notCount,
   runtime_constraints: fc.oneof(notObject, fc.constant(null)),
   'runtime_constraints.vcpus': fc.oneof(notCount, fc.constant(null)),
   'runtime_constraints.ram': fc.oneof(notCount, fc.constant(null)),

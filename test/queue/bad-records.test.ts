@@ -63,6 +63,25 @@ describe('container queue: records it cannot use', function () {
     assert.match(String(warnings[0].Problem), /non-negative 64-bit integer, not "5%c%s"/);
   });
 
+  for (const bad of ['x', -1, 1.5]) {
+    it(`skips a list item whose lock_count is ${JSON.stringify(bad)} as one with a bad priority, naming the field`, async () => {
+      let spoil = '';
+      h = await harness({
+        wrap: (client) =>
+          withList(client, async (p) => {
+            const page = await client.listContainers(p);
+            return { ...page, items: page.items.map((c) => (c.uuid === spoil ? ({ ...c, lock_count: bad } as unknown as Container) : c)) };
+          }),
+      });
+      const [a, b] = [h.ctl.addContainer({ priority: 1 }), h.ctl.addContainer({ priority: 2 })];
+      spoil = b.uuid;
+      await polls(h, 2);
+      assert.deepEqual([...h.queue.entries().entries.keys()], [a.uuid]);
+      const warnings = badRecordWarnings();
+      assert.deepEqual(warnings.map((w) => [w.Field, w.ContainerUUID]), [['lock_count', b.uuid]]);
+    });
+  }
+
   it('does not let a list item carry attributes the lists do not select over what was read by uuid', async () => {
     let extra = false;
     h = await harness({

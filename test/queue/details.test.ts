@@ -110,7 +110,7 @@ describe('container queue: details of new containers', () => {
     // Every call after the read asked for the few fields it reads, so none had the controller decode the mounts.
     const calls = h.ctl.requestLog().filter((r) => r.method !== 'GET' && r.path.includes(capacity.uuid));
     assert.deepEqual(calls.map((r) => r.path.replace(capacity.uuid, 'UUID')), ['/arvados/v1/containers/UUID/lock', '/arvados/v1/containers/UUID', '/arvados/v1/containers/UUID']);
-    for (const r of calls) assert.deepEqual(JSON.parse(r.query.select), ['uuid', 'state', 'priority', 'locked_by_uuid']);
+    for (const r of calls) assert.deepEqual(JSON.parse(r.query.select), ['uuid', 'state', 'priority', 'locked_by_uuid', 'lock_count']);
   });
 
   it('cancels, as unsatisfiable, a container whose record is read but whose mounts have a bad shape, naming the mount and field', async () => {

@@ -6,7 +6,7 @@
  * the details read).
  */
 import assert from 'node:assert/strict';
-import { OTHER_UUID } from '../arvados/helpers.js';
+import { makeClient, OTHER_TOKEN, OTHER_UUID } from '../arvados/helpers.js';
 import { harness, type Harness, listRequests, polls } from './helpers.js';
 
 const LIST = '/arvados/v1/containers';
@@ -39,7 +39,7 @@ describe('container queue poll', function () {
     const reqs = listRequests(h.ctl);
     assert.ok(reqs.length >= 6, `${reqs.length} list requests`);
     for (const r of reqs) {
-      assert.deepEqual([...r.select].sort(), ['locked_by_uuid', 'priority', 'state', 'uuid'], `${r.phase} selects ${JSON.stringify(r.select)}`);
+      assert.deepEqual([...r.select].sort(), ['lock_count', 'locked_by_uuid', 'priority', 'state', 'uuid'], `${r.phase} selects ${JSON.stringify(r.select)}`);
       assert.equal(r.limit, '1000');
     }
     const raw = h.ctl.requestLog().filter((r) => r.path === LIST);
@@ -282,5 +282,23 @@ describe('container queue poll', function () {
     // Not Queued any more: only the sweep's slice that covers its uuid (one poll in six here) makes it a suspect.
     assert.ok(checksOfC <= 1, `checked by uuid on ${checksOfC} of 4 polls`);
     assert.equal(h.queue.get(c.uuid)?.locked_by_uuid, OTHER_UUID);
+  });
+
+  it("carries each container's lock_count as the controller has it, also when a list shows no other change", async () => {
+    h = await harness();
+    const c = h.ctl.addContainer({ priority: 2, lock_count: 2 });
+    const mine = h.ctl.addContainer({ state: 'Locked' });
+    await h.queue.update();
+    assert.equal(h.queue.get(c.uuid)?.lock_count, 2);
+    assert.equal(h.queue.get(mine.uuid)?.lock_count, 1);
+    // Another dispatcher locks and unlocks it between polls: the next list differs in lock_count only.
+    const other = makeClient(h.ctl.url, { token: OTHER_TOKEN });
+    await other.lockContainer(c.uuid);
+    await other.unlockContainer(c.uuid);
+    other.close();
+    await h.queue.update();
+    assert.equal(h.ctl.get(c.uuid)?.lock_count, 3);
+    assert.equal(h.queue.get(c.uuid)?.lock_count, 3);
+    assert.equal(h.queue.get(c.uuid)?.state, 'Queued');
   });
 });

@@ -25,4 +25,13 @@ describe('container records the queue takes in', () => {
     assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: 0, locked_by_uuid: null }), undefined);
     assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: -1, locked_by_uuid: null })?.field, 'priority');
   });
+
+  it('takes a record without lock_count (an old controller), but not one with a bad lock_count, in a list item or an answer', () => {
+    assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: 1, locked_by_uuid: null, lock_count: 3 }), undefined);
+    assert.equal(replyProblem({ uuid: A, state: 'Locked', lock_count: 0 }, A), undefined);
+    for (const bad of ['x', -1, 1.5]) {
+      assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: 1, lock_count: bad })?.field, 'lock_count', JSON.stringify(bad));
+      assert.equal(replyProblem({ uuid: A, state: 'Locked', lock_count: bad }, A)?.field, 'lock_count', JSON.stringify(bad));
+    }
+  });
 });
