@@ -41,7 +41,7 @@ export class ContainerOperations {
 
   lock(uuid: string): Promise<void> {
     return this.run(uuid, 'lock', async () => {
-      this.applyReply(uuid, await this.refusalChecks(uuid, this.opts.client.lockContainer(uuid)));
+      this.applyReply(uuid, await this.refusalChecks(uuid, this.opts.client.lockContainer(uuid)), true);
     });
   }
 
@@ -93,9 +93,10 @@ export class ContainerOperations {
    * Merges the answer of a lock, unlock or cancel into the entry (those
    * answers may carry only a few attributes). An answer that is not a
    * well-formed record of this container is not merged: the call fails, and
-   * the next poll asks about the container by uuid.
+   * the next poll asks about the container by uuid. `locked`: the answer is
+   * to a lock that succeeded.
    */
-  applyReply(uuid: string, reply: ContainerPatch | Container): void {
+  applyReply(uuid: string, reply: ContainerPatch | Container, locked = false): void {
     const problem = replyProblem(reply, uuid);
     if (problem) {
       this.opts.badRecords.report('reply', problem, uuid);
@@ -108,6 +109,8 @@ export class ContainerOperations {
     if (!cur) return;
     // Only what a lock, unlock or cancel changes (priority when the answer has it).
     const moved = listedFields({ ...reply, priority: reply.priority ?? cur.container.priority });
+    // An old controller ignores select and leaves lock_count out: the lock added one to what we knew.
+    if (locked && moved.lock_count === undefined && cur.container.lock_count !== undefined) moved.lock_count = cur.container.lock_count + 1;
     this.opts.put(uuid, { ...cur, container: { ...cur.container, ...moved } });
     this.opts.notify();
   }

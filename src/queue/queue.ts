@@ -111,7 +111,7 @@ export class ContainerQueueImpl implements ContainerQueue {
       firstRetryMs: opts.unsatisfiableRetryMs?.first,
       maxRetryMs: opts.unsatisfiableRetryMs?.max,
       runExclusive: (uuid, name, fn) => this.operations.run(uuid, name, fn),
-      applyReply: (uuid, reply) => this.operations.applyReply(uuid, reply),
+      applyReply: (uuid, reply, locked) => this.operations.applyReply(uuid, reply, locked),
     });
     this.arrivals = new Arrivals({
       client: opts.client,

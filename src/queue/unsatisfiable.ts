@@ -33,8 +33,8 @@ export interface UnsatisfiableOptions {
   clock: Clock;
   /** Runs `fn` as the one operation on the container (rejects if another is in flight). */
   runExclusive: (uuid: string, name: string, fn: () => Promise<void>) => Promise<void>;
-  /** Hands the controller's answer to the queue (marks the container changed for the poll in flight). */
-  applyReply: (uuid: string, reply: ContainerPatch | Container) => void;
+  /** Hands the controller's answer to the queue (marks the container changed for the poll in flight); `locked` for a lock's. */
+  applyReply: (uuid: string, reply: ContainerPatch | Container, locked?: boolean) => void;
   firstRetryMs?: number;
   maxRetryMs?: number;
 }
@@ -143,8 +143,9 @@ export class UnsatisfiableCanceller {
           locking = true;
           const locked = await client.lockContainer(uuid);
           locking = false;
-          this.opts.applyReply(uuid, locked);
+          this.opts.applyReply(uuid, locked, true);
           rec.container = { ...rec.container, state: locked.state, locked_by_uuid: locked.locked_by_uuid };
+          if (typeof locked.lock_count === 'number') rec.container.lock_count = locked.lock_count;
         }
         await client.updateContainer(uuid, { runtime_status: { error: rec.reason } });
         this.opts.applyReply(uuid, await client.updateContainer(uuid, { state: 'Cancelled' }));

@@ -37,6 +37,54 @@ describe('container queue operations', () => {
     assert.equal((h.queue.get(c.uuid) as unknown as Record<string, unknown>).kind, undefined);
   });
 
+  it("takes the controller's lock_count from our lock's and unlock's answers, before any poll", async () => {
+    h = await harness();
+    const c = h.ctl.addContainer({ priority: 4 });
+    await h.queue.update();
+    assert.equal(h.queue.get(c.uuid)?.lock_count, 0);
+    // Another dispatcher's lock and unlock since that poll: ours is the container's second lock.
+    const other = makeClient(h.ctl.url, { token: OTHER_TOKEN });
+    await other.lockContainer(c.uuid);
+    await other.unlockContainer(c.uuid);
+    other.close();
+    await h.queue.lock(c.uuid);
+    assert.equal(h.ctl.get(c.uuid)?.lock_count, 2);
+    assert.equal(h.queue.get(c.uuid)?.lock_count, 2);
+    await h.queue.unlock(c.uuid);
+    assert.equal(h.queue.get(c.uuid)?.state, 'Queued');
+    assert.equal(h.queue.get(c.uuid)?.lock_count, h.ctl.get(c.uuid)?.lock_count);
+  });
+
+  it('counts our lock in lock_count when its answer leaves it out (an old controller ignoring select), and makes up none when none was known', async () => {
+    const strip = <T extends object>(c: T): T => {
+      const { lock_count: _, ...rest } = c as T & { lock_count?: number };
+      return rest as T;
+    };
+    let oldLists = false;
+    h = await harness({
+      wrap: (client) => ({
+        ...withList(client, async (p) => {
+          const page = await client.listContainers(p);
+          return oldLists ? { ...page, items: page.items.map(strip) } : page;
+        }),
+        getContainer: async (uuid, select) => (oldLists ? strip(await client.getContainer(uuid, select)) : client.getContainer(uuid, select)),
+        lockContainer: async (uuid) => strip(await client.lockContainer(uuid)),
+      }),
+    });
+    const c = h.ctl.addContainer({ priority: 4, lock_count: 2 });
+    await h.queue.update();
+    await h.queue.lock(c.uuid);
+    assert.equal(h.ctl.get(c.uuid)?.lock_count, 3);
+    assert.equal(h.queue.get(c.uuid)?.lock_count, 3, 'the count known, plus our lock');
+    oldLists = true;
+    const d = h.ctl.addContainer({ priority: 4 });
+    await h.queue.update();
+    await h.queue.lock(d.uuid);
+    assert.equal(h.queue.get(d.uuid)?.state, 'Locked');
+    assert.equal(h.queue.get(d.uuid)?.lock_count, undefined, 'none known: none made up');
+    assert.equal(h.queue.get(c.uuid)?.lock_count, 3, 'a list without lock_count leaves the known count');
+  });
+
   it('hands out snapshots that later changes leave alone, and shares equal shapes', async () => {
     h = await harness();
     const a = h.ctl.addContainer({ priority: 4, runtime_constraints: { vcpus: 2, ram: 2 ** 31 } });

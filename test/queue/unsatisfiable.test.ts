@@ -270,4 +270,33 @@ describe('container queue: unsatisfiable canceller, failed attempts', () => {
     assert.equal(t.container().state, 'Cancelled');
     assert.deepEqual(t.canceller.pending(), []);
   });
+
+  it("keeps the lock's lock_count for the container it is cancelling, and hands the queue the answer as a lock's", async () => {
+    const { logger } = captureLogger();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const replies: Array<[string, boolean | undefined]> = [];
+    const canceller = new UnsatisfiableCanceller({
+      client: {
+        lockContainer: () => Promise.resolve({ uuid: UUID, state: 'Locked', locked_by_uuid: OURS, lock_count: 4 }),
+        updateContainer: async (_uuid, attrs) => {
+          if (attrs.state) await held;
+          return { uuid: UUID, state: attrs.state ?? 'Locked' };
+        },
+        getContainer: () => Promise.reject(new Error('not read in this test')),
+      },
+      logger,
+      clock: new ManualClock(),
+      runExclusive: (_uuid, _name, fn) => fn(),
+      applyReply: (_uuid, reply, locked) => void replies.push([reply.state, locked]),
+    });
+    canceller.handle({ uuid: UUID, state: 'Queued', priority: 1, locked_by_uuid: null, lock_count: 3 } as Container, NOT_SATISFIABLE);
+    await settle(8);
+    assert.equal(canceller.get(UUID)?.lock_count, 4, 'while the cancel is in flight');
+    assert.deepEqual(replies, [['Locked', true]]);
+    release();
+    await settle(8);
+    assert.deepEqual(canceller.pending(), []);
+    assert.deepEqual(replies, [['Locked', true], ['Cancelled', undefined]]);
+  });
 });
