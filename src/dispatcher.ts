@@ -243,6 +243,7 @@ export async function createDispatcher(cluster: Cluster, deps: DispatcherDeps = 
         timeline,
         maxDispatchAttempts: cluster.Containers.MaxDispatchAttempts,
         tryInterval: settings.StartBreaker.TryInterval,
+        lastAttempts: { wait: settings.StartBreaker.LastAttemptWait, startsWorked: () => wasted.ranSinceStart },
       })
     : undefined;
   const scheduler = new Scheduler({

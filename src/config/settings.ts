@@ -183,6 +183,8 @@ export interface Settings {
     Enable: boolean;
     /** While new locks are held, one container is locked to try it this often (never on its last attempt). */
     TryInterval: number;
+    /** After the start, a container whose lock would be its last attempt waits for a container to run, this long at most (0: it does not wait). */
+    LastAttemptWait: number;
   };
 }
 
@@ -264,6 +266,7 @@ export const SETTINGS_FIELDS = {
   StartBreaker: {
     Enable: bool(true),
     TryInterval: boundedDuration('1m', { min: 0, minExclusive: true }),
+    LastAttemptWait: boundedDuration('10m', { min: 0 }),
   },
 } satisfies { [S in keyof Settings]: { [K in keyof Settings[S]]: Field<Settings[S][K]> } };
 

@@ -54,7 +54,7 @@ function registerStartBreaker(registry: Registry, sources: () => MetricsSources 
   });
   new Gauge({
     name: PREFIX + 'start_breaker_held_containers',
-    help: 'Queued containers the last scheduling pass did not lock because new locks are held (StartBreaker in the settings file).',
+    help: 'Queued containers the last scheduling pass did not lock because new locks are held, or because their lock would be their last attempt and no container has run since the start (StartBreaker in the settings file).',
     registers: [registry],
     collect() {
       this.set(sources()?.startBreaker?.().held ?? 0);

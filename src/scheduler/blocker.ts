@@ -21,6 +21,7 @@
  * | spot_capacity_out   | preemptible, every eligible spot type at capacity; the spot fallback (settings `SpotFallback`) runs it on demand at `fallback_at` | types, since, fallback_at |
  * | spending_cap        | no new VM within the spending cap's level (settings `SpendingCap`)     | level, scope, owner, burn and cap $/h |
  * | starts_held         | not locked: containers keep going back to the queue without running (settings `StartBreaker`) | since, next_trial |
+ * | last_attempt_held   | not locked: its lock would be its last attempt, and no container has run since the daemon started (`StartBreaker.LastAttemptWait`) | lock_count, max_dispatch_attempts, until |
  *
  * Waiting reasons also carry `ahead` (the waiting containers before it in
  * scheduling order that could use one of its types, and what they need)
@@ -91,6 +92,7 @@ export type Blocker = (
     }
   | { reason: 'spot_capacity_out'; position: number; types: string[]; since: string; fallback_at?: string }
   | { reason: 'starts_held'; position: number; since: string; next_trial: string }
+  | { reason: 'last_attempt_held'; position: number; lock_count: number; max_dispatch_attempts: number; until: string }
   | {
       reason: 'spending_cap';
       position: number;

@@ -10,6 +10,7 @@
 import type { WarmHold } from '../placement/locality.js';
 import type { SpotWait } from '../placement/spot-fallback.js';
 import type { CapHold } from '../placement/spending-cap.js';
+import type { GateHold } from './start-breaker.js';
 import type { Container } from '../arvados/types.js';
 import type { InstanceType } from '../config/types.js';
 import type { InstanceResources, QueueEntry } from './interfaces.js';
@@ -35,11 +36,13 @@ export enum Status {
   WaitingInstanceTypes,
   WaitingCloudResources,
   WaitingClusterCapacity,
-  // The last three: held by one of our features, in states the reference
+  // The last four: held by one of our features, in states the reference
   // does not have, where its words would say "at capacity" and the cluster
   // is not. Their texts are ours, after its "Waiting in queue at position N."
   /** Not locked: the start breaker holds new locks. */
   StartsHeld,
+  /** Not locked: its lock would be its last attempt, and no container has run since the daemon started. */
+  LastAttemptHeld,
   /** No new VM for it within the spending cap (`capHolds` says whose). */
   SpendingCap,
   /** Waiting for a busy VM that has its image or inputs (`warmHolds` says which). */
@@ -75,11 +78,14 @@ export enum Cause {
   SpendingCap,
   /** Queued, not locked: starts keep failing, and new locks are held (settings `StartBreaker`, `start-breaker.ts`). */
   StartsHeld,
+  /** Queued, not locked: its lock would be its last attempt, and no container has run since the daemon started (`StartBreaker.LastAttemptWait`). */
+  LastAttemptHeld,
 }
 
 /** The Status of a container that waits for room because one of our features holds it, not for capacity: its own `scheduling_status`. */
 const HELD = new Map<Cause, Status>([
   [Cause.StartsHeld, Status.StartsHeld],
+  [Cause.LastAttemptHeld, Status.LastAttemptHeld],
   [Cause.SpendingCap, Status.SpendingCap],
   [Cause.WaitingWarmInstance, Status.WaitingWarmInstance],
 ]);
@@ -186,8 +192,8 @@ export class PassView {
   spotWaits: Map<number, SpotWait> | undefined;
   /** What held each SpendingCap container, by list position; undefined when the cap held nothing. */
   capHolds: Map<number, CapHold> | undefined;
-  /** While new locks are held (StartsHeld): since when, and when the next trial may be locked. */
-  startsHeld: { since: number; nextTrialAt: number } | undefined;
+  /** While the start breaker holds locks (StartsHeld, LastAttemptHeld): what holds them. */
+  gateHold: GateHold | undefined;
   /** Instance id the container was placed on (WaitingNewInstance, Preparing, WaitingPreviousAttempt), by list position. */
   private readonly placedOn = new Map<number, string>();
   /** Instance type name for WaitingNewInstance, by list position. */
@@ -351,6 +357,8 @@ export class PassView {
         return status.statusWaitingClusterCapacity(pos);
       case Status.StartsHeld:
         return status.statusStartsHeld(pos);
+      case Status.LastAttemptHeld:
+        return status.statusLastAttemptHeld(pos);
       case Status.SpendingCap:
         return status.statusSpendingCap(pos, this.capHolds?.get(k)?.scope ?? 'cluster');
       case Status.WaitingWarmInstance:

@@ -182,9 +182,10 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
       continue;
     }
     if (st === State.Other) continue;
-    // Starts keep failing (settings StartBreaker): no new lock, but for a trial now and then.
-    if (holding && st === State.Queued && holding.holds(list[k].container.uuid)) {
-      view.cause[k] = Cause.StartsHeld;
+    // Starts keep failing (settings StartBreaker), or the daemon has just started and this lock would be its last attempt.
+    const held = holding && st === State.Queued && holding.holds(list[k].container.uuid, list[k].container.lock_count);
+    if (held) {
+      view.cause[k] = held === 'starts' ? Cause.StartsHeld : Cause.LastAttemptHeld;
       continue;
     }
     if (maxContainers > 0 && trying >= maxContainers) {
@@ -359,7 +360,7 @@ export function runQueue(ctx: PassContext, limit: ConcurrencyLimit): RunQueueRes
 
   spot?.prune((uuid) => entries.has(uuid));
   gate?.endPass();
-  if (gate?.holding) view.startsHeld = gate.hold();
+  if (gate?.holding) view.gateHold = gate.hold();
   const endAtQuota = pool.atQuota();
   const waiting = endAtQuota ? Status.WaitingCloudResources : Status.WaitingClusterCapacity;
   for (let i = 0; i < order.length; i++) {

@@ -17,6 +17,14 @@
  * trial the breaker reads the container's `lock_count`, and one with a
  * single attempt left waits until the breaker closes (unless
  * MaxDispatchAttempts leaves no container more than one).
+ *
+ * Its state does not outlive the process, and a new one locks a few
+ * containers before its rule can see that starts fail: in a spell of
+ * failing starts, each restart cost the head of the queue an attempt or
+ * two, so a few restarts could spend a container's last. So after the
+ * daemon starts, until it has seen a container run (or for at most
+ * `LastAttemptWait`), a Queued container whose lock would be its last
+ * attempt (its listed `lock_count`) is not locked either.
  */
 import type { Container } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
@@ -24,18 +32,33 @@ import { formatDuration } from '../config/units.js';
 import { type Logger, RateLimitedLog } from '../log.js';
 import type { TimelineSink } from '../timeline/sink.js';
 
+/** Why a Queued container is not locked now: the breaker is open, or its lock would be its last attempt and no container has run since the daemon started. */
+export type Held = 'starts' | 'last_attempt';
+
+/** What holds locks now, for the blocker. */
+export interface GateHold {
+  /** While the breaker is open: since when, and when the next trial may be locked. */
+  breaker?: { since: number; nextTrialAt: number };
+  /** While containers on their last attempt are held after the start: until when at most. */
+  lastAttemptUntil?: number;
+}
+
 /** The scheduling pass's side: asked for each Queued container it would lock. */
 export interface LockGate {
   beginPass(): void;
-  /** Holding new locks in this pass (set by `beginPass`): only then is `holds` asked. */
+  /** Holding new locks in this pass, or some (set by `beginPass`): only then is `holds` asked. */
   readonly holding: boolean;
-  /** True: do not lock this Queued container now (its timeline says so the first time). False: it may be locked (`lockContainer` calls `locking`). */
-  holds(uuid: string): boolean;
+  /**
+   * Why not to lock this Queued container now (its timeline says so the
+   * first time), or false: it may be locked (`lockContainer` calls
+   * `locking`). `lockCount` is its listed `lock_count`, if known.
+   */
+  holds(uuid: string, lockCount?: number): Held | false;
   /** A lock of `uuid` is asked for. */
   locking(uuid: string): void;
   endPass(): void;
-  /** While holding: since when, and when the next trial may be locked (for the blocker). */
-  hold(): { since: number; nextTrialAt: number };
+  /** While holding: what holds, for the blocker. */
+  hold(): GateHold;
   /** Calls `listener` when a trial is approved between passes (a pass should come to lock it); returns the unsubscribe function. */
   subscribe?(listener: () => void): () => void;
 }
@@ -64,6 +87,12 @@ export interface StartBreakerDeps {
   maxDispatchAttempts: number;
   /** Time between trials, ms. */
   tryInterval: number;
+  /**
+   * After the start, hold containers whose lock would be their last attempt
+   * until `startsWorked` (a container was seen going Running), for at most
+   * `wait` ms from the first pass. Absent: not held.
+   */
+  lastAttempts?: { wait: number; startsWorked(): boolean };
 }
 
 const TRIAL_FIELDS = ['uuid', 'state', 'lock_count'];
@@ -98,28 +127,54 @@ export class StartBreaker implements LockGate {
   private readonly stats = { held: 0, trials: 0, opened: 0 };
   private readonly warnings: RateLimitedLog;
   private readonly listeners = new Set<() => void>();
+  /** While last attempts are held after the start: when that ends at the latest (set by the first pass). */
+  private guardUntil: number | undefined;
+  private guardOver: boolean;
+  private guarding = false;
+  /** Containers on their last attempt held since the start (their timelines said so). */
+  private readonly guarded = new Set<string>();
+  private saidNoLockCount = false;
 
   constructor(private readonly d: StartBreakerDeps) {
     this.warnings = new RateLimitedLog(d.logger, d.clock);
+    this.guardOver = !d.lastAttempts || d.lastAttempts.wait <= 0 || d.maxDispatchAttempts <= 1;
   }
 
   get holding(): boolean {
-    return this.ep !== undefined;
+    return this.ep !== undefined || this.guarding;
   }
 
   beginPass(): void {
     const failing = this.d.failing();
     if (failing && !this.ep) this.opens();
     else if (!failing && this.ep) this.closes(this.ep);
+    this.guarding = !this.guardOver && this.stillGuarding();
     this.heldInPass = 0;
     this.approvedSeen = false;
     this.candidate = undefined;
     this.candidateTries = Infinity;
   }
 
-  holds(uuid: string): boolean {
+  holds(uuid: string, lockCount?: number): Held | false {
     const ep = this.ep;
-    if (!ep) return false;
+    const last = this.lastAttempt(lockCount);
+    if (!ep) {
+      if (this.guarding && lockCount === undefined && !this.saidNoLockCount) {
+        this.saidNoLockCount = true;
+        this.d.logger.warn('no lock_count in the controller\'s list: a container on its last attempt may be locked before a container runs', { ContainerUUID: uuid });
+      }
+      if (!this.guarding || !last) return false;
+      this.heldInPass++;
+      if (!this.guarded.has(uuid)) {
+        this.guarded.add(uuid);
+        const until = new Date(this.guardUntil!).toISOString();
+        if (this.guarded.size === 1) {
+          this.d.logger.info('holding containers on their last attempt until a container runs: the daemon has just started', { ContainerUUID: uuid, LockCount: lockCount, Until: until });
+        }
+        this.d.timeline?.startsHeld(uuid, { last_attempt: `lock_count ${lockCount} of MaxDispatchAttempts ${this.d.maxDispatchAttempts}`, until });
+      }
+      return 'last_attempt';
+    }
     if (uuid === ep.approved) {
       this.approvedSeen = true;
       return false;
@@ -129,6 +184,8 @@ export class StartBreaker implements LockGate {
       ep.held.add(uuid);
       this.d.timeline?.startsHeld(uuid, { since: new Date(ep.since).toISOString() });
     }
+    // Its listed lock_count already says a trial would take its last attempt: no need to ask.
+    if (last) ep.lastAttempt.add(uuid);
     if (!ep.lastAttempt.has(uuid) && uuid !== ep.reading) {
       const n = ep.tries.get(uuid) ?? 0;
       if (n < this.candidateTries) {
@@ -136,7 +193,7 @@ export class StartBreaker implements LockGate {
         this.candidateTries = n;
       }
     }
-    return true;
+    return 'starts';
   }
 
   locking(uuid: string): void {
@@ -167,7 +224,7 @@ export class StartBreaker implements LockGate {
       // Every held container is on its last attempt: nothing can be tried, so
       // nothing can go Running here to close the breaker.
       ep.saidNoTrial = true;
-      this.d.logger.warn('new locks held and every held container is on its last attempt: none is tried until a new container comes or the daemon restarts', {
+      this.d.logger.warn('new locks held and every held container is on its last attempt: none is tried until a new container comes, or the daemon restarts and LastAttemptWait passes', {
         Held: this.heldInPass,
       });
     }
@@ -178,12 +235,37 @@ export class StartBreaker implements LockGate {
     return () => this.listeners.delete(listener);
   }
 
-  hold(): { since: number; nextTrialAt: number } {
-    return { since: this.ep?.since ?? 0, nextTrialAt: this.ep?.nextTrialAt ?? 0 };
+  hold(): GateHold {
+    const ep = this.ep;
+    return {
+      ...(ep ? { breaker: { since: ep.since, nextTrialAt: ep.nextTrialAt } } : {}),
+      ...(this.guarding ? { lastAttemptUntil: this.guardUntil } : {}),
+    };
   }
 
   snapshot(): StartBreakerStats {
     return { open: this.ep !== undefined, ...this.stats };
+  }
+
+  /** True when a lock of a container locked `lockCount` times would be its last attempt (never when MaxDispatchAttempts leaves none more than one). */
+  private lastAttempt(lockCount: number | undefined): boolean {
+    const max = this.d.maxDispatchAttempts;
+    return lockCount !== undefined && max > 1 && lockCount + 1 >= max;
+  }
+
+  /** Whether last attempts are still held after the start; ends (for good) at the first container seen running or at LastAttemptWait. */
+  private stillGuarding(): boolean {
+    const now = this.d.clock.now();
+    this.guardUntil ??= now + this.d.lastAttempts!.wait;
+    const ran = this.d.lastAttempts!.startsWorked();
+    if (!ran && now < this.guardUntil) return true;
+    this.guardOver = true;
+    if (this.guarded.size > 0) {
+      const why = ran ? 'a container runs' : 'LastAttemptWait has passed without a container running';
+      this.d.logger.info(`no longer holding containers on their last attempt: ${why}`, { Held: this.guarded.size });
+    }
+    this.guarded.clear();
+    return false;
   }
 
   /** The approved container's turn is over (locked, or let through and not locked): the next trial a TryInterval later. */

@@ -43,6 +43,15 @@ export function statusStartsHeld(position: number): string {
   return `Waiting in queue at position ${position}.  Recent attempts to start containers on this cluster have failed, so new containers are on hold until a trial start succeeds.`;
 }
 
+/**
+ * A Queued container on its last dispatch attempt, not locked after a
+ * restart until a container has run: its lock, if starts fail, would end
+ * in its cancellation.
+ */
+export function statusLastAttemptHeld(position: number): string {
+  return `Waiting in queue at position ${position}.  This container has one start attempt left, so it is on hold until another container has started since the dispatcher restarted.`;
+}
+
 /** A container the spending cap holds: the cluster's burn, or its owner's, is at the level that holds it. */
 export function statusSpendingCap(position: number, scope: 'cluster' | 'owner'): string {
   const why = scope === 'owner' ? "This container's owner is at their spending limit, so no new instance can start for it" : 'Cluster is at its spending limit and cannot start any new instances';

@@ -83,6 +83,11 @@ export function describeBlocker(b: Blocker): string {
         `not locked: since ${clockTime(b.since)} containers keep going back to the queue without running (crunch-run refuses them or exits first), ` +
         `so new locks are held and one container is tried at a time (next at ${clockTime(b.next_trial)}); see the dispatcher's log`
       );
+    case 'last_attempt_held':
+      return (
+        `not locked: locked ${b.lock_count} times of MaxDispatchAttempts ${b.max_dispatch_attempts}, its next lock is its last attempt, ` +
+        `so it waits until a container has run since the dispatcher started (until ${clockTime(b.until)} at most)`
+      );
     case 'spending_cap':
       return (
         `spending cap: ${perHour(b.burn_per_hour)} of ${perHour(b.cap_per_hour)} in use` +

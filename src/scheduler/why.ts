@@ -130,9 +130,15 @@ export class WhyBuilder {
         };
       }
       case Cause.StartsHeld: {
-        const h = v.startsHeld;
+        const h = v.gateHold?.breaker;
         if (!h) return this.quotaOrCapacity(pos);
         return { reason: 'starts_held', position: pos, since: new Date(h.since).toISOString(), next_trial: new Date(h.nextTrialAt).toISOString() };
+      }
+      case Cause.LastAttemptHeld: {
+        const until = v.gateHold?.lastAttemptUntil;
+        const count = entry.container.lock_count;
+        if (until === undefined || count === undefined) return this.quotaOrCapacity(pos);
+        return { reason: 'last_attempt_held', position: pos, lock_count: count, max_dispatch_attempts: this.inputs.cluster.Containers.MaxDispatchAttempts, until: new Date(until).toISOString() };
       }
       case Cause.OverQuota:
         return this.quotaOrCapacity(pos);
@@ -176,7 +182,7 @@ export class WhyBuilder {
   /** `ahead` and `price_cap`, for the reasons that wait for room. */
   private extras(k: number, entry: QueueEntry): { ahead?: Ahead; price_cap?: PriceCap } {
     const cause = this.view.cause[k] as Cause;
-    if (cause === Cause.Locking || cause === Cause.PreviousAttempt || cause === Cause.WaitingWarmInstance || cause === Cause.StartsHeld) return {};
+    if (cause === Cause.Locking || cause === Cause.PreviousAttempt || cause === Cause.WaitingWarmInstance || cause === Cause.StartsHeld || cause === Cause.LastAttemptHeld) return {};
     const out: { ahead?: Ahead; price_cap?: PriceCap } = { ahead: this.ahead(k) };
     const cap = this.priceCap(entry, cause);
     if (cap) out.price_cap = cap;

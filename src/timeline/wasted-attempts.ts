@@ -43,6 +43,7 @@ export class WastedAttemptWatch {
   private since = 0;
   /** What crunch-run said at the last start it refused since the count began, if any. */
   private refusal: { exitCode: number; stderr: string } | undefined;
+  private sawRun = false;
 
   /**
    * Containers whose Complete says nothing new of our starts, until they
@@ -96,7 +97,13 @@ export class WastedAttemptWatch {
     if (this.knownRunning.size > MAX_KNOWN_RUNNING) this.knownRunning.delete(this.knownRunning.values().next().value!);
   }
 
+  /** A container was seen going Running (or Complete, its Running unseen) since the daemon started: starts work, or did lately. */
+  get ranSinceStart(): boolean {
+    return this.sawRun;
+  }
+
   private ran(uuid: string): void {
+    this.sawRun = true;
     if (this.failing()) this.log.info('containers run again', { Requeued: this.wasted, Since: new Date(this.since).toISOString(), ContainerUUID: uuid });
     this.wasted = 0;
     this.moments = 0;

@@ -38,7 +38,7 @@ const DEFAULTS: Settings = {
   Reclaims: { AvoidReclaimedTypes: false, HalfLife: 6 * 3_600_000, OnDemandAfter: 0, OnDemandAboveRuntime: 0 },
   SpotFallback: { Enable: false, After: 5 * 60_000 },
   SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true },
-  StartBreaker: { Enable: true, TryInterval: 60_000 },
+  StartBreaker: { Enable: true, TryInterval: 60_000, LastAttemptWait: 10 * 60_000 },
 };
 
 describe('settings file', () => {
@@ -69,7 +69,7 @@ Billing: {InstanceTypes: {m5.large: {Increment: 1h, Minimum: 1h}, "*": {Incremen
 Reclaims: {AvoidReclaimedTypes: true, HalfLife: 1h, OnDemandAfter: 2, OnDemandAboveRuntime: 4h}
 SpotFallback: {Enable: true, After: 90s}
 SpendingCap: {Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOwnerBy: project, PerOwnerSoft: 0, PerOwnerHard: 12}
-StartBreaker: {Enable: false, TryInterval: 5m}
+StartBreaker: {Enable: false, TryInterval: 5m, LastAttemptWait: 0}
 `,
       'd.yml',
     );
@@ -95,7 +95,7 @@ StartBreaker: {Enable: false, TryInterval: 5m}
       Reclaims: { AvoidReclaimedTypes: true, HalfLife: 3_600_000, OnDemandAfter: 2, OnDemandAboveRuntime: 4 * 3_600_000 },
       SpotFallback: { Enable: true, After: 90_000 },
       SpendingCap: { Enable: true, Soft: 30, Hard: 40.5, DeferBelowPriority: 500, PerOwnerBy: 'project', PerOwnerSoft: 0, PerOwnerHard: 12, HighPriorityFirst: true },
-      StartBreaker: { Enable: false, TryInterval: 5 * 60_000 },
+      StartBreaker: { Enable: false, TryInterval: 5 * 60_000, LastAttemptWait: 0 },
     });
   });
 
@@ -277,7 +277,7 @@ SpendingCap: {Hard: -1, PerOwnerBy: team}
         Reclaims: { AvoidReclaimedTypes: false, HalfLife: '6h0m0s', OnDemandAfter: 0, OnDemandAboveRuntime: '0s' },
         SpotFallback: { Enable: false, After: '5m0s' },
         SpendingCap: { Enable: false, Soft: 0, Hard: 0, DeferBelowPriority: 0, PerOwnerBy: 'owner', PerOwnerSoft: 0, PerOwnerHard: 0, HighPriorityFirst: true },
-        StartBreaker: { Enable: true, TryInterval: '1m0s' },
+        StartBreaker: { Enable: true, TryInterval: '1m0s', LastAttemptWait: '10m0s' },
       });
     });
 

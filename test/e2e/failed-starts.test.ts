@@ -112,6 +112,59 @@ describe('containers whose crunch-run never starts', function () {
       assert.equal(d.scheduler.why()!.blockerOf(queued.uuid)?.reason, 'starts_held');
     });
 
+    it("spends no container's last attempt across restarts in the spell: after each start, those wait for a container to run", async () => {
+      s = new ManualStack({ containers: '      CrunchRunArgumentsList: ["--cgroup-parent-subsytem=memory"]', cloudVMs: '        TimeoutIdle: 1m' });
+      await s.start();
+      // Two containers on their last attempt (locked 9 times of 10), as earlier restarts in the spell leave the head of the queue, and four more.
+      const last = [1, 2].map(() => s!.controller.addContainer({ priority: 2, command: ['sleep', '60'] }));
+      for (const c of last) s.controller.setFields(c.uuid, { lock_count: 9 });
+      const others = Array.from({ length: 4 }, () => s!.controller.addContainer({ priority: 1, command: ['sleep', '60'] }));
+      await s.until('held', () => s!.records('holding new locks: containers keep going back to the queue without running').length > 0, 10 * 60_000);
+      for (let i = 0; i < 2; i++) {
+        await s.restart();
+        await s.run(5 * 60_000, 1000);
+      }
+      assert.deepEqual(
+        last.map((c) => [s!.controller.get(c.uuid)!.state, s!.controller.get(c.uuid)!.lock_count]),
+        [
+          ['Queued', 9],
+          ['Queued', 9],
+        ],
+        'never locked',
+      );
+      assert.ok(
+        others.every((c) => s!.controller.get(c.uuid)!.lock_count > 1),
+        'the others were locked again after the restarts, as the breaker does not outlive the daemon',
+      );
+      assert.equal(s.records('holding containers on their last attempt until a container runs: the daemon has just started').length, 3, 'each start says so once');
+    });
+
+    it('locks a container on its last attempt once another container has run since the start, or after LastAttemptWait when none does', async () => {
+      s = new ManualStack({ cloudVMs: '        TimeoutIdle: 1m' });
+      const d = await s.start();
+      const last = s.controller.addContainer({ priority: 2, command: ['sleep', '60'] });
+      s.controller.setFields(last.uuid, { lock_count: 9 });
+      const other = s.controller.addContainer({ priority: 1, command: ['sleep', '60'] });
+      await s.until('the other runs', () => s!.controller.get(other.uuid)!.state === 'Running', 10 * 60_000);
+      assert.equal(s.controller.get(last.uuid)!.lock_count, 9, 'held until then');
+      assert.equal(d.scheduler.why()!.blockerOf(last.uuid)?.reason, 'last_attempt_held');
+      await s.until('both complete', () => [last, other].every((c) => s!.controller.get(c.uuid)!.state === 'Complete'), 10 * 60_000);
+      assert.equal(s.controller.get(last.uuid)!.lock_count, 10);
+
+      // Alone, after a restart: nothing else can run first, so it waits LastAttemptWait (10 minutes) from the first pass.
+      let alone = { uuid: '' };
+      await s.restart(() => {
+        alone = s!.controller.addContainer({ priority: 1, command: ['sleep', '60'] });
+        s!.controller.setFields(alone.uuid, { lock_count: 9 });
+      });
+      const started = s.clock.now();
+      await s.until('locked', () => s!.controller.get(alone.uuid)!.state !== 'Queued', 15 * 60_000);
+      const waited = s.clock.now() - started;
+      assert.ok(waited >= 10 * 60_000 && waited < 11 * 60_000, `locked ${waited} ms after the start`);
+      await s.until('complete', () => s!.controller.get(alone.uuid)!.state === 'Complete', 10 * 60_000);
+      assert.equal(s.records('no longer holding containers on their last attempt: LastAttemptWait has passed without a container running').length, 1);
+    });
+
     it('lets the queue run again by itself once the cause is gone: the next trial runs, and every container runs', async () => {
       s = new ManualStack({ cloudVMs: '        TimeoutIdle: 1m' });
       await s.start();

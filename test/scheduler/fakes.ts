@@ -62,6 +62,8 @@ export interface ContainerSpec {
   createdAt?: string;
   /** scheduling_parameters.preemptible; set: only types of that market are eligible, as in the real queue. */
   preemptible?: boolean;
+  /** The listed lock_count; absent when not given. */
+  lockCount?: number;
 }
 
 /** Eligible types as the queue would choose them: fitting, cheapest first, within MaximumPriceFactor. */
@@ -136,6 +138,7 @@ export class FakeQueue extends Listeners implements ContainerQueue {
         scheduling_parameters: { supervisor: s.supervisor ?? false, ...(s.preemptible !== undefined ? { preemptible: s.preemptible } : {}) },
         container_image: 'd41d8cd98f00b204e9800998ecf8427e+0',
         created_at: s.createdAt ?? new Date(this.clock.now()).toISOString(),
+        ...(s.lockCount !== undefined ? { lock_count: s.lockCount } : {}),
       };
       this.changed().set(s.uuid, {
         container,

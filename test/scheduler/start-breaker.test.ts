@@ -17,11 +17,16 @@ import { FakeClient, FakePool, FakeQueue, testCluster, uuid } from './fakes.js';
 
 const MINUTE = 60_000;
 
-/** A breaker on object-literal fakes: `state.failing` is the rule, `lockCounts` what the controller answers (0 when not given; null: no lock_count in the answer). */
-function breaker(opts: { maxDispatchAttempts?: number; lockCounts?: Record<string, number | null> } = {}) {
+/**
+ * A breaker on object-literal fakes: `state.failing` is the rule, `lockCounts` what the controller answers
+ * (0 when not given; null: no lock_count in the answer), `listed` the lock_counts the queue's lists gave
+ * (none when not given); with `lastAttemptWait`, last attempts are held after the start until `state.ran`.
+ */
+function breaker(opts: { maxDispatchAttempts?: number; lockCounts?: Record<string, number | null>; listed?: Record<string, number>; lastAttemptWait?: number } = {}) {
   const clock = new ManualClock();
   const logs = new LineCollector();
-  const state = { failing: false };
+  const state = { failing: false, ran: false };
+  const said: Array<[string, Record<string, string | number>]> = [];
   const lockCounts: Record<string, number | null> = opts.lockCounts ?? {};
   const reads: string[] = [];
   let refuse = false;
@@ -41,19 +46,25 @@ function breaker(opts: { maxDispatchAttempts?: number; lockCounts?: Record<strin
     logger: createLogger({ stream: logs, level: 'debug', clock }),
     maxDispatchAttempts: opts.maxDispatchAttempts ?? 10,
     tryInterval: MINUTE,
+    timeline: { startsHeld: (u, d) => said.push([u, d]) },
+    ...(opts.lastAttemptWait === undefined ? {} : { lastAttempts: { wait: opts.lastAttemptWait, startsWorked: () => state.ran } }),
   });
+  const why = new Map<string, string>();
   /** One pass over `queued` (in scheduling order): the ones it holds, then `locking` for the rest, as the scheduler does. */
   const pass = (queued: string[]): string[] => {
     b.beginPass();
     const held: string[] = [];
     for (const u of queued) {
-      if (b.holding && b.holds(u)) held.push(u);
-      else b.locking(u);
+      const h = b.holding && b.holds(u, opts.listed?.[u]);
+      if (h) {
+        held.push(u);
+        why.set(u, h);
+      } else b.locking(u);
     }
     b.endPass();
     return held;
   };
-  return { b, clock, logs, state, reads, pass, refuse: (on: boolean) => (refuse = on), messages: () => logs.records().map((r) => `${String(r.level)} ${String(r.msg)}`) };
+  return { b, clock, logs, state, reads, pass, said, why, refuse: (on: boolean) => (refuse = on), messages: () => logs.records().map((r) => `${String(r.level)} ${String(r.msg)}`) };
 }
 
 describe('start breaker', () => {
@@ -137,7 +148,7 @@ describe('start breaker', () => {
         await settle();
       }
     }
-    const line = 'warning new locks held and every held container is on its last attempt: none is tried until a new container comes or the daemon restarts';
+    const line = 'warning new locks held and every held container is on its last attempt: none is tried until a new container comes, or the daemon restarts and LastAttemptWait passes';
     assert.deepEqual(
       t.messages().filter((m) => m.startsWith('warning')),
       [line],
@@ -252,13 +263,88 @@ describe('start breaker', () => {
   });
 });
 
+describe('start breaker: last attempts after the start', () => {
+  const Q = [uuid(1), uuid(2), uuid(3)];
+  const WAIT = 10 * MINUTE;
+  const HELD_LINE = 'info holding containers on their last attempt until a container runs: the daemon has just started';
+
+  it('holds a Queued container whose lock would be its last attempt, and only it, until a container runs', async () => {
+    // MaxDispatchAttempts 10: Q[0] was locked 9 times, Q[1] 8 times, Q[2]'s count is not known.
+    const t = breaker({ lastAttemptWait: WAIT, listed: { [Q[0]]: 9, [Q[1]]: 8, [Q[2]]: 0 } });
+    const start = t.clock.now();
+    assert.deepEqual(t.pass(Q), [Q[0]]);
+    assert.equal(t.why.get(Q[0]), 'last_attempt');
+    assert.deepEqual(t.b.snapshot(), { open: false, held: 1, trials: 0, opened: 0 });
+    assert.deepEqual(t.b.hold(), { lastAttemptUntil: start + WAIT }, 'the breaker itself is closed');
+    await t.clock.advance(MINUTE);
+    assert.deepEqual(t.pass(Q), [Q[0]]);
+    await settle();
+    assert.deepEqual(t.reads, [], 'the listed lock_count is enough: nothing is read');
+    const until = new Date(start + WAIT).toISOString();
+    assert.deepEqual(t.said, [[Q[0], { last_attempt: 'lock_count 9 of MaxDispatchAttempts 10', until }]], 'its timeline says so once');
+    assert.deepEqual(t.messages(), [HELD_LINE]);
+    t.state.ran = true;
+    assert.deepEqual(t.pass(Q), [], 'a container ran: starts work');
+    assert.deepEqual(t.b.hold(), {});
+    assert.deepEqual(t.messages(), [HELD_LINE, 'info no longer holding containers on their last attempt: a container runs']);
+    t.state.ran = false;
+    assert.deepEqual(t.pass(Q), [], 'over for good');
+  });
+
+  it('stops holding them LastAttemptWait after the first pass when no container has run', async () => {
+    const t = breaker({ lastAttemptWait: WAIT, listed: { [Q[0]]: 9 } });
+    await t.clock.advance(3 * MINUTE);
+    // Counted from the first pass, not from the breaker's construction.
+    assert.deepEqual(t.pass(Q), [Q[0]]);
+    await t.clock.advance(WAIT - 1);
+    assert.deepEqual(t.pass(Q), [Q[0]]);
+    await t.clock.advance(1);
+    assert.deepEqual(t.pass(Q), []);
+    assert.equal(t.messages().at(-1), 'info no longer holding containers on their last attempt: LastAttemptWait has passed without a container running');
+    assert.equal(t.logs.records().at(-1)?.Held, 1);
+  });
+
+  it('holds none when LastAttemptWait is 0 or absent, when MaxDispatchAttempts is 1, or when a container ran before the first pass', () => {
+    const listed = { [Q[0]]: 9, [Q[1]]: 0 };
+    assert.deepEqual(breaker({ lastAttemptWait: 0, listed }).pass(Q), []);
+    assert.deepEqual(breaker({ listed }).pass(Q), []);
+    assert.deepEqual(breaker({ lastAttemptWait: WAIT, listed, maxDispatchAttempts: 1 }).pass(Q), []);
+    const t = breaker({ lastAttemptWait: WAIT, listed });
+    t.state.ran = true;
+    assert.deepEqual(t.pass(Q), []);
+    assert.deepEqual(t.messages(), [], 'nothing was held: nothing to say');
+  });
+
+  it('warns once when the lists give no lock_count, and locks such a container', () => {
+    const t = breaker({ lastAttemptWait: WAIT, listed: { [Q[1]]: 9 } });
+    assert.deepEqual(t.pass(Q), [Q[1]]);
+    assert.deepEqual(t.pass(Q), [Q[1]]);
+    assert.deepEqual(
+      t.messages().filter((m) => m.startsWith('warning')),
+      ["warning no lock_count in the controller's list: a container on its last attempt may be locked before a container runs"],
+    );
+  });
+
+  it('while the breaker is open, holds everything as the breaker, and does not ask about a container its list says is on its last attempt', async () => {
+    const t = breaker({ lastAttemptWait: WAIT, listed: { [Q[0]]: 9, [Q[1]]: 1 }, lockCounts: { [Q[0]]: 9 } });
+    t.state.failing = true;
+    assert.deepEqual(t.pass(Q), Q);
+    assert.deepEqual([...t.why.values()], ['starts', 'starts', 'starts']);
+    await t.clock.advance(MINUTE);
+    t.pass(Q);
+    await settle();
+    assert.deepEqual(t.reads, [Q[1]], 'the first trial is the second container, without a read of the first');
+    assert.deepEqual(t.pass(Q), [Q[0], Q[2]]);
+  });
+});
+
 describe('start breaker in a scheduling pass', () => {
-  function setup(types = [2]) {
+  function setup(types = [2], opts: { failing?: boolean; lastAttemptWait?: number } = {}) {
     const clock = new ManualClock();
     const cluster = testCluster({ types });
     const queue = new FakeQueue(clock, cluster);
     const pool = new FakePool(clock);
-    const state = { failing: true };
+    const state = { failing: opts.failing ?? true, ran: false };
     const logs = new LineCollector();
     const logger = createLogger({ stream: logs, level: 'debug', clock });
     const held: Array<[string, Record<string, string | number>]> = [];
@@ -271,6 +357,7 @@ describe('start breaker in a scheduling pass', () => {
       timeline,
       maxDispatchAttempts: 10,
       tryInterval: MINUTE,
+      ...(opts.lastAttemptWait === undefined ? {} : { lastAttempts: { wait: opts.lastAttemptWait, startsWorked: () => state.ran } }),
     });
     const sch = new Scheduler({ queue, pool, client: new FakeClient(), cluster, clock, logger, startBreaker, timeline });
     return { clock, queue, pool, sch, state, held };
@@ -315,6 +402,27 @@ describe('start breaker in a scheduling pass', () => {
     queue.add({ uuid: uuid(4), state: 'Queued', vcpus: 2 });
     sch.runQueue();
     assert.equal(held.length, 5, JSON.stringify(held));
+  });
+
+  it('after the start, locks a container on its last attempt only once a container has run; its status and blocker say why', async () => {
+    const { clock, queue, pool, sch, state, held } = setup([2], { failing: false, lastAttemptWait: 10 * MINUTE });
+    pool.addWorker(testCluster({ types: [2] }).InstanceTypes.type2, 'idle');
+    pool.addWorker(testCluster({ types: [2] }).InstanceTypes.type2, 'idle');
+    queue.add({ uuid: uuid(2), state: 'Queued', vcpus: 2, priority: 5, lockCount: 9 }, { uuid: uuid(3), state: 'Queued', vcpus: 2, priority: 4, lockCount: 0 });
+    sch.runQueue();
+    await settle();
+    assert.deepEqual(queue.calls, [`lock ${uuid(3)}`], 'the second is locked, not the first');
+    const status = sch.queueView().find((e) => e.entry.container.uuid === uuid(2))?.schedulingStatus;
+    assert.equal(status, 'Waiting in queue at position 1.  This container has one start attempt left, so it is on hold until another container has started since the dispatcher restarted.');
+    const b = sch.why()!.blockerOf(uuid(2))!;
+    assert.deepEqual(b, { reason: 'last_attempt_held', position: 1, lock_count: 9, max_dispatch_attempts: 10, until: new Date(clock.now() + 10 * MINUTE).toISOString() });
+    assert.equal(describeBlocker(b), 'not locked: locked 9 times of MaxDispatchAttempts 10, its next lock is its last attempt, so it waits until a container has run since the dispatcher started (until 00:10:00 at most)');
+    assert.equal(held.length, 1);
+    state.ran = true;
+    await clock.advance(10_000);
+    sch.runQueue();
+    await settle();
+    assert.deepEqual(queue.calls, [`lock ${uuid(3)}`, `lock ${uuid(2)}`], 'a container ran: it is locked');
   });
 
   it('locks no Queued container while open, says why, and still starts the Locked ones', async () => {

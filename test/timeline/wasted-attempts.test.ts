@@ -74,6 +74,21 @@ describe('timeline: containers that keep going back to the queue without running
     );
   });
 
+  it('knows whether a container has run since the start: one seen going Running, or Complete with its Running unseen; not one first seen Running or Complete', () => {
+    const a = setup();
+    seen(a.t, 1, 'Running');
+    seen(a.t, 2, 'Complete');
+    seen(a.t, 1, 'Complete');
+    assert.equal(a.w.ranSinceStart, false, 'an earlier process started them');
+    seen(a.t, 3, 'Locked');
+    seen(a.t, 3, 'Running');
+    assert.equal(a.w.ranSinceStart, true);
+    const b = setup();
+    seen(b.t, 4, 'Locked');
+    seen(b.t, 4, 'Complete');
+    assert.equal(b.w.ranSinceStart, true, 'it ran between two polls');
+  });
+
   it('counts no other unlock; a container going Running begins the count again, one first seen Running does not', async () => {
     const { t, clock, records } = setup();
     t.unlocking(uuid(1), 'crunch-run exited');
