@@ -7,8 +7,8 @@
  * false, null, or the zero time), and the two structs always carry all
  * their keys, so `jq '.container.runtime_constraints.gpu.device_count'`
  * gives 0 rather than null for a record the controller wrote without a
- * `gpu` section. Where we know more than the reference (`locked_by_uuid`),
- * we say it.
+ * `gpu` section. Where we know more than the reference (`locked_by_uuid`,
+ * `lock_count`), we say it.
  */
 import type { Container } from '../arvados/types.js';
 

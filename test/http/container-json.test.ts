@@ -54,8 +54,10 @@ describe('management API: the container record of a queue item', () => {
     assert.deepEqual(j.scheduling_parameters, { partitions: null, preemptible: true, max_run_time: 0, supervisor: false });
   });
 
-  it('says who holds the lock when the queue knows it', () => {
-    assert.equal(containerJSON({ ...listed, state: 'Locked', locked_by_uuid: 'zzzzz-gj3su-000000000000000' }).locked_by_uuid, 'zzzzz-gj3su-000000000000000');
+  it('says who holds the lock, and how many locks the container has had, when the queue knows it', () => {
+    const j = containerJSON({ ...listed, state: 'Locked', locked_by_uuid: 'zzzzz-gj3su-000000000000000', lock_count: 3 });
+    assert.equal(j.locked_by_uuid, 'zzzzz-gj3su-000000000000000');
+    assert.equal(j.lock_count, 3);
   });
 
   it('writes times as Go does after reading them', () => {
