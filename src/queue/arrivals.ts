@@ -114,7 +114,10 @@ export class Arrivals {
   /** Reads the details of `uuids`, in that order (a refresh between polls reads those the feed named). */
   async readNow(uuids: readonly string[]): Promise<Map<string, Details>> {
     const out = await readAllDetails(this.opts.client, uuids, this.opts.concurrency);
-    for (const [uuid, d] of out) if (d.outcome === 'invalid') this.opts.badRecords.report('read', d.problem, uuid);
+    for (const [uuid, d] of out) {
+      if (d.outcome === 'invalid') this.opts.badRecords.report('read', d.problem, uuid);
+      else if (d.outcome === 'ok') this.opts.badRecords.lockCount('read', d.container);
+    }
     return out;
   }
 

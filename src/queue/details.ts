@@ -17,7 +17,7 @@ import type { ControllerClient } from '../arvados/client.js';
 import { findControllerError } from '../arvados/errors.js';
 import { mountMisfit, type MountGoType } from '../arvados/mount-fit.js';
 import type { Container } from '../arvados/types.js';
-import { detailsProblem, type RecordProblem } from './validate.js';
+import { detailsProblem, lockCountOf, type RecordProblem } from './validate.js';
 
 /** What a details read needs of the controller client. */
 export type DetailsClient = Pick<ControllerClient, 'getContainer'>;
@@ -44,7 +44,8 @@ export function kept(c: Partial<Container>): Partial<Container> {
   const out: Record<string, unknown> = {};
   for (const f of KEPT_FIELDS) {
     const v = (c as Record<string, unknown>)[f];
-    if (v !== undefined) out[f] = v;
+    // A bad lock_count is left out (the lists say so: `BadRecordLog.lockCount`).
+    if (v !== undefined && (f !== 'lock_count' || lockCountOf(v) !== undefined)) out[f] = v;
   }
   return out as Partial<Container>;
 }

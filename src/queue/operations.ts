@@ -103,6 +103,7 @@ export class ContainerOperations {
       this.opts.suspect(uuid);
       throw new Error(`the controller's answer about ${uuid} is not usable: ${problem.field} ${problem.problem}`);
     }
+    this.opts.badRecords.lockCount('reply', reply);
     this.opts.reads.touch(uuid);
     const cur = this.opts.entries.get(uuid);
     // Not tracked (e.g. an unsatisfiable container being cancelled): nothing to merge into.

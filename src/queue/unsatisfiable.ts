@@ -21,6 +21,7 @@ import type { ContainerPatch, ControllerClient } from '../arvados/client.js';
 import type { Container } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
 import { RateLimitedLog, type Logger } from '../log.js';
+import { lockCountOf } from './validate.js';
 
 /** Wait before the second attempt; it doubles after each failure. */
 export const UNSATISFIABLE_FIRST_RETRY_MS = 10_000;
@@ -145,7 +146,8 @@ export class UnsatisfiableCanceller {
           locking = false;
           this.opts.applyReply(uuid, locked, true);
           rec.container = { ...rec.container, state: locked.state, locked_by_uuid: locked.locked_by_uuid };
-          if (typeof locked.lock_count === 'number') rec.container.lock_count = locked.lock_count;
+          const locks = lockCountOf(locked.lock_count);
+          if (locks !== undefined) rec.container.lock_count = locks;
         }
         await client.updateContainer(uuid, { runtime_status: { error: rec.reason } });
         this.opts.applyReply(uuid, await client.updateContainer(uuid, { state: 'Cancelled' }));

@@ -10,7 +10,10 @@
  *
  * The checks are the types the reference's decoder would insist on (an
  * integer priority, a string state, ...) plus what this daemon relies on:
- * a container uuid, a state it knows, a non-negative priority.
+ * a container uuid, a state it knows, a non-negative priority. `lock_count`
+ * is the exception: the reference does not read it, and only the start
+ * breaker does, so a bad one is dropped (with its own warning) and the
+ * record used without it, rather than a container left undispatched.
  */
 import { CONTAINER_STATES, isContainerUuid, isInt64 } from '../arvados/types.js';
 import type { Clock } from '../clock/index.js';
@@ -70,19 +73,28 @@ const LISTED_CHECKS: Record<string, [Check, string]> = {
   priority: [count, 'a non-negative 64-bit integer'],
   // Any string: it is compared with our own token's uuid, and anything else means "not ours".
   locked_by_uuid: [optional(isString), 'null or a string'],
-  // Missing from an old controller's answers; when there, the controller's count of locks.
-  lock_count: [optional(count), 'a non-negative 64-bit integer'],
 };
+
+/** A record's `lock_count` if it is a well-formed one, else undefined (missing, null or bad). */
+export function lockCountOf(v: unknown): number | undefined {
+  return count(v) ? (v as number) : undefined;
+}
+
+/** A `lock_count` that is there and is not a non-negative integer. */
+function badLockCount(v: unknown): boolean {
+  return v !== undefined && v !== null && !count(v);
+}
 
 /** Only the list fields of a well-formed record: what a list or a lock answer may change in the queue. */
 export function listedFields(c: Listed): Listed {
   const out: Listed = { uuid: c.uuid, state: c.state, priority: c.priority };
   if (c.locked_by_uuid !== undefined) out.locked_by_uuid = c.locked_by_uuid;
-  if (typeof c.lock_count === 'number') out.lock_count = c.lock_count;
+  const locks = lockCountOf(c.lock_count);
+  if (locks !== undefined) out.lock_count = locks;
   return out;
 }
 
-/** What is wrong with a list item (uuid, state, priority, lock holder, lock count), or undefined. */
+/** What is wrong with a list item (uuid, state, priority, lock holder), or undefined. */
 export function listedProblem(v: unknown): RecordProblem | undefined {
   if (!isMap(v)) return { field: 'items[]', problem: `must be a container record, not ${shown(v)}` };
   return firstBad(v, LISTED_CHECKS);
@@ -140,15 +152,15 @@ export function detailsProblem(v: unknown, uuid: string): RecordProblem | undefi
 
 /**
  * What is wrong with the answer to a lock, unlock or update of `uuid`: the
- * record must be that container's, with a known state; priority, lock
- * holder and lock count, when present, must be well formed.
+ * record must be that container's, with a known state; priority and lock
+ * holder, when present, must be well formed.
  */
 export function replyProblem(v: unknown, uuid: string): RecordProblem | undefined {
   if (!isMap(v)) return { field: '(record)', problem: `must be a container record, not ${shown(v)}` };
   if (v.uuid !== uuid) return { field: 'uuid', problem: `asked about ${uuid}, got ${shown(v.uuid)}` };
-  const { state, priority, locked_by_uuid, lock_count } = LISTED_CHECKS;
+  const { state, priority, locked_by_uuid } = LISTED_CHECKS;
   // Lock and unlock answers may leave priority out; when it is there, it must be right.
-  return firstBad(v, { state, priority: [(p) => p === undefined || priority[0](p), priority[1]], locked_by_uuid, lock_count });
+  return firstBad(v, { state, priority: [(p) => p === undefined || priority[0](p), priority[1]], locked_by_uuid });
 }
 
 /** The rate-limited warning for records that fail these checks, one key per field. */
@@ -166,6 +178,15 @@ export class BadRecordLog {
     this.log.warn(`ignoring a container record from the controller: bad ${p.field}`, { ...id, Field: p.field, Problem: p.problem, Source: where }, `bad record ${where} ${p.field}`);
   }
 
+  /** Logs (rate-limited) that a record's `lock_count` from `where` was bad, if it was: the record is used without it. */
+  lockCount(where: string, rec: unknown): void {
+    const v = (rec as { lock_count?: unknown } | null)?.lock_count;
+    if (!badLockCount(v)) return;
+    const uuid = (rec as { uuid?: unknown }).uuid;
+    const id = isContainerUuid(uuid) ? { ContainerUUID: uuid } : {};
+    this.log.warn('ignoring a bad lock_count from the controller: the record is used without it', { ...id, Field: 'lock_count', Problem: `must be a non-negative 64-bit integer, not ${shown(v)}`, Source: where }, `bad lock_count ${where}`);
+  }
+
   /**
    * The items of a list answer that pass `listedProblem`, each reduced to
    * the list fields (anything else an item carries was not asked for, and
@@ -176,7 +197,10 @@ export class BadRecordLog {
     for (const it of items) {
       const p = listedProblem(it);
       if (p) this.report(where, p, (it as { uuid?: unknown } | null)?.uuid);
-      else out.push(listedFields(it as Listed));
+      else {
+        this.lockCount(where, it);
+        out.push(listedFields(it as Listed));
+      }
     }
     return out;
   }

@@ -336,7 +336,8 @@ export class GarblingTransport implements RawTransport {
       if (g.kind === 'drop' && !REQUIRED[kind === 'list' ? 'list' : kind]?.includes(g.field)) return true;
       if (!setPath(rec, g.field, g.kind === 'field' ? g.value : undefined, g.kind === 'drop')) return true;
       if (kind !== 'token') this.spoiledFields.add(g.field);
-      return false;
+      // Only the start breaker reads lock_count: a record with a bad one is used without it.
+      return g.field === 'lock_count';
     }
     // An unknown attribute is harmless anywhere; a list item's copy of an attribute the lists do not select must be ignored.
     if (g.kind === 'extra' && (kind === 'list' || !(g.key in rec))) rec[g.key] = g.value;
@@ -379,9 +380,12 @@ export class GarblingTransport implements RawTransport {
     return seen !== undefined && (seen.has(JSON.stringify([state, priority, lockedBy ?? null])) || seen.has(JSON.stringify([state, null, lockedBy ?? null])));
   }
 
-  private noteValid(rec: Rec, n: number, reply = false): void {
-    const uuid = rec.uuid;
+  private noteValid(shownRec: Rec, n: number, reply = false): void {
+    const uuid = shownRec.uuid;
     if (typeof uuid !== 'string') return;
+    // What the queue may take from it: a lock_count only if it is well formed.
+    const rec = { ...shownRec };
+    if (!(Number.isSafeInteger(rec.lock_count) && (rec.lock_count as number) >= 0)) delete rec.lock_count;
     this.latest.set(uuid, { rec, at: n });
     const seen = this.shown.get(uuid) ?? new Set<string>();
     seen.add(JSON.stringify([rec.state, rec.priority ?? null, rec.locked_by_uuid ?? null]));

@@ -64,7 +64,7 @@ describe('container queue: records it cannot use', function () {
   });
 
   for (const bad of ['x', -1, 1.5]) {
-    it(`skips a list item whose lock_count is ${JSON.stringify(bad)} as one with a bad priority, naming the field`, async () => {
+    it(`uses a list item whose lock_count is ${JSON.stringify(bad)} without it (only the start breaker reads it), warning once and naming the field`, async () => {
       let spoil = '';
       h = await harness({
         wrap: (client) =>
@@ -76,11 +76,35 @@ describe('container queue: records it cannot use', function () {
       const [a, b] = [h.ctl.addContainer({ priority: 1 }), h.ctl.addContainer({ priority: 2 })];
       spoil = b.uuid;
       await polls(h, 2);
-      assert.deepEqual([...h.queue.entries().entries.keys()], [a.uuid]);
-      const warnings = badRecordWarnings();
-      assert.deepEqual(warnings.map((w) => [w.Field, w.ContainerUUID]), [['lock_count', b.uuid]]);
+      assert.deepEqual([...h.queue.entries().entries.keys()].sort(), [a.uuid, b.uuid].sort(), 'both are dispatched');
+      assert.equal(h.queue.get(b.uuid)?.lock_count, 0, 'the count its details read gave is kept');
+      assert.deepEqual(badRecordWarnings(), []);
+      const warnings = h.lines.records().filter((r) => r.msg === 'ignoring a bad lock_count from the controller: the record is used without it');
+      assert.deepEqual(warnings.map((w) => [w.level, w.Field, w.ContainerUUID]), [['warning', 'lock_count', b.uuid]], 'rate-limited: once for two polls');
     });
   }
+
+  it('dispatches a container whose details read has a bad lock_count, without it, and says so', async () => {
+    h = await harness({
+      wrap: (client) => ({
+        ...withList(client, async (p) => {
+          const page = await client.listContainers(p);
+          return { ...page, items: page.items.map((c) => ({ ...c, lock_count: 'many' }) as unknown as Container) };
+        }),
+        getContainer: async (uuid: string, select?: string[]) => ({ ...(await client.getContainer(uuid, select)), lock_count: 'many' }) as unknown as Container,
+      }),
+    });
+    const ctr = h.ctl.addContainer({ priority: 1 });
+    await polls(h, 1);
+    assert.ok(h.queue.entries().entries.has(ctr.uuid), 'in the queue');
+    assert.ok(!('lock_count' in h.queue.get(ctr.uuid)!), 'without a lock_count');
+    assert.deepEqual(badRecordWarnings(), []);
+    const warned = h.lines.records().filter((r) => r.msg === 'ignoring a bad lock_count from the controller: the record is used without it');
+    assert.deepEqual(warned.map((r) => [r.Source, r.Field, r.ContainerUUID]).sort(), [
+      ['head', 'lock_count', ctr.uuid],
+      ['read', 'lock_count', ctr.uuid],
+    ]);
+  });
 
   it('does not let a list item carry attributes the lists do not select over what was read by uuid', async () => {
     let extra = false;

@@ -3,7 +3,7 @@
  * one record at a time: what each kind of answer must be before anything acts on it.
  */
 import assert from 'node:assert/strict';
-import { detailsProblem, listedProblem, replyProblem } from '../../src/queue/validate.js';
+import { detailsProblem, listedFields, listedProblem, lockCountOf, replyProblem } from '../../src/queue/validate.js';
 import { detailsRecord as details } from './helpers.js';
 
 const A = 'zzzzz-dz642-000000000000001';
@@ -26,12 +26,15 @@ describe('container records the queue takes in', () => {
     assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: -1, locked_by_uuid: null })?.field, 'priority');
   });
 
-  it('takes a record without lock_count (an old controller), but not one with a bad lock_count, in a list item or an answer', () => {
+  it('takes a record without lock_count (an old controller) or with a bad one, in a list item or an answer, and keeps only a well-formed count', () => {
     assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: 1, locked_by_uuid: null, lock_count: 3 }), undefined);
     assert.equal(replyProblem({ uuid: A, state: 'Locked', lock_count: 0 }, A), undefined);
-    for (const bad of ['x', -1, 1.5]) {
-      assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: 1, lock_count: bad })?.field, 'lock_count', JSON.stringify(bad));
-      assert.equal(replyProblem({ uuid: A, state: 'Locked', lock_count: bad }, A)?.field, 'lock_count', JSON.stringify(bad));
+    assert.equal(listedFields({ uuid: A, state: 'Queued', priority: 1, lock_count: 3 }).lock_count, 3);
+    for (const bad of ['x', -1, 1.5, null]) {
+      assert.equal(listedProblem({ uuid: A, state: 'Queued', priority: 1, lock_count: bad }), undefined, JSON.stringify(bad));
+      assert.equal(replyProblem({ uuid: A, state: 'Locked', lock_count: bad }, A), undefined, JSON.stringify(bad));
+      assert.ok(!('lock_count' in listedFields({ uuid: A, state: 'Queued', priority: 1, lock_count: bad } as never)), JSON.stringify(bad));
+      assert.equal(lockCountOf(bad), undefined);
     }
   });
 });
