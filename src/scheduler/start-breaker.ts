@@ -31,6 +31,7 @@ import type { Clock } from '../clock/index.js';
 import { formatDuration } from '../config/units.js';
 import { type Logger, RateLimitedLog } from '../log.js';
 import type { TimelineSink } from '../timeline/sink.js';
+import { lockCountOf } from '../queue/validate.js';
 
 /** Why a Queued container is not locked now: the breaker is open, or its lock would be its last attempt and no container has run since the daemon started. */
 export type Held = 'starts' | 'last_attempt';
@@ -310,7 +311,7 @@ export class StartBreaker implements LockGate {
         if (ep !== this.ep) return;
         ep.reading = undefined;
         if (c.state !== 'Queued') return;
-        const count = typeof c.lock_count === 'number' && Number.isFinite(c.lock_count) ? c.lock_count : undefined;
+        const count = lockCountOf(c.lock_count);
         // Its lock would be its last attempt: an unlock then cancels it.
         if (count === undefined || (count + 1 >= max && max > 1)) {
           ep.lastAttempt.add(uuid);

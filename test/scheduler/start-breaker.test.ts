@@ -193,18 +193,20 @@ describe('start breaker', () => {
     assert.deepEqual(t.pass(Q), [Q[1], Q[2]]);
   });
 
-  it('a container whose lock_count the controller does not give is not tried, with a warning', async () => {
-    const t = breaker({ lockCounts: { [Q[0]]: null } });
-    t.state.failing = true;
-    t.pass([Q[0], Q[1]]);
-    await t.clock.advance(MINUTE);
-    t.pass([Q[0], Q[1]]);
-    await settle();
-    t.pass([Q[0], Q[1]]);
-    await settle();
-    assert.deepEqual(t.pass([Q[0], Q[1]]), [Q[0]]);
-    assert.ok(t.messages().includes("warning no lock_count in the controller's answer: container not tried while new locks are held"), t.messages().join('\n'));
-  });
+  for (const given of [null, -1]) {
+    it(`a container whose lock_count the controller does not give (${given}) is not tried, with a warning`, async () => {
+      const t = breaker({ lockCounts: { [Q[0]]: given } });
+      t.state.failing = true;
+      t.pass([Q[0], Q[1]]);
+      await t.clock.advance(MINUTE);
+      t.pass([Q[0], Q[1]]);
+      await settle();
+      t.pass([Q[0], Q[1]]);
+      await settle();
+      assert.deepEqual(t.pass([Q[0], Q[1]]), [Q[0]]);
+      assert.ok(t.messages().includes("warning no lock_count in the controller's answer: container not tried while new locks are held"), t.messages().join('\n'));
+    });
+  }
 
   it('a failed read waits for the next interval, with a warning', async () => {
     const t = breaker();
