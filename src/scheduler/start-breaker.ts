@@ -176,7 +176,8 @@ export class StartBreaker implements LockGate {
       }
       return 'last_attempt';
     }
-    if (uuid === ep.approved) {
+    // The approved trial goes through, unless a lock_count listed since its read says its lock would be its last attempt.
+    if (uuid === ep.approved && !last) {
       this.approvedSeen = true;
       return false;
     }

@@ -137,6 +137,23 @@ describe('start breaker', () => {
     assert.ok(!t.reads.slice(2).includes(Q[0]), `never read again: ${t.reads.join(' ')}`);
   });
 
+  it('does not lock an approved trial whose listed lock_count has since reached its last attempt', async () => {
+    // The read says 8 (two attempts left); before the pass that would lock it, a poll lists 9
+    // (another dispatcher locked and unlocked it meanwhile): its lock now would be its last attempt.
+    const listed: Record<string, number> = { [Q[0]]: 8 };
+    const t = breaker({ lockCounts: { [Q[0]]: 8 }, listed });
+    t.state.failing = true;
+    t.pass(Q);
+    await t.clock.advance(MINUTE);
+    t.pass(Q);
+    await settle();
+    listed[Q[0]] = 9;
+    assert.deepEqual(t.pass(Q), Q, 'not let through on the older read');
+    assert.equal(t.b.snapshot().trials, 0);
+    await settle();
+    assert.deepEqual(t.pass(Q), [Q[0], Q[2]], 'the next container is tried instead');
+  });
+
   it('says once when every held container is on its last attempt, so that none can be tried', async () => {
     const t = breaker({ lockCounts: { [Q[0]]: 9, [Q[1]]: 9 } });
     t.state.failing = true;
