@@ -22,7 +22,7 @@ import { warnReferenceTypeMismatches } from './reference-types.js';
 import { warnUnknownKeys } from './unknown-keys.js';
 import type { LegacyEnv } from './legacy-env.js';
 import { applyNodeProfiles } from './node-profiles.js';
-import { placer, yamlWhere } from './locate.js';
+import { atLine, offsetLines, placer, yamlWhere } from './locate.js';
 import { applyGoYAMLMerges, applyGoYAMLNumbers, type DecodedYAML, decodeYAMLBytes, parseFirstDocument } from './go-yaml.js';
 
 export { daemonConfigProblems, dispatcherConfigErrors } from './cluster.js';
@@ -151,7 +151,7 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
   problems.warnings.push(...duplicates.map((e) => `${yamlProblem(source, e)}: the last one is used`));
   problems.warnings.push(...doc.warnings.map((e) => yamlProblem(source, e)));
 
-  const collectionKeys = collectionKeyProblems(doc);
+  const collectionKeys = collectionKeyProblems(doc, text, source);
   if (collectionKeys.length > 0) throw new ConfigError(collectionKeys, problems.warnings);
   // Numbers and merge keys as Arvados reads them (YAML 1.1), where YAML 1.2 differs.
   applyGoYAMLNumbers(doc);
@@ -200,10 +200,18 @@ export function loadConfigText(text: string, opts: LoadOptions & { source?: stri
  * Keys that are lists or maps (`? [a, b]: 1`), which Arvados's YAML decoder
  * refuses ("invalid map key"), or scalars tagged into objects (`!!binary`,
  * `!!timestamp`); turned into objects here they would become strings, with
- * a warning from the YAML library on stderr.
+ * a warning from the YAML library on stderr. Each line starts with where the
+ * key is written (`file: line N`, or `line N` without `file`), as other
+ * problem lines do, when `text` (what `doc` was parsed from) is given.
  */
-export function collectionKeyProblems(doc: Document): string[] {
-  const problems = new Problems();
+export function collectionKeyProblems(doc: Document, text?: string, file?: string): string[] {
+  // Such a key is not a path the file can be searched by: its line is noted as it is met.
+  const lines = new Map<string, number>();
+  const lineAt = text === undefined ? undefined : offsetLines(text);
+  const problems = new Problems((path) => {
+    const line = lines.get(JSON.stringify(path));
+    return line === undefined ? undefined : atLine(line, file);
+  });
   visit(doc, {
     Pair(_key, pair, ancestry) {
       // A tagged scalar can be an object too (!!binary bytes, !!timestamp a date): as a key it would be stringified, with a warning from the YAML library.
@@ -212,6 +220,8 @@ export function collectionKeyProblems(doc: Document): string[] {
       const path = ancestry.filter(isPair).map((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)));
       const key = pair.key as Scalar;
       const shown = objectScalar && typeof key.source === 'string' ? `${(key.tag ?? '').replace('tag:yaml.org,2002:', '!!')} ${key.source}`.trim() : String(pair.key);
+      const offset = key.range?.[0];
+      if (lineAt !== undefined && offset !== undefined) lines.set(JSON.stringify([...path, shown]), lineAt(offset));
       problems.error([...path, shown], 'a key must be a single value (text or a number), not a list, a map, binary data or a timestamp');
     },
   });

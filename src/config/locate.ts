@@ -16,13 +16,17 @@ export type LineLocator = (path: Path) => number | undefined;
 /** Where `path` is written, as a problem line starts: `file: line 12` (`line 12` without a file), or undefined. */
 export type Where = (path: Path) => string | undefined;
 
+/** A line as a problem line starts with it: `file: line 12`, or `line 12` without a file. */
+export function atLine(line: number, file?: string): string {
+  return file === undefined ? `line ${line}` : `${file}: line ${line}`;
+}
+
 /** `yamlLineLocator` as the start of a problem line; `file` names the file in it. */
 export function yamlWhere(doc: Document, text: string, file?: string): Where {
   const lineOf = yamlLineLocator(doc, text);
   return (path) => {
     const line = lineOf(path);
-    if (line === undefined) return undefined;
-    return file === undefined ? `line ${line}` : `${file}: line ${line}`;
+    return line === undefined ? undefined : atLine(line, file);
   };
 }
 
@@ -97,10 +101,11 @@ function pathInFile(parts: readonly ShownPart[], where: Where): string[] | undef
   return walk([], 0, []);
 }
 
-export function yamlLineLocator(doc: Document, text: string): LineLocator {
+/** The 1-based line of each character offset of `text`. */
+export function offsetLines(text: string): (offset: number) => number {
   const lineStarts = [0];
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
-  const lineOf = (offset: number): number => {
+  return (offset) => {
     let lo = 0;
     let hi = lineStarts.length - 1;
     while (lo < hi) {
@@ -110,6 +115,10 @@ export function yamlLineLocator(doc: Document, text: string): LineLocator {
     }
     return lo + 1;
   };
+}
+
+export function yamlLineLocator(doc: Document, text: string): LineLocator {
+  const lineOf = offsetLines(text);
   return (path) => {
     let node: unknown = doc.contents;
     let at: number | undefined;

@@ -313,7 +313,7 @@ export function loadSettingsText(text: string, source: string): SettingsResult {
   if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => yamlProblem(source, e)));
   const warnings = doc.warnings.map((e) => yamlProblem(source, e));
   const inFile = (lines: string[]): string[] => lines.map((line) => `${source}: ${line}`);
-  const collectionKeys = collectionKeyProblems(doc);
+  const collectionKeys = collectionKeyProblems(doc, text);
   if (collectionKeys.length > 0) throw new ConfigError(inFile(collectionKeys), warnings);
 
   let root: unknown;

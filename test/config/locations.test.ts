@@ -36,6 +36,23 @@ describe('config: where each problem is written', () => {
     assert.deepEqual(about(p.warnings, 'a.Ram'), ['c.yml: line 9: Clusters.zzzzz.InstanceTypes.a.Ram: unknown key (did you mean RAM?)']);
   });
 
+  it('a key that is a list, a map or a tagged object (which Arvados refuses) names its line, in the config and the settings file', () => {
+    const p = problems(`${HEAD}    ? [a, b]\n    : 1\n    Containers:\n      !!binary aGVsbG8=: 1\n`);
+    const what = 'a key must be a single value (text or a number), not a list, a map, binary data or a timestamp';
+    assert.deepEqual(p.errors, [`c.yml: line 4: Clusters.zzzzz.["a","b"]: ${what}`, `c.yml: line 7: Clusters.zzzzz.Containers.!!binary aGVsbG8=: ${what}`]);
+    const dir = mkdtempSync(join(tmpdir(), 'locations-'));
+    try {
+      const file = join(dir, 's.yml');
+      writeFileSync(file, 'PreWarm:\n  Enable: true\n  !!timestamp 2001-12-14: 1\n');
+      assert.throws(
+        () => loadSettingsFile(file, { explicit: true }),
+        (err: unknown) => err instanceof ConfigError && err.errors.join('\n') === `${file}: line 3: PreWarm.!!timestamp 2001-12-14: ${what}`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a key the file does not write (a missing value) is named by its path alone', () => {
     const p = problems(`${HEAD}    InstanceTypes:\n      a: {VCPUs: 1}\n`);
     assert.deepEqual(about(p.warnings, 'a.RAM'), ['Clusters.zzzzz.InstanceTypes.a.RAM: absent: no container fits this type (give the memory size, e.g. "16GiB")']);

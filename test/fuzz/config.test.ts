@@ -95,7 +95,13 @@ function topKeys(text: string): Set<string> | undefined {
   const doc = parseDocument(text, { uniqueKeys: false });
   const contents = doc.contents;
   if (!isMap(contents)) return undefined;
-  const keyText = (p: { key: unknown }): string => (isScalar(p.key) ? String(p.key.value) : String(p.key));
+  // A scalar tagged into an object (`!!binary Clusters`) is named as it is written, as the loader names it.
+  const keyText = (p: { key: unknown }): string => {
+    if (!isScalar(p.key)) return String(p.key);
+    const { value, source, tag } = p.key;
+    if (typeof value !== 'object' || value === null || typeof source !== 'string') return String(value);
+    return `${(tag ?? '').replace('tag:yaml.org,2002:', '!!')} ${source}`.trim();
+  };
   const keys = contents.items.map(keyText);
   // A merge key (`<<: {...}`, `<<: *anchor`, or a list of them) brings its map's keys to the top level too.
   for (const p of contents.items) {
