@@ -163,6 +163,11 @@ export function replyProblem(v: unknown, uuid: string): RecordProblem | undefine
   return firstBad(v, { state, priority: [(p) => p === undefined || priority[0](p), priority[1]], locked_by_uuid });
 }
 
+/** A warning's ContainerUUID field, when the record's uuid is one. */
+function idFields(uuid: unknown): { ContainerUUID?: string } {
+  return isContainerUuid(uuid) ? { ContainerUUID: uuid } : {};
+}
+
 /** The rate-limited warning for records that fail these checks, one key per field. */
 export class BadRecordLog {
   private readonly log: RateLimitedLog;
@@ -173,7 +178,7 @@ export class BadRecordLog {
 
   /** Logs (rate-limited) that a record from `where` was not used. */
   report(where: string, p: RecordProblem, uuid?: unknown): void {
-    const id = isContainerUuid(uuid) ? { ContainerUUID: uuid } : {};
+    const id = idFields(uuid);
     // The controller's text goes in a field, never in the message: winston reads "%s", "%c", ... in a message as placeholders.
     this.log.warn(`ignoring a container record from the controller: bad ${p.field}`, { ...id, Field: p.field, Problem: p.problem, Source: where }, `bad record ${where} ${p.field}`);
   }
@@ -182,8 +187,7 @@ export class BadRecordLog {
   lockCount(where: string, rec: unknown): void {
     const v = (rec as { lock_count?: unknown } | null)?.lock_count;
     if (!badLockCount(v)) return;
-    const uuid = (rec as { uuid?: unknown }).uuid;
-    const id = isContainerUuid(uuid) ? { ContainerUUID: uuid } : {};
+    const id = idFields((rec as { uuid?: unknown }).uuid);
     this.log.warn('ignoring a bad lock_count from the controller: the record is used without it', { ...id, Field: 'lock_count', Problem: `must be a non-negative 64-bit integer, not ${shown(v)}`, Source: where }, `bad lock_count ${where}`);
   }
 

@@ -306,7 +306,6 @@ export class StartBreaker implements LockGate {
 
   private readLockCount(ep: Episode, uuid: string): void {
     ep.reading = uuid;
-    const max = this.d.maxDispatchAttempts;
     this.d.client.getContainer(uuid, TRIAL_FIELDS).then(
       (c) => {
         if (ep !== this.ep) return;
@@ -314,7 +313,7 @@ export class StartBreaker implements LockGate {
         if (c.state !== 'Queued') return;
         const count = lockCountOf(c.lock_count);
         // Its lock would be its last attempt: an unlock then cancels it.
-        if (count === undefined || (count + 1 >= max && max > 1)) {
+        if (count === undefined || this.lastAttempt(count)) {
           ep.lastAttempt.add(uuid);
           if (count === undefined) this.warnings.warn('no lock_count in the controller\'s answer: container not tried while new locks are held', { ContainerUUID: uuid });
         } else ep.approved = uuid;
