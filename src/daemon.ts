@@ -9,7 +9,7 @@
  * lost, a fresh one is built once it is held again (`src/dblock/supervisor.ts`).
  * With an empty `PostgreSQL.Connection` the daemon runs unlocked, and says so.
  */
-import { notify, startSystemdNotifier } from './admin/sd-notify.js';
+import { startSystemdNotifier } from './admin/sd-notify.js';
 import { holdProcessOpen, systemClock } from './clock/index.js';
 import { clusterSecrets, daemonConfigProblems, dispatcherConfigErrors, loadConfigFile, tryLoad } from './config/index.js';
 import { parseListenURL, withRootPath } from './config/urls.js';
@@ -21,7 +21,7 @@ import type { DispatchLock } from './dblock/lock.js';
 import { LockedRun, TenureFence } from './dblock/supervisor.js';
 import { warmPoolTypeProblems } from './placement/warm-pools.js';
 import { createDispatcher, type Dispatcher, dispatcherLogger } from './dispatcher.js';
-import { lockedDispatcherSource } from './http/lock-status.js';
+import { lockedDispatcherSource, lockHealthProblem } from './http/lock-status.js';
 import { chooseListenURL, hostPortOf, type ListenChoice, SERVICE_NAME } from './http/listen.js';
 import { type DispatcherSource, listenAddress, type ManagementServer, startManagementServer } from './http/server.js';
 import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
@@ -185,14 +185,15 @@ async function runDaemon(opts: DaemonOptions, config: DaemonConfig & { ok: true 
     return EXIT_START_FAILED;
   }
   const stopSignal = waitForStopSignal();
-  if (run) {
-    // A standby may wait for the lock for hours: it is up and serving, so tell systemd now.
-    void notify({ ready: true, status: 'waiting for the dispatch lock' });
-  } else {
-    dispatcher.start();
-  }
+  if (!run) dispatcher.start();
   // systemd (Type=notify): READY=1 after the first queue poll and cloud list, then a status line.
-  const notifier = startSystemdNotifier({ dispatcher, clock: systemClock, logger: log });
+  // Under the lock it follows each tenure's dispatcher; a standby may wait for the lock for
+  // hours, up and serving, so it says READY=1 at once, and why it is not dispatching.
+  const notifier = startSystemdNotifier(
+    run
+      ? { dispatcher: () => run.current(), notDispatching: () => lockHealthProblem(lock!.current()), clock: systemClock, logger: log }
+      : { dispatcher, clock: systemClock, logger: log },
+  );
   const failed = run?.finished.then(
     () => 'finished' as const,
     (err: unknown) => {

@@ -129,9 +129,26 @@ function counted(n: number, noun: string, parts: string[]): string {
   return parts.length > 0 ? `${head} (${parts.join(', ')})` : head;
 }
 
+/** What the notifier reads a dispatcher through. */
+export interface NotifierTarget {
+  queue: QueueView;
+  pool: PoolView;
+}
+
 export interface SystemdNotifierOptions extends NotifyOptions {
-  /** The dispatcher, or anything with its queue and pool. */
-  dispatcher: { queue: QueueView; pool: PoolView };
+  /**
+   * The dispatcher, or anything with its queue and pool. Under the dispatch
+   * lock, a function: the current tenure's dispatcher, undefined between
+   * tenures (each tenure has a new one).
+   */
+  dispatcher: NotifierTarget | (() => NotifierTarget | undefined);
+  /**
+   * Under the dispatch lock: why nothing is dispatched now (waiting for the
+   * lock, waiting out an earlier holder, lost), undefined while it is held.
+   * A standby is up and may wait for hours, so with this READY=1 goes out at
+   * once, and the status line says this while it is set.
+   */
+  notDispatching?: () => string | undefined;
   clock: Clock;
   logger: Pick<Logger, 'error' | 'warn' | 'debug' | 'info'>;
   /** Fewest ms between two status updates; changes in between are merged. Default 5 s. */
@@ -139,6 +156,8 @@ export interface SystemdNotifierOptions extends NotifyOptions {
   /** How often readiness and the summary are re-read, besides on queue and pool changes. Default 1 s. */
   checkIntervalMs?: number;
 }
+
+const STARTING = 'starting: waiting for the first queue poll and cloud instance list';
 
 export interface SystemdNotifier {
   /** Stops updating and tells systemd the daemon is stopping. */
@@ -150,15 +169,19 @@ export interface SystemdNotifier {
 /**
  * Tells systemd the daemon is ready once the first queue poll and the first
  * cloud list have succeeded, then keeps the status line current, at most
- * once per `minIntervalMs`. Without NOTIFY_SOCKET it does nothing at all.
+ * once per `minIntervalMs`. Under the dispatch lock (`notDispatching`), ready
+ * at once, and the status line follows the lock and each tenure's dispatcher.
+ * Without NOTIFY_SOCKET it does nothing at all.
  */
 export function startSystemdNotifier(opts: SystemdNotifierOptions): SystemdNotifier {
   const env = opts.env ?? process.env;
   if (!env.NOTIFY_SOCKET) return { stop: async () => undefined, idle: async () => undefined };
-  const { clock, logger } = opts;
-  const gate = readinessGate(opts.dispatcher);
+  const { clock, logger, notDispatching } = opts;
+  const source = opts.dispatcher;
+  const current = typeof source === 'function' ? source : () => source;
   const minInterval = opts.minIntervalMs ?? 5_000;
-  let ready = false;
+  // Under the lock, READY=1 goes out at once: a standby is up and serving.
+  let ready = notDispatching !== undefined;
   let stopped = false;
   let lastStatus = '';
   let lastSentAt = -Infinity;
@@ -177,26 +200,52 @@ export function startSystemdNotifier(opts: SystemdNotifierOptions): SystemdNotif
     );
   };
 
+  // The dispatcher followed now (a new one each tenure of the dispatch lock), and whether it has been ready.
+  let target: NotifierTarget | undefined;
+  let gate: ReadinessGate | undefined;
+  let targetReady = false;
+  let unsubscribe: Array<() => void> = [];
+  const follow = (next: NotifierTarget | undefined): void => {
+    if (next === target) return;
+    for (const u of unsubscribe) u();
+    target = next;
+    gate = next && readinessGate(next);
+    targetReady = false;
+    unsubscribe = next ? [next.queue.subscribe(check), next.pool.subscribe(check)] : [];
+  };
+
   const check = (): void => {
     if (stopped) return;
-    if (!ready) {
-      if (!gate.isReady()) return;
-      ready = true;
-      lastStatus = gate.summary();
-      lastSentAt = clock.now();
-      logger.info('ready: first queue poll and cloud instance list done', { Status: lastStatus });
-      send({ ready: true, status: lastStatus });
-      return;
-    }
-    const status = gate.summary();
+    follow(current());
+    const why = notDispatching?.();
+    let status: string;
+    if (why !== undefined) status = why;
+    else if (gate?.isReady()) {
+      status = gate.summary();
+      if (!targetReady) {
+        targetReady = true;
+        logger.info('ready: first queue poll and cloud instance list done', { Status: status });
+        if (!ready) {
+          ready = true;
+          lastStatus = status;
+          lastSentAt = clock.now();
+          send({ ready: true, status });
+          return;
+        }
+      }
+    } else if (!ready) return;
+    else status = STARTING;
     if (status === lastStatus || clock.now() - lastSentAt < minInterval) return;
     lastStatus = status;
     lastSentAt = clock.now();
     send({ status });
   };
 
-  send({ status: 'starting: waiting for the first queue poll and cloud instance list' });
-  const unsubscribe = [opts.dispatcher.queue.subscribe(check), opts.dispatcher.pool.subscribe(check)];
+  if (ready) {
+    lastStatus = notDispatching!() ?? STARTING;
+    lastSentAt = clock.now();
+    send({ ready: true, status: lastStatus });
+  } else send({ status: STARTING });
   const timer: Timer = clock.setRepeatingTimer(opts.checkIntervalMs ?? 1_000, check);
   check();
 
@@ -205,7 +254,7 @@ export function startSystemdNotifier(opts: SystemdNotifierOptions): SystemdNotif
       if (stopped) return chain;
       stopped = true;
       timer.cancel();
-      for (const u of unsubscribe) u();
+      follow(undefined);
       send({ stopping: true, status: 'stopping: VMs and containers are left for the next start to adopt' });
       return chain;
     },

@@ -271,4 +271,82 @@ describe('systemd notify', function () {
     assert.deepEqual(sent.at(-1), ['--ready', '--status=0 containers, 0 VMs']);
     await n.stop();
   });
+
+  describe('under the dispatch lock', () => {
+    /** A notifier for a daemon under the lock: `lock` is the health text (undefined: held), `tenure` the current dispatcher. */
+    function lockedNotifier() {
+      const world: { lock: string | undefined; tenure: ReturnType<typeof fakeDispatcher> | undefined } = { lock: 'not dispatching: waiting for the dispatch lock: another process holds it (10.0.0.5:5432)', tenure: undefined };
+      const clock = new ManualClock();
+      const sent: string[][] = [];
+      const out = new LineCollector();
+      const n = startSystemdNotifier({
+        dispatcher: () => world.tenure?.dispatcher,
+        notDispatching: () => world.lock,
+        clock,
+        logger: createLogger({ stream: out, level: 'info' }),
+        env: { NOTIFY_SOCKET: '/fake' },
+        command: async (args) => void sent.push(args),
+      });
+      const statuses = () => sent.filter((a) => a.some((x) => x.startsWith('--status='))).map((a) => a.find((x) => x.startsWith('--status='))!.slice('--status='.length));
+      return { world, clock, sent, out, n, statuses };
+    }
+
+    it('a standby says READY=1 at once, with why it does not dispatch, and nothing after it says it is starting', async () => {
+      const { clock, sent, n, statuses } = lockedNotifier();
+      await clock.advance(30_000);
+      await n.idle();
+      assert.deepEqual(sent, [['--ready', '--status=not dispatching: waiting for the dispatch lock: another process holds it (10.0.0.5:5432)']]);
+      assert.ok(!statuses().some((s) => s.startsWith('starting')));
+      await n.stop();
+    });
+
+    it('follows each tenure: the lock\'s state between tenures, the current dispatcher\'s summary within one, never a stopped one\'s', async () => {
+      const { world, clock, out, n, statuses } = lockedNotifier();
+      // Taken: the earlier holder's lease is waited out; then held, with a dispatcher that has not polled yet.
+      world.lock = 'not dispatching yet: dispatch lock taken; waiting 5500 ms for any earlier holder\'s lease to run out';
+      await clock.advance(5_000);
+      world.lock = undefined;
+      const first = fakeDispatcher();
+      world.tenure = first;
+      await clock.advance(5_000);
+      Object.assign(first.state, { updated: 1, loaded: true });
+      first.state.workers.running = 3;
+      first.changed();
+      await clock.advance(5_000);
+      await n.idle();
+      assert.match(out.lines.join('\n'), /ready: first queue poll and cloud instance list done/);
+      // Lost: the first dispatcher stops, the lock is taken again, and a second dispatcher runs.
+      world.lock = 'not dispatching: dispatch lock lost: the session ended; taking it again';
+      world.tenure = undefined;
+      await clock.advance(5_000);
+      world.lock = undefined;
+      const second = fakeDispatcher();
+      world.tenure = second;
+      Object.assign(second.state, { updated: 1, loaded: true });
+      second.state.workers.idle = 1;
+      await clock.advance(5_000);
+      await n.idle();
+      assert.deepEqual(statuses(), [
+        'not dispatching: waiting for the dispatch lock: another process holds it (10.0.0.5:5432)',
+        'not dispatching yet: dispatch lock taken; waiting 5500 ms for any earlier holder\'s lease to run out',
+        'starting: waiting for the first queue poll and cloud instance list',
+        '0 containers, 3 VMs (3 running)',
+        'not dispatching: dispatch lock lost: the session ended; taking it again',
+        '0 containers, 1 VM (1 idle)',
+      ]);
+      assert.equal(first.listeners.length, 0, 'the first tenure\'s queue and pool are no longer listened to');
+      // A tenure that ends and is followed by the next between two checks.
+      const third = fakeDispatcher();
+      world.tenure = third;
+      Object.assign(third.state, { updated: 1, loaded: true });
+      third.state.workers.booting = 2;
+      await clock.advance(5_000);
+      await n.idle();
+      assert.equal(statuses().at(-1), '0 containers, 2 VMs (2 booting)');
+      assert.equal(second.listeners.length, 0);
+      assert.equal(out.lines.filter((l) => l.includes('ready: first queue poll')).length, 3, 'one ready line per tenure');
+      await n.stop();
+      assert.equal(third.listeners.length, 0);
+    });
+  });
 });
