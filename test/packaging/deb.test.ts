@@ -3,7 +3,9 @@
  * gzip instead of xz to save the test half a minute), lintian finds no
  * errors in it (its warnings are printed), its control fields and files are
  * where an operator and the reference's package expect them, and its command,
- * unpacked into a temporary root, runs with the package's own node_modules.
+ * unpacked into a temporary root, runs with the package's own node_modules;
+ * and, where a systemd machine can boot (root, systemd-nspawn), installed
+ * there with dpkg, it runs as its unit under the sandbox drop-in.
  *
  * dpkg-deb is part of dpkg; without it the whole suite skips. lintian comes
  * from `npm pretest` (scripts/ensure-lintian.mjs); without it only its check
@@ -11,11 +13,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { waitFor } from '../cloud/conformance.js';
+import { lameDaemonFixture, type LameDaemonFixture } from '../fixtures/daemon-config.js';
+import { NspawnMachine, Unavailable } from '../fixtures/nspawn.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const LINTIAN = '/usr/bin/lintian';
@@ -163,5 +168,81 @@ describe('Debian package (npm run package)', function () {
       '/status/charts.js', '/status/charts.css', '/status/uPlot.iife.min.js', '/status/uPlot.min.css',
     ]);
     for (const [p, n] of out.assets) assert.ok(n > 500, `${p}: ${n} bytes`);
+  });
+
+  describe('under a running systemd (a throwaway machine: test/fixtures/nspawn.ts)', () => {
+    let machine: NspawnMachine | undefined;
+    let fixture: LameDaemonFixture | undefined;
+    const UNIT = 'arvados-dispatch-cloud';
+
+    before(async function () {
+      machine = new NspawnMachine('adc-deb-systemd');
+      try {
+        await machine.boot();
+      } catch (err) {
+        if (!(err instanceof Unavailable)) throw err;
+        console.log(`      skipped: ${err.message}`);
+        this.skip();
+      }
+      const node = await machine.run('dpkg-query', ['-W', '-f', '${Version}', 'nodejs']);
+      if (node.code !== 0) {
+        console.log('      skipped: this host\'s node is not Debian\'s nodejs package, which the package depends on');
+        this.skip();
+      }
+    });
+    after(async () => {
+      await machine?.destroy();
+      await fixture?.cleanup();
+    });
+
+    /** `systemctl show` of the unit: the properties asked for. */
+    async function show(...props: string[]): Promise<Record<string, string>> {
+      const r = await machine!.run('systemctl', ['show', UNIT, ...props.map((p) => `--property=${p}`)]);
+      assert.equal(r.code, 0, r.stderr);
+      return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    }
+    const journal = async () => (await machine!.run('journalctl', ['-u', UNIT, '-o', 'cat', '--no-pager'])).stdout;
+
+    it('installs, starts with the sandbox drop-in once the queue and the cloud are read, dispatches, stops on SIGTERM, and stays stopped after a usage error', async () => {
+      const m = machine!;
+      writeFileSync(join(m.root, 'root/package.deb'), readFileSync(deb));
+      const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
+      assert.equal(installed.code, 0, installed.stdout + installed.stderr);
+      // Installed and enabled; without /etc/arvados/config.yml the unit's assertion keeps it from starting.
+      assert.equal((await m.run('systemctl', ['is-enabled', UNIT])).stdout.trim(), 'enabled');
+      assert.equal((await show('ActiveState')).ActiveState, 'inactive');
+
+      fixture = await lameDaemonFixture('adc-deb-systemd');
+      const uuids = [1, 2, 3].map((p) => fixture!.controller.addContainer({ priority: p, runtime_constraints: { vcpus: 1, ram: 1 << 30 } }).uuid);
+      mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
+      writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture.config));
+      const dropIns = join(m.root, 'etc/systemd/system', `${UNIT}.service.d`);
+      mkdirSync(dropIns, { recursive: true });
+      writeFileSync(join(dropIns, 'sandbox.conf'), readFileSync(join(m.root, DOC, 'examples/sandbox.conf')));
+      assert.equal((await m.run('systemctl', ['daemon-reload'])).code, 0);
+
+      // Type=notify: start returns once READY=1 came, with the summary as the status.
+      const started = await m.run('systemctl', ['start', UNIT]);
+      assert.equal(started.code, 0, `${started.stderr}\n${await journal()}`);
+      const up = await show('ActiveState', 'StatusText', 'ProtectSystem', 'NoNewPrivileges', 'DropInPaths');
+      assert.equal(up.ActiveState, 'active');
+      assert.match(up.StatusText!, /^\d+ containers? .*, \d+ VMs?/);
+      assert.deepEqual([up.ProtectSystem, up.NoNewPrivileges], ['full', 'yes'], 'the sandbox applies');
+      assert.match(up.DropInPaths!, /sandbox\.conf/);
+      await waitFor('the containers to complete', () => uuids.every((u) => fixture!.controller.get(u)?.state === 'Complete'), 90_000);
+
+      const stopped = await m.run('systemctl', ['stop', UNIT]);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.deepEqual(await show('ActiveState', 'Result'), { ActiveState: 'inactive', Result: 'success' });
+      assert.match(await journal(), /"msg":"stopping: VMs and containers are left as they are for the next start to adopt"/);
+
+      // A usage error (exit status 2) is not retried: RestartPreventExitStatus=2.
+      writeFileSync(join(m.root, 'etc/arvados/environment'), 'EXTRA_OPTS=--no-such-flag\n');
+      const refused = await m.run('systemctl', ['start', UNIT]);
+      assert.notEqual(refused.code, 0);
+      await new Promise((r) => setTimeout(r, 3_000));
+      assert.deepEqual(await show('ActiveState', 'ExecMainStatus', 'NRestarts'), { ActiveState: 'failed', ExecMainStatus: '2', NRestarts: '0' });
+      assert.match(await journal(), /unknown option '--no-such-flag'/);
+    });
   });
 });
