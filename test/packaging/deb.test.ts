@@ -203,7 +203,7 @@ describe('Debian package (npm run package)', function () {
     }
     const journal = async () => (await machine!.run('journalctl', ['-u', UNIT, '-o', 'cat', '--no-pager'])).stdout;
 
-    it('installs, starts with the sandbox drop-in once the queue and the cloud are read, dispatches, stops on SIGTERM, and stays stopped after a usage error', async () => {
+    it('installs, starts with the sandbox drop-in once the queue and the cloud are read, dispatches, restarts on upgrade, stops on SIGTERM, stays stopped after a usage error, and is removed', async () => {
       const m = machine!;
       writeFileSync(join(m.root, 'root/package.deb'), readFileSync(deb));
       const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
@@ -231,6 +231,14 @@ describe('Debian package (npm run package)', function () {
       assert.match(up.DropInPaths!, /sandbox\.conf/);
       await waitFor('the containers to complete', () => uuids.every((u) => fixture!.controller.get(u)?.state === 'Complete'), 90_000);
 
+      // An upgrade (here the same version again) restarts the running unit with the new files.
+      const before = (await show('MainPID')).MainPID;
+      const upgraded = await m.run('dpkg', ['-i', '/root/package.deb']);
+      assert.equal(upgraded.code, 0, upgraded.stdout + upgraded.stderr);
+      const after = await show('ActiveState', 'MainPID');
+      assert.equal(after.ActiveState, 'active');
+      assert.notEqual(after.MainPID, before, 'restarted');
+
       const stopped = await m.run('systemctl', ['stop', UNIT]);
       assert.equal(stopped.code, 0, stopped.stderr);
       assert.deepEqual(await show('ActiveState', 'Result'), { ActiveState: 'inactive', Result: 'success' });
@@ -243,6 +251,14 @@ describe('Debian package (npm run package)', function () {
       await new Promise((r) => setTimeout(r, 3_000));
       assert.deepEqual(await show('ActiveState', 'ExecMainStatus', 'NRestarts'), { ActiveState: 'failed', ExecMainStatus: '2', NRestarts: '0' });
       assert.match(await journal(), /unknown option '--no-such-flag'/);
+
+      // Removal stops and disables it, and takes the command away.
+      writeFileSync(join(m.root, 'etc/arvados/environment'), '');
+      assert.equal((await m.run('systemctl', ['start', UNIT])).code, 0);
+      const removed = await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
+      assert.equal(removed.code, 0, removed.stdout + removed.stderr);
+      assert.equal((await show('ActiveState')).ActiveState, 'inactive');
+      assert.ok(!existsSync(join(m.root, 'usr/bin/arvados-dispatch-cloud')));
     });
   });
 });
