@@ -86,6 +86,29 @@ export interface LockEpoch extends Fence {
   readonly ended: Promise<string>;
 }
 
+/** Node's codes for a server certificate that does not verify. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** For a connection that failed over TLS: which Connection keywords decide it (the error alone names neither). */
+function tlsHint(err: NodeJS.ErrnoException): string | undefined {
+  if (UNTRUSTED_CERTIFICATE.has(err.code ?? '')) {
+    return "the server's TLS certificate is not trusted: sslmode and sslrootcert in PostgreSQL.Connection say what is";
+  }
+  if (/does not support SSL/i.test(err.message)) {
+    return 'sslmode asks for TLS (require when not set, as with the reference); sslmode: disable connects without it';
+  }
+  return undefined;
+}
+
 const CHECK_SQL = `SELECT count(*)::int AS held FROM pg_locks
   WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND objsubid = 1 AND granted AND pid = pg_backend_pid()`;
 
@@ -224,8 +247,9 @@ export class DispatchLock {
       } catch (err) {
         this.dropWaitingClient();
         if (signal.aborted) throw signal.reason;
-        this.setStatus({ state: 'waiting', detail: `cannot reach the database: ${(err as Error).message}` });
-        this.errorLog.warn('cannot take the dispatch lock: the database cannot be reached; will retry', { error: err }, 'unreachable');
+        const hint = tlsHint(err as NodeJS.ErrnoException);
+        this.setStatus({ state: 'waiting', detail: `cannot reach the database: ${(err as Error).message}${hint ? ` (${hint})` : ''}` });
+        this.errorLog.warn('cannot take the dispatch lock: the database cannot be reached; will retry', { error: err, ...(hint ? { Hint: hint } : {}) }, 'unreachable');
       }
       await this.clock.sleep(this.timing.retryMs, signal);
     }

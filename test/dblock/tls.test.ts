@@ -1,0 +1,157 @@
+/**
+ * The dispatch lock over TLS, against a real PostgreSQL server with ssl=on:
+ * what each sslmode of `PostgreSQL.Connection` accepts and refuses, as the
+ * reference's driver does (lib/pq: `require`, the default, encrypts without
+ * checking; `verify-ca` checks the chain against `sslrootcert`; `verify-full`
+ * checks the name too), and that a refused connection says why in the lock's
+ * status (what /_health/ping and the log show), naming the keywords that
+ * decide it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { systemClock } from '../../src/clock/index.js';
+import { DispatchLock, type LockTiming } from '../../src/dblock/lock.js';
+import { pgClientConfig } from '../../src/dblock/pg-config.js';
+import { createLogger, LineCollector } from '../../src/log.js';
+import { selfSignedCertificate } from '../arvados/self-signed.js';
+import { TestPostgres } from '../fixtures/postgres.js';
+
+const FAST: LockTiming = { retryMs: 100, checkMs: 100, checkTimeoutMs: 300, leaseMs: 600, marginMs: 200 };
+
+interface Outcome {
+  /** The lock was taken. */
+  held: boolean;
+  /** Whether the session holding it is encrypted (pg_stat_ssl), when held. */
+  ssl?: boolean;
+  /** The lock's status detail when not held: why. */
+  detail: string;
+}
+
+describe('dispatch lock over TLS (PostgreSQL with ssl=on)', function () {
+  this.timeout(30_000);
+  const server = new TestPostgres();
+  let dir: string;
+  const forIP = selfSignedCertificate();
+  const forName = selfSignedCertificate({ dnsName: 'db.internal' });
+  const stranger = selfSignedCertificate();
+  const pem = (name: string, text: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  before(async function () {
+    this.timeout(60_000);
+    dir = mkdtempSync(join(tmpdir(), 'dblock-tls-'));
+    await server.start();
+    await server.stopServer();
+    await server.useCertificate(forIP);
+    await server.startServer();
+  });
+  after(async function () {
+    this.timeout(30_000);
+    await server.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Tries to take the lock with these Connection keywords (sslmode and the like) for up to 3 s. */
+  async function lockWith(keywords: Record<string, string>): Promise<Outcome> {
+    const { host, port, user, password, dbname } = server.connection;
+    const { config } = pgClientConfig({ host, port, user, password, dbname, ...keywords });
+    const lock = new DispatchLock({
+      newClient: () => new pg.Client(config),
+      clock: systemClock,
+      logger: createLogger({ level: 'error', stream: new LineCollector(), secrets: [server.password] }),
+      timing: FAST,
+    });
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 3_000);
+    try {
+      await lock.acquire(abort.signal);
+      const rows = await server.query<{ ssl: boolean }>(
+        `SELECT s.ssl FROM pg_locks l JOIN pg_stat_ssl s ON s.pid = l.pid WHERE l.locktype = 'advisory' AND l.objid = 10005 AND l.granted`,
+      );
+      assert.equal(rows.length, 1);
+      return { held: true, ssl: rows[0]!.ssl, detail: lock.current().detail };
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+      return { held: false, detail: lock.current().detail };
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+      await lock.release();
+    }
+  }
+
+  it('without sslmode (require, as lib/pq): encrypted, and the certificate is not checked', async () => {
+    assert.deepEqual(await lockWith({}), { held: true, ssl: true, detail: 'held' });
+  });
+
+  it('sslmode disable: not encrypted', async () => {
+    assert.deepEqual(await lockWith({ sslmode: 'disable' }), { held: true, ssl: false, detail: 'held' });
+  });
+
+  it('verify-full with the server\'s certificate as sslrootcert: encrypted and checked', async () => {
+    const ca = pem('right.pem', forIP.cert);
+    assert.deepEqual(await lockWith({ sslmode: 'verify-full', sslrootcert: ca }), { held: true, ssl: true, detail: 'held' });
+    assert.deepEqual(await lockWith({ sslmode: 'verify-ca', sslrootcert: ca }), { held: true, ssl: true, detail: 'held' });
+  });
+
+  it('verify-full, verify-ca, and require with a root certificate refuse a certificate the root did not sign, saying so', async () => {
+    const ca = pem('stranger.pem', stranger.cert);
+    for (const sslmode of ['verify-full', 'verify-ca', 'require']) {
+      const out = await lockWith({ sslmode, sslrootcert: ca });
+      assert.equal(out.held, false, sslmode);
+      assert.match(out.detail, /^cannot reach the database: self[- ]signed certificate \(the server's TLS certificate is not trusted: sslmode and sslrootcert in PostgreSQL.Connection say what is\)$/, sslmode);
+    }
+  });
+
+  describe('a certificate for another name', () => {
+    before(async function () {
+      this.timeout(60_000);
+      await server.stopServer();
+      await server.useCertificate(forName);
+      await server.startServer();
+    });
+
+    it('verify-full refuses it, naming the mismatch; verify-ca takes it', async () => {
+      const ca = pem('name.pem', forName.cert);
+      const full = await lockWith({ sslmode: 'verify-full', sslrootcert: ca });
+      assert.equal(full.held, false);
+      assert.match(full.detail, /^cannot reach the database: Hostname\/IP does not match certificate's altnames: .* \(the server's TLS certificate is not trusted: /);
+      assert.deepEqual(await lockWith({ sslmode: 'verify-ca', sslrootcert: ca }), { held: true, ssl: true, detail: 'held' });
+    });
+  });
+});
+
+describe('dispatch lock over TLS to a server without it', function () {
+  this.timeout(30_000);
+  const server = new TestPostgres();
+  before(async function () {
+    this.timeout(60_000);
+    await server.start();
+  });
+  after(async function () {
+    this.timeout(30_000);
+    await server.destroy();
+  });
+
+  it('sslmode require (the default) does not fall back to plain text, and says the server has no TLS', async () => {
+    const { host, port, user, password, dbname } = server.connection;
+    const { config } = pgClientConfig({ host, port, user, password, dbname });
+    const lock = new DispatchLock({
+      newClient: () => new pg.Client(config),
+      clock: systemClock,
+      logger: createLogger({ level: 'error', stream: new LineCollector() }),
+      timing: FAST,
+    });
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 2_000);
+    await assert.rejects(lock.acquire(abort.signal));
+    assert.match(lock.current().detail, /^cannot reach the database: The server does not support SSL connections \(sslmode asks for TLS \(require when not set, as with the reference\); sslmode: disable connects without it\)$/);
+    await lock.release();
+  });
+});
