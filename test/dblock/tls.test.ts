@@ -5,7 +5,7 @@
  * checking; `verify-ca` checks the chain against `sslrootcert`; `verify-full`
  * checks the name too), and that a refused connection says why in the lock's
  * status (what /_health/ping and the log show), naming the keywords that
- * decide it.
+ * decide it; and a client certificate (sslcert, sslkey) in place of a password.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,38 @@ import { selfSignedCertificate } from '../arvados/self-signed.js';
 import { TestPostgres } from '../fixtures/postgres.js';
 
 const FAST: LockTiming = { retryMs: 100, checkMs: 100, checkTimeoutMs: 300, leaseMs: 600, marginMs: 200 };
+
+/**
+ * Tries to take the lock on `server` with these Connection keywords (sslmode
+ * and the like; `password` too unless `noPassword`) for up to `ms`.
+ */
+async function tryLock(server: TestPostgres, keywords: Record<string, string>, o: { noPassword?: boolean; ms?: number } = {}): Promise<Outcome> {
+  const { host, port, user, password, dbname } = server.connection;
+  const { config } = pgClientConfig({ host, port, user, ...(o.noPassword ? {} : { password }), dbname, ...keywords });
+  const lock = new DispatchLock({
+    newClient: () => new pg.Client(config),
+    clock: systemClock,
+    logger: createLogger({ level: 'error', stream: new LineCollector(), secrets: [server.password] }),
+    timing: FAST,
+  });
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), o.ms ?? 3_000);
+  try {
+    await lock.acquire(abort.signal);
+    const rows = await server.query<{ ssl: boolean }>(
+      `SELECT s.ssl FROM pg_locks l JOIN pg_stat_ssl s ON s.pid = l.pid WHERE l.locktype = 'advisory' AND l.objid = 10005 AND l.granted`,
+    );
+    assert.equal(rows.length, 1);
+    return { held: true, ssl: rows[0]!.ssl, detail: lock.current().detail };
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+    return { held: false, detail: lock.current().detail };
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+    await lock.release();
+  }
+}
 
 interface Outcome {
   /** The lock was taken. */
@@ -57,34 +89,7 @@ describe('dispatch lock over TLS (PostgreSQL with ssl=on)', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Tries to take the lock with these Connection keywords (sslmode and the like) for up to 3 s. */
-  async function lockWith(keywords: Record<string, string>): Promise<Outcome> {
-    const { host, port, user, password, dbname } = server.connection;
-    const { config } = pgClientConfig({ host, port, user, password, dbname, ...keywords });
-    const lock = new DispatchLock({
-      newClient: () => new pg.Client(config),
-      clock: systemClock,
-      logger: createLogger({ level: 'error', stream: new LineCollector(), secrets: [server.password] }),
-      timing: FAST,
-    });
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), 3_000);
-    try {
-      await lock.acquire(abort.signal);
-      const rows = await server.query<{ ssl: boolean }>(
-        `SELECT s.ssl FROM pg_locks l JOIN pg_stat_ssl s ON s.pid = l.pid WHERE l.locktype = 'advisory' AND l.objid = 10005 AND l.granted`,
-      );
-      assert.equal(rows.length, 1);
-      return { held: true, ssl: rows[0]!.ssl, detail: lock.current().detail };
-    } catch (err) {
-      if (!abort.signal.aborted) throw err;
-      return { held: false, detail: lock.current().detail };
-    } finally {
-      clearTimeout(timer);
-      abort.abort();
-      await lock.release();
-    }
-  }
+  const lockWith = (keywords: Record<string, string>): Promise<Outcome> => tryLock(server, keywords);
 
   it('without sslmode (require, as lib/pq): encrypted, and the certificate is not checked', async () => {
     assert.deepEqual(await lockWith({}), { held: true, ssl: true, detail: 'held' });
@@ -127,6 +132,37 @@ describe('dispatch lock over TLS (PostgreSQL with ssl=on)', function () {
   });
 });
 
+describe('dispatch lock with a client certificate (sslcert, sslkey; pg_hba cert)', function () {
+  this.timeout(30_000);
+  const server = new TestPostgres();
+  let dir: string;
+  // The user's certificate, its own CA: CN=postgres, the user it logs in as.
+  const client = selfSignedCertificate({ dnsName: 'postgres' });
+  before(async function () {
+    this.timeout(60_000);
+    dir = mkdtempSync(join(tmpdir(), 'dblock-client-cert-'));
+    await server.start();
+    await server.stopServer();
+    await server.useCertificate(selfSignedCertificate());
+    await server.requireClientCertificates(client.cert);
+    await server.startServer();
+  });
+  after(async function () {
+    this.timeout(30_000);
+    await server.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs in with the certificate and no password; without it, the server refuses', async () => {
+    writeFileSync(join(dir, 'client.crt'), client.cert);
+    writeFileSync(join(dir, 'client.key'), client.key, { mode: 0o600 });
+    assert.deepEqual(await tryLock(server, { sslcert: join(dir, 'client.crt'), sslkey: join(dir, 'client.key') }, { noPassword: true }), { held: true, ssl: true, detail: 'held' });
+    const without = await tryLock(server, {}, { noPassword: true });
+    assert.equal(without.held, false);
+    assert.equal(without.detail, 'cannot reach the database: connection requires a valid client certificate');
+  });
+});
+
 describe('dispatch lock over TLS to a server without it', function () {
   this.timeout(30_000);
   const server = new TestPostgres();
@@ -140,18 +176,8 @@ describe('dispatch lock over TLS to a server without it', function () {
   });
 
   it('sslmode require (the default) does not fall back to plain text, and says the server has no TLS', async () => {
-    const { host, port, user, password, dbname } = server.connection;
-    const { config } = pgClientConfig({ host, port, user, password, dbname });
-    const lock = new DispatchLock({
-      newClient: () => new pg.Client(config),
-      clock: systemClock,
-      logger: createLogger({ level: 'error', stream: new LineCollector() }),
-      timing: FAST,
-    });
-    const abort = new AbortController();
-    setTimeout(() => abort.abort(), 2_000);
-    await assert.rejects(lock.acquire(abort.signal));
-    assert.match(lock.current().detail, /^cannot reach the database: The server does not support SSL connections \(sslmode asks for TLS \(require when not set, as with the reference\); sslmode: disable connects without it\)$/);
-    await lock.release();
+    const out = await tryLock(server, {}, { ms: 2_000 });
+    assert.equal(out.held, false);
+    assert.match(out.detail, /^cannot reach the database: The server does not support SSL connections \(sslmode asks for TLS \(require when not set, as with the reference\); sslmode: disable connects without it\)$/);
   });
 });
