@@ -189,6 +189,8 @@ describe('Debian package (npm run package)', function () {
         console.log('      skipped: this host\'s node is not Debian\'s nodejs package, which the package depends on');
         this.skip();
       }
+      fixture = await lameDaemonFixture('adc-deb-systemd');
+      writeFileSync(join(machine.root, 'root/package.deb'), readFileSync(deb));
     });
     after(async () => {
       await machine?.destroy();
@@ -205,17 +207,15 @@ describe('Debian package (npm run package)', function () {
 
     it('installs, starts with the sandbox drop-in once the queue and the cloud are read, dispatches, restarts on upgrade, stops on SIGTERM, stays stopped after a usage error, and is removed', async () => {
       const m = machine!;
-      writeFileSync(join(m.root, 'root/package.deb'), readFileSync(deb));
       const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
       assert.equal(installed.code, 0, installed.stdout + installed.stderr);
       // Installed and enabled; without /etc/arvados/config.yml the unit's assertion keeps it from starting.
       assert.equal((await m.run('systemctl', ['is-enabled', UNIT])).stdout.trim(), 'enabled');
       assert.equal((await show('ActiveState')).ActiveState, 'inactive');
 
-      fixture = await lameDaemonFixture('adc-deb-systemd');
       const uuids = [1, 2, 3].map((p) => fixture!.controller.addContainer({ priority: p, runtime_constraints: { vcpus: 1, ram: 1 << 30 } }).uuid);
       mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
-      writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture.config));
+      writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture!.config));
       const dropIns = join(m.root, 'etc/systemd/system', `${UNIT}.service.d`);
       mkdirSync(dropIns, { recursive: true });
       writeFileSync(join(dropIns, 'sandbox.conf'), readFileSync(join(m.root, DOC, 'examples/sandbox.conf')));
@@ -259,6 +259,49 @@ describe('Debian package (npm run package)', function () {
       assert.equal(removed.code, 0, removed.stdout + removed.stderr);
       assert.equal((await show('ActiveState')).ActiveState, 'inactive');
       assert.ok(!existsSync(join(m.root, 'usr/bin/arvados-dispatch-cloud')));
+    });
+
+    it('takes the place of a package in the reference\'s place with one apt command, and gives it back with one, a dispatcher running after each', async () => {
+      const m = machine!;
+      // A stand-in for the reference's package: its name, its two paths, and maintainer
+      // scripts that do what the reference's do with the unit (enable and start on install,
+      // stop and disable on removal); its "daemon" only sleeps.
+      const tree = join(m.root, 'root/stand-in');
+      mkdirSync(join(tree, 'DEBIAN'), { recursive: true });
+      mkdirSync(join(tree, 'usr/bin'), { recursive: true });
+      mkdirSync(join(tree, 'lib/systemd/system'), { recursive: true });
+      writeFileSync(join(tree, 'DEBIAN/control'), 'Package: arvados-dispatch-cloud\nVersion: 3.1.0-1\nArchitecture: all\nMaintainer: tests <tests@example.com>\nDescription: stand-in for the reference dispatcher\'s package\n');
+      const unitName = `${UNIT}.service`;
+      writeFileSync(join(tree, 'DEBIAN/postinst'), `#!/bin/sh\nset -e\nif [ "$1" = configure ] && [ -d /run/systemd/system ]; then\n  systemctl daemon-reload\n  if systemctl is-enabled --quiet ${unitName}; then systemctl try-restart ${unitName} || true; else systemctl enable ${unitName} || true; systemctl start ${unitName} || true; fi\nfi\n`, { mode: 0o755 });
+      writeFileSync(join(tree, 'DEBIAN/prerm'), `#!/bin/sh\nset -e\nif [ "$1" = remove ] && [ -d /run/systemd/system ]; then systemctl stop ${unitName} || true; systemctl disable ${unitName} || true; fi\n`, { mode: 0o755 });
+      writeFileSync(join(tree, 'usr/bin/arvados-dispatch-cloud'), '#!/bin/sh\nexec sleep infinity\n', { mode: 0o755 });
+      writeFileSync(join(tree, 'lib/systemd/system', unitName), '[Unit]\nDescription=stand-in dispatcher\n[Service]\nExecStart=/usr/bin/arvados-dispatch-cloud\n[Install]\nWantedBy=multi-user.target\n');
+      const built = await m.run('dpkg-deb', ['--build', '--root-owner-group', '/root/stand-in', '/root/stand-in.deb']);
+      assert.equal(built.code, 0, built.stderr);
+      /** Which program the running unit's main process is. */
+      const mainProgram = async (): Promise<string> => {
+        const { ActiveState, MainPID } = await show('ActiveState', 'MainPID');
+        assert.equal(ActiveState, 'active');
+        return (await m.run('cat', [`/proc/${MainPID}/comm`])).stdout.trim();
+      };
+      const apt = async (deb: string): Promise<string> => {
+        const r = await m.run('apt-get', ['install', '-y', deb]);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        return r.stdout;
+      };
+      const installed = async (pkg: string) => (await m.run('dpkg-query', ['-W', '-f', '${Status}', pkg])).stdout.includes('install ok installed');
+
+      await apt('/root/stand-in.deb');
+      assert.equal(await mainProgram(), 'sleep');
+      // Ours: the stand-in is removed (its prerm stops and disables its unit), ours enabled and started.
+      assert.match(await apt('/root/package.deb'), /Removing arvados-dispatch-cloud \(3\.1\.0-1\)/);
+      assert.equal(await installed('arvados-dispatch-cloud'), false);
+      assert.equal(await mainProgram(), 'arvados-dispatc');
+      assert.match((await show('StatusText')).StatusText!, /^\d+ containers?.*, \d+ VMs?/);
+      // And back.
+      assert.match(await apt('/root/stand-in.deb'), /Removing arvados-dispatch-cloud-ts/);
+      assert.equal(await installed('arvados-dispatch-cloud-ts'), false);
+      assert.equal(await mainProgram(), 'sleep');
     });
   });
 });
