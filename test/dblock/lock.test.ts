@@ -11,7 +11,7 @@ import { isDispatchLockLostError } from '../../src/dblock/fence.js';
 import { DISPATCH_LOCK_KEY, DispatchLock, type LockEpoch, type LockTiming } from '../../src/dblock/lock.js';
 import { pgClientConfig, type PgEnvironment } from '../../src/dblock/pg-config.js';
 import { createLogger, LineCollector } from '../../src/log.js';
-import { TestPostgres } from '../fixtures/postgres.js';
+import { suiteServer } from '../fixtures/postgres.js';
 
 /** Short intervals, so each test takes a second or two; the ratios are those of the defaults. */
 const FAST: LockTiming = { retryMs: 100, checkMs: 100, checkTimeoutMs: 300, leaseMs: 600, marginMs: 200 };
@@ -28,18 +28,8 @@ async function waitFor(what: string, fn: () => boolean | Promise<boolean>, timeo
 
 describe('dispatch lock (PostgreSQL advisory lock 10005)', function () {
   this.timeout(30_000);
-  const server = new TestPostgres();
+  const server = suiteServer();
   const cleanups: Array<() => Promise<void> | void> = [];
-
-  before(async function () {
-    this.timeout(60_000);
-    await server.start();
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    await server.destroy();
-  });
 
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();

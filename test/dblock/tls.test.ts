@@ -17,7 +17,7 @@ import { DispatchLock, type LockTiming } from '../../src/dblock/lock.js';
 import { pgClientConfig } from '../../src/dblock/pg-config.js';
 import { createLogger, LineCollector } from '../../src/log.js';
 import { selfSignedCertificate } from '../arvados/self-signed.js';
-import { TestPostgres } from '../fixtures/postgres.js';
+import { suiteServer, type TestPostgres } from '../fixtures/postgres.js';
 
 const FAST: LockTiming = { retryMs: 100, checkMs: 100, checkTimeoutMs: 300, leaseMs: 600, marginMs: 200 };
 
@@ -53,6 +53,13 @@ async function tryLock(server: TestPostgres, keywords: Record<string, string>, o
   }
 }
 
+/** Restarts `server` serving TLS with this certificate. */
+async function serveTls(server: TestPostgres, pair: { cert: string; key: string }): Promise<void> {
+  await server.stopServer();
+  await server.useCertificate(pair);
+  await server.startServer();
+}
+
 interface Outcome {
   /** The lock was taken. */
   held: boolean;
@@ -64,30 +71,21 @@ interface Outcome {
 
 describe('dispatch lock over TLS (PostgreSQL with ssl=on)', function () {
   this.timeout(30_000);
-  const server = new TestPostgres();
-  let dir: string;
   const forIP = selfSignedCertificate();
   const forName = selfSignedCertificate({ dnsName: 'db.internal' });
   const stranger = selfSignedCertificate();
+  const server = suiteServer((s) => serveTls(s, forIP));
+  let dir: string;
   const pem = (name: string, text: string): string => {
     const file = join(dir, name);
     writeFileSync(file, text);
     return file;
   };
 
-  before(async function () {
-    this.timeout(60_000);
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'dblock-tls-'));
-    await server.start();
-    await server.stopServer();
-    await server.useCertificate(forIP);
-    await server.startServer();
   });
-  after(async function () {
-    this.timeout(30_000);
-    await server.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   const lockWith = (keywords: Record<string, string>): Promise<Outcome> => tryLock(server, keywords);
 
@@ -117,9 +115,7 @@ describe('dispatch lock over TLS (PostgreSQL with ssl=on)', function () {
   describe('a certificate for another name', () => {
     before(async function () {
       this.timeout(60_000);
-      await server.stopServer();
-      await server.useCertificate(forName);
-      await server.startServer();
+      await serveTls(server, forName);
     });
 
     it('verify-full refuses it, naming the mismatch; verify-ca takes it', async () => {
@@ -134,24 +130,17 @@ describe('dispatch lock over TLS (PostgreSQL with ssl=on)', function () {
 
 describe('dispatch lock with a client certificate (sslcert, sslkey; pg_hba cert)', function () {
   this.timeout(30_000);
-  const server = new TestPostgres();
-  let dir: string;
   // The user's certificate, its own CA: CN=postgres, the user it logs in as.
   const client = selfSignedCertificate({ dnsName: 'postgres' });
-  before(async function () {
-    this.timeout(60_000);
+  const server = suiteServer(async (s) => {
+    await s.requireClientCertificates(client.cert);
+    await serveTls(s, selfSignedCertificate());
+  });
+  let dir: string;
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'dblock-client-cert-'));
-    await server.start();
-    await server.stopServer();
-    await server.useCertificate(selfSignedCertificate());
-    await server.requireClientCertificates(client.cert);
-    await server.startServer();
   });
-  after(async function () {
-    this.timeout(30_000);
-    await server.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('logs in with the certificate and no password; without it, the server refuses', async () => {
     writeFileSync(join(dir, 'client.crt'), client.cert);
@@ -165,15 +154,7 @@ describe('dispatch lock with a client certificate (sslcert, sslkey; pg_hba cert)
 
 describe('dispatch lock over TLS to a server without it', function () {
   this.timeout(30_000);
-  const server = new TestPostgres();
-  before(async function () {
-    this.timeout(60_000);
-    await server.start();
-  });
-  after(async function () {
-    this.timeout(30_000);
-    await server.destroy();
-  });
+  const server = suiteServer();
 
   it('sslmode require (the default) does not fall back to plain text, and says the server has no TLS', async () => {
     const out = await tryLock(server, {}, { ms: 2_000 });

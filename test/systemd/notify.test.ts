@@ -302,6 +302,14 @@ describe('systemd notify', function () {
 
     it('follows each tenure: the lock\'s state between tenures, the current dispatcher\'s summary within one, never a stopped one\'s', async () => {
       const { world, clock, out, n, statuses } = lockedNotifier();
+      /** The next tenure's dispatcher, already past its first poll and cloud list, with these VMs. */
+      const readyTenure = (workers: Record<string, number>) => {
+        const f = fakeDispatcher();
+        Object.assign(f.state, { updated: 1, loaded: true });
+        Object.assign(f.state.workers, workers);
+        world.tenure = f;
+        return f;
+      };
       // Taken: the earlier holder's lease is waited out; then held, with a dispatcher that has not polled yet.
       world.lock = 'not dispatching yet: dispatch lock taken; waiting 5500 ms for any earlier holder\'s lease to run out';
       await clock.advance(5_000);
@@ -320,10 +328,7 @@ describe('systemd notify', function () {
       world.tenure = undefined;
       await clock.advance(5_000);
       world.lock = undefined;
-      const second = fakeDispatcher();
-      world.tenure = second;
-      Object.assign(second.state, { updated: 1, loaded: true });
-      second.state.workers.idle = 1;
+      const second = readyTenure({ idle: 1 });
       await clock.advance(5_000);
       await n.idle();
       assert.deepEqual(statuses(), [
@@ -336,10 +341,7 @@ describe('systemd notify', function () {
       ]);
       assert.equal(first.listeners.length, 0, 'the first tenure\'s queue and pool are no longer listened to');
       // A tenure that ends and is followed by the next between two checks.
-      const third = fakeDispatcher();
-      world.tenure = third;
-      Object.assign(third.state, { updated: 1, loaded: true });
-      third.state.workers.booting = 2;
+      const third = readyTenure({ booting: 2 });
       await clock.advance(5_000);
       await n.idle();
       assert.equal(statuses().at(-1), '0 containers, 2 VMs (2 booting)');
