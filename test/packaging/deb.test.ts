@@ -205,7 +205,7 @@ describe('Debian package (npm run package)', function () {
     }
     const journal = async () => (await machine!.run('journalctl', ['-u', UNIT, '-o', 'cat', '--no-pager'])).stdout;
 
-    it('installs, starts with the sandbox drop-in once the queue and the cloud are read, dispatches, restarts on upgrade, stops on SIGTERM, stays stopped after a usage error, and is removed', async () => {
+    it('installs, starts with the sandbox drop-in once the queue and the cloud are read, dispatches, restarts on upgrade, stops on SIGTERM, stays stopped after a usage error or SIGQUIT, and is removed', async () => {
       const m = machine!;
       const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
       assert.equal(installed.code, 0, installed.stdout + installed.stderr);
@@ -252,8 +252,15 @@ describe('Debian package (npm run package)', function () {
       assert.deepEqual(await show('ActiveState', 'ExecMainStatus', 'NRestarts'), { ActiveState: 'failed', ExecMainStatus: '2', NRestarts: '0' });
       assert.match(await journal(), /unknown option '--no-such-flag'/);
 
-      // Removal stops and disables it, and takes the command away.
+      // SIGQUIT: a diagnostic report, exit status 2, and not restarted either.
       writeFileSync(join(m.root, 'etc/arvados/environment'), '');
+      assert.equal((await m.run('systemctl', ['start', UNIT])).code, 0);
+      assert.equal((await m.run('systemctl', ['kill', '--kill-whom=main', '--signal=SIGQUIT', UNIT])).code, 0);
+      await waitFor('the unit to fail after SIGQUIT', async () => (await show('ActiveState')).ActiveState === 'failed', 20_000, 200);
+      assert.deepEqual(await show('ExecMainStatus', 'NRestarts'), { ExecMainStatus: '2', NRestarts: '0' });
+      assert.match(await journal(), /SIGQUIT: writing a diagnostic report to stderr/);
+
+      // Removal stops and disables it, and takes the command away.
       assert.equal((await m.run('systemctl', ['start', UNIT])).code, 0);
       const removed = await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
       assert.equal(removed.code, 0, removed.stdout + removed.stderr);
