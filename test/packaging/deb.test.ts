@@ -21,6 +21,7 @@ import { gunzipSync } from 'node:zlib';
 import { waitFor } from '../cloud/conformance.js';
 import { lameDaemonFixture, type LameDaemonFixture } from '../fixtures/daemon-config.js';
 import { NspawnMachine, Unavailable } from '../fixtures/nspawn.js';
+import { generateSshKeyPair } from '../../src/ssh/keys.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const LINTIAN = '/usr/bin/lintian';
@@ -203,7 +204,16 @@ describe('Debian package (npm run package)', function () {
       assert.equal(r.code, 0, r.stderr);
       return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     }
-    const journal = async () => (await machine!.run('journalctl', ['-u', UNIT, '-o', 'cat', '--no-pager'])).stdout;
+    /** The unit's journal: every run so far, or only the run `invocation` names (`systemctl show -p InvocationID`). */
+    const journal = async (invocation?: string) =>
+      (await machine!.run('journalctl', ['-u', UNIT, '-o', 'cat', '--no-pager', ...(invocation ? [`_SYSTEMD_INVOCATION_ID=${invocation}`] : [])])).stdout;
+    /** Installs the package's sandbox drop-in, as the guide says to. */
+    async function installSandbox(): Promise<void> {
+      const dropIns = join(machine!.root, 'etc/systemd/system', `${UNIT}.service.d`);
+      mkdirSync(dropIns, { recursive: true });
+      writeFileSync(join(dropIns, 'sandbox.conf'), readFileSync(join(machine!.root, DOC, 'examples/sandbox.conf')));
+      assert.equal((await machine!.run('systemctl', ['daemon-reload'])).code, 0);
+    }
 
     it('installs, starts with the sandbox drop-in once the queue and the cloud are read, dispatches, restarts on upgrade, stops on SIGTERM, stays stopped after a usage error or SIGQUIT, and is removed', async () => {
       const m = machine!;
@@ -216,10 +226,7 @@ describe('Debian package (npm run package)', function () {
       const uuids = [1, 2, 3].map((p) => fixture!.controller.addContainer({ priority: p, runtime_constraints: { vcpus: 1, ram: 1 << 30 } }).uuid);
       mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
       writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture!.config));
-      const dropIns = join(m.root, 'etc/systemd/system', `${UNIT}.service.d`);
-      mkdirSync(dropIns, { recursive: true });
-      writeFileSync(join(dropIns, 'sandbox.conf'), readFileSync(join(m.root, DOC, 'examples/sandbox.conf')));
-      assert.equal((await m.run('systemctl', ['daemon-reload'])).code, 0);
+      await installSandbox();
 
       // Type=notify: start returns once READY=1 came, with the summary as the status.
       const started = await m.run('systemctl', ['start', UNIT]);
@@ -268,6 +275,63 @@ describe('Debian package (npm run package)', function () {
       assert.ok(!existsSync(join(m.root, 'usr/bin/arvados-dispatch-cloud')));
     });
 
+    it('with the ec2 driver under the sandbox: creates a VM through the AWS SDK and logs in to it over SSH', async () => {
+      const m = machine!;
+      const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
+      assert.equal(installed.code, 0, installed.stdout + installed.stderr);
+      const { FakeEC2 } = await import('../fixtures/ec2/server.js');
+      const sshPort = 20_000 + Math.floor(Math.random() * 20_000);
+      const ec2 = new FakeEC2({ sshHosts: { port: sshPort, authorizedKeysFrom: 'keypair' } });
+      await ec2.start();
+      try {
+        const key = generateSshKeyPair().private;
+        const head = readFileSync(fixture!.config, 'utf8').split('    Containers:\n')[0]!;
+        mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
+        writeFileSync(
+          join(m.root, 'etc/arvados/config.yml'),
+          `${head}    Containers:
+      DispatchPrivateKey: |
+${key.trim().split('\n').map((l) => `        ${l}`).join('\n')}
+      CloudVMs:
+        Driver: ec2
+        ImageID: test-image
+        SSHPort: "${sshPort}"
+        PollInterval: 1s
+        SyncInterval: 1s
+        ProbeInterval: 1s
+        DriverParameters:
+          Endpoint: ${ec2.url}
+          Region: us-east-1
+          AccessKeyID: AKIDSANDBOXTEST
+          SecretAccessKey: sandbox-test-secret
+          SubnetID: subnet-one
+    InstanceTypes:
+      small:
+        VCPUs: 2
+        RAM: 4GiB
+        Price: 0.1
+        ProviderType: t3.medium
+`,
+        );
+        await installSandbox();
+        fixture!.controller.addContainer({ priority: 1, runtime_constraints: { vcpus: 1, ram: 1 << 30 } });
+        // Restart: the install started it already if an earlier config was there.
+        const started = await m.run('systemctl', ['restart', UNIT]);
+        assert.equal(started.code, 0, `${started.stderr}\n${await journal()}`);
+        assert.match((await show('DropInPaths')).DropInPaths!, /sandbox\.conf/);
+        // The stand-in's VMs have no crunch-run: logging in and the boot probe are what there is to see.
+        const run = (await show('InvocationID')).InvocationID!;
+        await waitFor('the boot probe over SSH', async () => /"msg":"boot probe succeeded"/.test(await journal(run)), 60_000, 500);
+        const made = ec2.instances();
+        assert.equal(made.length, 1, `${JSON.stringify(made)}\n${await journal(run)}`);
+        assert.equal(made[0]!.tags.ArvadosInstanceType, 'small', JSON.stringify(made[0]!.tags));
+        assert.match(made[0]!.tags.ArvadosInstanceSetID ?? '', /^[0-9a-f]{32}$/);
+      } finally {
+        await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
+        await ec2.stop();
+      }
+    });
+
     it('takes the place of a package in the reference\'s place with one apt command, and gives it back with one, a dispatcher running after each', async () => {
       const m = machine!;
       // A stand-in for the reference's package: its name, its two paths, and maintainer
@@ -283,6 +347,9 @@ describe('Debian package (npm run package)', function () {
       writeFileSync(join(tree, 'DEBIAN/prerm'), `#!/bin/sh\nset -e\nif [ "$1" = remove ] && [ -d /run/systemd/system ]; then systemctl stop ${unitName} || true; systemctl disable ${unitName} || true; fi\n`, { mode: 0o755 });
       writeFileSync(join(tree, 'usr/bin/arvados-dispatch-cloud'), '#!/bin/sh\nexec sleep infinity\n', { mode: 0o755 });
       writeFileSync(join(tree, 'lib/systemd/system', unitName), '[Unit]\nDescription=stand-in dispatcher\n[Service]\nExecStart=/usr/bin/arvados-dispatch-cloud\n[Install]\nWantedBy=multi-user.target\n');
+      // Ours starts on install: with the lame cloud's config, as in the first test.
+      mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
+      writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture!.config));
       const built = await m.run('dpkg-deb', ['--build', '--root-owner-group', '/root/stand-in', '/root/stand-in.deb']);
       assert.equal(built.code, 0, built.stderr);
       /** Which program the running unit's main process is. */
