@@ -275,62 +275,91 @@ describe('Debian package (npm run package)', function () {
       assert.ok(!existsSync(join(m.root, 'usr/bin/arvados-dispatch-cloud')));
     });
 
-    it('with the ec2 driver under the sandbox: creates a VM through the AWS SDK and logs in to it over SSH', async () => {
-      const m = machine!;
-      const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
-      assert.equal(installed.code, 0, installed.stdout + installed.stderr);
-      const { FakeEC2 } = await import('../fixtures/ec2/server.js');
-      const sshPort = 20_000 + Math.floor(Math.random() * 20_000);
-      const ec2 = new FakeEC2({ sshHosts: { port: sshPort, authorizedKeysFrom: 'keypair' } });
-      await ec2.start();
-      try {
-        const key = generateSshKeyPair().private;
-        const head = readFileSync(fixture!.config, 'utf8').split('    Containers:\n')[0]!;
-        mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
-        writeFileSync(
-          join(m.root, 'etc/arvados/config.yml'),
-          `${head}    Containers:
+    /** A local stand-in for a cloud's API whose instances are SSH servers on 127.0.0.N:`sshPort`. */
+    interface CloudStandIn {
+      url: string;
+      start(): Promise<void>;
+      stop(): Promise<void>;
+      /** The live instances' Arvados tags (ec2: the instance's tags; gce: its `arvados-tags` metadata). */
+      tags(): Array<Record<string, string>>;
+    }
+    const clouds: Array<{ driver: string; sdk: string; make: (sshPort: number) => Promise<CloudStandIn>; params: (url: string) => string }> = [
+      {
+        driver: 'ec2',
+        sdk: 'the AWS SDK',
+        make: async (sshPort) => {
+          const { FakeEC2 } = await import('../fixtures/ec2/server.js');
+          const f = new FakeEC2({ sshHosts: { port: sshPort, authorizedKeysFrom: 'keypair' } });
+          return { get url() { return f.url; }, start: () => f.start(), stop: () => f.stop(), tags: () => f.instances().filter((i) => i.state !== 'terminated').map((i) => i.tags) };
+        },
+        params: (url) => `Endpoint: ${url}\nRegion: us-east-1\nAccessKeyID: AKIDSANDBOXTEST\nSecretAccessKey: sandbox-test-secret\nSubnetID: subnet-one`,
+      },
+      {
+        driver: 'gce',
+        sdk: '@google-cloud/compute',
+        make: async (sshPort) => {
+          const { FakeGCE } = await import('../fixtures/gce/server.js');
+          const f = new FakeGCE({ sshHosts: { port: sshPort } });
+          return { get url() { return f.url; }, start: () => f.start(), stop: () => f.stop(), tags: () => f.instances().filter((i) => !i.deleted).map((i) => JSON.parse(i.metadata['arvados-tags'] ?? '{}') as Record<string, string>) };
+        },
+        params: (url) => `Endpoint: ${url}\nProject: sandbox-project\nZone: us-central1-a`,
+      },
+    ];
+    for (const cloud of clouds) {
+      it(`with the ${cloud.driver} driver under the sandbox: creates a VM through ${cloud.sdk} and logs in to it over SSH`, async () => {
+        const m = machine!;
+        // No config yet: the install does not start it with another test's.
+        rmSync(join(m.root, 'etc/arvados/config.yml'), { force: true });
+        const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
+        assert.equal(installed.code, 0, installed.stdout + installed.stderr);
+        const sshPort = 20_000 + Math.floor(Math.random() * 20_000);
+        const standIn = await cloud.make(sshPort);
+        await standIn.start();
+        try {
+          const key = generateSshKeyPair().private;
+          const head = readFileSync(fixture!.config, 'utf8').split('    Containers:\n')[0]!;
+          const indented = (text: string, n: number) => text.trim().split('\n').map((l) => `${' '.repeat(n)}${l}`).join('\n');
+          mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
+          writeFileSync(
+            join(m.root, 'etc/arvados/config.yml'),
+            `${head}    Containers:
       DispatchPrivateKey: |
-${key.trim().split('\n').map((l) => `        ${l}`).join('\n')}
+${indented(key, 8)}
       CloudVMs:
-        Driver: ec2
+        Driver: ${cloud.driver}
         ImageID: test-image
         SSHPort: "${sshPort}"
         PollInterval: 1s
         SyncInterval: 1s
         ProbeInterval: 1s
         DriverParameters:
-          Endpoint: ${ec2.url}
-          Region: us-east-1
-          AccessKeyID: AKIDSANDBOXTEST
-          SecretAccessKey: sandbox-test-secret
-          SubnetID: subnet-one
+${indented(cloud.params(standIn.url), 10)}
     InstanceTypes:
       small:
         VCPUs: 2
         RAM: 4GiB
         Price: 0.1
-        ProviderType: t3.medium
+        ProviderType: ${cloud.driver === 'ec2' ? 't3.medium' : 'e2-medium'}
 `,
-        );
-        await installSandbox();
-        fixture!.controller.addContainer({ priority: 1, runtime_constraints: { vcpus: 1, ram: 1 << 30 } });
-        // Restart: the install started it already if an earlier config was there.
-        const started = await m.run('systemctl', ['restart', UNIT]);
-        assert.equal(started.code, 0, `${started.stderr}\n${await journal()}`);
-        assert.match((await show('DropInPaths')).DropInPaths!, /sandbox\.conf/);
-        // The stand-in's VMs have no crunch-run: logging in and the boot probe are what there is to see.
-        const run = (await show('InvocationID')).InvocationID!;
-        await waitFor('the boot probe over SSH', async () => /"msg":"boot probe succeeded"/.test(await journal(run)), 60_000, 500);
-        const made = ec2.instances();
-        assert.equal(made.length, 1, `${JSON.stringify(made)}\n${await journal(run)}`);
-        assert.equal(made[0]!.tags.ArvadosInstanceType, 'small', JSON.stringify(made[0]!.tags));
-        assert.match(made[0]!.tags.ArvadosInstanceSetID ?? '', /^[0-9a-f]{32}$/);
-      } finally {
-        await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
-        await ec2.stop();
-      }
-    });
+          );
+          await installSandbox();
+          fixture!.controller.addContainer({ priority: 1, runtime_constraints: { vcpus: 1, ram: 1 << 30 } });
+          const started = await m.run('systemctl', ['start', UNIT]);
+          assert.equal(started.code, 0, `${started.stderr}\n${await journal()}`);
+          assert.match((await show('DropInPaths')).DropInPaths!, /sandbox\.conf/);
+          // The stand-in's VMs have no crunch-run: logging in and the boot probe are what there is to see.
+          const run = (await show('InvocationID')).InvocationID!;
+          await waitFor('the boot probe over SSH', async () => /"msg":"boot probe succeeded"/.test(await journal(run)), 60_000, 500);
+          const made = standIn.tags();
+          assert.equal(made.length, 1, `${JSON.stringify(made)}\n${await journal(run)}`);
+          assert.equal(made[0]!.ArvadosInstanceType, 'small', JSON.stringify(made[0]));
+          assert.match(made[0]!.ArvadosInstanceSetID ?? '', /^[0-9a-f]{32}$/, JSON.stringify(made[0]));
+        } finally {
+          await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
+          await standIn.stop();
+        }
+      });
+    }
 
     it('takes the place of a package in the reference\'s place with one apt command, and gives it back with one, a dispatcher running after each', async () => {
       const m = machine!;
