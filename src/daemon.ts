@@ -189,11 +189,11 @@ async function runDaemon(opts: DaemonOptions, config: DaemonConfig & { ok: true 
   // systemd (Type=notify): READY=1 after the first queue poll and cloud list, then a status line.
   // Under the lock it follows each tenure's dispatcher; a standby may wait for the lock for
   // hours, up and serving, so it says READY=1 at once, and why it is not dispatching.
-  const notifier = startSystemdNotifier(
-    run
-      ? { dispatcher: () => run.current(), notDispatching: () => lockHealthProblem(lock!.current()), clock: systemClock, logger: log }
-      : { dispatcher, clock: systemClock, logger: log },
-  );
+  const notifier = startSystemdNotifier({
+    clock: systemClock,
+    logger: log,
+    ...(run ? { dispatcher: () => run.current(), notDispatching: () => lockHealthProblem(lock!.current()) } : { dispatcher }),
+  });
   const failed = run?.finished.then(
     () => 'finished' as const,
     (err: unknown) => {

@@ -218,23 +218,21 @@ export function startSystemdNotifier(opts: SystemdNotifierOptions): SystemdNotif
     if (stopped) return;
     follow(current());
     const why = notDispatching?.();
-    let status: string;
-    if (why !== undefined) status = why;
-    else if (gate?.isReady()) {
-      status = gate.summary();
-      if (!targetReady) {
-        targetReady = true;
-        logger.info('ready: first queue poll and cloud instance list done', { Status: status });
-        if (!ready) {
-          ready = true;
-          lastStatus = status;
-          lastSentAt = clock.now();
-          send({ ready: true, status });
-          return;
-        }
-      }
-    } else if (!ready) return;
-    else status = STARTING;
+    // Dispatching, and this dispatcher has polled the queue and listed the cloud: its summary.
+    const summary = why === undefined && gate?.isReady() ? gate.summary() : undefined;
+    if (summary !== undefined && !targetReady) {
+      targetReady = true;
+      logger.info('ready: first queue poll and cloud instance list done', { Status: summary });
+    }
+    if (!ready) {
+      if (summary === undefined) return;
+      ready = true;
+      lastStatus = summary;
+      lastSentAt = clock.now();
+      send({ ready: true, status: summary });
+      return;
+    }
+    const status = why ?? summary ?? STARTING;
     if (status === lastStatus || clock.now() - lastSentAt < minInterval) return;
     lastStatus = status;
     lastSentAt = clock.now();
