@@ -12,13 +12,14 @@
  * skips, saying why.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { waitFor } from '../cloud/conformance.js';
+import { runCommand } from '../fixtures/command.js';
 import { lameDaemonFixture, type LameDaemonFixture } from '../fixtures/daemon-config.js';
 import { NspawnMachine, Unavailable } from '../fixtures/nspawn.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
@@ -27,20 +28,6 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const LINTIAN = '/usr/bin/lintian';
 const DOC = 'usr/share/doc/arvados-dispatch-cloud-ts';
 const LIB = 'usr/lib/arvados-dispatch-cloud';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, ...opts }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** The environment of a host without this checkout: no NODE_OPTIONS loader, no NODE_PATH. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -64,12 +51,12 @@ describe('Debian package (npm run package)', function () {
       this.skip();
     }
     dir = mkdtempSync(join(tmpdir(), 'adc-deb-test-'));
-    const built = await run(process.execPath, ['scripts/package-deb.mjs', '--out', dir], { cwd: REPO, env: { ...process.env, DEB_COMPRESSION: 'gzip' } });
+    const built = await runCommand(process.execPath, ['scripts/package-deb.mjs', '--out', dir], { cwd: REPO, env: { ...process.env, DEB_COMPRESSION: 'gzip' } });
     assert.equal(built.code, 0, `package-deb failed:\n${built.stderr}`);
     deb = built.stdout.trim();
     assert.ok(existsSync(deb), deb);
     root = join(dir, 'root');
-    const x = await run('dpkg-deb', ['-x', deb, root]);
+    const x = await runCommand('dpkg-deb', ['-x', deb, root]);
     assert.equal(x.code, 0, x.stderr);
   });
   after(() => {
@@ -81,7 +68,7 @@ describe('Debian package (npm run package)', function () {
       console.log(`      skipped: ${LINTIAN} is missing (npm pretest installs it when run as root with apt-get)`);
       this.skip();
     }
-    const r = await run(LINTIAN, ['--tag-display-limit', '0', deb]);
+    const r = await runCommand(LINTIAN, ['--tag-display-limit', '0', deb]);
     const tags = r.stdout.split('\n').filter((l) => /^[EWIPX]: /.test(l));
     for (const w of tags.filter((l) => l.startsWith('W: '))) console.log(`      lintian ${w}`);
     assert.deepEqual(tags.filter((l) => l.startsWith('E: ')), [], `lintian errors:\n${r.stdout}${r.stderr}`);
@@ -90,7 +77,7 @@ describe('Debian package (npm run package)', function () {
   });
 
   it('takes the reference package\'s place: Conflicts, Replaces and Provides arvados-dispatch-cloud', async () => {
-    const field = async (name: string): Promise<string> => (await run('dpkg-deb', ['-f', deb, name])).stdout.trim();
+    const field = async (name: string): Promise<string> => (await runCommand('dpkg-deb', ['-f', deb, name])).stdout.trim();
     assert.equal(await field('Package'), 'arvados-dispatch-cloud-ts');
     assert.equal(await field('Architecture'), 'all');
     assert.match(await field('Depends'), /^nodejs \(>= 20\.19\)$/);
@@ -134,10 +121,10 @@ describe('Debian package (npm run package)', function () {
   it('runs the unpacked command\'s --help and check-config on the example config, with its own node_modules', async () => {
     const bin = join(root, 'usr/bin/arvados-dispatch-cloud');
     const opts = { cwd: root, env: cleanEnv() };
-    const help = await run(process.execPath, [bin, '--help'], opts);
+    const help = await runCommand(process.execPath, [bin, '--help'], opts);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /check-config/);
-    const check = await run(process.execPath, [
+    const check = await runCommand(process.execPath, [
       bin, 'check-config',
       '--config', join(root, DOC, 'examples/config.example.yml'),
       '--settings', join(root, DOC, 'examples/dispatch-cloud.example.yml'),
@@ -150,7 +137,7 @@ describe('Debian package (npm run package)', function () {
   it('loads every cloud driver from the unpacked tree (its dependencies survived the pruning)', async () => {
     const drivers = ['lame', 'loopback', 'ec2', 'gce'].map((d) => join(root, LIB, 'dist/drivers', d, 'index.js'));
     const script = `for (const f of ${JSON.stringify(drivers)}) await import(f); console.log('loaded');`;
-    const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: cleanEnv() });
+    const r = await runCommand(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: cleanEnv() });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'loaded');
   });
@@ -160,7 +147,7 @@ describe('Debian package (npm run package)', function () {
     const script = `const { STATUS_PAGE_HTML } = await import(${JSON.stringify(join(http, 'status-page.js'))});
       const { STATUS_ASSETS } = await import(${JSON.stringify(join(http, 'status-assets.js'))});
       console.log(JSON.stringify({ page: STATUS_PAGE_HTML.length, assets: [...STATUS_ASSETS].map(([p, a]) => [p, a.body.length]) }));`;
-    const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: cleanEnv() });
+    const r = await runCommand(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: cleanEnv() });
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { page: number; assets: Array<[string, number]> };
     assert.ok(out.page > 1000);
