@@ -6,15 +6,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, Socket } from 'node:net';
 import pg from 'pg';
-import { systemClock } from '../../src/clock/index.js';
 import { isDispatchLockLostError } from '../../src/dblock/fence.js';
 import { DISPATCH_LOCK_KEY, DispatchLock, type LockEpoch, type LockTiming } from '../../src/dblock/lock.js';
-import { pgClientConfig, type PgEnvironment } from '../../src/dblock/pg-config.js';
-import { createLogger, LineCollector } from '../../src/log.js';
-import { suiteServer } from '../fixtures/postgres.js';
-
-/** Short intervals, so each test takes a second or two; the ratios are those of the defaults. */
-const FAST: LockTiming = { retryMs: 100, checkMs: 100, checkTimeoutMs: 300, leaseMs: 600, marginMs: 200 };
+import type { PgEnvironment } from '../../src/dblock/pg-config.js';
+import { LineCollector } from '../../src/log.js';
+import { FAST_LOCK_TIMING as FAST, suiteServer, testLock } from '../fixtures/postgres.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -40,13 +36,7 @@ describe('dispatch lock (PostgreSQL advisory lock 10005)', function () {
   ): { lock: DispatchLock; log: LineCollector; abort: AbortController } {
     const log = new LineCollector();
     const conn = opts.conn ?? { ...server.connection, ...(opts.port ? { port: String(opts.port) } : {}) };
-    const { config } = pgClientConfig(conn, opts.environment);
-    const lock = new DispatchLock({
-      newClient: () => new pg.Client(config),
-      clock: systemClock,
-      logger: createLogger({ level: 'debug', stream: log, secrets: [server.password] }),
-      timing: { ...FAST, ...opts.timing },
-    });
+    const lock = testLock(conn, { environment: opts.environment, timing: opts.timing, log, secret: server.password });
     const abort = new AbortController();
     cleanups.push(async () => {
       abort.abort();

@@ -11,15 +11,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { systemClock } from '../../src/clock/index.js';
-import { DispatchLock, type LockTiming } from '../../src/dblock/lock.js';
-import { pgClientConfig } from '../../src/dblock/pg-config.js';
-import { createLogger, LineCollector } from '../../src/log.js';
 import { selfSignedCertificate } from '../arvados/self-signed.js';
-import { suiteServer, type TestPostgres } from '../fixtures/postgres.js';
-
-const FAST: LockTiming = { retryMs: 100, checkMs: 100, checkTimeoutMs: 300, leaseMs: 600, marginMs: 200 };
+import { suiteServer, type TestPostgres, testLock } from '../fixtures/postgres.js';
 
 /**
  * Tries to take the lock on `server` with these Connection keywords (sslmode
@@ -27,13 +20,7 @@ const FAST: LockTiming = { retryMs: 100, checkMs: 100, checkTimeoutMs: 300, leas
  */
 async function tryLock(server: TestPostgres, keywords: Record<string, string>, o: { noPassword?: boolean; ms?: number } = {}): Promise<Outcome> {
   const { host, port, user, password, dbname } = server.connection;
-  const { config } = pgClientConfig({ host, port, user, ...(o.noPassword ? {} : { password }), dbname, ...keywords });
-  const lock = new DispatchLock({
-    newClient: () => new pg.Client(config),
-    clock: systemClock,
-    logger: createLogger({ level: 'error', stream: new LineCollector(), secrets: [server.password] }),
-    timing: FAST,
-  });
+  const lock = testLock({ host, port, user, ...(o.noPassword ? {} : { password }), dbname, ...keywords }, { level: 'error', secret: password });
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), o.ms ?? 3_000);
   try {
