@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { waitFor } from '../cloud/conformance.js';
 import { runCommand } from '../fixtures/command.js';
+import { type VmCrunchRun, vmCrunchRun } from '../fixtures/crunch-run-stand-in.js';
 import { lameDaemonFixture, type LameDaemonFixture } from '../fixtures/daemon-config.js';
 import { NspawnMachine, Unavailable } from '../fixtures/nspawn.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
@@ -270,13 +271,13 @@ describe('Debian package (npm run package)', function () {
       /** The live instances' Arvados tags (ec2: the instance's tags; gce: its `arvados-tags` metadata). */
       tags(): Array<Record<string, string>>;
     }
-    const clouds: Array<{ driver: string; sdk: string; make: (sshPort: number) => Promise<CloudStandIn>; params: (url: string) => string }> = [
+    const clouds: Array<{ driver: string; sdk: string; make: (sshPort: number, crunchRun: VmCrunchRun) => Promise<CloudStandIn>; params: (url: string) => string }> = [
       {
         driver: 'ec2',
         sdk: 'the AWS SDK',
-        make: async (sshPort) => {
+        make: async (sshPort, crunchRun) => {
           const { FakeEC2 } = await import('../fixtures/ec2/server.js');
-          const f = new FakeEC2({ sshHosts: { port: sshPort, authorizedKeysFrom: 'keypair' } });
+          const f = new FakeEC2({ sshHosts: { port: sshPort, authorizedKeysFrom: 'keypair', extraCommands: (ctx, i) => crunchRun.handle(ctx, i.id) } });
           return { get url() { return f.url; }, start: () => f.start(), stop: () => f.stop(), tags: () => f.instances().filter((i) => i.state !== 'terminated').map((i) => i.tags) };
         },
         params: (url) => `Endpoint: ${url}\nRegion: us-east-1\nAccessKeyID: AKIDSANDBOXTEST\nSecretAccessKey: sandbox-test-secret\nSubnetID: subnet-one`,
@@ -284,23 +285,25 @@ describe('Debian package (npm run package)', function () {
       {
         driver: 'gce',
         sdk: '@google-cloud/compute',
-        make: async (sshPort) => {
+        make: async (sshPort, crunchRun) => {
           const { FakeGCE } = await import('../fixtures/gce/server.js');
-          const f = new FakeGCE({ sshHosts: { port: sshPort } });
+          const f = new FakeGCE({ sshHosts: { port: sshPort, extraCommands: (ctx, i) => crunchRun.handle(ctx, i.id) } });
           return { get url() { return f.url; }, start: () => f.start(), stop: () => f.stop(), tags: () => f.instances().filter((i) => !i.deleted).map((i) => JSON.parse(i.metadata['arvados-tags'] ?? '{}') as Record<string, string>) };
         },
         params: (url) => `Endpoint: ${url}\nProject: sandbox-project\nZone: us-central1-a`,
       },
     ];
     for (const cloud of clouds) {
-      it(`with the ${cloud.driver} driver under the sandbox: creates a VM through ${cloud.sdk} and logs in to it over SSH`, async () => {
+      it(`with the ${cloud.driver} driver under the sandbox: creates a VM through ${cloud.sdk}, runs a container on it over SSH, and destroys it once idle`, async () => {
         const m = machine!;
         // No config yet: the install does not start it with another test's.
         rmSync(join(m.root, 'etc/arvados/config.yml'), { force: true });
         const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
         assert.equal(installed.code, 0, installed.stdout + installed.stderr);
         const sshPort = 20_000 + Math.floor(Math.random() * 20_000);
-        const standIn = await cloud.make(sshPort);
+        // The VMs' crunch-run runs on this host, outside the machine, as it would on a VM.
+        const crunchRun = vmCrunchRun(mkdtempSync(join(tmpdir(), 'adc-deb-vms-')));
+        const standIn = await cloud.make(sshPort, crunchRun);
         await standIn.start();
         try {
           const key = generateSshKeyPair().private;
@@ -319,6 +322,7 @@ ${indented(key, 8)}
         PollInterval: 1s
         SyncInterval: 1s
         ProbeInterval: 1s
+        TimeoutIdle: 3s
         DriverParameters:
 ${indented(cloud.params(standIn.url), 10)}
     InstanceTypes:
@@ -330,20 +334,33 @@ ${indented(cloud.params(standIn.url), 10)}
 `,
           );
           await installSandbox();
-          fixture!.controller.addContainer({ priority: 1, runtime_constraints: { vcpus: 1, ram: 1 << 30 } });
+          const { uuid } = fixture!.controller.addContainer({ priority: 1, runtime_constraints: { vcpus: 1, ram: 1 << 30 }, command: ['sleep', '2'] });
           const started = await m.run('systemctl', ['start', UNIT]);
           assert.equal(started.code, 0, `${started.stderr}\n${await journal()}`);
           assert.match((await show('DropInPaths')).DropInPaths!, /sandbox\.conf/);
-          // The stand-in's VMs have no crunch-run: logging in and the boot probe are what there is to see.
           const run = (await show('InvocationID')).InvocationID!;
-          await waitFor('the boot probe over SSH', async () => /"msg":"boot probe succeeded"/.test(await journal(run)), 60_000, 500);
+          await waitFor('a VM', () => standIn.tags().length > 0, 60_000, 200);
           const made = standIn.tags();
           assert.equal(made.length, 1, `${JSON.stringify(made)}\n${await journal(run)}`);
           assert.equal(made[0]!.ArvadosInstanceType, 'small', JSON.stringify(made[0]));
           assert.match(made[0]!.ArvadosInstanceSetID ?? '', /^[0-9a-f]{32}$/, JSON.stringify(made[0]));
+          // Probed and started over SSH (crunch-run --detach under sudo), run by the VM's
+          // crunch-run to Complete, then idle past TimeoutIdle and destroyed through the SDK.
+          await waitFor('the container to complete', () => fixture!.controller.get(uuid)?.state === 'Complete', 60_000, 200).catch(async (err: Error) =>
+            assert.fail(`${err.message}: ${JSON.stringify(fixture!.controller.history(uuid))}\n${await journal(run)}`),
+          );
+          assert.deepEqual(fixture!.controller.history(uuid).map((h) => h.state), ['Queued', 'Locked', 'Running', 'Complete']);
+          await waitFor('the idle VM to be destroyed', () => standIn.tags().length === 0, 60_000, 200).catch(async (err: Error) =>
+            assert.fail(`${err.message}\n${await journal(run)}`),
+          );
+          const log = await journal(run);
+          assert.match(log, /"msg":"boot probe succeeded"/);
+          assert.doesNotMatch(log, /"level":"(error|warn)"/, log);
+          assert.equal((await show('NRestarts')).NRestarts, '0');
         } finally {
           await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
           await standIn.stop();
+          crunchRun.cleanup();
         }
       });
     }
