@@ -18,11 +18,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import type pg from 'pg';
 import { waitFor } from '../cloud/conformance.js';
 import { runCommand } from '../fixtures/command.js';
 import { type VmCrunchRun, vmCrunchRun } from '../fixtures/crunch-run-stand-in.js';
 import { lameDaemonFixture, type LameDaemonFixture } from '../fixtures/daemon-config.js';
 import { NspawnMachine, Unavailable } from '../fixtures/nspawn.js';
+import { TestPostgres } from '../fixtures/postgres.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -364,6 +366,68 @@ ${indented(cloud.params(standIn.url), 10)}
         }
       });
     }
+
+    it('under the dispatch lock with the sandbox: ready at once, names the lock\'s holder in its status, and once let go takes the lock through PostgreSQL\'s Unix socket and dispatches', async () => {
+      const m = machine!;
+      rmSync(join(m.root, 'etc/arvados/config.yml'), { force: true });
+      const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
+      assert.equal(installed.code, 0, installed.stdout + installed.stderr);
+      // The server runs on this host. Its socket is also in the machine's /srv/postgresql, bound
+      // over /run/postgresql there: where Debian's server puts it, and what the config names.
+      const server = new TestPostgres();
+      server.alsoListenIn(join(m.root, 'srv/postgresql'));
+      await server.start();
+      let holder: pg.Client | undefined;
+      try {
+        assert.equal((await m.run('mkdir', ['-p', '/run/postgresql'])).code, 0);
+        const bound = await m.run('mount', ['--bind', '/srv/postgresql', '/run/postgresql']);
+        assert.equal(bound.code, 0, bound.stderr);
+        holder = await server.client();
+        assert.equal((await holder.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(10005) AS locked')).rows[0]!.locked, true);
+        const { uuid } = fixture!.controller.addContainer({ priority: 1, runtime_constraints: { vcpus: 1, ram: 1 << 30 }, command: ['sleep', '1'] });
+        // No sslmode: the default (require) does not apply over a Unix socket.
+        mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
+        writeFileSync(
+          join(m.root, 'etc/arvados/config.yml'),
+          readFileSync(fixture!.config, 'utf8').replace(
+            '    Containers:\n',
+            `    PostgreSQL:\n      Connection:\n        host: /var/run/postgresql\n        port: "${server.port}"\n        user: ${server.user}\n        password: ${server.password}\n        dbname: postgres\n    Containers:\n`,
+          ),
+        );
+        await installSandbox();
+        // Active at once (READY=1), though another holds the lock; the status says who.
+        const started = await m.run('systemctl', ['start', UNIT]);
+        assert.equal(started.code, 0, `${started.stderr}\n${await journal()}`);
+        const run = (await show('InvocationID')).InvocationID!;
+        assert.equal((await show('ActiveState')).ActiveState, 'active');
+        await waitFor(
+          'the holder in the status',
+          async () => /^not dispatching: waiting for the dispatch lock: another process holds it \(127\.0\.0\.1:\d+\)/.test((await show('StatusText')).StatusText!),
+          20_000,
+          200,
+        ).catch(async (err: Error) => assert.fail(`${err.message}: ${(await show('StatusText')).StatusText}\n${await journal(run)}`));
+        assert.equal(fixture!.controller.get(uuid)?.state, 'Queued');
+
+        await holder.end();
+        holder = undefined;
+        await waitFor('the container to complete', () => fixture!.controller.get(uuid)?.state === 'Complete', 60_000, 200).catch(async (err: Error) =>
+          assert.fail(`${err.message}\n${await journal(run)}`),
+        );
+        await waitFor('the summary in the status', async () => /^\d+ containers?.*, \d+ VMs?/.test((await show('StatusText')).StatusText!), 20_000, 200);
+        // The daemon's session holds the lock, and came through the socket (no client address).
+        const sessions = await server.query<{ client_addr: string | null; application_name: string }>(
+          "SELECT a.client_addr, a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.objid = 10005 AND l.granted",
+        );
+        assert.equal(sessions.length, 1, JSON.stringify(sessions));
+        assert.equal(sessions[0]!.client_addr, null, JSON.stringify(sessions));
+        assert.doesNotMatch(await journal(run), /"level":"error"/);
+      } finally {
+        await holder?.end();
+        await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
+        await m.run('umount', ['/run/postgresql']);
+        await server.destroy();
+      }
+    });
 
     it('takes the place of a package in the reference\'s place with one apt command, and gives it back with one, a dispatcher running after each', async () => {
       const m = machine!;
