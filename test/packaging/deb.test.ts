@@ -188,15 +188,8 @@ describe('Debian package (npm run package)', function () {
       await fixture?.cleanup();
     });
 
-    /** `systemctl show` of the unit: the properties asked for. */
-    async function show(...props: string[]): Promise<Record<string, string>> {
-      const r = await machine!.run('systemctl', ['show', UNIT, ...props.map((p) => `--property=${p}`)]);
-      assert.equal(r.code, 0, r.stderr);
-      return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    }
-    /** The unit's journal: every run so far, or only the run `invocation` names (`systemctl show -p InvocationID`). */
-    const journal = async (invocation?: string) =>
-      (await machine!.run('journalctl', ['-u', UNIT, '-o', 'cat', '--no-pager', ...(invocation ? [`_SYSTEMD_INVOCATION_ID=${invocation}`] : [])])).stdout;
+    const show = (...props: string[]) => machine!.show(UNIT, ...props);
+    const journal = (invocation?: string) => machine!.journal(UNIT, invocation);
     /** Installs the package's sandbox drop-in, as the guide says to. */
     async function installSandbox(): Promise<void> {
       const dropIns = join(machine!.root, 'etc/systemd/system', `${UNIT}.service.d`);
@@ -450,11 +443,7 @@ ${indented(cloud.params(standIn.url), 10)}
       const built = await m.run('dpkg-deb', ['--build', '--root-owner-group', '/root/stand-in', '/root/stand-in.deb']);
       assert.equal(built.code, 0, built.stderr);
       /** Which program the running unit's main process is. */
-      const mainProgram = async (): Promise<string> => {
-        const { ActiveState, MainPID } = await show('ActiveState', 'MainPID');
-        assert.equal(ActiveState, 'active');
-        return (await m.run('cat', [`/proc/${MainPID}/comm`])).stdout.trim();
-      };
+      const mainProgram = () => m.mainProgram(UNIT);
       const apt = async (deb: string): Promise<string> => {
         const r = await m.run('apt-get', ['install', '-y', deb]);
         assert.equal(r.code, 0, r.stdout + r.stderr);
