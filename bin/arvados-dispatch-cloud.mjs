@@ -8,6 +8,15 @@ import { existsSync } from 'node:fs';
 // monitors that match by name find the daemon, not a `node`.
 process.title = 'arvados-dispatch-cloud';
 
+// package.json's engines, checked before the daemon loads: on an older node it
+// would fail later, on a module or syntax error that does not say why. Exit 2:
+// the systemd unit does not start it again until the host has a newer node.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 19)) {
+  process.stderr.write(`arvados-dispatch-cloud: needs Node.js 20.19 or newer, and ${process.execPath} is ${process.versions.node}\n`);
+  process.exit(2);
+}
+
 const cli = new URL('../dist/src/cli.js', import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write(`arvados-dispatch-cloud: ${cli.pathname} is missing: run \`npm run build\` (npm ci does it)\n`);

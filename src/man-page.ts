@@ -68,7 +68,7 @@ export function manPage(program: Command, opts: ManPageOptions): string {
     '.SH "EXIT STATUS"',
     ...item('0', 'Success; check-config: the config is good.'),
     ...item('1', 'The daemon did not start (a config it refuses, an unreadable key, nowhere to listen: the systemd unit starts it again) or stopped on an error; check-config: the config has warnings (strict mode); cloudtest: a step failed; simulate: its --limit came first; an operator command failed.'),
-    ...item('2', 'A usage error (an unknown option or command, a bad value), after which the systemd unit does not start the daemon again; check-config, demo, simulate, lame-cloud and cloudtest: a config the daemon would not start with (simulate: or a workload or settings file it cannot use, or an output file it cannot open; cloudtest: or an instance type or key it cannot use); instances and containers: a config they cannot read, or one without the ManagementToken or a Services.DispatchCloud.InternalURLs entry to reach the daemon with; after SIGQUIT, whose diagnostic report goes to stderr.'),
+    ...item('2', 'A usage error (an unknown option or command, a bad value), or a Node.js older than 20.19, after which the systemd unit does not start the daemon again; check-config, demo, simulate, lame-cloud and cloudtest: a config the daemon would not start with (simulate: or a workload or settings file it cannot use, or an output file it cannot open; cloudtest: or an instance type or key it cannot use); instances and containers: a config they cannot read, or one without the ManagementToken or a Services.DispatchCloud.InternalURLs entry to reach the daemon with; after SIGQUIT, whose diagnostic report goes to stderr.'),
     '.SH "SEE ALSO"',
     '.BR systemctl (1),',
     '.BR journalctl (1)',

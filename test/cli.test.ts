@@ -283,3 +283,30 @@ describe('arvados-dispatch-cloud command', function () {
     assert.equal(usageErrorLine('error: a\n  b\n\nc\n'), 'error: a b c (try --help)\n');
   });
 });
+
+describe('the installed command (bin/arvados-dispatch-cloud.mjs) on an older Node.js', function () {
+  this.timeout(20_000);
+  /** Runs the command as if node were `version`. */
+  function runAs(version: string): Promise<{ code: number; stderr: string }> {
+    const pretend = `data:text/javascript,Object.defineProperty(process.versions,"node",{value:"${version}"})`;
+    return new Promise((resolve) => {
+      execFile(process.execPath, ['--import', pretend, 'bin/arvados-dispatch-cloud.mjs', '--version'], { cwd: REPO }, (err, _stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stderr });
+      });
+    });
+  }
+
+  for (const version of ['18.20.8', '20.18.3']) {
+    it(`refuses Node.js ${version} with exit status 2, saying which node it found`, async () => {
+      const r = await runAs(version);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `arvados-dispatch-cloud: needs Node.js 20.19 or newer, and ${process.execPath} is ${version}\n`);
+    });
+  }
+  for (const version of ['20.19.0', '22.0.0']) {
+    it(`goes on with Node.js ${version}`, async () => {
+      const r = await runAs(version);
+      assert.doesNotMatch(r.stderr, /needs Node\.js/);
+    });
+  }
+});
