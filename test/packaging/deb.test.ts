@@ -23,7 +23,7 @@ import { waitFor } from '../cloud/conformance.js';
 import { runCommand } from '../fixtures/command.js';
 import { type VmCrunchRun, vmCrunchRun } from '../fixtures/crunch-run-stand-in.js';
 import { lameDaemonFixture, type LameDaemonFixture } from '../fixtures/daemon-config.js';
-import { NspawnMachine, Unavailable } from '../fixtures/nspawn.js';
+import { bootOrSkip, type NspawnMachine } from '../fixtures/nspawn.js';
 import { TestPostgres } from '../fixtures/postgres.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
 
@@ -167,14 +167,7 @@ describe('Debian package (npm run package)', function () {
     const UNIT = 'arvados-dispatch-cloud';
 
     before(async function () {
-      machine = new NspawnMachine('adc-deb-systemd');
-      try {
-        await machine.boot();
-      } catch (err) {
-        if (!(err instanceof Unavailable)) throw err;
-        console.log(`      skipped: ${err.message}`);
-        this.skip();
-      }
+      machine = await bootOrSkip('adc-deb-systemd', this);
       const node = await machine.run('dpkg-query', ['-W', '-f', '${Version}', 'nodejs']);
       if (node.code !== 0) {
         console.log('      skipped: this host\'s node is not Debian\'s nodejs package, which the package depends on');

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '../cloud/conformance.js';
 import { runCommand } from '../fixtures/command.js';
 import { lameDaemonFixture, type LameDaemonFixture } from '../fixtures/daemon-config.js';
-import { NspawnMachine, Unavailable } from '../fixtures/nspawn.js';
+import { bootOrSkip, type NspawnMachine } from '../fixtures/nspawn.js';
 import { buildStandInRpm, RPMBUILD } from '../fixtures/rpm-stand-in.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -125,14 +125,7 @@ describe('RPM package (npm run package:rpm)', function () {
         console.log(`      skipped: ${SYSTEM_PYTHON} has no rpm module (python3-rpm; scripts/ensure-rpm.mjs installs it as root)`);
         this.skip();
       }
-      machine = new NspawnMachine('adc-rpm-systemd');
-      try {
-        await machine.boot();
-      } catch (err) {
-        if (!(err instanceof Unavailable)) throw err;
-        console.log(`      skipped: ${err.message}`);
-        this.skip();
-      }
+      machine = await bootOrSkip('adc-rpm-systemd', this);
       fixture = await lameDaemonFixture('adc-rpm-systemd');
       const out = join(machine.root, IN.dir.slice(1));
       mkdirSync(out, { recursive: true });
