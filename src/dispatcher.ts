@@ -23,7 +23,7 @@ import { defaultSettings, type Settings } from './config/settings.js';
 import type { Cluster } from './config/types.js';
 import type { Fence } from './dblock/fence.js';
 import { DispatcherMetrics, type MetricsSources } from './http/metrics.js';
-import { createLogger, type Logger, RateLimitedLog } from './log.js';
+import { createLogger, isJournalStream, type Logger, RateLimitedLog } from './log.js';
 import { EventFeedLink } from './queue/event-feed-link.js';
 import { ContainerQueueImpl } from './queue/queue.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -134,6 +134,7 @@ export function dispatcherLogger(cluster: Cluster, clock?: Clock, stream: Writab
     defaultMeta: { PID: process.pid, ClusterID: cluster.ClusterID },
     stream,
     clock,
+    journalPriority: stream === process.stderr && isJournalStream(2),
   });
 }
 

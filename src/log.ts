@@ -16,6 +16,7 @@
  * (`Authorization`, `*Token`, `*Secret`, `PrivateKey`, ...) are redacted
  * whatever their value.
  */
+import { fstatSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { type Clock, systemClock } from './clock/index.js';
@@ -59,6 +60,19 @@ const WRITTEN_LEVEL: Readonly<Record<string, string>> = {
   silly: 'trace',
 };
 
+/**
+ * syslog priorities (sd-daemon's `<N>` prefixes) by winston level: journald
+ * reads the prefix as the line's PRIORITY and drops it from the message.
+ */
+const JOURNAL_PRIORITY: Readonly<Record<string, number>> = {
+  error: 3,
+  warn: 4,
+  info: 6,
+  verbose: 7,
+  debug: 7,
+  silly: 7,
+};
+
 /** winston's key for the finished line of an entry (triple-beam's MESSAGE). */
 const LINE = Symbol.for('message');
 
@@ -80,6 +94,31 @@ export interface LoggerOptions {
   defaultMeta?: Record<string, unknown>;
   /** Timestamps from this clock (the simulator's logs then carry simulated time). */
   clock?: Clock;
+  /**
+   * Start each line with its syslog priority (`<3>` for errors, `<4>`
+   * warnings, `<6>` info, `<7>` debug), which journald takes as the line's
+   * priority and removes (`SyslogLevelPrefix=`, on by default). Only for a
+   * stream journald reads: `isJournalStream`.
+   */
+  journalPriority?: boolean;
+}
+
+/**
+ * True when file descriptor `fd` is the stream systemd connected to the
+ * journal: `JOURNAL_STREAM` (`DEVICE:INODE`, set by systemd for a unit whose
+ * output goes to the journal) names its device and inode. A unit whose
+ * output goes elsewhere, a shell's pipe, or a child that inherited the
+ * variable but not the stream gets false.
+ */
+export function isJournalStream(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
+  const m = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
+  if (!m) return false;
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    return st.dev === BigInt(m[1]!) && st.ino === BigInt(m[2]!);
+  } catch {
+    return false;
+  }
 }
 
 /** The holder of the secret values a logger scrubs; shared with its children. */
@@ -242,14 +281,15 @@ export function logTime(ms: number): string {
  * A field that would clash with those three is renamed `fields.<name>`, as
  * logrus does.
  */
-function lineFormat(format: LogFormat, now: () => number) {
+function lineFormat(format: LogFormat, now: () => number, journalPriority: boolean) {
   return winston.format((info) => {
     const record: Record<string, unknown> = { time: logTime(now()), level: WRITTEN_LEVEL[info.level] ?? info.level, msg: info.message };
     for (const key of Object.keys(info)) {
       if (key === 'level' || key === 'message') continue;
       record[key === 'time' || key === 'msg' ? `fields.${key}` : key] = (info as Record<string, unknown>)[key];
     }
-    (info as unknown as Record<symbol, string>)[LINE] = format === 'text' ? textLine(record) : JSON.stringify(record, jsonValue);
+    const line = format === 'text' ? textLine(record) : JSON.stringify(record, jsonValue);
+    (info as unknown as Record<symbol, string>)[LINE] = journalPriority ? `<${JOURNAL_PRIORITY[info.level] ?? 6}>${line}` : line;
     return info;
   })();
 }
@@ -293,7 +333,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       keepFieldsFormat(),
       winston.format.errors({ stack: true }),
       scrubFormat(secrets, () => logger.isLevelEnabled('debug')),
-      lineFormat(opts.format ?? 'json', () => clock.now()),
+      lineFormat(opts.format ?? 'json', () => clock.now(), opts.journalPriority ?? false),
     ),
     transports: [new winston.transports.Stream({ stream: opts.stream ?? process.stdout })],
   });

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ManualClock } from '../../src/clock/index.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { dispatcherLogger } from '../../src/dispatcher.js';
-import { LineCollector, RateLimitedLog, REDACTED, addSecret, createLogger, removeSecret, resolveLevel } from '../../src/log.js';
+import { LineCollector, RateLimitedLog, REDACTED, addSecret, createLogger, isJournalStream, removeSecret, resolveLevel } from '../../src/log.js';
 
 const MINIMAL_CONFIG = 'Clusters:\n  zzzzz:\n    SystemRootToken: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n';
 
@@ -311,5 +314,43 @@ describe('log', () => {
     const err = new Error('create failed', { cause: new Error('request failed', { cause: new Error('connect ETIMEDOUT') }) });
     log.error('cloud call failed', { error: err });
     assert.equal(out.records()[0].error, 'create failed: request failed: connect ETIMEDOUT');
+  });
+
+  it("starts each line with its syslog priority for journald when asked, in both formats; the line after it is unchanged", () => {
+    for (const format of ['json', 'text'] as const) {
+      const clock = new ManualClock(Date.UTC(2026, 11, 8));
+      const plain = capture({ clock, format, level: 'debug' });
+      const journal = capture({ clock, format, level: 'debug', journalPriority: true });
+      for (const { log } of [plain, journal]) {
+        log.error('e');
+        log.warn('w');
+        log.info('i');
+        log.debug('d');
+      }
+      assert.deepEqual(journal.out.lines.map((l) => l.slice(0, 3)), ['<3>', '<4>', '<6>', '<7>'], format);
+      assert.deepEqual(journal.out.lines.map((l) => l.slice(3)), plain.out.lines, format);
+      assert.ok(plain.out.lines.every((l) => !l.startsWith('<')), format);
+    }
+  });
+
+  it('knows the journal stream by JOURNAL_STREAM naming the descriptor\'s device and inode, and nothing else', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'adc-journal-stream-'));
+    const fd = openSync(join(dir, 'out'), 'w');
+    const other = openSync(join(dir, 'other'), 'w');
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      const named = `${st.dev}:${st.ino}`;
+      assert.equal(isJournalStream(fd, { JOURNAL_STREAM: named }), true);
+      // A child that inherited the variable with another stream, a shell's pipe: not the journal.
+      assert.equal(isJournalStream(other, { JOURNAL_STREAM: named }), false);
+      for (const value of [undefined, '', 'x:y', `${st.dev}`, `${st.dev}:${st.ino}:1`, ` ${named}`]) {
+        assert.equal(isJournalStream(fd, value === undefined ? {} : { JOURNAL_STREAM: value }), false, String(value));
+      }
+      assert.equal(isJournalStream(9999, { JOURNAL_STREAM: named }), false, 'a closed descriptor');
+    } finally {
+      closeSync(fd);
+      closeSync(other);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

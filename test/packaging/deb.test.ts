@@ -213,6 +213,14 @@ describe('Debian package (npm run package)', function () {
       assert.deepEqual([up.ProtectSystem, up.NoNewPrivileges], ['full', 'yes'], 'the sandbox applies');
       assert.match(up.DropInPaths!, /sandbox\.conf/);
       await waitFor('the containers to complete', () => uuids.every((u) => fixture!.controller.get(u)?.state === 'Complete'), 90_000);
+      // journald takes each line's priority from the daemon (a <N> it removes): -p warning
+      // shows the warnings and errors alone, and every line reads as the reference's JSON.
+      const run = (await show('InvocationID')).InvocationID!;
+      const lines = (await journal(run)).trim().split('\n');
+      const warnings = (await m.run('journalctl', ['-u', UNIT, `_SYSTEMD_INVOCATION_ID=${run}`, '-p', 'warning', '-o', 'cat', '--no-pager'])).stdout.trim().split('\n');
+      assert.ok(warnings.some((l) => l.includes('"msg":"no DispatchPrivateKey configured')), warnings.join('\n'));
+      assert.deepEqual(warnings, lines.filter((l) => /^\{"time":"[^"]+","level":"(warning|error)"/.test(l)));
+      assert.ok(lines.length > warnings.length && lines.every((l) => l.startsWith('{"time":')), lines.join('\n'));
 
       // An upgrade (here the same version again) restarts the running unit with the new files.
       const before = (await show('MainPID')).MainPID;
