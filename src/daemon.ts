@@ -25,7 +25,8 @@ import { lockedDispatcherSource, lockHealthProblem } from './http/lock-status.js
 import { chooseListenURL, hostPortOf, type ListenChoice, SERVICE_NAME } from './http/listen.js';
 import { type DispatcherSource, listenAddress, type ManagementServer, startManagementServer } from './http/server.js';
 import { type ConfigSource, configSourceOf, packageVersion } from './http/service-metrics.js';
-import { createLogger, errorText, isJournalStream, type Logger } from './log.js';
+import { isJournalStream } from './journal-stream.js';
+import { createLogger, errorText, type Logger } from './log.js';
 import { processTrustedRoots, SYSTEM_CA_FILES } from './net/trust.js';
 import { handleQuitSignal } from './quit.js';
 import { exitIfStillRunning, stopWithin } from './stop.js';

@@ -16,7 +16,6 @@
  * (`Authorization`, `*Token`, `*Secret`, `PrivateKey`, ...) are redacted
  * whatever their value.
  */
-import { fstatSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { type Clock, systemClock } from './clock/index.js';
@@ -98,27 +97,9 @@ export interface LoggerOptions {
    * Start each line with its syslog priority (`<3>` for errors, `<4>`
    * warnings, `<6>` info, `<7>` debug), which journald takes as the line's
    * priority and removes (`SyslogLevelPrefix=`, on by default). Only for a
-   * stream journald reads: `isJournalStream`.
+   * stream journald reads: `isJournalStream` (journal-stream.ts).
    */
   journalPriority?: boolean;
-}
-
-/**
- * True when file descriptor `fd` is the stream systemd connected to the
- * journal: `JOURNAL_STREAM` (`DEVICE:INODE`, set by systemd for a unit whose
- * output goes to the journal) names its device and inode. A unit whose
- * output goes elsewhere, a shell's pipe, or a child that inherited the
- * variable but not the stream gets false.
- */
-export function isJournalStream(fd: number, env: NodeJS.ProcessEnv = process.env): boolean {
-  const m = /^(\d+):(\d+)$/.exec(env.JOURNAL_STREAM ?? '');
-  if (!m) return false;
-  try {
-    const st = fstatSync(fd, { bigint: true });
-    return st.dev === BigInt(m[1]!) && st.ino === BigInt(m[2]!);
-  } catch {
-    return false;
-  }
 }
 
 /** The holder of the secret values a logger scrubs; shared with its children. */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { ManualClock } from '../../src/clock/index.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { dispatcherLogger } from '../../src/dispatcher.js';
-import { LineCollector, RateLimitedLog, REDACTED, addSecret, createLogger, isJournalStream, removeSecret, resolveLevel } from '../../src/log.js';
+import { isJournalStream } from '../../src/journal-stream.js';
+import { LineCollector, RateLimitedLog, REDACTED, addSecret, createLogger, removeSecret, resolveLevel } from '../../src/log.js';
 
 const MINIMAL_CONFIG = 'Clusters:\n  zzzzz:\n    SystemRootToken: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n';
 

@@ -242,6 +242,7 @@ describe('Debian package (npm run package)', function () {
       await new Promise((r) => setTimeout(r, 3_000));
       assert.deepEqual(await show('ActiveState', 'ExecMainStatus', 'NRestarts'), { ActiveState: 'failed', ExecMainStatus: '2', NRestarts: '0' });
       assert.match(await journal(), /unknown option '--no-such-flag'/);
+      assert.match((await m.run('journalctl', ['-u', UNIT, '-p', 'err', '-o', 'cat', '--no-pager'])).stdout, /^error: unknown option '--no-such-flag'/m, 'an error in the journal');
 
       // SIGQUIT: a diagnostic report, exit status 2, and not restarted either.
       writeFileSync(join(m.root, 'etc/arvados/environment'), '');
