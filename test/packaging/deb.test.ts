@@ -14,6 +14,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -226,9 +227,10 @@ describe('Debian package (npm run package)', function () {
       const before = (await show('MainPID')).MainPID;
       const upgraded = await m.run('dpkg', ['-i', '/root/package.deb']);
       assert.equal(upgraded.code, 0, upgraded.stdout + upgraded.stderr);
-      const after = await show('ActiveState', 'MainPID');
-      assert.equal(after.ActiveState, 'active');
-      assert.notEqual(after.MainPID, before, 'restarted');
+      await waitFor('a restart', async () => {
+        const now = await show('ActiveState', 'MainPID');
+        return now.ActiveState === 'active' && now.MainPID !== before;
+      }, 30_000, 200);
 
       const stopped = await m.run('systemctl', ['stop', UNIT]);
       assert.equal(stopped.code, 0, stopped.stderr);
@@ -258,6 +260,32 @@ describe('Debian package (npm run package)', function () {
       assert.equal(removed.code, 0, removed.stdout + removed.stderr);
       assert.equal((await show('ActiveState')).ActiveState, 'inactive');
       assert.ok(!existsSync(join(m.root, 'usr/bin/arvados-dispatch-cloud')));
+    });
+
+    it('installing queues the start, not waiting for the daemon to be ready: with a controller that never answers, dpkg -i returns and the unit is starting', async () => {
+      const m = machine!;
+      // A controller that takes connections and never answers: the daemon cannot finish its first poll.
+      const held = new Set<Socket>();
+      const silent = createServer((socket) => held.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const silentURL = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      try {
+        mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
+        writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture!.config, 'utf8').replaceAll(fixture!.controller.url, silentURL));
+        const started = Date.now();
+        const installed = await m.run('dpkg', ['-i', '/root/package.deb']);
+        const took = Date.now() - started;
+        assert.equal(installed.code, 0, installed.stdout + installed.stderr);
+        // Waiting would take until TimeoutStartSec (300 s); unpacking takes seconds.
+        assert.ok(took < 60_000, `dpkg -i took ${took} ms`);
+        const { ActiveState, StatusText } = await show('ActiveState', 'StatusText');
+        assert.equal(ActiveState, 'activating');
+        assert.match(StatusText!, /^starting: waiting for the first queue poll/);
+      } finally {
+        await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
+        for (const socket of held) socket.destroy();
+        silent.close();
+      }
     });
 
     /** A local stand-in for a cloud's API whose instances are SSH servers on 127.0.0.N:`sshPort`. */
@@ -445,7 +473,6 @@ ${indented(cloud.params(standIn.url), 10)}
       const built = await m.run('dpkg-deb', ['--build', '--root-owner-group', '/root/stand-in', '/root/stand-in.deb']);
       assert.equal(built.code, 0, built.stderr);
       /** Which program the running unit's main process is. */
-      const mainProgram = () => m.mainProgram(UNIT);
       const apt = async (deb: string): Promise<string> => {
         const r = await m.run('apt-get', ['install', '-y', deb]);
         assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -454,16 +481,16 @@ ${indented(cloud.params(standIn.url), 10)}
       const installed = async (pkg: string) => (await m.run('dpkg-query', ['-W', '-f', '${Status}', pkg])).stdout.includes('install ok installed');
 
       await apt('/root/stand-in.deb');
-      assert.equal(await mainProgram(), 'sleep');
+      await m.waitForMainProgram(UNIT, 'sleep');
       // Ours: the stand-in is removed (its prerm stops and disables its unit), ours enabled and started.
       assert.match(await apt('/root/package.deb'), /Removing arvados-dispatch-cloud \(3\.1\.0-1\)/);
       assert.equal(await installed('arvados-dispatch-cloud'), false);
-      assert.equal(await mainProgram(), 'arvados-dispatc');
+      await m.waitForMainProgram(UNIT, 'arvados-dispatc');
       assert.match((await show('StatusText')).StatusText!, /^\d+ containers?.*, \d+ VMs?/);
       // And back.
       assert.match(await apt('/root/stand-in.deb'), /Removing arvados-dispatch-cloud-ts/);
       assert.equal(await installed('arvados-dispatch-cloud-ts'), false);
-      assert.equal(await mainProgram(), 'sleep');
+      await m.waitForMainProgram(UNIT, 'sleep');
     });
   });
 });

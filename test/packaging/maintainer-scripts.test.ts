@@ -21,11 +21,13 @@ describe('Debian maintainer scripts', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'adc-maint-'));
     mkdirSync(join(dir, 'bin'));
-    // is-enabled answers from a file; any call listed in FAIL fails, as systemctl does when a unit cannot start.
+    // is-enabled answers from a file; any verb listed in FAIL fails, as systemctl does when a unit cannot start.
     writeFileSync(join(dir, 'bin', 'systemctl'), `#!/bin/sh
 echo "$*" >> "${dir}/calls"
-case " $FAIL " in *" $1 "*) exit 1 ;; esac
-if [ "$1" = is-enabled ]; then [ -e "${dir}/enabled" ]; exit $?; fi
+verb=$1
+[ "$verb" = --no-block ] && verb=$2
+case " $FAIL " in *" $verb "*) exit 1 ;; esac
+if [ "$verb" = is-enabled ]; then [ -e "${dir}/enabled" ]; exit $?; fi
 exit 0
 `);
     chmodSync(join(dir, 'bin', 'systemctl'), 0o755);
@@ -47,22 +49,22 @@ exit 0
     return { status: r.status, calls };
   }
 
-  it('postinst configure on a fresh install or a switch (unit disabled): enables and starts it', () => {
+  it('postinst configure on a fresh install or a switch (unit disabled): enables it and queues its start, not waiting for the daemon to be ready', () => {
     const r = run('postinst', ['configure', ''], { systemd: true, enabled: false });
     assert.equal(r.status, 0);
-    assert.deepEqual(r.calls, ['daemon-reload', `is-enabled --quiet ${UNIT}`, `enable ${UNIT}`, `start ${UNIT}`]);
+    assert.deepEqual(r.calls, ['daemon-reload', `is-enabled --quiet ${UNIT}`, `enable ${UNIT}`, `--no-block start ${UNIT}`]);
   });
 
   it('postinst configure on an upgrade (unit enabled): restarts it if running, and enables nothing', () => {
     const r = run('postinst', ['configure', '0.0.9-1'], { systemd: true, enabled: true });
     assert.equal(r.status, 0);
-    assert.deepEqual(r.calls, ['daemon-reload', `is-enabled --quiet ${UNIT}`, `try-restart ${UNIT}`]);
+    assert.deepEqual(r.calls, ['daemon-reload', `is-enabled --quiet ${UNIT}`, `--no-block try-restart ${UNIT}`]);
   });
 
   it('postinst succeeds when the unit cannot start (no config yet)', () => {
     const r = run('postinst', ['configure', ''], { systemd: true, enabled: false, fail: 'start' });
     assert.equal(r.status, 0);
-    assert.ok(r.calls.includes(`start ${UNIT}`));
+    assert.ok(r.calls.includes(`--no-block start ${UNIT}`));
   });
 
   it('prerm remove (also when the reference\'s package replaces ours): stops and disables the unit', () => {
