@@ -2,9 +2,8 @@
 /**
  * `npm pretest`: makes sure the RPM tools are at hand for the test that
  * builds the RPM, lints it and installs it on a booted systemd
- * (test/packaging/rpm.test.ts): Debian's `rpm` (rpmbuild, rpm2cpio),
- * `rpmlint`, and `python3-rpm`, through which the test runs one rpm
- * transaction per `dnf swap` as dnf does.
+ * (test/packaging/rpm.test.ts): Debian's `rpm` (rpmbuild), `rpmlint`, and
+ * `dnf`, with which the test installs and swaps it as an operator would.
  *
  * When one is missing and we are root with apt-get, install it; otherwise
  * say why and carry on: this script never fails `npm test`, the parts of the
@@ -20,7 +19,7 @@ const file = (path) => () => (existsSync(path) ? path : undefined);
 for (const [pkg, path, consequence] of [
   ['rpm', '/usr/bin/rpmbuild', 'the RPM package test will skip'],
   ['rpmlint', '/usr/bin/rpmlint', "the RPM's rpmlint check will skip"],
-  ['python3-rpm', '/usr/lib/python3/dist-packages/rpm/__init__.py', "the RPM's test under a running systemd will skip"],
+  ['dnf', '/usr/bin/dnf', "the RPM's test under a running systemd will skip"],
 ]) {
   ensureDebPackage({ pkg, present: file(path), missing: `${path} is missing`, consequence, skipEnv: 'SKIP_RPM_INSTALL', note });
 }

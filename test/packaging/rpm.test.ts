@@ -3,16 +3,17 @@
  * (scripts/package-rpm.mjs), its dependencies, conflicts and files are what
  * dnf and an operator on the Red Hat family expect, rpmlint finds no errors
  * but the ones explained here; and, where a systemd machine can boot (root,
- * systemd-nspawn), rpm installs it there and its scriptlets run against a
- * running systemd: swapped with a stand-in for the reference's package in
- * one transaction each way, as `dnf swap` does, upgraded, and erased.
+ * systemd-nspawn), dnf installs it there and its scriptlets run against a
+ * running systemd: `dnf swap` with a stand-in for the reference's package
+ * each way, `dnf reinstall`, `dnf install --allowerasing`, `dnf remove`, the
+ * commands packaging/rpm/README.md gives.
  *
  * The machine is this Debian host's tree (test/fixtures/nspawn.ts) with an
- * rpm database of its own; what a Red Hat host has installed (a shell,
- * Node.js) is stood in for by small packages (test/fixtures/rpm-stand-in.ts).
- * rpmbuild, rpmlint and Python's rpm module come from `npm pretest`
- * (scripts/ensure-rpm.mjs); without rpmbuild the suite skips, without the
- * others their part does, each saying why.
+ * rpm database of its own (/var/lib/rpm, as on Red Hat); what a Red Hat host
+ * has installed (a shell, Node.js) is stood in for by small packages
+ * (test/fixtures/rpm-stand-in.ts). rpmbuild, rpmlint and dnf come from
+ * `npm pretest` (scripts/ensure-rpm.mjs); without rpmbuild the suite skips,
+ * without the others their part does, each saying why.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -28,7 +29,7 @@ import { buildStandInRpm, RPMBUILD } from '../fixtures/rpm-stand-in.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const RPMLINT = '/usr/bin/rpmlint';
-const SYSTEM_PYTHON = '/usr/bin/python3';
+const DNF = '/usr/bin/dnf';
 const UNIT = 'arvados-dispatch-cloud';
 
 /**
@@ -116,21 +117,23 @@ describe('RPM package (npm run package:rpm)', function () {
   describe('under a running systemd, installed with rpm (a throwaway machine: test/fixtures/nspawn.ts)', () => {
     let machine: NspawnMachine | undefined;
     let fixture: LameDaemonFixture | undefined;
-    /** Paths inside the machine. */
-    const IN = { dir: '/root/rpms', db: '/var/lib/rpm', transaction: '/root/rpms/rpm-transaction.py' };
+    /** Where the packages are, inside the machine. */
+    const RPMS = '/root/rpms';
     const standIns: Record<string, string> = {};
 
     before(async function () {
-      if (!existsSync(`${SYSTEM_PYTHON}`) || (await runCommand(SYSTEM_PYTHON, ['-c', 'import rpm'])).code !== 0) {
-        console.log(`      skipped: ${SYSTEM_PYTHON} has no rpm module (python3-rpm; scripts/ensure-rpm.mjs installs it as root)`);
+      if (!existsSync(DNF)) {
+        console.log(`      skipped: ${DNF} is missing (scripts/ensure-rpm.mjs installs Debian's dnf as root)`);
         this.skip();
       }
       machine = await bootOrSkip('adc-rpm-systemd', this);
       fixture = await lameDaemonFixture('adc-rpm-systemd');
-      const out = join(machine.root, IN.dir.slice(1));
+      const out = join(machine.root, RPMS.slice(1));
       mkdirSync(out, { recursive: true });
       copyFileSync(rpmFile, join(out, 'ours.rpm'));
-      copyFileSync(join(REPO, 'test/fixtures/rpm-transaction.py'), join(machine.root, IN.transaction.slice(1)));
+      // rpm's database where Red Hat keeps it (Debian's rpm keeps one per user).
+      mkdirSync(join(machine.root, 'etc/rpm'), { recursive: true });
+      writeFileSync(join(machine.root, 'etc/rpm/macros.dbpath'), '%_dbpath /var/lib/rpm\n');
       // What a Red Hat host has: a shell for the scriptlets, and Node.js, whose package carries epoch 1 there.
       standIns.base = await buildStandInRpm({ name: 'base-stand-in', version: '1', provides: ['/bin/sh'] }, out);
       standIns.node20 = await buildStandInRpm({ name: 'nodejs', epoch: 1, version: '20.19.5', provides: ['nodejs(engine) = 20.19.5'] }, out);
@@ -153,8 +156,8 @@ describe('RPM package (npm run package:rpm)', function () {
         },
         out,
       );
-      for (const [k, v] of Object.entries(standIns)) standIns[k] = join(IN.dir, basename(v));
-      const base = await transaction('--install', standIns.base!);
+      for (const [k, v] of Object.entries(standIns)) standIns[k] = join(RPMS, basename(v));
+      const base = await dnf('install', standIns.base!);
       assert.equal(base.code, 0, base.out);
     });
     after(async () => {
@@ -162,69 +165,71 @@ describe('RPM package (npm run package:rpm)', function () {
       await fixture?.cleanup();
     });
 
-    /** One rpm transaction in the machine: `--install FILE`, `--reinstall FILE`, `--erase NAME`, as many as given. */
-    async function transaction(...args: string[]): Promise<{ code: number; out: string }> {
-      const r = await machine!.run(SYSTEM_PYTHON, [IN.transaction, IN.db, ...args]);
+    /** `dnf -y ARGS` in the machine (no repositories: the packages are local files). */
+    async function dnf(...args: string[]): Promise<{ code: number; out: string }> {
+      const r = await machine!.run(DNF, ['-y', '--releasever=9', ...args]);
       return { code: r.code, out: r.stdout + r.stderr };
     }
-    const installed = async () => (await machine!.run('rpm', ['--dbpath', IN.db, '-qa', '--qf', '%{NAME}\\n'])).stdout.trim().split('\n').sort();
-    const mainProgram = () => machine!.mainProgram(UNIT);
+    const installed = async () => (await machine!.run('rpm', ['-qa', '--qf', '%{NAME}\\n'])).stdout.trim().split('\n').sort();
 
     it('refuses a Node.js older than 20.19, though Red Hat\'s carries epoch 1', async () => {
       const m = machine!;
-      assert.equal((await transaction('--install', standIns.node18!)).code, 0);
-      const refused = await transaction('--install', join(IN.dir, 'ours.rpm'));
+      assert.equal((await dnf('install', standIns.node18!)).code, 0);
+      const refused = await dnf('install', join(RPMS, 'ours.rpm'));
       assert.equal(refused.code, 1, refused.out);
-      assert.match(refused.out, /arvados-dispatch-cloud-ts-0\.1\.0-1 needs nodejs\(engine\) >= 20\.19/);
-      // Node.js 20.19 from the same vendor (an upgrade of the stand-in) satisfies it.
-      assert.equal((await transaction('--install', standIns.node20!)).code, 0);
+      assert.match(refused.out, /nothing provides nodejs\(engine\) >= 20\.19 needed by arvados-dispatch-cloud-ts-0\.1\.0-1\.noarch/);
       assert.deepEqual(await installed(), ['base-stand-in', 'nodejs']);
-      assert.equal((await m.run('rpm', ['--dbpath', IN.db, '-q', 'nodejs'])).stdout.trim(), 'nodejs-20.19.5-1.noarch');
+      // Node.js 20.19 from the same vendor (an upgrade of the stand-in) satisfies it.
+      assert.equal((await dnf('install', standIns.node20!)).code, 0);
+      assert.equal((await m.run('rpm', ['-q', 'nodejs'])).stdout.trim(), 'nodejs-20.19.5-1.noarch');
     });
 
-    it('swaps with the reference\'s package in one transaction each way, a dispatcher running after each; an upgrade restarts it; erasing stops and disables it', async () => {
+    it('dnf swap goes from the reference\'s package to ours and back, a dispatcher running after each; reinstall restarts it; --allowerasing switches too; remove stops and disables it', async () => {
       const m = machine!;
       mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
       writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture!.config));
-      const ours = join(IN.dir, 'ours.rpm');
+      const ours = join(RPMS, 'ours.rpm');
       const step = async (what: string, ...args: string[]) => {
-        const r = await transaction(...args);
+        const r = await dnf(...args);
         assert.equal(r.code, 0, `${what}: ${r.out}\n${await m.journal(UNIT)}`);
       };
+      const running = (program: string) => m.waitForMainProgram(UNIT, program);
+      const enabled = async () => (await m.run('systemctl', ['is-enabled', UNIT])).stdout.trim();
 
-      if (!(await installed()).includes('nodejs')) await step('install Node.js', '--install', standIns.node20!);
-      await step('install the reference\'s', '--install', standIns.reference!);
-      assert.equal(await mainProgram(), 'sleep');
-      // dnf swap arvados-dispatch-cloud ./ours.rpm: ours is installed, then the reference's erased;
-      // its %preun stops and disables the unit, and our trigger starts it again.
-      await step('swap to ours', '--install', ours, '--erase', 'arvados-dispatch-cloud');
+      if (!(await installed()).includes('nodejs')) await step('install Node.js', 'install', standIns.node20!);
+      await step('install the reference\'s', 'install', standIns.reference!);
+      await running('sleep');
+      // Ours is installed, then the reference's erased in the same transaction: its %preun stops
+      // and disables the unit, and our trigger on its removal starts it again.
+      await step('swap to ours', 'swap', 'arvados-dispatch-cloud', ours);
       assert.deepEqual(await installed(), ['arvados-dispatch-cloud-ts', 'base-stand-in', 'nodejs']);
-      assert.equal(await mainProgram(), 'arvados-dispatc');
-      assert.equal((await m.run('systemctl', ['is-enabled', UNIT])).stdout.trim(), 'enabled');
-      await waitFor('the summary in the status', async () => /^\d+ containers?.*, \d+ VMs?/.test((await m.show(UNIT, 'StatusText')).StatusText!), 30_000, 200);
+      await running('arvados-dispatc');
+      assert.equal(await enabled(), 'enabled');
+      assert.match((await m.show(UNIT, 'StatusText')).StatusText!, /^\d+ containers?.*, \d+ VMs?/);
       const uuid = fixture!.controller.addContainer({ priority: 1, runtime_constraints: { vcpus: 1, ram: 1 << 30 }, command: ['sleep', '1'] }).uuid;
       await waitFor('the container to complete', () => fixture!.controller.get(uuid)?.state === 'Complete', 90_000, 200);
 
-      // An upgrade (here dnf reinstall: the same scriptlets, $1 = 2 and 1) restarts it with the new files.
+      // An upgrade's scriptlets ($1 = 2, then 1 for the old one's): the unit restarts with the new files.
       const before = (await m.show(UNIT, 'MainPID')).MainPID;
-      await step('reinstall ours', '--reinstall', ours);
-      const after = await m.show(UNIT, 'ActiveState', 'MainPID');
-      assert.equal(after.ActiveState, 'active');
-      assert.notEqual(after.MainPID, before, 'restarted');
+      await step('reinstall ours', 'reinstall', ours);
+      await waitFor('a restart', async () => {
+        const now = await m.show(UNIT, 'ActiveState', 'MainPID');
+        return now.ActiveState === 'active' && now.MainPID !== before;
+      }, 30_000, 200);
 
       // And back: the reference's %post restarts the enabled unit as its own, and our %preun,
       // seeing its command in place of ours, leaves it running.
-      await step('swap back', '--install', standIns.reference!, '--erase', 'arvados-dispatch-cloud-ts');
+      await step('swap back', 'swap', 'arvados-dispatch-cloud-ts', standIns.reference!);
       assert.deepEqual(await installed(), ['arvados-dispatch-cloud', 'base-stand-in', 'nodejs']);
-      assert.equal(await mainProgram(), 'sleep');
-      assert.equal((await m.run('systemctl', ['is-enabled', UNIT])).stdout.trim(), 'enabled');
+      await running('sleep');
+      assert.equal(await enabled(), 'enabled');
 
-      // Ours again, then erased alone: stopped, disabled, the command gone.
-      await step('swap to ours again', '--install', ours, '--erase', 'arvados-dispatch-cloud');
-      assert.equal(await mainProgram(), 'arvados-dispatc');
-      await step('erase ours', '--erase', 'arvados-dispatch-cloud-ts');
+      // Ours again by the other command, then removed alone: stopped, disabled, the command gone.
+      await step('install ours with --allowerasing', 'install', '--allowerasing', ours);
+      await running('arvados-dispatc');
+      await step('remove ours', 'remove', 'arvados-dispatch-cloud-ts');
       assert.equal((await m.show(UNIT, 'ActiveState')).ActiveState, 'inactive');
-      assert.notEqual((await m.run('systemctl', ['is-enabled', UNIT])).stdout.trim(), 'enabled');
+      assert.notEqual(await enabled(), 'enabled');
       assert.ok(!existsSync(join(m.root, 'usr/bin/arvados-dispatch-cloud')));
     });
   });
