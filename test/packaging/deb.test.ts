@@ -278,9 +278,9 @@ describe('Debian package (npm run package)', function () {
         assert.equal(installed.code, 0, installed.stdout + installed.stderr);
         // Waiting would take until TimeoutStartSec (300 s); unpacking takes seconds.
         assert.ok(took < 60_000, `dpkg -i took ${took} ms`);
-        const { ActiveState, StatusText } = await show('ActiveState', 'StatusText');
-        assert.equal(ActiveState, 'activating');
-        assert.match(StatusText!, /^starting: waiting for the first queue poll/);
+        // The daemon says what it waits for once it has read its config; it stays starting.
+        await waitFor('the status', async () => /^starting: waiting for the first queue poll/.test((await show('StatusText')).StatusText!), 20_000, 200);
+        assert.equal((await show('ActiveState')).ActiveState, 'activating');
       } finally {
         await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
         for (const socket of held) socket.destroy();

@@ -18,6 +18,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,6 +183,32 @@ describe('RPM package (npm run package:rpm)', function () {
       // Node.js 20.19 from the same vendor (an upgrade of the stand-in) satisfies it.
       assert.equal((await dnf('install', standIns.node20!)).code, 0);
       assert.equal((await m.run('rpm', ['-q', 'nodejs'])).stdout.trim(), 'nodejs-20.19.5-1.noarch');
+    });
+
+    it('dnf install queues the start, not waiting for the daemon to be ready: with a controller that never answers, it returns and the unit is starting', async () => {
+      const m = machine!;
+      const held = new Set<Socket>();
+      const silent = createServer((socket) => held.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
+        const silentURL = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+        writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture!.config, 'utf8').replaceAll(fixture!.controller.url, silentURL));
+        if (!(await installed()).includes('nodejs')) assert.equal((await dnf('install', standIns.node20!)).code, 0);
+        const started = Date.now();
+        const r = await dnf('install', join(RPMS, 'ours.rpm'));
+        const took = Date.now() - started;
+        assert.equal(r.code, 0, r.out);
+        // Waiting would take until TimeoutStartSec (300 s).
+        assert.ok(took < 60_000, `dnf install took ${took} ms`);
+        // The daemon says what it waits for once it has read its config; it stays starting.
+        await waitFor('the status', async () => /^starting: waiting for the first queue poll/.test((await m.show(UNIT, 'StatusText')).StatusText!), 20_000, 200);
+        assert.equal((await m.show(UNIT, 'ActiveState')).ActiveState, 'activating');
+      } finally {
+        await dnf('remove', 'arvados-dispatch-cloud-ts');
+        for (const socket of held) socket.destroy();
+        silent.close();
+      }
     });
 
     it('dnf swap goes from the reference\'s package to ours and back, a dispatcher running after each; reinstall restarts it; --allowerasing switches too; remove stops and disables it', async () => {
