@@ -115,7 +115,7 @@ describe('RPM package (npm run package:rpm)', function () {
     console.log(`      rpmlint: errors explained: ${kinds('E').join(', ') || 'none'}; warnings: ${kinds('W').join(', ') || 'none'}`);
   });
 
-  describe('under a running systemd, installed with rpm (a throwaway machine: test/fixtures/nspawn.ts)', () => {
+  describe('under a running systemd, installed with dnf (a throwaway machine: test/fixtures/nspawn.ts)', () => {
     let machine: NspawnMachine | undefined;
     let fixture: LameDaemonFixture | undefined;
     /** Where the packages are, inside the machine. */
