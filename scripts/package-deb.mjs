@@ -14,12 +14,12 @@
  * commit's author otherwise); DEB_COMPRESSION picks dpkg-deb's -Z (xz).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { commitFacts, DOC, PACKAGE_NAME, REFERENCE_PACKAGE, ROOT, stageTree } from './package-tree.mjs';
+import { commitFacts, DOC, PACKAGE_NAME, packagerMain, REFERENCE_PACKAGE, ROOT, stageTree } from './package-tree.mjs';
 
 function installedSizeKiB(dir) {
   return Number(execFileSync('du', ['-sk', '--apparent-size', '--exclude=DEBIAN', dir], { encoding: 'utf8' }).split('\t')[0]);
@@ -79,19 +79,6 @@ export function packageDeb(outDir) {
   }
 }
 
-function main() {
-  const i = process.argv.indexOf('--out');
-  const out = resolve(i > 0 ? process.argv[i + 1] : join(ROOT, 'build'));
-  if (!existsSync('/usr/bin/dpkg-deb')) {
-    process.stderr.write('package: dpkg-deb is missing: apt-get install dpkg\n');
-    process.exit(1);
-  }
-  try {
-    process.stdout.write(`${packageDeb(out)}\n`);
-  } catch (err) {
-    process.stderr.write(`package: ${err.message}\n`);
-    process.exit(1);
-  }
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  packagerMain({ name: 'package', tool: '/usr/bin/dpkg-deb', install: 'apt-get install dpkg', build: packageDeb });
 }
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) main();

@@ -14,11 +14,11 @@
  * commit's author otherwise).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { COMMAND_LINK, commitFacts, DOC, LIB, PACKAGE_NAME, REFERENCE_PACKAGE, ROOT, stageTree, UNIT } from './package-tree.mjs';
+import { COMMAND_LINK, commitFacts, DOC, LIB, PACKAGE_NAME, packagerMain, REFERENCE_PACKAGE, ROOT, stageTree, UNIT } from './package-tree.mjs';
 
 const RPMBUILD = '/usr/bin/rpmbuild';
 const UNIT_DIR = 'usr/lib/systemd/system';
@@ -124,19 +124,6 @@ export function packageRpm(outDir) {
   }
 }
 
-function main() {
-  const i = process.argv.indexOf('--out');
-  const out = resolve(i > 0 ? process.argv[i + 1] : join(ROOT, 'build'));
-  if (!existsSync(RPMBUILD)) {
-    process.stderr.write('package:rpm: rpmbuild is missing: on Debian, apt-get install rpm; on the Red Hat family, dnf install rpm-build\n');
-    process.exit(1);
-  }
-  try {
-    process.stdout.write(`${packageRpm(out)}\n`);
-  } catch (err) {
-    process.stderr.write(`package:rpm: ${err.message}\n`);
-    process.exit(1);
-  }
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  packagerMain({ name: 'package:rpm', tool: RPMBUILD, install: 'on Debian, apt-get install rpm; on the Red Hat family, dnf install rpm-build', build: packageRpm });
 }
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) main();

@@ -22,8 +22,8 @@
  * compiled code and suits every architecture.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from './build.mjs';
@@ -141,4 +141,24 @@ export function stageTree(stage, { unitDir }) {
   normalizeModes(stage, new Set([join(lib, 'bin', 'arvados-dispatch-cloud.mjs'), ...scripts]));
   chmodSync(stage, 0o755);
   return pkg.version;
+}
+
+/**
+ * A packaging script's command line: the package goes into `--out DIR`
+ * (default `build/`) and its path is printed on stdout; without `tool`, or
+ * when `build` throws, `NAME: why` on stderr and exit status 1.
+ */
+export function packagerMain({ name, tool, install, build }) {
+  const i = process.argv.indexOf('--out');
+  const out = resolve(i > 0 ? process.argv[i + 1] : join(ROOT, 'build'));
+  if (!existsSync(tool)) {
+    process.stderr.write(`${name}: ${basename(tool)} is missing: ${install}\n`);
+    process.exit(1);
+  }
+  try {
+    process.stdout.write(`${build(out)}\n`);
+  } catch (err) {
+    process.stderr.write(`${name}: ${err.message}\n`);
+    process.exit(1);
+  }
 }

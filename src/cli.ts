@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_SETTINGS_PATH, SETTINGS_PATH_ENV } from './config/settings-path.js';
-import { isJournalStream } from './journal-stream.js';
+import { isJournalStream, journalPrefix } from './journal-stream.js';
 
 /**
  * Exit status for a command-line usage error (an unknown flag, a stray
@@ -24,10 +24,10 @@ export function buildProgram(): Command {
   // created. A usage error is one short line on stderr, as the reference's,
   // not the whole help (which, under a restarting unit, would flood the
   // journal); main() turns the thrown CommanderError into the exit status.
-  // In the journal it is an error (priority 3), as the daemon's error lines are.
+  // In the journal it is an error, as the daemon's error lines are.
   program
     .exitOverride()
-    .configureOutput({ outputError: (message, write) => write(`${isJournalStream(2) ? '<3>' : ''}${usageErrorLine(message)}`) })
+    .configureOutput({ outputError: (message, write) => write(`${isJournalStream(2) ? journalPrefix('error') : ''}${usageErrorLine(message)}`) })
     // Every subcommand reads the config through the root's --config,
     // --cluster and --settings: its help lists them, as "Global Options";
     // but not --version, which only the root (the daemon's command line) heeds.

@@ -1,6 +1,8 @@
 /**
- * Whether a stream is systemd's journal: a module of its own, with nothing
- * heavy behind it, so the command line can ask before the logger loads.
+ * Writing to systemd's journal through stderr: whether a stream is the
+ * journal's, and the `<N>` prefix that gives a line its priority. A module of
+ * its own, with nothing heavy behind it, so the command line can use it
+ * before the logger loads.
  */
 import { fstatSync } from 'node:fs';
 
@@ -20,4 +22,22 @@ export function isJournalStream(fd: number, env: NodeJS.ProcessEnv = process.env
   } catch {
     return false;
   }
+}
+
+/**
+ * syslog priorities (sd-daemon's `<N>` prefixes) by winston level: journald
+ * reads the prefix as the line's PRIORITY and drops it from the message.
+ */
+const JOURNAL_PRIORITY: Readonly<Record<string, number>> = {
+  error: 3,
+  warn: 4,
+  info: 6,
+  verbose: 7,
+  debug: 7,
+  silly: 7,
+};
+
+/** The prefix that gives a line of winston level `level` its priority in the journal (info for an unknown level). */
+export function journalPrefix(level: string): string {
+  return `<${JOURNAL_PRIORITY[level] ?? 6}>`;
 }

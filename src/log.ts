@@ -19,6 +19,7 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { type Clock, systemClock } from './clock/index.js';
+import { journalPrefix } from './journal-stream.js';
 
 export type Logger = winston.Logger;
 
@@ -57,19 +58,6 @@ const WRITTEN_LEVEL: Readonly<Record<string, string>> = {
   verbose: 'debug',
   debug: 'debug',
   silly: 'trace',
-};
-
-/**
- * syslog priorities (sd-daemon's `<N>` prefixes) by winston level: journald
- * reads the prefix as the line's PRIORITY and drops it from the message.
- */
-const JOURNAL_PRIORITY: Readonly<Record<string, number>> = {
-  error: 3,
-  warn: 4,
-  info: 6,
-  verbose: 7,
-  debug: 7,
-  silly: 7,
 };
 
 /** winston's key for the finished line of an entry (triple-beam's MESSAGE). */
@@ -270,7 +258,7 @@ function lineFormat(format: LogFormat, now: () => number, journalPriority: boole
       record[key === 'time' || key === 'msg' ? `fields.${key}` : key] = (info as Record<string, unknown>)[key];
     }
     const line = format === 'text' ? textLine(record) : JSON.stringify(record, jsonValue);
-    (info as unknown as Record<symbol, string>)[LINE] = journalPriority ? `<${JOURNAL_PRIORITY[info.level] ?? 6}>${line}` : line;
+    (info as unknown as Record<symbol, string>)[LINE] = journalPriority ? `${journalPrefix(info.level)}${line}` : line;
     return info;
   })();
 }

@@ -8,11 +8,12 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { CONNECT_TIMEOUT_MS, IDLE_SOCKET_TIMEOUT_MS, MAX_IDLE_SOCKETS, TLS_HANDSHAKE_TIMEOUT_MS, Transport, type TransportOptions } from '../../src/arvados/http.js';
 import { ManualClock, systemClock } from '../../src/clock/index.js';
 import { countingServer, type CountingServer } from '../fixtures/counting-server.js';
 import { PROXIED_NAME_SUFFIX, startHttpProxy } from '../fixtures/http-proxy.js';
+import { silentServer } from '../fixtures/listen.js';
 import { withSslCertFile } from '../fixtures/ssl-cert-file.js';
 import { drive, httpsProxy as httpsFront, waitFor } from './helpers.js';
 import { selfSignedCertificate } from './self-signed.js';
@@ -143,16 +144,13 @@ describe('controller transport connections', () => {
     });
 
     it('gives up on a TLS handshake the server never answers after 10 s on the clock, not at the request limit', async () => {
-      let connections = 0;
-      const silent = net.createServer(() => connections++);
-      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const silent = await silentServer();
       const clock = new ManualClock();
       const t = new Transport(clock, { insecure: false, maxSockets: 16, proxyEnv: {} });
       const start = clock.now();
       try {
-        const port = (silent.address() as AddressInfo).port;
-        const sent = t.send({ method: 'GET', url: new URL(`https://127.0.0.1:${port}/`), headers: {}, timeoutMs: 60_000 });
-        await waitFor('the connection', () => connections === 1);
+        const sent = t.send({ method: 'GET', url: new URL(`https://127.0.0.1:${silent.port}/`), headers: {}, timeoutMs: 60_000 });
+        await waitFor('the connection', () => silent.connections() === 1);
         await assert.rejects(drive(clock, sent), /TLS handshake not done within 10000 ms/);
         const waited = clock.now() - start;
         assert.ok(waited >= 10_000 && waited < 11_000, `gave up after ${waited} ms on the clock`);

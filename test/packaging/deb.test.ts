@@ -14,7 +14,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +23,7 @@ import { waitFor } from '../cloud/conformance.js';
 import { runCommand } from '../fixtures/command.js';
 import { type VmCrunchRun, vmCrunchRun } from '../fixtures/crunch-run-stand-in.js';
 import { lameDaemonFixture, type LameDaemonFixture } from '../fixtures/daemon-config.js';
+import { silentServer } from '../fixtures/listen.js';
 import { bootOrSkip, type NspawnMachine } from '../fixtures/nspawn.js';
 import { TestPostgres } from '../fixtures/postgres.js';
 import { generateSshKeyPair } from '../../src/ssh/keys.js';
@@ -265,10 +265,8 @@ describe('Debian package (npm run package)', function () {
     it('installing queues the start, not waiting for the daemon to be ready: with a controller that never answers, dpkg -i returns and the unit is starting', async () => {
       const m = machine!;
       // A controller that takes connections and never answers: the daemon cannot finish its first poll.
-      const held = new Set<Socket>();
-      const silent = createServer((socket) => held.add(socket));
-      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-      const silentURL = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const silent = await silentServer();
+      const silentURL = `http://127.0.0.1:${silent.port}`;
       try {
         mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
         writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture!.config, 'utf8').replaceAll(fixture!.controller.url, silentURL));
@@ -283,7 +281,6 @@ describe('Debian package (npm run package)', function () {
         assert.equal((await show('ActiveState')).ActiveState, 'activating');
       } finally {
         await m.run('dpkg', ['-r', 'arvados-dispatch-cloud-ts']);
-        for (const socket of held) socket.destroy();
         silent.close();
       }
     });

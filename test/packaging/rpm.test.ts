@@ -18,13 +18,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../cloud/conformance.js';
 import { runCommand } from '../fixtures/command.js';
 import { lameDaemonFixture, type LameDaemonFixture } from '../fixtures/daemon-config.js';
+import { silentServer } from '../fixtures/listen.js';
 import { bootOrSkip, type NspawnMachine } from '../fixtures/nspawn.js';
 import { buildStandInRpm, RPMBUILD } from '../fixtures/rpm-stand-in.js';
 
@@ -187,12 +187,10 @@ describe('RPM package (npm run package:rpm)', function () {
 
     it('dnf install queues the start, not waiting for the daemon to be ready: with a controller that never answers, it returns and the unit is starting', async () => {
       const m = machine!;
-      const held = new Set<Socket>();
-      const silent = createServer((socket) => held.add(socket));
-      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const silent = await silentServer();
       try {
         mkdirSync(join(m.root, 'etc/arvados'), { recursive: true });
-        const silentURL = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+        const silentURL = `http://127.0.0.1:${silent.port}`;
         writeFileSync(join(m.root, 'etc/arvados/config.yml'), readFileSync(fixture!.config, 'utf8').replaceAll(fixture!.controller.url, silentURL));
         if (!(await installed()).includes('nodejs')) assert.equal((await dnf('install', standIns.node20!)).code, 0);
         const started = Date.now();
@@ -206,7 +204,6 @@ describe('RPM package (npm run package:rpm)', function () {
         assert.equal((await m.show(UNIT, 'ActiveState')).ActiveState, 'activating');
       } finally {
         await dnf('remove', 'arvados-dispatch-cloud-ts');
-        for (const socket of held) socket.destroy();
         silent.close();
       }
     });
